@@ -1,0 +1,113 @@
+# postern - top-level Makefile.
+#
+#   make            build every program (release: -O2) into build/release/bin
+#   make check      install missing packages, build with ASan+UBSan, run
+#                   every unit and integration test under prove
+#   make run        install missing packages, build, start a demo instance
+#   make bench      benchmarks against real Postfix (not tests)
+#   make VARIANT=asan   the sanitizer build by itself
+#
+# Each folder has a mod.mk that adds its programs (PROGRAMS += name,
+# name_SRCS := ...) and unit tests (UNIT_TESTS += name, name_SRCS := ...).
+# lib/, maps/ and tls/ become static libraries every program links with.
+
+VARIANT	?= release
+BUILD	?= build/$(VARIANT)
+CC	?= cc
+PKGS	:= libevent_openssl libevent_pthreads libmariadb lmdb libpcre2-8 openssl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN	:= -Wall -Wextra -Wno-unused-parameter $(if $(WERROR),-Werror)
+CFLAGS_BASE := -std=gnu11 -g -D_GNU_SOURCE -Ilib -Imaps -Itls -Icleanup $(WARN) \
+	$(PKG_CFLAGS) -DPOSTERN_VERSION='"0.1"'
+ifeq ($(VARIANT),asan)
+CFLAGS_V := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+LDFLAGS_V := -fsanitize=address,undefined
+else
+CFLAGS_V := -O2
+LDFLAGS_V :=
+endif
+ALL_CFLAGS := $(CFLAGS_BASE) $(CFLAGS_V) $(CFLAGS)
+LIBS	:= $(PKG_LIBS) -lcrypt -lresolv -lpthread
+
+PROGRAMS :=
+UNIT_TESTS :=
+PROGRAM_LINKS :=
+LIB_SRCS :=
+MAPS_SRCS :=
+TLS_SRCS :=
+CLEANUP_SRCS :=
+
+-include lib/mod.mk maps/mod.mk tls/mod.mk cleanup/mod.mk master/mod.mk \
+	postscreen/mod.mk smtpd/mod.mk qmgr/mod.mk smtp/mod.mk
+
+obj	= $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+ARCHIVES := $(BUILD)/libcleanup.a $(BUILD)/libmaps.a $(BUILD)/libtls.a \
+	$(BUILD)/libpostern.a
+
+.PHONY: all check check-unit check-integration run bench deps clean \
+	test-programs
+all: $(addprefix $(BUILD)/bin/,$(PROGRAMS)) links
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/libpostern.a: $(call obj,$(LIB_SRCS))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+$(BUILD)/libmaps.a: $(call obj,$(MAPS_SRCS))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+$(BUILD)/libtls.a: $(call obj,$(TLS_SRCS))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+$(BUILD)/libcleanup.a: $(call obj,$(CLEANUP_SRCS))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+define LINK_template
+$(2)/$(1): $(call obj,$($(1)_SRCS)) $(ARCHIVES)
+	@mkdir -p $(2)
+	$(CC) $(LDFLAGS_V) -o $$@ $(call obj,$($(1)_SRCS)) \
+		-Wl,--start-group $(ARCHIVES) -Wl,--end-group $(LIBS)
+endef
+$(foreach p,$(PROGRAMS),$(eval $(call LINK_template,$(p),$(BUILD)/bin)))
+$(foreach t,$(UNIT_TESTS),$(eval $(call LINK_template,$(t),$(BUILD)/t)))
+
+# Programs that are another program under a second name (argv[0]).
+links: $(addprefix $(BUILD)/bin/,$(PROGRAMS))
+	@for l in $(PROGRAM_LINKS); do \
+		set -- $$(echo $$l | tr = ' '); \
+		ln -sf $$2 $(BUILD)/bin/$$1; \
+	done
+
+test-programs: all $(addprefix $(BUILD)/t/,$(UNIT_TESTS))
+
+deps:
+	@sh tools/install-deps
+
+# make check: the sanitizer build runs every test; the release build is
+# checked warning-free too (-Werror), as CI demands.
+check: deps
+	$(MAKE) WERROR=1 all
+	$(MAKE) VARIANT=asan WERROR=1 test-programs
+	POSTERN_BIN=$(CURDIR)/build/asan/bin POSTERN_TOP=$(CURDIR) \
+	ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		prove -e '' build/asan/t/* tests/*.t $(PROVE_FLAGS)
+
+run: deps
+	$(MAKE) all
+	sh etc/run.sh
+
+bench: deps
+	$(MAKE) all
+	sh tests/bench/run.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

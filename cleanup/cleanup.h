@@ -1,0 +1,87 @@
+/*
+ * NAME
+ *	cleanup - Postfix's cleanup(8), folded in: rewrite, check, enqueue
+ * SYNOPSIS
+ *	#include "cleanup.h"
+ *
+ *	struct cleanup_maps *cleanup_maps_new(void);
+ *	void	cleanup_maps_free(struct cleanup_maps *m);
+ *	int	cleanup_message(struct cleanup_maps *m,
+ *	    const struct cleanup_input *in, struct cleanup_result *out);
+ * DESCRIPTION
+ *	Blocking code for a worker thread, with that thread's maps
+ *	(canonical_maps, sender_canonical_maps, recipient_canonical_maps,
+ *	header_checks, body_checks, opened from the current parameters).
+ *
+ *	cleanup_message() takes a whole message (LF line endings,
+ *	dot-stuffing already undone) and its envelope, and:
+ *	  - rewrites the envelope sender (sender_canonical_maps, then
+ *	    canonical_maps) and recipients (recipient_canonical_maps,
+ *	    canonical_maps), and the From/Sender/To/Cc/Reply-To/... headers
+ *	    the same way (canonical_classes defaults);
+ *	  - runs header_checks on each (unfolded) header and body_checks
+ *	    on each body line: REJECT, WARN, DISCARD, IGNORE, HOLD;
+ *	  - prepends the Received: header built from the envelope
+ *	    attributes, and for local submissions (CLEANUP_FLAG_LOCAL:
+ *	    sendmail, authenticated submission) adds Message-ID:, Date:
+ *	    and From: when missing;
+ *	  - writes the queue file (lib/queue.h) into queue_dir/incoming,
+ *	    fsyncs it and renames it to its queue id. The directory sync
+ *	    (group commit) is left to the caller: queue_sync_dir().
+ *	Results: CLEANUP_OK (queue_id set; with hold set when a HOLD
+ *	action put it in hold/ instead), CLEANUP_DISCARD (nothing queued,
+ *	the client still gets 250), CLEANUP_REJECT (reply "550 5.7.1
+ *	..."), CLEANUP_DEFER (map or disk trouble: reply "451 4.3.0 ...").
+ *	Every outcome is logged with the queue id (when one exists).
+ * DIAGNOSTICS
+ *	As above; never exits.
+ */
+#ifndef CLEANUP_H
+#define CLEANUP_H
+
+#include <stddef.h>
+
+#include "queue.h"
+
+#define CLEANUP_OK	0
+#define CLEANUP_DISCARD	1
+#define CLEANUP_REJECT	2
+#define CLEANUP_DEFER	3
+
+#define CLEANUP_FLAG_LOCAL	(1 << 0)	/* add missing headers */
+
+struct cleanup_rcpt {
+	const char *addr;
+	const char *orcpt;		/* DSN ORCPT, may be NULL */
+	int	 notify;		/* QUEUE_NOTIFY_* */
+};
+
+struct cleanup_input {
+	const char *queue_dir;
+	const char *sender;		/* "" = null sender */
+	const struct cleanup_rcpt *rcpts;
+	size_t	 nrcpts;
+	const char *const *attrs;	/* name, value, ..., NULL */
+	const char *message;		/* LF line endings */
+	size_t	 message_len;
+	int	 flags;
+	const char *received;		/* complete Received: header
+					 * (without trailing LF), or NULL
+					 * when cleanup must not add one */
+	const char *log_prefix;		/* "client[addr]" for logs */
+};
+
+struct cleanup_result {
+	char	 queue_id[QUEUE_ID_MAX + 1];
+	int	 hold;
+	char	 reply[512];		/* for REJECT/DEFER */
+};
+
+struct cleanup_maps;
+
+struct cleanup_maps *cleanup_maps_new(void);
+void	 cleanup_maps_free(struct cleanup_maps *);
+int	 cleanup_message(struct cleanup_maps *, const struct cleanup_input *,
+	    struct cleanup_result *);
+
+#endif

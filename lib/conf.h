@@ -1,0 +1,88 @@
+/*
+ * NAME
+ *	conf - main.cf parameters: parsing, defaults, overrides, expansion
+ * SYNOPSIS
+ *	#include "conf.h"
+ *
+ *	int	conf_load(const char *config_dir, char *err, size_t errlen);
+ *	void	conf_set(const char *name, const char *value);
+ *	int	conf_set_option(const char *name_eq_value);
+ *	const char *conf_raw(const char *name);
+ *	const char *conf_str(const char *name);
+ *	long	conf_int(const char *name);
+ *	long	conf_time(const char *name);
+ *	int	conf_bool(const char *name);
+ *	struct strv *conf_list(const char *name);
+ *	char	*conf_expand(const char *text);
+ *	const char *conf_default(const char *name);
+ *	int	conf_known(const char *name);
+ *	void	conf_walk(int which, conf_walk_fn *fn, void *ctx);
+ *	void	conf_check(conf_warn_fn *fn, void *ctx);
+ * DESCRIPTION
+ *	conf_load() reads config_dir/main.cf in Postfix syntax: "name =
+ *	value" lines, '#' comments (only at the start of a line, after
+ *	optional whitespace), continuation lines that start with
+ *	whitespace (an indented '#' line inside a continued value is a
+ *	comment and is skipped, as Postfix does), later definitions win.
+ *	config_directory is set to config_dir. The previous state is
+ *	replaced (reload).
+ *
+ *	Values are stored raw and expanded lazily on use: $name, ${name},
+ *	${name?value} (value if name is non-empty), ${name:value} (value
+ *	if name is empty), and $$ for a literal dollar. A name without a
+ *	definition takes its built-in default (lib/params.c: Postfix's
+ *	defaults for every parameter postern uses). conf_set() installs an
+ *	override (-o name=value) that wins over main.cf; conf_set_option()
+ *	parses "name=value" and returns -1 if there is no '='.
+ *
+ *	conf_str() returns the expanded value, or "" for an unknown name;
+ *	the pointer stays valid until the next conf_load()/conf_set().
+ *	Call the accessors from one thread (daemons copy what they need
+ *	into their own variables at start-up). conf_int/time/bool log a
+ *	fatal error on a malformed value, naming the parameter.
+ *	conf_list() splits on commas and whitespace (caller frees).
+ *
+ *	conf_walk() calls fn(name, raw_value, ctx) in name order for the
+ *	explicitly set parameters (CONF_EXPLICIT, "postconf -n") or for
+ *	all known parameters with their defaults (CONF_DEFAULTS,
+ *	"postconf -d"), or both merged (CONF_ALL, "postconf").
+ *
+ *	conf_check() reports what Postfix reports: a parameter set in
+ *	main.cf that no postern program knows ("unused parameter"), and a
+ *	$name reference that is not defined anywhere ("undefined
+ *	parameter"), once each, through fn.
+ * DIAGNOSTICS
+ *	conf_load() returns -1 with a message in err if main.cf cannot
+ *	be read; a syntax error on one line is a warning naming
+ *	file:line, and the rest of the file still loads.
+ */
+#ifndef CONF_H
+#define CONF_H
+
+#include <stddef.h>
+
+#include "str.h"
+
+#define CONF_EXPLICIT	1
+#define CONF_DEFAULTS	2
+#define CONF_ALL	3
+
+typedef void conf_walk_fn(const char *name, const char *value, void *ctx);
+typedef void conf_warn_fn(const char *message, void *ctx);
+
+int	 conf_load(const char *, char *, size_t);
+void	 conf_set(const char *, const char *);
+int	 conf_set_option(const char *);
+const char *conf_raw(const char *);
+const char *conf_str(const char *);
+long	 conf_int(const char *);
+long	 conf_time(const char *);
+int	 conf_bool(const char *);
+struct strv *conf_list(const char *);
+char	*conf_expand(const char *);
+const char *conf_default(const char *);
+int	 conf_known(const char *);
+void	 conf_walk(int, conf_walk_fn *, void *);
+void	 conf_check(conf_warn_fn *, void *);
+
+#endif

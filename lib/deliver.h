@@ -1,0 +1,49 @@
+/*
+ * NAME
+ *	deliver - the qmgr <-> delivery agent protocol
+ * SYNOPSIS
+ *	#include "deliver.h"
+ * DESCRIPTION
+ *	qmgr connects to the agent's unix socket, private/<transport>
+ *	(virtual, smtp, relay, lmtp, ...), one connection per delivery
+ *	request, and writes one attribute list (lib/attr.h):
+ *
+ *	  version=1
+ *	  queue_name=active		directory under queue_directory
+ *	  queue_id=<id>
+ *	  transport=<name>		master.cf service name (smtp, relay)
+ *	  nexthop=<nexthop>		domain, [host]:port, or inet:host:port
+ *	  sender=<envelope sender>	"" for the null sender
+ *	  rcpt_count=<n>
+ *	  rcpt.<i>.addr=<address>	i = 0..n-1
+ *	  rcpt.<i>.index=<k>		the recipient's index in the queue file
+ *	  rcpt.<i>.orig=<address>	original recipient (before aliases)
+ *	  rcpt.<i>.notify=<bits>	QUEUE_NOTIFY_* bits
+ *
+ *	The agent opens the queue file itself (read-only) for the message
+ *	(msg_offset/msg_len from queue_file_open()), delivers, and answers
+ *	with one attribute list:
+ *
+ *	  version=1
+ *	  rcpt_count=<n>
+ *	  rcpt.<i>.status=<enhanced status, e.g. 2.0.0, 4.4.1, 5.1.1>
+ *	  rcpt.<i>.action=delivered | deferred | bounced
+ *	  rcpt.<i>.reason=<text for logs and DSNs, e.g. "delivered to
+ *	      maildir" or "host x[1.2.3.4] said: 550 5.1.1 ...">
+ *	  rcpt.<i>.relay=<name[addr]:port or "virtual">
+ *
+ *	qmgr records the outcome: delivered or bounced recipients are
+ *	marked done in the queue file (bounced ones first logged to
+ *	bounce/<id> for the DSN), deferred ones are retried later. A
+ *	missing answer, a timeout or a malformed list means every
+ *	recipient of the request is deferred ("delivery agent failed"),
+ *	never lost and never bounced.
+ */
+#ifndef DELIVER_H
+#define DELIVER_H
+
+#define DELIVER_ACTION_DELIVERED	"delivered"
+#define DELIVER_ACTION_DEFERRED		"deferred"
+#define DELIVER_ACTION_BOUNCED		"bounced"
+
+#endif

@@ -1,0 +1,60 @@
+/*
+ * NAME
+ *	dns - DNS lookups for every daemon, through one configurable resolver
+ * SYNOPSIS
+ *	#include "dns.h"
+ *
+ *	int	dns_init(const char *nameservers, char *err, size_t errlen);
+ *	int	dns_lookup_addr(const char *name, struct strv *addrs,
+ *	    char *err, size_t errlen);
+ *	int	dns_lookup_mx(const char *name, struct dns_mx **mx,
+ *	    size_t *nmx, char *err, size_t errlen);
+ *	int	dns_lookup_ptr(const char *addr, struct strv *names,
+ *	    char *err, size_t errlen);
+ *	int	dns_lookup_txt(const char *name, struct strv *txt,
+ *	    char *err, size_t errlen);
+ *	char	*dns_reverse_name(const char *addr, const char *zone);
+ * DESCRIPTION
+ *	Blocking lookups with libresolv's thread-safe res_n* interface:
+ *	call them from a worker thread (workq), never on the event loop.
+ *	dns_init() is called once, before threads start, with the value
+ *	of resolver_nameservers (postern's own parameter: a list of
+ *	"ip" or "ip:port" or "[ipv6]:port"; empty means /etc/resolv.conf).
+ *	Tests point it at their dnsmasq on loopback, so no test ever
+ *	queries the machine's resolver.
+ *
+ *	dns_lookup_addr() returns A and AAAA records as numeric strings.
+ *	dns_lookup_mx() returns MX records sorted by preference (caller
+ *	frees with dns_mx_free()). dns_lookup_ptr() returns the names of
+ *	an IPv4/IPv6 address. dns_reverse_name() builds the DNSBL query
+ *	name ("4.3.2.1.zone", nibbles for IPv6).
+ * DIAGNOSTICS
+ *	Lookups return DNS_OK, DNS_NOTFOUND (NXDOMAIN or no data of that
+ *	type) or DNS_RETRY (timeout, SERVFAIL, bad reply) with err set.
+ */
+#ifndef DNS_H
+#define DNS_H
+
+#include <stddef.h>
+
+#include "str.h"
+
+#define DNS_OK		0
+#define DNS_NOTFOUND	1
+#define DNS_RETRY	2
+
+struct dns_mx {
+	int	 pref;
+	char	*host;
+};
+
+int	 dns_init(const char *, char *, size_t);
+int	 dns_lookup_addr(const char *, struct strv *, char *, size_t);
+int	 dns_lookup_mx(const char *, struct dns_mx **, size_t *, char *,
+	    size_t);
+void	 dns_mx_free(struct dns_mx *, size_t);
+int	 dns_lookup_ptr(const char *, struct strv *, char *, size_t);
+int	 dns_lookup_txt(const char *, struct strv *, char *, size_t);
+char	*dns_reverse_name(const char *, const char *);
+
+#endif

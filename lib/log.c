@@ -1,0 +1,205 @@
+/*
+ * NAME
+ *	log - Postfix-format logging with a fixed ladder of severities
+ * DESCRIPTION
+ *	See log.h. One write() per line to maillog_file (O_APPEND), so
+ *	lines from concurrent processes do not interleave.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+int	 log_verbose;
+
+static char log_ident[128] = "postern";
+static int log_flags = LOG_TO_STDERR;
+static int log_fd = -1;
+static int log_errors;
+static log_hook_fn *log_hook;
+static void *log_hook_ctx;
+static char log_host[256];
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* log_init - set the syslog name and destinations */
+void
+log_init(const char *name, int flags)
+{
+	log_flags = flags;
+	log_set_name(name);
+}
+
+/* log_set_name - change the syslog name (e.g. after reading -o) */
+void
+log_set_name(const char *name)
+{
+	snprintf(log_ident, sizeof(log_ident), "%s", name);
+	if (log_flags & LOG_TO_SYSLOG) {
+		closelog();
+		openlog(log_ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+	}
+}
+
+/* log_name - the current syslog name */
+const char *
+log_name(void)
+{
+	return (log_ident);
+}
+
+/* log_set_file - append to maillog_file as well (NULL or "" closes it) */
+int
+log_set_file(const char *path)
+{
+	int	 fd = -1;
+
+	if (path && *path
+	    && (fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+		0644)) < 0)
+		return (-1);
+	if (log_fd >= 0)
+		close(log_fd);
+	log_fd = fd;
+	return (0);
+}
+
+/* log_set_hook - see every formatted line (tests) */
+void
+log_set_hook(log_hook_fn *fn, void *ctx)
+{
+	log_hook = fn;
+	log_hook_ctx = ctx;
+}
+
+/* log_emit - format once, send to every destination */
+static void
+log_emit(int level, const char *fmt, va_list ap)
+{
+	static const char *prefix[] = {
+		"", "", "warning: ", "error: ", "fatal: ", "panic: "
+	};
+	static const int prio[] = {
+		LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR, LOG_CRIT, LOG_CRIT
+	};
+	char	 text[2048], line[2400], stamp[32];
+	int	 saved = errno;
+	time_t	 now;
+	struct tm tm;
+	int	 n;
+
+	n = snprintf(text, sizeof(text), "%s", prefix[level]);
+	vsnprintf(text + n, sizeof(text) - (size_t)n, fmt, ap);
+	pthread_mutex_lock(&log_lock);
+	if (log_flags & LOG_TO_SYSLOG)
+		syslog(prio[level], "%s", text);
+	if ((log_flags & LOG_TO_STDERR) || log_fd >= 0) {
+		if (log_host[0] == 0 && gethostname(log_host,
+		    sizeof(log_host) - 1) < 0)
+			strcpy(log_host, "localhost");
+		now = time(NULL);
+		localtime_r(&now, &tm);
+		strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
+		n = snprintf(line, sizeof(line), "%s %s %s[%ld]: %s\n", stamp,
+		    log_host, log_ident, (long)getpid(), text);
+		if (n >= (int)sizeof(line))
+			n = sizeof(line) - 1, line[n - 1] = '\n';
+		if (log_fd >= 0 && write(log_fd, line, (size_t)n) < 0)
+			(void)0;
+		if ((log_flags & LOG_TO_STDERR)
+		    && write(STDERR_FILENO, line, (size_t)n) < 0)
+			(void)0;
+	}
+	if (log_hook)
+		log_hook(level, text, log_hook_ctx);
+	pthread_mutex_unlock(&log_lock);
+	errno = saved;
+}
+
+#define LOG_BODY(level) do { \
+	va_list ap; \
+	va_start(ap, fmt); \
+	log_emit((level), fmt, ap); \
+	va_end(ap); \
+} while (0)
+
+/* log_debug - verbose detail, only with -v */
+void
+log_debug(const char *fmt, ...)
+{
+	if (log_verbose)
+		LOG_BODY(LOG_LVL_DEBUG);
+}
+
+/* log_info - ordinary events */
+void
+log_info(const char *fmt, ...)
+{
+	LOG_BODY(LOG_LVL_INFO);
+}
+
+/* log_warn - something is wrong, we continue */
+void
+log_warn(const char *fmt, ...)
+{
+	LOG_BODY(LOG_LVL_WARN);
+}
+
+/* log_error - counted; too many become fatal */
+void
+log_error(const char *fmt, ...)
+{
+	LOG_BODY(LOG_LVL_ERROR);
+	if (++log_errors >= LOG_ERROR_LIMIT)
+		log_fatal("too many errors - program terminated");
+}
+
+/* log_fatal - configuration or resource problem: clean exit */
+void
+log_fatal(const char *fmt, ...)
+{
+	LOG_BODY(LOG_LVL_FATAL);
+	exit(1);
+}
+
+/* log_panic - our own bug: abort for a core dump */
+void
+log_panic(const char *fmt, ...)
+{
+	LOG_BODY(LOG_LVL_PANIC);
+	abort();
+}
+
+/* log_safen - printable, truncated copy of untrusted bytes */
+const char *
+log_safen(const char *s, size_t len)
+{
+	static __thread char ring[4][101];
+	static __thread unsigned slot;
+	char	*out = ring[slot++ % 4];
+	size_t	 i;
+
+	if (s == NULL)
+		return ("(null)");
+	for (i = 0; i < len && i < 100 && s[i]; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		out[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+	}
+	out[i] = 0;
+	return (out);
+}
+
+/* log_safe - printable, truncated copy of an untrusted string */
+const char *
+log_safe(const char *s)
+{
+	return (log_safen(s, (size_t)-1));
+}

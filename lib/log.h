@@ -1,0 +1,83 @@
+/*
+ * NAME
+ *	log - Postfix-format logging with a fixed ladder of severities
+ * SYNOPSIS
+ *	#include "log.h"
+ *
+ *	void	log_init(const char *name, int flags);
+ *	void	log_set_name(const char *name);
+ *	int	log_set_file(const char *path);
+ *	void	log_set_hook(log_hook_fn *fn, void *ctx);
+ *	extern int log_verbose;
+ *
+ *	void	log_debug(const char *fmt, ...);	only with -v
+ *	void	log_info(const char *fmt, ...);
+ *	void	log_warn(const char *fmt, ...);		"warning: " prefix
+ *	void	log_error(const char *fmt, ...);	"error: ", counted
+ *	void	log_fatal(const char *fmt, ...);	"fatal: ", exit(1)
+ *	void	log_panic(const char *fmt, ...);	"panic: ", abort()
+ *
+ *	const char *log_safe(const char *untrusted);
+ *	const char *log_safen(const char *untrusted, size_t len);
+ * DESCRIPTION
+ *	Every line has Postfix's shape, "postern/smtpd[123]: text", so the
+ *	log tools people already run on Postfix logs keep working. name is
+ *	the syslog_name (e.g. "postern/submission"). Destinations are
+ *	chosen with flags: LOG_TO_SYSLOG (facility mail), LOG_TO_STDERR
+ *	(foreground, -d), and log_set_file() for maillog_file, which gets
+ *	"Mon DD HH:MM:SS host name[pid]: text" lines appended atomically.
+ *
+ *	log_error() counts; after LOG_ERROR_LIMIT errors it becomes fatal.
+ *	log_fatal() is for configuration or resource problems (clean exit,
+ *	master backs off); log_panic() is for states our code cannot reach.
+ *
+ *	Text from clients reaches the log only through log_safe(), which
+ *	replaces non-printable bytes by '?' and truncates to 100 bytes
+ *	(Postfix's %.100s after printable()). It returns a thread-local
+ *	ring buffer, valid for the next few calls.
+ *
+ *	A hook, if set, sees every line after it is formatted (tests
+ *	assert on log lines that way).
+ * DIAGNOSTICS
+ *	log_set_file() returns -1 when the file cannot be opened.
+ */
+#ifndef LOG_H
+#define LOG_H
+
+#include <stddef.h>
+
+#define LOG_TO_SYSLOG	1
+#define LOG_TO_STDERR	2
+
+#define LOG_LVL_DEBUG	0
+#define LOG_LVL_INFO	1
+#define LOG_LVL_WARN	2
+#define LOG_LVL_ERROR	3
+#define LOG_LVL_FATAL	4
+#define LOG_LVL_PANIC	5
+
+#define LOG_ERROR_LIMIT	13
+
+typedef void log_hook_fn(int level, const char *text, void *ctx);
+
+extern int log_verbose;
+
+void	 log_init(const char *, int);
+void	 log_set_name(const char *);
+const char *log_name(void);
+int	 log_set_file(const char *);
+void	 log_set_hook(log_hook_fn *, void *);
+
+void	 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_error(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_fatal(const char *, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+void	 log_panic(const char *, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+
+const char *log_safe(const char *);
+const char *log_safen(const char *, size_t);
+
+#endif

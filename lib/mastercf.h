@@ -1,0 +1,60 @@
+/*
+ * NAME
+ *	mastercf - master.cf service table
+ * SYNOPSIS
+ *	#include "mastercf.h"
+ *
+ *	struct mastercf *mastercf_load(const char *path, char *err,
+ *	    size_t errlen);
+ *	void	mastercf_free(struct mastercf *m);
+ *	const struct mastercf_service *mastercf_find(const struct mastercf *m,
+ *	    const char *service, const char *type);
+ * DESCRIPTION
+ *	Parses master(5): eight fields (service, type, private, unpriv,
+ *	chroot, wakeup, maxproc, command + args), '#' comments,
+ *	continuation lines starting with whitespace, '-' for a field's
+ *	default (private=y, unpriv=y, chroot=y, wakeup=0, maxproc=
+ *	$default_process_limit which is 100), a '?' after wakeup (wake
+ *	only when used). Arguments are kept as given; "-o name=value"
+ *	pairs are also collected in options (value unexpanded; the
+ *	program expands it in its own parameter view), and "-o name=" is
+ *	an empty override. Types: inet, unix, unix-dgram, fifo, pass.
+ * DIAGNOSTICS
+ *	mastercf_load() returns NULL with err set if the file cannot be
+ *	read. A malformed line (too few fields, bad type, bad number) is
+ *	logged as a warning with file:line and skipped.
+ */
+#ifndef MASTERCF_H
+#define MASTERCF_H
+
+#include <stddef.h>
+
+#include "str.h"
+
+struct mastercf_service {
+	char	*name;		/* service name, e.g. "smtp", "127.0.0.1:25" */
+	char	*type;		/* inet, unix, unix-dgram, fifo, pass */
+	int	 private_;	/* 1 = private/ (unix, pass, fifo) */
+	int	 unpriv;	/* 1 = run as mail_owner */
+	int	 chroot;
+	long	 wakeup;	/* seconds, 0 = never */
+	int	 wakeup_if_used;	/* '?' suffix */
+	int	 maxproc;	/* 0 = no limit */
+	char	*command;	/* program name, e.g. "smtpd" */
+	struct strv *args;	/* everything after command, as written */
+	struct strv *options;	/* "name=value" from -o, in order */
+	char	*file;
+	int	 line;
+};
+
+struct mastercf {
+	struct mastercf_service *svc;
+	size_t	 nsvc;
+};
+
+struct mastercf *mastercf_load(const char *, char *, size_t);
+void	 mastercf_free(struct mastercf *);
+const struct mastercf_service *mastercf_find(const struct mastercf *,
+	    const char *, const char *);
+
+#endif

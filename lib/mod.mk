@@ -1,0 +1,5 @@
+# lib/: shared code, no main(). Every .c that is not a test is in the library.
+LIB_SRCS += $(filter-out %_test.c,$(wildcard lib/*.c))
+
+UNIT_TESTS += str_test
+str_test_SRCS := lib/str_test.c

@@ -1,0 +1,62 @@
+/*
+ * NAME
+ *	str - small string helpers and string vectors
+ * SYNOPSIS
+ *	#include "str.h"
+ *
+ *	char	*str_token(char **cp, const char *delims);
+ *	char	*str_trim(char *s);
+ *	char	*str_lower(char *s);
+ *	int	str_ends_with(const char *s, const char *suffix);
+ *	int	str_parse_time(const char *s, int default_unit, long *out);
+ *	int	str_parse_long(const char *s, long *out);
+ *	int	str_parse_bool(const char *s, int *out);
+ *
+ *	struct strv *strv_new(void);
+ *	void	strv_add(struct strv *v, const char *s);
+ *	void	strv_free(struct strv *v);
+ *	struct strv *strv_split(const char *s, const char *delims);
+ *	char	*strv_join(const struct strv *v, const char *sep);
+ * DESCRIPTION
+ *	str_token() is Postfix's mystrtok(): skip leading delimiters,
+ *	return the next token (terminated in place) and advance *cp, or
+ *	NULL at the end. STR_LIST_DELIMS are the separators of Postfix
+ *	list-valued parameters (comma and whitespace).
+ *
+ *	str_parse_time() reads Postfix time values: a number with an
+ *	optional unit s, m, h, d or w; default_unit applies to a bare
+ *	number ('s' for most parameters). str_parse_bool() accepts
+ *	yes/no/true/false/on/off/1/0.
+ *
+ *	A strv is a growable NULL-terminated array of owned strings.
+ * DIAGNOSTICS
+ *	The parse functions return -1 on malformed input or overflow.
+ */
+#ifndef STR_H
+#define STR_H
+
+#include <stddef.h>
+
+#define STR_LIST_DELIMS	", \t\r\n"
+
+struct strv {
+	char	**argv;
+	size_t	 argc;
+	size_t	 cap;
+};
+
+char	*str_token(char **, const char *);
+char	*str_trim(char *);
+char	*str_lower(char *);
+int	 str_ends_with(const char *, const char *);
+int	 str_parse_time(const char *, int, long *);
+int	 str_parse_long(const char *, long *);
+int	 str_parse_bool(const char *, int *);
+
+struct strv *strv_new(void);
+void	 strv_add(struct strv *, const char *);
+void	 strv_free(struct strv *);
+struct strv *strv_split(const char *, const char *);
+char	*strv_join(const struct strv *, const char *);
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * NAME
+ *	workq - a small worker pool whose results come back to the loop
+ * SYNOPSIS
+ *	#include "workq.h"
+ *
+ *	struct workq *workq_new(struct event_base *base, int nthreads,
+ *	    workq_init_fn *init, workq_fini_fn *fini);
+ *	void	workq_submit(struct workq *q, workq_job_fn *job,
+ *	    workq_done_fn *done, void *arg);
+ *	void	workq_free(struct workq *q);
+ * DESCRIPTION
+ *	Everything that can block (map lookups, MySQL above all, password
+ *	hashing, fsync, file creation) runs here, never on the event loop.
+ *	Each thread calls init() once and keeps what it returns as its
+ *	thread context (its own map handles and database connection);
+ *	job(arg, thread_ctx) runs on a worker thread; done(arg) then runs
+ *	on the event loop thread, in completion order. Jobs are taken in
+ *	submission order. workq_free() waits for running jobs, calls
+ *	fini(thread_ctx) in each thread, and drops jobs not yet started
+ *	without calling done (used at exit only).
+ * DIAGNOSTICS
+ *	Failure to create threads is fatal.
+ */
+#ifndef WORKQ_H
+#define WORKQ_H
+
+struct event_base;
+struct workq;
+
+typedef void *workq_init_fn(void);
+typedef void workq_fini_fn(void *thread_ctx);
+typedef void workq_job_fn(void *arg, void *thread_ctx);
+typedef void workq_done_fn(void *arg);
+
+struct workq *workq_new(struct event_base *, int, workq_init_fn *,
+	    workq_fini_fn *);
+void	 workq_submit(struct workq *, workq_job_fn *, workq_done_fn *,
+	    void *);
+void	 workq_free(struct workq *);
+
+#endif

@@ -1,0 +1,94 @@
+/*
+ * NAME
+ *	map - lookup tables: one interface, many backends
+ * SYNOPSIS
+ *	#include "map.h"
+ *
+ *	struct map *map_open(const char *spec, int flags);
+ *	int	map_lookup(struct map *m, const char *key, char **value);
+ *	const char *map_error(const struct map *m);
+ *	const char *map_spec(const struct map *m);
+ *	void	map_close(struct map *m);
+ *
+ *	struct maplist *maplist_open(const char *specs, int flags);
+ *	int	maplist_lookup(struct maplist *l, const char *key,
+ *	    char **value);
+ *	int	maplist_lookup_addr(struct maplist *l, const char *addr,
+ *	    int flags, char **value);
+ *	const char *maplist_error(const struct maplist *l);
+ *	size_t	maplist_count(const struct maplist *l);
+ *	void	maplist_close(struct maplist *l);
+ * DESCRIPTION
+ *	A spec is "type:name": lmdb:, hash: and btree: (all three mean an
+ *	LMDB file "name.lmdb" built by postmap), texthash:, cidr:,
+ *	regexp:, pcre:, static:, inline:{k=v, ...}, mysql:, memory: (an
+ *	in-process table for tests, filled with map_update()).
+ *
+ *	Every lookup has three outcomes, never merged:
+ *	MAP_FOUND (value set, caller frees), MAP_NOTFOUND, and MAP_RETRY
+ *	(file unreadable, database down: the caller answers 4xx or defers,
+ *	never "user unknown"). map_error() says why the last lookup was
+ *	MAP_RETRY. If a map cannot be opened, map_open() still returns a
+ *	map: a surrogate whose every lookup is MAP_RETRY with the reason,
+ *	so the daemon keeps running and defers mail (Postfix's contract).
+ *
+ *	Keys are folded to lower case for the file-based and
+ *	fixed-string types unless MAP_NO_FOLD is set; regexp/pcre match
+ *	the key as given (with their own i flag), cidr takes an address.
+ *	A handle is used by one thread at a time; worker threads open
+ *	their own handles (and so their own database connections).
+ *	File-based maps notice a rebuilt file and reopen it.
+ *
+ *	A maplist is a comma/whitespace-separated list of specs searched
+ *	in order; the first FOUND wins, a RETRY from an earlier map is
+ *	returned at once (a later map must not answer for a map that is
+ *	down).
+ *
+ *	maplist_lookup_addr() applies Postfix's lookup order for an
+ *	address with recipient_delimiter (from conf): user+ext@domain,
+ *	user@domain, then (MAP_ADDR_USER: only when the domain is local,
+ *	the caller decides by setting the flag) user+ext and user, then
+ *	@domain unless MAP_ADDR_NO_DOMAIN. For regexp/pcre maps only the
+ *	full address is tried. Without MAP_ADDR_NO_EXT_APPEND, a result
+ *	found through the stripped form gets "+ext" put back in front of
+ *	its '@' as Postfix does for virtual_alias_maps/canonical_maps.
+ * DIAGNOSTICS
+ *	map_lookup() returns MAP_RETRY with map_error() set on any
+ *	backend failure. Malformed lines in map files are logged with
+ *	file:line at open time and skipped.
+ */
+#ifndef MAP_H
+#define MAP_H
+
+#include <stddef.h>
+
+#define MAP_FOUND	1
+#define MAP_NOTFOUND	0
+#define MAP_RETRY	(-1)
+
+/* map_open() flags */
+#define MAP_NO_FOLD	(1 << 0)	/* do not lower-case keys */
+
+/* maplist_lookup_addr() flags */
+#define MAP_ADDR_USER		(1 << 0)	/* try bare user part too */
+#define MAP_ADDR_NO_DOMAIN	(1 << 1)	/* skip @domain */
+#define MAP_ADDR_NO_EXT_APPEND	(1 << 2)	/* do not re-append +ext */
+
+struct map;
+struct maplist;
+
+struct map *map_open(const char *, int);
+int	 map_lookup(struct map *, const char *, char **);
+int	 map_update(struct map *, const char *, const char *);
+const char *map_error(const struct map *);
+const char *map_spec(const struct map *);
+void	 map_close(struct map *);
+
+struct maplist *maplist_open(const char *, int);
+int	 maplist_lookup(struct maplist *, const char *, char **);
+int	 maplist_lookup_addr(struct maplist *, const char *, int, char **);
+const char *maplist_error(const struct maplist *);
+size_t	 maplist_count(const struct maplist *);
+void	 maplist_close(struct maplist *);
+
+#endif

@@ -1,0 +1,93 @@
+/*
+ * NAME
+ *	smtpd_check - the smtpd access policy (smtpd_*_restrictions)
+ * SYNOPSIS
+ *	#include "smtpd_check.h"
+ *
+ *	struct smtpd_checker *smtpd_check_new(void);
+ *	void	smtpd_check_free(struct smtpd_checker *c);
+ *	int	smtpd_check(struct smtpd_checker *c, int stage,
+ *	    struct smtpd_check_state *st, struct buf *reply);
+ *	int	smtpd_check_client_name(struct smtpd_checker *c,
+ *	    struct smtpd_check_state *st);
+ * DESCRIPTION
+ *	Blocking code: it runs on a worker thread (lib/workq.h) with the
+ *	thread's own checker, which holds that thread's map handles (and
+ *	so its own MySQL connection) opened from the current parameters.
+ *	smtpd_check_new() reads the parameters itself (conf.h); create
+ *	checkers before threads run or from the worker init function
+ *	after the main thread has read conf (conf is read-only then).
+ *
+ *	smtpd_check() evaluates the restriction lists for one stage, as
+ *	Postfix does with smtpd_delay_reject=yes: at SMTPD_STAGE_RCPT it
+ *	runs smtpd_client_restrictions, smtpd_helo_restrictions,
+ *	smtpd_sender_restrictions, then smtpd_relay_restrictions, then
+ *	smtpd_recipient_restrictions, then recipient validation
+ *	(smtpd_reject_unlisted_recipient); at SMTPD_STAGE_MAIL only
+ *	sender validation that needs no delay; at SMTPD_STAGE_DATA
+ *	smtpd_data_restrictions; at SMTPD_STAGE_HELO with
+ *	smtpd_delay_reject=no the helo list. It returns SMTPD_CHECK_OK
+ *	(reply left empty), SMTPD_CHECK_REJECT (5xx) or SMTPD_CHECK_DEFER
+ *	(4xx: map or DNS trouble, never a 5xx) with the complete reply
+ *	line in reply, e.g. "550 5.1.1 <x@y>: Recipient address
+ *	rejected: User unknown in virtual mailbox table". Every reject
+ *	and warn_if_reject is logged in Postfix's "NOQUEUE: reject: RCPT
+ *	from name[addr]: ...; from=<> to=<> proto=ESMTP helo=<>" form.
+ *
+ *	smtpd_check_client_name() does the PTR and forward lookups at
+ *	connect time (unless smtpd_peername_lookup=no), setting
+ *	client_name/reverse_client_name/client_name_status in st.
+ * DIAGNOSTICS
+ *	An unknown restriction name is logged as a warning and answered
+ *	with a 451 4.3.5 "Server configuration error" (as Postfix does).
+ */
+#ifndef SMTPD_CHECK_H
+#define SMTPD_CHECK_H
+
+#include "buf.h"
+
+#define SMTPD_STAGE_CONNECT	1
+#define SMTPD_STAGE_HELO	2
+#define SMTPD_STAGE_MAIL	3
+#define SMTPD_STAGE_RCPT	4
+#define SMTPD_STAGE_DATA	5
+
+#define SMTPD_CHECK_OK		0
+#define SMTPD_CHECK_REJECT	1
+#define SMTPD_CHECK_DEFER	2
+
+/* client_name_status */
+#define SMTPD_NAME_OK		0	/* PTR and forward agree */
+#define SMTPD_NAME_UNKNOWN	1	/* no PTR, or forward mismatch */
+#define SMTPD_NAME_TEMPFAIL	2	/* DNS trouble */
+
+struct smtpd_check_state {
+	/* filled by the session; strings owned by the session */
+	const char *client_addr;	/* "1.2.3.4", "::1" */
+	const char *client_port;
+	const char *server_addr;
+	const char *protocol;		/* SMTP, ESMTP, ESMTPS, ESMTPSA */
+	const char *helo_name;		/* NULL before HELO/EHLO */
+	const char *sender;		/* NULL before MAIL; "" null sender */
+	const char *recipient;		/* RCPT being checked */
+	const char *sasl_username;	/* NULL when not authenticated */
+	const char *queue_id;		/* NULL before a queue file exists */
+	int	 tls;			/* TLS is active */
+	int	 unauth_pipelining;	/* client sent ahead without PIPELINING */
+	int	 rcpt_count;		/* accepted recipients so far */
+	/* filled by smtpd_check_client_name() (owned by the checker) */
+	char	 client_name[256];	/* "unknown" until verified */
+	char	 reverse_client_name[256];
+	int	 client_name_status;
+};
+
+struct smtpd_checker;
+
+struct smtpd_checker *smtpd_check_new(void);
+void	 smtpd_check_free(struct smtpd_checker *);
+int	 smtpd_check(struct smtpd_checker *, int, struct smtpd_check_state *,
+	    struct buf *);
+int	 smtpd_check_client_name(struct smtpd_checker *,
+	    struct smtpd_check_state *);
+
+#endif
