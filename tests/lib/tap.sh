@@ -1,0 +1,126 @@
+# NAME
+#	tap.sh - TAP helpers for bash integration tests
+# SYNOPSIS
+#	. "$POSTERN_TOP/tests/lib/tap.sh"
+#
+#	ok COND_STATUS NAME	ok if the status is 0:  [ -f x ]; ok $? "x exists"
+#	pass NAME / fail NAME [DIAG]
+#	is GOT WANT NAME	string equality
+#	isnt GOT UNWANTED NAME
+#	like GOT REGEX NAME	bash regex match ([[ =~ ]])
+#	unlike GOT REGEX NAME
+#	diag TEXT...		"# TEXT" on stderr
+#	note TEXT...		"# TEXT" on stdout
+#	bail_out REASON		"Bail out!", exit 255
+#	done_testing		print the plan "1..N"; exit 0 only if every
+#				check passed and at least one ran
+# DESCRIPTION
+#	Checks print "ok N - name" or "not ok N - name" with a "# got/want"
+#	diagnostic. The plan is printed at the end (TAP allows that), so a
+#	test that dies early has no plan and prove reports it as failed.
+#	Call done_testing last; its status is the script's exit status.
+# DIAGNOSTICS
+#	Every failed check is counted; done_testing returns 1 if any failed.
+
+TAP_COUNT=0
+TAP_FAILED=0
+
+# tap_result - print one result line
+tap_result() {
+	local status=$1 name=$2
+	TAP_COUNT=$((TAP_COUNT + 1))
+	if [ "$status" = 0 ]; then
+		echo "ok $TAP_COUNT - $name"
+	else
+		TAP_FAILED=$((TAP_FAILED + 1))
+		echo "not ok $TAP_COUNT - $name"
+	fi
+}
+
+# ok - a check on a command's exit status
+ok() {
+	tap_result "$1" "$2"
+}
+
+# pass - an unconditional success (after the caller checked something)
+pass() {
+	tap_result 0 "$1"
+}
+
+# fail - an unconditional failure with an optional diagnostic
+fail() {
+	tap_result 1 "$1"
+	[ $# -gt 1 ] && diag "$2"
+	return 0
+}
+
+# is - string equality
+is() {
+	if [ "$1" = "$2" ]; then
+		tap_result 0 "$3"
+	else
+		tap_result 1 "$3"
+		diag "got:  '$1'"
+		diag "want: '$2'"
+	fi
+}
+
+# isnt - string inequality
+isnt() {
+	if [ "$1" != "$2" ]; then
+		tap_result 0 "$3"
+	else
+		tap_result 1 "$3"
+		diag "got '$1', which it should not be"
+	fi
+}
+
+# like - bash regex match
+like() {
+	if [[ "$1" =~ $2 ]]; then
+		tap_result 0 "$3"
+	else
+		tap_result 1 "$3"
+		diag "got:  '$1'"
+		diag "want match of: $2"
+	fi
+}
+
+# unlike - bash regex non-match
+unlike() {
+	if [[ "$1" =~ $2 ]]; then
+		tap_result 1 "$3"
+		diag "got:  '$1'"
+		diag "want no match of: $2"
+	else
+		tap_result 0 "$3"
+	fi
+}
+
+# diag - comment on stderr (shown by prove)
+diag() {
+	local line
+	printf '%s\n' "$*" | while IFS= read -r line; do
+		echo "# $line" >&2
+	done
+}
+
+# note - comment on stdout
+note() {
+	local line
+	printf '%s\n' "$*" | while IFS= read -r line; do
+		echo "# $line"
+	done
+}
+
+# bail_out - stop the whole test run
+bail_out() {
+	echo "Bail out! $*"
+	exit 255
+}
+
+# done_testing - print the plan, return the status
+done_testing() {
+	echo "1..$TAP_COUNT"
+	[ "$TAP_FAILED" = 0 ] && [ "$TAP_COUNT" -gt 0 ]
+}
