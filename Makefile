@@ -34,6 +34,7 @@ LIBS	:= $(PKG_LIBS) -lcrypt -lresolv -lpthread
 
 PROGRAMS :=
 UNIT_TESTS :=
+TOOLS :=
 PROGRAM_LINKS :=
 LIB_SRCS :=
 MAPS_SRCS :=
@@ -41,7 +42,7 @@ TLS_SRCS :=
 CLEANUP_SRCS :=
 
 -include lib/mod.mk maps/mod.mk tls/mod.mk cleanup/mod.mk master/mod.mk \
-	postscreen/mod.mk smtpd/mod.mk qmgr/mod.mk smtp/mod.mk
+	postscreen/mod.mk smtpd/mod.mk qmgr/mod.mk smtp/mod.mk tests/mod.mk
 
 obj	= $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 ARCHIVES := $(BUILD)/libcleanup.a $(BUILD)/libmaps.a $(BUILD)/libtls.a \
@@ -76,6 +77,7 @@ $(2)/$(1): $(call obj,$($(1)_SRCS)) $(ARCHIVES)
 endef
 $(foreach p,$(PROGRAMS),$(eval $(call LINK_template,$(p),$(BUILD)/bin)))
 $(foreach t,$(UNIT_TESTS),$(eval $(call LINK_template,$(t),$(BUILD)/t)))
+$(foreach t,$(TOOLS),$(eval $(call LINK_template,$(t),$(BUILD)/tools)))
 
 # Programs that are another program under a second name (argv[0]).
 links: $(addprefix $(BUILD)/bin/,$(PROGRAMS))
@@ -84,7 +86,8 @@ links: $(addprefix $(BUILD)/bin/,$(PROGRAMS))
 		ln -sf $$2 $(BUILD)/bin/$$1; \
 	done
 
-test-programs: all $(addprefix $(BUILD)/t/,$(UNIT_TESTS))
+test-programs: all $(addprefix $(BUILD)/t/,$(UNIT_TESTS)) \
+	$(addprefix $(BUILD)/tools/,$(TOOLS))
 
 deps:
 	@sh tools/install-deps
@@ -104,7 +107,8 @@ run: deps
 	sh etc/run.sh
 
 bench: deps
-	$(MAKE) all
+	sh tools/install-deps bench
+	$(MAKE) all $(addprefix build/release/tools/,$(TOOLS))
 	sh tests/bench/run.sh
 
 clean:
