@@ -3,3 +3,6 @@ LIB_SRCS += $(filter-out %_test.c,$(wildcard lib/*.c))
 
 UNIT_TESTS += str_test
 str_test_SRCS := lib/str_test.c
+
+UNIT_TESTS += workq_test
+workq_test_SRCS := lib/workq_test.c

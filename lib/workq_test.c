@@ -1,0 +1,200 @@
+/*
+ * NAME
+ *	workq_test - tests for the worker pool
+ * DESCRIPTION
+ *	Runs batches of jobs through pools of several sizes and checks
+ *	that every done() runs exactly once, on the loop thread, with the
+ *	thread context its init() made; that one thread keeps submission
+ *	order; that init/fini run once per thread; and that workq_free()
+ *	drops jobs not yet started without calling done().
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "tap.h"
+#include "workq.h"
+#include "xalloc.h"
+
+static int n_init;
+static int n_fini;
+static pthread_mutex_t count_lock = PTHREAD_MUTEX_INITIALIZER;
+
+struct tctx {
+	int	 magic;
+	int	 jobs;
+};
+
+struct job {
+	int	 seq;
+	int	 ran;
+	int	 done;
+	int	 ctx_ok;
+	int	 done_on_loop;
+	pthread_t job_thread;
+};
+
+static pthread_t loop_thread;
+static struct event_base *base;
+static int ndone, nwant, order_ok, last_seq;
+static int sleep_us;
+
+/* t_init - per-thread context */
+static void *
+t_init(void)
+{
+	struct tctx *c = xcalloc(1, sizeof(*c));
+
+	c->magic = 4711;
+	pthread_mutex_lock(&count_lock);
+	n_init++;
+	pthread_mutex_unlock(&count_lock);
+	return (c);
+}
+
+/* t_fini - free the context */
+static void
+t_fini(void *ctx)
+{
+	pthread_mutex_lock(&count_lock);
+	n_fini++;
+	pthread_mutex_unlock(&count_lock);
+	free(ctx);
+}
+
+/* t_job - on a worker */
+static void
+t_job(void *arg, void *ctx)
+{
+	struct job *j = arg;
+	struct tctx *c = ctx;
+
+	j->ctx_ok = (c != NULL && c->magic == 4711);
+	c->jobs++;
+	j->job_thread = pthread_self();
+	j->ran++;
+	if (sleep_us)
+		usleep(sleep_us);
+}
+
+/* t_done - on the loop */
+static void
+t_done(void *arg)
+{
+	struct job *j = arg;
+
+	j->done++;
+	j->done_on_loop = pthread_equal(pthread_self(), loop_thread);
+	if (j->seq != last_seq + 1)
+		order_ok = 0;
+	last_seq = j->seq;
+	if (++ndone == nwant)
+		event_base_loopexit(base, NULL);
+}
+
+/* run_batch - submit n jobs to a pool of t threads, run the loop */
+static void
+run_batch(int threads, int n, int want_order)
+{
+	struct workq *q;
+	struct job *jobs = xcalloc(n, sizeof(*jobs));
+	int	 i, all_ran = 1, all_done = 1, ctx_ok = 1, on_loop = 1;
+	int	 off_loop = 1;
+
+	n_init = n_fini = 0;
+	ndone = 0;
+	nwant = n;
+	order_ok = 1;
+	last_seq = 0;
+	q = workq_new(base, threads, t_init, t_fini);
+	tap_is_int(n_init, threads, "init ran once per thread before "
+	    "workq_new returned");
+	for (i = 0; i < n; i++) {
+		jobs[i].seq = i + 1;
+		workq_submit(q, t_job, t_done, &jobs[i]);
+	}
+	event_base_dispatch(base);
+	for (i = 0; i < n; i++) {
+		all_ran &= jobs[i].ran == 1;
+		all_done &= jobs[i].done == 1;
+		ctx_ok &= jobs[i].ctx_ok;
+		on_loop &= jobs[i].done_on_loop;
+		off_loop &= !pthread_equal(jobs[i].job_thread, loop_thread);
+	}
+	tap_ok(all_ran, "%d threads: every job ran exactly once", threads);
+	tap_ok(all_done, "%d threads: every done ran exactly once", threads);
+	tap_ok(ctx_ok, "%d threads: jobs see their thread context", threads);
+	tap_ok(on_loop, "%d threads: done runs on the loop thread", threads);
+	tap_ok(off_loop, "%d threads: jobs run off the loop thread", threads);
+	if (want_order)
+		tap_ok(order_ok, "one thread: completion in submission order");
+	workq_free(q);
+	tap_is_int(n_fini, threads, "fini ran once per thread");
+	free(jobs);
+}
+
+/* blocker - a job that holds its worker for a while */
+static void
+blocker(void *arg, void *ctx)
+{
+	usleep(100000);
+	(void)arg;
+	(void)ctx;
+}
+
+/* never_done - must not be called */
+static void
+never_done(void *arg)
+{
+	(*(int *)arg)++;
+}
+
+int
+main(void)
+{
+	static const struct {
+		int	 threads;
+		int	 jobs;
+		int	 order;
+		int	 sleep_us;
+	} vec[] = {
+		{1, 200, 1, 0},
+		{4, 2000, 0, 0},
+		{8, 300, 0, 200},
+		{0, 10, 1, 0},		/* 0 threads means 1 */
+	};
+	struct workq *q;
+	size_t	 i;
+	int	 called = 0;
+
+	loop_thread = pthread_self();
+	base = event_base_new();
+	for (i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
+		sleep_us = vec[i].sleep_us;
+		run_batch(vec[i].threads ? vec[i].threads : 1, vec[i].jobs,
+		    vec[i].order);
+	}
+
+	/* Jobs queued behind a running one are dropped by workq_free. */
+	n_init = n_fini = 0;
+	q = workq_new(base, 1, t_init, t_fini);
+	workq_submit(q, blocker, never_done, &called);
+	usleep(20000);
+	for (i = 0; i < 5; i++)
+		workq_submit(q, blocker, never_done, &called);
+	workq_free(q);
+	tap_is_int(called, 0, "workq_free drops pending jobs, calls no done");
+	tap_is_int(n_fini, 1, "fini ran at workq_free");
+
+	/* NULL init/fini and NULL done are allowed. */
+	q = workq_new(base, 2, NULL, NULL);
+	workq_submit(q, blocker, NULL, NULL);
+	workq_free(q);
+	tap_ok(1, "pool without init/fini/done runs and frees");
+
+	event_base_free(base);
+	return (tap_done());
+}
