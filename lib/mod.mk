@@ -6,3 +6,6 @@ str_test_SRCS := lib/str_test.c
 
 UNIT_TESTS += workq_test
 workq_test_SRCS := lib/workq_test.c
+
+UNIT_TESTS += reply_test
+reply_test_SRCS := lib/reply_test.c
