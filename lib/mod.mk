@@ -9,3 +9,6 @@ workq_test_SRCS := lib/workq_test.c
 
 UNIT_TESTS += reply_test
 reply_test_SRCS := lib/reply_test.c
+
+UNIT_TESTS += addr_test
+addr_test_SRCS := lib/addr_test.c
