@@ -1,0 +1,4 @@
+# postscreen/: the port-25 screener in front of smtpd.
+UNIT_TESTS += postscreen_dnsbl_test
+postscreen_dnsbl_test_SRCS := postscreen/postscreen_dnsbl_test.c \
+	postscreen/postscreen_dnsbl.c
