@@ -12,3 +12,11 @@ reply_test_SRCS := lib/reply_test.c
 
 UNIT_TESTS += addr_test
 addr_test_SRCS := lib/addr_test.c
+
+# echod: the test daemon for the server skeleton and master (tests only).
+PROGRAMS += echod
+echod_SRCS := lib/server_echod_test.c
+
+UNIT_TESTS += sock_test fdpass_test
+sock_test_SRCS := lib/sock_test.c
+fdpass_test_SRCS := lib/fdpass_test.c

@@ -11,6 +11,8 @@
  *	void	server_session_begin(void);
  *	void	server_session_end(void);
  *	void	server_stop(void);
+ *	int	server_process_number(void);
+ *	int	server_foreground(void);
  * DESCRIPTION
  *	A daemon's main() fills a struct server_spec and calls
  *	server_main(), which does everything that is the same for every
@@ -43,6 +45,28 @@
  *	     with the new config: established sessions are not dropped).
  *	With -S, steps 6-7 are replaced by stdin_session(0, 1) and the
  *	loop runs until the session calls server_stop().
+ *
+ *	Details (master engineer):
+ *	- max_idle and max_use apply only under master (-t given, no -l);
+ *	  a daemon run by hand with -l stays up. A spec with long_lived
+ *	  set (qmgr) ignores both, as Postfix's qmgr does. max_use counts
+ *	  accepted connections (event-driven: sessions, not processes).
+ *	- Accepted connections (conn->fd) are non-blocking and
+ *	  close-on-exec; the daemon owns and closes them.
+ *	- Under master, fd SERVER_LISTEN_FD (3) is the listener and fd
+ *	  SERVER_STATUS_FD (4), when open, is master's status pipe: when a
+ *	  process stops accepting (SIGHUP, max_use, max_idle) it writes a
+ *	  struct server_status there, so master starts a replacement at
+ *	  once while this one drains its sessions.
+ *	- master turns fifo and unix-dgram services into unix stream
+ *	  sockets, so a daemon sees only -t inet, unix or pass. A wakeup
+ *	  from master is a connection that sends "W" (or "F" for flush).
+ *	- SIGTERM and SIGINT: pre_exit(), then exit 0. server_stop()
+ *	  does the same from inside the daemon.
+ *	- -l for an inet listener accepts "host:port", "[v6]:port" or
+ *	  "port"; a path containing '/' is a unix socket (mode 0666). With
+ *	  -t pass and -l path, the skeleton serves a pass listener there.
+ *	- server_foreground() is 1 with -d; server_process_number() is -n.
  * DIAGNOSTICS
  *	Bad options and a failed privilege drop are fatal.
  */
@@ -71,6 +95,17 @@ struct server_spec {
 	void	(*accept)(const struct server_conn *);
 	void	(*session_stdin)(int infd, int outfd);
 	void	(*pre_exit)(void);
+	int	 long_lived;		/* ignore max_idle/max_use (qmgr) */
+};
+
+#define SERVER_LISTEN_FD	3
+#define SERVER_STATUS_FD	4
+
+#define SERVER_STATUS_DRAINING	1	/* stopped accepting, will exit */
+
+struct server_status {
+	int	 pid;
+	int	 status;
 };
 
 int	 server_main(int, char **, const struct server_spec *);
@@ -79,5 +114,7 @@ const char *server_service(void);
 void	 server_session_begin(void);
 void	 server_session_end(void);
 void	 server_stop(void);
+int	 server_process_number(void);
+int	 server_foreground(void);
 
 #endif

@@ -1,0 +1,548 @@
+/*
+ * NAME
+ *	server - the skeleton every postern daemon runs in
+ * DESCRIPTION
+ *	See server.h for the contract. Postfix's event_server.c is the
+ *	model: options, configuration, pre_init as the invoking user,
+ *	privilege drop, then the accept loop on libevent. Everything that
+ *	ends the process goes through one exit path (server_exit), so
+ *	pre_exit runs exactly once.
+ */
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "conf.h"
+#include "fdpass.h"
+#include "log.h"
+#include "server.h"
+#include "sock.h"
+#include "str.h"
+#include "xalloc.h"
+
+#define SERVER_KIND_INET	1
+#define SERVER_KIND_UNIX	2
+#define SERVER_KIND_PASS	3
+
+#define SERVER_PASS_TIMEOUT	10	/* seconds for a hand-off to arrive */
+#define SERVER_BACKLOG		1024
+
+struct server_pass {
+	int	 sock;
+	struct fdpass_rx *rx;
+	struct event *ev;
+};
+
+static const struct server_spec *server_spec;
+static struct event_base *server_ev_base;
+static struct evconnlistener *server_listener;
+static struct event *server_idle_ev;
+static struct event *server_resume_ev;
+static char *server_service_name;
+static int server_kind;
+static int server_under_master;
+static int server_status_fd = -1;
+static int server_procnum;
+static int server_fg;
+static int server_stdin_mode;
+static int server_draining;
+static int server_sessions;
+static int server_pending;	/* pass hand-offs in progress */
+static long server_uses;
+static long server_max_use;
+static long server_max_idle;
+static time_t server_last_active;
+
+/* server_base - the daemon's event base */
+struct event_base *
+server_base(void)
+{
+	return (server_ev_base);
+}
+
+/* server_service - the master.cf service name (or the program name) */
+const char *
+server_service(void)
+{
+	return (server_service_name ? server_service_name : "");
+}
+
+/* server_process_number - the -n value from master, 0 otherwise */
+int
+server_process_number(void)
+{
+	return (server_procnum);
+}
+
+/* server_foreground - 1 with -d */
+int
+server_foreground(void)
+{
+	return (server_fg);
+}
+
+/* server_exit - the one way out: pre_exit, then exit 0 */
+static void __attribute__((noreturn))
+server_exit(void)
+{
+	if (server_spec->pre_exit)
+		server_spec->pre_exit();
+	if (server_listener)
+		evconnlistener_free(server_listener);
+	if (server_idle_ev)
+		event_free(server_idle_ev);
+	if (server_resume_ev)
+		event_free(server_resume_ev);
+	exit(0);
+}
+
+/* server_check_drained - exit the loop once a draining daemon is idle */
+static void
+server_check_drained(void)
+{
+	if (server_draining && server_sessions == 0 && server_pending == 0)
+		event_base_loopexit(server_ev_base, NULL);
+}
+
+/* server_drain - stop accepting, tell master, finish open sessions */
+static void
+server_drain(const char *why)
+{
+	struct server_status st;
+
+	if (server_draining)
+		return;
+	server_draining = 1;
+	log_debug("%s: stop accepting, %d session(s) open", why,
+	    server_sessions);
+	if (server_listener) {
+		evconnlistener_free(server_listener);
+		server_listener = NULL;
+	}
+	if (server_status_fd >= 0) {
+		st.pid = (int)getpid();
+		st.status = SERVER_STATUS_DRAINING;
+		if (write(server_status_fd, &st, sizeof(st)) < 0)
+			log_debug("status pipe: %m");
+	}
+	server_check_drained();
+}
+
+/* server_session_begin - one more session is open */
+void
+server_session_begin(void)
+{
+	server_sessions++;
+	server_last_active = time(NULL);
+}
+
+/* server_session_end - a session is over */
+void
+server_session_end(void)
+{
+	if (server_sessions > 0)
+		server_sessions--;
+	server_last_active = time(NULL);
+	server_check_drained();
+}
+
+/* server_stop - leave the loop and exit (pre_exit runs) */
+void
+server_stop(void)
+{
+	if (server_ev_base)
+		event_base_loopexit(server_ev_base, NULL);
+	else
+		server_exit();
+}
+
+/* server_signal - SIGTERM/SIGINT: exit; SIGHUP: drain */
+static void
+server_signal(evutil_socket_t sig, short what, void *ctx)
+{
+	if (sig == SIGHUP) {
+		if (!server_stdin_mode)
+			server_drain("reload");
+		return;
+	}
+	event_base_loopexit(server_ev_base, NULL);
+}
+
+/* server_idle - max_idle timer */
+static void
+server_idle(evutil_socket_t fd, short what, void *ctx)
+{
+	struct timeval tv = {1, 0};
+	time_t	 now = time(NULL);
+
+	if (server_sessions == 0 && server_pending == 0
+	    && now - server_last_active >= server_max_idle) {
+		server_drain("idle timeout");
+		return;
+	}
+	if (server_sessions == 0 && server_pending == 0)
+		tv.tv_sec = server_max_idle - (now - server_last_active);
+	else
+		tv.tv_sec = server_max_idle;
+	if (tv.tv_sec < 1)
+		tv.tv_sec = 1;
+	event_add(server_idle_ev, &tv);
+}
+
+/* server_used - count one use; drain after max_use */
+static void
+server_used(void)
+{
+	server_uses++;
+	server_last_active = time(NULL);
+	if (server_under_master && !server_spec->long_lived
+	    && server_max_use > 0 && server_uses >= server_max_use)
+		server_drain("max_use reached");
+}
+
+/* server_pass_done - forget one hand-off connection */
+static void
+server_pass_done(struct server_pass *p)
+{
+	event_free(p->ev);
+	fdpass_rx_free(p->rx);
+	close(p->sock);
+	free(p);
+	server_pending--;
+	server_check_drained();
+}
+
+/* server_pass_read - receive the client socket and its addresses */
+static void
+server_pass_read(evutil_socket_t fd, short what, void *ctx)
+{
+	struct server_pass *p = ctx;
+	struct server_conn conn;
+	struct fdpass_info info;
+	char	 err[256];
+	int	 rc;
+
+	if (what & EV_TIMEOUT) {
+		log_warn("client hand-off: timeout");
+		server_pass_done(p);
+		return;
+	}
+	rc = fdpass_rx_read(p->rx, p->sock, &conn.fd, &info, err,
+	    sizeof(err));
+	if (rc == 0)
+		return;
+	if (rc < 0) {
+		log_warn("%s", err);
+		server_pass_done(p);
+		return;
+	}
+	(void)fcntl(conn.fd, F_SETFL, fcntl(conn.fd, F_GETFL) | O_NONBLOCK);
+	memcpy(conn.client_addr, info.client_addr, sizeof(conn.client_addr));
+	memcpy(conn.client_port, info.client_port, sizeof(conn.client_port));
+	memcpy(conn.server_addr, info.server_addr, sizeof(conn.server_addr));
+	memcpy(conn.server_port, info.server_port, sizeof(conn.server_port));
+	conn.passed = 1;
+	server_pass_done(p);
+	server_spec->accept(&conn);
+}
+
+/* server_pass_start - a postscreen connection: wait for the hand-off */
+static void
+server_pass_start(int fd)
+{
+	struct server_pass *p = xcalloc(1, sizeof(*p));
+	struct timeval tv = {SERVER_PASS_TIMEOUT, 0};
+
+	p->sock = fd;
+	p->rx = fdpass_rx_new();
+	p->ev = event_new(server_ev_base, fd, EV_READ | EV_PERSIST,
+	    server_pass_read, p);
+	server_pending++;
+	event_add(p->ev, &tv);
+}
+
+/* server_accept - one new connection on the listener */
+static void
+server_accept(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *ctx)
+{
+	struct server_conn conn;
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+
+	if (server_kind == SERVER_KIND_PASS) {
+		server_pass_start(fd);
+		server_used();
+		return;
+	}
+	memset(&conn, 0, sizeof(conn));
+	conn.fd = fd;
+	if (sa && salen > 0)
+		(void)sock_addr_str(sa, (socklen_t)salen, conn.client_addr,
+		    sizeof(conn.client_addr), conn.client_port,
+		    sizeof(conn.client_port));
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0)
+		(void)sock_addr_str((struct sockaddr *)&ss, sslen,
+		    conn.server_addr, sizeof(conn.server_addr),
+		    conn.server_port, sizeof(conn.server_port));
+	server_used();
+	server_spec->accept(&conn);
+}
+
+/* server_resume - re-enable accepting after a resource error */
+static void
+server_resume(evutil_socket_t fd, short what, void *ctx)
+{
+	if (server_listener)
+		evconnlistener_enable(server_listener);
+}
+
+/* server_accept_error - EMFILE and friends: pause for a second */
+static void
+server_accept_error(struct evconnlistener *l, void *ctx)
+{
+	struct timeval tv = {1, 0};
+
+	log_warn("accept connection: %s",
+	    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	evconnlistener_disable(l);
+	if (server_resume_ev == NULL)
+		server_resume_ev = evtimer_new(server_ev_base, server_resume,
+		    NULL);
+	evtimer_add(server_resume_ev, &tv);
+}
+
+/* server_conf_long - a numeric parameter, with our default if unset */
+static long
+server_conf_long(const char *name, long def, int is_time)
+{
+	const char *v = conf_str(name);
+
+	if (v == NULL || *v == 0)
+		return (def);
+	return (is_time ? conf_time(name) : conf_int(name));
+}
+
+/* server_logging - "$syslog_name/program" to syslog or maillog_file */
+static void
+server_logging(const char *program)
+{
+	const char *sname = conf_str("syslog_name");
+	const char *file = conf_str("maillog_file");
+	char	*ident;
+	int	 flags = server_fg ? LOG_TO_STDERR : 0;
+
+	ident = xasprintf("%s/%s", (sname && *sname) ? sname : "postern",
+	    program);
+	if (file == NULL || *file == 0)
+		flags |= LOG_TO_SYSLOG;
+	log_init(ident, flags);
+	free(ident);
+	if (file && *file && log_set_file(file) < 0) {
+		log_init(log_name(), flags | LOG_TO_SYSLOG);
+		log_warn("cannot open maillog_file %s: %m", file);
+	}
+}
+
+/* server_drop_privileges - become mail_owner when started as root */
+static void
+server_drop_privileges(void)
+{
+	const char *user = conf_str("mail_owner");
+	struct passwd *pw;
+
+	if (geteuid() != 0) {
+		log_debug("running as uid %ld: no privilege change",
+		    (long)getuid());
+		return;
+	}
+	if (server_spec->keep_root)
+		return;
+	if (user == NULL || *user == 0)
+		user = "postern";
+	if ((pw = getpwnam(user)) == NULL)
+		log_fatal("mail_owner %s: no such user", user);
+	if (pw->pw_uid == 0)
+		log_fatal("mail_owner %s must not be root", user);
+	if (setgroups(1, &pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0
+	    || setuid(pw->pw_uid) < 0)
+		log_fatal("change to user %s: %m", user);
+	if (setuid(0) == 0 || geteuid() != pw->pw_uid
+	    || getegid() != pw->pw_gid)
+		log_fatal("privilege drop to %s did not stick", user);
+}
+
+/* server_kind_of - listener kind from -t (and -l) */
+static int
+server_kind_of(const char *type, const char *laddr)
+{
+	if (type == NULL)
+		return (strchr(laddr, '/') ? SERVER_KIND_UNIX
+		    : SERVER_KIND_INET);
+	if (strcmp(type, "inet") == 0)
+		return (SERVER_KIND_INET);
+	if (strcmp(type, "unix") == 0 || strcmp(type, "fifo") == 0
+	    || strcmp(type, "unix-dgram") == 0)
+		return (SERVER_KIND_UNIX);
+	if (strcmp(type, "pass") == 0)
+		return (SERVER_KIND_PASS);
+	log_fatal("unsupported service type: %s", log_safe(type));
+}
+
+/* server_open_listen - the -l listener (before the privilege drop) */
+static int
+server_open_listen(const char *laddr)
+{
+	char	 host[256], port[32], err[512];
+	int	 fd;
+
+	if (server_kind == SERVER_KIND_INET) {
+		if (sock_split_hostport(laddr, host, sizeof(host), port,
+		    sizeof(port)) < 0)
+			log_fatal("bad -l address: %s", log_safe(laddr));
+		fd = sock_listen_inet(host, port, SERVER_BACKLOG, err,
+		    sizeof(err));
+	} else
+		fd = sock_listen_unix(laddr, 0666, SERVER_BACKLOG, err,
+		    sizeof(err));
+	if (fd < 0)
+		log_fatal("%s", err);
+	return (fd);
+}
+
+/* server_usage - bad command line */
+static void __attribute__((noreturn))
+server_usage(const char *program)
+{
+	log_fatal("usage: %s [-c config_dir] [-o name=value]... [-d] [-v] "
+	    "[-S | -l address] [-s service -t type -n number]", program);
+}
+
+/* server_setup_loop - event base, signals, listener, idle timer */
+static void
+server_setup_loop(int lfd)
+{
+	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
+	struct event *ev;
+	struct timeval tv;
+	size_t	 i;
+
+	if ((server_ev_base = event_base_new()) == NULL)
+		log_fatal("cannot create event base");
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		ev = evsignal_new(server_ev_base, sigs[i], server_signal, NULL);
+		if (ev == NULL || evsignal_add(ev, NULL) < 0)
+			log_fatal("cannot install signal handler");
+	}
+	if (server_spec->post_init)
+		server_spec->post_init(server_ev_base);
+	if (server_stdin_mode)
+		return;
+	server_listener = evconnlistener_new(server_ev_base, server_accept,
+	    NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, lfd);
+	if (server_listener == NULL)
+		log_fatal("cannot listen on fd %d: %m", lfd);
+	evconnlistener_set_error_cb(server_listener, server_accept_error);
+	server_last_active = time(NULL);
+	if (server_under_master && !server_spec->long_lived
+	    && server_max_idle > 0) {
+		server_idle_ev = evtimer_new(server_ev_base, server_idle, NULL);
+		tv.tv_sec = server_max_idle;
+		tv.tv_usec = 0;
+		evtimer_add(server_idle_ev, &tv);
+	}
+}
+
+/* server_main - run a daemon; see server.h */
+int
+server_main(int argc, char **argv, const struct server_spec *spec)
+{
+	const char *confdir = getenv("MAIL_CONFIG");
+	const char *type = NULL, *laddr = NULL;
+	struct strv *opts = strv_new();
+	char	 err[512];
+	size_t	 i;
+	int	 c, lfd = -1;
+
+	server_spec = spec;
+	log_init(spec->program, LOG_TO_STDERR);
+	signal(SIGPIPE, SIG_IGN);
+	if (confdir == NULL || *confdir == 0)
+		confdir = "/etc/postern";
+	opterr = 0;
+	while ((c = getopt(argc, argv, "c:o:dvSl:s:t:n:")) != -1) {
+		switch (c) {
+		case 'c': confdir = optarg; break;
+		case 'o': strv_add(opts, optarg); break;
+		case 'd': server_fg = 1; break;
+		case 'v': log_verbose++; break;
+		case 'S': server_stdin_mode = 1; break;
+		case 'l': laddr = optarg; break;
+		case 's': server_service_name = xstrdup(optarg); break;
+		case 't': type = optarg; break;
+		case 'n': server_procnum = atoi(optarg); break;
+		default: server_usage(spec->program);
+		}
+	}
+	if (optind != argc)
+		server_usage(spec->program);
+	if (server_stdin_mode && !(spec->stdin_session && spec->session_stdin))
+		log_fatal("%s does not support -S", spec->program);
+
+	/* Under master, fds 3 and 4 are ours: check before opening more. */
+	if (!server_stdin_mode && laddr == NULL) {
+		if (type == NULL)
+			log_fatal("no listener: use -l address or -S, or run "
+			    "%s under master", spec->program);
+		if (fcntl(SERVER_LISTEN_FD, F_GETFD) < 0)
+			log_fatal("-t %s: no listener on fd %d",
+			    log_safe(type), SERVER_LISTEN_FD);
+		server_under_master = 1;
+		lfd = SERVER_LISTEN_FD;
+		(void)fcntl(lfd, F_SETFD, FD_CLOEXEC);
+		if (fcntl(SERVER_STATUS_FD, F_GETFD) >= 0) {
+			server_status_fd = SERVER_STATUS_FD;
+			(void)fcntl(server_status_fd, F_SETFD, FD_CLOEXEC);
+		}
+	}
+	if (server_service_name == NULL)
+		server_service_name = xstrdup(spec->program);
+
+	if (conf_load(confdir, err, sizeof(err)) < 0)
+		log_fatal("%s", err);
+	for (i = 0; i < opts->argc; i++)
+		if (conf_set_option(opts->argv[i]) < 0)
+			log_fatal("bad -o option (need name=value): %s",
+			    log_safe(opts->argv[i]));
+	strv_free(opts);
+	server_logging(spec->program);
+	server_max_use = server_conf_long("max_use", 100, 0);
+	server_max_idle = server_conf_long("max_idle", 100, 1);
+
+	if (!server_stdin_mode) {
+		server_kind = server_kind_of(type, laddr ? laddr : "");
+		if (laddr)
+			lfd = server_open_listen(laddr);
+	}
+	if (spec->pre_init)
+		spec->pre_init();
+	server_drop_privileges();
+	server_setup_loop(lfd);
+	if (server_stdin_mode)
+		spec->session_stdin(0, 1);
+	event_base_dispatch(server_ev_base);
+	server_exit();
+}

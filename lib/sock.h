@@ -1,0 +1,54 @@
+/*
+ * NAME
+ *	sock - listening and connecting sockets, host:port parsing
+ * SYNOPSIS
+ *	#include "sock.h"
+ *
+ *	int	sock_split_hostport(const char *spec, char *host,
+ *	    size_t hostlen, char *port, size_t portlen);
+ *	int	sock_port(const char *service);
+ *	int	sock_listen_inet(const char *host, const char *port,
+ *	    int backlog, char *err, size_t errlen);
+ *	int	sock_listen_unix(const char *path, int mode, int backlog,
+ *	    char *err, size_t errlen);
+ *	int	sock_connect_unix(const char *path, char *err, size_t errlen);
+ *	int	sock_addr_str(const struct sockaddr *sa, socklen_t len,
+ *	    char *addr, size_t addrlen, char *port, size_t portlen);
+ * DESCRIPTION
+ *	sock_split_hostport() splits the master.cf/-l forms "host:port",
+ *	"[v6addr]:port", "v6addr" is not accepted without brackets when a
+ *	port follows; a bare "port" (no ':') gives an empty host (all
+ *	addresses). Brackets are removed from the host.
+ *
+ *	sock_port() turns a service name ("smtp") or a number into a
+ *	port number, from /etc/services (getservbyname, no DNS).
+ *
+ *	sock_listen_inet() binds one numeric address (AI_NUMERICHOST: no
+ *	DNS lookup ever happens here; an empty host or "*" means the
+ *	wildcard of the address family given by the host, IPv4 0.0.0.0
+ *	when empty) with SO_REUSEADDR, IPV6_V6ONLY for IPv6, close-on-exec.
+ *	sock_listen_unix() removes a stale socket file, binds, chmods to
+ *	mode and listens. Both return the fd.
+ *
+ *	sock_addr_str() formats a socket address numerically
+ *	(NI_NUMERICHOST | NI_NUMERICSERV); unix addresses give "" "".
+ * DIAGNOSTICS
+ *	Library code: -1 with a message in err (and errno kept), no
+ *	logging. sock_split_hostport() and sock_port() return -1 on a
+ *	malformed spec or unknown service.
+ */
+#ifndef SOCK_H
+#define SOCK_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+int	 sock_split_hostport(const char *, char *, size_t, char *, size_t);
+int	 sock_port(const char *);
+int	 sock_listen_inet(const char *, const char *, int, char *, size_t);
+int	 sock_listen_unix(const char *, int, int, char *, size_t);
+int	 sock_connect_unix(const char *, char *, size_t);
+int	 sock_addr_str(const struct sockaddr *, socklen_t, char *, size_t,
+	    char *, size_t);
+
+#endif

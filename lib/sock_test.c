@@ -1,0 +1,140 @@
+/*
+ * NAME
+ *	sock_test - table-driven tests for sock_split_hostport and friends
+ */
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sock.h"
+#include "tap.h"
+
+struct split_case {
+	const char *name;
+	const char *in;
+	int	 rc;
+	const char *host;
+	const char *port;
+};
+
+static const struct split_case split_cases[] = {
+	{"host:port", "127.0.0.1:2525", 0, "127.0.0.1", "2525"},
+	{"v6 in brackets", "[::1]:25", 0, "::1", "25"},
+	{"port only", "2525", 0, "", "2525"},
+	{"service name", "smtp", 0, "", "smtp"},
+	{"empty host", ":25", 0, "", "25"},
+	{"empty", "", -1, NULL, NULL},
+	{"no port", "127.0.0.1:", -1, NULL, NULL},
+	{"bare v6 with port", "::1:25", -1, NULL, NULL},
+	{"unbalanced [", "[::1:25", -1, NULL, NULL},
+	{"v6 without port", "[::1]", -1, NULL, NULL},
+	{"junk after ]", "[::1]x25", -1, NULL, NULL},
+	{"space in port", "1.2.3.4:2 5", -1, NULL, NULL},
+	{"slash in port", "1.2.3.4:/x", -1, NULL, NULL},
+	{"overlong host", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:25", -1, NULL, NULL},
+	{"8-bit host", "h\xe9st:25", 0, "h\xe9st", "25"},
+};
+
+/* test_split - the table */
+static void
+test_split(void)
+{
+	char	 host[64], port[16], name[128];
+	size_t	 i;
+	int	 rc;
+
+	for (i = 0; i < sizeof(split_cases) / sizeof(split_cases[0]); i++) {
+		const struct split_case *c = &split_cases[i];
+
+		rc = sock_split_hostport(c->in, host, sizeof(host), port,
+		    sizeof(port));
+		snprintf(name, sizeof(name), "split %s: rc", c->name);
+		tap_is_int(rc, c->rc, name);
+		if (rc == 0 && c->rc == 0) {
+			snprintf(name, sizeof(name), "split %s: host", c->name);
+			tap_is_str(host, c->host, name);
+			snprintf(name, sizeof(name), "split %s: port", c->name);
+			tap_is_str(port, c->port, name);
+		}
+	}
+}
+
+/* test_port - numbers and names */
+static void
+test_port(void)
+{
+	tap_is_int(sock_port("2525"), 2525, "port number");
+	tap_is_int(sock_port("0"), -1, "port 0 refused");
+	tap_is_int(sock_port("65536"), -1, "port too big");
+	tap_is_int(sock_port("-1"), -1, "negative port");
+	tap_is_int(sock_port(""), -1, "empty port");
+	tap_is_int(sock_port("no-such-service-xyz"), -1, "unknown service");
+	tap_is_int(sock_port("smtp"), 25, "smtp from /etc/services");
+}
+
+/* test_listen - bind loopback, connect, format addresses */
+static void
+test_listen(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char	 err[256], addr[64], port[8], path[64];
+	int	 fd, c;
+
+	fd = sock_listen_inet("127.0.0.1", "0", 5, err, sizeof(err));
+	tap_is_int(fd, -1, "port 0 is refused by sock_port");
+	fd = sock_listen_inet("localhost", "2525", 5, err, sizeof(err));
+	tap_ok(fd < 0 && strstr(err, "bad address") != NULL,
+	    "a host name is refused (no DNS): %s", err);
+	fd = sock_listen_inet("192.0.2.40", "25999", 5, err, sizeof(err));
+	tap_ok(fd < 0 && strstr(err, "bind") != NULL,
+	    "an address not on this host fails with a message: %s", err);
+	fd = sock_listen_inet("127.0.0.1", "23817", 5, err, sizeof(err));
+	tap_ok(fd >= 0, "listen on 127.0.0.1:23817");
+	if (fd >= 0) {
+		getsockname(fd, (struct sockaddr *)&ss, &len);
+		sock_addr_str((struct sockaddr *)&ss, len, addr, sizeof(addr),
+		    port, sizeof(port));
+		tap_is_str(addr, "127.0.0.1", "numeric address");
+		tap_is_str(port, "23817", "numeric port");
+		close(fd);
+	}
+	fd = sock_listen_inet("::1", "23817", 5, err, sizeof(err));
+	if (fd >= 0)
+		close(fd);
+	snprintf(path, sizeof(path), "/tmp/sock_test.%ld", (long)getpid());
+	fd = sock_listen_unix(path, 0600, 5, err, sizeof(err));
+	tap_ok(fd >= 0, "listen on a unix socket");
+	c = sock_connect_unix(path, err, sizeof(err));
+	tap_ok(c >= 0, "connect to it");
+	if (c >= 0)
+		close(c);
+	if (fd >= 0)
+		close(fd);
+	fd = sock_listen_unix(path, 0600, 5, err, sizeof(err));
+	tap_ok(fd >= 0, "a stale socket file is replaced");
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
+	c = sock_connect_unix(path, err, sizeof(err));
+	tap_ok(c < 0 && strstr(err, "connect") != NULL,
+	    "connect to a missing socket fails: %s", err);
+	memset(path, 'x', sizeof(path) - 1);
+	path[sizeof(path) - 1] = 0;
+	fd = sock_listen_unix("/tmp/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 0600, 5, err, sizeof(err));
+	tap_ok(fd < 0 && strstr(err, "too long") != NULL,
+	    "overlong socket path refused");
+}
+
+int
+main(void)
+{
+	test_split();
+	test_port();
+	test_listen();
+	return (tap_done());
+}
