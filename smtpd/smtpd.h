@@ -1,0 +1,189 @@
+/*
+ * NAME
+ *	smtpd - private interfaces between the smtpd modules
+ * SYNOPSIS
+ *	#include "smtpd.h"
+ * DESCRIPTION
+ *	smtpd.c		main(): parameters, server_main()
+ *	smtpd_session.c	the session state machine on libevent
+ *	smtpd_cmd.c	command parsing, check_<cmd>() and do_<cmd>()
+ *	smtpd_data.c	the DATA stream reader
+ *	smtpd_queue.c	cleanup on a worker, group commit, qmgr wake-up
+ *
+ *	Only smtpd_session.c touches libevent. The command and DATA
+ *	modules see a session and write replies through smtpd_reply();
+ *	work that may block goes through smtpd_session_check() and
+ *	smtpd_queue_message(), which continue in a callback.
+ */
+#ifndef SMTPD_H
+#define SMTPD_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "smtpd_check.h"
+
+struct event_base;
+struct server_conn;
+struct bufferevent;
+struct event;
+struct smtpd_session;
+
+/* smtpd_forbid_bare_newline */
+#define SMTPD_BARE_NO		0
+#define SMTPD_BARE_NORMALIZE	1
+#define SMTPD_BARE_REJECT	2
+
+/* The parameters smtpd uses, read once at start (smtpd.c). */
+struct smtpd_params {
+	const char *myhostname;
+	const char *banner;
+	const char *queue_dir;
+	long	 timeout;		/* smtpd_timeout, seconds */
+	long	 line_limit;		/* line_length_limit */
+	long	 size_limit;		/* message_size_limit, 0 = none */
+	long	 rcpt_limit;		/* smtpd_recipient_limit */
+	int	 helo_required;		/* smtpd_helo_required */
+	long	 soft_errors;		/* smtpd_soft_error_limit */
+	long	 hard_errors;		/* smtpd_hard_error_limit */
+	long	 error_sleep;		/* smtpd_error_sleep_time, seconds */
+	long	 junk_limit;		/* smtpd_junk_command_limit */
+	int	 disable_vrfy;		/* disable_vrfy_command */
+	int	 bare_newline;		/* smtpd_forbid_bare_newline */
+	int	 workers;		/* smtpd_worker_threads */
+};
+
+extern struct smtpd_params smtpd_params;
+
+/* DATA reader (smtpd_data.c) */
+struct smtpd_data {
+	int	 state;
+	int	 mode;
+	int	 done;			/* end of data seen */
+	int	 bare_lf;		/* stopped at a forbidden bare LF */
+	int	 too_big;
+	long	 nbare_lf;		/* bare LFs accepted */
+	size_t	 size;
+	size_t	 limit;
+	struct buf *msg;		/* LF endings, unstuffed */
+};
+
+void	 smtpd_data_init(struct smtpd_data *, size_t, int);
+size_t	 smtpd_data_feed(struct smtpd_data *, const char *, size_t);
+void	 smtpd_data_free(struct smtpd_data *);
+
+/* Commands (smtpd_cmd.c) */
+enum smtpd_verb {
+	SMTPD_VERB_HELO,
+	SMTPD_VERB_EHLO,
+	SMTPD_VERB_MAIL,
+	SMTPD_VERB_RCPT,
+	SMTPD_VERB_DATA,
+	SMTPD_VERB_RSET,
+	SMTPD_VERB_NOOP,
+	SMTPD_VERB_QUIT,
+	SMTPD_VERB_VRFY,
+	SMTPD_VERB_HELP,
+	SMTPD_VERB_ETRN,
+	SMTPD_VERB_STARTTLS,
+	SMTPD_VERB_AUTH,
+	SMTPD_VERB_UNKNOWN,		/* the catch-all; keep last */
+	SMTPD_VERB_COUNT
+};
+
+int	 smtpd_cmd_parse(const char *, size_t, const char **);
+const char *smtpd_cmd_name(int);
+void	 smtpd_cmd_dispatch(struct smtpd_session *, char *, size_t);
+int	 smtpd_cmd_mail_params(struct smtpd_session *, char *, int *,
+	    const char **);
+int	 smtpd_cmd_rcpt_params(char *, int *, char **, int *, const char **);
+int	 smtpd_xtext_decode(const char *, char **);
+
+/* The session (smtpd_session.c) */
+#define SMTPD_ST_CONNECT	0	/* client name lookup, no greeting */
+#define SMTPD_ST_CMD		1	/* reading commands */
+#define SMTPD_ST_DATA		2	/* reading the message */
+#define SMTPD_ST_CLOSING	3	/* flushing, then free */
+
+struct smtpd_rcpt {
+	char	*addr;
+	char	*orcpt;			/* decoded ORCPT "type;addr" */
+	int	 notify;		/* QUEUE_NOTIFY_* */
+};
+
+typedef void smtpd_cont_fn(struct smtpd_session *, int result,
+	    const char *reply);
+
+struct smtpd_session {
+	struct bufferevent *in;		/* == out except with -S */
+	struct bufferevent *out;
+	struct event *timer;		/* error sleep */
+	int	 state;
+	int	 busy;			/* a job runs: read nothing */
+	int	 dead;			/* connection gone during a job */
+	int	 stdin_mode;
+	int	 skipping;		/* discarding an overlong line */
+	int	 esmtp;			/* EHLO given */
+	int	 quit;
+	int	 errors;
+	int	 junk;			/* NOOP/VRFY/... count */
+	int	 cur_verb;		/* for counters and log lines */
+	int	 last_verb;
+	unsigned short cnt_total[SMTPD_VERB_COUNT];
+	unsigned short cnt_ok[SMTPD_VERB_COUNT];
+	char	 client_addr[64];
+	char	 client_port[8];
+	char	 server_addr[64];
+	char	 namaddr[330];		/* "name[addr]" for logs */
+	char	*helo;
+	/* transaction */
+	char	*sender;		/* NULL: no MAIL yet */
+	char	*dsn_envid;
+	int	 dsn_ret;		/* 0, 1 FULL, 2 HDRS */
+	int	 body_8bit;
+	long	 size_hint;
+	struct smtpd_rcpt *rcpts;
+	size_t	 nrcpts;
+	size_t	 rcpts_cap;
+	int	 rcpt_tried;		/* RCPTs tried in this transaction */
+	struct smtpd_data *data;
+	/* pending check */
+	char	*pend_addr;
+	char	*pend_orcpt;
+	int	 pend_notify;
+	smtpd_cont_fn *cont;
+	int	 stage;
+	int	 result;
+	struct buf *job_reply;
+	char	 queue_id[40];
+	struct smtpd_session *next;	/* group commit list */
+	int	 queue_hold;
+	struct smtpd_check_state cs;
+};
+
+void	 smtpd_reply(struct smtpd_session *, int, const char *);
+void	 smtpd_reply_text(struct smtpd_session *, const char *);
+void	 smtpd_session_check(struct smtpd_session *, int, smtpd_cont_fn *);
+void	 smtpd_session_close(struct smtpd_session *);
+void	 smtpd_session_reset(struct smtpd_session *);
+void	 smtpd_session_start_data(struct smtpd_session *);
+void	 smtpd_session_resume(struct smtpd_session *);
+void	 smtpd_session_init(struct event_base *);
+void	 smtpd_session_accept(const struct server_conn *);
+void	 smtpd_session_stdin(int, int);
+void	 smtpd_session_fini(void);
+void	*smtpd_session_worker(void);	/* per thread: checker, maps */
+
+/* Queueing (smtpd_queue.c) */
+struct workq;
+void	 smtpd_queue_message(struct smtpd_session *, struct workq *);
+void	 smtpd_queue_done_reply(struct smtpd_session *, int, const char *);
+
+/* The per-thread worker context */
+struct cleanup_maps;
+struct smtpd_worker {
+	struct smtpd_checker *checker;
+	struct cleanup_maps *cleanup;
+};
+
+#endif
