@@ -14,6 +14,7 @@
  *	int	dns_lookup_txt(const char *name, struct strv *txt,
  *	    char *err, size_t errlen);
  *	char	*dns_reverse_name(const char *addr, const char *zone);
+ *	int	dns_last_nxdomain(void);
  * DESCRIPTION
  *	Blocking lookups with libresolv's thread-safe res_n* interface:
  *	call them from a worker thread (workq), never on the event loop.
@@ -28,6 +29,11 @@
  *	frees with dns_mx_free()). dns_lookup_ptr() returns the names of
  *	an IPv4/IPv6 address. dns_reverse_name() builds the DNSBL query
  *	name ("4.3.2.1.zone", nibbles for IPv6).
+ *
+ *	dns_last_nxdomain() says whether this thread's last DNS_NOTFOUND
+ *	meant NXDOMAIN (the name does not exist) rather than NODATA (it
+ *	exists, without records of that type); Postfix answers 550 for
+ *	the first and unknown_address_reject_code for the second.
  * DIAGNOSTICS
  *	Lookups return DNS_OK, DNS_NOTFOUND (NXDOMAIN or no data of that
  *	type) or DNS_RETRY (timeout, SERVFAIL, bad reply) with err set.
@@ -56,5 +62,6 @@ void	 dns_mx_free(struct dns_mx *, size_t);
 int	 dns_lookup_ptr(const char *, struct strv *, char *, size_t);
 int	 dns_lookup_txt(const char *, struct strv *, char *, size_t);
 char	*dns_reverse_name(const char *, const char *);
+int	 dns_last_nxdomain(void);
 
 #endif
