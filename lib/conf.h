@@ -18,6 +18,14 @@
  *	int	conf_known(const char *name);
  *	void	conf_walk(int which, conf_walk_fn *fn, void *ctx);
  *	void	conf_check(conf_warn_fn *fn, void *ctx);
+ *
+ *	void	conf_reset(void);
+ *	void	conf_register(const char *name);
+ *	const char *conf_file_value(const char *name, int *line);
+ *	const char *conf_config_dir(void);
+ *	struct strv *conf_refs(const char *text, int with_conditional);
+ *	char	*conf_normalize(const char *text);
+ *	struct strv *conf_mynetworks(void);
  * DESCRIPTION
  *	conf_load() reads config_dir/main.cf in Postfix syntax: "name =
  *	value" lines, '#' comments (only at the start of a line, after
@@ -51,6 +59,26 @@
  *	main.cf that no postern program knows ("unused parameter"), and a
  *	$name reference that is not defined anywhere ("undefined
  *	parameter"), once each, through fn.
+ *
+ *	conf_raw() returns the unexpanded value (override, else main.cf,
+ *	else default), NULL when the name is defined nowhere.
+ *	Overrides survive conf_load() (they are the process's -o
+ *	arguments); conf_reset() forgets everything (tests).
+ *	conf_register() makes a name known at run time (Postfix's
+ *	dynamic names such as <service>_destination_recipient_limit).
+ *	conf_file_value() is the main.cf text of a name (NULL if main.cf
+ *	does not set it) and its first line number. conf_refs() lists the
+ *	names text refers to as $name/${name}/$(name) (and, if asked, the
+ *	tests of ${name?..} and ${name:..}); caller frees.
+ *	conf_normalize() collapses whitespace runs to single spaces, as
+ *	postconf prints values (caller frees).
+ *
+ *	conf_mynetworks() returns the effective mynetworks list (caller
+ *	frees): main.cf's value if set, otherwise computed from
+ *	mynetworks_style: "host" (default): this machine's addresses
+ *	(a.b.c.d/32, [v6]/128) plus 127.0.0.0/8 and [::1]/128; "subnet":
+ *	the networks of its interfaces; "class": the classful IPv4 network
+ *	(IPv6 as subnet). Elements may be CIDRs, [v6]/len, or type:table.
  * DIAGNOSTICS
  *	conf_load() returns -1 with a message in err if main.cf cannot
  *	be read; a syntax error on one line is a warning naming
@@ -84,5 +112,13 @@ const char *conf_default(const char *);
 int	 conf_known(const char *);
 void	 conf_walk(int, conf_walk_fn *, void *);
 void	 conf_check(conf_warn_fn *, void *);
+
+void	 conf_reset(void);
+void	 conf_register(const char *);
+const char *conf_file_value(const char *, int *);
+const char *conf_config_dir(void);
+struct strv *conf_refs(const char *, int);
+char	*conf_normalize(const char *);
+struct strv *conf_mynetworks(void);
 
 #endif

@@ -1,0 +1,866 @@
+/*
+ * NAME
+ *	conf - main.cf parameters: parsing, defaults, overrides, expansion
+ * SYNOPSIS
+ *	#include "conf.h"
+ *
+ *	See conf.h.
+ * DESCRIPTION
+ *	Every parameter the process has heard of is one entry in a small
+ *	hash table: its built-in default (lib/params.c), its main.cf
+ *	value and line, its -o override, and a cache of its expanded
+ *	value. Which text is "the" value is decided on every access:
+ *	override, else main.cf, else default. Expansion is lazy and
+ *	cached; any change (conf_load, conf_set) drops every cache, since
+ *	one value may be built from many others.
+ *
+ *	main.cf is read as Postfix's readllines() reads it: a logical
+ *	line starts with non-whitespace; a line starting with whitespace
+ *	continues it (the newline is removed, the whitespace kept); a
+ *	line whose first non-whitespace character is '#', and a blank
+ *	line, is skipped wherever it occurs, also inside a continued
+ *	value. Each logical line is "name = value", whitespace around
+ *	name and value is removed.
+ *
+ *	Expansion is Postfix's mac_expand(): $name, ${name}, $(name),
+ *	${name?value}, ${name:value}, the 3.x forms ${name?{v1}:{v2}},
+ *	and $$. An undefined name expands to the empty string. A loop
+ *	($a -> $b -> $a) is detected, reported once per name with
+ *	log_warn() and expands to empty; nesting is limited to
+ *	CONF_MAX_DEPTH levels.
+ * DIAGNOSTICS
+ *	conf_int(), conf_time() and conf_bool() log a fatal error naming
+ *	the parameter and its value when the value is malformed.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "log.h"
+#include "params.h"
+#include "str.h"
+#include "xalloc.h"
+
+#define CONF_HASH_SIZE	1024
+#define CONF_MAX_DEPTH	100
+
+struct centry {
+	char	*name;
+	const struct conf_param *param;	/* built-in, or NULL */
+	char	*file_val;		/* main.cf, or NULL */
+	int	 file_line;
+	char	*over_val;		/* -o override, or NULL */
+	char	*sys_val;		/* set by conf_load(), or NULL */
+	char	*def_cache;		/* computed default */
+	char	*exp;			/* expanded value cache */
+	int	 expanding;		/* loop detection */
+	int	 loop_reported;
+	int	 registered;		/* conf_register() */
+	struct centry *next;
+};
+
+static struct centry *conf_tab[CONF_HASH_SIZE];
+static int conf_ready;
+static char *conf_dir;
+static char *conf_path_main;
+
+/* conf_hash - FNV-1a of a name */
+static unsigned
+conf_hash(const char *s)
+{
+	unsigned h = 2166136261u;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return (h % CONF_HASH_SIZE);
+}
+
+/* conf_find - look up an entry, optionally creating it */
+static struct centry *
+conf_find(const char *name, int create)
+{
+	struct centry *e;
+	unsigned h = conf_hash(name);
+
+	for (e = conf_tab[h]; e; e = e->next)
+		if (strcmp(e->name, name) == 0)
+			return (e);
+	if (!create)
+		return (NULL);
+	e = xcalloc(1, sizeof(*e));
+	e->name = xstrdup(name);
+	e->next = conf_tab[h];
+	conf_tab[h] = e;
+	return (e);
+}
+
+/* conf_init - enter the built-in table once */
+static void
+conf_init(void)
+{
+	const struct conf_param *p;
+	struct centry *e;
+
+	if (conf_ready)
+		return;
+	conf_ready = 1;
+	for (p = conf_params; p->name; p++) {
+		e = conf_find(p->name, 1);
+		if (e->param == NULL)
+			e->param = p;
+	}
+}
+
+/* conf_invalidate - drop every cached expansion and computed default */
+static void
+conf_invalidate(void)
+{
+	struct centry *e;
+	size_t	 i;
+
+	for (i = 0; i < CONF_HASH_SIZE; i++)
+		for (e = conf_tab[i]; e; e = e->next) {
+			free(e->exp);
+			e->exp = NULL;
+			free(e->def_cache);
+			e->def_cache = NULL;
+			e->loop_reported = 0;
+		}
+}
+
+/* conf_entry_default - the raw default of an entry, or NULL */
+static const char *
+conf_entry_default(struct centry *e)
+{
+	if (e->param == NULL)
+		return (NULL);
+	if (e->param->def)
+		return (e->param->def);
+	if (e->def_cache == NULL && e->param->fn)
+		e->def_cache = e->param->fn();
+	return (e->def_cache ? e->def_cache : "");
+}
+
+/* conf_entry_raw - override, else main.cf, else default */
+static const char *
+conf_entry_raw(struct centry *e)
+{
+	if (e->over_val)
+		return (e->over_val);
+	if (e->sys_val)
+		return (e->sys_val);
+	if (e->file_val)
+		return (e->file_val);
+	return (conf_entry_default(e));
+}
+
+static void conf_expand_into(struct buf *, const char *, int);
+
+/* conf_lookup_expanded - expanded value of a name, "" if undefined */
+static const char *
+conf_lookup_expanded(const char *name, int depth)
+{
+	struct centry *e;
+	const char *raw;
+	struct buf *b;
+
+	conf_init();
+	if ((e = conf_find(name, 0)) == NULL
+	    || (raw = conf_entry_raw(e)) == NULL)
+		return ("");
+	if (e->exp)
+		return (e->exp);
+	if (e->expanding || depth > CONF_MAX_DEPTH) {
+		if (!e->loop_reported) {
+			e->loop_reported = 1;
+			log_warn("%s: parameter %s: recursive expansion "
+			    "loop through $%s", conf_path_main ?
+			    conf_path_main : "main.cf", name, name);
+		}
+		return ("");
+	}
+	e->expanding = 1;
+	b = buf_new(strlen(raw) + 16);
+	conf_expand_into(b, raw, depth + 1);
+	e->expanding = 0;
+	free(e->exp);
+	e->exp = buf_steal(b);
+	return (e->exp);
+}
+
+/* conf_name_len - length of the parameter name at s */
+static size_t
+conf_name_len(const char *s)
+{
+	size_t	 n = 0;
+
+	while (isalnum((unsigned char)s[n]) || s[n] == '_')
+		n++;
+	return (n);
+}
+
+/* conf_match_close - find the close of a ${ or $( group, or NULL */
+static const char *
+conf_match_close(const char *s, int open, int close)
+{
+	int	 level = 1;
+
+	for (; *s; s++) {
+		if (*s == open)
+			level++;
+		else if (*s == close && --level == 0)
+			return (s);
+	}
+	return (NULL);
+}
+
+/* conf_braced - if s..end is "{text}" return text's bounds */
+static int
+conf_braced(const char *s, const char *end, const char **ts,
+    const char **te)
+{
+	const char *c;
+
+	if (s >= end || *s != '{')
+		return (0);
+	c = conf_match_close(s + 1, '{', '}');
+	if (c == NULL || c >= end)
+		return (0);
+	*ts = s + 1;
+	*te = c;
+	return (1);
+}
+
+/* conf_expand_range - expand a substring */
+static void
+conf_expand_range(struct buf *out, const char *s, const char *e, int depth)
+{
+	char	*tmp = xstrndup(s, (size_t)(e - s));
+
+	conf_expand_into(out, tmp, depth);
+	free(tmp);
+}
+
+/* conf_expand_cond - ${name?...} and ${name:...} */
+static void
+conf_expand_cond(struct buf *out, const char *val, int op, const char *s,
+    const char *e, int depth)
+{
+	const char *t1s, *t1e, *t2s, *t2e;
+	int	 set = *val != 0;
+
+	/* Postfix 3.0: ${name?{text1}:{text2}} and ${name:{text}}. */
+	if (conf_braced(s, e, &t1s, &t1e)) {
+		const char *rest = t1e + 1;
+
+		while (rest < e && isspace((unsigned char)*rest))
+			rest++;
+		if (rest == e) {
+			if ((op == '?') == set)
+				conf_expand_range(out, t1s, t1e, depth);
+			return;
+		}
+		if (op == '?' && *rest == ':') {
+			rest++;
+			while (rest < e && isspace((unsigned char)*rest))
+				rest++;
+			if (conf_braced(rest, e, &t2s, &t2e)) {
+				if (set)
+					conf_expand_range(out, t1s, t1e, depth);
+				else
+					conf_expand_range(out, t2s, t2e, depth);
+				return;
+			}
+		}
+	}
+	if ((op == '?') == set)
+		conf_expand_range(out, s, e, depth);
+}
+
+/* conf_expand_into - expand text into out */
+static void
+conf_expand_into(struct buf *out, const char *text, int depth)
+{
+	const char *cp = text, *close, *name;
+	size_t	 n;
+	char	*nm;
+	int	 open, cl;
+
+	while (*cp) {
+		if (*cp != '$') {
+			n = strcspn(cp, "$");
+			buf_append(out, cp, n);
+			cp += n;
+			continue;
+		}
+		cp++;
+		if (*cp == '$') {
+			buf_putc(out, '$');
+			cp++;
+			continue;
+		}
+		if (*cp == '{' || *cp == '(') {
+			open = *cp;
+			cl = open == '{' ? '}' : ')';
+			name = cp + 1;
+			n = conf_name_len(name);
+			close = conf_match_close(name, open, cl);
+			if (n == 0 || close == NULL || (name[n] != cl
+			    && name[n] != '?' && name[n] != ':')) {
+				/* Malformed: keep the text as written. */
+				buf_putc(out, '$');
+				continue;
+			}
+			nm = xstrndup(name, n);
+			if (name[n] == cl)
+				buf_puts(out, conf_lookup_expanded(nm, depth));
+			else
+				conf_expand_cond(out,
+				    conf_lookup_expanded(nm, depth), name[n],
+				    name + n + 1, close, depth);
+			free(nm);
+			cp = close + 1;
+			continue;
+		}
+		if ((n = conf_name_len(cp)) == 0) {
+			buf_putc(out, '$');
+			continue;
+		}
+		nm = xstrndup(cp, n);
+		buf_puts(out, conf_lookup_expanded(nm, depth));
+		free(nm);
+		cp += n;
+	}
+}
+
+/* conf_clear_file - forget main.cf values */
+static void
+conf_clear_file(void)
+{
+	struct centry *e;
+	size_t	 i;
+
+	for (i = 0; i < CONF_HASH_SIZE; i++)
+		for (e = conf_tab[i]; e; e = e->next) {
+			free(e->file_val);
+			e->file_val = NULL;
+			e->file_line = 0;
+		}
+}
+
+/* conf_parse_line - one logical line "name = value" */
+static void
+conf_parse_line(const char *path, int lineno, char *line, size_t len)
+{
+	char	*cp, *name, *val, *end;
+	struct centry *e;
+
+	if (memchr(line, 0, len) != NULL) {
+		log_warn("%s, line %d: NUL byte in line, ignored", path,
+		    lineno);
+		return;
+	}
+	cp = line;
+	while (isspace((unsigned char)*cp))
+		cp++;
+	name = cp;
+	while (*cp && *cp != '=' && !isspace((unsigned char)*cp))
+		cp++;
+	end = cp;
+	while (isspace((unsigned char)*cp))
+		cp++;
+	if (end == name || *cp != '=') {
+		log_warn("%s, line %d: %s: \"%s\"", path, lineno,
+		    end == name ? "missing attribute name"
+		    : "missing '=' after attribute name", log_safe(line));
+		return;
+	}
+	*end = 0;
+	val = str_trim(cp + 1);
+	e = conf_find(name, 1);
+	free(e->file_val);
+	e->file_val = xstrdup(val);
+	e->file_line = lineno;
+}
+
+/* conf_parse_text - split a main.cf image into logical lines */
+static void
+conf_parse_text(const char *path, const char *text, size_t len)
+{
+	struct buf *lbuf = buf_new(256);
+	size_t	 pos = 0, eol, i;
+	int	 lineno = 0, first = 0;
+	const char *ln;
+
+	while (pos < len) {
+		ln = text + pos;
+		eol = pos;
+		while (eol < len && text[eol] != '\n')
+			eol++;
+		lineno++;
+		for (i = 0; pos + i < eol && isspace((unsigned char)ln[i]); i++)
+			;
+		if (pos + i == eol || ln[i] == '#') {
+			/* Blank or comment line: skipped everywhere. */
+		} else if (i > 0 && BUF_LEN(lbuf) > 0) {
+			buf_append(lbuf, ln, eol - pos);
+		} else {
+			if (BUF_LEN(lbuf) > 0)
+				conf_parse_line(path, first, BUF_STR(lbuf),
+				    BUF_LEN(lbuf));
+			buf_reset(lbuf);
+			if (i > 0)
+				log_warn("%s, line %d: ignoring leading "
+				    "whitespace", path, lineno);
+			buf_append(lbuf, ln, eol - pos);
+			first = lineno;
+		}
+		pos = eol + 1;
+	}
+	if (BUF_LEN(lbuf) > 0)
+		conf_parse_line(path, first, BUF_STR(lbuf), BUF_LEN(lbuf));
+	buf_free(lbuf);
+}
+
+/* conf_read_file - slurp a file */
+static char *
+conf_read_file(const char *path, size_t *lenp, char *err, size_t errlen)
+{
+	FILE	*fp;
+	struct buf *b;
+	char	 chunk[8192];
+	size_t	 n;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "open %s: %s", path, strerror(errno));
+		return (NULL);
+	}
+	b = buf_new(8192);
+	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+		buf_append(b, chunk, n);
+	if (ferror(fp)) {
+		snprintf(err, errlen, "read %s: %s", path, strerror(errno));
+		fclose(fp);
+		buf_free(b);
+		return (NULL);
+	}
+	fclose(fp);
+	*lenp = BUF_LEN(b);
+	return (buf_steal(b));
+}
+
+/* conf_load - read config_dir/main.cf */
+int
+conf_load(const char *config_dir, char *err, size_t errlen)
+{
+	char	*path, *text;
+	size_t	 len;
+	struct centry *e;
+
+	conf_init();
+	path = xasprintf("%s/main.cf", config_dir);
+	if ((text = conf_read_file(path, &len, err, errlen)) == NULL) {
+		free(path);
+		return (-1);
+	}
+	conf_invalidate();
+	conf_clear_file();
+	free(conf_path_main);
+	conf_path_main = path;
+	free(conf_dir);
+	conf_dir = xstrdup(config_dir);
+	conf_parse_text(path, text, len);
+	free(text);
+	e = conf_find("config_directory", 1);
+	free(e->sys_val);
+	e->sys_val = xstrdup(config_dir);
+	return (0);
+}
+
+/* conf_reset - forget everything: main.cf, overrides, registrations */
+void
+conf_reset(void)
+{
+	struct centry *e, *next;
+	size_t	 i;
+
+	for (i = 0; i < CONF_HASH_SIZE; i++) {
+		for (e = conf_tab[i]; e; e = next) {
+			next = e->next;
+			free(e->name);
+			free(e->file_val);
+			free(e->over_val);
+			free(e->sys_val);
+			free(e->def_cache);
+			free(e->exp);
+			free(e);
+		}
+		conf_tab[i] = NULL;
+	}
+	free(conf_dir);
+	free(conf_path_main);
+	conf_dir = conf_path_main = NULL;
+	conf_ready = 0;
+}
+
+/* conf_set - install an override */
+void
+conf_set(const char *name, const char *value)
+{
+	struct centry *e;
+
+	conf_init();
+	conf_invalidate();
+	e = conf_find(name, 1);
+	free(e->over_val);
+	e->over_val = xstrdup(value);
+}
+
+/* conf_set_option - parse "name=value" and install it */
+int
+conf_set_option(const char *nv)
+{
+	const char *eq = strchr(nv, '=');
+	char	*name, *val;
+
+	if (eq == NULL || eq == nv)
+		return (-1);
+	name = xstrndup(nv, (size_t)(eq - nv));
+	str_trim(name);
+	val = xstrdup(eq + 1);
+	str_trim(val);
+	if (*name == 0) {
+		free(name);
+		free(val);
+		return (-1);
+	}
+	conf_set(name, val);
+	free(name);
+	free(val);
+	return (0);
+}
+
+/* conf_raw - unexpanded value, NULL if not defined anywhere */
+const char *
+conf_raw(const char *name)
+{
+	struct centry *e;
+
+	conf_init();
+	if ((e = conf_find(name, 0)) == NULL)
+		return (NULL);
+	return (conf_entry_raw(e));
+}
+
+/* conf_file_value - the main.cf text of a parameter and its line */
+const char *
+conf_file_value(const char *name, int *line)
+{
+	struct centry *e;
+
+	conf_init();
+	if ((e = conf_find(name, 0)) == NULL || e->file_val == NULL)
+		return (NULL);
+	if (line)
+		*line = e->file_line;
+	return (e->file_val);
+}
+
+/* conf_str - expanded value, "" if unknown */
+const char *
+conf_str(const char *name)
+{
+	return (conf_lookup_expanded(name, 0));
+}
+
+/* conf_int - integer parameter */
+long
+conf_int(const char *name)
+{
+	const char *s = conf_str(name);
+	long	 v;
+
+	if (str_parse_long(s, &v) < 0)
+		log_fatal("bad numerical configuration: %s = %s", name, s);
+	return (v);
+}
+
+/* conf_time_unit - a time parameter's default unit */
+static int
+conf_time_unit(const char *name)
+{
+	struct centry *e = conf_find(name, 0);
+	const char *d;
+	size_t	 n;
+
+	if (e == NULL || e->param == NULL || (d = e->param->def) == NULL
+	    || (n = strlen(d)) == 0 || !isalpha((unsigned char)d[n - 1]))
+		return ('s');
+	return (d[n - 1]);
+}
+
+/* conf_time - time parameter in seconds */
+long
+conf_time(const char *name)
+{
+	const char *s = conf_str(name);
+	long	 v;
+
+	if (str_parse_time(s, conf_time_unit(name), &v) < 0)
+		log_fatal("bad time configuration: %s = %s", name, s);
+	return (v);
+}
+
+/* conf_bool - boolean parameter */
+int
+conf_bool(const char *name)
+{
+	const char *s = conf_str(name);
+	int	 v;
+
+	if (str_parse_bool(s, &v) < 0)
+		log_fatal("bad boolean configuration: %s = %s", name, s);
+	return (v);
+}
+
+/* conf_list - expanded value split on commas and whitespace */
+struct strv *
+conf_list(const char *name)
+{
+	return (strv_split(conf_str(name), STR_LIST_DELIMS));
+}
+
+/* conf_expand - expand arbitrary text (caller frees) */
+char *
+conf_expand(const char *text)
+{
+	struct buf *b = buf_new(strlen(text) + 16);
+
+	conf_init();
+	conf_expand_into(b, text, 0);
+	return (buf_steal(b));
+}
+
+/* conf_default - the built-in default, NULL if unknown */
+const char *
+conf_default(const char *name)
+{
+	struct centry *e;
+
+	conf_init();
+	if ((e = conf_find(name, 0)) == NULL)
+		return (NULL);
+	return (conf_entry_default(e));
+}
+
+/* conf_known - is this a parameter some postern program uses? */
+int
+conf_known(const char *name)
+{
+	struct centry *e;
+
+	conf_init();
+	return ((e = conf_find(name, 0)) != NULL
+	    && (e->param != NULL || e->registered));
+}
+
+/* conf_register - make a name known (dynamic or referenced names) */
+void
+conf_register(const char *name)
+{
+	conf_init();
+	conf_find(name, 1)->registered = 1;
+}
+
+/* conf_config_dir - the directory conf_load() read, or NULL */
+const char *
+conf_config_dir(void)
+{
+	return (conf_dir);
+}
+
+/* conf_name_cmp - qsort on names */
+static int
+conf_name_cmp(const void *a, const void *b)
+{
+	const struct centry *x = *(const struct centry * const *)a;
+	const struct centry *y = *(const struct centry * const *)b;
+
+	return (strcmp(x->name, y->name));
+}
+
+/* conf_sorted - entries selected by which, sorted by name */
+static struct centry **
+conf_sorted(int which, size_t *np)
+{
+	struct centry **v = NULL, *e;
+	size_t	 n = 0, cap = 0, i;
+	int	 take;
+
+	conf_init();
+	for (i = 0; i < CONF_HASH_SIZE; i++)
+		for (e = conf_tab[i]; e; e = e->next) {
+			take = ((which & CONF_EXPLICIT)
+			    && (e->file_val || e->over_val))
+			    || ((which & CONF_DEFAULTS) && e->param);
+			if (!take)
+				continue;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 256;
+				v = xrealloc(v, cap * sizeof(*v));
+			}
+			v[n++] = e;
+		}
+	if (n)
+		qsort(v, n, sizeof(*v), conf_name_cmp);
+	*np = n;
+	return (v);
+}
+
+/* conf_walk - visit parameters in name order */
+void
+conf_walk(int which, conf_walk_fn *fn, void *ctx)
+{
+	struct centry **v;
+	size_t	 n, i;
+
+	v = conf_sorted(which, &n);
+	for (i = 0; i < n; i++)
+		fn(v[i]->name, which == CONF_DEFAULTS ?
+		    conf_entry_default(v[i]) : conf_entry_raw(v[i]), ctx);
+	free(v);
+}
+
+/* conf_strv_has - membership test */
+static int
+conf_strv_has(const struct strv *v, const char *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < v->argc; i++)
+		if (strcmp(v->argv[i], s) == 0)
+			return (1);
+	return (0);
+}
+
+/* conf_refs_add - collect $name references in text */
+static void
+conf_refs_add(struct strv *out, const char *text, int all)
+{
+	const char *cp = text, *name, *close;
+	size_t	 n;
+	char	*nm;
+	int	 open, cl, cond;
+
+	while ((cp = strchr(cp, '$')) != NULL) {
+		cp++;
+		cond = 0;
+		if (*cp == '$') {
+			cp++;
+			continue;
+		}
+		name = cp;
+		if (*cp == '{' || *cp == '(') {
+			open = *cp;
+			cl = open == '{' ? '}' : ')';
+			name = cp + 1;
+			n = conf_name_len(name);
+			if ((close = conf_match_close(name, open, cl)) == NULL)
+				continue;
+			if (name[n] == '?' || name[n] == ':') {
+				cond = 1;
+				/* The conditional text may refer to more. */
+				nm = xstrndup(name + n + 1,
+				    (size_t)(close - name - n - 1));
+				conf_refs_add(out, nm, all);
+				free(nm);
+			} else if (name[n] != cl)
+				continue;
+			cp = close + 1;
+		} else {
+			n = conf_name_len(name);
+			cp = name + n;
+		}
+		if (n == 0 || (cond && !all))
+			continue;
+		nm = xstrndup(name, n);
+		if (!conf_strv_has(out, nm))
+			strv_add(out, nm);
+		free(nm);
+	}
+}
+
+/* conf_refs - names referenced as $name in text (caller frees) */
+struct strv *
+conf_refs(const char *text, int with_conditional)
+{
+	struct strv *v = strv_new();
+
+	conf_refs_add(v, text, with_conditional);
+	return (v);
+}
+
+/* conf_normalize - collapse whitespace runs to one space (caller frees) */
+char *
+conf_normalize(const char *text)
+{
+	struct strv *v = strv_split(text, " \t\r\n");
+	char	*s = strv_join(v, " ");
+
+	strv_free(v);
+	return (s);
+}
+
+/* conf_check - unused main.cf parameters, undefined $references */
+void
+conf_check(conf_warn_fn *fn, void *ctx)
+{
+	struct centry **v, *e;
+	struct strv *used = strv_new(), *refs, *said = strv_new();
+	size_t	 n, i, j;
+	const char *path = conf_path_main ? conf_path_main : "main.cf";
+	char	*msg, *norm;
+
+	v = conf_sorted(CONF_ALL, &n);
+	/* A user-defined parameter is used if some value refers to it. */
+	for (i = 0; i < n; i++) {
+		conf_refs_add(used, conf_entry_raw(v[i]), 1);
+	}
+	for (i = 0; i < n; i++) {
+		e = v[i];
+		if (e->file_val == NULL || e->param || e->registered)
+			continue;
+		if (conf_strv_has(used, e->name))
+			continue;
+		norm = conf_normalize(e->file_val);
+		msg = xasprintf("%s: unused parameter: %s=%s", path, e->name,
+		    norm);
+		fn(msg, ctx);
+		free(msg);
+		free(norm);
+	}
+	for (i = 0; i < n; i++) {
+		e = v[i];
+		if (e->file_val == NULL && e->over_val == NULL)
+			continue;
+		refs = conf_refs(conf_entry_raw(e), 0);
+		for (j = 0; j < refs->argc; j++) {
+			if (conf_raw(refs->argv[j]) != NULL
+			    || conf_strv_has(said, refs->argv[j]))
+				continue;
+			strv_add(said, refs->argv[j]);
+			msg = xasprintf("%s: undefined parameter: %s", path,
+			    refs->argv[j]);
+			fn(msg, ctx);
+			free(msg);
+		}
+		strv_free(refs);
+	}
+	strv_free(used);
+	strv_free(said);
+	free(v);
+}
