@@ -31,9 +31,32 @@
  *	    const char *orcpt, int notify, size_t parent);
  *	void	queue_file_close(struct queue_file *qf);
  *
+ *	const char *queue_file_attr(const struct queue_file *qf,
+ *	    const char *name);
+ *	long	queue_file_find_rcpt(const struct queue_file *qf,
+ *	    const char *addr, long parent);
+ *
+ *	void	queue_writer_warn(struct queue_writer *w, long when);
+ *
  *	char	*queue_path(const char *queue_dir, const char *subdir,
  *	    const char *id);
  *	int	queue_id_valid(const char *id);
+ *
+ *	Directory helpers (qmgr, postsuper, postqueue):
+ *	int	queue_move(const char *queue_dir, const char *from,
+ *	    const char *to, const char *id);
+ *	struct strv *queue_scan(const char *queue_dir, const char *subdir);
+ *	int	queue_clean_temp(const char *queue_dir, const char *subdir,
+ *	    long max_age);
+ *	int	queue_dirs_create(const char *queue_dir, uid_t uid, gid_t gid,
+ *	    char *err, size_t errlen);
+ *
+ *	Per-recipient logs bounce/<id> and defer/<id>:
+ *	int	queue_log_append(const char *queue_dir, const char *log,
+ *	    const char *id, const struct queue_log_entry *e);
+ *	struct queue_log_entry *queue_log_read(const char *queue_dir,
+ *	    const char *log, const char *id, size_t *count);
+ *	void	queue_log_free(struct queue_log_entry *v, size_t count);
  * DESCRIPTION
  *	QUEUE.md at the top of the tree is the specification of the
  *	directories, the file format, the state table and the crash
@@ -51,6 +74,11 @@
  *	the batch (group commit) before any 250. Both finish and commit
  *	block on the disk: call them from a worker thread. abort unlinks
  *	the temporary file; finish/commit failures leave nothing behind.
+ *	The writer is freed by queue_writer_commit() (success or failure)
+ *	and by queue_writer_abort(): copy queue_writer_id() first if you
+ *	need it afterwards. After a failed finish, call abort (or commit,
+ *	which then fails). queue_writer_warn() sets the delay-warning time
+ *	(arrival + delay_warning_time; default 0 = no warning).
  *
  *	Reading: queue_file_open() parses the envelope (the message is
  *	left on disk: msg_offset/msg_len say where). A file that does not
@@ -61,7 +89,22 @@
  *	recipient produced by expanding recipient "parent" (alias
  *	expansion in qmgr), durable before it returns; a parent's
  *	children are found again after a crash, so a repeated expansion
- *	adds nothing.
+ *	adds nothing (it returns 0 and the existing child keeps its
+ *	status); queue_file_find_rcpt() gives the index of the recipient
+ *	with that address and parent (-1 if none).
+ *
+ *	queue_move() renames queue_dir/from/id to queue_dir/to/id and
+ *	fsyncs both directories. queue_scan() lists the complete queue
+ *	files of a directory (temporary ".names" and invalid ids skipped),
+ *	sorted (= by age), or NULL with errno. queue_clean_temp() removes
+ *	temporary files older than max_age seconds and returns how many.
+ *	queue_dirs_create() creates missing queue directories with the
+ *	modes of QUEUE.md (chown when uid != (uid_t)-1).
+ *
+ *	queue_log_append() appends one entry to queue_dir/log/id ("bounce"
+ *	or "defer") and fdatasyncs it; queue_log_read() returns the
+ *	entries, the last one per recipient index only, in index order
+ *	(NULL, *count = 0 when there is no log).
  * DIAGNOSTICS
  *	Functions returning int give 0 on success and -1 with errno (and
  *	err where there is one) on failure. Nothing here exits.
@@ -73,6 +116,11 @@
 #include <sys/types.h>
 
 #define QUEUE_ID_MAX	32
+#define QUEUE_LINE_MAX	(64 * 1024)	/* longest envelope record */
+#define QUEUE_RCPT_MAX	1000000
+#define QUEUE_TEMP_MAX_AGE	86400
+
+struct strv;
 
 /* DSN NOTIFY bits (RFC 3461); 0 means "not given" (default) */
 #define QUEUE_NOTIFY_NEVER	(1 << 0)
@@ -108,7 +156,19 @@ struct queue_file {
 	size_t	 nrcpts;
 	off_t	 msg_offset;
 	off_t	 msg_len;
-	off_t	 warn_offset;
+	off_t	 warn_offset;	/* of the 20 W digits */
+	off_t	 end_offset;	/* where the next appended record goes */
+	int	 writable;
+};
+
+struct queue_log_entry {
+	long	 index;		/* recipient index in the queue file */
+	char	*recipient;
+	char	*orig_rcpt;	/* may be NULL */
+	char	*status;	/* enhanced status code, "5.1.1" */
+	char	*action;	/* "failed" or "delayed" */
+	char	*reason;
+	long	 time;
 };
 
 struct queue_writer *queue_writer_new(const char *, const char *, char *,
@@ -122,6 +182,7 @@ int	 queue_writer_body(struct queue_writer *, const void *, size_t);
 int	 queue_writer_finish(struct queue_writer *, char *, size_t);
 int	 queue_writer_commit(struct queue_writer *, char *, size_t);
 void	 queue_writer_abort(struct queue_writer *);
+void	 queue_writer_warn(struct queue_writer *, long);
 int	 queue_sync_dir(const char *, const char *);
 
 struct queue_file *queue_file_open(const char *, int, char *, size_t);
@@ -130,9 +191,21 @@ int	 queue_file_mark_done(struct queue_file *, size_t);
 int	 queue_file_set_warn(struct queue_file *, long);
 int	 queue_file_add_rcpt(struct queue_file *, const char *, const char *,
 	    int, size_t);
+long	 queue_file_find_rcpt(const struct queue_file *, const char *, long);
 void	 queue_file_close(struct queue_file *);
 
 char	*queue_path(const char *, const char *, const char *);
 int	 queue_id_valid(const char *);
+
+int	 queue_move(const char *, const char *, const char *, const char *);
+struct strv *queue_scan(const char *, const char *);
+int	 queue_clean_temp(const char *, const char *, long);
+int	 queue_dirs_create(const char *, uid_t, gid_t, char *, size_t);
+
+int	 queue_log_append(const char *, const char *, const char *,
+	    const struct queue_log_entry *);
+struct queue_log_entry *queue_log_read(const char *, const char *,
+	    const char *, size_t *);
+void	 queue_log_free(struct queue_log_entry *, size_t);
 
 #endif
