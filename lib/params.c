@@ -496,6 +496,9 @@ const struct conf_param conf_params[] = {
 	{ "postscreen_use_tls", "$smtpd_use_tls" },
 	{ "postscreen_enforce_tls", "$smtpd_enforce_tls" },
 
+	/* Lookup tables (maps/, postmap, postalias). hash: means lmdb. */
+	{ "default_database_type", "lmdb" },
+
 	{ NULL, NULL, NULL }
 };
 
