@@ -394,3 +394,68 @@ addr_is_ip_literal(const char *name)
 		return (inet_pton(AF_INET6, tmp + 5, bin));
 	return (inet_pton(AF_INET, tmp, bin));
 }
+
+/* addr_parse_ip - numeric IPv4/IPv6 (brackets allowed, v4-mapped -> v4) */
+static int
+addr_parse_ip(const char *s, size_t len, unsigned char *bin, int *family)
+{
+	char	 tmp[INET6_ADDRSTRLEN + 2];
+
+	if (len >= 2 && s[0] == '[' && s[len - 1] == ']') {
+		s++;
+		len -= 2;
+	}
+	if (len == 0 || len >= sizeof(tmp))
+		return (-1);
+	memcpy(tmp, s, len);
+	tmp[len] = 0;
+	if (inet_pton(AF_INET, tmp, bin) == 1) {
+		*family = 4;
+		return (0);
+	}
+	if (inet_pton(AF_INET6, tmp, bin) != 1)
+		return (-1);
+	if (memcmp(bin, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0) {
+		memmove(bin, bin + 12, 4);
+		*family = 4;
+	} else
+		*family = 6;
+	return (0);
+}
+
+/* addr_match_cidr - is addr inside net ("a.b.c.d/n", "[v6]/n", "addr")? */
+int
+addr_match_cidr(const char *addr, const char *net)
+{
+	unsigned char a[16], n[16];
+	int	 fa, fn;
+	const char *slash;
+	long	 bits, max;
+	char	*end;
+	int	 i;
+
+	if (addr == NULL || net == NULL
+	    || addr_parse_ip(addr, strlen(addr), a, &fa) < 0)
+		return (-1);
+	slash = strchr(net, '/');
+	if (addr_parse_ip(net, slash ? (size_t)(slash - net) : strlen(net),
+	    n, &fn) < 0)
+		return (-1);
+	max = fn == 4 ? 32 : 128;
+	if (slash) {
+		bits = strtol(slash + 1, &end, 10);
+		if (slash[1] == 0 || *end != 0 || bits < 0 || bits > max)
+			return (-1);
+	} else
+		bits = max;
+	if (fa != fn)
+		return (0);
+	for (i = 0; bits > 0; i++, bits -= 8) {
+		unsigned char mask = bits >= 8 ? 0xff
+		    : (unsigned char)(0xff << (8 - bits));
+
+		if ((a[i] & mask) != (n[i] & mask))
+			return (0);
+	}
+	return (1);
+}

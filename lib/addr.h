@@ -14,6 +14,7 @@
  *	int	addr_valid_hostname(const char *name);
  *	int	addr_is_fqdn(const char *name);
  *	int	addr_is_ip_literal(const char *name);
+ *	int	addr_match_cidr(const char *addr, const char *net);
  * DESCRIPTION
  *	addr_parse_path() takes what follows "MAIL FROM:" or "RCPT TO:"
  *	(with or without one space, as Postfix tolerates), i.e.
@@ -34,6 +35,10 @@
  *	total <= 255, not all-numeric TLD (Postfix valid_hostname()).
  *	addr_is_fqdn(): has a dot and is a valid hostname.
  *	addr_is_ip_literal(): "[1.2.3.4]" or "[IPv6:...]".
+ *	addr_match_cidr(): 1 if the numeric address is inside net
+ *	("192.0.2.0/24", "[2001:db8::]/32", "2001:db8::/32", or a single
+ *	address; an IPv4-mapped IPv6 address counts as IPv4), 0 if not,
+ *	-1 if either is malformed (mynetworks, permit_mynetworks).
  * DIAGNOSTICS
  *	addr_parse_path() returns -1 with err set on malformed input.
  */
@@ -50,5 +55,6 @@ int	 addr_split_ext(const char *, const char *, char **, char **);
 int	 addr_valid_hostname(const char *);
 int	 addr_is_fqdn(const char *);
 int	 addr_is_ip_literal(const char *);
+int	 addr_match_cidr(const char *, const char *);
 
 #endif

@@ -159,6 +159,33 @@ static const struct {
 	{"bad domain", "u@exa_mple..com", 0},
 };
 
+static const struct {
+	const char *name;
+	const char *addr;
+	const char *net;
+	int	 want;
+} cidr_vec[] = {
+	{"v4 inside /8", "127.0.0.1", "127.0.0.0/8", 1},
+	{"v4 outside /24", "192.0.3.1", "192.0.2.0/24", 0},
+	{"v4 /0 matches all", "203.0.113.9", "0.0.0.0/0", 1},
+	{"v4 host", "192.0.2.1", "192.0.2.1", 1},
+	{"v4 host other", "192.0.2.2", "192.0.2.1", 0},
+	{"v4 /31 odd bits", "192.0.2.3", "192.0.2.2/31", 1},
+	{"v4 /25 boundary", "192.0.2.128", "192.0.2.0/25", 0},
+	{"v6 bracketed", "::1", "[::1]/128", 1},
+	{"v6 bare", "2001:db8::5", "2001:db8::/32", 1},
+	{"v6 outside", "2001:db9::5", "2001:db8::/32", 0},
+	{"v6 bracket host", "fe80::1", "[fe80::1]", 1},
+	{"v4-mapped client", "::ffff:192.0.2.1", "192.0.2.0/24", 1},
+	{"family mismatch", "192.0.2.1", "::/0", 0},
+	{"bad prefix", "192.0.2.1", "192.0.2.0/33", -1},
+	{"empty prefix", "192.0.2.1", "192.0.2.0/", -1},
+	{"junk prefix", "192.0.2.1", "192.0.2.0/2x", -1},
+	{"bad net", "192.0.2.1", "example.com", -1},
+	{"bad addr", "unknown", "0.0.0.0/0", -1},
+	{"empty addr", "", "0.0.0.0/0", -1},
+};
+
 int
 main(void)
 {
@@ -211,6 +238,11 @@ main(void)
 		    mbox_vec[i].name);
 		tap_is_int(addr_valid_mailbox(mbox_vec[i].in), mbox_vec[i].want,
 		    name);
+	}
+	for (i = 0; i < sizeof(cidr_vec) / sizeof(cidr_vec[0]); i++) {
+		snprintf(name, sizeof(name), "match_cidr %s", cidr_vec[i].name);
+		tap_is_int(addr_match_cidr(cidr_vec[i].addr, cidr_vec[i].net),
+		    cidr_vec[i].want, name);
 	}
 	tap_is_str(addr_domain("a@b@c.example"), "c.example", "domain last @");
 	tap_is_str(addr_domain("postmaster"), "", "domain none");
