@@ -179,7 +179,8 @@ attr_line(struct attr_list *l, const char *s, size_t len, const char **why)
 		*why = "NUL byte in attribute value";
 		return (-1);
 	}
-	l->v = xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
+	if ((l->n & (l->n - 1)) == 0)	/* 0, 1, 2, 4, ...: double */
+		l->v = xrealloc(l->v, (l->n ? l->n * 2 : 1) * sizeof(*l->v));
 	l->v[l->n].name = xstrndup(s, (size_t)(eq - s));
 	l->v[l->n].value = value;
 	l->v[l->n].seq = l->n;
@@ -207,7 +208,8 @@ attr_parse(const char *data, size_t len, size_t *used, char *err,
 			break;
 		if (nl == p) {
 			*used = (size_t)(nl + 1 - data);
-			qsort(l->v, l->n, sizeof(*l->v), attr_cmp);
+			if (l->n > 1)
+				qsort(l->v, l->n, sizeof(*l->v), attr_cmp);
 			return (l);
 		}
 		if (attr_line(l, p, (size_t)(nl - p), &why) < 0)

@@ -20,3 +20,7 @@ echod_SRCS := lib/server_echod_test.c
 UNIT_TESTS += sock_test fdpass_test
 sock_test_SRCS := lib/sock_test.c
 fdpass_test_SRCS := lib/fdpass_test.c
+
+UNIT_TESTS += queue_test attr_test
+queue_test_SRCS := lib/queue_test.c
+attr_test_SRCS := lib/attr_test.c

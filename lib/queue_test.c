@@ -1,0 +1,500 @@
+/*
+ * NAME
+ *	queue_test - tests for queue.c: format, crash rules, helpers
+ * DESCRIPTION
+ *	Round trip of every field with hostile bytes; every truncation of
+ *	a valid file is corrupt (never a crash); a garbage table; huge
+ *	counts; mark_done/set_warn persistence; add_rcpt with parent found
+ *	again after reopen (no duplicate); a torn append is cut off; ids;
+ *	queue_move/scan/clean_temp; the bounce/defer logs.
+ */
+#include <sys/stat.h>
+#include <sys/time.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "queue.h"
+#include "str.h"
+#include "tap.h"
+#include "xalloc.h"
+
+static char qdir[128];
+
+static const char body[] = "Subject: t\xc3\xa9st\n\n.leading dot\n"
+    "bare\rcr and NUL\0 byte\nno final newline";
+
+/* slurp - whole file into a buf */
+static struct buf *
+slurp(const char *path)
+{
+	struct buf *b = buf_new(0);
+	char	 chunk[4096];
+	ssize_t	 n;
+	int	 fd = open(path, O_RDONLY);
+
+	while (fd >= 0 && (n = read(fd, chunk, sizeof(chunk))) > 0)
+		buf_append(b, chunk, (size_t)n);
+	if (fd >= 0)
+		close(fd);
+	return (b);
+}
+
+/* spew - write bytes to a file */
+static void
+spew(const char *path, const void *data, size_t len)
+{
+	int	 fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	if (fd < 0 || write(fd, data, len) != (ssize_t)len)
+		abort();
+	close(fd);
+}
+
+/* make_msg - write a valid message, return its id (static) */
+static const char *
+make_msg(const char *subdir)
+{
+	static char id[QUEUE_ID_MAX + 1];
+	struct queue_writer *w;
+	char	 err[256];
+
+	w = queue_writer_new(qdir, subdir, err, sizeof(err));
+	if (w == NULL) {
+		fprintf(stderr, "%s\n", err);
+		abort();
+	}
+	snprintf(id, sizeof(id), "%s", queue_writer_id(w));
+	queue_writer_sender(w, "sender with space@example.org");
+	queue_writer_attr(w, "client_name", "a=b %41 \r\n\t\xff");
+	queue_writer_attr(w, "empty", "");
+	queue_writer_rcpt(w, "one@example.com", NULL, 0);
+	queue_writer_rcpt(w, "\"two x\"@example.com", "rfc822;two@x", 6);
+	queue_writer_warn(w, 1234567);
+	queue_writer_body(w, body, sizeof(body) - 1);
+	if (queue_writer_commit(w, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		abort();
+	}
+	return (id);
+}
+
+/* test_roundtrip - what was written is read back */
+static void
+test_roundtrip(void)
+{
+	char	 err[256], *path, *msg;
+	const char *id = make_msg("incoming");
+	struct queue_file *qf;
+
+	path = queue_path(qdir, "incoming", id);
+	qf = queue_file_open(path, 0, err, sizeof(err));
+	tap_ok(qf != NULL, "valid file opens (%s)", qf ? "" : err);
+	if (qf == NULL)
+		return;
+	tap_is_str(qf->id, id, "id");
+	tap_is_str(qf->sender, "sender with space@example.org", "sender");
+	tap_is_str(queue_file_attr(qf, "client_name"),
+	    "a=b %41 \r\n\t\xff", "attribute with hostile bytes");
+	tap_is_str(queue_file_attr(qf, "empty"), "", "empty attribute");
+	tap_ok(queue_file_attr(qf, "nope") == NULL, "missing attribute");
+	tap_is_int((long)qf->nrcpts, 2, "two recipients");
+	tap_is_str(qf->rcpts[1].addr, "\"two x\"@example.com", "rcpt addr");
+	tap_is_str(qf->rcpts[1].orcpt, "rfc822;two@x", "rcpt orcpt");
+	tap_ok(qf->rcpts[0].orcpt == NULL, "no orcpt");
+	tap_is_int(qf->rcpts[1].notify, 6, "notify bits");
+	tap_is_int(qf->rcpts[0].parent, -1, "original rcpt has no parent");
+	tap_is_int(qf->warn_time, 1234567, "warn time");
+	tap_ok(qf->arrival > 1700000000, "arrival time");
+	tap_is_int((long)qf->msg_len, (long)sizeof(body) - 1, "msg_len");
+	msg = xmalloc(sizeof(body));
+	tap_ok(pread(qf->fd, msg, sizeof(body) - 1, qf->msg_offset)
+	    == (ssize_t)sizeof(body) - 1
+	    && memcmp(msg, body, sizeof(body) - 1) == 0,
+	    "message bytes exact (NUL, CR, no final LF)");
+	free(msg);
+	tap_ok(queue_file_mark_done(qf, 0) < 0, "read-only: mark_done fails");
+	queue_file_close(qf);
+	free(path);
+}
+
+/* test_truncations - every proper prefix is corrupt, never a crash */
+static void
+test_truncations(void)
+{
+	const char *id = make_msg("incoming");
+	char	*path = queue_path(qdir, "incoming", id);
+	char	*tpath = queue_path(qdir, "corrupt", id);
+	struct buf *b = slurp(path);
+	struct queue_file *qf;
+	char	 err[256];
+	size_t	 len;
+	int	 opened = 0;
+
+	for (len = 0; len < BUF_LEN(b); len++) {
+		spew(tpath, BUF_STR(b), len);
+		if ((qf = queue_file_open(tpath, 0, err, sizeof(err))) != NULL)
+			opened++;
+		queue_file_close(qf);
+	}
+	tap_is_int(opened, 0, "every truncation is rejected");
+	spew(tpath, BUF_STR(b), BUF_LEN(b));
+	qf = queue_file_open(tpath, 0, err, sizeof(err));
+	tap_ok(qf != NULL, "the full copy opens");
+	queue_file_close(qf);
+	unlink(tpath);
+	buf_free(b);
+	free(path);
+	free(tpath);
+}
+
+static const struct {
+	const char *name;
+	const char *text;	/* %s = id; \x01 stands for a NUL byte */
+} garbage_vec[] = {
+	{"empty", ""},
+	{"just LF", "\n"},
+	{"binary", "\xff\xfe\x00\x01"},
+	{"wrong version", "V2\nI%s\nT1.000000\nW00000000000000000000\nS\n"
+	    "M00000000000000000000\nE\n"},
+	{"missing I", "V1\nT1.000000\nW00000000000000000000\nS\n"
+	    "M00000000000000000000\nE\n"},
+	{"bad time", "V1\nI%s\nT1\nW00000000000000000000\nS\n"
+	    "M00000000000000000000\nE\n"},
+	{"negative time", "V1\nI%s\nT-1.000000\nW00000000000000000000\nS\n"
+	    "M00000000000000000000\nE\n"},
+	{"short W", "V1\nI%s\nT1.000000\nW0\nS\n"
+	    "M00000000000000000000\nE\n"},
+	{"huge M", "V1\nI%s\nT1.000000\nW00000000000000000000\nS\n"
+	    "M09223372036854775807\nE\n"},
+	{"M overflows", "V1\nI%s\nT1.000000\nW00000000000000000000\nS\n"
+	    "M99999999999999999999\nE\n"},
+	{"M longer than file", "V1\nI%s\nT1.000000\nW00000000000000000000\n"
+	    "S\nM00000000000000000100\nE\n"},
+	{"no E", "V1\nI%s\nT1.000000\nW00000000000000000000\nS\n"
+	    "M00000000000000000000\n"},
+	{"junk after E", "V1\nI%s\nT1.000000\nW00000000000000000000\nS\n"
+	    "M00000000000000000000\nE\nX\n"},
+	{"bad status byte", "V1\nI%s\nT1.000000\nW00000000000000000000\nS\n"
+	    "RX 0 -1 a@b\nM00000000000000000000\nE\n"},
+	{"huge notify", "V1\nI%s\nT1.000000\nW00000000000000000000\nS\n"
+	    "RP 99999999999999999999999 -1 a@b\nM00000000000000000000\nE\n"},
+	{"parent not before", "V1\nI%s\nT1.000000\nW00000000000000000000\nS\n"
+	    "RP 0 0 a@b\nM00000000000000000000\nE\n"},
+	{"huge parent", "V1\nI%s\nT1.000000\nW00000000000000000000\nS\n"
+	    "RP 0 -1 a@b\nRP 0 4294967296 c@d\nM00000000000000000000\nE\n"},
+	{"too many fields", "V1\nI%s\nT1.000000\nW00000000000000000000\nS\n"
+	    "RP 0 -1 a@b c d\nM00000000000000000000\nE\n"},
+	{"missing address", "V1\nI%s\nT1.000000\nW00000000000000000000\nS\n"
+	    "RP 0 -1\nM00000000000000000000\nE\n"},
+	{"bad escape", "V1\nI%s\nT1.000000\nW00000000000000000000\nSa%%zz\n"
+	    "M00000000000000000000\nE\n"},
+	{"encoded NUL", "V1\nI%s\nT1.000000\nW00000000000000000000\nSa%%00\n"
+	    "M00000000000000000000\nE\n"},
+	{"raw NUL in sender", "V1\nI%s\nT1.000000\nW00000000000000000000\n"
+	    "Sa\x01z\nM00000000000000000000\nE\n"},
+	{"A after R", "V1\nI%s\nT1.000000\nW00000000000000000000\nS\n"
+	    "RP 0 -1 a@b\nAx=y\nM00000000000000000000\nE\n"},
+	{"id differs", "V1\nIAAAA\nT1.000000\nW00000000000000000000\nS\n"
+	    "M00000000000000000000\nE\n"},
+	{"bare CR records", "V1\rI%s\rT1.000000\rW00000000000000000000\rS\r"
+	    "M00000000000000000000\rE\r"},
+	{"CRLF records", "V1\r\nI%s\r\nT1.000000\r\nW00000000000000000000\r\n"
+	    "S\r\nM00000000000000000000\r\nE\r\n"},
+};
+
+/* test_garbage - hostile files are corrupt, not crashes */
+static void
+test_garbage(void)
+{
+	const char *id = "GARBAGE0001";
+	char	*path = queue_path(qdir, "corrupt", id), err[256];
+	struct buf *b = buf_new(0);
+	struct queue_file *qf;
+	size_t	 i, j;
+
+	for (i = 0; i < sizeof(garbage_vec) / sizeof(garbage_vec[0]); i++) {
+		buf_reset(b);
+		buf_printf(b, garbage_vec[i].text, id);
+		for (j = 0; j < BUF_LEN(b); j++)
+			if (BUF_STR(b)[j] == '\x01')
+				BUF_STR(b)[j] = 0;
+		spew(path, BUF_STR(b), BUF_LEN(b));
+		err[0] = 0;
+		qf = queue_file_open(path, 0, err, sizeof(err));
+		tap_ok(qf == NULL && err[0], "garbage: %s (%s)",
+		    garbage_vec[i].name, err);
+		queue_file_close(qf);
+	}
+	/* an overlong record */
+	buf_reset(b);
+	buf_printf(b, "V1\nI%s\nT1.000000\nW00000000000000000000\nS", id);
+	for (j = 0; j < QUEUE_LINE_MAX + 10; j++)
+		buf_putc(b, 'x');
+	buf_puts(b, "\nM00000000000000000000\nE\n");
+	spew(path, BUF_STR(b), BUF_LEN(b));
+	qf = queue_file_open(path, 0, err, sizeof(err));
+	tap_ok(qf == NULL && strstr(err, "too long"), "overlong record (%s)",
+	    err);
+	/* the minimal valid file, to show the table is not vacuous */
+	buf_reset(b);
+	buf_printf(b, "V1\nI%s\nT1.000000\nW00000000000000000000\nS\n"
+	    "M00000000000000000000\nE\n", id);
+	spew(path, BUF_STR(b), BUF_LEN(b));
+	qf = queue_file_open(path, 0, err, sizeof(err));
+	tap_ok(qf != NULL && qf->nrcpts == 0 && *qf->sender == 0,
+	    "minimal valid file opens");
+	queue_file_close(qf);
+	unlink(path);
+	buf_free(b);
+	free(path);
+}
+
+/* test_updates - mark_done, set_warn, add_rcpt survive a reopen */
+static void
+test_updates(void)
+{
+	const char *id = make_msg("active");
+	char	*path = queue_path(qdir, "active", id), err[256];
+	struct queue_file *qf;
+	struct stat st1, st2;
+	int	 fd;
+
+	qf = queue_file_open(path, 1, err, sizeof(err));
+	tap_ok(qf && queue_file_mark_done(qf, 1) == 0, "mark_done");
+	tap_ok(queue_file_mark_done(qf, 7) < 0, "mark_done out of range");
+	tap_ok(queue_file_set_warn(qf, 0) == 0, "set_warn 0");
+	tap_ok(queue_file_add_rcpt(qf, "child1@x", NULL, 0, 0) == 0,
+	    "add child of 0");
+	tap_ok(queue_file_add_rcpt(qf, "grandchild@x", "orig", 2, 2) == 0,
+	    "add child of 2");
+	tap_ok(queue_file_add_rcpt(qf, "bad@x", NULL, 0, 9) < 0,
+	    "parent out of range refused");
+	tap_ok(queue_file_mark_done(qf, 2) == 0, "mark appended child done");
+	queue_file_close(qf);
+
+	qf = queue_file_open(path, 1, err, sizeof(err));
+	tap_ok(qf != NULL, "reopen after updates (%s)", qf ? "" : err);
+	if (qf == NULL)
+		return;
+	tap_ok(!qf->rcpts[0].done && qf->rcpts[1].done, "done persisted");
+	tap_is_int(qf->warn_time, 0, "warn persisted");
+	tap_is_int((long)qf->nrcpts, 4, "appended recipients found");
+	tap_ok(qf->rcpts[2].done && qf->rcpts[2].parent == 0,
+	    "child 2: parent 0, done");
+	tap_is_str(qf->rcpts[3].orcpt, "orig", "child orcpt");
+	tap_is_int(queue_file_find_rcpt(qf, "grandchild@x", 2), 3,
+	    "find_rcpt");
+	tap_is_int(queue_file_find_rcpt(qf, "grandchild@x", 0), -1,
+	    "find_rcpt other parent");
+	fstat(qf->fd, &st1);
+	tap_ok(queue_file_add_rcpt(qf, "child1@x", NULL, 0, 0) == 0,
+	    "re-expansion after crash");
+	fstat(qf->fd, &st2);
+	tap_ok(st1.st_size == st2.st_size && qf->nrcpts == 4,
+	    "re-expansion appends nothing");
+	tap_ok(qf->rcpts[2].done, "existing child keeps done status");
+	queue_file_close(qf);
+
+	/* torn append: a partial record is ignored, cut off when writable */
+	fd = open(path, O_WRONLY | O_APPEND);
+	(void)write(fd, "RP 0 0 tor", 10);
+	close(fd);
+	qf = queue_file_open(path, 0, err, sizeof(err));
+	tap_ok(qf && qf->nrcpts == 4, "torn append ignored read-only");
+	queue_file_close(qf);
+	qf = queue_file_open(path, 1, err, sizeof(err));
+	tap_ok(qf && queue_file_add_rcpt(qf, "after@x", NULL, 0, 1) == 0,
+	    "append after a torn record");
+	queue_file_close(qf);
+	qf = queue_file_open(path, 0, err, sizeof(err));
+	tap_ok(qf && qf->nrcpts == 5
+	    && strcmp(qf->rcpts[4].addr, "after@x") == 0,
+	    "torn record was cut off");
+	queue_file_close(qf);
+	free(path);
+}
+
+/* test_ids - valid, unique, sorted by time */
+static void
+test_ids(void)
+{
+	static const struct {
+		const char *id;
+		int	 want;
+	} vec[] = {
+		{"ABC123", 1}, {"", 0}, {"../x", 0}, {"a/b", 0}, {".AB", 0},
+		{"AB CD", 0}, {"0123456789ABCDEF0123456789ABCDEF", 1},
+		{"0123456789ABCDEF0123456789ABCDEF0", 0}, {"\xc3\xa9", 0},
+	};
+	struct queue_writer *w;
+	struct strv *ids = strv_new();
+	char	 err[256];
+	size_t	 i;
+	int	 dup = 0, unsorted = 0, bad = 0;
+
+	for (i = 0; i < sizeof(vec) / sizeof(vec[0]); i++)
+		tap_is_int(queue_id_valid(vec[i].id), vec[i].want,
+		    "queue_id_valid");
+	tap_is_int(queue_id_valid(NULL), 0, "queue_id_valid NULL");
+	for (i = 0; i < 2000; i++) {
+		w = queue_writer_new(qdir, "incoming", err, sizeof(err));
+		if (w == NULL) {
+			bad++;
+			break;
+		}
+		strv_add(ids, queue_writer_id(w));
+		if (!queue_id_valid(queue_writer_id(w))
+		    || strlen(queue_writer_id(w)) != 19)
+			bad++;
+		queue_writer_abort(w);
+	}
+	for (i = 1; i < ids->argc; i++) {
+		int	 c = strcmp(ids->argv[i - 1], ids->argv[i]);
+
+		dup += c == 0;
+		unsorted += c > 0;
+	}
+	tap_ok(bad == 0 && dup == 0 && unsorted == 0,
+	    "2000 ids: valid, unique, increasing");
+	strv_free(ids);
+	w = queue_writer_new(qdir, "nonexistent", err, sizeof(err));
+	tap_ok(w == NULL && err[0], "writer in a missing directory fails");
+}
+
+/* test_dirs - move, scan, temp files, abort */
+static void
+test_dirs(void)
+{
+	struct queue_writer *w;
+	struct strv *v;
+	char	 err[256], id[QUEUE_ID_MAX + 1], *p;
+	struct timeval old[2] = {{1000, 0}, {1000, 0}};
+	struct stat st;
+
+	v = queue_scan(qdir, "deferred");
+	tap_ok(v && v->argc == 0, "empty deferred");
+	strv_free(v);
+	w = queue_writer_new(qdir, "deferred", err, sizeof(err));
+	snprintf(id, sizeof(id), "%s", queue_writer_id(w));
+	queue_writer_rcpt(w, "x@y", NULL, 0);
+	tap_ok(queue_writer_finish(w, err, sizeof(err)) == 0, "finish");
+	v = queue_scan(qdir, "deferred");
+	tap_ok(v && v->argc == 0, "temp file not listed by scan");
+	strv_free(v);
+	p = xasprintf("%s/deferred/.%s", qdir, id);
+	utimes(p, old);
+	tap_is_int(queue_clean_temp(qdir, "deferred", 3600), 1,
+	    "old temp file removed");
+	tap_ok(queue_writer_commit(w, err, sizeof(err)) < 0,
+	    "commit after the temp file vanished fails");
+	free(p);
+
+	p = queue_path(qdir, "deferred", "BADNAME");
+	spew(p, "x", 1);
+	free(p);
+	p = queue_path(qdir, "deferred", "bad-name");
+	spew(p, "x", 1);
+	free(p);
+	snprintf(id, sizeof(id), "%s", make_msg("deferred"));
+	v = queue_scan(qdir, "deferred");
+	tap_ok(v && v->argc == 2 && strcmp(v->argv[0], id) == 0
+	    && strcmp(v->argv[1], "BADNAME") == 0,
+	    "scan: sorted, invalid names skipped");
+	strv_free(v);
+	tap_ok(queue_move(qdir, "deferred", "hold", id) == 0, "queue_move");
+	p = queue_path(qdir, "hold", id);
+	tap_ok(stat(p, &st) == 0, "moved file exists");
+	free(p);
+	tap_ok(queue_move(qdir, "deferred", "hold", id) < 0,
+	    "moving a missing file fails");
+	tap_ok(queue_move(qdir, "hold", "active", "../../etc") < 0,
+	    "invalid id refused");
+
+	w = queue_writer_new(qdir, "incoming", err, sizeof(err));
+	p = xasprintf("%s/incoming/.%s", qdir, queue_writer_id(w));
+	queue_writer_abort(w);
+	tap_ok(stat(p, &st) < 0 && errno == ENOENT, "abort unlinks");
+	free(p);
+	queue_writer_abort(NULL);
+}
+
+/* test_logs - bounce/defer logs: last entry per index wins */
+static void
+test_logs(void)
+{
+	struct queue_log_entry e = {2, "b@x", NULL, "4.4.1", "delayed",
+	    "connect to x[1.2.3.4]:25: Connection refused\nline2", 0};
+	struct queue_log_entry *v;
+	const char *id = "LOGTEST1";
+	size_t	 n;
+	char	*p;
+	int	 fd;
+
+	v = queue_log_read(qdir, "defer", id, &n);
+	tap_ok(v == NULL && n == 0, "no log");
+	queue_log_append(qdir, "defer", id, &e);
+	e.index = 0;
+	e.recipient = "a@x";
+	e.orig_rcpt = "alias@x";
+	queue_log_append(qdir, "defer", id, &e);
+	e.index = 2;
+	e.recipient = "b@x";
+	e.orig_rcpt = NULL;
+	e.reason = "later reason";
+	queue_log_append(qdir, "defer", id, &e);
+	p = queue_path(qdir, "defer", id);
+	fd = open(p, O_WRONLY | O_APPEND);
+	(void)write(fd, "index=5\nrecipient=partial\n", 26);
+	close(fd);
+	free(p);
+	v = queue_log_read(qdir, "defer", id, &n);
+	tap_is_int((long)n, 2, "two indexes, partial entry ignored");
+	if (n == 2) {
+		tap_ok(v[0].index == 0 && strcmp(v[0].orig_rcpt, "alias@x")
+		    == 0, "entry 0");
+		tap_is_str(v[1].reason, "later reason", "last entry wins");
+		tap_ok(v[1].time > 0 && v[1].orig_rcpt == NULL,
+		    "time filled in, no orig_rcpt");
+	}
+	queue_log_free(v, n);
+	tap_ok(queue_log_append(qdir, "defer", "../x", &e) < 0,
+	    "log with invalid id refused");
+}
+
+int
+main(void)
+{
+	static const char *dirs[] = {"incoming", "active", "deferred", "hold",
+	    "corrupt", "bounce", "defer", NULL};
+	char	 err[256];
+	struct stat st;
+	char	*p;
+	int	 i;
+
+	snprintf(qdir, sizeof(qdir), "/tmp/queue_test.%d", (int)getpid());
+	tap_ok(queue_dirs_create(qdir, (uid_t)-1, (gid_t)-1, err,
+	    sizeof(err)) == 0, "queue_dirs_create");
+	p = xasprintf("%s/maildrop", qdir);
+	tap_ok(stat(p, &st) == 0 && (st.st_mode & 07777) == 01733,
+	    "maildrop mode 1733");
+	free(p);
+	test_roundtrip();
+	test_truncations();
+	test_garbage();
+	test_updates();
+	test_ids();
+	test_dirs();
+	test_logs();
+	p = xasprintf("rm -rf %s", qdir);
+	i = system(p);
+	free(p);
+	(void)dirs;
+	(void)i;
+	return (tap_done());
+}
