@@ -1,0 +1,5 @@
+# qmgr/: the queue manager (qmgr.c is only main(); modules beside it).
+PROGRAMS += qmgr
+qmgr_SRCS := qmgr/qmgr.c qmgr/qmgr_active.c qmgr/qmgr_bounce.c \
+	qmgr/qmgr_conf.c qmgr/qmgr_deliver.c qmgr/qmgr_finish.c \
+	qmgr/qmgr_resolve.c qmgr/qmgr_scan.c qmgr/qmgr_sched.c

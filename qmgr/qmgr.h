@@ -1,0 +1,156 @@
+/*
+ * NAME
+ *	qmgr - the queue manager's private interfaces
+ * SYNOPSIS
+ *	#include "qmgr.h"
+ * DESCRIPTION
+ *	Modules of the qmgr daemon (not a public interface):
+ *
+ *	qmgr_conf.c	parameter snapshot (qmgr_conf_load()), taken on
+ *			the loop thread at start.
+ *	qmgr_active.c	the life of a message in active/: activation,
+ *			resolution on the worker pool, outcomes, the end
+ *			of a delivery round (remove, bounce, defer).
+ *	qmgr_sched.c	destinations (transport, nexthop) with their
+ *			concurrency windows and request queues.
+ *	qmgr_deliver.c	the event-driven agent client (lib/deliver.h).
+ *	qmgr_scan.c	scans of incoming/, active/, deferred/ and the
+ *			maildrop/ pickup.
+ *	qmgr_resolve.c	address expansion and routing (own header).
+ *	qmgr_bounce.c	DSN formatting (own header).
+ *
+ *	Threads: the event loop owns every struct below. Blocking work
+ *	runs in two pools: "resolve" (QMGR_RESOLVE_THREADS threads, each
+ *	with its own maps: resolution and pickup) and "io" (one thread:
+ *	every write to a queue file, log or directory, so that writes to
+ *	one message are serialized without locks).
+ */
+#ifndef QMGR_H
+#define QMGR_H
+
+#include <sys/queue.h>
+
+#include <stddef.h>
+
+#include "qmgr_resolve.h"
+#include "queue.h"
+
+struct event_base;
+struct workq;
+struct buf;
+
+#define QMGR_RESOLVE_THREADS	4
+
+struct qmgr_conf {
+	char	*queue_dir;
+	char	*myhostname;
+	char	*mail_name;
+	long	 active_limit;
+	long	 min_backoff;
+	long	 max_backoff;
+	long	 queue_run_delay;
+	long	 max_lifetime;
+	long	 bounce_lifetime;
+	long	 delay_warning;
+	long	 bounce_size_limit;
+	long	 default_conc;
+	long	 initial_conc;
+	long	 default_rcpt_limit;
+	long	 default_time_limit;
+	struct qmgr_resolve_conf rc;
+};
+
+extern struct qmgr_conf qmgr_conf;
+extern struct workq *qmgr_io;
+extern struct workq *qmgr_resolver;
+extern struct event_base *qmgr_base;
+
+/* per-recipient state in memory, indexed like the queue file */
+#define QMGR_RCPT_IDLE		0	/* pending, not in a request */
+#define QMGR_RCPT_BUSY		1	/* in a request */
+#define QMGR_RCPT_DONE		2	/* done, or deferred this round */
+
+struct qmgr_msg {
+	TAILQ_ENTRY(qmgr_msg) link;
+	char	 id[QUEUE_ID_MAX + 1];
+	char	*path;			/* active/ID */
+	struct queue_file *qf;
+	int	*rstate;		/* QMGR_RCPT_* per queue-file index */
+	size_t	 nrstate;
+	int	 refs;			/* requests and jobs in flight */
+	long	 activated;
+	int	 ndeferred;		/* recipients deferred this round */
+	int	 wake;			/* a DSN was queued: scan incoming */
+};
+
+/* what an agent (or qmgr itself) said about one recipient */
+#define QMGR_OUT_DELIVERED	0
+#define QMGR_OUT_DEFERRED	1
+#define QMGR_OUT_BOUNCED	2
+
+struct qmgr_outcome {
+	size_t	 index;
+	int	 action;
+	char	*status;
+	char	*reason;
+	char	*relay;
+};
+
+struct qmgr_dest;
+
+struct qmgr_req {
+	TAILQ_ENTRY(qmgr_req) link;
+	struct qmgr_msg *msg;
+	struct qmgr_dest *dest;
+	size_t	*idx;
+	size_t	 n;
+	struct bufferevent *bev;
+	long	 started;
+};
+
+TAILQ_HEAD(qmgr_req_list, qmgr_req);
+
+struct qmgr_dest {
+	TAILQ_ENTRY(qmgr_dest) link;
+	char	*transport;
+	char	*nexthop;
+	int	 active;
+	int	 window;
+	int	 limit;
+	long	 rcpt_limit;
+	long	 time_limit;
+	struct qmgr_req_list queue;
+};
+
+/* qmgr_conf.c */
+void	 qmgr_conf_load(void);
+long	 qmgr_conf_long(const char *, long, int);
+
+/* qmgr_active.c */
+size_t	 qmgr_active_count(void);
+int	 qmgr_active_has(const char *);
+void	 qmgr_active_start(const char *, const char *);
+void	 qmgr_active_outcomes(struct qmgr_msg *, struct qmgr_outcome *,
+	    size_t, const char *, const char *);
+void	 qmgr_msg_release(struct qmgr_msg *);
+void	 qmgr_msg_forget(struct qmgr_msg *);
+
+/* qmgr_sched.c */
+void	 qmgr_sched_add(struct qmgr_msg *, const char *, const char *,
+	    const size_t *, size_t);
+void	 qmgr_sched_done(struct qmgr_req *, int);
+void	 qmgr_sched_run(void);
+
+/* qmgr_deliver.c */
+void	 qmgr_deliver_start(struct qmgr_req *);
+
+/* qmgr_scan.c */
+void	 qmgr_scan_init(void);
+void	 qmgr_scan_incoming(void);
+void	 qmgr_scan_deferred(int);
+void	 qmgr_scan_flush_one(const char *);
+void	 qmgr_scan_active_at_start(void);
+void	 qmgr_scan_more(void);
+void	*qmgr_thread_maps(void *);
+
+#endif

@@ -1,0 +1,556 @@
+/*
+ * NAME
+ *	qmgr_active - the life of a message in active/
+ * SYNOPSIS
+ *	#include "qmgr.h"
+ *
+ *	void	qmgr_active_start(const char *id, const char *from);
+ *	size_t	qmgr_active_count(void);
+ *	int	qmgr_active_has(const char *id);
+ *	void	qmgr_active_outcomes(struct qmgr_msg *msg,
+ *	    struct qmgr_outcome *out, size_t n, const char *transport,
+ *	    const char *nexthop);
+ *	void	qmgr_msg_release(struct qmgr_msg *msg);
+ * DESCRIPTION
+ *	A round: qmgr_active_start() moves the file from "from" (incoming,
+ *	deferred, or active after a crash) to active/ and opens it (io
+ *	pool); resolution runs on the resolve pool (alias expansion is
+ *	appended to the queue file there, parent marked done); routes are
+ *	handed to the scheduler, and qmgr-internal outcomes (bounce,
+ *	defer, error/retry/discard transports) go straight to
+ *	qmgr_active_outcomes(). That records each outcome on the io pool
+ *	(bounce/defer log entry first, then the done flag) and logs the
+ *	"to=" line. When nothing is in flight any more (msg->refs == 0)
+ *	the round ends on the io pool: expired recipients are bounced,
+ *	a DSN goes to the sender for the bounce log, a delay warning if
+ *	due, then the file is removed (all done) or moved to deferred/
+ *	with mtime = now + backoff (the message's age, clamped to
+ *	[minimal_backoff_time, maximal_backoff_time], as Postfix does).
+ * DIAGNOSTICS
+ *	A file that does not parse goes to corrupt/ with a warning. A
+ *	failure to record an outcome leaves the recipient pending (it is
+ *	delivered again later: at least once, never lost).
+ */
+#include <sys/stat.h>
+#include <sys/time.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "qmgr.h"
+#include "workq.h"
+#include "xalloc.h"
+
+static TAILQ_HEAD(, qmgr_msg) msgs = TAILQ_HEAD_INITIALIZER(msgs);
+static size_t nmsgs;
+
+/* qmgr_active_count - messages in memory */
+size_t
+qmgr_active_count(void)
+{
+	return (nmsgs);
+}
+
+/* qmgr_active_has - is this id being handled */
+int
+qmgr_active_has(const char *id)
+{
+	struct qmgr_msg *m;
+
+	TAILQ_FOREACH(m, &msgs, link)
+		if (strcmp(m->id, id) == 0)
+			return (1);
+	return (0);
+}
+
+/* msg_free - forget a message */
+static void
+msg_free(struct qmgr_msg *m)
+{
+	TAILQ_REMOVE(&msgs, m, link);
+	nmsgs--;
+	if (m->qf)
+		queue_file_close(m->qf);
+	free(m->path);
+	free(m->rstate);
+	free(m);
+	qmgr_scan_more();
+}
+
+/* ---- activation ---- */
+
+struct activate_job {
+	struct qmgr_msg *msg;
+	char	 from[16];
+	int	 ok;
+};
+
+/* activate_job - move to active/ and parse (io pool) */
+static void
+activate_job(void *arg, void *tctx)
+{
+	struct activate_job *j = arg;
+	struct qmgr_msg *m = j->msg;
+	const char *qd = qmgr_conf.queue_dir;
+	char	 err[256];
+
+	if (strcmp(j->from, "active") != 0
+	    && queue_move(qd, j->from, "active", m->id) < 0) {
+		if (errno != ENOENT)
+			log_warn("%s: move %s to active: %m", m->id, j->from);
+		return;
+	}
+	if ((m->qf = queue_file_open(m->path, 1, err, sizeof(err))) == NULL) {
+		if (errno == ENOENT)
+			return;
+		log_warn("%s: corrupt queue file: %s", m->id, err);
+		if (queue_move(qd, "active", "corrupt", m->id) < 0)
+			log_warn("%s: move to corrupt: %m", m->id);
+		return;
+	}
+	j->ok = 1;
+}
+
+static void resolve_start(struct qmgr_msg *);
+
+/* activate_done - log and resolve (loop) */
+static void
+activate_done(void *arg)
+{
+	struct activate_job *j = arg;
+	struct qmgr_msg *m = j->msg;
+	size_t	 i;
+
+	if (!j->ok) {
+		free(j);
+		msg_free(m);
+		return;
+	}
+	free(j);
+	log_info("%s: from=<%s>, size=%lld, nrcpt=%zu (queue active)",
+	    m->id, log_safe(m->qf->sender), (long long)m->qf->msg_len,
+	    m->qf->nrcpts);
+	m->nrstate = m->qf->nrcpts;
+	m->rstate = xcalloc(m->nrstate ? m->nrstate : 1, sizeof(int));
+	for (i = 0; i < m->nrstate; i++)
+		m->rstate[i] = m->qf->rcpts[i].done ? QMGR_RCPT_DONE
+		    : QMGR_RCPT_IDLE;
+	resolve_start(m);
+}
+
+/* qmgr_active_start - take one message into a delivery round */
+void
+qmgr_active_start(const char *id, const char *from)
+{
+	struct qmgr_msg *m;
+	struct activate_job *j;
+
+	if (!queue_id_valid(id) || qmgr_active_has(id))
+		return;
+	m = xcalloc(1, sizeof(*m));
+	snprintf(m->id, sizeof(m->id), "%s", id);
+	m->path = queue_path(qmgr_conf.queue_dir, "active", id);
+	m->refs = 1;
+	m->activated = time(NULL);
+	TAILQ_INSERT_TAIL(&msgs, m, link);
+	nmsgs++;
+	j = xcalloc(1, sizeof(*j));
+	j->msg = m;
+	snprintf(j->from, sizeof(j->from), "%s", from);
+	workq_submit(qmgr_io, activate_job, activate_done, j);
+}
+
+/* ---- resolution ---- */
+
+struct route_res {
+	size_t	 index;
+	struct qmgr_route r;
+};
+
+struct resolve_job {
+	struct qmgr_msg *msg;
+	struct route_res *res;
+	size_t	 nres;
+};
+
+/* res_add - one recipient's route */
+static struct qmgr_route *
+res_add(struct resolve_job *j, size_t index)
+{
+	j->res = xrealloc(j->res, (j->nres + 1) * sizeof(*j->res));
+	memset(&j->res[j->nres], 0, sizeof(j->res[0]));
+	j->res[j->nres].index = index;
+	return (&j->res[j->nres++].r);
+}
+
+/* defer_route - a temporary failure as a route */
+static void
+defer_route(struct qmgr_route *r, const char *status, const char *reason)
+{
+	r->action = QMGR_ROUTE_DEFER;
+	snprintf(r->status, sizeof(r->status), "%.15s", status);
+	snprintf(r->reason, sizeof(r->reason), "%s", reason);
+}
+
+/* expand_rcpt - expand an original recipient into children */
+static void
+expand_rcpt(struct resolve_job *j, struct qmgr_resolve_maps *rm,
+    size_t i)
+{
+	struct queue_file *qf = j->msg->qf;
+	struct strv *leaves = strv_new();
+	char	 why[512];
+	char	*addr = xstrdup(qf->rcpts[i].addr);
+	char	*orig = xstrdup(qf->rcpts[i].orcpt ? qf->rcpts[i].orcpt
+	    : qf->rcpts[i].addr);
+	int	 notify = qf->rcpts[i].notify, rc;
+	size_t	 k;
+
+	rc = qmgr_resolve_expand(rm, addr, leaves, why, sizeof(why));
+	if (rc == QMGR_EXPAND_DEFER) {
+		why[5] = 0;
+		defer_route(res_add(j, i), why, why + 6);
+	} else if (rc == QMGR_EXPAND_NONE) {
+		qmgr_resolve_leaf(rm, addr, res_add(j, i));
+	} else {
+		for (k = 0; k < leaves->argc; k++) {
+			if (queue_file_add_rcpt(qf, leaves->argv[k], orig,
+			    notify, i) < 0)
+				break;
+		}
+		if (k < leaves->argc || queue_file_mark_done(qf, i) < 0) {
+			log_warn("%s: cannot record expansion of %s: %m",
+			    j->msg->id, log_safe(addr));
+			defer_route(res_add(j, i), "4.3.0",
+			    "cannot update queue file");
+		}
+	}
+	strv_free(leaves);
+	free(addr);
+	free(orig);
+}
+
+/* resolve_job - route every pending recipient (resolve pool) */
+static void
+resolve_job(void *arg, void *tctx)
+{
+	struct resolve_job *j = arg;
+	struct qmgr_resolve_maps *rm = qmgr_thread_maps(tctx);
+	struct queue_file *qf = j->msg->qf;
+	size_t	 i;
+
+	for (i = 0; i < qf->nrcpts; i++) {
+		if (qf->rcpts[i].done)
+			continue;
+		if (qf->rcpts[i].parent < 0)
+			expand_rcpt(j, rm, i);
+		else
+			qmgr_resolve_leaf(rm, qf->rcpts[i].addr,
+			    res_add(j, i));
+	}
+}
+
+/* internal_outcome - one outcome decided inside qmgr */
+static void
+internal_outcome(struct qmgr_outcome *o, size_t index, int action,
+    const char *status, const char *reason)
+{
+	memset(o, 0, sizeof(*o));
+	o->index = index;
+	o->action = action;
+	o->status = xstrdup(status);
+	o->reason = xstrdup(reason);
+	o->relay = xstrdup("none");
+}
+
+/* error_transport - "error:5.1.1 text" as an outcome */
+static void
+error_transport(struct qmgr_outcome *o, size_t index, const char *nexthop,
+    int retry)
+{
+	char	 status[16];
+	const char *text = nexthop;
+
+	snprintf(status, sizeof(status), "%s", retry ? "4.0.0" : "5.0.0");
+	if (strlen(nexthop) >= 6 && nexthop[1] == '.' && nexthop[3] == '.'
+	    && (nexthop[0] == '4' || nexthop[0] == '5')) {
+		size_t	 n = strcspn(nexthop, " ");
+
+		if (n < sizeof(status)) {
+			memcpy(status, nexthop, n);
+			status[n] = 0;
+			text = nexthop + n + (nexthop[n] == ' ');
+		}
+	}
+	internal_outcome(o, index, retry ? QMGR_OUT_DEFERRED :
+	    QMGR_OUT_BOUNCED, status, *text ? text : "mail delivery failed");
+}
+
+/* same_route - same transport and nexthop */
+static int
+same_route(const struct qmgr_route *a, const struct qmgr_route *b)
+{
+	return (strcmp(a->transport, b->transport) == 0
+	    && strcmp(a->nexthop, b->nexthop) == 0);
+}
+
+/* schedule_routes - hand deliverable groups to the scheduler */
+static void
+schedule_routes(struct resolve_job *j, char *taken)
+{
+	size_t	 a, b, n, *idx = xcalloc(j->nres + 1, sizeof(size_t));
+
+	for (a = 0; a < j->nres; a++) {
+		if (taken[a])
+			continue;
+		for (n = 0, b = a; b < j->nres; b++) {
+			if (!taken[b] && same_route(&j->res[a].r,
+			    &j->res[b].r)) {
+				taken[b] = 1;
+				idx[n++] = j->res[b].index;
+				j->msg->rstate[j->res[b].index] =
+				    QMGR_RCPT_BUSY;
+			}
+		}
+		qmgr_sched_add(j->msg, j->res[a].r.transport,
+		    j->res[a].r.nexthop, idx, n);
+	}
+	free(idx);
+}
+
+/* resolve_done - split routes into internal outcomes and deliveries */
+static void
+resolve_done(void *arg)
+{
+	struct resolve_job *j = arg;
+	struct qmgr_msg *m = j->msg;
+	struct qmgr_outcome *out = xcalloc(j->nres + 1, sizeof(*out));
+	char	*taken = xcalloc(j->nres + 1, 1);
+	size_t	 i, n = 0;
+
+	if (m->qf->nrcpts > m->nrstate) {
+		m->rstate = xrealloc(m->rstate, m->qf->nrcpts * sizeof(int));
+		for (i = m->nrstate; i < m->qf->nrcpts; i++)
+			m->rstate[i] = m->qf->rcpts[i].done ? QMGR_RCPT_DONE
+			    : QMGR_RCPT_IDLE;
+		m->nrstate = m->qf->nrcpts;
+	}
+	for (i = 0; i < j->nres; i++) {
+		struct qmgr_route *r = &j->res[i].r;
+		size_t	 x = j->res[i].index;
+
+		if (r->action == QMGR_ROUTE_BOUNCE
+		    || r->action == QMGR_ROUTE_DEFER) {
+			internal_outcome(&out[n++], x, r->action ==
+			    QMGR_ROUTE_BOUNCE ? QMGR_OUT_BOUNCED :
+			    QMGR_OUT_DEFERRED, r->status, r->reason);
+		} else if (strcmp(r->transport, "error") == 0
+		    || strcmp(r->transport, "retry") == 0) {
+			error_transport(&out[n++], x, r->nexthop,
+			    r->transport[0] == 'r');
+		} else if (strcmp(r->transport, "discard") == 0) {
+			internal_outcome(&out[n++], x, QMGR_OUT_DELIVERED,
+			    "2.0.0", *r->nexthop ? r->nexthop : "discarded");
+		} else {
+			continue;
+		}
+		taken[i] = 1;
+	}
+	if (n > 0)
+		qmgr_active_outcomes(m, out, n, "none", "none");
+	else
+		free(out);
+	schedule_routes(j, taken);
+	for (i = 0; i < j->nres; i++)
+		free(j->res[i].r.nexthop);
+	free(j->res);
+	free(taken);
+	free(j);
+	qmgr_sched_run();
+	qmgr_msg_release(m);
+}
+
+/* resolve_start - submit the resolution of one message */
+static void
+resolve_start(struct qmgr_msg *m)
+{
+	struct resolve_job *j = xcalloc(1, sizeof(*j));
+
+	j->msg = m;
+	workq_submit(qmgr_resolver, resolve_job, resolve_done, j);
+}
+
+/* ---- outcomes ---- */
+
+struct outcome_job {
+	struct qmgr_msg *msg;
+	struct qmgr_outcome *out;
+	size_t	 n;
+	char	*transport;
+	char	*nexthop;
+	int	*recorded;
+};
+
+/* log_entry - a bounce/defer log entry for one outcome */
+static int
+log_entry(struct qmgr_msg *m, const struct qmgr_outcome *o,
+    const char *log, const char *action)
+{
+	struct queue_rcpt *r = &m->qf->rcpts[o->index];
+	struct queue_log_entry e;
+
+	memset(&e, 0, sizeof(e));
+	e.index = (long)o->index;
+	e.recipient = r->addr;
+	e.orig_rcpt = r->orcpt;
+	e.status = o->status;
+	e.action = (char *)action;
+	e.reason = o->reason;
+	e.time = time(NULL);
+	return (queue_log_append(qmgr_conf.queue_dir, log, m->id, &e));
+}
+
+/* outcome_job - make outcomes durable (io pool) */
+static void
+outcome_job(void *arg, void *tctx)
+{
+	struct outcome_job *j = arg;
+	struct qmgr_msg *m = j->msg;
+	size_t	 i;
+
+	for (i = 0; i < j->n; i++) {
+		struct qmgr_outcome *o = &j->out[i];
+
+		switch (o->action) {
+		case QMGR_OUT_BOUNCED:
+			if (log_entry(m, o, "bounce", "failed") < 0) {
+				log_warn("%s: bounce log: %m", m->id);
+				break;
+			}
+			/* FALLTHROUGH */
+		case QMGR_OUT_DELIVERED:
+			if (queue_file_mark_done(m->qf, o->index) < 0)
+				log_warn("%s: cannot mark recipient %zu"
+				    " done: %m", m->id, o->index);
+			else
+				j->recorded[i] = 1;
+			break;
+		default:
+			if (log_entry(m, o, "defer", "delayed") < 0)
+				log_warn("%s: defer log: %m", m->id);
+			j->recorded[i] = 1;
+			break;
+		}
+	}
+}
+
+/* fmt_delay - Postfix's delay= number */
+static void
+fmt_delay(char *buf, size_t len, double d)
+{
+	if (d < 0)
+		d = 0;
+	snprintf(buf, len, d < 10 ? "%.2g" : "%.0f", d);
+	if (d < 10 && strchr(buf, 'e'))
+		snprintf(buf, len, "%.2f", d);
+}
+
+/* outcome_log - the Postfix "to=" line */
+static void
+outcome_log(struct qmgr_msg *m, const struct qmgr_outcome *o)
+{
+	struct queue_rcpt *r = &m->qf->rcpts[o->index];
+	static const char *stat[] = {"sent", "deferred", "bounced"};
+	struct timeval tv;
+	double	 now, arr, act;
+	char	 d[32], d1[32], d2[32], orig[600] = "";
+
+	gettimeofday(&tv, NULL);
+	now = tv.tv_sec + tv.tv_usec / 1e6;
+	arr = m->qf->arrival + m->qf->arrival_usec / 1e6;
+	act = (double)m->activated;
+	if (act < arr)
+		act = arr;
+	fmt_delay(d, sizeof(d), now - arr);
+	fmt_delay(d1, sizeof(d1), act - arr);
+	fmt_delay(d2, sizeof(d2), now - act);
+	if (r->orcpt && strcasecmp(r->orcpt, r->addr) != 0)
+		snprintf(orig, sizeof(orig), " orig_to=<%s>,",
+		    log_safe(r->orcpt));
+	log_info("%s: to=<%s>,%s relay=%s, delay=%s, delays=%s/0/0/%s, "
+	    "dsn=%s, status=%s (%s)", m->id, log_safe(r->addr), orig,
+	    log_safe(o->relay ? o->relay : "none"), d, d1, d2,
+	    log_safe(o->status), stat[o->action], log_safe(o->reason));
+}
+
+/* outcome_done - log and update the in-memory state (loop) */
+static void
+outcome_done(void *arg)
+{
+	struct outcome_job *j = arg;
+	struct qmgr_msg *m = j->msg;
+	size_t	 i;
+
+	for (i = 0; i < j->n; i++) {
+		struct qmgr_outcome *o = &j->out[i];
+
+		if (o->index < m->nrstate)
+			m->rstate[o->index] = QMGR_RCPT_DONE;
+		if (o->action == QMGR_OUT_DEFERRED || !j->recorded[i])
+			m->ndeferred++;
+		outcome_log(m, o);
+		free(o->status);
+		free(o->reason);
+		free(o->relay);
+	}
+	free(j->out);
+	free(j->recorded);
+	free(j->transport);
+	free(j->nexthop);
+	free(j);
+	qmgr_msg_release(m);
+}
+
+/* qmgr_active_outcomes - record outcomes (takes ownership of out) */
+void
+qmgr_active_outcomes(struct qmgr_msg *m, struct qmgr_outcome *out,
+    size_t n, const char *transport, const char *nexthop)
+{
+	struct outcome_job *j = xcalloc(1, sizeof(*j));
+
+	j->msg = m;
+	j->out = out;
+	j->n = n;
+	j->recorded = xcalloc(n + 1, sizeof(int));
+	j->transport = xstrdup(transport);
+	j->nexthop = xstrdup(nexthop);
+	m->refs++;
+	workq_submit(qmgr_io, outcome_job, outcome_done, j);
+}
+
+/* ---- end of a round ---- */
+
+void	 qmgr_finish_job(void *, void *);	/* qmgr_finish.c */
+void	 qmgr_finish_done(void *);
+
+/* qmgr_msg_release - drop a reference; end the round at zero */
+void
+qmgr_msg_release(struct qmgr_msg *m)
+{
+	if (--m->refs > 0)
+		return;
+	workq_submit(qmgr_io, qmgr_finish_job, qmgr_finish_done, m);
+}
+
+/* qmgr_msg_forget - called by qmgr_finish_done */
+void
+qmgr_msg_forget(struct qmgr_msg *m)
+{
+	msg_free(m);
+}

@@ -1,0 +1,244 @@
+/*
+ * NAME
+ *	qmgr_deliver - the event-driven delivery agent client
+ * SYNOPSIS
+ *	#include "qmgr.h"
+ *
+ *	void	qmgr_deliver_start(struct qmgr_req *req);
+ * DESCRIPTION
+ *	One connection per request to queue_directory/private/<transport>
+ *	(lib/deliver.h): write the request, read one attribute list back
+ *	within <transport>_time_limit, turn it into per-recipient
+ *	outcomes (qmgr_active_outcomes()), then end the request
+ *	(qmgr_sched_done()). Never blocks the loop.
+ * DIAGNOSTICS
+ *	No socket (the service is not in master.cf, or master is not
+ *	running): every recipient deferred, "mail transport unavailable".
+ *	A connection error, EOF, timeout or malformed answer: every
+ *	recipient of the request deferred ("delivery agent failed"),
+ *	never bounced, never lost.
+ */
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "attr.h"
+#include "buf.h"
+#include "deliver.h"
+#include "log.h"
+#include "qmgr.h"
+#include "xalloc.h"
+
+/* fail_all - every recipient of the request deferred */
+static void
+fail_all(struct qmgr_req *r, const char *status, const char *why)
+{
+	struct qmgr_outcome *o = xcalloc(r->n, sizeof(*o));
+	size_t	 i;
+
+	for (i = 0; i < r->n; i++) {
+		o[i].index = r->idx[i];
+		o[i].action = QMGR_OUT_DEFERRED;
+		o[i].status = xstrdup(status);
+		o[i].reason = xstrdup(why);
+		o[i].relay = xstrdup(r->dest->transport);
+	}
+	qmgr_active_outcomes(r->msg, o, r->n, r->dest->transport,
+	    r->dest->nexthop);
+}
+
+/* req_end - close the connection and end the request */
+static void
+req_end(struct qmgr_req *r, int ok)
+{
+	if (r->bev) {
+		bufferevent_free(r->bev);
+		r->bev = NULL;
+	}
+	qmgr_sched_done(r, ok);
+}
+
+/* parse_answer - the agent's list into outcomes; -1 if malformed */
+static int
+parse_answer(struct qmgr_req *r, const struct attr_list *l)
+{
+	struct qmgr_outcome *o;
+	const char *v, *act, *st, *why, *relay;
+	char	 name[64];
+	long	 n;
+	size_t	 i;
+
+	if ((v = attr_get(l, "version")) == NULL || strcmp(v, "1") != 0
+	    || attr_get_long(l, "rcpt_count", &n) < 0 || n != (long)r->n)
+		return (-1);
+	o = xcalloc(r->n, sizeof(*o));
+	for (i = 0; i < r->n; i++) {
+		snprintf(name, sizeof(name), "rcpt.%zu.action", i);
+		act = attr_get(l, name);
+		snprintf(name, sizeof(name), "rcpt.%zu.status", i);
+		st = attr_get(l, name);
+		snprintf(name, sizeof(name), "rcpt.%zu.reason", i);
+		why = attr_get(l, name);
+		snprintf(name, sizeof(name), "rcpt.%zu.relay", i);
+		relay = attr_get(l, name);
+		o[i].index = r->idx[i];
+		if (act && strcmp(act, DELIVER_ACTION_DELIVERED) == 0)
+			o[i].action = QMGR_OUT_DELIVERED;
+		else if (act && strcmp(act, DELIVER_ACTION_BOUNCED) == 0
+		    && st && st[0] == '5')
+			o[i].action = QMGR_OUT_BOUNCED;
+		else
+			o[i].action = QMGR_OUT_DEFERRED;
+		if (act == NULL || st == NULL) {
+			st = "4.3.0";
+			why = "delivery agent answer incomplete";
+		}
+		o[i].status = xstrdup(st);
+		o[i].reason = xstrdup(why ? why : "");
+		o[i].relay = xstrdup(relay ? relay : r->dest->transport);
+	}
+	qmgr_active_outcomes(r->msg, o, r->n, r->dest->transport,
+	    r->dest->nexthop);
+	return (0);
+}
+
+/* read_cb - the answer arrived (perhaps in parts) */
+static void
+read_cb(struct bufferevent *bev, void *arg)
+{
+	struct qmgr_req *r = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	size_t	 len = evbuffer_get_length(in), used = 0;
+	struct attr_list *l;
+	char	 err[256] = "";
+	const char *data;
+
+	if (len > ATTR_MAX_LIST + 1)
+		len = ATTR_MAX_LIST + 1;
+	data = (const char *)evbuffer_pullup(in, (ev_ssize_t)len);
+	l = attr_parse(data, len, &used, err, sizeof(err));
+	if (l == NULL && *err == 0 && len <= ATTR_MAX_LIST)
+		return;
+	if (l == NULL || parse_answer(r, l) < 0) {
+		log_warn("%s: malformed answer from %s agent: %s", r->msg->id,
+		    r->dest->transport, *err ? err : "bad attributes");
+		fail_all(r, "4.3.0", "delivery temporarily suspended: "
+		    "delivery agent failed");
+		if (l)
+			attr_list_free(l);
+		req_end(r, 0);
+		return;
+	}
+	attr_list_free(l);
+	req_end(r, 1);
+}
+
+/* event_cb - connected, EOF, error or timeout */
+static void
+event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct qmgr_req *r = arg;
+	char	 why[256];
+
+	if (what & BEV_EVENT_CONNECTED)
+		return;
+	if (what & BEV_EVENT_TIMEOUT)
+		snprintf(why, sizeof(why), "delivery temporarily suspended: "
+		    "%s agent timed out", r->dest->transport);
+	else
+		snprintf(why, sizeof(why), "delivery temporarily suspended: "
+		    "%s agent failed", r->dest->transport);
+	log_warn("%s: %s", r->msg->id, why);
+	fail_all(r, "4.3.0", why);
+	req_end(r, 0);
+}
+
+/* build_request - the lib/deliver.h request */
+static void
+build_request(struct qmgr_req *r, struct buf *b)
+{
+	struct queue_file *qf = r->msg->qf;
+	char	 name[64];
+	size_t	 i;
+
+	attr_put(b, "version", ATTR_VERSION);
+	attr_put(b, "queue_name", "active");
+	attr_put(b, "queue_id", r->msg->id);
+	attr_put(b, "transport", r->dest->transport);
+	attr_put(b, "nexthop", r->dest->nexthop);
+	attr_put(b, "sender", qf->sender);
+	attr_put_long(b, "rcpt_count", (long)r->n);
+	for (i = 0; i < r->n; i++) {
+		struct queue_rcpt *q = &qf->rcpts[r->idx[i]];
+
+		snprintf(name, sizeof(name), "rcpt.%zu.addr", i);
+		attr_put(b, name, q->addr);
+		snprintf(name, sizeof(name), "rcpt.%zu.index", i);
+		attr_put_long(b, name, (long)r->idx[i]);
+		snprintf(name, sizeof(name), "rcpt.%zu.orig", i);
+		attr_put(b, name, q->orcpt ? q->orcpt : q->addr);
+		snprintf(name, sizeof(name), "rcpt.%zu.notify", i);
+		attr_put_long(b, name, (long)q->notify);
+	}
+	attr_end(b);
+}
+
+/* unavailable_cb - no agent socket: fail asynchronously */
+static void
+unavailable_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct qmgr_req *r = arg;
+
+	log_warn("%s: connect to %s/private/%s: mail transport unavailable",
+	    r->msg->id, qmgr_conf.queue_dir, r->dest->transport);
+	fail_all(r, "4.3.0", "mail transport unavailable");
+	req_end(r, 0);
+}
+
+/* qmgr_deliver_start - connect and send one request */
+void
+qmgr_deliver_start(struct qmgr_req *r)
+{
+	struct sockaddr_un sun;
+	struct timeval tv;
+	struct buf *b;
+	int	 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/private/%s",
+	    qmgr_conf.queue_dir, r->dest->transport) >=
+	    (int)sizeof(sun.sun_path) || strchr(r->dest->transport, '/')
+	    || (fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) < 0) {
+		event_base_once(qmgr_base, -1, EV_TIMEOUT, unavailable_cb, r,
+		    NULL);
+		return;
+	}
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0
+	    && errno != EINPROGRESS) {
+		close(fd);
+		event_base_once(qmgr_base, -1, EV_TIMEOUT, unavailable_cb, r,
+		    NULL);
+		return;
+	}
+	r->bev = bufferevent_socket_new(qmgr_base, fd, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(r->bev, read_cb, NULL, event_cb, r);
+	tv.tv_sec = r->dest->time_limit;
+	tv.tv_usec = 0;
+	bufferevent_set_timeouts(r->bev, &tv, &tv);
+	b = buf_new(1024);
+	build_request(r, b);
+	bufferevent_write(r->bev, BUF_STR(b), BUF_LEN(b));
+	buf_free(b);
+	bufferevent_enable(r->bev, EV_READ | EV_WRITE);
+}

@@ -1,0 +1,356 @@
+/*
+ * NAME
+ *	qmgr_finish - the end of a delivery round: expire, notify, remove
+ *	or defer
+ * SYNOPSIS
+ *	void	qmgr_finish_job(void *msg, void *thread_ctx);
+ *	void	qmgr_finish_done(void *msg);
+ * DESCRIPTION
+ *	Runs on the io pool once nothing is in flight for the message:
+ *	  1. expiry: when the message is older than maximal_queue_lifetime
+ *	     (bounce_queue_lifetime for a null-sender message), every
+ *	     pending recipient is bounced with its last defer reason
+ *	     (status kept as the agent gave it, Action: failed);
+ *	  2. bounce/ID: a DSN to the sender for the recipients whose
+ *	     NOTIFY allows it (not given, or FAILURE); a null-sender
+ *	     message gets none (no bounce of a bounce), only a log line;
+ *	     the log is removed once the DSN is committed;
+ *	  3. all done: the queue file and its logs are removed
+ *	     ("removed");
+ *	  4. otherwise a delay warning if delay_warning_time has passed
+ *	     (once: the W field is then set to 0), and the file goes to
+ *	     deferred/ with mtime = next retry time.
+ * DIAGNOSTICS
+ *	A DSN that cannot be queued leaves bounce/ID in place; the
+ *	message is deferred and the DSN is tried again next round.
+ */
+#include <sys/stat.h>
+#include <sys/time.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "log.h"
+#include "qmgr.h"
+#include "qmgr_bounce.h"
+#include "workq.h"
+#include "xalloc.h"
+
+void	 qmgr_finish_job(void *, void *);
+void	 qmgr_finish_done(void *);
+
+/* read_message - the original message bytes (for the DSN) */
+static char *
+read_message(struct queue_file *qf, size_t limit, size_t *len)
+{
+	size_t	 want = (size_t)qf->msg_len, got = 0;
+	char	*buf;
+	ssize_t	 n;
+
+	if (want > limit)
+		want = limit;
+	buf = xmalloc(want + 1);
+	while (got < want) {
+		n = pread(qf->fd, buf + got, want - got,
+		    qf->msg_offset + (off_t)got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	buf[got] = 0;
+	*len = got;
+	return (buf);
+}
+
+/* notify_ok - may this recipient get a DSN of this kind */
+static int
+notify_ok(const struct queue_file *qf, long index, int bit)
+{
+	int	 notify;
+
+	if (index < 0 || (size_t)index >= qf->nrcpts)
+		return (1);
+	notify = qf->rcpts[index].notify;
+	if (notify & QUEUE_NOTIFY_NEVER)
+		return (0);
+	return (notify == 0 || (notify & bit));
+}
+
+/* send_dsn - queue a notification to the sender; 0 on success */
+static int
+send_dsn(struct qmgr_msg *m, int kind, const struct queue_log_entry *e,
+    size_t n)
+{
+	struct queue_file *qf = m->qf;
+	struct qmgr_dsn_rcpt *r = xcalloc(n + 1, sizeof(*r));
+	struct queue_writer *w;
+	struct qmgr_dsn d;
+	struct buf *b = buf_new(4096);
+	const char *ret = queue_file_attr(qf, "dsn_ret");
+	char	 err[256], newid[QUEUE_ID_MAX + 1];
+	size_t	 i, k = 0, mlen;
+	char	*msg;
+	int	 rc = -1;
+
+	for (i = 0; i < n; i++) {
+		if (!notify_ok(qf, e[i].index, kind == QMGR_DSN_DELAY ?
+		    QUEUE_NOTIFY_DELAY : QUEUE_NOTIFY_FAILURE))
+			continue;
+		r[k].addr = e[i].recipient;
+		r[k].orcpt = e[i].orig_rcpt;
+		r[k].status = e[i].status;
+		r[k++].reason = e[i].reason;
+	}
+	if (k == 0) {
+		free(r);
+		buf_free(b);
+		return (0);
+	}
+	if (*qf->sender == 0) {
+		log_info("%s: undeliverable bounce or notification with the"
+		    " null sender: %zu recipient(s), discarded", m->id, k);
+		free(r);
+		buf_free(b);
+		return (0);
+	}
+	memset(&d, 0, sizeof(d));
+	d.kind = kind;
+	d.queue_id = m->id;
+	d.sender = qf->sender;
+	d.myhostname = qmgr_conf.myhostname;
+	d.mail_name = qmgr_conf.mail_name;
+	d.envid = queue_file_attr(qf, "dsn_envid");
+	d.arrival = qf->arrival;
+	d.now = time(NULL);
+	d.retry_until = qf->arrival + qmgr_conf.max_lifetime;
+	d.rcpts = r;
+	d.nrcpts = k;
+	d.full = (ret == NULL || strcasecmp(ret, "HDRS") != 0)
+	    && qf->msg_len <= qmgr_conf.bounce_size_limit;
+	msg = read_message(qf, d.full ? (size_t)qf->msg_len : 65536, &mlen);
+	d.msg = msg;
+	d.msg_len = mlen;
+	qmgr_dsn_format(&d, b);
+	free(msg);
+	free(r);
+
+	if ((w = queue_writer_new(qmgr_conf.queue_dir, "incoming", err,
+	    sizeof(err))) == NULL) {
+		log_warn("%s: cannot create notification: %s", m->id, err);
+		buf_free(b);
+		return (-1);
+	}
+	snprintf(newid, sizeof(newid), "%s", queue_writer_id(w));
+	queue_writer_sender(w, "");
+	queue_writer_rcpt(w, qf->sender, NULL, QUEUE_NOTIFY_NEVER);
+	if (queue_writer_body(w, BUF_STR(b), BUF_LEN(b)) < 0
+	    || queue_writer_finish(w, err, sizeof(err)) < 0) {
+		log_warn("%s: cannot write notification: %s", m->id, err);
+		queue_writer_abort(w);
+	} else if (queue_writer_commit(w, err, sizeof(err)) < 0) {
+		log_warn("%s: cannot commit notification: %s", m->id, err);
+	} else if (queue_sync_dir(qmgr_conf.queue_dir, "incoming") < 0) {
+		log_warn("%s: sync incoming: %m", m->id);
+	} else {
+		log_info("%s: sender %s notification: %s", m->id,
+		    kind == QMGR_DSN_DELAY ? "delay" : "non-delivery", newid);
+		m->wake = 1;
+		rc = 0;
+	}
+	buf_free(b);
+	return (rc);
+}
+
+/* last_defer - the last defer entry for a recipient, or NULL */
+static struct queue_log_entry *
+last_defer(struct queue_log_entry *e, size_t n, long index)
+{
+	size_t	 i;
+
+	for (i = n; i-- > 0;)
+		if (e[i].index == index)
+			return (&e[i]);
+	return (NULL);
+}
+
+/* expire - bounce every pending recipient of an expired message */
+static void
+expire(struct qmgr_msg *m)
+{
+	struct queue_file *qf = m->qf;
+	struct queue_log_entry *d, e, *last;
+	size_t	 nd = 0, i;
+
+	d = queue_log_read(qmgr_conf.queue_dir, "defer", m->id, &nd);
+	for (i = 0; i < qf->nrcpts; i++) {
+		if (qf->rcpts[i].done)
+			continue;
+		last = last_defer(d, nd, (long)i);
+		memset(&e, 0, sizeof(e));
+		e.index = (long)i;
+		e.recipient = qf->rcpts[i].addr;
+		e.orig_rcpt = qf->rcpts[i].orcpt;
+		e.status = last && last->status ? last->status : "4.4.7";
+		e.action = "failed";
+		e.reason = last && last->reason ? last->reason
+		    : "message expired";
+		e.time = time(NULL);
+		if (queue_log_append(qmgr_conf.queue_dir, "bounce", m->id,
+		    &e) < 0 || queue_file_mark_done(qf, i) < 0) {
+			log_warn("%s: cannot expire recipient %zu: %m", m->id,
+			    i);
+			continue;
+		}
+		log_info("%s: to=<%s>, relay=none, dsn=%s, status=expired,"
+		    " returned to sender (%s)", m->id,
+		    log_safe(e.recipient), log_safe(e.status),
+		    log_safe(e.reason));
+	}
+	queue_log_free(d, nd);
+}
+
+/* log_path - queue_dir/log/id */
+static void
+unlink_log(const char *log, const char *id)
+{
+	char	*p = queue_path(qmgr_conf.queue_dir, log, id);
+
+	if (unlink(p) < 0 && errno != ENOENT)
+		log_warn("%s: remove %s: %m", id, p);
+	free(p);
+}
+
+/* bounce_flush - DSN for bounce/ID; 0 when done or nothing to do */
+static int
+bounce_flush(struct qmgr_msg *m)
+{
+	struct queue_log_entry *e;
+	size_t	 n = 0;
+	int	 rc;
+
+	e = queue_log_read(qmgr_conf.queue_dir, "bounce", m->id, &n);
+	if (e == NULL || n == 0)
+		return (0);
+	rc = send_dsn(m, QMGR_DSN_FAILURE, e, n);
+	queue_log_free(e, n);
+	if (rc == 0)
+		unlink_log("bounce", m->id);
+	return (rc);
+}
+
+/* delay_warning - the one "delayed" DSN, if due */
+static void
+delay_warning(struct qmgr_msg *m, long now)
+{
+	struct queue_file *qf = m->qf;
+	struct queue_log_entry *d, *e;
+	size_t	 nd = 0, i, k = 0;
+
+	if (qf->warn_time <= 0 || now < qf->warn_time)
+		return;
+	d = queue_log_read(qmgr_conf.queue_dir, "defer", m->id, &nd);
+	e = xcalloc(qf->nrcpts + 1, sizeof(*e));
+	for (i = 0; i < qf->nrcpts; i++) {
+		struct queue_log_entry *last;
+
+		if (qf->rcpts[i].done)
+			continue;
+		last = last_defer(d, nd, (long)i);
+		e[k].index = (long)i;
+		e[k].recipient = qf->rcpts[i].addr;
+		e[k].orig_rcpt = qf->rcpts[i].orcpt;
+		e[k].status = last && last->status ? last->status : "4.0.0";
+		e[k++].reason = last && last->reason ? last->reason
+		    : "delivery temporarily suspended";
+	}
+	if (send_dsn(m, QMGR_DSN_DELAY, e, k) == 0
+	    && queue_file_set_warn(qf, 0) < 0)
+		log_warn("%s: cannot clear the warning time: %m", m->id);
+	free(e);
+	queue_log_free(d, nd);
+}
+
+/* remove_msg - every recipient is done */
+static void
+remove_msg(struct qmgr_msg *m)
+{
+	if (unlink(m->path) < 0 && errno != ENOENT) {
+		log_warn("%s: remove %s: %m", m->id, m->path);
+		return;
+	}
+	unlink_log("defer", m->id);
+	unlink_log("bounce", m->id);
+	log_info("%s: removed", m->id);
+}
+
+/* defer_msg - move to deferred/ with the next retry time as mtime */
+static void
+defer_msg(struct qmgr_msg *m, long now)
+{
+	struct timeval tv[2];
+	long	 age = now - m->qf->arrival, delay;
+
+	delay = age;
+	if (delay > qmgr_conf.max_backoff)
+		delay = qmgr_conf.max_backoff;
+	if (delay < qmgr_conf.min_backoff)
+		delay = qmgr_conf.min_backoff;
+	tv[0].tv_sec = now;
+	tv[0].tv_usec = 0;
+	tv[1].tv_sec = now + delay;
+	tv[1].tv_usec = 0;
+	if (utimes(m->path, tv) < 0)
+		log_warn("%s: set retry time: %m", m->id);
+	if (queue_move(qmgr_conf.queue_dir, "active", "deferred", m->id) < 0)
+		log_warn("%s: move to deferred: %m", m->id);
+}
+
+/* qmgr_finish_job - end the round (io pool) */
+void
+qmgr_finish_job(void *arg, void *tctx)
+{
+	struct qmgr_msg *m = arg;
+	struct queue_file *qf = m->qf;
+	long	 now = time(NULL), lifetime;
+	size_t	 i, pending = 0;
+	int	 bounced;
+
+	if (qf == NULL)
+		return;
+	lifetime = *qf->sender ? qmgr_conf.max_lifetime
+	    : qmgr_conf.bounce_lifetime;
+	for (i = 0; i < qf->nrcpts; i++)
+		pending += !qf->rcpts[i].done;
+	if (pending > 0 && now - qf->arrival >= lifetime) {
+		expire(m);
+		for (pending = 0, i = 0; i < qf->nrcpts; i++)
+			pending += !qf->rcpts[i].done;
+	}
+	bounced = bounce_flush(m);
+	if (pending == 0 && bounced == 0) {
+		remove_msg(m);
+		return;
+	}
+	if (pending > 0)
+		delay_warning(m, now);
+	defer_msg(m, now);
+}
+
+/* qmgr_finish_done - forget the message (loop) */
+void
+qmgr_finish_done(void *arg)
+{
+	struct qmgr_msg *m = arg;
+
+	int	 wake = m->wake;
+
+	qmgr_msg_forget(m);
+	if (wake)
+		qmgr_scan_incoming();
+}

@@ -1,0 +1,714 @@
+/*
+ * NAME
+ *	qmgr_resolve - address expansion and routing (trivial-rewrite)
+ * SYNOPSIS
+ *	See qmgr_resolve.h.
+ * DESCRIPTION
+ *	Domain lists (mydestination, virtual_alias_domains, ...) are
+ *	Postfix match lists: literal domains, ".domain" for subdomains,
+ *	"!pattern" to exclude, "type:table" (the domain is the key) and
+ *	"/file" (one pattern per word); the first match wins.
+ *	relay_domains also matches subdomains of a literal domain, as
+ *	Postfix's parent_domain_matches_subdomains default says.
+ *
+ *	Expansion is a depth-first walk. The ancestry of the current
+ *	address is kept: an address that comes back to one of its
+ *	ancestors is a loop (Postfix would run into the recursion limit
+ *	and defer; we defer at once with 4.4.6), an address that maps to
+ *	itself is a leaf (Postfix's "a -> a, b" idiom).
+ * DIAGNOSTICS
+ *	See qmgr_resolve.h.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "addr.h"
+#include "buf.h"
+#include "conf.h"
+#include "log.h"
+#include "map.h"
+#include "qmgr_resolve.h"
+#include "str.h"
+#include "xalloc.h"
+
+struct dom_elem {
+	int	 neg;
+	char	*name;			/* literal, lower case */
+	struct map *map;		/* or a table */
+};
+
+struct domlist {
+	struct dom_elem *elem;
+	size_t	 n;
+	int	 subdomains;
+	char	*param;
+};
+
+struct qmgr_resolve_maps {
+	const struct qmgr_resolve_conf *conf;
+	struct domlist mydest;
+	struct domlist valias_dom;
+	struct domlist vmbox_dom;
+	struct domlist relay_dom;
+	struct maplist *valias;
+	struct maplist *alias;
+	struct maplist *transport;
+	struct strv *local_addrs;	/* inet/proxy interfaces */
+};
+
+/* split_list - split at separators outside {} and "" */
+static struct strv *
+split_list(const char *s, const char *seps)
+{
+	struct strv *v = strv_new();
+	struct buf *b = buf_new(64);
+	int	 depth = 0, quote = 0;
+
+	for (; s && *s; s++) {
+		if (*s == '"' && depth == 0)
+			quote = !quote;
+		else if (*s == '{' && !quote)
+			depth++;
+		else if (*s == '}' && !quote && depth > 0)
+			depth--;
+		if (!quote && depth == 0 && strchr(seps, *s)) {
+			if (BUF_LEN(b))
+				strv_add(v, BUF_STR(b));
+			buf_reset(b);
+			continue;
+		}
+		buf_putc(b, *s);
+	}
+	if (BUF_LEN(b))
+		strv_add(v, BUF_STR(b));
+	buf_free(b);
+	return (v);
+}
+
+/* is_table - "type:name" rather than a domain or a file */
+static int
+is_table(const char *s)
+{
+	const char *cp;
+
+	for (cp = s; *cp && (isalnum((unsigned char)*cp) || *cp == '_'); cp++)
+		;
+	return (cp > s && *cp == ':');
+}
+
+/* domlist_add - one pattern */
+static void
+domlist_add(struct domlist *dl, const char *pat, int depth)
+{
+	struct dom_elem *e;
+	int	 neg = 0;
+
+	while (*pat == '!') {
+		neg = !neg;
+		pat++;
+	}
+	if (*pat == 0)
+		return;
+	if (*pat == '/' && depth == 0) {
+		FILE	*fp = fopen(pat, "r");
+		char	 line[1024];
+
+		if (fp == NULL) {
+			log_warn("%s: cannot open %s: %m", dl->param, pat);
+			return;
+		}
+		while (fgets(line, sizeof(line), fp)) {
+			char	*cp = line, *tok;
+
+			if (*str_trim(line) == '#')
+				continue;
+			while ((tok = str_token(&cp, STR_LIST_DELIMS)) != NULL)
+				domlist_add(dl, tok, 1);
+		}
+		fclose(fp);
+		return;
+	}
+	dl->elem = xrealloc(dl->elem, (dl->n + 1) * sizeof(*dl->elem));
+	e = &dl->elem[dl->n++];
+	memset(e, 0, sizeof(*e));
+	e->neg = neg;
+	if (is_table(pat))
+		e->map = map_open(pat, 0);
+	else
+		e->name = str_lower(xstrdup(pat));
+}
+
+/* domlist_init - parse a match list */
+static void
+domlist_init(struct domlist *dl, const char *param, const char *value,
+    int subdomains)
+{
+	struct strv *v = split_list(value, STR_LIST_DELIMS);
+	size_t	 i;
+
+	memset(dl, 0, sizeof(*dl));
+	dl->param = xstrdup(param);
+	dl->subdomains = subdomains;
+	for (i = 0; i < v->argc; i++)
+		domlist_add(dl, v->argv[i], 0);
+	strv_free(v);
+}
+
+/* domlist_free - release a match list */
+static void
+domlist_free(struct domlist *dl)
+{
+	size_t	 i;
+
+	for (i = 0; i < dl->n; i++) {
+		free(dl->elem[i].name);
+		if (dl->elem[i].map)
+			map_close(dl->elem[i].map);
+	}
+	free(dl->elem);
+	free(dl->param);
+}
+
+/* name_match - literal pattern against a lower-case domain */
+static int
+name_match(const char *pat, const char *dom, int subdomains)
+{
+	size_t	 pl = strlen(pat), dl = strlen(dom);
+
+	if (strcmp(pat, dom) == 0)
+		return (1);
+	if (pat[0] == '.')
+		return (dl > pl && strcmp(dom + dl - pl, pat) == 0);
+	if (subdomains && dl > pl && dom[dl - pl - 1] == '.'
+	    && strcmp(dom + dl - pl, pat) == 0)
+		return (1);
+	return (0);
+}
+
+/* domlist_match - 1 match, 0 none, -1 temporary error (reason set) */
+static int
+domlist_match(struct domlist *dl, const char *domain, char *reason,
+    size_t len)
+{
+	char	*dom = str_lower(xstrdup(domain)), *val;
+	size_t	 i;
+	int	 r, hit = 0;
+
+	for (i = 0; i < dl->n && !hit; i++) {
+		struct dom_elem *e = &dl->elem[i];
+
+		if (e->name) {
+			hit = name_match(e->name, dom, dl->subdomains);
+		} else {
+			r = map_lookup(e->map, dom, &val);
+			if (r == MAP_RETRY) {
+				snprintf(reason, len, "4.3.0 %s lookup error"
+				    " for %s: %s", dl->param, log_safe(dom),
+				    map_error(e->map));
+				free(dom);
+				return (-1);
+			}
+			if (r == MAP_FOUND) {
+				free(val);
+				hit = 1;
+			}
+		}
+		if (hit && e->neg) {
+			free(dom);
+			return (0);
+		}
+	}
+	free(dom);
+	return (hit);
+}
+
+/* dupstr - strdup of a conf value */
+static char *
+dupstr(const char *name)
+{
+	return (xstrdup(conf_str(name)));
+}
+
+/* qmgr_resolve_conf_load - snapshot the parameters (loop thread) */
+void
+qmgr_resolve_conf_load(struct qmgr_resolve_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->myhostname = dupstr("myhostname");
+	c->myorigin = dupstr("myorigin");
+	c->mydestination = dupstr("mydestination");
+	c->virtual_alias_domains = dupstr("virtual_alias_domains");
+	c->virtual_mailbox_domains = dupstr("virtual_mailbox_domains");
+	c->relay_domains = dupstr("relay_domains");
+	c->inet_interfaces = dupstr("inet_interfaces");
+	c->proxy_interfaces = dupstr("proxy_interfaces");
+	c->virtual_alias_maps = dupstr("virtual_alias_maps");
+	c->alias_maps = dupstr("alias_maps");
+	c->transport_maps = dupstr("transport_maps");
+	c->virtual_transport = dupstr("virtual_transport");
+	c->relay_transport = dupstr("relay_transport");
+	c->default_transport = dupstr("default_transport");
+	c->relayhost = dupstr("relayhost");
+	c->recipient_delimiter = dupstr("recipient_delimiter");
+	c->recursion_limit = conf_int("virtual_alias_recursion_limit");
+	c->expansion_limit = conf_int("virtual_alias_expansion_limit");
+	if (*c->myorigin == 0) {
+		free(c->myorigin);
+		c->myorigin = xstrdup(c->myhostname);
+	}
+}
+
+/* qmgr_resolve_conf_free - release a snapshot */
+void
+qmgr_resolve_conf_free(struct qmgr_resolve_conf *c)
+{
+	free(c->myhostname);
+	free(c->myorigin);
+	free(c->mydestination);
+	free(c->virtual_alias_domains);
+	free(c->virtual_mailbox_domains);
+	free(c->relay_domains);
+	free(c->inet_interfaces);
+	free(c->proxy_interfaces);
+	free(c->virtual_alias_maps);
+	free(c->alias_maps);
+	free(c->transport_maps);
+	free(c->virtual_transport);
+	free(c->relay_transport);
+	free(c->default_transport);
+	free(c->relayhost);
+	free(c->recipient_delimiter);
+	memset(c, 0, sizeof(*c));
+}
+
+/* open_maplist - NULL for an empty parameter */
+static struct maplist *
+open_maplist(const char *spec)
+{
+	const char *cp;
+
+	for (cp = spec; *cp && strchr(STR_LIST_DELIMS, *cp); cp++)
+		;
+	return (*cp ? maplist_open(spec, 0) : NULL);
+}
+
+/* qmgr_resolve_maps_new - one thread's tables */
+struct qmgr_resolve_maps *
+qmgr_resolve_maps_new(const struct qmgr_resolve_conf *c)
+{
+	struct qmgr_resolve_maps *m = xcalloc(1, sizeof(*m));
+	struct strv *v;
+	size_t	 i;
+
+	m->conf = c;
+	domlist_init(&m->mydest, "mydestination", c->mydestination, 0);
+	domlist_init(&m->valias_dom, "virtual_alias_domains",
+	    c->virtual_alias_domains, 0);
+	domlist_init(&m->vmbox_dom, "virtual_mailbox_domains",
+	    c->virtual_mailbox_domains, 0);
+	domlist_init(&m->relay_dom, "relay_domains", c->relay_domains, 1);
+	m->valias = open_maplist(c->virtual_alias_maps);
+	m->alias = open_maplist(c->alias_maps);
+	m->transport = open_maplist(c->transport_maps);
+	m->local_addrs = strv_new();
+	v = split_list(c->inet_interfaces, STR_LIST_DELIMS);
+	for (i = 0; i < v->argc; i++)
+		strv_add(m->local_addrs, v->argv[i]);
+	strv_free(v);
+	v = split_list(c->proxy_interfaces, STR_LIST_DELIMS);
+	for (i = 0; i < v->argc; i++)
+		strv_add(m->local_addrs, v->argv[i]);
+	strv_free(v);
+	return (m);
+}
+
+/* qmgr_resolve_maps_free - close one thread's tables */
+void
+qmgr_resolve_maps_free(struct qmgr_resolve_maps *m)
+{
+	if (m == NULL)
+		return;
+	domlist_free(&m->mydest);
+	domlist_free(&m->valias_dom);
+	domlist_free(&m->vmbox_dom);
+	domlist_free(&m->relay_dom);
+	if (m->valias)
+		maplist_close(m->valias);
+	if (m->alias)
+		maplist_close(m->alias);
+	if (m->transport)
+		maplist_close(m->transport);
+	strv_free(m->local_addrs);
+	free(m);
+}
+
+/* qmgr_resolve_qualify - append @$myorigin to a bare local part */
+char *
+qmgr_resolve_qualify(const struct qmgr_resolve_conf *c, const char *addr)
+{
+	if (*addr == 0 || strchr(addr, '@') != NULL)
+		return (xstrdup(addr));
+	return (xasprintf("%s@%s", addr, c->myorigin));
+}
+
+/* local_literal - an IP literal naming this host */
+static int
+local_literal(struct qmgr_resolve_maps *m, const char *dom)
+{
+	char	 ip[128];
+	size_t	 len = strlen(dom), i;
+	int	 all = 0;
+
+	if (len < 3 || dom[0] != '[' || dom[len - 1] != ']'
+	    || len - 2 >= sizeof(ip))
+		return (0);
+	memcpy(ip, dom + 1, len - 2);
+	ip[len - 2] = 0;
+	if (strncasecmp(ip, "ipv6:", 5) == 0)
+		memmove(ip, ip + 5, strlen(ip + 5) + 1);
+	for (i = 0; i < m->local_addrs->argc; i++) {
+		char	*a = m->local_addrs->argv[i];
+		size_t	 al = strlen(a);
+
+		if (strcasecmp(a, "all") == 0)
+			all = 1;
+		if (a[0] == '[' && al > 2 && strncasecmp(a + 1, ip, al - 2) == 0
+		    && strlen(ip) == al - 2)
+			return (1);
+		if (strcasecmp(a, ip) == 0)
+			return (1);
+	}
+	if (all || strcasecmp(ip, "::1") == 0)
+		return (strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0);
+	return (strcmp(ip, "127.0.0.1") == 0);
+}
+
+/* is_local - 1 local domain, 0 not, -1 temporary error */
+static int
+is_local(struct qmgr_resolve_maps *m, const char *dom, char *reason,
+    size_t len)
+{
+	if (local_literal(m, dom))
+		return (1);
+	return (domlist_match(&m->mydest, dom, reason, len));
+}
+
+/* same_addr - case-insensitive address comparison */
+static int
+same_addr(const char *a, const char *b)
+{
+	return (strcasecmp(a, b) == 0);
+}
+
+/* strv_has - case-insensitive membership */
+static int
+strv_has(const struct strv *v, const char *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < v->argc; i++)
+		if (same_addr(v->argv[i], s))
+			return (1);
+	return (0);
+}
+
+/* special_alias - "|cmd", "/file", ":include:" */
+static int
+special_alias(const char *a)
+{
+	return (*a == '|' || *a == '/' || strncasecmp(a, ":include:", 9) == 0);
+}
+
+struct expand_state {
+	struct qmgr_resolve_maps *m;
+	struct strv *leaves;
+	struct strv *ancestry;
+	char	*reason;
+	size_t	 len;
+};
+
+static int expand_one(struct expand_state *, const char *, long);
+
+/* expand_list - walk the result of one lookup */
+static int
+expand_list(struct expand_state *st, const char *addr, const char *value,
+    const char *seps, const char *table, long depth)
+{
+	const struct qmgr_resolve_conf *c = st->m->conf;
+	struct strv *v = split_list(value, seps);
+	size_t	 i;
+	int	 rc = 0;
+
+	if ((long)v->argc > c->expansion_limit) {
+		snprintf(st->reason, st->len, "4.3.0 unreasonable %s"
+		    " expansion size for %s", table, log_safe(addr));
+		strv_free(v);
+		return (-1);
+	}
+	strv_add(st->ancestry, addr);
+	for (i = 0; i < v->argc && rc == 0; i++) {
+		char	*elem = v->argv[i], *q;
+		size_t	 el = strlen(elem);
+
+		if (el >= 2 && elem[0] == '"' && elem[el - 1] == '"') {
+			memmove(elem, elem + 1, el - 2);
+			elem[el - 2] = 0;
+		}
+		if (*elem == 0)
+			continue;
+		if (special_alias(elem)) {
+			if (!strv_has(st->leaves, elem))
+				strv_add(st->leaves, elem);
+			continue;
+		}
+		q = qmgr_resolve_qualify(c, elem);
+		if (same_addr(q, addr)) {
+			if (!strv_has(st->leaves, q))
+				strv_add(st->leaves, q);
+		} else if (strv_has(st->ancestry, q)) {
+			snprintf(st->reason, st->len, "4.4.6 mail forwarding"
+			    " loop for %s in %s", log_safe(q), table);
+			rc = -1;
+		} else {
+			rc = expand_one(st, q, depth + 1);
+		}
+		free(q);
+		if ((long)st->leaves->argc > c->expansion_limit && rc == 0) {
+			snprintf(st->reason, st->len, "4.3.0 unreasonable %s"
+			    " expansion size for %s", table, log_safe(addr));
+			rc = -1;
+		}
+	}
+	free(st->ancestry->argv[--st->ancestry->argc]);
+	st->ancestry->argv[st->ancestry->argc] = NULL;
+	strv_free(v);
+	return (rc);
+}
+
+/* alias_lookup - aliases(5) lookup of a local name: user+ext, user */
+static int
+alias_lookup(struct qmgr_resolve_maps *m, const char *addr, char **value)
+{
+	char	*local = addr_localpart(addr), *base, *ext;
+	int	 r;
+
+	r = maplist_lookup(m->alias, local, value);
+	if (r == MAP_NOTFOUND && *m->conf->recipient_delimiter
+	    && addr_split_ext(local, m->conf->recipient_delimiter, &base,
+	    &ext) == 1) {
+		r = maplist_lookup(m->alias, base, value);
+		free(base);
+		free(ext);
+	}
+	free(local);
+	return (r);
+}
+
+/* expand_one - expand one address, appending leaves */
+static int
+expand_one(struct expand_state *st, const char *addr, long depth)
+{
+	struct qmgr_resolve_maps *m = st->m;
+	const char *dom = addr_domain(addr);
+	char	*value = NULL;
+	int	 local, r, rc;
+
+	if (depth > m->conf->recursion_limit) {
+		snprintf(st->reason, st->len, "4.3.0 unreasonable"
+		    " virtual_alias_maps map nesting for %s", log_safe(addr));
+		return (-1);
+	}
+	if ((local = is_local(m, dom, st->reason, st->len)) < 0)
+		return (-1);
+	r = m->valias ? maplist_lookup_addr(m->valias, addr,
+	    local ? MAP_ADDR_USER : 0, &value) : MAP_NOTFOUND;
+	if (r == MAP_RETRY) {
+		snprintf(st->reason, st->len, "4.3.0 virtual_alias_maps lookup"
+		    " error for %s: %s", log_safe(addr),
+		    maplist_error(m->valias));
+		return (-1);
+	}
+	if (r == MAP_FOUND) {
+		rc = expand_list(st, addr, value, ", \t\r\n",
+		    "virtual_alias_maps", depth);
+		free(value);
+		return (rc);
+	}
+	if (local && m->alias) {
+		r = alias_lookup(m, addr, &value);
+		if (r == MAP_RETRY) {
+			snprintf(st->reason, st->len, "4.3.0 alias_maps lookup"
+			    " error for %s: %s", log_safe(addr),
+			    maplist_error(m->alias));
+			return (-1);
+		}
+		if (r == MAP_FOUND) {
+			rc = expand_list(st, addr, value, ",\r\n",
+			    "alias_maps", depth);
+			free(value);
+			return (rc);
+		}
+	}
+	if (!strv_has(st->leaves, addr))
+		strv_add(st->leaves, addr);
+	return (0);
+}
+
+/* qmgr_resolve_expand - expand a recipient into its final addresses */
+int
+qmgr_resolve_expand(struct qmgr_resolve_maps *m, const char *addr,
+    struct strv *leaves, char *reason, size_t len)
+{
+	struct expand_state st;
+	size_t	 start = leaves->argc;
+	char	*q = qmgr_resolve_qualify(m->conf, addr);
+	int	 rc;
+
+	st.m = m;
+	st.leaves = leaves;
+	st.ancestry = strv_new();
+	st.reason = reason;
+	st.len = len;
+	*reason = 0;
+	rc = expand_one(&st, q, 0);
+	strv_free(st.ancestry);
+	if (rc < 0) {
+		while (leaves->argc > start) {
+			free(leaves->argv[--leaves->argc]);
+			leaves->argv[leaves->argc] = NULL;
+		}
+		free(q);
+		return (QMGR_EXPAND_DEFER);
+	}
+	rc = (leaves->argc == start + 1 && same_addr(leaves->argv[start], q)
+	    && strcmp(q, addr) == 0) ? QMGR_EXPAND_NONE : QMGR_EXPAND_LIST;
+	free(q);
+	return (rc);
+}
+
+/* route_set - fill in a route */
+static int
+route_set(struct qmgr_route *r, int action, const char *status,
+    const char *fmt, const char *arg)
+{
+	r->action = action;
+	snprintf(r->status, sizeof(r->status), "%s", status);
+	snprintf(r->reason, sizeof(r->reason), fmt, arg);
+	return (action);
+}
+
+/* transport_lookup - transport_maps: address, domain, .parents */
+static int
+transport_lookup(struct qmgr_resolve_maps *m, const char *addr,
+    const char *dom, char **value)
+{
+	char	*key;
+	const char *cp;
+	int	 r;
+
+	if ((r = maplist_lookup(m->transport, addr, value)) != MAP_NOTFOUND)
+		return (r);
+	if ((r = maplist_lookup(m->transport, dom, value)) != MAP_NOTFOUND)
+		return (r);
+	for (cp = dom; (cp = strchr(cp, '.')) != NULL; cp++) {
+		key = xstrdup(cp);
+		r = maplist_lookup(m->transport, key, value);
+		free(key);
+		if (r != MAP_NOTFOUND)
+			return (r);
+	}
+	return (MAP_NOTFOUND);
+}
+
+/* split_transport - "transport:nexthop" into a route */
+static void
+split_transport(struct qmgr_route *r, const char *value, int override)
+{
+	const char *colon = strchr(value, ':');
+	size_t	 tl = colon ? (size_t)(colon - value) : strlen(value);
+
+	if (tl > 0 || !override) {
+		if (tl >= sizeof(r->transport))
+			tl = sizeof(r->transport) - 1;
+		memcpy(r->transport, value, tl);
+		r->transport[tl] = 0;
+	}
+	if (colon && colon[1]) {
+		free(r->nexthop);
+		r->nexthop = xstrdup(colon + 1);
+	}
+}
+
+/* qmgr_resolve_leaf - route one final address */
+int
+qmgr_resolve_leaf(struct qmgr_resolve_maps *m, const char *addr,
+    struct qmgr_route *r)
+{
+	const struct qmgr_resolve_conf *c = m->conf;
+	const char *dom = addr_domain(addr);
+	char	 why[512], *value = NULL;
+	int	 local, rc;
+
+	memset(r, 0, sizeof(*r));
+	if (special_alias(addr))
+		return (route_set(r, QMGR_ROUTE_BOUNCE, "5.3.0", "unsupported"
+		    " alias destination %s: no local delivery agent",
+		    log_safe(addr)));
+	if (*dom == 0)
+		return (route_set(r, QMGR_ROUTE_BOUNCE, "5.1.3",
+		    "bad address syntax: %s", log_safe(addr)));
+	if ((local = is_local(m, dom, why, sizeof(why))) < 0)
+		return (route_set(r, QMGR_ROUTE_DEFER, "4.3.0", "%s", why + 6));
+	if (local) {
+		route_set(r, QMGR_ROUTE_BOUNCE, "5.1.1", "unknown user: \"%s\"",
+		    log_safe(addr));
+	} else if ((rc = domlist_match(&m->valias_dom, dom, why,
+	    sizeof(why))) != 0) {
+		if (rc < 0)
+			return (route_set(r, QMGR_ROUTE_DEFER, "4.3.0", "%s",
+			    why + 6));
+		route_set(r, QMGR_ROUTE_BOUNCE, "5.1.1", "User unknown in"
+		    " virtual alias table%s", "");
+	} else if ((rc = domlist_match(&m->vmbox_dom, dom, why,
+	    sizeof(why))) != 0) {
+		if (rc < 0)
+			return (route_set(r, QMGR_ROUTE_DEFER, "4.3.0", "%s",
+			    why + 6));
+		split_transport(r, c->virtual_transport, 0);
+	} else if ((rc = domlist_match(&m->relay_dom, dom, why,
+	    sizeof(why))) != 0) {
+		if (rc < 0)
+			return (route_set(r, QMGR_ROUTE_DEFER, "4.3.0", "%s",
+			    why + 6));
+		split_transport(r, c->relay_transport, 0);
+	} else {
+		split_transport(r, c->default_transport, 0);
+		if (r->nexthop == NULL && *c->relayhost)
+			r->nexthop = xstrdup(c->relayhost);
+	}
+	if (m->transport) {
+		rc = transport_lookup(m, addr, dom, &value);
+		if (rc == MAP_RETRY) {
+			free(r->nexthop);
+			r->nexthop = NULL;
+			return (route_set(r, QMGR_ROUTE_DEFER, "4.3.0",
+			    "transport_maps lookup error: %s",
+			    maplist_error(m->transport)));
+		}
+		if (rc == MAP_FOUND) {
+			r->action = QMGR_ROUTE_DELIVER;
+			split_transport(r, value, 1);
+			free(value);
+		}
+	}
+	if (r->action == QMGR_ROUTE_DELIVER && r->nexthop == NULL)
+		r->nexthop = xstrdup(dom);
+	if (r->action != QMGR_ROUTE_DELIVER) {
+		free(r->nexthop);
+		r->nexthop = NULL;
+	}
+	return (r->action);
+}

@@ -1,0 +1,485 @@
+/*
+ * NAME
+ *	qmgr_scan - queue scans and the maildrop pickup
+ * SYNOPSIS
+ *	#include "qmgr.h"
+ *
+ *	void	qmgr_scan_init(void);
+ *	void	qmgr_scan_active_at_start(void);
+ *	void	qmgr_scan_incoming(void);
+ *	void	qmgr_scan_deferred(int force);
+ *	void	qmgr_scan_flush_one(const char *id);
+ *	void	qmgr_scan_more(void);
+ *	void	*qmgr_thread_maps(void *thread_ctx);
+ * DESCRIPTION
+ *	Directory listings run on the io pool; the loop then starts the
+ *	messages it may take (qmgr_message_active_limit). One scan of a
+ *	kind is in flight at a time; a request during a scan runs it
+ *	again afterwards. qmgr_scan_more() rescans incoming/ when an
+ *	earlier scan left files behind because of the limit.
+ *
+ *	At start active/ is taken first (files left by a crash are
+ *	delivered again from their recorded state), then incoming/,
+ *	maildrop/ and the due files of deferred/ (mtime <= now).
+ *	qmgr_scan_deferred(1) is a flush: every deferred file is due.
+ *	qmgr_scan_flush_one() makes one deferred file due.
+ *
+ *	Pickup (Postfix's pickup(8), folded in): a maildrop/ file, written
+ *	by sendmail in queue format, is read on a resolve thread,
+ *	unqualified addresses get @$myorigin (append_at_myorigin), and it
+ *	goes through cleanup_message() (canonical maps, header checks,
+ *	Received:, missing Message-ID/Date/From) into incoming/; the
+ *	maildrop file is removed after the new file is durable.
+ * DIAGNOSTICS
+ *	A maildrop file that does not parse goes to corrupt/ with a
+ *	warning. A cleanup DEFER leaves it for the next scan; REJECT and
+ *	DISCARD remove it with a log line.
+ */
+#include <sys/stat.h>
+#include <sys/time.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "log.h"
+#include "qmgr.h"
+#include "qmgr_bounce.h"
+#include "str.h"
+#include "workq.h"
+#include "xalloc.h"
+
+/*
+ * Until cleanup/ is in the tree, its functions are weak references:
+ * without them pickup is off (logged), everything else works.
+ */
+#pragma weak cleanup_maps_new
+#pragma weak cleanup_maps_free
+#pragma weak cleanup_message
+
+struct qmgr_thread {
+	struct qmgr_resolve_maps *rm;
+	struct cleanup_maps *cm;
+};
+
+/* qmgr_thread_maps - a resolve thread's maps */
+void *
+qmgr_thread_maps(void *tctx)
+{
+	return (((struct qmgr_thread *)tctx)->rm);
+}
+
+/* thread_init - open one resolve thread's tables */
+static void *
+thread_init(void)
+{
+	struct qmgr_thread *t = xcalloc(1, sizeof(*t));
+
+	t->rm = qmgr_resolve_maps_new(&qmgr_conf.rc);
+	t->cm = cleanup_maps_new ? cleanup_maps_new() : NULL;
+	return (t);
+}
+
+/* thread_fini - close them */
+static void
+thread_fini(void *tctx)
+{
+	struct qmgr_thread *t = tctx;
+
+	qmgr_resolve_maps_free(t->rm);
+	if (t->cm)
+		cleanup_maps_free(t->cm);
+	free(t);
+}
+
+/* qmgr_scan_init - start the pools */
+void
+qmgr_scan_init(void)
+{
+	qmgr_io = workq_new(qmgr_base, 1, NULL, NULL);
+	qmgr_resolver = workq_new(qmgr_base, QMGR_RESOLVE_THREADS,
+	    thread_init, thread_fini);
+}
+
+/* ---- scans ---- */
+
+#define SCAN_INCOMING	0
+#define SCAN_DEFERRED	1
+#define SCAN_ACTIVE	2
+
+struct scan_job {
+	int	 kind;
+	int	 force;
+	struct strv *ids;
+	struct strv *drop;
+};
+
+static int scan_busy[3], scan_again[3], force_again;
+static int incoming_left;
+static struct strv *pickups;	/* maildrop ids being picked up */
+
+static void scan_submit(int, int);
+static void pickup_start(const char *);
+
+/* due - a deferred file whose retry time has come */
+static int
+due(const char *id, long now)
+{
+	char	*p = queue_path(qmgr_conf.queue_dir, "deferred", id);
+	struct stat st;
+	int	 rc;
+
+	rc = stat(p, &st) == 0 && st.st_mtime <= now;
+	free(p);
+	return (rc);
+}
+
+/* scan_job - list a directory (io pool) */
+static void
+scan_job(void *arg, void *tctx)
+{
+	struct scan_job *j = arg;
+	const char *qd = qmgr_conf.queue_dir;
+	struct strv *all;
+	long	 now = time(NULL);
+	size_t	 i;
+
+	switch (j->kind) {
+	case SCAN_ACTIVE:
+		j->ids = queue_scan(qd, "active");
+		queue_clean_temp(qd, "incoming", QUEUE_TEMP_MAX_AGE);
+		queue_clean_temp(qd, "maildrop", QUEUE_TEMP_MAX_AGE);
+		break;
+	case SCAN_INCOMING:
+		j->ids = queue_scan(qd, "incoming");
+		j->drop = queue_scan(qd, "maildrop");
+		break;
+	case SCAN_DEFERRED:
+		if ((all = queue_scan(qd, "deferred")) == NULL)
+			break;
+		j->ids = strv_new();
+		for (i = 0; i < all->argc; i++)
+			if (j->force || due(all->argv[i], now))
+				strv_add(j->ids, all->argv[i]);
+		strv_free(all);
+		break;
+	}
+}
+
+/* in_list - membership */
+static int
+in_list(const struct strv *v, const char *s)
+{
+	size_t	 i;
+
+	for (i = 0; v && i < v->argc; i++)
+		if (strcmp(v->argv[i], s) == 0)
+			return (1);
+	return (0);
+}
+
+/* scan_done - start what was found (loop) */
+static void
+scan_done(void *arg)
+{
+	struct scan_job *j = arg;
+	static const char *from[] = {"incoming", "deferred", "active"};
+	size_t	 i;
+	int	 kind = j->kind;
+
+	if (kind == SCAN_INCOMING)
+		incoming_left = 0;
+	for (i = 0; j->ids && i < j->ids->argc; i++) {
+		if (qmgr_active_count() >= (size_t)qmgr_conf.active_limit) {
+			if (kind == SCAN_INCOMING)
+				incoming_left = 1;
+			break;
+		}
+		qmgr_active_start(j->ids->argv[i], from[kind]);
+	}
+	for (i = 0; j->drop && i < j->drop->argc; i++)
+		if (!in_list(pickups, j->drop->argv[i])
+		    && pickups->argc < 2 * QMGR_RESOLVE_THREADS)
+			pickup_start(j->drop->argv[i]);
+	if (j->ids)
+		strv_free(j->ids);
+	if (j->drop)
+		strv_free(j->drop);
+	free(j);
+	scan_busy[kind] = 0;
+	if (kind == SCAN_ACTIVE) {
+		scan_submit(SCAN_INCOMING, 0);
+		scan_submit(SCAN_DEFERRED, 0);
+	} else if (scan_again[kind]) {
+		scan_again[kind] = 0;
+		scan_submit(kind, kind == SCAN_DEFERRED ? force_again : 0);
+		force_again = 0;
+	}
+}
+
+/* scan_submit - one scan of a kind at a time */
+static void
+scan_submit(int kind, int force)
+{
+	struct scan_job *j;
+
+	if (scan_busy[kind]) {
+		scan_again[kind] = 1;
+		if (force)
+			force_again = 1;
+		return;
+	}
+	scan_busy[kind] = 1;
+	j = xcalloc(1, sizeof(*j));
+	j->kind = kind;
+	j->force = force;
+	workq_submit(qmgr_io, scan_job, scan_done, j);
+}
+
+/* qmgr_scan_active_at_start - crash leftovers, then the rest */
+void
+qmgr_scan_active_at_start(void)
+{
+	if (pickups == NULL)
+		pickups = strv_new();
+	scan_submit(SCAN_ACTIVE, 0);
+}
+
+/* qmgr_scan_incoming - incoming/ and maildrop/ */
+void
+qmgr_scan_incoming(void)
+{
+	scan_submit(SCAN_INCOMING, 0);
+}
+
+/* qmgr_scan_deferred - due (or, with force, all) deferred files */
+void
+qmgr_scan_deferred(int force)
+{
+	scan_submit(SCAN_DEFERRED, force);
+}
+
+/* qmgr_scan_more - rescan when the active limit left files behind */
+void
+qmgr_scan_more(void)
+{
+	if (incoming_left
+	    && qmgr_active_count() < (size_t)qmgr_conf.active_limit)
+		scan_submit(SCAN_INCOMING, 0);
+}
+
+/* flush_one_job - make one deferred file due (io pool) */
+static void
+flush_one_job(void *arg, void *tctx)
+{
+	char	*p = queue_path(qmgr_conf.queue_dir, "deferred", arg);
+
+	if (utimes(p, NULL) < 0 && errno != ENOENT)
+		log_warn("%s: flush: %m", (char *)arg);
+	free(p);
+}
+
+/* flush_one_done - then scan deferred/ (loop) */
+static void
+flush_one_done(void *arg)
+{
+	free(arg);
+	qmgr_scan_deferred(0);
+}
+
+/* qmgr_scan_flush_one - "I<id>" */
+void
+qmgr_scan_flush_one(const char *id)
+{
+	if (!queue_id_valid(id))
+		return;
+	workq_submit(qmgr_io, flush_one_job, flush_one_done, xstrdup(id));
+}
+
+/* ---- pickup ---- */
+
+struct pickup_job {
+	char	*id;
+	char	 newid[QUEUE_ID_MAX + 1];
+	int	 ok;
+};
+
+/* read_all - the message bytes of a queue file */
+static char *
+read_all(struct queue_file *qf, size_t *len)
+{
+	size_t	 want = (size_t)qf->msg_len, got = 0;
+	char	*buf = xmalloc(want + 1);
+	ssize_t	 n;
+
+	while (got < want) {
+		n = pread(qf->fd, buf + got, want - got,
+		    qf->msg_offset + (off_t)got);
+		if (n <= 0) {
+			free(buf);
+			return (NULL);
+		}
+		got += (size_t)n;
+	}
+	buf[got] = 0;
+	*len = got;
+	return (buf);
+}
+
+/* pickup_received - "Received: by host (Postern, from userid N)" */
+static char *
+pickup_received(uid_t uid)
+{
+	char	 date[80];
+
+	qmgr_dsn_date(time(NULL), date, sizeof(date));
+	return (xasprintf("Received: by %s (%s, from userid %ld);\n\t%s",
+	    qmgr_conf.myhostname, qmgr_conf.mail_name, (long)uid, date));
+}
+
+/* pickup_clean - run one maildrop file through cleanup */
+static void
+pickup_clean(struct pickup_job *j, struct qmgr_thread *t,
+    struct queue_file *qf, const char *path)
+{
+	const struct qmgr_resolve_conf *rc = &qmgr_conf.rc;
+	struct cleanup_rcpt *rcpts = xcalloc(qf->nrcpts + 1, sizeof(*rcpts));
+	const char **attrs = xcalloc(2 * qf->nattrs + 1, sizeof(char *));
+	struct cleanup_input in;
+	struct cleanup_result res;
+	struct strv *own = strv_new();
+	struct stat st;
+	char	*msg, *sender, *received;
+	size_t	 i, mlen = 0;
+	int	 r;
+
+	if ((msg = read_all(qf, &mlen)) == NULL) {
+		log_warn("maildrop %s: read error: %m", j->id);
+		goto out;
+	}
+	sender = qmgr_resolve_qualify(rc, qf->sender);
+	for (i = 0; i < qf->nrcpts; i++) {
+		strv_add(own, qf->rcpts[i].addr);
+		free(own->argv[own->argc - 1]);
+		own->argv[own->argc - 1] = qmgr_resolve_qualify(rc,
+		    qf->rcpts[i].addr);
+		rcpts[i].addr = own->argv[own->argc - 1];
+		rcpts[i].orcpt = qf->rcpts[i].orcpt;
+		rcpts[i].notify = qf->rcpts[i].notify;
+	}
+	for (i = 0; i < qf->nattrs; i++) {
+		attrs[2 * i] = qf->attrs[i].name;
+		attrs[2 * i + 1] = qf->attrs[i].value;
+	}
+	fstat(qf->fd, &st);
+	received = pickup_received(st.st_uid);
+	memset(&in, 0, sizeof(in));
+	memset(&res, 0, sizeof(res));
+	in.queue_dir = qmgr_conf.queue_dir;
+	in.sender = sender;
+	in.rcpts = rcpts;
+	in.nrcpts = qf->nrcpts;
+	in.attrs = attrs;
+	in.message = msg;
+	in.message_len = mlen;
+	in.flags = CLEANUP_FLAG_LOCAL;
+	in.received = received;
+	in.log_prefix = "pickup";
+	r = cleanup_message(t->cm, &in, &res);
+	if (r == CLEANUP_OK && queue_sync_dir(qmgr_conf.queue_dir,
+	    res.hold ? "hold" : "incoming") < 0) {
+		log_warn("maildrop %s: sync: %m", j->id);
+	} else if (r == CLEANUP_DEFER) {
+		log_warn("maildrop %s: %s; will try again", j->id, res.reply);
+	} else {
+		if (r == CLEANUP_OK) {
+			log_info("%s: uid=%ld from=<%s>", res.queue_id,
+			    (long)st.st_uid, log_safe(sender));
+			if (!res.hold)
+				snprintf(j->newid, sizeof(j->newid), "%s",
+				    res.queue_id);
+		} else {
+			log_warn("maildrop %s: from=<%s>: %s", j->id,
+			    log_safe(sender), r == CLEANUP_REJECT ?
+			    res.reply : "discarded");
+		}
+		if (unlink(path) < 0)
+			log_warn("maildrop %s: remove: %m", j->id);
+		j->ok = 1;
+	}
+	free(received);
+	free(sender);
+	free(msg);
+out:
+	strv_free(own);
+	free(rcpts);
+	free(attrs);
+}
+
+/* pickup_job - one maildrop file (resolve pool) */
+static void
+pickup_job(void *arg, void *tctx)
+{
+	struct pickup_job *j = arg;
+	char	*path = queue_path(qmgr_conf.queue_dir, "maildrop", j->id);
+	struct queue_file *qf;
+	char	 err[256];
+
+	if ((qf = queue_file_open(path, 0, err, sizeof(err))) == NULL) {
+		if (errno != ENOENT) {
+			log_warn("%s: corrupt queue file: %s", j->id, err);
+			if (queue_move(qmgr_conf.queue_dir, "maildrop",
+			    "corrupt", j->id) < 0)
+				log_warn("%s: move to corrupt: %m", j->id);
+		}
+		free(path);
+		return;
+	}
+	if (((struct qmgr_thread *)tctx)->cm == NULL) {
+		log_warn("maildrop %s: pickup unavailable in this build",
+		    j->id);
+		j->ok = 0;
+	} else
+		pickup_clean(j, tctx, qf, path);
+	queue_file_close(qf);
+	free(path);
+}
+
+/* pickup_done - start the new message (loop) */
+static void
+pickup_done(void *arg)
+{
+	struct pickup_job *j = arg;
+	size_t	 i;
+
+	for (i = 0; i < pickups->argc; i++) {
+		if (strcmp(pickups->argv[i], j->id) == 0) {
+			free(pickups->argv[i]);
+			pickups->argv[i] = pickups->argv[--pickups->argc];
+			pickups->argv[pickups->argc] = NULL;
+			break;
+		}
+	}
+	if (*j->newid
+	    && qmgr_active_count() < (size_t)qmgr_conf.active_limit)
+		qmgr_active_start(j->newid, "incoming");
+	else if (*j->newid)
+		incoming_left = 1;
+	free(j->id);
+	free(j);
+}
+
+/* pickup_start - submit one maildrop file */
+static void
+pickup_start(const char *id)
+{
+	struct pickup_job *j = xcalloc(1, sizeof(*j));
+
+	j->id = xstrdup(id);
+	strv_add(pickups, id);
+	workq_submit(qmgr_resolver, pickup_job, pickup_done, j);
+}
