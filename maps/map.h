@@ -17,12 +17,15 @@
  *	    int flags, char **value);
  *	const char *maplist_error(const struct maplist *l);
  *	size_t	maplist_count(const struct maplist *l);
+ *	struct map *maplist_map(const struct maplist *l, size_t i);
  *	void	maplist_close(struct maplist *l);
  * DESCRIPTION
  *	A spec is "type:name": lmdb:, hash: and btree: (all three mean an
  *	LMDB file "name.lmdb" built by postmap), texthash:, cidr:,
  *	regexp:, pcre:, static:, inline:{k=v, ...}, mysql:, memory: (an
- *	in-process table for tests, filled with map_update()).
+ *	in-process table for tests, filled with map_update()),
+ *	unix:passwd.byname and unix:group.byname. "proxy:type:name" is
+ *	read as "type:name" (postern has no proxymap process).
  *
  *	Every lookup has three outcomes, never merged:
  *	MAP_FOUND (value set, caller frees), MAP_NOTFOUND, and MAP_RETRY
@@ -39,10 +42,17 @@
  *	their own handles (and so their own database connections).
  *	File-based maps notice a rebuilt file and reopen it.
  *
+ *	map_update() adds or replaces an entry in a memory: table (0, or
+ *	-1 with map_error() for types that cannot be updated). memory:NAME
+ *	tables are shared by name within the process, so a test can fill
+ *	memory:x and a daemon's maplist "memory:x" sees the same entries.
+ *
  *	A maplist is a comma/whitespace-separated list of specs searched
  *	in order; the first FOUND wins, a RETRY from an earlier map is
  *	returned at once (a later map must not answer for a map that is
- *	down).
+ *	down). Map specs may contain {...} with commas and spaces
+ *	(inline:{a=b, c=d}). maplist_map() returns the i-th map, so
+ *	postern check can report each map's map_error() after opening.
  *
  *	maplist_lookup_addr() applies Postfix's lookup order for an
  *	address with recipient_delimiter (from conf): user+ext@domain,
@@ -89,6 +99,7 @@ int	 maplist_lookup(struct maplist *, const char *, char **);
 int	 maplist_lookup_addr(struct maplist *, const char *, int, char **);
 const char *maplist_error(const struct maplist *);
 size_t	 maplist_count(const struct maplist *);
+struct map *maplist_map(const struct maplist *, size_t);
 void	 maplist_close(struct maplist *);
 
 #endif
