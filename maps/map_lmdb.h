@@ -1,0 +1,33 @@
+/*
+ * NAME
+ *	map_lmdb - build and walk the LMDB files behind lmdb:/hash:/btree:
+ * SYNOPSIS
+ *	#include "map_lmdb.h"
+ *
+ *	int	map_lmdb_write(const char *file, const struct strv *keys,
+ *	    const struct strv *values, char *err, size_t errlen);
+ *	int	map_lmdb_walk(const char *file, map_lmdb_walk_fn *fn,
+ *	    void *ctx, char *err, size_t errlen);
+ * DESCRIPTION
+ *	file is the map name without ".lmdb". map_lmdb_write() replaces
+ *	file.lmdb atomically (temporary file, commit, rename, directory
+ *	fsync); keys must be unique, non-empty and at most 511 bytes.
+ *	map_lmdb_walk() visits every entry in key order.
+ * DIAGNOSTICS
+ *	Both return 0, or -1 with a message in err.
+ */
+#ifndef MAP_LMDB_H
+#define MAP_LMDB_H
+
+#include <stddef.h>
+
+#include "str.h"
+
+typedef void map_lmdb_walk_fn(const char *key, const char *value, void *ctx);
+
+int	 map_lmdb_write(const char *, const struct strv *, const struct strv *,
+	    char *, size_t);
+int	 map_lmdb_walk(const char *, map_lmdb_walk_fn *, void *, char *,
+	    size_t);
+
+#endif
