@@ -1,0 +1,10 @@
+# maps/: the lookup-table library (libmaps.a) and postmap, postalias,
+# newaliases.
+MAPS_SRCS += maps/map.c maps/map_kv.c maps/map_text.c maps/map_static.c \
+	maps/map_texthash.c maps/map_lmdb.c maps/map_cidr.c maps/map_regexp.c \
+	maps/map_mysql.c maps/map_unix.c maps/map_tool.c
+
+PROGRAMS += postmap postalias
+postmap_SRCS := maps/postmap.c
+postalias_SRCS := maps/postalias.c
+PROGRAM_LINKS += newaliases=postalias
