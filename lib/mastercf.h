@@ -9,16 +9,23 @@
  *	void	mastercf_free(struct mastercf *m);
  *	const struct mastercf_service *mastercf_find(const struct mastercf *m,
  *	    const char *service, const char *type);
+ *	char	*mastercf_format(const struct mastercf_service *s);
  * DESCRIPTION
  *	Parses master(5): eight fields (service, type, private, unpriv,
  *	chroot, wakeup, maxproc, command + args), '#' comments,
  *	continuation lines starting with whitespace, '-' for a field's
- *	default (private=y, unpriv=y, chroot=y, wakeup=0, maxproc=
+ *	default (private=y, unpriv=y, chroot=n as in Postfix >= 3.0,
+ *	wakeup=0, maxproc=
  *	$default_process_limit which is 100), a '?' after wakeup (wake
  *	only when used). Arguments are kept as given; "-o name=value"
  *	pairs are also collected in options (value unexpanded; the
  *	program expands it in its own parameter view), and "-o name=" is
  *	an empty override. Types: inet, unix, unix-dgram, fifo, pass.
+ *	An argument written "{ text }" is one argument (Postfix 3), so
+ *	"-o { name = value }" works. raw[] holds the first seven fields
+ *	as written. mastercf_format() returns the entry on one line
+ *	with Postfix's column layout, as "postconf -M" prints it (caller
+ *	frees). mastercf_find() with type NULL matches any type.
  * DIAGNOSTICS
  *	mastercf_load() returns NULL with err set if the file cannot be
  *	read. A malformed line (too few fields, bad type, bad number) is
@@ -45,6 +52,7 @@ struct mastercf_service {
 	struct strv *options;	/* "name=value" from -o, in order */
 	char	*file;
 	int	 line;
+	char	*raw[7];	/* service..maxproc as written */
 };
 
 struct mastercf {
@@ -56,5 +64,6 @@ struct mastercf *mastercf_load(const char *, char *, size_t);
 void	 mastercf_free(struct mastercf *);
 const struct mastercf_service *mastercf_find(const struct mastercf *,
 	    const char *, const char *);
+char	*mastercf_format(const struct mastercf_service *);
 
 #endif

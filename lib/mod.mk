@@ -24,3 +24,7 @@ fdpass_test_SRCS := lib/fdpass_test.c
 UNIT_TESTS += queue_test attr_test
 queue_test_SRCS := lib/queue_test.c
 attr_test_SRCS := lib/attr_test.c
+
+UNIT_TESTS += conf_test mastercf_test
+conf_test_SRCS := lib/conf_test.c
+mastercf_test_SRCS := lib/mastercf_test.c
