@@ -495,6 +495,7 @@ const struct conf_param conf_params[] = {
 	{ "postscreen_tls_security_level", "$smtpd_tls_security_level" },
 	{ "postscreen_use_tls", "$smtpd_use_tls" },
 	{ "postscreen_enforce_tls", "$smtpd_enforce_tls" },
+	{ "smtpd_service_name", "smtpd" },
 
 	/* Lookup tables (maps/, postmap, postalias). hash: means lmdb. */
 	{ "default_database_type", "lmdb" },
