@@ -450,7 +450,7 @@ expand_list(struct expand_state *st, const char *addr, const char *value,
 	}
 	strv_add(st->ancestry, addr);
 	for (i = 0; i < v->argc && rc == 0; i++) {
-		char	*elem = v->argv[i], *q;
+		char	*elem = str_trim(v->argv[i]), *q;
 		size_t	 el = strlen(elem);
 
 		if (el >= 2 && elem[0] == '"' && elem[el - 1] == '"') {
