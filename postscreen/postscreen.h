@@ -36,7 +36,7 @@
 
 struct event;
 struct event_base;
-struct bufferevent;
+struct buf;
 struct strv;
 struct workq;
 
@@ -99,7 +99,7 @@ struct psc_params {
 	int	 disable_vrfy;
 	char	*myhostname;
 	char	*smtpd_socket;		/* $queue_directory/private/smtpd */
-	struct strv *forbidden;		/* postscreen_forbidden_commands */
+	struct psc_forbidden *forbidden; /* postscreen_forbidden_commands */
 };
 
 extern struct psc_params psc_var;
@@ -109,7 +109,6 @@ extern struct psc_dnsbl_sites *psc_sites;
 extern struct psc_access *psc_acl;
 extern struct psc_cache *psc_cache;
 extern int psc_pre_count;		/* sessions in the tests */
-extern int psc_post_count;		/* hand-offs in progress */
 
 /*
  * Per-connection state.
@@ -128,6 +127,7 @@ struct psc_state {
 	int	 counted_pre;		/* counts in psc_pre_count */
 	int	 teaser_sent;		/* "220-" went out */
 	int	 allowlisted;		/* DNSWL score: skip the rest */
+	int	 denylisted;		/* postscreen_access_list reject */
 	char	*enforce_reply;		/* reply to RCPT after enforce */
 	const char *test_phase;		/* for HANGUP logs */
 	/* early tests */
@@ -142,13 +142,13 @@ struct psc_state {
 	long	 dnsbl_ttl;
 	char	*dnsbl_name;
 	/* dummy SMTP engine */
-	struct bufferevent *bev;
 	char	*helo;
 	char	*sender;
 	char	 last_cmd[16];
 	long	 ncmds;
 	int	 closing;
 	int	 esmtp;
+	struct buf *in;
 };
 
 /* postscreen_state.c */
@@ -158,7 +158,7 @@ void	 psc_state_free(struct psc_state *);
 const char *psc_client(const struct psc_state *);
 const char *psc_elapsed(const struct psc_state *);
 int	 psc_send_reply(struct psc_state *, const char *);
-void	 psc_fail(struct psc_state *, enum psc_test, int, const char *,
+int	 psc_fail(struct psc_state *, enum psc_test, int, const char *,
 	    const char *);
 void	 psc_hangup(struct psc_state *, const char *);
 void	 psc_drop(struct psc_state *, const char *);
@@ -223,7 +223,9 @@ void	 psc_early_cancel(struct psc_state *);
 /* postscreen_smtp.c */
 void	 psc_smtp_tests(struct psc_state *);
 void	 psc_smtp_cancel(struct psc_state *);
-int	 psc_smtp_forbidden(const struct strv *, const char *);
+struct psc_forbidden *psc_forbidden_parse(const char *);
+int	 psc_forbidden_match(const struct psc_forbidden *, const char *);
+void	 psc_forbidden_free(struct psc_forbidden *);
 
 /* postscreen_send.c */
 void	 psc_send_socket(struct psc_state *);

@@ -1,0 +1,264 @@
+/*
+ * NAME
+ *	postscreen - the port-25 screener in front of smtpd
+ * SYNOPSIS
+ *	postscreen [-c config_dir] [-o name=value] [-d] [-v] [-l addr:port]
+ * DESCRIPTION
+ *	Only main(): the configuration and the accept callback, run by
+ *	the server skeleton (lib/server.h). The tests and the hand-off
+ *	live in the postscreen_*.c modules; postscreen.h shows the order.
+ *	One event-driven process screens every connection (master.cf's
+ *	"smtp inet n - - - 1 postscreen"); DNSBL queries run on a worker
+ *	pool of PSC_DNS_THREADS threads.
+ * DIAGNOSTICS
+ *	Bad action values are fatal at start; a cache that cannot be
+ *	opened is a warning (every client is then tested every time).
+ * SEE ALSO
+ *	postscreen.h, postscreen(8) and postconf(5) of Postfix.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "conf.h"
+#include "dns.h"
+#include "log.h"
+#include "postscreen.h"
+#include "server.h"
+#include "str.h"
+#include "workq.h"
+#include "xalloc.h"
+
+#define PSC_DNS_THREADS	32
+
+struct psc_params psc_var;
+struct event_base *psc_base;
+struct workq *psc_workq;
+struct psc_dnsbl_sites *psc_sites;
+struct psc_access *psc_acl;
+struct psc_cache *psc_cache;
+int	 psc_pre_count;
+
+static struct event *psc_cleanup_ev;
+
+/* action - an action parameter */
+static int
+action(const char *name)
+{
+	return (psc_parse_action(name, conf_str(name)));
+}
+
+/* read_params - copy the configuration */
+static void
+read_params(void)
+{
+	struct psc_params *v = &psc_var;
+
+	v->greet_wait = conf_time("postscreen_greet_wait");
+	v->greet_ttl = conf_time("postscreen_greet_ttl");
+	v->greet_banner = xstrdup(conf_str("postscreen_greet_banner"));
+	v->greet_action = action("postscreen_greet_action");
+	v->blacklist_action = action("postscreen_denylist_action");
+	v->dnsbl_action = action("postscreen_dnsbl_action");
+	v->dnsbl_threshold = conf_int("postscreen_dnsbl_threshold");
+	v->dnsbl_allow_threshold =
+	    conf_int("postscreen_dnsbl_allowlist_threshold");
+	v->dnsbl_min_ttl = conf_time("postscreen_dnsbl_min_ttl");
+	v->dnsbl_max_ttl = conf_time("postscreen_dnsbl_max_ttl");
+	v->dnsbl_timeout = conf_time("postscreen_dnsbl_timeout");
+	v->pipel_enable = conf_bool("postscreen_pipelining_enable");
+	v->pipel_action = action("postscreen_pipelining_action");
+	v->pipel_ttl = conf_time("postscreen_pipelining_ttl");
+	v->nsmtp_enable = conf_bool("postscreen_non_smtp_command_enable");
+	v->nsmtp_action = action("postscreen_non_smtp_command_action");
+	v->nsmtp_ttl = conf_time("postscreen_non_smtp_command_ttl");
+	v->barlf_enable = conf_bool("postscreen_bare_newline_enable");
+	v->barlf_action = action("postscreen_bare_newline_action");
+	v->barlf_ttl = conf_time("postscreen_bare_newline_ttl");
+	v->command_time_limit = conf_time("postscreen_command_time_limit");
+	v->command_count_limit = conf_int("postscreen_command_count_limit");
+	v->line_length_limit = conf_int("line_length_limit");
+	v->pre_queue_limit = conf_int("postscreen_pre_queue_limit");
+	v->post_queue_limit = conf_int("postscreen_post_queue_limit");
+	v->cache_cleanup_interval =
+	    conf_time("postscreen_cache_cleanup_interval");
+	v->cache_retention_time = conf_time("postscreen_cache_retention_time");
+	v->message_size_limit = conf_int("message_size_limit");
+	v->disable_vrfy = conf_bool("postscreen_disable_vrfy_command");
+	v->myhostname = xstrdup(conf_str("myhostname"));
+	v->smtpd_socket = xasprintf("%s/private/%s",
+	    conf_str("queue_directory"), conf_str("smtpd_service_name"));
+	v->forbidden = psc_forbidden_parse(
+	    conf_str("postscreen_forbidden_commands"));
+	if (v->greet_wait < 1)
+		v->greet_wait = 1;
+	if (v->line_length_limit < 512)
+		v->line_length_limit = 512;
+}
+
+/* pre_init - tables and DNS, before the privilege drop */
+static void
+pre_init(void)
+{
+	struct strv *nets;
+	char	 err[256];
+
+	read_params();
+	nets = conf_mynetworks();
+	psc_acl = psc_access_open(conf_str("postscreen_access_list"), nets);
+	strv_free(nets);
+	psc_sites = psc_dnsbl_parse(conf_str("postscreen_dnsbl_sites"), NULL,
+	    NULL);
+	if (psc_sites->nsite > 0 &&
+	    dns_init(conf_str("resolver_nameservers"), err, sizeof(err)) < 0)
+		log_fatal("DNS resolver: %s", err);
+}
+
+/* cleanup_event - the periodic cache cleanup */
+static void
+cleanup_event(evutil_socket_t fd, short what, void *arg)
+{
+	long	 n;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	n = psc_cache_cleanup(psc_cache, time(NULL),
+	    psc_var.cache_retention_time);
+	if (n >= 0)
+		log_info("cache %s full cleanup: dropped=%ld entries",
+		    conf_str("postscreen_cache_map"), n);
+}
+
+/* post_init - the cache (as mail_owner), the DNS pool, the timer */
+static void
+post_init(struct event_base *base)
+{
+	struct timeval tv;
+	char	*path, err[300];
+
+	psc_base = base;
+	if ((path = psc_cache_path(conf_str("postscreen_cache_map"))) != NULL) {
+		if ((psc_cache = psc_cache_open(path, err, sizeof(err))) == NULL)
+			log_warn("postscreen_cache_map: %s; clients are not "
+			    "remembered", err);
+		free(path);
+	} else if (*conf_str("postscreen_cache_map"))
+		log_warn("postscreen_cache_map: unsupported table \"%s\"; "
+		    "clients are not remembered",
+		    conf_str("postscreen_cache_map"));
+	if (psc_sites->nsite > 0)
+		psc_workq = workq_new(base, PSC_DNS_THREADS, NULL, NULL);
+	if (psc_cache && psc_var.cache_cleanup_interval > 0) {
+		psc_cleanup_ev = event_new(base, -1, EV_PERSIST, cleanup_event,
+		    NULL);
+		tv.tv_sec = psc_var.cache_cleanup_interval;
+		tv.tv_usec = 0;
+		event_add(psc_cleanup_ev, &tv);
+	}
+}
+
+/* set_todo - which tests this client must (re)take; 1 if any */
+static int
+set_todo(struct psc_state *s)
+{
+	long	 now = (long)time(NULL);
+	int	 i, any = 0;
+	int	 enabled[PSC_NTESTS] = {1, psc_sites->nsite > 0,
+	    psc_var.pipel_enable, psc_var.nsmtp_enable, psc_var.barlf_enable};
+
+	for (i = 0; i < PSC_NTESTS; i++)
+		s->stamps[i] = PSC_STAMP_NEW;
+	if (psc_cache)
+		(void)psc_cache_get(psc_cache, s->addr, s->stamps);
+	for (i = 0; i < PSC_NTESTS; i++) {
+		s->todo[i] = enabled[i] && s->stamps[i] <= now;
+		any |= s->todo[i];
+	}
+	return (any);
+}
+
+/* psc_accept - a new client */
+static void
+psc_accept(const struct server_conn *c)
+{
+	struct psc_state *s;
+	int	 acl;
+
+	log_info("CONNECT from [%s]:%s to [%s]:%s", c->client_addr,
+	    c->client_port, c->server_addr, c->server_port);
+	s = psc_state_new(c->fd, c->client_addr, c->client_port,
+	    c->server_addr, c->server_port);
+	acl = psc_access_check(psc_acl, s->addr);
+	if (acl == PSC_ACL_PERMIT) {
+		log_info("WHITELISTED %s", psc_client(s));
+		psc_send_socket(s);
+		return;
+	}
+	if (acl == PSC_ACL_REJECT) {
+		log_info("BLACKLISTED %s", psc_client(s));
+		if (psc_var.blacklist_action == PSC_ACT_DROP) {
+			psc_drop(s, "521 5.3.2 Service currently unavailable"
+			    "\r\n");
+			return;
+		}
+		if (psc_var.blacklist_action == PSC_ACT_IGNORE)
+			acl = PSC_ACL_DUNNO;
+		else {
+			s->denylisted = 1;
+			s->enforce_reply = xstrdup("550 5.3.2 Service currently "
+			    "unavailable\r\n");
+		}
+	}
+	if (!set_todo(s) && acl != PSC_ACL_REJECT) {
+		log_info("PASS OLD %s", psc_client(s));
+		psc_send_socket(s);
+		return;
+	}
+	if (psc_pre_count >= psc_var.pre_queue_limit) {
+		log_info("NOQUEUE: reject: CONNECT from %s: all screening "
+		    "ports busy", psc_client(s));
+		psc_drop(s, "421 4.3.2 All screening ports are busy\r\n");
+		return;
+	}
+	s->counted_pre = 1;
+	psc_pre_count++;
+	if (acl == PSC_ACL_REJECT) {
+		/* Denylisted, enforce: straight to the RCPT rejection. */
+		memset(s->todo, 0, sizeof(s->todo));
+		psc_smtp_tests(s);
+		return;
+	}
+	psc_early_tests(s);
+}
+
+/* pre_exit - release what valgrind/ASan would report */
+static void
+pre_exit(void)
+{
+	if (psc_workq)
+		workq_free(psc_workq);
+	psc_workq = NULL;
+	if (psc_cleanup_ev)
+		event_free(psc_cleanup_ev);
+	psc_cache_close(psc_cache);
+	psc_cache = NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct server_spec spec = {
+		.program = "postscreen",
+		.pre_init = pre_init,
+		.post_init = post_init,
+		.accept = psc_accept,
+		.pre_exit = pre_exit,
+		.long_lived = 1,
+	};
+
+	return (server_main(argc, argv, &spec));
+}
