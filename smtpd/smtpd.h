@@ -116,10 +116,15 @@ typedef void smtpd_cont_fn(struct smtpd_session *, int result,
 
 struct smtpd_session {
 	struct bufferevent *in;		/* == out except with -S */
-	struct bufferevent *out;
+	struct bufferevent *out;	/* NULL with -S: outfd */
+	int	 outfd;
 	struct event *timer;		/* error sleep */
 	int	 state;
 	int	 busy;			/* a job runs: read nothing */
+	int	 sleeping;		/* error delay timer runs */
+	int	 greeted;		/* "connect from" was logged */
+	int	 eof;			/* the client closed its side */
+	struct buf *pending;		/* replies not yet written */
 	int	 dead;			/* connection gone during a job */
 	int	 stdin_mode;
 	int	 skipping;		/* discarding an overlong line */
@@ -163,6 +168,9 @@ struct smtpd_session {
 
 void	 smtpd_reply(struct smtpd_session *, int, const char *);
 void	 smtpd_reply_text(struct smtpd_session *, const char *);
+void	 smtpd_reply_custom(struct smtpd_session *, int, const char *);
+void	 smtpd_reply_multi(struct smtpd_session *, int, const char *const *,
+	    size_t);
 void	 smtpd_session_check(struct smtpd_session *, int, smtpd_cont_fn *);
 void	 smtpd_session_close(struct smtpd_session *);
 void	 smtpd_session_reset(struct smtpd_session *);

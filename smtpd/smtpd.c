@@ -1,0 +1,116 @@
+/*
+ * NAME
+ *	smtpd - the postern SMTP server
+ * SYNOPSIS
+ *	smtpd [-c confdir] [-o name=value] [-d] [-v] [-S] [-l addr]
+ * DESCRIPTION
+ *	main() only: the parameters smtpd reads, and the callbacks for the
+ *	server skeleton (lib/server.h). The work is in smtpd_session.c,
+ *	smtpd_cmd.c, smtpd_data.c and smtpd_queue.c.
+ *
+ *	-S serves one session on stdin/stdout (transcript tests, and
+ *	sendmail -bs); -d -l 127.0.0.1:PORT runs alone without master.
+ *
+ *	smtpd_forbid_bare_newline takes Postfix 3.9's values: "normalize"
+ *	(our default, as Postfix 3.9), "no", and "yes" or "reject"; see
+ *	smtpd_data.c. smtpd_worker_threads (postern only) sizes the pool
+ *	that runs policy lookups and queue file writes.
+ * DIAGNOSTICS
+ *	A bad parameter value is fatal at start (conf.h).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "conf.h"
+#include "log.h"
+#include "server.h"
+#include "smtpd.h"
+#include "xalloc.h"
+
+struct smtpd_params smtpd_params;
+
+/* smtpd_bare_mode - smtpd_forbid_bare_newline */
+static int
+smtpd_bare_mode(const char *v)
+{
+	if (strcasecmp(v, "normalize") == 0)
+		return (SMTPD_BARE_NORMALIZE);
+	if (strcasecmp(v, "no") == 0)
+		return (SMTPD_BARE_NO);
+	if (strcasecmp(v, "yes") == 0 || strcasecmp(v, "reject") == 0)
+		return (SMTPD_BARE_REJECT);
+	log_warn("smtpd_forbid_bare_newline: unknown value \"%s\"; "
+	    "using \"normalize\"", log_safe(v));
+	return (SMTPD_BARE_NORMALIZE);
+}
+
+/* smtpd_long - a numeric parameter with a lower bound */
+static long
+smtpd_long(const char *name, long min)
+{
+	long	 v = conf_int(name);
+
+	if (v < min)
+		log_fatal("%s: value %ld is below the minimum %ld", name, v,
+		    min);
+	return (v);
+}
+
+/* smtpd_pre_init - read the parameters (conf is loaded, -o applied) */
+static void
+smtpd_pre_init(void)
+{
+	struct smtpd_params *p = &smtpd_params;
+	const char *w;
+
+	p->myhostname = xstrdup(conf_str("myhostname"));
+	p->banner = xstrdup(conf_str("smtpd_banner"));
+	p->queue_dir = xstrdup(conf_str("queue_directory"));
+	p->timeout = conf_time("smtpd_timeout");
+	if (p->timeout < 1)
+		p->timeout = 1;
+	p->line_limit = smtpd_long("line_length_limit", 512);
+	p->size_limit = smtpd_long("message_size_limit", 0);
+	p->rcpt_limit = smtpd_long("smtpd_recipient_limit", 1);
+	p->helo_required = conf_bool("smtpd_helo_required");
+	p->soft_errors = smtpd_long("smtpd_soft_error_limit", 1);
+	p->hard_errors = smtpd_long("smtpd_hard_error_limit", 1);
+	p->error_sleep = conf_time("smtpd_error_sleep_time");
+	p->junk_limit = smtpd_long("smtpd_junk_command_limit", 1);
+	p->disable_vrfy = conf_bool("disable_vrfy_command");
+	p->bare_newline = smtpd_bare_mode(conf_str(
+	    "smtpd_forbid_bare_newline"));
+	w = conf_str("smtpd_worker_threads");
+	p->workers = *w ? (int)smtpd_long("smtpd_worker_threads", 1) : 8;
+}
+
+/* smtpd_post_init - the worker pool, on the skeleton's event base */
+static void
+smtpd_post_init(struct event_base *base)
+{
+	smtpd_session_init(base);
+}
+
+/* smtpd_pre_exit - stop the workers */
+static void
+smtpd_pre_exit(void)
+{
+	smtpd_session_fini();
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct server_spec spec = {
+		.program = "smtpd",
+		.stdin_session = 1,
+		.pre_init = smtpd_pre_init,
+		.post_init = smtpd_post_init,
+		.accept = smtpd_session_accept,
+		.session_stdin = smtpd_session_stdin,
+		.pre_exit = smtpd_pre_exit,
+	};
+
+	return (server_main(argc, argv, &spec));
+}

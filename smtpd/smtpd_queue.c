@@ -1,0 +1,239 @@
+/*
+ * NAME
+ *	smtpd_queue - the finished message into the queue, durably
+ * SYNOPSIS
+ *	#include "smtpd.h"
+ *
+ *	void	smtpd_queue_message(struct smtpd_session *s,
+ *	    struct workq *wq);
+ * DESCRIPTION
+ *	After the final dot the session is busy until its reply is known:
+ *	  1. On a worker, cleanup_message() (cleanup/cleanup.h) rewrites,
+ *	     checks and writes the queue file, fsyncs it and renames it
+ *	     into incoming/ (or hold/).
+ *	  2. Group commit: the committer collects the sessions whose files
+ *	     were renamed; one worker job syncs the queue directory once
+ *	     for the whole batch (queue_sync_dir()), then every session of
+ *	     the batch gets its "250 2.0.0 Ok: queued as ID". Sessions that
+ *	     finish while a sync runs form the next batch, so under load
+ *	     one directory fsync covers many messages.
+ *	  3. The same job wakes qmgr: a connection to public/qmgr and "W",
+ *	     non-blocking; failure is logged at debug level only (qmgr
+ *	     also scans the queue on its own).
+ *	Envelope attributes passed to cleanup (queue file "A" records):
+ *	client_name, reverse_client_name, client_address, client_port,
+ *	helo_name, protocol, and when given dsn_envid, dsn_ret (FULL or
+ *	HDRS), body_type (8BITMIME). Cleanup builds the Received: header
+ *	from them (in->received is NULL), since only it knows the id.
+ * DIAGNOSTICS
+ *	A cleanup REJECT or DEFER reply is passed to the client as cleanup
+ *	wrote it; a failed directory sync is "451 4.3.0 Error: queue file
+ *	write error".
+ */
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "cleanup.h"
+#include "log.h"
+#include "queue.h"
+#include "reply.h"
+#include "smtpd.h"
+#include "workq.h"
+#include "xalloc.h"
+
+static struct workq *queue_wq;
+static struct smtpd_session *commit_wait;	/* renamed, not yet synced */
+static struct smtpd_session *commit_batch;	/* in the running sync */
+static int commit_running;
+static int commit_hold;			/* the batch has a hold/ file */
+static int commit_ok;
+
+/* queue_finish - the reply is queued: end the transaction, go on */
+static void
+queue_finish(struct smtpd_session *s)
+{
+	smtpd_session_reset(s);
+	s->busy = 0;
+	smtpd_session_resume(s);
+}
+
+/* queue_wake_qmgr - tell qmgr that there is new mail (best effort) */
+static void
+queue_wake_qmgr(void)
+{
+	struct sockaddr_un sun;
+	int	 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path),
+	    "%s/public/qmgr", smtpd_params.queue_dir) >= sizeof(sun.sun_path))
+		return;
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) < 0)
+		return;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0
+	    || write(fd, "W", 1) != 1)
+		log_debug("cannot wake qmgr at %s: %s", sun.sun_path,
+		    strerror(errno));
+	close(fd);
+}
+
+/* commit_job - on a worker: one directory sync for the whole batch */
+static void
+commit_job(void *arg, void *thread_ctx)
+{
+	commit_ok = queue_sync_dir(smtpd_params.queue_dir, "incoming") == 0
+	    && (!commit_hold
+	    || queue_sync_dir(smtpd_params.queue_dir, "hold") == 0);
+	if (!commit_ok)
+		log_warn("cannot sync queue directory %s: %s",
+		    smtpd_params.queue_dir, strerror(errno));
+	queue_wake_qmgr();
+}
+
+static void commit_kick(void);
+
+/* commit_done - on the loop: answer every session of the batch */
+static void
+commit_done(void *arg)
+{
+	struct smtpd_session *s, *next;
+
+	for (s = commit_batch; s; s = next) {
+		next = s->next;
+		s->next = NULL;
+		if (commit_ok)
+			smtpd_reply(s, REPLY_QUEUED, s->queue_id);
+		else
+			smtpd_reply(s, REPLY_QUEUE_ERR, NULL);
+		queue_finish(s);
+	}
+	commit_batch = NULL;
+	commit_running = 0;
+	commit_kick();
+}
+
+/* commit_kick - start a sync for the waiting sessions, if none runs */
+static void
+commit_kick(void)
+{
+	struct smtpd_session *s;
+
+	if (commit_running || commit_wait == NULL)
+		return;
+	commit_batch = commit_wait;
+	commit_wait = NULL;
+	commit_hold = 0;
+	for (s = commit_batch; s; s = s->next)
+		commit_hold |= s->queue_hold;
+	commit_running = 1;
+	workq_submit(queue_wq, commit_job, commit_done, NULL);
+}
+
+/* queue_attr - add a name/value pair when the value is set */
+static void
+queue_attr(const char **a, size_t *n, const char *name, const char *value)
+{
+	if (value == NULL || *value == 0)
+		return;
+	a[(*n)++] = name;
+	a[(*n)++] = value;
+}
+
+/* queue_job - on a worker: cleanup writes the queue file */
+static void
+queue_job(void *arg, void *thread_ctx)
+{
+	struct smtpd_session *s = arg;
+	struct smtpd_worker *w = thread_ctx;
+	struct cleanup_input in;
+	struct cleanup_result res;
+	struct cleanup_rcpt *rcpts;
+	const char *attrs[24];
+	size_t	 i, n = 0;
+
+	rcpts = xcalloc(s->nrcpts, sizeof(*rcpts));
+	for (i = 0; i < s->nrcpts; i++) {
+		rcpts[i].addr = s->rcpts[i].addr;
+		rcpts[i].orcpt = s->rcpts[i].orcpt;
+		rcpts[i].notify = s->rcpts[i].notify;
+	}
+	queue_attr(attrs, &n, "client_name", s->cs.client_name);
+	queue_attr(attrs, &n, "reverse_client_name",
+	    s->cs.reverse_client_name);
+	queue_attr(attrs, &n, "client_address", s->client_addr);
+	queue_attr(attrs, &n, "client_port", s->client_port);
+	queue_attr(attrs, &n, "helo_name", s->helo);
+	queue_attr(attrs, &n, "protocol", s->cs.protocol);
+	queue_attr(attrs, &n, "dsn_envid", s->dsn_envid);
+	queue_attr(attrs, &n, "dsn_ret", s->dsn_ret == 1 ? "FULL"
+	    : s->dsn_ret == 2 ? "HDRS" : NULL);
+	queue_attr(attrs, &n, "body_type", s->body_8bit ? "8BITMIME" : NULL);
+	attrs[n] = NULL;
+
+	memset(&in, 0, sizeof(in));
+	in.queue_dir = smtpd_params.queue_dir;
+	in.sender = s->sender;
+	in.rcpts = rcpts;
+	in.nrcpts = s->nrcpts;
+	in.attrs = attrs;
+	in.message = s->data->msg ? BUF_STR(s->data->msg) : "";
+	in.message_len = s->data->msg ? BUF_LEN(s->data->msg) : 0;
+	in.flags = 0;
+	in.received = NULL;
+	in.log_prefix = s->namaddr;
+	memset(&res, 0, sizeof(res));
+	s->result = cleanup_message(w->cleanup, &in, &res);
+	snprintf(s->queue_id, sizeof(s->queue_id), "%s", res.queue_id);
+	s->queue_hold = res.hold;
+	if (s->result == CLEANUP_REJECT || s->result == CLEANUP_DEFER)
+		buf_puts(s->job_reply, res.reply);
+	free(rcpts);
+}
+
+/* queue_done - on the loop: the file exists (or not); reply or commit */
+static void
+queue_done(void *arg)
+{
+	struct smtpd_session *s = arg;
+
+	if (s->result == CLEANUP_OK) {
+		log_info("%s: client=%s", s->queue_id, s->namaddr);
+		buf_free(s->job_reply);
+		s->job_reply = NULL;
+		s->next = commit_wait;
+		commit_wait = s;
+		commit_kick();
+		return;
+	}
+	if (s->result == CLEANUP_DISCARD) {
+		if (s->queue_id[0])
+			smtpd_reply(s, REPLY_QUEUED, s->queue_id);
+		else
+			smtpd_reply(s, REPLY_OK, NULL);
+	} else if (BUF_LEN(s->job_reply) > 4)
+		smtpd_reply_text(s, BUF_STR(s->job_reply));
+	else
+		smtpd_reply(s, REPLY_QUEUE_ERR, NULL);
+	buf_free(s->job_reply);
+	s->job_reply = NULL;
+	queue_finish(s);
+}
+
+/* smtpd_queue_message - start queueing the session's message */
+void
+smtpd_queue_message(struct smtpd_session *s, struct workq *wq)
+{
+	queue_wq = wq;
+	s->queue_id[0] = 0;
+	s->job_reply = buf_new(128);
+	workq_submit(wq, queue_job, queue_done, s);
+}

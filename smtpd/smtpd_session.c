@@ -1,0 +1,746 @@
+/*
+ * NAME
+ *	smtpd_session - one SMTP session as an explicit state machine
+ * SYNOPSIS
+ *	#include "smtpd.h"
+ *
+ *	void	smtpd_session_init(struct event_base *base);
+ *	void	smtpd_session_accept(const struct server_conn *conn);
+ *	void	smtpd_session_stdin(int infd, int outfd);
+ *	void	smtpd_session_fini(void);
+ *
+ *	void	smtpd_reply(struct smtpd_session *s, int status,
+ *	    const char *arg);
+ *	void	smtpd_reply_text(struct smtpd_session *s, const char *line);
+ *	void	smtpd_session_check(struct smtpd_session *s, int stage,
+ *	    smtpd_cont_fn *cont);
+ *	void	smtpd_session_start_data(struct smtpd_session *s);
+ *	void	smtpd_session_reset(struct smtpd_session *s);
+ *	void	smtpd_session_close(struct smtpd_session *s);
+ *	void	smtpd_session_resume(struct smtpd_session *s);
+ * DESCRIPTION
+ *	Every session is a pair of bufferevents (one socket, or stdin and
+ *	stdout with -S) and a small struct; one process holds thousands.
+ *	States: CONNECT (the client name lookup runs, no greeting yet),
+ *	CMD (reading command lines), DATA (the message, through the DATA
+ *	reader), CLOSING (flushing the last reply, then free).
+ *
+ *	While a job runs on the worker pool (a policy check, the queue
+ *	file) the session is "busy": it stops reading, so pipelined
+ *	commands wait in the socket, in order, and a slow database stalls
+ *	only the sessions that wait for it. Each entry point from the loop
+ *	(read, job done, timer, event) ends in session_tail(), which
+ *	applies the error limits, flushes the replies and frees a finished
+ *	session; nothing touches a session after that.
+ *
+ *	Replies collect in a per-session buffer that exists only while it
+ *	holds something. Memory per idle session: the struct, libevent's
+ *	bufferevent and whatever the kernel buffers.
+ *
+ *	Error counting (Postfix): every 4xx/5xx reply counts. From
+ *	smtpd_soft_error_limit on, replies are delayed by
+ *	smtpd_error_sleep_time on a timer (the loop never sleeps); at
+ *	smtpd_hard_error_limit the session gets "421 4.7.0" and is closed.
+ *
+ *	Command lines longer than line_length_limit are consumed to their
+ *	end and answered "500 5.5.2 Error: line too long". A client that
+ *	sends ahead without PIPELINING (before or without EHLO) is marked
+ *	for reject_unauth_pipelining.
+ * DIAGNOSTICS
+ *	Logs "connect from", "disconnect from ... commands=N", "lost
+ *	connection after CMD from", "timeout after CMD from" as Postfix.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "buf.h"
+#include "cleanup.h"
+#include "log.h"
+#include "reply.h"
+#include "server.h"
+#include "str.h"
+#include "smtpd.h"
+#include "smtpd_check.h"
+#include "workq.h"
+#include "xalloc.h"
+
+static struct event_base *session_base;
+static struct workq *session_wq;
+static char *session_line_buf;		/* one command line, shared */
+
+static void session_tail(struct smtpd_session *);
+static void session_input(struct smtpd_session *);
+
+/* smtpd_session_worker - per worker thread: a checker and cleanup maps */
+void   *
+smtpd_session_worker(void)
+{
+	struct smtpd_worker *w = xcalloc(1, sizeof(*w));
+
+	w->checker = smtpd_check_new();
+	w->cleanup = cleanup_maps_new();
+	return (w);
+}
+
+/* session_worker_free - at exit */
+static void
+session_worker_free(void *ctx)
+{
+	struct smtpd_worker *w = ctx;
+
+	smtpd_check_free(w->checker);
+	cleanup_maps_free(w->cleanup);
+	free(w);
+}
+
+/* smtpd_session_init - the worker pool and shared buffers */
+void
+smtpd_session_init(struct event_base *base)
+{
+	session_base = base;
+	session_line_buf = xmalloc(smtpd_params.line_limit + 2);
+	session_wq = workq_new(base, smtpd_params.workers,
+	    smtpd_session_worker, session_worker_free);
+}
+
+/* smtpd_session_fini - stop the workers (exit only) */
+void
+smtpd_session_fini(void)
+{
+	workq_free(session_wq);
+	session_wq = NULL;
+	free(session_line_buf);
+	session_line_buf = NULL;
+}
+
+/* session_put - queue reply bytes; count errors and successes */
+static void
+session_put(struct smtpd_session *s, const char *data, size_t len)
+{
+	int	 code = 0;
+
+	if (len >= 3 && data[0] >= '1' && data[0] <= '5')
+		code = (data[0] - '0') * 100 + (data[1] - '0') * 10
+		    + (data[2] - '0');
+	if (code >= 400)
+		s->errors++;
+	else if (code >= 200 && code < 300 && s->cnt_ok[s->cur_verb] < 65535)
+		s->cnt_ok[s->cur_verb]++;
+	if (s->pending == NULL)
+		s->pending = buf_new(len + 64);
+	buf_append(s->pending, data, len);
+	if (log_verbose)
+		log_debug("> %s: %s", s->namaddr, log_safen(data, len - 2));
+}
+
+/* smtpd_reply - a reply from the table (lib/reply.c) */
+void
+smtpd_reply(struct smtpd_session *s, int status, const char *arg)
+{
+	struct buf *b = buf_new(128);
+
+	reply_build(b, status, arg);
+	session_put(s, BUF_STR(b), BUF_LEN(b));
+	buf_free(b);
+}
+
+/* smtpd_reply_custom - a table status with its own text */
+void
+smtpd_reply_custom(struct smtpd_session *s, int status, const char *text)
+{
+	struct buf *b = buf_new(128);
+
+	reply_custom(b, status, text);
+	session_put(s, BUF_STR(b), BUF_LEN(b));
+	buf_free(b);
+}
+
+/* smtpd_reply_multi - a multi-line reply (EHLO) */
+void
+smtpd_reply_multi(struct smtpd_session *s, int code,
+    const char *const *lines, size_t n)
+{
+	struct buf *b = buf_new(256);
+
+	reply_multiline(b, code, lines, n);
+	session_put(s, BUF_STR(b), BUF_LEN(b));
+	buf_free(b);
+}
+
+/* smtpd_reply_text - a complete reply line made elsewhere (policy) */
+void
+smtpd_reply_text(struct smtpd_session *s, const char *line)
+{
+	struct buf *b;
+
+	if (line == NULL || strlen(line) < 4) {
+		log_warn("%s: empty policy reply; answering 451",
+		    s->namaddr);
+		smtpd_reply_custom(s, REPLY_TEMP, "4.3.5 Server configuration"
+		    " error");
+		return;
+	}
+	b = buf_new(strlen(line) + 2);
+	buf_puts(b, line);
+	buf_puts(b, "\r\n");
+	session_put(s, BUF_STR(b), BUF_LEN(b));
+	buf_free(b);
+}
+
+/* session_write_all - -S: blocking write to stdout (file, pipe, tty) */
+static int
+session_write_all(int fd, const struct buf *b)
+{
+	size_t	 off = 0;
+	ssize_t	 n;
+
+	while (off < BUF_LEN(b)) {
+		if ((n = write(fd, BUF_STR(b) + off, BUF_LEN(b) - off)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return (-1);
+		}
+		off += n;
+	}
+	return (0);
+}
+
+/* session_flush - move queued replies to the connection */
+static void
+session_flush(struct smtpd_session *s)
+{
+	if (s->pending == NULL)
+		return;
+	if (!s->dead && s->out)
+		bufferevent_write(s->out, BUF_STR(s->pending),
+		    BUF_LEN(s->pending));
+	else if (!s->dead && session_write_all(s->outfd, s->pending) < 0)
+		s->dead = 1;
+	buf_free(s->pending);
+	s->pending = NULL;
+}
+
+/* smtpd_session_reset - forget the mail transaction */
+void
+smtpd_session_reset(struct smtpd_session *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < s->nrcpts; i++) {
+		free(s->rcpts[i].addr);
+		free(s->rcpts[i].orcpt);
+	}
+	free(s->rcpts);
+	s->rcpts = NULL;
+	s->nrcpts = s->rcpts_cap = 0;
+	free(s->sender);
+	s->sender = NULL;
+	free(s->dsn_envid);
+	s->dsn_envid = NULL;
+	s->dsn_ret = s->body_8bit = 0;
+	s->size_hint = 0;
+	s->rcpt_tried = 0;
+	s->cs.sender = NULL;
+	s->cs.recipient = NULL;
+	s->cs.rcpt_count = 0;
+	s->cs.queue_id = NULL;
+	if (s->data) {
+		smtpd_data_free(s->data);
+		free(s->data);
+		s->data = NULL;
+	}
+}
+
+/* session_counters - " ehlo=1 mail=1 ... commands=N" (Postfix order) */
+static void
+session_counters(struct smtpd_session *s, struct buf *b)
+{
+	static const int order[] = {SMTPD_VERB_HELO, SMTPD_VERB_EHLO,
+		SMTPD_VERB_STARTTLS, SMTPD_VERB_AUTH, SMTPD_VERB_MAIL,
+		SMTPD_VERB_RCPT, SMTPD_VERB_DATA, SMTPD_VERB_RSET,
+		SMTPD_VERB_NOOP, SMTPD_VERB_VRFY, SMTPD_VERB_ETRN,
+		SMTPD_VERB_QUIT, SMTPD_VERB_HELP, SMTPD_VERB_UNKNOWN};
+	unsigned long ok = 0, total = 0;
+	size_t	 i;
+	int	 v;
+	char	 name[16];
+
+	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		v = order[i];
+		if (s->cnt_total[v] == 0)
+			continue;
+		snprintf(name, sizeof(name), "%s", smtpd_cmd_name(v));
+		str_lower(name);
+		if (s->cnt_ok[v] == s->cnt_total[v])
+			buf_printf(b, " %s=%u", name, s->cnt_total[v]);
+		else
+			buf_printf(b, " %s=%u/%u", name, s->cnt_ok[v],
+			    s->cnt_total[v]);
+		ok += s->cnt_ok[v] > s->cnt_total[v] ? s->cnt_total[v]
+		    : s->cnt_ok[v];
+		total += s->cnt_total[v];
+	}
+	if (ok == total)
+		buf_printf(b, " commands=%lu", total);
+	else
+		buf_printf(b, " commands=%lu/%lu", ok, total);
+}
+
+/* session_free - log the disconnect and release everything */
+static void
+session_free(struct smtpd_session *s)
+{
+	struct buf *b = buf_new(200);
+	int	 stdin_mode = s->stdin_mode;
+
+	if (s->greeted) {
+		session_counters(s, b);
+		log_info("disconnect from %s%s", s->namaddr, BUF_STR(b));
+	}
+	buf_free(b);
+	smtpd_session_reset(s);
+	free(s->helo);
+	free(s->pend_addr);
+	free(s->pend_orcpt);
+	buf_free(s->pending);
+	buf_free(s->job_reply);
+	if (s->timer)
+		event_free(s->timer);
+	if (s->out == NULL)
+		close(s->outfd);
+	if (s->in)
+		bufferevent_free(s->in);
+	free(s);
+	server_session_end();
+	if (stdin_mode)
+		server_stop();
+}
+
+/* smtpd_session_close - send what is queued, then end the session */
+void
+smtpd_session_close(struct smtpd_session *s)
+{
+	s->state = SMTPD_ST_CLOSING;
+	if (s->in)
+		bufferevent_disable(s->in, EV_READ);
+}
+
+/* session_lost - the client went away (EOF, error) or timed out */
+static void
+session_lost(struct smtpd_session *s, int timeout, int error)
+{
+	const char *after = smtpd_cmd_name(s->last_verb);
+
+	if (s->state == SMTPD_ST_CONNECT)
+		after = "CONNECT";
+	else if (s->state == SMTPD_ST_DATA)
+		after = "DATA";
+	if (timeout) {
+		log_info("timeout after %s from %s", after, s->namaddr);
+		smtpd_reply(s, REPLY_TIMEOUT, smtpd_params.myhostname);
+	} else if (!s->quit)
+		log_info("lost connection after %s from %s", after,
+		    s->namaddr);
+	if (error) {
+		s->dead = 1;
+		buf_free(s->pending);
+		s->pending = NULL;
+	}
+	smtpd_session_close(s);
+}
+
+/* session_check_eof - the client closed its side and nothing is left */
+static void
+session_check_eof(struct smtpd_session *s)
+{
+	if (s->eof && !s->busy && s->state != SMTPD_ST_CLOSING)
+		session_lost(s, 0, 0);
+}
+
+/* session_event - EOF, error or timeout on a bufferevent */
+static void
+session_event(struct bufferevent *bev, short what, void *ctx)
+{
+	struct smtpd_session *s = ctx;
+
+	if (s->state == SMTPD_ST_CLOSING) {
+		s->dead = 1;
+	} else if (what & BEV_EVENT_TIMEOUT) {
+		session_lost(s, 1, 0);
+	} else if (what & BEV_EVENT_ERROR) {
+		session_lost(s, 0, 1);
+	} else if (what & BEV_EVENT_EOF) {
+		/* Pipelined commands before the EOF still get answers. */
+		s->eof = 1;
+		session_input(s);
+	}
+	session_tail(s);
+}
+
+/* session_read - data arrived */
+static void
+session_read(struct bufferevent *bev, void *ctx)
+{
+	struct smtpd_session *s = ctx;
+
+	session_input(s);
+	session_tail(s);
+}
+
+/* session_written - the output buffer drained */
+static void
+session_written(struct bufferevent *bev, void *ctx)
+{
+	struct smtpd_session *s = ctx;
+
+	if (s->state == SMTPD_ST_CLOSING)
+		session_tail(s);
+}
+
+/* session_sleep_done - the error delay is over */
+static void
+session_sleep_done(evutil_socket_t fd, short what, void *ctx)
+{
+	struct smtpd_session *s = ctx;
+
+	s->sleeping = 0;
+	s->busy = 0;
+	session_flush(s);
+	smtpd_session_resume(s);
+}
+
+/* smtpd_session_resume - continue with buffered input after a wait */
+void
+smtpd_session_resume(struct smtpd_session *s)
+{
+	if (s->state == SMTPD_ST_CMD || s->state == SMTPD_ST_DATA) {
+		if (!s->dead)
+			bufferevent_enable(s->in, EV_READ);
+		session_input(s);
+	}
+	session_tail(s);
+}
+
+/* session_limits - after a command: hard limit, soft limit delay */
+static void
+session_limits(struct smtpd_session *s)
+{
+	struct timeval tv;
+
+	if (s->state == SMTPD_ST_CLOSING || s->busy || s->pending == NULL)
+		return;
+	if (s->errors >= smtpd_params.hard_errors) {
+		log_info("too many errors after %s from %s",
+		    smtpd_cmd_name(s->last_verb), s->namaddr);
+		smtpd_reply(s, REPLY_TOO_MANY_ERR, smtpd_params.myhostname);
+		smtpd_session_close(s);
+		return;
+	}
+	if (s->errors >= smtpd_params.soft_errors
+	    && smtpd_params.error_sleep > 0) {
+		if (s->timer == NULL)
+			s->timer = evtimer_new(session_base, session_sleep_done,
+			    s);
+		tv.tv_sec = smtpd_params.error_sleep;
+		tv.tv_usec = 0;
+		evtimer_add(s->timer, &tv);
+		s->busy = 1;
+		s->sleeping = 1;
+		bufferevent_disable(s->in, EV_READ);
+	}
+}
+
+/* session_tail - end of every loop callback: limits, flush, free */
+static void
+session_tail(struct smtpd_session *s)
+{
+	if (s->busy)
+		return;
+	session_limits(s);
+	if (s->sleeping)
+		return;
+	session_flush(s);
+	if (s->state != SMTPD_ST_CLOSING)
+		return;
+	if (s->dead || s->out == NULL
+	    || evbuffer_get_length(bufferevent_get_output(s->out)) == 0)
+		session_free(s);
+}
+
+/* session_line - take one command line from the input; 0: need more */
+static int
+session_line(struct smtpd_session *s, struct evbuffer *in)
+{
+	struct evbuffer_ptr p;
+	size_t	 eol_len, avail, len;
+	char	*line = session_line_buf;
+	int	 bare;
+
+	p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
+	avail = evbuffer_get_length(in);
+	if (p.pos < 0) {
+		if (avail > (size_t)smtpd_params.line_limit) {
+			evbuffer_drain(in, avail);
+			s->skipping = 1;
+		}
+		return (0);
+	}
+	len = (size_t)p.pos;
+	if (s->skipping || len > (size_t)smtpd_params.line_limit + 1) {
+		evbuffer_drain(in, len + 1);
+		s->skipping = 0;
+		s->cur_verb = s->last_verb = SMTPD_VERB_UNKNOWN;
+		s->cnt_total[SMTPD_VERB_UNKNOWN]++;
+		smtpd_reply(s, REPLY_TOO_LONG, NULL);
+		return (1);
+	}
+	evbuffer_remove(in, line, len + 1);
+	bare = !(len > 0 && line[len - 1] == '\r');
+	if (!bare)
+		len--;
+	line[len] = 0;
+	if (bare && smtpd_params.bare_newline == SMTPD_BARE_REJECT) {
+		log_info("disconnect: bare <LF> received from %s",
+		    s->namaddr);
+		smtpd_reply(s, REPLY_BARE_LF, smtpd_params.myhostname);
+		smtpd_session_close(s);
+		return (0);
+	}
+	if (!s->esmtp && evbuffer_get_length(in) > 0)
+		s->cs.unauth_pipelining = 1;
+	if (log_verbose)
+		log_debug("< %s: %s", s->namaddr, log_safen(line, len));
+	if (memchr(line, 0, len) != NULL) {
+		s->cur_verb = s->last_verb = SMTPD_VERB_UNKNOWN;
+		s->cnt_total[SMTPD_VERB_UNKNOWN]++;
+		smtpd_reply(s, REPLY_NUL, NULL);
+		return (1);
+	}
+	smtpd_cmd_dispatch(s, line, len);
+	return (1);
+}
+
+/* session_data_end - the final dot: size check, then the queue */
+static void
+session_data_end(struct smtpd_session *s)
+{
+	s->state = SMTPD_ST_CMD;
+	if (s->data->too_big) {
+		log_info("NOQUEUE: reject: DATA from %s: 552 5.3.4 Message "
+		    "size exceeds fixed limit; from=<%s> proto=%s helo=<%s>",
+		    s->namaddr, log_safe(s->sender), s->cs.protocol,
+		    log_safe(s->helo ? s->helo : ""));
+		smtpd_reply(s, REPLY_TOO_BIG, NULL);
+		smtpd_session_reset(s);
+		return;
+	}
+	s->busy = 1;
+	bufferevent_disable(s->in, EV_READ);
+	smtpd_queue_message(s, session_wq);
+}
+
+/* session_data - feed the DATA reader; 0: need more or stop */
+static int
+session_data(struct smtpd_session *s, struct evbuffer *in)
+{
+	struct evbuffer_iovec v[16];
+	size_t	 used, total = 0;
+	int	 i, n;
+
+	n = evbuffer_peek(in, -1, NULL, v, 16);
+	if (n > 16)
+		n = 16;
+	for (i = 0; i < n; i++) {
+		used = smtpd_data_feed(s->data, v[i].iov_base, v[i].iov_len);
+		total += used;
+		if (used < v[i].iov_len || s->data->done || s->data->bare_lf)
+			break;
+	}
+	evbuffer_drain(in, total);
+	if (s->data->bare_lf) {
+		log_info("disconnect: bare <LF> received from %s",
+		    s->namaddr);
+		smtpd_reply(s, REPLY_BARE_LF, smtpd_params.myhostname);
+		smtpd_session_reset(s);
+		smtpd_session_close(s);
+		return (0);
+	}
+	if (s->data->done) {
+		session_data_end(s);
+		return (!s->busy);
+	}
+	return (total > 0 && evbuffer_get_length(in) > 0);
+}
+
+/* session_input - process what the client sent, until a wait */
+static void
+session_input(struct smtpd_session *s)
+{
+	struct evbuffer *in;
+
+	if (s->dead || s->in == NULL)
+		return;
+	in = bufferevent_get_input(s->in);
+	if (s->state == SMTPD_ST_CONNECT)
+		return;
+	while (!s->busy && !s->dead) {
+		if (s->state == SMTPD_ST_DATA) {
+			if (!session_data(s, in))
+				break;
+		} else if (s->state == SMTPD_ST_CMD) {
+			if (!session_line(s, in))
+				break;
+			/* Error limits apply between commands. */
+			session_limits(s);
+			if (!s->sleeping)
+				session_flush(s);
+		} else
+			break;
+	}
+	session_check_eof(s);
+}
+
+/* smtpd_session_start_data - the 354 went out: read the message */
+void
+smtpd_session_start_data(struct smtpd_session *s)
+{
+	s->data = xmalloc(sizeof(*s->data));
+	smtpd_data_init(s->data, smtpd_params.size_limit,
+	    smtpd_params.bare_newline);
+	s->state = SMTPD_ST_DATA;
+}
+
+/* session_check_job - on a worker: the policy engine for one stage */
+static void
+session_check_job(void *arg, void *thread_ctx)
+{
+	struct smtpd_session *s = arg;
+	struct smtpd_worker *w = thread_ctx;
+
+	if (s->stage == SMTPD_STAGE_CONNECT) {
+		smtpd_check_client_name(w->checker, &s->cs);
+		s->result = SMTPD_CHECK_OK;
+	} else
+		s->result = smtpd_check(w->checker, s->stage, &s->cs,
+		    s->job_reply);
+}
+
+/* session_check_done - on the loop: continue the command */
+static void
+session_check_done(void *arg)
+{
+	struct smtpd_session *s = arg;
+	smtpd_cont_fn *cont = s->cont;
+
+	s->busy = 0;
+	s->cont = NULL;
+	if (!s->dead)
+		cont(s, s->result, BUF_STR(s->job_reply));
+	buf_free(s->job_reply);
+	s->job_reply = NULL;
+	if (s->busy)
+		return;
+	if (s->dead) {
+		session_tail(s);
+		return;
+	}
+	smtpd_session_resume(s);
+}
+
+/* smtpd_session_check - run a policy stage on a worker, then cont() */
+void
+smtpd_session_check(struct smtpd_session *s, int stage, smtpd_cont_fn *cont)
+{
+	s->busy = 1;
+	s->stage = stage;
+	s->cont = cont;
+	s->job_reply = buf_new(128);
+	bufferevent_disable(s->in, EV_READ);
+	workq_submit(session_wq, session_check_job, session_check_done, s);
+}
+
+/* session_connected - the client name is known: log, greet, read */
+static void
+session_connected(struct smtpd_session *s, int result, const char *reply)
+{
+	snprintf(s->namaddr, sizeof(s->namaddr), "%s[%s]",
+	    s->cs.client_name[0] ? s->cs.client_name : "unknown",
+	    s->client_addr);
+	log_info("connect from %s", s->namaddr);
+	s->greeted = 1;
+	s->state = SMTPD_ST_CMD;
+	smtpd_reply(s, REPLY_GREETING, smtpd_params.banner);
+}
+
+/* session_new - set up the buffers, start the client name lookup */
+static struct smtpd_session *
+session_new(int infd, int outfd, const char *addr, const char *port,
+    const char *saddr)
+{
+	struct smtpd_session *s = xcalloc(1, sizeof(*s));
+	struct timeval tv;
+
+	server_session_begin();
+	snprintf(s->client_addr, sizeof(s->client_addr), "%s", addr);
+	snprintf(s->client_port, sizeof(s->client_port), "%s", port);
+	snprintf(s->server_addr, sizeof(s->server_addr), "%s", saddr);
+	snprintf(s->namaddr, sizeof(s->namaddr), "unknown[%s]", addr);
+	snprintf(s->cs.client_name, sizeof(s->cs.client_name), "unknown");
+	snprintf(s->cs.reverse_client_name,
+	    sizeof(s->cs.reverse_client_name), "unknown");
+	s->cs.client_addr = s->client_addr;
+	s->cs.client_port = s->client_port;
+	s->cs.server_addr = s->server_addr;
+	s->cs.protocol = "SMTP";
+	s->cur_verb = s->last_verb = SMTPD_VERB_UNKNOWN;
+	evutil_make_socket_nonblocking(infd);
+	s->in = bufferevent_socket_new(session_base, infd,
+	    BEV_OPT_CLOSE_ON_FREE);
+	/* -S writes stdout with blocking writes: it may be a file. */
+	s->outfd = outfd;
+	s->out = outfd == infd ? s->in : NULL;
+	if (s->in == NULL)
+		log_fatal("cannot create a bufferevent");
+	tv.tv_sec = smtpd_params.timeout;
+	tv.tv_usec = 0;
+	bufferevent_setcb(s->in, session_read, session_written,
+	    session_event, s);
+	bufferevent_set_timeouts(s->in, &tv, &tv);
+	bufferevent_setwatermark(s->in, EV_READ, 0,
+	    smtpd_params.line_limit + 65536);
+	smtpd_session_check(s, SMTPD_STAGE_CONNECT, session_connected);
+	return (s);
+}
+
+/* smtpd_session_accept - a client connected (server skeleton) */
+void
+smtpd_session_accept(const struct server_conn *conn)
+{
+	session_new(conn->fd, conn->fd, conn->client_addr[0] ?
+	    conn->client_addr : "127.0.0.1", conn->client_port,
+	    conn->server_addr);
+}
+
+/* smtpd_session_stdin - -S: one session on stdin/stdout */
+void
+smtpd_session_stdin(int infd, int outfd)
+{
+	struct smtpd_session *s;
+	struct stat st;
+
+	if (fstat(infd, &st) == 0 && S_ISREG(st.st_mode))
+		log_fatal("-S: standard input must be a pipe or a socket, "
+		    "not a file (use: cat file | smtpd -S)");
+	s = session_new(infd, outfd, "127.0.0.1", "0", "127.0.0.1");
+	s->stdin_mode = 1;
+}
