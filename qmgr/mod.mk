@@ -6,3 +6,11 @@ qmgr_SRCS := qmgr/qmgr.c qmgr/qmgr_active.c qmgr/qmgr_bounce.c \
 
 UNIT_TESTS += qmgr_resolve_test
 qmgr_resolve_test_SRCS := qmgr/qmgr_resolve_test.c qmgr/qmgr_resolve.c
+
+# virtual(8), sendmail, postqueue, postsuper (queue engineer).
+PROGRAMS += virtual
+virtual_SRCS := qmgr/virtual.c qmgr/virtual_deliver.c qmgr/virtual_request.c
+
+UNIT_TESTS += virtual_test
+virtual_test_SRCS := qmgr/virtual_test.c qmgr/virtual_deliver.c \
+	qmgr/virtual_request.c

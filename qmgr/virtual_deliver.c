@@ -1,0 +1,535 @@
+/*
+ * NAME
+ *	virtual_deliver - Maildir delivery for the virtual(8) agent
+ * SYNOPSIS
+ *	See virtual.h.
+ * DESCRIPTION
+ *	One recipient:
+ *	1. virtual_mailbox_maps (Postfix's lookup order, no extension
+ *	   re-append): not found = bounced 5.1.1; lookup error = deferred
+ *	   4.3.0. A value ending in '/' is the Maildir, relative to
+ *	   virtual_mailbox_base; any other value (the seed's "SELECT 1")
+ *	   means "domain/localpart/" (extension stripped when only the
+ *	   address without it is in the map). Paths with ".." components
+ *	   or odd local parts are refused.
+ *	2. virtual_uid_maps and virtual_gid_maps give numbers; missing or
+ *	   below virtual_minimum_uid = deferred 4.3.0 (a configuration
+ *	   problem, never a bounce).
+ *	3. virtual_mailbox_limit (message file size) = bounced 5.2.2; a
+ *	   Delivered-To: header equal to the recipient = bounced 5.4.6.
+ *	4. As that uid/gid (setfsuid/setfsgid: per thread, so one worker's
+ *	   identity does not leak into another's; only when running as
+ *	   root): create the Maildir (tmp, new, cur; mode 0700), write
+ *	   tmp/NAME = Return-Path:, Delivered-To:, then the message bytes
+ *	   exactly; fsync; rename to new/NAME; fsync new/.
+ *	   NAME = "<arrival seconds>.<QUEUEID>_<index>.<myhostname>": a
+ *	   retry after a crash finds new/NAME or cur/NAME[:2,...] and
+ *	   reports success without writing again (exactly once).
+ *	   ENOSPC/EDQUOT = deferred 4.3.0 "insufficient system storage".
+ * DIAGNOSTICS
+ *	Results, never exits. Log lines in Postfix's form, one per
+ *	recipient.
+ */
+#include <sys/fsuid.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/types.h>
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "attr.h"
+#include "buf.h"
+#include "conf.h"
+#include "deliver.h"
+#include "log.h"
+#include "map.h"
+#include "queue.h"
+#include "str.h"
+#include "virtual.h"
+#include "xalloc.h"
+
+#define VIRTUAL_RCPT_MAX	10000	/* per request */
+
+struct virtual_maps {
+	struct maplist *mailbox;
+	struct maplist *uid;
+	struct maplist *gid;
+};
+
+/* cfg_dup - expanded parameter value, copied */
+static char *
+cfg_dup(const char *name)
+{
+	const char *v = conf_str(name);
+
+	return (xstrdup(v ? v : ""));
+}
+
+/* virtual_cfg_load - copy the parameters we use (main thread) */
+void
+virtual_cfg_load(struct virtual_cfg *cfg)
+{
+	struct buf *h = buf_new(64);
+	const char *p;
+
+	cfg->queue_dir = cfg_dup("queue_directory");
+	cfg->base = cfg_dup("virtual_mailbox_base");
+	cfg->mailbox_maps = cfg_dup("virtual_mailbox_maps");
+	cfg->uid_maps = cfg_dup("virtual_uid_maps");
+	cfg->gid_maps = cfg_dup("virtual_gid_maps");
+	cfg->delimiter = cfg_dup("recipient_delimiter");
+	cfg->minimum_uid = conf_int("virtual_minimum_uid");
+	cfg->mailbox_limit = conf_int("virtual_mailbox_limit");
+	/* Maildir: '/' and ':' in the host name are written as \057, \072 */
+	for (p = conf_str("myhostname"); p && *p; p++) {
+		if (*p == '/')
+			buf_puts(h, "\\057");
+		else if (*p == ':')
+			buf_puts(h, "\\072");
+		else
+			buf_putc(h, *p);
+	}
+	if (BUF_LEN(h) == 0)
+		buf_puts(h, "localhost");
+	cfg->hostname = buf_steal(h);
+}
+
+/* virtual_cfg_free - release a loaded configuration */
+void
+virtual_cfg_free(struct virtual_cfg *cfg)
+{
+	free(cfg->queue_dir);
+	free(cfg->base);
+	free(cfg->mailbox_maps);
+	free(cfg->uid_maps);
+	free(cfg->gid_maps);
+	free(cfg->delimiter);
+	free(cfg->hostname);
+}
+
+/* virtual_maps_open - one thread's map handles */
+struct virtual_maps *
+virtual_maps_open(const struct virtual_cfg *cfg)
+{
+	struct virtual_maps *m = xcalloc(1, sizeof(*m));
+
+	if (*cfg->mailbox_maps)
+		m->mailbox = maplist_open(cfg->mailbox_maps, 0);
+	if (*cfg->uid_maps)
+		m->uid = maplist_open(cfg->uid_maps, 0);
+	if (*cfg->gid_maps)
+		m->gid = maplist_open(cfg->gid_maps, 0);
+	return (m);
+}
+
+/* virtual_maps_close - release them */
+void
+virtual_maps_close(struct virtual_maps *m)
+{
+	if (m == NULL)
+		return;
+	if (m->mailbox)
+		maplist_close(m->mailbox);
+	if (m->uid)
+		maplist_close(m->uid);
+	if (m->gid)
+		maplist_close(m->gid);
+	free(m);
+}
+
+/* res_set - fill a result */
+static void __attribute__((format(printf, 4, 5)))
+res_set(struct virtual_result *res, const char *action, const char *status,
+    const char *fmt, ...)
+{
+	va_list	 ap;
+
+	res->action = action;
+	snprintf(res->status, sizeof(res->status), "%s", status);
+	va_start(ap, fmt);
+	vsnprintf(res->reason, sizeof(res->reason), fmt, ap);
+	va_end(ap);
+}
+
+/* path_safe - a relative path without "..", "." or empty components */
+static int
+path_safe(const char *p)
+{
+	const char *c = p, *e;
+	size_t	 n;
+
+	if (*p == 0)
+		return (0);
+	while (*c) {
+		while (*c == '/')
+			c++;
+		if (*c == 0)
+			break;
+		e = strchr(c, '/');
+		n = e ? (size_t)(e - c) : strlen(c);
+		if ((n == 1 && c[0] == '.') || (n == 2 && c[0] == '.'
+		    && c[1] == '.'))
+			return (0);
+		c += n;
+	}
+	return (1);
+}
+
+/* default_path - "domain/localpart/" for map values that are not paths */
+static char *
+default_path(const struct virtual_cfg *cfg, struct virtual_maps *m,
+    const char *rcpt)
+{
+	char	*addr = str_lower(xstrdup(rcpt)), *at, *ext, *val, *path;
+
+	if ((at = strrchr(addr, '@')) == NULL) {
+		free(addr);
+		return (NULL);
+	}
+	*at = 0;
+	/* user+ext@domain found through user@domain: the user's Maildir */
+	if (*cfg->delimiter && (ext = strpbrk(addr, cfg->delimiter)) != NULL
+	    && ext > addr) {
+		*at = '@';
+		if (maplist_lookup(m->mailbox, addr, &val) == MAP_FOUND)
+			free(val);
+		else
+			memmove(ext, at, strlen(at) + 1);
+		at = strrchr(addr, '@');
+		*at = 0;
+	}
+	if (*addr == 0 || at[1] == 0 || strchr(addr, '/')
+	    || strchr(at + 1, '/') || addr[0] == '.' || at[1] == '.') {
+		free(addr);
+		return (NULL);
+	}
+	path = xasprintf("%s/%s/", at + 1, addr);
+	free(addr);
+	return (path);
+}
+
+/* mailbox_path - the Maildir (relative to the base) for rcpt */
+static char *
+mailbox_path(const struct virtual_cfg *cfg, struct virtual_maps *m,
+    const char *rcpt, struct virtual_result *res)
+{
+	char	*val = NULL, *path;
+	int	 r;
+
+	if (m->mailbox == NULL) {
+		res_set(res, DELIVER_ACTION_BOUNCED, "5.1.1",
+		    "unknown user: \"%s\"", log_safe(rcpt));
+		return (NULL);
+	}
+	r = maplist_lookup_addr(m->mailbox, rcpt, MAP_ADDR_NO_EXT_APPEND,
+	    &val);
+	if (r == MAP_RETRY) {
+		res_set(res, DELIVER_ACTION_DEFERRED, "4.3.0",
+		    "virtual_mailbox_maps lookup error: %s",
+		    maplist_error(m->mailbox));
+		return (NULL);
+	}
+	if (r == MAP_NOTFOUND) {
+		res_set(res, DELIVER_ACTION_BOUNCED, "5.1.1",
+		    "unknown user: \"%s\"", log_safe(rcpt));
+		return (NULL);
+	}
+	if (str_ends_with(val, "/"))
+		path = val;
+	else {
+		free(val);
+		path = default_path(cfg, m, rcpt);
+	}
+	if (path == NULL || !path_safe(path)) {
+		res_set(res, DELIVER_ACTION_BOUNCED, "5.1.3",
+		    "unsafe mailbox path for \"%s\"", log_safe(rcpt));
+		free(path);
+		return (NULL);
+	}
+	return (path);
+}
+
+/* lookup_id - a uid or gid from a map list */
+static int
+lookup_id(struct maplist *l, const char *what, const char *rcpt, long *id,
+    struct virtual_result *res)
+{
+	char	*val = NULL;
+	int	 r;
+
+	if (l == NULL) {
+		res_set(res, DELIVER_ACTION_DEFERRED, "4.3.0",
+		    "virtual_%s_maps is not set", what);
+		return (-1);
+	}
+	r = maplist_lookup_addr(l, rcpt, MAP_ADDR_NO_EXT_APPEND, &val);
+	if (r == MAP_RETRY) {
+		res_set(res, DELIVER_ACTION_DEFERRED, "4.3.0",
+		    "virtual_%s_maps lookup error: %s", what,
+		    maplist_error(l));
+		return (-1);
+	}
+	if (r == MAP_NOTFOUND || str_parse_long(str_trim(val), id) < 0
+	    || *id < 0) {
+		res_set(res, DELIVER_ACTION_DEFERRED, "4.3.0",
+		    "recipient %s: no valid %s in virtual_%s_maps",
+		    log_safe(rcpt), what, what);
+		free(val);
+		return (-1);
+	}
+	free(val);
+	return (0);
+}
+
+/* has_loop - a Delivered-To: header equal to rcpt among the headers */
+static int
+has_loop(const char *msg, size_t len, const char *rcpt)
+{
+	static const char dt[] = "delivered-to:";
+	const char *p = msg, *end = msg + len, *nl, *v;
+	size_t	 rl = strlen(rcpt), vl;
+
+	while (p < end && *p != '\n') {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL)
+			nl = end;
+		if ((size_t)(nl - p) > sizeof(dt) - 1
+		    && strncasecmp(p, dt, sizeof(dt) - 1) == 0) {
+			for (v = p + sizeof(dt) - 1; v < nl && isspace(
+			    (unsigned char)*v); v++)
+				;
+			for (vl = (size_t)(nl - v); vl > 0 && isspace(
+			    (unsigned char)v[vl - 1]); vl--)
+				;
+			if (vl == rl && strncasecmp(v, rcpt, rl) == 0)
+				return (1);
+		}
+		p = nl + 1;
+	}
+	return (0);
+}
+
+/* mkdirs - create base/rel/{tmp,new,cur} as needed */
+static int
+mkdirs(const char *maildir, size_t base_len)
+{
+	char	*p = xstrdup(maildir), *s;
+	static const char *sub[] = {"tmp", "new", "cur"};
+	size_t	 i;
+	int	 ret = 0;
+
+	for (s = p + base_len + 1; ret == 0 && (s = strchr(s, '/')); s++) {
+		*s = 0;
+		if (mkdir(p, 0700) < 0 && errno != EEXIST)
+			ret = -1;
+		*s = '/';
+	}
+	for (i = 0; ret == 0 && i < 3; i++) {
+		free(p);
+		p = xasprintf("%s%s", maildir, sub[i]);
+		if (mkdir(p, 0700) < 0 && errno != EEXIST)
+			ret = -1;
+	}
+	free(p);
+	return (ret);
+}
+
+/* already_there - new/NAME or cur/NAME[:info] exists: 1, else 0 */
+static int
+already_there(const char *maildir, const char *name)
+{
+	struct stat st;
+	struct dirent *de;
+	char	*p = xasprintf("%snew/%s", maildir, name);
+	size_t	 n = strlen(name);
+	int	 found = stat(p, &st) == 0;
+	DIR	*d;
+
+	free(p);
+	if (found)
+		return (1);
+	p = xasprintf("%scur", maildir);
+	d = opendir(p);
+	free(p);
+	if (d == NULL)
+		return (0);
+	while (!found && (de = readdir(d)) != NULL)
+		found = strncmp(de->d_name, name, n) == 0
+		    && (de->d_name[n] == 0 || de->d_name[n] == ':');
+	closedir(d);
+	return (found);
+}
+
+/* write_all - write everything or fail */
+static int
+write_all(int fd, const char *p, size_t len)
+{
+	ssize_t	 n;
+
+	while (len > 0) {
+		if ((n = write(fd, p, len)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return (-1);
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return (0);
+}
+
+/* maildir_write - tmp/NAME, fsync, rename to new/NAME, fsync new/ */
+static int
+maildir_write(const char *maildir, const char *name, const char *head,
+    const char *msg, size_t len)
+{
+	char	*tmp = xasprintf("%stmp/%s", maildir, name);
+	char	*dst = xasprintf("%snew/%s", maildir, name);
+	char	*newdir = xasprintf("%snew", maildir);
+	int	 fd, ret = -1, saved, dfd;
+
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+	if (fd >= 0) {
+		if (write_all(fd, head, strlen(head)) == 0
+		    && write_all(fd, msg, len) == 0 && fsync(fd) == 0)
+			ret = 0;
+		saved = errno;
+		if (close(fd) < 0 && ret == 0) {
+			ret = -1;
+			saved = errno;
+		}
+		if (ret == 0 && rename(tmp, dst) < 0) {
+			ret = -1;
+			saved = errno;
+		}
+		if (ret < 0)
+			(void)unlink(tmp);
+		errno = saved;
+	}
+	if (ret == 0 && (dfd = open(newdir, O_RDONLY | O_DIRECTORY)) >= 0) {
+		ret = fsync(dfd);
+		saved = errno;
+		close(dfd);
+		errno = saved;
+	}
+	free(tmp);
+	free(dst);
+	free(newdir);
+	return (ret);
+}
+
+/* become - file-system identity of this thread (root only) */
+static int
+become(uid_t uid, gid_t gid)
+{
+	if (geteuid() != 0)
+		return (0);
+	(void)setfsgid(gid);
+	(void)setfsuid(uid);
+	if ((uid_t)setfsuid((uid_t)-1) != uid
+	    || (gid_t)setfsgid((gid_t)-1) != gid) {
+		(void)setfsuid(0);
+		(void)setfsgid(0);
+		return (-1);
+	}
+	return (0);
+}
+
+/* store - the Maildir part of a delivery, as uid/gid */
+static void
+store(const struct virtual_cfg *cfg, const char *maildir, const char *name,
+    const char *head, const char *msg, size_t len,
+    struct virtual_result *res)
+{
+	if (mkdirs(maildir, strlen(cfg->base)) < 0) {
+		res_set(res, DELIVER_ACTION_DEFERRED, "4.3.0",
+		    "cannot create maildir %s: %s", maildir, strerror(errno));
+		return;
+	}
+	if (already_there(maildir, name)) {
+		res_set(res, DELIVER_ACTION_DELIVERED, "2.0.0",
+		    "delivered to maildir (already delivered)");
+		return;
+	}
+	if (maildir_write(maildir, name, head, msg, len) < 0) {
+		if (errno == ENOSPC || errno == EDQUOT)
+			res_set(res, DELIVER_ACTION_DEFERRED, "4.3.0",
+			    "cannot write %s: insufficient system storage",
+			    maildir);
+		else
+			res_set(res, DELIVER_ACTION_DEFERRED, "4.3.0",
+			    "cannot write %s: %s", maildir, strerror(errno));
+		return;
+	}
+	res_set(res, DELIVER_ACTION_DELIVERED, "2.0.0",
+	    "delivered to maildir");
+}
+
+/* virtual_deliver - deliver one recipient into its Maildir */
+void
+virtual_deliver(const struct virtual_cfg *cfg, struct virtual_maps *m,
+    const struct queue_file *qf, const char *msg, const char *rcpt,
+    long index, struct virtual_result *res)
+{
+	char	*rel, *maildir, *name, *head, *lrcpt;
+	long	 uid, gid;
+
+	if (*cfg->base != '/') {
+		res_set(res, DELIVER_ACTION_DEFERRED, "4.3.0",
+		    "virtual_mailbox_base must be an absolute path");
+		return;
+	}
+	if ((rel = mailbox_path(cfg, m, rcpt, res)) == NULL)
+		return;
+	if (lookup_id(m->uid, "uid", rcpt, &uid, res) < 0
+	    || lookup_id(m->gid, "gid", rcpt, &gid, res) < 0) {
+		free(rel);
+		return;
+	}
+	if (uid < cfg->minimum_uid) {
+		res_set(res, DELIVER_ACTION_DEFERRED, "4.3.0",
+		    "recipient %s: uid %ld is below virtual_minimum_uid %ld",
+		    log_safe(rcpt), uid, cfg->minimum_uid);
+		free(rel);
+		return;
+	}
+	lrcpt = str_lower(xstrdup(rcpt));
+	head = xasprintf("Return-Path: <%s>\nDelivered-To: %s\n", qf->sender,
+	    lrcpt);
+	if (cfg->mailbox_limit > 0 && (long long)strlen(head) + qf->msg_len
+	    > cfg->mailbox_limit)
+		res_set(res, DELIVER_ACTION_BOUNCED, "5.2.2",
+		    "cannot update mailbox: message file too big");
+	else if (has_loop(msg, (size_t)qf->msg_len, lrcpt))
+		res_set(res, DELIVER_ACTION_BOUNCED, "5.4.6",
+		    "mail forwarding loop for %s", log_safe(lrcpt));
+	else {
+		maildir = xasprintf("%s%s%s", cfg->base,
+		    str_ends_with(cfg->base, "/") ? "" : "/", rel);
+		name = xasprintf("%ld.%s_%ld.%s", qf->arrival, qf->id, index,
+		    cfg->hostname);
+		if (become((uid_t)uid, (gid_t)gid) < 0)
+			res_set(res, DELIVER_ACTION_DEFERRED, "4.3.0",
+			    "cannot switch to uid %ld gid %ld", uid, gid);
+		else {
+			store(cfg, maildir, name, head, msg,
+			    (size_t)qf->msg_len, res);
+			(void)become(0, 0);
+		}
+		free(maildir);
+		free(name);
+	}
+	free(head);
+	free(lrcpt);
+	free(rel);
+}
