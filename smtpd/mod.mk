@@ -10,3 +10,6 @@ endif
 
 UNIT_TESTS += smtpd_data_test
 smtpd_data_test_SRCS := smtpd/smtpd_data_test.c smtpd/smtpd_data.c
+
+UNIT_TESTS += smtpd_check_test
+smtpd_check_test_SRCS := smtpd/smtpd_check_test.c smtpd/smtpd_check.c

@@ -1,0 +1,1723 @@
+/*
+ * NAME
+ *	smtpd_check - the smtpd access policy (smtpd_*_restrictions)
+ * SYNOPSIS
+ *	See smtpd_check.h.
+ * DESCRIPTION
+ *	Postfix's restriction engine (src/smtpd/smtpd_check.c) for the
+ *	restrictions the seed configuration uses, with Postfix's reply
+ *	codes, enhanced status codes and texts, so that logs and clients
+ *	see what they would see from Postfix.
+ *
+ *	A checker holds one thread's map handles; a check context holds
+ *	what one smtpd_check() call accumulates: the pending
+ *	warn_if_reject, defer_if_permit and defer_if_reject, the final
+ *	reply. Restriction lists are tokenized once (maplist-style, so
+ *	inline:{a=b, c=d} stays one token).
+ *
+ *	Implemented restrictions: permit, reject, defer, defer_if_permit,
+ *	defer_if_reject, warn_if_reject, permit_mynetworks,
+ *	permit_sasl_authenticated, reject_unauth_pipelining,
+ *	reject_unknown_client_hostname (reject_unknown_client),
+ *	reject_unknown_reverse_client_hostname, check_client_access,
+ *	reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname,
+ *	reject_unknown_helo_hostname (and the pre-2.3 names without
+ *	"helo_"), check_helo_access, reject_non_fqdn_sender,
+ *	reject_unknown_sender_domain, reject_unlisted_sender,
+ *	check_sender_access, reject_sender_login_mismatch and its
+ *	authenticated/unauthenticated variants, reject_non_fqdn_recipient,
+ *	reject_unknown_recipient_domain, reject_unlisted_recipient,
+ *	check_recipient_access, permit_auth_destination,
+ *	reject_unauth_destination, defer_unauth_destination,
+ *	reject_rbl_client, permit_dnswl_client, and the names of
+ *	smtpd_restriction_classes.
+ *
+ *	reject_unverified_sender/recipient (address verification) and a few
+ *	other Postfix restrictions postern does not implement yet are
+ *	logged once as a warning and act as "dunno".
+ * DIAGNOSTICS
+ *	Map trouble: "451 4.3.0 <name>: Temporary lookup failure" at once.
+ *	DNS trouble: 450 (defer_if_permit), never 5xx. An unknown
+ *	restriction: warning, "451 4.3.5 Server configuration error".
+ */
+#include <sys/types.h>
+#include <ctype.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "buf.h"
+#include "conf.h"
+#include "dns.h"
+#include "log.h"
+#include "map.h"
+#include "smtpd_check.h"
+#include "str.h"
+#include "xalloc.h"
+
+#define SC_DUNNO	0
+#define SC_PERMIT	1
+#define SC_FINAL	2	/* reply is set: reject or defer */
+
+#define SC_MAX_DEPTH	10
+
+/* restriction list classes, in smtpd_delay_reject order */
+enum sc_list {
+	SC_LIST_CLIENT, SC_LIST_HELO, SC_LIST_SENDER, SC_LIST_RELAY,
+	SC_LIST_RCPT, SC_LIST_DATA, SC_LIST_COUNT
+};
+
+static const char *sc_list_param[SC_LIST_COUNT] = {
+	"smtpd_client_restrictions", "smtpd_helo_restrictions",
+	"smtpd_sender_restrictions", "smtpd_relay_restrictions",
+	"smtpd_recipient_restrictions", "smtpd_data_restrictions",
+};
+
+/* address classes, as trivial-rewrite resolves them */
+enum sc_class {
+	SC_CLASS_DEFAULT, SC_CLASS_LOCAL, SC_CLASS_ALIAS, SC_CLASS_VIRTUAL,
+	SC_CLASS_RELAY
+};
+
+struct sc_domitem {
+	char	*name;			/* NULL for a table */
+	int	 negate;
+	struct map *map;
+};
+
+struct sc_domlist {
+	struct sc_domitem *items;
+	size_t	 n;
+	int	 parent_match;		/* relay_domains: subdomains match */
+};
+
+struct sc_access_map {
+	char	*spec;
+	struct map *map;
+};
+
+struct sc_class_def {
+	char	*name;
+	struct strv *list;
+};
+
+struct smtpd_checker {
+	struct strv *lists[SC_LIST_COUNT];
+	int	 delay_reject;
+	int	 rej_unl_rcpt;
+	int	 rej_unl_from;
+	int	 peername_lookup;
+	struct sc_domlist mydest, relay_domains, valias_domains, vmbox_domains;
+	struct maplist *valias_maps, *vmbox_maps, *relay_rcpt_maps;
+	struct maplist *local_rcpt_maps, *login_maps;
+	int	 local_rcpt_on;
+	struct strv *mynet_cidrs;
+	struct maplist *mynet_maps;
+	struct strv *interfaces;
+	int	 interfaces_all;
+	char	*delims, *null_key;
+	char	*unv_sender_reason, *unv_rcpt_reason;
+	int	 unk_addr_code, unk_client_code, unk_name_code;
+	int	 invalid_name_code, non_fqdn_code, local_rcpt_code;
+	int	 vmbox_code, valias_code, relay_rcpt_code, relay_code;
+	int	 access_reject_code, access_defer_code, defer_code;
+	int	 reject_code, rbl_code;
+	struct sc_access_map *amaps;
+	size_t	 namaps;
+	struct sc_class_def *classes;
+	size_t	 nclasses;
+	struct strv *warned;
+};
+
+struct sc_ctx {
+	struct smtpd_checker *c;
+	struct smtpd_check_state *st;
+	const char *verb;
+	struct buf *reply;
+	int	 result;		/* SMTPD_CHECK_* when SC_FINAL */
+	int	 warn_next;		/* warn_if_reject pending */
+	int	 defer_if_reject;
+	int	 dip_set;
+	char	 dip[512];		/* defer_if_permit reply */
+	int	 depth;
+	int	 rcpt_checked;		/* reject_unlisted_recipient ran */
+	int	 from_checked;		/* reject_unlisted_sender ran */
+};
+
+static pthread_mutex_t sc_conf_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int sc_list_eval(struct sc_ctx *, const struct strv *, int);
+
+/* sc_split - split a restriction list, keeping {...} groups whole */
+static struct strv *
+sc_split(const char *text)
+{
+	struct strv *v = strv_new();
+	const char *p = text, *start;
+	int	 depth;
+	char	*tok;
+
+	while (*p) {
+		while (*p && strchr(STR_LIST_DELIMS, *p))
+			p++;
+		if (*p == 0)
+			break;
+		start = p;
+		depth = 0;
+		while (*p && (depth > 0 || !strchr(STR_LIST_DELIMS, *p))) {
+			if (*p == '{')
+				depth++;
+			else if (*p == '}' && depth > 0)
+				depth--;
+			p++;
+		}
+		tok = xstrndup(start, (size_t)(p - start));
+		strv_add(v, tok);
+		free(tok);
+	}
+	return (v);
+}
+
+/* sc_conf_code - a numeric reply code parameter with a fallback */
+static int
+sc_conf_code(const char *name, int def)
+{
+	long	 v;
+
+	if (str_parse_long(conf_str(name), &v) < 0 || v < 400 || v > 599)
+		return (def);
+	return ((int)v);
+}
+
+/* sc_domlist_init - a Postfix domain list: names, !names, tables */
+static void
+sc_domlist_init(struct sc_domlist *dl, const char *text, int parent)
+{
+	struct strv *v = sc_split(text);
+	size_t	 i;
+	char	*t;
+
+	dl->items = xcalloc(v->argc + 1, sizeof(*dl->items));
+	dl->n = 0;
+	dl->parent_match = parent;
+	for (i = 0; i < v->argc; i++) {
+		struct sc_domitem *it = &dl->items[dl->n++];
+
+		t = v->argv[i];
+		if (*t == '!') {
+			it->negate = 1;
+			t++;
+		}
+		if (strchr(t, ':') && *t != '[')
+			it->map = map_open(t, 0);
+		else {
+			if (*t == '/')
+				log_warn("domain list: file patterns are not "
+				    "supported: %s", t);
+			it->name = str_lower(xstrdup(t));
+		}
+	}
+	strv_free(v);
+}
+
+/* sc_domlist_free - free a domain list */
+static void
+sc_domlist_free(struct sc_domlist *dl)
+{
+	size_t	 i;
+
+	for (i = 0; i < dl->n; i++) {
+		free(dl->items[i].name);
+		if (dl->items[i].map)
+			map_close(dl->items[i].map);
+	}
+	free(dl->items);
+}
+
+/* sc_name_match - domain equals name, or is a subdomain where allowed */
+static int
+sc_name_match(const char *domain, const char *name, int parent)
+{
+	size_t	 dl = strlen(domain), nl = strlen(name);
+
+	if (*name == '.')
+		return (dl > nl && strcasecmp(domain + dl - nl, name) == 0);
+	if (strcasecmp(domain, name) == 0)
+		return (1);
+	return (parent && dl > nl + 1 && domain[dl - nl - 1] == '.'
+	    && strcasecmp(domain + dl - nl, name) == 0);
+}
+
+/* sc_domlist_match - 1 match, 0 no match, -1 table trouble */
+static int
+sc_domlist_match(struct sc_domlist *dl, const char *domain)
+{
+	const char *d;
+	char	*val;
+	size_t	 i;
+	int	 st;
+
+	for (i = 0; i < dl->n; i++) {
+		struct sc_domitem *it = &dl->items[i];
+
+		if (it->name) {
+			if (sc_name_match(domain, it->name, dl->parent_match))
+				return (!it->negate);
+			continue;
+		}
+		for (d = domain; d; d = strchr(d + 1, '.')) {
+			if (*d == '.')
+				d++;
+			st = map_lookup(it->map, d, &val);
+			if (st == MAP_RETRY) {
+				log_warn("%s: table lookup problem: %s",
+				    map_spec(it->map), map_error(it->map));
+				return (-1);
+			}
+			if (st == MAP_FOUND) {
+				free(val);
+				return (!it->negate);
+			}
+			if (!dl->parent_match)
+				break;
+		}
+	}
+	return (0);
+}
+
+/* sc_maplist - open a list parameter, NULL when empty */
+static struct maplist *
+sc_maplist(const char *param)
+{
+	const char *v = conf_str(param);
+
+	if (v == NULL || v[strspn(v, STR_LIST_DELIMS)] == 0)
+		return (NULL);
+	return (maplist_open(v, 0));
+}
+
+/* sc_is_table - "type:name" rather than an IPv6 network */
+static int
+sc_is_table(const char *t)
+{
+	size_t	 n = strcspn(t, ":");
+
+	return (t[n] == ':' && n > 0 && *t != '['
+	    && strspn(t, "0123456789abcdefABCDEF") < n);
+}
+
+/* sc_init_networks - mynetworks and the interface addresses */
+static void
+sc_init_networks(struct smtpd_checker *c)
+{
+	struct strv *v = conf_mynetworks();
+	struct buf *maps = buf_new(64);
+	struct strv *ifs;
+	size_t	 i;
+	char	*t;
+
+	c->mynet_cidrs = strv_new();
+	for (i = 0; v && i < v->argc; i++) {
+		t = v->argv[i];
+		if (sc_is_table(t))
+			buf_printf(maps, "%s%s", BUF_LEN(maps) ? " " : "", t);
+		else
+			strv_add(c->mynet_cidrs, t);
+	}
+	strv_free(v);
+	if (BUF_LEN(maps))
+		c->mynet_maps = maplist_open(BUF_STR(maps), 0);
+	buf_free(maps);
+
+	c->interfaces = strv_new();
+	ifs = sc_split(conf_str("inet_interfaces"));
+	for (i = 0; i < ifs->argc; i++) {
+		t = ifs->argv[i];
+		if (strcasecmp(t, "all") == 0)
+			c->interfaces_all = 1;
+		else if (strcasecmp(t, "loopback-only") == 0) {
+			strv_add(c->interfaces, "127.0.0.1");
+			strv_add(c->interfaces, "::1");
+		} else
+			strv_add(c->interfaces, t);
+	}
+	strv_free(ifs);
+	ifs = sc_split(conf_str("proxy_interfaces"));
+	for (i = 0; i < ifs->argc; i++)
+		strv_add(c->interfaces, ifs->argv[i]);
+	strv_free(ifs);
+}
+
+/* sc_init_classes - smtpd_restriction_classes */
+static void
+sc_init_classes(struct smtpd_checker *c)
+{
+	struct strv *v = sc_split(conf_str("smtpd_restriction_classes"));
+	size_t	 i;
+
+	c->classes = xcalloc(v->argc + 1, sizeof(*c->classes));
+	for (i = 0; i < v->argc; i++) {
+		c->classes[c->nclasses].name = xstrdup(v->argv[i]);
+		c->classes[c->nclasses].list = sc_split(conf_str(v->argv[i]));
+		c->nclasses++;
+	}
+	strv_free(v);
+}
+
+/* sc_init_codes - reply codes and texts */
+static void
+sc_init_codes(struct smtpd_checker *c)
+{
+	c->unk_addr_code = sc_conf_code("unknown_address_reject_code", 450);
+	c->unk_client_code = sc_conf_code("unknown_client_reject_code", 450);
+	c->unk_name_code = sc_conf_code("unknown_hostname_reject_code", 450);
+	c->invalid_name_code = sc_conf_code("invalid_hostname_reject_code",
+	    501);
+	c->non_fqdn_code = sc_conf_code("non_fqdn_reject_code", 504);
+	c->local_rcpt_code = sc_conf_code("unknown_local_recipient_reject_code",
+	    550);
+	c->vmbox_code = sc_conf_code("unknown_virtual_mailbox_reject_code",
+	    550);
+	c->valias_code = sc_conf_code("unknown_virtual_alias_reject_code", 550);
+	c->relay_rcpt_code = sc_conf_code("unknown_relay_recipient_reject_code",
+	    550);
+	c->relay_code = sc_conf_code("relay_domains_reject_code", 554);
+	c->access_reject_code = sc_conf_code("access_map_reject_code", 554);
+	c->access_defer_code = sc_conf_code("access_map_defer_code", 450);
+	c->defer_code = sc_conf_code("defer_code", 450);
+	c->reject_code = sc_conf_code("reject_code", 554);
+	c->rbl_code = sc_conf_code("maps_rbl_reject_code", 554);
+	c->delims = xstrdup(conf_str("recipient_delimiter"));
+	c->null_key = xstrdup(conf_str("smtpd_null_access_lookup_key"));
+	c->unv_sender_reason = xstrdup(conf_str("unverified_sender_reject_reason"));
+	c->unv_rcpt_reason = xstrdup(conf_str("unverified_recipient_reject_reason"));
+}
+
+/* smtpd_check_new - a checker with this thread's map handles */
+struct smtpd_checker *
+smtpd_check_new(void)
+{
+	struct smtpd_checker *c = xcalloc(1, sizeof(*c));
+	int	 i;
+
+	pthread_mutex_lock(&sc_conf_lock);
+	for (i = 0; i < SC_LIST_COUNT; i++)
+		c->lists[i] = sc_split(conf_str(sc_list_param[i]));
+	c->delay_reject = conf_bool("smtpd_delay_reject");
+	c->rej_unl_rcpt = conf_bool("smtpd_reject_unlisted_recipient");
+	c->rej_unl_from = conf_bool("smtpd_reject_unlisted_sender");
+	c->peername_lookup = conf_bool("smtpd_peername_lookup");
+	sc_domlist_init(&c->mydest, conf_str("mydestination"), 0);
+	sc_domlist_init(&c->relay_domains, conf_str("relay_domains"), 1);
+	sc_domlist_init(&c->valias_domains, conf_str("virtual_alias_domains"),
+	    0);
+	sc_domlist_init(&c->vmbox_domains, conf_str("virtual_mailbox_domains"),
+	    0);
+	c->valias_maps = sc_maplist("virtual_alias_maps");
+	c->vmbox_maps = sc_maplist("virtual_mailbox_maps");
+	c->relay_rcpt_maps = sc_maplist("relay_recipient_maps");
+	c->login_maps = sc_maplist("smtpd_sender_login_maps");
+	c->local_rcpt_maps = sc_maplist("local_recipient_maps");
+	c->local_rcpt_on = c->local_rcpt_maps != NULL;
+	sc_init_networks(c);
+	sc_init_classes(c);
+	sc_init_codes(c);
+	pthread_mutex_unlock(&sc_conf_lock);
+	c->warned = strv_new();
+	return (c);
+}
+
+/* smtpd_check_free - close the checker's maps */
+void
+smtpd_check_free(struct smtpd_checker *c)
+{
+	size_t	 i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < SC_LIST_COUNT; i++)
+		strv_free(c->lists[i]);
+	sc_domlist_free(&c->mydest);
+	sc_domlist_free(&c->relay_domains);
+	sc_domlist_free(&c->valias_domains);
+	sc_domlist_free(&c->vmbox_domains);
+	maplist_close(c->valias_maps);
+	maplist_close(c->vmbox_maps);
+	maplist_close(c->relay_rcpt_maps);
+	maplist_close(c->local_rcpt_maps);
+	maplist_close(c->login_maps);
+	maplist_close(c->mynet_maps);
+	strv_free(c->mynet_cidrs);
+	strv_free(c->interfaces);
+	for (i = 0; i < c->namaps; i++) {
+		free(c->amaps[i].spec);
+		map_close(c->amaps[i].map);
+	}
+	free(c->amaps);
+	for (i = 0; i < c->nclasses; i++) {
+		free(c->classes[i].name);
+		strv_free(c->classes[i].list);
+	}
+	free(c->classes);
+	strv_free(c->warned);
+	free(c->delims);
+	free(c->null_key);
+	free(c->unv_sender_reason);
+	free(c->unv_rcpt_reason);
+	free(c);
+}
+
+/* sc_warn_once - log a configuration warning once per checker */
+static void
+sc_warn_once(struct smtpd_checker *c, const char *what, const char *text)
+{
+	size_t	 i;
+
+	for (i = 0; i < c->warned->argc; i++)
+		if (strcmp(c->warned->argv[i], what) == 0)
+			return;
+	strv_add(c->warned, what);
+	log_warn("%s", text);
+}
+
+/* sc_client - "name[addr]" */
+static void
+sc_client(const struct smtpd_check_state *st, char *out, size_t len)
+{
+	snprintf(out, len, "%s[%s]",
+	    st->client_name[0] ? st->client_name : "unknown",
+	    st->client_addr ? st->client_addr : "unknown");
+}
+
+/* sc_log - Postfix's "NOQUEUE: reject: RCPT from ..." line */
+static void
+sc_log(struct sc_ctx *x, const char *what, const char *reply)
+{
+	const struct smtpd_check_state *st = x->st;
+	struct buf *b = buf_new(256);
+	char	 client[300];
+
+	sc_client(st, client, sizeof(client));
+	buf_printf(b, "%s: %s: %s from %s: %s", st->queue_id ? st->queue_id
+	    : "NOQUEUE", what, x->verb, log_safe(client), reply);
+	if (st->sender)
+		buf_printf(b, "; from=<%s>", log_safe(st->sender));
+	if (st->recipient)
+		buf_printf(b, " to=<%s>", log_safe(st->recipient));
+	buf_printf(b, " proto=%s", st->protocol ? st->protocol : "SMTP");
+	if (st->helo_name)
+		buf_printf(b, " helo=<%s>", log_safe(st->helo_name));
+	log_info("%s", BUF_STR(b));
+	buf_free(b);
+}
+
+/* sc_format - "CODE D.S.N text", printable, enhanced class fixed */
+static void
+sc_format(char *out, size_t len, int code, const char *dsn,
+    const char *fmt, va_list ap)
+{
+	char	 text[400], d[16];
+	char	*p;
+
+	vsnprintf(text, sizeof(text), fmt, ap);
+	for (p = text; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+			*p = '?';
+	snprintf(d, sizeof(d), "%s", dsn);
+	d[0] = (char)('0' + code / 100);
+	snprintf(out, len, "%d %s %s", code, d, text);
+}
+
+/* sc_reject - reject (or defer) with a complete reply; honours
+ * warn_if_reject and defer_if_reject */
+static int __attribute__((format(printf, 4, 5)))
+sc_reject(struct sc_ctx *x, int code, const char *dsn, const char *fmt, ...)
+{
+	char	 line[512];
+	va_list	 ap;
+
+	if (x->defer_if_reject && code >= 500)
+		code = x->c->defer_code;
+	va_start(ap, fmt);
+	sc_format(line, sizeof(line), code, dsn, fmt, ap);
+	va_end(ap);
+	if (x->warn_next) {
+		sc_log(x, "reject_warning", line);
+		return (SC_DUNNO);
+	}
+	sc_log(x, "reject", line);
+	buf_reset(x->reply);
+	buf_puts(x->reply, line);
+	x->result = code >= 500 ? SMTPD_CHECK_REJECT : SMTPD_CHECK_DEFER;
+	return (SC_FINAL);
+}
+
+/* sc_defer_if_permit - remember a 4xx that applies unless rejected */
+static int __attribute__((format(printf, 4, 5)))
+sc_defer_if_permit(struct sc_ctx *x, int code, const char *dsn,
+    const char *fmt, ...)
+{
+	char	 line[512];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	sc_format(line, sizeof(line), code, dsn, fmt, ap);
+	va_end(ap);
+	if (x->warn_next) {
+		sc_log(x, "reject_warning", line);
+		return (SC_DUNNO);
+	}
+	if (!x->dip_set) {
+		snprintf(x->dip, sizeof(x->dip), "%s", line);
+		x->dip_set = 1;
+	}
+	return (SC_DUNNO);
+}
+
+/* sc_retry - a table or DNS problem that must not become a 5xx */
+static int
+sc_retry(struct sc_ctx *x, const char *name)
+{
+	int	 warn = x->warn_next;
+	int	 rc;
+
+	x->warn_next = 0;		/* never downgrade a 4xx to a warning */
+	x->defer_if_reject = 0;
+	rc = sc_reject(x, 451, "4.3.0", "<%s>: Temporary lookup failure",
+	    name);
+	x->warn_next = warn;
+	return (rc);
+}
+
+/* sc_config_error - Postfix's answer to a broken restriction list */
+static int
+sc_config_error(struct sc_ctx *x)
+{
+	x->warn_next = 0;
+	return (sc_reject(x, 451, "4.3.5", "Server configuration error"));
+}
+
+/* sc_strip_dot - a copy of a name without one trailing dot */
+static char *
+sc_strip_dot(const char *name)
+{
+	size_t	 len = strlen(name);
+
+	if (len > 1 && name[len - 1] == '.')
+		len--;
+	return (xstrndup(name, len));
+}
+
+/* sc_literal_local - is "[addr]" one of our interface addresses? */
+static int
+sc_literal_local(struct sc_ctx *x, const char *domain)
+{
+	char	 addr[64];
+	const char *in = domain + 1;
+	size_t	 len = strlen(domain), i;
+
+	if (len < 3 || len - 2 >= sizeof(addr))
+		return (0);
+	if (strncasecmp(in, "IPv6:", 5) == 0) {
+		in += 5;
+		len -= 5;
+	}
+	memcpy(addr, in, len - 2);
+	addr[len - 2] = 0;
+	for (i = 0; i < x->c->interfaces->argc; i++)
+		if (addr_match_cidr(addr, x->c->interfaces->argv[i]) == 1)
+			return (1);
+	if (x->c->interfaces_all && x->st->server_addr
+	    && addr_match_cidr(addr, x->st->server_addr) == 1)
+		return (1);
+	return (0);
+}
+
+/* sc_resolve - the address class of addr's domain; -1 on table trouble */
+static int
+sc_resolve(struct sc_ctx *x, const char *addr, int *cls)
+{
+	struct smtpd_checker *c = x->c;
+	char	*domain = sc_strip_dot(addr_domain(addr));
+	int	 m;
+
+	*cls = SC_CLASS_DEFAULT;
+	str_lower(domain);
+	if (*domain == 0) {
+		*cls = SC_CLASS_LOCAL;	/* unqualified: our own user */
+		free(domain);
+		return (0);
+	}
+	if (*domain == '[') {
+		if (sc_literal_local(x, domain))
+			*cls = SC_CLASS_LOCAL;
+		free(domain);
+		return (0);
+	}
+	if ((m = sc_domlist_match(&c->mydest, domain)) > 0)
+		*cls = SC_CLASS_LOCAL;
+	else if (m == 0 && (m = sc_domlist_match(&c->valias_domains,
+	    domain)) > 0)
+		*cls = SC_CLASS_ALIAS;
+	else if (m == 0 && (m = sc_domlist_match(&c->vmbox_domains,
+	    domain)) > 0)
+		*cls = SC_CLASS_VIRTUAL;
+	else if (m == 0 && (m = sc_domlist_match(&c->relay_domains,
+	    domain)) > 0)
+		*cls = SC_CLASS_RELAY;
+	free(domain);
+	return (m < 0 ? -1 : 0);
+}
+
+/* sc_mynetworks - 1 if the client is in mynetworks, -1 table trouble */
+static int
+sc_mynetworks(struct sc_ctx *x)
+{
+	const char *a = x->st->client_addr;
+	char	*val;
+	size_t	 i;
+	int	 st;
+
+	if (a == NULL || *a == 0)
+		return (0);
+	for (i = 0; i < x->c->mynet_cidrs->argc; i++)
+		if (addr_match_cidr(a, x->c->mynet_cidrs->argv[i]) == 1)
+			return (1);
+	if (x->c->mynet_maps == NULL)
+		return (0);
+	st = maplist_lookup(x->c->mynet_maps, a, &val);
+	if (st == MAP_FOUND) {
+		free(val);
+		return (1);
+	}
+	if (st == MAP_RETRY) {
+		log_warn("mynetworks: table lookup problem: %s",
+		    maplist_error(x->c->mynet_maps));
+		return (-1);
+	}
+	return (0);
+}
+
+/* sc_access_map - the cached handle of a check_*_access table */
+static struct map *
+sc_access_map(struct smtpd_checker *c, const char *spec)
+{
+	size_t	 i;
+
+	for (i = 0; i < c->namaps; i++)
+		if (strcmp(c->amaps[i].spec, spec) == 0)
+			return (c->amaps[i].map);
+	c->amaps = xrealloc(c->amaps, (c->namaps + 1) * sizeof(*c->amaps));
+	c->amaps[c->namaps].spec = xstrdup(spec);
+	c->amaps[c->namaps].map = map_open(spec, 0);
+	return (c->amaps[c->namaps++].map);
+}
+
+/* sc_is_code - "4NN" or "5NN" followed by space or end */
+static int
+sc_is_code(const char *v)
+{
+	return ((v[0] == '4' || v[0] == '5') && isdigit((unsigned char)v[1])
+	    && isdigit((unsigned char)v[2]) && (v[3] == 0 || v[3] == ' '
+	    || v[3] == '\t'));
+}
+
+/* sc_text_dsn - split an optional "X.Y.Z " off the front of text */
+static const char *
+sc_text_dsn(const char *text, char *dsn, size_t len, const char *def)
+{
+	size_t	 n = strspn(text, "0123456789.");
+
+	if (n >= 5 && n < len && (text[n] == ' ' || text[n] == 0)
+	    && (text[0] == '4' || text[0] == '5') && text[1] == '.') {
+		memcpy(dsn, text, n);
+		dsn[n] = 0;
+		text += n;
+		while (*text == ' ')
+			text++;
+		return (text);
+	}
+	snprintf(dsn, len, "%s", def);
+	return (text);
+}
+
+/* sc_access_action - act on an access(5) table result */
+static int
+sc_access_action(struct sc_ctx *x, const char *value, const char *name,
+    const char *what, int list)
+{
+	char	 word[32], dsn[16];
+	const char *text;
+	size_t	 n;
+	struct strv *v;
+	int	 rc;
+
+	value += strspn(value, " \t");
+	n = strcspn(value, " \t");
+	snprintf(word, sizeof(word), "%.*s", (int)(n < 31 ? n : 31), value);
+	text = value + n;
+	text += strspn(text, " \t");
+	if (sc_is_code(value)) {
+		text = sc_text_dsn(value + 3 + strspn(value + 3, " \t"), dsn,
+		    sizeof(dsn), value[0] == '4' ? "4.7.1" : "5.7.1");
+		return (sc_reject(x, atoi(value), dsn, "<%s>: %s rejected: %s",
+		    name, what, *text ? text : "Access denied"));
+	}
+	/* OK, or an all-numerical value (Postfix compatibility) */
+	if (strcasecmp(word, "OK") == 0 || strspn(word, "0123456789") == n)
+		return (n ? SC_PERMIT : SC_DUNNO);
+	if (strcasecmp(word, "DUNNO") == 0)
+		return (SC_DUNNO);
+	if (strcasecmp(word, "REJECT") == 0) {
+		text = sc_text_dsn(text, dsn, sizeof(dsn), "5.7.1");
+		return (sc_reject(x, x->c->access_reject_code, dsn,
+		    "<%s>: %s rejected: %s", name, what, *text ? text
+		    : "Access denied"));
+	}
+	if (strcasecmp(word, "DEFER") == 0) {
+		text = sc_text_dsn(text, dsn, sizeof(dsn), "4.7.1");
+		return (sc_reject(x, x->c->access_defer_code, dsn,
+		    "<%s>: %s rejected: %s", name, what, *text ? text
+		    : "Access denied"));
+	}
+	if (strcasecmp(word, "DEFER_IF_PERMIT") == 0) {
+		text = sc_text_dsn(text, dsn, sizeof(dsn), "4.7.1");
+		return (sc_defer_if_permit(x, x->c->defer_code, dsn,
+		    "<%s>: %s rejected: %s", name, what, *text ? text
+		    : "Service unavailable"));
+	}
+	if (strcasecmp(word, "DEFER_IF_REJECT") == 0) {
+		x->defer_if_reject = 1;
+		return (SC_DUNNO);
+	}
+	if (strcasecmp(word, "WARN") == 0 || strcasecmp(word, "INFO") == 0) {
+		char	 line[512];
+
+		snprintf(line, sizeof(line), "<%s>: %s triggers %s%s%s",
+		    name, what, word, *text ? " " : "", text);
+		sc_log(x, "warn", line);
+		return (SC_DUNNO);
+	}
+	if (!strcasecmp(word, "HOLD") || !strcasecmp(word, "DISCARD")
+	    || !strcasecmp(word, "FILTER") || !strcasecmp(word, "REDIRECT")
+	    || !strcasecmp(word, "PREPEND") || !strcasecmp(word, "BCC")) {
+		char	 msg[200];
+
+		snprintf(msg, sizeof(msg), "access table action %s is not "
+		    "supported by postern; treated as DUNNO", word);
+		sc_warn_once(x->c, word, msg);
+		return (SC_DUNNO);
+	}
+	/* Anything else is a restriction list, e.g. reject_unverified_sender */
+	if (x->depth >= SC_MAX_DEPTH) {
+		log_warn("access table result nesting too deep: %s",
+		    log_safe(value));
+		return (sc_config_error(x));
+	}
+	v = sc_split(value);
+	x->depth++;
+	rc = sc_list_eval(x, v, list);
+	x->depth--;
+	strv_free(v);
+	return (rc);
+}
+
+/* sc_access_key - one lookup; returns SC_* or -2 for "not found" */
+static int
+sc_access_key(struct sc_ctx *x, struct map *m, const char *key,
+    const char *name, const char *what, int list)
+{
+	char	*val;
+	int	 st, rc;
+
+	st = map_lookup(m, key, &val);
+	if (st == MAP_NOTFOUND)
+		return (-2);
+	if (st == MAP_RETRY) {
+		log_warn("%s: table lookup problem: %s", map_spec(m),
+		    map_error(m));
+		return (sc_retry(x, name));
+	}
+	rc = sc_access_action(x, val, name, what, list);
+	free(val);
+	return (rc);
+}
+
+/* sc_access_domain - the domain and (as Postfix's default
+ * parent_domain_matches_subdomains has it) its parents */
+static int
+sc_access_domain(struct sc_ctx *x, struct map *m, const char *domain,
+    const char *name, const char *what, int list)
+{
+	const char *d;
+	int	 rc;
+
+	for (d = domain; d && *d; d = strchr(d, '.')) {
+		if (*d == '.')
+			d++;
+		if ((rc = sc_access_key(x, m, d, name, what, list)) != -2)
+			return (rc);
+	}
+	return (-2);
+}
+
+/* sc_check_mail_access - check_sender_access/check_recipient_access */
+static int
+sc_check_mail_access(struct sc_ctx *x, const char *spec, const char *addr,
+    const char *what, int list)
+{
+	struct map *m = sc_access_map(x->c, spec);
+	char	*base = NULL, *ext = NULL, *lp, *key, *domain;
+	int	 rc;
+
+	if (*addr == 0)
+		return ((rc = sc_access_key(x, m, x->c->null_key, addr, what,
+		    list)) == -2 ? SC_DUNNO : rc);
+	if ((rc = sc_access_key(x, m, addr, addr, what, list)) != -2)
+		return (rc);
+	if (addr_split_ext(addr, x->c->delims, &base, &ext)
+	    && (rc = sc_access_key(x, m, base, addr, what, list)) != -2)
+		goto done;
+	domain = sc_strip_dot(addr_domain(addr));
+	rc = *domain ? sc_access_domain(x, m, domain, addr, what, list) : -2;
+	free(domain);
+	if (rc != -2)
+		goto done;
+	lp = addr_localpart(addr);
+	key = xasprintf("%s@", lp);
+	rc = sc_access_key(x, m, key, addr, what, list);
+	free(key);
+	free(lp);
+	if (rc == -2 && base) {
+		lp = addr_localpart(base);
+		key = xasprintf("%s@", lp);
+		rc = sc_access_key(x, m, key, addr, what, list);
+		free(key);
+		free(lp);
+	}
+done:
+	free(base);
+	free(ext);
+	return (rc == -2 ? SC_DUNNO : rc);
+}
+
+/* sc_check_client_access - client name (and parents), then address and
+ * its IPv4 class prefixes */
+static int
+sc_check_client_access(struct sc_ctx *x, const char *spec)
+{
+	struct map *m = sc_access_map(x->c, spec);
+	const char *a = x->st->client_addr ? x->st->client_addr : "unknown";
+	char	 client[300], prefix[64];
+	char	*dot;
+	int	 rc;
+
+	sc_client(x->st, client, sizeof(client));
+	if (x->st->client_name[0] && strcmp(x->st->client_name, "unknown")
+	    && (rc = sc_access_domain(x, m, x->st->client_name, client,
+	    "Client host", SC_LIST_CLIENT)) != -2)
+		return (rc);
+	if ((rc = sc_access_key(x, m, a, client, "Client host",
+	    SC_LIST_CLIENT)) != -2)
+		return (rc);
+	if (strchr(a, ':') == NULL && strlen(a) < sizeof(prefix)) {
+		strcpy(prefix, a);
+		while ((dot = strrchr(prefix, '.')) != NULL) {
+			*dot = 0;
+			if ((rc = sc_access_key(x, m, prefix, client,
+			    "Client host", SC_LIST_CLIENT)) != -2)
+				return (rc);
+		}
+	}
+	return (SC_DUNNO);
+}
+
+/* sc_check_helo_access - the HELO name and its parents */
+static int
+sc_check_helo_access(struct sc_ctx *x, const char *spec)
+{
+	struct map *m = sc_access_map(x->c, spec);
+	char	*h;
+	int	 rc;
+
+	if (x->st->helo_name == NULL || *x->st->helo_name == 0)
+		return (SC_DUNNO);
+	h = sc_strip_dot(x->st->helo_name);
+	rc = sc_access_domain(x, m, h, x->st->helo_name, "Helo command",
+	    SC_LIST_HELO);
+	free(h);
+	return (rc == -2 ? SC_DUNNO : rc);
+}
+
+/* sc_lookup_found - maplist address lookup: 1, 0, or -1 (trouble) */
+static int
+sc_lookup_found(struct maplist *l, const char *addr, int flags)
+{
+	char	*val;
+	int	 st;
+
+	if (l == NULL)
+		return (0);
+	st = maplist_lookup_addr(l, addr, flags, &val);
+	if (st == MAP_FOUND) {
+		free(val);
+		return (1);
+	}
+	if (st == MAP_RETRY) {
+		log_warn("recipient validation: table lookup problem: %s",
+		    maplist_error(l));
+		return (-1);
+	}
+	return (0);
+}
+
+/* sc_check_rcpt_maps - reject_unlisted_recipient/sender (Postfix texts) */
+static int
+sc_check_rcpt_maps(struct sc_ctx *x, const char *addr, int sender)
+{
+	const char *what = sender ? "Sender address" : "Recipient address";
+	const char *dsn = sender ? "5.1.0" : "5.1.1";
+	int	 cls, f;
+
+	if (*addr == 0)
+		return (SC_DUNNO);
+	if (sc_resolve(x, addr, &cls) < 0)
+		return (sc_retry(x, addr));
+	if (cls == SC_CLASS_DEFAULT)
+		return (SC_DUNNO);
+	f = sc_lookup_found(x->c->valias_maps, addr,
+	    cls == SC_CLASS_LOCAL ? MAP_ADDR_USER : 0);
+	if (f < 0)
+		return (sc_retry(x, addr));
+	if (f > 0)
+		return (SC_DUNNO);
+	switch (cls) {
+	case SC_CLASS_LOCAL:
+		if (!x->c->local_rcpt_on)
+			return (SC_DUNNO);
+		if ((f = sc_lookup_found(x->c->local_rcpt_maps, addr,
+		    MAP_ADDR_USER)) < 0)
+			return (sc_retry(x, addr));
+		if (f == 0)
+			return (sc_reject(x, x->c->local_rcpt_code, dsn,
+			    "<%s>: %s rejected: User unknown in local "
+			    "recipient table", addr, what));
+		return (SC_DUNNO);
+	case SC_CLASS_ALIAS:
+		return (sc_reject(x, x->c->valias_code, dsn, "<%s>: %s rejected: "
+		    "User unknown in virtual alias table", addr, what));
+	case SC_CLASS_VIRTUAL:
+		if ((f = sc_lookup_found(x->c->vmbox_maps, addr, 0)) < 0)
+			return (sc_retry(x, addr));
+		if (f == 0)
+			return (sc_reject(x, x->c->vmbox_code, dsn,
+			    "<%s>: %s rejected: User unknown in virtual "
+			    "mailbox table", addr, what));
+		return (SC_DUNNO);
+	case SC_CLASS_RELAY:
+		if (x->c->relay_rcpt_maps == NULL)
+			return (SC_DUNNO);
+		if ((f = sc_lookup_found(x->c->relay_rcpt_maps, addr, 0)) < 0)
+			return (sc_retry(x, addr));
+		if (f == 0)
+			return (sc_reject(x, x->c->relay_rcpt_code, dsn,
+			    "<%s>: %s rejected: User unknown in relay "
+			    "recipient table", addr, what));
+		return (SC_DUNNO);
+	}
+	return (SC_DUNNO);
+}
+
+/* sc_auth_dest - may we accept mail for this recipient (relay control)?
+ * 1 yes, 0 no, -1 table trouble */
+static int
+sc_auth_dest(struct sc_ctx *x, const char *addr)
+{
+	char	*lp;
+	int	 cls, routed;
+
+	if (sc_resolve(x, addr, &cls) < 0)
+		return (-1);
+	if (cls == SC_CLASS_DEFAULT)
+		return (0);
+	lp = addr_localpart(addr);
+	/* Sender-specified routing (user@elsewhere@domain, user%elsewhere,
+	 * user!elsewhere) must not turn us into an open relay. */
+	if (cls == SC_CLASS_VIRTUAL || cls == SC_CLASS_ALIAS)
+		routed = strchr(lp, '@') != NULL;
+	else
+		routed = strpbrk(lp, "@!%") != NULL;
+	free(lp);
+	return (!routed);
+}
+
+/* sc_unknown_domain - reject_unknown_sender/recipient_domain */
+static int
+sc_unknown_domain(struct sc_ctx *x, const char *addr, int sender)
+{
+	const char *what = sender ? "Sender address" : "Recipient address";
+	const char *dsn = sender ? "4.1.8" : "4.1.2";
+	struct dns_mx *mx = NULL;
+	struct strv *v;
+	size_t	 nmx = 0;
+	char	 err[256];
+	char	*domain;
+	int	 cls, st, nx;
+
+	if (*addr == 0 || *addr_domain(addr) == 0 || *addr_domain(addr) == '[')
+		return (SC_DUNNO);
+	if (sc_resolve(x, addr, &cls) < 0)
+		return (sc_retry(x, addr));
+	if (cls == SC_CLASS_LOCAL || cls == SC_CLASS_ALIAS
+	    || cls == SC_CLASS_VIRTUAL)
+		return (SC_DUNNO);	/* we are the final destination */
+	domain = sc_strip_dot(addr_domain(addr));
+	st = dns_lookup_mx(domain, &mx, &nmx, err, sizeof(err));
+	nx = dns_last_nxdomain();
+	if (st == DNS_OK) {
+		int	 nullmx = nmx == 1 && *mx[0].host == 0;
+
+		dns_mx_free(mx, nmx);
+		free(domain);
+		if (nullmx)
+			return (sc_reject(x, 556, sender ? "5.7.27" : "5.1.10",
+			    "<%s>: %s rejected: Domain %s does not accept mail "
+			    "(nullMX)", addr, what, addr_domain(addr)));
+		return (SC_DUNNO);
+	}
+	if (st == DNS_NOTFOUND && !nx) {
+		v = strv_new();
+		st = dns_lookup_addr(domain, v, err, sizeof(err));
+		strv_free(v);
+		nx = 0;
+	}
+	free(domain);
+	if (st == DNS_OK)
+		return (SC_DUNNO);
+	if (st == DNS_RETRY)
+		return (sc_defer_if_permit(x, 450, dsn, "<%s>: %s rejected: "
+		    "Domain not found", addr, what));
+	return (sc_reject(x, nx ? 550 : x->c->unk_addr_code, dsn,
+	    "<%s>: %s rejected: Domain not found", addr, what));
+}
+
+/* sc_non_fqdn_addr - reject_non_fqdn_sender/recipient */
+static int
+sc_non_fqdn_addr(struct sc_ctx *x, const char *addr, int sender)
+{
+	const char *domain;
+	char	*d;
+	int	 ok;
+
+	if (*addr == 0 || (!sender && strcasecmp(addr, "postmaster") == 0))
+		return (SC_DUNNO);
+	domain = addr_domain(addr);
+	if (*domain == '[')
+		return (SC_DUNNO);
+	d = sc_strip_dot(domain);
+	ok = *d && addr_is_fqdn(d);
+	free(d);
+	if (ok)
+		return (SC_DUNNO);
+	return (sc_reject(x, x->c->non_fqdn_code, "5.5.2", "<%s>: %s rejected: "
+	    "need fully-qualified address", addr, sender ? "Sender address"
+	    : "Recipient address"));
+}
+
+/* sc_helo_invalid - reject_invalid_helo_hostname */
+static int
+sc_helo_invalid(struct sc_ctx *x)
+{
+	const char *h = x->st->helo_name;
+	char	*t;
+	int	 ok;
+
+	if (h == NULL)
+		return (SC_DUNNO);
+	if (*h == '[') {
+		if (addr_is_ip_literal(h))
+			return (SC_DUNNO);
+		return (sc_reject(x, x->c->invalid_name_code, "5.5.2",
+		    "<%s>: Helo command rejected: Invalid ip address", h));
+	}
+	t = sc_strip_dot(h);
+	ok = addr_valid_hostname(t) || addr_match_cidr(t, t) == 1;
+	free(t);
+	if (ok)
+		return (SC_DUNNO);
+	return (sc_reject(x, x->c->invalid_name_code, "5.5.2",
+	    "<%s>: Helo command rejected: Invalid name", h));
+}
+
+/* sc_helo_non_fqdn - reject_non_fqdn_helo_hostname */
+static int
+sc_helo_non_fqdn(struct sc_ctx *x)
+{
+	const char *h = x->st->helo_name;
+	char	*t;
+	int	 ok;
+
+	if (h == NULL)
+		return (SC_DUNNO);
+	if (*h == '[')
+		return (sc_helo_invalid(x));
+	t = sc_strip_dot(h);
+	ok = addr_is_fqdn(t);
+	free(t);
+	if (ok)
+		return (SC_DUNNO);
+	return (sc_reject(x, x->c->non_fqdn_code, "5.5.2",
+	    "<%s>: Helo command rejected: need fully-qualified hostname", h));
+}
+
+/* sc_helo_unknown - reject_unknown_helo_hostname: no A, AAAA or MX */
+static int
+sc_helo_unknown(struct sc_ctx *x)
+{
+	const char *h = x->st->helo_name;
+	struct strv *v;
+	struct dns_mx *mx = NULL;
+	size_t	 nmx = 0;
+	char	 err[256];
+	char	*t;
+	int	 st, nx;
+
+	if (h == NULL || *h == '[')
+		return (SC_DUNNO);
+	t = sc_strip_dot(h);
+	v = strv_new();
+	st = dns_lookup_addr(t, v, err, sizeof(err));
+	nx = dns_last_nxdomain();
+	strv_free(v);
+	if (st == DNS_NOTFOUND && !nx) {
+		st = dns_lookup_mx(t, &mx, &nmx, err, sizeof(err));
+		dns_mx_free(mx, nmx);
+	}
+	free(t);
+	if (st == DNS_OK)
+		return (SC_DUNNO);
+	if (st == DNS_RETRY)
+		return (sc_defer_if_permit(x, 450, "4.7.1", "<%s>: Helo command "
+		    "rejected: Host not found", h));
+	return (sc_reject(x, x->c->unk_name_code, "4.7.1",
+	    "<%s>: Helo command rejected: Host not found", h));
+}
+
+/* sc_login_mismatch - reject_*sender_login_mismatch */
+static int
+sc_login_mismatch(struct sc_ctx *x, int want_auth, int want_unauth)
+{
+	const char *s = x->st->sender, *user = x->st->sasl_username;
+	struct strv *owners;
+	char	*val = NULL;
+	size_t	 i;
+	int	 st, owned = 0;
+
+	if (s == NULL || x->c->login_maps == NULL)
+		return (SC_DUNNO);
+	st = *s ? maplist_lookup_addr(x->c->login_maps, s, 0, &val)
+	    : maplist_lookup(x->c->login_maps, x->c->null_key, &val);
+	if (st == MAP_RETRY)
+		return (sc_retry(x, s));
+	if (user && *user) {
+		if (!want_auth) {
+			free(val);
+			return (SC_DUNNO);
+		}
+		if (st == MAP_FOUND) {
+			owners = strv_split(val, STR_LIST_DELIMS);
+			for (i = 0; i < owners->argc; i++)
+				if (strcasecmp(owners->argv[i], user) == 0)
+					owned = 1;
+			strv_free(owners);
+		}
+		free(val);
+		if (owned)
+			return (SC_DUNNO);
+		return (sc_reject(x, 553, "5.7.1", "<%s>: Sender address "
+		    "rejected: not owned by user %s", s, user));
+	}
+	free(val);
+	if (want_unauth && st == MAP_FOUND)
+		return (sc_reject(x, 553, "5.7.1", "<%s>: Sender address "
+		    "rejected: not logged in", s));
+	return (SC_DUNNO);
+}
+
+/* sc_rbl - reject_rbl_client / permit_dnswl_client domain[=a.b.c.d] */
+static int
+sc_rbl(struct sc_ctx *x, const char *arg, int permit)
+{
+	char	*zone = xstrdup(arg), *want, *q, err[256];
+	struct strv *v = strv_new(), *txt;
+	size_t	 i;
+	int	 st, hit = 0, rc = SC_DUNNO;
+
+	if ((want = strchr(zone, '=')) != NULL)
+		*want++ = 0;
+	q = x->st->client_addr ? dns_reverse_name(x->st->client_addr, zone)
+	    : NULL;
+	if (q == NULL)
+		goto out;
+	st = dns_lookup_addr(q, v, err, sizeof(err));
+	for (i = 0; st == DNS_OK && i < v->argc; i++)
+		if (want == NULL || strcmp(v->argv[i], want) == 0)
+			hit = 1;
+	if (st == DNS_RETRY)
+		log_warn("%s: DNS list lookup error: %s", zone, err);
+	if (hit && permit)
+		rc = SC_PERMIT;
+	else if (hit) {
+		txt = strv_new();
+		st = dns_lookup_txt(q, txt, err, sizeof(err));
+		rc = sc_reject(x, x->c->rbl_code, "5.7.1", "Service unavailable; "
+		    "Client host [%s] blocked using %s%s%s", x->st->client_addr,
+		    zone, st == DNS_OK && txt->argc ? "; " : "",
+		    st == DNS_OK && txt->argc ? txt->argv[0] : "");
+		strv_free(txt);
+	}
+	free(q);
+out:
+	strv_free(v);
+	free(zone);
+	return (rc);
+}
+
+/* sc_list_name - the reply name and class of a restriction list */
+static void
+sc_list_name(struct sc_ctx *x, int list, char *name, size_t len,
+    const char **what)
+{
+	const struct smtpd_check_state *st = x->st;
+
+	switch (list) {
+	case SC_LIST_CLIENT:
+		sc_client(st, name, len);
+		*what = "Client host";
+		break;
+	case SC_LIST_HELO:
+		snprintf(name, len, "%s", st->helo_name ? st->helo_name : "");
+		*what = "Helo command";
+		break;
+	case SC_LIST_SENDER:
+		snprintf(name, len, "%s", st->sender ? st->sender : "");
+		*what = "Sender address";
+		break;
+	case SC_LIST_DATA:
+		snprintf(name, len, "DATA");
+		*what = "Data command";
+		break;
+	default:
+		snprintf(name, len, "%s", st->recipient ? st->recipient : "");
+		*what = "Recipient address";
+		break;
+	}
+}
+
+/* sc_unimplemented - Postfix restrictions postern does not have yet */
+static int
+sc_unimplemented(const char *name)
+{
+	static const char *const names[] = {
+		"reject_unverified_sender", "reject_unverified_recipient",
+		"check_policy_service", "permit_tls_clientcerts",
+		"permit_tls_all_clientcerts", "check_ccert_access",
+		"reject_rhsbl_client", "reject_rhsbl_sender",
+		"reject_rhsbl_recipient", "reject_rhsbl_helo",
+		"reject_rhsbl_reverse_client", "check_sender_mx_access",
+		"check_sender_ns_access", "check_recipient_mx_access",
+		"check_recipient_ns_access", "check_helo_mx_access",
+		"check_helo_ns_access", "check_client_mx_access",
+		"check_client_ns_access", "check_sender_a_access",
+		"check_recipient_a_access", "check_helo_a_access",
+		"check_client_a_access", "check_reverse_client_hostname_access",
+		"permit_mx_backup", "reject_multi_recipient_bounce",
+		"reject_plaintext_session", "check_sasl_access", NULL,
+	};
+	int	 i;
+
+	for (i = 0; names[i]; i++)
+		if (strcmp(names[i], name) == 0)
+			return (1);
+	return (0);
+}
+
+/* sc_takes_arg - restrictions followed by a table or domain argument */
+static int
+sc_takes_arg(const char *name)
+{
+	return ((strncmp(name, "check_", 6) == 0
+	    && str_ends_with(name, "_access"))
+	    || strcmp(name, "check_policy_service") == 0
+	    || strcmp(name, "reject_rbl_client") == 0
+	    || strcmp(name, "permit_dnswl_client") == 0
+	    || strncmp(name, "reject_rhsbl_", 13) == 0);
+}
+
+/* sc_client_unknown - reject_unknown_(reverse_)client_hostname */
+static int
+sc_client_unknown(struct sc_ctx *x, int reverse)
+{
+	const struct smtpd_check_state *st = x->st;
+	const char *a = st->client_addr ? st->client_addr : "unknown";
+
+	if (reverse) {
+		if (st->reverse_client_name[0]
+		    && strcmp(st->reverse_client_name, "unknown") != 0)
+			return (SC_DUNNO);
+		return (sc_reject(x, st->client_name_status
+		    == SMTPD_NAME_TEMPFAIL ? 450 : x->c->unk_client_code,
+		    "4.7.25", "Client host rejected: cannot find your reverse "
+		    "hostname, [%s]", a));
+	}
+	if (st->client_name_status == SMTPD_NAME_OK && st->client_name[0]
+	    && strcmp(st->client_name, "unknown") != 0)
+		return (SC_DUNNO);
+	return (sc_reject(x, st->client_name_status == SMTPD_NAME_TEMPFAIL
+	    ? 450 : x->c->unk_client_code, "4.7.25",
+	    "Client host rejected: cannot find your hostname, [%s]", a));
+}
+
+/* sc_dest - permit_auth_destination / reject_unauth_destination */
+static int
+sc_dest(struct sc_ctx *x, int action)
+{
+	const char *r = x->st->recipient;
+	int	 ok;
+
+	if (r == NULL)
+		return (SC_DUNNO);
+	if ((ok = sc_auth_dest(x, r)) < 0)
+		return (sc_retry(x, r));
+	if (action == 0)
+		return (ok ? SC_PERMIT : SC_DUNNO);
+	if (ok)
+		return (SC_DUNNO);
+	if (action == 1)
+		return (sc_reject(x, x->c->relay_code, "5.7.1",
+		    "<%s>: Relay access denied", r));
+	return (sc_reject(x, x->c->defer_code, "4.7.1",
+	    "<%s>: Relay access denied", r));
+}
+
+/* sc_restriction_addr - restrictions on the sender or recipient */
+static int
+sc_restriction_addr(struct sc_ctx *x, const char *r, const char *arg,
+    int list, int *known)
+{
+	const char *s = x->st->sender, *rc = x->st->recipient;
+
+	*known = 1;
+	if (!strcmp(r, "reject_non_fqdn_sender"))
+		return (s ? sc_non_fqdn_addr(x, s, 1) : SC_DUNNO);
+	if (!strcmp(r, "reject_non_fqdn_recipient"))
+		return (rc ? sc_non_fqdn_addr(x, rc, 0) : SC_DUNNO);
+	if (!strcmp(r, "reject_unknown_sender_domain"))
+		return (s ? sc_unknown_domain(x, s, 1) : SC_DUNNO);
+	if (!strcmp(r, "reject_unknown_recipient_domain"))
+		return (rc ? sc_unknown_domain(x, rc, 0) : SC_DUNNO);
+	if (!strcmp(r, "reject_unlisted_sender")) {
+		x->from_checked = 1;
+		return (s ? sc_check_rcpt_maps(x, s, 1) : SC_DUNNO);
+	}
+	if (!strcmp(r, "reject_unlisted_recipient")) {
+		x->rcpt_checked = 1;
+		return (rc ? sc_check_rcpt_maps(x, rc, 0) : SC_DUNNO);
+	}
+	if (!strcmp(r, "check_sender_access"))
+		return (s ? sc_check_mail_access(x, arg, s, "Sender address",
+		    list) : SC_DUNNO);
+	if (!strcmp(r, "check_recipient_access"))
+		return (rc ? sc_check_mail_access(x, arg, rc,
+		    "Recipient address", list) : SC_DUNNO);
+	if (!strcmp(r, "permit_auth_destination"))
+		return (sc_dest(x, 0));
+	if (!strcmp(r, "reject_unauth_destination"))
+		return (sc_dest(x, 1));
+	if (!strcmp(r, "defer_unauth_destination"))
+		return (sc_dest(x, 2));
+	if (!strcmp(r, "reject_sender_login_mismatch"))
+		return (sc_login_mismatch(x, 1, 1));
+	if (!strcmp(r, "reject_authenticated_sender_login_mismatch")
+	    || !strcmp(r, "reject_known_sender_login_mismatch"))
+		return (sc_login_mismatch(x, 1, 0));
+	if (!strcmp(r, "reject_unauthenticated_sender_login_mismatch"))
+		return (sc_login_mismatch(x, 0, 1));
+	*known = 0;
+	return (SC_DUNNO);
+}
+
+/* sc_restriction - one restriction; arg is its table or domain */
+static int
+sc_restriction(struct sc_ctx *x, const char *r, const char *arg, int list)
+{
+	char	 name[300];
+	const char *what;
+	int	 known, rc;
+	size_t	 i;
+
+	sc_list_name(x, list, name, sizeof(name), &what);
+	if (!strcmp(r, "permit"))
+		return (SC_PERMIT);
+	if (!strcmp(r, "reject"))
+		return (sc_reject(x, x->c->reject_code, "5.7.1",
+		    "<%s>: %s rejected: Access denied", name, what));
+	if (!strcmp(r, "defer"))
+		return (sc_reject(x, x->c->defer_code, "4.7.1",
+		    "<%s>: %s rejected: Access denied", name, what));
+	if (!strcmp(r, "defer_if_permit"))
+		return (sc_defer_if_permit(x, x->c->defer_code, "4.7.1",
+		    "<%s>: %s rejected: defer_if_permit requested", name, what));
+	if (!strcmp(r, "defer_if_reject")) {
+		x->defer_if_reject = 1;
+		return (SC_DUNNO);
+	}
+	if (!strcmp(r, "permit_mynetworks")) {
+		if ((rc = sc_mynetworks(x)) < 0)
+			return (sc_retry(x, name));
+		return (rc ? SC_PERMIT : SC_DUNNO);
+	}
+	if (!strcmp(r, "permit_sasl_authenticated"))
+		return (x->st->sasl_username && *x->st->sasl_username
+		    ? SC_PERMIT : SC_DUNNO);
+	if (!strcmp(r, "reject_unauth_pipelining"))
+		return (x->st->unauth_pipelining ? sc_reject(x, 503, "5.5.0",
+		    "<%s>: %s rejected: Improper use of SMTP command pipelining",
+		    name, what) : SC_DUNNO);
+	if (!strcmp(r, "reject_unknown_client_hostname")
+	    || !strcmp(r, "reject_unknown_client"))
+		return (sc_client_unknown(x, 0));
+	if (!strcmp(r, "reject_unknown_reverse_client_hostname"))
+		return (sc_client_unknown(x, 1));
+	if (!strcmp(r, "check_client_access"))
+		return (sc_check_client_access(x, arg));
+	if (!strcmp(r, "check_helo_access"))
+		return (sc_check_helo_access(x, arg));
+	if (!strcmp(r, "reject_invalid_helo_hostname")
+	    || !strcmp(r, "reject_invalid_hostname"))
+		return (sc_helo_invalid(x));
+	if (!strcmp(r, "reject_non_fqdn_helo_hostname")
+	    || !strcmp(r, "reject_non_fqdn_hostname"))
+		return (sc_helo_non_fqdn(x));
+	if (!strcmp(r, "reject_unknown_helo_hostname")
+	    || !strcmp(r, "reject_unknown_hostname"))
+		return (sc_helo_unknown(x));
+	if (!strcmp(r, "reject_rbl_client") || !strcmp(r, "reject_rbl"))
+		return (sc_rbl(x, arg, 0));
+	if (!strcmp(r, "permit_dnswl_client"))
+		return (sc_rbl(x, arg, 1));
+	rc = sc_restriction_addr(x, r, arg, list, &known);
+	if (known)
+		return (rc);
+	for (i = 0; i < x->c->nclasses; i++) {
+		if (strcmp(x->c->classes[i].name, r) != 0)
+			continue;
+		if (x->depth >= SC_MAX_DEPTH) {
+			log_warn("restriction class %s: nesting too deep", r);
+			return (sc_config_error(x));
+		}
+		x->depth++;
+		rc = sc_list_eval(x, x->c->classes[i].list, list);
+		x->depth--;
+		return (rc);
+	}
+	if (sc_unimplemented(r)) {
+		char	 msg[200];
+
+		snprintf(msg, sizeof(msg), "restriction %s is not implemented "
+		    "by postern yet; treated as DUNNO", r);
+		sc_warn_once(x->c, r, msg);
+		return (SC_DUNNO);
+	}
+	log_warn("unknown smtpd restriction: \"%s\"", log_safe(r));
+	return (sc_config_error(x));
+}
+
+/* sc_list_eval - evaluate a restriction list until permit or reject */
+static int
+sc_list_eval(struct sc_ctx *x, const struct strv *v, int list)
+{
+	const char *r, *arg;
+	size_t	 i;
+	int	 rc;
+
+	for (i = 0; i < v->argc; i++) {
+		r = v->argv[i];
+		arg = NULL;
+		if (!strcmp(r, "warn_if_reject")) {
+			x->warn_next = 1;
+			continue;
+		}
+		if (sc_takes_arg(r)) {
+			if (i + 1 >= v->argc) {
+				log_warn("restriction %s needs an argument", r);
+				return (sc_config_error(x));
+			}
+			arg = v->argv[++i];
+		}
+		rc = sc_restriction(x, r, arg, list);
+		x->warn_next = 0;
+		if (rc != SC_DUNNO)
+			return (rc);
+	}
+	return (SC_DUNNO);
+}
+
+/* sc_run - one list; SC_FINAL ends the check */
+static int
+sc_run(struct sc_ctx *x, int list)
+{
+	x->warn_next = 0;
+	x->defer_if_reject = 0;
+	return (sc_list_eval(x, x->c->lists[list], list));
+}
+
+/* sc_stage_rcpt - smtpd_delay_reject order at RCPT */
+static int
+sc_stage_rcpt(struct sc_ctx *x)
+{
+	int	 i;
+
+	if (x->c->delay_reject)
+		for (i = SC_LIST_CLIENT; i <= SC_LIST_SENDER; i++)
+			if (sc_run(x, i) == SC_FINAL)
+				return (SC_FINAL);
+	if (sc_run(x, SC_LIST_RELAY) == SC_FINAL
+	    || sc_run(x, SC_LIST_RCPT) == SC_FINAL)
+		return (SC_FINAL);
+	x->warn_next = 0;
+	x->defer_if_reject = 0;
+	if (x->c->rej_unl_from && !x->from_checked && x->st->sender
+	    && sc_check_rcpt_maps(x, x->st->sender, 1) == SC_FINAL)
+		return (SC_FINAL);
+	if (x->c->rej_unl_rcpt && !x->rcpt_checked && x->st->recipient
+	    && sc_check_rcpt_maps(x, x->st->recipient, 0) == SC_FINAL)
+		return (SC_FINAL);
+	return (SC_DUNNO);
+}
+
+/* sc_verb - the command named in log lines */
+static const char *
+sc_verb(int stage, const struct smtpd_check_state *st)
+{
+	switch (stage) {
+	case SMTPD_STAGE_CONNECT:
+		return ("CONNECT");
+	case SMTPD_STAGE_HELO:
+		return (st->protocol && strcasecmp(st->protocol, "SMTP") == 0
+		    ? "HELO" : "EHLO");
+	case SMTPD_STAGE_MAIL:
+		return ("MAIL");
+	case SMTPD_STAGE_DATA:
+		return ("DATA");
+	default:
+		return ("RCPT");
+	}
+}
+
+/* smtpd_check - evaluate the restrictions of one stage */
+int
+smtpd_check(struct smtpd_checker *c, int stage, struct smtpd_check_state *st,
+    struct buf *reply)
+{
+	struct sc_ctx x;
+	int	 rc = SC_DUNNO;
+
+	memset(&x, 0, sizeof(x));
+	x.c = c;
+	x.st = st;
+	x.reply = reply;
+	x.verb = sc_verb(stage, st);
+	buf_reset(reply);
+	switch (stage) {
+	case SMTPD_STAGE_CONNECT:
+		if (!c->delay_reject)
+			rc = sc_run(&x, SC_LIST_CLIENT);
+		break;
+	case SMTPD_STAGE_HELO:
+		if (!c->delay_reject)
+			rc = sc_run(&x, SC_LIST_HELO);
+		break;
+	case SMTPD_STAGE_MAIL:
+		if (!c->delay_reject) {
+			rc = sc_run(&x, SC_LIST_SENDER);
+			x.warn_next = 0;
+			if (rc != SC_FINAL && c->rej_unl_from && !x.from_checked
+			    && st->sender)
+				rc = sc_check_rcpt_maps(&x, st->sender, 1);
+		}
+		break;
+	case SMTPD_STAGE_RCPT:
+		rc = sc_stage_rcpt(&x);
+		break;
+	case SMTPD_STAGE_DATA:
+		rc = sc_run(&x, SC_LIST_DATA);
+		break;
+	}
+	if (rc == SC_FINAL)
+		return (x.result);
+	if (x.dip_set) {
+		sc_log(&x, "reject", x.dip);
+		buf_puts(reply, x.dip);
+		return (SMTPD_CHECK_DEFER);
+	}
+	return (SMTPD_CHECK_OK);
+}
+
+/* sc_same_addr - numeric comparison of two addresses */
+static int
+sc_same_addr(const char *a, const char *b)
+{
+	return (addr_match_cidr(a, b) == 1);
+}
+
+/* smtpd_check_client_name - PTR, then forward confirmation */
+int
+smtpd_check_client_name(struct smtpd_checker *c, struct smtpd_check_state *st)
+{
+	struct strv *names, *addrs;
+	char	 err[256];
+	size_t	 i;
+	int	 rc;
+
+	snprintf(st->client_name, sizeof(st->client_name), "unknown");
+	snprintf(st->reverse_client_name, sizeof(st->reverse_client_name),
+	    "unknown");
+	st->client_name_status = SMTPD_NAME_UNKNOWN;
+	if (!c->peername_lookup || st->client_addr == NULL)
+		return (st->client_name_status);
+	names = strv_new();
+	rc = dns_lookup_ptr(st->client_addr, names, err, sizeof(err));
+	if (rc == DNS_RETRY)
+		st->client_name_status = SMTPD_NAME_TEMPFAIL;
+	if (rc != DNS_OK || !addr_valid_hostname(names->argv[0])
+	    || strlen(names->argv[0]) >= sizeof(st->client_name)) {
+		strv_free(names);
+		return (st->client_name_status);
+	}
+	snprintf(st->reverse_client_name, sizeof(st->reverse_client_name),
+	    "%s", names->argv[0]);
+	addrs = strv_new();
+	rc = dns_lookup_addr(names->argv[0], addrs, err, sizeof(err));
+	if (rc == DNS_RETRY)
+		st->client_name_status = SMTPD_NAME_TEMPFAIL;
+	for (i = 0; rc == DNS_OK && i < addrs->argc; i++) {
+		if (sc_same_addr(st->client_addr, addrs->argv[i])) {
+			snprintf(st->client_name, sizeof(st->client_name),
+			    "%s", names->argv[0]);
+			st->client_name_status = SMTPD_NAME_OK;
+			break;
+		}
+	}
+	if (st->client_name_status == SMTPD_NAME_UNKNOWN)
+		log_warn("hostname %s does not resolve to address %s",
+		    log_safe(names->argv[0]), st->client_addr);
+	strv_free(addrs);
+	strv_free(names);
+	return (st->client_name_status);
+}
