@@ -530,15 +530,13 @@ conf_set_option(const char *nv)
 	if (eq == NULL || eq == nv)
 		return (-1);
 	name = xstrndup(nv, (size_t)(eq - nv));
-	str_trim(name);
 	val = xstrdup(eq + 1);
-	str_trim(val);
-	if (*name == 0) {
+	if (*str_trim(name) == 0) {
 		free(name);
 		free(val);
 		return (-1);
 	}
-	conf_set(name, val);
+	conf_set(str_trim(name), str_trim(val));
 	free(name);
 	free(val);
 	return (0);

@@ -110,6 +110,7 @@ static const struct {
 	{"'#' inside value is text", "a = x # y\n", NULL, "a", "x # y", NULL},
 	{"later definition wins", "a = 1\na = 2\n", NULL, "a", "2", NULL},
 	{"override wins", "a = 1\n", "a=3", "a", "3", NULL},
+	{"override with spaces", "a = 1\n", " a = 3 ", "a", "3", NULL},
 	{"override of default", "", "mail_name=x", "mail_name", "x", NULL},
 	{"override used in expansion", "a = 1\nb = $a\n", "a=5", "b", "5",
 	    NULL},

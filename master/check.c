@@ -1,0 +1,469 @@
+/*
+ * NAME
+ *	check - "postern check": what Postfix would warn about
+ * SYNOPSIS
+ *	#include "check.h"
+ *
+ *	int	postern_check(const char *config_dir, int verbose);
+ * DESCRIPTION
+ *	See check.h. The order of the report is Postfix's: main.cf
+ *	parameters first, then master.cf (parameters, then commands),
+ *	then the lookup tables.
+ *
+ *	Postfix treats some names as used although no program has them
+ *	built in; so does this check: a user-defined parameter that a
+ *	main.cf value or a master.cf -o value refers to ($name), the
+ *	classes listed in smtpd_restriction_classes, and the per-service
+ *	names <service>_destination_concurrency_limit and friends for
+ *	every master.cf service.
+ * DIAGNOSTICS
+ *	Returns the number of fatal problems (see check.h).
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "conf.h"
+#include "log.h"
+#include "map.h"
+#include "mastercf.h"
+#include "params.h"
+#include "str.h"
+#include "xalloc.h"
+
+/* Postfix programs that postern runs inside its own daemons. */
+static const char *check_folded[] = {
+	"cleanup", "pickup", "trivial-rewrite", "bounce", "defer", "trace",
+	"dnsblog", "tlsproxy", "tlsmgr", "proxymap", "anvil", "scache",
+	"showq", "flush", "error", "retry", "discard",
+	"verify",		/* address verification: smtpd + qmgr */
+	NULL
+};
+
+/* Programs postern has. */
+static const char *check_programs[] = {
+	"smtpd", "postscreen", "qmgr", "smtp", "lmtp", "virtual", NULL
+};
+
+/* Per-service parameter suffixes Postfix accepts for any service. */
+static const char *check_service_suffixes[] = {
+	"delivery_slot_cost", "delivery_slot_loan", "delivery_slot_discount",
+	"minimum_delivery_slots", "destination_concurrency_limit",
+	"destination_recipient_limit", "initial_destination_concurrency",
+	"destination_concurrency_failed_cohort_limit",
+	"destination_concurrency_negative_feedback",
+	"destination_concurrency_positive_feedback",
+	"destination_rate_delay", "destination_recipient_limit",
+	"recipient_limit", "extra_recipient_limit", "recipient_refill_limit",
+	"recipient_refill_delay", "time_limit", "transport_rate_delay",
+	NULL
+};
+
+/* Lookup table types Postfix knows (others are not table names). */
+static const char *check_map_types[] = {
+	"btree", "cdb", "cidr", "dbm", "environ", "fail", "hash", "inline",
+	"internal", "ldap", "lmdb", "memcache", "memory", "mysql", "nis",
+	"nisplus", "pcre", "pgsql", "pipemap", "proxy", "randmap", "regexp",
+	"sdbm", "socketmap", "sqlite", "static", "tcp", "texthash",
+	"unionmap", "unix", NULL
+};
+
+/* check_in - membership in a NULL-terminated list */
+static int
+check_in(const char **list, const char *s)
+{
+	for (; *list; list++)
+		if (strcmp(*list, s) == 0)
+			return (1);
+	return (0);
+}
+
+/* check_has - membership in a strv */
+static int
+check_has(const struct strv *v, const char *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < v->argc; i++)
+		if (strcmp(v->argv[i], s) == 0)
+			return (1);
+	return (0);
+}
+
+/* check_add_refs - add the $names of text to set */
+static void
+check_add_refs(struct strv *set, const char *text)
+{
+	struct strv *r = conf_refs(text, 1);
+	size_t	 i;
+
+	for (i = 0; i < r->argc; i++)
+		if (!check_has(set, r->argv[i]))
+			strv_add(set, r->argv[i]);
+	strv_free(r);
+}
+
+/* check_opt_split - "name=value" into its two halves (caller frees) */
+static char *
+check_opt_split(const char *opt, const char **value)
+{
+	const char *eq = strchr(opt, '=');
+
+	*value = eq ? eq + 1 : "";
+	return (xstrndup(opt, eq ? (size_t)(eq - opt) : strlen(opt)));
+}
+
+/* check_register - make dynamic and referenced names known */
+static void
+check_register(const struct mastercf *m, struct strv *refs)
+{
+	const char **sfx;
+	struct strv *classes;
+	size_t	 i, j;
+	char	*name;
+
+	for (i = 0; i < m->nsvc; i++) {
+		for (sfx = check_service_suffixes; *sfx; sfx++) {
+			name = xasprintf("%s_%s", m->svc[i].name, *sfx);
+			conf_register(name);
+			free(name);
+		}
+		for (j = 0; j < m->svc[i].options->argc; j++)
+			check_add_refs(refs, m->svc[i].options->argv[j]);
+	}
+	classes = conf_list("smtpd_restriction_classes");
+	for (i = 0; i < classes->argc; i++)
+		conf_register(classes->argv[i]);
+	strv_free(classes);
+	for (i = 0; i < refs->argc; i++)
+		if (conf_file_value(refs->argv[i], NULL) != NULL)
+			conf_register(refs->argv[i]);
+}
+
+/* check_master_params - -o names and $references in master.cf */
+static void
+check_master_params(const struct mastercf *m, const char *path,
+    const struct strv *refs)
+{
+	struct strv *said = strv_new(), *local, *r;
+	const struct mastercf_service *s;
+	const char *value;
+	size_t	 i, j, k;
+	char	*name, *norm;
+
+	for (i = 0; i < m->nsvc; i++) {
+		s = &m->svc[i];
+		local = strv_new();
+		for (j = 0; j < s->options->argc; j++) {
+			name = check_opt_split(s->options->argv[j], &value);
+			strv_add(local, name);
+			if (!conf_known(name) && conf_file_value(name, NULL)
+			    == NULL && !check_has(refs, name)) {
+				norm = conf_normalize(value);
+				log_warn("%s: unused parameter: %s=%s", path,
+				    name, norm);
+				free(norm);
+			}
+			free(name);
+		}
+		for (j = 0; j < s->options->argc; j++) {
+			value = strchr(s->options->argv[j], '=');
+			r = conf_refs(value ? value + 1 : "", 0);
+			for (k = 0; k < r->argc; k++) {
+				if (conf_raw(r->argv[k]) != NULL
+				    || check_has(local, r->argv[k])
+				    || check_has(said, r->argv[k]))
+					continue;
+				strv_add(said, r->argv[k]);
+				log_warn("%s: undefined parameter: %s", path,
+				    r->argv[k]);
+			}
+			strv_free(r);
+		}
+		strv_free(local);
+	}
+	strv_free(said);
+}
+
+/* check_commands - folded, known and unknown master.cf commands */
+static void
+check_commands(const struct mastercf *m, int verbose)
+{
+	struct strv *said = strv_new();
+	const struct mastercf_service *s;
+	const char *cmd, *slash;
+	size_t	 i;
+
+	for (i = 0; i < m->nsvc; i++) {
+		s = &m->svc[i];
+		cmd = (slash = strrchr(s->command, '/')) ? slash + 1 : s->command;
+		if (check_in(check_programs, cmd)) {
+			if (verbose)
+				log_info("%s, line %d: service %s/%s: runs %s",
+				    s->file, s->line, s->name, s->type, cmd);
+		} else if (check_in(check_folded, cmd)) {
+			if (check_has(said, cmd))
+				continue;
+			strv_add(said, cmd);
+			log_info("%s: command %s: built into postern, "
+			    "nothing to run", s->file, cmd);
+		} else
+			log_warn("%s, line %d: service %s/%s: unknown command "
+			    "\"%s\": this service will not run", s->file,
+			    s->line, s->name, s->type, log_safe(cmd));
+	}
+	strv_free(said);
+}
+
+/* check_type_of - 'b'ool, 'i'nt, 't'ime, or 0, from the default */
+static int
+check_type_of(const char *def)
+{
+	size_t	 n;
+
+	if (def == NULL || *def == 0)
+		return (0);
+	if (strcmp(def, "yes") == 0 || strcmp(def, "no") == 0)
+		return ('b');
+	n = strspn(def + (*def == '-'), "0123456789") + (*def == '-');
+	if (n > (size_t)(*def == '-') && def[n] == 0)
+		return ('i');
+	if (n > 0 && def[n] && strchr("smhdw", def[n]) && def[n + 1] == 0)
+		return ('t');
+	return (0);
+}
+
+/* check_value - is value good for a parameter of this type? */
+static int
+check_value(int type, const char *value)
+{
+	long	 l;
+	int	 b;
+
+	switch (type) {
+	case 'b':
+		return (str_parse_bool(value, &b) == 0);
+	case 'i':
+		return (str_parse_long(value, &l) == 0);
+	case 't':
+		return (str_parse_time(value, 's', &l) == 0);
+	}
+	return (1);
+}
+
+/* check_typed - malformed boolean, integer and time values */
+static int
+check_typed(const char *path)
+{
+	static const char *untyped[] = {
+		"compatibility_level", "mail_version", NULL
+	};
+	static const char *what[] = {"boolean", "numerical", "time"};
+	const struct conf_param *p;
+	int	 type, bad = 0;
+
+	for (p = conf_params; p->name; p++) {
+		if (check_in(untyped, p->name) || (type = check_type_of(p->def))
+		    == 0 || conf_file_value(p->name, NULL) == NULL)
+			continue;
+		if (!check_value(type, conf_str(p->name))) {
+			log_error("%s: bad %s configuration: %s = %s", path,
+			    what[type == 'b' ? 0 : type == 'i' ? 1 : 2],
+			    p->name, log_safe(conf_str(p->name)));
+			bad++;
+		}
+	}
+	return (bad);
+}
+
+/* check_tokens - split a list value, keeping { ... } groups whole */
+static struct strv *
+check_tokens(const char *s)
+{
+	struct strv *v = strv_new();
+	const char *start;
+	char	*tok;
+	int	 level;
+
+	for (;;) {
+		s += strspn(s, STR_LIST_DELIMS);
+		if (*s == 0)
+			break;
+		start = s;
+		for (level = 0; *s; s++) {
+			if (*s == '{')
+				level++;
+			else if (*s == '}' && level > 0)
+				level--;
+			else if (level == 0 && strchr(STR_LIST_DELIMS, *s))
+				break;
+		}
+		tok = xstrndup(start, (size_t)(s - start));
+		strv_add(v, tok);
+		free(tok);
+	}
+	return (v);
+}
+
+/* check_is_map - does a token name a lookup table? */
+static int
+check_is_map(const char *tok)
+{
+	size_t	 n = 0;
+	char	*type;
+	int	 yes;
+
+	while (islower((unsigned char)tok[n]) || isdigit((unsigned char)tok[n]))
+		n++;
+	if (n == 0 || tok[n] != ':' || tok[n + 1] == 0)
+		return (0);
+	type = xstrndup(tok, n);
+	yes = check_in(check_map_types, type);
+	free(type);
+	return (yes);
+}
+
+/* check_collect - add the table names of one value */
+static void
+check_collect(struct strv *specs, struct strv *where, const char *value,
+    const char *origin)
+{
+	struct strv *t = check_tokens(value);
+	size_t	 i;
+
+	for (i = 0; i < t->argc; i++) {
+		/* A policy server address is not a table. */
+		if (i > 0 && strcmp(t->argv[i - 1], "check_policy_service")
+		    == 0)
+			continue;
+		if (!check_is_map(t->argv[i]) || check_has(specs, t->argv[i]))
+			continue;
+		strv_add(specs, t->argv[i]);
+		strv_add(where, origin);
+	}
+	strv_free(t);
+}
+
+/* check_skip_param - caches and databases programs create themselves */
+static int
+check_skip_param(const char *name)
+{
+	return (str_ends_with(name, "_database")
+	    || str_ends_with(name, "_cache_map")
+	    || strcmp(name, "address_verify_map") == 0
+	    || strcmp(name, "smtpd_forbidden_commands") == 0
+	    || strcmp(name, "postscreen_forbidden_commands") == 0);
+}
+
+/* check_walk_ctx - conf_walk callback context */
+struct check_walk_ctx {
+	struct strv *specs;
+	struct strv *where;
+};
+
+/* check_walk_maps - collect the tables of one main.cf parameter */
+static void
+check_walk_maps(const char *name, const char *raw, void *ctx)
+{
+	struct check_walk_ctx *c = ctx;
+	char	*origin;
+
+	if (check_skip_param(name))
+		return;
+	origin = xasprintf("main.cf parameter %s", name);
+	check_collect(c->specs, c->where, conf_str(name), origin);
+	free(origin);
+}
+
+/* check_maps - open every table the configuration names */
+static void
+check_maps(const struct mastercf *m, int verbose)
+{
+	struct check_walk_ctx c;
+	const char *value, *err;
+	struct map *map;
+	size_t	 i, j, n;
+	char	*name, *exp, *origin;
+
+	c.specs = strv_new();
+	c.where = strv_new();
+	conf_walk(CONF_EXPLICIT, check_walk_maps, &c);
+	for (i = 0; m && i < m->nsvc; i++)
+		for (j = 0; j < m->svc[i].options->argc; j++) {
+			name = check_opt_split(m->svc[i].options->argv[j],
+			    &value);
+			if (!check_skip_param(name)) {
+				exp = conf_expand(value);
+				origin = xasprintf("master.cf service %s -o %s",
+				    m->svc[i].name, name);
+				check_collect(c.specs, c.where, exp, origin);
+				free(origin);
+				free(exp);
+			}
+			free(name);
+		}
+	for (i = 0; i < c.specs->argc; i++) {
+		map = map_open(c.specs->argv[i], 0);
+		if ((err = map_error(map)) != NULL) {
+			/* Postfix's words: "hash:/x is unavailable. why". */
+			n = strlen(c.specs->argv[i]);
+			if (strncmp(err, c.specs->argv[i], n) == 0
+			    && strncmp(err + n, ": ", 2) == 0)
+				err += n + 2;
+			log_warn("%s is unavailable. %s (%s)",
+			    c.specs->argv[i], err, c.where->argv[i]);
+		}
+		else if (verbose)
+			log_info("%s: table %s: opened", c.where->argv[i],
+			    c.specs->argv[i]);
+		map_close(map);
+	}
+	strv_free(c.specs);
+	strv_free(c.where);
+}
+
+/* check_warn - conf_check() callback */
+static void
+check_warn(const char *msg, void *ctx)
+{
+	log_warn("%s", msg);
+}
+
+/* postern_check - check main.cf, master.cf and the tables they name */
+int
+postern_check(const char *config_dir, int verbose)
+{
+	char	 err[512], *mpath;
+	struct mastercf *m;
+	struct strv *refs = strv_new();
+	int	 fatal = 0;
+
+	if (conf_load(config_dir, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		strv_free(refs);
+		return (1);
+	}
+	mpath = xasprintf("%s/master.cf", config_dir);
+	if ((m = mastercf_load(mpath, err, sizeof(err))) == NULL) {
+		log_error("%s", err);
+		fatal++;
+	} else
+		check_register(m, refs);
+	conf_check(check_warn, NULL);
+	if (m) {
+		check_master_params(m, mpath, refs);
+		check_commands(m, verbose);
+	}
+	snprintf(err, sizeof(err), "%s/main.cf", config_dir);
+	fatal += check_typed(err);
+	check_maps(m, verbose);
+	if (verbose)
+		log_info("%s: %d fatal problem%s", config_dir, fatal,
+		    fatal == 1 ? "" : "s");
+	mastercf_free(m);
+	strv_free(refs);
+	free(mpath);
+	return (fatal);
+}

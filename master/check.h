@@ -1,0 +1,38 @@
+/*
+ * NAME
+ *	check - "postern check": what Postfix would warn about
+ * SYNOPSIS
+ *	#include "check.h"
+ *
+ *	int	postern_check(const char *config_dir, int verbose);
+ * DESCRIPTION
+ *	postern_check() loads config_dir/main.cf and master.cf and
+ *	reports, through log_warn()/log_info(), in Postfix's words:
+ *	  - "DIR/main.cf: unused parameter: name=value" for a main.cf
+ *	    parameter no postern program knows and nothing refers to;
+ *	  - "DIR/main.cf: undefined parameter: name" and
+ *	    "DIR/master.cf: undefined parameter: name" for a $name
+ *	    reference (main.cf values, master.cf -o values) that is
+ *	    defined nowhere; "DIR/master.cf: unused parameter: name=value"
+ *	    for an unknown -o name;
+ *	  - master.cf commands postern folds into its own programs
+ *	    (cleanup, pickup, trivial-rewrite, bounce, ...): one info
+ *	    line per command; unknown commands (pipe, local, ...): one
+ *	    warning per service ("this service will not run");
+ *	  - a boolean, integer or time parameter with a malformed value
+ *	    (a daemon would refuse to start): error;
+ *	  - every lookup table named in main.cf or in a -o value
+ *	    (type:name tokens, also inside restriction lists) is opened
+ *	    with map_open(); a table that cannot be opened is a warning
+ *	    (daemons run with a surrogate that defers mail).
+ *	With verbose, it also says what it checked.
+ * DIAGNOSTICS
+ *	Returns the number of fatal problems: main.cf or master.cf
+ *	unreadable, malformed typed values. Warnings do not count.
+ */
+#ifndef CHECK_H
+#define CHECK_H
+
+int	 postern_check(const char *, int);
+
+#endif

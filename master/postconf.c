@@ -1,0 +1,362 @@
+/*
+ * NAME
+ *	postconf - show and edit the postern configuration
+ * SYNOPSIS
+ *	postconf [-c dir] [-o name=value] [-n | -d] [-h] [-x] [name ...]
+ *	postconf [-c dir] -M [service[/type] ...]
+ *	postconf [-c dir] -e name=value ...
+ *	postconf [-c dir] -X name ...
+ *	postconf [-c dir] [-v] --check
+ * DESCRIPTION
+ *	Postfix's postconf(1) for the options postern supports. Output
+ *	is "name = value", one per line, in name order, with whitespace
+ *	runs in the value shown as one space (as Postfix prints them).
+ *	  -c dir  configuration directory (default $MAIL_CONFIG, else
+ *	          /etc/postern).
+ *	  -n      only parameters set in main.cf, as written.
+ *	  -d      built-in defaults.
+ *	  -h      the value only, no "name = ".
+ *	  -x      expand $name references.
+ *	  -o      override a parameter for this command.
+ *	  -M      master.cf entries, one line each, columns as Postfix.
+ *	  -e      set parameters in main.cf in place: a definition and
+ *	          its continuation lines are replaced where it stands
+ *	          (later duplicates removed), comments and order kept, a
+ *	          new parameter appended; written to a temporary file,
+ *	          fsync'd and renamed over main.cf.
+ *	  -X      remove parameters from main.cf the same way.
+ *	  --check run postern_check() (what "postern check" does) and
+ *	          exit 1 if it found a fatal problem.
+ *	Warnings go to stderr as "postconf: warning: ...".
+ * DIAGNOSTICS
+ *	Exit status 0 on success, 1 on a fatal error.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "check.h"
+#include "conf.h"
+#include "log.h"
+#include "mastercf.h"
+#include "str.h"
+#include "xalloc.h"
+
+static int opt_h, opt_x;
+
+/* postconf_hook - print log lines as Postfix's postconf does */
+static void
+postconf_hook(int level, const char *text, void *ctx)
+{
+	if (level == LOG_LVL_DEBUG && !log_verbose)
+		return;
+	fprintf(stderr, "postconf: %s\n", text);
+	fflush(stderr);
+}
+
+/* postconf_usage - complain and exit */
+static void __attribute__((noreturn))
+postconf_usage(void)
+{
+	fprintf(stderr, "usage: postconf [-c config_dir] [-o name=value] "
+	    "[-n|-d] [-h] [-x] [name ...]\n"
+	    "       postconf [-c config_dir] -M [service[/type] ...]\n"
+	    "       postconf [-c config_dir] -e name=value ...\n"
+	    "       postconf [-c config_dir] -X name ...\n"
+	    "       postconf [-c config_dir] [-v] --check\n");
+	exit(1);
+}
+
+/* postconf_print - one "name = value" line */
+static void
+postconf_print(const char *name, const char *value, void *ctx)
+{
+	char	*exp = NULL, *norm;
+
+	if (value == NULL)
+		value = "";
+	if (opt_x)
+		value = exp = conf_expand(value);
+	norm = conf_normalize(value);
+	if (opt_h)
+		printf("%s\n", norm);
+	else if (*norm)
+		printf("%s = %s\n", name, norm);
+	else
+		printf("%s =\n", name);
+	free(norm);
+	free(exp);
+}
+
+/* postconf_show - the parameters named on the command line */
+static void
+postconf_show(int which, char **names, int n)
+{
+	const char *v;
+	int	 i;
+
+	if (n == 0) {
+		conf_walk(which, postconf_print, NULL);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (which == CONF_DEFAULTS)
+			v = conf_default(names[i]);
+		else if (which == CONF_EXPLICIT)
+			v = conf_file_value(names[i], NULL);
+		else
+			v = conf_raw(names[i]);
+		if (v == NULL) {
+			if (!conf_known(names[i]) && conf_raw(names[i]) == NULL)
+				log_warn("%s: unknown parameter",
+				    log_safe(names[i]));
+			continue;
+		}
+		postconf_print(names[i], v, NULL);
+	}
+}
+
+/* postconf_master - postconf -M */
+static int
+postconf_master(const char *dir, char **pat, int n)
+{
+	char	*path = xasprintf("%s/master.cf", dir), err[512], *line, *key;
+	struct mastercf *m;
+	size_t	 i;
+	int	 j, show;
+
+	if ((m = mastercf_load(path, err, sizeof(err))) == NULL)
+		log_fatal("%s", err);
+	for (i = 0; i < m->nsvc; i++) {
+		key = xasprintf("%s/%s", m->svc[i].name, m->svc[i].type);
+		for (show = n == 0, j = 0; j < n && !show; j++)
+			show = strcmp(pat[j], m->svc[i].name) == 0
+			    || strcmp(pat[j], key) == 0;
+		if (show) {
+			line = mastercf_format(&m->svc[i]);
+			printf("%s\n", line);
+			free(line);
+		}
+		free(key);
+	}
+	mastercf_free(m);
+	free(path);
+	return (0);
+}
+
+/* postconf_valid_name - parameter names are [A-Za-z0-9_]+ */
+static int
+postconf_valid_name(const char *s)
+{
+	return (*s && s[strspn(s, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")] == 0);
+}
+
+struct edit {
+	char	*name;
+	char	*value;		/* NULL: remove (-X) */
+	int	 found;
+};
+
+/* postconf_line_name - the parameter a logical line starts, or NULL */
+static char *
+postconf_line_name(const char *line, size_t len)
+{
+	size_t	 n = 0;
+
+	while (n < len && line[n] != '=' && line[n] != ' '
+	    && line[n] != '\t' && line[n] != '\r' && line[n] != '\n')
+		n++;
+	return (n ? xstrndup(line, n) : NULL);
+}
+
+/* postconf_rewrite - main.cf text with the edits applied */
+static struct buf *
+postconf_rewrite(const char *text, size_t len, struct edit *ed, int ned)
+{
+	struct buf *out = buf_new(len + 256);
+	size_t	 pos = 0, eol, ws;
+	int	 skipping = 0, i;
+	char	*name;
+
+	while (pos < len) {
+		for (eol = pos; eol < len && text[eol] != '\n'; eol++)
+			;
+		if (eol < len)
+			eol++;		/* include the newline */
+		ws = strspn(text + pos, " \t\r");
+		if (pos + ws >= eol || text[pos + ws] == '\n'
+		    || text[pos + ws] == '#') {
+			buf_append(out, text + pos, eol - pos);
+		} else if (ws > 0) {
+			if (!skipping)
+				buf_append(out, text + pos, eol - pos);
+		} else {
+			name = postconf_line_name(text + pos, eol - pos);
+			for (i = 0; i < ned; i++)
+				if (name && strcmp(name, ed[i].name) == 0)
+					break;
+			skipping = i < ned;
+			if (!skipping)
+				buf_append(out, text + pos, eol - pos);
+			else if (ed[i].found++ == 0 && ed[i].value)
+				buf_printf(out, "%s = %s\n", ed[i].name,
+				    ed[i].value);
+			free(name);
+		}
+		pos = eol;
+	}
+	for (i = 0; i < ned; i++)
+		if (!ed[i].found && ed[i].value) {
+			if (BUF_LEN(out) && BUF_STR(out)[BUF_LEN(out) - 1]
+			    != '\n')
+				buf_putc(out, '\n');
+			buf_printf(out, "%s = %s\n", ed[i].name, ed[i].value);
+		}
+	return (out);
+}
+
+/* postconf_replace - write data to path through a synced temp file */
+static void
+postconf_replace(const char *path, const struct buf *data, mode_t mode)
+{
+	char	*tmp = xasprintf("%s.postconf.%ld", path, (long)getpid());
+	char	*dcopy = xstrdup(path);
+	int	 fd;
+
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode)) < 0)
+		log_fatal("open %s: %s", tmp, strerror(errno));
+	if (write(fd, BUF_STR(data), BUF_LEN(data)) != (ssize_t)BUF_LEN(data)
+	    || fsync(fd) < 0 || close(fd) < 0) {
+		unlink(tmp);
+		log_fatal("write %s: %s", tmp, strerror(errno));
+	}
+	if (rename(tmp, path) < 0) {
+		unlink(tmp);
+		log_fatal("rename %s to %s: %s", tmp, path, strerror(errno));
+	}
+	if ((fd = open(dirname(dcopy), O_RDONLY)) >= 0) {
+		(void)fsync(fd);
+		close(fd);
+	}
+	free(dcopy);
+	free(tmp);
+}
+
+/* postconf_edit - postconf -e / -X */
+static int
+postconf_edit(const char *dir, char **args, int n, int remove)
+{
+	char	*path = xasprintf("%s/main.cf", dir), *eq, *tmp;
+	struct edit *ed = xcalloc((size_t)n + 1, sizeof(*ed));
+	struct buf *in = buf_new(8192), *out;
+	struct stat st;
+	mode_t	 mode = 0644;
+	char	 chunk[8192];
+	size_t	 k;
+	FILE	*fp;
+	int	 i;
+
+	for (i = 0; i < n; i++) {
+		eq = remove ? NULL : strchr(args[i], '=');
+		if (!remove && eq == NULL)
+			log_fatal("-e: need name=value, not \"%s\"",
+			    log_safe(args[i]));
+		tmp = eq ? xstrndup(args[i], (size_t)(eq - args[i]))
+		    : xstrdup(args[i]);
+		ed[i].name = xstrdup(str_trim(tmp));
+		free(tmp);
+		if (!postconf_valid_name(ed[i].name))
+			log_fatal("invalid parameter name: \"%s\"",
+			    log_safe(ed[i].name));
+		if (eq) {
+			tmp = xstrdup(eq + 1);
+			ed[i].value = xstrdup(str_trim(tmp));
+			free(tmp);
+			if (strpbrk(ed[i].value, "\r\n"))
+				log_fatal("%s: value contains a line break",
+				    ed[i].name);
+		}
+	}
+	if ((fp = fopen(path, "r")) != NULL) {
+		while ((k = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+			buf_append(in, chunk, k);
+		if (fstat(fileno(fp), &st) == 0)
+			mode = st.st_mode & 07777;
+		fclose(fp);
+	} else if (errno != ENOENT || remove)
+		log_fatal("open %s: %s", path, strerror(errno));
+	out = postconf_rewrite(BUF_STR(in), BUF_LEN(in), ed, n);
+	postconf_replace(path, out, mode);
+	for (i = 0; i < n; i++) {
+		free(ed[i].name);
+		free(ed[i].value);
+	}
+	free(ed);
+	buf_free(in);
+	buf_free(out);
+	free(path);
+	return (0);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *dir = getenv("MAIL_CONFIG");
+	int	 ch, which = CONF_ALL, mode = 0, check = 0, i, j;
+	char	 err[512];
+
+	log_init("postconf", 0);
+	log_set_hook(postconf_hook, NULL);
+	for (i = j = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--check") == 0)
+			check = 1;
+		else
+			argv[j++] = argv[i];
+	}
+	argc = j;
+	argv[argc] = NULL;
+	while ((ch = getopt(argc, argv, "c:dehMno:vxX")) != -1) {
+		switch (ch) {
+		case 'c': dir = optarg; break;
+		case 'd': which = CONF_DEFAULTS; break;
+		case 'n': which = CONF_EXPLICIT; break;
+		case 'h': opt_h = 1; break;
+		case 'x': opt_x = 1; break;
+		case 'e': case 'M': case 'X': mode = ch; break;
+		case 'v': log_verbose++; break;
+		case 'o':
+			if (conf_set_option(optarg) < 0)
+				log_fatal("-o: need name=value, not \"%s\"",
+				    log_safe(optarg));
+			break;
+		default:
+			postconf_usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (dir == NULL || *dir == 0)
+		dir = conf_default("config_directory");
+	if (check)
+		return (postern_check(dir, log_verbose) > 0);
+	if (mode == 'M')
+		return (postconf_master(dir, argv, argc));
+	if (mode == 'e' || mode == 'X') {
+		if (argc == 0)
+			postconf_usage();
+		return (postconf_edit(dir, argv, argc, mode == 'X'));
+	}
+	if (conf_load(dir, err, sizeof(err)) < 0 && which != CONF_DEFAULTS)
+		log_fatal("%s", err);
+	postconf_show(which, argv, argc);
+	return (0);
+}

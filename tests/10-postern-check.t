@@ -1,0 +1,146 @@
+#!/bin/bash
+# 10-postern-check.t - postconf on the seed configuration: "postern check"
+# (postconf --check) warns exactly as Postfix would and does not fail;
+# postconf -n shows every seed parameter with Postfix's value; -e/-X edit
+# main.cf in place keeping comments; -M prints master.cf entries.
+. "$POSTERN_TOP/tests/lib/tap.sh"
+
+PC=$POSTERN_BIN/postconf
+SEED=$POSTERN_TOP/etc/seed
+REF=$POSTERN_TOP/tests/data/seed-postconf-n.ref
+DIR=$(mktemp -d /tmp/postern-10-check.XXXXXX)
+trap 'rm -rf "$DIR"' EXIT
+
+[ -x "$PC" ] || bail_out "no postconf at $PC"
+
+# --- postern check on the unchanged seed ---------------------------------
+"$PC" -c "$SEED" --check >"$DIR/out" 2>"$DIR/err"
+ok $? "check on the seed exits 0 (warnings only)"
+is "$(cat "$DIR/out")" "" "check prints nothing on stdout"
+is "$(grep -E 'unused parameter|undefined parameter' "$DIR/err")" \
+"postconf: warning: $SEED/main.cf: unused parameter: smtp_client_restrictions=permit_mynetworks permit_sasl_authenticated reject_unknown_client_hostname
+postconf: warning: $SEED/main.cf: unused parameter: smtp_sender_restrictions=permit_mynetworks reject_non_fqdn_sender reject_unknown_sender_domain reject_unlisted_sender check_sender_access hash:/etc/postfix/sender_access warn_if_reject reject_unverified_sender
+postconf: warning: $SEED/master.cf: undefined parameter: mua_client_restrictions
+postconf: warning: $SEED/master.cf: undefined parameter: mua_helo_restrictions
+postconf: warning: $SEED/master.cf: undefined parameter: mua_sender_restrictions" \
+	"exactly the two unused and three undefined parameters"
+unlike "$(cat "$DIR/err")" "postconf: (fatal|error|panic):" "no fatal or error lines"
+is "$(grep -c 'command bounce: built into postern' "$DIR/err")" 1 \
+	"folded command bounce (3 services) noted once"
+like "$(cat "$DIR/err")" "command cleanup: built into postern" \
+	"folded command cleanup noted"
+like "$(cat "$DIR/err")" \
+	"warning: $SEED/master.cf, line 78: service maildrop/unix: unknown command \"pipe\"" \
+	"maildrop's pipe warned with file:line"
+like "$(cat "$DIR/err")" "service local/unix: unknown command \"local\"" \
+	"local warned"
+unlike "$(cat "$DIR/err")" "unknown command \"(smtpd|postscreen|qmgr|smtp|virtual|lmtp)\"" \
+	"postern's own programs are not unknown"
+like "$(cat "$DIR/err")" \
+	"warning: hash:/etc/postfix/sender_access is unavailable\\. .*smtp_sender_restrictions" \
+	"map inside a restriction list is opened and reported"
+like "$(cat "$DIR/err")" \
+	"warning: mysql:/etc/postfix/mysql-virtual-alias-maps.cf is unavailable" \
+	"mysql map reported unavailable"
+unlike "$(cat "$DIR/err")" "smtp_scache|smtpd_scache" \
+	"TLS session caches are not opened as tables"
+
+# --- postconf -n / -d / -x / -h -------------------------------------------
+"$PC" -n -c "$SEED" >"$DIR/n" 2>"$DIR/nerr"
+ok $? "postconf -n exits 0"
+if diff -u "$REF" "$DIR/n" >"$DIR/ndiff"; then
+	pass "postconf -n equals the reference (Postfix's values)"
+else
+	fail "postconf -n equals the reference" "$(cat "$DIR/ndiff")"
+fi
+is "$(wc -l <"$DIR/n")" 65 "postconf -n lists all 65 seed parameters"
+is "$(cat "$DIR/nerr")" "" "postconf -n: no warnings"
+is "$("$PC" -c "$SEED" -h myorigin)" '$mydomain' "-h shows the raw value"
+is "$("$PC" -c "$SEED" -x myorigin smtpd_banner)" \
+	$'myorigin = example.com\nsmtpd_banner = server.example.com ESMTP postern (Ubuntu)' \
+	"-x expands"
+is "$("$PC" -c "$SEED" -d mail_name smtpd_timeout relay_domains)" \
+	$'mail_name = postern\nsmtpd_timeout = 300s\nrelay_domains =' \
+	"-d shows built-in defaults"
+is "$("$PC" -c "$SEED" -o myorigin=x.example -x -h myorigin)" "x.example" \
+	"-o overrides"
+is "$("$PC" -c "$SEED" nosuch_param 2>&1)" \
+	"postconf: warning: nosuch_param: unknown parameter" "unknown name warned"
+like "$("$PC" -c "$SEED" | grep -c ' = ')" "^[0-9]{3}$" \
+	"postconf without -n lists hundreds of parameters"
+
+# --- postconf -M -----------------------------------------------------------
+"$PC" -c "$SEED" -M >"$DIR/M"
+ok $? "postconf -M exits 0"
+is "$(wc -l <"$DIR/M")" 34 "postconf -M: 34 entries"
+is "$("$PC" -c "$SEED" -M tlsmgr/unix)" \
+	"tlsmgr     unix  -       -       -       1000?   1       tlsmgr" \
+	"-M service/type, '?' kept"
+is "$("$PC" -c "$SEED" -M mailman)" \
+	"mailman    unix  -       n       n       -       -       pipe flags=FR user=list argv=/usr/lib/mailman/bin/postfix-to-mailman.py \${nexthop} \${user}" \
+	"-M joins continuation lines"
+is "$(grep '^submission' "$DIR/M")" \
+	"submission inet  n       -       -       -       -       smtpd -o syslog_name=postfix/submission -o smtpd_tls_security_level=encrypt -o smtpd_sasl_auth_enable=yes -o smtpd_reject_unlisted_recipient=no -o smtpd_client_restrictions=\$mua_client_restrictions -o smtpd_helo_restrictions=\$mua_helo_restrictions -o smtpd_sender_restrictions=\$mua_sender_restrictions -o smtpd_recipient_restrictions= -o smtpd_relay_restrictions=permit_sasl_authenticated,reject -o milter_macro_daemon_name=ORIGINATING" \
+	"-M submission with its -o options in order"
+
+# --- postconf -e / -X round trip -------------------------------------------
+cp "$SEED/main.cf" "$SEED/master.cf" "$DIR/"
+chmod 640 "$DIR/main.cf"
+comments_before=$(grep -c '^[[:space:]]*#' "$DIR/main.cf")
+"$PC" -c "$DIR" -e 'myhostname = mx.test.example' \
+	'postscreen_dnsbl_sites=zen.spamhaus.org*3' brand_new=1
+ok $? "postconf -e exits 0"
+is "$(grep -c '^[[:space:]]*#' "$DIR/main.cf")" "$comments_before" \
+	"-e keeps every comment line"
+is "$("$PC" -c "$DIR" -h myhostname postscreen_dnsbl_sites brand_new)" \
+	$'mx.test.example\nzen.spamhaus.org*3\n1' "-e values read back"
+is "$(grep -n '^myhostname' "$DIR/main.cf")" "8:myhostname = mx.test.example" \
+	"-e replaces in place (same line)"
+unlike "$(cat "$DIR/main.cf")" "barracudacentral" \
+	"-e drops the old continuation lines"
+is "$(tail -n 1 "$DIR/main.cf")" "brand_new = 1" "-e appends a new parameter"
+"$PC" -n -c "$DIR" | grep -v -E '^(myhostname|postscreen_dnsbl_sites|brand_new) ' >"$DIR/n2"
+grep -v -E '^(myhostname|postscreen_dnsbl_sites) ' "$REF" >"$DIR/ref2"
+if diff -u "$DIR/ref2" "$DIR/n2" >"$DIR/n2diff"; then
+	pass "-e leaves every other parameter unchanged"
+else
+	fail "-e leaves every other parameter unchanged" "$(cat "$DIR/n2diff")"
+fi
+is "$(stat -c %a "$DIR/main.cf")" 640 "-e keeps the file mode"
+is "$(ls "$DIR" | grep -c postconf)" 0 "-e leaves no temp file"
+"$PC" -c "$DIR" -X brand_new smtp_client_restrictions
+ok $? "postconf -X exits 0"
+unlike "$(cat "$DIR/main.cf")" "brand_new|smtp_client_restrictions|reject_unknown_client_hostname" \
+	"-X removes the parameter and its continuation lines"
+is "$(grep -c '^[[:space:]]*#' "$DIR/main.cf")" "$comments_before" \
+	"-X keeps every comment line"
+
+# A user-defined parameter that master.cf refers to is used, not undefined.
+"$PC" -c "$DIR" -e 'mua_client_restrictions = permit_sasl_authenticated, reject'
+"$PC" -c "$DIR" --check 2>"$DIR/err2"
+ok $? "check after edits exits 0"
+is "$(grep -E 'unused parameter|undefined parameter' "$DIR/err2" | sed "s|$DIR|DIR|")" \
+"postconf: warning: DIR/main.cf: unused parameter: smtp_sender_restrictions=permit_mynetworks reject_non_fqdn_sender reject_unknown_sender_domain reject_unlisted_sender check_sender_access hash:/etc/postfix/sender_access warn_if_reject reject_unverified_sender
+postconf: warning: DIR/master.cf: undefined parameter: mua_helo_restrictions
+postconf: warning: DIR/master.cf: undefined parameter: mua_sender_restrictions" \
+	"defined mua_client_restrictions: neither unused nor undefined"
+
+# A table that exists opens without a warning.
+printf 'spammer@example.com REJECT\n' >"$DIR/sender_access"
+"$PC" -c "$DIR" -e "smtpd_sender_restrictions = check_sender_access texthash:$DIR/sender_access"
+"$PC" -c "$DIR" --check 2>"$DIR/err3"
+unlike "$(cat "$DIR/err3")" "texthash:$DIR/sender_access" "a readable table is not reported"
+
+# A malformed boolean is a fatal problem.
+"$PC" -c "$DIR" -e 'smtpd_helo_required = maybe'
+"$PC" -c "$DIR" --check 2>"$DIR/err4"
+is "$?" 1 "check exits 1 on a bad boolean"
+like "$(cat "$DIR/err4")" "bad boolean configuration: smtpd_helo_required = maybe" \
+	"the bad boolean is named"
+
+# Missing files.
+"$PC" -c "$DIR/none" --check 2>"$DIR/err5"
+is "$?" 1 "check exits 1 without main.cf"
+like "$(cat "$DIR/err5")" "$DIR/none/main.cf: No such file" "missing main.cf named"
+
+done_testing
