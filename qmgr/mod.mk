@@ -14,3 +14,9 @@ virtual_SRCS := qmgr/virtual.c qmgr/virtual_deliver.c qmgr/virtual_request.c
 UNIT_TESTS += virtual_test
 virtual_test_SRCS := qmgr/virtual_test.c qmgr/virtual_deliver.c \
 	qmgr/virtual_request.c
+
+PROGRAMS += sendmail postqueue postsuper
+sendmail_SRCS := qmgr/sendmail.c qmgr/queue_cmd.c
+postqueue_SRCS := qmgr/postqueue.c qmgr/queue_cmd.c
+postsuper_SRCS := qmgr/postsuper.c qmgr/queue_cmd.c
+PROGRAM_LINKS += mailq=postqueue
