@@ -34,6 +34,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,14 @@ struct centry {
 };
 
 static struct centry *conf_tab[CONF_HASH_SIZE];
+
+/*
+ * One recursive lock serializes every public entry point: expansion
+ * fills caches, and a computed default may call conf_str() again.
+ */
+static pthread_mutex_t conf_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+#define CONF_LOCK()	pthread_mutex_lock(&conf_lock)
+#define CONF_UNLOCK()	pthread_mutex_unlock(&conf_lock)
 static int conf_ready;
 static char *conf_dir;
 static char *conf_path_main;
@@ -453,9 +462,9 @@ conf_read_file(const char *path, size_t *lenp, char *err, size_t errlen)
 	return (buf_steal(b));
 }
 
-/* conf_load - read config_dir/main.cf */
-int
-conf_load(const char *config_dir, char *err, size_t errlen)
+/* conf_load_locked - read config_dir/main.cf */
+static int
+conf_load_locked(const char *config_dir, char *err, size_t errlen)
 {
 	char	*path, *text;
 	size_t	 len;
@@ -481,9 +490,21 @@ conf_load(const char *config_dir, char *err, size_t errlen)
 	return (0);
 }
 
-/* conf_reset - forget everything: main.cf, overrides, registrations */
-void
-conf_reset(void)
+/* conf_load - see conf.h (locked) */
+int
+conf_load(const char *config_dir, char *err, size_t errlen)
+{
+	int	 r;
+
+	CONF_LOCK();
+	r = conf_load_locked(config_dir, err, errlen);
+	CONF_UNLOCK();
+	return (r);
+}
+
+/* conf_reset_locked - forget main.cf, overrides and registrations */
+static void
+conf_reset_locked(void)
 {
 	struct centry *e, *next;
 	size_t	 i;
@@ -507,9 +528,18 @@ conf_reset(void)
 	conf_ready = 0;
 }
 
-/* conf_set - install an override */
+/* conf_reset - see conf.h (locked) */
 void
-conf_set(const char *name, const char *value)
+conf_reset(void)
+{
+	CONF_LOCK();
+	conf_reset_locked();
+	CONF_UNLOCK();
+}
+
+/* conf_set_locked - install an override */
+static void
+conf_set_locked(const char *name, const char *value)
 {
 	struct centry *e;
 
@@ -518,6 +548,15 @@ conf_set(const char *name, const char *value)
 	e = conf_find(name, 1);
 	free(e->over_val);
 	e->over_val = xstrdup(value);
+}
+
+/* conf_set - see conf.h (locked) */
+void
+conf_set(const char *name, const char *value)
+{
+	CONF_LOCK();
+	conf_set_locked(name, value);
+	CONF_UNLOCK();
 }
 
 /* conf_set_option - parse "name=value" and install it */
@@ -542,9 +581,9 @@ conf_set_option(const char *nv)
 	return (0);
 }
 
-/* conf_raw - unexpanded value, NULL if not defined anywhere */
-const char *
-conf_raw(const char *name)
+/* conf_raw_locked - unexpanded value, NULL if not defined anywhere */
+static const char *
+conf_raw_locked(const char *name)
 {
 	struct centry *e;
 
@@ -554,9 +593,21 @@ conf_raw(const char *name)
 	return (conf_entry_raw(e));
 }
 
-/* conf_file_value - the main.cf text of a parameter and its line */
+/* conf_raw - see conf.h (locked) */
 const char *
-conf_file_value(const char *name, int *line)
+conf_raw(const char *name)
+{
+	const char *r;
+
+	CONF_LOCK();
+	r = conf_raw_locked(name);
+	CONF_UNLOCK();
+	return (r);
+}
+
+/* conf_file_value_locked - main.cf text of a parameter, and its line */
+static const char *
+conf_file_value_locked(const char *name, int *line)
 {
 	struct centry *e;
 
@@ -568,11 +619,35 @@ conf_file_value(const char *name, int *line)
 	return (e->file_val);
 }
 
-/* conf_str - expanded value, "" if unknown */
+/* conf_file_value - see conf.h (locked) */
+const char *
+conf_file_value(const char *name, int *line)
+{
+	const char *r;
+
+	CONF_LOCK();
+	r = conf_file_value_locked(name, line);
+	CONF_UNLOCK();
+	return (r);
+}
+
+/* conf_str_locked - expanded value, "" if unknown */
+static const char *
+conf_str_locked(const char *name)
+{
+	return (conf_lookup_expanded(name, 0));
+}
+
+/* conf_str - see conf.h (locked) */
 const char *
 conf_str(const char *name)
 {
-	return (conf_lookup_expanded(name, 0));
+	const char *r;
+
+	CONF_LOCK();
+	r = conf_str_locked(name);
+	CONF_UNLOCK();
+	return (r);
 }
 
 /* conf_int - integer parameter */
@@ -625,16 +700,28 @@ conf_bool(const char *name)
 	return (v);
 }
 
-/* conf_list - expanded value split on commas and whitespace */
-struct strv *
-conf_list(const char *name)
+/* conf_list_locked - expanded value split on commas and whitespace */
+static struct strv *
+conf_list_locked(const char *name)
 {
 	return (strv_split(conf_str(name), STR_LIST_DELIMS));
 }
 
-/* conf_expand - expand arbitrary text (caller frees) */
-char *
-conf_expand(const char *text)
+/* conf_list - see conf.h (locked) */
+struct strv *
+conf_list(const char *name)
+{
+	struct strv *r;
+
+	CONF_LOCK();
+	r = conf_list_locked(name);
+	CONF_UNLOCK();
+	return (r);
+}
+
+/* conf_expand_locked - expand arbitrary text (caller frees) */
+static char *
+conf_expand_locked(const char *text)
 {
 	struct buf *b = buf_new(strlen(text) + 16);
 
@@ -643,9 +730,21 @@ conf_expand(const char *text)
 	return (buf_steal(b));
 }
 
-/* conf_default - the built-in default, NULL if unknown */
-const char *
-conf_default(const char *name)
+/* conf_expand - see conf.h (locked) */
+char *
+conf_expand(const char *text)
+{
+	char *r;
+
+	CONF_LOCK();
+	r = conf_expand_locked(text);
+	CONF_UNLOCK();
+	return (r);
+}
+
+/* conf_default_locked - the built-in default, NULL if unknown */
+static const char *
+conf_default_locked(const char *name)
 {
 	struct centry *e;
 
@@ -655,9 +754,21 @@ conf_default(const char *name)
 	return (conf_entry_default(e));
 }
 
-/* conf_known - is this a parameter some postern program uses? */
-int
-conf_known(const char *name)
+/* conf_default - see conf.h (locked) */
+const char *
+conf_default(const char *name)
+{
+	const char *r;
+
+	CONF_LOCK();
+	r = conf_default_locked(name);
+	CONF_UNLOCK();
+	return (r);
+}
+
+/* conf_known_locked - is this a parameter some postern program uses? */
+static int
+conf_known_locked(const char *name)
 {
 	struct centry *e;
 
@@ -666,12 +777,33 @@ conf_known(const char *name)
 	    && (e->param != NULL || e->registered));
 }
 
-/* conf_register - make a name known (dynamic or referenced names) */
-void
-conf_register(const char *name)
+/* conf_known - see conf.h (locked) */
+int
+conf_known(const char *name)
+{
+	int	 r;
+
+	CONF_LOCK();
+	r = conf_known_locked(name);
+	CONF_UNLOCK();
+	return (r);
+}
+
+/* conf_register_locked - make a name known (dynamic, referenced) */
+static void
+conf_register_locked(const char *name)
 {
 	conf_init();
 	conf_find(name, 1)->registered = 1;
+}
+
+/* conf_register - see conf.h (locked) */
+void
+conf_register(const char *name)
+{
+	CONF_LOCK();
+	conf_register_locked(name);
+	CONF_UNLOCK();
 }
 
 /* conf_config_dir - the directory conf_load() read, or NULL */
@@ -719,9 +851,9 @@ conf_sorted(int which, size_t *np)
 	return (v);
 }
 
-/* conf_walk - visit parameters in name order */
-void
-conf_walk(int which, conf_walk_fn *fn, void *ctx)
+/* conf_walk_locked - visit parameters in name order */
+static void
+conf_walk_locked(int which, conf_walk_fn *fn, void *ctx)
 {
 	struct centry **v;
 	size_t	 n, i;
@@ -731,6 +863,15 @@ conf_walk(int which, conf_walk_fn *fn, void *ctx)
 		fn(v[i]->name, which == CONF_DEFAULTS ?
 		    conf_entry_default(v[i]) : conf_entry_raw(v[i]), ctx);
 	free(v);
+}
+
+/* conf_walk - see conf.h (locked) */
+void
+conf_walk(int which, conf_walk_fn *fn, void *ctx)
+{
+	CONF_LOCK();
+	conf_walk_locked(which, fn, ctx);
+	CONF_UNLOCK();
 }
 
 /* conf_strv_has - membership test */
@@ -813,9 +954,9 @@ conf_normalize(const char *text)
 	return (s);
 }
 
-/* conf_check - unused main.cf parameters, undefined $references */
-void
-conf_check(conf_warn_fn *fn, void *ctx)
+/* conf_check_locked - unused parameters, undefined $references */
+static void
+conf_check_locked(conf_warn_fn *fn, void *ctx)
 {
 	struct centry **v, *e;
 	struct strv *used = strv_new(), *refs, *said = strv_new();
@@ -861,4 +1002,13 @@ conf_check(conf_warn_fn *fn, void *ctx)
 	strv_free(used);
 	strv_free(said);
 	free(v);
+}
+
+/* conf_check - see conf.h (locked) */
+void
+conf_check(conf_warn_fn *fn, void *ctx)
+{
+	CONF_LOCK();
+	conf_check_locked(fn, ctx);
+	CONF_UNLOCK();
 }

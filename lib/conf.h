@@ -45,8 +45,9 @@
  *
  *	conf_str() returns the expanded value, or "" for an unknown name;
  *	the pointer stays valid until the next conf_load()/conf_set().
- *	Call the accessors from one thread (daemons copy what they need
- *	into their own variables at start-up). conf_int/time/bool log a
+ *	Every function takes one internal lock, so worker threads may
+ *	read parameters; daemons still copy what they need at start-up
+ *	(and must not conf_set() while other threads hold pointers). conf_int/time/bool log a
  *	fatal error on a malformed value, naming the parameter.
  *	conf_list() splits on commas and whitespace (caller frees).
  *

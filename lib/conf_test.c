@@ -13,6 +13,8 @@
  */
 #include <sys/wait.h>
 
+#include <pthread.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -398,6 +400,48 @@ test_check(void)
 	}
 }
 
+/* reader - many threads expanding at once see one consistent value */
+static void *
+reader(void *arg)
+{
+	long	 i, bad = 0;
+
+	for (i = 0; i < 2000; i++) {
+		if (strcmp(conf_str("smtpd_banner"), "h.example ESMTP postern")
+		    != 0 || conf_time("maximal_queue_lifetime") != 432000)
+			bad++;
+		if (i % 100 == 0) {
+			char	*x = conf_expand("$myorigin/$mydomain");
+
+			if (strcmp(x, "h.example/example"))
+				bad++;
+			free(x);
+		}
+	}
+	return ((void *)bad);
+}
+
+/* test_threads - conf_str() from worker threads */
+static void
+test_threads(void)
+{
+	pthread_t t[8];
+	void	*r;
+	long	 bad = 0;
+	int	 i;
+
+	conf_reset();
+	load_text("myhostname = h.example\n", strlen("myhostname = "
+	    "h.example\n"));
+	for (i = 0; i < 8; i++)
+		pthread_create(&t[i], NULL, reader, NULL);
+	for (i = 0; i < 8; i++) {
+		pthread_join(t[i], &r);
+		bad += (long)r;
+	}
+	tap_is_int(bad, 0, "8 threads read consistent values");
+}
+
 /* test_params - the table itself */
 static void
 test_params(void)
@@ -470,6 +514,7 @@ main(void)
 	test_typed();
 	test_check();
 	test_seed();
+	test_threads();
 	test_params();
 	conf_reset();
 	buf_free(warnings);

@@ -359,3 +359,16 @@ mastercf_format(const struct mastercf_service *s)
 	}
 	return (buf_steal(b));
 }
+
+/* mastercf_apply - the service's -o options as conf overrides */
+void
+mastercf_apply(const struct mastercf_service *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < s->options->argc; i++)
+		if (conf_set_option(s->options->argv[i]) < 0)
+			log_warn("%s, line %d: service %s: ignoring -o \"%s\": "
+			    "need name=value", s->file, s->line, s->name,
+			    log_safe(s->options->argv[i]));
+}

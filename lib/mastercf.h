@@ -10,6 +10,7 @@
  *	const struct mastercf_service *mastercf_find(const struct mastercf *m,
  *	    const char *service, const char *type);
  *	char	*mastercf_format(const struct mastercf_service *s);
+ *	void	mastercf_apply(const struct mastercf_service *s);
  * DESCRIPTION
  *	Parses master(5): eight fields (service, type, private, unpriv,
  *	chroot, wakeup, maxproc, command + args), '#' comments,
@@ -26,6 +27,9 @@
  *	as written. mastercf_format() returns the entry on one line
  *	with Postfix's column layout, as "postconf -M" prints it (caller
  *	frees). mastercf_find() with type NULL matches any type.
+ *	mastercf_apply() installs the service's -o options as conf
+ *	overrides (conf_set()), giving the service's parameter view:
+ *	values stay raw and expand lazily in that view.
  * DIAGNOSTICS
  *	mastercf_load() returns NULL with err set if the file cannot be
  *	read. A malformed line (too few fields, bad type, bad number) is
@@ -65,5 +69,6 @@ void	 mastercf_free(struct mastercf *);
 const struct mastercf_service *mastercf_find(const struct mastercf *,
 	    const char *, const char *);
 char	*mastercf_format(const struct mastercf_service *);
+void	 mastercf_apply(const struct mastercf_service *);
 
 #endif

@@ -118,6 +118,21 @@ test_seed(void)
 		tap_is_str(s->command, "smtpd", "submission command");
 		tap_is_int((long)s->args->argc, 20, "submission 20 args");
 	}
+	if (s) {
+		/* The submission service's parameter view. */
+		conf_reset();
+		conf_set("mua_helo_restrictions", "permit_sasl_authenticated");
+		mastercf_apply(s);
+		tap_is_str(conf_str("syslog_name"), "postfix/submission",
+		    "apply: syslog_name from -o");
+		tap_is_str(conf_str("smtpd_helo_restrictions"),
+		    "permit_sasl_authenticated", "apply: -o value expanded");
+		tap_is_str(conf_str("smtpd_client_restrictions"), "",
+		    "apply: undefined reference expands to empty");
+		tap_is_str(conf_str("smtpd_recipient_restrictions"), "",
+		    "apply: -o name= is an empty override");
+		conf_reset();
+	}
 	s = mastercf_find(m, "smtp", "inet");
 	tap_ok(s && strcmp(s->command, "postscreen") == 0 && s->maxproc == 1,
 	    "smtp/inet is postscreen, maxproc 1");
