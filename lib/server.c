@@ -451,6 +451,8 @@ server_setup_loop(int lfd)
 		server_spec->post_init(server_ev_base);
 	if (server_stdin_mode)
 		return;
+	/* libevent's listener accepts until EAGAIN: never block there */
+	(void)evutil_make_socket_nonblocking(lfd);
 	server_listener = evconnlistener_new(server_ev_base, server_accept,
 	    NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, lfd);
 	if (server_listener == NULL)
