@@ -1,0 +1,268 @@
+#!/usr/bin/python3
+"""35-virtual.t - the virtual(8) delivery agent over its unix socket.
+
+A temporary queue and config; a message queued with our sendmail and
+moved to active/; `virtual -d -l <queue>/private/virtual`; requests in
+the lib/deliver.h format. Checks: the Maildir file bytes exactly
+(Return-Path:, Delivered-To:, message), the answer attributes, the
+Postfix log line, idempotence (same request twice -> one file, also
+after the user moved it to cur/), unknown user -> bounced 5.1.1, many
+concurrent requests, and a MySQL map on a closed port -> deferred 4.3.0.
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
+N = 0
+FAILED = 0
+PROCS = []
+
+
+def ok(cond, name, diag=None):
+    global N, FAILED
+    N += 1
+    if not cond:
+        FAILED += 1
+    print('%sok %d - %s' % ('' if cond else 'not ', N, name))
+    if not cond and diag is not None:
+        for line in str(diag).splitlines()[-15:]:
+            print('#   ' + line)
+    sys.stdout.flush()
+
+
+def enc(v):
+    return (v.replace('%', '%25').replace('\r', '%0D').replace('\n', '%0A')
+            .replace('\0', '%00'))
+
+
+def dec(v):
+    out, i = bytearray(), 0
+    b = v.encode('latin-1')
+    while i < len(b):
+        if b[i:i + 1] == b'%':
+            out.append(int(b[i + 1:i + 3], 16))
+            i += 3
+        else:
+            out.append(b[i])
+            i += 1
+    return out.decode('latin-1')
+
+
+def request(sock_path, qid, rcpts, sender='s@example.org', queue='active'):
+    """rcpts: list of (addr, index). Returns the answer as a dict."""
+    lines = ['version=1', 'queue_name=' + queue, 'queue_id=' + qid,
+             'transport=virtual', 'nexthop=example.com',
+             'sender=' + enc(sender), 'rcpt_count=%d' % len(rcpts)]
+    for i, (addr, idx) in enumerate(rcpts):
+        lines += ['rcpt.%d.addr=%s' % (i, enc(addr)),
+                  'rcpt.%d.index=%d' % (i, idx),
+                  'rcpt.%d.orig=%s' % (i, enc(addr)),
+                  'rcpt.%d.notify=0' % i]
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(30)
+    s.connect(sock_path)
+    s.sendall(('\n'.join(lines) + '\n\n').encode('latin-1'))
+    data = b''
+    while not data.endswith(b'\n\n'):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    ans = {}
+    for line in data.decode('latin-1').split('\n'):
+        if '=' in line:
+            k, v = line.split('=', 1)
+            ans[k] = dec(v)
+    return ans
+
+
+def start_virtual(cf, sock_path, log_path, extra=()):
+    log = open(log_path, 'ab')
+    p = subprocess.Popen([os.path.join(BIN, 'virtual'), '-c', cf, '-d',
+                          '-l', sock_path] + list(extra),
+                         stdout=log, stderr=log)
+    PROCS.append(p)
+    end = time.time() + 15
+    while time.time() < end and not os.path.exists(sock_path):
+        time.sleep(0.05)
+    return p
+
+
+def stop(p):
+    if p.poll() is None:
+        os.kill(p.pid, signal.SIGTERM)
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            os.kill(p.pid, signal.SIGKILL)
+            p.wait()
+
+
+def files(d):
+    try:
+        return sorted(f for f in os.listdir(d) if not f.startswith('.'))
+    except FileNotFoundError:
+        return []
+
+
+def main():
+    top = tempfile.mkdtemp(prefix='35-virtual.', dir='/tmp')
+    os.chmod(top, 0o755)
+    cf = os.path.join(top, 'etc')
+    q = os.path.join(top, 'queue')
+    base = os.path.join(top, 'mail')
+    os.makedirs(cf)
+    os.makedirs(base)
+    root = os.geteuid() == 0
+    uid = 5000 if root else os.geteuid()
+    gid = 5000 if root else os.getegid()
+    if root:
+        os.chown(base, uid, gid)
+    with open(os.path.join(cf, 'vmailbox'), 'w') as f:
+        f.write('user1@example.com 1\nu2@example.com custom/u2/\n')
+    # a port nothing listens on, keyed on this test
+    port = 20350
+    with open(os.path.join(cf, 'down.cf'), 'w') as f:
+        f.write('hosts = 127.0.0.1:%d\nuser = x\npassword = y\n'
+                'dbname = mailserver\n'
+                "query = SELECT 1 FROM virtual_users WHERE email='%%s'\n"
+                % port)
+    with open(os.path.join(cf, 'main.cf'), 'w') as f:
+        f.write('queue_directory = %s\nmyhostname = mx.example.net\n'
+                'virtual_mailbox_base = %s\n'
+                'virtual_mailbox_maps = texthash:%s/vmailbox\n'
+                'virtual_uid_maps = static:%d\nvirtual_gid_maps = static:%d\n'
+                'virtual_minimum_uid = %d\n'
+                % (q, base, cf, uid, gid, min(uid, 100)))
+    log_path = os.path.join(top, 'virtual.log')
+    try:
+        r = subprocess.run([os.path.join(BIN, 'postsuper'), '-c', cf, '-s'],
+                           capture_output=True)
+        ok(r.returncode == 0 and os.path.isdir(os.path.join(q, 'active')),
+           'postsuper -s creates the queue', r.stderr)
+
+        msg = (b'From: <s@example.org>\r\nTo: user1@example.com\r\n'
+               b'Subject: virtual test\r\n\r\nline one\r\n..dot line\r\n'
+               b'\xc3\xa9t\xc3\xa9\r\n')
+        r = subprocess.run([os.path.join(BIN, 'sendmail'), '-C', cf, '-i',
+                            '-f', 's@example.org', 'user1@example.com',
+                            'nobody@example.com', 'u2@example.com'],
+                           input=msg, capture_output=True)
+        ids = files(os.path.join(q, 'maildrop'))
+        ok(r.returncode == 0 and len(ids) == 1, 'sendmail queued one file',
+           r.stderr)
+        qid = ids[0]
+        os.rename(os.path.join(q, 'maildrop', qid),
+                  os.path.join(q, 'active', qid))
+        sock = os.path.join(q, 'private', 'virtual')
+        p = start_virtual(cf, sock, log_path)
+        ok(os.path.exists(sock), 'virtual listens on private/virtual')
+
+        a = request(sock, qid, [('user1@example.com', 0)])
+        ok(a.get('rcpt_count') == '1' and a.get('rcpt.0.action') ==
+           'delivered' and a.get('rcpt.0.status') == '2.0.0' and
+           a.get('rcpt.0.relay') == 'virtual',
+           'answer: delivered 2.0.0 relay=virtual', a)
+        new = os.path.join(base, 'example.com', 'user1', 'new')
+        got = files(new)
+        ok(len(got) == 1, 'one file in example.com/user1/new', got)
+        want = (b'Return-Path: <s@example.org>\n'
+                b'Delivered-To: user1@example.com\n' +
+                msg.replace(b'\r\n', b'\n'))
+        data = open(os.path.join(new, got[0]), 'rb').read() if got else b''
+        ok(data == want, 'Maildir bytes exact (CRLF -> LF, 8-bit kept)',
+           repr(data))
+        ok(got and got[0].endswith('.%s_0.mx.example.net' % qid),
+           'file name carries queue id and index', got)
+        if root and got:
+            st = os.stat(os.path.join(new, got[0]))
+            ok(st.st_uid == 5000 and st.st_gid == 5000,
+               'owned by virtual_uid_maps/virtual_gid_maps')
+
+        a = request(sock, qid, [('user1@example.com', 0)])
+        ok(a.get('rcpt.0.action') == 'delivered' and len(files(new)) == 1,
+           'same request again: delivered, still one file', a)
+        cur = os.path.join(base, 'example.com', 'user1', 'cur')
+        if got:
+            os.rename(os.path.join(new, got[0]),
+                      os.path.join(cur, got[0] + ':2,S'))
+        a = request(sock, qid, [('user1@example.com', 0)])
+        ok(a.get('rcpt.0.action') == 'delivered' and files(new) == [] and
+           len(files(cur)) == 1, 'after the move to cur/: still one copy', a)
+
+        a = request(sock, qid, [('nobody@example.com', 1),
+                                ('u2@example.com', 2)])
+        ok(a.get('rcpt.0.action') == 'bounced' and
+           a.get('rcpt.0.status') == '5.1.1',
+           'unknown user: bounced 5.1.1', a)
+        ok(a.get('rcpt.1.action') == 'delivered' and
+           len(files(os.path.join(base, 'custom', 'u2', 'new'))) == 1,
+           'map value "custom/u2/" is the Maildir path', a)
+
+        # many requests at once
+        results = []
+
+        def one(i):
+            results.append(request(sock, qid, [('u2@example.com', 2)]))
+        ts = [threading.Thread(target=one, args=(i,)) for i in range(20)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        ok(len(results) == 20 and all(r.get('rcpt.0.action') == 'delivered'
+                                      for r in results) and
+           len(files(os.path.join(base, 'custom', 'u2', 'new'))) == 1,
+           '20 concurrent requests: all delivered, one file')
+
+        a = request(sock, 'NOSUCHID123', [('user1@example.com', 0)])
+        ok(a.get('rcpt.0.action') == 'deferred' and
+           a.get('rcpt.0.status') == '4.3.0', 'missing queue file: deferred',
+           a)
+
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect(sock)
+        s.sendall(b'version=1\nBAD LINE\n\n')
+        s.shutdown(socket.SHUT_WR)
+        ok(s.recv(100) == b'', 'malformed request: connection closed')
+        s.close()
+        ok(p.poll() is None, 'virtual still running')
+
+        stop(p)
+        log = open(log_path, 'rb').read().decode('latin-1')
+        ok(('%s: to=<user1@example.com>, relay=virtual, delay=' % qid) in log
+           and 'dsn=2.0.0, status=sent (delivered to maildir)' in log,
+           'Postfix delivery log line', log[-2000:])
+        ok('dsn=5.1.1, status=bounced (unknown user: "nobody@example.com")'
+           in log, 'bounce log line', log[-2000:])
+
+        # the MySQL map on a closed port: deferred, never bounced
+        sock2 = os.path.join(q, 'private', 'virtual2')
+        p2 = start_virtual(cf, sock2, log_path,
+                           ['-o', 'virtual_mailbox_maps=mysql:%s/down.cf'
+                            % cf])
+        a = request(sock2, qid, [('user1@example.com', 0)])
+        ok(a.get('rcpt.0.action') == 'deferred' and
+           a.get('rcpt.0.status') == '4.3.0',
+           'MySQL down: deferred 4.3.0', a)
+        stop(p2)
+    finally:
+        for p in PROCS:
+            if p.poll() is None:
+                os.kill(p.pid, signal.SIGKILL)
+                p.wait()
+        shutil.rmtree(top, ignore_errors=True) if not os.environ.get('KEEP') else None
+    print('1..%d' % N)
+    return 1 if FAILED or N == 0 else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
