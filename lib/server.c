@@ -453,6 +453,9 @@ server_setup_loop(int lfd)
 		return;
 	/* libevent's listener accepts until EAGAIN: never block there */
 	(void)evutil_make_socket_nonblocking(lfd);
+	/* evconnlistener loops on accept until EAGAIN: non-blocking. */
+	if (evutil_make_socket_nonblocking(lfd) < 0)
+		log_fatal("cannot make listener non-blocking: %m");
 	server_listener = evconnlistener_new(server_ev_base, server_accept,
 	    NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, lfd);
 	if (server_listener == NULL)
