@@ -451,8 +451,6 @@ server_setup_loop(int lfd)
 		server_spec->post_init(server_ev_base);
 	if (server_stdin_mode)
 		return;
-	/* libevent's listener accepts until EAGAIN: never block there */
-	(void)evutil_make_socket_nonblocking(lfd);
 	/* evconnlistener loops on accept until EAGAIN: non-blocking. */
 	if (evutil_make_socket_nonblocking(lfd) < 0)
 		log_fatal("cannot make listener non-blocking: %m");
