@@ -250,7 +250,7 @@ conf_expand_range(struct buf *out, const char *s, const char *e, int depth)
 {
 	char	*tmp = xstrndup(s, (size_t)(e - s));
 
-	conf_expand_into(out, tmp, depth);
+	conf_expand_into(out, tmp, depth + 1);
 	free(tmp);
 }
 
@@ -298,6 +298,13 @@ conf_expand_into(struct buf *out, const char *text, int depth)
 	size_t	 n;
 	char	*nm;
 	int	 open, cl;
+
+	if (depth > CONF_MAX_DEPTH) {
+		log_warn("%s: unreasonable macro nesting: \"%.40s...\"",
+		    conf_path_main ? conf_path_main : "main.cf",
+		    log_safe(text));
+		return;
+	}
 
 	while (*cp) {
 		if (*cp != '$') {
@@ -363,7 +370,8 @@ conf_clear_file(void)
 
 /* conf_parse_line - one logical line "name = value" */
 static void
-conf_parse_line(const char *path, int lineno, char *line, size_t len)
+conf_parse_line(const char *path, int lineno, char *line, size_t len,
+    void *ctx)
 {
 	char	*cp, *name, *val, *end;
 	struct centry *e;
@@ -396,20 +404,20 @@ conf_parse_line(const char *path, int lineno, char *line, size_t len)
 	e->file_line = lineno;
 }
 
-/* conf_parse_text - split a main.cf image into logical lines */
-static void
-conf_parse_text(const char *path, const char *text, size_t len)
+/* conf_logical_lines - split a file image into Postfix logical lines */
+void
+conf_logical_lines(const char *path, const char *text, size_t len,
+    conf_line_fn *fn, void *ctx)
 {
 	struct buf *lbuf = buf_new(256);
 	size_t	 pos = 0, eol, i;
-	int	 lineno = 0, first = 0;
+	int	 lineno = 0, first = 0, orphan = 0;
 	const char *ln;
 
 	while (pos < len) {
 		ln = text + pos;
-		eol = pos;
-		while (eol < len && text[eol] != '\n')
-			eol++;
+		for (eol = pos; eol < len && text[eol] != '\n'; eol++)
+			;
 		lineno++;
 		for (i = 0; pos + i < eol && isspace((unsigned char)ln[i]); i++)
 			;
@@ -417,21 +425,27 @@ conf_parse_text(const char *path, const char *text, size_t len)
 			/* Blank or comment line: skipped everywhere. */
 		} else if (i > 0 && BUF_LEN(lbuf) > 0) {
 			buf_append(lbuf, ln, eol - pos);
+		} else if (i > 0) {
+			/* Text continuing nothing: ignored, as Postfix does. */
+			if (!orphan)
+				log_warn("%s, line %d: logical line must not "
+				    "start with whitespace: \"%.30s%s\"", path,
+				    lineno, log_safen(ln, eol - pos),
+				    eol - pos > 30 ? "..." : "");
+			orphan = 1;
 		} else {
 			if (BUF_LEN(lbuf) > 0)
-				conf_parse_line(path, first, BUF_STR(lbuf),
-				    BUF_LEN(lbuf));
+				fn(path, first, BUF_STR(lbuf), BUF_LEN(lbuf),
+				    ctx);
 			buf_reset(lbuf);
-			if (i > 0)
-				log_warn("%s, line %d: ignoring leading "
-				    "whitespace", path, lineno);
 			buf_append(lbuf, ln, eol - pos);
 			first = lineno;
+			orphan = 0;
 		}
 		pos = eol + 1;
 	}
 	if (BUF_LEN(lbuf) > 0)
-		conf_parse_line(path, first, BUF_STR(lbuf), BUF_LEN(lbuf));
+		fn(path, first, BUF_STR(lbuf), BUF_LEN(lbuf), ctx);
 	buf_free(lbuf);
 }
 
@@ -482,7 +496,7 @@ conf_load_locked(const char *config_dir, char *err, size_t errlen)
 	conf_path_main = path;
 	free(conf_dir);
 	conf_dir = xstrdup(config_dir);
-	conf_parse_text(path, text, len);
+	conf_logical_lines(path, text, len, conf_parse_line, NULL);
 	free(text);
 	e = conf_find("config_directory", 1);
 	free(e->sys_val);
@@ -888,7 +902,7 @@ conf_strv_has(const struct strv *v, const char *s)
 
 /* conf_refs_add - collect $name references in text */
 static void
-conf_refs_add(struct strv *out, const char *text, int all)
+conf_refs_add(struct strv *out, const char *text, int all, int depth)
 {
 	const char *cp = text, *name, *close;
 	size_t	 n;
@@ -915,7 +929,9 @@ conf_refs_add(struct strv *out, const char *text, int all)
 				/* The conditional text may refer to more. */
 				nm = xstrndup(name + n + 1,
 				    (size_t)(close - name - n - 1));
-				conf_refs_add(out, nm, all);
+				if (depth < CONF_MAX_DEPTH)
+					conf_refs_add(out, nm, all,
+					    depth + 1);
 				free(nm);
 			} else if (name[n] != cl)
 				continue;
@@ -939,7 +955,7 @@ conf_refs(const char *text, int with_conditional)
 {
 	struct strv *v = strv_new();
 
-	conf_refs_add(v, text, with_conditional);
+	conf_refs_add(v, text, with_conditional, 0);
 	return (v);
 }
 
@@ -967,7 +983,7 @@ conf_check_locked(conf_warn_fn *fn, void *ctx)
 	v = conf_sorted(CONF_ALL, &n);
 	/* A user-defined parameter is used if some value refers to it. */
 	for (i = 0; i < n; i++) {
-		conf_refs_add(used, conf_entry_raw(v[i]), 1);
+		conf_refs_add(used, conf_entry_raw(v[i]), 1, 0);
 	}
 	for (i = 0; i < n; i++) {
 		e = v[i];

@@ -26,6 +26,10 @@
  *	struct strv *conf_refs(const char *text, int with_conditional);
  *	char	*conf_normalize(const char *text);
  *	struct strv *conf_mynetworks(void);
+void	 conf_logical_lines(const char *, const char *, size_t,
+	    conf_line_fn *, void *);
+ *	void	conf_logical_lines(const char *path, const char *text,
+ *	    size_t len, conf_line_fn *fn, void *ctx);
  * DESCRIPTION
  *	conf_load() reads config_dir/main.cf in Postfix syntax: "name =
  *	value" lines, '#' comments (only at the start of a line, after
@@ -80,6 +84,13 @@
  *	(a.b.c.d/32, [v6]/128) plus 127.0.0.0/8 and [::1]/128; "subnet":
  *	the networks of its interfaces; "class": the classful IPv4 network
  *	(IPv6 as subnet). Elements may be CIDRs, [v6]/len, or type:table.
+ *
+ *	conf_logical_lines() splits a file image the way Postfix's
+ *	readlline() does (main.cf, master.cf, map files): it calls
+ *	fn(path, first_line_number, text, len, ctx) once per logical line
+ *	(continuations joined without their newline; blank and '#' lines
+ *	skipped anywhere; text is NUL-terminated and may contain NULs).
+ *	Indented text that continues nothing is ignored with a warning.
  * DIAGNOSTICS
  *	conf_load() returns -1 with a message in err if main.cf cannot
  *	be read; a syntax error on one line is a warning naming
@@ -98,6 +109,8 @@
 
 typedef void conf_walk_fn(const char *name, const char *value, void *ctx);
 typedef void conf_warn_fn(const char *message, void *ctx);
+typedef void conf_line_fn(const char *path, int lineno, char *text,
+	    size_t len, void *ctx);
 
 int	 conf_load(const char *, char *, size_t);
 void	 conf_set(const char *, const char *);
@@ -121,5 +134,7 @@ const char *conf_config_dir(void);
 struct strv *conf_refs(const char *, int);
 char	*conf_normalize(const char *);
 struct strv *conf_mynetworks(void);
+void	 conf_logical_lines(const char *, const char *, size_t,
+	    conf_line_fn *, void *);
 
 #endif

@@ -120,8 +120,10 @@ static const struct {
 	    "missing '=' after attribute name"},
 	{"missing name", "= 1\na = 2\n", NULL, "a", "2",
 	    "missing attribute name"},
-	{"leading whitespace first line", "  a = 1\nb = 2\n", NULL, "a", "1",
-	    "ignoring leading whitespace"},
+	{"indented first line ignored", "  a = 1\n  c = 3\nb = 2\n", NULL,
+	    "a", "", "must not start with whitespace"},
+	{"text after an ignored line loads", "  a = 1\nb = 2\n", NULL, "b",
+	    "2", "must not start with whitespace"},
 	{"NUL byte line skipped", "a = x\0y\nb = 2\n", NULL, "b", "2", "NUL"},
 	{"NUL byte line: value absent", "a = x\0y\nb = 2\n", NULL, "a", "",
 	    "NUL"},
@@ -179,6 +181,28 @@ test_overlong(void)
 		tap_ok(n > 25000 && strcmp(v->argv[n - 1], "end") == 0,
 		    "overlong continued list: %zu elements", n);
 		strv_free(v);
+	}
+	buf_free(b);
+
+	/* 50000 nested conditionals: a warning, not a stack overflow. */
+	b = buf_new(500000);
+	buf_puts(b, "b = 1\na = ");
+	for (n = 0; n < 50000; n++)
+		buf_puts(b, "${b?");
+	buf_putc(b, 'x');
+	for (n = 0; n < 50000; n++)
+		buf_putc(b, '}');
+	buf_putc(b, '\n');
+	conf_reset();
+	load_text(BUF_STR(b), BUF_LEN(b));
+	tap_is_str(conf_str("a"), "", "deep nesting expands to empty");
+	tap_ok(strstr(BUF_STR(warnings), "unreasonable macro nesting") != NULL,
+	    "deep nesting warned");
+	{
+		struct strv *r = conf_refs(conf_raw("a"), 1);
+
+		tap_ok(r->argc == 1, "deep nesting: conf_refs survives");
+		strv_free(r);
 	}
 	buf_free(b);
 }

@@ -233,39 +233,12 @@ mastercf_entry(struct mastercf *m, const char *path, int lineno,
 	return (0);
 }
 
-/* mastercf_parse - split the file image into logical lines */
+/* mastercf_line - conf_logical_lines() callback */
 static void
-mastercf_parse(struct mastercf *m, const char *path, const char *text,
-    size_t len)
+mastercf_line(const char *path, int lineno, char *text, size_t len,
+    void *ctx)
 {
-	struct buf *lb = buf_new(256);
-	size_t	 pos = 0, eol, i;
-	int	 lineno = 0, first = 0;
-	const char *ln;
-
-	while (pos < len) {
-		ln = text + pos;
-		for (eol = pos; eol < len && text[eol] != '\n'; eol++)
-			;
-		lineno++;
-		for (i = 0; pos + i < eol && isspace((unsigned char)ln[i]); i++)
-			;
-		if (pos + i == eol || ln[i] == '#')
-			;	/* blank or comment: skipped everywhere */
-		else if (i > 0 && BUF_LEN(lb) > 0)
-			buf_append(lb, ln, eol - pos);
-		else {
-			if (BUF_LEN(lb) > 0)
-				mastercf_entry(m, path, first, BUF_STR(lb));
-			buf_reset(lb);
-			buf_append(lb, ln, eol - pos);
-			first = lineno;
-		}
-		pos = eol + 1;
-	}
-	if (BUF_LEN(lb) > 0)
-		mastercf_entry(m, path, first, BUF_STR(lb));
-	buf_free(lb);
+	mastercf_entry(ctx, path, lineno, text);
 }
 
 /* mastercf_load - read and parse a master.cf file */
@@ -296,7 +269,7 @@ mastercf_load(const char *path, char *err, size_t errlen)
 		log_warn("%s: file contains NUL bytes; text after them on "
 		    "a line is ignored", path);
 	m = xcalloc(1, sizeof(*m));
-	mastercf_parse(m, path, BUF_STR(b), BUF_LEN(b));
+	conf_logical_lines(path, BUF_STR(b), BUF_LEN(b), mastercf_line, m);
 	buf_free(b);
 	return (m);
 }

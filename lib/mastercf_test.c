@@ -71,7 +71,7 @@ static const struct {
 	{"bad line then good line", "x unix\nqmgr unix n - n 300 1 qmgr\n",
 	    1, "field count 2"},
 	{"continuation without entry", "  -o a=b\nqmgr unix n - n 300 1 "
-	    "qmgr\n", 1, "field count 2"},
+	    "qmgr\n", 1, "must not start with whitespace"},
 	{"bare CR kept inside a field", "a unix - - - - 1 cmd\r\n", 1, NULL},
 	{"no final newline", "a unix - - - - 1 cmd", 1, NULL},
 	{"8-bit service name", "\xc3\xa9 unix - - - - 1 cmd\n", 1, NULL},

@@ -82,7 +82,7 @@ const struct conf_param conf_params[] = {
 	{ "inet_interfaces", "all" },
 	{ "inet_protocols", "all" },
 	{ "proxy_interfaces", "" },
-	{ "compatibility_level", "0" },
+	{ "compatibility_level", "3.6" },	/* postern has 3.6 defaults */
 	{ "stress", "" },
 	{ "import_environment", "MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ "
 	    "XAUTHORITY DISPLAY LANG=C POSTLOG_SERVICE POSTLOG_HOSTNAME" },

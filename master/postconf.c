@@ -4,6 +4,7 @@
  * SYNOPSIS
  *	postconf [-c dir] [-o name=value] [-n | -d] [-h] [-x] [name ...]
  *	postconf [-c dir] -M [service[/type] ...]
+ *	postconf [-c dir] [-hx] -P [service[/type[/name]] ...]
  *	postconf [-c dir] -e name=value ...
  *	postconf [-c dir] -X name ...
  *	postconf [-c dir] [-v] --check
@@ -19,6 +20,7 @@
  *	  -x      expand $name references.
  *	  -o      override a parameter for this command.
  *	  -M      master.cf entries, one line each, columns as Postfix.
+ *	  -P      master.cf -o parameters as "service/type/name = value".
  *	  -e      set parameters in main.cf in place: a definition and
  *	          its continuation lines are replaced where it stands
  *	          (later duplicates removed), comments and order kept, a
@@ -69,10 +71,19 @@ postconf_usage(void)
 	fprintf(stderr, "usage: postconf [-c config_dir] [-o name=value] "
 	    "[-n|-d] [-h] [-x] [name ...]\n"
 	    "       postconf [-c config_dir] -M [service[/type] ...]\n"
+	    "       postconf [-c config_dir] [-hx] -P "
+	    "[service[/type[/name]] ...]\n"
 	    "       postconf [-c config_dir] -e name=value ...\n"
 	    "       postconf [-c config_dir] -X name ...\n"
 	    "       postconf [-c config_dir] [-v] --check\n");
 	exit(1);
+}
+
+/* postconf_strcmp - qsort on strings */
+static int
+postconf_strcmp(const void *a, const void *b)
+{
+	return (strcmp(*(char *const *)a, *(char *const *)b));
 }
 
 /* postconf_print - one "name = value" line */
@@ -124,30 +135,95 @@ postconf_show(int which, char **names, int n)
 	}
 }
 
-/* postconf_master - postconf -M */
+/* postconf_match - does "name[/type[/param]]" select this service? */
 static int
-postconf_master(const char *dir, char **pat, int n)
+postconf_match(const char *pat, const struct mastercf_service *s,
+    const char **param)
 {
-	char	*path = xasprintf("%s/master.cf", dir), err[512], *line, *key;
+	const char *slash = strchr(pat, '/'), *slash2;
+	size_t	 n = slash ? (size_t)(slash - pat) : strlen(pat);
+
+	*param = NULL;
+	if (strncmp(pat, s->name, n) != 0 || s->name[n] != 0)
+		return (0);
+	if (slash == NULL)
+		return (1);
+	slash2 = strchr(slash + 1, '/');
+	n = slash2 ? (size_t)(slash2 - slash - 1) : strlen(slash + 1);
+	if (strncmp(slash + 1, s->type, n) != 0 || s->type[n] != 0)
+		return (0);
+	if (slash2)
+		*param = slash2 + 1;
+	return (1);
+}
+
+/* postconf_print_opts - postconf -P lines of one service */
+static int
+postconf_print_opts(const struct mastercf_service *s, const char *param)
+{
+	struct strv *v = strv_new();
+	size_t	 i, n;
+	char	*name, *key;
+	int	 shown = 0;
+
+	/* Sorted by name; a later -o for the same name wins. */
+	for (i = 0; i < s->options->argc; i++)
+		strv_add(v, s->options->argv[i]);
+	qsort(v->argv, v->argc, sizeof(char *), postconf_strcmp);
+	for (i = 0; i < v->argc; i++) {
+		n = strcspn(v->argv[i], "=");
+		name = xstrndup(v->argv[i], n);
+		if ((param == NULL || strcmp(param, name) == 0)
+		    && (i + 1 == v->argc || strncmp(v->argv[i + 1], name, n)
+		    || v->argv[i + 1][n] != '=')) {
+			key = xasprintf("%s/%s/%s", s->name, s->type, name);
+			postconf_print(key, v->argv[i][n] ? v->argv[i] + n + 1
+			    : "", NULL);
+			free(key);
+			shown++;
+		}
+		free(name);
+	}
+	strv_free(v);
+	return (shown);
+}
+
+/* postconf_master - postconf -M and -P */
+static int
+postconf_master(const char *dir, char **pat, int n, int params)
+{
+	char	*path = xasprintf("%s/master.cf", dir), err[512], *line;
+	int	*hits = xcalloc((size_t)n + 1, sizeof(int));
+	const char *param;
 	struct mastercf *m;
 	size_t	 i;
-	int	 j, show;
+	int	 j, any;
 
 	if ((m = mastercf_load(path, err, sizeof(err))) == NULL)
 		log_fatal("%s", err);
 	for (i = 0; i < m->nsvc; i++) {
-		key = xasprintf("%s/%s", m->svc[i].name, m->svc[i].type);
-		for (show = n == 0, j = 0; j < n && !show; j++)
-			show = strcmp(pat[j], m->svc[i].name) == 0
-			    || strcmp(pat[j], key) == 0;
-		if (show) {
+		for (any = n == 0, j = 0; j < n; j++)
+			if (postconf_match(pat[j], &m->svc[i], &param)) {
+				if (params)
+					hits[j] += postconf_print_opts(
+					    &m->svc[i], param) + !param;
+				else
+					hits[j]++;
+				any = 1;
+			}
+		if (n == 0 && params)
+			postconf_print_opts(&m->svc[i], NULL);
+		if (any && !params) {
 			line = mastercf_format(&m->svc[i]);
 			printf("%s\n", line);
 			free(line);
 		}
-		free(key);
 	}
+	for (j = 0; j < n; j++)
+		if (hits[j] == 0)
+			log_warn("unmatched request: \"%s\"", log_safe(pat[j]));
 	mastercf_free(m);
+	free(hits);
 	free(path);
 	return (0);
 }
@@ -166,6 +242,14 @@ struct edit {
 	int	 found;
 };
 
+/* postconf_edit_cmp - qsort edits by name */
+static int
+postconf_edit_cmp(const void *a, const void *b)
+{
+	return (strcmp(((const struct edit *)a)->name,
+	    ((const struct edit *)b)->name));
+}
+
 /* postconf_line_name - the parameter a logical line starts, or NULL */
 static char *
 postconf_line_name(const char *line, size_t len)
@@ -180,7 +264,8 @@ postconf_line_name(const char *line, size_t len)
 
 /* postconf_rewrite - main.cf text with the edits applied */
 static struct buf *
-postconf_rewrite(const char *text, size_t len, struct edit *ed, int ned)
+postconf_rewrite(const char *path, const char *text, size_t len,
+    struct edit *ed, int ned)
 {
 	struct buf *out = buf_new(len + 256);
 	size_t	 pos = 0, eol, ws;
@@ -207,9 +292,15 @@ postconf_rewrite(const char *text, size_t len, struct edit *ed, int ned)
 			skipping = i < ned;
 			if (!skipping)
 				buf_append(out, text + pos, eol - pos);
-			else if (ed[i].found++ == 0 && ed[i].value)
-				buf_printf(out, "%s = %s\n", ed[i].name,
-				    ed[i].value);
+			else {
+				if (ed[i].found++ == 1)
+					log_warn("%s: multiple entries for "
+					    "\"%s\"", path, ed[i].name);
+				/* The first one is replaced, later ones go. */
+				if (ed[i].found == 1 && ed[i].value)
+					buf_printf(out, "%s = %s\n",
+					    ed[i].name, ed[i].value);
+			}
 			free(name);
 		}
 		pos = eol;
@@ -253,37 +344,52 @@ postconf_replace(const char *path, const struct buf *data, mode_t mode)
 
 /* postconf_edit - postconf -e / -X */
 static int
-postconf_edit(const char *dir, char **args, int n, int remove)
+postconf_edit(const char *dir, char **args, int nargs, int remove)
 {
-	char	*path = xasprintf("%s/main.cf", dir), *eq, *tmp;
-	struct edit *ed = xcalloc((size_t)n + 1, sizeof(*ed));
+	char	*path = xasprintf("%s/main.cf", dir), *eq, *tmp, *name;
+	struct edit *ed = xcalloc((size_t)nargs + 1, sizeof(*ed));
 	struct buf *in = buf_new(8192), *out;
 	struct stat st;
 	mode_t	 mode = 0644;
 	char	 chunk[8192];
 	size_t	 k;
 	FILE	*fp;
-	int	 i;
+	int	 i, j, n = 0;
 
-	for (i = 0; i < n; i++) {
-		eq = remove ? NULL : strchr(args[i], '=');
+	for (i = 0; i < nargs; i++) {
+		if (strpbrk(args[i], "\r\n"))
+			log_fatal("-e or -X accepts no multi-line input");
+		if (args[i][strspn(args[i], " \t")] == '#')
+			log_fatal("-e or -X accepts no comment input");
+		eq = strchr(args[i], '=');
+		if (remove && eq)
+			log_fatal("-X requires parameter names without value");
 		if (!remove && eq == NULL)
-			log_fatal("-e: need name=value, not \"%s\"",
+			log_fatal("missing '=' after attribute name: \"%s\"",
 			    log_safe(args[i]));
 		tmp = eq ? xstrndup(args[i], (size_t)(eq - args[i]))
 		    : xstrdup(args[i]);
-		ed[i].name = xstrdup(str_trim(tmp));
+		name = xstrdup(str_trim(tmp));
 		free(tmp);
-		if (!postconf_valid_name(ed[i].name))
+		if (!postconf_valid_name(name))
 			log_fatal("invalid parameter name: \"%s\"",
-			    log_safe(ed[i].name));
+			    log_safe(name));
+		/* A repeated name: the later request wins. */
+		for (j = 0; j < n; j++)
+			if (strcmp(ed[j].name, name) == 0)
+				break;
+		if (j < n) {
+			log_warn("ignoring earlier request: '%s = %s'", name,
+			    ed[j].value ? ed[j].value : "");
+			free(name);
+			free(ed[j].value);
+			ed[j].value = NULL;
+		} else
+			ed[n++].name = name;
 		if (eq) {
 			tmp = xstrdup(eq + 1);
-			ed[i].value = xstrdup(str_trim(tmp));
+			ed[j].value = xstrdup(str_trim(tmp));
 			free(tmp);
-			if (strpbrk(ed[i].value, "\r\n"))
-				log_fatal("%s: value contains a line break",
-				    ed[i].name);
 		}
 	}
 	if ((fp = fopen(path, "r")) != NULL) {
@@ -294,7 +400,9 @@ postconf_edit(const char *dir, char **args, int n, int remove)
 		fclose(fp);
 	} else if (errno != ENOENT || remove)
 		log_fatal("open %s: %s", path, strerror(errno));
-	out = postconf_rewrite(BUF_STR(in), BUF_LEN(in), ed, n);
+	/* New parameters are appended in name order, as Postfix does. */
+	qsort(ed, (size_t)n, sizeof(*ed), postconf_edit_cmp);
+	out = postconf_rewrite(path, BUF_STR(in), BUF_LEN(in), ed, n);
 	postconf_replace(path, out, mode);
 	for (i = 0; i < n; i++) {
 		free(ed[i].name);
@@ -324,14 +432,14 @@ main(int argc, char **argv)
 	}
 	argc = j;
 	argv[argc] = NULL;
-	while ((ch = getopt(argc, argv, "c:dehMno:vxX")) != -1) {
+	while ((ch = getopt(argc, argv, "c:dehMno:PvxX")) != -1) {
 		switch (ch) {
 		case 'c': dir = optarg; break;
 		case 'd': which = CONF_DEFAULTS; break;
 		case 'n': which = CONF_EXPLICIT; break;
 		case 'h': opt_h = 1; break;
 		case 'x': opt_x = 1; break;
-		case 'e': case 'M': case 'X': mode = ch; break;
+		case 'e': case 'M': case 'P': case 'X': mode = ch; break;
 		case 'v': log_verbose++; break;
 		case 'o':
 			if (conf_set_option(optarg) < 0)
@@ -348,8 +456,11 @@ main(int argc, char **argv)
 		dir = conf_default("config_directory");
 	if (check)
 		return (postern_check(dir, log_verbose) > 0);
-	if (mode == 'M')
-		return (postconf_master(dir, argv, argc));
+	if (mode == 'M' || mode == 'P') {
+		if (mode == 'P' && conf_load(dir, err, sizeof(err)) < 0)
+			log_fatal("%s", err);
+		return (postconf_master(dir, argv, argc, mode == 'P'));
+	}
 	if (mode == 'e' || mode == 'X') {
 		if (argc == 0)
 			postconf_usage();

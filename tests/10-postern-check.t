@@ -83,6 +83,13 @@ is "$(grep '^submission' "$DIR/M")" \
 	"submission inet  n       -       -       -       -       smtpd -o syslog_name=postfix/submission -o smtpd_tls_security_level=encrypt -o smtpd_sasl_auth_enable=yes -o smtpd_reject_unlisted_recipient=no -o smtpd_client_restrictions=\$mua_client_restrictions -o smtpd_helo_restrictions=\$mua_helo_restrictions -o smtpd_sender_restrictions=\$mua_sender_restrictions -o smtpd_recipient_restrictions= -o smtpd_relay_restrictions=permit_sasl_authenticated,reject -o milter_macro_daemon_name=ORIGINATING" \
 	"-M submission with its -o options in order"
 
+is "$("$PC" -c "$SEED" -M nosuch 2>&1)" 'postconf: warning: unmatched request: "nosuch"' \
+	"-M unmatched request warned"
+is "$("$PC" -c "$SEED" -P submission/inet/syslog_name submission/inet/smtpd_recipient_restrictions)" \
+	$'submission/inet/syslog_name = postfix/submission\nsubmission/inet/smtpd_recipient_restrictions =' \
+	"-P shows service parameters"
+is "$("$PC" -c "$SEED" -P | wc -l)" 10 "-P: the seed has 10 service parameters"
+
 # --- postconf -e / -X round trip -------------------------------------------
 cp "$SEED/main.cf" "$SEED/master.cf" "$DIR/"
 chmod 640 "$DIR/main.cf"
@@ -114,6 +121,21 @@ unlike "$(cat "$DIR/main.cf")" "brand_new|smtp_client_restrictions|reject_unknow
 	"-X removes the parameter and its continuation lines"
 is "$(grep -c '^[[:space:]]*#' "$DIR/main.cf")" "$comments_before" \
 	"-X keeps every comment line"
+
+# Postfix's -e details: later request wins, duplicates collapse, sorted append.
+printf 'biff = yes\n' >>"$DIR/main.cf"
+err=$("$PC" -c "$DIR" -e zz=1 biff=no aa=2 zz=3 2>&1)
+like "$err" "ignoring earlier request: 'zz = 1'" "-e: repeated name, later wins"
+like "$err" "multiple entries for \"biff\"" "-e: duplicate definitions warned"
+is "$(grep -c '^biff' "$DIR/main.cf")" 1 "-e: duplicates collapse to one"
+is "$(tail -n 2 "$DIR/main.cf")" $'aa = 2\nzz = 3' "-e: new names appended in order"
+"$PC" -c "$DIR" -X aa zz
+"$PC" -c "$DIR" -X a=b 2>/dev/null
+is "$?" 1 "-X with a value is refused"
+"$PC" -c "$DIR" -e 'bad name=1' 2>/dev/null
+is "$?" 1 "-e with an invalid name is refused"
+"$PC" -c "$DIR" -e $'a=1\nb=2' 2>/dev/null
+is "$?" 1 "-e with a line break is refused"
 
 # A user-defined parameter that master.cf refers to is used, not undefined.
 "$PC" -c "$DIR" -e 'mua_client_restrictions = permit_sasl_authenticated, reject'
