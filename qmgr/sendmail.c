@@ -31,6 +31,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -275,6 +276,27 @@ run(const char *confdir, const char *program, const char *arg)
 	fatal(EX_OSERR, "execute %s: %s", path, strerror(errno));
 }
 
+/*
+ * sync_fs - make the rename durable without read access to maildrop/
+ * (mode 1733: users may not open it to fsync it): sync the file system
+ * through the file itself.
+ */
+static int
+sync_fs(const char *id)
+{
+	char	*path = queue_path(queue_cmd_dir(), "maildrop", id);
+	int	 fd = open(path, O_RDONLY | O_CLOEXEC), ret = -1, saved;
+
+	free(path);
+	if (fd < 0)
+		return (-1);
+	ret = syncfs(fd);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return (ret);
+}
+
 /* queue_it - write maildrop/ID, commit, sync, wake qmgr */
 static void
 queue_it(const struct opts *o, const char *sender, struct strv *rcpts,
@@ -310,7 +332,8 @@ queue_it(const struct opts *o, const char *sender, struct strv *rcpts,
 	}
 	if (queue_writer_commit(w, err, sizeof(err)) < 0)
 		fatal(EX_TEMPFAIL, "cannot queue the message: %s", err);
-	if (queue_sync_dir(queue_cmd_dir(), "maildrop") < 0)
+	if (queue_sync_dir(queue_cmd_dir(), "maildrop") < 0
+	    && (errno != EACCES || sync_fs(id) < 0))
 		fatal(EX_TEMPFAIL, "sync %s/maildrop: %s", queue_cmd_dir(),
 		    strerror(errno));
 	log_debug("%s: queued in maildrop", id);

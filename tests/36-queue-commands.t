@@ -1,0 +1,329 @@
+#!/usr/bin/python3
+"""36-queue-commands.t - sendmail, postqueue (mailq), postsuper.
+
+A temporary queue and config; a fake qmgr (a unix socket server on
+public/qmgr that records what it is sent). Checks what an administrator
+sees: the queue files sendmail writes (-t, Bcc removal, -i, ".", -f,
+exit codes), the wakeup bytes ("W", "F", "I<id>"), Postfix's mailq
+format (active '*', hold '!', deferral reasons), postsuper -d/-h/-H/-r
+with ids, ALL, "-" and queue names, and postsuper -s repairs.
+"""
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
+N = 0
+FAILED = 0
+
+
+def ok(cond, name, diag=None):
+    global N, FAILED
+    N += 1
+    if not cond:
+        FAILED += 1
+    print('%sok %d - %s' % ('' if cond else 'not ', N, name))
+    if not cond and diag is not None:
+        for line in str(diag).splitlines()[-20:]:
+            print('#   ' + line)
+    sys.stdout.flush()
+
+
+class FakeQmgr:
+    """Accepts on public/qmgr and records every byte string received."""
+
+    def __init__(self, path):
+        self.got = []
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.stop = False
+        self.t = threading.Thread(target=self.run)
+        self.t.start()
+
+    def run(self):
+        while not self.stop:
+            try:
+                c, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            c.settimeout(2)
+            data = b''
+            try:
+                while True:
+                    d = c.recv(100)
+                    if not d:
+                        break
+                    data += d
+            except socket.timeout:
+                pass
+            c.close()
+            self.got.append(data)
+
+    def wait(self, want, timeout=5):
+        end = time.time() + timeout
+        while time.time() < end and want not in self.got:
+            time.sleep(0.05)
+        return want in self.got
+
+    def close(self):
+        self.stop = True
+        self.t.join()
+        self.sock.close()
+
+
+def run(args, stdin=b'', user=None):
+    cmd = [os.path.join(BIN, args[0])] + args[1:]
+    if user:
+        cmd = ['runuser', '-u', user, '--'] + cmd
+    return subprocess.run(cmd, input=stdin, capture_output=True)
+
+
+def files(d):
+    try:
+        return sorted(f for f in os.listdir(d) if not f.startswith('.'))
+    except FileNotFoundError:
+        return []
+
+
+def read_qf(path):
+    """The recipients, sender and message of a queue file (QUEUE.md)."""
+    data = open(path, 'rb').read()
+    env, rest = data.split(b'\nM', 1)
+    n = int(rest[:20])
+    msg = rest[21:21 + n]
+    sender, rcpts = None, []
+    for line in env.split(b'\n'):
+        if line.startswith(b'S'):
+            sender = line[1:].decode()
+        elif line.startswith(b'R'):
+            rcpts.append(line.split(b' ')[3].decode())
+    return sender, rcpts, msg
+
+
+def main():
+    top = tempfile.mkdtemp(prefix='36-queue.', dir='/tmp')
+    os.chmod(top, 0o755)
+    cf = os.path.join(top, 'etc')
+    q = os.path.join(top, 'queue')
+    os.makedirs(cf)
+    with open(os.path.join(cf, 'main.cf'), 'w') as f:
+        f.write('queue_directory = %s\nmyhostname = mx.example.net\n'
+                'message_size_limit = 2000\n' % q)
+    C = ['-c', cf]
+    qmgr = None
+    try:
+        r = run(['postsuper'] + C + ['-s'])
+        ok(r.returncode == 0, 'postsuper -s creates the queue', r.stderr)
+        st = os.stat(os.path.join(q, 'maildrop'))
+        ok(st.st_mode & 0o7777 == 0o1733, 'maildrop is mode 1733')
+        ok(os.stat(os.path.join(q, 'incoming')).st_mode & 0o777 == 0o700,
+           'incoming is mode 0700')
+        qmgr = FakeQmgr(os.path.join(q, 'public', 'qmgr'))
+
+        # --- sendmail
+        msg = (b'From: me@example.org\nTo: A <a@example.com>, "B, x" '
+               b'<b@example.com>\nCc: c@example.com (comment)\n'
+               b'Bcc: secret@example.com,\n  hidden@example.com\n'
+               b'Subject: t\r\n\r\nbody\r\n.\r\nafter the dot\n')
+        r = run(['sendmail', '-C', cf, '-t', '-f', 'S@example.org'], msg)
+        md = files(os.path.join(q, 'maildrop'))
+        ok(r.returncode == 0 and len(md) == 1, 'sendmail -t exits 0',
+           r.stderr)
+        sender, rcpts, body = read_qf(os.path.join(q, 'maildrop', md[0]))
+        ok(sender == 'S@example.org', '-f sets the sender', sender)
+        ok(rcpts == ['a@example.com', 'b@example.com', 'c@example.com',
+                     'secret@example.com', 'hidden@example.com'],
+           '-t takes To, Cc and Bcc (with names, quotes, comments)', rcpts)
+        ok(b'secret' not in body and b'hidden' not in body and
+           b'To: A <a@example.com>' in body, 'Bcc: removed from the message',
+           body)
+        ok(body.endswith(b'\n\nbody\n') and b'after the dot' not in body,
+           'a lone "." ends the message; CRLF -> LF', body)
+        ok(qmgr.wait(b'W'), 'sendmail wakes qmgr with "W"', qmgr.got)
+        os.rename(os.path.join(q, 'maildrop', md[0]),
+                  os.path.join(q, 'deferred', md[0]))
+        A = md[0]
+
+        r = run(['sendmail', '-C', cf, '-i', '-f', '<>', 'x@example.com, '
+                 'y@example.com'], b'Subject: two\n\n.\n..\nend\n')
+        md = files(os.path.join(q, 'maildrop'))
+        sender, rcpts, body = read_qf(os.path.join(q, 'maildrop', md[0]))
+        ok(r.returncode == 0 and sender == '' and
+           rcpts == ['x@example.com', 'y@example.com'] and
+           body == b'Subject: two\n\n.\n..\nend\n',
+           '-i keeps "." lines; -f <> is the null sender; comma list', body)
+        os.rename(os.path.join(q, 'maildrop', md[0]),
+                  os.path.join(q, 'active', md[0]))
+        B = md[0]
+
+        r = run(['sendmail', '-C', cf, 'user'], b'Subject: three\n\nx\n')
+        md = files(os.path.join(q, 'maildrop'))
+        sender, rcpts, _ = read_qf(os.path.join(q, 'maildrop', md[0]))
+        ok(r.returncode == 0 and sender == pwd.getpwuid(os.getuid()).pw_name
+           and rcpts == ['user'],
+           'default sender is the login name; unqualified kept as given',
+           (sender, rcpts))
+        os.rename(os.path.join(q, 'maildrop', md[0]),
+                  os.path.join(q, 'incoming', md[0]))
+        Cid = md[0]
+
+        r = run(['sendmail', '-C', cf], b'Subject: x\n\nno rcpt\n')
+        ok(r.returncode == 64 and files(os.path.join(q, 'maildrop')) == [],
+           'no recipients: EX_USAGE, nothing queued', r.stderr)
+        r = run(['sendmail', '-C', cf, '-t'], b'Subject: x\n\nno rcpt\n')
+        ok(r.returncode == 64 and b'No recipient addresses' in r.stderr,
+           '-t without recipient headers: EX_USAGE', r.stderr)
+        r = run(['sendmail', '-C', cf, 'a@example.com'],
+                b'Subject: big\n\n' + b'x' * 3000 + b'\n')
+        ok(r.returncode == 65 and files(os.path.join(q, 'maildrop')) == [],
+           'over message_size_limit: EX_DATAERR, nothing queued', r.stderr)
+        bad = os.path.join(top, 'badcf')
+        os.makedirs(bad)
+        with open(os.path.join(bad, 'main.cf'), 'w') as f:
+            f.write('queue_directory = %s/nonexistent\n' % top)
+        r = run(['sendmail', '-C', bad, 'a@example.com'], b'x\n')
+        ok(r.returncode == 75, 'queue not writable: EX_TEMPFAIL', r.stderr)
+        if os.geteuid() == 0:
+            r = run(['sendmail', '-C', cf, 'a@example.com'],
+                    b'Subject: from nobody\n\nhi\n', user='nobody')
+            md = files(os.path.join(q, 'maildrop'))
+            ok(r.returncode == 0 and len(md) == 1,
+               'an unprivileged user can drop mail (maildrop 1733)',
+               r.stderr)
+            r = subprocess.run(['runuser', '-u', 'nobody', '--', 'ls',
+                                os.path.join(q, 'maildrop')],
+                               capture_output=True)
+            ok(r.returncode != 0, 'but cannot list maildrop/')
+            for f in md:
+                os.unlink(os.path.join(q, 'maildrop', f))
+
+        # --- postqueue -p / mailq
+        with open(os.path.join(q, 'defer', A), 'w') as f:
+            f.write('index=0\nrecipient=a@example.com\nstatus=4.4.1\n'
+                    'action=delayed\nreason=connect to mx.example.com'
+                    '[192.0.2.1]:25: Connection refused\ntime=1\n\n')
+        r = run(['postqueue'] + C + ['-p'])
+        out = r.stdout.decode()
+        lines = out.split('\n')
+        ok(r.returncode == 0 and lines[0] == '-Queue ID- --Size-- '
+           '----Arrival Time---- -Sender/Recipient-------',
+           'mailq header line', out)
+        ok(any(l.startswith(B + '*') for l in lines), "active: '*' after id",
+           out)
+        ok(any(l.startswith(A + ' ') and l.endswith(' S@example.org')
+               for l in lines), 'deferred message line with sender', out)
+        reason = ('(connect to mx.example.com[192.0.2.1]:25: Connection '
+                  'refused)')
+        ok(reason in out and ' ' * 41 + 'a@example.com' in out,
+           'deferral reason, then its recipient indented 41', out)
+        ok(any(l.endswith(' MAILER-DAEMON') for l in lines),
+           'null sender shown as MAILER-DAEMON', out)
+        ok(lines[-2].startswith('-- ') and lines[-2].endswith(
+            ' Kbytes in 3 Requests.'), 'summary line', out)
+        if os.path.exists(os.path.join(BIN, 'mailq')):
+            r2 = run(['mailq'] + C)
+            ok(r2.stdout == r.stdout, 'mailq = postqueue -p', r2.stderr)
+        r2 = run(['sendmail', '-C', cf, '-bp'])
+        ok(r2.stdout == r.stdout, 'sendmail -bp = postqueue -p', r2.stderr)
+
+        # --- postqueue -f / -i
+        qmgr.got.clear()
+        r = run(['postqueue'] + C + ['-f'])
+        ok(r.returncode == 0 and qmgr.wait(b'F'), 'postqueue -f sends "F"',
+           qmgr.got)
+        r = run(['postqueue'] + C + ['-i', A])
+        ok(r.returncode == 0 and qmgr.wait(b'I' + A.encode()),
+           'postqueue -i ID sends "I<id>"', qmgr.got)
+        r = run(['postqueue'] + C + ['-i', '../etc'])
+        ok(r.returncode == 64, 'postqueue -i with a bad id: EX_USAGE')
+
+        # --- postsuper
+        r = run(['postsuper'] + C + ['-h', A])
+        ok(r.returncode == 0 and files(os.path.join(q, 'hold')) == [A] and
+           b'Placed on hold: 1 message' in r.stderr, 'postsuper -h ID',
+           r.stderr)
+        out = run(['postqueue'] + C + ['-p']).stdout.decode()
+        ok(any(l.startswith(A + '!') for l in out.split('\n')),
+           "held message shown with '!'", out)
+        os.utime(os.path.join(q, 'hold', A), (1000, 1000))
+        r = run(['postsuper'] + C + ['-H', A])
+        ok(files(os.path.join(q, 'deferred')) == [A] and
+           abs(os.stat(os.path.join(q, 'deferred', A)).st_mtime -
+               time.time()) < 60 and b'Released from hold: 1' in r.stderr,
+           'postsuper -H ID: to deferred, due now', r.stderr)
+        r = run(['postsuper'] + C + ['-h', 'ALL'])
+        ok(sorted(files(os.path.join(q, 'hold'))) == sorted([A, B, Cid]) and
+           b'Placed on hold: 3 messages' in r.stderr,
+           'postsuper -h ALL (incoming, active, deferred)', r.stderr)
+        r = run(['postsuper'] + C + ['-H', '-'],
+                (A + '\n' + B + '\n').encode())
+        ok(sorted(files(os.path.join(q, 'deferred'))) == sorted([A, B]) and
+           files(os.path.join(q, 'hold')) == [Cid], 'postsuper -H - (stdin)',
+           r.stderr)
+        qmgr.got.clear()
+        r = run(['postsuper'] + C + ['-r', 'ALL', 'hold'])
+        ok(files(os.path.join(q, 'incoming')) == [Cid] and
+           b'Requeued: 1 message' in r.stderr and qmgr.wait(b'W'),
+           'postsuper -r ALL hold: to incoming, qmgr woken', r.stderr)
+        r = run(['postsuper'] + C + ['-d', A])
+        ok(A not in files(os.path.join(q, 'deferred')) and
+           not os.path.exists(os.path.join(q, 'defer', A)) and
+           b'Deleted: 1 message' in r.stderr,
+           'postsuper -d ID removes the file and its defer log', r.stderr)
+        r = run(['postsuper'] + C + ['-d', 'ALL', 'deferred'])
+        ok(files(os.path.join(q, 'deferred')) == [] and
+           files(os.path.join(q, 'incoming')) == [Cid],
+           'postsuper -d ALL deferred: only that queue', r.stderr)
+        r = run(['postsuper'] + C + ['-d', '../../etc/passwd'])
+        ok(r.returncode == 64, 'postsuper -d with a bad id: EX_USAGE')
+        r = run(['postsuper'] + C + ['-d', 'ALL', 'nosuchqueue'])
+        ok(r.returncode == 64, 'postsuper with a bad queue name: EX_USAGE')
+
+        # --- postsuper -s repairs
+        os.rename(os.path.join(q, 'incoming', Cid),
+                  os.path.join(q, 'incoming', 'WRONGNAME1'))
+        stale = os.path.join(q, 'incoming', '.STALE1')
+        open(stale, 'w').close()
+        os.utime(stale, (1000, 1000))
+        fresh = os.path.join(q, 'incoming', '.FRESH1')
+        open(fresh, 'w').close()
+        with open(os.path.join(q, 'bounce', 'ORPHAN1'), 'w') as f:
+            f.write('index=0\n\n')
+        shutil.rmtree(os.path.join(q, 'hold'))
+        r = run(['postsuper'] + C + ['-s'])
+        ok(files(os.path.join(q, 'incoming')) == [Cid],
+           '-s renames a misnamed file to its queue id', r.stderr)
+        ok(not os.path.exists(stale) and os.path.exists(fresh),
+           '-s removes only old temporary files')
+        ok(not os.path.exists(os.path.join(q, 'bounce', 'ORPHAN1')),
+           '-s removes orphaned logs')
+        ok(os.path.isdir(os.path.join(q, 'hold')),
+           '-s recreates a missing directory')
+        r = run(['postsuper'] + C + ['-d', 'ALL'])
+        out = run(['postqueue'] + C + ['-p']).stdout.decode()
+        ok(out == 'Mail queue is empty\n', 'empty queue message', out)
+        qmgr.close()
+        qmgr = None
+        os.unlink(os.path.join(q, 'public', 'qmgr'))
+        r = run(['postqueue'] + C + ['-f'])
+        ok(r.returncode == 69, 'postqueue -f without qmgr: EX_UNAVAILABLE',
+           r.stderr)
+    finally:
+        if qmgr:
+            qmgr.close()
+        shutil.rmtree(top, ignore_errors=True)
+    print('1..%d' % N)
+    return 1 if FAILED or N == 0 else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
