@@ -48,7 +48,11 @@ struct server_pass {
 
 static const struct server_spec *server_spec;
 static struct event_base *server_ev_base;
-static struct evconnlistener *server_listener;
+#define SERVER_MAX_LISTEN	64
+
+static struct evconnlistener *server_listener[SERVER_MAX_LISTEN];
+static int server_listen_fds[SERVER_MAX_LISTEN];
+static int server_nlisten;
 static struct event *server_idle_ev;
 static struct event *server_resume_ev;
 static char *server_service_name;
@@ -94,14 +98,26 @@ server_foreground(void)
 	return (server_fg);
 }
 
+/* server_close_listeners - stop accepting on every listener */
+static void
+server_close_listeners(void)
+{
+	int	 i;
+
+	for (i = 0; i < server_nlisten; i++) {
+		if (server_listener[i])
+			evconnlistener_free(server_listener[i]);
+		server_listener[i] = NULL;
+	}
+}
+
 /* server_exit - the one way out: pre_exit, then exit 0 */
 static void __attribute__((noreturn))
 server_exit(void)
 {
 	if (server_spec->pre_exit)
 		server_spec->pre_exit();
-	if (server_listener)
-		evconnlistener_free(server_listener);
+	server_close_listeners();
 	if (server_idle_ev)
 		event_free(server_idle_ev);
 	if (server_resume_ev)
@@ -128,10 +144,7 @@ server_drain(const char *why)
 	server_draining = 1;
 	log_debug("%s: stop accepting, %d session(s) open", why,
 	    server_sessions);
-	if (server_listener) {
-		evconnlistener_free(server_listener);
-		server_listener = NULL;
-	}
+	server_close_listeners();
 	if (server_status_fd >= 0) {
 		st.pid = (int)getpid();
 		st.status = SERVER_STATUS_DRAINING;
@@ -306,8 +319,11 @@ server_accept(struct evconnlistener *l, evutil_socket_t fd,
 static void
 server_resume(evutil_socket_t fd, short what, void *ctx)
 {
-	if (server_listener)
-		evconnlistener_enable(server_listener);
+	int	 i;
+
+	for (i = 0; i < server_nlisten; i++)
+		if (server_listener[i])
+			evconnlistener_enable(server_listener[i]);
 }
 
 /* server_accept_error - EMFILE and friends: pause for a second */
@@ -433,7 +449,7 @@ server_usage(const char *program)
 
 /* server_setup_loop - event base, signals, listener, idle timer */
 static void
-server_setup_loop(int lfd)
+server_setup_loop(void)
 {
 	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
 	struct event *ev;
@@ -451,14 +467,20 @@ server_setup_loop(int lfd)
 		server_spec->post_init(server_ev_base);
 	if (server_stdin_mode)
 		return;
-	/* evconnlistener loops on accept until EAGAIN: non-blocking. */
-	if (evutil_make_socket_nonblocking(lfd) < 0)
-		log_fatal("cannot make listener non-blocking: %m");
-	server_listener = evconnlistener_new(server_ev_base, server_accept,
-	    NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, lfd);
-	if (server_listener == NULL)
-		log_fatal("cannot listen on fd %d: %m", lfd);
-	evconnlistener_set_error_cb(server_listener, server_accept_error);
+	for (i = 0; i < (size_t)server_nlisten; i++) {
+		/* evconnlistener accepts until EAGAIN: non-blocking. */
+		if (evutil_make_socket_nonblocking(server_listen_fds[i]) < 0)
+			log_fatal("cannot make listener non-blocking: %m");
+		server_listener[i] = evconnlistener_new(server_ev_base,
+		    server_accept, NULL,
+		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
+		    server_listen_fds[i]);
+		if (server_listener[i] == NULL)
+			log_fatal("cannot listen on fd %d: %m",
+			    server_listen_fds[i]);
+		evconnlistener_set_error_cb(server_listener[i],
+		    server_accept_error);
+	}
 	server_last_active = time(NULL);
 	if (server_under_master && !server_spec->long_lived
 	    && server_max_idle > 0) {
@@ -478,7 +500,7 @@ server_main(int argc, char **argv, const struct server_spec *spec)
 	struct strv *opts = strv_new();
 	char	 err[512];
 	size_t	 i;
-	int	 c, lfd = -1;
+	int	 c, nlisten = 1, fd;
 
 	server_spec = spec;
 	log_init(spec->program, LOG_TO_STDERR);
@@ -486,7 +508,7 @@ server_main(int argc, char **argv, const struct server_spec *spec)
 	if (confdir == NULL || *confdir == 0)
 		confdir = "/etc/postern";
 	opterr = 0;
-	while ((c = getopt(argc, argv, "c:o:dvSl:s:t:n:")) != -1) {
+	while ((c = getopt(argc, argv, "c:o:dvSl:s:t:n:L:")) != -1) {
 		switch (c) {
 		case 'c': confdir = optarg; break;
 		case 'o': strv_add(opts, optarg); break;
@@ -497,6 +519,7 @@ server_main(int argc, char **argv, const struct server_spec *spec)
 		case 's': server_service_name = xstrdup(optarg); break;
 		case 't': type = optarg; break;
 		case 'n': server_procnum = atoi(optarg); break;
+		case 'L': nlisten = atoi(optarg); break;
 		default: server_usage(spec->program);
 		}
 	}
@@ -510,12 +533,17 @@ server_main(int argc, char **argv, const struct server_spec *spec)
 		if (type == NULL)
 			log_fatal("no listener: use -l address or -S, or run "
 			    "%s under master", spec->program);
-		if (fcntl(SERVER_LISTEN_FD, F_GETFD) < 0)
-			log_fatal("-t %s: no listener on fd %d",
-			    log_safe(type), SERVER_LISTEN_FD);
+		if (nlisten < 1 || nlisten > SERVER_MAX_LISTEN)
+			log_fatal("bad -L count: %d", nlisten);
 		server_under_master = 1;
-		lfd = SERVER_LISTEN_FD;
-		(void)fcntl(lfd, F_SETFD, FD_CLOEXEC);
+		for (c = 0; c < nlisten; c++) {
+			fd = c == 0 ? SERVER_LISTEN_FD : SERVER_STATUS_FD + c;
+			if (fcntl(fd, F_GETFD) < 0)
+				log_fatal("-t %s: no listener on fd %d",
+				    log_safe(type), fd);
+			(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+			server_listen_fds[server_nlisten++] = fd;
+		}
 		if (fcntl(SERVER_STATUS_FD, F_GETFD) >= 0) {
 			server_status_fd = SERVER_STATUS_FD;
 			(void)fcntl(server_status_fd, F_SETFD, FD_CLOEXEC);
@@ -538,12 +566,13 @@ server_main(int argc, char **argv, const struct server_spec *spec)
 	if (!server_stdin_mode) {
 		server_kind = server_kind_of(type, laddr ? laddr : "");
 		if (laddr)
-			lfd = server_open_listen(laddr);
+			server_listen_fds[server_nlisten++] =
+			    server_open_listen(laddr);
 	}
 	if (spec->pre_init)
 		spec->pre_init();
 	server_drop_privileges();
-	server_setup_loop(lfd);
+	server_setup_loop();
 	if (server_stdin_mode)
 		spec->session_stdin(0, 1);
 	event_base_dispatch(server_ev_base);

@@ -23,7 +23,8 @@
  *	     -l addr (listen by itself: "host:port" for inet, a path for
  *	     unix; how a daemon runs without master), -s service and
  *	     -t type (set by master: the master.cf service name and type),
- *	     -n count (master: the process number, for logs).
+ *	     -n count (master: the process number, for logs),
+ *	     -L count (master: number of listener fds, see below).
  *	  2. config: conf_load(confdir), then the -o overrides; logging
  *	     as "$syslog_name/<program>" to syslog, or maillog_file if set.
  *	  3. pre_init() as the invoking user (root under master): open
@@ -53,7 +54,9 @@
  *	  accepted connections (event-driven: sessions, not processes).
  *	- Accepted connections (conn->fd) are non-blocking and
  *	  close-on-exec; the daemon owns and closes them.
- *	- Under master, fd SERVER_LISTEN_FD (3) is the listener and fd
+ *	- Under master, fd SERVER_LISTEN_FD (3) is the listener (with
+ *	  -L n, n listeners: fd 3, then fds 5, 6, ..., one per address of
+ *	  an inet service, all served alike) and fd
  *	  SERVER_STATUS_FD (4), when open, is master's status pipe: when a
  *	  process stops accepting (SIGHUP, max_use, max_idle) it writes a
  *	  struct server_status there, so master starts a replacement at
