@@ -21,8 +21,11 @@
  *	    the same way (canonical_classes defaults);
  *	  - runs header_checks on each (unfolded) header and body_checks
  *	    on each body line: REJECT, WARN, DISCARD, IGNORE, HOLD;
- *	  - prepends the Received: header built from the envelope
- *	    attributes, and for local submissions (CLEANUP_FLAG_LOCAL:
+ *	  - prepends in->received, or (when it is NULL) the Received:
+ *	    header built from the envelope attributes client_address,
+ *	    client_name, helo_name, protocol (sasl_username, tls_info, uid
+ *	    when given), unless CLEANUP_FLAG_NO_RECEIVED; for local
+ *	    submissions (CLEANUP_FLAG_LOCAL:
  *	    sendmail, authenticated submission) adds Message-ID:, Date:
  *	    and From: when missing;
  *	  - writes the queue file (lib/queue.h) into queue_dir/incoming,
@@ -49,6 +52,7 @@
 #define CLEANUP_DEFER	3
 
 #define CLEANUP_FLAG_LOCAL	(1 << 0)	/* add missing headers */
+#define CLEANUP_FLAG_NO_RECEIVED (1 << 1)	/* add no Received: */
 
 struct cleanup_rcpt {
 	const char *addr;
@@ -66,8 +70,11 @@ struct cleanup_input {
 	size_t	 message_len;
 	int	 flags;
 	const char *received;		/* complete Received: header
-					 * (without trailing LF), or NULL
-					 * when cleanup must not add one */
+					 * (without trailing LF), or NULL:
+					 * cleanup builds it from attrs
+					 * (client_address, client_name,
+					 * helo_name, protocol, ...) unless
+					 * CLEANUP_FLAG_NO_RECEIVED */
 	const char *log_prefix;		/* "client[addr]" for logs */
 };
 

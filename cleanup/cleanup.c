@@ -1,0 +1,945 @@
+/*
+ * NAME
+ *	cleanup - Postfix's cleanup(8), folded in: rewrite, check, enqueue
+ * SYNOPSIS
+ *	See cleanup.h.
+ * DESCRIPTION
+ *	cleanup_message() works in two passes so that the queue id exists
+ *	only for messages that are actually queued:
+ *	  1. envelope rewriting (sender_canonical_maps, then canonical_maps;
+ *	     recipient_canonical_maps, then canonical_maps), then one pass
+ *	     over the headers (canonical rewriting of address headers,
+ *	     header_checks on the unfolded header) and the body lines
+ *	     (body_checks, up to body_checks_size_limit bytes), producing
+ *	     the new message text and the actions taken;
+ *	  2. a queue file in incoming/ (or hold/ after HOLD), Received:
+ *	     first, then the headers (with Message-ID:, Date: and From:
+ *	     added for CLEANUP_FLAG_LOCAL when missing), then the body.
+ *	Log lines about actions (reject, warning, hold, discard) carry the
+ *	queue id when there is one and otherwise NOQUEUE, in Postfix's form:
+ *	"ID: reject: header Subject: x from client[addr]; from=<s> to=<r>
+ *	proto=ESMTP helo=<h>: 5.7.1 text".
+ *
+ *	Headers are only rewritten when a canonical map is configured and
+ *	answers: otherwise the message is written byte for byte.
+ *
+ *	cleanup_format_received(), cleanup_format_date() and
+ *	cleanup_rewrite_header() are exported for the unit tests and for
+ *	callers that want the same formats (see cleanup_int.h).
+ * DIAGNOSTICS
+ *	Map trouble and disk trouble: CLEANUP_DEFER with "451 4.3.0 Error:
+ *	temporary lookup failure" or "451 4.3.0 Error: queue file write
+ *	error"; nothing is left in the queue. Never exits.
+ */
+#include <ctype.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "addr.h"
+#include "buf.h"
+#include "cleanup.h"
+#include "cleanup_int.h"
+#include "conf.h"
+#include "log.h"
+#include "map.h"
+#include "queue.h"
+#include "str.h"
+#include "xalloc.h"
+
+#define CANON_ENV_FROM	(1 << 0)
+#define CANON_ENV_RCPT	(1 << 1)
+#define CANON_HDR_FROM	(1 << 2)
+#define CANON_HDR_RCPT	(1 << 3)
+
+struct cleanup_maps {
+	struct maplist *canon, *send_canon, *rcpt_canon;
+	struct maplist *header_checks, *body_checks;
+	int	 canon_flags, send_flags, rcpt_flags;
+	long	 body_limit;
+	char	*myhostname;
+	char	*mydomain;
+	struct strv *local_domains;	/* mydestination + myorigin */
+	int	 auth_header;		/* smtpd_sasl_authenticated_header */
+	struct strv *warned;
+};
+
+/* what pass 1 found */
+struct cleanup_state {
+	struct cleanup_maps *m;
+	const struct cleanup_input *in;
+	struct cleanup_result *out;
+	struct buf *msg;		/* rewritten headers + body */
+	struct strv *logs;		/* "what: text", id added later */
+	int	 status;		/* CLEANUP_* */
+	int	 hold;
+	int	 have_msgid, have_date, have_from;
+	char	*msgid;
+	int	 retry;			/* map trouble */
+};
+
+static pthread_mutex_t cleanup_conf_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* cleanup_list - open a list parameter, NULL when empty */
+static struct maplist *
+cleanup_list(const char *param, int flags)
+{
+	const char *v = conf_str(param);
+
+	if (v == NULL || v[strspn(v, STR_LIST_DELIMS)] == 0)
+		return (NULL);
+	return (maplist_open(v, flags));
+}
+
+/* cleanup_classes - canonical_classes and friends */
+static int
+cleanup_classes(const char *param)
+{
+	struct strv *v = conf_list(param);
+	size_t	 i;
+	int	 f = 0;
+
+	for (i = 0; v && i < v->argc; i++) {
+		if (!strcmp(v->argv[i], "envelope_sender"))
+			f |= CANON_ENV_FROM;
+		else if (!strcmp(v->argv[i], "envelope_recipient"))
+			f |= CANON_ENV_RCPT;
+		else if (!strcmp(v->argv[i], "header_sender"))
+			f |= CANON_HDR_FROM;
+		else if (!strcmp(v->argv[i], "header_recipient"))
+			f |= CANON_HDR_RCPT;
+	}
+	strv_free(v);
+	return (f);
+}
+
+/* cleanup_maps_new - this thread's cleanup tables */
+struct cleanup_maps *
+cleanup_maps_new(void)
+{
+	struct cleanup_maps *m = xcalloc(1, sizeof(*m));
+	struct strv *v;
+	size_t	 i;
+
+	pthread_mutex_lock(&cleanup_conf_lock);
+	m->canon = cleanup_list("canonical_maps", 0);
+	m->send_canon = cleanup_list("sender_canonical_maps", 0);
+	m->rcpt_canon = cleanup_list("recipient_canonical_maps", 0);
+	m->header_checks = cleanup_list("header_checks", MAP_NO_FOLD);
+	m->body_checks = cleanup_list("body_checks", MAP_NO_FOLD);
+	m->canon_flags = cleanup_classes("canonical_classes");
+	m->send_flags = cleanup_classes("sender_canonical_classes");
+	m->rcpt_flags = cleanup_classes("recipient_canonical_classes");
+	m->body_limit = conf_int("body_checks_size_limit");
+	m->myhostname = xstrdup(conf_str("myhostname"));
+	m->mydomain = xstrdup(conf_str("mydomain"));
+	m->auth_header = conf_bool("smtpd_sasl_authenticated_header");
+	m->local_domains = strv_new();
+	v = conf_list("mydestination");
+	for (i = 0; v && i < v->argc; i++)
+		if (strchr(v->argv[i], ':') == NULL)
+			strv_add(m->local_domains, v->argv[i]);
+	strv_free(v);
+	strv_add(m->local_domains, conf_str("myorigin"));
+	pthread_mutex_unlock(&cleanup_conf_lock);
+	m->warned = strv_new();
+	return (m);
+}
+
+/* cleanup_maps_free - close them */
+void
+cleanup_maps_free(struct cleanup_maps *m)
+{
+	if (m == NULL)
+		return;
+	maplist_close(m->canon);
+	maplist_close(m->send_canon);
+	maplist_close(m->rcpt_canon);
+	maplist_close(m->header_checks);
+	maplist_close(m->body_checks);
+	free(m->myhostname);
+	free(m->mydomain);
+	strv_free(m->local_domains);
+	strv_free(m->warned);
+	free(m);
+}
+
+/* cleanup_is_local - domain in mydestination or myorigin (canonical
+ * maps may then answer for the bare user name) */
+static int
+cleanup_is_local(struct cleanup_maps *m, const char *addr)
+{
+	const char *d = addr_domain(addr);
+	size_t	 i;
+
+	if (*d == 0)
+		return (1);
+	for (i = 0; i < m->local_domains->argc; i++)
+		if (strcasecmp(d, m->local_domains->argv[i]) == 0)
+			return (1);
+	return (0);
+}
+
+/* cleanup_map_addr - one canonical lookup: 1 rewritten, 0 not, -1 retry */
+static int
+cleanup_map_addr(struct cleanup_maps *m, struct maplist *l,
+    const char *addr, char **out)
+{
+	char	*val, *lp;
+	int	 st;
+
+	*out = NULL;
+	if (l == NULL || *addr == 0)
+		return (0);
+	st = maplist_lookup_addr(l, addr, cleanup_is_local(m, addr)
+	    ? MAP_ADDR_USER : 0, &val);
+	if (st == MAP_RETRY) {
+		log_warn("canonical map lookup problem for %s: %s",
+		    log_safe(addr), maplist_error(l) ? maplist_error(l) : "");
+		return (-1);
+	}
+	if (st == MAP_NOTFOUND)
+		return (0);
+	str_trim(val);
+	if (*val == '@') {		/* @domain -> @other: keep the user */
+		lp = addr_localpart(addr);
+		*out = xasprintf("%s%s", lp, val);
+		free(lp);
+		free(val);
+	} else
+		*out = val;
+	return (1);
+}
+
+/* cleanup_rewrite_addr - class-specific map, then canonical_maps;
+ * returns a new string (possibly unchanged) or NULL on map trouble */
+char   *
+cleanup_rewrite_addr(struct cleanup_maps *m, const char *addr, int sender,
+    int header)
+{
+	struct maplist *first = sender ? m->send_canon : m->rcpt_canon;
+	int	 ff = sender ? m->send_flags : m->rcpt_flags;
+	int	 want = header ? (sender ? CANON_HDR_FROM : CANON_HDR_RCPT)
+	    : (sender ? CANON_ENV_FROM : CANON_ENV_RCPT);
+	char	*cur = xstrdup(addr), *next;
+	int	 rc;
+
+	if (ff & want) {
+		if ((rc = cleanup_map_addr(m, first, cur, &next)) < 0)
+			goto retry;
+		if (rc > 0) {
+			free(cur);
+			cur = next;
+		}
+	}
+	if (m->canon_flags & want) {
+		if ((rc = cleanup_map_addr(m, m->canon, cur, &next)) < 0)
+			goto retry;
+		if (rc > 0) {
+			free(cur);
+			cur = next;
+		}
+	}
+	return (cur);
+retry:
+	free(cur);
+	return (NULL);
+}
+
+/* cleanup_hdr_class - 1 sender header, 2 recipient header, 0 neither */
+static int
+cleanup_hdr_class(const char *name, size_t len)
+{
+	static const char *const senders[] = {
+		"From", "Sender", "Reply-To", "Return-Path", "Errors-To",
+		"Resent-From", "Resent-Sender", "Resent-Reply-To",
+		"Return-Receipt-To", "Disposition-Notification-To", NULL,
+	};
+	static const char *const rcpts[] = {
+		"To", "Cc", "Bcc", "Apparently-To", "Resent-To", "Resent-Cc",
+		"Resent-Bcc", NULL,
+	};
+	int	 i;
+
+	for (i = 0; senders[i]; i++)
+		if (strlen(senders[i]) == len
+		    && strncasecmp(name, senders[i], len) == 0)
+			return (1);
+	for (i = 0; rcpts[i]; i++)
+		if (strlen(rcpts[i]) == len && strncasecmp(name, rcpts[i], len) == 0)
+			return (2);
+	return (0);
+}
+
+/* cleanup_skip_quoted - past a "..." or (...) starting at p */
+static const char *
+cleanup_skip_quoted(const char *p, const char *end)
+{
+	int	 depth = 0;
+	char	 open = *p, close = open == '(' ? ')' : '"';
+
+	for (p++; p < end; p++) {
+		if (*p == '\\' && p + 1 < end) {
+			p++;
+			continue;
+		}
+		if (open == '(' && *p == '(')
+			depth++;
+		else if (*p == close) {
+			if (depth == 0)
+				return (p + 1);
+			depth--;
+		}
+	}
+	return (end);
+}
+
+/* cleanup_rewrite_header - rewrite the addresses of one address header
+ * (name: value, folded text kept); returns 1 changed, 0 not, -1 retry */
+int
+cleanup_rewrite_header(struct cleanup_maps *m, const char *hdr, size_t len,
+    int sender, struct buf *out)
+{
+	const char *p = memchr(hdr, ':', len), *end = hdr + len, *s;
+	char	*addr, *new;
+	int	 changed = 0;
+
+	if (p == NULL)
+		return (0);
+	buf_append(out, hdr, (size_t)(++p - hdr));
+	while (p < end) {
+		if (*p == '"' || *p == '(') {
+			s = cleanup_skip_quoted(p, end);
+			buf_append(out, p, (size_t)(s - p));
+			p = s;
+			continue;
+		}
+		if (*p == '<') {
+			s = memchr(p, '>', (size_t)(end - p));
+			if (s == NULL) {
+				buf_append(out, p, (size_t)(end - p));
+				break;
+			}
+			s++;
+			addr = xstrndup(p + 1, (size_t)(s - p - 2));
+		} else if (!isspace((unsigned char)*p) && !strchr(",:;<>", *p)) {
+			s = p;
+			while (s < end && !isspace((unsigned char)*s)
+			    && !strchr(",;<>()\"", *s))
+				s++;
+			addr = xstrndup(p, (size_t)(s - p));
+			if (strchr(addr, '@') == NULL || *s == ':'
+			    || (s < end && *s == '<')) {
+				/* a phrase word or group name, not an address */
+				buf_append(out, p, (size_t)(s - p));
+				free(addr);
+				p = s;
+				continue;
+			}
+		} else {
+			buf_putc(out, *p++);
+			continue;
+		}
+		new = *addr ? cleanup_rewrite_addr(m, addr, sender, 1)
+		    : xstrdup(addr);
+		if (new == NULL) {
+			free(addr);
+			return (-1);
+		}
+		if (strcmp(new, addr) != 0)
+			changed = 1;
+		if (*p == '<')
+			buf_printf(out, "<%s>", new);
+		else
+			buf_puts(out, new);
+		free(new);
+		free(addr);
+		p = s;
+	}
+	return (changed);
+}
+
+/* cleanup_format_date - RFC 5322 date, local time with numeric zone */
+void
+cleanup_format_date(time_t when, char *out, size_t len)
+{
+	struct tm tm;
+	static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu",
+	    "Fri", "Sat"};
+	static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May",
+	    "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	long	 off;
+	char	 zone[16];
+
+	localtime_r(&when, &tm);
+	off = tm.tm_gmtoff / 60;
+	strftime(zone, sizeof(zone), "%Z", &tm);
+	snprintf(out, len, "%s, %d %s %d %02d:%02d:%02d %c%02ld%02ld (%s)",
+	    days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900,
+	    tm.tm_hour, tm.tm_min, tm.tm_sec, off < 0 ? '-' : '+',
+	    labs(off) / 60, labs(off) % 60, zone);
+}
+
+/* cleanup_attr - a value from the name/value list, or NULL */
+static const char *
+cleanup_attr(const char *const *attrs, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; attrs && attrs[i] && attrs[i + 1]; i += 2)
+		if (strcmp(attrs[i], name) == 0)
+			return (attrs[i + 1]);
+	return (NULL);
+}
+
+/* cleanup_printable - a copy of untrusted text fit for a header */
+static char *
+cleanup_printable(const char *s)
+{
+	char	*c = xstrdup(s ? s : ""), *p;
+
+	for (p = c; *p; p++)
+		if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
+			*p = '?';
+	return (c);
+}
+
+/* cleanup_format_received - Postfix's Received: header (no final LF) */
+void
+cleanup_format_received(struct buf *out, const char *const *attrs,
+    const char *myhostname, const char *queue_id, const char *rcpt,
+    const char *date, int auth_header)
+{
+	const char *addr = cleanup_attr(attrs, "client_address");
+	const char *name = cleanup_attr(attrs, "client_name");
+	const char *helo = cleanup_attr(attrs, "helo_name");
+	const char *proto = cleanup_attr(attrs, "protocol");
+	const char *user = cleanup_attr(attrs, "sasl_username");
+	const char *uid = cleanup_attr(attrs, "uid");
+	const char *tls = cleanup_attr(attrs, "tls_info");
+	char	*h, *n, *r;
+
+	if (addr == NULL) {
+		if (uid)
+			buf_printf(out, "Received: by %s (postern, from userid "
+			    "%s)\n\tid %s", myhostname, uid, queue_id);
+		else
+			buf_printf(out, "Received: by %s (postern)\n\tid %s",
+			    myhostname, queue_id);
+	} else {
+		n = cleanup_printable(name && *name ? name : "unknown");
+		h = cleanup_printable(helo && *helo ? helo : n);
+		buf_printf(out, "Received: from %s (%s [%s%s])\n", h, n,
+		    strchr(addr, ':') ? "IPv6:" : "", addr);
+		if (tls && *tls)
+			buf_printf(out, "\t(using %s)\n", tls);
+		if (auth_header && user && *user) {
+			char	*u = cleanup_printable(user);
+
+			buf_printf(out, "\t(Authenticated sender: %s)\n", u);
+			free(u);
+		}
+		buf_printf(out, "\tby %s (postern) with %s id %s", myhostname,
+		    proto && *proto ? proto : "SMTP", queue_id);
+		free(h);
+		free(n);
+	}
+	if (rcpt) {
+		r = cleanup_printable(rcpt);
+		buf_printf(out, "\n\tfor <%s>; %s", r, date);
+		free(r);
+	} else
+		buf_printf(out, ";\n\t%s", date);
+}
+
+/* cleanup_log_action - remember an action for the log (id added later) */
+static void __attribute__((format(printf, 3, 4)))
+cleanup_log_action(struct cleanup_state *s, const char *tail,
+    const char *fmt, ...)
+{
+	struct buf *b = buf_new(256);
+	const struct cleanup_input *in = s->in;
+	const char *helo = cleanup_attr(in->attrs, "helo_name");
+	const char *proto = cleanup_attr(in->attrs, "protocol");
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	buf_vprintf(b, fmt, ap);
+	va_end(ap);
+	buf_printf(b, "%s%s; from=<%s> to=<%s>", in->log_prefix ? " from " : "",
+	    in->log_prefix ? log_safe(in->log_prefix) : "",
+	    log_safe(in->sender ? in->sender : ""), in->nrcpts
+	    ? log_safe(in->rcpts[0].addr) : "");
+	if (proto)
+		buf_printf(b, " proto=%s", proto);
+	if (helo)
+		buf_printf(b, " helo=<%s>", log_safe(helo));
+	if (tail)
+		buf_printf(b, ": %s", tail);
+	strv_add(s->logs, BUF_STR(b));
+	buf_free(b);
+}
+
+/* cleanup_text_dsn - "5.7.1 text": split off an optional dsn */
+static const char *
+cleanup_text_dsn(const char *text, char *dsn, size_t len, const char *def)
+{
+	size_t	 n = strspn(text, "0123456789.");
+
+	if (n >= 5 && n < len && (text[n] == ' ' || text[n] == 0)
+	    && (text[0] == '4' || text[0] == '5') && text[1] == '.') {
+		memcpy(dsn, text, n);
+		dsn[n] = 0;
+		text += n;
+		return (text + strspn(text, " "));
+	}
+	snprintf(dsn, len, "%s", def);
+	return (text);
+}
+
+#define ACT_KEEP	0
+#define ACT_DROP	1	/* IGNORE: drop the header or line */
+#define ACT_STOP	2	/* REJECT/DISCARD/DEFER: stop here */
+
+/* cleanup_action - act on a header_checks/body_checks result */
+static int
+cleanup_action(struct cleanup_state *s, const char *where,
+    const char *text, size_t tlen, const char *value, struct buf *prepend)
+{
+	char	 word[32], dsn[16];
+	const char *arg;
+	size_t	 n;
+	char	*shown = xstrndup(text, tlen > 200 ? 200 : tlen);
+	char	*safe = xstrdup(log_safe(shown));
+	int	 ret = ACT_KEEP;
+
+	free(shown);
+	value += strspn(value, " \t");
+	n = strcspn(value, " \t");
+	snprintf(word, sizeof(word), "%.*s", (int)(n < 31 ? n : 31), value);
+	arg = value + n + strspn(value + n, " \t");
+	if (!strcasecmp(word, "REJECT")) {
+		arg = cleanup_text_dsn(arg, dsn, sizeof(dsn), "5.7.1");
+		if (*dsn == '4')
+			dsn[0] = '5';
+		snprintf(s->out->reply, sizeof(s->out->reply), "550 %s %s", dsn,
+		    *arg ? arg : "Message content rejected");
+		cleanup_log_action(s, s->out->reply + 4, "reject: %s %s", where,
+		    safe);
+		s->status = CLEANUP_REJECT;
+		ret = ACT_STOP;
+	} else if (!strcasecmp(word, "DEFER")) {
+		arg = cleanup_text_dsn(arg, dsn, sizeof(dsn), "4.7.1");
+		dsn[0] = '4';
+		snprintf(s->out->reply, sizeof(s->out->reply), "450 %s %s", dsn,
+		    *arg ? arg : "Error: message content deferred");
+		cleanup_log_action(s, s->out->reply + 4, "defer: %s %s", where,
+		    safe);
+		s->status = CLEANUP_DEFER;
+		ret = ACT_STOP;
+	} else if (!strcasecmp(word, "DISCARD")) {
+		cleanup_log_action(s, *arg ? arg : NULL, "discard: %s %s", where,
+		    safe);
+		s->status = CLEANUP_DISCARD;
+		ret = ACT_STOP;
+	} else if (!strcasecmp(word, "HOLD")) {
+		cleanup_log_action(s, *arg ? arg : NULL, "hold: %s %s", where,
+		    safe);
+		s->hold = 1;
+	} else if (!strcasecmp(word, "WARN") || !strcasecmp(word, "INFO")) {
+		cleanup_log_action(s, *arg ? arg : NULL, "%s: %s %s",
+		    !strcasecmp(word, "WARN") ? "warning" : "info", where, safe);
+	} else if (!strcasecmp(word, "IGNORE")) {
+		ret = ACT_DROP;
+	} else if (!strcasecmp(word, "PREPEND") && prepend && *arg) {
+		buf_printf(prepend, "%s\n", arg);
+	} else if (!strcasecmp(word, "REPLACE") && prepend && *arg) {
+		buf_printf(prepend, "%s\n", arg);
+		ret = ACT_DROP;
+	} else if (strcasecmp(word, "DUNNO") && strcasecmp(word, "OK")) {
+		if (!strcasecmp(word, "FILTER") || !strcasecmp(word, "REDIRECT")
+		    || !strcasecmp(word, "BCC") || !strcasecmp(word, "PREPEND")) {
+			size_t	 i;
+
+			for (i = 0; i < s->m->warned->argc; i++)
+				if (!strcmp(s->m->warned->argv[i], word))
+					break;
+			if (i == s->m->warned->argc) {
+				strv_add(s->m->warned, word);
+				log_warn("header/body_checks action %s is not "
+				    "supported by postern; ignored", word);
+			}
+		} else
+			log_warn("unknown header/body_checks action: %s",
+			    log_safe(value));
+	}
+	free(safe);
+	return (ret);
+}
+
+/* cleanup_is_header_start - "name:" with a printable name */
+static int
+cleanup_is_header_start(const char *p, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)p[i];
+
+		if (ch == ':')
+			return (i > 0);
+		if (ch <= 32 || ch >= 127)
+			return (0);
+	}
+	return (0);
+}
+
+/* cleanup_note_header - remember Message-ID/Date/From for LOCAL */
+static void
+cleanup_note_header(struct cleanup_state *s, const char *h, size_t len)
+{
+	size_t	 nl = strcspn(h, ":");
+	const char *v;
+	size_t	 vl;
+
+	if (nl >= len)
+		return;
+	if (nl == 10 && strncasecmp(h, "Message-ID", 10) == 0) {
+		s->have_msgid = 1;
+		v = h + nl + 1;
+		vl = len - nl - 1;
+		while (vl && isspace((unsigned char)*v)) {
+			v++;
+			vl--;
+		}
+		while (vl && isspace((unsigned char)v[vl - 1]))
+			vl--;
+		if (s->msgid == NULL) {
+			char	*id = xstrndup(v, vl);
+
+			s->msgid = xstrdup(log_safe(id));
+			free(id);
+		}
+	} else if (nl == 4 && strncasecmp(h, "Date", 4) == 0)
+		s->have_date = 1;
+	else if (nl == 4 && strncasecmp(h, "From", 4) == 0)
+		s->have_from = 1;
+}
+
+/* cleanup_header - checks and rewriting for one logical header */
+static void
+cleanup_header(struct cleanup_state *s, const char *h, size_t len)
+{
+	struct cleanup_maps *m = s->m;
+	struct buf *pre = buf_new(0), *rw;
+	char	*val, *flat, *d;
+	size_t	 i;
+	int	 st, act = ACT_KEEP, cls, f;
+
+	if (m->header_checks) {
+		flat = xmalloc(len + 1);
+		for (i = 0, d = flat; i < len; i++)
+			if (h[i] != '\n' && h[i] != 0)
+				*d++ = h[i];
+		*d = 0;
+		st = maplist_lookup(m->header_checks, flat, &val);
+		if (st == MAP_RETRY) {
+			log_warn("header_checks lookup problem: %s",
+			    maplist_error(m->header_checks));
+			s->retry = 1;
+		} else if (st == MAP_FOUND) {
+			act = cleanup_action(s, "header", flat, strlen(flat),
+			    val, pre);
+			free(val);
+		}
+		free(flat);
+	}
+	buf_append(s->msg, BUF_STR(pre), BUF_LEN(pre));
+	buf_free(pre);
+	if (act != ACT_KEEP)
+		return;
+	cls = cleanup_hdr_class(h, strcspn(h, ":"));
+	f = cls == 1 ? CANON_HDR_FROM : CANON_HDR_RCPT;
+	if (cls && ((m->canon && (m->canon_flags & f))
+	    || (cls == 1 && m->send_canon && (m->send_flags & f))
+	    || (cls == 2 && m->rcpt_canon && (m->rcpt_flags & f)))) {
+		rw = buf_new(len + 32);
+		st = cleanup_rewrite_header(m, h, len, cls == 1, rw);
+		if (st < 0)
+			s->retry = 1;
+		if (st > 0) {
+			cleanup_note_header(s, BUF_STR(rw), BUF_LEN(rw));
+			buf_append(s->msg, BUF_STR(rw), BUF_LEN(rw));
+			buf_putc(s->msg, '\n');
+			buf_free(rw);
+			return;
+		}
+		buf_free(rw);
+	}
+	cleanup_note_header(s, h, len);
+	buf_append(s->msg, h, len);
+	buf_putc(s->msg, '\n');
+}
+
+/* cleanup_body_line - body_checks for one line */
+static int
+cleanup_body_line(struct cleanup_state *s, const char *l, size_t len)
+{
+	char	*line, *val;
+	int	 st, act = ACT_KEEP;
+
+	line = xstrndup(l, len);
+	st = maplist_lookup(s->m->body_checks, line, &val);
+	if (st == MAP_RETRY) {
+		log_warn("body_checks lookup problem: %s",
+		    maplist_error(s->m->body_checks));
+		s->retry = 1;
+	} else if (st == MAP_FOUND) {
+		act = cleanup_action(s, "body", line, strlen(line), val, NULL);
+		free(val);
+	}
+	free(line);
+	return (act);
+}
+
+/* cleanup_pass1 - headers and body; returns the offset where the
+ * header block ends in s->msg */
+static size_t
+cleanup_pass1(struct cleanup_state *s, const char *msg, size_t len)
+{
+	const char *p = msg, *end = msg + len, *nl, *hstart = NULL;
+	size_t	 llen, hdr_end = 0, checked = 0;
+	int	 in_headers = 1, act;
+
+	while (p < end && s->status == CLEANUP_OK) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		llen = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		if (in_headers) {
+			if (hstart && llen > 0 && (*p == ' ' || *p == '\t')) {
+				p += llen + (nl != NULL);
+				continue;	/* continuation: keep gathering */
+			}
+			if (hstart) {
+				cleanup_header(s, hstart, (size_t)(p - hstart)
+				    - 1);
+				hstart = NULL;
+				if (s->status != CLEANUP_OK)
+					break;
+			}
+			if (llen > 0 && cleanup_is_header_start(p, llen)) {
+				hstart = p;
+				p += llen + (nl != NULL);
+				continue;
+			}
+			in_headers = 0;
+			hdr_end = BUF_LEN(s->msg);
+		}
+		act = ACT_KEEP;
+		if (s->m->body_checks && checked < (size_t)s->m->body_limit)
+			act = cleanup_body_line(s, p, llen);
+		checked += llen + 1;
+		if (act == ACT_KEEP)
+			buf_append(s->msg, p, llen + (nl != NULL));
+		p += llen + (nl != NULL);
+	}
+	if (hstart && s->status == CLEANUP_OK) {	/* headers to the end */
+		if (end[-1] == '\n')
+			cleanup_header(s, hstart, (size_t)(end - hstart) - 1);
+		else {			/* keep the missing final LF missing */
+			size_t	 before = BUF_LEN(s->msg);
+
+			cleanup_header(s, hstart, (size_t)(end - hstart));
+			if (BUF_LEN(s->msg) > before)
+				buf_truncate(s->msg, BUF_LEN(s->msg) - 1);
+		}
+	}
+	if (in_headers)
+		hdr_end = BUF_LEN(s->msg);
+	return (hdr_end);
+}
+
+/* cleanup_flush_logs - the remembered action lines, with the id */
+static void
+cleanup_flush_logs(struct cleanup_state *s, const char *id)
+{
+	size_t	 i;
+
+	for (i = 0; i < s->logs->argc; i++)
+		log_info("%s: %s", id && *id ? id : "NOQUEUE", s->logs->argv[i]);
+}
+
+/* cleanup_defer - a temporary failure reply */
+static int
+cleanup_defer(struct cleanup_state *s, const char *text)
+{
+	snprintf(s->out->reply, sizeof(s->out->reply), "451 4.3.0 Error: %s",
+	    text);
+	return (CLEANUP_DEFER);
+}
+
+/* cleanup_added_headers - Message-ID, Date, From for local mail */
+static void
+cleanup_added_headers(struct cleanup_state *s, const char *id, time_t now,
+    const char *date, struct buf *out)
+{
+	struct tm tm;
+	char	 stamp[32];
+
+	if (!(s->in->flags & CLEANUP_FLAG_LOCAL))
+		return;
+	if (!s->have_msgid) {
+		gmtime_r(&now, &tm);
+		strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm);
+		free(s->msgid);
+		s->msgid = xasprintf("<%s.%s@%s>", stamp, id, s->m->myhostname);
+		buf_printf(out, "Message-ID: %s\n", s->msgid);
+	}
+	if (!s->have_date)
+		buf_printf(out, "Date: %s\n", date);
+	if (!s->have_from) {
+		if (s->in->sender && *s->in->sender)
+			buf_printf(out, "From: %s\n", s->in->sender);
+		else
+			buf_printf(out, "From: MAILER-DAEMON@%s\n",
+			    s->m->myhostname);
+	}
+}
+
+/* cleanup_write - pass 2: the queue file */
+static int
+cleanup_write(struct cleanup_state *s, const char *sender, char **rcpts,
+    size_t hdr_end)
+{
+	const struct cleanup_input *in = s->in;
+	struct queue_writer *w;
+	struct buf *head = buf_new(512);
+	char	 err[256], date[80];
+	const char *id;
+	time_t	 now = time(NULL);
+	size_t	 i;
+	int	 ok;
+
+	w = queue_writer_new(in->queue_dir, s->hold ? "hold" : "incoming", err,
+	    sizeof(err));
+	if (w == NULL) {
+		log_warn("%s: %s", in->log_prefix ? in->log_prefix : "cleanup",
+		    err);
+		buf_free(head);
+		return (cleanup_defer(s, "queue file write error"));
+	}
+	id = queue_writer_id(w);
+	snprintf(s->out->queue_id, sizeof(s->out->queue_id), "%s", id);
+	cleanup_format_date(now, date, sizeof(date));
+	queue_writer_sender(w, sender);
+	for (i = 0; in->attrs && in->attrs[i] && in->attrs[i + 1]; i += 2)
+		queue_writer_attr(w, in->attrs[i], in->attrs[i + 1]);
+	for (i = 0; i < in->nrcpts; i++)
+		queue_writer_rcpt(w, rcpts[i], in->rcpts[i].orcpt
+		    ? in->rcpts[i].orcpt : strcmp(rcpts[i], in->rcpts[i].addr)
+		    ? in->rcpts[i].addr : NULL, in->rcpts[i].notify);
+	if (in->received)
+		buf_printf(head, "%s\n", in->received);
+	else if (!(in->flags & CLEANUP_FLAG_NO_RECEIVED)) {
+		cleanup_format_received(head, in->attrs, s->m->myhostname, id,
+		    in->nrcpts == 1 ? in->rcpts[0].addr : NULL, date,
+		    s->m->auth_header);
+		buf_putc(head, '\n');
+	}
+	ok = queue_writer_body(w, BUF_STR(head), BUF_LEN(head)) == 0
+	    && queue_writer_body(w, BUF_STR(s->msg), hdr_end) == 0;
+	buf_reset(head);
+	cleanup_added_headers(s, id, now, date, head);
+	ok = ok && queue_writer_body(w, BUF_STR(head), BUF_LEN(head)) == 0
+	    && queue_writer_body(w, BUF_STR(s->msg) + hdr_end,
+	    BUF_LEN(s->msg) - hdr_end) == 0;
+	buf_free(head);
+	if (!ok || queue_writer_finish(w, err, sizeof(err)) < 0
+	    || queue_writer_commit(w, err, sizeof(err)) < 0) {
+		if (!ok) {
+			snprintf(err, sizeof(err), "write error");
+			queue_writer_abort(w);
+		}
+		log_warn("%s: queue file write error: %s", id, err);
+		s->out->queue_id[0] = 0;
+		return (cleanup_defer(s, "queue file write error"));
+	}
+	return (CLEANUP_OK);
+}
+
+/* cleanup_envelope - rewrite sender and recipients; -1 on map trouble */
+static int
+cleanup_envelope(struct cleanup_state *s, char **sender, char **rcpts)
+{
+	const struct cleanup_input *in = s->in;
+	size_t	 i;
+
+	*sender = in->sender && *in->sender
+	    ? cleanup_rewrite_addr(s->m, in->sender, 1, 0) : xstrdup("");
+	if (*sender == NULL)
+		return (-1);
+	for (i = 0; i < in->nrcpts; i++)
+		if ((rcpts[i] = cleanup_rewrite_addr(s->m, in->rcpts[i].addr,
+		    0, 0)) == NULL)
+			return (-1);
+	return (0);
+}
+
+/* cleanup_message - rewrite, check and enqueue one message */
+int
+cleanup_message(struct cleanup_maps *m, const struct cleanup_input *in,
+    struct cleanup_result *out)
+{
+	struct cleanup_state s;
+	char	*sender = NULL, **rcpts;
+	size_t	 hdr_end, i;
+	int	 rc;
+
+	memset(out, 0, sizeof(*out));
+	memset(&s, 0, sizeof(s));
+	s.m = m;
+	s.in = in;
+	s.out = out;
+	s.status = CLEANUP_OK;
+	s.logs = strv_new();
+	s.msg = buf_new(in->message_len + 1024);
+	rcpts = xcalloc(in->nrcpts + 1, sizeof(*rcpts));
+	if (cleanup_envelope(&s, &sender, rcpts) < 0) {
+		rc = cleanup_defer(&s, "temporary lookup failure");
+		goto done;
+	}
+	hdr_end = cleanup_pass1(&s, in->message ? in->message : "",
+	    in->message_len);
+	if (s.retry && s.status != CLEANUP_REJECT) {
+		cleanup_flush_logs(&s, NULL);
+		rc = cleanup_defer(&s, "temporary lookup failure");
+		goto done;
+	}
+	if (s.status != CLEANUP_OK) {
+		cleanup_flush_logs(&s, NULL);
+		rc = s.status;
+		goto done;
+	}
+	rc = cleanup_write(&s, sender, rcpts, hdr_end);
+	if (rc == CLEANUP_OK) {
+		out->hold = s.hold;
+		cleanup_flush_logs(&s, out->queue_id);
+		if (s.msgid)
+			log_info("%s: message-id=%s", out->queue_id, s.msgid);
+	} else
+		cleanup_flush_logs(&s, NULL);
+done:
+	if (rc != CLEANUP_OK)
+		out->queue_id[0] = 0;
+	for (i = 0; i < in->nrcpts; i++)
+		free(rcpts[i]);
+	free(rcpts);
+	free(sender);
+	free(s.msgid);
+	buf_free(s.msg);
+	strv_free(s.logs);
+	return (rc);
+}
