@@ -37,7 +37,17 @@
  *	bounce/<id> for the DSN), deferred ones are retried later. A
  *	missing answer, a timeout or a malformed list means every
  *	recipient of the request is deferred ("delivery agent failed"),
- *	never lost and never bounced.
+ *	never lost and never bounced. An answer with rcpt_count=0 means
+ *	the agent refused a malformed request (logged by the agent).
+ *
+ *	Logging (one line per outcome, never two): the agent logs each
+ *	recipient it answers for in Postfix's form, "QUEUEID: to=<addr>,
+ *	[orig_to=<orig>, ]relay=..., delay=..., delays=a/b/c/d, dsn=X.Y.Z,
+ *	status=sent|deferred|bounced (reason)". qmgr logs "from=<...>,
+ *	size=N, nrcpt=M (queue active)", "removed", DSN creation, and the
+ *	to= lines only for outcomes it decides itself (no answer from the
+ *	agent, error/discard transports, unavailable transport, expiry,
+ *	resolution failures).
  */
 #ifndef DELIVER_H
 #define DELIVER_H

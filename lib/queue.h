@@ -82,8 +82,9 @@
  *
  *	Reading: queue_file_open() parses the envelope (the message is
  *	left on disk: msg_offset/msg_len say where). A file that does not
- *	parse returns NULL with the reason in err: the caller moves it to
- *	corrupt/ and logs. queue_file_mark_done() flips one recipient's
+ *	parse returns NULL with errno EINVAL and the reason in err: the
+ *	caller moves it to corrupt/ and logs. Any other errno (ENOENT,
+ *	EACCES, EIO, ...) is not corruption: log and retry later. queue_file_mark_done() flips one recipient's
  *	status byte in place and fdatasyncs: from then on no restart
  *	delivers that recipient again. queue_file_add_rcpt() appends a
  *	recipient produced by expanding recipient "parent" (alias
