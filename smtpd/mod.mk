@@ -13,3 +13,7 @@ smtpd_data_test_SRCS := smtpd/smtpd_data_test.c smtpd/smtpd_data.c
 
 UNIT_TESTS += smtpd_check_test
 smtpd_check_test_SRCS := smtpd/smtpd_check_test.c smtpd/smtpd_check.c
+
+# smtpd-check: transcript driver for the policy engine (tests/26-smtpd-check.t)
+TOOLS += smtpd-check
+smtpd-check_SRCS := smtpd/smtpd_check_driver.c smtpd/smtpd_check.c
