@@ -243,6 +243,8 @@ def main():
            'Postfix delivery log line', log[-2000:])
         ok('dsn=5.1.1, status=bounced (unknown user: "nobody@example.com")'
            in log, 'bounce log line', log[-2000:])
+        ok('Sanitizer' not in log and 'runtime error' not in log,
+           'no sanitizer report from virtual', log[-3000:])
 
         # the MySQL map on a closed port: deferred, never bounced
         sock2 = os.path.join(q, 'private', 'virtual2')
