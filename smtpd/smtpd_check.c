@@ -152,6 +152,8 @@ struct sc_ctx {
 static pthread_mutex_t sc_conf_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int sc_list_eval(struct sc_ctx *, const struct strv *, int);
+static struct map *sc_access_map(struct smtpd_checker *, const char *);
+static int sc_takes_arg(const char *);
 
 /* sc_split - split a restriction list, keeping {...} groups whole */
 static struct strv *
@@ -398,6 +400,35 @@ sc_init_codes(struct smtpd_checker *c)
 	c->unv_rcpt_reason = xstrdup(conf_str("unverified_recipient_reject_reason"));
 }
 
+/* sc_open_list_maps - open the tables a restriction list names */
+static void
+sc_open_list_maps(struct smtpd_checker *c, const struct strv *v)
+{
+	size_t	 i;
+
+	for (i = 0; i + 1 < v->argc; i++) {
+		if (!sc_takes_arg(v->argv[i]))
+			continue;
+		if (strncmp(v->argv[i], "check_", 6) == 0
+		    && str_ends_with(v->argv[i], "_access"))
+			sc_access_map(c, v->argv[i + 1]);
+		i++;
+	}
+}
+
+/* sc_open_access_maps - all check_*_access tables, at start-up (an
+ * access table result that names another table opens it on use) */
+static void
+sc_open_access_maps(struct smtpd_checker *c)
+{
+	size_t	 i;
+
+	for (i = 0; i < SC_LIST_COUNT; i++)
+		sc_open_list_maps(c, c->lists[i]);
+	for (i = 0; i < c->nclasses; i++)
+		sc_open_list_maps(c, c->classes[i].list);
+}
+
 /* smtpd_check_new - a checker with this thread's map handles */
 struct smtpd_checker *
 smtpd_check_new(void)
@@ -427,6 +458,7 @@ smtpd_check_new(void)
 	sc_init_networks(c);
 	sc_init_classes(c);
 	sc_init_codes(c);
+	sc_open_access_maps(c);
 	pthread_mutex_unlock(&sc_conf_lock);
 	c->warned = strv_new();
 	return (c);
