@@ -848,8 +848,11 @@ conf_sorted(int which, size_t *np)
 	conf_init();
 	for (i = 0; i < CONF_HASH_SIZE; i++)
 		for (e = conf_tab[i]; e; e = e->next) {
+			/* config_directory counts as set when not default */
 			take = ((which & CONF_EXPLICIT)
-			    && (e->file_val || e->over_val))
+			    && (e->file_val || e->over_val || (e->sys_val
+			    && e->param && e->param->def
+			    && strcmp(e->sys_val, e->param->def) != 0)))
 			    || ((which & CONF_DEFAULTS) && e->param);
 			if (!take)
 				continue;

@@ -23,8 +23,15 @@
  *	  mynetworks = computed from mynetworks_style (conf_mynetworks())
  *	  resolver_nameservers = "" (postern's own: a list of ip[:port];
  *	    empty means /etc/resolv.conf)
- *	  time values that Postfix writes as ${stress?{10}:{300}}s are
- *	    given their unstressed value ("300s") here.
+ *	  compatibility_level = 3.6: postern has the defaults of Postfix
+ *	    3.6 and later (append_dot_mydomain = no, relay_domains empty,
+ *	    mynetworks_style = host, smtputf8_enable = yes, ...), written
+ *	    as plain values instead of Postfix's ${{$compatibility_level}
+ *	    <level ...} expressions.
+ *	  alias_maps = hash:/etc/aliases (no nis:).
+ *	Stress-dependent values keep Postfix's form, e.g. smtpd_timeout =
+ *	${stress?{10}:{300}}s, which is 300s unless stress is set (master
+ *	may set -o stress=yes under overload, as Postfix does).
  *
  *	To add a parameter: append one { "name", "default" }, line to the
  *	group of the daemon that uses it (keep the groups; order inside a
@@ -169,13 +176,13 @@ const struct conf_param conf_params[] = {
 
 	/* smtpd: session, limits, timeouts. */
 	{ "smtpd_banner", "$myhostname ESMTP $mail_name" },
-	{ "smtpd_timeout", "300s" },
+	{ "smtpd_timeout", "${stress?{10}:{300}}s" },
 	{ "smtpd_recipient_limit", "1000" },
 	{ "smtpd_recipient_overshoot_limit", "1000" },
 	{ "smtpd_soft_error_limit", "10" },
-	{ "smtpd_hard_error_limit", "20" },
+	{ "smtpd_hard_error_limit", "${stress?{1}:{20}}" },
 	{ "smtpd_error_sleep_time", "1s" },
-	{ "smtpd_junk_command_limit", "100" },
+	{ "smtpd_junk_command_limit", "${stress?{1}:{100}}" },
 	{ "smtpd_history_flush_threshold", "100" },
 	{ "smtpd_helo_required", "no" },
 	{ "smtpd_delay_reject", "yes" },
@@ -185,7 +192,7 @@ const struct conf_param conf_params[] = {
 	{ "smtpd_discard_ehlo_keywords", "" },
 	{ "smtpd_noop_commands", "" },
 	{ "smtpd_forbidden_commands",
-	    "CONNECT GET POST regexp:{{/^[^A-Z]/ Thrash}}" },
+	    "CONNECT GET POST regexp:{{/^[^A-Z]/ Bogus}}" },
 	{ "smtpd_forbid_bare_newline", "normalize" },
 	{ "smtpd_forbid_bare_newline_exclusions", "$mynetworks" },
 	{ "smtpd_forbid_unauth_pipelining", "yes" },
@@ -289,7 +296,7 @@ const struct conf_param conf_params[] = {
 	{ "smtpd_tls_session_cache_timeout", "3600s" },
 	{ "smtpd_tls_ask_ccert", "no" },
 	{ "smtpd_tls_req_ccert", "no" },
-	{ "smtpd_starttls_timeout", "300s" },
+	{ "smtpd_starttls_timeout", "${stress?{10}:{300}}s" },
 
 	/* TLS library (tls/), shared by client and server. */
 	{ "tls_preempt_cipherlist", "no" },
@@ -361,7 +368,7 @@ const struct conf_param conf_params[] = {
 	{ "address_verify_negative_refresh_time", "3h" },
 	{ "address_verify_positive_expire_time", "31d" },
 	{ "address_verify_positive_refresh_time", "7d" },
-	{ "address_verify_poll_count", "3" },
+	{ "address_verify_poll_count", "${stress?{1}:{3}}" },
 	{ "address_verify_poll_delay", "3s" },
 	{ "address_verify_sender", "$double_bounce_sender" },
 	{ "address_verify_sender_ttl", "0s" },
@@ -420,7 +427,7 @@ const struct conf_param conf_params[] = {
 	{ "smtp_generic_maps", "" },
 	{ "smtp_sasl_auth_enable", "no" },
 	{ "smtp_sasl_password_maps", "" },
-	{ "smtp_sasl_security_options", "noanonymous" },
+	{ "smtp_sasl_security_options", "noplaintext, noanonymous" },
 	{ "smtp_sasl_tls_security_options", "$smtp_sasl_security_options" },
 	{ "smtp_sasl_mechanism_filter", "" },
 	{ "smtp_tls_security_level", "" },
@@ -446,26 +453,32 @@ const struct conf_param conf_params[] = {
 	{ "lmtp_sasl_auth_enable", "no" },
 	{ "lmtp_tls_security_level", "" },
 
-	/* postscreen. The 3.6 allow/deny names read the old ones. */
+	/*
+	 * postscreen. The 3.6 allow/deny names fall back to the old ones,
+	 * which stay known (empty unless set), exactly as Postfix 3.6+.
+	 */
 	{ "postscreen_access_list", "permit_mynetworks" },
-	{ "postscreen_blacklist_action", "ignore" },
-	{ "postscreen_denylist_action", "$postscreen_blacklist_action" },
-	{ "postscreen_whitelist_interfaces", "static:all" },
-	{ "postscreen_allowlist_interfaces",
-	    "$postscreen_whitelist_interfaces" },
+	{ "postscreen_blacklist_action", "" },
+	{ "postscreen_denylist_action", "${postscreen_blacklist_action?"
+	    "{$postscreen_blacklist_action}:{ignore}}" },
+	{ "postscreen_whitelist_interfaces", "" },
+	{ "postscreen_allowlist_interfaces", "${postscreen_whitelist_interfaces?"
+	    "{$postscreen_whitelist_interfaces}:{static:all}}" },
 	{ "postscreen_greet_action", "ignore" },
 	{ "postscreen_greet_banner", "$smtpd_banner" },
-	{ "postscreen_greet_wait", "6s" },
+	{ "postscreen_greet_wait", "${stress?{2}:{6}}s" },
 	{ "postscreen_greet_ttl", "1d" },
 	{ "postscreen_dnsbl_sites", "" },
 	{ "postscreen_dnsbl_threshold", "1" },
-	{ "postscreen_dnsbl_whitelist_threshold", "0" },
+	{ "postscreen_dnsbl_whitelist_threshold", "" },
 	{ "postscreen_dnsbl_allowlist_threshold",
-	    "$postscreen_dnsbl_whitelist_threshold" },
+	    "${postscreen_dnsbl_whitelist_threshold?"
+	    "{$postscreen_dnsbl_whitelist_threshold}:{0}}" },
 	{ "postscreen_dnsbl_action", "ignore" },
-	{ "postscreen_dnsbl_ttl", "1h" },
+	{ "postscreen_dnsbl_ttl", "" },
 	{ "postscreen_dnsbl_min_ttl", "60s" },
-	{ "postscreen_dnsbl_max_ttl", "1h" },
+	{ "postscreen_dnsbl_max_ttl",
+	    "${postscreen_dnsbl_ttl?{$postscreen_dnsbl_ttl}:{1}}h" },
 	{ "postscreen_dnsbl_timeout", "10s" },
 	{ "postscreen_dnsbl_reply_map", "" },
 	{ "postscreen_pipelining_enable", "no" },
@@ -482,7 +495,7 @@ const struct conf_param conf_params[] = {
 	{ "postscreen_cache_cleanup_interval", "12h" },
 	{ "postscreen_cache_retention_time", "7d" },
 	{ "postscreen_command_count_limit", "20" },
-	{ "postscreen_command_time_limit", "300s" },
+	{ "postscreen_command_time_limit", "${stress?{10}:{300}}s" },
 	{ "postscreen_client_connection_count_limit",
 	    "$smtpd_client_connection_count_limit" },
 	{ "postscreen_pre_queue_limit", "$default_process_limit" },

@@ -263,10 +263,17 @@ check_typed(const char *path)
 	static const char *what[] = {"boolean", "numerical", "time"};
 	const struct conf_param *p;
 	int	 type, bad = 0;
+	char	*def;
 
 	for (p = conf_params; p->name; p++) {
-		if (check_in(untyped, p->name) || (type = check_type_of(p->def))
-		    == 0 || conf_file_value(p->name, NULL) == NULL)
+		if (check_in(untyped, p->name) || p->def == NULL
+		    || conf_file_value(p->name, NULL) == NULL)
+			continue;
+		/* The type shows in the default: "${stress?{10}:{300}}s". */
+		def = conf_expand(p->def);
+		type = check_type_of(def);
+		free(def);
+		if (type == 0)
 			continue;
 		if (!check_value(type, conf_str(p->name))) {
 			log_error("%s: bad %s configuration: %s = %s", path,
@@ -431,31 +438,43 @@ check_warn(const char *msg, void *ctx)
 	log_warn("%s", msg);
 }
 
-/* postern_check - check main.cf, master.cf and the tables they name */
-int
-postern_check(const char *config_dir, int verbose)
+/* postern_check_params - unused and undefined parameters only */
+struct mastercf *
+postern_check_params(const char *config_dir, int *fatal)
 {
 	char	 err[512], *mpath;
 	struct mastercf *m;
 	struct strv *refs = strv_new();
+
+	mpath = xasprintf("%s/master.cf", config_dir);
+	if ((m = mastercf_load(mpath, err, sizeof(err))) == NULL) {
+		log_error("%s", err);
+		if (fatal)
+			(*fatal)++;
+	} else
+		check_register(m, refs);
+	conf_check(check_warn, NULL);
+	if (m)
+		check_master_params(m, mpath, refs);
+	strv_free(refs);
+	free(mpath);
+	return (m);
+}
+
+/* postern_check - check main.cf, master.cf and the tables they name */
+int
+postern_check(const char *config_dir, int verbose)
+{
+	char	 err[512];
+	struct mastercf *m;
 	int	 fatal = 0;
 
 	if (conf_load(config_dir, err, sizeof(err)) < 0) {
 		log_error("%s", err);
-		strv_free(refs);
 		return (1);
 	}
-	mpath = xasprintf("%s/master.cf", config_dir);
-	if ((m = mastercf_load(mpath, err, sizeof(err))) == NULL) {
-		log_error("%s", err);
-		fatal++;
-	} else
-		check_register(m, refs);
-	conf_check(check_warn, NULL);
-	if (m) {
-		check_master_params(m, mpath, refs);
+	if ((m = postern_check_params(config_dir, &fatal)) != NULL)
 		check_commands(m, verbose);
-	}
 	snprintf(err, sizeof(err), "%s/main.cf", config_dir);
 	fatal += check_typed(err);
 	check_maps(m, verbose);
@@ -463,7 +482,5 @@ postern_check(const char *config_dir, int verbose)
 		log_info("%s: %d fatal problem%s", config_dir, fatal,
 		    fatal == 1 ? "" : "s");
 	mastercf_free(m);
-	strv_free(refs);
-	free(mpath);
 	return (fatal);
 }

@@ -5,6 +5,8 @@
  *	#include "check.h"
  *
  *	int	postern_check(const char *config_dir, int verbose);
+ *	struct mastercf *postern_check_params(const char *config_dir,
+ *	    int *fatal);
  * DESCRIPTION
  *	postern_check() loads config_dir/main.cf and master.cf and
  *	reports, through log_warn()/log_info(), in Postfix's words:
@@ -26,6 +28,12 @@
  *	    with map_open(); a table that cannot be opened is a warning
  *	    (daemons run with a surrogate that defers mail).
  *	With verbose, it also says what it checked.
+ *
+ *	postern_check_params() does only the parameter part (unused and
+ *	undefined names) on the configuration conf already holds, as
+ *	Postfix's postconf does on every run; it returns the master.cf
+ *	table (caller frees with mastercf_free()), or NULL and counts a
+ *	fatal problem when master.cf cannot be read.
  * DIAGNOSTICS
  *	Returns the number of fatal problems: main.cf or master.cf
  *	unreadable, malformed typed values. Warnings do not count.
@@ -33,6 +41,9 @@
 #ifndef CHECK_H
 #define CHECK_H
 
+struct mastercf;
+
 int	 postern_check(const char *, int);
+struct mastercf *postern_check_params(const char *, int *);
 
 #endif

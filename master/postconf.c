@@ -466,8 +466,14 @@ main(int argc, char **argv)
 			postconf_usage();
 		return (postconf_edit(dir, argv, argc, mode == 'X'));
 	}
-	if (conf_load(dir, err, sizeof(err)) < 0 && which != CONF_DEFAULTS)
+	/* Defaults are shown as if main.cf were empty, as Postfix does. */
+	if (which != CONF_DEFAULTS && conf_load(dir, err, sizeof(err)) < 0)
 		log_fatal("%s", err);
 	postconf_show(which, argv, argc);
+	/* Like Postfix, every run that reads main.cf reports what it saw. */
+	if (which != CONF_DEFAULTS) {
+		fflush(stdout);
+		mastercf_free(postern_check_params(dir, NULL));
+	}
 	return (0);
 }
