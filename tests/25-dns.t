@@ -30,6 +30,11 @@ dnsmasq_record "ptr-record=0.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d
 dnsmasq_record "txt-record=example.com,v=spf1 -all"
 dnsmasq_record "txt-record=split.example.com,part one ,part two"
 dnsmasq_record "address=/dnsbl.example/127.0.0.2"
+HAVE_V6=
+if ip -6 addr show dev lo 2>/dev/null | grep -q 'inet6 ::1/128'; then
+	HAVE_V6=1
+	dnsmasq_record "listen-address=::1"
+fi
 dnsmasq_start "$DIR/dns" "$PORT" || bail_out "dnsmasq did not start"
 NS=$DNSMASQ_SERVER
 
@@ -93,6 +98,15 @@ is "$("$DNSQ" -n "127.0.0.1:$DEAD [::1]:$DEAD" a mx1.example.com)" \
 	"status=RETRY nxdomain=0" "IPv6 server syntax accepted (dead: RETRY)"
 is "$("$DNSQ" -n "127.0.0.1:$DEAD,$NS" mx example.com | tail -1)" \
 	"status=OK nxdomain=0" "second server used after a dead first one"
+
+if [ -n "$HAVE_V6" ]; then
+	is "$("$DNSQ" -n "[::1]:$PORT" mx example.com | tail -1)" \
+		"status=OK nxdomain=0" "IPv6 nameserver [::1]:port answers"
+	grep -q "from ::1" "$DIR/dns/dnsmasq.log"
+	ok $? "the query came over IPv6"
+else
+	note "no IPv6 loopback: the [::1] server checks are not run"
+fi
 
 is "$("$DNSQ" rev 192.0.2.1 zen.example)" "1.2.0.192.zen.example" \
 	"reverse name IPv4"
