@@ -235,6 +235,12 @@ def main():
         r2 = run(['sendmail', '-C', cf, '-bp'])
         ok(r2.stdout == r.stdout, 'sendmail -bp = postqueue -p', r2.stderr)
 
+        # sendmail -bs: SMTP on stdin/stdout through smtpd -S
+        r = run(['sendmail', '-C', cf, '-bs'], b'NOOP\r\nQUIT\r\n')
+        out = r.stdout.decode('latin-1')
+        ok(out.startswith('220 ') and '\n250 ' in out and '\n221 ' in out,
+           'sendmail -bs speaks SMTP (smtpd -S)', out + r.stderr.decode())
+
         # --- postqueue -f / -i
         qmgr.got.clear()
         r = run(['postqueue'] + C + ['-f'])
