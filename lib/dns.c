@@ -332,6 +332,8 @@ dns_lookup_addr(const char *name, struct strv *addrs, char *err,
 	nx4 = dns_last_nxdomain();
 	if (nx4 && st4 == DNS_NOTFOUND)
 		return (DNS_NOTFOUND);	/* the name does not exist at all */
+	if (st4 == DNS_RETRY)
+		return (DNS_RETRY);	/* don't wait for a second timeout */
 	st6 = dns_addr_type(name, ns_t_aaaa, addrs, err, errlen);
 	if (st4 == DNS_OK || st6 == DNS_OK) {
 		dns_set_nxdomain(0);
