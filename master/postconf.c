@@ -199,8 +199,11 @@ postconf_master(const char *dir, char **pat, int n, int params)
 	size_t	 i;
 	int	 j, any;
 
-	if ((m = mastercf_load(path, err, sizeof(err))) == NULL)
+	if ((m = mastercf_load(path, err, sizeof(err))) == NULL) {
+		free(path);
+		free(hits);
 		log_fatal("%s", err);
+	}
 	for (i = 0; i < m->nsvc; i++) {
 		for (any = n == 0, j = 0; j < n; j++)
 			if (postconf_match(pat[j], &m->svc[i], &param)) {
@@ -320,35 +323,69 @@ static void
 postconf_replace(const char *path, const struct buf *data, mode_t mode)
 {
 	char	*tmp = xasprintf("%s.postconf.%ld", path, (long)getpid());
-	char	*dcopy = xstrdup(path);
-	int	 fd;
+	char	*dcopy = xstrdup(path), why[1024];
+	int	 fd, ok;
 
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode)) < 0)
-		log_fatal("open %s: %s", tmp, strerror(errno));
-	if (write(fd, BUF_STR(data), BUF_LEN(data)) != (ssize_t)BUF_LEN(data)
-	    || fsync(fd) < 0 || close(fd) < 0) {
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode)) < 0) {
+		snprintf(why, sizeof(why), "open %s: %s", tmp, strerror(errno));
+		ok = 0;
+	} else if (write(fd, BUF_STR(data), BUF_LEN(data))
+	    != (ssize_t)BUF_LEN(data) || fsync(fd) < 0 || close(fd) < 0) {
+		snprintf(why, sizeof(why), "write %s: %s", tmp, strerror(errno));
 		unlink(tmp);
-		log_fatal("write %s: %s", tmp, strerror(errno));
-	}
-	if (rename(tmp, path) < 0) {
+		ok = 0;
+	} else if (rename(tmp, path) < 0) {
+		snprintf(why, sizeof(why), "rename %s to %s: %s", tmp, path,
+		    strerror(errno));
 		unlink(tmp);
-		log_fatal("rename %s to %s: %s", tmp, path, strerror(errno));
-	}
-	if ((fd = open(dirname(dcopy), O_RDONLY)) >= 0) {
+		ok = 0;
+	} else
+		ok = 1;
+	if (ok && (fd = open(dirname(dcopy), O_RDONLY)) >= 0) {
+		/* The rename itself must survive a crash. */
 		(void)fsync(fd);
 		close(fd);
 	}
 	free(dcopy);
 	free(tmp);
+	if (!ok)
+		log_fatal("%s", why);
+}
+
+/* postconf_check_arg - refuse a malformed -e/-X argument (fatal) */
+static void
+postconf_check_arg(const char *arg, int remove)
+{
+	const char *eq = strchr(arg, '=');
+	char	*tmp, *name;
+	int	 bad;
+
+	if (strpbrk(arg, "\r\n"))
+		log_fatal("-e or -X accepts no multi-line input");
+	if (arg[strspn(arg, " \t")] == '#')
+		log_fatal("-e or -X accepts no comment input");
+	if (remove && eq)
+		log_fatal("-X requires parameter names without value");
+	if (!remove && eq == NULL)
+		log_fatal("missing '=' after attribute name: \"%s\"",
+		    log_safe(arg));
+	tmp = eq ? xstrndup(arg, (size_t)(eq - arg)) : xstrdup(arg);
+	name = str_trim(tmp);
+	bad = !postconf_valid_name(name);
+	if (bad)
+		log_warn("invalid parameter name: \"%s\"", log_safe(name));
+	free(tmp);
+	if (bad)
+		log_fatal("no changes made");
 }
 
 /* postconf_edit - postconf -e / -X */
 static int
 postconf_edit(const char *dir, char **args, int nargs, int remove)
 {
-	char	*path = xasprintf("%s/main.cf", dir), *eq, *tmp, *name;
-	struct edit *ed = xcalloc((size_t)nargs + 1, sizeof(*ed));
-	struct buf *in = buf_new(8192), *out;
+	char	*path, *eq, *tmp, *name;
+	struct edit *ed;
+	struct buf *in, *out;
 	struct stat st;
 	mode_t	 mode = 0644;
 	char	 chunk[8192];
@@ -356,24 +393,24 @@ postconf_edit(const char *dir, char **args, int nargs, int remove)
 	FILE	*fp;
 	int	 i, j, n = 0;
 
+	/* Refuse bad input before anything is allocated or written. */
+	for (i = 0; i < nargs; i++)
+		postconf_check_arg(args[i], remove);
+	path = xasprintf("%s/main.cf", dir);
+	if ((fp = fopen(path, "r")) == NULL && (errno != ENOENT || remove)) {
+		snprintf(chunk, sizeof(chunk), "open %s: %s", path,
+		    strerror(errno));
+		free(path);
+		log_fatal("%s", chunk);
+	}
+	ed = xcalloc((size_t)nargs + 1, sizeof(*ed));
+	in = buf_new(8192);
 	for (i = 0; i < nargs; i++) {
-		if (strpbrk(args[i], "\r\n"))
-			log_fatal("-e or -X accepts no multi-line input");
-		if (args[i][strspn(args[i], " \t")] == '#')
-			log_fatal("-e or -X accepts no comment input");
 		eq = strchr(args[i], '=');
-		if (remove && eq)
-			log_fatal("-X requires parameter names without value");
-		if (!remove && eq == NULL)
-			log_fatal("missing '=' after attribute name: \"%s\"",
-			    log_safe(args[i]));
 		tmp = eq ? xstrndup(args[i], (size_t)(eq - args[i]))
 		    : xstrdup(args[i]);
 		name = xstrdup(str_trim(tmp));
 		free(tmp);
-		if (!postconf_valid_name(name))
-			log_fatal("invalid parameter name: \"%s\"",
-			    log_safe(name));
 		/* A repeated name: the later request wins. */
 		for (j = 0; j < n; j++)
 			if (strcmp(ed[j].name, name) == 0)
@@ -392,14 +429,13 @@ postconf_edit(const char *dir, char **args, int nargs, int remove)
 			free(tmp);
 		}
 	}
-	if ((fp = fopen(path, "r")) != NULL) {
+	if (fp != NULL) {
 		while ((k = fread(chunk, 1, sizeof(chunk), fp)) > 0)
 			buf_append(in, chunk, k);
 		if (fstat(fileno(fp), &st) == 0)
 			mode = st.st_mode & 07777;
 		fclose(fp);
-	} else if (errno != ENOENT || remove)
-		log_fatal("open %s: %s", path, strerror(errno));
+	}
 	/* New parameters are appended in name order, as Postfix does. */
 	qsort(ed, (size_t)n, sizeof(*ed), postconf_edit_cmp);
 	out = postconf_rewrite(path, BUF_STR(in), BUF_LEN(in), ed, n);
