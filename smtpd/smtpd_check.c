@@ -132,6 +132,7 @@ struct smtpd_checker {
 	struct sc_class_def *classes;
 	size_t	 nclasses;
 	struct strv *warned;
+	int	 relay_safe;		/* a relay-blocking restriction */
 };
 
 struct sc_ctx {
@@ -400,6 +401,28 @@ sc_init_codes(struct smtpd_checker *c)
 	c->unv_rcpt_reason = xstrdup(conf_str("unverified_recipient_reject_reason"));
 }
 
+/* sc_has_required - does a list (or a class it names) block relaying? */
+static int
+sc_has_required(struct smtpd_checker *c, const struct strv *v, int depth)
+{
+	static const char *const req[] = {"reject", "defer",
+	    "defer_if_permit", "reject_unauth_destination",
+	    "defer_unauth_destination", NULL};
+	size_t	 i, k;
+	int	 j;
+
+	for (i = 0; v && i < v->argc && depth < SC_MAX_DEPTH; i++) {
+		for (j = 0; req[j]; j++)
+			if (strcmp(v->argv[i], req[j]) == 0)
+				return (1);
+		for (k = 0; k < c->nclasses; k++)
+			if (strcmp(v->argv[i], c->classes[k].name) == 0
+			    && sc_has_required(c, c->classes[k].list, depth + 1))
+				return (1);
+	}
+	return (0);
+}
+
 /* sc_open_list_maps - open the tables a restriction list names */
 static void
 sc_open_list_maps(struct smtpd_checker *c, const struct strv *v)
@@ -459,7 +482,15 @@ smtpd_check_new(void)
 	sc_init_classes(c);
 	sc_init_codes(c);
 	sc_open_access_maps(c);
+	c->relay_safe = sc_has_required(c, c->lists[SC_LIST_RELAY], 0)
+	    || sc_has_required(c, c->lists[SC_LIST_RCPT], 0);
 	pthread_mutex_unlock(&sc_conf_lock);
+	if (!c->relay_safe)
+		log_warn("in parameters smtpd_relay_restrictions and "
+		    "smtpd_recipient_restrictions, specify at least one working "
+		    "instance of: reject, defer, defer_if_permit, "
+		    "reject_unauth_destination, defer_unauth_destination "
+		    "(every recipient is deferred until then: no open relay)");
 	c->warned = strv_new();
 	return (c);
 }
@@ -1614,6 +1645,9 @@ static int
 sc_stage_rcpt(struct sc_ctx *x)
 {
 	int	 i;
+
+	if (!x->c->relay_safe)		/* Postfix refuses to start */
+		return (sc_config_error(x));
 
 	if (x->c->delay_reject)
 		for (i = SC_LIST_CLIENT; i <= SC_LIST_SENDER; i++)

@@ -413,6 +413,17 @@ static const struct vec {
 	{"mynetworks v4-mapped client", "smtpd_recipient_restrictions=",
 	    SMTPD_STAGE_RCPT, "::ffff:192.0.2.9", "[192.0.2.9]", "",
 	    "x@elsewhere.test", NULL, 0, OK, ""},
+	{"no relay-blocking restriction: never an open relay",
+	    "smtpd_relay_restrictions=permit_mynetworks|"
+	    "smtpd_recipient_restrictions=permit_sasl_authenticated",
+	    SMTPD_STAGE_RCPT, OUT, "[203.0.113.5]", "", "x@elsewhere.test",
+	    NULL, 0, DEF, "451 4.3.5 Server configuration error"},
+	{"relay-blocking restriction inside a restriction class",
+	    "smtpd_restriction_classes=guard|guard=reject_unauth_destination|"
+	    "smtpd_relay_restrictions=permit_mynetworks guard|"
+	    "smtpd_recipient_restrictions=", SMTPD_STAGE_RCPT, OUT,
+	    "[203.0.113.5]", "", "x@elsewhere.test", NULL, 0, REJ,
+	    "554 5.7.1 <x@elsewhere.test>: Relay access denied"},
 	{"unknown recipient domain: DNS failure is 450",
 	    "smtpd_recipient_restrictions=reject_unknown_recipient_domain",
 	    SMTPD_STAGE_RCPT, IN, "[192.0.2.7]", "", "x@far.example", NULL, 0,
@@ -505,6 +516,8 @@ check_logs(void)
 	    "is not implemented") != NULL, "unimplemented restriction warned");
 	tap_ok(strstr(BUF_STR(logged), "helo=<evil??250 ok>") != NULL,
 	    "client text is made safe in logs");
+	tap_ok(strstr(BUF_STR(logged), "specify at least one working "
+	    "instance of") != NULL, "missing relay protection warned");
 	tap_ok(strstr(BUF_STR(logged), "unknown smtpd restriction: "
 	    "\"reject_bogus_thing\"") != NULL, "unknown restriction warned");
 }

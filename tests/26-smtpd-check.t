@@ -31,7 +31,8 @@ cat >"$DIR/script" <<'SCRIPT'
 conf resolver_nameservers=127.0.0.1:LIVEPORT
 # HELO hostname checks against DNS
 conf smtpd_helo_restrictions=reject_invalid_helo_hostname reject_non_fqdn_helo_hostname reject_unknown_helo_hostname
-conf smtpd_relay_restrictions=
+conf mynetworks=192.0.2.0/24
+conf smtpd_relay_restrictions=permit_mynetworks reject_unauth_destination
 conf smtpd_recipient_restrictions=
 conf smtpd_reject_unlisted_recipient=no
 client 192.0.2.10
@@ -114,7 +115,8 @@ cat >"$DIR/expected" <<'REF'
 > conf resolver_nameservers=127.0.0.1:LIVEPORT
 # HELO hostname checks against DNS
 > conf smtpd_helo_restrictions=reject_invalid_helo_hostname reject_non_fqdn_helo_hostname reject_unknown_helo_hostname
-> conf smtpd_relay_restrictions=
+> conf mynetworks=192.0.2.0/24
+> conf smtpd_relay_restrictions=permit_mynetworks reject_unauth_destination
 > conf smtpd_recipient_restrictions=
 > conf smtpd_reject_unlisted_recipient=no
 > client 192.0.2.10
