@@ -58,6 +58,7 @@ struct queue_writer {
 	int	 started;	/* envelope written */
 	int	 finished;
 	int	 failed;	/* errno of the first failure, 0 = none */
+	int	 nosync;	/* the caller syncs the file system */
 };
 
 /*
@@ -286,6 +287,13 @@ queue_writer_warn(struct queue_writer *w, long when)
 	w->warn = when < 0 ? 0 : when;
 }
 
+/* queue_writer_nosync - finish without fsync (see queue_sync_fs) */
+void
+queue_writer_nosync(struct queue_writer *w)
+{
+	w->nosync = 1;
+}
+
 /* queue_writer_attr - add a named attribute */
 void
 queue_writer_attr(struct queue_writer *w, const char *name,
@@ -417,7 +425,7 @@ queue_writer_finish(struct queue_writer *w, char *err, size_t errlen)
 	    (long long)w->body_len);
 	if (pwrite(w->fd, num, QUEUE_NUM_WIDTH, w->len_off) != QUEUE_NUM_WIDTH)
 		return (writer_fail(w, err, errlen, "write"));
-	if (fsync(w->fd) < 0)
+	if (!w->nosync && fsync(w->fd) < 0)
 		return (writer_fail(w, err, errlen, "fsync"));
 	w->finished = 1;
 	return (0);
@@ -475,6 +483,21 @@ sync_path(const char *path)
 	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return (-1);
 	ret = fsync(fd);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return (ret);
+}
+
+/* queue_sync_fs - one flush for every file and rename of a batch */
+int
+queue_sync_fs(const char *queue_dir)
+{
+	int	 fd, ret, saved;
+
+	if ((fd = open(queue_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return (-1);
+	ret = syncfs(fd);
 	saved = errno;
 	close(fd);
 	errno = saved;

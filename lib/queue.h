@@ -37,6 +37,8 @@
  *	    const char *addr, long parent);
  *
  *	void	queue_writer_warn(struct queue_writer *w, long when);
+ *	void	queue_writer_nosync(struct queue_writer *w);
+ *	int	queue_sync_fs(const char *queue_dir);
  *
  *	char	*queue_path(const char *queue_dir, const char *subdir,
  *	    const char *id);
@@ -79,6 +81,15 @@
  *	need it afterwards. After a failed finish, call abort (or commit,
  *	which then fails). queue_writer_warn() sets the delay-warning time
  *	(arrival + delay_warning_time; default 0 = no warning).
+ *
+ *	Group commit with one flush: after queue_writer_nosync(w),
+ *	finish does not fsync the file; the caller commits (renames) a
+ *	batch of such files and then calls queue_sync_fs() once (syncfs(2)
+ *	of the queue's file system: every file's data and every rename of
+ *	the batch become durable together) before any 250. Until then the
+ *	files are not acknowledged; after a power loss in that window a
+ *	renamed file may be incomplete and is then moved to corrupt/ by
+ *	qmgr, like any unparseable file (nothing acknowledged is lost).
  *
  *	Reading: queue_file_open() parses the envelope (the message is
  *	left on disk: msg_offset/msg_len say where). A file that does not
@@ -184,6 +195,8 @@ int	 queue_writer_finish(struct queue_writer *, char *, size_t);
 int	 queue_writer_commit(struct queue_writer *, char *, size_t);
 void	 queue_writer_abort(struct queue_writer *);
 void	 queue_writer_warn(struct queue_writer *, long);
+void	 queue_writer_nosync(struct queue_writer *);
+int	 queue_sync_fs(const char *);
 int	 queue_sync_dir(const char *, const char *);
 
 struct queue_file *queue_file_open(const char *, int, char *, size_t);

@@ -393,6 +393,25 @@ test_dirs(void)
 	    "old temp file removed");
 	tap_ok(queue_writer_commit(w, err, sizeof(err)) < 0,
 	    "commit after the temp file vanished fails");
+
+	free(p);
+
+	/* the nosync variant: same file, durable through queue_sync_fs */
+	w = queue_writer_new(qdir, "incoming", err, sizeof(err));
+	queue_writer_nosync(w);
+	snprintf(id, sizeof(id), "%s", queue_writer_id(w));
+	queue_writer_rcpt(w, "x@y", NULL, 0);
+	queue_writer_body(w, "hi\n", 3);
+	tap_ok(queue_writer_commit(w, err, sizeof(err)) == 0
+	    && queue_sync_fs(qdir) == 0, "nosync commit + queue_sync_fs");
+	p = queue_path(qdir, "incoming", id);
+	{
+		struct queue_file *qf = queue_file_open(p, 0, err,
+		    sizeof(err));
+
+		tap_ok(qf && qf->msg_len == 3, "nosync file reads back");
+		queue_file_close(qf);
+	}
 	free(p);
 
 	p = queue_path(qdir, "deferred", "BADNAME");
