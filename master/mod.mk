@@ -3,3 +3,9 @@
 # postconf (config engineer); check.c is also linked into postern.
 PROGRAMS += postconf
 postconf_SRCS := master/postconf.c master/check.c
+
+# master and the postern control command (master engineer).
+PROGRAMS += master postern
+master_SRCS := master/master.c master/master_svc.c master/master_listen.c \
+	master/master_spawn.c
+postern_SRCS := master/postern.c master/check.c
