@@ -1,0 +1,169 @@
+#!/bin/bash
+# NAME
+#	20-mysql-maps.t - mysql: maps against a private MariaDB with the
+#	seed's schema and the seed's three .cf query shapes
+# DESCRIPTION
+#	Starts MariaDB (tests/lib/mariadb.sh), loads the seed schema and a
+#	few rows, and checks postmap -q through the virtual domain,
+#	mailbox and alias queries of postfix.rst: found values, not found
+#	(exit 1), case folding, an SQL quoting attack, host fail-over,
+#	then a stopped server (temporary error, exit 75, never "not
+#	found") and a long-lived "postmap -q -" session that reconnects
+#	after the server comes back.
+
+. "$POSTERN_TOP/tests/lib/tap.sh"
+. "$POSTERN_TOP/tests/lib/mariadb.sh"
+
+PM=$POSTERN_BIN/postmap
+T=$(mktemp -d /tmp/postern-20-mysql.XXXXXX)
+SESSION_PID=
+
+cleanup() {
+	exec 3>&- 2>/dev/null
+	[ -n "$SESSION_PID" ] && kill "$SESSION_PID" 2>/dev/null
+	mariadb_stop
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+mkdir -p "$T/conf"
+: >"$T/conf/main.cf"
+mariadb_start "$T/db" || bail_out "cannot start MariaDB"
+mariadb_load_seed || bail_out "cannot load the seed schema"
+
+# The three query shapes of the seed (postfix.rst).
+mariadb_cf "$T/domains.cf" "SELECT 1 FROM virtual_domains WHERE name='%s'"
+mariadb_cf "$T/mailboxes.cf" "SELECT 1 FROM virtual_users WHERE email='%s'"
+mariadb_cf "$T/aliases.cf" \
+	"SELECT destination FROM virtual_aliases WHERE source='%s'"
+
+q() {
+	OUT=$("$PM" -c "$T/conf" -q "$1" "mysql:$T/$2" 2>"$T/q.err")
+	RC=$?
+}
+
+q example.org domains.cf
+is "$RC:$OUT" "0:1" "virtual domain example.org found"
+q EXAMPLE.Org domains.cf
+is "$RC:$OUT" "0:1" "domain lookup folds case"
+q example.com domains.cf
+is "$RC:$OUT" "1:" "unknown domain: not found, exit 1"
+q john@example.org mailboxes.cf
+is "$RC:$OUT" "0:1" "mailbox john@example.org found"
+q nobody@example.org mailboxes.cf
+is "$RC:$OUT" "1:" "unknown mailbox: not found"
+q jack@example.org aliases.cf
+is "$RC:$OUT" "0:john@example.org" "alias jack -> john"
+q john@example.org aliases.cf
+is "$RC:$OUT" "1:" "address without alias: not found"
+
+# Quoting attacks: the key is escaped, never SQL.
+q "x' OR '1'='1" domains.cf
+is "$RC:$OUT" "1:" "quoting attack on domains is not found"
+q "x' OR '1'='1" aliases.cf
+is "$RC:$OUT" "1:" "quoting attack on aliases is not found"
+q "jack@example.org' OR 'a'='a" aliases.cf
+is "$RC:$OUT" "1:" "quoting attack with a real prefix is not found"
+q "x\\' OR 1=1 -- " mailboxes.cf
+is "$RC:$OUT" "1:" "backslash-quote attack is not found"
+q "$(printf 'jack@example.org\xff')" aliases.cf
+is "$RC:$OUT" "1:" "invalid UTF-8 key is not found"
+
+# Fail-over: a dead host first, the real one over the unix socket.
+DEAD=$(mariadb_free_port)
+cat >"$T/failover.cf" <<CF
+user = mailuser
+password = $MARIADB_PASSWORD
+hosts = inet:127.0.0.1:$DEAD, unix:$MARIADB_SOCKET
+dbname = mailserver
+query = SELECT destination FROM virtual_aliases WHERE source='%s'
+CF
+ok=1
+for i in 1 2 3 4 5 6; do
+	q jack@example.org failover.cf
+	[ "$RC:$OUT" = "0:john@example.org" ] || ok=0
+done
+ok $((1 - ok)) "fail-over past a dead host, over a unix socket"
+
+# result_format and the domain restriction.
+cat >"$T/fmt.cf" <<CF
+user = mailuser
+password = $MARIADB_PASSWORD
+hosts = 127.0.0.1:$MARIADB_PORT
+dbname = mailserver
+query = SELECT email FROM virtual_users WHERE email='%u@%d'
+result_format = %d/%u/
+domain = example.org
+CF
+q john@example.org fmt.cf
+is "$RC:$OUT" "0:example.org/john/" "result_format %d/%u/"
+q john@example.net fmt.cf
+is "$RC:$OUT" "1:" "domain restriction: other domains not queried"
+
+# A long-lived handle: keys through a fifo into one postmap -q - session.
+mkfifo "$T/in"
+"$PM" -c "$T/conf" -q - "mysql:$T/aliases.cf" <"$T/in" >"$T/out" \
+	2>"$T/session.err" &
+SESSION_PID=$!
+exec 3>"$T/in"
+
+# wait_lines - wait until FILE has N lines (10 s)
+wait_lines() {
+	local i
+	for i in $(seq 100); do
+		[ "$(wc -l <"$1")" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+echo jack@example.org >&3
+wait_lines "$T/out" 1
+is "$(sed -n 1p "$T/out")" "$(printf 'jack@example.org\tjohn@example.org')" \
+	"session: first lookup"
+
+mariadb_stop
+start=$SECONDS
+q jack@example.org aliases.cf
+is "$RC" 75 "server stopped: postmap -q exits 75 (temporary), not 1"
+is "$OUT" "" "server stopped: no value printed"
+like "$(cat "$T/q.err")" "temporary lookup failure.*no database server" \
+	"server stopped: the message says temporary failure"
+ok $(( SECONDS - start > 10 )) "server stopped: the failure is quick"
+
+echo jack@example.org >&3
+for i in $(seq 100); do
+	grep -q "temporary lookup failure" "$T/session.err" && break
+	sleep 0.1
+done
+like "$(cat "$T/session.err")" "temporary lookup failure" \
+	"session: the lookup while the server is down is a temporary error"
+
+mariadb_launch
+mariadb_wait || bail_out "cannot restart MariaDB"
+echo jack@example.org >&3
+wait_lines "$T/out" 2
+is "$(sed -n 2p "$T/out")" "$(printf 'jack@example.org\tjohn@example.org')" \
+	"session: reconnected after the server came back"
+
+# A server restart while the session holds a connection.
+mariadb_restart || bail_out "cannot restart MariaDB"
+echo jack@example.org >&3
+wait_lines "$T/out" 3
+is "$(sed -n 3p "$T/out")" "$(printf 'jack@example.org\tjohn@example.org')" \
+	"session: reconnected after a restart (dropped connection)"
+
+exec 3>&-
+for i in $(seq 100); do
+	kill -0 "$SESSION_PID" 2>/dev/null || break
+	sleep 0.1
+done
+if kill -0 "$SESSION_PID" 2>/dev/null; then
+	fail "session exits at end of input" "postmap -q - still running"
+else
+	wait "$SESSION_PID"
+	is "$?" 75 "session exit status: 75 (a lookup failed temporarily)"
+	SESSION_PID=
+fi
+
+done_testing
