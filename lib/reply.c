@@ -59,6 +59,7 @@ static const struct reply_entry {
 	[REPLY_SHUTDOWN] = {421, "4.3.2", "%s Service shutting down"},
 	[REPLY_NEED_TLS] = {530, "5.7.0",
 	    "Must issue a STARTTLS command first"},
+	[REPLY_SYNC] = {554, "5.5.0", "Error: SMTP protocol synchronization"},
 };
 
 /* reply_entry - the table entry of a status */

@@ -74,6 +74,7 @@ enum reply_status {
 	REPLY_BARE_LF,		/* 521 5.5.2 %s Error: bare <LF> received */
 	REPLY_SHUTDOWN,		/* 421 4.3.2 %s Service shutting down */
 	REPLY_NEED_TLS,		/* 530 5.7.0 Must issue a STARTTLS command first */
+	REPLY_SYNC,		/* 554 5.5.0 Error: SMTP protocol synchronization */
 	REPLY_COUNT
 };
 

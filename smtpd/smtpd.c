@@ -26,6 +26,7 @@
 #include "log.h"
 #include "server.h"
 #include "smtpd.h"
+#include "str.h"
 #include "xalloc.h"
 
 struct smtpd_params smtpd_params;
@@ -57,6 +58,36 @@ smtpd_long(const char *name, long min)
 	return (v);
 }
 
+/* smtpd_exclusions - smtpd_forbid_bare_newline_exclusions as CIDRs */
+static struct strv *
+smtpd_exclusions(void)
+{
+	const char *raw = conf_raw("smtpd_forbid_bare_newline_exclusions");
+	struct strv *v, *out = strv_new();
+	size_t	 i;
+
+	/* The default "$mynetworks" means the computed list. */
+	if (raw == NULL || strcmp(raw, "$mynetworks") == 0
+	    || strcmp(raw, "${mynetworks}") == 0)
+		v = conf_mynetworks();
+	else
+		v = conf_list("smtpd_forbid_bare_newline_exclusions");
+	for (i = 0; v && i < v->argc; i++) {
+		if (strchr(v->argv[i], ':') && v->argv[i][0] != '['
+		    && strchr(v->argv[i], '/') == NULL
+		    && strspn(v->argv[i], "0123456789abcdefABCDEF:.") !=
+		    strlen(v->argv[i])) {
+			log_warn("smtpd_forbid_bare_newline_exclusions: "
+			    "table %s is not supported; ignored",
+			    log_safe(v->argv[i]));
+			continue;
+		}
+		strv_add(out, v->argv[i]);
+	}
+	strv_free(v);
+	return (out);
+}
+
 /* smtpd_pre_init - read the parameters (conf is loaded, -o applied) */
 static void
 smtpd_pre_init(void)
@@ -81,6 +112,8 @@ smtpd_pre_init(void)
 	p->disable_vrfy = conf_bool("disable_vrfy_command");
 	p->bare_newline = smtpd_bare_mode(conf_str(
 	    "smtpd_forbid_bare_newline"));
+	p->forbid_unauth_pipe = conf_bool("smtpd_forbid_unauth_pipelining");
+	p->bare_exclusions = smtpd_exclusions();
 	w = conf_str("smtpd_worker_threads");
 	p->workers = *w ? (int)smtpd_long("smtpd_worker_threads", 1) : 8;
 }

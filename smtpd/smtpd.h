@@ -51,6 +51,8 @@ struct smtpd_params {
 	int	 disable_vrfy;		/* disable_vrfy_command */
 	int	 bare_newline;		/* smtpd_forbid_bare_newline */
 	int	 workers;		/* smtpd_worker_threads */
+	int	 forbid_unauth_pipe;	/* smtpd_forbid_unauth_pipelining */
+	struct strv *bare_exclusions;	/* ..._bare_newline_exclusions */
 };
 
 extern struct smtpd_params smtpd_params;
@@ -92,6 +94,7 @@ enum smtpd_verb {
 };
 
 int	 smtpd_cmd_parse(const char *, size_t, const char **);
+int	 smtpd_cmd_last(int);
 const char *smtpd_cmd_name(int);
 void	 smtpd_cmd_dispatch(struct smtpd_session *, char *, size_t);
 int	 smtpd_cmd_mail_params(struct smtpd_session *, char *, int *,
@@ -124,6 +127,7 @@ struct smtpd_session {
 	int	 sleeping;		/* error delay timer runs */
 	int	 greeted;		/* "connect from" was logged */
 	int	 eof;			/* the client closed its side */
+	int	 bare_mode;		/* smtpd_forbid_bare_newline, per client */
 	struct buf *pending;		/* replies not yet written */
 	int	 dead;			/* connection gone during a job */
 	int	 stdin_mode;

@@ -54,6 +54,7 @@ static cmd_fn cmd_helo, cmd_ehlo, cmd_mail, cmd_rcpt, cmd_data, cmd_rset,
 	cmd_unknown;
 
 #define CMD_JUNK	(1 << 0)	/* counts toward smtpd_junk_command_limit */
+#define CMD_LAST	(1 << 1)	/* must end a pipelined group (RFC 2920) */
 
 static const struct smtpd_cmd {
 	const char *name;
@@ -61,19 +62,19 @@ static const struct smtpd_cmd {
 	cmd_fn	*fn;
 	int	 flags;
 } smtpd_cmds[] = {
-	{"HELO", SMTPD_VERB_HELO, cmd_helo, 0},
-	{"EHLO", SMTPD_VERB_EHLO, cmd_ehlo, 0},
+	{"HELO", SMTPD_VERB_HELO, cmd_helo, CMD_LAST},
+	{"EHLO", SMTPD_VERB_EHLO, cmd_ehlo, CMD_LAST},
 	{"MAIL", SMTPD_VERB_MAIL, cmd_mail, 0},
 	{"RCPT", SMTPD_VERB_RCPT, cmd_rcpt, 0},
-	{"DATA", SMTPD_VERB_DATA, cmd_data, 0},
+	{"DATA", SMTPD_VERB_DATA, cmd_data, CMD_LAST},
 	{"RSET", SMTPD_VERB_RSET, cmd_rset, CMD_JUNK},
-	{"NOOP", SMTPD_VERB_NOOP, cmd_noop, CMD_JUNK},
-	{"QUIT", SMTPD_VERB_QUIT, cmd_quit, 0},
-	{"VRFY", SMTPD_VERB_VRFY, cmd_vrfy, CMD_JUNK},
+	{"NOOP", SMTPD_VERB_NOOP, cmd_noop, CMD_JUNK | CMD_LAST},
+	{"QUIT", SMTPD_VERB_QUIT, cmd_quit, CMD_LAST},
+	{"VRFY", SMTPD_VERB_VRFY, cmd_vrfy, CMD_JUNK | CMD_LAST},
 	{"HELP", SMTPD_VERB_HELP, cmd_help, CMD_JUNK},
-	{"ETRN", SMTPD_VERB_ETRN, cmd_etrn, CMD_JUNK},
-	{"STARTTLS", SMTPD_VERB_STARTTLS, cmd_notimpl, 0},
-	{"AUTH", SMTPD_VERB_AUTH, cmd_notimpl, 0},
+	{"ETRN", SMTPD_VERB_ETRN, cmd_etrn, CMD_JUNK | CMD_LAST},
+	{"STARTTLS", SMTPD_VERB_STARTTLS, cmd_notimpl, CMD_LAST},
+	{"AUTH", SMTPD_VERB_AUTH, cmd_notimpl, CMD_LAST},
 	{"unknown", SMTPD_VERB_UNKNOWN, cmd_unknown, 0},	/* catch-all */
 };
 
@@ -95,6 +96,18 @@ smtpd_cmd_parse(const char *line, size_t len, const char **arg)
 		    && strncasecmp(line, smtpd_cmds[i].name, n) == 0)
 			return (smtpd_cmds[i].verb);
 	return (SMTPD_VERB_UNKNOWN);
+}
+
+/* smtpd_cmd_last - must the verb end a pipelined command group? */
+int
+smtpd_cmd_last(int verb)
+{
+	size_t	 i;
+
+	for (i = 0; i < NCMDS; i++)
+		if (smtpd_cmds[i].verb == verb)
+			return ((smtpd_cmds[i].flags & CMD_LAST) != 0);
+	return (0);
 }
 
 /* smtpd_cmd_name - the verb's name for logs ("ehlo=1 mail=1") */

@@ -63,6 +63,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "addr.h"
 #include "buf.h"
 #include "cleanup.h"
 #include "log.h"
@@ -341,7 +342,7 @@ session_lost(struct smtpd_session *s, int timeout, int error)
 {
 	const char *after = smtpd_cmd_name(s->last_verb);
 
-	if (s->state == SMTPD_ST_CONNECT)
+	if (s->state == SMTPD_ST_CONNECT || s->last_verb < 0)
 		after = "CONNECT";
 	else if (s->state == SMTPD_ST_DATA)
 		after = "DATA";
@@ -477,6 +478,34 @@ session_tail(struct smtpd_session *s)
 		session_free(s);
 }
 
+/* session_pipe_check - the client sent more before our reply */
+static int
+session_pipe_check(struct smtpd_session *s, struct evbuffer *in,
+    const char *line, size_t len)
+{
+	const char *arg;
+	unsigned char *next;
+	size_t	 n;
+	int	 verb = smtpd_cmd_parse(line, len, &arg);
+
+	if (s->esmtp && !smtpd_cmd_last(verb))
+		return (0);			/* PIPELINING as agreed */
+	if (!s->esmtp)
+		s->cs.unauth_pipelining = 1;	/* reject_unauth_pipelining */
+	if (!smtpd_params.forbid_unauth_pipe || s->stdin_mode)
+		return (0);
+	n = evbuffer_get_length(in);
+	next = evbuffer_pullup(in, n > 100 ? 100 : n);
+	log_info("improper command pipelining after %s from %s: %s",
+	    smtpd_cmd_name(verb), s->namaddr,
+	    log_safen((const char *)next, n > 100 ? 100 : n));
+	s->cur_verb = s->last_verb = verb;
+	s->cnt_total[verb]++;
+	smtpd_reply(s, REPLY_SYNC, NULL);
+	smtpd_session_close(s);
+	return (-1);
+}
+
 /* session_line - take one command line from the input; 0: need more */
 static int
 session_line(struct smtpd_session *s, struct evbuffer *in)
@@ -509,15 +538,16 @@ session_line(struct smtpd_session *s, struct evbuffer *in)
 	if (!bare)
 		len--;
 	line[len] = 0;
-	if (bare && smtpd_params.bare_newline == SMTPD_BARE_REJECT) {
+	if (bare && s->bare_mode == SMTPD_BARE_REJECT) {
 		log_info("disconnect: bare <LF> received from %s",
 		    s->namaddr);
 		smtpd_reply(s, REPLY_BARE_LF, smtpd_params.myhostname);
 		smtpd_session_close(s);
 		return (0);
 	}
-	if (!s->esmtp && evbuffer_get_length(in) > 0)
-		s->cs.unauth_pipelining = 1;
+	if (evbuffer_get_length(in) > 0 && session_pipe_check(s, in, line,
+	    len) < 0)
+		return (0);
 	if (log_verbose)
 		log_debug("< %s: %s", s->namaddr, log_safen(line, len));
 	if (memchr(line, 0, len) != NULL) {
@@ -615,8 +645,7 @@ void
 smtpd_session_start_data(struct smtpd_session *s)
 {
 	s->data = xmalloc(sizeof(*s->data));
-	smtpd_data_init(s->data, smtpd_params.size_limit,
-	    smtpd_params.bare_newline);
+	smtpd_data_init(s->data, smtpd_params.size_limit, s->bare_mode);
 	s->state = SMTPD_ST_DATA;
 }
 
@@ -682,6 +711,21 @@ session_connected(struct smtpd_session *s, int result, const char *reply)
 	smtpd_reply(s, REPLY_GREETING, smtpd_params.banner);
 }
 
+/* session_bare_mode - smtpd_forbid_bare_newline with its exclusions */
+static int
+session_bare_mode(const char *addr)
+{
+	struct strv *ex = smtpd_params.bare_exclusions;
+	size_t	 i;
+
+	if (smtpd_params.bare_newline != SMTPD_BARE_REJECT || ex == NULL)
+		return (smtpd_params.bare_newline);
+	for (i = 0; i < ex->argc; i++)
+		if (addr_match_cidr(addr, ex->argv[i]) == 1)
+			return (SMTPD_BARE_NORMALIZE);
+	return (SMTPD_BARE_REJECT);
+}
+
 /* session_new - set up the buffers, start the client name lookup */
 static struct smtpd_session *
 session_new(int infd, int outfd, const char *addr, const char *port,
@@ -702,7 +746,9 @@ session_new(int infd, int outfd, const char *addr, const char *port,
 	s->cs.client_port = s->client_port;
 	s->cs.server_addr = s->server_addr;
 	s->cs.protocol = "SMTP";
-	s->cur_verb = s->last_verb = SMTPD_VERB_UNKNOWN;
+	s->cur_verb = SMTPD_VERB_UNKNOWN;
+	s->last_verb = -1;		/* "after CONNECT" */
+	s->bare_mode = session_bare_mode(addr);
 	evutil_make_socket_nonblocking(infd);
 	s->in = bufferevent_socket_new(session_base, infd,
 	    BEV_OPT_CLOSE_ON_FREE);
