@@ -566,10 +566,10 @@ sc_log(struct sc_ctx *x, const char *what, const char *reply)
 	char	 client[300];
 
 	sc_client(st, client, sizeof(client));
-	buf_printf(b, "%s: %s: %s from %s: %s", st->queue_id ? st->queue_id
+	buf_printf(b, "%s: %s: %s from %s: %s;", st->queue_id ? st->queue_id
 	    : "NOQUEUE", what, x->verb, log_safe(client), reply);
 	if (st->sender)
-		buf_printf(b, "; from=<%s>", log_safe(st->sender));
+		buf_printf(b, " from=<%s>", log_safe(st->sender));
 	if (st->recipient)
 		buf_printf(b, " to=<%s>", log_safe(st->recipient));
 	buf_printf(b, " proto=%s", st->protocol ? st->protocol : "SMTP");

@@ -7,6 +7,7 @@
  *	Postfix's smtpd_check.in/.ref idea: each input line is a command,
  *	echoed as "> line", followed by what the policy engine answered:
  *
+ *	load DIR	read DIR/main.cf (conf_load), keeping overrides
  *	conf name=value	set a parameter (the checker is rebuilt, and
  *			dns_init() rereads resolver_nameservers)
  *	client ADDR	a new client: runs smtpd_check_client_name() and
@@ -118,6 +119,15 @@ driver_line(struct driver *d, char *line)
 	if (!strcmp(cmd, "conf")) {
 		if (conf_set_option(arg) < 0) {
 			fprintf(stderr, "smtpd-check: bad conf line\n");
+			exit(2);
+		}
+		smtpd_check_free(d->c);
+		d->c = NULL;
+	} else if (!strcmp(cmd, "load")) {
+		char	 err[256];
+
+		if (conf_load(arg, err, sizeof(err)) < 0) {
+			fprintf(stderr, "smtpd-check: %s\n", err);
 			exit(2);
 		}
 		smtpd_check_free(d->c);
