@@ -148,6 +148,7 @@ scan_job(void *arg, void *tctx)
 	long	 now = time(NULL);
 	size_t	 i;
 
+	errno = 0;
 	switch (j->kind) {
 	case SCAN_ACTIVE:
 		j->ids = queue_scan(qd, "active");
@@ -168,6 +169,10 @@ scan_job(void *arg, void *tctx)
 		strv_free(all);
 		break;
 	}
+	if (j->ids == NULL)
+		log_warn("cannot scan %s/%s: %m", qd, j->kind == SCAN_ACTIVE ?
+		    "active" : j->kind == SCAN_INCOMING ? "incoming" :
+		    "deferred");
 }
 
 /* in_list - membership */

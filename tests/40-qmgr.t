@@ -1,0 +1,367 @@
+#!/usr/bin/python3
+"""40-qmgr.t - the queue manager against a fake delivery agent.
+
+A temporary queue, qmgr -d -l <queue>/public/qmgr, and
+tests/lib/qmgr_fake_agent.py serving private/virtual and private/smtp.
+Queue files are written in the QUEUE.md format by this script. Checks:
+delivery and removal, alias fan-out, deferral with a future mtime,
+flush, a DSN for a bounce (content type and fields), no DSN for a
+null-sender message or NOTIFY=NEVER, unknown local user, corrupt file,
+expiry, the delay warning, a missing transport, and kill -9 of qmgr in
+the middle of a message: no completed recipient is delivered again.
+"""
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
+TOP = os.environ.get('POSTERN_TOP', '.')
+N = 0
+FAILED = 0
+# Started as root, qmgr runs as mail_owner (postern): give it the files.
+OWNER = pwd.getpwnam('postern')[2:4] if os.geteuid() == 0 else None
+
+
+def ok(cond, name, diag=None):
+    global N, FAILED
+    N += 1
+    if not cond:
+        FAILED += 1
+    print('%sok %d - %s' % ('' if cond else 'not ', N, name))
+    if not cond and diag is not None:
+        for line in str(diag).splitlines()[-15:]:
+            print('#   ' + line)
+    sys.stdout.flush()
+
+
+def enc(s):
+    for a, b in (('%', '%25'), ('\r', '%0D'), ('\n', '%0A'), ('\0', '%00'),
+                 (' ', '%20'), ('\t', '%09'), ('=', '%3D')):
+        s = s.replace(a, b)
+    return s
+
+
+SEQ = [0]
+
+
+def new_id():
+    SEQ[0] += 1
+    return 'T%05d%dX%d' % (SEQ[0], os.getpid() % 100000, int(time.time()) % 1000)
+
+
+def write_qf(q, sender, rcpts, body=None, arrival=None, warn=0, sub='incoming',
+             qid=None):
+    """rcpts: list of (addr, notify)."""
+    qid = qid or new_id()
+    arrival = arrival if arrival is not None else time.time()
+    body = body or ('From: %s\nTo: %s\nSubject: test %s\nMessage-ID: <%s@t>\n'
+                    '\nhello\n' % (sender or 'MAILER-DAEMON',
+                                   rcpts[0][0], qid, qid))
+    msg = body.encode()
+    env = 'V1\nI%s\nT%d.%06d\nW%020d\nS%s\n' % (
+        qid, int(arrival), int((arrival % 1) * 1e6), warn, enc(sender))
+    for addr, notify in rcpts:
+        env += 'RP %d -1 %s\n' % (notify, enc(addr))
+    data = env.encode() + b'M%020d\n' % len(msg) + msg + b'E\n'
+    tmp = os.path.join(q, sub, '.' + qid)
+    with open(tmp, 'wb') as f:
+        f.write(data)
+    if OWNER:
+        os.chown(tmp, *OWNER)
+    os.rename(tmp, os.path.join(q, sub, qid))
+    return qid
+
+
+def wait_for(cond, timeout=15.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.1)
+    return cond()
+
+
+def read(path):
+    try:
+        with open(path, errors='replace') as f:
+            return f.read()
+    except OSError:
+        return ''
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix='postern-40-qmgr.', dir='/tmp')
+    q = os.path.join(tmp, 'q')
+    conf = os.path.join(tmp, 'conf')
+    out = os.path.join(tmp, 'out')
+    for d in ('incoming', 'active', 'deferred', 'hold', 'corrupt',
+              'maildrop', 'bounce', 'defer', 'private', 'public', 'pid'):
+        os.makedirs(os.path.join(q, d))
+    os.makedirs(conf)
+    os.makedirs(out)
+    with open(os.path.join(conf, 'valias'), 'w') as f:
+        f.write('list@example.com a@example.com, b@example.com\n')
+    with open(os.path.join(conf, 'aliases'), 'w') as f:
+        f.write('root admin@example.com\n')
+    with open(os.path.join(conf, 'main.cf'), 'w') as f:
+        f.write('''queue_directory = %s
+myhostname = mx.test.example
+mydomain = test.example
+myorigin = $mydomain
+mydestination = localhost
+virtual_mailbox_domains = example.com
+virtual_alias_maps = texthash:%s/valias
+alias_maps = texthash:%s/aliases
+relay_domains = relay.test
+relayhost =
+maximal_queue_lifetime = 5d
+bounce_queue_lifetime = 5d
+''' % (q, conf, conf))
+    if OWNER:
+        for root, dirs, files in os.walk(tmp):
+            for x in dirs + files:
+                os.chown(os.path.join(root, x), *OWNER)
+        os.chown(tmp, *OWNER)
+    agent_log = os.path.join(tmp, 'agent.log')
+    qlog = os.path.join(tmp, 'qmgr.log')
+    procs = []
+
+    def start_qmgr():
+        p = subprocess.Popen([os.path.join(BIN, 'qmgr'), '-c', conf, '-d',
+                              '-l', os.path.join(q, 'public', 'qmgr')],
+                             stdout=subprocess.DEVNULL,
+                             stderr=open(qlog, 'a'))
+        procs.append(p)
+        wait_for(lambda: os.path.exists(os.path.join(q, 'public', 'qmgr')))
+        return p
+
+    def wake(what=b'W'):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(os.path.join(q, 'public', 'qmgr'))
+            s.sendall(what)
+        except OSError:
+            pass
+        s.close()
+
+    def delivered(addr):
+        return [l.split() for l in read(agent_log).splitlines()
+                if l.split()[3] == addr]
+
+    def gone(qid):
+        return not any(os.path.exists(os.path.join(q, d, qid))
+                       for d in ('incoming', 'active', 'deferred'))
+
+    def dsn_for(sender, after=0):
+        """the DSN messages delivered to sender (after the first `after`)"""
+        rows = delivered(sender)[after:]
+        return [(r[1], read(os.path.join(out, r[1] + '.msg')), r[4])
+                for r in rows]
+
+    agent = subprocess.Popen(['/usr/bin/python3',
+                              os.path.join(TOP, 'tests/lib/qmgr_fake_agent.py'),
+                              q, agent_log, out, 'virtual', 'smtp'])
+    procs.append(agent)
+    try:
+        wait_for(lambda: os.path.exists(os.path.join(q, 'private', 'smtp')))
+        qm = start_qmgr()
+
+        # 1. delivered and removed
+        qid = write_qf(q, 'alice@sender.example', [('ok1@example.com', 0)])
+        wake()
+        ok(wait_for(lambda: delivered('ok1@example.com')),
+           'virtual recipient handed to the virtual agent', read(qlog))
+        ok(wait_for(lambda: gone(qid)), 'delivered message removed from queue')
+        ok(wait_for(lambda: '%s: removed' % qid in read(qlog)),
+           'log: removed')
+        ok('%s: from=<alice@sender.example>, size=' % qid in read(qlog)
+           and '(queue active)' in read(qlog), 'log: from= ... (queue active)')
+        ok(wait_for(lambda: '%s: to=<ok1@example.com>, relay=fake' % qid
+                    in read(qlog) and 'status=sent (delivered via fake)'
+                    in read(qlog)), 'log: to= relay= status=sent')
+
+        # 2. virtual alias fan-out
+        qid = write_qf(q, 'alice@sender.example', [('list@example.com', 0)])
+        wake()
+        ok(wait_for(lambda: delivered('a@example.com')
+                    and delivered('b@example.com')),
+           'alias list fans out to both targets', read(qlog))
+        ok(wait_for(lambda: gone(qid)), 'fanned-out message removed')
+        ok('orig_to=<list@example.com>' in read(qlog), 'log: orig_to')
+
+        # 3. local alias to a virtual mailbox
+        qid = write_qf(q, 'alice@sender.example', [('root@localhost', 0)])
+        wake()
+        ok(wait_for(lambda: delivered('admin@example.com')),
+           'root@localhost reaches admin@example.com through alias_maps')
+
+        # 4. deferred: deferred/ with mtime in the future, defer log
+        qid = write_qf(q, 'alice@sender.example', [('defer1@example.com', 0)])
+        wake()
+        dpath = os.path.join(q, 'deferred', qid)
+        ok(wait_for(lambda: os.path.exists(dpath)), 'deferred message in deferred/')
+        ok(os.path.exists(dpath) and os.stat(dpath).st_mtime > time.time() + 200,
+           'deferred mtime is the next retry time (>= minimal_backoff_time)')
+        ok('reason=connect to x: Connection refused'
+           in read(os.path.join(q, 'defer', qid)), 'defer/ID holds the reason')
+        ok('status=deferred (connect to x: Connection refused)' in read(qlog),
+           'log: status=deferred')
+
+        # 5. flush: "F" retries the deferred message at once
+        before = read(qlog).count('to=<defer1@example.com>')
+        wake(b'F')
+        ok(wait_for(lambda: read(qlog).count('to=<defer1@example.com>')
+                    > before), 'F flushes the deferred queue')
+        wait_for(lambda: os.path.exists(dpath))
+        before = read(qlog).count('to=<defer1@example.com>')
+        wake(b'I' + qid.encode())
+        ok(wait_for(lambda: read(qlog).count('to=<defer1@example.com>')
+                    > before), 'I<id> flushes one message')
+
+        # 6. bounce: a DSN to the sender
+        qid = write_qf(q, 'bob@sender.example', [('bounce1@example.com', 0),
+                                                 ('ok2@example.com', 0)])
+        wake()
+        ok(wait_for(lambda: dsn_for('bob@sender.example')),
+           'a DSN reaches the sender', read(qlog))
+        dsns = dsn_for('bob@sender.example')
+        text = dsns[0][1] if dsns else ''
+        ok(dsns and dsns[0][2] == '<>', 'DSN has the null envelope sender')
+        ok('Content-Type: multipart/report; report-type=delivery-status' in text,
+           'DSN content type multipart/report', text)
+        ok('From: MAILER-DAEMON@mx.test.example' in text, 'DSN from MAILER-DAEMON')
+        ok('Content-Type: message/delivery-status' in text, 'DSN status part')
+        ok('Final-Recipient: rfc822; bounce1@example.com' in text
+           and 'Action: failed' in text and 'Status: 5.1.1' in text
+           and 'Diagnostic-Code: X-Postfix; host x said: 550 5.1.1 no such user'
+           in text, 'DSN per-recipient fields')
+        ok('ok2@example.com' not in text.split('Content-Type: message/rfc822')[0]
+           .split('delivery-status')[-1], 'delivered recipient not in the DSN')
+        ok('Subject: test %s' % qid in text, 'DSN returns the original message')
+        ok('%s: sender non-delivery notification: %s' % (qid, dsns[0][0]
+                                                        if dsns else '?')
+           in read(qlog), 'log: sender non-delivery notification')
+        ok(wait_for(lambda: gone(qid)) and not os.path.exists(
+            os.path.join(q, 'bounce', qid)), 'bounced message and its log removed')
+
+        # 7. no bounce of a bounce; NOTIFY=NEVER
+        qid = write_qf(q, '', [('bounce2@example.com', 0)])
+        wake()
+        ok(wait_for(lambda: gone(qid)), 'null-sender bounce removed')
+        ok('%s: undeliverable bounce' % qid in read(qlog),
+           'log: null-sender failure dropped with a log line')
+        n = len(delivered('carol@sender.example'))
+        qid = write_qf(q, 'carol@sender.example', [('bounce3@example.com', 1)])
+        wake()
+        ok(wait_for(lambda: gone(qid)), 'NOTIFY=NEVER message removed')
+        time.sleep(0.5)
+        ok(len(delivered('carol@sender.example')) == n, 'NOTIFY=NEVER: no DSN')
+
+        # 8. unknown local user bounces 5.1.1
+        qid = write_qf(q, 'dave@sender.example', [('nobody@localhost', 0)])
+        wake()
+        ok(wait_for(lambda: dsn_for('dave@sender.example')),
+           'unknown local user: DSN')
+        d = dsn_for('dave@sender.example')
+        ok(d and 'Status: 5.1.1' in d[0][1] and 'unknown user' in d[0][1],
+           'unknown local user: 5.1.1 unknown user')
+
+        # 9. corrupt file
+        with open(os.path.join(q, 'incoming', 'BADFILE1'), 'w') as f:
+            f.write('this is not a queue file\n')
+        if OWNER:
+            os.chown(os.path.join(q, 'incoming', 'BADFILE1'), *OWNER)
+        wake()
+        ok(wait_for(lambda: os.path.exists(os.path.join(q, 'corrupt',
+                                                        'BADFILE1'))),
+           'corrupt file moved to corrupt/')
+        ok('BADFILE1: corrupt queue file' in read(qlog), 'log: corrupt queue file')
+
+        # 10. expiry: older than maximal_queue_lifetime
+        qid = write_qf(q, 'erin@sender.example', [('defer2@example.com', 0)],
+                       arrival=time.time() - 6 * 86400)
+        wake()
+        ok(wait_for(lambda: dsn_for('erin@sender.example')),
+           'expired message: DSN to the sender')
+        d = dsn_for('erin@sender.example')
+        ok(d and 'Action: failed' in d[0][1] and 'Status: 4.4.1' in d[0][1]
+           and 'Connection refused' in d[0][1],
+           'expired: Action failed with the last defer reason')
+        ok(wait_for(lambda: gone(qid)), 'expired message removed')
+
+        # 11. delay warning
+        qid = write_qf(q, 'fred@sender.example', [('defer3@example.com', 0)],
+                       arrival=time.time() - 5 * 3600, warn=int(time.time()) - 5)
+        wake()
+        ok(wait_for(lambda: dsn_for('fred@sender.example')),
+           'delay warning sent')
+        d = dsn_for('fred@sender.example')
+        ok(d and 'Action: delayed' in d[0][1]
+           and 'Subject: Delayed Mail (still being retried)' in d[0][1],
+           'delay warning: Action delayed')
+        dpath = os.path.join(q, 'deferred', qid)
+        ok(wait_for(lambda: os.path.exists(dpath)), 'warned message deferred')
+        ok(b'W%020d\n' % 0 in open(dpath, 'rb').read(),
+           'warning time cleared (sent once)')
+        before = len(dsn_for('fred@sender.example'))
+        wake(b'I' + qid.encode())
+        wait_for(lambda: read(qlog).count('to=<defer3@example.com>') >= 2)
+        time.sleep(0.5)
+        ok(len(dsn_for('fred@sender.example')) == before,
+           'no second delay warning')
+
+        # 12. transport without a service
+        qid = write_qf(q, 'gina@sender.example', [('x@relay.test', 0)])
+        wake()
+        ok(wait_for(lambda: os.path.exists(os.path.join(q, 'deferred', qid))),
+           'missing transport: deferred')
+        ok('reason=mail transport unavailable'
+           in read(os.path.join(q, 'defer', qid)),
+           'missing transport: "mail transport unavailable"')
+
+        # 13. kill -9 qmgr in the middle of a message
+        open(os.path.join(out, 'hang'), 'w').close()
+        qid = write_qf(q, 'hank@sender.example', [('ok9@example.com', 0),
+                                                  ('hang1@remote.example', 0)])
+        wake()
+        ok(wait_for(lambda: 'to=<ok9@example.com>' in read(qlog)),
+           'crash test: first recipient recorded')
+        qm.send_signal(signal.SIGKILL)
+        qm.wait()
+        ok(os.path.exists(os.path.join(q, 'active', qid)),
+           'crash test: message left in active/')
+        os.unlink(os.path.join(out, 'hang'))
+        qm = start_qmgr()
+        ok(wait_for(lambda: gone(qid)), 'crash test: message finished after'
+           ' restart', read(qlog))
+        ok(len(delivered('ok9@example.com')) == 1,
+           'crash test: done recipient not delivered again',
+           read(agent_log))
+        ok(len(delivered('hang1@remote.example')) == 1,
+           'crash test: pending recipient delivered once after restart')
+        qm.send_signal(signal.SIGTERM)
+        ok(qm.wait(timeout=10) == 0, 'qmgr exits 0 on SIGTERM', read(qlog))
+        ok('Sanitizer' not in read(qlog) and 'runtime error'
+           not in read(qlog), 'no sanitizer reports', read(qlog))
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        if FAILED == 0:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print('# kept ' + tmp)
+    print('1..%d' % N)
+    return 1 if FAILED or N == 0 else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,124 @@
+#!/usr/bin/python3
+"""A fake delivery agent for qmgr tests, speaking lib/deliver.h.
+
+usage: qmgr_fake_agent.py QUEUE_DIR LOG OUTDIR TRANSPORT...
+
+Listens on QUEUE_DIR/private/<transport> for each transport. The local
+part of a recipient decides the answer: defer* -> deferred 4.4.1,
+bounce* -> bounced 5.1.1, hang* -> no answer while OUTDIR/hang exists,
+anything else -> delivered. Each delivered recipient is appended to LOG as
+"transport queue_id index address <sender>", and the message bytes are copied to
+OUTDIR/<queue_id>.msg (so a test can read a DSN qmgr queued).
+"""
+import os
+import socket
+import sys
+import threading
+import time
+
+
+def dec(v):
+    out, i = bytearray(), 0
+    while i < len(v):
+        if v[i] == '%' and i + 2 < len(v) + 1:
+            out.append(int(v[i + 1:i + 3], 16))
+            i += 3
+        else:
+            out += v[i].encode('latin-1')
+            i += 1
+    return out.decode('latin-1')
+
+
+def enc(v):
+    return (v.replace('%', '%25').replace('\r', '%0D').replace('\n', '%0A')
+            .replace('\0', '%00'))
+
+
+def message_bytes(path):
+    data = open(path, 'rb').read()
+    pos = 0
+    while True:
+        nl = data.index(b'\n', pos)
+        line = data[pos:nl]
+        if line.startswith(b'M'):
+            n = int(line[1:])
+            return data[nl + 1:nl + 1 + n]
+        pos = nl + 1
+
+
+def serve(conn, qdir, log, outdir, transport):
+    buf = b''
+    while b'\n\n' not in buf and not buf.startswith(b'\n'):
+        chunk = conn.recv(65536)
+        if not chunk:
+            conn.close()
+            return
+        buf += chunk
+    attrs = {}
+    for line in buf.split(b'\n\n')[0].decode('latin-1').split('\n'):
+        k, _, v = line.partition('=')
+        attrs[k] = dec(v)
+    n = int(attrs['rcpt_count'])
+    qid = attrs['queue_id']
+    path = os.path.join(qdir, attrs['queue_name'], qid)
+    out = ['version=1', 'rcpt_count=%d' % n]
+    for i in range(n):
+        addr = attrs['rcpt.%d.addr' % i]
+        local = addr.split('@')[0]
+        if local.startswith('hang'):
+            while os.path.exists(os.path.join(outdir, 'hang')):
+                time.sleep(0.1)
+            conn.setblocking(False)
+            try:
+                if conn.recv(1, socket.MSG_PEEK) == b'':
+                    conn.close()    # qmgr is gone: deliver nothing
+                    return
+            except BlockingIOError:
+                pass
+            conn.setblocking(True)
+        if local.startswith('defer'):
+            act, st, why = 'deferred', '4.4.1', 'connect to x: Connection refused'
+        elif local.startswith('bounce'):
+            act, st, why = 'bounced', '5.1.1', 'host x said: 550 5.1.1 no such user'
+        else:
+            act, st, why = 'delivered', '2.0.0', 'delivered via fake'
+            with open(log, 'a') as f:
+                f.write('%s %s %s %s <%s>\n' % (transport, qid,
+                        attrs['rcpt.%d.index' % i], addr, attrs['sender']))
+            with open(os.path.join(outdir, qid + '.msg'), 'wb') as f:
+                f.write(message_bytes(path))
+        out += ['rcpt.%d.action=%s' % (i, act), 'rcpt.%d.status=%s' % (i, st),
+                'rcpt.%d.reason=%s' % (i, enc(why)),
+                'rcpt.%d.relay=fake' % i]
+    try:
+        conn.sendall(('\n'.join(out) + '\n\n').encode('latin-1'))
+    except OSError:
+        pass
+    conn.close()
+
+
+def listen(qdir, log, outdir, transport):
+    path = os.path.join(qdir, 'private', transport)
+    if os.path.exists(path):
+        os.unlink(path)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(path)
+    os.chmod(path, 0o666)
+    s.listen(64)
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=serve, args=(c, qdir, log, outdir, transport),
+                         daemon=True).start()
+
+
+def main():
+    qdir, log, outdir = sys.argv[1:4]
+    for t in sys.argv[4:]:
+        threading.Thread(target=listen, args=(qdir, log, outdir, t),
+                         daemon=True).start()
+    while True:
+        time.sleep(3600)
+
+
+if __name__ == '__main__':
+    main()
