@@ -32,6 +32,7 @@
 
 #include "attr.h"
 #include "buf.h"
+#include "conf.h"
 #include "queue.h"
 #include "str.h"
 #include "xalloc.h"
@@ -225,6 +226,19 @@ parse_num(const char *s, size_t len, long long *out)
  * The writer.
  */
 
+/* default_warn - arrival + delay_warning_time, or 0 (none) */
+static long
+default_warn(long arrival)
+{
+	const char *v = conf_str("delay_warning_time");
+	long	 secs;
+
+	if (v == NULL || *v == 0 || str_parse_time(v, 'h', &secs) < 0
+	    || secs <= 0)
+		return (0);
+	return (arrival + secs);
+}
+
 /* queue_writer_new - create subdir/.ID for a new message */
 struct queue_writer *
 queue_writer_new(const char *queue_dir, const char *subdir, char *err,
@@ -258,6 +272,7 @@ queue_writer_new(const char *queue_dir, const char *subdir, char *err,
 	if (mode == 0644)
 		(void)fchmod(w->fd, mode);	/* despite the umask */
 	w->final = xasprintf("%s/%s", w->dir, w->id);
+	w->warn = default_warn(w->sec);
 	w->sender = xstrdup("");
 	w->attrs = buf_new(256);
 	w->rcpts = buf_new(256);

@@ -79,8 +79,9 @@
  *	The writer is freed by queue_writer_commit() (success or failure)
  *	and by queue_writer_abort(): copy queue_writer_id() first if you
  *	need it afterwards. After a failed finish, call abort (or commit,
- *	which then fails). queue_writer_warn() sets the delay-warning time
- *	(arrival + delay_warning_time; default 0 = no warning).
+ *	which then fails). The delay-warning time defaults to arrival +
+ *	delay_warning_time (main.cf; 0 = none); queue_writer_warn()
+ *	overrides it (0 = no warning for this message).
  *
  *	Group commit with one flush: after queue_writer_nosync(w),
  *	finish does not fsync the file; the caller commits (renames) a

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "conf.h"
 #include "queue.h"
 #include "str.h"
 #include "tap.h"
@@ -320,6 +321,35 @@ test_updates(void)
 	free(path);
 }
 
+/* test_warn_default - W = arrival + delay_warning_time */
+static void
+test_warn_default(void)
+{
+	struct queue_writer *w;
+	struct queue_file *qf;
+	char	 err[256], id[QUEUE_ID_MAX + 1], *p;
+
+	conf_set("delay_warning_time", "4h");
+	w = queue_writer_new(qdir, "incoming", err, sizeof(err));
+	snprintf(id, sizeof(id), "%s", queue_writer_id(w));
+	queue_writer_commit(w, err, sizeof(err));
+	conf_set("delay_warning_time", "0h");
+	p = queue_path(qdir, "incoming", id);
+	qf = queue_file_open(p, 0, err, sizeof(err));
+	tap_ok(qf && qf->warn_time == qf->arrival + 4 * 3600,
+	    "warn time defaults to arrival + delay_warning_time");
+	queue_file_close(qf);
+	free(p);
+	w = queue_writer_new(qdir, "incoming", err, sizeof(err));
+	snprintf(id, sizeof(id), "%s", queue_writer_id(w));
+	queue_writer_commit(w, err, sizeof(err));
+	p = queue_path(qdir, "incoming", id);
+	qf = queue_file_open(p, 0, err, sizeof(err));
+	tap_ok(qf && qf->warn_time == 0, "delay_warning_time 0: no warning");
+	queue_file_close(qf);
+	free(p);
+}
+
 /* test_ids - valid, unique, sorted by time */
 static void
 test_ids(void)
@@ -507,6 +537,7 @@ main(void)
 	test_truncations();
 	test_garbage();
 	test_updates();
+	test_warn_default();
 	test_ids();
 	test_dirs();
 	test_logs();
