@@ -1,0 +1,260 @@
+#!/bin/bash
+# 45-postscreen.t - postscreen on loopback with the seed's postscreen
+# settings (main.cf's access list, actions, the full DNSBL/DNSWL list,
+# thresholds and after-220 tests) against a private dnsmasq that lists
+# 127.0.0.2 on zen.spamhaus.org and 127.0.0.3 on list.dnswl.org, and a
+# stand-in for smtpd's pass service. Each client connects from its own
+# loopback address. Checks the replies a client sees and the log lines
+# an administrator greps for.
+. "$POSTERN_TOP/tests/lib/tap.sh"
+. "$POSTERN_TOP/tests/lib/dnsmasq.sh"
+
+PY=/usr/bin/python3
+CLIENT="$PY $POSTERN_TOP/tests/lib/psc_client.py"
+PORT=$((20450 + $$ % 20))
+DNSPORT=$((PORT + 20))
+DIR=$(mktemp -d /tmp/postern-45-postscreen.XXXXXX)
+PSC_PID=
+FAKE_PID=
+cleanup() {
+	[ -n "$PSC_PID" ] && kill "$PSC_PID" 2>/dev/null && wait "$PSC_PID"
+	[ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null
+	dnsmasq_stop
+	rm -rf "$DIR"
+}
+trap cleanup EXIT
+
+[ -x "$POSTERN_BIN/postscreen" ] || bail_out "no postscreen in $POSTERN_BIN"
+
+# DNS: the seed's zones answer NXDOMAIN except for our listed clients.
+for z in spamhaus.org barracudacentral.org spamcop.net manitu.net \
+	swinog.ch imp.ch uceprotect.net sorbs.net dnswl.org isipp.com \
+	mailspike.net; do
+	dnsmasq_local "$z"
+done
+dnsmasq_record "host-record=2.0.0.127.zen.spamhaus.org,127.0.0.2"
+dnsmasq_record "host-record=3.0.0.127.list.dnswl.org,127.0.10.3"
+dnsmasq_record "host-record=4.0.0.127.dnsbl.sorbs.net,127.0.0.10"
+dnsmasq_start "$DIR/dns" "$DNSPORT" || bail_out "dnsmasq did not start"
+
+# Config: the seed's postscreen section verbatim, then test plumbing.
+mkdir -p "$DIR/etc" "$DIR/queue/private" "$DIR/data"
+sed -n '/^# Postscreen Settings/,/^# Virtual Domain Settings/p' \
+	"$POSTERN_TOP/../shared/seed-config/main.cf" >"$DIR/etc/main.cf" 2>/dev/null
+if ! grep -q postscreen_dnsbl_sites "$DIR/etc/main.cf"; then
+	# No shared seed next to the repo: the same lines from etc/seed.
+	sed -n '/^# Postscreen Settings/,/^# Virtual Domain Settings/p' \
+		"$POSTERN_TOP/etc/seed/main.cf" >"$DIR/etc/main.cf" 2>/dev/null
+fi
+grep -q 'spamrbl.imp.ch==127.0.0.5' "$DIR/etc/main.cf" ||
+	bail_out "cannot find the seed's main.cf"
+sed -i "s#/etc/postfix/postscreen_access.cidr#$DIR/etc/postscreen_access.cidr#" \
+	"$DIR/etc/main.cf"
+cat >>"$DIR/etc/main.cf" <<EOF
+queue_directory = $DIR/queue
+data_directory = $DIR/data
+mynetworks = 192.0.2.0/24
+resolver_nameservers = $DNSMASQ_SERVER
+smtpd_banner = mx.test.example ESMTP postern
+myhostname = mx.test.example
+postscreen_greet_wait = 1s
+postscreen_dnsbl_timeout = 5s
+EOF
+cat >"$DIR/etc/postscreen_access.cidr" <<EOF
+# the seed's private ranges, plus two test clients
+10.0.0.0/8 permit
+127.0.0.9 permit
+127.0.0.10 reject
+EOF
+
+# Started as root, postscreen runs as mail_owner: let it at its files.
+if [ "$(id -u)" = 0 ]; then
+	chmod 755 "$DIR"
+	chown -R postern "$DIR/data" "$DIR/queue" || bail_out "no postern user"
+fi
+
+$PY "$POSTERN_TOP/tests/lib/psc_fake_smtpd.py" "$DIR/queue/private/smtpd" \
+	"$DIR/fake.log" &
+FAKE_PID=$!
+"$POSTERN_BIN/postscreen" -c "$DIR/etc" -d -l "127.0.0.1:$PORT" \
+	2>"$DIR/postscreen.log" &
+PSC_PID=$!
+for i in $(seq 50); do
+	grep -q READY "$DIR/fake.log" 2>/dev/null &&
+		(exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break
+	sleep 0.1
+done
+kill -0 "$PSC_PID" 2>/dev/null || {
+	sed 's/^/# /' "$DIR/postscreen.log" >&2
+	bail_out "postscreen did not start"
+}
+
+LOG="$DIR/postscreen.log"
+# client NAME SRC STEP... - run a dialogue; ok if every step held
+client() {
+	local name=$1 src=$2 out
+	shift 2
+	out=$($CLIENT "$src" 127.0.0.1 "$PORT" "$@" 2>&1)
+	ok $? "$name"
+	[[ $out == *FAIL* ]] && echo "$out" | sed 's/^/# /' >&2
+}
+# logged REGEX NAME - a postscreen log line matches
+logged() {
+	local i
+	for i in $(seq 30); do
+		grep -Eq "$1" "$LOG" && break
+		sleep 0.1
+	done
+	grep -Eq "$1" "$LOG"
+	ok $? "$2"
+}
+
+# The seed's "==" entry: warned about, postscreen still runs.
+logged 'warning: .*bad DNSBL filter syntax.*spamrbl\.imp\.ch==127\.0\.0\.5\*2' \
+	"seed's spamrbl.imp.ch== entry reported, not fatal"
+
+# 1. A clean new client: teaser, full greet wait, dummy engine, 450.
+start=$(date +%s.%N)
+client "clean client: 220- teaser, 220, EHLO without PIPELINING, RCPT 450 4.3.2" \
+	127.0.0.5 'expect:^220-mx\.test\.example ESMTP postern$' 'quiet:0.7' \
+	'expect:^220 mx\.test\.example ESMTP postern$' \
+	'send:EHLO client.test\r\n' 'expect:^250-mx\.test\.example$' \
+	'expect:^250-SIZE' 'expect:^250-' 'expect:^250-' 'expect:^250-' \
+	'expect:^250-' 'expect:^250 DSN$' \
+	'send:MAIL FROM:<a@client.test>\r\n' 'expect:^250 2\.1\.0' \
+	'send:RCPT TO:<b@example.com>\r\n' \
+	'expect:^450 4\.3\.2 Service currently unavailable$' \
+	'send:QUIT\r\n' 'expect:^221' 'closed'
+end=$(date +%s.%N)
+awk "BEGIN { exit !($end - $start >= 1) }"
+ok $? "clean client sat out the 1s greet wait"
+logged 'CONNECT from \[127\.0\.0\.5\]:[0-9]+ to \[127\.0\.0\.1\]:'"$PORT" \
+	"CONNECT logged"
+logged 'NOQUEUE: reject: RCPT from \[127\.0\.0\.5\]:[0-9]+: 450 4\.3\.2 Service currently unavailable; from=<a@client\.test>, to=<b@example\.com>, proto=ESMTP, helo=<client\.test>' \
+	"RCPT rejection logged as Postfix does"
+logged 'PASS NEW \[127\.0\.0\.5\]:' "PASS NEW after the after-220 tests"
+[ -s "$DIR/data/postscreen_cache.lmdb" ]
+ok $? "cache file created under data_directory"
+
+# 2. The same client again: straight to smtpd.
+client "cached client handed to smtpd at once" 127.0.0.5 \
+	'expect:^220 fake-smtpd ready$' 'send:QUIT\r\n' \
+	'expect:^221 fake-smtpd bye$'
+logged 'PASS OLD \[127\.0\.0\.5\]:' "PASS OLD logged"
+grep -q 'PASSED client_addr=127.0.0.5 client_port=[0-9]* server_addr=127.0.0.1 server_port='"$PORT" \
+	"$DIR/fake.log"
+ok $? "smtpd received the socket with client and server addresses"
+
+# 3. Pregreet: enforce (seed) -> 550 5.5.1 at RCPT.
+client "pregreeting client rejected at RCPT (enforce)" 127.0.0.6 \
+	'expect:^220-' 'send:EHLO early.test\r\n' 'expect:^220 ' \
+	'expect:^250-' 'expect:^250-' 'expect:^250-' 'expect:^250-' \
+	'expect:^250-' 'expect:^250-' 'expect:^250 ' \
+	'send:MAIL FROM:<x@early.test>\r\n' 'expect:^250' \
+	'send:RCPT TO:<b@example.com>\r\n' \
+	'expect:^550 5\.5\.1 Protocol error$' 'send:QUIT\r\n' 'expect:^221'
+logged 'PREGREET 17 after [0-9.]+ from \[127\.0\.0\.6\]:[0-9]+: EHLO early\.test\\r\\n' \
+	"PREGREET logged with the text"
+
+# 4. DNSBL: zen.spamhaus.org*3 reaches the threshold 3.
+client "DNSBL-listed client rejected with 550 5.7.1" 127.0.0.2 \
+	'expect:^220-' 'expect:^220 ' 'send:HELO bot.test\r\n' \
+	'expect:^250 mx\.test\.example$' 'send:MAIL FROM:<s@bot.test>\r\n' \
+	'expect:^250' 'send:RCPT TO:<b@example.com>\r\n' \
+	'expect:^550 5\.7\.1 Service unavailable; client \[127\.0\.0\.2\] blocked using zen\.spamhaus\.org$' \
+	'send:QUIT\r\n' 'expect:^221'
+logged 'DNSBL rank 3 for \[127\.0\.0\.2\]:' "DNSBL rank logged"
+grep -q '2\.0\.0\.127\.b\.barracudacentral\.org' "$DIR/dns/dnsmasq.log"
+ok $? "every zone of the seed's list was queried"
+
+# 5. Below the threshold: sorbs*1 only -> not rejected for DNSBL.
+client "client with score 1 < 3 is not DNSBL-rejected" 127.0.0.4 \
+	'expect:^220-' 'expect:^220 ' 'send:HELO ok.test\r\n' 'expect:^250' \
+	'send:MAIL FROM:<s@ok.test>\r\n' 'expect:^250' \
+	'send:RCPT TO:<b@example.com>\r\n' 'expect:^450 4\.3\.2' \
+	'send:QUIT\r\n' 'expect:^221'
+
+# 6. DNSWL: list.dnswl.org 127.0.10.3 -> -3 <= -2: allow-listed at once.
+start=$(date +%s.%N)
+client "DNSWL client skips the tests and reaches smtpd" 127.0.0.3 \
+	'expect:^220-' 'expect:^220 fake-smtpd ready$' 'send:QUIT\r\n' \
+	'expect:^221 fake-smtpd'
+end=$(date +%s.%N)
+awk "BEGIN { exit !($end - $start < 1) }"
+ok $? "DNSWL client did not sit out the greet wait"
+logged 'PASS NEW \[127\.0\.0\.3\]:' "DNSWL client PASS NEW"
+
+# 7. Access list: permit (cidr) and reject (enforce: 550 5.3.2 at RCPT).
+client "cidr permit: handed over without tests" 127.0.0.9 \
+	'expect:^220 fake-smtpd ready$' 'send:QUIT\r\n' 'expect:^221'
+logged 'WHITELISTED \[127\.0\.0\.9\]:' "WHITELISTED logged"
+client "cidr reject: 550 5.3.2 after the client's commands" 127.0.0.10 \
+	'expect:^220 mx\.test' 'send:EHLO deny.test\r\n' 'expect:^250-' \
+	'expect:^250-' 'expect:^250-' 'expect:^250-' 'expect:^250-' \
+	'expect:^250-' 'expect:^250 ' 'send:MAIL FROM:<d@deny.test>\r\n' \
+	'expect:^250' 'send:RCPT TO:<b@example.com>\r\n' \
+	'expect:^550 5\.3\.2 Service currently unavailable$' \
+	'send:QUIT\r\n' 'expect:^221'
+logged 'BLACKLISTED \[127\.0\.0\.10\]:' "BLACKLISTED logged"
+
+# 8. Bare newline: the seed says drop -> 521 and close.
+client "bare newline dropped with 521" 127.0.0.7 \
+	'expect:^220-' 'expect:^220 ' 'send:EHLO lf.test\n' \
+	'expect:^521 5\.5\.1 Protocol error$' 'closed'
+logged 'BARE NEWLINE from \[127\.0\.0\.7\]:[0-9]+ after CONNECT' \
+	"BARE NEWLINE logged"
+
+# 9. Non-SMTP command: default drop -> 521 and close.
+client "HTTP request dropped with 521" 127.0.0.11 \
+	'expect:^220-' 'expect:^220 ' 'send:GET / HTTP/1.0\r\n' \
+	'expect:^521 5\.5\.1 Protocol error$' 'closed'
+logged 'NON-SMTP COMMAND from \[127\.0\.0\.11\]:[0-9]+ after CONNECT: GET / HTTP/1\.0' \
+	"NON-SMTP COMMAND logged"
+
+# 10. Pipelining without PIPELINING: enforce -> 550 5.5.1 at RCPT.
+client "pipelining client rejected at RCPT" 127.0.0.12 \
+	'expect:^220-' 'expect:^220 ' \
+	'send:HELO pipe.test\r\nMAIL FROM:<p@pipe.test>\r\n' \
+	'expect:^250 mx' 'expect:^250 2\.1\.0' \
+	'send:RCPT TO:<b@example.com>\r\n' \
+	'expect:^550 5\.5\.1 Protocol error$' 'send:QUIT\r\n' 'expect:^221'
+logged 'COMMAND PIPELINING from \[127\.0\.0\.12\]:[0-9]+ after HELO: MAIL FROM:<p@pipe\.test>\\r\\n' \
+	"COMMAND PIPELINING logged"
+
+# 11. Hostile input: NUL, 8-bit, an overlong line.
+client "NUL and 8-bit in a command get an answer" 127.0.0.13 \
+	'expect:^220-' 'expect:^220 ' $'send:NO\\0OP \x01\xff\xfe\r\n' \
+	'expect:^502 5\.5\.2' 'send:QUIT\r\n' 'expect:^221'
+long=$(head -c 5000 /dev/zero | tr '\0' 'A')
+client "overlong line closed with 521 5.5.2" 127.0.0.14 \
+	'expect:^220-' 'expect:^220 ' "send:$long" \
+	'expect:^521 5\.5\.2' 'closed'
+logged 'COMMAND LENGTH LIMIT from \[127\.0\.0\.14\]' "COMMAND LENGTH LIMIT logged"
+
+# 12. A client that hangs up during the greet wait.
+$CLIENT 127.0.0.15 127.0.0.1 "$PORT" 'expect:^220-' >/dev/null 2>&1
+logged 'HANGUP after [0-9.]+ from \[127\.0\.0\.15\]:[0-9]+ in tests before SMTP handshake' \
+	"HANGUP logged"
+
+# 13. smtpd down: 421 4.3.2 All server ports are busy.
+kill "$FAKE_PID" && wait "$FAKE_PID" 2>/dev/null
+FAKE_PID=
+client "smtpd unavailable: 421 4.3.2" 127.0.0.9 \
+	'expect:^421 4\.3\.2 All server ports are busy$' 'closed'
+
+# postscreen survived all of it, and stops on SIGTERM.
+kill -0 "$PSC_PID" 2>/dev/null
+ok $? "postscreen still running"
+kill "$PSC_PID"
+wait "$PSC_PID"
+rc=$?
+PSC_PID=
+is "$rc" 0 "postscreen exits 0 on SIGTERM"
+grep -E 'panic|fatal|Sanitizer|runtime error' "$LOG" >&2
+[ $? -ne 0 ]
+ok $? "no panic, fatal, or sanitizer report in the log"
+grep -q ERROR "$DIR/fake.log"
+[ $? -ne 0 ]
+ok $? "every hand-off was well-formed"
+
+done_testing

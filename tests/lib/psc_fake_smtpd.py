@@ -1,0 +1,72 @@
+#!/usr/bin/python3
+# NAME
+#	psc_fake_smtpd.py - a stand-in for smtpd's pass service
+# SYNOPSIS
+#	psc_fake_smtpd.py SOCKET_PATH LOG_FILE
+# DESCRIPTION
+#	Listens on the unix socket postscreen hands clients to, receives
+#	each client socket (SCM_RIGHTS) with its attribute list
+#	(lib/fdpass.h), logs "PASSED client_addr=... client_port=...
+#	server_addr=... server_port=..." to LOG_FILE, then greets the
+#	client with "220 fake-smtpd ready", answers one line with
+#	"221 fake-smtpd bye" and closes. Lets tests check the hand-off
+#	without the real smtpd.
+import os
+import socket
+import sys
+import threading
+
+path, logpath = sys.argv[1], sys.argv[2]
+log_lock = threading.Lock()
+
+
+def log(text):
+    with log_lock, open(logpath, "a") as f:
+        f.write(text + "\n")
+
+
+def serve(conn):
+    try:
+        msg, fds, _flags, _addr = socket.recv_fds(conn, 4096, 1)
+        data = msg
+        while b"\n\n" not in data:
+            more = conn.recv(4096)
+            if not more:
+                break
+            data += more
+        conn.close()
+        if len(fds) != 1:
+            log("ERROR fds=%d" % len(fds))
+            return
+        attrs = dict(l.split("=", 1) for l in
+                     data.decode("ascii", "replace").split("\n") if "=" in l)
+        log("PASSED client_addr=%s client_port=%s server_addr=%s "
+            "server_port=%s" % (attrs.get("client_addr"),
+                                attrs.get("client_port"),
+                                attrs.get("server_addr"),
+                                attrs.get("server_port")))
+        client = socket.socket(fileno=fds[0])
+        client.settimeout(10)
+        client.sendall(b"220 fake-smtpd ready\r\n")
+        try:
+            client.recv(4096)
+            client.sendall(b"221 fake-smtpd bye\r\n")
+        except OSError:
+            pass
+        client.close()
+    except Exception as e:  # a broken hand-off is a test failure
+        log("ERROR %r" % (e,))
+
+
+try:
+    os.unlink(path)
+except FileNotFoundError:
+    pass
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+srv.bind(path)
+os.chmod(path, 0o666)  # postscreen runs as mail_owner under root
+srv.listen(16)
+log("READY")
+while True:
+    c, _ = srv.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
