@@ -344,6 +344,7 @@ const struct conf_param conf_params[] = {
 	{ "delay_notice_recipient", "postmaster" },
 	{ "error_notice_recipient", "postmaster" },
 	{ "double_bounce_sender", "double-bounce" },
+	{ "command_time_limit", "1000s" },	/* <transport>_time_limit default */
 	{ "smtp_destination_concurrency_limit",
 	    "$default_destination_concurrency_limit" },
 	{ "smtp_destination_recipient_limit",
