@@ -17,3 +17,6 @@ smtpd_check_test_SRCS := smtpd/smtpd_check_test.c smtpd/smtpd_check.c
 # smtpd-check: transcript driver for the policy engine (tests/26-smtpd-check.t)
 TOOLS += smtpd-check
 smtpd-check_SRCS := smtpd/smtpd_check_driver.c smtpd/smtpd_check.c
+
+UNIT_TESTS += smtpd_cmd_test
+smtpd_cmd_test_SRCS := smtpd/smtpd_cmd_test.c smtpd/smtpd_cmd.c

@@ -1,0 +1,292 @@
+/*
+ * NAME
+ *	smtpd_cmd_test - the command parser and check/do logic, no network
+ * DESCRIPTION
+ *	The session functions smtpd_cmd.c calls are replaced here: replies
+ *	are collected, and the policy check answers at once (a recipient
+ *	containing "reject" is refused with 550, "defer" with 451). Each
+ *	vector is a list of command lines and the reply codes (with
+ *	enhanced codes where it matters) they must produce, in order.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "queue.h"
+#include "reply.h"
+#include "smtpd.h"
+#include "tap.h"
+#include "xalloc.h"
+
+struct smtpd_params smtpd_params;
+static struct buf *replies;
+
+/* The session side, faked. */
+static void
+put(const char *text)
+{
+	char	 code[16];
+
+	snprintf(code, sizeof(code), "%.9s", text);
+	if (code[3] == '-')	/* multi-line: report the last line only */
+		return;
+	buf_printf(replies, "%s%.9s", BUF_LEN(replies) ? "|" : "", text);
+	while (BUF_LEN(replies) && (BUF_STR(replies)[BUF_LEN(replies) - 1]
+	    == '\r' || BUF_STR(replies)[BUF_LEN(replies) - 1] == '\n'
+	    || BUF_STR(replies)[BUF_LEN(replies) - 1] == ' '))
+		buf_truncate(replies, BUF_LEN(replies) - 1);
+}
+
+void
+smtpd_reply(struct smtpd_session *s, int status, const char *arg)
+{
+	struct buf *b = buf_new(0);
+
+	reply_build(b, status, arg);
+	put(BUF_STR(b));
+	buf_free(b);
+}
+
+void
+smtpd_reply_custom(struct smtpd_session *s, int status, const char *text)
+{
+	struct buf *b = buf_new(0);
+
+	reply_custom(b, status, text);
+	put(BUF_STR(b));
+	buf_free(b);
+}
+
+void
+smtpd_reply_multi(struct smtpd_session *s, int code, const char *const *l,
+    size_t n)
+{
+	char	 t[8];
+
+	snprintf(t, sizeof(t), "%d", code);
+	put(t);
+}
+
+void
+smtpd_reply_text(struct smtpd_session *s, const char *line)
+{
+	put(line);
+}
+
+void
+smtpd_session_check(struct smtpd_session *s, int stage, smtpd_cont_fn *cont)
+{
+	const char *r = s->cs.recipient;
+
+	if (stage == SMTPD_STAGE_RCPT && r && strstr(r, "reject"))
+		cont(s, SMTPD_CHECK_REJECT, "550 5.1.1 <x>: Recipient address "
+		    "rejected: User unknown");
+	else if (stage == SMTPD_STAGE_RCPT && r && strstr(r, "defer"))
+		cont(s, SMTPD_CHECK_DEFER, "451 4.3.0 <x>: Temporary lookup "
+		    "failure");
+	else
+		cont(s, SMTPD_CHECK_OK, "");
+}
+
+void
+smtpd_session_start_data(struct smtpd_session *s)
+{
+	s->state = SMTPD_ST_DATA;
+}
+
+void
+smtpd_session_close(struct smtpd_session *s)
+{
+	s->state = SMTPD_ST_CLOSING;
+}
+
+void
+smtpd_session_reset(struct smtpd_session *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < s->nrcpts; i++) {
+		free(s->rcpts[i].addr);
+		free(s->rcpts[i].orcpt);
+	}
+	free(s->rcpts);
+	s->rcpts = NULL;
+	s->nrcpts = s->rcpts_cap = 0;
+	free(s->sender);
+	s->sender = NULL;
+	free(s->dsn_envid);
+	s->dsn_envid = NULL;
+	s->cs.sender = NULL;
+}
+
+static const struct {
+	const char *name;
+	const char *lines;	/* separated by \n */
+	const char *want;	/* replies, "|"-separated, first 9 chars */
+	int	 helo_required;
+	int	 vrfy_disabled;
+} vec[] = {
+	{"happy path", "EHLO c.example\nMAIL FROM:<a@b.example>\n"
+	    "RCPT TO:<c@d.example>\nDATA",
+	    "250|250 2.1.0|250 2.1.5|354 End d", 0, 0},
+	{"lower-case verbs", "helo c\nmail from:<a@b>\nrcpt to:<c@d>",
+	    "250 mx.ex|250 2.1.0|250 2.1.5", 0, 0},
+	{"space after colon tolerated", "MAIL FROM: <a@b>\nRCPT TO: <c@d>",
+	    "250 2.1.0|250 2.1.5", 0, 0},
+	{"null sender", "MAIL FROM:<>", "250 2.1.0", 0, 0},
+	{"HELO required", "MAIL FROM:<a@b>\nHELO x\nMAIL FROM:<a@b>",
+	    "503 5.5.1|250 mx.ex|250 2.1.0", 1, 0},
+	{"HELO without name", "HELO\nEHLO", "501 5.5.4|501 5.5.4", 0, 0},
+	{"MAIL syntax", "MAIL <a@b>\nMAIL FROM\nMAIL TO:<a@b>",
+	    "501 5.5.4|501 5.5.4|501 5.5.4", 0, 0},
+	{"nested MAIL", "MAIL FROM:<a@b>\nMAIL FROM:<a@b>",
+	    "250 2.1.0|503 5.5.1", 0, 0},
+	{"RCPT before MAIL", "RCPT TO:<a@b>", "503 5.5.1", 0, 0},
+	{"DATA before MAIL", "DATA", "503 5.5.1", 0, 0},
+	{"DATA without recipients", "MAIL FROM:<a@b>\nDATA",
+	    "250 2.1.0|554 5.5.1", 0, 0},
+	{"DATA with argument", "MAIL FROM:<a@b>\nRCPT TO:<c@d>\nDATA x",
+	    "250 2.1.0|250 2.1.5|501 5.5.4", 0, 0},
+	{"unbalanced brackets", "MAIL FROM:<a@b\nMAIL FROM:a@b>\n"
+	    "MAIL FROM:<<a@b>>", "501 5.1.7|501 5.1.7|501 5.1.7", 0, 0},
+	{"empty recipient", "MAIL FROM:<a@b>\nRCPT TO:<>",
+	    "250 2.1.0|501 5.1.3", 0, 0},
+	{"8-bit address", "MAIL FROM:<\xc3\xa9@b>", "501 5.1.7", 0, 0},
+	{"rejected and deferred recipients", "MAIL FROM:<a@b>\n"
+	    "RCPT TO:<reject@d>\nRCPT TO:<defer@d>\nRCPT TO:<ok@d>\nDATA",
+	    "250 2.1.0|550 5.1.1|451 4.3.0|250 2.1.5|354 End d", 0, 0},
+	{"rejected only: no valid recipients", "MAIL FROM:<a@b>\n"
+	    "RCPT TO:<reject@d>\nDATA", "250 2.1.0|550 5.1.1|554 5.5.1", 0,
+	    0},
+	{"recipient limit", "MAIL FROM:<a@b>\nRCPT TO:<a@d>\nRCPT TO:<b@d>\n"
+	    "RCPT TO:<c@d>\nRCPT TO:<d@d>",
+	    "250 2.1.0|250 2.1.5|250 2.1.5|250 2.1.5|452 4.5.3", 0, 0},
+	{"SIZE over the limit", "MAIL FROM:<a@b> SIZE=2000",
+	    "552 5.3.4", 0, 0},
+	{"SIZE bad syntax", "MAIL FROM:<a@b> SIZE=12x\n"
+	    "MAIL FROM:<a@b> SIZE=-1\nMAIL FROM:<a@b> SIZE=",
+	    "501 5.5.4|501 5.5.4|501 5.5.4", 0, 0},
+	{"SIZE, BODY, RET, ENVID, AUTH accepted", "MAIL FROM:<a@b> SIZE=10 "
+	    "BODY=8BITMIME RET=HDRS ENVID=x+2By AUTH=<>", "250 2.1.0", 0, 0},
+	{"BODY bogus", "MAIL FROM:<a@b> BODY=9BIT", "501 5.5.4", 0, 0},
+	{"RET bogus", "MAIL FROM:<a@b> RET=ALL", "501 5.5.4", 0, 0},
+	{"ENVID bad xtext", "MAIL FROM:<a@b> ENVID=a+zz", "501 5.5.4", 0,
+	    0},
+	{"unknown MAIL parameter", "MAIL FROM:<a@b> FOO=bar\n"
+	    "MAIL FROM:<a@b> SMTPUTF8", "555 5.5.4|555 5.5.4", 0, 0},
+	{"NOTIFY", "MAIL FROM:<a@b>\nRCPT TO:<c@d> NOTIFY=SUCCESS,DELAY\n"
+	    "RCPT TO:<e@d> NOTIFY=NEVER,SUCCESS\nRCPT TO:<f@d> NOTIFY=\n"
+	    "RCPT TO:<g@d> NOTIFY=SOMETIMES",
+	    "250 2.1.0|250 2.1.5|501 5.5.4|501 5.5.4|501 5.5.4", 0, 0},
+	{"ORCPT", "MAIL FROM:<a@b>\nRCPT TO:<c@d> ORCPT=rfc822;c+2B1@d\n"
+	    "RCPT TO:<c@d> ORCPT=c@d\nRCPT TO:<c@d> ORCPT=rfc822;",
+	    "250 2.1.0|250 2.1.5|501 5.5.4|501 5.5.4", 0, 0},
+	{"unknown RCPT parameter", "MAIL FROM:<a@b>\nRCPT TO:<c@d> X=1",
+	    "250 2.1.0|555 5.5.4", 0, 0},
+	{"unknown command (Postfix's 502)", "FOO\nMAIL\n\n\t",
+	    "502 5.5.2|501 5.5.4|502 5.5.2|502 5.5.2", 0, 0},
+	{"RSET", "MAIL FROM:<a@b>\nRSET\nMAIL FROM:<a@b>\nRSET x",
+	    "250 2.1.0|250 2.0.0|250 2.1.0|501 5.5.4", 0, 0},
+	{"NOOP HELP ETRN", "NOOP\nNOOP x\nHELP\nETRN x",
+	    "250 2.0.0|250 2.0.0|214 2.0.0|502 5.5.1", 0, 0},
+	{"VRFY enabled", "VRFY\nVRFY <a@b>\nVRFY bob\nVRFY <a@b",
+	    "501 5.5.4|252 2.0.0|252 2.0.0|501 5.1.3", 0, 0},
+	{"VRFY disabled", "VRFY a", "502 5.5.1", 0, 1},
+	{"STARTTLS and AUTH not yet", "STARTTLS\nAUTH PLAIN",
+	    "502 5.5.1|502 5.5.1", 0, 0},
+	{"QUIT", "QUIT", "221 2.0.0", 0, 0},
+	{"overlong address", "MAIL FROM:<aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@b>",
+	    "501 5.1.7", 0, 0},
+};
+
+static const struct {
+	const char *in;
+	int	 ok;
+	const char *want;
+} xtext_vec[] = {
+	{"abc", 1, "abc"},
+	{"a+2Bb", 1, "a+b"},
+	{"+3D", 1, "="},
+	{"a+2b", 0, NULL},	/* lower-case hex is not xtext */
+	{"a+2", 0, NULL},
+	{"a+", 0, NULL},
+	{"a=b", 0, NULL},
+	{"a b", 0, NULL},
+	{"\xc3\xa9", 0, NULL},
+	{"", 1, ""},
+};
+
+static const struct {
+	const char *line;
+	int	 verb;
+	const char *arg;
+} parse_vec[] = {
+	{"EHLO x", SMTPD_VERB_EHLO, "x"},
+	{"ehlo\tx y", SMTPD_VERB_EHLO, "x y"},
+	{"MAIL FROM:<a>", SMTPD_VERB_MAIL, "FROM:<a>"},
+	{"MAILFROM:<a>", SMTPD_VERB_UNKNOWN, ""},
+	{"DATA", SMTPD_VERB_DATA, ""},
+	{"DAT", SMTPD_VERB_UNKNOWN, ""},
+	{"DATAX", SMTPD_VERB_UNKNOWN, ""},
+	{"", SMTPD_VERB_UNKNOWN, ""},
+	{"   ", SMTPD_VERB_UNKNOWN, ""},
+	{"QUIT   ", SMTPD_VERB_QUIT, ""},
+	{"\xff\xfe", SMTPD_VERB_UNKNOWN, ""},
+};
+
+/* run - feed one vector's lines to a fresh session */
+static void
+run(size_t i)
+{
+	struct smtpd_session *s = xcalloc(1, sizeof(*s));
+	char	*lines = xstrdup(vec[i].lines), *cp = lines, *line;
+
+	smtpd_params.helo_required = vec[i].helo_required;
+	smtpd_params.disable_vrfy = vec[i].vrfy_disabled;
+	buf_reset(replies);
+	s->state = SMTPD_ST_CMD;
+	while ((line = strsep(&cp, "\n")) != NULL)
+		smtpd_cmd_dispatch(s, line, strlen(line));
+	tap_is_str(BUF_STR(replies), vec[i].want, vec[i].name);
+	smtpd_session_reset(s);
+	free(s->helo);
+	free(s->pend_addr);
+	free(s->pend_orcpt);
+	free(s);
+	free(lines);
+}
+
+int
+main(void)
+{
+	size_t	 i;
+	char	*out;
+	const char *arg;
+
+	replies = buf_new(0);
+	smtpd_params.myhostname = "mx.example.com";
+	smtpd_params.size_limit = 1000;
+	smtpd_params.rcpt_limit = 3;
+	smtpd_params.junk_limit = 100;
+	for (i = 0; i < sizeof(vec) / sizeof(vec[0]); i++)
+		run(i);
+	for (i = 0; i < sizeof(xtext_vec) / sizeof(xtext_vec[0]); i++) {
+		out = NULL;
+		tap_is_int(smtpd_xtext_decode(xtext_vec[i].in, &out) == 0,
+		    xtext_vec[i].ok, xtext_vec[i].in);
+		if (xtext_vec[i].ok)
+			tap_is_str(out, xtext_vec[i].want, xtext_vec[i].in);
+		free(out);
+	}
+	for (i = 0; i < sizeof(parse_vec) / sizeof(parse_vec[0]); i++) {
+		tap_is_int(smtpd_cmd_parse(parse_vec[i].line,
+		    strlen(parse_vec[i].line), &arg), parse_vec[i].verb,
+		    parse_vec[i].line);
+		if (parse_vec[i].verb != SMTPD_VERB_UNKNOWN)
+			tap_is_str(arg, parse_vec[i].arg, parse_vec[i].line);
+	}
+	buf_free(replies);
+	return (tap_done());
+}
