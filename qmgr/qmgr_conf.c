@@ -64,8 +64,7 @@ qmgr_conf_load(void)
 	    5, 0);
 	c->default_rcpt_limit = qmgr_conf_long(
 	    "default_destination_recipient_limit", 50, 0);
-	c->default_time_limit = qmgr_conf_long("transport_time_limit",
-	    qmgr_conf_long("command_time_limit", 1000, 1), 1);
+	c->default_time_limit = qmgr_conf_long("command_time_limit", 1000, 1);
 	if (c->active_limit < 1)
 		c->active_limit = 1;
 	if (c->min_backoff < 1)

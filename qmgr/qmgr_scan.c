@@ -53,14 +53,6 @@
 #include "workq.h"
 #include "xalloc.h"
 
-/*
- * Until cleanup/ is in the tree, its functions are weak references:
- * without them pickup is off (logged), everything else works.
- */
-#pragma weak cleanup_maps_new
-#pragma weak cleanup_maps_free
-#pragma weak cleanup_message
-
 struct qmgr_thread {
 	struct qmgr_resolve_maps *rm;
 	struct cleanup_maps *cm;
@@ -80,7 +72,7 @@ thread_init(void)
 	struct qmgr_thread *t = xcalloc(1, sizeof(*t));
 
 	t->rm = qmgr_resolve_maps_new(&qmgr_conf.rc);
-	t->cm = cleanup_maps_new ? cleanup_maps_new() : NULL;
+	t->cm = cleanup_maps_new();
 	return (t);
 }
 
@@ -91,8 +83,7 @@ thread_fini(void *tctx)
 	struct qmgr_thread *t = tctx;
 
 	qmgr_resolve_maps_free(t->rm);
-	if (t->cm)
-		cleanup_maps_free(t->cm);
+	cleanup_maps_free(t->cm);
 	free(t);
 }
 
@@ -444,12 +435,7 @@ pickup_job(void *arg, void *tctx)
 		free(path);
 		return;
 	}
-	if (((struct qmgr_thread *)tctx)->cm == NULL) {
-		log_warn("maildrop %s: pickup unavailable in this build",
-		    j->id);
-		j->ok = 0;
-	} else
-		pickup_clean(j, tctx, qf, path);
+	pickup_clean(j, tctx, qf, path);
 	queue_file_close(qf);
 	free(path);
 }

@@ -326,7 +326,26 @@ bounce_queue_lifetime = 5d
            in read(os.path.join(q, 'defer', qid)),
            'missing transport: "mail transport unavailable"')
 
-        # 13. kill -9 qmgr in the middle of a message
+        # 13. maildrop pickup: unqualified sender, missing headers added
+        mid = write_qf(q, 'cronuser', [('ok5@example.com', 0)], sub='maildrop',
+                       body='Subject: from cron\n\nall is well\n')
+        wake()
+        ok(wait_for(lambda: delivered('ok5@example.com')),
+           'maildrop file picked up and delivered', read(qlog))
+        row = delivered('ok5@example.com')
+        ok(row and row[0][4] == '<cronuser@test.example>',
+           'pickup: unqualified sender gets @$myorigin')
+        text = read(os.path.join(out, row[0][1] + '.msg')) if row else ''
+        ok('Message-ID:' in text or 'Message-Id:' in text,
+           'pickup: Message-ID added', text)
+        ok('\nDate: ' in text or text.startswith('Date: '), 'pickup: Date added')
+        ok('from userid' in text and 'Received: by mx.test.example' in text,
+           'pickup: Received: by ... from userid')
+        ok('all is well' in text, 'pickup: body kept')
+        ok(not os.path.exists(os.path.join(q, 'maildrop', mid)),
+           'pickup: maildrop file removed')
+
+        # 14. kill -9 qmgr in the middle of a message
         open(os.path.join(out, 'hang'), 'w').close()
         qid = write_qf(q, 'hank@sender.example', [('ok9@example.com', 0),
                                                   ('hang1@remote.example', 0)])
