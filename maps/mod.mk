@@ -8,3 +8,8 @@ PROGRAMS += postmap postalias
 postmap_SRCS := maps/postmap.c
 postalias_SRCS := maps/postalias.c
 PROGRAM_LINKS += newaliases=postalias
+
+UNIT_TESTS += map_cidr_test
+map_cidr_test_SRCS := maps/map_cidr_test.c
+UNIT_TESTS += map_regexp_test
+map_regexp_test_SRCS := maps/map_regexp_test.c
