@@ -12,7 +12,8 @@
  *	(from hold, incoming, active, deferred) into incoming/, where qmgr
  *	resolves their pending recipients again. An id of "ALL" means every
  *	message of those queues, "-" reads ids from stdin, one a line.
- *	Queue names after the options restrict the queues searched.
+ *	Queue names after the options replace the default queues (any of
+ *	maildrop, incoming, active, deferred, hold, corrupt).
  *	Options may be repeated and combined, as in Postfix.
  *
  *	-s checks the structure: creates missing queue directories with
@@ -150,9 +151,11 @@ do_op(const struct op *op, const char **queues)
 	size_t	 i;
 	int	 count = 0;
 
+	if (queues && op->what != OP_RELEASE)
+		def = queues;	/* named queues replace the default list */
 	for (; *def; def++) {
-		if (queues && !in_list(queues, *def))
-			continue;
+		if (op->what == OP_HOLD && strcmp(*def, "hold") == 0)
+			continue;	/* already on hold */
 		if (strcmp(op->arg, "ALL") == 0) {
 			if ((ids = queue_scan(queue_cmd_dir(), *def)) == NULL)
 				continue;

@@ -314,7 +314,17 @@ def main():
            '-s removes orphaned logs')
         ok(os.path.isdir(os.path.join(q, 'hold')),
            '-s recreates a missing directory')
+        r = run(['sendmail', '-C', cf, 'z@example.com'], b'Subject: z\n\n')
+        md = files(os.path.join(q, 'maildrop'))
         r = run(['postsuper'] + C + ['-d', 'ALL'])
+        ok(files(os.path.join(q, 'maildrop')) == md and len(md) == 1 and
+           files(os.path.join(q, 'incoming')) == [],
+           'postsuper -d ALL: default queues, maildrop left alone')
+        r = run(['postsuper'] + C + ['-d', 'ALL', 'maildrop'])
+        ok(files(os.path.join(q, 'maildrop')) == [] and
+           files(os.path.join(q, 'incoming')) == [] and
+           b'Deleted: 1 message' in r.stderr,
+           'postsuper -d ALL maildrop: only the named queue', r.stderr)
         out = run(['postqueue'] + C + ['-p']).stdout.decode()
         ok(out == 'Mail queue is empty\n', 'empty queue message', out)
         qmgr.close()
