@@ -343,7 +343,10 @@ mkdirs(const char *maildir, size_t base_len)
 	return (ret);
 }
 
-/* already_there - new/NAME or cur/NAME[:info] exists: 1, else 0 */
+/*
+ * already_there - new/NAME or cur/NAME[,fields][:2,flags] exists: 1
+ * (a retry of a delivery that completed before a crash), else 0
+ */
 static int
 already_there(const char *maildir, const char *name)
 {
@@ -364,7 +367,8 @@ already_there(const char *maildir, const char *name)
 		return (0);
 	while (!found && (de = readdir(d)) != NULL)
 		found = strncmp(de->d_name, name, n) == 0
-		    && (de->d_name[n] == 0 || de->d_name[n] == ':');
+		    && (de->d_name[n] == 0 || de->d_name[n] == ':'
+		    || de->d_name[n] == ',');	/* Dovecot's ",S=size" */
 	closedir(d);
 	return (found);
 }

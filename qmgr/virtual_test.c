@@ -201,6 +201,16 @@ test_deliver(struct virtual_maps *m)
 	    "no new copy in new/");
 	free(from);
 	free(to);
+	from = xasprintf("%s/mail/example.com/user1/cur/%s:2,S", top, name);
+	to = xasprintf("%s/mail/example.com/user1/cur/%s,S=123,W=130:2,RS", top,
+	    name);
+	tap_ok(rename(from, to) == 0, "Dovecot adds size fields and flags");
+	tap_is_str(one(m, id, "User1@Example.com", 0), "delivered 2.0.0",
+	    "request after Dovecot's rename");
+	tap_is_int(count_files("example.com/user1/new", NULL, 0), 0,
+	    "still no new copy");
+	free(from);
+	free(to);
 
 	tap_is_str(one(m, id, "u2@example.com", 1), "delivered 2.0.0",
 	    "map value with '/' is the Maildir path");
