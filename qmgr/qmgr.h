@@ -94,6 +94,7 @@ struct qmgr_outcome {
 	char	*status;
 	char	*reason;
 	char	*relay;
+	int	 agent;			/* the agent answered (and logged) */
 };
 
 struct qmgr_dest;

@@ -504,7 +504,8 @@ outcome_done(void *arg)
 			m->rstate[o->index] = QMGR_RCPT_DONE;
 		if (o->action == QMGR_OUT_DEFERRED || !j->recorded[i])
 			m->ndeferred++;
-		outcome_log(m, o);
+		if (!o->agent || !j->recorded[i])
+			outcome_log(m, o);
 		free(o->status);
 		free(o->reason);
 		free(o->relay);

@@ -10,7 +10,9 @@
  *	(lib/deliver.h): write the request, read one attribute list back
  *	within <transport>_time_limit, turn it into per-recipient
  *	outcomes (qmgr_active_outcomes()), then end the request
- *	(qmgr_sched_done()). Never blocks the loop.
+ *	(qmgr_sched_done()). Never blocks the loop. As in Postfix, the
+ *	agent logs the "to=" line of each recipient it answers for; qmgr
+ *	logs the ones it decides itself (agent failure, no agent).
  * DIAGNOSTICS
  *	No socket (the service is not in master.cf, or master is not
  *	running): every recipient deferred, "mail transport unavailable".
@@ -105,6 +107,7 @@ parse_answer(struct qmgr_req *r, const struct attr_list *l)
 		o[i].status = xstrdup(st);
 		o[i].reason = xstrdup(why ? why : "");
 		o[i].relay = xstrdup(relay ? relay : r->dest->transport);
+		o[i].agent = 1;
 	}
 	qmgr_active_outcomes(r->msg, o, r->n, r->dest->transport,
 	    r->dest->nexthop);

@@ -12,6 +12,7 @@ the middle of a message: no completed recipient is delivered again.
 """
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -86,6 +87,14 @@ def wait_for(cond, timeout=15.0):
             return v
         time.sleep(0.1)
     return cond()
+
+
+def retry_later(path):
+    """a deferred file waiting for a future retry"""
+    try:
+        return os.stat(path).st_mtime > time.time() + 100
+    except OSError:
+        return False
 
 
 def read(path):
@@ -183,9 +192,8 @@ bounce_queue_lifetime = 5d
            'log: removed')
         ok('%s: from=<alice@sender.example>, size=' % qid in read(qlog)
            and '(queue active)' in read(qlog), 'log: from= ... (queue active)')
-        ok(wait_for(lambda: '%s: to=<ok1@example.com>, relay=fake' % qid
-                    in read(qlog) and 'status=sent (delivered via fake)'
-                    in read(qlog)), 'log: to= relay= status=sent')
+        ok('to=<ok1@example.com>' not in read(qlog),
+           'log: the agent logs its own to= lines, qmgr does not repeat them')
 
         # 2. virtual alias fan-out
         qid = write_qf(q, 'alice@sender.example', [('list@example.com', 0)])
@@ -194,7 +202,14 @@ bounce_queue_lifetime = 5d
                     and delivered('b@example.com')),
            'alias list fans out to both targets', read(qlog))
         ok(wait_for(lambda: gone(qid)), 'fanned-out message removed')
-        ok('orig_to=<list@example.com>' in read(qlog), 'log: orig_to')
+        qid = write_qf(q, 'alice@sender.example', [('list@localhost', 0)])
+        wake()
+        ok(wait_for(lambda: '%s: to=<list@localhost>, relay=none, delay=' % qid
+                    in read(qlog)), 'log: qmgr logs its own outcomes', read(qlog))
+        ok(re.search(r'%s: to=<list@localhost>, relay=none, delay=[0-9.]+, '
+                     r'delays=[0-9./]+, dsn=5\.1\.1, status=bounced '
+                     r'\(unknown user: "list@localhost"\)' % qid, read(qlog)),
+           'log: Postfix to= line format')
 
         # 3. local alias to a virtual mailbox
         qid = write_qf(q, 'alice@sender.example', [('root@localhost', 0)])
@@ -211,19 +226,17 @@ bounce_queue_lifetime = 5d
            'deferred mtime is the next retry time (>= minimal_backoff_time)')
         ok('reason=connect to x: Connection refused'
            in read(os.path.join(q, 'defer', qid)), 'defer/ID holds the reason')
-        ok('status=deferred (connect to x: Connection refused)' in read(qlog),
-           'log: status=deferred')
 
         # 5. flush: "F" retries the deferred message at once
-        before = read(qlog).count('to=<defer1@example.com>')
+        before = read(qlog).count('%s: from=' % qid)
         wake(b'F')
-        ok(wait_for(lambda: read(qlog).count('to=<defer1@example.com>')
-                    > before), 'F flushes the deferred queue')
-        wait_for(lambda: os.path.exists(dpath))
-        before = read(qlog).count('to=<defer1@example.com>')
+        ok(wait_for(lambda: read(qlog).count('%s: from=' % qid) > before),
+           'F flushes the deferred queue')
+        wait_for(lambda: retry_later(dpath))
+        before = read(qlog).count('%s: from=' % qid)
         wake(b'I' + qid.encode())
-        ok(wait_for(lambda: read(qlog).count('to=<defer1@example.com>')
-                    > before), 'I<id> flushes one message')
+        ok(wait_for(lambda: read(qlog).count('%s: from=' % qid) > before),
+           'I<id> flushes one message')
 
         # 6. bounce: a DSN to the sender
         qid = write_qf(q, 'bob@sender.example', [('bounce1@example.com', 0),
@@ -307,12 +320,12 @@ bounce_queue_lifetime = 5d
            and 'Subject: Delayed Mail (still being retried)' in d[0][1],
            'delay warning: Action delayed')
         dpath = os.path.join(q, 'deferred', qid)
-        ok(wait_for(lambda: os.path.exists(dpath)), 'warned message deferred')
+        ok(wait_for(lambda: retry_later(dpath)), 'warned message deferred')
         ok(b'W%020d\n' % 0 in open(dpath, 'rb').read(),
            'warning time cleared (sent once)')
         before = len(dsn_for('fred@sender.example'))
         wake(b'I' + qid.encode())
-        wait_for(lambda: read(qlog).count('to=<defer3@example.com>') >= 2)
+        wait_for(lambda: read(qlog).count('%s: from=' % qid) >= 2)
         time.sleep(0.5)
         ok(len(dsn_for('fred@sender.example')) == before,
            'no second delay warning')
@@ -350,8 +363,9 @@ bounce_queue_lifetime = 5d
         qid = write_qf(q, 'hank@sender.example', [('ok9@example.com', 0),
                                                   ('hang1@remote.example', 0)])
         wake()
-        ok(wait_for(lambda: 'to=<ok9@example.com>' in read(qlog)),
-           'crash test: first recipient recorded')
+        apath = os.path.join(q, 'active', qid)
+        ok(wait_for(lambda: 'RD 0 -1 ok9@example.com' in read(apath)),
+           'crash test: first recipient recorded as done')
         qm.send_signal(signal.SIGKILL)
         qm.wait()
         ok(os.path.exists(os.path.join(q, 'active', qid)),
