@@ -30,7 +30,12 @@
  *	(*used bytes consumed), and NULL with err set when the data is
  *	malformed or exceeds ATTR_MAX_LIST bytes: one connection's loss,
  *	never a crash. attr_read()/attr_write() are the blocking versions
- *	for simple clients (timeout in seconds).
+ *	for simple clients (timeout in seconds); attr_read() may consume
+ *	bytes that follow the list, so use it where one list per direction
+ *	is the whole conversation (lib/deliver.h). A parsed list is sorted
+ *	by name; with duplicate names attr_get() returns the first one
+ *	sent. A value cannot contain NUL (%00 is rejected as malformed):
+ *	values are C strings.
  * DIAGNOSTICS
  *	As above; attr_read() returns NULL with err on EOF, timeout or a
  *	malformed list; attr_write() returns -1 with errno.
