@@ -17,7 +17,9 @@
  *	it over file.lmdb. Readers therefore open the file read-only
  *	without a lock file (MDB_RDONLY | MDB_NOLOCK), each handle its own
  *	environment, and keep the old (unlinked) file mapped until map.c
- *	notices the new inode and reopens.
+ *	notices the new inode and reopens. Anything else that writes a
+ *	.lmdb file must also rename() it into place: truncating or
+ *	rewriting a mapped file in place makes readers fault (SIGBUS).
  *
  *	Keys are stored without a trailing NUL. map_lmdb_walk() calls fn
  *	for every entry in key order (postmap -s, -i, -d).

@@ -13,3 +13,5 @@ UNIT_TESTS += map_cidr_test
 map_cidr_test_SRCS := maps/map_cidr_test.c
 UNIT_TESTS += map_regexp_test
 map_regexp_test_SRCS := maps/map_regexp_test.c
+UNIT_TESTS += map_lmdb_test
+map_lmdb_test_SRCS := maps/map_lmdb_test.c
