@@ -19,6 +19,8 @@
 #	diagnostic. The plan is printed at the end (TAP allows that), so a
 #	test that dies early has no plan and prove reports it as failed.
 #	Call done_testing last; its status is the script's exit status.
+#	Every check returns 0 if it passed and 1 if it failed, so
+#	"like ... || diag ..." adds detail to a failure (beware of set -e).
 # DIAGNOSTICS
 #	Every failed check is counted; done_testing returns 1 if any failed.
 
@@ -34,7 +36,9 @@ tap_result() {
 	else
 		TAP_FAILED=$((TAP_FAILED + 1))
 		echo "not ok $TAP_COUNT - $name"
+		return 1
 	fi
+	return 0
 }
 
 # ok - a check on a command's exit status
@@ -51,7 +55,7 @@ pass() {
 fail() {
 	tap_result 1 "$1"
 	[ $# -gt 1 ] && diag "$2"
-	return 0
+	return 1
 }
 
 # is - string equality
@@ -62,6 +66,7 @@ is() {
 		tap_result 1 "$3"
 		diag "got:  '$1'"
 		diag "want: '$2'"
+		return 1
 	fi
 }
 
@@ -72,6 +77,7 @@ isnt() {
 	else
 		tap_result 1 "$3"
 		diag "got '$1', which it should not be"
+		return 1
 	fi
 }
 
@@ -83,6 +89,7 @@ like() {
 		tap_result 1 "$3"
 		diag "got:  '$1'"
 		diag "want match of: $2"
+		return 1
 	fi
 }
 
@@ -92,6 +99,7 @@ unlike() {
 		tap_result 1 "$3"
 		diag "got:  '$1'"
 		diag "want no match of: $2"
+		return 1
 	else
 		tap_result 0 "$3"
 	fi
