@@ -16,3 +16,9 @@ postscreen_SRCS := postscreen/postscreen.c postscreen/postscreen_state.c \
 UNIT_TESTS += postscreen_access_test
 postscreen_access_test_SRCS := postscreen/postscreen_access_test.c \
 	postscreen/postscreen_access.c
+
+UNIT_TESTS += postscreen_smtp_test
+postscreen_smtp_test_SRCS := postscreen/postscreen_smtp_test.c \
+	postscreen/postscreen_smtp.c postscreen/postscreen_state.c \
+	postscreen/postscreen_early.c postscreen/postscreen_dnsbl.c \
+	postscreen/postscreen_cache.c

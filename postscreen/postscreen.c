@@ -34,14 +34,6 @@
 
 #define PSC_DNS_THREADS	32
 
-struct psc_params psc_var;
-struct event_base *psc_base;
-struct workq *psc_workq;
-struct psc_dnsbl_sites *psc_sites;
-struct psc_access *psc_acl;
-struct psc_cache *psc_cache;
-int	 psc_pre_count;
-
 static struct event *psc_cleanup_ev;
 
 /* action - an action parameter */

@@ -21,6 +21,9 @@
  *	const char *psc_escape(const char *data, size_t len, char *out,
  *	    size_t outlen);
  * DESCRIPTION
+ *	This module also holds the globals of postscreen.h (psc_var and
+ *	the shared handles), so that tests can link every module but main.
+ *
  *	psc_state_new() takes ownership of the client socket and counts
  *	the session (server_session_begin); psc_state_free() cancels
  *	every pending event and DNS request, closes the socket unless it
@@ -57,6 +60,15 @@
 #include "postscreen.h"
 #include "server.h"
 #include "xalloc.h"
+
+/* The daemon's configuration and shared handles (set up by main). */
+struct psc_params psc_var;
+struct event_base *psc_base;
+struct workq *psc_workq;
+struct psc_dnsbl_sites *psc_sites;
+struct psc_access *psc_acl;
+struct psc_cache *psc_cache;
+int	 psc_pre_count;
 
 /* psc_state_new - a new connection */
 struct psc_state *
