@@ -20,3 +20,6 @@ sendmail_SRCS := qmgr/sendmail.c qmgr/queue_cmd.c
 postqueue_SRCS := qmgr/postqueue.c qmgr/queue_cmd.c
 postsuper_SRCS := qmgr/postsuper.c qmgr/queue_cmd.c
 PROGRAM_LINKS += mailq=postqueue
+
+UNIT_TESTS += qmgr_bounce_test
+qmgr_bounce_test_SRCS := qmgr/qmgr_bounce_test.c qmgr/qmgr_bounce.c
