@@ -55,8 +55,8 @@ static const struct {
 	{"trace", "qmgr (DSNs)"},
 	{"dnsblog", "postscreen (DNSBL lookups)"},
 	{"tlsproxy", "smtpd (TLS)"},
-	{"tlsmgr", "the TLS library (session cache)"},
-	{"proxymap", "the map library"},
+	{"tlsmgr", "TLS library (session cache)"},
+	{"proxymap", "map library"},
 	{"anvil", "smtpd (client limits)"},
 	{"scache", "smtp (connection reuse)"},
 	{"showq", "postqueue"},
@@ -66,12 +66,12 @@ static const struct {
 	{"discard", "qmgr"},
 	{"verify", "qmgr (address verification)"},
 	{"oqmgr", "qmgr"},
-	{"postlogd", "every program (maillog_file)"},
+	{"postlogd", "logging (maillog_file)"},
 };
 
 /* the programs postern builds that master can run */
 static const char *master_own[] = {
-	"smtpd", "postscreen", "qmgr", "virtual", "smtp", NULL
+	"smtpd", "postscreen", "qmgr", "virtual", "smtp", "lmtp", NULL
 };
 
 static struct strv *master_logged;

@@ -53,8 +53,10 @@
 #	children seen before the stop is alive: any leftover is killed by
 #	PID, reported with diag, and instance_stop returns 1.
 #
-#	As root (CI), DIR is made world-searchable so that children
-#	running as mail_owner can read the configuration; master creates
+#	As root (CI), DIR and its parent are made world-searchable so that
+#	children running as mail_owner can read the configuration and
+#	reach the queue (put DIR directly inside a mktemp -d directory,
+#	or in /tmp); master creates
 #	the queue and data directories with their owners.
 # DIAGNOSTICS
 #	Functions return non-zero on failure and say why on stderr.
@@ -116,6 +118,8 @@ instance_create() {
 	INSTANCE_PORTS=()
 	mkdir -p "$INSTANCE_CONF" "$INSTANCE_MAIL" || return 1
 	chmod 755 "$dir" "$INSTANCE_CONF"
+	# mktemp -d makes 0700 directories: mail_owner must get through.
+	[ "$(id -u)" = 0 ] && chmod a+x "$(dirname "$dir")"
 	cp "$POSTERN_TOP/etc/seed/main.cf" "$POSTERN_TOP/etc/seed/master.cf" \
 		"$INSTANCE_CONF/" || return 1
 	if command -v openssl >/dev/null; then

@@ -1,0 +1,149 @@
+#!/bin/bash
+# 50-master.t - master with the seed's master.cf, then with the echod test
+# daemon: restart after kill -9, throttled crash loop, reload keeping an
+# established session, the pid lock, postern stop/status, the pass service.
+# Ports 25000-25019.
+set -u
+. "$POSTERN_TOP/tests/lib/tap.sh"
+. "$POSTERN_TOP/tests/lib/instance.sh"
+
+BASE=$((25000 + ($$ % 2) * 10))
+DIR=$(mktemp -d /tmp/postern-50-master.XXXXXX)
+trap 'instance_cleanup; exec 7>&- 8>&- 2>/dev/null; rm -rf "$DIR"' EXIT
+
+# greet PORT - the first line a server sends (empty on failure)
+greet() {
+	timeout 10 /usr/bin/python3 - "$1" <<'EOF'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=8)
+print(s.makefile("rb").readline().decode(errors="replace").strip())
+EOF
+}
+
+# kids_of PROGRAM - master's children running PROGRAM
+kids_of() {
+	local pid
+	for pid in $(instance_children); do
+		ps -o args= -p "$pid" 2>/dev/null | grep -q "^$1 " && echo "$pid"
+	done
+}
+
+# ---- 1. the seed's master.cf, unchanged apart from ports ----
+instance_create "$DIR/seed" $BASE $((BASE + 1)) || bail_out "instance_create"
+instance_start
+ok $? "master starts with the seed's master.cf"
+sleep 1
+kill -0 "$INSTANCE_PID" 2>/dev/null
+ok $? "master stays up"
+like "$(instance_log_grep 'service pickup: program pickup is folded')" \
+	'folded into postern' "a folded program (pickup) is logged"
+is "$(instance_log_count 'service pickup: program pickup is folded')" 1 \
+	"... once"
+like "$(instance_log_grep 'warning: service maildrop: unknown command pipe')" \
+	'will not run' "an unknown command (pipe) is a warning"
+if [ -x "$POSTERN_BIN/postscreen" ] && [ -x "$POSTERN_BIN/smtpd" ]; then
+	like "$(greet $BASE)" '^220 ' "port-25 role (postscreen -> smtpd) answers 220" ||
+		diag "$(instance_log_grep 'postscreen|smtpd' | tail -5)"
+	like "$(greet $((BASE + 1)))" '^220 ' "submission (smtpd) answers 220"
+else
+	note "postscreen/smtpd not built: no 220 check on the seed instance"
+fi
+like "$(cat "$INSTANCE_QUEUE/pid/master.pid" 2>/dev/null)" "^ *$INSTANCE_PID\$" \
+	"pid file holds master's pid"
+"$POSTERN_BIN/postern" -c "$INSTANCE_CONF" status >/dev/null 2>&1
+ok $? "postern status: running (exit 0)"
+out=$("$POSTERN_BIN/master" -c "$INSTANCE_CONF" -d 2>&1)
+rc=$?
+isnt "$rc" 0 "a second master refuses to start"
+like "$out" 'the postern mail system is already running' "... saying why"
+seedkids=$(instance_children)
+isnt "$seedkids" "" "master has children"
+instance_stop
+ok $? "postern stop: master and every child gone"
+left=""
+for p in $seedkids; do kill -0 "$p" 2>/dev/null && left="$left $p"; done
+is "$left" "" "no child PID left"
+[ ! -e "$INSTANCE_QUEUE/pid/master.pid" ]
+ok $? "pid file removed"
+"$POSTERN_BIN/postern" -c "$INSTANCE_CONF" status >/dev/null 2>&1
+is "$?" 1 "postern status: not running (exit 1)"
+
+# ---- 2. echod services: restart, throttle, reload, pass ----
+P1=$((BASE + 2)) P2=$((BASE + 3))
+instance_create "$DIR/echo" "" "" || bail_out "instance_create"
+instance_master_cf "127.0.0.1:$P1 inet n - n - 2 echod
+127.0.0.1:$P2 inet n - n - 1 echod -o echod_crash_at_start=yes
+echopass pass - - n - 1 echod
+pickup unix n - - 60 1 pickup"
+INSTANCE_PORTS=($P1)
+instance_start
+ok $? "master starts with echod services"
+wait_for '[ "$(kids_of echod | wc -l)" -ge 3 ]' 10
+like "$(greet $P1)" '^220 echod 127.0.0.1:'"$P1"' [0-9]+ 127.0.0.1 0$' \
+	"inet service answers through fd 3"
+wait_for '[ "$(kids_of echod | wc -l)" -ge 3 ]' 10
+ps_p1() {
+	local pid
+	for pid in $(kids_of echod); do
+		ps -o args= -p "$pid" | grep -q -- "-s 127.0.0.1:$P1 " && echo $pid
+	done
+}
+before=$(ps_p1 | sort)
+is "$(echo "$before" | wc -l)" 2 "maxproc 2 on 2+ cores: two processes" 
+victim=$(echo "$before" | head -1)
+kill -9 "$victim"
+wait_for "instance_log_grep 'pid $victim killed by signal 9'" 10
+ok $? "kill -9 of a child is logged"
+wait_for '[ "$(ps_p1 | wc -l)" = 2 ] && ! ps_p1 | grep -qx '"$victim" 10
+ok $? "master replaced the killed child"
+
+# the crash loop (exit 1 at start) is throttled: 1s, 2s, 4s, ...
+sleep 4
+n=$(instance_log_count "exit status 1")
+like "$(instance_log_grep 'bad command startup -- throttling')" \
+	'throttling for [0-9]+ seconds' "a crash loop is throttled"
+[ "$n" -ge 2 ] && [ "$n" -le 6 ]
+ok $? "crash loop restarts are spaced out ($n starts in ~5s)"
+
+# pass service: hand a client socket over private/echopass
+out=$(timeout 10 /usr/bin/python3 - "$INSTANCE_QUEUE/private/echopass" <<'EOF'
+import socket, sys
+lst = socket.socket(); lst.bind(("127.0.0.1", 0)); lst.listen(1)
+client = socket.create_connection(lst.getsockname(), timeout=8)
+server, _ = lst.accept()
+u = socket.socket(socket.AF_UNIX); u.connect(sys.argv[1])
+attrs = (b"version=1\nclient_addr=192.0.2.7\nclient_port=4242\n"
+         b"server_addr=192.0.2.40\nserver_port=25\n\n")
+socket.send_fds(u, [attrs], [server.fileno()])
+server.close(); u.close()
+print(client.makefile("rb").readline().decode().strip())
+EOF
+)
+like "$out" '^220 echod echopass [0-9]+ 192.0.2.7 1$' \
+	"pass service: client socket and addresses arrive (passed=1)"
+
+# reload: an established session survives, new connections go to new
+# processes
+exec 7<>/dev/tcp/127.0.0.1/$P1
+read -r -t 5 line <&7
+oldpid=$(echo "$line" | awk '{print $4}')
+like "$line" '^220 echod' "session opened before reload"
+"$POSTERN_BIN/postern" -c "$INSTANCE_CONF" reload >/dev/null 2>&1
+ok $? "postern reload"
+wait_for "instance_log_grep 'reload -- version'" 5
+wait_for '! ps_p1 | grep -qx '"$oldpid"' || [ "$(ps_p1 | wc -l)" -ge 3 ]' 10
+new=$(greet $P1)
+newpid=$(echo "$new" | awk '{print $4}')
+like "$new" '^220 echod' "a new connection after reload is served"
+isnt "$newpid" "$oldpid" "... by a new process"
+printf 'still alive\r\n' >&7
+read -r -t 5 echo_back <&7
+is "${echo_back%$'\r'}" "still alive" "the established session survived the reload"
+printf 'QUIT\r\n' >&7
+exec 7>&-
+wait_for "! kill -0 $oldpid" 10
+ok $? "the old process exits once its session ended"
+
+instance_stop
+ok $? "postern stop: master and every echod gone"
+done_testing
