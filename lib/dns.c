@@ -17,6 +17,10 @@
  *	other types in the answer section (CNAME chains) are skipped.
  *	A null MX (RFC 7505, "0 .") is returned as one MX with host "".
  *
+ *	dns_init() may be called again (reload); each thread notices the
+ *	new server list on its next lookup. dns_initialized() tells a
+ *	module whether the daemon called dns_init() at all.
+ *
  *	dns_last_nxdomain() tells whether the last DNS_NOTFOUND of this
  *	thread was NXDOMAIN (the name does not exist) rather than NODATA
  *	(the name exists without records of that type).
@@ -51,6 +55,8 @@ struct dns_server {
 static struct dns_server dns_servers[MAXNS];
 static int dns_nservers;
 static int dns_generation;	/* bumped by dns_init() */
+static int dns_inited;
+static pthread_mutex_t dns_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static pthread_key_t dns_key;
 static pthread_once_t dns_key_once = PTHREAD_ONCE_INIT;
@@ -154,10 +160,20 @@ dns_init(const char *nameservers, char *err, size_t errlen)
 		n++;
 	}
 	free(copy);
+	pthread_mutex_lock(&dns_lock);
 	memcpy(dns_servers, tmp, sizeof(tmp));
 	dns_nservers = n;
-	dns_generation++;
+	__atomic_add_fetch(&dns_generation, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&dns_inited, 1, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&dns_lock);
 	return (0);
+}
+
+/* dns_initialized - has dns_init() been called in this process? */
+int
+dns_initialized(void)
+{
+	return (__atomic_load_n(&dns_inited, __ATOMIC_SEQ_CST));
 }
 
 /* dns_apply_servers - replace the resolv.conf servers in a fresh state */
@@ -195,8 +211,10 @@ dns_state(char *err, size_t errlen)
 
 	pthread_once(&dns_key_once, dns_key_init);
 	t = pthread_getspecific(dns_key);
-	if (t != NULL && t->generation == dns_generation)
+	if (t != NULL && t->generation == __atomic_load_n(&dns_generation,
+	    __ATOMIC_SEQ_CST))
 		return (t);
+	pthread_mutex_lock(&dns_lock);
 	if (t != NULL) {
 		res_nclose(&t->res);
 		memset(&t->res, 0, sizeof(t->res));
@@ -205,6 +223,7 @@ dns_state(char *err, size_t errlen)
 		pthread_setspecific(dns_key, t);
 	}
 	if (res_ninit(&t->res) < 0 && dns_nservers == 0) {
+		pthread_mutex_unlock(&dns_lock);
 		snprintf(err, errlen, "resolver initialisation failed");
 		return (NULL);
 	}
@@ -214,6 +233,7 @@ dns_state(char *err, size_t errlen)
 	t->res.options &= ~(RES_DNSRCH | RES_DEFNAMES);
 	t->res.options |= RES_INIT;
 	t->generation = dns_generation;
+	pthread_mutex_unlock(&dns_lock);
 	return (t);
 }
 

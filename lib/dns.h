@@ -15,6 +15,7 @@
  *	    char *err, size_t errlen);
  *	char	*dns_reverse_name(const char *addr, const char *zone);
  *	int	dns_last_nxdomain(void);
+ *	int	dns_initialized(void);
  * DESCRIPTION
  *	Blocking lookups with libresolv's thread-safe res_n* interface:
  *	call them from a worker thread (workq), never on the event loop.
@@ -29,6 +30,11 @@
  *	frees with dns_mx_free()). dns_lookup_ptr() returns the names of
  *	an IPv4/IPv6 address. dns_reverse_name() builds the DNSBL query
  *	name ("4.3.2.1.zone", nibbles for IPv6).
+ *
+ *	dns_initialized() says whether dns_init() ran; modules that do
+ *	lookups (smtpd_check) call dns_init() with resolver_nameservers
+ *	themselves when the daemon did not, so that a test's resolver
+ *	setting is never ignored in favour of /etc/resolv.conf.
  *
  *	dns_last_nxdomain() says whether this thread's last DNS_NOTFOUND
  *	meant NXDOMAIN (the name does not exist) rather than NODATA (it
@@ -63,5 +69,6 @@ int	 dns_lookup_ptr(const char *, struct strv *, char *, size_t);
 int	 dns_lookup_txt(const char *, struct strv *, char *, size_t);
 char	*dns_reverse_name(const char *, const char *);
 int	 dns_last_nxdomain(void);
+int	 dns_initialized(void);
 
 #endif

@@ -457,9 +457,13 @@ struct smtpd_checker *
 smtpd_check_new(void)
 {
 	struct smtpd_checker *c = xcalloc(1, sizeof(*c));
+	char	 err[256];
 	int	 i;
 
 	pthread_mutex_lock(&sc_conf_lock);
+	if (!dns_initialized()
+	    && dns_init(conf_str("resolver_nameservers"), err, sizeof(err)) < 0)
+		log_warn("%s (using /etc/resolv.conf)", err);
 	for (i = 0; i < SC_LIST_COUNT; i++)
 		c->lists[i] = sc_split(conf_str(sc_list_param[i]));
 	c->delay_reject = conf_bool("smtpd_delay_reject");
