@@ -36,7 +36,7 @@
 static struct strv *tu_log;
 
 /* tu_dir - a fresh temporary directory */
-static char * __attribute__((unused))
+static __attribute__((unused)) char *
 tu_dir(void)
 {
 	char	*d = xstrdup("/tmp/postern-maptest.XXXXXX");
@@ -49,7 +49,7 @@ tu_dir(void)
 }
 
 /* tu_write - write a file in dir; returns the path (caller frees) */
-static char * __attribute__((unused))
+static __attribute__((unused)) char *
 tu_write(const char *dir, const char *name, const char *text, size_t len)
 {
 	char	*path = xasprintf("%s/%s", dir, name);
@@ -63,14 +63,14 @@ tu_write(const char *dir, const char *name, const char *text, size_t len)
 }
 
 /* tu_hook - log hook: remember the line */
-static void
+static __attribute__((unused)) void
 tu_hook(int level, const char *text, void *ctx)
 {
 	strv_add(tu_log, text);
 }
 
 /* tu_capture - start (or restart) capturing log lines */
-static void __attribute__((unused))
+static __attribute__((unused)) void
 tu_capture(void)
 {
 	strv_free(tu_log);
@@ -79,7 +79,7 @@ tu_capture(void)
 }
 
 /* tu_logged - how many captured lines contain needle */
-static int __attribute__((unused))
+static __attribute__((unused)) int
 tu_logged(const char *needle)
 {
 	size_t	 i;
@@ -92,7 +92,7 @@ tu_logged(const char *needle)
 }
 
 /* tu_rmdir - remove the directory and its files */
-static void __attribute__((unused))
+static __attribute__((unused)) void
 tu_rmdir(const char *dir)
 {
 	char	*cmd = xasprintf("rm -rf '%s'", dir);
@@ -106,7 +106,7 @@ tu_rmdir(const char *dir)
 }
 
 /* tu_lookup - one lookup checked against status and value */
-static void __attribute__((unused))
+static __attribute__((unused)) void
 tu_lookup(struct map *m, const char *key, int want, const char *want_value,
     const char *name)
 {

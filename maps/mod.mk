@@ -15,3 +15,7 @@ UNIT_TESTS += map_regexp_test
 map_regexp_test_SRCS := maps/map_regexp_test.c
 UNIT_TESTS += map_lmdb_test
 map_lmdb_test_SRCS := maps/map_lmdb_test.c
+UNIT_TESTS += map_texthash_test
+map_texthash_test_SRCS := maps/map_texthash_test.c
+UNIT_TESTS += map_inline_static_test
+map_inline_static_test_SRCS := maps/map_inline_static_test.c
