@@ -100,6 +100,7 @@ const struct conf_param conf_params[] = {
 	{ "message_size_limit", "10240000" },
 	{ "mailbox_size_limit", "51200000" },
 	{ "hopcount_limit", "50" },
+	{ "message_drop_headers", "bcc, content-length, resent-bcc, return-path" },
 	{ "ipc_timeout", "3600s" },
 	{ "daemon_timeout", "18000s" },
 	{ "soft_bounce", "no" },
