@@ -242,6 +242,49 @@ FAKE_PID=
 client "smtpd unavailable: 421 4.3.2" 127.0.0.9 \
 	'expect:^421 4\.3\.2 All server ports are busy$' 'closed'
 
+# Second instance: the drop actions and the limits, via -o overrides.
+kill "$PSC_PID"
+wait "$PSC_PID"
+is "$?" 0 "first postscreen exits 0 on SIGTERM"
+PSC_PID=
+"$POSTERN_BIN/postscreen" -c "$DIR/etc" -d -l "127.0.0.1:$PORT" \
+	-o postscreen_greet_action=drop -o postscreen_dnsbl_action=drop \
+	-o postscreen_command_time_limit=1s -o postscreen_pre_queue_limit=1 \
+	-o postscreen_cache_map= \
+	2>"$DIR/postscreen2.log" &
+PSC_PID=$!
+LOG="$DIR/postscreen2.log"
+for i in $(seq 50); do
+	grep -q 'bad DNSBL filter' "$LOG" 2>/dev/null && break
+	sleep 0.1
+done
+sleep 0.3
+
+client "pregreet with greet_action=drop: 521 and close" 127.0.0.16 \
+	'expect:^220-' 'send:HELO x\r\n' 'expect:^521 5\.5\.1 Protocol error$' \
+	'closed'
+client "DNSBL with dnsbl_action=drop: 521 5.7.1 and close" 127.0.0.2 \
+	'expect:^220-' \
+	'expect:^521 5\.7\.1 Service unavailable; client \[127\.0\.0\.2\] blocked using zen\.spamhaus\.org$' \
+	'closed'
+client "command time limit: 421 4.4.2 and close" 127.0.0.17 \
+	'expect:^220-' 'expect:^220 ' 'quiet:0.5' \
+	'expect:^421 4\.4\.2 Error: timeout exceeded$' 'closed'
+logged 'COMMAND TIME LIMIT from \[127\.0\.0\.17\]:[0-9]+ after CONNECT' \
+	"COMMAND TIME LIMIT logged"
+# One client in the tests fills the screening queue (limit 1).
+$CLIENT 127.0.0.18 127.0.0.1 "$PORT" 'expect:^220-' 'sleep:2' \
+	>/dev/null 2>&1 &
+HOLD=$!
+sleep 0.3
+client "pre-queue limit: 421 4.3.2 All screening ports are busy" 127.0.0.19 \
+	'expect:^421 4\.3\.2 All screening ports are busy$' 'closed'
+logged 'NOQUEUE: reject: CONNECT from \[127\.0\.0\.19\]:[0-9]+: all screening ports busy' \
+	"screening-busy logged"
+wait "$HOLD"
+client "no cache: a clean client is tested again" 127.0.0.5 \
+	'expect:^220-' 'expect:^220 mx' 'send:QUIT\r\n' 'expect:^221'
+
 # postscreen survived all of it, and stops on SIGTERM.
 kill -0 "$PSC_PID" 2>/dev/null
 ok $? "postscreen still running"
@@ -250,7 +293,7 @@ wait "$PSC_PID"
 rc=$?
 PSC_PID=
 is "$rc" 0 "postscreen exits 0 on SIGTERM"
-grep -E 'panic|fatal|Sanitizer|runtime error' "$LOG" >&2
+grep -E 'panic|fatal|Sanitizer|runtime error' "$DIR"/postscreen*.log >&2
 [ $? -ne 0 ]
 ok $? "no panic, fatal, or sanitizer report in the log"
 grep -q ERROR "$DIR/fake.log"
