@@ -359,8 +359,11 @@ server_logging(const char *program)
 	const char *sname = conf_str("syslog_name");
 	const char *file = conf_str("maillog_file");
 	char	*ident;
-	int	 flags = server_fg ? LOG_TO_STDERR : 0;
+	int	 flags = 0;
 
+	/* Run by hand (not by master): the terminal sees the log too. */
+	if (server_fg || !server_under_master)
+		flags |= LOG_TO_STDERR;
 	ident = xasprintf("%s/%s", (sname && *sname) ? sname : "postern",
 	    program);
 	if (file == NULL || *file == 0)

@@ -70,6 +70,8 @@
  *	  "port"; a path containing '/' is a unix socket (mode 0666). With
  *	  -t pass and -l path, the skeleton serves a pass listener there.
  *	- server_foreground() is 1 with -d; server_process_number() is -n.
+ *	- Logging also goes to stderr with -d and whenever the daemon was
+ *	  not started by master (-l, -S), so errors reach the terminal.
  * DIAGNOSTICS
  *	Bad options and a failed privilege drop are fatal.
  */
