@@ -428,7 +428,7 @@ maplist_lookup_addr(struct maplist *l, const char *addr, int flags,
 	const char *at = strrchr(addr, '@');
 	char	*user, *ext = NULL, *cp, *key;
 	const char *domain = at ? at : NULL;
-	int	 ret;
+	int	 ret, stripped = 0;
 
 	*value = NULL;
 	l->failed = NULL;
@@ -446,17 +446,22 @@ maplist_lookup_addr(struct maplist *l, const char *addr, int flags,
 	if (ext && domain) {
 		key = xasprintf("%s%s", user, domain);
 		ret = maplist_lookup_some(l, key, 0, value);
+		stripped = 1;
 		free(key);
 	}
 	/* 3. user+ext, then user: only for local domains (caller says). */
 	if (ret == MAP_NOTFOUND && (flags & MAP_ADDR_USER) && domain) {
 		key = xasprintf("%s%s", user, ext ? ext : "");
 		ret = maplist_lookup_some(l, key, 0, value);
+		stripped = 0;
 		free(key);
-		if (ret == MAP_NOTFOUND && ext)
+		if (ret == MAP_NOTFOUND && ext) {
 			ret = maplist_lookup_some(l, user, 0, value);
+			stripped = 1;
+		}
 	}
-	if (ret == MAP_FOUND && ext && !(flags & MAP_ADDR_NO_EXT_APPEND)) {
+	if (ret == MAP_FOUND && stripped
+	    && !(flags & MAP_ADDR_NO_EXT_APPEND)) {
 		char	*with = maplist_append_ext(*value, ext);
 
 		free(*value);
