@@ -21,7 +21,11 @@
  *	proto=ESMTP helo=<h>: 5.7.1 text".
  *
  *	Headers are only rewritten when a canonical map is configured and
- *	answers: otherwise the message is written byte for byte.
+ *	answers: otherwise the message is written byte for byte, except
+ *	for message_drop_headers (Bcc:, Content-Length:, Resent-Bcc:,
+ *	Return-Path: by default, as Postfix 3). A message with
+ *	hopcount_limit or more Received: headers is a mail loop: "554
+ *	5.4.0 Error: too many hops".
  *
  *	cleanup_format_received(), cleanup_format_date() and
  *	cleanup_rewrite_header() are exported for the unit tests and for
@@ -65,6 +69,8 @@ struct cleanup_maps {
 	char	*mydomain;
 	struct strv *local_domains;	/* mydestination + myorigin */
 	int	 auth_header;		/* smtpd_sasl_authenticated_header */
+	struct strv *drop;		/* message_drop_headers, lower case */
+	long	 hop_limit;		/* hopcount_limit */
 	struct strv *warned;
 };
 
@@ -80,6 +86,7 @@ struct cleanup_state {
 	int	 have_msgid, have_date, have_from;
 	char	*msgid;
 	int	 retry;			/* map trouble */
+	long	 hops;			/* Received: headers seen */
 };
 
 static pthread_mutex_t cleanup_conf_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -138,6 +145,10 @@ cleanup_maps_new(void)
 	m->myhostname = xstrdup(conf_str("myhostname"));
 	m->mydomain = xstrdup(conf_str("mydomain"));
 	m->auth_header = conf_bool("smtpd_sasl_authenticated_header");
+	m->hop_limit = conf_int("hopcount_limit");
+	m->drop = conf_list("message_drop_headers");
+	for (i = 0; m->drop && i < m->drop->argc; i++)
+		str_lower(m->drop->argv[i]);
 	m->local_domains = strv_new();
 	v = conf_list("mydestination");
 	for (i = 0; v && i < v->argc; i++)
@@ -164,6 +175,7 @@ cleanup_maps_free(struct cleanup_maps *m)
 	free(m->myhostname);
 	free(m->mydomain);
 	strv_free(m->local_domains);
+	strv_free(m->drop);
 	strv_free(m->warned);
 	free(m);
 }
@@ -630,6 +642,23 @@ cleanup_note_header(struct cleanup_state *s, const char *h, size_t len)
 		s->have_from = 1;
 }
 
+/* cleanup_drop_header - count Received:, drop message_drop_headers */
+static int
+cleanup_drop_header(struct cleanup_state *s, const char *h, size_t len)
+{
+	size_t	 nl = 0, i;
+
+	while (nl < len && h[nl] != ':' && h[nl] != ' ' && h[nl] != '\t')
+		nl++;
+	if (nl == 8 && strncasecmp(h, "Received", 8) == 0)
+		s->hops++;
+	for (i = 0; s->m->drop && i < s->m->drop->argc; i++)
+		if (strlen(s->m->drop->argv[i]) == nl
+		    && strncasecmp(h, s->m->drop->argv[i], nl) == 0)
+			return (1);
+	return (0);
+}
+
 /* cleanup_header - checks and rewriting for one logical header */
 static void
 cleanup_header(struct cleanup_state *s, const char *h, size_t len)
@@ -660,7 +689,7 @@ cleanup_header(struct cleanup_state *s, const char *h, size_t len)
 	}
 	buf_append(s->msg, BUF_STR(pre), BUF_LEN(pre));
 	buf_free(pre);
-	if (act != ACT_KEEP)
+	if (act != ACT_KEEP || cleanup_drop_header(s, h, len))
 		return;
 	cls = cleanup_hdr_class(h, strcspn(h, ":"));
 	f = cls == 1 ? CANON_HDR_FROM : CANON_HDR_RCPT;
@@ -917,6 +946,14 @@ cleanup_message(struct cleanup_maps *m, const struct cleanup_input *in,
 		cleanup_flush_logs(&s, NULL);
 		rc = cleanup_defer(&s, "temporary lookup failure");
 		goto done;
+	}
+	if (s.status == CLEANUP_OK && m->hop_limit > 0
+	    && s.hops >= m->hop_limit) {
+		snprintf(out->reply, sizeof(out->reply),
+		    "554 5.4.0 Error: too many hops");
+		cleanup_log_action(&s, "5.4.0 Error: too many hops",
+		    "reject: %ld Received: headers", s.hops);
+		s.status = CLEANUP_REJECT;
 	}
 	if (s.status != CLEANUP_OK) {
 		cleanup_flush_logs(&s, NULL);

@@ -141,6 +141,24 @@ static const struct vec {
 	    "From: x@y.example\n\nb\n"), CLEANUP_OK, "", 0,
 	    M("Message-ID: <a@b>\nDate: Mon, 1 Jan 2024 00:00:00 +0000\n"
 	    "From: x@y.example\n\nb\n"), NULL, NULL},
+	{"message_drop_headers: Bcc, Return-Path, Content-Length dropped", "",
+	    0, "a@b.example", "u@example.com", NULL,
+	    M("Return-Path: <x@y.example>\nSubject: s\nBCC: secret@x.example,\n"
+	    "\tother@x.example\nContent-Length: 5\nBccx: kept\n\nb\n"),
+	    CLEANUP_OK, "", 0, M("Subject: s\nBccx: kept\n\nb\n"), NULL, NULL},
+	{"message_drop_headers empty keeps them", "message_drop_headers=", 0,
+	    "a@b.example", "u@example.com", NULL,
+	    M("Bcc: secret@x.example\n\nb\n"), CLEANUP_OK, "", 0,
+	    M("Bcc: secret@x.example\n\nb\n"), NULL, NULL},
+	{"hopcount_limit reached: mail loop", "hopcount_limit=3", 0,
+	    "a@b.example", "u@example.com", NULL, M("Received: 1\nReceived: 2\n"
+	    "received: 3\n\nb\n"), CLEANUP_REJECT,
+	    "554 5.4.0 Error: too many hops", 0, NULL, 0, NULL, NULL},
+	{"below hopcount_limit", "hopcount_limit=3", 0, "a@b.example",
+	    "u@example.com", NULL, M("Received: 1\nReceived: 2\n\nReceived: "
+	    "in the body does not count\n"), CLEANUP_OK, "", 0,
+	    M("Received: 1\nReceived: 2\n\nReceived: in the body does not "
+	    "count\n"), NULL, NULL},
 	{"two recipients", "", 0, "a@b.example", "u@example.com",
 	    "v@example.com", M("Subject: two\n\nb\n"), CLEANUP_OK, "", 0,
 	    M("Subject: two\n\nb\n"), NULL, NULL},
