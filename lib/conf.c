@@ -227,21 +227,107 @@ conf_match_close(const char *s, int open, int close)
 	return (NULL);
 }
 
-/* conf_braced - if s..end is "{text}" return text's bounds */
-static int
+/*
+ * One parsed reference: $name, ${name}, $(name), ${name?text},
+ * ${name:text}, ${name?{text1}:{text2}} or ${name?{text1}:text2}, with
+ * optional whitespace around the name and after the operator, as
+ * Postfix's mac_parse() accepts.
+ */
+struct conf_ref {
+	const char *name;
+	size_t	 nlen;
+	int	 op;			/* 0, '?' or ':' */
+	const char *t1, *t1e;		/* the text (braces removed) */
+	const char *t2, *t2e;		/* '?' only: the else text, or NULL */
+	const char *end;		/* just after the reference */
+};
+
+/* conf_skip_ws - skip whitespace */
+static const char *
+conf_skip_ws(const char *s, const char *end)
+{
+	while (s < end && isspace((unsigned char)*s))
+		s++;
+	return (s);
+}
+
+/* conf_braced - "{text}" at s, ending before end: text bounds */
+static const char *
 conf_braced(const char *s, const char *end, const char **ts,
     const char **te)
 {
-	const char *c;
+	const char *c = conf_match_close(s + 1, '{', '}');
 
-	if (s >= end || *s != '{')
-		return (0);
-	c = conf_match_close(s + 1, '{', '}');
 	if (c == NULL || c >= end)
-		return (0);
+		return (NULL);
 	*ts = s + 1;
 	*te = c;
-	return (1);
+	return (c + 1);
+}
+
+/* conf_parse_value - the text after '?' or ':' */
+static const char *
+conf_parse_value(struct conf_ref *r, const char *p, const char *close)
+{
+	const char *q = conf_skip_ws(p, close);
+
+	/* Unbraced text is taken as written, leading space included. */
+	if (q == close || *q != '{') {
+		r->t1 = p;
+		r->t1e = close;
+		return (NULL);
+	}
+	p = q;
+	if ((p = conf_braced(p, close, &r->t1, &r->t1e)) == NULL)
+		return ("truncated macro reference");
+	if ((p = conf_skip_ws(p, close)) == close)
+		return (NULL);
+	if (r->op != '?' || *p != ':')
+		return (r->op == '?' ? "\":\" expected" : "unexpected input");
+	q = conf_skip_ws(++p, close);
+	if (q < close && *q == '{') {
+		if ((p = conf_braced(q, close, &r->t2, &r->t2e)) == NULL)
+			return ("truncated macro reference");
+		if (conf_skip_ws(p, close) != close)
+			return ("unexpected input");
+	} else {
+		r->t2 = p;
+		r->t2e = close;
+	}
+	return (NULL);
+}
+
+/* conf_parse_ref - parse the reference at cp ('$'); NULL or an error */
+static const char *
+conf_parse_ref(const char *cp, struct conf_ref *r)
+{
+	const char *p, *close;
+	int	 cl;
+
+	memset(r, 0, sizeof(*r));
+	if ((r->nlen = conf_name_len(cp + 1)) > 0) {
+		r->name = cp + 1;
+		r->end = cp + 1 + r->nlen;
+		return (NULL);
+	}
+	if (cp[1] != '{' && cp[1] != '(')
+		return ("empty macro name");
+	cl = cp[1] == '{' ? '}' : ')';
+	if ((close = conf_match_close(cp + 2, cp[1], cl)) == NULL)
+		return ("truncated macro reference");
+	r->end = close + 1;
+	p = conf_skip_ws(cp + 2, close);
+	if ((r->nlen = conf_name_len(p)) == 0)
+		return (*p == '{' ? "relational expressions are not supported"
+		    : "empty macro name");
+	r->name = p;
+	p = conf_skip_ws(p + r->nlen, close);
+	if (p == close)
+		return (NULL);
+	if (*p != '?' && *p != ':')
+		return ("attribute name syntax error");
+	r->op = *p;
+	return (conf_parse_value(r, p + 1, close));
 }
 
 /* conf_expand_range - expand a substring */
@@ -254,50 +340,14 @@ conf_expand_range(struct buf *out, const char *s, const char *e, int depth)
 	free(tmp);
 }
 
-/* conf_expand_cond - ${name?...} and ${name:...} */
-static void
-conf_expand_cond(struct buf *out, const char *val, int op, const char *s,
-    const char *e, int depth)
-{
-	const char *t1s, *t1e, *t2s, *t2e;
-	int	 set = *val != 0;
-
-	/* Postfix 3.0: ${name?{text1}:{text2}} and ${name:{text}}. */
-	if (conf_braced(s, e, &t1s, &t1e)) {
-		const char *rest = t1e + 1;
-
-		while (rest < e && isspace((unsigned char)*rest))
-			rest++;
-		if (rest == e) {
-			if ((op == '?') == set)
-				conf_expand_range(out, t1s, t1e, depth);
-			return;
-		}
-		if (op == '?' && *rest == ':') {
-			rest++;
-			while (rest < e && isspace((unsigned char)*rest))
-				rest++;
-			if (conf_braced(rest, e, &t2s, &t2e)) {
-				if (set)
-					conf_expand_range(out, t1s, t1e, depth);
-				else
-					conf_expand_range(out, t2s, t2e, depth);
-				return;
-			}
-		}
-	}
-	if ((op == '?') == set)
-		conf_expand_range(out, s, e, depth);
-}
-
 /* conf_expand_into - expand text into out */
 static void
 conf_expand_into(struct buf *out, const char *text, int depth)
 {
-	const char *cp = text, *close, *name;
+	const char *cp = text, *val;
+	struct conf_ref r;
 	size_t	 n;
 	char	*nm;
-	int	 open, cl;
 
 	if (depth > CONF_MAX_DEPTH) {
 		log_warn("%s: unreasonable macro nesting: \"%.40s...\"",
@@ -305,51 +355,30 @@ conf_expand_into(struct buf *out, const char *text, int depth)
 		    log_safe(text));
 		return;
 	}
-
 	while (*cp) {
 		if (*cp != '$') {
 			n = strcspn(cp, "$");
 			buf_append(out, cp, n);
 			cp += n;
-			continue;
-		}
-		cp++;
-		if (*cp == '$') {
+		} else if (cp[1] == '$') {
+			buf_putc(out, '$');
+			cp += 2;
+		} else if (conf_parse_ref(cp, &r) != NULL) {
+			/* Malformed: kept as written (conf_check says so). */
 			buf_putc(out, '$');
 			cp++;
-			continue;
-		}
-		if (*cp == '{' || *cp == '(') {
-			open = *cp;
-			cl = open == '{' ? '}' : ')';
-			name = cp + 1;
-			n = conf_name_len(name);
-			close = conf_match_close(name, open, cl);
-			if (n == 0 || close == NULL || (name[n] != cl
-			    && name[n] != '?' && name[n] != ':')) {
-				/* Malformed: keep the text as written. */
-				buf_putc(out, '$');
-				continue;
-			}
-			nm = xstrndup(name, n);
-			if (name[n] == cl)
-				buf_puts(out, conf_lookup_expanded(nm, depth));
-			else
-				conf_expand_cond(out,
-				    conf_lookup_expanded(nm, depth), name[n],
-				    name + n + 1, close, depth);
+		} else {
+			nm = xstrndup(r.name, r.nlen);
+			val = conf_lookup_expanded(nm, depth);
 			free(nm);
-			cp = close + 1;
-			continue;
+			if (r.op == 0)
+				buf_puts(out, val);
+			else if ((r.op == '?') == (*val != 0))
+				conf_expand_range(out, r.t1, r.t1e, depth);
+			else if (r.t2)
+				conf_expand_range(out, r.t2, r.t2e, depth);
+			cp = r.end;
 		}
-		if ((n = conf_name_len(cp)) == 0) {
-			buf_putc(out, '$');
-			continue;
-		}
-		nm = xstrndup(cp, n);
-		buf_puts(out, conf_lookup_expanded(nm, depth));
-		free(nm);
-		cp += n;
 	}
 }
 
@@ -903,53 +932,92 @@ conf_strv_has(const struct strv *v, const char *s)
 	return (0);
 }
 
+/* conf_refs_range - conf_refs_add() on a substring */
+static void conf_refs_add(struct strv *, const char *, int, int);
+
+static void
+conf_refs_range(struct strv *out, const char *s, const char *e, int all,
+    int depth)
+{
+	char	*tmp;
+
+	if (s == NULL || depth >= CONF_MAX_DEPTH)
+		return;
+	tmp = xstrndup(s, (size_t)(e - s));
+	conf_refs_add(out, tmp, all, depth + 1);
+	free(tmp);
+}
+
 /* conf_refs_add - collect $name references in text */
 static void
 conf_refs_add(struct strv *out, const char *text, int all, int depth)
 {
-	const char *cp = text, *name, *close;
-	size_t	 n;
+	const char *cp = text;
+	struct conf_ref r;
 	char	*nm;
-	int	 open, cl, cond;
 
 	while ((cp = strchr(cp, '$')) != NULL) {
-		cp++;
-		cond = 0;
-		if (*cp == '$') {
+		if (cp[1] == '$') {
+			cp += 2;
+			continue;
+		}
+		if (conf_parse_ref(cp, &r) != NULL) {
 			cp++;
 			continue;
 		}
-		name = cp;
-		if (*cp == '{' || *cp == '(') {
-			open = *cp;
-			cl = open == '{' ? '}' : ')';
-			name = cp + 1;
-			n = conf_name_len(name);
-			if ((close = conf_match_close(name, open, cl)) == NULL)
-				continue;
-			if (name[n] == '?' || name[n] == ':') {
-				cond = 1;
-				/* The conditional text may refer to more. */
-				nm = xstrndup(name + n + 1,
-				    (size_t)(close - name - n - 1));
-				if (depth < CONF_MAX_DEPTH)
-					conf_refs_add(out, nm, all,
-					    depth + 1);
-				free(nm);
-			} else if (name[n] != cl)
-				continue;
-			cp = close + 1;
-		} else {
-			n = conf_name_len(name);
-			cp = name + n;
-		}
-		if (n == 0 || (cond && !all))
+		/* The conditional texts may refer to more. */
+		conf_refs_range(out, r.t1, r.t1e, all, depth);
+		conf_refs_range(out, r.t2, r.t2e, all, depth);
+		cp = r.end;
+		if (r.op && !all)
 			continue;
-		nm = xstrndup(name, n);
+		nm = xstrndup(r.name, r.nlen);
 		if (!conf_strv_has(out, nm))
 			strv_add(out, nm);
 		free(nm);
 	}
+}
+
+/* conf_macro_check_depth - conf_macro_check() with a nesting limit */
+static int
+conf_macro_check_depth(const char *text, const char *end, char *err,
+    size_t errlen, int depth)
+{
+	const char *cp = text, *why;
+	struct conf_ref r;
+	char	*tmp;
+	int	 ret = 0;
+
+	tmp = xstrndup(text, (size_t)(end - text));
+	for (cp = tmp; ret == 0 && (cp = strchr(cp, '$')) != NULL; ) {
+		if (cp[1] == '$') {
+			cp += 2;
+			continue;
+		}
+		if ((why = conf_parse_ref(cp, &r)) != NULL) {
+			snprintf(err, errlen, "%s: \"%s\"", why,
+			    log_safe(cp));
+			ret = -1;
+		} else if (depth >= CONF_MAX_DEPTH) {
+			snprintf(err, errlen, "unreasonable macro nesting");
+			ret = -1;
+		} else if ((r.t1 && conf_macro_check_depth(r.t1, r.t1e, err,
+		    errlen, depth + 1) < 0) || (r.t2 && conf_macro_check_depth(
+		    r.t2, r.t2e, err, errlen, depth + 1) < 0))
+			ret = -1;
+		else
+			cp = r.end;
+	}
+	free(tmp);
+	return (ret);
+}
+
+/* conf_macro_check - is the $name syntax of text valid? */
+int
+conf_macro_check(const char *text, char *err, size_t errlen)
+{
+	return (conf_macro_check_depth(text, text + strlen(text), err, errlen,
+	    0));
 }
 
 /* conf_refs - names referenced as $name in text (caller frees) */
@@ -981,7 +1049,7 @@ conf_check_locked(conf_warn_fn *fn, void *ctx)
 	struct strv *used = strv_new(), *refs, *said = strv_new();
 	size_t	 n, i, j;
 	const char *path = conf_path_main ? conf_path_main : "main.cf";
-	char	*msg, *norm;
+	char	*msg, *norm, err[256];
 
 	v = conf_sorted(CONF_ALL, &n);
 	/* A user-defined parameter is used if some value refers to it. */
@@ -1005,7 +1073,14 @@ conf_check_locked(conf_warn_fn *fn, void *ctx)
 		e = v[i];
 		if (e->file_val == NULL && e->over_val == NULL)
 			continue;
-		refs = conf_refs(conf_entry_raw(e), 0);
+		if (conf_macro_check(conf_entry_raw(e), err, sizeof(err)) < 0) {
+			msg = xasprintf("%s: parameter %s: %s", path, e->name,
+			    err);
+			fn(msg, ctx);
+			free(msg);
+		}
+		/* As Postfix: ${name?...} of an undefined name counts too. */
+		refs = conf_refs(conf_entry_raw(e), 1);
 		for (j = 0; j < refs->argc; j++) {
 			if (conf_raw(refs->argv[j]) != NULL
 			    || conf_strv_has(said, refs->argv[j]))

@@ -25,6 +25,7 @@
  *	const char *conf_config_dir(void);
  *	struct strv *conf_refs(const char *text, int with_conditional);
  *	char	*conf_normalize(const char *text);
+ *	int	conf_macro_check(const char *text, char *err, size_t errlen);
  *	struct strv *conf_mynetworks(void);
 void	 conf_logical_lines(const char *, const char *, size_t,
 	    conf_line_fn *, void *);
@@ -61,9 +62,10 @@ void	 conf_logical_lines(const char *, const char *, size_t,
  *	"postconf -d"), or both merged (CONF_ALL, "postconf").
  *
  *	conf_check() reports what Postfix reports: a parameter set in
- *	main.cf that no postern program knows ("unused parameter"), and a
- *	$name reference that is not defined anywhere ("undefined
- *	parameter"), once each, through fn.
+ *	main.cf that no postern program knows ("unused parameter"), a
+ *	$name reference (also ${name?...}) that is not defined anywhere
+ *	("undefined parameter"), once each, and malformed $ syntax,
+ *	through fn.
  *
  *	conf_raw() returns the unexpanded value (override, else main.cf,
  *	else default), NULL when the name is defined nowhere.
@@ -76,7 +78,10 @@ void	 conf_logical_lines(const char *, const char *, size_t,
  *	names text refers to as $name/${name}/$(name) (and, if asked, the
  *	tests of ${name?..} and ${name:..}); caller frees.
  *	conf_normalize() collapses whitespace runs to single spaces, as
- *	postconf prints values (caller frees).
+ *	postconf prints values (caller frees). conf_macro_check() returns
+ *	-1 with a reason when text has a malformed $ reference ("x$",
+ *	"${b", "${a?{x} junk}"): Postfix refuses such values; postern
+ *	keeps the text as written and conf_check() reports it.
  *
  *	conf_mynetworks() returns the effective mynetworks list (caller
  *	frees): main.cf's value if set, otherwise computed from
@@ -133,6 +138,7 @@ const char *conf_file_value(const char *, int *);
 const char *conf_config_dir(void);
 struct strv *conf_refs(const char *, int);
 char	*conf_normalize(const char *);
+int	 conf_macro_check(const char *, char *, size_t);
 struct strv *conf_mynetworks(void);
 void	 conf_logical_lines(const char *, const char *, size_t,
 	    conf_line_fn *, void *);

@@ -83,6 +83,27 @@ static const struct {
 	    NULL},
 	{"${name?{x}:{y}} unset", "b = ${a?{x}:{y}}\n", NULL, "b", "y",
 	    NULL},
+	/* These match Postfix 3.7's postconf -x, checked side by side. */
+	{"{text1}:text2 set", "a = 1\nb = ${a?{x}:y}\n", NULL, "b", "x",
+	    NULL},
+	{"{text1}:text2 unset", "e =\nb = ${e?{x}:y}\n", NULL, "b", "y",
+	    NULL},
+	{"spaces around the name", "a = 1\nb = ${ a }\n", NULL, "b", "1",
+	    NULL},
+	{"spaces around the operator", "a = 1\nb = [${ a ? x}]\n", NULL,
+	    "b", "[ x]", NULL},
+	{"unbraced else text keeps its space", "e =\nb = [${e?{x}: y }]\n",
+	    NULL, "b", "[ y ]", NULL},
+	{"braced text keeps inner space", "a = 1\nb = [${a?{ x }}]\n", NULL,
+	    "b", "[ x ]", NULL},
+	{"$(name?{x}:{y})", "a = 1\nb = $(a?{x}:{y})\n", NULL, "b", "x",
+	    NULL},
+	{"stray close brace is text", "a = 1\nb = ${a}}\n", NULL, "b", "1}",
+	    NULL},
+	{"unbraced text keeps colons", "a = 1\nb = ${a?x:y}\n", NULL, "b",
+	    "x:y", NULL},
+	{"double braces keep one", "a = 1\nb = ${a?{{x}}}\n", NULL, "b",
+	    "{x}", NULL},
 	{"conditional value expanded", "a = 1\nc = C\nb = ${a?$c-$a}\n",
 	    NULL, "b", "C-1", NULL},
 	{"$$ is a dollar", "a = x$$y\n", NULL, "a", "x$y", NULL},
@@ -391,9 +412,11 @@ test_check(void)
 	conf_register("my_dyn");
 	conf_check(warn_collect, w);
 	want = xasprintf("%s/main.cf: unused parameter: orphan=2\n"
-	    "%s/main.cf: undefined parameter: ghost\n", tmpdir, tmpdir);
-	tap_is_str(BUF_STR(w), want,
-	    "referenced and registered names are used; $ghost undefined");
+	    "%s/main.cf: undefined parameter: ghost\n"
+	    "%s/main.cf: undefined parameter: ghost2\n", tmpdir, tmpdir,
+	    tmpdir);
+	tap_is_str(BUF_STR(w), want, "referenced and registered names are "
+	    "used; $ghost and ${ghost2?x} undefined");
 	free(want);
 	buf_free(w);
 	tap_ok(conf_known("smtpd_banner") && conf_known("my_dyn")
@@ -444,6 +467,56 @@ reader(void *arg)
 		}
 	}
 	return ((void *)bad);
+}
+
+/* test_macro_syntax - what Postfix refuses, conf_macro_check() names */
+static void
+test_macro_syntax(void)
+{
+	static const struct {
+		const char *text;
+		const char *why;	/* NULL: valid */
+	} v[] = {
+		{"plain $a ${b} $(c) $$", NULL},
+		{"${a?{x}:{y}} ${a:{x}} ${a?x:y} ${ a ? x }", NULL},
+		{"x$", "empty macro name"},
+		{"$-x", "empty macro name"},
+		{"${b", "truncated macro reference"},
+		{"$(a", "truncated macro reference"},
+		{"${a==1?x}", "attribute name syntax error"},
+		{"${a?{x}:{y}:{z}}", "unexpected input"},
+		{"${a?{x} junk}", "\":\" expected"},
+		{"${a:{x}:{y}}", "unexpected input"},
+		{"${{a}}", "relational expressions are not supported"},
+		{"${a?{$b${c}}}", NULL},
+		{"${a?{ x$ }}", "empty macro name"},
+	};
+	char	 err[256];
+	size_t	 i;
+	int	 r;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		err[0] = 0;
+		r = conf_macro_check(v[i].text, err, sizeof(err));
+		if (v[i].why == NULL)
+			tap_ok(r == 0, "macro syntax ok: %s", v[i].text);
+		else
+			tap_ok(r < 0 && strstr(err, v[i].why) != NULL,
+			    "macro syntax error: %s: %s", v[i].text, err);
+	}
+	{
+		struct buf *w = buf_new(64);
+
+		conf_reset();
+		load_text("smtpd_banner = ${b\n", strlen("smtpd_banner = "
+		    "${b\n"));
+		conf_check(warn_collect, w);
+		tap_ok(strstr(BUF_STR(w), "parameter smtpd_banner: truncated "
+		    "macro reference") != NULL, "conf_check reports bad syntax");
+		tap_is_str(conf_str("smtpd_banner"), "${b",
+		    "bad syntax is kept as written");
+		buf_free(w);
+	}
 }
 
 /* test_threads - conf_str() from worker threads */
@@ -540,6 +613,7 @@ main(void)
 	test_check();
 	test_seed();
 	test_threads();
+	test_macro_syntax();
 	test_params();
 	conf_reset();
 	buf_free(warnings);

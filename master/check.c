@@ -170,7 +170,7 @@ check_master_params(const struct mastercf *m, const char *path,
 		}
 		for (j = 0; j < s->options->argc; j++) {
 			value = strchr(s->options->argv[j], '=');
-			r = conf_refs(value ? value + 1 : "", 0);
+			r = conf_refs(value ? value + 1 : "", 1);
 			for (k = 0; k < r->argc; k++) {
 				if (conf_raw(r->argv[k]) != NULL
 				    || check_has(local, r->argv[k])
