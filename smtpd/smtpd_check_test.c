@@ -424,6 +424,19 @@ static const struct vec {
 	    "smtpd_recipient_restrictions=", SMTPD_STAGE_RCPT, OUT,
 	    "[203.0.113.5]", "", "x@elsewhere.test", NULL, 0, REJ,
 	    "554 5.7.1 <x@elsewhere.test>: Relay access denied"},
+	{"static: access table", "smtpd_helo_restrictions=check_helo_access "
+	    "static:{REJECT static says no}", SMTPD_STAGE_RCPT, OUT,
+	    "mx.example.net", "", "user1@example.com", NULL, 0, REJ,
+	    "554 5.7.1 <mx.example.net>: Helo command rejected: static says no"},
+	{"texthash: recipient access with user@ key",
+	    "smtpd_recipient_restrictions=check_recipient_access "
+	    "texthash:@T@/rcpt_access", SMTPD_STAGE_RCPT, IN, "[192.0.2.7]",
+	    "", "abuse@elsewhere.test", NULL, 0, REJ, "550 5.7.1 "
+	    "<abuse@elsewhere.test>: Recipient address rejected: no abuse here"},
+	{"texthash: domain key OK", "smtpd_recipient_restrictions="
+	    "check_recipient_access texthash:@T@/rcpt_access reject",
+	    SMTPD_STAGE_RCPT, IN, "[192.0.2.7]", "", "x@friend.test", NULL, 0,
+	    OK, ""},
 	{"unknown recipient domain: DNS failure is 450",
 	    "smtpd_recipient_restrictions=reject_unknown_recipient_domain",
 	    SMTPD_STAGE_RCPT, IN, "[192.0.2.7]", "", "x@far.example", NULL, 0,
@@ -433,6 +446,7 @@ static const struct vec {
 
 /* log capture */
 static struct buf *logged;
+static char tdir[64];		/* texthash fixtures, "@T@" in vectors */
 
 /* log_hook - keep every line */
 static void
@@ -454,8 +468,19 @@ apply_conf(const char *extra)
 		conf_set_option(base_conf[i]);
 	copy = xstrdup(extra);
 	cp = copy;
-	while ((tok = str_token(&cp, "|")) != NULL)
-		conf_set_option(tok);
+	while ((tok = str_token(&cp, "|")) != NULL) {
+		char	*at = strstr(tok, "@T@");
+
+		if (at) {
+			char	*full;
+
+			*at = 0;
+			full = xasprintf("%s%s%s", tok, tdir, at + 3);
+			conf_set_option(full);
+			free(full);
+		} else
+			conf_set_option(tok);
+	}
 	free(copy);
 }
 
@@ -537,6 +562,23 @@ main(void)
 		printf("Bail out! dns_init: %s\n", err);
 		return (1);
 	}
+	snprintf(tdir, sizeof(tdir), "/tmp/postern-check-test.XXXXXX");
+	if (mkdtemp(tdir) == NULL) {
+		printf("Bail out! mkdtemp\n");
+		return (1);
+	}
+	{
+		char	*path = xasprintf("%s/rcpt_access", tdir);
+		FILE	*fp = fopen(path, "w");
+
+		if (fp == NULL) {
+			printf("Bail out! %s\n", path);
+			return (1);
+		}
+		fputs("abuse@ 550 no abuse here\nfriend.test OK\n", fp);
+		fclose(fp);
+		free(path);
+	}
 	vdom = map_open("memory:t_vdomains", 0);
 	vmbox = map_open("memory:t_vmbox", 0);
 	valias = map_open("memory:t_valias", 0);
@@ -552,6 +594,13 @@ main(void)
 	map_close(vmbox);
 	map_close(valias);
 	conf_reset();
+	{
+		char	*cmd = xasprintf("rm -rf '%s'", tdir);
+
+		if (system(cmd) != 0)
+			printf("# could not remove %s\n", tdir);
+		free(cmd);
+	}
 	buf_free(logged);
 	return (tap_done());
 }
