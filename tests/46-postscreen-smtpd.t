@@ -1,0 +1,79 @@
+#!/bin/bash
+# 46-postscreen-smtpd.t - the seed's port-25 role end to end: master runs
+# postscreen on the smtp port and hands passing clients to the real smtpd
+# over the "smtpd pass" service. A client allow-listed by the access list
+# reaches smtpd at once; a new client is screened (450 4.3.2), and on its
+# next connection goes straight to smtpd (PASS OLD). smtpd offers
+# PIPELINING, which postscreen's dummy engine never does, so the EHLO
+# reply tells who answered. Ports 25100-25139.
+set -u
+. "$POSTERN_TOP/tests/lib/tap.sh"
+. "$POSTERN_TOP/tests/lib/dnsmasq.sh"
+. "$POSTERN_TOP/tests/lib/instance.sh"
+
+PY=/usr/bin/python3
+CLIENT="$PY $POSTERN_TOP/tests/lib/psc_client.py"
+BASE=$((25100 + ($$ % 10) * 4))
+PORT=$BASE
+DIR=$(mktemp -d /tmp/postern-46-postscreen.XXXXXX)
+trap 'instance_cleanup; dnsmasq_stop; rm -rf "$DIR"' EXIT
+
+for p in postscreen smtpd master; do
+	[ -x "$POSTERN_BIN/$p" ] || bail_out "no $p in $POSTERN_BIN"
+done
+
+for z in spamhaus.org barracudacentral.org spamcop.net manitu.net \
+	swinog.ch imp.ch uceprotect.net sorbs.net dnswl.org isipp.com \
+	mailspike.net; do
+	dnsmasq_local "$z"
+done
+dnsmasq_start "$DIR/dns" $((BASE + 2)) || bail_out "dnsmasq did not start"
+
+instance_create "$DIR/i" "$PORT" $((BASE + 1)) || bail_out "instance_create"
+printf '127.0.0.9 permit\n' >"$INSTANCE_CONF/postscreen_access.cidr"
+instance_conf "resolver_nameservers=$DNSMASQ_SERVER" \
+	"mynetworks=192.0.2.0/24" "postscreen_greet_wait=1s" \
+	"postscreen_access_list=permit_mynetworks, cidr:$INSTANCE_CONF/postscreen_access.cidr" \
+	"smtpd_peername_lookup=no"
+instance_start || bail_out "instance did not start"
+
+client() {
+	local name=$1 src=$2 out
+	shift 2
+	out=$($CLIENT "$src" 127.0.0.1 "$PORT" "$@" 2>&1)
+	ok $? "$name"
+	[[ $out == *FAIL* ]] && echo "$out" | sed 's/^/# /' >&2
+}
+
+# EHLO and its reply up to the last line; smtpd's has PIPELINING.
+SMTPD_EHLO=('send:EHLO client.test\r\n' 'expect:^250-server\.example\.com' \
+	'expect:^250-PIPELINING$')
+
+client "allow-listed client talks to smtpd at once" 127.0.0.9 \
+	'expect:^220 server\.example\.com ESMTP' "${SMTPD_EHLO[@]}"
+wait_for "instance_log_grep 'postscreen.*WHITELISTED \[127\.0\.0\.9\]'" 5
+ok $? "postscreen logged WHITELISTED"
+wait_for "instance_log_grep 'postern/smtpd\[[0-9]+\]: connect from .*127\.0\.0\.9'" 5
+ok $? "smtpd logged the client's own address"
+
+client "new client screened by postscreen first" 127.0.0.5 \
+	'expect:^220-server\.example\.com' 'expect:^220 server\.example\.com' \
+	'send:EHLO client.test\r\n' 'expect:^250-server' 'expect:^250-SIZE' \
+	'expect:^250-' 'expect:^250-' 'expect:^250-' 'expect:^250-' \
+	'expect:^250 DSN' 'send:MAIL FROM:<a@client.test>\r\n' \
+	'expect:^250 2\.1\.0' \
+	'send:RCPT TO:<user1@example.com>\r\n' 'expect:^450 4\.3\.2' \
+	'send:QUIT\r\n' 'expect:^221' 'closed'
+wait_for "instance_log_grep 'PASS NEW \[127\.0\.0\.5\]'" 5
+ok $? "PASS NEW after the after-220 tests"
+
+client "the same client next time reaches smtpd" 127.0.0.5 \
+	'expect:^220 server\.example\.com ESMTP' "${SMTPD_EHLO[@]}"
+wait_for "instance_log_grep 'PASS OLD \[127\.0\.0\.5\]'" 5
+ok $? "PASS OLD logged"
+wait_for "instance_log_grep 'postern/smtpd\[[0-9]+\]: connect from .*127\.0\.0\.5'" 5
+ok $? "smtpd served 127.0.0.5"
+
+instance_stop
+ok $? "instance stops cleanly"
+done_testing
