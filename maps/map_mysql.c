@@ -596,6 +596,11 @@ map_mysql_lookup(struct map *m, const char *key, char **value)
 	if (!map_mysql_utf8((const unsigned char *) key))
 		return (MAP_NOTFOUND);
 	q = buf_new(256);
+	/* %d of a key without a domain etc.: no query, as Postfix. */
+	if (map_mysql_expand(NULL, q, t->query, key, NULL) != 0) {
+		buf_free(q);
+		return (MAP_NOTFOUND);
+	}
 	for (attempt = 0; attempt < 2; attempt++) {
 		if (t->db == NULL && map_mysql_connect(m, t) < 0) {
 			ret = MAP_RETRY;

@@ -21,3 +21,5 @@ UNIT_TESTS += map_inline_static_test
 map_inline_static_test_SRCS := maps/map_inline_static_test.c
 UNIT_TESTS += map_addr_test
 map_addr_test_SRCS := maps/map_addr_test.c
+UNIT_TESTS += map_mysql_test
+map_mysql_test_SRCS := maps/map_mysql_test.c
