@@ -23,7 +23,7 @@
  *	  -P      master.cf -o parameters as "service/type/name = value".
  *	  -e      set parameters in main.cf in place: a definition and
  *	          its continuation lines are replaced where it stands
- *	          (later duplicates removed), comments and order kept, a
+ *	          (every duplicate too), comments and order kept, a
  *	          new parameter appended; written to a temporary file,
  *	          fsync'd and renamed over main.cf.
  *	  -X      remove parameters from main.cf the same way.
@@ -299,8 +299,8 @@ postconf_rewrite(const char *path, const char *text, size_t len,
 				if (ed[i].found++ == 1)
 					log_warn("%s: multiple entries for "
 					    "\"%s\"", path, ed[i].name);
-				/* The first one is replaced, later ones go. */
-				if (ed[i].found == 1 && ed[i].value)
+				/* Every definition is replaced, as Postfix. */
+				if (ed[i].value)
 					buf_printf(out, "%s = %s\n",
 					    ed[i].name, ed[i].value);
 			}
@@ -436,7 +436,10 @@ postconf_edit(const char *dir, char **args, int nargs, int remove)
 			mode = st.st_mode & 07777;
 		fclose(fp);
 	}
-	/* New parameters are appended in name order, as Postfix does. */
+	/*
+	 * New parameters are appended in name order, as newer Postfix does
+	 * (3.7 appends them in hash table order, which varies per run).
+	 */
 	qsort(ed, (size_t)n, sizeof(*ed), postconf_edit_cmp);
 	out = postconf_rewrite(path, BUF_STR(in), BUF_LEN(in), ed, n);
 	postconf_replace(path, out, mode);
