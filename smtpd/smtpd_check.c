@@ -148,6 +148,10 @@ struct sc_ctx {
 	int	 depth;
 	int	 rcpt_checked;		/* reject_unlisted_recipient ran */
 	int	 from_checked;		/* reject_unlisted_sender ran */
+	struct {
+		const char *addr;	/* sender or recipient of this call */
+		int	 cls;
+	}	 resolved[2];		/* saves repeated domain lookups */
 };
 
 static pthread_mutex_t sc_conf_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -710,9 +714,16 @@ static int
 sc_resolve(struct sc_ctx *x, const char *addr, int *cls)
 {
 	struct smtpd_checker *c = x->c;
-	char	*domain = sc_strip_dot(addr_domain(addr));
-	int	 m;
+	char	*domain;
+	int	 m, i;
 
+	for (i = 0; i < 2; i++)
+		if (x->resolved[i].addr
+		    && strcmp(x->resolved[i].addr, addr) == 0) {
+			*cls = x->resolved[i].cls;
+			return (0);
+		}
+	domain = sc_strip_dot(addr_domain(addr));
 	*cls = SC_CLASS_DEFAULT;
 	str_lower(domain);
 	if (*domain == 0) {
@@ -738,7 +749,15 @@ sc_resolve(struct sc_ctx *x, const char *addr, int *cls)
 	    domain)) > 0)
 		*cls = SC_CLASS_RELAY;
 	free(domain);
-	return (m < 0 ? -1 : 0);
+	if (m < 0)
+		return (-1);
+	/* Only the session's own strings are cached: they outlive the call. */
+	i = addr == x->st->sender ? 0 : addr == x->st->recipient ? 1 : -1;
+	if (i >= 0) {
+		x->resolved[i].addr = addr;
+		x->resolved[i].cls = *cls;
+	}
+	return (0);
 }
 
 /* sc_mynetworks - 1 if the client is in mynetworks, -1 table trouble */
