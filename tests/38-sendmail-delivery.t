@@ -1,0 +1,176 @@
+#!/usr/bin/python3
+"""38-sendmail-delivery.t - local submission end to end.
+
+sendmail -> maildrop/ -> qmgr (pickup through cleanup, aliases) ->
+virtual -> Maildir, with qmgr and virtual started by this test on a
+temporary queue (qmgr -d -l <queue>/public/qmgr, virtual -d -l
+<queue>/private/virtual). Checks: mail for root (an alias of a virtual
+mailbox) arrives with Return-Path:, Delivered-To: and the body; -t takes
+the recipients from the headers and Bcc: is gone; as root, a message
+from an unprivileged user (maildrop 1733) is picked up and delivered;
+the queue is empty afterwards.
+"""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
+N = 0
+FAILED = 0
+PROCS = []
+
+
+def ok(cond, name, diag=None):
+    global N, FAILED
+    N += 1
+    if not cond:
+        FAILED += 1
+    print('%sok %d - %s' % ('' if cond else 'not ', N, name))
+    if not cond and diag is not None:
+        for line in str(diag).splitlines()[-20:]:
+            print('#   ' + line)
+    sys.stdout.flush()
+
+
+def start(args, log):
+    p = subprocess.Popen([os.path.join(BIN, args[0])] + args[1:],
+                         stdout=log, stderr=log)
+    PROCS.append(p)
+    return p
+
+
+def wait_files(d, n, timeout=20):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            f = sorted(os.listdir(d))
+        except FileNotFoundError:
+            f = []
+        if len(f) >= n:
+            return f
+        time.sleep(0.1)
+    return f
+
+
+def main():
+    top = tempfile.mkdtemp(prefix='38-sendmail.', dir='/tmp')
+    os.chmod(top, 0o755)
+    cf = os.path.join(top, 'etc')
+    q = os.path.join(top, 'queue')
+    base = os.path.join(top, 'mail')
+    os.makedirs(cf)
+    os.makedirs(base)
+    root = os.geteuid() == 0
+    uid = 5000 if root else os.geteuid()
+    gid = 5000 if root else os.getegid()
+    if root:
+        os.chown(base, uid, gid)
+    with open(os.path.join(cf, 'vmailbox'), 'w') as f:
+        f.write('user1@example.com 1\nuser2@example.com 1\n')
+    with open(os.path.join(cf, 'aliases'), 'w') as f:
+        f.write('root user1@example.com\npostmaster root\n')
+    maillog = os.path.join(top, 'maillog')
+    with open(os.path.join(cf, 'main.cf'), 'w') as f:
+        f.write('queue_directory = %s\nmyhostname = mx.example.net\n'
+                'mydestination = $myhostname, localhost\n'
+                'virtual_mailbox_domains = example.com\n'
+                'virtual_mailbox_base = %s\n'
+                'virtual_mailbox_maps = texthash:%s/vmailbox\n'
+                'virtual_uid_maps = static:%d\nvirtual_gid_maps = static:%d\n'
+                'virtual_minimum_uid = %d\n'
+                'alias_maps = texthash:%s/aliases\n'
+                'maillog_file = %s\n'
+                % (q, base, cf, uid, gid, min(uid, 100), cf, maillog))
+    log = open(os.path.join(top, 'daemons.out'), 'ab')
+    try:
+        r = subprocess.run([os.path.join(BIN, 'postsuper'), '-c', cf, '-s'],
+                           capture_output=True)
+        ok(r.returncode == 0, 'postsuper -s', r.stderr)
+        start(['qmgr', '-c', cf, '-d', '-l',
+               os.path.join(q, 'public', 'qmgr')], log)
+        start(['virtual', '-c', cf, '-d', '-l',
+               os.path.join(q, 'private', 'virtual')], log)
+        end = time.time() + 15
+        while time.time() < end and not (
+                os.path.exists(os.path.join(q, 'public', 'qmgr')) and
+                os.path.exists(os.path.join(q, 'private', 'virtual'))):
+            time.sleep(0.05)
+
+        r = subprocess.run([os.path.join(BIN, 'sendmail'), '-C', cf, 'root'],
+                           input=b'Subject: for root\n\nroot body\n',
+                           capture_output=True)
+        ok(r.returncode == 0, 'sendmail root', r.stderr)
+        new1 = os.path.join(base, 'example.com', 'user1', 'new')
+        got = wait_files(new1, 1)
+        ok(len(got) == 1, 'mail for root reaches the aliased mailbox',
+           open(maillog).read() if os.path.exists(maillog) else '')
+        data = open(os.path.join(new1, got[0]), 'rb').read() if got else b''
+        ok(data.startswith(b'Return-Path: <root@mx.example.net>\n'
+                           b'Delivered-To: user1@example.com\n') and
+           b'\nSubject: for root\n' in data and
+           data.endswith(b'\n\nroot body\n'),
+           'Return-Path (sender qualified with $myorigin), Delivered-To, '
+           'body', data)
+
+        r = subprocess.run([os.path.join(BIN, 'sendmail'), '-C', cf, '-t',
+                            '-f', 'sender@example.org'],
+                           input=b'To: user2@example.com\nBcc: user1@'
+                                 b'example.com\nSubject: dash t\n\nhi\n',
+                           capture_output=True)
+        new2 = os.path.join(base, 'example.com', 'user2', 'new')
+        got2 = wait_files(new2, 1)
+        got1 = wait_files(new1, 2)
+        ok(r.returncode == 0 and len(got2) == 1 and len(got1) == 2,
+           'sendmail -t: To and Bcc recipients delivered', (got1, got2))
+        data = open(os.path.join(new2, got2[0]), 'rb').read() if got2 else b''
+        ok(b'Return-Path: <sender@example.org>' in data and
+           b'Bcc:' not in data, '-f sender; no Bcc: header delivered', data)
+
+        if root:
+            r = subprocess.run(['runuser', '-u', 'nobody', '--',
+                                os.path.join(BIN, 'sendmail'), '-C', cf,
+                                'user2@example.com'],
+                               input=b'Subject: from nobody\n\nhello\n',
+                               capture_output=True)
+            got2 = wait_files(new2, 2)
+            data = b''.join(open(os.path.join(new2, f), 'rb').read()
+                            for f in got2)
+            ok(r.returncode == 0 and len(got2) == 2 and
+               b'Return-Path: <nobody@mx.example.net>' in data,
+               'an unprivileged user\'s mail is picked up and delivered',
+               r.stderr)
+
+        end = time.time() + 10
+        out = ''
+        while time.time() < end:
+            out = subprocess.run([os.path.join(BIN, 'postqueue'), '-c', cf,
+                                  '-p'], capture_output=True).stdout.decode()
+            if out == 'Mail queue is empty\n':
+                break
+            time.sleep(0.2)
+        ok(out == 'Mail queue is empty\n', 'the queue is empty afterwards',
+           out)
+        text = open(maillog).read() if os.path.exists(maillog) else ''
+        ok('relay=virtual' in text and 'status=sent (delivered to maildir)'
+           in text and ': removed' in text, 'Postfix-style log lines', text)
+    finally:
+        for p in PROCS:
+            if p.poll() is None:
+                os.kill(p.pid, signal.SIGTERM)
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    os.kill(p.pid, signal.SIGKILL)
+                    p.wait()
+        log.close()
+        shutil.rmtree(top, ignore_errors=True)
+    print('1..%d' % N)
+    return 1 if FAILED or N == 0 else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
