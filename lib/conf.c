@@ -743,11 +743,39 @@ conf_bool(const char *name)
 	return (v);
 }
 
+/* conf_split - list elements; a {...} group is one element */
+struct strv *
+conf_split(const char *s)
+{
+	struct strv *v = strv_new();
+	const char *start;
+	char	*tok;
+	int	 level;
+
+	for (;;) {
+		s += strspn(s, STR_LIST_DELIMS);
+		if (*s == 0)
+			break;
+		for (start = s, level = 0; *s; s++) {
+			if (*s == '{')
+				level++;
+			else if (*s == '}' && level > 0)
+				level--;
+			else if (level == 0 && strchr(STR_LIST_DELIMS, *s))
+				break;
+		}
+		tok = xstrndup(start, (size_t)(s - start));
+		strv_add(v, tok);
+		free(tok);
+	}
+	return (v);
+}
+
 /* conf_list_locked - expanded value split on commas and whitespace */
 static struct strv *
 conf_list_locked(const char *name)
 {
-	return (strv_split(conf_str(name), STR_LIST_DELIMS));
+	return (conf_split(conf_lookup_expanded(name, 0)));
 }
 
 /* conf_list - see conf.h (locked) */

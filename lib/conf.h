@@ -13,6 +13,7 @@
  *	long	conf_time(const char *name);
  *	int	conf_bool(const char *name);
  *	struct strv *conf_list(const char *name);
+ *	struct strv *conf_split(const char *text);
  *	char	*conf_expand(const char *text);
  *	const char *conf_default(const char *name);
  *	int	conf_known(const char *name);
@@ -54,7 +55,10 @@ void	 conf_logical_lines(const char *, const char *, size_t,
  *	read parameters; daemons still copy what they need at start-up
  *	(and must not conf_set() while other threads hold pointers). conf_int/time/bool log a
  *	fatal error on a malformed value, naming the parameter.
- *	conf_list() splits on commas and whitespace (caller frees).
+ *	conf_list() splits on commas and whitespace (caller frees); as in
+ *	Postfix, a {...} group stays one element with its braces, so
+ *	"check_sender_access inline:{ a=REJECT, b=OK }" gives two.
+ *	conf_split() does the same to any text.
  *
  *	conf_walk() calls fn(name, raw_value, ctx) in name order for the
  *	explicitly set parameters (CONF_EXPLICIT, "postconf -n") or for
@@ -126,6 +130,7 @@ long	 conf_int(const char *);
 long	 conf_time(const char *);
 int	 conf_bool(const char *);
 struct strv *conf_list(const char *);
+struct strv *conf_split(const char *);
 char	*conf_expand(const char *);
 const char *conf_default(const char *);
 int	 conf_known(const char *);

@@ -182,6 +182,35 @@ test_vectors(void)
 	}
 }
 
+/* test_split - list splitting keeps {...} groups */
+static void
+test_split(void)
+{
+	static const struct {
+		const char *in, *want;
+	} v[] = {
+		{"a, b\tc\n d", "a|b|c|d"},
+		{"check_sender_access inline:{ a=REJECT, b=OK }, permit",
+		    "check_sender_access|inline:{ a=REJECT, b=OK }|permit"},
+		{"regexp:{{/^x/ REJECT}, {/y/ OK}} z",
+		    "regexp:{{/^x/ REJECT}, {/y/ OK}}|z"},
+		{"unbalanced {a, b", "unbalanced|{a, b"},
+		{"stray } close, x", "stray|}|close|x"},
+		{"", ""},
+		{" , ,, ", ""},
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		struct strv *l = conf_split(v[i].in);
+		char	*j = strv_join(l, "|");
+
+		tap_is_str(j, v[i].want, v[i].in);
+		free(j);
+		strv_free(l);
+	}
+}
+
 /* test_overlong - a 200 KB value survives intact */
 static void
 test_overlong(void)
@@ -608,6 +637,7 @@ main(void)
 	log_init("conf_test", 0);
 	log_set_hook(hook, NULL);
 	test_vectors();
+	test_split();
 	test_overlong();
 	test_typed();
 	test_check();

@@ -285,35 +285,6 @@ check_typed(const char *path)
 	return (bad);
 }
 
-/* check_tokens - split a list value, keeping { ... } groups whole */
-static struct strv *
-check_tokens(const char *s)
-{
-	struct strv *v = strv_new();
-	const char *start;
-	char	*tok;
-	int	 level;
-
-	for (;;) {
-		s += strspn(s, STR_LIST_DELIMS);
-		if (*s == 0)
-			break;
-		start = s;
-		for (level = 0; *s; s++) {
-			if (*s == '{')
-				level++;
-			else if (*s == '}' && level > 0)
-				level--;
-			else if (level == 0 && strchr(STR_LIST_DELIMS, *s))
-				break;
-		}
-		tok = xstrndup(start, (size_t)(s - start));
-		strv_add(v, tok);
-		free(tok);
-	}
-	return (v);
-}
-
 /* check_is_map - does a token name a lookup table? */
 static int
 check_is_map(const char *tok)
@@ -337,7 +308,7 @@ static void
 check_collect(struct strv *specs, struct strv *where, const char *value,
     const char *origin)
 {
-	struct strv *t = check_tokens(value);
+	struct strv *t = conf_split(value);
 	size_t	 i;
 
 	for (i = 0; i < t->argc; i++) {
