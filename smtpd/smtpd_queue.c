@@ -187,7 +187,8 @@ queue_job(void *arg, void *thread_ctx)
 	in.attrs = attrs;
 	in.message = s->data->msg ? BUF_STR(s->data->msg) : "";
 	in.message_len = s->data->msg ? BUF_LEN(s->data->msg) : 0;
-	in.flags = 0;
+	/* -S is local submission (sendmail -bs): add missing headers. */
+	in.flags = s->stdin_mode ? CLEANUP_FLAG_LOCAL : 0;
 	in.received = NULL;
 	in.log_prefix = s->namaddr;
 	memset(&res, 0, sizeof(res));

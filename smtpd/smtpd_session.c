@@ -54,6 +54,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -777,16 +778,51 @@ smtpd_session_accept(const struct server_conn *conn)
 	    conn->server_addr);
 }
 
+/* session_copier - -S with a file on stdin: feed it through a pipe */
+static void *
+session_copier(void *ctx)
+{
+	int	*fds = ctx;
+	char	 b[65536];
+	ssize_t	 n, off, w;
+
+	while ((n = read(fds[0], b, sizeof(b))) > 0 || (n < 0
+	    && errno == EINTR))
+		for (off = 0; n > 0 && off < n; off += w)
+			if ((w = write(fds[1], b + off, n - off)) < 0) {
+				if (errno == EINTR) {
+					w = 0;
+					continue;
+				}
+				n = -1;
+				break;
+			}
+	close(fds[1]);
+	free(fds);
+	return (NULL);
+}
+
 /* smtpd_session_stdin - -S: one session on stdin/stdout */
 void
 smtpd_session_stdin(int infd, int outfd)
 {
 	struct smtpd_session *s;
 	struct stat st;
+	pthread_t t;
+	int	 p[2], *fds;
 
-	if (fstat(infd, &st) == 0 && S_ISREG(st.st_mode))
-		log_fatal("-S: standard input must be a pipe or a socket, "
-		    "not a file (use: cat file | smtpd -S)");
+	/* epoll cannot watch a regular file ("sendmail -bs < file"). */
+	if (fstat(infd, &st) == 0 && S_ISREG(st.st_mode)) {
+		if (pipe(p) < 0)
+			log_fatal("pipe: %s", strerror(errno));
+		fds = xmalloc(2 * sizeof(*fds));
+		fds[0] = infd;
+		fds[1] = p[1];
+		if (pthread_create(&t, NULL, session_copier, fds) != 0)
+			log_fatal("cannot start the stdin copier");
+		pthread_detach(t);
+		infd = p[0];
+	}
 	s = session_new(infd, outfd, "127.0.0.1", "0", "127.0.0.1");
 	s->stdin_mode = 1;
 }

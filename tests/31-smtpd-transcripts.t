@@ -10,7 +10,8 @@ bytes c3 a9, so hostile input can be written down. Lines starting with
 
 The output compared with NAME.ref is smtpd's stdout (queue ids replaced
 by QUEUEID), then each queue file written, with the id and arrival time
-masked. UPDATE_REF=1 rewrites the .ref files (review the diff).
+masked (and the message length, which the added Message-ID:/Date:
+of a -S local submission make vary). UPDATE_REF=1 rewrites the .ref files (review the diff).
 """
 import glob
 import os
@@ -63,6 +64,8 @@ def mask(data):
     data = re.sub(rb'(?m)^I[0-9A-Za-z]+$', b'IQUEUEID', data)
     data = re.sub(rb'(?m)^T[0-9.]+$', b'TTIME', data)
     data = re.sub(rb' id [0-9A-Za-z]+', b' id QUEUEID', data)
+    data = re.sub(rb'<\d{14}\.[0-9A-Za-z]+@', b'<MSGID@', data)
+    data = re.sub(rb'(?m)^M\d{20}$', b'MLENGTH', data)
     data = re.sub(rb'[A-Z][a-z][a-z], \d+ [A-Z][a-z][a-z] \d{4} '
                   rb'[0-9:]{8} [+-]\d{4}( \([A-Z]+\))?', b'DATE', data)
     return data
