@@ -52,6 +52,7 @@ read_params(void)
 	v->greet_wait = conf_time("postscreen_greet_wait");
 	v->greet_ttl = conf_time("postscreen_greet_ttl");
 	v->greet_banner = xstrdup(conf_str("postscreen_greet_banner"));
+	v->smtpd_banner = xstrdup(conf_str("smtpd_banner"));
 	v->greet_action = action("postscreen_greet_action");
 	v->blacklist_action = action("postscreen_denylist_action");
 	v->dnsbl_action = action("postscreen_dnsbl_action");
@@ -81,6 +82,7 @@ read_params(void)
 	v->message_size_limit = conf_int("message_size_limit");
 	v->disable_vrfy = conf_bool("postscreen_disable_vrfy_command");
 	v->myhostname = xstrdup(conf_str("myhostname"));
+	v->cache_map = xstrdup(conf_str("postscreen_cache_map"));
 	v->smtpd_socket = xasprintf("%s/private/%s",
 	    conf_str("queue_directory"), conf_str("smtpd_service_name"));
 	v->forbidden = psc_forbidden_parse(
@@ -113,16 +115,16 @@ pre_init(void)
 static void
 cleanup_event(evutil_socket_t fd, short what, void *arg)
 {
-	long	 n;
+	long	 n, kept = 0;
 
 	(void)fd;
 	(void)what;
 	(void)arg;
 	n = psc_cache_cleanup(psc_cache, time(NULL),
-	    psc_var.cache_retention_time);
+	    psc_var.cache_retention_time, &kept);
 	if (n >= 0)
-		log_info("cache %s full cleanup: dropped=%ld entries",
-		    conf_str("postscreen_cache_map"), n);
+		log_info("cache %s full cleanup: retained=%ld dropped=%ld "
+		    "entries", psc_var.cache_map, kept, n);
 }
 
 /* post_init - the cache (as mail_owner), the DNS pool, the timer */

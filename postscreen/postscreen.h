@@ -71,6 +71,7 @@ struct psc_params {
 	long	 greet_wait;
 	long	 greet_ttl;
 	char	*greet_banner;
+	char	*smtpd_banner;		/* the dummy engine's 220 */
 	int	 greet_action;
 	int	 blacklist_action;
 	int	 dnsbl_action;
@@ -99,6 +100,7 @@ struct psc_params {
 	int	 disable_vrfy;
 	char	*myhostname;
 	char	*smtpd_socket;		/* $queue_directory/private/smtpd */
+	char	*cache_map;		/* postscreen_cache_map */
 	struct psc_forbidden *forbidden; /* postscreen_forbidden_commands */
 };
 
@@ -210,7 +212,7 @@ char	*psc_dnsbl_query_name(const char *, const char *);
 struct psc_cache *psc_cache_open(const char *, char *, size_t);
 int	 psc_cache_get(struct psc_cache *, const char *, long *);
 int	 psc_cache_put(struct psc_cache *, const char *, const long *);
-long	 psc_cache_cleanup(struct psc_cache *, time_t, long);
+long	 psc_cache_cleanup(struct psc_cache *, time_t, long, long *);
 void	 psc_cache_close(struct psc_cache *);
 void	 psc_stamps_format(const long *, char *, size_t);
 int	 psc_stamps_parse(const char *, long *);

@@ -12,7 +12,7 @@
  *	int	psc_cache_put(struct psc_cache *c, const char *addr,
  *	    const long *stamps);
  *	long	psc_cache_cleanup(struct psc_cache *c, time_t now,
- *	    long retention);
+ *	    long retention, long *retained);
  *	void	psc_cache_close(struct psc_cache *c);
  *
  *	void	psc_stamps_format(const long *stamps, char *out, size_t len);
@@ -36,7 +36,8 @@
  *
  *	psc_cache_cleanup() deletes entries whose every pass expired more
  *	than retention seconds ago, and malformed entries; it returns how
- *	many it deleted (Postfix's postscreen_cache_retention_time).
+ *	many it deleted and sets *retained (if not NULL) to how many it
+ *	kept (Postfix's postscreen_cache_retention_time).
  * DIAGNOSTICS
  *	psc_cache_open() returns NULL with err set. psc_cache_get()
  *	returns 1 (found), 0 (not found or malformed) or -1 (LMDB error,
@@ -238,12 +239,13 @@ entry_dead(const MDB_val *val, time_t now, long retention)
 
 /* psc_cache_cleanup - delete dead entries */
 long
-psc_cache_cleanup(struct psc_cache *c, time_t now, long retention)
+psc_cache_cleanup(struct psc_cache *c, time_t now, long retention,
+    long *retained)
 {
 	MDB_txn	*txn;
 	MDB_cursor *cur;
 	MDB_val	 key, val;
-	long	 deleted = 0;
+	long	 deleted = 0, kept = 0;
 	int	 rc;
 
 	if ((rc = mdb_txn_begin(c->env, NULL, 0, &txn)) != 0)
@@ -257,10 +259,14 @@ psc_cache_cleanup(struct psc_cache *c, time_t now, long retention)
 		if (entry_dead(&val, now, retention) &&
 		    mdb_cursor_del(cur, 0) == 0)
 			deleted++;
+		else
+			kept++;
 	}
 	mdb_cursor_close(cur);
 	if ((rc = mdb_txn_commit(txn)) != 0)
 		goto fail;
+	if (retained)
+		*retained = kept;
 	return (deleted);
 fail:
 	log_warn("%s: cleanup: %s", c->path, mdb_strerror(rc));

@@ -107,7 +107,7 @@ test_lmdb(void)
 	long	 a[PSC_NTESTS] = {5000, 1, 6000, 7000, 1};
 	long	 b[PSC_NTESTS] = {100, 100, 100, 100, 100};
 	long	 dead[PSC_NTESTS] = {10, 1, 0, 20, 1};
-	long	 got[PSC_NTESTS];
+	long	 got[PSC_NTESTS], kept = -1;
 
 	tap_ok(mkdtemp(dir) != NULL, "temp dir");
 	snprintf(path, sizeof(path), "%s/postscreen_cache.lmdb", dir);
@@ -140,12 +140,16 @@ test_lmdb(void)
 	tap_is_int(psc_cache_get(c, "2001:db8::1", got), 1,
 	    "persists across reopen");
 	/* now=1000, retention 500: "dead" (max 20) and b (100) are gone. */
-	tap_is_int(psc_cache_cleanup(c, 1000, 500), 4, "cleanup deletes 4");
+	tap_is_int(psc_cache_cleanup(c, 1000, 500, &kept), 4,
+	    "cleanup deletes 4");
+	tap_is_int(kept, 1, "cleanup keeps 1");
 	tap_is_int(psc_cache_get(c, "10.0.0.2", got), 0, "dead entry gone");
 	tap_is_int(psc_cache_get(c, "127.0.0.2", got), 0, "expired gone");
 	tap_is_int(psc_cache_get(c, "2001:db8::1", got), 1, "live kept");
-	tap_is_int(psc_cache_cleanup(c, 1000, 500), 0, "second cleanup no-op");
-	tap_is_int(psc_cache_cleanup(c, 100000, 500), 1, "all expire later");
+	tap_is_int(psc_cache_cleanup(c, 1000, 500, NULL), 0,
+	    "second cleanup no-op");
+	tap_is_int(psc_cache_cleanup(c, 100000, 500, NULL), 1,
+	    "all expire later");
 	psc_cache_close(c);
 	psc_cache_close(NULL);
 

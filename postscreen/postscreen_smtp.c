@@ -12,7 +12,8 @@
  *	    const char *line);
  *	void	psc_forbidden_free(struct psc_forbidden *f);
  * DESCRIPTION
- *	psc_smtp_tests() completes the greeting ("220 banner") and speaks
+ *	psc_smtp_tests() completes the greeting ("220 $smtpd_banner", after
+ *	the "220-$postscreen_greet_banner" teaser, as Postfix) and speaks
  *	just enough SMTP to watch the client: EHLO (without PIPELINING or
  *	STARTTLS), HELO, MAIL, RCPT, DATA, RSET, NOOP, VRFY, QUIT. Every
  *	RCPT is refused: with the reply of an "enforce" action if a test
@@ -404,7 +405,7 @@ psc_smtp_tests(struct psc_state *s)
 
 	s->test_phase = "tests after SMTP handshake";
 	s->in = buf_new(512);
-	greeting = xasprintf("220 %s\r\n", psc_var.greet_banner);
+	greeting = xasprintf("220 %s\r\n", psc_var.smtpd_banner);
 	if (psc_send_reply(s, greeting) < 0) {
 		free(greeting);
 		psc_hangup(s, "HANGUP");

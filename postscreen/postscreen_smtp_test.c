@@ -329,7 +329,8 @@ main(void)
 	log_init("postscreen_smtp_test", 0);
 	log_set_hook(hook, NULL);
 	psc_base = base;
-	psc_var.greet_banner = "mx ESMTP";
+	psc_var.greet_banner = "teaser";
+	psc_var.smtpd_banner = "mx ESMTP";
 	psc_var.myhostname = "mx";
 	psc_var.message_size_limit = 1000;
 	psc_var.command_time_limit = 300;

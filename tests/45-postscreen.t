@@ -59,6 +59,7 @@ smtpd_banner = mx.test.example ESMTP postern
 myhostname = mx.test.example
 postscreen_greet_wait = 1s
 postscreen_dnsbl_timeout = 5s
+postscreen_cache_cleanup_interval = 1s
 EOF
 cat >"$DIR/etc/postscreen_access.cidr" <<EOF
 # the seed's private ranges, plus two test clients
@@ -135,6 +136,8 @@ logged 'NOQUEUE: reject: RCPT from \[127\.0\.0\.5\]:[0-9]+: 450 4\.3\.2 Service 
 logged 'PASS NEW \[127\.0\.0\.5\]:' "PASS NEW after the after-220 tests"
 [ -s "$DIR/data/postscreen_cache.lmdb" ]
 ok $? "cache file created under data_directory"
+logged "cache btree:$DIR/data/postscreen_cache full cleanup: retained=1 dropped=0 entries" \
+	"periodic cache cleanup keeps the fresh entry"
 
 # 2. The same client again: straight to smtpd.
 client "cached client handed to smtpd at once" 127.0.0.5 \
