@@ -282,7 +282,8 @@ cleanup_hdr_class(const char *name, size_t len)
 		    && strncasecmp(name, senders[i], len) == 0)
 			return (1);
 	for (i = 0; rcpts[i]; i++)
-		if (strlen(rcpts[i]) == len && strncasecmp(name, rcpts[i], len) == 0)
+		if (strlen(rcpts[i]) == len
+		    && strncasecmp(name, rcpts[i], len) == 0)
 			return (2);
 	return (0);
 }
@@ -338,7 +339,8 @@ cleanup_rewrite_header(struct cleanup_maps *m, const char *hdr, size_t len,
 			}
 			s++;
 			addr = xstrndup(p + 1, (size_t)(s - p - 2));
-		} else if (!isspace((unsigned char)*p) && !strchr(",:;<>", *p)) {
+		} else if (!isspace((unsigned char)*p)
+		    && !strchr(",:;<>", *p)) {
 			s = p;
 			while (s < end && !isspace((unsigned char)*s)
 			    && !strchr(",;<>()\"", *s))
@@ -346,7 +348,7 @@ cleanup_rewrite_header(struct cleanup_maps *m, const char *hdr, size_t len,
 			addr = xstrndup(p, (size_t)(s - p));
 			if (strchr(addr, '@') == NULL || *s == ':'
 			    || (s < end && *s == '<')) {
-				/* a phrase word or group name, not an address */
+				/* a phrase word or a group name */
 				buf_append(out, p, (size_t)(s - p));
 				free(addr);
 				p = s;
@@ -554,8 +556,8 @@ cleanup_action(struct cleanup_state *s, const char *where,
 		s->status = CLEANUP_DEFER;
 		ret = ACT_STOP;
 	} else if (!strcasecmp(word, "DISCARD")) {
-		cleanup_log_action(s, *arg ? arg : NULL, "discard: %s %s", where,
-		    safe);
+		cleanup_log_action(s, *arg ? arg : NULL, "discard: %s %s",
+		    where, safe);
 		s->status = CLEANUP_DISCARD;
 		ret = ACT_STOP;
 	} else if (!strcasecmp(word, "HOLD")) {
@@ -564,7 +566,8 @@ cleanup_action(struct cleanup_state *s, const char *where,
 		s->hold = 1;
 	} else if (!strcasecmp(word, "WARN") || !strcasecmp(word, "INFO")) {
 		cleanup_log_action(s, *arg ? arg : NULL, "%s: %s %s",
-		    !strcasecmp(word, "WARN") ? "warning" : "info", where, safe);
+		    !strcasecmp(word, "WARN") ? "warning" : "info", where,
+		    safe);
 	} else if (!strcasecmp(word, "IGNORE")) {
 		ret = ACT_DROP;
 	} else if (!strcasecmp(word, "PREPEND") && prepend && *arg) {
@@ -574,7 +577,8 @@ cleanup_action(struct cleanup_state *s, const char *where,
 		ret = ACT_DROP;
 	} else if (strcasecmp(word, "DUNNO") && strcasecmp(word, "OK")) {
 		if (!strcasecmp(word, "FILTER") || !strcasecmp(word, "REDIRECT")
-		    || !strcasecmp(word, "BCC") || !strcasecmp(word, "PREPEND")) {
+		    || !strcasecmp(word, "BCC")
+		    || !strcasecmp(word, "PREPEND")) {
 			size_t	 i;
 
 			for (i = 0; i < s->m->warned->argc; i++)
@@ -750,7 +754,7 @@ cleanup_pass1(struct cleanup_state *s, const char *msg, size_t len)
 		if (in_headers) {
 			if (hstart && llen > 0 && (*p == ' ' || *p == '\t')) {
 				p += llen + (nl != NULL);
-				continue;	/* continuation: keep gathering */
+				continue;	/* continuation line */
 			}
 			if (hstart) {
 				cleanup_header(s, hstart, (size_t)(p - hstart)
@@ -798,7 +802,8 @@ cleanup_flush_logs(struct cleanup_state *s, const char *id)
 	size_t	 i;
 
 	for (i = 0; i < s->logs->argc; i++)
-		log_info("%s: %s", id && *id ? id : "NOQUEUE", s->logs->argv[i]);
+		log_info("%s: %s", id && *id ? id : "NOQUEUE",
+		    s->logs->argv[i]);
 }
 
 /* cleanup_defer - a temporary failure reply */

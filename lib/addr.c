@@ -262,8 +262,8 @@ addr_parse_path(const char *arg, char **addr, char **params,
 	while (*open == ' ')
 		open++;
 	if (*open != '<')
-		return (addr_err(err, errlen, *open ? "missing '<' before address"
-		    : "missing address"));
+		return (addr_err(err, errlen, *open
+		    ? "missing '<' before address" : "missing address"));
 	if ((close = addr_find_close(open + 1, err, errlen)) == NULL)
 		return (-1);
 	if ((size_t)(close - open + 1) > ADDR_MAX_PATH)
@@ -288,7 +288,8 @@ addr_valid_mailbox(const char *addr)
 
 	if (addr == NULL || (at = strrchr(addr, '@')) == NULL || at == addr)
 		return (0);
-	if (strlen(addr) > ADDR_MAX_ADDR || (size_t)(at - addr) > ADDR_MAX_LOCAL)
+	if (strlen(addr) > ADDR_MAX_ADDR
+	    || (size_t)(at - addr) > ADDR_MAX_LOCAL)
 		return (0);
 	return (addr_valid_domain_part(at + 1));
 }

@@ -152,8 +152,8 @@ dns_init(const char *nameservers, char *err, size_t errlen)
 			return (-1);
 		}
 		if (dns_parse_server(tok, &tmp[n]) < 0) {
-			snprintf(err, errlen, "resolver_nameservers: bad server "
-			    "\"%.100s\"", tok);
+			snprintf(err, errlen, "resolver_nameservers: bad "
+			    "server \"%.100s\"", tok);
 			free(copy);
 			return (-1);
 		}
@@ -390,7 +390,8 @@ dns_lookup_mx(const char *name, struct dns_mx **mxp, size_t *nmx, char *err,
 
 	*mxp = NULL;
 	*nmx = 0;
-	if ((st = dns_query(name, ns_t_mx, &answer, &msg, err, errlen)) != DNS_OK)
+	st = dns_query(name, ns_t_mx, &answer, &msg, err, errlen);
+	if (st != DNS_OK)
 		return (st);
 	n = ns_msg_count(msg, ns_s_an);
 	mx = xcalloc((size_t)n + 1, sizeof(*mx));

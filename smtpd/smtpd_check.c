@@ -401,8 +401,10 @@ sc_init_codes(struct smtpd_checker *c)
 	c->rbl_code = sc_conf_code("maps_rbl_reject_code", 554);
 	c->delims = xstrdup(conf_str("recipient_delimiter"));
 	c->null_key = xstrdup(conf_str("smtpd_null_access_lookup_key"));
-	c->unv_sender_reason = xstrdup(conf_str("unverified_sender_reject_reason"));
-	c->unv_rcpt_reason = xstrdup(conf_str("unverified_recipient_reject_reason"));
+	c->unv_sender_reason =
+	    xstrdup(conf_str("unverified_sender_reject_reason"));
+	c->unv_rcpt_reason =
+	    xstrdup(conf_str("unverified_recipient_reject_reason"));
 }
 
 /* sc_has_required - does a list (or a class it names) block relaying? */
@@ -421,7 +423,8 @@ sc_has_required(struct smtpd_checker *c, const struct strv *v, int depth)
 				return (1);
 		for (k = 0; k < c->nclasses; k++)
 			if (strcmp(v->argv[i], c->classes[k].name) == 0
-			    && sc_has_required(c, c->classes[k].list, depth + 1))
+			    && sc_has_required(c, c->classes[k].list,
+			    depth + 1))
 				return (1);
 	}
 	return (0);
@@ -495,8 +498,8 @@ smtpd_check_new(void)
 	pthread_mutex_unlock(&sc_conf_lock);
 	if (!c->relay_safe)
 		log_warn("in parameters smtpd_relay_restrictions and "
-		    "smtpd_recipient_restrictions, specify at least one working "
-		    "instance of: reject, defer, defer_if_permit, "
+		    "smtpd_recipient_restrictions, specify at least one "
+		    "working instance of: reject, defer, defer_if_permit, "
 		    "reject_unauth_destination, defer_unauth_destination "
 		    "(every recipient is deferred until then: no open relay)");
 	c->warned = strv_new();
@@ -1095,8 +1098,9 @@ sc_check_rcpt_maps(struct sc_ctx *x, const char *addr, int sender)
 			    "recipient table", addr, what));
 		return (SC_DUNNO);
 	case SC_CLASS_ALIAS:
-		return (sc_reject(x, x->c->valias_code, dsn, "<%s>: %s rejected: "
-		    "User unknown in virtual alias table", addr, what));
+		return (sc_reject(x, x->c->valias_code, dsn, "<%s>: %s "
+		    "rejected: User unknown in virtual alias table", addr,
+		    what));
 	case SC_CLASS_VIRTUAL:
 		if ((f = sc_lookup_found(x->c->vmbox_maps, addr, 0)) < 0)
 			return (sc_retry(x, addr));
@@ -1288,8 +1292,8 @@ sc_helo_unknown(struct sc_ctx *x)
 	if (st == DNS_OK)
 		return (SC_DUNNO);
 	if (st == DNS_RETRY)
-		return (sc_defer_if_permit(x, 450, "4.7.1", "<%s>: Helo command "
-		    "rejected: Host not found", h));
+		return (sc_defer_if_permit(x, 450, "4.7.1", "<%s>: Helo "
+		    "command rejected: Host not found", h));
 	return (sc_reject(x, x->c->unk_name_code, "4.7.1",
 	    "<%s>: Helo command rejected: Host not found", h));
 }
@@ -1361,8 +1365,9 @@ sc_rbl(struct sc_ctx *x, const char *arg, int permit)
 	else if (hit) {
 		txt = strv_new();
 		st = dns_lookup_txt(q, txt, err, sizeof(err));
-		rc = sc_reject(x, x->c->rbl_code, "5.7.1", "Service unavailable; "
-		    "Client host [%s] blocked using %s%s%s", x->st->client_addr,
+		rc = sc_reject(x, x->c->rbl_code, "5.7.1", "Service "
+		    "unavailable; Client host [%s] blocked using %s%s%s",
+		    x->st->client_addr,
 		    zone, st == DNS_OK && txt->argc ? "; " : "",
 		    st == DNS_OK && txt->argc ? txt->argv[0] : "");
 		strv_free(txt);
@@ -1558,7 +1563,8 @@ sc_restriction(struct sc_ctx *x, const char *r, const char *arg, int list)
 		    "<%s>: %s rejected: Access denied", name, what));
 	if (!strcmp(r, "defer_if_permit"))
 		return (sc_defer_if_permit(x, x->c->defer_code, "4.7.1",
-		    "<%s>: %s rejected: defer_if_permit requested", name, what));
+		    "<%s>: %s rejected: defer_if_permit requested", name,
+		    what));
 	if (!strcmp(r, "defer_if_reject")) {
 		x->defer_if_reject = 1;
 		return (SC_DUNNO);
@@ -1573,8 +1579,8 @@ sc_restriction(struct sc_ctx *x, const char *r, const char *arg, int list)
 		    ? SC_PERMIT : SC_DUNNO);
 	if (!strcmp(r, "reject_unauth_pipelining"))
 		return (x->st->unauth_pipelining ? sc_reject(x, 503, "5.5.0",
-		    "<%s>: %s rejected: Improper use of SMTP command pipelining",
-		    name, what) : SC_DUNNO);
+		    "<%s>: %s rejected: Improper use of SMTP command "
+		    "pipelining", name, what) : SC_DUNNO);
 	if (!strcmp(r, "reject_unknown_client_hostname")
 	    || !strcmp(r, "reject_unknown_client"))
 		return (sc_client_unknown(x, 0));
