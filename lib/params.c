@@ -640,8 +640,8 @@ params_net6(struct strv *v, const char *style, struct ifaddrs *ifa)
 	char	 txt[INET6_ADDRSTRLEN], net[80];
 	int	 bits = 128;
 
-	/* Loopback is added anyway; link-local needs a scope to be useful. */
-	if (IN6_IS_ADDR_LOOPBACK(&a) || IN6_IS_ADDR_LINKLOCAL(&a))
+	/* Loopback is added anyway. Link-local is listed, as Postfix does. */
+	if (IN6_IS_ADDR_LOOPBACK(&a))
 		return;
 	if (strcasecmp(style, "host") != 0 && ifa->ifa_netmask)
 		bits = params_mask_len(((struct sockaddr_in6 *)
@@ -667,21 +667,23 @@ params_mynetworks(void)
 		v4 = strstr(proto, "ipv4") != NULL;
 		v6 = strstr(proto, "ipv6") != NULL;
 	}
-	if (v4)
+	/* IPv4 first, then IPv6, each in interface order (as Postfix). */
+	if (getifaddrs(&ifs) < 0)
+		ifs = NULL;
+	if (v4) {
 		strv_add(v, "127.0.0.0/8");
-	if (v6)
-		strv_add(v, "[::1]/128");
-	if (getifaddrs(&ifs) == 0) {
-		for (ifa = ifs; ifa; ifa = ifa->ifa_next) {
-			if (ifa->ifa_addr == NULL)
-				continue;
-			if (v4 && ifa->ifa_addr->sa_family == AF_INET)
+		for (ifa = ifs; ifa; ifa = ifa->ifa_next)
+			if (ifa->ifa_addr && ifa->ifa_addr->sa_family == AF_INET)
 				params_net4(v, style, ifa);
-			else if (v6 && ifa->ifa_addr->sa_family == AF_INET6)
-				params_net6(v, style, ifa);
-		}
-		freeifaddrs(ifs);
 	}
+	if (v6) {
+		strv_add(v, "[::1]/128");
+		for (ifa = ifs; ifa; ifa = ifa->ifa_next)
+			if (ifa->ifa_addr && ifa->ifa_addr->sa_family == AF_INET6)
+				params_net6(v, style, ifa);
+	}
+	if (ifs)
+		freeifaddrs(ifs);
 	s = strv_join(v, " ");
 	strv_free(v);
 	return (s);
