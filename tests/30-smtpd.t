@@ -159,7 +159,34 @@ Q1 = make_queue('q1')
 Q2 = make_queue('q2')
 LOG1 = os.path.join(TMP, 'smtpd1.log')
 LOG2 = os.path.join(TMP, 'smtpd2.log')
+WAKES = []
+
+
+def fake_qmgr(path):
+    """public/qmgr: record the wakeup bytes smtpd writes."""
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    os.chmod(path, 0o666)
+    srv.listen(64)
+
+    def loop():
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            c.settimeout(2)
+            try:
+                WAKES.append(c.recv(100))
+            except OSError:
+                pass
+            c.close()
+    threading.Thread(target=loop, daemon=True).start()
+    return srv
+
+
 try:
+    QMGR = fake_qmgr(os.path.join(Q1, 'public', 'qmgr'))
     P1 = start(PORT, Q1, LOG1)
     P2 = start(PORT2, Q2, LOG2, '-o', 'smtpd_forbid_bare_newline=yes',
                '-o', 'smtpd_forbid_bare_newline_exclusions=',
@@ -207,6 +234,11 @@ try:
         ok(msg.endswith(want), 'message bytes exact (CRLF to LF, '
            'dot-stuffing undone by smtplib and smtpd)', msg)
     c.quit()
+    for _ in range(50):
+        if WAKES:
+            break
+        time.sleep(0.05)
+    ok(b'W' in WAKES, 'qmgr woken through public/qmgr with "W"', WAKES)
 
     # Pipelining after EHLO: replies come in order, one per command
     r = Raw(PORT)
