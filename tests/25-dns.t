@@ -108,6 +108,12 @@ else
 	note "no IPv6 loopback: the [::1] server checks are not run"
 fi
 
+is "$(q -t 8 mx example.com)" \
+	$'10 mx1.example.com\n20 mx2.example.com\n30 mx3.example.com\nstatus=OK nxdomain=0' \
+	"8 threads x 20 lookups at once: every answer the same"
+is "$(q -t 4 a nosuch.example.com)" "status=NOTFOUND nxdomain=1" \
+	"threads keep their own NXDOMAIN flag"
+
 is "$("$DNSQ" rev 192.0.2.1 zen.example)" "1.2.0.192.zen.example" \
 	"reverse name IPv4"
 is "$("$DNSQ" rev 2001:db8::1 dnsbl.example)" \
