@@ -242,6 +242,7 @@ pre_exit(void)
 	psc_cache = NULL;
 }
 
+/* main - hand the callbacks to the server skeleton */
 int
 main(int argc, char **argv)
 {
