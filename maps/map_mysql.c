@@ -437,8 +437,8 @@ static int
 map_mysql_expand(MYSQL *db, struct buf *out, const char *fmt,
     const char *value, const char *key)
 {
-	const char *at, *src, *start;
-	size_t	 len;
+	const char *at, *src, *start = NULL;
+	size_t	 len = 0;
 
 	for (; *fmt; fmt++) {
 		if (*fmt != '%') {
