@@ -865,6 +865,8 @@ cleanup_write(struct cleanup_state *s, const char *sender, char **rcpts,
 		buf_free(head);
 		return (cleanup_defer(s, "queue file write error"));
 	}
+	if (in->flags & CLEANUP_FLAG_NOSYNC)
+		queue_writer_nosync(w);	/* smtpd's group commit syncs */
 	id = queue_writer_id(w);
 	snprintf(s->out->queue_id, sizeof(s->out->queue_id), "%s", id);
 	cleanup_format_date(now, date, sizeof(date));

@@ -53,6 +53,10 @@
 
 #define CLEANUP_FLAG_LOCAL	(1 << 0)	/* add missing headers */
 #define CLEANUP_FLAG_NO_RECEIVED (1 << 1)	/* add no Received: */
+#define CLEANUP_FLAG_NOSYNC	(1 << 2)	/* no fsync: the caller makes a
+						 * batch durable with
+						 * queue_sync_fs() before any
+						 * 250 (smtpd group commit) */
 
 struct cleanup_rcpt {
 	const char *addr;
