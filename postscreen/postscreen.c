@@ -75,6 +75,8 @@ read_params(void)
 	v->command_count_limit = conf_int("postscreen_command_count_limit");
 	v->line_length_limit = conf_int("line_length_limit");
 	v->pre_queue_limit = conf_int("postscreen_pre_queue_limit");
+	v->client_conn_limit =
+	    conf_int("postscreen_client_connection_count_limit");
 	v->post_queue_limit = conf_int("postscreen_post_queue_limit");
 	v->cache_cleanup_interval =
 	    conf_time("postscreen_cache_cleanup_interval");
@@ -180,6 +182,7 @@ static void
 psc_accept(const struct server_conn *c)
 {
 	struct psc_state *s;
+	char	 reply[200];
 	int	 acl;
 
 	log_info("CONNECT from [%s]:%s to [%s]:%s", c->client_addr,
@@ -210,6 +213,16 @@ psc_accept(const struct server_conn *c)
 	if (!set_todo(s) && acl != PSC_ACL_REJECT) {
 		log_info("PASS OLD %s", psc_client(s));
 		psc_send_socket(s);
+		return;
+	}
+	s->counted_client = 1;
+	if (psc_count_add(s->addr, 1) > psc_var.client_conn_limit &&
+	    psc_var.client_conn_limit > 0) {
+		log_info("NOQUEUE: reject: CONNECT from %s: too many "
+		    "connections", psc_client(s));
+		snprintf(reply, sizeof(reply), "421 4.7.0 Error: too many "
+		    "connections from %s\r\n", s->addr);
+		psc_drop(s, reply);
 		return;
 	}
 	if (psc_pre_count >= psc_var.pre_queue_limit) {

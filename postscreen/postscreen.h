@@ -93,6 +93,7 @@ struct psc_params {
 	long	 command_count_limit;
 	long	 line_length_limit;
 	long	 pre_queue_limit;
+	long	 client_conn_limit;
 	long	 post_queue_limit;
 	long	 cache_cleanup_interval;
 	long	 cache_retention_time;
@@ -127,6 +128,7 @@ struct psc_state {
 	int	 fail[PSC_NTESTS];	/* test failed this session */
 	long	 stamps[PSC_NTESTS];	/* from the cache, updated on pass */
 	int	 counted_pre;		/* counts in psc_pre_count */
+	int	 counted_client;	/* counts in psc_count_add() */
 	int	 teaser_sent;		/* "220-" went out */
 	int	 allowlisted;		/* DNSWL score: skip the rest */
 	int	 denylisted;		/* postscreen_access_list reject */
@@ -168,6 +170,7 @@ void	 psc_conclude(struct psc_state *);
 void	 psc_finish_after_smtp(struct psc_state *);
 int	 psc_any_todo(const struct psc_state *);
 int	 psc_parse_action(const char *, const char *);
+int	 psc_count_add(const char *, int);
 const char *psc_escape(const char *, size_t, char *, size_t);
 
 /* postscreen_access.c */

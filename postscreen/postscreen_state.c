@@ -18,6 +18,7 @@
  *	void	psc_finish_after_smtp(struct psc_state *s);
  *	int	psc_any_todo(const struct psc_state *s);
  *	int	psc_parse_action(const char *param, const char *value);
+ *	int	psc_count_add(const char *addr, int delta);
  *	const char *psc_escape(const char *data, size_t len, char *out,
  *	    size_t outlen);
  * DESCRIPTION
@@ -38,6 +39,10 @@
  *	sends drop_reply and closes (returns 1: the state is gone);
  *	enforce remembers enforce_reply for RCPT in the dummy SMTP engine;
  *	ignore only logs (the test is repeated next time).
+ *
+ *	psc_count_add() keeps the number of connections each client
+ *	address has open in postscreen (for postscreen_client_connection_
+ *	count_limit) and returns the new count.
  *
  *	psc_conclude() ends the tests of a client that may talk to smtpd:
  *	passed tests get their expiry time in the cache, "PASS NEW" is
@@ -69,6 +74,56 @@ struct psc_dnsbl_sites *psc_sites;
 struct psc_access *psc_acl;
 struct psc_cache *psc_cache;
 int	 psc_pre_count;
+
+/*
+ * Concurrent connections per client address (postscreen_client_
+ * connection_count_limit): a small chained hash table.
+ */
+#define PSC_COUNT_BUCKETS	1024
+
+struct psc_count {
+	struct psc_count *next;
+	int	 n;
+	char	 addr[64];
+};
+
+static struct psc_count *psc_counts[PSC_COUNT_BUCKETS];
+
+/* count_slot - the bucket of an address */
+static struct psc_count **
+count_slot(const char *addr)
+{
+	unsigned int h = 5381;
+
+	while (*addr)
+		h = h * 33 + (unsigned char)*addr++;
+	return (&psc_counts[h % PSC_COUNT_BUCKETS]);
+}
+
+/* psc_count_add - one more (delta 1) or one less (-1); the new count */
+int
+psc_count_add(const char *addr, int delta)
+{
+	struct psc_count **pp, *c;
+
+	for (pp = count_slot(addr); (c = *pp) != NULL; pp = &c->next)
+		if (strcmp(c->addr, addr) == 0)
+			break;
+	if (c == NULL) {
+		if (delta <= 0)
+			return (0);
+		c = xcalloc(1, sizeof(*c));
+		snprintf(c->addr, sizeof(c->addr), "%s", addr);
+		*pp = c;
+	}
+	c->n += delta;
+	if (c->n <= 0) {
+		*pp = c->next;
+		free(c);
+		return (0);
+	}
+	return (c->n);
+}
 
 /* psc_state_new - a new connection */
 struct psc_state *
@@ -103,6 +158,8 @@ psc_state_free(struct psc_state *s)
 		close(s->fd);
 	if (s->counted_pre)
 		psc_pre_count--;
+	if (s->counted_client)
+		(void)psc_count_add(s->addr, -1);
 	free(s->enforce_reply);
 	free(s->helo);
 	free(s->sender);

@@ -253,6 +253,7 @@ PSC_PID=
 "$POSTERN_BIN/postscreen" -c "$DIR/etc" -d -l "127.0.0.1:$PORT" \
 	-o postscreen_greet_action=drop -o postscreen_dnsbl_action=drop \
 	-o postscreen_command_time_limit=1s -o postscreen_pre_queue_limit=1 \
+	-o postscreen_client_connection_count_limit=1 \
 	-o postscreen_cache_map= \
 	2>"$DIR/postscreen2.log" &
 PSC_PID=$!
@@ -280,6 +281,11 @@ $CLIENT 127.0.0.18 127.0.0.1 "$PORT" 'expect:^220-' 'sleep:2' \
 	>/dev/null 2>&1 &
 HOLD=$!
 sleep 0.3
+client "connection count limit: 421 4.7.0" 127.0.0.18 \
+	'expect:^421 4\.7\.0 Error: too many connections from 127\.0\.0\.18$' \
+	'closed'
+logged 'NOQUEUE: reject: CONNECT from \[127\.0\.0\.18\]:[0-9]+: too many connections' \
+	"too many connections logged"
 client "pre-queue limit: 421 4.3.2 All screening ports are busy" 127.0.0.19 \
 	'expect:^421 4\.3\.2 All screening ports are busy$' 'closed'
 logged 'NOQUEUE: reject: CONNECT from \[127\.0\.0\.19\]:[0-9]+: all screening ports busy' \
