@@ -29,7 +29,9 @@
  *	reject_unknown_recipient_domain, reject_unlisted_recipient,
  *	check_recipient_access, permit_auth_destination,
  *	reject_unauth_destination, defer_unauth_destination,
- *	reject_rbl_client, permit_dnswl_client, and the names of
+ *	reject_rbl_client, permit_dnswl_client, reject_rhsbl_client,
+ *	reject_rhsbl_reverse_client, reject_rhsbl_helo,
+ *	reject_rhsbl_sender, reject_rhsbl_recipient, and the names of
  *	smtpd_restriction_classes.
  *
  *	reject_unverified_sender/recipient (address verification) and a few
@@ -1339,19 +1341,21 @@ sc_login_mismatch(struct sc_ctx *x, int want_auth, int want_unauth)
 	return (SC_DUNNO);
 }
 
-/* sc_rbl - reject_rbl_client / permit_dnswl_client domain[=a.b.c.d] */
+/* sc_dnsl - a DNS list lookup: rbl_name under zone[=a.b.c.d] */
 static int
-sc_rbl(struct sc_ctx *x, const char *arg, int permit)
+sc_dnsl(struct sc_ctx *x, const char *arg, const char *query_base,
+    int reverse, int permit, const char *what, const char *shown)
 {
-	char	*zone = xstrdup(arg), *want, *q, err[256];
+	char	*zone = xstrdup(arg), *want, *q = NULL, err[256];
 	struct strv *v = strv_new(), *txt;
 	size_t	 i;
 	int	 st, hit = 0, rc = SC_DUNNO;
 
 	if ((want = strchr(zone, '=')) != NULL)
 		*want++ = 0;
-	q = x->st->client_addr ? dns_reverse_name(x->st->client_addr, zone)
-	    : NULL;
+	if (query_base && *query_base)
+		q = reverse ? dns_reverse_name(query_base, zone)
+		    : xasprintf("%s.%s", query_base, zone);
 	if (q == NULL)
 		goto out;
 	st = dns_lookup_addr(q, v, err, sizeof(err));
@@ -1359,15 +1363,15 @@ sc_rbl(struct sc_ctx *x, const char *arg, int permit)
 		if (want == NULL || strcmp(v->argv[i], want) == 0)
 			hit = 1;
 	if (st == DNS_RETRY)
-		log_warn("%s: DNS list lookup error: %s", zone, err);
+		log_warn("%s: DNS list lookup error for %s: %s", zone,
+		    log_safe(q), err);
 	if (hit && permit)
 		rc = SC_PERMIT;
 	else if (hit) {
 		txt = strv_new();
 		st = dns_lookup_txt(q, txt, err, sizeof(err));
 		rc = sc_reject(x, x->c->rbl_code, "5.7.1", "Service "
-		    "unavailable; Client host [%s] blocked using %s%s%s",
-		    x->st->client_addr,
+		    "unavailable; %s [%s] blocked using %s%s%s", what, shown,
 		    zone, st == DNS_OK && txt->argc ? "; " : "",
 		    st == DNS_OK && txt->argc ? txt->argv[0] : "");
 		strv_free(txt);
@@ -1377,6 +1381,52 @@ out:
 	strv_free(v);
 	free(zone);
 	return (rc);
+}
+
+/* sc_rbl - reject_rbl_client, permit_dnswl_client, reject_rhsbl_* */
+static int
+sc_rbl(struct sc_ctx *x, const char *r, const char *arg)
+{
+	const struct smtpd_check_state *st = x->st;
+	const char *a = st->client_addr, *d;
+	char	*h;
+	int	 rc;
+
+	if (!strcmp(r, "reject_rbl_client") || !strcmp(r, "reject_rbl"))
+		return (sc_dnsl(x, arg, a, 1, 0, "Client host", a));
+	if (!strcmp(r, "permit_dnswl_client"))
+		return (sc_dnsl(x, arg, a, 1, 1, "Client host", a));
+	if (!strcmp(r, "reject_rhsbl_client")) {
+		if (strcmp(st->client_name, "unknown") == 0)
+			return (SC_DUNNO);
+		return (sc_dnsl(x, arg, st->client_name, 0, 0, "Client host",
+		    st->client_name));
+	}
+	if (!strcmp(r, "reject_rhsbl_reverse_client")) {
+		if (strcmp(st->reverse_client_name, "unknown") == 0)
+			return (SC_DUNNO);
+		return (sc_dnsl(x, arg, st->reverse_client_name, 0, 0,
+		    "Unverified Client host", st->reverse_client_name));
+	}
+	if (!strcmp(r, "reject_rhsbl_helo")) {
+		if (st->helo_name == NULL || *st->helo_name == '[')
+			return (SC_DUNNO);
+		h = sc_strip_dot(st->helo_name);
+		rc = sc_dnsl(x, arg, h, 0, 0, "Helo command", h);
+		free(h);
+		return (rc);
+	}
+	if (!strcmp(r, "reject_rhsbl_sender")) {
+		if (st->sender == NULL || *(d = addr_domain(st->sender)) == 0
+		    || *d == '[')
+			return (SC_DUNNO);
+		return (sc_dnsl(x, arg, d, 0, 0, "Sender address", d));
+	}
+	/* reject_rhsbl_recipient */
+	if (st->recipient == NULL || *(d = addr_domain(st->recipient)) == 0
+	    || *d == '[')
+		return (SC_DUNNO);
+	return (sc_dnsl(x, arg, d, 0, 0, "Recipient address", d));
 }
 
 /* sc_list_name - the reply name and class of a restriction list */
@@ -1418,9 +1468,7 @@ sc_unimplemented(const char *name)
 		"reject_unverified_sender", "reject_unverified_recipient",
 		"check_policy_service", "permit_tls_clientcerts",
 		"permit_tls_all_clientcerts", "check_ccert_access",
-		"reject_rhsbl_client", "reject_rhsbl_sender",
-		"reject_rhsbl_recipient", "reject_rhsbl_helo",
-		"reject_rhsbl_reverse_client", "check_sender_mx_access",
+		"check_sender_mx_access",
 		"check_sender_ns_access", "check_recipient_mx_access",
 		"check_recipient_ns_access", "check_helo_mx_access",
 		"check_helo_ns_access", "check_client_mx_access",
@@ -1599,10 +1647,14 @@ sc_restriction(struct sc_ctx *x, const char *r, const char *arg, int list)
 	if (!strcmp(r, "reject_unknown_helo_hostname")
 	    || !strcmp(r, "reject_unknown_hostname"))
 		return (sc_helo_unknown(x));
-	if (!strcmp(r, "reject_rbl_client") || !strcmp(r, "reject_rbl"))
-		return (sc_rbl(x, arg, 0));
-	if (!strcmp(r, "permit_dnswl_client"))
-		return (sc_rbl(x, arg, 1));
+	if (!strcmp(r, "reject_rbl_client") || !strcmp(r, "reject_rbl")
+	    || !strcmp(r, "permit_dnswl_client")
+	    || !strcmp(r, "reject_rhsbl_client")
+	    || !strcmp(r, "reject_rhsbl_reverse_client")
+	    || !strcmp(r, "reject_rhsbl_helo")
+	    || !strcmp(r, "reject_rhsbl_sender")
+	    || !strcmp(r, "reject_rhsbl_recipient"))
+		return (sc_rbl(x, r, arg));
 	rc = sc_restriction_addr(x, r, arg, list, &known);
 	if (known)
 		return (rc);

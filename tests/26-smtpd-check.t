@@ -102,6 +102,28 @@ conf smtpd_client_restrictions=reject_rbl_client dnsbl.example=127.0.0.9
 client 192.0.2.10
 mail a@good.example
 rcpt u@good.example
+# right-hand side lists (dnsmasq answers 127.0.0.2 for all of dnsbl.example)
+conf smtpd_client_restrictions=
+conf smtpd_sender_restrictions=reject_rhsbl_sender dnsbl.example
+client 192.0.2.10
+helo mail.good.example
+mail a@good.example
+rcpt u@good.example
+conf smtpd_sender_restrictions=reject_rhsbl_helo dnsbl.example=127.0.0.3
+client 192.0.2.10
+helo mail.good.example
+mail a@good.example
+rcpt u@good.example
+conf smtpd_sender_restrictions=reject_rhsbl_client dnsbl.example
+client 192.0.2.12
+mail a@good.example
+rcpt u@good.example
+client 192.0.2.10
+mail a@good.example
+rcpt u@good.example
+conf smtpd_sender_restrictions=reject_rhsbl_recipient dnsbl.example
+mail a@good.example
+rcpt u@good.example
 # the dead resolver: DNS trouble is never a 5xx
 conf resolver_nameservers=127.0.0.1:DEADPORT
 conf smtpd_client_restrictions=reject_unknown_client_hostname
@@ -245,6 +267,48 @@ OK
 OK
 > rcpt u@good.example
 OK
+# right-hand side lists (dnsmasq answers 127.0.0.2 for all of dnsbl.example)
+> conf smtpd_client_restrictions=
+> conf smtpd_sender_restrictions=reject_rhsbl_sender dnsbl.example
+> client 192.0.2.10
+name=mail.good.example reverse=mail.good.example status=0
+OK
+> helo mail.good.example
+OK
+> mail a@good.example
+OK
+> rcpt u@good.example
+REJECT 554 5.7.1 Service unavailable; Sender address [good.example] blocked using dnsbl.example
+> conf smtpd_sender_restrictions=reject_rhsbl_helo dnsbl.example=127.0.0.3
+> client 192.0.2.10
+name=mail.good.example reverse=mail.good.example status=0
+OK
+> helo mail.good.example
+OK
+> mail a@good.example
+OK
+> rcpt u@good.example
+OK
+> conf smtpd_sender_restrictions=reject_rhsbl_client dnsbl.example
+> client 192.0.2.12
+name=unknown reverse=unknown status=1
+OK
+> mail a@good.example
+OK
+> rcpt u@good.example
+OK
+> client 192.0.2.10
+name=mail.good.example reverse=mail.good.example status=0
+OK
+> mail a@good.example
+OK
+> rcpt u@good.example
+REJECT 554 5.7.1 Service unavailable; Client host [mail.good.example] blocked using dnsbl.example
+> conf smtpd_sender_restrictions=reject_rhsbl_recipient dnsbl.example
+> mail a@good.example
+OK
+> rcpt u@good.example
+REJECT 554 5.7.1 Service unavailable; Recipient address [good.example] blocked using dnsbl.example
 # the dead resolver: DNS trouble is never a 5xx
 > conf resolver_nameservers=127.0.0.1:DEADPORT
 > conf smtpd_client_restrictions=reject_unknown_client_hostname
