@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf.h"
 #include "postscreen.h"
 #include "str.h"
 #include "tap.h"
@@ -226,10 +227,41 @@ test_query_name(void)
 	tap_ok(n == NULL, "empty address gives no query");
 }
 
+/* test_seed_file - the list as conf reads it from etc/seed/main.cf */
+static void
+test_seed_file(void)
+{
+	struct psc_dnsbl_sites *s;
+	char	 err[256];
+	const char *dir = getenv("POSTERN_TOP") ? getenv("POSTERN_TOP") : ".";
+	char	 path[1024];
+
+	snprintf(path, sizeof(path), "%s/etc/seed", dir);
+	if (conf_load(path, err, sizeof(err)) < 0) {
+		tap_ok(0, "load the seed's main.cf: %s", err);
+		return;
+	}
+	warnings = strv_new();
+	s = psc_dnsbl_parse(conf_str("postscreen_dnsbl_sites"), collect, NULL);
+	tap_is_int((long)s->nsite, 16, "seed main.cf: 16 entries, comments "
+	    "skipped");
+	tap_is_int((long)warnings->argc, 1, "seed main.cf: one warning");
+	tap_is_int(conf_int("postscreen_dnsbl_threshold"), 3,
+	    "seed main.cf: threshold 3");
+	tap_is_int(conf_int("postscreen_dnsbl_allowlist_threshold"), -2,
+	    "seed main.cf: whitelist threshold -2 via the 3.6 name");
+	tap_is_str(conf_str("postscreen_denylist_action"), "enforce",
+	    "seed main.cf: blacklist action via the 3.6 name");
+	psc_dnsbl_sites_free(s);
+	strv_free(warnings);
+}
+
+/* main - run the tables */
 int
 main(void)
 {
 	test_seed();
+	test_seed_file();
 	test_parse();
 	test_query_name();
 	return (tap_done());

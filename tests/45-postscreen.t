@@ -40,12 +40,7 @@ dnsmasq_start "$DIR/dns" "$DNSPORT" || bail_out "dnsmasq did not start"
 # Config: the seed's postscreen section verbatim, then test plumbing.
 mkdir -p "$DIR/etc" "$DIR/queue/private" "$DIR/data"
 sed -n '/^# Postscreen Settings/,/^# Virtual Domain Settings/p' \
-	"$POSTERN_TOP/../shared/seed-config/main.cf" >"$DIR/etc/main.cf" 2>/dev/null
-if ! grep -q postscreen_dnsbl_sites "$DIR/etc/main.cf"; then
-	# No shared seed next to the repo: the same lines from etc/seed.
-	sed -n '/^# Postscreen Settings/,/^# Virtual Domain Settings/p' \
-		"$POSTERN_TOP/etc/seed/main.cf" >"$DIR/etc/main.cf" 2>/dev/null
-fi
+	"$POSTERN_TOP/etc/seed/main.cf" >"$DIR/etc/main.cf"
 grep -q 'spamrbl.imp.ch==127.0.0.5' "$DIR/etc/main.cf" ||
 	bail_out "cannot find the seed's main.cf"
 sed -i "s#/etc/postfix/postscreen_access.cidr#$DIR/etc/postscreen_access.cidr#" \
