@@ -65,7 +65,8 @@ main(void)
 	m = map_open(spec, 0);
 	tap_ok(map_error(m) == NULL, "cidr table opens");
 	for (i = 0; i < sizeof(vec) / sizeof(vec[0]); i++)
-		tu_lookup(m, vec[i].key, vec[i].want, vec[i].value, vec[i].name);
+		tu_lookup(m, vec[i].key, vec[i].want, vec[i].value,
+		    vec[i].name);
 	huge = xmalloc(100001);
 	memset(huge, '1', 100000);
 	huge[100000] = 0;

@@ -98,7 +98,8 @@ main(void)
 	m = map_open(spec, 0);
 	tap_ok(map_error(m) == NULL, "hash: opens the .lmdb file");
 	for (i = 0; i < sizeof(vec) / sizeof(vec[0]); i++)
-		tu_lookup(m, vec[i].key, vec[i].want, vec[i].value, vec[i].name);
+		tu_lookup(m, vec[i].key, vec[i].want, vec[i].value,
+		    vec[i].name);
 	huge = xmalloc(4097);
 	memset(huge, 'k', 4096);
 	huge[4096] = 0;

@@ -123,7 +123,8 @@ map_mysql_check_fmt(const char *fmt, const char *allowed)
 	for (; *fmt; fmt++)
 		if (*fmt == '%') {
 			fmt++;
-			if (*fmt == 0 || (*fmt != '%' && !strchr(allowed, *fmt)))
+			if (*fmt == 0 || (*fmt != '%'
+			    && !strchr(allowed, *fmt)))
 				return (-1);
 		}
 	return (0);
@@ -226,7 +227,8 @@ map_mysql_domains(struct map_mysql *t, const char *domain, int flags)
 			buf_puts(maps, v->argv[i]);
 			buf_putc(maps, ' ');
 		} else
-			(void) map_kv_put(t->domains, str_lower(v->argv[i]), "", 0);
+			(void) map_kv_put(t->domains, str_lower(v->argv[i]),
+			    "", 0);
 	}
 	if (BUF_LEN(maps))
 		t->domain_maps = maplist_open(BUF_STR(maps), flags);
@@ -545,8 +547,8 @@ map_mysql_results(struct map *m, struct map_mysql *t, MYSQL_RES *res,
 			if (row[i] == NULL || row[i][0] == 0)
 				continue;
 			buf_reset(one);
-			if (map_mysql_expand(NULL, one, t->result_format, row[i],
-			    key) != 0)
+			if (map_mysql_expand(NULL, one, t->result_format,
+			    row[i], key) != 0)
 				continue;
 			if (t->expansion_limit > 0
 			    && ++count > t->expansion_limit) {

@@ -7,8 +7,9 @@
  * DESCRIPTION
  *	A logical line is a line that does not start with whitespace plus
  *	every following line that does (continuation). Lines whose first
- *	non-blank character is '#' and blank lines are skipped (also
- *	between a line and its continuation, as Postfix's readllines()). Trailing whitespace and CR are removed. A NUL byte
+ *	non-blank character is '#' are skipped, also between a line and
+ *	its continuation (an indented comment); an empty line ends a
+ *	logical line. Trailing whitespace and CR are removed. A NUL byte
  *	inside a line makes the line malformed (it cannot be a key).
  *
  *	MAP_TEXT_KV: "key whitespace value". MAP_TEXT_ALIAS: "name: value"
@@ -156,8 +157,9 @@ map_text_read(FILE *fp, const char *file, int how, map_text_fn *fn,
 			log_warn("%s, line %d: NUL byte in line, skipped",
 			    file, at);
 			bad++;
-		} else if ((how == MAP_TEXT_ALIAS ? map_text_alias(BUF_STR(b),
-		    &key, &value) : map_text_kv(BUF_STR(b), &key, &value)) < 0) {
+		} else if ((how == MAP_TEXT_ALIAS
+		    ? map_text_alias(BUF_STR(b), &key, &value)
+		    : map_text_kv(BUF_STR(b), &key, &value)) < 0) {
 			log_warn("%s, line %d: expected format: %s, skipped",
 			    file, at, how == MAP_TEXT_ALIAS ? "name: value"
 			    : "key whitespace value");

@@ -56,7 +56,8 @@ main(void)
 	m = map_open(spec, 0);
 	tap_ok(map_error(m) == NULL, "texthash opens");
 	for (i = 0; i < sizeof(vec) / sizeof(vec[0]); i++)
-		tu_lookup(m, vec[i].key, vec[i].want, vec[i].value, vec[i].name);
+		tu_lookup(m, vec[i].key, vec[i].want, vec[i].value,
+		    vec[i].name);
 	huge = xmalloc(1 << 20);
 	memset(huge, 'x', (1 << 20) - 1);
 	huge[(1 << 20) - 1] = 0;

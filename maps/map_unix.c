@@ -63,8 +63,8 @@ map_unix_lookup(struct map *m, const char *key, char **value)
 			buf_printf(b, "%s:%s:%ld:", gr.gr_name, gr.gr_passwd,
 			    (long) gr.gr_gid);
 			for (mem = gr.gr_mem; *mem; mem++)
-				buf_printf(b, "%s%s", mem == gr.gr_mem ? "" : ",",
-				    *mem);
+				buf_printf(b, "%s%s",
+				    mem == gr.gr_mem ? "" : ",", *mem);
 			*value = buf_steal(b);
 		}
 	}
