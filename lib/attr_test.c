@@ -141,6 +141,39 @@ test_parse(void)
 	}
 }
 
+/* test_mutations - random bytes in a valid list: never a crash */
+static void
+test_mutations(void)
+{
+	struct buf *b = buf_new(0), *m = buf_new(0);
+	struct attr_list *l;
+	static const char bytes[] = "\n\r\0%=aZ09._\xff";
+	unsigned long seed = 42;
+	char	 err[100];
+	size_t	 used;
+	int	 i, j, sane = 0;
+
+	attr_put(b, "version", "1");
+	attr_put(b, "rcpt.0.reason", "550 5.1.1 <x@y>: %\r\nno");
+	attr_end(b);
+	for (i = 0; i < 3000; i++) {
+		buf_reset(m);
+		buf_append(m, BUF_STR(b), BUF_LEN(b));
+		for (j = 0; j < 1 + i % 3; j++) {
+			seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+			BUF_STR(m)[(seed >> 33) % BUF_LEN(m)] =
+			    bytes[(seed >> 17) % (sizeof(bytes) - 1)];
+		}
+		l = attr_parse(BUF_STR(m), BUF_LEN(m), &used, err, sizeof(err));
+		sane += l ? used <= BUF_LEN(m) : (used == 0);
+		attr_list_free(l);
+	}
+	tap_is_int(sane, 3000, "3000 mutated lists: parsed, refused or "
+	    "incomplete, never past the data");
+	buf_free(b);
+	buf_free(m);
+}
+
 /* test_limit - lists beyond ATTR_MAX_LIST are refused */
 static void
 test_limit(void)
@@ -198,6 +231,7 @@ main(void)
 	test_roundtrip();
 	test_prefixes();
 	test_parse();
+	test_mutations();
 	test_limit();
 	test_io();
 	return (tap_done());

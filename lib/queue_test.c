@@ -209,6 +209,44 @@ static const struct {
 	    "S\r\nM00000000000000000000\r\nE\r\n"},
 };
 
+/* test_mutations - random byte changes: parsed or refused, never a crash */
+static void
+test_mutations(void)
+{
+	const char *id = make_msg("incoming");
+	char	*path = queue_path(qdir, "incoming", id);
+	char	*tpath = queue_path(qdir, "corrupt", id), err[256];
+	struct buf *b = slurp(path), *m = buf_new(0);
+	struct queue_file *qf;
+	static const char bytes[] = "\n\r\0 %=-0123456789RPDEMVITWSA\xff";
+	unsigned long seed = 12345;
+	int	 i, j, opened = 0, refused = 0;
+
+	for (i = 0; i < 3000; i++) {
+		buf_reset(m);
+		buf_append(m, BUF_STR(b), BUF_LEN(b));
+		for (j = 0; j < 1 + i % 4; j++) {
+			seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+			BUF_STR(m)[(seed >> 33) % BUF_LEN(m)] =
+			    bytes[(seed >> 17) % (sizeof(bytes) - 1)];
+		}
+		spew(tpath, BUF_STR(m), BUF_LEN(m));
+		err[0] = 0;
+		if ((qf = queue_file_open(tpath, i % 2, err, sizeof(err))))
+			opened++;
+		else if (err[0])
+			refused++;
+		queue_file_close(qf);
+	}
+	tap_is_int(opened + refused, 3000,
+	    "3000 mutated files: each parsed or refused with a reason");
+	unlink(tpath);
+	buf_free(b);
+	buf_free(m);
+	free(path);
+	free(tpath);
+}
+
 /* test_garbage - hostile files are corrupt, not crashes */
 static void
 test_garbage(void)
@@ -536,6 +574,7 @@ main(void)
 	test_roundtrip();
 	test_truncations();
 	test_garbage();
+	test_mutations();
 	test_updates();
 	test_warn_default();
 	test_ids();
