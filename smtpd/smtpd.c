@@ -14,7 +14,9 @@
  *	smtpd_forbid_bare_newline takes Postfix 3.9's values: "normalize"
  *	(our default, as Postfix 3.9), "no", and "yes" or "reject"; see
  *	smtpd_data.c. smtpd_worker_threads (postern only) sizes the pool
- *	that runs policy lookups and queue file writes.
+ *	that runs policy lookups and queue file writes; smtpd_queue_sync
+ *	(postern only: "syncfs", the default, or "fsync") chooses how a
+ *	group commit makes its batch durable (smtpd_queue.c).
  * DIAGNOSTICS
  *	A bad parameter value is fatal at start (conf.h).
  */
@@ -113,6 +115,11 @@ smtpd_pre_init(void)
 	p->bare_newline = smtpd_bare_mode(conf_str(
 	    "smtpd_forbid_bare_newline"));
 	p->forbid_unauth_pipe = conf_bool("smtpd_forbid_unauth_pipelining");
+	w = conf_str("smtpd_queue_sync");
+	if (strcmp(w, "fsync") != 0 && strcmp(w, "syncfs") != 0 && *w)
+		log_warn("smtpd_queue_sync: unknown value \"%s\"; using "
+		    "\"syncfs\"", log_safe(w));
+	p->sync_fs = strcmp(w, "fsync") != 0;
 	p->bare_exclusions = smtpd_exclusions();
 	w = conf_str("smtpd_worker_threads");
 	p->workers = *w ? (int)smtpd_long("smtpd_worker_threads", 1) : 8;

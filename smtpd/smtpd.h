@@ -52,6 +52,7 @@ struct smtpd_params {
 	int	 bare_newline;		/* smtpd_forbid_bare_newline */
 	int	 workers;		/* smtpd_worker_threads */
 	int	 forbid_unauth_pipe;	/* smtpd_forbid_unauth_pipelining */
+	int	 sync_fs;		/* smtpd_queue_sync = syncfs */
 	struct strv *bare_exclusions;	/* ..._bare_newline_exclusions */
 };
 

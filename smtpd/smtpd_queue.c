@@ -9,14 +9,18 @@
  * DESCRIPTION
  *	After the final dot the session is busy until its reply is known:
  *	  1. On a worker, cleanup_message() (cleanup/cleanup.h) rewrites,
- *	     checks and writes the queue file, fsyncs it and renames it
- *	     into incoming/ (or hold/).
+ *	     checks and writes the queue file and renames it into
+ *	     incoming/ (or hold/).
  *	  2. Group commit: the committer collects the sessions whose files
- *	     were renamed; one worker job syncs the queue directory once
- *	     for the whole batch (queue_sync_dir()), then every session of
- *	     the batch gets its "250 2.0.0 Ok: queued as ID". Sessions that
- *	     finish while a sync runs form the next batch, so under load
- *	     one directory fsync covers many messages.
+ *	     were renamed; one worker job makes the whole batch durable,
+ *	     then every session of the batch gets its "250 2.0.0 Ok: queued
+ *	     as ID". Sessions that finish while a sync runs form the next
+ *	     batch, so under load one flush covers many messages. With
+ *	     smtpd_queue_sync = syncfs (postern's default) cleanup skips
+ *	     the per-file fsync (CLEANUP_FLAG_NOSYNC) and the batch is one
+ *	     syncfs() of the queue file system (queue_sync_fs(): file data
+ *	     and renames together); with "fsync" each file is fsynced by
+ *	     cleanup and the batch is one fsync of incoming/ (and hold/).
  *	  3. The same job wakes qmgr: a connection to public/qmgr and "W",
  *	     non-blocking; failure is logged at debug level only (qmgr
  *	     also scans the queue on its own).
@@ -90,9 +94,12 @@ queue_wake_qmgr(void)
 static void
 commit_job(void *arg, void *thread_ctx)
 {
-	commit_ok = queue_sync_dir(smtpd_params.queue_dir, "incoming") == 0
-	    && (!commit_hold
-	    || queue_sync_dir(smtpd_params.queue_dir, "hold") == 0);
+	if (smtpd_params.sync_fs)
+		commit_ok = queue_sync_fs(smtpd_params.queue_dir) == 0;
+	else
+		commit_ok = queue_sync_dir(smtpd_params.queue_dir,
+		    "incoming") == 0 && (!commit_hold
+		    || queue_sync_dir(smtpd_params.queue_dir, "hold") == 0);
 	if (!commit_ok)
 		log_warn("cannot sync queue directory %s: %s",
 		    smtpd_params.queue_dir, strerror(errno));
@@ -189,6 +196,8 @@ queue_job(void *arg, void *thread_ctx)
 	in.message_len = s->data->msg ? BUF_LEN(s->data->msg) : 0;
 	/* -S is local submission (sendmail -bs): add missing headers. */
 	in.flags = s->stdin_mode ? CLEANUP_FLAG_LOCAL : 0;
+	if (smtpd_params.sync_fs)
+		in.flags |= CLEANUP_FLAG_NOSYNC;
 	in.received = NULL;
 	in.log_prefix = s->namaddr;
 	memset(&res, 0, sizeof(res));
