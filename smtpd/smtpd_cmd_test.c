@@ -22,7 +22,7 @@
 struct smtpd_params smtpd_params;
 static struct buf *replies;
 
-/* The session side, faked. */
+/* put - record the first 9 characters of a reply */
 static void
 put(const char *text)
 {
@@ -38,6 +38,7 @@ put(const char *text)
 		buf_truncate(replies, BUF_LEN(replies) - 1);
 }
 
+/* smtpd_reply - fake: collect a table reply */
 void
 smtpd_reply(struct smtpd_session *s, int status, const char *arg)
 {
@@ -48,6 +49,7 @@ smtpd_reply(struct smtpd_session *s, int status, const char *arg)
 	buf_free(b);
 }
 
+/* smtpd_reply_custom - fake: collect a custom reply */
 void
 smtpd_reply_custom(struct smtpd_session *s, int status, const char *text)
 {
@@ -58,6 +60,7 @@ smtpd_reply_custom(struct smtpd_session *s, int status, const char *text)
 	buf_free(b);
 }
 
+/* smtpd_reply_multi - fake: collect a multi-line reply */
 void
 smtpd_reply_multi(struct smtpd_session *s, int code, const char *const *l,
     size_t n)
@@ -68,12 +71,14 @@ smtpd_reply_multi(struct smtpd_session *s, int code, const char *const *l,
 	put(t);
 }
 
+/* smtpd_reply_text - fake: collect a policy reply */
 void
 smtpd_reply_text(struct smtpd_session *s, const char *line)
 {
 	put(line);
 }
 
+/* smtpd_session_check - fake: answer the policy at once */
 void
 smtpd_session_check(struct smtpd_session *s, int stage, smtpd_cont_fn *cont)
 {
@@ -89,18 +94,21 @@ smtpd_session_check(struct smtpd_session *s, int stage, smtpd_cont_fn *cont)
 		cont(s, SMTPD_CHECK_OK, "");
 }
 
+/* smtpd_session_start_data - fake: enter DATA */
 void
 smtpd_session_start_data(struct smtpd_session *s)
 {
 	s->state = SMTPD_ST_DATA;
 }
 
+/* smtpd_session_close - fake: mark closing */
 void
 smtpd_session_close(struct smtpd_session *s)
 {
 	s->state = SMTPD_ST_CLOSING;
 }
 
+/* smtpd_session_reset - fake: forget the transaction */
 void
 smtpd_session_reset(struct smtpd_session *s)
 {
