@@ -580,7 +580,8 @@ map_mysql_lost(unsigned int err)
 	return (err == CR_SERVER_GONE_ERROR || err == CR_SERVER_LOST
 	    || err == CR_CONNECTION_ERROR || err == CR_CONN_HOST_ERROR
 	    || err == CR_COMMANDS_OUT_OF_SYNC || err == 1927 /* killed */
-	    || err == 1053 /* shutdown in progress */ );
+	    || err == 1053 /* shutdown in progress */
+	    || err == 4031 /* disconnected: inactivity (wait_timeout) */ );
 }
 
 /* map_mysql_lookup - query, reconnecting once after a lost connection */

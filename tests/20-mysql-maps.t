@@ -153,6 +153,18 @@ wait_lines "$T/out" 3
 is "$(sed -n 3p "$T/out")" "$(printf 'jack@example.org\tjohn@example.org')" \
 	"session: reconnected after a restart (dropped connection)"
 
+# The server kills the session's connection (an admin, a wait_timeout).
+killed=0
+for id in $(mariadb_sql "SELECT id FROM information_schema.processlist
+	WHERE user = 'mailuser'"); do
+	mariadb_sql "KILL $id" && killed=$((killed + 1))
+done
+is "$killed" 1 "the session's one connection was killed"
+echo jack@example.org >&3
+wait_lines "$T/out" 4
+is "$(sed -n 4p "$T/out")" "$(printf 'jack@example.org\tjohn@example.org')" \
+	"session: reconnected after the server killed its connection"
+
 exec 3>&-
 for i in $(seq 100); do
 	kill -0 "$SESSION_PID" 2>/dev/null || break
