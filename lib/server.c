@@ -311,8 +311,9 @@ server_accept(struct evconnlistener *l, evutil_socket_t fd,
 		(void)sock_addr_str((struct sockaddr *)&ss, sslen,
 		    conn.server_addr, sizeof(conn.server_addr),
 		    conn.server_port, sizeof(conn.server_port));
-	server_used();
+	/* After accept: a max_use drain must see this session counted. */
 	server_spec->accept(&conn);
+	server_used();
 }
 
 /* server_resume - re-enable accepting after a resource error */

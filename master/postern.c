@@ -76,6 +76,28 @@ postern_running(void)
 	return (pid);
 }
 
+/* postern_alive - the process exists and is not a zombie */
+static int
+postern_alive(long pid)
+{
+	char	 path[64], buf[256], *p;
+	ssize_t	 n;
+	int	 fd;
+
+	if (kill((pid_t)pid, 0) < 0)
+		return (0);
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return (1);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	/* "pid (comm) S ...": the state follows the last ')'. */
+	if ((p = strrchr(buf, ')')) != NULL && p[1] == ' ' && p[2] == 'Z')
+		return (0);
+	return (1);
+}
+
 /* postern_master - exec master */
 static int
 postern_master(int foreground)
@@ -155,7 +177,8 @@ postern_stop(void)
 		return (1);
 	}
 	log_info("stopping the postern mail system");
-	while (postern_running() != 0) {
+	/* The lock goes first; wait for the process itself too. */
+	while (postern_running() != 0 || postern_alive(pid)) {
 		if (time(NULL) > deadline) {
 			log_error("master pid %ld did not stop in %d seconds",
 			    pid, POSTERN_STOP_WAIT);

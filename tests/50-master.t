@@ -146,4 +146,32 @@ ok $? "the old process exits once its session ended"
 
 instance_stop
 ok $? "postern stop: master and every echod gone"
+
+# ---- 3. max_use, and postern start (background) / status / stop ----
+P3=$((BASE + 4))
+instance_master_cf "127.0.0.1:$P3 inet n - n - 1 echod -o max_use=2"
+INSTANCE_PORTS=($P3)
+"$POSTERN_BIN/postern" -c "$INSTANCE_CONF" start >/dev/null 2>&1
+ok $? "postern start: master in the background, exit 0 when ready"
+bgpid=$(tr -d ' ' < "$INSTANCE_QUEUE/pid/master.pid" 2>/dev/null)
+like "$bgpid" '^[0-9]+$' "... pid file written"
+"$POSTERN_BIN/postern" -c "$INSTANCE_CONF" status >/dev/null 2>&1
+ok $? "... postern status says running"
+wait_for "port_listening $P3" 10
+a=$(greet $P3 | awk '{print $4}')
+b=$(greet $P3 | awk '{print $4}')
+c=$(greet $P3 | awk '{print $4}')
+is "$b" "$a" "max_use=2: the first two connections share a process"
+isnt "$c" "$a" "... the third goes to a fresh process"
+like "$c" '^[0-9]+$' "... which answers"
+"$POSTERN_BIN/postern" -c "$INSTANCE_CONF" start >/dev/null 2>&1
+isnt "$?" 0 "postern start twice: refused"
+"$POSTERN_BIN/postern" -c "$INSTANCE_CONF" stop >/dev/null 2>&1
+ok $? "postern stop"
+pid_alive "$bgpid"
+isnt "$?" 0 "... the background master is gone"
+wait_for "! pid_alive $c" 5
+ok $? "... and its child"
+"$POSTERN_BIN/postern" -c "$INSTANCE_CONF" stop >/dev/null 2>&1
+is "$?" 1 "postern stop when not running: exit 1"
 done_testing

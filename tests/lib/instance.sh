@@ -17,6 +17,7 @@
 #	wait_for 'COMMAND' SECONDS	retry COMMAND every 0.1s until it
 #					succeeds or SECONDS pass
 #	port_listening PORT		something listens on 127.0.0.1:PORT
+#	pid_alive PID			the process runs (zombies do not count)
 # DESCRIPTION
 #	instance_create copies the seed's configuration (etc/seed/main.cf
 #	and master.cf, unchanged) to DIR/etc and changes only what a
@@ -78,6 +79,15 @@ wait_for() {
 		[ "$i" -ge "$max" ] && return 1
 		sleep 0.1
 	done
+	return 0
+}
+
+# pid_alive - the process exists and is not a zombie (a daemon whose
+# parent is a pid 1 that does not reap stays a zombie for a while)
+pid_alive() {
+	local st
+	st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+	case $st in Z*|"") return 1 ;; esac
 	return 0
 }
 
@@ -208,9 +218,9 @@ instance_stop() {
 	fi
 	wait "$INSTANCE_PID" 2>/dev/null
 	for pid in $kids; do
-		if kill -0 "$pid" 2>/dev/null; then
+		if pid_alive "$pid"; then
 			sleep 1
-			if kill -0 "$pid" 2>/dev/null; then
+			if pid_alive "$pid"; then
 				echo "instance_stop: LEFTOVER child $pid:" \
 					"$(ps -o cmd= -p "$pid")" >&2
 				kill -KILL "$pid" 2>/dev/null
