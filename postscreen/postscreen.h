@@ -208,6 +208,7 @@ struct psc_dnsbl_req *psc_dnsbl_request(const struct psc_dnsbl_sites *,
 	    struct workq *, const char *, psc_dnsbl_done_fn *, void *);
 long	 psc_dnsbl_result(const struct psc_dnsbl_req *, const char **,
 	    int *);
+int	 psc_dnsbl_errors(const struct psc_dnsbl_req *);
 void	 psc_dnsbl_release(struct psc_dnsbl_req *);
 char	*psc_dnsbl_query_name(const char *, const char *);
 

@@ -18,6 +18,7 @@
  *	    const char *client_addr, psc_dnsbl_done_fn *done, void *ctx);
  *	long	psc_dnsbl_result(const struct psc_dnsbl_req *r,
  *	    const char **name, int *complete);
+ *	int	psc_dnsbl_errors(const struct psc_dnsbl_req *r);
  *	void	psc_dnsbl_release(struct psc_dnsbl_req *r);
  *	char	*psc_dnsbl_query_name(const char *addr, const char *zone);
  * DESCRIPTION
@@ -46,7 +47,9 @@
  *	psc_dnsbl_request() queries every distinct zone in parallel on
  *	the worker pool (blocking lib/dns.h lookups), adds up the score
  *	as replies return on the loop, and calls done(ctx) once all are
- *	in. psc_dnsbl_result() reads the score so far. The caller must
+ *	in. psc_dnsbl_result() reads the score so far;
+ *	psc_dnsbl_errors() says how many zones gave a temporary error
+ *	(those count as "not listed", as in Postfix). The caller must
  *	call psc_dnsbl_release() exactly once; after that done() is never
  *	called, and jobs still running finish harmlessly.
  * DIAGNOSTICS
@@ -71,6 +74,7 @@ struct psc_dnsbl_req {
 	int	 refcount;
 	int	 pending;
 	int	 released;
+	int	 errors;			/* zones in temporary error */
 	long	 total;
 	long	 best_weight;
 	const char *best_name;
@@ -397,6 +401,8 @@ job_done(void *arg)
 	if (!r->released && job->status == DNS_OK)
 		r->total += psc_dnsbl_score_domain(r->sites, job->domain,
 		    job->replies, &r->best_name, &r->best_weight);
+	else if (job->status == DNS_RETRY)
+		r->errors++;
 	r->pending--;
 	if (!r->released && r->pending == 0 && r->done)
 		r->done(r->ctx);
@@ -445,6 +451,13 @@ psc_dnsbl_result(const struct psc_dnsbl_req *r, const char **name,
 	if (complete)
 		*complete = (r->pending == 0);
 	return (r->total);
+}
+
+/* psc_dnsbl_errors - how many zones could not be asked */
+int
+psc_dnsbl_errors(const struct psc_dnsbl_req *r)
+{
+	return (r->errors);
 }
 
 /* psc_dnsbl_release - the session no longer wants the result */

@@ -29,10 +29,12 @@
  *	Then the client goes to the dummy SMTP engine (an after-220 test
  *	is due or an "enforce" action must reject it) or to smtpd.
  *
- *	The DNSBL pass lives postscreen_dnsbl_max_ttl when no site listed
- *	the client, postscreen_dnsbl_min_ttl when some did (below the
- *	threshold): lib/dns.h does not return the records' TTLs, so the
- *	two bounds stand in for Postfix's TTL-from-the-reply.
+ *	The DNSBL pass lives postscreen_dnsbl_max_ttl when every zone
+ *	answered and none listed the client, postscreen_dnsbl_min_ttl
+ *	when some listed it (below the threshold) or a zone could not be
+ *	asked (DNS error: counted as not listed, but retried soon):
+ *	lib/dns.h does not return the records' TTLs, so the two bounds
+ *	stand in for Postfix's TTL-from-the-reply.
  * DIAGNOSTICS
  *	EOF during the wait: "HANGUP after t from [addr]:port in tests
  *	before SMTP handshake". DNSBL timeout: a warning.
@@ -205,8 +207,8 @@ dnsbl_verdict(struct psc_state *s)
 		if (complete) {
 			s->pass[PSC_TEST_DNSBL] = 1;
 			s->todo[PSC_TEST_DNSBL] = 0;
-			s->dnsbl_ttl = name ? psc_var.dnsbl_min_ttl :
-			    psc_var.dnsbl_max_ttl;
+			s->dnsbl_ttl = (name || psc_dnsbl_errors(s->dnsbl_req))
+			    ? psc_var.dnsbl_min_ttl : psc_var.dnsbl_max_ttl;
 		}
 		return (0);
 	}

@@ -234,6 +234,29 @@ $CLIENT 127.0.0.15 127.0.0.1 "$PORT" 'expect:^220-' >/dev/null 2>&1
 logged 'HANGUP after [0-9.]+ from \[127\.0\.0\.15\]:[0-9]+ in tests before SMTP handshake' \
 	"HANGUP logged"
 
+# The cache records: per-test expiry times (Postfix's record layout).
+# stamp CLIENT INDEX - seconds from now until that test's pass expires
+stamp() {
+	mdb_dump -n -p "$DIR/data/postscreen_cache.lmdb" 2>/dev/null |
+		awk -v k=" $1" -v i="$2" -v now="$(date +%s)" '
+		found { split(substr($0, 2), f, ";"); print f[i + 1] - now; exit }
+		$0 == k { found = 1 }'
+}
+t=$(stamp 127.0.0.5 0)
+[ -n "$t" ] && [ "$t" -gt 86000 ] && [ "$t" -le 86400 ]
+ok $? "cache: pregreet pass lives postscreen_greet_ttl (1d), got ${t}s"
+t=$(stamp 127.0.0.5 1)
+[ -n "$t" ] && [ "$t" -gt 3500 ] && [ "$t" -le 3600 ]
+ok $? "cache: unlisted client's DNSBL pass lives dnsbl_max_ttl (1h), got ${t}s"
+t=$(stamp 127.0.0.4 1)
+[ -n "$t" ] && [ "$t" -gt 0 ] && [ "$t" -le 60 ]
+ok $? "cache: listed-below-threshold DNSBL pass lives dnsbl_min_ttl (60s), got ${t}s"
+t=$(stamp 127.0.0.5 2)
+[ -n "$t" ] && [ "$t" -gt 2591000 ] && [ "$t" -le 2592000 ]
+ok $? "cache: pipelining pass lives 30d, got ${t}s"
+[ -z "$(stamp 127.0.0.2 0)" ]
+ok $? "cache: the DNSBL-listed client is not recorded"
+
 # 13. smtpd down: 421 4.3.2 All server ports are busy.
 kill "$FAKE_PID" && wait "$FAKE_PID" 2>/dev/null
 FAKE_PID=
