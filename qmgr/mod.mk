@@ -23,3 +23,5 @@ PROGRAM_LINKS += mailq=postqueue
 
 UNIT_TESTS += qmgr_bounce_test
 qmgr_bounce_test_SRCS := qmgr/qmgr_bounce_test.c qmgr/qmgr_bounce.c
+PROGRAMS += postcat
+postcat_SRCS := qmgr/postcat.c qmgr/queue_cmd.c

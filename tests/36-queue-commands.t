@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""36-queue-commands.t - sendmail, postqueue (mailq), postsuper.
+"""36-queue-commands.t - sendmail, postqueue (mailq), postsuper, postcat.
 
 A temporary queue and config; a fake qmgr (a unix socket server on
 public/qmgr that records what it is sent). Checks what an administrator
@@ -240,6 +240,23 @@ def main():
         out = r.stdout.decode('latin-1')
         ok(out.startswith('220 ') and '\n250 ' in out and '\n221 ' in out,
            'sendmail -bs speaks SMTP (smtpd -S)', out + r.stderr.decode())
+
+        # postcat
+        r = run(['postcat'] + C + ['-q', B])
+        out = r.stdout.decode('latin-1')
+        ok(r.returncode == 0 and out.startswith(
+            '*** ENVELOPE RECORDS active/%s ***\n' % B) and
+           '\nsender: \n' in out and '\nrecipient: x@example.com\n' in out
+           and '\nrecipient: y@example.com\n' in out and
+           'Subject: two\n\n.\n..\nend\n*** MESSAGE FILE END active/' in out,
+           'postcat -q ID: envelope and message', out)
+        r = run(['postcat'] + C + ['-q', '-b', B])
+        ok(r.stdout.decode() == '*** MESSAGE BODY active/%s ***\n.\n..\nend\n'
+           '*** MESSAGE FILE END active/%s ***\n' % (B, B),
+           'postcat -b: the body only', r.stdout)
+        r = run(['postcat'] + C + ['-q', 'NOSUCH1'])
+        ok(r.returncode == 1 and b'no message NOSUCH1' in r.stderr,
+           'postcat -q with an unknown id: exit 1', r.stderr)
 
         # --- postqueue -f / -i
         qmgr.got.clear()
