@@ -5,6 +5,7 @@
 #	sh etc/run.sh
 #	POSTERN_SMTP_PORT=2525 POSTERN_SUBMISSION_PORT=2587
 #	POSTERN_BIN=build/release/bin (the programs to run)
+#	POSTERN_RUN_DIR=./run (tests use their own)
 # DESCRIPTION
 #	The first time, it creates ./run (git-ignored):
 #	  run/etc/	main.cf and master.cf from etc/, a self-signed
@@ -36,7 +37,7 @@ set -eu
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${POSTERN_BIN:-$TOP/build/release/bin}
 case $BIN in /*) ;; *) BIN=$TOP/$BIN ;; esac
-RUN=$TOP/run
+RUN=${POSTERN_RUN_DIR:-$TOP/run}
 ETC=$RUN/etc
 SMTP_PORT=${POSTERN_SMTP_PORT:-2525}
 SUB_PORT=${POSTERN_SUBMISSION_PORT:-2587}
