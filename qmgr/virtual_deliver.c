@@ -290,6 +290,18 @@ lookup_id(struct maplist *l, const char *what, const char *rcpt, long *id,
 	return (0);
 }
 
+/* header_safe - no control characters in a header we write (in place) */
+static char *
+header_safe(char *s)
+{
+	unsigned char *p;
+
+	for (p = (unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return (s);
+}
+
 /* has_loop - a Delivered-To: header equal to rcpt among the headers */
 static int
 has_loop(const char *msg, size_t len, const char *rcpt)
@@ -485,7 +497,7 @@ virtual_deliver(const struct virtual_cfg *cfg, struct virtual_maps *m,
     const struct queue_file *qf, const char *msg, const char *rcpt,
     long index, struct virtual_result *res)
 {
-	char	*rel, *maildir, *name, *head, *lrcpt;
+	char	*rel, *maildir, *name, *head, *lrcpt, *sender;
 	long	 uid, gid;
 
 	if (*cfg->base != '/') {
@@ -507,9 +519,11 @@ virtual_deliver(const struct virtual_cfg *cfg, struct virtual_maps *m,
 		free(rel);
 		return;
 	}
-	lrcpt = str_lower(xstrdup(rcpt));
-	head = xasprintf("Return-Path: <%s>\nDelivered-To: %s\n", qf->sender,
+	lrcpt = header_safe(str_lower(xstrdup(rcpt)));
+	sender = header_safe(xstrdup(qf->sender));
+	head = xasprintf("Return-Path: <%s>\nDelivered-To: %s\n", sender,
 	    lrcpt);
+	free(sender);
 	if (cfg->mailbox_limit > 0 && (long long)strlen(head) + qf->msg_len
 	    > cfg->mailbox_limit)
 		res_set(res, DELIVER_ACTION_BOUNCED, "5.2.2",

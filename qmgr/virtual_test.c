@@ -246,6 +246,21 @@ test_failures(struct virtual_maps *m)
 	    "extension lands in the user's Maildir");
 	tap_is_str(one(m, loopid, "user1@example.com", 0), "bounced 5.4.6",
 	    "Delivered-To loop bounces 5.4.6");
+	{
+		const char *r2[] = {"user2x@example.com", NULL};
+		char	 hid[QUEUE_ID_MAX + 1], nm[256], *got;
+
+		snprintf(hid, sizeof(hid), "%s", queue_msg("evil\r\nX-Injected: "
+		    "1@x", "Subject: s\n\nb\n", r2));
+		tap_is_str(one(m, hid, "user2x@example.com", 0),
+		    "delivered 2.0.0", "sender with CR LF delivered");
+		count_files("example.com/user2x/new", nm, sizeof(nm));
+		got = slurp("example.com/user2x/new", nm);
+		tap_ok(strncmp(got, "Return-Path: <evil??X-Injected: 1@x>\n"
+		    "Delivered-To: user2x@example.com\nSubject: s\n", 80) == 0,
+		    "no header injection through the sender");
+		free(got);
+	}
 	tap_is_str(one(m, id, "user1@example.com", 9), "deferred 4.3.0",
 	    "index beyond the file defers");
 	tap_is_str(one(m, "NOSUCHFILE123", "user1@example.com", 0),
@@ -343,7 +358,7 @@ main(void)
 	mkdir(cfg.base, 0700);
 	if (geteuid() == 0 && chown(cfg.base, 5000, 5000) < 0)
 		return (1);	/* as root, deliveries run as uid 5000 */
-	cfg.mailbox_maps = "inline:{user1@example.com=1, "
+	cfg.mailbox_maps = "inline:{user1@example.com=1, user2x@example.com=1, "
 	    "u2@example.com=custom/u2/, evil@example.com=../../etc/}";
 	cfg.uid_maps = "static:5000";
 	cfg.gid_maps = "static:5000";
