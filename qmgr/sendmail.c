@@ -73,6 +73,16 @@ fatal(int status, const char *fmt, ...)
 	exit(status);
 }
 
+/* has_ctrl - a control character (header injection); NULL is fine */
+static int
+has_ctrl(const char *s)
+{
+	for (; s && *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return (1);
+	return (0);
+}
+
 /* addr_strip - "<a@b>" -> "a@b", trimmed (in place) */
 static char *
 addr_strip(char *s)
@@ -408,8 +418,12 @@ main(int argc, char **argv)
 	if (o.extract)
 		extract(msg, rcpts);
 	for (j = 0; j < rcpts->argc; j++)
-		if (*rcpts->argv[j] == 0)
-			fatal(EX_USAGE, "empty recipient address");
+		if (*rcpts->argv[j] == 0 || has_ctrl(rcpts->argv[j]))
+			fatal(EX_USAGE, "bad recipient address: %s",
+			    log_safe(rcpts->argv[j]));
+	if (has_ctrl(o.sender) || has_ctrl(o.fullname) || has_ctrl(o.envid)
+	    || has_ctrl(o.ret))
+		fatal(EX_USAGE, "control characters in -f, -F, -V or -R");
 	if (rcpts->argc == 0)
 		fatal(EX_USAGE, o.extract ? "No recipient addresses found in "
 		    "message header" : "Recipient addresses must be "

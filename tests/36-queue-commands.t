@@ -179,6 +179,10 @@ def main():
         r = run(['sendmail', '-C', cf], b'Subject: x\n\nno rcpt\n')
         ok(r.returncode == 64 and files(os.path.join(q, 'maildrop')) == [],
            'no recipients: EX_USAGE, nothing queued', r.stderr)
+        r = run(['sendmail', '-C', cf, '-f', 'a\nX-Evil: 1', 'b@example.com'],
+                b'Subject: x\n\nbody\n')
+        ok(r.returncode == 64 and files(os.path.join(q, 'maildrop')) == [],
+           '-f with a line break: EX_USAGE, nothing queued', r.stderr)
         r = run(['sendmail', '-C', cf, '-t'], b'Subject: x\n\nno rcpt\n')
         ok(r.returncode == 64 and b'No recipient addresses' in r.stderr,
            '-t without recipient headers: EX_USAGE', r.stderr)
