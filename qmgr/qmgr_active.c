@@ -236,24 +236,73 @@ expand_rcpt(struct resolve_job *j, struct qmgr_resolve_maps *rm,
 	free(orig);
 }
 
-/* resolve_job - route every pending recipient (resolve pool) */
+/* seen_before - an earlier leaf recipient with the same address */
+static int
+seen_before(struct strv *seen, const char *addr)
+{
+	size_t	 k;
+
+	for (k = 0; k < seen->argc; k++)
+		if (strcasecmp(seen->argv[k], addr) == 0)
+			return (1);
+	strv_add(seen, addr);
+	return (0);
+}
+
+/*
+ * resolve_job - route every pending recipient (resolve pool). A leaf
+ * address that an earlier leaf of the same message already has (the
+ * user is listed directly and through an alias) is marked done
+ * without a delivery: Postfix's duplicate elimination.
+ */
 static void
 resolve_job(void *arg, void *tctx)
 {
 	struct resolve_job *j = arg;
 	struct qmgr_resolve_maps *rm = qmgr_thread_maps(tctx);
 	struct queue_file *qf = j->msg->qf;
-	size_t	 i;
+	struct strv *seen = strv_new();
+	char	*expanded = xcalloc(qf->nrcpts + 1, 1);
+	size_t	 i, nexp = qf->nrcpts;
 
+	for (i = 0; i < qf->nrcpts; i++)
+		if (qf->rcpts[i].parent >= 0
+		    && (size_t)qf->rcpts[i].parent < nexp)
+			expanded[qf->rcpts[i].parent] = 1;
 	for (i = 0; i < qf->nrcpts; i++) {
-		if (qf->rcpts[i].done)
+		if (i >= nexp) {
+			expanded = xrealloc(expanded, qf->nrcpts + 1);
+			memset(expanded + nexp, 0, qf->nrcpts + 1 - nexp);
+			nexp = qf->nrcpts;
+		}
+		if (qf->rcpts[i].done) {
+			if (!expanded[i])
+				(void)seen_before(seen, qf->rcpts[i].addr);
 			continue;
-		if (qf->rcpts[i].parent < 0)
+		}
+		if (qf->rcpts[i].parent < 0) {
 			expand_rcpt(j, rm, i);
-		else
+			if (qf->rcpts[i].done) {
+				expanded[i] = 1;
+				continue;
+			}
+		}
+		if (seen_before(seen, qf->rcpts[i].addr)) {
+			if (queue_file_mark_done(qf, i) < 0)
+				log_warn("%s: cannot mark duplicate %zu: %m",
+				    j->msg->id, i);
+			if (j->nres && j->res[j->nres - 1].index == i) {
+				free(j->res[j->nres - 1].r.nexthop);
+				j->nres--;
+			}
+			continue;
+		}
+		if (qf->rcpts[i].parent >= 0)
 			qmgr_resolve_leaf(rm, qf->rcpts[i].addr,
 			    res_add(j, i));
 	}
+	free(expanded);
+	strv_free(seen);
 }
 
 /* internal_outcome - one outcome decided inside qmgr */

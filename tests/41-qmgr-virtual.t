@@ -1,0 +1,275 @@
+#!/usr/bin/python3
+"""41-qmgr-virtual.t - sendmail -> qmgr (pickup, aliases) -> virtual.
+
+Real programs only: postsuper -s makes the queue, sendmail writes to
+maildrop/, qmgr picks it up, expands aliases (alias_maps for root,
+virtual_alias_maps for a list) and hands the recipients to the real
+virtual agent, which writes Maildirs. Checks: mail for root reaches the
+aliased virtual mailbox; a list reaches every member once; an unknown
+virtual user produces a DSN that lands in the sender's own Maildir;
+then 150 messages written to incoming/ (as smtpd writes them) while
+qmgr and virtual are killed with SIGKILL several times: after restarts every message is in each Maildir exactly
+once (Message-IDs counted) and the queue is empty.
+"""
+import glob
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
+N = 0
+FAILED = 0
+MESSAGES = 150
+
+
+def ok(cond, name, diag=None):
+    global N, FAILED
+    N += 1
+    if not cond:
+        FAILED += 1
+    print('%sok %d - %s' % ('' if cond else 'not ', N, name))
+    if not cond and diag is not None:
+        for line in str(diag).splitlines()[-20:]:
+            print('#   ' + line)
+    sys.stdout.flush()
+
+
+def wait_for(cond, timeout=20.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.1)
+    return cond()
+
+
+def read(path):
+    try:
+        with open(path, errors='replace') as f:
+            return f.read()
+    except OSError:
+        return ''
+
+
+def enc(s):
+    for a, b in (('%', '%25'), ('\r', '%0D'), ('\n', '%0A'), ('\0', '%00'),
+                 (' ', '%20'), ('\t', '%09'), ('=', '%3D')):
+        s = s.replace(a, b)
+    return s
+
+
+SEQ = [0]
+
+
+def write_qf(q, sender, rcpts, body):
+    """a queue file in incoming/, in the QUEUE.md format"""
+    SEQ[0] += 1
+    qid = 'C%06d%d' % (SEQ[0], os.getpid())
+    now = time.time()
+    msg = body.encode()
+    env = 'V1\nI%s\nT%d.%06d\nW%020d\nS%s\n' % (
+        qid, int(now), int((now % 1) * 1e6), 0, enc(sender))
+    for addr in rcpts:
+        env += 'RP 0 -1 %s\n' % enc(addr)
+    data = env.encode() + b'M%020d\n' % len(msg) + msg + b'E\n'
+    tmp = os.path.join(q, 'incoming', '.' + qid)
+    with open(tmp, 'wb') as f:
+        f.write(data)
+        os.fsync(f.fileno())
+    if os.geteuid() == 0:
+        os.chown(tmp, *pwd.getpwnam('postern')[2:4])
+    os.rename(tmp, os.path.join(q, 'incoming', qid))
+
+
+def wake(q, what=b'W'):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(os.path.join(q, 'public', 'qmgr'))
+        s.sendall(what)
+    except OSError:
+        pass
+    s.close()
+
+
+def maildir(base, user):
+    return sorted(glob.glob(os.path.join(base, 'example.com', user, 'new',
+                                         '*')))
+
+
+def main():
+    top = tempfile.mkdtemp(prefix='postern-41-qmgr.', dir='/tmp')
+    os.chmod(top, 0o755)
+    cf = os.path.join(top, 'etc')
+    q = os.path.join(top, 'queue')
+    base = os.path.join(top, 'mail')
+    os.makedirs(cf)
+    os.makedirs(base)
+    root = os.geteuid() == 0
+    uid = 5000 if root else os.geteuid()
+    gid = 5000 if root else os.getegid()
+    if root:
+        os.chown(base, uid, gid)
+    with open(os.path.join(cf, 'vmailbox'), 'w') as f:
+        f.write('user1@example.com 1\nuser2@example.com 1\n'
+                'user3@example.com 1\n')
+    with open(os.path.join(cf, 'valias'), 'w') as f:
+        f.write('team@example.com user2@example.com, user3@example.com\n'
+                'all@example.com team@example.com, user1@example.com\n')
+    with open(os.path.join(cf, 'aliases'), 'w') as f:
+        f.write('root user1@example.com\npostmaster root\n')
+    with open(os.path.join(cf, 'main.cf'), 'w') as f:
+        f.write('''queue_directory = %s
+myhostname = mx.example.com
+mydomain = example.com
+myorigin = localhost
+mydestination = localhost
+virtual_mailbox_domains = example.com
+virtual_mailbox_base = %s
+virtual_mailbox_maps = texthash:%s/vmailbox
+virtual_alias_maps = texthash:%s/valias
+alias_maps = texthash:%s/aliases
+virtual_uid_maps = static:%d
+virtual_gid_maps = static:%d
+virtual_minimum_uid = %d
+relayhost =
+''' % (q, base, cf, cf, cf, uid, gid, min(uid, 100)))
+    if root:
+        # the agents run as mail_owner and must read the config
+        os.chown(cf, *pwd.getpwnam('postern')[2:4])
+    qlog = os.path.join(top, 'qmgr.log')
+    vlog = os.path.join(top, 'virtual.log')
+    procs = {}
+
+    def start(name, log):
+        sock = os.path.join(q, 'public' if name == 'qmgr' else 'private',
+                            name)
+        p = subprocess.Popen([os.path.join(BIN, name), '-c', cf, '-d',
+                              '-l', sock], stdout=subprocess.DEVNULL,
+                             stderr=open(log, 'a'))
+        procs[name] = p
+        wait_for(lambda: os.path.exists(sock))
+        return p
+
+    def sendmail(args, msg):
+        return subprocess.run([os.path.join(BIN, 'sendmail'), '-C', cf, '-i']
+                              + args, input=msg, capture_output=True)
+
+    def queue_empty():
+        return not any(os.listdir(os.path.join(q, d))
+                       for d in ('maildrop', 'incoming', 'active'))
+
+    try:
+        r = subprocess.run([os.path.join(BIN, 'postsuper'), '-c', cf, '-s'],
+                           capture_output=True)
+        ok(r.returncode == 0, 'postsuper -s creates the queue', r.stderr)
+        start('virtual', vlog)
+        start('qmgr', qlog)
+
+        r = sendmail(['root'], b'Subject: for root\n\ncron says hi\n')
+        ok(r.returncode == 0, 'sendmail root', r.stderr)
+        ok(wait_for(lambda: any('cron says hi' in read(f)
+                                for f in maildir(base, 'user1'))),
+           'mail for root reaches the aliased virtual mailbox',
+           read(qlog) + read(vlog))
+        f = [x for x in maildir(base, 'user1') if 'cron says hi' in read(x)]
+        text = read(f[0]) if f else ''
+        ok('Delivered-To: user1@example.com' in text
+           and 'Return-Path: <root@localhost>' in text,
+           'Delivered-To and Return-Path', text)
+
+        r = sendmail(['-f', 'user1@example.com', 'all@example.com'],
+                     b'Subject: to all\nMessage-ID: <all-1@t>\n\nhello all\n')
+        for u in ('user1', 'user2', 'user3'):
+            ok(wait_for(lambda: [x for x in maildir(base, u)
+                                 if '<all-1@t>' in read(x)]),
+               'nested alias list reaches %s' % u)
+        time.sleep(0.5)
+        ok(sum('<all-1@t>' in read(x) for x in maildir(base, 'user1')) == 1,
+           'a member reached twice through the tree gets it once')
+
+        r = sendmail(['-f', 'user1@example.com', 'nobody@example.com'],
+                     b'Subject: lost\nMessage-ID: <lost-1@t>\n\nlost\n')
+        ok(wait_for(lambda: [x for x in maildir(base, 'user1')
+                             if 'Final-Recipient: rfc822; nobody@example.com'
+                             in read(x)]),
+           'unknown virtual user: DSN in the sender\'s Maildir',
+           read(qlog) + read(vlog))
+        d = [read(x) for x in maildir(base, 'user1')
+             if 'nobody@example.com' in read(x)]
+        ok(d and 'report-type=delivery-status' in d[0]
+           and 'Return-Path: <>' in d[0] and 'Status: 5.1.1' in d[0]
+           and '<lost-1@t>' in d[0], 'DSN: null sender, 5.1.1, original'
+           ' message returned', d[0] if d else '')
+        ok(wait_for(queue_empty), 'queue empty after the first messages')
+
+        # kill -9 qmgr and virtual while mail streams in
+        for u in ('user1', 'user2', 'user3'):
+            for x in maildir(base, u):
+                os.unlink(x)
+        # (written to incoming/ as smtpd does: pickup from maildrop/ has
+        # the one duplicate window QUEUE.md documents, state S1)
+        for i in range(MESSAGES):
+            write_qf(q, 'user1@example.com', ['user2@example.com',
+                                             'team@example.com'],
+                     'Subject: n\nMessage-ID: <crash-%d@t>\n\n%d\n' % (i, i))
+            wake(q)
+            if i % 30 == 15:
+                procs['qmgr'].send_signal(signal.SIGKILL)
+                procs['qmgr'].wait()
+                start('qmgr', qlog)
+            if i % 30 == 25:
+                procs['virtual'].send_signal(signal.SIGKILL)
+                procs['virtual'].wait()
+                start('virtual', vlog)
+        # deliveries that met a killed agent wait in deferred/: flush
+        # them as postqueue -f would, until nothing is left
+        def flushed():
+            if queue_empty() and not os.listdir(os.path.join(q, 'deferred')):
+                return True
+            wake(q, b'F')
+            time.sleep(1)
+            return False
+        ok(wait_for(flushed, 120), 'queue empty after the crash run and'
+           ' a flush', read(qlog)[-3000:])
+        for u in ('user2', 'user3'):
+            ids = []
+            for x in maildir(base, u):
+                for line in read(x).splitlines():
+                    if line.startswith('Message-ID: <crash-'):
+                        ids.append(line)
+            want = sorted('Message-ID: <crash-%d@t>' % i
+                          for i in range(MESSAGES))
+            missing = set(want) - set(ids)
+            dups = len(ids) - len(set(ids))
+            ok(not missing, '%s: every message arrived' % u,
+               'missing %d' % len(missing))
+            ok(dups == 0, '%s: no message twice (user2 is also in team)' % u,
+               '%d duplicates' % dups)
+        for name in ('qmgr', 'virtual'):
+            procs[name].send_signal(signal.SIGTERM)
+            ok(procs[name].wait(timeout=10) == 0, '%s exits 0' % name)
+        ok('Sanitizer' not in read(qlog) + read(vlog)
+           and 'runtime error' not in read(qlog) + read(vlog),
+           'no sanitizer reports')
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        if FAILED == 0:
+            shutil.rmtree(top, ignore_errors=True)
+        else:
+            print('# kept ' + top)
+    print('1..%d' % N)
+    return 1 if FAILED or N == 0 else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
