@@ -776,9 +776,13 @@ sc_mynetworks(struct sc_ctx *x)
 
 	if (a == NULL || *a == 0)
 		return (0);
-	for (i = 0; i < x->c->mynet_cidrs->argc; i++)
-		if (addr_match_cidr(a, x->c->mynet_cidrs->argv[i]) == 1)
-			return (1);
+	/* First match wins; "!net" excludes, as in Postfix's mynetworks. */
+	for (i = 0; i < x->c->mynet_cidrs->argc; i++) {
+		const char *n = x->c->mynet_cidrs->argv[i];
+
+		if (addr_match_cidr(a, n + (*n == '!')) == 1)
+			return (*n != '!');
+	}
 	if (x->c->mynet_maps == NULL)
 		return (0);
 	st = maplist_lookup(x->c->mynet_maps, a, &val);
