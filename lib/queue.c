@@ -33,6 +33,7 @@
 #include "attr.h"
 #include "buf.h"
 #include "conf.h"
+#include "log.h"
 #include "queue.h"
 #include "str.h"
 #include "xalloc.h"
@@ -291,6 +292,8 @@ queue_writer_id(const struct queue_writer *w)
 void
 queue_writer_sender(struct queue_writer *w, const char *s)
 {
+	if (w->started)
+		log_panic("queue_writer_sender: called after the body");
 	free(w->sender);
 	w->sender = xstrdup(s ? s : "");
 }
@@ -299,6 +302,8 @@ queue_writer_sender(struct queue_writer *w, const char *s)
 void
 queue_writer_warn(struct queue_writer *w, long when)
 {
+	if (w->started)
+		log_panic("queue_writer_warn: called after the body");
 	w->warn = when < 0 ? 0 : when;
 }
 
@@ -314,6 +319,8 @@ void
 queue_writer_attr(struct queue_writer *w, const char *name,
     const char *value)
 {
+	if (w->started)
+		log_panic("queue_writer_attr: called after the body");
 	buf_putc(w->attrs, 'A');
 	enc_put(w->attrs, name);
 	buf_putc(w->attrs, '=');
@@ -340,6 +347,8 @@ void
 queue_writer_rcpt(struct queue_writer *w, const char *addr,
     const char *orcpt, int notify)
 {
+	if (w->started)
+		log_panic("queue_writer_rcpt: called after the body");
 	rcpt_record(w->rcpts, addr, orcpt, notify, -1);
 }
 

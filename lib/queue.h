@@ -67,7 +67,7 @@
  *	Writing a message: queue_writer_new() creates a temporary file
  *	under queue_dir/subdir (normally "incoming") with a fresh queue id;
  *	the envelope calls may come in any order before the first
- *	queue_writer_body(); body bytes are the message with LF line
+ *	queue_writer_body() (after it they are a bug: log_panic); body bytes are the message with LF line
  *	endings (SMTP dot-stuffing and CRLF already undone by the caller).
  *	queue_writer_finish() completes the records and fsyncs the file;
  *	queue_writer_commit() renames it to its queue id, the commit point.
