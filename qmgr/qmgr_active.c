@@ -114,6 +114,15 @@ activate_job(void *arg, void *tctx)
 			log_warn("%s: move to corrupt: %m", m->id);
 		return;
 	}
+	/*
+	 * A message fresh from incoming/ cannot have had its delay warning
+	 * yet: if its writer left W at 0, set it from delay_warning_time.
+	 */
+	if (strcmp(j->from, "incoming") == 0 && m->qf->warn_time == 0
+	    && qmgr_conf.delay_warning > 0 && *m->qf->sender
+	    && queue_file_set_warn(m->qf, m->qf->arrival +
+	    qmgr_conf.delay_warning) < 0)
+		log_warn("%s: cannot set the delay warning time: %m", m->id);
 	j->ok = 1;
 }
 

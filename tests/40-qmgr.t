@@ -132,6 +132,7 @@ relay_domains = relay.test
 relayhost =
 maximal_queue_lifetime = 5d
 bounce_queue_lifetime = 5d
+delay_warning_time = 3s
 ''' % (q, conf, conf))
     if OWNER:
         for root, dirs, files in os.walk(tmp):
@@ -329,6 +330,21 @@ bounce_queue_lifetime = 5d
         time.sleep(0.5)
         ok(len(dsn_for('fred@sender.example')) == before,
            'no second delay warning')
+
+        # 11b. the warning time is set from delay_warning_time when the
+        # writer left it at 0
+        qid = write_qf(q, 'ivy@sender.example', [('defer4@example.com', 0)])
+        wake()
+        dpath = os.path.join(q, 'deferred', qid)
+        ok(wait_for(lambda: retry_later(dpath)), 'ivy: deferred')
+        ok(b'W%020d\n' % 0 not in open(dpath, 'rb').read(),
+           'delay warning time set on first activation')
+        time.sleep(3)
+        wake(b'I' + qid.encode())
+        ok(wait_for(lambda: dsn_for('ivy@sender.example')),
+           'delay warning after delay_warning_time', read(qlog)[-2000:])
+        d = dsn_for('ivy@sender.example')
+        ok(d and 'Action: delayed' in d[0][1], 'ivy: Action: delayed')
 
         # 12. transport without a service
         qid = write_qf(q, 'gina@sender.example', [('x@relay.test', 0)])
