@@ -1,13 +1,13 @@
 #!/bin/bash
 # 05-server.t - the daemon skeleton (lib/server.c) through the echod test
 # daemon, without master: -l inet/IPv6/unix, -S, -o, logging, privilege
-# drop, SIGHUP drain, SIGTERM, bad options. Ports 20500-20519.
+# drop, SIGHUP drain, SIGTERM, bad options. Ports 20500-20539.
 set -u
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/instance.sh"
 
 ECHOD=$POSTERN_BIN/echod
-PORT=$((20500 + ($$ % 4) * 4))
+PORT=$((20500 + ($$ % 10) * 4))
 DIR=$(mktemp -d /tmp/postern-05-server.XXXXXX)
 chmod 755 "$DIR"
 PIDS=()

@@ -2,12 +2,12 @@
 # 50-master.t - master with the seed's master.cf, then with the echod test
 # daemon: restart after kill -9, throttled crash loop, reload keeping an
 # established session, the pid lock, postern stop/status, the pass service.
-# Ports 25000-25019.
+# Ports 25000-25199 (10 slots of 20, by PID).
 set -u
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/instance.sh"
 
-BASE=$((25000 + ($$ % 2) * 10))
+BASE=$((25000 + ($$ % 10) * 20))
 DIR=$(mktemp -d /tmp/postern-50-master.XXXXXX)
 trap 'instance_cleanup; exec 7>&- 8>&- 2>/dev/null; rm -rf "$DIR"' EXIT
 
@@ -146,6 +146,50 @@ ok $? "the old process exits once its session ended"
 
 instance_stop
 ok $? "postern stop: master and every echod gone"
+
+# ---- 2b. reload with a changed master.cf; wakeup timers ----
+P4=$((BASE + 5))
+wait_for '[ "$(ps_p1 | wc -l)" = 2 ]' 10
+instance_master_cf "127.0.0.1:$P1 inet n - n - 2 echod
+127.0.0.1:$P4 inet n - n - 1 echod
+waker unix - - n 1 1 echod"
+INSTANCE_PORTS=($P1)
+instance_start
+ok $? "master starts again"
+before=$(instance_log_count 'echod.*connect from \[\]')
+wait_for '[ "$(instance_log_count "echod.*connect from \\[\\]")" -ge $((before + 2)) ]' 10
+ok $? "wakeup 1: master triggers the unix service every second"
+instance_master_cf "127.0.0.1:$P2 inet n - n - 1 echod
+127.0.0.1:$P4 inet n - n - 1 echod"
+"$POSTERN_BIN/postern" -c "$INSTANCE_CONF" reload >/dev/null 2>&1
+wait_for "! port_listening $P1" 10
+ok $? "reload: a removed service's listener is closed"
+wait_for "port_listening $P2" 10
+like "$(greet $P2)" '^220 echod 127.0.0.1:'"$P2" "reload: a new service is started"
+like "$(greet $P4)" '^220 echod 127.0.0.1:'"$P4" "reload: an unchanged service still answers"
+[ ! -e "$INSTANCE_QUEUE/private/waker" ]
+ok $? "reload: a removed unix service's socket is gone"
+instance_stop
+ok $? "stopped"
+
+# ---- 2c. the seed's inet_interfaces: unusable addresses are warnings ----
+instance_conf "inet_interfaces=127.0.0.1, [::1], 192.0.2.40, 2001:db8::40"
+instance_master_cf "$P1 inet n - n - 1 echod"
+instance_start
+ok $? "master starts with the seed's inet_interfaces"
+like "$(instance_log_grep 'warning: service '"$P1"': bind 192.0.2.40 port')" \
+	'Cannot assign requested address' "192.0.2.40 (not on this host) is a warning"
+like "$(greet $P1)" '^220 echod' "127.0.0.1 answers"
+if ip -6 addr show lo 2>/dev/null | grep -q '::1'; then
+	out=$(timeout 10 /usr/bin/python3 -c "
+import socket
+s = socket.create_connection(('::1', $P1), timeout=8)
+print(s.makefile('rb').readline().decode().strip())")
+	like "$out" '^220 echod .* ::1 0$' "[::1] answers too (-L 2: two listeners)"
+fi
+instance_stop
+ok $? "stopped"
+instance_conf "inet_interfaces=127.0.0.1"
 
 # ---- 3. max_use, and postern start (background) / status / stop ----
 P3=$((BASE + 4))

@@ -3,12 +3,12 @@
 # accepts mail for user1@example.com into its Maildir, refuses relay from
 # loopback, writes demo-credentials with SHA512-CRYPT hashes beside them,
 # stops cleanly on Ctrl-C (SIGINT to its process group), and a second run
-# reuses the instance and its mail. Ports 25500-25503.
+# reuses the instance and its mail. Ports 25500-25519.
 set -u
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/instance.sh"
 
-SMTP=$((25500 + ($$ % 2) * 2))
+SMTP=$((25500 + ($$ % 10) * 2))
 SUB=$((SMTP + 1))
 DIR=$(mktemp -d /tmp/postern-55-run.XXXXXX)
 chmod 755 "$DIR"
