@@ -39,7 +39,7 @@
 #include "workq.h"
 #include "xalloc.h"
 
-#define VIRTUAL_THREADS	8
+#define VIRTUAL_THREADS	16
 
 static struct virtual_cfg cfg;
 static struct workq *pool;
