@@ -47,7 +47,9 @@
  *	psc_dnsbl_request() queries every distinct zone in parallel on
  *	the worker pool (blocking lib/dns.h lookups), adds up the score
  *	as replies return on the loop, and calls done(ctx) once all are
- *	in. psc_dnsbl_result() reads the score so far;
+ *	in. Sessions of one client whose queries overlap share them: a
+ *	request for an address whose queries are still running joins
+ *	them (done() is called for each waiter) instead of asking again. psc_dnsbl_result() reads the score so far;
  *	psc_dnsbl_errors() says how many zones gave a temporary error
  *	(those count as "not listed", as in Postfix). The caller must
  *	call psc_dnsbl_release() exactly once; after that done() is never
@@ -70,26 +72,42 @@
 #include "workq.h"
 #include "xalloc.h"
 
-struct psc_dnsbl_req {
+/*
+ * One score per client address while its queries run; every session of
+ * that client waits on it (Postfix shares DNSBL work the same way: bots
+ * open parallel connections). A score is referenced by its running jobs
+ * and by its waiters.
+ */
+struct psc_dnsbl_score {
+	struct psc_dnsbl_score *next;	/* in-flight list */
+	char	*addr;
 	int	 refcount;
 	int	 pending;
-	int	 released;
 	int	 errors;			/* zones in temporary error */
 	long	 total;
 	long	 best_weight;
 	const char *best_name;
 	const struct psc_dnsbl_sites *sites;
+	struct psc_dnsbl_req *waiters;
+};
+
+/* What a session holds: one waiter on a score. */
+struct psc_dnsbl_req {
+	struct psc_dnsbl_req *next;
+	struct psc_dnsbl_score *score;
 	psc_dnsbl_done_fn *done;
 	void	*ctx;
 };
 
 struct psc_dnsbl_job {
-	struct psc_dnsbl_req *req;
+	struct psc_dnsbl_score *score;
 	const char *domain;
 	char	*query;
 	struct strv *replies;
 	int	 status;
 };
+
+static struct psc_dnsbl_score *psc_inflight;
 
 /* warn - report through the caller's hook */
 static void
@@ -383,62 +401,107 @@ job_run(void *arg, void *thread_ctx)
 		log_debug("dnsbl query %s: %s", job->query, err);
 }
 
-/* req_unref - drop one reference */
+/* unlink_inflight - no new session may join this score */
 static void
-req_unref(struct psc_dnsbl_req *r)
+unlink_inflight(struct psc_dnsbl_score *sc)
 {
-	if (--r->refcount == 0)
-		free(r);
+	struct psc_dnsbl_score **pp;
+
+	for (pp = &psc_inflight; *pp; pp = &(*pp)->next)
+		if (*pp == sc) {
+			*pp = sc->next;
+			break;
+		}
+	sc->next = NULL;
 }
 
-/* job_done - loop thread: add the zone's score */
+/* score_unref - drop one reference */
+static void
+score_unref(struct psc_dnsbl_score *sc)
+{
+	if (--sc->refcount > 0)
+		return;
+	unlink_inflight(sc);
+	free(sc->addr);
+	free(sc);
+}
+
+/* job_done - loop thread: add the zone's score, notify when complete */
 static void
 job_done(void *arg)
 {
 	struct psc_dnsbl_job *job = arg;
-	struct psc_dnsbl_req *r = job->req;
+	struct psc_dnsbl_score *sc = job->score;
+	struct psc_dnsbl_req *w;
 
-	if (!r->released && job->status == DNS_OK)
-		r->total += psc_dnsbl_score_domain(r->sites, job->domain,
-		    job->replies, &r->best_name, &r->best_weight);
+	if (job->status == DNS_OK)
+		sc->total += psc_dnsbl_score_domain(sc->sites, job->domain,
+		    job->replies, &sc->best_name, &sc->best_weight);
 	else if (job->status == DNS_RETRY)
-		r->errors++;
-	r->pending--;
-	if (!r->released && r->pending == 0 && r->done)
-		r->done(r->ctx);
+		sc->errors++;
+	if (--sc->pending == 0) {
+		unlink_inflight(sc);
+		/* Callbacks only note the result; none releases here. */
+		for (w = sc->waiters; w; w = w->next)
+			if (w->done)
+				w->done(w->ctx);
+	}
 	strv_free(job->replies);
 	free(job->query);
 	free(job);
-	req_unref(r);
+	score_unref(sc);
 }
 
-/* psc_dnsbl_request - query every zone for a client */
-struct psc_dnsbl_req *
-psc_dnsbl_request(const struct psc_dnsbl_sites *s, struct workq *q,
-    const char *addr, psc_dnsbl_done_fn *done, void *ctx)
+/* score_new - start the queries of every zone */
+static struct psc_dnsbl_score *
+score_new(const struct psc_dnsbl_sites *s, struct workq *q, const char *addr)
 {
-	struct psc_dnsbl_req *r = xcalloc(1, sizeof(*r));
+	struct psc_dnsbl_score *sc = xcalloc(1, sizeof(*sc));
 	struct psc_dnsbl_job *job;
 	size_t	 i;
 	char	*name;
 
-	r->refcount = 1;
-	r->sites = s;
-	r->done = done;
-	r->ctx = ctx;
+	sc->addr = xstrdup(addr);
+	sc->sites = s;
 	for (i = 0; i < s->ndomain; i++) {
 		if ((name = psc_dnsbl_query_name(addr, s->domain[i])) == NULL)
 			continue;
 		job = xcalloc(1, sizeof(*job));
-		job->req = r;
+		job->score = sc;
 		job->domain = s->domain[i];
 		job->query = name;
 		job->replies = strv_new();
-		r->refcount++;
-		r->pending++;
+		sc->refcount++;
+		sc->pending++;
 		workq_submit(q, job_run, job_done, job);
 	}
-	return (r);
+	if (sc->pending > 0) {
+		sc->next = psc_inflight;
+		psc_inflight = sc;
+	}
+	return (sc);
+}
+
+/* psc_dnsbl_request - query every zone for a client, or join its queries */
+struct psc_dnsbl_req *
+psc_dnsbl_request(const struct psc_dnsbl_sites *s, struct workq *q,
+    const char *addr, psc_dnsbl_done_fn *done, void *ctx)
+{
+	struct psc_dnsbl_req *w = xcalloc(1, sizeof(*w));
+	struct psc_dnsbl_score *sc;
+
+	for (sc = psc_inflight; sc; sc = sc->next)
+		if (sc->sites == s && strcmp(sc->addr, addr) == 0)
+			break;
+	if (sc == NULL)
+		sc = score_new(s, q, addr);
+	sc->refcount++;
+	w->score = sc;
+	w->done = done;
+	w->ctx = ctx;
+	w->next = sc->waiters;
+	sc->waiters = w;
+	return (w);
 }
 
 /* psc_dnsbl_result - the score so far */
@@ -447,26 +510,34 @@ psc_dnsbl_result(const struct psc_dnsbl_req *r, const char **name,
     int *complete)
 {
 	if (name)
-		*name = r->best_name;
+		*name = r->score->best_name;
 	if (complete)
-		*complete = (r->pending == 0);
-	return (r->total);
+		*complete = (r->score->pending == 0);
+	return (r->score->total);
 }
 
 /* psc_dnsbl_errors - how many zones could not be asked */
 int
 psc_dnsbl_errors(const struct psc_dnsbl_req *r)
 {
-	return (r->errors);
+	return (r->score->errors);
 }
 
 /* psc_dnsbl_release - the session no longer wants the result */
 void
 psc_dnsbl_release(struct psc_dnsbl_req *r)
 {
+	struct psc_dnsbl_req **pp;
+	struct psc_dnsbl_score *sc;
+
 	if (r == NULL)
 		return;
-	r->released = 1;
-	r->done = NULL;
-	req_unref(r);
+	sc = r->score;
+	for (pp = &sc->waiters; *pp; pp = &(*pp)->next)
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+	free(r);
+	score_unref(sc);
 }

@@ -16,7 +16,9 @@ DNSPORT=$((PORT + 20))
 DIR=$(mktemp -d /tmp/postern-45-postscreen.XXXXXX)
 PSC_PID=
 FAKE_PID=
+DELAY_PID=
 cleanup() {
+	[ -n "$DELAY_PID" ] && kill "$DELAY_PID" 2>/dev/null
 	[ -n "$PSC_PID" ] && kill "$PSC_PID" 2>/dev/null && wait "$PSC_PID"
 	[ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null
 	dnsmasq_stop
@@ -311,6 +313,48 @@ logged 'NOQUEUE: reject: CONNECT from \[127\.0\.0\.19\]:[0-9]+: all screening po
 wait "$HOLD"
 client "no cache: a clean client is tested again" 127.0.0.5 \
 	'expect:^220-' 'expect:^220 mx' 'send:QUIT\r\n' 'expect:^221'
+
+# Third instance: DNS answers 0.5s late through a delaying proxy.
+kill "$PSC_PID"
+wait "$PSC_PID"
+is "$?" 0 "second postscreen exits 0 on SIGTERM"
+PSC_PID=
+$PY "$POSTERN_TOP/tests/lib/dns_delay.py" $((DNSPORT + 1)) "$DNSPORT" 0.5 \
+	>"$DIR/delay.out" 2>&1 &
+DELAY_PID=$!
+"$POSTERN_BIN/postscreen" -c "$DIR/etc" -d -l "127.0.0.1:$PORT" \
+	-o resolver_nameservers=127.0.0.1:$((DNSPORT + 1)) \
+	-o postscreen_cache_map= 2>"$DIR/postscreen3.log" &
+PSC_PID=$!
+LOG="$DIR/postscreen3.log"
+for i in $(seq 50); do
+	grep -q READY "$DIR/delay.out" && grep -q 'bad DNSBL filter' "$LOG" &&
+		break
+	sleep 0.1
+done
+sleep 0.3
+
+# Parallel connections of one client share its DNSBL queries.
+$CLIENT 127.0.0.20 127.0.0.1 "$PORT" 'expect:^220-' 'expect:^220 ' \
+	'send:QUIT\r\n' 'expect:^221' >"$DIR/par1.out" 2>&1 &
+P1=$!
+$CLIENT 127.0.0.20 127.0.0.1 "$PORT" 'expect:^220-' 'expect:^220 ' \
+	'send:QUIT\r\n' 'expect:^221' >"$DIR/par2.out" 2>&1 &
+P2=$!
+wait "$P1"
+r1=$?
+wait "$P2"
+ok $((r1 + $?)) "two parallel connections from one client both screened"
+is "$(grep -c 'query\[A\] 20\.0\.0\.127\.zen\.spamhaus\.org' "$DIR/dns/dnsmasq.log")" 1 \
+	"... with one DNSBL query per zone between them"
+# A listed client whose DNS answer comes late is still caught.
+client "late DNSBL answer still rejects" 127.0.0.2 \
+	'expect:^220-' 'expect:^220 ' 'send:HELO bot.test\r\n' 'expect:^250' \
+	'send:RCPT TO:<b@example.com>\r\n' 'expect:^550 5\.7\.1' \
+	'send:QUIT\r\n' 'expect:^221'
+kill "$DELAY_PID"
+wait "$DELAY_PID" 2>/dev/null
+DELAY_PID=
 
 # postscreen survived all of it, and stops on SIGTERM.
 kill -0 "$PSC_PID" 2>/dev/null
