@@ -7,13 +7,17 @@
  *	postscreen sits on port 25 in front of smtpd. Every connection
  *	goes through, in this order:
  *	  1. postscreen_access_list (postscreen_access.c): permit hands
- *	     the socket to smtpd at once, reject applies
- *	     postscreen_blacklist_action, dunno continues;
+ *	     the socket to smtpd at once ("WHITELISTED"), reject applies
+ *	     postscreen_blacklist_action ("BLACKLISTED"), dunno continues;
  *	  2. the temporary allow-list (postscreen_cache.c): a client whose
  *	     every enabled test is still valid goes to smtpd ("PASS OLD");
+ *	     then postscreen_client_connection_count_limit (per address)
+ *	     and postscreen_pre_queue_limit (clients in the tests), each
+ *	     answered with a 421 when exceeded;
  *	  3. the tests before the greeting (postscreen_early.c): the
  *	     "220-" teaser and the pregreet wait, overlapped with the
- *	     DNSBL/DNSWL queries (postscreen_dnsbl.c, on the worker pool);
+ *	     DNSBL/DNSWL queries (postscreen_dnsbl.c, on the worker pool,
+ *	     shared by parallel connections of one client);
  *	  4. the tests after the greeting (postscreen_smtp.c: a dummy SMTP
  *	     engine for pipelining, non-SMTP commands and bare newlines,
  *	     and the place where "enforce" actions reject RCPT);
