@@ -179,88 +179,114 @@ map_tool_is_lmdb(const char *type)
 	    || strcmp(type, "btree") == 0);
 }
 
+/*
+ * The operations below return -1 with a message in err instead of
+ * exiting, so that the caller frees everything before log_fatal() (the
+ * sanitizer build checks for leaks at exit).
+ */
+#define ERRLEN	1024
+
 /* map_tool_lmdb_name - the LMDB file name of a buildable table */
 static char *
-map_tool_lmdb_name(const char *arg)
+map_tool_lmdb_name(const char *arg, char *err)
 {
 	char	*type, *name;
 
 	map_tool_split(arg, &type, &name);
-	if (!map_tool_is_lmdb(type))
-		log_fatal("%s: unsupported map type for this operation: %s "
-		    "(only lmdb, hash and btree tables are built)", arg, type);
+	if (!map_tool_is_lmdb(type)) {
+		snprintf(err, ERRLEN, "%s: unsupported map type for this "
+		    "operation: %s (only lmdb, hash and btree tables are "
+		    "built)", arg, type);
+		free(name);
+		name = NULL;
+	}
 	free(type);
 	return (name);
 }
 
-/* map_tool_write - write a set as name.lmdb, fatal on failure */
-static void
-map_tool_write(const char *name, struct map_tool_set *s)
-{
-	char	 err[1024];
-
-	if (map_lmdb_write(name, s->keys, s->vals, err, sizeof(err)) < 0)
-		log_fatal("%s", err);
-}
-
 /* map_tool_build - build one table from its source file */
-static void
-map_tool_build(struct map_tool *tool, const char *arg)
+static int
+map_tool_build(struct map_tool *tool, const char *arg, char *err)
 {
-	char	*name = map_tool_lmdb_name(arg);
-	struct map_tool_set *s = map_tool_set_new(tool);
+	char	*name = map_tool_lmdb_name(arg, err);
+	struct map_tool_set *s;
 	FILE	*fp;
+	int	 ret = 0;
 
-	if ((fp = fopen(name, "r")) == NULL)
-		log_fatal("open %s: %s", name, strerror(errno));
+	if (name == NULL)
+		return (-1);
+	if ((fp = fopen(name, "r")) == NULL) {
+		snprintf(err, ERRLEN, "open %s: %s", name, strerror(errno));
+		free(name);
+		return (-1);
+	}
+	s = map_tool_set_new(tool);
 	s->warn_dups = 1;
 	(void) map_text_read(fp, name, tool->how, map_tool_entry, s);
-	if (ferror(fp))
-		log_fatal("read %s: %s", name, strerror(errno));
+	if (ferror(fp)) {
+		snprintf(err, ERRLEN, "read %s: %s", name, strerror(errno));
+		ret = -1;
+	}
 	fclose(fp);
-	map_tool_write(name, s);
+	if (ret == 0)
+		ret = map_lmdb_write(name, s->keys, s->vals, err, ERRLEN);
 	map_tool_set_free(s);
 	free(name);
+	return (ret);
 }
 
 /* map_tool_existing - the current entries of name.lmdb (if any) */
 static struct map_tool_set *
-map_tool_existing(struct map_tool *tool, const char *name)
+map_tool_existing(struct map_tool *tool, const char *name, char *err)
 {
 	struct map_tool_set *s = map_tool_set_new(tool);
 	char	*path = xasprintf("%s.lmdb", name);
-	char	 err[1024];
 	struct stat st;
 
 	if (stat(path, &st) == 0
-	    && map_lmdb_walk(name, map_tool_walk_add, s, err, sizeof(err)) < 0)
-		log_fatal("%s", err);
+	    && map_lmdb_walk(name, map_tool_walk_add, s, err, ERRLEN) < 0) {
+		map_tool_set_free(s);
+		s = NULL;
+	}
 	free(path);
 	return (s);
 }
 
 /* map_tool_incremental - -i: add entries from stdin */
-static void
-map_tool_incremental(struct map_tool *tool, const char *arg)
+static int
+map_tool_incremental(struct map_tool *tool, const char *arg, char *err)
 {
-	char	*name = map_tool_lmdb_name(arg);
-	struct map_tool_set *s = map_tool_existing(tool, name);
+	char	*name = map_tool_lmdb_name(arg, err);
+	struct map_tool_set *s;
+	int	 ret = -1;
 
-	(void) map_text_read(stdin, "stdin", tool->how, map_tool_entry, s);
-	map_tool_write(name, s);
-	map_tool_set_free(s);
+	if (name && (s = map_tool_existing(tool, name, err)) != NULL) {
+		(void) map_text_read(stdin, "stdin", tool->how, map_tool_entry,
+		    s);
+		ret = map_lmdb_write(name, s->keys, s->vals, err, ERRLEN);
+		map_tool_set_free(s);
+	}
 	free(name);
+	return (ret);
 }
 
-/* map_tool_delete - -d: remove keys; 0 if any was there, else 1 */
+/* map_tool_delete - -d: remove keys; 0 if any was there, 1 if none, -1 */
 static int
-map_tool_delete(struct map_tool *tool, const char *arg, struct strv *keys)
+map_tool_delete(struct map_tool *tool, const char *arg, struct strv *keys,
+    char *err)
 {
-	char	*name = map_tool_lmdb_name(arg);
-	struct map_tool_set *old = map_tool_existing(tool, name);
-	struct map_tool_set *s = map_tool_set_new(tool);
+	char	*name = map_tool_lmdb_name(arg, err);
+	struct map_tool_set *old, *s;
 	size_t	 i, j;
-	int	 deleted = 0;
+	int	 deleted = 0, ret;
+
+	if (name == NULL)
+		return (-1);
+	if ((old = map_tool_existing(tool, name, err)) == NULL) {
+		free(name);
+		return (-1);
+	}
+	s = map_tool_set_new(tool);
 
 	for (i = 0; i < old->keys->argc; i++) {
 		for (j = 0; j < keys->argc; j++)
@@ -272,12 +298,13 @@ map_tool_delete(struct map_tool *tool, const char *arg, struct strv *keys)
 			map_tool_set_put(s, old->keys->argv[i],
 			    old->vals->argv[i], 0);
 	}
-	if (deleted)
-		map_tool_write(name, s);
+	ret = deleted ? 0 : 1;
+	if (deleted && map_lmdb_write(name, s->keys, s->vals, err, ERRLEN) < 0)
+		ret = -1;
 	map_tool_set_free(s);
 	map_tool_set_free(old);
 	free(name);
-	return (deleted ? 0 : 1);
+	return (ret);
 }
 
 /* map_tool_dump_one - print one entry for -s */
@@ -291,15 +318,16 @@ map_tool_dump_one(const char *key, const char *value, void *ctx)
 }
 
 /* map_tool_dump - -s: print every entry */
-static void
-map_tool_dump(struct map_tool *tool, const char *arg)
+static int
+map_tool_dump(struct map_tool *tool, const char *arg, char *err)
 {
-	char	*name = map_tool_lmdb_name(arg);
-	char	 err[1024];
+	char	*name = map_tool_lmdb_name(arg, err);
+	int	 ret = -1;
 
-	if (map_lmdb_walk(name, map_tool_dump_one, tool, err, sizeof(err)) < 0)
-		log_fatal("%s", err);
+	if (name)
+		ret = map_lmdb_walk(name, map_tool_dump_one, tool, err, ERRLEN);
 	free(name);
+	return (ret);
 }
 
 /* map_tool_open_all - open each named table with the default type */
@@ -367,25 +395,22 @@ map_tool_queries(struct map **maps)
 }
 
 /* map_tool_config - load main.cf from -c, $MAIL_CONFIG or the default */
-static void
-map_tool_config(const char *dir)
+static int
+map_tool_config(const char *dir, char *err)
 {
-	char	 err[512];
-
 	if (dir == NULL)
 		dir = getenv("MAIL_CONFIG");
-	if (dir) {
-		if (conf_load(dir, err, sizeof(err)) < 0)
-			log_fatal("%s", err);
-		return;
-	}
-	(void) conf_load(conf_str("config_directory"), err, sizeof(err));
+	if (dir)
+		return (conf_load(dir, err, ERRLEN));
+	(void) conf_load(conf_str("config_directory"), err, ERRLEN);
+	return (0);
 }
 
 /* map_tool_usage - print usage and exit */
 static void
-map_tool_usage(const char *prog)
+map_tool_usage(const char *prog, struct strv *dkeys)
 {
+	strv_free(dkeys);
 	fprintf(stderr, "usage: %s [-firsvNnouwbhm] [-c config_dir] "
 	    "[-d key] [-q key] [type:]file ...\n", prog);
 	exit(1);
@@ -393,15 +418,70 @@ map_tool_usage(const char *prog)
 
 /* map_tool_newaliases - build every alias_database */
 static int
-map_tool_newaliases(struct map_tool *tool)
+map_tool_newaliases(struct map_tool *tool, char *err)
 {
 	struct strv *v = conf_list("alias_database");
 	size_t	 i;
+	int	 ret = 0;
 
-	for (i = 0; i < v->argc; i++)
-		map_tool_build(tool, v->argv[i]);
+	for (i = 0; ret == 0 && i < v->argc; i++)
+		ret = map_tool_build(tool, v->argv[i], err);
 	strv_free(v);
-	return (0);
+	return (ret);
+}
+
+/* map_tool_fatal - free the -d keys, then log_fatal(err) */
+static void
+map_tool_fatal(struct strv *dkeys, const char *err)
+{
+	char	 copy[ERRLEN];
+
+	snprintf(copy, sizeof(copy), "%s", err);
+	strv_free(dkeys);
+	log_fatal("%s", copy);
+}
+
+/* map_tool_read_keys - "-d -": the keys to delete from stdin */
+static void
+map_tool_read_keys(struct strv *dkeys)
+{
+	char	*line = NULL;
+	size_t	 cap = 0;
+	ssize_t	 len;
+
+	free(dkeys->argv[0]);
+	dkeys->argv[0] = NULL;
+	dkeys->argc = 0;
+	while ((len = getline(&line, &cap, stdin)) >= 0) {
+		while (len > 0 && (line[len - 1] == '\n'
+		    || line[len - 1] == '\r'))
+			line[--len] = 0;
+		strv_add(dkeys, line);
+	}
+	free(line);
+}
+
+/* map_tool_query_main - -q key or -q -: exit status */
+static int
+map_tool_query_main(struct map_tool *tool, const char *query, int n,
+    char **args)
+{
+	struct map **maps = map_tool_open_all(tool, n, args);
+	char	*value;
+	int	 ret, i;
+
+	if (strcmp(query, "-") == 0)
+		ret = map_tool_queries(maps);
+	else if ((ret = map_tool_query(maps, query, &value)) == MAP_FOUND) {
+		printf("%s\n", value);
+		free(value);
+		ret = 0;
+	} else
+		ret = ret == MAP_RETRY ? EX_TEMPFAIL : 1;
+	for (i = 0; maps[i]; i++)
+		map_close(maps[i]);
+	free(maps);
+	return (ret);
 }
 
 /* map_tool_main - postmap / postalias / newaliases */
@@ -411,8 +491,8 @@ map_tool_main(int argc, char **argv, int how)
 	struct map_tool tool = {MAP_TEXT_KV, 1, 0, NULL};
 	struct strv *dkeys = strv_new();
 	const char *query = NULL, *confdir = NULL;
-	int	 c, dump = 0, incr = 0, i, ret = 0;
-	char	*value;
+	int	 c, dump = 0, incr = 0, i, ret = 0, r;
+	char	 err[ERRLEN];
 
 	tool.prog = basename(argv[0]);
 	tool.how = how == MAP_TOOL_POSTALIAS ? MAP_TEXT_ALIAS : MAP_TEXT_KV;
@@ -430,65 +510,43 @@ map_tool_main(int argc, char **argv, int how)
 		case 'b': case 'h': case 'm': case 'I': case 'N': case 'n':
 		case 'o': case 'p': case 'u': case 'w':
 			break;
-		default: map_tool_usage(tool.prog);
+		default: map_tool_usage(tool.prog, dkeys);
 		}
 	}
-	map_tool_config(confdir);
+	if (map_tool_config(confdir, err) < 0)
+		map_tool_fatal(dkeys, err);
 	if (strcmp(tool.prog, "newaliases") == 0) {
+		if (map_tool_newaliases(&tool, err) < 0)
+			map_tool_fatal(dkeys, err);
 		strv_free(dkeys);
-		return (map_tool_newaliases(&tool));
+		return (0);
 	}
 	if (optind >= argc)
-		map_tool_usage(tool.prog);
+		map_tool_usage(tool.prog, dkeys);
 	if ((query != NULL) + (dkeys->argc > 0) + dump + incr > 1)
-		log_fatal("specify only one of -q, -d, -s, -i");
-	if (query) {
-		struct map **maps = map_tool_open_all(&tool, argc - optind,
+		map_tool_fatal(dkeys, "specify only one of -q, -d, -s, -i");
+	if (query)
+		ret = map_tool_query_main(&tool, query, argc - optind,
 		    argv + optind);
-
-		if (strcmp(query, "-") == 0)
-			ret = map_tool_queries(maps);
-		else if ((ret = map_tool_query(maps, query, &value))
-		    == MAP_FOUND) {
-			printf("%s\n", value);
-			free(value);
-			ret = 0;
-		} else
-			ret = ret == MAP_RETRY ? EX_TEMPFAIL : 1;
-		for (i = 0; maps[i]; i++)
-			map_close(maps[i]);
-		free(maps);
-	} else if (dkeys->argc > 0) {
-		if (dkeys->argc == 1 && strcmp(dkeys->argv[0], "-") == 0) {
-			char	*line = NULL;
-			size_t	 cap = 0;
-			ssize_t	 len;
-
-			strv_free(dkeys);
-			dkeys = strv_new();
-			while ((len = getline(&line, &cap, stdin)) >= 0) {
-				while (len > 0 && (line[len - 1] == '\n'
-				    || line[len - 1] == '\r'))
-					line[--len] = 0;
-				strv_add(dkeys, line);
-			}
-			free(line);
-		}
-		if (tool.fold)
-			for (i = 0; i < (int) dkeys->argc; i++)
-				str_lower(dkeys->argv[i]);
+	else if (dkeys->argc > 0) {
+		if (dkeys->argc == 1 && strcmp(dkeys->argv[0], "-") == 0)
+			map_tool_read_keys(dkeys);
+		for (i = 0; tool.fold && i < (int) dkeys->argc; i++)
+			str_lower(dkeys->argv[i]);
 		ret = 1;
-		for (i = optind; i < argc; i++)
-			if (map_tool_delete(&tool, argv[i], dkeys) == 0)
+		for (i = optind; i < argc; i++) {
+			if ((r = map_tool_delete(&tool, argv[i], dkeys, err)) < 0)
+				map_tool_fatal(dkeys, err);
+			if (r == 0)
 				ret = 0;
+		}
 	} else
 		for (i = optind; i < argc; i++) {
-			if (dump)
-				map_tool_dump(&tool, argv[i]);
-			else if (incr)
-				map_tool_incremental(&tool, argv[i]);
-			else
-				map_tool_build(&tool, argv[i]);
+			r = dump ? map_tool_dump(&tool, argv[i], err)
+			    : incr ? map_tool_incremental(&tool, argv[i], err)
+			    : map_tool_build(&tool, argv[i], err);
+			if (r < 0)
+				map_tool_fatal(dkeys, err);
 		}
 	strv_free(dkeys);
 	return (ret);
