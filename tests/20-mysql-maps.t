@@ -100,6 +100,21 @@ is "$RC:$OUT" "0:example.org/john/" "result_format %d/%u/"
 q john@example.net fmt.cf
 is "$RC:$OUT" "1:" "domain restriction: other domains not queried"
 
+# Several rows are joined with ", "; expansion_limit makes too many an error.
+mariadb_sql "INSERT INTO virtual_aliases (domain_id, source, destination)
+	VALUES (1, 'team@example.org', 'john@example.org'),
+	       (1, 'team@example.org', 'jane@example.org')" ||
+	bail_out "cannot insert rows"
+q team@example.org aliases.cf
+is "$RC:$OUT" "0:john@example.org, jane@example.org" "two rows joined with ', '"
+{ cat "$T/aliases.cf"; echo "expansion_limit = 1"; } >"$T/limit.cf"
+q team@example.org limit.cf
+is "$RC:$OUT" "75:" "beyond expansion_limit: temporary error, no value"
+like "$(cat "$T/q.err")" "expansion limit 1 exceeded" \
+	"expansion_limit: the message says why"
+q jack@example.org limit.cf
+is "$RC:$OUT" "0:john@example.org" "within expansion_limit: found"
+
 # A long-lived handle: keys through a fifo into one postmap -q - session.
 mkfifo "$T/in"
 "$PM" -c "$T/conf" -q - "mysql:$T/aliases.cf" <"$T/in" >"$T/out" \
