@@ -117,6 +117,9 @@ def main():
     os.makedirs(out)
     with open(os.path.join(conf, 'valias'), 'w') as f:
         f.write('list@example.com a@example.com, b@example.com\n')
+    with open(os.path.join(conf, 'transport'), 'w') as f:
+        f.write('blocked.example error:5.7.1 no mail for you\n'
+                'gone.example discard:\n')
     with open(os.path.join(conf, 'aliases'), 'w') as f:
         f.write('root admin@example.com\n')
     with open(os.path.join(conf, 'main.cf'), 'w') as f:
@@ -133,7 +136,10 @@ relayhost =
 maximal_queue_lifetime = 5d
 bounce_queue_lifetime = 5d
 delay_warning_time = 3s
-''' % (q, conf, conf))
+transport_maps = texthash:%s/transport
+smtp_destination_concurrency_limit = 2
+smtp_destination_recipient_limit = 2
+''' % (q, conf, conf, conf))
     if OWNER:
         for root, dirs, files in os.walk(tmp):
             for x in dirs + files:
@@ -164,6 +170,9 @@ delay_warning_time = 3s
     def delivered(addr):
         return [l.split() for l in read(agent_log).splitlines()
                 if l.split()[3] == addr]
+
+    def delivered_all():
+        return [l.split() for l in read(agent_log).splitlines()]
 
     def gone(qid):
         return not any(os.path.exists(os.path.join(q, d, qid))
@@ -354,6 +363,36 @@ delay_warning_time = 3s
         ok('reason=mail transport unavailable'
            in read(os.path.join(q, 'defer', qid)),
            'missing transport: "mail transport unavailable"')
+
+        # 12b. error and discard transports are handled inside qmgr
+        qid = write_qf(q, 'jack@sender.example', [('x@blocked.example', 0),
+                                                  ('y@gone.example', 0)])
+        wake()
+        ok(wait_for(lambda: dsn_for('jack@sender.example')),
+           'error transport: DSN', read(qlog)[-2000:])
+        d = dsn_for('jack@sender.example')
+        ok(d and 'Status: 5.7.1' in d[0][1] and 'no mail for you' in d[0][1]
+           and 'x@blocked.example' in d[0][1]
+           and 'y@gone.example' not in d[0][1],
+           'error transport: nexthop text and status; discard: no DSN')
+        ok(wait_for(lambda: gone(qid)), 'error/discard message removed')
+        ok(not delivered('y@gone.example') and not delivered('x@blocked.example'),
+           'no agent saw error/discard recipients')
+
+        # 12c. per-destination concurrency and recipient limits
+        for i in range(6):
+            write_qf(q, 'kim@sender.example',
+                     [('slow%d-%d@remote.example' % (i, k), 0) for k in range(5)])
+        wake()
+        ok(wait_for(lambda: len([r for r in delivered_all()
+                                 if r[3].startswith('slow')]) == 30, 60),
+           'all 30 slow recipients delivered')
+        ok(read(os.path.join(out, 'max.smtp.remote.example')) == '2',
+           'smtp_destination_concurrency_limit = 2 respected',
+           read(os.path.join(out, 'max.smtp.remote.example')))
+        sizes = [int(x) for x in read(os.path.join(out, 'sizes.smtp.remote.example')).split()]
+        ok(sizes and max(sizes) <= 2,
+           'smtp_destination_recipient_limit = 2 respected', sizes)
 
         # 13. maildrop pickup: unqualified sender, missing headers added
         mid = write_qf(q, 'cronuser', [('ok5@example.com', 0)], sub='maildrop',

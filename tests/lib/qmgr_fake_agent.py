@@ -6,9 +6,13 @@ usage: qmgr_fake_agent.py QUEUE_DIR LOG OUTDIR TRANSPORT...
 Listens on QUEUE_DIR/private/<transport> for each transport. The local
 part of a recipient decides the answer: defer* -> deferred 4.4.1,
 bounce* -> bounced 5.1.1, hang* -> no answer while OUTDIR/hang exists,
+slow* -> answer after 0.5 s,
 anything else -> delivered. Each delivered recipient is appended to LOG as
 "transport queue_id index address <sender>", and the message bytes are copied to
 OUTDIR/<queue_id>.msg (so a test can read a DSN qmgr queued).
+OUTDIR/max.<transport>.<nexthop> holds the most requests seen at once
+for that destination, OUTDIR/sizes.<transport>.<nexthop> the recipient
+count of each request.
 """
 import os
 import socket
@@ -46,7 +50,34 @@ def message_bytes(path):
         pos = nl + 1
 
 
+LOCK = threading.Lock()
+INFLIGHT = {}
+
+
+def track(outdir, transport, delta, nrcpt=0):
+    """max concurrent requests and request sizes, for the scheduler tests"""
+    with LOCK:
+        cur = INFLIGHT.get(transport, 0) + delta
+        INFLIGHT[transport] = cur
+        path = os.path.join(outdir, 'max.' + transport)
+        old = int(open(path).read()) if os.path.exists(path) else 0
+        if cur > old:
+            open(path, 'w').write('%d' % cur)
+        if nrcpt:
+            with open(os.path.join(outdir, 'sizes.' + transport), 'a') as f:
+                f.write('%d\n' % nrcpt)
+
+
 def serve(conn, qdir, log, outdir, transport):
+    key = []
+    try:
+        serve1(conn, qdir, log, outdir, transport, key)
+    finally:
+        if key:
+            track(outdir, key[0], -1)
+
+
+def serve1(conn, qdir, log, outdir, transport, key):
     buf = b''
     while b'\n\n' not in buf and not buf.startswith(b'\n'):
         chunk = conn.recv(65536)
@@ -59,12 +90,16 @@ def serve(conn, qdir, log, outdir, transport):
         k, _, v = line.partition('=')
         attrs[k] = dec(v)
     n = int(attrs['rcpt_count'])
+    key.append(transport + '.' + attrs['nexthop'])
+    track(outdir, key[0], 1, n)
     qid = attrs['queue_id']
     path = os.path.join(qdir, attrs['queue_name'], qid)
     out = ['version=1', 'rcpt_count=%d' % n]
     for i in range(n):
         addr = attrs['rcpt.%d.addr' % i]
         local = addr.split('@')[0]
+        if local.startswith('slow'):
+            time.sleep(0.5)
         if local.startswith('hang'):
             while os.path.exists(os.path.join(outdir, 'hang')):
                 time.sleep(0.1)
