@@ -893,17 +893,20 @@ cleanup_write(struct cleanup_state *s, const char *sender, char **rcpts,
 	    && queue_writer_body(w, BUF_STR(s->msg) + hdr_end,
 	    BUF_LEN(s->msg) - hdr_end) == 0;
 	buf_free(head);
-	if (!ok || queue_writer_finish(w, err, sizeof(err)) < 0
-	    || queue_writer_commit(w, err, sizeof(err)) < 0) {
-		if (!ok) {
+	/*
+	 * commit frees the writer (and with it id) whatever its outcome;
+	 * after a failed write or finish the writer is still ours to abort.
+	 * Log with the copy in s->out->queue_id.
+	 */
+	if (!ok || queue_writer_finish(w, err, sizeof(err)) < 0) {
+		if (!ok)
 			snprintf(err, sizeof(err), "write error");
-			queue_writer_abort(w);
-		}
-		log_warn("%s: queue file write error: %s", id, err);
-		s->out->queue_id[0] = 0;
-		return (cleanup_defer(s, "queue file write error"));
-	}
-	return (CLEANUP_OK);
+		queue_writer_abort(w);
+	} else if (queue_writer_commit(w, err, sizeof(err)) == 0)
+		return (CLEANUP_OK);
+	log_warn("%s: queue file write error: %s", s->out->queue_id, err);
+	s->out->queue_id[0] = 0;
+	return (cleanup_defer(s, "queue file write error"));
 }
 
 /* cleanup_envelope - rewrite sender and recipients; -1 on map trouble */
