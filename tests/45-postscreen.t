@@ -356,6 +356,28 @@ kill "$DELAY_PID"
 wait "$DELAY_PID" 2>/dev/null
 DELAY_PID=
 
+# IPv6: postscreen on [::1], an IPv6 entry in a cidr: access list.
+kill "$PSC_PID"
+wait "$PSC_PID"
+is "$?" 0 "third postscreen exits 0 on SIGTERM"
+printf '[::1]/128 reject\n' >"$DIR/etc/access6.cidr"
+"$POSTERN_BIN/postscreen" -c "$DIR/etc" -d -l "[::1]:$PORT" \
+	-o postscreen_access_list=cidr:$DIR/etc/access6.cidr \
+	2>"$DIR/postscreen4.log" &
+PSC_PID=$!
+LOG="$DIR/postscreen4.log"
+for i in $(seq 50); do
+	grep -q 'bad DNSBL filter' "$LOG" 2>/dev/null && break
+	sleep 0.1
+done
+sleep 0.3
+out=$($CLIENT ::1 ::1 "$PORT" 'expect:^220 mx' 'send:HELO six.test\r\n' \
+	'expect:^250' 'send:RCPT TO:<b@example.com>\r\n' \
+	'expect:^550 5\.3\.2' 'send:QUIT\r\n' 'expect:^221' 2>&1)
+ok $? "IPv6 client matched by an IPv6 cidr: entry, 550 5.3.2"
+[[ $out == *FAIL* ]] && echo "$out" | sed 's/^/# /' >&2
+logged 'BLACKLISTED \[::1\]:[0-9]+' "IPv6 client logged as [::1]:port"
+
 # postscreen survived all of it, and stops on SIGTERM.
 kill -0 "$PSC_PID" 2>/dev/null
 ok $? "postscreen still running"

@@ -5,7 +5,8 @@
 #	psc_client.py SRC_ADDR HOST PORT STEP...
 # DESCRIPTION
 #	Connects from SRC_ADDR (for example 127.0.0.6, so that each test
-#	client is a distinct client to postscreen) and runs the steps:
+#	client is a distinct client to postscreen; ::1 for IPv6, then HOST
+#	must be IPv6 too) and runs the steps:
 #	  send:TEXT	send TEXT (\r, \n and \0 escapes are decoded;
 #			other bytes are sent as given, 8-bit included)
 #	  expect:REGEX	read one line (10 s at most); it must match REGEX
@@ -22,7 +23,8 @@ import sys
 import time
 
 src, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s = socket.socket(socket.AF_INET6 if ":" in src else socket.AF_INET,
+                  socket.SOCK_STREAM)
 s.bind((src, 0))
 s.connect((host, port))
 buf = b""
