@@ -23,3 +23,5 @@ UNIT_TESTS += map_addr_test
 map_addr_test_SRCS := maps/map_addr_test.c
 UNIT_TESTS += map_mysql_test
 map_mysql_test_SRCS := maps/map_mysql_test.c
+UNIT_TESTS += map_text_test
+map_text_test_SRCS := maps/map_text_test.c
