@@ -48,6 +48,24 @@ if [ -x "$POSTERN_BIN/postscreen" ] && [ -x "$POSTERN_BIN/smtpd" ]; then
 else
 	note "postscreen/smtpd not built: no 220 check on the seed instance"
 fi
+if [ -x "$POSTERN_BIN/smtpd" ]; then
+	# an SMTP session on submission survives "postern reload"
+	exec 8<>/dev/tcp/127.0.0.1/$((BASE + 1))
+	read -r -t 10 banner <&8
+	printf 'EHLO client.example.org\r\n' >&8
+	while read -r -t 10 l <&8 && [[ $l == 250-* ]]; do :; done
+	"$POSTERN_BIN/postern" -c "$INSTANCE_CONF" reload >/dev/null 2>&1
+	wait_for "instance_log_grep 'reload -- version'" 5
+	sleep 1
+	printf 'NOOP\r\n' >&8
+	read -r -t 10 l <&8
+	like "$l" '^250' "an smtpd session survives postern reload (NOOP answered)"
+	like "$(greet $((BASE + 1)))" '^220 ' "new submission connections are served after reload"
+	printf 'QUIT\r\n' >&8
+	exec 8>&-
+fi
+"$POSTERN_BIN/postern" -c "$INSTANCE_CONF" flush >/dev/null 2>&1
+ok $? "postern flush reaches public/qmgr"
 like "$(cat "$INSTANCE_QUEUE/pid/master.pid" 2>/dev/null)" "^ *$INSTANCE_PID\$" \
 	"pid file holds master's pid"
 "$POSTERN_BIN/postern" -c "$INSTANCE_CONF" status >/dev/null 2>&1
@@ -67,6 +85,8 @@ is "$left" "" "no child PID left"
 ok $? "pid file removed"
 "$POSTERN_BIN/postern" -c "$INSTANCE_CONF" status >/dev/null 2>&1
 is "$?" 1 "postern status: not running (exit 1)"
+"$POSTERN_BIN/postern" -c "$INSTANCE_CONF" flush >/dev/null 2>&1
+is "$?" 1 "postern flush without qmgr: exit 1"
 
 # ---- 2. echod services: restart, throttle, reload, pass ----
 P1=$((BASE + 2)) P2=$((BASE + 3))
