@@ -95,6 +95,7 @@ static void
 smtpd_pre_init(void)
 {
 	struct smtpd_params *p = &smtpd_params;
+	struct strv *v;
 	const char *w;
 
 	p->myhostname = xstrdup(conf_str("myhostname"));
@@ -115,6 +116,11 @@ smtpd_pre_init(void)
 	p->bare_newline = smtpd_bare_mode(conf_str(
 	    "smtpd_forbid_bare_newline"));
 	p->forbid_unauth_pipe = conf_bool("smtpd_forbid_unauth_pipelining");
+	p->delay_reject = conf_bool("smtpd_delay_reject");
+	p->peername_lookup = conf_bool("smtpd_peername_lookup");
+	v = conf_list("smtpd_data_restrictions");
+	p->data_checks = v->argc > 0;
+	strv_free(v);
 	w = conf_str("smtpd_queue_sync");
 	if (strcmp(w, "fsync") != 0 && strcmp(w, "syncfs") != 0 && *w)
 		log_warn("smtpd_queue_sync: unknown value \"%s\"; using "

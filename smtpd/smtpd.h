@@ -53,6 +53,9 @@ struct smtpd_params {
 	int	 workers;		/* smtpd_worker_threads */
 	int	 forbid_unauth_pipe;	/* smtpd_forbid_unauth_pipelining */
 	int	 sync_fs;		/* smtpd_queue_sync = syncfs */
+	int	 delay_reject;		/* smtpd_delay_reject */
+	int	 peername_lookup;	/* smtpd_peername_lookup */
+	int	 data_checks;		/* smtpd_data_restrictions is set */
 	struct strv *bare_exclusions;	/* ..._bare_newline_exclusions */
 };
 
@@ -129,6 +132,7 @@ struct smtpd_session {
 	int	 greeted;		/* "connect from" was logged */
 	int	 eof;			/* the client closed its side */
 	int	 bare_mode;		/* smtpd_forbid_bare_newline, per client */
+	char	*denied;		/* client rejected at connect time */
 	struct buf *pending;		/* replies not yet written */
 	int	 dead;			/* connection gone during a job */
 	int	 stdin_mode;

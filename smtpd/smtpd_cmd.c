@@ -139,6 +139,11 @@ smtpd_cmd_dispatch(struct smtpd_session *s, char *line, size_t len)
 	if ((smtpd_cmds[i].flags & CMD_JUNK)
 	    && ++s->junk > smtpd_params.junk_limit)
 		s->errors++;
+	/* Rejected at connect (smtpd_delay_reject=no): all but QUIT. */
+	if (s->denied && verb != SMTPD_VERB_QUIT) {
+		smtpd_reply_text(s, s->denied);
+		return;
+	}
 	/* The trailing argument is ours to modify (params are split). */
 	smtpd_cmds[i].fn(s, line + (arg - line));
 }

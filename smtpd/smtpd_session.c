@@ -312,6 +312,7 @@ session_free(struct smtpd_session *s)
 	buf_free(b);
 	smtpd_session_reset(s);
 	free(s->helo);
+	free(s->denied);
 	free(s->pend_addr);
 	free(s->pend_orcpt);
 	buf_free(s->pending);
@@ -660,6 +661,10 @@ session_check_job(void *arg, void *thread_ctx)
 	if (s->stage == SMTPD_STAGE_CONNECT) {
 		smtpd_check_client_name(w->checker, &s->cs);
 		s->result = SMTPD_CHECK_OK;
+		/* smtpd_delay_reject=no: the client list now. */
+		if (!smtpd_params.delay_reject)
+			s->result = smtpd_check(w->checker, SMTPD_STAGE_CONNECT,
+			    &s->cs, s->job_reply);
 	} else
 		s->result = smtpd_check(w->checker, s->stage, &s->cs,
 		    s->job_reply);
@@ -687,10 +692,38 @@ session_check_done(void *arg)
 	smtpd_session_resume(s);
 }
 
+/* session_check_needed - would the policy engine do anything here? */
+static int
+session_check_needed(int stage)
+{
+	/*
+	 * smtpd_check.h: the connect stage is the name lookup (unless
+	 * smtpd_peername_lookup=no) and, with smtpd_delay_reject=no, the
+	 * client list; HELO only with smtpd_delay_reject=no; DATA is
+	 * smtpd_data_restrictions. Skipping a stage with nothing to do
+	 * saves two thread hops per command.
+	 */
+	switch (stage) {
+	case SMTPD_STAGE_CONNECT:
+		return (smtpd_params.peername_lookup
+		    || !smtpd_params.delay_reject);
+	case SMTPD_STAGE_HELO:
+		return (!smtpd_params.delay_reject);
+	case SMTPD_STAGE_DATA:
+		return (smtpd_params.data_checks);
+	default:
+		return (1);
+	}
+}
+
 /* smtpd_session_check - run a policy stage on a worker, then cont() */
 void
 smtpd_session_check(struct smtpd_session *s, int stage, smtpd_cont_fn *cont)
 {
+	if (!session_check_needed(stage)) {
+		cont(s, SMTPD_CHECK_OK, "");
+		return;
+	}
 	s->busy = 1;
 	s->stage = stage;
 	s->cont = cont;
@@ -708,6 +741,8 @@ session_connected(struct smtpd_session *s, int result, const char *reply)
 	    s->client_addr);
 	log_info("connect from %s", s->namaddr);
 	s->greeted = 1;
+	if (result != SMTPD_CHECK_OK && reply && *reply)
+		s->denied = xstrdup(reply);	/* answers every command */
 	s->state = SMTPD_ST_CMD;
 	smtpd_reply(s, REPLY_GREETING, smtpd_params.banner);
 }
@@ -730,12 +765,13 @@ session_bare_mode(const char *addr)
 /* session_new - set up the buffers, start the client name lookup */
 static struct smtpd_session *
 session_new(int infd, int outfd, const char *addr, const char *port,
-    const char *saddr)
+    const char *saddr, int stdin_mode)
 {
 	struct smtpd_session *s = xcalloc(1, sizeof(*s));
 	struct timeval tv;
 
 	server_session_begin();
+	s->stdin_mode = stdin_mode;
 	snprintf(s->client_addr, sizeof(s->client_addr), "%s", addr);
 	snprintf(s->client_port, sizeof(s->client_port), "%s", port);
 	snprintf(s->server_addr, sizeof(s->server_addr), "%s", saddr);
@@ -766,6 +802,8 @@ session_new(int infd, int outfd, const char *addr, const char *port,
 	bufferevent_setwatermark(s->in, EV_READ, 0,
 	    smtpd_params.line_limit + 65536);
 	smtpd_session_check(s, SMTPD_STAGE_CONNECT, session_connected);
+	if (!s->busy)
+		smtpd_session_resume(s);	/* greeted already */
 	return (s);
 }
 
@@ -775,7 +813,7 @@ smtpd_session_accept(const struct server_conn *conn)
 {
 	session_new(conn->fd, conn->fd, conn->client_addr[0] ?
 	    conn->client_addr : "127.0.0.1", conn->client_port,
-	    conn->server_addr);
+	    conn->server_addr, 0);
 }
 
 /* session_copier - -S with a file on stdin: feed it through a pipe */
@@ -806,7 +844,6 @@ session_copier(void *ctx)
 void
 smtpd_session_stdin(int infd, int outfd)
 {
-	struct smtpd_session *s;
 	struct stat st;
 	pthread_t t;
 	int	 p[2], *fds;
@@ -823,6 +860,5 @@ smtpd_session_stdin(int infd, int outfd)
 		pthread_detach(t);
 		infd = p[0];
 	}
-	s = session_new(infd, outfd, "127.0.0.1", "0", "127.0.0.1");
-	s->stdin_mode = 1;
+	(void)session_new(infd, outfd, "127.0.0.1", "0", "127.0.0.1", 1);
 }
