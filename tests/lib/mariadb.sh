@@ -25,8 +25,8 @@
 #				the mailuser account over TCP
 # DESCRIPTION
 #	The server runs with --no-defaults (no /etc/mysql config), as
-#	root with --user=root, networking on 127.0.0.1 only, no name
-#	resolution, small InnoDB files. The server does not inherit the
+#	the invoking user (--user=root when run as root), networking on
+#	127.0.0.1 only, no name resolution, small InnoDB files. The server does not inherit the
 #	test's file descriptors 3-9 (a fifo the test holds open stays
 #	closable). Call mariadb_stop from the test's trap. Its error log
 #	is DIR/mariadb.err.
@@ -53,7 +53,8 @@ s.close()'
 
 # mariadb_launch - start mariadbd in the background (datadir exists)
 mariadb_launch() {
-	mariadbd --no-defaults --user=root --datadir="$MARIADB_DIR/data" \
+	mariadbd --no-defaults --user="$(id -un)" \
+		--datadir="$MARIADB_DIR/data" \
 		--socket="$MARIADB_SOCKET" --port="$MARIADB_PORT" \
 		--bind-address=127.0.0.1 --skip-name-resolve \
 		--pid-file="$MARIADB_DIR/mariadb.pid" \
@@ -91,7 +92,7 @@ mariadb_start() {
 	export MARIADB_PORT MARIADB_SOCKET
 	mkdir -p "$MARIADB_DIR"
 	if ! mariadb-install-db --no-defaults \
-		--auth-root-authentication-method=normal --user=root \
+		--auth-root-authentication-method=normal --user="$(id -un)" \
 		--datadir="$MARIADB_DIR/data" --skip-test-db \
 		--innodb-log-file-size=8M \
 		>"$MARIADB_DIR/install.log" 2>&1; then
@@ -132,7 +133,8 @@ mariadb_load_seed() {
 	mariadb_client mailserver \
 		<"$top/etc/sql/mailserver-tables.sql" || return 1
 	mariadb_client mailserver -e "
-		INSERT INTO virtual_domains (id, name) VALUES (1, 'example.org');
+		INSERT INTO virtual_domains (id, name)
+			VALUES (1, 'example.org');
 		INSERT INTO virtual_users (domain_id, password, email)
 			VALUES (1, MD5('secret'), 'john@example.org');
 		INSERT INTO virtual_aliases (domain_id, source, destination)
