@@ -6,7 +6,8 @@
 #	mariadb_start DIR [PORT]  initialise DIR/data (mariadb-install-db),
 #				start mariadbd on 127.0.0.1:PORT (a free port
 #				if none is given) and DIR/mysql.sock, wait
-#				until it answers; sets MARIADB_PID,
+#				until it answers (an existing DIR/data is
+#				reused: a restart); sets MARIADB_PID,
 #				MARIADB_PORT, MARIADB_SOCKET, MARIADB_DIR
 #	mariadb_load_seed	database mailserver, the seed schema
 #				(etc/sql/mailserver-tables.sql), user
@@ -91,6 +92,12 @@ mariadb_start() {
 	MARIADB_SOCKET=$MARIADB_DIR/mysql.sock
 	export MARIADB_PORT MARIADB_SOCKET
 	mkdir -p "$MARIADB_DIR"
+	if [ -d "$MARIADB_DIR/data/mysql" ]; then
+		# An existing datadir (a restart): keep its data.
+		mariadb_launch
+		mariadb_wait
+		return
+	fi
 	if ! mariadb-install-db --no-defaults \
 		--auth-root-authentication-method=normal --user="$(id -un)" \
 		--datadir="$MARIADB_DIR/data" --skip-test-db \
