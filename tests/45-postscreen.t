@@ -324,6 +324,7 @@ $PY "$POSTERN_TOP/tests/lib/dns_delay.py" $((DNSPORT + 1)) "$DNSPORT" 0.5 \
 DELAY_PID=$!
 "$POSTERN_BIN/postscreen" -c "$DIR/etc" -d -l "127.0.0.1:$PORT" \
 	-o resolver_nameservers=127.0.0.1:$((DNSPORT + 1)) \
+	-o postscreen_greet_action=ignore -o postscreen_blacklist_action=ignore \
 	-o postscreen_cache_map= 2>"$DIR/postscreen3.log" &
 PSC_PID=$!
 LOG="$DIR/postscreen3.log"
@@ -352,6 +353,17 @@ client "late DNSBL answer still rejects" 127.0.0.2 \
 	'expect:^220-' 'expect:^220 ' 'send:HELO bot.test\r\n' 'expect:^250' \
 	'send:RCPT TO:<b@example.com>\r\n' 'expect:^550 5\.7\.1' \
 	'send:QUIT\r\n' 'expect:^221'
+client "pregreet with greet_action=ignore: logged, not rejected" 127.0.0.6 \
+	'expect:^220-' 'send:HELO early.test\r\n' 'expect:^220 ' \
+	'expect:^250 mx' 'send:RCPT TO:<b@example.com>\r\n' \
+	'expect:^450 4\.3\.2' 'send:QUIT\r\n' 'expect:^221'
+logged 'PREGREET 17 after [0-9.]+ from \[127\.0\.0\.6\]' "... PREGREET logged"
+[ "$(grep -c 'PASS NEW \[127\.0\.0\.6\]' "$LOG")" = 0 ]
+ok $? "... and the client is not allow-listed (tested again next time)"
+client "blacklist_action=ignore: denylisted client just gets tested" \
+	127.0.0.10 'expect:^220-' 'expect:^220 ' 'send:HELO d.test\r\n' \
+	'expect:^250' 'send:RCPT TO:<b@example.com>\r\n' \
+	'expect:^450 4\.3\.2' 'send:QUIT\r\n' 'expect:^221'
 kill "$DELAY_PID"
 wait "$DELAY_PID" 2>/dev/null
 DELAY_PID=
