@@ -63,6 +63,7 @@ struct map_re {
 	struct map_re_rule *rules;
 	size_t	 count;
 	size_t	 cap;
+	pcre2_match_data *md;	/* pcre: reused (one thread per handle) */
 };
 
 /* map_re_pattern - split "[!]/pat/flags rest"; NULL text if ok */
@@ -294,24 +295,26 @@ map_re_open_common(struct map *m, int is_pcre)
 	}
 	buf_free(b);
 	fclose(fp);
+	if (is_pcre)
+		t->md = pcre2_match_data_create(MAX_GROUPS, NULL);
 	m->priv = t;
 	return (0);
 }
 
 /* map_re_exec - match one rule; offsets in so/eo; -1 on no match */
 static int
-map_re_exec(struct map_re_rule *r, const char *key, long *so, long *eo)
+map_re_exec(struct map_re *t, struct map_re_rule *r, const char *key,
+    long *so, long *eo)
 {
 	int	 i;
 
 	for (i = 0; i < MAX_GROUPS; i++)
 		so[i] = eo[i] = -1;
 	if (r->is_pcre) {
-		pcre2_match_data *md;
+		pcre2_match_data *md = t->md;
 		PCRE2_SIZE *ov;
 		int	 rc, n;
 
-		md = pcre2_match_data_create(MAX_GROUPS, NULL);
 		rc = pcre2_match(r->pc, (PCRE2_SPTR) key, strlen(key), 0, 0,
 		    md, NULL);
 		if (rc == 0)
@@ -324,7 +327,6 @@ map_re_exec(struct map_re_rule *r, const char *key, long *so, long *eo)
 					eo[n] = (long) ov[2 * n + 1];
 				}
 		}
-		pcre2_match_data_free(md);
 		return (rc > 0 ? 0 : -1);
 	} else {
 		regmatch_t pm[MAX_GROUPS];
@@ -382,7 +384,7 @@ map_re_lookup(struct map *m, const char *key, char **value)
 
 		if (r->kind == RULE_ENDIF)
 			continue;
-		hit = (map_re_exec(r, key, so, eo) == 0) != r->negate;
+		hit = (map_re_exec(t, r, key, so, eo) == 0) != r->negate;
 		if (r->kind == RULE_IF) {
 			if (!hit)
 				i = r->endif;
@@ -409,6 +411,7 @@ map_re_close(struct map *m)
 	for (i = 0; i < t->count; i++)
 		map_re_free_rule(&t->rules[i]);
 	free(t->rules);
+	pcre2_match_data_free(t->md);
 	free(t);
 	m->priv = NULL;
 }
