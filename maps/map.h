@@ -8,6 +8,8 @@
  *	int	map_lookup(struct map *m, const char *key, char **value);
  *	const char *map_error(const struct map *m);
  *	const char *map_spec(const struct map *m);
+ *	int	map_update(struct map *m, const char *key,
+ *	    const char *value);
  *	void	map_close(struct map *m);
  *
  *	struct maplist *maplist_open(const char *specs, int flags);
@@ -33,14 +35,21 @@
  *	never "user unknown"). map_error() says why the last lookup was
  *	MAP_RETRY. If a map cannot be opened, map_open() still returns a
  *	map: a surrogate whose every lookup is MAP_RETRY with the reason,
- *	so the daemon keeps running and defers mail (Postfix's contract).
+ *	so the daemon keeps running and defers mail (Postfix's contract);
+ *	map_error() gives the open error right after map_open(). The
+ *	surrogate tries to open the real map again at most once a second,
+ *	so a table built after the daemon started is picked up.
  *
  *	Keys are folded to lower case for the file-based and
  *	fixed-string types unless MAP_NO_FOLD is set; regexp/pcre match
  *	the key as given (with their own i flag), cidr takes an address.
  *	A handle is used by one thread at a time; worker threads open
  *	their own handles (and so their own database connections).
- *	File-based maps notice a rebuilt file and reopen it.
+ *	File-based maps notice a rebuilt file (new inode, size or mtime;
+ *	checked at most once a second per handle) and reopen it; if the
+ *	new file is broken the old contents keep serving, with a warning.
+ *	postmap replaces .lmdb files by rename(): never truncate or edit a
+ *	mapped .lmdb file in place (readers would fault).
  *
  *	map_update() adds or replaces an entry in a memory: table (0, or
  *	-1 with map_error() for types that cannot be updated). memory:NAME
@@ -61,7 +70,12 @@
  *	@domain unless MAP_ADDR_NO_DOMAIN. For regexp/pcre maps only the
  *	full address is tried. Without MAP_ADDR_NO_EXT_APPEND, a result
  *	found through the stripped form gets "+ext" put back in front of
- *	its '@' as Postfix does for virtual_alias_maps/canonical_maps.
+ *	its '@' as Postfix does for virtual_alias_maps/canonical_maps
+ *	(to every member of a comma list; not for the @domain form); set
+ *	the flag for results that are not addresses (mailbox paths, "1",
+ *	access actions, SASL logins). maplist_open() reads
+ *	recipient_delimiter with conf_str(): do not call it concurrently
+ *	with conf_load().
  * DIAGNOSTICS
  *	map_lookup() returns MAP_RETRY with map_error() set on any
  *	backend failure. Malformed lines in map files are logged with
