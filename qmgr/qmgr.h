@@ -136,6 +136,10 @@ void	 qmgr_active_outcomes(struct qmgr_msg *, struct qmgr_outcome *,
 void	 qmgr_msg_release(struct qmgr_msg *);
 void	 qmgr_msg_forget(struct qmgr_msg *);
 
+/* qmgr_finish.c */
+int	 qmgr_dsn_queue(const char *, const char *, const struct buf *,
+	    char *);
+
 /* qmgr_sched.c */
 void	 qmgr_sched_add(struct qmgr_msg *, const char *, const char *,
 	    const size_t *, size_t);

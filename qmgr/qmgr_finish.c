@@ -5,6 +5,8 @@
  * SYNOPSIS
  *	void	qmgr_finish_job(void *msg, void *thread_ctx);
  *	void	qmgr_finish_done(void *msg);
+ *	int	qmgr_dsn_queue(const char *id, const char *rcpt,
+ *	    const struct buf *msg, char *newid);
  * DESCRIPTION
  *	Runs on the io pool once nothing is in flight for the message:
  *	  1. expiry: when the message is older than maximal_queue_lifetime
@@ -20,6 +22,9 @@
  *	  4. otherwise a delay warning if delay_warning_time has passed
  *	     (once: the W field is then set to 0), and the file goes to
  *	     deferred/ with mtime = next retry time.
+ *
+ *	qmgr_dsn_queue() writes a formatted notification with the null
+ *	sender to rcpt into incoming/ and makes it durable (any thread).
  * DIAGNOSTICS
  *	A DSN that cannot be queued leaves bounce/ID in place; the
  *	message is deferred and the DSN is tried again next round.
@@ -82,6 +87,39 @@ notify_ok(const struct queue_file *qf, long index, int bit)
 	return (notify == 0 || (notify & bit));
 }
 
+/* qmgr_dsn_queue - a notification into incoming/; 0 on success */
+int
+qmgr_dsn_queue(const char *id, const char *rcpt, const struct buf *b,
+    char *newid)
+{
+	struct queue_writer *w;
+	char	 err[256];
+
+	if ((w = queue_writer_new(qmgr_conf.queue_dir, "incoming", err,
+	    sizeof(err))) == NULL) {
+		log_warn("%s: cannot create notification: %s", id, err);
+		return (-1);
+	}
+	snprintf(newid, QUEUE_ID_MAX + 1, "%s", queue_writer_id(w));
+	queue_writer_sender(w, "");
+	queue_writer_rcpt(w, rcpt, NULL, QUEUE_NOTIFY_NEVER);
+	if (queue_writer_body(w, BUF_STR(b), BUF_LEN(b)) < 0
+	    || queue_writer_finish(w, err, sizeof(err)) < 0) {
+		log_warn("%s: cannot write notification: %s", id, err);
+		queue_writer_abort(w);
+		return (-1);
+	}
+	if (queue_writer_commit(w, err, sizeof(err)) < 0) {
+		log_warn("%s: cannot commit notification: %s", id, err);
+		return (-1);
+	}
+	if (queue_sync_dir(qmgr_conf.queue_dir, "incoming") < 0) {
+		log_warn("%s: sync incoming: %m", id);
+		return (-1);
+	}
+	return (0);
+}
+
 /* send_dsn - queue a notification to the sender; 0 on success */
 static int
 send_dsn(struct qmgr_msg *m, int kind, const struct queue_log_entry *e,
@@ -89,11 +127,10 @@ send_dsn(struct qmgr_msg *m, int kind, const struct queue_log_entry *e,
 {
 	struct queue_file *qf = m->qf;
 	struct qmgr_dsn_rcpt *r = xcalloc(n + 1, sizeof(*r));
-	struct queue_writer *w;
 	struct qmgr_dsn d;
 	struct buf *b = buf_new(4096);
 	const char *ret = queue_file_attr(qf, "dsn_ret");
-	char	 err[256], newid[QUEUE_ID_MAX + 1];
+	char	 newid[QUEUE_ID_MAX + 1];
 	size_t	 i, k = 0, mlen;
 	char	*msg;
 	int	 rc = -1;
@@ -140,24 +177,7 @@ send_dsn(struct qmgr_msg *m, int kind, const struct queue_log_entry *e,
 	free(msg);
 	free(r);
 
-	if ((w = queue_writer_new(qmgr_conf.queue_dir, "incoming", err,
-	    sizeof(err))) == NULL) {
-		log_warn("%s: cannot create notification: %s", m->id, err);
-		buf_free(b);
-		return (-1);
-	}
-	snprintf(newid, sizeof(newid), "%s", queue_writer_id(w));
-	queue_writer_sender(w, "");
-	queue_writer_rcpt(w, qf->sender, NULL, QUEUE_NOTIFY_NEVER);
-	if (queue_writer_body(w, BUF_STR(b), BUF_LEN(b)) < 0
-	    || queue_writer_finish(w, err, sizeof(err)) < 0) {
-		log_warn("%s: cannot write notification: %s", m->id, err);
-		queue_writer_abort(w);
-	} else if (queue_writer_commit(w, err, sizeof(err)) < 0) {
-		log_warn("%s: cannot commit notification: %s", m->id, err);
-	} else if (queue_sync_dir(qmgr_conf.queue_dir, "incoming") < 0) {
-		log_warn("%s: sync incoming: %m", m->id);
-	} else {
+	if (qmgr_dsn_queue(m->id, qf->sender, b, newid) == 0) {
 		log_info("%s: sender %s notification: %s", m->id,
 		    kind == QMGR_DSN_DELAY ? "delay" : "non-delivery", newid);
 		m->wake = 1;

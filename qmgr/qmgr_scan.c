@@ -337,6 +337,60 @@ pickup_received(uid_t uid)
 	    qmgr_conf.myhostname, qmgr_conf.mail_name, (long)uid, date));
 }
 
+/*
+ * pickup_reject - cleanup refused a local submission (header_checks
+ * REJECT): return it to the sender as a DSN, as Postfix's cleanup does,
+ * rather than dropping it. -1 when the DSN could not be queued (the
+ * maildrop file then stays for another try).
+ */
+static int
+pickup_reject(struct pickup_job *j, struct queue_file *qf,
+    const char *sender, const char *msg, size_t mlen, const char *reply)
+{
+	struct qmgr_dsn_rcpt *r = xcalloc(qf->nrcpts + 1, sizeof(*r));
+	const char *status = "5.7.1", *text = reply;
+	char	 newid[QUEUE_ID_MAX + 1];
+	struct qmgr_dsn d;
+	struct buf *b;
+	size_t	 i;
+	int	 rc = 0;
+
+	if (*sender == 0)
+		goto out;
+	if (strncmp(text, "550 ", 4) == 0 || strncmp(text, "554 ", 4) == 0)
+		text += 4;
+	for (i = 0; i < qf->nrcpts; i++) {
+		r[i].addr = qf->rcpts[i].addr;
+		r[i].orcpt = qf->rcpts[i].orcpt;
+		r[i].status = status;
+		r[i].reason = text;
+	}
+	memset(&d, 0, sizeof(d));
+	d.kind = QMGR_DSN_FAILURE;
+	d.queue_id = j->id;
+	d.sender = sender;
+	d.myhostname = qmgr_conf.myhostname;
+	d.mail_name = qmgr_conf.mail_name;
+	d.arrival = qf->arrival;
+	d.now = time(NULL);
+	d.rcpts = r;
+	d.nrcpts = qf->nrcpts;
+	d.msg = msg;
+	d.msg_len = mlen;
+	d.full = mlen <= (size_t)qmgr_conf.bounce_size_limit;
+	b = buf_new(4096);
+	qmgr_dsn_format(&d, b);
+	if ((rc = qmgr_dsn_queue(j->id, sender, b, newid)) == 0) {
+		log_info("maildrop %s: sender non-delivery notification: %s",
+		    j->id, newid);
+		snprintf(j->newid, sizeof(j->newid), "%s", newid);
+	}
+	buf_free(b);
+out:
+	free(r);
+	return (rc);
+}
+
 /* pickup_clean - run one maildrop file through cleanup */
 static void
 pickup_clean(struct pickup_job *j, struct qmgr_thread *t,
@@ -351,7 +405,7 @@ pickup_clean(struct pickup_job *j, struct qmgr_thread *t,
 	struct stat st;
 	char	*msg, *sender, *received;
 	size_t	 i, mlen = 0;
-	int	 r;
+	int	 r, keep = 0;
 
 	if ((msg = read_all(qf, &mlen)) == NULL) {
 		log_warn("maildrop %s: read error: %m", j->id);
@@ -398,14 +452,19 @@ pickup_clean(struct pickup_job *j, struct qmgr_thread *t,
 			if (!res.hold)
 				snprintf(j->newid, sizeof(j->newid), "%s",
 				    res.queue_id);
+		} else if (r == CLEANUP_REJECT) {
+			log_warn("maildrop %s: from=<%s>: rejected: %s", j->id,
+			    log_safe(sender), log_safe(res.reply));
+			if (pickup_reject(j, qf, sender, msg, mlen,
+			    res.reply) < 0)
+				keep = 1;
 		} else {
-			log_warn("maildrop %s: from=<%s>: %s", j->id,
-			    log_safe(sender), r == CLEANUP_REJECT ?
-			    res.reply : "discarded");
+			log_info("maildrop %s: from=<%s>: discarded", j->id,
+			    log_safe(sender));
 		}
-		if (unlink(path) < 0)
+		if (!keep && unlink(path) < 0)
 			log_warn("maildrop %s: remove: %m", j->id);
-		j->ok = 1;
+		j->ok = !keep;
 	}
 	free(received);
 	free(sender);

@@ -120,6 +120,8 @@ def main():
     with open(os.path.join(conf, 'transport'), 'w') as f:
         f.write('blocked.example error:5.7.1 no mail for you\n'
                 'gone.example discard:\n')
+    with open(os.path.join(conf, 'header_checks'), 'w') as f:
+        f.write('/^Subject: reject me/ REJECT not wanted here\n')
     with open(os.path.join(conf, 'aliases'), 'w') as f:
         f.write('root admin@example.com\n')
     with open(os.path.join(conf, 'main.cf'), 'w') as f:
@@ -137,9 +139,10 @@ maximal_queue_lifetime = 5d
 bounce_queue_lifetime = 5d
 delay_warning_time = 3s
 transport_maps = texthash:%s/transport
+header_checks = regexp:%s/header_checks
 smtp_destination_concurrency_limit = 2
 smtp_destination_recipient_limit = 2
-''' % (q, conf, conf, conf))
+''' % (q, conf, conf, conf, conf))
     if OWNER:
         for root, dirs, files in os.walk(tmp):
             for x in dirs + files:
@@ -412,6 +415,20 @@ smtp_destination_recipient_limit = 2
         ok('all is well' in text, 'pickup: body kept')
         ok(not os.path.exists(os.path.join(q, 'maildrop', mid)),
            'pickup: maildrop file removed')
+
+        # 13b. a local submission that header_checks reject is returned
+        mid = write_qf(q, 'lee@sender.example', [('ok6@example.com', 0)],
+                       sub='maildrop', body='Subject: reject me\n\nno\n')
+        wake()
+        ok(wait_for(lambda: dsn_for('lee@sender.example')),
+           'pickup REJECT: DSN to the sender', read(qlog)[-2000:])
+        d = dsn_for('lee@sender.example')
+        ok(d and 'not wanted here' in d[0][1] and 'Status: 5.7.1' in d[0][1]
+           and 'Final-Recipient: rfc822; ok6@example.com' in d[0][1],
+           'pickup REJECT: reason and recipient in the DSN')
+        ok(not delivered('ok6@example.com'), 'pickup REJECT: not delivered')
+        ok(not os.path.exists(os.path.join(q, 'maildrop', mid)),
+           'pickup REJECT: maildrop file removed')
 
         # 14. kill -9 qmgr in the middle of a message
         open(os.path.join(out, 'hang'), 'w').close()

@@ -73,7 +73,7 @@ def serve(conn, qdir, log, outdir, transport):
     try:
         serve1(conn, qdir, log, outdir, transport, key)
     finally:
-        if key:
+        if len(key) == 1:
             track(outdir, key[0], -1)
 
 
@@ -125,6 +125,9 @@ def serve1(conn, qdir, log, outdir, transport, key):
         out += ['rcpt.%d.action=%s' % (i, act), 'rcpt.%d.status=%s' % (i, st),
                 'rcpt.%d.reason=%s' % (i, enc(why)),
                 'rcpt.%d.relay=fake' % i]
+    # the request ends here for qmgr: count it out before answering
+    track(outdir, key[0], -1)
+    key.append(None)
     try:
         conn.sendall(('\n'.join(out) + '\n\n').encode('latin-1'))
     except OSError:
