@@ -213,6 +213,50 @@ run_leaf(struct qmgr_resolve_conf *conf)
 	conf->relayhost = "";
 }
 
+/* run_hostile - overlong and odd addresses never crash */
+static void
+run_hostile(struct qmgr_resolve_conf *conf)
+{
+	static const char *odd[] = {"a\r\nb@example.com", "@", "@@", "a@",
+	"@example.com", "a@[", "a@[]", "a@[127.0.0.1", "\"q u\"@example.com",
+	"a@.", "a@..example.com", "x@LOCALHOST", "\x80\xff@\xfe", NULL};
+	struct qmgr_resolve_maps *m = qmgr_resolve_maps_new(conf);
+	struct qmgr_route r;
+	struct strv *v;
+	char	 why[512], *big;
+	size_t	 i;
+	int	 rc;
+
+	big = malloc(70000);
+	memset(big, 'a', 69999);
+	big[69999] = 0;
+	big[60000] = '@';
+	v = strv_new();
+	rc = qmgr_resolve_expand(m, big, v, why, sizeof(why));
+	tap_is_int(rc, QMGR_EXPAND_NONE, "hostile: 70 KB address expands to"
+	    " itself");
+	rc = qmgr_resolve_leaf(m, big, &r);
+	tap_is_int(rc, QMGR_ROUTE_DELIVER, "hostile: 70 KB address routes");
+	free(r.nexthop);
+	strv_free(v);
+	free(big);
+	for (i = 0; odd[i]; i++) {
+		v = strv_new();
+		rc = qmgr_resolve_expand(m, odd[i], v, why, sizeof(why));
+		tap_ok(rc != QMGR_EXPAND_DEFER || strncmp(why, "4.", 2) == 0,
+		    "hostile: expand odd address %zu", i);
+		rc = qmgr_resolve_leaf(m, odd[i], &r);
+		tap_ok(rc >= QMGR_ROUTE_DELIVER && rc <= QMGR_ROUTE_DEFER
+		    && (rc != QMGR_ROUTE_DELIVER || r.nexthop != NULL),
+		    "hostile: route odd address %zu", i);
+		free(r.nexthop);
+		strv_free(v);
+	}
+	rc = qmgr_resolve_leaf(m, "x@LOCALHOST", &r);
+	tap_is_str(r.status, "5.1.1", "hostile: domain case folded");
+	qmgr_resolve_maps_free(m);
+}
+
 /* run_failures - a map that is down, limits */
 static void
 run_failures(struct qmgr_resolve_conf *conf)
@@ -317,5 +361,6 @@ main(void)
 	qmgr_resolve_maps_free(m);
 	run_leaf(&conf);
 	run_failures(&conf);
+	run_hostile(&conf);
 	return (tap_done());
 }
