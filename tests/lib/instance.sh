@@ -132,6 +132,7 @@ instance_create() {
 	[ "$(id -u)" = 0 ] && chmod a+x "$(dirname "$dir")"
 	cp "$POSTERN_TOP/etc/seed/main.cf" "$POSTERN_TOP/etc/seed/master.cf" \
 		"$INSTANCE_CONF/" || return 1
+	chmod 644 "$INSTANCE_CONF/main.cf" "$INSTANCE_CONF/master.cf"
 	if command -v openssl >/dev/null; then
 		openssl req -x509 -newkey ec \
 			-pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
