@@ -249,6 +249,7 @@ pre_exit(void)
 	if (psc_workq)
 		workq_free(psc_workq);
 	psc_workq = NULL;
+	psc_dnsbl_shutdown();
 	if (psc_cleanup_ev)
 		event_free(psc_cleanup_ev);
 	psc_cache_close(psc_cache);

@@ -214,6 +214,7 @@ long	 psc_dnsbl_result(const struct psc_dnsbl_req *, const char **,
 	    int *);
 int	 psc_dnsbl_errors(const struct psc_dnsbl_req *);
 void	 psc_dnsbl_release(struct psc_dnsbl_req *);
+void	 psc_dnsbl_shutdown(void);
 char	*psc_dnsbl_query_name(const char *, const char *);
 
 /* postscreen_cache.c */

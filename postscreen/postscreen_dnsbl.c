@@ -20,6 +20,7 @@
  *	    const char **name, int *complete);
  *	int	psc_dnsbl_errors(const struct psc_dnsbl_req *r);
  *	void	psc_dnsbl_release(struct psc_dnsbl_req *r);
+ *	void	psc_dnsbl_shutdown(void);
  *	char	*psc_dnsbl_query_name(const char *addr, const char *zone);
  * DESCRIPTION
  *	postscreen_dnsbl_sites is parsed as Postfix parses it: a list of
@@ -54,6 +55,8 @@
  *	(those count as "not listed", as in Postfix). The caller must
  *	call psc_dnsbl_release() exactly once; after that done() is never
  *	called, and jobs still running finish harmlessly.
+ *	psc_dnsbl_shutdown(), at exit after workq_free(), frees the jobs
+ *	whose done() the pool dropped.
  * DIAGNOSTICS
  *	psc_dnsbl_parse() never fails: bad entries are warned about and
  *	skipped. A DNS error (timeout, SERVFAIL) counts as "not listed".
@@ -100,6 +103,7 @@ struct psc_dnsbl_req {
 };
 
 struct psc_dnsbl_job {
+	struct psc_dnsbl_job *prev, *next;	/* outstanding jobs */
 	struct psc_dnsbl_score *score;
 	const char *domain;
 	char	*query;
@@ -108,6 +112,7 @@ struct psc_dnsbl_job {
 };
 
 static struct psc_dnsbl_score *psc_inflight;
+static struct psc_dnsbl_job *psc_jobs;		/* done() not yet run */
 
 /* warn - report through the caller's hook */
 static void
@@ -426,6 +431,21 @@ score_unref(struct psc_dnsbl_score *sc)
 	free(sc);
 }
 
+/* job_forget - off the outstanding list, freed */
+static void
+job_forget(struct psc_dnsbl_job *job)
+{
+	if (job->prev)
+		job->prev->next = job->next;
+	else
+		psc_jobs = job->next;
+	if (job->next)
+		job->next->prev = job->prev;
+	strv_free(job->replies);
+	free(job->query);
+	free(job);
+}
+
 /* job_done - loop thread: add the zone's score, notify when complete */
 static void
 job_done(void *arg)
@@ -446,9 +466,7 @@ job_done(void *arg)
 			if (w->done)
 				w->done(w->ctx);
 	}
-	strv_free(job->replies);
-	free(job->query);
-	free(job);
+	job_forget(job);
 	score_unref(sc);
 }
 
@@ -471,6 +489,10 @@ score_new(const struct psc_dnsbl_sites *s, struct workq *q, const char *addr)
 		job->domain = s->domain[i];
 		job->query = name;
 		job->replies = strv_new();
+		job->next = psc_jobs;
+		if (psc_jobs)
+			psc_jobs->prev = job;
+		psc_jobs = job;
 		sc->refcount++;
 		sc->pending++;
 		workq_submit(q, job_run, job_done, job);
@@ -521,6 +543,19 @@ int
 psc_dnsbl_errors(const struct psc_dnsbl_req *r)
 {
 	return (r->score->errors);
+}
+
+/* psc_dnsbl_shutdown - after workq_free(): free the jobs it dropped */
+void
+psc_dnsbl_shutdown(void)
+{
+	struct psc_dnsbl_score *sc;
+
+	while (psc_jobs) {
+		sc = psc_jobs->score;
+		job_forget(psc_jobs);
+		score_unref(sc);
+	}
 }
 
 /* psc_dnsbl_release - the session no longer wants the result */

@@ -22,7 +22,7 @@ cleanup() {
 	[ -n "$PSC_PID" ] && kill "$PSC_PID" 2>/dev/null && wait "$PSC_PID"
 	[ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null
 	dnsmasq_stop
-	rm -rf "$DIR"
+	[ -n "${KEEP:-}" ] || rm -rf "$DIR"
 }
 trap cleanup EXIT
 
@@ -389,6 +389,37 @@ out=$($CLIENT ::1 ::1 "$PORT" 'expect:^220 mx' 'send:HELO six.test\r\n' \
 ok $? "IPv6 client matched by an IPv6 cidr: entry, 550 5.3.2"
 [[ $out == *FAIL* ]] && echo "$out" | sed 's/^/# /' >&2
 logged 'BLACKLISTED \[::1\]:[0-9]+' "IPv6 client logged as [::1]:port"
+
+# DNS slower than postscreen_dnsbl_timeout: the client is not scored.
+kill "$PSC_PID"
+wait "$PSC_PID"
+is "$?" 0 "IPv6 postscreen exits 0 on SIGTERM"
+$PY "$POSTERN_TOP/tests/lib/dns_delay.py" $((DNSPORT + 1)) "$DNSPORT" 3 \
+	>"$DIR/delay2.out" 2>&1 &
+DELAY_PID=$!
+"$POSTERN_BIN/postscreen" -c "$DIR/etc" -d -l "127.0.0.1:$PORT" \
+	-o resolver_nameservers=127.0.0.1:$((DNSPORT + 1)) \
+	-o postscreen_dnsbl_timeout=1s -o postscreen_greet_wait=1s \
+	-o postscreen_cache_map= 2>"$DIR/postscreen5.log" &
+PSC_PID=$!
+LOG="$DIR/postscreen5.log"
+for i in $(seq 50); do
+	grep -q READY "$DIR/delay2.out" && grep -q 'bad DNSBL filter' "$LOG" &&
+		break
+	sleep 0.1
+done
+sleep 0.3
+client "DNSBL timeout: listed client not rejected for DNSBL" 127.0.0.2 \
+	'expect:^220-' 'expect:^220 ' 'send:HELO bot.test\r\n' 'expect:^250' \
+	'send:RCPT TO:<b@example.com>\r\n' 'expect:^450 4\.3\.2' \
+	'send:QUIT\r\n' 'expect:^221'
+logged 'warning: dnsbl reply timeout 1s for \[127\.0\.0\.2\]:' \
+	"DNSBL timeout warned about"
+[ "$(grep -c 'PASS NEW \[127\.0\.0\.2\]' "$LOG")" = 0 ]
+ok $? "... and the client is not allow-listed"
+kill "$DELAY_PID"
+wait "$DELAY_PID" 2>/dev/null
+DELAY_PID=
 
 # postscreen survived all of it, and stops on SIGTERM.
 kill -0 "$PSC_PID" 2>/dev/null
