@@ -493,6 +493,11 @@ outcome_job(void *arg, void *tctx)
 			}
 			/* FALLTHROUGH */
 		case QMGR_OUT_DELIVERED:
+			if (o->action == QMGR_OUT_DELIVERED
+			    && (m->qf->rcpts[o->index].notify &
+			    QUEUE_NOTIFY_SUCCESS)
+			    && log_entry(m, o, "bounce", "delivered") < 0)
+				log_warn("%s: success log: %m", m->id);
 			if (queue_file_mark_done(m->qf, o->index) < 0)
 				log_warn("%s: cannot mark recipient %zu"
 				    " done: %m", m->id, o->index);

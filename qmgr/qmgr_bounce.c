@@ -71,7 +71,14 @@ human_part(const struct qmgr_dsn *d, struct buf *b, const char *bnd)
 	    "Content-Type: text/plain; charset=us-ascii\n\n", bnd);
 	buf_printf(b, "This is the mail system at host %s.\n\n",
 	    d->myhostname);
-	if (d->kind == QMGR_DSN_DELAY) {
+	if (d->kind == QMGR_DSN_SUCCESS) {
+		buf_puts(b, "Your message was successfully delivered to the "
+		    "destination(s)\nlisted below. If the message was "
+		    "delivered to mailbox you will\nreceive no further "
+		    "notifications. Otherwise you may still receive\n"
+		    "notifications of mail delivery errors from other "
+		    "systems.\n");
+	} else if (d->kind == QMGR_DSN_DELAY) {
 		buf_puts(b, "####################################"
 		    "################################\n"
 		    "# THIS IS A WARNING ONLY.  YOU DO NOT "
@@ -134,8 +141,9 @@ status_part(const struct qmgr_dsn *d, struct buf *b, const char *bnd)
 			put_clean(b, r->orcpt);
 			buf_puts(b, "\n");
 		}
-		buf_printf(b, "Action: %s\n",
-		    d->kind == QMGR_DSN_DELAY ? "delayed" : "failed");
+		buf_printf(b, "Action: %s\n", d->kind == QMGR_DSN_DELAY ?
+		    "delayed" : d->kind == QMGR_DSN_SUCCESS ? "delivered" :
+		    "failed");
 		buf_puts(b, "Status: ");
 		put_clean(b, r->status);
 		buf_puts(b, "\n");
@@ -165,6 +173,7 @@ qmgr_dsn_format(const struct qmgr_dsn *d, struct buf *b)
 	    d->myhostname);
 	buf_printf(b, "Subject: %s\n", d->kind == QMGR_DSN_DELAY ?
 	    "Delayed Mail (still being retried)" :
+	    d->kind == QMGR_DSN_SUCCESS ? "Successful Mail Delivery Report" :
 	    "Undelivered Mail Returned to Sender");
 	buf_puts(b, "To: ");
 	put_clean(b, d->sender);
@@ -173,11 +182,12 @@ qmgr_dsn_format(const struct qmgr_dsn *d, struct buf *b)
 	    "report-type=delivery-status;\n\tboundary=\"%s\"\n", bnd);
 	buf_puts(b, "Content-Transfer-Encoding: 8bit\n");
 	buf_printf(b, "Message-Id: <%ld.%s.%s@%s>\n", d->now, d->queue_id,
-	    d->kind == QMGR_DSN_DELAY ? "delay" : "bounce", d->myhostname);
+	    d->kind == QMGR_DSN_DELAY ? "delay" : d->kind == QMGR_DSN_SUCCESS ?
+	    "success" : "bounce", d->myhostname);
 	buf_puts(b, "\nThis is a MIME-encapsulated message.\n\n");
 	human_part(d, b, bnd);
 	status_part(d, b, bnd);
-	if (d->kind != QMGR_DSN_DELAY && d->msg != NULL) {
+	if (d->kind == QMGR_DSN_FAILURE && d->msg != NULL) {
 		hlen = header_len(d->msg, d->msg_len);
 		if (d->full) {
 			buf_printf(b, "--%s\nContent-Description: "
@@ -194,7 +204,7 @@ qmgr_dsn_format(const struct qmgr_dsn *d, struct buf *b)
 		}
 		if (BUF_LEN(b) && BUF_STR(b)[BUF_LEN(b) - 1] != '\n')
 			buf_putc(b, '\n');
-	} else if (d->kind == QMGR_DSN_DELAY && d->msg != NULL) {
+	} else if (d->msg != NULL) {
 		hlen = header_len(d->msg, d->msg_len);
 		buf_printf(b, "--%s\nContent-Description: Undelivered "
 		    "Message Headers\nContent-Type: text/rfc822-headers\n"

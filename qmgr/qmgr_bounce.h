@@ -18,7 +18,10 @@
  *	full is set (RET=FULL or no RET, message within
  *	bounce_size_limit), else text/rfc822-headers with its headers
  *	only. kind QMGR_DSN_DELAY writes a delay warning ("Delayed Mail
- *	(still being retried)", Action: delayed, Will-Retry-Until).
+ *	(still being retried)", Action: delayed, Will-Retry-Until), kind
+ *	QMGR_DSN_SUCCESS a delivery report for NOTIFY=SUCCESS ("Successful
+ *	Mail Delivery Report", Action: delivered); both return the
+ *	original headers only.
  *
  *	Text from the network (reasons, addresses) is put in as is, but
  *	CR, LF and NUL are replaced by spaces so that it cannot start a
@@ -37,6 +40,7 @@
 
 #define QMGR_DSN_FAILURE	0
 #define QMGR_DSN_DELAY		1
+#define QMGR_DSN_SUCCESS	2
 
 struct qmgr_dsn_rcpt {
 	const char *addr;

@@ -14,7 +14,9 @@
  *	     pending recipient is bounced with its last defer reason
  *	     (status kept as the agent gave it, Action: failed);
  *	  2. bounce/ID: a DSN to the sender for the recipients whose
- *	     NOTIFY allows it (not given, or FAILURE); a null-sender
+ *	     NOTIFY allows it (not given, or FAILURE), and a success report
+ *	     for the delivered ones that asked for NOTIFY=SUCCESS (they are
+ *	     logged there with action "delivered"); a null-sender
  *	     message gets none (no bounce of a bounce), only a log line;
  *	     the log is removed once the DSN is committed;
  *	  3. all done: the queue file and its logs are removed
@@ -136,8 +138,14 @@ send_dsn(struct qmgr_msg *m, int kind, const struct queue_log_entry *e,
 	int	 rc = -1;
 
 	for (i = 0; i < n; i++) {
+		int	 success = e[i].action
+		    && strcmp(e[i].action, "delivered") == 0;
+
+		if (success != (kind == QMGR_DSN_SUCCESS))
+			continue;
 		if (!notify_ok(qf, e[i].index, kind == QMGR_DSN_DELAY ?
-		    QUEUE_NOTIFY_DELAY : QUEUE_NOTIFY_FAILURE))
+		    QUEUE_NOTIFY_DELAY : kind == QMGR_DSN_SUCCESS ?
+		    QUEUE_NOTIFY_SUCCESS : QUEUE_NOTIFY_FAILURE))
 			continue;
 		r[k].addr = e[i].recipient;
 		r[k].orcpt = e[i].orig_rcpt;
@@ -150,8 +158,10 @@ send_dsn(struct qmgr_msg *m, int kind, const struct queue_log_entry *e,
 		return (0);
 	}
 	if (*qf->sender == 0) {
-		log_info("%s: undeliverable bounce or notification with the"
-		    " null sender: %zu recipient(s), discarded", m->id, k);
+		if (kind == QMGR_DSN_FAILURE)
+			log_info("%s: undeliverable bounce or notification"
+			    " with the null sender: %zu recipient(s),"
+			    " discarded", m->id, k);
 		free(r);
 		buf_free(b);
 		return (0);
@@ -179,7 +189,8 @@ send_dsn(struct qmgr_msg *m, int kind, const struct queue_log_entry *e,
 
 	if (qmgr_dsn_queue(m->id, qf->sender, b, newid) == 0) {
 		log_info("%s: sender %s notification: %s", m->id,
-		    kind == QMGR_DSN_DELAY ? "delay" : "non-delivery", newid);
+		    kind == QMGR_DSN_DELAY ? "delay" : kind == QMGR_DSN_SUCCESS
+		    ? "delivery status" : "non-delivery", newid);
 		m->wake = 1;
 		rc = 0;
 	}
@@ -258,6 +269,8 @@ bounce_flush(struct qmgr_msg *m)
 	if (e == NULL || n == 0)
 		return (0);
 	rc = send_dsn(m, QMGR_DSN_FAILURE, e, n);
+	if (rc == 0)
+		rc = send_dsn(m, QMGR_DSN_SUCCESS, e, n);
 	queue_log_free(e, n);
 	if (rc == 0)
 		unlink_log("bounce", m->id);

@@ -290,6 +290,20 @@ smtp_destination_recipient_limit = 2
         time.sleep(0.5)
         ok(len(delivered('carol@sender.example')) == n, 'NOTIFY=NEVER: no DSN')
 
+        # 7b. NOTIFY=SUCCESS: a delivery report
+        qid = write_qf(q, 'mia@sender.example', [('ok7@example.com', 2),
+                                                 ('ok8@example.com', 0)])
+        wake()
+        ok(wait_for(lambda: dsn_for('mia@sender.example')),
+           'NOTIFY=SUCCESS: a report reaches the sender', read(qlog)[-2000:])
+        d = dsn_for('mia@sender.example')
+        ok(d and 'Action: delivered' in d[0][1]
+           and 'Final-Recipient: rfc822; ok7@example.com' in d[0][1]
+           and 'ok8@example.com' not in d[0][1]
+           and 'Subject: Successful Mail Delivery Report' in d[0][1],
+           'NOTIFY=SUCCESS: only that recipient, Action: delivered')
+        ok(wait_for(lambda: gone(qid)), 'NOTIFY=SUCCESS message removed')
+
         # 8. unknown local user bounces 5.1.1
         qid = write_qf(q, 'dave@sender.example', [('nobody@localhost', 0)])
         wake()
