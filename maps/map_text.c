@@ -12,9 +12,10 @@
  *	logical line. Trailing whitespace and CR are removed. A NUL byte
  *	inside a line makes the line malformed (it cannot be a key).
  *
- *	MAP_TEXT_KV: "key whitespace value". MAP_TEXT_ALIAS: "name: value"
- *	where name may be in double quotes; the value is kept as written
- *	(the comma list) after trimming.
+ *	MAP_TEXT_KV: "key whitespace value", where the key may be in
+ *	double quotes to hold whitespace (\" and \\ inside, as Postfix 3.2).
+ *	MAP_TEXT_ALIAS: "name: value" where name may be in double quotes;
+ *	the value is kept as written (the comma list) after trimming.
  * DIAGNOSTICS
  *	Malformed lines are logged as warnings "file, line N: ..." and
  *	counted; the caller decides whether a count > 0 matters.
@@ -102,6 +103,23 @@ map_text_logical(FILE *fp, struct buf *out, int *lineno, int *first)
 	return (have);
 }
 
+/* map_text_quoted - "key with \" and \\" in place; end or NULL */
+static char *
+map_text_quoted(char *s)
+{
+	char	*in = s + 1, *out = s;
+
+	for (; *in && *in != '"'; in++) {
+		if (*in == '\\' && (in[1] == '"' || in[1] == '\\'))
+			in++;
+		*out++ = *in;
+	}
+	if (*in != '"')
+		return (NULL);
+	*out = 0;
+	return (in + 1);
+}
+
 /* map_text_kv - split "key value" in place; -1 if malformed */
 static int
 map_text_kv(char *s, char **key, char **value)
@@ -109,6 +127,15 @@ map_text_kv(char *s, char **key, char **value)
 	char	*cp;
 
 	s = str_trim(s);
+	if (*s == '"') {
+		/* Postfix 3.2: a quoted key may hold whitespace. */
+		if ((cp = map_text_quoted(s)) == NULL || *s == 0
+		    || (*cp != ' ' && *cp != '\t'))
+			return (-1);
+		*key = s;
+		*value = str_trim(cp);
+		return (**value ? 0 : -1);
+	}
 	cp = s + strcspn(s, " \t");
 	if (*cp == 0 || cp == s)
 		return (-1);
