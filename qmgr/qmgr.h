@@ -72,6 +72,7 @@ extern struct event_base *qmgr_base;
 
 struct qmgr_msg {
 	TAILQ_ENTRY(qmgr_msg) link;
+	struct qmgr_msg *hnext;		/* id hash chain */
 	char	 id[QUEUE_ID_MAX + 1];
 	char	*path;			/* active/ID */
 	struct queue_file *qf;

@@ -50,6 +50,21 @@
 static TAILQ_HEAD(, qmgr_msg) msgs = TAILQ_HEAD_INITIALIZER(msgs);
 static size_t nmsgs;
 
+/* an id hash: scans ask "is this one active?" for every file they see */
+#define MSG_HASH_SIZE	8192
+static struct qmgr_msg *msg_hash[MSG_HASH_SIZE];
+
+/* id_hash - FNV-1a of a queue id */
+static size_t
+id_hash(const char *id)
+{
+	unsigned long h = 2166136261UL;
+
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 16777619UL;
+	return (h % MSG_HASH_SIZE);
+}
+
 /* qmgr_active_count - messages in memory */
 size_t
 qmgr_active_count(void)
@@ -63,7 +78,7 @@ qmgr_active_has(const char *id)
 {
 	struct qmgr_msg *m;
 
-	TAILQ_FOREACH(m, &msgs, link)
+	for (m = msg_hash[id_hash(id)]; m; m = m->hnext)
 		if (strcmp(m->id, id) == 0)
 			return (1);
 	return (0);
@@ -73,6 +88,14 @@ qmgr_active_has(const char *id)
 static void
 msg_free(struct qmgr_msg *m)
 {
+	struct qmgr_msg **pp;
+
+	for (pp = &msg_hash[id_hash(m->id)]; *pp; pp = &(*pp)->hnext) {
+		if (*pp == m) {
+			*pp = m->hnext;
+			break;
+		}
+	}
 	TAILQ_REMOVE(&msgs, m, link);
 	nmsgs--;
 	if (m->qf)
@@ -168,6 +191,8 @@ qmgr_active_start(const char *id, const char *from)
 	m->refs = 1;
 	m->activated = time(NULL);
 	TAILQ_INSERT_TAIL(&msgs, m, link);
+	m->hnext = msg_hash[id_hash(m->id)];
+	msg_hash[id_hash(m->id)] = m;
 	nmsgs++;
 	j = xcalloc(1, sizeof(*j));
 	j->msg = m;
