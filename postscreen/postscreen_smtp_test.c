@@ -319,6 +319,47 @@ test_forbidden(void)
 	psc_forbidden_free(f);
 }
 
+/* test_random - garbage never crashes the engine (ASan watches) */
+static void
+test_random(struct event_base *base)
+{
+	static const char alphabet[] = "HELOMAIRCPTQUDX:<>@. \r\n\0\xff\x80";
+	struct psc_state *s;
+	char	 data[700], junk[4096];
+	int	 sv[2], i, closed_count = 0;
+	size_t	 j, n;
+	ssize_t	 r;
+
+	srand(4711);
+	for (i = 0; i < 300; i++) {
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+			break;
+		fcntl(sv[0], F_SETFL, O_NONBLOCK);
+		fcntl(sv[1], F_SETFL, O_NONBLOCK);
+		s = psc_state_new(sv[0], "192.0.2.9", "1", "192.0.2.25", "25");
+		s->todo[PSC_TEST_PIPEL] = i % 2;
+		s->todo[PSC_TEST_NSMTP] = i % 3 == 0;
+		s->todo[PSC_TEST_BARLF] = i % 5 == 0;
+		psc_smtp_tests(s);
+		n = (size_t)rand() % sizeof(data);
+		for (j = 0; j < n; j++)
+			data[j] = (rand() % 4) ? alphabet[rand() %
+			    (int)(sizeof(alphabet) - 1)] : (char)rand();
+		if (n > 0 && write(sv[1], data, n) < 0)
+			tap_ok(0, "random write");
+		run_loop(base);
+		while ((r = read(sv[1], junk, sizeof(junk))) > 0)
+			;
+		if (r == 0)
+			closed_count++;
+		close(sv[1]);
+		run_loop(base);
+	}
+	tap_ok(i == 300, "300 random sessions ran (%d closed by the engine)",
+	    closed_count);
+}
+
+/* main - run the tables */
 int
 main(void)
 {
@@ -343,6 +384,7 @@ main(void)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		run_case(base, &cases[i]);
 	test_forbidden();
+	test_random(base);
 	psc_forbidden_free(psc_var.forbidden);
 	buf_free(logbuf);
 	event_base_free(base);
