@@ -256,12 +256,42 @@ test_seed_file(void)
 	strv_free(warnings);
 }
 
+/* test_random - random entries never crash the parser */
+static void
+test_random(void)
+{
+	static const char alphabet[] = "abz09.-=*[];..;+-_ \t,\n#\xff";
+	struct psc_dnsbl_sites *s;
+	struct strv *replies = strv_split("127.0.0.2 127.0.1.3", " ");
+	char	 text[200];
+	size_t	 i, j, n, total = 0;
+
+	srand(4711);
+	for (i = 0; i < 2000; i++) {
+		n = (size_t)rand() % (sizeof(text) - 1);
+		for (j = 0; j < n; j++)
+			text[j] = alphabet[(size_t)rand() % (sizeof(alphabet) - 1)];
+		text[n] = '\0';
+		s = psc_dnsbl_parse(text, collect, NULL);
+		for (j = 0; j < s->ndomain; j++)
+			(void)psc_dnsbl_score_domain(s, s->domain[j], replies,
+			    NULL, NULL);
+		total += s->nsite;
+		psc_dnsbl_sites_free(s);
+	}
+	strv_free(replies);
+	tap_ok(1, "2000 random lists parsed (%zu entries accepted)", total);
+}
+
 /* main - run the tables */
 int
 main(void)
 {
 	test_seed();
 	test_seed_file();
+	warnings = strv_new();
+	test_random();
+	strv_free(warnings);
 	test_parse();
 	test_query_name();
 	return (tap_done());
