@@ -25,3 +25,5 @@ UNIT_TESTS += map_mysql_test
 map_mysql_test_SRCS := maps/map_mysql_test.c
 UNIT_TESTS += map_text_test
 map_text_test_SRCS := maps/map_text_test.c
+UNIT_TESTS += map_thread_test
+map_thread_test_SRCS := maps/map_thread_test.c
