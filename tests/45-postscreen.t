@@ -314,12 +314,12 @@ wait "$HOLD"
 client "no cache: a clean client is tested again" 127.0.0.5 \
 	'expect:^220-' 'expect:^220 mx' 'send:QUIT\r\n' 'expect:^221'
 
-# Third instance: DNS answers 0.5s late through a delaying proxy.
+# Third instance: DNS answers 1s late through a delaying proxy.
 kill "$PSC_PID"
 wait "$PSC_PID"
 is "$?" 0 "second postscreen exits 0 on SIGTERM"
 PSC_PID=
-$PY "$POSTERN_TOP/tests/lib/dns_delay.py" $((DNSPORT + 1)) "$DNSPORT" 0.5 \
+$PY "$POSTERN_TOP/tests/lib/dns_delay.py" $((DNSPORT + 1)) "$DNSPORT" 1 \
 	>"$DIR/delay.out" 2>&1 &
 DELAY_PID=$!
 "$POSTERN_BIN/postscreen" -c "$DIR/etc" -d -l "127.0.0.1:$PORT" \
