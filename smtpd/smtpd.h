@@ -131,6 +131,7 @@ struct smtpd_session {
 	int	 sleeping;		/* error delay timer runs */
 	int	 greeted;		/* "connect from" was logged */
 	int	 eof;			/* the client closed its side */
+	int	 out_wait;		/* too many unread replies: wait */
 	int	 bare_mode;		/* smtpd_forbid_bare_newline, per client */
 	char	*denied;		/* client rejected at connect time */
 	struct buf *pending;		/* replies not yet written */
@@ -143,8 +144,8 @@ struct smtpd_session {
 	int	 junk;			/* NOOP/VRFY/... count */
 	int	 cur_verb;		/* for counters and log lines */
 	int	 last_verb;
-	unsigned short cnt_total[SMTPD_VERB_COUNT];
-	unsigned short cnt_ok[SMTPD_VERB_COUNT];
+	unsigned int cnt_total[SMTPD_VERB_COUNT];
+	unsigned int cnt_ok[SMTPD_VERB_COUNT];
 	char	 client_addr[64];
 	char	 client_port[8];
 	char	 server_addr[64];

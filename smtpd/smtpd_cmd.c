@@ -33,6 +33,7 @@
  *	Every malformed input gets its reply from the table in lib/reply.c.
  */
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,7 +135,7 @@ smtpd_cmd_dispatch(struct smtpd_session *s, char *line, size_t len)
 	for (i = 0; smtpd_cmds[i].verb != verb; i++)
 		;
 	s->cur_verb = s->last_verb = verb;
-	if (s->cnt_total[verb] < 65535)
+	if (s->cnt_total[verb] < UINT_MAX)
 		s->cnt_total[verb]++;
 	if ((smtpd_cmds[i].flags & CMD_JUNK)
 	    && ++s->junk > smtpd_params.junk_limit)

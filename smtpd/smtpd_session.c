@@ -54,6 +54,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +76,9 @@
 #include "smtpd_check.h"
 #include "workq.h"
 #include "xalloc.h"
+
+/* Replies a client may leave unread before we stop reading from it. */
+#define SESSION_OUT_MAX	(64 * 1024)
 
 static struct event_base *session_base;
 static struct workq *session_wq;
@@ -136,7 +140,7 @@ session_put(struct smtpd_session *s, const char *data, size_t len)
 		    + (data[2] - '0');
 	if (code >= 400)
 		s->errors++;
-	else if (code >= 200 && code < 300 && s->cnt_ok[s->cur_verb] < 65535)
+	else if (code >= 200 && code < 300 && s->cnt_ok[s->cur_verb] < UINT_MAX)
 		s->cnt_ok[s->cur_verb]++;
 	if (s->pending == NULL)
 		s->pending = buf_new(len + 64);
@@ -366,7 +370,8 @@ session_lost(struct smtpd_session *s, int timeout, int error)
 static void
 session_check_eof(struct smtpd_session *s)
 {
-	if (s->eof && !s->busy && s->state != SMTPD_ST_CLOSING)
+	if (s->eof && !s->busy && !s->out_wait
+	    && s->state != SMTPD_ST_CLOSING)
 		session_lost(s, 0, 0);
 }
 
@@ -408,6 +413,10 @@ session_written(struct bufferevent *bev, void *ctx)
 
 	if (s->state == SMTPD_ST_CLOSING)
 		session_tail(s);
+	else if (s->out_wait && !s->busy) {
+		s->out_wait = 0;
+		smtpd_session_resume(s);
+	}
 }
 
 /* session_sleep_done - the error delay is over */
@@ -636,6 +645,13 @@ session_input(struct smtpd_session *s)
 			session_limits(s);
 			if (!s->sleeping)
 				session_flush(s);
+			/* A client that does not read its replies stalls. */
+			if (!s->busy && s->out && evbuffer_get_length(
+			    bufferevent_get_output(s->out)) > SESSION_OUT_MAX) {
+				s->out_wait = 1;
+				bufferevent_disable(s->in, EV_READ);
+				break;
+			}
 		} else
 			break;
 	}
