@@ -1316,7 +1316,8 @@ sc_login_mismatch(struct sc_ctx *x, int want_auth, int want_unauth)
 
 	if (s == NULL || x->c->login_maps == NULL)
 		return (SC_DUNNO);
-	st = *s ? maplist_lookup_addr(x->c->login_maps, s, 0, &val)
+	st = *s ? maplist_lookup_addr(x->c->login_maps, s,
+	    MAP_ADDR_NO_EXT_APPEND, &val)
 	    : maplist_lookup(x->c->login_maps, x->c->null_key, &val);
 	if (st == MAP_RETRY)
 		return (sc_retry(x, s));

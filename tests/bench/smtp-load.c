@@ -3,7 +3,7 @@
  *	smtp-load - SMTP load generator for the benchmarks (not a test)
  * SYNOPSIS
  *	smtp-load send -p port [-a addr] [-c sessions] [-n messages]
- *	    [-s size] [-f sender] [-r rcpt]
+ *	    [-s size] [-f sender] [-r rcpt[,rcpt...]] [-l acklog]
  *	smtp-load idle -p port [-a addr] [-n connections] [-t seconds]
  * DESCRIPTION
  *	send: -c threads, each sending messages one per connection (EHLO,
@@ -11,7 +11,9 @@
  *	accepted in all. Prints "accepted N in S seconds: R msg/s" and the
  *	count of failures; a message counts as accepted only on a 250
  *	after DATA. Each message carries a unique Message-ID
- *	<bench.N@smtp-load> so deliveries can be counted.
+ *	<bench.N@smtp-load> so deliveries can be counted; with -l, the N of
+ *	every message answered 250 is appended to acklog, one per line.
+ *	-r takes a comma-separated list: one RCPT per address.
  *
  *	idle: opens -n connections (non-blocking, bounded in flight),
  *	reads each 220 greeting, prints "idle N established" on stdout,
@@ -48,6 +50,8 @@ static int opt_size = 1024;
 static int opt_seconds = 30;
 static const char *opt_from = "bench@example.net";
 static const char *opt_rcpt = "bench@example.org";
+static FILE *opt_acklog;
+static pthread_mutex_t acklock = PTHREAD_MUTEX_INITIALIZER;
 
 static atomic_long next_msg;
 static atomic_long accepted;
@@ -148,9 +152,17 @@ send_one(long id)
 	snprintf(cmd, sizeof(cmd), "MAIL FROM:<%s>\r\n", opt_from);
 	if (say(fd, cmd, buf, sizeof(buf), &have) != 250)
 		goto out;
-	snprintf(cmd, sizeof(cmd), "RCPT TO:<%s>\r\n", opt_rcpt);
-	if (say(fd, cmd, buf, sizeof(buf), &have) != 250)
-		goto out;
+	{
+		char	 list[400], *r, *save = NULL;
+
+		snprintf(list, sizeof(list), "%s", opt_rcpt);
+		for (r = strtok_r(list, ",", &save); r;
+		    r = strtok_r(NULL, ",", &save)) {
+			snprintf(cmd, sizeof(cmd), "RCPT TO:<%s>\r\n", r);
+			if (say(fd, cmd, buf, sizeof(buf), &have) != 250)
+				goto out;
+		}
+	}
 	if (say(fd, "DATA\r\n", buf, sizeof(buf), &have) != 354)
 		goto out;
 	snprintf(cmd, sizeof(cmd), "From: <%s>\r\nTo: <%s>\r\n"
@@ -162,6 +174,12 @@ send_one(long id)
 	if (say(fd, ".\r\n", buf, sizeof(buf), &have) != 250)
 		goto out;
 	ok = 1;
+	if (opt_acklog) {
+		pthread_mutex_lock(&acklock);
+		fprintf(opt_acklog, "%ld\n", id);
+		fflush(opt_acklog);
+		pthread_mutex_unlock(&acklock);
+	}
 	(void)say(fd, "QUIT\r\n", buf, sizeof(buf), &have);
 out:
 	close(fd);
@@ -286,11 +304,17 @@ main(int argc, char **argv)
 	}
 	mode = argv[1];
 	optind = 2;
-	while ((c = getopt(argc, argv, "a:c:f:n:p:r:s:t:")) != -1) {
+	while ((c = getopt(argc, argv, "a:c:f:l:n:p:r:s:t:")) != -1) {
 		switch (c) {
 		case 'a': opt_addr = optarg; break;
 		case 'c': opt_sessions = atoi(optarg); break;
 		case 'f': opt_from = optarg; break;
+		case 'l':
+			if ((opt_acklog = fopen(optarg, "a")) == NULL) {
+				perror(optarg);
+				return (1);
+			}
+			break;
 		case 'n': opt_count = atol(optarg); break;
 		case 'p': opt_port = atoi(optarg); break;
 		case 'r': opt_rcpt = optarg; break;
