@@ -445,6 +445,31 @@ try:
     ok(greet.startswith('220') and dt2 < 0.5,
        'the delay does not block other sessions', (greet, dt2))
 
+    # -S with a regular file on stdin (sendmail -bs < file)
+    inp = os.path.join(TMP, 'session.txt')
+    with open(inp, 'wb') as f:
+        f.write(b'HELO c.example\r\nMAIL FROM:<a@example.org>\r\n'
+                b'RCPT TO:<user2@example.com>\r\nDATA\r\nSubject: file\r\n'
+                b'\r\nfrom a file\r\n.\r\nQUIT\r\n')
+    before = set(queue_files(Q1))
+    with open(inp, 'rb') as f:
+        p = subprocess.run([os.path.join(BIN, 'smtpd'), '-S', '-c', CONF,
+                            '-o', 'queue_directory=' + Q1], stdin=f,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=30)
+    out = p.stdout.decode('latin-1')
+    ok(p.returncode == 0 and '\r\n250 2.0.0 Ok: queued as ' in out
+       and out.endswith('221 2.0.0 Bye\r\n'),
+       'smtpd -S reads a session from a regular file', out + 
+       p.stderr.decode('latin-1'))
+    new = sorted(set(queue_files(Q1)) - before)
+    if len(new) == 1:
+        env, msg = read_queue(Q1, new[0])
+        ok(b'\nMessage-ID: <' in msg and b'\nDate: ' in msg,
+           '-S is a local submission: Message-ID: and Date: added', msg)
+    else:
+        ok(False, 'one message from the -S session', new)
+
     # Logs in Postfix's form
     time.sleep(0.3)
     log = open(LOG1, encoding='latin-1').read()
