@@ -12,7 +12,8 @@
  *	void	qmgr_scan_more(void);
  *	void	*qmgr_thread_maps(void *thread_ctx);
  * DESCRIPTION
- *	Directory listings run on the io pool; the loop then starts the
+ *	Directory listings run on their own thread (a listing must not wait
+ *	behind the io pool's fsyncs, nor delay them); the loop then starts the
  *	messages it may take (qmgr_message_active_limit). One scan of a
  *	kind is in flight at a time; a request during a scan runs it
  *	again afterwards. qmgr_scan_more() rescans incoming/ when an
@@ -45,6 +46,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "cleanup.h"
 #include "log.h"
 #include "qmgr.h"
@@ -52,6 +55,8 @@
 #include "str.h"
 #include "workq.h"
 #include "xalloc.h"
+
+static struct workq *scan_pool;	/* directory listings */
 
 struct qmgr_thread {
 	struct qmgr_resolve_maps *rm;
@@ -92,6 +97,7 @@ void
 qmgr_scan_init(void)
 {
 	qmgr_io = workq_new(qmgr_base, 1, NULL, NULL);
+	scan_pool = workq_new(qmgr_base, 1, NULL, NULL);
 	qmgr_resolver = workq_new(qmgr_base, QMGR_RESOLVE_THREADS,
 	    thread_init, thread_fini);
 }
@@ -113,7 +119,10 @@ static int scan_busy[3], scan_again[3], force_again;
 static int incoming_left;
 static struct strv *pickups;	/* maildrop ids being picked up */
 
+#define SCAN_PAUSE_USEC	50000
+
 static void scan_submit(int, int);
+static void scan_again_cb(evutil_socket_t, short, void *);
 static void pickup_start(const char *);
 
 /* due - a deferred file whose retry time has come */
@@ -211,10 +220,31 @@ scan_done(void *arg)
 		scan_submit(SCAN_INCOMING, 0);
 		scan_submit(SCAN_DEFERRED, 0);
 	} else if (scan_again[kind]) {
-		scan_again[kind] = 0;
-		scan_submit(kind, kind == SCAN_DEFERRED ? force_again : 0);
-		force_again = 0;
+		/*
+		 * Wakeups came during the scan (smtpd sends one per
+		 * message): scan again, but not more often than every
+		 * SCAN_PAUSE, so that a busy queue is not listed once per
+		 * message.
+		 */
+		struct timeval tv = {0, SCAN_PAUSE_USEC};
+
+		scan_busy[kind] = 1;
+		event_base_once(qmgr_base, -1, EV_TIMEOUT, scan_again_cb,
+		    (void *)(long)kind, &tv);
 	}
+}
+
+/* scan_again_cb - the delayed repeat of a scan */
+static void
+scan_again_cb(evutil_socket_t fd, short what, void *arg)
+{
+	int	 kind = (int)(long)arg;
+
+	scan_busy[kind] = 0;
+	scan_again[kind] = 0;
+	scan_submit(kind, kind == SCAN_DEFERRED ? force_again : 0);
+	if (kind == SCAN_DEFERRED)
+		force_again = 0;
 }
 
 /* scan_submit - one scan of a kind at a time */
@@ -233,7 +263,7 @@ scan_submit(int kind, int force)
 	j = xcalloc(1, sizeof(*j));
 	j->kind = kind;
 	j->force = force;
-	workq_submit(qmgr_io, scan_job, scan_done, j);
+	workq_submit(scan_pool, scan_job, scan_done, j);
 }
 
 /* qmgr_scan_active_at_start - crash leftovers, then the rest */
