@@ -263,7 +263,12 @@ const struct conf_param conf_params[] = {
 
 	/* smtpd: SASL. */
 	{ "smtpd_sasl_auth_enable", "no" },
-	{ "smtpd_sasl_type", "cyrus" },
+	/* postern: built-in backend; "dovecot" as Postfix; "cyrus" warns. */
+	{ "smtpd_sasl_type", "postern" },
+	/* postern: the built-in backend's login -> password hash table. */
+	{ "smtpd_sasl_password_maps", "" },
+	/* postern: Dovecot auth server read timeout. */
+	{ "smtpd_sasl_timeout", "30s" },
 	{ "smtpd_sasl_path", "smtpd" },
 	{ "smtpd_sasl_service", "smtp" },
 	{ "smtpd_sasl_local_domain", "" },
