@@ -192,7 +192,10 @@ master_open_all(int at_start)
 	struct master_svc *svc;
 
 	for (svc = master_services; svc; svc = svc->next) {
-		if (svc->removed || svc->path == NULL || svc->nfds > 0)
+		if (svc->removed || svc->path == NULL)
+			continue;
+		/* inet: bind what a reload added; the rest is kept open. */
+		if (svc->nfds > 0 && strcmp(svc->type, "inet") != 0)
 			continue;
 		if (master_listen_open(svc) < 0) {
 			if (at_start)
@@ -229,7 +232,8 @@ master_adopt(struct master_svc *svc, struct master_svc *old)
 		svc->sock_path = old->sock_path;
 		old->sock_path = NULL;
 		old->nfds = 0;
-	}
+	} else
+		master_listen_take(svc, old);
 	for (p = master_procs; p; p = p->next)
 		if (p->svc == old) {
 			p->svc = svc;

@@ -80,6 +80,7 @@ void	 master_svc_forget_logged(void);
 int	 master_listen_open(struct master_svc *);
 void	 master_listen_close(struct master_svc *);
 char	*master_listen_sig(const struct mastercf_service *);
+void	 master_listen_take(struct master_svc *, struct master_svc *);
 int	 master_listen_expand(const char *, char ***, int *);
 
 /* master_spawn.c */

@@ -7,6 +7,8 @@
  *	int	master_listen_open(struct master_svc *svc);
  *	void	master_listen_close(struct master_svc *svc);
  *	char	*master_listen_sig(const struct mastercf_service *m);
+ *	void	master_listen_take(struct master_svc *svc,
+ *	    struct master_svc *old);
  *	int	master_listen_expand(const char *name, char ***addrs,
  *	    int *count);
  * DESCRIPTION
@@ -27,13 +29,23 @@
  *
  *	master_listen_sig() describes what the listeners would be, so a
  *	reload keeps the open sockets of an unchanged service (sessions
- *	and the listen queue survive) and reopens changed ones.
+ *	and the listen queue survive) and reopens changed ones;
+ *	master_listen_take() moves the listeners of an inet service whose
+ *	address list changed that are still wanted (an address bound
+ *	before the reload stays bound: no window where a draining child's
+ *	copy makes the new bind fail), and master_listen_open() then binds
+ *	only the addresses that are new.
  *	master_listen_expand() returns the "host port" strings an inet
  *	service binds (caller frees).
  * DIAGNOSTICS
  *	master_listen_open() returns -1 (after warnings) when no listener
  *	could be opened.
  */
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,6 +178,68 @@ master_listen_sig(const struct mastercf_service *m)
 	return (buf_steal(b));
 }
 
+/* master_listen_same - does fd listen on host port (numeric)? */
+static int
+master_listen_same(int fd, const char *host, const char *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	unsigned char want[16], got[16];
+	char	 addr[64], pbuf[16];
+	int	 af = strchr(host, ':') ? AF_INET6 : AF_INET;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0
+	    || ss.ss_family != af
+	    || sock_addr_str((struct sockaddr *)&ss, len, addr, sizeof(addr),
+	    pbuf, sizeof(pbuf)) < 0
+	    || atoi(pbuf) != sock_port(port))
+		return (0);
+	if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
+		return (strcmp(addr, host) == 0);
+	return (inet_pton(af, host, want) == 1 && inet_pton(af, addr, got) == 1
+	    && memcmp(want, got, af == AF_INET ? 4 : 16) == 0);
+}
+
+/* master_listen_take - keep the old listeners that are still wanted */
+void
+master_listen_take(struct master_svc *svc, struct master_svc *old)
+{
+	char	**addrs = NULL, *sp;
+	int	 n = 0, i, j, keep;
+
+	if (strcmp(svc->type, "inet") != 0 || strcmp(old->type, "inet") != 0
+	    || master_listen_expand(svc->name, &addrs, &n) < 0)
+		return;
+	for (j = 0; j < old->nfds; j++) {
+		for (keep = 0, i = 0; i < n && !keep; i++) {
+			sp = strchr(addrs[i], ' ');
+			*sp = 0;
+			keep = master_listen_same(old->fds[j], addrs[i], sp + 1);
+			*sp = ' ';
+		}
+		if (keep && svc->nfds < MASTER_MAX_LISTEN) {
+			svc->fds[svc->nfds++] = old->fds[j];
+			old->fds[j--] = old->fds[--old->nfds];
+		}
+	}
+	for (i = 0; i < n; i++)
+		free(addrs[i]);
+	free(addrs);
+}
+
+/* master_listen_have - one of svc's listeners already serves this */
+static int
+master_listen_have(const struct master_svc *svc, const char *host,
+    const char *port)
+{
+	int	 i;
+
+	for (i = 0; i < svc->nfds; i++)
+		if (master_listen_same(svc->fds[i], host, port))
+			return (1);
+	return (0);
+}
+
 /* master_listen_inet - bind every address of an inet service */
 static int
 master_listen_inet(struct master_svc *svc)
@@ -184,7 +258,9 @@ master_listen_inet(struct master_svc *svc)
 	for (i = 0; i < n; i++) {
 		sp = strchr(addrs[i], ' ');
 		*sp++ = 0;
-		if (svc->nfds >= MASTER_MAX_LISTEN)
+		if (master_listen_have(svc, addrs[i], sp))
+			;	/* kept from before the reload */
+		else if (svc->nfds >= MASTER_MAX_LISTEN)
 			log_warn("service %s: more than %d addresses; %s "
 			    "ignored", svc->name, MASTER_MAX_LISTEN, addrs[i]);
 		else if ((fd = sock_listen_inet(addrs[i], sp, MASTER_BACKLOG,

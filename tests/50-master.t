@@ -211,6 +211,23 @@ instance_stop
 ok $? "stopped"
 instance_conf "inet_interfaces=127.0.0.1"
 
+# ---- 2d. reload with a changed inet_interfaces: kept addresses stay bound
+instance_master_cf "$P1 inet n - n - 1 echod"
+instance_start
+ok $? "master starts on 127.0.0.1 only"
+if ip -6 addr show lo 2>/dev/null | grep -q '::1'; then
+	instance_conf "inet_interfaces=127.0.0.1, [::1]"
+	"$POSTERN_BIN/postern" -c "$INSTANCE_CONF" reload >/dev/null 2>&1
+	wait_for "ss -Hltn 'sport = :$P1' | grep -q '\[::1\]'" 10
+	ok $? "reload adds the [::1] listener"
+	like "$(greet $P1)" '^220 echod' "127.0.0.1 still answers"
+	is "$(instance_log_count 'Address already in use')" 0 \
+		"the kept address was not bound again"
+fi
+instance_stop
+ok $? "stopped"
+instance_conf "inet_interfaces=127.0.0.1"
+
 # ---- 3. max_use, and postern start (background) / status / stop ----
 P3=$((BASE + 4))
 instance_master_cf "127.0.0.1:$P3 inet n - n - 1 echod -o max_use=2"
