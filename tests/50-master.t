@@ -235,6 +235,7 @@ INSTANCE_PORTS=($P3)
 "$POSTERN_BIN/postern" -c "$INSTANCE_CONF" start >/dev/null 2>&1
 ok $? "postern start: master in the background, exit 0 when ready"
 bgpid=$(tr -d ' ' < "$INSTANCE_QUEUE/pid/master.pid" 2>/dev/null)
+INSTANCE_PID=$bgpid	# so that the EXIT trap stops it if we die here
 like "$bgpid" '^[0-9]+$' "... pid file written"
 "$POSTERN_BIN/postern" -c "$INSTANCE_CONF" status >/dev/null 2>&1
 ok $? "... postern status says running"
@@ -249,6 +250,7 @@ like "$c" '^[0-9]+$' "... which answers"
 isnt "$?" 0 "postern start twice: refused"
 "$POSTERN_BIN/postern" -c "$INSTANCE_CONF" stop >/dev/null 2>&1
 ok $? "postern stop"
+INSTANCE_PID=
 pid_alive "$bgpid"
 isnt "$?" 0 "... the background master is gone"
 wait_for "! pid_alive $c" 5

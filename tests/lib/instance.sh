@@ -211,7 +211,7 @@ instance_stop() {
 			"$INSTANCE_PID" >&2
 		kill -TERM "$INSTANCE_PID" 2>/dev/null
 	fi
-	if ! wait_for "! kill -0 $INSTANCE_PID" 30; then
+	if ! wait_for "! pid_alive $INSTANCE_PID" 30; then
 		echo "instance_stop: master $INSTANCE_PID ignored SIGTERM;" \
 			"SIGKILL" >&2
 		kill -KILL "$INSTANCE_PID" 2>/dev/null
