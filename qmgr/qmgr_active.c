@@ -34,6 +34,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -270,17 +271,54 @@ expand_rcpt(struct resolve_job *j, struct qmgr_resolve_maps *rm,
 	free(orig);
 }
 
-/* seen_before - an earlier leaf recipient with the same address */
-static int
-seen_before(struct strv *seen, const char *addr)
-{
-	size_t	 k;
+struct addr_set {
+	char	**slot;
+	size_t	 cap;
+	size_t	 n;
+};
 
-	for (k = 0; k < seen->argc; k++)
-		if (strcasecmp(seen->argv[k], addr) == 0)
+/* addr_hash - case-insensitive FNV-1a */
+static size_t
+addr_hash(const char *s)
+{
+	unsigned long h = 2166136261UL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)tolower((unsigned char)*s)) * 16777619UL;
+	return ((size_t)(h ^ (h >> 17)));
+}
+
+/* addr_set_put - insert without growing */
+static int
+addr_set_put(struct addr_set *set, char *addr)
+{
+	size_t	 i = addr_hash(addr) & (set->cap - 1);
+
+	for (; set->slot[i]; i = (i + 1) & (set->cap - 1))
+		if (strcasecmp(set->slot[i], addr) == 0)
 			return (1);
-	strv_add(seen, addr);
+	set->slot[i] = addr;
+	set->n++;
 	return (0);
+}
+
+/* seen_before - 1 if an earlier leaf had this address, else remember it */
+static int
+seen_before(struct addr_set *set, const char *addr)
+{
+	size_t	 i, old = set->cap;
+	char	**slots = set->slot;
+
+	if (2 * (set->n + 1) > set->cap) {
+		set->cap = old ? 2 * old : 64;
+		set->slot = xcalloc(set->cap, sizeof(char *));
+		set->n = 0;
+		for (i = 0; i < old; i++)
+			if (slots[i])
+				addr_set_put(set, slots[i]);
+		free(slots);
+	}
+	return (addr_set_put(set, (char *)addr));
 }
 
 /*
@@ -295,7 +333,7 @@ resolve_job(void *arg, void *tctx)
 	struct resolve_job *j = arg;
 	struct qmgr_resolve_maps *rm = qmgr_thread_maps(tctx);
 	struct queue_file *qf = j->msg->qf;
-	struct strv *seen = strv_new();
+	struct addr_set seenset = {NULL, 0, 0}, *seen = &seenset;
 	char	*expanded = xcalloc(qf->nrcpts + 1, 1);
 	size_t	 i, nexp = qf->nrcpts;
 
@@ -336,7 +374,7 @@ resolve_job(void *arg, void *tctx)
 			    res_add(j, i));
 	}
 	free(expanded);
-	strv_free(seen);
+	free(seenset.slot);
 }
 
 /* internal_outcome - one outcome decided inside qmgr */
@@ -383,28 +421,43 @@ same_route(const struct qmgr_route *a, const struct qmgr_route *b)
 	    && strcmp(a->nexthop, b->nexthop) == 0);
 }
 
+/* route_cmp - order results by transport, nexthop, recipient index */
+static int
+route_cmp(const void *a, const void *b)
+{
+	const struct route_res *x = *(const struct route_res *const *)a;
+	const struct route_res *y = *(const struct route_res *const *)b;
+	int	 c;
+
+	if ((c = strcmp(x->r.transport, y->r.transport)) != 0)
+		return (c);
+	if ((c = strcmp(x->r.nexthop, y->r.nexthop)) != 0)
+		return (c);
+	return (x->index < y->index ? -1 : x->index > y->index);
+}
+
 /* schedule_routes - hand deliverable groups to the scheduler */
 static void
-schedule_routes(struct resolve_job *j, char *taken)
+schedule_routes(struct resolve_job *j, const char *taken)
 {
-	size_t	 a, b, n, *idx = xcalloc(j->nres + 1, sizeof(size_t));
+	struct route_res **v = xcalloc(j->nres + 1, sizeof(*v));
+	size_t	 a, b, n = 0, k, *idx = xcalloc(j->nres + 1, sizeof(size_t));
 
-	for (a = 0; a < j->nres; a++) {
-		if (taken[a])
-			continue;
-		for (n = 0, b = a; b < j->nres; b++) {
-			if (!taken[b] && same_route(&j->res[a].r,
-			    &j->res[b].r)) {
-				taken[b] = 1;
-				idx[n++] = j->res[b].index;
-				j->msg->rstate[j->res[b].index] =
-				    QMGR_RCPT_BUSY;
-			}
+	for (a = 0; a < j->nres; a++)
+		if (!taken[a])
+			v[n++] = &j->res[a];
+	qsort(v, n, sizeof(*v), route_cmp);
+	for (a = 0; a < n; a = b) {
+		for (k = 0, b = a; b < n && same_route(&v[a]->r, &v[b]->r);
+		    b++) {
+			idx[k++] = v[b]->index;
+			j->msg->rstate[v[b]->index] = QMGR_RCPT_BUSY;
 		}
-		qmgr_sched_add(j->msg, j->res[a].r.transport,
-		    j->res[a].r.nexthop, idx, n);
+		qmgr_sched_add(j->msg, v[a]->r.transport, v[a]->r.nexthop,
+		    idx, k);
 	}
 	free(idx);
+	free(v);
 }
 
 /* resolve_done - split routes into internal outcomes and deliveries */

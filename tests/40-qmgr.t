@@ -411,6 +411,24 @@ smtp_destination_recipient_limit = 2
         ok(sizes and max(sizes) <= 2,
            'smtp_destination_recipient_limit = 2 respected', sizes)
 
+        # 12d. a big recipient list with every address twice
+        rc = [('big%d@example.com' % (k % 1000), 0) for k in range(2000)]
+        rc[1500] = ('BIG7@EXAMPLE.COM', 0)
+        qid = write_qf(q, 'ned@sender.example', rc)
+        t0 = time.time()
+        wake()
+        ok(wait_for(lambda: gone(qid), 60), 'big list: message done')
+        rows = [r for r in delivered_all() if r[1] == qid]
+        ok(len(rows) == 1000 and len(set(r[3].lower() for r in rows)) == 1000,
+           'big list: 1000 distinct deliveries for 2000 recipients',
+           len(rows))
+        ok(max(int(x) for x in read(os.path.join(
+            out, 'sizes.virtual.example.com')).split()) <= 50,
+           'big list: at most default_destination_recipient_limit (50)'
+           ' per request')
+        note = 'big list took %.1fs' % (time.time() - t0)
+        print('# ' + note)
+
         # 13. maildrop pickup: unqualified sender, missing headers added
         mid = write_qf(q, 'cronuser', [('ok5@example.com', 0)], sub='maildrop',
                        body='Subject: from cron\n\nall is well\n')
