@@ -215,6 +215,20 @@ server_idle(evutil_socket_t fd, short what, void *ctx)
 	event_add(server_idle_ev, &tv);
 }
 
+/* server_master_gone - the status pipe's reader (master) went away */
+static void
+server_master_gone(evutil_socket_t fd, short what, void *ctx)
+{
+	struct event *ev = ctx;
+
+	log_warn("master is gone: finishing %d session(s), then exiting",
+	    server_sessions);
+	event_del(ev);
+	close(server_status_fd);
+	server_status_fd = -1;
+	server_drain("master exit");
+}
+
 /* server_used - count one use; drain after max_use */
 static void
 server_used(void)
@@ -268,8 +282,13 @@ server_pass_read(evutil_socket_t fd, short what, void *ctx)
 	memcpy(conn.server_addr, info.server_addr, sizeof(conn.server_addr));
 	memcpy(conn.server_port, info.server_port, sizeof(conn.server_port));
 	conn.passed = 1;
-	server_pass_done(p);
+	/*
+	 * Accept first: the session must be counted before the hand-off is
+	 * forgotten, or a draining daemon (max_use, reload) sees nothing
+	 * open, leaves its loop and drops the client it was just given.
+	 */
 	server_spec->accept(&conn);
+	server_pass_done(p);
 }
 
 /* server_pass_start - a postscreen connection: wait for the hand-off */
@@ -484,6 +503,12 @@ server_setup_loop(void)
 			    server_listen_fds[i]);
 		evconnlistener_set_error_cb(server_listener[i],
 		    server_accept_error);
+	}
+	/* A pipe's write end polls as an error once its reader is gone. */
+	if (server_status_fd >= 0) {
+		ev = event_new(server_ev_base, server_status_fd, EV_READ,
+		    server_master_gone, event_self_cbarg());
+		event_add(ev, NULL);
 	}
 	server_last_active = time(NULL);
 	if (server_under_master && !server_spec->long_lived
