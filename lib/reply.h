@@ -75,6 +75,9 @@ enum reply_status {
 	REPLY_SHUTDOWN,		/* 421 4.3.2 %s Service shutting down */
 	REPLY_NEED_TLS,		/* 530 5.7.0 Must issue a STARTTLS command first */
 	REPLY_SYNC,		/* 554 5.5.0 Error: SMTP protocol synchronization */
+	REPLY_STARTTLS,		/* 220 2.0.0 Ready to start TLS */
+	REPLY_TLS_ACTIVE,	/* 554 5.5.1 Error: TLS already active */
+	REPLY_TLS_UNAVAIL,	/* 454 4.7.0 TLS not available due to local problem */
 	REPLY_COUNT
 };
 

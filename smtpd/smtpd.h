@@ -9,6 +9,7 @@
  *	smtpd_cmd.c	command parsing, check_<cmd>() and do_<cmd>()
  *	smtpd_data.c	the DATA stream reader
  *	smtpd_queue.c	cleanup on a worker, group commit, qmgr wake-up
+ *	smtpd_tls.c	the STARTTLS context and OpenSSL filter
  *
  *	Only smtpd_session.c touches libevent. The command and DATA
  *	modules see a session and write replies through smtpd_reply();
@@ -28,6 +29,7 @@ struct server_conn;
 struct bufferevent;
 struct event;
 struct smtpd_session;
+struct tls_ctx;
 
 /* smtpd_forbid_bare_newline */
 #define SMTPD_BARE_NO		0
@@ -56,6 +58,9 @@ struct smtpd_params {
 	int	 delay_reject;		/* smtpd_delay_reject */
 	int	 peername_lookup;	/* smtpd_peername_lookup */
 	int	 data_checks;		/* smtpd_data_restrictions is set */
+	int	 tls_level;		/* smtpd_tls_security_level */
+	int	 tls_received;		/* smtpd_tls_received_header */
+	struct tls_ctx *tls;		/* NULL: no STARTTLS */
 	struct strv *bare_exclusions;	/* ..._bare_newline_exclusions */
 };
 
@@ -134,6 +139,9 @@ struct smtpd_session {
 	int	 out_wait;		/* too many unread replies: wait */
 	int	 bare_mode;		/* smtpd_forbid_bare_newline, per client */
 	char	*denied;		/* client rejected at connect time */
+	int	 tls;			/* STARTTLS done */
+	int	 tls_handshake;		/* the handshake runs */
+	char	*tls_info;		/* "TLSv1.3 with cipher ..." */
 	struct buf *pending;		/* replies not yet written */
 	int	 dead;			/* connection gone during a job */
 	int	 stdin_mode;
@@ -191,6 +199,15 @@ void	 smtpd_session_accept(const struct server_conn *);
 void	 smtpd_session_stdin(int, int);
 void	 smtpd_session_fini(void);
 void	*smtpd_session_worker(void);	/* per thread: checker, maps */
+
+void	 smtpd_session_starttls(struct smtpd_session *);
+
+/* STARTTLS (smtpd_tls.c) */
+void	 smtpd_tls_init(void);
+struct bufferevent *smtpd_tls_wrap(struct event_base *, struct bufferevent *,
+	    char *, size_t);
+void	 smtpd_tls_info(struct bufferevent *, char *, size_t);
+const char *smtpd_tls_error(struct bufferevent *, char *, size_t);
 
 /* Queueing (smtpd_queue.c) */
 struct workq;

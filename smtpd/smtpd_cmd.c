@@ -45,6 +45,7 @@
 #include "queue.h"
 #include "reply.h"
 #include "str.h"
+#include "tls.h"
 #include "smtpd.h"
 #include "xalloc.h"
 
@@ -52,7 +53,7 @@ typedef void cmd_fn(struct smtpd_session *, char *);
 
 static cmd_fn cmd_helo, cmd_ehlo, cmd_mail, cmd_rcpt, cmd_data, cmd_rset,
 	cmd_noop, cmd_quit, cmd_vrfy, cmd_help, cmd_etrn, cmd_notimpl,
-	cmd_unknown;
+	cmd_starttls, cmd_unknown;
 
 #define CMD_JUNK	(1 << 0)	/* counts toward smtpd_junk_command_limit */
 #define CMD_LAST	(1 << 1)	/* must end a pipelined group (RFC 2920) */
@@ -74,7 +75,7 @@ static const struct smtpd_cmd {
 	{"VRFY", SMTPD_VERB_VRFY, cmd_vrfy, CMD_JUNK | CMD_LAST},
 	{"HELP", SMTPD_VERB_HELP, cmd_help, CMD_JUNK},
 	{"ETRN", SMTPD_VERB_ETRN, cmd_etrn, CMD_JUNK | CMD_LAST},
-	{"STARTTLS", SMTPD_VERB_STARTTLS, cmd_notimpl, CMD_LAST},
+	{"STARTTLS", SMTPD_VERB_STARTTLS, cmd_starttls, CMD_LAST},
 	{"AUTH", SMTPD_VERB_AUTH, cmd_notimpl, CMD_LAST},
 	{"unknown", SMTPD_VERB_UNKNOWN, cmd_unknown, 0},	/* catch-all */
 };
@@ -153,7 +154,7 @@ smtpd_cmd_dispatch(struct smtpd_session *s, char *line, size_t len)
 static void
 helo_reply(struct smtpd_session *s)
 {
-	const char *lines[8];
+	const char *lines[12];
 	char	 size[40];
 	size_t	 n = 0;
 
@@ -170,6 +171,8 @@ helo_reply(struct smtpd_session *s)
 	lines[n++] = size;
 	if (!smtpd_params.disable_vrfy)
 		lines[n++] = "VRFY";
+	if (smtpd_params.tls && !s->tls && !s->stdin_mode)
+		lines[n++] = "STARTTLS";
 	lines[n++] = "ENHANCEDSTATUSCODES";
 	lines[n++] = "8BITMIME";
 	lines[n++] = "DSN";
@@ -212,7 +215,7 @@ do_helo(struct smtpd_session *s, const char *arg, int esmtp)
 	s->helo = xstrndup(arg, n > 255 ? 255 : n);
 	s->esmtp = esmtp;
 	s->cs.helo_name = s->helo;
-	s->cs.protocol = esmtp ? "ESMTP" : "SMTP";
+	s->cs.protocol = !esmtp ? "SMTP" : s->tls ? "ESMTPS" : "ESMTP";
 	smtpd_session_check(s, SMTPD_STAGE_HELO, helo_done);
 }
 
@@ -423,6 +426,10 @@ check_mail(struct smtpd_session *s, char *arg, char **addr)
 	}
 	if (s->sender != NULL) {
 		smtpd_reply(s, REPLY_NESTED_MAIL, NULL);
+		return (-1);
+	}
+	if (smtpd_params.tls_level >= TLS_LEV_ENCRYPT && !s->tls) {
+		smtpd_reply(s, REPLY_NEED_TLS, NULL);
 		return (-1);
 	}
 	if (strncasecmp(arg, "FROM:", 5) != 0) {
@@ -662,6 +669,33 @@ static void
 cmd_notimpl(struct smtpd_session *s, char *arg)
 {
 	smtpd_reply(s, REPLY_NOT_IMPL, smtpd_cmd_name(s->cur_verb));
+}
+
+/* check_starttls - offered, not yet active, no argument */
+static int
+check_starttls(struct smtpd_session *s, const char *arg)
+{
+	if (smtpd_params.tls == NULL || s->stdin_mode) {
+		smtpd_reply(s, REPLY_NOT_IMPL, "STARTTLS");
+		return (-1);
+	}
+	if (*arg) {
+		smtpd_reply(s, REPLY_SYNTAX, "STARTTLS");
+		return (-1);
+	}
+	if (s->tls) {
+		smtpd_reply(s, REPLY_TLS_ACTIVE, NULL);
+		return (-1);
+	}
+	return (0);
+}
+
+/* cmd_starttls - STARTTLS (RFC 3207): the session does the switch */
+static void
+cmd_starttls(struct smtpd_session *s, char *arg)
+{
+	if (check_starttls(s, arg) == 0)
+		smtpd_session_starttls(s);
 }
 
 /* cmd_unknown - the catch-all */

@@ -101,6 +101,13 @@ smtpd_session_start_data(struct smtpd_session *s)
 	s->state = SMTPD_ST_DATA;
 }
 
+/* smtpd_session_starttls - fake: never reached (no TLS context) */
+void
+smtpd_session_starttls(struct smtpd_session *s)
+{
+	put("220 fake");
+}
+
 /* smtpd_session_close - fake: mark closing */
 void
 smtpd_session_close(struct smtpd_session *s)

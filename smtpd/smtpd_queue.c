@@ -180,6 +180,8 @@ queue_job(void *arg, void *thread_ctx)
 	queue_attr(attrs, &n, "client_port", s->client_port);
 	queue_attr(attrs, &n, "helo_name", s->helo);
 	queue_attr(attrs, &n, "protocol", s->cs.protocol);
+	if (smtpd_params.tls_received)
+		queue_attr(attrs, &n, "tls_info", s->tls_info);
 	queue_attr(attrs, &n, "dsn_envid", s->dsn_envid);
 	queue_attr(attrs, &n, "dsn_ret", s->dsn_ret == 1 ? "FULL"
 	    : s->dsn_ret == 2 ? "HDRS" : NULL);

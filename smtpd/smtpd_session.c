@@ -86,6 +86,7 @@ static char *session_line_buf;		/* one command line, shared */
 
 static void session_tail(struct smtpd_session *);
 static void session_input(struct smtpd_session *);
+static void session_tls_done(struct smtpd_session *, short);
 
 /* smtpd_session_worker - per worker thread: a checker and cleanup maps */
 void   *
@@ -317,6 +318,7 @@ session_free(struct smtpd_session *s)
 	smtpd_session_reset(s);
 	free(s->helo);
 	free(s->denied);
+	free(s->tls_info);
 	free(s->pend_addr);
 	free(s->pend_orcpt);
 	buf_free(s->pending);
@@ -381,7 +383,9 @@ session_event(struct bufferevent *bev, short what, void *ctx)
 {
 	struct smtpd_session *s = ctx;
 
-	if (s->state == SMTPD_ST_CLOSING) {
+	if (s->tls_handshake) {
+		session_tls_done(s, what);
+	} else if (s->state == SMTPD_ST_CLOSING) {
 		s->dead = 1;
 	} else if (what & BEV_EVENT_TIMEOUT) {
 		session_lost(s, 1, 0);
@@ -656,6 +660,75 @@ session_input(struct smtpd_session *s)
 			break;
 	}
 	session_check_eof(s);
+}
+
+/* smtpd_session_starttls - 220, forget everything, TLS handshake */
+void
+smtpd_session_starttls(struct smtpd_session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->in);
+	struct bufferevent *bev;
+	struct timeval tv;
+	char	 err[256];
+	size_t	 n;
+
+	/* The 220 goes out in plaintext, ahead of the handshake. */
+	smtpd_reply(s, REPLY_STARTTLS, NULL);
+	session_flush(s);
+	if ((bev = smtpd_tls_wrap(session_base, s->in, err,
+	    sizeof(err))) == NULL) {
+		log_warn("%s: %s", s->namaddr, err);
+		smtpd_reply(s, REPLY_TLS_UNAVAIL, NULL);
+		return;
+	}
+	/* CVE-2011-0411: plaintext sent after STARTTLS is not a command. */
+	if ((n = evbuffer_get_length(in)) > 0) {
+		log_info("%s: discarding %zu bytes of plaintext sent after "
+		    "STARTTLS", s->namaddr, n);
+		evbuffer_drain(in, n);
+	}
+	/* RFC 3207: all knowledge from before TLS is discarded. */
+	smtpd_session_reset(s);
+	free(s->helo);
+	s->helo = NULL;
+	s->cs.helo_name = NULL;
+	s->esmtp = 0;
+	s->cs.protocol = "SMTP";
+	s->in = s->out = bev;
+	tv.tv_sec = smtpd_params.timeout;
+	tv.tv_usec = 0;
+	bufferevent_setcb(bev, session_read, session_written, session_event,
+	    s);
+	bufferevent_set_timeouts(bev, &tv, &tv);
+	bufferevent_setwatermark(bev, EV_READ, 0,
+	    smtpd_params.line_limit + 65536);
+	s->tls_handshake = 1;
+	s->busy = 1;
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+/* session_tls_done - the handshake ended: log, then read commands */
+static void
+session_tls_done(struct smtpd_session *s, short what)
+{
+	char	 info[256];
+
+	s->tls_handshake = 0;
+	s->busy = 0;
+	if (!(what & BEV_EVENT_CONNECTED)) {
+		log_info("SSL_accept error from %s: %s", s->namaddr,
+		    smtpd_tls_error(s->in, info, sizeof(info)));
+		session_lost(s, (what & BEV_EVENT_TIMEOUT) != 0, 1);
+		return;
+	}
+	smtpd_tls_info(s->in, info, sizeof(info));
+	log_info("Anonymous TLS connection established from %s: %s",
+	    s->namaddr, info);
+	free(s->tls_info);
+	s->tls_info = xstrdup(info);
+	s->tls = 1;
+	s->cs.tls = 1;
+	smtpd_session_resume(s);
 }
 
 /* smtpd_session_start_data - the 354 went out: read the message */

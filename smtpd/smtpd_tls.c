@@ -1,0 +1,133 @@
+/*
+ * NAME
+ *	smtpd_tls - STARTTLS for smtpd: the server context and the wrap
+ * SYNOPSIS
+ *	#include "smtpd.h"
+ *
+ *	void	smtpd_tls_init(void);
+ *	struct bufferevent *smtpd_tls_wrap(struct event_base *base,
+ *	    struct bufferevent *plain, char *err, size_t errlen);
+ *	void	smtpd_tls_info(struct bufferevent *bev, char *out,
+ *	    size_t len);
+ *	const char *smtpd_tls_error(struct bufferevent *bev, char *out,
+ *	    size_t len);
+ * DESCRIPTION
+ *	smtpd_tls_init() runs in pre_init (as root under master, so the
+ *	key can be read before the privilege drop). It reads
+ *	smtpd_tls_security_level (empty: the legacy smtpd_use_tls and
+ *	smtpd_enforce_tls) and, unless the level is none, builds the
+ *	server context (tls/tls.h, from the smtpd_tls_* parameters) into
+ *	smtpd_params.tls. A context that cannot be built (missing or
+ *	unreadable key or certificate) is fatal at level encrypt, where
+ *	no mail could be accepted; at level may it is a warning and
+ *	STARTTLS is not offered (Postfix: "disabling TLS support").
+ *
+ *	smtpd_tls_wrap() slides an OpenSSL filter under the session: the
+ *	plaintext bufferevent keeps the socket (and the "220 Ready to
+ *	start TLS" already queued on it), the returned bufferevent is what
+ *	the session reads and writes from now on. The handshake runs in
+ *	the loop and ends with BEV_EVENT_CONNECTED or an error event.
+ *
+ *	smtpd_tls_info() gives Postfix's "TLSv1.3 with cipher ... (256/256
+ *	bits)" text; smtpd_tls_error() the OpenSSL reason of a failure.
+ * DIAGNOSTICS
+ *	As above; smtpd_tls_wrap() returns NULL with err set.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+
+#include "conf.h"
+#include "log.h"
+#include "smtpd.h"
+#include "str.h"
+#include "tls.h"
+
+/* smtpd_tls_init - the server context per smtpd_tls_security_level */
+void
+smtpd_tls_init(void)
+{
+	const char *name = conf_str("smtpd_tls_security_level");
+	struct tls_ctx *ctx;
+	char	 err[512];
+	int	 level, b;
+
+	if (*name == 0) {
+		level = TLS_LEV_NONE;
+		if (str_parse_bool(conf_str("smtpd_enforce_tls"), &b) == 0 && b)
+			level = TLS_LEV_ENCRYPT;
+		else if (str_parse_bool(conf_str("smtpd_use_tls"), &b) == 0
+		    && b)
+			level = TLS_LEV_MAY;
+	} else if ((level = tls_level_parse(name)) < 0
+	    || level > TLS_LEV_ENCRYPT) {
+		log_warn("smtpd_tls_security_level: \"%s\" is not a server "
+		    "level; using \"may\"", log_safe(name));
+		level = TLS_LEV_MAY;
+	}
+	smtpd_params.tls_level = level;
+	smtpd_params.tls = NULL;
+	if (level == TLS_LEV_NONE)
+		return;
+	if ((ctx = tls_server_ctx_new("smtpd", err, sizeof(err))) == NULL) {
+		if (level >= TLS_LEV_ENCRYPT)
+			log_fatal("smtpd_tls_security_level = encrypt, but TLS "
+			    "is unusable: %s", err);
+		log_warn("%s: disabling TLS support", err);
+		smtpd_params.tls_level = TLS_LEV_NONE;
+		return;
+	}
+	smtpd_params.tls = ctx;
+}
+
+/* smtpd_tls_wrap - an accepting OpenSSL filter over the plain session */
+struct bufferevent *
+smtpd_tls_wrap(struct event_base *base, struct bufferevent *plain,
+    char *err, size_t errlen)
+{
+	struct bufferevent *bev;
+	SSL	*ssl;
+
+	if (smtpd_params.tls == NULL
+	    || (ssl = tls_ssl_new(smtpd_params.tls, -1, NULL, NULL)) == NULL) {
+		snprintf(err, errlen, "cannot create a TLS session");
+		return (NULL);
+	}
+	bev = bufferevent_openssl_filter_new(base, plain, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		SSL_free(ssl);
+		snprintf(err, errlen, "cannot create a TLS filter");
+		return (NULL);
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return (bev);
+}
+
+/* smtpd_tls_info - protocol and cipher, as Postfix logs them */
+void
+smtpd_tls_info(struct bufferevent *bev, char *out, size_t len)
+{
+	SSL	*ssl = bufferevent_openssl_get_ssl(bev);
+
+	if (ssl == NULL || tls_log_info(ssl, out, len) == NULL)
+		snprintf(out, len, "unknown");
+}
+
+/* smtpd_tls_error - the OpenSSL reason for a failed handshake */
+const char *
+smtpd_tls_error(struct bufferevent *bev, char *out, size_t len)
+{
+	unsigned long e = bufferevent_get_openssl_error(bev);
+
+	if (e == 0)
+		snprintf(out, len, "lost connection");
+	else
+		ERR_error_string_n(e, out, len);
+	return (out);
+}
