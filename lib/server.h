@@ -60,7 +60,9 @@
  *	  SERVER_STATUS_FD (4), when open, is master's status pipe: when a
  *	  process stops accepting (SIGHUP, max_use, max_idle) it writes a
  *	  struct server_status there, so master starts a replacement at
- *	  once while this one drains its sessions.
+ *	  once while this one drains its sessions. When master goes away
+ *	  (the pipe's read end closes), the daemon drains and exits too,
+ *	  so a killed master leaves no orphans holding its ports.
  *	- master turns fifo and unix-dgram services into unix stream
  *	  sockets, so a daemon sees only -t inet, unix or pass. A wakeup
  *	  from master is a connection that sends "W" (or "F" for flush).

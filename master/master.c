@@ -241,6 +241,14 @@ master_adopt(struct master_svc *svc, struct master_svc *old)
 			if (!p->draining)
 				svc->nproc++;
 		}
+	/* The adopted processes report to (and watch) the old pipe. */
+	if (old->status_pipe[0] >= 0 && svc->status_pipe[0] < 0) {
+		svc->status_pipe[0] = old->status_pipe[0];
+		svc->status_pipe[1] = old->status_pipe[1];
+		svc->status_ev = old->status_ev;
+		old->status_pipe[0] = old->status_pipe[1] = -1;
+		old->status_ev = NULL;
+	}
 	svc->next_procnum = old->next_procnum;
 	old->nall = old->nproc = 0;
 	old->removed = 1;

@@ -228,6 +228,26 @@ instance_stop
 ok $? "stopped"
 instance_conf "inet_interfaces=127.0.0.1"
 
+# ---- 2e. kill -9 of master: the children notice and exit ----
+instance_master_cf "$P1 inet n - n - 2 echod
+waker unix - - n - 1 echod"
+instance_start
+ok $? "master starts"
+wait_for '[ "$(kids_of echod | wc -l)" -ge 3 ]' 10
+orphans=$(kids_of echod)
+kill -9 "$INSTANCE_PID"
+wait "$INSTANCE_PID" 2>/dev/null
+INSTANCE_PID=
+left=""
+wait_for 'left=""; for p in $orphans; do pid_alive $p && left="$left $p"; done; [ -z "$left" ]' 15
+is "$left" "" "after kill -9 of master its children exit by themselves"
+"$POSTERN_BIN/postern" -c "$INSTANCE_CONF" status >/dev/null 2>&1
+is "$?" 1 "the stale pid file does not count as running"
+instance_start
+ok $? "master starts again on the same ports"
+instance_stop
+ok $? "stopped"
+
 # ---- 3. max_use, and postern start (background) / status / stop ----
 P3=$((BASE + 4))
 instance_master_cf "127.0.0.1:$P3 inet n - n - 1 echod -o max_use=2"
