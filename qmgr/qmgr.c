@@ -11,12 +11,18 @@
  *	queue now, "I<id>" flush one deferred message (the id ends at a
  *	byte that is not a letter or digit). Besides, it polls incoming/
  *	and maildrop/ every QMGR_POLL seconds as a safety net and scans
- *	deferred/ every queue_run_delay.
+ *	deferred/ every queue_run_delay. One qmgr runs per queue: it holds
+ *	an flock() on the active/ directory, and a second one waits (up to
+ *	QMGR_LOCK_WAIT seconds) for the first to exit.
  * DIAGNOSTICS
  *	Problems are logged; nothing here exits except through the
  *	skeleton (configuration errors).
  */
+#include <sys/file.h>
+
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -32,12 +38,14 @@
 
 #define QMGR_POLL	5		/* seconds, incoming safety net */
 #define QMGR_WAKEUP_MAX	4096		/* bytes per wakeup connection */
+#define QMGR_LOCK_WAIT	120		/* seconds for a draining qmgr */
 
 struct workq *qmgr_io;
 struct workq *qmgr_resolver;
 struct event_base *qmgr_base;
 
-static struct event *poll_ev, *deferred_ev;
+static struct event *poll_ev, *deferred_ev, *lock_ev;
+static int qmgr_started, lock_fd = -1, lock_tries;
 
 /* wakeup_apply - act on the bytes of one connection */
 static void
@@ -46,6 +54,8 @@ wakeup_apply(const char *s, size_t len)
 	char	 id[QUEUE_ID_MAX + 1];
 	size_t	 i, k;
 
+	if (!qmgr_started)
+		return;		/* the first scan will see everything */
 	for (i = 0; i < len; i++) {
 		switch (s[i]) {
 		case 'W':
@@ -131,22 +141,76 @@ qmgr_pre_init(void)
 	qmgr_conf_load();
 }
 
-/* qmgr_post_init - pools, timers, the first scans */
+/* qmgr_start - pools, timers, the first scans (lock held) */
 static void
-qmgr_post_init(struct event_base *base)
+qmgr_start(void)
 {
 	struct timeval tv;
 
-	qmgr_base = base;
 	qmgr_scan_init();
 	tv.tv_sec = QMGR_POLL;
 	tv.tv_usec = 0;
-	poll_ev = event_new(base, -1, EV_PERSIST, poll_cb, NULL);
+	poll_ev = event_new(qmgr_base, -1, EV_PERSIST, poll_cb, NULL);
 	event_add(poll_ev, &tv);
 	tv.tv_sec = qmgr_conf.queue_run_delay;
-	deferred_ev = event_new(base, -1, EV_PERSIST, deferred_cb, NULL);
+	deferred_ev = event_new(qmgr_base, -1, EV_PERSIST, deferred_cb, NULL);
 	event_add(deferred_ev, &tv);
+	qmgr_started = 1;
 	qmgr_scan_active_at_start();
+}
+
+/* qmgr_try_lock - 1 when this process holds the queue lock */
+static int
+qmgr_try_lock(void)
+{
+	if (flock(lock_fd, LOCK_EX | LOCK_NB) == 0)
+		return (1);
+	if (errno != EWOULDBLOCK)
+		log_fatal("lock %s/active: %m", qmgr_conf.queue_dir);
+	return (0);
+}
+
+/* lock_cb - retry the lock while another qmgr drains */
+static void
+lock_cb(evutil_socket_t fd, short what, void *arg)
+{
+	if (!qmgr_try_lock()) {
+		if (++lock_tries >= QMGR_LOCK_WAIT * 10)
+			log_fatal("another qmgr holds %s/active",
+			    qmgr_conf.queue_dir);
+		return;
+	}
+	event_free(lock_ev);
+	lock_ev = NULL;
+	log_info("queue lock acquired");
+	qmgr_start();
+}
+
+/*
+ * qmgr_post_init - one queue manager per queue: it holds an flock() on
+ * the active/ directory. A draining qmgr (reload) may still finish
+ * deliveries when master starts the next one; the new one retries the
+ * lock from a timer (so that SIGTERM still works) instead of delivering
+ * the same files twice.
+ */
+static void
+qmgr_post_init(struct event_base *base)
+{
+	char	*path = xasprintf("%s/active", qmgr_conf.queue_dir);
+	struct timeval tv = {0, 100000};
+
+	qmgr_base = base;
+	if ((lock_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		log_fatal("open %s: %m", path);
+	free(path);
+	if (qmgr_try_lock()) {
+		qmgr_start();
+		return;
+	}
+	log_info("waiting for another qmgr to finish (lock on %s/active)",
+	    qmgr_conf.queue_dir);
+	lock_ev = event_new(base, -1, EV_PERSIST, lock_cb, NULL);
+	event_add(lock_ev, &tv);
 }
 
 /* main - hand everything to the skeleton */

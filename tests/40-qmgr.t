@@ -483,10 +483,26 @@ smtp_destination_recipient_limit = 2
            read(agent_log))
         ok(len(delivered('hang1@remote.example')) == 1,
            'crash test: pending recipient delivered once after restart')
+        # 15. one qmgr per queue: a second one waits for the first
+        qlog2 = os.path.join(tmp, 'qmgr2.log')
+        qm2 = subprocess.Popen([os.path.join(BIN, 'qmgr'), '-c', conf, '-d',
+                                '-l', os.path.join(q, 'public', 'qmgr2')],
+                               stdout=subprocess.DEVNULL,
+                               stderr=open(qlog2, 'a'))
+        procs.append(qm2)
+        ok(wait_for(lambda: 'waiting for another qmgr' in read(qlog2)),
+           'second qmgr waits for the lock', read(qlog2))
+        qid = write_qf(q, 'olga@sender.example', [('ok10@example.com', 0)])
         qm.send_signal(signal.SIGTERM)
         ok(qm.wait(timeout=10) == 0, 'qmgr exits 0 on SIGTERM', read(qlog))
-        ok('Sanitizer' not in read(qlog) and 'runtime error'
-           not in read(qlog), 'no sanitizer reports', read(qlog))
+        ok(wait_for(lambda: delivered('ok10@example.com')),
+           'the waiting qmgr takes over', read(qlog2))
+        qm = qm2
+        qm.send_signal(signal.SIGTERM)
+        ok(qm.wait(timeout=10) == 0, 'second qmgr exits 0', read(qlog2))
+        logs = read(qlog) + read(qlog2)
+        ok('Sanitizer' not in logs and 'runtime error' not in logs,
+           'no sanitizer reports', logs)
     finally:
         for p in procs:
             if p.poll() is None:
