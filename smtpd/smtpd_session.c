@@ -476,6 +476,41 @@ session_limits(struct smtpd_session *s)
 	}
 }
 
+/* session_unsent - reply bytes not yet handed to the kernel */
+static size_t
+session_unsent(struct smtpd_session *s)
+{
+	struct bufferevent *under;
+	size_t	 n;
+
+	if (s->out == NULL)
+		return (0);
+	n = evbuffer_get_length(bufferevent_get_output(s->out));
+	/* Under TLS the records wait in the plaintext bufferevent. */
+	if ((under = bufferevent_get_underlying(s->out)) != NULL)
+		n += evbuffer_get_length(bufferevent_get_output(under));
+	return (n);
+}
+
+/* session_close_poll - TLS: look again whether the last reply left */
+static void
+session_close_poll(evutil_socket_t fd, short what, void *ctx)
+{
+	session_tail(ctx);
+}
+
+/* session_close_later - TLS: the filter has no "underlying drained" */
+static void
+session_close_later(struct smtpd_session *s)
+{
+	struct timeval tv = {0, 20000};
+
+	if (s->timer)
+		event_free(s->timer);
+	s->timer = evtimer_new(session_base, session_close_poll, s);
+	evtimer_add(s->timer, &tv);
+}
+
 /* session_tail - end of every loop callback: limits, flush, free */
 static void
 session_tail(struct smtpd_session *s)
@@ -488,9 +523,10 @@ session_tail(struct smtpd_session *s)
 	session_flush(s);
 	if (s->state != SMTPD_ST_CLOSING)
 		return;
-	if (s->dead || s->out == NULL
-	    || evbuffer_get_length(bufferevent_get_output(s->out)) == 0)
+	if (s->dead || session_unsent(s) == 0)
 		session_free(s);
+	else if (s->tls)
+		session_close_later(s);
 }
 
 /* session_pipe_check - the client sent more before our reply */
