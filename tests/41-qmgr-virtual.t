@@ -7,7 +7,7 @@ virtual_alias_maps for a list) and hands the recipients to the real
 virtual agent, which writes Maildirs. Checks: mail for root reaches the
 aliased virtual mailbox; a list reaches every member once; an unknown
 virtual user produces a DSN that lands in the sender's own Maildir;
-then 150 messages written to incoming/ (as smtpd writes them) while
+then 500 messages written to incoming/ (as smtpd writes them) while
 qmgr and virtual are killed with SIGKILL several times: after restarts every message is in each Maildir exactly
 once (Message-IDs counted) and the queue is empty.
 """
@@ -25,7 +25,7 @@ import time
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
 N = 0
 FAILED = 0
-MESSAGES = 150
+MESSAGES = 500
 
 
 def ok(cond, name, diag=None):
@@ -220,11 +220,11 @@ relayhost =
                                              'team@example.com'],
                      'Subject: n\nMessage-ID: <crash-%d@t>\n\n%d\n' % (i, i))
             wake(q)
-            if i % 30 == 15:
+            if i % 60 == 15:
                 procs['qmgr'].send_signal(signal.SIGKILL)
                 procs['qmgr'].wait()
                 start('qmgr', qlog)
-            if i % 30 == 25:
+            if i % 60 == 45:
                 procs['virtual'].send_signal(signal.SIGKILL)
                 procs['virtual'].wait()
                 start('virtual', vlog)
