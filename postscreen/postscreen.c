@@ -29,6 +29,7 @@
 #include "postscreen.h"
 #include "server.h"
 #include "str.h"
+#include "tls.h"
 #include "workq.h"
 #include "xalloc.h"
 
@@ -95,7 +96,33 @@ read_params(void)
 		v->line_length_limit = 512;
 }
 
-/* pre_init - tables and DNS, before the privilege drop */
+/* tls_init - STARTTLS in the dummy engine, from smtpd's certificate */
+static void
+tls_init(void)
+{
+	const char *name = conf_str("postscreen_tls_security_level");
+	char	 err[300];
+	int	 level = *name ? tls_level_parse(name) : TLS_LEV_NONE;
+
+	if (level < 0) {
+		log_warn("postscreen_tls_security_level: unsupported level "
+		    "\"%s\"; using may", log_safe(name));
+		level = TLS_LEV_MAY;
+	}
+	if (level > TLS_LEV_ENCRYPT)
+		level = TLS_LEV_ENCRYPT;
+	psc_var.tls_level = level;
+	if (level == TLS_LEV_NONE)
+		return;
+	/* smtpd owns the session cache; postscreen does not resume. */
+	conf_set("smtpd_tls_session_cache_database", "");
+	if ((psc_tls = tls_server_ctx_new("smtpd", err, sizeof(err))) == NULL) {
+		log_warn("postscreen: no STARTTLS: %s", err);
+		psc_var.tls_level = TLS_LEV_NONE;
+	}
+}
+
+/* pre_init - tables, DNS and the TLS key, before the privilege drop */
 static void
 pre_init(void)
 {
@@ -103,6 +130,7 @@ pre_init(void)
 	char	 err[256];
 
 	read_params();
+	tls_init();
 	nets = conf_mynetworks();
 	psc_acl = psc_access_open(conf_str("postscreen_access_list"), nets);
 	strv_free(nets);
@@ -254,6 +282,8 @@ pre_exit(void)
 		event_free(psc_cleanup_ev);
 	psc_cache_close(psc_cache);
 	psc_cache = NULL;
+	tls_ctx_free(psc_tls);
+	psc_tls = NULL;
 }
 
 /* main - hand the callbacks to the server skeleton */

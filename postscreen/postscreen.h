@@ -43,6 +43,8 @@ struct event_base;
 struct buf;
 struct strv;
 struct workq;
+struct tls_ctx;
+typedef struct ssl_st SSL;
 
 /* The tests, in cache-record order. */
 enum psc_test {
@@ -102,6 +104,7 @@ struct psc_params {
 	long	 cache_cleanup_interval;
 	long	 cache_retention_time;
 	long	 message_size_limit;
+	int	 tls_level;		/* postscreen_tls_security_level */
 	int	 disable_vrfy;
 	char	*myhostname;
 	char	*smtpd_socket;		/* $queue_directory/private/smtpd */
@@ -115,6 +118,7 @@ extern struct workq *psc_workq;
 extern struct psc_dnsbl_sites *psc_sites;
 extern struct psc_access *psc_acl;
 extern struct psc_cache *psc_cache;
+extern struct tls_ctx *psc_tls;
 extern int psc_pre_count;		/* sessions in the tests */
 
 /*
@@ -157,6 +161,8 @@ struct psc_state {
 	int	 closing;
 	int	 esmtp;
 	struct buf *in;
+	SSL	*ssl;			/* after STARTTLS */
+	int	 tls_state;		/* 0 plain, 1 handshake, 2 up */
 };
 
 /* postscreen_state.c */

@@ -35,6 +35,14 @@
  *	text", "COMMAND PIPELINING from ... after CMD: text") and their
  *	action applied: drop answers "521 5.5.1 Protocol error" and closes.
  *
+ *	STARTTLS is offered when postscreen_tls_security_level is may or
+ *	encrypt and a server context could be built from the smtpd_tls_*
+ *	certificate parameters (as Postfix's tlsproxy does for postscreen);
+ *	at encrypt, commands other than EHLO, HELO, STARTTLS, NOOP, RSET
+ *	and QUIT get "530 5.7.0 Must issue a STARTTLS command first".
+ *	Plaintext that follows STARTTLS in the same packet is discarded,
+ *	never run after the handshake, and the SMTP state is reset.
+ *
  *	Limits: postscreen_command_time_limit per command (421 4.4.2),
  *	postscreen_command_count_limit commands (421 4.7.0),
  *	line_length_limit bytes per line (521 5.5.2), all followed by a
@@ -59,11 +67,14 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "buf.h"
 #include "log.h"
 #include "postscreen.h"
 #include "str.h"
+#include "tls.h"
 #include "xalloc.h"
 
 struct psc_forbidden {
@@ -235,6 +246,35 @@ do_rcpt(struct psc_state *s, const char *arg)
 	return (reply(s, r));
 }
 
+/* tls_offered - may this session still start TLS? */
+static int
+tls_offered(const struct psc_state *s)
+{
+	return (psc_tls != NULL && psc_var.tls_level >= TLS_LEV_MAY &&
+	    s->tls_state == 0);
+}
+
+/* do_starttls - answer 220, forget the plaintext, start the handshake */
+static int
+do_starttls(struct psc_state *s, const char *arg)
+{
+	if (!tls_offered(s))
+		return (reply(s, "502 5.5.1 Error: command not implemented\r\n"));
+	if (*arg)
+		return (reply(s, "501 5.5.4 Syntax: STARTTLS\r\n"));
+	if (reply(s, "220 2.0.0 Ready to start TLS\r\n"))
+		return (1);
+	/* Plaintext sent after STARTTLS is never read as commands. */
+	buf_reset(s->in);
+	free(s->helo);
+	free(s->sender);
+	s->helo = s->sender = NULL;
+	s->esmtp = 0;
+	s->ssl = tls_ssl_new(psc_tls, s->fd, NULL, NULL);
+	s->tls_state = 1;
+	return (0);
+}
+
 /* do_command - execute one command; 1 if the state is gone */
 static int
 do_command(struct psc_state *s, char *verb, char *arg)
@@ -253,12 +293,20 @@ do_command(struct psc_state *s, char *verb, char *arg)
 		}
 		s->esmtp = 1;
 		snprintf(text, sizeof(text), "250-%s\r\n250-SIZE %ld\r\n%s"
-		    "250-ETRN\r\n250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n"
+		    "250-ETRN\r\n%s250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n"
 		    "250 DSN\r\n", psc_var.myhostname,
 		    psc_var.message_size_limit,
-		    psc_var.disable_vrfy ? "" : "250-VRFY\r\n");
+		    psc_var.disable_vrfy ? "" : "250-VRFY\r\n",
+		    tls_offered(s) ? "250-STARTTLS\r\n" : "");
 		return (reply(s, text));
 	}
+	if (strcasecmp(verb, "STARTTLS") == 0)
+		return (do_starttls(s, arg));
+	if (psc_var.tls_level >= TLS_LEV_ENCRYPT && psc_tls &&
+	    s->tls_state != 2 && strcasecmp(verb, "NOOP") != 0 &&
+	    strcasecmp(verb, "RSET") != 0 && strcasecmp(verb, "QUIT") != 0)
+		return (reply(s, "530 5.7.0 Must issue a STARTTLS command "
+		    "first\r\n"));
 	if (strcasecmp(verb, "MAIL") == 0) {
 		if (strncasecmp(arg, "FROM:", 5) == 0)
 			arg += 5;
@@ -280,8 +328,7 @@ do_command(struct psc_state *s, char *verb, char *arg)
 		psc_hangup(s, NULL);
 		return (1);
 	}
-	if (strcasecmp(verb, "STARTTLS") == 0 || strcasecmp(verb, "AUTH") == 0
-	    || strcasecmp(verb, "ETRN") == 0)
+	if (strcasecmp(verb, "AUTH") == 0 || strcasecmp(verb, "ETRN") == 0)
 		return (reply(s, "502 5.5.1 Error: command not implemented\r\n"));
 	if (*verb == '\0')
 		return (reply(s, "500 5.5.2 Error: bad syntax\r\n"));
@@ -365,6 +412,57 @@ one_line(struct psc_state *s, size_t eol)
 	return (gone);
 }
 
+/* tls_continue - drive the server handshake */
+static void
+tls_continue(struct psc_state *s)
+{
+	char	 info[200];
+	int	 rc, e;
+
+	ERR_clear_error();
+	if ((rc = SSL_do_handshake(s->ssl)) == 1) {
+		s->tls_state = 2;
+		log_info("TLS connection established from %s: %s",
+		    psc_client(s), tls_log_info(s->ssl, info, sizeof(info)));
+		return;
+	}
+	e = SSL_get_error(s->ssl, rc);
+	if (e == SSL_ERROR_WANT_READ)
+		return;
+	/* WANT_WRITE: the first flight did not fit the socket: give up. */
+	log_info("TLS handshake failed for %s", psc_client(s));
+	psc_hangup(s, NULL);
+}
+
+/* tls_input - decrypt what is there; bytes, 0 at EOF, -1 (errno) */
+static ssize_t
+tls_input(struct psc_state *s)
+{
+	char	 data[4096];
+	ssize_t	 total = 0;
+	int	 n, e;
+
+	for (;;) {
+		ERR_clear_error();
+		if ((n = SSL_read(s->ssl, data, sizeof(data))) > 0) {
+			buf_append(s->in, data, (size_t)n);
+			total += n;
+			/* Bounded: the rest waits (see SSL_pending below). */
+			if ((long)BUF_LEN(s->in) > psc_var.line_length_limit)
+				return (total);
+			continue;
+		}
+		e = SSL_get_error(s->ssl, n);
+		if (e == SSL_ERROR_WANT_READ) {
+			if (total > 0)
+				return (total);
+			errno = EAGAIN;
+			return (-1);
+		}
+		return (total > 0 ? total : 0);
+	}
+}
+
 /* smtp_read - input, EOF or the command time limit */
 static void
 smtp_read(evutil_socket_t fd, short what, void *arg)
@@ -378,7 +476,17 @@ smtp_read(evutil_socket_t fd, short what, void *arg)
 		    "421 4.4.2 Error: timeout exceeded\r\n");
 		return;
 	}
-	n = read(fd, data, sizeof(data));
+	if (s->tls_state == 1) {
+		tls_continue(s);
+		return;
+	}
+	if (s->tls_state == 2)
+		n = tls_input(s);
+	else {
+		n = read(fd, data, sizeof(data));
+		if (n > 0)
+			buf_append(s->in, data, (size_t)n);
+	}
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
@@ -386,14 +494,18 @@ smtp_read(evutil_socket_t fd, short what, void *arg)
 		psc_hangup(s, NULL);
 		return;
 	}
-	buf_append(s->in, data, (size_t)n);
 	while ((nl = memchr(BUF_STR(s->in), '\n', BUF_LEN(s->in))) != NULL) {
 		if (one_line(s, (size_t)(nl - BUF_STR(s->in))))
 			return;
 	}
-	if ((long)BUF_LEN(s->in) > psc_var.line_length_limit)
+	if ((long)BUF_LEN(s->in) > psc_var.line_length_limit) {
 		limit_drop(s, "COMMAND LENGTH LIMIT",
 		    "521 5.5.2 Error: command line too long\r\n");
+		return;
+	}
+	/* Decrypted bytes OpenSSL still holds raise no socket event. */
+	if (s->tls_state == 2 && SSL_pending(s->ssl) > 0)
+		event_active(s->read_ev, EV_READ, 0);
 }
 
 /* psc_smtp_tests - complete the greeting and run the engine */

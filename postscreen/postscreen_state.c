@@ -30,7 +30,8 @@
  *	every pending event and DNS request, closes the socket unless it
  *	was handed off (fd < 0), and ends the session.
  *
- *	Replies go out with one non-blocking write, as Postfix's
+ *	Replies go out with one non-blocking write (SSL_write after
+ *	STARTTLS), as Postfix's
  *	postscreen does: replies are small, and a client that does not
  *	read them is not worth waiting for (psc_send_reply() returns -1
  *	and the caller hangs up).
@@ -61,9 +62,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include "log.h"
 #include "postscreen.h"
 #include "server.h"
+#include "tls.h"
 #include "xalloc.h"
 
 /* The daemon's configuration and shared handles (set up by main). */
@@ -73,6 +77,7 @@ struct workq *psc_workq;
 struct psc_dnsbl_sites *psc_sites;
 struct psc_access *psc_acl;
 struct psc_cache *psc_cache;
+struct tls_ctx *psc_tls;
 int	 psc_pre_count;
 
 /*
@@ -154,6 +159,8 @@ psc_state_free(struct psc_state *s)
 		psc_dnsbl_release(s->dnsbl_req);
 		s->dnsbl_req = NULL;
 	}
+	if (s->ssl)
+		tls_ssl_free(s->ssl);
 	if (s->fd >= 0)
 		close(s->fd);
 	if (s->counted_pre)
@@ -220,6 +227,13 @@ psc_send_reply(struct psc_state *s, const char *text)
 	size_t	 len = strlen(text);
 	ssize_t	 n;
 
+	if (s->tls_state == 2) {
+		/* Small replies fit the socket buffer: one SSL_write. */
+		if (SSL_write(s->ssl, text, (int)len) == (int)len)
+			return (0);
+		log_debug("TLS write reply to %s failed", psc_client(s));
+		return (-1);
+	}
 	do
 		n = send(s->fd, text, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);

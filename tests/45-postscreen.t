@@ -8,11 +8,14 @@
 # an administrator greps for.
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/dnsmasq.sh"
+. "$POSTERN_TOP/tests/lib/freeport.sh"
 
 PY=/usr/bin/python3
 CLIENT="$PY $POSTERN_TOP/tests/lib/psc_client.py"
-PORT=$((20450 + $$ % 20))
-DNSPORT=$((PORT + 20))
+# Ports 20450-20499: postscreen, dnsmasq, the delaying DNS proxy.
+PORT=$(free_port 20450 20469) || bail_out "no free port in 20450-20469"
+DNSPORT=$(free_port 20470 20484) || bail_out "no free port in 20470-20484"
+DELAYPORT=$(free_port 20485 20499) || bail_out "no free port in 20485-20499"
 DIR=$(mktemp -d /tmp/postern-45-postscreen.XXXXXX)
 PSC_PID=
 FAKE_PID=
@@ -319,11 +322,11 @@ kill "$PSC_PID"
 wait "$PSC_PID"
 is "$?" 0 "second postscreen exits 0 on SIGTERM"
 PSC_PID=
-$PY "$POSTERN_TOP/tests/lib/dns_delay.py" $((DNSPORT + 1)) "$DNSPORT" 1 \
+$PY "$POSTERN_TOP/tests/lib/dns_delay.py" $DELAYPORT "$DNSPORT" 1 \
 	>"$DIR/delay.out" 2>&1 &
 DELAY_PID=$!
 "$POSTERN_BIN/postscreen" -c "$DIR/etc" -d -l "127.0.0.1:$PORT" \
-	-o resolver_nameservers=127.0.0.1:$((DNSPORT + 1)) \
+	-o resolver_nameservers=127.0.0.1:$DELAYPORT \
 	-o postscreen_greet_action=ignore -o postscreen_blacklist_action=ignore \
 	-o postscreen_cache_map= 2>"$DIR/postscreen3.log" &
 PSC_PID=$!
@@ -394,11 +397,11 @@ logged 'BLACKLISTED \[::1\]:[0-9]+' "IPv6 client logged as [::1]:port"
 kill "$PSC_PID"
 wait "$PSC_PID"
 is "$?" 0 "IPv6 postscreen exits 0 on SIGTERM"
-$PY "$POSTERN_TOP/tests/lib/dns_delay.py" $((DNSPORT + 1)) "$DNSPORT" 3 \
+$PY "$POSTERN_TOP/tests/lib/dns_delay.py" $DELAYPORT "$DNSPORT" 3 \
 	>"$DIR/delay2.out" 2>&1 &
 DELAY_PID=$!
 "$POSTERN_BIN/postscreen" -c "$DIR/etc" -d -l "127.0.0.1:$PORT" \
-	-o resolver_nameservers=127.0.0.1:$((DNSPORT + 1)) \
+	-o resolver_nameservers=127.0.0.1:$DELAYPORT \
 	-o postscreen_dnsbl_timeout=1s -o postscreen_greet_wait=1s \
 	-o postscreen_cache_map= 2>"$DIR/postscreen5.log" &
 PSC_PID=$!
@@ -420,6 +423,70 @@ ok $? "... and the client is not allow-listed"
 kill "$DELAY_PID"
 wait "$DELAY_PID" 2>/dev/null
 DELAY_PID=
+
+# STARTTLS in the dummy engine (postscreen_tls_security_level).
+kill "$PSC_PID"
+wait "$PSC_PID"
+is "$?" 0 "DNS-timeout postscreen exits 0 on SIGTERM"
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=mx.test.example \
+	-keyout "$DIR/etc/key.pem" -out "$DIR/etc/cert.pem" >/dev/null 2>&1 ||
+	bail_out "openssl req failed"
+# psc_start LOGNAME -o... - a postscreen with TLS settings
+psc_start() {
+	local log=$1
+	shift
+	"$POSTERN_BIN/postscreen" -c "$DIR/etc" -d -l "127.0.0.1:$PORT" \
+		-o smtpd_tls_cert_file="$DIR/etc/cert.pem" \
+		-o smtpd_tls_key_file="$DIR/etc/key.pem" \
+		-o postscreen_cache_map= "$@" 2>"$DIR/$log" &
+	PSC_PID=$!
+	LOG="$DIR/$log"
+	for i in $(seq 50); do
+		grep -q 'bad DNSBL filter' "$LOG" 2>/dev/null && break
+		sleep 0.1
+	done
+	sleep 0.3
+}
+psc_start postscreen6.log -o postscreen_tls_security_level=may
+client "STARTTLS offered, then the dialogue continues over TLS" 127.0.0.21 \
+	'expect:^220-' 'expect:^220 ' 'send:EHLO tls.test\r\n' \
+	'expect:^250-mx' 'expect:^250-SIZE' 'expect:^250-VRFY' \
+	'expect:^250-ETRN' 'expect:^250-STARTTLS$' 'expect:^250-' \
+	'expect:^250-' 'expect:^250 DSN' 'send:STARTTLS\r\n' \
+	'expect:^220 2\.0\.0 Ready to start TLS$' 'starttls' \
+	'send:EHLO tls.test\r\n' 'expect:^250-mx' 'expect:^250-SIZE' \
+	'expect:^250-VRFY' 'expect:^250-ETRN' \
+	'expect:^250-ENHANCEDSTATUSCODES$' 'expect:^250-8BITMIME' \
+	'expect:^250 DSN' 'send:STARTTLS\r\n' 'expect:^502 5\.5\.1' \
+	'send:MAIL FROM:<t@tls.test>\r\n' 'expect:^250 2\.1\.0' \
+	'send:RCPT TO:<b@example.com>\r\n' 'expect:^450 4\.3\.2' \
+	'send:QUIT\r\n' 'expect:^221'
+logged 'TLS connection established from \[127\.0\.0\.21\]:[0-9]+: TLSv1\.[23] with cipher' \
+	"TLS connection logged as Postfix does"
+logged 'PASS NEW \[127\.0\.0\.21\]' "a TLS client passes the tests too"
+client "plaintext pipelined after STARTTLS is discarded" 127.0.0.22 \
+	'expect:^220-' 'expect:^220 ' 'send:EHLO inj.test\r\n' \
+	'expect:^250-mx' 'expect:^250-' 'expect:^250-' 'expect:^250-' \
+	'expect:^250-' 'expect:^250-' 'expect:^250-' 'expect:^250 ' \
+	'send:STARTTLS\r\nHELO injected.test\r\n' 'expect:^220 2\.0\.0' \
+	'starttls' 'send:NOOP\r\n' 'expect:^250 2\.0\.0 Ok$' \
+	'send:RCPT TO:<b@example.com>\r\n' 'expect:^550 5\.5\.1' \
+	'send:QUIT\r\n' 'expect:^221'
+logged 'COMMAND PIPELINING from \[127\.0\.0\.22\]:[0-9]+ after STARTTLS: HELO injected' \
+	"... logged as pipelining after STARTTLS"
+logged 'RCPT from \[127\.0\.0\.22\]:[0-9]+: 550 5\.5\.1 .*proto=SMTP, helo=<>' \
+	"... the injected HELO never ran, and STARTTLS reset the HELO"
+kill "$PSC_PID"
+wait "$PSC_PID"
+is "$?" 0 "TLS postscreen exits 0 on SIGTERM"
+psc_start postscreen7.log -o postscreen_tls_security_level=encrypt
+client "tls level encrypt: MAIL before STARTTLS gets 530 5.7.0" 127.0.0.23 \
+	'expect:^220-' 'expect:^220 ' 'send:HELO plain.test\r\n' \
+	'expect:^250 mx' 'send:MAIL FROM:<p@plain.test>\r\n' \
+	'expect:^530 5\.7\.0 Must issue a STARTTLS command first$' \
+	'send:STARTTLS\r\n' 'expect:^220 2\.0\.0' 'starttls' \
+	'send:MAIL FROM:<p@plain.test>\r\n' 'expect:^250 2\.1\.0' \
+	'send:QUIT\r\n' 'expect:^221'
 
 # postscreen survived all of it, and stops on SIGTERM.
 kill -0 "$PSC_PID" 2>/dev/null

@@ -13,12 +13,15 @@
 #	  quiet:SECS	nothing may arrive for SECS seconds
 #	  closed	the server must close the connection (10 s at most)
 #	  sleep:SECS	pause
+#	  starttls	TLS handshake on the connection (no certificate
+#			check); later steps run over TLS
 #	Every line received is printed as "< line", every send as "> text".
 # DIAGNOSTICS
 #	Exit 0 when every step succeeded, 1 with "FAIL: why" otherwise.
 import os
 import re
 import socket
+import ssl
 import sys
 import time
 
@@ -87,6 +90,18 @@ for step in sys.argv[4:]:
             fail("got %r, want close" % line)
     elif op == "sleep":
         time.sleep(float(arg))
+    elif op == "starttls":
+        if buf:
+            fail("plaintext %r left before the handshake" % buf)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        s.settimeout(10)
+        try:
+            s = ctx.wrap_socket(s)
+        except (OSError, ssl.SSLError) as e:
+            fail("TLS handshake: %s" % e)
+        print("* " + s.version())
     else:
         fail("bad step " + step)
 print("DONE")
