@@ -386,7 +386,7 @@ server_logging(const char *program)
 		flags |= LOG_TO_STDERR;
 	ident = xasprintf("%s/%s", (sname && *sname) ? sname : "postern",
 	    program);
-	if (file == NULL || *file == 0)
+	if ((file == NULL || *file == 0) && !server_fg)
 		flags |= LOG_TO_SYSLOG;
 	log_init(ident, flags);
 	free(ident);
