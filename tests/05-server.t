@@ -46,7 +46,7 @@ EOF
 }
 
 # --- inet -l, greeting, echo, client address ---
-start -l 127.0.0.1:$PORT
+start -d -l 127.0.0.1:$PORT
 wait_for "port_listening $PORT" 10
 out=$(talk 127.0.0.1 $PORT hello QUIT)
 like "$out" "^220 echod echod [0-9]+ 127.0.0.1 0" "-l host:port: accept gets the numeric client address"

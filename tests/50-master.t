@@ -50,6 +50,7 @@ else
 fi
 if [ -x "$POSTERN_BIN/smtpd" ]; then
 	# an SMTP session on submission survives "postern reload"
+	oldqmgr=$(kids_of qmgr)
 	exec 8<>/dev/tcp/127.0.0.1/$((BASE + 1))
 	read -r -t 10 banner <&8
 	printf 'EHLO client.example.org\r\n' >&8
@@ -63,6 +64,12 @@ if [ -x "$POSTERN_BIN/smtpd" ]; then
 	like "$(greet $((BASE + 1)))" '^220 ' "new submission connections are served after reload"
 	printf 'QUIT\r\n' >&8
 	exec 8>&-
+	if [ -n "$oldqmgr" ]; then
+		wait_for '[ "$(kids_of qmgr | wc -l)" = 1 ] && [ "$(kids_of qmgr)" != "$oldqmgr" ]' 15
+		ok $? "reload replaced qmgr; one qmgr afterwards"
+		is "$(instance_log_count 'qmgr.*pid .* (killed|exit status)')" 0 \
+			"... cleanly"
+	fi
 fi
 "$POSTERN_BIN/postern" -c "$INSTANCE_CONF" flush >/dev/null 2>&1
 ok $? "postern flush reaches public/qmgr"
