@@ -127,6 +127,7 @@ struct qmgr_dest {
 /* qmgr_conf.c */
 void	 qmgr_conf_load(void);
 long	 qmgr_conf_long(const char *, long, int);
+int	 qmgr_move(const char *, const char *, const char *);
 
 /* qmgr_active.c */
 size_t	 qmgr_active_count(void);

@@ -125,7 +125,7 @@ activate_job(void *arg, void *tctx)
 	char	 err[256];
 
 	if (strcmp(j->from, "active") != 0
-	    && queue_move(qd, j->from, "active", m->id) < 0) {
+	    && qmgr_move(j->from, "active", m->id) < 0) {
 		if (errno != ENOENT)
 			log_warn("%s: move %s to active: %m", m->id, j->from);
 		return;

@@ -6,6 +6,7 @@
  *
  *	void	qmgr_conf_load(void);
  *	long	qmgr_conf_long(const char *name, long def, int is_time);
+ *	int	qmgr_move(const char *from, const char *to, const char *id);
  * DESCRIPTION
  *	conf(3) is single-threaded, so qmgr copies what it needs into
  *	qmgr_conf on the loop thread before the worker pools start; the
@@ -14,9 +15,20 @@
  *	qmgr_conf_long() reads a numeric or time parameter, or returns
  *	def when no default or setting exists for it (per-transport
  *	names such as smtp_destination_concurrency_limit).
+ *
+ *	qmgr_move() renames a queue file between two queue directories
+ *	without syncing them. That is enough for qmgr's own moves
+ *	(incoming or deferred to active, active to deferred): the state that
+ *	matters (done flags, logs) lives in the file, which a rename never
+ *	loses, and qmgr treats a file found in incoming/, active/ or
+ *	deferred/ alike after a crash. A rename undone by a power loss
+ *	only makes a message wait in the wrong directory (active/: retried
+ *	at once). This saves two directory fsyncs per move on the io
+ *	thread.
  * DIAGNOSTICS
  *	A malformed value is fatal (conf(3)), naming the parameter.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +47,19 @@ qmgr_conf_long(const char *name, long def, int is_time)
 	if (raw == NULL || *raw == 0)
 		return (def);
 	return (is_time ? conf_time(name) : conf_int(name));
+}
+
+/* qmgr_move - rename between queue directories (no directory sync) */
+int
+qmgr_move(const char *from, const char *to, const char *id)
+{
+	char	*a = queue_path(qmgr_conf.queue_dir, from, id);
+	char	*b = queue_path(qmgr_conf.queue_dir, to, id);
+	int	 rc = rename(a, b);
+
+	free(a);
+	free(b);
+	return (rc);
 }
 
 /* qmgr_conf_load - take the snapshot */

@@ -340,7 +340,7 @@ defer_msg(struct qmgr_msg *m, long now)
 	tv[1].tv_usec = 0;
 	if (utimes(m->path, tv) < 0)
 		log_warn("%s: set retry time: %m", m->id);
-	if (queue_move(qmgr_conf.queue_dir, "active", "deferred", m->id) < 0)
+	if (qmgr_move("active", "deferred", m->id) < 0)
 		log_warn("%s: move to deferred: %m", m->id);
 }
 
