@@ -21,3 +21,10 @@ smtpd-check_SRCS := smtpd/smtpd_check_driver.c smtpd/smtpd_check.c
 
 UNIT_TESTS += smtpd_cmd_test
 smtpd_cmd_test_SRCS := smtpd/smtpd_cmd_test.c smtpd/smtpd_cmd.c
+
+# SASL (AUTH): the state machine, password schemes, Dovecot client.
+smtpd_SRCS += smtpd/smtpd_sasl.c smtpd/smtpd_sasl_pw.c \
+	smtpd/smtpd_sasl_dovecot.c
+UNIT_TESTS += smtpd_sasl_test
+smtpd_sasl_test_SRCS := smtpd/smtpd_sasl_test.c smtpd/smtpd_sasl.c \
+	smtpd/smtpd_sasl_pw.c smtpd/smtpd_sasl_dovecot.c
