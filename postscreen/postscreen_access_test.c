@@ -166,6 +166,24 @@ test_list(void)
 	    "no permit_mynetworks: mynetworks ignored");
 	psc_access_close(acl);
 
+	/* mynetworks may name tables too (cidr: here). */
+	{
+		struct strv *tnets = strv_new();
+		char	 netspec[300];
+
+		snprintf(netspec, sizeof(netspec), "cidr:%s", path);
+		strv_add(tnets, netspec);
+		acl = psc_access_open("permit_mynetworks", tnets);
+		tap_is_int(psc_access_check(acl, "10.9.9.9"), PSC_ACL_PERMIT,
+		    "mynetworks table: listed network permitted");
+		tap_is_int(psc_access_check(acl, "127.0.0.2"), PSC_ACL_PERMIT,
+		    "mynetworks table: any answer counts as a match");
+		tap_is_int(psc_access_check(acl, "203.0.113.1"), PSC_ACL_DUNNO,
+		    "mynetworks table: unlisted");
+		psc_access_close(acl);
+		strv_free(tnets);
+	}
+
 	/* Empty list: everything is tested. */
 	acl = psc_access_open("", nets);
 	tap_is_int(psc_access_check(acl, "10.0.0.1"), PSC_ACL_DUNNO,
