@@ -40,6 +40,7 @@
 #include <sys/time.h>
 
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -356,15 +357,65 @@ read_all(struct queue_file *qf, size_t *len)
 	return (buf);
 }
 
-/* pickup_received - "Received: by host (Postern, from userid N)" */
+/* clean_value - a user-supplied attribute value made harmless */
 static char *
-pickup_received(uid_t uid)
+clean_value(const char *v)
 {
-	char	 date[80];
+	char	*c = xstrndup(v, 200), *cp;
 
-	qmgr_dsn_date(time(NULL), date, sizeof(date));
-	return (xasprintf("Received: by %s (%s, from userid %ld);\n\t%s",
-	    qmgr_conf.myhostname, qmgr_conf.mail_name, (long)uid, date));
+	for (cp = c; *cp; cp++)
+		if ((unsigned char)*cp < 0x20 || *cp == 0x7f)
+			*cp = ' ';
+	return (c);
+}
+
+/*
+ * pickup_attrs - the envelope attributes cleanup gets for a maildrop
+ * file. The file was written by an unprivileged user: only the DSN
+ * and full-name attributes are taken from it (cleaned); uid and login
+ * come from the file's owner, never from the file's text (Postfix's
+ * pickup does the same).
+ */
+static char **
+pickup_attrs(const struct queue_file *qf, uid_t uid)
+{
+	static const char *keep[] = {"dsn_ret", "dsn_envid", "full_name",
+	NULL};
+	char	**a = xcalloc(2 * 6 + 1, sizeof(char *));
+	struct passwd pw, *pwp = NULL;
+	char	 pwbuf[1024];
+	size_t	 i, k, n = 0;
+	const char *v;
+
+	a[n++] = xstrdup("uid");
+	a[n++] = xasprintf("%ld", (long)uid);
+	if (getpwuid_r(uid, &pw, pwbuf, sizeof(pwbuf), &pwp) == 0 && pwp) {
+		a[n++] = xstrdup("login");
+		a[n++] = clean_value(pw.pw_name);
+	}
+	a[n++] = xstrdup("origin");
+	a[n++] = xstrdup("sendmail");
+	for (k = 0; keep[k]; k++) {
+		for (v = NULL, i = 0; i < qf->nattrs; i++)
+			if (strcmp(qf->attrs[i].name, keep[k]) == 0)
+				v = qf->attrs[i].value;
+		if (v && n + 2 <= 2 * 6) {
+			a[n++] = xstrdup(keep[k]);
+			a[n++] = clean_value(v);
+		}
+	}
+	return (a);
+}
+
+/* free_attrs - release pickup_attrs() */
+static void
+free_attrs(char **a)
+{
+	size_t	 i;
+
+	for (i = 0; a[i]; i++)
+		free(a[i]);
+	free(a);
 }
 
 /*
@@ -428,12 +479,12 @@ pickup_clean(struct pickup_job *j, struct qmgr_thread *t,
 {
 	const struct qmgr_resolve_conf *rc = &qmgr_conf.rc;
 	struct cleanup_rcpt *rcpts = xcalloc(qf->nrcpts + 1, sizeof(*rcpts));
-	const char **attrs = xcalloc(2 * qf->nattrs + 1, sizeof(char *));
+	char	**attrs = NULL;
 	struct cleanup_input in;
 	struct cleanup_result res;
 	struct strv *own = strv_new();
 	struct stat st;
-	char	*msg, *sender, *received;
+	char	*msg, *sender;
 	size_t	 i, mlen = 0;
 	int	 r, keep = 0;
 
@@ -451,23 +502,20 @@ pickup_clean(struct pickup_job *j, struct qmgr_thread *t,
 		rcpts[i].orcpt = qf->rcpts[i].orcpt;
 		rcpts[i].notify = qf->rcpts[i].notify;
 	}
-	for (i = 0; i < qf->nattrs; i++) {
-		attrs[2 * i] = qf->attrs[i].name;
-		attrs[2 * i + 1] = qf->attrs[i].value;
-	}
-	fstat(qf->fd, &st);
-	received = pickup_received(st.st_uid);
+	if (fstat(qf->fd, &st) < 0)
+		st.st_uid = (uid_t)-1;
+	attrs = pickup_attrs(qf, st.st_uid);
 	memset(&in, 0, sizeof(in));
 	memset(&res, 0, sizeof(res));
 	in.queue_dir = qmgr_conf.queue_dir;
 	in.sender = sender;
 	in.rcpts = rcpts;
 	in.nrcpts = qf->nrcpts;
-	in.attrs = attrs;
+	in.attrs = (const char *const *)attrs;
 	in.message = msg;
 	in.message_len = mlen;
 	in.flags = CLEANUP_FLAG_LOCAL;
-	in.received = received;
+	in.received = NULL;		/* "Received: by ... from userid N" */
 	in.log_prefix = "pickup";
 	r = cleanup_message(t->cm, &in, &res);
 	if (r == CLEANUP_OK && queue_sync_dir(qmgr_conf.queue_dir,
@@ -496,13 +544,12 @@ pickup_clean(struct pickup_job *j, struct qmgr_thread *t,
 			log_warn("maildrop %s: remove: %m", j->id);
 		j->ok = !keep;
 	}
-	free(received);
+	free_attrs(attrs);
 	free(sender);
 	free(msg);
 out:
 	strv_free(own);
 	free(rcpts);
-	free(attrs);
 }
 
 /* pickup_job - one maildrop file (resolve pool) */

@@ -57,7 +57,7 @@ def new_id():
 
 
 def write_qf(q, sender, rcpts, body=None, arrival=None, warn=0, sub='incoming',
-             qid=None):
+             qid=None, attrs=()):
     """rcpts: list of (addr, notify)."""
     qid = qid or new_id()
     arrival = arrival if arrival is not None else time.time()
@@ -67,6 +67,8 @@ def write_qf(q, sender, rcpts, body=None, arrival=None, warn=0, sub='incoming',
     msg = body.encode()
     env = 'V1\nI%s\nT%d.%06d\nW%020d\nS%s\n' % (
         qid, int(arrival), int((arrival % 1) * 1e6), warn, enc(sender))
+    for name, value in attrs:
+        env += 'A%s=%s\n' % (enc(name), enc(value))
     for addr, notify in rcpts:
         env += 'RP %d -1 %s\n' % (notify, enc(addr))
     data = env.encode() + b'M%020d\n' % len(msg) + msg + b'E\n'
@@ -447,6 +449,21 @@ smtp_destination_recipient_limit = 2
         ok('all is well' in text, 'pickup: body kept')
         ok(not os.path.exists(os.path.join(q, 'maildrop', mid)),
            'pickup: maildrop file removed')
+        uid = os.stat(os.path.join(q, 'incoming')).st_uid
+        mid = write_qf(q, 'cronuser', [('ok11@example.com', 0)],
+                       sub='maildrop', body='Subject: forged\n\nx\n',
+                       attrs=[('client_address', '192.0.2.66'),
+                              ('sasl_username', 'ceo'), ('uid', '0'),
+                              ('protocol', 'ESMTPA')])
+        wake()
+        ok(wait_for(lambda: delivered('ok11@example.com')),
+           'pickup with forged attributes delivered')
+        row = delivered('ok11@example.com')
+        text = read(os.path.join(out, row[0][1] + '.msg')) if row else ''
+        ok('192.0.2.66' not in text and 'ceo' not in text
+           and 'ESMTPA' not in text and 'from userid %d)' % uid in text,
+           'pickup: envelope attributes of a maildrop file are not trusted',
+           text)
 
         # 13b. a local submission that header_checks reject is returned
         mid = write_qf(q, 'lee@sender.example', [('ok6@example.com', 0)],
