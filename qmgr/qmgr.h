@@ -53,6 +53,7 @@ struct qmgr_conf {
 	long	 bounce_lifetime;
 	long	 delay_warning;
 	long	 bounce_size_limit;
+	long	 message_size_limit;
 	long	 default_conc;
 	long	 initial_conc;
 	long	 default_rcpt_limit;

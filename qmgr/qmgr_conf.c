@@ -83,6 +83,8 @@ qmgr_conf_load(void)
 	    c->max_lifetime, 1);
 	c->delay_warning = qmgr_conf_long("delay_warning_time", 0, 1);
 	c->bounce_size_limit = qmgr_conf_long("bounce_size_limit", 50000, 0);
+	c->message_size_limit = qmgr_conf_long("message_size_limit", 10240000,
+	    0);
 	c->default_conc = qmgr_conf_long(
 	    "default_destination_concurrency_limit", 20, 0);
 	c->initial_conc = qmgr_conf_long("initial_destination_concurrency",

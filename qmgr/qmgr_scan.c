@@ -438,7 +438,9 @@ pickup_reject(struct pickup_job *j, struct queue_file *qf,
 
 	if (*sender == 0)
 		goto out;
-	if (strncmp(text, "550 ", 4) == 0 || strncmp(text, "554 ", 4) == 0)
+	if (strncmp(text, "552 5.3.4 ", 10) == 0)
+		status = "5.3.4";
+	if (strlen(text) > 4 && text[0] == '5' && text[3] == ' ')
 		text += 4;
 	for (i = 0; i < qf->nrcpts; i++) {
 		r[i].addr = qf->rcpts[i].addr;
@@ -488,6 +490,19 @@ pickup_clean(struct pickup_job *j, struct qmgr_thread *t,
 	size_t	 i, mlen = 0;
 	int	 r, keep = 0;
 
+	if (qmgr_conf.message_size_limit > 0
+	    && qf->msg_len > qmgr_conf.message_size_limit) {
+		/* never read a huge local submission into memory */
+		log_warn("maildrop %s: from=<%s>: message size %lld exceeds"
+		    " message_size_limit", j->id, log_safe(qf->sender),
+		    (long long)qf->msg_len);
+		sender = qmgr_resolve_qualify(rc, qf->sender);
+		if (pickup_reject(j, qf, sender, NULL, 0, "552 5.3.4 Message"
+		    " size exceeds fixed limit") == 0 && unlink(path) < 0)
+			log_warn("maildrop %s: remove: %m", j->id);
+		free(sender);
+		goto out;
+	}
 	if ((msg = read_all(qf, &mlen)) == NULL) {
 		log_warn("maildrop %s: read error: %m", j->id);
 		goto out;

@@ -140,6 +140,7 @@ relayhost =
 maximal_queue_lifetime = 5d
 bounce_queue_lifetime = 5d
 delay_warning_time = 3s
+message_size_limit = 100000
 transport_maps = texthash:%s/transport
 header_checks = regexp:%s/header_checks
 smtp_destination_concurrency_limit = 2
@@ -478,6 +479,20 @@ smtp_destination_recipient_limit = 2
         ok(not delivered('ok6@example.com'), 'pickup REJECT: not delivered')
         ok(not os.path.exists(os.path.join(q, 'maildrop', mid)),
            'pickup REJECT: maildrop file removed')
+
+        # 13c. an oversized local submission is returned, not read
+        mid = write_qf(q, 'pat@sender.example', [('ok12@example.com', 0)],
+                       sub='maildrop',
+                       body='Subject: big\n\n' + 'x' * 200000 + '\n')
+        wake()
+        ok(wait_for(lambda: dsn_for('pat@sender.example')),
+           'oversized maildrop file: DSN', read(qlog)[-1500:])
+        d = dsn_for('pat@sender.example')
+        ok(d and 'Status: 5.3.4' in d[0][1] and 'size exceeds' in d[0][1],
+           'oversized maildrop file: 5.3.4')
+        ok(not delivered('ok12@example.com')
+           and not os.path.exists(os.path.join(q, 'maildrop', mid)),
+           'oversized maildrop file: not delivered, removed')
 
         # 14. kill -9 qmgr in the middle of a message
         open(os.path.join(out, 'hang'), 'w').close()
