@@ -269,6 +269,8 @@ const struct conf_param conf_params[] = {
 	{ "smtpd_sasl_password_maps", "" },
 	/* postern: Dovecot auth server read timeout. */
 	{ "smtpd_sasl_timeout", "30s" },
+	{ "smtpd_sasl_failure_limit", "10" },	/* postern: per client */
+	{ "anvil_rate_time_unit", "60s" },
 	{ "smtpd_sasl_path", "smtpd" },
 	{ "smtpd_sasl_service", "smtp" },
 	{ "smtpd_sasl_local_domain", "" },
@@ -471,7 +473,8 @@ const struct conf_param conf_params[] = {
 	{ "postscreen_denylist_action", "${postscreen_blacklist_action?"
 	    "{$postscreen_blacklist_action}:{ignore}}" },
 	{ "postscreen_whitelist_interfaces", "" },
-	{ "postscreen_allowlist_interfaces", "${postscreen_whitelist_interfaces?"
+	{ "postscreen_allowlist_interfaces",
+	    "${postscreen_whitelist_interfaces?"
 	    "{$postscreen_whitelist_interfaces}:{static:all}}" },
 	{ "postscreen_greet_action", "ignore" },
 	{ "postscreen_greet_banner", "$smtpd_banner" },
@@ -680,13 +683,15 @@ params_mynetworks(void)
 	if (v4) {
 		strv_add(v, "127.0.0.0/8");
 		for (ifa = ifs; ifa; ifa = ifa->ifa_next)
-			if (ifa->ifa_addr && ifa->ifa_addr->sa_family == AF_INET)
+			if (ifa->ifa_addr
+			    && ifa->ifa_addr->sa_family == AF_INET)
 				params_net4(v, style, ifa);
 	}
 	if (v6) {
 		strv_add(v, "[::1]/128");
 		for (ifa = ifs; ifa; ifa = ifa->ifa_next)
-			if (ifa->ifa_addr && ifa->ifa_addr->sa_family == AF_INET6)
+			if (ifa->ifa_addr
+			    && ifa->ifa_addr->sa_family == AF_INET6)
 				params_net6(v, style, ifa);
 	}
 	if (ifs)

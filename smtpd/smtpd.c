@@ -129,6 +129,7 @@ smtpd_pre_init(void)
 	p->bare_exclusions = smtpd_exclusions();
 	p->tls_received = conf_bool("smtpd_tls_received_header");
 	smtpd_tls_init();
+	smtpd_auth_init();
 	w = conf_str("smtpd_worker_threads");
 	p->workers = *w ? (int)smtpd_long("smtpd_worker_threads", 1) : 8;
 }

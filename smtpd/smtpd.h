@@ -10,6 +10,7 @@
  *	smtpd_data.c	the DATA stream reader
  *	smtpd_queue.c	cleanup on a worker, group commit, qmgr wake-up
  *	smtpd_tls.c	the STARTTLS context and OpenSSL filter
+ *	smtpd_auth.c	the AUTH command over smtpd_sasl.c
  *
  *	Only smtpd_session.c touches libevent. The command and DATA
  *	modules see a session and write replies through smtpd_reply();
@@ -29,6 +30,7 @@ struct server_conn;
 struct bufferevent;
 struct event;
 struct smtpd_session;
+struct smtpd_sasl;
 struct tls_ctx;
 
 /* smtpd_forbid_bare_newline */
@@ -61,6 +63,7 @@ struct smtpd_params {
 	int	 tls_level;		/* smtpd_tls_security_level */
 	int	 tls_received;		/* smtpd_tls_received_header */
 	struct tls_ctx *tls;		/* NULL: no STARTTLS */
+	int	 sasl_enable;		/* smtpd_sasl_auth_enable */
 	struct strv *bare_exclusions;	/* ..._bare_newline_exclusions */
 };
 
@@ -142,6 +145,13 @@ struct smtpd_session {
 	int	 tls;			/* STARTTLS done */
 	int	 tls_handshake;		/* the handshake runs */
 	char	*tls_info;		/* "TLSv1.3 with cipher ..." */
+	struct smtpd_sasl *sasl;	/* AUTH exchange state */
+	char	*sasl_user;		/* after a successful AUTH */
+	const char *sasl_method;
+	int	 auth_wait;		/* next line is an AUTH response */
+	int	 auth_failures;
+	char	*auth_mech;		/* for the worker */
+	char	*auth_text;
 	struct buf *pending;		/* replies not yet written */
 	int	 dead;			/* connection gone during a job */
 	int	 stdin_mode;
@@ -201,6 +211,17 @@ void	 smtpd_session_fini(void);
 void	*smtpd_session_worker(void);	/* per thread: checker, maps */
 
 void	 smtpd_session_starttls(struct smtpd_session *);
+void	 smtpd_session_auth(struct smtpd_session *, const char *,
+	    const char *, smtpd_cont_fn *);
+void	 smtpd_session_delay(struct smtpd_session *, long);
+
+/* AUTH (smtpd_auth.c) */
+void	 smtpd_auth_init(void);
+const char *smtpd_auth_offer(const struct smtpd_session *);
+int	 smtpd_auth_broken(void);
+void	 smtpd_auth_cmd(struct smtpd_session *, char *);
+void	 smtpd_auth_response(struct smtpd_session *, char *);
+void	 smtpd_auth_reset(struct smtpd_session *);
 
 /* STARTTLS (smtpd_tls.c) */
 void	 smtpd_tls_init(void);
@@ -216,9 +237,11 @@ void	 smtpd_queue_done_reply(struct smtpd_session *, int, const char *);
 
 /* The per-thread worker context */
 struct cleanup_maps;
+struct smtpd_sasl_backend;
 struct smtpd_worker {
 	struct smtpd_checker *checker;
 	struct cleanup_maps *cleanup;
+	struct smtpd_sasl_backend *sasl;	/* NULL without AUTH */
 };
 
 #endif

@@ -52,8 +52,8 @@
 typedef void cmd_fn(struct smtpd_session *, char *);
 
 static cmd_fn cmd_helo, cmd_ehlo, cmd_mail, cmd_rcpt, cmd_data, cmd_rset,
-	cmd_noop, cmd_quit, cmd_vrfy, cmd_help, cmd_etrn, cmd_notimpl,
-	cmd_starttls, cmd_unknown;
+	cmd_noop, cmd_quit, cmd_vrfy, cmd_help, cmd_etrn,
+	cmd_starttls, cmd_auth, cmd_unknown;
 
 #define CMD_JUNK	(1 << 0)	/* counts toward smtpd_junk_command_limit */
 #define CMD_LAST	(1 << 1)	/* must end a pipelined group (RFC 2920) */
@@ -76,7 +76,7 @@ static const struct smtpd_cmd {
 	{"HELP", SMTPD_VERB_HELP, cmd_help, CMD_JUNK},
 	{"ETRN", SMTPD_VERB_ETRN, cmd_etrn, CMD_JUNK | CMD_LAST},
 	{"STARTTLS", SMTPD_VERB_STARTTLS, cmd_starttls, CMD_LAST},
-	{"AUTH", SMTPD_VERB_AUTH, cmd_notimpl, CMD_LAST},
+	{"AUTH", SMTPD_VERB_AUTH, cmd_auth, CMD_LAST},
 	{"unknown", SMTPD_VERB_UNKNOWN, cmd_unknown, 0},	/* catch-all */
 };
 
@@ -155,7 +155,8 @@ static void
 helo_reply(struct smtpd_session *s)
 {
 	const char *lines[12];
-	char	 size[40];
+	const char *mechs;
+	char	 size[40], auth[80], auth_eq[80];
 	size_t	 n = 0;
 
 	if (!s->esmtp) {
@@ -173,6 +174,14 @@ helo_reply(struct smtpd_session *s)
 		lines[n++] = "VRFY";
 	if (smtpd_params.tls && !s->tls && !s->stdin_mode)
 		lines[n++] = "STARTTLS";
+	if ((mechs = smtpd_auth_offer(s)) != NULL) {
+		snprintf(auth, sizeof(auth), "AUTH %s", mechs);
+		lines[n++] = auth;
+		if (smtpd_auth_broken()) {
+			snprintf(auth_eq, sizeof(auth_eq), "AUTH=%s", mechs);
+			lines[n++] = auth_eq;
+		}
+	}
 	lines[n++] = "ENHANCEDSTATUSCODES";
 	lines[n++] = "8BITMIME";
 	lines[n++] = "DSN";
@@ -215,7 +224,8 @@ do_helo(struct smtpd_session *s, const char *arg, int esmtp)
 	s->helo = xstrndup(arg, n > 255 ? 255 : n);
 	s->esmtp = esmtp;
 	s->cs.helo_name = s->helo;
-	s->cs.protocol = !esmtp ? "SMTP" : s->tls ? "ESMTPS" : "ESMTP";
+	s->cs.protocol = !esmtp ? "SMTP" : s->sasl_user ? (s->tls ? "ESMTPSA"
+	    : "ESMTPA") : s->tls ? "ESMTPS" : "ESMTP";
 	smtpd_session_check(s, SMTPD_STAGE_HELO, helo_done);
 }
 
@@ -664,13 +674,6 @@ cmd_etrn(struct smtpd_session *s, char *arg)
 	smtpd_reply(s, REPLY_NOT_IMPL, "ETRN");
 }
 
-/* cmd_notimpl - STARTTLS and AUTH until the TLS issue lands */
-static void
-cmd_notimpl(struct smtpd_session *s, char *arg)
-{
-	smtpd_reply(s, REPLY_NOT_IMPL, smtpd_cmd_name(s->cur_verb));
-}
-
 /* check_starttls - offered, not yet active, no argument */
 static int
 check_starttls(struct smtpd_session *s, const char *arg)
@@ -696,6 +699,13 @@ cmd_starttls(struct smtpd_session *s, char *arg)
 {
 	if (check_starttls(s, arg) == 0)
 		smtpd_session_starttls(s);
+}
+
+/* cmd_auth - AUTH: smtpd_auth.c checks and runs the exchange */
+static void
+cmd_auth(struct smtpd_session *s, char *arg)
+{
+	smtpd_auth_cmd(s, arg);
 }
 
 /* cmd_unknown - the catch-all */

@@ -108,6 +108,27 @@ smtpd_session_starttls(struct smtpd_session *s)
 	put("220 fake");
 }
 
+/* smtpd_auth_offer - fake: AUTH not offered */
+const char *
+smtpd_auth_offer(const struct smtpd_session *s)
+{
+	return (NULL);
+}
+
+/* smtpd_auth_broken - fake */
+int
+smtpd_auth_broken(void)
+{
+	return (0);
+}
+
+/* smtpd_auth_cmd - fake: AUTH not enabled */
+void
+smtpd_auth_cmd(struct smtpd_session *s, char *arg)
+{
+	put("503 5.5.1 Error: authentication not enabled");
+}
+
 /* smtpd_session_close - fake: mark closing */
 void
 smtpd_session_close(struct smtpd_session *s)
@@ -208,8 +229,8 @@ static const struct {
 	{"VRFY enabled", "VRFY\nVRFY <a@b>\nVRFY bob\nVRFY <a@b",
 	    "501 5.5.4|252 2.0.0|252 2.0.0|501 5.1.3", 0, 0},
 	{"VRFY disabled", "VRFY a", "502 5.5.1", 0, 1},
-	{"STARTTLS and AUTH not yet", "STARTTLS\nAUTH PLAIN",
-	    "502 5.5.1|502 5.5.1", 0, 0},
+	{"STARTTLS without TLS, AUTH not enabled", "STARTTLS\nAUTH PLAIN",
+	    "502 5.5.1|503 5.5.1", 0, 0},
 	{"QUIT", "QUIT", "221 2.0.0", 0, 0},
 	{"overlong address", "MAIL FROM:<aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@b>",

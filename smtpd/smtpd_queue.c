@@ -164,7 +164,7 @@ queue_job(void *arg, void *thread_ctx)
 	struct cleanup_input in;
 	struct cleanup_result res;
 	struct cleanup_rcpt *rcpts;
-	const char *attrs[24];
+	const char *attrs[28];
 	size_t	 i, n = 0;
 
 	rcpts = xcalloc(s->nrcpts, sizeof(*rcpts));
@@ -182,6 +182,8 @@ queue_job(void *arg, void *thread_ctx)
 	queue_attr(attrs, &n, "protocol", s->cs.protocol);
 	if (smtpd_params.tls_received)
 		queue_attr(attrs, &n, "tls_info", s->tls_info);
+	queue_attr(attrs, &n, "sasl_username", s->sasl_user);
+	queue_attr(attrs, &n, "sasl_method", s->sasl_method);
 	queue_attr(attrs, &n, "dsn_envid", s->dsn_envid);
 	queue_attr(attrs, &n, "dsn_ret", s->dsn_ret == 1 ? "FULL"
 	    : s->dsn_ret == 2 ? "HDRS" : NULL);
@@ -218,7 +220,13 @@ queue_done(void *arg)
 	struct smtpd_session *s = arg;
 
 	if (s->result == CLEANUP_OK) {
-		log_info("%s: client=%s", s->queue_id, s->namaddr);
+		if (s->sasl_user)
+			log_info("%s: client=%s, sasl_method=%s, "
+			    "sasl_username=%s", s->queue_id, s->namaddr,
+			    s->sasl_method ? s->sasl_method : "",
+			    log_safe(s->sasl_user));
+		else
+			log_info("%s: client=%s", s->queue_id, s->namaddr);
 		buf_free(s->job_reply);
 		s->job_reply = NULL;
 		s->next = commit_wait;

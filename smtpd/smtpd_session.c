@@ -59,11 +59,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+
+#include <openssl/crypto.h>
 
 #include "addr.h"
 #include "buf.h"
@@ -74,6 +77,7 @@
 #include "str.h"
 #include "smtpd.h"
 #include "smtpd_check.h"
+#include "smtpd_sasl.h"
 #include "workq.h"
 #include "xalloc.h"
 
@@ -96,6 +100,8 @@ smtpd_session_worker(void)
 
 	w->checker = smtpd_check_new();
 	w->cleanup = cleanup_maps_new();
+	if (smtpd_params.sasl_enable)
+		w->sasl = smtpd_sasl_backend_new();
 	return (w);
 }
 
@@ -107,6 +113,8 @@ session_worker_free(void *ctx)
 
 	smtpd_check_free(w->checker);
 	cleanup_maps_free(w->cleanup);
+	if (w->sasl)
+		smtpd_sasl_backend_free(w->sasl);
 	free(w);
 }
 
@@ -319,6 +327,9 @@ session_free(struct smtpd_session *s)
 	free(s->helo);
 	free(s->denied);
 	free(s->tls_info);
+	smtpd_auth_reset(s);
+	free(s->auth_mech);
+	free(s->auth_text);
 	free(s->pend_addr);
 	free(s->pend_orcpt);
 	buf_free(s->pending);
@@ -596,11 +607,23 @@ session_line(struct smtpd_session *s, struct evbuffer *in)
 		smtpd_session_close(s);
 		return (0);
 	}
+	if (s->auth_wait) {
+		/* Not a command: the answer to a "334" challenge. */
+		if (log_verbose)
+			log_debug("< %s: (AUTH response)", s->namaddr);
+		if (memchr(line, 0, len) != NULL)
+			line[0] = 0;		/* undecodable: let sasl say so */
+		smtpd_auth_response(s, line);
+		OPENSSL_cleanse(line, len);
+		return (1);
+	}
 	if (evbuffer_get_length(in) > 0 && session_pipe_check(s, in, line,
 	    len) < 0)
 		return (0);
+	/* An AUTH initial response is a password: log the verb only. */
 	if (log_verbose)
-		log_debug("< %s: %s", s->namaddr, log_safen(line, len));
+		log_debug("< %s: %s", s->namaddr, log_safen(line,
+		    strncasecmp(line, "AUTH ", 5) == 0 ? 4 : len));
 	if (memchr(line, 0, len) != NULL) {
 		s->cur_verb = s->last_verb = SMTPD_VERB_UNKNOWN;
 		s->cnt_total[SMTPD_VERB_UNKNOWN]++;
@@ -608,6 +631,8 @@ session_line(struct smtpd_session *s, struct evbuffer *in)
 		return (1);
 	}
 	smtpd_cmd_dispatch(s, line, len);
+	if (len > 5 && strncasecmp(line, "AUTH ", 5) == 0)
+		OPENSSL_cleanse(line, len);
 	return (1);
 }
 
@@ -725,6 +750,7 @@ smtpd_session_starttls(struct smtpd_session *s)
 	}
 	/* RFC 3207: all knowledge from before TLS is discarded. */
 	smtpd_session_reset(s);
+	smtpd_auth_reset(s);
 	free(s->helo);
 	s->helo = NULL;
 	s->cs.helo_name = NULL;
@@ -855,6 +881,82 @@ smtpd_session_check(struct smtpd_session *s, int stage, smtpd_cont_fn *cont)
 	s->job_reply = buf_new(128);
 	bufferevent_disable(s->in, EV_READ);
 	workq_submit(session_wq, session_check_job, session_check_done, s);
+}
+
+/* session_auth_job - on a worker: one step of the SASL exchange */
+static void
+session_auth_job(void *arg, void *thread_ctx)
+{
+	struct smtpd_session *s = arg;
+	struct smtpd_worker *w = thread_ctx;
+
+	if (w->sasl == NULL) {
+		buf_puts(s->job_reply, "454 4.7.0 Temporary authentication "
+		    "failure: no backend");
+		s->result = SMTPD_SASL_TEMP;
+	} else if (s->auth_mech)
+		s->result = smtpd_sasl_start(s->sasl, w->sasl, s->auth_mech,
+		    s->auth_text, s->job_reply);
+	else
+		s->result = smtpd_sasl_step(s->sasl, w->sasl, s->auth_text,
+		    s->job_reply);
+}
+
+/* session_auth_wipe - the client's response may hold a password */
+static void
+session_auth_wipe(struct smtpd_session *s)
+{
+	if (s->auth_text) {
+		OPENSSL_cleanse(s->auth_text, strlen(s->auth_text));
+		free(s->auth_text);
+		s->auth_text = NULL;
+	}
+	free(s->auth_mech);
+	s->auth_mech = NULL;
+}
+
+/* session_auth_done - on the loop: continue in smtpd_auth.c */
+static void
+session_auth_done(void *arg)
+{
+	struct smtpd_session *s = arg;
+
+	session_auth_wipe(s);
+	session_check_done(arg);
+}
+
+/* smtpd_session_auth - start (mech set) or continue an AUTH exchange */
+void
+smtpd_session_auth(struct smtpd_session *s, const char *mech,
+    const char *text, smtpd_cont_fn *cont)
+{
+	s->busy = 1;
+	s->cont = cont;
+	s->job_reply = buf_new(128);
+	s->auth_mech = mech ? xstrdup(mech) : NULL;
+	s->auth_text = text ? xstrdup(text) : NULL;
+	if (s->in)
+		bufferevent_disable(s->in, EV_READ);
+	workq_submit(session_wq, session_auth_job, session_auth_done, s);
+}
+
+/* smtpd_session_delay - hold the queued replies for secs seconds */
+void
+smtpd_session_delay(struct smtpd_session *s, long secs)
+{
+	struct timeval tv;
+
+	if (secs <= 0 || s->state == SMTPD_ST_CLOSING)
+		return;
+	if (s->timer == NULL)
+		s->timer = evtimer_new(session_base, session_sleep_done, s);
+	tv.tv_sec = secs;
+	tv.tv_usec = 0;
+	evtimer_add(s->timer, &tv);
+	s->busy = 1;
+	s->sleeping = 1;
+	if (s->in)
+		bufferevent_disable(s->in, EV_READ);
 }
 
 /* session_connected - the client name is known: log, greet, read */
