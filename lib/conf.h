@@ -53,8 +53,9 @@ void	 conf_logical_lines(const char *, const char *, size_t,
  *	the pointer stays valid until the next conf_load()/conf_set().
  *	Every function takes one internal lock, so worker threads may
  *	read parameters; daemons still copy what they need at start-up
- *	(and must not conf_set() while other threads hold pointers). conf_int/time/bool log a
- *	fatal error on a malformed value, naming the parameter.
+ *	(and must not conf_set() while other threads hold pointers).
+ *	conf_int/time/bool log a fatal error on a malformed value, naming
+ *	the parameter.
  *	conf_list() splits on commas and whitespace (caller frees); as in
  *	Postfix, a {...} group stays one element with its braces, so
  *	"check_sender_access inline:{ a=REJECT, b=OK }" gives two.

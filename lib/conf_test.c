@@ -541,7 +541,8 @@ test_macro_syntax(void)
 		    "${b\n"));
 		conf_check(warn_collect, w);
 		tap_ok(strstr(BUF_STR(w), "parameter smtpd_banner: truncated "
-		    "macro reference") != NULL, "conf_check reports bad syntax");
+		    "macro reference") != NULL,
+		    "conf_check reports bad syntax");
 		tap_is_str(conf_str("smtpd_banner"), "${b",
 		    "bad syntax is kept as written");
 		buf_free(w);
@@ -614,7 +615,8 @@ test_params(void)
 				if (strcmp(v->argv[k], "[::1]/128") == 0)
 					six = k;
 			for (k = 0; k < v->argc; k++)
-				if ((strchr(v->argv[k], '[') != NULL) != (k >= six))
+				if ((strchr(v->argv[k], '[') != NULL)
+				    != (k >= six))
 					order = 0;
 			tap_ok(v->argc >= 2 && six > 0 && order
 			    && strcmp(v->argv[0], "127.0.0.0/8") == 0,

@@ -62,7 +62,8 @@ mastercf_split(const char *line)
 					break;
 			}
 			if (*cp == '}') {
-				tok = xstrndup(start + 1, (size_t)(cp - start - 1));
+				tok = xstrndup(start + 1,
+				    (size_t)(cp - start - 1));
 				strv_add(v, str_trim(tok));
 				free(tok);
 				cp++;

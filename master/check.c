@@ -198,7 +198,8 @@ check_commands(const struct mastercf *m, int verbose)
 
 	for (i = 0; i < m->nsvc; i++) {
 		s = &m->svc[i];
-		cmd = (slash = strrchr(s->command, '/')) ? slash + 1 : s->command;
+		slash = strrchr(s->command, '/');
+		cmd = slash ? slash + 1 : s->command;
 		if (check_in(check_programs, cmd)) {
 			if (verbose)
 				log_info("%s, line %d: service %s/%s: runs %s",

@@ -331,7 +331,8 @@ postconf_replace(const char *path, const struct buf *data, mode_t mode)
 		ok = 0;
 	} else if (write(fd, BUF_STR(data), BUF_LEN(data))
 	    != (ssize_t)BUF_LEN(data) || fsync(fd) < 0 || close(fd) < 0) {
-		snprintf(why, sizeof(why), "write %s: %s", tmp, strerror(errno));
+		snprintf(why, sizeof(why), "write %s: %s", tmp,
+		    strerror(errno));
 		unlink(tmp);
 		ok = 0;
 	} else if (rename(tmp, path) < 0) {
