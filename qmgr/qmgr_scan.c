@@ -474,46 +474,91 @@ out:
 	return (rc);
 }
 
+/* pickup_too_big - return an oversized file unread; 1 if it was */
+static int
+pickup_too_big(struct pickup_job *j, struct queue_file *qf,
+    const char *path)
+{
+	char	*sender;
+
+	if (qmgr_conf.message_size_limit <= 0
+	    || qf->msg_len <= qmgr_conf.message_size_limit)
+		return (0);
+	log_warn("maildrop %s: from=<%s>: message size %lld exceeds"
+	    " message_size_limit", j->id, log_safe(qf->sender),
+	    (long long)qf->msg_len);
+	sender = qmgr_resolve_qualify(&qmgr_conf.rc, qf->sender);
+	if (pickup_reject(j, qf, sender, NULL, 0, "552 5.3.4 Message size"
+	    " exceeds fixed limit") == 0 && unlink(path) < 0)
+		log_warn("maildrop %s: remove: %m", j->id);
+	free(sender);
+	return (1);
+}
+
+/* pickup_outcome - act on cleanup's verdict */
+static void
+pickup_outcome(struct pickup_job *j, struct queue_file *qf,
+    const char *path, const struct cleanup_input *in,
+    const struct cleanup_result *res, int r, uid_t uid)
+{
+	int	 keep = 0;
+
+	if (r == CLEANUP_OK && queue_sync_dir(qmgr_conf.queue_dir,
+	    res->hold ? "hold" : "incoming") < 0) {
+		log_warn("maildrop %s: sync: %m", j->id);
+		return;
+	}
+	if (r == CLEANUP_DEFER) {
+		log_warn("maildrop %s: %s; will try again", j->id, res->reply);
+		return;
+	}
+	if (r == CLEANUP_OK) {
+		log_info("%s: uid=%ld from=<%s>", res->queue_id, (long)uid,
+		    log_safe(in->sender));
+		if (!res->hold)
+			snprintf(j->newid, sizeof(j->newid), "%s",
+			    res->queue_id);
+	} else if (r == CLEANUP_REJECT) {
+		log_warn("maildrop %s: from=<%s>: rejected: %s", j->id,
+		    log_safe(in->sender), log_safe(res->reply));
+		keep = pickup_reject(j, qf, in->sender, in->message,
+		    in->message_len, res->reply) < 0;
+	} else {
+		log_info("maildrop %s: from=<%s>: discarded", j->id,
+		    log_safe(in->sender));
+	}
+	if (!keep && unlink(path) < 0)
+		log_warn("maildrop %s: remove: %m", j->id);
+	j->ok = !keep;
+}
+
 /* pickup_clean - run one maildrop file through cleanup */
 static void
 pickup_clean(struct pickup_job *j, struct qmgr_thread *t,
     struct queue_file *qf, const char *path)
 {
 	const struct qmgr_resolve_conf *rc = &qmgr_conf.rc;
-	struct cleanup_rcpt *rcpts = xcalloc(qf->nrcpts + 1, sizeof(*rcpts));
-	char	**attrs = NULL;
+	struct cleanup_rcpt *rcpts;
 	struct cleanup_input in;
 	struct cleanup_result res;
-	struct strv *own = strv_new();
+	struct strv *own;
 	struct stat st;
-	char	*msg, *sender;
+	char	**attrs, *msg;
 	size_t	 i, mlen = 0;
-	int	 r, keep = 0;
 
-	if (qmgr_conf.message_size_limit > 0
-	    && qf->msg_len > qmgr_conf.message_size_limit) {
-		/* never read a huge local submission into memory */
-		log_warn("maildrop %s: from=<%s>: message size %lld exceeds"
-		    " message_size_limit", j->id, log_safe(qf->sender),
-		    (long long)qf->msg_len);
-		sender = qmgr_resolve_qualify(rc, qf->sender);
-		if (pickup_reject(j, qf, sender, NULL, 0, "552 5.3.4 Message"
-		    " size exceeds fixed limit") == 0 && unlink(path) < 0)
-			log_warn("maildrop %s: remove: %m", j->id);
-		free(sender);
-		goto out;
-	}
+	if (pickup_too_big(j, qf, path))
+		return;
 	if ((msg = read_all(qf, &mlen)) == NULL) {
 		log_warn("maildrop %s: read error: %m", j->id);
-		goto out;
+		return;
 	}
-	sender = qmgr_resolve_qualify(rc, qf->sender);
+	rcpts = xcalloc(qf->nrcpts + 1, sizeof(*rcpts));
+	own = strv_new();
 	for (i = 0; i < qf->nrcpts; i++) {
-		strv_add(own, qf->rcpts[i].addr);
-		free(own->argv[own->argc - 1]);
-		own->argv[own->argc - 1] = qmgr_resolve_qualify(rc,
-		    qf->rcpts[i].addr);
-		rcpts[i].addr = own->argv[own->argc - 1];
+		strv_add(own, "");
+		free(own->argv[i]);
+		own->argv[i] = qmgr_resolve_qualify(rc, qf->rcpts[i].addr);
+		rcpts[i].addr = own->argv[i];
 		rcpts[i].orcpt = qf->rcpts[i].orcpt;
 		rcpts[i].notify = qf->rcpts[i].notify;
 	}
@@ -523,7 +568,7 @@ pickup_clean(struct pickup_job *j, struct qmgr_thread *t,
 	memset(&in, 0, sizeof(in));
 	memset(&res, 0, sizeof(res));
 	in.queue_dir = qmgr_conf.queue_dir;
-	in.sender = sender;
+	in.sender = qmgr_resolve_qualify(rc, qf->sender);
 	in.rcpts = rcpts;
 	in.nrcpts = qf->nrcpts;
 	in.attrs = (const char *const *)attrs;
@@ -532,37 +577,11 @@ pickup_clean(struct pickup_job *j, struct qmgr_thread *t,
 	in.flags = CLEANUP_FLAG_LOCAL;
 	in.received = NULL;		/* "Received: by ... from userid N" */
 	in.log_prefix = "pickup";
-	r = cleanup_message(t->cm, &in, &res);
-	if (r == CLEANUP_OK && queue_sync_dir(qmgr_conf.queue_dir,
-	    res.hold ? "hold" : "incoming") < 0) {
-		log_warn("maildrop %s: sync: %m", j->id);
-	} else if (r == CLEANUP_DEFER) {
-		log_warn("maildrop %s: %s; will try again", j->id, res.reply);
-	} else {
-		if (r == CLEANUP_OK) {
-			log_info("%s: uid=%ld from=<%s>", res.queue_id,
-			    (long)st.st_uid, log_safe(sender));
-			if (!res.hold)
-				snprintf(j->newid, sizeof(j->newid), "%s",
-				    res.queue_id);
-		} else if (r == CLEANUP_REJECT) {
-			log_warn("maildrop %s: from=<%s>: rejected: %s", j->id,
-			    log_safe(sender), log_safe(res.reply));
-			if (pickup_reject(j, qf, sender, msg, mlen,
-			    res.reply) < 0)
-				keep = 1;
-		} else {
-			log_info("maildrop %s: from=<%s>: discarded", j->id,
-			    log_safe(sender));
-		}
-		if (!keep && unlink(path) < 0)
-			log_warn("maildrop %s: remove: %m", j->id);
-		j->ok = !keep;
-	}
+	pickup_outcome(j, qf, path, &in, &res, cleanup_message(t->cm, &in,
+	    &res), st.st_uid);
+	free((char *)in.sender);
 	free_attrs(attrs);
-	free(sender);
 	free(msg);
-out:
 	strv_free(own);
 	free(rcpts);
 }
