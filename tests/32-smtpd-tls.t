@@ -77,7 +77,8 @@ smtpd_tls_received_header = yes
 smtpd_tls_mandatory_protocols = !SSLv2, !SSLv3
 tls_high_cipherlist = kEDH+aRSA+AES128:kEECDH+aRSA+AES128:+SSLv3
 smtpd_tls_mandatory_ciphers = high
-''' % (CERT, KEY))
+smtpd_tls_session_cache_database = btree:%s/scache
+''' % (CERT, KEY, TMP))
 
 
 def make_queue(name):
@@ -201,6 +202,23 @@ try:
     except (ssl.SSLError, OSError):
         refused = True
     ok(refused, 'a TLSv1.1-only client cannot complete the handshake')
+
+    # Session resumption through the cache (openssl s_client, TLS 1.2)
+    sess = os.path.join(TMP, 'sess.pem')
+    outs = []
+    for opt in ('-sess_out', '-sess_in'):
+        r = subprocess.run(['openssl', 's_client', '-starttls', 'smtp',
+                            '-connect', '127.0.0.1:%d' % BASE, '-tls1_2',
+                            opt, sess], input=b'NOOP\r\n',
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=20)
+        outs.append(r.stdout.decode('latin-1'))
+    ok(re.search(r'(?m)^New, TLSv1\.2', outs[0])
+       and 'subject=CN = mx.example.com' in outs[0],
+       'openssl s_client: TLSv1.2 with the configured certificate',
+       outs[0][-1500:])
+    ok(re.search(r'(?m)^Reused, TLSv1\.2', outs[1]),
+       'a second connection resumes the session', outs[1][-1500:])
 
     # CVE-2011-0411: plaintext pipelined after STARTTLS
     for port, name, want in ((BASE, 'default', '554 5.5.0'),
