@@ -1,0 +1,504 @@
+/*
+ * NAME
+ *	smtp_deliver - one lib/deliver.h request to the smtp/lmtp agent
+ * SYNOPSIS
+ *	See smtp.h.
+ * DESCRIPTION
+ *	smtp_cfg_load() copies the parameters (main thread, at start):
+ *	smtp_helo_name, smtp_connect_timeout (lmtp_connect_timeout when
+ *	set, for lmtp), smtp_{helo,mail,rcpt,data_init,data_xfer,
+ *	data_done,quit,starttls}_timeout, smtp_mx_address_limit,
+ *	smtp_skip_5xx_greeting, smtp_bind_address(6) (ignored with a
+ *	warning when not an address of this host), smtp_sasl_auth_enable
+ *	(lmtp_sasl_auth_enable), smtp_sasl_password_maps,
+ *	smtp_sasl_mechanism_filter, smtp_sasl_security_options and
+ *	smtp_sasl_tls_security_options (only "noplaintext" matters to
+ *	PLAIN/LOGIN), smtp_generic_maps, and the TLS client context
+ *	(tls_client_ctx_new("smtp"); the level is
+ *	lmtp_tls_security_level for lmtp).
+ *
+ *	smtp_request() checks the request, opens and maps the queue file,
+ *	rewrites sender, recipients and address headers through
+ *	smtp_generic_maps, resolves the nexthop and tries its addresses in
+ *	order until one session reaches MAIL FROM; then it logs one
+ *	Postfix line per recipient ("to=<...>, relay=host[addr]:port,
+ *	delay=, delays=a/b/c/d, dsn=, status=sent|deferred|bounced (...)")
+ *	and writes the answer.
+ * DIAGNOSTICS
+ *	A malformed request is answered with rcpt_count=0; every other
+ *	problem is a recipient result.
+ */
+#include <sys/mman.h>
+#include <sys/time.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attr.h"
+#include "buf.h"
+#include "conf.h"
+#include "deliver.h"
+#include "log.h"
+#include "map.h"
+#include "queue.h"
+#include "smtp.h"
+#include "tls.h"
+#include "xalloc.h"
+
+#define SMTP_RCPT_MAX	10000
+
+/* cfg_dup - expanded parameter, copied */
+static char *
+cfg_dup(const char *name)
+{
+	return (xstrdup(conf_str(name)));
+}
+
+/* has_word - does list parameter contain word? */
+static int
+has_word(const char *name, const char *word)
+{
+	struct strv *v = conf_list(name);
+	size_t	 i;
+	int	 found = 0;
+
+	for (i = 0; v && i < v->argc; i++)
+		if (strcasecmp(v->argv[i], word) == 0)
+			found = 1;
+	strv_free(v);
+	return (found);
+}
+
+/* bind_addr - a usable bind address or NULL */
+static char *
+bind_addr(const char *name)
+{
+	const char *v = conf_str(name);
+
+	if (v == NULL || *v == 0)
+		return (NULL);
+	if (!smtp_bind_usable(v)) {
+		log_warn("%s = %s is not an address of this host: connecting "
+		    "without binding", name, log_safe(v));
+		return (NULL);
+	}
+	return (xstrdup(v));
+}
+
+/* tls_level - the configured client level (without a context) */
+static int
+tls_level(const char *name, const char *use, const char *enforce)
+{
+	const char *v = conf_str(name);
+	int	 lev;
+
+	if (v == NULL || *v == 0)
+		return (conf_bool(enforce) ? TLS_LEV_ENCRYPT : conf_bool(use)
+		    ? TLS_LEV_MAY : TLS_LEV_NONE);
+	lev = tls_level_parse(v);
+	return (lev == -2 || lev == -1 ? TLS_LEV_MAY : lev);
+}
+
+/* smtp_cfg_load - copy the parameters (main thread) */
+void
+smtp_cfg_load(struct smtp_cfg *cfg, const char *service)
+{
+	char	 err[512];
+	long	 t;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->service = xstrdup(service && *service ? service : "smtp");
+	cfg->lmtp = strcmp(cfg->service, "lmtp") == 0;
+	cfg->queue_dir = cfg_dup("queue_directory");
+	cfg->helo_name = cfg_dup("smtp_helo_name");
+	if (*cfg->helo_name == 0) {
+		free(cfg->helo_name);
+		cfg->helo_name = cfg_dup("myhostname");
+	}
+	cfg->connect_timeout = conf_time("smtp_connect_timeout");
+	if (cfg->lmtp && (t = conf_time("lmtp_connect_timeout")) > 0)
+		cfg->connect_timeout = t;
+	cfg->helo_timeout = conf_time("smtp_helo_timeout");
+	cfg->mail_timeout = conf_time("smtp_mail_timeout");
+	cfg->rcpt_timeout = conf_time("smtp_rcpt_timeout");
+	cfg->data_init_timeout = conf_time("smtp_data_init_timeout");
+	cfg->data_xfer_timeout = conf_time("smtp_data_xfer_timeout");
+	cfg->data_done_timeout = conf_time("smtp_data_done_timeout");
+	cfg->quit_timeout = conf_time("smtp_quit_timeout");
+	cfg->starttls_timeout = conf_time("smtp_starttls_timeout");
+	cfg->mx_address_limit = conf_int("smtp_mx_address_limit");
+	cfg->skip_5xx_greeting = conf_bool("smtp_skip_5xx_greeting");
+	if (!cfg->lmtp) {
+		cfg->bind4 = bind_addr("smtp_bind_address");
+		cfg->bind6 = bind_addr("smtp_bind_address6");
+	}
+	cfg->sasl_enable = conf_bool(cfg->lmtp ? "lmtp_sasl_auth_enable"
+	    : "smtp_sasl_auth_enable");
+	cfg->sasl_maps = cfg_dup("smtp_sasl_password_maps");
+	cfg->sasl_filter = cfg_dup("smtp_sasl_mechanism_filter");
+	cfg->sasl_noplain = has_word("smtp_sasl_security_options",
+	    "noplaintext");
+	cfg->sasl_tls_noplain = has_word("smtp_sasl_tls_security_options",
+	    "noplaintext");
+	cfg->generic_maps = cfg_dup("smtp_generic_maps");
+	if (cfg->sasl_enable && *cfg->sasl_maps == 0)
+		log_warn("smtp_sasl_auth_enable = yes but "
+		    "smtp_sasl_password_maps is empty: no AUTH");
+	cfg->tls_level = cfg->lmtp ? tls_level("lmtp_tls_security_level",
+	    "lmtp_use_tls", "lmtp_enforce_tls") : tls_level(
+	    "smtp_tls_security_level", "smtp_use_tls", "smtp_enforce_tls");
+	if (cfg->tls_level > TLS_LEV_NONE) {
+		if ((cfg->tls = tls_client_ctx_new("smtp", err,
+		    sizeof(err))) == NULL) {
+			cfg->tls_error = xstrdup(err);
+			log_warn("TLS client: %s: %s", err, cfg->tls_level
+			    >= TLS_LEV_ENCRYPT ? "deliveries will be "
+			    "deferred" : "delivering without TLS");
+		} else if (!cfg->lmtp)
+			cfg->tls_level = tls_ctx_level(cfg->tls);
+	}
+}
+
+/* smtp_cfg_free - release it */
+void
+smtp_cfg_free(struct smtp_cfg *cfg)
+{
+	free(cfg->service);
+	free(cfg->queue_dir);
+	free(cfg->helo_name);
+	free(cfg->bind4);
+	free(cfg->bind6);
+	free(cfg->sasl_maps);
+	free(cfg->sasl_filter);
+	free(cfg->generic_maps);
+	free(cfg->tls_error);
+	tls_ctx_free(cfg->tls);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+/* smtp_maps_open - this thread's map handles */
+struct smtp_maps *
+smtp_maps_open(const struct smtp_cfg *cfg)
+{
+	struct smtp_maps *m = xcalloc(1, sizeof(*m));
+
+	if (*cfg->generic_maps)
+		m->generic = maplist_open(cfg->generic_maps, 0);
+	if (cfg->sasl_enable && *cfg->sasl_maps)
+		m->sasl = maplist_open(cfg->sasl_maps, MAP_NO_FOLD);
+	return (m);
+}
+
+/* smtp_maps_close - close them */
+void
+smtp_maps_close(struct smtp_maps *m)
+{
+	if (m == NULL)
+		return;
+	if (m->generic)
+		maplist_close(m->generic);
+	if (m->sasl)
+		maplist_close(m->sasl);
+	free(m);
+}
+
+/* now_float - wall clock in seconds */
+static double
+now_float(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return ((double)tv.tv_sec + (double)tv.tv_usec / 1e6);
+}
+
+/* fmt_delay - Postfix's compact delay numbers */
+static const char *
+fmt_delay(char *out, size_t len, double d)
+{
+	char	*e;
+
+	if (d < 0)
+		d = 0;
+	if (d < 0.005)
+		snprintf(out, len, "0");
+	else if (d < 10) {
+		snprintf(out, len, "%.2f", d);
+		for (e = out + strlen(out) - 1; *e == '0'; e--)
+			*e = 0;
+		if (*e == '.')
+			*e = 0;
+	} else
+		snprintf(out, len, "%.0f", d);
+	return (out);
+}
+
+/* rcpt_attr - rcpt.<i>.<what> */
+static const char *
+rcpt_attr(const struct attr_list *req, long i, const char *what)
+{
+	char	 name[64];
+
+	snprintf(name, sizeof(name), "rcpt.%ld.%s", i, what);
+	return (attr_get(req, name));
+}
+
+/* request_ok - version, queue name and id, count; NULL or why not */
+static const char *
+request_ok(const struct attr_list *req, long *count)
+{
+	const char *v = attr_get(req, "version");
+	const char *q = attr_get(req, "queue_name");
+	const char *p;
+	long	 i, idx;
+	char	 name[64];
+
+	if (v == NULL || strcmp(v, ATTR_VERSION) != 0)
+		return ("unsupported protocol version");
+	if (q == NULL || *q == 0)
+		return ("missing queue_name");
+	for (p = q; *p; p++)
+		if (*p < 'a' || *p > 'z')
+			return ("bad queue_name");
+	if (!queue_id_valid(attr_get(req, "queue_id")))
+		return ("bad queue_id");
+	if (attr_get(req, "sender") == NULL)
+		return ("missing sender");
+	if (attr_get(req, "nexthop") == NULL)
+		return ("missing nexthop");
+	if (attr_get_long(req, "rcpt_count", count) < 0 || *count < 1
+	    || *count > SMTP_RCPT_MAX)
+		return ("bad rcpt_count");
+	for (i = 0; i < *count; i++) {
+		snprintf(name, sizeof(name), "rcpt.%ld.index", i);
+		if (rcpt_attr(req, i, "addr") == NULL
+		    || attr_get_long(req, name, &idx) < 0 || idx < 0)
+			return ("bad recipient attributes");
+	}
+	return (NULL);
+}
+
+/* fail_all - every undecided recipient gets status/reason */
+static void
+fail_all(struct smtp_rcpt *r, size_t n, const char *status,
+    const char *reason)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		if (r[i].action)
+			continue;
+		r[i].action = status[0] == '5' ? DELIVER_ACTION_BOUNCED
+		    : DELIVER_ACTION_DEFERRED;
+		snprintf(r[i].status, sizeof(r[i].status), "%s", status);
+		snprintf(r[i].reason, sizeof(r[i].reason), "%s", reason);
+	}
+}
+
+/* deliver - resolve and run sessions until one reaches MAIL */
+static double
+deliver(const struct smtp_cfg *cfg, struct smtp_maps *m,
+    struct smtp_sess *s, const char *nexthop, char *relay, size_t relaylen)
+{
+	struct smtp_nexthop nh;
+	struct smtp_dest *dests = NULL;
+	size_t	 n = 0, i;
+	char	 err[512], status[16] = "4.3.5";
+	double	 conn_done = 0;
+
+	snprintf(relay, relaylen, "none");
+	if (smtp_nexthop_parse(nexthop, cfg->lmtp, &nh, err, sizeof(err)) < 0) {
+		log_warn("%s: %s", s->queue_id, err);
+		fail_all(s->rcpts, s->nrcpt, "4.3.5", err);
+		return (0);
+	}
+	if (smtp_addr_resolve(cfg, &nh, &dests, &n, status, err,
+	    sizeof(err)) < 0) {
+		fail_all(s->rcpts, s->nrcpt, status, err);
+		return (0);
+	}
+	for (i = 0; i < n; i++) {
+		s->dest = &dests[i];
+		smtp_session(s);
+		if (s->status[0] == 0 || s->reached_mail) {
+			if (*dests[i].unix_path)
+				snprintf(relay, relaylen, "%s[%s]",
+				    dests[i].host, dests[i].unix_path);
+			else
+				snprintf(relay, relaylen, "%s[%s]:%d",
+				    dests[i].host, dests[i].addr, dests[i].port);
+			conn_done = s->conn_done;
+			break;
+		}
+		if (i + 1 < n)
+			log_info("%s: %s", s->queue_id, s->reason);
+	}
+	if (i == n)
+		fail_all(s->rcpts, s->nrcpt, s->status, s->reason);
+	else
+		fail_all(s->rcpts, s->nrcpt, s->status[0] ? s->status : "4.4.2",
+		    s->reason[0] ? s->reason : "no reply from server");
+	free(dests);
+	return (conn_done);
+}
+
+/* rewrite - generic maps on sender, recipients and headers; -1 retry */
+static int
+rewrite(struct smtp_maps *m, struct smtp_sess *s, char **sender,
+    const char *msg, size_t len, struct buf *hdrs, char *err, size_t errlen)
+{
+	const char *end;
+	char	*out;
+	size_t	 i, hlen;
+	int	 rc;
+
+	rc = smtp_generic_addr(m->generic, s->sender, &out);
+	if (rc == MAP_RETRY)
+		goto retry;
+	*sender = rc == MAP_FOUND ? out : xstrdup(s->sender);
+	for (i = 0; i < s->nrcpt; i++) {
+		rc = smtp_generic_addr(m->generic, s->rcpts[i].addr, &out);
+		if (rc == MAP_RETRY)
+			goto retry;
+		s->rcpts[i].sent = rc == MAP_FOUND ? out
+		    : xstrdup(s->rcpts[i].addr);
+	}
+	/* The header block ends with the first empty line (kept). */
+	if (len > 0 && msg[0] == '\n')
+		hlen = 0;
+	else if ((end = memmem(msg, len, "\n\n", 2)) != NULL)
+		hlen = (size_t)(end - msg) + 2;
+	else
+		hlen = len;
+	if (smtp_generic_headers(m->generic, msg, hlen, hdrs, err,
+	    errlen) < 0)
+		return (-1);
+	s->headers = BUF_STR(hdrs);
+	s->headers_len = BUF_LEN(hdrs);
+	s->body = msg + hlen;
+	s->body_len = len - hlen;
+	return (0);
+retry:
+	snprintf(err, errlen, "smtp_generic_maps lookup failed: %s",
+	    maplist_error(m->generic));
+	return (-1);
+}
+
+/* smtp_request - serve one request, answer into resp */
+void
+smtp_request(const struct smtp_cfg *cfg, struct smtp_maps *m,
+    const struct attr_list *req, struct buf *resp)
+{
+	struct smtp_sess s;
+	struct smtp_rcpt *rc;
+	struct queue_file *qf = NULL;
+	struct buf *hdrs = buf_new(4096);
+	const char *why, *id = attr_get(req, "queue_id");
+	char	 err[512], *path, *map = MAP_FAILED, name[64], relay[700];
+	char	*sender = NULL, d[4][16], orig[320];
+	size_t	 maplen = 0;
+	long	 count = 0, i, idx;
+	double	 arrival, start, conn_done = 0, end;
+
+	attr_put(resp, "version", ATTR_VERSION);
+	if ((why = request_ok(req, &count)) != NULL) {
+		log_warn("malformed delivery request: %s", why);
+		attr_put_long(resp, "rcpt_count", 0);
+		attr_end(resp);
+		buf_free(hdrs);
+		return;
+	}
+	start = now_float();
+	memset(&s, 0, sizeof(s));
+	s.cfg = cfg;
+	s.maps = m;
+	s.queue_id = id;
+	s.nexthop = attr_get(req, "nexthop");
+	s.nrcpt = (size_t)count;
+	s.rcpts = rc = xcalloc(s.nrcpt, sizeof(*rc));
+	s.sender = attr_get(req, "sender");
+	snprintf(relay, sizeof(relay), "none");
+	for (i = 0; i < count; i++) {
+		rc[i].addr = rcpt_attr(req, i, "addr");
+		rc[i].orig = rcpt_attr(req, i, "orig");
+		snprintf(name, sizeof(name), "rcpt.%ld.notify", i);
+		if (attr_get_long(req, name, &rc[i].notify) < 0)
+			rc[i].notify = 0;
+	}
+	path = queue_path(cfg->queue_dir, attr_get(req, "queue_name"), id);
+	if ((qf = queue_file_open(path, 0, err, sizeof(err))) != NULL) {
+		maplen = (size_t)(qf->msg_offset + qf->msg_len);
+		map = mmap(NULL, maplen ? maplen : 1, PROT_READ, MAP_PRIVATE,
+		    qf->fd, 0);
+		if (map == MAP_FAILED)
+			snprintf(err, sizeof(err), "mmap %s: %m", path);
+	}
+	free(path);
+	arrival = qf ? (double)qf->arrival + (double)qf->arrival_usec / 1e6
+	    : start;
+	for (i = 0; map != MAP_FAILED && i < count; i++) {
+		snprintf(name, sizeof(name), "rcpt.%ld.index", i);
+		(void)attr_get_long(req, name, &idx);
+		if ((size_t)idx >= qf->nrcpts) {
+			rc[i].action = DELIVER_ACTION_DEFERRED;
+			strcpy(rc[i].status, "4.3.0");
+			snprintf(rc[i].reason, sizeof(rc[i].reason),
+			    "recipient index %ld not in queue file", idx);
+		}
+	}
+	if (map == MAP_FAILED) {
+		char	 reason[600];
+
+		snprintf(reason, sizeof(reason), "cannot read queue file: %s",
+		    err);
+		fail_all(rc, s.nrcpt, "4.3.0", reason);
+	} else if (rewrite(m, &s, &sender, map + qf->msg_offset,
+	    (size_t)qf->msg_len, hdrs, err, sizeof(err)) < 0)
+		fail_all(rc, s.nrcpt, "4.3.0", err);
+	else {
+		s.sender = sender;
+		s.envid = queue_file_attr(qf, "dsn_envid");
+		s.ret = queue_file_attr(qf, "dsn_ret");
+		conn_done = deliver(cfg, m, &s, s.nexthop, relay,
+		    sizeof(relay));
+	}
+	end = now_float();
+	if (conn_done == 0)
+		conn_done = end;
+	attr_put_long(resp, "rcpt_count", count);
+	for (i = 0; i < count; i++) {
+		const char *st = strcmp(rc[i].action, DELIVER_ACTION_DELIVERED)
+		    == 0 ? "sent" : strcmp(rc[i].action, DELIVER_ACTION_BOUNCED)
+		    == 0 ? "bounced" : "deferred";
+
+		orig[0] = 0;
+		if (rc[i].orig && *rc[i].orig
+		    && strcasecmp(rc[i].orig, rc[i].addr) != 0)
+			snprintf(orig, sizeof(orig), ", orig_to=<%s>",
+			    log_safe(rc[i].orig));
+		log_info("%s: to=<%s>%s, relay=%s, delay=%s, delays=%s/0/%s/%s, "
+		    "dsn=%s, status=%s (%s)", id, log_safe(rc[i].addr), orig,
+		    relay, fmt_delay(d[0], sizeof(d[0]), end - arrival),
+		    fmt_delay(d[1], sizeof(d[1]), start - arrival),
+		    fmt_delay(d[2], sizeof(d[2]), conn_done - start),
+		    fmt_delay(d[3], sizeof(d[3]), end - conn_done),
+		    rc[i].status, st, rc[i].reason);
+		snprintf(name, sizeof(name), "rcpt.%ld.status", i);
+		attr_put(resp, name, rc[i].status);
+		snprintf(name, sizeof(name), "rcpt.%ld.action", i);
+		attr_put(resp, name, rc[i].action);
+		snprintf(name, sizeof(name), "rcpt.%ld.reason", i);
+		attr_put(resp, name, rc[i].reason);
+		snprintf(name, sizeof(name), "rcpt.%ld.relay", i);
+		attr_put(resp, name, relay);
+		free(rc[i].sent);
+	}
+	attr_end(resp);
+	free(rc);
+	free(sender);
+	buf_free(hdrs);
+	if (map != MAP_FAILED)
+		munmap(map, maplen ? maplen : 1);
+	queue_file_close(qf);
+}

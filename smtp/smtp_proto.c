@@ -1,0 +1,967 @@
+/*
+ * NAME
+ *	smtp_proto - one blocking SMTP or LMTP session to one server
+ * SYNOPSIS
+ *	See smtp.h.
+ * DESCRIPTION
+ *	smtp_session() connects to s->dest and runs: greeting, EHLO (HELO
+ *	if EHLO is refused; LHLO for LMTP), STARTTLS per the TLS level,
+ *	EHLO again, AUTH (PLAIN or LOGIN) when smtp_sasl_auth_enable is
+ *	set and the password maps have credentials, MAIL FROM (SIZE,
+ *	BODY=8BITMIME, RET, ENVID, SMTPUTF8 when offered), RCPT TO
+ *	(NOTIFY, ORCPT when DSN is offered), DATA with dot-stuffing and
+ *	LF -> CRLF, then QUIT. MAIL, RCPT and DATA go out in one write
+ *	when the server offers PIPELINING.
+ *
+ *	Results: a failure before MAIL FROM is a session failure
+ *	(s->status/s->reason, recipients undecided: the caller tries the
+ *	next address). From MAIL FROM on, every recipient gets its
+ *	result here: 2xx delivered, 4xx deferred, 5xx bounced, with
+ *	Postfix's "host NAME[ADDR] said: REPLY (in reply to CMD command)";
+ *	a lost connection or timeout defers the recipients still open.
+ *
+ *	TLS: "may" uses STARTTLS when offered; "encrypt" and up defers
+ *	(4.7.4) when it is not offered; "verify"/"secure" also check the
+ *	certificate (tls_verify_peer()) against the MX host name, or the
+ *	nexthop and its subdomains. After the handshake, anything the
+ *	server sent before it is discarded.
+ * DIAGNOSTICS
+ *	Results only; TLS connections are logged as Postfix does.
+ */
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "deliver.h"
+#include "log.h"
+#include "map.h"
+#include "smtp.h"
+#include "str.h"
+#include "tls.h"
+#include "xalloc.h"
+
+#define OUT_CHUNK	(64 * 1024)
+
+struct conn {
+	int	 fd;
+	SSL	*ssl;
+	struct buf *in;		/* unparsed bytes from the server */
+	struct buf *out;	/* pending commands or body */
+	int	 eof;
+	int	 timedout;
+};
+
+struct features {
+	int	 esmtp;
+	int	 starttls;
+	int	 pipelining;
+	int	 dsn;
+	int	 eightbit;
+	int	 smtputf8;
+	long	 size;		/* -1: SIZE not offered */
+	char	 auth[256];	/* offered mechanisms, space separated */
+};
+
+/* now_float - wall clock in seconds */
+static double
+now_float(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return ((double)tv.tv_sec + (double)tv.tv_usec / 1e6);
+}
+
+/* smtp_reply_parse - one complete reply from data */
+int
+smtp_reply_parse(const char *data, size_t len, size_t *used,
+    struct smtp_reply *r)
+{
+	size_t	 pos = 0, n, tl, i, nlines = 0;
+	const char *nl, *line;
+	int	 code;
+	char	 sep;
+
+	r->code = 0;
+	r->esc[0] = 0;
+	r->text[0] = 0;
+	tl = 0;
+	if (r->lines) {
+		strv_free(r->lines);
+		r->lines = strv_new();
+	}
+	for (;;) {
+		nl = memchr(data + pos, '\n', len - pos);
+		if (nl == NULL)
+			return (len - pos > SMTP_LINE_MAX ? -1 : 0);
+		line = data + pos;
+		n = (size_t)(nl - line);
+		if (n > 0 && line[n - 1] == '\r')
+			n--;
+		if (n < 3 || !isdigit((unsigned char)line[0])
+		    || !isdigit((unsigned char)line[1])
+		    || !isdigit((unsigned char)line[2])
+		    || (n > 3 && line[3] != ' ' && line[3] != '-'))
+			return (-1);
+		code = (line[0] - '0') * 100 + (line[1] - '0') * 10
+		    + (line[2] - '0');
+		if (code < 200 || code > 599)
+			return (-1);
+		if (nlines > 0 && code != r->code)
+			return (-1);
+		if (++nlines > SMTP_REPLY_LINES)
+			return (-1);
+		r->code = code;
+		sep = n > 3 ? line[3] : ' ';
+		/* "550 text" for the first line, " text" for the others. */
+		if (nlines == 1) {
+			snprintf(r->text, sizeof(r->text), "%d", code);
+			tl = 3;
+		}
+		for (i = 3; i < n && tl + 1 < sizeof(r->text); i++) {
+			char	 ch = line[i];
+
+			if (i == 3)
+				ch = ' ';
+			else if ((unsigned char)ch < 32 || (unsigned char)ch > 126)
+				ch = '?';
+			r->text[tl++] = ch;
+		}
+		r->text[tl] = 0;
+		if (r->lines) {
+			char	*t = xstrndup(n > 4 ? line + 4 : "",
+			    n > 4 ? n - 4 : 0);
+
+			strv_add(r->lines, t);
+			free(t);
+		}
+		pos = (size_t)(nl - data) + 1;
+		if (sep != '-')
+			break;
+	}
+	*used = pos;
+	/* Enhanced status code: "X.Y.Z " with X the reply's class. */
+	if (tl > 4 && r->text[4] - '0' == code / 100 && r->text[5] == '.') {
+		const char *p = r->text + 6;
+		int	 dots = 0, digits = 0;
+
+		for (; *p && *p != ' '; p++) {
+			if (*p == '.') {
+				if (digits == 0 || digits > 3)
+					break;
+				dots++;
+				digits = 0;
+			} else if (isdigit((unsigned char)*p))
+				digits++;
+			else
+				break;
+		}
+		if ((*p == ' ' || *p == 0) && dots == 1 && digits >= 1
+		    && digits <= 3 && (size_t)(p - (r->text + 4))
+		    < sizeof(r->esc))
+			snprintf(r->esc, sizeof(r->esc), "%.*s",
+			    (int)(p - (r->text + 4)), r->text + 4);
+	}
+	return (1);
+}
+
+/* conn_flush - write out everything pending */
+static int
+conn_flush(struct conn *c, long timeout)
+{
+	size_t	 done = 0;
+	ssize_t	 n;
+	struct pollfd pfd;
+	time_t	 deadline = time(NULL) + (timeout > 0 ? timeout : 300);
+	int	 rc;
+
+	if (BUF_LEN(c->out) == 0)
+		return (0);
+	if (c->ssl) {
+		rc = tls_write(c->ssl, BUF_STR(c->out), BUF_LEN(c->out),
+		    (int)timeout);
+		if (rc < 0 && errno == ETIMEDOUT)
+			c->timedout = 1;
+		buf_reset(c->out);
+		return (rc);
+	}
+	while (done < BUF_LEN(c->out)) {
+		n = send(c->fd, BUF_STR(c->out) + done, BUF_LEN(c->out) - done,
+		    MSG_NOSIGNAL);
+		if (n > 0) {
+			done += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			break;
+		pfd.fd = c->fd;
+		pfd.events = POLLOUT;
+		if (time(NULL) >= deadline
+		    || poll(&pfd, 1, (int)(deadline - time(NULL)) * 1000) == 0) {
+			c->timedout = 1;
+			break;
+		}
+	}
+	rc = done == BUF_LEN(c->out) ? 0 : -1;
+	buf_reset(c->out);
+	return (rc);
+}
+
+/* conn_fill - read more bytes from the server */
+static int
+conn_fill(struct conn *c, long timeout)
+{
+	char	 tmp[8192];
+	ssize_t	 n;
+	struct pollfd pfd;
+	int	 rc;
+
+	if (c->ssl) {
+		n = tls_read(c->ssl, tmp, sizeof(tmp), (int)timeout);
+		if (n < 0 && errno == ETIMEDOUT)
+			c->timedout = 1;
+	} else {
+		pfd.fd = c->fd;
+		pfd.events = POLLIN;
+		do
+			rc = poll(&pfd, 1, timeout > 0 ? (int)timeout * 1000
+			    : 300000);
+		while (rc < 0 && errno == EINTR);
+		if (rc == 0) {
+			c->timedout = 1;
+			return (-1);
+		}
+		do
+			n = recv(c->fd, tmp, sizeof(tmp), 0);
+		while (n < 0 && errno == EINTR);
+	}
+	if (n <= 0) {
+		c->eof = 1;
+		return (-1);
+	}
+	buf_append(c->in, tmp, (size_t)n);
+	return (0);
+}
+
+/* read_reply - the next reply: 0, or -1 (lost, timeout, malformed) */
+static int
+read_reply(struct conn *c, long timeout, struct smtp_reply *r,
+    int *malformed)
+{
+	size_t	 used = 0;
+	int	 rc;
+
+	*malformed = 0;
+	for (;;) {
+		rc = smtp_reply_parse(BUF_STR(c->in), BUF_LEN(c->in), &used, r);
+		if (rc == 1) {
+			memmove(c->in->data, c->in->data + used,
+			    BUF_LEN(c->in) - used);
+			buf_truncate(c->in, BUF_LEN(c->in) - used);
+			return (0);
+		}
+		if (rc < 0) {
+			*malformed = 1;
+			return (-1);
+		}
+		if (conn_fill(c, timeout) < 0)
+			return (-1);
+	}
+}
+
+/* cmd - queue one command line */
+static void
+cmd(struct conn *c, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	buf_vprintf(c->out, fmt, ap);
+	va_end(ap);
+	buf_puts(c->out, "\r\n");
+}
+
+/* dest_name - "host[addr]" for reasons */
+static void
+dest_name(const struct smtp_dest *d, char *out, size_t len)
+{
+	if (*d->unix_path)
+		snprintf(out, len, "%s[%s]", d->host, d->unix_path);
+	else
+		snprintf(out, len, "%s[%s]", d->host, d->addr);
+}
+
+/* sess_fail - a session-level failure (recipients stay open) */
+static void
+sess_fail(struct smtp_sess *s, const char *status, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	snprintf(s->status, sizeof(s->status), "%s", status);
+	va_start(ap, fmt);
+	vsnprintf(s->reason, sizeof(s->reason), fmt, ap);
+	va_end(ap);
+}
+
+/* io_fail - lost connection, timeout or garbage while <stage> */
+static void
+io_fail(struct smtp_sess *s, struct conn *c, int malformed,
+    const char *stage)
+{
+	char	 name[400];
+
+	dest_name(s->dest, name, sizeof(name));
+	if (malformed)
+		sess_fail(s, "4.4.2", "host %s sent a malformed reply while %s",
+		    name, stage);
+	else if (c->timedout)
+		sess_fail(s, "4.4.2", "conversation with %s timed out while %s",
+		    name, stage);
+	else
+		sess_fail(s, "4.4.2", "lost connection with %s while %s", name,
+		    stage);
+}
+
+/* reply_status - enhanced status of a reply (default by class) */
+static void
+reply_status(const struct smtp_reply *r, char *out, size_t len)
+{
+	if (r->esc[0])
+		snprintf(out, len, "%s", r->esc);
+	else
+		snprintf(out, len, "%d.0.0", r->code / 100);
+}
+
+/* said - "host X[A] said: REPLY (in reply to CMD command)" */
+static void
+said(struct smtp_sess *s, const struct smtp_reply *r, const char *command,
+    char *out, size_t len)
+{
+	char	 name[400];
+
+	dest_name(s->dest, name, sizeof(name));
+	snprintf(out, len, "host %s said: %s (in reply to %s command)", name,
+	    r->text, command);
+}
+
+/* sess_reply_fail - a session-level failure from a server reply */
+static void
+sess_reply_fail(struct smtp_sess *s, const struct smtp_reply *r,
+    const char *command)
+{
+	reply_status(r, s->status, sizeof(s->status));
+	said(s, r, command, s->reason, sizeof(s->reason));
+}
+
+/* rcpt_result - decide one recipient from a reply */
+static void
+rcpt_result(struct smtp_sess *s, struct smtp_rcpt *rc,
+    const struct smtp_reply *r, const char *command)
+{
+	reply_status(r, rc->status, sizeof(rc->status));
+	if (r->code / 100 == 2) {
+		rc->action = DELIVER_ACTION_DELIVERED;
+		snprintf(rc->reason, sizeof(rc->reason), "%.1000s", r->text);
+	} else {
+		rc->action = r->code / 100 == 4 ? DELIVER_ACTION_DEFERRED
+		    : DELIVER_ACTION_BOUNCED;
+		if (rc->status[0] != (r->code / 100) + '0')
+			snprintf(rc->status, sizeof(rc->status), "%d.0.0",
+			    r->code / 100);
+		said(s, r, command, rc->reason, sizeof(rc->reason));
+	}
+}
+
+/* open_fail - every undecided recipient gets the session's failure */
+static void
+open_fail(struct smtp_sess *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < s->nrcpt; i++)
+		if (s->rcpts[i].action == NULL) {
+			s->rcpts[i].action = s->status[0] == '5'
+			    ? DELIVER_ACTION_BOUNCED : DELIVER_ACTION_DEFERRED;
+			snprintf(s->rcpts[i].status, sizeof(s->rcpts[i].status),
+			    "%s", s->status);
+			snprintf(s->rcpts[i].reason, sizeof(s->rcpts[i].reason),
+			    "%s", s->reason);
+		}
+}
+
+/* parse_ehlo - the extensions of an EHLO/LHLO reply */
+static void
+parse_ehlo(const struct smtp_reply *r, struct features *f)
+{
+	size_t	 i;
+	char	*line, *cp, *kw, *arg;
+
+	memset(f, 0, sizeof(*f));
+	f->esmtp = 1;
+	f->size = -1;
+	for (i = 1; r->lines && i < r->lines->argc; i++) {
+		line = xstrdup(r->lines->argv[i]);
+		cp = line;
+		kw = str_token(&cp, " \t=");
+		if (kw == NULL) {
+			free(line);
+			continue;
+		}
+		if (strcasecmp(kw, "STARTTLS") == 0)
+			f->starttls = 1;
+		else if (strcasecmp(kw, "PIPELINING") == 0)
+			f->pipelining = 1;
+		else if (strcasecmp(kw, "DSN") == 0)
+			f->dsn = 1;
+		else if (strcasecmp(kw, "8BITMIME") == 0)
+			f->eightbit = 1;
+		else if (strcasecmp(kw, "SMTPUTF8") == 0)
+			f->smtputf8 = 1;
+		else if (strcasecmp(kw, "SIZE") == 0) {
+			arg = str_token(&cp, " \t");
+			if (arg == NULL || str_parse_long(arg, &f->size) < 0)
+				f->size = 0;
+		} else if (strcasecmp(kw, "AUTH") == 0) {
+			while ((arg = str_token(&cp, " \t=")) != NULL
+			    && strlen(f->auth) + strlen(arg) + 2
+			    < sizeof(f->auth)) {
+				if (f->auth[0])
+					strcat(f->auth, " ");
+				strcat(f->auth, arg);
+			}
+		}
+		free(line);
+	}
+}
+
+/* xtext - RFC 3461 encoding */
+static void
+xtext(struct buf *b, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch < 33 || ch > 126 || ch == '+' || ch == '=')
+			buf_printf(b, "+%02X", ch);
+		else
+			buf_putc(b, (char)ch);
+	}
+}
+
+/* has_8bit - any byte >= 128 */
+static int
+has_8bit(const char *p, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < len; i++)
+		if ((unsigned char)p[i] & 0x80)
+			return (1);
+	return (0);
+}
+
+/* send_text - dot-stuffed, CRLF text into the output, flushed in chunks */
+static int
+send_text(struct conn *c, const char *p, size_t len, int *bol, long timeout)
+{
+	size_t	 i;
+
+	for (i = 0; i < len; i++) {
+		if (*bol && p[i] == '.')
+			buf_putc(c->out, '.');
+		*bol = 0;
+		if (p[i] == '\n') {
+			if (i == 0 || p[i - 1] != '\r')
+				buf_putc(c->out, '\r');
+			buf_putc(c->out, '\n');
+			*bol = 1;
+		} else
+			buf_putc(c->out, p[i]);
+		if (BUF_LEN(c->out) >= OUT_CHUNK && conn_flush(c, timeout) < 0)
+			return (-1);
+	}
+	return (0);
+}
+
+/* do_helo - EHLO/LHLO (HELO fallback for SMTP); 0 or -1 */
+static int
+do_helo(struct smtp_sess *s, struct conn *c, struct features *f)
+{
+	const struct smtp_cfg *cfg = s->cfg;
+	struct smtp_reply r = {.lines = strv_new()};
+	int	 bad;
+	const char *verb = cfg->lmtp ? "LHLO" : "EHLO";
+
+	cmd(c, "%s %s", verb, cfg->helo_name);
+	if (conn_flush(c, cfg->helo_timeout) < 0
+	    || read_reply(c, cfg->helo_timeout, &r, &bad) < 0) {
+		io_fail(s, c, bad, "performing the EHLO handshake");
+		strv_free(r.lines);
+		return (-1);
+	}
+	if (r.code / 100 == 2) {
+		parse_ehlo(&r, f);
+		strv_free(r.lines);
+		return (0);
+	}
+	if (cfg->lmtp) {
+		sess_reply_fail(s, &r, verb);
+		strv_free(r.lines);
+		return (-1);
+	}
+	cmd(c, "HELO %s", cfg->helo_name);
+	if (conn_flush(c, cfg->helo_timeout) < 0
+	    || read_reply(c, cfg->helo_timeout, &r, &bad) < 0) {
+		io_fail(s, c, bad, "performing the HELO handshake");
+		strv_free(r.lines);
+		return (-1);
+	}
+	strv_free(r.lines);
+	if (r.code / 100 != 2) {
+		sess_reply_fail(s, &r, "HELO");
+		return (-1);
+	}
+	memset(f, 0, sizeof(*f));
+	f->size = -1;
+	return (0);
+}
+
+/* do_starttls - STARTTLS and the handshake per the level; 0/1 or -1 */
+static int
+do_starttls(struct smtp_sess *s, struct conn *c, struct features *f)
+{
+	const struct smtp_cfg *cfg = s->cfg;
+	struct smtp_reply r = {0};
+	char	 name[400], err[256], info[200], key[600], nhost[300];
+	const char *names[3] = {NULL, NULL, NULL};
+	const char *trust = "Untrusted";
+	int	 bad, verified;
+
+	dest_name(s->dest, name, sizeof(name));
+	if (cfg->tls_level == TLS_LEV_NONE)
+		return (0);
+	if (cfg->tls == NULL) {
+		if (cfg->tls_level >= TLS_LEV_ENCRYPT) {
+			sess_fail(s, "4.7.5", "TLS is required, but our TLS "
+			    "engine is unavailable");
+			return (-1);
+		}
+		return (0);
+	}
+	if (!f->starttls) {
+		if (cfg->tls_level >= TLS_LEV_ENCRYPT) {
+			sess_fail(s, "4.7.4", "TLS is required, but was not "
+			    "offered by host %s", name);
+			return (-1);
+		}
+		return (0);
+	}
+	cmd(c, "STARTTLS");
+	if (conn_flush(c, cfg->starttls_timeout) < 0
+	    || read_reply(c, cfg->starttls_timeout, &r, &bad) < 0) {
+		io_fail(s, c, bad, "sending STARTTLS");
+		return (-1);
+	}
+	if (r.code != 220) {
+		if (cfg->tls_level < TLS_LEV_ENCRYPT)
+			return (0);
+		reply_status(&r, s->status, sizeof(s->status));
+		snprintf(s->status, sizeof(s->status), "4.7.5");
+		snprintf(s->reason, sizeof(s->reason), "TLS is required, but "
+		    "host %s refused to start TLS: %.500s", name, r.text);
+		return (-1);
+	}
+	buf_reset(c->in);	/* nothing sent in plaintext survives */
+	snprintf(key, sizeof(key), "%s&%s&%s:%d", s->nexthop, s->dest->host,
+	    s->dest->addr, s->dest->port);
+	c->ssl = tls_ssl_new(cfg->tls, c->fd, s->dest->host, key);
+	if (tls_handshake(c->ssl, (int)cfg->starttls_timeout, err,
+	    sizeof(err)) < 0) {
+		sess_fail(s, "4.7.5", "Cannot start TLS: handshake failure "
+		    "with %s: %s", name, err);
+		return (-1);
+	}
+	snprintf(nhost, sizeof(nhost), ".%s", s->nexthop);
+	if (cfg->tls_level == TLS_LEV_SECURE) {
+		names[0] = nhost + 1;
+		names[1] = nhost;
+	} else
+		names[0] = s->dest->host;
+	/* Strip a [host]:port nexthop to the host for matching. */
+	if (cfg->tls_level == TLS_LEV_SECURE) {
+		char	*p = nhost + 1, *q;
+
+		if (*p == '[') {
+			memmove(p, p + 1, strlen(p));
+			if ((q = strchr(p, ']')) != NULL)
+				*q = 0;
+		} else if ((q = strchr(p, ':')) != NULL)
+			*q = 0;
+	}
+	verified = tls_verify_peer(c->ssl, names, err, sizeof(err));
+	if (verified)
+		trust = cfg->tls_level >= TLS_LEV_VERIFY ? "Verified" : "Trusted";
+	else if (SSL_get_verify_result(c->ssl) == X509_V_OK
+	    && SSL_get0_peer_certificate(c->ssl))
+		trust = "Trusted";
+	log_info("%s TLS connection established to %s:%d: %s", trust, name,
+	    s->dest->port, tls_log_info(c->ssl, info, sizeof(info)));
+	if (cfg->tls_level >= TLS_LEV_VERIFY && !verified) {
+		sess_fail(s, "4.7.5", "Server certificate not verified: %s",
+		    err);
+		return (-1);
+	}
+	return (1);
+}
+
+/* do_auth - AUTH PLAIN or LOGIN when configured; 0 or -1 */
+static int
+do_auth(struct smtp_sess *s, struct conn *c, const struct features *f)
+{
+	const struct smtp_cfg *cfg = s->cfg;
+	struct smtp_reply r = {0};
+	char	*user = NULL, *pass = NULL, *b64 = NULL, name[400], err[300];
+	const char *mech;
+	int	 rc, bad, ret = -1;
+
+	if (!cfg->sasl_enable || f->auth[0] == 0)
+		return (0);
+	dest_name(s->dest, name, sizeof(name));
+	rc = smtp_sasl_lookup(s->maps, s->nexthop, s->dest->host, &user, &pass,
+	    err, sizeof(err));
+	if (rc == MAP_RETRY) {
+		sess_fail(s, "4.3.0", "%s", err);
+		return (-1);
+	}
+	if (rc == MAP_NOTFOUND)
+		return (0);
+	if ((mech = smtp_sasl_choose(cfg, f->auth, c->ssl != NULL)) == NULL) {
+		sess_fail(s, "4.7.0", "SASL authentication failed; cannot "
+		    "authenticate to server %s: no mechanism available", name);
+		goto out;
+	}
+	if (strcmp(mech, "PLAIN") == 0) {
+		b64 = smtp_sasl_plain(user, pass);
+		cmd(c, "AUTH PLAIN %s", b64);
+	} else
+		cmd(c, "AUTH LOGIN");
+	if (conn_flush(c, cfg->helo_timeout) < 0
+	    || read_reply(c, cfg->helo_timeout, &r, &bad) < 0)
+		goto io;
+	if (strcmp(mech, "LOGIN") == 0 && r.code == 334) {
+		b64 = smtp_base64(user, strlen(user));
+		cmd(c, "%s", b64);
+		if (conn_flush(c, cfg->helo_timeout) < 0
+		    || read_reply(c, cfg->helo_timeout, &r, &bad) < 0)
+			goto io;
+		if (r.code == 334) {
+			free(b64);
+			b64 = smtp_base64(pass, strlen(pass));
+			cmd(c, "%s", b64);
+			if (conn_flush(c, cfg->helo_timeout) < 0
+			    || read_reply(c, cfg->helo_timeout, &r, &bad) < 0)
+				goto io;
+		}
+	}
+	if (r.code == 235)
+		ret = 0;
+	else {
+		/* Postfix's smtp_sasl_auth_soft_bounce: always a deferral. */
+		reply_status(&r, s->status, sizeof(s->status));
+		s->status[0] = '4';
+		if (strlen(s->status) < 5)
+			snprintf(s->status, sizeof(s->status), "4.7.0");
+		snprintf(s->reason, sizeof(s->reason), "SASL authentication "
+		    "failed; server %s said: %.500s", name, r.text);
+	}
+	goto out;
+io:
+	io_fail(s, c, bad, "authenticating");
+out:
+	if (pass)
+		explicit_bzero(pass, strlen(pass));
+	if (b64)
+		explicit_bzero(b64, strlen(b64));
+	free(user);
+	free(pass);
+	free(b64);
+	return (ret);
+}
+
+/* mail_cmd - MAIL FROM with its parameters */
+static void
+mail_cmd(struct smtp_sess *s, struct conn *c, const struct features *f)
+{
+	struct buf *b = buf_new(256);
+	size_t	 i, lfs = 0;
+	int	 eight = has_8bit(s->headers, s->headers_len)
+	    || has_8bit(s->body, s->body_len);
+
+	buf_printf(b, "MAIL FROM:<%s>", s->sender);
+	if (f->size >= 0) {
+		for (i = 0; i < s->body_len; i++)
+			lfs += s->body[i] == '\n';
+		buf_printf(b, " SIZE=%zu", s->headers_len + s->body_len + lfs
+		    + s->headers_len / 40);
+	}
+	if (eight && f->eightbit)
+		buf_puts(b, " BODY=8BITMIME");
+	if (f->smtputf8 && has_8bit(s->sender, strlen(s->sender)))
+		buf_puts(b, " SMTPUTF8");
+	if (f->dsn && s->ret && *s->ret)
+		buf_printf(b, " RET=%s", strcasecmp(s->ret, "HDRS") == 0
+		    ? "HDRS" : "FULL");
+	if (f->dsn && s->envid && *s->envid) {
+		buf_puts(b, " ENVID=");
+		xtext(b, s->envid);
+	}
+	cmd(c, "%s", BUF_STR(b));
+	buf_free(b);
+}
+
+/* rcpt_cmd - RCPT TO with NOTIFY/ORCPT */
+static void
+rcpt_cmd(struct conn *c, const struct features *f, const struct smtp_rcpt *r)
+{
+	struct buf *b = buf_new(256);
+	const char *sep = "";
+
+	buf_printf(b, "RCPT TO:<%s>", r->sent);
+	if (f->dsn && r->notify) {
+		buf_puts(b, " NOTIFY=");
+		if (r->notify & 1)	/* QUEUE_NOTIFY_NEVER */
+			buf_puts(b, "NEVER");
+		else {
+			if (r->notify & 2) {
+				buf_puts(b, "SUCCESS");
+				sep = ",";
+			}
+			if (r->notify & 4) {
+				buf_printf(b, "%sFAILURE", sep);
+				sep = ",";
+			}
+			if (r->notify & 8)
+				buf_printf(b, "%sDELAY", sep);
+		}
+	}
+	if (f->dsn && r->orig && *r->orig) {
+		buf_puts(b, " ORCPT=rfc822;");
+		xtext(b, r->orig);
+	}
+	cmd(c, "%s", BUF_STR(b));
+	buf_free(b);
+}
+
+/* transaction - MAIL, RCPT, DATA, the message, the final reply(s) */
+static void
+transaction(struct smtp_sess *s, struct conn *c, const struct features *f)
+{
+	const struct smtp_cfg *cfg = s->cfg;
+	struct smtp_reply r = {0};
+	size_t	 i, accepted = 0;
+	int	 bad, mail_ok, bol = 1, pipe = f->pipelining;
+	int	 data_ok = 0;
+
+	s->reached_mail = 1;
+	mail_cmd(s, c, f);
+	if (!pipe) {
+		if (conn_flush(c, cfg->mail_timeout) < 0
+		    || read_reply(c, cfg->mail_timeout, &r, &bad) < 0)
+			goto io_mail;
+		if (r.code / 100 != 2) {
+			sess_reply_fail(s, &r, "MAIL FROM");
+			open_fail(s);
+			goto quit;
+		}
+		mail_ok = 1;
+		for (i = 0; i < s->nrcpt; i++) {
+			if (s->rcpts[i].action)
+				continue;
+			rcpt_cmd(c, f, &s->rcpts[i]);
+			if (conn_flush(c, cfg->rcpt_timeout) < 0
+			    || read_reply(c, cfg->rcpt_timeout, &r, &bad) < 0)
+				goto io_rcpt;
+			if (r.code / 100 == 2) {
+				s->rcpts[i].accepted = 1;
+				accepted++;
+			} else
+				rcpt_result(s, &s->rcpts[i], &r, "RCPT TO");
+		}
+		if (accepted == 0)
+			goto quit;
+		cmd(c, "DATA");
+		if (conn_flush(c, cfg->data_init_timeout) < 0
+		    || read_reply(c, cfg->data_init_timeout, &r, &bad) < 0)
+			goto io_data;
+	} else {
+		for (i = 0; i < s->nrcpt; i++)
+			if (s->rcpts[i].action == NULL)
+				rcpt_cmd(c, f, &s->rcpts[i]);
+		cmd(c, "DATA");
+		if (conn_flush(c, cfg->mail_timeout) < 0
+		    || read_reply(c, cfg->mail_timeout, &r, &bad) < 0)
+			goto io_mail;
+		mail_ok = r.code / 100 == 2;
+		if (!mail_ok)
+			sess_reply_fail(s, &r, "MAIL FROM");
+		for (i = 0; i < s->nrcpt; i++) {
+			if (s->rcpts[i].action)
+				continue;
+			if (read_reply(c, cfg->rcpt_timeout, &r, &bad) < 0)
+				goto io_rcpt;
+			if (!mail_ok)
+				continue;
+			if (r.code / 100 == 2) {
+				s->rcpts[i].accepted = 1;
+				accepted++;
+			} else
+				rcpt_result(s, &s->rcpts[i], &r, "RCPT TO");
+		}
+		if (read_reply(c, cfg->data_init_timeout, &r, &bad) < 0)
+			goto io_data;
+		if (!mail_ok) {
+			if (r.code == 354) {
+				cmd(c, ".");
+				(void)conn_flush(c, cfg->data_done_timeout);
+				(void)read_reply(c, cfg->data_done_timeout, &r,
+				    &bad);
+			}
+			open_fail(s);
+			goto quit;
+		}
+		if (accepted == 0) {
+			if (r.code == 354) {
+				cmd(c, ".");
+				(void)conn_flush(c, cfg->data_done_timeout);
+				(void)read_reply(c, cfg->data_done_timeout, &r,
+				    &bad);
+			}
+			goto quit;
+		}
+	}
+	if (r.code != 354) {
+		for (i = 0; i < s->nrcpt; i++)
+			if (s->rcpts[i].accepted && s->rcpts[i].action == NULL)
+				rcpt_result(s, &s->rcpts[i], &r, "DATA");
+		goto quit;
+	}
+	data_ok = 1;
+	if (send_text(c, s->headers, s->headers_len, &bol,
+	    cfg->data_xfer_timeout) < 0
+	    || send_text(c, s->body, s->body_len, &bol,
+	    cfg->data_xfer_timeout) < 0)
+		goto io_body;
+	if (!bol)
+		buf_puts(c->out, "\r\n");
+	buf_puts(c->out, ".\r\n");
+	if (conn_flush(c, cfg->data_xfer_timeout) < 0)
+		goto io_body;
+	for (i = 0; i < s->nrcpt; i++) {
+		if (!s->rcpts[i].accepted || s->rcpts[i].action)
+			continue;
+		if (read_reply(c, cfg->data_done_timeout, &r, &bad) < 0)
+			goto io_done;
+		if (!cfg->lmtp) {
+			size_t	 j;
+
+			for (j = i; j < s->nrcpt; j++)
+				if (s->rcpts[j].accepted
+				    && s->rcpts[j].action == NULL)
+					rcpt_result(s, &s->rcpts[j], &r,
+					    "end of DATA");
+			break;
+		}
+		rcpt_result(s, &s->rcpts[i], &r, "end of DATA");
+	}
+quit:
+	cmd(c, "QUIT");
+	if (conn_flush(c, cfg->quit_timeout) == 0)
+		(void)read_reply(c, cfg->quit_timeout, &r, &bad);
+	(void)data_ok;
+	return;
+io_mail:
+	io_fail(s, c, bad, "sending MAIL FROM");
+	open_fail(s);
+	return;
+io_rcpt:
+	io_fail(s, c, bad, "sending RCPT TO");
+	open_fail(s);
+	return;
+io_data:
+	io_fail(s, c, bad, "sending DATA command");
+	open_fail(s);
+	return;
+io_body:
+	io_fail(s, c, bad = 0, "sending message body");
+	open_fail(s);
+	return;
+io_done:
+	io_fail(s, c, bad, "sending end of data -- message may be sent more "
+	    "than once");
+	open_fail(s);
+}
+
+/* smtp_session - one connection to s->dest */
+void
+smtp_session(struct smtp_sess *s)
+{
+	const struct smtp_cfg *cfg = s->cfg;
+	struct conn c = {.fd = -1};
+	struct smtp_reply r = {0};
+	struct features f;
+	char	 err[400], name[400];
+	int	 bad, rc;
+
+	s->status[0] = 0;
+	s->reason[0] = 0;
+	s->reached_mail = 0;
+	dest_name(s->dest, name, sizeof(name));
+	if ((c.fd = smtp_connect(cfg, s->dest, err, sizeof(err))) < 0) {
+		sess_fail(s, "4.4.1", "%s", err);
+		return;
+	}
+	c.in = buf_new(1024);
+	c.out = buf_new(1024);
+	if (read_reply(&c, cfg->helo_timeout, &r, &bad) < 0) {
+		io_fail(s, &c, bad, "receiving the initial server greeting");
+		goto out;
+	}
+	if (r.code / 100 != 2) {
+		reply_status(&r, s->status, sizeof(s->status));
+		if (r.code / 100 == 5 && cfg->skip_5xx_greeting)
+			s->status[0] = '4';
+		snprintf(s->reason, sizeof(s->reason), "host %s refused to "
+		    "talk to me: %.500s", name, r.text);
+		cmd(&c, "QUIT");
+		(void)conn_flush(&c, 10);
+		goto out;
+	}
+	if (do_helo(s, &c, &f) < 0)
+		goto out;
+	if ((rc = do_starttls(s, &c, &f)) < 0)
+		goto out;
+	if (rc == 1 && do_helo(s, &c, &f) < 0)
+		goto out;
+	if (do_auth(s, &c, &f) < 0) {
+		cmd(&c, "QUIT");
+		(void)conn_flush(&c, 10);
+		goto out;
+	}
+	s->conn_done = now_float();
+	transaction(s, &c, &f);
+out:
+	tls_ssl_free(c.ssl);
+	close(c.fd);
+	buf_free(c.in);
+	buf_free(c.out);
+}

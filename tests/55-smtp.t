@@ -1,0 +1,367 @@
+#!/usr/bin/python3
+"""55-smtp.t - the smtp(8) delivery agent against an independent server.
+
+aiosmtpd (Debian's python3-aiosmtpd) runs in this process on loopback
+ports keyed on the test: one server with STARTTLS (a certificate made
+with openssl req) and AUTH PLAIN/LOGIN, one without STARTTLS, and a
+port nothing listens on. A temporary queue gets a message through our
+sendmail; `smtp -d -l <queue>/private/smtp` gets lib/deliver.h requests
+with nexthop "[127.0.0.1]:PORT" (the relayhost form). Checks: the bytes
+the server received (dot-stuffing undone by the server, headers and
+envelope rewritten by smtp_generic_maps), AUTH PLAIN with the password
+from smtp_sasl_password_maps, AUTH LOGIN with the mechanism filter,
+TLS used (smtp_tls_security_level=encrypt) and logged, a server
+without STARTTLS deferred 4.7.4, a 550 recipient bounced with
+Postfix's reason, a 450 recipient deferred, a dead port deferred,
+verify level with a certificate name mismatch deferred, the Postfix
+to= log lines, and the seed's foreign smtp_bind_address only warned.
+"""
+import os
+import pwd
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+
+BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
+N = 0
+FAILED = 0
+PROCS = []
+BASE = 20550 + (os.getpid() % 40) * 5
+
+
+def ok(cond, name, diag=None):
+    global N, FAILED
+    N += 1
+    if not cond:
+        FAILED += 1
+    print('%sok %d - %s' % ('' if cond else 'not ', N, name))
+    if not cond and diag is not None:
+        for line in str(diag).splitlines()[-15:]:
+            print('#   ' + line)
+    sys.stdout.flush()
+
+
+def enc(v):
+    return (v.replace('%', '%25').replace('\r', '%0D').replace('\n', '%0A')
+            .replace('\0', '%00'))
+
+
+def dec(v):
+    out, i = bytearray(), 0
+    b = v.encode('latin-1')
+    while i < len(b):
+        if b[i:i + 1] == b'%':
+            out.append(int(b[i + 1:i + 3], 16))
+            i += 3
+        else:
+            out.append(b[i])
+            i += 1
+    return out.decode('latin-1')
+
+
+def request(sock_path, qid, rcpts, nexthop, sender='s@example.org'):
+    """rcpts: list of (addr, index). Returns the answer as a dict."""
+    lines = ['version=1', 'queue_name=active', 'queue_id=' + qid,
+             'transport=relay', 'nexthop=' + nexthop,
+             'sender=' + enc(sender), 'rcpt_count=%d' % len(rcpts)]
+    for i, (addr, idx) in enumerate(rcpts):
+        lines += ['rcpt.%d.addr=%s' % (i, enc(addr)),
+                  'rcpt.%d.index=%d' % (i, idx),
+                  'rcpt.%d.orig=%s' % (i, enc(addr)),
+                  'rcpt.%d.notify=0' % i]
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(60)
+    s.connect(sock_path)
+    s.sendall(('\n'.join(lines) + '\n\n').encode('latin-1'))
+    data = b''
+    while not data.endswith(b'\n\n'):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    ans = {}
+    for line in data.decode('latin-1').split('\n'):
+        if '=' in line:
+            k, v = line.split('=', 1)
+            ans[k] = dec(v)
+    return ans
+
+
+class Handler:
+    """Records every message; 550/450 for the special recipients."""
+
+    def __init__(self):
+        self.messages = []
+        self.auth = []
+        self.tls = []
+
+    async def handle_RCPT(self, server, session, envelope, address,
+                          rcpt_options):
+        if address.startswith('bad@'):
+            return '550 5.1.1 <%s>: Recipient address rejected' % address
+        if address.startswith('tmp@'):
+            return '450 4.2.0 <%s>: try again later' % address
+        envelope.rcpt_tos.append(address)
+        return '250 2.1.5 Ok'
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append({
+            'from': envelope.mail_from, 'to': list(envelope.rcpt_tos),
+            'data': envelope.original_content or envelope.content,
+            'tls': session.ssl is not None,
+            })
+        return '250 2.0.0 Ok: queued as TEST%d' % len(self.messages)
+
+
+def authenticator(server, session, envelope, mechanism, auth_data):
+    good = (auth_data.login == b'relayuser' and
+            auth_data.password == b's3cret pass')
+    HANDLER.auth.append((mechanism, good))
+    return AuthResult(success=good, handled=False)
+
+
+HANDLER = Handler()
+
+
+def start_smtp(cf, sock_path, log_path, extra=()):
+    log = open(log_path, 'ab')
+    p = subprocess.Popen([os.path.join(BIN, 'smtp'), '-c', cf, '-d',
+                          '-l', sock_path] + list(extra),
+                         stdout=log, stderr=log)
+    PROCS.append(p)
+    end = time.time() + 15
+    while time.time() < end and not os.path.exists(sock_path):
+        time.sleep(0.05)
+    return p
+
+
+def stop(p):
+    if p.poll() is None:
+        os.kill(p.pid, signal.SIGTERM)
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            os.kill(p.pid, signal.SIGKILL)
+            p.wait()
+
+
+def read(path):
+    try:
+        with open(path, errors='replace') as f:
+            return f.read()
+    except OSError:
+        return ''
+
+
+def main():
+    top = tempfile.mkdtemp(prefix='55-smtp.', dir='/tmp')
+    os.chmod(top, 0o755)
+    cf = os.path.join(top, 'etc')
+    q = os.path.join(top, 'queue')
+    data_dir = os.path.join(top, 'data')
+    os.makedirs(cf)
+    os.makedirs(data_dir)
+    if os.geteuid() == 0:
+        # smtp drops to mail_owner: the TLS session cache is its own.
+        pw = pwd.getpwnam('postern')
+        os.chown(data_dir, pw.pw_uid, pw.pw_gid)
+    cert = os.path.join(cf, 'cert.pem')
+    key = os.path.join(cf, 'key.pem')
+    r = subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048',
+                        '-nodes', '-days', '2', '-subj',
+                        '/CN=mx.example.test', '-addext',
+                        'subjectAltName=DNS:mx.example.test',
+                        '-keyout', key, '-out', cert], capture_output=True)
+    ok(r.returncode == 0, 'test certificate made', r.stderr)
+    tls_port, plain_port, dead_port = BASE, BASE + 1, BASE + 2
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    tls_srv = Controller(HANDLER, hostname='127.0.0.1', port=tls_port,
+                         tls_context=ctx, authenticator=authenticator,
+                         auth_require_tls=True)
+    plain_srv = Controller(HANDLER, hostname='127.0.0.1', port=plain_port)
+    tls_srv.start()
+    plain_srv.start()
+    with open(os.path.join(cf, 'sasl_passwd'), 'w') as f:
+        f.write('[127.0.0.1]:%d relayuser:s3cret pass\n' % tls_port)
+    with open(os.path.join(cf, 'generic'), 'w') as f:
+        f.write('s@example.org sender@public.example\n'
+                'user1@example.com public1@public.example\n')
+    with open(os.path.join(cf, 'main.cf'), 'w') as f:
+        f.write('queue_directory = %s\nmyhostname = mx.example.net\n'
+                'data_directory = %s\n'
+                'smtp_bind_address = 192.0.2.40\n'
+                'smtp_sasl_auth_enable = yes\n'
+                'smtp_sasl_password_maps = texthash:%s/sasl_passwd\n'
+                'smtp_sasl_security_options = noanonymous\n'
+                'smtp_generic_maps = texthash:%s/generic\n'
+                'smtp_tls_security_level = encrypt\n'
+                'smtp_tls_CAfile = %s\n'
+                'smtp_tls_session_cache_database = '
+                'btree:${data_directory}/smtp_scache\n'
+                'tls_high_cipherlist = kEDH+aRSA+AES128:kEECDH+aRSA+AES128:'
+                '+SSLv3\n'
+                'smtp_connect_timeout = 5s\n'
+                'resolver_nameservers = 127.0.0.1:9\n'
+                % (q, data_dir, cf, cf, cert))
+    log_path = os.path.join(top, 'smtp.log')
+    try:
+        r = subprocess.run([os.path.join(BIN, 'postsuper'), '-c', cf, '-s'],
+                           capture_output=True)
+        ok(r.returncode == 0, 'postsuper -s creates the queue', r.stderr)
+        msg = (b'From: Sender <s@example.org>\r\n'
+               b'To: user1@example.com, "Other, Name" <bad@example.net>\r\n'
+               b'Cc: (comment) user1@example.com\r\n'
+               b'Subject: smtp test\r\n\r\nline one\r\n.dot line\r\n'
+               b'..two dots\r\nlast\r\n')
+        r = subprocess.run([os.path.join(BIN, 'sendmail'), '-C', cf, '-i',
+                            '-f', 's@example.org', 'user1@example.com',
+                            'bad@example.net', 'tmp@example.net',
+                            'user2@example.com'],
+                           input=msg, capture_output=True)
+        ids = sorted(os.listdir(os.path.join(q, 'maildrop')))
+        ok(r.returncode == 0 and len(ids) == 1, 'sendmail queued one file',
+           r.stderr)
+        qid = ids[0]
+        os.rename(os.path.join(q, 'maildrop', qid),
+                  os.path.join(q, 'active', qid))
+        sock = os.path.join(q, 'private', 'smtp')
+        p = start_smtp(cf, sock, log_path)
+        ok(os.path.exists(sock), 'smtp listens on private/smtp')
+        log = read(log_path)
+        ok('smtp_bind_address = 192.0.2.40 is not an address of this host'
+           in log, 'foreign smtp_bind_address: a warning, no failure', log)
+
+        nh = '[127.0.0.1]:%d' % tls_port
+        a = request(sock, qid, [('user1@example.com', 0),
+                                ('bad@example.net', 1),
+                                ('tmp@example.net', 2)], nh)
+        ok(a.get('rcpt_count') == '3', 'three answers', a)
+        ok(a.get('rcpt.0.action') == 'delivered' and
+           a.get('rcpt.0.status') == '2.0.0' and
+           a.get('rcpt.0.relay') == '127.0.0.1[127.0.0.1]:%d' % tls_port,
+           'user1 delivered 2.0.0, relay=127.0.0.1[127.0.0.1]:port', a)
+        ok(a.get('rcpt.1.action') == 'bounced' and
+           a.get('rcpt.1.status') == '5.1.1' and
+           a.get('rcpt.1.reason', '').startswith(
+               'host 127.0.0.1[127.0.0.1] said: 550 5.1.1 '
+               '<bad@example.net>: Recipient address rejected') and
+           a.get('rcpt.1.reason', '').endswith(
+               '(in reply to RCPT TO command)'),
+           '550 recipient bounced with Postfix\'s reason', a)
+        ok(a.get('rcpt.2.action') == 'deferred' and
+           a.get('rcpt.2.status') == '4.2.0', '450 recipient deferred', a)
+        m = HANDLER.messages[-1] if HANDLER.messages else {}
+        ok(m.get('tls') is True, 'the message went over TLS', m)
+        ok(HANDLER.auth and HANDLER.auth[-1] == ('PLAIN', True),
+           'AUTH PLAIN with the password from the map', HANDLER.auth)
+        ok(m.get('from') == 'sender@public.example' and
+           m.get('to') == ['public1@public.example'],
+           'envelope rewritten by smtp_generic_maps', m)
+        want = (b'From: Sender <sender@public.example>\r\n'
+                b'To: public1@public.example, "Other, Name" '
+                b'<bad@example.net>\r\n'
+                b'Cc: (comment) public1@public.example\r\n'
+                b'Subject: smtp test\r\n\r\nline one\r\n.dot line\r\n'
+                b'..two dots\r\nlast\r\n')
+        got = m.get('data', b'')
+        # sendmail may add headers (Message-ID, Date, Received):
+        # compare the headers we wrote and the body exactly.
+        ok(all(h in got for h in want.split(b'\r\n\r\n')[0].split(b'\r\n'))
+           and got.endswith(want.split(b'\r\n\r\n', 1)[1]) and
+           b'\r\n\r\nline one\r\n.dot line\r\n..two dots\r\n' in got,
+           'bytes at the server: headers rewritten, dots and CRLF intact',
+           repr(got))
+        time.sleep(0.3)
+        log = read(log_path)
+        ok(('%s: to=<user1@example.com>, relay=127.0.0.1[127.0.0.1]:%d, '
+            % (qid, tls_port)) in log and
+           'dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as TEST' in log,
+           'Postfix to= line for the delivery', log)
+        ok('status=bounced (host 127.0.0.1[127.0.0.1] said: 550 5.1.1' in log
+           and 'dsn=4.2.0, status=deferred' in log,
+           'log lines for the bounce and the deferral', log)
+        ok('TLS connection established to 127.0.0.1[127.0.0.1]:%d: TLSv1.3 '
+           'with cipher ' % tls_port in log, 'TLS connection logged', log)
+
+        a = request(sock, qid, [('user2@example.com', 3)],
+                    '[127.0.0.1]:%d' % plain_port)
+        ok(a.get('rcpt.0.action') == 'deferred' and
+           a.get('rcpt.0.status') == '4.7.4' and
+           a.get('rcpt.0.reason') == 'TLS is required, but was not offered '
+           'by host 127.0.0.1[127.0.0.1]',
+           'encrypt: server without STARTTLS deferred 4.7.4', a)
+        n_before = len(HANDLER.messages)
+        a = request(sock, qid, [('user2@example.com', 3)],
+                    '[127.0.0.1]:%d' % dead_port)
+        ok(a.get('rcpt.0.action') == 'deferred' and
+           a.get('rcpt.0.status') == '4.4.1' and
+           'Connection refused' in a.get('rcpt.0.reason', '') and
+           a.get('rcpt.0.relay') == 'none',
+           'dead port: deferred 4.4.1, relay=none', a)
+        ok(len(HANDLER.messages) == n_before, 'nothing delivered there')
+        stop(p)
+
+        # AUTH LOGIN through the mechanism filter; TLS session reuse.
+        sock2 = os.path.join(q, 'private', 'relay')
+        p = start_smtp(cf, sock2, log_path,
+                       ['-o', 'smtp_sasl_mechanism_filter=login'])
+        a = request(sock2, qid, [('user2@example.com', 3)], nh)
+        ok(a.get('rcpt.0.action') == 'delivered' and HANDLER.auth and
+           HANDLER.auth[-1] == ('LOGIN', True),
+           'AUTH LOGIN with smtp_sasl_mechanism_filter=login',
+           (a, HANDLER.auth))
+        stop(p)
+
+        # Plaintext level none: no TLS at all, AUTH over plaintext refused
+        # by this server (auth_require_tls): the map's credentials are for
+        # the TLS port only, so the plain port gets no AUTH.
+        sock3 = os.path.join(q, 'private', 'smtpnone')
+        p = start_smtp(cf, sock3, log_path,
+                       ['-o', 'smtp_tls_security_level=none'])
+        a = request(sock3, qid, [('user2@example.com', 3)],
+                    '[127.0.0.1]:%d' % plain_port)
+        m = HANDLER.messages[-1] if HANDLER.messages else {}
+        ok(a.get('rcpt.0.action') == 'delivered' and m.get('tls') is False,
+           'level none: plaintext delivery', a)
+        stop(p)
+
+        # verify: the certificate names mx.example.test, we connect to
+        # 127.0.0.1: not verified, deferred.
+        sock4 = os.path.join(q, 'private', 'smtpverify')
+        p = start_smtp(cf, sock4, log_path,
+                       ['-o', 'smtp_tls_security_level=verify'])
+        a = request(sock4, qid, [('user2@example.com', 3)], nh)
+        ok(a.get('rcpt.0.action') == 'deferred' and
+           a.get('rcpt.0.status') == '4.7.5' and
+           'not verified' in a.get('rcpt.0.reason', ''),
+           'verify with a name mismatch: deferred 4.7.5', a)
+        stop(p)
+        ok(os.path.exists(os.path.join(data_dir, 'smtp_scache.lmdb')),
+           'client TLS session cache file written')
+        log = read(log_path)
+        ok('runtime error' not in log and 'ERROR: AddressSanitizer' not in
+           log and 'panic' not in log, 'no sanitizer reports, no panic',
+           log)
+    finally:
+        for p in PROCS:
+            stop(p)
+        tls_srv.stop()
+        plain_srv.stop()
+        shutil.rmtree(top, ignore_errors=True)
+    print('1..%d' % N)
+    return 1 if FAILED else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
