@@ -13,6 +13,15 @@ trap 'rm -rf "$DIR"' EXIT
 
 [ -x "$PC" ] || bail_out "no postconf at $PC"
 
+# --- the seed copy is the tutorial's file, byte for byte -------------------
+# (git blob hashes of ../shared/seed-config/main.cf and master.cf)
+is "$(sha256sum <"$SEED/main.cf" | cut -d' ' -f1)" \
+	06b897f9a650328bdc44fb505707525f5c4fb1fb356b89da9d81a8a3a85a9f90 \
+	"etc/seed/main.cf is the seed's main.cf"
+is "$(sha256sum <"$SEED/master.cf" | cut -d' ' -f1)" \
+	e2f901f2e1774731bfa2566e94fa6e1df065bceb81f1c8978dbb2350daa49317 \
+	"etc/seed/master.cf is the seed's master.cf"
+
 # --- postern check on the unchanged seed ---------------------------------
 "$PC" -c "$SEED" --check >"$DIR/out" 2>"$DIR/err"
 ok $? "check on the seed exits 0 (warnings only)"
