@@ -14,7 +14,7 @@ trap 'rm -rf "$DIR"' EXIT
 [ -x "$PC" ] || bail_out "no postconf at $PC"
 
 # --- the seed copy is the tutorial's file, byte for byte -------------------
-# (git blob hashes of ../shared/seed-config/main.cf and master.cf)
+# (sha256 of ../shared/seed-config/main.cf and master.cf)
 is "$(sha256sum <"$SEED/main.cf" | cut -d' ' -f1)" \
 	06b897f9a650328bdc44fb505707525f5c4fb1fb356b89da9d81a8a3a85a9f90 \
 	"etc/seed/main.cf is the seed's main.cf"
