@@ -296,9 +296,9 @@ static void
 dest_name(const struct smtp_dest *d, char *out, size_t len)
 {
 	if (*d->unix_path)
-		snprintf(out, len, "%s[%s]", d->host, d->unix_path);
+		snprintf(out, len, "%.190s[%.190s]", d->host, d->unix_path);
 	else
-		snprintf(out, len, "%s[%s]", d->host, d->addr);
+		snprintf(out, len, "%.200s[%.63s]", d->host, d->addr);
 }
 
 /* sess_fail - a session-level failure (recipients stay open) */
@@ -350,7 +350,7 @@ said(struct smtp_sess *s, const struct smtp_reply *r, const char *command,
 	char	 name[400];
 
 	dest_name(s->dest, name, sizeof(name));
-	snprintf(out, len, "host %s said: %s (in reply to %s command)", name,
+	snprintf(out, len, "host %.300s said: %.600s (in reply to %s command)", name,
 	    r->text, command);
 }
 
