@@ -109,7 +109,7 @@ run: deps
 bench: deps
 	sh tools/install-deps bench
 	$(MAKE) all $(addprefix build/release/tools/,$(TOOLS))
-	sh tests/bench/run.sh
+	bash tests/bench/run.sh
 
 clean:
 	rm -rf build

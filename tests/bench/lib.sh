@@ -1,0 +1,253 @@
+# NAME
+#	lib.sh - shared setup for the benchmarks (postern and real Postfix)
+# SYNOPSIS
+#	. "$POSTERN_TOP/tests/bench/lib.sh"
+#
+#	bench_mariadb			private MariaDB, seed schema, the
+#					recipient bench@example.org
+#	bench_postern_start PORT	a postern instance from the seed,
+#					smtpd (not postscreen) on PORT
+#	bench_postern_stop
+#	bench_postfix_start PORT	a private Postfix 3.x instance,
+#					smtpd on PORT, same maps and policy
+#	bench_postfix_stop
+#	bench_pss PID			total PSS (kB) of PID and its
+#					descendants
+#	bench_count DIR			files in a Maildir's new/
+#	bench_cleanup			for trap EXIT: stop everything
+# DESCRIPTION
+#	Both MTAs get the same workload and the same policy: the seed's
+#	restrictions (permit_mynetworks / reject_unauth_destination for
+#	relay, the seed's smtpd_recipient_restrictions, unlisted
+#	recipients rejected through the MySQL maps), mynetworks =
+#	127.0.0.0/8, TLS offered (may) with the same certificate,
+#	virtual_mailbox_maps / virtual_alias_maps / virtual_mailbox_domains
+#	in the one private MariaDB, Maildir delivery under vmail's uid with
+#	fsync, no DNS (postern: resolver_nameservers = 127.0.0.1:9,
+#	smtpd_peername_lookup = no; Postfix: disable_dns_lookups = yes,
+#	smtpd_peername_lookup = no). Both put smtpd directly on the port
+#	(no postscreen in front): an smtpd-to-smtpd comparison.
+#
+#	Postfix's virtual(8) needs the mailbox path from the map, so its
+#	virtual_mailbox_maps query returns "domain/user/" where the seed's
+#	returns 1 (postern derives domain/user/ from that 1): one indexed
+#	SELECT either way.
+#
+#	Everything lives under $BENCH_DIR (a mktemp -d directory in /tmp);
+#	every process is stopped by its PID.
+# DIAGNOSTICS
+#	Functions return non-zero and say why on stderr.
+
+. "$POSTERN_TOP/tests/lib/mariadb.sh"
+. "$POSTERN_TOP/tests/lib/instance.sh"
+
+BENCH_RCPT=bench@example.org
+BENCH_VUID=$(id -u vmail 2>/dev/null || id -u)
+BENCH_VGID=$(id -g vmail 2>/dev/null || id -g)
+PF_DIR=
+PF_MASTER=
+PT_MAIL=
+PF_MAIL=
+
+# bench_mariadb - the one database both MTAs query
+bench_mariadb() {
+	mariadb_start "$BENCH_DIR/db" || return 1
+	mariadb_load_seed || return 1
+	mariadb_sql "INSERT INTO virtual_users (domain_id, password, email)
+		VALUES (1, MD5('x'), '$BENCH_RCPT');"
+}
+
+# bench_maps - the three mysql .cf files in a configuration directory;
+# $2 is the mailbox query's result column
+bench_maps() {
+	local e=$1 col=$2
+	mariadb_cf "$e/mysql-virtual-mailbox-domains.cf" \
+		"SELECT 1 FROM virtual_domains WHERE name='%s'"
+	mariadb_cf "$e/mysql-virtual-mailbox-maps.cf" \
+		"SELECT $col FROM virtual_users WHERE email='%s'"
+	mariadb_cf "$e/mysql-virtual-alias-maps.cf" \
+		"SELECT destination FROM virtual_aliases WHERE source='%s'"
+	chmod 644 "$e"/mysql-*.cf
+}
+
+# bench_policy - the settings both MTAs share (name=value lines)
+bench_policy() {
+	local e=$1
+	printf '%s\n' \
+		"mynetworks=127.0.0.0/8" \
+		"smtpd_peername_lookup=no" \
+		"smtpd_helo_required=yes" \
+		"smtpd_relay_restrictions=permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination" \
+		"smtpd_recipient_restrictions=permit_auth_destination, reject_non_fqdn_recipient, reject_unauth_destination, reject_unlisted_recipient" \
+		"virtual_mailbox_domains=mysql:$e/mysql-virtual-mailbox-domains.cf" \
+		"virtual_mailbox_maps=mysql:$e/mysql-virtual-mailbox-maps.cf" \
+		"virtual_alias_maps=mysql:$e/mysql-virtual-alias-maps.cf" \
+		"virtual_uid_maps=static:$BENCH_VUID" \
+		"virtual_gid_maps=static:$BENCH_VGID" \
+		"smtpd_tls_security_level=may" \
+		"default_process_limit=1200"
+}
+
+# bench_postern_start - postern from the seed, smtpd on the port
+bench_postern_start() {
+	local port=$1 e
+	instance_create "$BENCH_DIR/postern" "$port" $((port + 1)) || return 1
+	e=$INSTANCE_CONF
+	# smtpd on port 25's line instead of postscreen, as many as master
+	# runs by default (one per core)
+	awk -v p="127.0.0.1:$port" '
+		$1 == p && $2 == "inet" { $7 = "-"; $8 = "smtpd" }
+		{ print }' "$e/master.cf" >"$e/master.cf.new" &&
+		mv "$e/master.cf.new" "$e/master.cf" || return 1
+	bench_maps "$e" 1
+	printf 'root: bench@example.org\n' >"$e/aliases"
+	: >"$e/sender_canonical"
+	: >"$e/canonical"
+	: >"$e/relay_password"
+	: >"$e/generic"
+	: >"$e/sender_access"
+	: >"$e/postscreen_access.cidr"
+	"$POSTERN_BIN/postalias" -c "$e" "hash:$e/aliases" || return 1
+	for m in sender_canonical canonical relay_password generic \
+		sender_access; do
+		"$POSTERN_BIN/postmap" -c "$e" "hash:$e/$m" || return 1
+	done
+	chown "$BENCH_VUID:$BENCH_VGID" "$INSTANCE_MAIL"
+	mapfile -t pol < <(bench_policy "$e")
+	instance_conf "${pol[@]}" \
+		"alias_maps=hash:$e/aliases" "alias_database=hash:$e/aliases" \
+		"sender_canonical_maps=hash:$e/sender_canonical" \
+		"canonical_maps=hash:$e/canonical" \
+		"smtp_sasl_password_maps=hash:$e/relay_password" \
+		"smtp_generic_maps=hash:$e/generic" || return 1
+	PT_MAIL=$INSTANCE_MAIL/example.org/bench
+	instance_start
+}
+
+# bench_postern_stop - stop the postern instance
+bench_postern_stop() {
+	instance_stop
+}
+
+# bench_postfix_start - a private Postfix instance (root only)
+bench_postfix_start() {
+	local port=$1 e
+	PF_DIR=$BENCH_DIR/postfix
+	e=$PF_DIR/etc
+	mkdir -p "$e" "$PF_DIR/queue" "$PF_DIR/data" "$PF_DIR/mail" ||
+		return 1
+	chown postfix "$PF_DIR/data"
+	chown "$BENCH_VUID:$BENCH_VGID" "$PF_DIR/mail"
+	chmod 755 "$PF_DIR" "$e"
+	bench_maps "$e" \
+		"CONCAT(SUBSTRING_INDEX(email,'@',-1),'/',SUBSTRING_INDEX(email,'@',1),'/')"
+	# the same certificate as postern's
+	cp "$BENCH_DIR/postern/etc/cert.pem" "$BENCH_DIR/postern/etc/key.pem" \
+		"$e/" || return 1
+	chmod 644 "$e/cert.pem"
+	chmod 600 "$e/key.pem"
+	chown root:root "$e/key.pem" "$e/cert.pem"
+	{
+		printf '%s\n' \
+			"compatibility_level = 3.6" \
+			"config_directory = $e" \
+			"queue_directory = $PF_DIR/queue" \
+			"data_directory = $PF_DIR/data" \
+			"meta_directory = /etc/postfix" \
+			"myhostname = bench.example.net" \
+			"mydestination =" \
+			"inet_interfaces = 127.0.0.1" \
+			"inet_protocols = ipv4" \
+			"disable_dns_lookups = yes" \
+			"smtp_host_lookup = native" \
+			"maillog_file = $PF_DIR/maillog" \
+			"maillog_file_prefixes = /var, /dev/stdout, /tmp" \
+			"virtual_mailbox_base = $PF_DIR/mail" \
+			"virtual_minimum_uid = 100" \
+			"smtpd_tls_cert_file = $e/cert.pem" \
+			"smtpd_tls_key_file = $e/key.pem"
+		bench_policy "$e" | sed 's/=/ = /'
+	} >"$e/main.cf"
+	# smtpd on the port, no chroot (no copies of /etc in the queue)
+	awk -v p="127.0.0.1:$port" '
+		/^[^ \t#]/ && ($2 ~ /^(inet|unix|unix-dgram|fifo|pass)$/) {
+			if ($1 == "smtp" && $2 == "inet") $1 = p
+			$5 = "n"
+		}
+		{ print }' /etc/postfix/master.cf >"$e/master.cf" || return 1
+	postfix -c "$e" check >"$PF_DIR/check.out" 2>&1
+	script -qc "postfix -c $e start" /dev/null >"$PF_DIR/start.out" 2>&1
+	if ! wait_for "[ -s $PF_DIR/queue/pid/master.pid ] && port_listening $port" 20
+	then
+		echo "bench: Postfix did not start:" >&2
+		cat "$PF_DIR/check.out" "$PF_DIR/start.out" >&2
+		tail -n 20 "$PF_DIR/maillog" >&2 2>/dev/null
+		return 1
+	fi
+	PF_MASTER=$(tr -d ' \n' <"$PF_DIR/queue/pid/master.pid")
+	PF_MAIL=$PF_DIR/mail/example.org/bench
+	return 0
+}
+
+# bench_descendants - PID and every descendant of it
+bench_descendants() {
+	ps -e -o pid=,ppid= | awk -v root="$1" '
+		{ kids[$2] = kids[$2] " " $1 }
+		END {
+			n = split(root, todo, " ")
+			while (n > 0) {
+				p = todo[n--]; print p
+				m = split(kids[p], k, " ")
+				for (i = 1; i <= m; i++) todo[++n] = k[i]
+			}
+		}'
+}
+
+# bench_postfix_stop - stop Postfix, kill what is left by PID
+bench_postfix_stop() {
+	local pids pid
+	[ -n "$PF_MASTER" ] || return 0
+	pids=$(bench_descendants "$PF_MASTER")
+	script -qc "postfix -c $PF_DIR/etc stop" /dev/null \
+		>>"$PF_DIR/start.out" 2>&1
+	wait_for "! pid_alive $PF_MASTER" 30
+	for pid in $pids; do
+		if pid_alive "$pid"; then
+			sleep 1
+			pid_alive "$pid" && kill -KILL "$pid" 2>/dev/null
+		fi
+	done
+	PF_MASTER=
+}
+
+# bench_pss - PSS in kB of PID and all its descendants
+bench_pss() {
+	local pid total=0 v
+	for pid in $(bench_descendants "$1"); do
+		v=$(awk '/^Pss:/ { print $2 }' "/proc/$pid/smaps_rollup" \
+			2>/dev/null)
+		total=$((total + ${v:-0}))
+	done
+	echo "$total"
+}
+
+# bench_nproc - how many processes PID and its descendants are
+bench_nproc() {
+	bench_descendants "$1" | wc -l
+}
+
+# bench_count - messages in a Maildir's new/
+bench_count() {
+	local n
+	n=$(ls -f "$1/new" 2>/dev/null | wc -l)
+	# ls -f lists . and ..
+	[ "$n" -ge 2 ] && n=$((n - 2))
+	echo "$n"
+}
+
+# bench_cleanup - for trap EXIT
+bench_cleanup() {
+	instance_cleanup
+	bench_postfix_stop
+	mariadb_stop
+}
