@@ -122,51 +122,56 @@ qmgr_dsn_queue(const char *id, const char *rcpt, const struct buf *b,
 	return (0);
 }
 
+/* dsn_rcpts - the log entries this kind of notification reports */
+static struct qmgr_dsn_rcpt *
+dsn_rcpts(const struct queue_file *qf, int kind,
+    const struct queue_log_entry *e, size_t n, size_t *k)
+{
+	struct qmgr_dsn_rcpt *r = xcalloc(n + 1, sizeof(*r));
+	int	 bit = kind == QMGR_DSN_DELAY ? QUEUE_NOTIFY_DELAY :
+	    kind == QMGR_DSN_SUCCESS ? QUEUE_NOTIFY_SUCCESS :
+	    QUEUE_NOTIFY_FAILURE;
+	size_t	 i;
+
+	for (*k = 0, i = 0; i < n; i++) {
+		int	 success = e[i].action
+		    && strcmp(e[i].action, "delivered") == 0;
+
+		if (success != (kind == QMGR_DSN_SUCCESS)
+		    || !notify_ok(qf, e[i].index, bit))
+			continue;
+		r[*k].addr = e[i].recipient;
+		r[*k].orcpt = e[i].orig_rcpt;
+		r[*k].status = e[i].status;
+		r[(*k)++].reason = e[i].reason;
+	}
+	return (r);
+}
+
 /* send_dsn - queue a notification to the sender; 0 on success */
 static int
 send_dsn(struct qmgr_msg *m, int kind, const struct queue_log_entry *e,
     size_t n)
 {
 	struct queue_file *qf = m->qf;
-	struct qmgr_dsn_rcpt *r = xcalloc(n + 1, sizeof(*r));
-	struct qmgr_dsn d;
-	struct buf *b = buf_new(4096);
 	const char *ret = queue_file_attr(qf, "dsn_ret");
 	char	 newid[QUEUE_ID_MAX + 1];
-	size_t	 i, k = 0, mlen;
+	struct qmgr_dsn d;
+	struct buf *b;
+	size_t	 mlen;
 	char	*msg;
-	int	 rc = -1;
+	int	 rc = 0;
 
-	for (i = 0; i < n; i++) {
-		int	 success = e[i].action
-		    && strcmp(e[i].action, "delivered") == 0;
-
-		if (success != (kind == QMGR_DSN_SUCCESS))
-			continue;
-		if (!notify_ok(qf, e[i].index, kind == QMGR_DSN_DELAY ?
-		    QUEUE_NOTIFY_DELAY : kind == QMGR_DSN_SUCCESS ?
-		    QUEUE_NOTIFY_SUCCESS : QUEUE_NOTIFY_FAILURE))
-			continue;
-		r[k].addr = e[i].recipient;
-		r[k].orcpt = e[i].orig_rcpt;
-		r[k].status = e[i].status;
-		r[k++].reason = e[i].reason;
-	}
-	if (k == 0) {
-		free(r);
-		buf_free(b);
-		return (0);
-	}
-	if (*qf->sender == 0) {
-		if (kind == QMGR_DSN_FAILURE)
+	memset(&d, 0, sizeof(d));
+	d.rcpts = dsn_rcpts(qf, kind, e, n, &d.nrcpts);
+	if (d.nrcpts == 0 || *qf->sender == 0) {
+		if (d.nrcpts > 0 && kind == QMGR_DSN_FAILURE)
 			log_info("%s: undeliverable bounce or notification"
 			    " with the null sender: %zu recipient(s),"
-			    " discarded", m->id, k);
-		free(r);
-		buf_free(b);
+			    " discarded", m->id, d.nrcpts);
+		free((void *)d.rcpts);
 		return (0);
 	}
-	memset(&d, 0, sizeof(d));
 	d.kind = kind;
 	d.queue_id = m->id;
 	d.sender = qf->sender;
@@ -176,23 +181,20 @@ send_dsn(struct qmgr_msg *m, int kind, const struct queue_log_entry *e,
 	d.arrival = qf->arrival;
 	d.now = time(NULL);
 	d.retry_until = qf->arrival + qmgr_conf.max_lifetime;
-	d.rcpts = r;
-	d.nrcpts = k;
 	d.full = (ret == NULL || strcasecmp(ret, "HDRS") != 0)
 	    && qf->msg_len <= qmgr_conf.bounce_size_limit;
 	msg = read_message(qf, d.full ? (size_t)qf->msg_len : 65536, &mlen);
 	d.msg = msg;
 	d.msg_len = mlen;
+	b = buf_new(4096);
 	qmgr_dsn_format(&d, b);
 	free(msg);
-	free(r);
-
-	if (qmgr_dsn_queue(m->id, qf->sender, b, newid) == 0) {
+	free((void *)d.rcpts);
+	if ((rc = qmgr_dsn_queue(m->id, qf->sender, b, newid)) == 0) {
 		log_info("%s: sender %s notification: %s", m->id,
 		    kind == QMGR_DSN_DELAY ? "delay" : kind == QMGR_DSN_SUCCESS
 		    ? "delivery status" : "non-delivery", newid);
 		m->wake = 1;
-		rc = 0;
 	}
 	buf_free(b);
 	return (rc);
