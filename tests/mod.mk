@@ -5,3 +5,8 @@ smtp-load_SRCS := tests/bench/smtp-load.c
 # tests/lib/dnsq: lookups through lib/dns.c for tests/25-dns.t
 TOOLS += dnsq
 dnsq_SRCS := tests/lib/dnsq.c
+
+# tests/lib/saslq: one AUTH exchange through smtpd_sasl (tests/65-sasl.t)
+TOOLS += saslq
+saslq_SRCS := tests/lib/saslq.c smtpd/smtpd_sasl.c smtpd/smtpd_sasl_pw.c \
+	smtpd/smtpd_sasl_dovecot.c
