@@ -182,6 +182,54 @@ test_vectors(void)
 	}
 }
 
+/* garbage_walk - conf_walk callback: expand everything */
+static void
+garbage_walk(const char *name, const char *value, void *ctx)
+{
+	(void)conf_str(name);
+}
+
+/* garbage_warn - conf_check callback: count */
+static void
+garbage_warn(const char *msg, void *ctx)
+{
+	(*(int *)ctx)++;
+}
+
+/* test_garbage - 300 seeded random main.cf files: no crash, sane tail */
+static void
+test_garbage(void)
+{
+	static const char alpha[] = "$${}():?= \t\n#ab_x,\\\xff\r{}$a";
+	struct buf *b = buf_new(1024);
+	int	 it, bad = 0, warned = 0;
+	size_t	 i, n;
+	unsigned seed = 12345;
+
+	for (it = 0; it < 300; it++) {
+		buf_reset(b);
+		seed = seed * 1103515245u + 12345u;
+		n = (seed >> 16) % 400;
+		for (i = 0; i < n; i++) {
+			seed = seed * 1103515245u + 12345u;
+			buf_putc(b, (seed >> 16) % 10 == 0 ? (int)((seed >> 8)
+			    & 0xff) : alpha[(seed >> 16) % (sizeof(alpha) - 1)]);
+		}
+		/* Whatever came before, these definitions come last. */
+		buf_puts(b, "\na = $b\nb = ${a?{$a}:{x}}\n");
+		conf_reset();
+		load_text(BUF_STR(b), BUF_LEN(b));
+		/* a first: the loop is cut at a, so b = x and a = x. */
+		if (strcmp(conf_str("a"), "x") != 0)
+			bad++;
+		conf_walk(CONF_ALL, garbage_walk, NULL);
+		conf_check(garbage_warn, &warned);
+	}
+	buf_free(b);
+	tap_is_int(bad, 0, "300 garbage main.cf files: loaded, expanded, "
+	    "checked; loop a/b resolved the same way each time");
+}
+
 /* test_split - list splitting keeps {...} groups */
 static void
 test_split(void)
@@ -652,6 +700,7 @@ main(void)
 	log_set_hook(hook, NULL);
 	test_vectors();
 	test_split();
+	test_garbage();
 	test_overlong();
 	test_typed();
 	test_check();

@@ -190,6 +190,50 @@ test_seed(void)
 	free(path);
 }
 
+/* test_garbage - seeded random master.cf files: every entry kept is sane */
+static void
+test_garbage(void)
+{
+	static const char alpha[] = "- 1?yn\t\n#unix inet pass -o a=$b {}";
+	struct buf *b = buf_new(1024);
+	struct mastercf *m;
+	unsigned seed = 4242;
+	int	 it, bad = 0, kept = 0;
+	size_t	 i, n;
+	char	*f;
+
+	for (it = 0; it < 300; it++) {
+		buf_reset(b);
+		seed = seed * 1103515245u + 12345u;
+		n = (seed >> 16) % 500;
+		for (i = 0; i < n; i++) {
+			seed = seed * 1103515245u + 12345u;
+			buf_putc(b, (seed >> 16) % 12 == 0 ? (int)((seed >> 8)
+			    & 0xff) : alpha[(seed >> 16) % (sizeof(alpha) - 1)]);
+		}
+		buf_puts(b, "\nok unix - - - - 1 cmd -o x=1\n");
+		if ((m = load_text(BUF_STR(b), BUF_LEN(b))) == NULL) {
+			bad++;
+			continue;
+		}
+		for (i = 0; i < m->nsvc; i++) {
+			f = mastercf_format(&m->svc[i]);
+			if (m->svc[i].maxproc < 0 || m->svc[i].wakeup < 0
+			    || strncmp(f, m->svc[i].name, strlen(
+			    m->svc[i].name)) != 0)
+				bad++;
+			free(f);
+		}
+		if (mastercf_find(m, "ok", "unix") != NULL)
+			kept++;
+		mastercf_free(m);
+	}
+	buf_free(b);
+	tap_ok(bad == 0 && kept == 300, "300 garbage master.cf files: sane "
+	    "entries, the good last line always kept (%d bad, %d kept)",
+	    bad, kept);
+}
+
 int
 main(void)
 {
@@ -245,6 +289,7 @@ main(void)
 	tap_ok(mastercf_load("/nonexistent/master.cf", err, sizeof(err))
 	    == NULL && strstr(err, "No such file") != NULL,
 	    "missing file: NULL with reason");
+	test_garbage();
 	buf_free(warnings);
 	conf_reset();
 	return (tap_done());
