@@ -159,6 +159,8 @@ struct smtp_sess {
 	size_t	 nrcpt;
 	double	 conn_done;	/* time the session was set up */
 	int	 reached_mail;	/* result: MAIL was sent, do not retry */
+	int	 tls_failed;	/* result: the handshake failed */
+	int	 no_tls;	/* level may: plaintext after a failed handshake */
 	char	 status[16];	/* session-level failure */
 	char	 reason[1024];
 };

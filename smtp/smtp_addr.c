@@ -177,8 +177,9 @@ smtp_addr_resolve(const struct smtp_cfg *cfg, const struct smtp_nexthop *nh,
 	*count = 0;
 	if (*nh->unix_path) {
 		*dests = xcalloc(1, sizeof(**dests));
+		/* Postfix: relay=myhostname[path] for a local socket. */
 		snprintf((*dests)->host, sizeof((*dests)->host), "%s",
-		    nh->unix_path);
+		    cfg->helo_name);
 		snprintf((*dests)->unix_path, sizeof((*dests)->unix_path), "%s",
 		    nh->unix_path);
 		*count = 1;

@@ -93,6 +93,8 @@ tls_level(const char *name, const char *use, const char *enforce)
 	const char *v = conf_str(name);
 	int	 lev;
 
+	if ((v == NULL || *v == 0) && use == NULL)
+		return (TLS_LEV_NONE);
 	if (v == NULL || *v == 0)
 		return (conf_bool(enforce) ? TLS_LEV_ENCRYPT : conf_bool(use)
 		    ? TLS_LEV_MAY : TLS_LEV_NONE);
@@ -146,7 +148,7 @@ smtp_cfg_load(struct smtp_cfg *cfg, const char *service)
 		log_warn("smtp_sasl_auth_enable = yes but "
 		    "smtp_sasl_password_maps is empty: no AUTH");
 	cfg->tls_level = cfg->lmtp ? tls_level("lmtp_tls_security_level",
-	    "lmtp_use_tls", "lmtp_enforce_tls") : tls_level(
+	    NULL, NULL) : tls_level(
 	    "smtp_tls_security_level", "smtp_use_tls", "smtp_enforce_tls");
 	if (cfg->tls_level > TLS_LEV_NONE) {
 		if ((cfg->tls = tls_client_ctx_new("smtp", err,
@@ -321,6 +323,14 @@ deliver(const struct smtp_cfg *cfg, struct smtp_maps *m,
 	for (i = 0; i < n; i++) {
 		s->dest = &dests[i];
 		smtp_session(s);
+		if (s->tls_failed && !s->no_tls && !s->reached_mail
+		    && cfg->tls_level == TLS_LEV_MAY) {
+			log_info("%s: %s; trying again without TLS",
+			    s->queue_id, s->reason);
+			s->no_tls = 1;
+			smtp_session(s);
+		}
+		s->no_tls = 0;
 		if (s->status[0] == 0 || s->reached_mail) {
 			if (*dests[i].unix_path)
 				snprintf(relay, relaylen, "%s[%s]",

@@ -24,7 +24,9 @@
  *	(4.7.4) when it is not offered; "verify"/"secure" also check the
  *	certificate (tls_verify_peer()) against the MX host name, or the
  *	nexthop and its subdomains. After the handshake, anything the
- *	server sent before it is discarded.
+ *	server sent before it is discarded. With "may", a failed
+ *	handshake sets s->tls_failed; the caller then connects again with
+ *	s->no_tls (plaintext), as Postfix does.
  * DIAGNOSTICS
  *	Results only; TLS connections are logged as Postfix does.
  */
@@ -548,7 +550,8 @@ do_starttls(struct smtp_sess *s, struct conn *c, struct features *f)
 	int	 bad, verified;
 
 	dest_name(s->dest, name, sizeof(name));
-	if (cfg->tls_level == TLS_LEV_NONE)
+	if (cfg->tls_level == TLS_LEV_NONE
+	    || (s->no_tls && cfg->tls_level == TLS_LEV_MAY))
 		return (0);
 	if (cfg->tls == NULL) {
 		if (cfg->tls_level >= TLS_LEV_ENCRYPT) {
@@ -589,6 +592,7 @@ do_starttls(struct smtp_sess *s, struct conn *c, struct features *f)
 	    sizeof(err)) < 0) {
 		sess_fail(s, "4.7.5", "Cannot start TLS: handshake failure "
 		    "with %s: %s", name, err);
+		s->tls_failed = 1;
 		return (-1);
 	}
 	snprintf(nhost, sizeof(nhost), ".%s", s->nexthop);
@@ -925,6 +929,7 @@ smtp_session(struct smtp_sess *s)
 	s->status[0] = 0;
 	s->reason[0] = 0;
 	s->reached_mail = 0;
+	s->tls_failed = 0;
 	dest_name(s->dest, name, sizeof(name));
 	if ((c.fd = smtp_connect(cfg, s->dest, err, sizeof(err))) < 0) {
 		sess_fail(s, "4.4.1", "%s", err);

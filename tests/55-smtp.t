@@ -21,6 +21,7 @@ import pwd
 import shutil
 import signal
 import socket
+import logging
 import ssl
 import subprocess
 import sys
@@ -28,7 +29,8 @@ import tempfile
 import threading
 import time
 
-from aiosmtpd.controller import Controller
+from aiosmtpd.controller import Controller, UnixSocketController
+from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import AuthResult
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
@@ -70,6 +72,13 @@ def dec(v):
 
 def request(sock_path, qid, rcpts, nexthop, sender='s@example.org'):
     """rcpts: list of (addr, index). Returns the answer as a dict."""
+    try:
+        return request1(sock_path, qid, rcpts, nexthop, sender)
+    except OSError as e:
+        return {'error': str(e)}
+
+
+def request1(sock_path, qid, rcpts, nexthop, sender):
     lines = ['version=1', 'queue_name=active', 'queue_id=' + qid,
              'transport=relay', 'nexthop=' + nexthop,
              'sender=' + enc(sender), 'rcpt_count=%d' % len(rcpts)]
@@ -123,6 +132,28 @@ class Handler:
         return '250 2.0.0 Ok: queued as TEST%d' % len(self.messages)
 
 
+class LMTPHandler:
+    """One reply per recipient after DATA: the second one is refused."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(list(envelope.rcpt_tos))
+        replies = []
+        for r in envelope.rcpt_tos:
+            if r.startswith('full@'):
+                replies.append('552 5.2.2 <%s>: mailbox full' % r)
+            else:
+                replies.append('250 2.0.0 <%s> delivered' % r)
+        return '\r\n'.join(replies)
+
+
+class LMTPController(UnixSocketController):
+    def factory(self):
+        return LMTP(self.handler)
+
+
 def authenticator(server, session, envelope, mechanism, auth_data):
     good = (auth_data.login == b'relayuser' and
             auth_data.password == b's3cret pass')
@@ -131,6 +162,7 @@ def authenticator(server, session, envelope, mechanism, auth_data):
 
 
 HANDLER = Handler()
+logging.getLogger('mail.log').setLevel(logging.CRITICAL)
 
 
 def start_smtp(cf, sock_path, log_path, extra=()):
@@ -190,8 +222,21 @@ def main():
                          tls_context=ctx, authenticator=authenticator,
                          auth_require_tls=True)
     plain_srv = Controller(HANDLER, hostname='127.0.0.1', port=plain_port)
+    # A server that speaks TLSv1.3 only: smtp limited to TLSv1.2 fails
+    # the handshake (level may: falls back to plaintext).
+    ctx13 = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx13.load_cert_chain(cert, key)
+    ctx13.minimum_version = ssl.TLSVersion.TLSv1_3
+    tls13_srv = Controller(HANDLER, hostname='127.0.0.1', port=BASE + 3,
+                           tls_context=ctx13)
+    lmtp_handler = LMTPHandler()
+    lmtp_path = os.path.join(top, 'lmtp.sock')
+    lmtp_srv = LMTPController(lmtp_handler, unix_socket=lmtp_path)
     tls_srv.start()
     plain_srv.start()
+    tls13_srv.start()
+    lmtp_srv.start()
+    os.chmod(lmtp_path, 0o666)   # smtp runs as mail_owner
     with open(os.path.join(cf, 'sasl_passwd'), 'w') as f:
         f.write('[127.0.0.1]:%d relayuser:s3cret pass\n' % tls_port)
     with open(os.path.join(cf, 'generic'), 'w') as f:
@@ -238,7 +283,10 @@ def main():
         sock = os.path.join(q, 'private', 'smtp')
         p = start_smtp(cf, sock, log_path)
         ok(os.path.exists(sock), 'smtp listens on private/smtp')
-        log = read(log_path)
+        log, end = '', time.time() + 10
+        while time.time() < end and 'smtp_bind_address' not in log:
+            time.sleep(0.1)
+            log = read(log_path)
         ok('smtp_bind_address = 192.0.2.40 is not an address of this host'
            in log, 'foreign smtp_bind_address: a warning, no failure', log)
 
@@ -347,6 +395,38 @@ def main():
            'not verified' in a.get('rcpt.0.reason', ''),
            'verify with a name mismatch: deferred 4.7.5', a)
         stop(p)
+
+        # may: a failed handshake, then plaintext on a new connection.
+        sock5 = os.path.join(q, 'private', 'smtpmay')
+        p = start_smtp(cf, sock5, log_path,
+                       ['-o', 'smtp_tls_security_level=may',
+                        '-o', 'smtp_tls_protocols=<=TLSv1.2',
+                        '-o', 'smtp_sasl_auth_enable=no'])
+        a = request(sock5, qid, [('user2@example.com', 3)],
+                    '[127.0.0.1]:%d' % (BASE + 3))
+        m = HANDLER.messages[-1] if HANDLER.messages else {}
+        ok(a.get('rcpt.0.action') == 'delivered' and m.get('tls') is False,
+           'may: failed TLS handshake, delivered in plaintext', a)
+        ok('trying again without TLS' in read(log_path),
+           'the fallback is logged')
+        stop(p)
+
+        # LMTP over a unix socket: one reply per recipient after DATA.
+        sock6 = os.path.join(q, 'private', 'lmtp')
+        p = start_smtp(cf, sock6, log_path, ['-s', 'lmtp'])
+        a = request(sock6, qid, [('user2@example.com', 3),
+                                 ('full@example.com', 2)],
+                    'unix:' + lmtp_path)
+        ok(a.get('rcpt.0.action') == 'delivered' and
+           a.get('rcpt.1.action') == 'bounced' and
+           a.get('rcpt.1.status') == '5.2.2' and
+           '(in reply to end of DATA command)' in a.get('rcpt.1.reason', '')
+           and a.get('rcpt.0.relay') == 'mx.example.net[%s]' % lmtp_path
+           and lmtp_handler.messages and len(lmtp_handler.messages[-1]) == 2,
+           'LMTP: per-recipient replies after DATA',
+           (a, read(log_path)))
+        stop(p)
+
         ok(os.path.exists(os.path.join(data_dir, 'smtp_scache.lmdb')),
            'client TLS session cache file written')
         log = read(log_path)
@@ -358,6 +438,8 @@ def main():
             stop(p)
         tls_srv.stop()
         plain_srv.stop()
+        tls13_srv.stop()
+        lmtp_srv.stop()
         shutil.rmtree(top, ignore_errors=True)
     print('1..%d' % N)
     return 1 if FAILED else 0
