@@ -254,33 +254,79 @@ check_value(int type, const char *value)
 	return (1);
 }
 
-/* check_typed - malformed boolean, integer and time values */
+static const char *check_untyped[] = {
+	"compatibility_level", "mail_version", NULL
+};
+static const char *check_what[] = {"boolean", "numerical", "time"};
+
+/* check_param_type - 'b', 'i', 't' or 0 for a built-in parameter */
+static int
+check_param_type(const struct conf_param *p)
+{
+	char	*def;
+	int	 type;
+
+	if (check_in(check_untyped, p->name) || p->def == NULL)
+		return (0);
+	/* The type shows in the default: "${stress?{10}:{300}}s". */
+	def = conf_expand(p->def);
+	type = check_type_of(def);
+	free(def);
+	return (type);
+}
+
+/* check_typed - malformed boolean, integer and time values in main.cf */
 static int
 check_typed(const char *path)
 {
-	static const char *untyped[] = {
-		"compatibility_level", "mail_version", NULL
-	};
-	static const char *what[] = {"boolean", "numerical", "time"};
 	const struct conf_param *p;
 	int	 type, bad = 0;
-	char	*def;
 
 	for (p = conf_params; p->name; p++) {
-		if (check_in(untyped, p->name) || p->def == NULL
-		    || conf_file_value(p->name, NULL) == NULL)
-			continue;
-		/* The type shows in the default: "${stress?{10}:{300}}s". */
-		def = conf_expand(p->def);
-		type = check_type_of(def);
-		free(def);
-		if (type == 0)
+		if (conf_file_value(p->name, NULL) == NULL
+		    || (type = check_param_type(p)) == 0)
 			continue;
 		if (!check_value(type, conf_str(p->name))) {
 			log_error("%s: bad %s configuration: %s = %s", path,
-			    what[type == 'b' ? 0 : type == 'i' ? 1 : 2],
+			    check_what[type == 'b' ? 0 : type == 'i' ? 1 : 2],
 			    p->name, log_safe(conf_str(p->name)));
 			bad++;
+		}
+	}
+	return (bad);
+}
+
+/* check_typed_master - the same for master.cf -o values */
+static int
+check_typed_master(const struct mastercf *m)
+{
+	const struct mastercf_service *s;
+	const struct conf_param *p;
+	const char *value;
+	size_t	 i, j;
+	int	 type, bad = 0;
+	char	*name, *exp;
+
+	for (i = 0; i < m->nsvc; i++) {
+		s = &m->svc[i];
+		for (j = 0; j < s->options->argc; j++) {
+			name = check_opt_split(s->options->argv[j], &value);
+			for (p = conf_params; p->name; p++)
+				if (strcmp(p->name, name) == 0)
+					break;
+			/* Expanded in the global view: good enough here. */
+			exp = conf_expand(value);
+			if (p->name && (type = check_param_type(p)) != 0
+			    && !check_value(type, exp)) {
+				log_error("%s, line %d: service %s/%s: bad %s "
+				    "configuration: %s = %s", s->file, s->line,
+				    s->name, s->type, check_what[type == 'b'
+				    ? 0 : type == 'i' ? 1 : 2], name,
+				    log_safe(exp));
+				bad++;
+			}
+			free(exp);
+			free(name);
 		}
 	}
 	return (bad);
@@ -445,8 +491,10 @@ postern_check(const char *config_dir, int verbose)
 		log_error("%s", err);
 		return (1);
 	}
-	if ((m = postern_check_params(config_dir, &fatal)) != NULL)
+	if ((m = postern_check_params(config_dir, &fatal)) != NULL) {
 		check_commands(m, verbose);
+		fatal += check_typed_master(m);
+	}
 	snprintf(err, sizeof(err), "%s/main.cf", config_dir);
 	fatal += check_typed(err);
 	check_maps(m, verbose);

@@ -21,8 +21,9 @@
  *	    (cleanup, pickup, trivial-rewrite, bounce, ...): one info
  *	    line per command; unknown commands (pipe, local, ...): one
  *	    warning per service ("this service will not run");
- *	  - a boolean, integer or time parameter with a malformed value
- *	    (a daemon would refuse to start): error;
+ *	  - a boolean, integer or time parameter with a malformed value,
+ *	    in main.cf or as a master.cf -o (a daemon would refuse to
+ *	    start): error;
  *	  - every lookup table named in main.cf or in a -o value
  *	    (type:name tokens, also inside restriction lists) is opened
  *	    with map_open(); a table that cannot be opened is a warning

@@ -178,6 +178,14 @@ is "$?" 1 "check exits 1 on a bad boolean"
 like "$(cat "$DIR/err4")" "bad boolean configuration: smtpd_helo_required = maybe" \
 	"the bad boolean is named"
 
+# ... also as a master.cf -o value, named with file, line and service.
+"$PC" -c "$DIR" -e 'smtpd_helo_required = yes'
+printf 'bad unix - - - - 1 smtpd -o smtpd_timeout=5x\n' >>"$DIR/master.cf"
+"$PC" -c "$DIR" --check 2>"$DIR/err6"
+is "$?" 1 "check exits 1 on a bad -o time value"
+like "$(cat "$DIR/err6")" "master\.cf, line [0-9]+: service bad/unix: bad time configuration: smtpd_timeout = 5x" \
+	"the bad -o value is named"
+
 # Missing files.
 "$PC" -c "$DIR/none" --check 2>"$DIR/err5"
 is "$?" 1 "check exits 1 without main.cf"
