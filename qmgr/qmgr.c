@@ -19,6 +19,7 @@
  *	skeleton (configuration errors).
  */
 #include <sys/file.h>
+#include <sys/resource.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -134,11 +135,18 @@ deferred_cb(evutil_socket_t fd, short what, void *arg)
 	qmgr_scan_deferred(0);
 }
 
-/* qmgr_pre_init - the parameter snapshot */
+/* qmgr_pre_init - the parameter snapshot, descriptors */
 static void
 qmgr_pre_init(void)
 {
+	struct rlimit rl;
+
 	qmgr_conf_load();
+	/* one descriptor per delivery in flight: take what we may */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
 }
 
 /* qmgr_start - pools, timers, the first scans (lock held) */

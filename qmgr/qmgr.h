@@ -36,6 +36,7 @@
 #include "queue.h"
 
 struct event_base;
+struct mastercf;
 struct workq;
 struct buf;
 
@@ -58,6 +59,8 @@ struct qmgr_conf {
 	long	 initial_conc;
 	long	 default_rcpt_limit;
 	long	 default_time_limit;
+	long	 transport_limit;	/* requests in flight per transport */
+	struct mastercf *mastercf;	/* for each transport's maxproc */
 	struct qmgr_resolve_conf rc;
 };
 
@@ -113,8 +116,16 @@ struct qmgr_req {
 
 TAILQ_HEAD(qmgr_req_list, qmgr_req);
 
+struct qmgr_transport {
+	TAILQ_ENTRY(qmgr_transport) link;
+	char	*name;
+	int	 active;
+	int	 limit;
+};
+
 struct qmgr_dest {
 	TAILQ_ENTRY(qmgr_dest) link;
+	struct qmgr_transport *tp;
 	char	*transport;
 	char	*nexthop;
 	int	 active;

@@ -33,6 +33,8 @@
 #include <string.h>
 
 #include "conf.h"
+#include "log.h"
+#include "mastercf.h"
 #include "qmgr.h"
 #include "xalloc.h"
 
@@ -67,6 +69,7 @@ void
 qmgr_conf_load(void)
 {
 	struct qmgr_conf *c = &qmgr_conf;
+	char	*path, err[256];
 
 	c->queue_dir = xstrdup(conf_str("queue_directory"));
 	c->myhostname = xstrdup(conf_str("myhostname"));
@@ -92,6 +95,7 @@ qmgr_conf_load(void)
 	c->default_rcpt_limit = qmgr_conf_long(
 	    "default_destination_recipient_limit", 50, 0);
 	c->default_time_limit = qmgr_conf_long("command_time_limit", 1000, 1);
+	c->transport_limit = qmgr_conf_long("default_process_limit", 100, 0);
 	if (c->active_limit < 1)
 		c->active_limit = 1;
 	if (c->min_backoff < 1)
@@ -108,5 +112,12 @@ qmgr_conf_load(void)
 		c->default_rcpt_limit = 1;
 	if (c->default_time_limit < 1)
 		c->default_time_limit = 1;
+	if (c->transport_limit < 1)
+		c->transport_limit = 1;
 	qmgr_resolve_conf_load(&c->rc);
+	path = xasprintf("%s/master.cf", conf_config_dir() ?
+	    conf_config_dir() : conf_str("config_directory"));
+	if ((c->mastercf = mastercf_load(path, err, sizeof(err))) == NULL)
+		log_warn("%s; transports get default_process_limit", err);
+	free(path);
 }

@@ -2,7 +2,8 @@
  * NAME
  *	qmgr_sched - destinations, concurrency windows, request queues
  * SYNOPSIS
- *	#include "qmgr.h"
+ *	#include "mastercf.h"
+#include "qmgr.h"
  *
  *	void	qmgr_sched_add(struct qmgr_msg *msg, const char *transport,
  *	    const char *nexthop, const size_t *idx, size_t n);
@@ -19,6 +20,14 @@
  *	(default_destination_concurrency_limit), and halves (at least 1)
  *	when an agent fails, a simple form of Postfix's slow start. A
  *	destination without queued or running requests is forgotten.
+ *
+ *	Besides, a transport never has more requests in flight over all
+ *	its destinations than the maxproc of its master.cf service ("-":
+ *	default_process_limit, 100; 0: QMGR_TRANSPORT_MAX): the bound
+ *	Postfix gets from the number of agent processes (our agents serve
+ *	many requests per process, so it is a bound, not a cost), which
+ *	also keeps qmgr's descriptors bounded when mail goes to many
+ *	domains.
  * DIAGNOSTICS
  *	None.
  */
@@ -27,10 +36,15 @@
 #include <string.h>
 #include <time.h>
 
+#include "mastercf.h"
 #include "qmgr.h"
 #include "xalloc.h"
 
+#define QMGR_TRANSPORT_MAX	1000	/* maxproc 0: "no limit" */
+
 static TAILQ_HEAD(, qmgr_dest) dests = TAILQ_HEAD_INITIALIZER(dests);
+static TAILQ_HEAD(, qmgr_transport) transports =
+    TAILQ_HEAD_INITIALIZER(transports);
 
 /* transport_long - <transport>_<suffix>, else the default */
 static long
@@ -41,6 +55,28 @@ transport_long(const char *transport, const char *suffix, long def,
 
 	snprintf(name, sizeof(name), "%s_%s", transport, suffix);
 	return (qmgr_conf_long(name, def, is_time));
+}
+
+/* transport_find - look up or create a transport */
+static struct qmgr_transport *
+transport_find(const char *name)
+{
+	const struct mastercf_service *svc;
+	struct qmgr_transport *t;
+
+	TAILQ_FOREACH(t, &transports, link)
+		if (strcmp(t->name, name) == 0)
+			return (t);
+	t = xcalloc(1, sizeof(*t));
+	t->name = xstrdup(name);
+	svc = qmgr_conf.mastercf ? mastercf_find(qmgr_conf.mastercf, name,
+	    "unix") : NULL;
+	t->limit = svc == NULL ? (int)qmgr_conf.transport_limit :
+	    svc->maxproc > 0 ? svc->maxproc : QMGR_TRANSPORT_MAX;
+	if (t->limit < 1)
+		t->limit = 1;
+	TAILQ_INSERT_TAIL(&transports, t, link);
+	return (t);
 }
 
 /* dest_find - look up or create a destination */
@@ -54,6 +90,7 @@ dest_find(const char *transport, const char *nexthop)
 		    && strcmp(d->nexthop, nexthop) == 0)
 			return (d);
 	d = xcalloc(1, sizeof(*d));
+	d->tp = transport_find(transport);
 	d->transport = xstrdup(transport);
 	d->nexthop = xstrdup(nexthop);
 	d->limit = (int)transport_long(transport,
@@ -119,10 +156,11 @@ qmgr_sched_run(void)
 
 	for (d = TAILQ_FIRST(&dests); d != NULL; d = next) {
 		next = TAILQ_NEXT(d, link);
-		while (d->active < d->window
+		while (d->active < d->window && d->tp->active < d->tp->limit
 		    && (r = TAILQ_FIRST(&d->queue)) != NULL) {
 			TAILQ_REMOVE(&d->queue, r, link);
 			d->active++;
+			d->tp->active++;
 			r->started = time(NULL);
 			qmgr_deliver_start(r);
 		}
@@ -137,6 +175,7 @@ qmgr_sched_done(struct qmgr_req *r, int ok)
 	struct qmgr_msg *m = r->msg;
 
 	d->active--;
+	d->tp->active--;
 	if (ok && d->window < d->limit)
 		d->window++;
 	else if (!ok)

@@ -122,6 +122,10 @@ def main():
     with open(os.path.join(conf, 'transport'), 'w') as f:
         f.write('blocked.example error:5.7.1 no mail for you\n'
                 'gone.example discard:\n')
+    with open(os.path.join(conf, 'master.cf'), 'w') as f:
+        f.write('qmgr unix n - n 300 1 qmgr\n'
+                'smtp unix - - n - 3 smtp\n'
+                'virtual unix - n n - - virtual\n')
     with open(os.path.join(conf, 'header_checks'), 'w') as f:
         f.write('/^Subject: reject me/ REJECT not wanted here\n')
     with open(os.path.join(conf, 'aliases'), 'w') as f:
@@ -413,6 +417,18 @@ smtp_destination_recipient_limit = 2
         sizes = [int(x) for x in read(os.path.join(out, 'sizes.smtp.remote.example')).split()]
         ok(sizes and max(sizes) <= 2,
            'smtp_destination_recipient_limit = 2 respected', sizes)
+
+        # 12c'. the transport-wide limit over many destinations
+        for i in range(8):
+            write_qf(q, 'kim@sender.example',
+                     [('slowx%d@d%d.example' % (i, i), 0)])
+        wake()
+        ok(wait_for(lambda: len([r for r in delivered_all()
+                                 if r[3].startswith('slowx')]) == 8, 60),
+           'eight destinations delivered')
+        ok(read(os.path.join(out, 'max.all.smtp')) == '3',
+           'maxproc 3 of the smtp service bounds the transport',
+           read(os.path.join(out, 'max.all.smtp')))
 
         # 12d. a big recipient list with every address twice
         rc = [('big%d@example.com' % (k % 1000), 0) for k in range(2000)]

@@ -12,7 +12,8 @@ anything else -> delivered. Each delivered recipient is appended to LOG as
 OUTDIR/<queue_id>.msg (so a test can read a DSN qmgr queued).
 OUTDIR/max.<transport>.<nexthop> holds the most requests seen at once
 for that destination, OUTDIR/sizes.<transport>.<nexthop> the recipient
-count of each request.
+count of each request; OUTDIR/max.all.<transport> the most requests at
+once over all destinations of the transport.
 """
 import os
 import socket
@@ -75,6 +76,7 @@ def serve(conn, qdir, log, outdir, transport):
     finally:
         if len(key) == 1:
             track(outdir, key[0], -1)
+            track(outdir, 'all.' + transport, -1)
 
 
 def serve1(conn, qdir, log, outdir, transport, key):
@@ -92,6 +94,7 @@ def serve1(conn, qdir, log, outdir, transport, key):
     n = int(attrs['rcpt_count'])
     key.append(transport + '.' + attrs['nexthop'])
     track(outdir, key[0], 1, n)
+    track(outdir, 'all.' + transport, 1)
     qid = attrs['queue_id']
     path = os.path.join(qdir, attrs['queue_name'], qid)
     out = ['version=1', 'rcpt_count=%d' % n]
@@ -127,6 +130,7 @@ def serve1(conn, qdir, log, outdir, transport, key):
                 'rcpt.%d.relay=fake' % i]
     # the request ends here for qmgr: count it out before answering
     track(outdir, key[0], -1)
+    track(outdir, 'all.' + transport, -1)
     key.append(None)
     try:
         conn.sendall(('\n'.join(out) + '\n\n').encode('latin-1'))
