@@ -777,6 +777,15 @@ transaction(struct smtp_sess *s, struct conn *c, const struct features *f)
 	int	 data_ok = 0;
 
 	s->reached_mail = 1;
+	if (f->size > 0 && (long)(s->headers_len + s->body_len) > f->size) {
+		char	 name[400];
+
+		dest_name(s->dest, name, sizeof(name));
+		sess_fail(s, "5.3.4", "message size %zu exceeds size limit %ld "
+		    "of server %s", s->headers_len + s->body_len, f->size, name);
+		open_fail(s);
+		goto quit;
+	}
 	mail_cmd(s, c, f);
 	if (!pipe) {
 		if (conn_flush(c, cfg->mail_timeout) < 0

@@ -232,6 +232,9 @@ def main():
     lmtp_handler = LMTPHandler()
     lmtp_path = os.path.join(top, 'lmtp.sock')
     lmtp_srv = LMTPController(lmtp_handler, unix_socket=lmtp_path)
+    small_srv = Controller(HANDLER, hostname='127.0.0.1', port=BASE + 4,
+                           data_size_limit=100)
+    small_srv.start()
     tls_srv.start()
     plain_srv.start()
     tls13_srv.start()
@@ -382,6 +385,12 @@ def main():
         m = HANDLER.messages[-1] if HANDLER.messages else {}
         ok(a.get('rcpt.0.action') == 'delivered' and m.get('tls') is False,
            'level none: plaintext delivery', a)
+        a = request(sock3, qid, [('user2@example.com', 3)],
+                    '[127.0.0.1]:%d' % (BASE + 4))
+        ok(a.get('rcpt.0.action') == 'bounced' and
+           a.get('rcpt.0.status') == '5.3.4' and
+           'exceeds size limit 100 of server' in a.get('rcpt.0.reason', ''),
+           'server SIZE 100: bounced 5.3.4 before MAIL', a)
         stop(p)
 
         # verify: the certificate names mx.example.test, we connect to
@@ -438,6 +447,7 @@ def main():
             stop(p)
         tls_srv.stop()
         plain_srv.stop()
+        small_srv.stop()
         tls13_srv.stop()
         lmtp_srv.stop()
         shutil.rmtree(top, ignore_errors=True)
