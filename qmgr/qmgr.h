@@ -6,11 +6,16 @@
  * DESCRIPTION
  *	Modules of the qmgr daemon (not a public interface):
  *
+ *	qmgr.c		main(): the wakeup service (public/qmgr), timers,
+ *			the one-qmgr-per-queue lock.
  *	qmgr_conf.c	parameter snapshot (qmgr_conf_load()), taken on
- *			the loop thread at start.
+ *			the loop thread at start; qmgr_move().
  *	qmgr_active.c	the life of a message in active/: activation,
- *			resolution on the worker pool, outcomes, the end
- *			of a delivery round (remove, bounce, defer).
+ *			resolution on the worker pool (alias expansion
+ *			recorded in the file, duplicate elimination),
+ *			outcomes (bounce/defer logs, done flags, logs).
+ *	qmgr_finish.c	the end of a delivery round: expiry, DSNs
+ *			(failure, delay, success), remove or defer.
  *	qmgr_sched.c	destinations (transport, nexthop) with their
  *			concurrency windows and request queues.
  *	qmgr_deliver.c	the event-driven agent client (lib/deliver.h).
@@ -20,10 +25,25 @@
  *	qmgr_bounce.c	DSN formatting (own header).
  *
  *	Threads: the event loop owns every struct below. Blocking work
- *	runs in two pools: "resolve" (QMGR_RESOLVE_THREADS threads, each
- *	with its own maps: resolution and pickup) and "io" (one thread:
+ *	runs in three pools: "resolve" (QMGR_RESOLVE_THREADS threads, each
+ *	with its own maps: resolution and pickup), "io" (one thread:
  *	every write to a queue file, log or directory, so that writes to
- *	one message are serialized without locks).
+ *	one message are serialized without locks) and "scan" (one thread:
+ *	directory listings).
+ *
+ *	Choices (where Postfix leaves room or postern differs):
+ *	- agents log their own "to=" lines; qmgr logs the outcomes it
+ *	  decides itself (resolution, error/discard, agent failure);
+ *	- an alias loop defers at once with 4.4.6 (Postfix runs into
+ *	  virtual_alias_recursion_limit and defers too);
+ *	- "|command", "/file" and ":include:" aliases bounce 5.3.0, and a
+ *	  local name without an alias bounces 5.1.1: there is no local(8);
+ *	- a recipient listed twice (directly and through an alias) gets one
+ *	  copy, as Postfix's duplicate elimination does;
+ *	- the delay-warning time is set on first activation when the
+ *	  writer left it at 0;
+ *	- on reload qmgr exits at once (deliveries in flight are retried by
+ *	  the next qmgr, which waits for the queue lock).
  */
 #ifndef QMGR_H
 #define QMGR_H
