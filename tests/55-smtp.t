@@ -154,6 +154,44 @@ class LMTPController(UnixSocketController):
         return LMTP(self.handler)
 
 
+def raw_server(port, script):
+    """Accept connections on port; script(conn) talks to each one."""
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(('127.0.0.1', port))
+    ls.listen(5)
+
+    def loop():
+        while True:
+            try:
+                c, _ = ls.accept()
+            except OSError:
+                return
+            try:
+                c.settimeout(10)
+                script(c)
+            except OSError:
+                pass
+            c.close()
+    threading.Thread(target=loop, daemon=True).start()
+    return ls
+
+
+def hostile(c):
+    """Bare LF greeting, then an EHLO reply whose lines disagree."""
+    c.sendall(b'220 hostile.example ESMTP\n')
+    c.recv(1000)
+    c.sendall(b'250-hostile.example\r\n251 PIPELINING\r\n')
+    c.recv(1000)
+
+
+def silent(c):
+    """Greets, then never answers."""
+    c.sendall(b'220 silent.example ESMTP\r\n')
+    c.recv(1000)
+    time.sleep(5)
+
+
 def authenticator(server, session, envelope, mechanism, auth_data):
     good = (auth_data.login == b'relayuser' and
             auth_data.password == b's3cret pass')
@@ -235,6 +273,8 @@ def main():
     small_srv = Controller(HANDLER, hostname='127.0.0.1', port=BASE + 4,
                            data_size_limit=100)
     small_srv.start()
+    raw1 = raw_server(BASE + 5, hostile)
+    raw2 = raw_server(BASE + 6, silent)
     tls_srv.start()
     plain_srv.start()
     tls13_srv.start()
@@ -391,6 +431,25 @@ def main():
            a.get('rcpt.0.status') == '5.3.4' and
            'exceeds size limit 100 of server' in a.get('rcpt.0.reason', ''),
            'server SIZE 100: bounced 5.3.4 before MAIL', a)
+        a = request(sock3, qid, [('user2@example.com', 3)],
+                    '[127.0.0.1]:%d' % (BASE + 5))
+        ok(a.get('rcpt.0.action') == 'deferred' and
+           a.get('rcpt.0.status') == '4.4.2' and
+           a.get('rcpt.0.reason') == 'host 127.0.0.1[127.0.0.1] sent a '
+           'malformed reply while performing the EHLO handshake',
+           'multi-line reply with mismatched codes: deferred 4.4.2', a)
+        stop(p)
+        p = start_smtp(cf, sock3 + 't', log_path,
+                       ['-o', 'smtp_tls_security_level=none',
+                        '-o', 'smtp_helo_timeout=2s'])
+        t0 = time.time()
+        a = request(sock3 + 't', qid, [('user2@example.com', 3)],
+                    '[127.0.0.1]:%d' % (BASE + 6))
+        ok(a.get('rcpt.0.action') == 'deferred' and
+           a.get('rcpt.0.reason') == 'conversation with 127.0.0.1[127.0.0.1] '
+           'timed out while performing the EHLO handshake' and
+           time.time() - t0 < 4.5,
+           'silent server: smtp_helo_timeout=2s, deferred', a)
         stop(p)
 
         # verify: the certificate names mx.example.test, we connect to
@@ -448,6 +507,8 @@ def main():
         tls_srv.stop()
         plain_srv.stop()
         small_srv.stop()
+        raw1.close()
+        raw2.close()
         tls13_srv.stop()
         lmtp_srv.stop()
         shutil.rmtree(top, ignore_errors=True)
