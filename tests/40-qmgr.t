@@ -448,6 +448,29 @@ smtp_destination_recipient_limit = 2
         note = 'big list took %.1fs' % (time.time() - t0)
         print('# ' + note)
 
+        # 12e. a broken agent: malformed answer, no answer
+        qid = write_qf(q, 'quin@sender.example', [('garble1@example.com', 0)])
+        qid2 = write_qf(q, 'quin@sender.example', [('eof1@example.com', 0)])
+        wake()
+        ok(wait_for(lambda: retry_later(os.path.join(q, 'deferred', qid))
+                    and retry_later(os.path.join(q, 'deferred', qid2))),
+           'broken agent: both messages deferred, not bounced', read(qlog)[-1500:])
+        ok('malformed answer from virtual agent' in read(qlog)
+           and 'delivery temporarily suspended: virtual agent failed'
+           in read(os.path.join(q, 'defer', qid2)),
+           'broken agent: logged and recorded as agent failure')
+        ok(not dsn_for('quin@sender.example'), 'broken agent: no DSN')
+
+        # 12f. hostile wakeup input
+        for junk in (b'', b'\0' * 5000, b'I', b'I../../etc/passwd',
+                     b'I' + b'A' * 100, b'\xff\xfeWWWW' * 2000, b'X\nY\r\n'):
+            wake(junk)
+        wake(b'I' + qid.encode() + b'\n')
+        qid3 = write_qf(q, 'alice@sender.example', [('ok13@example.com', 0)])
+        wake()
+        ok(wait_for(lambda: delivered('ok13@example.com')),
+           'qmgr still serves after hostile wakeups', read(qlog)[-1500:])
+
         # 13. maildrop pickup: unqualified sender, missing headers added
         mid = write_qf(q, 'cronuser', [('ok5@example.com', 0)], sub='maildrop',
                        body='Subject: from cron\n\nall is well\n')

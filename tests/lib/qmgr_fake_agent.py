@@ -6,7 +6,8 @@ usage: qmgr_fake_agent.py QUEUE_DIR LOG OUTDIR TRANSPORT...
 Listens on QUEUE_DIR/private/<transport> for each transport. The local
 part of a recipient decides the answer: defer* -> deferred 4.4.1,
 bounce* -> bounced 5.1.1, hang* -> no answer while OUTDIR/hang exists,
-slow* -> answer after 0.5 s,
+slow* -> answer after 0.5 s, garble* -> a malformed answer, eof* ->
+no answer (connection closed),
 anything else -> delivered. Each delivered recipient is appended to LOG as
 "transport queue_id index address <sender>", and the message bytes are copied to
 OUTDIR/<queue_id>.msg (so a test can read a DSN qmgr queued).
@@ -98,6 +99,21 @@ def serve1(conn, qdir, log, outdir, transport, key):
     qid = attrs['queue_id']
     path = os.path.join(qdir, attrs['queue_name'], qid)
     out = ['version=1', 'rcpt_count=%d' % n]
+    first = attrs['rcpt.0.addr'].split('@')[0] if n else ''
+    if first.startswith('garble'):
+        # a broken agent: a list with the wrong count, then garbage
+        track(outdir, key[0], -1)
+        track(outdir, 'all.' + transport, -1)
+        key.append(None)
+        conn.sendall(b'version=1\nrcpt_count=99\n\n')
+        conn.close()
+        return
+    if first.startswith('eof'):
+        track(outdir, key[0], -1)
+        track(outdir, 'all.' + transport, -1)
+        key.append(None)
+        conn.close()
+        return
     for i in range(n):
         addr = attrs['rcpt.%d.addr' % i]
         local = addr.split('@')[0]
