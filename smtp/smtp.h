@@ -54,7 +54,8 @@
  *	smtp_reply_parse() takes one complete reply (multi-line too) from
  *	data: 1 with *used set, 0 when more bytes are needed, -1 when the
  *	reply is malformed (no 3-digit code, a continuation line with a
- *	different code, more than SMTP_REPLY_LINES lines). Lines may end
+ *	different code, more than SMTP_REPLY_LINES lines; the session also
+ *	gives up on a reply over SMTP_REPLY_BYTES). Lines may end
  *	in CRLF or a bare LF; text beyond SMTP_REPLY_MAX is truncated.
  * DIAGNOSTICS
  *	Every failure becomes a recipient result; nothing here exits.
@@ -72,6 +73,7 @@
 #define SMTP_REPLY_MAX		2048	/* kept reply text */
 #define SMTP_REPLY_LINES	1000	/* lines in one reply */
 #define SMTP_LINE_MAX		(64 * 1024)	/* one line before giving up */
+#define SMTP_REPLY_BYTES	(1024 * 1024)	/* one reply, all lines */
 
 struct tls_ctx;
 

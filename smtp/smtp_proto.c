@@ -272,7 +272,7 @@ read_reply(struct conn *c, long timeout, struct smtp_reply *r,
 			buf_truncate(c->in, BUF_LEN(c->in) - used);
 			return (0);
 		}
-		if (rc < 0) {
+		if (rc < 0 || BUF_LEN(c->in) > SMTP_REPLY_BYTES) {
 			*malformed = 1;
 			return (-1);
 		}
