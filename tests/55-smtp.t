@@ -15,6 +15,7 @@ without STARTTLS deferred 4.7.4, a 550 recipient bounced with
 Postfix's reason, a 450 recipient deferred, a dead port deferred,
 verify level with a certificate name mismatch deferred, the Postfix
 to= log lines, and the seed's foreign smtp_bind_address only warned.
+KEEP55=1 keeps the temporary directory (config, queue, smtp.log).
 """
 import os
 import pwd
@@ -511,7 +512,8 @@ def main():
         raw2.close()
         tls13_srv.stop()
         lmtp_srv.stop()
-        shutil.rmtree(top, ignore_errors=True)
+        if not os.environ.get("KEEP55"):
+            shutil.rmtree(top, ignore_errors=True)
     print('1..%d' % N)
     return 1 if FAILED else 0
 
