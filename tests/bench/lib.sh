@@ -15,6 +15,9 @@
 #					descendants
 #	bench_count DIR			files in a Maildir's new/
 #	bench_cleanup			for trap EXIT: stop everything
+#
+#	BENCH_PT_CONF: extra name=value settings (space-separated) for
+#	postern, e.g. "max_use=100000", to measure a tuning.
 # DESCRIPTION
 #	Both MTAs get the same workload and the same policy: the seed's
 #	restrictions (permit_mynetworks / reject_unauth_destination for
@@ -120,6 +123,10 @@ bench_postern_start() {
 		"canonical_maps=hash:$e/canonical" \
 		"smtp_sasl_password_maps=hash:$e/relay_password" \
 		"smtp_generic_maps=hash:$e/generic" || return 1
+	if [ -n "${BENCH_PT_CONF:-}" ]; then
+		# shellcheck disable=SC2086
+		instance_conf $BENCH_PT_CONF || return 1
+	fi
 	PT_MAIL=$INSTANCE_MAIL/example.org/bench
 	instance_start
 }

@@ -1,0 +1,124 @@
+#!/bin/bash
+# NAME
+#	profile.sh - where postern's time goes during acceptance (perf)
+# SYNOPSIS
+#	bash tests/bench/profile.sh	(as root, after make bench built it)
+# DESCRIPTION
+#	The bench's setup (tests/bench/lib.sh: private MariaDB, postern
+#	from the seed with smtpd on the port), a warm-up, then smtp-load
+#	sends BENCH_PROF_N messages (default 6000; 20 sessions, 1 KB) while
+#	"perf record -a -g" samples the whole machine until the last one
+#	is delivered. It prints:
+#	  1. CPU milliseconds per message for each command of the instance
+#	     (smtpd, qmgr, virtual, ...), MariaDB and smtp-load (only their
+#	     PIDs: other users of the machine are left out), and the MySQL
+#	     SELECTs per message (Com_select);
+#	  2. for smtpd, qmgr and virtual: the share per object (kernel,
+#	     libc, the program, libraries), the system calls (time spent in
+#	     them and below), and the top symbols (self time).
+#	Environment as run.sh (POSTERN_BIN, SMTP_LOAD, BENCH_PT_CONF);
+#	BENCH_KEEP=1 keeps the directory with perf.data.
+# DIAGNOSTICS
+#	Exit 1 when perf or the setup fails.
+set -u
+POSTERN_TOP=$(cd "$(dirname "$0")/../.." && pwd)
+POSTERN_BIN=${POSTERN_BIN:-$POSTERN_TOP/build/release/bin}
+export POSTERN_TOP POSTERN_BIN
+LOAD=${SMTP_LOAD:-$POSTERN_TOP/build/release/tools/smtp-load}
+N=${BENCH_PROF_N:-6000}
+PORT=26225
+FREQ=999
+
+. "$POSTERN_TOP/tests/bench/lib.sh"
+
+[ "$(id -u)" = 0 ] || { echo "profile: run as root" >&2; exit 1; }
+command -v perf >/dev/null || { echo "profile: no perf" >&2; exit 1; }
+ulimit -n "$(ulimit -Hn)"
+BENCH_DIR=$(mktemp -d /tmp/postern-profile.XXXXXX)
+chmod 755 "$BENCH_DIR"
+PERF_PID=
+POLL_PID=
+trap '[ -n "$PERF_PID" ] && kill -INT "$PERF_PID" 2>/dev/null
+	[ -n "$POLL_PID" ] && kill "$POLL_PID" 2>/dev/null
+	bench_cleanup
+	[ -n "${BENCH_KEEP:-}" ] || rm -rf "$BENCH_DIR"' EXIT
+
+bench_mariadb || { echo "profile: MariaDB did not start" >&2; exit 1; }
+bench_postern_start "$PORT" || { echo "profile: postern" >&2; exit 1; }
+"$LOAD" send -p "$PORT" -c 20 -n 300 -s 1024 -r "$BENCH_RCPT" >/dev/null
+wait_for "[ \$(bench_count $PT_MAIL) -ge 300 ]" 60
+sleep 2
+
+# MySQL statements the run costs, as the server counts them
+selects() {
+	mariadb_client -N -B -e "SHOW GLOBAL STATUS LIKE 'Com_select'" |
+		awk '{ print $2 }'
+}
+D=$BENCH_DIR/perf.data
+LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
+q0=$(selects)
+perf record -a -g -F "$FREQ" -o "$D" >"$BENCH_DIR/perf.out" 2>&1 &
+PERF_PID=$!
+# postern's processes come and go (max_use): note every PID of the
+# instance while perf runs, to keep other users' processes out of it
+( while :; do bench_descendants "$INSTANCE_PID"; echo "$MARIADB_PID"
+	sleep 0.1; done >"$BENCH_DIR/pids" ) &
+POLL_PID=$!
+sleep 1
+t0=$(date +%s.%N)
+"$LOAD" send -p "$PORT" -c 20 -n "$N" -s 1024 -r "$BENCH_RCPT" \
+	>"$BENCH_DIR/load.out" &
+LOAD_PID=$!
+wait "$LOAD_PID"
+out=$(cat "$BENCH_DIR/load.out")
+t1=$(date +%s.%N)
+wait_for "[ \$(bench_count $PT_MAIL) -ge $((300 + N)) ]" 120
+kill -INT "$PERF_PID"
+wait "$PERF_PID"
+kill "$POLL_PID"; wait "$POLL_PID" 2>/dev/null
+PIDS=$( (sort -un "$BENCH_DIR/pids"; echo "$LOAD_PID") | paste -sd, -)
+QPM=$(echo "scale=1; ($(selects) - $q0) / $N" | bc)
+PERF_PID=
+echo "profile: smtp-load: $out (perf -a -g at $FREQ Hz, $(nproc) cores)"
+
+# per_command - samples per command: "comm samples"
+per_command() {
+	perf report -i "$D" --pid "$PIDS" --no-children --sort comm --stdio -F sample,comm \
+		2>/dev/null | awk '/^ +[0-9]/ { print $2, $1 }'
+}
+
+echo
+echo "== 1. CPU per accepted message, by command (the instance's processes and MariaDB;"
+echo "     ms = samples / $FREQ Hz / $N messages; load average at start: $LOADAVG)"
+per_command | awk -v hz="$FREQ" -v n="$N" '
+	$1 !~ /^(0x|:)/ {
+		k = $1; sub(/\/.*/, "", k); ms[k] += 1000 * $2 / hz / n
+	}
+	{ tot += $2 }
+	END {
+		for (k in ms) printf "    %-12s %6.3f ms\n", k, ms[k] | "sort -k2 -rn"
+		close("sort -k2 -rn")
+		printf "    %-12s %6.3f ms\n", "total", 1000 * tot / hz / n
+	}'
+echo "    MySQL queries per message: $QPM"
+
+for c in smtpd qmgr virtual; do
+	echo
+	echo "== $c: by object (share of $c's samples)"
+	perf report -i "$D" --pid "$PIDS" --no-children --comms "$c" --sort dso,symbol \
+		--stdio -g none --percentage relative 2>/dev/null |
+		awk '/^ +[0-9]/ { sub(/%/, "", $1); by[$2] += $1 }
+		END { for (d in by) if (by[d] >= 0.5)
+			printf "    %6.2f%%  %s\n", by[d], d | "sort -rn" }' |
+		head -8
+	echo "== $c: system calls (with what they call, share of $c's samples)"
+	perf report -i "$D" --pid "$PIDS" --children --comms "$c" \
+		--sort symbol --stdio -g none --percentage relative 2>/dev/null |
+		awk '$4 ~ /^__(x64|se)_sys_/ && $1 + 0 >= 1 {
+			printf "    %7s  %s\n", $1, substr($4, 11) }' | head -8
+	echo "== $c: top symbols (self, share of $c's samples)"
+	perf report -i "$D" --pid "$PIDS" --no-children --comms "$c" --sort dso,symbol \
+		--stdio -g none --percentage relative 2>/dev/null |
+		grep -E '^ +[0-9]' | head -${TOPN:-15} |
+		sed -E 's/ +- +- *$//'
+done
