@@ -8,7 +8,10 @@
 #	- a private Dovecot (tests/lib/dovecot.sh) with a passwd-file of
 #	  SHA512-CRYPT hashes: PLAIN, LOGIN, wrong password, unknown user,
 #	  smtpd_sasl_path relative to queue_directory, one connection for
-#	  many requests, Dovecot stopped (454, never 535);
+#	  many requests, Dovecot stopped (454, never 535); and smtpd -S
+#	  itself with the Dovecot backend under swaks (--auth PLAIN relays,
+#	  a wrong LOGIN password is 535 with the fail2ban line in maillog,
+#	  no AUTH no relay);
 #	- a private MariaDB with the seed schema: the built-in backend
 #	  (smtpd_sasl_password_maps = mysql:) on the seed database page's
 #	  MD5('...') hex and, after widening the password column (the
@@ -92,6 +95,56 @@ user=john@example.org" "dovecot: smtpd_sasl_path private/auth under queue_direct
 sq $DC -n 20 PLAIN "$(b64 '\0john@example.org\0secret')"
 is "$RC" 0 "dovecot: 20 exchanges on one connection"
 is "$(grep -c 'cannot connect' "$T/q.err")" 0 "dovecot: no reconnects needed"
+
+# smtpd itself (one session on stdin, "smtpd -S") with the Dovecot
+# backend, as the seed's submission service: relay only after AUTH.
+if command -v swaks >/dev/null && [ -x "$POSTERN_BIN/smtpd" ]; then
+	for d in incoming active deferred hold corrupt maildrop private \
+		public pid; do
+		mkdir -p "$T/spool/$d"
+	done
+	chmod -R a+rwx "$T/spool"
+	cat >"$T/main.cf" <<CF
+queue_directory = $T/spool
+maillog_file = $T/maillog
+myhostname = server.example.com
+mydestination = localhost
+mynetworks = 192.0.2.0/24
+resolver_nameservers = 127.0.0.1:9
+smtpd_peername_lookup = no
+virtual_mailbox_domains = example.org
+virtual_mailbox_maps = inline:{john@example.org=1}
+alias_maps =
+smtpd_sasl_auth_enable = yes
+smtpd_sasl_type = dovecot
+smtpd_sasl_path = private/auth
+smtpd_relay_restrictions = permit_sasl_authenticated, reject
+CF
+	sw() {
+		swaks --pipe "$POSTERN_BIN/smtpd -c $T -S" --helo client.test \
+			--from john@example.org --to friend@elsewhere.test \
+			--timeout 20 "$@" 2>&1
+	}
+	out=$(sw --auth PLAIN --auth-user john@example.org \
+		--auth-password secret)
+	like "$out" "235 2\.7\.0 Authentication successful" \
+		"smtpd + dovecot: swaks AUTH PLAIN accepted"
+	like "$out" "250 2\.0\.0 Ok: queued as" \
+		"smtpd + dovecot: authenticated relay queued"
+	out=$(sw --auth LOGIN --auth-user john@example.org \
+		--auth-password wrongpass)
+	like "$out" "535 5\.7\.8 Error: authentication failed" \
+		"smtpd + dovecot: swaks AUTH LOGIN, wrong password: 535"
+	like "$(cat "$T/maillog" 2>/dev/null)" "SASL LOGIN authentication failed: authentication failure, sasl_username=john@example\.org" \
+		"smtpd + dovecot: maillog has the fail2ban line"
+	unlike "$(cat "$T/maillog" 2>/dev/null)" "wrongpass" \
+		"smtpd + dovecot: no password in the maillog"
+	out=$(sw)
+	like "$out" "554 5\.7\.1 <friend@elsewhere\.test>: Recipient address rejected: Access denied" \
+		"smtpd + dovecot: no AUTH, no relay"
+else
+	fail "swaks or smtpd missing ($POSTERN_BIN/smtpd)"
+fi
 
 dovecot_stop
 sq $DC PLAIN "$(b64 '\0john@example.org\0secret')"
