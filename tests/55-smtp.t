@@ -38,7 +38,7 @@ BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
 N = 0
 FAILED = 0
 PROCS = []
-BASE = 20550 + (os.getpid() % 40) * 5
+BASE = 20550 + (os.getpid() % 7) * 7    # ports 20550-20598
 
 
 def ok(cond, name, diag=None):
