@@ -7,7 +7,8 @@
  *	One SSL_CTX per role, configured from main.cf through conf(3);
  *	the LMDB session cache lives here too (tls_scache_*), written with
  *	liblmdb directly: key = session id (server) or the client's
- *	cache key, value = 8-byte expiry time + DER session.
+ *	cache key, value = 8-byte expiry time + DER session. Expired
+ *	entries are dropped whenever a context opens the cache.
  * DIAGNOSTICS
  *	Library code: errors go back to the caller in err; only warnings
  *	about configuration that we work around are logged.
@@ -54,6 +55,8 @@ struct tls_ctx {
 	int	 loglevel;
 	struct tls_scache *scache;
 };
+
+static void tls_scache_purge(struct tls_scache *);
 
 static int ssl_key_idx = -1;	/* SSL ex_data: client cache key */
 static pthread_once_t idx_once = PTHREAD_ONCE_INIT;
@@ -344,6 +347,7 @@ tls_scache_open(const char *spec, long timeout)
 		    sc->path, mdb_strerror(rc));
 		goto fail;
 	}
+	tls_scache_purge(sc);
 	return (sc);
 fail:
 	if (sc->env)
@@ -351,6 +355,33 @@ fail:
 	free(sc->path);
 	free(sc);
 	return (NULL);
+}
+
+/* tls_scache_purge - drop expired entries (at open; bounded map size) */
+static void
+tls_scache_purge(struct tls_scache *sc)
+{
+	MDB_txn	*txn;
+	MDB_cursor *cur;
+	MDB_val	 k, v;
+	int64_t	 expiry, now = (int64_t)time(NULL);
+	int	 rc;
+
+	if (mdb_txn_begin(sc->env, NULL, 0, &txn) != 0)
+		return;
+	if (mdb_cursor_open(txn, sc->dbi, &cur) != 0) {
+		mdb_txn_abort(txn);
+		return;
+	}
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (v.mv_size >= 8)
+			memcpy(&expiry, v.mv_data, 8);
+		if (v.mv_size < 8 || expiry <= now)
+			(void)mdb_cursor_del(cur, 0);
+	}
+	mdb_cursor_close(cur);
+	(void)mdb_txn_commit(txn);
 }
 
 /* tls_scache_close - close the cache */

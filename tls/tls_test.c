@@ -359,6 +359,18 @@ test_contexts(void)
 	    "TLSv1.3 second handshake resumed with a ticket");
 	tls_ctx_free(c);
 
+	/* Expiry: a 1s cache timeout, 2s later a full handshake. */
+	conf_set("smtp_tls_session_cache_timeout", "1s");
+	c = tls_client_ctx_new("smtp", err, sizeof(err));
+	r = one_session(s, c, "[exp.example.test]:25", NULL, 0, 0);
+	sleep(2);
+	tls_ctx_free(c);
+	c = tls_client_ctx_new("smtp", err, sizeof(err));	/* purges */
+	r = one_session(s, c, "[exp.example.test]:25", NULL, 0, 0);
+	tap_ok(r == 0, "expired cache entry: full handshake");
+	tls_ctx_free(c);
+	conf_set("smtp_tls_session_cache_timeout", "3600s");
+
 	/* Protocol mismatch: the handshake fails, nothing crashes. */
 	conf_set("smtpd_tls_mandatory_protocols", ">=TLSv1.3");
 	conf_set("smtp_tls_mandatory_protocols", "<=TLSv1.2");
