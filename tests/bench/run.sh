@@ -14,7 +14,8 @@
 #	               a message counts on the 250 after DATA, which both
 #	               MTAs send only once the queue file is fsync'd
 #	  end to end   from the first message sent to the last one in the
-#	               Maildir's new/ (same run as accept)
+#	               Maildir's new/ (same run as accept); also the
+#	               MySQL SELECTs per message (MariaDB's Com_select)
 #	  idle PSS     smtp-load idle holds N connections past their 220;
 #	               the sum of Pss (/proc/PID/smaps_rollup) over master
 #	               and all its descendants (Postfix: one smtpd each)
@@ -36,8 +37,8 @@ POSTERN_TOP=$(cd "$(dirname "$0")/../.." && pwd)
 POSTERN_BIN=${POSTERN_BIN:-$POSTERN_TOP/build/release/bin}
 export POSTERN_TOP POSTERN_BIN
 LOAD=${SMTP_LOAD:-$POSTERN_TOP/build/release/tools/smtp-load}
-PT_N=${BENCH_PT_N:-20000}
-PF_N=${BENCH_PF_N:-3000}
+PT_N=${BENCH_PT_N:-8000}
+PF_N=${BENCH_PF_N:-6000}
 PT_IDLE=${BENCH_PT_IDLE:-1000 10000}
 PF_IDLE=${BENCH_PF_IDLE:-1000}
 SESSIONS=20
@@ -65,15 +66,23 @@ declare -A R
 
 now() { date +%s.%N; }
 
+# selects - MariaDB's count of SELECT statements so far
+selects() {
+	mariadb_client -N -B -e "SHOW GLOBAL STATUS LIKE 'Com_select'" |
+		awk '{ print $2 }'
+}
+
 # accept_and_deliver - NAME PORT MAILDIR COUNT: acceptance and end to end
 accept_and_deliver() {
-	local name=$1 port=$2 md=$3 n=$4 base t0 t1 out acc want got
+	local name=$1 port=$2 md=$3 n=$4 base t0 t1 out acc want got q0
 	# warm-up: processes, database connections, Maildir creation
 	"$LOAD" send -p "$port" -c "$SESSIONS" -n 200 -s "$SIZE" \
 		-r "$BENCH_RCPT" >/dev/null
 	wait_for "[ \$(bench_count $md) -ge 200 ]" 60
 	sleep 2
 	base=$(bench_count "$md")
+	q0=$(selects)
+	echo "bench: $name: load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 	t0=$(now)
 	out=$("$LOAD" send -p "$port" -c "$SESSIONS" -n "$n" -s "$SIZE" \
 		-r "$BENCH_RCPT")
@@ -92,6 +101,7 @@ accept_and_deliver() {
 		sleep 0.2
 	done
 	t1=$(now)
+	R[$name.qpm]=$(echo "scale=1; ($(selects) - $q0) / ${acc:-1}" | bc)
 	if [ "$got" -ge "$want" ]; then
 		R[$name.e2e]=$(echo "$acc / ($t1 - $t0)" | bc)
 		echo "$name delivered end to end: ${R[$name.e2e]} msg/s" \
@@ -167,6 +177,7 @@ row() {
 }
 row "accepted (msg/s, 20 sessions)" accept
 row "delivered end to end (msg/s)" e2e
+row "MySQL SELECTs per message" qpm
 row "PSS, no session (MB)" idle0
 row "PSS, 1,000 idle sessions (MB)" idle1000
 row "PSS, 10,000 idle sessions (MB)" idle10000
