@@ -62,6 +62,7 @@ struct smtpd_params {
 	int	 data_checks;		/* smtpd_data_restrictions is set */
 	int	 tls_level;		/* smtpd_tls_security_level */
 	int	 tls_received;		/* smtpd_tls_received_header */
+	int	 tls_wrapper;		/* smtpd_tls_wrappermode */
 	struct tls_ctx *tls;		/* NULL: no STARTTLS */
 	int	 sasl_enable;		/* smtpd_sasl_auth_enable */
 	struct strv *bare_exclusions;	/* ..._bare_newline_exclusions */
@@ -140,6 +141,7 @@ struct smtpd_session {
 	int	 greeted;		/* "connect from" was logged */
 	int	 eof;			/* the client closed its side */
 	int	 out_wait;		/* too many unread replies: wait */
+	int	 freeing;		/* session_free() is scheduled */
 	int	 bare_mode;		/* smtpd_forbid_bare_newline, per client */
 	char	*denied;		/* client rejected at connect time */
 	int	 tls;			/* STARTTLS done */

@@ -198,8 +198,11 @@ queue_job(void *arg, void *thread_ctx)
 	in.attrs = attrs;
 	in.message = s->data->msg ? BUF_STR(s->data->msg) : "";
 	in.message_len = s->data->msg ? BUF_LEN(s->data->msg) : 0;
-	/* -S is local submission (sendmail -bs): add missing headers. */
-	in.flags = s->stdin_mode ? CLEANUP_FLAG_LOCAL : 0;
+	/*
+	 * Local submission (-S: sendmail -bs) and authenticated submission
+	 * get missing Message-ID:, Date:, From: added (cleanup.h).
+	 */
+	in.flags = s->stdin_mode || s->sasl_user ? CLEANUP_FLAG_LOCAL : 0;
 	if (smtpd_params.sync_fs)
 		in.flags |= CLEANUP_FLAG_NOSYNC;
 	in.received = NULL;

@@ -91,6 +91,7 @@ static char *session_line_buf;		/* one command line, shared */
 static void session_tail(struct smtpd_session *);
 static void session_input(struct smtpd_session *);
 static void session_tls_done(struct smtpd_session *, short);
+static void session_begin(struct smtpd_session *);
 
 /* smtpd_session_worker - per worker thread: a checker and cleanup maps */
 void   *
@@ -522,11 +523,39 @@ session_close_later(struct smtpd_session *s)
 	evtimer_add(s->timer, &tv);
 }
 
+/* session_free_cb - the top-level free (no caller holds the session) */
+static void
+session_free_cb(evutil_socket_t fd, short what, void *ctx)
+{
+	session_free(ctx);
+}
+
+/*
+ * session_free_later - free from the loop, never from inside a callback
+ * chain: libevent may call back into the session from within its own
+ * calls (a filter finding EOF while we drain input, say).
+ */
+static void
+session_free_later(struct smtpd_session *s)
+{
+	struct timeval tv = {0, 0};
+
+	if (s->freeing)
+		return;
+	s->freeing = 1;
+	if (s->in)
+		bufferevent_setcb(s->in, NULL, NULL, NULL, NULL);
+	if (s->timer)
+		event_free(s->timer);
+	s->timer = evtimer_new(session_base, session_free_cb, s);
+	evtimer_add(s->timer, &tv);
+}
+
 /* session_tail - end of every loop callback: limits, flush, free */
 static void
 session_tail(struct smtpd_session *s)
 {
-	if (s->busy)
+	if (s->busy || s->freeing)
 		return;
 	session_limits(s);
 	if (s->sleeping)
@@ -535,7 +564,7 @@ session_tail(struct smtpd_session *s)
 	if (s->state != SMTPD_ST_CLOSING)
 		return;
 	if (s->dead || session_unsent(s) == 0)
-		session_free(s);
+		session_free_later(s);
 	else if (s->tls)
 		session_close_later(s);
 }
@@ -723,39 +752,19 @@ session_input(struct smtpd_session *s)
 	session_check_eof(s);
 }
 
-/* smtpd_session_starttls - 220, forget everything, TLS handshake */
-void
-smtpd_session_starttls(struct smtpd_session *s)
+/* session_wrap - slide the TLS filter under the session, handshake */
+static int
+session_wrap(struct smtpd_session *s)
 {
-	struct evbuffer *in = bufferevent_get_input(s->in);
 	struct bufferevent *bev;
 	struct timeval tv;
 	char	 err[256];
-	size_t	 n;
 
-	/* The 220 goes out in plaintext, ahead of the handshake. */
-	smtpd_reply(s, REPLY_STARTTLS, NULL);
-	session_flush(s);
 	if ((bev = smtpd_tls_wrap(session_base, s->in, err,
 	    sizeof(err))) == NULL) {
 		log_warn("%s: %s", s->namaddr, err);
-		smtpd_reply(s, REPLY_TLS_UNAVAIL, NULL);
-		return;
+		return (-1);
 	}
-	/* CVE-2011-0411: plaintext sent after STARTTLS is not a command. */
-	if ((n = evbuffer_get_length(in)) > 0) {
-		log_info("%s: discarding %zu bytes of plaintext sent after "
-		    "STARTTLS", s->namaddr, n);
-		evbuffer_drain(in, n);
-	}
-	/* RFC 3207: all knowledge from before TLS is discarded. */
-	smtpd_session_reset(s);
-	smtpd_auth_reset(s);
-	free(s->helo);
-	s->helo = NULL;
-	s->cs.helo_name = NULL;
-	s->esmtp = 0;
-	s->cs.protocol = "SMTP";
 	s->in = s->out = bev;
 	tv.tv_sec = smtpd_params.timeout;
 	tv.tv_usec = 0;
@@ -767,6 +776,37 @@ smtpd_session_starttls(struct smtpd_session *s)
 	s->tls_handshake = 1;
 	s->busy = 1;
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	return (0);
+}
+
+/* smtpd_session_starttls - 220, forget everything, TLS handshake */
+void
+smtpd_session_starttls(struct smtpd_session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->in);
+	size_t	 n;
+
+	/* The 220 goes out in plaintext, ahead of the handshake. */
+	smtpd_reply(s, REPLY_STARTTLS, NULL);
+	session_flush(s);
+	/* CVE-2011-0411: plaintext sent after STARTTLS is not a command. */
+	if ((n = evbuffer_get_length(in)) > 0) {
+		log_info("%s: discarding %zu bytes of plaintext sent after "
+		    "STARTTLS", s->namaddr, n);
+		evbuffer_drain(in, n);
+	}
+	if (session_wrap(s) < 0) {
+		smtpd_reply(s, REPLY_TLS_UNAVAIL, NULL);
+		return;
+	}
+	/* RFC 3207: all knowledge from before TLS is discarded. */
+	smtpd_session_reset(s);
+	smtpd_auth_reset(s);
+	free(s->helo);
+	s->helo = NULL;
+	s->cs.helo_name = NULL;
+	s->esmtp = 0;
+	s->cs.protocol = "SMTP";
 }
 
 /* session_tls_done - the handshake ended: log, then read commands */
@@ -790,6 +830,10 @@ session_tls_done(struct smtpd_session *s, short what)
 	s->tls_info = xstrdup(info);
 	s->tls = 1;
 	s->cs.tls = 1;
+	if (s->state == SMTPD_ST_CONNECT) {
+		session_begin(s);	/* smtpd_tls_wrappermode: now greet */
+		return;
+	}
 	smtpd_session_resume(s);
 }
 
@@ -989,6 +1033,15 @@ session_bare_mode(const char *addr)
 	return (SMTPD_BARE_REJECT);
 }
 
+/* session_begin - the client name lookup, then the greeting */
+static void
+session_begin(struct smtpd_session *s)
+{
+	smtpd_session_check(s, SMTPD_STAGE_CONNECT, session_connected);
+	if (!s->busy)
+		smtpd_session_resume(s);	/* greeted already */
+}
+
 /* session_new - set up the buffers, start the client name lookup */
 static struct smtpd_session *
 session_new(int infd, int outfd, const char *addr, const char *port,
@@ -1028,9 +1081,10 @@ session_new(int infd, int outfd, const char *addr, const char *port,
 	bufferevent_set_timeouts(s->in, &tv, &tv);
 	bufferevent_setwatermark(s->in, EV_READ, 0,
 	    smtpd_params.line_limit + 65536);
-	smtpd_session_check(s, SMTPD_STAGE_CONNECT, session_connected);
-	if (!s->busy)
-		smtpd_session_resume(s);	/* greeted already */
+	/* smtpd_tls_wrappermode (port 465): TLS before anything else. */
+	if (smtpd_params.tls_wrapper && !stdin_mode && session_wrap(s) == 0)
+		return (s);
+	session_begin(s);
 	return (s);
 }
 

@@ -21,6 +21,8 @@
  *	unreadable key or certificate) is fatal at level encrypt, where
  *	no mail could be accepted; at level may it is a warning and
  *	STARTTLS is not offered (Postfix: "disabling TLS support").
+ *	smtpd_tls_wrappermode=yes (port 465, "smtps") means level encrypt
+ *	and a handshake before the greeting (smtpd_session.c).
  *
  *	smtpd_tls_wrap() slides an OpenSSL filter under the session: the
  *	plaintext bufferevent keeps the socket (and the "220 Ready to
@@ -70,6 +72,9 @@ smtpd_tls_init(void)
 		    "level; using \"may\"", log_safe(name));
 		level = TLS_LEV_MAY;
 	}
+	smtpd_params.tls_wrapper = conf_bool("smtpd_tls_wrappermode");
+	if (smtpd_params.tls_wrapper && level < TLS_LEV_ENCRYPT)
+		level = TLS_LEV_ENCRYPT;	/* nothing is plaintext */
 	smtpd_params.tls_level = level;
 	smtpd_params.tls = NULL;
 	if (level == TLS_LEV_NONE)
@@ -98,8 +103,14 @@ smtpd_tls_wrap(struct event_base *base, struct bufferevent *plain,
 		snprintf(err, errlen, "cannot create a TLS session");
 		return (NULL);
 	}
+	/*
+	 * Deferred callbacks: the filter would otherwise run the session's
+	 * event callback from inside evbuffer_remove()/bufferevent_write()
+	 * (EOF found while refilling), freeing the session under its caller.
+	 */
 	bev = bufferevent_openssl_filter_new(base, plain, ssl,
-	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE
+	    | BEV_OPT_DEFER_CALLBACKS);
 	if (bev == NULL) {
 		SSL_free(ssl);
 		snprintf(err, errlen, "cannot create a TLS filter");

@@ -264,6 +264,35 @@ try:
     ok(code == 250, 'encrypt: MAIL after STARTTLS accepted', (code, text))
     c.quit()
 
+    # smtpd_tls_wrappermode=yes (port 465): TLS first, then the greeting
+    PW = start(BASE + 3, Q, os.path.join(TMP, 'wrapper.log'), '-o',
+               'smtpd_tls_wrappermode=yes')
+    try:
+        c = smtplib.SMTP_SSL('127.0.0.1', BASE + 3, timeout=10,
+                             context=ctx())
+        code, _ = c.ehlo('c.example')
+        ok(code == 250 and not c.has_extn('starttls'),
+           'wrappermode: greeting and EHLO over TLS, no STARTTLS offered')
+        c.mail('a@example.org')
+        c.rcpt('user1@example.com')
+        code, text = c.data(b'Subject: smtps\r\n\r\nx\r\n')
+        ok(code == 250, 'wrappermode: message accepted', (code, text))
+        c.quit()
+    except (OSError, smtplib.SMTPException) as e:
+        ok(False, 'wrappermode session', e)
+    s = socket.create_connection(('127.0.0.1', BASE + 3), 5)
+    s.settimeout(3)
+    try:
+        s.sendall(b'EHLO plain\r\n')
+        got = s.recv(100)
+    except OSError:
+        got = b''
+    ok(not got.startswith(b'220') and not got.startswith(b'250'),
+       'wrappermode: a plaintext client gets no SMTP', got)
+    s.close()
+    PW.send_signal(signal.SIGTERM)
+    PW.wait(10)
+
     # Logs
     time.sleep(0.3)
     log = open(LOG, encoding='latin-1').read()
