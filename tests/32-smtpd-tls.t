@@ -264,6 +264,25 @@ try:
     ok(code == 250, 'encrypt: MAIL after STARTTLS accepted', (code, text))
     c.quit()
 
+    # A TLS client that sends a command and closes at once, 30 times
+    # (once freed the session under its own input handler)
+    for i in range(30):
+        s = socket.create_connection(('127.0.0.1', BASE), 5)
+        f = s.makefile('rb')
+        f.readline()
+        s.sendall(b'EHLO c.example\r\n')
+        lines(f)
+        s.sendall(b'STARTTLS\r\n')
+        f.readline()
+        try:
+            t = ctx().wrap_socket(s)
+            t.sendall(b'NOOP\r\nNOOP\r\n')
+            t.close()
+        except (ssl.SSLError, OSError):
+            pass
+    time.sleep(0.5)
+    ok(P.poll() is None, 'smtpd survives TLS clients that close at once')
+
     # smtpd_tls_wrappermode=yes (port 465): TLS first, then the greeting
     PW = start(BASE + 3, Q, os.path.join(TMP, 'wrapper.log'), '-o',
                'smtpd_tls_wrappermode=yes')
