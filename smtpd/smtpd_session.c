@@ -45,7 +45,18 @@
  *	Command lines longer than line_length_limit are consumed to their
  *	end and answered "500 5.5.2 Error: line too long". A client that
  *	sends ahead without PIPELINING (before or without EHLO) is marked
- *	for reject_unauth_pipelining.
+ *	for reject_unauth_pipelining; with smtpd_forbid_unauth_pipelining
+ *	(and after a command that must end a group: EHLO, DATA, STARTTLS,
+ *	...) it gets "554 5.5.0" and is disconnected, as Postfix 3.9 does.
+ *	A client that leaves 64 KB of replies unread is not read from
+ *	until it catches up.
+ *
+ *	STARTTLS (and smtpd_tls_wrappermode) slide an OpenSSL filter
+ *	bufferevent under the session (smtpd_tls.c); plaintext pipelined
+ *	after STARTTLS is discarded and the session forgets HELO, the
+ *	transaction and any AUTH. AUTH exchanges run on the workers
+ *	(smtpd_auth.c, smtpd_sasl.c). A session is freed only from a timer
+ *	callback of its own, never inside a libevent call chain.
  * DIAGNOSTICS
  *	Logs "connect from", "disconnect from ... commands=N", "lost
  *	connection after CMD from", "timeout after CMD from" as Postfix.
