@@ -10,9 +10,9 @@
  *
  *	-S serves one session on stdin/stdout (transcript tests, and
  *	sendmail -bs); -d -l 127.0.0.1:PORT runs alone without master.
- *	TLS (smtpd_tls_*) is read by smtpd_tls.c, AUTH (smtpd_sasl_*) by
- *	smtpd_auth.c and smtpd_sasl.c, both in pre_init (before the
- *	privilege drop, so keys and maps can be opened).
+ *	TLS (smtpd_tls_*) is set up by smtpd_tls.c in pre_init, before
+ *	the privilege drop, so the key can be read; AUTH (smtpd_sasl_*) by
+ *	smtpd_auth.c, its backends per worker thread (smtpd_sasl.c).
  *
  *	smtpd_forbid_bare_newline takes Postfix 3.9's values: "normalize"
  *	(our default, as Postfix 3.9), "no", and "yes" or "reject"; see
