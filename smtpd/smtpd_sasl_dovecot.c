@@ -52,7 +52,8 @@
 #include "xalloc.h"
 #include "smtpd_sasl.h"
 
-#define DC_LINE_MAX	16384
+#define DC_LINE_MAX	16384	/* longest line from the server */
+#define DC_LINES_MAX	1000	/* lines per handshake or reply */
 
 struct smtpd_sasl_dovecot {
 	char	*path;
@@ -232,7 +233,7 @@ dc_open(struct smtpd_sasl_dovecot *dc, int *timedout, char *err,
 {
 	struct buf *line = buf_new(256), *out = buf_new(64);
 	char	*cp, *tok;
-	int	 rc = -1, version_ok = 0;
+	int	 rc = -1, version_ok = 0, lines;
 
 	*timedout = 0;
 	dc_close(dc);
@@ -248,7 +249,11 @@ dc_open(struct smtpd_sasl_dovecot *dc, int *timedout, char *err,
 		goto out;
 	}
 	dc->has_plain = 0;
-	for (;;) {
+	for (lines = 0;; lines++) {
+		if (lines >= DC_LINES_MAX) {
+			snprintf(err, errlen, "handshake without DONE");
+			goto out;
+		}
 		if (dc_read_line(dc, line, timedout, err, errlen) < 0)
 			goto out;
 		cp = BUF_STR(line);
@@ -332,14 +337,18 @@ dc_request(struct smtpd_sasl_dovecot *dc, const char *req, unsigned int id,
 	struct buf *line = buf_new(256);
 	char	*cp, *tok, *user = NULL, *why = NULL;
 	char	 idstr[32];
-	int	 rc = -1, temp = 0;
+	int	 rc = -1, temp = 0, lines;
 
 	if (dc_write(dc, req, strlen(req)) < 0) {
 		snprintf(err, errlen, "write: %s", strerror(errno));
 		goto out;
 	}
 	snprintf(idstr, sizeof(idstr), "%u", id);
-	for (;;) {
+	for (lines = 0;; lines++) {
+		if (lines >= DC_LINES_MAX) {
+			snprintf(err, errlen, "no reply to request %u", id);
+			goto out;
+		}
 		if (dc_read_line(dc, line, timedout, err, errlen) < 0)
 			goto out;
 		cp = BUF_STR(line);
