@@ -47,6 +47,7 @@
 #include "deliver.h"
 #include "log.h"
 #include "map.h"
+#include "queue.h"
 #include "smtp.h"
 #include "str.h"
 #include "tls.h"
@@ -743,18 +744,18 @@ rcpt_cmd(struct conn *c, const struct features *f, const struct smtp_rcpt *r)
 	buf_printf(b, "RCPT TO:<%s>", r->sent);
 	if (f->dsn && r->notify) {
 		buf_puts(b, " NOTIFY=");
-		if (r->notify & 1)	/* QUEUE_NOTIFY_NEVER */
+		if (r->notify & QUEUE_NOTIFY_NEVER)
 			buf_puts(b, "NEVER");
 		else {
-			if (r->notify & 2) {
+			if (r->notify & QUEUE_NOTIFY_SUCCESS) {
 				buf_puts(b, "SUCCESS");
 				sep = ",";
 			}
-			if (r->notify & 4) {
+			if (r->notify & QUEUE_NOTIFY_FAILURE) {
 				buf_printf(b, "%sFAILURE", sep);
 				sep = ",";
 			}
-			if (r->notify & 8)
+			if (r->notify & QUEUE_NOTIFY_DELAY)
 				buf_printf(b, "%sDELAY", sep);
 		}
 	}

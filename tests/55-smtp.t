@@ -71,15 +71,16 @@ def dec(v):
     return out.decode('latin-1')
 
 
-def request(sock_path, qid, rcpts, nexthop, sender='s@example.org'):
+def request(sock_path, qid, rcpts, nexthop, sender='s@example.org',
+            notify=0):
     """rcpts: list of (addr, index). Returns the answer as a dict."""
     try:
-        return request1(sock_path, qid, rcpts, nexthop, sender)
+        return request1(sock_path, qid, rcpts, nexthop, sender, notify)
     except OSError as e:
         return {'error': str(e)}
 
 
-def request1(sock_path, qid, rcpts, nexthop, sender):
+def request1(sock_path, qid, rcpts, nexthop, sender, notify):
     lines = ['version=1', 'queue_name=active', 'queue_id=' + qid,
              'transport=relay', 'nexthop=' + nexthop,
              'sender=' + enc(sender), 'rcpt_count=%d' % len(rcpts)]
@@ -87,7 +88,7 @@ def request1(sock_path, qid, rcpts, nexthop, sender):
         lines += ['rcpt.%d.addr=%s' % (i, enc(addr)),
                   'rcpt.%d.index=%d' % (i, idx),
                   'rcpt.%d.orig=%s' % (i, enc(addr)),
-                  'rcpt.%d.notify=0' % i]
+                  'rcpt.%d.notify=%d' % (i, notify)]
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(60)
     s.connect(sock_path)
@@ -186,6 +187,38 @@ def hostile(c):
     c.recv(1000)
 
 
+DSN_LINES = []
+
+
+def dsn_server(c):
+    """Offers DSN and PIPELINING; records the command lines."""
+    c.sendall(b'220 dsn.example ESMTP\r\n')
+    f = c.makefile('rb')
+    data = False
+    while True:
+        line = f.readline()
+        if not line:
+            return
+        if data:
+            if line == b'.\r\n':
+                data = False
+                c.sendall(b'250 2.0.0 Ok: queued as DSN1\r\n')
+            continue
+        DSN_LINES.append(line.decode('latin-1').rstrip('\r\n'))
+        verb = line[:4].upper()
+        if verb == b'EHLO':
+            c.sendall(b'250-dsn.example\r\n250-PIPELINING\r\n'
+                      b'250-SIZE 1000000\r\n250 DSN\r\n')
+        elif verb == b'DATA':
+            data = True
+            c.sendall(b'354 go ahead\r\n')
+        elif verb == b'QUIT':
+            c.sendall(b'221 2.0.0 Bye\r\n')
+            return
+        else:
+            c.sendall(b'250 2.1.0 Ok\r\n')
+
+
 def silent(c):
     """Greets, then never answers."""
     c.sendall(b'220 silent.example ESMTP\r\n')
@@ -276,6 +309,7 @@ def main():
     small_srv.start()
     raw1 = raw_server(BASE + 5, hostile)
     raw2 = raw_server(BASE + 6, silent)
+    raw3 = raw_server(BASE + 7, dsn_server)
     tls_srv.start()
     plain_srv.start()
     tls13_srv.start()
@@ -451,6 +485,33 @@ def main():
            'timed out while performing the EHLO handshake' and
            time.time() - t0 < 4.5,
            'silent server: smtp_helo_timeout=2s, deferred', a)
+
+        # DSN: RET/ENVID from the queue file (sendmail -R/-V), NOTIFY and
+        # ORCPT per recipient, all pipelined.
+        r = subprocess.run([os.path.join(BIN, 'sendmail'), '-C', cf, '-i',
+                            '-f', 'other@example.org', '-R', 'hdrs', '-V',
+                            'env+id=1', 'user2@example.com'],
+                           input=b'Subject: dsn\r\n\r\nbody\r\n',
+                           capture_output=True)
+        ids2 = [i for i in sorted(os.listdir(os.path.join(q, 'maildrop')))]
+        ok(r.returncode == 0 and len(ids2) == 1, 'second message queued',
+           r.stderr)
+        qid2 = ids2[0] if ids2 else 'X'
+        if ids2:
+            os.rename(os.path.join(q, 'maildrop', qid2),
+                      os.path.join(q, 'active', qid2))
+        a = request(sock3 + 't', qid2, [('user2@example.com', 0)],
+                    '[127.0.0.1]:%d' % (BASE + 7), sender='other@example.org',
+                    notify=2 | 4)
+        mail = [x for x in DSN_LINES if x.upper().startswith('MAIL')]
+        rcpt = [x for x in DSN_LINES if x.upper().startswith('RCPT')]
+        ok(a.get('rcpt.0.action') == 'delivered' and mail and
+           mail[-1].startswith('MAIL FROM:<other@example.org> SIZE=') and
+           mail[-1].endswith(' RET=HDRS ENVID=env+2Bid+3D1'),
+           'MAIL FROM with SIZE, RET and ENVID (xtext)', (a, mail))
+        ok(rcpt and rcpt[-1] == 'RCPT TO:<user2@example.com> '
+           'NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;user2@example.com',
+           'RCPT TO with NOTIFY and ORCPT', rcpt)
         stop(p)
 
         # verify: the certificate names mx.example.test, we connect to
@@ -510,6 +571,7 @@ def main():
         small_srv.stop()
         raw1.close()
         raw2.close()
+        raw3.close()
         tls13_srv.stop()
         lmtp_srv.stop()
         if not os.environ.get("KEEP55"):
