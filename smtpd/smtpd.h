@@ -210,7 +210,7 @@ void	 smtpd_session_init(struct event_base *);
 void	 smtpd_session_accept(const struct server_conn *);
 void	 smtpd_session_stdin(int, int);
 void	 smtpd_session_fini(void);
-void	*smtpd_session_worker(void);	/* per thread: checker, maps */
+void	*smtpd_session_worker(void);	/* per policy thread: checker */
 
 void	 smtpd_session_starttls(struct smtpd_session *);
 void	 smtpd_session_auth(struct smtpd_session *, const char *,

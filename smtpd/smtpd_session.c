@@ -96,7 +96,8 @@
 #define SESSION_OUT_MAX	(64 * 1024)
 
 static struct event_base *session_base;
-static struct workq *session_wq;
+static struct workq *session_wq;	/* policy: checks, AUTH */
+static struct workq *session_qwq;	/* queue files, group commit */
 static char *session_line_buf;		/* one command line, shared */
 
 static void session_tail(struct smtpd_session *);
@@ -104,16 +105,25 @@ static void session_input(struct smtpd_session *);
 static void session_tls_done(struct smtpd_session *, short);
 static void session_begin(struct smtpd_session *);
 
-/* smtpd_session_worker - per worker thread: a checker and cleanup maps */
+/* smtpd_session_worker - policy thread: a checker (and SASL backend) */
 void   *
 smtpd_session_worker(void)
 {
 	struct smtpd_worker *w = xcalloc(1, sizeof(*w));
 
 	w->checker = smtpd_check_new();
-	w->cleanup = cleanup_maps_new();
 	if (smtpd_params.sasl_enable)
 		w->sasl = smtpd_sasl_backend_new();
+	return (w);
+}
+
+/* session_queue_worker - queue thread: cleanup's maps */
+static void *
+session_queue_worker(void)
+{
+	struct smtpd_worker *w = xcalloc(1, sizeof(*w));
+
+	w->cleanup = cleanup_maps_new();
 	return (w);
 }
 
@@ -123,14 +133,22 @@ session_worker_free(void *ctx)
 {
 	struct smtpd_worker *w = ctx;
 
-	smtpd_check_free(w->checker);
-	cleanup_maps_free(w->cleanup);
+	if (w->checker)
+		smtpd_check_free(w->checker);
+	if (w->cleanup)
+		cleanup_maps_free(w->cleanup);
 	if (w->sasl)
 		smtpd_sasl_backend_free(w->sasl);
 	free(w);
 }
 
-/* smtpd_session_init - the worker pool and shared buffers */
+/*
+ * smtpd_session_init - two worker pools and shared buffers. Policy
+ * lookups (maps, MySQL, DNS, SASL) and queue file work (cleanup, the
+ * group commit) have pools of their own, so a slow database cannot
+ * hold up the messages that are already accepted, nor a slow disk the
+ * lookups.
+ */
 void
 smtpd_session_init(struct event_base *base)
 {
@@ -138,6 +156,8 @@ smtpd_session_init(struct event_base *base)
 	session_line_buf = xmalloc(smtpd_params.line_limit + 2);
 	session_wq = workq_new(base, smtpd_params.workers,
 	    smtpd_session_worker, session_worker_free);
+	session_qwq = workq_new(base, smtpd_params.workers,
+	    session_queue_worker, session_worker_free);
 }
 
 /* smtpd_session_fini - stop the workers (exit only) */
@@ -145,7 +165,8 @@ void
 smtpd_session_fini(void)
 {
 	workq_free(session_wq);
-	session_wq = NULL;
+	workq_free(session_qwq);
+	session_wq = session_qwq = NULL;
 	free(session_line_buf);
 	session_line_buf = NULL;
 }
@@ -692,7 +713,7 @@ session_data_end(struct smtpd_session *s)
 	}
 	s->busy = 1;
 	bufferevent_disable(s->in, EV_READ);
-	smtpd_queue_message(s, session_wq);
+	smtpd_queue_message(s, session_qwq);
 }
 
 /* session_data - feed the DATA reader; 0: need more or stop */
