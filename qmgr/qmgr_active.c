@@ -665,7 +665,16 @@ qmgr_active_outcomes(struct qmgr_msg *m, struct qmgr_outcome *out,
     size_t n, const char *transport, const char *nexthop)
 {
 	struct outcome_job *j = xcalloc(1, sizeof(*j));
+	size_t	 i;
 
+	/* soft_bounce: Postfix's safety net while testing a configuration */
+	for (i = 0; qmgr_conf.soft_bounce && i < n; i++) {
+		if (out[i].action != QMGR_OUT_BOUNCED)
+			continue;
+		out[i].action = QMGR_OUT_DEFERRED;
+		if (out[i].status[0] == '5')
+			out[i].status[0] = '4';
+	}
 	j->msg = m;
 	j->out = out;
 	j->n = n;

@@ -96,6 +96,7 @@ qmgr_conf_load(void)
 	    "default_destination_recipient_limit", 50, 0);
 	c->default_time_limit = qmgr_conf_long("command_time_limit", 1000, 1);
 	c->transport_limit = qmgr_conf_long("default_process_limit", 100, 0);
+	c->soft_bounce = conf_raw("soft_bounce") ? conf_bool("soft_bounce") : 0;
 	if (c->active_limit < 1)
 		c->active_limit = 1;
 	if (c->min_backoff < 1)

@@ -571,7 +571,23 @@ smtp_destination_recipient_limit = 2
         qm = qm2
         qm.send_signal(signal.SIGTERM)
         ok(qm.wait(timeout=10) == 0, 'second qmgr exits 0', read(qlog2))
-        logs = read(qlog) + read(qlog2)
+
+        # 16. soft_bounce = yes (as -o): a bounce becomes a deferral
+        qlog3 = os.path.join(tmp, 'qmgr3.log')
+        qm = subprocess.Popen([os.path.join(BIN, 'qmgr'), '-c', conf, '-d',
+                               '-o', 'soft_bounce=yes', '-l',
+                               os.path.join(q, 'public', 'qmgr')],
+                              stdout=subprocess.DEVNULL, stderr=open(qlog3, 'a'))
+        procs.append(qm)
+        qid = write_qf(q, 'rita@sender.example', [('bounce9@example.com', 0)])
+        ok(wait_for(lambda: retry_later(os.path.join(q, 'deferred', qid))),
+           'soft_bounce: deferred instead of bounced', read(qlog3))
+        ok('status=4.1.1' in read(os.path.join(q, 'defer', qid)),
+           'soft_bounce: 5.1.1 recorded as 4.1.1')
+        ok(not dsn_for('rita@sender.example'), 'soft_bounce: no DSN')
+        qm.send_signal(signal.SIGTERM)
+        ok(qm.wait(timeout=10) == 0, 'third qmgr exits 0', read(qlog3))
+        logs = read(qlog) + read(qlog2) + read(qlog3)
         ok('Sanitizer' not in logs and 'runtime error' not in logs,
            'no sanitizer reports', logs)
     finally:
