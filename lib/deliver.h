@@ -56,4 +56,11 @@
 #define DELIVER_ACTION_DEFERRED		"deferred"
 #define DELIVER_ACTION_BOUNCED		"bounced"
 
+#define DELIVER_RCPT_MAX	10000	/* recipients per request */
+
+struct attr_list;
+
+const char *deliver_request_check(const struct attr_list *, int, long *);
+const char *deliver_rcpt_attr(const struct attr_list *, long, const char *);
+
 #endif

@@ -26,10 +26,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "agent.h"
 #include "attr.h"
 #include "buf.h"
 #include "conf.h"
@@ -42,117 +41,12 @@
 #define VIRTUAL_THREADS	16
 
 static struct virtual_cfg cfg;
-static struct workq *pool;
-static long ipc_timeout;
 
-struct session {
-	struct bufferevent *bev;
-	struct attr_list *req;
-	struct buf *resp;
-	int	 busy;		/* a job is running */
-	int	 closing;
-};
-
-/* session_free - end of a connection */
+/* virtual_job - worker thread: the whole delivery of one request */
 static void
-session_free(struct session *s)
+virtual_job(void *thread_ctx, const struct attr_list *req, struct buf *resp)
 {
-	bufferevent_free(s->bev);
-	attr_list_free(s->req);
-	buf_free(s->resp);
-	free(s);
-	server_session_end();
-}
-
-/* job_run - worker thread: the whole delivery */
-static void
-job_run(void *arg, void *thread_ctx)
-{
-	struct session *s = arg;
-
-	virtual_request(&cfg, thread_ctx, s->req, s->resp);
-}
-
-/* job_done - loop thread: send the answer, close when written */
-static void
-job_done(void *arg)
-{
-	struct session *s = arg;
-
-	s->busy = 0;
-	if (s->closing) {
-		session_free(s);
-		return;
-	}
-	s->closing = 1;
-	bufferevent_write(s->bev, BUF_STR(s->resp), BUF_LEN(s->resp));
-}
-
-/* on_write - the answer is out: done */
-static void
-on_write(struct bufferevent *bev, void *arg)
-{
-	struct session *s = arg;
-
-	if (s->closing && !s->busy
-	    && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		session_free(s);
-}
-
-/* on_read - collect one request, then hand it to the pool */
-static void
-on_read(struct bufferevent *bev, void *arg)
-{
-	struct session *s = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-	size_t	 len = evbuffer_get_length(in), used;
-	char	 err[128];
-
-	if (s->busy || s->closing)
-		return;
-	s->req = attr_parse((const char *)evbuffer_pullup(in, -1), len, &used,
-	    err, sizeof(err));
-	if (s->req == NULL) {
-		if (err[0]) {
-			log_warn("bad delivery request: %s", err);
-			session_free(s);
-		}
-		return;
-	}
-	evbuffer_drain(in, used);
-	bufferevent_disable(bev, EV_READ);
-	s->busy = 1;
-	s->resp = buf_new(512);
-	workq_submit(pool, job_run, job_done, s);
-}
-
-/* on_event - EOF, error or timeout */
-static void
-on_event(struct bufferevent *bev, short what, void *arg)
-{
-	struct session *s = arg;
-
-	if (what & BEV_EVENT_TIMEOUT)
-		log_warn("delivery request: timeout");
-	if (s->busy)
-		s->closing = 1;	/* job_done frees */
-	else
-		session_free(s);
-}
-
-/* virtual_accept - one connection from qmgr */
-static void
-virtual_accept(const struct server_conn *conn)
-{
-	struct session *s = xcalloc(1, sizeof(*s));
-	struct timeval tv = {ipc_timeout, 0};
-
-	s->bev = bufferevent_socket_new(server_base(), conn->fd,
-	    BEV_OPT_CLOSE_ON_FREE);
-	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
-	bufferevent_set_timeouts(s->bev, &tv, &tv);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
-	server_session_begin();
+	virtual_request(&cfg, thread_ctx, req, resp);
 }
 
 /* thread_init - per-thread map handles */
@@ -169,27 +63,29 @@ thread_fini(void *ctx)
 	virtual_maps_close(ctx);
 }
 
+static struct agent_spec agent = {
+	.thread_init = thread_init,
+	.thread_fini = thread_fini,
+	.request = virtual_job,
+};
+
 /* virtual_post_init - configuration and the pool */
 static void
 virtual_post_init(struct event_base *base)
 {
 	virtual_cfg_load(&cfg);
-	ipc_timeout = conf_time("ipc_timeout");
-	if (ipc_timeout <= 0 || ipc_timeout > 3600)
-		ipc_timeout = 3600;
 	if (*cfg.base == 0)
 		log_warn("virtual_mailbox_base is not set: all deliveries "
 		    "will be deferred");
-	pool = workq_new(base, VIRTUAL_THREADS, thread_init, thread_fini);
+	agent.threads = VIRTUAL_THREADS;
+	agent_start(base, &agent);
 }
 
 /* virtual_pre_exit - stop the pool */
 static void
 virtual_pre_exit(void)
 {
-	if (pool)
-		workq_free(pool);
-	pool = NULL;
+	agent_stop();
 	virtual_cfg_free(&cfg);
 }
 
@@ -200,7 +96,7 @@ main(int argc, char **argv)
 		.program = "virtual",
 		.keep_root = 1,
 		.post_init = virtual_post_init,
-		.accept = virtual_accept,
+		.accept = agent_accept,
 		.pre_exit = virtual_pre_exit,
 	};
 

@@ -57,7 +57,6 @@
 #include "virtual.h"
 #include "xalloc.h"
 
-#define VIRTUAL_RCPT_MAX	10000	/* per request */
 
 struct virtual_maps {
 	struct maplist *mailbox;

@@ -28,7 +28,6 @@
 #include "virtual.h"
 #include "xalloc.h"
 
-#define VIRTUAL_RCPT_MAX	10000
 
 /* now_float - wall clock in seconds */
 static double
@@ -100,49 +99,6 @@ answer(struct buf *resp, long i, const struct virtual_result *res)
 	attr_put(resp, name, "virtual");
 }
 
-/* rcpt_attr - rcpt.<i>.<what> */
-static const char *
-rcpt_attr(const struct attr_list *req, long i, const char *what)
-{
-	char	 name[64];
-
-	snprintf(name, sizeof(name), "rcpt.%ld.%s", i, what);
-	return (attr_get(req, name));
-}
-
-/* request_ok - version, queue name and id, count; NULL or why not */
-static const char *
-request_ok(const struct attr_list *req, long *count)
-{
-	const char *v = attr_get(req, "version");
-	const char *q = attr_get(req, "queue_name");
-	const char *p;
-	long	 i, idx;
-	char	 name[64];
-
-	if (v == NULL || strcmp(v, ATTR_VERSION) != 0)
-		return ("unsupported protocol version");
-	if (q == NULL || *q == 0)
-		return ("missing queue_name");
-	for (p = q; *p; p++)
-		if (*p < 'a' || *p > 'z')
-			return ("bad queue_name");
-	if (!queue_id_valid(attr_get(req, "queue_id")))
-		return ("bad queue_id");
-	if (attr_get(req, "sender") == NULL)
-		return ("missing sender");
-	if (attr_get_long(req, "rcpt_count", count) < 0 || *count < 1
-	    || *count > VIRTUAL_RCPT_MAX)
-		return ("bad rcpt_count");
-	for (i = 0; i < *count; i++) {
-		snprintf(name, sizeof(name), "rcpt.%ld.index", i);
-		if (rcpt_attr(req, i, "addr") == NULL
-		    || attr_get_long(req, name, &idx) < 0 || idx < 0)
-			return ("bad recipient attributes");
-	}
-	return (NULL);
-}
-
 /* virtual_request - serve one request, answer into resp */
 void
 virtual_request(const struct virtual_cfg *cfg, struct virtual_maps *m,
@@ -157,7 +113,7 @@ virtual_request(const struct virtual_cfg *cfg, struct virtual_maps *m,
 	double	 arrival, start;
 
 	attr_put(resp, "version", ATTR_VERSION);
-	if ((why = request_ok(req, &count)) != NULL) {
+	if ((why = deliver_request_check(req, 0, &count)) != NULL) {
 		log_warn("malformed delivery request: %s", why);
 		attr_put_long(resp, "rcpt_count", 0);
 		attr_end(resp);
@@ -191,10 +147,10 @@ virtual_request(const struct virtual_cfg *cfg, struct virtual_maps *m,
 			strcpy(res.status, "4.3.0");
 		} else
 			virtual_deliver(cfg, m, qf, map + qf->msg_offset,
-			    rcpt_attr(req, i, "addr"), idx, &res);
+			    deliver_rcpt_attr(req, i, "addr"), idx, &res);
 		answer(resp, i, &res);
-		log_delivery(id, rcpt_attr(req, i, "addr"),
-		    rcpt_attr(req, i, "orig"), arrival, start, now_float(),
+		log_delivery(id, deliver_rcpt_attr(req, i, "addr"),
+		    deliver_rcpt_attr(req, i, "orig"), arrival, start, now_float(),
 		    &res);
 	}
 	attr_end(resp);

@@ -46,7 +46,6 @@
 #include "tls.h"
 #include "xalloc.h"
 
-#define SMTP_RCPT_MAX	10000
 
 /* cfg_dup - expanded parameter, copied */
 static char *
@@ -236,51 +235,6 @@ fmt_delay(char *out, size_t len, double d)
 	return (out);
 }
 
-/* rcpt_attr - rcpt.<i>.<what> */
-static const char *
-rcpt_attr(const struct attr_list *req, long i, const char *what)
-{
-	char	 name[64];
-
-	snprintf(name, sizeof(name), "rcpt.%ld.%s", i, what);
-	return (attr_get(req, name));
-}
-
-/* request_ok - version, queue name and id, count; NULL or why not */
-static const char *
-request_ok(const struct attr_list *req, long *count)
-{
-	const char *v = attr_get(req, "version");
-	const char *q = attr_get(req, "queue_name");
-	const char *p;
-	long	 i, idx;
-	char	 name[64];
-
-	if (v == NULL || strcmp(v, ATTR_VERSION) != 0)
-		return ("unsupported protocol version");
-	if (q == NULL || *q == 0)
-		return ("missing queue_name");
-	for (p = q; *p; p++)
-		if (*p < 'a' || *p > 'z')
-			return ("bad queue_name");
-	if (!queue_id_valid(attr_get(req, "queue_id")))
-		return ("bad queue_id");
-	if (attr_get(req, "sender") == NULL)
-		return ("missing sender");
-	if (attr_get(req, "nexthop") == NULL)
-		return ("missing nexthop");
-	if (attr_get_long(req, "rcpt_count", count) < 0 || *count < 1
-	    || *count > SMTP_RCPT_MAX)
-		return ("bad rcpt_count");
-	for (i = 0; i < *count; i++) {
-		snprintf(name, sizeof(name), "rcpt.%ld.index", i);
-		if (rcpt_attr(req, i, "addr") == NULL
-		    || attr_get_long(req, name, &idx) < 0 || idx < 0)
-			return ("bad recipient attributes");
-	}
-	return (NULL);
-}
-
 /* fail_all - every undecided recipient gets status/reason */
 static void
 fail_all(struct smtp_rcpt *r, size_t n, const char *status,
@@ -412,7 +366,7 @@ smtp_request(const struct smtp_cfg *cfg, struct smtp_maps *m,
 	double	 arrival, start, conn_done = 0, end;
 
 	attr_put(resp, "version", ATTR_VERSION);
-	if ((why = request_ok(req, &count)) != NULL) {
+	if ((why = deliver_request_check(req, 1, &count)) != NULL) {
 		log_warn("malformed delivery request: %s", why);
 		attr_put_long(resp, "rcpt_count", 0);
 		attr_end(resp);
@@ -430,8 +384,8 @@ smtp_request(const struct smtp_cfg *cfg, struct smtp_maps *m,
 	s.sender = attr_get(req, "sender");
 	snprintf(relay, sizeof(relay), "none");
 	for (i = 0; i < count; i++) {
-		rc[i].addr = rcpt_attr(req, i, "addr");
-		rc[i].orig = rcpt_attr(req, i, "orig");
+		rc[i].addr = deliver_rcpt_attr(req, i, "addr");
+		rc[i].orig = deliver_rcpt_attr(req, i, "orig");
 		snprintf(name, sizeof(name), "rcpt.%ld.notify", i);
 		if (attr_get_long(req, name, &rc[i].notify) < 0)
 			rc[i].notify = 0;

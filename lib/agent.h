@@ -1,0 +1,52 @@
+/*
+ * NAME
+ *	agent - the skeleton of a delivery agent (virtual, smtp, lmtp)
+ * SYNOPSIS
+ *	#include "agent.h"
+ *
+ *	void	agent_start(struct event_base *base,
+ *	    const struct agent_spec *spec);
+ *	void	agent_accept(const struct server_conn *conn);
+ *	void	agent_stop(void);
+ * DESCRIPTION
+ *	A delivery agent serves lib/deliver.h requests: one request per
+ *	connection from qmgr, one answer, then the connection closes. The
+ *	event loop only moves bytes; each request runs as one job on a
+ *	worker pool (lib/workq.h) of spec->threads threads, each with the
+ *	context spec->thread_init() returns (its own map handles and
+ *	connections), so many deliveries proceed at once and a slow
+ *	destination or database stalls only the requests waiting on it.
+ *
+ *	agent_start() (from the daemon's post_init) reads ipc_timeout,
+ *	the per-request read/write timeout, and starts the pool;
+ *	agent_accept() is the daemon's server_spec.accept; agent_stop()
+ *	(pre_exit) waits for running jobs and stops the pool.
+ *	spec->request(thread_ctx, req, resp) runs on a worker thread and
+ *	appends the complete answer (attr_put ... attr_end) to resp.
+ * DIAGNOSTICS
+ *	A malformed request or a timeout costs that connection only (qmgr
+ *	then defers its recipients); both are logged as warnings.
+ */
+#ifndef AGENT_H
+#define AGENT_H
+
+#include "buf.h"
+#include "workq.h"
+
+struct attr_list;
+struct event_base;
+struct server_conn;
+
+struct agent_spec {
+	int	 threads;
+	workq_init_fn *thread_init;
+	workq_fini_fn *thread_fini;
+	void	(*request)(void *thread_ctx, const struct attr_list *req,
+		    struct buf *resp);
+};
+
+void	 agent_start(struct event_base *, const struct agent_spec *);
+void	 agent_accept(const struct server_conn *);
+void	 agent_stop(void);
+
+#endif
