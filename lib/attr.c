@@ -33,6 +33,7 @@
 
 #include "attr.h"
 #include "buf.h"
+#include "sock.h"
 #include "xalloc.h"
 
 struct attr {
@@ -288,30 +289,6 @@ attr_list_free(struct attr_list *l)
 	free(l);
 }
 
-/* attr_wait - poll fd for events until deadline; -1 on timeout */
-static int
-attr_wait(int fd, short events, time_t deadline)
-{
-	struct pollfd pfd;
-	time_t	 now;
-	int	 n;
-
-	for (;;) {
-		now = time(NULL);
-		if (now >= deadline) {
-			errno = ETIMEDOUT;
-			return (-1);
-		}
-		pfd.fd = fd;
-		pfd.events = events;
-		n = poll(&pfd, 1, (int)(deadline - now) * 1000);
-		if (n > 0)
-			return (0);
-		if (n < 0 && errno != EINTR)
-			return (-1);
-	}
-}
-
 /* attr_read - read one list from fd, blocking up to timeout seconds */
 struct attr_list *
 attr_read(int fd, int timeout, char *err, size_t errlen)
@@ -324,7 +301,7 @@ attr_read(int fd, int timeout, char *err, size_t errlen)
 	ssize_t	 n;
 
 	for (;;) {
-		if (attr_wait(fd, POLLIN, deadline) < 0) {
+		if (sock_wait(fd, POLLIN, deadline) < 0) {
 			snprintf(err, errlen, "%s", errno == ETIMEDOUT ?
 			    "timeout reading attribute list" : strerror(errno));
 			break;
@@ -358,7 +335,7 @@ attr_write(int fd, const struct buf *out, int timeout)
 	int	 sock = 1;
 
 	while (off < BUF_LEN(out)) {
-		if (attr_wait(fd, POLLOUT, deadline) < 0)
+		if (sock_wait(fd, POLLOUT, deadline) < 0)
 			return (-1);
 		if (sock) {
 			n = send(fd, BUF_STR(out) + off, BUF_LEN(out) - off,

@@ -20,6 +20,7 @@
 
 #include "attr.h"
 #include "buf.h"
+#include "sock.h"
 #include "fdpass.h"
 #include "xalloc.h"
 
@@ -27,30 +28,6 @@ struct fdpass_rx {
 	struct buf *in;
 	int	 fd;		/* received, not yet handed out, or -1 */
 };
-
-/* fdpass_wait - poll for one event with a deadline */
-static int
-fdpass_wait(int sock, short events, time_t deadline)
-{
-	struct pollfd pfd;
-	time_t	 now;
-	int	 n;
-
-	for (;;) {
-		now = time(NULL);
-		if (now >= deadline) {
-			errno = ETIMEDOUT;
-			return (-1);
-		}
-		pfd.fd = sock;
-		pfd.events = events;
-		n = poll(&pfd, 1, (int)(deadline - now) * 1000);
-		if (n > 0)
-			return (0);
-		if (n < 0 && errno != EINTR)
-			return (-1);
-	}
-}
 
 /* fdpass_send - send fd plus the address attributes */
 int
@@ -94,7 +71,7 @@ fdpass_send(int sock, int fd, const struct fdpass_info *info, int timeout,
 		}
 		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-			if (errno == EAGAIN && fdpass_wait(sock, POLLOUT,
+			if (errno == EAGAIN && sock_wait(sock, POLLOUT,
 			    deadline) < 0)
 				goto fail;
 			continue;
@@ -271,7 +248,7 @@ fdpass_recv(int sock, int timeout, int *fd, struct fdpass_info *info,
 	int	 rc;
 
 	while ((rc = fdpass_rx_read(rx, sock, fd, info, err, errlen)) == 0) {
-		if (fdpass_wait(sock, POLLIN, deadline) < 0) {
+		if (sock_wait(sock, POLLIN, deadline) < 0) {
 			snprintf(err, errlen, "client hand-off: %s",
 			    strerror(errno));
 			rc = -1;

@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -218,4 +219,28 @@ sock_addr_str(const struct sockaddr *sa, socklen_t len, char *addr,
 	if ((pct = strchr(addr, '%')) != NULL)
 		*pct = 0;
 	return (0);
+}
+
+/* sock_wait - poll one descriptor until a deadline; -1 on timeout */
+int
+sock_wait(int fd, short events, time_t deadline)
+{
+	struct pollfd pfd;
+	time_t	 now;
+	int	 n;
+
+	for (;;) {
+		now = time(NULL);
+		if (now >= deadline) {
+			errno = ETIMEDOUT;
+			return (-1);
+		}
+		pfd.fd = fd;
+		pfd.events = events;
+		n = poll(&pfd, 1, (int)(deadline - now) * 1000);
+		if (n > 0)
+			return (0);
+		if (n < 0 && errno != EINTR)
+			return (-1);
+	}
 }

@@ -14,6 +14,7 @@
  *	int	sock_connect_unix(const char *path, char *err, size_t errlen);
  *	int	sock_addr_str(const struct sockaddr *sa, socklen_t len,
  *	    char *addr, size_t addrlen, char *port, size_t portlen);
+ *	int	sock_wait(int fd, short events, time_t deadline);
  * DESCRIPTION
  *	sock_split_hostport() splits the master.cf/-l forms "host:port",
  *	"[v6addr]:port", "v6addr" is not accepted without brackets when a
@@ -32,6 +33,11 @@
  *
  *	sock_addr_str() formats a socket address numerically
  *	(NI_NUMERICHOST | NI_NUMERICSERV); unix addresses give "" "".
+ *
+ *	sock_wait() polls one descriptor for events (POLLIN, POLLOUT)
+ *	until the absolute time deadline, across EINTR: 0 when ready, -1
+ *	with errno ETIMEDOUT (or poll's) otherwise. The blocking helpers
+ *	of attr and fdpass use it.
  * DIAGNOSTICS
  *	Library code: -1 with a message in err (and errno kept), no
  *	logging. sock_split_hostport() and sock_port() return -1 on a
@@ -42,12 +48,14 @@
 
 #include <stddef.h>
 #include <sys/socket.h>
+#include <time.h>
 
 int	 sock_split_hostport(const char *, char *, size_t, char *, size_t);
 int	 sock_port(const char *);
 int	 sock_listen_inet(const char *, const char *, int, char *, size_t);
 int	 sock_listen_unix(const char *, int, int, char *, size_t);
 int	 sock_connect_unix(const char *, char *, size_t);
+int	 sock_wait(int, short, time_t);
 int	 sock_addr_str(const struct sockaddr *, socklen_t, char *, size_t,
 	    char *, size_t);
 
