@@ -8,7 +8,9 @@
 #	- a private Dovecot (tests/lib/dovecot.sh) with a passwd-file of
 #	  SHA512-CRYPT hashes: PLAIN, LOGIN, wrong password, unknown user,
 #	  smtpd_sasl_path relative to queue_directory, one connection for
-#	  many requests, Dovecot stopped (454, never 535); and smtpd -S
+#	  many requests, a long-lived backend across a Dovecot restart
+#	  (454 while down, reconnects), Dovecot stopped (454, never 535);
+#	  and smtpd -S
 #	  itself with the Dovecot backend under swaks (--auth PLAIN relays,
 #	  a wrong LOGIN password is 535 with the fail2ban line in maillog,
 #	  no AUTH no relay);
@@ -31,7 +33,9 @@ Q=${POSTERN_TOOLS:-$(dirname "$POSTERN_BIN")/tools}/saslq
 T=$(mktemp -d /tmp/postern-65-sasl.XXXXXX)
 chmod 755 "$T"
 
+SQ_PID=
 cleanup() {
+	[ -n "$SQ_PID" ] && kill "$SQ_PID" 2>/dev/null
 	dovecot_stop
 	mariadb_stop
 	rm -rf "$T"
@@ -95,6 +99,35 @@ user=john@example.org" "dovecot: smtpd_sasl_path private/auth under queue_direct
 sq $DC -n 20 PLAIN "$(b64 '\0john@example.org\0secret')"
 is "$RC" 0 "dovecot: 20 exchanges on one connection"
 is "$(grep -c 'cannot connect' "$T/q.err")" 0 "dovecot: no reconnects needed"
+
+# A long-lived backend (as in smtpd's worker) across a Dovecot restart:
+# 454 while it is down, then it reconnects by itself.
+coproc SQ { exec "$Q" $DC -i 2>"$T/sqi.err"; }
+SQ_PID=$SQ_PID
+# sqi LINE: one exchange through the coprocess; REPLY_ALL = its replies
+sqi() {
+	local l
+	REPLY_ALL=
+	echo "$1" >&"${SQ[1]}"
+	while IFS= read -r -t 30 l <&"${SQ[0]}"; do
+		[ "$l" = . ] && break
+		REPLY_ALL="$REPLY_ALL$l;"
+	done
+}
+sqi "PLAIN $(b64 '\0john@example.org\0secret')"
+is "$REPLY_ALL" "235 2.7.0 Authentication successful;user=john@example.org;" \
+	"restart: first exchange on a long-lived backend"
+dovecot_stop
+sqi "PLAIN $(b64 '\0john@example.org\0secret')"
+is "$REPLY_ALL" "454 4.7.0 Temporary authentication failure: Connection lost to authentication server;" \
+	"restart: Dovecot down: 454"
+dovecot_start "$T/dc" || bail_out "cannot restart dovecot"
+sqi "LOGIN - $(b64 john@example.org) $(b64 secret)"
+is "$REPLY_ALL" "334 VXNlcm5hbWU6;334 UGFzc3dvcmQ6;235 2.7.0 Authentication successful;user=john@example.org;" \
+	"restart: reconnected after Dovecot came back"
+eval "exec ${SQ[1]}>&-"
+wait "$SQ_PID" 2>/dev/null
+SQ_PID=
 
 # smtpd itself (one session on stdin, "smtpd -S") with the Dovecot
 # backend, as the seed's submission service: relay only after AUTH.

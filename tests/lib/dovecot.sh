@@ -18,7 +18,7 @@
 #	dovecot_start DIR	start "dovecot -F -c DIR/dovecot.conf" in the
 #				background (DOVECOT_PID) and wait until the
 #				auth socket exists
-#	dovecot_stop		stop it by PID, wait for its exit
+#	dovecot_stop		stop it and its children by PID, wait for them
 # DESCRIPTION
 #	As root the auth processes run as root; the files under DIR are
 #	readable by them. No dovecot service of the system is involved
@@ -82,6 +82,7 @@ dovecot_start() {
 	local i sock
 	DOVECOT_DIR=$1
 	sock=$(sed -n 's/^  unix_listener \(.*\) {$/\1/p' "$DOVECOT_DIR/dovecot.conf")
+	rm -f "$sock"	# a stale socket must not look like a started server
 	dovecot -F -c "$DOVECOT_DIR/dovecot.conf" \
 		>>"$DOVECOT_DIR/dovecot.out" 2>&1 </dev/null &
 	DOVECOT_PID=$!
@@ -96,8 +97,11 @@ dovecot_start() {
 }
 
 dovecot_stop() {
-	local i
+	local i p children
 	[ -n "$DOVECOT_PID" ] || return 0
+	# Its children (auth, log, anvil...) by PID: an auth process that
+	# outlives master would keep answering old connections.
+	children=$(pgrep -P "$DOVECOT_PID")
 	kill "$DOVECOT_PID" 2>/dev/null
 	for i in $(seq 100); do
 		kill -0 "$DOVECOT_PID" 2>/dev/null || break
@@ -105,6 +109,14 @@ dovecot_stop() {
 	done
 	kill -0 "$DOVECOT_PID" 2>/dev/null && kill -9 "$DOVECOT_PID" 2>/dev/null
 	wait "$DOVECOT_PID" 2>/dev/null
+	for p in $children; do
+		kill "$p" 2>/dev/null
+		for i in $(seq 50); do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -9 "$p" 2>/dev/null
+	done
 	DOVECOT_PID=
 	return 0
 }

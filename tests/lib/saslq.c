@@ -4,6 +4,7 @@
  * SYNOPSIS
  *	saslq [-c config_dir] [-o name=value]... [-n count] [-t]
  *	    mechanism initial|- [response...]
+ *	saslq [-c config_dir] [-o name=value]... [-t] -i
  * DESCRIPTION
  *	Loads config_dir/main.cf (if given) and the -o overrides, opens a
  *	backend as an smtpd worker thread would (smtpd_sasl_type,
@@ -14,7 +15,11 @@
  *	SMTPD_SASL_OK a last line "user=LOGIN". -t marks the client as
  *	TLS-protected ("secured" for Dovecot). With -n the whole exchange
  *	runs count times on the same backend (one Dovecot connection),
- *	printing only the last run. Logs go to stderr.
+ *	printing only the last run. With -i the exchanges come from stdin,
+ *	one per line ("mechanism initial|- response..." separated by
+ *	spaces), all on the same backend, each answered by its replies
+ *	and a line "." (flushed): a test can restart the server between
+ *	two exchanges. Logs go to stderr.
  * DIAGNOSTICS
  *	Exit 0 after SMTPD_SASL_OK, 1 after FAIL or ERROR, 75 after TEMP
  *	(EX_TEMPFAIL), 2 on usage or configuration errors.
@@ -27,6 +32,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "log.h"
+#include "str.h"
 #include "../../smtpd/smtpd_sasl.h"
 
 /* usage - complain and exit */
@@ -63,6 +69,30 @@ run(struct smtpd_sasl_backend *be, int tls, int argc, char **argv,
 	return (rc);
 }
 
+/* run_stdin - one exchange per input line */
+static int
+run_stdin(int tls)
+{
+	struct smtpd_sasl_backend *be = smtpd_sasl_backend_new();
+	struct buf *out = buf_new(256);
+	struct strv *words;
+	char	 line[SMTPD_SASL_LINE_MAX + 100];
+
+	while (fgets(line, sizeof(line), stdin) != NULL) {
+		words = strv_split(line, " \t\r\n");
+		if (words->argc >= 2) {
+			(void)run(be, tls, (int)words->argc, words->argv, out);
+			fputs(BUF_STR(out), stdout);
+		}
+		strv_free(words);
+		fputs(".\n", stdout);
+		fflush(stdout);
+	}
+	smtpd_sasl_backend_free(be);
+	buf_free(out);
+	return (0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -71,9 +101,10 @@ main(int argc, char **argv)
 	char	 err[256];
 	int	 ch, tls = 0, rc = SMTPD_SASL_ERROR;
 	long	 count = 1, n;
+	int	 interactive = 0;
 
 	log_init("saslq", LOG_TO_STDERR);
-	while ((ch = getopt(argc, argv, "c:o:n:t")) != -1) {
+	while ((ch = getopt(argc, argv, "c:o:n:ti")) != -1) {
 		switch (ch) {
 		case 'c':
 			if (conf_load(optarg, err, sizeof(err)) < 0) {
@@ -92,12 +123,17 @@ main(int argc, char **argv)
 		case 't':
 			tls = 1;
 			break;
+		case 'i':
+			interactive = 1;
+			break;
 		default:
 			usage();
 		}
 	}
 	argc -= optind;
 	argv += optind;
+	if (interactive)
+		return (run_stdin(tls));
 	if (argc < 2)
 		usage();
 	be = smtpd_sasl_backend_new();
