@@ -13,6 +13,9 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -619,6 +622,56 @@ test_dovecot(void)
 	pthread_mutex_destroy(&f.lock);
 }
 
+/* test_dovecot_inet - smtpd_sasl_path = inet:127.0.0.1:port */
+static void
+test_dovecot_inet(void)
+{
+	struct sockaddr_in sin;
+	socklen_t slen = sizeof(sin);
+	struct fake f;
+	struct smtpd_sasl_backend *be;
+	pthread_t tid;
+	char	 spec[64];
+	int	 fd;
+	const struct vec_x ok = {"dovecot inet: OK", "PLAIN",
+	    B64("\0john@example.org\0secret"), SMTPD_SASL_OK, OK235, {{0}},
+	    "john@example.org", NULL};
+
+	memset(&f, 0, sizeof(f));
+	pthread_mutex_init(&f.lock, NULL);
+	f.mech = "PLAIN";
+	f.answer = "OK\t%u\n";
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((f.lfd = socket(AF_INET, SOCK_STREAM, 0)) < 0
+	    || bind(f.lfd, (struct sockaddr *)&sin, sizeof(sin)) < 0
+	    || listen(f.lfd, 16) < 0
+	    || getsockname(f.lfd, (struct sockaddr *)&sin, &slen) < 0) {
+		printf("Bail out! listen on 127.0.0.1: %s\n", strerror(errno));
+		exit(1);
+	}
+	pthread_create(&tid, NULL, fake_main, &f);
+	snprintf(spec, sizeof(spec), "inet:127.0.0.1:%d", ntohs(sin.sin_port));
+	conf_set("smtpd_sasl_type", "dovecot");
+	conf_set("smtpd_sasl_path", spec);
+	be = smtpd_sasl_backend_new();
+	run_exchange(be, &ok);
+	smtpd_sasl_backend_free(be);
+
+	pthread_mutex_lock(&f.lock);
+	f.stop = 1;
+	pthread_mutex_unlock(&f.lock);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd >= 0) {
+		(void)connect(fd, (struct sockaddr *)&sin, slen);
+		close(fd);
+	}
+	pthread_join(tid, NULL);
+	close(f.lfd);
+	pthread_mutex_destroy(&f.lock);
+}
+
 int
 main(void)
 {
@@ -630,6 +683,7 @@ main(void)
 	test_mechs();
 	test_builtin();
 	test_dovecot();
+	test_dovecot_inet();
 	buf_free(logged);
 	return (tap_done());
 }
