@@ -16,7 +16,9 @@
 #			aliases (root -> user1@example.com), empty
 #			canonical/sender_canonical/generic/relay_password,
 #			virtual_passwords ("address {SHA512-CRYPT}$6$...",
-#			for the SASL work), postscreen_access.cidr
+#			smtpd_sasl_password_maps), sender_logins (each
+#			address owned by its own login,
+#			smtpd_sender_login_maps), postscreen_access.cidr
 #	  run/demo-credentials	"address password" per mailbox (random)
 #	  run/queue, run/data, run/mail (the Maildirs, owned by vmail)
 #	Every run: the paths in run/etc/main.cf are set with postconf -e
@@ -83,6 +85,7 @@ create() {
 	printf 'example.com OK\n' > "$ETC/virtual_domains"
 	: > "$ETC/virtual_mailboxes"
 	: > "$ETC/virtual_passwords"
+	: > "$ETC/sender_logins"
 	: > "$RUN/demo-credentials"
 	for u in user1 user2; do
 		pw=$(randpw)
@@ -91,6 +94,8 @@ create() {
 		printf '%s@example.com {SHA512-CRYPT}%s\n' $u \
 			"$(openssl passwd -6 "$pw")" >> "$ETC/virtual_passwords"
 		printf '%s@example.com %s\n' $u "$pw" >> "$RUN/demo-credentials"
+		printf '%s@example.com %s@example.com\n' $u $u \
+			>> "$ETC/sender_logins"
 	done
 	chmod 600 "$RUN/demo-credentials"
 	chmod 640 "$ETC/virtual_passwords"
@@ -105,7 +110,7 @@ create() {
 	printf '# postscreen_access_list: cidr_table(5)\n' \
 		> "$ETC/postscreen_access.cidr"
 	for m in virtual_domains virtual_mailboxes virtual_aliases \
-	    virtual_passwords canonical sender_canonical generic \
+	    virtual_passwords sender_logins canonical sender_canonical generic \
 	    relay_password; do
 		"$BIN/postmap" -c "$ETC" "lmdb:$ETC/$m" ||
 			die "postmap $ETC/$m failed"
@@ -170,6 +175,11 @@ RCPT, as with Postfix's after-220 tests; it passes on the next try.)
 A relay attempt is refused, as a public MX refuses a stranger:
   swaks --server 127.0.0.1:$SMTP_PORT --helo client.example.org \\
         --from alice@example.org --to bob@example.net
+Submission: STARTTLS, then AUTH with a line of demo-credentials; a login
+may send only as its own address:
+  swaks --server 127.0.0.1:$SUB_PORT -tls --auth PLAIN \\
+        --auth-user user1@example.com --auth-password "\$(awk '/^user1/ {print \$2}' $RUN/demo-credentials)" \\
+        --from user1@example.com --to user2@example.com
 Ctrl-C stops everything.
 
 EOF
