@@ -67,7 +67,7 @@ if [ -x "$POSTERN_BIN/smtpd" ]; then
 	if [ -n "$oldqmgr" ]; then
 		wait_for '[ "$(kids_of qmgr | wc -l)" = 1 ] && [ "$(kids_of qmgr)" != "$oldqmgr" ]' 15
 		ok $? "reload replaced qmgr; one qmgr afterwards"
-		is "$(instance_log_count 'qmgr.*pid .* (killed|exit status)')" 0 \
+		is "$(instance_log_count 'process [^ ]*/qmgr pid [0-9]+ (killed|exit status)')" 0 \
 			"... cleanly"
 	fi
 fi
