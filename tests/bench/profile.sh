@@ -9,10 +9,11 @@
 #	sends BENCH_PROF_N messages (default 6000; 20 sessions, 1 KB) while
 #	"perf record -a -g" samples the whole machine until the last one
 #	is delivered. It prints:
-#	  1. CPU milliseconds per message for each command of the instance
-#	     (smtpd, qmgr, virtual, ...), MariaDB and smtp-load (only their
-#	     PIDs: other users of the machine are left out), and the MySQL
-#	     SELECTs per message (Com_select);
+#	  1. CPU milliseconds per message for each command (smtpd, qmgr,
+#	     virtual, mariadbd, smtp-load, ...; samples are attributed by
+#	     command name, and the script says whether another process of
+#	     those names, e.g. another user's test, ran meanwhile), and the
+#	     MySQL SELECTs per message (Com_select);
 #	  2. for smtpd, qmgr and virtual: the share per object (kernel,
 #	     libc, the program, libraries), the system calls (time spent in
 #	     them and below), and the top symbols (self time).
@@ -59,16 +60,25 @@ LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
 q0=$(selects)
 perf record -a -g -F "$FREQ" -o "$D" >"$BENCH_DIR/perf.out" 2>&1 &
 PERF_PID=$!
-# postern's processes come and go (max_use): note every PID of the
-# instance while perf runs, to keep other users' processes out of it
-( while :; do bench_descendants "$INSTANCE_PID"; echo "$MARIADB_PID"
-	sleep 0.1; done >"$BENCH_DIR/pids" ) &
+# Samples are attributed by command name (perf report --comms): note
+# any process of the same names that is not ours (another user's test)
+# while perf runs, so the report can say whether the figures are clean
+( while :; do
+	seen=$(pgrep -x 'smtpd|qmgr|virtual|mariadbd|master')
+	ours=" $(bench_descendants "$INSTANCE_PID" | tr '\n' ' ') $MARIADB_PID "
+	for p in $seen; do
+		case $ours in *" $p "*) continue ;; esac
+		c=$(ps -o comm= -p "$p") && [ -n "$c" ] && echo "$p $c"
+	done
+	sleep 0.2
+done >"$BENCH_DIR/foreign" ) &
 POLL_PID=$!
 sleep 1
 t0=$(date +%s.%N)
 "$LOAD" send -p "$PORT" -c 20 -n "$N" -s 1024 -r "$BENCH_RCPT" \
 	>"$BENCH_DIR/load.out" &
 LOAD_PID=$!
+echo "$LOAD_PID" >"$BENCH_DIR/load.pid"
 wait "$LOAD_PID"
 out=$(cat "$BENCH_DIR/load.out")
 t1=$(date +%s.%N)
@@ -76,48 +86,57 @@ wait_for "[ \$(bench_count $PT_MAIL) -ge $((300 + N)) ]" 120
 kill -INT "$PERF_PID"
 wait "$PERF_PID"
 kill "$POLL_PID"; wait "$POLL_PID" 2>/dev/null
-PIDS=$( (sort -un "$BENCH_DIR/pids"; echo "$LOAD_PID") | paste -sd, -)
+FOREIGN=$(sort -u "$BENCH_DIR/foreign" | awk '{ print $2 }' | sort | uniq -c |
+	awk '{ printf "%s%s x%s", sep, $2, $1; sep = ", " }')
 QPM=$(echo "scale=1; ($(selects) - $q0) / $N" | bc)
 PERF_PID=
 echo "profile: smtp-load: $out (perf -a -g at $FREQ Hz, $(nproc) cores)"
 
 # per_command - samples per command: "comm samples"
 per_command() {
-	perf report -i "$D" --pid "$PIDS" --no-children --sort comm --stdio -F sample,comm \
+	perf report -i "$D" --no-children --sort comm --stdio -F sample,comm -g none \
 		2>/dev/null | awk '/^ +[0-9]/ { print $2, $1 }'
 }
 
 echo
-echo "== 1. CPU per accepted message, by command (the instance's processes and MariaDB;"
+echo "== 1. CPU per accepted message, by command (postern, MariaDB, the load generator;"
 echo "     ms = samples / $FREQ Hz / $N messages; load average at start: $LOADAVG)"
 per_command | awk -v hz="$FREQ" -v n="$N" '
-	$1 !~ /^(0x|:)/ {
-		k = $1; sub(/\/.*/, "", k); ms[k] += 1000 * $2 / hz / n
+	$1 ~ /^(smtpd|qmgr|virtual|master|mariadbd|smtp-load)$/ {
+		ms[$1] += 1000 * $2 / hz / n; tot += $2; next
 	}
-	{ tot += $2 }
+	{ other += $2 }
 	END {
 		for (k in ms) printf "    %-12s %6.3f ms\n", k, ms[k] | "sort -k2 -rn"
 		close("sort -k2 -rn")
-		printf "    %-12s %6.3f ms\n", "total", 1000 * tot / hz / n
+		printf "    %-12s %6.3f ms\n", "sum", 1000 * tot / hz / n
+		printf "    (everything else on the machine: %.3f ms per message:" \
+		    " kernel threads, idle, other users)\n", 1000 * other / hz / n
 	}'
 echo "    MySQL queries per message: $QPM"
+if [ -n "$FOREIGN" ]; then
+	echo "    CAUTION: other processes with these names ran meanwhile" \
+		"(counted in): $FOREIGN"
+else
+	echo "    (no other process with these names ran meanwhile)"
+fi
 
 for c in smtpd qmgr virtual; do
 	echo
 	echo "== $c: by object (share of $c's samples)"
-	perf report -i "$D" --pid "$PIDS" --no-children --comms "$c" --sort dso,symbol \
+	perf report -i "$D" --no-children --comms "$c" --sort dso,symbol \
 		--stdio -g none --percentage relative 2>/dev/null |
 		awk '/^ +[0-9]/ { sub(/%/, "", $1); by[$2] += $1 }
 		END { for (d in by) if (by[d] >= 0.5)
 			printf "    %6.2f%%  %s\n", by[d], d | "sort -rn" }' |
 		head -8
 	echo "== $c: system calls (with what they call, share of $c's samples)"
-	perf report -i "$D" --pid "$PIDS" --children --comms "$c" \
+	perf report -i "$D" --children --comms "$c" \
 		--sort symbol --stdio -g none --percentage relative 2>/dev/null |
 		awk '$4 ~ /^__(x64|se)_sys_/ && $1 + 0 >= 1 {
 			printf "    %7s  %s\n", $1, substr($4, 11) }' | head -8
 	echo "== $c: top symbols (self, share of $c's samples)"
-	perf report -i "$D" --pid "$PIDS" --no-children --comms "$c" --sort dso,symbol \
+	perf report -i "$D" --no-children --comms "$c" --sort dso,symbol \
 		--stdio -g none --percentage relative 2>/dev/null |
 		grep -E '^ +[0-9]' | head -${TOPN:-15} |
 		sed -E 's/ +- +- *$//'
