@@ -230,6 +230,7 @@ void	 smtpd_tls_init(void);
 struct bufferevent *smtpd_tls_wrap(struct event_base *, struct bufferevent *,
 	    char *, size_t);
 void	 smtpd_tls_info(struct bufferevent *, char *, size_t);
+void	 smtpd_tls_end(struct bufferevent *, int);
 const char *smtpd_tls_error(struct bufferevent *, char *, size_t);
 
 /* Queueing (smtpd_queue.c) */

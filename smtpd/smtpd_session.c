@@ -371,6 +371,8 @@ session_free(struct smtpd_session *s)
 		event_free(s->timer);
 	if (s->out == NULL)
 		close(s->outfd);
+	if (s->in && s->tls)
+		smtpd_tls_end(s->in, s->last_verb == SMTPD_VERB_QUIT);
 	if (s->in)
 		bufferevent_free(s->in);
 	free(s);

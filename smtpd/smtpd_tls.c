@@ -11,6 +11,8 @@
  *	    size_t len);
  *	const char *smtpd_tls_error(struct bufferevent *bev, char *out,
  *	    size_t len);
+ *
+ *	void	smtpd_tls_end(struct bufferevent *bev, int clean);
  * DESCRIPTION
  *	smtpd_tls_init() runs in pre_init (as root under master, so the
  *	key can be read before the privilege drop). It reads
@@ -32,6 +34,9 @@
  *
  *	smtpd_tls_info() gives Postfix's "TLSv1.3 with cipher ... (256/256
  *	bits)" text; smtpd_tls_error() the OpenSSL reason of a failure.
+ *	smtpd_tls_end() runs before the session frees its filter: after
+ *	a clean end (clean: QUIT, or the client's close_notify) the TLS
+ *	session stays in the cache for resumption by session id.
  * DIAGNOSTICS
  *	As above; smtpd_tls_wrap() returns NULL with err set.
  */
@@ -118,6 +123,24 @@ smtpd_tls_wrap(struct event_base *base, struct bufferevent *plain,
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	return (bev);
+}
+
+/*
+ * smtpd_tls_end - before the filter is freed: OpenSSL drops a session
+ * from the cache when SSL_free() finds no shutdown, so a clean end (QUIT,
+ * or the client's close_notify) marks it shut down and the session stays
+ * resumable; an error or a timeout leaves it to be dropped (as Postfix).
+ */
+void
+smtpd_tls_end(struct bufferevent *bev, int clean)
+{
+	SSL	*ssl = bufferevent_openssl_get_ssl(bev);
+
+	if (ssl == NULL || !SSL_is_init_finished(ssl))
+		return;
+	if (clean || (SSL_get_shutdown(ssl) & SSL_RECEIVED_SHUTDOWN))
+		SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN
+		    | SSL_RECEIVED_SHUTDOWN);
 }
 
 /* smtpd_tls_info - protocol and cipher, as Postfix logs them */
