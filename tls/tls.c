@@ -266,6 +266,26 @@ tls_ssl_options_parse(const char *names, char *warn, size_t warnlen)
 	return (ops);
 }
 
+/* tls_groups_first - "first:rest" without a second copy of first
+ * (OpenSSL 3 rejects a group list that names a group twice) */
+static char *
+tls_groups_first(const char *first, const char *rest)
+{
+	char	*copy = xstrdup(rest), *tok, *save = NULL, *out, *next;
+
+	out = xstrdup(first);
+	for (tok = strtok_r(copy, ":", &save); tok;
+	    tok = strtok_r(NULL, ":", &save)) {
+		if (strcasecmp(tok, first) == 0)
+			continue;
+		next = xasprintf("%s:%s", out, tok);
+		free(out);
+		out = next;
+	}
+	free(copy);
+	return (out);
+}
+
 /* tls_set_ciphers - grade + exclusions; falls back to a safe list */
 int
 tls_set_ciphers(SSL_CTX *c, const char *grade, const char *exclude,
@@ -604,10 +624,10 @@ ctx_common(struct tls_ctx *tc, const char *prefix, char *err, size_t errlen)
 	if (tc->server) {
 		eecdh = param(prefix, "tls_eecdh_grade");
 		if (strcasecmp(eecdh, "strong") == 0)
-			groups = gbuf = xasprintf("%s:%s",
+			groups = gbuf = tls_groups_first(
 			    conf_str("tls_eecdh_strong_curve"), groups);
 		else if (strcasecmp(eecdh, "ultra") == 0)
-			groups = gbuf = xasprintf("%s:%s",
+			groups = gbuf = tls_groups_first(
 			    conf_str("tls_eecdh_ultra_curve"), groups);
 		else if (*eecdh && strcasecmp(eecdh, "auto") != 0
 		    && strcasecmp(eecdh, "none") != 0)
