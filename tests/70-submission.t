@@ -291,11 +291,18 @@ out=$(sw --tls --auth PLAIN --auth-user john@example.org \
 	--auth-password "$PW_JOHN" --from john@example.org \
 	--to jane@example.org --header 'Subject: submitted local 70')
 like "$out" '<~  250 2\.0\.0 Ok: queued as' "authenticated mail to a virtual user accepted"
+qid=$(sed -n 's/.*<~  250 2\.0\.0 Ok: queued as \([0-9A-Z]*\).*/\1/p' <<<"$out")
+instance_log_grep "$qid: client=client\.example\.net\[127\.0\.0\.5\], sasl_method=PLAIN, sasl_username=john@example\.org" >/dev/null
+ok $? "maillog: the client= line names sasl_method and sasl_username ($qid)"
+instance_log_grep 'submission/smtpd\[[0-9]+\]: Anonymous TLS connection established from client\.example\.net\[127\.0\.0\.5\]: TLSv1\.[23] with cipher [-_A-Z0-9]+ \([0-9]+/[0-9]+ bits\)' >/dev/null
+ok $? "maillog: the TLS version and cipher of the submission session"
 wait_for '[ "$(maildir_count jane)" -ge 1 ]' 20
 is "$(maildir_count jane)" 1 "it lands in jane's Maildir"
 f=$(grep -l 'Subject: submitted local 70' "$INSTANCE_MAIL"/example.org/jane/new/* 2>/dev/null | head -1)
 [ -n "$f" ] && grep -q '^Return-Path: <john@example.org>' "$f"
 ok $? "the Maildir file has the message and the envelope sender"
+[ -n "$f" ] && grep -q 'with ESMTPSA id' "$f" && ! grep -qi 'Authenticated sender' "$f"
+ok $? "Received: with ESMTPSA, no authenticated user (smtpd_sasl_authenticated_header = no)"
 
 out=$(sw --tls --auth LOGIN --auth-user jane@example.org \
 	--auth-password "$PW_JANE" --from jane@example.org \
@@ -384,6 +391,9 @@ out=$(swaks --server "127.0.0.1:$SMTP" --local-interface 127.0.0.5 \
 like "$out" '<-  250 2\.0\.0 Ok: queued as' "25: plaintext delivery accepted"
 wait_for "[ \"\$(maildir_count jane)\" -gt $before ]" 20
 ok $? "25: the plaintext message lands in jane's Maildir"
+f=$(grep -l 'Subject: plaintext 25' "$INSTANCE_MAIL"/example.org/jane/new/* 2>/dev/null | head -1)
+[ -n "$f" ] && grep -q 'with ESMTP id' "$f"
+ok $? "25: Received: with ESMTP (plaintext, no AUTH)"
 out=$(swaks --server "127.0.0.1:$SMTP" --local-interface 127.0.0.5 \
 	--ehlo client.example.net --tls --quit-after EHLO --timeout 30 2>&1)
 like "$out" '<~  250 ' "25: STARTTLS works too"
