@@ -5,10 +5,12 @@
 # SYNOPSIS
 #	bash tests/bench/run.sh		(as root; make bench runs it)
 # DESCRIPTION
-#	Starts one private MariaDB, then measures postern and then Postfix
-#	(one at a time, so they do not share the cores), each on its own
-#	loopback port with smtpd directly on the port (tests/bench/lib.sh
-#	says what both are configured with):
+#	Starts one private MariaDB, postern and Postfix side by side, each
+#	on its own loopback port with smtpd directly on the port
+#	(tests/bench/lib.sh says what both are configured with), and
+#	measures one MTA at a time (the other sits idle), so they do not
+#	share the cores. Acceptance runs in BENCH_ROUNDS rounds (default 3)
+#	that alternate between the two; the figure is the median:
 #	  accept       smtp-load send: 20 parallel sessions, one connection
 #	               per 1 KB message, the recipient looked up in MySQL;
 #	               a message counts on the 250 after DATA, which both
@@ -21,14 +23,15 @@
 #	               and all its descendants (Postfix: one smtpd each)
 #	Postern holds 1,000 and 10,000 idle sessions; Postfix 1,000 (a
 #	process per session: 10,000 processes are not a reasonable
-#	configuration for it). A warm-up of 200 messages precedes each
-#	measurement. Each figure is printed as one line, then a table.
+#	configuration for it). A warm-up of 200 messages precedes the
+#	rounds. Each figure is printed as one line, then a table.
 #
 #	Environment: POSTERN_BIN (default build/release/bin), SMTP_LOAD
-#	(default build/release/tools/smtp-load), BENCH_PT_N / BENCH_PF_N
-#	(messages for postern / Postfix), BENCH_PT_IDLE (default
+#	(default build/release/tools/smtp-load), BENCH_N (messages per
+#	round, default 6000), BENCH_ROUNDS, BENCH_PT_IDLE (default
 #	"1000 10000"), BENCH_PF_IDLE (default 1000), BENCH_SKIP_POSTFIX=1,
-#	BENCH_KEEP=1 keeps the directory.
+#	BENCH_PT_CONF (extra postern settings, see lib.sh), BENCH_KEEP=1
+#	keeps the directory.
 # DIAGNOSTICS
 #	Exit 1 when a setup step fails; a figure that could not be
 #	measured is printed as "failed" with the reason.
@@ -37,8 +40,8 @@ POSTERN_TOP=$(cd "$(dirname "$0")/../.." && pwd)
 POSTERN_BIN=${POSTERN_BIN:-$POSTERN_TOP/build/release/bin}
 export POSTERN_TOP POSTERN_BIN
 LOAD=${SMTP_LOAD:-$POSTERN_TOP/build/release/tools/smtp-load}
-PT_N=${BENCH_PT_N:-8000}
-PF_N=${BENCH_PF_N:-6000}
+N=${BENCH_N:-6000}
+ROUNDS=${BENCH_ROUNDS:-3}
 PT_IDLE=${BENCH_PT_IDLE:-1000 10000}
 PF_IDLE=${BENCH_PF_IDLE:-1000}
 SESSIONS=20
@@ -72,25 +75,32 @@ selects() {
 		awk '{ print $2 }'
 }
 
-# accept_and_deliver - NAME PORT MAILDIR COUNT: acceptance and end to end
-accept_and_deliver() {
-	local name=$1 port=$2 md=$3 n=$4 base t0 t1 out acc want got q0
-	# warm-up: processes, database connections, Maildir creation
+# warm_up - NAME PORT MAILDIR: processes, database connections, Maildir
+warm_up() {
+	local name=$1 port=$2 md=$3 base
+	base=$(bench_count "$md")
 	"$LOAD" send -p "$port" -c "$SESSIONS" -n 200 -s "$SIZE" \
 		-r "$BENCH_RCPT" >/dev/null
-	wait_for "[ \$(bench_count $md) -ge 200 ]" 60
+	wait_for "[ \$(bench_count $md) -ge $((base + 200)) ]" 60 ||
+		echo "bench: $name: the warm-up was not delivered in 60 s"
 	sleep 2
+}
+
+# accept_and_deliver - NAME PORT MAILDIR COUNT ROUND: acceptance and end
+# to end, figures in R[NAME.accept.ROUND], R[NAME.e2e.ROUND], ...
+accept_and_deliver() {
+	local name=$1 port=$2 md=$3 n=$4 r=$5 base t0 t1 out acc want got q0
 	base=$(bench_count "$md")
 	q0=$(selects)
-	echo "bench: $name: load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "bench: $name round $r: load average before:" \
+		"$(cut -d' ' -f1-3 /proc/loadavg)"
 	t0=$(now)
 	out=$("$LOAD" send -p "$port" -c "$SESSIONS" -n "$n" -s "$SIZE" \
 		-r "$BENCH_RCPT")
-	echo "bench: $name: smtp-load: $out"
+	echo "bench: $name round $r: smtp-load: $out"
 	acc=$(sed -n 's/^accepted \([0-9]*\) .*/\1/p' <<<"$out")
-	R[$name.accept]=$(sed -n 's/.*: \([0-9]*\) msg\/s.*/\1/p' <<<"$out")
-	R[$name.failed]=$(sed -n 's/.*(\([0-9]*\) failed).*/\1/p' <<<"$out")
-	echo "$name accept: ${R[$name.accept]} msg/s ($out)"
+	R[$name.accept.$r]=$(sed -n 's/.*: \([0-9]*\) msg\/s.*/\1/p' <<<"$out")
+	R[$name.failed.$r]=$(sed -n 's/.*(\([0-9]*\) failed).*/\1/p' <<<"$out")
 	want=$((base + ${acc:-0}))
 	while :; do
 		got=$(bench_count "$md")
@@ -103,19 +113,38 @@ accept_and_deliver() {
 	t1=$(now)
 	R[$name.qpm]=$(echo "scale=1; ($(selects) - $q0) / ${acc:-1}" | bc)
 	if [ "$got" -ge "$want" ]; then
-		R[$name.e2e]=$(echo "$acc / ($t1 - $t0)" | bc)
-		echo "$name delivered end to end: ${R[$name.e2e]} msg/s" \
-			"($acc in $(printf %.1f "$(echo "$t1 - $t0" | bc)") s)"
+		R[$name.e2e.$r]=$(echo "$acc / ($t1 - $t0)" | bc)
+		echo "bench: $name round $r: delivered end to end:" \
+			"${R[$name.e2e.$r]} msg/s ($acc in" \
+			"$(printf %.1f "$(echo "$t1 - $t0" | bc)") s)"
 	else
-		R[$name.e2e]=failed
-		echo "$name delivered end to end: failed" \
+		R[$name.e2e.$r]=0
+		echo "bench: $name round $r: delivered end to end: FAILED" \
 			"($((got - base)) of $acc in the Maildir after 600 s)"
 	fi
 }
 
+# median - of the arguments (numbers)
+median() {
+	printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 }
+		END { print (NR % 2) ? v[(NR + 1) / 2] : \
+			int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'
+}
+
+# summarize - NAME KEY LABEL: the median over the rounds, one line
+summarize() {
+	local name=$1 key=$2 label=$3 r vals=()
+	for r in $(seq "$ROUNDS"); do
+		vals+=("${R[$name.$key.$r]:-0}")
+	done
+	R[$name.$key]=$(median "${vals[@]}")
+	echo "$name $label: ${R[$name.$key]} msg/s (median of $ROUNDS" \
+		"rounds: ${vals[*]})"
+}
+
 # idle_pss - NAME PORT ROOTPID COUNT: PSS holding COUNT idle sessions
 idle_pss() {
-	local name=$1 port=$2 root=$3 n=$4 out=$BENCH_DIR/idle.$name.$4
+	local name=$1 port=$2 root=$3 n=$4 out=$BENCH_DIR/idle.$1.$4
 	local pss procs
 	"$LOAD" idle -p "$port" -n "$n" -t 900 >"$out" 2>&1 &
 	IDLE_PID=$!
@@ -138,36 +167,53 @@ idle_pss() {
 	sleep 5
 }
 
-# measure - NAME PORT MAILDIR COUNT ROOTPID IDLE...
-measure() {
-	local name=$1 port=$2 md=$3 n=$4 root=$5 i pss
-	shift 5
-	pss=$(bench_pss "$root")
-	R[$name.idle0]=$(( (pss + 512) / 1024 ))
-	echo "$name no session: ${R[$name.idle0]} MB PSS" \
-		"($(bench_nproc "$root") processes)"
-	accept_and_deliver "$name" "$port" "$md" "$n"
-	sleep 5
-	for i in "$@"; do
-		idle_pss "$name" "$port" "$root" "$i"
-	done
+# no_session - NAME ROOTPID: PSS of the instance at rest
+no_session() {
+	local pss
+	pss=$(bench_pss "$2")
+	R[$1.idle0]=$(( (pss + 512) / 1024 ))
+	echo "$1 no session: ${R[$1.idle0]} MB PSS ($(bench_nproc "$2")" \
+		"processes)"
 }
 
 bench_mariadb || { echo "bench: MariaDB did not start" >&2; exit 1; }
-
+NAMES=(postern)
 bench_postern_start "$PT_PORT" ||
 	{ echo "bench: postern did not start" >&2; exit 1; }
-# shellcheck disable=SC2086
-measure postern "$PT_PORT" "$PT_MAIL" "$PT_N" "$INSTANCE_PID" $PT_IDLE
-bench_postern_stop
-
+PT_ROOT=$INSTANCE_PID
 if [ -z "${BENCH_SKIP_POSTFIX:-}" ]; then
 	bench_postfix_start "$PF_PORT" ||
 		{ echo "bench: Postfix did not start" >&2; exit 1; }
-	# shellcheck disable=SC2086
-	measure postfix "$PF_PORT" "$PF_MAIL" "$PF_N" "$PF_MASTER" $PF_IDLE
-	bench_postfix_stop
+	NAMES+=(postfix)
 fi
+declare -A PORT=([postern]=$PT_PORT [postfix]=$PF_PORT)
+declare -A MD=([postern]=$PT_MAIL [postfix]=$PF_MAIL)
+declare -A ROOT=([postern]=$PT_ROOT [postfix]=$PF_MASTER)
+declare -A IDLE=([postern]=$PT_IDLE [postfix]=$PF_IDLE)
+
+for m in "${NAMES[@]}"; do
+	no_session "$m" "${ROOT[$m]}"
+	warm_up "$m" "${PORT[$m]}" "${MD[$m]}"
+done
+# the rounds alternate: a burst of other activity on the machine hits
+# both MTAs alike, and the median leaves one bad round out
+for r in $(seq "$ROUNDS"); do
+	for m in "${NAMES[@]}"; do
+		accept_and_deliver "$m" "${PORT[$m]}" "${MD[$m]}" "$N" "$r"
+		sleep 3
+	done
+done
+for m in "${NAMES[@]}"; do
+	summarize "$m" accept "accept"
+	summarize "$m" e2e "delivered end to end"
+done
+for m in "${NAMES[@]}"; do
+	for i in ${IDLE[$m]}; do
+		idle_pss "$m" "${PORT[$m]}" "${ROOT[$m]}" "$i"
+	done
+done
+bench_postern_stop
+bench_postfix_stop
 
 echo
 printf '%-34s %12s %12s\n' "" postern "postfix $(postconf -dh mail_version)"
