@@ -433,6 +433,8 @@ out=$(raw "$SUB" "EHLO client.example.net" \
 	"AUTH PLAIN $(b64 $'\0john@example.org\0'"$PW_JOHN")")
 like "$(tail -n 1 <<<"$out")" '^< 530 5\.7\.0 ' "dovecot: AUTH before STARTTLS still 530 5.7.0"
 
+instance_log_grep 'smtpd\[[0-9]+\]: warning: .*(TLS groups|cipher)' >/dev/null
+isnt $? 0 "the seed's TLS settings need no fallback (eecdh grade ultra, cipher list)"
 instance_log_grep 'runtime error|AddressSanitizer|panic:' >/dev/null
 isnt $? 0 "no sanitizer reports or panics in the maillog"
 instance_stop
