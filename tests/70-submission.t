@@ -319,6 +319,43 @@ like "$got" 'X-Sink-Auth: relayuser' "relayhost: AUTH with smtp_sasl_password_ma
 like "$got" $'Subject: submitted out 70' "relayhost: the header"
 like "$got" $'hello from 70\n\\.leading dot' "relayhost: the body, dot-stuffing undone"
 
+# Byte-exact through submission and the relayhost (Python smtplib:
+# STARTTLS, AUTH, dot-stuffing): what the relayhost got ends with exactly
+# the message sent (only a Received: header is prepended).
+cat >"$TOP/submit.py" <<'PYEOF'
+import smtplib, sys
+port, user, pw, frm, to, path = sys.argv[1:7]
+data = open(path, "rb").read()
+s = smtplib.SMTP("127.0.0.1", int(port), local_hostname="client.example.net",
+                 source_address=("127.0.0.5", 0), timeout=30)
+s.starttls()
+s.ehlo("client.example.net")
+s.login(user, pw)
+s.sendmail(frm, [to], data)
+s.quit()
+print("accepted")
+PYEOF
+printf 'From: Jane <jane@example.org>\r\nTo: <friend@elsewhere.example>\r\nDate: Wed, 25 Nov 2026 20:00:00 +0000\r\nMessage-ID: <exact.70@example.org>\r\nSubject: byte exact 70\r\n\r\n.leading dot\r\n..two dots\r\n.\r\n \r\nh\xc3\xa9llo 8-bit\r\n\ttab line\r\nlast line\r\n' >"$TOP/exact.eml"
+out=$($PY "$TOP/submit.py" "$SUB" jane@example.org "$PW_JANE" \
+	jane@example.org friend@elsewhere.example "$TOP/exact.eml" 2>&1)
+is "$out" accepted "smtplib: STARTTLS, AUTH, a message with dots and 8-bit accepted"
+wait_for "grep -ls 'Subject: byte exact 70' '$OUT'/*.eml" 60
+f=$(grep -ls 'Subject: byte exact 70' "$OUT"/*.eml | head -1)
+$PY - "$f" "$TOP/exact.eml" <<'PYEOF'
+import sys
+got = open(sys.argv[1], "rb").read().split(b"\r\n\r\n", 1)[1]
+want = open(sys.argv[2], "rb").read()
+if not got.endswith(want):
+    print("# relayhost copy does not end with the sent bytes", file=sys.stderr)
+    sys.exit(1)
+names = [h.split(b":")[0] for h in got[:len(got) - len(want)].split(b"\r\n")
+         if h and not h[:1].isspace()]
+if names != [b"Received"]:
+    print("# prepended: %r" % names, file=sys.stderr)
+    sys.exit(1)
+PYEOF
+ok $? "the relayhost got exactly the bytes sent, after one Received: header"
+
 # --- sender login mismatch -------------------------------------------
 out=$(sw --tls --auth PLAIN --auth-user john@example.org \
 	--auth-password "$PW_JOHN" --from jane@example.org \
