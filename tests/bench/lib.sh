@@ -148,9 +148,16 @@ bench_postfix_start() {
 	chmod 755 "$PF_DIR" "$e"
 	bench_maps "$e" \
 		"CONCAT(SUBSTRING_INDEX(email,'@',-1),'/',SUBSTRING_INDEX(email,'@',1),'/')"
-	# the same certificate as postern's
-	cp "$BENCH_DIR/postern/etc/cert.pem" "$BENCH_DIR/postern/etc/key.pem" \
-		"$e/" || return 1
+	# the same certificate as postern's (a fresh one without postern)
+	if [ -f "$BENCH_DIR/postern/etc/cert.pem" ]; then
+		cp "$BENCH_DIR/postern/etc/cert.pem" \
+			"$BENCH_DIR/postern/etc/key.pem" "$e/" || return 1
+	else
+		openssl req -x509 -newkey ec \
+			-pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+			-subj /CN=server.example.com -keyout "$e/key.pem" \
+			-out "$e/cert.pem" >/dev/null 2>&1 || return 1
+	fi
 	chmod 644 "$e/cert.pem"
 	chmod 600 "$e/key.pem"
 	chown root:root "$e/key.pem" "$e/cert.pem"

@@ -2,7 +2,8 @@
 # NAME
 #	profile.sh - where postern's time goes during acceptance (perf)
 # SYNOPSIS
-#	bash tests/bench/profile.sh	(as root, after make bench built it)
+#	bash tests/bench/profile.sh [postfix]	(as root, after make bench
+#						built the programs)
 # DESCRIPTION
 #	The bench's setup (tests/bench/lib.sh: private MariaDB, postern
 #	from the seed with smtpd on the port), a warm-up, then smtp-load
@@ -17,6 +18,10 @@
 #	  2. for smtpd, qmgr and virtual: the share per object (kernel,
 #	     libc, the program, libraries), the system calls (time spent in
 #	     them and below), and the top symbols (self time).
+#	With the argument "postfix", the same run against the private
+#	Postfix instance, section 1 only (CPU per message per command:
+#	smtpd, cleanup, trivial-rewrite, qmgr, virtual, ...), for the
+#	comparison.
 #	Environment as run.sh (POSTERN_BIN, SMTP_LOAD, BENCH_PT_CONF);
 #	BENCH_KEEP=1 keeps the directory with perf.data.
 # DIAGNOSTICS
@@ -27,6 +32,7 @@ POSTERN_BIN=${POSTERN_BIN:-$POSTERN_TOP/build/release/bin}
 export POSTERN_TOP POSTERN_BIN
 LOAD=${SMTP_LOAD:-$POSTERN_TOP/build/release/tools/smtp-load}
 N=${BENCH_PROF_N:-6000}
+MTA=${1:-postern}
 PORT=26225
 FREQ=999
 
@@ -45,9 +51,17 @@ trap '[ -n "$PERF_PID" ] && kill -INT "$PERF_PID" 2>/dev/null
 	[ -n "${BENCH_KEEP:-}" ] || rm -rf "$BENCH_DIR"' EXIT
 
 bench_mariadb || { echo "profile: MariaDB did not start" >&2; exit 1; }
-bench_postern_start "$PORT" || { echo "profile: postern" >&2; exit 1; }
+if [ "$MTA" = postfix ]; then
+	bench_postfix_start "$PORT" || { echo "profile: Postfix" >&2; exit 1; }
+	ROOT=$PF_MASTER MAIL=$PF_MAIL
+	NAMES='smtpd|cleanup|qmgr|trivial-rewrite|virtual|master|mariadbd|smtp-load|anvil|tlsmgr|postlogd|proxymap'
+else
+	bench_postern_start "$PORT" || { echo "profile: postern" >&2; exit 1; }
+	ROOT=$INSTANCE_PID MAIL=$PT_MAIL
+	NAMES='smtpd|qmgr|virtual|master|mariadbd|smtp-load'
+fi
 "$LOAD" send -p "$PORT" -c 20 -n 300 -s 1024 -r "$BENCH_RCPT" >/dev/null
-wait_for "[ \$(bench_count $PT_MAIL) -ge 300 ]" 60
+wait_for "[ \$(bench_count $MAIL) -ge 300 ]" 60
 sleep 2
 
 # MySQL statements the run costs, as the server counts them
@@ -64,8 +78,8 @@ PERF_PID=$!
 # any process of the same names that is not ours (another user's test)
 # while perf runs, so the report can say whether the figures are clean
 ( while :; do
-	seen=$(pgrep -x 'smtpd|qmgr|virtual|mariadbd|master')
-	ours=" $(bench_descendants "$INSTANCE_PID" | tr '\n' ' ') $MARIADB_PID "
+	seen=$(pgrep -x "$NAMES")
+	ours=" $(bench_descendants "$ROOT" | tr '\n' ' ') $MARIADB_PID "
 	for p in $seen; do
 		case $ours in *" $p "*) continue ;; esac
 		c=$(ps -o comm= -p "$p") && [ -n "$c" ] && echo "$p $c"
@@ -82,7 +96,7 @@ echo "$LOAD_PID" >"$BENCH_DIR/load.pid"
 wait "$LOAD_PID"
 out=$(cat "$BENCH_DIR/load.out")
 t1=$(date +%s.%N)
-wait_for "[ \$(bench_count $PT_MAIL) -ge $((300 + N)) ]" 120
+wait_for "[ \$(bench_count $MAIL) -ge $((300 + N)) ]" 120
 kill -INT "$PERF_PID"
 wait "$PERF_PID"
 kill "$POLL_PID"; wait "$POLL_PID" 2>/dev/null
@@ -99,10 +113,10 @@ per_command() {
 }
 
 echo
-echo "== 1. CPU per accepted message, by command (postern, MariaDB, the load generator;"
+echo "== 1. $MTA: CPU per accepted message, by command (the MTA, MariaDB, the load generator;"
 echo "     ms = samples / $FREQ Hz / $N messages; load average at start: $LOADAVG)"
-per_command | awk -v hz="$FREQ" -v n="$N" '
-	$1 ~ /^(smtpd|qmgr|virtual|master|mariadbd|smtp-load)$/ {
+per_command | awk -v hz="$FREQ" -v n="$N" -v names="$NAMES" '
+	$1 ~ "^(" names ")$" {
 		ms[$1] += 1000 * $2 / hz / n; tot += $2; next
 	}
 	{ other += $2 }
@@ -121,6 +135,7 @@ else
 	echo "    (no other process with these names ran meanwhile)"
 fi
 
+[ "$MTA" = postfix ] && exit 0
 for c in smtpd qmgr virtual; do
 	echo
 	echo "== $c: by object (share of $c's samples)"
