@@ -26,6 +26,7 @@
 #	    with "no": the handshake, and the plaintext RSET is discarded)
 #	  - 25 (postscreen -> smtpd, level may): STARTTLS offered, plaintext
 #	    delivery works
+#	  - AUTH failures: a growing delay, then smtpd_sasl_failure_limit
 #	  - then smtpd_sasl_type = dovecot (Debian's Dovecot with the seed's
 #	    SQL passdb) after a restart: the same AUTH checks
 # Ports 27000-27199.
@@ -147,6 +148,7 @@ instance_conf \
 	"smtpd_sasl_password_maps=mysql:$E/mysql-sasl-password.cf" \
 	"smtpd_sender_login_maps=mysql:$E/mysql-sender-login.cf" \
 	"mua_sender_restrictions=reject_sender_login_mismatch" \
+	"smtpd_sasl_failure_limit=2" \
 	"minimal_backoff_time=1s" "maximal_backoff_time=2s" \
 	"queue_run_delay=1s" || bail_out "postconf -e"
 # The seed's main.cf says encrypt; port 25 must accept plaintext
@@ -285,6 +287,52 @@ auth_checks() {	# LABEL: AUTH PLAIN/LOGIN good, LOGIN wrong, no password logged
 	ok $? "$label: no password (plain or base64) in the maillog"
 }
 auth_checks "built-in"
+
+# Failures: a growing delay, then the per-client limit (from 127.0.0.9,
+# so the other checks' client is not locked out).
+cat >"$TOP/fail.py" <<'PYEOF'
+import base64, socket, ssl, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=30,
+                             source_address=("127.0.0.9", 0))
+f = s.makefile("rb")
+def reply(f):
+    while True:
+        l = f.readline()
+        if not l:
+            return "<eof>"
+        if l[3:4] != b"-":
+            return l.decode("latin-1").strip()
+reply(f)
+s.sendall(b"EHLO client.example.net\r\n"); reply(f)
+s.sendall(b"STARTTLS\r\n"); reply(f)
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+t = ctx.wrap_socket(s)
+f = t.makefile("rb")
+t.sendall(b"EHLO client.example.net\r\n"); reply(f)
+for i in range(4):
+    cred = base64.b64encode(b"\0john@example.org\0wrong%d" % i)
+    t0 = time.time()
+    t.sendall(b"AUTH PLAIN " + cred + b"\r\n")
+    r = reply(f)
+    print("%.1f %s" % (time.time() - t0, r))
+    if r.startswith("421") or r == "<eof>":
+        break
+PYEOF
+out=$($PY "$TOP/fail.py" "$SUB" 2>&1)
+note "$out"
+like "$(sed -n 1p <<<"$out")" '^[1-9]\.[0-9] 535 5\.7\.8 ' "1st failure: 535 5.7.8 after a delay"
+d1=$(sed -n '1s/ .*//p' <<<"$out") d2=$(sed -n '2s/ .*//p' <<<"$out")
+like "$(sed -n 2p <<<"$out")" '^[0-9.]+ 535 5\.7\.8 ' "2nd failure: 535 5.7.8"
+$PY -c "import sys; sys.exit(0 if float('$d2') > float('$d1') + 0.5 else 1)" 2>/dev/null
+ok $? "  the delay grows ($d1 s, then $d2 s)"
+like "$(tail -n 1 <<<"$out")" '^[0-9.]+ 421 4\.7\.0 ' \
+	"after smtpd_sasl_failure_limit = 2 failures, the next AUTH: 421 4.7.0"
+is "$(wc -l <<<"$out")" 3 "  and the session ends there"
+instance_log_grep 'unknown\[127\.0\.0\.9\]: too many SASL authentication failures' >/dev/null
+ok $? "  logged: too many SASL authentication failures"
+
 
 # --- authenticated mail ----------------------------------------------
 out=$(sw --tls --auth PLAIN --auth-user john@example.org \
