@@ -108,8 +108,9 @@ run: deps
 
 bench: deps
 	sh tools/install-deps bench
-	$(MAKE) all $(addprefix build/release/tools/,$(TOOLS))
-	bash tests/bench/run.sh
+	$(MAKE) all $(addprefix $(BUILD)/tools/,$(TOOLS))
+	POSTERN_BIN=$(abspath $(BUILD)/bin) \
+	    SMTP_LOAD=$(abspath $(BUILD)/tools/smtp-load) bash tests/bench/run.sh
 
 clean:
 	rm -rf build
