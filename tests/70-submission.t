@@ -404,6 +404,13 @@ if names != [b"Received"]:
 PYEOF
 ok $? "the relayhost got exactly the bytes sent, after one Received: header"
 
+# smtpd_reject_unlisted_recipient=no on submission (the seed's -o):
+# an unknown local user is accepted there (and bounces later), not on 25.
+out=$(sw --tls --auth PLAIN --auth-user john@example.org \
+	--auth-password "$PW_JOHN" --from john@example.org \
+	--to nosuch@example.org --quit-after RCPT)
+like "$out" '<~  250 2\.1\.5' "587: an unlisted local recipient is accepted (smtpd_reject_unlisted_recipient=no)"
+
 # --- sender login mismatch -------------------------------------------
 out=$(sw --tls --auth PLAIN --auth-user john@example.org \
 	--auth-password "$PW_JOHN" --from jane@example.org \
@@ -492,7 +499,8 @@ dovecot_start "$TOP/dc" || bail_out "dovecot did not start"
 instance_stop
 ok $? "instance stops (built-in backend)"
 instance_conf "smtpd_sasl_type=dovecot" "smtpd_sasl_path=$TOP/dc/auth" \
-	"smtpd_sasl_password_maps=" "smtpd_forbid_unauth_pipelining=no" ||
+	"smtpd_sasl_password_maps=" "smtpd_forbid_unauth_pipelining=no" \
+	"smtpd_sasl_authenticated_header=yes" ||
 	bail_out "postconf -e dovecot"
 instance_start || bail_out "instance did not restart"
 out=$($PY "$TOP/inject.py" "$SUB" 2>&1)
@@ -509,6 +517,9 @@ out=$(sw --tls --auth LOGIN --auth-user john@example.org \
 like "$out" '<~  250 2\.0\.0 Ok: queued as' "dovecot: authenticated relay accepted"
 wait_for "grep -ls 'Subject: via dovecot 70' '$OUT'/*.eml" 60
 ok $? "dovecot: it reaches the relayhost"
+f=$(grep -ls 'Subject: via dovecot 70' "$OUT"/*.eml | head -1)
+like "$(tr -d '\r' <"$f" 2>/dev/null)" $'\n\t\\(Authenticated sender: john@example\\.org\\)\n' \
+	"smtpd_sasl_authenticated_header = yes: Received: names the user"
 out=$(sw --tls --auth PLAIN --auth-user jane@example.org \
 	--auth-password "$PW_JANE" --from john@example.org \
 	--to jane@example.org --quit-after RCPT)
@@ -517,6 +528,20 @@ like "$out" '<~\* 553 5\.7\.1 <john@example\.org>: Sender address rejected: not 
 out=$(raw "$SUB" "EHLO client.example.net" \
 	"AUTH PLAIN $(b64 $'\0john@example.org\0'"$PW_JOHN")")
 like "$(tail -n 1 <<<"$out")" '^< 530 5\.7\.0 ' "dovecot: AUTH before STARTTLS still 530 5.7.0"
+
+# A new certificate and "postern reload": new sessions present it.
+openssl req -x509 -newkey rsa:2048 -nodes -days 30 \
+	-subj "/O=Postern Test 70/CN=reloaded.example.org" \
+	-keyout "$E/key.new" -out "$E/cert.new" >/dev/null 2>&1 &&
+	chmod --reference="$E/key.pem" "$E/key.new" &&
+	chown --reference="$E/key.pem" "$E/key.new" &&
+	chmod 644 "$E/cert.new" && mv "$E/key.new" "$E/key.pem" &&
+	mv "$E/cert.new" "$E/cert.pem" || fail "new certificate"
+"$POSTERN_BIN/postern" -c "$E" reload >/dev/null 2>&1
+ok $? "postern reload"
+wait_for "instance_log_grep 'reload -- version'" 10
+wait_for "sclient | grep -q 'subject=.*reloaded\.example\.org'" 15
+ok $? "after reload, new sessions present the new certificate"
 
 instance_log_grep 'smtpd\[[0-9]+\]: warning: .*(TLS groups|cipher)' >/dev/null
 isnt $? 0 "the seed's TLS settings need no fallback (eecdh grade ultra, cipher list)"
