@@ -27,8 +27,13 @@
 #	  - 25 (postscreen -> smtpd, level may): STARTTLS offered, plaintext
 #	    delivery works
 #	  - AUTH failures: a growing delay, then smtpd_sasl_failure_limit
+#	  - 587: an unlisted local recipient is accepted (the seed's -o)
 #	  - then smtpd_sasl_type = dovecot (Debian's Dovecot with the seed's
-#	    SQL passdb) after a restart: the same AUTH checks
+#	    SQL passdb) after a restart: the same AUTH checks; with
+#	    smtpd_sasl_authenticated_header = yes the user is in Received:
+#	  - a new certificate is presented after "postern reload"
+#	  - a missing key: a clear error for submission (encrypt), port 25
+#	    (may) keeps accepting mail without STARTTLS
 # Ports 27000-27199.
 set -u
 . "$POSTERN_TOP/tests/lib/tap.sh"
@@ -547,6 +552,22 @@ instance_log_grep 'smtpd\[[0-9]+\]: warning: .*(TLS groups|cipher)' >/dev/null
 isnt $? 0 "the seed's TLS settings need no fallback (eecdh grade ultra, cipher list)"
 instance_log_grep 'runtime error|AddressSanitizer|panic:' >/dev/null
 isnt $? 0 "no sanitizer reports or panics in the maillog"
+instance_stop
+ok $? "instance stops cleanly"
+
+# A missing key: only the services that need TLS fail, and say why.
+instance_conf "smtpd_tls_key_file=$E/missing-key.pem" || fail "postconf -e key"
+instance_start
+ok $? "the instance starts with a missing key"
+wait_for "instance_log_grep 'submission/smtpd\\[[0-9]+\\]: fatal: smtpd_tls_security_level = encrypt, but TLS is unusable: cannot read TLS key file .*missing-key\\.pem'" 10
+ok $? "submission (encrypt): a fatal error naming the key file"
+out=$(swaks --server "127.0.0.1:$SMTP" --local-interface 127.0.0.5 \
+	--ehlo client.example.net --from alice@example.net \
+	--to jane@example.org --header 'Subject: no key 25' --timeout 30 2>&1)
+like "$out" '<-  250 2\.0\.0 Ok: queued as' "25 (may): mail still accepted"
+unlike "$out" 'STARTTLS' "25 (may): STARTTLS not offered without a key"
+instance_log_grep 'postern/smtpd\[[0-9]+\]: warning: .*missing-key\.pem.*disabling TLS support' >/dev/null
+ok $? "25: a warning names the key file (disabling TLS support)"
 instance_stop
 ok $? "instance stops cleanly"
 done_testing
