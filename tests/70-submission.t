@@ -238,6 +238,8 @@ try:
 except socket.timeout:
     print("after-handshake: none")
 t.settimeout(20)
+t.sendall(b"MAIL FROM:<john@example.org>\r\n")
+print("mail: " + reply(t.recv).decode("latin-1").strip())
 t.sendall(b"EHLO client.example.net\r\n")
 print("ehlo: " + reply(t.recv).decode("latin-1").replace("\r\n", "|"))
 t.sendall(b"RSET\r\n")
@@ -511,7 +513,8 @@ instance_start || bail_out "instance did not restart"
 out=$($PY "$TOP/inject.py" "$SUB" 2>&1)
 like "$out" 'starttls: 220 ' "injection (forbid_unauth_pipelining=no): STARTTLS 220"
 like "$out" 'after-handshake: none' "  the pipelined RSET is not answered after the handshake"
-like "$out" 'ehlo: 250-' "  the first reply in TLS is EHLO's"
+like "$out" 'mail: 503 5\.5\.1 ' "  the plaintext EHLO is forgotten: MAIL before a new EHLO is 503 5.5.1"
+like "$out" 'ehlo: 250-' "  EHLO in TLS answered"
 like "$out" 'rset: 250 ' "  a RSET sent in TLS is answered"
 auth_checks "dovecot"
 wait_for "grep -q 'auth.*john@example.org' '$TOP/dc/dovecot.log'" 5
