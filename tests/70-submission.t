@@ -507,7 +507,7 @@ instance_stop
 ok $? "instance stops (built-in backend)"
 instance_conf "smtpd_sasl_type=dovecot" "smtpd_sasl_path=$TOP/dc/auth" \
 	"smtpd_sasl_password_maps=" "smtpd_forbid_unauth_pipelining=no" \
-	"smtpd_sasl_authenticated_header=yes" ||
+	"smtpd_sasl_authenticated_header=yes" "smtpd_tls_received_header=yes" ||
 	bail_out "postconf -e dovecot"
 instance_start || bail_out "instance did not restart"
 out=$($PY "$TOP/inject.py" "$SUB" 2>&1)
@@ -528,6 +528,8 @@ ok $? "dovecot: it reaches the relayhost"
 f=$(grep -ls 'Subject: via dovecot 70' "$OUT"/*.eml | head -1)
 like "$(tr -d '\r' <"$f" 2>/dev/null)" $'\n\t\\(Authenticated sender: john@example\\.org\\)\n' \
 	"smtpd_sasl_authenticated_header = yes: Received: names the user"
+like "$(tr -d '\r' <"$f" 2>/dev/null)" $'\n\t\\(using TLSv1\\.[23] with cipher [-_A-Z0-9]+ \\([0-9]+/[0-9]+ bits\\)\\)\n' \
+	"smtpd_tls_received_header = yes: Received: has the TLS version and cipher"
 out=$(sw --tls --auth PLAIN --auth-user jane@example.org \
 	--auth-password "$PW_JANE" --from john@example.org \
 	--to jane@example.org --quit-after RCPT)
