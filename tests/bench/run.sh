@@ -203,6 +203,8 @@ for r in $(seq "$ROUNDS"); do
 		sleep 3
 	done
 done
+echo "bench: MariaDB: $(mariadb_client -N -B -e "SHOW GLOBAL STATUS
+	LIKE 'Max_used_connections'" | tr '\t' ' ') (both MTAs together)"
 for m in "${NAMES[@]}"; do
 	summarize "$m" accept "accept"
 	summarize "$m" e2e "delivered end to end"
