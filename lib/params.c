@@ -111,7 +111,7 @@ const struct conf_param conf_params[] = {
 	/* master and the server skeleton. */
 	{ "default_process_limit", "100" },
 	{ "max_idle", "100s" },
-	{ "max_use", "100" },
+	{ "max_use", "0" },	/* postern: no limit (event-driven) */
 	{ "master_service_disable", "" },
 	{ "service_throttle_time", "60s" },
 	{ "in_flow_delay", "1s" },

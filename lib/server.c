@@ -589,7 +589,7 @@ server_main(int argc, char **argv, const struct server_spec *spec)
 			    log_safe(opts->argv[i]));
 	strv_free(opts);
 	server_logging(spec->program);
-	server_max_use = server_conf_long("max_use", 100, 0);
+	server_max_use = server_conf_long("max_use", 0, 0);
 	server_max_idle = server_conf_long("max_idle", 100, 1);
 
 	if (!server_stdin_mode) {
