@@ -21,24 +21,14 @@ import sys
 import tempfile
 import threading
 import time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                'lib'))
+import ptap  # noqa: E402
+from ptap import ok  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
 BASE = 23000 + (os.getpid() % 400) * 2
-N = 0
-FAILED = 0
 PROCS = []
-
-
-def ok(cond, name, diag=None):
-    global N, FAILED
-    N += 1
-    if not cond:
-        FAILED += 1
-    print('%sok %d - %s' % ('' if cond else 'not ', N, name))
-    if not cond and diag is not None:
-        for line in str(diag).splitlines()[-30:]:
-            print('# ' + line)
-    sys.stdout.flush()
 
 
 def cleanup(*_):
@@ -501,5 +491,4 @@ try:
 finally:
     cleanup()
     shutil.rmtree(TMP, ignore_errors=True)
-print('1..%d' % N)
-sys.exit(1 if FAILED else 0)
+sys.exit(ptap.done())

@@ -21,24 +21,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                'lib'))
+import ptap  # noqa: E402
+from ptap import ok  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
 TOP = os.environ.get('POSTERN_TOP', '.')
 DIR = os.path.join(TOP, 'smtpd', 'tests')
-N = 0
-FAILED = 0
-
-
-def ok(cond, name, diag=None):
-    global N, FAILED
-    N += 1
-    if not cond:
-        FAILED += 1
-    print('%sok %d - %s' % ('' if cond else 'not ', N, name))
-    if not cond and diag:
-        for line in diag.splitlines():
-            print('# ' + line)
-    sys.stdout.flush()
 
 
 def wire(text):
@@ -124,8 +114,7 @@ def main():
     ok(len(files) > 0, 'transcripts found in smtpd/tests')
     for path in files:
         run(path)
-    print('1..%d' % N)
-    sys.exit(1 if FAILED else 0)
+    sys.exit(ptap.done())
 
 
 main()

@@ -23,26 +23,16 @@ import sys
 import tempfile
 import time
 import warnings
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                'lib'))
+import ptap  # noqa: E402
+from ptap import ok  # noqa: E402
 
 warnings.simplefilter("ignore", DeprecationWarning)
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
 BASE = 23800 + (os.getpid() % 150) * 4
-N = 0
-FAILED = 0
 PROCS = []
-
-
-def ok(cond, name, diag=None):
-    global N, FAILED
-    N += 1
-    if not cond:
-        FAILED += 1
-    print('%sok %d - %s' % ('' if cond else 'not ', N, name))
-    if not cond and diag is not None:
-        for line in str(diag).splitlines()[-30:]:
-            print('# ' + line)
-    sys.stdout.flush()
 
 
 def cleanup():
@@ -363,5 +353,4 @@ try:
 finally:
     cleanup()
     shutil.rmtree(TMP, ignore_errors=True)
-print('1..%d' % N)
-sys.exit(1 if FAILED else 0)
+sys.exit(ptap.done())

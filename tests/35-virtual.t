@@ -18,41 +18,13 @@ import sys
 import tempfile
 import threading
 import time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                'lib'))
+import ptap  # noqa: E402
+from ptap import ok, enc, dec  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
-N = 0
-FAILED = 0
 PROCS = []
-
-
-def ok(cond, name, diag=None):
-    global N, FAILED
-    N += 1
-    if not cond:
-        FAILED += 1
-    print('%sok %d - %s' % ('' if cond else 'not ', N, name))
-    if not cond and diag is not None:
-        for line in str(diag).splitlines()[-15:]:
-            print('#   ' + line)
-    sys.stdout.flush()
-
-
-def enc(v):
-    return (v.replace('%', '%25').replace('\r', '%0D').replace('\n', '%0A')
-            .replace('\0', '%00'))
-
-
-def dec(v):
-    out, i = bytearray(), 0
-    b = v.encode('latin-1')
-    while i < len(b):
-        if b[i:i + 1] == b'%':
-            out.append(int(b[i + 1:i + 3], 16))
-            i += 3
-        else:
-            out.append(b[i])
-            i += 1
-    return out.decode('latin-1')
 
 
 def request(sock_path, qid, rcpts, sender='s@example.org', queue='active'):
@@ -262,8 +234,7 @@ def main():
                 os.kill(p.pid, signal.SIGKILL)
                 p.wait()
         shutil.rmtree(top, ignore_errors=True) if not os.environ.get('KEEP') else None
-    print('1..%d' % N)
-    return 1 if FAILED or N == 0 else 0
+    return ptap.done()
 
 
 if __name__ == '__main__':

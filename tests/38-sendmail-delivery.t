@@ -17,23 +17,13 @@ import subprocess
 import sys
 import tempfile
 import time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                'lib'))
+import ptap  # noqa: E402
+from ptap import ok  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
-N = 0
-FAILED = 0
 PROCS = []
-
-
-def ok(cond, name, diag=None):
-    global N, FAILED
-    N += 1
-    if not cond:
-        FAILED += 1
-    print('%sok %d - %s' % ('' if cond else 'not ', N, name))
-    if not cond and diag is not None:
-        for line in str(diag).splitlines()[-20:]:
-            print('#   ' + line)
-    sys.stdout.flush()
 
 
 def start(args, log):
@@ -168,8 +158,7 @@ def main():
                     p.wait()
         log.close()
         shutil.rmtree(top, ignore_errors=True)
-    print('1..%d' % N)
-    return 1 if FAILED or N == 0 else 0
+    return ptap.done()
 
 
 if __name__ == '__main__':

@@ -20,25 +20,15 @@ import subprocess
 import sys
 import tempfile
 import time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                'lib'))
+import ptap  # noqa: E402
+from ptap import ok, read  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
 TOP = os.environ.get('POSTERN_TOP', '.')
-N = 0
-FAILED = 0
 # Started as root, qmgr runs as mail_owner (postern): give it the files.
 OWNER = pwd.getpwnam('postern')[2:4] if os.geteuid() == 0 else None
-
-
-def ok(cond, name, diag=None):
-    global N, FAILED
-    N += 1
-    if not cond:
-        FAILED += 1
-    print('%sok %d - %s' % ('' if cond else 'not ', N, name))
-    if not cond and diag is not None:
-        for line in str(diag).splitlines()[-15:]:
-            print('#   ' + line)
-    sys.stdout.flush()
 
 
 def enc(s):
@@ -97,14 +87,6 @@ def retry_later(path):
         return os.stat(path).st_mtime > time.time() + 100
     except OSError:
         return False
-
-
-def read(path):
-    try:
-        with open(path, errors='replace') as f:
-            return f.read()
-    except OSError:
-        return ''
 
 
 def main():
@@ -595,12 +577,11 @@ smtp_destination_recipient_limit = 2
             if p.poll() is None:
                 p.kill()
                 p.wait()
-        if FAILED == 0:
+        if ptap.failed() == 0:
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             print('# kept ' + tmp)
-    print('1..%d' % N)
-    return 1 if FAILED or N == 0 else 0
+    return ptap.done()
 
 
 if __name__ == '__main__':

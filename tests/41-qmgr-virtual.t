@@ -21,23 +21,13 @@ import subprocess
 import sys
 import tempfile
 import time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                'lib'))
+import ptap  # noqa: E402
+from ptap import ok, read  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
-N = 0
-FAILED = 0
 MESSAGES = 500
-
-
-def ok(cond, name, diag=None):
-    global N, FAILED
-    N += 1
-    if not cond:
-        FAILED += 1
-    print('%sok %d - %s' % ('' if cond else 'not ', N, name))
-    if not cond and diag is not None:
-        for line in str(diag).splitlines()[-20:]:
-            print('#   ' + line)
-    sys.stdout.flush()
 
 
 def wait_for(cond, timeout=20.0):
@@ -48,14 +38,6 @@ def wait_for(cond, timeout=20.0):
             return v
         time.sleep(0.1)
     return cond()
-
-
-def read(path):
-    try:
-        with open(path, errors='replace') as f:
-            return f.read()
-    except OSError:
-        return ''
 
 
 def enc(s):
@@ -263,12 +245,11 @@ relayhost =
             if p.poll() is None:
                 p.kill()
                 p.wait()
-        if FAILED == 0:
+        if ptap.failed() == 0:
             shutil.rmtree(top, ignore_errors=True)
         else:
             print('# kept ' + top)
-    print('1..%d' % N)
-    return 1 if FAILED or N == 0 else 0
+    return ptap.done()
 
 
 if __name__ == '__main__':

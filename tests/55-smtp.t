@@ -29,46 +29,18 @@ import sys
 import tempfile
 import threading
 import time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                'lib'))
+import ptap  # noqa: E402
+from ptap import ok, enc, dec, read  # noqa: E402
 
 from aiosmtpd.controller import Controller, UnixSocketController
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import AuthResult
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
-N = 0
-FAILED = 0
 PROCS = []
 BASE = 20550 + (os.getpid() % 7) * 7    # ports 20550-20598
-
-
-def ok(cond, name, diag=None):
-    global N, FAILED
-    N += 1
-    if not cond:
-        FAILED += 1
-    print('%sok %d - %s' % ('' if cond else 'not ', N, name))
-    if not cond and diag is not None:
-        for line in str(diag).splitlines()[-15:]:
-            print('#   ' + line)
-    sys.stdout.flush()
-
-
-def enc(v):
-    return (v.replace('%', '%25').replace('\r', '%0D').replace('\n', '%0A')
-            .replace('\0', '%00'))
-
-
-def dec(v):
-    out, i = bytearray(), 0
-    b = v.encode('latin-1')
-    while i < len(b):
-        if b[i:i + 1] == b'%':
-            out.append(int(b[i + 1:i + 3], 16))
-            i += 3
-        else:
-            out.append(b[i])
-            i += 1
-    return out.decode('latin-1')
 
 
 def request(sock_path, qid, rcpts, nexthop, sender='s@example.org',
@@ -257,14 +229,6 @@ def stop(p):
         except subprocess.TimeoutExpired:
             os.kill(p.pid, signal.SIGKILL)
             p.wait()
-
-
-def read(path):
-    try:
-        with open(path, errors='replace') as f:
-            return f.read()
-    except OSError:
-        return ''
 
 
 def main():
@@ -576,8 +540,7 @@ def main():
         lmtp_srv.stop()
         if not os.environ.get("KEEP55"):
             shutil.rmtree(top, ignore_errors=True)
-    print('1..%d' % N)
-    return 1 if FAILED else 0
+    return ptap.done()
 
 
 if __name__ == '__main__':

@@ -1,0 +1,72 @@
+"""ptap.py - TAP and IPC helpers shared by the Python integration tests.
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                    'lib'))
+    from ptap import ok, done, enc, dec, read
+
+ok(cond, name, diag=None) prints "ok N - name" or "not ok N - name" with
+the last lines of diag as "#" comments, and returns cond. count() and
+failed() say how many checks ran and failed; done() prints the plan
+("1..N", TAP allows it last) and returns the exit status: 0 only if at
+least one check ran and none failed.
+
+enc()/dec() are lib/attr.h's value encoding (%25 %0D %0A %00), read()
+returns a file's text or "" when it cannot be read.
+"""
+import sys
+
+_count = 0
+_failed = 0
+
+
+def ok(cond, name, diag=None):
+    global _count, _failed
+    _count += 1
+    if not cond:
+        _failed += 1
+    print('%sok %d - %s' % ('' if cond else 'not ', _count, name))
+    if not cond and diag is not None:
+        for line in str(diag).splitlines()[-30:]:
+            print('#   ' + line)
+    sys.stdout.flush()
+    return cond
+
+
+def count():
+    return _count
+
+
+def failed():
+    return _failed
+
+
+def done():
+    print('1..%d' % _count)
+    sys.stdout.flush()
+    return 1 if _failed or _count == 0 else 0
+
+
+def enc(v):
+    return (v.replace('%', '%25').replace('\r', '%0D').replace('\n', '%0A')
+            .replace('\0', '%00'))
+
+
+def dec(v):
+    out, i = bytearray(), 0
+    b = v.encode('latin-1')
+    while i < len(b):
+        if b[i:i + 1] == b'%':
+            out.append(int(b[i + 1:i + 3], 16))
+            i += 3
+        else:
+            out.append(b[i])
+            i += 1
+    return out.decode('latin-1')
+
+
+def read(path):
+    try:
+        with open(path, errors='replace') as f:
+            return f.read()
+    except OSError:
+        return ''
