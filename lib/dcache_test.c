@@ -1,0 +1,122 @@
+/*
+ * NAME
+ *	dcache_test - domain-class cache: TTL expiry, errors never cached
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dcache.h"
+#include "tap.h"
+
+/*
+ * Steps against one cache of 4 entries, TTL 5: op 'p' puts val at t,
+ * 'g' expects want from a get at t.
+ */
+static const struct {
+	const char *name;
+	char	 op;
+	const char *key;
+	int	 val;
+	time_t	 t;
+	int	 want;
+} vec[] = {
+	{"empty cache misses", 'g', "example.org", 0, 100, -1},
+	{"store a match", 'p', "example.org", 1, 100, 0},
+	{"fresh match", 'g', "example.org", 0, 100, 1},
+	{"case-insensitive", 'g', "EXAMPLE.Org", 0, 101, 1},
+	{"still fresh at ttl-1", 'g', "example.org", 0, 104, 1},
+	{"expired at ttl", 'g', "example.org", 0, 105, -1},
+	{"clock stepped back: stale", 'g', "example.org", 0, 99, -1},
+	{"store a non-match", 'p', "other.example", 0, 200, 0},
+	{"non-match is cached", 'g', "other.example", 0, 201, 0},
+	{"RETRY (-1) not stored", 'p', "retry.example", -1, 200, 0},
+	{"RETRY leaves a miss", 'g', "retry.example", 0, 200, -1},
+	{"RETRY (2) not stored", 'p', "retry.example", 2, 200, 0},
+	{"odd value leaves a miss", 'g', "retry.example", 0, 200, -1},
+	{"RETRY drops a cached answer", 'p', "other.example", -1, 202, 0},
+	{"dropped answer misses", 'g', "other.example", 0, 202, -1},
+	{"empty key stored", 'p', "", 1, 300, 0},
+	{"empty key", 'g', "", 0, 300, 1},
+	{"8-bit key stored", 'p', "\xc3\xa9t\xc3\xa9.example", 0, 300, 0},
+	{"8-bit key", 'g', "\xc3\xa9t\xc3\xa9.example", 0, 300, 0},
+	{"8-bit key differs from ASCII", 'g', "ete.example", 0, 300, -1},
+	{"bare LF key stored", 'p', "a\nb", 1, 300, 0},
+	{"bare LF key", 'g', "a\nb", 0, 300, 1},
+	{"unbalanced <> key stored", 'p', "<example.org", 0, 300, 0},
+	{"unbalanced <> key is its own", 'g', "example.org", 0, 300, -1},
+	{"refresh extends life", 'p', "", 1, 303, 0},
+	{"refreshed entry", 'g', "", 0, 307, 1},
+	/* 4 slots: "", 8-bit, a\nb, <example.org; the oldest goes */
+	{"full cache replaces oldest", 'p', "new.example", 1, 310, 0},
+	{"new entry present", 'g', "new.example", 0, 310, 1},
+	{"refreshed entry survives", 'g', "", 0, 307, 1},
+};
+
+static void *
+hammer(void *arg)
+{
+	struct dcache *dc = arg;
+	char	 key[32];
+	int	 i;
+
+	for (i = 0; i < 20000; i++) {
+		snprintf(key, sizeof(key), "d%d.example", i % 50);
+		if (dcache_get(dc, key, 1000) < 0)
+			dcache_put(dc, key, i & 1, 1000);
+	}
+	return (NULL);
+}
+
+int
+main(void)
+{
+	struct dcache *dc = dcache_create(5, 4);
+	pthread_t t[4];
+	char	*big;
+	size_t	 i;
+	int	 g;
+
+	for (i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
+		if (vec[i].op == 'p') {
+			dcache_put(dc, vec[i].key, vec[i].val, vec[i].t);
+			tap_ok(1, "%s", vec[i].name);
+		} else
+			tap_is_int(dcache_get(dc, vec[i].key, vec[i].t),
+			    vec[i].want, vec[i].name);
+	}
+	/* the 8-bit entry was the oldest of the four */
+	tap_is_int(dcache_get(dc, "\xc3\xa9t\xc3\xa9.example", 310), -1,
+	    "oldest entry evicted");
+
+	big = malloc(DCACHE_MAXKEY + 2);
+	memset(big, 'a', DCACHE_MAXKEY + 1);
+	big[DCACHE_MAXKEY + 1] = 0;
+	dcache_put(dc, big, 1, 400);
+	tap_is_int(dcache_get(dc, big, 400), -1, "overlong key not cached");
+	big[DCACHE_MAXKEY] = 0;
+	dcache_put(dc, big, 1, 400);
+	tap_is_int(dcache_get(dc, big, 400), 1, "longest key cached");
+	free(big);
+	tap_is_int(dcache_get(dc, NULL, 400), -1, "NULL key misses");
+	dcache_put(dc, NULL, 1, 400);
+	dcache_free(dc);
+
+	tap_is_int(dcache_get(NULL, "example.org", 1), -1, "NULL cache misses");
+	dcache_put(NULL, "example.org", 1, 1);
+	dc = dcache_create(0, 4);
+	dcache_put(dc, "example.org", 1, 1);
+	tap_is_int(dcache_get(dc, "example.org", 1), -1, "ttl 0 caches nothing");
+	dcache_free(dc);
+
+	dc = dcache_create(DCACHE_TTL, DCACHE_SIZE);
+	for (i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, hammer, dc);
+	for (i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	g = dcache_get(dc, "d7.example", 1000);
+	tap_ok(g == 0 || g == 1, "threads: consistent answers (%d)", g);
+	dcache_free(dc);
+	return (tap_done());
+}
