@@ -902,7 +902,10 @@ cleanup_write(struct cleanup_state *s, const char *sender, char **rcpts,
 		if (!ok)
 			snprintf(err, sizeof(err), "write error");
 		queue_writer_abort(w);
-	} else if (queue_writer_commit(w, err, sizeof(err)) == 0)
+	} else if ((in->flags & CLEANUP_FLAG_PICKUP)
+	    ? queue_writer_commit_pickup(w, in->pickup_id ? in->pickup_id : "",
+	    err, sizeof(err)) == 0
+	    : queue_writer_commit(w, err, sizeof(err)) == 0)
 		return (CLEANUP_OK);
 	log_warn("%s: queue file write error: %s", s->out->queue_id, err);
 	s->out->queue_id[0] = 0;

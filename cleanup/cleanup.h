@@ -31,6 +31,10 @@
  *	  - writes the queue file (lib/queue.h) into queue_dir/incoming,
  *	    fsyncs it and renames it to its queue id. The directory sync
  *	    (group commit) is left to the caller: queue_sync_dir().
+ *	    With CLEANUP_FLAG_PICKUP the file is instead renamed to the
+ *	    temporary .pickup.<in->pickup_id>.<queue id> and its directory
+ *	    synced (queue_writer_commit_pickup()); the caller completes
+ *	    the commit with queue_pickup_finish() (QUEUE.md, state S1).
  *	Results: CLEANUP_OK (queue_id set; with hold set when a HOLD
  *	action put it in hold/ instead), CLEANUP_DISCARD (nothing queued,
  *	the client still gets 250), CLEANUP_REJECT (reply "550 5.7.1
@@ -57,6 +61,10 @@
 						 * batch durable with
 						 * queue_sync_fs() before any
 						 * 250 (smtpd group commit) */
+#define CLEANUP_FLAG_PICKUP	(1 << 3)	/* commit as .pickup.DROPID.ID
+						 * (in->pickup_id): the caller
+						 * unlinks the maildrop file,
+						 * then queue_pickup_finish() */
 
 struct cleanup_rcpt {
 	const char *addr;
@@ -80,6 +88,7 @@ struct cleanup_input {
 					 * helo_name, protocol, ...) unless
 					 * CLEANUP_FLAG_NO_RECEIVED */
 	const char *log_prefix;		/* "client[addr]" for logs */
+	const char *pickup_id;		/* maildrop id, CLEANUP_FLAG_PICKUP */
 };
 
 struct cleanup_result {

@@ -487,6 +487,46 @@ queue_writer_commit(struct queue_writer *w, char *err, size_t errlen)
 	return (ret);
 }
 
+static int sync_path(const char *);
+
+/*
+ * queue_writer_commit_pickup - the pickup commit: rename the finished
+ * temp file to .pickup.DROPID.ID (still a temporary name: no reader
+ * sees it) and sync the directory; frees w. QUEUE.md, state S1.
+ */
+int
+queue_writer_commit_pickup(struct queue_writer *w, const char *drop_id,
+    char *err, size_t errlen)
+{
+	char	*name;
+	int	 ret = 0, saved;
+
+	if (!queue_id_valid(drop_id)) {
+		snprintf(err, errlen, "invalid maildrop id");
+		queue_writer_abort(w);
+		errno = EINVAL;
+		return (-1);
+	}
+	name = xasprintf("%s/" QUEUE_PICKUP_PREFIX "%s.%s", w->dir, drop_id,
+	    w->id);
+	if (!w->finished && queue_writer_finish(w, err, errlen) < 0)
+		ret = -1;
+	else if (rename(w->tmp, name) < 0)
+		ret = writer_fail(w, err, errlen, "rename");
+	else if (sync_path(w->dir) < 0) {
+		snprintf(err, errlen, "sync %s: %s", w->dir, strerror(errno));
+		saved = errno;
+		(void)unlink(name);
+		errno = saved;
+		ret = -1;
+	}
+	saved = errno;
+	free(name);
+	writer_free(w);
+	errno = saved;
+	return (ret);
+}
+
 /* queue_writer_abort - drop the message; frees w */
 void
 queue_writer_abort(struct queue_writer *w)
@@ -1096,6 +1136,10 @@ queue_clean_temp(const char *queue_dir, const char *subdir, long max_age)
 		if (de->d_name[0] != '.' || strcmp(de->d_name, ".") == 0
 		    || strcmp(de->d_name, "..") == 0)
 			continue;
+		/* an interrupted pickup: queue_pickup_recover() decides */
+		if (strcmp(subdir, "maildrop") != 0 && strncmp(de->d_name,
+		    QUEUE_PICKUP_PREFIX, strlen(QUEUE_PICKUP_PREFIX)) == 0)
+			continue;
 		f = xasprintf("%s/%s", path, de->d_name);
 		if (lstat(f, &st) == 0 && S_ISREG(st.st_mode)
 		    && now - st.st_mtime > max_age && unlink(f) == 0)
@@ -1103,6 +1147,107 @@ queue_clean_temp(const char *queue_dir, const char *subdir, long max_age)
 		free(f);
 	}
 	closedir(d);
+	free(path);
+	return (count);
+}
+
+/*
+ * queue_pickup_parse - split ".pickup.DROPID.ID"; 0 when name is one
+ */
+int
+queue_pickup_parse(const char *name, char *drop_id, char *id)
+{
+	size_t	 plen = strlen(QUEUE_PICKUP_PREFIX);
+	const char *dot;
+
+	if (strncmp(name, QUEUE_PICKUP_PREFIX, plen) != 0)
+		return (-1);
+	name += plen;
+	if ((dot = strchr(name, '.')) == NULL
+	    || (size_t)(dot - name) > QUEUE_ID_MAX)
+		return (-1);
+	memcpy(drop_id, name, (size_t)(dot - name));
+	drop_id[dot - name] = 0;
+	if (strlen(dot + 1) > QUEUE_ID_MAX)
+		return (-1);
+	strcpy(id, dot + 1);
+	if (!queue_id_valid(drop_id) || !queue_id_valid(id))
+		return (-1);
+	return (0);
+}
+
+/*
+ * queue_pickup_finish - the last pickup step, after maildrop/DROPID
+ * was unlinked and maildrop/ synced: .pickup.DROPID.ID becomes ID.
+ */
+int
+queue_pickup_finish(const char *queue_dir, const char *subdir,
+    const char *drop_id, const char *id)
+{
+	char	*from = xasprintf("%s/%s/" QUEUE_PICKUP_PREFIX "%s.%s",
+	    queue_dir, subdir, drop_id, id);
+	char	*to = queue_path(queue_dir, subdir, id);
+	int	 ret, saved;
+
+	ret = rename(from, to);
+	saved = errno;
+	free(from);
+	free(to);
+	if (ret == 0)
+		ret = queue_sync_dir(queue_dir, subdir);
+	else
+		errno = saved;
+	return (ret);
+}
+
+/*
+ * queue_pickup_recover - complete or undo interrupted pickups in
+ * subdir: a .pickup.DROPID.ID whose maildrop/DROPID still exists is
+ * removed (the pickup is done again); one whose maildrop file is gone
+ * is renamed to ID. Only while no pickup runs. Returns how many were
+ * committed, -1 when subdir cannot be read.
+ */
+int
+queue_pickup_recover(const char *queue_dir, const char *subdir)
+{
+	char	*path = xasprintf("%s/%s", queue_dir, subdir), *f, *m;
+	char	 drop[QUEUE_ID_MAX + 1], id[QUEUE_ID_MAX + 1];
+	DIR	*d = opendir(path);
+	struct dirent *de;
+	struct stat st;
+	int	 count = 0, changed = 0;
+
+	if (d == NULL) {
+		free(path);
+		return (-1);
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (queue_pickup_parse(de->d_name, drop, id) < 0)
+			continue;
+		f = xasprintf("%s/%s", path, de->d_name);
+		m = queue_path(queue_dir, "maildrop", drop);
+		if (lstat(m, &st) == 0) {
+			if (unlink(f) == 0) {
+				log_info("maildrop %s: interrupted pickup"
+				    " undone (%s removed)", drop, id);
+				changed = 1;
+			} else
+				log_warn("%s: remove: %m", f);
+		} else if (errno != ENOENT)
+			log_warn("%s: %m", m);
+		else if (queue_pickup_finish(queue_dir, subdir, drop, id)
+		    == 0) {
+			log_info("maildrop %s: interrupted pickup completed:"
+			    " %s", drop, id);
+			count++;
+		} else
+			log_warn("%s: commit: %m", f);
+		free(m);
+		free(f);
+	}
+	closedir(d);
+	if (changed && queue_sync_dir(queue_dir, subdir) < 0)
+		log_warn("%s: sync: %m", path);
 	free(path);
 	return (count);
 }

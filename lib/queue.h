@@ -22,6 +22,14 @@
  *	void	queue_writer_abort(struct queue_writer *w);
  *	int	queue_sync_dir(const char *queue_dir, const char *subdir);
  *
+ *	Pickup (maildrop -> incoming exactly once, QUEUE.md state S1):
+ *	int	queue_writer_commit_pickup(struct queue_writer *w,
+ *	    const char *drop_id, char *err, size_t errlen);
+ *	int	queue_pickup_finish(const char *queue_dir, const char *subdir,
+ *	    const char *drop_id, const char *id);
+ *	int	queue_pickup_recover(const char *queue_dir, const char *subdir);
+ *	int	queue_pickup_parse(const char *name, char *drop_id, char *id);
+ *
  *	Reader (qmgr, delivery agents, postqueue):
  *	struct queue_file *queue_file_open(const char *path, int writable,
  *	    char *err, size_t errlen);
@@ -114,6 +122,17 @@
  *	queue_dirs_create() creates missing queue directories with the
  *	modes of QUEUE.md (chown when uid != (uid_t)-1).
  *
+ *	Pickup: queue_writer_commit_pickup() renames the finished file
+ *	to the temporary name .pickup.DROPID.ID (QUEUE_PICKUP_PREFIX) and
+ *	syncs the directory; the caller then unlinks maildrop/DROPID,
+ *	syncs maildrop/ and calls queue_pickup_finish() (rename to ID,
+ *	sync). queue_pickup_recover(), run while no pickup is in flight,
+ *	removes each .pickup file whose maildrop file still exists and
+ *	finishes the others; it returns how many it finished.
+ *	queue_pickup_parse() splits such a name (buffers of
+ *	QUEUE_ID_MAX + 1; -1 when it is not one). queue_clean_temp()
+ *	leaves .pickup files outside maildrop/ alone.
+ *
  *	queue_log_append() appends one entry to queue_dir/log/id ("bounce"
  *	or "defer") and fdatasyncs it; queue_log_read() returns the
  *	entries, the last one per recipient index only, in index order
@@ -132,6 +151,7 @@
 #define QUEUE_LINE_MAX	(64 * 1024)	/* longest envelope record */
 #define QUEUE_RCPT_MAX	1000000
 #define QUEUE_TEMP_MAX_AGE	86400
+#define QUEUE_PICKUP_PREFIX	".pickup."
 
 struct strv;
 
@@ -199,6 +219,12 @@ void	 queue_writer_warn(struct queue_writer *, long);
 void	 queue_writer_nosync(struct queue_writer *);
 int	 queue_sync_fs(const char *);
 int	 queue_sync_dir(const char *, const char *);
+int	 queue_writer_commit_pickup(struct queue_writer *, const char *,
+	    char *, size_t);
+int	 queue_pickup_finish(const char *, const char *, const char *,
+	    const char *);
+int	 queue_pickup_recover(const char *, const char *);
+int	 queue_pickup_parse(const char *, char *, char *);
 
 struct queue_file *queue_file_open(const char *, int, char *, size_t);
 const char *queue_file_attr(const struct queue_file *, const char *);

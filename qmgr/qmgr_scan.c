@@ -29,8 +29,11 @@
  *	by sendmail in queue format, is read on a resolve thread,
  *	unqualified addresses get @$myorigin (append_at_myorigin), and it
  *	goes through cleanup_message() (canonical maps, header checks,
- *	Received:, missing Message-ID/Date/From) into incoming/; the
- *	maildrop file is removed after the new file is durable.
+ *	Received:, missing Message-ID/Date/From) into incoming/ under the
+ *	temporary name .pickup.DROPID.NEWID; the maildrop file is removed
+ *	and then the new file renamed to NEWID. At start, before any
+ *	pickup, queue_pickup_recover() undoes or finishes interrupted
+ *	pickups, so each maildrop file is queued exactly once.
  * DIAGNOSTICS
  *	A maildrop file that does not parse goes to corrupt/ with a
  *	warning. A cleanup DEFER leaves it for the next scan; REJECT and
@@ -152,6 +155,9 @@ scan_job(void *arg, void *tctx)
 	errno = 0;
 	switch (j->kind) {
 	case SCAN_ACTIVE:
+		/* no pickup runs yet: finish or undo interrupted ones */
+		queue_pickup_recover(qd, "incoming");
+		queue_pickup_recover(qd, "hold");
 		j->ids = queue_scan(qd, "active");
 		queue_clean_temp(qd, "incoming", QUEUE_TEMP_MAX_AGE);
 		queue_clean_temp(qd, "maildrop", QUEUE_TEMP_MAX_AGE);
@@ -495,6 +501,47 @@ pickup_too_big(struct pickup_job *j, struct queue_file *qf,
 	return (1);
 }
 
+/*
+ * pickup_commit - cleanup left the new file as .pickup.ID.NEWID
+ * (durable): unlink the maildrop file and make that durable, then
+ * rename the new file to NEWID. A crash at any point leaves one copy:
+ * queue_pickup_recover() at qmgr start undoes the new file while the
+ * maildrop file exists and finishes it once that is gone (QUEUE.md S1).
+ */
+static void
+pickup_commit(struct pickup_job *j, const struct cleanup_result *res,
+    uid_t uid, const char *sender, const char *path)
+{
+	const char *qd = qmgr_conf.queue_dir;
+	const char *dir = res->hold ? "hold" : "incoming";
+	char	*tmp;
+
+	if (unlink(path) < 0 && errno != ENOENT) {
+		log_warn("maildrop %s: remove: %m; will try again", j->id);
+		tmp = xasprintf("%s/%s/" QUEUE_PICKUP_PREFIX "%s.%s", qd, dir,
+		    j->id, res->queue_id);
+		if (unlink(tmp) < 0)
+			log_warn("%s: remove: %m", tmp);
+		free(tmp);
+		return;
+	}
+	j->ok = 1;
+	if (queue_sync_dir(qd, "maildrop") < 0) {
+		log_warn("maildrop %s: sync: %m; %s is committed at the next"
+		    " qmgr start", j->id, res->queue_id);
+		return;
+	}
+	if (queue_pickup_finish(qd, dir, j->id, res->queue_id) < 0) {
+		log_warn("%s: commit: %m; done at the next qmgr start",
+		    res->queue_id);
+		return;
+	}
+	log_info("%s: uid=%ld from=<%s>", res->queue_id, (long)uid,
+	    log_safe(sender));
+	if (!res->hold)
+		snprintf(j->newid, sizeof(j->newid), "%s", res->queue_id);
+}
+
 /* pickup_outcome - act on cleanup's verdict */
 static void
 pickup_outcome(struct pickup_job *j, struct queue_file *qf,
@@ -503,21 +550,13 @@ pickup_outcome(struct pickup_job *j, struct queue_file *qf,
 {
 	int	 keep = 0;
 
-	if (r == CLEANUP_OK && queue_sync_dir(qmgr_conf.queue_dir,
-	    res->hold ? "hold" : "incoming") < 0) {
-		log_warn("maildrop %s: sync: %m", j->id);
-		return;
-	}
 	if (r == CLEANUP_DEFER) {
 		log_warn("maildrop %s: %s; will try again", j->id, res->reply);
 		return;
 	}
 	if (r == CLEANUP_OK) {
-		log_info("%s: uid=%ld from=<%s>", res->queue_id, (long)uid,
-		    log_safe(in->sender));
-		if (!res->hold)
-			snprintf(j->newid, sizeof(j->newid), "%s",
-			    res->queue_id);
+		pickup_commit(j, res, uid, in->sender, path);
+		return;
 	} else if (r == CLEANUP_REJECT) {
 		log_warn("maildrop %s: from=<%s>: rejected: %s", j->id,
 		    log_safe(in->sender), log_safe(res->reply));
@@ -574,7 +613,8 @@ pickup_clean(struct pickup_job *j, struct qmgr_thread *t,
 	in.attrs = (const char *const *)attrs;
 	in.message = msg;
 	in.message_len = mlen;
-	in.flags = CLEANUP_FLAG_LOCAL;
+	in.flags = CLEANUP_FLAG_LOCAL | CLEANUP_FLAG_PICKUP;
+	in.pickup_id = j->id;
 	in.received = NULL;		/* "Received: by ... from userid N" */
 	in.log_prefix = "pickup";
 	pickup_outcome(j, qf, path, &in, &res, cleanup_message(t->cm, &in,
