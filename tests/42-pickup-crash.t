@@ -1,0 +1,230 @@
+#!/usr/bin/python3
+"""42-pickup-crash.t - maildrop -> incoming exactly once across kill -9.
+
+Real programs: sendmail writes maildrop/ files while qmgr (pickup) is
+killed with SIGKILL every few submissions and restarted; virtual
+delivers. Afterwards every message is in the Maildir exactly once
+(Message-IDs counted) and no .pickup temp file is left (QUEUE.md, state
+S1). Before that, the recovery rule at qmgr start is checked on
+hand-made leftovers: a .pickup.DROPID.ID whose maildrop file still
+exists is removed and the maildrop file picked up again (delivered
+once); one whose maildrop file is gone is finished and delivered.
+"""
+import glob
+import os
+import pwd
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                'lib'))
+import ptap  # noqa: E402
+from ptap import ok, read  # noqa: E402
+
+BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
+MESSAGES = 300
+
+
+def wait_for(cond, timeout=20.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.1)
+    return cond()
+
+
+def wake(q, what=b'W'):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(os.path.join(q, 'public', 'qmgr'))
+        s.sendall(what)
+    except OSError:
+        pass
+    s.close()
+
+
+def maildir(base, user):
+    return sorted(glob.glob(os.path.join(base, 'example.com', user, 'new',
+                                         '*')))
+
+
+def main():
+    top = tempfile.mkdtemp(prefix='postern-42-pickup.', dir='/tmp')
+    os.chmod(top, 0o755)
+    cf = os.path.join(top, 'etc')
+    q = os.path.join(top, 'queue')
+    base = os.path.join(top, 'mail')
+    os.makedirs(cf)
+    os.makedirs(base)
+    root = os.geteuid() == 0
+    uid = 5000 if root else os.geteuid()
+    gid = 5000 if root else os.getegid()
+    if root:
+        os.chown(base, uid, gid)
+    with open(os.path.join(cf, 'vmailbox'), 'w') as f:
+        f.write('user1@example.com 1\nuser2@example.com 1\n'
+                'user3@example.com 1\n')
+    with open(os.path.join(cf, 'valias'), 'w') as f:
+        f.write('team@example.com user2@example.com, user3@example.com\n'
+                'all@example.com team@example.com, user1@example.com\n')
+    with open(os.path.join(cf, 'aliases'), 'w') as f:
+        f.write('root user1@example.com\npostmaster root\n')
+    with open(os.path.join(cf, 'main.cf'), 'w') as f:
+        f.write('''queue_directory = %s
+myhostname = mx.example.com
+mydomain = example.com
+myorigin = localhost
+mydestination = localhost
+virtual_mailbox_domains = example.com
+virtual_mailbox_base = %s
+virtual_mailbox_maps = texthash:%s/vmailbox
+virtual_alias_maps = texthash:%s/valias
+alias_maps = texthash:%s/aliases
+virtual_uid_maps = static:%d
+virtual_gid_maps = static:%d
+virtual_minimum_uid = %d
+relayhost =
+''' % (q, base, cf, cf, cf, uid, gid, min(uid, 100)))
+    if root:
+        # the agents run as mail_owner and must read the config
+        os.chown(cf, *pwd.getpwnam('postern')[2:4])
+    qlog = os.path.join(top, 'qmgr.log')
+    vlog = os.path.join(top, 'virtual.log')
+    procs = {}
+
+    def start(name, log):
+        sock = os.path.join(q, 'public' if name == 'qmgr' else 'private',
+                            name)
+        p = subprocess.Popen([os.path.join(BIN, name), '-c', cf, '-d',
+                              '-l', sock], stdout=subprocess.DEVNULL,
+                             stderr=open(log, 'a'))
+        procs[name] = p
+        wait_for(lambda: os.path.exists(sock))
+        return p
+
+    def sendmail(args, msg):
+        return subprocess.run([os.path.join(BIN, 'sendmail'), '-C', cf, '-i']
+                              + args, input=msg, capture_output=True)
+
+    def queue_empty():
+        return not any(os.listdir(os.path.join(q, d))
+                       for d in ('maildrop', 'incoming', 'active'))
+
+    try:
+        r = subprocess.run([os.path.join(BIN, 'postsuper'), '-c', cf, '-s'],
+                           capture_output=True)
+        ok(r.returncode == 0, 'postsuper -s creates the queue', r.stderr)
+        start('virtual', vlog)
+
+        # the recovery rule, by hand, before qmgr runs: an interrupted
+        # pickup whose maildrop file is still there is undone; one whose
+        # maildrop file is gone is finished
+        r = sendmail(['-f', 'user1@example.com', 'user1@example.com'],
+                     b'Subject: kept\nMessage-ID: <kept@t>\n\nkept\n')
+        ok(r.returncode == 0, 'sendmail with qmgr down', r.stderr)
+        drops = os.listdir(os.path.join(q, 'maildrop'))
+        ok(len(drops) == 1, 'one maildrop file', drops)
+        did = drops[0] if drops else 'X'
+        stale = os.path.join(q, 'incoming', '.pickup.%s.STALE1' % did)
+        shutil.copy(os.path.join(q, 'maildrop', did), stale)
+        src = os.path.join(q, 'maildrop', did)
+        with open(src, 'rb') as f:
+            data = f.read()
+        # a finished pickup of another (already removed) maildrop file
+        data2 = data.replace(('I%s\n' % did).encode(), b'IDONE1\n') \
+            .replace(b'<kept@t>', b'<done@t>')
+        with open(os.path.join(q, 'incoming', '.pickup.GONE1.DONE1'),
+                  'wb') as f:
+            f.write(data2)
+        if root:
+            os.chown(os.path.join(q, 'incoming', '.pickup.GONE1.DONE1'),
+                     *pwd.getpwnam('postern')[2:4])
+        start('qmgr', qlog)
+        ok(wait_for(lambda: [x for x in maildir(base, 'user1')
+                             if '<done@t>' in read(x)]),
+           'a pickup interrupted after the maildrop unlink is finished',
+           read(qlog)[-2000:])
+        ok(wait_for(lambda: [x for x in maildir(base, 'user1')
+                             if '<kept@t>' in read(x)]),
+           'the maildrop file of an undone pickup is picked up',
+           read(qlog)[-2000:])
+        ok(wait_for(queue_empty), 'queue empty', os.listdir(q + '/incoming'))
+        time.sleep(0.5)
+        ok(not os.path.exists(stale)
+           and sum('<kept@t>' in read(x) for x in maildir(base, 'user1'))
+           == 1, 'the undone copy is gone: delivered once')
+        for x in maildir(base, 'user1'):
+            os.unlink(x)
+
+        # sendmail -> maildrop -> pickup while qmgr dies by SIGKILL
+        rnd = random.Random(42)
+        fails = 0
+        nextkill = rnd.randint(2, 10)
+        kills = 0
+        for i in range(MESSAGES):
+            r = sendmail(['-f', 'user1@example.com', 'user2@example.com'],
+                         b'Subject: n\nMessage-ID: <pick-%d@t>\n\n%d\n'
+                         % (i, i))
+            if r.returncode != 0:
+                fails += 1
+            nextkill -= 1
+            if nextkill == 0:
+                time.sleep(rnd.random() * 0.03)
+                procs['qmgr'].send_signal(signal.SIGKILL)
+                procs['qmgr'].wait()
+                kills += 1
+                start('qmgr', qlog)
+                nextkill = rnd.randint(2, 10)
+        ok(fails == 0, 'sendmail accepted all %d messages' % MESSAGES,
+           '%d failures' % fails)
+        ok(kills > 20, 'qmgr was killed %d times' % kills)
+
+        def flushed():
+            if queue_empty() and not os.listdir(os.path.join(q, 'deferred')):
+                return True
+            wake(q, b'F')
+            time.sleep(1)
+            return False
+        ok(wait_for(flushed, 120), 'queue empty after the crash run',
+           read(qlog)[-3000:])
+        left = [n for d in ('incoming', 'hold', 'maildrop')
+                for n in os.listdir(os.path.join(q, d))]
+        ok(not left, 'no temporary or .pickup files left', left)
+        ids = []
+        for x in maildir(base, 'user2'):
+            for line in read(x).splitlines():
+                if line.startswith('Message-ID: <pick-'):
+                    ids.append(line)
+        want = set('Message-ID: <pick-%d@t>' % i for i in range(MESSAGES))
+        missing = want - set(ids)
+        dups = len(ids) - len(set(ids))
+        ok(not missing, 'every message arrived', 'missing %d' % len(missing))
+        ok(dups == 0, 'no message twice', '%d duplicates: %s' % (
+            dups, sorted(x for x in set(ids) if ids.count(x) > 1)[:10]))
+        for name in ('qmgr', 'virtual'):
+            procs[name].send_signal(signal.SIGTERM)
+            ok(procs[name].wait(timeout=10) == 0, '%s exits 0' % name)
+        ok('Sanitizer' not in read(qlog) + read(vlog)
+           and 'runtime error' not in read(qlog) + read(vlog),
+           'no sanitizer reports')
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        if ptap.failed() == 0:
+            shutil.rmtree(top, ignore_errors=True)
+        else:
+            print('# kept ' + top)
+    return ptap.done()
+
+
+if __name__ == '__main__':
+    sys.exit(main())
