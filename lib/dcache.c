@@ -25,6 +25,9 @@ struct dcache_ent {
 
 struct dcache {
 	pthread_mutex_t lock;
+	char	*id;			/* dcache_shared() name, or NULL */
+	int	 refs;			/* dcache_shared() users */
+	struct dcache *next;		/* dcache_shared() registry */
 	int	 ttl;
 	size_t	 n;
 	struct dcache_ent *ent;
@@ -40,6 +43,30 @@ dcache_create(int ttl, size_t size)
 	dc->ttl = ttl;
 	dc->n = size ? size : 1;
 	dc->ent = xcalloc(dc->n, sizeof(*dc->ent));
+	return (dc);
+}
+
+static pthread_mutex_t dcache_reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct dcache *dcache_reg;
+
+/* dcache_shared - the process's cache named id, created on first use */
+struct dcache *
+dcache_shared(const char *id, int ttl, size_t size)
+{
+	struct dcache *dc;
+
+	pthread_mutex_lock(&dcache_reg_lock);
+	for (dc = dcache_reg; dc; dc = dc->next)
+		if (strcmp(dc->id, id) == 0 && dc->ttl == ttl)
+			break;
+	if (dc == NULL) {
+		dc = dcache_create(ttl, size);
+		dc->id = xstrdup(id);
+		dc->next = dcache_reg;
+		dcache_reg = dc;
+	}
+	dc->refs++;
+	pthread_mutex_unlock(&dcache_reg_lock);
 	return (dc);
 }
 
@@ -128,6 +155,22 @@ dcache_free(struct dcache *dc)
 
 	if (dc == NULL)
 		return;
+	if (dc->id) {
+		struct dcache **pp;
+
+		pthread_mutex_lock(&dcache_reg_lock);
+		if (--dc->refs > 0) {
+			pthread_mutex_unlock(&dcache_reg_lock);
+			return;
+		}
+		for (pp = &dcache_reg; *pp; pp = &(*pp)->next)
+			if (*pp == dc) {
+				*pp = dc->next;
+				break;
+			}
+		pthread_mutex_unlock(&dcache_reg_lock);
+		free(dc->id);
+	}
 	for (i = 0; i < dc->n; i++)
 		free(dc->ent[i].key);
 	free(dc->ent);

@@ -5,6 +5,7 @@
  *	#include "dcache.h"
  *
  *	struct dcache *dcache_create(int ttl, size_t size);
+ *	struct dcache *dcache_shared(const char *id, int ttl, size_t size);
  *	int	dcache_get(struct dcache *dc, const char *domain, time_t now);
  *	void	dcache_put(struct dcache *dc, const char *domain, int hit,
  *	    time_t now);
@@ -19,9 +20,14 @@
  *	domain added to or removed from a table takes effect after at most
  *	ttl seconds (DCACHE_TTL, 5) in a running process.
  *
- *	Each domain list owns one cache, so a configuration reload (new
- *	lists) starts empty. Only domain-class answers belong here: never a
- *	per-user answer.
+ *	dcache_create() makes a private cache. dcache_shared() returns the
+ *	process's one cache named id (created on first use, counted): the
+ *	threads of a daemon each open their own tables but share answers.
+ *	Callers name a cache by the list's parameter and its value, so a
+ *	configuration reload that changes the list gets a new cache.
+ *	dcache_free() releases a private cache, or drops one reference to a
+ *	shared one (the last frees it). Only domain-class answers belong
+ *	here: never a per-user answer.
  *
  *	dcache_get() returns 1 (matched) or 0 (did not) for a fresh entry,
  *	-1 when there is none or it is older than ttl at now. Domains
@@ -49,6 +55,7 @@
 struct dcache;
 
 struct dcache *dcache_create(int, size_t);
+struct dcache *dcache_shared(const char *, int, size_t);
 int	 dcache_get(struct dcache *, const char *, time_t);
 void	 dcache_put(struct dcache *, const char *, int, time_t);
 void	 dcache_free(struct dcache *);

@@ -110,7 +110,31 @@ main(void)
 	tap_is_int(dcache_get(dc, "example.org", 1), -1, "ttl 0 caches nothing");
 	dcache_free(dc);
 
-	dc = dcache_create(DCACHE_TTL, DCACHE_SIZE);
+	/* shared: same id, same answers; a different id is separate */
+	{
+		struct dcache *a = dcache_shared("x:0:mysql:a.cf", 5, 4);
+		struct dcache *b = dcache_shared("x:0:mysql:a.cf", 5, 4);
+		struct dcache *c = dcache_shared("x:0:mysql:b.cf", 5, 4);
+
+		tap_ok(a == b, "same id: one shared cache");
+		tap_ok(a != c, "other id: another cache");
+		dcache_put(a, "example.org", 1, 10);
+		tap_is_int(dcache_get(b, "example.org", 11), 1,
+		    "answer seen through the other handle");
+		tap_is_int(dcache_get(c, "example.org", 11), -1,
+		    "not seen in another list's cache");
+		dcache_free(a);
+		tap_is_int(dcache_get(b, "example.org", 12), 1,
+		    "still there after one release");
+		dcache_free(b);
+		a = dcache_shared("x:0:mysql:a.cf", 5, 4);
+		tap_is_int(dcache_get(a, "example.org", 12), -1,
+		    "last release frees: a reload starts empty");
+		dcache_free(a);
+		dcache_free(c);
+	}
+
+	dc = dcache_shared("threads", DCACHE_TTL, DCACHE_SIZE);
 	for (i = 0; i < 4; i++)
 		pthread_create(&t[i], NULL, hammer, dc);
 	for (i = 0; i < 4; i++)
