@@ -10,6 +10,10 @@
  *	"/file" (one pattern per word); the first match wins.
  *	relay_domains also matches subdomains of a literal domain, as
  *	Postfix's parent_domain_matches_subdomains default says.
+ *	A list's answer for a domain is remembered for DCACHE_TTL (5)
+ *	seconds, shared by the resolver threads (lib/dcache.h, like
+ *	Postfix's trivial-rewrite resolve cache); a temporary table error
+ *	is never remembered. Per-address lookups are never cached.
  *
  *	Expansion is a depth-first walk. The ancestry of the current
  *	address is kept: an address that comes back to one of its
@@ -24,10 +28,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "addr.h"
 #include "buf.h"
 #include "conf.h"
+#include "dcache.h"
 #include "log.h"
 #include "map.h"
 #include "qmgr_resolve.h"
@@ -45,6 +51,8 @@ struct domlist {
 	size_t	 n;
 	int	 subdomains;
 	char	*param;
+	struct dcache *cache;		/* answers from tables, DCACHE_TTL */
+	char	*id;			/* the cache's name: the list's text */
 };
 
 struct qmgr_resolve_maps {
@@ -135,9 +143,12 @@ domlist_add(struct domlist *dl, const char *pat, int depth)
 	e = &dl->elem[dl->n++];
 	memset(e, 0, sizeof(*e));
 	e->neg = neg;
-	if (is_table(pat))
+	if (is_table(pat)) {
 		e->map = map_open(pat, 0);
-	else
+		if (dl->cache == NULL)
+			dl->cache = dcache_shared(dl->id, DCACHE_TTL,
+			    DCACHE_SIZE);
+	} else
 		e->name = str_lower(xstrdup(pat));
 }
 
@@ -152,6 +163,9 @@ domlist_init(struct domlist *dl, const char *param, const char *value,
 	memset(dl, 0, sizeof(*dl));
 	dl->param = xstrdup(param);
 	dl->subdomains = subdomains;
+	/* threads share answers for the same list text (domlist_match) */
+	dl->id = xmalloc(strlen(value) + 16);
+	sprintf(dl->id, "qmgr:%d:%s", subdomains, value);
 	for (i = 0; i < v->argc; i++)
 		domlist_add(dl, v->argv[i], 0);
 	strv_free(v);
@@ -170,6 +184,9 @@ domlist_free(struct domlist *dl)
 	}
 	free(dl->elem);
 	free(dl->param);
+	dcache_free(dl->cache);
+	dl->cache = NULL;
+	free(dl->id);
 }
 
 /* name_match - literal pattern against a lower-case domain */
@@ -188,9 +205,9 @@ name_match(const char *pat, const char *dom, int subdomains)
 	return (0);
 }
 
-/* domlist_match - 1 match, 0 none, -1 temporary error (reason set) */
+/* domlist_lookup - 1 match, 0 none, -1 temporary error (reason set) */
 static int
-domlist_match(struct domlist *dl, const char *domain, char *reason,
+domlist_lookup(struct domlist *dl, const char *domain, char *reason,
     size_t len)
 {
 	char	*dom = str_lower(xstrdup(domain)), *val;
@@ -223,6 +240,29 @@ domlist_match(struct domlist *dl, const char *domain, char *reason,
 	}
 	free(dom);
 	return (hit);
+}
+
+/*
+ * domlist_match - domlist_lookup() through the list's cache: a domain's
+ * class is asked of the tables once per DCACHE_TTL seconds, not once
+ * per recipient and stage (Postfix: trivial-rewrite's resolve cache).
+ * A temporary error is never cached.
+ */
+static int
+domlist_match(struct domlist *dl, const char *domain, char *reason,
+    size_t len)
+{
+	time_t	 now;
+	int	 r;
+
+	if (dl->cache == NULL)
+		return (domlist_lookup(dl, domain, reason, len));
+	now = time(NULL);
+	if ((r = dcache_get(dl->cache, domain, now)) >= 0)
+		return (r);
+	r = domlist_lookup(dl, domain, reason, len);
+	dcache_put(dl->cache, domain, r, now);
+	return (r);
 }
 
 /* dupstr - strdup of a conf value */
