@@ -37,6 +37,13 @@
  *	reject_unverified_sender/recipient (address verification) and a few
  *	other Postfix restrictions postern does not implement yet are
  *	logged once as a warning and act as "dunno".
+ *
+ *	A domain's class (mydestination, virtual_alias_domains,
+ *	virtual_mailbox_domains, relay_domains) found through tables is
+ *	remembered for DCACHE_TTL (5) seconds, shared by the process's
+ *	threads (lib/dcache.h; Postfix's trivial-rewrite resolve cache): a
+ *	domain added to or removed from such a table is seen by a running
+ *	smtpd within 5 seconds. Table errors are never remembered.
  * DIAGNOSTICS
  *	Map trouble: "451 4.3.0 <name>: Temporary lookup failure" at once.
  *	DNS trouble: 450 (defer_if_permit), never 5xx. An unknown
@@ -50,11 +57,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "addr.h"
 #include "buf.h"
 #include "conf.h"
+#include "dcache.h"
 #include "dns.h"
 #include "log.h"
 #include "map.h"
@@ -96,6 +105,7 @@ struct sc_domlist {
 	struct sc_domitem *items;
 	size_t	 n;
 	int	 parent_match;		/* relay_domains: subdomains match */
+	struct dcache *cache;		/* answers from tables, DCACHE_TTL */
 };
 
 struct sc_access_map {
@@ -203,6 +213,23 @@ sc_conf_code(const char *name, int def)
 	return ((int)v);
 }
 
+/*
+ * sc_domlist_cache - the process's answers for this list text: every
+ * thread's copy of the list shares them (same text, same answers)
+ */
+static struct dcache *
+sc_domlist_cache(const char *text, int parent)
+{
+	struct dcache *dc;
+	char	*id;
+
+	id = xmalloc(strlen(text) + 16);
+	sprintf(id, "smtpd:%d:%s", parent, text);
+	dc = dcache_shared(id, DCACHE_TTL, DCACHE_SIZE);
+	free(id);
+	return (dc);
+}
+
 /* sc_domlist_init - a Postfix domain list: names, !names, tables */
 static void
 sc_domlist_init(struct sc_domlist *dl, const char *text, int parent)
@@ -214,6 +241,7 @@ sc_domlist_init(struct sc_domlist *dl, const char *text, int parent)
 	dl->items = xcalloc(v->argc + 1, sizeof(*dl->items));
 	dl->n = 0;
 	dl->parent_match = parent;
+	dl->cache = NULL;
 	for (i = 0; i < v->argc; i++) {
 		struct sc_domitem *it = &dl->items[dl->n++];
 
@@ -222,9 +250,11 @@ sc_domlist_init(struct sc_domlist *dl, const char *text, int parent)
 			it->negate = 1;
 			t++;
 		}
-		if (strchr(t, ':') && *t != '[')
+		if (strchr(t, ':') && *t != '[') {
 			it->map = map_open(t, 0);
-		else {
+			if (dl->cache == NULL)
+				dl->cache = sc_domlist_cache(text, parent);
+		} else {
 			if (*t == '/')
 				log_warn("domain list: file patterns are not "
 				    "supported: %s", t);
@@ -246,6 +276,8 @@ sc_domlist_free(struct sc_domlist *dl)
 			map_close(dl->items[i].map);
 	}
 	free(dl->items);
+	dcache_free(dl->cache);
+	dl->cache = NULL;
 }
 
 /* sc_name_match - domain equals name, or is a subdomain where allowed */
@@ -262,9 +294,9 @@ sc_name_match(const char *domain, const char *name, int parent)
 	    && strcasecmp(domain + dl - nl, name) == 0);
 }
 
-/* sc_domlist_match - 1 match, 0 no match, -1 table trouble */
+/* sc_domlist_lookup - 1 match, 0 no match, -1 table trouble */
 static int
-sc_domlist_match(struct sc_domlist *dl, const char *domain)
+sc_domlist_lookup(struct sc_domlist *dl, const char *domain)
 {
 	const char *d;
 	char	*val;
@@ -297,6 +329,28 @@ sc_domlist_match(struct sc_domlist *dl, const char *domain)
 		}
 	}
 	return (0);
+}
+
+/*
+ * sc_domlist_match - sc_domlist_lookup() through the list's cache: a
+ * domain's class is asked of the tables once per DCACHE_TTL seconds and
+ * process, not once per recipient (Postfix: trivial-rewrite's resolve
+ * cache). Table trouble (-1) is never cached.
+ */
+static int
+sc_domlist_match(struct sc_domlist *dl, const char *domain)
+{
+	time_t	 now;
+	int	 r;
+
+	if (dl->cache == NULL)
+		return (sc_domlist_lookup(dl, domain));
+	now = time(NULL);
+	if ((r = dcache_get(dl->cache, domain, now)) >= 0)
+		return (r);
+	r = sc_domlist_lookup(dl, domain);
+	dcache_put(dl->cache, domain, r, now);
+	return (r);
 }
 
 /* sc_maplist - open a list parameter, NULL when empty */
