@@ -20,6 +20,7 @@
 
 #include "buf.h"
 #include "conf.h"
+#include "log.h"
 #include "queue.h"
 #include "str.h"
 #include "tap.h"
@@ -554,6 +555,123 @@ test_logs(void)
 	    "log with invalid id refused");
 }
 
+/* pickup_write - a finished pickup file for maildrop id drop */
+static char *
+pickup_write(const char *drop, char *id)
+{
+	struct queue_writer *w;
+	char	 err[256];
+
+	w = queue_writer_new(qdir, "incoming", err, sizeof(err));
+	if (w == NULL)
+		abort();
+	snprintf(id, QUEUE_ID_MAX + 1, "%s", queue_writer_id(w));
+	queue_writer_sender(w, "s@x");
+	queue_writer_rcpt(w, "r@x", NULL, 0);
+	queue_writer_body(w, body, sizeof(body) - 1);
+	tap_ok(queue_writer_commit_pickup(w, drop, err, sizeof(err)) == 0,
+	    "commit_pickup %s (%s)", drop, err);
+	return (xasprintf("%s/incoming/.pickup.%s.%s", qdir, drop, id));
+}
+
+/* test_pickup - the S1 commit protocol and its recovery decision */
+static void
+test_pickup(void)
+{
+	static const struct {
+		const char *name;
+		int	 ok;
+		const char *drop, *id;
+	} names[] = {
+		{".pickup.ABC.DEF", 1, "ABC", "DEF"},
+		{".pickup.A1.B2", 1, "A1", "B2"},
+		{".pickup.ABC", 0, NULL, NULL},
+		{".pickup..DEF", 0, NULL, NULL},
+		{".pickup.ABC.", 0, NULL, NULL},
+		{".pickup.A/B.DEF", 0, NULL, NULL},
+		{".pickup.ABC.D.E", 0, NULL, NULL},
+		{".pickup.ABC.../x", 0, NULL, NULL},
+		{".pickup.\xff.DEF", 0, NULL, NULL},
+		{".ABC", 0, NULL, NULL},
+		{"ABC", 0, NULL, NULL},
+		{"", 0, NULL, NULL},
+		{".pickup.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.B", 0, NULL, NULL},
+		{".pickup.A.BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB", 0, NULL, NULL},
+	};
+	char	 d[QUEUE_ID_MAX + 1], i[QUEUE_ID_MAX + 1];
+	char	 id1[QUEUE_ID_MAX + 1], id2[QUEUE_ID_MAX + 1];
+	char	 err[256], *p1, *p2, *m, *f;
+	struct queue_writer *w;
+	struct queue_file *qf;
+	struct strv *v;
+	struct stat st;
+	size_t	 k;
+
+	for (k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+		int	 r = queue_pickup_parse(names[k].name, d, i) == 0;
+
+		tap_ok(r == names[k].ok && (!r || (strcmp(d, names[k].drop)
+		    == 0 && strcmp(i, names[k].id) == 0)), "pickup_parse %s",
+		    log_safe(names[k].name));
+	}
+	w = queue_writer_new(qdir, "incoming", err, sizeof(err));
+	tap_ok(w && queue_writer_commit_pickup(w, "../x", err, sizeof(err))
+	    < 0, "commit_pickup refuses an invalid maildrop id");
+
+	/* DROP1 still in maildrop/: undo; DROP2 gone: finish */
+	m = xasprintf("%s/maildrop/DROP1", qdir);
+	spew(m, "x", 1);
+	p1 = pickup_write("DROP1", id1);
+	p2 = pickup_write("DROP2", id2);
+	v = queue_scan(qdir, "incoming");
+	for (k = 0; v && k < v->argc; k++)
+		if (strcmp(v->argv[k], id1) == 0
+		    || strcmp(v->argv[k], id2) == 0)
+			break;
+	tap_ok(v && k == v->argc, "pickup files are invisible to scans");
+	if (v)
+		strv_free(v);
+	tap_is_int(queue_clean_temp(qdir, "incoming", -1), 0,
+	    "clean_temp leaves pickup files alone");
+	tap_is_int(queue_pickup_recover(qdir, "incoming"), 1,
+	    "recover finishes one");
+	tap_ok(stat(p1, &st) < 0 && errno == ENOENT,
+	    "maildrop file present: pickup file removed");
+	f = queue_path(qdir, "incoming", id1);
+	tap_ok(stat(f, &st) < 0, "... and not committed");
+	free(f);
+	f = queue_path(qdir, "incoming", id2);
+	tap_ok(stat(p2, &st) < 0 && stat(f, &st) == 0,
+	    "maildrop file gone: renamed to its id");
+	qf = queue_file_open(f, 0, err, sizeof(err));
+	tap_ok(qf != NULL && strcmp(qf->id, id2) == 0,
+	    "the finished file parses (%s)", qf ? "" : err);
+	if (qf)
+		queue_file_close(qf);
+	unlink(f);
+	free(f);
+	tap_is_int(queue_pickup_recover(qdir, "incoming"), 0,
+	    "recover again: nothing to do");
+
+	/* the normal path: unlink maildrop, then finish */
+	free(p1);
+	p1 = pickup_write("DROP1", id1);
+	unlink(m);
+	tap_ok(queue_pickup_finish(qdir, "incoming", "DROP1", id1) == 0,
+	    "pickup_finish");
+	f = queue_path(qdir, "incoming", id1);
+	tap_ok(stat(f, &st) == 0 && stat(p1, &st) < 0, "finished file");
+	unlink(f);
+	free(f);
+	tap_ok(queue_pickup_finish(qdir, "incoming", "DROP1", id1) < 0
+	    && errno == ENOENT, "finish twice: ENOENT");
+	tap_is_int(queue_pickup_recover(qdir, "nonexistent"), -1,
+	    "recover of a missing directory");
+	free(p1);
+	free(p2);
+	free(m);
+}
+
 int
 main(void)
 {
@@ -580,6 +698,7 @@ main(void)
 	test_ids();
 	test_dirs();
 	test_logs();
+	test_pickup();
 	p = xasprintf("rm -rf %s", qdir);
 	i = system(p);
 	free(p);
