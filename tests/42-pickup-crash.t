@@ -11,91 +11,26 @@ hand-made leftovers: a .pickup.DROPID.ID whose maildrop file still
 exists is removed and the maildrop file picked up again (delivered
 once); one whose maildrop file is gone is finished and delivered.
 """
-import glob
 import os
 import pwd
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 'lib'))
 import ptap  # noqa: E402
+from qvtest import maildir, setup, wait_for, wake  # noqa: E402
 from ptap import ok, read  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
 MESSAGES = 300
 
 
-def wait_for(cond, timeout=20.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.1)
-    return cond()
-
-
-def wake(q, what=b'W'):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        s.connect(os.path.join(q, 'public', 'qmgr'))
-        s.sendall(what)
-    except OSError:
-        pass
-    s.close()
-
-
-def maildir(base, user):
-    return sorted(glob.glob(os.path.join(base, 'example.com', user, 'new',
-                                         '*')))
-
-
 def main():
-    top = tempfile.mkdtemp(prefix='postern-42-pickup.', dir='/tmp')
-    os.chmod(top, 0o755)
-    cf = os.path.join(top, 'etc')
-    q = os.path.join(top, 'queue')
-    base = os.path.join(top, 'mail')
-    os.makedirs(cf)
-    os.makedirs(base)
-    root = os.geteuid() == 0
-    uid = 5000 if root else os.geteuid()
-    gid = 5000 if root else os.getegid()
-    if root:
-        os.chown(base, uid, gid)
-    with open(os.path.join(cf, 'vmailbox'), 'w') as f:
-        f.write('user1@example.com 1\nuser2@example.com 1\n'
-                'user3@example.com 1\n')
-    with open(os.path.join(cf, 'valias'), 'w') as f:
-        f.write('team@example.com user2@example.com, user3@example.com\n'
-                'all@example.com team@example.com, user1@example.com\n')
-    with open(os.path.join(cf, 'aliases'), 'w') as f:
-        f.write('root user1@example.com\npostmaster root\n')
-    with open(os.path.join(cf, 'main.cf'), 'w') as f:
-        f.write('''queue_directory = %s
-myhostname = mx.example.com
-mydomain = example.com
-myorigin = localhost
-mydestination = localhost
-virtual_mailbox_domains = example.com
-virtual_mailbox_base = %s
-virtual_mailbox_maps = texthash:%s/vmailbox
-virtual_alias_maps = texthash:%s/valias
-alias_maps = texthash:%s/aliases
-virtual_uid_maps = static:%d
-virtual_gid_maps = static:%d
-virtual_minimum_uid = %d
-relayhost =
-''' % (q, base, cf, cf, cf, uid, gid, min(uid, 100)))
-    if root:
-        # the agents run as mail_owner and must read the config
-        os.chown(cf, *pwd.getpwnam('postern')[2:4])
+    top, cf, q, base, root, uid, gid = setup('postern-42-pickup.')
     qlog = os.path.join(top, 'qmgr.log')
     vlog = os.path.join(top, 'virtual.log')
     procs = {}
