@@ -48,7 +48,7 @@ obj	= $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 ARCHIVES := $(BUILD)/libcleanup.a $(BUILD)/libmaps.a $(BUILD)/libtls.a \
 	$(BUILD)/libpostern.a
 
-.PHONY: all check check-unit check-integration run bench deps clean \
+.PHONY: all check check-unit check-integration prove run bench deps clean \
 	test-programs
 all: $(addprefix $(BUILD)/bin/,$(PROGRAMS)) links
 
@@ -95,12 +95,18 @@ deps:
 # make check: the sanitizer build runs every test; the release build is
 # checked warning-free too (-Werror), as CI demands.
 check: deps
-	$(MAKE) WERROR=1 all
-	$(MAKE) VARIANT=asan WERROR=1 test-programs
+	$(MAKE) -j2 WERROR=1 all
+	$(MAKE) -j2 VARIANT=asan WERROR=1 test-programs
+	$(MAKE) prove
+
+# make prove [TESTS='tests/60-mailpath.t ...']: run tests against the
+# sanitizer build exactly as make check does (it does not build).
+TESTS	?= build/asan/t/* tests/*.t
+prove:
 	POSTERN_BIN=$(CURDIR)/build/asan/bin POSTERN_TOP=$(CURDIR) \
 	ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		prove -e '' build/asan/t/* tests/*.t $(PROVE_FLAGS)
+		prove -e '' $(TESTS) $(PROVE_FLAGS)
 
 run: deps
 	$(MAKE) all
