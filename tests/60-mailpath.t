@@ -7,8 +7,9 @@
 #   - a message to a virtual user lands byte-exact (dot-stuffing undone)
 #   - a message to an alias lands in the destination's Maildir
 #   - unknown user 550 5.1.1, relay 554 5.7.1
-#   - MariaDB stopped: 451 4.3.0, and what was accepted is delivered
-#     once it is back
+#   - MariaDB stopped: 451 4.3.0; a message accepted before the outage
+#     (held by header_checks HOLD, released while the database is down)
+#     is deferred with 4.3.0, then delivered once the database is back
 #   - mail for root@ through sendmail reaches the aliased virtual mailbox
 #   - an undeliverable recipient produces a DSN back to the sender
 # Ports 25200-25239.
@@ -69,6 +70,8 @@ printf 'root@server user@example.com\n' >"$E/generic"
 printf 'aol.com reject_unverified_sender\n' >"$E/sender_access"
 printf '10.0.0.0/8 permit\n192.168.0.0/16 permit\nfc00::/7 permit\n' \
 	>"$E/postscreen_access.cidr"
+# Only the outage check's message is held (section 6).
+printf '/^Subject: hold for the outage$/ HOLD\n' >"$E/header_checks"
 "$POSTERN_BIN/postalias" -c "$E" "hash:$E/aliases" || bail_out postalias
 for m in sender_canonical canonical relay_password generic sender_access; do
 	"$POSTERN_BIN/postmap" -c "$E" "hash:$E/$m" || bail_out "postmap $m"
@@ -88,6 +91,7 @@ instance_conf \
 	"smtp_generic_maps=hash:$E/generic" \
 	"postscreen_access_list=permit_mynetworks, cidr:$E/postscreen_access.cidr" \
 	"postscreen_greet_wait=1s" \
+	"header_checks=regexp:$E/header_checks" \
 	"virtual_mailbox_domains=mysql:$E/mysql-virtual-mailbox-domains.cf" \
 	"virtual_mailbox_maps=mysql:$E/mysql-virtual-mailbox-maps.cf" \
 	"virtual_alias_maps=mysql:$E/mysql-virtual-alias-maps.cf" \
@@ -196,22 +200,58 @@ f=$(grep -l 'hello from cron' "$INSTANCE_MAIL"/example.org/john/new/* \
 [ -n "$f" ] && grep -q '^Message-ID: <' "$f" && grep -q '^Date: ' "$f"
 ok $? "sendmail mail got a Message-ID and a Date"
 
-# 6. MariaDB down: 451 4.3.0, and accepted mail is kept, then delivered
+# 6. MariaDB down: 451 4.3.0, and accepted mail is kept, then delivered.
+# The order is made certain: the message is accepted while the database
+# is up but goes to hold/ (header_checks HOLD), so qmgr cannot deliver it
+# before the outage; it is released (postsuper -H) only once MariaDB is
+# stopped, so its delivery must go through the outage path: a deferral
+# with 4.3.0 (virtual_alias_maps lookup error), nothing in the Maildir;
+# then, with the database back, delivery.
 before=$(maildir_count mary)
-printf 'Subject: before outage\r\n\r\nx\r\n' >"$DIR/pre.eml"
-# Accepted while the database is up; delivery may race with the outage.
+printf 'Subject: hold for the outage\r\n\r\nx\r\n' >"$DIR/pre.eml"
+printf 'Subject: after the outage\r\n\r\ny\r\n' >"$DIR/post.eml"
 out=$(send alice@example.net mary@example.org "$DIR/pre.eml")
 like "$out" '^accepted 250' "accepted before the outage"
+hqid=$(sed -n 's/.*queued as \([0-9A-Z]*\).*/\1/p' <<<"$out")
+[ -n "$hqid" ] && [ -f "$INSTANCE_QUEUE/hold/$hqid" ]
+ok $? "it waits in hold/ (header_checks HOLD): $hqid"
+dbpid=$MARIADB_PID
 mariadb_stop
-out=$(send alice@example.net mary@example.org "$DIR/pre.eml")
+"$POSTERN_BIN/postmap" -c "$E" -q example.org \
+	"mysql:$E/mysql-virtual-mailbox-domains.cf" >/dev/null 2>&1
+st=$?
+! pid_alive "$dbpid" && [ "$st" = 75 ]
+ok $? "MariaDB is stopped (pid $dbpid gone, postmap -q exits 75, got $st)"
+out=$(send alice@example.net mary@example.org "$DIR/post.eml")
 like "$out" '^refused 451 4\.3\.0' "database down: 451 4.3.0 (not 5xx)"
-out=$(send alice@example.net nosuch@example.org "$DIR/pre.eml")
+out=$(send alice@example.net nosuch@example.org "$DIR/post.eml")
 like "$out" '^refused 451 4\.3\.0' "unknown user while down: 451, not 550"
+"$POSTERN_BIN/postsuper" -c "$E" -H "$hqid" >/dev/null 2>&1
+ok $? "released from hold while the database is down"
+deferred_re="$hqid: to=<mary@example\.org>.* dsn=4\.3\.0, status=deferred \(.*lookup"
+wait_for "instance_log_grep '$deferred_re'" 30
+ok $? "qmgr deferred it: dsn=4.3.0, status=deferred (lookup error)" ||
+	diag "$(instance_log_grep "$hqid")"
+note "$(instance_log_grep "$deferred_re" | head -1)"
+wait_for "[ -f '$INSTANCE_QUEUE/deferred/$hqid' ]" 10
+ok $? "the message waits in deferred/"
+is "$(maildir_count mary)" "$before" "nothing delivered while the database is down"
+is "$(instance_log_count "$hqid: to=<mary@example\.org>.*status=(sent|bounced)")" 0 \
+	"neither sent nor bounced during the outage"
 mariadb_start "$DIR/db" "$MARIADB_PORT" || bail_out "MariaDB did not restart"
 "$POSTERN_BIN/postqueue" -c "$E" -f
 wait_for "[ \"\$(maildir_count mary)\" -gt $before ]" 30
 ok $? "the message accepted before the outage is delivered"
-out=$(send alice@example.net mary@example.org "$DIR/pre.eml")
+grep -l '^Subject: hold for the outage' \
+	"$INSTANCE_MAIL"/example.org/mary/new/* >/dev/null 2>&1
+ok $? "the delivered file is that message"
+# The log shows the order: the deferral before the delivery.
+dline=$(grep -nE "$deferred_re" "$INSTANCE_LOG" | head -1 | cut -d: -f1)
+sline=$(grep -nE "$hqid: to=<mary@example\.org>.*status=sent" "$INSTANCE_LOG" |
+	head -1 | cut -d: -f1)
+[ -n "$dline" ] && [ -n "$sline" ] && [ "$dline" -lt "$sline" ]
+ok $? "log: deferred (line ${dline:-none}) before sent (line ${sline:-none})"
+out=$(send alice@example.net mary@example.org "$DIR/post.eml")
 like "$out" '^accepted 250' "database back: accepted again"
 
 instance_stop
