@@ -5,6 +5,7 @@
 set -u
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/instance.sh"
+. "$POSTERN_TOP/tests/lib/need.sh"
 
 ECHOD=$POSTERN_BIN/echod
 PORT=$((20500 + ($$ % 10) * 4))
@@ -53,7 +54,7 @@ like "$out" "^220 echod echod [0-9]+ 127.0.0.1 0" "-l host:port: accept gets the
 like "$out" $'\nhello$' "echo through the loop"
 out=$(talk 127.0.0.1 $PORT one two QUIT)
 is "$(echo "$out" | tail -2 | tr '\n' ' ')" "one two " "a second connection is served too"
-if [ "$(id -u)" = 0 ]; then
+if need_root 1 "started as root: runs as mail_owner"; then
 	is "$(ps -o user= -p $PID)" "postern" "started as root: runs as mail_owner"
 fi
 like "$(cat "$DIR/log")" "postern/echod\[$PID\]: connect from \[127.0.0.1\]" \
@@ -89,14 +90,12 @@ wait $PID
 is "$?" 0 "... with status 0"
 
 # --- IPv6 and unix listeners ---
-if ip -6 addr show lo 2>/dev/null | grep -q '::1'; then
+if need_ipv6 1 "-l [::1]:port"; then
 	start -l "[::1]:$((PORT + 1))"
 	wait_for "port_listening $((PORT + 1))" 10
 	like "$(talk ::1 $((PORT + 1)) QUIT)" "^220 echod echod [0-9]+ ::1 0" \
 		"-l [::1]:port"
 	kill $PID
-else
-	note "no IPv6 loopback: -l [::1] not tested"
 fi
 start -l "$DIR/sock" -s mysvc
 wait_for "[ -S $DIR/sock ]" 10

@@ -6,6 +6,7 @@
 set -u
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/instance.sh"
+. "$POSTERN_TOP/tests/lib/need.sh"
 
 BASE=$((25000 + ($$ % 10) * 20))
 DIR=$(mktemp -d /tmp/postern-50-master.XXXXXX)
@@ -41,16 +42,17 @@ is "$(instance_log_count 'service pickup: program pickup is folded')" 1 \
 	"... once"
 like "$(instance_log_grep 'warning: service maildrop: unknown command pipe')" \
 	'will not run' "an unknown command (pipe) is a warning"
-if [ -x "$POSTERN_BIN/postscreen" ] && [ -x "$POSTERN_BIN/smtpd" ]; then
+if need_prog 2 "$POSTERN_BIN/postscreen" "220 on the seed's ports" &&
+    need_prog 2 "$POSTERN_BIN/smtpd" "220 on the seed's ports"; then
 	like "$(greet $BASE)" '^220 ' "port-25 role (postscreen -> smtpd) answers 220" ||
 		diag "$(instance_log_grep 'postscreen|smtpd' | tail -5)"
 	like "$(greet $((BASE + 1)))" '^220 ' "submission (smtpd) answers 220"
-else
-	note "postscreen/smtpd not built: no 220 check on the seed instance"
 fi
-if [ -x "$POSTERN_BIN/smtpd" ]; then
+if need_prog 5 "$POSTERN_BIN/smtpd" "an smtpd session survives postern reload"; then
 	# an SMTP session on submission survives "postern reload"
+	wait_for '[ -n "$(kids_of qmgr)" ]' 10
 	oldqmgr=$(kids_of qmgr)
+	like "$oldqmgr" '^[0-9]+$' "the seed's qmgr runs (one process)"
 	exec 8<>/dev/tcp/127.0.0.1/$((BASE + 1))
 	read -r -t 10 banner <&8
 	printf 'EHLO client.example.org\r\n' >&8
@@ -64,12 +66,10 @@ if [ -x "$POSTERN_BIN/smtpd" ]; then
 	like "$(greet $((BASE + 1)))" '^220 ' "new submission connections are served after reload"
 	printf 'QUIT\r\n' >&8
 	exec 8>&-
-	if [ -n "$oldqmgr" ]; then
-		wait_for '[ "$(kids_of qmgr | wc -l)" = 1 ] && [ "$(kids_of qmgr)" != "$oldqmgr" ]' 15
-		ok $? "reload replaced qmgr; one qmgr afterwards"
-		is "$(instance_log_count 'process [^ ]*/qmgr pid [0-9]+ (killed|exit status)')" 0 \
-			"... cleanly"
-	fi
+	wait_for '[ "$(kids_of qmgr | wc -l)" = 1 ] && [ "$(kids_of qmgr)" != "$oldqmgr" ]' 15
+	ok $? "reload replaced qmgr; one qmgr afterwards"
+	is "$(instance_log_count 'process [^ ]*/qmgr pid [0-9]+ (killed|exit status)')" 0 \
+		"... cleanly"
 fi
 "$POSTERN_BIN/postern" -c "$INSTANCE_CONF" flush >/dev/null 2>&1
 ok $? "postern flush reaches public/qmgr"
@@ -207,7 +207,7 @@ ok $? "master starts with the seed's inet_interfaces"
 like "$(instance_log_grep 'warning: service '"$P1"': bind 192.0.2.40 port')" \
 	'Cannot assign requested address' "192.0.2.40 (not on this host) is a warning"
 like "$(greet $P1)" '^220 echod' "127.0.0.1 answers"
-if ip -6 addr show lo 2>/dev/null | grep -q '::1'; then
+if need_ipv6 1 "[::1] answers too"; then
 	out=$(timeout 10 /usr/bin/python3 -c "
 import socket
 s = socket.create_connection(('::1', $P1), timeout=8)
@@ -222,7 +222,7 @@ instance_conf "inet_interfaces=127.0.0.1"
 instance_master_cf "$P1 inet n - n - 1 echod"
 instance_start
 ok $? "master starts on 127.0.0.1 only"
-if ip -6 addr show lo 2>/dev/null | grep -q '::1'; then
+if need_ipv6 3 "reload adds an [::1] listener"; then
 	instance_conf "inet_interfaces=127.0.0.1, [::1]"
 	"$POSTERN_BIN/postern" -c "$INSTANCE_CONF" reload >/dev/null 2>&1
 	wait_for "ss -Hltn 'sport = :$P1' | grep -q '\[::1\]'" 10

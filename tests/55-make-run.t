@@ -7,6 +7,7 @@
 set -u
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/instance.sh"
+. "$POSTERN_TOP/tests/lib/need.sh"
 
 SMTP=$((25500 + ($$ % 10) * 2))
 SUB=$((SMTP + 1))
@@ -66,7 +67,7 @@ like "$(cat "$RUN/mail/example.com/user1/new/$f" 2>/dev/null)" 'From: alice@exam
 	"... with the message"
 like "$(send bob@example.net)" '554 5\.7\.1 .*Relay access denied' \
 	"relay from loopback is refused (mynetworks has no loopback)"
-if [ "$(id -u)" = 0 ]; then
+if need_root 2 "Maildirs owned by vmail, queue by postern"; then
 	is "$(stat -c %U "$RUN/mail/example.com/user1")" vmail "Maildirs owned by vmail"
 	is "$(stat -c %U "$RUN/queue/incoming")" postern "queue owned by postern"
 fi
