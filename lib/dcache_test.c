@@ -1,6 +1,13 @@
 /*
  * NAME
  *	dcache_test - domain-class cache: TTL expiry, errors never cached
+ * DESCRIPTION
+ *	Every step is a check: a put is followed at once by a get at the
+ *	same time, which must give back the stored answer (0 or 1) or, for
+ *	a value that must not be stored or a key that is too long, a miss.
+ *	Four threads then share one cache with more keys than slots; each
+ *	key has one fixed answer, so any hit with another answer, a lost
+ *	or duplicated slot, or no hit at all fails.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -11,8 +18,9 @@
 #include "tap.h"
 
 /*
- * Steps against one cache of 4 entries, TTL 5: op 'p' puts val at t,
- * 'g' expects want from a get at t.
+ * Steps against one cache of 4 entries, TTL 5: op 'p' puts val at t and
+ * checks that a get at t then gives val (a miss, -1, for a value other
+ * than 0 or 1); 'g' expects want from a get at t.
  */
 static const struct {
 	const char *name;
@@ -54,17 +62,39 @@ static const struct {
 	{"refreshed entry survives", 'g', "", 0, 307, 1},
 };
 
+#define HAMMER_KEYS	50	/* more than DCACHE_SIZE: constant eviction */
+
+/* hammer_want - the one answer key number k ever gets */
+static int
+hammer_want(int k)
+{
+	return ((k * 7 / 3) & 1);
+}
+
+struct hammer {
+	struct dcache *dc;
+	int	 seed;
+	int	 hits;
+	int	 wrong;
+};
+
+/* hammer - get, put on a miss; count hits and hits with a wrong answer */
 static void *
 hammer(void *arg)
 {
-	struct dcache *dc = arg;
+	struct hammer *h = arg;
 	char	 key[32];
-	int	 i;
+	int	 i, k, g;
 
 	for (i = 0; i < 20000; i++) {
-		snprintf(key, sizeof(key), "d%d.example", i % 50);
-		if (dcache_get(dc, key, 1000) < 0)
-			dcache_put(dc, key, i & 1, 1000);
+		k = (i * 13 + h->seed) % HAMMER_KEYS;
+		snprintf(key, sizeof(key), "d%d.example", k);
+		if ((g = dcache_get(h->dc, key, 1000)) < 0)
+			dcache_put(h->dc, key, hammer_want(k), 1000);
+		else if (g == hammer_want(k))
+			h->hits++;
+		else
+			h->wrong++;
 	}
 	return (NULL);
 }
@@ -74,14 +104,17 @@ main(void)
 {
 	struct dcache *dc = dcache_create(5, 4);
 	pthread_t t[4];
-	char	*big;
+	struct hammer h[4];
+	char	*big, key[32], name[80];
 	size_t	 i;
-	int	 g;
+	int	 g, k, hits = 0, wrong = 0, present = 0, bad = 0;
 
 	for (i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
 		if (vec[i].op == 'p') {
 			dcache_put(dc, vec[i].key, vec[i].val, vec[i].t);
-			tap_ok(1, "%s", vec[i].name);
+			tap_is_int(dcache_get(dc, vec[i].key, vec[i].t),
+			    vec[i].val == 0 || vec[i].val == 1 ? vec[i].val :
+			    -1, vec[i].name);
 		} else
 			tap_is_int(dcache_get(dc, vec[i].key, vec[i].t),
 			    vec[i].want, vec[i].name);
@@ -135,12 +168,31 @@ main(void)
 	}
 
 	dc = dcache_shared("threads", DCACHE_TTL, DCACHE_SIZE);
-	for (i = 0; i < 4; i++)
-		pthread_create(&t[i], NULL, hammer, dc);
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 4; i++) {
+		h[i].dc = dc;
+		h[i].seed = (int)i * 11;
+		h[i].hits = h[i].wrong = 0;
+		pthread_create(&t[i], NULL, hammer, &h[i]);
+	}
+	for (i = 0; i < 4; i++) {
 		pthread_join(t[i], NULL);
-	g = dcache_get(dc, "d7.example", 1000);
-	tap_ok(g == 0 || g == 1, "threads: consistent answers (%d)", g);
+		hits += h[i].hits;
+		wrong += h[i].wrong;
+	}
+	tap_is_int(wrong, 0, "threads: no hit ever gives another key's answer");
+	snprintf(name, sizeof(name), "threads: the shared cache answers (%d "
+	    "hits)", hits);
+	tap_ok(hits > 0, "%s", name);
+	for (k = 0; k < HAMMER_KEYS; k++) {
+		snprintf(key, sizeof(key), "d%d.example", k);
+		if ((g = dcache_get(dc, key, 1000)) >= 0) {
+			present++;
+			bad += g != hammer_want(k);
+		}
+	}
+	tap_is_int(bad, 0, "threads: every key left holds its own answer");
+	tap_is_int(present, DCACHE_SIZE,
+	    "threads: every slot holds a distinct key (none lost or doubled)");
 	dcache_free(dc);
 	return (tap_done());
 }

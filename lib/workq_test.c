@@ -8,6 +8,8 @@
  *	order; that init/fini run once per thread; and that workq_free()
  *	drops jobs not yet started without calling done().
  */
+#include <sys/time.h>
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +147,24 @@ blocker(void *arg, void *ctx)
 	(void)ctx;
 }
 
+/* counter - a job that counts its runs */
+static void
+counter(void *arg, void *ctx)
+{
+	pthread_mutex_lock(&count_lock);
+	(*(int *)arg)++;
+	pthread_mutex_unlock(&count_lock);
+	(void)ctx;
+}
+
+/* stop_done - a done() after one without done(): the loop goes on */
+static void
+stop_done(void *arg)
+{
+	(*(int *)arg)++;
+	event_base_loopexit(base, NULL);
+}
+
 /* never_done - must not be called */
 static void
 never_done(void *arg)
@@ -189,11 +209,26 @@ main(void)
 	tap_is_int(called, 0, "workq_free drops pending jobs, calls no done");
 	tap_is_int(n_fini, 1, "fini ran at workq_free");
 
-	/* NULL init/fini and NULL done are allowed. */
-	q = workq_new(base, 2, NULL, NULL);
-	workq_submit(q, blocker, NULL, NULL);
-	workq_free(q);
-	tap_ok(1, "pool without init/fini/done runs and frees");
+	/*
+	 * NULL init/fini and NULL done are allowed: with one thread the
+	 * jobs run in order, the first has no done(), the second's done()
+	 * must still come (the loop would otherwise run until the timeout).
+	 */
+	{
+		struct timeval tv = {10, 0};
+		int	 ran = 0, done2 = 0;
+
+		q = workq_new(base, 1, NULL, NULL);
+		workq_submit(q, counter, NULL, &ran);
+		workq_submit(q, counter, stop_done, &done2);
+		event_base_loopexit(base, &tv);
+		event_base_dispatch(base);
+		workq_free(q);
+		tap_is_int(ran, 1, "pool without init/fini: job without done "
+		    "ran once");
+		tap_is_int(done2, 2, "the next job ran and its done came on "
+		    "the loop");
+	}
 
 	event_base_free(base);
 	return (tap_done());
