@@ -5,6 +5,7 @@
 #                   every unit and integration test under prove
 #   make run        install missing packages, build, start a demo instance
 #   make bench      benchmarks against real Postfix (not tests)
+#   make check-fresh  make run and make check on a fresh Debian 12 root
 #   make VARIANT=asan   the sanitizer build by itself
 #
 # Each folder has a mod.mk that adds its programs (PROGRAMS += name,
@@ -49,6 +50,7 @@ ARCHIVES := $(BUILD)/libcleanup.a $(BUILD)/libmaps.a $(BUILD)/libtls.a \
 	$(BUILD)/libpostern.a
 
 .PHONY: all check check-unit check-integration prove run bench deps clean \
+	check-fresh \
 	test-programs
 all: $(addprefix $(BUILD)/bin/,$(PROGRAMS)) links
 
@@ -90,7 +92,7 @@ test-programs: all $(addprefix $(BUILD)/t/,$(UNIT_TESTS)) \
 	$(addprefix $(BUILD)/tools/,$(TOOLS))
 
 deps:
-	@sh tools/install-deps
+	@sh tools/install-deps check
 
 # make check: the sanitizer build runs every test; the release build is
 # checked warning-free too (-Werror), as CI demands.
@@ -111,15 +113,22 @@ prove:
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		prove -e '' $(TESTS) $(PROVE_FLAGS)
 
-run: deps
+run:
+	@sh tools/install-deps run
 	$(MAKE) all
 	sh etc/run.sh
 
-bench: deps
+bench:
 	sh tools/install-deps bench
 	$(MAKE) all $(addprefix $(BUILD)/tools/,$(TOOLS))
 	POSTERN_BIN=$(abspath $(BUILD)/bin) \
 	    SMTP_LOAD=$(abspath $(BUILD)/tools/smtp-load) bash tests/bench/run.sh
+
+# make check-fresh: the two commands on a fresh Debian 12 root
+# (debootstrap) with a clean clone of HEAD; see tools/check-fresh.
+check-fresh:
+	@sh tools/install-deps fresh
+	bash tools/check-fresh
 
 clean:
 	rm -rf build
