@@ -5,9 +5,16 @@
 are delivered through `virtual` by 8 client threads that behave like
 qmgr: a request without an answer is retried until it is answered. A
 killer thread sends SIGKILL to virtual every 30 completed messages (at
-a random instant a few milliseconds later) and starts a new one. Afterwards every (message, recipient) must be in
-its Maildir exactly once, complete and byte-exact: the retry of a
-delivery whose answer was lost finds its own earlier file.
+a random instant a few milliseconds later) and starts a new one.
+Afterwards every (message, recipient) must be in its Maildir exactly
+once, complete and byte-exact: the retry of a delivery whose answer was
+lost finds its own earlier file.
+
+Every retry is counted with its reason. A retry is expected only when
+its request got no answer and overlapped a kill (or the restart after
+it, until the new virtual accepts a connection); any other retry (an
+answer other than "delivered", a timeout or a refused connection from a
+virtual nobody killed) fails the test, with its reason.
 """
 import os
 import random
@@ -27,6 +34,7 @@ from ptap import ok  # noqa: E402
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
 MESSAGES = 400
 KILL_EVERY = 30     # completed messages between two kills
+MAX_TRIES = 40      # a message still not delivered then is given up
 
 
 def write_qf(q, qid, sender, rcpts, body):
@@ -42,6 +50,7 @@ def write_qf(q, qid, sender, rcpts, body):
 
 
 def request(sock_path, qid, rcpts):
+    """One delivery request: (answer dict, None) or (None, why it failed)."""
     lines = ['version=1', 'queue_name=active', 'queue_id=' + qid,
              'transport=virtual', 'nexthop=example.com',
              'sender=s@example.org', 'rcpt_count=%d' % len(rcpts)]
@@ -56,22 +65,34 @@ def request(sock_path, qid, rcpts):
         while not data.endswith(b'\n\n'):
             chunk = s.recv(65536)
             if not chunk:
-                return None
+                return None, 'connection closed without an answer'
             data += chunk
-    except OSError:
-        return None
+    except OSError as e:
+        return None, '%s (%s)' % (type(e).__name__,
+                                  os.strerror(e.errno) if e.errno else e)
     finally:
         s.close()
     ans = dict(l.split('=', 1) for l in data.decode().split('\n') if '=' in l)
-    return ans
+    return ans, None
 
 
 class Agent:
+    """The virtual process. gen counts kills and up says whether the
+    current one is known to accept connections: both change before the
+    SIGKILL and after the new process answered a connect, so a request
+    that started with a different gen, or while up was False, overlapped
+    a kill or the restart that followed it."""
+
     def __init__(self, cf, sock, log):
         self.cf, self.sock, self.log = cf, sock, log
         self.p = None
         self.lock = threading.Lock()
         self.kills = 0
+        self.gen = 0
+        self.up = False
+
+    def state(self):
+        return self.gen, self.up
 
     def start(self):
         with self.lock:
@@ -81,18 +102,31 @@ class Agent:
                                        self.cf, '-d', '-l', self.sock],
                                       stdout=self.log, stderr=self.log)
             end = time.time() + 15
-            while time.time() < end and not os.path.exists(self.sock):
-                time.sleep(0.02)
+            while time.time() < end:
+                # Up once a connect succeeds (the socket file exists
+                # from bind(), before listen()).
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    s.connect(self.sock)
+                    self.up = True
+                    break
+                except OSError:
+                    time.sleep(0.02)
+                finally:
+                    s.close()
 
     def kill(self):
         with self.lock:
             if self.p and self.p.poll() is None:
+                self.up = False
+                self.gen += 1
                 os.kill(self.p.pid, signal.SIGKILL)
                 self.p.wait()
                 self.kills += 1
 
     def stop(self):
         with self.lock:
+            self.up = False
             if self.p and self.p.poll() is None:
                 os.kill(self.p.pid, signal.SIGKILL)
                 self.p.wait()
@@ -139,6 +173,9 @@ def main():
         done = threading.Event()
         attempts = [0]
         completed = [0]
+        by_kill = {}        # reason -> retries that overlapped a kill
+        unexpected = []     # (qid, reason) of every other retry
+        abandoned = []      # not delivered after MAX_TRIES requests
 
         def client():
             while True:
@@ -146,15 +183,36 @@ def main():
                     if not pending:
                         return
                     qid = pending.pop()
-                while True:
-                    attempts[0] += 1
-                    a = request(agent.sock, qid, rcpts)
+                for _ in range(MAX_TRIES):
+                    gen0, up0 = agent.state()
+                    a, why = request(agent.sock, qid, rcpts)
+                    gen1, _ = agent.state()
+                    with plock:
+                        attempts[0] += 1
                     if a and a.get('rcpt.0.action') == 'delivered' and \
                             a.get('rcpt.1.action') == 'delivered':
                         with plock:
                             completed[0] += 1
                         break
+                    if why is None:
+                        why = 'answer: ' + ', '.join(
+                            '%s %s (%s)' % (a.get('rcpt.%d.action' % i),
+                                            a.get('rcpt.%d.status' % i),
+                                            a.get('rcpt.%d.reason' % i))
+                            for i in range(2))
+                    with plock:
+                        # Only a request that overlapped a kill (or the
+                        # restart after it) may fail: the answer was
+                        # lost with the process. An answer other than
+                        # "delivered" from a live virtual never is.
+                        if a is None and (gen0 != gen1 or not up0):
+                            by_kill[why] = by_kill.get(why, 0) + 1
+                        else:
+                            unexpected.append((qid, why))
                     time.sleep(0.05)    # qmgr would retry later
+                else:
+                    with plock:
+                        abandoned.append(qid)
 
         def killer():
             nxt = KILL_EVERY
@@ -176,10 +234,22 @@ def main():
             c.join(300)
         done.set()
         k.join()
-        ok(not any(c.is_alive() for c in cs),
-           'every request answered "delivered" in the end')
+        ok(not any(c.is_alive() for c in cs) and not abandoned,
+           'every message answered "delivered" within %d tries' % MAX_TRIES,
+           'given up: %s' % abandoned[:10])
         ok(agent.kills >= 3, 'virtual was killed %d times during %d '
            'requests' % (agent.kills, attempts[0]))
+        for why, n in sorted(by_kill.items()):
+            print('# retry after a kill: %d x %s' % (n, why))
+        ok(sum(by_kill.values()) > 0,
+           'the kills cost retries (%d; reasons above)' %
+           sum(by_kill.values()))
+        ok(not unexpected, 'no retry without a kill (%d)' % len(unexpected),
+           '\n'.join('%s: %s' % u for u in unexpected[:20]))
+        ok(attempts[0] == MESSAGES + sum(by_kill.values()) + len(unexpected),
+           'every request is a first try or a counted retry (%d = %d + %d '
+           '+ %d)' % (attempts[0], MESSAGES, sum(by_kill.values()),
+                      len(unexpected)))
 
         dup, missing, bad = [], [], []
         for user in ('user1', 'u2'):
