@@ -15,8 +15,9 @@
  *	  2. a queue file in incoming/ (or hold/ after HOLD), Received:
  *	     first, then the headers (with Message-ID:, Date: and From:
  *	     added for CLEANUP_FLAG_LOCAL when missing), then the body.
- *	Log lines about actions (reject, warning, hold, discard) carry the
- *	queue id when there is one and otherwise NOQUEUE, in Postfix's form:
+ *	Log lines about actions (reject, warning, hold, discard, prepend,
+ *	replace) carry the queue id when there is one and otherwise
+ *	NOQUEUE, in Postfix's form:
  *	"ID: reject: header Subject: x from client[addr]; from=<s> to=<r>
  *	proto=ESMTP helo=<h>: 5.7.1 text".
  *
@@ -515,14 +516,74 @@ cleanup_text_dsn(const char *text, char *dsn, size_t len, const char *def)
 	return (text);
 }
 
+/* cleanup_is_header_start - "name:" with a printable name */
+static int
+cleanup_is_header_start(const char *p, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)p[i];
+
+		if (ch == ':')
+			return (i > 0);
+		if (ch <= 32 || ch >= 127)
+			return (0);
+	}
+	return (0);
+}
+
 #define ACT_KEEP	0
 #define ACT_DROP	1	/* IGNORE: drop the header or line */
 #define ACT_STOP	2	/* REJECT/DISCARD/DEFER: stop here */
+#define ACT_REPLACE	3	/* REPLACE: the new text instead */
 
-/* cleanup_action - act on a header_checks/body_checks result */
+/*
+ * cleanup_edit - PREPEND and REPLACE as Postfix's cleanup_act(): the
+ * text is required, and in a header it must be "name: value"; either
+ * mistake is a warning and the header or line is kept. PREPEND puts
+ * the text (a header, or a body line) into pre, before the matched
+ * one; REPLACE returns ACT_REPLACE with the text in *repl. Both are
+ * logged: "ID: prepend: header Subject: x from client[addr]; from=<s>
+ * to=<r> proto=ESMTP helo=<h>: X-Tag: text".
+ */
+static int
+cleanup_edit(struct cleanup_state *s, int replace, const char *where,
+    const char *safe, const char *arg, struct buf *pre, char **repl)
+{
+	const char *act = replace ? "REPLACE" : "PREPEND";
+	const char *map = strcmp(where, "header") == 0 ? "header_checks"
+	    : "body_checks";
+	char	*shown;
+
+	if (*arg == 0) {
+		log_warn("%s action without text in %s map", act, map);
+		return (ACT_KEEP);
+	}
+	if (strcmp(where, "header") == 0
+	    && !cleanup_is_header_start(arg, strlen(arg))) {
+		log_warn("bad %s header text \"%s\" in %s map -- need "
+		    "\"headername: headervalue\"", act, log_safe(arg), map);
+		return (ACT_KEEP);
+	}
+	shown = xstrdup(log_safe(arg));	/* log_safe's ring is reused */
+	cleanup_log_action(s, shown, "%s: %s %s", replace ? "replace"
+	    : "prepend", where, safe);
+	free(shown);
+	if (replace) {
+		*repl = xstrdup(arg);
+		return (ACT_REPLACE);
+	}
+	buf_printf(pre, "%s\n", arg);
+	return (ACT_KEEP);
+}
+
+/* cleanup_action - act on a header_checks/body_checks result; PREPEND
+ * text goes into pre, REPLACE text into *repl (ACT_REPLACE) */
 static int
 cleanup_action(struct cleanup_state *s, const char *where,
-    const char *text, size_t tlen, const char *value, struct buf *prepend)
+    const char *text, size_t tlen, const char *value, struct buf *pre,
+    char **repl)
 {
 	char	 word[32], dsn[16];
 	const char *arg;
@@ -570,15 +631,13 @@ cleanup_action(struct cleanup_state *s, const char *where,
 		    safe);
 	} else if (!strcasecmp(word, "IGNORE")) {
 		ret = ACT_DROP;
-	} else if (!strcasecmp(word, "PREPEND") && prepend && *arg) {
-		buf_printf(prepend, "%s\n", arg);
-	} else if (!strcasecmp(word, "REPLACE") && prepend && *arg) {
-		buf_printf(prepend, "%s\n", arg);
-		ret = ACT_DROP;
+	} else if (!strcasecmp(word, "PREPEND")
+	    || !strcasecmp(word, "REPLACE")) {
+		ret = cleanup_edit(s, toupper((unsigned char)*word) == 'R',
+		    where, safe, arg, pre, repl);
 	} else if (strcasecmp(word, "DUNNO") && strcasecmp(word, "OK")) {
 		if (!strcasecmp(word, "FILTER") || !strcasecmp(word, "REDIRECT")
-		    || !strcasecmp(word, "BCC")
-		    || !strcasecmp(word, "PREPEND")) {
+		    || !strcasecmp(word, "BCC")) {
 			size_t	 i;
 
 			for (i = 0; i < s->m->warned->argc; i++)
@@ -595,23 +654,6 @@ cleanup_action(struct cleanup_state *s, const char *where,
 	}
 	free(safe);
 	return (ret);
-}
-
-/* cleanup_is_header_start - "name:" with a printable name */
-static int
-cleanup_is_header_start(const char *p, size_t len)
-{
-	size_t	 i;
-
-	for (i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)p[i];
-
-		if (ch == ':')
-			return (i > 0);
-		if (ch <= 32 || ch >= 127)
-			return (0);
-	}
-	return (0);
 }
 
 /* cleanup_note_header - remember Message-ID/Date/From for LOCAL */
@@ -663,37 +705,15 @@ cleanup_drop_header(struct cleanup_state *s, const char *h, size_t len)
 	return (0);
 }
 
-/* cleanup_header - checks and rewriting for one logical header */
+/* cleanup_header_out - drop, rewrite or copy one logical header */
 static void
-cleanup_header(struct cleanup_state *s, const char *h, size_t len)
+cleanup_header_out(struct cleanup_state *s, const char *h, size_t len)
 {
 	struct cleanup_maps *m = s->m;
-	struct buf *pre = buf_new(0), *rw;
-	char	*val, *flat, *d;
-	size_t	 i;
-	int	 st, act = ACT_KEEP, cls, f;
+	struct buf *rw;
+	int	 st, cls, f;
 
-	if (m->header_checks) {
-		flat = xmalloc(len + 1);
-		for (i = 0, d = flat; i < len; i++)
-			if (h[i] != '\n' && h[i] != 0)
-				*d++ = h[i];
-		*d = 0;
-		st = maplist_lookup(m->header_checks, flat, &val);
-		if (st == MAP_RETRY) {
-			log_warn("header_checks lookup problem: %s",
-			    maplist_error(m->header_checks));
-			s->retry = 1;
-		} else if (st == MAP_FOUND) {
-			act = cleanup_action(s, "header", flat, strlen(flat),
-			    val, pre);
-			free(val);
-		}
-		free(flat);
-	}
-	buf_append(s->msg, BUF_STR(pre), BUF_LEN(pre));
-	buf_free(pre);
-	if (act != ACT_KEEP || cleanup_drop_header(s, h, len))
+	if (cleanup_drop_header(s, h, len))
 		return;
 	cls = cleanup_hdr_class(h, strcspn(h, ":"));
 	f = cls == 1 ? CANON_HDR_FROM : CANON_HDR_RCPT;
@@ -718,9 +738,52 @@ cleanup_header(struct cleanup_state *s, const char *h, size_t len)
 	buf_putc(s->msg, '\n');
 }
 
-/* cleanup_body_line - body_checks for one line */
+/*
+ * cleanup_header - header_checks, then the header (or, after REPLACE,
+ * its replacement: dropped, counted and rewritten like any header, as
+ * Postfix does) goes out after any PREPEND text
+ */
+static void
+cleanup_header(struct cleanup_state *s, const char *h, size_t len)
+{
+	struct cleanup_maps *m = s->m;
+	struct buf *pre = buf_new(0);
+	char	*val, *flat, *d, *repl = NULL;
+	size_t	 i;
+	int	 st, act = ACT_KEEP;
+
+	if (m->header_checks) {
+		flat = xmalloc(len + 1);
+		for (i = 0, d = flat; i < len; i++)
+			if (h[i] != '\n' && h[i] != 0)
+				*d++ = h[i];
+		*d = 0;
+		st = maplist_lookup(m->header_checks, flat, &val);
+		if (st == MAP_RETRY) {
+			log_warn("header_checks lookup problem: %s",
+			    maplist_error(m->header_checks));
+			s->retry = 1;
+		} else if (st == MAP_FOUND) {
+			act = cleanup_action(s, "header", flat, strlen(flat),
+			    val, pre, &repl);
+			free(val);
+		}
+		free(flat);
+	}
+	buf_append(s->msg, BUF_STR(pre), BUF_LEN(pre));
+	buf_free(pre);
+	if (act == ACT_REPLACE)
+		cleanup_header_out(s, repl, strlen(repl));
+	else if (act == ACT_KEEP)
+		cleanup_header_out(s, h, len);
+	free(repl);
+}
+
+/* cleanup_body_line - body_checks for one line; PREPEND text goes
+ * straight into the message, REPLACE text into *repl */
 static int
-cleanup_body_line(struct cleanup_state *s, const char *l, size_t len)
+cleanup_body_line(struct cleanup_state *s, const char *l, size_t len,
+    char **repl)
 {
 	char	*line, *val;
 	int	 st, act = ACT_KEEP;
@@ -732,7 +795,8 @@ cleanup_body_line(struct cleanup_state *s, const char *l, size_t len)
 		    maplist_error(s->m->body_checks));
 		s->retry = 1;
 	} else if (st == MAP_FOUND) {
-		act = cleanup_action(s, "body", line, strlen(line), val, NULL);
+		act = cleanup_action(s, "body", line, strlen(line), val, s->msg,
+		    repl);
 		free(val);
 	}
 	free(line);
@@ -747,6 +811,7 @@ cleanup_pass1(struct cleanup_state *s, const char *msg, size_t len)
 	const char *p = msg, *end = msg + len, *nl, *hstart = NULL;
 	size_t	 llen, hdr_end = 0, checked = 0;
 	int	 in_headers = 1, act;
+	char	*repl = NULL;
 
 	while (p < end && s->status == CLEANUP_OK) {
 		nl = memchr(p, '\n', (size_t)(end - p));
@@ -773,10 +838,17 @@ cleanup_pass1(struct cleanup_state *s, const char *msg, size_t len)
 		}
 		act = ACT_KEEP;
 		if (s->m->body_checks && checked < (size_t)s->m->body_limit)
-			act = cleanup_body_line(s, p, llen);
+			act = cleanup_body_line(s, p, llen, &repl);
 		checked += llen + 1;
 		if (act == ACT_KEEP)
 			buf_append(s->msg, p, llen + (nl != NULL));
+		else if (act == ACT_REPLACE) {
+			buf_puts(s->msg, repl);
+			if (nl != NULL)
+				buf_putc(s->msg, '\n');
+			free(repl);
+			repl = NULL;
+		}
 		p += llen + (nl != NULL);
 	}
 	if (hstart && s->status == CLEANUP_OK) {	/* headers to the end */

@@ -20,7 +20,10 @@
  *	    canonical_maps), and the From/Sender/To/Cc/Reply-To/... headers
  *	    the same way (canonical_classes defaults);
  *	  - runs header_checks on each (unfolded) header and body_checks
- *	    on each body line: REJECT, WARN, DISCARD, IGNORE, HOLD;
+ *	    on each body line: REJECT, DEFER, WARN, INFO, DISCARD, IGNORE,
+ *	    HOLD, PREPEND (a header or line before the matched one) and
+ *	    REPLACE (the text instead; a replaced header is then rewritten
+ *	    like the original would have been);
  *	  - prepends in->received, or (when it is NULL) the Received:
  *	    header built from the envelope attributes client_address,
  *	    client_name, helo_name, protocol (sasl_username, tls_info, uid

@@ -113,6 +113,51 @@ static const struct vec {
 	{"body_checks IGNORE", "", 0, "a@b.example", "u@example.com", NULL,
 	    M("Subject: ok\n\nkeep\ndropline\nkeep2\n"), CLEANUP_OK, "", 0,
 	    M("Subject: ok\n\nkeep\nkeep2\n"), NULL, NULL},
+	{"header_checks PREPEND: a header before the matched one", "", 0,
+	    "a@b.example", "u@example.com", NULL,
+	    M("From: a@b.example\nSubject: prepend me\n\tfolded\n\nbody\n"),
+	    CLEANUP_OK, "", 0, M("From: a@b.example\nX-Tag: tagged\n"
+	    "Subject: prepend me\n\tfolded\n\nbody\n"), NULL, NULL},
+	{"header_checks REPLACE with $1, folds gone", "", 0, "a@b.example",
+	    "u@example.com", NULL, M("Subject: replace\n me\nX-A: 1\n\nb\n"),
+	    CLEANUP_OK, "", 0, M("Subject: [was] replace me\nX-A: 1\n\nb\n"),
+	    NULL, NULL},
+	{"header_checks REPLACE: the new header is rewritten",
+	    "sender_canonical_maps=inline:{old@example.com=new@example.com}",
+	    0, "a@b.example", "u@example.com", NULL,
+	    M("X-Replace-From: yes\nSubject: s\n\nb\n"), CLEANUP_OK, "", 0,
+	    M("From: Old <new@example.com>\nSubject: s\n\nb\n"), NULL, NULL},
+	{"header_checks REPLACE: the new header can be dropped", "", 0,
+	    "a@b.example", "u@example.com", NULL,
+	    M("X-Replace-Rp: yes\nSubject: s\n\nb\n"), CLEANUP_OK, "", 0,
+	    M("Subject: s\n\nb\n"), NULL, NULL},
+	{"header_checks PREPEND/REPLACE without header text: kept", "", 0,
+	    "a@b.example", "u@example.com", NULL,
+	    M("X-Bad-Prepend: 1\nX-Bad-Replace: 2\nX-Empty: 3\n\nb\n"),
+	    CLEANUP_OK, "", 0,
+	    M("X-Bad-Prepend: 1\nX-Bad-Replace: 2\nX-Empty: 3\n\nb\n"), NULL,
+	    NULL},
+	{"header_checks PREPEND on the last header, no final newline", "", 0,
+	    "a@b.example", "u@example.com", NULL, M("Subject: prepend me"),
+	    CLEANUP_OK, "", 0, M("X-Tag: tagged\nSubject: prepend me"), NULL,
+	    NULL},
+	{"body_checks PREPEND and REPLACE", "", 0, "a@b.example",
+	    "u@example.com", NULL, M("Subject: ok\n\nfirst\nprependline\n"
+	    "replaceline abc\nlast\n"), CLEANUP_OK, "", 0, M("Subject: ok\n\n"
+	    "first\ninserted before\nprependline\nreplaced: abc\nlast\n"),
+	    NULL, NULL},
+	{"body_checks REPLACE on a last line without newline", "", 0,
+	    "a@b.example", "u@example.com", NULL,
+	    M("Subject: ok\n\nreplaceline z"), CLEANUP_OK, "", 0,
+	    M("Subject: ok\n\nreplaced: z"), NULL, NULL},
+	{"body_checks PREPEND/REPLACE without text: line kept", "", 0,
+	    "a@b.example", "u@example.com", NULL,
+	    M("Subject: ok\n\nemptyprepend\nemptyreplace\n"), CLEANUP_OK, "",
+	    0, M("Subject: ok\n\nemptyprepend\nemptyreplace\n"), NULL, NULL},
+	{"body_checks beyond body_checks_size_limit: no PREPEND",
+	    "body_checks_size_limit=10", 0, "a@b.example", "u@example.com",
+	    NULL, M("Subject: ok\n\n0123456789\nprependline\n"), CLEANUP_OK,
+	    "", 0, M("Subject: ok\n\n0123456789\nprependline\n"), NULL, NULL},
 	{"canonical rewriting: envelope and headers",
 	    "sender_canonical_maps=inline:{old@example.com=new@example.com}|"
 	    "canonical_maps=inline:{@olddomain.example=@newdomain.example}",
@@ -432,10 +477,20 @@ main(void)
 	    "/^Subject:.*hold me/ HOLD\n"
 	    "/^Subject:.*discard/ DISCARD\n"
 	    "/^X-Drop:/ IGNORE\n"
-	    "/^X-Warn:/ WARN watched\n");
+	    "/^X-Warn:/ WARN watched\n"
+	    "/^Subject: prepend me/ PREPEND X-Tag: tagged\n"
+	    "/^Subject: (replace me)$/ REPLACE Subject: [was] $1\n"
+	    "/^X-Replace-From:/ REPLACE From: Old <old@example.com>\n"
+	    "/^X-Replace-Rp:/ REPLACE Return-Path: <x@y.example>\n"
+	    "/^X-Bad-Prepend:/ PREPEND not a header\n"
+	    "/^X-Bad-Replace:/ REPLACE : no name\n"
+	    "/^X-Empty:/ PREPEND\n");
 	free(p);
 	p = xasprintf("%s/body_checks", qdir);
-	write_file(p, "/^BADLINE/ REJECT body rejected\n/^dropline$/ IGNORE\n");
+	write_file(p, "/^BADLINE/ REJECT body rejected\n/^dropline$/ IGNORE\n"
+	    "/^prependline$/ PREPEND inserted before\n"
+	    "/^replaceline (.*)$/ REPLACE replaced: $1\n"
+	    "/^emptyprepend$/ PREPEND\n/^emptyreplace$/ REPLACE\n");
 	free(p);
 	pure_tests();
 	for (i = 0; i < sizeof(vecs) / sizeof(vecs[0]); i++)
@@ -484,6 +539,35 @@ main(void)
 	    "watched\n") != NULL, "warning logged");
 	tap_ok(strstr(BUF_STR(logged), ": message-id=<a@b>\n") != NULL,
 	    "message-id logged");
+	tap_ok(strstr(BUF_STR(logged), ": prepend: header Subject: prepend me"
+	    "?folded from client.example[192.0.2.1]; from=<a@b.example> "
+	    "to=<u@example.com> proto=ESMTP helo=<helo.example>: X-Tag: "
+	    "tagged\n") != NULL, "header PREPEND logged in Postfix form");
+	tap_ok(strstr(BUF_STR(logged), ": replace: header Subject: replace me "
+	    "from client.example[192.0.2.1]; from=<a@b.example> "
+	    "to=<u@example.com> proto=ESMTP helo=<helo.example>: Subject: "
+	    "[was] replace me\n") != NULL, "header REPLACE logged");
+	tap_ok(strstr(BUF_STR(logged), ": prepend: body prependline from "
+	    "client.example[192.0.2.1]; from=<a@b.example> to=<u@example.com> "
+	    "proto=ESMTP helo=<helo.example>: inserted before\n") != NULL,
+	    "body PREPEND logged");
+	tap_ok(strstr(BUF_STR(logged), ": replace: body replaceline abc from "
+	    "client.example[192.0.2.1]; from=<a@b.example> to=<u@example.com> "
+	    "proto=ESMTP helo=<helo.example>: replaced: abc\n") != NULL,
+	    "body REPLACE logged");
+	tap_ok(strstr(BUF_STR(logged), "bad PREPEND header text \"not a "
+	    "header\" in header_checks map -- need \"headername: "
+	    "headervalue\"\n") != NULL && strstr(BUF_STR(logged), "bad REPLACE "
+	    "header text \": no name\" in header_checks map") != NULL,
+	    "header text that is not a header: Postfix's warning");
+	tap_ok(strstr(BUF_STR(logged), "PREPEND action without text in "
+	    "header_checks map\n") != NULL && strstr(BUF_STR(logged),
+	    "PREPEND action without text in body_checks map\n") != NULL
+	    && strstr(BUF_STR(logged), "REPLACE action without text in "
+	    "body_checks map\n") != NULL, "action without text: warned");
+	tap_ok(strstr(BUF_STR(logged), "not supported by postern") == NULL
+	    && strstr(BUF_STR(logged), "unknown header/body_checks action")
+	    == NULL, "PREPEND and REPLACE are known actions");
 	conf_reset();
 	p = xasprintf("rm -rf '%s'", qdir);
 	if (system(p) != 0)
