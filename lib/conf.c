@@ -925,17 +925,27 @@ conf_sorted(int which, size_t *np)
 	return (v);
 }
 
+static struct strv *conf_used_refs(void);
+static int conf_entry_unused(const struct centry *, const struct strv *);
+
 /* conf_walk_locked - visit parameters in name order */
 static void
 conf_walk_locked(int which, conf_walk_fn *fn, void *ctx)
 {
 	struct centry **v;
+	struct strv *used = NULL;
 	size_t	 n, i;
 
-	v = conf_sorted(which, &n);
-	for (i = 0; i < n; i++)
-		fn(v[i]->name, which == CONF_DEFAULTS ?
+	if (which & CONF_USED)
+		used = conf_used_refs();
+	v = conf_sorted(which & CONF_ALL, &n);
+	for (i = 0; i < n; i++) {
+		if (used && conf_entry_unused(v[i], used))
+			continue;
+		fn(v[i]->name, (which & CONF_ALL) == CONF_DEFAULTS ?
 		    conf_entry_default(v[i]) : conf_entry_raw(v[i]), ctx);
+	}
+	strv_free(used);
 	free(v);
 }
 
@@ -1069,33 +1079,56 @@ conf_normalize(const char *text)
 	return (s);
 }
 
+/* conf_used_refs - every name some value refers to (lock held) */
+static struct strv *
+conf_used_refs(void)
+{
+	struct centry **v;
+	struct strv *used = strv_new();
+	size_t	 n, i;
+
+	v = conf_sorted(CONF_ALL, &n);
+	for (i = 0; i < n; i++)
+		conf_refs_add(used, conf_entry_raw(v[i]), 1, 0);
+	free(v);
+	return (used);
+}
+
+/*
+ * conf_entry_unused - set in main.cf, known to no program, registered by
+ * none and referred to by no value: Postfix's "unused parameter", which
+ * its postconf -n does not list either.
+ */
+static int
+conf_entry_unused(const struct centry *e, const struct strv *used)
+{
+	return (e->file_val != NULL && e->param == NULL && !e->registered
+	    && !conf_strv_has(used, e->name));
+}
+
 /* conf_check_locked - unused parameters, undefined $references */
 static void
 conf_check_locked(conf_warn_fn *fn, void *ctx)
 {
 	struct centry **v, *e;
-	struct strv *used = strv_new(), *refs, *said = strv_new();
+	struct strv *used = conf_used_refs(), *refs, *said = strv_new();
 	size_t	 n, i, j;
 	const char *path = conf_path_main ? conf_path_main : "main.cf";
-	char	*msg, *norm, err[256];
+	char	*msg, err[256];
 
 	v = conf_sorted(CONF_ALL, &n);
-	/* A user-defined parameter is used if some value refers to it. */
-	for (i = 0; i < n; i++) {
-		conf_refs_add(used, conf_entry_raw(v[i]), 1, 0);
-	}
 	for (i = 0; i < n; i++) {
 		e = v[i];
-		if (e->file_val == NULL || e->param || e->registered)
+		if (!conf_entry_unused(e, used))
 			continue;
-		if (conf_strv_has(used, e->name))
-			continue;
-		norm = conf_normalize(e->file_val);
+		/*
+		 * The value as main.cf has it (continuation lines joined,
+		 * their indentation kept), as Postfix 3.7 prints it.
+		 */
 		msg = xasprintf("%s: unused parameter: %s=%s", path, e->name,
-		    norm);
+		    e->file_val);
 		fn(msg, ctx);
 		free(msg);
-		free(norm);
 	}
 	for (i = 0; i < n; i++) {
 		e = v[i];

@@ -64,7 +64,10 @@ void	 conf_logical_lines(const char *, const char *, size_t,
  *	conf_walk() calls fn(name, raw_value, ctx) in name order for the
  *	explicitly set parameters (CONF_EXPLICIT, "postconf -n") or for
  *	all known parameters with their defaults (CONF_DEFAULTS,
- *	"postconf -d"), or both merged (CONF_ALL, "postconf").
+ *	"postconf -d"), or both merged (CONF_ALL, "postconf"). With
+ *	CONF_EXPLICIT | CONF_USED it leaves out the parameters conf_check()
+ *	calls unused, as Postfix's postconf -n does (call it after the
+ *	names master.cf uses are registered).
  *
  *	conf_check() reports what Postfix reports: a parameter set in
  *	main.cf that no postern program knows ("unused parameter"), a
@@ -116,6 +119,7 @@ void	 conf_logical_lines(const char *, const char *, size_t,
 #define CONF_EXPLICIT	1
 #define CONF_DEFAULTS	2
 #define CONF_ALL	3
+#define CONF_USED	4	/* with CONF_EXPLICIT: not the unused ones */
 
 typedef void conf_walk_fn(const char *name, const char *value, void *ctx);
 typedef void conf_warn_fn(const char *message, void *ctx);

@@ -121,7 +121,7 @@ postconf_show(int which, char **names, int n)
 	for (i = 0; i < n; i++) {
 		if (which == CONF_DEFAULTS)
 			v = conf_default(names[i]);
-		else if (which == CONF_EXPLICIT)
+		else if ((which & CONF_ALL) == CONF_EXPLICIT)
 			v = conf_file_value(names[i], NULL);
 		else
 			v = conf_raw(names[i]);
@@ -509,9 +509,17 @@ main(int argc, char **argv)
 	/* Defaults are shown as if main.cf were empty, as Postfix does. */
 	if (which != CONF_DEFAULTS && conf_load(dir, err, sizeof(err)) < 0)
 		log_fatal("%s", err);
+	/*
+	 * Like Postfix, every run that reads main.cf reports what it saw.
+	 * For -n this comes first: it registers the names master.cf uses,
+	 * and -n, as Postfix's, leaves out the unused parameters.
+	 */
+	if (which == CONF_EXPLICIT) {
+		mastercf_free(postern_check_params(dir, NULL));
+		which |= CONF_USED;
+	}
 	postconf_show(which, argv, argc);
-	/* Like Postfix, every run that reads main.cf reports what it saw. */
-	if (which != CONF_DEFAULTS) {
+	if (which == CONF_ALL) {
 		fflush(stdout);
 		mastercf_free(postern_check_params(dir, NULL));
 	}
