@@ -126,6 +126,7 @@ struct smtpd_checker {
 	int	 peername_lookup;
 	struct sc_domlist mydest, relay_domains, valias_domains, vmbox_domains;
 	struct maplist *valias_maps, *vmbox_maps, *relay_rcpt_maps;
+	struct maplist *rcpt_canon_maps, *canon_maps;
 	struct maplist *local_rcpt_maps, *login_maps;
 	int	 local_rcpt_on;
 	struct strv *mynet_cidrs;
@@ -540,6 +541,8 @@ smtpd_check_new(void)
 	sc_domlist_init(&c->vmbox_domains, conf_str("virtual_mailbox_domains"),
 	    0);
 	c->valias_maps = sc_maplist("virtual_alias_maps");
+	c->rcpt_canon_maps = sc_maplist("recipient_canonical_maps");
+	c->canon_maps = sc_maplist("canonical_maps");
 	c->vmbox_maps = sc_maplist("virtual_mailbox_maps");
 	c->relay_rcpt_maps = sc_maplist("relay_recipient_maps");
 	c->login_maps = sc_maplist("smtpd_sender_login_maps");
@@ -577,6 +580,8 @@ smtpd_check_free(struct smtpd_checker *c)
 	sc_domlist_free(&c->valias_domains);
 	sc_domlist_free(&c->vmbox_domains);
 	maplist_close(c->valias_maps);
+	maplist_close(c->rcpt_canon_maps);
+	maplist_close(c->canon_maps);
 	maplist_close(c->vmbox_maps);
 	maplist_close(c->relay_rcpt_maps);
 	maplist_close(c->local_rcpt_maps);
@@ -1139,8 +1144,17 @@ sc_check_rcpt_maps(struct sc_ctx *x, const char *addr, int sender)
 		return (sc_retry(x, addr));
 	if (cls == SC_CLASS_DEFAULT)
 		return (SC_DUNNO);
-	f = sc_lookup_found(x->c->valias_maps, addr,
+	/* Postfix's check_rcpt_maps(): what recipient_canonical_maps,
+	 * canonical_maps or virtual_alias_maps know is accepted (cleanup
+	 * and qmgr rewrite it before delivery). */
+	f = sc_lookup_found(x->c->rcpt_canon_maps, addr,
 	    cls == SC_CLASS_LOCAL ? MAP_ADDR_USER : 0);
+	if (f == 0)
+		f = sc_lookup_found(x->c->canon_maps, addr,
+		    cls == SC_CLASS_LOCAL ? MAP_ADDR_USER : 0);
+	if (f == 0)
+		f = sc_lookup_found(x->c->valias_maps, addr,
+		    cls == SC_CLASS_LOCAL ? MAP_ADDR_USER : 0);
 	if (f < 0)
 		return (sc_retry(x, addr));
 	if (f > 0)
