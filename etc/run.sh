@@ -5,7 +5,9 @@
 #	sh etc/run.sh
 #	POSTERN_SMTP_PORT=2525 POSTERN_SUBMISSION_PORT=2587
 #	POSTERN_BIN=build/release/bin (the programs to run)
-#	POSTERN_RUN_DIR=./run (tests use their own)
+#	POSTERN_RUN_DIR=./run (tests use their own; as root, when the
+#	postern user cannot enter the checkout, e.g. one in root's 0700
+#	home, the default is /var/lib/postern-demo instead)
 # DESCRIPTION
 #	The first time, it creates ./run (git-ignored):
 #	  run/etc/	main.cf and master.cf from etc/, a self-signed
@@ -40,6 +42,15 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${POSTERN_BIN:-$TOP/build/release/bin}
 case $BIN in /*) ;; *) BIN=$TOP/$BIN ;; esac
 RUN=${POSTERN_RUN_DIR:-$TOP/run}
+# A checkout in root's home (0700 on Debian) cannot be entered by the
+# postern user the daemons run as: keep the instance outside it then.
+if [ -z "${POSTERN_RUN_DIR:-}" ] && [ "$(id -u)" = 0 ] &&
+    getent passwd postern >/dev/null &&
+    ! runuser -u postern -- test -x "$TOP" 2>/dev/null; then
+	RUN=/var/lib/postern-demo
+	echo "run.sh: the postern user cannot enter $TOP;" \
+		"the demo instance lives in $RUN"
+fi
 ETC=$RUN/etc
 SMTP_PORT=${POSTERN_SMTP_PORT:-2525}
 SUB_PORT=${POSTERN_SUBMISSION_PORT:-2587}
