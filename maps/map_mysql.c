@@ -9,9 +9,12 @@
  *
  *	hosts (default localhost): a list of "unix:/path", "inet:host",
  *	"inet:host:port", "host" or "host:port" ([ipv6]:port too). A
- *	connection is made to the hosts in random order, those that
- *	failed in the last retry_interval (default 60s) last; the first
- *	that answers is kept until it fails.
+ *	connection is made to the hosts in random order (random() seeded
+ *	once per process from the time and pid, so that processes spread
+ *	over the hosts as Postfix's do), those that failed in the last
+ *	retry_interval (default 60s) last; the first that answers is kept
+ *	until it fails. Each host that fails to connect is logged as a
+ *	warning naming it, as Postfix's "connect to mysql server" line.
  *	user, password, dbname; option_file, option_group.
  *	query, with %% %s %u %d %1..%9 (each value escaped with
  *	mysql_real_escape_string); or the old form select_field, table,
@@ -352,6 +355,19 @@ map_mysql_try_host(struct map_mysql *t, struct map_mysql_host *h,
 	return (db);
 }
 
+static pthread_once_t map_mysql_seeded = PTHREAD_ONCE_INIT;
+
+/* map_mysql_seed - seed random() once: unseeded, every process agrees */
+static void
+map_mysql_seed(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	srandom((unsigned) ts.tv_sec ^ (unsigned) ts.tv_nsec
+	    ^ ((unsigned) getpid() << 16));
+}
+
 /* map_mysql_connect - random order, recently failed hosts last */
 static int
 map_mysql_connect(struct map *m, struct map_mysql *t)
@@ -361,6 +377,7 @@ map_mysql_connect(struct map *m, struct map_mysql *t)
 	struct buf *why = buf_new(128);
 	int	 pass;
 
+	pthread_once(&map_mysql_seeded, map_mysql_seed);
 	for (pass = 0; pass < 2; pass++) {
 		size_t	 start = n;
 
@@ -377,11 +394,18 @@ map_mysql_connect(struct map *m, struct map_mysql *t)
 	for (i = 0; i < n && t->db == NULL; i++) {
 		struct map_mysql_host *h = &t->hosts[order[i]];
 
+		size_t	 before = BUF_LEN(why);
+
 		if ((t->db = map_mysql_try_host(t, h, why)) != NULL) {
 			t->cur = order[i];
 			h->dead_until = 0;
-		} else
+		} else {
 			h->dead_until = now + t->retry_interval;
+			/* "spec: error; " as map_mysql_try_host wrote it */
+			log_warn("%s: connect to mysql server %s", m->spec,
+			    log_safen(BUF_STR(why) + before,
+			    BUF_LEN(why) - before - 2));
+		}
 	}
 	if (t->db == NULL) {
 		if (BUF_LEN(why) >= 2)
