@@ -139,10 +139,22 @@ try:
     c = smtplib.SMTP('127.0.0.1', BASE, timeout=10)
     c.ehlo('c.example')
     ok(c.has_extn('starttls'), 'may: EHLO offers STARTTLS')
-    code, text = c.sendmail('a@example.org', ['user1@example.com'],
-                            b'Subject: plain\r\n\r\nplain\r\n') or (250, b'')
-    ok(True, 'may: plaintext delivery accepted')
+    code, text = c.mail('a@example.org')
+    ok(code == 250, 'may: plaintext MAIL FROM 250', (code, text))
+    code, text = c.rcpt('user1@example.com')
+    ok(code == 250, 'may: plaintext RCPT TO 250', (code, text))
+    code, text = c.data(b'Subject: plain\r\n\r\nplain\r\n')
+    m = re.search(rb'queued as ([0-9A-Za-z]+)', text)
+    ok(code == 250 and m, 'may: plaintext message queued (250 queued as)',
+       (code, text))
     c.quit()
+    qf = os.path.join(Q, 'incoming', m.group(1).decode()) if m else None
+    data = open(qf, 'rb').read() if qf and os.path.exists(qf) else b''
+    ok(b'\n\nplain\n' in data and re.search(
+        rb'\n\tby mx\.example\.com \(postern\) with ESMTP id ', data)
+       and b'using TLS' not in data,
+       'may: the queue file holds the plaintext message, received with '
+       'ESMTP (no TLS)', data[-600:])
 
     # may: STARTTLS, then a message over TLS
     c = smtplib.SMTP('127.0.0.1', BASE, timeout=10)
