@@ -887,11 +887,51 @@ cleanup_defer(struct cleanup_state *s, const char *text)
 	return (CLEANUP_DEFER);
 }
 
+/*
+ * cleanup_from_phrase - the display name of an added From: header, from
+ * sendmail -F (the full_name attribute), as Postfix's cleanup writes it
+ * with header_from_format = standard: "From: phrase <address>". A name
+ * with RFC 822 specials (or Postfix's "%!") becomes a quoted string
+ * with '"' and '\' escaped; otherwise its words are joined by single
+ * spaces. CR and LF are spaces. Nothing is written for an empty name.
+ */
+static void
+cleanup_from_phrase(struct buf *out, const char *name)
+{
+	const char *cp;
+	int	 words = 0;
+
+	if (name[strcspn(name, "%!()<>@,;:\\\".[]")] != 0) {
+		buf_putc(out, '"');
+		for (cp = name; *cp; cp++) {
+			if (*cp == '"' || *cp == '\\')
+				buf_putc(out, '\\');
+			buf_putc(out, *cp == '\r' || *cp == '\n' ? ' ' : *cp);
+		}
+		buf_append(out, "\" ", 2);
+		return;
+	}
+	for (cp = name; *cp; ) {
+		size_t	 n;
+
+		cp += strspn(cp, " \t\r\n");
+		if ((n = strcspn(cp, " \t\r\n")) == 0)
+			break;
+		if (words++)
+			buf_putc(out, ' ');
+		buf_append(out, cp, n);
+		cp += n;
+	}
+	if (words)
+		buf_putc(out, ' ');
+}
+
 /* cleanup_added_headers - Message-ID, Date, From for local mail */
 static void
 cleanup_added_headers(struct cleanup_state *s, const char *id, time_t now,
     const char *date, struct buf *out)
 {
+	const char *full = cleanup_attr(s->in->attrs, "full_name");
 	struct tm tm;
 	char	 stamp[32];
 
@@ -907,7 +947,11 @@ cleanup_added_headers(struct cleanup_state *s, const char *id, time_t now,
 	if (!s->have_date)
 		buf_printf(out, "Date: %s\n", date);
 	if (!s->have_from) {
-		if (s->in->sender && *s->in->sender)
+		if (s->in->sender && *s->in->sender && full && *full) {
+			buf_printf(out, "From: ");
+			cleanup_from_phrase(out, full);
+			buf_printf(out, "<%s>\n", s->in->sender);
+		} else if (s->in->sender && *s->in->sender)
 			buf_printf(out, "From: %s\n", s->in->sender);
 		else
 			buf_printf(out, "From: MAILER-DAEMON@%s\n",
