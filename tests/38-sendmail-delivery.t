@@ -8,9 +8,12 @@ temporary queue (qmgr -d -l <queue>/public/qmgr, virtual -d -l
 mailbox) arrives with Return-Path:, Delivered-To: and the body; -t takes
 the recipients from the headers and Bcc: is gone; as root, a message
 from an unprivileged user (maildrop 1733) is picked up and delivered;
-the queue is empty afterwards.
+-F puts the full name into the added From: header as Postfix does
+("From: Jane Q Doe <login@$myorigin>", quoted with specials, never when
+the message has a From:); the queue is empty afterwards.
 """
 import os
+import pwd
 import shutil
 import signal
 import subprocess
@@ -21,6 +24,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 'lib'))
 import ptap  # noqa: E402
 from ptap import ok  # noqa: E402
+from need import need_root  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
 PROCS = []
@@ -60,7 +64,8 @@ def main():
     if root:
         os.chown(base, uid, gid)
     with open(os.path.join(cf, 'vmailbox'), 'w') as f:
-        f.write('user1@example.com 1\nuser2@example.com 1\n')
+        f.write('user1@example.com 1\nuser2@example.com 1\n'
+                'fname@example.com 1\n')
     with open(os.path.join(cf, 'aliases'), 'w') as f:
         f.write('root user1@example.com\npostmaster root\n')
     maillog = os.path.join(top, 'maillog')
@@ -120,7 +125,8 @@ def main():
         ok(b'Return-Path: <sender@example.org>' in data and
            b'Bcc:' not in data, '-f sender; no Bcc: header delivered', data)
 
-        if root:
+        if need_root(1, "an unprivileged user's mail is picked up and "
+                     "delivered"):
             r = subprocess.run(['runuser', '-u', 'nobody', '--',
                                 os.path.join(BIN, 'sendmail'), '-C', cf,
                                 'user2@example.com'],
@@ -133,6 +139,43 @@ def main():
                b'Return-Path: <nobody@mx.example.net>' in data,
                'an unprivileged user\'s mail is picked up and delivered',
                r.stderr)
+
+        # sendmail -F: the full name goes into the From: header cleanup
+        # adds, as Postfix writes it (header_from_format = standard):
+        # "From: phrase <address>", the phrase quoted when it has
+        # specials; a message with its own From: keeps it.
+        login = pwd.getpwuid(os.getuid()).pw_name
+        newf = os.path.join(base, 'example.com', 'fname', 'new')
+        for args, msg in (
+                (['-F', 'Jane   Q Doe'], b'Subject: F1\n\nf1\n'),
+                (['-F', 'Doe, Jane "JD" \\ x', '-f', 'jd@example.org'],
+                 b'Subject: F2\n\nf2\n'),
+                (['-F', 'Ignored Name', '-f', 'jd@example.org'],
+                 b'From: Own <own@example.org>\nSubject: F3\n\nf3\n')):
+            r = subprocess.run([os.path.join(BIN, 'sendmail'), '-C', cf] +
+                               args + ['fname@example.com'], input=msg,
+                               capture_output=True)
+            ok(r.returncode == 0, 'sendmail %s' % ' '.join(args), r.stderr)
+        gotf = wait_files(newf, 3)
+        byname = {}
+        for f in gotf:
+            data = open(os.path.join(newf, f), 'rb').read()
+            for k in (b'F1', b'F2', b'F3'):
+                if b'\nSubject: %s\n' % k in data:
+                    byname[k] = data
+        ok(('\nFrom: Jane Q Doe <%s@mx.example.net>\n' % login).encode()
+           in byname.get(b'F1', b''),
+           '-F "Jane   Q Doe": From: Jane Q Doe <login@$myorigin>',
+           byname.get(b'F1', gotf))
+        ok(b'\nFrom: "Doe, Jane \\"JD\\" \\\\ x" <jd@example.org>\n' in
+           byname.get(b'F2', b''),
+           '-F with specials: a quoted phrase, " and \\ escaped',
+           byname.get(b'F2', gotf))
+        d3 = byname.get(b'F3', b'')
+        ok(b'\nFrom: Own <own@example.org>\n' in d3 and
+           d3.count(b'From:') == 1 and b'Ignored Name' not in d3,
+           '-F with a From: header in the message: the header is kept',
+           byname.get(b'F3', gotf))
 
         end = time.time() + 10
         out = ''
