@@ -340,11 +340,25 @@ smtp_destination_recipient_limit = 2
         ok(b'W%020d\n' % 0 in open(dpath, 'rb').read(),
            'warning time cleared (sent once)')
         before = len(dsn_for('fred@sender.example'))
+        note = '%s: sender delay notification: ' % qid
+        ok(read(qlog).count(note) == 1, 'log: one delay notification')
         wake(b'I' + qid.encode())
-        wait_for(lambda: read(qlog).count('%s: from=' % qid) >= 2)
-        time.sleep(0.5)
-        ok(len(dsn_for('fred@sender.example')) == before,
-           'no second delay warning')
+        # The second attempt is over when the file, activated again (the
+        # second from= line is logged after the move to active/), is back
+        # in deferred/ waiting for a later retry. A warning would have been
+        # logged and queued by then; let it reach the agent before counting.
+        ok(wait_for(lambda: read(qlog).count('%s: from=' % qid) >= 2
+                    and not os.path.exists(os.path.join(q, 'active', qid))
+                    and retry_later(dpath)),
+           'second attempt on the warned message done, deferred again',
+           read(qlog)[-2000:])
+        ok(wait_for(lambda: not os.listdir(os.path.join(q, 'incoming'))
+                    and not os.listdir(os.path.join(q, 'active'))),
+           'queue quiet after the second attempt (any new DSN delivered)')
+        ok(read(qlog).count(note) == 1
+           and len(dsn_for('fred@sender.example')) == before,
+           'no second delay warning (log and delivered DSNs)',
+           read(qlog)[-2000:])
 
         # 11b. the warning time is set from delay_warning_time when the
         # writer left it at 0
