@@ -11,6 +11,7 @@ OUTDIR/N.eml: the received bytes after a small envelope block:
   X-Sink-To: <rcpt>       (one per recipient)
   X-Sink-TLS: yes|no
   X-Sink-Auth: <login or "">
+  X-Sink-Resumed: yes|no  (the TLS session was resumed)
   (empty line)
 A file is written to a temporary name and renamed, so a test that sees
 N.eml sees all of it.
@@ -49,7 +50,10 @@ class Sink:
         for r in envelope.rcpt_tos:
             head += 'X-Sink-To: <%s>\r\n' % r
         head += 'X-Sink-TLS: %s\r\n' % ('yes' if session.ssl else 'no')
-        head += 'X-Sink-Auth: %s\r\n\r\n' % login.decode('latin-1')
+        head += 'X-Sink-Auth: %s\r\n' % login.decode('latin-1')
+        tls = session.ssl.get('ssl_object') if session.ssl else None
+        head += 'X-Sink-Resumed: %s\r\n\r\n' % (
+            'yes' if tls is not None and tls.session_reused else 'no')
         path = os.path.join(self.out, '%d.eml' % self.count)
         with open(path + '.tmp', 'wb') as f:
             f.write(head.encode('latin-1') + envelope.original_content)
