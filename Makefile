@@ -106,12 +106,13 @@ check: deps
 # POSTERN_CHECK=1 tells a test it runs under make check: a check that
 # needs root or a program must then run or fail, never skip (a test run
 # by hand with prove may print a TAP SKIP with the reason instead).
+# tests/lib/runtest runs each file with the sanitizer options and a
+# fresh log_path directory, and fails the file on any report of any
+# process it started (master's children included), whatever it checks.
 TESTS	?= build/asan/t/* tests/*.t
 prove:
 	POSTERN_CHECK=1 POSTERN_BIN=$(CURDIR)/build/asan/bin POSTERN_TOP=$(CURDIR) \
-	ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
-	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		prove -e '' $(TESTS) $(PROVE_FLAGS)
+		prove -e $(CURDIR)/tests/lib/runtest $(TESTS) $(PROVE_FLAGS)
 
 run:
 	@sh tools/install-deps run

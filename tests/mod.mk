@@ -10,3 +10,7 @@ dnsq_SRCS := tests/lib/dnsq.c
 TOOLS += saslq
 saslq_SRCS := tests/lib/saslq.c smtpd/smtpd_sasl.c smtpd/smtpd_sasl_pw.c \
 	smtpd/smtpd_sasl_dovecot.c
+
+# tests/lib/canary: a one-byte heap overflow on demand (tests/01-harness.t)
+TOOLS += canary
+canary_SRCS := tests/lib/canary.c

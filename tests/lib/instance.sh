@@ -9,7 +9,10 @@
 #	instance_service_name OLD NEW	rename a master.cf service (inet)
 #	instance_master_cf TEXT		replace master.cf entirely
 #	instance_start			master -d in the background
-#	instance_stop			stop, verify no process is left
+#	instance_stop			stop, verify no process is left,
+#					check the logs (one TAP check)
+#	instance_allow ERE...		log lines the test causes itself
+#	instance_problems		the offending lines so far
 #	instance_cleanup		for trap ... EXIT: stop if running
 #	instance_children		PIDs of master's children
 #	instance_log_grep PATTERN	grep -E in the instance's maillog
@@ -29,8 +32,12 @@
 #	  where nothing answers: no DNS query ever leaves the machine;
 #	  point it at tests/lib/dnsmasq.sh's server with instance_conf),
 #	  smtpd_tls_cert_file/key_file = a fresh self-signed certificate
-#	  in DIR/etc, smtpd_tls_security_level = may and
-#	  smtp_tls_security_level = may (relaxed until the TLS issue).
+#	  in DIR/etc, smtpd_tls_security_level = may (the seed says
+#	  encrypt: the tests' port-25 clients, like the Internet's, mostly
+#	  speak plain SMTP; submission keeps the seed's -o encrypt).
+#	smtp_tls_security_level stays the seed's (encrypt): a test whose
+#	smtp client relays to a server without TLS sets "may" itself and
+#	says why.
 #	In master.cf it rewrites only the service field of the "smtp inet"
 #	and "submission inet" lines to 127.0.0.1:SMTP_PORT and
 #	127.0.0.1:SUBMISSION_PORT (instance_service_name does the same for
@@ -54,6 +61,38 @@
 #	children seen before the stop is alive: any leftover is killed by
 #	PID, reported with diag, and instance_stop returns 1.
 #
+#	Then it reads what master and its children left since
+#	instance_start, and prints one TAP check, "instance: no sanitizer
+#	report, panic: or unexpected child death", which fails listing:
+#	  - maillog lines "process PATH pid N killed by signal S" and
+#	    "... exit status N" (master's word for a child that died or
+#	    failed), "panic:" lines, and "bad command startup";
+#	  - master.out (master's and its children's stderr) lines of a
+#	    sanitizer report ("ERROR: AddressSanitizer", "ERROR:
+#	    LeakSanitizer", "runtime error:") or "panic:".
+#	A test that kills or breaks a child on purpose declares the lines
+#	it causes, before instance_stop, with instance_allow ERE... (grep
+#	-E patterns matched against each maillog line), e.g.
+#	    instance_allow 'bin/virtual pid [0-9]+ killed by signal 9'
+#	Declarations last for the test file. Sanitizer reports cannot be
+#	allowed. instance_problems prints the offending lines (for a test
+#	that wants to check in the middle).
+#
+#	Sanitizer reports: under make check (tests/lib/runtest) every
+#	ASan/LSan report of every process goes to a file in
+#	POSTERN_SAN_DIR, and runtest fails the test file on any of them,
+#	whatever the test checks. UBSan reports (GCC's separate libubsan
+#	ignores log_path when ASan is loaded) go to stderr, i.e.
+#	master.out, read here; every one is fatal (-fno-sanitize-recover),
+#	so the child's death is logged by master as well.
+#
+#	done_testing stops an instance still running before it prints the
+#	plan (tap.sh's TAP_BEFORE_PLAN), so the check is never skipped.
+#	instance_cleanup (the EXIT trap, e.g. after bail_out) stops a
+#	running instance the same way; after the plan it cannot add a TAP
+#	check, so it prints the problems with diag and writes them to
+#	POSTERN_SAN_DIR/instance.problems (runtest then fails the file).
+#
 #	As root (CI), DIR and its parent are made world-searchable so that
 #	children running as mail_owner can read the configuration and
 #	reach the queue (put DIR directly inside a mktemp -d directory,
@@ -69,6 +108,9 @@ INSTANCE_LOG=
 INSTANCE_MAIL=
 INSTANCE_PID=
 INSTANCE_PORTS=()
+INSTANCE_ALLOW=()
+INSTANCE_LOG_FROM=1
+INSTANCE_OUT_FROM=1
 
 # wait_for - retry a command until it succeeds or the time is up
 wait_for() {
@@ -155,8 +197,7 @@ instance_create() {
 		"resolver_nameservers=${INSTANCE_RESOLVER:-127.0.0.1:9}" \
 		"smtpd_tls_cert_file=$INSTANCE_CONF/cert.pem" \
 		"smtpd_tls_key_file=$INSTANCE_CONF/key.pem" \
-		"smtpd_tls_security_level=may" \
-		"smtp_tls_security_level=may" || return 1
+		"smtpd_tls_security_level=may" || return 1
 	if [ -n "$smtp_port" ]; then
 		instance_service_name smtp "127.0.0.1:$smtp_port"
 		INSTANCE_PORTS+=("$smtp_port")
@@ -172,7 +213,10 @@ instance_create() {
 instance_start() {
 	local p before
 	: >> "$INSTANCE_LOG"
+	: >> "$INSTANCE_DIR/master.out"
 	before=$(wc -l < "$INSTANCE_LOG")
+	INSTANCE_LOG_FROM=$((before + 1))
+	INSTANCE_OUT_FROM=$(($(wc -l < "$INSTANCE_DIR/master.out") + 1))
 	"$POSTERN_BIN/master" -c "$INSTANCE_CONF" -d \
 		>> "$INSTANCE_DIR/master.out" 2>&1 &
 	INSTANCE_PID=$!
@@ -218,6 +262,7 @@ instance_stop() {
 		left=1
 	fi
 	wait "$INSTANCE_PID" 2>/dev/null
+	instance_check
 	for pid in $kids; do
 		if pid_alive "$pid"; then
 			sleep 1
@@ -233,11 +278,56 @@ instance_stop() {
 	return $left
 }
 
+# instance_allow - maillog lines (ERE) the test causes on purpose
+instance_allow() {
+	INSTANCE_ALLOW+=("$@")
+}
+
+# instance_problems - unexpected deaths, panics, sanitizer reports
+instance_problems() {
+	local re allowed line
+	allowed=$(printf '%s\n' "${INSTANCE_ALLOW[@]}" | grep .)
+	tail -n +"$INSTANCE_LOG_FROM" "$INSTANCE_LOG" 2>/dev/null |
+	    grep -E 'process [^ ]+ pid [0-9]+ (killed by signal|exit status)|panic:|bad command startup' |
+	    if [ -n "$allowed" ]; then
+		grep -v -E -f <(printf '%s\n' "$allowed")
+	    else
+		cat
+	    fi
+	tail -n +"$INSTANCE_OUT_FROM" "$INSTANCE_DIR/master.out" \
+	    2>/dev/null | grep -E -A12 \
+	    'ERROR: (Address|Leak)Sanitizer|runtime error:|panic:' |
+	    sed 's/^/master.out: /'
+	return 0
+}
+
+# instance_check - one TAP check on the logs since instance_start
+instance_check() {
+	local probs name
+	name="instance: no sanitizer report, panic: or unexpected child death"
+	probs=$(instance_problems | head -n 40)
+	if [ -z "$TAP_DONE" ]; then
+		if [ -z "$probs" ]; then
+			pass "$name"
+		else
+			fail "$name" "$probs"
+		fi
+		return 0
+	fi
+	[ -z "$probs" ] && return 0
+	diag "instance_cleanup: $name: failed after the plan:"
+	diag "$probs"
+	if [ -n "$POSTERN_SAN_DIR" ] && [ -d "$POSTERN_SAN_DIR" ]; then
+		printf '%s\n' "$probs" >> "$POSTERN_SAN_DIR/instance.problems"
+	fi
+}
+
 # instance_cleanup - for trap EXIT: stop whatever is still running
 instance_cleanup() {
 	[ -n "$INSTANCE_PID" ] && instance_stop
 	return 0
 }
+TAP_BEFORE_PLAN+=(instance_cleanup)
 
 # instance_log_grep - grep -E the instance's maillog
 instance_log_grep() {

@@ -10,9 +10,22 @@ failed() say how many checks ran and failed; done() prints the plan
 ("1..N", TAP allows it last) and returns the exit status: 0 only if at
 least one check ran and none failed.
 
+sanitizer_ok(text='', name='no sanitizer reports') is one check: no
+sanitizer report in text (a daemon's stderr log the test read) nor in
+POSTERN_SAN_DIR. Under make check (tests/lib/runtest) every process's
+ASan/LSan report goes to a file there, and runtest fails the test file on
+any of them by itself; this check says it from inside the test, at a
+chosen point. text still matters: without runtest reports go to stderr,
+and GCC's UBSan writes to stderr even under runtest (its separate runtime
+ignores log_path when ASan is loaded; every UBSan report is fatal, so the
+process's exit status shows it as well).
+
 enc()/dec() are lib/attr.h's value encoding (%25 %0D %0A %00), read()
 returns a file's text or "" when it cannot be read.
 """
+import glob
+import os
+import re
 import sys
 
 _count = 0
@@ -30,6 +43,34 @@ def ok(cond, name, diag=None):
             print('#   ' + line)
     sys.stdout.flush()
     return cond
+
+
+SAN_PATTERN = re.compile(r'ERROR: (Address|Leak|Thread)Sanitizer|'
+                         r'runtime error:')
+
+
+def sanitizer_reports(text=''):
+    """The sanitizer reports so far: POSTERN_SAN_DIR's files and text's."""
+    out = []
+    d = os.environ.get('POSTERN_SAN_DIR')
+    if d:
+        for f in sorted(glob.glob(os.path.join(d, 'san.*'))):
+            out.append('%s:\n%s' % (f, '\n'.join(
+                read(f).splitlines()[:20])))
+    if isinstance(text, bytes):
+        text = text.decode('latin-1')
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if SAN_PATTERN.search(line):
+            out.append('\n'.join(lines[i:i + 12]))
+            if len(out) > 4:
+                break
+    return out
+
+
+def sanitizer_ok(text='', name='no sanitizer reports'):
+    r = sanitizer_reports(text)
+    return ok(not r, name, '\n'.join(r))
 
 
 def count():

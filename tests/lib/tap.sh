@@ -12,8 +12,11 @@
 #	diag TEXT...		"# TEXT" on stderr
 #	note TEXT...		"# TEXT" on stdout
 #	bail_out REASON		"Bail out!", exit 255
-#	done_testing		print the plan "1..N"; exit 0 only if every
-#				check passed and at least one ran
+#	done_testing		run the TAP_BEFORE_PLAN commands, print the
+#				plan "1..N"; exit 0 only if every check
+#				passed and at least one ran
+#	sanitizer_ok [TEXT [NAME]]	a check: no sanitizer report in TEXT
+#				(a log the test read) nor in POSTERN_SAN_DIR
 # DESCRIPTION
 #	Checks print "ok N - name" or "not ok N - name" with a "# got/want"
 #	diagnostic. The plan is printed at the end (TAP allows that), so a
@@ -21,11 +24,28 @@
 #	Call done_testing last; its status is the script's exit status.
 #	Every check returns 0 if it passed and 1 if it failed, so
 #	"like ... || diag ..." adds detail to a failure (beware of set -e).
+#
+#	TAP_BEFORE_PLAN is an array of commands done_testing runs before
+#	the plan, where they may still add checks (tests/lib/instance.sh
+#	stops a running instance there and checks its logs). TAP_DONE is
+#	set once the plan is printed: a helper running later (an EXIT
+#	trap) must not print checks.
+#
+#	Sanitizer reports: under make check every process's ASan/LSan
+#	report goes to a file in POSTERN_SAN_DIR (tests/lib/runtest), which
+#	fails the test file by itself. sanitizer_ok makes the same check
+#	from inside the test, with a name, at a chosen point, and also
+#	looks in TEXT (stderr of a daemon the test started: where reports
+#	go when the test runs without runtest, and where GCC's UBSan
+#	writes even under it).
 # DIAGNOSTICS
 #	Every failed check is counted; done_testing returns 1 if any failed.
 
 TAP_COUNT=0
 TAP_FAILED=0
+TAP_DONE=
+TAP_BEFORE_PLAN=()
+SAN_PATTERN='ERROR: (Address|Leak)Sanitizer|runtime error:|ERROR: ThreadSanitizer'
 
 # tap_result - print one result line
 tap_result() {
@@ -127,8 +147,32 @@ bail_out() {
 	exit 255
 }
 
+# sanitizer_ok - no sanitizer report in TEXT nor in POSTERN_SAN_DIR
+sanitizer_ok() {
+	local text=$1 name=${2:-no sanitizer reports} f found=
+	if [ -n "$POSTERN_SAN_DIR" ]; then
+		for f in "$POSTERN_SAN_DIR"/san.*; do
+			[ -e "$f" ] && found+="$f"$'\n'"$(head -n 20 "$f")"$'\n'
+		done
+	fi
+	if [[ "$text" =~ $SAN_PATTERN ]]; then
+		found+=$(printf '%s\n' "$text" | grep -E -A12 "$SAN_PATTERN" |
+		    head -n 40)
+	fi
+	if [ -z "$found" ]; then
+		pass "$name"
+	else
+		fail "$name" "$found"
+	fi
+}
+
 # done_testing - print the plan, return the status
 done_testing() {
+	local c
+	for c in "${TAP_BEFORE_PLAN[@]}"; do
+		$c
+	done
+	TAP_DONE=1
 	echo "1..$TAP_COUNT"
 	[ "$TAP_FAILED" = 0 ] && [ "$TAP_COUNT" -gt 0 ]
 }
