@@ -4,8 +4,10 @@
 # fresh one in its place; a child holding a session is not idle), fifo
 # services (master.cf type "fifo": the socket in public/, master's
 # wakeup timer and a client's trigger reach the daemon), max_use (from
-# main.cf as well as -o; 0 = no limit; qmgr, long-lived, never retired).
-# With the echod test daemon and the real qmgr. Ports 26400-26439.
+# main.cf as well as -o; 0 = no limit; qmgr, long-lived, never retired),
+# and a Postfix 2.x master.cf with qmgr and pickup as fifo services
+# delivering a sendmail message. With the echod test daemon and the real
+# qmgr and virtual. Ports 26400-26439.
 set -u
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/instance.sh"
@@ -154,6 +156,38 @@ sleep 1
 pid_alive "$q"
 ok $? "qmgr (long-lived) is not retired by max_use after 4 wakeups"
 is "$(instance_log_count "pid $q (killed|exit status)")" 0 "... and did not die"
+instance_stop
+ok $? "stopped"
+
+# ---- 4. a Postfix 2.x master.cf: qmgr and pickup as fifo services ----
+VUID=$(id -u vmail 2>/dev/null || id -u)
+VGID=$(id -g vmail 2>/dev/null || id -g)
+chown "$VUID:$VGID" "$INSTANCE_MAIL"
+printf 'old@example.org example.org/old/\n' > "$INSTANCE_CONF/vmailbox"
+chmod 644 "$INSTANCE_CONF/vmailbox"
+instance_conf "max_use=0" "alias_maps=" "alias_database=" \
+	"sender_canonical_maps=" "canonical_maps=" \
+	"virtual_mailbox_domains=example.org" \
+	"virtual_mailbox_maps=texthash:$INSTANCE_CONF/vmailbox" \
+	"virtual_alias_maps=" \
+	"virtual_uid_maps=static:$VUID" "virtual_gid_maps=static:$VGID"
+instance_master_cf "pickup    fifo  n       -       -       60      1       pickup
+qmgr      fifo  n       -       n       300     1       qmgr
+virtual   unix  -       n       n       -       -       virtual"
+INSTANCE_PORTS=()
+instance_start
+ok $? "master starts with qmgr and pickup as fifo services (Postfix 2.x style)"
+wait_for '[ -S "$INSTANCE_QUEUE/public/qmgr" ]' 10
+ok $? "... qmgr's fifo service is public/qmgr"
+"$POSTERN_BIN/postqueue" -c "$INSTANCE_CONF" -f >/dev/null 2>&1
+ok $? "postqueue -f reaches qmgr through it (exit 0; 69 when nothing listens)"
+printf 'Subject: via fifo qmgr\n\nold style\n' |
+	"$POSTERN_BIN/sendmail" -C "$INSTANCE_CONF" -f a@example.net old@example.org
+ok $? "sendmail queues a message"
+wait_for "grep -rl 'Subject: via fifo qmgr' '$INSTANCE_MAIL/example.org/old/new/'" 30
+ok $? "... qmgr (fifo service) picks it up and virtual delivers it"
+like "$(instance_log_grep 'service pickup: program pickup is folded')" \
+	'folded into postern' "the fifo pickup service is accepted as folded"
 instance_stop
 ok $? "stopped"
 done_testing
