@@ -12,7 +12,9 @@
  *	  1. expiry: when the message is older than maximal_queue_lifetime
  *	     (bounce_queue_lifetime for a null-sender message), every
  *	     pending recipient is bounced with its last defer reason
- *	     (status kept as the agent gave it, Action: failed);
+ *	     (status kept as the agent gave it, Action: failed), logged
+ *	     as Postfix does: "ID: from=<s>, status=expired, returned to
+ *	     sender";
  *	  2. bounce/ID: a DSN to the sender for the recipients whose
  *	     NOTIFY allows it (not given, or FAILURE), and a success report
  *	     for the delivered ones that asked for NOTIFY=SUCCESS (they are
@@ -235,17 +237,14 @@ expire(struct qmgr_msg *m)
 		    : "message expired";
 		e.time = time(NULL);
 		if (queue_log_append(qmgr_conf.queue_dir, "bounce", m->id,
-		    &e) < 0 || queue_file_mark_done(qf, i) < 0) {
+		    &e) < 0 || queue_file_mark_done(qf, i) < 0)
 			log_warn("%s: cannot expire recipient %zu: %m", m->id,
 			    i);
-			continue;
-		}
-		log_info("%s: to=<%s>, relay=none, dsn=%s, status=expired,"
-		    " returned to sender (%s)", m->id,
-		    log_safe(e.recipient), log_safe(e.status),
-		    log_safe(e.reason));
 	}
 	queue_log_free(d, nd);
+	/* Postfix's qmgr line, once per message (log analysers match it) */
+	log_info("%s: from=<%s>, status=expired, returned to sender", m->id,
+	    log_safe(qf->sender));
 }
 
 /* log_path - queue_dir/log/id */
