@@ -23,7 +23,9 @@
  *	TLS: "may" uses STARTTLS when offered; "encrypt" and up defers
  *	(4.7.4) when it is not offered; "verify"/"secure" also check the
  *	certificate (tls_verify_peer()) against the MX host name, or the
- *	nexthop and its subdomains. After the handshake, anything the
+ *	nexthop and its subdomains, and defer 4.7.5 with Postfix's reason
+ *	"Server certificate not trusted" (chain) or "... not verified"
+ *	(name). After the handshake, anything the
  *	server sent before it is discarded. With "may", a failed
  *	handshake sets s->tls_failed; the caller then connects again with
  *	s->no_tls (plaintext), as Postfix does.
@@ -622,8 +624,12 @@ do_starttls(struct smtp_sess *s, struct conn *c, struct features *f)
 	log_info("%s TLS connection established to %s:%d: %s", trust, name,
 	    s->dest->port, tls_log_info(c->ssl, info, sizeof(info)));
 	if (cfg->tls_level >= TLS_LEV_VERIFY && !verified) {
-		sess_fail(s, "4.7.5", "Server certificate not verified: %s",
-		    err);
+		/* Postfix's reasons: a chain we do not trust, then a name
+		 * that does not match; the detail goes to the log. */
+		log_info("server certificate verification failed for %s:%d: "
+		    "%s", name, s->dest->port, err);
+		sess_fail(s, "4.7.5", "Server certificate not %s",
+		    strcmp(trust, "Untrusted") == 0 ? "trusted" : "verified");
 		return (-1);
 	}
 	return (1);
