@@ -22,8 +22,9 @@
 #     Verified; corp.test deferred 4.7.5 (the certificate does not name
 #     the nexthop);
 #   the wrong issuer and the wrong name are deferred 4.7.5 at verify and
-#     secure, logged Untrusted/Trusted, with nothing sent to the server
-#     and no retry in plaintext;
+#     secure with Postfix's reasons ("Server certificate not trusted",
+#     "... not verified"), logged Untrusted/Trusted, with nothing sent to
+#     the server and no retry in plaintext;
 #   may: the same two servers deliver over TLS, logged Untrusted and
 #     Trusted (Postfix's words for an unverified and a verified chain).
 # Ports 20820-20859. About 10 s.
@@ -221,16 +222,23 @@ delivered() {
 		"$3: logged Verified TLS connection"
 }
 
-# refused LEVEL NEXTHOP DIR TRUST NAME - deferred 4.7.5, nothing sent
+# refused LEVEL NEXTHOP DIR TRUST NAME - deferred 4.7.5, nothing sent;
+# TRUST is how the connection is logged (Untrusted: the chain failed,
+# reason "not trusted"; Trusted: the name failed, "not verified")
 refused() {
-	local n0 off a
+	local n0 off a why
 	n0=$(received "$3")
 	off=$(stat -c %s "$LOG")
 	a=$(request "$1" "$2")
 	like "$a" "rcpt.0.action=deferred" "$5: deferred" || diag "$a"
 	like "$a" "rcpt.0.status=4\\.7\\.5" "$5: 4.7.5"
-	like "$a" "rcpt.0.reason=Server certificate not verified" \
-		"$5: reason: Server certificate not verified"
+	why=verified
+	[ "$4" = Untrusted ] && why=trusted
+	is "$(printf '%s\n' "$a" | sed -n 's/^rcpt\.0\.reason=//p')" \
+		"Server certificate not $why" \
+		"$5: Postfix's reason: Server certificate not $why"
+	like "$(log_since "$off")" "server certificate verification failed for [^ ]+\\[127\\.0\\.0\\.1\\]:[0-9]+: " \
+		"$5: the detail is logged"
 	is "$(received "$3")" "$n0" "$5: the server got no message"
 	like "$(log_since "$off")" "$4 TLS connection established to " \
 		"$5: logged $4 TLS connection"
