@@ -518,6 +518,7 @@ is "$rc" 0 "postscreen exits 0 on SIGTERM"
 grep -E 'panic|fatal|Sanitizer|runtime error' "$DIR"/postscreen*.log >&2
 [ $? -ne 0 ]
 ok $? "no panic, fatal, or sanitizer report in the log"
+sanitizer_ok "" "no ASan/LSan report (POSTERN_SAN_DIR) from any process"
 grep -q ERROR "$DIR/fake.log"
 [ $? -ne 0 ]
 ok $? "every hand-off was well-formed"
