@@ -682,22 +682,77 @@ split_transport(struct qmgr_route *r, const char *value, int override)
 	}
 }
 
-/* qmgr_resolve_leaf - route one final address */
-int
-qmgr_resolve_leaf(struct qmgr_resolve_maps *m, const char *addr,
-    struct qmgr_route *r)
+/* utf8_ok - well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF) */
+static int
+utf8_ok(const unsigned char *s)
+{
+	unsigned int cp;
+	int	 n, i;
+
+	while (*s) {
+		if (*s < 0x80) {
+			s++;
+			continue;
+		}
+		if (*s >= 0xc2 && *s <= 0xdf)
+			n = 1, cp = *s & 0x1f;
+		else if (*s >= 0xe0 && *s <= 0xef)
+			n = 2, cp = *s & 0x0f;
+		else if (*s >= 0xf0 && *s <= 0xf4)
+			n = 3, cp = *s & 0x07;
+		else
+			return (0);
+		for (i = 1; i <= n; i++) {
+			if ((s[i] & 0xc0) != 0x80)
+				return (0);
+			cp = (cp << 6) | (s[i] & 0x3f);
+		}
+		if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
+		    || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+			return (0);
+		s += n + 1;
+	}
+	return (1);
+}
+
+/*
+ * domain_ok - what Postfix's resolver accepts as a domain: an address
+ * literal, or a host name (with SMTPUTF8, UTF-8 letters count as
+ * letters). Anything else is its RESOLVE_FLAG_ERROR: 5.1.3.
+ */
+static int
+domain_ok(const char *dom)
+{
+	char	*copy, *cp;
+	int	 ok;
+
+	if (*dom == '[')
+		return (addr_is_ip_literal(dom));
+	if (!utf8_ok((const unsigned char *)dom))
+		return (0);
+	copy = xstrdup(dom);
+	for (cp = copy; *cp; cp++)
+		if ((unsigned char)*cp >= 0x80)
+			*cp = 'u';
+	ok = addr_valid_hostname(copy);
+	free(copy);
+	return (ok);
+}
+
+/* resolve_leaf - route one final address whose domain is dom */
+static int
+resolve_leaf(struct qmgr_resolve_maps *m, const char *addr,
+    const char *dom, struct qmgr_route *r)
 {
 	const struct qmgr_resolve_conf *c = m->conf;
-	const char *dom = addr_domain(addr);
 	char	 why[512], *value = NULL;
 	int	 local, rc;
 
-	memset(r, 0, sizeof(*r));
 	if (special_alias(addr))
 		return (route_set(r, QMGR_ROUTE_BOUNCE, "5.3.0", "unsupported"
 		    " alias destination %s: no local delivery agent",
 		    log_safe(addr)));
-	if (*dom == 0)
+	if (*dom == 0 || !domain_ok(dom))
 		return (route_set(r, QMGR_ROUTE_BOUNCE, "5.1.3",
 		    "bad address syntax: %s", log_safe(addr)));
 	if ((local = is_local(m, dom, why, sizeof(why))) < 0)
@@ -751,4 +806,23 @@ qmgr_resolve_leaf(struct qmgr_resolve_maps *m, const char *addr,
 		r->nexthop = NULL;
 	}
 	return (r->action);
+}
+
+/* qmgr_resolve_leaf - route one final address */
+int
+qmgr_resolve_leaf(struct qmgr_resolve_maps *m, const char *addr,
+    struct qmgr_route *r)
+{
+	const char *dom = addr_domain(addr);
+	size_t	 len = strlen(dom);
+	char	*stripped = NULL;
+	int	 rc;
+
+	memset(r, 0, sizeof(*r));
+	/* As Postfix's resolver: one trailing dot goes ("a@b.example."). */
+	if (len > 1 && dom[len - 1] == '.' && dom[len - 2] != '.')
+		dom = stripped = xstrndup(dom, len - 1);
+	rc = resolve_leaf(m, addr, dom, r);
+	free(stripped);
+	return (rc);
 }

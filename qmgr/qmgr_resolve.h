@@ -45,7 +45,10 @@
  *	with nexthop $relayhost or the domain. transport_maps (address,
  *	domain, then parent domains as ".parent") override transport and
  *	nexthop where they give them. "transport:nexthop" values are split
- *	at the first ':'.
+ *	at the first ':'. One trailing dot of the domain is ignored (as
+ *	Postfix strips it). An address without a domain, or whose domain is
+ *	neither an address literal nor a valid host name (UTF-8 allowed),
+ *	bounces 5.1.3 bad address syntax, as Postfix's resolver flags it.
  * DIAGNOSTICS
  *	Temporary map failures become QMGR_ROUTE_DEFER / QMGR_EXPAND_DEFER
  *	with a 4.3.0 reason, never a bounce.
