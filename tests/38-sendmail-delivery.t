@@ -10,7 +10,8 @@ the recipients from the headers and Bcc: is gone; as root, a message
 from an unprivileged user (maildrop 1733) is picked up and delivered;
 -F puts the full name into the added From: header as Postfix does
 ("From: Jane Q Doe <login@$myorigin>", quoted with specials, never when
-the message has a From:); the queue is empty afterwards.
+the message has a From:); the queue is empty afterwards; qmgr and
+virtual were running all along, exit 0 on SIGTERM, no sanitizer report.
 """
 import os
 import pwd
@@ -190,6 +191,24 @@ def main():
         text = open(maillog).read() if os.path.exists(maillog) else ''
         ok('relay=virtual' in text and 'status=sent (delivered to maildir)'
            in text and ': removed' in text, 'Postfix-style log lines', text)
+
+        # qmgr and virtual ran to the end and stop cleanly (a crash or a
+        # sanitizer abort on the way shows here); ASan/LSan reports are
+        # files in POSTERN_SAN_DIR (tests/lib/runtest), UBSan's (and all,
+        # without runtest) are in their stderr, daemons.out.
+        for p in PROCS:
+            name = os.path.basename(p.args[0])
+            alive = p.poll() is None
+            if alive:
+                p.send_signal(signal.SIGTERM)
+            try:
+                rc = p.wait(10)
+            except subprocess.TimeoutExpired:
+                rc = 'hung'
+            ok(alive and rc == 0, '%s was running and exits 0 on SIGTERM'
+               % name, 'alive: %s, exit: %s' % (alive, rc))
+        log.flush()
+        ptap.sanitizer_ok(ptap.read(os.path.join(top, 'daemons.out')))
     finally:
         for p in PROCS:
             if p.poll() is None:
