@@ -104,6 +104,8 @@ struct smtp_cfg {
 	struct tls_ctx *tls;	/* NULL: no TLS (level none or broken) */
 	int	 tls_level;
 	char	*tls_error;	/* why tls is NULL when level > none */
+	char	*cert_match;	/* smtp_tls_verify_cert_match or
+				 * _secure_cert_match, per the level */
 };
 
 struct smtp_maps {

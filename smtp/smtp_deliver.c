@@ -159,6 +159,8 @@ smtp_cfg_load(struct smtp_cfg *cfg, const char *service)
 		} else if (!cfg->lmtp)
 			cfg->tls_level = tls_ctx_level(cfg->tls);
 	}
+	cfg->cert_match = cfg_dup(cfg->tls_level == TLS_LEV_SECURE
+	    ? "smtp_tls_secure_cert_match" : "smtp_tls_verify_cert_match");
 }
 
 /* smtp_cfg_free - release it */
@@ -174,6 +176,7 @@ smtp_cfg_free(struct smtp_cfg *cfg)
 	free(cfg->sasl_filter);
 	free(cfg->generic_maps);
 	free(cfg->tls_error);
+	free(cfg->cert_match);
 	tls_ctx_free(cfg->tls);
 	memset(cfg, 0, sizeof(*cfg));
 }

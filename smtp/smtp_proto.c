@@ -22,8 +22,10 @@
  *
  *	TLS: "may" uses STARTTLS when offered; "encrypt" and up defers
  *	(4.7.4) when it is not offered; "verify"/"secure" also check the
- *	certificate (tls_verify_peer()) against the MX host name, or the
- *	nexthop and its subdomains, and defer 4.7.5 with Postfix's reason
+ *	certificate (tls_verify_peer()) against the names of
+ *	smtp_tls_verify_cert_match (default: the MX host name) or
+ *	smtp_tls_secure_cert_match (the nexthop and its subdomains), and
+ *	defer 4.7.5 with Postfix's reason
  *	"Server certificate not trusted" (chain) or "... not verified"
  *	(name). After the handshake, anything the
  *	server sent before it is discarded. With "may", a failed
@@ -541,14 +543,50 @@ do_helo(struct smtp_sess *s, struct conn *c, struct features *f)
 	return (0);
 }
 
+/*
+ * cert_names - the names the server certificate may match at levels
+ * verify and secure: smtp_tls_verify_cert_match or _secure_cert_match
+ * as Postfix reads them (separated by commas, space or colons):
+ * "hostname" the server's name (the MX host or the [host]), "nexthop"
+ * the nexthop domain without [] and :port, "dot-nexthop" its
+ * subdomains, anything else a literal name (".domain": subdomains).
+ */
+static struct strv *
+cert_names(const struct smtp_sess *s)
+{
+	struct strv *v = strv_new();
+	char	*copy = xstrdup(s->cfg->cert_match ? s->cfg->cert_match : ""),
+		*cp = copy, *tok, *nh, *q;
+
+	nh = xstrdup(s->nexthop + (*s->nexthop == '['));
+	if ((q = strchr(nh, *s->nexthop == '[' ? ']' : ':')) != NULL)
+		*q = 0;
+	while ((tok = str_token(&cp, ", \t\r\n:")) != NULL) {
+		if (strcasecmp(tok, "hostname") == 0)
+			strv_add(v, s->dest->host);
+		else if (strcasecmp(tok, "nexthop") == 0)
+			strv_add(v, nh);
+		else if (strcasecmp(tok, "dot-nexthop") == 0) {
+			char	*d = xasprintf(".%s", nh);
+
+			strv_add(v, d);
+			free(d);
+		} else
+			strv_add(v, tok);
+	}
+	free(nh);
+	free(copy);
+	return (v);
+}
+
 /* do_starttls - STARTTLS and the handshake per the level; 0/1 or -1 */
 static int
 do_starttls(struct smtp_sess *s, struct conn *c, struct features *f)
 {
 	const struct smtp_cfg *cfg = s->cfg;
 	struct smtp_reply r = {0};
-	char	 name[400], err[256], info[200], key[600], nhost[300];
-	const char *names[3] = {NULL, NULL, NULL};
+	char	 name[400], err[256], info[200], key[600];
+	struct strv *names;
 	const char *trust = "Untrusted";
 	int	 bad, verified;
 
@@ -598,24 +636,10 @@ do_starttls(struct smtp_sess *s, struct conn *c, struct features *f)
 		s->tls_failed = 1;
 		return (-1);
 	}
-	snprintf(nhost, sizeof(nhost), ".%s", s->nexthop);
-	if (cfg->tls_level == TLS_LEV_SECURE) {
-		names[0] = nhost + 1;
-		names[1] = nhost;
-	} else
-		names[0] = s->dest->host;
-	/* Strip a [host]:port nexthop to the host for matching. */
-	if (cfg->tls_level == TLS_LEV_SECURE) {
-		char	*p = nhost + 1, *q;
-
-		if (*p == '[') {
-			memmove(p, p + 1, strlen(p));
-			if ((q = strchr(p, ']')) != NULL)
-				*q = 0;
-		} else if ((q = strchr(p, ':')) != NULL)
-			*q = 0;
-	}
-	verified = tls_verify_peer(c->ssl, names, err, sizeof(err));
+	names = cert_names(s);
+	verified = tls_verify_peer(c->ssl, (const char *const *)names->argv,
+	    err, sizeof(err));
+	strv_free(names);
 	if (verified)
 		trust = cfg->tls_level >= TLS_LEV_VERIFY ? "Verified" : "Trusted";
 	else if (SSL_get_verify_result(c->ssl) == X509_V_OK
