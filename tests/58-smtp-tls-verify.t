@@ -25,6 +25,9 @@
 #     secure with Postfix's reasons ("Server certificate not trusted",
 #     "... not verified"), logged Untrusted/Trusted, with nothing sent to
 #     the server and no retry in plaintext;
+#   smtp_tls_verify_cert_match and smtp_tls_secure_cert_match are
+#     obeyed: "nexthop" alone refuses the MX host name and subdomains, a
+#     literal ".good.test" accepts mx.good.test for corp.test;
 #   may: the same two servers deliver over TLS, logged Untrusted and
 #     Trusted (Postfix's words for an unverified and a verified chain).
 # Ports 20820-20859. About 10 s.
@@ -128,13 +131,24 @@ for s in good fake bad; do
 		"$TOP/$s" "$C/$s.pem" "$C/$s.key" >"$TOP/sink.$s.out" 2>&1 &
 	PIDS+=($!)
 done
-for lvl in verify secure may; do
-	"$POSTERN_BIN/smtp" -c "$E" -d -l "$Q/private/$lvl" \
-		-o smtp_tls_security_level=$lvl >>"$LOG" 2>&1 &
+# agent SOCKET LEVEL [-o name=value...] - an smtp agent on private/SOCKET
+agent() {
+	local sock=$1 lvl=$2
+	shift 2
+	"$POSTERN_BIN/smtp" -c "$E" -d -l "$Q/private/$sock" \
+		-o smtp_tls_security_level=$lvl "$@" >>"$LOG" 2>&1 &
 	PIDS+=($!)
-done
+}
+agent verify verify
+agent secure secure
+agent may may
+agent verify-nexthop verify -o smtp_tls_verify_cert_match=nexthop
+agent secure-nexthop secure -o smtp_tls_secure_cert_match=nexthop
+agent secure-literal secure -o "smtp_tls_secure_cert_match=example.net:.good.test"
 wait_for "[ -S '$Q/private/verify' ] && [ -S '$Q/private/secure' ] &&
-	[ -S '$Q/private/may' ]" 15 &&
+	[ -S '$Q/private/may' ] && [ -S '$Q/private/verify-nexthop' ] &&
+	[ -S '$Q/private/secure-nexthop' ] &&
+	[ -S '$Q/private/secure-literal' ]" 15 &&
 	wait_for "(exec 3<>/dev/tcp/127.0.0.1/$GOOD) && (exec 3<>/dev/tcp/127.0.0.1/$FAKE) &&
 	(exec 3<>/dev/tcp/127.0.0.1/$BAD)" 15
 ok $? "smtp agents and the three servers are up"
@@ -258,6 +272,18 @@ delivered secure "[mx.good.test]:$GOOD" "secure [mx.good.test]:port"
 delivered secure "good.test:$GOOD" "secure good.test (dot-nexthop)"
 refused secure "corp.test:$GOOD" "$TOP/good" Trusted \
 	"secure corp.test (certificate does not name the nexthop)"
+
+# The match lists are read: nexthop only (no MX host name, no
+# subdomains), and a literal ".domain" (its subdomains, after a name that
+# does not match; colons separate as in Postfix).
+refused verify-nexthop "corp.test:$GOOD" "$TOP/good" Trusted \
+	"smtp_tls_verify_cert_match=nexthop, MX in another domain"
+delivered verify-nexthop "[mx.good.test]:$GOOD" \
+	"smtp_tls_verify_cert_match=nexthop, [mx.good.test]"
+refused secure-nexthop "good.test:$GOOD" "$TOP/good" Trusted \
+	"smtp_tls_secure_cert_match=nexthop, good.test (no dot-nexthop)"
+delivered secure-literal "corp.test:$GOOD" \
+	"smtp_tls_secure_cert_match=example.net:.good.test, corp.test"
 
 refused verify "[mx.fake.test]:$FAKE" "$TOP/fake" Untrusted \
 	"verify, certificate from another CA"
