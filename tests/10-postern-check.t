@@ -1,7 +1,7 @@
 #!/bin/bash
 # 10-postern-check.t - postconf on the seed configuration: "postern check"
 # (postconf --check) warns exactly as Postfix would and does not fail;
-# postconf -n shows every seed parameter with Postfix's value; -e/-X edit
+# postconf -n shows what Postfix 3.7's postconf -n shows on the seed; -e/-X edit
 # main.cf in place keeping comments; -M prints master.cf entries.
 . "$POSTERN_TOP/tests/lib/tap.sh"
 
