@@ -16,8 +16,8 @@ bounce_queue_lifetime) after an attempt is returned: "ID: from=<s>,
 status=expired, returned to sender".
 
 Checks, for every deferral of every message (the file in deferred/ with
-atime = the deferral time, mtime = the next retry time, as qmgr sets
-them): mtime - atime == clamp(atime - arrival, 1, 5) exactly; the next
+atime = the deferral time, mtime = the next retry time, as postern's
+qmgr sets them; Postfix sets both to the retry time, only mtime counts): mtime - atime == clamp(atime - arrival, 1, 5) exactly; the next
 attempt is not before mtime nor much later (queue_run_delay); A's
 intervals grow with its age (1, 1, 2, 4 or so) and then stay at the cap
 5 (ages 0, 1, 2, 4, 8: the time in queue doubles). B is deferred only
