@@ -101,6 +101,7 @@ mariadb_start() {
 	if ! mariadb-install-db --no-defaults \
 		--auth-root-authentication-method=normal --user="$(id -un)" \
 		--datadir="$MARIADB_DIR/data" --skip-test-db \
+		--skip-name-resolve \
 		--innodb-log-file-size=8M \
 		>"$MARIADB_DIR/install.log" 2>&1; then
 		echo "mariadb.sh: mariadb-install-db failed:" >&2
