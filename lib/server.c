@@ -223,7 +223,7 @@ server_master_gone(evutil_socket_t fd, short what, void *ctx)
 
 	log_warn("master is gone: finishing %d session(s), then exiting",
 	    server_sessions);
-	event_del(ev);
+	event_free(ev);		/* fires once; nothing else holds it */
 	close(server_status_fd);
 	server_status_fd = -1;
 	server_drain("master exit");
