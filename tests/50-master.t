@@ -103,6 +103,9 @@ instance_master_cf "127.0.0.1:$P1 inet n - n - 2 echod
 echopass pass - - n - 1 echod
 pickup unix n - - 60 1 pickup"
 INSTANCE_PORTS=($P1)
+# this section kills an echod (-9) and runs one that exits 1 at start
+instance_allow "bin/echod pid [0-9]+ (killed by signal 9|exit status 1)\$" \
+	"bin/echod: bad command startup -- throttling"
 instance_start
 ok $? "master starts with echod services"
 wait_for '[ "$(kids_of echod | wc -l)" -ge 3 ]' 10
