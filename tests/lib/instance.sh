@@ -285,7 +285,7 @@ instance_allow() {
 
 # instance_problems - unexpected deaths, panics, sanitizer reports
 instance_problems() {
-	local re allowed line
+	local allowed
 	allowed=$(printf '%s\n' "${INSTANCE_ALLOW[@]}" | grep .)
 	tail -n +"$INSTANCE_LOG_FROM" "$INSTANCE_LOG" 2>/dev/null |
 	    grep -E 'process [^ ]+ pid [0-9]+ (killed by signal|exit status)|panic:|bad command startup' |
@@ -317,7 +317,7 @@ instance_check() {
 	[ -z "$probs" ] && return 0
 	diag "instance_cleanup: $name: failed after the plan:"
 	diag "$probs"
-	if [ -n "$POSTERN_SAN_DIR" ] && [ -d "$POSTERN_SAN_DIR" ]; then
+	if [ -n "${POSTERN_SAN_DIR:-}" ] && [ -d "$POSTERN_SAN_DIR" ]; then
 		printf '%s\n' "$probs" >> "$POSTERN_SAN_DIR/instance.problems"
 	fi
 }

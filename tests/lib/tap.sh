@@ -150,7 +150,7 @@ bail_out() {
 # sanitizer_ok - no sanitizer report in TEXT nor in POSTERN_SAN_DIR
 sanitizer_ok() {
 	local text=$1 name=${2:-no sanitizer reports} f found=
-	if [ -n "$POSTERN_SAN_DIR" ]; then
+	if [ -n "${POSTERN_SAN_DIR:-}" ]; then
 		for f in "$POSTERN_SAN_DIR"/san.*; do
 			[ -e "$f" ] && found+="$f"$'\n'"$(head -n 20 "$f")"$'\n'
 		done
