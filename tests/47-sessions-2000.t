@@ -116,8 +116,9 @@ EOF
 )
 like "$out" '^250 250 250 2\.0\.0 Ok: queued as ' \
 	"with $N sessions open a new client's message is accepted"
-wait_for "grep -rl 'Subject: beside 2000 sessions' '$INSTANCE_MAIL/example.org/john/new/'" 30
-ok $? "... and delivered into john's Maildir"
+wait_for "grep -rl 'Subject: beside 2000 sessions' '$INSTANCE_MAIL/example.org/john/new/'" 60
+ok $? "... and delivered into john's Maildir" ||
+	diag "$(instance_log_grep 'qmgr|virtual|smtpd.*(queued|reject)|warning' | tail -8)"
 f=$(grep -rl 'Subject: beside 2000 sessions' "$INSTANCE_MAIL/example.org/john/new/" 2>/dev/null | head -1)
 like "$(cat "$f" 2>/dev/null)" $'\n\nstill works$' "... with its body"
 
@@ -133,7 +134,12 @@ is "$(smtpd_pids | sort | tr '\n' ' ')" "$before" "smtpd still runs, same proces
 is "$(instance_log_count 'process [^ ]*/smtpd pid [0-9]+ (killed|exit status)')" 0 \
 	"master logged no smtpd failure"
 is "$(instance_log_count 'cannot pass connection|too many|busy')" 0 \
-	"no session was refused (no 'cannot pass', 'too many' or 'busy' in the log)"
+	"no session was refused (no 'cannot pass', 'too many' or 'busy' in the log)" ||
+	diag "$(instance_log_grep 'cannot pass connection|too many|busy' | sort -k6 | uniq -c -f5 | head -5)"
+# on any failure: what the daemons complained about, counted
+[ "$TAP_FAILED" = 0 ] ||
+	diag "$(instance_log_grep 'warning|fatal|panic|reject' |
+		sed -E 's/^.{16}//; s/[0-9]+/N/g' | sort | uniq -c | sort -rn | head -15)"
 instance_stop
 ok $? "stopped: master and every child gone"
 done_testing
