@@ -14,3 +14,13 @@ saslq_SRCS := tests/lib/saslq.c smtpd/smtpd_sasl.c smtpd/smtpd_sasl_pw.c \
 # tests/lib/canary: a one-byte heap overflow on demand (tests/01-harness.t)
 TOOLS += canary
 canary_SRCS := tests/lib/canary.c
+
+# tests/lib/syncblock.so: LD_PRELOAD shim holding syncfs/fsync/fdatasync
+# while a trigger file exists (tests/63-sync-order.t). A shared library,
+# built without sanitizers (preloaded after libasan). The rule must not
+# become make's default goal (mod.mk files are read before "all").
+.DEFAULT_GOAL := all
+test-programs: $(BUILD)/tools/syncblock.so
+$(BUILD)/tools/syncblock.so: tests/lib/syncblock.c
+	@mkdir -p $(dir $@)
+	$(CC) -shared -fPIC -O2 -g $(WARN) -o $@ $< -ldl
