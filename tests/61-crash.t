@@ -22,10 +22,11 @@
 # (MASTER_QUICK_EXIT).
 #
 # Every submission without a 250 is counted by outcome and stage and
-# must be explained: it overlapped the death of the smtpd serving it or
-# of master (from the kill until master's restart was complete, plus 3
-# s for postscreen and smtpd to come back). qmgr and virtual deaths
-# never explain a refusal (smtpd does not need them to accept mail).
+# must be explained by the death of an smtpd or of master: a broken
+# connection must end within 1 s after an smtpd kill or while master is
+# down, a refused connect happen while master is down, a 4xx reply come
+# within 3 s after an smtpd kill or master's restart. qmgr and virtual
+# deaths never explain one (smtpd does not need them to accept mail).
 # Then, for each Message-ID found in the Maildirs:
 #   acked                  exactly once in a/ and in b/
 #   refused (any stage), or lost before the final dot was sent:
@@ -131,6 +132,10 @@ for round in 1 2 3; do
 	[ $round = 2 ] || continue
 	# master: kill -9, then start it again as an administrator would.
 	OLDKIDS=$(instance_children | tr '\n' ' ')
+	probs=$(instance_problems)
+	[ -z "$probs" ]
+	ok $? "first master: no unexpected child death, panic: or sanitizer report" ||
+		diag "$probs"
 	echo "$(now) master $INSTANCE_PID" >>"$DIR/kills"
 	kill -KILL "$INSTANCE_PID"
 	wait "$INSTANCE_PID" 2>/dev/null
@@ -201,18 +206,41 @@ import sys
 from collections import Counter
 outs = [l.split(None, 5) for l in open(sys.argv[1]) if l.strip()]
 kills = [l.split() for l in open(sys.argv[2]) if l.strip()]
-# Windows in which smtpd could not answer: a killed smtpd's sessions end
-# at its death, its successor is up within about a second; master is
-# down from its kill until the restart completed.
-wins = []
+# What each death explains (times in seconds from the kill):
+#   lost (the connection broke): it ended within 1 s after the kill of
+#     an smtpd (its sessions die with it), or while master was down
+#     (kill .. restart + 1: the old postscreen closed its listener);
+#   refused at connect: only while master was down (kill .. restart
+#     + 1): master holds the port, nothing else closes it;
+#   refused with a 4xx reply: within 3 s after an smtpd kill (until its
+#     successor is up) or while master was down (.. restart + 3).
+smtpd_kills = [float(k[0]) for k in kills if k[1] == 'smtpd']
+master_down = []
 for k in kills:
-    t = float(k[0])
-    if k[1] == 'smtpd':
-        wins.append((t, t + 3, 'smtpd'))
-    elif k[1] == 'master':
+    if k[1] == 'master':
+        t = float(k[0])
         up = [float(r[0]) for r in kills
               if r[1] == 'master-restarted' and float(r[0]) >= t]
-        wins.append((t, (up[0] if up else t + 60) + 3, 'master'))
+        master_down.append((t, up[0] if up else t + 60))
+
+
+def explain(outcome, stage, t0, t1):
+    if outcome == 'lost':
+        if any(t <= t1 <= t + 1 for t in smtpd_kills):
+            return 'smtpd'
+        if any(a <= t1 <= b + 1 for a, b in master_down):
+            return 'master'
+    elif stage == 'connect':
+        if any(a <= t1 and t0 <= b + 1 for a, b in master_down):
+            return 'master'
+    else:
+        if any(t <= t1 and t0 <= t + 3 for t in smtpd_kills):
+            return 'smtpd'
+        if any(a <= t1 and t0 <= b + 3 for a, b in master_down):
+            return 'master'
+    return None
+
+
 tally, bad = Counter(), []
 for o in outs:
     mid, t0, t1, outcome, stage = o[:5]
@@ -220,12 +248,10 @@ for o in outs:
     if outcome == 'acked':
         continue
     t0, t1 = float(t0), float(t1)
-    # the latest death before the session ended names the cause
-    why = [w[2] for w in sorted(wins, reverse=True)
-           if w[0] <= t1 and t0 <= w[1]]
+    why = explain(outcome, stage, t0, t1)
     key = '%s at %s (%s)' % (outcome, stage, detail.split(':')[0][:40])
     if why:
-        tally['%s, %s death' % (key, why[0])] += 1
+        tally['%s, %s death' % (key, why)] += 1
     else:
         near = min(kills, key=lambda k: abs(float(k[0]) - t1))
         bad.append('%s %s at %s %.3f-%.3f (%s); nearest kill: %s %s %+.3f s'
