@@ -278,6 +278,10 @@ def main():
         ok(b'(already delivered)' in text,
            'retries found their earlier files (%d times)' %
            text.count(b'(already delivered)'))
+        # virtual's stderr (UBSan reports, panic:) goes to virtual.log;
+        # ASan reports also reach runtest's log_path directory.
+        ptap.sanitizer_ok(text, 'virtual.log: no sanitizer report')
+        ok(b'panic:' not in text, 'virtual.log: no panic:')
     finally:
         agent.stop()
         log.close()

@@ -304,6 +304,7 @@ def main():
         p.wait()
     text = ptap.read(log)
     ok('panic:' not in text, 'no panic: in smtpd\'s log')
+    ptap.sanitizer_ok(text, 'smtpd\'s log: no sanitizer report')
     return ptap.done()
 
 
