@@ -1,6 +1,9 @@
 #!/bin/bash
 # 27-seed-policy.t - the seed's main.cf, unchanged except for its MySQL
-# tables (replaced by inline: tables) and the resolver: the restriction
+# tables (replaced by inline: tables, as is its hash: canonical_maps, which
+# recipient validation consults as Postfix's check_rcpt_maps() does: a
+# missing /etc/postfix/canonical.lmdb makes every RCPT 451, as in Postfix)
+# and the resolver: the restriction
 # lists as the seed writes them give Postfix's answers. Transcript:
 # smtpd-check reads the script, its output must equal the reference.
 . "$POSTERN_TOP/tests/lib/tap.sh"
@@ -19,6 +22,7 @@ conf virtual_mailbox_domains=example.com
 conf virtual_mailbox_maps=inline:{user1@example.com=1, user2@example.com=1}
 conf virtual_alias_maps=inline:{alias@example.com=user1@example.com}
 conf alias_maps=inline:{root=user1@example.com, postmaster=root}
+conf canonical_maps=inline:{webmaster@example.com=user1@example.com}
 load SEEDDIR
 client 203.0.113.5
 helo [203.0.113.5]
@@ -57,6 +61,7 @@ cat >"$DIR/expected" <<'REF'
 > conf virtual_mailbox_maps=inline:{user1@example.com=1, user2@example.com=1}
 > conf virtual_alias_maps=inline:{alias@example.com=user1@example.com}
 > conf alias_maps=inline:{root=user1@example.com, postmaster=root}
+> conf canonical_maps=inline:{webmaster@example.com=user1@example.com}
 > load SEEDDIR
 > client 203.0.113.5
 name=unknown reverse=unknown status=2

@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 'lib'))
 import ptap  # noqa: E402
 from ptap import ok  # noqa: E402
-from need import need_prog, need_root  # noqa: E402
+from need import need_prog, need_root, user_copy  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
 
@@ -71,10 +71,8 @@ class FakeQmgr:
         self.sock.close()
 
 
-def run(args, stdin=b'', user=None):
+def run(args, stdin=b''):
     cmd = [os.path.join(BIN, args[0])] + args[1:]
-    if user:
-        cmd = ['runuser', '-u', user, '--'] + cmd
     return subprocess.run(cmd, input=stdin, capture_output=True)
 
 
@@ -189,8 +187,11 @@ def main():
         ok(r.returncode == 75, 'queue not writable: EX_TEMPFAIL', r.stderr)
         if need_root(2, 'an unprivileged user (nobody) can drop mail but '
                      'not list maildrop/'):
-            r = run(['sendmail', '-C', cf, 'a@example.com'],
-                    b'Subject: from nobody\n\nhi\n', user='nobody')
+            sm = user_copy(os.path.join(BIN, 'sendmail'), top)
+            r = subprocess.run(['runuser', '-u', 'nobody', '--', sm, '-C',
+                                cf, 'a@example.com'],
+                               input=b'Subject: from nobody\n\nhi\n',
+                               capture_output=True)
             md = files(os.path.join(q, 'maildrop'))
             ok(r.returncode == 0 and len(md) == 1,
                'an unprivileged user can drop mail (maildrop 1733)',

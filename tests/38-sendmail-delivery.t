@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 'lib'))
 import ptap  # noqa: E402
 from ptap import ok  # noqa: E402
-from need import need_root  # noqa: E402
+from need import need_root, user_copy  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
 PROCS = []
@@ -128,9 +128,9 @@ def main():
 
         if need_root(1, "an unprivileged user's mail is picked up and "
                      "delivered"):
+            sm = user_copy(os.path.join(BIN, 'sendmail'), top)
             r = subprocess.run(['runuser', '-u', 'nobody', '--',
-                                os.path.join(BIN, 'sendmail'), '-C', cf,
-                                'user2@example.com'],
+                                sm, '-C', cf, 'user2@example.com'],
                                input=b'Subject: from nobody\n\nhello\n',
                                capture_output=True)
             got2 = wait_files(new2, 2)

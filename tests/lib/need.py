@@ -54,3 +54,17 @@ def need_prog(n, path, what):
     if os.access(path, os.X_OK):
         return True
     return skip(n, what, 'no executable ' + path)
+
+
+def user_copy(prog, where):
+    """A copy of prog in the directory `where` that any user may run.
+
+    A checkout in root's home (0700 on Debian) cannot be entered by
+    nobody, while an installed /usr/sbin/sendmail always can: tests that
+    run a program as another user run this copy (`where` must be
+    reachable by that user)."""
+    import shutil
+    dst = os.path.join(where, os.path.basename(prog))
+    shutil.copy(prog, dst)
+    os.chmod(dst, 0o755)
+    return dst
