@@ -31,3 +31,6 @@ mastercf_test_SRCS := lib/mastercf_test.c
 
 UNIT_TESTS += dcache_test
 dcache_test_SRCS := lib/dcache_test.c
+
+UNIT_TESTS += trigger_test
+trigger_test_SRCS := lib/trigger_test.c
