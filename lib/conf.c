@@ -747,28 +747,7 @@ conf_bool(const char *name)
 struct strv *
 conf_split(const char *s)
 {
-	struct strv *v = strv_new();
-	const char *start;
-	char	*tok;
-	int	 level;
-
-	for (;;) {
-		s += strspn(s, STR_LIST_DELIMS);
-		if (*s == 0)
-			break;
-		for (start = s, level = 0; *s; s++) {
-			if (*s == '{')
-				level++;
-			else if (*s == '}' && level > 0)
-				level--;
-			else if (level == 0 && strchr(STR_LIST_DELIMS, *s))
-				break;
-		}
-		tok = xstrndup(start, (size_t)(s - start));
-		strv_add(v, tok);
-		free(tok);
-	}
-	return (v);
+	return (strv_splitq(s, STR_LIST_DELIMS));
 }
 
 /* conf_list_locked - expanded value split on commas and whitespace */

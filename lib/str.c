@@ -33,6 +33,47 @@ str_token(char **cp, const char *delims)
 	return (start);
 }
 
+/* str_tokq - next token, {...} groups whole: Postfix mystrtokq() */
+char *
+str_tokq(char **cp, const char *delims)
+{
+	char	*start = *cp + strspn(*cp, delims);
+	char	*s;
+	size_t	 level = 0;
+
+	if (*start == 0) {
+		*cp = start;
+		return (NULL);
+	}
+	for (s = start; *s; s++) {
+		if (*s == '{')
+			level++;
+		else if (*s == '}' && level > 0)
+			level--;
+		else if (level == 0 && strchr(delims, *s)) {
+			*s++ = 0;
+			break;
+		}
+	}
+	*cp = s;
+	return (start);
+}
+
+/* str_balanced - every '}' closes an earlier '{', every '{' is closed */
+int
+str_balanced(const char *s)
+{
+	size_t	 level = 0;
+
+	for (; *s; s++) {
+		if (*s == '{')
+			level++;
+		else if (*s == '}' && level-- == 0)
+			return (0);
+	}
+	return (level == 0);
+}
+
 /* str_trim - strip leading and trailing whitespace in place */
 char *
 str_trim(char *s)
@@ -169,17 +210,32 @@ strv_free(struct strv *v)
 	free(v);
 }
 
-/* strv_split - tokens of s separated by any of delims */
-struct strv *
-strv_split(const char *s, const char *delims)
+/* strv_tokens - every token next() finds in a copy of s */
+static struct strv *
+strv_tokens(const char *s, const char *delims,
+    char *(*next)(char **, const char *))
 {
 	struct strv *v = strv_new();
 	char	*copy = xstrdup(s ? s : ""), *cp = copy, *tok;
 
-	while ((tok = str_token(&cp, delims)) != NULL)
+	while ((tok = next(&cp, delims)) != NULL)
 		strv_add(v, tok);
 	free(copy);
 	return (v);
+}
+
+/* strv_split - tokens of s separated by any of delims */
+struct strv *
+strv_split(const char *s, const char *delims)
+{
+	return (strv_tokens(s, delims, str_token));
+}
+
+/* strv_splitq - tokens of s, {...} groups whole (str_tokq) */
+struct strv *
+strv_splitq(const char *s, const char *delims)
+{
+	return (strv_tokens(s, delims, str_tokq));
 }
 
 /* strv_join - one string with sep between elements */

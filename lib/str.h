@@ -5,6 +5,8 @@
  *	#include "str.h"
  *
  *	char	*str_token(char **cp, const char *delims);
+ *	char	*str_tokq(char **cp, const char *delims);
+ *	int	str_balanced(const char *s);
  *	char	*str_trim(char *s);
  *	char	*str_lower(char *s);
  *	int	str_ends_with(const char *s, const char *suffix);
@@ -16,6 +18,7 @@
  *	void	strv_add(struct strv *v, const char *s);
  *	void	strv_free(struct strv *v);
  *	struct strv *strv_split(const char *s, const char *delims);
+ *	struct strv *strv_splitq(const char *s, const char *delims);
  *	char	*strv_join(const struct strv *v, const char *sep);
  * DESCRIPTION
  *	str_token() is Postfix's mystrtok(): skip leading delimiters,
@@ -23,12 +26,24 @@
  *	NULL at the end. STR_LIST_DELIMS are the separators of Postfix
  *	list-valued parameters (comma and whitespace).
  *
+ *	str_tokq() is Postfix's mystrtokq() with "{}" as the parens: like
+ *	str_token(), but a delimiter inside a {...} group does not split,
+ *	so "a, { b c }, d" gives "a", "{ b c }", "d". A '}' without an
+ *	open '{' is an ordinary character; a '{' never closed extends the
+ *	token to the end of the text. Empty tokens never occur. This is
+ *	the one list splitter of main.cf lists, restriction lists, map
+ *	lists and inline: tables. str_balanced() tells whether every '}'
+ *	closes an earlier '{' and every '{' is closed (Postfix's balpar()
+ *	test for a whole "{...}" text).
+ *
  *	str_parse_time() reads Postfix time values: a number with an
  *	optional unit s, m, h, d or w; default_unit applies to a bare
  *	number ('s' for most parameters). str_parse_bool() accepts
  *	yes/no/true/false/on/off/1/0.
  *
  *	A strv is a growable NULL-terminated array of owned strings.
+ *	strv_split() and strv_splitq() collect str_token() and str_tokq()
+ *	over a copy of s (NULL is the empty list).
  * DIAGNOSTICS
  *	The parse functions return -1 on malformed input or overflow.
  */
@@ -46,6 +61,8 @@ struct strv {
 };
 
 char	*str_token(char **, const char *);
+char	*str_tokq(char **, const char *);
+int	 str_balanced(const char *);
 char	*str_trim(char *);
 char	*str_lower(char *);
 int	 str_ends_with(const char *, const char *);
@@ -57,6 +74,7 @@ struct strv *strv_new(void);
 void	 strv_add(struct strv *, const char *);
 void	 strv_free(struct strv *);
 struct strv *strv_split(const char *, const char *);
+struct strv *strv_splitq(const char *, const char *);
 char	*strv_join(const struct strv *, const char *);
 
 #endif

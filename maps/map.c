@@ -304,44 +304,12 @@ struct maplist {
 	const struct map *failed;	/* the map of the last RETRY */
 };
 
-/* maplist_split - split a list of specs, keeping {...} together */
-static struct strv *
-maplist_split(const char *specs)
-{
-	struct strv *v = strv_new();
-	const char *cp = specs, *start;
-	int	 depth;
-
-	for (;;) {
-		while (*cp && strchr(STR_LIST_DELIMS, *cp))
-			cp++;
-		if (*cp == 0)
-			break;
-		start = cp;
-		for (depth = 0; *cp; cp++) {
-			if (*cp == '{')
-				depth++;
-			else if (*cp == '}' && depth > 0)
-				depth--;
-			else if (depth == 0 && strchr(STR_LIST_DELIMS, *cp))
-				break;
-		}
-		{
-			char	*tok = xstrndup(start, cp - start);
-
-			strv_add(v, tok);
-			free(tok);
-		}
-	}
-	return (v);
-}
-
 /* maplist_open - open a comma/whitespace-separated list of maps */
 struct maplist *
 maplist_open(const char *specs, int flags)
 {
 	struct maplist *l = xcalloc(1, sizeof(*l));
-	struct strv *v = maplist_split(specs ? specs : "");
+	struct strv *v = strv_splitq(specs, STR_LIST_DELIMS);
 	size_t	 i;
 
 	l->maps = xcalloc(v->argc + 1, sizeof(*l->maps));

@@ -110,39 +110,23 @@ map_inline_item(struct map *m, struct map_kv *t, char *item)
 static int
 map_inline_open(struct map *m)
 {
-	char	*body = map_unbrace(m->name), *cp, *start;
+	char	*body = map_unbrace(m->name), *cp, *item;
 	struct map_kv *t;
-	int	 depth, ret = 0;
+	int	 ret = 0;
 
 	if (body == NULL) {
 		map_set_error(m, "%s: expected inline:{key=value, ...}",
 		    m->spec);
 		return (-1);
 	}
-	t = map_kv_new();
-	for (cp = body; ret == 0;) {
-		while (*cp && strchr(STR_LIST_DELIMS, *cp))
-			cp++;
-		if (*cp == 0)
-			break;
-		start = cp;
-		for (depth = 0; *cp; cp++) {
-			if (*cp == '{')
-				depth++;
-			else if (*cp == '}' && --depth < 0)
-				break;
-			else if (depth == 0 && strchr(STR_LIST_DELIMS, *cp))
-				break;
-		}
-		if (depth != 0) {
-			map_set_error(m, "%s: unbalanced {}", m->spec);
-			ret = -1;
-			break;
-		}
-		if (*cp)
-			*cp++ = 0;
-		ret = map_inline_item(m, t, start);
+	if (!str_balanced(body)) {
+		map_set_error(m, "%s: unbalanced {}", m->spec);
+		free(body);
+		return (-1);
 	}
+	t = map_kv_new();
+	for (cp = body; ret == 0 && (item = str_tokq(&cp, STR_LIST_DELIMS));)
+		ret = map_inline_item(m, t, item);
 	free(body);
 	if (ret < 0) {
 		map_kv_free(t);

@@ -83,31 +83,6 @@ struct psc_forbidden {
 	size_t	 nre;
 };
 
-/* next_item - a list element; "{...}" groups may hold spaces */
-static char *
-next_item(char **cp)
-{
-	char	*s = *cp, *start;
-	int	 depth = 0;
-
-	s += strspn(s, STR_LIST_DELIMS);
-	if (*s == '\0')
-		return (NULL);
-	start = s;
-	for (; *s; s++) {
-		if (*s == '{')
-			depth++;
-		else if (*s == '}' && depth > 0)
-			depth--;
-		else if (depth == 0 && strchr(STR_LIST_DELIMS, *s))
-			break;
-	}
-	if (*s)
-		*s++ = '\0';
-	*cp = s;
-	return (start);
-}
-
 /* add_regexp - "regexp:{{/re/ result}}" or "pcre:..." inline rules */
 static void
 add_regexp(struct psc_forbidden *f, const char *item)
@@ -140,7 +115,7 @@ psc_forbidden_parse(const char *list)
 	char	*copy = xstrdup(list ? list : ""), *cp = copy, *item;
 
 	f->words = strv_new();
-	while ((item = next_item(&cp)) != NULL) {
+	while ((item = str_tokq(&cp, STR_LIST_DELIMS)) != NULL) {
 		if (strncmp(item, "regexp:", 7) == 0 ||
 		    strncmp(item, "pcre:", 5) == 0)
 			add_regexp(f, item);
