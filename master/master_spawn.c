@@ -32,9 +32,9 @@
  *	defaults in the child before exec, so none meant for a child is
  *	swallowed by master's inherited handlers.
  *
- *	Wakeup timers: every svc->wakeup seconds master connects to the
- *	service's socket and writes "W" (Postfix's trigger), for unix,
- *	fifo and pass services.
+ *	Wakeup timers: every svc->wakeup seconds master sends a "W"
+ *	trigger (lib/trigger.h) to the service's socket, for unix, fifo
+ *	and pass services.
  *
  *	master_spawn_signal_all() sends a signal to every child (drain:
  *	also mark them draining, for a reload). master_spawn_detach()
@@ -43,9 +43,7 @@
  *	A failed fork or exec is logged and counts as a quick failure
  *	(throttled).
  */
-#include <sys/socket.h>
 #include <sys/types.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -62,6 +60,7 @@
 #include "master.h"
 #include "server.h"
 #include "str.h"
+#include "trigger.h"
 #include "xalloc.h"
 
 struct master_svc *master_services;
@@ -278,22 +277,14 @@ static void
 master_spawn_wakeup(evutil_socket_t unused, short what, void *ctx)
 {
 	struct master_svc *svc = ctx;
-	struct sockaddr_un sun;
-	int	 fd;
+	char	 err[512];
 
-	if (svc->sock_path == NULL || svc->nall == 0
-	    || strlen(svc->sock_path) >= sizeof(sun.sun_path))
+	if (svc->sock_path == NULL || svc->nall == 0)
 		return;
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	strcpy(sun.sun_path, svc->sock_path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0
-	    || write(fd, "W", 1) != 1)
-		log_debug("service %s: wakeup: %m", svc->name);
-	close(fd);
+	/* master's event loop must never wait: wait_ms 0 */
+	if (trigger_send(svc->sock_path, TRIGGER_REQ_WAKEUP, 0, err,
+	    sizeof(err)) < 0)
+		log_debug("service %s: wakeup: %s", svc->name, err);
 }
 
 /* master_spawn_start - status pipe, wakeup timer, first processes */

@@ -18,8 +18,9 @@
  *		exit 1.
  *	check	postern_check() (master/check.c): main.cf, master.cf, the
  *		lookup tables; plus the queue directory structure.
- *	flush	write "F" to $queue_directory/public/qmgr: qmgr retries
- *		the deferred queue now.
+ *	flush	an "F" trigger (lib/trigger.h) to
+ *		$queue_directory/public/qmgr: qmgr retries the deferred
+ *		queue now.
  *
  *	Whether master runs is decided by its pid file lock, never by
  *	the pid alone (a stale pid file is harmless).
@@ -43,7 +44,7 @@
 #include "check.h"
 #include "conf.h"
 #include "log.h"
-#include "sock.h"
+#include "trigger.h"
 #include "xalloc.h"
 
 #define POSTERN_STOP_WAIT	60	/* seconds */
@@ -211,22 +212,14 @@ postern_reload(void)
 static int
 postern_flush(void)
 {
-	char	*path = xasprintf("%s/public/qmgr", conf_str("queue_directory"));
 	char	 err[512];
-	int	 fd, rc = 0;
 
-	if ((fd = sock_connect_unix(path, err, sizeof(err))) < 0) {
+	if (trigger_qmgr(conf_str("queue_directory"), TRIGGER_REQ_FLUSH, 2000,
+	    err, sizeof(err)) < 0) {
 		log_error("cannot flush the queue: %s", err);
-		rc = 1;
-	} else {
-		if (write(fd, "F", 1) != 1) {
-			log_error("cannot flush the queue: write: %m");
-			rc = 1;
-		}
-		close(fd);
+		return (1);
 	}
-	free(path);
-	return (rc);
+	return (0);
 }
 
 /* postern_usage - bad command line */

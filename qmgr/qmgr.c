@@ -6,11 +6,11 @@
  * DESCRIPTION
  *	Postfix's qmgr, with pickup, trivial-rewrite and bounce folded in
  *	(see qmgr.h for the modules). It serves the unix socket
- *	public/qmgr (or -l path): each connection may write wakeup bytes:
- *	"W" new mail in incoming/ or maildrop/, "F" flush the deferred
- *	queue now, "I<id>" flush one deferred message (the id ends at a
- *	byte that is not a letter or digit). Besides, it polls incoming/
- *	and maildrop/ every QMGR_POLL seconds as a safety net and scans
+ *	public/qmgr (or -l path): each connection may carry wakeup
+ *	requests, whose grammar is in lib/trigger.h ("W" new mail, "F"
+ *	flush the deferred queue, "I<id>" flush one message; read with
+ *	trigger_parse()). Besides, it polls incoming/ and maildrop/
+ *	every QMGR_POLL seconds as a safety net and scans
  *	deferred/ every queue_run_delay. One qmgr runs per queue: it holds
  *	an flock() on the active/ directory, and a second one waits (up to
  *	QMGR_LOCK_WAIT seconds) for the first to exit.
@@ -21,7 +21,6 @@
 #include <sys/file.h>
 #include <sys/resource.h>
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -35,10 +34,10 @@
 #include "log.h"
 #include "qmgr.h"
 #include "server.h"
+#include "trigger.h"
 #include "xalloc.h"
 
 #define QMGR_POLL	5		/* seconds, incoming safety net */
-#define QMGR_WAKEUP_MAX	4096		/* bytes per wakeup connection */
 #define QMGR_LOCK_WAIT	120		/* seconds for a draining qmgr */
 
 struct workq *qmgr_io;
@@ -48,35 +47,21 @@ struct event_base *qmgr_base;
 static struct event *poll_ev, *deferred_ev, *lock_ev;
 static int qmgr_started, lock_fd = -1, lock_tries;
 
-/* wakeup_apply - act on the bytes of one connection */
+/* wakeup_request - act on one request of lib/trigger.h's grammar */
 static void
-wakeup_apply(const char *s, size_t len)
+wakeup_request(int request, const char *id, void *ctx)
 {
-	char	 id[QUEUE_ID_MAX + 1];
-	size_t	 i, k;
-
-	if (!qmgr_started)
-		return;		/* the first scan will see everything */
-	for (i = 0; i < len; i++) {
-		switch (s[i]) {
-		case 'W':
-			qmgr_scan_incoming();
-			break;
-		case 'F':
-			qmgr_scan_incoming();
-			qmgr_scan_deferred(1);
-			break;
-		case 'I':
-			for (k = 0; i + 1 < len && k < QUEUE_ID_MAX
-			    && isalnum((unsigned char)s[i + 1]); k++)
-				id[k] = s[++i];
-			id[k] = 0;
-			if (k > 0)
-				qmgr_scan_flush_one(id);
-			break;
-		default:
-			break;
-		}
+	switch (request) {
+	case TRIGGER_WAKEUP:
+		qmgr_scan_incoming();
+		break;
+	case TRIGGER_FLUSH:
+		qmgr_scan_incoming();
+		qmgr_scan_deferred(1);
+		break;
+	case TRIGGER_FLUSH_ID:
+		qmgr_scan_flush_one(id);
+		break;
 	}
 }
 
@@ -92,7 +77,9 @@ wakeup_read(struct bufferevent *bev, void *arg)
 		return;
 	data = (const char *)evbuffer_pullup(in, (ev_ssize_t)len);
 	/* an id never spans two reads in practice; act on what came */
-	wakeup_apply(data, len > QMGR_WAKEUP_MAX ? QMGR_WAKEUP_MAX : len);
+	if (qmgr_started)	/* else the first scan will see everything */
+		(void)trigger_parse(data, len > TRIGGER_MAX ? TRIGGER_MAX
+		    : len, wakeup_request, NULL);
 	evbuffer_drain(in, len);
 }
 

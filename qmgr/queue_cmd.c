@@ -9,13 +9,9 @@
  * DIAGNOSTICS
  *	See queue_cmd.h.
  */
-#include <sys/socket.h>
-#include <sys/un.h>
-
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +21,7 @@
 #include "conf.h"
 #include "log.h"
 #include "queue_cmd.h"
+#include "trigger.h"
 #include "xalloc.h"
 
 static char *cmd_queue_dir;
@@ -70,28 +67,13 @@ queue_cmd_confdir(void)
 int
 queue_cmd_trigger(const char *request)
 {
-	struct sockaddr_un sun;
-	struct pollfd pfd;
-	int	 fd, ret = -1;
+	char	 err[512];
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path),
-	    "%s/public/qmgr", cmd_queue_dir) >= sizeof(sun.sun_path))
+	if (trigger_qmgr(cmd_queue_dir, request, 2000, err, sizeof(err)) < 0) {
+		log_debug("cannot trigger qmgr: %s", err);
 		return (-1);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-	    0)) < 0)
-		return (-1);
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0
-	    || errno == EINPROGRESS || errno == EAGAIN) {
-		pfd.fd = fd;
-		pfd.events = POLLOUT;
-		if (poll(&pfd, 1, 2000) == 1 && send(fd, request,
-		    strlen(request), MSG_NOSIGNAL) == (ssize_t)strlen(request))
-			ret = 0;
 	}
-	close(fd);
-	return (ret);
+	return (0);
 }
 
 /* queue_cmd_sibling - path of another program beside this one */

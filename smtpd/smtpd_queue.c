@@ -21,9 +21,9 @@
  *	     syncfs() of the queue file system (queue_sync_fs(): file data
  *	     and renames together); with "fsync" each file is fsynced by
  *	     cleanup and the batch is one fsync of incoming/ (and hold/).
- *	  3. The same job wakes qmgr: a connection to public/qmgr and "W",
- *	     non-blocking; failure is logged at debug level only (qmgr
- *	     also scans the queue on its own).
+ *	  3. The same job wakes qmgr: a "W" trigger (lib/trigger.h) to
+ *	     public/qmgr, non-blocking; failure is logged at debug level
+ *	     only (qmgr also scans the queue on its own).
  *	Envelope attributes passed to cleanup (queue file "A" records):
  *	client_name, reverse_client_name, client_address, client_port,
  *	helo_name, protocol, and when given dsn_envid, dsn_ret (FULL or
@@ -34,9 +34,6 @@
  *	wrote it; a failed directory sync is "451 4.3.0 Error: queue file
  *	write error".
  */
-#include <sys/socket.h>
-#include <sys/un.h>
-
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +46,7 @@
 #include "queue.h"
 #include "reply.h"
 #include "smtpd.h"
+#include "trigger.h"
 #include "workq.h"
 #include "xalloc.h"
 
@@ -72,22 +70,12 @@ queue_finish(struct smtpd_session *s)
 static void
 queue_wake_qmgr(void)
 {
-	struct sockaddr_un sun;
-	int	 fd;
+	char	 err[512];
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path),
-	    "%s/public/qmgr", smtpd_params.queue_dir) >= sizeof(sun.sun_path))
-		return;
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0)) < 0)
-		return;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0
-	    || write(fd, "W", 1) != 1)
-		log_debug("cannot wake qmgr at %s: %s", sun.sun_path,
-		    strerror(errno));
-	close(fd);
+	/* A worker must not stall on a busy qmgr: no wait (wait_ms 0). */
+	if (trigger_qmgr(smtpd_params.queue_dir, TRIGGER_REQ_WAKEUP, 0, err,
+	    sizeof(err)) < 0)
+		log_debug("cannot wake qmgr: %s", err);
 }
 
 /* commit_job - on a worker: one directory sync for the whole batch */
