@@ -34,6 +34,7 @@
 #include "attr.h"
 #include "buf.h"
 #include "sock.h"
+#include "str.h"
 #include "xalloc.h"
 
 struct attr {
@@ -47,24 +48,13 @@ struct attr_list {
 	size_t	 n;
 };
 
-static const char hexdig[] = "0123456789ABCDEF";
-
 /* attr_put - append name=value, value escaped */
 void
 attr_put(struct buf *out, const char *name, const char *value)
 {
-	const unsigned char *p;
-
 	buf_puts(out, name);
 	buf_putc(out, '=');
-	for (p = (const unsigned char *)(value ? value : ""); *p; p++) {
-		if (*p == '%' || *p == '\r' || *p == '\n') {
-			buf_putc(out, '%');
-			buf_putc(out, hexdig[*p >> 4]);
-			buf_putc(out, hexdig[*p & 15]);
-		} else
-			buf_putc(out, *p);
-	}
+	str_pct_put(out, value ? value : "", "\r\n");
 	buf_putc(out, '\n');
 }
 
@@ -80,49 +70,6 @@ void
 attr_end(struct buf *out)
 {
 	buf_putc(out, '\n');
-}
-
-/* hexval - value of one hex digit, -1 if none */
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return (c - '0');
-	if (c >= 'a' && c <= 'f')
-		return (c - 'a' + 10);
-	if (c >= 'A' && c <= 'F')
-		return (c - 'A' + 10);
-	return (-1);
-}
-
-/* attr_decode - undo %XX escapes of len bytes; NULL if malformed */
-static char *
-attr_decode(const char *s, size_t len, size_t *outlen)
-{
-	char	*out = xmalloc(len + 1);
-	size_t	 i, o = 0;
-	int	 h, l;
-
-	for (i = 0; i < len; i++) {
-		if (s[i] == '%') {
-			if (i + 2 >= len) {
-				free(out);
-				return (NULL);
-			}
-			if ((h = hexval((unsigned char)s[i + 1])) < 0
-			    || (l = hexval((unsigned char)s[i + 2])) < 0) {
-				free(out);
-				return (NULL);
-			}
-			out[o++] = (char)(h * 16 + l);
-			i += 2;
-		} else
-			out[o++] = s[i];
-	}
-	out[o] = 0;
-	if (outlen)
-		*outlen = o;
-	return (out);
 }
 
 /* attr_cmp - order by name, then by input position */
@@ -170,7 +117,7 @@ attr_line(struct attr_list *l, const char *s, size_t len, const char **why)
 			*why = "unescaped NUL or CR in attribute value";
 			return (-1);
 		}
-	if ((value = attr_decode(eq + 1, len - (size_t)(eq + 1 - s),
+	if ((value = str_pct_get(eq + 1, len - (size_t)(eq + 1 - s),
 	    &vlen)) == NULL) {
 		*why = "bad %-escape in attribute value";
 		return (-1);

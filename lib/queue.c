@@ -148,53 +148,20 @@ queue_path(const char *queue_dir, const char *subdir, const char *id)
 static void
 enc_put(struct buf *b, const char *s)
 {
-	const unsigned char *p;
-
-	for (p = (const unsigned char *)s; *p; p++) {
-		if (*p == '%' || *p == '\r' || *p == '\n' || *p == ' '
-		    || *p == '\t' || *p == '=')
-			buf_printf(b, "%%%02X", *p);
-		else
-			buf_putc(b, *p);
-	}
-}
-
-/* hexval - one hex digit or -1 */
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return (c - '0');
-	if (c >= 'a' && c <= 'f')
-		return (c - 'a' + 10);
-	if (c >= 'A' && c <= 'F')
-		return (c - 'A' + 10);
-	return (-1);
+	str_pct_put(b, s, "\r\n \t=");
 }
 
 /* enc_get - decode len bytes; NULL on a bad escape or an encoded NUL */
 static char *
 enc_get(const char *s, size_t len)
 {
-	char	*out = xmalloc(len + 1);
-	size_t	 i, o = 0;
-	int	 h, l;
+	size_t	 n;
+	char	*out = str_pct_get(s, len, &n);
 
-	for (i = 0; i < len; i++) {
-		if (s[i] != '%') {
-			out[o++] = s[i];
-			continue;
-		}
-		if (i + 2 >= len || (h = hexval((unsigned char)s[i + 1])) < 0
-		    || (l = hexval((unsigned char)s[i + 2])) < 0
-		    || h * 16 + l == 0) {
-			free(out);
-			return (NULL);
-		}
-		out[o++] = (char)(h * 16 + l);
-		i += 2;
+	if (out != NULL && strlen(out) != n) {
+		free(out);
+		return (NULL);
 	}
-	out[o] = 0;
 	return (out);
 }
 

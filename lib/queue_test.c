@@ -86,6 +86,13 @@ make_msg(const char *subdir)
 	return (id);
 }
 
+/* has - the bytes of b hold the text s */
+static int
+has(const struct buf *b, const char *s)
+{
+	return (memmem(BUF_STR(b), BUF_LEN(b), s, strlen(s)) != NULL);
+}
+
 /* test_roundtrip - what was written is read back */
 static void
 test_roundtrip(void)
@@ -93,6 +100,7 @@ test_roundtrip(void)
 	char	 err[256], *path, *msg;
 	const char *id = make_msg("incoming");
 	struct queue_file *qf;
+	struct buf *disk;
 
 	path = queue_path(qdir, "incoming", id);
 	qf = queue_file_open(path, 0, err, sizeof(err));
@@ -122,6 +130,14 @@ test_roundtrip(void)
 	free(msg);
 	tap_ok(queue_file_mark_done(qf, 0) < 0, "read-only: mark_done fails");
 	queue_file_close(qf);
+	disk = slurp(path);
+	tap_ok(has(disk, "\nSsender%20with%20space@example.org\n"),
+	    "on disk: sender %%XX-encoded as QUEUE.md says");
+	tap_ok(has(disk, "\nAclient_name=a%3Db%20%2541%20%0D%0A%09\xff\n"),
+	    "on disk: attribute %%XX-encoded, 8-bit raw");
+	tap_ok(has(disk, "\nRP 6 -1 \"two%20x\"@example.com rfc822;two@x\n"),
+	    "on disk: recipient and orcpt %%XX-encoded");
+	buf_free(disk);
 	free(path);
 }
 

@@ -252,3 +252,60 @@ strv_join(const struct strv *v, const char *sep)
 	}
 	return (buf_steal(b));
 }
+
+/* str_pct_put - append s, '%' and the bytes in also as %XX */
+void
+str_pct_put(struct buf *b, const char *s, const char *also)
+{
+	static const char hexdig[] = "0123456789ABCDEF";
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)s; *p; p++) {
+		if (*p == '%' || strchr(also, *p)) {
+			buf_putc(b, '%');
+			buf_putc(b, hexdig[*p >> 4]);
+			buf_putc(b, hexdig[*p & 15]);
+		} else
+			buf_putc(b, *p);
+	}
+}
+
+/* hexval - value of one hex digit, -1 if none */
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return (c - '0');
+	if (c >= 'a' && c <= 'f')
+		return (c - 'a' + 10);
+	if (c >= 'A' && c <= 'F')
+		return (c - 'A' + 10);
+	return (-1);
+}
+
+/* str_pct_get - undo %XX escapes of len bytes; NULL if malformed */
+char *
+str_pct_get(const char *s, size_t len, size_t *outlen)
+{
+	char	*out = xmalloc(len + 1);
+	size_t	 i, o = 0;
+	int	 h, l;
+
+	for (i = 0; i < len; i++) {
+		if (s[i] != '%') {
+			out[o++] = s[i];
+			continue;
+		}
+		if (i + 2 >= len || (h = hexval((unsigned char)s[i + 1])) < 0
+		    || (l = hexval((unsigned char)s[i + 2])) < 0) {
+			free(out);
+			return (NULL);
+		}
+		out[o++] = (char)(h * 16 + l);
+		i += 2;
+	}
+	out[o] = 0;
+	if (outlen)
+		*outlen = o;
+	return (out);
+}

@@ -20,6 +20,9 @@
  *	struct strv *strv_split(const char *s, const char *delims);
  *	struct strv *strv_splitq(const char *s, const char *delims);
  *	char	*strv_join(const struct strv *v, const char *sep);
+ *
+ *	void	str_pct_put(struct buf *b, const char *s, const char *also);
+ *	char	*str_pct_get(const char *s, size_t len, size_t *outlen);
  * DESCRIPTION
  *	str_token() is Postfix's mystrtok(): skip leading delimiters,
  *	return the next token (terminated in place) and advance *cp, or
@@ -41,16 +44,27 @@
  *	number ('s' for most parameters). str_parse_bool() accepts
  *	yes/no/true/false/on/off/1/0.
  *
+ *	str_pct_put() appends s to b with '%' and every byte in also
+ *	written as %XX (upper-case hex); str_pct_get() decodes len bytes of
+ *	such text (hex in either case, any byte may be escaped, %00 too)
+ *	into a new string and sets *outlen (if not NULL) to its length.
+ *	This is the one %XX codec of the attribute-list IPC (lib/attr.h)
+ *	and of queue files (QUEUE.md); each passes its own also set.
+ *
  *	A strv is a growable NULL-terminated array of owned strings.
  *	strv_split() and strv_splitq() collect str_token() and str_tokq()
  *	over a copy of s (NULL is the empty list).
  * DIAGNOSTICS
  *	The parse functions return -1 on malformed input or overflow.
+ *	str_pct_get() returns NULL for a '%' not followed by two hex
+ *	digits.
  */
 #ifndef STR_H
 #define STR_H
 
 #include <stddef.h>
+
+struct buf;
 
 #define STR_LIST_DELIMS	", \t\r\n"
 
@@ -76,5 +90,8 @@ void	 strv_free(struct strv *);
 struct strv *strv_split(const char *, const char *);
 struct strv *strv_splitq(const char *, const char *);
 char	*strv_join(const struct strv *, const char *);
+
+void	 str_pct_put(struct buf *, const char *, const char *);
+char	*str_pct_get(const char *, size_t, size_t *);
 
 #endif

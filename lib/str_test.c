@@ -138,6 +138,89 @@ test_splitq(void)
 	free(big);
 }
 
+/* the %XX codec: the queue's and the IPC's escape sets */
+#define Q_ALSO	"\r\n \t="
+#define A_ALSO	"\r\n"
+
+static const struct {
+	const char *name;
+	const char *in;
+	const char *also;
+	const char *want;
+} pct_put_vec[] = {
+	{"pct: empty", "", Q_ALSO, ""},
+	{"pct: plain", "user@example.com", Q_ALSO, "user@example.com"},
+	{"pct: queue set", "a b\tc=d%e\r\n", Q_ALSO,
+	    "a%20b%09c%3Dd%25e%0D%0A"},
+	{"pct: ipc set keeps space, tab, =", "a b\tc=d%e\r\n", A_ALSO,
+	    "a b\tc=d%25e%0D%0A"},
+	{"pct: '%' always", "%%", "", "%25%25"},
+	{"pct: 8-bit kept", "\xc3\xa9\xff", Q_ALSO, "\xc3\xa9\xff"},
+	{"pct: upper-case hex", "\n=", Q_ALSO, "%0A%3D"},
+};
+
+static const struct {
+	const char *name;
+	const char *in;
+	const char *want;	/* NULL: malformed */
+	size_t	 wantlen;
+} pct_get_vec[] = {
+	{"pct get: empty", "", "", 0},
+	{"pct get: plain", "abc", "abc", 3},
+	{"pct get: escapes", "a%20b%3d%3Dc%25", "a b==c%", 7},
+	{"pct get: lower-case hex", "%0d%0a", "\r\n", 2},
+	{"pct get: any byte may be escaped", "%41%ff", "A\xff", 2},
+	{"pct get: %00 is a NUL byte", "a%00b", "a\0b", 3},
+	{"pct get: lone %", "%", NULL, 0},
+	{"pct get: one digit", "ab%4", NULL, 0},
+	{"pct get: bad digit", "%4g", NULL, 0},
+	{"pct get: sign is no digit", "%+1", NULL, 0},
+	{"pct get: space is no digit", "% 1", NULL, 0},
+	{"pct get: escaped percent not re-read", "%2541", "%41", 3},
+};
+
+/* test_pct - vectors, then every byte value round trip */
+static void
+test_pct(void)
+{
+	size_t	 i, n;
+	char	*got, all[256];
+	struct buf *b;
+
+	for (i = 0; i < sizeof(pct_put_vec) / sizeof(pct_put_vec[0]); i++) {
+		b = buf_new(8);
+		str_pct_put(b, pct_put_vec[i].in, pct_put_vec[i].also);
+		tap_is_str(BUF_STR(b), pct_put_vec[i].want, pct_put_vec[i].name);
+		buf_free(b);
+	}
+	for (i = 0; i < sizeof(pct_get_vec) / sizeof(pct_get_vec[0]); i++) {
+		n = 12345;
+		got = str_pct_get(pct_get_vec[i].in, strlen(pct_get_vec[i].in),
+		    &n);
+		if (pct_get_vec[i].want == NULL)
+			tap_ok(got == NULL, "%s", pct_get_vec[i].name);
+		else
+			tap_ok(got != NULL && n == pct_get_vec[i].wantlen
+			    && memcmp(got, pct_get_vec[i].want, n + 1) == 0,
+			    "%s", pct_get_vec[i].name);
+		free(got);
+	}
+	/* len bounds the input: "%41" cut after "%4" is malformed */
+	tap_ok(str_pct_get("%41", 2, NULL) == NULL, "pct get: len is honoured");
+	for (i = 1; i < 256; i++)
+		all[i - 1] = (char)i;
+	all[255] = 0;
+	b = buf_new(8);
+	str_pct_put(b, all, Q_ALSO);
+	tap_ok(strpbrk(BUF_STR(b), Q_ALSO) == NULL,
+	    "pct: no byte of the set left raw");
+	got = str_pct_get(BUF_STR(b), BUF_LEN(b), &n);
+	tap_ok(got != NULL && n == 255 && strcmp(got, all) == 0,
+	    "pct: bytes 1..255 round trip");
+	free(got);
+	buf_free(b);
+}
+
 int
 main(void)
 {
@@ -161,6 +244,7 @@ main(void)
 		strv_free(sv);
 	}
 	test_splitq();
+	test_pct();
 	tap_ok(str_parse_bool("Yes", &b) == 0 && b == 1, "bool yes");
 	tap_ok(str_parse_bool("off", &b) == 0 && b == 0, "bool off");
 	tap_ok(str_parse_bool("maybe", &b) == -1, "bool rejects maybe");
