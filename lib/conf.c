@@ -478,8 +478,8 @@ conf_logical_lines(const char *path, const char *text, size_t len,
 	buf_free(lbuf);
 }
 
-/* conf_read_file - slurp a file */
-static char *
+/* conf_read_file - a whole file in memory (main.cf, master.cf) */
+char *
 conf_read_file(const char *path, size_t *lenp, char *err, size_t errlen)
 {
 	FILE	*fp;

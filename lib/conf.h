@@ -28,10 +28,10 @@
  *	char	*conf_normalize(const char *text);
  *	int	conf_macro_check(const char *text, char *err, size_t errlen);
  *	struct strv *conf_mynetworks(void);
-void	 conf_logical_lines(const char *, const char *, size_t,
-	    conf_line_fn *, void *);
  *	void	conf_logical_lines(const char *path, const char *text,
  *	    size_t len, conf_line_fn *fn, void *ctx);
+ *	char	*conf_read_file(const char *path, size_t *len, char *err,
+ *	    size_t errlen);
  * DESCRIPTION
  *	conf_load() reads config_dir/main.cf in Postfix syntax: "name =
  *	value" lines, '#' comments (only at the start of a line, after
@@ -104,10 +104,15 @@ void	 conf_logical_lines(const char *, const char *, size_t,
  *	(continuations joined without their newline; blank and '#' lines
  *	skipped anywhere; text is NUL-terminated and may contain NULs).
  *	Indented text that continues nothing is ignored with a warning.
+ *	conf_read_file() returns a file's bytes (NUL-terminated, NULs
+ *	kept, caller frees) and their count in *len, for
+ *	conf_logical_lines().
  * DIAGNOSTICS
  *	conf_load() returns -1 with a message in err if main.cf cannot
  *	be read; a syntax error on one line is a warning naming
  *	file:line, and the rest of the file still loads.
+ *	conf_read_file() returns NULL with "open PATH: reason" or "read
+ *	PATH: reason" in err.
  */
 #ifndef CONF_H
 #define CONF_H
@@ -152,5 +157,6 @@ int	 conf_macro_check(const char *, char *, size_t);
 struct strv *conf_mynetworks(void);
 void	 conf_logical_lines(const char *, const char *, size_t,
 	    conf_line_fn *, void *);
+char	*conf_read_file(const char *, size_t *, char *, size_t);
 
 #endif

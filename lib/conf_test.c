@@ -15,8 +15,10 @@
  *	Paths are relative to $POSTERN_TOP (default: the current
  *	directory).
  */
+#include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <errno.h>
 #include <pthread.h>
 
 #include <stdio.h>
@@ -232,6 +234,38 @@ test_garbage(void)
 	buf_free(b);
 	tap_is_int(bad, 0, "300 garbage main.cf files: loaded, expanded, "
 	    "checked; loop a/b resolved the same way each time");
+}
+
+/* test_read_errors - main.cf missing or unreadable: -1 and the reason */
+static void
+test_read_errors(void)
+{
+	char	 err[256], *want, *path = xasprintf("%s/nope", tmpdir);
+	size_t	 len = 7;
+
+	want = xasprintf("open %s/nope/main.cf: No such file or directory",
+	    tmpdir);
+	tap_is_int(conf_load(path, err, sizeof(err)), -1, "no main.cf: -1");
+	tap_is_str(err, want, "no main.cf: open error names the file");
+	free(want);
+	free(path);
+	/* a directory named main.cf: opens, then read() fails */
+	path = xasprintf("%s/d/main.cf", tmpdir);
+	want = xasprintf("%s/d", tmpdir);
+	if ((mkdir(want, 0700) < 0 && errno != EEXIST) || mkdir(path, 0700) < 0)
+		log_fatal("mkdir %s", path);
+	tap_is_int(conf_load(want, err, sizeof(err)), -1,
+	    "main.cf a directory: -1");
+	free(want);
+	want = xasprintf("read %s: Is a directory", path);
+	tap_is_str(err, want, "main.cf a directory: read error");
+	tap_ok(conf_read_file(path, &len, err, sizeof(err)) == NULL
+	    && len == 7, "conf_read_file: NULL, length untouched");
+	rmdir(path);
+	*strrchr(path, '/') = 0;
+	rmdir(path);
+	free(want);
+	free(path);
 }
 
 /* test_split - list splitting keeps {...} groups */
@@ -725,6 +759,7 @@ main(void)
 	log_set_hook(hook, NULL);
 	test_vectors();
 	test_split();
+	test_read_errors();
 	test_garbage();
 	test_overlong();
 	test_typed();

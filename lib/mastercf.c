@@ -247,31 +247,17 @@ struct mastercf *
 mastercf_load(const char *path, char *err, size_t errlen)
 {
 	struct mastercf *m;
-	FILE	*fp;
-	struct buf *b;
-	char	 chunk[8192];
-	size_t	 n;
+	char	*text;
+	size_t	 len;
 
-	if ((fp = fopen(path, "r")) == NULL) {
-		snprintf(err, errlen, "open %s: %s", path, strerror(errno));
+	if ((text = conf_read_file(path, &len, err, errlen)) == NULL)
 		return (NULL);
-	}
-	b = buf_new(8192);
-	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
-		buf_append(b, chunk, n);
-	if (ferror(fp)) {
-		snprintf(err, errlen, "read %s: %s", path, strerror(errno));
-		fclose(fp);
-		buf_free(b);
-		return (NULL);
-	}
-	fclose(fp);
-	if (memchr(BUF_STR(b), 0, BUF_LEN(b)) != NULL)
+	if (memchr(text, 0, len) != NULL)
 		log_warn("%s: file contains NUL bytes; text after them on "
 		    "a line is ignored", path);
 	m = xcalloc(1, sizeof(*m));
-	conf_logical_lines(path, BUF_STR(b), BUF_LEN(b), mastercf_line, m);
-	buf_free(b);
+	conf_logical_lines(path, text, len, mastercf_line, m);
+	free(text);
 	return (m);
 }
 

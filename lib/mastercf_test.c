@@ -287,8 +287,12 @@ main(void)
 	    "-o { x = a b } and empty -o y=");
 	mastercf_free(m);
 	tap_ok(mastercf_load("/nonexistent/master.cf", err, sizeof(err))
-	    == NULL && strstr(err, "No such file") != NULL,
-	    "missing file: NULL with reason");
+	    == NULL, "missing file: NULL");
+	tap_is_str(err, "open /nonexistent/master.cf: No such file or "
+	    "directory", "missing file: the reason, as before");
+	tap_ok(mastercf_load("/", err, sizeof(err)) == NULL,
+	    "a directory: NULL");
+	tap_is_str(err, "read /: Is a directory", "a directory: read error");
 	test_garbage();
 	buf_free(warnings);
 	conf_reset();
