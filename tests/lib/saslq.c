@@ -97,7 +97,7 @@ int
 main(int argc, char **argv)
 {
 	struct smtpd_sasl_backend *be;
-	struct buf *out = buf_new(256);
+	struct buf *out;
 	char	 err[256];
 	int	 ch, tls = 0, rc = SMTPD_SASL_ERROR;
 	long	 count = 1, n;
@@ -136,6 +136,7 @@ main(int argc, char **argv)
 		return (run_stdin(tls));
 	if (argc < 2)
 		usage();
+	out = buf_new(256);
 	be = smtpd_sasl_backend_new();
 	for (n = 0; n < count; n++)
 		rc = run(be, tls, argc, argv, out);
