@@ -50,6 +50,7 @@
 #include "cleanup.h"
 #include "cleanup_int.h"
 #include "conf.h"
+#include "dsn.h"
 #include "log.h"
 #include "map.h"
 #include "queue.h"
@@ -499,23 +500,6 @@ cleanup_log_action(struct cleanup_state *s, const char *tail,
 	buf_free(b);
 }
 
-/* cleanup_text_dsn - "5.7.1 text": split off an optional dsn */
-static const char *
-cleanup_text_dsn(const char *text, char *dsn, size_t len, const char *def)
-{
-	size_t	 n = strspn(text, "0123456789.");
-
-	if (n >= 5 && n < len && (text[n] == ' ' || text[n] == 0)
-	    && (text[0] == '4' || text[0] == '5') && text[1] == '.') {
-		memcpy(dsn, text, n);
-		dsn[n] = 0;
-		text += n;
-		return (text + strspn(text, " "));
-	}
-	snprintf(dsn, len, "%s", def);
-	return (text);
-}
-
 /* cleanup_is_header_start - "name:" with a printable name */
 static int
 cleanup_is_header_start(const char *p, size_t len)
@@ -598,7 +582,7 @@ cleanup_action(struct cleanup_state *s, const char *where,
 	snprintf(word, sizeof(word), "%.*s", (int)(n < 31 ? n : 31), value);
 	arg = value + n + strspn(value + n, " \t");
 	if (!strcasecmp(word, "REJECT")) {
-		arg = cleanup_text_dsn(arg, dsn, sizeof(dsn), "5.7.1");
+		arg = dsn_split(arg, dsn, sizeof(dsn), "5.7.1");
 		if (*dsn == '4')
 			dsn[0] = '5';
 		snprintf(s->out->reply, sizeof(s->out->reply), "550 %s %s", dsn,
@@ -608,7 +592,7 @@ cleanup_action(struct cleanup_state *s, const char *where,
 		s->status = CLEANUP_REJECT;
 		ret = ACT_STOP;
 	} else if (!strcasecmp(word, "DEFER")) {
-		arg = cleanup_text_dsn(arg, dsn, sizeof(dsn), "4.7.1");
+		arg = dsn_split(arg, dsn, sizeof(dsn), "4.7.1");
 		dsn[0] = '4';
 		snprintf(s->out->reply, sizeof(s->out->reply), "450 %s %s", dsn,
 		    *arg ? arg : "Error: message content deferred");
