@@ -6,8 +6,9 @@
 # wakeup timer and a client's trigger reach the daemon), max_use (from
 # main.cf as well as -o; 0 = no limit; qmgr, long-lived, never retired),
 # and a Postfix 2.x master.cf with qmgr and pickup as fifo services
-# delivering a sendmail message. With the echod test daemon and the real
-# qmgr and virtual. Ports 26400-26439.
+# delivering a sendmail message; a stop right after a start is prompt.
+# With the echod test daemon and the real qmgr and virtual. Ports
+# 26400-26439.
 set -u
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/instance.sh"
@@ -181,15 +182,52 @@ instance_start
 ok $? "master starts with qmgr and pickup as fifo services (Postfix 2.x style)"
 wait_for '[ -S "$INSTANCE_QUEUE/public/qmgr" ]' 10
 ok $? "... qmgr's fifo service is public/qmgr"
-"$POSTERN_BIN/postqueue" -c "$INSTANCE_CONF" -f >/dev/null 2>&1
-ok $? "postqueue -f reaches qmgr through it (exit 0; 69 when nothing listens)"
-printf 'Subject: via fifo qmgr\n\nold style\n' |
-	"$POSTERN_BIN/sendmail" -C "$INSTANCE_CONF" -f a@example.net old@example.org
-ok $? "sendmail queues a message"
+out=$("$POSTERN_BIN/postqueue" -c "$INSTANCE_CONF" -f 2>&1)
+ok $? "postqueue -f reaches qmgr through it (exit 0; 69 when nothing listens)" ||
+	diag "$out"
+out=$(printf 'Subject: via fifo qmgr\n\nold style\n' |
+	"$POSTERN_BIN/sendmail" -C "$INSTANCE_CONF" -f a@example.net old@example.org 2>&1)
+ok $? "sendmail queues a message" || diag "$out"
 wait_for "grep -rl 'Subject: via fifo qmgr' '$INSTANCE_MAIL/example.org/old/new/'" 30
 ok $? "... qmgr (fifo service) picks it up and virtual delivers it"
 like "$(instance_log_grep 'service pickup: program pickup is folded')" \
 	'folded into postern' "the fifo pickup service is accepted as folded"
 instance_stop
 ok $? "stopped"
+
+# ---- 5. a stop right after the start: no child escapes the SIGTERM ----
+# (a child signalled between fork and exec used to run master's handler:
+# the signal was lost, and the stop waited 20 s to SIGKILL it)
+instance_master_cf "127.0.0.1:$P1 inet n - n - 2 echod
+w1 unix - - n - 1 echod
+w2 unix - - n - 1 echod"
+from=$(($(wc -l < "$INSTANCE_LOG") + 1))
+slow=0
+started=0
+for delay in 0 0.02 0.05 0 0.02 0.05; do
+	n=$(grep -c 'master.*daemon started' "$INSTANCE_LOG")
+	"$POSTERN_BIN/master" -c "$INSTANCE_CONF" -d \
+		>> "$INSTANCE_DIR/master.out" 2>&1 &
+	m=$!
+	# master logs "daemon started" once its children are forked: the
+	# SIGTERM lands while they start
+	for i in $(seq 500); do
+		[ "$(grep -c 'master.*daemon started' "$INSTANCE_LOG")" -gt "$n" ] &&
+			break
+		sleep 0.01
+	done
+	[ "$i" -lt 500 ] && started=$((started + 1))
+	sleep $delay
+	kill -TERM "$m"
+	if ! wait_for "! pid_alive $m" 5; then
+		slow=$((slow + 1))
+		kill -KILL "$m"
+	fi
+	wait "$m" 2>/dev/null
+done
+is "$slow" 0 "six stops right after the start: each master gone within 5 s"
+is "$(tail -n +$from "$INSTANCE_LOG" | grep -cE 'killed by signal|SIGKILL')" 0 \
+	"... no child killed by a signal, none needed SIGKILL" ||
+	diag "$(tail -n +$from "$INSTANCE_LOG" | grep -E 'killed by signal|SIGKILL')"
+is "$started" 6 "... (each had started: logged 'daemon started')"
 done_testing
