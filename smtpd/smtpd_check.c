@@ -65,6 +65,7 @@
 #include "conf.h"
 #include "dcache.h"
 #include "dns.h"
+#include "dsn.h"
 #include "log.h"
 #include "map.h"
 #include "smtpd_check.h"
@@ -885,19 +886,7 @@ sc_is_code(const char *v)
 static const char *
 sc_text_dsn(const char *text, char *dsn, size_t len, const char *def)
 {
-	size_t	 n = strspn(text, "0123456789.");
-
-	if (n >= 5 && n < len && (text[n] == ' ' || text[n] == 0)
-	    && (text[0] == '4' || text[0] == '5') && text[1] == '.') {
-		memcpy(dsn, text, n);
-		dsn[n] = 0;
-		text += n;
-		while (*text == ' ')
-			text++;
-		return (text);
-	}
-	snprintf(dsn, len, "%s", def);
-	return (text);
+	return (dsn_split(text, dsn, len, def));
 }
 
 /* sc_access_action - act on an access(5) table result */
