@@ -207,17 +207,11 @@ int
 attr_get_long(const struct attr_list *l, const char *name, long *value)
 {
 	const char *s = attr_get(l, name);
-	char	*end;
-	long	 v;
 
-	if (s == NULL || *s == 0 || (*s != '-' && (*s < '0' || *s > '9')))
+	/* no leading space or '+', which strtol() would take */
+	if (s == NULL || (*s != '-' && (*s < '0' || *s > '9')))
 		return (-1);
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end)
-		return (-1);
-	*value = v;
-	return (0);
+	return (str_parse_long(s, value));
 }
 
 /* attr_list_free - release a list; NULL is fine */

@@ -78,6 +78,12 @@ test_roundtrip(void)
 	attr_put_long(b, "count", -42);
 	attr_put(b, "dup", "first");
 	attr_put(b, "dup", "second");
+	attr_put(b, "n_space", " 5");
+	attr_put(b, "n_plus", "+5");
+	attr_put(b, "n_junk", "5x");
+	attr_put(b, "n_empty", "");
+	attr_put(b, "n_huge", "99999999999999999999");
+	attr_put(b, "n_max", "9223372036854775807");
 	attr_end(b);
 	buf_append(b, "next=1\n", 7);	/* start of the next list */
 	l = attr_parse(BUF_STR(b), BUF_LEN(b), &used, err, sizeof(err));
@@ -91,6 +97,14 @@ test_roundtrip(void)
 	tap_ok(attr_get_long(l, "count", &n) == 0 && n == -42, "long value");
 	tap_ok(attr_get_long(l, "k0", &n) < 0, "non-number is not a long");
 	tap_ok(attr_get_long(l, "missing", &n) < 0, "missing long");
+	n = 7;
+	tap_ok(attr_get_long(l, "n_space", &n) < 0 && attr_get_long(l,
+	    "n_plus", &n) < 0 && attr_get_long(l, "n_junk", &n) < 0
+	    && attr_get_long(l, "n_empty", &n) < 0 && attr_get_long(l,
+	    "n_huge", &n) < 0 && n == 7,
+	    "long: leading space, '+', junk, empty, overflow refused");
+	tap_ok(attr_get_long(l, "n_max", &n) == 0 && n == 9223372036854775807L,
+	    "long: LONG_MAX");
 	tap_ok(attr_get(l, "missing") == NULL, "missing name");
 	tap_is_str(attr_get(l, "dup"), "first", "duplicate: first wins");
 	tap_ok(strstr(BUF_STR(b), "\r") == NULL, "no raw CR on the wire");
