@@ -10,7 +10,8 @@
 #
 # Each folder has a mod.mk that adds its programs (PROGRAMS += name,
 # name_SRCS := ...) and unit tests (UNIT_TESTS += name, name_SRCS := ...).
-# lib/, maps/ and tls/ become static libraries every program links with.
+# lib/, maps/, tls/, cleanup/ and resolve/ become static libraries every
+# program links with.
 
 VARIANT	?= release
 BUILD	?= build/$(VARIANT)
@@ -20,7 +21,8 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN	:= -Wall -Wextra -Wno-unused-parameter $(if $(WERROR),-Werror)
-CFLAGS_BASE := -std=gnu11 -g -D_GNU_SOURCE -Ilib -Imaps -Itls -Icleanup $(WARN) \
+CFLAGS_BASE := -std=gnu11 -g -D_GNU_SOURCE -Ilib -Imaps -Itls -Icleanup \
+	-Iresolve $(WARN) \
 	$(PKG_CFLAGS) -DPOSTERN_VERSION='"0.1"'
 ifeq ($(VARIANT),asan)
 CFLAGS_V := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
@@ -41,13 +43,15 @@ LIB_SRCS :=
 MAPS_SRCS :=
 TLS_SRCS :=
 CLEANUP_SRCS :=
+RESOLVE_SRCS :=
 
--include lib/mod.mk maps/mod.mk tls/mod.mk cleanup/mod.mk master/mod.mk \
+-include lib/mod.mk maps/mod.mk tls/mod.mk cleanup/mod.mk resolve/mod.mk \
+	master/mod.mk \
 	postscreen/mod.mk smtpd/mod.mk qmgr/mod.mk smtp/mod.mk tests/mod.mk
 
 obj	= $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
-ARCHIVES := $(BUILD)/libcleanup.a $(BUILD)/libmaps.a $(BUILD)/libtls.a \
-	$(BUILD)/libpostern.a
+ARCHIVES := $(BUILD)/libcleanup.a $(BUILD)/libresolve.a $(BUILD)/libmaps.a \
+	$(BUILD)/libtls.a $(BUILD)/libpostern.a
 
 .PHONY: all check check-unit check-integration prove run bench deps clean \
 	check-fresh \
@@ -68,6 +72,9 @@ $(BUILD)/libtls.a: $(call obj,$(TLS_SRCS))
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 $(BUILD)/libcleanup.a: $(call obj,$(CLEANUP_SRCS))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+$(BUILD)/libresolve.a: $(call obj,$(RESOLVE_SRCS))
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 

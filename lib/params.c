@@ -89,6 +89,9 @@ const struct conf_param conf_params[] = {
 	{ "inet_interfaces", "all" },
 	{ "inet_protocols", "all" },
 	{ "proxy_interfaces", "" },
+	{ "parent_domain_matches_subdomains", "debug_peer_list,"
+	    "fast_flush_domains,mynetworks,permit_mx_backup_networks,"
+	    "qmqpd_authorized_clients,relay_domains,smtpd_access_maps" },
 	{ "compatibility_level", "3.6" },	/* postern has 3.6 defaults */
 	{ "stress", "" },
 	{ "import_environment", "MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ "

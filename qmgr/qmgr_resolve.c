@@ -4,16 +4,11 @@
  * SYNOPSIS
  *	See qmgr_resolve.h.
  * DESCRIPTION
- *	Domain lists (mydestination, virtual_alias_domains, ...) are
- *	Postfix match lists: literal domains, ".domain" for subdomains,
- *	"!pattern" to exclude, "type:table" (the domain is the key) and
- *	"/file" (one pattern per word); the first match wins.
- *	relay_domains also matches subdomains of a literal domain, as
- *	Postfix's parent_domain_matches_subdomains default says.
- *	A list's answer for a domain is remembered for DCACHE_TTL (5)
- *	seconds, shared by the resolver threads (lib/dcache.h, like
- *	Postfix's trivial-rewrite resolve cache); a temporary table error
- *	is never remembered. Per-address lookups are never cached.
+ *	A domain's class (local, virtual alias, virtual mailbox, relay,
+ *	default) comes from resolve/resolve.h, the resolver smtpd checks
+ *	with: its domain lists, its parent-domain rules, its 5-second
+ *	cache, its "is this address literal mine". Per-address lookups
+ *	(aliases, transport_maps) are never cached.
  *
  *	Expansion is a depth-first walk. The ancestry of the current
  *	address is kept: an address that comes back to one of its
@@ -23,48 +18,27 @@
  * DIAGNOSTICS
  *	See qmgr_resolve.h.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "addr.h"
 #include "buf.h"
 #include "conf.h"
-#include "dcache.h"
 #include "log.h"
 #include "map.h"
 #include "qmgr_resolve.h"
+#include "resolve.h"
 #include "str.h"
 #include "xalloc.h"
 
-struct dom_elem {
-	int	 neg;
-	char	*name;			/* literal, lower case */
-	struct map *map;		/* or a table */
-};
-
-struct domlist {
-	struct dom_elem *elem;
-	size_t	 n;
-	int	 subdomains;
-	char	*param;
-	struct dcache *cache;		/* answers from tables, DCACHE_TTL */
-	char	*id;			/* the cache's name: the list's text */
-};
-
 struct qmgr_resolve_maps {
 	const struct qmgr_resolve_conf *conf;
-	struct domlist mydest;
-	struct domlist valias_dom;
-	struct domlist vmbox_dom;
-	struct domlist relay_dom;
+	struct resolve *resolve;	/* domain classes (resolve/) */
 	struct maplist *valias;
 	struct maplist *alias;
 	struct maplist *transport;
-	struct strv *local_addrs;	/* inet/proxy interfaces */
 };
 
 /* split_list - split at separators outside {} and "" */
@@ -96,175 +70,6 @@ split_list(const char *s, const char *seps)
 	return (v);
 }
 
-/* is_table - "type:name" rather than a domain or a file */
-static int
-is_table(const char *s)
-{
-	const char *cp;
-
-	for (cp = s; *cp && (isalnum((unsigned char)*cp) || *cp == '_'); cp++)
-		;
-	return (cp > s && *cp == ':');
-}
-
-/* domlist_add - one pattern */
-static void
-domlist_add(struct domlist *dl, const char *pat, int depth)
-{
-	struct dom_elem *e;
-	int	 neg = 0;
-
-	while (*pat == '!') {
-		neg = !neg;
-		pat++;
-	}
-	if (*pat == 0)
-		return;
-	if (*pat == '/' && depth == 0) {
-		FILE	*fp = fopen(pat, "r");
-		char	 line[1024];
-
-		if (fp == NULL) {
-			log_warn("%s: cannot open %s: %m", dl->param, pat);
-			return;
-		}
-		while (fgets(line, sizeof(line), fp)) {
-			char	*cp = line, *tok;
-
-			if (*str_trim(line) == '#')
-				continue;
-			while ((tok = str_token(&cp, STR_LIST_DELIMS)) != NULL)
-				domlist_add(dl, tok, 1);
-		}
-		fclose(fp);
-		return;
-	}
-	dl->elem = xrealloc(dl->elem, (dl->n + 1) * sizeof(*dl->elem));
-	e = &dl->elem[dl->n++];
-	memset(e, 0, sizeof(*e));
-	e->neg = neg;
-	if (is_table(pat)) {
-		e->map = map_open(pat, 0);
-		if (dl->cache == NULL)
-			dl->cache = dcache_shared(dl->id, DCACHE_TTL,
-			    DCACHE_SIZE);
-	} else
-		e->name = str_lower(xstrdup(pat));
-}
-
-/* domlist_init - parse a match list */
-static void
-domlist_init(struct domlist *dl, const char *param, const char *value,
-    int subdomains)
-{
-	struct strv *v = split_list(value, STR_LIST_DELIMS);
-	size_t	 i;
-
-	memset(dl, 0, sizeof(*dl));
-	dl->param = xstrdup(param);
-	dl->subdomains = subdomains;
-	/* threads share answers for the same list text (domlist_match) */
-	dl->id = xmalloc(strlen(value) + 16);
-	sprintf(dl->id, "qmgr:%d:%s", subdomains, value);
-	for (i = 0; i < v->argc; i++)
-		domlist_add(dl, v->argv[i], 0);
-	strv_free(v);
-}
-
-/* domlist_free - release a match list */
-static void
-domlist_free(struct domlist *dl)
-{
-	size_t	 i;
-
-	for (i = 0; i < dl->n; i++) {
-		free(dl->elem[i].name);
-		if (dl->elem[i].map)
-			map_close(dl->elem[i].map);
-	}
-	free(dl->elem);
-	free(dl->param);
-	dcache_free(dl->cache);
-	dl->cache = NULL;
-	free(dl->id);
-}
-
-/* name_match - literal pattern against a lower-case domain */
-static int
-name_match(const char *pat, const char *dom, int subdomains)
-{
-	size_t	 pl = strlen(pat), dl = strlen(dom);
-
-	if (strcmp(pat, dom) == 0)
-		return (1);
-	if (pat[0] == '.')
-		return (dl > pl && strcmp(dom + dl - pl, pat) == 0);
-	if (subdomains && dl > pl && dom[dl - pl - 1] == '.'
-	    && strcmp(dom + dl - pl, pat) == 0)
-		return (1);
-	return (0);
-}
-
-/* domlist_lookup - 1 match, 0 none, -1 temporary error (reason set) */
-static int
-domlist_lookup(struct domlist *dl, const char *domain, char *reason,
-    size_t len)
-{
-	char	*dom = str_lower(xstrdup(domain)), *val;
-	size_t	 i;
-	int	 r, hit = 0;
-
-	for (i = 0; i < dl->n && !hit; i++) {
-		struct dom_elem *e = &dl->elem[i];
-
-		if (e->name) {
-			hit = name_match(e->name, dom, dl->subdomains);
-		} else {
-			r = map_lookup(e->map, dom, &val);
-			if (r == MAP_RETRY) {
-				snprintf(reason, len, "4.3.0 %s lookup error"
-				    " for %s: %s", dl->param, log_safe(dom),
-				    map_error(e->map));
-				free(dom);
-				return (-1);
-			}
-			if (r == MAP_FOUND) {
-				free(val);
-				hit = 1;
-			}
-		}
-		if (hit && e->neg) {
-			free(dom);
-			return (0);
-		}
-	}
-	free(dom);
-	return (hit);
-}
-
-/*
- * domlist_match - domlist_lookup() through the list's cache: a domain's
- * class is asked of the tables once per DCACHE_TTL seconds, not once
- * per recipient and stage (Postfix: trivial-rewrite's resolve cache).
- * A temporary error is never cached.
- */
-static int
-domlist_match(struct domlist *dl, const char *domain, char *reason,
-    size_t len)
-{
-	time_t	 now;
-	int	 r;
-
-	if (dl->cache == NULL)
-		return (domlist_lookup(dl, domain, reason, len));
-	now = time(NULL);
-	if ((r = dcache_get(dl->cache, domain, now)) >= 0)
-		return (r);
-	r = domlist_lookup(dl, domain, reason, len);
-	dcache_put(dl->cache, domain, r, now);
-	return (r);
-}
-
 /* dupstr - strdup of a conf value */
 static char *
 dupstr(const char *name)
@@ -285,6 +90,8 @@ qmgr_resolve_conf_load(struct qmgr_resolve_conf *c)
 	c->relay_domains = dupstr("relay_domains");
 	c->inet_interfaces = dupstr("inet_interfaces");
 	c->proxy_interfaces = dupstr("proxy_interfaces");
+	c->parent_domain_matches_subdomains =
+	    dupstr("parent_domain_matches_subdomains");
 	c->virtual_alias_maps = dupstr("virtual_alias_maps");
 	c->alias_maps = dupstr("alias_maps");
 	c->transport_maps = dupstr("transport_maps");
@@ -313,6 +120,7 @@ qmgr_resolve_conf_free(struct qmgr_resolve_conf *c)
 	free(c->relay_domains);
 	free(c->inet_interfaces);
 	free(c->proxy_interfaces);
+	free(c->parent_domain_matches_subdomains);
 	free(c->virtual_alias_maps);
 	free(c->alias_maps);
 	free(c->transport_maps);
@@ -340,28 +148,21 @@ struct qmgr_resolve_maps *
 qmgr_resolve_maps_new(const struct qmgr_resolve_conf *c)
 {
 	struct qmgr_resolve_maps *m = xcalloc(1, sizeof(*m));
-	struct strv *v;
-	size_t	 i;
+	struct resolve_conf rc;
 
 	m->conf = c;
-	domlist_init(&m->mydest, "mydestination", c->mydestination, 0);
-	domlist_init(&m->valias_dom, "virtual_alias_domains",
-	    c->virtual_alias_domains, 0);
-	domlist_init(&m->vmbox_dom, "virtual_mailbox_domains",
-	    c->virtual_mailbox_domains, 0);
-	domlist_init(&m->relay_dom, "relay_domains", c->relay_domains, 1);
+	rc.mydestination = c->mydestination;
+	rc.virtual_alias_domains = c->virtual_alias_domains;
+	rc.virtual_mailbox_domains = c->virtual_mailbox_domains;
+	rc.relay_domains = c->relay_domains;
+	rc.inet_interfaces = c->inet_interfaces;
+	rc.proxy_interfaces = c->proxy_interfaces;
+	rc.parent_domain_matches_subdomains =
+	    c->parent_domain_matches_subdomains;
+	m->resolve = resolve_new(&rc);
 	m->valias = open_maplist(c->virtual_alias_maps);
 	m->alias = open_maplist(c->alias_maps);
 	m->transport = open_maplist(c->transport_maps);
-	m->local_addrs = strv_new();
-	v = split_list(c->inet_interfaces, STR_LIST_DELIMS);
-	for (i = 0; i < v->argc; i++)
-		strv_add(m->local_addrs, v->argv[i]);
-	strv_free(v);
-	v = split_list(c->proxy_interfaces, STR_LIST_DELIMS);
-	for (i = 0; i < v->argc; i++)
-		strv_add(m->local_addrs, v->argv[i]);
-	strv_free(v);
 	return (m);
 }
 
@@ -371,17 +172,13 @@ qmgr_resolve_maps_free(struct qmgr_resolve_maps *m)
 {
 	if (m == NULL)
 		return;
-	domlist_free(&m->mydest);
-	domlist_free(&m->valias_dom);
-	domlist_free(&m->vmbox_dom);
-	domlist_free(&m->relay_dom);
+	resolve_free(m->resolve);
 	if (m->valias)
 		maplist_close(m->valias);
 	if (m->alias)
 		maplist_close(m->alias);
 	if (m->transport)
 		maplist_close(m->transport);
-	strv_free(m->local_addrs);
 	free(m);
 }
 
@@ -394,46 +191,14 @@ qmgr_resolve_qualify(const struct qmgr_resolve_conf *c, const char *addr)
 	return (xasprintf("%s@%s", addr, c->myorigin));
 }
 
-/* local_literal - an IP literal naming this host */
-static int
-local_literal(struct qmgr_resolve_maps *m, const char *dom)
-{
-	char	 ip[128];
-	size_t	 len = strlen(dom), i;
-	int	 all = 0;
-
-	if (len < 3 || dom[0] != '[' || dom[len - 1] != ']'
-	    || len - 2 >= sizeof(ip))
-		return (0);
-	memcpy(ip, dom + 1, len - 2);
-	ip[len - 2] = 0;
-	if (strncasecmp(ip, "ipv6:", 5) == 0)
-		memmove(ip, ip + 5, strlen(ip + 5) + 1);
-	for (i = 0; i < m->local_addrs->argc; i++) {
-		char	*a = m->local_addrs->argv[i];
-		size_t	 al = strlen(a);
-
-		if (strcasecmp(a, "all") == 0)
-			all = 1;
-		if (a[0] == '[' && al > 2 && strncasecmp(a + 1, ip, al - 2) == 0
-		    && strlen(ip) == al - 2)
-			return (1);
-		if (strcasecmp(a, ip) == 0)
-			return (1);
-	}
-	if (all || strcasecmp(ip, "::1") == 0)
-		return (strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0);
-	return (strcmp(ip, "127.0.0.1") == 0);
-}
-
-/* is_local - 1 local domain, 0 not, -1 temporary error */
+/* is_local - 1 local domain, 0 not, -1 temporary error (reason set) */
 static int
 is_local(struct qmgr_resolve_maps *m, const char *dom, char *reason,
     size_t len)
 {
-	if (local_literal(m, dom))
-		return (1);
-	return (domlist_match(&m->mydest, dom, reason, len));
+	int	 cls = resolve_class(m->resolve, dom, reason, len);
+
+	return (cls == RESOLVE_RETRY ? -1 : cls == RESOLVE_CLASS_LOCAL);
 }
 
 /* same_addr - case-insensitive address comparison */
@@ -746,7 +511,7 @@ resolve_leaf(struct qmgr_resolve_maps *m, const char *addr,
 {
 	const struct qmgr_resolve_conf *c = m->conf;
 	char	 why[512], *value = NULL;
-	int	 local, rc;
+	int	 rc;
 
 	if (special_alias(addr))
 		return (route_set(r, QMGR_ROUTE_BOUNCE, "5.3.0", "unsupported"
@@ -755,34 +520,28 @@ resolve_leaf(struct qmgr_resolve_maps *m, const char *addr,
 	if (*dom == 0 || !domain_ok(dom))
 		return (route_set(r, QMGR_ROUTE_BOUNCE, "5.1.3",
 		    "bad address syntax: %s", log_safe(addr)));
-	if ((local = is_local(m, dom, why, sizeof(why))) < 0)
+	switch (resolve_class(m->resolve, dom, why, sizeof(why))) {
+	case RESOLVE_RETRY:
 		return (route_set(r, QMGR_ROUTE_DEFER, "4.3.0", "%s", why + 6));
-	if (local) {
+	case RESOLVE_CLASS_LOCAL:
 		route_set(r, QMGR_ROUTE_BOUNCE, "5.1.1", "unknown user: \"%s\"",
 		    log_safe(addr));
-	} else if ((rc = domlist_match(&m->valias_dom, dom, why,
-	    sizeof(why))) != 0) {
-		if (rc < 0)
-			return (route_set(r, QMGR_ROUTE_DEFER, "4.3.0", "%s",
-			    why + 6));
+		break;
+	case RESOLVE_CLASS_ALIAS:
 		route_set(r, QMGR_ROUTE_BOUNCE, "5.1.1", "User unknown in"
 		    " virtual alias table%s", "");
-	} else if ((rc = domlist_match(&m->vmbox_dom, dom, why,
-	    sizeof(why))) != 0) {
-		if (rc < 0)
-			return (route_set(r, QMGR_ROUTE_DEFER, "4.3.0", "%s",
-			    why + 6));
+		break;
+	case RESOLVE_CLASS_VIRTUAL:
 		split_transport(r, c->virtual_transport, 0);
-	} else if ((rc = domlist_match(&m->relay_dom, dom, why,
-	    sizeof(why))) != 0) {
-		if (rc < 0)
-			return (route_set(r, QMGR_ROUTE_DEFER, "4.3.0", "%s",
-			    why + 6));
+		break;
+	case RESOLVE_CLASS_RELAY:
 		split_transport(r, c->relay_transport, 0);
-	} else {
+		break;
+	default:
 		split_transport(r, c->default_transport, 0);
 		if (r->nexthop == NULL && *c->relayhost)
 			r->nexthop = xstrdup(c->relayhost);
+		break;
 	}
 	if (m->transport) {
 		rc = transport_lookup(m, addr, dom, &value);

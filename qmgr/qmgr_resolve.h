@@ -37,9 +37,10 @@
  *	bounces them (no local delivery agent here).
  *
  *	qmgr_resolve_leaf() routes one final address by its domain class
- *	in Postfix's order: local (mydestination; there is no local
- *	delivery agent, so a local name that the aliases did not turn into
- *	another address bounces 5.1.1), virtual_alias_domains (bounce
+ *	(resolve/resolve.h, the classes smtpd accepts by) in Postfix's
+ *	order: local (mydestination, an address literal of this host;
+ *	there is no local delivery agent, so a local name that the aliases
+ *	did not turn into another address bounces 5.1.1), virtual_alias_domains (bounce
  *	5.1.1), virtual_mailbox_domains ($virtual_transport, nexthop the
  *	domain), relay_domains ($relay_transport), else $default_transport
  *	with nexthop $relayhost or the domain. transport_maps (address,
@@ -77,6 +78,7 @@ struct qmgr_resolve_conf {
 	char	*relay_domains;
 	char	*inet_interfaces;
 	char	*proxy_interfaces;
+	char	*parent_domain_matches_subdomains;	/* NULL: Postfix's */
 	char	*virtual_alias_maps;	/* map lists */
 	char	*alias_maps;
 	char	*transport_maps;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "map.h"
 #include "qmgr_resolve.h"
@@ -368,6 +369,60 @@ run_failures(struct qmgr_resolve_conf *conf)
 	strv_free(v);
 }
 
+/*
+ * run_drift - the answers smtpd gives too (resolve/): a subdomain of a
+ * relay_domains table entry is relayed, a /file pattern is read, an
+ * address literal of this host in any spelling is local.
+ */
+static void
+run_drift(struct qmgr_resolve_conf *conf)
+{
+	static const char *const relaydom[] = {"relay.example", "1", NULL};
+	struct qmgr_resolve_maps *m;
+	struct qmgr_route r;
+	struct strv *v = strv_new();
+	char	 path[] = "/tmp/qmgr_resolve_test.XXXXXX", why[512];
+	FILE	*fp;
+	int	 fd, rc;
+
+	fill("memory:relaydom", relaydom);
+	if ((fd = mkstemp(path)) < 0 || (fp = fdopen(fd, "w")) == NULL) {
+		printf("Bail out! %s\n", path);
+		exit(1);
+	}
+	fputs("# virtual_mailbox_domains\nexample.com filemail.example\n", fp);
+	fclose(fp);
+	conf->relay_domains = "memory:relaydom";
+	conf->virtual_mailbox_domains = path;
+	m = qmgr_resolve_maps_new(conf);
+	rc = qmgr_resolve_leaf(m, "x@sub.relay.example", &r);
+	tap_ok(rc == QMGR_ROUTE_DELIVER && strcmp(r.transport, "relay") == 0,
+	    "relay_domains table: a subdomain goes to relay_transport (%s)",
+	    r.transport);
+	free(r.nexthop);
+	rc = qmgr_resolve_leaf(m, "x@filemail.example", &r);
+	tap_ok(rc == QMGR_ROUTE_DELIVER && strcmp(r.transport, "virtual") == 0,
+	    "/file pattern: a domain of the file is a mailbox domain (%s)",
+	    r.transport);
+	free(r.nexthop);
+	rc = qmgr_resolve_leaf(m, "x@[IPv6:::ffff:127.0.0.1]", &r);
+	tap_ok(rc == QMGR_ROUTE_BOUNCE && strcmp(r.status, "5.1.1") == 0,
+	    "v4-mapped literal of this host is local (%s %s)", r.transport,
+	    r.status);
+	free(r.nexthop);
+	rc = qmgr_resolve_expand(m, "postmaster@[IPv6:::ffff:127.0.0.1]", v,
+	    why, sizeof(why));
+	tap_ok(rc == QMGR_EXPAND_LIST && v->argc == 1
+	    && strcmp(v->argv[0], "root@example.com") == 0,
+	    "v4-mapped literal of this host: alias_maps apply (%s)",
+	    v->argc ? v->argv[0] : why);
+	qmgr_resolve_maps_free(m);
+	unlink(path);
+	strv_free(v);
+	conf->relay_domains = "relay.example";
+	conf->virtual_mailbox_domains = "example.com, memory:vdom";
+}
+
 int
 main(void)
 {
@@ -411,5 +466,6 @@ main(void)
 	run_leaf(&conf);
 	run_failures(&conf);
 	run_hostile(&conf);
+	run_drift(&conf);
 	return (tap_done());
 }

@@ -38,12 +38,13 @@
  *	other Postfix restrictions postern does not implement yet are
  *	logged once as a warning and act as "dunno".
  *
- *	A domain's class (mydestination, virtual_alias_domains,
- *	virtual_mailbox_domains, relay_domains) found through tables is
- *	remembered for DCACHE_TTL (5) seconds, shared by the process's
- *	threads (lib/dcache.h; Postfix's trivial-rewrite resolve cache): a
- *	domain added to or removed from such a table is seen by a running
- *	smtpd within 5 seconds. Table errors are never remembered.
+ *	A domain's class (local, virtual alias, virtual mailbox, relay,
+ *	default) comes from resolve/resolve.h, the resolver qmgr routes
+ *	with: what smtpd accepts as ours is what qmgr delivers as ours.
+ *	Its answers from tables are remembered for DCACHE_TTL (5) seconds,
+ *	shared by the process's threads: a domain added to or removed from
+ *	such a table is seen by a running smtpd within 5 seconds. Table
+ *	errors are never remembered.
  * DIAGNOSTICS
  *	Map trouble: "451 4.3.0 <name>: Temporary lookup failure" at once.
  *	DNS trouble: 450 (defer_if_permit), never 5xx. An unknown
@@ -63,11 +64,11 @@
 #include "addr.h"
 #include "buf.h"
 #include "conf.h"
-#include "dcache.h"
 #include "dns.h"
 #include "dsn.h"
 #include "log.h"
 #include "map.h"
+#include "resolve.h"
 #include "smtpd_check.h"
 #include "str.h"
 #include "xalloc.h"
@@ -90,25 +91,6 @@ static const char *sc_list_param[SC_LIST_COUNT] = {
 	"smtpd_recipient_restrictions", "smtpd_data_restrictions",
 };
 
-/* address classes, as trivial-rewrite resolves them */
-enum sc_class {
-	SC_CLASS_DEFAULT, SC_CLASS_LOCAL, SC_CLASS_ALIAS, SC_CLASS_VIRTUAL,
-	SC_CLASS_RELAY
-};
-
-struct sc_domitem {
-	char	*name;			/* NULL for a table */
-	int	 negate;
-	struct map *map;
-};
-
-struct sc_domlist {
-	struct sc_domitem *items;
-	size_t	 n;
-	int	 parent_match;		/* relay_domains: subdomains match */
-	struct dcache *cache;		/* answers from tables, DCACHE_TTL */
-};
-
 struct sc_access_map {
 	char	*spec;
 	struct map *map;
@@ -125,15 +107,13 @@ struct smtpd_checker {
 	int	 rej_unl_rcpt;
 	int	 rej_unl_from;
 	int	 peername_lookup;
-	struct sc_domlist mydest, relay_domains, valias_domains, vmbox_domains;
+	struct resolve *resolve;	/* domain classes (resolve/) */
 	struct maplist *valias_maps, *vmbox_maps, *relay_rcpt_maps;
 	struct maplist *rcpt_canon_maps, *canon_maps;
 	struct maplist *local_rcpt_maps, *login_maps;
 	int	 local_rcpt_on;
 	struct strv *mynet_cidrs;
 	struct maplist *mynet_maps;
-	struct strv *interfaces;
-	int	 interfaces_all;
 	char	*delims, *null_key;
 	char	*unv_sender_reason, *unv_rcpt_reason;
 	int	 unk_addr_code, unk_client_code, unk_name_code;
@@ -215,146 +195,6 @@ sc_conf_code(const char *name, int def)
 	return ((int)v);
 }
 
-/*
- * sc_domlist_cache - the process's answers for this list text: every
- * thread's copy of the list shares them (same text, same answers)
- */
-static struct dcache *
-sc_domlist_cache(const char *text, int parent)
-{
-	struct dcache *dc;
-	char	*id;
-
-	id = xmalloc(strlen(text) + 16);
-	sprintf(id, "smtpd:%d:%s", parent, text);
-	dc = dcache_shared(id, DCACHE_TTL, DCACHE_SIZE);
-	free(id);
-	return (dc);
-}
-
-/* sc_domlist_init - a Postfix domain list: names, !names, tables */
-static void
-sc_domlist_init(struct sc_domlist *dl, const char *text, int parent)
-{
-	struct strv *v = sc_split(text);
-	size_t	 i;
-	char	*t;
-
-	dl->items = xcalloc(v->argc + 1, sizeof(*dl->items));
-	dl->n = 0;
-	dl->parent_match = parent;
-	dl->cache = NULL;
-	for (i = 0; i < v->argc; i++) {
-		struct sc_domitem *it = &dl->items[dl->n++];
-
-		t = v->argv[i];
-		if (*t == '!') {
-			it->negate = 1;
-			t++;
-		}
-		if (strchr(t, ':') && *t != '[') {
-			it->map = map_open(t, 0);
-			if (dl->cache == NULL)
-				dl->cache = sc_domlist_cache(text, parent);
-		} else {
-			if (*t == '/')
-				log_warn("domain list: file patterns are not "
-				    "supported: %s", t);
-			it->name = str_lower(xstrdup(t));
-		}
-	}
-	strv_free(v);
-}
-
-/* sc_domlist_free - free a domain list */
-static void
-sc_domlist_free(struct sc_domlist *dl)
-{
-	size_t	 i;
-
-	for (i = 0; i < dl->n; i++) {
-		free(dl->items[i].name);
-		if (dl->items[i].map)
-			map_close(dl->items[i].map);
-	}
-	free(dl->items);
-	dcache_free(dl->cache);
-	dl->cache = NULL;
-}
-
-/* sc_name_match - domain equals name, or is a subdomain where allowed */
-static int
-sc_name_match(const char *domain, const char *name, int parent)
-{
-	size_t	 dl = strlen(domain), nl = strlen(name);
-
-	if (*name == '.')
-		return (dl > nl && strcasecmp(domain + dl - nl, name) == 0);
-	if (strcasecmp(domain, name) == 0)
-		return (1);
-	return (parent && dl > nl + 1 && domain[dl - nl - 1] == '.'
-	    && strcasecmp(domain + dl - nl, name) == 0);
-}
-
-/* sc_domlist_lookup - 1 match, 0 no match, -1 table trouble */
-static int
-sc_domlist_lookup(struct sc_domlist *dl, const char *domain)
-{
-	const char *d;
-	char	*val;
-	size_t	 i;
-	int	 st;
-
-	for (i = 0; i < dl->n; i++) {
-		struct sc_domitem *it = &dl->items[i];
-
-		if (it->name) {
-			if (sc_name_match(domain, it->name, dl->parent_match))
-				return (!it->negate);
-			continue;
-		}
-		for (d = domain; d; d = strchr(d + 1, '.')) {
-			if (*d == '.')
-				d++;
-			st = map_lookup(it->map, d, &val);
-			if (st == MAP_RETRY) {
-				log_warn("%s: table lookup problem: %s",
-				    map_spec(it->map), map_error(it->map));
-				return (-1);
-			}
-			if (st == MAP_FOUND) {
-				free(val);
-				return (!it->negate);
-			}
-			if (!dl->parent_match)
-				break;
-		}
-	}
-	return (0);
-}
-
-/*
- * sc_domlist_match - sc_domlist_lookup() through the list's cache: a
- * domain's class is asked of the tables once per DCACHE_TTL seconds and
- * process, not once per recipient (Postfix: trivial-rewrite's resolve
- * cache). Table trouble (-1) is never cached.
- */
-static int
-sc_domlist_match(struct sc_domlist *dl, const char *domain)
-{
-	time_t	 now;
-	int	 r;
-
-	if (dl->cache == NULL)
-		return (sc_domlist_lookup(dl, domain));
-	now = time(NULL);
-	if ((r = dcache_get(dl->cache, domain, now)) >= 0)
-		return (r);
-	r = sc_domlist_lookup(dl, domain);
-	dcache_put(dl->cache, domain, r, now);
-	return (r);
-}
-
 /* sc_maplist - open a list parameter, NULL when empty */
 static struct maplist *
 sc_maplist(const char *param)
@@ -376,13 +216,12 @@ sc_is_table(const char *t)
 	    && strspn(t, "0123456789abcdefABCDEF") < n);
 }
 
-/* sc_init_networks - mynetworks and the interface addresses */
+/* sc_init_networks - mynetworks */
 static void
 sc_init_networks(struct smtpd_checker *c)
 {
 	struct strv *v = conf_mynetworks();
 	struct buf *maps = buf_new(64);
-	struct strv *ifs;
 	size_t	 i;
 	char	*t;
 
@@ -398,24 +237,6 @@ sc_init_networks(struct smtpd_checker *c)
 	if (BUF_LEN(maps))
 		c->mynet_maps = maplist_open(BUF_STR(maps), 0);
 	buf_free(maps);
-
-	c->interfaces = strv_new();
-	ifs = sc_split(conf_str("inet_interfaces"));
-	for (i = 0; i < ifs->argc; i++) {
-		t = ifs->argv[i];
-		if (strcasecmp(t, "all") == 0)
-			c->interfaces_all = 1;
-		else if (strcasecmp(t, "loopback-only") == 0) {
-			strv_add(c->interfaces, "127.0.0.1");
-			strv_add(c->interfaces, "::1");
-		} else
-			strv_add(c->interfaces, t);
-	}
-	strv_free(ifs);
-	ifs = sc_split(conf_str("proxy_interfaces"));
-	for (i = 0; i < ifs->argc; i++)
-		strv_add(c->interfaces, ifs->argv[i]);
-	strv_free(ifs);
 }
 
 /* sc_init_classes - smtpd_restriction_classes */
@@ -522,6 +343,7 @@ struct smtpd_checker *
 smtpd_check_new(void)
 {
 	struct smtpd_checker *c = xcalloc(1, sizeof(*c));
+	struct resolve_conf rc;
 	char	 err[256];
 	int	 i;
 
@@ -535,12 +357,8 @@ smtpd_check_new(void)
 	c->rej_unl_rcpt = conf_bool("smtpd_reject_unlisted_recipient");
 	c->rej_unl_from = conf_bool("smtpd_reject_unlisted_sender");
 	c->peername_lookup = conf_bool("smtpd_peername_lookup");
-	sc_domlist_init(&c->mydest, conf_str("mydestination"), 0);
-	sc_domlist_init(&c->relay_domains, conf_str("relay_domains"), 1);
-	sc_domlist_init(&c->valias_domains, conf_str("virtual_alias_domains"),
-	    0);
-	sc_domlist_init(&c->vmbox_domains, conf_str("virtual_mailbox_domains"),
-	    0);
+	resolve_conf_params(&rc);
+	c->resolve = resolve_new(&rc);
 	c->valias_maps = sc_maplist("virtual_alias_maps");
 	c->rcpt_canon_maps = sc_maplist("recipient_canonical_maps");
 	c->canon_maps = sc_maplist("canonical_maps");
@@ -576,10 +394,7 @@ smtpd_check_free(struct smtpd_checker *c)
 		return;
 	for (i = 0; i < SC_LIST_COUNT; i++)
 		strv_free(c->lists[i]);
-	sc_domlist_free(&c->mydest);
-	sc_domlist_free(&c->relay_domains);
-	sc_domlist_free(&c->valias_domains);
-	sc_domlist_free(&c->vmbox_domains);
+	resolve_free(c->resolve);
 	maplist_close(c->valias_maps);
 	maplist_close(c->rcpt_canon_maps);
 	maplist_close(c->canon_maps);
@@ -589,7 +404,6 @@ smtpd_check_free(struct smtpd_checker *c)
 	maplist_close(c->login_maps);
 	maplist_close(c->mynet_maps);
 	strv_free(c->mynet_cidrs);
-	strv_free(c->interfaces);
 	for (i = 0; i < c->namaps; i++) {
 		free(c->amaps[i].spec);
 		map_close(c->amaps[i].map);
@@ -749,38 +563,13 @@ sc_strip_dot(const char *name)
 	return (xstrndup(name, len));
 }
 
-/* sc_literal_local - is "[addr]" one of our interface addresses? */
-static int
-sc_literal_local(struct sc_ctx *x, const char *domain)
-{
-	char	 addr[64];
-	const char *in = domain + 1;
-	size_t	 len = strlen(domain), i;
-
-	if (len < 3 || len - 2 >= sizeof(addr))
-		return (0);
-	if (strncasecmp(in, "IPv6:", 5) == 0) {
-		in += 5;
-		len -= 5;
-	}
-	memcpy(addr, in, len - 2);
-	addr[len - 2] = 0;
-	for (i = 0; i < x->c->interfaces->argc; i++)
-		if (addr_match_cidr(addr, x->c->interfaces->argv[i]) == 1)
-			return (1);
-	if (x->c->interfaces_all && x->st->server_addr
-	    && addr_match_cidr(addr, x->st->server_addr) == 1)
-		return (1);
-	return (0);
-}
-
-/* sc_resolve - the address class of addr's domain; -1 on table trouble */
+/* sc_resolve - the address class of addr's domain (resolve/resolve.h);
+ * -1 on table trouble */
 static int
 sc_resolve(struct sc_ctx *x, const char *addr, int *cls)
 {
-	struct smtpd_checker *c = x->c;
-	char	*domain;
-	int	 m, i;
+	char	 why[512];
+	int	 i;
 
 	for (i = 0; i < 2; i++)
 		if (x->resolved[i].addr
@@ -788,34 +577,11 @@ sc_resolve(struct sc_ctx *x, const char *addr, int *cls)
 			*cls = x->resolved[i].cls;
 			return (0);
 		}
-	domain = sc_strip_dot(addr_domain(addr));
-	*cls = SC_CLASS_DEFAULT;
-	str_lower(domain);
-	if (*domain == 0) {
-		*cls = SC_CLASS_LOCAL;	/* unqualified: our own user */
-		free(domain);
-		return (0);
-	}
-	if (*domain == '[') {
-		if (sc_literal_local(x, domain))
-			*cls = SC_CLASS_LOCAL;
-		free(domain);
-		return (0);
-	}
-	if ((m = sc_domlist_match(&c->mydest, domain)) > 0)
-		*cls = SC_CLASS_LOCAL;
-	else if (m == 0 && (m = sc_domlist_match(&c->valias_domains,
-	    domain)) > 0)
-		*cls = SC_CLASS_ALIAS;
-	else if (m == 0 && (m = sc_domlist_match(&c->vmbox_domains,
-	    domain)) > 0)
-		*cls = SC_CLASS_VIRTUAL;
-	else if (m == 0 && (m = sc_domlist_match(&c->relay_domains,
-	    domain)) > 0)
-		*cls = SC_CLASS_RELAY;
-	free(domain);
-	if (m < 0)
+	if ((*cls = resolve_class(x->c->resolve, addr_domain(addr), why,
+	    sizeof(why))) == RESOLVE_RETRY) {
+		log_warn("%s", why + 6);
 		return (-1);
+	}
 	/* Only the session's own strings are cached: they outlive the call. */
 	i = addr == x->st->sender ? 0 : addr == x->st->recipient ? 1 : -1;
 	if (i >= 0) {
@@ -1131,25 +897,25 @@ sc_check_rcpt_maps(struct sc_ctx *x, const char *addr, int sender)
 		return (SC_DUNNO);
 	if (sc_resolve(x, addr, &cls) < 0)
 		return (sc_retry(x, addr));
-	if (cls == SC_CLASS_DEFAULT)
+	if (cls == RESOLVE_CLASS_DEFAULT)
 		return (SC_DUNNO);
 	/* Postfix's check_rcpt_maps(): what recipient_canonical_maps,
 	 * canonical_maps or virtual_alias_maps know is accepted (cleanup
 	 * and qmgr rewrite it before delivery). */
 	f = sc_lookup_found(x->c->rcpt_canon_maps, addr,
-	    cls == SC_CLASS_LOCAL ? MAP_ADDR_USER : 0);
+	    cls == RESOLVE_CLASS_LOCAL ? MAP_ADDR_USER : 0);
 	if (f == 0)
 		f = sc_lookup_found(x->c->canon_maps, addr,
-		    cls == SC_CLASS_LOCAL ? MAP_ADDR_USER : 0);
+		    cls == RESOLVE_CLASS_LOCAL ? MAP_ADDR_USER : 0);
 	if (f == 0)
 		f = sc_lookup_found(x->c->valias_maps, addr,
-		    cls == SC_CLASS_LOCAL ? MAP_ADDR_USER : 0);
+		    cls == RESOLVE_CLASS_LOCAL ? MAP_ADDR_USER : 0);
 	if (f < 0)
 		return (sc_retry(x, addr));
 	if (f > 0)
 		return (SC_DUNNO);
 	switch (cls) {
-	case SC_CLASS_LOCAL:
+	case RESOLVE_CLASS_LOCAL:
 		if (!x->c->local_rcpt_on)
 			return (SC_DUNNO);
 		if ((f = sc_lookup_found(x->c->local_rcpt_maps, addr,
@@ -1160,11 +926,11 @@ sc_check_rcpt_maps(struct sc_ctx *x, const char *addr, int sender)
 			    "<%s>: %s rejected: User unknown in local "
 			    "recipient table", addr, what));
 		return (SC_DUNNO);
-	case SC_CLASS_ALIAS:
+	case RESOLVE_CLASS_ALIAS:
 		return (sc_reject(x, x->c->valias_code, dsn, "<%s>: %s "
 		    "rejected: User unknown in virtual alias table", addr,
 		    what));
-	case SC_CLASS_VIRTUAL:
+	case RESOLVE_CLASS_VIRTUAL:
 		if ((f = sc_lookup_found(x->c->vmbox_maps, addr, 0)) < 0)
 			return (sc_retry(x, addr));
 		if (f == 0)
@@ -1172,7 +938,7 @@ sc_check_rcpt_maps(struct sc_ctx *x, const char *addr, int sender)
 			    "<%s>: %s rejected: User unknown in virtual "
 			    "mailbox table", addr, what));
 		return (SC_DUNNO);
-	case SC_CLASS_RELAY:
+	case RESOLVE_CLASS_RELAY:
 		if (x->c->relay_rcpt_maps == NULL)
 			return (SC_DUNNO);
 		if ((f = sc_lookup_found(x->c->relay_rcpt_maps, addr, 0)) < 0)
@@ -1196,12 +962,12 @@ sc_auth_dest(struct sc_ctx *x, const char *addr)
 
 	if (sc_resolve(x, addr, &cls) < 0)
 		return (-1);
-	if (cls == SC_CLASS_DEFAULT)
+	if (cls == RESOLVE_CLASS_DEFAULT)
 		return (0);
 	lp = addr_localpart(addr);
 	/* Sender-specified routing (user@elsewhere@domain, user%elsewhere,
 	 * user!elsewhere) must not turn us into an open relay. */
-	if (cls == SC_CLASS_VIRTUAL || cls == SC_CLASS_ALIAS)
+	if (cls == RESOLVE_CLASS_VIRTUAL || cls == RESOLVE_CLASS_ALIAS)
 		routed = strchr(lp, '@') != NULL;
 	else
 		routed = strpbrk(lp, "@!%") != NULL;
@@ -1226,8 +992,8 @@ sc_unknown_domain(struct sc_ctx *x, const char *addr, int sender)
 		return (SC_DUNNO);
 	if (sc_resolve(x, addr, &cls) < 0)
 		return (sc_retry(x, addr));
-	if (cls == SC_CLASS_LOCAL || cls == SC_CLASS_ALIAS
-	    || cls == SC_CLASS_VIRTUAL)
+	if (cls == RESOLVE_CLASS_LOCAL || cls == RESOLVE_CLASS_ALIAS
+	    || cls == RESOLVE_CLASS_VIRTUAL)
 		return (SC_DUNNO);	/* we are the final destination */
 	domain = sc_strip_dot(addr_domain(addr));
 	st = dns_lookup_mx(domain, &mx, &nmx, err, sizeof(err));

@@ -158,6 +158,31 @@ static const struct vec {
 	{"address literal elsewhere", "", SMTPD_STAGE_RCPT, OUT,
 	    "[203.0.113.5]", "", "x@[198.51.100.1]", NULL, 0, REJ,
 	    "554 5.7.1 <x@[198.51.100.1]>: Relay access denied"},
+	{"v4-mapped address literal of ours", "", SMTPD_STAGE_RCPT, OUT,
+	    "[203.0.113.5]", "", "postmaster@[IPv6:::ffff:127.0.0.1]", NULL,
+	    0, OK, ""},
+	{"relay_domains table: a subdomain is relayed (resolve/)",
+	    "relay_domains=inline:{relay.example=x}|relay_recipient_maps=",
+	    SMTPD_STAGE_RCPT, OUT, "[203.0.113.5]", "", "x@sub.relay.example",
+	    NULL, 0, OK, ""},
+	{"relay_domains not in parent_domain_matches_subdomains",
+	    "parent_domain_matches_subdomains=mynetworks|"
+	    "relay_recipient_maps=", SMTPD_STAGE_RCPT, OUT, "[203.0.113.5]",
+	    "", "x@sub.relay.example", NULL, 0, REJ,
+	    "554 5.7.1 <x@sub.relay.example>: Relay access denied"},
+	{"/file pattern: a mailbox domain listed in the file",
+	    "virtual_mailbox_domains=@T@/vdomains", SMTPD_STAGE_RCPT, OUT,
+	    "[203.0.113.5]", "", "user1@example.com", NULL, 0, OK, ""},
+	{"/file pattern: second domain of the file (validated, not relay)",
+	    "virtual_mailbox_domains=@T@/vdomains", SMTPD_STAGE_RCPT, OUT,
+	    "[203.0.113.5]", "", "x@filemail.example", NULL, 0, REJ,
+	    "550 5.1.1 <x@filemail.example>: Recipient address rejected: "
+	    "User unknown in virtual mailbox table"},
+	{"/file pattern unreadable: 451, never 554",
+	    "virtual_mailbox_domains=/nonexistent/postern/vdomains",
+	    SMTPD_STAGE_RCPT, OUT, "[203.0.113.5]", "", "user1@example.com",
+	    NULL, 0, DEF,
+	    "451 4.3.0 <user1@example.com>: Temporary lookup failure"},
 	{"mailbox map down: 451, never 550",
 	    "virtual_mailbox_maps=lmdb:/nonexistent/postern/vmbox",
 	    SMTPD_STAGE_RCPT, OUT, "[203.0.113.5]", "", "user1@example.com",
@@ -584,6 +609,15 @@ main(void)
 			return (1);
 		}
 		fputs("abuse@ 550 no abuse here\nfriend.test OK\n", fp);
+		fclose(fp);
+		free(path);
+		path = xasprintf("%s/vdomains", tdir);
+		if ((fp = fopen(path, "w")) == NULL) {
+			printf("Bail out! %s\n", path);
+			return (1);
+		}
+		fputs("# /file pattern of virtual_mailbox_domains\n"
+		    "example.com, filemail.example\n", fp);
 		fclose(fp);
 		free(path);
 	}
