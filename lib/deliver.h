@@ -43,7 +43,8 @@
  *	Logging (one line per outcome, never two): the agent logs each
  *	recipient it answers for in Postfix's form, "QUEUEID: to=<addr>,
  *	[orig_to=<orig>, ]relay=..., delay=..., delays=a/b/c/d, dsn=X.Y.Z,
- *	status=sent|deferred|bounced (reason)". qmgr logs "from=<...>,
+ *	status=sent|deferred|bounced (reason)", written by deliver_log()
+ *	(lib/deliver_log.h) in agents and qmgr alike. qmgr logs "from=<...>,
  *	size=N, nrcpt=M (queue active)", "removed", DSN creation, and the
  *	to= lines only for outcomes it decides itself (no answer from the
  *	agent, error/discard transports, unavailable transport, expiry,

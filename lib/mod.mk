@@ -35,5 +35,8 @@ dcache_test_SRCS := lib/dcache_test.c
 UNIT_TESTS += trigger_test
 trigger_test_SRCS := lib/trigger_test.c
 
+UNIT_TESTS += deliver_log_test
+deliver_log_test_SRCS := lib/deliver_log_test.c
+
 UNIT_TESTS += dsn_test
 dsn_test_SRCS := lib/dsn_test.c

@@ -32,7 +32,6 @@
  *	delivered again later: at least once, never lost).
  */
 #include <sys/stat.h>
-#include <sys/time.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -43,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "deliver_log.h"
 #include "log.h"
 #include "qmgr.h"
 #include "workq.h"
@@ -591,43 +591,25 @@ outcome_job(void *arg, void *tctx)
 	}
 }
 
-/* fmt_delay - Postfix's delay= number */
-static void
-fmt_delay(char *buf, size_t len, double d)
-{
-	if (d < 0)
-		d = 0;
-	snprintf(buf, len, d < 10 ? "%.2g" : "%.0f", d);
-	if (d < 10 && strchr(buf, 'e'))
-		snprintf(buf, len, "%.2f", d);
-}
-
-/* outcome_log - the Postfix "to=" line */
+/* outcome_log - the delivery line (lib/deliver_log.h) qmgr decided */
 static void
 outcome_log(struct qmgr_msg *m, const struct qmgr_outcome *o)
 {
 	struct queue_rcpt *r = &m->qf->rcpts[o->index];
 	static const char *stat[] = {"sent", "deferred", "bounced"};
-	struct timeval tv;
-	double	 now, arr, act;
-	char	 d[32], d1[32], d2[32], orig[600] = "";
+	struct deliver_log e = {
+		.queue_id = m->id, .rcpt = r->addr, .orig_rcpt = r->orcpt,
+		.relay = o->relay, .dsn = o->status,
+		.status = stat[o->action], .reason = o->reason,
+		.arrival = m->qf->arrival + m->qf->arrival_usec / 1e6,
+		.active = (double)m->activated,
+	};
 
-	gettimeofday(&tv, NULL);
-	now = tv.tv_sec + tv.tv_usec / 1e6;
-	arr = m->qf->arrival + m->qf->arrival_usec / 1e6;
-	act = (double)m->activated;
-	if (act < arr)
-		act = arr;
-	fmt_delay(d, sizeof(d), now - arr);
-	fmt_delay(d1, sizeof(d1), act - arr);
-	fmt_delay(d2, sizeof(d2), now - act);
-	if (r->orcpt && strcasecmp(r->orcpt, r->addr) != 0)
-		snprintf(orig, sizeof(orig), " orig_to=<%s>,",
-		    log_safe(r->orcpt));
-	log_info("%s: to=<%s>,%s relay=%s, delay=%s, delays=%s/0/0/%s, "
-	    "dsn=%s, status=%s (%s)", m->id, log_safe(r->addr), orig,
-	    log_safe(o->relay ? o->relay : "none"), d, d1, d2,
-	    log_safe(o->status), stat[o->action], log_safe(o->reason));
+	if (e.active < e.arrival)
+		e.active = e.arrival;
+	/* the time since activation is logged as d (delays=a/0/0/d) */
+	e.handoff = e.active;
+	deliver_log(&e);
 }
 
 /* outcome_done - log and update the in-memory state (loop) */

@@ -14,7 +14,6 @@
  *	=0) and a warning: qmgr then defers the whole request.
  */
 #include <sys/mman.h>
-#include <sys/time.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,64 +22,28 @@
 #include "attr.h"
 #include "buf.h"
 #include "deliver.h"
+#include "deliver_log.h"
 #include "log.h"
 #include "queue.h"
 #include "virtual.h"
 #include "xalloc.h"
 
 
-/* now_float - wall clock in seconds */
-static double
-now_float(void)
-{
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return ((double)tv.tv_sec + (double)tv.tv_usec / 1e6);
-}
-
-/* fmt_delay - Postfix's compact delay numbers ("0.12", "3.4", "120") */
-static const char *
-fmt_delay(char *out, size_t len, double d)
-{
-	if (d < 0)
-		d = 0;
-	char	*e;
-
-	if (d < 0.005)
-		snprintf(out, len, "0");
-	else if (d < 10) {
-		snprintf(out, len, "%.2f", d);
-		for (e = out + strlen(out) - 1; *e == '0'; e--)
-			*e = 0;
-		if (*e == '.')
-			*e = 0;
-	} else
-		snprintf(out, len, "%.0f", d);
-	return (out);
-}
-
-/* log_delivery - "ID: to=<x>, orig_to=<y>, relay=virtual, ..." */
+/* log_delivery - the delivery line (lib/deliver_log.h) for one recipient */
 static void
 log_delivery(const char *id, const char *rcpt, const char *orig,
-    double arrival, double start, double end,
-    const struct virtual_result *res)
+    double arrival, double start, const struct virtual_result *res)
 {
-	char	 d[4][16];
-	const char *st = strcmp(res->action, DELIVER_ACTION_DELIVERED) == 0
-	    ? "sent" : strcmp(res->action, DELIVER_ACTION_BOUNCED) == 0
-	    ? "bounced" : "deferred";
-	char	 origbuf[300] = "";
+	struct deliver_log e = {
+		.queue_id = id, .rcpt = rcpt, .orig_rcpt = orig,
+		.relay = "virtual", .dsn = res->status,
+		.status = deliver_log_status(res->action),
+		.reason = res->reason, .arrival = arrival,
+		/* the agent's start stands for qmgr's hand-off: b is 0 */
+		.active = start, .handoff = start,
+	};
 
-	if (orig && *orig && strcasecmp(orig, rcpt) != 0)
-		snprintf(origbuf, sizeof(origbuf), ", orig_to=<%s>",
-		    log_safe(orig));
-	log_info("%s: to=<%s>%s, relay=virtual, delay=%s, delays=%s/0/0/%s, "
-	    "dsn=%s, status=%s (%s)", id, log_safe(rcpt), origbuf,
-	    fmt_delay(d[0], sizeof(d[0]), end - arrival),
-	    fmt_delay(d[1], sizeof(d[1]), start - arrival),
-	    fmt_delay(d[2], sizeof(d[2]), end - start), res->status, st,
-	    res->reason);
+	deliver_log(&e);
 }
 
 /* answer - one recipient's answer attributes */
@@ -130,9 +93,9 @@ virtual_request(const struct virtual_cfg *cfg, struct virtual_maps *m,
 	free(path);
 	attr_put_long(resp, "rcpt_count", count);
 	arrival = qf ? (double)qf->arrival + (double)qf->arrival_usec / 1e6
-	    : now_float();
+	    : deliver_log_now();
 	for (i = 0; i < count; i++) {
-		start = now_float();
+		start = deliver_log_now();
 		snprintf(name, sizeof(name), "rcpt.%ld.index", i);
 		(void)attr_get_long(req, name, &idx);
 		if (map == MAP_FAILED)
@@ -150,8 +113,7 @@ virtual_request(const struct virtual_cfg *cfg, struct virtual_maps *m,
 			    deliver_rcpt_attr(req, i, "addr"), idx, &res);
 		answer(resp, i, &res);
 		log_delivery(id, deliver_rcpt_attr(req, i, "addr"),
-		    deliver_rcpt_attr(req, i, "orig"), arrival, start, now_float(),
-		    &res);
+		    deliver_rcpt_attr(req, i, "orig"), arrival, start, &res);
 	}
 	attr_end(resp);
 	if (map != MAP_FAILED)

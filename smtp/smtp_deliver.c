@@ -29,7 +29,6 @@
  *	problem is a recipient result.
  */
 #include <sys/mman.h>
-#include <sys/time.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +38,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "deliver.h"
+#include "deliver_log.h"
 #include "log.h"
 #include "map.h"
 #include "queue.h"
@@ -207,37 +207,6 @@ smtp_maps_close(struct smtp_maps *m)
 	free(m);
 }
 
-/* now_float - wall clock in seconds */
-static double
-now_float(void)
-{
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return ((double)tv.tv_sec + (double)tv.tv_usec / 1e6);
-}
-
-/* fmt_delay - Postfix's compact delay numbers */
-static const char *
-fmt_delay(char *out, size_t len, double d)
-{
-	char	*e;
-
-	if (d < 0)
-		d = 0;
-	if (d < 0.005)
-		snprintf(out, len, "0");
-	else if (d < 10) {
-		snprintf(out, len, "%.2f", d);
-		for (e = out + strlen(out) - 1; *e == '0'; e--)
-			*e = 0;
-		if (*e == '.')
-			*e = 0;
-	} else
-		snprintf(out, len, "%.0f", d);
-	return (out);
-}
-
 /* fail_all - every undecided recipient gets status/reason */
 static void
 fail_all(struct smtp_rcpt *r, size_t n, const char *status,
@@ -363,7 +332,7 @@ smtp_request(const struct smtp_cfg *cfg, struct smtp_maps *m,
 	struct buf *hdrs = buf_new(4096);
 	const char *why, *id = attr_get(req, "queue_id");
 	char	 err[512], *path, *map = MAP_FAILED, name[64], relay[700];
-	char	*sender = NULL, d[4][16], orig[320];
+	char	*sender = NULL;
 	size_t	 maplen = 0;
 	long	 count = 0, i, idx;
 	double	 arrival, start, conn_done = 0, end;
@@ -376,7 +345,7 @@ smtp_request(const struct smtp_cfg *cfg, struct smtp_maps *m,
 		buf_free(hdrs);
 		return;
 	}
-	start = now_float();
+	start = deliver_log_now();
 	memset(&s, 0, sizeof(s));
 	s.cfg = cfg;
 	s.maps = m;
@@ -430,27 +399,23 @@ smtp_request(const struct smtp_cfg *cfg, struct smtp_maps *m,
 		conn_done = deliver(cfg, m, &s, s.nexthop, relay,
 		    sizeof(relay));
 	}
-	end = now_float();
+	end = deliver_log_now();
 	if (conn_done == 0)
 		conn_done = end;
 	attr_put_long(resp, "rcpt_count", count);
 	for (i = 0; i < count; i++) {
-		const char *st = strcmp(rc[i].action, DELIVER_ACTION_DELIVERED)
-		    == 0 ? "sent" : strcmp(rc[i].action, DELIVER_ACTION_BOUNCED)
-		    == 0 ? "bounced" : "deferred";
+		struct deliver_log e = {
+			.queue_id = id, .rcpt = rc[i].addr,
+			.orig_rcpt = rc[i].orig, .relay = relay,
+			.dsn = rc[i].status,
+			.status = deliver_log_status(rc[i].action),
+			.reason = rc[i].reason, .arrival = arrival,
+			/* the agent's start stands for qmgr's hand-off */
+			.active = start, .handoff = start,
+			.conn_done = conn_done, .done = end,
+		};
 
-		orig[0] = 0;
-		if (rc[i].orig && *rc[i].orig
-		    && strcasecmp(rc[i].orig, rc[i].addr) != 0)
-			snprintf(orig, sizeof(orig), ", orig_to=<%s>",
-			    log_safe(rc[i].orig));
-		log_info("%s: to=<%s>%s, relay=%s, delay=%s, delays=%s/0/%s/%s, "
-		    "dsn=%s, status=%s (%s)", id, log_safe(rc[i].addr), orig,
-		    relay, fmt_delay(d[0], sizeof(d[0]), end - arrival),
-		    fmt_delay(d[1], sizeof(d[1]), start - arrival),
-		    fmt_delay(d[2], sizeof(d[2]), conn_done - start),
-		    fmt_delay(d[3], sizeof(d[3]), end - conn_done),
-		    rc[i].status, st, rc[i].reason);
+		deliver_log(&e);
 		snprintf(name, sizeof(name), "rcpt.%ld.status", i);
 		attr_put(resp, name, rc[i].status);
 		snprintf(name, sizeof(name), "rcpt.%ld.action", i);
