@@ -221,6 +221,9 @@ def main():
            'Postfix delivery log line', log[-2000:])
         ok('dsn=5.1.1, status=bounced (unknown user: "nobody@example.com")'
            in log, 'bounce log line', log[-2000:])
+        ptap.delivery_log_ok(log, 'virtual', "every to= line virtual "
+                             "logged has lib/deliver_log.h's fields and "
+                             "Postfix's delay format", least=2)
 
         # the MySQL map on a closed port: deferred, never bounced
         sock2 = os.path.join(q, 'private', 'virtual2')

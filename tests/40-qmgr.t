@@ -584,6 +584,9 @@ smtp_destination_recipient_limit = 2
         qm.send_signal(signal.SIGTERM)
         ok(qm.wait(timeout=10) == 0, 'third qmgr exits 0', read(qlog3))
         logs = read(qlog) + read(qlog2) + read(qlog3)
+        ptap.delivery_log_ok(logs, 'qmgr', "every to= line qmgr logged has "
+                             "lib/deliver_log.h's fields and Postfix's delay "
+                             "format", least=3)
         # ASan/LSan: files in POSTERN_SAN_DIR (tests/lib/runtest); UBSan,
         # and everything without runtest: the daemons' stderr logs.
         ptap.sanitizer_ok(logs)

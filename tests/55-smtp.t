@@ -525,6 +525,9 @@ def main():
            'client TLS session cache file written')
         log = read(log_path)
         ok('panic' not in log, 'no panic', log)
+        ptap.delivery_log_ok(log, 'smtp', "every to= line smtp logged has "
+                             "lib/deliver_log.h's fields and Postfix's delay "
+                             "format", least=3)
         # ASan/LSan: files in POSTERN_SAN_DIR (tests/lib/runtest); UBSan,
         # and everything without runtest: smtp's stderr log.
         ptap.sanitizer_ok(log)

@@ -20,6 +20,12 @@ and GCC's UBSan writes to stderr even under runtest (its separate runtime
 ignores log_path when ASan is loaded; every UBSan report is fatal, so the
 process's exit status shows it as well).
 
+delivery_log_ok(text, program, name, least=1) is one check: every "to="
+line that program ("qmgr", "virtual", "smtp") logged in text is
+lib/deliver_log.h's line, field order and Postfix's delay format (two
+significant digits, at most two decimals: 0, 0.05, 0.12, 1.2, 12), and
+there are at least least of them.
+
 enc()/dec() are lib/attr.h's value encoding (%25 %0D %0A %00), read()
 returns a file's text or "" when it cannot be read.
 """
@@ -71,6 +77,23 @@ def sanitizer_reports(text=''):
 def sanitizer_ok(text='', name='no sanitizer reports'):
     r = sanitizer_reports(text)
     return ok(not r, name, '\n'.join(r))
+
+
+# lib/deliver_log.h: Postfix's format_tv(2 digits, resolution 2)
+DELAY = r'(?:0|0\.[0-9]?[1-9]|[1-9](?:\.[1-9])?|[1-9][0-9]+)'
+DELIVERY_LINE = re.compile(
+    r': [0-9A-Za-z]+: to=<[^>]*>, (?:orig_to=<[^>]*>, )?relay=[^ ,]+, '
+    r'delay=%s, delays=%s/%s/%s/%s, dsn=[245]\.[0-9]{1,3}\.[0-9]{1,3}, '
+    r'status=(?:sent|deferred|bounced) \(.*\)$' % ((DELAY,) * 5))
+
+
+def delivery_log_ok(text, program, name, least=1):
+    lines = [line for line in text.splitlines()
+             if ': to=<' in line and '/%s[' % program in line]
+    bad = [line for line in lines if not DELIVERY_LINE.search(line)]
+    return ok(len(lines) >= least and not bad,
+              '%s (%d lines)' % (name, len(lines)),
+              '\n'.join(bad[:10]) if bad else text[-2000:])
 
 
 def count():
