@@ -16,9 +16,8 @@ set -u
 
 DIR=$(mktemp -d /tmp/postern-51-master.XXXXXX)
 trap 'instance_cleanup; exec 7>&- 2>/dev/null; rm -rf "$DIR"' EXIT
-P1=$(free_port 26400 26419) || bail_out "no free port in 26400-26419"
-P2=$(free_port 26420 26429) || bail_out "no free port in 26420-26429"
-P3=$(free_port 26430 26439) || bail_out "no free port in 26430-26439"
+# Ports are picked right before the section that binds them: another
+# copy of this test may pick a port this one left unbound in between.
 
 # greet PORT - the pid field of echod's greeting (empty on failure)
 greet() {
@@ -51,6 +50,7 @@ between() {
 instance_create "$DIR/i" "" "" || bail_out "instance_create"
 
 # ---- 1. max_idle ----
+P1=$(free_port 26400 26419) || bail_out "no free port in 26400-26419"
 instance_master_cf "127.0.0.1:$P1 inet n - n - 1 echod -o max_idle=2
 tick fifo n - n 1 1 echod"
 INSTANCE_PORTS=($P1)
@@ -126,6 +126,8 @@ instance_stop
 ok $? "stopped"
 
 # ---- 3. max_use from main.cf, -o max_use=0, qmgr exempt ----
+P2=$(free_port 26420 26429) || bail_out "no free port in 26420-26429"
+P3=$(free_port 26430 26439) || bail_out "no free port in 26430-26439"
 instance_conf "max_use=2"
 instance_master_cf "127.0.0.1:$P2 inet n - n - 1 echod
 127.0.0.1:$P3 inet n - n - 1 echod -o max_use=0
@@ -198,9 +200,11 @@ ok $? "stopped"
 # ---- 5. a stop right after the start: no child escapes the SIGTERM ----
 # (a child signalled between fork and exec used to run master's handler:
 # the signal was lost, and the stop waited 20 s to SIGKILL it)
-instance_master_cf "127.0.0.1:$P1 inet n - n - 2 echod
-w1 unix - - n - 1 echod
-w2 unix - - n - 1 echod"
+# unix services only: no port another test could hold in between
+instance_master_cf "w1 unix - - n - 1 echod
+w2 unix - - n - 1 echod
+w3 unix - - n - 1 echod
+w4 unix - - n - 1 echod"
 from=$(($(wc -l < "$INSTANCE_LOG") + 1))
 slow=0
 started=0
@@ -216,7 +220,11 @@ for delay in 0 0.02 0.05 0 0.02 0.05; do
 			break
 		sleep 0.01
 	done
-	[ "$i" -lt 500 ] && started=$((started + 1))
+	if [ "$i" -lt 500 ]; then
+		started=$((started + 1))
+	else
+		diag "master $m: no 'daemon started' in 5 s; alive: $(pid_alive $m && echo yes || echo no); master.out: $(tail -3 "$INSTANCE_DIR/master.out")"
+	fi
 	sleep $delay
 	kill -TERM "$m"
 	if ! wait_for "! pid_alive $m" 5; then
