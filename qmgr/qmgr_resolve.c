@@ -84,14 +84,7 @@ qmgr_resolve_conf_load(struct qmgr_resolve_conf *c)
 	memset(c, 0, sizeof(*c));
 	c->myhostname = dupstr("myhostname");
 	c->myorigin = dupstr("myorigin");
-	c->mydestination = dupstr("mydestination");
-	c->virtual_alias_domains = dupstr("virtual_alias_domains");
-	c->virtual_mailbox_domains = dupstr("virtual_mailbox_domains");
-	c->relay_domains = dupstr("relay_domains");
-	c->inet_interfaces = dupstr("inet_interfaces");
-	c->proxy_interfaces = dupstr("proxy_interfaces");
-	c->parent_domain_matches_subdomains =
-	    dupstr("parent_domain_matches_subdomains");
+	resolve_conf_load(&c->res);
 	c->virtual_alias_maps = dupstr("virtual_alias_maps");
 	c->alias_maps = dupstr("alias_maps");
 	c->transport_maps = dupstr("transport_maps");
@@ -114,13 +107,7 @@ qmgr_resolve_conf_free(struct qmgr_resolve_conf *c)
 {
 	free(c->myhostname);
 	free(c->myorigin);
-	free(c->mydestination);
-	free(c->virtual_alias_domains);
-	free(c->virtual_mailbox_domains);
-	free(c->relay_domains);
-	free(c->inet_interfaces);
-	free(c->proxy_interfaces);
-	free(c->parent_domain_matches_subdomains);
+	resolve_conf_free(&c->res);
 	free(c->virtual_alias_maps);
 	free(c->alias_maps);
 	free(c->transport_maps);
@@ -148,18 +135,9 @@ struct qmgr_resolve_maps *
 qmgr_resolve_maps_new(const struct qmgr_resolve_conf *c)
 {
 	struct qmgr_resolve_maps *m = xcalloc(1, sizeof(*m));
-	struct resolve_conf rc;
 
 	m->conf = c;
-	rc.mydestination = c->mydestination;
-	rc.virtual_alias_domains = c->virtual_alias_domains;
-	rc.virtual_mailbox_domains = c->virtual_mailbox_domains;
-	rc.relay_domains = c->relay_domains;
-	rc.inet_interfaces = c->inet_interfaces;
-	rc.proxy_interfaces = c->proxy_interfaces;
-	rc.parent_domain_matches_subdomains =
-	    c->parent_domain_matches_subdomains;
-	m->resolve = resolve_new(&rc);
+	m->resolve = resolve_new(&c->res);
 	m->valias = open_maplist(c->virtual_alias_maps);
 	m->alias = open_maplist(c->alias_maps);
 	m->transport = open_maplist(c->transport_maps);

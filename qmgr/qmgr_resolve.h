@@ -59,6 +59,7 @@
 
 #include <stddef.h>
 
+#include "resolve.h"
 #include "str.h"
 
 #define QMGR_EXPAND_NONE	0
@@ -72,13 +73,7 @@
 struct qmgr_resolve_conf {
 	char	*myhostname;
 	char	*myorigin;
-	char	*mydestination;		/* match lists, raw */
-	char	*virtual_alias_domains;
-	char	*virtual_mailbox_domains;
-	char	*relay_domains;
-	char	*inet_interfaces;
-	char	*proxy_interfaces;
-	char	*parent_domain_matches_subdomains;	/* NULL: Postfix's */
+	struct resolve_conf res;	/* domain lists, interfaces */
 	char	*virtual_alias_maps;	/* map lists */
 	char	*alias_maps;
 	char	*transport_maps;

@@ -24,12 +24,12 @@ conf_init(struct qmgr_resolve_conf *c)
 	memset(c, 0, sizeof(*c));
 	c->myhostname = "mx.example.com";
 	c->myorigin = "example.com";
-	c->mydestination = "mx.example.com, localhost";
-	c->virtual_alias_domains = "alias.example";
-	c->virtual_mailbox_domains = "example.com, memory:vdom";
-	c->relay_domains = "relay.example";
-	c->inet_interfaces = "127.0.0.1, [::1]";
-	c->proxy_interfaces = "";
+	c->res.mydestination = "mx.example.com, localhost";
+	c->res.virtual_alias_domains = "alias.example";
+	c->res.virtual_mailbox_domains = "example.com, memory:vdom";
+	c->res.relay_domains = "relay.example";
+	c->res.inet_interfaces = "127.0.0.1, [::1]";
+	c->res.proxy_interfaces = "";
 	c->virtual_alias_maps = "memory:valias";
 	c->alias_maps = "memory:aliases";
 	c->transport_maps = "memory:transport";
@@ -337,13 +337,13 @@ run_failures(struct qmgr_resolve_conf *conf)
 	conf->alias_maps = "memory:aliases";
 	strv_free(v);
 
-	conf->virtual_mailbox_domains = "texthash:/nonexistent/vdom";
+	conf->res.virtual_mailbox_domains = "texthash:/nonexistent/vdom";
 	m = qmgr_resolve_maps_new(conf);
 	rc = qmgr_resolve_leaf(m, "x@example.com", &r);
 	tap_is_int(rc, QMGR_ROUTE_DEFER, "vmbox domains down: defer");
 	tap_is_str(r.status, "4.3.0", "vmbox domains down: 4.3.0");
 	qmgr_resolve_maps_free(m);
-	conf->virtual_mailbox_domains = "example.com, memory:vdom";
+	conf->res.virtual_mailbox_domains = "example.com, memory:vdom";
 
 	conf->transport_maps = "texthash:/nonexistent/transport";
 	m = qmgr_resolve_maps_new(conf);
@@ -392,8 +392,8 @@ run_drift(struct qmgr_resolve_conf *conf)
 	}
 	fputs("# virtual_mailbox_domains\nexample.com filemail.example\n", fp);
 	fclose(fp);
-	conf->relay_domains = "memory:relaydom";
-	conf->virtual_mailbox_domains = path;
+	conf->res.relay_domains = "memory:relaydom";
+	conf->res.virtual_mailbox_domains = path;
 	m = qmgr_resolve_maps_new(conf);
 	rc = qmgr_resolve_leaf(m, "x@sub.relay.example", &r);
 	tap_ok(rc == QMGR_ROUTE_DELIVER && strcmp(r.transport, "relay") == 0,
@@ -419,8 +419,8 @@ run_drift(struct qmgr_resolve_conf *conf)
 	qmgr_resolve_maps_free(m);
 	unlink(path);
 	strv_free(v);
-	conf->relay_domains = "relay.example";
-	conf->virtual_mailbox_domains = "example.com, memory:vdom";
+	conf->res.relay_domains = "relay.example";
+	conf->res.virtual_mailbox_domains = "example.com, memory:vdom";
 }
 
 int

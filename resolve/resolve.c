@@ -59,35 +59,6 @@ struct resolve {
 	struct strv *addrs;		/* this host's addresses */
 };
 
-/* resolve_split - a list's patterns: commas and white space outside {} */
-static struct strv *
-resolve_split(const char *text)
-{
-	struct strv *v = strv_new();
-	const char *p = text ? text : "", *start;
-	int	 depth;
-	char	*tok;
-
-	while (*p) {
-		while (*p && strchr(STR_LIST_DELIMS, *p))
-			p++;
-		if (*p == 0)
-			break;
-		start = p;
-		for (depth = 0; *p && (depth > 0
-		    || !strchr(STR_LIST_DELIMS, *p)); p++) {
-			if (*p == '{')
-				depth++;
-			else if (*p == '}' && depth > 0)
-				depth--;
-		}
-		tok = xstrndup(start, (size_t)(p - start));
-		strv_add(v, tok);
-		free(tok);
-	}
-	return (v);
-}
-
 /* resolve_is_table - "type:name" rather than a name, literal or file */
 static int
 resolve_is_table(const char *s)
@@ -181,7 +152,7 @@ static void
 resolve_list_init(struct resolve_list *l, const char *param,
     const char *value, const char *parent_params)
 {
-	struct strv *v = resolve_split(parent_params);
+	struct strv *v = strv_splitq(parent_params, STR_LIST_DELIMS);
 	size_t	 i;
 	char	*id;
 
@@ -191,7 +162,7 @@ resolve_list_init(struct resolve_list *l, const char *param,
 		if (strcasecmp(v->argv[i], param) == 0)
 			l->parent = 1;
 	strv_free(v);
-	v = resolve_split(value);
+	v = strv_splitq(value, STR_LIST_DELIMS);
 	for (i = 0; i < v->argc; i++)
 		resolve_list_add(l, v->argv[i], 0, 0);
 	strv_free(v);
@@ -267,35 +238,24 @@ resolve_table_match(struct resolve_list *l, struct resolve_pat *p,
 	return (0);
 }
 
-/* resolve_list_lookup - 1 match, 0 none, RESOLVE_RETRY (reason set) */
+/* resolve_pat_match - one pattern: 1 match, 0 none, RESOLVE_RETRY */
 static int
-resolve_list_lookup(struct resolve_list *l, const char *dom, char *reason,
-    size_t len)
+resolve_pat_match(struct resolve_list *l, struct resolve_pat *p,
+    const char *dom, char *reason, size_t len)
 {
-	size_t	 i;
-	int	 hit;
-
-	for (i = 0; i < l->n; i++) {
-		struct resolve_pat *p = &l->pat[i];
-
-		if (p->broken) {
-			snprintf(reason, len, "4.3.0 %s lookup error for %s: %s",
-			    l->param, log_safe(dom), p->broken);
-			return (RESOLVE_RETRY);
-		}
-		if (p->name)
-			hit = resolve_name_match(p->name, dom, l->parent);
-		else if ((hit = resolve_table_match(l, p, dom, reason, len))
-		    < 0)
-			return (RESOLVE_RETRY);
-		if (hit)
-			return (!p->neg);
+	if (p->broken) {
+		snprintf(reason, len, "4.3.0 %s lookup error for %s: %s",
+		    l->param, log_safe(dom), p->broken);
+		return (RESOLVE_RETRY);
 	}
-	return (0);
+	if (p->name)
+		return (resolve_name_match(p->name, dom, l->parent));
+	return (resolve_table_match(l, p, dom, reason, len));
 }
 
 /*
- * resolve_list_match - resolve_list_lookup() through the list's cache: a
+ * resolve_list_match - 1 match, 0 none, RESOLVE_RETRY (reason set); the
+ * first pattern that matches decides. Through the list's cache: a
  * domain's class is asked of the tables once per DCACHE_TTL seconds and
  * process, not once per recipient and stage. Trouble is never cached.
  */
@@ -303,16 +263,18 @@ static int
 resolve_list_match(struct resolve_list *l, const char *dom, char *reason,
     size_t len)
 {
-	time_t	 now;
-	int	 r;
+	time_t	 now = time(NULL);
+	size_t	 i;
+	int	 r = 0;
 
-	if (l->cache == NULL)
-		return (resolve_list_lookup(l, dom, reason, len));
-	now = time(NULL);
-	if ((r = dcache_get(l->cache, dom, now)) >= 0)
+	if (l->cache && (r = dcache_get(l->cache, dom, now)) >= 0)
 		return (r);
-	r = resolve_list_lookup(l, dom, reason, len);
-	dcache_put(l->cache, dom, r, now);
+	for (i = 0, r = 0; i < l->n && r == 0; i++)
+		r = resolve_pat_match(l, &l->pat[i], dom, reason, len);
+	if (r > 0 && l->pat[i - 1].neg)
+		r = 0;			/* a !pattern matched: not in the list */
+	if (l->cache)
+		dcache_put(l->cache, dom, r, now);
 	return (r);
 }
 
@@ -353,7 +315,7 @@ resolve_init_addrs(const char *inet, const char *proxy)
 	struct strv *addrs = strv_new(), *v;
 	size_t	 i;
 
-	v = resolve_split(inet);
+	v = strv_splitq(inet, STR_LIST_DELIMS);
 	for (i = 0; i < v->argc; i++) {
 		if (strcasecmp(v->argv[i], "all") == 0)
 			resolve_add_ifaddrs(addrs);
@@ -364,25 +326,43 @@ resolve_init_addrs(const char *inet, const char *proxy)
 			strv_add(addrs, v->argv[i]);
 	}
 	strv_free(v);
-	v = resolve_split(proxy);
+	v = strv_splitq(proxy, STR_LIST_DELIMS);
 	for (i = 0; i < v->argc; i++)
 		strv_add(addrs, v->argv[i]);
 	strv_free(v);
 	return (addrs);
 }
 
-/* resolve_conf_params - the resolver's parameters from conf */
+/* resolve_conf_load - copies of the resolver's parameters */
 void
-resolve_conf_params(struct resolve_conf *c)
+resolve_conf_load(struct resolve_conf *c)
 {
-	c->mydestination = conf_str("mydestination");
-	c->virtual_alias_domains = conf_str("virtual_alias_domains");
-	c->virtual_mailbox_domains = conf_str("virtual_mailbox_domains");
-	c->relay_domains = conf_str("relay_domains");
-	c->inet_interfaces = conf_str("inet_interfaces");
-	c->proxy_interfaces = conf_str("proxy_interfaces");
-	c->parent_domain_matches_subdomains =
-	    conf_str("parent_domain_matches_subdomains");
+	static const char *const names[] = {"mydestination",
+	    "virtual_alias_domains", "virtual_mailbox_domains",
+	    "relay_domains", "inet_interfaces", "proxy_interfaces",
+	    "parent_domain_matches_subdomains"};
+	char	**fields[] = {&c->mydestination, &c->virtual_alias_domains,
+	    &c->virtual_mailbox_domains, &c->relay_domains,
+	    &c->inet_interfaces, &c->proxy_interfaces,
+	    &c->parent_domain_matches_subdomains};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		*fields[i] = xstrdup(conf_str(names[i]));
+}
+
+/* resolve_conf_free - free what resolve_conf_load() copied */
+void
+resolve_conf_free(struct resolve_conf *c)
+{
+	free(c->mydestination);
+	free(c->virtual_alias_domains);
+	free(c->virtual_mailbox_domains);
+	free(c->relay_domains);
+	free(c->inet_interfaces);
+	free(c->proxy_interfaces);
+	free(c->parent_domain_matches_subdomains);
+	memset(c, 0, sizeof(*c));
 }
 
 /* resolve_new - parse the lists, open this thread's tables */

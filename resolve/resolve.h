@@ -5,7 +5,8 @@
  * SYNOPSIS
  *	#include "resolve.h"
  *
- *	void	resolve_conf_params(struct resolve_conf *c);
+ *	void	resolve_conf_load(struct resolve_conf *c);
+ *	void	resolve_conf_free(struct resolve_conf *c);
  *	struct resolve *resolve_new(const struct resolve_conf *c);
  *	void	resolve_free(struct resolve *r);
  *	int	resolve_class(struct resolve *r, const char *domain,
@@ -18,8 +19,10 @@
  *	this module, which class a domain belongs to, so that what smtpd
  *	accepts is what qmgr routes.
  *
- *	resolve_conf_params() fills c with the current parameters
- *	(conf_str(): the pointers stay valid until the next conf_load()).
+ *	resolve_conf_load() fills c with copies of the current parameters
+ *	(a snapshot that outlives a reload); resolve_conf_free() frees
+ *	them. A caller may fill c itself (a NULL list is empty, a NULL
+ *	parent_domain_matches_subdomains is Postfix's default).
  *	resolve_new() parses the lists and opens their tables (a handle
  *	is used by one thread at a time: each worker thread has its own,
  *	and so its own MySQL connection); it copies what it needs from c.
@@ -81,18 +84,19 @@
 #define RESOLVE_CLASS_RELAY	4
 
 struct resolve_conf {
-	const char *mydestination;
-	const char *virtual_alias_domains;
-	const char *virtual_mailbox_domains;
-	const char *relay_domains;
-	const char *inet_interfaces;
-	const char *proxy_interfaces;
-	const char *parent_domain_matches_subdomains;
+	char	*mydestination;
+	char	*virtual_alias_domains;
+	char	*virtual_mailbox_domains;
+	char	*relay_domains;
+	char	*inet_interfaces;
+	char	*proxy_interfaces;
+	char	*parent_domain_matches_subdomains;
 };
 
 struct resolve;
 
-void	 resolve_conf_params(struct resolve_conf *);
+void	 resolve_conf_load(struct resolve_conf *);
+void	 resolve_conf_free(struct resolve_conf *);
 struct resolve *resolve_new(const struct resolve_conf *);
 void	 resolve_free(struct resolve *);
 int	 resolve_class(struct resolve *, const char *, char *, size_t);

@@ -357,8 +357,9 @@ smtpd_check_new(void)
 	c->rej_unl_rcpt = conf_bool("smtpd_reject_unlisted_recipient");
 	c->rej_unl_from = conf_bool("smtpd_reject_unlisted_sender");
 	c->peername_lookup = conf_bool("smtpd_peername_lookup");
-	resolve_conf_params(&rc);
+	resolve_conf_load(&rc);
 	c->resolve = resolve_new(&rc);
+	resolve_conf_free(&rc);
 	c->valias_maps = sc_maplist("virtual_alias_maps");
 	c->rcpt_canon_maps = sc_maplist("recipient_canonical_maps");
 	c->canon_maps = sc_maplist("canonical_maps");
