@@ -2,13 +2,18 @@
  * NAME
  *	deliver - helpers for the qmgr <-> delivery agent protocol
  * DESCRIPTION
- *	See deliver.h: request validation shared by every agent.
+ *	See deliver.h: request validation and the queue file's message,
+ *	shared by every agent.
  */
+#include <sys/mman.h>
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "attr.h"
 #include "deliver.h"
+#include "deliver_log.h"
 #include "queue.h"
 
 /* deliver_rcpt_attr - rcpt.<i>.<what> */
@@ -55,4 +60,44 @@ deliver_request_check(const struct attr_list *req, int need_nexthop,
 			return ("bad recipient attributes");
 	}
 	return (NULL);
+}
+
+/* deliver_msg_open - the request's queue file, read-only and mapped */
+int
+deliver_msg_open(struct deliver_msg *msg, const char *queue_dir,
+    const struct attr_list *req, char *err, size_t errlen)
+{
+	char	*path = queue_path(queue_dir, attr_get(req, "queue_name"),
+	    attr_get(req, "queue_id"));
+	struct queue_file *qf;
+	void	*map;
+
+	memset(msg, 0, sizeof(*msg));
+	msg->arrival = deliver_log_now();
+	if ((qf = msg->qf = queue_file_open(path, 0, err, errlen)) != NULL) {
+		msg->arrival = (double)qf->arrival
+		    + (double)qf->arrival_usec / 1e6;
+		msg->maplen = (size_t)(qf->msg_offset + qf->msg_len);
+		map = mmap(NULL, msg->maplen ? msg->maplen : 1, PROT_READ,
+		    MAP_PRIVATE, qf->fd, 0);
+		if (map == MAP_FAILED)
+			snprintf(err, errlen, "mmap %s: %m", path);
+		else {
+			msg->map = map;
+			msg->text = (const char *)map + qf->msg_offset;
+			msg->len = (size_t)qf->msg_len;
+		}
+	}
+	free(path);
+	return (msg->text ? 0 : -1);
+}
+
+/* deliver_msg_close - unmap and close */
+void
+deliver_msg_close(struct deliver_msg *msg)
+{
+	if (msg->map)
+		munmap(msg->map, msg->maplen ? msg->maplen : 1);
+	queue_file_close(msg->qf);
+	memset(msg, 0, sizeof(*msg));
 }

@@ -3,6 +3,14 @@
  *	deliver - the qmgr <-> delivery agent protocol
  * SYNOPSIS
  *	#include "deliver.h"
+ *
+ *	const char *deliver_request_check(const struct attr_list *req,
+ *	    int need_nexthop, long *count);
+ *	const char *deliver_rcpt_attr(const struct attr_list *req, long i,
+ *	    const char *what);
+ *	int	deliver_msg_open(struct deliver_msg *msg, const char *queue_dir,
+ *	    const struct attr_list *req, char *err, size_t errlen);
+ *	void	deliver_msg_close(struct deliver_msg *msg);
  * DESCRIPTION
  *	qmgr connects to the agent's unix socket, private/<transport>
  *	(virtual, smtp, relay, lmtp, ...), one connection per delivery
@@ -40,6 +48,14 @@
  *	never lost and never bounced. An answer with rcpt_count=0 means
  *	the agent refused a malformed request (logged by the agent).
  *
+ *	deliver_msg_open() is that step for an agent: it opens the
+ *	request's queue file read-only and maps it; msg->text and msg->len
+ *	are the message, msg->arrival the queue file's arrival time (the
+ *	time of the call when the file cannot be opened). It returns -1
+ *	with the reason in err when the file cannot be opened or mapped
+ *	(msg->text NULL; the agent defers every recipient 4.3.0).
+ *	deliver_msg_close() releases what the open got, either way.
+ *
  *	Logging (one line per outcome, never two): the agent logs each
  *	recipient it answers for in Postfix's form, "QUEUEID: to=<addr>,
  *	[orig_to=<orig>, ]relay=..., delay=..., delays=a/b/c/d, dsn=X.Y.Z,
@@ -59,9 +75,24 @@
 
 #define DELIVER_RCPT_MAX	10000	/* recipients per request */
 
+#include <stddef.h>
+
 struct attr_list;
+struct queue_file;
+
+struct deliver_msg {
+	struct queue_file *qf;		/* NULL: not open */
+	const char *text;		/* the message; NULL: unreadable */
+	size_t	 len;
+	double	 arrival;		/* seconds since the epoch */
+	void	*map;			/* private */
+	size_t	 maplen;
+};
 
 const char *deliver_request_check(const struct attr_list *, int, long *);
 const char *deliver_rcpt_attr(const struct attr_list *, long, const char *);
+int	 deliver_msg_open(struct deliver_msg *, const char *,
+	    const struct attr_list *, char *, size_t);
+void	 deliver_msg_close(struct deliver_msg *);
 
 #endif

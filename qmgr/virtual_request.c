@@ -13,8 +13,6 @@
  *	A malformed request gets an answer without recipients (rcpt_count
  *	=0) and a warning: qmgr then defers the whole request.
  */
-#include <sys/mman.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,12 +66,11 @@ virtual_request(const struct virtual_cfg *cfg, struct virtual_maps *m,
     const struct attr_list *req, struct buf *resp)
 {
 	struct virtual_result res;
-	struct queue_file *qf = NULL;
+	struct deliver_msg msg;
 	const char *why, *id = attr_get(req, "queue_id");
-	char	 err[256], *path, *map = MAP_FAILED, name[64];
-	size_t	 maplen = 0;
+	char	 err[256], name[64];
 	long	 count = 0, i, idx;
-	double	 arrival, start;
+	double	 start;
 
 	attr_put(resp, "version", ATTR_VERSION);
 	if ((why = deliver_request_check(req, 0, &count)) != NULL) {
@@ -82,41 +79,30 @@ virtual_request(const struct virtual_cfg *cfg, struct virtual_maps *m,
 		attr_end(resp);
 		return;
 	}
-	path = queue_path(cfg->queue_dir, attr_get(req, "queue_name"), id);
-	if ((qf = queue_file_open(path, 0, err, sizeof(err))) != NULL) {
-		maplen = (size_t)(qf->msg_offset + qf->msg_len);
-		map = mmap(NULL, maplen ? maplen : 1, PROT_READ, MAP_PRIVATE,
-		    qf->fd, 0);
-		if (map == MAP_FAILED)
-			snprintf(err, sizeof(err), "mmap %s: %m", path);
-	}
-	free(path);
+	(void)deliver_msg_open(&msg, cfg->queue_dir, req, err, sizeof(err));
 	attr_put_long(resp, "rcpt_count", count);
-	arrival = qf ? (double)qf->arrival + (double)qf->arrival_usec / 1e6
-	    : deliver_log_now();
 	for (i = 0; i < count; i++) {
 		start = deliver_log_now();
 		snprintf(name, sizeof(name), "rcpt.%ld.index", i);
 		(void)attr_get_long(req, name, &idx);
-		if (map == MAP_FAILED)
+		if (msg.text == NULL)
 			snprintf(res.reason, sizeof(res.reason),
 			    "cannot read queue file: %s", err);
-		if (map == MAP_FAILED || (size_t)idx >= qf->nrcpts) {
-			if (map != MAP_FAILED)
+		if (msg.text == NULL || (size_t)idx >= msg.qf->nrcpts) {
+			if (msg.text != NULL)
 				snprintf(res.reason, sizeof(res.reason),
 				    "recipient index %ld not in queue file",
 				    idx);
 			res.action = DELIVER_ACTION_DEFERRED;
 			strcpy(res.status, "4.3.0");
 		} else
-			virtual_deliver(cfg, m, qf, map + qf->msg_offset,
+			virtual_deliver(cfg, m, msg.qf, msg.text,
 			    deliver_rcpt_attr(req, i, "addr"), idx, &res);
 		answer(resp, i, &res);
 		log_delivery(id, deliver_rcpt_attr(req, i, "addr"),
-		    deliver_rcpt_attr(req, i, "orig"), arrival, start, &res);
+		    deliver_rcpt_attr(req, i, "orig"), msg.arrival, start,
+		    &res);
 	}
 	attr_end(resp);
-	if (map != MAP_FAILED)
-		munmap(map, maplen ? maplen : 1);
-	queue_file_close(qf);
+	deliver_msg_close(&msg);
 }

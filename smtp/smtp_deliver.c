@@ -28,8 +28,6 @@
  *	A malformed request is answered with rcpt_count=0; every other
  *	problem is a recipient result.
  */
-#include <sys/mman.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -328,14 +326,13 @@ smtp_request(const struct smtp_cfg *cfg, struct smtp_maps *m,
 {
 	struct smtp_sess s;
 	struct smtp_rcpt *rc;
-	struct queue_file *qf = NULL;
+	struct deliver_msg msg;
 	struct buf *hdrs = buf_new(4096);
 	const char *why, *id = attr_get(req, "queue_id");
-	char	 err[512], *path, *map = MAP_FAILED, name[64], relay[700];
+	char	 err[512], name[64], relay[700];
 	char	*sender = NULL;
-	size_t	 maplen = 0;
 	long	 count = 0, i, idx;
-	double	 arrival, start, conn_done = 0, end;
+	double	 start, conn_done = 0, end;
 
 	attr_put(resp, "version", ATTR_VERSION);
 	if ((why = deliver_request_check(req, 1, &count)) != NULL) {
@@ -362,40 +359,30 @@ smtp_request(const struct smtp_cfg *cfg, struct smtp_maps *m,
 		if (attr_get_long(req, name, &rc[i].notify) < 0)
 			rc[i].notify = 0;
 	}
-	path = queue_path(cfg->queue_dir, attr_get(req, "queue_name"), id);
-	if ((qf = queue_file_open(path, 0, err, sizeof(err))) != NULL) {
-		maplen = (size_t)(qf->msg_offset + qf->msg_len);
-		map = mmap(NULL, maplen ? maplen : 1, PROT_READ, MAP_PRIVATE,
-		    qf->fd, 0);
-		if (map == MAP_FAILED)
-			snprintf(err, sizeof(err), "mmap %s: %m", path);
-	}
-	free(path);
-	arrival = qf ? (double)qf->arrival + (double)qf->arrival_usec / 1e6
-	    : start;
-	for (i = 0; map != MAP_FAILED && i < count; i++) {
+	(void)deliver_msg_open(&msg, cfg->queue_dir, req, err, sizeof(err));
+	for (i = 0; msg.text != NULL && i < count; i++) {
 		snprintf(name, sizeof(name), "rcpt.%ld.index", i);
 		(void)attr_get_long(req, name, &idx);
-		if ((size_t)idx >= qf->nrcpts) {
+		if ((size_t)idx >= msg.qf->nrcpts) {
 			rc[i].action = DELIVER_ACTION_DEFERRED;
 			strcpy(rc[i].status, "4.3.0");
 			snprintf(rc[i].reason, sizeof(rc[i].reason),
 			    "recipient index %ld not in queue file", idx);
 		}
 	}
-	if (map == MAP_FAILED) {
+	if (msg.text == NULL) {
 		char	 reason[600];
 
 		snprintf(reason, sizeof(reason), "cannot read queue file: %s",
 		    err);
 		fail_all(rc, s.nrcpt, "4.3.0", reason);
-	} else if (rewrite(m, &s, &sender, map + qf->msg_offset,
-	    (size_t)qf->msg_len, hdrs, err, sizeof(err)) < 0)
+	} else if (rewrite(m, &s, &sender, msg.text, msg.len, hdrs, err,
+	    sizeof(err)) < 0)
 		fail_all(rc, s.nrcpt, "4.3.0", err);
 	else {
 		s.sender = sender;
-		s.envid = queue_file_attr(qf, "dsn_envid");
-		s.ret = queue_file_attr(qf, "dsn_ret");
+		s.envid = queue_file_attr(msg.qf, "dsn_envid");
+		s.ret = queue_file_attr(msg.qf, "dsn_ret");
 		conn_done = deliver(cfg, m, &s, s.nexthop, relay,
 		    sizeof(relay));
 	}
@@ -409,7 +396,7 @@ smtp_request(const struct smtp_cfg *cfg, struct smtp_maps *m,
 			.orig_rcpt = rc[i].orig, .relay = relay,
 			.dsn = rc[i].status,
 			.status = deliver_log_status(rc[i].action),
-			.reason = rc[i].reason, .arrival = arrival,
+			.reason = rc[i].reason, .arrival = msg.arrival,
 			/* the agent's start stands for qmgr's hand-off */
 			.active = start, .handoff = start,
 			.conn_done = conn_done, .done = end,
@@ -430,7 +417,5 @@ smtp_request(const struct smtp_cfg *cfg, struct smtp_maps *m,
 	free(rc);
 	free(sender);
 	buf_free(hdrs);
-	if (map != MAP_FAILED)
-		munmap(map, maplen ? maplen : 1);
-	queue_file_close(qf);
+	deliver_msg_close(&msg);
 }

@@ -201,8 +201,14 @@ def main():
 
         a = request(sock, 'NOSUCHID123', [('user1@example.com', 0)])
         ok(a.get('rcpt.0.action') == 'deferred' and
-           a.get('rcpt.0.status') == '4.3.0', 'missing queue file: deferred',
-           a)
+           a.get('rcpt.0.status') == '4.3.0' and
+           a.get('rcpt.0.reason', '').startswith('cannot read queue file: '),
+           'missing queue file: deferred 4.3.0, "cannot read queue file"', a)
+        a = request(sock, qid, [('user1@example.com', 99)])
+        ok(a.get('rcpt.0.action') == 'deferred' and
+           a.get('rcpt.0.status') == '4.3.0' and
+           a.get('rcpt.0.reason') == 'recipient index 99 not in queue file',
+           'recipient index beyond the queue file: deferred 4.3.0', a)
 
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.settimeout(10)

@@ -400,6 +400,19 @@ def main():
            a.get('rcpt.0.relay') == 'none',
            'dead port: deferred 4.4.1, relay=none', a)
         ok(len(HANDLER.messages) == n_before, 'nothing delivered there')
+        a = request(sock, 'NOSUCHID123', [('user2@example.com', 0)],
+                    '[127.0.0.1]:%d' % tls_port)
+        ok(a.get('rcpt.0.action') == 'deferred' and
+           a.get('rcpt.0.status') == '4.3.0' and
+           a.get('rcpt.0.reason', '').startswith('cannot read queue file: '),
+           'missing queue file: deferred 4.3.0, "cannot read queue file"', a)
+        a = request(sock, qid, [('user2@example.com', 99)],
+                    '[127.0.0.1]:%d' % tls_port)
+        ok(a.get('rcpt.0.action') == 'deferred' and
+           a.get('rcpt.0.status') == '4.3.0' and
+           a.get('rcpt.0.reason') == 'recipient index 99 not in queue file',
+           'recipient index beyond the queue file: deferred 4.3.0', a)
+        ok(len(HANDLER.messages) == n_before, 'nothing delivered for either')
         stop(p)
 
         # AUTH LOGIN through the mechanism filter; TLS session reuse.
