@@ -11,8 +11,8 @@ failed() say how many checks ran and failed; done() prints the plan
 least one check ran and none failed.
 
 sanitizer_ok(text='', name='no sanitizer reports') is one check: no
-sanitizer report in text (a daemon's stderr log the test read) nor in
-POSTERN_SAN_DIR. Under make check (tests/lib/runtest) every process's
+sanitizer report and no "panic:" log line in text (a daemon's stderr log
+the test read), no sanitizer report in POSTERN_SAN_DIR. Under make check (tests/lib/runtest) every process's
 ASan/LSan report goes to a file there, and runtest fails the test file on
 any of them by itself; this check says it from inside the test, at a
 chosen point. text still matters: without runtest reports go to stderr,
@@ -52,7 +52,7 @@ def ok(cond, name, diag=None):
 
 
 SAN_PATTERN = re.compile(r'ERROR: (Address|Leak|Thread)Sanitizer|'
-                         r'runtime error:')
+                         r'runtime error:|\]: panic: ')
 
 
 def sanitizer_reports(text=''):

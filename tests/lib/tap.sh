@@ -15,8 +15,9 @@
 #	done_testing		run the TAP_BEFORE_PLAN commands, print the
 #				plan "1..N"; exit 0 only if every check
 #				passed and at least one ran
-#	sanitizer_ok [TEXT [NAME]]	a check: no sanitizer report in TEXT
-#				(a log the test read) nor in POSTERN_SAN_DIR
+#	sanitizer_ok [TEXT [NAME]]	a check: no sanitizer report or
+#				"panic:" log line in TEXT (a log the test
+#				read), no report in POSTERN_SAN_DIR
 # DESCRIPTION
 #	Checks print "ok N - name" or "not ok N - name" with a "# got/want"
 #	diagnostic. The plan is printed at the end (TAP allows that), so a
@@ -45,7 +46,7 @@ TAP_COUNT=0
 TAP_FAILED=0
 TAP_DONE=
 TAP_BEFORE_PLAN=()
-SAN_PATTERN='ERROR: (Address|Leak)Sanitizer|runtime error:|ERROR: ThreadSanitizer'
+SAN_PATTERN='ERROR: (Address|Leak|Thread)Sanitizer|runtime error:|\]: panic: '
 
 # tap_result - print one result line
 tap_result() {
