@@ -66,8 +66,9 @@
  *	of proxy_interfaces. An IPv4-mapped IPv6 address is its IPv4
  *	address. Host names in those lists are not resolved.
  * DIAGNOSTICS
- *	Unreadable /file patterns and tables that cannot be opened are
- *	logged once at resolve_new() and answer RESOLVE_RETRY.
+ *	An unreadable /file is logged by resolve_new(); it, and a table
+ *	that cannot be opened or is down, make a lookup that reaches them
+ *	RESOLVE_RETRY (patterns before them still answer).
  * SEE ALSO
  *	lib/dcache.h, maps/map.h, Postfix's trivial-rewrite(8)
  */
