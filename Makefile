@@ -47,7 +47,8 @@ RESOLVE_SRCS :=
 
 -include lib/mod.mk maps/mod.mk tls/mod.mk cleanup/mod.mk resolve/mod.mk \
 	master/mod.mk \
-	postscreen/mod.mk smtpd/mod.mk qmgr/mod.mk smtp/mod.mk tests/mod.mk
+	postscreen/mod.mk smtpd/mod.mk qmgr/mod.mk smtp/mod.mk virtual/mod.mk \
+	queuecmd/mod.mk tests/mod.mk
 
 obj	= $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 ARCHIVES := $(BUILD)/libcleanup.a $(BUILD)/libresolve.a $(BUILD)/libmaps.a \

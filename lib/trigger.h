@@ -54,7 +54,7 @@
  *	wait_ms). They never log; the caller decides how much it matters.
  * SEE ALSO
  *	qmgr/qmgr.c (the listener), master/master_spawn.c (wakeup timers),
- *	smtpd/smtpd_queue.c, qmgr/queue_cmd.c, master/postern.c (clients).
+ *	smtpd/smtpd_queue.c, queuecmd/queue_cmd.c, master/postern.c (clients).
  */
 #ifndef TRIGGER_H
 #define TRIGGER_H

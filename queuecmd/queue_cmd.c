@@ -5,7 +5,7 @@
  *	See queue_cmd.h.
  * DESCRIPTION
  *	Configuration, logging, the qmgr wakeup and finding sibling
- *	programs for the user commands in qmgr/.
+ *	programs for the queue commands in queuecmd/.
  * DIAGNOSTICS
  *	See queue_cmd.h.
  */

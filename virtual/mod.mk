@@ -1,0 +1,9 @@
+# virtual/: the virtual(8) delivery agent (Maildir and mbox delivery to
+# virtual mailboxes). virtual.c is only main(); modules beside it.
+PROGRAMS += virtual
+virtual_SRCS := virtual/virtual.c virtual/virtual_deliver.c \
+	virtual/virtual_request.c
+
+UNIT_TESTS += virtual_test
+virtual_test_SRCS := virtual/virtual_test.c virtual/virtual_deliver.c \
+	virtual/virtual_request.c
