@@ -40,3 +40,6 @@ deliver_log_test_SRCS := lib/deliver_log_test.c
 
 UNIT_TESTS += dsn_test
 dsn_test_SRCS := lib/dsn_test.c
+
+UNIT_TESTS += conf_table_test
+conf_table_test_SRCS := lib/conf_table_test.c
