@@ -19,8 +19,10 @@
  *	qmgr_sched.c	destinations (transport, nexthop) with their
  *			concurrency windows and request queues.
  *	qmgr_deliver.c	the event-driven agent client (lib/deliver.h).
- *	qmgr_scan.c	scans of incoming/, active/, deferred/ and the
- *			maildrop/ pickup.
+ *	qmgr_scan.c	scans of incoming/, active/, deferred/ and
+ *			maildrop/; the pools and their threads' maps.
+ *	qmgr_pickup.c	the maildrop/ pickup (Postfix's pickup(8)):
+ *			a maildrop file through cleanup into incoming/.
  *	qmgr_resolve.c	address expansion and routing (own header).
  *	qmgr_bounce.c	DSN formatting (own header).
  *
@@ -59,6 +61,7 @@ struct event_base;
 struct mastercf;
 struct workq;
 struct buf;
+struct cleanup_maps;
 
 #define QMGR_RESOLVE_THREADS	4
 
@@ -191,6 +194,11 @@ void	 qmgr_scan_deferred(int);
 void	 qmgr_scan_flush_one(const char *);
 void	 qmgr_scan_active_at_start(void);
 void	 qmgr_scan_more(void);
+void	 qmgr_scan_incoming_left(void);
 void	*qmgr_thread_maps(void *);
+struct cleanup_maps *qmgr_thread_cleanup(void *);
+
+/* qmgr_pickup.c */
+void	 qmgr_pickup_start(const char *);
 
 #endif
