@@ -2,7 +2,8 @@
 # without a network (unit tests) and through smtpd -S (transcripts).
 # The program needs the policy engine (smtpd_check.c) and cleanup: until
 # both exist it is left out, so that everybody else's build keeps working.
-smtpd_SRCS := smtpd/smtpd.c smtpd/smtpd_session.c smtpd/smtpd_cmd.c \
+smtpd_SRCS := smtpd/smtpd.c smtpd/smtpd_session.c \
+	smtpd/smtpd_session_reset.c smtpd/smtpd_cmd.c \
 	smtpd/smtpd_data.c smtpd/smtpd_queue.c smtpd/smtpd_tls.c \
 	smtpd/smtpd_auth.c smtpd/smtpd_check.c
 ifneq ($(and $(wildcard smtpd/smtpd_check.c),$(wildcard cleanup/cleanup.c)),)
@@ -20,7 +21,8 @@ TOOLS += smtpd-check
 smtpd-check_SRCS := smtpd/smtpd_check_driver.c smtpd/smtpd_check.c
 
 UNIT_TESTS += smtpd_cmd_test
-smtpd_cmd_test_SRCS := smtpd/smtpd_cmd_test.c smtpd/smtpd_cmd.c
+smtpd_cmd_test_SRCS := smtpd/smtpd_cmd_test.c smtpd/smtpd_cmd.c \
+	smtpd/smtpd_session_reset.c smtpd/smtpd_data.c
 
 # SASL (AUTH): the state machine, password schemes, Dovecot client.
 smtpd_SRCS += smtpd/smtpd_sasl.c smtpd/smtpd_sasl_pw.c \

@@ -7,6 +7,9 @@
  *	containing "reject" is refused with 550, "defer" with 451). Each
  *	vector is a list of command lines and the reply codes (with
  *	enhanced codes where it matters) they must produce, in order.
+ *	smtpd_session_reset() is the real one (smtpd_session_reset.c):
+ *	after a transaction with every MAIL parameter, a refused and an
+ *	accepted RCPT, RSET must leave none of it behind.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,26 +137,6 @@ void
 smtpd_session_close(struct smtpd_session *s)
 {
 	s->state = SMTPD_ST_CLOSING;
-}
-
-/* smtpd_session_reset - fake: forget the transaction */
-void
-smtpd_session_reset(struct smtpd_session *s)
-{
-	size_t	 i;
-
-	for (i = 0; i < s->nrcpts; i++) {
-		free(s->rcpts[i].addr);
-		free(s->rcpts[i].orcpt);
-	}
-	free(s->rcpts);
-	s->rcpts = NULL;
-	s->nrcpts = s->rcpts_cap = 0;
-	free(s->sender);
-	s->sender = NULL;
-	free(s->dsn_envid);
-	s->dsn_envid = NULL;
-	s->cs.sender = NULL;
 }
 
 static const struct {
@@ -294,6 +277,51 @@ run(size_t i)
 	free(lines);
 }
 
+/* reset - RSET forgets the whole transaction, parameters included */
+static void
+reset(void)
+{
+	struct smtpd_session *s = xcalloc(1, sizeof(*s));
+	static const char *const lines[] = {"EHLO c.example",
+		"MAIL FROM:<a@b.example> SIZE=10 BODY=8BITMIME RET=HDRS "
+		"ENVID=x", "RCPT TO:<reject@d.example>",
+		"RCPT TO:<c@d.example> ORCPT=rfc822;c@d.example"};
+	char	 line[200];
+	size_t	 i;
+
+	smtpd_params.helo_required = smtpd_params.disable_vrfy = 0;
+	buf_reset(replies);
+	s->state = SMTPD_ST_CMD;
+	for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		snprintf(line, sizeof(line), "%s", lines[i]);
+		smtpd_cmd_dispatch(s, line, strlen(line));
+	}
+	tap_is_str(BUF_STR(replies), "250|250 2.1.0|550 5.1.1|250 2.1.5",
+	    "reset: the transaction is set up");
+	tap_ok(s->dsn_ret == 2 && s->body_8bit == 1 && s->size_hint == 10
+	    && s->rcpt_tried == 2 && s->nrcpts == 1 && s->dsn_envid,
+	    "reset: MAIL and RCPT recorded RET, BODY, SIZE, ENVID, tries");
+	snprintf(line, sizeof(line), "RSET");
+	smtpd_cmd_dispatch(s, line, strlen(line));
+	tap_is_int(s->dsn_ret, 0, "reset: RSET forgets RET (dsn_ret)");
+	tap_is_int(s->body_8bit, 0, "reset: RSET forgets BODY (body_8bit)");
+	tap_is_int(s->size_hint, 0, "reset: RSET forgets SIZE (size_hint)");
+	tap_is_int(s->rcpt_tried, 0,
+	    "reset: RSET forgets the RCPTs tried (rcpt_tried)");
+	tap_ok(s->sender == NULL && s->nrcpts == 0 && s->rcpts == NULL
+	    && s->dsn_envid == NULL, "reset: RSET forgets sender,"
+	    " recipients, ENVID");
+	tap_ok(s->cs.sender == NULL && s->cs.recipient == NULL
+	    && s->cs.rcpt_count == 0, "reset: RSET forgets the policy's"
+	    " transaction state");
+	tap_ok(s->helo != NULL, "reset: RSET keeps the HELO name");
+	smtpd_session_reset(s);
+	free(s->helo);
+	free(s->pend_addr);
+	free(s->pend_orcpt);
+	free(s);
+}
+
 int
 main(void)
 {
@@ -308,6 +336,7 @@ main(void)
 	smtpd_params.junk_limit = 100;
 	for (i = 0; i < sizeof(vec) / sizeof(vec[0]); i++)
 		run(i);
+	reset();
 	for (i = 0; i < sizeof(xtext_vec) / sizeof(xtext_vec[0]); i++) {
 		out = NULL;
 		tap_is_int(smtpd_xtext_decode(xtext_vec[i].in, &out) == 0,

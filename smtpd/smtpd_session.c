@@ -15,7 +15,6 @@
  *	void	smtpd_session_check(struct smtpd_session *s, int stage,
  *	    smtpd_cont_fn *cont);
  *	void	smtpd_session_start_data(struct smtpd_session *s);
- *	void	smtpd_session_reset(struct smtpd_session *s);
  *	void	smtpd_session_close(struct smtpd_session *s);
  *	void	smtpd_session_resume(struct smtpd_session *s);
  * DESCRIPTION
@@ -57,6 +56,9 @@
  *	transaction and any AUTH. AUTH exchanges run on the workers
  *	(smtpd_auth.c, smtpd_sasl.c). A session is freed only from a timer
  *	callback of its own, never inside a libevent call chain.
+ *
+ *	smtpd_session_reset() (forget the mail transaction) has a file
+ *	of its own, smtpd_session_reset.c, which the unit tests link.
  * DIAGNOSTICS
  *	Logs "connect from", "disconnect from ... commands=N", "lost
  *	connection after CMD from", "timeout after CMD from" as Postfix.
@@ -276,37 +278,6 @@ session_flush(struct smtpd_session *s)
 		s->dead = 1;
 	buf_free(s->pending);
 	s->pending = NULL;
-}
-
-/* smtpd_session_reset - forget the mail transaction */
-void
-smtpd_session_reset(struct smtpd_session *s)
-{
-	size_t	 i;
-
-	for (i = 0; i < s->nrcpts; i++) {
-		free(s->rcpts[i].addr);
-		free(s->rcpts[i].orcpt);
-	}
-	free(s->rcpts);
-	s->rcpts = NULL;
-	s->nrcpts = s->rcpts_cap = 0;
-	free(s->sender);
-	s->sender = NULL;
-	free(s->dsn_envid);
-	s->dsn_envid = NULL;
-	s->dsn_ret = s->body_8bit = 0;
-	s->size_hint = 0;
-	s->rcpt_tried = 0;
-	s->cs.sender = NULL;
-	s->cs.recipient = NULL;
-	s->cs.rcpt_count = 0;
-	s->cs.queue_id = NULL;
-	if (s->data) {
-		smtpd_data_free(s->data);
-		free(s->data);
-		s->data = NULL;
-	}
 }
 
 /* session_counters - " ehlo=1 mail=1 ... commands=N" (Postfix order) */
