@@ -59,7 +59,7 @@ conf_table_time(const struct conf_table *t)
 void
 conf_table_load(const struct conf_table *t)
 {
-	char	**sp;
+	const char **sp;
 
 	for (; t->type != 0; t++) {
 		if (!conf_known(t->name))
@@ -80,7 +80,7 @@ conf_table_load(const struct conf_table *t)
 			break;
 		case CONF_T_STR:
 			sp = t->target;
-			free(*sp);
+			free((void *)*sp);
 			*sp = xstrdup(conf_str(t->name));
 			break;
 		default:

@@ -9,7 +9,7 @@
  *		CONF_LONG("name", &long_var, min, max),
  *		CONF_TIME("name", &long_seconds, min, max),
  *		CONF_BOOL("name", &int_var),
- *		CONF_STR("name", &char_ptr),
+ *		CONF_STR("name", &const_char_ptr),
  *		CONF_END,
  *	};
  *
@@ -24,9 +24,10 @@
  *
  *	CONF_INT fills an int, CONF_LONG a long, CONF_TIME a long in
  *	seconds (a bare number is in the unit of the parameter's default,
- *	conf_time()), CONF_BOOL an int (0 or 1), CONF_STR a char * with
- *	a copy of the expanded value (the previous value is freed, so the
- *	variable must start NULL or hold an earlier copy). The macros
+ *	conf_time()), CONF_BOOL an int (0 or 1), CONF_STR a const char *
+ *	with a copy of the expanded value that the table owns (the
+ *	previous value is freed, so the variable must start NULL or hold
+ *	an earlier copy). The macros
  *	check the variable's type at compile time.
  *
  *	min and max are both always checked (unlike Postfix, where 0
@@ -77,7 +78,7 @@ struct conf_table {
 #define CONF_BOOL(n, v) \
 	{ CONF_T_BOOL, (n), 1 ? (v) : (int *)0, 0, 1 }
 #define CONF_STR(n, v) \
-	{ CONF_T_STR, (n), 1 ? (v) : (char **)0, 0, 0 }
+	{ CONF_T_STR, (n), 1 ? (v) : (const char **)0, 0, 0 }
 #define CONF_END	{ 0, NULL, NULL, 0, 0 }
 
 void	 conf_table_load(const struct conf_table *);

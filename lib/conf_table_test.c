@@ -108,7 +108,7 @@ child(const struct vec *v)
 	    CONF_END };
 	long	 l = 0;
 	int	 i = 0;
-	char	*s = NULL;
+	const char *s = NULL;
 
 	conf_reset();
 	conf_set("myhostname", "mx.example");
@@ -123,7 +123,7 @@ child(const struct vec *v)
 	} else
 		fprintf(stderr, "= %ld\n", v->type == CONF_T_LONG
 		    || v->type == CONF_T_TIME ? l : (long)i);
-	free(s);
+	free((void *)s);
 }
 
 /* run - the child's first line and exit status */
@@ -161,7 +161,7 @@ run(const struct vec *v, char *msg, size_t len)
 /* a table the compiler checks: every macro, a real daemon's shape */
 static int t_int, t_bool;
 static long t_long, t_time;
-static char *t_str;
+static const char *t_str;
 static const struct conf_table typed[] = {
 	CONF_INT("smtpd_recipient_limit", &t_int, 1, CONF_NOMAX),
 	CONF_LONG("message_size_limit", &t_long, 0, CONF_NOMAX),
@@ -201,7 +201,7 @@ main(void)
 	    && strcmp(t_str, "mx.example ESMTP postern") == 0,
 	    "a mixed table fills every variable (%d %ld %ld %d \"%s\")", t_int,
 	    t_long, t_time, t_bool, t_str);
-	free(t_str);
+	free((void *)t_str);
 	conf_reset();
 	return (tap_done());
 }

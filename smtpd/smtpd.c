@@ -21,13 +21,17 @@
  *	(postern only: "syncfs", the default, or "fsync") chooses how a
  *	group commit makes its batch durable (smtpd_queue.c).
  * DIAGNOSTICS
- *	A bad parameter value is fatal at start (conf.h).
+ *	A bad parameter value is fatal at start, with Postfix's wording
+ *	(conf_table.h): smtpd_timeout and the recipient, error and junk
+ *	command limits at least 1, line_length_limit at least 512,
+ *	message_size_limit at least 0 (0: no limit).
  */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "conf.h"
+#include "conf_table.h"
 #include "log.h"
 #include "server.h"
 #include "smtpd.h"
@@ -51,17 +55,37 @@ smtpd_bare_mode(const char *v)
 	return (SMTPD_BARE_NORMALIZE);
 }
 
-/* smtpd_long - a numeric parameter with a lower bound */
-static long
-smtpd_long(const char *name, long min)
-{
-	long	 v = conf_int(name);
-
-	if (v < min)
-		log_fatal("%s: value %ld is below the minimum %ld", name, v,
-		    min);
-	return (v);
-}
+/* The parameters smtpd reads as they are; defaults are lib/params.c's. */
+static const struct conf_table smtpd_table[] = {
+	CONF_STR("myhostname", &smtpd_params.myhostname),
+	CONF_STR("smtpd_banner", &smtpd_params.banner),
+	CONF_STR("queue_directory", &smtpd_params.queue_dir),
+	CONF_TIME("smtpd_timeout", &smtpd_params.timeout, 1, CONF_NOMAX),
+	CONF_LONG("line_length_limit", &smtpd_params.line_limit, 512,
+	    CONF_NOMAX),
+	CONF_LONG("message_size_limit", &smtpd_params.size_limit, 0,
+	    CONF_NOMAX),
+	CONF_LONG("smtpd_recipient_limit", &smtpd_params.rcpt_limit, 1,
+	    CONF_NOMAX),
+	CONF_BOOL("smtpd_helo_required", &smtpd_params.helo_required),
+	CONF_LONG("smtpd_soft_error_limit", &smtpd_params.soft_errors, 1,
+	    CONF_NOMAX),
+	CONF_LONG("smtpd_hard_error_limit", &smtpd_params.hard_errors, 1,
+	    CONF_NOMAX),
+	CONF_TIME("smtpd_error_sleep_time", &smtpd_params.error_sleep, 0,
+	    CONF_NOMAX),
+	CONF_LONG("smtpd_junk_command_limit", &smtpd_params.junk_limit, 1,
+	    CONF_NOMAX),
+	CONF_BOOL("disable_vrfy_command", &smtpd_params.disable_vrfy),
+	CONF_BOOL("smtpd_forbid_unauth_pipelining",
+	    &smtpd_params.forbid_unauth_pipe),
+	CONF_BOOL("smtpd_delay_reject", &smtpd_params.delay_reject),
+	CONF_BOOL("smtpd_peername_lookup", &smtpd_params.peername_lookup),
+	CONF_BOOL("smtpd_tls_received_header", &smtpd_params.tls_received),
+	CONF_INT("smtpd_worker_threads", &smtpd_params.workers, 1,
+	    CONF_NOMAX),
+	CONF_END,
+};
 
 /* smtpd_exclusions - smtpd_forbid_bare_newline_exclusions as CIDRs */
 static struct strv *
@@ -101,26 +125,9 @@ smtpd_pre_init(void)
 	struct strv *v;
 	const char *w;
 
-	p->myhostname = xstrdup(conf_str("myhostname"));
-	p->banner = xstrdup(conf_str("smtpd_banner"));
-	p->queue_dir = xstrdup(conf_str("queue_directory"));
-	p->timeout = conf_time("smtpd_timeout");
-	if (p->timeout < 1)
-		p->timeout = 1;
-	p->line_limit = smtpd_long("line_length_limit", 512);
-	p->size_limit = smtpd_long("message_size_limit", 0);
-	p->rcpt_limit = smtpd_long("smtpd_recipient_limit", 1);
-	p->helo_required = conf_bool("smtpd_helo_required");
-	p->soft_errors = smtpd_long("smtpd_soft_error_limit", 1);
-	p->hard_errors = smtpd_long("smtpd_hard_error_limit", 1);
-	p->error_sleep = conf_time("smtpd_error_sleep_time");
-	p->junk_limit = smtpd_long("smtpd_junk_command_limit", 1);
-	p->disable_vrfy = conf_bool("disable_vrfy_command");
+	conf_table_load(smtpd_table);
 	p->bare_newline = smtpd_bare_mode(conf_str(
 	    "smtpd_forbid_bare_newline"));
-	p->forbid_unauth_pipe = conf_bool("smtpd_forbid_unauth_pipelining");
-	p->delay_reject = conf_bool("smtpd_delay_reject");
-	p->peername_lookup = conf_bool("smtpd_peername_lookup");
 	v = conf_list("smtpd_data_restrictions");
 	p->data_checks = v->argc > 0;
 	strv_free(v);
@@ -130,11 +137,8 @@ smtpd_pre_init(void)
 		    "\"syncfs\"", log_safe(w));
 	p->sync_fs = strcmp(w, "fsync") != 0;
 	p->bare_exclusions = smtpd_exclusions();
-	p->tls_received = conf_bool("smtpd_tls_received_header");
 	smtpd_tls_init();
 	smtpd_auth_init();
-	w = conf_str("smtpd_worker_threads");
-	p->workers = *w ? (int)smtpd_long("smtpd_worker_threads", 1) : 8;
 }
 
 /* smtpd_post_init - the worker pool, on the skeleton's event base */
