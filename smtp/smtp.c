@@ -10,7 +10,7 @@
  *	status per recipient.
  *
  *	Concurrency: a pool of smtp_worker_threads blocking sessions
- *	(default 20). An SMTP session is a strict lock-step dialogue with
+ *	(default 20, 1 to 256; a value outside is fatal at start). An SMTP session is a strict lock-step dialogue with
  *	long waits, DNS lookups are blocking (lib/dns.h), map lookups
  *	may block (MySQL), and TLS over blocking sockets is simple and
  *	hard to get wrong: one thread per delivery keeps the protocol
@@ -39,6 +39,7 @@
 #include "attr.h"
 #include "buf.h"
 #include "conf.h"
+#include "conf_table.h"
 #include "dns.h"
 #include "log.h"
 #include "server.h"
@@ -80,17 +81,17 @@ static struct agent_spec agent = {
 static void
 smtp_post_init(struct event_base *base)
 {
+	static const struct conf_table table[] = {
+		CONF_INT("smtp_worker_threads", &agent.threads, 1, 256),
+		CONF_END,
+	};
 	char	 err[256];
-	long	 threads;
 
+	conf_table_load(table);
 	smtp_cfg_load(&cfg, server_service());
 	if (!dns_initialized() && dns_init(conf_str("resolver_nameservers"),
 	    err, sizeof(err)) < 0)
 		log_warn("resolver: %s", err);
-	threads = conf_int("smtp_worker_threads");
-	if (threads < 1 || threads > 256)
-		threads = 20;
-	agent.threads = (int)threads;
 	agent_start(base, &agent);
 }
 
