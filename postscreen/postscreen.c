@@ -11,7 +11,11 @@
  *	"smtp inet n - - - 1 postscreen"); DNSBL queries run on a worker
  *	pool of PSC_DNS_THREADS threads.
  * DIAGNOSTICS
- *	Bad action values are fatal at start; a cache that cannot be
+ *	Bad action values are fatal at start, and so are numbers and
+ *	times below their minimum (Postfix's wording, conf_table.h):
+ *	postscreen_greet_wait, the TTLs, timeouts and the command count
+ *	at least 1, line_length_limit at least 512 (postern used to
+ *	raise those two silently); a cache that cannot be
  *	opened is a warning (every client is then tested every time).
  * SEE ALSO
  *	postscreen.h, postscreen(8) and postconf(5) of Postfix.
@@ -24,6 +28,7 @@
 #include <event2/event.h>
 
 #include "conf.h"
+#include "conf_table.h"
 #include "dns.h"
 #include "log.h"
 #include "postscreen.h"
@@ -44,56 +49,77 @@ action(const char *name)
 	return (psc_parse_action(name, conf_str(name)));
 }
 
+/*
+ * The parameters postscreen reads as they are; defaults are lib/params.c's.
+ * Minimums are Postfix's, except the queue limits (Postfix: 10 and 5;
+ * postern has always accepted any count, and tests use 1).
+ */
+static const struct conf_table psc_table[] = {
+	CONF_TIME("postscreen_greet_wait", &psc_var.greet_wait, 1, CONF_NOMAX),
+	CONF_TIME("postscreen_greet_ttl", &psc_var.greet_ttl, 1, CONF_NOMAX),
+	CONF_STR("postscreen_greet_banner", &psc_var.greet_banner),
+	CONF_STR("smtpd_banner", &psc_var.smtpd_banner),
+	CONF_LONG("postscreen_dnsbl_threshold", &psc_var.dnsbl_threshold,
+	    LONG_MIN, CONF_NOMAX),
+	CONF_LONG("postscreen_dnsbl_allowlist_threshold",
+	    &psc_var.dnsbl_allow_threshold, LONG_MIN, CONF_NOMAX),
+	CONF_TIME("postscreen_dnsbl_min_ttl", &psc_var.dnsbl_min_ttl, 1,
+	    CONF_NOMAX),
+	CONF_TIME("postscreen_dnsbl_max_ttl", &psc_var.dnsbl_max_ttl, 1,
+	    CONF_NOMAX),
+	CONF_TIME("postscreen_dnsbl_timeout", &psc_var.dnsbl_timeout, 1,
+	    CONF_NOMAX),
+	CONF_BOOL("postscreen_pipelining_enable", &psc_var.pipel_enable),
+	CONF_TIME("postscreen_pipelining_ttl", &psc_var.pipel_ttl, 1,
+	    CONF_NOMAX),
+	CONF_BOOL("postscreen_non_smtp_command_enable",
+	    &psc_var.nsmtp_enable),
+	CONF_TIME("postscreen_non_smtp_command_ttl", &psc_var.nsmtp_ttl, 1,
+	    CONF_NOMAX),
+	CONF_BOOL("postscreen_bare_newline_enable", &psc_var.barlf_enable),
+	CONF_TIME("postscreen_bare_newline_ttl", &psc_var.barlf_ttl, 1,
+	    CONF_NOMAX),
+	CONF_TIME("postscreen_command_time_limit",
+	    &psc_var.command_time_limit, 1, CONF_NOMAX),
+	CONF_LONG("postscreen_command_count_limit",
+	    &psc_var.command_count_limit, 1, CONF_NOMAX),
+	CONF_LONG("line_length_limit", &psc_var.line_length_limit, 512,
+	    CONF_NOMAX),
+	CONF_LONG("postscreen_pre_queue_limit", &psc_var.pre_queue_limit, 0,
+	    CONF_NOMAX),
+	CONF_LONG("postscreen_client_connection_count_limit",
+	    &psc_var.client_conn_limit, 0, CONF_NOMAX),
+	CONF_LONG("postscreen_post_queue_limit", &psc_var.post_queue_limit, 0,
+	    CONF_NOMAX),
+	CONF_TIME("postscreen_cache_cleanup_interval",
+	    &psc_var.cache_cleanup_interval, 0, CONF_NOMAX),
+	CONF_TIME("postscreen_cache_retention_time",
+	    &psc_var.cache_retention_time, 1, CONF_NOMAX),
+	CONF_LONG("message_size_limit", &psc_var.message_size_limit, 0,
+	    CONF_NOMAX),
+	CONF_BOOL("postscreen_disable_vrfy_command", &psc_var.disable_vrfy),
+	CONF_STR("myhostname", &psc_var.myhostname),
+	CONF_STR("postscreen_cache_map", &psc_var.cache_map),
+	CONF_END,
+};
+
 /* read_params - copy the configuration */
 static void
 read_params(void)
 {
 	struct psc_params *v = &psc_var;
 
-	v->greet_wait = conf_time("postscreen_greet_wait");
-	v->greet_ttl = conf_time("postscreen_greet_ttl");
-	v->greet_banner = xstrdup(conf_str("postscreen_greet_banner"));
-	v->smtpd_banner = xstrdup(conf_str("smtpd_banner"));
+	conf_table_load(psc_table);
 	v->greet_action = action("postscreen_greet_action");
 	v->blacklist_action = action("postscreen_denylist_action");
 	v->dnsbl_action = action("postscreen_dnsbl_action");
-	v->dnsbl_threshold = conf_int("postscreen_dnsbl_threshold");
-	v->dnsbl_allow_threshold =
-	    conf_int("postscreen_dnsbl_allowlist_threshold");
-	v->dnsbl_min_ttl = conf_time("postscreen_dnsbl_min_ttl");
-	v->dnsbl_max_ttl = conf_time("postscreen_dnsbl_max_ttl");
-	v->dnsbl_timeout = conf_time("postscreen_dnsbl_timeout");
-	v->pipel_enable = conf_bool("postscreen_pipelining_enable");
 	v->pipel_action = action("postscreen_pipelining_action");
-	v->pipel_ttl = conf_time("postscreen_pipelining_ttl");
-	v->nsmtp_enable = conf_bool("postscreen_non_smtp_command_enable");
 	v->nsmtp_action = action("postscreen_non_smtp_command_action");
-	v->nsmtp_ttl = conf_time("postscreen_non_smtp_command_ttl");
-	v->barlf_enable = conf_bool("postscreen_bare_newline_enable");
 	v->barlf_action = action("postscreen_bare_newline_action");
-	v->barlf_ttl = conf_time("postscreen_bare_newline_ttl");
-	v->command_time_limit = conf_time("postscreen_command_time_limit");
-	v->command_count_limit = conf_int("postscreen_command_count_limit");
-	v->line_length_limit = conf_int("line_length_limit");
-	v->pre_queue_limit = conf_int("postscreen_pre_queue_limit");
-	v->client_conn_limit =
-	    conf_int("postscreen_client_connection_count_limit");
-	v->post_queue_limit = conf_int("postscreen_post_queue_limit");
-	v->cache_cleanup_interval =
-	    conf_time("postscreen_cache_cleanup_interval");
-	v->cache_retention_time = conf_time("postscreen_cache_retention_time");
-	v->message_size_limit = conf_int("message_size_limit");
-	v->disable_vrfy = conf_bool("postscreen_disable_vrfy_command");
-	v->myhostname = xstrdup(conf_str("myhostname"));
-	v->cache_map = xstrdup(conf_str("postscreen_cache_map"));
 	v->smtpd_socket = xasprintf("%s/private/%s",
 	    conf_str("queue_directory"), conf_str("smtpd_service_name"));
 	v->forbidden = psc_forbidden_parse(
 	    conf_str("postscreen_forbidden_commands"));
-	if (v->greet_wait < 1)
-		v->greet_wait = 1;
-	if (v->line_length_limit < 512)
-		v->line_length_limit = 512;
 }
 
 /* tls_init - STARTTLS in the dummy engine, from smtpd's certificate */

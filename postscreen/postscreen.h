@@ -76,8 +76,8 @@ enum psc_test {
 struct psc_params {
 	long	 greet_wait;
 	long	 greet_ttl;
-	char	*greet_banner;
-	char	*smtpd_banner;		/* the dummy engine's 220 */
+	const char *greet_banner;
+	const char *smtpd_banner;	/* the dummy engine's 220 */
 	int	 greet_action;
 	int	 blacklist_action;
 	int	 dnsbl_action;
@@ -106,9 +106,9 @@ struct psc_params {
 	long	 message_size_limit;
 	int	 tls_level;		/* postscreen_tls_security_level */
 	int	 disable_vrfy;
-	char	*myhostname;
+	const char *myhostname;
 	char	*smtpd_socket;		/* $queue_directory/private/smtpd */
-	char	*cache_map;		/* postscreen_cache_map */
+	const char *cache_map;		/* postscreen_cache_map */
 	struct psc_forbidden *forbidden; /* postscreen_forbidden_commands */
 };
 
