@@ -25,6 +25,9 @@
  *	delay=, delays=a/b/c/d, dsn=, status=sent|deferred|bounced (...)")
  *	and writes the answer.
  * DIAGNOSTICS
+ *	A timeout below its minimum (1 s; 0 for smtp_connect_timeout) or
+ *	a negative smtp_mx_address_limit is fatal at start, with
+ *	Postfix's wording (conf_table.h).
  *	A malformed request is answered with rcpt_count=0; every other
  *	problem is a recipient result.
  */
@@ -35,6 +38,7 @@
 #include "attr.h"
 #include "buf.h"
 #include "conf.h"
+#include "conf_table.h"
 #include "deliver.h"
 #include "deliver_log.h"
 #include "log.h"
@@ -103,6 +107,31 @@ tls_level(const char *name, const char *use, const char *enforce)
 void
 smtp_cfg_load(struct smtp_cfg *cfg, const char *service)
 {
+	/* Minimums are Postfix's: 0 connect timeout or MX limit is none. */
+	const struct conf_table table[] = {
+		CONF_TIME("smtp_connect_timeout", &cfg->connect_timeout, 0,
+		    CONF_NOMAX),
+		CONF_TIME("smtp_helo_timeout", &cfg->helo_timeout, 1,
+		    CONF_NOMAX),
+		CONF_TIME("smtp_mail_timeout", &cfg->mail_timeout, 1,
+		    CONF_NOMAX),
+		CONF_TIME("smtp_rcpt_timeout", &cfg->rcpt_timeout, 1,
+		    CONF_NOMAX),
+		CONF_TIME("smtp_data_init_timeout", &cfg->data_init_timeout, 1,
+		    CONF_NOMAX),
+		CONF_TIME("smtp_data_xfer_timeout", &cfg->data_xfer_timeout, 1,
+		    CONF_NOMAX),
+		CONF_TIME("smtp_data_done_timeout", &cfg->data_done_timeout, 1,
+		    CONF_NOMAX),
+		CONF_TIME("smtp_quit_timeout", &cfg->quit_timeout, 1,
+		    CONF_NOMAX),
+		CONF_TIME("smtp_starttls_timeout", &cfg->starttls_timeout, 1,
+		    CONF_NOMAX),
+		CONF_LONG("smtp_mx_address_limit", &cfg->mx_address_limit, 0,
+		    CONF_NOMAX),
+		CONF_BOOL("smtp_skip_5xx_greeting", &cfg->skip_5xx_greeting),
+		CONF_END,
+	};
 	char	 err[512];
 	long	 t;
 
@@ -115,19 +144,9 @@ smtp_cfg_load(struct smtp_cfg *cfg, const char *service)
 		free(cfg->helo_name);
 		cfg->helo_name = cfg_dup("myhostname");
 	}
-	cfg->connect_timeout = conf_time("smtp_connect_timeout");
+	conf_table_load(table);
 	if (cfg->lmtp && (t = conf_time("lmtp_connect_timeout")) > 0)
 		cfg->connect_timeout = t;
-	cfg->helo_timeout = conf_time("smtp_helo_timeout");
-	cfg->mail_timeout = conf_time("smtp_mail_timeout");
-	cfg->rcpt_timeout = conf_time("smtp_rcpt_timeout");
-	cfg->data_init_timeout = conf_time("smtp_data_init_timeout");
-	cfg->data_xfer_timeout = conf_time("smtp_data_xfer_timeout");
-	cfg->data_done_timeout = conf_time("smtp_data_done_timeout");
-	cfg->quit_timeout = conf_time("smtp_quit_timeout");
-	cfg->starttls_timeout = conf_time("smtp_starttls_timeout");
-	cfg->mx_address_limit = conf_int("smtp_mx_address_limit");
-	cfg->skip_5xx_greeting = conf_bool("smtp_skip_5xx_greeting");
 	if (!cfg->lmtp) {
 		cfg->bind4 = bind_addr("smtp_bind_address");
 		cfg->bind6 = bind_addr("smtp_bind_address6");
