@@ -34,7 +34,10 @@
  * DIAGNOSTICS
  *	Map trouble and disk trouble: CLEANUP_DEFER with "451 4.3.0 Error:
  *	temporary lookup failure" or "451 4.3.0 Error: queue file write
- *	error"; nothing is left in the queue. Never exits.
+ *	error"; nothing is left in the queue. Never exits, except in
+ *	cleanup_maps_new() on a malformed or out-of-range parameter
+ *	(hopcount_limit below 1, a negative body_checks_size_limit): fatal
+ *	with Postfix's wording (conf_table.h).
  */
 #include <ctype.h>
 #include <pthread.h>
@@ -50,6 +53,7 @@
 #include "cleanup.h"
 #include "cleanup_int.h"
 #include "conf.h"
+#include "conf_table.h"
 #include "dsn.h"
 #include "log.h"
 #include "map.h"
@@ -67,8 +71,8 @@ struct cleanup_maps {
 	struct maplist *header_checks, *body_checks;
 	int	 canon_flags, send_flags, rcpt_flags;
 	long	 body_limit;
-	char	*myhostname;
-	char	*mydomain;
+	const char *myhostname;
+	const char *mydomain;
 	struct strv *local_domains;	/* mydestination + myorigin */
 	int	 auth_header;		/* smtpd_sasl_authenticated_header */
 	struct strv *drop;		/* message_drop_headers, lower case */
@@ -131,6 +135,16 @@ struct cleanup_maps *
 cleanup_maps_new(void)
 {
 	struct cleanup_maps *m = xcalloc(1, sizeof(*m));
+	/* Minimums are Postfix's. */
+	const struct conf_table table[] = {
+		CONF_LONG("body_checks_size_limit", &m->body_limit, 0,
+		    CONF_NOMAX),
+		CONF_STR("myhostname", &m->myhostname),
+		CONF_STR("mydomain", &m->mydomain),
+		CONF_BOOL("smtpd_sasl_authenticated_header", &m->auth_header),
+		CONF_LONG("hopcount_limit", &m->hop_limit, 1, CONF_NOMAX),
+		CONF_END,
+	};
 	struct strv *v;
 	size_t	 i;
 
@@ -143,11 +157,7 @@ cleanup_maps_new(void)
 	m->canon_flags = cleanup_classes("canonical_classes");
 	m->send_flags = cleanup_classes("sender_canonical_classes");
 	m->rcpt_flags = cleanup_classes("recipient_canonical_classes");
-	m->body_limit = conf_int("body_checks_size_limit");
-	m->myhostname = xstrdup(conf_str("myhostname"));
-	m->mydomain = xstrdup(conf_str("mydomain"));
-	m->auth_header = conf_bool("smtpd_sasl_authenticated_header");
-	m->hop_limit = conf_int("hopcount_limit");
+	conf_table_load(table);
 	m->drop = conf_list("message_drop_headers");
 	for (i = 0; m->drop && i < m->drop->argc; i++)
 		str_lower(m->drop->argv[i]);
@@ -174,8 +184,8 @@ cleanup_maps_free(struct cleanup_maps *m)
 	maplist_close(m->rcpt_canon);
 	maplist_close(m->header_checks);
 	maplist_close(m->body_checks);
-	free(m->myhostname);
-	free(m->mydomain);
+	free((void *)m->myhostname);
+	free((void *)m->mydomain);
 	strv_free(m->local_domains);
 	strv_free(m->drop);
 	strv_free(m->warned);
