@@ -49,11 +49,14 @@
  *	override (-o name=value) that wins over main.cf; conf_set_option()
  *	parses "name=value" and returns -1 if there is no '='.
  *
- *	conf_str() returns the expanded value, or "" for an unknown name;
+ *	conf_str() returns the expanded value, or "" for an unknown name
+ *	(tests/02-param-names.t fails on a literal name in the code that
+ *	lib/params.c does not know);
  *	the pointer stays valid until the next conf_load()/conf_set().
  *	Every function takes one internal lock, so worker threads may
- *	read parameters; daemons still copy what they need at start-up
- *	(and must not conf_set() while other threads hold pointers).
+ *	read parameters; daemons still copy what they need at start-up,
+ *	through a typed table with minimums and maximums (conf_table.h),
+ *	and must not conf_set() while other threads hold pointers.
  *	conf_int/time/bool log a fatal error on a malformed value, naming
  *	the parameter.
  *	conf_list() splits on commas and whitespace (caller frees); as in
