@@ -26,13 +26,16 @@
  *	at once). This saves two directory fsyncs per move on the io
  *	thread.
  * DIAGNOSTICS
- *	A malformed value is fatal (conf(3)), naming the parameter.
+ *	A malformed value is fatal (conf(3)), naming the parameter, and so
+ *	is a number or time below its minimum (qmgr_table; Postfix's
+ *	wording, conf_table.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "conf.h"
+#include "conf_table.h"
 #include "log.h"
 #include "mastercf.h"
 #include "qmgr.h"
@@ -64,6 +67,45 @@ qmgr_move(const char *from, const char *to, const char *id)
 	return (rc);
 }
 
+/*
+ * The numbers qmgr reads, with Postfix's minimums (qmgr used to raise a
+ * value below them to the minimum without a word); the concurrency and
+ * recipient limits, the command time limit and the process limit have
+ * always been at least 1 here. Defaults are lib/params.c's.
+ */
+static const struct conf_table qmgr_table[] = {
+	CONF_LONG("qmgr_message_active_limit", &qmgr_conf.active_limit, 1,
+	    CONF_NOMAX),
+	CONF_TIME("minimal_backoff_time", &qmgr_conf.min_backoff, 1,
+	    CONF_NOMAX),
+	CONF_TIME("maximal_backoff_time", &qmgr_conf.max_backoff, 1,
+	    CONF_NOMAX),
+	CONF_TIME("queue_run_delay", &qmgr_conf.queue_run_delay, 1,
+	    CONF_NOMAX),
+	CONF_TIME("maximal_queue_lifetime", &qmgr_conf.max_lifetime, 0,
+	    CONF_NOMAX),
+	CONF_TIME("bounce_queue_lifetime", &qmgr_conf.bounce_lifetime, 0,
+	    CONF_NOMAX),
+	CONF_TIME("delay_warning_time", &qmgr_conf.delay_warning, 0,
+	    CONF_NOMAX),
+	CONF_LONG("bounce_size_limit", &qmgr_conf.bounce_size_limit, 0,
+	    CONF_NOMAX),
+	CONF_LONG("message_size_limit", &qmgr_conf.message_size_limit, 0,
+	    CONF_NOMAX),
+	CONF_LONG("default_destination_concurrency_limit",
+	    &qmgr_conf.default_conc, 1, CONF_NOMAX),
+	CONF_LONG("initial_destination_concurrency", &qmgr_conf.initial_conc,
+	    1, CONF_NOMAX),
+	CONF_LONG("default_destination_recipient_limit",
+	    &qmgr_conf.default_rcpt_limit, 1, CONF_NOMAX),
+	CONF_TIME("command_time_limit", &qmgr_conf.default_time_limit, 1,
+	    CONF_NOMAX),
+	CONF_LONG("default_process_limit", &qmgr_conf.transport_limit, 1,
+	    CONF_NOMAX),
+	CONF_BOOL("soft_bounce", &qmgr_conf.soft_bounce),
+	CONF_END,
+};
+
 /* qmgr_conf_load - take the snapshot */
 void
 qmgr_conf_load(void)
@@ -75,46 +117,10 @@ qmgr_conf_load(void)
 	c->myhostname = xstrdup(conf_str("myhostname"));
 	c->mail_name = xstrdup(*conf_str("mail_name") ?
 	    conf_str("mail_name") : "Postern");
-	c->active_limit = qmgr_conf_long("qmgr_message_active_limit", 20000,
-	    0);
-	c->min_backoff = qmgr_conf_long("minimal_backoff_time", 300, 1);
-	c->max_backoff = qmgr_conf_long("maximal_backoff_time", 4000, 1);
-	c->queue_run_delay = qmgr_conf_long("queue_run_delay", 300, 1);
-	c->max_lifetime = qmgr_conf_long("maximal_queue_lifetime", 5 * 86400,
-	    1);
-	c->bounce_lifetime = qmgr_conf_long("bounce_queue_lifetime",
-	    c->max_lifetime, 1);
-	c->delay_warning = qmgr_conf_long("delay_warning_time", 0, 1);
-	c->bounce_size_limit = qmgr_conf_long("bounce_size_limit", 50000, 0);
-	c->message_size_limit = qmgr_conf_long("message_size_limit", 10240000,
-	    0);
-	c->default_conc = qmgr_conf_long(
-	    "default_destination_concurrency_limit", 20, 0);
-	c->initial_conc = qmgr_conf_long("initial_destination_concurrency",
-	    5, 0);
-	c->default_rcpt_limit = qmgr_conf_long(
-	    "default_destination_recipient_limit", 50, 0);
-	c->default_time_limit = qmgr_conf_long("command_time_limit", 1000, 1);
-	c->transport_limit = qmgr_conf_long("default_process_limit", 100, 0);
-	c->soft_bounce = conf_raw("soft_bounce") ? conf_bool("soft_bounce") : 0;
-	if (c->active_limit < 1)
-		c->active_limit = 1;
-	if (c->min_backoff < 1)
-		c->min_backoff = 1;
+	conf_table_load(qmgr_table);
+	/* A relation between two values, not a range: kept as before. */
 	if (c->max_backoff < c->min_backoff)
 		c->max_backoff = c->min_backoff;
-	if (c->queue_run_delay < 1)
-		c->queue_run_delay = 1;
-	if (c->default_conc < 1)
-		c->default_conc = 1;
-	if (c->initial_conc < 1)
-		c->initial_conc = 1;
-	if (c->default_rcpt_limit < 1)
-		c->default_rcpt_limit = 1;
-	if (c->default_time_limit < 1)
-		c->default_time_limit = 1;
-	if (c->transport_limit < 1)
-		c->transport_limit = 1;
 	qmgr_resolve_conf_load(&c->rc);
 	path = xasprintf("%s/master.cf", conf_config_dir() ?
 	    conf_config_dir() : conf_str("config_directory"));
