@@ -158,26 +158,7 @@ ok $? "smtp agents and the three servers are up"
 
 # request LEVEL NEXTHOP - one lib/deliver.h request, print the answer
 request() {
-	/usr/bin/python3 - "$Q/private/$1" "$QID" "$2" <<'PY'
-import socket, sys
-path, qid, nexthop = sys.argv[1:4]
-req = ('version=1\nqueue_name=active\nqueue_id=%s\ntransport=smtp\n'
-       'nexthop=%s\nsender=s@example.org\nrcpt_count=1\n'
-       'rcpt.0.addr=friend@remote.example\nrcpt.0.index=0\n'
-       'rcpt.0.orig=friend@remote.example\nrcpt.0.notify=0\n\n'
-       % (qid, nexthop))
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(60)
-s.connect(path)
-s.sendall(req.encode())
-data = b''
-while not data.endswith(b'\n\n'):
-    c = s.recv(65536)
-    if not c:
-        break
-    data += c
-sys.stdout.write(data.decode('latin-1'))
-PY
+	/usr/bin/python3 "$POSTERN_TOP/tests/lib/agent_request.py" "$Q/private/$1" "$QID" "$2"
 }
 
 # received DIR - number of messages a server has taken
