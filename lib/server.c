@@ -26,6 +26,7 @@
 #include <event2/listener.h>
 
 #include "conf.h"
+#include "conf_table.h"
 #include "fdpass.h"
 #include "log.h"
 #include "server.h"
@@ -361,16 +362,12 @@ server_accept_error(struct evconnlistener *l, void *ctx)
 	evtimer_add(server_resume_ev, &tv);
 }
 
-/* server_conf_long - a numeric parameter, with our default if unset */
-static long
-server_conf_long(const char *name, long def, int is_time)
-{
-	const char *v = conf_str(name);
-
-	if (v == NULL || *v == 0)
-		return (def);
-	return (is_time ? conf_time(name) : conf_int(name));
-}
+/* Every daemon's own limits (Postfix's max_idle minimum; max_use 0: none). */
+static const struct conf_table server_table[] = {
+	CONF_LONG("max_use", &server_max_use, 0, CONF_NOMAX),
+	CONF_TIME("max_idle", &server_max_idle, 1, CONF_NOMAX),
+	CONF_END,
+};
 
 /* server_logging - "$syslog_name/program" to syslog or maillog_file */
 static void
@@ -589,8 +586,7 @@ server_main(int argc, char **argv, const struct server_spec *spec)
 			    log_safe(opts->argv[i]));
 	strv_free(opts);
 	server_logging(spec->program);
-	server_max_use = server_conf_long("max_use", 0, 0);
-	server_max_idle = server_conf_long("max_idle", 100, 1);
+	conf_table_load(server_table);
 
 	if (!server_stdin_mode) {
 		server_kind = server_kind_of(type, laddr ? laddr : "");

@@ -75,7 +75,9 @@
  *	- Logging also goes to stderr with -d and whenever the daemon was
  *	  not started by master (-l, -S), so errors reach the terminal.
  * DIAGNOSTICS
- *	Bad options and a failed privilege drop are fatal.
+ *	Bad options and a failed privilege drop are fatal, and so are
+ *	max_use below 0 and max_idle below 1 s (Postfix's wording,
+ *	conf_table.h).
  */
 #ifndef SERVER_H
 #define SERVER_H

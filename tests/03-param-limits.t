@@ -8,7 +8,8 @@ NAME: V (min MIN)" for times). Before the tables, smtpd was fatal in its
 own words, postscreen raised postscreen_greet_wait and line_length_limit
 silently, smtpd raised smtpd_timeout to 1, qmgr raised its limits and
 backoff times to 1 and smtp turned a thread count outside 1..256 into
-20, all without a word.
+20, all without a word; the daemon skeleton (lib/server.c) took any
+max_idle and max_use.
 
 Each case starts one daemon without master (smtpd -S on a pipe, smtp -d
 -l SOCKET, postscreen -d -l 127.0.0.1:PORT) with an empty main.cf and
@@ -69,6 +70,8 @@ FATAL = [
     ('smtpd', 'smtpd_timeout=0', 'invalid smtpd_timeout: 0 (min 1)'),
     ('smtpd', 'smtpd_recipient_limit=1x',
      'bad numerical configuration: smtpd_recipient_limit = 1x'),
+    ('smtpd', 'max_idle=0', 'invalid max_idle: 0 (min 1)'),
+    ('smtpd', 'max_use=-1', 'invalid max_use parameter value -1 < 0'),
     ('smtpd', 'hopcount_limit=0',
      'invalid hopcount_limit parameter value 0 < 1'),
     ('smtp', 'smtp_worker_threads=257',
@@ -98,7 +101,8 @@ for prog, opt, want in FATAL:
 # The limits themselves are allowed.
 rc, out, err = run('smtpd', ['smtpd_recipient_limit=1', 'line_length_limit=512',
                              'smtpd_timeout=1s', 'hopcount_limit=1',
-                             'smtpd_hard_error_limit=1'], b'QUIT\r\n')
+                             'smtpd_hard_error_limit=1', 'max_idle=1s',
+                             'max_use=0'], b'QUIT\r\n')
 ok(rc == 0 and out.startswith('220 ') and '\n221 ' in out
    and 'fatal' not in err,
    'smtpd -S runs with every limit at its minimum', 'exit %s\n%s\n%s'
