@@ -40,6 +40,9 @@
  *	transaction in progress, no EHLO), 501 5.5.4 (syntax), 530 5.7.0
  *	(TLS required), and smtpd_sasl's 235/334/454/501/535 lines.
  *	smtpd_sasl logs every failure in Postfix's form for fail2ban.
+ *	anvil_rate_time_unit below 1 s (it used to become 60 s without a
+ *	word) and a negative smtpd_sasl_failure_limit are fatal at start,
+ *	with Postfix's wording (conf_table.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +52,7 @@
 
 #include "buf.h"
 #include "conf.h"
+#include "conf_table.h"
 #include "log.h"
 #include "reply.h"
 #include "smtpd.h"
@@ -72,19 +76,23 @@ static struct auth_fail {
 	long	 count;
 } auth_fails[AUTH_TABLE];
 
+/* smtpd_sasl_failure_limit 0: no limit; anvil_rate_time_unit as Postfix */
+static const struct conf_table auth_table[] = {
+	CONF_BOOL("smtpd_sasl_auth_enable", &auth_enable),
+	CONF_BOOL("smtpd_tls_auth_only", &auth_tls_only),
+	CONF_BOOL("broken_sasl_auth_clients", &auth_broken),
+	CONF_LONG("smtpd_sasl_failure_limit", &auth_fail_limit, 0, CONF_NOMAX),
+	CONF_TIME("anvil_rate_time_unit", &auth_window, 1, CONF_NOMAX),
+	CONF_END,
+};
+
 /* smtpd_auth_init - read the parameters once */
 void
 smtpd_auth_init(void)
 {
-	auth_enable = conf_bool("smtpd_sasl_auth_enable");
-	auth_tls_only = conf_bool("smtpd_tls_auth_only");
-	auth_broken = conf_bool("broken_sasl_auth_clients");
+	conf_table_load(auth_table);
 	auth_mechs[0] = xstrdup(smtpd_sasl_mechs(0));
 	auth_mechs[1] = xstrdup(smtpd_sasl_mechs(1));
-	auth_fail_limit = conf_int("smtpd_sasl_failure_limit");
-	auth_window = conf_time("anvil_rate_time_unit");
-	if (auth_window < 1)
-		auth_window = 60;
 	smtpd_params.sasl_enable = auth_enable;
 }
 
