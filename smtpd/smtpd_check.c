@@ -49,6 +49,9 @@
  *	Map trouble: "451 4.3.0 <name>: Temporary lookup failure" at once.
  *	DNS trouble: 450 (defer_if_permit), never 5xx. An unknown
  *	restriction: warning, "451 4.3.5 Server configuration error".
+ *	A *_reject_code / *_defer_code parameter that is not a number from
+ *	400 to 599 is fatal with Postfix's wording (conf_table.h); it used
+ *	to be replaced by the built-in default without a word.
  */
 #include <sys/types.h>
 #include <ctype.h>
@@ -64,6 +67,7 @@
 #include "addr.h"
 #include "buf.h"
 #include "conf.h"
+#include "conf_table.h"
 #include "dns.h"
 #include "dsn.h"
 #include "log.h"
@@ -184,17 +188,6 @@ sc_split(const char *text)
 	return (v);
 }
 
-/* sc_conf_code - a numeric reply code parameter with a fallback */
-static int
-sc_conf_code(const char *name, int def)
-{
-	long	 v;
-
-	if (str_parse_long(conf_str(name), &v) < 0 || v < 400 || v > 599)
-		return (def);
-	return ((int)v);
-}
-
 /* sc_maplist - open a list parameter, NULL when empty */
 static struct maplist *
 sc_maplist(const char *param)
@@ -259,25 +252,37 @@ sc_init_classes(struct smtpd_checker *c)
 static void
 sc_init_codes(struct smtpd_checker *c)
 {
-	c->unk_addr_code = sc_conf_code("unknown_address_reject_code", 450);
-	c->unk_client_code = sc_conf_code("unknown_client_reject_code", 450);
-	c->unk_name_code = sc_conf_code("unknown_hostname_reject_code", 450);
-	c->invalid_name_code = sc_conf_code("invalid_hostname_reject_code",
-	    501);
-	c->non_fqdn_code = sc_conf_code("non_fqdn_reject_code", 504);
-	c->local_rcpt_code = sc_conf_code("unknown_local_recipient_reject_code",
-	    550);
-	c->vmbox_code = sc_conf_code("unknown_virtual_mailbox_reject_code",
-	    550);
-	c->valias_code = sc_conf_code("unknown_virtual_alias_reject_code", 550);
-	c->relay_rcpt_code = sc_conf_code("unknown_relay_recipient_reject_code",
-	    550);
-	c->relay_code = sc_conf_code("relay_domains_reject_code", 554);
-	c->access_reject_code = sc_conf_code("access_map_reject_code", 554);
-	c->access_defer_code = sc_conf_code("access_map_defer_code", 450);
-	c->defer_code = sc_conf_code("defer_code", 450);
-	c->reject_code = sc_conf_code("reject_code", 554);
-	c->rbl_code = sc_conf_code("maps_rbl_reject_code", 554);
+	/* A reply code outside 4xx/5xx is fatal (it used to be ignored). */
+	const struct conf_table codes[] = {
+		CONF_INT("unknown_address_reject_code",
+		    &c->unk_addr_code, 400, 599),
+		CONF_INT("unknown_client_reject_code",
+		    &c->unk_client_code, 400, 599),
+		CONF_INT("unknown_hostname_reject_code",
+		    &c->unk_name_code, 400, 599),
+		CONF_INT("invalid_hostname_reject_code",
+		    &c->invalid_name_code, 400, 599),
+		CONF_INT("non_fqdn_reject_code", &c->non_fqdn_code, 400, 599),
+		CONF_INT("unknown_local_recipient_reject_code",
+		    &c->local_rcpt_code, 400, 599),
+		CONF_INT("unknown_virtual_mailbox_reject_code",
+		    &c->vmbox_code, 400, 599),
+		CONF_INT("unknown_virtual_alias_reject_code",
+		    &c->valias_code, 400, 599),
+		CONF_INT("unknown_relay_recipient_reject_code",
+		    &c->relay_rcpt_code, 400, 599),
+		CONF_INT("relay_domains_reject_code", &c->relay_code, 400, 599),
+		CONF_INT("access_map_reject_code",
+		    &c->access_reject_code, 400, 599),
+		CONF_INT("access_map_defer_code",
+		    &c->access_defer_code, 400, 599),
+		CONF_INT("defer_code", &c->defer_code, 400, 599),
+		CONF_INT("reject_code", &c->reject_code, 400, 599),
+		CONF_INT("maps_rbl_reject_code", &c->rbl_code, 400, 599),
+		CONF_END,
+	};
+
+	conf_table_load(codes);
 	c->delims = xstrdup(conf_str("recipient_delimiter"));
 	c->null_key = xstrdup(conf_str("smtpd_null_access_lookup_key"));
 	c->unv_sender_reason =

@@ -6,9 +6,11 @@ with Postfix's minimums and maximums; a value outside is fatal at start
 with Postfix's wording ("invalid NAME parameter value V < MIN", "invalid
 NAME: V (min MIN)" for times). Before the tables, smtpd was fatal in its
 own words, postscreen raised postscreen_greet_wait and line_length_limit
-silently, smtpd raised smtpd_timeout to 1, qmgr raised its limits and
+silently, smtpd raised smtpd_timeout to 1 and made an
+anvil_rate_time_unit below 1 s 60 s, qmgr raised its limits and
 backoff times to 1 and smtp turned a thread count outside 1..256 into
-20, all without a word; the daemon skeleton (lib/server.c) took any
+20, and smtpd replaced a reply code parameter outside 400..599 (or
+malformed) by its default, all without a word; the daemon skeleton (lib/server.c) took any
 max_idle and max_use.
 
 Each case starts one daemon without master (smtpd -S on a pipe, smtp -d
@@ -70,6 +72,12 @@ FATAL = [
     ('smtpd', 'smtpd_timeout=0', 'invalid smtpd_timeout: 0 (min 1)'),
     ('smtpd', 'smtpd_recipient_limit=1x',
      'bad numerical configuration: smtpd_recipient_limit = 1x'),
+    ('smtpd', 'anvil_rate_time_unit=0s',
+     'invalid anvil_rate_time_unit: 0 (min 1)'),
+    ('smtpd', 'reject_code=250',
+     'invalid reject_code parameter value 250 < 400'),
+    ('smtpd', 'unknown_address_reject_code=5.1.1',
+     'bad numerical configuration: unknown_address_reject_code = 5.1.1'),
     ('smtpd', 'max_idle=0', 'invalid max_idle: 0 (min 1)'),
     ('smtpd', 'max_use=-1', 'invalid max_use parameter value -1 < 0'),
     ('smtpd', 'hopcount_limit=0',
@@ -102,7 +110,8 @@ for prog, opt, want in FATAL:
 rc, out, err = run('smtpd', ['smtpd_recipient_limit=1', 'line_length_limit=512',
                              'smtpd_timeout=1s', 'hopcount_limit=1',
                              'smtpd_hard_error_limit=1', 'max_idle=1s',
-                             'max_use=0'], b'QUIT\r\n')
+                             'max_use=0', 'reject_code=400',
+                             'defer_code=599'], b'QUIT\r\n')
 ok(rc == 0 and out.startswith('220 ') and '\n221 ' in out
    and 'fatal' not in err,
    'smtpd -S runs with every limit at its minimum', 'exit %s\n%s\n%s'
