@@ -520,13 +520,16 @@ sync_path(const char *path)
 	return (ret);
 }
 
-/* queue_sync_fs - one flush for every file and rename of a batch */
+/*
+ * queue_sync_fs - one flush for every file and rename of a batch: syncfs
+ * of the file system holding path (the queue directory or a file in it)
+ */
 int
-queue_sync_fs(const char *queue_dir)
+queue_sync_fs(const char *path)
 {
 	int	 fd, ret, saved;
 
-	if ((fd = open(queue_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return (-1);
 	ret = syncfs(fd);
 	saved = errno;

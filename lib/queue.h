@@ -46,7 +46,7 @@
  *
  *	void	queue_writer_warn(struct queue_writer *w, long when);
  *	void	queue_writer_nosync(struct queue_writer *w);
- *	int	queue_sync_fs(const char *queue_dir);
+ *	int	queue_sync_fs(const char *path);
  *
  *	char	*queue_path(const char *queue_dir, const char *subdir,
  *	    const char *id);
@@ -95,7 +95,9 @@
  *	finish does not fsync the file; the caller commits (renames) a
  *	batch of such files and then calls queue_sync_fs() once (syncfs(2)
  *	of the queue's file system: every file's data and every rename of
- *	the batch become durable together) before any 250. Until then the
+ *	the batch become durable together) before any 250. Its path may be
+ *	the queue directory or any file in it (sendmail, which may not
+ *	open maildrop/, syncs through the file it just wrote). Until then the
  *	files are not acknowledged; after a power loss in that window a
  *	renamed file may be incomplete and is then moved to corrupt/ by
  *	qmgr, like any unparseable file (nothing acknowledged is lost).

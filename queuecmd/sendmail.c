@@ -295,14 +295,9 @@ static int
 sync_fs(const char *id)
 {
 	char	*path = queue_path(queue_cmd_dir(), "maildrop", id);
-	int	 fd = open(path, O_RDONLY | O_CLOEXEC), ret = -1, saved;
+	int	 ret = queue_sync_fs(path), saved = errno;
 
 	free(path);
-	if (fd < 0)
-		return (-1);
-	ret = syncfs(fd);
-	saved = errno;
-	close(fd);
 	errno = saved;
 	return (ret);
 }
