@@ -2,8 +2,8 @@
  * NAME
  *	postsuper - Postfix-compatible queue maintenance
  * SYNOPSIS
- *	postsuper [-c confdir] [-v] [-d id|ALL|-] [-h id|ALL|-]
- *	    [-H id|ALL|-] [-r id|ALL|-] [-s] [-p] [queue ...]
+ *	postsuper [-c confdir] [-o name=value] [-v] [-d id|ALL|-]
+ *	    [-h id|ALL|-] [-H id|ALL|-] [-r id|ALL|-] [-s] [-p] [queue ...]
  * DESCRIPTION
  *	-d deletes messages (with their defer/ and bounce/ logs); default
  *	queues hold, incoming, active, deferred. -h puts messages on hold
@@ -14,7 +14,9 @@
  *	message of those queues, "-" reads ids from stdin, one a line.
  *	Queue names after the options replace the default queues (any of
  *	maildrop, incoming, active, deferred, hold, corrupt).
- *	Options may be repeated and combined, as in Postfix.
+ *	Options may be repeated and combined, as in Postfix. -o
+ *	name=value overrides main.cf as it does for every postern daemon
+ *	(Postfix's postsuper has no -o).
  *
  *	-s checks the structure: creates missing queue directories with
  *	the modes of QUEUE.md (owned by mail_owner when run as root),
@@ -285,7 +287,8 @@ structure(void)
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: postsuper [-c confdir] [-d id|ALL] "
+	fprintf(stderr, "usage: postsuper [-c confdir] [-o name=value] "
+	    "[-d id|ALL] "
 	    "[-h id|ALL] [-H id|ALL] [-r id|ALL] [-s] [-p] [queue ...]\n");
 	exit(EX_USAGE);
 }
@@ -294,13 +297,14 @@ int
 main(int argc, char **argv)
 {
 	struct op ops[64];
-	const char *confdir = NULL, **queues = NULL;
+	const char *confdir = NULL, **queues = NULL, *over[64];
+	int	 nover = 0;
 	int	 nops = 0, c, i, n, check = 0, purge = 0, wake = 0;
 	static const char *word[] = {"Deleted", "Placed on hold",
 	    "Released from hold", "Requeued"};
 	const char *q;
 
-	while ((c = getopt(argc, argv, "c:d:h:H:r:spv")) != -1) {
+	while ((c = getopt(argc, argv, "c:d:h:H:o:r:spv")) != -1) {
 		switch (c) {
 		case 'c': confdir = optarg; break;
 		case 'd': case 'h': case 'H': case 'r':
@@ -315,6 +319,11 @@ main(int argc, char **argv)
 			ops[nops].what = c;
 			ops[nops++].arg = optarg;
 			break;
+		case 'o':
+			if (nover == (int)(sizeof(over) / sizeof(over[0])))
+				usage();
+			over[nover++] = optarg;
+			break;
 		case 's': check = 1; break;
 		case 'p': purge = 1; break;
 		case 'v': log_verbose++; break;
@@ -324,6 +333,8 @@ main(int argc, char **argv)
 	if (nops == 0 && !check && !purge)
 		usage();
 	queue_cmd_init("postsuper", confdir);
+	for (i = 0; i < nover; i++)
+		queue_cmd_override("postsuper", over[i]);
 	if (optind < argc) {
 		queues = (const char **)&argv[optind];	/* NULL-ended */
 		for (i = optind; i < argc; i++)

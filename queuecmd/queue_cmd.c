@@ -49,6 +49,19 @@ queue_cmd_init(const char *program, const char *confdir)
 	cmd_queue_dir = xstrdup(conf_str("queue_directory"));
 }
 
+/* queue_cmd_override - -o name=value after queue_cmd_init() */
+void
+queue_cmd_override(const char *program, const char *name_eq_value)
+{
+	if (conf_set_option(name_eq_value) < 0) {
+		fprintf(stderr, "%s: fatal: -o %s: expected name=value\n",
+		    program, log_safe(name_eq_value));
+		exit(EX_USAGE);
+	}
+	free(cmd_queue_dir);
+	cmd_queue_dir = xstrdup(conf_str("queue_directory"));
+}
+
 /* queue_cmd_dir - queue_directory */
 const char *
 queue_cmd_dir(void)
