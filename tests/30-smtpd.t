@@ -64,9 +64,7 @@ smtpd_error_sleep_time = 1s
 
 def make_queue(name):
     q = os.path.join(TMP, name)
-    for d in ('incoming', 'active', 'deferred', 'hold', 'corrupt',
-              'public', 'private'):
-        os.makedirs(os.path.join(q, d))
+    ptap.queue_dirs(q)
     return q
 
 

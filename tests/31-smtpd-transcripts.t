@@ -96,9 +96,7 @@ def run(path):
     tmp = tempfile.mkdtemp(prefix='postern-31-')
     try:
         q = os.path.join(tmp, 'queue')
-        for d in ('incoming', 'active', 'deferred', 'hold', 'corrupt',
-                  'public', 'private'):
-            os.makedirs(os.path.join(q, d))
+        ptap.queue_dirs(q)
         if os.geteuid() == 0:
             # smtpd drops to mail_owner: the queue must be its own.
             os.chmod(tmp, 0o755)

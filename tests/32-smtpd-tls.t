@@ -73,9 +73,7 @@ smtpd_tls_session_cache_database = btree:%s/scache
 
 def make_queue(name):
     q = os.path.join(TMP, name)
-    for d in ('incoming', 'active', 'deferred', 'hold', 'corrupt',
-              'public', 'private'):
-        os.makedirs(os.path.join(q, d))
+    ptap.queue_dirs(q)
     return q
 
 

@@ -84,9 +84,7 @@ smtpd_error_sleep_time = 0
 ''' % (CERT, KEY, CONF))
 
 Q = os.path.join(TMP, 'queue')
-for d in ('incoming', 'active', 'deferred', 'hold', 'corrupt', 'public',
-          'private'):
-    os.makedirs(os.path.join(Q, d))
+ptap.queue_dirs(Q)
 if os.geteuid() == 0:
     os.chmod(TMP, 0o755)
     os.chmod(KEY, 0o644)

@@ -80,9 +80,7 @@ def main():
     q = os.path.join(tmp, 'q')
     conf = os.path.join(tmp, 'conf')
     out = os.path.join(tmp, 'out')
-    for d in ('incoming', 'active', 'deferred', 'hold', 'corrupt',
-              'maildrop', 'bounce', 'defer', 'private', 'public', 'pid'):
-        os.makedirs(os.path.join(q, d))
+    ptap.queue_dirs(q)
     os.makedirs(conf)
     os.makedirs(out)
     with open(os.path.join(conf, 'master.cf'), 'w') as f:

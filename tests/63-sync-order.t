@@ -90,9 +90,7 @@ def start(port, queue, log, *opts):
 
 def make_queue(name):
     q = os.path.join(TMP, name)
-    for d in ('incoming', 'active', 'deferred', 'hold', 'corrupt',
-              'public', 'private'):
-        os.makedirs(os.path.join(q, d))
+    ptap.queue_dirs(q)
     if os.geteuid() == 0:
         pw = pwd.getpwnam('postern')
         for root, dirs, files in os.walk(q):

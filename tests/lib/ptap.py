@@ -134,3 +134,15 @@ def read(path):
             return f.read()
     except OSError:
         return ''
+
+
+QUEUE_DIRS = ('incoming', 'active', 'deferred', 'hold', 'corrupt',
+              'maildrop', 'bounce', 'defer', 'private', 'public', 'pid')
+
+
+def queue_dirs(q):
+    """Make queue directory q with its subdirectories (QUEUE.md), as
+    master does, for tests that run a daemon without master."""
+    for d in QUEUE_DIRS:
+        os.makedirs(os.path.join(q, d))
+    return q
