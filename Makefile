@@ -50,6 +50,9 @@ RESOLVE_SRCS :=
 	postscreen/mod.mk smtpd/mod.mk qmgr/mod.mk smtp/mod.mk virtual/mod.mk \
 	queuecmd/mod.mk tests/mod.mk
 
+# mk/*.mk: targets beside the build (install, deb, fuzz), one file each.
+-include $(sort $(wildcard mk/*.mk))
+
 obj	= $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 ARCHIVES := $(BUILD)/libcleanup.a $(BUILD)/libresolve.a $(BUILD)/libmaps.a \
 	$(BUILD)/libtls.a $(BUILD)/libpostern.a
