@@ -6,8 +6,10 @@
  * DESCRIPTION
  *	smtp_nexthop_parse() reads the nexthop forms qmgr hands out:
  *	"domain", "host:port", "[host]:port", "[host]", "inet:..." and,
- *	for LMTP, "unix:/path". "[host]" and address literals skip the
- *	MX lookup. The port may be a service name; the default is 25
+ *	for LMTP, "unix:/path" or "unix:path" (relative to
+ *	queue_directory, as Postfix's "lmtp:unix:private/dovecot-lmtp";
+ *	the caller makes it absolute). "[host]" and address literals skip
+ *	the MX lookup. The port may be a service name; the default is 25
  *	(smtp) or 24 (lmtp).
  *
  *	smtp_addr_resolve() turns it into addresses to try in order: the
@@ -69,7 +71,7 @@ smtp_nexthop_parse(const char *nexthop, int lmtp, struct smtp_nexthop *nh,
 		return (-1);
 	}
 	if (strncmp(p, "unix:", 5) == 0) {
-		if (!lmtp || p[5] != '/' || strlen(p + 5) >= sizeof(nh->unix_path)) {
+		if (!lmtp || p[5] == 0 || strlen(p + 5) >= sizeof(nh->unix_path)) {
 			snprintf(err, errlen, "bad nexthop \"%s\"", log_safe(p));
 			return (-1);
 		}

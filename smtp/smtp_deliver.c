@@ -241,6 +241,25 @@ fail_all(struct smtp_rcpt *r, size_t n, const char *status,
 	}
 }
 
+/* unix_path_abs - "unix:private/x" is relative to queue_directory */
+static int
+unix_path_abs(const struct smtp_cfg *cfg, struct smtp_nexthop *nh,
+    char *err, size_t errlen)
+{
+	char	 path[sizeof(nh->unix_path)];
+
+	if (nh->unix_path[0] == 0 || nh->unix_path[0] == '/')
+		return (0);
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", cfg->queue_dir,
+	    nh->unix_path) >= sizeof(path)) {
+		snprintf(err, errlen, "LMTP socket path too long: %s/%s",
+		    log_safe(cfg->queue_dir), log_safe(nh->unix_path));
+		return (-1);
+	}
+	memcpy(nh->unix_path, path, sizeof(path));
+	return (0);
+}
+
 /* deliver - resolve and run sessions until one reaches MAIL */
 static double
 deliver(const struct smtp_cfg *cfg, struct smtp_maps *m,
@@ -254,6 +273,11 @@ deliver(const struct smtp_cfg *cfg, struct smtp_maps *m,
 
 	snprintf(relay, relaylen, "none");
 	if (smtp_nexthop_parse(nexthop, cfg->lmtp, &nh, err, sizeof(err)) < 0) {
+		log_warn("%s: %s", s->queue_id, err);
+		fail_all(s->rcpts, s->nrcpt, "4.3.5", err);
+		return (0);
+	}
+	if (unix_path_abs(cfg, &nh, err, sizeof(err)) < 0) {
 		log_warn("%s: %s", s->queue_id, err);
 		fail_all(s->rcpts, s->nrcpt, "4.3.5", err);
 		return (0);

@@ -169,6 +169,14 @@ test_nexthop(void)
 	rc = smtp_nexthop_parse("unix:/run/lmtp", 1, &nh, err, sizeof(err));
 	tap_ok(rc == 0 && strcmp(nh.unix_path, "/run/lmtp") == 0,
 	    "lmtp unix: path");
+	rc = smtp_nexthop_parse("unix:private/dovecot-lmtp", 1, &nh, err,
+	    sizeof(err));
+	tap_ok(rc == 0 && strcmp(nh.unix_path, "private/dovecot-lmtp") == 0,
+	    "lmtp unix: a path relative to queue_directory");
+	rc = smtp_nexthop_parse("unix:", 1, &nh, err, sizeof(err));
+	tap_ok(rc < 0, "lmtp unix: an empty path is rejected");
+	rc = smtp_nexthop_parse("unix:private/x", 0, &nh, err, sizeof(err));
+	tap_ok(rc < 0, "smtp: unix: is LMTP's only");
 }
 
 static const struct hdr_case {
