@@ -14,9 +14,16 @@
  *	  config_directory = /etc/postern
  *	  queue_directory = /var/spool/postern
  *	  data_directory = /var/lib/postern
- *	  daemon_directory, command_directory = the directory holding the
- *	    running executable (a build tree and an installed tree both
- *	    work without configuration)
+ *	  daemon_directory = the directory holding the running executable
+ *	    if it holds "master" (a build tree, or a daemon installed in
+ *	    $PREFIX/lib/postern), else that directory's ../lib/postern if
+ *	    master is there (a command installed in $PREFIX/sbin: make
+ *	    install's layout), else the executable's directory
+ *	  command_directory = likewise: the executable's directory if it
+ *	    holds "postconf", else its ../../sbin if postconf is there (a
+ *	    daemon in $PREFIX/lib/postern), else the executable's directory
+ *	    (so a build tree and an installed tree both work without
+ *	    configuration and without a compile-time path)
  *	  myhostname = gethostname(), with ".localdomain" appended when it
  *	    has no dot (never a DNS query); mydomain = myhostname without
  *	    its first label
@@ -61,6 +68,9 @@
 #include "str.h"
 #include "xalloc.h"
 
+static char *params_daemon_directory(void);
+static char *params_command_directory(void);
+
 /* One { "name", "default" } per line: the third field is for computed ones. */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
@@ -78,8 +88,8 @@ const struct conf_param conf_params[] = {
 	{ "queue_directory", "/var/spool/postern" },
 	{ "data_directory", "/var/lib/postern" },
 	{ "meta_directory", "$config_directory" },
-	{ "daemon_directory", NULL, params_exe_directory },
-	{ "command_directory", NULL, params_exe_directory },
+	{ "daemon_directory", NULL, params_daemon_directory },
+	{ "command_directory", NULL, params_command_directory },
 	{ "myhostname", NULL, params_myhostname },
 	{ "mydomain", NULL, params_mydomain },
 	{ "myorigin", "$myhostname" },
@@ -576,6 +586,45 @@ params_exe_directory(void)
 	if ((slash = strrchr(path, '/')) != NULL)
 		*slash = 0;
 	return (xstrdup(*path ? path : "/"));
+}
+
+/* params_sibling_directory - exe dir if it holds prog, else exe dir/rel */
+static char *
+params_sibling_directory(const char *prog, const char *rel)
+{
+	char	*dir = params_exe_directory();
+	char	*path = xasprintf("%s/%s", dir, prog);
+	char	*alt, *real;
+
+	if (access(path, X_OK) == 0) {
+		free(path);
+		return (dir);
+	}
+	free(path);
+	alt = xasprintf("%s/%s", dir, rel);
+	path = xasprintf("%s/%s", alt, prog);
+	if (access(path, X_OK) == 0 && (real = realpath(alt, NULL)) != NULL) {
+		free(dir);
+		dir = xstrdup(real);
+		free(real);
+	}
+	free(path);
+	free(alt);
+	return (dir);
+}
+
+/* params_daemon_directory - where master and the daemons are */
+static char *
+params_daemon_directory(void)
+{
+	return (params_sibling_directory("master", "../lib/postern"));
+}
+
+/* params_command_directory - where postconf and the commands are */
+static char *
+params_command_directory(void)
+{
+	return (params_sibling_directory("postconf", "../../sbin"));
 }
 
 /* params_add_net - append a network if not already present */
