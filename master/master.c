@@ -2,7 +2,7 @@
  * NAME
  *	master - the postern process supervisor
  * SYNOPSIS
- *	master [-c config_dir] [-d] [-v]
+ *	master [-c config_dir] [-d | -f] [-v]
  * DESCRIPTION
  *	master reads main.cf and master.cf, creates the queue directories,
  *	takes the pid lock $queue_directory/pid/master.pid, opens every
@@ -12,7 +12,11 @@
  *	Without -d it detaches (a new session, stdio to /dev/null) once
  *	it is ready, and the invoking process exits 0 then, or 1 if start
  *	failed, so "postern start" can report the result. With -d it
- *	stays in the foreground and also logs to stderr (make run).
+ *	stays in the foreground and also logs to stderr (make run). With
+ *	-f it stays in the foreground and logs as a detached master does
+ *	(syslog, or maillog_file): for a service manager such as
+ *	systemd (Type=exec, etc/postern.service), which supervises the
+ *	process it started and reads its syslog lines.
  *
  *	Signals: SIGHUP rereads main.cf and master.cf, keeps the
  *	listeners of unchanged services, opens new ones, closes removed
@@ -62,6 +66,7 @@ const char *master_confdir;
 int	 master_stopping;
 
 static int master_fg;
+static int master_stderr;		/* -d: log to stderr as well */
 static int master_pid_fd = -1;
 static char *master_pid_path;
 static time_t master_stop_time;
@@ -74,13 +79,13 @@ master_logging(void)
 	const char *sname = conf_str("syslog_name");
 	const char *file = conf_str("maillog_file");
 	char	*ident = xasprintf("%s/master", *sname ? sname : "postern");
-	int	 flags = master_fg ? LOG_TO_STDERR : 0;
+	int	 flags = master_stderr ? LOG_TO_STDERR : 0;
 
 	/* In the foreground with maillog_file on the terminal, once. */
-	if (master_fg && (strcmp(file, "/dev/stdout") == 0
+	if (master_stderr && (strcmp(file, "/dev/stdout") == 0
 	    || strcmp(file, "/dev/stderr") == 0))
 		file = "";
-	if (*file == 0 && !master_fg)
+	if (*file == 0 && !master_stderr)
 		flags |= LOG_TO_SYSLOG;
 	log_init(ident, flags);
 	free(ident);
@@ -450,16 +455,17 @@ main(int argc, char **argv)
 	int	 c, ready = -1;
 
 	log_init("postern/master", LOG_TO_STDERR);
-	while ((c = getopt(argc, argv, "c:dv")) != -1) {
+	while ((c = getopt(argc, argv, "c:dfv")) != -1) {
 		switch (c) {
 		case 'c': dir = optarg; break;
-		case 'd': master_fg = 1; break;
+		case 'd': master_fg = master_stderr = 1; break;
+		case 'f': master_fg = 1; break;
 		case 'v': log_verbose++; break;
-		default: log_fatal("usage: master [-c config_dir] [-d] [-v]");
+		default: log_fatal("usage: master [-c config_dir] [-d | -f] [-v]");
 		}
 	}
 	if (optind != argc)
-		log_fatal("usage: master [-c config_dir] [-d] [-v]");
+		log_fatal("usage: master [-c config_dir] [-d | -f] [-v]");
 	master_confdir = master_absdir(dir && *dir ? dir : "/etc/postern");
 	if (conf_load(master_confdir, err, sizeof(err)) < 0)
 		log_fatal("%s", err);
