@@ -274,6 +274,24 @@ queue_writer_warn(struct queue_writer *w, long when)
 	w->warn = when < 0 ? 0 : when;
 }
 
+/*
+ * queue_writer_subdir - commit into another directory of the same queue
+ * (hold/ after a HOLD action found in a message already being written):
+ * the rename moves the temporary file there
+ */
+void
+queue_writer_subdir(struct queue_writer *w, const char *subdir)
+{
+	char	*dir, *slash = strrchr(w->dir, '/');
+
+	dir = xasprintf("%.*s/%s", slash ? (int)(slash - w->dir) : 0, w->dir,
+	    subdir);
+	free(w->dir);
+	free(w->final);
+	w->dir = dir;
+	w->final = xasprintf("%s/%s", w->dir, w->id);
+}
+
 /* queue_writer_nosync - finish without fsync (see queue_sync_fs) */
 void
 queue_writer_nosync(struct queue_writer *w)
@@ -832,6 +850,52 @@ qf_tail(struct queue_file *qf, struct qreader *r, off_t size, char *err,
 	}
 }
 
+/*
+ * qf_open_regular - open path without blocking and without following a
+ * symbolic link, and only if it is a regular file. A FIFO dropped into
+ * the world-writable maildrop/ would otherwise block open() (and the
+ * thread that called it) until somebody opens its other end. -1 with
+ * errno EINVAL (not a queue file: the caller moves it to corrupt/) or
+ * the open error.
+ */
+static int
+qf_open_regular(struct queue_file *qf, const char *path, char *err,
+    size_t errlen)
+{
+	struct stat st;
+	int	 saved, fl;
+
+	qf->fd = open(path, (qf->writable ? O_RDWR : O_RDONLY) | O_CLOEXEC
+	    | O_NONBLOCK | O_NOFOLLOW);
+	if (qf->fd < 0 && errno == ELOOP) {
+		snprintf(err, errlen, "%s: is a symbolic link", path);
+		errno = EINVAL;
+		return (-1);
+	}
+	if (qf->fd < 0 && errno == EISDIR) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		errno = EINVAL;
+		return (-1);
+	}
+	if (qf->fd < 0 || fstat(qf->fd, &st) < 0) {
+		saved = errno;
+		snprintf(err, errlen, "open %s: %s", path, strerror(saved));
+		errno = saved;
+		return (-1);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file (%s)", path,
+		    S_ISFIFO(st.st_mode) ? "fifo" : S_ISDIR(st.st_mode) ?
+		    "directory" : S_ISSOCK(st.st_mode) ? "socket" :
+		    "device");
+		errno = EINVAL;
+		return (-1);
+	}
+	if ((fl = fcntl(qf->fd, F_GETFL)) >= 0)
+		(void)fcntl(qf->fd, F_SETFL, fl & ~O_NONBLOCK);
+	return (0);
+}
+
 /* queue_file_open - open and parse a queue file */
 struct queue_file *
 queue_file_open(const char *path, int writable, char *err, size_t errlen)
@@ -845,20 +909,18 @@ queue_file_open(const char *path, int writable, char *err, size_t errlen)
 	memset(&r, 0, sizeof(r));
 	qf->path = xstrdup(path);
 	qf->writable = writable;
-	qf->fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-	if (qf->fd < 0 || fstat(qf->fd, &st) < 0) {
+	if (qf_open_regular(qf, path, err, errlen) < 0) {
 		saved = errno;
-		snprintf(err, errlen, "open %s: %s", path, strerror(saved));
 		queue_file_close(qf);
 		errno = saved;
 		return (NULL);
 	}
+	if (fstat(qf->fd, &st) < 0)
+		st.st_size = 0;		/* qf_open_regular() just did it */
 	r.fd = qf->fd;
 	r.cap = QUEUE_LINE_MAX + 2;
 	r.buf = xmalloc(r.cap);
-	if (!S_ISREG(st.st_mode))
-		qf_fail(err, errlen, "not a regular file");
-	else if (qf_envelope(qf, &r, err, errlen) == 0
+	if (qf_envelope(qf, &r, err, errlen) == 0
 	    && qf_tail(qf, &r, st.st_size, err, errlen) == 0)
 		ret = 0;
 	free(r.buf);

@@ -29,7 +29,11 @@
  *	sender as a DSN.
  * DIAGNOSTICS
  *	A maildrop file that does not parse goes to corrupt/ with a
- *	warning. A cleanup DEFER leaves it for the next scan; REJECT and
+ *	warning; so does an entry that is not a regular file (a FIFO,
+ *	a symbolic link, a directory: queue_file_open() never blocks on
+ *	or follows one). Postfix's pickup warns and leaves such entries
+ *	to the administrator on every scan; here they leave maildrop/
+ *	once. A cleanup DEFER leaves it for the next scan; REJECT and
  *	DISCARD remove it with a log line.
  */
 #include <sys/stat.h>
@@ -354,7 +358,9 @@ pickup_job(void *arg, void *tctx)
 
 	if ((qf = queue_file_open(path, 0, err, sizeof(err))) == NULL) {
 		if (errno != ENOENT) {
-			log_warn("%s: corrupt queue file: %s", j->id, err);
+			/* unparseable, or no regular file: a FIFO, a link */
+			log_warn("maildrop %s: corrupt queue file: %s", j->id,
+			    err);
 			if (queue_move(qmgr_conf.queue_dir, "maildrop",
 			    "corrupt", j->id) < 0)
 				log_warn("%s: move to corrupt: %m", j->id);
