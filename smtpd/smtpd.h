@@ -109,6 +109,7 @@ enum smtpd_verb {
 int	 smtpd_cmd_parse(const char *, size_t, const char **);
 int	 smtpd_cmd_last(int);
 const char *smtpd_cmd_name(int);
+size_t	 smtpd_cmd_log_len(const char *, size_t);
 void	 smtpd_cmd_dispatch(struct smtpd_session *, char *, size_t);
 int	 smtpd_cmd_mail_params(struct smtpd_session *, char *, int *,
 	    const char **);

@@ -6,6 +6,7 @@
  *
  *	int	smtpd_cmd_parse(const char *line, size_t len, const char **arg);
  *	const char *smtpd_cmd_name(int verb);
+ *	size_t	smtpd_cmd_log_len(const char *line, size_t len);
  *	void	smtpd_cmd_dispatch(struct smtpd_session *s, char *line,
  *	    size_t len);
  *	int	smtpd_cmd_mail_params(struct smtpd_session *s, char *params,
@@ -17,6 +18,11 @@
  *	smtpd_cmd_parse() splits a command line (CRLF already removed) into
  *	a verb from the table (case-insensitive; the table ends in a
  *	catch-all, so every line has a verb) and its argument.
+ *
+ *	smtpd_cmd_log_len() says how much of a client's line may be
+ *	logged: one line, at most 100 bytes, and of an AUTH command
+ *	(AUTH, then a space or a TAB) the mechanism but never the
+ *	initial response.
  *
  *	smtpd_cmd_dispatch() runs one command. For each verb check_<cmd>()
  *	checks state and syntax and, when something is wrong, sends the
@@ -122,6 +128,31 @@ smtpd_cmd_name(int verb)
 		if (smtpd_cmds[i].verb == verb)
 			return (smtpd_cmds[i].name);
 	return ("unknown");
+}
+
+/*
+ * smtpd_cmd_log_len - how much of a command line may reach the log: the
+ * line up to its end (a CR, an LF) and at most 100 bytes, and of AUTH
+ * (followed by a space or a TAB) only the verb and the mechanism, never
+ * an initial response (a password in base64).
+ */
+size_t
+smtpd_cmd_log_len(const char *line, size_t len)
+{
+	size_t	 n;
+
+	for (n = 0; n < len && n < 100 && line[n] != '\r' && line[n] != '\n';
+	    n++)
+		;
+	len = n;
+	if (len < 5 || strncasecmp(line, "AUTH", 4) != 0
+	    || (line[4] != ' ' && line[4] != '\t'))
+		return (len);
+	for (n = 4; n < len && (line[n] == ' ' || line[n] == '\t'); n++)
+		;
+	while (n < len && line[n] != ' ' && line[n] != '\t')
+		n++;
+	return (n);
 }
 
 /* smtpd_cmd_dispatch - run one command line (no CRLF, NUL-terminated) */

@@ -592,9 +592,12 @@ session_pipe_check(struct smtpd_session *s, struct evbuffer *in,
 		return (0);
 	n = evbuffer_get_length(in);
 	next = evbuffer_pullup(in, n > 100 ? 100 : n);
+	/* after AUTH the next line is a SASL response: never logged */
+	n = verb == SMTPD_VERB_AUTH ? 0 : smtpd_cmd_log_len((const char *)
+	    next, n > 100 ? 100 : n);
 	log_info("improper command pipelining after %s from %s: %s",
-	    smtpd_cmd_name(verb), s->namaddr,
-	    log_safen((const char *)next, n > 100 ? 100 : n));
+	    smtpd_cmd_name(verb), s->namaddr, verb == SMTPD_VERB_AUTH ?
+	    "(AUTH data not logged)" : log_safen((const char *)next, n));
 	s->cur_verb = s->last_verb = verb;
 	s->cnt_total[verb]++;
 	smtpd_reply(s, REPLY_SYNC, NULL);
@@ -654,10 +657,10 @@ session_line(struct smtpd_session *s, struct evbuffer *in)
 	if (evbuffer_get_length(in) > 0 && session_pipe_check(s, in, line,
 	    len) < 0)
 		return (0);
-	/* An AUTH initial response is a password: log the verb only. */
+	/* An AUTH initial response is a password: never logged. */
 	if (log_verbose)
 		log_debug("< %s: %s", s->namaddr, log_safen(line,
-		    strncasecmp(line, "AUTH ", 5) == 0 ? 4 : len));
+		    smtpd_cmd_log_len(line, len)));
 	if (memchr(line, 0, len) != NULL) {
 		s->cur_verb = s->last_verb = SMTPD_VERB_UNKNOWN;
 		s->cnt_total[SMTPD_VERB_UNKNOWN]++;
@@ -665,7 +668,8 @@ session_line(struct smtpd_session *s, struct evbuffer *in)
 		return (1);
 	}
 	smtpd_cmd_dispatch(s, line, len);
-	if (len > 5 && strncasecmp(line, "AUTH ", 5) == 0)
+	if (len > 5 && strncasecmp(line, "AUTH", 4) == 0
+	    && (line[4] == ' ' || line[4] == '\t'))
 		OPENSSL_cleanse(line, len);
 	return (1);
 }
