@@ -10,7 +10,8 @@
  *	everything a postern program reads. Defaults are Postfix 3.x's,
  *	written as postconf -d prints them, except for these postern
  *	choices:
- *	  mail_name = postern, syslog_name = postern, mail_owner = postern
+ *	  mail_name = postern, mail_owner = postern (syslog_name is
+ *	    Postfix's, postfix: the stock log tools match it)
  *	  config_directory = /etc/postern
  *	  queue_directory = /var/spool/postern
  *	  data_directory = /var/lib/postern
@@ -78,7 +79,7 @@ const struct conf_param conf_params[] = {
 	/* Identity, directories, logging (every program). */
 	{ "mail_name", "postern" },
 	{ "mail_version", POSTERN_VERSION },
-	{ "syslog_name", "postern" },
+	{ "syslog_name", "postfix" },
 	{ "syslog_facility", "mail" },
 	{ "maillog_file", "" },
 	{ "maillog_file_prefixes", "/var, /dev/stdout" },

@@ -90,6 +90,7 @@
 #include "str.h"
 #include "smtpd.h"
 #include "smtpd_check.h"
+#include "smtpd_dns.h"
 #include "smtpd_sasl.h"
 #include "workq.h"
 #include "xalloc.h"
@@ -160,6 +161,7 @@ smtpd_session_init(struct event_base *base)
 	    smtpd_session_worker, session_worker_free);
 	session_qwq = workq_new(base, smtpd_params.workers,
 	    session_queue_worker, session_worker_free);
+	smtpd_dns_init(base, smtpd_params.dns_workers);
 }
 
 /* smtpd_session_fini - stop the workers (exit only) */
@@ -169,6 +171,7 @@ smtpd_session_fini(void)
 	workq_free(session_wq);
 	workq_free(session_qwq);
 	session_wq = session_qwq = NULL;
+	smtpd_dns_fini();
 	free(session_line_buf);
 	session_line_buf = NULL;
 }
@@ -933,6 +936,12 @@ smtpd_session_check(struct smtpd_session *s, int stage, smtpd_cont_fn *cont)
 	s->cont = cont;
 	s->job_reply = buf_new(128);
 	bufferevent_disable(s->in, EV_READ);
+	/* Only the client's name: on the DNS workers (smtpd_dns.c). */
+	if (stage == SMTPD_STAGE_CONNECT && smtpd_params.delay_reject) {
+		s->result = SMTPD_CHECK_OK;
+		smtpd_dns_client_name(&s->cs, session_check_done, s);
+		return;
+	}
 	workq_submit(session_wq, session_check_job, session_check_done, s);
 }
 
