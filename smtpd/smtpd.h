@@ -55,6 +55,7 @@ struct smtpd_params {
 	int	 disable_vrfy;		/* disable_vrfy_command */
 	int	 bare_newline;		/* smtpd_forbid_bare_newline */
 	int	 workers;		/* smtpd_worker_threads */
+	int	 dns_workers;		/* smtpd_dns_worker_threads */
 	int	 forbid_unauth_pipe;	/* smtpd_forbid_unauth_pipelining */
 	int	 sync_fs;		/* smtpd_queue_sync = syncfs */
 	int	 delay_reject;		/* smtpd_delay_reject */

@@ -1657,9 +1657,36 @@ sc_same_addr(const char *a, const char *b)
 	return (addr_match_cidr(a, b) == 1);
 }
 
-/* smtpd_check_client_name - PTR, then forward confirmation */
+/* smtpd_check_client_name - the connect-time name, if configured */
 int
 smtpd_check_client_name(struct smtpd_checker *c, struct smtpd_check_state *st)
+{
+	if (!c->peername_lookup) {
+		snprintf(st->client_name, sizeof(st->client_name), "unknown");
+		snprintf(st->reverse_client_name,
+		    sizeof(st->reverse_client_name), "unknown");
+		st->client_name_status = SMTPD_NAME_UNKNOWN;
+		return (st->client_name_status);
+	}
+	return (smtpd_check_name_lookup(st));
+}
+
+/* smtpd_check_dns_init - resolver_nameservers, once per process */
+void
+smtpd_check_dns_init(void)
+{
+	char	 err[256];
+
+	pthread_mutex_lock(&sc_conf_lock);
+	if (!dns_initialized()
+	    && dns_init(conf_str("resolver_nameservers"), err, sizeof(err)) < 0)
+		log_warn("%s (using /etc/resolv.conf)", err);
+	pthread_mutex_unlock(&sc_conf_lock);
+}
+
+/* smtpd_check_name_lookup - PTR, then forward confirmation (no checker) */
+int
+smtpd_check_name_lookup(struct smtpd_check_state *st)
 {
 	struct strv *names, *addrs;
 	char	 err[256];
@@ -1670,7 +1697,7 @@ smtpd_check_client_name(struct smtpd_checker *c, struct smtpd_check_state *st)
 	snprintf(st->reverse_client_name, sizeof(st->reverse_client_name),
 	    "unknown");
 	st->client_name_status = SMTPD_NAME_UNKNOWN;
-	if (!c->peername_lookup || st->client_addr == NULL)
+	if (st->client_addr == NULL)
 		return (st->client_name_status);
 	names = strv_new();
 	rc = dns_lookup_ptr(st->client_addr, names, err, sizeof(err));

@@ -10,6 +10,8 @@
  *	    struct smtpd_check_state *st, struct buf *reply);
  *	int	smtpd_check_client_name(struct smtpd_checker *c,
  *	    struct smtpd_check_state *st);
+ *	int	smtpd_check_name_lookup(struct smtpd_check_state *st);
+ *	void	smtpd_check_dns_init(void);
  * DESCRIPTION
  *	Blocking code: it runs on a worker thread (lib/workq.h) with the
  *	thread's own checker, which holds that thread's map handles (and
@@ -37,6 +39,9 @@
  *	smtpd_check_client_name() does the PTR and forward lookups at
  *	connect time (unless smtpd_peername_lookup=no), setting
  *	client_name/reverse_client_name/client_name_status in st.
+ *	smtpd_check_name_lookup() is the same lookup without a checker
+ *	(no maps, no database: what smtpd's DNS workers run), after
+ *	smtpd_check_dns_init() has read resolver_nameservers.
  * DIAGNOSTICS
  *	An unknown restriction name is logged as a warning and answered
  *	with a 451 4.3.5 "Server configuration error" (as Postfix does).
@@ -89,5 +94,7 @@ int	 smtpd_check(struct smtpd_checker *, int, struct smtpd_check_state *,
 	    struct buf *);
 int	 smtpd_check_client_name(struct smtpd_checker *,
 	    struct smtpd_check_state *);
+int	 smtpd_check_name_lookup(struct smtpd_check_state *);
+void	 smtpd_check_dns_init(void);
 
 #endif
