@@ -17,7 +17,24 @@
 #   127.0.0.1:10025, :10026 -> free loopback ports of this test's range
 # Lines with -d (daemons) are started in the background, checked, and
 # stopped by PID; the others run in the foreground. session.txt is
-# written by the test. Ports 20880-20899.
+# written by the test.
+#
+# Every fenced block of README.md is accounted for, each by the comment
+# on the last non-blank line before it (one check a block, named
+# README.md:LINE; an untagged block fails with its first line):
+#   <!-- tested: tests/09-readme.t -->  one of the two blocks above,
+#	the first block after its heading; any other block so tagged fails
+#   <!-- tested: tests/NN-name.t -->  that file exists and contains
+#	every command line of the block verbatim (a line trimmed of a
+#	leading "$ " prompt, a trailing "# comment" and a trailing
+#	backslash; blank lines and lines starting with # skipped)
+#   <!-- not a command: REASON -->  configuration or output, not run;
+#	REASON must not be empty. "main.cf ..." blocks are checked: as
+#	the main.cf of an empty directory, postconf -n prints each of
+#	their settings (continuation lines joined) and no warning (an
+#	unknown parameter fails); "master.cf ..." blocks: postconf -M
+#	without a warning. A test named in REASON must exist.
+# Ports 20880-20899.
 set -u
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/instance.sh"
@@ -158,5 +175,126 @@ is "$left" "" "every daemon stops on SIGTERM"
 PIDS=
 for f in "$DIR"/out.*; do
 	grep -q 'panic:\|fatal:' "$f" && fail "$(basename "$f"): $(grep 'panic:\|fatal:' "$f" | head -1)"
+done
+cd "$POSTERN_TOP" || exit 1
+
+# 3. Every fenced block: run here, tested elsewhere, or not a command.
+# blocks README OUTDIR - one file set per block: N.line (of the opening
+# fence), N.head (the heading above), N.nth (its rank under that
+# heading), N.tag (the comment before it, or empty), N.body
+/usr/bin/python3 - "$README" "$DIR/blocks" <<'PY'
+import os, re, sys
+lines = open(sys.argv[1], encoding="utf-8").read().split("\n")
+out = sys.argv[2]
+os.makedirs(out)
+head, nth, n, i = "", 0, 0, 0
+while i < len(lines):
+    if re.match(r"#{1,6} ", lines[i]):
+        head, nth = lines[i], 0
+    if not lines[i].startswith("```"):
+        i += 1
+        continue
+    j = i + 1
+    while j < len(lines) and not lines[j].startswith("```"):
+        j += 1
+    k = i - 1
+    while k >= 0 and not lines[k].strip():
+        k -= 1
+    tag = lines[k].strip() if k >= 0 else ""
+    n, nth = n + 1, nth + 1
+    files = {"line": str(i + 1), "head": head, "nth": str(nth),
+             "tag": tag if tag.startswith("<!--") else "",
+             "body": "\n".join(lines[i + 1:j])}
+    for ext, text in files.items():
+        with open("%s/%d.%s" % (out, n, ext), "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+    i = j + 1
+PY
+ok $? "README.md's fenced blocks extracted"
+
+# commands FILE - the command lines of a block, trimmed
+commands() {
+	sed -e 's/^[[:space:]]*\$ //' -e 's/[[:space:]][[:space:]]*#.*$//' \
+		-e 's/[[:space:]]*\\$//' -e 's/^[[:space:]]*//' \
+		-e 's/[[:space:]]*$//' "$1" | grep -v '^#' | grep .
+}
+
+# maincf_check WHERE BODY - a main.cf excerpt: postconf -n shows it all
+maincf_check() {
+	local where=$1 body=$2 mc=$DIR/maincf err want miss l
+	rm -rf "$mc"
+	mkdir -p "$mc"
+	cp "$body" "$mc/main.cf"
+	: > "$mc/master.cf"
+	out=$("$POSTERN_BIN/postconf" -c "$mc" -n 2>"$mc/err")
+	err=$(grep . "$mc/err")
+	# name = value, continuation lines joined by one space
+	want=$(awk '
+		/^[ \t]*(#|$)/ { next }
+		/^[ \t]/ { sub(/^[ \t]+/, ""); cur = cur " " $0; next }
+		{ if (cur != "") print cur; cur = $0 }
+		END { if (cur != "") print cur }' "$body" |
+		sed -e 's/^\([^ =]*\)[[:space:]]*=[[:space:]]*/\1 = /' \
+		    -e 's/[[:space:]]*$//')
+	miss=
+	while IFS= read -r l; do
+		[ -z "$l" ] && continue
+		grep -qxF -- "$l" <<<"$out" || miss="$miss [$l]"
+	done <<<"$want"
+	is "$err$miss" "" "$where: main.cf excerpt: postconf -n prints each setting, no warning"
+}
+
+for f in $(ls "$DIR"/blocks/*.body 2>/dev/null | sort -t/ -k1 -V); do
+	b=${f%.body}
+	line=$(cat "$b.line") head=$(cat "$b.head") nth=$(cat "$b.nth")
+	tag=$(cat "$b.tag")
+	where="README.md:$line"
+	first=$(grep -m1 . "$f")
+	case $tag in
+	"<!-- tested: tests/09-readme.t -->")
+		case "$nth $head" in
+		"1 ## Two commands"|"1 ## Running one daemon by hand")
+			pass "$where: run or asserted above (\"${head#\#\# }\")" ;;
+		*)	fail "$where: tagged tests/09-readme.t, which does not run it: $first" ;;
+		esac
+		;;
+	"<!-- tested: "*" -->")
+		t=${tag#"<!-- tested: "}
+		t=${t%" -->"}
+		if [ ! -f "$t" ]; then
+			fail "$where: tagged $t, which does not exist: $first"
+			continue
+		fi
+		miss=
+		while IFS= read -r c; do
+			grep -qF -- "$c" "$t" || miss="$miss [$c]"
+		done < <(commands "$f")
+		is "$miss" "" "$where: each command line is in $t"
+		;;
+	"<!-- not a command: "*" -->")
+		r=${tag#"<!-- not a command: "}
+		r=${r%" -->"}
+		r=${r%% }
+		t=$(grep -o 'tests/[0-9][0-9]-[A-Za-z0-9_.-]*\.t' <<<"$r" | head -1)
+		if [ -z "${r// /}" ]; then
+			fail "$where: 'not a command' without a reason: $first"
+		elif [ -n "$t" ] && [ ! -f "$t" ]; then
+			fail "$where: the reason names $t, which does not exist"
+		elif [[ $r == main.cf* ]]; then
+			maincf_check "$where" "$f"
+		elif [[ $r == master.cf* ]]; then
+			mkdir -p "$DIR/mastercf"
+			: > "$DIR/mastercf/main.cf"
+			cp "$f" "$DIR/mastercf/master.cf"
+			"$POSTERN_BIN/postconf" -c "$DIR/mastercf" -M \
+				>/dev/null 2>"$DIR/mastercf/err"
+			is "$(grep . "$DIR/mastercf/err")" "" \
+				"$where: master.cf excerpt: postconf -M, no warning"
+		else
+			pass "$where: not a command ($r)"
+		fi
+		;;
+	*)	fail "$where: a fenced block without <!-- tested: tests/NN-name.t --> or <!-- not a command: reason -->: $first" ;;
+	esac
 done
 done_testing
