@@ -57,7 +57,7 @@ is "$(echo "$out" | tail -2 | tr '\n' ' ')" "one two " "a second connection is s
 if need_root 1 "started as root: runs as mail_owner"; then
 	is "$(ps -o user= -p $PID)" "postern" "started as root: runs as mail_owner"
 fi
-like "$(cat "$DIR/log")" "postern/echod\[$PID\]: connect from \[127.0.0.1\]" \
+like "$(cat "$DIR/log")" "postfix/echod\[$PID\]: connect from \[127.0.0.1\]" \
 	"logs as \$syslog_name/program to maillog_file"
 
 # --- SIGHUP: stop accepting, finish the session, exit ---

@@ -461,7 +461,7 @@ try:
     # Logs in Postfix's form
     time.sleep(0.3)
     log = open(LOG1, encoding='latin-1').read()
-    ok(re.search(r'postern/smtpd\[\d+\]: connect from unknown\[127\.0\.0\.1\]',
+    ok(re.search(r'postfix/smtpd\[\d+\]: connect from unknown\[127\.0\.0\.1\]',
                  log), 'log: connect from', log[-2000:])
     ok(re.search(r': %s: client=unknown\[127\.0\.0\.1\]' % qid, log),
        'log: QUEUEID: client=')

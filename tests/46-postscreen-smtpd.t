@@ -55,7 +55,7 @@ client "allow-listed client talks to smtpd at once" 127.0.0.9 \
 	'expect:^220 server\.example\.com ESMTP' "${SMTPD_EHLO[@]}"
 wait_for "instance_log_grep 'postscreen.*WHITELISTED \[127\.0\.0\.9\]'" 5
 ok $? "postscreen logged WHITELISTED"
-wait_for "instance_log_grep 'postern/smtpd\[[0-9]+\]: connect from .*127\.0\.0\.9'" 5
+wait_for "instance_log_grep 'postfix/smtpd\[[0-9]+\]: connect from .*127\.0\.0\.9'" 5
 ok $? "smtpd logged the client's own address"
 
 # (the instance runs smtpd_tls_security_level = may with a test
@@ -76,7 +76,7 @@ client "the same client next time reaches smtpd" 127.0.0.5 \
 	'expect:^220 server\.example\.com ESMTP' "${SMTPD_EHLO[@]}"
 wait_for "instance_log_grep 'PASS OLD \[127\.0\.0\.5\]'" 5
 ok $? "PASS OLD logged"
-wait_for "instance_log_grep 'postern/smtpd\[[0-9]+\]: connect from .*127\.0\.0\.5'" 5
+wait_for "instance_log_grep 'postfix/smtpd\[[0-9]+\]: connect from .*127\.0\.0\.5'" 5
 ok $? "smtpd served 127.0.0.5"
 
 instance_stop

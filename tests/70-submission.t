@@ -576,7 +576,7 @@ out=$(swaks --server "127.0.0.1:$SMTP" --local-interface 127.0.0.5 \
 	--to jane@example.org --header 'Subject: no key 25' --timeout 30 2>&1)
 like "$out" '<-  250 2\.0\.0 Ok: queued as' "25 (may): mail still accepted"
 unlike "$out" 'STARTTLS' "25 (may): STARTTLS not offered without a key"
-instance_log_grep 'postern/smtpd\[[0-9]+\]: warning: .*missing-key\.pem.*disabling TLS support' >/dev/null
+instance_log_grep 'postfix/smtpd\[[0-9]+\]: warning: .*missing-key\.pem.*disabling TLS support' >/dev/null
 ok $? "25: a warning names the key file (disabling TLS support)"
 instance_stop
 ok $? "instance stops cleanly"
