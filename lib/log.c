@@ -21,6 +21,8 @@
 int	 log_verbose;
 
 static char log_ident[128] = "postern";
+static char log_base[128];		/* log_set_base(); "": log_ident's */
+static char log_other[200];		/* the ident of one log_*_as() line */
 static int log_flags = LOG_TO_STDERR;
 static int log_fd = -1;
 static int log_errors;
@@ -46,6 +48,13 @@ log_set_name(const char *name)
 		closelog();
 		openlog(log_ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
 	}
+}
+
+/* log_set_base - the syslog_name that log_*_as() lines start with */
+void
+log_set_base(const char *name)
+{
+	snprintf(log_base, sizeof(log_base), "%s", name ? name : "");
 }
 
 /* log_name - the current syslog name */
@@ -79,9 +88,31 @@ log_set_hook(log_hook_fn *fn, void *ctx)
 	log_hook_ctx = ctx;
 }
 
+/* log_label - the ident of a line logged for program (NULL: our own) */
+static const char *
+log_label(const char *program)
+{
+	const char *slash;
+	int	 len;
+
+	if (program == NULL)
+		return (log_ident);
+	if (log_base[0])
+		snprintf(log_other, sizeof(log_other), "%.127s/%.63s",
+		    log_base, program);
+	else {
+		/* "postfix/submission/smtpd" -> "postfix/submission/cleanup" */
+		slash = strrchr(log_ident, '/');
+		len = slash ? (int)(slash - log_ident) : (int)strlen(log_ident);
+		snprintf(log_other, sizeof(log_other), "%.*s/%.63s", len,
+		    log_ident, program);
+	}
+	return (log_other);
+}
+
 /* log_emit - format once, send to every destination */
 static void
-log_emit(int level, const char *fmt, va_list ap)
+log_emit(int level, const char *program, const char *fmt, va_list ap)
 {
 	static const char *prefix[] = {
 		"", "", "warning: ", "error: ", "fatal: ", "panic: "
@@ -90,6 +121,7 @@ log_emit(int level, const char *fmt, va_list ap)
 		LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR, LOG_CRIT, LOG_CRIT
 	};
 	char	 text[2048], line[2400], stamp[32];
+	const char *ident;
 	int	 saved = errno;
 	time_t	 now;
 	struct tm tm;
@@ -98,17 +130,29 @@ log_emit(int level, const char *fmt, va_list ap)
 	n = snprintf(text, sizeof(text), "%s", prefix[level]);
 	vsnprintf(text + n, sizeof(text) - (size_t)n, fmt, ap);
 	pthread_mutex_lock(&log_lock);
-	if (log_flags & LOG_TO_SYSLOG)
+	ident = log_label(program);
+	if (log_flags & LOG_TO_SYSLOG) {
+		/*
+		 * openlog() on an open connection only changes the tag (glibc
+		 * keeps the pointer: both buffers are static); the lock keeps
+		 * other threads' lines on our own ident.
+		 */
+		if (ident != log_ident)
+			openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
 		syslog(prio[level], "%s", text);
+		if (ident != log_ident)
+			openlog(log_ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+	}
 	if ((log_flags & LOG_TO_STDERR) || log_fd >= 0) {
 		if (log_host[0] == 0 && gethostname(log_host,
 		    sizeof(log_host) - 1) < 0)
 			strcpy(log_host, "localhost");
 		now = time(NULL);
 		localtime_r(&now, &tm);
-		strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
+		/* Postfix's maillog_file stamp: "Dec 03 20:29:58" (%d) */
+		strftime(stamp, sizeof(stamp), "%b %d %H:%M:%S", &tm);
 		n = snprintf(line, sizeof(line), "%s %s %s[%ld]: %s\n", stamp,
-		    log_host, log_ident, (long)getpid(), text);
+		    log_host, ident, (long)getpid(), text);
 		if (n >= (int)sizeof(line))
 			n = sizeof(line) - 1, line[n - 1] = '\n';
 		if (log_fd >= 0 && write(log_fd, line, (size_t)n) < 0)
@@ -123,10 +167,11 @@ log_emit(int level, const char *fmt, va_list ap)
 	errno = saved;
 }
 
-#define LOG_BODY(level) do { \
+#define LOG_BODY(level) LOG_BODY_AS((level), NULL)
+#define LOG_BODY_AS(level, program) do { \
 	va_list ap; \
 	va_start(ap, fmt); \
-	log_emit((level), fmt, ap); \
+	log_emit((level), (program), fmt, ap); \
 	va_end(ap); \
 } while (0)
 
@@ -150,6 +195,20 @@ void
 log_warn(const char *fmt, ...)
 {
 	LOG_BODY(LOG_LVL_WARN);
+}
+
+/* log_info_as - an ordinary event, labelled as another program's */
+void
+log_info_as(const char *program, const char *fmt, ...)
+{
+	LOG_BODY_AS(LOG_LVL_INFO, program);
+}
+
+/* log_warn_as - a warning, labelled as another program's */
+void
+log_warn_as(const char *program, const char *fmt, ...)
+{
+	LOG_BODY_AS(LOG_LVL_WARN, program);
 }
 
 /* log_error - counted; too many become fatal */

@@ -6,6 +6,7 @@
  *
  *	void	log_init(const char *name, int flags);
  *	void	log_set_name(const char *name);
+ *	void	log_set_base(const char *syslog_name);
  *	int	log_set_file(const char *path);
  *	void	log_set_hook(log_hook_fn *fn, void *ctx);
  *	extern int log_verbose;
@@ -17,15 +18,30 @@
  *	void	log_fatal(const char *fmt, ...);	"fatal: ", exit(1)
  *	void	log_panic(const char *fmt, ...);	"panic: ", abort()
  *
+ *	void	log_info_as(const char *program, const char *fmt, ...);
+ *	void	log_warn_as(const char *program, const char *fmt, ...);
+ *
  *	const char *log_safe(const char *untrusted);
  *	const char *log_safen(const char *untrusted, size_t len);
  * DESCRIPTION
- *	Every line has Postfix's shape, "postern/smtpd[123]: text", so the
+ *	Every line has Postfix's shape, "postfix/smtpd[123]: text", so the
  *	log tools people already run on Postfix logs keep working. name is
- *	the syslog_name (e.g. "postern/submission"). Destinations are
- *	chosen with flags: LOG_TO_SYSLOG (facility mail), LOG_TO_STDERR
- *	(foreground, -d), and log_set_file() for maillog_file, which gets
- *	"Mon DD HH:MM:SS host name[pid]: text" lines appended atomically.
+ *	the syslog_name and program (e.g. "postfix/submission/smtpd").
+ *	Destinations are chosen with flags: LOG_TO_SYSLOG (facility mail),
+ *	LOG_TO_STDERR (foreground, -d), and log_set_file() for
+ *	maillog_file, which gets "Mon DD HH:MM:SS host name[pid]: text"
+ *	lines appended atomically (one write() each, O_APPEND).
+ *
+ *	log_info_as() and log_warn_as() label one line as another
+ *	program's: "postfix/cleanup[123]: text" for the queue-file writer
+ *	that runs inside smtpd, as Postfix's separate cleanup daemon would
+ *	log it (the pid is the caller's). The ident is the log_set_base()
+ *	name (main.cf's syslog_name, before a master.cf -o override) and
+ *	the program; without a base, our own ident with its last
+ *	component replaced.
+ *
+ *	maillog_file lines carry Postfix's maillog_file stamp,
+ *	"Dec 03 20:29:58" (zero-padded day, as postlogd writes it).
  *
  *	log_error() counts; after LOG_ERROR_LIMIT errors it becomes fatal.
  *	log_fatal() is for configuration or resource problems (clean exit,
@@ -64,6 +80,7 @@ extern int log_verbose;
 
 void	 log_init(const char *, int);
 void	 log_set_name(const char *);
+void	 log_set_base(const char *);
 const char *log_name(void);
 int	 log_set_file(const char *);
 void	 log_set_hook(log_hook_fn *, void *);
@@ -72,6 +89,10 @@ void	 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 log_error(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_info_as(const char *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	 log_warn_as(const char *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
 void	 log_fatal(const char *, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
 void	 log_panic(const char *, ...)

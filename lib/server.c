@@ -369,9 +369,13 @@ static const struct conf_table server_table[] = {
 	CONF_END,
 };
 
-/* server_logging - "$syslog_name/program" to syslog or maillog_file */
+/*
+ * server_logging - "$syslog_name/program" to syslog or maillog_file; base
+ * is main.cf's syslog_name, before a master.cf -o override, for the lines
+ * logged as another program's (cleanup's inside smtpd: log_info_as()).
+ */
 static void
-server_logging(const char *program)
+server_logging(const char *program, const char *base)
 {
 	const char *sname = conf_str("syslog_name");
 	const char *file = conf_str("maillog_file");
@@ -386,6 +390,7 @@ server_logging(const char *program)
 	if ((file == NULL || *file == 0) && !server_fg)
 		flags |= LOG_TO_SYSLOG;
 	log_init(ident, flags);
+	log_set_base(base);
 	free(ident);
 	if (file && *file && log_set_file(file) < 0) {
 		log_init(log_name(), flags | LOG_TO_SYSLOG);
@@ -524,7 +529,7 @@ server_main(int argc, char **argv, const struct server_spec *spec)
 	const char *confdir = getenv("MAIL_CONFIG");
 	const char *type = NULL, *laddr = NULL;
 	struct strv *opts = strv_new();
-	char	 err[512];
+	char	 err[512], *base;
 	size_t	 i;
 	int	 c, nlisten = 1, fd;
 
@@ -580,12 +585,14 @@ server_main(int argc, char **argv, const struct server_spec *spec)
 
 	if (conf_load(confdir, err, sizeof(err)) < 0)
 		log_fatal("%s", err);
+	base = xstrdup(conf_str("syslog_name"));
 	for (i = 0; i < opts->argc; i++)
 		if (conf_set_option(opts->argv[i]) < 0)
 			log_fatal("bad -o option (need name=value): %s",
 			    log_safe(opts->argv[i]));
 	strv_free(opts);
-	server_logging(spec->program);
+	server_logging(spec->program, base);
+	free(base);
 	conf_table_load(server_table);
 
 	if (!server_stdin_mode) {
