@@ -283,8 +283,8 @@ wait_for "[ -f '$INSTANCE_QUEUE/deferred/$hqid' ]" 10
 ok $? "it waits in instance 1's deferred/"
 is "$(store_count th.outage@example.net)" 0 "nothing delivered meanwhile"
 mariadb_start "$DIR/db" "$MARIADB_PORT" || bail_out "MariaDB did not restart"
-"$POSTERN_BIN/postqueue" -c "$E1" -f
-ok $? "database back; postqueue -f"
+pq=$("$POSTERN_BIN/postqueue" -v -c "$E1" -f 2>&1)
+ok $? "database back; postqueue -f" || diag "$pq"
 wait_for "instance_log_grep '$hqid: removed'" 30
 ok $? "the message left instance 1's queue"
 is "$(store_count th.outage@example.net)" 1 \
