@@ -149,8 +149,17 @@ conf_entry_default(struct centry *e)
 		return (NULL);
 	if (e->param->def)
 		return (e->param->def);
-	if (e->def_cache == NULL && e->param->fn)
-		e->def_cache = e->param->fn();
+	if (e->def_cache == NULL && e->param->fn) {
+		/* fn() may expand parameters that come back here (mydomain's
+		 * default reads myhostname, which may say $mydomain): keep
+		 * the first value stored, do not leak the other. */
+		char	*v = e->param->fn();
+
+		if (e->def_cache == NULL)
+			e->def_cache = v;
+		else
+			free(v);
+	}
 	return (e->def_cache ? e->def_cache : "");
 }
 
