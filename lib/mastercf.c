@@ -19,11 +19,14 @@
  *	The seven fields as written are kept in raw[] (postconf -M).
  * DIAGNOSTICS
  *	mastercf_load() returns NULL with err set if the file cannot be
- *	read. A malformed entry is logged as "file, line N: ..." and
- *	skipped; the rest of the file loads.
+ *	read. A malformed entry is logged as "file, line N: ..." naming
+ *	the bad field (not quoting the line) and skipped; the rest of the
+ *	file loads, and nbad/bad (the first message) tell master and
+ *	"postern check", for which a malformed entry is fatal.
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,9 +130,9 @@ mastercf_default_maxproc(void)
 	return ((int)v);
 }
 
-/* mastercf_fields - parse the seven fixed fields into s */
+/* mastercf_fields - parse the seven fixed fields into s; *bad: field */
 static const char *
-mastercf_fields(struct mastercf_service *s, char **f)
+mastercf_fields(struct mastercf_service *s, char **f, int *bad)
 {
 	const char *const *t;
 	char	*w;
@@ -139,14 +142,19 @@ mastercf_fields(struct mastercf_service *s, char **f)
 	for (t = mastercf_types; *t; t++)
 		if (strcmp(f[1], *t) == 0)
 			break;
+	*bad = 1;
 	if (*t == NULL)
-		return ("bad transport type");
+		return ("bad transport type field");
+	*bad = 2;
 	if (mastercf_bool(f[2], 1, &s->private_) < 0)
 		return ("bad private field");
+	*bad = 3;
 	if (mastercf_bool(f[3], 1, &s->unpriv) < 0)
 		return ("bad unprivileged field");
+	*bad = 4;
 	if (mastercf_bool(f[4], 0, &s->chroot) < 0)
 		return ("bad chroot field");
+	*bad = 5;
 	if (strcmp(f[5], "-") != 0) {
 		w = xstrdup(f[5]);
 		n = strlen(w);
@@ -156,15 +164,16 @@ mastercf_fields(struct mastercf_service *s, char **f)
 		}
 		if (str_parse_time(w, 's', &v) < 0 || v > 0x7fffffff) {
 			free(w);
-			return ("bad wakeup time");
+			return ("bad wakeup time field");
 		}
 		s->wakeup = v;
 		free(w);
 	}
+	*bad = 6;
 	if (strcmp(f[6], "-") == 0)
 		s->maxproc = mastercf_default_maxproc();
 	else if (str_parse_long(f[6], &v) < 0 || v < 0 || v > 1000000)
-		return ("bad process limit");
+		return ("bad process limit field");
 	else
 		s->maxproc = (int)v;
 	return (NULL);
@@ -186,11 +195,28 @@ mastercf_service_free(struct mastercf_service *s)
 		free(s->raw[i]);
 }
 
+/* mastercf_bad - a malformed entry: warn, remember the first */
+static void
+mastercf_bad(struct mastercf *m, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 msg[512];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warn("%s", msg);
+	if (m->nbad++ == 0)
+		m->bad = xstrdup(msg);
+}
+
 /* mastercf_entry - one logical line into a service, 0 or -1 */
 static int
 mastercf_entry(struct mastercf *m, const char *path, int lineno,
     const char *line)
 {
+	static const char *names[] = {"service", "type", "private",
+	    "unprivileged", "chroot", "wakeup", "maxproc", "command"};
 	struct strv *f = mastercf_split(line);
 	struct mastercf_service s;
 	const char *why;
@@ -198,15 +224,17 @@ mastercf_entry(struct mastercf *m, const char *path, int lineno,
 	int	 k;
 
 	memset(&s, 0, sizeof(s));
+	/* Name the field, not the whole line (Postfix's master does). */
 	if (f->argc < 8) {
-		log_warn("%s, line %d: field count %zu, need at least 8: "
-		    "\"%s\"", path, lineno, f->argc, log_safe(line));
+		mastercf_bad(m, "%s, line %d: missing \"%s\" field (field "
+		    "count %zu, need at least 8)", path, lineno,
+		    names[f->argc], f->argc);
 		strv_free(f);
 		return (-1);
 	}
-	if ((why = mastercf_fields(&s, f->argv)) != NULL) {
-		log_warn("%s, line %d: %s: \"%s\"", path, lineno, why,
-		    log_safe(line));
+	if ((why = mastercf_fields(&s, f->argv, &k)) != NULL) {
+		mastercf_bad(m, "%s, line %d: %s: %s", path, lineno, why,
+		    log_safe(f->argv[k]));
 		strv_free(f);
 		return (-1);
 	}
@@ -272,6 +300,7 @@ mastercf_free(struct mastercf *m)
 	for (i = 0; i < m->nsvc; i++)
 		mastercf_service_free(&m->svc[i]);
 	free(m->svc);
+	free(m->bad);
 	free(m);
 }
 

@@ -33,7 +33,10 @@
  * DIAGNOSTICS
  *	mastercf_load() returns NULL with err set if the file cannot be
  *	read. A malformed line (too few fields, bad type, bad number) is
- *	logged as a warning with file:line and skipped.
+ *	logged as a warning with file:line naming the field and skipped;
+ *	nbad counts them and bad holds the first message: master (start,
+ *	reload) and "postern check" treat any as fatal, as Postfix's
+ *	master does.
  */
 #ifndef MASTERCF_H
 #define MASTERCF_H
@@ -62,6 +65,8 @@ struct mastercf_service {
 struct mastercf {
 	struct mastercf_service *svc;
 	size_t	 nsvc;
+	size_t	 nbad;		/* malformed entries (skipped) */
+	char	*bad;		/* the first one's message */
 };
 
 struct mastercf *mastercf_load(const char *, char *, size_t);

@@ -31,7 +31,11 @@
 #include "mastercf.h"
 #include "params.h"
 #include "str.h"
+#include "tls.h"
 #include "xalloc.h"
+
+/* More unavailable tables than this are reported on one line. */
+#define CHECK_TABLES_ONE_BY_ONE	3
 
 /* Postfix programs that postern runs inside its own daemons. */
 static const char *check_folded[] = {
@@ -187,13 +191,14 @@ check_master_params(const struct mastercf *m, const char *path,
 	strv_free(said);
 }
 
-/* check_commands - folded, known and unknown master.cf commands */
+/* check_commands - folded and unknown master.cf commands, summarized */
 static void
-check_commands(const struct mastercf *m, int verbose)
+check_commands(const struct mastercf *m, const char *path, int verbose)
 {
-	struct strv *said = strv_new();
+	struct strv *folded = strv_new(), *unknown = strv_new();
 	const struct mastercf_service *s;
 	const char *cmd, *slash;
+	char	*item, *list;
 	size_t	 i;
 
 	for (i = 0; i < m->nsvc; i++) {
@@ -205,17 +210,30 @@ check_commands(const struct mastercf *m, int verbose)
 				log_info("%s, line %d: service %s/%s: runs %s",
 				    s->file, s->line, s->name, s->type, cmd);
 		} else if (check_in(check_folded, cmd)) {
-			if (check_has(said, cmd))
-				continue;
-			strv_add(said, cmd);
-			log_info("%s: command %s: built into postern, "
-			    "nothing to run", s->file, cmd);
-		} else
-			log_warn("%s, line %d: service %s/%s: unknown command "
-			    "\"%s\": this service will not run", s->file,
-			    s->line, s->name, s->type, log_safe(cmd));
+			if (!check_has(folded, cmd))
+				strv_add(folded, cmd);
+		} else {
+			item = xasprintf("%s/%s (%s, line %d)", s->name,
+			    s->type, log_safe(cmd), s->line);
+			strv_add(unknown, item);
+			free(item);
+		}
 	}
-	strv_free(said);
+	/* One line each: the folded ones need nothing from anybody. */
+	if (folded->argc && (list = strv_join(folded, ", ")) != NULL) {
+		log_info("%s: %zu commands built into postern, nothing to "
+		    "run: %s", path, folded->argc, list);
+		free(list);
+	}
+	if (unknown->argc && (list = strv_join(unknown, ", ")) != NULL) {
+		log_warn("%s: %zu service%s with a command postern does not "
+		    "have will not run (mail routed to %s is deferred): %s",
+		    path, unknown->argc, unknown->argc == 1 ? "" : "s",
+		    unknown->argc == 1 ? "it" : "them", list);
+		free(list);
+	}
+	strv_free(folded);
+	strv_free(unknown);
 }
 
 /* check_type_of - 'b'ool, 'i'nt, 't'ime, or 0, from the default */
@@ -395,17 +413,37 @@ check_walk_maps(const char *name, const char *raw, void *ctx)
 	struct check_walk_ctx *c = ctx;
 	char	*origin;
 
-	if (check_skip_param(name))
+	/* An unused parameter's value is never evaluated (Postfix). */
+	if (check_skip_param(name) || !conf_known(name))
 		return;
 	origin = xasprintf("main.cf parameter %s", name);
 	check_collect(c->specs, c->where, conf_str(name), origin);
 	free(origin);
 }
 
+/* check_report_tables - each unavailable table, or one line for many */
+static void
+check_report_tables(const struct strv *bad)
+{
+	char	*list;
+	size_t	 i;
+
+	if (bad->argc <= CHECK_TABLES_ONE_BY_ONE) {
+		for (i = 0; i < bad->argc; i++)
+			log_warn("%s", bad->argv[i]);
+		return;
+	}
+	list = strv_join(bad, "; ");
+	log_warn("%zu lookup tables are unavailable (mail that needs one "
+	    "is deferred): %s", bad->argc, list);
+	free(list);
+}
+
 /* check_maps - open every table the configuration names */
 static void
 check_maps(const struct mastercf *m, int verbose)
 {
+	struct strv *bad;
 	struct check_walk_ctx c;
 	const char *value, *err;
 	struct map *map;
@@ -414,6 +452,7 @@ check_maps(const struct mastercf *m, int verbose)
 
 	c.specs = strv_new();
 	c.where = strv_new();
+	bad = strv_new();
 	conf_walk(CONF_EXPLICIT, check_walk_maps, &c);
 	for (i = 0; m && i < m->nsvc; i++)
 		for (j = 0; j < m->svc[i].options->argc; j++) {
@@ -437,14 +476,18 @@ check_maps(const struct mastercf *m, int verbose)
 			if (strncmp(err, c.specs->argv[i], n) == 0
 			    && strncmp(err + n, ": ", 2) == 0)
 				err += n + 2;
-			log_warn("%s is unavailable. %s (%s)",
+			origin = xasprintf("%s is unavailable. %s (%s)",
 			    c.specs->argv[i], err, c.where->argv[i]);
+			strv_add(bad, origin);
+			free(origin);
 		}
 		else if (verbose)
 			log_info("%s: table %s: opened", c.where->argv[i],
 			    c.specs->argv[i]);
 		map_close(map);
 	}
+	check_report_tables(bad);
+	strv_free(bad);
 	strv_free(c.specs);
 	strv_free(c.where);
 }
@@ -479,11 +522,54 @@ postern_check_params(const char *config_dir, int *fatal)
 	return (m);
 }
 
+/* check_fatal - what stops master or a daemon: errors, counted */
+static int
+check_fatal(const struct mastercf *m, const char *config_dir)
+{
+	char	*path;
+	int	 fatal = 0;
+
+	if (m && m->nbad) {
+		log_error("%s/master.cf: %zu malformed entr%s (first: %s); "
+		    "master does not start or reload with it", config_dir,
+		    m->nbad, m->nbad == 1 ? "y" : "ies", m->bad);
+		fatal++;
+	}
+	if (m)
+		fatal += check_typed_master(m);
+	fatal += tls_level_conf_errors(m);	/* Invalid TLS level "X" */
+	path = xasprintf("%s/main.cf", config_dir);
+	fatal += check_typed(path);
+	free(path);
+	return (fatal);
+}
+
+/* postern_check_fatal - only the fatal problems, quietly (reload) */
+int
+postern_check_fatal(const char *config_dir)
+{
+	char	 err[512], *mpath;
+	struct mastercf *m;
+	int	 fatal;
+
+	if (conf_load(config_dir, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return (1);
+	}
+	mpath = xasprintf("%s/master.cf", config_dir);
+	if ((m = mastercf_load(mpath, err, sizeof(err))) == NULL)
+		log_error("%s", err);
+	free(mpath);
+	fatal = (m == NULL) + check_fatal(m, config_dir);
+	mastercf_free(m);
+	return (fatal);
+}
+
 /* postern_check - check main.cf, master.cf and the tables they name */
 int
 postern_check(const char *config_dir, int verbose)
 {
-	char	 err[512];
+	char	 err[512], *mpath;
 	struct mastercf *m;
 	int	 fatal = 0;
 
@@ -492,11 +578,11 @@ postern_check(const char *config_dir, int verbose)
 		return (1);
 	}
 	if ((m = postern_check_params(config_dir, &fatal)) != NULL) {
-		check_commands(m, verbose);
-		fatal += check_typed_master(m);
+		mpath = xasprintf("%s/master.cf", config_dir);
+		check_commands(m, mpath, verbose);
+		free(mpath);
 	}
-	snprintf(err, sizeof(err), "%s/main.cf", config_dir);
-	fatal += check_typed(err);
+	fatal += check_fatal(m, config_dir);
 	check_maps(m, verbose);
 	if (verbose)
 		log_info("%s: %d fatal problem%s", config_dir, fatal,

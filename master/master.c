@@ -9,8 +9,10 @@
  *	listener and runs each service's program from daemon_directory
  *	(master_svc.c, master_listen.c, master_spawn.c).
  *
- *	Without -d it detaches (a new session, stdio to /dev/null) once
- *	it is ready, and the invoking process exits 0 then, or 1 if start
+ *	Without -d it detaches before it starts any child (a new session,
+ *	stdin, stdout and stderr to /dev/null, so that no process holds
+ *	the caller's terminal or pipe: "postern start | cat" ends), and
+ *	the invoking process exits 0 once master is ready, or 1 if start
  *	failed, so "postern start" can report the result. With -d it
  *	stays in the foreground and also logs to stderr (make run). With
  *	-f it stays in the foreground and logs as a detached master does
@@ -31,13 +33,17 @@
  *	daemons that keep root for their own reasons (virtual, unpriv=n).
  * DIAGNOSTICS
  *	A second master: "fatal: the postern mail system is already
- *	running". Unreadable configuration, a service with no listener at
- *	start: fatal. On reload the same problems are warnings and the
- *	old configuration stays.
+ *	running". Unreadable configuration, a malformed master.cf entry, a
+ *	service with no listener at start: fatal. On SIGHUP master first
+ *	runs the fatal part of "postern check" (postern_check_fatal(), in
+ *	a child so that its own configuration is untouched); if it fails,
+ *	or main.cf/master.cf cannot be read, it logs a warning and keeps
+ *	the old configuration, as Postfix's master does.
  */
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -51,6 +57,7 @@
 
 #include <event2/event.h>
 
+#include "check.h"
 #include "conf.h"
 #include "log.h"
 #include "master.h"
@@ -81,8 +88,11 @@ master_logging(void)
 	char	*ident = xasprintf("%s/master", *sname ? sname : "postern");
 	int	 flags = master_stderr ? LOG_TO_STDERR : 0;
 
-	/* In the foreground with maillog_file on the terminal, once. */
-	if (master_stderr && (strcmp(file, "/dev/stdout") == 0
+	/*
+	 * maillog_file on the terminal: with -d once (stderr); detached
+	 * there is no terminal (postern start refuses it): syslog.
+	 */
+	if ((master_stderr || !master_fg) && (strcmp(file, "/dev/stdout") == 0
 	    || strcmp(file, "/dev/stderr") == 0))
 		file = "";
 	if (*file == 0 && !master_stderr)
@@ -175,7 +185,11 @@ master_services_load(int at_start)
 	path = xasprintf("%s/master.cf", master_confdir);
 	m = mastercf_load(path, err, sizeof(err));
 	free(path);
-	if (m == NULL) {
+	if (m == NULL || m->nbad) {
+		/* A malformed entry is fatal, as in Postfix's master. */
+		if (m)
+			snprintf(err, sizeof(err), "%s", m->bad);
+		mastercf_free(m);
 		if (at_start)
 			log_fatal("%s", err);
 		log_warn("%s; keeping the old configuration", err);
@@ -276,6 +290,27 @@ master_reap_removed(void)
 	}
 }
 
+/* master_reload_check - "postern check"'s fatal part, in a child */
+static int
+master_reload_check(void)
+{
+	pid_t	 pid, got;
+	int	 status;
+
+	/* A child: our own configuration stays as it is if it fails. */
+	if ((pid = fork()) < 0) {
+		log_warn("fork: %m");
+		return (-1);
+	}
+	if (pid == 0)
+		_exit(postern_check_fatal(master_confdir) ? 1 : 0);
+	while ((got = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
+		;
+	if (got != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return (-1);
+	return (0);
+}
+
 /* master_reload - SIGHUP: new configuration, sessions survive */
 static void
 master_reload(void)
@@ -285,6 +320,11 @@ master_reload(void)
 
 	log_info("reload -- version %s, configuration %s", POSTERN_VERSION,
 	    master_confdir);
+	if (master_reload_check() < 0) {
+		log_warn("%s: configuration check failed; keeping the old "
+		    "configuration", master_confdir);
+		return;
+	}
 	if (conf_load(master_confdir, err, sizeof(err)) < 0) {
 		log_warn("%s; keeping the old configuration", err);
 		return;
@@ -378,6 +418,21 @@ master_signal(evutil_socket_t sig, short what, void *ctx)
 	}
 }
 
+/* master_stdio_null - stdin, stdout, stderr to /dev/null */
+static void
+master_stdio_null(void)
+{
+	int	 null;
+
+	if ((null = open("/dev/null", O_RDWR)) < 0)
+		return;
+	dup2(null, 0);
+	dup2(null, 1);
+	dup2(null, 2);
+	if (null > 2)
+		close(null);
+}
+
 /* master_detach - background: parent waits for "ready" from the child */
 static int
 master_detach(void)
@@ -392,28 +447,24 @@ master_detach(void)
 		log_fatal("fork: %m");
 	if (pid > 0) {
 		close(fds[1]);
-		_exit(read(fds[0], &c, 1) == 1 ? 0 : 1);
+		if (read(fds[0], &c, 1) == 1)
+			_exit(0);
+		fprintf(stderr, "master: fatal: the postern mail system did "
+		    "not start; its log (maillog_file or syslog) says why\n");
+		_exit(1);
 	}
 	close(fds[0]);
 	(void)setsid();
+	master_stdio_null();
 	return (fds[1]);
 }
 
-/* master_ready - detached: tell the parent, let go of the terminal */
+/* master_ready - detached: tell the parent it may exit */
 static void
 master_ready(int fd)
 {
-	int	 null;
-
 	if (fd < 0)
 		return;
-	if ((null = open("/dev/null", O_RDWR)) >= 0) {
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(null, 2);
-		if (null > 2)
-			close(null);
-	}
 	if (write(fd, "k", 1) != 1)
 		log_warn("ready pipe: %m");
 	close(fd);

@@ -7,13 +7,18 @@
  *	commands: start, start-fg, stop, reload, status, check, flush
  * DESCRIPTION
  *	start	run "check", then master in the background; exits when
- *		master is ready (0) or failed to start (1).
+ *		master is ready (0) or failed to start (1). master
+ *		detaches first (own session, stdio on /dev/null): nothing
+ *		holds the caller's terminal or pipe. maillog_file =
+ *		/dev/stdout or /dev/stderr is refused (start-fg only).
  *	start-fg
  *		master in the foreground (-d), logging to stderr.
  *	stop	SIGTERM to master (pid file), wait until it has stopped
  *		(it stops its children first).
- *	reload	SIGHUP to master: reread main.cf and master.cf; established
- *		sessions survive.
+ *	reload	run "check" first and refuse (exit 1) if it finds a
+ *		fatal problem, as "postfix reload"; else SIGHUP to
+ *		master: reread main.cf and master.cf; established
+ *		sessions survive. (master checks again itself.)
  *	status	"is running (PID: N)" and exit 0, or "is not running" and
  *		exit 1.
  *	check	postern_check() (master/check.c): main.cf, master.cf, the
@@ -132,17 +137,13 @@ postern_queue_check(void)
 	char	*p;
 	int	 i;
 
-	if (stat(q, &st) < 0) {
-		log_info("queue_directory %s does not exist yet; master "
-		    "creates it at start", q);
+	/* Missing ones are no news: master creates them at start. */
+	if (stat(q, &st) < 0)
 		return (0);
-	}
 	for (i = 0; dirs[i]; i++) {
 		p = xasprintf("%s/%s", q, dirs[i]);
-		if (stat(p, &st) < 0 || !S_ISDIR(st.st_mode)) {
-			log_warn("queue directory %s is missing; master "
-			    "creates it at start", p);
-		}
+		if (lstat(p, &st) == 0 && !S_ISDIR(st.st_mode))
+			log_warn("%s is not a directory", p);
 		free(p);
 	}
 	return (0);
@@ -160,6 +161,16 @@ postern_check_all(void)
 		log_fatal("%s", err);
 	fatal += postern_queue_check();
 	return (fatal ? 1 : 0);
+}
+
+/* postern_log_terminal - maillog_file is /dev/stdout or /dev/stderr */
+static int
+postern_log_terminal(void)
+{
+	const char *file = conf_str("maillog_file");
+
+	return (strcmp(file, "/dev/stdout") == 0
+	    || strcmp(file, "/dev/stderr") == 0);
 }
 
 /* postern_stop - SIGTERM, then wait until the lock is free */
@@ -190,7 +201,7 @@ postern_stop(void)
 	return (0);
 }
 
-/* postern_signal - SIGHUP for reload */
+/* postern_reload - check, then SIGHUP */
 static int
 postern_reload(void)
 {
@@ -198,6 +209,12 @@ postern_reload(void)
 
 	if (pid <= 0) {
 		log_error("the postern mail system is not running");
+		return (1);
+	}
+	/* As postfix reload: never apply what check rejects. */
+	if (postern_check_all() != 0) {
+		log_error("configuration check failed; not reloading (the "
+		    "running system keeps its configuration)");
 		return (1);
 	}
 	if (kill((pid_t)pid, SIGHUP) < 0) {
@@ -281,6 +298,14 @@ main(int argc, char **argv)
 		}
 		if (postern_check_all() != 0) {
 			log_error("configuration check failed; not starting");
+			return (1);
+		}
+		if (strcmp(cmd, "start") == 0 && postern_log_terminal()) {
+			log_error("maillog_file = %s needs \"postern "
+			    "start-fg\": a background start has no terminal "
+			    "to log to (set maillog_file to a file, or empty "
+			    "for syslog); not starting",
+			    conf_str("maillog_file"));
 			return (1);
 		}
 		log_info("starting the postern mail system");
