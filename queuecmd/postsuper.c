@@ -25,10 +25,17 @@
  *	logs whose message is gone. -p removes stale temporary files only.
  *
  *	After -H or -r qmgr is woken through public/qmgr.
+ *	Each message is acted on and counted once: the queues are
+ *	scanned before anything moves (-r ALL does not find again in
+ *	incoming/ what it moved there), and an id is looked for in the
+ *	queues in order until found.
  * DIAGNOSTICS
  *	Counts on stderr in Postfix's words ("postsuper: Deleted: 2
- *	messages"); a log line per message ("ID: removed", "ID: placed on
- *	hold", "ID: released from hold", "ID: requeued"). EX_USAGE for bad
+ *	messages"); an id found in no queue: "postsuper: ID: no such
+ *	file", not counted. A log line per message, through syslog or
+ *	maillog_file as the daemons log ("postsuper[pid]: ID: removed",
+ *	"ID: placed on hold", "ID: released from hold", "ID: requeued"),
+ *	on stderr as well when stderr is a terminal. EX_USAGE for bad
  *	arguments, EX_NOPERM/EX_OSERR if the queue cannot be read.
  */
 #include <sys/stat.h>
@@ -123,12 +130,34 @@ act(int what, const char *queue, const char *id)
 			log_info("%s: released from hold", id);
 		return (ok);
 	default:
-		touch_now(queue, id);
-		if ((ok = strcmp(queue, "incoming") == 0
-		    || queue_move(queue_cmd_dir(), queue, "incoming", id) == 0))
+		/* Already in incoming/: requeued in place, if it is there. */
+		if (strcmp(queue, "incoming") == 0) {
+			p = queue_path(queue_cmd_dir(), queue, id);
+			ok = utimes(p, NULL) == 0;
+			free(p);
+		} else {
+			touch_now(queue, id);
+			ok = queue_move(queue_cmd_dir(), queue, "incoming", id)
+			    == 0;
+		}
+		if (ok)
 			log_info("%s: requeued", id);
 		return (ok);
 	}
+}
+
+/* act_id - one operation on one id over the queues: each message once */
+static int
+act_id(int what, const char **queues, const char *id)
+{
+	for (; *queues; queues++) {
+		if (what == OP_HOLD && strcmp(*queues, "hold") == 0)
+			continue;	/* already on hold */
+		if (act(what, *queues, id))
+			return (1);
+	}
+	fprintf(stderr, "postsuper: %s: no such file\n", log_safe(id));
+	return (0);
 }
 
 /* in_list - is q in the list */
@@ -141,6 +170,29 @@ in_list(const char **list, const char *q)
 	return (0);
 }
 
+/* do_all - "ALL": every message of the queues, each counted once */
+static int
+do_all(int what, const char **queues)
+{
+	struct strv *ids[8];
+	size_t	 i, n, nq = 0;
+	int	 count = 0;
+
+	/* Scan first: a message moved into a later queue is not seen again. */
+	for (n = 0; queues[n] && nq < sizeof(ids) / sizeof(ids[0]); n++) {
+		if (what == OP_HOLD && strcmp(queues[n], "hold") == 0)
+			ids[nq++] = NULL;	/* already on hold */
+		else
+			ids[nq++] = queue_scan(queue_cmd_dir(), queues[n]);
+	}
+	for (n = 0; n < nq; n++) {
+		for (i = 0; ids[n] && i < ids[n]->argc; i++)
+			count += act(what, queues[n], ids[n]->argv[i]);
+		strv_free(ids[n]);
+	}
+	return (count);
+}
+
 /* do_op - one operation over the selected queues; the count */
 static int
 do_op(const struct op *op, const char **queues)
@@ -148,36 +200,26 @@ do_op(const struct op *op, const char **queues)
 	const char **def = op->what == OP_DELETE ? q_delete
 	    : op->what == OP_HOLD ? q_hold : op->what == OP_RELEASE
 	    ? q_release : q_requeue;
-	struct strv *ids;
 	char	 line[256];
 	size_t	 i;
 	int	 count = 0;
 
 	if (queues && op->what != OP_RELEASE)
 		def = queues;	/* named queues replace the default list */
-	for (; *def; def++) {
-		if (op->what == OP_HOLD && strcmp(*def, "hold") == 0)
-			continue;	/* already on hold */
-		if (strcmp(op->arg, "ALL") == 0) {
-			if ((ids = queue_scan(queue_cmd_dir(), *def)) == NULL)
-				continue;
-			for (i = 0; i < ids->argc; i++)
-				count += act(op->what, *def, ids->argv[i]);
-			strv_free(ids);
-		} else if (strcmp(op->arg, "-") == 0) {
-			if (stdin_ids == NULL) {
-				stdin_ids = strv_new();
-				while (fgets(line, sizeof(line), stdin) != NULL)
-					if (queue_id_valid(str_trim(line)))
-						strv_add(stdin_ids, str_trim(line));
-			}
-			for (i = 0; i < stdin_ids->argc; i++)
-				count += act(op->what, *def,
-				    stdin_ids->argv[i]);
-		} else
-			count += act(op->what, *def, op->arg);
+	if (strcmp(op->arg, "ALL") == 0)
+		return (do_all(op->what, def));
+	if (strcmp(op->arg, "-") == 0) {
+		if (stdin_ids == NULL) {
+			stdin_ids = strv_new();
+			while (fgets(line, sizeof(line), stdin) != NULL)
+				if (queue_id_valid(str_trim(line)))
+					strv_add(stdin_ids, str_trim(line));
+		}
+		for (i = 0; i < stdin_ids->argc; i++)
+			count += act_id(op->what, def, stdin_ids->argv[i]);
+		return (count);
 	}
-	return (count);
+	return (act_id(op->what, def, op->arg));
 }
 
 /* fix_name - a queue file named other than its I record: rename it */
@@ -283,6 +325,33 @@ structure(void)
 		    orphans, orphans == 1 ? "" : "s");
 }
 
+/*
+ * logging - the per-message lines go where the daemons' go (Postfix's
+ * postsuper logs them): maillog_file, else syslog; a maillog_file on the
+ * terminal (/dev/stdout) is the foreground master's, syslog then. The
+ * terminal sees them too, as Postfix's does.
+ */
+static void
+logging(void)
+{
+	const char *file = conf_str("maillog_file");
+	int	 flags = isatty(2) ? LOG_TO_STDERR : 0;
+	char	*ident;
+
+	if (strcmp(file, "/dev/stdout") == 0 || strcmp(file, "/dev/stderr")
+	    == 0)
+		file = "";
+	if (*file == 0)
+		flags |= LOG_TO_SYSLOG;
+	ident = xasprintf("%s/postsuper", conf_str("syslog_name"));
+	log_init(ident, flags);
+	free(ident);
+	if (*file && log_set_file(file) < 0) {
+		log_init(log_name(), flags | LOG_TO_SYSLOG);
+		log_warn("cannot open maillog_file %s: %m", file);
+	}
+}
+
 /* usage - bad invocation */
 static void __attribute__((noreturn))
 usage(void)
@@ -335,6 +404,7 @@ main(int argc, char **argv)
 	queue_cmd_init("postsuper", confdir);
 	for (i = 0; i < nover; i++)
 		queue_cmd_override("postsuper", over[i]);
+	logging();
 	if (optind < argc) {
 		queues = (const char **)&argv[optind];	/* NULL-ended */
 		for (i = optind; i < argc; i++)

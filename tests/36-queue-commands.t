@@ -10,6 +10,7 @@ with ids, ALL, "-" and queue names, and postsuper -s repairs.
 """
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -106,7 +107,8 @@ def main():
     os.makedirs(cf)
     with open(os.path.join(cf, 'main.cf'), 'w') as f:
         f.write('queue_directory = %s\nmyhostname = mx.example.net\n'
-                'message_size_limit = 2000\n' % q)
+                'message_size_limit = 2000\nmaillog_file = %s/maillog\n'
+                % (q, top))
     C = ['-c', cf]
     qmgr = None
     try:
@@ -294,6 +296,32 @@ def main():
         ok(files(os.path.join(q, 'incoming')) == [Cid] and
            b'Requeued: 1 message' in r.stderr and qmgr.wait(b'W'),
            'postsuper -r ALL hold: to incoming, qmgr woken', r.stderr)
+        # -r counts each message once; an unknown id is not counted
+        r = run(['postsuper'] + C + ['-r', B])
+        ok(B in files(os.path.join(q, 'incoming')) and
+           r.stderr == b'postsuper: Requeued: 1 message\n',
+           'postsuper -r ID of one deferred message: "Requeued: 1 message"',
+           r.stderr)
+        os.rename(os.path.join(q, 'incoming', B),
+                  os.path.join(q, 'deferred', B))
+        nosuch = 'NOSUCH' + A[6:]
+        r = run(['postsuper'] + C + ['-r', nosuch])
+        ok(r.returncode == 0 and
+           r.stderr == ('postsuper: %s: no such file\n' % nosuch).encode(),
+           'postsuper -r with an unknown id: "ID: no such file", not '
+           'counted', r.stderr)
+        r = run(['postsuper'] + C + ['-d', nosuch, '-h', nosuch])
+        ok(r.stderr == ('postsuper: %s: no such file\n' % nosuch).encode()
+           * 2, 'postsuper -d/-h with an unknown id: the same, no count',
+           r.stderr)
+        r = run(['postsuper'] + C + ['-r', 'ALL'])
+        ok(r.stderr == b'postsuper: Requeued: 3 messages\n' and
+           sorted(files(os.path.join(q, 'incoming'))) == sorted([A, B, Cid]),
+           'postsuper -r ALL over 3 messages (incoming, deferred): '
+           '"Requeued: 3 messages"', r.stderr)
+        for m in (A, B):
+            os.rename(os.path.join(q, 'incoming', m),
+                      os.path.join(q, 'deferred', m))
         r = run(['postsuper'] + C + ['-d', A])
         ok(A not in files(os.path.join(q, 'deferred')) and
            not os.path.exists(os.path.join(q, 'defer', A)) and
@@ -303,6 +331,26 @@ def main():
         ok(files(os.path.join(q, 'deferred')) == [] and
            files(os.path.join(q, 'incoming')) == [Cid],
            'postsuper -d ALL deferred: only that queue', r.stderr)
+        # every action is logged per message, as Postfix's postsuper
+        log = open(os.path.join(top, 'maillog')).read()
+
+        def logged(what):
+            return re.findall(r'postsuper\[\d+\]: (\w+): %s$' % what,
+                              log, re.M)
+        ok(logged('placed on hold').count(A) == 2 and
+           set(logged('placed on hold')) == {A, B, Cid},
+           'log: "ID: placed on hold" for every held message',
+           logged('placed on hold'))
+        ok(logged('released from hold').count(A) == 2 and
+           B in logged('released from hold'),
+           'log: "ID: released from hold"', logged('released from hold'))
+        ok(logged('requeued').count(A) == 1 and
+           logged('requeued').count(B) == 2 and
+           logged('requeued').count(Cid) == 2 and nosuch not in log,
+           'log: "ID: requeued", once per message requeued, never for '
+           'an unknown id', logged('requeued'))
+        ok(logged('removed').count(A) == 1 and B in logged('removed'),
+           'log: "ID: removed"', logged('removed'))
         r = run(['postsuper'] + C + ['-d', '../../etc/passwd'])
         ok(r.returncode == 64, 'postsuper -d with a bad id: EX_USAGE')
         r = run(['postsuper'] + C + ['-d', 'ALL', 'nosuchqueue'])
