@@ -296,10 +296,18 @@ is "$(store_count th.during@example.net)" 0 \
 
 # 3. LMTP over a unix socket relative to queue_directory.
 use 2
-instance_conf "virtual_transport=lmtp:unix:private/dovecot-lmtp"
-"$POSTERN_BIN/postern" -c "$INSTANCE_CONF" reload >/dev/null 2>&1
+qmgr_pid() {
+	ps -o pid=,args= --ppid "$INSTANCE_PID" 2>/dev/null |
+		awk '$2 ~ /(^|\/)qmgr$/ { print $1 }'
+}
+oldq=$(qmgr_pid)
+instance_conf "virtual_transport=lmtp:unix:private/dovecot-lmtp" &&
+	"$POSTERN_BIN/postern" -c "$INSTANCE_CONF" reload >/dev/null 2>&1
 ok $? "instance 2: virtual_transport = lmtp:unix:private/dovecot-lmtp, reload"
-sleep 1
+# The new configuration is qmgr's once a new qmgr runs and the old one,
+# drained, is gone.
+wait_for "q=\$(qmgr_pid); [ -n \"\$q\" ] && ! grep -qx '$oldq' <<<\"\$q\"" 15
+ok $? "a new qmgr runs (was ${oldq:-none}, now $(qmgr_pid))"
 out=$(send 2 th.unix@example.net john@example.org)
 like "$out" '^accepted 250' "instance 2 accepts a message"
 uqid=$(qid_of "$out")
