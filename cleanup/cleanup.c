@@ -40,6 +40,7 @@
  *	with Postfix's wording (conf_table.h).
  */
 #include <ctype.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -61,6 +62,9 @@
 #include "str.h"
 #include "xalloc.h"
 
+/* Postfix's cleanup daemon labels these lines; ours runs in the caller. */
+#define CLEANUP_LOG	"cleanup"
+
 #define CANON_ENV_FROM	(1 << 0)
 #define CANON_ENV_RCPT	(1 << 1)
 #define CANON_HDR_FROM	(1 << 2)
@@ -77,6 +81,7 @@ struct cleanup_maps {
 	int	 auth_header;		/* smtpd_sasl_authenticated_header */
 	struct strv *drop;		/* message_drop_headers, lower case */
 	long	 hop_limit;		/* hopcount_limit */
+	long	 header_limit;		/* header_size_limit */
 	struct strv *warned;
 };
 
@@ -143,6 +148,8 @@ cleanup_maps_new(void)
 		CONF_STR("mydomain", &m->mydomain),
 		CONF_BOOL("smtpd_sasl_authenticated_header", &m->auth_header),
 		CONF_LONG("hopcount_limit", &m->hop_limit, 1, CONF_NOMAX),
+		CONF_LONG("header_size_limit", &m->header_limit, 1,
+		    CONF_NOMAX),
 		CONF_END,
 	};
 	struct strv *v;
@@ -222,8 +229,9 @@ cleanup_map_addr(struct cleanup_maps *m, struct maplist *l,
 	st = maplist_lookup_addr(l, addr, cleanup_is_local(m, addr)
 	    ? MAP_ADDR_USER : 0, &val);
 	if (st == MAP_RETRY) {
-		log_warn("canonical map lookup problem for %s: %s",
-		    log_safe(addr), maplist_error(l) ? maplist_error(l) : "");
+		log_warn_as(CLEANUP_LOG,
+		    "canonical map lookup problem for %s: %s", log_safe(addr),
+		    maplist_error(l) ? maplist_error(l) : "");
 		return (-1);
 	}
 	if (st == MAP_NOTFOUND)
@@ -551,13 +559,15 @@ cleanup_edit(struct cleanup_state *s, int replace, const char *where,
 	char	*shown;
 
 	if (*arg == 0) {
-		log_warn("%s action without text in %s map", act, map);
+		log_warn_as(CLEANUP_LOG, "%s action without text in %s map",
+		    act, map);
 		return (ACT_KEEP);
 	}
 	if (strcmp(where, "header") == 0
 	    && !cleanup_is_header_start(arg, strlen(arg))) {
-		log_warn("bad %s header text \"%s\" in %s map -- need "
-		    "\"headername: headervalue\"", act, log_safe(arg), map);
+		log_warn_as(CLEANUP_LOG, "bad %s header text \"%s\" in %s "
+		    "map -- need \"headername: headervalue\"", act,
+		    log_safe(arg), map);
 		return (ACT_KEEP);
 	}
 	shown = xstrdup(log_safe(arg));	/* log_safe's ring is reused */
@@ -639,11 +649,13 @@ cleanup_action(struct cleanup_state *s, const char *where,
 					break;
 			if (i == s->m->warned->argc) {
 				strv_add(s->m->warned, word);
-				log_warn("header/body_checks action %s is not "
-				    "supported by postern; ignored", word);
+				log_warn_as(CLEANUP_LOG, "header/body_checks "
+				    "action %s is not supported by postern; "
+				    "ignored", word);
 			}
 		} else
-			log_warn("unknown header/body_checks action: %s",
+			log_warn_as(CLEANUP_LOG,
+			    "unknown header/body_checks action: %s",
 			    log_safe(value));
 	}
 	free(safe);
@@ -754,7 +766,8 @@ cleanup_header(struct cleanup_state *s, const char *h, size_t len)
 		*d = 0;
 		st = maplist_lookup(m->header_checks, flat, &val);
 		if (st == MAP_RETRY) {
-			log_warn("header_checks lookup problem: %s",
+			log_warn_as(CLEANUP_LOG,
+			    "header_checks lookup problem: %s",
 			    maplist_error(m->header_checks));
 			s->retry = 1;
 		} else if (st == MAP_FOUND) {
@@ -785,7 +798,7 @@ cleanup_body_line(struct cleanup_state *s, const char *l, size_t len,
 	line = xstrndup(l, len);
 	st = maplist_lookup(s->m->body_checks, line, &val);
 	if (st == MAP_RETRY) {
-		log_warn("body_checks lookup problem: %s",
+		log_warn_as(CLEANUP_LOG, "body_checks lookup problem: %s",
 		    maplist_error(s->m->body_checks));
 		s->retry = 1;
 	} else if (st == MAP_FOUND) {
@@ -797,70 +810,6 @@ cleanup_body_line(struct cleanup_state *s, const char *l, size_t len,
 	return (act);
 }
 
-/* cleanup_pass1 - headers and body; returns the offset where the
- * header block ends in s->msg */
-static size_t
-cleanup_pass1(struct cleanup_state *s, const char *msg, size_t len)
-{
-	const char *p = msg, *end = msg + len, *nl, *hstart = NULL;
-	size_t	 llen, hdr_end = 0, checked = 0;
-	int	 in_headers = 1, act;
-	char	*repl = NULL;
-
-	while (p < end && s->status == CLEANUP_OK) {
-		nl = memchr(p, '\n', (size_t)(end - p));
-		llen = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		if (in_headers) {
-			if (hstart && llen > 0 && (*p == ' ' || *p == '\t')) {
-				p += llen + (nl != NULL);
-				continue;	/* continuation line */
-			}
-			if (hstart) {
-				cleanup_header(s, hstart, (size_t)(p - hstart)
-				    - 1);
-				hstart = NULL;
-				if (s->status != CLEANUP_OK)
-					break;
-			}
-			if (llen > 0 && cleanup_is_header_start(p, llen)) {
-				hstart = p;
-				p += llen + (nl != NULL);
-				continue;
-			}
-			in_headers = 0;
-			hdr_end = BUF_LEN(s->msg);
-		}
-		act = ACT_KEEP;
-		if (s->m->body_checks && checked < (size_t)s->m->body_limit)
-			act = cleanup_body_line(s, p, llen, &repl);
-		checked += llen + 1;
-		if (act == ACT_KEEP)
-			buf_append(s->msg, p, llen + (nl != NULL));
-		else if (act == ACT_REPLACE) {
-			buf_puts(s->msg, repl);
-			if (nl != NULL)
-				buf_putc(s->msg, '\n');
-			free(repl);
-			repl = NULL;
-		}
-		p += llen + (nl != NULL);
-	}
-	if (hstart && s->status == CLEANUP_OK) {	/* headers to the end */
-		if (end[-1] == '\n')
-			cleanup_header(s, hstart, (size_t)(end - hstart) - 1);
-		else {			/* keep the missing final LF missing */
-			size_t	 before = BUF_LEN(s->msg);
-
-			cleanup_header(s, hstart, (size_t)(end - hstart));
-			if (BUF_LEN(s->msg) > before)
-				buf_truncate(s->msg, BUF_LEN(s->msg) - 1);
-		}
-	}
-	if (in_headers)
-		hdr_end = BUF_LEN(s->msg);
-	return (hdr_end);
-}
-
 /* cleanup_flush_logs - the remembered action lines, with the id */
 static void
 cleanup_flush_logs(struct cleanup_state *s, const char *id)
@@ -868,7 +817,7 @@ cleanup_flush_logs(struct cleanup_state *s, const char *id)
 	size_t	 i;
 
 	for (i = 0; i < s->logs->argc; i++)
-		log_info("%s: %s", id && *id ? id : "NOQUEUE",
+		log_info_as(CLEANUP_LOG, "%s: %s", id && *id ? id : "NOQUEUE",
 		    s->logs->argv[i]);
 }
 
@@ -953,73 +902,206 @@ cleanup_added_headers(struct cleanup_state *s, const char *id, time_t now,
 	}
 }
 
-/* cleanup_write - pass 2: the queue file */
-static int
-cleanup_write(struct cleanup_state *s, const char *sender, char **rcpts,
-    size_t hdr_end)
-{
-	const struct cleanup_input *in = s->in;
+/*
+ * The stream: one message arriving in pieces (cleanup_stream_write()).
+ * Only one physical line (while it must be seen whole: headers, lines
+ * body_checks still reads) and one logical header are held, each at
+ * most header_size_limit bytes (Postfix discards the excess of a longer
+ * header; a longer body line is checked in pieces, as Postfix checks
+ * its line_length_limit records); everything else goes to the queue
+ * file as it arrives.
+ */
+struct cleanup_stream {
+	struct cleanup_state s;
 	struct queue_writer *w;
-	struct buf *head = buf_new(512);
-	char	 err[256], date[80];
-	const char *id;
-	time_t	 now = time(NULL);
-	size_t	 i;
-	int	 ok;
+	char	*sender, **rcpts;
+	struct buf *line;		/* physical line being assembled */
+	struct buf *hdr;		/* logical header being assembled */
+	int	 have_hdr;		/* hdr holds a header (maybe "") */
+	int	 hdr_no_lf;		/* the message ended inside it */
+	int	 in_headers;
+	int	 skip_eol;		/* drop the rest of a long header line */
+	size_t	 checked;		/* body bytes body_checks saw */
+	time_t	 now;
+	char	 date[80];
+	char	 err[256];		/* first write error */
+};
 
-	w = queue_writer_new(in->queue_dir, s->hold ? "hold" : "incoming", err,
-	    sizeof(err));
-	if (w == NULL) {
-		log_warn("%s: %s", in->log_prefix ? in->log_prefix : "cleanup",
-		    err);
-		buf_free(head);
-		return (cleanup_defer(s, "queue file write error"));
+#define STREAM_OUT	16384		/* flush s->msg past this */
+
+/* stream_out - hand the pending output to the queue file */
+static void
+stream_out(struct cleanup_stream *st)
+{
+	struct cleanup_state *s = &st->s;
+
+	if (BUF_LEN(s->msg) == 0)
+		return;
+	if (st->w && !st->err[0]
+	    && queue_writer_body(st->w, BUF_STR(s->msg), BUF_LEN(s->msg)) < 0)
+		snprintf(st->err, sizeof(st->err), "write: %s",
+		    strerror(errno));
+	buf_reset(s->msg);
+}
+
+/* stream_hdr_add - add to the logical header, up to the limit */
+static void
+stream_hdr_add(struct cleanup_stream *st, const char *p, size_t len)
+{
+	size_t	 room, have = BUF_LEN(st->hdr);
+
+	room = have < (size_t)st->s.m->header_limit
+	    ? (size_t)st->s.m->header_limit - have : 0;
+	buf_append(st->hdr, p, len < room ? len : room);
+	st->have_hdr = 1;
+}
+
+/* stream_header_done - the pending logical header goes out */
+static void
+stream_header_done(struct cleanup_stream *st)
+{
+	struct cleanup_state *s = &st->s;
+	size_t	 before = BUF_LEN(s->msg);
+
+	if (!st->have_hdr)
+		return;
+	cleanup_header(s, BUF_STR(st->hdr), BUF_LEN(st->hdr));
+	if (st->hdr_no_lf && BUF_LEN(s->msg) > before)
+		buf_truncate(s->msg, BUF_LEN(s->msg) - 1); /* keep it missing */
+	buf_reset(st->hdr);
+	st->have_hdr = st->hdr_no_lf = 0;
+}
+
+/* stream_headers_end - the header block ended: added headers follow */
+static void
+stream_headers_end(struct cleanup_stream *st)
+{
+	st->in_headers = 0;
+	if (st->w)
+		cleanup_added_headers(&st->s, queue_writer_id(st->w), st->now,
+		    st->date, st->s.msg);
+}
+
+/* stream_body_line - body_checks (while in the checked part), copy */
+static void
+stream_body_line(struct cleanup_stream *st, const char *l, size_t llen,
+    int nl)
+{
+	struct cleanup_state *s = &st->s;
+	char	*repl = NULL;
+	int	 act = ACT_KEEP;
+
+	if (s->m->body_checks && st->checked < (size_t)s->m->body_limit)
+		act = cleanup_body_line(s, l, llen, &repl);
+	st->checked += llen + 1;
+	if (act == ACT_KEEP)
+		buf_append(s->msg, l, llen + (nl != 0));
+	else if (act == ACT_REPLACE) {
+		buf_puts(s->msg, repl);
+		if (nl)
+			buf_putc(s->msg, '\n');
 	}
-	if (in->flags & CLEANUP_FLAG_NOSYNC)
-		queue_writer_nosync(w);	/* smtpd's group commit syncs */
-	id = queue_writer_id(w);
-	snprintf(s->out->queue_id, sizeof(s->out->queue_id), "%s", id);
-	cleanup_format_date(now, date, sizeof(date));
-	queue_writer_sender(w, sender);
-	for (i = 0; in->attrs && in->attrs[i] && in->attrs[i + 1]; i += 2)
-		queue_writer_attr(w, in->attrs[i], in->attrs[i + 1]);
-	for (i = 0; i < in->nrcpts; i++)
-		queue_writer_rcpt(w, rcpts[i], in->rcpts[i].orcpt
-		    ? in->rcpts[i].orcpt : strcmp(rcpts[i], in->rcpts[i].addr)
-		    ? in->rcpts[i].addr : NULL, in->rcpts[i].notify);
-	if (in->received)
-		buf_printf(head, "%s\n", in->received);
-	else if (!(in->flags & CLEANUP_FLAG_NO_RECEIVED)) {
-		cleanup_format_received(head, in->attrs, s->m->myhostname, id,
-		    in->nrcpts == 1 ? in->rcpts[0].addr : NULL, date,
-		    s->m->auth_header);
-		buf_putc(head, '\n');
+	free(repl);
+}
+
+/*
+ * stream_line - one physical line (without its LF; nl: it had one) in
+ * the order the whole-message pass used to see it: continuation lines
+ * join the header, the first line that is neither ends the header block
+ * and is the first body line
+ */
+static void
+stream_line(struct cleanup_stream *st, const char *l, size_t llen, int nl)
+{
+	if (st->in_headers) {
+		if (st->have_hdr && llen > 0 && (*l == ' ' || *l == '\t')) {
+			stream_hdr_add(st, "\n", 1);
+			stream_hdr_add(st, l, llen);
+			st->hdr_no_lf = !nl;
+			return;
+		}
+		stream_header_done(st);
+		if (st->s.status != CLEANUP_OK)
+			return;
+		if (llen > 0 && cleanup_is_header_start(l, llen)) {
+			stream_hdr_add(st, l, llen);
+			st->hdr_no_lf = !nl;
+			return;
+		}
+		stream_headers_end(st);
 	}
-	ok = queue_writer_body(w, BUF_STR(head), BUF_LEN(head)) == 0
-	    && queue_writer_body(w, BUF_STR(s->msg), hdr_end) == 0;
-	buf_reset(head);
-	cleanup_added_headers(s, id, now, date, head);
-	ok = ok && queue_writer_body(w, BUF_STR(head), BUF_LEN(head)) == 0
-	    && queue_writer_body(w, BUF_STR(s->msg) + hdr_end,
-	    BUF_LEN(s->msg) - hdr_end) == 0;
-	buf_free(head);
-	/*
-	 * commit frees the writer (and with it id) whatever its outcome;
-	 * after a failed write or finish the writer is still ours to abort.
-	 * Log with the copy in s->out->queue_id.
-	 */
-	if (!ok || queue_writer_finish(w, err, sizeof(err)) < 0) {
-		if (!ok)
-			snprintf(err, sizeof(err), "write error");
-		queue_writer_abort(w);
-	} else if ((in->flags & CLEANUP_FLAG_PICKUP)
-	    ? queue_writer_commit_pickup(w, in->pickup_id ? in->pickup_id : "",
-	    err, sizeof(err)) == 0
-	    : queue_writer_commit(w, err, sizeof(err)) == 0)
-		return (CLEANUP_OK);
-	log_warn("%s: queue file write error: %s", s->out->queue_id, err);
-	s->out->queue_id[0] = 0;
-	return (cleanup_defer(s, "queue file write error"));
+	stream_body_line(st, l, llen, nl);
+}
+
+/*
+ * stream_long_line - the physical line passed header_size_limit before
+ * its LF: a header (or continuation) keeps what it has and drops the
+ * rest of the line; a body line is checked (or copied) as a piece
+ */
+static void
+stream_long_line(struct cleanup_stream *st)
+{
+	const char *l = BUF_STR(st->line);
+	size_t	 llen = BUF_LEN(st->line);
+
+	if (st->in_headers && ((st->have_hdr && (*l == ' ' || *l == '\t'))
+	    || cleanup_is_header_start(l, llen))) {
+		stream_line(st, l, llen, 1);
+		st->skip_eol = 1;
+	} else {
+		if (st->in_headers) {
+			stream_header_done(st);
+			if (st->s.status != CLEANUP_OK)
+				return;
+			stream_headers_end(st);
+		}
+		stream_body_line(st, l, llen, 0);
+	}
+	buf_reset(st->line);
+}
+
+/* stream_whole_lines - lines must be seen whole: headers, body_checks */
+static int
+stream_whole_lines(struct cleanup_stream *st)
+{
+	return (st->in_headers || (st->s.m->body_checks
+	    && st->checked < (size_t)st->s.m->body_limit));
+}
+
+/* cleanup_stream_write - message bytes (LF endings), any cut */
+void
+cleanup_stream_write(struct cleanup_stream *st, struct cleanup_maps *m,
+    const char *p, size_t len)
+{
+	const char *nl;
+	size_t	 n;
+
+	st->s.m = m;
+	while (len > 0 && st->s.status == CLEANUP_OK && st->w) {
+		nl = memchr(p, '\n', len);
+		n = nl ? (size_t)(nl - p) + 1 : len;
+		if (st->skip_eol) {
+			st->skip_eol = nl == NULL;
+		} else if (BUF_LEN(st->line) == 0 && !stream_whole_lines(st)) {
+			stream_out(st);		/* the body, straight through */
+			if (!st->err[0] && queue_writer_body(st->w, p, n) < 0)
+				snprintf(st->err, sizeof(st->err), "write: %s",
+				    strerror(errno));
+		} else {
+			buf_append(st->line, p, n);
+			if (nl) {
+				stream_line(st, BUF_STR(st->line),
+				    BUF_LEN(st->line) - 1, 1);
+				buf_reset(st->line);
+			} else if (BUF_LEN(st->line) >= (size_t)m->header_limit)
+				stream_long_line(st);
+		}
+		p += n;
+		len -= n;
+		if (BUF_LEN(st->s.msg) >= STREAM_OUT)
+			stream_out(st);
+	}
+	stream_out(st);
 }
 
 /* cleanup_envelope - rewrite sender and recipients; -1 on map trouble */
@@ -1040,66 +1122,197 @@ cleanup_envelope(struct cleanup_state *s, char **sender, char **rcpts)
 	return (0);
 }
 
-/* cleanup_message - rewrite, check and enqueue one message */
+/* stream_begin - the queue file: envelope, then the Received: header */
+static int
+stream_begin(struct cleanup_stream *st)
+{
+	struct cleanup_state *s = &st->s;
+	const struct cleanup_input *in = s->in;
+	const char *id;
+	char	 err[256];
+	size_t	 i;
+
+	st->w = queue_writer_new(in->queue_dir, "incoming", err, sizeof(err));
+	if (st->w == NULL) {
+		log_warn_as(CLEANUP_LOG, "%s: %s", in->log_prefix
+		    ? in->log_prefix : "cleanup", err);
+		return (-1);
+	}
+	if (in->flags & CLEANUP_FLAG_NOSYNC)
+		queue_writer_nosync(st->w);	/* smtpd's group commit syncs */
+	id = queue_writer_id(st->w);
+	snprintf(s->out->queue_id, sizeof(s->out->queue_id), "%s", id);
+	if (in->begun)			/* smtpd logs "ID: client=" */
+		in->begun(in->begun_ctx, id);
+	st->now = time(NULL);
+	cleanup_format_date(st->now, st->date, sizeof(st->date));
+	queue_writer_sender(st->w, st->sender);
+	for (i = 0; in->attrs && in->attrs[i] && in->attrs[i + 1]; i += 2)
+		queue_writer_attr(st->w, in->attrs[i], in->attrs[i + 1]);
+	for (i = 0; i < in->nrcpts; i++)
+		queue_writer_rcpt(st->w, st->rcpts[i], in->rcpts[i].orcpt
+		    ? in->rcpts[i].orcpt : strcmp(st->rcpts[i],
+		    in->rcpts[i].addr) ? in->rcpts[i].addr : NULL,
+		    in->rcpts[i].notify);
+	if (in->received)
+		buf_printf(s->msg, "%s\n", in->received);
+	else if (!(in->flags & CLEANUP_FLAG_NO_RECEIVED)) {
+		cleanup_format_received(s->msg, in->attrs, s->m->myhostname,
+		    id, in->nrcpts == 1 ? in->rcpts[0].addr : NULL, st->date,
+		    s->m->auth_header);
+		buf_putc(s->msg, '\n');
+	}
+	return (0);
+}
+
+/* cleanup_stream_open - rewrite the envelope, begin the queue file */
+struct cleanup_stream *
+cleanup_stream_open(struct cleanup_maps *m, const struct cleanup_input *in,
+    struct cleanup_result *out)
+{
+	struct cleanup_stream *st = xcalloc(1, sizeof(*st));
+	struct cleanup_state *s = &st->s;
+
+	memset(out, 0, sizeof(*out));
+	s->m = m;
+	s->in = in;
+	s->out = out;
+	s->status = CLEANUP_OK;
+	s->logs = strv_new();
+	s->msg = buf_new(1024);
+	st->line = buf_new(256);
+	st->hdr = buf_new(256);
+	st->in_headers = 1;
+	st->rcpts = xcalloc(in->nrcpts + 1, sizeof(*st->rcpts));
+	if (cleanup_envelope(s, &st->sender, st->rcpts) < 0)
+		s->status = cleanup_defer(s, "temporary lookup failure");
+	else if (stream_begin(st) < 0)
+		s->status = cleanup_defer(s, "queue file write error");
+	return (st);
+}
+
+/* stream_free - release everything, remove an uncommitted file */
+static void
+stream_free(struct cleanup_stream *st)
+{
+	size_t	 i;
+
+	queue_writer_abort(st->w);
+	for (i = 0; i < st->s.in->nrcpts; i++)
+		free(st->rcpts[i]);
+	free(st->rcpts);
+	free(st->sender);
+	free(st->s.msgid);
+	buf_free(st->s.msg);
+	buf_free(st->line);
+	buf_free(st->hdr);
+	strv_free(st->s.logs);
+	free(st);
+}
+
+/* cleanup_stream_abort - drop the message (client gone, size, ...) */
+void
+cleanup_stream_abort(struct cleanup_stream *st)
+{
+	if (st == NULL)
+		return;
+	st->s.out->queue_id[0] = 0;
+	stream_free(st);
+}
+
+/* stream_commit - finish, fsync (unless NOSYNC), rename: the commit */
+static int
+stream_commit(struct cleanup_stream *st)
+{
+	struct cleanup_state *s = &st->s;
+	const struct cleanup_input *in = s->in;
+	struct queue_writer *w = st->w;
+	char	 err[256];
+
+	st->w = NULL;			/* commit and abort free it */
+	if (s->hold)
+		queue_writer_subdir(w, "hold");
+	if (st->err[0] || queue_writer_finish(w, err, sizeof(err)) < 0) {
+		if (st->err[0])
+			snprintf(err, sizeof(err), "%s", st->err);
+		queue_writer_abort(w);
+	} else if ((in->flags & CLEANUP_FLAG_PICKUP)
+	    ? queue_writer_commit_pickup(w, in->pickup_id ? in->pickup_id : "",
+	    err, sizeof(err)) == 0
+	    : queue_writer_commit(w, err, sizeof(err)) == 0)
+		return (CLEANUP_OK);
+	log_warn_as(CLEANUP_LOG, "%s: queue file write error: %s",
+	    s->out->queue_id, err);
+	s->out->queue_id[0] = 0;
+	return (cleanup_defer(s, "queue file write error"));
+}
+
+/* cleanup_stream_close - the end of the message: checks, commit */
+int
+cleanup_stream_close(struct cleanup_stream *st, struct cleanup_maps *m)
+{
+	struct cleanup_state *s = &st->s;
+	struct cleanup_result *out = s->out;
+	int	 rc;
+
+	s->m = m;
+	if (s->status == CLEANUP_OK && st->w) {
+		if (BUF_LEN(st->line) && !st->skip_eol)	/* no final LF */
+			stream_line(st, BUF_STR(st->line), BUF_LEN(st->line),
+			    0);
+		if (s->status == CLEANUP_OK && st->in_headers) {
+			stream_header_done(st);
+			if (s->status == CLEANUP_OK)
+				stream_headers_end(st);
+		}
+		stream_out(st);
+	}
+	if (s->status == CLEANUP_DEFER && st->w == NULL) {
+		rc = CLEANUP_DEFER;	/* envelope map or file trouble */
+		goto done;
+	}
+	if (s->retry && s->status != CLEANUP_REJECT) {
+		cleanup_flush_logs(s, NULL);
+		rc = cleanup_defer(s, "temporary lookup failure");
+		goto done;
+	}
+	if (s->status == CLEANUP_OK && m->hop_limit > 0
+	    && s->hops >= m->hop_limit) {
+		snprintf(out->reply, sizeof(out->reply),
+		    "554 5.4.0 Error: too many hops");
+		cleanup_log_action(s, "5.4.0 Error: too many hops",
+		    "reject: %ld Received: headers", s->hops);
+		s->status = CLEANUP_REJECT;
+	}
+	if (s->status != CLEANUP_OK) {
+		cleanup_flush_logs(s, NULL);
+		rc = s->status;
+		goto done;
+	}
+	rc = stream_commit(st);
+	if (rc == CLEANUP_OK) {
+		out->hold = s->hold;
+		cleanup_flush_logs(s, out->queue_id);
+		if (s->msgid)
+			log_info_as(CLEANUP_LOG, "%s: message-id=%s",
+			    out->queue_id, s->msgid);
+	} else
+		cleanup_flush_logs(s, NULL);
+done:
+	if (rc != CLEANUP_OK)
+		out->queue_id[0] = 0;
+	stream_free(st);
+	return (rc);
+}
+
+/* cleanup_message - rewrite, check and enqueue one whole message */
 int
 cleanup_message(struct cleanup_maps *m, const struct cleanup_input *in,
     struct cleanup_result *out)
 {
-	struct cleanup_state s;
-	char	*sender = NULL, **rcpts;
-	size_t	 hdr_end, i;
-	int	 rc;
+	struct cleanup_stream *st = cleanup_stream_open(m, in, out);
 
-	memset(out, 0, sizeof(*out));
-	memset(&s, 0, sizeof(s));
-	s.m = m;
-	s.in = in;
-	s.out = out;
-	s.status = CLEANUP_OK;
-	s.logs = strv_new();
-	s.msg = buf_new(in->message_len + 1024);
-	rcpts = xcalloc(in->nrcpts + 1, sizeof(*rcpts));
-	if (cleanup_envelope(&s, &sender, rcpts) < 0) {
-		rc = cleanup_defer(&s, "temporary lookup failure");
-		goto done;
-	}
-	hdr_end = cleanup_pass1(&s, in->message ? in->message : "",
+	cleanup_stream_write(st, m, in->message ? in->message : "",
 	    in->message_len);
-	if (s.retry && s.status != CLEANUP_REJECT) {
-		cleanup_flush_logs(&s, NULL);
-		rc = cleanup_defer(&s, "temporary lookup failure");
-		goto done;
-	}
-	if (s.status == CLEANUP_OK && m->hop_limit > 0
-	    && s.hops >= m->hop_limit) {
-		snprintf(out->reply, sizeof(out->reply),
-		    "554 5.4.0 Error: too many hops");
-		cleanup_log_action(&s, "5.4.0 Error: too many hops",
-		    "reject: %ld Received: headers", s.hops);
-		s.status = CLEANUP_REJECT;
-	}
-	if (s.status != CLEANUP_OK) {
-		cleanup_flush_logs(&s, NULL);
-		rc = s.status;
-		goto done;
-	}
-	rc = cleanup_write(&s, sender, rcpts, hdr_end);
-	if (rc == CLEANUP_OK) {
-		out->hold = s.hold;
-		cleanup_flush_logs(&s, out->queue_id);
-		if (s.msgid)
-			log_info("%s: message-id=%s", out->queue_id, s.msgid);
-	} else
-		cleanup_flush_logs(&s, NULL);
-done:
-	if (rc != CLEANUP_OK)
-		out->queue_id[0] = 0;
-	for (i = 0; i < in->nrcpts; i++)
-		free(rcpts[i]);
-	free(rcpts);
-	free(sender);
-	free(s.msgid);
-	buf_free(s.msg);
-	strv_free(s.logs);
-	return (rc);
+	return (cleanup_stream_close(st, m));
 }

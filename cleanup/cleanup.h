@@ -8,6 +8,14 @@
  *	void	cleanup_maps_free(struct cleanup_maps *m);
  *	int	cleanup_message(struct cleanup_maps *m,
  *	    const struct cleanup_input *in, struct cleanup_result *out);
+ *
+ *	struct cleanup_stream *cleanup_stream_open(struct cleanup_maps *m,
+ *	    const struct cleanup_input *in, struct cleanup_result *out);
+ *	void	cleanup_stream_write(struct cleanup_stream *st,
+ *	    struct cleanup_maps *m, const char *p, size_t len);
+ *	int	cleanup_stream_close(struct cleanup_stream *st,
+ *	    struct cleanup_maps *m);
+ *	void	cleanup_stream_abort(struct cleanup_stream *st);
  * DESCRIPTION
  *	Blocking code for a worker thread, with that thread's maps
  *	(canonical_maps, sender_canonical_maps, recipient_canonical_maps,
@@ -38,6 +46,19 @@
  *	    temporary .pickup.<in->pickup_id>.<queue id> and its directory
  *	    synced (queue_writer_commit_pickup()); the caller completes
  *	    the commit with queue_pickup_finish() (QUEUE.md, state S1).
+ *	The same as a stream, for a message that arrives in pieces (smtpd
+ *	DATA): cleanup_stream_open() rewrites the envelope and begins the
+ *	queue file (incoming/.ID, in->begun is called with the id), each
+ *	cleanup_stream_write() passes the next bytes (cut anywhere) through
+ *	the header and body logic into the file, cleanup_stream_close()
+ *	ends it (hop count, commit as above) and returns the result;
+ *	cleanup_stream_abort() removes the unfinished file. Each call may
+ *	run on a different worker thread, with that thread's maps m (in
+ *	and out must live until close or abort). The stream holds one line
+ *	and one header, each at most header_size_limit bytes (Postfix
+ *	discards the excess of a longer header; a longer body line is
+ *	checked by body_checks in pieces), whatever the message size.
+ *	cleanup_message() is open, one write, close.
  *	Results: CLEANUP_OK (queue_id set; with hold set when a HOLD
  *	action put it in hold/ instead), CLEANUP_DISCARD (nothing queued,
  *	the client still gets 250), CLEANUP_REJECT (reply "550 5.7.1
@@ -92,6 +113,11 @@ struct cleanup_input {
 					 * CLEANUP_FLAG_NO_RECEIVED */
 	const char *log_prefix;		/* "client[addr]" for logs */
 	const char *pickup_id;		/* maildrop id, CLEANUP_FLAG_PICKUP */
+	void	(*begun)(void *, const char *);	/* called with the queue id
+						 * when the file is begun,
+						 * before any cleanup line
+						 * (smtpd logs client=) */
+	void	*begun_ctx;
 };
 
 struct cleanup_result {
@@ -106,5 +132,14 @@ struct cleanup_maps *cleanup_maps_new(void);
 void	 cleanup_maps_free(struct cleanup_maps *);
 int	 cleanup_message(struct cleanup_maps *, const struct cleanup_input *,
 	    struct cleanup_result *);
+
+struct cleanup_stream;
+
+struct cleanup_stream *cleanup_stream_open(struct cleanup_maps *,
+	    const struct cleanup_input *, struct cleanup_result *);
+void	 cleanup_stream_write(struct cleanup_stream *, struct cleanup_maps *,
+	    const char *, size_t);
+int	 cleanup_stream_close(struct cleanup_stream *, struct cleanup_maps *);
+void	 cleanup_stream_abort(struct cleanup_stream *);
 
 #endif

@@ -46,6 +46,8 @@
  *
  *	void	queue_writer_warn(struct queue_writer *w, long when);
  *	void	queue_writer_nosync(struct queue_writer *w);
+ *	void	queue_writer_subdir(struct queue_writer *w,
+ *	    const char *subdir);
  *	int	queue_sync_fs(const char *path);
  *
  *	char	*queue_path(const char *queue_dir, const char *subdir,
@@ -90,6 +92,9 @@
  *	which then fails). The delay-warning time defaults to arrival +
  *	delay_warning_time (main.cf; 0 = none); queue_writer_warn()
  *	overrides it (0 = no warning for this message).
+ *	queue_writer_subdir() makes the commit rename the file into
+ *	another directory of the queue (hold/ when cleanup finds a HOLD
+ *	action in a message it has been writing into incoming/).
  *
  *	Group commit with one flush: after queue_writer_nosync(w),
  *	finish does not fsync the file; the caller commits (renames) a
@@ -219,6 +224,7 @@ int	 queue_writer_commit(struct queue_writer *, char *, size_t);
 void	 queue_writer_abort(struct queue_writer *);
 void	 queue_writer_warn(struct queue_writer *, long);
 void	 queue_writer_nosync(struct queue_writer *);
+void	 queue_writer_subdir(struct queue_writer *, const char *);
 int	 queue_sync_fs(const char *);
 int	 queue_sync_dir(const char *, const char *);
 int	 queue_writer_commit_pickup(struct queue_writer *, const char *,

@@ -79,10 +79,15 @@ struct smtpd_data {
 	int	 bare_lf;		/* stopped at a forbidden bare LF */
 	int	 too_big;
 	long	 nbare_lf;		/* bare LFs accepted */
-	size_t	 size;
+	size_t	 size;			/* octets as transmitted, RFC 1870 */
 	size_t	 limit;
-	struct buf *msg;		/* LF endings, unstuffed */
+	struct buf *msg;		/* LF endings, unstuffed; the session
+					 * drains it every SMTPD_DATA_CHUNK */
+	void	*queue;			/* the queue file being written */
+	void	 (*drop)(void *);	/* smtpd_data_free: abandon it */
 };
+
+#define SMTPD_DATA_CHUNK	16384	/* bytes per write to the queue */
 
 void	 smtpd_data_init(struct smtpd_data *, size_t, int);
 size_t	 smtpd_data_feed(struct smtpd_data *, const char *, size_t);
@@ -237,6 +242,8 @@ const char *smtpd_tls_error(struct bufferevent *, char *, size_t);
 
 /* Queueing (smtpd_queue.c) */
 struct workq;
+void	 smtpd_queue_begin(struct smtpd_session *, struct workq *);
+void	 smtpd_queue_chunk(struct smtpd_session *, struct workq *);
 void	 smtpd_queue_message(struct smtpd_session *, struct workq *);
 void	 smtpd_queue_done_reply(struct smtpd_session *, int, const char *);
 

@@ -27,9 +27,18 @@
  *	stores LF line endings), dot-stuffing is undone, all other bytes
  *	(8-bit, NUL, long lines) are kept exactly.
  *
- *	Past limit bytes (message_size_limit; 0 = none) the reader keeps
- *	consuming to the end but stores nothing more and sets d->too_big:
- *	the client gets its 552 only after the final dot.
+ *	The caller drains d->msg as it fills (smtpd streams it into the
+ *	queue file in chunks of SMTPD_DATA_CHUNK bytes), so a session holds
+ *	one chunk whatever the message size.
+ *
+ *	d->size counts the message as RFC 1870 and Postfix's smtpd do: the
+ *	octets as transmitted, each line end as the two octets of CRLF
+ *	(also a bare LF accepted as a line end), without the dots removed
+ *	by unstuffing and without the final ".CRLF". Past limit bytes
+ *	(message_size_limit; 0 = none) the reader keeps consuming to the
+ *	end but stores nothing more and sets d->too_big: the client gets
+ *	its 552 only after the final dot. So a message of exactly limit
+ *	octets (the advertised SIZE) is accepted, one more is not.
  * DIAGNOSTICS
  *	None: every input has a defined outcome.
  */
@@ -47,11 +56,12 @@
 #define D_LINE		4	/* inside a line */
 #define D_CR		5	/* inside a line, after CR */
 
-/* data_put - store message bytes, up to the limit */
+/* data_put - store message bytes, up to the limit; a line end (LF
+ * here) counts as the CRLF that carried it (RFC 1870) */
 static void
 data_put(struct smtpd_data *d, const char *p, size_t len)
 {
-	d->size += len;
+	d->size += len + (len == 1 && *p == '\n');
 	if (d->limit && d->size > d->limit) {
 		d->too_big = 1;
 		return;
@@ -148,10 +158,14 @@ smtpd_data_feed(struct smtpd_data *d, const char *p, size_t len)
 	return (i);
 }
 
-/* smtpd_data_free - release the message buffer */
+/* smtpd_data_free - release the message buffer, drop an unfinished
+ * queue file (RSET, QUIT, lost client, size or bare LF reject) */
 void
 smtpd_data_free(struct smtpd_data *d)
 {
+	if (d->queue && d->drop)
+		d->drop(d->queue);
+	d->queue = NULL;
 	buf_free(d->msg);
 	d->msg = NULL;
 }

@@ -143,23 +143,53 @@ queue_attr(const char **a, size_t *n, const char *name, const char *value)
 	a[(*n)++] = value;
 }
 
-/* queue_job - on a worker: cleanup writes the queue file */
+/* queue_begun - the queue file exists: "ID: client=", before cleanup's lines */
 static void
-queue_job(void *arg, void *thread_ctx)
+queue_begun(void *arg, const char *id)
 {
 	struct smtpd_session *s = arg;
-	struct smtpd_worker *w = thread_ctx;
+
+	if (s->sasl_user)
+		log_info("%s: client=%s, sasl_method=%s, sasl_username=%s", id,
+		    s->namaddr, s->sasl_method ? s->sasl_method : "",
+		    log_safe(s->sasl_user));
+	else
+		log_info("%s: client=%s", id, s->namaddr);
+}
+
+/* the transaction's queue file, from DATA to the final dot (d->queue) */
+struct queue_txn {
 	struct cleanup_input in;
 	struct cleanup_result res;
 	struct cleanup_rcpt *rcpts;
 	const char *attrs[28];
+	struct cleanup_stream *st;
+};
+
+/* queue_txn_free - forget the transaction; an open file is removed */
+static void
+queue_txn_free(void *arg)
+{
+	struct queue_txn *t = arg;
+
+	cleanup_stream_abort(t->st);
+	free(t->rcpts);
+	free(t);
+}
+
+/* queue_txn_new - the envelope cleanup gets (queue file "A" records) */
+static struct queue_txn *
+queue_txn_new(struct smtpd_session *s)
+{
+	struct queue_txn *t = xcalloc(1, sizeof(*t));
+	const char **attrs = t->attrs;
 	size_t	 i, n = 0;
 
-	rcpts = xcalloc(s->nrcpts, sizeof(*rcpts));
+	t->rcpts = xcalloc(s->nrcpts + 1, sizeof(*t->rcpts));
 	for (i = 0; i < s->nrcpts; i++) {
-		rcpts[i].addr = s->rcpts[i].addr;
-		rcpts[i].orcpt = s->rcpts[i].orcpt;
-		rcpts[i].notify = s->rcpts[i].notify;
+		t->rcpts[i].addr = s->rcpts[i].addr;
+		t->rcpts[i].orcpt = s->rcpts[i].orcpt;
+		t->rcpts[i].notify = s->rcpts[i].notify;
 	}
 	queue_attr(attrs, &n, "client_name", s->cs.client_name);
 	queue_attr(attrs, &n, "reverse_client_name",
@@ -178,30 +208,95 @@ queue_job(void *arg, void *thread_ctx)
 	queue_attr(attrs, &n, "body_type", s->body_8bit ? "8BITMIME" : NULL);
 	attrs[n] = NULL;
 
-	memset(&in, 0, sizeof(in));
-	in.queue_dir = smtpd_params.queue_dir;
-	in.sender = s->sender;
-	in.rcpts = rcpts;
-	in.nrcpts = s->nrcpts;
-	in.attrs = attrs;
-	in.message = s->data->msg ? BUF_STR(s->data->msg) : "";
-	in.message_len = s->data->msg ? BUF_LEN(s->data->msg) : 0;
+	t->in.queue_dir = smtpd_params.queue_dir;
+	t->in.sender = s->sender;
+	t->in.rcpts = t->rcpts;
+	t->in.nrcpts = s->nrcpts;
+	t->in.attrs = attrs;
 	/*
 	 * Local submission (-S: sendmail -bs) and authenticated submission
 	 * get missing Message-ID:, Date:, From: added (cleanup.h).
 	 */
-	in.flags = s->stdin_mode || s->sasl_user ? CLEANUP_FLAG_LOCAL : 0;
+	t->in.flags = s->stdin_mode || s->sasl_user ? CLEANUP_FLAG_LOCAL : 0;
 	if (smtpd_params.sync_fs)
-		in.flags |= CLEANUP_FLAG_NOSYNC;
-	in.received = NULL;
-	in.log_prefix = s->namaddr;
-	memset(&res, 0, sizeof(res));
-	s->result = cleanup_message(w->cleanup, &in, &res);
-	snprintf(s->queue_id, sizeof(s->queue_id), "%s", res.queue_id);
-	s->queue_hold = res.hold;
+		t->in.flags |= CLEANUP_FLAG_NOSYNC;
+	t->in.received = NULL;
+	t->in.log_prefix = s->namaddr;
+	t->in.begun = queue_begun;
+	t->in.begun_ctx = s;
+	return (t);
+}
+
+/* queue_open_job - on a worker: envelope rewriting, the file begun */
+static void
+queue_open_job(void *arg, void *thread_ctx)
+{
+	struct smtpd_session *s = arg;
+	struct smtpd_worker *w = thread_ctx;
+	struct queue_txn *t = s->data->queue;
+
+	t->st = cleanup_stream_open(w->cleanup, &t->in, &t->res);
+}
+
+/* queue_chunk_job - on a worker: the bytes read so far into the file */
+static void
+queue_chunk_job(void *arg, void *thread_ctx)
+{
+	struct smtpd_session *s = arg;
+	struct smtpd_worker *w = thread_ctx;
+	struct queue_txn *t = s->data->queue;
+	struct buf *b = s->data->msg;
+
+	if (t && b && BUF_LEN(b)) {
+		cleanup_stream_write(t->st, w->cleanup, BUF_STR(b), BUF_LEN(b));
+		buf_reset(b);
+	}
+}
+
+/* queue_chunk_done - on the loop: read on */
+static void
+queue_chunk_done(void *arg)
+{
+	struct smtpd_session *s = arg;
+
+	s->busy = 0;
+	smtpd_session_resume(s);
+}
+
+/* smtpd_queue_begin - DATA accepted: begin the queue file */
+void
+smtpd_queue_begin(struct smtpd_session *s, struct workq *wq)
+{
+	queue_wq = wq;
+	s->data->queue = queue_txn_new(s);
+	s->data->drop = queue_txn_free;
+	s->busy = 1;
+	workq_submit(wq, queue_open_job, queue_chunk_done, s);
+}
+
+/* smtpd_queue_chunk - a chunk of the message into the queue file */
+void
+smtpd_queue_chunk(struct smtpd_session *s, struct workq *wq)
+{
+	s->busy = 1;
+	workq_submit(wq, queue_chunk_job, queue_chunk_done, s);
+}
+
+/* queue_job - on a worker: the rest of the message, commit */
+static void
+queue_job(void *arg, void *thread_ctx)
+{
+	struct smtpd_session *s = arg;
+	struct smtpd_worker *w = thread_ctx;
+	struct queue_txn *t = s->data->queue;
+
+	queue_chunk_job(arg, thread_ctx);
+	s->result = cleanup_stream_close(t->st, w->cleanup);
+	t->st = NULL;
+	snprintf(s->queue_id, sizeof(s->queue_id), "%s", t->res.queue_id);
+	s->queue_hold = t->res.hold;
 	if (s->result == CLEANUP_REJECT || s->result == CLEANUP_DEFER)
-		buf_puts(s->job_reply, res.reply);
-	free(rcpts);
+		buf_puts(s->job_reply, t->res.reply);
 }
 
 /* queue_done - on the loop: the file exists (or not); reply or commit */
@@ -211,13 +306,6 @@ queue_done(void *arg)
 	struct smtpd_session *s = arg;
 
 	if (s->result == CLEANUP_OK) {
-		if (s->sasl_user)
-			log_info("%s: client=%s, sasl_method=%s, "
-			    "sasl_username=%s", s->queue_id, s->namaddr,
-			    s->sasl_method ? s->sasl_method : "",
-			    log_safe(s->sasl_user));
-		else
-			log_info("%s: client=%s", s->queue_id, s->namaddr);
 		buf_free(s->job_reply);
 		s->job_reply = NULL;
 		s->next = commit_wait;

@@ -710,10 +710,20 @@ session_data(struct smtpd_session *s, struct evbuffer *in)
 	for (i = 0; i < n; i++) {
 		used = smtpd_data_feed(s->data, v[i].iov_base, v[i].iov_len);
 		total += used;
-		if (used < v[i].iov_len || s->data->done || s->data->bare_lf)
+		if (used < v[i].iov_len || s->data->done || s->data->bare_lf
+		    || (s->data->msg
+		    && BUF_LEN(s->data->msg) >= SMTPD_DATA_CHUNK))
 			break;
 	}
 	evbuffer_drain(in, total);
+	if (s->data->too_big) {
+		/* Over message_size_limit: no file to keep (552 at the dot). */
+		if (s->data->queue)
+			s->data->drop(s->data->queue);
+		s->data->queue = NULL;
+		if (s->data->msg)
+			buf_reset(s->data->msg);
+	}
 	if (s->data->bare_lf) {
 		log_info("disconnect: bare <LF> received from %s",
 		    s->namaddr);
@@ -725,6 +735,12 @@ session_data(struct smtpd_session *s, struct evbuffer *in)
 	if (s->data->done) {
 		session_data_end(s);
 		return (!s->busy);
+	}
+	if (s->data->msg && BUF_LEN(s->data->msg) >= SMTPD_DATA_CHUNK) {
+		/* A chunk into the queue file; read on when it is written. */
+		bufferevent_disable(s->in, EV_READ);
+		smtpd_queue_chunk(s, session_qwq);
+		return (0);
 	}
 	return (total > 0 && evbuffer_get_length(in) > 0);
 }
@@ -856,6 +872,9 @@ smtpd_session_start_data(struct smtpd_session *s)
 	s->data = xmalloc(sizeof(*s->data));
 	smtpd_data_init(s->data, smtpd_params.size_limit, s->bare_mode);
 	s->state = SMTPD_ST_DATA;
+	/* The queue file is begun now; the message streams into it. */
+	bufferevent_disable(s->in, EV_READ);
+	smtpd_queue_begin(s, session_qwq);
 }
 
 /* session_check_job - on a worker: the policy engine for one stage */
