@@ -23,6 +23,11 @@
  *
  *	Keys are stored without a trailing NUL. map_lmdb_walk() calls fn
  *	for every entry in key order (postmap -s, -i, -d).
+ *
+ *	map_lmdb_write() gives the table its source's owner (as root)
+ *	and permission bits (map_lmdb_perms(), Postfix's rule: the source's
+ *	mode masked with 0644); opening a table older than its source file
+ *	logs Postfix's "database X.lmdb is older than source file X".
  * DIAGNOSTICS
  *	Lookup errors are MAP_RETRY with the LMDB error text. The build
  *	and walk functions return -1 with a message in err.
@@ -35,7 +40,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
+#include "log.h"
 #include "map_int.h"
 #include "map_lmdb.h"
 #include "str.h"
@@ -77,6 +84,22 @@ map_lmdb_env(const char *file, MDB_env **envp, MDB_dbi *dbi, char *err,
 	return (0);
 }
 
+/* map_lmdb_stale - warn, as Postfix, when the source is newer */
+static void
+map_lmdb_stale(const char *file)
+{
+	char	*path = xasprintf("%s.lmdb", file);
+	struct stat src, db;
+
+	if (stat(file, &src) == 0 && stat(path, &db) == 0
+	    && (src.st_mtim.tv_sec > db.st_mtim.tv_sec
+	    || (src.st_mtim.tv_sec == db.st_mtim.tv_sec
+	    && src.st_mtim.tv_nsec > db.st_mtim.tv_nsec)))
+		log_warn("database %s is older than source file %s", path,
+		    file);
+	free(path);
+}
+
 /* map_lmdb_open - one read-only environment per handle */
 static int
 map_lmdb_open(struct map *m)
@@ -89,6 +112,7 @@ map_lmdb_open(struct map *m)
 		free(db);
 		return (-1);
 	}
+	map_lmdb_stale(m->name);
 	m->priv = db;
 	return (0);
 }
@@ -203,6 +227,37 @@ map_lmdb_sync_dir(const char *path)
 	free(copy);
 }
 
+/*
+ * map_lmdb_perms - the new table gets the source's owner and permission
+ * bits, as Postfix's postmap (which runs as the source's owner with
+ * umask 022 | (~source_mode & 077)): a 0600 source gives a 0600 table,
+ * group and other never get write permission. Without a source (-i,
+ * -d on a table alone) the current table's are kept.
+ */
+int
+map_lmdb_perms(const char *file, const char *path, const char *tmp,
+    char *err, size_t errlen)
+{
+	struct stat st;
+	mode_t	 mode;
+
+	if (stat(file, &st) == 0 && S_ISREG(st.st_mode))
+		mode = 0644 & ~(022 | (~st.st_mode & 077));
+	else if (stat(path, &st) == 0)
+		mode = st.st_mode & 0777;
+	else
+		return (0);	/* neither: LMDB's 0644 less the umask */
+	if (geteuid() == 0 && chown(tmp, st.st_uid, st.st_gid) < 0) {
+		snprintf(err, errlen, "chown %s: %s", tmp, strerror(errno));
+		return (-1);
+	}
+	if (chmod(tmp, mode) < 0) {
+		snprintf(err, errlen, "chmod %s: %s", tmp, strerror(errno));
+		return (-1);
+	}
+	return (0);
+}
+
 /* map_lmdb_write - build file.lmdb atomically from keys/values */
 int
 map_lmdb_write(const char *file, const struct strv *keys,
@@ -231,6 +286,9 @@ map_lmdb_write(const char *file, const struct strv *keys,
 	if (rc != 0) {
 		snprintf(err, errlen, "write %s: %s", tmp, mdb_strerror(rc));
 		(void) unlink(tmp);
+	} else if (map_lmdb_perms(file, path, tmp, err, errlen) < 0) {
+		(void) unlink(tmp);
+		rc = -1;
 	} else if (rename(tmp, path) < 0) {
 		snprintf(err, errlen, "rename %s to %s: %s", tmp, path,
 		    strerror(errno));

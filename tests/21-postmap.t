@@ -159,4 +159,80 @@ is "$(grep -cv $'^key2999\tvalue-\\(one\\|two\\)-2999$' "$T/reader.out")" 0 \
 ok $(grep -q value-one "$T/reader.out" && grep -q value-two "$T/reader.out"
 	echo $?) "reader saw both versions (the rebuilds overlapped it)"
 
+# --- a table gets its source's permission bits and owner (issue 10) ----
+# Postfix: postmap runs as the source's owner and masks the umask with the
+# source's mode; group and other never get write permission.
+. "$POSTERN_TOP/tests/lib/need.sh"
+umask 022
+for mode in 600 640; do
+	printf 'k v\n' >"$T/p$mode"
+	chmod "$mode" "$T/p$mode"
+	"$PM" -c "$T/conf" "$T/p$mode"
+	is "$(stat -c %a "$T/p$mode.lmdb")" "$mode" \
+		"postmap: a 0$mode source gives a 0$mode table"
+	printf 'k: v\n' >"$T/a$mode"
+	chmod "$mode" "$T/a$mode"
+	"$PA" -c "$T/conf" "$T/a$mode"
+	is "$(stat -c %a "$T/a$mode.lmdb")" "$mode" \
+		"postalias: a 0$mode source gives a 0$mode table"
+done
+printf 'k2 v2\n' | "$PM" -c "$T/conf" -i "$T/p600"
+"$PM" -c "$T/conf" -d k "$T/p600"
+is "$(stat -c %a "$T/p600.lmdb")" 600 "postmap -i and -d keep the source's mode"
+printf 'k v\n' >"$T/p666"
+chmod 666 "$T/p666"
+(umask 0; "$PM" -c "$T/conf" "$T/p666")
+is "$(stat -c %a "$T/p666.lmdb")" 644 \
+	"a 0666 source under umask 0: 0644 (never group/other writable)"
+printf 'root: u@example.com\n' >"$T/na/aliases600"
+chmod 600 "$T/na/aliases600"
+"$POSTERN_BIN/postconf" -c "$T/na" -e "alias_database=hash:$T/na/aliases600"
+"$NA" -c "$T/na"
+is "$(stat -c %a "$T/na/aliases600.lmdb")" 600 "newaliases: the same"
+
+if need_root 2 "as root, the table gets the source's owner"; then
+	printf 'k v\n' >"$T/owned"
+	chown nobody:nogroup "$T/owned"
+	chmod 640 "$T/owned"
+	"$PM" -c "$T/conf" "$T/owned"
+	is "$(stat -c %U:%G:%a "$T/owned.lmdb")" nobody:nogroup:640 \
+		"root runs postmap on nobody's 0640 source: nobody's 0640 table"
+	chown root:root "$T/owned"
+	"$PM" -c "$T/conf" "$T/owned"
+	is "$(stat -c %U:%G "$T/owned.lmdb")" root:root \
+		"... and back to root's when the source is root's"
+fi
+
+if need_root 2 "as a non-root owner (nobody)"; then
+	mkdir -p "$T/u/bin"
+	cp "$PM" "$T/u/bin/postmap"
+	chmod 755 "$T" "$T/u" "$T/u/bin" "$T/conf"
+	chmod 644 "$T/conf/main.cf"
+	chown nobody "$T/u"
+	for mode in 600 640; do
+		runuser -u nobody -- sh -c "umask 022; printf 'k v\n' >$T/u/s$mode;
+			chmod $mode $T/u/s$mode; $T/u/bin/postmap -c $T/conf $T/u/s$mode"
+		is "$(stat -c %U:%a "$T/u/s$mode.lmdb")" "nobody:$mode" \
+			"nobody's postmap of its 0$mode source: its 0$mode table"
+	done
+fi
+
+# --- a source edited after postmap: "database ... is older than source" --
+printf 'k v\n' >"$T/stale"
+"$PM" -c "$T/conf" "$T/stale"
+OUT=$("$PM" -c "$T/conf" -q k "$T/stale" 2>&1)
+unlike "$OUT" "older than source" "a fresh table: no warning"
+printf 'k changed\n' >"$T/stale"
+touch -d "@$(($(date +%s) + 5))" "$T/stale"
+OUT=$("$PM" -c "$T/conf" -q k "$T/stale" 2>&1)
+like "$OUT" "warning: database $T/stale\\.lmdb is older than source file $T/stale" \
+	"a source edited without postmap: warned when the table is opened"
+mkdir -p "$T/chk"
+printf 'queue_directory = %s/q\nvirtual_alias_maps = hash:%s/stale\n' \
+	"$T" "$T" >"$T/chk/main.cf"
+: >"$T/chk/master.cf"
+OUT=$("$POSTERN_BIN/postern" -c "$T/chk" check 2>&1)
+like "$OUT" "warning: database $T/stale\\.lmdb is older than source file $T/stale" \
+	"... and by postern check"
+
 done_testing
