@@ -4,7 +4,8 @@
  * SYNOPSIS
  *	postern [-c config_dir] [-v] command
  *
- *	commands: start, start-fg, stop, reload, status, check, flush
+ *	commands: start, start-fg, stop, reload, status, check, flush,
+ *	set-permissions
  * DESCRIPTION
  *	start	run "check", then master in the background; exits when
  *		master is ready (0) or failed to start (1). master
@@ -22,7 +23,13 @@
  *	status	"is running (PID: N)" and exit 0, or "is not running" and
  *		exit 1.
  *	check	postern_check() (master/check.c): main.cf, master.cf, the
- *		lookup tables; plus the queue directory structure.
+ *		lookup tables; plus the queue directory structure and the
+ *		owners and modes of the queue and data_directory
+ *		(postern_perms_check(): errors, start and reload refuse).
+ *	set-permissions
+ *		as root, give the queue directories, data_directory and
+ *		the LMDB tables main.cf names their owners and modes
+ *		(master/postern_perms.c), as "postfix set-permissions".
  *	flush	an "F" trigger (lib/trigger.h) to
  *		$queue_directory/public/qmgr: qmgr retries the deferred
  *		queue now.
@@ -49,6 +56,7 @@
 #include "check.h"
 #include "conf.h"
 #include "log.h"
+#include "postern_perms.h"
 #include "trigger.h"
 #include "xalloc.h"
 
@@ -160,6 +168,7 @@ postern_check_all(void)
 	if (conf_load(postern_dir, err, sizeof(err)) < 0)
 		log_fatal("%s", err);
 	fatal += postern_queue_check();
+	fatal += postern_perms_check();
 	return (fatal ? 1 : 0);
 }
 
@@ -244,7 +253,7 @@ static void __attribute__((noreturn))
 postern_usage(void)
 {
 	log_fatal("usage: postern [-c config_dir] [-v] start|start-fg|stop|"
-	    "reload|status|check|flush");
+	    "reload|status|check|flush|set-permissions");
 }
 
 int
@@ -317,5 +326,7 @@ main(int argc, char **argv)
 		return (postern_reload());
 	if (strcmp(cmd, "flush") == 0)
 		return (postern_flush());
+	if (strcmp(cmd, "set-permissions") == 0)
+		return (postern_perms_set());
 	postern_usage();
 }
