@@ -3,12 +3,12 @@
 #   make deb	build/deb/postern_VERSION_ARCH.deb (tests/82-deb.t)
 #
 # dpkg-buildpackage writes its results into the parent of the source
-# tree, so the tracked files (git ls-files, with their working-tree
-# content) are copied to build/deb/src and the package is built there:
+# tree, so the working tree (git ls-files: tracked files and untracked
+# ones git does not ignore, as they are now, i.e. what "make all" here
+# compiles) is copied to build/deb/src and the package is built there:
 # nothing is written outside build/. debian/rules calls "make all" and
 # "make install PREFIX=/usr DESTDIR=debian/postern" (mk/install.mk) in
 # the copy. The packaging tools are in tools/deps.txt (group test).
-# A file the build needs must be tracked (git add) to reach the copy.
 # DEB_FROM=index copies the index instead (committed plus staged
 # content: what the next commit holds), leaving half-done edits of the
 # working tree out.
@@ -26,7 +26,8 @@ deb:
 ifeq ($(DEB_FROM),index)
 	git checkout-index -a --prefix=$(DEB_DIR)/src/
 else
-	git ls-files -z | tar --null -T - --ignore-failed-read -cf - | \
+	git ls-files -z --cached --others --exclude-standard | \
+		tar --null -T - --ignore-failed-read -cf - | \
 		tar -C $(DEB_DIR)/src -xf -
 endif
 	cd $(DEB_DIR)/src && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
