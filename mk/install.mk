@@ -10,8 +10,9 @@
 # PREFIX/bin		mailq, newaliases -> ../sbin (as Debian's postfix)
 # PREFIX/lib/sendmail	-> ../sbin/sendmail
 # PREFIX/lib/postern	the daemons master runs: master postscreen smtpd
-#			qmgr virtual smtp (daemon_directory: a command in
-#			PREFIX/sbin finds them by itself, lib/params.c)
+#			qmgr virtual smtp, every program that is not a
+#			command (daemon_directory: a command in PREFIX/sbin
+#			finds them by itself, lib/params.c)
 # /etc/postern		main.cf, master.cf from etc/postern/ (commented,
 #			for a new site), only where absent: a reinstall
 #			never overwrites the administrator's files
@@ -43,7 +44,8 @@ INST_BUILD	:= build/release
 
 INSTALL_COMMANDS := postern postconf postmap postalias postqueue postsuper \
 	postcat sendmail
-INSTALL_DAEMONS	:= master postscreen smtpd qmgr virtual smtp
+# every other program of make all (echod is a test helper)
+INSTALL_DAEMONS	= $(filter-out $(INSTALL_COMMANDS) echod,$(PROGRAMS))
 # name=target: a second name of a command, in PREFIX/sbin
 INSTALL_LINKS	:= mailq=postqueue newaliases=postalias
 MAN1_PAGES	:= $(INSTALL_COMMANDS) postern
@@ -53,9 +55,15 @@ MAN_DIR		:= build/man
 install-programs:
 	$(MAKE) VARIANT=release BUILD=$(INST_BUILD) all
 
-man:
+# The pages are remade when a source they are made from changes.
+MAN_SRCS	:= tools/mkman lib/params.c Makefile $(wildcard master/*.c \
+	maps/*.c queuecmd/*.c postscreen/postscreen.c smtpd/smtpd.c \
+	qmgr/qmgr.c virtual/virtual.c smtp/smtp.c anvil/anvil.c)
+man: $(MAN_DIR)/.made
+$(MAN_DIR)/.made: $(MAN_SRCS)
 	@mkdir -p $(MAN_DIR)
 	sh tools/mkman $(MAN_DIR)
+	@touch $@
 
 install: install-programs man
 	install -d -m 755 $(DESTDIR)$(INST_SBIN) $(DESTDIR)$(PREFIX)/bin \
