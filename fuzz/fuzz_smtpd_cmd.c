@@ -1,0 +1,154 @@
+/*
+ * NAME
+ *	fuzz_smtpd_cmd - libFuzzer target: SMTP command lines
+ * DESCRIPTION
+ *	The input is a client's command stream: split at LF (a trailing
+ *	CR stays, as smtpd_session.c passes it), each line goes through
+ *	smtpd_cmd_dispatch() on one session, the way smtpd reads it:
+ *	verb parsing, MAIL/RCPT paths and ESMTP parameters (SIZE, BODY,
+ *	RET, ENVID xtext, NOTIFY, ORCPT), HELO/EHLO, VRFY, ETRN, the
+ *	state rules. The session functions are replaced as in
+ *	smtpd/smtpd_cmd_test.c: replies are built (reply.c) and dropped,
+ *	the policy answers at once (a recipient containing "reject" is
+ *	refused, "defer" deferred), DATA only changes state. The first
+ *	byte picks helo_required, disable_vrfy and the limits.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "fuzz.h"
+#include "reply.h"
+#include "smtpd.h"
+#include "xalloc.h"
+
+struct smtpd_params smtpd_params;
+static struct buf *out;
+
+void
+smtpd_reply(struct smtpd_session *s, int status, const char *arg)
+{
+	buf_reset(out);
+	reply_build(out, status, arg);
+}
+
+void
+smtpd_reply_custom(struct smtpd_session *s, int status, const char *text)
+{
+	buf_reset(out);
+	reply_custom(out, status, text);
+}
+
+void
+smtpd_reply_multi(struct smtpd_session *s, int code, const char *const *l,
+    size_t n)
+{
+	buf_reset(out);
+	reply_multiline(out, code, l, n);
+}
+
+void
+smtpd_reply_text(struct smtpd_session *s, const char *line)
+{
+	buf_reset(out);
+	buf_puts(out, line);
+}
+
+void
+smtpd_session_check(struct smtpd_session *s, int stage, smtpd_cont_fn *cont)
+{
+	const char *r = s->cs.recipient;
+
+	if (stage == SMTPD_STAGE_RCPT && r && strstr(r, "reject"))
+		cont(s, SMTPD_CHECK_REJECT, "550 5.1.1 <x>: Recipient address "
+		    "rejected: User unknown");
+	else if (stage == SMTPD_STAGE_RCPT && r && strstr(r, "defer"))
+		cont(s, SMTPD_CHECK_DEFER, "451 4.3.0 <x>: Temporary lookup "
+		    "failure");
+	else
+		cont(s, SMTPD_CHECK_OK, "");
+}
+
+void
+smtpd_session_start_data(struct smtpd_session *s)
+{
+	s->state = SMTPD_ST_DATA;
+}
+
+void
+smtpd_session_starttls(struct smtpd_session *s)
+{
+}
+
+const char *
+smtpd_auth_offer(const struct smtpd_session *s)
+{
+	return (NULL);
+}
+
+int
+smtpd_auth_broken(void)
+{
+	return (0);
+}
+
+void
+smtpd_auth_cmd(struct smtpd_session *s, char *arg)
+{
+}
+
+void
+smtpd_session_close(struct smtpd_session *s)
+{
+	s->state = SMTPD_ST_CLOSING;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct smtpd_session *s;
+	char	*buf, *cp, *line;
+	size_t	 len;
+
+	if (size < 1)
+		return (0);
+	if (out == NULL) {
+		fuzz_quiet();
+		out = buf_new(0);
+		smtpd_params.myhostname = "mx.example.com";
+		smtpd_params.junk_limit = 100;
+	}
+	smtpd_params.helo_required = data[0] & 1;
+	smtpd_params.disable_vrfy = (data[0] >> 1) & 1;
+	smtpd_params.size_limit = (data[0] & 4) ? 0 : 1000;
+	smtpd_params.rcpt_limit = (data[0] & 8) ? 1000 : 3;
+	buf = fuzz_str(data + 1, size - 1);
+	len = size - 1;
+	s = xcalloc(1, sizeof(*s));
+	s->state = SMTPD_ST_CMD;
+	for (cp = buf; cp < buf + len && s->state != SMTPD_ST_CLOSING;) {
+		char	*nl = memchr(cp, '\n', (size_t)(buf + len - cp));
+
+		line = cp;
+		if (nl) {
+			*nl = 0;
+			cp = nl + 1;
+		} else
+			cp = buf + len;
+		if (s->state == SMTPD_ST_DATA) {
+			/* The DATA reader is another target: end it here. */
+			if (strcmp(line, ".\r") == 0 || strcmp(line, ".") == 0)
+				smtpd_session_reset(s), s->state = SMTPD_ST_CMD;
+			continue;
+		}
+		smtpd_cmd_dispatch(s, line, strlen(line));
+	}
+	smtpd_session_reset(s);
+	free(s->helo);
+	free(s->pend_addr);
+	free(s->pend_orcpt);
+	free(s);
+	free(buf);
+	return (0);
+}
