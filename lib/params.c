@@ -219,6 +219,9 @@ const struct conf_param conf_params[] = {
 	{ "smtpd_client_message_rate_limit", "0" },
 	{ "smtpd_client_recipient_rate_limit", "0" },
 	{ "smtpd_client_auth_rate_limit", "0" },
+	{ "smtpd_client_new_tls_session_rate_limit", "0" },
+	{ "smtpd_client_event_limit_exceptions",
+	    "${smtpd_client_connection_limit_exceptions:$mynetworks}" },
 	{ "smtpd_authorized_xclient_hosts", "" },
 	{ "smtpd_proxy_filter", "" },
 	{ "smtpd_milters", "" },
@@ -286,6 +289,7 @@ const struct conf_param conf_params[] = {
 	{ "smtpd_sasl_timeout", "30s" },
 	{ "smtpd_sasl_failure_limit", "10" },	/* postern: per client */
 	{ "anvil_rate_time_unit", "60s" },
+	{ "anvil_status_update_time", "600s" },
 	{ "smtpd_sasl_path", "smtpd" },
 	{ "smtpd_sasl_service", "smtp" },
 	{ "smtpd_sasl_local_domain", "" },

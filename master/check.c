@@ -40,7 +40,7 @@
 /* Postfix programs that postern runs inside its own daemons. */
 static const char *check_folded[] = {
 	"cleanup", "pickup", "trivial-rewrite", "bounce", "defer", "trace",
-	"dnsblog", "tlsproxy", "tlsmgr", "proxymap", "anvil", "scache",
+	"dnsblog", "tlsproxy", "tlsmgr", "proxymap", "scache",
 	"showq", "flush", "error", "retry", "discard",
 	"verify",		/* address verification: smtpd + qmgr */
 	NULL
@@ -48,7 +48,8 @@ static const char *check_folded[] = {
 
 /* Programs postern has. */
 static const char *check_programs[] = {
-	"smtpd", "postscreen", "qmgr", "smtp", "lmtp", "virtual", NULL
+	"smtpd", "postscreen", "qmgr", "smtp", "lmtp", "virtual", "anvil",
+	NULL
 };
 
 /* Per-service parameter suffixes Postfix accepts for any service. */

@@ -57,7 +57,6 @@ static const struct {
 	{"tlsproxy", "smtpd (TLS)"},
 	{"tlsmgr", "TLS library (session cache)"},
 	{"proxymap", "map library"},
-	{"anvil", "smtpd (client limits)"},
 	{"scache", "smtp (connection reuse)"},
 	{"showq", "postqueue"},
 	{"flush", "qmgr"},
@@ -71,7 +70,8 @@ static const struct {
 
 /* the programs postern builds that master can run */
 static const char *master_own[] = {
-	"smtpd", "postscreen", "qmgr", "virtual", "smtp", "lmtp", NULL
+	"smtpd", "postscreen", "qmgr", "virtual", "smtp", "lmtp", "anvil",
+	NULL
 };
 
 static struct strv *master_logged;

@@ -35,6 +35,7 @@
 #include "log.h"
 #include "server.h"
 #include "smtpd.h"
+#include "smtpd_anvil.h"
 #include "str.h"
 #include "xalloc.h"
 
@@ -141,6 +142,7 @@ smtpd_pre_init(void)
 	p->bare_exclusions = smtpd_exclusions();
 	smtpd_tls_init();
 	smtpd_auth_init();
+	smtpd_anvil_init();
 }
 
 /* smtpd_post_init - the worker pool, on the skeleton's event base */

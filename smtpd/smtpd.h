@@ -146,6 +146,7 @@ struct smtpd_session {
 	int	 busy;			/* a job runs: read nothing */
 	int	 sleeping;		/* error delay timer runs */
 	int	 greeted;		/* "connect from" was logged */
+	int	 anvil_counted;		/* anvil counts this connection */
 	int	 eof;			/* the client closed its side */
 	int	 out_wait;		/* too many unread replies: wait */
 	int	 freeing;		/* session_free() is scheduled */

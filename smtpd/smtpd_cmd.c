@@ -53,6 +53,7 @@
 #include "str.h"
 #include "tls.h"
 #include "smtpd.h"
+#include "smtpd_anvil.h"
 #include "xalloc.h"
 
 typedef void cmd_fn(struct smtpd_session *, char *);
@@ -473,6 +474,8 @@ check_mail(struct smtpd_session *s, char *arg, char **addr)
 		smtpd_reply(s, REPLY_NEED_TLS, NULL);
 		return (-1);
 	}
+	if (smtpd_anvil_event(s, SMTPD_ANVIL_MAIL) < 0)
+		return (-1);
 	if (strncasecmp(arg, "FROM:", 5) != 0) {
 		smtpd_reply(s, REPLY_SYNTAX, "MAIL FROM:<address>");
 		return (-1);
@@ -547,6 +550,8 @@ check_rcpt(struct smtpd_session *s, char *arg)
 		smtpd_reply(s, REPLY_NEED_MAIL, NULL);
 		return (-1);
 	}
+	if (smtpd_anvil_event(s, SMTPD_ANVIL_RCPT) < 0)
+		return (-1);
 	if (strncasecmp(arg, "TO:", 3) != 0) {
 		smtpd_reply(s, REPLY_SYNTAX, "RCPT TO:<address>");
 		return (-1);
@@ -721,7 +726,7 @@ check_starttls(struct smtpd_session *s, const char *arg)
 		smtpd_reply(s, REPLY_TLS_ACTIVE, NULL);
 		return (-1);
 	}
-	return (0);
+	return (smtpd_anvil_event(s, SMTPD_ANVIL_NTLS));
 }
 
 /* cmd_starttls - STARTTLS (RFC 3207): the session does the switch */
@@ -736,6 +741,8 @@ cmd_starttls(struct smtpd_session *s, char *arg)
 static void
 cmd_auth(struct smtpd_session *s, char *arg)
 {
+	if (smtpd_anvil_event(s, SMTPD_ANVIL_AUTH) < 0)
+		return;
 	smtpd_auth_cmd(s, arg);
 }
 

@@ -89,6 +89,7 @@
 #include "server.h"
 #include "str.h"
 #include "smtpd.h"
+#include "smtpd_anvil.h"
 #include "smtpd_check.h"
 #include "smtpd_dns.h"
 #include "smtpd_sasl.h"
@@ -325,6 +326,7 @@ session_free(struct smtpd_session *s)
 	struct buf *b = buf_new(200);
 	int	 stdin_mode = s->stdin_mode;
 
+	smtpd_anvil_disconnect(s);
 	if (s->greeted) {
 		session_counters(s, b);
 		log_info("disconnect from %s%s", s->namaddr, BUF_STR(b));
@@ -1049,6 +1051,10 @@ session_connected(struct smtpd_session *s, int result, const char *reply)
 	    s->client_addr);
 	log_info("connect from %s", s->namaddr);
 	s->greeted = 1;
+	if (smtpd_anvil_connect(s) < 0) {	/* replied 421 */
+		smtpd_session_close(s);
+		return;
+	}
 	if (result != SMTPD_CHECK_OK && reply && *reply)
 		s->denied = xstrdup(reply);	/* answers every command */
 	s->state = SMTPD_ST_CMD;

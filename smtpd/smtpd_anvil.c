@@ -1,0 +1,285 @@
+/*
+ * NAME
+ *	smtpd_anvil - client connection and rate limits (anvil service)
+ * SYNOPSIS
+ *	#include "smtpd_anvil.h"
+ *
+ *	void	smtpd_anvil_init(void);
+ *	int	smtpd_anvil_connect(struct smtpd_session *s);
+ *	void	smtpd_anvil_disconnect(struct smtpd_session *s);
+ *	int	smtpd_anvil_event(struct smtpd_session *s, int what);
+ * DESCRIPTION
+ *	Postfix's smtpd_client_connection_count_limit,
+ *	smtpd_client_connection_rate_limit, smtpd_client_message_rate_limit,
+ *	smtpd_client_recipient_rate_limit,
+ *	smtpd_client_new_tls_session_rate_limit and
+ *	smtpd_client_auth_rate_limit, counted by the anvil daemon
+ *	(anvil/anvil.c) so that a limit holds across every smtpd process
+ *	of a service; clients in smtpd_client_event_limit_exceptions
+ *	(default $mynetworks) are not counted. As in Postfix, connect and
+ *	disconnect go to anvil even when no connection limit applies, and
+ *	the replies and warnings are Postfix's:
+ *	  connect: "421 4.7.0 HOST Error: too many connections from ADDR",
+ *	    "warning: Connection concurrency limit exceeded: N from
+ *	    NAME[ADDR] for service SERVICE" (or "Connection rate limit")
+ *	  MAIL: "450 4.7.1 Error: too much mail from ADDR", "Message
+ *	    delivery request rate limit exceeded"
+ *	  RCPT: "450 4.7.1 Error: too many recipients from ADDR",
+ *	    "Recipient address rate limit exceeded"
+ *	  STARTTLS: "454 4.7.0 Error: too many new TLS sessions from
+ *	    ADDR", "New TLS session rate limit exceeded" (counted when
+ *	    STARTTLS is given; Postfix counts after the handshake and does
+ *	    not count resumed sessions)
+ *	  AUTH: "450 4.7.1 Error: too many AUTH commands from ADDR",
+ *	    "AUTH command rate limit exceeded".
+ *	smtpd_anvil_connect() and smtpd_anvil_event() return 0 to go on,
+ *	-1 when they have replied (the caller stops; after connect it
+ *	closes the session).
+ *
+ *	One blocking connection to $queue_directory/private/anvil per
+ *	smtpd process, on the event loop (a local request takes tens of
+ *	microseconds; Postfix's smtpd does the same). Not used by a
+ *	daemon run by hand (-l or -S) or for -S sessions: there is no
+ *	master and no anvil, as Postfix's stand-alone smtpd.
+ * DIAGNOSTICS
+ *	When anvil cannot be reached the limit is not enforced for that
+ *	request (as Postfix), with one warning a minute:
+ *	"anvil service unavailable: client limits not enforced (...)".
+ */
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "attr.h"
+#include "buf.h"
+#include "conf.h"
+#include "log.h"
+#include "server.h"
+#include "smtpd.h"
+#include "smtpd_anvil.h"
+#include "str.h"
+#include "xalloc.h"
+
+#define ANVIL_TIMEOUT	2		/* seconds per request */
+
+static int anvil_on;			/* under master */
+static int anvil_fd = -1;
+static time_t anvil_warned;
+static long lim_count, lim_rate, lim_mail, lim_rcpt, lim_ntls, lim_auth;
+static struct strv *anvil_exceptions;
+
+/* anvil_exception_list - smtpd_client_event_limit_exceptions */
+static struct strv *
+anvil_exception_list(void)
+{
+	const char *name = "smtpd_client_event_limit_exceptions";
+	const char *raw = conf_raw(name);
+	const char *legacy = conf_raw("smtpd_client_connection_limit_exceptions");
+
+	/* The default is $mynetworks unless the old name is set. */
+	if (raw == NULL || strcmp(raw, "$mynetworks") == 0
+	    || strcmp(raw, "${mynetworks}") == 0
+	    || (strstr(raw, "smtpd_client_connection_limit_exceptions")
+	    && (legacy == NULL || *legacy == 0)))
+		return (conf_mynetworks());
+	return (conf_list(name));
+}
+
+/* smtpd_anvil_init - the limits, once at start */
+void
+smtpd_anvil_init(void)
+{
+	lim_count = conf_int("smtpd_client_connection_count_limit");
+	lim_rate = conf_int("smtpd_client_connection_rate_limit");
+	lim_mail = conf_int("smtpd_client_message_rate_limit");
+	lim_rcpt = conf_int("smtpd_client_recipient_rate_limit");
+	lim_ntls = conf_int("smtpd_client_new_tls_session_rate_limit");
+	lim_auth = conf_int("smtpd_client_auth_rate_limit");
+	anvil_exceptions = anvil_exception_list();
+	/* Under master only (it names the service with -s). */
+	anvil_on = *server_service() != 0;
+}
+
+/* anvil_unavailable - one warning a minute */
+static void
+anvil_unavailable(const char *why)
+{
+	time_t	 now = time(NULL);
+
+	if (now - anvil_warned >= 60) {
+		log_warn("anvil service unavailable: client limits not "
+		    "enforced (%s)", why);
+		anvil_warned = now;
+	}
+	if (anvil_fd >= 0)
+		close(anvil_fd);
+	anvil_fd = -1;
+}
+
+/* anvil_open - the connection to private/anvil */
+static int
+anvil_open(void)
+{
+	struct sockaddr_un sun;
+	char	*path;
+	int	 fd;
+
+	if (anvil_fd >= 0)
+		return (0);
+	path = xasprintf("%s/private/anvil", conf_str("queue_directory"));
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		free(path);
+		anvil_unavailable("socket path too long");
+		return (-1);
+	}
+	memcpy(sun.sun_path, path, strlen(path));
+	free(path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0
+	    || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		if (fd >= 0)
+			close(fd);
+		anvil_unavailable(strerror(errno));
+		return (-1);
+	}
+	anvil_fd = fd;
+	return (0);
+}
+
+/* anvil_query - one request; 0 with count and rate, -1 no answer */
+static int
+anvil_query(struct smtpd_session *s, const char *req, long *count,
+    long *rate)
+{
+	struct buf *out;
+	struct attr_list *l;
+	char	 ident[200], err[128];
+	int	 tries;
+
+	snprintf(ident, sizeof(ident), "%s:%s", server_service(),
+	    s->client_addr);
+	out = buf_new(128);
+	attr_put(out, "version", ATTR_VERSION);
+	attr_put(out, "request", req);
+	attr_put(out, "ident", ident);
+	attr_end(out);
+	/* A stale connection (anvil restarted) gets one retry. */
+	for (tries = 0; tries < 2; tries++) {
+		if (anvil_open() < 0)
+			break;
+		if (attr_write(anvil_fd, out, ANVIL_TIMEOUT) < 0) {
+			anvil_unavailable(strerror(errno));
+			continue;
+		}
+		l = attr_read(anvil_fd, ANVIL_TIMEOUT, err, sizeof(err));
+		if (l == NULL) {
+			anvil_unavailable(err);
+			continue;
+		}
+		*count = *rate = 0;
+		attr_get_long(l, "count", count);
+		attr_get_long(l, "rate", rate);
+		attr_list_free(l);
+		buf_free(out);
+		return (0);
+	}
+	buf_free(out);
+	return (-1);
+}
+
+/* anvil_exempt - not counted: no anvil, -S, or an exception */
+static int
+anvil_exempt(struct smtpd_session *s)
+{
+	size_t	 i;
+
+	if (!anvil_on || s->stdin_mode)
+		return (1);
+	for (i = 0; anvil_exceptions && i < anvil_exceptions->argc; i++)
+		if (addr_match_cidr(s->client_addr,
+		    anvil_exceptions->argv[i]) == 1)
+			return (1);
+	return (0);
+}
+
+/* anvil_refuse - the warning and the reply */
+static int
+anvil_refuse(struct smtpd_session *s, const char *what, long n,
+    const char *reply)
+{
+	log_warn("%s limit exceeded: %ld from %s for service %s", what, n,
+	    s->namaddr, server_service());
+	smtpd_reply_text(s, reply);
+	return (-1);
+}
+
+/* smtpd_anvil_connect - count the connection; 421 over a limit */
+int
+smtpd_anvil_connect(struct smtpd_session *s)
+{
+	long	 count, rate;
+	char	 reply[400];
+
+	if (anvil_exempt(s) || anvil_query(s, "connect", &count, &rate) < 0)
+		return (0);
+	s->anvil_counted = 1;
+	snprintf(reply, sizeof(reply), "421 4.7.0 %s Error: too many "
+	    "connections from %s", conf_str("myhostname"), s->client_addr);
+	if (lim_count > 0 && count > lim_count)
+		return (anvil_refuse(s, "Connection concurrency", count,
+		    reply));
+	if (lim_rate > 0 && rate > lim_rate)
+		return (anvil_refuse(s, "Connection rate", rate, reply));
+	return (0);
+}
+
+/* smtpd_anvil_disconnect - the session ends */
+void
+smtpd_anvil_disconnect(struct smtpd_session *s)
+{
+	long	 count, rate;
+
+	if (!s->anvil_counted)
+		return;
+	s->anvil_counted = 0;
+	(void)anvil_query(s, "disconnect", &count, &rate);
+}
+
+/* smtpd_anvil_event - count MAIL, RCPT, STARTTLS or AUTH */
+int
+smtpd_anvil_event(struct smtpd_session *s, int what)
+{
+	static const struct {
+		const char *req, *log, *fmt;
+		long	*limit;
+	} ev[] = {
+		[SMTPD_ANVIL_MAIL] = {"message", "Message delivery request "
+		    "rate", "450 4.7.1 Error: too much mail from %s", &lim_mail},
+		[SMTPD_ANVIL_RCPT] = {"recipient", "Recipient address rate",
+		    "450 4.7.1 Error: too many recipients from %s", &lim_rcpt},
+		[SMTPD_ANVIL_NTLS] = {"newtls", "New TLS session rate",
+		    "454 4.7.0 Error: too many new TLS sessions from %s",
+		    &lim_ntls},
+		[SMTPD_ANVIL_AUTH] = {"auth", "AUTH command rate",
+		    "450 4.7.1 Error: too many AUTH commands from %s",
+		    &lim_auth},
+	};
+	long	 count, rate;
+	char	 reply[300];
+
+	if (what < SMTPD_ANVIL_MAIL || what > SMTPD_ANVIL_AUTH
+	    || *ev[what].limit <= 0 || anvil_exempt(s)
+	    || anvil_query(s, ev[what].req, &count, &rate) < 0
+	    || rate <= *ev[what].limit)
+		return (0);
+	snprintf(reply, sizeof(reply), ev[what].fmt, s->client_addr);
+	return (anvil_refuse(s, ev[what].log, rate, reply));
+}
