@@ -66,7 +66,7 @@ mode() {
 }
 
 COMMANDS="postern postconf postmap postalias postqueue postsuper postcat sendmail"
-DAEMONS="master postscreen smtpd qmgr virtual smtp"
+DAEMONS="master postscreen smtpd qmgr virtual smtp anvil"
 bad=
 for p in $COMMANDS; do
 	[ "$(mode "$R/usr/sbin/$p")" = "755 regular file" ] ||
@@ -118,7 +118,7 @@ is "$(mode "$R/lib/systemd/system/postern.service")" "644 regular file" \
 	"postern.service in lib/systemd/system, 0644"
 
 MAN1="postern postconf postmap postalias newaliases postqueue mailq postsuper postcat sendmail"
-MAN8="master postscreen smtpd qmgr virtual smtp lmtp"
+MAN8="master postscreen smtpd qmgr virtual smtp lmtp anvil"
 bad=
 for p in $MAN1; do
 	[ "$(mode "$R/usr/share/man/man1/$p.1")" = "644 regular file" ] ||
@@ -168,7 +168,7 @@ for f in "$R"/usr/share/man/man[158]/*; do
 		bad+="${f##*/}: $(head -n 3 "$DIR/man.err")"$'\n'
 	fi
 done
-ok $([ -z "$bad" ] && [ $n -ge 18 ]; echo $?) \
+ok $([ -z "$bad" ] && [ $n -ge 19 ]; echo $?) \
 	"man --warnings -l renders all $n pages without a warning" ||
 	diag "$bad"
 like "$(MANPATH=$R/usr/share/man man -w 8 smtpd 2>&1)" \
