@@ -43,3 +43,6 @@ dsn_test_SRCS := lib/dsn_test.c
 
 UNIT_TESTS += conf_table_test
 conf_table_test_SRCS := lib/conf_table_test.c
+
+UNIT_TESTS += log_test
+log_test_SRCS := lib/log_test.c
