@@ -132,6 +132,12 @@ done
 ok $([ -z "$bad" ]; echo $?) "a man page for every command (1), daemon (8) and postconf(5)" ||
 	diag "missing:$bad"
 
+# The installed programs find each other without any setting
+# (lib/params.c: daemon_directory, command_directory).
+is "$("$R/usr/sbin/postconf" -c "$R/etc/postern" -h daemon_directory command_directory)" \
+	"$R/usr/lib/postern
+$R/usr/sbin" "installed postconf: daemon_directory is usr/lib/postern, command_directory usr/sbin"
+
 # A reinstall never overwrites the administrator's configuration.
 echo "# edited by the administrator" >> "$R/etc/postern/main.cf"
 mk install DESTDIR="$R" > "$DIR/install2.log" 2>&1
