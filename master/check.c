@@ -34,6 +34,22 @@
 #include "tls.h"
 #include "xalloc.h"
 
+static int check_verbose;	/* postern -v check: one line per finding */
+
+/*
+ * Parameters postern knows (Postfix's names and defaults, so a main.cf
+ * that sets them loads) but no postern program reads: with -v, a value
+ * set for one is reported, as a migration report must.
+ */
+static const char *check_not_implemented[] = {
+	"smtpd_milters", "non_smtpd_milters", "milter_default_action",
+	"smtpd_proxy_filter", "mailbox_command", "home_mailbox",
+	"luser_relay", "always_bcc", "sender_bcc_maps", "recipient_bcc_maps",
+	"relocated_maps", "smtpd_end_of_data_restrictions",
+	"smtpd_etrn_restrictions", "mime_header_checks",
+	"nested_header_checks", NULL
+};
+
 /* More unavailable tables than this are reported on one line. */
 #define CHECK_TABLES_ONE_BY_ONE	3
 
@@ -213,6 +229,11 @@ check_commands(const struct mastercf *m, const char *path, int verbose)
 		} else if (check_in(check_folded, cmd)) {
 			if (!check_has(folded, cmd))
 				strv_add(folded, cmd);
+		} else if (verbose) {
+			/* -v, a migration report: one line per service. */
+			log_warn("%s, line %d: service %s/%s will not run: "
+			    "postern has no program \"%s\"", s->file,
+			    s->line, s->name, s->type, log_safe(cmd));
 		} else {
 			item = xasprintf("%s/%s (%s, line %d)", s->name,
 			    s->type, log_safe(cmd), s->line);
@@ -235,6 +256,32 @@ check_commands(const struct mastercf *m, const char *path, int verbose)
 	}
 	strv_free(folded);
 	strv_free(unknown);
+}
+
+/* check_unimplemented - -v: set parameters postern does not implement */
+static void
+check_unimplemented(const struct mastercf *m, const char *config_dir)
+{
+	const char **n, *value;
+	size_t	 i, j;
+	char	*name;
+	int	 line;
+
+	for (n = check_not_implemented; *n; n++)
+		if ((value = conf_file_value(*n, &line)) != NULL && *value)
+			log_warn("%s/main.cf, line %d: %s is not implemented "
+			    "by postern (ignored)", config_dir, line, *n);
+	for (i = 0; m && i < m->nsvc; i++)
+		for (j = 0; j < m->svc[i].options->argc; j++) {
+			name = check_opt_split(m->svc[i].options->argv[j],
+			    &value);
+			if (*value && check_in(check_not_implemented, name))
+				log_warn("%s, line %d: service %s/%s: -o %s is "
+				    "not implemented by postern (ignored)",
+				    m->svc[i].file, m->svc[i].line,
+				    m->svc[i].name, m->svc[i].type, name);
+			free(name);
+		}
 }
 
 /* check_type_of - 'b'ool, 'i'nt, 't'ime, or 0, from the default */
@@ -497,6 +544,21 @@ check_maps(const struct mastercf *m, int verbose)
 static void
 check_warn(const char *msg, void *ctx)
 {
+	const char *p = strstr(msg, ": unused parameter: ");
+	char	*name;
+	int	 line = 0;
+
+	/* -v: "main.cf, line N: unused parameter: ..." (Postfix: no N) */
+	if (check_verbose && p != NULL) {
+		name = xstrndup(p + 20, strcspn(p + 20, "="));
+		if (conf_file_value(name, &line) != NULL && line > 0) {
+			log_warn("%.*s, line %d%s", (int)(p - msg), msg, line,
+			    p);
+			free(name);
+			return;
+		}
+		free(name);
+	}
 	log_warn("%s", msg);
 }
 
@@ -578,11 +640,14 @@ postern_check(const char *config_dir, int verbose)
 		log_error("%s", err);
 		return (1);
 	}
+	check_verbose = verbose;
 	if ((m = postern_check_params(config_dir, &fatal)) != NULL) {
 		mpath = xasprintf("%s/master.cf", config_dir);
 		check_commands(m, mpath, verbose);
 		free(mpath);
 	}
+	if (verbose)
+		check_unimplemented(m, config_dir);
 	fatal += check_fatal(m, config_dir);
 	check_maps(m, verbose);
 	if (verbose)

@@ -34,7 +34,11 @@
  *	    three are reported on one line. The value
  *	    of an unused parameter is not evaluated: its tables are not
  *	    opened.
- *	With verbose, it also says what it checked.
+ *	With verbose, it also says what it checked, and reports line by
+ *	line with file and line number (a migration report, "postern -v
+ *	check -c /etc/postfix"): each unused parameter, each service that
+ *	will not run, and each parameter postern knows but does not
+ *	implement (smtpd_milters, always_bcc, ...) that has a value.
  *
  *	postern_check_fatal() reports only what check counts as fatal
  *	(no warnings, no tables opened): master runs it, in a child, on
