@@ -220,6 +220,8 @@ const struct conf_param conf_params[] = {
 	{ "smtpd_client_recipient_rate_limit", "0" },
 	{ "smtpd_client_auth_rate_limit", "0" },
 	{ "smtpd_client_new_tls_session_rate_limit", "0" },
+	/* Postfix 2.x's name; the default below still refers to it. */
+	{ "smtpd_client_connection_limit_exceptions", "" },
 	{ "smtpd_client_event_limit_exceptions",
 	    "${smtpd_client_connection_limit_exceptions:$mynetworks}" },
 	{ "smtpd_authorized_xclient_hosts", "" },
