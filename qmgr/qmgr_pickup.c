@@ -257,8 +257,9 @@ pickup_commit(struct pickup_job *j, const struct cleanup_result *res,
 		    res->queue_id);
 		return;
 	}
-	log_info("%s: uid=%ld from=<%s>", res->queue_id, (long)uid,
-	    log_safe(sender));
+	/* Postfix's pickup daemon logs it: pflogsumm counts it as received */
+	log_info_as("pickup", "%s: uid=%ld from=<%s>", res->queue_id,
+	    (long)uid, log_safe(sender));
 	if (!res->hold)
 		snprintf(j->newid, sizeof(j->newid), "%s", res->queue_id);
 }

@@ -29,6 +29,8 @@
 #	    cleanup message-id=, qmgr from= (queue active), the delivery
 #	    line with delays=a/b/c/d, qmgr removed
 #	  - every line is "Mon DD HH:MM:SS host postfix/<program>[pid]: "
+#	  - then a sendmail submission: "postfix/pickup[pid]: ID: uid=N
+#	    from=<sender>", which pflogsumm counts as 1 received
 # Ports 29000-29199. About 25 s.
 set -u
 . "$POSTERN_TOP/tests/lib/tap.sh"
@@ -228,6 +230,29 @@ is "$(cat "$TOP/unmatched")" "" \
 grep -qE 'postfix/(smtpd|submission/smtpd|cleanup|qmgr|virtual|postscreen|anvil)\[' \
 	"$TOP/unmatched.all"
 isnt $? 0 "  none from smtpd, cleanup, qmgr, virtual, postscreen, anvil"
+
+# --- local submission: pickup's line -----------------------------------
+# sendmail's message, picked up by qmgr, is logged as Postfix's pickup
+# logs it, "ID: uid=N from=<sender>", which pflogsumm counts as received.
+from=$(wc -l <"$LOG")
+instance_start || bail_out "instance did not restart"
+out=$(printf 'Subject: stock tools local\n\nvia sendmail\n' |
+	"$POSTERN_BIN/sendmail" -C "$E" -f alice@example.org john@example.org 2>&1)
+ok $? "sendmail queues a message" || diag "$out"
+wait_for '[ "$(find "$INSTANCE_MAIL/example.org/john/new" -type f | wc -l)" -ge 4 ]' 30
+ok $? "... and it is delivered"
+wait_for "[ \"\$(instance_log_count ': removed\$')\" -ge 1 ]" 10
+instance_stop
+ok $? "instance stops cleanly"
+tail -n +"$((from + 1))" "$LOG" >"$TOP/local.log"
+grep -qE " postfix/pickup\[[0-9]+\]: [0-9A-Z]+: uid=$(id -u) from=<alice@example\.org>\$" \
+	"$TOP/local.log"
+ok $? "postfix/pickup[pid]: ID: uid=$(id -u) from=<alice@example.org>"
+pflogsumm "$TOP/local.log" >"$TOP/pflogsumm.local" 2>&1
+is "$(sed -n 's/^ *\([0-9]*\) *received$/\1/p' "$TOP/pflogsumm.local" | head -1)" 1 \
+	"pflogsumm: the local submission is 1 received"
+is "$(sed -n 's/^ *\([0-9]*\) *delivered$/\1/p' "$TOP/pflogsumm.local" | head -1)" 1 \
+	"pflogsumm: ... and 1 delivered"
 
 sanitizer_ok "$(cat "$INSTANCE_DIR/master.out")" "no sanitizer reports"
 done_testing
