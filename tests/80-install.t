@@ -19,7 +19,8 @@
 #     the Maildir byte for byte
 #   - the unit's ExecReload line with a session open: the session
 #     still answers NOOP and RSET with 250 and delivers a message, and
-#     a new connection sees the new smtpd_banner
+#     a new connection sees the new smtpd_banner; with a broken main.cf
+#     ExecReload fails and master keeps running
 #   - SIGTERM to master (what systemctl stop sends) stops everything.
 # Ports 28100-28119. About 45 s (two installs, 18 man pages, postscreen's
 # 6 s greet wait).
@@ -181,7 +182,7 @@ like "$(MANPATH=$R/usr/share/man man -w 8 smtpd 2>&1)" \
 	"^$R/usr/share/man/man8/smtpd\\.8" "man finds smtpd(8) in the installed tree"
 
 # The installed tree runs with the unit's own command lines.
-if need_root 9 "the installed tree as a service (master as root, Maildirs as uid 5000)"; then
+if need_root 11 "the installed tree as a service (master as root, Maildirs as uid 5000)"; then
 	chmod a+x "$(dirname "$DIR")"
 	cp -r "$R/etc/postern" "$C"
 	chmod 755 "$C"
@@ -270,7 +271,9 @@ if need_root 9 "the installed tree as a service (master as root, Maildirs as uid
 	say "EHLO client.example.net" > /dev/null
 	"$R/usr/sbin/postconf" -e 'smtpd_banner = $myhostname ESMTP reloaded-80'
 	MAINPID=$MASTER
-	eval "$reload"
+	eval "$reload" > "$DIR/reload.out" 2>&1
+	ok $? "the unit's ExecReload ($reload) succeeds" ||
+		diag "$(cat "$DIR/reload.out")"
 	wait_for "grep -q 'master.*reload -- version' '$DIR/maillog'" 10
 	sleep 1
 	r=$(say "NOOP")$(say "RSET")
@@ -285,6 +288,14 @@ if need_root 9 "the installed tree as a service (master as root, Maildirs as uid
 	banner2=$(exec 3<>/dev/tcp/127.0.0.1/$PORT; reply; printf 'QUIT\r\n' >&3
 		reply >/dev/null; exec 3<&-)
 	like "$banner2" "^220 .*reloaded-80" "a new connection sees the reloaded smtpd_banner"
+	# A broken main.cf: the unit's reload fails and changes nothing.
+	"$R/usr/sbin/postconf" -e 'smtpd_helo_required = yse'
+	eval "$reload" > "$DIR/reload2.out" 2>&1
+	st=$?
+	"$R/usr/sbin/postconf" -e 'smtpd_helo_required = yes'
+	ok $([ $st != 0 ] && pid_alive "$MASTER"; echo $?) \
+		"ExecReload refuses a broken main.cf (exit $st), master keeps running" ||
+		diag "$(cat "$DIR/reload2.out")"
 	wait_for "[ \$(ls '$md' | wc -l) -ge 2 ]" 20
 	ok $(grep -lq "after reload $$" "$md"/* 2>/dev/null; echo $?) \
 		"the message sent across the reload is delivered"
