@@ -1,8 +1,10 @@
 # smtp/: the smtp(8)/lmtp(8) delivery agent (services smtp, relay, lmtp).
 PROGRAMS += smtp
 smtp_SRCS := smtp/smtp.c smtp/smtp_deliver.c smtp/smtp_proto.c \
-	smtp/smtp_sasl.c smtp/smtp_addr.c smtp/smtp_generic.c
+	smtp/smtp_sasl.c smtp/smtp_addr.c smtp/smtp_generic.c \
+	smtp/smtp_policy.c
 
 UNIT_TESTS += smtp_test
 smtp_test_SRCS := smtp/smtp_test.c smtp/smtp_deliver.c smtp/smtp_proto.c \
-	smtp/smtp_sasl.c smtp/smtp_addr.c smtp/smtp_generic.c
+	smtp/smtp_sasl.c smtp/smtp_addr.c smtp/smtp_generic.c \
+	smtp/smtp_policy.c

@@ -27,6 +27,11 @@
  *	    struct smtp_reply *r);
  *	void	smtp_session(struct smtp_sess *s);
  *
+ *	smtp_policy.c:
+ *	int	smtp_tls_policy(const struct smtp_cfg *cfg,
+ *	    struct smtp_maps *m, const char *nexthop,
+ *	    struct tls_policy *p, char *status, char *err, size_t errlen);
+ *
  *	smtp_sasl.c:
  *	int	smtp_sasl_lookup(struct smtp_maps *m, const char *nexthop,
  *	    const char *host, char **user, char **pass, char *err,
@@ -104,13 +109,15 @@ struct smtp_cfg {
 	struct tls_ctx *tls;	/* NULL: no TLS (level none or broken) */
 	int	 tls_level;
 	char	*tls_error;	/* why tls is NULL when level > none */
-	char	*cert_match;	/* smtp_tls_verify_cert_match or
-				 * _secure_cert_match, per the level */
+	char	*verify_match;	/* smtp_tls_verify_cert_match */
+	char	*secure_match;	/* smtp_tls_secure_cert_match */
+	char	*policy_maps;	/* smtp_tls_policy_maps */
 };
 
 struct smtp_maps {
 	struct maplist *generic;	/* NULL if none */
 	struct maplist *sasl;
+	struct maplist *tls_policy;	/* NULL if none */
 };
 
 struct smtp_reply {
@@ -165,6 +172,11 @@ struct smtp_sess {
 	int	 reached_mail;	/* result: MAIL was sent, do not retry */
 	int	 tls_failed;	/* result: the handshake failed */
 	int	 no_tls;	/* level may: plaintext after a failed handshake */
+	int	 tls_level;	/* this nexthop's: smtp_tls_policy_maps or
+				 * the service's level */
+	const char *tls_match;	/* names (verify, secure) or digests
+				 * (fingerprint) */
+	const char *tls_protocols;	/* policy protocols=, or NULL */
 	char	 status[16];	/* session-level failure */
 	char	 reason[1024];
 };
@@ -193,6 +205,10 @@ const char *smtp_sasl_choose(const struct smtp_cfg *, const char *, int);
 char	*smtp_sasl_plain(const char *, const char *);
 char	*smtp_base64(const char *, size_t);
 char	*smtp_unbase64(const char *);
+
+struct tls_policy;
+int	 smtp_tls_policy(const struct smtp_cfg *, struct smtp_maps *,
+	    const char *, struct tls_policy *, char *, char *, size_t);
 
 int	 smtp_generic_addr(struct maplist *, const char *, char **);
 int	 smtp_generic_headers(struct maplist *, const char *, size_t,

@@ -13,9 +13,16 @@
  *	(lmtp_sasl_auth_enable), smtp_sasl_password_maps,
  *	smtp_sasl_mechanism_filter, smtp_sasl_security_options and
  *	smtp_sasl_tls_security_options (only "noplaintext" matters to
- *	PLAIN/LOGIN), smtp_generic_maps, and the TLS client context
- *	(tls_client_ctx_new("smtp"); the level is
- *	lmtp_tls_security_level for lmtp).
+ *	PLAIN/LOGIN), smtp_generic_maps, smtp_tls_policy_maps, and the TLS
+ *	client context (tls_client_ctx_new("smtp"), also at level none
+ *	when smtp_tls_policy_maps is set; the level is
+ *	lmtp_tls_security_level for lmtp). A level that is no level is
+ *	fatal: 'Invalid TLS level "X"', as Postfix.
+ *
+ *	Each delivery first takes the nexthop's TLS policy
+ *	(smtp_policy.c): dane and dane-only, a failing table or a bad
+ *	entry defer every recipient before any connection; only level
+ *	may retries in plaintext after a failed handshake.
  *
  *	smtp_request() checks the request, opens and maps the queue file,
  *	rewrites sender, recipients and address headers through
@@ -92,6 +99,7 @@ static int
 tls_level(const char *name, const char *use, const char *enforce)
 {
 	const char *v = conf_str(name);
+	char	 err[300];
 	int	 lev;
 
 	if ((v == NULL || *v == 0) && use == NULL)
@@ -99,8 +107,9 @@ tls_level(const char *name, const char *use, const char *enforce)
 	if (v == NULL || *v == 0)
 		return (conf_bool(enforce) ? TLS_LEV_ENCRYPT : conf_bool(use)
 		    ? TLS_LEV_MAY : TLS_LEV_NONE);
-	lev = tls_level_parse(v);
-	return (lev == -2 || lev == -1 ? TLS_LEV_MAY : lev);
+	if ((lev = tls_level_check(name, v, err, sizeof(err))) < 0)
+		log_fatal("%s", err);	/* Postfix's words; postern check */
+	return (lev);
 }
 
 /* smtp_cfg_load - copy the parameters (main thread) */
@@ -166,7 +175,9 @@ smtp_cfg_load(struct smtp_cfg *cfg, const char *service)
 	cfg->tls_level = cfg->lmtp ? tls_level("lmtp_tls_security_level",
 	    NULL, NULL) : tls_level(
 	    "smtp_tls_security_level", "smtp_use_tls", "smtp_enforce_tls");
-	if (cfg->tls_level > TLS_LEV_NONE) {
+	cfg->policy_maps = cfg_dup("smtp_tls_policy_maps");
+	/* a policy may require TLS where the default level is none */
+	if (cfg->tls_level > TLS_LEV_NONE || *cfg->policy_maps) {
 		if ((cfg->tls = tls_client_ctx_new("smtp", err,
 		    sizeof(err))) == NULL) {
 			cfg->tls_error = xstrdup(err);
@@ -176,8 +187,8 @@ smtp_cfg_load(struct smtp_cfg *cfg, const char *service)
 		} else if (!cfg->lmtp)
 			cfg->tls_level = tls_ctx_level(cfg->tls);
 	}
-	cfg->cert_match = cfg_dup(cfg->tls_level == TLS_LEV_SECURE
-	    ? "smtp_tls_secure_cert_match" : "smtp_tls_verify_cert_match");
+	cfg->verify_match = cfg_dup("smtp_tls_verify_cert_match");
+	cfg->secure_match = cfg_dup("smtp_tls_secure_cert_match");
 }
 
 /* smtp_cfg_free - release it */
@@ -193,7 +204,9 @@ smtp_cfg_free(struct smtp_cfg *cfg)
 	free(cfg->sasl_filter);
 	free(cfg->generic_maps);
 	free(cfg->tls_error);
-	free(cfg->cert_match);
+	free(cfg->verify_match);
+	free(cfg->secure_match);
+	free(cfg->policy_maps);
 	tls_ctx_free(cfg->tls);
 	memset(cfg, 0, sizeof(*cfg));
 }
@@ -208,6 +221,8 @@ smtp_maps_open(const struct smtp_cfg *cfg)
 		m->generic = maplist_open(cfg->generic_maps, 0);
 	if (cfg->sasl_enable && *cfg->sasl_maps)
 		m->sasl = maplist_open(cfg->sasl_maps, MAP_NO_FOLD);
+	if (*cfg->policy_maps)
+		m->tls_policy = maplist_open(cfg->policy_maps, 0);
 	return (m);
 }
 
@@ -221,6 +236,8 @@ smtp_maps_close(struct smtp_maps *m)
 		maplist_close(m->generic);
 	if (m->sasl)
 		maplist_close(m->sasl);
+	if (m->tls_policy)
+		maplist_close(m->tls_policy);
 	free(m);
 }
 
@@ -260,9 +277,53 @@ unix_path_abs(const struct smtp_cfg *cfg, struct smtp_nexthop *nh,
 	return (0);
 }
 
-/* deliver - resolve and run sessions until one reaches MAIL */
+/*
+ * tls_session_policy - the nexthop's TLS level, match and protocols into
+ * s (strings in pol, released by the caller); -1: every recipient
+ * deferred (DANE, a policy that fails), nothing sent
+ */
+static int
+tls_session_policy(const struct smtp_cfg *cfg, struct smtp_maps *m,
+    struct smtp_sess *s, const char *nexthop, struct tls_policy *pol)
+{
+	char	 status[16], err[600];
+
+	if (smtp_tls_policy(cfg, m, nexthop, pol, status, err,
+	    sizeof(err)) < 0) {
+		log_warn("%s: %s", s->queue_id, err);
+		fail_all(s->rcpts, s->nrcpt, status, err);
+		return (-1);
+	}
+	s->tls_level = pol->level;
+	s->tls_protocols = pol->protocols;
+	s->tls_match = pol->match ? pol->match : pol->level == TLS_LEV_SECURE
+	    ? cfg->secure_match : cfg->verify_match;
+	return (0);
+}
+
+static double deliver_dests(const struct smtp_cfg *, struct smtp_maps *,
+    struct smtp_sess *, const char *, char *, size_t);
+
+/* deliver - the nexthop's TLS policy, then its addresses */
 static double
 deliver(const struct smtp_cfg *cfg, struct smtp_maps *m,
+    struct smtp_sess *s, const char *nexthop, char *relay, size_t relaylen)
+{
+	struct tls_policy pol;
+	double	 done;
+
+	snprintf(relay, relaylen, "none");
+	if (tls_session_policy(cfg, m, s, nexthop, &pol) < 0)
+		return (0);
+	done = deliver_dests(cfg, m, s, nexthop, relay, relaylen);
+	s->tls_match = s->tls_protocols = NULL;
+	tls_policy_free(&pol);
+	return (done);
+}
+
+/* deliver_dests - resolve and run sessions until one reaches MAIL */
+static double
+deliver_dests(const struct smtp_cfg *cfg, struct smtp_maps *m,
     struct smtp_sess *s, const char *nexthop, char *relay, size_t relaylen)
 {
 	struct smtp_nexthop nh;
@@ -271,7 +332,6 @@ deliver(const struct smtp_cfg *cfg, struct smtp_maps *m,
 	char	 err[512], status[16] = "4.3.5";
 	double	 conn_done = 0;
 
-	snprintf(relay, relaylen, "none");
 	if (smtp_nexthop_parse(nexthop, cfg->lmtp, &nh, err, sizeof(err)) < 0) {
 		log_warn("%s: %s", s->queue_id, err);
 		fail_all(s->rcpts, s->nrcpt, "4.3.5", err);
@@ -290,8 +350,10 @@ deliver(const struct smtp_cfg *cfg, struct smtp_maps *m,
 	for (i = 0; i < n; i++) {
 		s->dest = &dests[i];
 		smtp_session(s);
+		/* only level may falls back to plaintext, never a policy's
+		 * encrypt, verify, secure or fingerprint */
 		if (s->tls_failed && !s->no_tls && !s->reached_mail
-		    && cfg->tls_level == TLS_LEV_MAY) {
+		    && s->tls_level == TLS_LEV_MAY) {
 			log_info("%s: %s; trying again without TLS",
 			    s->queue_id, s->reason);
 			s->no_tls = 1;

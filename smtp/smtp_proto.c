@@ -20,14 +20,20 @@
  *	Postfix's "host NAME[ADDR] said: REPLY (in reply to CMD command)";
  *	a lost connection or timeout defers the recipients still open.
  *
- *	TLS: "may" uses STARTTLS when offered; "encrypt" and up defers
+ *	TLS, at the nexthop's level (s->tls_level: smtp_tls_policy_maps
+ *	or the service's, smtp_policy.c): "may" uses STARTTLS when
+ *	offered; "encrypt" and up defers
  *	(4.7.4) when it is not offered; "verify"/"secure" also check the
  *	certificate (tls_verify_peer()) against the names of
  *	smtp_tls_verify_cert_match (default: the MX host name) or
  *	smtp_tls_secure_cert_match (the nexthop and its subdomains), and
  *	defer 4.7.5 with Postfix's reason
  *	"Server certificate not trusted" (chain) or "... not verified"
- *	(name). After the handshake, anything the
+ *	(name); the names are a policy's match= when it has one.
+ *	"fingerprint" instead compares the SHA-256 digest of the
+ *	certificate or its public key with match= (4.7.5 "Server
+ *	certificate not verified" when none matches). A policy's
+ *	protocols= applies to that connection. After the handshake, anything the
  *	server sent before it is discarded. With "may", a failed
  *	handshake sets s->tls_failed; the caller then connects again with
  *	s->no_tls (plaintext), as Postfix does.
@@ -555,7 +561,7 @@ static struct strv *
 cert_names(const struct smtp_sess *s)
 {
 	struct strv *v = strv_new();
-	char	*copy = xstrdup(s->cfg->cert_match ? s->cfg->cert_match : ""),
+	char	*copy = xstrdup(s->tls_match ? s->tls_match : ""),
 		*cp = copy, *tok, *nh, *q;
 
 	nh = xstrdup(s->nexthop + (*s->nexthop == '['));
@@ -579,23 +585,93 @@ cert_names(const struct smtp_sess *s)
 	return (v);
 }
 
+/* peer_check - the certificate per the level; 1 ok, -1 failed */
+static int
+peer_check(struct smtp_sess *s, struct conn *c, const char *name)
+{
+	char	 err[256], info[200];
+	struct strv *names;
+	const char *trust = "Untrusted";
+	int	 verified, lev = s->tls_level;
+
+	if (lev == TLS_LEV_FPRINT)
+		verified = tls_fingerprint_match(c->ssl, s->tls_match, err,
+		    sizeof(err));
+	else {
+		names = cert_names(s);
+		verified = tls_verify_peer(c->ssl,
+		    (const char *const *)names->argv, err, sizeof(err));
+		strv_free(names);
+	}
+	if (verified)
+		trust = TLS_NAMES_CHECKED(lev) || lev == TLS_LEV_FPRINT
+		    ? "Verified" : "Trusted";
+	else if (SSL_get_verify_result(c->ssl) == X509_V_OK
+	    && SSL_get0_peer_certificate(c->ssl))
+		trust = "Trusted";
+	log_info("%s TLS connection established to %s:%d: %s", trust, name,
+	    s->dest->port, tls_log_info(c->ssl, info, sizeof(info)));
+	if (lev == TLS_LEV_FPRINT && !verified) {
+		log_info("server certificate verification failed for %s:%d: "
+		    "%s", name, s->dest->port, err);
+		sess_fail(s, "4.7.5", "Server certificate not verified");
+		return (-1);
+	}
+	if (TLS_NAMES_CHECKED(lev) && !verified) {
+		/* Postfix's reasons: a chain we do not trust, then a name
+		 * that does not match; the detail goes to the log. */
+		log_info("server certificate verification failed for %s:%d: "
+		    "%s", name, s->dest->port, err);
+		sess_fail(s, "4.7.5", "Server certificate not %s",
+		    strcmp(trust, "Untrusted") == 0 ? "trusted" : "verified");
+		return (-1);
+	}
+	return (1);
+}
+
+/* policy_protocols - a policy's protocols= on this connection */
+static int
+policy_protocols(struct smtp_sess *s, SSL *ssl)
+{
+	char	*spec, *cp, err[200];
+	int	 min, max;
+	long	 ops;
+
+	if (s->tls_protocols == NULL)
+		return (0);
+	/* policy attributes separate list items with ':' */
+	spec = xstrdup(s->tls_protocols);
+	for (cp = spec; *cp; cp++)
+		if (*cp == ':')
+			*cp = ' ';
+	if (tls_protocols_parse(spec, &min, &max, &ops, err,
+	    sizeof(err)) < 0) {
+		free(spec);
+		sess_fail(s, "4.7.5", "TLS policy protocols=%s: %s",
+		    s->tls_protocols, err);
+		return (-1);
+	}
+	free(spec);
+	SSL_set_min_proto_version(ssl, min);
+	SSL_set_max_proto_version(ssl, max);
+	SSL_set_options(ssl, (uint64_t)ops);
+	return (0);
+}
+
 /* do_starttls - STARTTLS and the handshake per the level; 0/1 or -1 */
 static int
 do_starttls(struct smtp_sess *s, struct conn *c, struct features *f)
 {
 	const struct smtp_cfg *cfg = s->cfg;
 	struct smtp_reply r = {0};
-	char	 name[400], err[256], info[200], key[600];
-	struct strv *names;
-	const char *trust = "Untrusted";
-	int	 bad, verified;
+	char	 name[400], err[256], key[600];
+	int	 bad, lev = s->tls_level;
 
 	dest_name(s->dest, name, sizeof(name));
-	if (cfg->tls_level == TLS_LEV_NONE
-	    || (s->no_tls && cfg->tls_level == TLS_LEV_MAY))
+	if (lev == TLS_LEV_NONE || (s->no_tls && lev == TLS_LEV_MAY))
 		return (0);
 	if (cfg->tls == NULL) {
-		if (cfg->tls_level >= TLS_LEV_ENCRYPT) {
+		if (TLS_REQUIRED(lev)) {
 			sess_fail(s, "4.7.5", "TLS is required, but our TLS "
 			    "engine is unavailable");
 			return (-1);
@@ -603,7 +679,7 @@ do_starttls(struct smtp_sess *s, struct conn *c, struct features *f)
 		return (0);
 	}
 	if (!f->starttls) {
-		if (cfg->tls_level >= TLS_LEV_ENCRYPT) {
+		if (TLS_REQUIRED(lev)) {
 			sess_fail(s, "4.7.4", "TLS is required, but was not "
 			    "offered by host %s", name);
 			return (-1);
@@ -617,7 +693,7 @@ do_starttls(struct smtp_sess *s, struct conn *c, struct features *f)
 		return (-1);
 	}
 	if (r.code != 220) {
-		if (cfg->tls_level < TLS_LEV_ENCRYPT)
+		if (!TLS_REQUIRED(lev))
 			return (0);
 		reply_status(&r, s->status, sizeof(s->status));
 		snprintf(s->status, sizeof(s->status), "4.7.5");
@@ -629,6 +705,8 @@ do_starttls(struct smtp_sess *s, struct conn *c, struct features *f)
 	snprintf(key, sizeof(key), "%s&%s&%s:%d", s->nexthop, s->dest->host,
 	    s->dest->addr, s->dest->port);
 	c->ssl = tls_ssl_new(cfg->tls, c->fd, s->dest->host, key);
+	if (policy_protocols(s, c->ssl) < 0)
+		return (-1);
 	if (tls_handshake(c->ssl, (int)cfg->starttls_timeout, err,
 	    sizeof(err)) < 0) {
 		sess_fail(s, "4.7.5", "Cannot start TLS: handshake failure "
@@ -636,27 +714,7 @@ do_starttls(struct smtp_sess *s, struct conn *c, struct features *f)
 		s->tls_failed = 1;
 		return (-1);
 	}
-	names = cert_names(s);
-	verified = tls_verify_peer(c->ssl, (const char *const *)names->argv,
-	    err, sizeof(err));
-	strv_free(names);
-	if (verified)
-		trust = cfg->tls_level >= TLS_LEV_VERIFY ? "Verified" : "Trusted";
-	else if (SSL_get_verify_result(c->ssl) == X509_V_OK
-	    && SSL_get0_peer_certificate(c->ssl))
-		trust = "Trusted";
-	log_info("%s TLS connection established to %s:%d: %s", trust, name,
-	    s->dest->port, tls_log_info(c->ssl, info, sizeof(info)));
-	if (cfg->tls_level >= TLS_LEV_VERIFY && !verified) {
-		/* Postfix's reasons: a chain we do not trust, then a name
-		 * that does not match; the detail goes to the log. */
-		log_info("server certificate verification failed for %s:%d: "
-		    "%s", name, s->dest->port, err);
-		sess_fail(s, "4.7.5", "Server certificate not %s",
-		    strcmp(trust, "Untrusted") == 0 ? "trusted" : "verified");
-		return (-1);
-	}
-	return (1);
+	return (peer_check(s, c, name));
 }
 
 /* do_auth - AUTH PLAIN or LOGIN when configured; 0 or -1 */

@@ -17,7 +17,10 @@
  *	smtpd_tls_init() runs in pre_init (as root under master, so the
  *	key can be read before the privilege drop). It reads
  *	smtpd_tls_security_level (empty: the legacy smtpd_use_tls and
- *	smtpd_enforce_tls) and, unless the level is none, builds the
+ *	smtpd_enforce_tls; a name that is no level, or dane/dane-only,
+ *	is fatal: 'Invalid TLS level "X"', as Postfix; verify, secure
+ *	and fingerprint mean encrypt, with a warning) and, unless the
+ *	level is none, builds the
  *	server context (tls/tls.h, from the smtpd_tls_* parameters) into
  *	smtpd_params.tls. A context that cannot be built (missing or
  *	unreadable key or certificate) is fatal at level encrypt, where
@@ -71,11 +74,14 @@ smtpd_tls_init(void)
 		else if (str_parse_bool(conf_str("smtpd_use_tls"), &b) == 0
 		    && b)
 			level = TLS_LEV_MAY;
-	} else if ((level = tls_level_parse(name)) < 0
-	    || level > TLS_LEV_ENCRYPT) {
-		log_warn("smtpd_tls_security_level: \"%s\" is not a server "
-		    "level; using \"may\"", log_safe(name));
-		level = TLS_LEV_MAY;
+	} else if ((level = tls_level_check("smtpd_tls_security_level",
+	    name, err, sizeof(err))) < 0) {
+		log_fatal("%s", err);	/* Postfix's words; postern check */
+	} else if (level > TLS_LEV_ENCRYPT) {
+		/* verify, secure, fingerprint: client levels, as Postfix */
+		log_warn("smtpd_tls_security_level: unsupported TLS level "
+		    "\"%s\", using \"encrypt\"", log_safe(name));
+		level = TLS_LEV_ENCRYPT;
 	}
 	smtpd_params.tls_wrapper = conf_bool("smtpd_tls_wrappermode");
 	if (smtpd_params.tls_wrapper && level < TLS_LEV_ENCRYPT)

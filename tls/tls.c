@@ -93,7 +93,8 @@ static const struct {
 };
 
 static const char *const level_tab[] = {
-	"none", "may", "encrypt", "verify", "secure",
+	"none", "may", "encrypt", "verify", "secure", "fingerprint", "dane",
+	"dane-only",
 };
 
 /* ex_key_free - free a client cache key with its SSL */
@@ -134,10 +135,6 @@ tls_level_parse(const char *name)
 	for (i = 0; i < (int)(sizeof(level_tab) / sizeof(level_tab[0])); i++)
 		if (strcasecmp(name, level_tab[i]) == 0)
 			return (i);
-	if (strcasecmp(name, "dane") == 0
-	    || strcasecmp(name, "dane-only") == 0
-	    || strcasecmp(name, "fingerprint") == 0)
-		return (-2);
 	return (-1);
 }
 
@@ -145,7 +142,8 @@ tls_level_parse(const char *name)
 const char *
 tls_level_name(int level)
 {
-	if (level < 0 || level > TLS_LEV_SECURE)
+	if (level < 0 || level >= (int)(sizeof(level_tab) /
+	    sizeof(level_tab[0])))
 		return ("unknown");
 	return (level_tab[level]);
 }
@@ -570,11 +568,8 @@ level_from_conf(const char *prefix, int server)
 	if (*v == 0)
 		lev = param_bool(prefix, "enforce_tls") ? TLS_LEV_ENCRYPT
 		    : param_bool(prefix, "use_tls") ? TLS_LEV_MAY : TLS_LEV_NONE;
-	else if ((lev = tls_level_parse(v)) == -2) {
-		log_warn("%s_tls_security_level = %s is not supported: "
-		    "using \"may\"", prefix, log_safe(v));
-		lev = TLS_LEV_MAY;
-	} else if (lev < 0) {
+	else if ((lev = tls_level_parse(v)) < 0) {
+		/* the daemons refuse it first (tls_level_check) */
 		log_warn("%s_tls_security_level = %s is unknown: using "
 		    "\"%s\"", prefix, log_safe(v), server ? "none" : "may");
 		lev = server ? TLS_LEV_NONE : TLS_LEV_MAY;

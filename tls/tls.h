@@ -32,6 +32,9 @@
  *	    const char *exclude, char *warn, size_t warnlen);
  *	long	tls_ssl_options_parse(const char *names, char *warn,
  *	    size_t warnlen);
+ *
+ *	tls_policy.c: tls_level_check(), tls_level_conf_errors(),
+ *	tls_policy_parse(), tls_policy_free(), tls_fingerprint_match()
  * DESCRIPTION
  *	tls_server_ctx_new(prefix) builds a server context from
  *	<prefix>_tls_cert_file, _key_file, _chain_files, _security_level,
@@ -43,9 +46,12 @@
  *	_session_cache_timeout, plus tls_preempt_cipherlist and
  *	tls_ssl_options. prefix is "smtpd" (or "lmtp"/"smtp" for clients).
  *	tls_client_ctx_new(prefix) does the same for a client:
- *	<prefix>_tls_security_level (none, may, encrypt, verify, secure;
- *	dane and dane-only are treated as may, with a warning; an empty
- *	level follows the legacy <prefix>_use_tls/_enforce_tls),
+ *	<prefix>_tls_security_level (none, may, encrypt, fingerprint,
+ *	verify, secure, dane, dane-only: the context only records it, the
+ *	smtp client enforces it and fails closed on the dane levels; an
+ *	empty level follows the legacy <prefix>_use_tls/_enforce_tls; an
+ *	unknown name is refused by the daemons before this, see
+ *	tls_level_check()),
  *	_CAfile/_CApath (else OpenSSL's default paths), optional
  *	_cert_file/_key_file, protocols, ciphers, and the session cache.
  *
@@ -104,6 +110,25 @@
 #define TLS_LEV_ENCRYPT	2
 #define TLS_LEV_VERIFY	3
 #define TLS_LEV_SECURE	4
+#define TLS_LEV_FPRINT	5	/* fingerprint: match= digests */
+#define TLS_LEV_DANE	6	/* not supported: fails closed */
+#define TLS_LEV_DANE_ONLY 7	/* not supported: fails closed */
+
+/* TLS required: anything but none and may (dane included) */
+#define TLS_REQUIRED(lev)	((lev) >= TLS_LEV_ENCRYPT)
+/* The certificate's names are checked (verify, secure) */
+#define TLS_NAMES_CHECKED(lev)	((lev) == TLS_LEV_VERIFY \
+				 || (lev) == TLS_LEV_SECURE)
+
+/* One smtp_tls_policy_maps entry (tls_policy.c) */
+struct tls_policy {
+	int	 level;		/* TLS_LEV_*, -1 invalid */
+	char	*match;		/* match=, NULL if none */
+	char	*protocols;	/* protocols= ("!SSLv2:!SSLv3"), or NULL */
+	char	*ciphers;	/* ciphers= grade, or NULL */
+};
+
+struct mastercf;
 
 #define TLS_SAFE_CIPHERS	"ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:" \
 	"ECDHE+AES:!aNULL:!eNULL:!MD5:!RC4:!3DES"
@@ -134,5 +159,11 @@ int	 tls_protocols_parse(const char *, int *, int *, long *, char *,
 int	 tls_set_ciphers(SSL_CTX *, const char *, const char *, char *,
 	    size_t);
 long	 tls_ssl_options_parse(const char *, char *, size_t);
+
+int	 tls_level_check(const char *, const char *, char *, size_t);
+int	 tls_level_conf_errors(const struct mastercf *);
+int	 tls_policy_parse(const char *, struct tls_policy *, char *, size_t);
+void	 tls_policy_free(struct tls_policy *);
+int	 tls_fingerprint_match(SSL *, const char *, char *, size_t);
 
 #endif

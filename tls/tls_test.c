@@ -101,11 +101,98 @@ test_levels(void)
 	tap_is_int(tls_level_parse("encrypt"), TLS_LEV_ENCRYPT, "level encrypt");
 	tap_is_int(tls_level_parse("verify"), TLS_LEV_VERIFY, "level verify");
 	tap_is_int(tls_level_parse("secure"), TLS_LEV_SECURE, "level secure");
-	tap_is_int(tls_level_parse("dane"), -2, "level dane: unsupported");
+	tap_is_int(tls_level_parse("dane"), TLS_LEV_DANE, "level dane");
+	tap_is_int(tls_level_parse("Dane-Only"), TLS_LEV_DANE_ONLY,
+	    "level dane-only");
+	tap_is_int(tls_level_parse("fingerprint"), TLS_LEV_FPRINT,
+	    "level fingerprint");
 	tap_is_int(tls_level_parse(""), -1, "level empty: unknown");
 	tap_is_int(tls_level_parse("encrypt "), -1, "level trailing space");
+	tap_is_int(tls_level_parse("encrpyt"), -1, "level misspelt");
 	tap_is_str(tls_level_name(TLS_LEV_ENCRYPT), "encrypt", "level name");
+	tap_is_str(tls_level_name(TLS_LEV_DANE_ONLY), "dane-only",
+	    "level name dane-only");
 	tap_is_str(tls_level_name(99), "unknown", "level name out of range");
+}
+
+/* test_level_check - what daemons and postern check accept */
+static void
+test_level_check(void)
+{
+	static const struct {
+		const char *param, *value;
+		int	 want;
+		const char *err;
+	} v[] = {
+		{"smtpd_tls_security_level", "encrpyt", -1,
+		    "Invalid TLS level \"encrpyt\""},
+		{"smtp_tls_security_level", "encrpyt", -1,
+		    "Invalid TLS level \"encrpyt\""},
+		{"smtp_tls_security_level", "", -2, ""},
+		{"smtpd_tls_security_level", "encrypt", TLS_LEV_ENCRYPT, ""},
+		{"smtpd_tls_security_level", "dane", -1,
+		    "Invalid TLS level \"dane\""},
+		{"smtpd_tls_security_level", "verify", TLS_LEV_VERIFY, ""},
+		{"smtp_tls_security_level", "dane-only", TLS_LEV_DANE_ONLY, ""},
+		{"lmtp_tls_security_level", "secure", TLS_LEV_SECURE, ""},
+		{"smtp_tls_security_level", "may\001", -1,
+		    "Invalid TLS level \"may?\""},
+	};
+	char	 err[200];
+	size_t	 i;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		err[0] = 0;
+		tap_is_int(tls_level_check(v[i].param, v[i].value, err,
+		    sizeof(err)), v[i].want, v[i].value);
+		if (*v[i].err)
+			tap_is_str(err, v[i].err, "its message");
+	}
+}
+
+/* test_policy - smtp_tls_policy_maps values */
+static void
+test_policy(void)
+{
+	static const struct {
+		const char *in;
+		int	 level;
+		const char *match, *protocols;
+	} v[] = {
+		{"secure", TLS_LEV_SECURE, NULL, NULL},
+		{"verify match=hostname:nexthop", TLS_LEV_VERIFY,
+		    "hostname:nexthop", NULL},
+		{"secure match=.example.com match=mx.example.net",
+		    TLS_LEV_SECURE, ".example.com:mx.example.net", NULL},
+		{"fingerprint match=AB:CD match=EF:01", TLS_LEV_FPRINT,
+		    "AB:CD|EF:01", NULL},
+		{"encrypt protocols=!SSLv2:!SSLv3 ciphers=high",
+		    TLS_LEV_ENCRYPT, NULL, "!SSLv2:!SSLv3"},
+		{"DANE", TLS_LEV_DANE, NULL, NULL},
+		{"none", TLS_LEV_NONE, NULL, NULL},
+		{"encrpyt", -1, NULL, NULL},
+		{"", -1, NULL, NULL},
+		{"fingerprint", -1, NULL, NULL},
+		{"may match=x", -1, NULL, NULL},
+		{"secure mtach=x", -1, NULL, NULL},
+		{"secure match", -1, NULL, NULL},
+	};
+	struct tls_policy p;
+	char	 err[200];
+	size_t	 i;
+	int	 rc;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		rc = tls_policy_parse(v[i].in, &p, err, sizeof(err));
+		tap_ok(p.level == v[i].level && (rc == 0) == (v[i].level >= 0)
+		    && ((p.match == NULL && v[i].match == NULL) || (p.match
+		    && v[i].match && strcmp(p.match, v[i].match) == 0))
+		    && ((p.protocols == NULL && v[i].protocols == NULL)
+		    || (p.protocols && v[i].protocols
+		    && strcmp(p.protocols, v[i].protocols) == 0)),
+		    v[i].in);
+		tls_policy_free(&p);
+	}
 }
 
 /* test_options - tls_ssl_options */
@@ -390,8 +477,8 @@ test_contexts(void)
 	conf_set("smtp_tls_mandatory_protocols", ">=TLSv1");
 	conf_set("smtp_tls_security_level", "dane");
 	c = tls_client_ctx_new("smtp", err, sizeof(err));
-	tap_ok(c != NULL && tls_ctx_level(c) == TLS_LEV_MAY,
-	    "dane treated as may");
+	tap_ok(c != NULL && tls_ctx_level(c) == TLS_LEV_DANE,
+	    "dane kept as dane (the smtp client fails it closed)");
 	tls_ctx_free(c);
 }
 
@@ -407,6 +494,8 @@ main(void)
 	}
 	test_protocols();
 	test_levels();
+	test_level_check();
+	test_policy();
 	test_options();
 	test_ciphers();
 	tap_ok(make_cert() == 0, "self-signed certificate made");
