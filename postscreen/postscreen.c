@@ -236,13 +236,25 @@ static void
 psc_accept(const struct server_conn *c)
 {
 	struct psc_state *s;
-	char	 reply[200];
 	int	 acl;
 
 	log_info("CONNECT from [%s]:%s to [%s]:%s", c->client_addr,
 	    c->client_port, c->server_addr, c->server_port);
 	s = psc_state_new(c->fd, c->client_addr, c->client_port,
 	    c->server_addr, c->server_port);
+	/*
+	 * Every connection counts, allow-listed and PASS OLD ones too, as
+	 * in Postfix: the count is checked before the access list, and a
+	 * connection leaves it when it is handed to smtpd or closed.
+	 */
+	s->counted_client = 1;
+	if (psc_count_add(s->addr, 1) > psc_var.client_conn_limit &&
+	    psc_var.client_conn_limit > 0) {
+		log_info("NOQUEUE: reject: CONNECT from %s: too many "
+		    "connections", psc_client(s));
+		psc_drop(s, "421 4.7.0 Error: too many connections\r\n");
+		return;
+	}
 	acl = psc_access_check(psc_acl, s->addr);
 	if (acl == PSC_ACL_PERMIT) {
 		log_info("WHITELISTED %s", psc_client(s));
@@ -267,16 +279,6 @@ psc_accept(const struct server_conn *c)
 	if (!set_todo(s) && acl != PSC_ACL_REJECT) {
 		log_info("PASS OLD %s", psc_client(s));
 		psc_send_socket(s);
-		return;
-	}
-	s->counted_client = 1;
-	if (psc_count_add(s->addr, 1) > psc_var.client_conn_limit &&
-	    psc_var.client_conn_limit > 0) {
-		log_info("NOQUEUE: reject: CONNECT from %s: too many "
-		    "connections", psc_client(s));
-		snprintf(reply, sizeof(reply), "421 4.7.0 Error: too many "
-		    "connections from %s\r\n", s->addr);
-		psc_drop(s, reply);
 		return;
 	}
 	if (psc_pre_count >= psc_var.pre_queue_limit) {
