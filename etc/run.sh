@@ -23,14 +23,17 @@
 #			smtpd_sender_login_maps), postscreen_access.cidr
 #	  run/demo-credentials	"address password" per mailbox (random)
 #	  run/queue, run/data, run/mail (the Maildirs, owned by vmail)
-#	Every run: the paths in run/etc/main.cf are set with postconf -e
-#	(queue_directory, data_directory, daemon_directory,
+#	The first run also sets the paths in run/etc/main.cf with
+#	postconf -e (queue_directory, data_directory, daemon_directory,
 #	virtual_mailbox_base, virtual_uid/gid_maps, maillog_file =
-#	/dev/stdout) and run/etc/master.cf is regenerated from
-#	etc/master.cf with the ports; then master runs in the foreground
-#	(log on the terminal and appended to run/maillog). Ctrl-C stops
-#	everything. A second run reuses run/ and its queue; delete run/ for
-#	a fresh instance.
+#	/dev/stdout) and makes run/etc/master.cf from etc/master.cf with
+#	the ports. A later run keeps the administrator's edits to both:
+#	it changes a path only if it must (another POSTERN_BIN, another
+#	user) and a port field only if POSTERN_*_PORT changed (remembered
+#	in run/.ports), and says so for each. Then master runs in the
+#	foreground (log on the terminal and appended to run/maillog); the
+#	banner shows how to run postqueue, postsuper and postern against
+#	it. Ctrl-C stops everything. Delete run/ for a fresh instance.
 #
 #	As root the daemons run as the postern user (tools/install-deps
 #	creates it, and vmail), so run/ must be reachable by it.
@@ -133,26 +136,64 @@ create() {
 
 [ -f "$RUN/.created" ] || create
 
-"$BIN/postconf" -c "$ETC" -e \
-	"queue_directory=$RUN/queue" \
+# main.cf: the first run sets what the demo needs; a later run keeps the
+# administrator's edits and changes only a path that must follow this
+# checkout or user (e.g. another POSTERN_BIN), saying so.
+setconf() {
+	for nv in "$@"; do
+		name=${nv%%=*}
+		[ "$("$BIN/postconf" -c "$ETC" -h "$name" 2>/dev/null)" = "${nv#*=}" ] &&
+			continue
+		[ -f "$RUN/.configured" ] &&
+			echo "run.sh: $ETC/main.cf: setting $nv (it was" \
+				"\"$("$BIN/postconf" -c "$ETC" -h "$name" 2>/dev/null)\")"
+		"$BIN/postconf" -c "$ETC" -e "$nv" || die "postconf -e $nv failed"
+	done
+}
+setconf "queue_directory=$RUN/queue" \
 	"data_directory=$RUN/data" \
 	"daemon_directory=$BIN" \
 	"virtual_mailbox_base=$RUN/mail" \
 	"virtual_uid_maps=static:$VUID" \
-	"virtual_gid_maps=static:$VGID" \
-	"maillog_file=/dev/stdout" || die "postconf -e failed"
-awk -v smtp="127.0.0.1:$SMTP_PORT" -v subm="127.0.0.1:$SUB_PORT" '
-	$0 !~ /^[ \t#]/ && $2 == "inet" && $1 == "127.0.0.1:2525" {
-		sub(/^[^ \t]+/, smtp)
-	}
-	$0 !~ /^[ \t#]/ && $2 == "inet" && $1 == "127.0.0.1:2587" {
-		sub(/^[^ \t]+/, subm)
-	}
-	{ print }' "$TOP/etc/master.cf" > "$ETC/master.cf"
-if [ ! -x "$BIN/postscreen" ]; then
-	# Until postscreen exists, smtpd takes the port-25 role itself.
-	sed -i 's/^\(127\.0\.0\.1:[0-9]*[ \t]*inet.*[ \t]\)postscreen$/\1smtpd/' \
-		"$ETC/master.cf"
+	"virtual_gid_maps=static:$VGID"
+
+# master.cf: made once from etc/master.cf; a later run changes only the
+# two port fields, and only when POSTERN_*_PORT differ from the last run.
+if [ ! -f "$RUN/.configured" ]; then
+	"$BIN/postconf" -c "$ETC" -e "maillog_file=/dev/stdout" ||
+		die "postconf -e failed"
+	awk -v smtp="127.0.0.1:$SMTP_PORT" -v subm="127.0.0.1:$SUB_PORT" '
+		$0 !~ /^[ \t#]/ && $2 == "inet" && $1 == "127.0.0.1:2525" {
+			sub(/^[^ \t]+/, smtp)
+		}
+		$0 !~ /^[ \t#]/ && $2 == "inet" && $1 == "127.0.0.1:2587" {
+			sub(/^[^ \t]+/, subm)
+		}
+		{ print }' "$TOP/etc/master.cf" > "$ETC/master.cf"
+	if [ ! -x "$BIN/postscreen" ]; then
+		# Until postscreen exists, smtpd takes the port-25 role itself.
+		sed -i 's/^\(127\.0\.0\.1:[0-9]*[ \t]*inet.*[ \t]\)postscreen$/\1smtpd/' \
+			"$ETC/master.cf"
+	fi
+	echo "$SMTP_PORT $SUB_PORT" > "$RUN/.ports"
+	touch "$RUN/.configured"
+else
+	read -r OLD_SMTP OLD_SUB < "$RUN/.ports" || die "$RUN/.ports is unreadable"
+	for pair in "$OLD_SMTP:$SMTP_PORT" "$OLD_SUB:$SUB_PORT"; do
+		old=${pair%%:*} new=${pair#*:}
+		[ "$old" = "$new" ] && continue
+		echo "run.sh: $ETC/master.cf: service 127.0.0.1:$old is now" \
+			"127.0.0.1:$new (POSTERN_*_PORT changed); nothing else changed"
+		awk -v old="127.0.0.1:$old" -v new="127.0.0.1:$new" '
+			$0 !~ /^[ \t#]/ && $2 == "inet" && $1 == old {
+				sub(/^[^ \t]+/, new)
+			}
+			{ print }' "$ETC/master.cf" > "$ETC/master.cf.new" &&
+			mv "$ETC/master.cf.new" "$ETC/master.cf"
+	done
+	echo "$SMTP_PORT $SUB_PORT" > "$RUN/.ports"
+	echo "run.sh: reusing $RUN: your edits to $ETC/main.cf and master.cf" \
+		"are kept (delete $RUN for a fresh instance)"
 fi
 
 chmod 755 "$RUN" "$ETC"
@@ -191,6 +232,12 @@ may send only as its own address:
   swaks --server 127.0.0.1:$SUB_PORT -tls --auth PLAIN \\
         --auth-user user1@example.com --auth-password "\$(awk '/^user1/ {print \$2}' $RUN/demo-credentials)" \\
         --from user1@example.com --to user2@example.com
+The queue and the control commands, against this instance (-c, or
+export MAIL_CONFIG=$ETC once):
+  $BIN/postqueue -c $ETC -p
+  $BIN/postsuper -c $ETC -d ALL deferred
+  $BIN/postern -c $ETC status
+  $BIN/postconf -c $ETC -n
 Ctrl-C stops everything.
 
 EOF
