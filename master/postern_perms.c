@@ -18,8 +18,9 @@
  *	postern_perms_check() reports, as errors, each directory with
  *	another owner (only when run as root: without root the queue
  *	belongs to the invoking user) or another mode, and the number of
- *	files in a queue directory or data_directory that mail_owner does
- *	not own, then says to run "postern set-permissions": with those,
+ *	files in a queue directory that mail_owner does not own (not in
+ *	data_directory: a daemon may create a cache there as root before
+ *	it drops privileges), then says to run "postern set-permissions": with those,
  *	smtpd answers 451 and qmgr cannot move mail, so start and reload
  *	refuse. Missing directories are not reported (master creates
  *	them).
@@ -167,11 +168,9 @@ postern_perms_check(void)
 			bad += perms_check_files(p);
 		free(p);
 	}
-	if (*d) {
+	/* Its files: daemons may make some as root before they drop. */
+	if (*d)
 		bad += perms_check_dir(d, perms_uid, mo, (mode_t)-1, root);
-		if (root)
-			bad += perms_check_files(d);
-	}
 	if (bad)
 		log_error("%d ownership or permission problem%s: run "
 		    "\"postern set-permissions\" (as root) to repair", bad,

@@ -48,9 +48,9 @@ instance_conf "alias_maps=hash:$E/aliases" "alias_database=hash:$E/aliases" \
 mkdir -p "$D" && chown "$MO:" "$D" && chmod 700 "$D"
 "$P" -c "$E" check >"$TOP/check0" 2>&1
 is "$?" 0 "postern check on a queue made by postsuper -s: exit 0"
-touch "$Q/deferred/OLDFILE1" "$D/somecache"
+touch "$Q/deferred/OLDFILE1"
 chown root:root "$Q/incoming" "$Q/deferred" "$Q/maildrop" "$D" \
-	"$Q/deferred/OLDFILE1" "$D/somecache"
+	"$Q/deferred/OLDFILE1"
 chmod 755 "$Q/maildrop"
 chmod 644 "$E/relay_password.lmdb"
 
