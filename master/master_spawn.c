@@ -22,10 +22,13 @@
  *	master_spawn_fill() starts processes until the service has
  *	svc->want of them that accept (draining ones do not count, except
  *	for a solitary service). master_spawn_reap() collects exited
- *	children: an exit with a failure within MASTER_QUICK_EXIT seconds
+ *	children: an exit with a failure status, or a crash signal (SEGV,
+ *	BUS, ABRT, ILL, FPE, SYS, TRAP), within MASTER_QUICK_EXIT seconds
  *	of the start throttles the service (1s, doubling up to 60s, as
- *	Postfix's "bad command startup -- throttling"); anything else is
- *	replaced at once. A death by signal or a non-zero exit is logged
+ *	Postfix's "bad command startup -- throttling"); anything else,
+ *	including a child killed by a signal sent from outside (KILL,
+ *	TERM, ...: unlike Postfix, which throttles those too, so a kill
+ *	every 0.2 s stalled a service for minutes), is replaced at once. A death by signal or a non-zero exit is logged
  *	as a warning, except a child killed by master's own SIGTERM at
  *	stop or SIGHUP at reload (one started just before, without its
  *	handler yet). Signals are blocked across fork() and reset to their
@@ -332,6 +335,20 @@ master_spawn_detach(struct master_svc *svc)
 	svc->status_pipe[0] = svc->status_pipe[1] = -1;
 }
 
+/*
+ * crash_signal - a signal a program raises on itself when it fails
+ * (a fault, abort()); any other one was sent from outside (kill -9, the
+ * OOM killer, an administrator's TERM) and says nothing about whether
+ * the command can start.
+ */
+static int
+crash_signal(int sig)
+{
+	return (sig == SIGSEGV || sig == SIGBUS || sig == SIGABRT
+	    || sig == SIGILL || sig == SIGFPE || sig == SIGSYS
+	    || sig == SIGTRAP);
+}
+
 /* master_spawn_exited - log one exit; 1 if it was a failure */
 static int
 master_spawn_exited(struct master_proc *p, int status)
@@ -397,8 +414,11 @@ master_spawn_reap(void)
 			svc->nproc--;
 		failed = master_spawn_exited(p, status);
 		if (!master_stopping && !svc->removed) {
+			/* killed from outside: replaced, never throttled */
 			if (failed && !p->draining
-			    && time(NULL) - p->started < MASTER_QUICK_EXIT)
+			    && time(NULL) - p->started < MASTER_QUICK_EXIT
+			    && !(WIFSIGNALED(status)
+			    && !crash_signal(WTERMSIG(status))))
 				master_spawn_throttle(svc);
 			else if (time(NULL) - p->started >= MASTER_QUICK_EXIT)
 				svc->throttle_delay = MASTER_THROTTLE_MIN;
