@@ -11,9 +11,12 @@
  * DESCRIPTION
  *	master_svc_build() decides how a master.cf line runs:
  *	  - a Postfix program that postern folds into another (cleanup,
- *	    pickup, trivial-rewrite, bounce, ...) is accepted and logged
- *	    once: "service X: program Y is folded into postern's Z; not
- *	    started". svc->path is NULL.
+ *	    pickup, trivial-rewrite, bounce, ...) is accepted; with -v it
+ *	    is logged once: "service X: program Y is folded into
+ *	    postern's Z; not started". svc->path is NULL. Postfix's
+ *	    master says nothing about the services it runs, and an info
+ *	    line for each was some 20 "Unmatched Entries" in logwatch's
+ *	    report per start; "postern check" lists them in one line.
  *	  - a program present in daemon_directory runs from there (an
  *	    absolute command path runs as is); "lmtp" runs the smtp
  *	    binary when there is no lmtp binary (the service name tells
@@ -134,9 +137,9 @@ master_svc_resolve(struct master_svc *svc, const char *command)
 	for (i = 0; i < sizeof(master_folded) / sizeof(master_folded[0]); i++)
 		if (strcmp(base, master_folded[i].program) == 0) {
 			if (master_svc_first_time(svc->name, command))
-				log_info("service %s: program %s is folded into "
-				    "postern's %s; not started", svc->name,
-				    base, master_folded[i].into);
+				log_debug("service %s: program %s is folded "
+				    "into postern's %s; not started",
+				    svc->name, base, master_folded[i].into);
 			return;
 		}
 	if ((svc->path = master_svc_exec_path(command)) != NULL) {

@@ -36,10 +36,13 @@ ok $? "master starts with the seed's master.cf"
 sleep 1
 kill -0 "$INSTANCE_PID" 2>/dev/null
 ok $? "master stays up"
-like "$(instance_log_grep 'service pickup: program pickup is folded')" \
-	'folded into postern' "a folded program (pickup) is logged"
-is "$(instance_log_count 'service pickup: program pickup is folded')" 1 \
-	"... once"
+# Folded programs are accepted quietly, as Postfix's master runs them
+# (with -v they are logged; postern check lists them in one line).
+is "$(instance_log_count 'service pickup')" 0 \
+	"a folded program (pickup): no log line, no warning"
+like "$("$POSTERN_BIN/postern" -c "$INSTANCE_CONF" check 2>&1)" \
+	'commands built into postern, nothing to run: [^'$'\n'']*pickup' \
+	"... postern check lists it as built in"
 like "$(instance_log_grep 'warning: service maildrop: unknown command pipe')" \
 	'will not run' "an unknown command (pipe) is a warning"
 if need_prog 2 "$POSTERN_BIN/postscreen" "220 on the seed's ports" &&
