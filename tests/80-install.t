@@ -287,7 +287,8 @@ if need_root 11 "the installed tree as a service (master as root, Maildirs as ui
 		diag "banner before: $banner1; replies: $r"
 	banner2=$(exec 3<>/dev/tcp/127.0.0.1/$PORT; reply; printf 'QUIT\r\n' >&3
 		reply >/dev/null; exec 3<&-)
-	like "$banner2" "^220 .*reloaded-80" "a new connection sees the reloaded smtpd_banner"
+	NL=$'\n'
+	like "$banner2" "(^|$NL)220 [^$NL]*reloaded-80" "a new connection sees the reloaded smtpd_banner"
 	# A broken main.cf: the unit's reload fails and changes nothing.
 	"$R/usr/sbin/postconf" -e 'smtpd_helo_required = yse'
 	eval "$reload" > "$DIR/reload2.out" 2>&1
