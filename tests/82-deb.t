@@ -14,7 +14,8 @@
 # server, started with the unit's own ExecStart line (ports moved to free
 # loopback ports, one virtual mailbox added to the installed default
 # configuration), takes one message over SMTP from the host into a
-# Maildir; dpkg -r leaves exactly the configuration, the queue (with the
+# Maildir; a second dpkg -i keeps the edited conffiles and the queued
+# mail; dpkg -r leaves exactly the configuration, the queue (with the
 # mail still queued), the data directory, the users and the mailboxes;
 # dpkg -P removes configuration, queue, data and the postern user and
 # group, and leaves the mailboxes and the vmail user that owns them.
@@ -93,7 +94,8 @@ for p in "$TOP"/debian/postern "$TOP"/debian/files "$TOP"/debian/.debhelper \
 done
 is "$leak" "" "make deb writes nothing outside build/ (dpkg-buildpackage runs in build/deb/src)"
 
-# 2. contents: the promised paths, nothing under /var (postinst makes it)
+# 2. contents: the promised paths; nothing outside /etc/postern, /usr, the
+# unit directory and the (empty) queue and data directories
 list=$(dpkg-deb -c "$DEB" | awk '{ p = $6; sub(/^\./, "", p); print p }')
 missing=
 for p in /usr/sbin/postern /usr/sbin/postconf /usr/sbin/postmap \
@@ -286,11 +288,25 @@ mailbox_same() {
 	[ -n "$msg" ] && [ "$(cat "$MD"/* 2>/dev/null)" = "$msg" ]
 }
 
-# 8. dpkg -r: configuration, queue (and its mail), data, users, mail stay
+# 8. mail queued while the server is stopped
 echo "queued after stop" | in_root 'sendmail -f root user@example.com' 2>&1
 ok $? "sendmail queues one message while the server is stopped"
 queued=$(ls "$R/var/spool/postern/maildrop")
 isnt "$queued" "" "... in maildrop/"
+
+# 9. dpkg -i again (a reinstall, as an upgrade runs the same scripts):
+# the edited conffiles, the queued mail and the users stay
+out=$(in_root 'cd /tmp && dpkg -i postern_*.deb' 2>&1)
+ok $? "dpkg -i again over the installed package" || diag "$out"
+unlike "$out" 'Configuration file' "... asks nothing about the conffiles"
+like "$(cat "$R/etc/postern/main.cf")" $'\nvirtual_mailbox_maps = lmdb:/etc/postern/vmailbox' \
+	"... keeps the edited main.cf"
+like "$(cat "$R/etc/postern/master.cf")" $'\n127\\.0\\.0\\.1:'"$SMTP_PORT"' ' \
+	"... and master.cf"
+is "$(ls "$R/var/spool/postern/maildrop")" "$queued" "... and the queued mail"
+is "$(root_pids)" "" "... and starts nothing (policy-rc.d)"
+
+# 10. dpkg -r: configuration, queue (and its mail), data, users, mail stay
 out=$(in_root 'dpkg -r postern' 2>&1)
 ok $? "dpkg -r postern" || diag "$out"
 gone=
@@ -312,7 +328,7 @@ ok "$(in_root 'getent passwd postern >/dev/null && getent passwd vmail >/dev/nul
 like "$(in_root "dpkg-query -W -f='\${Status}' postern")" 'deinstall ok config-files' \
 	"dpkg: postern config-files"
 
-# 9. dpkg -P: what the package made goes; mailboxes stay
+# 11. dpkg -P: what the package made goes; mailboxes stay
 out=$(in_root 'dpkg -P postern' 2>&1)
 ok $? "dpkg -P postern" || diag "$out"
 left=
