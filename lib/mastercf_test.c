@@ -272,6 +272,19 @@ main(void)
 		mastercf_free(m);
 		free(text);
 	}
+	/* Malformed entries are counted for master and check (fatal). */
+	buf_reset(warnings);
+	m = load_text("x unix\nqmgr unix n - n 300 1 qmgr\nsmtp tcp n - - - - "
+	    "smtpd\n", 59);
+	tap_ok(m && m->nsvc == 1 && m->nbad == 2, "two malformed entries "
+	    "counted, the good one kept");
+	tap_ok(m && m->bad && strstr(m->bad, ", line 1: missing \"private\" "
+	    "field") != NULL, "the first one named by its missing field (%s)",
+	    m && m->bad ? m->bad : "none");
+	tap_ok(strstr(BUF_STR(warnings), ", line 3: bad transport type field: "
+	    "tcp") != NULL && strstr(BUF_STR(warnings), "smtp tcp") == NULL,
+	    "a bad field is named with its value, the line is not quoted");
+	mastercf_free(m);
 	/* NUL byte inside an entry */
 	buf_reset(warnings);
 	m = load_text("a unix - - - - 1 c\0md\nb unix - - - - 1 x\n", 40);

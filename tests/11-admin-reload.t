@@ -127,7 +127,7 @@ cp "$TOP/main.cf.good" "$E/main.cf"
 break_smtp() {
 	sed "s/^\(127.0.0.1:$SMTP .*\) postscreen\$/\1/" \
 		"$TOP/master.cf.good" >"$E/master.cf"
-	grep -q "^127.0.0.1:$SMTP .* 1\$" "$E/master.cf" ||
+	grep -q "^127.0.0.1:$SMTP .* 1[[:space:]]*\$" "$E/master.cf" ||
 		diag "the test did not break the line: $(grep "^127.0.0.1:$SMTP" "$E/master.cf")"
 }
 break_smtp
@@ -173,6 +173,10 @@ like "$(cat "$TOP/start2.out")" "rc=1" "start with a malformed master.cf exits 1
 like "$(cat "$TOP/start2.out")" 'missing "command" field' "... naming the field"
 "$P" -c "$E" status >/dev/null 2>&1
 is "$?" 1 "... and nothing runs"
+timeout 20 "$POSTERN_BIN/master" -c "$E" -d >"$TOP/master.out" 2>&1
+is "$?" 1 "master itself (-d) exits 1 on the malformed line"
+like "$(cat "$TOP/master.out")" 'fatal: .*master\.cf, line [0-9]+: missing "command" field' \
+	"... with a fatal line naming the field"
 note "took $(($(date +%s) - t0)) s"
 
 done_testing
