@@ -480,7 +480,9 @@ const struct conf_param conf_params[] = {
 	{ "smtp_tls_secure_cert_match", "nexthop, dot-nexthop" },
 	{ "smtp_tls_session_cache_database", "" },
 	{ "smtp_tls_session_cache_timeout", "3600s" },
-	{ "smtp_worker_threads", "20" },	/* postern: blocking sessions */
+	/* postern: blocking sessions, one per request qmgr may have in
+	 * flight for the transport (its maxproc, default_process_limit). */
+	{ "smtp_worker_threads", "$default_process_limit" },
 	{ "lmtp_connect_timeout", "0s" },
 	{ "lmtp_sasl_auth_enable", "no" },
 	{ "lmtp_tls_security_level", "" },

@@ -10,14 +10,17 @@
  *	status per recipient.
  *
  *	Concurrency: a pool of smtp_worker_threads blocking sessions
- *	(default 20, 1 to 256; a value outside is fatal at start). An SMTP session is a strict lock-step dialogue with
- *	long waits, DNS lookups are blocking (lib/dns.h), map lookups
- *	may block (MySQL), and TLS over blocking sockets is simple and
- *	hard to get wrong: one thread per delivery keeps the protocol
- *	code linear and readable (as Postfix's smtp process is), while
- *	the event loop only moves the request and the answer. qmgr's
- *	per-destination concurrency limits stay far below the pool in
- *	practice; requests beyond it wait in the queue of lib/workq.h.
+ *	(default $default_process_limit, 100: one per request qmgr may
+ *	have in flight for the transport, so a tarpit destination holds
+ *	only its own window of threads, never the pool; 1 to 256, a value
+ *	outside is fatal at start). An SMTP session is a strict lock-step
+ *	dialogue with long waits, DNS lookups are blocking (lib/dns.h),
+ *	map lookups may block (MySQL), and TLS over blocking sockets is
+ *	simple and hard to get wrong: one thread per delivery keeps the
+ *	protocol code linear and readable (as Postfix's smtp process is),
+ *	while the event loop only moves the request and the answer.
+ *	Requests beyond the pool (a transport whose maxproc is larger)
+ *	wait in the queue of lib/workq.h.
  *
  *	Parameters: see smtp_cfg_load() in smtp_deliver.c (smtp_* or
  *	lmtp_*: connect and command timeouts, helo name, bind addresses,
