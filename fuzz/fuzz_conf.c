@@ -9,7 +9,8 @@
  *	hostile file can build), as a list, as a number, time and boolean
  *	where the name is one (parsed as the typed tables parse them:
  *	conf_int() is fatal on a bad number by design), and, for one
- *	input in 8, conf_check() runs what "postern check" reports.
+ *	input in 8, conf_check() runs what "postern check" reports and
+ *	mynetworks is computed.
  *	Each input is loaded over the last one, the way a
  *	reload reads main.cf again.
  */
@@ -74,15 +75,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return (0);
 	conf_walk(CONF_EXPLICIT, each, NULL);
 	/* conf_check() sorts and cross-references every known parameter
-	 * (1 ms): one input in 8, chosen by its length, gets it. */
-	if (size % 8 == 0)
+	 * (1 ms), mynetworks' default lists the interfaces: one input in
+	 * 8, chosen by its length, gets them. */
+	if (size % 8 == 0) {
 		conf_check(warn, NULL);
+		l = conf_mynetworks();
+		strv_free(l);
+	}
 	/* conf_int() and friends are fatal on a bad number (a config
 	 * error stops the daemon): parse as the typed tables do. */
 	str_parse_long(conf_str("message_size_limit"), &n);
 	str_parse_time(conf_str("smtpd_timeout"), 's', &n);
 	str_parse_bool(conf_str("smtpd_helo_required"), &b);
-	l = conf_mynetworks();
-	strv_free(l);
 	return (0);
 }
