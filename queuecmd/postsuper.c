@@ -174,22 +174,23 @@ in_list(const char **list, const char *q)
 static int
 do_all(int what, const char **queues)
 {
-	struct strv *ids[8];
-	size_t	 i, n, nq = 0;
+	struct strv **ids;
+	size_t	 i, n, nq;
 	int	 count = 0;
 
+	for (nq = 0; queues[nq]; nq++)
+		;
+	ids = xcalloc(nq + 1, sizeof(*ids));
 	/* Scan first: a message moved into a later queue is not seen again. */
-	for (n = 0; queues[n] && nq < sizeof(ids) / sizeof(ids[0]); n++) {
-		if (what == OP_HOLD && strcmp(queues[n], "hold") == 0)
-			ids[nq++] = NULL;	/* already on hold */
-		else
-			ids[nq++] = queue_scan(queue_cmd_dir(), queues[n]);
-	}
+	for (n = 0; n < nq; n++)
+		if (what != OP_HOLD || strcmp(queues[n], "hold") != 0)
+			ids[n] = queue_scan(queue_cmd_dir(), queues[n]);
 	for (n = 0; n < nq; n++) {
 		for (i = 0; ids[n] && i < ids[n]->argc; i++)
 			count += act(what, queues[n], ids[n]->argv[i]);
 		strv_free(ids[n]);
 	}
+	free(ids);
 	return (count);
 }
 
