@@ -4,20 +4,26 @@
  * SYNOPSIS
  *	See cleanup.h.
  * DESCRIPTION
- *	cleanup_message() works in two passes so that the queue id exists
- *	only for messages that are actually queued:
- *	  1. envelope rewriting (sender_canonical_maps, then canonical_maps;
- *	     recipient_canonical_maps, then canonical_maps), then one pass
- *	     over the headers (canonical rewriting of address headers,
- *	     header_checks on the unfolded header) and the body lines
- *	     (body_checks, up to body_checks_size_limit bytes), producing
- *	     the new message text and the actions taken;
- *	  2. a queue file in incoming/ (or hold/ after HOLD), Received:
- *	     first, then the headers (with Message-ID:, Date: and From:
- *	     added for CLEANUP_FLAG_LOCAL when missing), then the body.
+ *	A message goes through as a stream (cleanup_message() is the
+ *	stream with one write):
+ *	  1. cleanup_stream_open(): envelope rewriting (sender_canonical_maps,
+ *	     then canonical_maps; recipient_canonical_maps, then
+ *	     canonical_maps), then the queue file incoming/.ID is begun
+ *	     with the envelope and the Received: header;
+ *	  2. cleanup_stream_write(), any number of times: lines are cut
+ *	     out of the bytes as they come; each logical header (canonical
+ *	     rewriting of address headers, header_checks on the unfolded
+ *	     header) goes out when the next line shows it complete, the
+ *	     end of the headers adds Message-ID:, Date: and From: for
+ *	     CLEANUP_FLAG_LOCAL when missing, body lines go through
+ *	     body_checks up to body_checks_size_limit bytes and the rest
+ *	     of the body straight into the file;
+ *	  3. cleanup_stream_close(): the hop count and map trouble decide,
+ *	     then the file is committed (renamed into incoming/, or hold/
+ *	     after HOLD) or removed.
  *	Log lines about actions (reject, warning, hold, discard, prepend,
- *	replace) carry the queue id when there is one and otherwise
- *	NOQUEUE, in Postfix's form:
+ *	replace) are kept until the end and carry the queue id when the
+ *	message is queued and otherwise NOQUEUE, in Postfix's form:
  *	"ID: reject: header Subject: x from client[addr]; from=<s> to=<r>
  *	proto=ESMTP helo=<h>: 5.7.1 text".
  *

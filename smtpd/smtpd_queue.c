@@ -1,16 +1,31 @@
 /*
  * NAME
- *	smtpd_queue - the finished message into the queue, durably
+ *	smtpd_queue - the message into the queue as it arrives, durably
  * SYNOPSIS
  *	#include "smtpd.h"
  *
+ *	void	smtpd_queue_begin(struct smtpd_session *s,
+ *	    struct workq *wq);
+ *	void	smtpd_queue_chunk(struct smtpd_session *s,
+ *	    struct workq *wq);
  *	void	smtpd_queue_message(struct smtpd_session *s,
  *	    struct workq *wq);
  * DESCRIPTION
- *	After the final dot the session is busy until its reply is known:
- *	  1. On a worker, cleanup_message() (cleanup/cleanup.h) rewrites,
- *	     checks and writes the queue file and renames it into
- *	     incoming/ (or hold/).
+ *	The message streams into its queue file through cleanup's stream
+ *	(cleanup/cleanup.h), each step a job on a queue worker (with that
+ *	worker's cleanup maps) while the session is busy and does not read:
+ *	smtpd_queue_begin() when DATA is accepted (envelope rewriting,
+ *	incoming/.ID begun, "ID: client=" logged), smtpd_queue_chunk()
+ *	for every SMTPD_DATA_CHUNK bytes the DATA reader collected in
+ *	s->data->msg (written and emptied). The transaction is s->data->queue;
+ *	smtpd_data_free() (RSET, QUIT, a lost client, a 552 or 521) calls
+ *	its drop function, which removes an unfinished file.
+ *	After the final dot (smtpd_queue_message()) the session is busy
+ *	until its reply is known:
+ *	  1. On a worker, the last bytes are written and the stream is
+ *	     closed: checks that need the whole message (hop count, map
+ *	     trouble seen on the way), then the file is finished and
+ *	     renamed into incoming/ (or hold/).
  *	  2. Group commit: the committer collects the sessions whose files
  *	     were renamed; one worker job makes the whole batch durable,
  *	     then every session of the batch gets its "250 2.0.0 Ok: queued
