@@ -17,11 +17,15 @@
  *	virtual_mailbox_maps, virtual_uid_maps, virtual_gid_maps,
  *	virtual_minimum_uid, virtual_mailbox_limit, myhostname,
  *	recipient_delimiter, ipc_timeout (per request read/write).
+ *	Run as root, it drops the supplementary groups it inherited from
+ *	master at start: under setfsuid/setfsgid only the mailbox owner's
+ *	uid and gid may count.
  * DIAGNOSTICS
  *	Configuration problems defer mail (never bounce) and are logged.
  * SEE ALSO
  *	virtual_deliver.c (the delivery rules), QUEUE.md, deliver.h.
  */
+#include <grp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -73,6 +77,13 @@ static struct agent_spec agent = {
 static void
 virtual_post_init(struct event_base *base)
 {
+	/*
+	 * virtual keeps root to take each mailbox owner's identity with
+	 * setfsuid/setfsgid; the supplementary groups master ran with would
+	 * still count in permission checks: drop them all.
+	 */
+	if (geteuid() == 0 && setgroups(0, NULL) < 0)
+		log_fatal("setgroups: %m");
 	virtual_cfg_load(&cfg);
 	if (*cfg.base == 0)
 		log_warn("virtual_mailbox_base is not set: all deliveries "

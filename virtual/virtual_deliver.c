@@ -19,7 +19,8 @@
  *	   Delivered-To: header equal to the recipient = bounced 5.4.6.
  *	4. As that uid/gid (setfsuid/setfsgid: per thread, so one worker's
  *	   identity does not leak into another's; only when running as
- *	   root): create the Maildir (tmp, new, cur; mode 0700), write
+ *	   root): create the Maildir (tmp, new, cur; mode 0700; the
+ *	   parent of each new directory fsync'd), write
  *	   tmp/NAME = Return-Path:, Delivered-To:, then the message bytes
  *	   exactly; fsync; rename to new/NAME; fsync new/.
  *	   NAME = "<arrival seconds>.<QUEUEID>_<index>.<myhostname>": a
@@ -329,7 +330,33 @@ has_loop(const char *msg, size_t len, const char *rcpt)
 	return (0);
 }
 
-/* mkdirs - create base/rel/{tmp,new,cur} as needed */
+/*
+ * mkdir_durable - mkdir path; when it is new, fsync its parent so the
+ * entry survives a crash (the message's fsyncs cover only new/)
+ */
+static int
+mkdir_durable(char *path)
+{
+	char	*slash;
+	int	 fd, ret, saved;
+
+	if (mkdir(path, 0700) < 0)
+		return (errno == EEXIST ? 0 : -1);
+	if ((slash = strrchr(path, '/')) == NULL || slash == path)
+		return (0);
+	*slash = 0;
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	*slash = '/';
+	if (fd < 0)
+		return (-1);
+	ret = fsync(fd);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return (ret);
+}
+
+/* mkdirs - create base/rel/{tmp,new,cur} as needed, durably */
 static int
 mkdirs(const char *maildir, size_t base_len)
 {
@@ -340,15 +367,13 @@ mkdirs(const char *maildir, size_t base_len)
 
 	for (s = p + base_len + 1; ret == 0 && (s = strchr(s, '/')); s++) {
 		*s = 0;
-		if (mkdir(p, 0700) < 0 && errno != EEXIST)
-			ret = -1;
+		ret = mkdir_durable(p);
 		*s = '/';
 	}
 	for (i = 0; ret == 0 && i < 3; i++) {
 		free(p);
 		p = xasprintf("%s%s", maildir, sub[i]);
-		if (mkdir(p, 0700) < 0 && errno != EEXIST)
-			ret = -1;
+		ret = mkdir_durable(p);
 	}
 	free(p);
 	return (ret);
