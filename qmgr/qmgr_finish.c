@@ -31,7 +31,10 @@
  *	sender to rcpt into incoming/ and makes it durable (any thread).
  * DIAGNOSTICS
  *	A DSN that cannot be queued leaves bounce/ID in place; the
- *	message is deferred and the DSN is tried again next round.
+ *	message is deferred and the DSN is tried again next round. When
+ *	the failure DSN was queued and the success DSN was not, the
+ *	failed recipients are marked "failed-notified" in bounce/ID, so
+ *	the retry sends the success DSN only.
  */
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -53,6 +56,9 @@
 
 void	 qmgr_finish_job(void *, void *);
 void	 qmgr_finish_done(void *);
+
+/* bounce/ID action of a failed recipient whose DSN is queued */
+#define BOUNCE_NOTIFIED	"failed-notified"
 
 /* read_message - the original message bytes (for the DSN) */
 static char *
@@ -139,6 +145,8 @@ dsn_rcpts(const struct queue_file *qf, int kind,
 		int	 success = e[i].action
 		    && strcmp(e[i].action, "delivered") == 0;
 
+		if (e[i].action && strcmp(e[i].action, BOUNCE_NOTIFIED) == 0)
+			continue;		/* its failure DSN is queued */
 		if (success != (kind == QMGR_DSN_SUCCESS)
 		    || !notify_ok(qf, e[i].index, bit))
 			continue;
@@ -258,6 +266,31 @@ unlink_log(const char *log, const char *id)
 	free(p);
 }
 
+/*
+ * mark_notified - the failure DSN for these entries is queued: say so in
+ * bounce/ID (the last entry per recipient counts), so that a success DSN
+ * that cannot be queued now does not bring the failure DSN again at
+ * every retry
+ */
+static void
+mark_notified(struct qmgr_msg *m, struct queue_log_entry *e, size_t n)
+{
+	struct queue_log_entry x;
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		if (e[i].action && (strcmp(e[i].action, "delivered") == 0
+		    || strcmp(e[i].action, BOUNCE_NOTIFIED) == 0))
+			continue;
+		x = e[i];
+		x.action = (char *)BOUNCE_NOTIFIED;
+		if (queue_log_append(qmgr_conf.queue_dir, "bounce", m->id,
+		    &x) < 0)
+			log_warn("%s: bounce log: %m (a failure notification "
+			    "may be sent again)", m->id);
+	}
+}
+
 /* bounce_flush - DSN for bounce/ID; 0 when done or nothing to do */
 static int
 bounce_flush(struct qmgr_msg *m)
@@ -270,8 +303,11 @@ bounce_flush(struct qmgr_msg *m)
 	if (e == NULL || n == 0)
 		return (0);
 	rc = send_dsn(m, QMGR_DSN_FAILURE, e, n);
-	if (rc == 0)
+	if (rc == 0) {
 		rc = send_dsn(m, QMGR_DSN_SUCCESS, e, n);
+		if (rc != 0)
+			mark_notified(m, e, n);
+	}
 	queue_log_free(e, n);
 	if (rc == 0)
 		unlink_log("bounce", m->id);
