@@ -289,15 +289,25 @@ run(const char *confdir, const char *program, const char *arg)
 /*
  * sync_fs - make the rename durable without read access to maildrop/
  * (mode 1733: users may not open it to fsync it): sync the file system
- * through the file itself.
+ * through the queue directory, else through the file itself. The file
+ * may be gone already: qmgr picked it up (and made its copy durable),
+ * which is success, not a reason for EX_TEMPFAIL and a duplicate when
+ * the caller tries again.
  */
 static int
 sync_fs(const char *id)
 {
-	char	*path = queue_path(queue_cmd_dir(), "maildrop", id);
-	int	 ret = queue_sync_fs(path), saved = errno;
+	char	*path;
+	int	 ret, saved;
 
+	if (queue_sync_fs(queue_cmd_dir()) == 0)
+		return (0);
+	path = queue_path(queue_cmd_dir(), "maildrop", id);
+	ret = queue_sync_fs(path);
+	saved = errno;
 	free(path);
+	if (ret < 0 && saved == ENOENT)
+		return (0);
 	errno = saved;
 	return (ret);
 }
