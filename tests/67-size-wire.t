@@ -15,7 +15,9 @@ alone on loopback, no master: `smtpd -d -l 127.0.0.1:PORT`):
     on the wire) pass, 2001 do not;
   - a bare LF line end counts as the CRLF it stands for.
 The old count (after CRLF -> LF) accepted the 2001-octet message (its
-40 line ends counted 1 each). Ports 26640-26659; about 3 s.
+40 line ends counted 1 each). A client lost in the middle of DATA
+leaves no file (the queue file is begun at DATA). Ports 26640-26659;
+about 4 s.
 """
 import os
 import pwd
@@ -207,6 +209,29 @@ try:
         ok(new == [] and not [n for n in incoming() if n.startswith('.')],
            '... nothing left in incoming/, no temporary file either',
            incoming())
+
+    # A client that goes away mid-DATA (the file was begun when DATA was
+    # accepted): the unfinished file is removed.
+    before = set(incoming())
+    r = Raw(PORT)
+    r.code()
+    r.send(b'EHLO client.example\r\n')
+    r.code()
+    r.send(b'MAIL FROM:<a@example.org>\r\nRCPT TO:<user1@example.com>\r\n'
+           b'DATA\r\n')
+    for _ in range(3):
+        r.code()
+    r.send(b'Subject: cut\r\n\r\n' + (b'z' * 78 + b'\r\n') * 15)
+    time.sleep(0.5)
+    during = [n for n in incoming() if n.startswith('.')]
+    r.s.close()
+    for _ in range(50):
+        if not [n for n in incoming() if n.startswith('.')]:
+            break
+        time.sleep(0.1)
+    ok(len(during) == 1 and set(incoming()) == before,
+       'a client lost mid-DATA: its file was begun, and is gone once the '
+       'session ends', [during, incoming()])
 
     r = Raw(PORT)
     r.code()
