@@ -47,7 +47,7 @@ send() {
 	swaks --server "127.0.0.1:$SMTP" --helo client.example.net \
 		--from sender@example.net --to u@example.com \
 		--header "Subject: message $1" --body "body $1" \
-		--timeout 20 >"$TOP/swaks.$1" 2>&1
+		--timeout 60 >"$TOP/swaks.$1" 2>&1
 }
 
 # delivered N - message N is in u's Maildir
@@ -61,13 +61,13 @@ delivered() {
 INSTANCE_LOG_FROM=$(($(wc -l <"$INSTANCE_LOG") + 1))
 : >>"$INSTANCE_DIR/master.out"
 t0=$(date +%s)
-( "$P" -c "$E" start; echo "rc=$?" ) 2>&1 | timeout 20 cat >"$TOP/start.out"
+( "$P" -c "$E" start; echo "rc=$?" ) 2>&1 | timeout 60 cat >"$TOP/start.out"
 is "$?" 0 "'postern start | cat' ends (nothing holds the pipe)"
 like "$(cat "$TOP/start.out")" "rc=0" "postern start exits 0"
 pid=$("$P" -c "$E" status 2>&1 | sed -n 's/.*PID: \([0-9]*\).*/\1/p')
 like "$pid" '^[0-9]+$' "master runs (postern status: PID $pid)"
 INSTANCE_PID=$pid
-for p in "$SMTP" "$SUB"; do wait_for "port_listening $p" 20; done
+for p in "$SMTP" "$SUB"; do wait_for "port_listening $p" 60; done
 is "$(ps -o sid= -p "$pid" | tr -d ' ')" "$pid" \
 	"master leads its own session (setsid)"
 bad=
@@ -81,7 +81,7 @@ is "$bad" "" "master and its children have /dev/null as stdin/stdout/stderr"
 
 send 1
 ok $? "a message is accepted" || diag "$(cat "$TOP/swaks.1")"
-wait_for "delivered 1" 20
+wait_for "delivered 1" 60
 ok $? "... and delivered"
 
 # ---- reload with a broken main.cf ----
@@ -103,7 +103,7 @@ hup_kept() {
 	local what=$1 n
 	n=$(instance_log_count 'keeping the old configuration')
 	kill -HUP "$pid"
-	wait_for "[ \$(instance_log_count 'keeping the old configuration') -gt $n ]" 10
+	wait_for "[ \$(instance_log_count 'keeping the old configuration') -gt $n ]" 30
 	ok $? "$what: master sent SIGHUP keeps the old configuration (logged)"
 }
 
@@ -116,7 +116,7 @@ for broken in "message_size_limit = 10MB" "smtpd_helo_required = yse"; do
 	send $i
 	ok $? "main.cf '$broken': a message sent after the refused reload is accepted" ||
 		diag "$(cat "$TOP/swaks.$i")"
-	wait_for "delivered $i" 20
+	wait_for "delivered $i" 60
 	ok $? "... and delivered"
 	i=$((i + 1))
 done
@@ -142,7 +142,7 @@ hup_kept "master.cf 7-field line"
 send $i
 ok $? "master.cf 7-field line: a message sent after the refused reload is accepted" ||
 	diag "$(cat "$TOP/swaks.$i")"
-wait_for "delivered $i" 20
+wait_for "delivered $i" 60
 ok $? "... and delivered"
 i=$((i + 1))
 
@@ -157,7 +157,7 @@ cp "$TOP/master.cf.good" "$E/master.cf"
 n=$(instance_log_count 'reload -- version')
 "$P" -c "$E" reload >"$TOP/reload-ok.out" 2>&1
 is "$?" 0 "reload of the repaired configuration exits 0"
-wait_for "[ \$(instance_log_count 'reload -- version') -gt $n ]" 10
+wait_for "[ \$(instance_log_count 'reload -- version') -gt $n ]" 30
 ok $? "... and master reloads"
 send $i
 ok $? "a message after the good reload is accepted" || diag "$(cat "$TOP/swaks.$i")"
@@ -173,7 +173,7 @@ like "$(cat "$TOP/start2.out")" "rc=1" "start with a malformed master.cf exits 1
 like "$(cat "$TOP/start2.out")" 'missing "command" field' "... naming the field"
 "$P" -c "$E" status >/dev/null 2>&1
 is "$?" 1 "... and nothing runs"
-timeout 20 "$POSTERN_BIN/master" -c "$E" -d >"$TOP/master.out" 2>&1
+timeout 60 "$POSTERN_BIN/master" -c "$E" -d >"$TOP/master.out" 2>&1
 is "$?" 1 "master itself (-d) exits 1 on the malformed line"
 like "$(cat "$TOP/master.out")" 'fatal: .*master\.cf, line [0-9]+: missing "command" field' \
 	"... with a fatal line naming the field"

@@ -84,10 +84,10 @@ instance_start
 ok $? "the instance starts"
 swaks --server "127.0.0.1:$SMTP" --helo client.example.net \
 	--from sender@example.net --to u@example.com \
-	--header "Subject: after set-permissions" --timeout 20 \
+	--header "Subject: after set-permissions" --timeout 60 \
 	>"$TOP/swaks" 2>&1
 ok $? "a message is accepted" || diag "$(cat "$TOP/swaks")"
-wait_for "grep -lq '^Subject: after set-permissions' '$INSTANCE_MAIL'/example.com/u/new/*" 20
+wait_for "grep -lq '^Subject: after set-permissions' '$INSTANCE_MAIL'/example.com/u/new/*" 60
 ok $? "... and delivered"
 instance_stop
 fi

@@ -36,9 +36,9 @@ start_run() {
 	POSTERN_SUBMISSION_PORT=$SUB setsid sh "$POSTERN_TOP/etc/run.sh" \
 		>>"$1" 2>&1 </dev/null &
 	local pid=$!
-	wait_for "port_listening $SMTP && port_listening $SUB" 30 || return 1
+	wait_for "port_listening $SMTP && port_listening $SUB" 60 || return 1
 	PGID=$(ps -o pgid= -p "$pid" | tr -d ' ')
-	wait_for "[ \$(grep -c 'daemon started' '$RUN/maillog') -ge $2 ]" 10
+	wait_for "[ \$(grep -c 'daemon started' '$RUN/maillog') -ge $2 ]" 30
 }
 
 start_run "$DIR/out1" 1
