@@ -5,8 +5,9 @@
 # smtpd_tls_security_level = encrpyt (main.cf, then only as a master.cf
 # -o of the submission service) and smtp_tls_security_level = encrpyt:
 # "postern check" exits non-zero with Postfix's 'Invalid TLS level
-# "encrpyt"', "postern start" refuses, and smtpd and smtp started by
-# hand stop with "fatal: Invalid TLS level". Before, check said nothing,
+# "encrpyt"', "postern start" and "postern reload" refuse, and smtpd
+# and smtp started by hand stop with "fatal: Invalid TLS level".
+# Before, check said nothing,
 # smtpd accepted plaintext ("using may") and smtp sent in plaintext.
 #
 # Part 2, smtp_tls_policy_maps (texthash:, Postfix's syntax) with the
@@ -24,7 +25,9 @@
 # not supported") and those sinks received nothing; may delivered in
 # plaintext; fingerprint delivered over TLS ("Verified TLS connection"),
 # a wrong fingerprint deferred "Server certificate not verified" with
-# nothing received. Ports from tests/lib/freeport.sh. About 8 s.
+# nothing received; reload with encrpyt refused, master keeps running.
+# Ports from tests/lib/freeport.sh. About 35 s (most of
+# it postern check and start under ASan).
 set -u
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/instance.sh"
@@ -185,6 +188,15 @@ for k in secure dane daneonly fpbad; do
 done
 n=$(find "$INSTANCE_QUEUE/deferred" "$INSTANCE_QUEUE/active" -type f | wc -l)
 is "$n" 4 "the four refused messages stay in the queue"
+
+# reload with a misspelt level: refused, the running system keeps going
+instance_conf "smtpd_tls_security_level=encrpyt"
+out=$("$POSTERN_BIN/postern" -c "$E" reload 2>&1)
+isnt "$?" 0 "postern reload with smtpd_tls_security_level = encrpyt refuses"
+like "$out" 'Invalid TLS level "encrpyt"' "... and says why"
+kill -0 "$INSTANCE_PID" 2>/dev/null
+ok $? "master still runs"
+instance_conf "smtpd_tls_security_level=may"
 
 sanitizer_ok "$(cat "$DIR/master.out")" "no sanitizer reports from any process"
 instance_stop
