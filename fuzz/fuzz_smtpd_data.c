@@ -9,7 +9,9 @@
  *	the command reader would get next. The first byte also picks
  *	smtpd_forbid_bare_newline (no, normalize, reject) and a small or
  *	no size limit. The reader must never read or write outside what
- *	it was given and its own buffer, and must stop at the limit.
+ *	it was given and its own buffer, must store nothing past the limit
+ *	and no more than it counted, and must call the message too big
+ *	exactly when the count (octets as transmitted) is over the limit.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -54,6 +56,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (d.limit && d.msg && BUF_LEN(d.msg) > d.limit)
 		abort();	/* stored past message_size_limit */
+	if (d.msg && BUF_LEN(d.msg) > d.size)
+		abort();	/* stored more than was counted (RFC 1870) */
+	if (d.limit && d.too_big != (d.size > d.limit))
+		abort();	/* 552 decided on another count than SIZE's */
 	free(copy);
 	smtpd_data_free(&d);
 	return (0);
