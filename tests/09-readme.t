@@ -24,7 +24,7 @@
 # README.md:LINE; an untagged block fails with its first line):
 #   <!-- tested: tests/09-readme.t -->  one of the two blocks above,
 #	the first block after its heading; any other block so tagged fails
-#   <!-- tested: tests/NN-name.t -->  that file exists and contains
+#   <!-- tested: tests/NN-name.t [note] -->  that file exists and contains
 #	every command line of the block verbatim (a line trimmed of a
 #	leading "$ " prompt, a trailing "# comment" and a trailing
 #	backslash; blank lines and lines starting with # skipped)
@@ -261,6 +261,7 @@ for f in $(ls "$DIR"/blocks/*.body 2>/dev/null | sort -t/ -k1 -V); do
 	"<!-- tested: "*" -->")
 		t=${tag#"<!-- tested: "}
 		t=${t%" -->"}
+		t=${t%% *}	# a note may follow the file name
 		if [ ! -f "$t" ]; then
 			fail "$where: tagged $t, which does not exist: $first"
 			continue
