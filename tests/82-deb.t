@@ -19,6 +19,7 @@
 # mail still queued), the data directory, the users and the mailboxes;
 # dpkg -P removes configuration, queue, data and the postern user and
 # group, and leaves the mailboxes and the vmail user that owns them.
+# With another MTA installed, dpkg -i refuses and apt replaces it.
 # Nothing may still run inside the root at the end. Ports 28200-28299.
 # About 3.5 min on a busy 2-core machine, 2 of them make deb (compiling).
 set -u
@@ -349,6 +350,29 @@ is "$(readlink "$R/etc/systemd/system/multi-user.target.wants/postern.service")"
 	"purge: the service's enable link is gone"
 is "$(in_root "dpkg-query -W -f='\${Status}' postern" 2>/dev/null)" "" \
 	"dpkg: postern unknown after purge"
+
+# 12. Another MTA installed: dpkg -i refuses (Conflicts on the virtual
+# mail-transport-agent), apt replaces it (from the local file: the
+# Depends are installed, nothing is fetched; a dead proxy makes sure)
+mkdir -p "$WORK/other/DEBIAN"
+printf '%s\n' 'Package: othermta' 'Version: 1.0' 'Architecture: all' \
+	'Maintainer: Test <test@example.org>' \
+	'Provides: mail-transport-agent' 'Conflicts: mail-transport-agent' \
+	'Replaces: mail-transport-agent' 'Description: another MTA' \
+	' a stand-in for postfix or exim4' > "$WORK/other/DEBIAN/control"
+dpkg-deb -b --root-owner-group "$WORK/other" "$R/tmp/othermta_1.0_all.deb" >/dev/null &&
+	in_root 'dpkg -i /tmp/othermta_1.0_all.deb' >/dev/null 2>&1
+ok $? "another MTA (Provides mail-transport-agent) installs in the root"
+out=$(in_root 'cd /tmp && dpkg -i postern_*.deb' 2>&1)
+st=$?
+like "$st $out" '^[1-9].*conflicting packages - not installing postern' \
+	"dpkg -i postern refuses while it is installed"
+out=$(in_root 'cd /tmp && apt-get install -y -q -o Acquire::http::Proxy=http://127.0.0.1:9 ./postern_*.deb' 2>&1)
+ok $? "apt-get install ./postern_*.deb replaces it" || diag "$out"
+is "$(in_root "dpkg-query -W -f='\${Status}' othermta" 2>/dev/null)/$(in_root "dpkg-query -W -f='\${Status}' postern" 2>/dev/null)" \
+	"/install ok installed" "... othermta removed, postern installed"
+in_root 'dpkg -P postern' >/dev/null 2>&1
+
 is "$(root_pids)" "" "no process remains in the root"
 
 done_testing
