@@ -213,6 +213,8 @@ const struct conf_param conf_params[] = {
 	{ "smtpd_forbid_unauth_pipelining", "yes" },
 	{ "smtpd_worker_threads", "8" },	/* postern: worker pool size */
 	{ "smtpd_dns_worker_threads", "32" },	/* postern: connect-time PTR */
+	/* postern: the policy pool grows to this while its jobs are stuck */
+	{ "smtpd_worker_threads_max", "64" },
 	{ "smtpd_queue_sync", "syncfs" },	/* postern: group commit flush */
 	{ "smtpd_client_connection_count_limit", "50" },
 	{ "smtpd_client_connection_rate_limit", "0" },

