@@ -11,6 +11,7 @@
  */
 #include <sys/time.h>
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -30,6 +31,26 @@ deliver_log_now(void)
 
 	gettimeofday(&tv, NULL);
 	return ((double)tv.tv_sec + (double)tv.tv_usec / 1e6);
+}
+
+/* deliver_log_orcpt - the addr-type and address of an orcpt field */
+const char *
+deliver_log_orcpt(const char *orcpt, char *type, size_t len, int *is_dsn)
+{
+	const char *p;
+
+	/* addr-type is an atom (RFC 3461 4.2); no address starts with one
+	 * followed by ';', since ';' is not allowed unquoted */
+	for (p = orcpt; *p && (isalnum((unsigned char)*p) || *p == '-'); p++)
+		;
+	*is_dsn = p > orcpt && *p == ';' && (size_t)(p - orcpt) < len;
+	if (!*is_dsn) {
+		snprintf(type, len, "rfc822");
+		return (orcpt);
+	}
+	memcpy(type, orcpt, (size_t)(p - orcpt));
+	type[p - orcpt] = 0;
+	return (p + 1);
 }
 
 /* deliver_log_delay - Postfix's format_tv(2 digits, resolution 2) */
@@ -95,10 +116,14 @@ deliver_log_format(struct buf *out, const struct deliver_log *e)
 {
 	double	 now = e->done > 0 ? e->done : deliver_log_now();
 	double	 a_end, b_end, c_end, d_from;
+	char	 type[64];
+	int	 dsn;
 
 	buf_printf(out, "%s: to=<%s>", e->queue_id, log_safe(e->rcpt));
 	if (e->orig_rcpt && *e->orig_rcpt && (e->rcpt == NULL
-	    || strcasecmp(e->orig_rcpt, e->rcpt) != 0))
+	    || strcasecmp(e->orig_rcpt, e->rcpt) != 0)
+	    && (deliver_log_orcpt(e->orig_rcpt, type, sizeof(type), &dsn),
+	    !dsn))
 		buf_printf(out, ", orig_to=<%s>", log_safe(e->orig_rcpt));
 	buf_puts(out, ", relay=");
 	put_printable(out, e->relay ? e->relay : "none");

@@ -20,8 +20,13 @@
  *	  ID: to=<rcpt>, [orig_to=<orig>, ]relay=R, delay=D,
  *	      delays=a/b/c/d, dsn=X.Y.Z, status=S (reason)
  *
- *	orig_to appears when orig_rcpt is set, not empty, and differs
- *	from rcpt ignoring case. relay NULL is "none". S is sent,
+ *	orig_to appears when orig_rcpt is set, not empty, differs
+ *	from rcpt ignoring case, and is an address that alias expansion
+ *	replaced: a DSN ORCPT value ("type;address", RFC 3461 section
+ *	4.2, as smtpd stores it) is never logged, as in Postfix.
+ *	deliver_log_orcpt() splits a recipient's orcpt field: it returns
+ *	the address part and sets *type to the addr-type ("rfc822" when
+ *	the field is a bare address) and *is_dsn to 1 for an ORCPT value. relay NULL is "none". S is sent,
  *	deferred or bounced (deliver_log_status() turns a DELIVER_ACTION_*
  *	into it).
  *
@@ -76,5 +81,6 @@ void	 deliver_log_format(struct buf *, const struct deliver_log *);
 const char *deliver_log_delay(char *, size_t, double);
 const char *deliver_log_status(const char *);
 double	 deliver_log_now(void);
+const char *deliver_log_orcpt(const char *, char *, size_t, int *);
 
 #endif

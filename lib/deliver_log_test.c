@@ -86,6 +86,11 @@ static const struct {
 	    "sent", "ok", T0, T0, T0, 0, T0},
 	    "ID: to=<User@Example.com>, relay=virtual, delay=0, "
 	    "delays=0/0/0/0, dsn=2.0.0, status=sent (ok)"},
+	{"a DSN ORCPT (type;address) is not orig_to, as in Postfix",
+	    {"ID", "x@remote.example", "rfc822;orig@client.test", "virtual",
+	    "2.0.0", "sent", "ok", T0, T0, T0, 0, T0},
+	    "ID: to=<x@remote.example>, relay=virtual, delay=0, "
+	    "delays=0/0/0/0, dsn=2.0.0, status=sent (ok)"},
 	{"empty orig_to is not logged",
 	    {"ID", "a@b", "", "virtual", "2.0.0", "sent", "ok", T0, T0, T0, 0,
 	    T0},

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "deliver_log.h"
 #include "qmgr_bounce.h"
 
 /* qmgr_dsn_date - RFC 5322 date */
@@ -137,8 +138,15 @@ status_part(const struct qmgr_dsn *d, struct buf *b, const char *bnd)
 		put_clean(b, r->addr);
 		buf_puts(b, "\n");
 		if (r->orcpt && *r->orcpt && strcmp(r->orcpt, r->addr) != 0) {
-			buf_puts(b, "Original-Recipient: rfc822; ");
-			put_clean(b, r->orcpt);
+			char	 type[64];
+			int	 dsn;
+			const char *a = deliver_log_orcpt(r->orcpt, type,
+			    sizeof(type), &dsn);
+
+			buf_puts(b, "Original-Recipient: ");
+			put_clean(b, type);
+			buf_puts(b, "; ");
+			put_clean(b, a);
 			buf_puts(b, "\n");
 		}
 		buf_printf(b, "Action: %s\n", d->kind == QMGR_DSN_DELAY ?

@@ -55,6 +55,7 @@
 
 #include "buf.h"
 #include "deliver.h"
+#include "deliver_log.h"
 #include "log.h"
 #include "map.h"
 #include "queue.h"
@@ -791,6 +792,15 @@ out:
 	return (ret);
 }
 
+/* text_ends_open - the message's last line has no LF: DATA adds CRLF */
+static int
+text_ends_open(const struct smtp_sess *s)
+{
+	if (s->body_len > 0)
+		return (s->body[s->body_len - 1] != '\n');
+	return (s->headers_len > 0 && s->headers[s->headers_len - 1] != '\n');
+}
+
 /* mail_cmd - MAIL FROM with its parameters */
 static void
 mail_cmd(struct smtp_sess *s, struct conn *c, const struct features *f)
@@ -802,10 +812,15 @@ mail_cmd(struct smtp_sess *s, struct conn *c, const struct features *f)
 
 	buf_printf(b, "MAIL FROM:<%s>", s->sender);
 	if (f->size >= 0) {
+		/* the octets DATA carries: each LF goes out as CRLF */
+		for (i = 0; i < s->headers_len; i++)
+			lfs += s->headers[i] == '\n'
+			    && (i == 0 || s->headers[i - 1] != '\r');
 		for (i = 0; i < s->body_len; i++)
-			lfs += s->body[i] == '\n';
+			lfs += s->body[i] == '\n'
+			    && (i == 0 || s->body[i - 1] != '\r');
 		buf_printf(b, " SIZE=%zu", s->headers_len + s->body_len + lfs
-		    + s->headers_len / 40);
+		    + (text_ends_open(s) ? 2 : 0));
 	}
 	if (eight && f->eightbit)
 		buf_puts(b, " BODY=8BITMIME");
@@ -848,8 +863,14 @@ rcpt_cmd(struct conn *c, const struct features *f, const struct smtp_rcpt *r)
 		}
 	}
 	if (f->dsn && r->orig && *r->orig) {
-		buf_puts(b, " ORCPT=rfc822;");
-		xtext(b, r->orig);
+		char	 type[64];
+		int	 dsn;
+		const char *addr = deliver_log_orcpt(r->orig, type,
+		    sizeof(type), &dsn);
+
+		/* smtpd keeps a DSN ORCPT as "type;address": one type */
+		buf_printf(b, " ORCPT=%s;", type);
+		xtext(b, addr);
 	}
 	cmd(c, "%s", BUF_STR(b));
 	buf_free(b);

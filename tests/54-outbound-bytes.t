@@ -1,0 +1,133 @@
+#!/bin/bash
+# 54-outbound-bytes.t - what postern sends to the next hop and to the
+# sender, byte for byte (issue 12): a full instance relays through
+# transport_maps to raw-byte recording servers (tests/lib/raw_sink.py:
+# every byte the smtp client sent, commands and data, nothing undone),
+# and the sender, a local virtual mailbox, gets the DSN.
+#  - ORCPT=rfc822;orig@client.test given at RCPT goes out with one
+#    addr-type (RFC 3461 4.2), the DSN says "Original-Recipient:
+#    rfc822; orig@client.test", and the log has no orig_to= (Postfix
+#    logs orig_to only for alias expansion, never from ORCPT).
+#  - SIZE= in MAIL FROM is the octet count of the DATA that follows
+#    (CRLF line ends, dot-stuffing undone), RFC 1870.
+# The instance receives on 127.0.0.1 from mynetworks: the seed's
+# smtpd_recipient_restrictions (reject_unauth_destination before any
+# permit for mynetworks, reject_unknown_recipient_domain: DNS) become
+# permit_mynetworks so the test's client may relay. Ports 21500-21599.
+set -u
+. "$POSTERN_TOP/tests/lib/tap.sh"
+. "$POSTERN_TOP/tests/lib/instance.sh"
+. "$POSTERN_TOP/tests/lib/freeport.sh"
+
+SMTP=$(free_port 21500 21519) SUB=$(free_port 21520 21539)
+OKP=$(free_port 21540 21559)
+TOP=$(mktemp -d /tmp/postern-54.XXXXXX)
+chmod 755 "$TOP"
+DIR=$TOP/inst
+SINKS=
+trap 'for p in $SINKS; do kill $p 2>/dev/null; wait $p 2>/dev/null; done
+	instance_cleanup; rm -rf "$TOP"' EXIT
+
+instance_create "$DIR" "$SMTP" "$SUB"
+ok $? "instance created (ports $SMTP $SUB; next hop $OKP)"
+E=$INSTANCE_CONF
+VUID=$(id -u vmail 2>/dev/null || id -u)
+VGID=$(id -g vmail 2>/dev/null || id -g)
+chown "$VUID:$VGID" "$INSTANCE_MAIL"
+printf 'ok.example smtp:[127.0.0.1]:%s\n' "$OKP" > "$E/transport"
+instance_conf \
+	"transport_maps=texthash:$E/transport" "relayhost=" \
+	"smtp_tls_security_level=may" \
+	"smtpd_recipient_restrictions=permit_mynetworks" \
+	"postscreen_access_list=permit_mynetworks" \
+	"alias_maps=" "alias_database=" "sender_canonical_maps=" \
+	"canonical_maps=" "smtp_generic_maps=" "smtp_sasl_password_maps=" \
+	"virtual_mailbox_domains=example.com" \
+	"virtual_mailbox_maps=inline:{user1@example.com=example.com/user1/}" \
+	"virtual_alias_maps=" \
+	"virtual_uid_maps=static:$VUID" "virtual_gid_maps=static:$VGID"
+ok $? "postconf -e: transport_maps to the raw sink, a local sender"
+
+mkdir -p "$TOP/ok"
+/usr/bin/python3 "$POSTERN_TOP/tests/lib/raw_sink.py" "$OKP" "$TOP/ok" \
+	>"$TOP/sink-ok.out" 2>&1 &
+SINKS="$SINKS $!"
+wait_for "port_listening $OKP" 15
+ok $? "raw sink listens on $OKP"
+
+instance_start
+ok $? "master starts" || { done_testing; exit 1; }
+
+# send_raw FROM RCPT-LINE... < message: one SMTP session, the message's
+# bytes as given (only the final .CRLF added); prints the replies.
+send_raw() {
+	cat > "$TOP/msg"
+	/usr/bin/python3 - "$SMTP" "$TOP/msg" "$@" <<'PY'
+import socket, sys
+port, path, sender = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+rcpts = sys.argv[4:]
+body = open(path, 'rb').read()
+s = socket.create_connection(('127.0.0.1', port), timeout=60)
+f = s.makefile('rb')
+def reply():
+    out = b''
+    while True:
+        line = f.readline()
+        out += line
+        if len(line) < 4 or line[3:4] != b'-':
+            return out.decode('latin-1').strip()
+def cmd(c):
+    s.sendall(c.encode('latin-1') + b'\r\n')
+    return reply()
+print(reply())
+print(cmd('EHLO client.test'))
+print(cmd('MAIL FROM:<%s>' % sender))
+for r in rcpts:
+    print(cmd('RCPT TO:' + r))
+print(cmd('DATA'))
+s.sendall(body + b'.\r\n')
+print(reply())
+print(cmd('QUIT'))
+PY
+}
+
+# --- ORCPT once; SIZE counts CRLF ------------------------------------------
+msg=$'From: user1@example.com\r\nTo: x@ok.example\r\nSubject: orcpt\r\n\r\nline one\r\n..leading dot\r\nlast\r\n'
+out=$(printf '%s' "$msg" | send_raw user1@example.com \
+	'<x@ok.example> NOTIFY=FAILURE ORCPT=rfc822;orig@client.test' \
+	'<reject1@ok.example> NOTIFY=FAILURE ORCPT=rfc822;orig2@client.test')
+like "$out" $'\n250 2.0.0 Ok: queued as' "postern accepts the ORCPT message"
+wait_for "[ -f '$TOP/ok/1.raw' ]" 60
+ok $? "the next hop got a session"
+raw=$(tr -d '\r' < "$TOP/ok/1.raw" 2>/dev/null)
+like "$raw" $'\nRCPT TO:<x@ok.example> NOTIFY=FAILURE ORCPT=rfc822;orig@client.test\n' \
+	"RCPT carries ORCPT=rfc822;orig@client.test (one addr-type)"
+unlike "$raw" 'rfc822;rfc822' "no doubled addr-type on the wire"
+size=$(/usr/bin/python3 - "$TOP/ok/1.raw" <<'PY'
+import re, sys
+raw = open(sys.argv[1], 'rb').read()
+m = re.search(rb'MAIL FROM:<[^>]*>[^\r]* SIZE=(\d+)', raw)
+data = raw.split(b'\r\nDATA\r\n', 1)[1]
+data = data[:data.index(b'\r\n.\r\n') + 2]   # up to the final CRLF.CRLF
+data = re.sub(rb'(?m)^\.', b'', data)   # dot-stuffing undone
+print(m.group(1).decode() if m else 'none', len(data))
+PY
+)
+set -- $size
+is "$1" "$2" "SIZE= ($1) is the octet count of the DATA content ($2)"
+
+wait_for "[ -n \"\$(find '$INSTANCE_MAIL/example.com/user1/new' -type f 2>/dev/null)\" ]" 60
+ok $? "the sender gets the DSN for reject1@ok.example"
+dsn=$(cat "$INSTANCE_MAIL"/example.com/user1/new/* 2>/dev/null)
+like "$dsn" $'\nFinal-Recipient: rfc822; reject1@ok.example\nOriginal-Recipient: rfc822; orig2@client.test\n' \
+	"DSN: Original-Recipient: rfc822; orig2@client.test"
+unlike "$dsn" 'rfc822; rfc822;' "DSN: no doubled addr-type"
+wait_for "instance_log_grep 'to=<x@ok.example>, relay=127.0.0.1\\[127.0.0.1\\]:$OKP, .*status=sent'" 30
+ok $? "maillog: x@ok.example sent"
+instance_log_grep 'to=<x@ok.example>, orig_to=' >/dev/null
+isnt $? 0 "maillog: no orig_to= from an ORCPT parameter (Postfix logs none)"
+
+sanitizer_ok "$(cat "$DIR/master.out")" "no sanitizer reports from any process"
+instance_stop
+ok $? "instance stops, no process left"
+done_testing

@@ -1,0 +1,110 @@
+#!/usr/bin/python3
+"""raw_sink.py - an SMTP server that records the exact bytes it receives.
+
+usage: raw_sink.py PORT OUTDIR [MODE]
+
+Listens on 127.0.0.1:PORT until SIGTERM; one thread per connection.
+Each session becomes OUTDIR/N.raw (written to a temporary name and
+renamed when the session ends): every byte the client sent, commands
+and message data alike, nothing rewritten, so a test sees bare CR, LF,
+dot-stuffing, line folding and ESMTP parameters exactly as they went
+over the wire.
+
+EHLO offers PIPELINING, SIZE 10240000, 8BITMIME and DSN. A recipient
+whose local part starts with "reject" gets
+"550 5.1.1 <addr>: Recipient address rejected: no such user"; every
+other command gets 250 (354 for DATA). DATA ends at CRLF.CRLF only.
+
+MODE (default "ok"):
+  greet421   the greeting is "421 4.3.2 sink busy", then close
+  tls454     EHLO also offers STARTTLS; STARTTLS gets
+             "454 4.7.0 TLS not available due to local problem"
+"""
+import os
+import re
+import signal
+import socket
+import sys
+import threading
+
+
+def session(conn, out, n, mode):
+    got = bytearray()
+    f = conn.makefile('rb')
+
+    def say(text):
+        conn.sendall(text.encode() + b'\r\n')
+
+    try:
+        if mode == 'greet421':
+            say('421 4.3.2 sink busy')
+            return
+        say('220 sink.test ESMTP raw_sink')
+        while True:
+            line = f.readline()
+            if not line:
+                return
+            got += line
+            verb = line[:4].upper()
+            if verb in (b'EHLO', b'HELO'):
+                ext = ['PIPELINING', 'SIZE 10240000', '8BITMIME', 'DSN']
+                if mode == 'tls454':
+                    ext.append('STARTTLS')
+                say('\r\n'.join(['250-sink.test'] +
+                                ['250-' + e for e in ext[:-1]] +
+                                ['250 ' + ext[-1]]))
+            elif verb == b'STAR':
+                say('454 4.7.0 TLS not available due to local problem')
+            elif verb == b'RCPT':
+                m = re.match(rb'RCPT TO:<([^>]*)>', line, re.I)
+                addr = m.group(1).decode('latin-1') if m else ''
+                if addr.lower().startswith('reject'):
+                    say('550 5.1.1 <%s>: Recipient address rejected: '
+                        'no such user' % addr)
+                else:
+                    say('250 2.1.5 Ok')
+            elif verb == b'DATA':
+                say('354 End data with <CR><LF>.<CR><LF>')
+                data = bytearray()
+                while not (data.endswith(b'\r\n.\r\n') or data == b'.\r\n'):
+                    chunk = f.readline()
+                    if not chunk:
+                        return
+                    data += chunk
+                got += data
+                say('250 2.0.0 Ok: queued as RAW%d' % n)
+            elif verb == b'QUIT':
+                say('221 2.0.0 Bye')
+                return
+            else:
+                say('250 2.0.0 Ok')
+    except OSError:
+        pass
+    finally:
+        path = os.path.join(out, '%d.raw' % n)
+        with open(path + '.tmp', 'wb') as w:
+            w.write(bytes(got))
+        os.rename(path + '.tmp', path)
+        conn.close()
+
+
+def main():
+    port, out = int(sys.argv[1]), sys.argv[2]
+    mode = sys.argv[3] if len(sys.argv) > 3 else 'ok'
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(('127.0.0.1', port))
+    s.listen(16)
+    signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
+    print('listening', flush=True)
+    n = 0
+    while True:
+        conn, _ = s.accept()
+        conn.settimeout(120)
+        n += 1
+        threading.Thread(target=session, args=(conn, out, n, mode),
+                         daemon=True).start()
+
+
+if __name__ == '__main__':
+    main()
