@@ -59,6 +59,15 @@ reason_of(const struct queue_log_entry *v, size_t n, size_t index)
 	return (NULL);
 }
 
+/* put_text - the whole text, each non-printable byte as '?' */
+static void
+put_text(const char *s)
+{
+	for (; *s; s++)
+		putchar((unsigned char)*s >= 0x20 && (unsigned char)*s < 0x7f
+		    ? *s : '?');
+}
+
 /* show_message - one message in mailq format; its size or -1 */
 static long
 show_message(const char *dir, char mark, const char *id)
@@ -70,7 +79,8 @@ show_message(const char *dir, char mark, const char *id)
 	time_t	 t;
 	char	 when[64];
 	const char *r, *rj;
-	int	*shown, pad;
+	int	*shown, pad, any_reason = 0;
+	char	 idmark[64];
 	struct tm tm;
 
 	free(path);
@@ -79,18 +89,27 @@ show_message(const char *dir, char mark, const char *id)
 	t = (time_t)qf->arrival;
 	if (asctime_r(localtime_r(&t, &tm), when) == NULL)
 		strcpy(when, "??");
-	printf("%-10s%c%8lld %20.20s %s\n", qf->id, mark,
-	    (long long)qf->msg_len, when, *qf->sender ? log_safe(qf->sender)
-	    : "MAILER-DAEMON");
+	/* Postfix's long-queue-id layout (showq_compat.c): id and mark
+	 * in 17 columns (ours, 19 characters, overflow as long ids do) */
+	snprintf(idmark, sizeof(idmark), "%s%s", qf->id, mark == ' ' ? ""
+	    : mark == '*' ? "*" : "!");
+	printf("%-17s %8lld %19.19s ", idmark, (long long)qf->msg_len, when);
+	put_text(*qf->sender ? qf->sender : "MAILER-DAEMON");
+	printf("\n");
 	log = queue_log_read(queue_cmd_dir(), "defer", qf->id, &nlog);
 	shown = xcalloc(qf->nrcpts + 1, sizeof(*shown));
 	for (i = 0; i < qf->nrcpts; i++) {
 		if (qf->rcpts[i].done || shown[i])
 			continue;
-		if ((r = reason_of(log, nlog, i)) != NULL) {
-			pad = 76 - (int)strlen(log_safen(r, 300));
-			printf("%*s(%s)\n", pad > 0 ? pad : 0, "",
-			    log_safen(r, 300));
+		r = reason_of(log, nlog, i);
+		if (r != NULL || any_reason) {
+			/* the whole reason, as Postfix prints it */
+			rj = r ? r : "reason unavailable";
+			pad = 76 - (int)strlen(rj);
+			printf("%*s(", pad > 0 ? pad : 0, "");
+			put_text(rj);
+			printf(")\n");
+			any_reason = r != NULL;
 		}
 		for (j = i; j < qf->nrcpts; j++) {
 			if (qf->rcpts[j].done || shown[j])
@@ -99,7 +118,9 @@ show_message(const char *dir, char mark, const char *id)
 			if ((r == NULL) != (rj == NULL)
 			    || (r && strcmp(r, rj) != 0))
 				continue;
-			printf("%41s%s\n", "", log_safe(qf->rcpts[j].addr));
+			printf("%-17s %8s %-19s ", "", "", "");
+			put_text(qf->rcpts[j].addr);
+			printf("\n");
 			shown[j] = 1;
 		}
 	}
@@ -130,9 +151,10 @@ list_queue(void)
 		}
 		for (i = 0; i < ids->argc; i++) {
 			if (count == 0 && total == 0)
-				printf("%-10s %8s %-20s %s\n", "-Queue ID-",
-				    "--Size--", "----Arrival Time----",
-				    "-Sender/Recipient-------");
+				printf("%-17s %8s %-19s %s\n",
+				    "----Queue ID-----", "--Size--",
+				    "---Arrival Time----",
+				    "--Sender/Recipient------");
 			if ((size = show_message(queues[q].dir,
 			    queues[q].mark, ids->argv[i])) >= 0) {
 				total += size;

@@ -127,6 +127,47 @@ ok $? "maillog: x@ok.example sent"
 instance_log_grep 'to=<x@ok.example>, orig_to=' >/dev/null
 isnt $? 0 "maillog: no orig_to= from an ORCPT parameter (Postfix logs none)"
 
+# --- postqueue -p: Postfix's long-queue-id layout, the whole reason --------
+msg=$'From: user1@example.com\r\nSubject: deferred\r\n\r\nwait\r\n'
+out=$(printf '%s' "$msg" | send_raw user1@example.com '<defer1@ok.example>' \
+	'<defer2@ok.example>')
+like "$out" $'\n250 2.0.0 Ok: queued as' "postern accepts mail for defer1/defer2"
+wait_for "[ \$(instance_log_count 'to=<defer[12]@ok.example>, .*status=deferred') -ge 2 ]" 60
+ok $? "maillog: both recipients deferred (450 from the next hop)"
+reason=$(instance_log_grep 'to=<defer1@ok.example>, .*status=deferred' |
+	head -1 | sed 's/.*status=deferred (\(.*\))$/\1/')
+qid=$(instance_log_grep 'to=<defer1@ok.example>, ' | head -1 |
+	sed 's/.*: \([0-9A-Z]*\): to=.*/\1/')
+cmp_listing() {	# name mark: the listing re-rendered with Postfix's formats
+	/usr/bin/python3 - "$TOP/pq.out" "$qid" "$2" "$reason" <<'PY'
+import re, sys
+text = open(sys.argv[1], encoding='latin-1').read()
+qid, mark, reason = sys.argv[2], sys.argv[3], sys.argv[4]
+m = re.search(r'^%s\S* +(\d+) (\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d) ' %
+              re.escape(qid), text, re.M)
+if not m:
+    print('no row for', qid); print(text); sys.exit(1)
+L_STRING, L_SENDER = '%-17s %8s %-19s %s\n', '%-17s %8d %19.19s %s\n'
+want = L_STRING % ('----Queue ID-----', '--Size--',
+                   '---Arrival Time----', '--Sender/Recipient------')
+want += L_SENDER % (qid + mark, int(m.group(1)), m.group(2),
+                    'user1@example.com')
+if mark != '!':
+    want += '%*s(%s)\n' % (max(76 - len(reason), 0), '', reason)
+want += L_STRING % ('', '', '', 'defer1@ok.example')
+want += L_STRING % ('', '', '', 'defer2@ok.example')
+want += '\n-- 0 Kbytes in 1 Request.\n'
+if text != want:
+    print('got:\n' + text + 'want:\n' + want); sys.exit(1)
+PY
+}
+"$POSTERN_BIN/postqueue" -c "$E" -p > "$TOP/pq.out" 2>&1
+ok $? "postqueue -p runs"
+diag_out=$(cmp_listing deferred '')
+rc=$?
+ok $rc "postqueue -p, deferred: Postfix's long-id columns, the whole ${#reason}-character reason"
+[ $rc = 0 ] || diag "$diag_out"
+
 sanitizer_ok "$(cat "$DIR/master.out")" "no sanitizer reports from any process"
 instance_stop
 ok $? "instance stops, no process left"

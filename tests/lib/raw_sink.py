@@ -12,7 +12,8 @@ over the wire.
 
 EHLO offers PIPELINING, SIZE 10240000, 8BITMIME and DSN. A recipient
 whose local part starts with "reject" gets
-"550 5.1.1 <addr>: Recipient address rejected: no such user"; every
+"550 5.1.1 <addr>: Recipient address rejected: no such user"; one starting with "defer" gets a 450 4.2.2 reply whose
+text is over 100 characters; every
 other command gets 250 (354 for DATA). DATA ends at CRLF.CRLF only.
 
 MODE (default "ok"):
@@ -58,7 +59,11 @@ def session(conn, out, n, mode):
             elif verb == b'RCPT':
                 m = re.match(rb'RCPT TO:<([^>]*)>', line, re.I)
                 addr = m.group(1).decode('latin-1') if m else ''
-                if addr.lower().startswith('reject'):
+                if addr.lower().startswith('defer'):
+                    say('450 4.2.2 Recipient address temporarily '
+                        'rejected: the mailbox of this recipient is over '
+                        'its quota, please try again later')
+                elif addr.lower().startswith('reject'):
                     say('550 5.1.1 <%s>: Recipient address rejected: '
                         'no such user' % addr)
                 else:
