@@ -6,7 +6,7 @@ smtpd_SRCS := smtpd/smtpd.c smtpd/smtpd_session.c \
 	smtpd/smtpd_session_reset.c smtpd/smtpd_cmd.c \
 	smtpd/smtpd_data.c smtpd/smtpd_queue.c smtpd/smtpd_tls.c \
 	smtpd/smtpd_auth.c smtpd/smtpd_check.c smtpd/smtpd_dns.c \
-	smtpd/smtpd_anvil.c
+	smtpd/smtpd_anvil.c smtpd/smtpd_policy.c
 ifneq ($(and $(wildcard smtpd/smtpd_check.c),$(wildcard cleanup/cleanup.c)),)
 PROGRAMS += smtpd
 endif
@@ -15,11 +15,13 @@ UNIT_TESTS += smtpd_data_test
 smtpd_data_test_SRCS := smtpd/smtpd_data_test.c smtpd/smtpd_data.c
 
 UNIT_TESTS += smtpd_check_test
-smtpd_check_test_SRCS := smtpd/smtpd_check_test.c smtpd/smtpd_check.c
+smtpd_check_test_SRCS := smtpd/smtpd_check_test.c smtpd/smtpd_check.c \
+	smtpd/smtpd_policy.c
 
 # smtpd-check: transcript driver for the policy engine (tests/26-smtpd-check.t)
 TOOLS += smtpd-check
-smtpd-check_SRCS := smtpd/smtpd_check_driver.c smtpd/smtpd_check.c
+smtpd-check_SRCS := smtpd/smtpd_check_driver.c smtpd/smtpd_check.c \
+	smtpd/smtpd_policy.c
 
 UNIT_TESTS += smtpd_cmd_test
 smtpd_cmd_test_SRCS := smtpd/smtpd_cmd_test.c smtpd/smtpd_cmd.c \

@@ -31,8 +31,10 @@
  *	reject_unauth_destination, defer_unauth_destination,
  *	reject_rbl_client, permit_dnswl_client, reject_rhsbl_client,
  *	reject_rhsbl_reverse_client, reject_rhsbl_helo,
- *	reject_rhsbl_sender, reject_rhsbl_recipient, and the names of
- *	smtpd_restriction_classes.
+ *	reject_rhsbl_sender, reject_rhsbl_recipient, check_policy_service
+ *	(smtpd_policy.c: the server's action is taken as an access table
+ *	result; smtpd_policy_service_default_action when it cannot answer),
+ *	and the names of smtpd_restriction_classes.
  *
  *	reject_unverified_sender/recipient (address verification) and a few
  *	other Postfix restrictions postern does not implement yet are
@@ -74,6 +76,7 @@
 #include "map.h"
 #include "resolve.h"
 #include "smtpd_check.h"
+#include "smtpd_policy.h"
 #include "str.h"
 #include "xalloc.h"
 
@@ -82,6 +85,7 @@
 #define SC_FINAL	2	/* reply is set: reject or defer */
 
 #define SC_MAX_DEPTH	10
+#define POLICY_ACTION_MAX 1024	/* action=... of a policy reply */
 
 /* restriction list classes, in smtpd_delay_reject order */
 enum sc_list {
@@ -131,6 +135,11 @@ struct smtpd_checker {
 	size_t	 nclasses;
 	struct strv *warned;
 	int	 relay_safe;		/* a relay-blocking restriction */
+	struct smtpd_policy_conf pconf;	/* check_policy_service */
+	struct smtpd_policy **pols;	/* this thread's clients */
+	size_t	 npols;
+	char	*pol_default, *pol_context, *compat_level, *mail_version;
+	char	*stress;
 };
 
 struct sc_ctx {
@@ -157,6 +166,8 @@ static pthread_mutex_t sc_conf_lock = PTHREAD_MUTEX_INITIALIZER;
 static int sc_list_eval(struct sc_ctx *, const struct strv *, int);
 static struct map *sc_access_map(struct smtpd_checker *, const char *);
 static int sc_takes_arg(const char *);
+static int sc_policy(struct sc_ctx *, const char *, const char *,
+    const char *, int);
 
 /* sc_split - split a restriction list, keeping {...} groups whole */
 static struct strv *
@@ -377,6 +388,14 @@ smtpd_check_new(void)
 	sc_init_classes(c);
 	sc_init_codes(c);
 	sc_open_access_maps(c);
+	smtpd_policy_conf_load(&c->pconf);
+	c->pol_default =
+	    xstrdup(conf_str("smtpd_policy_service_default_action"));
+	c->pol_context =
+	    xstrdup(conf_str("smtpd_policy_service_policy_context"));
+	c->compat_level = xstrdup(conf_str("compatibility_level"));
+	c->mail_version = xstrdup(conf_str("mail_version"));
+	c->stress = xstrdup(conf_str("stress"));
 	c->relay_safe = sc_has_required(c, c->lists[SC_LIST_RELAY], 0)
 	    || sc_has_required(c, c->lists[SC_LIST_RCPT], 0);
 	pthread_mutex_unlock(&sc_conf_lock);
@@ -425,6 +444,14 @@ smtpd_check_free(struct smtpd_checker *c)
 	free(c->null_key);
 	free(c->unv_sender_reason);
 	free(c->unv_rcpt_reason);
+	for (i = 0; i < c->npols; i++)
+		smtpd_policy_free(c->pols[i]);
+	free(c->pols);
+	free(c->pol_default);
+	free(c->pol_context);
+	free(c->compat_level);
+	free(c->mail_version);
+	free(c->stress);
 	free(c);
 }
 
@@ -1300,7 +1327,7 @@ sc_unimplemented(const char *name)
 {
 	static const char *const names[] = {
 		"reject_unverified_sender", "reject_unverified_recipient",
-		"check_policy_service", "permit_tls_clientcerts",
+		"permit_tls_clientcerts",
 		"permit_tls_all_clientcerts", "check_ccert_access",
 		"check_sender_mx_access",
 		"check_sender_ns_access", "check_recipient_mx_access",
@@ -1330,6 +1357,119 @@ sc_takes_arg(const char *name)
 	    || strcmp(name, "reject_rbl_client") == 0
 	    || strcmp(name, "permit_dnswl_client") == 0
 	    || strncmp(name, "reject_rhsbl_", 13) == 0);
+}
+
+/* sc_policy_client - this thread's client of a policy endpoint */
+static struct smtpd_policy *
+sc_policy_client(struct smtpd_checker *c, const char *spec)
+{
+	size_t	 i;
+	const char *e = strncmp(spec, "inet:", 5) == 0
+	    || strncmp(spec, "unix:", 5) == 0 ? spec + 5 : spec;
+
+	for (i = 0; i < c->npols; i++)
+		if (strcmp(smtpd_policy_endpoint(c->pols[i]), e) == 0)
+			return (c->pols[i]);
+	c->pols = xrealloc(c->pols, (c->npols + 1) * sizeof(*c->pols));
+	c->pols[c->npols] = smtpd_policy_new(spec, &c->pconf);
+	return (c->pols[c->npols++]);
+}
+
+/* sc_policy_attr - one "name=value" line; no newline inside a value */
+static void
+sc_policy_attr(struct buf *b, const char *name, const char *value)
+{
+	const char *p;
+
+	buf_printf(b, "%s=", name);
+	for (p = value ? value : ""; *p; p++)
+		buf_putc(b, *p == '\n' || *p == '\r' ? '?' : *p);
+	buf_putc(b, '\n');
+}
+
+/* sc_policy_instance - the same value for one mail transaction */
+static const char *
+sc_policy_instance(struct smtpd_check_state *st)
+{
+	struct timespec ts;
+
+	if (st->policy_instance[0] == 0) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		snprintf(st->policy_instance, sizeof(st->policy_instance),
+		    "%x.%lx.%lx.%x", (unsigned)getpid(),
+		    (unsigned long)ts.tv_sec,
+		    (unsigned long)(ts.tv_nsec / 1000), st->policy_seq++);
+	}
+	return (st->policy_instance);
+}
+
+/* sc_policy_request - Postfix's smtpd_access_policy attributes */
+static void
+sc_policy_request(struct sc_ctx *x, struct buf *b)
+{
+	struct smtpd_check_state *st = x->st;
+	int	 data = strcmp(x->verb, "DATA") == 0;
+	const char *proto = st->protocol && strncasecmp(st->protocol,
+	    "ESMTP", 5) == 0 ? "ESMTP" : "SMTP";
+	char	 num[32];
+
+	sc_policy_attr(b, "request", "smtpd_access_policy");
+	sc_policy_attr(b, "protocol_state", x->verb);
+	sc_policy_attr(b, "protocol_name", proto);
+	sc_policy_attr(b, "helo_name", st->helo_name);
+	sc_policy_attr(b, "queue_id", st->queue_id);
+	sc_policy_attr(b, "sender", st->sender);
+	sc_policy_attr(b, "recipient", st->recipient);
+	snprintf(num, sizeof(num), "%d", data ? st->rcpt_count : 0);
+	sc_policy_attr(b, "recipient_count", num);
+	sc_policy_attr(b, "client_address", st->client_addr);
+	sc_policy_attr(b, "client_name", st->client_name[0]
+	    ? st->client_name : "unknown");
+	sc_policy_attr(b, "reverse_client_name", st->reverse_client_name[0]
+	    ? st->reverse_client_name : "unknown");
+	sc_policy_attr(b, "instance", sc_policy_instance(st));
+	sc_policy_attr(b, "sasl_method", NULL);
+	sc_policy_attr(b, "sasl_username", st->sasl_username);
+	sc_policy_attr(b, "sasl_sender", NULL);
+	sc_policy_attr(b, "size", "0");
+	sc_policy_attr(b, "ccert_subject", NULL);
+	sc_policy_attr(b, "ccert_issuer", NULL);
+	sc_policy_attr(b, "ccert_fingerprint", NULL);
+	sc_policy_attr(b, "ccert_pubkey_fingerprint", NULL);
+	sc_policy_attr(b, "encryption_protocol", NULL);
+	sc_policy_attr(b, "encryption_cipher", NULL);
+	sc_policy_attr(b, "encryption_keysize", "0");
+	sc_policy_attr(b, "etrn_domain", NULL);
+	sc_policy_attr(b, "stress", x->c->stress);
+	sc_policy_attr(b, "policy_context", x->c->pol_context);
+	sc_policy_attr(b, "server_address", st->server_addr);
+	sc_policy_attr(b, "server_port", NULL);
+	sc_policy_attr(b, "client_port", st->client_port);
+	sc_policy_attr(b, "compatibility_level", x->c->compat_level);
+	sc_policy_attr(b, "mail_version", x->c->mail_version);
+}
+
+/* sc_policy - check_policy_service: the server's action, as an access
+ * table's; smtpd_policy_service_default_action when it cannot answer */
+static int
+sc_policy(struct sc_ctx *x, const char *spec, const char *name,
+    const char *what, int list)
+{
+	struct smtpd_policy *p = sc_policy_client(x->c, spec);
+	struct buf *req = buf_new(1024);
+	char	 action[POLICY_ACTION_MAX];
+	int	 rc;
+
+	sc_policy_request(x, req);
+	if (smtpd_policy_query(p, BUF_STR(req), action, sizeof(action)) < 0)
+		snprintf(action, sizeof(action), "%s", x->c->pol_default);
+	buf_free(req);
+	if (x->depth >= SC_MAX_DEPTH)
+		return (sc_config_error(x));
+	x->depth++;
+	rc = sc_access_action(x, action, name, what, list);
+	x->depth--;
+	return (rc);
 }
 
 /* sc_client_unknown - reject_unknown_(reverse_)client_hostname */
@@ -1470,6 +1610,8 @@ sc_restriction(struct sc_ctx *x, const char *r, const char *arg, int list)
 		return (sc_client_unknown(x, 1));
 	if (!strcmp(r, "check_client_access"))
 		return (sc_check_client_access(x, arg));
+	if (!strcmp(r, "check_policy_service"))
+		return (sc_policy(x, arg, name, what, list));
 	if (!strcmp(r, "check_helo_access"))
 		return (sc_check_helo_access(x, arg));
 	if (!strcmp(r, "reject_invalid_helo_hostname")
@@ -1625,6 +1767,7 @@ smtpd_check(struct smtpd_checker *c, int stage, struct smtpd_check_state *st,
 			rc = sc_run(&x, SC_LIST_HELO);
 		break;
 	case SMTPD_STAGE_MAIL:
+		st->policy_instance[0] = 0;	/* a new transaction */
 		if (!c->delay_reject) {
 			rc = sc_run(&x, SC_LIST_SENDER);
 			x.warn_next = 0;

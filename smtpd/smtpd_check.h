@@ -84,6 +84,9 @@ struct smtpd_check_state {
 	char	 client_name[256];	/* "unknown" until verified */
 	char	 reverse_client_name[256];
 	int	 client_name_status;
+	/* check_policy_service's "instance": the checker sets it at MAIL */
+	char	 policy_instance[64];
+	unsigned policy_seq;
 };
 
 struct smtpd_checker;
