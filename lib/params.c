@@ -79,6 +79,10 @@ const struct conf_param conf_params[] = {
 	/* Identity, directories, logging (every program). */
 	{ "mail_name", "postern" },
 	{ "mail_version", POSTERN_VERSION },
+	/* Postfix's read-only ones: each daemon sets them at start (server.c). */
+	{ "service_name", "" },
+	{ "process_name", "" },
+	{ "process_id", "" },
 	{ "syslog_name", "postfix" },
 	{ "syslog_facility", "mail" },
 	{ "maillog_file", "" },

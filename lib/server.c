@@ -586,6 +586,14 @@ server_main(int argc, char **argv, const struct server_spec *spec)
 	if (conf_load(confdir, err, sizeof(err)) < 0)
 		log_fatal("%s", err);
 	base = xstrdup(conf_str("syslog_name"));
+	/*
+	 * Postfix's read-only pseudo-parameters, for master.cf -o values
+	 * such as "syslog_name=postfix/$service_name".
+	 */
+	conf_set("service_name", server_service_name);
+	conf_set("process_name", spec->program);
+	snprintf(err, sizeof(err), "%ld", (long)getpid());
+	conf_set("process_id", err);
 	for (i = 0; i < opts->argc; i++)
 		if (conf_set_option(opts->argv[i]) < 0)
 			log_fatal("bad -o option (need name=value): %s",
