@@ -8,13 +8,14 @@
 #     "instance" constant within a transaction and new for the next,
 #     unix:private/policy relative to queue_directory, one connection
 #     reused by a worker thread and replaced after
-#     smtpd_policy_service_request_limit requests;
+#     smtpd_policy_service_request_limit requests, _max_idle, _max_ttl;
 #   - a port where nothing listens and a server that never answers:
 #     smtpd_policy_service_default_action (451 4.3.5) after
 #     smtpd_policy_service_try_limit attempts, with Postfix's warnings;
 #   - Debian's postgrey (real, run privately on a loopback port with its
 #     own database directory): 450 4.2.0 "Greylisted, see ..." for the
 #     first attempt, accepted after its --delay.
+# About 25 s (of which 4 s of idle/TTL waits and 3 s of postgrey's delay).
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/need.sh"
 . "$POSTERN_TOP/tests/lib/freeport.sh"
@@ -204,6 +205,48 @@ conns=$($PY -c 'import json,sys
 print(",".join(str(json.loads(l)["conn"]) for l in open(sys.argv[1])))' \
 	"$DIR/pu.log")
 is "$conns" "1,1,2" "request_limit=2: a new connection for the third"
+
+# conns_of LOG FIRST - the connection numbers of requests FIRST.. of LOG
+conns_of() {
+	$PY -c 'import json,sys
+r = [json.loads(l)["conn"] for l in open(sys.argv[1])][int(sys.argv[2]) - 1:]
+print(",".join(str(c - r[0] + 1) for c in r))' "$1" "$2"
+}
+# max_idle=1s: an idle connection is closed, the next query opens one.
+n=$(($(wc -l <"$DIR/pu.log") + 1))
+out=$(session -o smtpd_worker_threads=1 \
+	-o smtpd_policy_service_max_idle=1s \
+	-o "smtpd_recipient_restrictions=check_policy_service unix:private/policy, reject" \
+	-o smtpd_data_restrictions= <<'S'
+EHLO mail.good.test
+MAIL FROM:<a@good.test>
+RCPT TO:<ok@example.com>
+RCPT TO:<ok@example.com>
+sleep 2.5
+RCPT TO:<ok@example.com>
+QUIT
+S
+)
+is "$(conns_of "$DIR/pu.log" $n)" "1,1,2" \
+	"max_idle=1s: reused at once, a new connection after 2.5 s idle"
+# max_ttl=2s: a busy connection still ends at its age limit.
+n=$(($(wc -l <"$DIR/pu.log") + 1))
+out=$(session -o smtpd_worker_threads=1 \
+	-o smtpd_policy_service_max_ttl=2s \
+	-o "smtpd_recipient_restrictions=check_policy_service unix:private/policy, reject" \
+	-o smtpd_data_restrictions= <<'S'
+EHLO mail.good.test
+MAIL FROM:<a@good.test>
+RCPT TO:<ok@example.com>
+sleep 1.5
+RCPT TO:<ok@example.com>
+sleep 1.6
+RCPT TO:<ok@example.com>
+QUIT
+S
+)
+is "$(conns_of "$DIR/pu.log" $n)" "1,1,2" \
+	"max_ttl=2s: reused at 1.5 s, a new connection past 2 s"
 
 # 3. Nobody listens: the default action after the tries, Postfix's lines.
 start=$(date +%s%N)
