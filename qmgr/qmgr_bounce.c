@@ -48,6 +48,38 @@ put_clean(struct buf *b, const char *s)
 		buf_putc(b, (*s == '\r' || *s == '\n') ? ' ' : *s);
 }
 
+/* put_diagnostic - Remote-MTA and Diagnostic-Code (RFC 3464 2.3.5-6) */
+static void
+put_diagnostic(struct buf *b, const char *reason)
+{
+	const char *said, *host, *br, *text, *end;
+	size_t	 len;
+
+	/* smtp's "host NAME[ADDR] said: REPLY (in reply to X command)":
+	 * the server's own reply is an smtp diagnostic, as in Postfix */
+	host = reason ? reason + 5 : NULL;
+	if (reason == NULL || strncmp(reason, "host ", 5) != 0
+	    || (said = strstr(host, " said: ")) == NULL
+	    || (br = memchr(host, '[', (size_t)(said - host))) == NULL
+	    || br == host) {
+		buf_puts(b, "Diagnostic-Code: X-Postfix; ");
+		put_clean(b, reason);
+		buf_puts(b, "\n");
+		return;
+	}
+	buf_puts(b, "Remote-MTA: dns; ");
+	buf_append(b, host, (size_t)(br - host));
+	text = said + 7;
+	len = strlen(text);
+	if ((end = strstr(text, " (in reply to ")) != NULL
+	    && text[len - 1] == ')')
+		len = (size_t)(end - text);
+	buf_puts(b, "\nDiagnostic-Code: smtp; ");
+	for (; len > 0; text++, len--)
+		buf_putc(b, (*text == '\r' || *text == '\n') ? ' ' : *text);
+	buf_puts(b, "\n");
+}
+
 /* header_len - length of the header section incl. the empty line */
 static size_t
 header_len(const char *msg, size_t len)
@@ -143,10 +175,12 @@ status_part(const struct qmgr_dsn *d, struct buf *b, const char *bnd)
 			const char *a = deliver_log_orcpt(r->orcpt, type,
 			    sizeof(type), &dsn);
 
+			/* a DSN ORCPT verbatim ("rfc822;x", as Postfix),
+			 * an address from alias expansion typed */
 			buf_puts(b, "Original-Recipient: ");
-			put_clean(b, type);
-			buf_puts(b, "; ");
-			put_clean(b, a);
+			if (!dsn)
+				buf_puts(b, "rfc822; ");
+			put_clean(b, dsn ? r->orcpt : a);
 			buf_puts(b, "\n");
 		}
 		buf_printf(b, "Action: %s\n", d->kind == QMGR_DSN_DELAY ?
@@ -159,9 +193,7 @@ status_part(const struct qmgr_dsn *d, struct buf *b, const char *bnd)
 			qmgr_dsn_date(d->retry_until, date, sizeof(date));
 			buf_printf(b, "Will-Retry-Until: %s\n", date);
 		}
-		buf_puts(b, "Diagnostic-Code: X-Postfix; ");
-		put_clean(b, r->reason);
-		buf_puts(b, "\n");
+		put_diagnostic(b, r->reason);
 	}
 	buf_puts(b, "\n");
 }

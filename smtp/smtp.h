@@ -171,6 +171,7 @@ struct smtp_sess {
 	double	 conn_done;	/* time the session was set up */
 	int	 reached_mail;	/* result: MAIL was sent, do not retry */
 	int	 tls_failed;	/* result: the handshake failed */
+	int	 connected;	/* result: the TCP connection was made */
 	int	 no_tls;	/* level may: plaintext after a failed handshake */
 	int	 tls_level;	/* this nexthop's: smtp_tls_policy_maps or
 				 * the service's level */

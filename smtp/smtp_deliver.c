@@ -360,13 +360,17 @@ deliver_dests(const struct smtp_cfg *cfg, struct smtp_maps *m,
 			smtp_session(s);
 		}
 		s->no_tls = 0;
+		/* Postfix names the relay once a connection was made: a 421
+		 * greeting or a refused STARTTLS too */
+		if (!s->connected)
+			snprintf(relay, relaylen, "none");
+		else if (*dests[i].unix_path)
+			snprintf(relay, relaylen, "%s[%s]",
+			    dests[i].host, dests[i].unix_path);
+		else
+			snprintf(relay, relaylen, "%s[%s]:%d",
+			    dests[i].host, dests[i].addr, dests[i].port);
 		if (s->status[0] == 0 || s->reached_mail) {
-			if (*dests[i].unix_path)
-				snprintf(relay, relaylen, "%s[%s]",
-				    dests[i].host, dests[i].unix_path);
-			else
-				snprintf(relay, relaylen, "%s[%s]:%d",
-				    dests[i].host, dests[i].addr, dests[i].port);
 			conn_done = s->conn_done;
 			break;
 		}

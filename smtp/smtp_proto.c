@@ -696,8 +696,8 @@ do_starttls(struct smtp_sess *s, struct conn *c, struct features *f)
 	if (r.code != 220) {
 		if (!TLS_REQUIRED(lev))
 			return (0);
+		/* the server's own status (454 4.7.0), as Postfix logs it */
 		reply_status(&r, s->status, sizeof(s->status));
-		snprintf(s->status, sizeof(s->status), "4.7.5");
 		snprintf(s->reason, sizeof(s->reason), "TLS is required, but "
 		    "host %s refused to start TLS: %.500s", name, r.text);
 		return (-1);
@@ -1049,11 +1049,13 @@ smtp_session(struct smtp_sess *s)
 	s->reason[0] = 0;
 	s->reached_mail = 0;
 	s->tls_failed = 0;
+	s->connected = 0;
 	dest_name(s->dest, name, sizeof(name));
 	if ((c.fd = smtp_connect(cfg, s->dest, err, sizeof(err))) < 0) {
 		sess_fail(s, "4.4.1", "%s", err);
 		return;
 	}
+	s->connected = 1;	/* from here on the log names the relay */
 	c.in = buf_new(1024);
 	c.out = buf_new(1024);
 	if (read_reply(&c, cfg->helo_timeout, &r, &bad) < 0) {

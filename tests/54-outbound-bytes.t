@@ -20,7 +20,8 @@ set -u
 . "$POSTERN_TOP/tests/lib/freeport.sh"
 
 SMTP=$(free_port 21500 21519) SUB=$(free_port 21520 21539)
-OKP=$(free_port 21540 21559)
+OKP=$(free_port 21540 21559) TLSP=$(free_port 21560 21579)
+BUSYP=$(free_port 21580 21599)
 TOP=$(mktemp -d /tmp/postern-54.XXXXXX)
 chmod 755 "$TOP"
 DIR=$TOP/inst
@@ -34,9 +35,12 @@ E=$INSTANCE_CONF
 VUID=$(id -u vmail 2>/dev/null || id -u)
 VGID=$(id -g vmail 2>/dev/null || id -g)
 chown "$VUID:$VGID" "$INSTANCE_MAIL"
-printf 'ok.example smtp:[127.0.0.1]:%s\n' "$OKP" > "$E/transport"
+printf 'ok.example smtp:[127.0.0.1]:%s\ntls.example smtp:[127.0.0.1]:%s\nbusy.example smtp:[127.0.0.1]:%s\n' \
+	"$OKP" "$TLSP" "$BUSYP" > "$E/transport"
+printf '[127.0.0.1]:%s encrypt\n' "$TLSP" > "$E/tls_policy"
 instance_conf \
 	"transport_maps=texthash:$E/transport" "relayhost=" \
+	"smtp_tls_policy_maps=texthash:$E/tls_policy" \
 	"smtp_tls_security_level=may" \
 	"smtpd_recipient_restrictions=permit_mynetworks" \
 	"postscreen_access_list=permit_mynetworks" \
@@ -48,12 +52,15 @@ instance_conf \
 	"virtual_uid_maps=static:$VUID" "virtual_gid_maps=static:$VGID"
 ok $? "postconf -e: transport_maps to the raw sink, a local sender"
 
-mkdir -p "$TOP/ok"
-/usr/bin/python3 "$POSTERN_TOP/tests/lib/raw_sink.py" "$OKP" "$TOP/ok" \
-	>"$TOP/sink-ok.out" 2>&1 &
-SINKS="$SINKS $!"
-wait_for "port_listening $OKP" 15
-ok $? "raw sink listens on $OKP"
+for k in ok:$OKP:ok tls:$TLSP:tls454 busy:$BUSYP:greet421; do
+	IFS=: read -r name port mode <<<"$k"
+	mkdir -p "$TOP/$name"
+	/usr/bin/python3 "$POSTERN_TOP/tests/lib/raw_sink.py" "$port" \
+		"$TOP/$name" "$mode" >"$TOP/sink-$name.out" 2>&1 &
+	SINKS="$SINKS $!"
+	wait_for "port_listening $port" 15
+	ok $? "raw sink $name ($mode) listens on $port"
+done
 
 instance_start
 ok $? "master starts" || { done_testing; exit 1; }
@@ -119,8 +126,10 @@ is "$1" "$2" "SIZE= ($1) is the octet count of the DATA content ($2)"
 wait_for "[ -n \"\$(find '$INSTANCE_MAIL/example.com/user1/new' -type f 2>/dev/null)\" ]" 60
 ok $? "the sender gets the DSN for reject1@ok.example"
 dsn=$(cat "$INSTANCE_MAIL"/example.com/user1/new/* 2>/dev/null)
-like "$dsn" $'\nFinal-Recipient: rfc822; reject1@ok.example\nOriginal-Recipient: rfc822; orig2@client.test\n' \
-	"DSN: Original-Recipient: rfc822; orig2@client.test"
+like "$dsn" $'\nFinal-Recipient: rfc822; reject1@ok.example\nOriginal-Recipient: rfc822;orig2@client.test\n' \
+	"DSN: Original-Recipient: rfc822;orig2@client.test (the ORCPT verbatim, as Postfix)"
+like "$dsn" $'\nStatus: 5.1.1\nRemote-MTA: dns; 127.0.0.1\nDiagnostic-Code: smtp; 550 5.1.1 <reject1@ok.example>: Recipient address rejected: no such user\n' \
+	"DSN: Remote-MTA: dns; host and Diagnostic-Code: smtp; the server's reply (RFC 3464)"
 unlike "$dsn" 'rfc822; rfc822;' "DSN: no doubled addr-type"
 wait_for "instance_log_grep 'to=<x@ok.example>, relay=127.0.0.1\\[127.0.0.1\\]:$OKP, .*status=sent'" 30
 ok $? "maillog: x@ok.example sent"
@@ -167,6 +176,20 @@ diag_out=$(cmp_listing deferred '')
 rc=$?
 ok $rc "postqueue -p, deferred: Postfix's long-id columns, the whole ${#reason}-character reason"
 [ $rc = 0 ] || diag "$diag_out"
+
+# --- relay= once connected; a refused STARTTLS keeps the server's 4.7.0 ----
+printf 'Subject: tls\r\n\r\nx\r\n' | send_raw user1@example.com '<a@tls.example>' \
+	>/dev/null
+printf 'Subject: busy\r\n\r\nx\r\n' | send_raw user1@example.com '<a@busy.example>' \
+	>/dev/null
+wait_for "instance_log_grep 'to=<a@tls.example>, .*status=deferred'" 60
+line=$(instance_log_grep 'to=<a@tls.example>, .*status=deferred' | head -1)
+like "$line" "to=<a@tls.example>, relay=127.0.0.1\\[127.0.0.1\\]:$TLSP, .*dsn=4\\.7\\.0, status=deferred \\(TLS is required, but host 127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:?[0-9]* refused to start TLS: 454 4\\.7\\.0 TLS not available" \
+	"STARTTLS refused with 454 4.7.0: relay=host[addr]:port, dsn=4.7.0 as the server said"
+wait_for "instance_log_grep 'to=<a@busy.example>, .*status=deferred'" 60
+line=$(instance_log_grep 'to=<a@busy.example>, .*status=deferred' | head -1)
+like "$line" "to=<a@busy.example>, relay=127.0.0.1\\[127.0.0.1\\]:$BUSYP, .*dsn=4\\.3\\.2, status=deferred \\(host 127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:?[0-9]* refused to talk to me: 421 4\\.3\\.2 sink busy\\)" \
+	"421 greeting: relay=host[addr]:port, dsn=4.3.2"
 
 sanitizer_ok "$(cat "$DIR/master.out")" "no sanitizer reports from any process"
 instance_stop
