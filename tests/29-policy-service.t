@@ -16,6 +16,7 @@
 #     own database directory): 450 4.2.0 "Greylisted, see ..." for the
 #     first attempt, accepted after its --delay.
 # About 25 s (of which 4 s of idle/TTL waits and 3 s of postgrey's delay).
+# Ports 24600-24699.
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/need.sh"
 . "$POSTERN_TOP/tests/lib/freeport.sh"
@@ -38,9 +39,9 @@ cleanup() {
 trap cleanup EXIT
 
 [ -x "$SMTPD" ] || bail_out "no smtpd at $SMTPD"
-P1=$(free_port 23600 23619) || bail_out "no free port in 23600-23619"
-DEAD=$(free_port 23640 23659) || bail_out "no free port in 23640-23659"
-HUNG=$(free_port 23660 23679) || bail_out "no free port in 23660-23679"
+P1=$(free_port 24600 24619) || bail_out "no free port in 24600-24619"
+DEAD=$(free_port 24640 24659) || bail_out "no free port in 24640-24659"
+HUNG=$(free_port 24660 24679) || bail_out "no free port in 24660-24679"
 
 for d in incoming active deferred hold corrupt maildrop bounce defer \
 	private public pid; do
@@ -248,6 +249,29 @@ S
 is "$(conns_of "$DIR/pu.log" $n)" "1,1,2" \
 	"max_ttl=2s: reused at 1.5 s, a new connection past 2 s"
 
+# Across sessions: smtpd alone on a port (-d -l), one policy worker; two
+# clients one after the other are served on the same policy connection.
+LP=$(free_port 24680 24699) || bail_out "no free port in 24680-24699"
+n=$(($(wc -l <"$DIR/pu.log") + 1))
+"$SMTPD" -c "$DIR" -d -l "127.0.0.1:$LP" -o smtpd_worker_threads=1 \
+	-o "smtpd_recipient_restrictions=check_policy_service unix:private/policy, reject" \
+	-o smtpd_data_restrictions= 2>>"$DIR/stderr-d" &
+SPID=$!
+PIDS+=($SPID)
+for ((i = 0; i < 100; i++)); do
+	ss -ltn "sport = :$LP" | grep -q LISTEN && break
+	sleep 0.1
+done
+for c in 1 2; do
+	out=$(swaks --server "127.0.0.1:$LP" --from a@good.test \
+		--to ok@example.com --helo mail.good.test --timeout 20 2>&1)
+	like "$out" '250 2\.0\.0 Ok: queued as' "listening smtpd: session $c accepted"
+done
+kill "$SPID"
+wait "$SPID" 2>/dev/null
+is "$(conns_of "$DIR/pu.log" $n)" "1,1" \
+	"two sessions, one worker thread: one policy connection"
+
 # 3. Nobody listens: the default action after the tries, Postfix's lines.
 start=$(date +%s%N)
 out=$(session -o "smtpd_recipient_restrictions=check_policy_service inet:127.0.0.1:$DEAD, permit" \
@@ -306,7 +330,7 @@ like "$(cat "$DIR/maillog")" "warning: problem talking to server 127.0.0.1:$HUNG
 # 5. postgrey from Debian.
 if need_root 4 "postgrey runs as user postgrey" &&
 	need_prog 4 /usr/sbin/postgrey "package postgrey (tools/deps.txt)"; then
-	PG=$(free_port 23620 23639) || bail_out "no free port in 23620-23639"
+	PG=$(free_port 24620 24639) || bail_out "no free port in 24620-24639"
 	mkdir -p "$DIR/pg"
 	chown postgrey: "$DIR/pg"
 	/usr/sbin/postgrey --inet=127.0.0.1:$PG --dbdir="$DIR/pg" --delay=2 \
@@ -336,4 +360,6 @@ QUIT'
 		"postgrey logged the triplet it greylisted"
 fi
 
+sanitizer_ok "$(cat "$DIR"/stderr* 2>/dev/null)" \
+	"no sanitizer report from the smtpd runs"
 done_testing
