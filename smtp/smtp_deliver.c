@@ -8,7 +8,8 @@
  *	smtp_helo_name, smtp_connect_timeout (lmtp_connect_timeout when
  *	set, for lmtp), smtp_{helo,mail,rcpt,data_init,data_xfer,
  *	data_done,quit,starttls}_timeout, smtp_mx_address_limit,
- *	smtp_skip_5xx_greeting, smtp_bind_address(6) (ignored with a
+ *	smtp_skip_5xx_greeting, smtp_line_length_limit (longer lines
+ *	are folded with CRLF SP, as Postfix), smtp_bind_address(6) (ignored with a
  *	warning when not an address of this host), smtp_sasl_auth_enable
  *	(lmtp_sasl_auth_enable), smtp_sasl_password_maps,
  *	smtp_sasl_mechanism_filter, smtp_sasl_security_options and
@@ -139,6 +140,8 @@ smtp_cfg_load(struct smtp_cfg *cfg, const char *service)
 		CONF_LONG("smtp_mx_address_limit", &cfg->mx_address_limit, 0,
 		    CONF_NOMAX),
 		CONF_BOOL("smtp_skip_5xx_greeting", &cfg->skip_5xx_greeting),
+		CONF_LONG("smtp_line_length_limit", &cfg->line_limit, 0,
+		    CONF_NOMAX),
 		CONF_END,
 	};
 	char	 err[512];

@@ -484,23 +484,38 @@ has_8bit(const char *p, size_t len)
 	return (0);
 }
 
-/* send_text - dot-stuffed, CRLF text into the output, flushed in chunks */
+/* send_text - dot-stuffed, CRLF text into the output, flushed in chunks;
+ * *col counts the octets of the current line (0: at its start) */
 static int
-send_text(struct conn *c, const char *p, size_t len, int *bol, long timeout)
+send_text(struct conn *c, const char *p, size_t len, long limit, long *col,
+    long timeout)
 {
 	size_t	 i;
+	char	 ch;
 
 	for (i = 0; i < len; i++) {
-		if (*bol && p[i] == '.')
-			buf_putc(c->out, '.');
-		*bol = 0;
-		if (p[i] == '\n') {
-			if (i == 0 || p[i - 1] != '\r')
-				buf_putc(c->out, '\r');
-			buf_putc(c->out, '\n');
-			*bol = 1;
-		} else
-			buf_putc(c->out, p[i]);
+		ch = p[i];
+		if (ch == '\n') {
+			buf_puts(c->out, "\r\n");
+			*col = 0;
+		} else if (ch == '\r' && i + 1 < len && p[i + 1] == '\n') {
+			continue;	/* a stored CRLF: the LF sends it */
+		} else {
+			/* no bare CR leaves: "<CR>.<CR>" would end DATA at
+			 * a receiver that takes CR for a line end (Postfix
+			 * 3.9 makes it a space at receipt) */
+			if (ch == '\r')
+				ch = ' ';
+			if (*col == 0 && ch == '.')
+				buf_putc(c->out, '.');
+			/* Postfix's smtp_line_length_limit: CRLF SP */
+			if (limit > 0 && *col >= limit) {
+				buf_puts(c->out, "\r\n ");
+				*col = 1;
+			}
+			buf_putc(c->out, ch);
+			(*col)++;
+		}
 		if (BUF_LEN(c->out) >= OUT_CHUNK && conn_flush(c, timeout) < 0)
 			return (-1);
 	}
@@ -883,7 +898,8 @@ transaction(struct smtp_sess *s, struct conn *c, const struct features *f)
 	const struct smtp_cfg *cfg = s->cfg;
 	struct smtp_reply r = {0};
 	size_t	 i, accepted = 0;
-	int	 bad, mail_ok, bol = 1, pipe = f->pipelining;
+	int	 bad, mail_ok, pipe = f->pipelining;
+	long	 col = 0;
 	int	 data_ok = 0;
 
 	s->reached_mail = 1;
@@ -979,12 +995,12 @@ transaction(struct smtp_sess *s, struct conn *c, const struct features *f)
 		goto quit;
 	}
 	data_ok = 1;
-	if (send_text(c, s->headers, s->headers_len, &bol,
+	if (send_text(c, s->headers, s->headers_len, cfg->line_limit, &col,
 	    cfg->data_xfer_timeout) < 0
-	    || send_text(c, s->body, s->body_len, &bol,
+	    || send_text(c, s->body, s->body_len, cfg->line_limit, &col,
 	    cfg->data_xfer_timeout) < 0)
 		goto io_body;
-	if (!bol)
+	if (col)
 		buf_puts(c->out, "\r\n");
 	buf_puts(c->out, ".\r\n");
 	if (conn_flush(c, cfg->data_xfer_timeout) < 0)
