@@ -57,6 +57,7 @@
  */
 #include <sys/types.h>
 #include <ctype.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -104,6 +105,12 @@ struct sc_access_map {
 	struct map *map;
 };
 
+struct sc_policy_svc {
+	char	*spec;			/* the restriction's argument */
+	struct smtpd_policy *p;
+	char	*def_action, *context;	/* { ..., name=value } or main.cf */
+};
+
 struct sc_class_def {
 	char	*name;
 	struct strv *list;
@@ -136,7 +143,7 @@ struct smtpd_checker {
 	struct strv *warned;
 	int	 relay_safe;		/* a relay-blocking restriction */
 	struct smtpd_policy_conf pconf;	/* check_policy_service */
-	struct smtpd_policy **pols;	/* this thread's clients */
+	struct sc_policy_svc *pols;	/* this thread's clients */
 	size_t	 npols;
 	char	*pol_default, *pol_context, *compat_level, *mail_version;
 	char	*stress;
@@ -444,8 +451,12 @@ smtpd_check_free(struct smtpd_checker *c)
 	free(c->null_key);
 	free(c->unv_sender_reason);
 	free(c->unv_rcpt_reason);
-	for (i = 0; i < c->npols; i++)
-		smtpd_policy_free(c->pols[i]);
+	for (i = 0; i < c->npols; i++) {
+		smtpd_policy_free(c->pols[i].p);
+		free(c->pols[i].spec);
+		free(c->pols[i].def_action);
+		free(c->pols[i].context);
+	}
 	free(c->pols);
 	free(c->pol_default);
 	free(c->pol_context);
@@ -1359,20 +1370,105 @@ sc_takes_arg(const char *name)
 	    || strncmp(name, "reject_rhsbl_", 13) == 0);
 }
 
-/* sc_policy_client - this thread's client of a policy endpoint */
-static struct smtpd_policy *
+/* sc_policy_option - one "name=value" of check_policy_service { ... } */
+static void
+sc_policy_option(struct sc_policy_svc *svc, struct smtpd_policy_conf *pc,
+    char *opt)
+{
+	static const struct {
+		const char *name;
+		size_t	 off;
+		int	 is_time;
+	} nums[] = {
+		{"timeout", offsetof(struct smtpd_policy_conf, timeout), 1},
+		{"max_idle", offsetof(struct smtpd_policy_conf, max_idle), 1},
+		{"max_ttl", offsetof(struct smtpd_policy_conf, max_ttl), 1},
+		{"request_limit",
+		    offsetof(struct smtpd_policy_conf, request_limit), 0},
+		{"try_limit", offsetof(struct smtpd_policy_conf, try_limit), 0},
+		{"retry_delay",
+		    offsetof(struct smtpd_policy_conf, retry_delay), 1},
+	};
+	char	*name = opt, *value, *end;
+	long	 v;
+	size_t	 i;
+
+	if (*name == '{') {		/* { name = value with spaces } */
+		name++;
+		if ((end = strrchr(name, '}')) != NULL)
+			*end = 0;
+	}
+	if ((value = strchr(name, '=')) == NULL) {
+		log_warn("check_policy_service %s: missing '=' in \"%s\"",
+		    log_safe(svc->spec), log_safe(opt));
+		return;
+	}
+	*value++ = 0;
+	name = str_trim(name);
+	value = str_trim(value);
+	if (strcmp(name, "default_action") == 0) {
+		free(svc->def_action);
+		svc->def_action = xstrdup(value);
+		return;
+	}
+	if (strcmp(name, "policy_context") == 0) {
+		free(svc->context);
+		svc->context = xstrdup(value);
+		return;
+	}
+	for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		if (strcmp(name, nums[i].name) != 0)
+			continue;
+		if (nums[i].is_time ? str_parse_time(value, 's', &v) < 0
+		    : (v = strtol(value, &end, 10), *end != 0 || !*value)) {
+			log_warn("check_policy_service %s: bad %s value \"%s\"",
+			    log_safe(svc->spec), name, log_safe(value));
+			return;
+		}
+		*(int *)((char *)pc + nums[i].off) = (int)v;
+		return;
+	}
+	log_warn("check_policy_service %s: unknown attribute \"%s\"",
+	    log_safe(svc->spec), log_safe(name));
+}
+
+/* sc_policy_client - this thread's client of "endpoint" or of Postfix's
+ * "{ endpoint, name=value, ... }" (per-service settings) */
+static struct sc_policy_svc *
 sc_policy_client(struct smtpd_checker *c, const char *spec)
 {
+	struct sc_policy_svc *svc;
+	struct smtpd_policy_conf pc = c->pconf;
+	struct strv *v = NULL;
+	char	*inner, *end;
+	const char *endpoint = spec;
 	size_t	 i;
-	const char *e = strncmp(spec, "inet:", 5) == 0
-	    || strncmp(spec, "unix:", 5) == 0 ? spec + 5 : spec;
 
 	for (i = 0; i < c->npols; i++)
-		if (strcmp(smtpd_policy_endpoint(c->pols[i]), e) == 0)
-			return (c->pols[i]);
+		if (strcmp(c->pols[i].spec, spec) == 0)
+			return (&c->pols[i]);
 	c->pols = xrealloc(c->pols, (c->npols + 1) * sizeof(*c->pols));
-	c->pols[c->npols] = smtpd_policy_new(spec, &c->pconf);
-	return (c->pols[c->npols++]);
+	svc = &c->pols[c->npols++];
+	svc->spec = xstrdup(spec);
+	svc->def_action = xstrdup(c->pol_default);
+	svc->context = xstrdup(c->pol_context);
+	if (spec[0] == '{') {
+		inner = xstrdup(spec + 1);
+		if ((end = strrchr(inner, '}')) != NULL)
+			*end = 0;
+		v = conf_split(inner);
+		free(inner);
+		endpoint = v->argc ? v->argv[0] : "";
+		for (i = 1; i < v->argc; i++)
+			sc_policy_option(svc, &pc, v->argv[i]);
+		if (pc.timeout < 1)
+			pc.timeout = 1;
+		if (pc.try_limit < 1)
+			pc.try_limit = 1;
+	}
+	svc->p = smtpd_policy_new(endpoint, &pc);
+	strv_free(v);
+	return (svc);
 }
 
 /* sc_policy_attr - one "name=value" line; no newline inside a value */
@@ -1405,7 +1501,7 @@ sc_policy_instance(struct smtpd_check_state *st)
 
 /* sc_policy_request - Postfix's smtpd_access_policy attributes */
 static void
-sc_policy_request(struct sc_ctx *x, struct buf *b)
+sc_policy_request(struct sc_ctx *x, struct buf *b, const char *context)
 {
 	struct smtpd_check_state *st = x->st;
 	int	 data = strcmp(x->verb, "DATA") == 0;
@@ -1441,7 +1537,7 @@ sc_policy_request(struct sc_ctx *x, struct buf *b)
 	sc_policy_attr(b, "encryption_keysize", "0");
 	sc_policy_attr(b, "etrn_domain", NULL);
 	sc_policy_attr(b, "stress", x->c->stress);
-	sc_policy_attr(b, "policy_context", x->c->pol_context);
+	sc_policy_attr(b, "policy_context", context);
 	sc_policy_attr(b, "server_address", st->server_addr);
 	sc_policy_attr(b, "server_port", NULL);
 	sc_policy_attr(b, "client_port", st->client_port);
@@ -1455,14 +1551,15 @@ static int
 sc_policy(struct sc_ctx *x, const char *spec, const char *name,
     const char *what, int list)
 {
-	struct smtpd_policy *p = sc_policy_client(x->c, spec);
+	struct sc_policy_svc *svc = sc_policy_client(x->c, spec);
 	struct buf *req = buf_new(1024);
 	char	 action[POLICY_ACTION_MAX];
 	int	 rc;
 
-	sc_policy_request(x, req);
-	if (smtpd_policy_query(p, BUF_STR(req), action, sizeof(action)) < 0)
-		snprintf(action, sizeof(action), "%s", x->c->pol_default);
+	sc_policy_request(x, req, svc->context);
+	if (smtpd_policy_query(svc->p, BUF_STR(req), action,
+	    sizeof(action)) < 0)
+		snprintf(action, sizeof(action), "%s", svc->def_action);
 	buf_free(req);
 	if (x->depth >= SC_MAX_DEPTH)
 		return (sc_config_error(x));

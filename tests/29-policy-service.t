@@ -307,6 +307,32 @@ S
 like "$out" $'> RCPT TO:<ok@example.com>\n250 2.1.5 Ok' \
 	"default_action=DUNNO: the list goes on (permit)"
 
+# Postfix's per-service form: { endpoint, name=value, { name = value } }.
+c0=$(grep -c "connect to 127.0.0.1:$DEAD" "$DIR/maillog")
+out=$(session -o "smtpd_recipient_restrictions=check_policy_service { inet:127.0.0.1:$DEAD, try_limit=1, { default_action = 450 4.7.0 policy down } }, permit" <<'S'
+EHLO mail.good.test
+MAIL FROM:<a@good.test>
+RCPT TO:<ok@example.com>
+QUIT
+S
+)
+like "$out" $'> RCPT TO:<ok@example.com>\n450 4.7.0 <ok@example.com>: Recipient address rejected: policy down' \
+	"{ ..., default_action = ... }: the service's own default action"
+is "$(($(grep -c "connect to 127.0.0.1:$DEAD" "$DIR/maillog") - c0))" 1 \
+	"{ ..., try_limit=1 }: one attempt"
+n=$(($(wc -l <"$DIR/p1.log") + 1))
+out=$(session -o "smtpd_recipient_restrictions=check_policy_service { inet:127.0.0.1:$P1, policy_context=per-service }, reject" \
+	-o smtpd_data_restrictions= <<'S'
+EHLO mail.good.test
+MAIL FROM:<a@good.test>
+RCPT TO:<ok@example.com>
+QUIT
+S
+)
+like "$out" $'> RCPT TO:<ok@example.com>\n250 2.1.5 Ok' "{ inet:..., policy_context=... }: queried"
+is "$(attr "$DIR/p1.log" $n policy_context)" per-service \
+	"policy_context from the service's own settings"
+
 # 4. A server that accepts and never answers: the timeout.
 start_server hung --inet "$HUNG" --silent || bail_out "silent server"
 start=$(date +%s%N)
