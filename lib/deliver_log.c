@@ -119,12 +119,13 @@ deliver_log_format(struct buf *out, const struct deliver_log *e)
 	char	 type[64];
 	int	 dsn;
 
-	buf_printf(out, "%s: to=<%s>", e->queue_id, log_safe(e->rcpt));
+	buf_printf(out, "%s: to=<%s>", e->queue_id,
+	    log_printable(e->rcpt));
 	if (e->orig_rcpt && *e->orig_rcpt && (e->rcpt == NULL
 	    || strcasecmp(e->orig_rcpt, e->rcpt) != 0)
 	    && (deliver_log_orcpt(e->orig_rcpt, type, sizeof(type), &dsn),
 	    !dsn))
-		buf_printf(out, ", orig_to=<%s>", log_safe(e->orig_rcpt));
+		buf_printf(out, ", orig_to=<%s>", log_printable(e->orig_rcpt));
 	buf_puts(out, ", relay=");
 	put_printable(out, e->relay ? e->relay : "none");
 	/* Postfix's log_adhoc(): a missing stage takes the rest */

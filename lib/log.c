@@ -256,6 +256,26 @@ log_safen(const char *s, size_t len)
 	return (out);
 }
 
+/* log_printable - printable copy, whole (up to LOG_PRINTABLE_MAX) */
+const char *
+log_printable(const char *s)
+{
+	static __thread char ring[2][LOG_PRINTABLE_MAX + 1];
+	static __thread unsigned slot;
+	char	*out = ring[slot++ % 2];
+	size_t	 i;
+
+	if (s == NULL)
+		return ("(null)");
+	for (i = 0; i < LOG_PRINTABLE_MAX && s[i]; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		out[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+	}
+	out[i] = 0;
+	return (out);
+}
+
 /* log_safe - printable, truncated copy of an untrusted string */
 const char *
 log_safe(const char *s)

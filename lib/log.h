@@ -23,6 +23,7 @@
  *
  *	const char *log_safe(const char *untrusted);
  *	const char *log_safen(const char *untrusted, size_t len);
+ *	const char *log_printable(const char *untrusted);
  * DESCRIPTION
  *	Every line has Postfix's shape, "postfix/smtpd[123]: text", so the
  *	log tools people already run on Postfix logs keep working. name is
@@ -51,6 +52,9 @@
  *	replaces non-printable bytes by '?' and truncates to 100 bytes
  *	(Postfix's %.100s after printable()). It returns a thread-local
  *	ring buffer, valid for the next few calls.
+ *	log_printable() is the same without the 100-byte cut (up to
+ *	LOG_PRINTABLE_MAX bytes), for values Postfix logs whole: an
+ *	envelope address in qmgr's from=<...>, a delivery's to=<...>.
  *
  *	A hook, if set, sees every line after it is formatted (tests
  *	assert on log lines that way).
@@ -100,5 +104,7 @@ void	 log_panic(const char *, ...)
 
 const char *log_safe(const char *);
 const char *log_safen(const char *, size_t);
+const char *log_printable(const char *);
+#define LOG_PRINTABLE_MAX 2048
 
 #endif

@@ -196,6 +196,22 @@ check_concurrent(const char *path)
 	tap_is_int(bad, 0, "no torn or interleaved line");
 }
 
+/* check_printable - log_safe cuts at 100, log_printable keeps all */
+static void
+check_printable(void)
+{
+	char	 addr[301];
+
+	memset(addr, 'a', 300);
+	addr[300] = 0;
+	addr[5] = '\n';
+	tap_is_int((long)strlen(log_safe(addr)), 100,
+	    "log_safe: client text cut at 100 bytes");
+	tap_is_int((long)strlen(log_printable(addr)), 300,
+	    "log_printable: a 300-byte address whole");
+	tap_ok(log_printable(addr)[5] == '?', "  its LF shown as '?'");
+}
+
 int
 main(void)
 {
@@ -203,6 +219,7 @@ main(void)
 	int	 fd;
 
 	check_syslog_idents();
+	check_printable();
 	if ((fd = mkstemp(path)) < 0) {
 		tap_ok(0, "mkstemp");
 		return (tap_done());

@@ -167,7 +167,7 @@ activate_done(void *arg)
 	}
 	free(j);
 	log_info("%s: from=<%s>, size=%lld, nrcpt=%zu (queue active)",
-	    m->id, log_safe(m->qf->sender), (long long)m->qf->msg_len,
+	    m->id, log_printable(m->qf->sender), (long long)m->qf->msg_len,
 	    m->qf->nrcpts);
 	m->nrstate = m->qf->nrcpts;
 	m->rstate = xcalloc(m->nrstate ? m->nrstate : 1, sizeof(int));

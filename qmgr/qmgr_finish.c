@@ -252,7 +252,7 @@ expire(struct qmgr_msg *m)
 	queue_log_free(d, nd);
 	/* Postfix's qmgr line, once per message (log analysers match it) */
 	log_info("%s: from=<%s>, status=expired, returned to sender", m->id,
-	    log_safe(qf->sender));
+	    log_printable(qf->sender));
 }
 
 /* log_path - queue_dir/log/id */

@@ -136,6 +136,15 @@ ok $? "maillog: x@ok.example sent"
 instance_log_grep 'to=<x@ok.example>, orig_to=' >/dev/null
 isnt $? 0 "maillog: no orig_to= from an ORCPT parameter (Postfix logs none)"
 
+# --- qmgr logs an envelope address whole (no 100-character cut) -----------
+LONGS=$(printf 'l%.0s' $(seq 60))@$(printf 'sub%.0s' $(seq 20)).ok.example
+printf 'Subject: long sender\r\n\r\nx\r\n' | send_raw "$LONGS" '<y@ok.example>' \
+	>/dev/null
+wait_for "instance_log_grep 'to=<y@ok.example>, .*status=sent'" 60
+ok $? "the message from a ${#LONGS}-character sender is sent"
+instance_log_grep "qmgr\\[[0-9]*\\]: [0-9A-Z]*: from=<$LONGS>, size=" >/dev/null
+ok $? "qmgr: from=<the whole ${#LONGS}-character sender>, as Postfix logs it"
+
 # --- long lines folded at smtp_line_length_limit; no bare CR leaves --------
 /usr/bin/python3 - > "$TOP/long.msg" <<'PY'
 import sys
