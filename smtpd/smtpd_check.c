@@ -1499,6 +1499,24 @@ sc_policy_instance(struct smtpd_check_state *st)
 	return (st->policy_instance);
 }
 
+/* sc_policy_tls - encryption_protocol, _cipher, _keysize from the
+ * session's "TLSv1.3 with cipher C (256/256 bits)" */
+static void
+sc_policy_tls(struct buf *b, const struct smtpd_check_state *st)
+{
+	const char *info = st->tls && st->tls_info && *st->tls_info
+	    ? *st->tls_info : "";
+	char	 proto[64] = "", cipher[128] = "";
+	int	 bits = 0;
+
+	if (*info)
+		(void)sscanf(info, "%63s with cipher %127s (%d/", proto, cipher,
+		    &bits);
+	sc_policy_attr(b, "encryption_protocol", proto);
+	sc_policy_attr(b, "encryption_cipher", cipher);
+	buf_printf(b, "encryption_keysize=%d\n", bits);
+}
+
 /* sc_policy_request - Postfix's smtpd_access_policy attributes */
 static void
 sc_policy_request(struct sc_ctx *x, struct buf *b, const char *context)
@@ -1524,17 +1542,18 @@ sc_policy_request(struct sc_ctx *x, struct buf *b, const char *context)
 	sc_policy_attr(b, "reverse_client_name", st->reverse_client_name[0]
 	    ? st->reverse_client_name : "unknown");
 	sc_policy_attr(b, "instance", sc_policy_instance(st));
-	sc_policy_attr(b, "sasl_method", NULL);
+	sc_policy_attr(b, "sasl_method", st->sasl_username
+	    && st->sasl_method ? *st->sasl_method : NULL);
 	sc_policy_attr(b, "sasl_username", st->sasl_username);
 	sc_policy_attr(b, "sasl_sender", NULL);
-	sc_policy_attr(b, "size", "0");
+	snprintf(num, sizeof(num), "%ld", st->size_hint ? *st->size_hint
+	    : 0L);
+	sc_policy_attr(b, "size", num);
 	sc_policy_attr(b, "ccert_subject", NULL);
 	sc_policy_attr(b, "ccert_issuer", NULL);
 	sc_policy_attr(b, "ccert_fingerprint", NULL);
 	sc_policy_attr(b, "ccert_pubkey_fingerprint", NULL);
-	sc_policy_attr(b, "encryption_protocol", NULL);
-	sc_policy_attr(b, "encryption_cipher", NULL);
-	sc_policy_attr(b, "encryption_keysize", "0");
+	sc_policy_tls(b, st);
 	sc_policy_attr(b, "etrn_domain", NULL);
 	sc_policy_attr(b, "stress", x->c->stress);
 	sc_policy_attr(b, "policy_context", context);

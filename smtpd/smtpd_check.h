@@ -84,6 +84,10 @@ struct smtpd_check_state {
 	char	 client_name[256];	/* "unknown" until verified */
 	char	 reverse_client_name[256];
 	int	 client_name_status;
+	/* for check_policy_service, point into the session (or NULL) */
+	const long *size_hint;		/* MAIL ... SIZE= */
+	const char *const *sasl_method;	/* PLAIN, LOGIN */
+	char	*const *tls_info;	/* "TLSv1.3 with cipher C (256/256 bits)" */
 	/* check_policy_service's "instance": the checker sets it at MAIL */
 	char	 policy_instance[64];
 	unsigned policy_seq;

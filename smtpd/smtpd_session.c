@@ -1124,6 +1124,9 @@ session_new(int infd, int outfd, const char *addr, const char *port,
 	s->cs.client_port = s->client_port;
 	s->cs.server_addr = s->server_addr;
 	s->cs.protocol = "SMTP";
+	s->cs.size_hint = &s->size_hint;	/* check_policy_service */
+	s->cs.sasl_method = &s->sasl_method;
+	s->cs.tls_info = &s->tls_info;
 	s->cur_verb = SMTPD_VERB_UNKNOWN;
 	s->last_verb = -1;		/* "after CONNECT" */
 	s->bare_mode = session_bare_mode(addr);

@@ -121,7 +121,7 @@ RCPT TO:<code@example.com>
 RCPT TO:<dip@example.com>
 DATA
 RSET
-MAIL FROM:<perm@good.test>
+MAIL FROM:<perm@good.test> SIZE=1234
 RCPT TO:<dip@example.com>
 RCPT TO:<other@example.com>
 QUIT
@@ -178,6 +178,9 @@ isnt "$(attr "$L" 7 instance)" "$i1" "a new instance for the next transaction"
 is "$(attr "$L" 8 instance)" "$(attr "$L" 7 instance)" \
 	"... constant within that one"
 is "$(attr "$L" 8 sender)" perm@good.test "sender of the second transaction"
+is "$(attr "$L" 1 size)" 0 "size=0 without MAIL SIZE="
+is "$(attr "$L" 8 size)" 1234 "size: MAIL SIZE=1234"
+is "$(attr "$L" 1 encryption_protocol)" "" "encryption_protocol empty without TLS"
 conns=$($PY -c 'import json,sys
 print(len({json.loads(l)["conn"] for l in open(sys.argv[1])}))' "$L")
 is "$conns" 1 "one worker thread: one connection for all 8 requests"
@@ -253,7 +256,13 @@ is "$(conns_of "$DIR/pu.log" $n)" "1,1,2" \
 # clients one after the other are served on the same policy connection.
 LP=$(free_port 24680 24699) || bail_out "no free port in 24680-24699"
 n=$(($(wc -l <"$DIR/pu.log") + 1))
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+	-subj /CN=server.example.com -days 2 -keyout "$DIR/key.pem" \
+	-out "$DIR/cert.pem" >/dev/null 2>&1 || bail_out "openssl req failed"
+chmod a+r "$DIR/key.pem"
 "$SMTPD" -c "$DIR" -d -l "127.0.0.1:$LP" -o smtpd_worker_threads=1 \
+	-o smtpd_tls_security_level=may -o smtpd_tls_cert_file="$DIR/cert.pem" \
+	-o smtpd_tls_key_file="$DIR/key.pem" \
 	-o "smtpd_recipient_restrictions=check_policy_service unix:private/policy, reject" \
 	-o smtpd_data_restrictions= 2>>"$DIR/stderr-d" &
 SPID=$!
@@ -263,7 +272,9 @@ for ((i = 0; i < 100; i++)); do
 	sleep 0.1
 done
 for c in 1 2; do
-	out=$(swaks --server "127.0.0.1:$LP" --from a@good.test \
+	tls=()
+	[ $c = 2 ] && tls=(--tls)
+	out=$(swaks --server "127.0.0.1:$LP" --from a@good.test "${tls[@]}" \
 		--to ok@example.com --helo mail.good.test --timeout 20 2>&1)
 	like "$out" '250 2\.0\.0 Ok: queued as' "listening smtpd: session $c accepted"
 done
@@ -271,6 +282,14 @@ kill "$SPID"
 wait "$SPID" 2>/dev/null
 is "$(conns_of "$DIR/pu.log" $n)" "1,1" \
 	"two sessions, one worker thread: one policy connection"
+like "$(attr "$DIR/pu.log" $((n + 1)) encryption_protocol)" '^TLSv1\.[23]$' \
+	"STARTTLS session: encryption_protocol"
+like "$(attr "$DIR/pu.log" $((n + 1)) encryption_cipher)" '^[A-Z0-9_-]{8,}$' \
+	"... encryption_cipher"
+like "$(attr "$DIR/pu.log" $((n + 1)) encryption_keysize)" '^(128|256)$' \
+	"... encryption_keysize"
+is "$(attr "$DIR/pu.log" $n encryption_keysize)" 0 \
+	"plain session: encryption_keysize=0"
 
 # 3. Nobody listens: the default action after the tries, Postfix's lines.
 start=$(date +%s%N)
