@@ -15,7 +15,7 @@
 #   - Debian's postgrey (real, run privately on a loopback port with its
 #     own database directory): 450 4.2.0 "Greylisted, see ..." for the
 #     first attempt, accepted after its --delay.
-# About 25 s (of which 4 s of idle/TTL waits and 3 s of postgrey's delay).
+# About 31 s (of which 4 s of idle/TTL waits and 3 s of postgrey's delay).
 # Ports 24600-24699.
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/need.sh"
