@@ -259,7 +259,7 @@ pickup_commit(struct pickup_job *j, const struct cleanup_result *res,
 	}
 	/* Postfix's pickup daemon logs it: pflogsumm counts it as received */
 	log_info_as("pickup", "%s: uid=%ld from=<%s>", res->queue_id,
-	    (long)uid, log_safe(sender));
+	    (long)uid, log_printable(sender));
 	if (!res->hold)
 		snprintf(j->newid, sizeof(j->newid), "%s", res->queue_id);
 }

@@ -144,6 +144,12 @@ wait_for "instance_log_grep 'to=<y@ok.example>, .*status=sent'" 60
 ok $? "the message from a ${#LONGS}-character sender is sent"
 instance_log_grep "qmgr\\[[0-9]*\\]: [0-9A-Z]*: from=<$LONGS>, size=" >/dev/null
 ok $? "qmgr: from=<the whole ${#LONGS}-character sender>, as Postfix logs it"
+printf 'Subject: picked up\n\nx\n' | "$POSTERN_BIN/sendmail" -C "$E" -i \
+	-f "$LONGS" y2@ok.example
+wait_for "instance_log_grep 'pickup\\[[0-9]*\\]: [0-9A-Z]*: uid=[0-9]* from=<$LONGS>\$'" 30
+ok $? "pickup: uid=N from=<the whole sender> (sendmail)"
+wait_for "instance_log_grep 'to=<y2@ok.example>, .*status=sent'" 60
+ok $? "  and it is sent"
 
 # --- long lines folded at smtp_line_length_limit; no bare CR leaves --------
 /usr/bin/python3 - > "$TOP/long.msg" <<'PY'
