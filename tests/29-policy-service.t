@@ -352,6 +352,42 @@ like "$out" $'> RCPT TO:<ok@example.com>\n250 2.1.5 Ok' "{ inet:..., policy_cont
 is "$(attr "$DIR/p1.log" $n policy_context)" per-service \
 	"policy_context from the service's own settings"
 
+# A reply without action=: the default action, as for a dead server.
+c0=$(grep -c "problem talking to server 127.0.0.1:$P1" "$DIR/maillog")
+out=$(session -o "smtpd_recipient_restrictions=check_policy_service inet:127.0.0.1:$P1, permit" \
+	-o smtpd_policy_service_try_limit=1 -o smtpd_data_restrictions= <<'S'
+EHLO mail.good.test
+MAIL FROM:<a@good.test>
+RCPT TO:<noaction@example.com>
+QUIT
+S
+)
+like "$out" $'> RCPT TO:<noaction@example.com>\n451 4.3.5 <noaction@example.com>: Recipient address rejected: Server configuration problem' \
+	"reply without action=: the default action"
+is "$(($(grep -c "problem talking to server 127.0.0.1:$P1" "$DIR/maillog") - c0))" 1 \
+	"... and a \"problem talking to server\" warning"
+
+# A server that closes after each answer: the next query reconnects at
+# once, without a failed attempt or a warning.
+OS=$(free_port 24600 24619) || bail_out "no free port in 24600-24619"
+start_server os --inet "$OS" --one-shot || bail_out "one-shot server"
+w0=$(grep -c "warning:" "$DIR/maillog")
+out=$(session -o smtpd_worker_threads=1 \
+	-o "smtpd_recipient_restrictions=check_policy_service inet:127.0.0.1:$OS, reject" \
+	-o smtpd_data_restrictions= <<'S'
+EHLO mail.good.test
+MAIL FROM:<a@good.test>
+RCPT TO:<ok@example.com>
+RCPT TO:<ok@example.com>
+RCPT TO:<reject@example.com>
+QUIT
+S
+)
+like "$out" $'> RCPT TO:<ok@example.com>\n250 2.1.5 Ok\n> RCPT TO:<ok@example.com>\n250 2.1.5 Ok\n> RCPT TO:<reject@example.com>\n554 5.7.1 ' \
+	"server closing after each answer: every query answered"
+is "$(conns_of "$DIR/os.log" 1)" "1,2,3" "... on a new connection each"
+is "$(($(grep -c "warning:" "$DIR/maillog") - w0))" 0 "... without a warning"
+
 # 4. A server that accepts and never answers: the timeout.
 start_server hung --inet "$HUNG" --silent || bail_out "silent server"
 start=$(date +%s%N)

@@ -14,8 +14,10 @@ local part (before "@"):
     dip       DEFER_IF_PERMIT try later
     code      450 4.2.0 custom code
     prepend   PREPEND X-Policy: seen
+    noaction  a reply without action= (a broken server)
     anything else, and protocol_state DATA: DUNNO
 --silent accepts connections and never answers (a hung server).
+--one-shot closes each connection after its first reply.
 Runs until killed; prints "ready" on stdout once listening.
 """
 import argparse
@@ -64,10 +66,15 @@ class Handler(socketserver.StreamRequestHandler):
             with lock:
                 with open(self.server.log, "a") as f:
                     f.write(json.dumps({"conn": conn, "attrs": attrs}) + "\n")
-            reply = "action=%s\n\n" % action_for(attrs)
+            if attrs.get("recipient", "").startswith("noaction@"):
+                reply = "foo=bar\n\n"
+            else:
+                reply = "action=%s\n\n" % action_for(attrs)
             self.wfile.write(reply.encode())
             self.wfile.flush()
             attrs = {}
+            if self.server.one_shot:
+                return
 
 
 class TCP(socketserver.ThreadingMixIn, socketserver.TCPServer):
@@ -85,6 +92,7 @@ def main():
     ap.add_argument("--unix")
     ap.add_argument("--log", required=True)
     ap.add_argument("--silent", action="store_true")
+    ap.add_argument("--one-shot", action="store_true")
     a = ap.parse_args()
     if a.unix:
         if os.path.exists(a.unix):
@@ -95,6 +103,7 @@ def main():
         srv = TCP(("127.0.0.1", a.inet), Handler)
     srv.log = a.log
     srv.silent = a.silent
+    srv.one_shot = a.one_shot
     print("ready", flush=True)
     srv.serve_forever()
 
