@@ -9,9 +9,14 @@
 #     unix:private/policy relative to queue_directory, one connection
 #     reused by a worker thread and replaced after
 #     smtpd_policy_service_request_limit requests, _max_idle, _max_ttl;
-#   - a port where nothing listens and a server that never answers:
-#     smtpd_policy_service_default_action (451 4.3.5) after
-#     smtpd_policy_service_try_limit attempts, with Postfix's warnings;
+#     smtpd alone on a port (-d -l): two sessions, one of them STARTTLS
+#     (encryption_* attributes), on one policy connection; a server that
+#     closes after each answer;
+#   - a port where nothing listens, a server that never answers and one
+#     whose reply has no action=: smtpd_policy_service_default_action
+#     (451 4.3.5) after smtpd_policy_service_try_limit attempts, with
+#     Postfix's warnings; the same set per service with Postfix 3.0's
+#     "check_policy_service { endpoint, name=value }";
 #   - Debian's postgrey (real, run privately on a loopback port with its
 #     own database directory): 450 4.2.0 "Greylisted, see ..." for the
 #     first attempt, accepted after its --delay.
