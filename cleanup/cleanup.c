@@ -1074,9 +1074,9 @@ stream_whole_lines(struct cleanup_stream *st)
 	    && st->checked < (size_t)st->s.m->body_limit));
 }
 
-/* cleanup_stream_write - message bytes (LF endings), any cut */
-void
-cleanup_stream_write(struct cleanup_stream *st, struct cleanup_maps *m,
+/* stream_write - message bytes (LF endings), any cut */
+static void
+stream_write(struct cleanup_stream *st, struct cleanup_maps *m,
     const char *p, size_t len)
 {
 	const char *nl;
@@ -1108,6 +1108,29 @@ cleanup_stream_write(struct cleanup_stream *st, struct cleanup_maps *m,
 			stream_out(st);
 	}
 	stream_out(st);
+}
+
+/*
+ * cleanup_stream_write - message bytes (LF endings), any cut. Line ends
+ * arrive as LF alone (smtpd and sendmail take the CR of CRLF), so every
+ * CR left is stray: it becomes a space, as Postfix 3.9's cleanup does
+ * (cleanup_replace_stray_cr_lf), so "<CR>.<CR>" can never reach a next
+ * hop that takes a CR for a line end (outbound SMTP smuggling)
+ */
+void
+cleanup_stream_write(struct cleanup_stream *st, struct cleanup_maps *m,
+    const char *p, size_t len)
+{
+	const char *cr;
+
+	while (len > 0 && (cr = memchr(p, '\r', len)) != NULL) {
+		stream_write(st, m, p, (size_t)(cr - p));
+		stream_write(st, m, " ", 1);
+		len -= (size_t)(cr - p) + 1;
+		p = cr + 1;
+	}
+	if (len > 0)
+		stream_write(st, m, p, len);
 }
 
 /* cleanup_envelope - rewrite sender and recipients; -1 on map trouble */
