@@ -21,7 +21,7 @@ set -u
 
 SMTP=$(free_port 21500 21519) SUB=$(free_port 21520 21539)
 OKP=$(free_port 21540 21559) TLSP=$(free_port 21560 21579)
-BUSYP=$(free_port 21580 21599)
+BUSYP=$(free_port 21580 21589) MUTEP=$(free_port 21590 21599)
 TOP=$(mktemp -d /tmp/postern-54.XXXXXX)
 chmod 755 "$TOP"
 DIR=$TOP/inst
@@ -35,13 +35,13 @@ E=$INSTANCE_CONF
 VUID=$(id -u vmail 2>/dev/null || id -u)
 VGID=$(id -g vmail 2>/dev/null || id -g)
 chown "$VUID:$VGID" "$INSTANCE_MAIL"
-printf 'ok.example smtp:[127.0.0.1]:%s\ntls.example smtp:[127.0.0.1]:%s\nbusy.example smtp:[127.0.0.1]:%s\n' \
-	"$OKP" "$TLSP" "$BUSYP" > "$E/transport"
+printf 'ok.example smtp:[127.0.0.1]:%s\ntls.example smtp:[127.0.0.1]:%s\nbusy.example smtp:[127.0.0.1]:%s\nmute.example smtp:[127.0.0.1]:%s\n' \
+	"$OKP" "$TLSP" "$BUSYP" "$MUTEP" > "$E/transport"
 printf '[127.0.0.1]:%s encrypt\n' "$TLSP" > "$E/tls_policy"
 instance_conf \
 	"transport_maps=texthash:$E/transport" "relayhost=" \
 	"smtp_tls_policy_maps=texthash:$E/tls_policy" \
-	"smtp_tls_security_level=may" \
+	"smtp_tls_security_level=may" "smtp_helo_timeout=2s" \
 	"smtpd_recipient_restrictions=permit_mynetworks" \
 	"postscreen_access_list=permit_mynetworks" \
 	"alias_maps=" "alias_database=" "sender_canonical_maps=" \
@@ -52,7 +52,8 @@ instance_conf \
 	"virtual_uid_maps=static:$VUID" "virtual_gid_maps=static:$VGID"
 ok $? "postconf -e: transport_maps to the raw sink, a local sender"
 
-for k in ok:$OKP:ok tls:$TLSP:tls454 busy:$BUSYP:greet421; do
+for k in ok:$OKP:ok tls:$TLSP:tls454 busy:$BUSYP:greet421 \
+	mute:$MUTEP:silent; do
 	IFS=: read -r name port mode <<<"$k"
 	mkdir -p "$TOP/$name"
 	/usr/bin/python3 "$POSTERN_TOP/tests/lib/raw_sink.py" "$port" \
@@ -255,6 +256,8 @@ printf 'Subject: tls\r\n\r\nx\r\n' | send_raw user1@example.com '<a@tls.example>
 	>/dev/null
 printf 'Subject: busy\r\n\r\nx\r\n' | send_raw user1@example.com '<a@busy.example>' \
 	>/dev/null
+printf 'Subject: mute\r\n\r\nx\r\n' | send_raw user1@example.com '<a@mute.example>' \
+	>/dev/null
 wait_for "instance_log_grep 'to=<a@tls.example>, .*status=deferred'" 60
 line=$(instance_log_grep 'to=<a@tls.example>, .*status=deferred' | head -1)
 like "$line" "to=<a@tls.example>, relay=127.0.0.1\\[127.0.0.1\\]:$TLSP, .*dsn=4\\.7\\.0, status=deferred \\(TLS is required, but host 127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:?[0-9]* refused to start TLS: 454 4\\.7\\.0 TLS not available" \
@@ -263,6 +266,10 @@ wait_for "instance_log_grep 'to=<a@busy.example>, .*status=deferred'" 60
 line=$(instance_log_grep 'to=<a@busy.example>, .*status=deferred' | head -1)
 like "$line" "to=<a@busy.example>, relay=127.0.0.1\\[127.0.0.1\\]:$BUSYP, .*dsn=4\\.3\\.2, status=deferred \\(host 127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:?[0-9]* refused to talk to me: 421 4\\.3\\.2 sink busy\\)" \
 	"421 greeting: relay=host[addr]:port, dsn=4.3.2"
+wait_for "instance_log_grep 'to=<a@mute.example>, .*status=deferred'" 60
+line=$(instance_log_grep 'to=<a@mute.example>, .*status=deferred' | head -1)
+like "$line" "to=<a@mute.example>, relay=127.0.0.1\\[127.0.0.1\\]:$MUTEP, .*status=deferred \\(.*timed out.*greeting" \
+	"no greeting within smtp_helo_timeout: relay=host[addr]:port"
 
 sanitizer_ok "$(cat "$DIR/master.out")" "no sanitizer reports from any process"
 instance_stop

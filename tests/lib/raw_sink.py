@@ -18,6 +18,7 @@ other command gets 250 (354 for DATA). DATA ends at CRLF.CRLF only.
 
 MODE (default "ok"):
   greet421   the greeting is "421 4.3.2 sink busy", then close
+  silent     no greeting at all: the client's smtp_helo_timeout ends it
   tls454     EHLO also offers STARTTLS; STARTTLS gets
              "454 4.7.0 TLS not available due to local problem"
 """
@@ -37,6 +38,9 @@ def session(conn, out, n, mode):
         conn.sendall(text.encode() + b'\r\n')
 
     try:
+        if mode == 'silent':
+            f.read()            # until the client gives up and closes
+            return
         if mode == 'greet421':
             say('421 4.3.2 sink busy')
             return
