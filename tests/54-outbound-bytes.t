@@ -5,11 +5,25 @@
 # every byte the smtp client sent, commands and data, nothing undone),
 # and the sender, a local virtual mailbox, gets the DSN.
 #  - ORCPT=rfc822;orig@client.test given at RCPT goes out with one
-#    addr-type (RFC 3461 4.2), the DSN says "Original-Recipient:
-#    rfc822; orig@client.test", and the log has no orig_to= (Postfix
-#    logs orig_to only for alias expansion, never from ORCPT).
+#    addr-type (RFC 3461 4.2), the DSN prints it verbatim as Postfix
+#    ("Original-Recipient: rfc822;orig2@client.test"), and the log has
+#    no orig_to= (Postfix logs orig_to only for alias expansion).
 #  - SIZE= in MAIL FROM is the octet count of the DATA that follows
 #    (CRLF line ends, dot-stuffing undone), RFC 1870.
+#  - a 550 from the next hop gives "Remote-MTA: dns; 127.0.0.1" and
+#    "Diagnostic-Code: smtp; 550 5.1.1 ..." in the DSN (RFC 3464).
+#  - qmgr's from=<...> and pickup's uid=N from=<...> keep a 132-octet
+#    sender whole (no 100-octet cut).
+#  - lines over 998 octets go out folded with CRLF SP at 998, exactly
+#    as Postfix's smtp_text_out(); a stray CR (x<CR>.<CR>y, <CR>.<CR>,
+#    endcr<CR><CR>) is a space from receipt on (Postfix 3.9): no bare CR
+#    or LF on the wire, "x . y" in a local Maildir.
+#  - postqueue -p prints Postfix's long-queue-id layout byte for byte
+#    (showq_compat.c's formats) with the whole 200-octet reason.
+#  - relay=host[addr]:port once connected: a refused STARTTLS (logged
+#    with the server's 4.7.0), a 421 greeting (4.3.2), no greeting
+#    within smtp_helo_timeout.
+# Runs in about 12 s.
 # The instance receives on 127.0.0.1 from mynetworks: the seed's
 # smtpd_recipient_restrictions (reject_unauth_destination before any
 # permit for mynetworks, reject_unknown_recipient_domain: DNS) become
