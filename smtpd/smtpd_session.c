@@ -784,9 +784,12 @@ session_input(struct smtpd_session *s)
 			session_limits(s);
 			if (!s->sleeping)
 				session_flush(s);
-			/* A client that does not read its replies stalls. */
-			if (!s->busy && s->out && evbuffer_get_length(
-			    bufferevent_get_output(s->out)) > SESSION_OUT_MAX) {
+			/*
+			 * A client that does not read its replies stalls.
+			 * Under TLS the records wait below the filter:
+			 * session_unsent() counts both buffers.
+			 */
+			if (!s->busy && session_unsent(s) > SESSION_OUT_MAX) {
 				s->out_wait = 1;
 				bufferevent_disable(s->in, EV_READ);
 				break;
@@ -817,6 +820,9 @@ session_wrap(struct smtpd_session *s)
 	    s);
 	bufferevent_set_timeouts(bev, &tv, &tv);
 	bufferevent_setwatermark(bev, EV_READ, 0,
+	    smtpd_params.line_limit + 65536);
+	/* The socket's bufferevent, below the filter, must stop too. */
+	bufferevent_setwatermark(bufferevent_get_underlying(bev), EV_READ, 0,
 	    smtpd_params.line_limit + 65536);
 	s->tls_handshake = 1;
 	s->busy = 1;

@@ -11,7 +11,7 @@ fresh self-signed certificate, smtpd_junk_command_limit high so RSET
 pipelining is not cut short). The client does EHLO, STARTTLS, EHLO, then
 writes pipelined "RSET" lines (RFC 2920 allows RSET anywhere in a group)
 for 4 s, or up to 64 MB, and never reads a reply. Checks: smtpd's
-VmRSS, sampled every 0.25 s during the flood, grows by less than 24 MB
+VmRSS, sampled every 0.25 s during the flood, grows by less than 28 MB
 (without the cap it would read all the input and queue ~2.3 bytes of
 reply per byte read); the client could not write everything (smtpd
 stopped reading: at most the kernel's socket buffers and 64 KB of
@@ -19,6 +19,11 @@ replies are in flight); smtpd still serves a second client afterwards
 and exits 0 on SIGTERM, without a sanitizer report. smtpd runs with
 ASan's quarantine at 1 MB (freed memory ASan would keep is not smtpd's).
 With the release build the growth is ~10 MB for ~4 MB written. ~8 s.
+The cap counted only the TLS filter's own output buffer (the records wait
+in the socket bufferevent below it), so smtpd read on: 34-77 MB of growth
+for 6-14 MB written on the lead's runs; now 12-21 MB for ~5 MB (what the
+kernel's socket buffers take before the cap holds, and the allocator's
+high-water mark from the churn), hence 28 MB here.
 """
 import os
 import shutil
@@ -37,7 +42,7 @@ from ptap import ok  # noqa: E402
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
 FLOOD_SECONDS = 4
 FLOOD_MAX = 64 << 20
-RSS_GROWTH_MAX = 24 << 20
+RSS_GROWTH_MAX = 28 << 20
 
 
 def free_port():
