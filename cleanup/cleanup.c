@@ -1183,6 +1183,8 @@ stream_begin(struct cleanup_stream *st)
 		    ? in->rcpts[i].orcpt : strcmp(st->rcpts[i],
 		    in->rcpts[i].addr) ? in->rcpts[i].addr : NULL,
 		    in->rcpts[i].notify);
+	if (in->prepend)		/* smtpd access PREPEND */
+		buf_puts(s->msg, in->prepend);
 	if (in->received)
 		buf_printf(s->msg, "%s\n", in->received);
 	else if (!(in->flags & CLEANUP_FLAG_NO_RECEIVED)) {
@@ -1217,6 +1219,10 @@ cleanup_stream_open(struct cleanup_maps *m, const struct cleanup_input *in,
 		s->status = cleanup_defer(s, "temporary lookup failure");
 	else if (stream_begin(st) < 0)
 		s->status = cleanup_defer(s, "queue file write error");
+	else if (in->flags & CLEANUP_FLAG_DISCARD)
+		s->status = CLEANUP_DISCARD;	/* smtpd logged it */
+	if (in->flags & CLEANUP_FLAG_HOLD)
+		s->hold = 1;
 	return (st);
 }
 

@@ -59,6 +59,11 @@
  *	discards the excess of a longer header; a longer body line is
  *	checked by body_checks in pieces), whatever the message size.
  *	cleanup_message() is open, one write, close.
+ *	Actions decided by smtpd's access tables (smtpd_check.h) come in
+ *	as CLEANUP_FLAG_HOLD (the file goes to hold/, as a header_checks
+ *	HOLD), CLEANUP_FLAG_DISCARD (the message is read and dropped:
+ *	CLEANUP_DISCARD) and in->prepend (headers before the Received:
+ *	header, as Postfix's smtpd writes them).
  *	Results: CLEANUP_OK (queue_id set; with hold set when a HOLD
  *	action put it in hold/ instead), CLEANUP_DISCARD (nothing queued,
  *	the client still gets 250), CLEANUP_REJECT (reply "550 5.7.1
@@ -89,6 +94,8 @@
 						 * (in->pickup_id): the caller
 						 * unlinks the maildrop file,
 						 * then queue_pickup_finish() */
+#define CLEANUP_FLAG_HOLD	(1 << 4)	/* smtpd access HOLD: hold/ */
+#define CLEANUP_FLAG_DISCARD	(1 << 5)	/* smtpd access DISCARD */
 
 struct cleanup_rcpt {
 	const char *addr;
@@ -111,6 +118,9 @@ struct cleanup_input {
 					 * (client_address, client_name,
 					 * helo_name, protocol, ...) unless
 					 * CLEANUP_FLAG_NO_RECEIVED */
+	const char *prepend;		/* headers (each ending in LF) put
+					 * before the Received: header
+					 * (smtpd access PREPEND), or NULL */
 	const char *log_prefix;		/* "client[addr]" for logs */
 	const char *pickup_id;		/* maildrop id, CLEANUP_FLAG_PICKUP */
 	void	(*begun)(void *, const char *);	/* called with the queue id

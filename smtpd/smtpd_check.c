@@ -699,6 +699,103 @@ sc_text_dsn(const char *text, char *dsn, size_t len, const char *def)
 	return (dsn_split(text, dsn, len, def));
 }
 
+/* sc_is_header - "name: value" with a printable name (Postfix's is_header) */
+static int
+sc_is_header(const char *p)
+{
+	size_t	 n = 0;
+
+	while (p[n] > 32 && p[n] < 127 && p[n] != ':')
+		n++;
+	return (n > 0 && p[n] == ':');
+}
+
+/* sc_add_line - append "text\n" to a fixed list; 0 when it does not fit */
+static int
+sc_add_line(char *list, size_t size, const char *text)
+{
+	size_t	 have = strlen(list), len = strlen(text);
+
+	if (have + len + 2 > size)
+		return (0);
+	memcpy(list + have, text, len);
+	list[have + len] = '\n';
+	list[have + len + 1] = 0;
+	return (1);
+}
+
+/*
+ * sc_message_action - HOLD, DISCARD, REDIRECT, BCC and PREPEND, which
+ * apply to the whole message (Postfix's check_table_result): recorded
+ * in the check state for cleanup, logged "NOQUEUE: hold: RCPT from
+ * ...". Returns -2 when word is none of them.
+ */
+static int
+sc_message_action(struct sc_ctx *x, const char *word, const char *text,
+    const char *name, const char *what)
+{
+	struct smtpd_check_state *st = x->st;
+	char	 line[600], msg[300];
+	int	 hold = !strcasecmp(word, "HOLD");
+	int	 discard = !strcasecmp(word, "DISCARD");
+	int	 redirect = !strcasecmp(word, "REDIRECT");
+	int	 bcc = !strcasecmp(word, "BCC");
+	int	 prepend = !strcasecmp(word, "PREPEND");
+
+	if (!hold && !discard && !redirect && !bcc && !prepend)
+		return (-2);
+	if (st->sender == NULL) {	/* client/helo list before MAIL */
+		snprintf(msg, sizeof(msg), "access table: with "
+		    "smtpd_delay_reject=no, action %s is always skipped in "
+		    "client or helo restrictions", word);
+		sc_warn_once(x->c, word, msg);
+		return (SC_DUNNO);
+	}
+	if (hold || discard) {
+		int	 bit = hold ? SMTPD_ACT_HOLD : SMTPD_ACT_DISCARD;
+
+		if (hold && (st->actions & bit))
+			return (SC_DUNNO);
+		snprintf(line, sizeof(line), "<%s>: %s %s", name, what,
+		    *text ? text : hold ? "triggers HOLD action"
+		    : "triggers DISCARD action");
+		sc_log(x, hold ? "hold" : "discard", line);
+		st->actions |= bit;
+		return (hold ? SC_DUNNO : SC_PERMIT);
+	}
+	if (prepend) {
+		if (*text == 0 || !sc_is_header(text)) {
+			log_warn("access table entry for %s \"PREPEND %s\" "
+			    "requires header: text", log_safe(name),
+			    log_safe(text));
+			return (SC_DUNNO);
+		}
+		if (!sc_add_line(st->prepend, sizeof(st->prepend), text))
+			log_warn("PREPEND %s: too many headers for one "
+			    "message; ignored", log_safe(text));
+		return (SC_DUNNO);
+	}
+	if (strchr(text, '@') == NULL) {
+		log_warn("access table entry for %s \"%s %s\" requires "
+		    "user@domain target", log_safe(name), word,
+		    log_safe(text));
+		return (SC_DUNNO);
+	}
+	snprintf(line, sizeof(line), "<%s>: %s triggers %s %s", name, what,
+	    redirect ? "REDIRECT" : "BCC", text);
+	sc_log(x, redirect ? "redirect" : "bcc", line);
+	if (redirect) {
+		if (strlen(text) >= sizeof(st->redirect))
+			log_warn("REDIRECT target too long; ignored");
+		else
+			snprintf(st->redirect, sizeof(st->redirect), "%s",
+			    text);
+	} else if (!sc_add_line(st->bcc, sizeof(st->bcc), text))
+		log_warn("BCC %s: too many BCC recipients for one message; "
+		    "ignored", log_safe(text));
+	return (SC_DUNNO);
+}
+
 /* sc_access_action - act on an access(5) table result */
 static int
 sc_access_action(struct sc_ctx *x, const char *value, const char *name,
@@ -756,9 +853,9 @@ sc_access_action(struct sc_ctx *x, const char *value, const char *name,
 		sc_log(x, "warn", line);
 		return (SC_DUNNO);
 	}
-	if (!strcasecmp(word, "HOLD") || !strcasecmp(word, "DISCARD")
-	    || !strcasecmp(word, "FILTER") || !strcasecmp(word, "REDIRECT")
-	    || !strcasecmp(word, "PREPEND") || !strcasecmp(word, "BCC")) {
+	if ((rc = sc_message_action(x, word, text, name, what)) != -2)
+		return (rc);
+	if (!strcasecmp(word, "FILTER")) {
 		char	 msg[200];
 
 		snprintf(msg, sizeof(msg), "access table action %s is not "
@@ -1884,6 +1981,8 @@ smtpd_check(struct smtpd_checker *c, int stage, struct smtpd_check_state *st,
 		break;
 	case SMTPD_STAGE_MAIL:
 		st->policy_instance[0] = 0;	/* a new transaction */
+		st->actions = 0;
+		st->redirect[0] = st->bcc[0] = st->prepend[0] = 0;
 		if (!c->delay_reject) {
 			rc = sc_run(&x, SC_LIST_SENDER);
 			x.warn_next = 0;
@@ -1893,10 +1992,13 @@ smtpd_check(struct smtpd_checker *c, int stage, struct smtpd_check_state *st,
 		}
 		break;
 	case SMTPD_STAGE_RCPT:
-		rc = sc_stage_rcpt(&x);
+		/* DISCARD: the message is dropped anyway; say OK */
+		if (!(st->actions & SMTPD_ACT_DISCARD))
+			rc = sc_stage_rcpt(&x);
 		break;
 	case SMTPD_STAGE_DATA:
-		rc = sc_run(&x, SC_LIST_DATA);
+		if (!(st->actions & SMTPD_ACT_DISCARD))
+			rc = sc_run(&x, SC_LIST_DATA);
 		break;
 	}
 	if (rc == SC_FINAL)

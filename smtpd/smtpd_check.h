@@ -36,6 +36,17 @@
  *	and warn_if_reject is logged in Postfix's "NOQUEUE: reject: RCPT
  *	from name[addr]: ...; from=<> to=<> proto=ESMTP helo=<>" form.
  *
+ *	Access-table and policy-server actions HOLD, DISCARD, REDIRECT
+ *	user@domain, BCC user@domain and PREPEND header: text are
+ *	logged as Postfix logs them ("NOQUEUE: hold: RCPT from ...: <r>:
+ *	Recipient address triggers HOLD action; from=<> ...", likewise
+ *	discard, redirect, bcc; PREPEND is not logged) and recorded in
+ *	st->actions, st->redirect, st->bcc and st->prepend for the whole
+ *	transaction (cleared at SMTPD_STAGE_MAIL); DISCARD also permits,
+ *	and once it is set every later RCPT and DATA check says OK. As
+ *	in Postfix they are skipped (with a warning) in client and helo
+ *	restrictions evaluated before MAIL (smtpd_delay_reject=no).
+ *
  *	smtpd_check_client_name() does the PTR and forward lookups at
  *	connect time (unless smtpd_peername_lookup=no), setting
  *	client_name/reverse_client_name/client_name_status in st.
@@ -91,7 +102,19 @@ struct smtpd_check_state {
 	/* check_policy_service's "instance": the checker sets it at MAIL */
 	char	 policy_instance[64];
 	unsigned policy_seq;
+	/*
+	 * Access-table (and policy) actions for the whole transaction:
+	 * the checker clears them at MAIL and sets them; smtpd_queue
+	 * hands them to cleanup.
+	 */
+	int	 actions;		/* SMTPD_ACT_HOLD, SMTPD_ACT_DISCARD */
+	char	 redirect[256];		/* REDIRECT user@domain, or "" */
+	char	 bcc[1024];		/* BCC addresses, each ending in LF */
+	char	 prepend[2048];		/* PREPEND headers, each ending in LF */
 };
+
+#define SMTPD_ACT_HOLD		(1 << 0)
+#define SMTPD_ACT_DISCARD	(1 << 1)
 
 struct smtpd_checker;
 

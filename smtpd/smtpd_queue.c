@@ -44,6 +44,10 @@
  *	helo_name, protocol, and when given dsn_envid, dsn_ret (FULL or
  *	HDRS), body_type (8BITMIME). Cleanup builds the Received: header
  *	from them (in->received is NULL), since only it knows the id.
+ *	The transaction's access-table actions (smtpd_check.h) go along:
+ *	HOLD and DISCARD as cleanup flags, PREPEND headers as
+ *	in->prepend, a REDIRECT target instead of every recipient, each
+ *	BCC address as one more recipient with NOTIFY=NEVER.
  * DIAGNOSTICS
  *	A cleanup REJECT or DEFER reply is passed to the client as cleanup
  *	wrote it; a failed directory sync is "451 4.3.0 Error: queue file
@@ -179,6 +183,9 @@ struct queue_txn {
 	struct cleanup_rcpt *rcpts;
 	const char *attrs[28];
 	struct cleanup_stream *st;
+	char	*redirect;		/* access REDIRECT target */
+	char	*bcc;			/* access BCC list (LF-separated) */
+	char	*prepend;		/* access PREPEND headers */
 };
 
 /* queue_txn_free - forget the transaction; an open file is removed */
@@ -189,6 +196,9 @@ queue_txn_free(void *arg)
 
 	cleanup_stream_abort(t->st);
 	free(t->rcpts);
+	free(t->redirect);
+	free(t->bcc);
+	free(t->prepend);
 	free(t);
 }
 
@@ -198,14 +208,35 @@ queue_txn_new(struct smtpd_session *s)
 {
 	struct queue_txn *t = xcalloc(1, sizeof(*t));
 	const char **attrs = t->attrs;
-	size_t	 i, n = 0;
+	size_t	 i, n = 0, nr = 0, nbcc = 0;
+	char	*p, *nl;
 
-	t->rcpts = xcalloc(s->nrcpts + 1, sizeof(*t->rcpts));
-	for (i = 0; i < s->nrcpts; i++) {
-		t->rcpts[i].addr = s->rcpts[i].addr;
-		t->rcpts[i].orcpt = s->rcpts[i].orcpt;
-		t->rcpts[i].notify = s->rcpts[i].notify;
+	/* access BCC: one more recipient each, no DSN (Postfix's bcc) */
+	if (s->cs.bcc[0]) {
+		t->bcc = xstrdup(s->cs.bcc);
+		for (p = t->bcc; *p; p++)
+			nbcc += *p == '\n';
 	}
+	t->rcpts = xcalloc(s->nrcpts + nbcc + 1, sizeof(*t->rcpts));
+	if (s->cs.redirect[0] && s->nrcpts > 0) {
+		/* access REDIRECT: it replaces every recipient */
+		t->redirect = xstrdup(s->cs.redirect);
+		t->rcpts[nr].addr = t->redirect;
+		t->rcpts[nr++].notify = s->rcpts[0].notify;
+	} else
+		for (i = 0; i < s->nrcpts; i++) {
+			t->rcpts[nr].addr = s->rcpts[i].addr;
+			t->rcpts[nr].orcpt = s->rcpts[i].orcpt;
+			t->rcpts[nr++].notify = s->rcpts[i].notify;
+		}
+	for (p = t->bcc; p && *p; p = nl + 1) {
+		nl = strchr(p, '\n');
+		*nl = 0;
+		t->rcpts[nr].addr = p;
+		t->rcpts[nr++].notify = QUEUE_NOTIFY_NEVER;
+	}
+	if (s->cs.prepend[0])
+		t->prepend = xstrdup(s->cs.prepend);
 	queue_attr(attrs, &n, "client_name", s->cs.client_name);
 	queue_attr(attrs, &n, "reverse_client_name",
 	    s->cs.reverse_client_name);
@@ -226,7 +257,8 @@ queue_txn_new(struct smtpd_session *s)
 	t->in.queue_dir = smtpd_params.queue_dir;
 	t->in.sender = s->sender;
 	t->in.rcpts = t->rcpts;
-	t->in.nrcpts = s->nrcpts;
+	t->in.nrcpts = nr;
+	t->in.prepend = t->prepend;
 	t->in.attrs = attrs;
 	/*
 	 * Local submission (-S: sendmail -bs) and authenticated submission
@@ -235,6 +267,10 @@ queue_txn_new(struct smtpd_session *s)
 	t->in.flags = s->stdin_mode || s->sasl_user ? CLEANUP_FLAG_LOCAL : 0;
 	if (smtpd_params.sync_fs)
 		t->in.flags |= CLEANUP_FLAG_NOSYNC;
+	if (s->cs.actions & SMTPD_ACT_HOLD)
+		t->in.flags |= CLEANUP_FLAG_HOLD;
+	if (s->cs.actions & SMTPD_ACT_DISCARD)
+		t->in.flags |= CLEANUP_FLAG_DISCARD;
 	t->in.received = NULL;
 	t->in.log_prefix = s->namaddr;
 	t->in.begun = queue_begun;
