@@ -124,6 +124,9 @@ struct qmgr_outcome {
 	char	*reason;
 	char	*relay;
 	int	 agent;			/* the agent answered (and logged) */
+	const char *dsn_action;		/* delivered: success DSN action
+					 * ("relayed"), "none" (passed on) or
+					 * NULL ("delivered") */
 };
 
 struct qmgr_dest;

@@ -574,7 +574,10 @@ outcome_job(void *arg, void *tctx)
 			if (o->action == QMGR_OUT_DELIVERED
 			    && (m->qf->rcpts[o->index].notify &
 			    QUEUE_NOTIFY_SUCCESS)
-			    && log_entry(m, o, "bounce", "delivered") < 0)
+			    && (o->dsn_action == NULL
+			    || strcmp(o->dsn_action, "none") != 0)
+			    && log_entry(m, o, "bounce", o->dsn_action ?
+			    o->dsn_action : "delivered") < 0)
 				log_warn("%s: success log: %m", m->id);
 			if (queue_file_mark_done(m->qf, o->index) < 0)
 				log_warn("%s: cannot mark recipient %zu"

@@ -183,9 +183,9 @@ status_part(const struct qmgr_dsn *d, struct buf *b, const char *bnd)
 			put_clean(b, dsn ? r->orcpt : a);
 			buf_puts(b, "\n");
 		}
-		buf_printf(b, "Action: %s\n", d->kind == QMGR_DSN_DELAY ?
-		    "delayed" : d->kind == QMGR_DSN_SUCCESS ? "delivered" :
-		    "failed");
+		buf_printf(b, "Action: %s\n", r->action ? r->action :
+		    d->kind == QMGR_DSN_DELAY ? "delayed" :
+		    d->kind == QMGR_DSN_SUCCESS ? "delivered" : "failed");
 		buf_puts(b, "Status: ");
 		put_clean(b, r->status);
 		buf_puts(b, "\n");
@@ -246,9 +246,11 @@ qmgr_dsn_format(const struct qmgr_dsn *d, struct buf *b)
 			buf_putc(b, '\n');
 	} else if (d->msg != NULL) {
 		hlen = header_len(d->msg, d->msg_len);
-		buf_printf(b, "--%s\nContent-Description: Undelivered "
-		    "Message Headers\nContent-Type: text/rfc822-headers\n"
-		    "Content-Transfer-Encoding: 8bit\n\n", bnd);
+		/* Postfix: "Undelivered " for failure and delay only */
+		buf_printf(b, "--%s\nContent-Description: %sMessage "
+		    "Headers\nContent-Type: text/rfc822-headers\n"
+		    "Content-Transfer-Encoding: 8bit\n\n", bnd,
+		    d->kind == QMGR_DSN_SUCCESS ? "" : "Undelivered ");
 		buf_append(b, d->msg, hlen);
 		if (BUF_LEN(b) && BUF_STR(b)[BUF_LEN(b) - 1] != '\n')
 			buf_putc(b, '\n');

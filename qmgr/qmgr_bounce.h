@@ -47,6 +47,7 @@ struct qmgr_dsn_rcpt {
 	const char *orcpt;		/* may be NULL */
 	const char *status;		/* "5.1.1" */
 	const char *reason;
+	const char *action;		/* success: "relayed"; NULL: by kind */
 };
 
 struct qmgr_dsn {

@@ -79,15 +79,23 @@ static const struct dsn_case cases[] = {
 	"Subject: hi\n\nbody\n", 1,
 	{"Subject: Delayed Mail (still being retried)\n",
 	"Action: delayed\nStatus: 4.4.1\nWill-Retry-Until: ",
-	"THIS IS A WARNING ONLY"},
+	"THIS IS A WARNING ONLY",
+	"Content-Description: Undelivered Message Headers\n"},
 	{"Action: failed", "\nbody\n"}},
 	{"success report", QMGR_DSN_SUCCESS, "alice@example.org",
 	"bob@example.com", NULL, "2.0.0", "delivered to maildir",
 	"Subject: hi\n\nbody\n", 1,
 	{"Subject: Successful Mail Delivery Report\n",
 	"Action: delivered\nStatus: 2.0.0\n",
+	"\nContent-Description: Message Headers\n"
 	"Content-Type: text/rfc822-headers\n"},
-	{"Action: failed", "\nbody\n", "Will-Retry-Until"}},
+	{"Action: failed", "\nbody\n", "Will-Retry-Until", "Undelivered"}},
+	{"success relayed (RFC 3461 5.2)", QMGR_DSN_SUCCESS,
+	"alice@example.org", "bob@example.com", NULL, "2.0.0",
+	"250 2.0.0 Ok: queued as X", "Subject: hi\n\nbody\n", 1,
+	{"\nAction: relayed\nStatus: 2.0.0\n",
+	"\nContent-Description: Message Headers\n"},
+	{"Action: delivered", "Undelivered"}},
 	{"CR LF in reason cannot start a header", QMGR_DSN_FAILURE,
 	"alice@example.org", "bob@example.com", NULL, "5.1.1",
 	"bad\r\nX-Injected: yes\n\n--" BND "--", "Subject: x\n\nb\n", 1,
@@ -149,8 +157,11 @@ main(void)
 
 	setenv("TZ", "UTC", 1);
 	for (c = cases; c->name; c++) {
+		/* the "success relayed" case: smtp's action for a next hop
+		 * without DSN */
 		struct qmgr_dsn_rcpt r = {c->addr, c->orcpt, c->status,
-		c->reason};
+		c->reason, strncmp(c->name, "success relayed", 15) == 0 ?
+		"relayed" : NULL};
 		struct qmgr_dsn d;
 		struct buf *b = buf_new(1024);
 

@@ -93,9 +93,17 @@ parse_answer(struct qmgr_req *r, const struct attr_list *l)
 		snprintf(name, sizeof(name), "rcpt.%zu.relay", i);
 		relay = attr_get(l, name);
 		o[i].index = r->idx[i];
-		if (act && strcmp(act, DELIVER_ACTION_DELIVERED) == 0)
+		if (act && strcmp(act, DELIVER_ACTION_DELIVERED) == 0) {
 			o[i].action = QMGR_OUT_DELIVERED;
-		else if (act && strcmp(act, DELIVER_ACTION_BOUNCED) == 0
+			/* smtp: "relayed", or "none" when the next hop took
+			 * NOTIFY over (RFC 3461 5.2) */
+			snprintf(name, sizeof(name), "rcpt.%zu.dsn_action", i);
+			v = attr_get(l, name);
+			if (v && strcmp(v, "relayed") == 0)
+				o[i].dsn_action = "relayed";
+			else if (v && strcmp(v, "none") == 0)
+				o[i].dsn_action = "none";
+		} else if (act && strcmp(act, DELIVER_ACTION_BOUNCED) == 0
 		    && st && st[0] == '5')
 			o[i].action = QMGR_OUT_BOUNCED;
 		else

@@ -18,7 +18,9 @@
  *	  2. bounce/ID: a DSN to the sender for the recipients whose
  *	     NOTIFY allows it (not given, or FAILURE), and a success report
  *	     for the delivered ones that asked for NOTIFY=SUCCESS (they are
- *	     logged there with action "delivered"); a null-sender
+ *	     logged there with action "delivered", or "relayed" by smtp to
+ *	     a next hop without DSN; one with DSN took NOTIFY over and is
+ *	     not logged there at all); a null-sender
  *	     message gets none (no bounce of a bounce), only a log line;
  *	     the log is removed once the DSN is committed;
  *	  3. all done: the queue file and its logs are removed
@@ -83,6 +85,15 @@ read_message(struct queue_file *qf, size_t limit, size_t *len)
 	return (buf);
 }
 
+/* is_success - a bounce/ID entry for the success DSN */
+static int
+is_success(const char *action)
+{
+	/* "relayed": smtp to a next hop without DSN (RFC 3461 5.2) */
+	return (action != NULL && (strcmp(action, "delivered") == 0
+	    || strcmp(action, "relayed") == 0));
+}
+
 /* notify_ok - may this recipient get a DSN of this kind */
 static int
 notify_ok(const struct queue_file *qf, long index, int bit)
@@ -142,8 +153,7 @@ dsn_rcpts(const struct queue_file *qf, int kind,
 	size_t	 i;
 
 	for (*k = 0, i = 0; i < n; i++) {
-		int	 success = e[i].action
-		    && strcmp(e[i].action, "delivered") == 0;
+		int	 success = is_success(e[i].action);
 
 		if (e[i].action && strcmp(e[i].action, BOUNCE_NOTIFIED) == 0)
 			continue;		/* its failure DSN is queued */
@@ -153,6 +163,7 @@ dsn_rcpts(const struct queue_file *qf, int kind,
 		r[*k].addr = e[i].recipient;
 		r[*k].orcpt = e[i].orig_rcpt;
 		r[*k].status = e[i].status;
+		r[*k].action = success ? e[i].action : NULL;
 		r[(*k)++].reason = e[i].reason;
 	}
 	return (r);
@@ -279,8 +290,8 @@ mark_notified(struct qmgr_msg *m, struct queue_log_entry *e, size_t n)
 	size_t	 i;
 
 	for (i = 0; i < n; i++) {
-		if (e[i].action && (strcmp(e[i].action, "delivered") == 0
-		    || strcmp(e[i].action, BOUNCE_NOTIFIED) == 0))
+		if (is_success(e[i].action) || (e[i].action
+		    && strcmp(e[i].action, BOUNCE_NOTIFIED) == 0))
 			continue;
 		x = e[i];
 		x.action = (char *)BOUNCE_NOTIFIED;

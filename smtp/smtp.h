@@ -152,6 +152,9 @@ struct smtp_rcpt {
 	char	 reason[1024];
 	char	 relay[320];
 	int	 accepted;	/* this session: RCPT 2xx */
+	const char *dsn_action;	/* delivered: "relayed", "delivered" (lmtp),
+				 * or "none" (the next hop offered DSN and
+				 * took NOTIFY: no success DSN here) */
 };
 
 struct smtp_sess {
@@ -173,6 +176,7 @@ struct smtp_sess {
 	int	 reached_mail;	/* result: MAIL was sent, do not retry */
 	int	 tls_failed;	/* result: the handshake failed */
 	int	 connected;	/* result: the TCP connection was made */
+	int	 dsn_offered;	/* this session's EHLO named DSN */
 	int	 no_tls;	/* level may: plaintext after a failed handshake */
 	int	 tls_level;	/* this nexthop's: smtp_tls_policy_maps or
 				 * the service's level */

@@ -523,6 +523,11 @@ smtp_request(const struct smtp_cfg *cfg, struct smtp_maps *m,
 		attr_put(resp, name, rc[i].reason);
 		snprintf(name, sizeof(name), "rcpt.%ld.relay", i);
 		attr_put(resp, name, relay);
+		if (rc[i].dsn_action && rc[i].action
+		    && strcmp(rc[i].action, DELIVER_ACTION_DELIVERED) == 0) {
+			snprintf(name, sizeof(name), "rcpt.%ld.dsn_action", i);
+			attr_put(resp, name, rc[i].dsn_action);
+		}
 		free(rc[i].sent);
 	}
 	attr_end(resp);

@@ -385,6 +385,11 @@ rcpt_result(struct smtp_sess *s, struct smtp_rcpt *rc,
 	reply_status(r, rc->status, sizeof(rc->status));
 	if (r->code / 100 == 2) {
 		rc->action = DELIVER_ACTION_DELIVERED;
+		/* RFC 3461 5.2: a next hop with DSN takes NOTIFY over (no
+		 * success DSN here, as Postfix's smtp_rcpt_done); without
+		 * it the success is "relayed" (lmtp: "delivered") */
+		rc->dsn_action = s->dsn_offered ? "none" : s->cfg->lmtp ?
+		    "delivered" : "relayed";
 		snprintf(rc->reason, sizeof(rc->reason), "%.1000s", r->text);
 	} else {
 		rc->action = r->code / 100 == 4 ? DELIVER_ACTION_DEFERRED
@@ -1066,6 +1071,7 @@ smtp_session(struct smtp_sess *s)
 	s->reached_mail = 0;
 	s->tls_failed = 0;
 	s->connected = 0;
+	s->dsn_offered = 0;
 	dest_name(s->dest, name, sizeof(name));
 	if ((c.fd = smtp_connect(cfg, s->dest, err, sizeof(err))) < 0) {
 		sess_fail(s, "4.4.1", "%s", err);
@@ -1100,6 +1106,7 @@ smtp_session(struct smtp_sess *s)
 		goto out;
 	}
 	s->conn_done = now_float();
+	s->dsn_offered = f.dsn;
 	transaction(s, &c, &f);
 out:
 	tls_ssl_free(c.ssl);

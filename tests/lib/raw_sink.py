@@ -21,6 +21,7 @@ MODE (default "ok"):
   silent     no greeting at all: the client's smtp_helo_timeout ends it
   tls454     EHLO also offers STARTTLS; STARTTLS gets
              "454 4.7.0 TLS not available due to local problem"
+  nodsn      EHLO does not offer DSN (a next hop without RFC 3461)
 """
 import os
 import re
@@ -55,6 +56,8 @@ def session(conn, out, n, mode):
                 ext = ['PIPELINING', 'SIZE 10240000', '8BITMIME', 'DSN']
                 if mode == 'tls454':
                     ext.append('STARTTLS')
+                if mode == 'nodsn':
+                    ext.remove('DSN')
                 say('\r\n'.join(['250-sink.test'] +
                                 ['250-' + e for e in ext[:-1]] +
                                 ['250 ' + ext[-1]]))

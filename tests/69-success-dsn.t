@@ -1,0 +1,148 @@
+#!/bin/bash
+# 69-success-dsn.t - success DSNs only where RFC 3461 says (issue 12
+# item 2): a full instance relays through transport_maps to raw-byte
+# recording servers (tests/lib/raw_sink.py), one that offers DSN and one
+# that does not; the sender is a local virtual mailbox.
+#  - NOTIFY=SUCCESS to a next hop without DSN: the sender gets a success
+#    DSN with "Action: relayed" (RFC 3461 5.2), and NOTIFY is not sent
+#    (the server did not offer it); its headers part is "Message
+#    Headers" as Postfix writes it, not "Undelivered Message Headers".
+#  - NOTIFY=SUCCESS to a next hop with DSN: NOTIFY=SUCCESS goes out on
+#    RCPT and no success DSN is sent here (the next hop is now
+#    responsible, as Postfix's smtp client does): qmgr logs "removed"
+#    with no "sender delivery status notification" line first, and no
+#    DSN in the Maildir names that recipient.
+#  - NOTIFY=SUCCESS for a local mailbox still gives "Action: delivered".
+# Runs in about 8 s.
+# The instance receives on 127.0.0.1 from mynetworks (the seed's
+# smtpd_recipient_restrictions become permit_mynetworks so the test's
+# client may relay). Ports 21900-21959.
+set -u
+. "$POSTERN_TOP/tests/lib/tap.sh"
+. "$POSTERN_TOP/tests/lib/instance.sh"
+. "$POSTERN_TOP/tests/lib/freeport.sh"
+
+SMTP=$(free_port 21900 21919) SUB=$(free_port 21920 21939)
+DSNP=$(free_port 21940 21949) NODSNP=$(free_port 21950 21959)
+TOP=$(mktemp -d /tmp/postern-69.XXXXXX)
+chmod 755 "$TOP"
+DIR=$TOP/inst
+SINKS=
+trap 'for p in $SINKS; do kill $p 2>/dev/null; wait $p 2>/dev/null; done
+	instance_cleanup; rm -rf "$TOP"' EXIT
+
+instance_create "$DIR" "$SMTP" "$SUB"
+ok $? "instance created (ports $SMTP $SUB; next hops $DSNP $NODSNP)"
+E=$INSTANCE_CONF
+VUID=$(id -u vmail 2>/dev/null || id -u)
+VGID=$(id -g vmail 2>/dev/null || id -g)
+chown "$VUID:$VGID" "$INSTANCE_MAIL"
+printf 'dsn.example smtp:[127.0.0.1]:%s\nnodsn.example smtp:[127.0.0.1]:%s\n' \
+	"$DSNP" "$NODSNP" > "$E/transport"
+instance_conf \
+	"transport_maps=texthash:$E/transport" "relayhost=" \
+	"smtp_tls_security_level=none" \
+	"smtpd_recipient_restrictions=permit_mynetworks" \
+	"postscreen_access_list=permit_mynetworks" \
+	"alias_maps=" "alias_database=" "sender_canonical_maps=" \
+	"canonical_maps=" "smtp_generic_maps=" "smtp_sasl_password_maps=" \
+	"virtual_mailbox_domains=example.com" \
+	"virtual_mailbox_maps=inline:{user1@example.com=example.com/user1/,user2@example.com=example.com/user2/}" \
+	"virtual_alias_maps=" \
+	"virtual_uid_maps=static:$VUID" "virtual_gid_maps=static:$VGID"
+ok $? "postconf -e: transport_maps to the raw sinks, local senders"
+
+for k in dsn:$DSNP:ok nodsn:$NODSNP:nodsn; do
+	IFS=: read -r name port mode <<<"$k"
+	mkdir -p "$TOP/$name"
+	/usr/bin/python3 "$POSTERN_TOP/tests/lib/raw_sink.py" "$port" \
+		"$TOP/$name" "$mode" >"$TOP/sink-$name.out" 2>&1 &
+	SINKS="$SINKS $!"
+	wait_for "port_listening $port" 15
+	ok $? "raw sink $name ($mode) listens on $port"
+done
+
+instance_start
+ok $? "master starts" || { done_testing; exit 1; }
+
+# send FROM RCPT-LINE SUBJECT: one SMTP session; prints the replies
+send() {
+	/usr/bin/python3 - "$SMTP" "$@" <<'PY'
+import socket, sys
+port, sender, rcpt, subj = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+s = socket.create_connection(('127.0.0.1', port), timeout=60)
+f = s.makefile('rb')
+def reply():
+    out = b''
+    while True:
+        line = f.readline()
+        out += line
+        if len(line) < 4 or line[3:4] != b'-':
+            return out.decode('latin-1').strip()
+def cmd(c):
+    s.sendall(c.encode('latin-1') + b'\r\n')
+    return reply()
+print(reply())
+print(cmd('EHLO client.test'))
+print(cmd('MAIL FROM:<%s>' % sender))
+print(cmd('RCPT TO:' + rcpt))
+print(cmd('DATA'))
+s.sendall(('From: %s\r\nSubject: %s\r\n\r\nsecret body\r\n.\r\n'
+           % (sender, subj)).encode())
+print(reply())
+print(cmd('QUIT'))
+PY
+}
+MBOX=$INSTANCE_MAIL/example.com/user1/new
+
+# --- a next hop with DSN: NOTIFY passed on, no success DSN here ------------
+out=$(send user1@example.com '<b@dsn.example> NOTIFY=SUCCESS' 'to dsn')
+like "$out" $'\n250 2.0.0 Ok: queued as' "postern accepts NOTIFY=SUCCESS for b@dsn.example"
+qid=$(printf '%s\n' "$out" | sed -n 's/.*Ok: queued as \([0-9A-Z]*\).*/\1/p')
+wait_for "instance_log_grep ': $qid: removed'" 60
+ok $? "the message to the DSN next hop is done ($qid removed)"
+wait_for "[ -f '$TOP/dsn/1.raw' ]" 30
+raw=$(tr -d '\r' < "$TOP/dsn/1.raw" 2>/dev/null)
+like "$raw" $'\nRCPT TO:<b@dsn.example> NOTIFY=SUCCESS[ \n]' \
+	"RCPT to the DSN next hop carries NOTIFY=SUCCESS"
+line=$(instance_log_grep "to=<b@dsn.example>, " | head -1)
+like "$line" "relay=127.0.0.1\\[127.0.0.1\\]:$DSNP, .*dsn=2\\.0\\.0, status=sent" \
+	"maillog: b@dsn.example sent"
+instance_log_grep ": $qid: sender delivery status notification" >/dev/null
+isnt $? 0 "no success DSN queued for b@dsn.example (the next hop took NOTIFY over)"
+
+# --- a next hop without DSN: Action: relayed --------------------------------
+out=$(send user1@example.com '<a@nodsn.example> NOTIFY=SUCCESS,FAILURE' \
+	'to nodsn')
+like "$out" $'\n250 2.0.0 Ok: queued as' "postern accepts NOTIFY=SUCCESS for a@nodsn.example"
+wait_for "[ -n \"\$(grep -l 'a@nodsn.example' '$MBOX'/* 2>/dev/null)\" ]" 60
+ok $? "the sender gets a success DSN for a@nodsn.example"
+wait_for "[ -f '$TOP/nodsn/1.raw' ]" 30
+raw=$(tr -d '\r' < "$TOP/nodsn/1.raw" 2>/dev/null)
+like "$raw" $'\nRCPT TO:<a@nodsn.example>\n' \
+	"no NOTIFY to a next hop that does not offer DSN"
+dsn=$(cat $(grep -l 'a@nodsn.example' "$MBOX"/* 2>/dev/null) /dev/null)
+like "$dsn" $'\nSubject: Successful Mail Delivery Report\n' "DSN: the success report"
+like "$dsn" $'\nFinal-Recipient: rfc822; a@nodsn.example\nAction: relayed\nStatus: 2.0.0\n' \
+	"DSN: Action: relayed, Status: 2.0.0 (RFC 3461 5.2)"
+like "$dsn" $'\nContent-Description: Message Headers\nContent-Type: text/rfc822-headers\n' \
+	"DSN: the headers part is \"Message Headers\" (Postfix's success wording)"
+unlike "$dsn" 'Undelivered Message' "DSN: nothing called undelivered"
+like "$dsn" $'\nSubject: to nodsn\n' "DSN: the original headers are returned"
+unlike "$dsn" 'secret body' "DSN: the body is not"
+n=$(grep -l 'b@dsn.example' "$MBOX"/* 2>/dev/null | wc -l)
+is "$n" 0 "no DSN in the Maildir names b@dsn.example"
+
+# --- a local mailbox: Action: delivered -------------------------------------
+out=$(send user1@example.com '<user2@example.com> NOTIFY=SUCCESS' 'to local')
+like "$out" $'\n250 2.0.0 Ok: queued as' "postern accepts NOTIFY=SUCCESS for user2@example.com"
+wait_for "[ -n \"\$(grep -l 'Final-Recipient: rfc822; user2@example.com' '$MBOX'/* 2>/dev/null)\" ]" 60
+ok $? "the sender gets a success DSN for the local delivery"
+dsn=$(cat $(grep -l 'Final-Recipient: rfc822; user2@example.com' "$MBOX"/* 2>/dev/null) /dev/null)
+like "$dsn" $'\nFinal-Recipient: rfc822; user2@example.com\nAction: delivered\nStatus: 2.0.0\n' \
+	"DSN: a mailbox delivery is Action: delivered"
+
+sanitizer_ok "$(cat "$DIR/master.out")" "no sanitizer reports from any process"
+instance_stop
+ok $? "instance stops, no process left"
+done_testing
