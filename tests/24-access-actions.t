@@ -11,7 +11,8 @@ Checks, as a user would:
   - HOLD: 250, the queue file is in hold/ (not delivered), `postqueue
     -p` marks its id with '!', and smtpd logs Postfix's "NOQUEUE: hold:
     RCPT from unknown[127.0.0.1]: <r>: Recipient address triggers HOLD
-    action; from=<s> to=<r> proto=ESMTP helo=<h>";
+    action; from=<s> to=<r> proto=ESMTP helo=<h>"; the next transaction
+    of the same session is not held;
   - DISCARD: every RCPT (also a valid one after it) gets 250, the
     message gets 250 and is in no Maildir and no queue directory;
     the log line "NOQUEUE: discard: RCPT from ...: <r>: Recipient
@@ -22,7 +23,10 @@ Checks, as a user would:
   - BCC user3@example.com: the recipient and user3 each get one copy
     ("bcc: ... triggers BCC user3@example.com" logged);
   - PREPEND X-Greylist: ...: the header is in the Maildir right before
-    smtpd's Received: header (where Postfix's smtpd writes it).
+    smtpd's Received: header (where Postfix's smtpd writes it);
+  - a policy server's action=PREPEND X-Policy: seen (second smtpd with
+    check_policy_service, tests/lib/policy_server.py) does the same, as
+    postgrey's X-Greylist: does.
 Takes about 4 s.
 """
 import os
@@ -59,7 +63,9 @@ def free_port(first=21640, last=21659):
     return first
 
 
-PORT = free_port()   # ports 21640-21659
+PORT = free_port(21640, 21649)    # the smtpd with the access table
+PORT2 = free_port(21650, 21654)   # the smtpd with check_policy_service
+PPORT = free_port(21655, 21659)   # tests/lib/policy_server.py
 PROCS = []
 USERS = ('hold', 'discard', 'redirect', 'bcc', 'prepend')
 ACCESS = '''hold@example.com HOLD
@@ -111,10 +117,10 @@ def main():
         except OSError:
             return False
 
-    def send(rcpts, mid):
+    def send(rcpts, mid, port=PORT):
         msg = ('From: s@example.net\r\nTo: x@example.com\r\nSubject: a\r\n'
                'Message-ID: <%s@t>\r\n\r\nbody %s\r\n' % (mid, mid))
-        with smtplib.SMTP('127.0.0.1', PORT, local_hostname='client.example',
+        with smtplib.SMTP('127.0.0.1', port, local_hostname='client.example',
                           timeout=20) as s:
             s.ehlo()
             s.mail('sender@example.net')
@@ -172,6 +178,18 @@ def main():
            in read(slog), 'HOLD: Postfix\'s NOQUEUE: hold: log line',
            read(slog))
 
+        # the action is the transaction's: the next MAIL starts afresh
+        with smtplib.SMTP('127.0.0.1', PORT, local_hostname='client.example',
+                          timeout=20) as s:
+            for r, mid in (('hold@example.com', 'hold2'),
+                           ('user1@example.com', 'after')):
+                s.sendmail('sender@example.net', [r], 'Message-ID: <%s@t>'
+                           '\r\n\r\nb\r\n' % mid)
+        ok(wait_for(lambda: copies('user1', 'after'))
+           and len(queued('hold')) == 2, 'HOLD then a plain message in one '
+           'session: the second is delivered, not held',
+           (queued('hold'), read(slog)))
+
         # DISCARD (and a valid recipient after it)
         codes, code, text = send(['discard@example.com', 'user1@example.com'],
                                  'discard')
@@ -215,24 +233,52 @@ def main():
            'PREPEND: X-Greylist: right before the Received: header',
            repr(t))
 
+        # a policy server's PREPEND (postgrey's X-Greylist: kind)
+        plog = os.path.join(top, 'policy.log')
+        pol = subprocess.Popen([sys.executable, os.path.join(
+            os.path.dirname(os.path.abspath(__file__)), 'lib',
+            'policy_server.py'), '--inet', str(PPORT), '--log', plog],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=open(os.path.join(top, 'policy.err'), 'a'))
+        PROCS.append(pol)
+        ok(pol.stdout.readline().strip() == b'ready', 'policy server is up')
+        start('smtpd', slog, ['-l', '127.0.0.1:%d' % PORT2, '-o',
+                              'smtpd_recipient_restrictions=check_policy_'
+                              'service inet:127.0.0.1:%d, permit_mynetworks, '
+                              'reject' % PPORT])
+        ok(wait_for(lambda: listening(PORT2)), 'second smtpd is up',
+           read(slog))
+        codes, code, _ = send(['prepend@example.com'], 'policy', PORT2)
+        t = wait_for(lambda: copies('prepend', 'policy'))
+        ok(codes == [250] and code == 250 and t, 'policy PREPEND: delivered',
+           read(slog) + read(vlog))
+        t = t[0] if t else ''
+        ok(t.startswith('Return-Path: <sender@example.net>\n'
+                        'Delivered-To: prepend@example.com\n'
+                        'X-Policy: seen\n'
+                        'Received: from client.example '),
+           'policy PREPEND: X-Policy: right before the Received: header',
+           repr(t))
+
         # what must not have happened, once everything else is delivered
         time.sleep(1)
         counts = dict((u + '/' + mid, len(copies(u, mid))) for u, mid in (
             ('hold', 'hold'), ('discard', 'discard'), ('user1', 'discard'),
             ('redirect', 'redirect'), ('user1', 'redirect'),
             ('user2', 'redirect'), ('bcc', 'bcc'), ('user3', 'bcc'),
-            ('prepend', 'prepend')))
+            ('prepend', 'prepend'), ('prepend', 'policy')))
         ok(counts == {'hold/hold': 0, 'discard/discard': 0,
                       'user1/discard': 0, 'redirect/redirect': 0,
                       'user1/redirect': 0, 'user2/redirect': 1,
-                      'bcc/bcc': 1, 'user3/bcc': 1, 'prepend/prepend': 1},
+                      'bcc/bcc': 1, 'user3/bcc': 1, 'prepend/prepend': 1,
+                      'prepend/policy': 1},
            'Maildirs: HOLD and DISCARD delivered nothing, REDIRECT only to '
            'its target, BCC and PREPEND one copy each', counts)
-        left = dict((d, queued(d)) for d in ('incoming', 'active',
-                                             'deferred', 'hold'))
-        ok(left == {'incoming': [], 'active': [], 'deferred': [],
-                    'hold': [qid]}, 'queue: only the held message is left '
-           '(the discarded one never stayed)', left)
+        left = dict((d, len(queued(d))) for d in ('incoming', 'active',
+                                                  'deferred', 'hold'))
+        ok(left == {'incoming': 0, 'active': 0, 'deferred': 0, 'hold': 2}
+           and qid in queued('hold'), 'queue: only the two held messages '
+           'are left (the discarded one never stayed)', left)
 
         logs = read(slog) + read(qlog) + read(vlog)
         ok(not re.search(r'panic:|not supported by postern|'
