@@ -580,6 +580,110 @@ check_logs(void)
 	    "\"reject_bogus_thing\"") != NULL, "unknown restriction warned");
 }
 
+/* action_state - a fresh state for test_actions */
+static void
+action_state(struct smtpd_check_state *st, const char *sender)
+{
+	memset(st, 0, sizeof(*st));
+	st->client_addr = OUT;
+	st->server_addr = "127.0.0.1";
+	st->protocol = "ESMTP";
+	st->helo_name = "[" OUT "]";
+	st->sender = sender;
+	st->recipient = "user1@example.com";
+	snprintf(st->client_name, sizeof(st->client_name), "unknown");
+	snprintf(st->reverse_client_name, sizeof(st->reverse_client_name),
+	    "unknown");
+}
+
+/* action_run - one stage with extra configuration, returns the result */
+static int
+action_run(const char *conf, int stage, struct smtpd_check_state *st)
+{
+	struct smtpd_checker *c;
+	struct buf *reply = buf_new(128);
+	int	 rc;
+
+	apply_conf(conf);
+	c = smtpd_check_new();
+	rc = smtpd_check(c, stage, st, reply);
+	smtpd_check_free(c);
+	buf_free(reply);
+	return (rc);
+}
+
+/* test_actions - HOLD, DISCARD, REDIRECT, BCC, PREPEND in the state */
+static void
+test_actions(void)
+{
+	struct smtpd_check_state st;
+	int	 rc;
+
+	action_state(&st, "a@b.example");
+	rc = action_run("smtpd_recipient_restrictions=check_recipient_access "
+	    "static:{HOLD} check_sender_access static:{HOLD} "
+	    "check_recipient_access static:{BCC one@x.example} "
+	    "check_sender_access static:{BCC two@x.example} "
+	    "check_recipient_access static:{REDIRECT to@x.example} "
+	    "check_recipient_access static:{PREPEND X-Tag: yes} "
+	    "permit_mynetworks reject", SMTPD_STAGE_RCPT, &st);
+	tap_is_int(rc, REJ, "actions: the list goes on after them");
+	tap_is_int(st.actions, SMTPD_ACT_HOLD, "actions: HOLD recorded");
+	tap_is_str(st.bcc, "one@x.example\ntwo@x.example\n",
+	    "actions: every BCC kept");
+	tap_is_str(st.redirect, "to@x.example", "actions: REDIRECT kept");
+	tap_is_str(st.prepend, "X-Tag: yes\n", "actions: PREPEND kept");
+	tap_ok(strstr(BUF_STR(logged), "NOQUEUE: hold: RCPT from unknown["
+	    OUT "]: <user1@example.com>: Recipient address triggers HOLD "
+	    "action; from=<a@b.example> to=<user1@example.com> proto=ESMTP "
+	    "helo=<[" OUT "]>\n") != NULL, "actions: hold logged");
+	tap_ok(strstr(BUF_STR(logged), "NOQUEUE: hold: RCPT from unknown["
+	    OUT "]: <a@b.example>") == NULL, "actions: a second HOLD is not "
+	    "logged again");
+	tap_ok(strstr(BUF_STR(logged), "NOQUEUE: bcc: RCPT from unknown["
+	    OUT "]: <a@b.example>: Sender address triggers BCC "
+	    "two@x.example;") != NULL, "actions: bcc logged");
+
+	rc = action_run("", SMTPD_STAGE_MAIL, &st);
+	tap_ok(rc == OK && st.actions == 0 && !st.bcc[0] && !st.redirect[0]
+	    && !st.prepend[0], "actions: cleared at MAIL");
+
+	rc = action_run("smtpd_recipient_restrictions=check_recipient_access "
+	    "static:{DISCARD} reject_unauth_destination reject", SMTPD_STAGE_RCPT,
+	    &st);
+	tap_is_int(rc, OK, "actions: DISCARD permits");
+	tap_is_int(st.actions, SMTPD_ACT_DISCARD, "actions: DISCARD recorded");
+	rc = action_run("smtpd_recipient_restrictions=reject|"
+	    "smtpd_data_restrictions=reject", SMTPD_STAGE_RCPT, &st);
+	tap_is_int(rc, OK, "actions: after DISCARD every RCPT is OK");
+	rc = action_run("smtpd_data_restrictions=reject", SMTPD_STAGE_DATA,
+	    &st);
+	tap_is_int(rc, OK, "actions: after DISCARD DATA is OK");
+	tap_ok(strstr(BUF_STR(logged), "NOQUEUE: discard: RCPT from unknown["
+	    OUT "]: <user1@example.com>: Recipient address triggers DISCARD "
+	    "action; from=<a@b.example>") != NULL, "actions: discard logged");
+
+	action_state(&st, "a@b.example");
+	action_run("smtpd_recipient_restrictions=check_recipient_access "
+	    "static:{REDIRECT nobody} check_recipient_access "
+	    "static:{PREPEND no header} permit", SMTPD_STAGE_RCPT, &st);
+	tap_ok(!st.redirect[0] && !st.prepend[0], "actions: a REDIRECT "
+	    "without @ and a PREPEND without header: are ignored");
+	tap_ok(strstr(BUF_STR(logged), "\"REDIRECT nobody\" requires "
+	    "user@domain target") != NULL, "actions: REDIRECT warned");
+	tap_ok(strstr(BUF_STR(logged), "\"PREPEND no header\" requires "
+	    "header: text") != NULL, "actions: PREPEND warned");
+
+	action_state(&st, NULL);
+	st.recipient = NULL;
+	rc = action_run("smtpd_delay_reject=no|smtpd_client_restrictions="
+	    "check_client_access static:{HOLD}", SMTPD_STAGE_CONNECT, &st);
+	tap_ok(rc == OK && st.actions == 0, "actions: skipped before MAIL");
+	tap_ok(strstr(BUF_STR(logged), "action HOLD is always skipped in "
+	    "client or helo restrictions") != NULL,
+	    "actions: skipping warned");
+}
+
 int
 main(void)
 {
@@ -632,6 +736,7 @@ main(void)
 	for (i = 0; i < sizeof(vecs) / sizeof(vecs[0]); i++)
 		run_vec(&vecs[i]);
 	check_logs();
+	test_actions();
 	map_close(vdom);
 	map_close(vmbox);
 	map_close(valias);
