@@ -182,6 +182,12 @@ static const struct vec {
 	    "u@example.com", NULL, M("Subject: x\n\nb\n"), CLEANUP_DEFER,
 	    "451 4.3.0 Error: temporary lookup failure", 0, NULL, 0, NULL,
 	    NULL},
+	{"smtpd access HOLD: into hold/", "", CLEANUP_FLAG_HOLD,
+	    "a@b.example", "u@example.com", NULL, M("Subject: x\n\nb\n"),
+	    CLEANUP_OK, "", 1, M("Subject: x\n\nb\n"), NULL, NULL},
+	{"smtpd access DISCARD: nothing queued", "", CLEANUP_FLAG_DISCARD,
+	    "a@b.example", "u@example.com", NULL, M("Subject: x\n\nb\n"),
+	    CLEANUP_DISCARD, "", 0, NULL, 0, NULL, NULL},
 	{"local submission gets Message-ID, Date, From", "", CLEANUP_FLAG_LOCAL,
 	    "user1@example.com", "u@example.com", NULL, M("Subject: x\n\nb\n"),
 	    CLEANUP_OK, "", 0, NULL, 0, NULL, NULL},
@@ -439,6 +445,49 @@ run_vec(const struct vec *v)
 	cleanup_maps_free(m);
 }
 
+/* prepend_test - smtpd access PREPEND: headers before Received: */
+static void
+prepend_test(void)
+{
+	struct cleanup_maps *m;
+	struct cleanup_input in;
+	struct cleanup_result res;
+	struct cleanup_rcpt r;
+	struct queue_file *qf;
+	char	 err[256], *path, *msg;
+	const char *want = "X-Greylist: delayed\nX-Two: 2\nReceived: from "
+	    "helo.example ";
+	size_t	 len;
+	int	 rc;
+
+	apply_conf("");
+	m = cleanup_maps_new();
+	memset(&in, 0, sizeof(in));
+	memset(&r, 0, sizeof(r));
+	r.addr = "u@example.com";
+	in.queue_dir = qdir;
+	in.sender = "a@b.example";
+	in.rcpts = &r;
+	in.nrcpts = 1;
+	in.attrs = attrs_v4;
+	in.message = "Subject: x\n\nb\n";
+	in.message_len = strlen(in.message);
+	in.prepend = "X-Greylist: delayed\nX-Two: 2\n";
+	rc = cleanup_message(m, &in, &res);
+	tap_is_int(rc, CLEANUP_OK, "PREPEND: queued");
+	path = queue_path(qdir, "incoming", res.queue_id);
+	qf = queue_file_open(path, 0, err, sizeof(err));
+	free(path);
+	msg = qf ? read_message(qf, &len) : xstrdup("");
+	tap_ok(strncmp(msg, want, strlen(want)) == 0
+	    && strstr(msg, "\nSubject: x\n\nb\n"),
+	    "PREPEND: the headers before Received:, the message after");
+	free(msg);
+	if (qf)
+		queue_file_close(qf);
+	cleanup_maps_free(m);
+}
+
 /* pure_tests - Received: and Date: formats */
 static void
 pure_tests(void)
@@ -538,6 +587,7 @@ main(void)
 		run_vec(&vecs[i]);
 	stream_step = 0;
 	step_name[0] = 0;
+	prepend_test();
 
 	/*
 	 * A huge folded header goes through unchanged up to
