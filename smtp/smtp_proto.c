@@ -533,7 +533,7 @@ do_helo(struct smtp_sess *s, struct conn *c, struct features *f)
 {
 	const struct smtp_cfg *cfg = s->cfg;
 	struct smtp_reply r = {.lines = strv_new()};
-	int	 bad;
+	int	 bad = 0;
 	const char *verb = cfg->lmtp ? "LHLO" : "EHLO";
 
 	cmd(c, "%s %s", verb, cfg->helo_name);
@@ -686,7 +686,7 @@ do_starttls(struct smtp_sess *s, struct conn *c, struct features *f)
 	const struct smtp_cfg *cfg = s->cfg;
 	struct smtp_reply r = {0};
 	char	 name[400], err[256], key[600];
-	int	 bad, lev = s->tls_level;
+	int	 bad = 0, lev = s->tls_level;
 
 	dest_name(s->dest, name, sizeof(name));
 	if (lev == TLS_LEV_NONE || (s->no_tls && lev == TLS_LEV_MAY))
@@ -746,7 +746,7 @@ do_auth(struct smtp_sess *s, struct conn *c, const struct features *f)
 	struct smtp_reply r = {0};
 	char	*user = NULL, *pass = NULL, *b64 = NULL, name[400], err[300];
 	const char *mech;
-	int	 rc, bad, ret = -1;
+	int	 rc, bad = 0, ret = -1;
 
 	if (!cfg->sasl_enable || f->auth[0] == 0)
 		return (0);
@@ -903,7 +903,7 @@ transaction(struct smtp_sess *s, struct conn *c, const struct features *f)
 	const struct smtp_cfg *cfg = s->cfg;
 	struct smtp_reply r = {0};
 	size_t	 i, accepted = 0;
-	int	 bad, mail_ok, pipe = f->pipelining;
+	int	 bad = 0, mail_ok, pipe = f->pipelining;
 	long	 col = 0;
 	int	 data_ok = 0;
 
@@ -1064,7 +1064,7 @@ smtp_session(struct smtp_sess *s)
 	struct smtp_reply r = {0};
 	struct features f;
 	char	 err[400], name[400];
-	int	 bad, rc;
+	int	 bad = 0, rc;
 
 	s->status[0] = 0;
 	s->reason[0] = 0;
