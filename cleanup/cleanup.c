@@ -1320,7 +1320,9 @@ cleanup_stream_close(struct cleanup_stream *st, struct cleanup_maps *m)
 		s->status = CLEANUP_REJECT;
 	}
 	if (s->status != CLEANUP_OK) {
-		cleanup_flush_logs(s, NULL);
+		/* a discarded message keeps its id, as in Postfix */
+		cleanup_flush_logs(s, s->status == CLEANUP_DISCARD
+		    ? out->queue_id : NULL);
 		rc = s->status;
 		goto done;
 	}
@@ -1334,7 +1336,7 @@ cleanup_stream_close(struct cleanup_stream *st, struct cleanup_maps *m)
 	} else
 		cleanup_flush_logs(s, NULL);
 done:
-	if (rc != CLEANUP_OK)
+	if (rc != CLEANUP_OK && rc != CLEANUP_DISCARD)
 		out->queue_id[0] = 0;
 	stream_free(st);
 	return (rc);

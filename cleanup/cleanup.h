@@ -66,7 +66,8 @@
  *	header, as Postfix's smtpd writes them).
  *	Results: CLEANUP_OK (queue_id set; with hold set when a HOLD
  *	action put it in hold/ instead), CLEANUP_DISCARD (nothing queued,
- *	the client still gets 250), CLEANUP_REJECT (reply "550 5.7.1
+ *	the client still gets 250 with the queue id, which the discard
+ *	log line carries, as in Postfix), CLEANUP_REJECT (reply "550 5.7.1
  *	..."), CLEANUP_DEFER (map or disk trouble: reply "451 4.3.0 ...").
  *	Every outcome is logged with the queue id (when one exists).
  * DIAGNOSTICS

@@ -643,6 +643,10 @@ main(void)
 	tap_ok(strstr(BUF_STR(logged), ": hold: header Subject: hold me from "
 	    "client.example[192.0.2.1]; from=<a@b.example>") != NULL,
 	    "hold logged with the queue id");
+	tap_ok(strstr(BUF_STR(logged), ": discard: header Subject: please "
+	    "discard from client.example[192.0.2.1]; from=<a@b.example>")
+	    != NULL && strstr(BUF_STR(logged), "NOQUEUE: discard: header")
+	    == NULL, "discard logged with the queue id, as Postfix does");
 	tap_ok(strstr(BUF_STR(logged), ": warning: header X-Warn: 1 from ")
 	    != NULL && strstr(BUF_STR(logged), "helo=<helo.example>: "
 	    "watched\n") != NULL, "warning logged");

@@ -14,7 +14,8 @@ Checks, as a user would:
     action; from=<s> to=<r> proto=ESMTP helo=<h>"; the next transaction
     of the same session is not held;
   - DISCARD: every RCPT (also a valid one after it) gets 250, the
-    message gets 250 and is in no Maildir and no queue directory;
+    message "250 2.0.0 Ok: queued as ID", and it is in no Maildir and
+    no queue directory;
     the log line "NOQUEUE: discard: RCPT from ...: <r>: Recipient
     address triggers DISCARD action; ...";
   - REDIRECT user2@example.com: the message lands in user2's Maildir
@@ -193,8 +194,10 @@ def main():
         # DISCARD (and a valid recipient after it)
         codes, code, text = send(['discard@example.com', 'user1@example.com'],
                                  'discard')
-        ok(codes == [250, 250] and code == 250,
-           'DISCARD: both RCPTs and the message get 250', (codes, code, text))
+        ok(codes == [250, 250] and code == 250
+           and re.match(r'2\.0\.0 Ok: queued as \S+$', text),
+           'DISCARD: both RCPTs get 250, the message "250 2.0.0 Ok: queued '
+           'as ID" (as Postfix says)', (codes, code, text))
         ok(logline('discard', 'discard@example.com',
                    'triggers DISCARD action') in read(slog),
            'DISCARD: Postfix\'s NOQUEUE: discard: log line', read(slog))
