@@ -497,8 +497,10 @@ const struct conf_param conf_params[] = {
 	{ "smtp_tls_session_cache_database", "" },
 	{ "smtp_tls_session_cache_timeout", "3600s" },
 	/* postern: blocking sessions, one per request qmgr may have in
-	 * flight for the transport (its maxproc, default_process_limit). */
-	{ "smtp_worker_threads", "$default_process_limit" },
+	 * flight for the transport (maxproc "-": default_process_limit,
+	 * 100); not "$default_process_limit" itself, which may be set far
+	 * above what one process should run as threads (1 to 256). */
+	{ "smtp_worker_threads", "100" },
 	{ "lmtp_connect_timeout", "0s" },
 	{ "lmtp_sasl_auth_enable", "no" },
 	{ "lmtp_tls_security_level", "" },

@@ -10,10 +10,10 @@
  *	status per recipient.
  *
  *	Concurrency: a pool of smtp_worker_threads blocking sessions
- *	(default $default_process_limit, 100: one per request qmgr may
- *	have in flight for the transport, so a tarpit destination holds
- *	only its own window of threads, never the pool; 1 to 256, a value
- *	outside is fatal at start). An SMTP session is a strict lock-step
+ *	(default 100, Postfix's default_process_limit: one per request
+ *	qmgr may have in flight for the transport with maxproc "-", so a
+ *	tarpit destination holds only its own window of threads, never the
+ *	pool; 1 to 256, a value outside is fatal at start). An SMTP session is a strict lock-step
  *	dialogue with long waits, DNS lookups are blocking (lib/dns.h),
  *	map lookups may block (MySQL), and TLS over blocking sockets is
  *	simple and hard to get wrong: one thread per delivery keeps the
