@@ -102,6 +102,12 @@ human_part(const struct qmgr_dsn *d, struct buf *b, const char *bnd)
 
 	buf_printf(b, "--%s\nContent-Description: Notification\n"
 	    "Content-Type: text/plain; charset=us-ascii\n\n", bnd);
+	if (d->to != NULL) {
+		/* a postmaster copy: the reasons without the boiler-plate,
+		 * as Postfix's bounce_notify_service() */
+		buf_puts(b, "\n");
+		goto rcpts;
+	}
 	buf_printf(b, "This is the mail system at host %s.\n\n",
 	    d->myhostname);
 	if (d->kind == QMGR_DSN_SUCCESS) {
@@ -130,6 +136,7 @@ human_part(const struct qmgr_dsn *d, struct buf *b, const char *bnd)
 	    "report. You can\ndelete your own text from the attached "
 	    "returned message.\n\n");
 	buf_printf(b, "                   The mail system\n\n");
+rcpts:
 	for (i = 0; i < d->nrcpts; i++) {
 		buf_putc(b, '<');
 		put_clean(b, d->rcpts[i].addr);
@@ -212,11 +219,13 @@ qmgr_dsn_format(const struct qmgr_dsn *d, struct buf *b)
 	buf_printf(b, "From: MAILER-DAEMON@%s (Mail Delivery System)\n",
 	    d->myhostname);
 	buf_printf(b, "Subject: %s\n", d->kind == QMGR_DSN_DELAY ?
-	    "Delayed Mail (still being retried)" :
+	    (d->to ? "Postmaster Warning: Delayed Mail" :
+	    "Delayed Mail (still being retried)") :
 	    d->kind == QMGR_DSN_SUCCESS ? "Successful Mail Delivery Report" :
+	    d->to ? "Postmaster Copy: Undelivered Mail" :
 	    "Undelivered Mail Returned to Sender");
 	buf_puts(b, "To: ");
-	put_clean(b, d->sender);
+	put_clean(b, d->to ? d->to : d->sender);
 	buf_puts(b, "\nAuto-Submitted: auto-replied\nMIME-Version: 1.0\n");
 	buf_printf(b, "Content-Type: multipart/report; "
 	    "report-type=delivery-status;\n\tboundary=\"%s\"\n", bnd);

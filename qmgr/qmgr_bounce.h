@@ -60,6 +60,8 @@ struct qmgr_dsn {
 	long	 arrival;
 	long	 now;
 	long	 retry_until;		/* delay: arrival + lifetime */
+	const char *to;			/* postmaster copy: its recipient
+					 * (To:); NULL: the sender */
 	const struct qmgr_dsn_rcpt *rcpts;
 	size_t	 nrcpts;
 	const char *msg;		/* original message, LF endings */

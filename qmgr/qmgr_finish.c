@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "conf.h"
 #include "log.h"
 #include "qmgr.h"
 #include "qmgr_bounce.h"
@@ -108,10 +109,10 @@ notify_ok(const struct queue_file *qf, long index, int bit)
 	return (notify == 0 || (notify & bit));
 }
 
-/* qmgr_dsn_queue - a notification into incoming/; 0 on success */
-int
-qmgr_dsn_queue(const char *id, const char *rcpt, const struct buf *b,
-    char *newid)
+/* dsn_queue_from - a notification from sender into incoming/ */
+static int
+dsn_queue_from(const char *id, const char *sender, const char *rcpt,
+    const struct buf *b, char *newid)
 {
 	struct queue_writer *w;
 	char	 err[256];
@@ -122,7 +123,7 @@ qmgr_dsn_queue(const char *id, const char *rcpt, const struct buf *b,
 		return (-1);
 	}
 	snprintf(newid, QUEUE_ID_MAX + 1, "%s", queue_writer_id(w));
-	queue_writer_sender(w, "");
+	queue_writer_sender(w, sender);
 	queue_writer_rcpt(w, rcpt, NULL, QUEUE_NOTIFY_NEVER);
 	if (queue_writer_body(w, BUF_STR(b), BUF_LEN(b)) < 0
 	    || queue_writer_finish(w, err, sizeof(err)) < 0) {
@@ -141,10 +142,32 @@ qmgr_dsn_queue(const char *id, const char *rcpt, const struct buf *b,
 	return (0);
 }
 
+/* qmgr_dsn_queue - a notification into incoming/; 0 on success */
+int
+qmgr_dsn_queue(const char *id, const char *rcpt, const struct buf *b,
+    char *newid)
+{
+	return (dsn_queue_from(id, "", rcpt, b, newid));
+}
+
+/* notify_class - is this class named in notify_classes */
+static int
+notify_class(const char *want)
+{
+	char	*list = xstrdup(conf_str("notify_classes")), *cp = list, *w;
+	int	 found = 0;
+
+	while ((w = strsep(&cp, ", \t\r\n")) != NULL)
+		if (*w && strcasecmp(w, want) == 0)
+			found = 1;
+	free(list);
+	return (found);
+}
+
 /* dsn_rcpts - the log entries this kind of notification reports */
 static struct qmgr_dsn_rcpt *
 dsn_rcpts(const struct queue_file *qf, int kind,
-    const struct queue_log_entry *e, size_t n, size_t *k)
+    const struct queue_log_entry *e, size_t n, size_t *k, int override)
 {
 	struct qmgr_dsn_rcpt *r = xcalloc(n + 1, sizeof(*r));
 	int	 bit = kind == QMGR_DSN_DELAY ? QUEUE_NOTIFY_DELAY :
@@ -158,7 +181,7 @@ dsn_rcpts(const struct queue_file *qf, int kind,
 		if (e[i].action && strcmp(e[i].action, BOUNCE_NOTIFIED) == 0)
 			continue;		/* its failure DSN is queued */
 		if (success != (kind == QMGR_DSN_SUCCESS)
-		    || !notify_ok(qf, e[i].index, bit))
+		    || (!override && !notify_ok(qf, e[i].index, bit)))
 			continue;
 		r[*k].addr = e[i].recipient;
 		r[*k].orcpt = e[i].orig_rcpt;
@@ -167,6 +190,100 @@ dsn_rcpts(const struct queue_file *qf, int kind,
 		r[(*k)++].reason = e[i].reason;
 	}
 	return (r);
+}
+
+/* dsn_fill - the parts every notification of this message shares */
+static char *
+dsn_fill(struct qmgr_msg *m, struct qmgr_dsn *d, int kind, int full)
+{
+	struct queue_file *qf = m->qf;
+	size_t	 mlen;
+	char	*msg;
+
+	d->kind = kind;
+	d->queue_id = m->id;
+	d->sender = qf->sender;
+	d->myhostname = qmgr_conf.myhostname;
+	d->mail_name = qmgr_conf.mail_name;
+	d->envid = queue_file_attr(qf, "dsn_envid");
+	d->arrival = qf->arrival;
+	d->now = time(NULL);
+	d->retry_until = qf->arrival + qmgr_conf.max_lifetime;
+	d->full = full && qf->msg_len <= qmgr_conf.bounce_size_limit;
+	msg = read_message(qf, d->full ? (size_t)qf->msg_len : 65536, &mlen);
+	d->msg = msg;
+	d->msg_len = mlen;
+	return (msg);
+}
+
+/*
+ * postmaster_copy - Postfix's "Postmaster Copy: Undelivered Mail" to the
+ * recipient that param names, from double-bounce@$myorigin, every failed
+ * recipient whatever its NOTIFY (DSN_NOTIFY_OVERRIDE); the whole message
+ * when full (2bounce), its headers otherwise (bounce); 0 on success
+ */
+static int
+postmaster_copy(struct qmgr_msg *m, const struct queue_log_entry *e,
+    size_t n, const char *param, int full, const char *from)
+{
+	char	 newid[QUEUE_ID_MAX + 1];
+	struct qmgr_dsn d;
+	struct buf *b;
+	char	*msg, *to;
+	int	 rc;
+
+	memset(&d, 0, sizeof(d));
+	d.rcpts = dsn_rcpts(m->qf, QMGR_DSN_FAILURE, e, n, &d.nrcpts, 1);
+	if (d.nrcpts == 0) {
+		free((void *)d.rcpts);
+		return (0);
+	}
+	to = qmgr_resolve_qualify(&qmgr_conf.rc, conf_str(param));
+	msg = dsn_fill(m, &d, QMGR_DSN_FAILURE, full);
+	d.to = to;
+	b = buf_new(4096);
+	qmgr_dsn_format(&d, b);
+	free(msg);
+	free((void *)d.rcpts);
+	if ((rc = dsn_queue_from(m->id, from, to, b, newid)) == 0) {
+		log_info("%s: postmaster non-delivery notification: %s",
+		    m->id, newid);
+		m->wake = 1;
+	}
+	buf_free(b);
+	free(to);
+	return (rc);
+}
+
+/*
+ * bounce_of_bounce - failed recipients of a message from the null sender
+ * or from double-bounce: as Postfix's bounce_notify_service(), a failed
+ * postmaster copy is discarded with a warning, a failed bounce goes to
+ * 2bounce_notice_recipient when notify_classes names 2bounce or bounce
+ */
+static int
+bounce_of_bounce(struct qmgr_msg *m, const struct queue_log_entry *e,
+    size_t n, const char *dbl)
+{
+	struct qmgr_dsn_rcpt *r;
+	size_t	 k;
+
+	r = dsn_rcpts(m->qf, QMGR_DSN_FAILURE, e, n, &k, 1);
+	free(r);
+	if (k == 0)
+		return (0);
+	if (*m->qf->sender != 0) {
+		log_warn("%s: undeliverable postmaster notification discarded",
+		    m->id);
+		return (0);
+	}
+	if (notify_class("2bounce") || notify_class("bounce"))
+		return (postmaster_copy(m, e, n, "2bounce_notice_recipient", 1,
+		    dbl));
+	log_info("%s: undeliverable bounce or notification with the null"
+	    " sender: %zu recipient(s), discarded (notify_classes has no"
+	    " 2bounce)", m->id, k);
+	return (0);
 }
 
 /* send_dsn - queue a notification to the sender; 0 on success */
@@ -179,34 +296,24 @@ send_dsn(struct qmgr_msg *m, int kind, const struct queue_log_entry *e,
 	char	 newid[QUEUE_ID_MAX + 1];
 	struct qmgr_dsn d;
 	struct buf *b;
-	size_t	 mlen;
-	char	*msg;
-	int	 rc = 0;
+	char	*msg, *dbl;
+	int	 rc = 0, from_dbl;
 
-	memset(&d, 0, sizeof(d));
-	d.rcpts = dsn_rcpts(qf, kind, e, n, &d.nrcpts);
-	if (d.nrcpts == 0 || *qf->sender == 0) {
-		if (d.nrcpts > 0 && kind == QMGR_DSN_FAILURE)
-			log_info("%s: undeliverable bounce or notification"
-			    " with the null sender: %zu recipient(s),"
-			    " discarded", m->id, d.nrcpts);
-		free((void *)d.rcpts);
-		return (0);
+	dbl = qmgr_resolve_qualify(&qmgr_conf.rc,
+	    conf_str("double_bounce_sender"));
+	from_dbl = *dbl && strcasecmp(qf->sender, dbl) == 0;
+	if (kind == QMGR_DSN_FAILURE && (*qf->sender == 0 || from_dbl)) {
+		rc = bounce_of_bounce(m, e, n, dbl);
+		free(dbl);
+		return (rc);
 	}
-	d.kind = kind;
-	d.queue_id = m->id;
-	d.sender = qf->sender;
-	d.myhostname = qmgr_conf.myhostname;
-	d.mail_name = qmgr_conf.mail_name;
-	d.envid = queue_file_attr(qf, "dsn_envid");
-	d.arrival = qf->arrival;
-	d.now = time(NULL);
-	d.retry_until = qf->arrival + qmgr_conf.max_lifetime;
-	d.full = (ret == NULL || strcasecmp(ret, "HDRS") != 0)
-	    && qf->msg_len <= qmgr_conf.bounce_size_limit;
-	msg = read_message(qf, d.full ? (size_t)qf->msg_len : 65536, &mlen);
-	d.msg = msg;
-	d.msg_len = mlen;
+	memset(&d, 0, sizeof(d));
+	d.rcpts = dsn_rcpts(qf, kind, e, n, &d.nrcpts, 0);
+	if (d.nrcpts == 0 || *qf->sender == 0 || from_dbl) {
+		free((void *)d.rcpts);
+		goto copy;
+	}
+	msg = dsn_fill(m, &d, kind, ret == NULL || strcasecmp(ret, "HDRS"));
 	b = buf_new(4096);
 	qmgr_dsn_format(&d, b);
 	free(msg);
@@ -218,6 +325,14 @@ send_dsn(struct qmgr_msg *m, int kind, const struct queue_log_entry *e,
 		m->wake = 1;
 	}
 	buf_free(b);
+copy:
+	/* notify_classes bounce: the headers to bounce_notice_recipient;
+	 * not critical, as in Postfix: a failure is only logged */
+	if (rc == 0 && kind == QMGR_DSN_FAILURE && !from_dbl
+	    && *qf->sender != 0 && notify_class("bounce")
+	    && postmaster_copy(m, e, n, "bounce_notice_recipient", 0, dbl) < 0)
+		log_warn("%s: postmaster copy of the bounce not sent", m->id);
+	free(dbl);
 	return (rc);
 }
 

@@ -13,6 +13,14 @@
 #    with no "sender delivery status notification" line first, and no
 #    DSN in the Maildir names that recipient.
 #  - NOTIFY=SUCCESS for a local mailbox still gives "Action: delivered".
+#  - notify_classes (issue 12 item 3), the seed's value first (resource,
+#    software, 2bounce): a bounce that cannot be delivered goes to
+#    2bounce_notice_recipient as Postfix's "Postmaster Copy: Undelivered
+#    Mail" (the reasons, no boiler-plate, the whole message) from
+#    double-bounce@$myorigin; a plain bounce is not copied. After a
+#    reload with "bounce": bounce_notice_recipient gets the headers of
+#    each bounce, and a postmaster copy that itself fails is discarded
+#    with "undeliverable postmaster notification discarded".
 # Runs in about 8 s.
 # The instance receives on 127.0.0.1 from mynetworks (the seed's
 # smtpd_recipient_restrictions become permit_mynetworks so the test's
@@ -49,6 +57,7 @@ instance_conf \
 	"virtual_mailbox_domains=example.com" \
 	"virtual_mailbox_maps=inline:{user1@example.com=example.com/user1/,user2@example.com=example.com/user2/}" \
 	"virtual_alias_maps=" \
+	"2bounce_notice_recipient=user2@example.com" \
 	"virtual_uid_maps=static:$VUID" "virtual_gid_maps=static:$VGID"
 ok $? "postconf -e: transport_maps to the raw sinks, local senders"
 
@@ -141,6 +150,60 @@ ok $? "the sender gets a success DSN for the local delivery"
 dsn=$(cat $(grep -l 'Final-Recipient: rfc822; user2@example.com' "$MBOX"/* 2>/dev/null) /dev/null)
 like "$dsn" $'\nFinal-Recipient: rfc822; user2@example.com\nAction: delivered\nStatus: 2.0.0\n' \
 	"DSN: a mailbox delivery is Action: delivered"
+
+# --- notify_classes, the seed's value (resource, software, 2bounce) --------
+PMBOX=$INSTANCE_MAIL/example.com/user2/new
+out=$(send '' '<reject1@dsn.example>' 'bounce of a bounce')
+like "$out" $'\n250 2.0.0 Ok: queued as' "postern accepts a null-sender message for reject1@dsn.example"
+qid=$(printf '%s\n' "$out" | sed -n 's/.*Ok: queued as \([0-9A-Z]*\).*/\1/p')
+wait_for "[ -n \"\$(grep -l 'Final-Recipient: rfc822; reject1@dsn.example' '$PMBOX'/* 2>/dev/null)\" ]" 60
+ok $? "2bounce: 2bounce_notice_recipient gets the undeliverable bounce" || diag "$(tail -20 "$INSTANCE_LOG")"
+pm=$(cat $(grep -l 'Final-Recipient: rfc822; reject1@dsn.example' "$PMBOX"/* 2>/dev/null) /dev/null)
+like "$pm" $'\nSubject: Postmaster Copy: Undelivered Mail\n' "2bounce: Subject: Postmaster Copy: Undelivered Mail"
+like "$pm" $'^Return-Path: <double-bounce@[^>]+>\n' "2bounce: from double-bounce@\$myorigin (a failed copy is never bounced again)"
+like "$pm" $'\nTo: user2@example.com\n' "2bounce: To: the notice recipient"
+like "$pm" $'\nFinal-Recipient: rfc822; reject1@dsn.example\nAction: failed\nStatus: 5.1.1\nRemote-MTA: dns; 127.0.0.1\n' \
+	"2bounce: the failed recipient, Action: failed, Status: 5.1.1"
+like "$pm" $'\nContent-Description: Undelivered Message\nContent-Type: message/rfc822\n' \
+	"2bounce: the whole message is attached"
+like "$pm" 'secret body' "2bounce: ... body included"
+unlike "$pm" "I'm sorry" "2bounce: no boiler-plate text (Postfix sends the reasons only)"
+instance_log_grep ": $qid: postmaster non-delivery notification: " >/dev/null
+ok $? "maillog: $qid: postmaster non-delivery notification: ID"
+
+out=$(send user1@example.com '<reject2@dsn.example>' 'plain bounce')
+qid=$(printf '%s\n' "$out" | sed -n 's/.*Ok: queued as \([0-9A-Z]*\).*/\1/p')
+wait_for "instance_log_grep ': $qid: removed'" 60
+ok $? "a bounce to user1 for reject2@dsn.example is done"
+wait_for "[ -n \"\$(grep -l 'Final-Recipient: rfc822; reject2@dsn.example' '$MBOX'/* 2>/dev/null)\" ]" 60
+ok $? "the sender gets the bounce"
+instance_log_grep ": $qid: postmaster non-delivery notification" >/dev/null
+isnt $? 0 "no postmaster copy of a plain bounce without the bounce class"
+
+# --- notify_classes = resource, software, bounce (after a reload) ----------
+instance_conf "notify_classes=resource, software, bounce" \
+	"bounce_notice_recipient=user2@example.com" \
+	"2bounce_notice_recipient=reject-pm@dsn.example"
+n=$(instance_log_count 'reload -- version')
+"$POSTERN_BIN/postern" -c "$E" reload >/dev/null 2>&1
+ok $? "postern reload with notify_classes = resource, software, bounce"
+wait_for "[ \$(instance_log_count 'reload -- version') -gt $n ]" 30
+out=$(send user1@example.com '<reject3@dsn.example>' 'copied bounce')
+qid=$(printf '%s\n' "$out" | sed -n 's/.*Ok: queued as \([0-9A-Z]*\).*/\1/p')
+wait_for "[ -n \"\$(grep -l 'Final-Recipient: rfc822; reject3@dsn.example' '$PMBOX'/* 2>/dev/null)\" ]" 60
+ok $? "bounce: bounce_notice_recipient gets a copy of the bounce"
+pm=$(cat $(grep -l 'Final-Recipient: rfc822; reject3@dsn.example' "$PMBOX"/* 2>/dev/null) /dev/null)
+like "$pm" $'\nSubject: Postmaster Copy: Undelivered Mail\n' "bounce: Subject: Postmaster Copy: Undelivered Mail"
+like "$pm" $'\nContent-Description: Undelivered Message Headers\nContent-Type: text/rfc822-headers\n' \
+	"bounce: the headers only"
+unlike "$pm" 'secret body' "bounce: ... no body"
+like "$pm" $'\nX-Postfix-Sender: rfc822; user1@example.com\n' "bounce: names the original sender"
+wait_for "[ -n \"\$(grep -l 'Final-Recipient: rfc822; reject3@dsn.example' '$MBOX'/* 2>/dev/null)\" ]" 60
+ok $? "bounce: the sender still gets the bounce"
+
+out=$(send '' '<reject4@dsn.example>' 'copy bounces too')
+wait_for "instance_log_grep 'undeliverable postmaster notification discarded'" 60
+ok $? "a postmaster copy that bounces (reject-pm@dsn.example) is discarded with Postfix's warning, not bounced again"
 
 sanitizer_ok "$(cat "$DIR/master.out")" "no sanitizer reports from any process"
 instance_stop
