@@ -20,9 +20,15 @@
  *	     for the delivered ones that asked for NOTIFY=SUCCESS (they are
  *	     logged there with action "delivered", or "relayed" by smtp to
  *	     a next hop without DSN; one with DSN took NOTIFY over and is
- *	     not logged there at all); a null-sender
- *	     message gets none (no bounce of a bounce), only a log line;
- *	     the log is removed once the DSN is committed;
+ *	     not logged there at all); notify_classes as Postfix's
+ *	     bounce(8): the failures of a null-sender message go to
+ *	     2bounce_notice_recipient ("Postmaster Copy: Undelivered
+ *	     Mail", whole message, from double-bounce@$myorigin) when the
+ *	     classes name 2bounce or bounce, else a log line; those of a
+ *	     double-bounce message are discarded with a warning; with
+ *	     bounce, bounce_notice_recipient gets each bounce's headers
+ *	     (a failure there only logged); the log is removed once the
+ *	     DSNs are committed;
  *	  3. all done: the queue file and its logs are removed
  *	     ("removed");
  *	  4. otherwise a delay warning if delay_warning_time has passed

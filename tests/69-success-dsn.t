@@ -21,7 +21,7 @@
 #    reload with "bounce": bounce_notice_recipient gets the headers of
 #    each bounce, and a postmaster copy that itself fails is discarded
 #    with "undeliverable postmaster notification discarded".
-# Runs in about 8 s.
+# Runs in about 11 s.
 # The instance receives on 127.0.0.1 from mynetworks (the seed's
 # smtpd_recipient_restrictions become permit_mynetworks so the test's
 # client may relay). Ports 21900-21959.
