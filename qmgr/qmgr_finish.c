@@ -26,7 +26,8 @@
  *	     Mail", whole message, from double-bounce@$myorigin) when the
  *	     classes name 2bounce or bounce, else a log line; those of a
  *	     double-bounce message are discarded with a warning; with
- *	     bounce, bounce_notice_recipient gets each bounce's headers
+ *	     bounce, bounce_notice_recipient gets each bounce's headers,
+ *	     with delay, delay_notice_recipient each delay warning's
  *	     (a failure there only logged); the log is removed once the
  *	     DSNs are committed;
  *	  3. all done: the queue file and its logs are removed
@@ -223,13 +224,14 @@ dsn_fill(struct qmgr_msg *m, struct qmgr_dsn *d, int kind, int full)
 }
 
 /*
- * postmaster_copy - Postfix's "Postmaster Copy: Undelivered Mail" to the
- * recipient that param names, from double-bounce@$myorigin, every failed
- * recipient whatever its NOTIFY (DSN_NOTIFY_OVERRIDE); the whole message
- * when full (2bounce), its headers otherwise (bounce); 0 on success
+ * postmaster_copy - Postfix's "Postmaster Copy: Undelivered Mail" (kind
+ * failure) or "Postmaster Warning: Delayed Mail" (delay) to the recipient
+ * that param names, from double-bounce@$myorigin, every recipient of that
+ * kind whatever its NOTIFY (DSN_NOTIFY_OVERRIDE); the whole message when
+ * full (2bounce), its headers otherwise (bounce, delay); 0 on success
  */
 static int
-postmaster_copy(struct qmgr_msg *m, const struct queue_log_entry *e,
+postmaster_copy(struct qmgr_msg *m, int kind, const struct queue_log_entry *e,
     size_t n, const char *param, int full, const char *from)
 {
 	char	 newid[QUEUE_ID_MAX + 1];
@@ -239,21 +241,21 @@ postmaster_copy(struct qmgr_msg *m, const struct queue_log_entry *e,
 	int	 rc;
 
 	memset(&d, 0, sizeof(d));
-	d.rcpts = dsn_rcpts(m->qf, QMGR_DSN_FAILURE, e, n, &d.nrcpts, 1);
+	d.rcpts = dsn_rcpts(m->qf, kind, e, n, &d.nrcpts, 1);
 	if (d.nrcpts == 0) {
 		free((void *)d.rcpts);
 		return (0);
 	}
 	to = qmgr_resolve_qualify(&qmgr_conf.rc, conf_str(param));
-	msg = dsn_fill(m, &d, QMGR_DSN_FAILURE, full);
+	msg = dsn_fill(m, &d, kind, full);
 	d.to = to;
 	b = buf_new(4096);
 	qmgr_dsn_format(&d, b);
 	free(msg);
 	free((void *)d.rcpts);
 	if ((rc = dsn_queue_from(m->id, from, to, b, newid)) == 0) {
-		log_info("%s: postmaster non-delivery notification: %s",
-		    m->id, newid);
+		log_info("%s: postmaster %s notification: %s", m->id,
+		    kind == QMGR_DSN_DELAY ? "delay" : "non-delivery", newid);
 		m->wake = 1;
 	}
 	buf_free(b);
@@ -284,8 +286,8 @@ bounce_of_bounce(struct qmgr_msg *m, const struct queue_log_entry *e,
 		return (0);
 	}
 	if (notify_class("2bounce") || notify_class("bounce"))
-		return (postmaster_copy(m, e, n, "2bounce_notice_recipient", 1,
-		    dbl));
+		return (postmaster_copy(m, QMGR_DSN_FAILURE, e, n,
+		    "2bounce_notice_recipient", 1, dbl));
 	log_info("%s: undeliverable bounce or notification with the null"
 	    " sender: %zu recipient(s), discarded (notify_classes has no"
 	    " 2bounce)", m->id, k);
@@ -336,8 +338,16 @@ copy:
 	 * not critical, as in Postfix: a failure is only logged */
 	if (rc == 0 && kind == QMGR_DSN_FAILURE && !from_dbl
 	    && *qf->sender != 0 && notify_class("bounce")
-	    && postmaster_copy(m, e, n, "bounce_notice_recipient", 0, dbl) < 0)
+	    && postmaster_copy(m, kind, e, n, "bounce_notice_recipient", 0,
+	    dbl) < 0)
 		log_warn("%s: postmaster copy of the bounce not sent", m->id);
+	/* delay: "Postmaster Warning: Delayed Mail", the headers */
+	if (rc == 0 && kind == QMGR_DSN_DELAY && !from_dbl
+	    && notify_class("delay")
+	    && postmaster_copy(m, kind, e, n, "delay_notice_recipient", 0,
+	    dbl) < 0)
+		log_warn("%s: postmaster copy of the delay warning not sent",
+		    m->id);
 	free(dbl);
 	return (rc);
 }

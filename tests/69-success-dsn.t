@@ -20,7 +20,9 @@
 #    double-bounce@$myorigin; a plain bounce is not copied. After a
 #    reload with "bounce": bounce_notice_recipient gets the headers of
 #    each bounce, and a postmaster copy that itself fails is discarded
-#    with "undeliverable postmaster notification discarded".
+#    with "undeliverable postmaster notification discarded"; with
+#    "delay", delay_notice_recipient gets "Postmaster Warning: Delayed
+#    Mail" with the headers.
 # Runs in about 11 s.
 # The instance receives on 127.0.0.1 from mynetworks (the seed's
 # smtpd_recipient_restrictions become permit_mynetworks so the test's
@@ -180,13 +182,16 @@ ok $? "the sender gets the bounce"
 instance_log_grep ": $qid: postmaster non-delivery notification" >/dev/null
 isnt $? 0 "no postmaster copy of a plain bounce without the bounce class"
 
-# --- notify_classes = resource, software, bounce (after a reload) ----------
-instance_conf "notify_classes=resource, software, bounce" \
+# --- notify_classes = resource, software, bounce, delay (after a reload) ---
+instance_conf "notify_classes=resource, software, bounce, delay" \
 	"bounce_notice_recipient=user2@example.com" \
-	"2bounce_notice_recipient=reject-pm@dsn.example"
+	"delay_notice_recipient=user2@example.com" \
+	"2bounce_notice_recipient=reject-pm@dsn.example" \
+	"delay_warning_time=1s" "minimal_backoff_time=1s" \
+	"maximal_backoff_time=1s" "queue_run_delay=1s"
 n=$(instance_log_count 'reload -- version')
 "$POSTERN_BIN/postern" -c "$E" reload >/dev/null 2>&1
-ok $? "postern reload with notify_classes = resource, software, bounce"
+ok $? "postern reload with notify_classes = resource, software, bounce, delay"
 wait_for "[ \$(instance_log_count 'reload -- version') -gt $n ]" 30
 out=$(send user1@example.com '<reject3@dsn.example>' 'copied bounce')
 qid=$(printf '%s\n' "$out" | sed -n 's/.*Ok: queued as \([0-9A-Z]*\).*/\1/p')
@@ -204,6 +209,20 @@ ok $? "bounce: the sender still gets the bounce"
 out=$(send '' '<reject4@dsn.example>' 'copy bounces too')
 wait_for "instance_log_grep 'undeliverable postmaster notification discarded'" 60
 ok $? "a postmaster copy that bounces (reject-pm@dsn.example) is discarded with Postfix's warning, not bounced again"
+
+out=$(send user1@example.com '<defer1@dsn.example>' 'delayed one')
+qid=$(printf '%s\n' "$out" | sed -n 's/.*Ok: queued as \([0-9A-Z]*\).*/\1/p')
+wait_for "[ -n \"\$(grep -l 'Subject: Postmaster Warning: Delayed Mail' '$PMBOX'/* 2>/dev/null)\" ]" 60
+ok $? "delay: delay_notice_recipient gets a copy of the delay warning" || diag "$(tail -20 "$INSTANCE_LOG")"
+pm=$(cat $(grep -l 'Subject: Postmaster Warning: Delayed Mail' "$PMBOX"/* 2>/dev/null) /dev/null)
+like "$pm" $'\nFinal-Recipient: rfc822; defer1@dsn.example\nAction: delayed\nStatus: 4.2.2\n' \
+	"delay: the delayed recipient, Action: delayed, Status: 4.2.2"
+like "$pm" $'\nContent-Description: Undelivered Message Headers\n' "delay: the headers only"
+unlike "$pm" 'secret body' "delay: ... no body"
+instance_log_grep ": $qid: postmaster delay notification: " >/dev/null
+ok $? "maillog: $qid: postmaster delay notification: ID"
+wait_for "[ -n \"\$(grep -l 'Subject: Delayed Mail (still being retried)' '$MBOX'/* 2>/dev/null)\" ]" 30
+ok $? "delay: the sender still gets the delay warning"
 
 sanitizer_ok "$(cat "$DIR/master.out")" "no sanitizer reports from any process"
 instance_stop
