@@ -9,7 +9,8 @@
 # nothing is written outside build/. debian/rules calls "make all" and
 # "make install PREFIX=/usr DESTDIR=debian/postern" (mk/install.mk) in
 # the copy. The packaging tools are in tools/deps.txt (group test).
-# DEB_FROM=index copies the index instead (committed plus staged
+# Without git (a tarball, or a machine that has none) the whole tree
+# but build/ is copied. DEB_FROM=index copies the index instead (committed plus staged
 # content: what the next commit holds), leaving half-done edits of the
 # working tree out.
 
@@ -26,9 +27,12 @@ deb:
 ifeq ($(DEB_FROM),index)
 	git checkout-index -a --prefix=$(DEB_DIR)/src/
 else
-	git ls-files -z --cached --others --exclude-standard | \
-		tar --null -T - --ignore-failed-read -cf - | \
-		tar -C $(DEB_DIR)/src -xf -
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+		git ls-files -z --cached --others --exclude-standard | \
+		tar --null -T - --ignore-failed-read -cf - ; \
+	else \
+		tar --exclude=./build --exclude=./.git -cf - . ; \
+	fi | tar -C $(DEB_DIR)/src -xf -
 endif
 	cd $(DEB_DIR)/src && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
 		dpkg-buildpackage -us -uc -b -J2 > ../build.log 2>&1 || \
