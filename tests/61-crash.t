@@ -56,25 +56,8 @@ cleanup() {
 trap cleanup EXIT
 note "directory $DIR"
 
-instance_create "$DIR/i" "$PORT" $((BASE + 1)) || bail_out "instance_create"
+instance_ab "$DIR/i" "$PORT" $((BASE + 1)) || bail_out "instance did not start"
 E=$INSTANCE_CONF
-printf 'a@example.org 1\nb@example.org 1\n' >"$E/vmailbox"
-printf '127.0.0.1 permit\n' >"$E/postscreen_access.cidr"
-VUID=$(id -u vmail 2>/dev/null || id -u)
-VGID=$(id -g vmail 2>/dev/null || id -g)
-chown "$VUID:$VGID" "$INSTANCE_MAIL"
-instance_conf \
-	"mynetworks=127.0.0.0/8" \
-	"alias_maps=" "alias_database=" "canonical_maps=" \
-	"sender_canonical_maps=" \
-	"postscreen_access_list=permit_mynetworks, cidr:$E/postscreen_access.cidr" \
-	"virtual_mailbox_domains=example.org" \
-	"virtual_mailbox_maps=texthash:$E/vmailbox" \
-	"virtual_alias_maps=" \
-	"virtual_uid_maps=static:$VUID" "virtual_gid_maps=static:$VGID" \
-	"minimal_backoff_time=1s" "maximal_backoff_time=2s" \
-	"queue_run_delay=1s" || bail_out "postconf -e"
-instance_start || bail_out "instance did not start"
 
 now() { date +%s.%N; }
 

@@ -14,6 +14,10 @@
 #	instance_allow ERE...		log lines the test causes itself
 #	instance_problems		the offending lines so far
 #	instance_cleanup		for trap ... EXIT: stop if running
+#	instance_ab DIR PORT SUB	create and start the stream-and-kill
+#					tests' instance (61, 68): a@ and
+#					b@example.org Maildirs, 127.0.0.1
+#					past postscreen, 1-2 s backoff
 #	instance_children		PIDs of master's children
 #	instance_log_grep PATTERN	grep -E in the instance's maillog
 #	instance_log_count PATTERN	number of matching log lines
@@ -320,6 +324,30 @@ instance_check() {
 	if [ -n "${POSTERN_SAN_DIR:-}" ] && [ -d "$POSTERN_SAN_DIR" ]; then
 		printf '%s\n' "$probs" >> "$POSTERN_SAN_DIR/instance.problems"
 	fi
+}
+
+# instance_ab - the instance of the tests that stream mail and kill
+instance_ab() {
+	local vuid vgid e
+	instance_create "$1" "$2" "$3" || return 1
+	e=$INSTANCE_CONF
+	printf 'a@example.org 1\nb@example.org 1\n' >"$e/vmailbox"
+	printf '127.0.0.1 permit\n' >"$e/postscreen_access.cidr"
+	vuid=$(id -u vmail 2>/dev/null || id -u)
+	vgid=$(id -g vmail 2>/dev/null || id -g)
+	chown "$vuid:$vgid" "$INSTANCE_MAIL"
+	instance_conf \
+		"mynetworks=127.0.0.0/8" \
+		"alias_maps=" "alias_database=" "canonical_maps=" \
+		"sender_canonical_maps=" \
+		"postscreen_access_list=permit_mynetworks, cidr:$e/postscreen_access.cidr" \
+		"virtual_mailbox_domains=example.org" \
+		"virtual_mailbox_maps=texthash:$e/vmailbox" \
+		"virtual_alias_maps=" \
+		"virtual_uid_maps=static:$vuid" "virtual_gid_maps=static:$vgid" \
+		"minimal_backoff_time=1s" "maximal_backoff_time=2s" \
+		"queue_run_delay=1s" || return 1
+	instance_start
 }
 
 # instance_cleanup - for trap EXIT: stop whatever is still running
