@@ -18,7 +18,6 @@ About 2 s.
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 'lib'))
 import ptap  # noqa: E402
-from ptap import ok, dec  # noqa: E402
+from ptap import ok  # noqa: E402
 from need import need_root  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
@@ -34,27 +33,7 @@ G = 5123
 
 
 def request(sock_path, qid):
-    req = ('version=1\nqueue_name=active\nqueue_id=%s\ntransport=virtual\n'
-           'nexthop=example.com\nsender=s@example.org\nrcpt_count=1\n'
-           'rcpt.0.addr=user1@example.com\nrcpt.0.index=0\n'
-           'rcpt.0.orig=user1@example.com\nrcpt.0.notify=0\n\n' % qid)
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(30)
-    s.connect(sock_path)
-    s.sendall(req.encode())
-    data = b''
-    while not data.endswith(b'\n\n'):
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    s.close()
-    ans = {}
-    for line in data.decode('latin-1').split('\n'):
-        if '=' in line:
-            k, v = line.split('=', 1)
-            ans[k] = dec(v)
-    return ans
+    return ptap.agent_request(sock_path, qid, [('user1@example.com', 0)])
 
 
 def groups_of(pid):

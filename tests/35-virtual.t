@@ -21,7 +21,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 'lib'))
 import ptap  # noqa: E402
-from ptap import ok, enc, dec  # noqa: E402
+from ptap import ok  # noqa: E402
 from need import need_root  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
@@ -30,31 +30,7 @@ PROCS = []
 
 def request(sock_path, qid, rcpts, sender='s@example.org', queue='active'):
     """rcpts: list of (addr, index). Returns the answer as a dict."""
-    lines = ['version=1', 'queue_name=' + queue, 'queue_id=' + qid,
-             'transport=virtual', 'nexthop=example.com',
-             'sender=' + enc(sender), 'rcpt_count=%d' % len(rcpts)]
-    for i, (addr, idx) in enumerate(rcpts):
-        lines += ['rcpt.%d.addr=%s' % (i, enc(addr)),
-                  'rcpt.%d.index=%d' % (i, idx),
-                  'rcpt.%d.orig=%s' % (i, enc(addr)),
-                  'rcpt.%d.notify=0' % i]
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(30)
-    s.connect(sock_path)
-    s.sendall(('\n'.join(lines) + '\n\n').encode('latin-1'))
-    data = b''
-    while not data.endswith(b'\n\n'):
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    s.close()
-    ans = {}
-    for line in data.decode('latin-1').split('\n'):
-        if '=' in line:
-            k, v = line.split('=', 1)
-            ans[k] = dec(v)
-    return ans
+    return ptap.agent_request(sock_path, qid, rcpts, sender, queue)
 
 
 def start_virtual(cf, sock_path, log_path, extra=()):

@@ -26,6 +26,10 @@ lib/deliver_log.h's line, field order and Postfix's delay format (two
 significant digits, at most two decimals: 0, 0.05, 0.12, 1.2, 12), and
 there are at least least of them.
 
+agent_request(sock_path, qid, rcpts, ...) sends one lib/deliver.h request
+(rcpts: a list of (address, index)) to a delivery agent on a unix socket
+and returns its answer as a dict of decoded attributes.
+
 enc()/dec() are lib/attr.h's value encoding (%25 %0D %0A %00), read()
 returns a file's text or "" when it cannot be read.
 """
@@ -146,3 +150,35 @@ def queue_dirs(q):
     for d in QUEUE_DIRS:
         os.makedirs(os.path.join(q, d))
     return q
+
+
+def agent_request(sock_path, qid, rcpts, sender='s@example.org',
+                  queue='active', transport='virtual',
+                  nexthop='example.com', timeout=30):
+    """One lib/deliver.h request; the agent's answer as a dict."""
+    import socket
+    lines = ['version=1', 'queue_name=' + queue, 'queue_id=' + qid,
+             'transport=' + transport, 'nexthop=' + nexthop,
+             'sender=' + enc(sender), 'rcpt_count=%d' % len(rcpts)]
+    for i, (addr, idx) in enumerate(rcpts):
+        lines += ['rcpt.%d.addr=%s' % (i, enc(addr)),
+                  'rcpt.%d.index=%d' % (i, idx),
+                  'rcpt.%d.orig=%s' % (i, enc(addr)),
+                  'rcpt.%d.notify=0' % i]
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(sock_path)
+    s.sendall(('\n'.join(lines) + '\n\n').encode('latin-1'))
+    data = b''
+    while not data.endswith(b'\n\n'):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    ans = {}
+    for line in data.decode('latin-1').split('\n'):
+        if '=' in line:
+            k, v = line.split('=', 1)
+            ans[k] = dec(v)
+    return ans
