@@ -129,7 +129,10 @@ f=$(find "$INSTANCE_MAIL/example.org/john/new" -type f | head -1)
 $PY - "$f" "$DIR/exact.eml" <<'PYEOF'
 import sys
 got = open(sys.argv[1], "rb").read()
-want = open(sys.argv[2], "rb").read().replace(b"\r\n", b"\n")
+# A stray CR (the ".\r " line) becomes a space at receipt, as with
+# Postfix 3.9's cleanup_replace_stray_cr_lf (issue 12 item 5).
+want = open(sys.argv[2], "rb").read().replace(b"\r\n", b"\n").replace(
+    b"\r", b" ")
 if not got.endswith(want):
     print("# Maildir file does not end with the sent message", file=sys.stderr)
     sys.exit(1)
