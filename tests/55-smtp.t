@@ -32,7 +32,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 'lib'))
 import ptap  # noqa: E402
-from ptap import ok, enc, dec, read  # noqa: E402
+from ptap import ok, read  # noqa: E402
 
 from aiosmtpd.controller import Controller, UnixSocketController
 from aiosmtpd.lmtp import LMTP
@@ -53,31 +53,9 @@ def request(sock_path, qid, rcpts, nexthop, sender='s@example.org',
 
 
 def request1(sock_path, qid, rcpts, nexthop, sender, notify):
-    lines = ['version=1', 'queue_name=active', 'queue_id=' + qid,
-             'transport=relay', 'nexthop=' + nexthop,
-             'sender=' + enc(sender), 'rcpt_count=%d' % len(rcpts)]
-    for i, (addr, idx) in enumerate(rcpts):
-        lines += ['rcpt.%d.addr=%s' % (i, enc(addr)),
-                  'rcpt.%d.index=%d' % (i, idx),
-                  'rcpt.%d.orig=%s' % (i, enc(addr)),
-                  'rcpt.%d.notify=%d' % (i, notify)]
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(60)
-    s.connect(sock_path)
-    s.sendall(('\n'.join(lines) + '\n\n').encode('latin-1'))
-    data = b''
-    while not data.endswith(b'\n\n'):
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    s.close()
-    ans = {}
-    for line in data.decode('latin-1').split('\n'):
-        if '=' in line:
-            k, v = line.split('=', 1)
-            ans[k] = dec(v)
-    return ans
+    return ptap.agent_request(sock_path, qid, rcpts, sender,
+                              transport='relay', nexthop=nexthop,
+                              timeout=60, notify=notify)
 
 
 class Handler:

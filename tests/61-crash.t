@@ -274,25 +274,12 @@ wait_for "[ \$(count a) -ge $acked ] && [ \$(count b) -ge $acked ] && \
 ok $? "queue drained after the killing stopped"
 
 $PY - "$INSTANCE_MAIL/example.org" "$DIR/outcomes" >"$DIR/verdict" <<'PYEOF'
-import os, re, sys
+import os, sys
+sys.path.insert(0, os.path.join(os.environ['POSTERN_TOP'], 'tests', 'lib'))
+from crash_verdict import maildirs, classes, check
 base, outfile = sys.argv[1], sys.argv[2]
-seen = {'a': {}, 'b': {}}
-for r in seen:
-    d = os.path.join(base, r, 'new')
-    for name in os.listdir(d) if os.path.isdir(d) else []:
-        with open(os.path.join(d, name), 'rb') as f:
-            m = re.search(rb'^Message-ID: <crash\.(\w+)@61>', f.read(),
-                          re.M | re.I)
-        k = m.group(1).decode() if m else '(none:%s)' % name
-        seen[r][k] = seen[r].get(k, 0) + 1
-cls = {}
-for l in open(outfile):
-    f = l.split()
-    cls[f[0]] = 'acked' if f[3] == 'acked' else \
-        'lost-after-dot' if f[3] == 'lost' and f[4] == 'dot' else 'not-sent'
-def check(name, bad):
-    print('%s %s%s' % ('ok' if not bad else 'not', name,
-                       '' if not bad else ': ' + ' '.join(sorted(bad)[:10])))
+seen = maildirs(base)
+cls = classes(outfile)
 for r in 'ab':
     acked = [k for k, c in cls.items() if c == 'acked']
     check('%s: every acknowledged message exactly once (%d)' % (r, len(acked)),

@@ -90,30 +90,17 @@ ok $? "the test killed processes ($kills)"
 ok $? "mail kept flowing under the kills ($acked of $N acknowledged)"
 
 $PY - "$INSTANCE_MAIL/example.org" "$DIR/outcomes" >"$DIR/verdict" <<'PYEOF'
-import os, re, sys
+import os, sys
+sys.path.insert(0, os.path.join(os.environ['POSTERN_TOP'], 'tests', 'lib'))
+from crash_verdict import maildirs, classes, check
 base, outfile = sys.argv[1], sys.argv[2]
-seen = {'a': {}, 'b': {}}
-for r in seen:
-    d = os.path.join(base, r, 'new')
-    for name in os.listdir(d) if os.path.isdir(d) else []:
-        with open(os.path.join(d, name), 'rb') as f:
-            m = re.search(rb'^Message-ID: <crash\.(\w+)@61>', f.read(),
-                          re.M | re.I)
-        k = m.group(1).decode() if m else '(none:%s)' % name
-        seen[r][k] = seen[r].get(k, 0) + 1
-cls = {}
-for l in open(outfile):
-    f = l.split()
-    cls[f[0]] = 'acked' if f[3] == 'acked' else \
-        'lost-after-dot' if f[3] == 'lost' and f[4] == 'dot' else 'not-sent'
+seen = maildirs(base)
+cls = classes(outfile)
 acked = [k for k, c in cls.items() if c == 'acked']
 lost = sorted(set(k for r in 'ab' for k in acked if seen[r].get(k, 0) == 0))
 dup = sorted(set(k for r in 'ab' for k, n in seen[r].items() if n > 1))
 print('figures acked=%d lost=%d duplicated=%d' % (len(acked), len(lost),
                                                    len(dup)))
-def check(name, bad):
-    print('%s %s%s' % ('ok' if not bad else 'not', name,
-                       '' if not bad else ': ' + ' '.join(sorted(bad)[:10])))
 check('0 lost: every acknowledged message is in a/ and b/ (%d)'
       % len(acked), lost)
 check('0 duplicated: no message is in a Maildir twice', dup)

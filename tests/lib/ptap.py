@@ -154,7 +154,7 @@ def queue_dirs(q):
 
 def agent_request(sock_path, qid, rcpts, sender='s@example.org',
                   queue='active', transport='virtual',
-                  nexthop='example.com', timeout=30):
+                  nexthop='example.com', timeout=30, notify=0):
     """One lib/deliver.h request; the agent's answer as a dict."""
     import socket
     lines = ['version=1', 'queue_name=' + queue, 'queue_id=' + qid,
@@ -164,7 +164,7 @@ def agent_request(sock_path, qid, rcpts, sender='s@example.org',
         lines += ['rcpt.%d.addr=%s' % (i, enc(addr)),
                   'rcpt.%d.index=%d' % (i, idx),
                   'rcpt.%d.orig=%s' % (i, enc(addr)),
-                  'rcpt.%d.notify=0' % i]
+                  'rcpt.%d.notify=%d' % (i, notify)]
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)
     s.connect(sock_path)
