@@ -239,7 +239,6 @@ anvil_table_free(struct anvil_table *t)
 	if (t == NULL)
 		return;
 	for (i = 0; i < ANVIL_BUCKETS; i++) {
-		t->max_count.value = 0;
 		while (t->bucket[i]) {
 			struct anvil_entry *e = t->bucket[i];
 

@@ -28,6 +28,7 @@
  *	char	*conf_normalize(const char *text);
  *	int	conf_macro_check(const char *text, char *err, size_t errlen);
  *	struct strv *conf_mynetworks(void);
+ *	struct strv *conf_netlist(const char *name);
  *	void	conf_logical_lines(const char *path, const char *text,
  *	    size_t len, conf_line_fn *fn, void *ctx);
  *	char	*conf_read_file(const char *path, size_t *len, char *err,
@@ -100,6 +101,10 @@
  *	(a.b.c.d/32, [v6]/128) plus 127.0.0.0/8 and [::1]/128; "subnet":
  *	the networks of its interfaces; "class": the classful IPv4 network
  *	(IPv6 as subnet). Elements may be CIDRs, [v6]/len, or type:table.
+ *	conf_netlist() is a list parameter whose default is $mynetworks
+ *	(smtpd_client_event_limit_exceptions, ..._bare_newline_exclusions):
+ *	conf_mynetworks() when it is unset or exactly "$mynetworks", else
+ *	its own list.
  *
  *	conf_logical_lines() splits a file image the way Postfix's
  *	readlline() does (main.cf, master.cf, map files): it calls
@@ -158,6 +163,7 @@ struct strv *conf_refs(const char *, int);
 char	*conf_normalize(const char *);
 int	 conf_macro_check(const char *, char *, size_t);
 struct strv *conf_mynetworks(void);
+struct strv *conf_netlist(const char *);
 void	 conf_logical_lines(const char *, const char *, size_t,
 	    conf_line_fn *, void *);
 char	*conf_read_file(const char *, size_t *, char *, size_t);

@@ -787,3 +787,15 @@ conf_mynetworks(void)
 {
 	return (conf_list("mynetworks"));
 }
+
+/* conf_netlist - a network list parameter whose default is $mynetworks */
+struct strv *
+conf_netlist(const char *name)
+{
+	const char *raw = conf_raw(name);
+
+	if (raw == NULL || strcmp(raw, "$mynetworks") == 0
+	    || strcmp(raw, "${mynetworks}") == 0)
+		return (conf_mynetworks());
+	return (conf_list(name));
+}

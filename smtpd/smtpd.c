@@ -96,16 +96,10 @@ static const struct conf_table smtpd_table[] = {
 static struct strv *
 smtpd_exclusions(void)
 {
-	const char *raw = conf_raw("smtpd_forbid_bare_newline_exclusions");
 	struct strv *v, *out = strv_new();
 	size_t	 i;
 
-	/* The default "$mynetworks" means the computed list. */
-	if (raw == NULL || strcmp(raw, "$mynetworks") == 0
-	    || strcmp(raw, "${mynetworks}") == 0)
-		v = conf_mynetworks();
-	else
-		v = conf_list("smtpd_forbid_bare_newline_exclusions");
+	v = conf_netlist("smtpd_forbid_bare_newline_exclusions");
 	for (i = 0; v && i < v->argc; i++) {
 		if (strchr(v->argv[i], ':') && v->argv[i][0] != '['
 		    && strchr(v->argv[i], '/') == NULL

@@ -83,13 +83,11 @@ anvil_exception_list(void)
 	const char *raw = conf_raw(name);
 	const char *legacy = conf_raw("smtpd_client_connection_limit_exceptions");
 
-	/* The default is $mynetworks unless the old name is set. */
-	if (raw == NULL || strcmp(raw, "$mynetworks") == 0
-	    || strcmp(raw, "${mynetworks}") == 0
-	    || (strstr(raw, "smtpd_client_connection_limit_exceptions")
-	    && (legacy == NULL || *legacy == 0)))
+	/* Its default names the old parameter; unset, that is $mynetworks. */
+	if (raw && strstr(raw, "smtpd_client_connection_limit_exceptions")
+	    && (legacy == NULL || *legacy == 0))
 		return (conf_mynetworks());
-	return (conf_list(name));
+	return (conf_netlist(name));
 }
 
 /* smtpd_anvil_init - the limits, once at start */
