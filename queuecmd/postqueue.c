@@ -3,6 +3,7 @@
  *	postqueue - Postfix-compatible queue listing and flush (and mailq)
  * SYNOPSIS
  *	postqueue [-c confdir] -p
+ *	postqueue [-c confdir] -j
  *	postqueue [-c confdir] -f
  *	postqueue [-c confdir] -i queue_id
  *	mailq [-c confdir]
@@ -13,6 +14,14 @@
  *	then its pending recipients; recipients with a deferral reason in
  *	defer/<id> are listed under "(reason)". The last line is "-- N
  *	Kbytes in M Requests." or "Mail queue is empty".
+ *
+ *	-j lists the same messages as JSON, one object per line, in
+ *	Postfix's postqueue -j format: queue_name, queue_id, arrival_time,
+ *	message_size, forced_expire, sender, and recipients, each with
+ *	address and, when one was logged, delay_reason. postern adds
+ *	next_retry_time to a deferred message's recipients (the deferred
+ *	file's mtime, which qmgr sets to the next retry). Strings are
+ *	JSON-escaped; bytes that are not valid UTF-8 become U+FFFD.
  *
  *	-f asks qmgr to retry every deferred message now ("F" on
  *	public/qmgr); -i id asks for one message ("I<id>").
@@ -132,9 +141,107 @@ show_message(const char *dir, char mark, const char *id)
 	return ((long)i);
 }
 
-/* list_queue - postqueue -p */
+/* utf8_len - length of the valid UTF-8 sequence at s, or 0 */
 static int
-list_queue(void)
+utf8_len(const unsigned char *s)
+{
+	int	 n, i;
+	unsigned int cp;
+
+	if (s[0] < 0xc2 || s[0] > 0xf4)
+		return (0);
+	n = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : 2;
+	cp = s[0] & (0x3f >> (n - 1));
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return (0);
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
+	    || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return (0);
+	return (n);
+}
+
+/* put_json - a JSON string */
+static void
+put_json(const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	int	 n;
+
+	putchar('"');
+	while (*s) {
+		if (*s == '"' || *s == '\\') {
+			printf("\\%c", *s++);
+		} else if (*s < 0x20 || *s == 0x7f) {
+			printf("\\u%04x", *s++);
+		} else if (*s < 0x80) {
+			putchar(*s++);
+		} else if ((n = utf8_len(s)) > 0) {
+			fwrite(s, 1, (size_t)n, stdout);
+			s += n;
+		} else {
+			fputs("\\ufffd", stdout);
+			s++;
+		}
+	}
+	putchar('"');
+}
+
+/* show_json - one message as a postqueue -j line; its size or -1 */
+static long
+show_json(const char *dir, const char *id)
+{
+	char	*path = queue_path(queue_cmd_dir(), dir, id), err[256];
+	struct queue_file *qf = queue_file_open(path, 0, err, sizeof(err));
+	struct queue_log_entry *log;
+	struct stat st;
+	const char *r;
+	size_t	 nlog, i;
+	long	 retry = -1, size;
+	int	 first = 1;
+
+	if (qf != NULL && strcmp(dir, "deferred") == 0
+	    && fstat(qf->fd, &st) == 0)
+		retry = (long)st.st_mtime;
+	free(path);
+	if (qf == NULL)		/* gone meanwhile, or corrupt: not listed */
+		return (-1);
+	printf("{\"queue_name\": ");
+	put_json(dir);
+	printf(", \"queue_id\": ");
+	put_json(qf->id);
+	printf(", \"arrival_time\": %ld, \"message_size\": %lld, "
+	    "\"forced_expire\": false, \"sender\": ", qf->arrival,
+	    (long long)qf->msg_len);
+	put_json(qf->sender);
+	printf(", \"recipients\": [");
+	log = queue_log_read(queue_cmd_dir(), "defer", qf->id, &nlog);
+	for (i = 0; i < qf->nrcpts; i++) {
+		if (qf->rcpts[i].done)
+			continue;
+		printf("%s{\"address\": ", first ? "" : ", ");
+		first = 0;
+		put_json(qf->rcpts[i].addr);
+		if ((r = reason_of(log, nlog, i)) != NULL) {
+			printf(", \"delay_reason\": ");
+			put_json(r);
+		}
+		if (retry >= 0)
+			printf(", \"next_retry_time\": %ld", retry);
+		printf("}");
+	}
+	printf("]}\n");
+	queue_log_free(log, nlog);
+	size = (long)qf->msg_len;
+	queue_file_close(qf);
+	return (size);
+}
+
+/* list_queue - postqueue -p (json 0) or -j (json 1) */
+static int
+list_queue(int json)
 {
 	struct strv *ids;
 	long	 total = 0, size;
@@ -149,7 +256,9 @@ list_queue(void)
 			    queue_cmd_dir(), queues[q].dir, strerror(errno));
 			return (errno == EACCES ? EX_NOPERM : EX_OSERR);
 		}
-		for (i = 0; i < ids->argc; i++) {
+		for (i = 0; json && i < ids->argc; i++)
+			(void)show_json(queues[q].dir, ids->argv[i]);
+		for (i = 0; !json && i < ids->argc; i++) {
 			if (count == 0 && total == 0)
 				printf("%-17s %8s %-19s %s\n",
 				    "----Queue ID-----", "--Size--",
@@ -163,6 +272,8 @@ list_queue(void)
 		}
 		strv_free(ids);
 	}
+	if (json)
+		return (fflush(stdout) == 0 ? EX_OK : EX_IOERR);
 	if (count == 0)
 		printf("Mail queue is empty\n");
 	else
@@ -175,7 +286,7 @@ list_queue(void)
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: postqueue [-c confdir] -p | -f | -i "
+	fprintf(stderr, "usage: postqueue [-c confdir] -p | -j | -f | -i "
 	    "queue_id\n");
 	exit(EX_USAGE);
 }
@@ -190,12 +301,13 @@ main(int argc, char **argv)
 	base = (base = strrchr(argv[0], '/')) ? base + 1 : argv[0];
 	if (strcmp(base, "mailq") == 0)
 		mode = 'p';
-	while ((c = getopt(argc, argv, "c:fi:pvs:")) != -1) {
+	while ((c = getopt(argc, argv, "c:fi:jpvs:")) != -1) {
 		switch (c) {
 		case 'c': confdir = optarg; break;
 		case 'f': mode = 'f'; break;
 		case 'i': mode = 'i'; id = optarg; break;
 		case 'p': mode = 'p'; break;
+		case 'j': mode = 'j'; break;
 		case 'v': log_verbose++; break;
 		case 's': mode = 'f'; break;	/* per site: flush all */
 		default: usage();
@@ -205,8 +317,8 @@ main(int argc, char **argv)
 		usage();
 	queue_cmd_init(strcmp(base, "mailq") == 0 ? "mailq" : "postqueue",
 	    confdir);
-	if (mode == 'p')
-		return (list_queue());
+	if (mode == 'p' || mode == 'j')
+		return (list_queue(mode == 'j'));
 	if (mode == 'i' && !queue_id_valid(id)) {
 		fprintf(stderr, "postqueue: fatal: invalid queue id: %s\n",
 		    log_safe(id));

@@ -8,6 +8,7 @@ exit codes), the wakeup bytes ("W", "F", "I<id>"), Postfix's mailq
 format (active '*', hold '!', deferral reasons), postsuper -d/-h/-H/-r
 with ids, ALL, "-" and queue names, and postsuper -s repairs.
 """
+import json
 import os
 import pwd
 import re
@@ -234,6 +235,42 @@ def main():
             ok(r2.stdout == r.stdout, 'mailq = postqueue -p', r2.stderr)
         r2 = run(['sendmail', '-C', cf, '-bp'])
         ok(r2.stdout == r.stdout, 'sendmail -bp = postqueue -p', r2.stderr)
+
+        # --- postqueue -j: JSON lines, the same messages as -p
+        os.utime(os.path.join(q, 'deferred', A), (1000, 2000000000))
+        rj = run(['postqueue'] + C + ['-j'])
+        try:
+            objs = [json.loads(l) for l in
+                    rj.stdout.decode('utf-8').splitlines()]
+        except ValueError as e:
+            objs = None
+            print('# not JSON: %s %r' % (e, rj.stdout))
+        ok(rj.returncode == 0 and objs is not None and
+           sorted(o['queue_id'] for o in objs) ==
+           sorted(l.split()[0].rstrip('*!') for l in lines[1:-2]
+                  if l and not l.startswith(' ') and not l.startswith('(')
+                  and not l.startswith('-- ')),
+           'postqueue -j: one JSON object per message -p lists',
+           rj.stdout)
+        byid = dict((o['queue_id'], o) for o in objs or [])
+        oa = byid.get(A, {})
+        ok(oa.get('queue_name') == 'deferred' and
+           oa.get('sender') == 'S@example.org' and
+           oa.get('recipients', [{}])[0].get('address') == 'a@example.com'
+           and oa['recipients'][0].get('delay_reason') == reason[1:-1]
+           and oa['recipients'][0].get('next_retry_time') == 2000000000,
+           'postqueue -j: deferred message: sender, recipient, '
+           'delay_reason, next_retry_time (the file mtime)', oa)
+        ok(byid.get(B, {}).get('queue_name') == 'active' and
+           isinstance(byid[B].get('arrival_time'), int) and
+           isinstance(byid[B].get('message_size'), int) and
+           byid[B].get('forced_expire') is False and
+           all('next_retry_time' not in x
+               for x in byid[B].get('recipients', [])),
+           "postqueue -j: Postfix's fields for an active message",
+           byid.get(B))
+        ok(any(o.get('sender') == '' for o in objs or []),
+           'postqueue -j: the null sender is ""', objs)
 
         # sendmail -bs: SMTP on stdin/stdout through smtpd -S
         r = run(['sendmail', '-C', cf, '-bs'], b'NOOP\r\nQUIT\r\n')
