@@ -506,6 +506,8 @@ const struct conf_param conf_params[] = {
 	{ "smtp_tls_mandatory_ciphers", "medium" },
 	{ "smtp_tls_loglevel", "0" },
 	{ "smtp_tls_policy_maps", "" },
+	/* postern's own: postern sandbox's capture mode (smtp_capture.c) */
+	{ "smtp_sandbox_capture_directory", "" },
 	{ "smtp_tls_note_starttls_offer", "no" },
 	{ "smtp_tls_verify_cert_match", "hostname" },
 	{ "smtp_tls_secure_cert_match", "nexthop, dot-nexthop" },
