@@ -143,6 +143,7 @@ const struct conf_param conf_params[] = {
 	{ "resolve_dequoted_address", "yes" },
 	{ "empty_address_recipient", "MAILER-DAEMON" },
 	{ "relay_domains", "" },
+	{ "permit_mx_backup_networks", "" },
 	{ "relayhost", "" },
 	{ "relay_transport", "relay" },
 	{ "relay_recipient_maps", "" },
@@ -357,6 +358,8 @@ const struct conf_param conf_params[] = {
 	{ "smtpd_tls_session_cache_timeout", "3600s" },
 	{ "smtpd_tls_ask_ccert", "no" },
 	{ "smtpd_tls_req_ccert", "no" },
+	{ "smtpd_tls_fingerprint_digest", "sha256" },
+	{ "relay_clientcerts", "" },
 	{ "smtpd_starttls_timeout", "${stress?{10}:{300}}s" },
 
 	/* TLS library (tls/), shared by client and server. */
