@@ -193,6 +193,7 @@ const struct conf_param conf_params[] = {
 	{ "message_strip_characters", "" },
 	{ "undisclosed_recipients_header", "" },
 	{ "receive_override_options", "" },
+	{ "content_filter", "" },
 
 	/* smtpd: session, limits, timeouts. */
 	{ "smtpd_banner", "$myhostname ESMTP $mail_name" },
