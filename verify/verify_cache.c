@@ -1,0 +1,281 @@
+/*
+ * NAME
+ *	verify_cache - the address verification cache (verify(8)'s map)
+ * SYNOPSIS
+ *	See verify_cache.h.
+ * DESCRIPTION
+ *	The decision rules are pure functions (verify_cache_test.c drives
+ *	them with a table); the store is an LMDB file written directly
+ *	(like postscreen_cache.c), or an in-memory list when
+ *	address_verify_map is empty.
+ * DIAGNOSTICS
+ *	See verify_cache.h.
+ * SEE ALSO
+ *	Postfix's verify(8), ADDRESS_VERIFICATION_README.
+ */
+#include <errno.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "str.h"
+#include "verify_cache.h"
+#include "xalloc.h"
+
+#define VERIFY_CACHE_MAPSIZE	(256UL * 1024 * 1024)
+#define VERIFY_RAW_MAX		(VERIFY_TEXT_MAX + 64)
+
+struct verify_cache {
+	MDB_env	*env;			/* NULL: memory only */
+	MDB_dbi	 dbi;
+	char	*path;
+	struct strv *keys, *vals;	/* memory only */
+};
+
+/* verify_entry_parse - "status:probed:updated:text" */
+int
+verify_entry_parse(const char *raw, struct verify_entry *e)
+{
+	long	 v[3];
+	char	*end;
+	const char *s = raw;
+	int	 i;
+
+	for (i = 0; i < 3; i++) {
+		if (*s < '0' || *s > '9')
+			return (-1);
+		errno = 0;
+		v[i] = strtol(s, &end, 10);
+		if (errno != 0 || *end != ':')
+			return (-1);
+		s = end + 1;
+	}
+	if (v[0] > VERIFY_STAT_TODO)
+		return (-1);
+	e->status = (int)v[0];
+	e->probed = v[1];
+	e->updated = v[2];
+	snprintf(e->text, sizeof(e->text), "%s", s);
+	return (0);
+}
+
+/* verify_entry_format - the stored form */
+void
+verify_entry_format(const struct verify_entry *e, char *out, size_t len)
+{
+	snprintf(out, len, "%d:%ld:%ld:%s", e->status, e->probed, e->updated,
+	    e->text);
+}
+
+/* verify_query_decide - Postfix's query rule; VERIFY_PROBE or 0 */
+int
+verify_query_decide(const struct verify_policy *p, int found,
+    struct verify_entry *e, long now)
+{
+	int	 refresh = 0, negative;
+
+	if (found && e->status == VERIFY_STAT_OK
+	    && e->updated + p->pos_expire < now)
+		found = 0;
+	if (found && (e->status == VERIFY_STAT_DEFER
+	    || e->status == VERIFY_STAT_BOUNCE)
+	    && e->updated + p->neg_expire < now)
+		found = 0;
+	if (!found) {
+		e->status = VERIFY_STAT_TODO;
+		e->probed = 0;
+		e->updated = 0;
+	}
+	if (e->status == VERIFY_STAT_TODO) {
+		snprintf(e->text, sizeof(e->text),
+		    "Address verification in progress");
+		refresh = 1;
+	}
+	else if (e->status == VERIFY_STAT_OK)
+		refresh = e->updated + p->pos_refresh < now;
+	else
+		refresh = !p->neg_cache || e->updated + p->neg_refresh < now;
+	if (!refresh)
+		return (0);
+	negative = e->status == VERIFY_STAT_BOUNCE
+	    || e->status == VERIFY_STAT_DEFER;
+	/* a probe is on its way (without the negative cache: every query) */
+	if (e->probed != 0 && e->probed + VERIFY_PROBE_TTL > now
+	    && !(negative && !p->neg_cache))
+		return (0);
+	e->probed = now;
+	return (VERIFY_PROBE);
+}
+
+/* verify_update_decide - does a probe's result replace the entry? */
+int
+verify_update_decide(int found, const struct verify_entry *old, int status)
+{
+	return (status == VERIFY_STAT_OK || !found
+	    || old->status != VERIFY_STAT_OK);
+}
+
+/* verify_cache_path - "btree:/x/verify_cache" -> "/x/verify_cache.lmdb" */
+char *
+verify_cache_path(const char *spec)
+{
+	const char *colon;
+
+	if (spec == NULL || spec[strspn(spec, " \t")] == '\0')
+		return (NULL);
+	if ((colon = strchr(spec, ':')) != NULL) {
+		if (strncmp(spec, "btree:", 6) != 0
+		    && strncmp(spec, "hash:", 5) != 0
+		    && strncmp(spec, "lmdb:", 5) != 0)
+			return (NULL);
+		spec = colon + 1;
+	}
+	if (*spec == '\0')
+		return (NULL);
+	return (xasprintf("%s.lmdb", spec));
+}
+
+/* verify_cache_open - the LMDB file read-write, or memory (path NULL) */
+struct verify_cache *
+verify_cache_open(const char *path, char *err, size_t errlen)
+{
+	struct verify_cache *c = xcalloc(1, sizeof(*c));
+	MDB_txn	*txn;
+	int	 rc;
+
+	if (path == NULL) {
+		c->keys = strv_new();
+		c->vals = strv_new();
+		return (c);
+	}
+	if ((rc = mdb_env_create(&c->env)) != 0
+	    || (rc = mdb_env_set_mapsize(c->env, VERIFY_CACHE_MAPSIZE)) != 0
+	    || (rc = mdb_env_open(c->env, path, MDB_NOSUBDIR | MDB_NOSYNC
+	    | MDB_NOMETASYNC | MDB_NOTLS, 0600)) != 0)
+		goto fail;
+	if ((rc = mdb_txn_begin(c->env, NULL, 0, &txn)) != 0)
+		goto fail;
+	if ((rc = mdb_dbi_open(txn, NULL, 0, &c->dbi)) != 0) {
+		mdb_txn_abort(txn);
+		goto fail;
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		goto fail;
+	c->path = xstrdup(path);
+	return (c);
+fail:
+	snprintf(err, errlen, "open %s: %s", path, mdb_strerror(rc));
+	if (c->env)
+		mdb_env_close(c->env);
+	free(c);
+	return (NULL);
+}
+
+/* verify_cache_close - close the file */
+void
+verify_cache_close(struct verify_cache *c)
+{
+	if (c == NULL)
+		return;
+	if (c->env)
+		mdb_env_close(c->env);
+	strv_free(c->keys);
+	strv_free(c->vals);
+	free(c->path);
+	free(c);
+}
+
+/* mem_find - index of addr in the memory cache, -1 if none */
+static long
+mem_find(const struct verify_cache *c, const char *addr)
+{
+	size_t	 i;
+
+	for (i = 0; i < c->keys->argc; i++)
+		if (strcmp(c->keys->argv[i], addr) == 0)
+			return ((long)i);
+	return (-1);
+}
+
+/* verify_cache_get - the entry of addr */
+int
+verify_cache_get(struct verify_cache *c, const char *addr,
+    struct verify_entry *e)
+{
+	MDB_txn	*txn;
+	MDB_val	 key, val;
+	char	 raw[VERIFY_RAW_MAX];
+	long	 i;
+	int	 rc;
+
+	if (c->env == NULL) {
+		if ((i = mem_find(c, addr)) < 0)
+			return (0);
+		return (verify_entry_parse(c->vals->argv[i], e) == 0);
+	}
+	if ((rc = mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn)) != 0) {
+		log_warn("%s: read %s: %s", c->path, addr, mdb_strerror(rc));
+		return (-1);
+	}
+	key.mv_data = (void *)addr;
+	key.mv_size = strlen(addr);
+	rc = mdb_get(txn, c->dbi, &key, &val);
+	if (rc == 0 && val.mv_size < sizeof(raw)) {
+		memcpy(raw, val.mv_data, val.mv_size);
+		raw[val.mv_size] = '\0';
+	}
+	mdb_txn_abort(txn);
+	if (rc == MDB_NOTFOUND)
+		return (0);
+	if (rc != 0) {
+		log_warn("%s: read %s: %s", c->path, addr, mdb_strerror(rc));
+		return (-1);
+	}
+	if (val.mv_size >= sizeof(raw) || verify_entry_parse(raw, e) < 0) {
+		log_warn("%s: malformed entry for %s; ignored", c->path, addr);
+		return (0);
+	}
+	return (1);
+}
+
+/* verify_cache_put - store the entry of addr */
+int
+verify_cache_put(struct verify_cache *c, const char *addr,
+    const struct verify_entry *e)
+{
+	MDB_txn	*txn;
+	MDB_val	 key, val;
+	char	 raw[VERIFY_RAW_MAX];
+	long	 i;
+	int	 rc;
+
+	verify_entry_format(e, raw, sizeof(raw));
+	if (c->env == NULL) {
+		if ((i = mem_find(c, addr)) >= 0) {
+			free(c->vals->argv[i]);
+			c->vals->argv[i] = xstrdup(raw);
+		} else {
+			strv_add(c->keys, addr);
+			strv_add(c->vals, raw);
+		}
+		return (0);
+	}
+	if ((rc = mdb_txn_begin(c->env, NULL, 0, &txn)) != 0)
+		goto fail;
+	key.mv_data = (void *)addr;
+	key.mv_size = strlen(addr);
+	val.mv_data = raw;
+	val.mv_size = strlen(raw);
+	if ((rc = mdb_put(txn, c->dbi, &key, &val, 0)) != 0) {
+		mdb_txn_abort(txn);
+		goto fail;
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		goto fail;
+	return (0);
+fail:
+	log_warn("%s: write %s: %s", c->path, addr, mdb_strerror(rc));
+	return (-1);
+}
