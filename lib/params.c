@@ -124,6 +124,13 @@ const struct conf_param conf_params[] = {
 	{ "soft_bounce", "no" },
 	{ "biff", "yes" },
 	{ "smtputf8_enable", "yes" },
+	/* SMTPUTF8 and REQUIRETLS (smtpd_ext.c, smtp_ext.c); Postfix 3.11
+	 * names. smtputf8_autodetect_classes: postern's message sources are
+	 * smtpd (always flagged by the client) and sendmail. */
+	{ "strict_smtputf8", "no" },
+	{ "smtputf8_autodetect_classes", "sendmail, verify" },
+	{ "requiretls_enable", "yes" },
+	{ "tls_required_enable", "yes" },
 	{ "enable_long_queue_ids", "no" },
 
 	/* master and the server skeleton. */
