@@ -58,14 +58,13 @@ static const char *check_folded[] = {
 	"cleanup", "pickup", "trivial-rewrite", "bounce", "defer", "trace",
 	"dnsblog", "tlsproxy", "tlsmgr", "proxymap", "scache",
 	"showq", "flush", "error", "retry", "discard",
-	"verify",		/* address verification: smtpd + qmgr */
 	NULL
 };
 
 /* Programs postern has. */
 static const char *check_programs[] = {
 	"smtpd", "postscreen", "qmgr", "smtp", "lmtp", "virtual", "anvil",
-	NULL
+	"verify", NULL
 };
 
 /* Per-service parameter suffixes Postfix accepts for any service. */

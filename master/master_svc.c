@@ -66,7 +66,6 @@ static const struct {
 	{"error", "qmgr"},
 	{"retry", "qmgr"},
 	{"discard", "qmgr"},
-	{"verify", "qmgr (address verification)"},
 	{"oqmgr", "qmgr"},
 	{"postlogd", "logging (maillog_file)"},
 };
@@ -74,7 +73,7 @@ static const struct {
 /* the programs postern builds that master can run */
 static const char *master_own[] = {
 	"smtpd", "postscreen", "qmgr", "virtual", "smtp", "lmtp", "anvil",
-	NULL
+	"verify", NULL
 };
 
 static struct strv *master_logged;
