@@ -6,7 +6,7 @@ smtpd_SRCS := smtpd/smtpd.c smtpd/smtpd_session.c \
 	smtpd/smtpd_session_reset.c smtpd/smtpd_cmd.c \
 	smtpd/smtpd_data.c smtpd/smtpd_queue.c smtpd/smtpd_tls.c \
 	smtpd/smtpd_auth.c smtpd/smtpd_check.c smtpd/smtpd_dns.c \
-	smtpd/smtpd_anvil.c smtpd/smtpd_policy.c
+	smtpd/smtpd_anvil.c smtpd/smtpd_policy.c smtpd/smtpd_bdat.c
 ifneq ($(and $(wildcard smtpd/smtpd_check.c),$(wildcard cleanup/cleanup.c)),)
 PROGRAMS += smtpd
 endif
@@ -25,7 +25,13 @@ smtpd-check_SRCS := smtpd/smtpd_check_driver.c smtpd/smtpd_check.c \
 
 UNIT_TESTS += smtpd_cmd_test
 smtpd_cmd_test_SRCS := smtpd/smtpd_cmd_test.c smtpd/smtpd_cmd.c \
-	smtpd/smtpd_session_reset.c smtpd/smtpd_data.c smtpd/smtpd_anvil.c
+	smtpd/smtpd_session_reset.c smtpd/smtpd_data.c smtpd/smtpd_anvil.c \
+	smtpd/smtpd_bdat.c
+
+# BDAT (smtpd_bdat.c): smtpd_cmd_test's modules (deferred: all of them)
+UNIT_TESTS += smtpd_bdat_test
+smtpd_bdat_test_SRCS = smtpd/smtpd_bdat_test.c \
+	$(filter-out smtpd/smtpd_cmd_test.c,$(smtpd_cmd_test_SRCS))
 
 # SASL (AUTH): the state machine, password schemes, Dovecot client.
 smtpd_SRCS += smtpd/smtpd_sasl.c smtpd/smtpd_sasl_pw.c \

@@ -8,6 +8,7 @@
  *	smtpd_session.c	the session state machine on libevent
  *	smtpd_cmd.c	command parsing, check_<cmd>() and do_<cmd>()
  *	smtpd_data.c	the DATA stream reader
+ *	smtpd_bdat.c	BDAT (RFC 3030 CHUNKING): commands and chunk reader
  *	smtpd_queue.c	cleanup on a worker, group commit, qmgr wake-up
  *	smtpd_tls.c	the STARTTLS context and OpenSSL filter
  *	smtpd_auth.c	the AUTH command over smtpd_sasl.c
@@ -86,13 +87,32 @@ struct smtpd_data {
 					 * drains it every SMTPD_DATA_CHUNK */
 	void	*queue;			/* the queue file being written */
 	void	 (*drop)(void *);	/* smtpd_data_free: abandon it */
+	/* BDAT (smtpd_bdat.c); bdat 0: a DATA reader */
+	int	 bdat;			/* SMTPD_BDAT_* */
+	int	 bdat_last;		/* the chunk is BDAT n LAST */
+	int	 bdat_skip;		/* discard the chunk, then bdat_reply */
+	int	 bdat_cr;		/* a CR ended the previous octets */
+	int	 bdat_bol;		/* d->msg is at a line start */
+	unsigned long long bdat_chunk;	/* octets the command announced */
+	unsigned long long bdat_left;	/* octets of the chunk to come */
+	char	*bdat_reply;		/* the reply after a skipped chunk */
 };
+
+#define SMTPD_BDAT_NONE		0
+#define SMTPD_BDAT_CHECK	1	/* first BDAT: the DATA check runs */
+#define SMTPD_BDAT_OK		2	/* accepting chunks */
+#define SMTPD_BDAT_ERROR	3	/* skipping chunks until LAST/RSET */
 
 #define SMTPD_DATA_CHUNK	16384	/* bytes per write to the queue */
 
 void	 smtpd_data_init(struct smtpd_data *, size_t, int);
 size_t	 smtpd_data_feed(struct smtpd_data *, const char *, size_t);
 void	 smtpd_data_free(struct smtpd_data *);
+
+/* BDAT (smtpd_bdat.c) */
+void	 smtpd_bdat_cmd(struct smtpd_session *, char *);
+size_t	 smtpd_bdat_feed(struct smtpd_data *, const char *, size_t);
+int	 smtpd_bdat_end(struct smtpd_session *);
 
 /* Commands (smtpd_cmd.c) */
 enum smtpd_verb {
@@ -109,6 +129,7 @@ enum smtpd_verb {
 	SMTPD_VERB_ETRN,
 	SMTPD_VERB_STARTTLS,
 	SMTPD_VERB_AUTH,
+	SMTPD_VERB_BDAT,
 	SMTPD_VERB_UNKNOWN,		/* the catch-all; keep last */
 	SMTPD_VERB_COUNT
 };
@@ -128,6 +149,7 @@ int	 smtpd_xtext_decode(const char *, char **);
 #define SMTPD_ST_CMD		1	/* reading commands */
 #define SMTPD_ST_DATA		2	/* reading the message */
 #define SMTPD_ST_CLOSING	3	/* flushing, then free */
+#define SMTPD_ST_BDAT		4	/* reading a BDAT chunk */
 
 struct smtpd_rcpt {
 	char	*addr;

@@ -84,6 +84,7 @@ static const struct smtpd_cmd {
 	{"ETRN", SMTPD_VERB_ETRN, cmd_etrn, CMD_JUNK | CMD_LAST},
 	{"STARTTLS", SMTPD_VERB_STARTTLS, cmd_starttls, CMD_LAST},
 	{"AUTH", SMTPD_VERB_AUTH, cmd_auth, CMD_LAST},
+	{"BDAT", SMTPD_VERB_BDAT, smtpd_bdat_cmd, 0},	/* smtpd_bdat.c */
 	{"unknown", SMTPD_VERB_UNKNOWN, cmd_unknown, 0},	/* catch-all */
 };
 
@@ -186,7 +187,7 @@ smtpd_cmd_dispatch(struct smtpd_session *s, char *line, size_t len)
 static void
 helo_reply(struct smtpd_session *s)
 {
-	const char *lines[12];
+	const char *lines[16];
 	const char *mechs;
 	char	 size[40], auth[80], auth_eq[80];
 	size_t	 n = 0;
@@ -217,6 +218,7 @@ helo_reply(struct smtpd_session *s)
 	lines[n++] = "ENHANCEDSTATUSCODES";
 	lines[n++] = "8BITMIME";
 	lines[n++] = "DSN";
+	lines[n++] = "CHUNKING";	/* smtpd_bdat.c */
 	smtpd_reply_multi(s, 250, lines, n);
 }
 
@@ -470,6 +472,11 @@ check_mail(struct smtpd_session *s, char *arg, char **addr)
 		smtpd_reply(s, REPLY_NESTED_MAIL, NULL);
 		return (-1);
 	}
+	if (s->data && s->data->bdat) {	/* skipping BDAT chunks */
+		smtpd_reply_custom(s, REPLY_NESTED_MAIL,
+		    "Error: MAIL after BDAT");
+		return (-1);
+	}
 	if (smtpd_params.tls_level >= TLS_LEV_ENCRYPT && !s->tls) {
 		smtpd_reply(s, REPLY_NEED_TLS, NULL);
 		return (-1);
@@ -550,6 +557,11 @@ check_rcpt(struct smtpd_session *s, char *arg)
 		smtpd_reply(s, REPLY_NEED_MAIL, NULL);
 		return (-1);
 	}
+	if (s->data && s->data->bdat) {
+		smtpd_reply_custom(s, REPLY_NESTED_MAIL,
+		    "Error: RCPT after BDAT");
+		return (-1);
+	}
 	if (smtpd_anvil_event(s, SMTPD_ANVIL_RCPT) < 0)
 		return (-1);
 	if (strncasecmp(arg, "TO:", 3) != 0) {
@@ -613,6 +625,11 @@ data_done(struct smtpd_session *s, int result, const char *reply)
 static int
 check_data(struct smtpd_session *s, const char *arg)
 {
+	if (s->data && s->data->bdat) {
+		smtpd_reply_custom(s, REPLY_NESTED_MAIL,
+		    "Error: DATA after BDAT");
+		return (-1);
+	}
 	if (*arg) {
 		smtpd_reply(s, REPLY_SYNTAX, "DATA");
 		return (-1);

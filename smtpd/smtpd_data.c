@@ -168,4 +168,6 @@ smtpd_data_free(struct smtpd_data *d)
 	d->queue = NULL;
 	buf_free(d->msg);
 	d->msg = NULL;
+	free(d->bdat_reply);		/* smtpd_bdat.c */
+	d->bdat_reply = NULL;
 }

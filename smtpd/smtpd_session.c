@@ -299,7 +299,8 @@ session_counters(struct smtpd_session *s, struct buf *b)
 {
 	static const int order[] = {SMTPD_VERB_HELO, SMTPD_VERB_EHLO,
 		SMTPD_VERB_STARTTLS, SMTPD_VERB_AUTH, SMTPD_VERB_MAIL,
-		SMTPD_VERB_RCPT, SMTPD_VERB_DATA, SMTPD_VERB_RSET,
+		SMTPD_VERB_RCPT, SMTPD_VERB_DATA, SMTPD_VERB_BDAT,
+		SMTPD_VERB_RSET,
 		SMTPD_VERB_NOOP, SMTPD_VERB_VRFY, SMTPD_VERB_ETRN,
 		SMTPD_VERB_QUIT, SMTPD_VERB_HELP, SMTPD_VERB_UNKNOWN};
 	unsigned long ok = 0, total = 0;
@@ -476,7 +477,8 @@ session_sleep_done(evutil_socket_t fd, short what, void *ctx)
 void
 smtpd_session_resume(struct smtpd_session *s)
 {
-	if (s->state == SMTPD_ST_CMD || s->state == SMTPD_ST_DATA) {
+	if (s->state == SMTPD_ST_CMD || s->state == SMTPD_ST_DATA
+	    || s->state == SMTPD_ST_BDAT) {
 		if (!s->dead)
 			bufferevent_enable(s->in, EV_READ);
 		session_input(s);
@@ -713,6 +715,16 @@ session_data_end(struct smtpd_session *s)
 	smtpd_queue_message(s, session_qwq);
 }
 
+/* session_bare_lf - smtpd_forbid_bare_newline = yes: 521, disconnect */
+static void
+session_bare_lf(struct smtpd_session *s)
+{
+	log_info("disconnect: bare <LF> received from %s", s->namaddr);
+	smtpd_reply(s, REPLY_BARE_LF, smtpd_params.myhostname);
+	smtpd_session_reset(s);
+	smtpd_session_close(s);
+}
+
 /* session_data - feed the DATA reader; 0: need more or stop */
 static int
 session_data(struct smtpd_session *s, struct evbuffer *in)
@@ -742,11 +754,7 @@ session_data(struct smtpd_session *s, struct evbuffer *in)
 			buf_reset(s->data->msg);
 	}
 	if (s->data->bare_lf) {
-		log_info("disconnect: bare <LF> received from %s",
-		    s->namaddr);
-		smtpd_reply(s, REPLY_BARE_LF, smtpd_params.myhostname);
-		smtpd_session_reset(s);
-		smtpd_session_close(s);
+		session_bare_lf(s);
 		return (0);
 	}
 	if (s->data->done) {
@@ -760,6 +768,46 @@ session_data(struct smtpd_session *s, struct evbuffer *in)
 		return (0);
 	}
 	return (total > 0 && evbuffer_get_length(in) > 0);
+}
+
+/* session_bdat - feed a BDAT chunk (smtpd_bdat.c); 0: need more or stop */
+static int
+session_bdat(struct smtpd_session *s, struct evbuffer *in)
+{
+	struct smtpd_data *d = s->data;
+	struct evbuffer_iovec v[16];
+	size_t	 used, total = 0;
+	int	 i, n;
+
+	n = evbuffer_peek(in, -1, NULL, v, 16);
+	for (i = 0; i < n && i < 16 && d->bdat_left > 0; i++) {
+		used = smtpd_bdat_feed(d, v[i].iov_base, v[i].iov_len);
+		total += used;
+		if (used < v[i].iov_len || d->bare_lf
+		    || (d->msg && BUF_LEN(d->msg) >= SMTPD_DATA_CHUNK))
+			break;
+	}
+	evbuffer_drain(in, total);
+	if (d->bare_lf) {
+		session_bare_lf(s);
+		return (0);
+	}
+	if (d->msg && BUF_LEN(d->msg) >= SMTPD_DATA_CHUNK) {
+		/* Into the queue file; read on when it is written. */
+		bufferevent_disable(s->in, EV_READ);
+		smtpd_queue_chunk(s, session_qwq);
+		return (0);
+	}
+	if (d->bdat_left > 0)
+		return (total > 0 && evbuffer_get_length(in) > 0);
+	s->state = SMTPD_ST_CMD;
+	if (smtpd_bdat_end(s)) {	/* BDAT LAST: the message is whole */
+		s->busy = 1;
+		bufferevent_disable(s->in, EV_READ);
+		smtpd_queue_message(s, session_qwq);
+		return (0);
+	}
+	return (1);
 }
 
 /* session_input - process what the client sent, until a wait */
@@ -776,6 +824,9 @@ session_input(struct smtpd_session *s)
 	while (!s->busy && !s->dead) {
 		if (s->state == SMTPD_ST_DATA) {
 			if (!session_data(s, in))
+				break;
+		} else if (s->state == SMTPD_ST_BDAT) {
+			if (!session_bdat(s, in))
 				break;
 		} else if (s->state == SMTPD_ST_CMD) {
 			if (!session_line(s, in))
@@ -892,9 +943,12 @@ session_tls_done(struct smtpd_session *s, short what)
 void
 smtpd_session_start_data(struct smtpd_session *s)
 {
-	s->data = xmalloc(sizeof(*s->data));
-	smtpd_data_init(s->data, smtpd_params.size_limit, s->bare_mode);
-	s->state = SMTPD_ST_DATA;
+	if (s->data == NULL) {		/* BDAT made its reader already */
+		s->data = xmalloc(sizeof(*s->data));
+		smtpd_data_init(s->data, smtpd_params.size_limit,
+		    s->bare_mode);
+	}
+	s->state = s->data->bdat ? SMTPD_ST_BDAT : SMTPD_ST_DATA;
 	/* The queue file is begun now; the message streams into it. */
 	bufferevent_disable(s->in, EV_READ);
 	smtpd_queue_begin(s, session_qwq);
