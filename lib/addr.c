@@ -27,6 +27,7 @@
 
 #include "addr.h"
 #include "buf.h"
+#include "utf8.h"
 #include "xalloc.h"
 
 #define ADDR_MAX_PATH	256	/* RFC 5321 4.5.3.1.3, with <> */
@@ -43,11 +44,13 @@ addr_err(char *err, size_t errlen, const char *text)
 	return (-1);
 }
 
-/* addr_is_atext - RFC 5322 atext character */
+/* addr_is_atext - RFC 5322 atext character, or a byte of RFC 6532's
+ * UTF8-non-ascii (the whole address was checked to be valid UTF-8) */
 static int
 addr_is_atext(int ch)
 {
-	return (isalnum(ch) || (ch && strchr("!#$%&'*+-/=?^_`{|}~", ch)));
+	return (isalnum(ch) || ch >= 0x80
+	    || (ch && strchr("!#$%&'*+-/=?^_`{|}~", ch)));
 }
 
 /* addr_is_dot_atom - RFC 5322 dot-atom (non-empty, no leading/trailing
@@ -69,13 +72,15 @@ addr_is_dot_atom(const char *s, size_t len)
 	return (1);
 }
 
-/* addr_check_bytes - refuse control characters and 8-bit bytes */
+/* addr_check_bytes - refuse control characters and malformed UTF-8 */
 static int
 addr_check_bytes(const char *s, size_t len, char *err, size_t errlen)
 {
 	size_t	 i;
 	unsigned char ch;
 
+	if (!utf8_valid(s, len))
+		return (addr_err(err, errlen, "malformed UTF-8 in address"));
 	for (i = 0; i < len; i++) {
 		ch = (unsigned char)s[i];
 		if (ch == '\r' || ch == '\n')
@@ -84,9 +89,6 @@ addr_check_bytes(const char *s, size_t len, char *err, size_t errlen)
 		if (ch < 0x20 || ch == 0x7f)
 			return (addr_err(err, errlen,
 			    "control character in address"));
-		if (ch >= 0x80)
-			return (addr_err(err, errlen,
-			    "8-bit character in address (no SMTPUTF8)"));
 	}
 	return (0);
 }
@@ -181,13 +183,28 @@ addr_local_part(const char *s, const char *end, struct buf *out,
 	return (p);
 }
 
-/* addr_valid_domain_part - hostname or address literal */
+/* addr_valid_domain_part - hostname, UTF-8 hostname or address literal */
 static int
 addr_valid_domain_part(const char *d)
 {
+	char	*copy, *p;
+	int	 ok;
+
 	if (*d == '[')
 		return (addr_is_ip_literal(d));
-	return (addr_valid_hostname(d));
+	if (utf8_allascii(d, strlen(d)))
+		return (addr_valid_hostname(d));
+	/* RFC 6531 U-labels: the hostname rules, each UTF-8 byte a letter
+	 * (IDNA conversion is the next hop's resolver's business). */
+	if (!utf8_valid(d, strlen(d)))
+		return (0);
+	copy = xstrdup(d);
+	for (p = copy; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = 'x';
+	ok = addr_valid_hostname(copy);
+	free(copy);
+	return (ok);
 }
 
 /* addr_parse_inner - the part between '<' and '>' */

@@ -22,15 +22,19 @@
  *	angle brackets (a source route "@a,@b:" is dropped, "<>" gives
  *	""), unquoted where the quoting was unnecessary, and the ESMTP
  *	parameters as a separate string. Missing brackets, unbalanced <>,
- *	a NUL, CR or LF, 8-bit bytes without SMTPUTF8, an address over
- *	RFC 5321's 254/64/255 limits are rejected with a message fit for a
- *	"501 5.1.7 Bad sender/recipient address syntax" reply.
+ *	a NUL, CR or LF, malformed UTF-8, an address over RFC 5321's
+ *	254/64/255 limits are rejected with a message fit for a
+ *	"501 5.1.7 Bad sender/recipient address syntax" reply. Well-formed
+ *	UTF-8 (RFC 6531/6532) is accepted in the local part and the domain
+ *	(a U-label counts as letters); whether the client declared
+ *	SMTPUTF8 is the caller's question.
  *
  *	addr_domain() returns the part after the last '@' (or "" when
  *	there is none); addr_localpart() a copy of the part before it.
  *	addr_split_ext() splits "user+ext@dom" at the first character of
  *	recipient_delimiter found in the local part: base "user@dom", ext
  *	"ext"; returns 0 when there is no extension.
+ *	addr_valid_mailbox() accepts a UTF-8 domain as well.
  *	addr_valid_hostname(): letters, digits, '-', '.', labels 1-63,
  *	total <= 255, not all-numeric TLD (Postfix valid_hostname()).
  *	addr_is_fqdn(): has a dot and is a valid hostname.

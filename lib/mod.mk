@@ -47,5 +47,8 @@ conf_table_test_SRCS := lib/conf_table_test.c
 UNIT_TESTS += log_test
 log_test_SRCS := lib/log_test.c
 
+UNIT_TESTS += utf8_test
+utf8_test_SRCS := lib/utf8_test.c
+
 UNIT_TESTS += mime_conv_test
 mime_conv_test_SRCS := lib/mime_conv_test.c

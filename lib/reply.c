@@ -64,6 +64,9 @@ static const struct reply_entry {
 	[REPLY_TLS_ACTIVE] = {554, "5.5.1", "Error: TLS already active"},
 	[REPLY_TLS_UNAVAIL] = {454, "4.7.0",
 	    "TLS not available due to local problem"},
+	[REPLY_BAD_UTF8] = {500, "5.5.2", "Error: bad UTF-8 syntax"},
+	[REPLY_NEED_SMTPUTF8] = {553, "5.6.7",
+	    "Must declare SMTPUTF8 to send unicode address"},
 };
 
 /* reply_entry - the table entry of a status */

@@ -39,3 +39,7 @@ smtpd_SRCS += smtpd/smtpd_sasl.c smtpd/smtpd_sasl_pw.c \
 UNIT_TESTS += smtpd_sasl_test
 smtpd_sasl_test_SRCS := smtpd/smtpd_sasl_test.c smtpd/smtpd_sasl.c \
 	smtpd/smtpd_sasl_pw.c smtpd/smtpd_sasl_dovecot.c
+
+# SMTPUTF8 and REQUIRETLS (smtpd_ext.c)
+smtpd_SRCS += smtpd/smtpd_ext.c
+smtpd_cmd_test_SRCS += smtpd/smtpd_ext.c

@@ -7,6 +7,7 @@
  *	smtpd.c		main(): parameters, server_main()
  *	smtpd_session.c	the session state machine on libevent
  *	smtpd_cmd.c	command parsing, check_<cmd>() and do_<cmd>()
+ *	smtpd_ext.c	SMTPUTF8 and REQUIRETLS
  *	smtpd_data.c	the DATA stream reader
  *	smtpd_bdat.c	BDAT (RFC 3030 CHUNKING): commands and chunk reader
  *	smtpd_queue.c	cleanup on a worker, group commit, qmgr wake-up
@@ -144,6 +145,13 @@ int	 smtpd_cmd_mail_params(struct smtpd_session *, char *, int *,
 int	 smtpd_cmd_rcpt_params(char *, int *, char **, int *, const char **);
 int	 smtpd_xtext_decode(const char *, char **);
 
+/* SMTPUTF8 and REQUIRETLS (smtpd_ext.c) */
+size_t	 smtpd_ext_ehlo(const struct smtpd_session *, const char **, size_t);
+int	 smtpd_ext_line(struct smtpd_session *, const char *, size_t);
+int	 smtpd_ext_mail_param(struct smtpd_session *, const char *,
+	    const char *);
+int	 smtpd_ext_addr(struct smtpd_session *, const char *, int);
+
 /* The session (smtpd_session.c) */
 #define SMTPD_ST_CONNECT	0	/* client name lookup, no greeting */
 #define SMTPD_ST_CMD		1	/* reading commands */
@@ -209,6 +217,8 @@ struct smtpd_session {
 	char	*dsn_envid;
 	int	 dsn_ret;		/* 0, 1 FULL, 2 HDRS */
 	int	 body_8bit;
+	int	 smtputf8;		/* MAIL ... SMTPUTF8 (smtpd_ext.c) */
+	int	 requiretls;		/* MAIL ... REQUIRETLS (smtpd_ext.c) */
 	long	 size_hint;
 	struct smtpd_rcpt *rcpts;
 	size_t	 nrcpts;

@@ -33,8 +33,9 @@
  *	engine's prefix.)
  *
  *	smtpd_cmd_mail_params() and smtpd_cmd_rcpt_params() parse the ESMTP
- *	parameters (SIZE, BODY, RET, ENVID, AUTH; NOTIFY, ORCPT) and give
- *	the reply status and text for a bad one.
+ *	parameters (SIZE, BODY, RET, ENVID, AUTH, and through smtpd_ext.c
+ *	SMTPUTF8 and REQUIRETLS; NOTIFY, ORCPT) and give the reply status
+ *	and text for a bad one.
  * DIAGNOSTICS
  *	Every malformed input gets its reply from the table in lib/reply.c.
  */
@@ -179,6 +180,8 @@ smtpd_cmd_dispatch(struct smtpd_session *s, char *line, size_t len)
 		smtpd_reply_text(s, s->denied);
 		return;
 	}
+	if (smtpd_ext_line(s, line, len) < 0)
+		return;		/* malformed UTF-8: Postfix's 500 5.5.2 */
 	/* The trailing argument is ours to modify (params are split). */
 	smtpd_cmds[i].fn(s, line + (arg - line));
 }
@@ -218,6 +221,7 @@ helo_reply(struct smtpd_session *s)
 	lines[n++] = "ENHANCEDSTATUSCODES";
 	lines[n++] = "8BITMIME";
 	lines[n++] = "DSN";
+	n = smtpd_ext_ehlo(s, lines, n);	/* SMTPUTF8, REQUIRETLS */
 	lines[n++] = "CHUNKING";	/* smtpd_bdat.c */
 	smtpd_reply_multi(s, 250, lines, n);
 }
@@ -327,9 +331,12 @@ smtpd_cmd_mail_params(struct smtpd_session *s, char *params, int *status,
 	char	*cp = params, *tok, *val, *end;
 	long	 size;
 
+	s->smtputf8 = s->requiretls = 0;
 	while ((tok = str_token(&cp, " \t")) != NULL) {
 		if ((val = strchr(tok, '=')) != NULL)
 			*val++ = 0;
+		if (smtpd_ext_mail_param(s, tok, val))
+			continue;	/* SMTPUTF8, REQUIRETLS */
 		if (strcasecmp(tok, "SIZE") == 0 && val) {
 			size = strtol(val, &end, 10);
 			if (!isdigit((unsigned char)*val) || *end || size < 0
@@ -491,16 +498,17 @@ check_mail(struct smtpd_session *s, char *arg, char **addr)
 		smtpd_reply(s, REPLY_BAD_SENDER, NULL);
 		return (-1);
 	}
-	if (smtpd_cmd_mail_params(s, params, &status, &text) < 0) {
+	if (smtpd_cmd_mail_params(s, params, &status, &text) < 0)
 		param_reply(s, status, text);
+	else if (smtpd_ext_addr(s, *addr, 0) == 0) {	/* SMTPUTF8 rules */
 		free(params);
-		free(*addr);
-		*addr = NULL;
-		smtpd_session_reset(s);
-		return (-1);
+		return (0);
 	}
 	free(params);
-	return (0);
+	free(*addr);
+	*addr = NULL;
+	smtpd_session_reset(s);
+	return (-1);
 }
 
 /* cmd_mail - MAIL FROM:<addr> [params] */
@@ -573,6 +581,11 @@ check_rcpt(struct smtpd_session *s, char *arg)
 		free(addr);
 		free(params);
 		smtpd_reply(s, REPLY_BAD_RCPT, NULL);
+		return (-1);
+	}
+	if (smtpd_ext_addr(s, addr, 1) < 0) {	/* SMTPUTF8 rules */
+		free(addr);
+		free(params);
 		return (-1);
 	}
 	if (smtpd_params.rcpt_limit > 0

@@ -17,6 +17,7 @@
 
 #include "buf.h"
 #include "queue.h"
+#include "conf.h"
 #include "reply.h"
 #include "smtpd.h"
 #include "tap.h"
@@ -63,15 +64,96 @@ smtpd_reply_custom(struct smtpd_session *s, int status, const char *text)
 	buf_free(b);
 }
 
+static char ehlo_kw[512];	/* the last EHLO keywords, space-joined */
+
 /* smtpd_reply_multi - fake: collect a multi-line reply */
 void
 smtpd_reply_multi(struct smtpd_session *s, int code, const char *const *l,
     size_t n)
 {
 	char	 t[8];
+	size_t	 i;
 
 	snprintf(t, sizeof(t), "%d", code);
 	put(t);
+	ehlo_kw[0] = 0;
+	for (i = 1; i < n; i++)
+		snprintf(ehlo_kw + strlen(ehlo_kw), sizeof(ehlo_kw)
+		    - strlen(ehlo_kw), " %s", l[i]);
+}
+
+/* ext_run - lines through a session with s->tls as given */
+static struct smtpd_session *
+ext_run(int tls, const char *const *lines, size_t n)
+{
+	struct smtpd_session *s = xcalloc(1, sizeof(*s));
+	char	 line[200];
+	size_t	 i;
+
+	buf_reset(replies);
+	s->state = SMTPD_ST_CMD;
+	s->tls = tls;
+	for (i = 0; i < n; i++) {
+		snprintf(line, sizeof(line), "%s", lines[i]);
+		smtpd_cmd_dispatch(s, line, strlen(line));
+	}
+	return (s);
+}
+
+/* ext_free - end an ext_run() session */
+static void
+ext_free(struct smtpd_session *s)
+{
+	smtpd_session_reset(s);
+	free(s->helo);
+	free(s);
+}
+
+/* ext - SMTPUTF8 and REQUIRETLS (smtpd_ext.c) */
+static void
+ext(void)
+{
+	static const char *const strict[] = {"MAIL FROM:<\xc3\xa9@b>",
+		"MAIL FROM:<a@b>", "RCPT TO:<\xc3\xa9@d>", "RCPT TO:<a@d>",
+		"RSET", "MAIL FROM:<\xc3\xa9@b> SMTPUTF8",
+		"RCPT TO:<\xc3\xa9@d>"};
+	static const char *const tls[] = {"EHLO c.example",
+		"MAIL FROM:<a@b> REQUIRETLS SMTPUTF8"};
+	static const char *const plain[] = {"EHLO c.example",
+		"MAIL FROM:<a@b> SMTPUTF8", "RSET", "MAIL FROM:<a@b>"};
+	struct smtpd_session *s;
+
+	conf_set("strict_smtputf8", "yes");
+	s = ext_run(0, strict, sizeof(strict) / sizeof(strict[0]));
+	tap_is_str(BUF_STR(replies), "553 5.6.7|250 2.1.0|553 5.6.7|"
+	    "250 2.1.5|250 2.0.0|250 2.1.0|250 2.1.5",
+	    "strict_smtputf8: a UTF-8 address needs the parameter");
+	ext_free(s);
+	conf_set("strict_smtputf8", "no");
+
+	s = ext_run(1, tls, sizeof(tls) / sizeof(tls[0]));
+	tap_is_str(BUF_STR(replies), "250|250 2.1.0",
+	    "REQUIRETLS and SMTPUTF8 under TLS");
+	tap_ok(strstr(ehlo_kw, " DSN SMTPUTF8 REQUIRETLS") != NULL,
+	    "EHLO under TLS: SMTPUTF8 REQUIRETLS (%s)", ehlo_kw);
+	tap_is_int(s->requiretls && s->smtputf8, 1, "both flags recorded");
+	ext_free(s);
+
+	s = ext_run(0, plain, sizeof(plain) / sizeof(plain[0]));
+	tap_ok(strstr(ehlo_kw, " SMTPUTF8") && !strstr(ehlo_kw, "REQUIRETLS"),
+	    "EHLO in plaintext: SMTPUTF8, no REQUIRETLS (%s)", ehlo_kw);
+	tap_is_int(s->smtputf8 || s->requiretls, 0,
+	    "the next MAIL forgets SMTPUTF8");
+	ext_free(s);
+
+	conf_set("smtputf8_enable", "no");
+	s = ext_run(0, plain, 2);
+	tap_is_str(BUF_STR(replies), "250|555 5.5.4",
+	    "smtputf8_enable = no: SMTPUTF8 unsupported");
+	tap_ok(strstr(ehlo_kw, " DSN") && !strstr(ehlo_kw, "SMTPUTF8"),
+	    "smtputf8_enable = no: not offered (%s)", ehlo_kw);
+	ext_free(s);
+	conf_set("smtputf8_enable", "yes");
 }
 
 /* smtpd_reply_text - fake: collect a policy reply */
@@ -171,7 +253,25 @@ static const struct {
 	    "MAIL FROM:<<a@b>>", "501 5.1.7|501 5.1.7|501 5.1.7", 0, 0},
 	{"empty recipient", "MAIL FROM:<a@b>\nRCPT TO:<>",
 	    "250 2.1.0|501 5.1.3", 0, 0},
-	{"8-bit address", "MAIL FROM:<\xc3\xa9@b>", "501 5.1.7", 0, 0},
+	{"UTF-8 local part without SMTPUTF8 (Postfix: accepted)",
+	    "MAIL FROM:<\xc3\xa9@b>\nRCPT TO:<\xc3\xa9@d>",
+	    "250 2.1.0|250 2.1.5", 0, 0},
+	{"UTF-8 domain needs SMTPUTF8 (Postfix: bad syntax)",
+	    "MAIL FROM:<a@\xc3\xa9.example>\n"
+	    "MAIL FROM:<a@\xc3\xa9.example> SMTPUTF8\n"
+	    "RCPT TO:<u@\xe4\xbe\x8b.test>",
+	    "501 5.1.7|250 2.1.0|250 2.1.5", 0, 0},
+	{"UTF-8 recipient domain without SMTPUTF8",
+	    "MAIL FROM:<a@b>\nRCPT TO:<u@\xe4\xbe\x8b.test>",
+	    "250 2.1.0|501 5.1.3", 0, 0},
+	{"malformed UTF-8 command line (Postfix's 500 5.5.2)",
+	    "MAIL FROM:<\xe9@b>\nMAIL FROM:<a\xc0\xaf@b> SMTPUTF8\n"
+	    "NOOP \xff\nHELO \xed\xa0\x80",
+	    "500 5.5.2|500 5.5.2|500 5.5.2|500 5.5.2", 0, 0},
+	{"SMTPUTF8 takes no value", "MAIL FROM:<a@b> SMTPUTF8=yes",
+	    "555 5.5.4", 0, 0},
+	{"REQUIRETLS before STARTTLS (Postfix's 555)",
+	    "MAIL FROM:<a@b> REQUIRETLS", "555 5.5.4", 0, 0},
 	{"rejected and deferred recipients", "MAIL FROM:<a@b>\n"
 	    "RCPT TO:<reject@d>\nRCPT TO:<defer@d>\nRCPT TO:<ok@d>\nDATA",
 	    "250 2.1.0|550 5.1.1|451 4.3.0|250 2.1.5|354 End d", 0, 0},
@@ -192,8 +292,8 @@ static const struct {
 	{"RET bogus", "MAIL FROM:<a@b> RET=ALL", "501 5.5.4", 0, 0},
 	{"ENVID bad xtext", "MAIL FROM:<a@b> ENVID=a+zz", "501 5.5.4", 0,
 	    0},
-	{"unknown MAIL parameter", "MAIL FROM:<a@b> FOO=bar\n"
-	    "MAIL FROM:<a@b> SMTPUTF8", "555 5.5.4|555 5.5.4", 0, 0},
+	{"unknown MAIL parameter, SMTPUTF8 known", "MAIL FROM:<a@b> FOO=bar\n"
+	    "MAIL FROM:<a@b> SMTPUTF8", "555 5.5.4|250 2.1.0", 0, 0},
 	{"NOTIFY", "MAIL FROM:<a@b>\nRCPT TO:<c@d> NOTIFY=SUCCESS,DELAY\n"
 	    "RCPT TO:<e@d> NOTIFY=NEVER,SUCCESS\nRCPT TO:<f@d> NOTIFY=\n"
 	    "RCPT TO:<g@d> NOTIFY=SOMETIMES",
@@ -337,6 +437,7 @@ main(void)
 	for (i = 0; i < sizeof(vec) / sizeof(vec[0]); i++)
 		run(i);
 	reset();
+	ext();
 	for (i = 0; i < sizeof(xtext_vec) / sizeof(xtext_vec[0]); i++) {
 		out = NULL;
 		tap_is_int(smtpd_xtext_decode(xtext_vec[i].in, &out) == 0,

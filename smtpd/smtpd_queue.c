@@ -42,7 +42,8 @@
  *	Envelope attributes passed to cleanup (queue file "A" records):
  *	client_name, reverse_client_name, client_address, client_port,
  *	helo_name, protocol, and when given dsn_envid, dsn_ret (FULL or
- *	HDRS), body_type (8BITMIME). Cleanup builds the Received: header
+ *	HDRS), body_type (8BITMIME), smtputf8 and requiretls ("1", from
+ *	the MAIL parameters; smtpd_ext.c). Cleanup builds the Received: header
  *	from them (in->received is NULL), since only it knows the id.
  *	The transaction's access-table actions (smtpd_check.h) go along:
  *	HOLD and DISCARD as cleanup flags, PREPEND headers as
@@ -181,7 +182,7 @@ struct queue_txn {
 	struct cleanup_input in;
 	struct cleanup_result res;
 	struct cleanup_rcpt *rcpts;
-	const char *attrs[28];
+	const char *attrs[32];
 	struct cleanup_stream *st;
 	char	*redirect;		/* access REDIRECT target */
 	char	*bcc;			/* access BCC list (LF-separated) */
@@ -252,6 +253,8 @@ queue_txn_new(struct smtpd_session *s)
 	queue_attr(attrs, &n, "dsn_ret", s->dsn_ret == 1 ? "FULL"
 	    : s->dsn_ret == 2 ? "HDRS" : NULL);
 	queue_attr(attrs, &n, "body_type", s->body_8bit ? "8BITMIME" : NULL);
+	queue_attr(attrs, &n, "smtputf8", s->smtputf8 ? "1" : NULL);
+	queue_attr(attrs, &n, "requiretls", s->requiretls ? "1" : NULL);
 	attrs[n] = NULL;
 
 	t->in.queue_dir = smtpd_params.queue_dir;
