@@ -183,6 +183,10 @@ struct smtp_sess {
 	const char *tls_match;	/* names (verify, secure) or digests
 				 * (fingerprint) */
 	const char *tls_protocols;	/* policy protocols=, or NULL */
+	int	 smtputf8;	/* SMTPUTF8 requested (smtp_ext.c) */
+	int	 needs_smtputf8;	/* ... and the message is not ASCII */
+	int	 requiretls;	/* MAIL FROM had REQUIRETLS */
+	int	 tls_required_no;	/* "TLS-Required: no" (RFC 8689 5) */
 	char	 status[16];	/* session-level failure */
 	char	 reason[1024];
 };
@@ -215,6 +219,12 @@ char	*smtp_unbase64(const char *);
 struct tls_policy;
 int	 smtp_tls_policy(const struct smtp_cfg *, struct smtp_maps *,
 	    const char *, struct tls_policy *, char *, char *, size_t);
+
+struct queue_file;
+void	 smtp_ext_init(struct smtp_sess *, const struct queue_file *);
+void	 smtp_ext_level(struct smtp_sess *);
+void	 smtp_ext_tls_failed(struct smtp_sess *, const char *);
+int	 smtp_ext_check(struct smtp_sess *, int, int, const char *);
 
 int	 smtp_generic_addr(struct maplist *, const char *, char **);
 int	 smtp_generic_headers(struct maplist *, const char *, size_t,

@@ -298,6 +298,7 @@ tls_session_policy(const struct smtp_cfg *cfg, struct smtp_maps *m,
 		return (-1);
 	}
 	s->tls_level = pol->level;
+	smtp_ext_level(s);	/* REQUIRETLS, TLS-Required: no */
 	s->tls_protocols = pol->protocols;
 	s->tls_match = pol->match ? pol->match : pol->level == TLS_LEV_SECURE
 	    ? cfg->secure_match : cfg->verify_match;
@@ -495,6 +496,7 @@ smtp_request(const struct smtp_cfg *cfg, struct smtp_maps *m,
 		s.sender = sender;
 		s.envid = queue_file_attr(msg.qf, "dsn_envid");
 		s.ret = queue_file_attr(msg.qf, "dsn_ret");
+		smtp_ext_init(&s, msg.qf);	/* SMTPUTF8, REQUIRETLS */
 		conn_done = deliver(cfg, m, &s, s.nexthop, relay,
 		    sizeof(relay));
 	}

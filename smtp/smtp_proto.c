@@ -8,7 +8,8 @@
  *	if EHLO is refused; LHLO for LMTP), STARTTLS per the TLS level,
  *	EHLO again, AUTH (PLAIN or LOGIN) when smtp_sasl_auth_enable is
  *	set and the password maps have credentials, MAIL FROM (SIZE,
- *	BODY=8BITMIME, RET, ENVID, SMTPUTF8 when offered), RCPT TO
+ *	BODY=8BITMIME, RET, ENVID, SMTPUTF8 when offered, REQUIRETLS;
+ *	smtp_ext.c says when a next hop cannot take the message), RCPT TO
  *	(NOTIFY, ORCPT when DSN is offered), DATA with dot-stuffing and
  *	LF -> CRLF, then QUIT. MAIL, RCPT and DATA go out in one write
  *	when the server offers PIPELINING.
@@ -82,6 +83,7 @@ struct features {
 	int	 dsn;
 	int	 eightbit;
 	int	 smtputf8;
+	int	 requiretls;
 	long	 size;		/* -1: SIZE not offered */
 	char	 auth[256];	/* offered mechanisms, space separated */
 };
@@ -446,6 +448,8 @@ parse_ehlo(const struct smtp_reply *r, struct features *f)
 			f->eightbit = 1;
 		else if (strcasecmp(kw, "SMTPUTF8") == 0)
 			f->smtputf8 = 1;
+		else if (strcasecmp(kw, "REQUIRETLS") == 0)
+			f->requiretls = 1;
 		else if (strcasecmp(kw, "SIZE") == 0) {
 			arg = str_token(&cp, " \t");
 			if (arg == NULL || str_parse_long(arg, &f->size) < 0)
@@ -844,8 +848,11 @@ mail_cmd(struct smtp_sess *s, struct conn *c, const struct features *f)
 	}
 	if (eight && f->eightbit)
 		buf_puts(b, " BODY=8BITMIME");
-	if (f->smtputf8 && has_8bit(s->sender, strlen(s->sender)))
+	if (f->smtputf8 && (s->smtputf8
+	    || has_8bit(s->sender, strlen(s->sender))))
 		buf_puts(b, " SMTPUTF8");
+	if (s->requiretls)	/* smtp_ext_check(): the server offered it */
+		buf_puts(b, " REQUIRETLS");
 	if (f->dsn && s->ret && *s->ret)
 		buf_printf(b, " RET=%s", strcasecmp(s->ret, "HDRS") == 0
 		    ? "HDRS" : "FULL");
@@ -1096,10 +1103,17 @@ smtp_session(struct smtp_sess *s)
 	}
 	if (do_helo(s, &c, &f) < 0)
 		goto out;
-	if ((rc = do_starttls(s, &c, &f)) < 0)
+	if ((rc = do_starttls(s, &c, &f)) < 0) {
+		smtp_ext_tls_failed(s, name);	/* REQUIRETLS: 5.7.30 */
 		goto out;
+	}
 	if (rc == 1 && do_helo(s, &c, &f) < 0)
 		goto out;
+	if (smtp_ext_check(s, f.smtputf8, f.requiretls, name) < 0) {
+		cmd(&c, "QUIT");	/* SMTPUTF8 or REQUIRETLS missing */
+		(void)conn_flush(&c, 10);
+		goto out;
+	}
 	if (do_auth(s, &c, &f) < 0) {
 		cmd(&c, "QUIT");
 		(void)conn_flush(&c, 10);
