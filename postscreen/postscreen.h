@@ -163,6 +163,10 @@ struct psc_state {
 	struct buf *in;
 	SSL	*ssl;			/* after STARTTLS */
 	int	 tls_state;		/* 0 plain, 1 handshake, 2 up */
+	/* hand-off to smtpd, retried while its backlog is full */
+	struct event *pass_timer;
+	long	 pass_waited_ms;
+	long	 pass_delay_ms;
 };
 
 /* postscreen_state.c */

@@ -13,16 +13,20 @@
  *	carries on with the client (it sends the final "220 " line, which
  *	completes the "220-" teaser the client may have seen).
  *
- *	The connect is non-blocking: a pass service whose listen backlog
- *	is full (smtpd cannot keep up) refuses at once, and so does one
- *	that is not running. Either way the client gets "421 4.3.2 All
- *	server ports are busy" and is closed - Postfix's
- *	postscreen_post_queue_limit reply. Hand-offs are synchronous on a
- *	local socket, so postscreen itself never holds a queue of clients
- *	waiting for smtpd: the kernel's backlog is that queue.
+ *	The connect is non-blocking. A pass service whose listen backlog
+ *	is full (EAGAIN: smtpd takes hand-offs more slowly than clients
+ *	pass) is retried from a timer, 5 ms doubling to 200 ms, for up to
+ *	PSC_PASS_WAIT seconds while the client holds: a client that
+ *	passed the tests is never dropped because of a burst (a client
+ *	that leaves meanwhile is passed anyway, and smtpd sees its EOF).
+ *	Any other failure (no listener, a send error), or a backlog still
+ *	full after the wait, gets "421 4.3.2 All server ports are busy"
+ *	and the client is closed - Postfix's postscreen_post_queue_limit
+ *	reply.
  * DIAGNOSTICS
  *	"warning: cannot pass connection from [addr]:port to
- *	private/smtpd: reason" and the 421 reply.
+ *	private/smtpd: reason" and the 421 reply; "warning: private/smtpd:
+ *	pass backlog full: N clients waiting" at most once a minute.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,7 +34,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <event2/event.h>
 
 #include "fdpass.h"
 #include "log.h"
@@ -56,11 +63,58 @@ connect_smtpd(const char *path, char *err, size_t errlen)
 		return (-1);
 	}
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		snprintf(err, errlen, "connect: %s", strerror(errno));
+		int	 e = errno;
+
+		snprintf(err, errlen, "connect: %s", strerror(e));
 		close(fd);
+		errno = e;
 		return (-1);
 	}
 	return (fd);
+}
+
+#define PSC_PASS_WAIT	60		/* seconds a passed client may wait */
+
+static long psc_pass_waiting;		/* clients in pass_retry() */
+static time_t psc_pass_warned;
+
+static void pass_retry(evutil_socket_t, short, void *);
+
+/* pass_wait - the backlog is full: try again soon, or give up */
+static int
+pass_wait(struct psc_state *s)
+{
+	struct timeval tv;
+	time_t	 now;
+
+	if (s->pass_waited_ms >= PSC_PASS_WAIT * 1000L)
+		return (-1);
+	if (s->pass_timer == NULL) {
+		if ((s->pass_timer = evtimer_new(psc_base, pass_retry,
+		    s)) == NULL)
+			return (-1);
+		s->pass_delay_ms = 5;
+		psc_pass_waiting++;
+		if ((now = time(NULL)) - psc_pass_warned >= 60) {
+			log_warn("%s: pass backlog full: %ld client%s waiting",
+			    psc_var.smtpd_socket, psc_pass_waiting,
+			    psc_pass_waiting == 1 ? "" : "s");
+			psc_pass_warned = now;
+		}
+	} else if ((s->pass_delay_ms *= 2) > 200)
+		s->pass_delay_ms = 200;
+	s->pass_waited_ms += s->pass_delay_ms;
+	tv.tv_sec = s->pass_delay_ms / 1000;
+	tv.tv_usec = (s->pass_delay_ms % 1000) * 1000;
+	evtimer_add(s->pass_timer, &tv);
+	return (0);
+}
+
+/* pass_retry - the timer: try the hand-off again */
+static void
+pass_retry(evutil_socket_t fd, short what, void *ctx)
+{
+	psc_send_socket(ctx);
 }
 
 /* psc_send_socket - pass the client to smtpd, or turn it away */
@@ -69,10 +123,18 @@ psc_send_socket(struct psc_state *s)
 {
 	struct fdpass_info info;
 	char	 err[256];
-	int	 sock;
+	int	 sock, busy;
 
-	if ((sock = connect_smtpd(psc_var.smtpd_socket, err,
-	    sizeof(err))) >= 0) {
+	sock = connect_smtpd(psc_var.smtpd_socket, err, sizeof(err));
+	busy = sock < 0 && errno == EAGAIN;
+	if (busy && pass_wait(s) == 0)
+		return;
+	if (s->pass_timer) {
+		psc_pass_waiting--;
+		event_free(s->pass_timer);
+		s->pass_timer = NULL;
+	}
+	if (sock >= 0) {
 		memset(&info, 0, sizeof(info));
 		snprintf(info.client_addr, sizeof(info.client_addr), "%s",
 		    s->addr);

@@ -2,7 +2,9 @@
  * NAME
  *	postscreen_state - per-connection state, replies and conclusion
  * SYNOPSIS
- *	#include "postscreen.h"
+ *	#include <event2/event.h>
+
+#include "postscreen.h"
  *
  *	struct psc_state *psc_state_new(int fd, const char *addr,
  *	    const char *port, const char *saddr, const char *sport);
@@ -65,6 +67,8 @@
 #include <openssl/ssl.h>
 
 #include "log.h"
+#include <event2/event.h>
+
 #include "postscreen.h"
 #include "server.h"
 #include "tls.h"
@@ -155,6 +159,10 @@ psc_state_free(struct psc_state *s)
 {
 	psc_early_cancel(s);
 	psc_smtp_cancel(s);
+	if (s->pass_timer) {
+		event_free(s->pass_timer);
+		s->pass_timer = NULL;
+	}
 	if (s->dnsbl_req) {
 		psc_dnsbl_release(s->dnsbl_req);
 		s->dnsbl_req = NULL;

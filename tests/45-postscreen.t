@@ -281,6 +281,50 @@ ok $? "cache: pipelining pass lives 30d, got ${t}s"
 [ -z "$(stamp 127.0.0.2 0)" ]
 ok $? "cache: the DNSBL-listed client is not recorded"
 
+# 12b. smtpd slower than the clients that pass: the pass socket's
+# backlog (16) fills while the stand-in smtpd is stopped; postscreen
+# retries the hand-off while the clients hold, and none is dropped.
+kill -STOP "$FAKE_PID"
+$PY - "$PORT" >"$DIR/burst.out" 2>&1 <<'PYEOF' &
+import socket, sys, time
+port = int(sys.argv[1])
+socks = []
+for i in range(40):
+    s = socket.socket()
+    s.bind(("127.0.0.9", 0))
+    s.settimeout(20)
+    s.connect(("127.0.0.1", port))
+    socks.append(s)
+    time.sleep(0.01)
+got = busy = 0
+for s in socks:
+    data = b""
+    try:
+        while b"\n" not in data:
+            more = s.recv(4096)
+            if not more:
+                break
+            data += more
+    except OSError:
+        pass
+    if data.startswith(b"220 fake-smtpd ready"):
+        got += 1
+    elif data.startswith(b"421"):
+        busy += 1
+    s.close()
+print("greeted %d busy %d" % (got, busy))
+PYEOF
+BURST_PID=$!
+sleep 2
+kill -CONT "$FAKE_PID"
+wait "$BURST_PID"
+is "$(cat "$DIR/burst.out")" "greeted 40 busy 0" \
+	"40 clients at once, smtpd stopped for 2 s: all 40 reach smtpd"
+grep -q 'pass backlog full: [0-9]* clients* waiting' "$LOG"
+ok $? "a full pass backlog is logged as a wait"
+! grep -q 'cannot pass connection from \[127\.0\.0\.9\]' "$LOG"
+ok $? "no client that passed was turned away while smtpd was slow"
+
 # 13. smtpd down: 421 4.3.2 All server ports are busy.
 kill "$FAKE_PID" && wait "$FAKE_PID" 2>/dev/null
 FAKE_PID=
