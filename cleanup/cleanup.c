@@ -58,6 +58,7 @@
 #include "addr.h"
 #include "buf.h"
 #include "cleanup.h"
+#include "cleanup_bcc.h"
 #include "cleanup_int.h"
 #include "conf.h"
 #include "conf_table.h"
@@ -89,6 +90,8 @@ struct cleanup_maps {
 	long	 hop_limit;		/* hopcount_limit */
 	long	 header_limit;		/* header_size_limit */
 	struct strv *warned;
+	struct cleanup_bcc *bcc;	/* always_bcc, *_bcc_maps */
+	char	*content_filter;	/* "" when unset */
 };
 
 /* what pass 1 found */
@@ -183,6 +186,8 @@ cleanup_maps_new(void)
 	strv_add(m->local_domains, conf_str("myorigin"));
 	pthread_mutex_unlock(&cleanup_conf_lock);
 	m->warned = strv_new();
+	m->bcc = cleanup_bcc_new();
+	m->content_filter = cleanup_bcc_filter();
 	return (m);
 }
 
@@ -202,6 +207,8 @@ cleanup_maps_free(struct cleanup_maps *m)
 	strv_free(m->local_domains);
 	strv_free(m->drop);
 	strv_free(m->warned);
+	cleanup_bcc_free(m->bcc);
+	free(m->content_filter);
 	free(m);
 }
 
@@ -729,7 +736,7 @@ cleanup_header_out(struct cleanup_state *s, const char *h, size_t len)
 		return;
 	cls = cleanup_hdr_class(h, strcspn(h, ":"));
 	f = cls == 1 ? CANON_HDR_FROM : CANON_HDR_RCPT;
-	if (cls && ((m->canon && (m->canon_flags & f))
+	if (cls && !(s->in->flags & CLEANUP_FLAG_NO_MAPS) && ((m->canon && (m->canon_flags & f))
 	    || (cls == 1 && m->send_canon && (m->send_flags & f))
 	    || (cls == 2 && m->rcpt_canon && (m->rcpt_flags & f)))) {
 		rw = buf_new(len + 32);
@@ -764,7 +771,7 @@ cleanup_header(struct cleanup_state *s, const char *h, size_t len)
 	size_t	 i;
 	int	 st, act = ACT_KEEP;
 
-	if (m->header_checks) {
+	if (m->header_checks && !(s->in->flags & CLEANUP_FLAG_NO_HBC)) {
 		flat = xmalloc(len + 1);
 		for (i = 0, d = flat; i < len; i++)
 			if (h[i] != '\n' && h[i] != 0)
@@ -921,6 +928,7 @@ struct cleanup_stream {
 	struct cleanup_state s;
 	struct queue_writer *w;
 	char	*sender, **rcpts;
+	struct strv *bcc;		/* always_bcc and *_bcc_maps */
 	struct buf *line;		/* physical line being assembled */
 	struct buf *hdr;		/* logical header being assembled */
 	int	 have_hdr;		/* hdr holds a header (maybe "") */
@@ -997,7 +1005,8 @@ stream_body_line(struct cleanup_stream *st, const char *l, size_t llen,
 	char	*repl = NULL;
 	int	 act = ACT_KEEP;
 
-	if (s->m->body_checks && st->checked < (size_t)s->m->body_limit)
+	if (s->m->body_checks && !(s->in->flags & CLEANUP_FLAG_NO_HBC)
+	    && st->checked < (size_t)s->m->body_limit)
 		act = cleanup_body_line(s, l, llen, &repl);
 	st->checked += llen + 1;
 	if (act == ACT_KEEP)
@@ -1133,22 +1142,31 @@ cleanup_stream_write(struct cleanup_stream *st, struct cleanup_maps *m,
 		stream_write(st, m, p, len);
 }
 
-/* cleanup_envelope - rewrite sender and recipients; -1 on map trouble */
+/*
+ * cleanup_envelope - rewrite sender and recipients, find the BCC
+ * recipients (none of it with CLEANUP_FLAG_NO_MAPS:
+ * receive_override_options no_address_mappings); -1 on map trouble
+ */
 static int
-cleanup_envelope(struct cleanup_state *s, char **sender, char **rcpts)
+cleanup_envelope(struct cleanup_state *s, char **sender, char **rcpts,
+    struct strv *bcc)
 {
 	const struct cleanup_input *in = s->in;
+	int	 maps = !(in->flags & CLEANUP_FLAG_NO_MAPS);
 	size_t	 i;
 
-	*sender = in->sender && *in->sender
-	    ? cleanup_rewrite_addr(s->m, in->sender, 1, 0) : xstrdup("");
+	*sender = in->sender && *in->sender && maps
+	    ? cleanup_rewrite_addr(s->m, in->sender, 1, 0)
+	    : xstrdup(in->sender ? in->sender : "");
 	if (*sender == NULL)
 		return (-1);
 	for (i = 0; i < in->nrcpts; i++)
-		if ((rcpts[i] = cleanup_rewrite_addr(s->m, in->rcpts[i].addr,
-		    0, 0)) == NULL)
+		if ((rcpts[i] = maps ? cleanup_rewrite_addr(s->m,
+		    in->rcpts[i].addr, 0, 0) : xstrdup(in->rcpts[i].addr))
+		    == NULL)
 			return (-1);
-	return (0);
+	return (maps ? cleanup_bcc_add(s->m->bcc, *sender, rcpts,
+	    in->nrcpts, bcc) : 0);
 }
 
 /* stream_begin - the queue file: envelope, then the Received: header */
@@ -1183,6 +1201,13 @@ stream_begin(struct cleanup_stream *st)
 		    ? in->rcpts[i].orcpt : strcmp(st->rcpts[i],
 		    in->rcpts[i].addr) ? in->rcpts[i].addr : NULL,
 		    in->rcpts[i].notify);
+	for (i = 0; i < st->bcc->argc; i++)	/* no DSN for a BCC copy */
+		queue_writer_rcpt(st->w, st->bcc->argv[i], NULL,
+		    QUEUE_NOTIFY_NEVER);
+	/* FILTER action, else content_filter: qmgr_filter.c routes it */
+	if (*(in->filter ? in->filter : s->m->content_filter))
+		queue_writer_attr(st->w, "content_filter", in->filter
+		    ? in->filter : s->m->content_filter);
 	if (in->prepend)		/* smtpd access PREPEND */
 		buf_puts(s->msg, in->prepend);
 	if (in->received)
@@ -1215,7 +1240,8 @@ cleanup_stream_open(struct cleanup_maps *m, const struct cleanup_input *in,
 	st->hdr = buf_new(256);
 	st->in_headers = 1;
 	st->rcpts = xcalloc(in->nrcpts + 1, sizeof(*st->rcpts));
-	if (cleanup_envelope(s, &st->sender, st->rcpts) < 0)
+	st->bcc = strv_new();
+	if (cleanup_envelope(s, &st->sender, st->rcpts, st->bcc) < 0)
 		s->status = cleanup_defer(s, "temporary lookup failure");
 	else if (stream_begin(st) < 0)
 		s->status = cleanup_defer(s, "queue file write error");
@@ -1236,6 +1262,7 @@ stream_free(struct cleanup_stream *st)
 	for (i = 0; i < st->s.in->nrcpts; i++)
 		free(st->rcpts[i]);
 	free(st->rcpts);
+	strv_free(st->bcc);
 	free(st->sender);
 	free(st->s.msgid);
 	buf_free(st->s.msg);

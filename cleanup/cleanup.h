@@ -62,8 +62,15 @@
  *	Actions decided by smtpd's access tables (smtpd_check.h) come in
  *	as CLEANUP_FLAG_HOLD (the file goes to hold/, as a header_checks
  *	HOLD), CLEANUP_FLAG_DISCARD (the message is read and dropped:
- *	CLEANUP_DISCARD) and in->prepend (headers before the Received:
- *	header, as Postfix's smtpd writes them).
+ *	CLEANUP_DISCARD), in->prepend (headers before the Received:
+ *	header, as Postfix's smtpd writes them) and in->filter (FILTER).
+ *	After-queue content filter and BCC (cleanup_bcc.c): the queue file
+ *	gets "A content_filter=transport:nexthop" from in->filter or the
+ *	content_filter parameter (qmgr then sends every recipient there),
+ *	and always_bcc, sender_bcc_maps and recipient_bcc_maps add
+ *	recipients with NOTIFY=NEVER. receive_override_options come in as
+ *	CLEANUP_FLAG_NO_MAPS (no canonical rewriting, no BCC) and
+ *	CLEANUP_FLAG_NO_HBC (no header_checks, no body_checks).
  *	Results: CLEANUP_OK (queue_id set; with hold set when a HOLD
  *	action put it in hold/ instead), CLEANUP_DISCARD (nothing queued,
  *	the client still gets 250 with the queue id, which the discard
@@ -97,6 +104,10 @@
 						 * then queue_pickup_finish() */
 #define CLEANUP_FLAG_HOLD	(1 << 4)	/* smtpd access HOLD: hold/ */
 #define CLEANUP_FLAG_DISCARD	(1 << 5)	/* smtpd access DISCARD */
+#define CLEANUP_FLAG_NO_MAPS	(1 << 6)	/* no canonical, no BCC
+						 * (no_address_mappings) */
+#define CLEANUP_FLAG_NO_HBC	(1 << 7)	/* no header/body_checks
+						 * (no_header_body_checks) */
 
 struct cleanup_rcpt {
 	const char *addr;
@@ -122,6 +133,10 @@ struct cleanup_input {
 	const char *prepend;		/* headers (each ending in LF) put
 					 * before the Received: header
 					 * (smtpd access PREPEND), or NULL */
+	const char *filter;		/* smtpd access FILTER
+					 * transport:nexthop, or NULL:
+					 * content_filter (the "A
+					 * content_filter" record) */
 	const char *log_prefix;		/* "client[addr]" for logs */
 	const char *pickup_id;		/* maildrop id, CLEANUP_FLAG_PICKUP */
 	void	(*begun)(void *, const char *);	/* called with the queue id

@@ -9,3 +9,6 @@ LIB_SRCS += lib/verify_clnt.c
 UNIT_TESTS += verify_cache_test
 verify_cache_test_SRCS := verify/verify_cache_test.c verify/verify_cache.c
 
+smtpd_SRCS += smtpd/smtpd_verify.c
+smtpd_check_test_SRCS += smtpd/smtpd_verify.c
+smtpd-check_SRCS += smtpd/smtpd_verify.c

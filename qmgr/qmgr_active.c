@@ -45,6 +45,7 @@
 #include "deliver_log.h"
 #include "log.h"
 #include "qmgr.h"
+#include "qmgr_filter.h"
 #include "workq.h"
 #include "xalloc.h"
 
@@ -325,7 +326,8 @@ seen_before(struct addr_set *set, const char *addr)
  * resolve_job - route every pending recipient (resolve pool). A leaf
  * address that an earlier leaf of the same message already has (the
  * user is listed directly and through an alias) is marked done
- * without a delivery: Postfix's duplicate elimination.
+ * without a delivery: Postfix's duplicate elimination. A message
+ * with a content_filter goes to the filter as it is (qmgr_filter.c).
  */
 static void
 resolve_job(void *arg, void *tctx)
@@ -334,9 +336,18 @@ resolve_job(void *arg, void *tctx)
 	struct qmgr_resolve_maps *rm = qmgr_thread_maps(tctx);
 	struct queue_file *qf = j->msg->qf;
 	struct addr_set seenset = {NULL, 0, 0}, *seen = &seenset;
-	char	*expanded = xcalloc(qf->nrcpts + 1, 1);
+	char	*expanded;
+	const char *filter = queue_file_attr(qf, "content_filter");
 	size_t	 i, nexp = qf->nrcpts;
 
+	if (filter && *filter) {	/* after-queue filter: all go there */
+		for (i = 0; i < qf->nrcpts; i++)
+			if (!qf->rcpts[i].done)
+				qmgr_filter_route(filter, qf->rcpts[i].addr,
+				    res_add(j, i));
+		return;
+	}
+	expanded = xcalloc(qf->nrcpts + 1, 1);
 	for (i = 0; i < qf->nrcpts; i++)
 		if (qf->rcpts[i].parent >= 0
 		    && (size_t)qf->rcpts[i].parent < nexp)

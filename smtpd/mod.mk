@@ -43,3 +43,8 @@ smtpd_sasl_test_SRCS := smtpd/smtpd_sasl_test.c smtpd/smtpd_sasl.c \
 # SMTPUTF8 and REQUIRETLS (smtpd_ext.c)
 smtpd_SRCS += smtpd/smtpd_ext.c
 smtpd_cmd_test_SRCS += smtpd/smtpd_ext.c
+
+# receive_override_options (content filter re-injection; smtpd_override.c)
+smtpd_SRCS += smtpd/smtpd_override.c
+smtpd_check_test_SRCS += smtpd/smtpd_override.c
+smtpd-check_SRCS += smtpd/smtpd_override.c

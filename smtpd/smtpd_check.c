@@ -36,9 +36,10 @@
  *	result; smtpd_policy_service_default_action when it cannot answer),
  *	and the names of smtpd_restriction_classes.
  *
- *	reject_unverified_sender/recipient (address verification) and a few
- *	other Postfix restrictions postern does not implement yet are
- *	logged once as a warning and act as "dunno".
+ *	reject_unverified_sender and reject_unverified_recipient ask the
+ *	verify service (smtpd_verify.c). A few other Postfix restrictions
+ *	postern does not implement yet are logged once as a warning and
+ *	act as "dunno".
  *
  *	A domain's class (local, virtual alias, virtual mailbox, relay,
  *	default) comes from resolve/resolve.h, the resolver qmgr routes
@@ -78,6 +79,7 @@
 #include "resolve.h"
 #include "smtpd_check.h"
 #include "smtpd_policy.h"
+#include "smtpd_verify.h"
 #include "str.h"
 #include "xalloc.h"
 
@@ -147,6 +149,7 @@ struct smtpd_checker {
 	size_t	 npols;
 	char	*pol_default, *pol_context, *compat_level, *mail_version;
 	char	*stress;
+	struct smtpd_verify *verify;	/* reject_unverified_* */
 };
 
 struct sc_ctx {
@@ -403,6 +406,7 @@ smtpd_check_new(void)
 	c->compat_level = xstrdup(conf_str("compatibility_level"));
 	c->mail_version = xstrdup(conf_str("mail_version"));
 	c->stress = xstrdup(conf_str("stress"));
+	c->verify = smtpd_verify_new();
 	c->relay_safe = sc_has_required(c, c->lists[SC_LIST_RELAY], 0)
 	    || sc_has_required(c, c->lists[SC_LIST_RCPT], 0);
 	pthread_mutex_unlock(&sc_conf_lock);
@@ -463,6 +467,7 @@ smtpd_check_free(struct smtpd_checker *c)
 	free(c->compat_level);
 	free(c->mail_version);
 	free(c->stress);
+	smtpd_verify_free(c->verify);
 	free(c);
 }
 
@@ -1434,7 +1439,6 @@ static int
 sc_unimplemented(const char *name)
 {
 	static const char *const names[] = {
-		"reject_unverified_sender", "reject_unverified_recipient",
 		"permit_tls_clientcerts",
 		"permit_tls_all_clientcerts", "check_ccert_access",
 		"check_sender_mx_access",
@@ -1778,6 +1782,24 @@ sc_restriction_addr(struct sc_ctx *x, const char *r, const char *arg,
 	return (SC_DUNNO);
 }
 
+/* sc_unverified - reject_unverified_sender/recipient (smtpd_verify.c) */
+static int
+sc_unverified(struct sc_ctx *x, int sender)
+{
+	const char *addr = sender ? x->st->sender : x->st->recipient;
+	const char *what = sender ? "Sender address" : "Recipient address";
+	struct smtpd_verify_reply r;
+
+	if (addr == NULL || *addr == 0
+	    || !smtpd_verify_check(x->c->verify, addr, sender, &r))
+		return (SC_DUNNO);
+	if (r.dip)
+		return (sc_defer_if_permit(x, r.code, r.dsn,
+		    "<%s>: %s rejected: %s", addr, what, r.text));
+	return (sc_reject(x, r.code, r.dsn, "<%s>: %s rejected: %s", addr,
+	    what, r.text));
+}
+
 /* sc_restriction - one restriction; arg is its table or domain */
 static int
 sc_restriction(struct sc_ctx *x, const char *r, const char *arg, int list)
@@ -1844,6 +1866,9 @@ sc_restriction(struct sc_ctx *x, const char *r, const char *arg, int list)
 	    || !strcmp(r, "reject_rhsbl_sender")
 	    || !strcmp(r, "reject_rhsbl_recipient"))
 		return (sc_rbl(x, r, arg));
+	if (!strcmp(r, "reject_unverified_recipient")
+	    || !strcmp(r, "reject_unverified_sender"))
+		return (sc_unverified(x, r[18] == 's'));
 	rc = sc_restriction_addr(x, r, arg, list, &known);
 	if (known)
 		return (rc);

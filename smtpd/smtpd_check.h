@@ -37,11 +37,13 @@
  *	from name[addr]: ...; from=<> to=<> proto=ESMTP helo=<>" form.
  *
  *	Access-table and policy-server actions HOLD, DISCARD, REDIRECT
- *	user@domain, BCC user@domain and PREPEND header: text are
+ *	user@domain, BCC user@domain, FILTER transport:destination and
+ *	PREPEND header: text are
  *	logged as Postfix logs them ("NOQUEUE: hold: RCPT from ...: <r>:
  *	Recipient address triggers HOLD action; from=<> ...", likewise
- *	discard, redirect, bcc; PREPEND is not logged) and recorded in
- *	st->actions, st->redirect, st->bcc and st->prepend for the whole
+ *	discard, redirect, bcc, filter; PREPEND is not logged) and recorded
+ *	in st->actions, st->redirect, st->bcc, st->filter and st->prepend
+ *	for the whole
  *	transaction (cleared at SMTPD_STAGE_MAIL); DISCARD also permits,
  *	and once it is set every later RCPT and DATA check says OK. As
  *	in Postfix they are skipped (with a warning) in client and helo
@@ -111,6 +113,7 @@ struct smtpd_check_state {
 	char	 redirect[256];		/* REDIRECT user@domain, or "" */
 	char	 bcc[1024];		/* BCC addresses, each ending in LF */
 	char	 prepend[2048];		/* PREPEND headers, each ending in LF */
+	char	 filter[256];		/* FILTER transport:nexthop, or "" */
 };
 
 #define SMTPD_ACT_HOLD		(1 << 0)

@@ -318,11 +318,12 @@ static const struct vec {
 	    "reject}}", SMTPD_STAGE_RCPT, OUT, "[203.0.113.5]",
 	    "a@bad.example", "user1@example.com", NULL, 0, REJ, "554 5.7.1 "
 	    "<a@bad.example>: Sender address rejected: Access denied"},
-	{"reject_unverified_sender is dunno (not implemented)",
+	{"reject_unverified_sender without a verify service: 450 (Postfix)",
 	    "smtpd_sender_restrictions=check_sender_access "
 	    "inline:{bad.example=reject_unverified_sender}",
 	    SMTPD_STAGE_RCPT, OUT, "[203.0.113.5]", "a@bad.example",
-	    "user1@example.com", NULL, 0, OK, ""},
+	    "user1@example.com", NULL, 0, DEF, "450 4.1.7 <a@bad.example>: "
+	    "Sender address rejected: address verification problem"},
 	{"sender access table down", "smtpd_sender_restrictions="
 	    "check_sender_access lmdb:/nonexistent/postern/access",
 	    SMTPD_STAGE_RCPT, OUT, "[203.0.113.5]", "a@b.example",
@@ -570,8 +571,8 @@ check_logs(void)
 	    "Improper use of SMTP command pipelining; from=<a@b.example> "
 	    "to=<user1@example.com> proto=ESMTP helo=<[203.0.113.5]>\n")
 	    != NULL, "DATA reject logged");
-	tap_ok(strstr(BUF_STR(logged), "restriction reject_unverified_sender "
-	    "is not implemented") != NULL, "unimplemented restriction warned");
+	tap_ok(strstr(BUF_STR(logged), "warning: verify service failure")
+	    != NULL, "verify service failure warned");
 	tap_ok(strstr(BUF_STR(logged), "helo=<evil??250 ok>") != NULL,
 	    "client text is made safe in logs");
 	tap_ok(strstr(BUF_STR(logged), "specify at least one working "

@@ -48,7 +48,9 @@
  *	The transaction's access-table actions (smtpd_check.h) go along:
  *	HOLD and DISCARD as cleanup flags, PREPEND headers as
  *	in->prepend, a REDIRECT target instead of every recipient, each
- *	BCC address as one more recipient with NOTIFY=NEVER.
+ *	BCC address as one more recipient with NOTIFY=NEVER, a FILTER
+ *	as in->filter; receive_override_options (smtpd_override.c) as
+ *	cleanup flags.
  * DIAGNOSTICS
  *	A cleanup REJECT or DEFER reply is passed to the client as cleanup
  *	wrote it; a failed directory sync is "451 4.3.0 Error: queue file
@@ -66,6 +68,7 @@
 #include "queue.h"
 #include "reply.h"
 #include "smtpd.h"
+#include "smtpd_override.h"
 #include "trigger.h"
 #include "workq.h"
 #include "xalloc.h"
@@ -274,6 +277,8 @@ queue_txn_new(struct smtpd_session *s)
 		t->in.flags |= CLEANUP_FLAG_HOLD;
 	if (s->cs.actions & SMTPD_ACT_DISCARD)
 		t->in.flags |= CLEANUP_FLAG_DISCARD;
+	t->in.flags |= smtpd_override_cleanup_flags();
+	t->in.filter = s->cs.filter[0] ? s->cs.filter : NULL;
 	t->in.received = NULL;
 	t->in.log_prefix = s->namaddr;
 	t->in.begun = queue_begun;
