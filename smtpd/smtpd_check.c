@@ -78,6 +78,7 @@
 #include "map.h"
 #include "resolve.h"
 #include "smtpd_check.h"
+#include "smtpd_override.h"
 #include "smtpd_policy.h"
 #include "smtpd_verify.h"
 #include "str.h"
@@ -730,6 +731,34 @@ sc_add_line(char *list, size_t size, const char *text)
 }
 
 /*
+ * sc_filter_action - FILTER transport:destination: the message goes to
+ * that after-queue content filter (cleanup's "A content_filter"); the
+ * last FILTER of the transaction wins, as in Postfix
+ */
+static int
+sc_filter_action(struct sc_ctx *x, const char *text, const char *name,
+    const char *what)
+{
+	struct smtpd_check_state *st = x->st;
+	char	 line[600];
+
+	if (*text == 0 || strchr(text, ':') == NULL) {
+		log_warn("access table entry for %s \"FILTER %s\" requires "
+		    "transport:destination", log_safe(name), log_safe(text));
+		return (SC_DUNNO);
+	}
+	if (strlen(text) >= sizeof(st->filter)) {
+		log_warn("FILTER %s: too long; ignored", log_safe(text));
+		return (SC_DUNNO);
+	}
+	snprintf(line, sizeof(line), "<%s>: %s triggers FILTER %s", name,
+	    what, text);
+	sc_log(x, "filter", line);
+	snprintf(st->filter, sizeof(st->filter), "%s", text);
+	return (SC_DUNNO);
+}
+
+/*
  * sc_message_action - HOLD, DISCARD, REDIRECT, BCC and PREPEND, which
  * apply to the whole message (Postfix's check_table_result): recorded
  * in the check state for cleanup, logged "NOQUEUE: hold: RCPT from
@@ -746,8 +775,9 @@ sc_message_action(struct sc_ctx *x, const char *word, const char *text,
 	int	 redirect = !strcasecmp(word, "REDIRECT");
 	int	 bcc = !strcasecmp(word, "BCC");
 	int	 prepend = !strcasecmp(word, "PREPEND");
+	int	 filter = !strcasecmp(word, "FILTER");
 
-	if (!hold && !discard && !redirect && !bcc && !prepend)
+	if (!hold && !discard && !redirect && !bcc && !prepend && !filter)
 		return (-2);
 	if (st->sender == NULL) {	/* client/helo list before MAIL */
 		snprintf(msg, sizeof(msg), "access table: with "
@@ -780,6 +810,8 @@ sc_message_action(struct sc_ctx *x, const char *word, const char *text,
 			    "message; ignored", log_safe(text));
 		return (SC_DUNNO);
 	}
+	if (filter)			/* after-queue content filter */
+		return (sc_filter_action(x, text, name, what));
 	if (strchr(text, '@') == NULL) {
 		log_warn("access table entry for %s \"%s %s\" requires "
 		    "user@domain target", log_safe(name), word,
@@ -860,14 +892,6 @@ sc_access_action(struct sc_ctx *x, const char *value, const char *name,
 	}
 	if ((rc = sc_message_action(x, word, text, name, what)) != -2)
 		return (rc);
-	if (!strcasecmp(word, "FILTER")) {
-		char	 msg[200];
-
-		snprintf(msg, sizeof(msg), "access table action %s is not "
-		    "supported by postern; treated as DUNNO", word);
-		sc_warn_once(x->c, word, msg);
-		return (SC_DUNNO);
-	}
 	/* Anything else is a restriction list, e.g. reject_unverified_sender */
 	if (x->depth >= SC_MAX_DEPTH) {
 		log_warn("access table result nesting too deep: %s",
@@ -1039,7 +1063,7 @@ sc_check_rcpt_maps(struct sc_ctx *x, const char *addr, int sender)
 	const char *dsn = sender ? "5.1.0" : "5.1.1";
 	int	 cls, f;
 
-	if (*addr == 0)
+	if (*addr == 0 || smtpd_receive_override("no_unknown_recipient_checks"))
 		return (SC_DUNNO);
 	if (sc_resolve(x, addr, &cls) < 0)
 		return (sc_retry(x, addr));
@@ -2008,6 +2032,7 @@ smtpd_check(struct smtpd_checker *c, int stage, struct smtpd_check_state *st,
 		st->policy_instance[0] = 0;	/* a new transaction */
 		st->actions = 0;
 		st->redirect[0] = st->bcc[0] = st->prepend[0] = 0;
+		st->filter[0] = 0;
 		if (!c->delay_reject) {
 			rc = sc_run(&x, SC_LIST_SENDER);
 			x.warn_next = 0;
