@@ -44,8 +44,7 @@ static int check_verbose;	/* postern -v check: one line per finding */
 static const char *check_not_implemented[] = {
 	"smtpd_milters", "non_smtpd_milters", "milter_default_action",
 	"smtpd_proxy_filter", "mailbox_command", "home_mailbox",
-	"luser_relay", "always_bcc", "sender_bcc_maps", "recipient_bcc_maps",
-	"relocated_maps", "smtpd_end_of_data_restrictions",
+	"luser_relay", "relocated_maps", "smtpd_end_of_data_restrictions",
 	"smtpd_etrn_restrictions", "mime_header_checks",
 	"nested_header_checks", NULL
 };
