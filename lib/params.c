@@ -495,6 +495,7 @@ const struct conf_param conf_params[] = {
 	{ "smtp_address_preference", "any" },
 	{ "smtp_skip_5xx_greeting", "yes" },
 	{ "smtp_always_send_ehlo", "yes" },
+	{ "smtp_use_bdat", "yes" },	/* postern's own: BDAT to CHUNKING */
 	{ "smtp_never_send_ehlo", "no" },
 	{ "smtp_connection_cache_on_demand", "yes" },
 	{ "smtp_generic_maps", "" },

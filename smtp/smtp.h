@@ -98,6 +98,7 @@ struct smtp_cfg {
 	long	 starttls_timeout;
 	long	 mx_address_limit;
 	int	 skip_5xx_greeting;
+	int	 use_bdat;	/* smtp_use_bdat (postern's own) */
 	long	 line_limit;	/* smtp_line_length_limit, 0: none */
 	char	*bind4;		/* NULL: not set or not ours */
 	char	*bind6;

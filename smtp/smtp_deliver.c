@@ -140,6 +140,7 @@ smtp_cfg_load(struct smtp_cfg *cfg, const char *service)
 		CONF_LONG("smtp_mx_address_limit", &cfg->mx_address_limit, 0,
 		    CONF_NOMAX),
 		CONF_BOOL("smtp_skip_5xx_greeting", &cfg->skip_5xx_greeting),
+		CONF_BOOL("smtp_use_bdat", &cfg->use_bdat),
 		CONF_LONG("smtp_line_length_limit", &cfg->line_limit, 0,
 		    CONF_NOMAX),
 		CONF_END,

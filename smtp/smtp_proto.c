@@ -14,6 +14,15 @@
  *	LF -> CRLF, then QUIT. MAIL, RCPT and DATA go out in one write
  *	when the server offers PIPELINING.
  *
+ *	To a server that offers CHUNKING (RFC 3030; SMTP, not LMTP) and
+ *	with smtp_use_bdat = yes (postern's own; Postfix's client has no
+ *	BDAT) the message goes as BDAT chunks of about 64 KB instead of
+ *	DATA, the last one "BDAT n LAST": the same octets DATA carries
+ *	without the dot-stuffing and the final dot (CRLF line ends, lines
+ *	folded at smtp_line_length_limit, no stray CR). With PIPELINING
+ *	the chunks follow MAIL and RCPT at once and the replies are read
+ *	at the end; without it each chunk waits for its 250.
+ *
  *	Results: a failure before MAIL FROM is a session failure
  *	(s->status/s->reason, recipients undecided: the caller tries the
  *	next address). From MAIL FROM on, every recipient gets its
@@ -74,10 +83,23 @@ struct conn {
 	struct buf *out;	/* pending commands or body */
 	int	 eof;
 	int	 timedout;
+	struct bdat_out *bdat;	/* NULL: DATA */
+};
+
+/* BDAT (RFC 3030): the text in chunks, not dot-stuffed */
+struct bdat_out {
+	struct buf *chunk;	/* text not yet sent */
+	size_t	 unread;	/* BDAT commands whose reply is unread */
+	int	 pipe;		/* PIPELINING: the replies are read at the end */
+	long	 timeout;
+	int	 refused;	/* a chunk was refused: send no more */
+	int	 bad;		/* the reply was malformed */
+	struct smtp_reply r;	/* the refusal, or the reply to LAST */
 };
 
 struct features {
 	int	 esmtp;
+	int	 chunking;	/* CHUNKING: BDAT */
 	int	 starttls;
 	int	 pipelining;
 	int	 dsn;
@@ -442,6 +464,8 @@ parse_ehlo(const struct smtp_reply *r, struct features *f)
 			f->starttls = 1;
 		else if (strcasecmp(kw, "PIPELINING") == 0)
 			f->pipelining = 1;
+		else if (strcasecmp(kw, "CHUNKING") == 0)
+			f->chunking = 1;
 		else if (strcasecmp(kw, "DSN") == 0)
 			f->dsn = 1;
 		else if (strcasecmp(kw, "8BITMIME") == 0)
@@ -493,19 +517,78 @@ has_8bit(const char *p, size_t len)
 	return (0);
 }
 
-/* send_text - dot-stuffed, CRLF text into the output, flushed in chunks;
- * *col counts the octets of the current line (0: at its start) */
+/* bdat_send - the text collected as one BDAT command; 0 or -1 (I/O) */
+static int
+bdat_send(struct conn *c, int last)
+{
+	struct bdat_out *b = c->bdat;
+
+	if (b->refused) {		/* the message is refused already */
+		buf_reset(b->chunk);
+		return (0);
+	}
+	cmd(c, "BDAT %zu%s", BUF_LEN(b->chunk), last ? " LAST" : "");
+	buf_append(c->out, BUF_STR(b->chunk), BUF_LEN(b->chunk));
+	buf_reset(b->chunk);
+	b->unread++;
+	if (b->pipe && !last)
+		return (BUF_LEN(c->out) >= OUT_CHUNK ? conn_flush(c, b->timeout)
+		    : 0);
+	if (conn_flush(c, b->timeout) < 0)
+		return (-1);
+	if (b->pipe || last)
+		return (0);		/* bdat_replies() reads them */
+	/* Without PIPELINING each chunk waits for its reply. */
+	b->unread--;
+	if (read_reply(c, b->timeout, &b->r, &b->bad) < 0)
+		return (-1);
+	b->refused = b->r.code / 100 != 2;
+	return (0);
+}
+
+/* bdat_replies - the replies still unread: the first refusal or the
+ * reply to BDAT LAST ends up in c->bdat->r; 0 or -1 (I/O) */
+static int
+bdat_replies(struct conn *c, long timeout)
+{
+	struct bdat_out *b = c->bdat;
+
+	while (b->unread > 0 && !b->refused) {
+		if (read_reply(c, timeout, &b->r, &b->bad) < 0)
+			return (-1);
+		b->unread--;
+		b->refused = b->r.code / 100 != 2;
+	}
+	return (0);
+}
+
+/* bdat_free - forget the BDAT state */
+static void
+bdat_free(struct bdat_out *b)
+{
+	if (b == NULL)
+		return;
+	buf_free(b->chunk);
+	if (b->r.lines)
+		strv_free(b->r.lines);
+	free(b);
+}
+
+/* send_text - CRLF text into the output (dot-stuffed for DATA, BDAT
+ * chunks otherwise), flushed in chunks; *col counts the octets of the
+ * current line (0: at its start) */
 static int
 send_text(struct conn *c, const char *p, size_t len, long limit, long *col,
     long timeout)
 {
+	struct buf *out = c->bdat ? c->bdat->chunk : c->out;
 	size_t	 i;
 	char	 ch;
 
 	for (i = 0; i < len; i++) {
 		ch = p[i];
 		if (ch == '\n') {
-			buf_puts(c->out, "\r\n");
+			buf_puts(out, "\r\n");
 			*col = 0;
 		} else if (ch == '\r' && i + 1 < len && p[i + 1] == '\n') {
 			continue;	/* a stored CRLF: the LF sends it */
@@ -515,20 +598,53 @@ send_text(struct conn *c, const char *p, size_t len, long limit, long *col,
 			 * 3.9 makes it a space at receipt) */
 			if (ch == '\r')
 				ch = ' ';
-			if (*col == 0 && ch == '.')
-				buf_putc(c->out, '.');
+			if (*col == 0 && ch == '.' && c->bdat == NULL)
+				buf_putc(out, '.');
 			/* Postfix's smtp_line_length_limit: CRLF SP */
 			if (limit > 0 && *col >= limit) {
-				buf_puts(c->out, "\r\n ");
+				buf_puts(out, "\r\n ");
 				*col = 1;
 			}
-			buf_putc(c->out, ch);
+			buf_putc(out, ch);
 			(*col)++;
 		}
-		if (BUF_LEN(c->out) >= OUT_CHUNK && conn_flush(c, timeout) < 0)
+		if (BUF_LEN(out) >= OUT_CHUNK && (c->bdat ? bdat_send(c, 0)
+		    : conn_flush(c, timeout)) < 0)
 			return (-1);
 	}
 	return (0);
+}
+
+/* send_body - the message: after DATA's 354 with the final dot, or as
+ * BDAT chunks, the last one LAST; 0 or -1 (I/O) */
+static int
+send_body(struct smtp_sess *s, struct conn *c, long *col)
+{
+	const struct smtp_cfg *cfg = s->cfg;
+
+	if (send_text(c, s->headers, s->headers_len, cfg->line_limit, col,
+	    cfg->data_xfer_timeout) < 0
+	    || send_text(c, s->body, s->body_len, cfg->line_limit, col,
+	    cfg->data_xfer_timeout) < 0)
+		return (-1);
+	if (*col)
+		buf_puts(c->bdat ? c->bdat->chunk : c->out, "\r\n");
+	if (c->bdat)
+		return (bdat_send(c, 1));
+	buf_puts(c->out, ".\r\n");
+	return (conn_flush(c, cfg->data_xfer_timeout));
+}
+
+/* bdat_begin - BDAT instead of DATA, when offered and not disabled */
+static void
+bdat_begin(struct smtp_sess *s, struct conn *c, const struct features *f)
+{
+	if (!f->chunking || !s->cfg->use_bdat || s->cfg->lmtp)
+		return;
+	c->bdat = xcalloc(1, sizeof(*c->bdat));
+	c->bdat->chunk = buf_new(OUT_CHUNK + 64);
+	c->bdat->pipe = f->pipelining;
+	c->bdat->timeout = s->cfg->data_xfer_timeout;
 }
 
 /* do_helo - EHLO/LHLO (HELO fallback for SMTP); 0 or -1 */
@@ -924,6 +1040,7 @@ transaction(struct smtp_sess *s, struct conn *c, const struct features *f)
 		open_fail(s);
 		goto quit;
 	}
+	bdat_begin(s, c, f);
 	mail_cmd(s, c, f);
 	if (!pipe) {
 		if (conn_flush(c, cfg->mail_timeout) < 0
@@ -950,15 +1067,19 @@ transaction(struct smtp_sess *s, struct conn *c, const struct features *f)
 		}
 		if (accepted == 0)
 			goto quit;
-		cmd(c, "DATA");
-		if (conn_flush(c, cfg->data_init_timeout) < 0
-		    || read_reply(c, cfg->data_init_timeout, &r, &bad) < 0)
+		if (c->bdat == NULL)
+			cmd(c, "DATA");
+		if (c->bdat == NULL && (conn_flush(c, cfg->data_init_timeout)
+		    < 0 || read_reply(c, cfg->data_init_timeout, &r, &bad) < 0))
 			goto io_data;
 	} else {
 		for (i = 0; i < s->nrcpt; i++)
 			if (s->rcpts[i].action == NULL)
 				rcpt_cmd(c, f, &s->rcpts[i]);
-		cmd(c, "DATA");
+		if (c->bdat == NULL)
+			cmd(c, "DATA");
+		else if (send_body(s, c, &col) < 0)	/* pipelined BDAT */
+			goto io_body;
 		if (conn_flush(c, cfg->mail_timeout) < 0
 		    || read_reply(c, cfg->mail_timeout, &r, &bad) < 0)
 			goto io_mail;
@@ -978,7 +1099,8 @@ transaction(struct smtp_sess *s, struct conn *c, const struct features *f)
 			} else
 				rcpt_result(s, &s->rcpts[i], &r, "RCPT TO");
 		}
-		if (read_reply(c, cfg->data_init_timeout, &r, &bad) < 0)
+		if (c->bdat == NULL && read_reply(c, cfg->data_init_timeout, &r,
+		    &bad) < 0)
 			goto io_data;
 		if (!mail_ok) {
 			if (r.code == 354) {
@@ -1000,23 +1122,26 @@ transaction(struct smtp_sess *s, struct conn *c, const struct features *f)
 			goto quit;
 		}
 	}
-	if (r.code != 354) {
+	if (c->bdat == NULL && r.code != 354) {
 		for (i = 0; i < s->nrcpt; i++)
 			if (s->rcpts[i].accepted && s->rcpts[i].action == NULL)
 				rcpt_result(s, &s->rcpts[i], &r, "DATA");
 		goto quit;
 	}
 	data_ok = 1;
-	if (send_text(c, s->headers, s->headers_len, cfg->line_limit, &col,
-	    cfg->data_xfer_timeout) < 0
-	    || send_text(c, s->body, s->body_len, cfg->line_limit, &col,
-	    cfg->data_xfer_timeout) < 0)
+	if ((c->bdat == NULL || !pipe) && send_body(s, c, &col) < 0)
 		goto io_body;
-	if (col)
-		buf_puts(c->out, "\r\n");
-	buf_puts(c->out, ".\r\n");
-	if (conn_flush(c, cfg->data_xfer_timeout) < 0)
-		goto io_body;
+	if (c->bdat) {
+		if (bdat_replies(c, cfg->data_done_timeout) < 0) {
+			bad = c->bdat->bad;
+			goto io_done;
+		}
+		for (i = 0; i < s->nrcpt; i++)
+			if (s->rcpts[i].accepted && s->rcpts[i].action == NULL)
+				rcpt_result(s, &s->rcpts[i], &c->bdat->r,
+				    "BDAT");
+		goto quit;
+	}
 	for (i = 0; i < s->nrcpt; i++) {
 		if (!s->rcpts[i].accepted || s->rcpts[i].action)
 			continue;
@@ -1123,6 +1248,7 @@ smtp_session(struct smtp_sess *s)
 	s->dsn_offered = f.dsn;
 	transaction(s, &c, &f);
 out:
+	bdat_free(c.bdat);
 	tls_ssl_free(c.ssl);
 	close(c.fd);
 	buf_free(c.in);
