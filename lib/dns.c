@@ -485,6 +485,40 @@ dns_lookup_ptr(const char *addr, struct strv *names, char *err,
 	return (DNS_OK);
 }
 
+/* dns_lookup_ns - the NS host names of a domain (check_*_ns_access) */
+int
+dns_lookup_ns(const char *name, struct strv *names, char *err, size_t errlen)
+{
+	unsigned char *answer;
+	ns_msg	 msg;
+	ns_rr	 rr;
+	char	 host[NS_MAXDNAME];
+	int	 i, n, st, found = 0;
+
+	st = dns_query(name, ns_t_ns, &answer, &msg, err, errlen);
+	if (st != DNS_OK)
+		return (st);
+	n = ns_msg_count(msg, ns_s_an);
+	for (i = 0; i < n; i++) {
+		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0)
+			break;
+		if (ns_rr_type(rr) != ns_t_ns)
+			continue;
+		if (ns_name_uncompress(ns_msg_base(msg), ns_msg_end(msg),
+		    ns_rr_rdata(rr), host, sizeof(host)) < 0)
+			continue;
+		strv_add(names, host);
+		found++;
+	}
+	free(answer);
+	if (found == 0) {
+		snprintf(err, errlen, "No NS records");
+		dns_set_nxdomain(0);
+		return (DNS_NOTFOUND);
+	}
+	return (DNS_OK);
+}
+
 /* dns_lookup_txt - TXT records, character-strings concatenated */
 int
 dns_lookup_txt(const char *name, struct strv *txt, char *err, size_t errlen)

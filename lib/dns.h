@@ -11,6 +11,8 @@
  *	    size_t *nmx, char *err, size_t errlen);
  *	int	dns_lookup_ptr(const char *addr, struct strv *names,
  *	    char *err, size_t errlen);
+ *	int	dns_lookup_ns(const char *name, struct strv *names,
+ *	    char *err, size_t errlen);
  *	int	dns_lookup_txt(const char *name, struct strv *txt,
  *	    char *err, size_t errlen);
  *	char	*dns_reverse_name(const char *addr, const char *zone);
@@ -28,7 +30,8 @@
  *	dns_lookup_addr() returns A and AAAA records as numeric strings.
  *	dns_lookup_mx() returns MX records sorted by preference (caller
  *	frees with dns_mx_free()). dns_lookup_ptr() returns the names of
- *	an IPv4/IPv6 address. dns_reverse_name() builds the DNSBL query
+ *	an IPv4/IPv6 address, dns_lookup_ns() the NS hosts of a domain.
+ *	dns_reverse_name() builds the DNSBL query
  *	name ("4.3.2.1.zone", nibbles for IPv6).
  *
  *	dns_initialized() says whether dns_init() ran; modules that do
@@ -66,6 +69,7 @@ int	 dns_lookup_mx(const char *, struct dns_mx **, size_t *, char *,
 	    size_t);
 void	 dns_mx_free(struct dns_mx *, size_t);
 int	 dns_lookup_ptr(const char *, struct strv *, char *, size_t);
+int	 dns_lookup_ns(const char *, struct strv *, char *, size_t);
 int	 dns_lookup_txt(const char *, struct strv *, char *, size_t);
 char	*dns_reverse_name(const char *, const char *);
 int	 dns_last_nxdomain(void);

@@ -33,6 +33,11 @@ UNIT_TESTS += smtpd_bdat_test
 smtpd_bdat_test_SRCS = smtpd/smtpd_bdat_test.c \
 	$(filter-out smtpd/smtpd_cmd_test.c,$(smtpd_cmd_test_SRCS))
 
+# issue 11's restrictions: DNS helpers and the client certificate
+smtpd_SRCS += smtpd/smtpd_check_dns.c smtpd/smtpd_check_tls.c
+smtpd_check_test_SRCS += smtpd/smtpd_check_dns.c
+smtpd-check_SRCS += smtpd/smtpd_check_dns.c
+
 # SASL (AUTH): the state machine, password schemes, Dovecot client.
 smtpd_SRCS += smtpd/smtpd_sasl.c smtpd/smtpd_sasl_pw.c \
 	smtpd/smtpd_sasl_dovecot.c

@@ -31,7 +31,13 @@
  *	reject_unauth_destination, defer_unauth_destination,
  *	reject_rbl_client, permit_dnswl_client, reject_rhsbl_client,
  *	reject_rhsbl_reverse_client, reject_rhsbl_helo,
- *	reject_rhsbl_sender, reject_rhsbl_recipient, check_policy_service
+ *	reject_rhsbl_sender, reject_rhsbl_recipient, permit_tls_clientcerts
+ *	and permit_tls_all_clientcerts (relay_clientcerts fingerprints),
+ *	check_ccert_access, check_{client,reverse_client,helo,sender,
+ *	recipient}_{mx,ns,a}_access, check_reverse_client_hostname_access,
+ *	permit_mx_backup (permit_mx_backup_networks: address/prefix only),
+ *	reject_multi_recipient_bounce, reject_plaintext_session,
+ *	check_sasl_access, check_policy_service
  *	(smtpd_policy.c: the server's action is taken as an access table
  *	result; smtpd_policy_service_default_action when it cannot answer),
  *	and the names of smtpd_restriction_classes.
@@ -79,6 +85,7 @@
 #include "resolve.h"
 #include "smtpd_check.h"
 #include "smtpd_override.h"
+#include "smtpd_check_dns.h"
 #include "smtpd_policy.h"
 #include "smtpd_verify.h"
 #include "str.h"
@@ -151,6 +158,10 @@ struct smtpd_checker {
 	char	*pol_default, *pol_context, *compat_level, *mail_version;
 	char	*stress;
 	struct smtpd_verify *verify;	/* reject_unverified_* */
+	/* sc_more_init(): issue 11's restrictions */
+	struct maplist *relay_ccerts;	/* relay_clientcerts */
+	char	*mx_nets;		/* permit_mx_backup_networks */
+	int	 plaintext_code, mul_rcpt_code, ask_ccert, sasl_enable;
 };
 
 struct sc_ctx {
@@ -179,6 +190,8 @@ static struct map *sc_access_map(struct smtpd_checker *, const char *);
 static int sc_takes_arg(const char *);
 static int sc_policy(struct sc_ctx *, const char *, const char *,
     const char *, int);
+static void sc_more_init(struct smtpd_checker *);
+static void sc_more_free(struct smtpd_checker *);
 
 /* sc_split - split a restriction list, keeping {...} groups whole */
 static struct strv *
@@ -407,6 +420,7 @@ smtpd_check_new(void)
 	c->compat_level = xstrdup(conf_str("compatibility_level"));
 	c->mail_version = xstrdup(conf_str("mail_version"));
 	c->stress = xstrdup(conf_str("stress"));
+	sc_more_init(c);
 	c->verify = smtpd_verify_new();
 	c->relay_safe = sc_has_required(c, c->lists[SC_LIST_RELAY], 0)
 	    || sc_has_required(c, c->lists[SC_LIST_RCPT], 0);
@@ -468,6 +482,7 @@ smtpd_check_free(struct smtpd_checker *c)
 	free(c->compat_level);
 	free(c->mail_version);
 	free(c->stress);
+	sc_more_free(c);
 	smtpd_verify_free(c->verify);
 	free(c);
 }
@@ -1463,17 +1478,7 @@ static int
 sc_unimplemented(const char *name)
 {
 	static const char *const names[] = {
-		"permit_tls_clientcerts",
-		"permit_tls_all_clientcerts", "check_ccert_access",
-		"check_sender_mx_access",
-		"check_sender_ns_access", "check_recipient_mx_access",
-		"check_recipient_ns_access", "check_helo_mx_access",
-		"check_helo_ns_access", "check_client_mx_access",
-		"check_client_ns_access", "check_sender_a_access",
-		"check_recipient_a_access", "check_helo_a_access",
-		"check_client_a_access", "check_reverse_client_hostname_access",
-		"permit_mx_backup", "reject_multi_recipient_bounce",
-		"reject_plaintext_session", "check_sasl_access", NULL,
+		NULL,
 	};
 	int	 i;
 
@@ -1759,6 +1764,474 @@ sc_dest(struct sc_ctx *x, int action)
 	    "<%s>: Relay access denied", r));
 }
 
+/*
+ * The restrictions below were listed as unimplemented until issue 11:
+ * Postfix's semantics and reply texts (src/smtpd/smtpd_check.c).
+ */
+
+/* sc_more_init - parameters of these restrictions */
+static void
+sc_more_init(struct smtpd_checker *c)
+{
+	const struct conf_table codes[] = {
+		CONF_INT("plaintext_reject_code", &c->plaintext_code, 400,
+		    599),
+		CONF_INT("multi_recipient_bounce_reject_code",
+		    &c->mul_rcpt_code, 400, 599),
+		CONF_END
+	};
+
+	conf_table_load(codes);
+	c->relay_ccerts = sc_maplist("relay_clientcerts");
+	c->mx_nets = xstrdup(conf_str("permit_mx_backup_networks"));
+	c->ask_ccert = conf_bool("smtpd_tls_ask_ccert")
+	    || conf_bool("smtpd_tls_req_ccert");
+	c->sasl_enable = conf_bool("smtpd_sasl_auth_enable");
+}
+
+/* sc_more_free - what sc_more_init() opened */
+static void
+sc_more_free(struct smtpd_checker *c)
+{
+	maplist_close(c->relay_ccerts);
+	free(c->mx_nets);
+}
+
+/* sc_access_addr - an address, then (IPv4) its class prefixes */
+static int
+sc_access_addr(struct sc_ctx *x, struct map *m, const char *a,
+    const char *name, const char *what, int list)
+{
+	char	 prefix[64];
+	char	*dot;
+	int	 rc;
+
+	if ((rc = sc_access_key(x, m, a, name, what, list)) != -2)
+		return (rc);
+	if (strchr(a, ':') != NULL || strlen(a) >= sizeof(prefix))
+		return (-2);
+	strcpy(prefix, a);
+	while ((dot = strrchr(prefix, '.')) != NULL) {
+		*dot = 0;
+		if ((rc = sc_access_key(x, m, prefix, name, what, list)) != -2)
+			return (rc);
+	}
+	return (-2);
+}
+
+/* sc_forbid_ok - Postfix's forbid_allowlist: OK from a table keyed by
+ * something the client controls is a configuration error */
+static int
+sc_forbid_ok(struct sc_ctx *x, const char *r, int rc, const char *target)
+{
+	if (rc != SC_PERMIT || (x->st->actions & SMTPD_ACT_DISCARD))
+		return (rc);
+	log_warn("restriction %s returns OK for %s", r, log_safe(target));
+	log_warn("this is not allowed for security reasons");
+	log_warn("use DUNNO instead of OK if you want to make an exception");
+	return (sc_config_error(x));
+}
+
+/* sc_server_hosts - the host names (then addresses) of one server */
+static int
+sc_server_host(struct sc_ctx *x, struct map *m, const char *h, int type,
+    const char *name, const char *what, int list)
+{
+	struct strv *addrs;
+	char	 err[256];
+	char	*host;
+	size_t	 i;
+	int	 rc = -2;
+
+	if (addr_match_cidr(h, h) == 1)
+		return (sc_access_addr(x, m, h, name, what, list));
+	host = sc_strip_dot(h);
+	if (type != SMTPD_DNS_A
+	    && (rc = sc_access_domain(x, m, host, name, what, list)) != -2) {
+		free(host);
+		return (rc);
+	}
+	addrs = strv_new();
+	if (dns_lookup_addr(host, addrs, err, sizeof(err)) != DNS_OK) {
+		if (type != SMTPD_DNS_A)
+			log_warn("Unable to look up %s host %s for %s %s: %s",
+			    type == SMTPD_DNS_MX ? "MX" : "NS", log_safe(host),
+			    what, log_safe(name), err);
+	} else
+		for (i = 0; i < addrs->argc && rc == -2; i++)
+			rc = sc_access_addr(x, m, addrs->argv[i], name, what,
+			    list);
+	strv_free(addrs);
+	free(host);
+	return (rc);
+}
+
+/* sc_server_access - check_*_{mx,ns,a}_access: the domain's MX, NS or
+ * A/AAAA servers, by name then address, in an access table */
+static int
+sc_server_access(struct sc_ctx *x, const char *r, const char *spec,
+    const char *target, int type, const char *name, const char *what,
+    int list)
+{
+	struct map *m = sc_access_map(x->c, spec);
+	const char *domain = strrchr(target, '@');
+	struct strv *hosts;
+	char	 err[256], lit[128];
+	char	*d;
+	size_t	 i, n;
+	int	 rc = -2, st;
+
+	domain = domain ? domain + 1 : target;
+	if (*domain == '[') {		/* a literal is its own MX */
+		n = strlen(domain);
+		if ((type != SMTPD_DNS_A && type != SMTPD_DNS_MX) || n < 3
+		    || domain[n - 1] != ']')
+			return (SC_DUNNO);
+		snprintf(lit, sizeof(lit), "%.*s", (int)(n - 2), domain + 1);
+		d = strncasecmp(lit, "IPv6:", 5) == 0 ? lit + 5 : lit;
+		if (addr_match_cidr(d, d) == 1)
+			rc = sc_access_addr(x, m, d, name, what, list);
+		return (sc_forbid_ok(x, r, rc == -2 ? SC_DUNNO : rc, target));
+	}
+	if (*domain == 0)
+		return (SC_DUNNO);
+	d = sc_strip_dot(domain);
+	hosts = strv_new();
+	st = smtpd_check_dns_servers(d, type, hosts, err, sizeof(err));
+	if (st != DNS_OK)
+		log_warn("Unable to look up %s host for %s: %s", type
+		    == SMTPD_DNS_MX ? "MX" : "NS", log_safe(d), err);
+	for (i = 0; st == DNS_OK && i < hosts->argc && rc == -2; i++)
+		rc = sc_server_host(x, m, hosts->argv[i], type, name, what,
+		    list);
+	strv_free(hosts);
+	free(d);
+	return (sc_forbid_ok(x, r, rc == -2 ? SC_DUNNO : rc, target));
+}
+
+/* sc_server_restriction - which check_*_{mx,ns,a}_access, on what */
+static int
+sc_server_restriction(struct sc_ctx *x, const char *r, const char *arg,
+    int list, int *known)
+{
+	const struct smtpd_check_state *st = x->st;
+	const char *kind, *target = NULL, *name, *what;
+	char	 client[300];
+	int	 type;
+
+	*known = 0;
+	if (strncmp(r, "check_", 6) != 0 || (kind = strchr(r + 6, '_'))
+	    == NULL)
+		return (SC_DUNNO);
+	if (!strcmp(kind, "_mx_access"))
+		type = SMTPD_DNS_MX;
+	else if (!strcmp(kind, "_ns_access"))
+		type = SMTPD_DNS_NS;
+	else if (!strcmp(kind, "_a_access"))
+		type = SMTPD_DNS_A;
+	else
+		return (SC_DUNNO);
+	*known = 1;
+	sc_client(st, client, sizeof(client));
+	if (!strncmp(r, "check_client_", 13)
+	    && (size_t)(kind - r) == 12) {
+		if (strcmp(st->client_name, "unknown") != 0
+		    && *st->client_name)
+			target = st->client_name;
+		name = client;
+		what = "Client host";
+	} else if (!strncmp(r, "check_reverse_client_hostname_", 30)
+	    || (!strncmp(r, "check_reverse_client_", 21)
+	    && (size_t)(kind - r) == 20)) {
+		if (strcmp(st->reverse_client_name, "unknown") != 0
+		    && *st->reverse_client_name)
+			target = st->reverse_client_name;
+		name = target;
+		what = "Unverified Client host";
+	} else if (!strncmp(r, "check_helo_", 11)
+	    && (size_t)(kind - r) == 10) {
+		target = st->helo_name;
+		name = target;
+		what = "Helo command";
+	} else if (!strncmp(r, "check_sender_", 13)
+	    && (size_t)(kind - r) == 12) {
+		target = st->sender && *st->sender ? st->sender : NULL;
+		name = target;
+		what = "Sender address";
+	} else if (!strncmp(r, "check_recipient_", 16)
+	    && (size_t)(kind - r) == 15) {
+		target = st->recipient && *st->recipient ? st->recipient
+		    : NULL;
+		name = target;
+		what = "Recipient address";
+	} else {
+		*known = 0;
+		return (SC_DUNNO);
+	}
+	if (target == NULL)
+		return (SC_DUNNO);
+	return (sc_server_access(x, r, arg, target, type, name, what, list));
+}
+
+/* sc_reverse_access - check_reverse_client_hostname_access */
+static int
+sc_reverse_access(struct sc_ctx *x, const char *r, const char *spec)
+{
+	const struct smtpd_check_state *st = x->st;
+	struct map *m = sc_access_map(x->c, spec);
+	const char *rev = st->reverse_client_name;
+	const char *a = st->client_addr ? st->client_addr : "unknown";
+	int	 rc = -2;
+
+	if (*rev == 0)
+		rev = "unknown";
+	if (strcmp(rev, "unknown") != 0)
+		rc = sc_access_domain(x, m, rev, rev, "Unverified Client host",
+		    SC_LIST_CLIENT);
+	if (rc == -2)
+		rc = sc_access_addr(x, m, a, rev, "Unverified Client host",
+		    SC_LIST_CLIENT);
+	return (sc_forbid_ok(x, r, rc == -2 ? SC_DUNNO : rc, rev));
+}
+
+/* sc_ccert_warn - Postfix's warning when no certificate was asked for */
+static void
+sc_ccert_warn(struct sc_ctx *x, const char *r)
+{
+	char	 msg[200];
+
+	if (x->c->ask_ccert)
+		return;
+	snprintf(msg, sizeof(msg), "%s is requested, but "
+	    "\"smtpd_tls_ask_ccert = no\"", r);
+	sc_warn_once(x->c, r, msg);
+}
+
+/* sc_tls_clientcerts - permit_tls_clientcerts, permit_tls_all_clientcerts:
+ * a trusted certificate (all), or a fingerprint in relay_clientcerts */
+static int
+sc_tls_clientcerts(struct sc_ctx *x, const char *r, int all,
+    const char *name)
+{
+	const struct smtpd_check_state *st = x->st;
+	const char *prints[2];
+	char	*val;
+	int	 i, rc;
+
+	if (!st->tls)
+		return (SC_DUNNO);
+	if (all && st->ccert_present && st->ccert_trusted)
+		return (SC_PERMIT);
+	if (!st->ccert_present) {
+		sc_ccert_warn(x, r);
+		return (SC_DUNNO);
+	}
+	prints[0] = st->ccert_pkey_fprint;
+	prints[1] = st->ccert_fprint;
+	for (i = 0; i < 2 && x->c->relay_ccerts; i++) {
+		if (*prints[i] == 0)
+			continue;
+		rc = maplist_lookup(x->c->relay_ccerts, prints[i], &val);
+		if (rc == MAP_FOUND) {
+			free(val);
+			return (SC_PERMIT);
+		}
+		if (rc == MAP_RETRY) {
+			log_warn("relay_clientcerts: lookup error for "
+			    "fingerprint '%s', pkey fingerprint %s",
+			    prints[0], prints[1]);
+			return (sc_retry(x, name));
+		}
+	}
+	return (SC_DUNNO);
+}
+
+/* sc_ccert_access - check_ccert_access: certificate, then public-key
+ * fingerprint; the reply names the certificate's CommonName */
+static int
+sc_ccert_access(struct sc_ctx *x, const char *r, const char *spec, int list)
+{
+	const struct smtpd_check_state *st = x->st;
+	struct map *m;
+	int	 rc;
+
+	if (!st->tls || !st->ccert_present) {
+		sc_ccert_warn(x, r);
+		return (SC_DUNNO);
+	}
+	m = sc_access_map(x->c, spec);
+	if (*st->ccert_fprint && (rc = sc_access_key(x, m, st->ccert_fprint,
+	    st->ccert_cn, "Client certificate", list)) != -2)
+		return (rc);
+	if (*st->ccert_pkey_fprint && (rc = sc_access_key(x, m,
+	    st->ccert_pkey_fprint, st->ccert_cn, "Client certificate",
+	    list)) != -2)
+		return (rc);
+	return (SC_DUNNO);
+}
+
+/* sc_sasl_access - check_sasl_access: the SASL login name as the key */
+static int
+sc_sasl_access(struct sc_ctx *x, const char *r, const char *spec, int list)
+{
+	const char *u = x->st->sasl_username;
+	char	 msg[200];
+	int	 rc;
+
+	if (!x->c->sasl_enable) {
+		snprintf(msg, sizeof(msg), "restriction `%s' ignored: no "
+		    "SASL support", r);
+		sc_warn_once(x->c, r, msg);
+		return (SC_DUNNO);
+	}
+	if (u == NULL || *u == 0)
+		return (SC_DUNNO);
+	rc = sc_access_key(x, sc_access_map(x->c, spec), u, u,
+	    "SASL login name", list);
+	return (rc == -2 ? SC_DUNNO : rc);
+}
+
+/* sc_i_am_mx - one of these MX hosts is this machine: by name
+ * (mydestination), then by address (inet_interfaces, proxy_interfaces) */
+static int
+sc_i_am_mx(struct sc_ctx *x, const struct dns_mx *mx, size_t n,
+    const char *name, const char *what)
+{
+	struct strv *addrs;
+	char	 err[256], why[512];
+	size_t	 i, j;
+	int	 st, yes = 0;
+
+	for (i = 0; i < n; i++)
+		if (resolve_class(x->c->resolve, mx[i].host, why, sizeof(why))
+		    == RESOLVE_CLASS_LOCAL)
+			return (1);
+	for (i = 0; i < n && !yes; i++) {
+		addrs = strv_new();
+		st = dns_lookup_addr(mx[i].host, addrs, err, sizeof(err));
+		if (st != DNS_OK) {
+			log_info("<%s>: %s: Unable to look up mail exchanger "
+			    "host %s: %s", log_safe(name), what,
+			    log_safe(mx[i].host), err);
+			x->defer_if_reject = 1;
+		}
+		for (j = 0; st == DNS_OK && j < addrs->argc && !yes; j++)
+			yes = smtpd_check_dns_own_addr(addrs->argv[j]);
+		strv_free(addrs);
+	}
+	return (yes);
+}
+
+/* sc_mx_primary_ok - every address of every primary MX host is in
+ * permit_mx_backup_networks */
+static int
+sc_mx_primary_ok(struct sc_ctx *x, const struct dns_mx *mx, size_t n)
+{
+	struct strv *addrs;
+	char	 err[256];
+	size_t	 i, j;
+	int	 ok = 1;
+
+	for (i = 0; i < n && ok; i++) {
+		addrs = strv_new();
+		if (dns_lookup_addr(mx[i].host, addrs, err, sizeof(err))
+		    != DNS_OK) {
+			x->defer_if_reject = 1;
+			ok = 0;
+		}
+		for (j = 0; ok && j < addrs->argc; j++)
+			ok = smtpd_check_dns_in_nets(addrs->argv[j],
+			    x->c->mx_nets);
+		strv_free(addrs);
+	}
+	return (ok);
+}
+
+/* sc_mx_backup - permit_mx_backup: our own domains, or a domain whose
+ * backup (not primary) MX hosts include this machine */
+static int
+sc_mx_backup(struct sc_ctx *x)
+{
+	const char *r = x->st->recipient, *domain;
+	struct dns_mx *mx = NULL;
+	size_t	 nmx = 0, nprim;
+	char	 err[256];
+	char	*lp;
+	int	 cls, st, rc = SC_DUNNO, routed;
+
+	if (r == NULL)
+		return (SC_DUNNO);
+	if (sc_resolve(x, r, &cls) < 0)
+		return (sc_retry(x, r));
+	if (*(domain = addr_domain(r)) == 0)
+		return (SC_PERMIT);
+	lp = addr_localpart(r);
+	routed = strpbrk(lp, "@!%") != NULL;
+	free(lp);
+	if (routed)
+		return (SC_DUNNO);
+	if (cls != RESOLVE_CLASS_DEFAULT)
+		return (SC_PERMIT);
+	if (*domain == '[')
+		return (SC_DUNNO);
+	if ((st = dns_lookup_mx(domain, &mx, &nmx, err, sizeof(err)))
+	    != DNS_OK) {
+		if (st == DNS_RETRY) {
+			log_info("<%s>: Recipient address: Unable to look up "
+			    "mail exchanger information: %s", log_safe(r),
+			    err);
+			x->defer_if_reject = 1;
+		}
+		return (SC_DUNNO);
+	}
+	for (nprim = 1; nprim < nmx && mx[nprim].pref == mx[0].pref; nprim++)
+		;
+	if (!sc_i_am_mx(x, mx, nprim, r, "Recipient address")
+	    && nprim < nmx
+	    && sc_i_am_mx(x, mx + nprim, nmx - nprim, r, "Recipient address")
+	    && (*x->c->mx_nets == 0 || sc_mx_primary_ok(x, mx, nprim)))
+		rc = SC_PERMIT;
+	dns_mx_free(mx, nmx);
+	return (rc);
+}
+
+/* sc_restriction_more - the restrictions above; *known says if r is one */
+static int
+sc_restriction_more(struct sc_ctx *x, const char *r, const char *arg,
+    int list, const char *name, const char *what, int *known)
+{
+	const struct smtpd_check_state *st = x->st;
+	int	 rc;
+
+	*known = 1;
+	if (!strcmp(r, "permit_tls_clientcerts"))
+		return (sc_tls_clientcerts(x, r, 0, name));
+	if (!strcmp(r, "permit_tls_all_clientcerts"))
+		return (sc_tls_clientcerts(x, r, 1, name));
+	if (!strcmp(r, "check_ccert_access"))
+		return (sc_ccert_access(x, r, arg, list));
+	if (!strcmp(r, "check_sasl_access"))
+		return (sc_sasl_access(x, r, arg, list));
+	if (!strcmp(r, "check_reverse_client_hostname_access"))
+		return (sc_reverse_access(x, r, arg));
+	if (!strcmp(r, "permit_mx_backup"))
+		return (sc_mx_backup(x));
+	if (!strcmp(r, "reject_plaintext_session"))
+		return (st->tls ? SC_DUNNO : sc_reject(x,
+		    x->c->plaintext_code, "4.7.1",
+		    "Session encryption is required"));
+	if (!strcmp(r, "reject_multi_recipient_bounce")) {
+		if (st->sender && *st->sender == 0 && st->rcpt_count
+		    > (strcmp(x->verb, "RCPT") != 0))
+			return (sc_reject(x, x->c->mul_rcpt_code, "5.5.3",
+			    "<%s>: %s rejected: Multi-recipient bounce", name,
+			    what));
+		return (SC_DUNNO);
+	}
+	rc = sc_server_restriction(x, r, arg, list, known);
+	return (rc);
+}
+
 /* sc_restriction_addr - restrictions on the sender or recipient */
 static int
 sc_restriction_addr(struct sc_ctx *x, const char *r, const char *arg,
@@ -1894,6 +2367,9 @@ sc_restriction(struct sc_ctx *x, const char *r, const char *arg, int list)
 	    || !strcmp(r, "reject_unverified_sender"))
 		return (sc_unverified(x, r[18] == 's'));
 	rc = sc_restriction_addr(x, r, arg, list, &known);
+	if (known)
+		return (rc);
+	rc = sc_restriction_more(x, r, arg, list, name, what, &known);
 	if (known)
 		return (rc);
 	for (i = 0; i < x->c->nclasses; i++) {

@@ -113,6 +113,12 @@ struct smtpd_check_state {
 	char	 redirect[256];		/* REDIRECT user@domain, or "" */
 	char	 bcc[1024];		/* BCC addresses, each ending in LF */
 	char	 prepend[2048];		/* PREPEND headers, each ending in LF */
+	/* TLS client certificate, set at STARTTLS (smtpd_check_tls.c) */
+	int	 ccert_present;
+	int	 ccert_trusted;		/* verified against smtpd_tls_CAfile */
+	char	 ccert_fprint[200];	/* "AB:CD:...", fingerprint digest */
+	char	 ccert_pkey_fprint[200];
+	char	 ccert_cn[256];
 	char	 filter[256];		/* FILTER transport:nexthop, or "" */
 };
 

@@ -91,6 +91,7 @@
 #include "smtpd.h"
 #include "smtpd_anvil.h"
 #include "smtpd_check.h"
+#include "smtpd_check_tls.h"
 #include "smtpd_dns.h"
 #include "smtpd_sasl.h"
 #include "workq.h"
@@ -926,8 +927,8 @@ session_tls_done(struct smtpd_session *s, short what)
 		return;
 	}
 	smtpd_tls_info(s->in, info, sizeof(info));
-	log_info("Anonymous TLS connection established from %s: %s",
-	    s->namaddr, info);
+	log_info("%s TLS connection established from %s: %s",
+	    smtpd_check_tls_peer(s->in, &s->cs), s->namaddr, info);
 	free(s->tls_info);
 	s->tls_info = xstrdup(info);
 	s->tls = 1;

@@ -740,6 +740,50 @@ ctx_new(int server, char *err, size_t errlen)
 	return (tc);
 }
 
+/* ccert_verify_cb - a client certificate never fails the handshake:
+ * the restrictions decide (SSL_get_verify_result() says if it is
+ * trusted), as Postfix's smtpd does */
+static int
+ccert_verify_cb(int ok, X509_STORE_CTX *store)
+{
+	(void)ok;
+	(void)store;
+	return (1);
+}
+
+/*
+ * ask_ccert - <prefix>_tls_ask_ccert (or _req_ccert): request a client
+ * certificate, offering the CA names of <prefix>_tls_CAfile. The
+ * session id context lets OpenSSL resume sessions with a peer
+ * certificate.
+ */
+static void
+ask_ccert(struct tls_ctx *tc, const char *prefix)
+{
+	char	*cafile, *capath, ebuf[200];
+	STACK_OF(X509_NAME) *names;
+	int	 req = param_bool(prefix, "tls_req_ccert");
+
+	if (!req && !param_bool(prefix, "tls_ask_ccert"))
+		return;
+	cafile = param(prefix, "tls_CAfile");
+	capath = param(prefix, "tls_CApath");
+	if ((*cafile || *capath) && SSL_CTX_load_verify_locations(tc->ssl_ctx,
+	    *cafile ? cafile : NULL, *capath ? capath : NULL) != 1)
+		log_warn("%s_tls_CAfile/CApath (%s %s): %s: client "
+		    "certificates will not verify", prefix, cafile, capath,
+		    ssl_errstr(ebuf, sizeof(ebuf)));
+	if (*cafile && (names = SSL_load_client_CA_file(cafile)) != NULL)
+		SSL_CTX_set_client_CA_list(tc->ssl_ctx, names);
+	ERR_clear_error();
+	free(cafile);
+	free(capath);
+	SSL_CTX_set_session_id_context(tc->ssl_ctx,
+	    (const unsigned char *)prefix, (unsigned int)strlen(prefix));
+	SSL_CTX_set_verify(tc->ssl_ctx, SSL_VERIFY_PEER | (req
+	    ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), ccert_verify_cb);
+}
+
 /* tls_server_ctx_new - a server context from <prefix>_tls_* */
 struct tls_ctx *
 tls_server_ctx_new(const char *prefix, char *err, size_t errlen)
@@ -754,6 +798,7 @@ tls_server_ctx_new(const char *prefix, char *err, size_t errlen)
 		tls_ctx_free(tc);
 		return (NULL);
 	}
+	ask_ccert(tc, prefix);
 	if (tc->scache) {
 		SSL_CTX_set_session_cache_mode(tc->ssl_ctx,
 		    SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_INTERNAL);
@@ -987,6 +1032,61 @@ tls_log_info(SSL *ssl, char *out, size_t len)
 	snprintf(out, len, "%s with cipher %s (%d/%d bits)",
 	    SSL_get_version(ssl), SSL_get_cipher_name(ssl), bits, alg);
 	return (out);
+}
+
+/* fprint - Postfix's fingerprint form: "AB:CD:..." of der under md */
+static void
+fprint(const unsigned char *der, int len, const EVP_MD *md, char *out,
+    size_t outlen)
+{
+	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned int dlen = 0, i;
+	size_t	 at = 0;
+
+	out[0] = 0;
+	if (len <= 0 || !EVP_Digest(der, (size_t)len, d, &dlen, md, NULL))
+		return;
+	for (i = 0; i < dlen && at + 4 <= outlen; i++)
+		at += (size_t)snprintf(out + at, outlen - at, "%s%02X",
+		    i ? ":" : "", d[i]);
+}
+
+/*
+ * tls_peer_ccert - the peer certificate's fingerprint and public-key
+ * fingerprint under digest (md5, sha1, sha256...; Postfix's
+ * smtpd_tls_fingerprint_digest) and its CommonName: -1 no certificate,
+ * 0 present but not trusted, 1 trusted (verified against the CAs).
+ */
+int
+tls_peer_ccert(SSL *ssl, const char *digest, char *cfp, size_t cfplen,
+    char *kfp, size_t kfplen, char *cn, size_t cnlen)
+{
+	X509	*cert = SSL_get0_peer_certificate(ssl);
+	const EVP_MD *md = EVP_get_digestbyname(digest && *digest ? digest
+	    : "sha256");
+	unsigned char *der = NULL;
+	int	 len;
+
+	cfp[0] = kfp[0] = cn[0] = 0;
+	if (cert == NULL)
+		return (-1);
+	if (md == NULL) {
+		log_warn("unknown smtpd_tls_fingerprint_digest \"%s\": using "
+		    "sha256", log_safe(digest));
+		md = EVP_sha256();
+	}
+	len = i2d_X509(cert, &der);
+	fprint(der, len, md, cfp, cfplen);
+	OPENSSL_free(der);
+	der = NULL;
+	len = i2d_PUBKEY(X509_get0_pubkey(cert), &der);
+	fprint(der, len, md, kfp, kfplen);
+	OPENSSL_free(der);
+	if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert),
+	    NID_commonName, cn, (int)cnlen) < 0)
+		cn[0] = 0;
+	ERR_clear_error();
+	return (SSL_get_verify_result(ssl) == X509_V_OK);
 }
 
 /* tls_verify_peer - trusted chain and a matching name */

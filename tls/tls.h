@@ -23,6 +23,9 @@
  *	char	*tls_log_info(SSL *ssl, char *out, size_t len);
  *	int	tls_verify_peer(SSL *ssl, const char *const *names,
  *	    char *err, size_t errlen);
+ *	int	tls_peer_ccert(SSL *ssl, const char *digest, char *cfp,
+ *	    size_t cfplen, char *kfp, size_t kfplen, char *cn,
+ *	    size_t cnlen);
  *
  *	int	tls_level_parse(const char *name);
  *	const char *tls_level_name(int level);
@@ -151,6 +154,8 @@ void	 tls_ssl_free(SSL *);
 
 char	*tls_log_info(SSL *, char *, size_t);
 int	 tls_verify_peer(SSL *, const char *const *, char *, size_t);
+int	 tls_peer_ccert(SSL *, const char *, char *, size_t, char *, size_t,
+	    char *, size_t);
 
 int	 tls_level_parse(const char *);
 const char *tls_level_name(int);
