@@ -12,3 +12,4 @@ verify_cache_test_SRCS := verify/verify_cache_test.c verify/verify_cache.c
 smtpd_SRCS += smtpd/smtpd_verify.c
 smtpd_check_test_SRCS += smtpd/smtpd_verify.c
 smtpd-check_SRCS += smtpd/smtpd_verify.c
+qmgr_SRCS += qmgr/qmgr_verify.c

@@ -46,6 +46,7 @@
 #include "log.h"
 #include "qmgr.h"
 #include "qmgr_filter.h"
+#include "qmgr_verify.h"
 #include "workq.h"
 #include "xalloc.h"
 
@@ -504,6 +505,9 @@ resolve_done(void *arg)
 		} else if (strcmp(r->transport, "discard") == 0) {
 			internal_outcome(&out[n++], x, QMGR_OUT_DELIVERED,
 			    "2.0.0", *r->nexthop ? r->nexthop : "discarded");
+		} else if (qmgr_verify_local(m->qf, r->transport)) {
+			internal_outcome(&out[n++], x, QMGR_OUT_DELIVERED,
+			    "2.0.0", "delivers to mailbox");
 		} else {
 			continue;
 		}
@@ -574,6 +578,13 @@ outcome_job(void *arg, void *tctx)
 	for (i = 0; i < j->n; i++) {
 		struct qmgr_outcome *o = &j->out[i];
 
+		if (qmgr_verify_probe(m->qf)) {	/* never bounced or retried */
+			qmgr_verify_outcome(m->qf, o->index, o->action,
+			    o->reason);
+			j->recorded[i] = queue_file_mark_done(m->qf,
+			    o->index) == 0;
+			continue;
+		}
 		switch (o->action) {
 		case QMGR_OUT_BOUNCED:
 			if (log_entry(m, o, "bounce", "failed") < 0) {
@@ -614,7 +625,9 @@ outcome_log(struct qmgr_msg *m, const struct qmgr_outcome *o)
 	struct deliver_log e = {
 		.queue_id = m->id, .rcpt = r->addr, .orig_rcpt = r->orcpt,
 		.relay = o->relay, .dsn = o->status,
-		.status = stat[o->action], .reason = o->reason,
+		.status = qmgr_verify_probe(m->qf)
+		    ? qmgr_verify_status(o->action) : stat[o->action],
+		.reason = o->reason,
 		.arrival = m->qf->arrival + m->qf->arrival_usec / 1e6,
 		.active = (double)m->activated,
 	};

@@ -38,6 +38,7 @@
 #include "deliver.h"
 #include "log.h"
 #include "qmgr.h"
+#include "qmgr_verify.h"
 #include "xalloc.h"
 
 /* fail_all - every recipient of the request deferred */
@@ -187,6 +188,8 @@ build_request(struct qmgr_req *r, struct buf *b)
 	attr_put(b, "transport", r->dest->transport);
 	attr_put(b, "nexthop", r->dest->nexthop);
 	attr_put(b, "sender", qf->sender);
+	if (qmgr_verify_probe(qf))	/* smtp/lmtp: end after RCPT */
+		attr_put(b, "verify_probe", "1");
 	attr_put_long(b, "rcpt_count", (long)r->n);
 	for (i = 0; i < r->n; i++) {
 		struct queue_rcpt *q = &qf->rcpts[r->idx[i]];

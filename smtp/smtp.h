@@ -178,6 +178,7 @@ struct smtp_sess {
 	int	 tls_failed;	/* result: the handshake failed */
 	int	 connected;	/* result: the TCP connection was made */
 	int	 dsn_offered;	/* this session's EHLO named DSN */
+	int	 probe;		/* verify_probe: end after RCPT TO */
 	int	 no_tls;	/* level may: plaintext after a failed handshake */
 	int	 tls_level;	/* this nexthop's: smtp_tls_policy_maps or
 				 * the service's level */

@@ -433,6 +433,17 @@ retry:
 	return (-1);
 }
 
+/* probe_status - Postfix's status word for an address probe */
+static const char *
+probe_status(const char *action)
+{
+	if (action && strcmp(action, DELIVER_ACTION_DELIVERED) == 0)
+		return ("deliverable");
+	if (action && strcmp(action, DELIVER_ACTION_BOUNCED) == 0)
+		return ("undeliverable");
+	return ("deferred");
+}
+
 /* smtp_request - serve one request, answer into resp */
 void
 smtp_request(const struct smtp_cfg *cfg, struct smtp_maps *m,
@@ -465,6 +476,7 @@ smtp_request(const struct smtp_cfg *cfg, struct smtp_maps *m,
 	s.nrcpt = (size_t)count;
 	s.rcpts = rc = xcalloc(s.nrcpt, sizeof(*rc));
 	s.sender = attr_get(req, "sender");
+	s.probe = attr_get(req, "verify_probe") != NULL;
 	snprintf(relay, sizeof(relay), "none");
 	for (i = 0; i < count; i++) {
 		rc[i].addr = deliver_rcpt_attr(req, i, "addr");
@@ -510,7 +522,8 @@ smtp_request(const struct smtp_cfg *cfg, struct smtp_maps *m,
 			.queue_id = id, .rcpt = rc[i].addr,
 			.orig_rcpt = rc[i].orig, .relay = relay,
 			.dsn = rc[i].status,
-			.status = deliver_log_status(rc[i].action),
+			.status = s.probe ? probe_status(rc[i].action)
+			    : deliver_log_status(rc[i].action),
 			.reason = rc[i].reason, .arrival = msg.arrival,
 			/* the agent's start stands for qmgr's hand-off */
 			.active = start, .handoff = start,

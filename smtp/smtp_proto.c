@@ -1026,7 +1026,8 @@ transaction(struct smtp_sess *s, struct conn *c, const struct features *f)
 	const struct smtp_cfg *cfg = s->cfg;
 	struct smtp_reply r = {0};
 	size_t	 i, accepted = 0;
-	int	 bad = 0, mail_ok, pipe = f->pipelining;
+	/* an address probe (verify_probe) reads each RCPT reply, no DATA */
+	int	 bad = 0, mail_ok, pipe = f->pipelining && !s->probe;
 	long	 col = 0;
 	int	 data_ok = 0;
 
@@ -1062,10 +1063,11 @@ transaction(struct smtp_sess *s, struct conn *c, const struct features *f)
 			if (r.code / 100 == 2) {
 				s->rcpts[i].accepted = 1;
 				accepted++;
-			} else
+			}
+			if (r.code / 100 != 2 || s->probe)
 				rcpt_result(s, &s->rcpts[i], &r, "RCPT TO");
 		}
-		if (accepted == 0)
+		if (accepted == 0 || s->probe)
 			goto quit;
 		if (c->bdat == NULL)
 			cmd(c, "DATA");
