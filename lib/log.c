@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "utf8.h"
 
 int	 log_verbose;
 
@@ -243,17 +244,12 @@ log_safen(const char *s, size_t len)
 	static __thread char ring[4][101];
 	static __thread unsigned slot;
 	char	*out = ring[slot++ % 4];
-	size_t	 i;
 
 	if (s == NULL)
 		return ("(null)");
-	for (i = 0; i < len && i < 100 && s[i]; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		out[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-	}
-	out[i] = 0;
-	return (out);
+	/* well-formed UTF-8 (SMTPUTF8 addresses) stays readable */
+	return (utf8_printable(s, strnlen(s, len < 104 ? len : 104), 100,
+	    out));
 }
 
 /* log_printable - printable copy, whole (up to LOG_PRINTABLE_MAX) */
@@ -263,17 +259,11 @@ log_printable(const char *s)
 	static __thread char ring[2][LOG_PRINTABLE_MAX + 1];
 	static __thread unsigned slot;
 	char	*out = ring[slot++ % 2];
-	size_t	 i;
 
 	if (s == NULL)
 		return ("(null)");
-	for (i = 0; i < LOG_PRINTABLE_MAX && s[i]; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		out[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-	}
-	out[i] = 0;
-	return (out);
+	return (utf8_printable(s, strnlen(s, LOG_PRINTABLE_MAX + 4),
+	    LOG_PRINTABLE_MAX, out));
 }
 
 /* log_safe - printable, truncated copy of an untrusted string */

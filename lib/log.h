@@ -50,7 +50,9 @@
  *
  *	Text from clients reaches the log only through log_safe(), which
  *	replaces non-printable bytes by '?' and truncates to 100 bytes
- *	(Postfix's %.100s after printable()). It returns a thread-local
+ *	(Postfix's %.100s after printable()); well-formed UTF-8 (an
+ *	SMTPUTF8 address) is kept, never a C0/C1 control or a malformed
+ *	byte (lib/utf8.h utf8_printable()). It returns a thread-local
  *	ring buffer, valid for the next few calls.
  *	log_printable() is the same without the 100-byte cut (up to
  *	LOG_PRINTABLE_MAX bytes), for values Postfix logs whole: an

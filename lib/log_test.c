@@ -210,6 +210,15 @@ check_printable(void)
 	tap_is_int((long)strlen(log_printable(addr)), 300,
 	    "log_printable: a 300-byte address whole");
 	tap_ok(log_printable(addr)[5] == '?', "  its LF shown as '?'");
+	tap_is_str(log_safe("m\xc3\xbcller@\xe4\xbe\x8b.test"),
+	    "m\xc3\xbcller@\xe4\xbe\x8b.test",
+	    "log_safe: a UTF-8 (SMTPUTF8) address kept readable");
+	tap_is_str(log_printable("j\xf6rg\x1b[2J\xc2\x9b\r"), "j?rg?[2J???",
+	    "log_printable: latin-1 byte, ESC, C1 CSI, CR as '?'");
+	memset(addr, 'a', 99);
+	memcpy(addr + 99, "\xc3\xbc", 3);
+	tap_is_int((long)strlen(log_safe(addr)), 99,
+	    "log_safe: a UTF-8 sequence across byte 100 is cut whole");
 }
 
 int

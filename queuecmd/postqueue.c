@@ -46,6 +46,7 @@
 #include "queue.h"
 #include "queue_cmd.h"
 #include "str.h"
+#include "utf8.h"
 #include "xalloc.h"
 
 static const struct {
@@ -68,13 +69,23 @@ reason_of(const struct queue_log_entry *v, size_t n, size_t index)
 	return (NULL);
 }
 
-/* put_text - the whole text, each non-printable byte as '?' */
+/* put_text - the whole text: printable ASCII and well-formed UTF-8
+ * (an SMTPUTF8 address) kept, every other byte as '?' */
 static void
 put_text(const char *s)
 {
-	for (; *s; s++)
-		putchar((unsigned char)*s >= 0x20 && (unsigned char)*s < 0x7f
-		    ? *s : '?');
+	char	 out[256];
+	size_t	 len = strlen(s), n;
+
+	while (len > 0) {
+		n = len > 200 ? 200 : len;
+		/* never cut a UTF-8 sequence between two pieces */
+		while (n < len && n > 196 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+		fputs(utf8_printable(s, n, sizeof(out) - 1, out), stdout);
+		s += n;
+		len -= n;
+	}
 }
 
 /* show_message - one message in mailq format; its size or -1 */
