@@ -11,6 +11,17 @@
 #				(later/auth-sql.conf.ext), the given passdb
 #				(e.g. "passwd-file" "scheme=SHA512-CRYPT
 #				DIR/passwd", or "sql" "DIR/dovecot-sql.conf.ext")
+#	dovecot_lmtp_conf DIR SOCKET MAILBASE UID GID PASSWD QUOTA
+#				write DIR/dovecot.conf for LMTP delivery (the
+#				seed's later/10-master.conf "service lmtp"):
+#				protocols = lmtp, the listener SOCKET (mode
+#				0600, user postern, as the seed's is for
+#				postfix), the seed's userdb static with home=
+#				MAILBASE/%d/%n (uid UID, gid GID; users must
+#				exist: allow_all_users=no), passdb passwd-file
+#				PASSWD, mail_location maildir:~ (postern
+#				virtual's layout), the quota plugin (maildir++
+#				quota, QUOTA e.g. 10K per user), no auth socket
 #	dovecot_sql_conf FILE	the seed's later/dovecot-sql.conf.ext for the
 #				private MariaDB (tests/lib/mariadb.sh): driver
 #				mysql, default_pass_scheme SHA512-CRYPT, the
@@ -62,6 +73,46 @@ service auth {
 }
 service auth-worker {
   user = $user
+}
+service anvil {
+  chroot =
+}
+CONF
+}
+
+dovecot_lmtp_conf() {
+	local dir=$1 sock=$2 base=$3 uid=$4 gid=$5 passwd=$6 quota=$7 user
+	user=$(id -un)
+	mkdir -p "$dir/run"
+	cat >"$dir/dovecot.conf" <<CONF
+instance_name = postern-lmtp-$$
+base_dir = $dir/run
+state_dir = $dir/run
+log_path = $dir/dovecot.log
+protocols = lmtp
+ssl = no
+default_internal_user = $user
+default_login_user = $user
+first_valid_uid = 1
+mail_location = maildir:~
+mail_plugins = quota
+passdb {
+  driver = passwd-file
+  args = scheme=SHA512-CRYPT $passwd
+}
+userdb {
+  driver = static
+  args = uid=$uid gid=$gid home=$base/%d/%n allow_all_users=no
+}
+plugin {
+  quota = maildir:User quota
+  quota_rule = *:storage=$quota
+}
+service lmtp {
+  unix_listener $sock {
+    mode = 0600
+    user = postern
+  }
 }
 service anvil {
   chroot =

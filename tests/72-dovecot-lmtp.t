@@ -1,0 +1,391 @@
+#!/usr/bin/python3
+"""72-dovecot-lmtp.t - delivery through Debian's Dovecot LMTP (issue 11),
+as the seed's later/ pages set it up: virtual_transport =
+lmtp:unix:private/dovecot-lmtp, Dovecot's "service lmtp" listener inside
+queue_directory/private (mode 0600, user postern: the seed's is for
+postfix), the seed's userdb static with home=BASE/%d/%n (BASE under the
+test directory instead of /var/vmail; allow_all_users=no so that a user
+Dovecot does not know is refused), users from a passwd-file, Dovecot's
+quota plugin (maildir++ quota, 10K per user), mail_location maildir:~
+(tests/lib/dovecot.sh dovecot_lmtp_conf).
+
+Real programs only, no postern master (the qvtest.py instance, as in
+24): smtpd on 127.0.0.1:PORT, qmgr, virtual (example.com goes there
+through transport_maps: the reference copy and the bounces), the smtp
+program as the lmtp service, a private `dovecot -F`.
+Checks, as a user would:
+  - byte-exact: one message to ok1@example.org (Dovecot) and
+    user1@example.com (postern's virtual, same queue file): Dovecot's
+    file is exactly "Return-Path: <s>", "Delivered-To: ok1@example.org"
+    and its five-line "Received: from mx.example.com ... by HOST with LMTP
+    id ID (envelope-from <s>) for <ok1@example.org>; DATE" followed by postern's stored message (virtual's file minus its
+    Return-Path: and Delivered-To:), byte for byte;
+  - per recipient, one message to four: ok2 delivered once; ghost (not a
+    Dovecot user: 550 5.1.1 at RCPT) and full (over quota: 552 5.2.2
+    after DATA) bounce, in one bounce to the sender that names both and
+    not the others; locked (home not writable: 451 4.2.0 after DATA) is
+    deferred and stays in the queue; once its home is fixed, a flush
+    delivers it once and ok2 gets no second copy;
+  - Dovecot stopped: the message is deferred (in the queue, not in the
+    Maildir); after Dovecot starts and a flush, delivered once.
+Connection reuse: postern's lmtp client opens one connection per
+delivery request (all recipients of one message in one LMTP
+transaction) and keeps none open (README, Differences).
+Takes about 8 s (ports 22350-22359).
+"""
+import os
+import re
+import shutil
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                'lib'))
+import ptap  # noqa: E402
+from need import need_prog, need_root  # noqa: E402
+from qvtest import setup, wait_for, wake  # noqa: E402
+from ptap import ok, read  # noqa: E402
+
+BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
+TOP = os.environ.get('POSTERN_TOP', os.getcwd())
+PROCS = []
+DOVECOT = []
+
+
+def free_port(first, last):
+    """a free loopback port in first..last (PID offset)"""
+    n = last - first + 1
+    for i in range(n):
+        port = first + (os.getpid() + i) % n
+        try:
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(('127.0.0.1', port))
+            s.close()
+            return port
+        except OSError:
+            continue
+    return first
+
+
+PORT = free_port(22350, 22359)
+DUSERS = ('ok1', 'ok2', 'full', 'locked')    # Dovecot knows these
+PUSERS = DUSERS + ('ghost',)                  # postern accepts these
+
+
+def stop(p):
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def children(pid):
+    r = subprocess.run(['pgrep', '-P', str(pid)], capture_output=True,
+                       text=True)
+    return [int(x) for x in r.stdout.split()]
+
+
+def dovecot_start(conf, sock, log):
+    """dovecot -F in the background; wait for the LMTP socket"""
+    if os.path.exists(sock):
+        os.unlink(sock)
+    p = subprocess.Popen(['dovecot', '-F', '-c', conf],
+                         stdin=subprocess.DEVNULL, stdout=open(log, 'a'),
+                         stderr=subprocess.STDOUT)
+    DOVECOT.append(p)
+    return wait_for(lambda: os.path.exists(sock) or p.poll() is not None,
+                    15) and p.poll() is None
+
+
+def dovecot_stop():
+    """stop Dovecot and its children by PID (as dovecot.sh does)"""
+    while DOVECOT:
+        p = DOVECOT.pop()
+        kids = children(p.pid)
+        stop(p)
+        for k in kids:
+            try:
+                os.kill(k, signal.SIGTERM)
+            except OSError:
+                pass
+        for k in kids:
+            end = time.time() + 5
+            while time.time() < end:
+                try:
+                    os.kill(k, 0)
+                except OSError:
+                    break
+                time.sleep(0.05)
+
+
+def main():
+    if not need_root(1, 'Dovecot LMTP delivery (uid 5000 mailboxes)') \
+            or not need_prog(1, '/usr/sbin/dovecot', 'Dovecot LMTP') \
+            or not need_prog(1, '/usr/lib/dovecot/lmtp', 'Dovecot LMTP'):
+        return ptap.done()
+    top, cf, q, base, root, uid, gid = setup('postern-72.')
+    dc = os.path.join(top, 'dovecot')
+    dbase = os.path.join(top, 'vmail')
+    sock = os.path.join(q, 'private', 'dovecot-lmtp')
+    os.makedirs(os.path.join(dbase, 'example.org'))
+    os.chown(dbase, uid, gid)
+    os.chown(os.path.join(dbase, 'example.org'), uid, gid)
+    with open(os.path.join(cf, 'vmailbox'), 'a') as f:
+        f.write(''.join('%s@example.org example.org/%s/\n' % (u, u)
+                        for u in PUSERS))
+    with open(os.path.join(cf, 'transport'), 'w') as f:
+        f.write('example.com virtual:\n')
+    with open(os.path.join(cf, 'main.cf'), 'a') as f:
+        f.write('mynetworks = 127.0.0.0/8\n'
+                'smtpd_peername_lookup = no\n'
+                'resolver_nameservers = 127.0.0.1:9\n'
+                'virtual_mailbox_domains = example.com, example.org\n'
+                'virtual_transport = lmtp:unix:private/dovecot-lmtp\n'
+                'transport_maps = texthash:%s/transport\n'
+                'smtpd_recipient_restrictions = permit_mynetworks, '
+                'reject\n' % cf)
+    slog = os.path.join(top, 'smtpd.log')
+    qlog = os.path.join(top, 'qmgr.log')
+    vlog = os.path.join(top, 'virtual.log')
+    llog = os.path.join(top, 'lmtp.log')
+    dlog = os.path.join(dc, 'dovecot.log')
+    dout = os.path.join(top, 'dovecot.out')
+
+    def start(name, log, args):
+        p = subprocess.Popen([os.path.join(BIN, name), '-c', cf, '-d']
+                             + args, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL,
+                             stderr=open(log, 'a'))
+        PROCS.append(p)
+        return p
+
+    def listening(port):
+        try:
+            socket.create_connection(('127.0.0.1', port), 1).close()
+            return True
+        except OSError:
+            return False
+
+    def send(rcpts, msg, sender='user1@example.com'):
+        with smtplib.SMTP('127.0.0.1', PORT, local_hostname='client.example',
+                          timeout=20) as s:
+            s.ehlo()
+            s.mail(sender)
+            codes = [s.rcpt(r)[0] for r in rcpts]
+            code, text = s.data(msg)
+            return codes, code
+
+    def files(d, user):
+        p = os.path.join(d, user, 'new')
+        return sorted(os.path.join(p, f) for f in (
+            os.listdir(p) if os.path.isdir(p) else []))
+
+    def dcopies(user, mid):
+        out = []
+        for x in files(os.path.join(dbase, 'example.org'), user):
+            with open(x, 'rb') as f:
+                b = f.read()
+            if ('<%s@t>' % mid).encode() in b:
+                out.append(b)
+        return out
+
+    def vcopies(user, needle):
+        out = []
+        for x in files(os.path.join(base, 'example.com'), user):
+            with open(x, 'rb') as f:
+                b = f.read()
+            if needle.encode() in b:
+                out.append(b)
+        return out
+
+    def queued():
+        n = []
+        for d in ('incoming', 'active', 'deferred', 'hold'):
+            p = os.path.join(q, d)
+            n += [f for f in (os.listdir(p) if os.path.isdir(p) else [])
+                  if not f.startswith('.')]
+        return n
+
+    def alllogs():
+        return ''.join(read(x) for x in (slog, qlog, vlog, llog, dlog,
+                                         dout))
+
+    def message(mid, extra=''):
+        return ('From: user1@example.com\r\nTo: ok@example.org\r\n'
+                'Subject: lmtp %s\r\nMessage-ID: <%s@t>\r\n%s\r\n'
+                'body line 1\r\n..a line that began with a dot\r\n'
+                '\r\ntrailing space \r\n\tand a tab\r\n' % (mid, mid, extra))
+
+    try:
+        # Dovecot: passwd-file users, conf from tests/lib/dovecot.sh
+        os.makedirs(dc)
+        h = subprocess.run(['doveadm', 'pw', '-s', 'SHA512-CRYPT', '-p',
+                            'secret'], capture_output=True, text=True)
+        with open(os.path.join(dc, 'passwd'), 'w') as f:
+            f.write(''.join('%s@example.org:%s\n' % (u, h.stdout.strip())
+                            for u in DUSERS))
+        r = subprocess.run(['bash', '-c', '. "$1/tests/lib/dovecot.sh"; '
+                            'dovecot_lmtp_conf "$2" "$3" "$4" "$5" "$6" '
+                            '"$7" 10K', 'sh', TOP, dc, sock, dbase,
+                            str(uid), str(gid),
+                            os.path.join(dc, 'passwd')],
+                           capture_output=True, text=True)
+        ok(r.returncode == 0 and h.returncode == 0,
+           'dovecot.sh writes the LMTP configuration', r.stderr + h.stderr)
+        # full: over its 10K quota already; locked: a home it cannot write
+        full = os.path.join(dbase, 'example.org', 'full')
+        for d in ('cur', 'new', 'tmp'):
+            os.makedirs(os.path.join(full, d))
+        with open(os.path.join(full, 'cur', '1.big:2,'), 'w') as f:
+            f.write('Subject: big\n\n' + ('x' * 76 + '\n') * 300)
+        for dp, dn, fn in os.walk(full):
+            for x in [dp] + [os.path.join(dp, y) for y in fn]:
+                os.chown(x, uid, gid)
+        locked = os.path.join(dbase, 'example.org', 'locked')
+        os.makedirs(locked)
+        os.chmod(locked, 0o555)
+
+        r = subprocess.run([os.path.join(BIN, 'postsuper'), '-c', cf, '-s'],
+                           capture_output=True)
+        ok(r.returncode == 0, 'postsuper -s creates the queue', r.stderr)
+        ok(dovecot_start(os.path.join(dc, 'dovecot.conf'), sock, dout)
+           and (os.stat(sock).st_mode & 0o777) == 0o600,
+           'Dovecot is up; its LMTP socket is queue_directory/private/'
+           'dovecot-lmtp, mode 0600', read(dout) + read(dlog))
+        start('virtual', vlog, ['-l', os.path.join(q, 'private', 'virtual')])
+        start('smtp', llog, ['-s', 'lmtp', '-l', os.path.join(q, 'private',
+                                                             'lmtp')])
+        start('qmgr', qlog, ['-l', os.path.join(q, 'public', 'qmgr')])
+        start('smtpd', slog, ['-l', '127.0.0.1:%d' % PORT])
+        ok(wait_for(lambda: listening(PORT) and all(
+            os.path.exists(os.path.join(q, x)) for x in (
+                'public/qmgr', 'private/virtual', 'private/lmtp'))),
+           'smtpd, qmgr, virtual and lmtp are up', alllogs())
+
+        # byte-exact, against postern's own copy of the same queue file
+        codes, code = send(['ok1@example.org', 'user1@example.com'],
+                           message('exact'))
+        ok(codes == [250, 250] and code == 250, 'accepted', codes)
+        ok(wait_for(lambda: dcopies('ok1', 'exact')
+                    and vcopies('user1', '<exact@t>')),
+           'delivered to Dovecot and to virtual', alllogs())
+        d = dcopies('ok1', 'exact')
+        v = vcopies('user1', '<exact@t>')
+        m = re.match(rb'Return-Path: <user1@example\.com>\n'
+                     rb'Delivered-To: ok1@example\.org\n'
+                     rb'Received: from mx\.example\.com\n'
+                     rb'\tby \S+ with LMTP\n'
+                     rb'\tid \S+\n'
+                     rb'\t\(envelope-from <user1@example\.com>\)\n'
+                     rb'\tfor <ok1@example\.org>; '
+                     rb'[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} '
+                     rb'\d\d:\d\d:\d\d [+-]\d{4}\n', d[0] if d else b'')
+        vm = re.match(rb'Return-Path: <user1@example\.com>\n'
+                      rb'Delivered-To: user1@example\.com\n',
+                      v[0] if v else b'')
+        ok(len(d) == 1 and len(v) == 1 and m and vm
+           and d[0][m.end():] == v[0][vm.end():]
+           and v[0][vm.end():].startswith(b'Received: from client.example'),
+           'byte-exact: Dovecot\'s file is its Return-Path:, Delivered-To: '
+           'and LMTP Received: header, then postern\'s stored message byte for byte',
+           repr(d) + '\n' + repr(v))
+        ok(re.search(r'to=<ok1@example\.org>, relay=[^,]*dovecot-lmtp\]?, '
+                     r'.*dsn=2\.0\.0, status=sent \(250 2\.0\.0 '
+                     r'<ok1@example\.org> \S+ Saved\)', read(llog)),
+           'lmtp logs Dovecot\'s 250 for the recipient', read(llog))
+
+        # per-recipient replies
+        codes, code = send(['ok2@example.org', 'ghost@example.org',
+                            'full@example.org', 'locked@example.org'],
+                           message('four'))
+        ok(codes == [250] * 4 and code == 250, 'four recipients accepted',
+           codes)
+        ok(wait_for(lambda: dcopies('ok2', 'four')
+                    and vcopies('user1', 'Undelivered Mail')
+                    and 'to=<locked@example.org>' in read(llog)),
+           'ok2 delivered, a bounce to the sender, locked tried',
+           alllogs())
+        lg = read(llog)
+        ok(re.search(r'to=<ghost@example\.org>, .*dsn=5\.1\.1, '
+                     r'status=bounced \(host \S+ said: 550 5\.1\.1 '
+                     r'<ghost@example\.org> User doesn\'t exist', lg)
+           and re.search(r'to=<full@example\.org>, .*dsn=5\.2\.2, '
+                         r'status=bounced \(host \S+ said: 552 5\.2\.2 '
+                         r'<full@example\.org> Quota exceeded', lg)
+           and re.search(r'to=<locked@example\.org>, .*dsn=4\.2\.0, '
+                         r'status=deferred \(host \S+ said: 451 4\.2\.0 '
+                         r'<locked@example\.org> ', lg),
+           'lmtp: ghost 550 5.1.1 and full 552 5.2.2 bounced, locked 451 '
+           '4.2.0 deferred, each with Dovecot\'s own reply', lg)
+        b = vcopies('user1', 'Undelivered Mail')
+        ok(len(b) == 1 and b'ghost@example.org' in b[0]
+           and b'full@example.org' in b[0]
+           and b'ok2@example.org' not in b[0]
+           and b'locked@example.org' not in b[0],
+           'one bounce names ghost and full, not ok2 or locked',
+           repr(b)[:3000])
+        pq = subprocess.run([os.path.join(BIN, 'postqueue'), '-c', cf,
+                             '-p'], capture_output=True, text=True).stdout
+        ok(wait_for(lambda: len(queued()) == 1)
+           and re.search(r'^\s+locked@example\.org$', pq, re.M)
+           and not re.search(r'(ok2|ghost|full)@', pq),
+           'postqueue -p: one deferred message, locked its only pending '
+           'recipient', pq + str(queued()))
+        os.chmod(locked, 0o755)
+        os.chown(locked, uid, gid)
+        wake(q, b'F')
+        ok(wait_for(lambda: dcopies('locked', 'four') and not queued()),
+           'after its home is fixed, a flush delivers locked', alllogs())
+        time.sleep(0.5)
+        ok(len(dcopies('ok2', 'four')) == 1
+           and len(dcopies('locked', 'four')) == 1
+           and not dcopies('ghost', 'four') and not dcopies('full', 'four'),
+           'ok2 and locked one copy each, ghost and full none',
+           dict((u, len(dcopies(u, 'four'))) for u in PUSERS))
+
+        # Dovecot down: deferred, then delivered once it is back
+        dovecot_stop()
+        codes, code = send(['ok1@example.org'], message('down'))
+        ok(codes == [250] and code == 250, 'accepted while Dovecot is down',
+           codes)
+        ok(wait_for(lambda: re.search(r'to=<ok1@example\.org>, .*'
+                                      r'status=deferred', read(llog))),
+           'Dovecot down: deferred', read(llog))
+        ok(len(queued()) == 1 and not dcopies('ok1', 'down'),
+           'the message waits in the queue, not in the Maildir',
+           (queued(), alllogs()))
+        ok(dovecot_start(os.path.join(dc, 'dovecot.conf'), sock, dout),
+           'Dovecot starts again', read(dout) + read(dlog))
+        wake(q, b'F')
+        ok(wait_for(lambda: dcopies('ok1', 'down') and not queued()),
+           'after Dovecot starts and a flush: delivered', alllogs())
+        time.sleep(0.5)
+        ok(len(dcopies('ok1', 'down')) == 1 and len(dcopies('ok1', 'exact'))
+           == 1, 'delivered once (and the first message not again)',
+           alllogs())
+
+        text = read(slog) + read(qlog) + read(vlog) + read(llog)
+        ok(not re.search(r'panic:|fatal:|warning: (?!open .*/master\.cf: )',
+                         text),
+           'no panic, fatal or warning in postern\'s logs (but qmgr\'s '
+           'missing master.cf)', text)
+        ptap.sanitizer_ok(text, 'no sanitizer reports (logs and '
+                          'POSTERN_SAN_DIR)')
+    finally:
+        for p in PROCS:
+            stop(p)
+        dovecot_stop()
+        if not os.environ.get('KEEP72'):
+            shutil.rmtree(top, ignore_errors=True)
+    return ptap.done()
+
+
+if __name__ == '__main__':
+    sys.exit(main())
