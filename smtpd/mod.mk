@@ -38,6 +38,9 @@ smtpd_SRCS += smtpd/smtpd_check_dns.c smtpd/smtpd_check_tls.c
 smtpd_check_test_SRCS += smtpd/smtpd_check_dns.c
 smtpd-check_SRCS += smtpd/smtpd_check_dns.c
 
+# smtpd_milters (smtpd_milter.c over lib/milter.c)
+smtpd_SRCS += smtpd/smtpd_milter.c
+
 # SASL (AUTH): the state machine, password schemes, Dovecot client.
 smtpd_SRCS += smtpd/smtpd_sasl.c smtpd/smtpd_sasl_pw.c \
 	smtpd/smtpd_sasl_dovecot.c

@@ -237,6 +237,7 @@ struct smtpd_session {
 	struct smtpd_session *next;	/* group commit list */
 	int	 queue_hold;
 	struct smtpd_check_state cs;
+	struct smtpd_milter *milter;	/* smtpd_milters (smtpd_milter.c) */
 };
 
 void	 smtpd_reply(struct smtpd_session *, int, const char *);

@@ -68,6 +68,7 @@
 #include "queue.h"
 #include "reply.h"
 #include "smtpd.h"
+#include "smtpd_milter.h"
 #include "smtpd_override.h"
 #include "trigger.h"
 #include "workq.h"
@@ -190,6 +191,7 @@ struct queue_txn {
 	char	*redirect;		/* access REDIRECT target */
 	char	*bcc;			/* access BCC list (LF-separated) */
 	char	*prepend;		/* access PREPEND headers */
+	int	 milter;		/* through smtpd_milter.c */
 };
 
 /* queue_txn_free - forget the transaction; an open file is removed */
@@ -294,6 +296,10 @@ queue_open_job(void *arg, void *thread_ctx)
 	struct smtpd_worker *w = thread_ctx;
 	struct queue_txn *t = s->data->queue;
 
+	if (t->milter) {		/* the file after the milters */
+		smtpd_milter_open_job(s);
+		return;
+	}
 	t->st = cleanup_stream_open(w->cleanup, &t->in, &t->res);
 }
 
@@ -306,7 +312,10 @@ queue_chunk_job(void *arg, void *thread_ctx)
 	struct queue_txn *t = s->data->queue;
 	struct buf *b = s->data->msg;
 
-	if (t && b && BUF_LEN(b)) {
+	if (t && b && BUF_LEN(b) && t->milter) {
+		smtpd_milter_chunk_job(s, BUF_STR(b), BUF_LEN(b));
+		buf_reset(b);
+	} else if (t && b && BUF_LEN(b)) {
 		cleanup_stream_write(t->st, w->cleanup, BUF_STR(b), BUF_LEN(b));
 		buf_reset(b);
 	}
@@ -326,8 +335,11 @@ queue_chunk_done(void *arg)
 void
 smtpd_queue_begin(struct smtpd_session *s, struct workq *wq)
 {
+	int	 milter = smtpd_milter_message(s);	/* may set HOLD */
+
 	queue_wq = wq;
 	s->data->queue = queue_txn_new(s);
+	((struct queue_txn *)s->data->queue)->milter = milter;
 	s->data->drop = queue_txn_free;
 	s->busy = 1;
 	workq_submit(wq, queue_open_job, queue_chunk_done, s);
@@ -350,7 +362,11 @@ queue_job(void *arg, void *thread_ctx)
 	struct queue_txn *t = s->data->queue;
 
 	queue_chunk_job(arg, thread_ctx);
-	s->result = cleanup_stream_close(t->st, w->cleanup);
+	if (t->milter)
+		s->result = smtpd_milter_eom_job(s, w->cleanup, &t->in,
+		    &t->res);
+	else
+		s->result = cleanup_stream_close(t->st, w->cleanup);
 	t->st = NULL;
 	snprintf(s->queue_id, sizeof(s->queue_id), "%s", t->res.queue_id);
 	s->queue_hold = t->res.hold;

@@ -93,6 +93,7 @@
 #include "smtpd_check.h"
 #include "smtpd_check_tls.h"
 #include "smtpd_dns.h"
+#include "smtpd_milter.h"
 #include "smtpd_sasl.h"
 #include "workq.h"
 #include "xalloc.h"
@@ -116,6 +117,7 @@ static void session_tail(struct smtpd_session *);
 static void session_input(struct smtpd_session *);
 static void session_tls_done(struct smtpd_session *, short);
 static void session_begin(struct smtpd_session *);
+static int session_check_needed(int);
 
 /* smtpd_session_worker - policy thread: a checker (and SASL backend) */
 void   *
@@ -173,6 +175,7 @@ smtpd_session_init(struct event_base *base)
 	session_qwq = workq_new(base, smtpd_params.workers,
 	    session_queue_worker, session_worker_free);
 	smtpd_dns_init(base, smtpd_params.dns_workers);
+	smtpd_milter_init();
 }
 
 /* smtpd_session_fini - stop the workers (exit only) */
@@ -344,6 +347,7 @@ session_free(struct smtpd_session *s)
 	}
 	buf_free(b);
 	smtpd_session_reset(s);
+	smtpd_milter_end(s);
 	free(s->helo);
 	free(s->denied);
 	free(s->tls_info);
@@ -969,9 +973,12 @@ session_check_job(void *arg, void *thread_ctx)
 		if (!smtpd_params.delay_reject)
 			s->result = smtpd_check(w->checker, SMTPD_STAGE_CONNECT,
 			    &s->cs, s->job_reply);
-	} else
+	} else if (session_check_needed(s->stage))
 		s->result = smtpd_check(w->checker, s->stage, &s->cs,
 		    s->job_reply);
+	else
+		s->result = SMTPD_CHECK_OK;	/* only for the milters */
+	s->result = smtpd_milter_stage(s, s->stage, s->result, s->job_reply);
 }
 
 /* session_check_done - on the loop: continue the command */
@@ -1024,7 +1031,7 @@ session_check_needed(int stage)
 void
 smtpd_session_check(struct smtpd_session *s, int stage, smtpd_cont_fn *cont)
 {
-	if (!session_check_needed(stage)) {
+	if (!session_check_needed(stage) && !smtpd_milter_active()) {
 		cont(s, SMTPD_CHECK_OK, "");
 		return;
 	}
@@ -1034,7 +1041,8 @@ smtpd_session_check(struct smtpd_session *s, int stage, smtpd_cont_fn *cont)
 	s->job_reply = buf_new(128);
 	bufferevent_disable(s->in, EV_READ);
 	/* Only the client's name: on the DNS workers (smtpd_dns.c). */
-	if (stage == SMTPD_STAGE_CONNECT && smtpd_params.delay_reject) {
+	if (stage == SMTPD_STAGE_CONNECT && smtpd_params.delay_reject
+	    && !smtpd_milter_active()) {
 		s->result = SMTPD_CHECK_OK;
 		smtpd_dns_client_name(&s->cs, session_check_done, s);
 		return;
