@@ -57,6 +57,7 @@
 #include "conf.h"
 #include "log.h"
 #include "postern_perms.h"
+#include "postern_sandbox.h"
 #include "trigger.h"
 #include "xalloc.h"
 
@@ -264,6 +265,8 @@ main(int argc, char **argv)
 	long	 pid;
 	int	 c;
 
+	if (argc > 1 && strcmp(argv[1], "sandbox") == 0)	/* issue 19 */
+		return (postern_sandbox_main(argc - 1, argv + 1));
 	postern_dir = getenv("MAIL_CONFIG");
 	log_init("postern/postern", LOG_TO_STDERR);
 	while ((c = getopt(argc, argv, "c:v")) != -1) {

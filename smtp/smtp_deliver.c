@@ -53,6 +53,7 @@
 #include "map.h"
 #include "queue.h"
 #include "smtp.h"
+#include "smtp_capture.h"
 #include "tls.h"
 #include "xalloc.h"
 
@@ -193,6 +194,7 @@ smtp_cfg_load(struct smtp_cfg *cfg, const char *service)
 	}
 	cfg->verify_match = cfg_dup("smtp_tls_verify_cert_match");
 	cfg->secure_match = cfg_dup("smtp_tls_secure_cert_match");
+	smtp_capture_init();
 }
 
 /* smtp_cfg_free - release it */
@@ -320,7 +322,10 @@ deliver(const struct smtp_cfg *cfg, struct smtp_maps *m,
 	snprintf(relay, relaylen, "none");
 	if (tls_session_policy(cfg, m, s, nexthop, &pol) < 0)
 		return (0);
-	done = deliver_dests(cfg, m, s, nexthop, relay, relaylen);
+	if (smtp_capture_dir() != NULL)	/* postern sandbox */
+		done = smtp_capture(cfg, m, s, nexthop, relay, relaylen);
+	else
+		done = deliver_dests(cfg, m, s, nexthop, relay, relaylen);
 	s->tls_match = s->tls_protocols = NULL;
 	tls_policy_free(&pol);
 	return (done);
