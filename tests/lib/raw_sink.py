@@ -22,6 +22,10 @@ MODE (default "ok"):
   tls454     EHLO also offers STARTTLS; STARTTLS gets
              "454 4.7.0 TLS not available due to local problem"
   nodsn      EHLO does not offer DSN (a next hop without RFC 3461)
+  chunking   EHLO also offers CHUNKING (RFC 3030); "BDAT n [LAST]" is
+             recorded with exactly the n octets that follow it and gets
+             "250 2.0.0 Ok: n bytes" (LAST: "... queued as RAWn")
+  nopipe     EHLO does not offer PIPELINING
 """
 import os
 import re
@@ -58,6 +62,10 @@ def session(conn, out, n, mode):
                     ext.append('STARTTLS')
                 if mode == 'nodsn':
                     ext.remove('DSN')
+                if 'chunking' in mode.split(','):
+                    ext.append('CHUNKING')
+                if 'nopipe' in mode.split(','):
+                    ext.remove('PIPELINING')
                 say('\r\n'.join(['250-sink.test'] +
                                 ['250-' + e for e in ext[:-1]] +
                                 ['250 ' + ext[-1]]))
@@ -85,6 +93,17 @@ def session(conn, out, n, mode):
                     data += chunk
                 got += data
                 say('250 2.0.0 Ok: queued as RAW%d' % n)
+            elif verb == b'BDAT':
+                m = re.match(rb'BDAT (\d+)( LAST)?\r\n$', line, re.I)
+                if not m:
+                    say('501 5.5.4 Syntax: BDAT count [LAST]')
+                    continue
+                data = f.read(int(m.group(1)))
+                got += data
+                if len(data) < int(m.group(1)):
+                    return
+                say('250 2.0.0 Ok: %d bytes%s' % (
+                    len(data), ' queued as RAW%d' % n if m.group(2) else ''))
             elif verb == b'QUIT':
                 say('221 2.0.0 Bye')
                 return
