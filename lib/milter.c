@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -600,7 +601,7 @@ milter_event(struct milter *m, int cmd, const char *data, size_t len,
     struct milter_reply *r)
 {
 	unsigned nosend, noreply;
-	int	 stage, timeout = event_timeout(m, cmd), rc;
+	int	 stage, timeout = event_timeout(m, cmd), rc, got;
 
 	r->text[0] = 0;
 	cmd_info(cmd, &nosend, &noreply, &stage);
@@ -615,14 +616,15 @@ milter_event(struct milter *m, int cmd, const char *data, size_t len,
 	if (m->steps & noreply)
 		return (MILTER_CONTINUE);
 	for (;;) {
-		if ((rc = read_packet(m, timeout, r->text,
+		if ((got = read_packet(m, timeout, r->text,
 		    sizeof(r->text))) < 0)
 			return (MILTER_ERROR);
-		if (rc == 'p')		/* SMFIR_PROGRESS: wait on */
+		if (got == 'p')		/* SMFIR_PROGRESS: wait on */
 			continue;
-		if ((rc = verdict(m, rc, r)) == -2) {
+		if ((rc = verdict(m, got, r)) == -2) {
 			snprintf(r->text, sizeof(r->text),
-			    "unexpected reply '%c' to '%c'", rc, cmd);
+			    "unexpected reply '%c' to '%c'", isprint(got)
+			    ? got : '?', cmd);
 			return (MILTER_ERROR);
 		}
 		if (rc == MILTER_SKIP && cmd != MILTER_CMD_BODY)
@@ -760,7 +762,8 @@ milter_eom(struct milter *m, struct milter_reply *r,
 			return (rc == MILTER_SKIP ? MILTER_CONTINUE : rc);
 		if (eom_mod(m, cmd, mods) < 0) {
 			snprintf(r->text, sizeof(r->text),
-			    "bad or unrequested modification '%c'", cmd);
+			    "bad or unrequested modification '%c'",
+			    isprint(cmd) ? cmd : '?');
 			return (MILTER_ERROR);
 		}
 	}

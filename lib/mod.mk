@@ -52,3 +52,6 @@ utf8_test_SRCS := lib/utf8_test.c
 
 UNIT_TESTS += mime_conv_test
 mime_conv_test_SRCS := lib/mime_conv_test.c
+
+UNIT_TESTS += milter_test
+milter_test_SRCS := lib/milter_test.c
