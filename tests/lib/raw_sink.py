@@ -22,10 +22,13 @@ MODE (default "ok"):
   tls454     EHLO also offers STARTTLS; STARTTLS gets
              "454 4.7.0 TLS not available due to local problem"
   nodsn      EHLO does not offer DSN (a next hop without RFC 3461)
+  no8bit     EHLO does not offer 8BITMIME (the client must convert
+             8-bit MIME, RFC 6152 section 3)
   chunking   EHLO also offers CHUNKING (RFC 3030); "BDAT n [LAST]" is
              recorded with exactly the n octets that follow it and gets
              "250 2.0.0 Ok: n bytes" (LAST: "... queued as RAWn")
   nopipe     EHLO does not offer PIPELINING
+Modes combine with commas: "nodsn,no8bit".
 """
 import os
 import re
@@ -58,10 +61,12 @@ def session(conn, out, n, mode):
             verb = line[:4].upper()
             if verb in (b'EHLO', b'HELO'):
                 ext = ['PIPELINING', 'SIZE 10240000', '8BITMIME', 'DSN']
-                if mode == 'tls454':
+                if 'tls454' in mode.split(','):
                     ext.append('STARTTLS')
-                if mode == 'nodsn':
+                if 'nodsn' in mode.split(','):
                     ext.remove('DSN')
+                if 'no8bit' in mode.split(','):
+                    ext.remove('8BITMIME')
                 if 'chunking' in mode.split(','):
                     ext.append('CHUNKING')
                 if 'nopipe' in mode.split(','):
