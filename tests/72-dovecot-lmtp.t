@@ -5,7 +5,10 @@ lmtp:unix:private/dovecot-lmtp, Dovecot's "service lmtp" listener inside
 queue_directory/private (mode 0600, user postern: the seed's is for
 postfix), the seed's userdb static with home=BASE/%d/%n (BASE under the
 test directory instead of /var/vmail; allow_all_users=no so that a user
-Dovecot does not know is refused), users from a passwd-file, Dovecot's
+Dovecot does not know is refused), the seed's passdb sql with its
+later/dovecot-sql.conf.ext (password_query on virtual_users) against a
+private MariaDB with the seed's schema (tests/lib/mariadb.sh; the users
+ok1, ok2, full, locked @example.org are rows of virtual_users), Dovecot's
 quota plugin (maildir++ quota, 10K per user), mail_location maildir:~
 (tests/lib/dovecot.sh dovecot_lmtp_conf).
 
@@ -31,7 +34,7 @@ Checks, as a user would:
 Connection reuse: postern's lmtp client opens one connection per
 delivery request (all recipients of one message in one LMTP
 transaction) and keeps none open (README, Differences).
-Takes about 8 s (ports 22350-22359).
+Takes about 22 s, most of it MariaDB's first start (ports 22350-22359).
 """
 import os
 import re
@@ -53,6 +56,19 @@ BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
 TOP = os.environ.get('POSTERN_TOP', os.getcwd())
 PROCS = []
 DOVECOT = []
+MARIADB = []
+# MariaDB (the seed's rows, john@ renamed ok1@, three more users), the
+# seed's dovecot-sql.conf.ext, Dovecot's LMTP conf; prints MariaDB's PID
+SETUP_SH = '''
+. "$1/tests/lib/mariadb.sh"; . "$1/tests/lib/dovecot.sh"
+mariadb_start "$2" >&2 && mariadb_load_seed >&2 &&
+mariadb_sql "UPDATE virtual_users SET email = 'ok1@example.org'
+    WHERE email = 'john@example.org';
+    INSERT INTO virtual_users (domain_id, password, email) VALUES $9" >&2 &&
+dovecot_sql_conf "$3" &&
+dovecot_lmtp_conf "$4" "$5" "$6" "$7" "$8" 10K sql "$3" &&
+echo "$MARIADB_PID"
+'''
 
 
 def free_port(first, last):
@@ -123,6 +139,27 @@ def dovecot_stop():
                 except OSError:
                     break
                 time.sleep(0.05)
+
+
+def gone(pid):
+    """the process ended (or is a zombie nobody reaped yet)"""
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            return f.read().rsplit(')', 1)[1].split()[0] == 'Z'
+    except OSError:
+        return True
+
+
+def mariadb_stop():
+    """stop MariaDB by PID (as mariadb.sh does) and wait for it"""
+    while MARIADB:
+        pid = MARIADB.pop()
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            continue
+        if not wait_for(lambda: gone(pid), 30):
+            os.kill(pid, signal.SIGKILL)
 
 
 def main():
@@ -224,21 +261,24 @@ def main():
                 '\r\ntrailing space \r\n\tand a tab\r\n' % (mid, mid, extra))
 
     try:
-        # Dovecot: passwd-file users, conf from tests/lib/dovecot.sh
+        # MariaDB with the seed's schema and users; Dovecot's conf with
+        # the seed's SQL passdb (tests/lib/mariadb.sh, dovecot.sh)
         os.makedirs(dc)
-        h = subprocess.run(['doveadm', 'pw', '-s', 'SHA512-CRYPT', '-p',
-                            'secret'], capture_output=True, text=True)
-        with open(os.path.join(dc, 'passwd'), 'w') as f:
-            f.write(''.join('%s@example.org:%s\n' % (u, h.stdout.strip())
-                            for u in DUSERS))
-        r = subprocess.run(['bash', '-c', '. "$1/tests/lib/dovecot.sh"; '
-                            'dovecot_lmtp_conf "$2" "$3" "$4" "$5" "$6" '
-                            '"$7" 10K', 'sh', TOP, dc, sock, dbase,
-                            str(uid), str(gid),
-                            os.path.join(dc, 'passwd')],
+        sqlconf = os.path.join(dc, 'dovecot-sql.conf.ext')
+        users = ', '.join("(1, MD5('secret'), '%s@example.org')" % u
+                          for u in DUSERS if u != 'ok1')
+        r = subprocess.run(['bash', '-c', SETUP_SH, 'sh', TOP,
+                            os.path.join(top, 'db'), sqlconf, dc, sock,
+                            dbase, str(uid), str(gid), users],
                            capture_output=True, text=True)
-        ok(r.returncode == 0 and h.returncode == 0,
-           'dovecot.sh writes the LMTP configuration', r.stderr + h.stderr)
+        if r.stdout.strip().isdigit():
+            MARIADB.append(int(r.stdout.strip()))
+        ok(r.returncode == 0 and MARIADB and "password_query = SELECT "
+           "email as user, password FROM virtual_users WHERE email='%u';"
+           in read(sqlconf),
+           'MariaDB with the seed\'s rows is up; dovecot.sh writes the LMTP '
+           'configuration with the seed\'s dovecot-sql.conf.ext',
+           r.stderr + r.stdout)
         # full: over its 10K quota already; locked: a home it cannot write
         full = os.path.join(dbase, 'example.org', 'full')
         for d in ('cur', 'new', 'tmp'):
@@ -382,6 +422,7 @@ def main():
         for p in PROCS:
             stop(p)
         dovecot_stop()
+        mariadb_stop()
         if not os.environ.get('KEEP72'):
             shutil.rmtree(top, ignore_errors=True)
     return ptap.done()

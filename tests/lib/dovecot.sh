@@ -11,17 +11,19 @@
 #				(later/auth-sql.conf.ext), the given passdb
 #				(e.g. "passwd-file" "scheme=SHA512-CRYPT
 #				DIR/passwd", or "sql" "DIR/dovecot-sql.conf.ext")
-#	dovecot_lmtp_conf DIR SOCKET MAILBASE UID GID PASSWD QUOTA
-#				write DIR/dovecot.conf for LMTP delivery (the
+#	dovecot_lmtp_conf DIR SOCKET MAILBASE UID GID QUOTA PASSDB_DRIVER
+#	    PASSDB_ARGS		write DIR/dovecot.conf for LMTP delivery (the
 #				seed's later/10-master.conf "service lmtp"):
 #				protocols = lmtp, the listener SOCKET (mode
 #				0600, user postern, as the seed's is for
 #				postfix), the seed's userdb static with home=
 #				MAILBASE/%d/%n (uid UID, gid GID; users must
-#				exist: allow_all_users=no), passdb passwd-file
-#				PASSWD, mail_location maildir:~ (postern
-#				virtual's layout), the quota plugin (maildir++
-#				quota, QUOTA e.g. 10K per user), no auth socket
+#				exist in the passdb: allow_all_users=no), the
+#				given passdb (the seed's: "sql"
+#				"DIR/dovecot-sql.conf.ext"), mail_location
+#				maildir:~ (postern virtual's layout), the quota
+#				plugin (maildir++ quota, QUOTA e.g. 10K per
+#				user), no auth socket
 #	dovecot_sql_conf FILE	the seed's later/dovecot-sql.conf.ext for the
 #				private MariaDB (tests/lib/mariadb.sh): driver
 #				mysql, default_pass_scheme SHA512-CRYPT, the
@@ -81,7 +83,8 @@ CONF
 }
 
 dovecot_lmtp_conf() {
-	local dir=$1 sock=$2 base=$3 uid=$4 gid=$5 passwd=$6 quota=$7 user
+	local dir=$1 sock=$2 base=$3 uid=$4 gid=$5 quota=$6 driver=$7 args=$8
+	local user
 	user=$(id -un)
 	mkdir -p "$dir/run"
 	cat >"$dir/dovecot.conf" <<CONF
@@ -97,8 +100,8 @@ first_valid_uid = 1
 mail_location = maildir:~
 mail_plugins = quota
 passdb {
-  driver = passwd-file
-  args = scheme=SHA512-CRYPT $passwd
+  driver = $driver
+  args = $args
 }
 userdb {
   driver = static
