@@ -13,7 +13,8 @@
  *	"unix:relative/to/queue_directory", "inet:host:port", each
  *	optionally as "{ endpoint, default_action=accept }"),
  *	milter_protocol, milter_default_action, milter_*_timeout,
- *	milter_*_macros, milter_macro_daemon_name and milter_macro_v.
+ *	milter_*_macros, milter_macro_daemon_name and milter_macro_v;
+ *	none with receive_override_options = no_milters.
  *
  *	smtpd_milter_stage() runs after the session's restriction check
  *	of a stage succeeded (session_check_job): at CONNECT it opens one
@@ -74,6 +75,7 @@
 #include "milter.h"
 #include "smtpd.h"
 #include "smtpd_milter.h"
+#include "smtpd_override.h"
 #include "xalloc.h"
 
 #define SM_MAX		8		/* milters in smtpd_milters */
@@ -216,6 +218,9 @@ smtpd_milter_init(void)
 	};
 	int	 i;
 
+	/* A content filter's re-injection port (receive_override_options). */
+	if (smtpd_receive_override("no_milters"))
+		return;
 	sm_parse(conf_str("smtpd_milters"),
 	    sm_def_action(conf_str("milter_default_action")));
 	if (sm_count == 0)

@@ -123,7 +123,7 @@ sed -i "s|^  -o milter_macro_daemon_name=ORIGINATING\$|&\\n  -o smtpd_milters=in
 	"$E/master.cf"
 grep -q "^  -o smtpd_milters=inet:127.0.0.1:$DKIMP\$" "$E/master.cf"
 ok $? "master.cf: the seed's submission service gets -o smtpd_milters (OpenDKIM)"
-"$POSTERN_BIN/postern" -c "$E" check >"$TOP/check.out" 2>&1
+"$POSTERN_BIN/postern" -c "$E" -v check >"$TOP/check.out" 2>&1
 unlike "$(cat "$TOP/check.out")" "milter" "postern check has nothing to say about the milter parameters"
 instance_start || bail_out "instance did not start"
 
