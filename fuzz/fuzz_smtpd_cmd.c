@@ -10,8 +10,12 @@
  *	state rules. The session functions are replaced as in
  *	smtpd/smtpd_cmd_test.c: replies are built (reply.c) and dropped,
  *	the policy answers at once (a recipient containing "reject" is
- *	refused, "defer" deferred), DATA only changes state. The first
- *	byte picks helo_required, disable_vrfy and the limits.
+ *	refused, "defer" deferred), DATA only changes state. BDAT
+ *	(smtpd_bdat.c) is followed as smtpd_session.c does: the announced
+ *	octets go to smtpd_bdat_feed(), never to the command parser, and
+ *	smtpd_bdat_end() answers each chunk; a whole message is dropped as
+ *	if queued. The first byte picks helo_required, disable_vrfy and the
+ *	limits, and smtpd_forbid_bare_newline.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -104,6 +108,30 @@ smtpd_session_close(struct smtpd_session *s)
 	s->state = SMTPD_ST_CLOSING;
 }
 
+/* bdat - a chunk's octets, then its reply; -1: the input ended first */
+static int
+bdat(struct smtpd_session *s, char **cp, char *end)
+{
+	struct smtpd_data *d = s->data;
+	size_t	 used;
+
+	used = smtpd_bdat_feed(d, *cp, (size_t)(end - *cp));
+	if (used > (size_t)(end - *cp))
+		abort();		/* consumed more than it was given */
+	*cp += used;
+	if (d->bare_lf) {
+		smtpd_session_reset(s);
+		s->state = SMTPD_ST_CLOSING;
+		return (0);
+	}
+	if (d->bdat_left > 0)
+		return (-1);
+	s->state = SMTPD_ST_CMD;
+	if (smtpd_bdat_end(s))
+		smtpd_session_reset(s);	/* "queued" */
+	return (0);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -127,8 +155,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	len = size - 1;
 	s = xcalloc(1, sizeof(*s));
 	s->state = SMTPD_ST_CMD;
-	for (cp = buf; cp < buf + len && s->state != SMTPD_ST_CLOSING;) {
-		char	*nl = memchr(cp, '\n', (size_t)(buf + len - cp));
+	s->bare_mode = (data[0] >> 4) % 3;
+	for (cp = buf; cp <= buf + len && s->state != SMTPD_ST_CLOSING;) {
+		char	*nl;
+
+		if (s->state == SMTPD_ST_BDAT) {
+			if (bdat(s, &cp, buf + len) < 0)
+				break;		/* the client stopped sending */
+			continue;
+		}
+		if (cp == buf + len)
+			break;
+		nl = memchr(cp, '\n', (size_t)(buf + len - cp));
 
 		line = cp;
 		if (nl) {
