@@ -1679,10 +1679,13 @@ sc_policy_request(struct sc_ctx *x, struct buf *b, const char *context)
 	snprintf(num, sizeof(num), "%ld", st->size_hint ? *st->size_hint
 	    : 0L);
 	sc_policy_attr(b, "size", num);
-	sc_policy_attr(b, "ccert_subject", NULL);
+	sc_policy_attr(b, "ccert_subject", st->ccert_present ? st->ccert_cn
+	    : NULL);
 	sc_policy_attr(b, "ccert_issuer", NULL);
-	sc_policy_attr(b, "ccert_fingerprint", NULL);
-	sc_policy_attr(b, "ccert_pubkey_fingerprint", NULL);
+	sc_policy_attr(b, "ccert_fingerprint", st->ccert_present
+	    ? st->ccert_fprint : NULL);
+	sc_policy_attr(b, "ccert_pubkey_fingerprint", st->ccert_present
+	    ? st->ccert_pkey_fprint : NULL);
 	sc_policy_tls(b, st);
 	sc_policy_attr(b, "etrn_domain", NULL);
 	sc_policy_attr(b, "stress", x->c->stress);

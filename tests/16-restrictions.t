@@ -17,7 +17,8 @@
 #     the CA but not a self-signed one; check_ccert_access rejects one
 #     by fingerprint; reject_plaintext_session before STARTTLS and not
 #     after; check_sasl_access after AUTH; reject_multi_recipient_bounce
-#     at the second RCPT and at DATA; permit_mx_backup end to end.
+#     at the second RCPT and at DATA; permit_mx_backup end to end; the
+#     certificate's CommonName and fingerprint in policy requests.
 # About 10 s. Ports 28700-28759.
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/need.sh"
@@ -27,9 +28,10 @@
 DRIVER=${POSTERN_TOOLS:-$(dirname "$POSTERN_BIN")/tools}/smtpd-check
 SMTPD=$POSTERN_BIN/smtpd
 DIR=$(mktemp -d /tmp/postern-16-restr.XXXXXX)
-SPID=
+SPID= PPID_=
 cleanup() {
 	[ -n "$SPID" ] && kill "$SPID" 2>/dev/null && wait "$SPID" 2>/dev/null
+	[ -n "$PPID_" ] && kill "$PPID_" 2>/dev/null && wait "$PPID_" 2>/dev/null
 	dnsmasq_stop
 	[ -n "$KEEP" ] || rm -rf "$DIR"
 }
@@ -40,6 +42,7 @@ trap cleanup EXIT
 need_prog openssl
 DNSPORT=$(free_port 28700 28719) || bail_out "no free port in 28700-28719"
 PORT=$(free_port 28720 28739) || bail_out "no free port in 28720-28739"
+PPORT=$(free_port 28740 28759) || bail_out "no free port in 28740-28759"
 
 # ns_rr NAME HOST - a dnsmasq dns-rr line: NAME has NS HOST
 ns_rr() {
@@ -464,14 +467,22 @@ smtpd_relay_restrictions = check_recipient_access texthash:$DIR/relay_class,
     permit_tls_clientcerts, permit_mx_backup, reject_unauth_destination
 smtpd_recipient_restrictions = check_ccert_access texthash:$DIR/ccert_acl,
     check_sasl_access texthash:$DIR/sasl_acl,
-    check_recipient_access texthash:$DIR/rcpt_acl
+    check_recipient_access texthash:$DIR/rcpt_acl,
+    check_policy_service inet:127.0.0.1:$PPORT
 smtpd_data_restrictions = reject_multi_recipient_bounce
 smtpd_error_sleep_time = 0
 CF
 chmod -R a+rwX "$DIR"
 chmod a+r "$T"/*.key
+/usr/bin/python3 "$POSTERN_TOP/tests/lib/policy_server.py" --inet "$PPORT" \
+	--log "$DIR/policy.log" >"$DIR/policy.out" 2>&1 &
+PPID_=$!
 "$SMTPD" -d -l "127.0.0.1:$PORT" -c "$DIR" >"$DIR/smtpd.log" 2>&1 &
 SPID=$!
+for i in $(seq 50); do
+	grep -q ready "$DIR/policy.out" 2>/dev/null && break
+	sleep 0.1
+done
 
 /usr/bin/python3 - "$PORT" "$T" >"$DIR/replies" 2>"$DIR/client.err" <<'PY'
 import smtplib, socket, ssl, sys, time
@@ -567,6 +578,9 @@ like "$L" "client certificate: CN=good.client.test fingerprint=$(fp "$T/good.pem
 	"log: the certificate's sha256 fingerprint in Postfix's form"
 like "$L" 'NOQUEUE: reject: RCPT from unknown\[127.0.0.1\]: 554 5.7.1 <blocked.client.test>: Client certificate rejected: blocked certificate;' \
 	"log: Postfix's reject line"
+grep -q "\"ccert_fingerprint\": \"$(fp "$T/good.pem")\"" "$DIR/policy.log" &&
+	grep -q '"ccert_subject": "good.client.test"' "$DIR/policy.log"
+ok $? "policy request: ccert_subject and ccert_fingerprint of the client certificate"
 kill "$SPID" 2>/dev/null
 wait "$SPID" 2>/dev/null
 SPID=
