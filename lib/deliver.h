@@ -22,6 +22,10 @@
  *	  transport=<name>		master.cf service name (smtp, relay)
  *	  nexthop=<nexthop>		domain, [host]:port, or inet:host:port
  *	  sender=<envelope sender>	"" for the null sender
+ *	  [verify_probe=1]		an address verification probe: an
+ *					smtp/lmtp agent ends the session
+ *					after RCPT TO (no DATA) and answers
+ *					each RCPT reply as the outcome
  *	  rcpt_count=<n>
  *	  rcpt.<i>.addr=<address>	i = 0..n-1
  *	  rcpt.<i>.index=<k>		the recipient's index in the queue file

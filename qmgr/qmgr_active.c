@@ -334,8 +334,9 @@ static void
 resolve_job(void *arg, void *tctx)
 {
 	struct resolve_job *j = arg;
-	struct qmgr_resolve_maps *rm = qmgr_thread_maps(tctx);
 	struct queue_file *qf = j->msg->qf;
+	struct qmgr_resolve_maps *rm = qmgr_verify_maps(qf,
+	    qmgr_thread_maps(tctx));
 	struct addr_set seenset = {NULL, 0, 0}, *seen = &seenset;
 	char	*expanded;
 	const char *filter = queue_file_attr(qf, "content_filter");

@@ -10,6 +10,8 @@
  *	void	qmgr_verify_outcome(const struct queue_file *qf, size_t index,
  *	    int action, const char *reason);
  *	const char *qmgr_verify_status(int action);
+ *	struct qmgr_resolve_maps *qmgr_verify_maps(
+ *	    const struct queue_file *qf, struct qmgr_resolve_maps *mail);
  * DESCRIPTION
  *	A probe is a queue file with "A verify_probe=1" (QUEUE.md),
  *	written by the verify service (verify/verify.c). qmgr routes it
@@ -25,6 +27,11 @@
  *	  root of an alias expansion), and the recipient is then marked
  *	  done whatever the outcome: a probe is never retried, never
  *	  bounced, never notified, and is removed after its one round;
+ *	- qmgr_verify_maps() (resolve pool) gives the tables that route a
+ *	  probe: with address_verify_relayhost, _transport_maps,
+ *	  _virtual_transport, _relay_transport, _default_transport equal
+ *	  to their mail twins (the defaults), the thread's own (mail);
+ *	  otherwise a second set per thread, built from those parameters;
  *	- the status word of the log line is Postfix's for probes
  *	  (qmgr_verify_status(): deliverable, undeliverable, deferred).
  * DIAGNOSTICS
@@ -38,11 +45,14 @@
 #include <stddef.h>
 
 struct queue_file;
+struct qmgr_resolve_maps;
 
 int	 qmgr_verify_probe(const struct queue_file *);
 int	 qmgr_verify_local(const struct queue_file *, const char *);
 void	 qmgr_verify_outcome(const struct queue_file *, size_t, int,
 	    const char *);
 const char *qmgr_verify_status(int);
+struct qmgr_resolve_maps *qmgr_verify_maps(const struct queue_file *,
+	    struct qmgr_resolve_maps *);
 
 #endif

@@ -53,12 +53,15 @@ ok $? "instance created from the seed (ports $SMTP $SUB, sink $SINKP, tarpit $TA
 E=$INSTANCE_CONF
 printf 'remote.example smtp:[127.0.0.1]:%s\ntarpit.example smtp:[127.0.0.1]:%s\n' \
 	"$SINKP" "$TARP" >"$E/transport"
-printf 'remote.example reject_unverified_recipient\ntarpit.example reject_unverified_recipient\nexample.com reject_unverified_recipient\n' \
+printf 'remote.example reject_unverified_recipient\ntarpit.example reject_unverified_recipient\nexample.com reject_unverified_recipient\nother.example reject_unverified_recipient\n' \
 	>"$E/verify_access"
 printf 'user1@example.com example.com/user1/\n' >"$E/vmailbox"
+# probes only: other.example (mail to it would go to the seed's relayhost)
+printf 'other.example smtp:[127.0.0.1]:%s\n' "$SINKP" >"$E/vtransport"
 instance_conf \
 	"transport_maps=texthash:$E/transport" \
-	"relay_domains=remote.example tarpit.example" \
+	"relay_domains=remote.example tarpit.example other.example" \
+	"address_verify_transport_maps=texthash:$E/transport texthash:$E/vtransport" \
 	"smtp_tls_security_level=may" \
 	"smtp_sasl_password_maps=" "smtp_generic_maps=" \
 	"alias_maps=" "alias_database=" \
@@ -92,12 +95,14 @@ ok $? "the destination (aiosmtpd) and the tarpit listen"
 instance_start
 ok $? "master starts (with the seed's verify service)"
 
-# rcpt ADDR... - one session: EHLO, MAIL, one RCPT per ADDR; prints
-# "CODE TEXT" per RCPT, then DATA if some RCPT passed
+# rcpt [-n] ADDR... - one session: EHLO, MAIL, one RCPT per ADDR; prints
+# "CODE TEXT" per RCPT, then DATA if some RCPT passed (not with -n)
 rcpt() {
 	/usr/bin/python3 - "$SMTP" "$@" <<'PY'
 import smtplib, sys
 port, addrs = int(sys.argv[1]), sys.argv[2:]
+nodata = addrs[:1] == ['-n']
+addrs = addrs[1:] if nodata else addrs
 s = smtplib.SMTP('127.0.0.1', port, timeout=60)
 s.ehlo('client.example.org')
 s.mail('sender@client.example.org')
@@ -106,7 +111,7 @@ for a in addrs:
     code, text = s.rcpt(a)
     print(code, text.decode().replace('\n', ' '))
     good += code == 250
-if good:
+if good and not nodata:
     code, text = s.data(b'Subject: real mail\r\n\r\nhello\r\n')
     print('DATA', code, text.decode())
 s.quit()
@@ -177,6 +182,13 @@ ok $? "... and the good recipient's message is delivered"
 out=$(rcpt bad2@remote.example)
 like "$out" "^550 5.1.1 <bad2@remote.example>: Recipient address rejected: undeliverable address: host 127.0.0.1" \
 	"poll count 3, delay 1s: the first RCPT already gets the probe's answer"
+
+# --- address_verify_transport_maps: the probes' own routing -------------
+out=$(rcpt -n good9@other.example)
+is "$out" "250 2.1.5 Ok" \
+	"other.example (only in address_verify_transport_maps): verified at the sink"
+instance_log_grep 'to=<good9@other.example>, relay=127.0.0.1\[127.0.0.1\]:'"$SINKP"', .*status=deliverable' >/dev/null
+ok $? "... the probe took address_verify_transport_maps, not the relayhost"
 
 # --- a destination that never answers ---------------------------------
 t0=$(date +%s%N)
