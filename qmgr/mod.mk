@@ -10,3 +10,6 @@ qmgr_resolve_test_SRCS := qmgr/qmgr_resolve_test.c qmgr/qmgr_resolve.c
 
 UNIT_TESTS += qmgr_bounce_test
 qmgr_bounce_test_SRCS := qmgr/qmgr_bounce_test.c qmgr/qmgr_bounce.c
+
+UNIT_TESTS += qmgr_filter_test
+qmgr_filter_test_SRCS := qmgr/qmgr_filter_test.c qmgr/qmgr_filter.c

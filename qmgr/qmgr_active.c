@@ -328,7 +328,8 @@ seen_before(struct addr_set *set, const char *addr)
  * address that an earlier leaf of the same message already has (the
  * user is listed directly and through an alias) is marked done
  * without a delivery: Postfix's duplicate elimination. A message
- * with a content_filter goes to the filter as it is (qmgr_filter.c).
+ * with a content_filter goes to the filter as it is (qmgr_filter.c),
+ * but for an address verification probe, as in Postfix.
  */
 static void
 resolve_job(void *arg, void *tctx)
@@ -342,10 +343,11 @@ resolve_job(void *arg, void *tctx)
 	const char *filter = queue_file_attr(qf, "content_filter");
 	size_t	 i, nexp = qf->nrcpts;
 
-	if (filter && *filter) {	/* after-queue filter: all go there */
+	if (filter && *filter && !qmgr_verify_probe(qf)) {
+		/* after-queue filter: every recipient goes there */
 		for (i = 0; i < qf->nrcpts; i++)
 			if (!qf->rcpts[i].done)
-				qmgr_filter_route(filter, qf->rcpts[i].addr,
+				qmgr_filter_route(filter, qmgr_conf.myhostname,
 				    res_add(j, i));
 		return;
 	}

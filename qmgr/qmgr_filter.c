@@ -4,8 +4,8 @@
  * SYNOPSIS
  *	#include "qmgr_filter.h"
  *
- *	void	qmgr_filter_route(const char *filter, const char *rcpt,
- *	    struct qmgr_route *r);
+ *	void	qmgr_filter_route(const char *filter,
+ *	    const char *myhostname, struct qmgr_route *r);
  * DESCRIPTION
  *	A queue file with an "A content_filter=transport:nexthop" record
  *	(cleanup: smtpd's access FILTER action or the content_filter
@@ -15,8 +15,9 @@
  *	filter re-injects the message (through an smtpd with
  *	"-o content_filter=") and the new queue file is routed normally.
  *	qmgr_filter_route() fills r for one recipient: transport is the
- *	part before the first ':', nexthop the rest, or the recipient's
- *	domain when the rest is empty (transport(5)'s "transport:").
+ *	part before the first ':', nexthop the rest, or myhostname when
+ *	the rest is empty or missing (as Postfix's qmgr does). Address
+ *	verification probes are not filtered (the caller's test).
  * DIAGNOSTICS
  *	A value without a transport, or one longer than a transport name
  *	may be, defers the recipient (4.3.5, "bad content_filter"),
@@ -25,14 +26,14 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "addr.h"
 #include "log.h"
 #include "qmgr_filter.h"
 #include "xalloc.h"
 
 /* qmgr_filter_route - one recipient of a filtered message */
 void
-qmgr_filter_route(const char *filter, const char *rcpt, struct qmgr_route *r)
+qmgr_filter_route(const char *filter, const char *myhostname,
+    struct qmgr_route *r)
 {
 	size_t	 n = strcspn(filter, ":");
 	const char *next = filter[n] == ':' ? filter + n + 1 : "";
@@ -50,5 +51,5 @@ qmgr_filter_route(const char *filter, const char *rcpt, struct qmgr_route *r)
 	r->action = QMGR_ROUTE_DELIVER;
 	memcpy(r->transport, filter, n);
 	r->transport[n] = 0;
-	r->nexthop = xstrdup(*next ? next : addr_domain(rcpt));
+	r->nexthop = xstrdup(*next ? next : myhostname);
 }
