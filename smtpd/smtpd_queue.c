@@ -249,7 +249,9 @@ queue_txn_new(struct smtpd_session *s)
 	queue_attr(attrs, &n, "client_address", s->client_addr);
 	queue_attr(attrs, &n, "client_port", s->client_port);
 	queue_attr(attrs, &n, "helo_name", s->helo);
-	queue_attr(attrs, &n, "protocol", s->cs.protocol);
+	/* Postfix's Received: "with UTF8SMTP" for an SMTPUTF8 transaction */
+	queue_attr(attrs, &n, "protocol", s->smtputf8 ? "UTF8SMTP"
+	    : s->cs.protocol);
 	if (smtpd_params.tls_received)
 		queue_attr(attrs, &n, "tls_info", s->tls_info);
 	queue_attr(attrs, &n, "sasl_username", s->sasl_user);

@@ -125,6 +125,8 @@ ok $? "lmdb: delivered to example.com/joerg/, the message byte for byte" ||
 	diag "$(tail -5 "$INSTANCE_LOG")"
 like "$(cat "$f1" 2>/dev/null)" $'^Return-Path: <sender@example.org>\n' \
 	"lmdb: Return-Path added"
+like "$(cat "$f1" 2>/dev/null)" $'\n\tby [^\n]* with UTF8SMTP id ' \
+	"Received: ... with UTF8SMTP (Postfix's protocol name for SMTPUTF8)"
 
 out=$(send '<sender@example.org> SMTPUTF8' '<josé@example.net>' "$MSG")
 like "$out" $'\n250 2.0.0 Ok: queued as' "mysql: josé@example.net accepted with SMTPUTF8"
