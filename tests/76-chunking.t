@@ -12,6 +12,7 @@
 #    once the announced octets are read, then 551 for the rest, and the
 #    session's next transaction is accepted and delivered, the big one
 #    is not;
+#  - a 290000-octet chunk streams into the queue file before it ends;
 #  - the smuggling sequences (<LF>.<LF>, <CR>.<CR>, <LF>.<CR><LF>, ...)
 #    inside a BDAT chunk give exactly one message each, the "smuggled"
 #    commands are text;
@@ -22,7 +23,7 @@
 #    CHUNKING and one reached by a service with smtp_use_bdat = no get
 #    DATA; the four carry the same octets, those the DATA one carries
 #    after un-stuffing, and the body is what Postfix would send.
-# Ports 27600-27699; about 10 s.
+# Ports 27600-27699; about 25 s (most of it waiting for deliveries).
 set -u
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/instance.sh"
@@ -213,6 +214,30 @@ def main():
         out += [c.code(), c.code(), c.bdat(msg, last=True)]
         out.append(exact(b'after552', msg))
         out.append('toobig=%d' % len(mails(b'toobig')))
+    elif SCEN == 'stream':
+        # A big chunk streams into the queue file as it arrives.
+        msg = body(b'stream', 290000)
+        inc = os.path.join(sys.argv[4], 'incoming')
+        c = Client()
+        c.send(b'MAIL FROM:<a@client.test>\r\nRCPT TO:<user1@example.com>'
+               b'\r\n')
+        out += [c.code(), c.code()]
+        c.send(b'BDAT %d LAST\r\n' % len(msg) + msg[:250000])
+        size = 0
+        for _ in range(100):
+            for n in os.listdir(inc):
+                if n.startswith('.'):
+                    try:
+                        size = max(size, os.path.getsize(
+                            os.path.join(inc, n)))
+                    except OSError:
+                        pass
+            if size > 150000:
+                break
+            time.sleep(0.1)
+        out.append("streamed" if size > 150000 else 'file=%d' % size)
+        c.send(msg[250000:])
+        out += [c.code(), exact(b'stream', msg)]
     elif SCEN == 'smuggle':
         seqs = [b'\n.\n', b'\n.\r\n', b'\r\n.\n', b'\r.\r\n', b'\r\n.\r',
                 b'\r.\r', b'\r\n.\r\n', b'\r\n.\r\r\n']
@@ -336,6 +361,8 @@ is "$(c pipelined)" "250 2.1.0|250 2.1.5|250 2.0.0|250 2.0.0|250 2.1.0|250 2.1.5
 	"two transactions of pipelined BDATs and QUIT in one write: replies in order, both delivered byte-exact"
 is "$(c size)" "250 2.1.0|250 2.1.5|250 2.0.0|552 5.3.4|551 5.0.0|250 2.1.0|250 2.1.5|250 2.0.0|exact esmtp|toobig=0" \
 	"over message_size_limit: 552 5.3.4 after the chunk, 551 for the rest, the next transaction is delivered, the big one is not"
+is "$(c stream "$INSTANCE_QUEUE")" "250 2.1.0|250 2.1.5|streamed|250 2.0.0|exact esmtp" \
+	"a 290000-octet chunk is in the queue file (incoming/.ID over 150000 octets after 250000 sent) before its last octets arrive, then delivered byte-exact"
 is "$(c smuggle)" "smuggled=0" \
 	"8 smuggling sequences inside BDAT chunks: one message each, nothing smuggled"
 like "$(instance_log_grep 'BDAT request from .* exceeds message size limit')" \
