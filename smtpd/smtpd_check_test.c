@@ -318,6 +318,38 @@ static const struct vec {
 	    "reject}}", SMTPD_STAGE_RCPT, OUT, "[203.0.113.5]",
 	    "a@bad.example", "user1@example.com", NULL, 0, REJ, "554 5.7.1 "
 	    "<a@bad.example>: Sender address rejected: Access denied"},
+	/* issue 11: restrictions that need no DNS (tests/16 has the rest) */
+	{"reject_plaintext_session without TLS: 450 4.7.1",
+	    "smtpd_recipient_restrictions=reject_plaintext_session",
+	    SMTPD_STAGE_RCPT, OUT, "[203.0.113.5]", "a@b.example",
+	    "user1@example.com", NULL, 0, DEF, "450 4.7.1 Session encryption "
+	    "is required"},
+	{"check_sasl_access rejects a listed login",
+	    "smtpd_sasl_auth_enable=yes|smtpd_recipient_restrictions="
+	    "check_sasl_access inline:{bad@example.com=REJECT}",
+	    SMTPD_STAGE_RCPT, OUT, "[203.0.113.5]", "a@b.example",
+	    "user1@example.com", "bad@example.com", 0, REJ, "554 5.7.1 "
+	    "<bad@example.com>: SASL login name rejected: Access denied"},
+	{"check_sasl_access: another login, or no AUTH, passes",
+	    "smtpd_sasl_auth_enable=yes|smtpd_recipient_restrictions="
+	    "check_sasl_access inline:{bad@example.com=REJECT}",
+	    SMTPD_STAGE_RCPT, OUT, "[203.0.113.5]", "a@b.example",
+	    "user1@example.com", "good@example.com", 0, OK, ""},
+	{"check_sasl_access is ignored without smtpd_sasl_auth_enable",
+	    "smtpd_sasl_auth_enable=no|smtpd_recipient_restrictions="
+	    "check_sasl_access inline:{bad@example.com=REJECT}",
+	    SMTPD_STAGE_RCPT, OUT, "[203.0.113.5]", "a@b.example",
+	    "user1@example.com", "bad@example.com", 0, OK, ""},
+	{"permit_tls_clientcerts without TLS: dunno, so relay is denied",
+	    "smtpd_relay_restrictions=permit_tls_clientcerts "
+	    "reject_unauth_destination",
+	    SMTPD_STAGE_RCPT, OUT, "[203.0.113.5]", "a@b.example",
+	    "x@elsewhere.example", NULL, 0, REJ, "554 5.7.1 "
+	    "<x@elsewhere.example>: Relay access denied"},
+	{"reject_multi_recipient_bounce: the first RCPT of a bounce passes",
+	    "smtpd_recipient_restrictions=reject_multi_recipient_bounce",
+	    SMTPD_STAGE_RCPT, OUT, "[203.0.113.5]", "", "user1@example.com",
+	    NULL, 0, OK, ""},
 	{"reject_unverified_sender without a verify service: 450 (Postfix)",
 	    "smtpd_sender_restrictions=check_sender_access "
 	    "inline:{bad.example=reject_unverified_sender}",
