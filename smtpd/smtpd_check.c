@@ -43,9 +43,9 @@
  *	and the names of smtpd_restriction_classes.
  *
  *	reject_unverified_sender and reject_unverified_recipient ask the
- *	verify service (smtpd_verify.c). A few other Postfix restrictions
- *	postern does not implement yet are logged once as a warning and
- *	act as "dunno".
+ *	verify service (smtpd_verify.c). sc_unimplemented() lists the
+ *	Postfix restrictions postern does not implement (none since issue
+ *	11): one there is logged once as a warning and acts as "dunno".
  *
  *	A domain's class (local, virtual alias, virtual mailbox, relay,
  *	default) comes from resolve/resolve.h, the resolver qmgr routes

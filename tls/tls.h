@@ -39,6 +39,13 @@
  *	tls_policy.c: tls_level_check(), tls_level_conf_errors(),
  *	tls_policy_parse(), tls_policy_free(), tls_fingerprint_match()
  * DESCRIPTION
+ *	tls_peer_ccert() gives the peer certificate's fingerprint and
+ *	public-key fingerprint ("AB:CD:..." under a digest name) and its
+ *	CommonName, and whether it verified: a server asks for one when
+ *	<prefix>_tls_ask_ccert (or _req_ccert) is yes, offering the CA
+ *	names of <prefix>_tls_CAfile; an unverified certificate never
+ *	fails the handshake (the restrictions decide).
+ *
  *	tls_server_ctx_new(prefix) builds a server context from
  *	<prefix>_tls_cert_file, _key_file, _chain_files, _security_level,
  *	_mandatory_protocols (level encrypt and up) or _protocols,
