@@ -157,7 +157,7 @@ try:
         good += code == 250
     if not good:
         sys.exit(0)
-    code, text = s.data(open(path, "rb").read())
+    code, text = s.data(open(path).read())
     print("DATA", code, text.decode())
 except smtplib.SMTPResponseException as e:
     print("ERR", e.smtp_code, e.smtp_error.decode())
@@ -285,6 +285,45 @@ like "$C" $'Received: [^\n]*(\n[ \t][^\n]*)*\nX-First: inserted at 0\nFrom: a@ex
 	"changes: the inserted header is first after Received:"
 like "$(sed -n '/^$/,$p' "$M")" $'^\nreplaced body\nline two$' "changes: the body is replaced"
 is "$(mailbox a)" $((na + 1)) "changes: the added recipient got it"
+
+# --- one connection per session; RSET aborts; a big message --------------
+start_milter --add-header 'X-Milter-Test: big'
+$PY - "$TOP/big" <<'PYEOF'
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write("From: a@example.net\nTo: b@example.org\nSubject: big\n\n")
+    for i in range(4000):
+        f.write("line %05d of a message bigger than a body packet %s\n" % (i, "x" * (i % 7)))
+PYEOF
+nb=$(mailbox b)
+out=$($PY - "$SMTP" "$TOP/big" <<'PYEOF'
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30)
+s.ehlo("client.example.net")
+s.mail("a@example.net"); s.rcpt("b@example.org"); s.rset()
+s.mail("a@example.net"); s.rcpt("b@example.org")
+code, text = s.data(open(sys.argv[2]).read())
+print("DATA", code, text.decode())
+s.quit()
+PYEOF
+)
+like "$out" "DATA 250 2.0.0 Ok: queued as" "big message through the milter: accepted"
+wait_mail b $((nb + 1))
+M=$(newest b)
+cmp -s <(sed -n '/^$/,$p' "$M" | tail -n +2) <(sed -n '/^$/,$p' "$TOP/big" | tail -n +2)
+ok $? "big message: the body in the Maildir is the body sent, byte for byte"
+$PY - "$TOP/milter.log" >"$TOP/events2" <<'PYEOF'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+print("conns=%d" % len({e["conn"] for e in ev}))
+print(" ".join(e["cmd"] for e in ev if e["cmd"] != "B"))
+print("bodies=%d bytes=%d" % (sum(e["cmd"] == "B" for e in ev),
+      sum(len("\0".join(e["args"])) for e in ev if e["cmd"] == "B")))
+PYEOF
+EV=$(cat "$TOP/events2")
+like "$EV" "conns=1" "one milter connection for the session's two transactions"
+like "$EV" "O C H M R A M R T L L L N E Q" "RSET: SMFIC_ABORT before the next MAIL"
+like "$EV" "bodies=([4-9]|[1-9][0-9]+) " "big message: the body went in several SMFIC_BODY packets (at most 64 KB each)"
 
 # --- the milter down: milter_default_action --------------------------------
 stop_pid "$MILTER_PID"
