@@ -176,6 +176,9 @@ smtpd_session_init(struct event_base *base)
 	    session_queue_worker, session_worker_free);
 	smtpd_dns_init(base, smtpd_params.dns_workers);
 	smtpd_milter_init();
+	/* A slow milter holds a queue thread per message: more threads. */
+	if (smtpd_milter_active())
+		workq_set_max(session_qwq, smtpd_params.workers_max);
 }
 
 /* smtpd_session_fini - stop the workers (exit only) */
