@@ -131,6 +131,7 @@ const struct conf_param conf_params[] = {
 	{ "smtputf8_autodetect_classes", "sendmail, verify" },
 	{ "requiretls_enable", "yes" },
 	{ "tls_required_enable", "yes" },
+	{ "requiretls_redact_dsn", "yes" },
 	{ "enable_long_queue_ids", "no" },
 
 	/* master and the server skeleton. */

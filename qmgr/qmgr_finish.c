@@ -321,6 +321,11 @@ send_dsn(struct qmgr_msg *m, int kind, const struct queue_log_entry *e,
 		free((void *)d.rcpts);
 		goto copy;
 	}
+	/* requiretls_redact_dsn: a REQUIRETLS message's notification
+	 * carries its headers only, as RET=HDRS (RFC 8689 section 5) */
+	if (queue_file_attr(qf, "requiretls")
+	    && conf_bool("requiretls_redact_dsn"))
+		ret = "HDRS";
 	msg = dsn_fill(m, &d, kind, ret == NULL || strcasecmp(ret, "HDRS"));
 	b = buf_new(4096);
 	qmgr_dsn_format(&d, b);

@@ -13,7 +13,8 @@
 #    after it 250 (A requiretls=1 in the queue file carries it to smtp);
 #  - a REQUIRETLS message to P, U and N is returned to the sender with
 #    5.7.30 and Postfix's "Sender requested REQUIRETLS, but ..." reason,
-#    and none of them saw MAIL or DATA; to G it is delivered over TLS
+#    and none of them saw MAIL or DATA; the bounce holds the headers,
+#    not the body (requiretls_redact_dsn = yes); to G it is delivered over TLS
 #    with "MAIL FROM:<...> REQUIRETLS" on the wire;
 #  - "TLS-Required: no" (RFC 8689 section 5): a next hop whose
 #    smtp_tls_policy_maps level is verify (U, untrusted) gets the
@@ -167,6 +168,9 @@ for k in P:plain.example:'TLS service was not offered by host 127\.0\.0\.1\[127\
 	wait_for "[ -n \"\$(grep -l 'r@$dom' '$MBOX'/* 2>/dev/null)\" ]" 60
 	dsn=$(cat $(grep -l "r@$dom" "$MBOX"/* 2>/dev/null) /dev/null)
 	like "$dsn" $'\nStatus: 5\\.7\\.30\n' "$name: the sender gets the bounce, Status: 5.7.30"
+	like "$dsn" $'\nSubject: requiretls test\n' "$name: the bounce returns the headers"
+	unlike "$dsn" 'confidential body' \
+		"$name: ... not the body (requiretls_redact_dsn, as RET=HDRS)"
 done
 
 # --- TLS-Required: no ------------------------------------------------------
