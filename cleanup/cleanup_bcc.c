@@ -49,6 +49,16 @@ struct cleanup_bcc {
 
 static pthread_mutex_t bcc_conf_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* bcc_trimmed - a trimmed copy (str_trim() may move the start) */
+static char *
+bcc_trimmed(const char *v)
+{
+	char	*tmp = xstrdup(v), *s = xstrdup(str_trim(tmp));
+
+	free(tmp);
+	return (s);
+}
+
 /* bcc_list - open a map list parameter, NULL when empty */
 static struct maplist *
 bcc_list(const char *param)
@@ -70,7 +80,7 @@ cleanup_bcc_new(void)
 	pthread_mutex_lock(&bcc_conf_lock);
 	a = conf_str("always_bcc");
 	if (a && a[strspn(a, " \t")])
-		b->always = str_trim(xstrdup(a));
+		b->always = bcc_trimmed(a);
 	b->sender_maps = bcc_list("sender_bcc_maps");
 	b->rcpt_maps = bcc_list("recipient_bcc_maps");
 	pthread_mutex_unlock(&bcc_conf_lock);
@@ -163,7 +173,7 @@ cleanup_bcc_filter(void)
 
 	pthread_mutex_lock(&bcc_conf_lock);
 	v = conf_str("content_filter");
-	s = str_trim(xstrdup(v ? v : ""));
+	s = bcc_trimmed(v ? v : "");
 	pthread_mutex_unlock(&bcc_conf_lock);
 	return (s);
 }

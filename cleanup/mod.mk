@@ -4,3 +4,6 @@ CLEANUP_SRCS += cleanup/cleanup.c cleanup/cleanup_bcc.c
 
 UNIT_TESTS += cleanup_test
 cleanup_test_SRCS := cleanup/cleanup_test.c
+
+UNIT_TESTS += cleanup_bcc_test
+cleanup_bcc_test_SRCS := cleanup/cleanup_bcc_test.c
