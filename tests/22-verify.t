@@ -56,6 +56,7 @@ printf 'remote.example smtp:[127.0.0.1]:%s\ntarpit.example smtp:[127.0.0.1]:%s\n
 printf 'remote.example reject_unverified_recipient\ntarpit.example reject_unverified_recipient\nexample.com reject_unverified_recipient\nother.example reject_unverified_recipient\n' \
 	>"$E/verify_access"
 printf 'user1@example.com example.com/user1/\n' >"$E/vmailbox"
+printf 'remote.example reject_unverified_sender\n' >"$E/sender_verify"
 # probes only: other.example (mail to it would go to the seed's relayhost)
 printf 'other.example smtp:[127.0.0.1]:%s\n' "$SINKP" >"$E/vtransport"
 instance_conf \
@@ -71,6 +72,7 @@ instance_conf \
 	"virtual_mailbox_maps=texthash:$E/vmailbox" \
 	"virtual_alias_maps=" \
 	"smtpd_recipient_restrictions=check_recipient_access texthash:$E/verify_access permit_auth_destination reject_non_fqdn_recipient reject_unauth_destination reject_unknown_recipient_domain reject_unlisted_recipient reject_unverified_recipient" \
+	"smtpd_sender_restrictions=check_sender_access texthash:$E/sender_verify" \
 	"address_verify_poll_count=1" \
 	"unverified_recipient_reject_code=550"
 ok $? "postconf -e: the access table in front of the seed's list, poll count 1, reject code 550"
@@ -96,16 +98,17 @@ instance_start
 ok $? "master starts (with the seed's verify service)"
 
 # rcpt [-n] ADDR... - one session: EHLO, MAIL, one RCPT per ADDR; prints
-# "CODE TEXT" per RCPT, then DATA if some RCPT passed (not with -n)
+# "CODE TEXT" per RCPT, then DATA if some RCPT passed (not with -n);
+# FROM is the sender (default sender@client.example.org)
 rcpt() {
 	/usr/bin/python3 - "$SMTP" "$@" <<'PY'
-import smtplib, sys
+import os, smtplib, sys
 port, addrs = int(sys.argv[1]), sys.argv[2:]
 nodata = addrs[:1] == ['-n']
 addrs = addrs[1:] if nodata else addrs
 s = smtplib.SMTP('127.0.0.1', port, timeout=60)
 s.ehlo('client.example.org')
-s.mail('sender@client.example.org')
+s.mail(os.environ.get('FROM', 'sender@client.example.org'))
 good = 0
 for a in addrs:
     code, text = s.rcpt(a)
@@ -159,6 +162,14 @@ wait_for "instance_log_grep 'to=<user1@example.com>, relay=none, .*status=delive
 ok $? "maillog: verified from the tables (relay=none, delivers to mailbox)"
 n=$(find "$INSTANCE_MAIL" -type f 2>/dev/null | wc -l)
 is "$n" 0 "no probe in any Maildir"
+
+# --- the same address as a sender: reject_unverified_sender -------------
+# (from the cache; the seed's unverified_sender_reject_reason replaces
+# the details; with unverified_sender_reject_code at 450, Postfix says
+# "unverified address", not "undeliverable address")
+out=$(FROM=bad@remote.example rcpt -n user1@example.com)
+is "$out" "450 4.1.7 <bad@remote.example>: Sender address rejected: unverified address: Sender address verification failed" \
+	"reject_unverified_sender: 450 4.1.7 with the seed's reject reason"
 
 # --- the cache survives a restart -------------------------------------
 ls "$DIR"/data/verify_cache.lmdb >/dev/null 2>&1
