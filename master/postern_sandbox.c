@@ -54,7 +54,9 @@
  *
  *	stop: SIGTERM to master, dnsmasq and mariadbd (by the PIDs the
  *	start recorded), SIGKILL to any of them or their children still
- *	alive after 1 s; then DIR is removed unless --keep was given.
+ *	alive after 1 s (POSTERN_SANDBOX_STOP_WAIT seconds if set: the
+ *	sanitizer build's processes take longer to exit); then DIR is
+ *	removed unless --keep was given.
  *
  *	queue: {"count", "messages": postqueue -j's objects}; mailbox:
  *	{"count", "messages": [{"maildir", "file", "size",
@@ -117,6 +119,7 @@ struct sb_map {
 
 struct sb {
 	char	*conf;		/* CONFIG_DIR, absolute */
+	int	 conf_owned;
 	char	*dir;
 	char	*etc;
 	char	*bin;
@@ -138,6 +141,19 @@ struct sb {
 	double	 start_time;
 };
 
+static char *sb_garbage[16];	/* strings sb_free() frees */
+static int sb_ngarbage;
+
+/* sb_keep - a string to free at the end */
+static char *
+sb_keep(char *s)
+{
+	if (sb_ngarbage < (int)(sizeof(sb_garbage) / sizeof(*sb_garbage)))
+		sb_garbage[sb_ngarbage++] = s;
+	return (s);
+}
+
+/* now - monotonic seconds */
 static double
 now(void)
 {
@@ -460,6 +476,8 @@ maps_copy(struct sb *sb)
 			fprintf(stderr, "postern sandbox: cannot copy %s to "
 			    "%s: %m\n", src, dest);
 			free(data);
+			free(src);
+			free(dest);
 			return (3);
 		}
 		free(data);
@@ -760,12 +778,12 @@ db_start(struct sb *sb)
 	char	*dd, *out, *a[12], *sql;
 	int	 i, j, rc;
 
-	dd = xasprintf("--datadir=%s/db/data", sb->dir);
-	out = xasprintf("%s/db/mariadb.out", sb->dir);
+	dd = sb_keep(xasprintf("--datadir=%s/db/data", sb->dir));
+	out = sb_keep(xasprintf("%s/db/mariadb.out", sb->dir));
 	a[0] = "mariadb-install-db";
 	a[1] = "--no-defaults";
 	a[2] = "--auth-root-authentication-method=normal";
-	a[3] = xasprintf("--user=%s", getpwuid(getuid())->pw_name);
+	a[3] = sb_keep(xasprintf("--user=%s", getpwuid(getuid())->pw_name));
 	a[4] = dd;
 	a[5] = "--skip-test-db";
 	a[6] = "--skip-name-resolve";
@@ -780,13 +798,13 @@ db_start(struct sb *sb)
 	a[0] = "mariadbd";
 	a[2] = a[3];
 	a[3] = dd;
-	a[4] = xasprintf("--socket=%s/db/mysql.sock", sb->dir);
-	a[5] = xasprintf("--port=%d", sb->db_port);
+	a[4] = sb_keep(xasprintf("--socket=%s/db/mysql.sock", sb->dir));
+	a[5] = sb_keep(xasprintf("--port=%d", sb->db_port));
 	a[6] = "--bind-address=127.0.0.1";
 	a[7] = "--skip-name-resolve";
 	a[8] = "--innodb-buffer-pool-size=32M";
 	a[9] = "--skip-log-bin";
-	a[10] = xasprintf("--log-error=%s/db/mariadb.err", sb->dir);
+	a[10] = sb_keep(xasprintf("--log-error=%s/db/mariadb.err", sb->dir));
 	a[11] = NULL;
 	sb->db_pid = spawn(a, out);
 	for (i = 0; i < 600 && alive(sb->db_pid); i++) {
@@ -1148,6 +1166,7 @@ sb_start(struct sb *sb, const char *dir)
 		return (2);
 	}
 	sb->conf = xstrdup(real);
+	sb->conf_owned = 1;
 	if (conf_load(sb->conf, err, sizeof(err)) < 0) {
 		fprintf(stderr, "postern sandbox: %s\n", err);
 		return (2);
@@ -1221,7 +1240,7 @@ sb_stop_pids(const char *dir, long *pids, int n)
 {
 	long	 all[512];
 	int	 i, k = 0, left;
-	double	 deadline;
+	double	 deadline, wait;
 
 	for (i = 0; i < n; i++)
 		if (pids[i] > 0 && alive(pids[i]))
@@ -1230,7 +1249,10 @@ sb_stop_pids(const char *dir, long *pids, int n)
 	for (i = 0; i < n; i++)
 		if (pids[i] > 0 && alive(pids[i]))
 			(void)kill((pid_t)pids[i], SIGTERM);
-	deadline = now() + 1;
+	/* 1 s; a sanitizer build's processes need longer to exit */
+	wait = getenv("POSTERN_SANDBOX_STOP_WAIT") ? atof(getenv(
+	    "POSTERN_SANDBOX_STOP_WAIT")) : 1;
+	deadline = now() + (wait > 0 ? wait : 1);
 	do {
 		for (left = i = 0; i < k; i++)
 			left += alive(all[i]);
@@ -1240,7 +1262,8 @@ sb_stop_pids(const char *dir, long *pids, int n)
 	for (i = 0; i < k; i++)
 		if (alive(all[i])) {
 			fprintf(stderr, "postern sandbox: %s: pid %ld did not "
-			    "stop in 1 s: SIGKILL\n", dir ? dir : "", all[i]);
+			    "stop in %g s: SIGKILL\n", dir ? dir : "", all[i],
+			    wait);
 			(void)kill((pid_t)all[i], SIGKILL);
 		}
 	deadline = now() + 1;
@@ -1520,6 +1543,34 @@ sb_queue(const char *dir)
 	return (rc ? 1 : 0);
 }
 
+/* sb_free - what sb_start() allocated */
+static void
+sb_free(struct sb *sb)
+{
+	int	 i;
+
+	for (i = 0; i < sb->nmap; i++) {
+		free(sb->map[i].type);
+		free(sb->map[i].path);
+		free(sb->map[i].dest);
+	}
+	for (i = 0; i < sb->nsvc; i++) {
+		free(sb->svc[i].name);
+		free(sb->svc[i].command);
+	}
+	if (sb->conf_owned)
+		free(sb->conf);
+	free(sb->dir);
+	free(sb->etc);
+	free(sb->cert);
+	strv_free(sb->sql);
+	strv_free(sb->over);
+	strv_free(sb->dbnames);
+	for (i = 0; i < sb_ngarbage; i++)
+		free(sb_garbage[i]);
+	sb_ngarbage = 0;
+}
+
 /* sb_usage - bad command line */
 static int
 sb_usage(void)
@@ -1585,5 +1636,7 @@ postern_sandbox_main(int argc, char **argv)
 	bin[n] = 0;
 	*strrchr(bin, '/') = 0;
 	sb.bin = bin;
-	return (sb_start(&sb, dir));
+	c = sb_start(&sb, dir);
+	sb_free(&sb);
+	return (c);
 }
