@@ -48,7 +48,7 @@ RESOLVE_SRCS :=
 -include lib/mod.mk maps/mod.mk tls/mod.mk cleanup/mod.mk resolve/mod.mk \
 	master/mod.mk \
 	postscreen/mod.mk smtpd/mod.mk qmgr/mod.mk smtp/mod.mk virtual/mod.mk \
-	queuecmd/mod.mk anvil/mod.mk tests/mod.mk
+	queuecmd/mod.mk anvil/mod.mk metrics/mod.mk tests/mod.mk
 
 # mk/*.mk: targets beside the build (install, deb, fuzz), one file each.
 -include $(sort $(wildcard mk/*.mk))

@@ -20,6 +20,7 @@
 #include "deliver.h"
 #include "deliver_log.h"
 #include "log.h"
+#include "metrics.h"
 
 #define DELAY_MAX	1e12		/* seconds; beyond is a broken clock */
 
@@ -154,7 +155,20 @@ deliver_log(const struct deliver_log *e)
 {
 	struct buf *line = buf_new(256);
 
+	char	 status[32], labels[64];
+	size_t	 n;
+
 	deliver_log_format(line, e);
 	log_info("%s", BUF_STR(line));
 	buf_free(line);
+	/* the status word ("sent", "deferred", "bounced", "expired") */
+	for (n = 0; e->status && isalpha((unsigned char)e->status[n])
+	    && n + 1 < sizeof(status); n++)
+		status[n] = e->status[n];
+	status[n] = 0;
+	snprintf(labels, sizeof(labels), "status=\"%s\"",
+	    n ? status : "unknown");
+	metrics_count("postern_deliveries_total", labels);
+	metrics_observe("postern_delivery_delay_seconds", labels,
+	    (e->done > 0 ? e->done : deliver_log_now()) - e->arrival);
 }

@@ -29,6 +29,7 @@
 #include "conf_table.h"
 #include "fdpass.h"
 #include "log.h"
+#include "metrics.h"
 #include "server.h"
 #include "sock.h"
 #include "str.h"
@@ -160,6 +161,7 @@ void
 server_session_begin(void)
 {
 	server_sessions++;
+	metrics_sessions(1);
 	server_last_active = time(NULL);
 }
 
@@ -167,8 +169,10 @@ server_session_begin(void)
 void
 server_session_end(void)
 {
-	if (server_sessions > 0)
+	if (server_sessions > 0) {
 		server_sessions--;
+		metrics_sessions(-1);
+	}
 	server_last_active = time(NULL);
 	server_check_drained();
 }
@@ -609,6 +613,10 @@ server_main(int argc, char **argv, const struct server_spec *spec)
 			server_listen_fds[server_nlisten++] =
 			    server_open_listen(laddr);
 	}
+	/* the shared counters, when master made them (lib/metrics.h) */
+	base = xasprintf("%s/metrics", conf_str("data_directory"));
+	metrics_attach(base, server_service_name, spec->program);
+	free(base);
 	if (spec->pre_init)
 		spec->pre_init();
 	server_drop_privileges();

@@ -31,6 +31,7 @@
 #include <event2/event.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "workq.h"
 #include "xalloc.h"
 
@@ -139,6 +140,7 @@ workq_thread(void *ctx)
 		if (q->stop)
 			break;
 		j = workq_fifo_get(&q->jobs);
+		metrics_queue_depth(-1);
 		q->nbusy++;
 		pthread_mutex_unlock(&q->lock);
 		j->job(j->arg, thread_ctx);
@@ -274,6 +276,7 @@ workq_submit(struct workq *q, workq_job_fn *job, workq_done_fn *done,
 	j->arg = arg;
 	pthread_mutex_lock(&q->lock);
 	workq_fifo_put(&q->jobs, j);
+	metrics_queue_depth(1);
 	pthread_cond_signal(&q->cond);
 	stuck = q->grow_ev != NULL && workq_stuck(q);
 	pthread_mutex_unlock(&q->lock);

@@ -51,6 +51,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "metrics.h"
 #include "map_int.h"
 #include "str.h"
 #include "xalloc.h"
@@ -616,6 +617,7 @@ map_mysql_lookup(struct map *m, const char *key, char **value)
 	struct buf *q;
 	MYSQL_RES *res;
 	unsigned int err;
+	struct timespec t0, t1;
 	int	 attempt, ret;
 
 	if ((ret = map_mysql_domain_ok(m, t, key)) != MAP_FOUND)
@@ -628,6 +630,7 @@ map_mysql_lookup(struct map *m, const char *key, char **value)
 		buf_free(q);
 		return (MAP_NOTFOUND);
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (attempt = 0; attempt < 2; attempt++) {
 		if (t->db == NULL && map_mysql_connect(m, t) < 0) {
 			ret = MAP_RETRY;
@@ -656,6 +659,10 @@ map_mysql_lookup(struct map *m, const char *key, char **value)
 		mysql_close(t->db);
 		t->db = NULL;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	metrics_observe("postern_map_lookup_seconds", "type=\"mysql\"",
+	    (double)(t1.tv_sec - t0.tv_sec)
+	    + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	buf_free(q);
 	return (ret);
 }

@@ -63,7 +63,7 @@ static const char *check_folded[] = {
 /* Programs postern has. */
 static const char *check_programs[] = {
 	"smtpd", "postscreen", "qmgr", "smtp", "lmtp", "virtual", "anvil",
-	"verify", NULL
+	"verify", "metrics", NULL
 };
 
 /* Per-service parameter suffixes Postfix accepts for any service. */

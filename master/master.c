@@ -60,6 +60,7 @@
 #include "check.h"
 #include "conf.h"
 #include "log.h"
+#include "metrics.h"
 #include "master.h"
 #include "mastercf.h"
 #include "queue.h"
@@ -142,6 +143,25 @@ master_mkdirs(void)
 		log_fatal("create data_directory %s: %m", ddir);
 	if (*ddir && uid != (uid_t)-1 && chown(ddir, uid, gid) < 0)
 		log_warn("chown data_directory %s: %m", ddir);
+}
+
+/* master_metrics - fresh shared counters for this run (lib/metrics.h) */
+static void
+master_metrics(void)
+{
+	const char *ddir = conf_str("data_directory");
+	char	*path;
+	uid_t	 uid;
+	gid_t	 gid;
+
+	if (*ddir == 0)
+		return;
+	master_owner(&uid, &gid);
+	path = xasprintf("%s/metrics", ddir);
+	if (metrics_create(path, uid, gid) < 0)
+		log_warn("create %s: %m (the metrics service has no counters)",
+		    path);
+	free(path);
 }
 
 /* master_lock - the pid file lock: one master per queue */
@@ -523,6 +543,7 @@ main(int argc, char **argv)
 	master_logging();
 	master_mkdirs();
 	master_lock();
+	master_metrics();
 	if (chdir(conf_str("queue_directory")) < 0)
 		log_fatal("chdir %s: %m", conf_str("queue_directory"));
 	if (!master_fg)

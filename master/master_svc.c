@@ -73,7 +73,7 @@ static const struct {
 /* the programs postern builds that master can run */
 static const char *master_own[] = {
 	"smtpd", "postscreen", "qmgr", "virtual", "smtp", "lmtp", "anvil",
-	"verify", NULL
+	"verify", "metrics", NULL
 };
 
 static struct strv *master_logged;

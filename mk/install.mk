@@ -58,7 +58,8 @@ install-programs:
 # The pages are remade when a source they are made from changes.
 MAN_SRCS	:= tools/mkman lib/params.c Makefile $(wildcard master/*.c \
 	maps/*.c queuecmd/*.c postscreen/postscreen.c smtpd/smtpd.c \
-	qmgr/qmgr.c virtual/virtual.c smtp/smtp.c anvil/anvil.c)
+	qmgr/qmgr.c virtual/virtual.c smtp/smtp.c anvil/anvil.c \
+	metrics/metrics.c)
 man: $(MAN_DIR)/.made
 $(MAN_DIR)/.made: $(MAN_SRCS)
 	@mkdir -p $(MAN_DIR)

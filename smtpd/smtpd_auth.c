@@ -54,6 +54,7 @@
 #include "conf.h"
 #include "conf_table.h"
 #include "log.h"
+#include "metrics.h"
 #include "reply.h"
 #include "smtpd.h"
 #include "smtpd_sasl.h"
@@ -160,12 +161,18 @@ auth_done(struct smtpd_session *s, int result, const char *reply)
 		s->sasl_method = smtpd_sasl_method(s->sasl);
 		s->cs.sasl_username = s->sasl_user;
 		s->cs.protocol = s->tls ? "ESMTPSA" : "ESMTPA";
+		metrics_service_count(
+		    "postern_smtpd_sasl_authentications_total",
+		    "result=\"success\"");
 		smtpd_reply_text(s, reply);
 		return;
 	case SMTPD_SASL_FAIL:
 		f = auth_slot(s->client_addr);
 		f->count++;
 		s->auth_failures++;
+		metrics_service_count(
+		    "postern_smtpd_sasl_authentications_total",
+		    "result=\"failure\"");
 		smtpd_reply_text(s, reply);
 		smtpd_session_delay(s, s->auth_failures < AUTH_DELAY_MAX
 		    ? s->auth_failures : AUTH_DELAY_MAX);

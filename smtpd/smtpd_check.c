@@ -81,6 +81,7 @@
 #include "dns.h"
 #include "dsn.h"
 #include "log.h"
+#include "metrics.h"
 #include "map.h"
 #include "resolve.h"
 #include "smtpd_check.h"
@@ -529,6 +530,8 @@ sc_log(struct sc_ctx *x, const char *what, const char *reply)
 		buf_printf(b, " helo=<%s>", log_safe(st->helo_name));
 	log_info("%s", BUF_STR(b));
 	buf_free(b);
+	if (strcmp(what, "reject") == 0)
+		metrics_reject(x->verb, reply);
 }
 
 /* sc_format - "CODE D.S.N text", printable, enhanced class fixed */

@@ -65,6 +65,7 @@
 #include "buf.h"
 #include "cleanup.h"
 #include "log.h"
+#include "metrics.h"
 #include "queue.h"
 #include "reply.h"
 #include "smtpd.h"
@@ -129,9 +130,11 @@ commit_done(void *arg)
 	for (s = commit_batch; s; s = next) {
 		next = s->next;
 		s->next = NULL;
-		if (commit_ok)
+		if (commit_ok) {
 			smtpd_reply(s, REPLY_QUEUED, s->queue_id);
-		else
+			metrics_service_count(
+			    "postern_smtpd_messages_received_total", NULL);
+		} else
 			smtpd_reply(s, REPLY_QUEUE_ERR, NULL);
 		queue_finish(s);
 	}

@@ -85,6 +85,7 @@
 #include "buf.h"
 #include "cleanup.h"
 #include "log.h"
+#include "metrics.h"
 #include "reply.h"
 #include "server.h"
 #include "str.h"
@@ -714,6 +715,7 @@ session_data_end(struct smtpd_session *s)
 		    "size exceeds fixed limit; from=<%s> proto=%s helo=<%s>",
 		    s->namaddr, log_safe(s->sender), s->cs.protocol,
 		    log_safe(s->helo ? s->helo : ""));
+		metrics_reject("DATA", "552 5.3.4");
 		smtpd_reply(s, REPLY_TOO_BIG, NULL);
 		smtpd_session_reset(s);
 		return;
@@ -930,12 +932,16 @@ session_tls_done(struct smtpd_session *s, short what)
 	if (!(what & BEV_EVENT_CONNECTED)) {
 		log_info("SSL_accept error from %s: %s", s->namaddr,
 		    smtpd_tls_error(s->in, info, sizeof(info)));
+		metrics_service_count("postern_smtpd_tls_handshakes_total",
+		    "result=\"failure\"");
 		session_lost(s, (what & BEV_EVENT_TIMEOUT) != 0, 1);
 		return;
 	}
 	smtpd_tls_info(s->in, info, sizeof(info));
 	log_info("%s TLS connection established from %s: %s",
 	    smtpd_check_tls_peer(s->in, &s->cs), s->namaddr, info);
+	metrics_service_count("postern_smtpd_tls_handshakes_total",
+	    "result=\"success\"");
 	free(s->tls_info);
 	s->tls_info = xstrdup(info);
 	s->tls = 1;
@@ -1137,6 +1143,7 @@ session_connected(struct smtpd_session *s, int result, const char *reply)
 	    s->cs.client_name[0] ? s->cs.client_name : "unknown",
 	    s->client_addr);
 	log_info("connect from %s", s->namaddr);
+	metrics_service_count("postern_smtpd_connects_total", NULL);
 	s->greeted = 1;
 	if (smtpd_anvil_connect(s) < 0) {	/* replied 421 */
 		smtpd_session_close(s);

@@ -106,7 +106,7 @@ for p in /usr/sbin/postern /usr/sbin/postconf /usr/sbin/postmap \
     /usr/lib/sendmail \
     /usr/lib/postern/master /usr/lib/postern/postscreen \
     /usr/lib/postern/smtpd /usr/lib/postern/qmgr \
-    /usr/lib/postern/virtual /usr/lib/postern/smtp \
+    /usr/lib/postern/virtual /usr/lib/postern/smtp /usr/lib/postern/metrics \
     /etc/postern/main.cf /etc/postern/master.cf \
     /lib/systemd/system/postern.service \
     /usr/share/man/man1/postconf.1.gz /usr/share/man/man1/sendmail.1.gz \
