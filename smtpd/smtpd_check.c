@@ -33,8 +33,8 @@
  *	reject_rhsbl_reverse_client, reject_rhsbl_helo,
  *	reject_rhsbl_sender, reject_rhsbl_recipient, permit_tls_clientcerts
  *	and permit_tls_all_clientcerts (relay_clientcerts fingerprints),
- *	check_ccert_access, check_{client,reverse_client,helo,sender,
- *	recipient}_{mx,ns,a}_access, check_reverse_client_hostname_access,
+ *	check_ccert_access, check_{client,reverse_client_hostname,helo,
+ *	sender,recipient}_{mx,ns,a}_access, check_reverse_client_hostname_access,
  *	permit_mx_backup (permit_mx_backup_networks: address/prefix only),
  *	reject_multi_recipient_bounce, reject_plaintext_session,
  *	check_sasl_access, check_policy_service
@@ -1921,51 +1921,45 @@ sc_server_restriction(struct sc_ctx *x, const char *r, const char *arg,
     int list, int *known)
 {
 	const struct smtpd_check_state *st = x->st;
-	const char *kind, *target = NULL, *name, *what;
-	char	 client[300];
+	const char *target = NULL, *name, *what;
+	char	 client[300], who[64];
+	size_t	 n;
 	int	 type;
 
 	*known = 0;
-	if (strncmp(r, "check_", 6) != 0 || (kind = strchr(r + 6, '_'))
-	    == NULL)
-		return (SC_DUNNO);
-	if (!strcmp(kind, "_mx_access"))
-		type = SMTPD_DNS_MX;
-	else if (!strcmp(kind, "_ns_access"))
-		type = SMTPD_DNS_NS;
-	else if (!strcmp(kind, "_a_access"))
-		type = SMTPD_DNS_A;
+	n = strlen(r);
+	if (str_ends_with(r, "_mx_access"))
+		type = SMTPD_DNS_MX, n -= 10;
+	else if (str_ends_with(r, "_ns_access"))
+		type = SMTPD_DNS_NS, n -= 10;
+	else if (str_ends_with(r, "_a_access"))
+		type = SMTPD_DNS_A, n -= 9;
 	else
 		return (SC_DUNNO);
+	snprintf(who, sizeof(who), "%.*s", (int)n, r);
 	*known = 1;
 	sc_client(st, client, sizeof(client));
-	if (!strncmp(r, "check_client_", 13)
-	    && (size_t)(kind - r) == 12) {
+	if (!strcmp(who, "check_client")) {
 		if (strcmp(st->client_name, "unknown") != 0
 		    && *st->client_name)
 			target = st->client_name;
 		name = client;
 		what = "Client host";
-	} else if (!strncmp(r, "check_reverse_client_hostname_", 30)
-	    || (!strncmp(r, "check_reverse_client_", 21)
-	    && (size_t)(kind - r) == 20)) {
+	} else if (!strcmp(who, "check_reverse_client_hostname")) {
 		if (strcmp(st->reverse_client_name, "unknown") != 0
 		    && *st->reverse_client_name)
 			target = st->reverse_client_name;
 		name = target;
 		what = "Unverified Client host";
-	} else if (!strncmp(r, "check_helo_", 11)
-	    && (size_t)(kind - r) == 10) {
+	} else if (!strcmp(who, "check_helo")) {
 		target = st->helo_name;
 		name = target;
 		what = "Helo command";
-	} else if (!strncmp(r, "check_sender_", 13)
-	    && (size_t)(kind - r) == 12) {
+	} else if (!strcmp(who, "check_sender")) {
 		target = st->sender && *st->sender ? st->sender : NULL;
 		name = target;
 		what = "Sender address";
-	} else if (!strncmp(r, "check_recipient_", 16)
-	    && (size_t)(kind - r) == 15) {
+	} else if (!strcmp(who, "check_recipient")) {
 		target = st->recipient && *st->recipient ? st->recipient
 		    : NULL;
 		name = target;

@@ -157,6 +157,13 @@ rcpt u@example.com
 client 192.0.2.10
 mail a@good.example
 rcpt u@example.com
+conf smtpd_client_restrictions=check_reverse_client_hostname_a_access texthash:DIR/cmx
+client 192.0.2.10
+mail a@good.example
+rcpt u@example.com
+client 192.0.2.11
+mail a@good.example
+rcpt u@example.com
 # check_sasl_access (only with smtpd_sasl_auth_enable), reject_plaintext_session
 conf smtpd_client_restrictions=
 conf smtpd_recipient_restrictions=check_sasl_access texthash:DIR/sasl
@@ -324,6 +331,21 @@ OK
 OK
 > rcpt u@example.com
 REJECT 554 5.7.1 <mail.good.example>: Unverified Client host rejected: Access denied
+> conf smtpd_client_restrictions=check_reverse_client_hostname_a_access texthash:DIR/cmx
+> client 192.0.2.10
+name=mail.good.example reverse=mail.good.example status=0
+OK
+> mail a@good.example
+OK
+> rcpt u@example.com
+REJECT 554 5.7.1 <mail.good.example>: Unverified Client host rejected: no mail from MX hosts
+> client 192.0.2.11
+name=unknown reverse=liar.good.example status=1
+OK
+> mail a@good.example
+OK
+> rcpt u@example.com
+OK
 # check_sasl_access (only with smtpd_sasl_auth_enable), reject_plaintext_session
 > conf smtpd_client_restrictions=
 > conf smtpd_recipient_restrictions=check_sasl_access texthash:DIR/sasl
