@@ -488,6 +488,7 @@ const struct conf_param conf_params[] = {
 	{ "smtp_quit_timeout", "300s" },
 	{ "smtp_starttls_timeout", "300s" },
 	{ "smtp_line_length_limit", "998" },
+	{ "disable_mime_output_conversion", "no" },
 	{ "smtp_host_lookup", "dns" },
 	{ "smtp_dns_support_level", "" },
 	{ "disable_dns_lookups", "no" },

@@ -100,6 +100,7 @@ struct smtp_cfg {
 	int	 skip_5xx_greeting;
 	int	 use_bdat;	/* smtp_use_bdat (postern's own) */
 	long	 line_limit;	/* smtp_line_length_limit, 0: none */
+	int	 mime_oconv_off;	/* disable_mime_output_conversion */
 	char	*bind4;		/* NULL: not set or not ours */
 	char	*bind6;
 	int	 sasl_enable;

@@ -9,7 +9,8 @@
  *	set, for lmtp), smtp_{helo,mail,rcpt,data_init,data_xfer,
  *	data_done,quit,starttls}_timeout, smtp_mx_address_limit,
  *	smtp_skip_5xx_greeting, smtp_line_length_limit (longer lines
- *	are folded with CRLF SP, as Postfix), smtp_bind_address(6) (ignored with a
+ *	are folded with CRLF SP, as Postfix), disable_mime_output_conversion
+ *	(8-bit MIME goes raw to a server without 8BITMIME), smtp_bind_address(6) (ignored with a
  *	warning when not an address of this host), smtp_sasl_auth_enable
  *	(lmtp_sasl_auth_enable), smtp_sasl_password_maps,
  *	smtp_sasl_mechanism_filter, smtp_sasl_security_options and
@@ -144,6 +145,8 @@ smtp_cfg_load(struct smtp_cfg *cfg, const char *service)
 		CONF_BOOL("smtp_use_bdat", &cfg->use_bdat),
 		CONF_LONG("smtp_line_length_limit", &cfg->line_limit, 0,
 		    CONF_NOMAX),
+		CONF_BOOL("disable_mime_output_conversion",
+		    &cfg->mime_oconv_off),
 		CONF_END,
 	};
 	char	 err[512];

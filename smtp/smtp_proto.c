@@ -68,6 +68,7 @@
 #include "deliver_log.h"
 #include "log.h"
 #include "map.h"
+#include "mime_conv.h"
 #include "queue.h"
 #include "smtp.h"
 #include "str.h"
@@ -980,7 +981,7 @@ mail_cmd(struct smtp_sess *s, struct conn *c, const struct features *f)
 	buf_free(b);
 }
 
-/* rcpt_cmd - RCPT TO with NOTIFY/ORCPT */
+/* rcpt_cmd - RCPT TO with ORCPT/NOTIFY, in Postfix's order */
 static void
 rcpt_cmd(struct conn *c, const struct features *f, const struct smtp_rcpt *r)
 {
@@ -988,6 +989,22 @@ rcpt_cmd(struct conn *c, const struct features *f, const struct smtp_rcpt *r)
 	const char *sep = "";
 
 	buf_printf(b, "RCPT TO:<%s>", r->sent);
+	if (f->dsn) {
+		char	 type[64];
+		int	 dsn;
+		const char *addr = deliver_log_orcpt(r->orig && *r->orig
+		    ? r->orig : r->addr, type, sizeof(type), &dsn);
+
+		/*
+		 * smtpd keeps a DSN ORCPT as "type;address": one type. With
+		 * none, the original recipient goes as rfc822 (Postfix's
+		 * cleanup records one for every recipient, RFC 3461 4.2).
+		 */
+		if (*addr) {
+			buf_printf(b, " ORCPT=%s;", type);
+			xtext(b, addr);
+		}
+	}
 	if (f->dsn && r->notify) {
 		buf_puts(b, " NOTIFY=");
 		if (r->notify & QUEUE_NOTIFY_NEVER)
@@ -1005,23 +1022,13 @@ rcpt_cmd(struct conn *c, const struct features *f, const struct smtp_rcpt *r)
 				buf_printf(b, "%sDELAY", sep);
 		}
 	}
-	if (f->dsn && r->orig && *r->orig) {
-		char	 type[64];
-		int	 dsn;
-		const char *addr = deliver_log_orcpt(r->orig, type,
-		    sizeof(type), &dsn);
-
-		/* smtpd keeps a DSN ORCPT as "type;address": one type */
-		buf_printf(b, " ORCPT=%s;", type);
-		xtext(b, addr);
-	}
 	cmd(c, "%s", BUF_STR(b));
 	buf_free(b);
 }
 
-/* transaction - MAIL, RCPT, DATA, the message, the final reply(s) */
+/* transaction_run - MAIL, RCPT, DATA, the message, the final reply(s) */
 static void
-transaction(struct smtp_sess *s, struct conn *c, const struct features *f)
+transaction_run(struct smtp_sess *s, struct conn *c, const struct features *f)
 {
 	const struct smtp_cfg *cfg = s->cfg;
 	struct smtp_reply r = {0};
@@ -1187,6 +1194,42 @@ io_done:
 	io_fail(s, c, bad, "sending end of data -- message may be sent more "
 	    "than once");
 	open_fail(s);
+}
+
+/*
+ * transaction - the message as the next hop can take it: to a server
+ * without 8BITMIME, entities labelled 8bit or binary go as
+ * quoted-printable (RFC 6152 section 3; Postfix's smtp client does the
+ * same unless disable_mime_output_conversion = yes). SIZE= then counts
+ * the converted octets (Postfix sends no SIZE when it converts).
+ */
+static void
+transaction(struct smtp_sess *s, struct conn *c, const struct features *f)
+{
+	const char *h = s->headers, *b = s->body;
+	size_t	 hl = s->headers_len, bl = s->body_len;
+	struct buf *conv = NULL;
+
+	if (!f->eightbit && !s->cfg->mime_oconv_off) {
+		struct buf *in = buf_new(hl + bl + 1);
+
+		buf_append(in, h, hl);
+		buf_append(in, b, bl);
+		conv = buf_new(hl + bl + bl / 8 + 64);
+		if (mime_conv_downgrade(BUF_STR(in), BUF_LEN(in), conv) > 0) {
+			s->headers = BUF_STR(conv);
+			s->headers_len = BUF_LEN(conv);
+			s->body = "";
+			s->body_len = 0;
+		}
+		buf_free(in);
+	}
+	transaction_run(s, c, f);
+	s->headers = h;
+	s->headers_len = hl;
+	s->body = b;
+	s->body_len = bl;
+	buf_free(conv);
 }
 
 /* smtp_session - one connection to s->dest */

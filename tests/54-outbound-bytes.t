@@ -122,7 +122,7 @@ like "$out" $'\n250 2.0.0 Ok: queued as' "postern accepts the ORCPT message"
 wait_for "[ -f '$TOP/ok/1.raw' ]" 60
 ok $? "the next hop got a session"
 raw=$(tr -d '\r' < "$TOP/ok/1.raw" 2>/dev/null)
-like "$raw" $'\nRCPT TO:<x@ok.example> NOTIFY=FAILURE ORCPT=rfc822;orig@client.test\n' \
+like "$raw" $'\nRCPT TO:<x@ok.example> ORCPT=rfc822;orig@client.test NOTIFY=FAILURE\n' \
 	"RCPT carries ORCPT=rfc822;orig@client.test (one addr-type)"
 unlike "$raw" 'rfc822;rfc822' "no doubled addr-type on the wire"
 size=$(/usr/bin/python3 - "$TOP/ok/1.raw" <<'PY'

@@ -465,7 +465,7 @@ def main():
            mail[-1].endswith(' RET=HDRS ENVID=env+2Bid+3D1'),
            'MAIL FROM with SIZE, RET and ENVID (xtext)', (a, mail))
         ok(rcpt and rcpt[-1] == 'RCPT TO:<user2@example.com> '
-           'NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;user2@example.com',
+           'ORCPT=rfc822;user2@example.com NOTIFY=SUCCESS,FAILURE',
            'RCPT TO with NOTIFY and ORCPT', rcpt)
         stop(p)
 
