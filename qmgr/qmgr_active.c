@@ -558,6 +558,9 @@ log_entry(struct qmgr_msg *m, const struct qmgr_outcome *o,
 {
 	struct queue_rcpt *r = &m->qf->rcpts[o->index];
 	struct queue_log_entry e;
+	char	*said = NULL;
+	const char *br;
+	int	 rc;
 
 	memset(&e, 0, sizeof(e));
 	e.index = (long)o->index;
@@ -566,8 +569,16 @@ log_entry(struct qmgr_msg *m, const struct qmgr_outcome *o,
 	e.status = o->status;
 	e.action = (char *)action;
 	e.reason = o->reason;
+	/* a next hop's 2xx reply: "host NAME[ADDR] said: 250 ..." gives the
+	 * success DSN Remote-MTA and an smtp Diagnostic-Code, as Postfix */
+	if (o->action == QMGR_OUT_DELIVERED && o->relay && o->reason
+	    && (br = strchr(o->relay, ']')) != NULL && o->reason[0] == '2')
+		e.reason = said = xasprintf("host %.*s said: %s",
+		    (int)(br + 1 - o->relay), o->relay, o->reason);
 	e.time = time(NULL);
-	return (queue_log_append(qmgr_conf.queue_dir, log, m->id, &e));
+	rc = queue_log_append(qmgr_conf.queue_dir, log, m->id, &e);
+	free(said);
+	return (rc);
 }
 
 /* outcome_job - make outcomes durable (io pool) */

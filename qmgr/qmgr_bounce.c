@@ -176,18 +176,25 @@ status_part(const struct qmgr_dsn *d, struct buf *b, const char *bnd)
 		buf_puts(b, "\nFinal-Recipient: rfc822; ");
 		put_clean(b, r->addr);
 		buf_puts(b, "\n");
-		if (r->orcpt && *r->orcpt && strcmp(r->orcpt, r->addr) != 0) {
+		if (r->addr && *r->addr) {
 			char	 type[64];
 			int	 dsn;
-			const char *a = deliver_log_orcpt(r->orcpt, type,
+			const char *o = r->orcpt && *r->orcpt ? r->orcpt
+			    : r->addr, *a = deliver_log_orcpt(o, type,
 			    sizeof(type), &dsn);
 
-			/* a DSN ORCPT verbatim ("rfc822;x", as Postfix),
-			 * an address from alias expansion typed */
+			/*
+			 * A DSN ORCPT verbatim ("rfc822;x"), else the
+			 * original recipient (before aliases) as
+			 * "rfc822;x": Postfix's cleanup records that
+			 * ORCPT for every recipient, and its DSNs always
+			 * show one (bounce_notify_util.c explains why,
+			 * RFC 3461 5.2.1.d against RFC 3464 6.3.d).
+			 */
 			buf_puts(b, "Original-Recipient: ");
 			if (!dsn)
-				buf_puts(b, "rfc822; ");
-			put_clean(b, dsn ? r->orcpt : a);
+				buf_puts(b, "rfc822;");
+			put_clean(b, dsn ? o : a);
 			buf_puts(b, "\n");
 		}
 		buf_printf(b, "Action: %s\n", r->action ? r->action :
@@ -216,8 +223,10 @@ qmgr_dsn_format(const struct qmgr_dsn *d, struct buf *b)
 	    d->myhostname);
 	qmgr_dsn_date(d->now, date, sizeof(date));
 	buf_printf(b, "Date: %s\n", date);
-	buf_printf(b, "From: MAILER-DAEMON@%s (Mail Delivery System)\n",
-	    d->myhostname);
+	/* Postfix's template "MAILER-DAEMON (Mail Delivery System)" as its
+	 * cleanup rewrites it: qualified with $myorigin, display form */
+	buf_printf(b, "From: Mail Delivery System <MAILER-DAEMON@%s>\n",
+	    d->myorigin && *d->myorigin ? d->myorigin : d->myhostname);
 	buf_printf(b, "Subject: %s\n", d->kind == QMGR_DSN_DELAY ?
 	    (d->to ? "Postmaster Warning: Delayed Mail" :
 	    "Delayed Mail (still being retried)") :

@@ -9,7 +9,7 @@
  * DESCRIPTION
  *	qmgr_dsn_format() writes a complete message (headers and body, LF
  *	line endings) into out: a multipart/report; report-type=
- *	delivery-status from MAILER-DAEMON@$myhostname to the original
+ *	delivery-status from MAILER-DAEMON@$myorigin to the original
  *	sender, in Postfix's layout: a human-readable part, the
  *	message/delivery-status part (Reporting-MTA, X-Postfix-Queue-ID,
  *	X-Postfix-Sender, Arrival-Date, then per recipient
@@ -55,6 +55,8 @@ struct qmgr_dsn {
 	const char *queue_id;
 	const char *sender;
 	const char *myhostname;
+	const char *myorigin;		/* From: MAILER-DAEMON@; NULL:
+					 * myhostname */
 	const char *mail_name;		/* "Postern" */
 	const char *envid;		/* DSN ENVID, may be NULL */
 	long	 arrival;

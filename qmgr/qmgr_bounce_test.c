@@ -37,24 +37,25 @@ static const struct dsn_case cases[] = {
 	{"failure, full message", QMGR_DSN_FAILURE, "alice@example.org",
 	"bob@example.com", NULL, "5.1.1", "host x said: 550 5.1.1 unknown",
 	"Subject: hi\nFrom: alice@example.org\n\nbody text\n", 1,
-	{"\nFrom: MAILER-DAEMON@mx.example.com (Mail Delivery System)\n",
+	{"\nFrom: Mail Delivery System <MAILER-DAEMON@mx.example.com>\n",
 	"\nSubject: Undelivered Mail Returned to Sender\n",
 	"\nContent-Type: multipart/report; report-type=delivery-status;\n"
 	"\tboundary=\"" BND "\"\n",
 	"\nReporting-MTA: dns; mx.example.com\nX-Postfix-Queue-ID: QID1\n"
 	"X-Postfix-Sender: rfc822; alice@example.org\n",
-	"\nFinal-Recipient: rfc822; bob@example.com\nAction: failed\n"
+	"\nFinal-Recipient: rfc822; bob@example.com\nOriginal-Recipient: "
+	"rfc822;bob@example.com\nAction: failed\n"
 	"Status: 5.1.1\nDiagnostic-Code: X-Postfix; host x said: 550 5.1.1"
 	" unknown\n",
 	"\nContent-Type: message/rfc822\n",
 	"\n\nSubject: hi\nFrom: alice@example.org\n\nbody text\n",
 	"\n--" BND "--\n"},
-	{"Original-Recipient:", "text/rfc822-headers"}},
+	{"Original-Recipient: rfc822; ", "text/rfc822-headers"}},
 	{"failure, headers only", QMGR_DSN_FAILURE, "alice@example.org",
 	"bob@example.com", "list@example.com", "5.0.0", "no",
 	"Subject: hi\n\nsecret body\n", 0,
 	{"Content-Type: text/rfc822-headers\n",
-	"Original-Recipient: rfc822; list@example.com\n",
+	"Original-Recipient: rfc822;list@example.com\n",
 	"\nSubject: hi\n"},
 	{"secret body", "message/rfc822"}},
 	{"DSN ORCPT: its own addr-type, once", QMGR_DSN_FAILURE,

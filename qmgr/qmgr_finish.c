@@ -60,6 +60,7 @@
 #include "conf.h"
 #include "log.h"
 #include "qmgr.h"
+#include "qmgr_verify.h"
 #include "qmgr_bounce.h"
 #include "workq.h"
 #include "xalloc.h"
@@ -119,7 +120,7 @@ notify_ok(const struct queue_file *qf, long index, int bit)
 /* dsn_queue_from - a notification from sender into incoming/ */
 static int
 dsn_queue_from(const char *id, const char *sender, const char *rcpt,
-    const struct buf *b, char *newid)
+    const char *orig, const struct buf *b, char *newid)
 {
 	struct queue_writer *w;
 	char	 err[256];
@@ -131,7 +132,7 @@ dsn_queue_from(const char *id, const char *sender, const char *rcpt,
 	}
 	snprintf(newid, QUEUE_ID_MAX + 1, "%s", queue_writer_id(w));
 	queue_writer_sender(w, sender);
-	queue_writer_rcpt(w, rcpt, NULL, QUEUE_NOTIFY_NEVER);
+	queue_writer_rcpt(w, rcpt, orig, QUEUE_NOTIFY_NEVER);
 	if (queue_writer_body(w, BUF_STR(b), BUF_LEN(b)) < 0
 	    || queue_writer_finish(w, err, sizeof(err)) < 0) {
 		log_warn("%s: cannot write notification: %s", id, err);
@@ -154,7 +155,7 @@ int
 qmgr_dsn_queue(const char *id, const char *rcpt, const struct buf *b,
     char *newid)
 {
-	return (dsn_queue_from(id, "", rcpt, b, newid));
+	return (dsn_queue_from(id, "", rcpt, NULL, b, newid));
 }
 
 /* notify_class - is this class named in notify_classes */
@@ -211,6 +212,7 @@ dsn_fill(struct qmgr_msg *m, struct qmgr_dsn *d, int kind, int full)
 	d->queue_id = m->id;
 	d->sender = qf->sender;
 	d->myhostname = qmgr_conf.myhostname;
+	d->myorigin = qmgr_conf.rc.myorigin;
 	d->mail_name = qmgr_conf.mail_name;
 	d->envid = queue_file_attr(qf, "dsn_envid");
 	d->arrival = qf->arrival;
@@ -253,7 +255,10 @@ postmaster_copy(struct qmgr_msg *m, int kind, const struct queue_log_entry *e,
 	qmgr_dsn_format(&d, b);
 	free(msg);
 	free((void *)d.rcpts);
-	if ((rc = dsn_queue_from(m->id, from, to, b, newid)) == 0) {
+	/* "postmaster" made postmaster@$myorigin: the delivery is logged
+	 * with orig_to=<postmaster>, as Postfix logs it */
+	if ((rc = dsn_queue_from(m->id, from, to, strcmp(to,
+	    conf_str(param)) != 0 ? conf_str(param) : NULL, b, newid)) == 0) {
 		log_info("%s: postmaster %s notification: %s", m->id,
 		    kind == QMGR_DSN_DELAY ? "delay" : "non-delivery", newid);
 		m->wake = 1;
@@ -551,6 +556,8 @@ qmgr_finish_job(void *arg, void *tctx)
 	}
 	bounced = bounce_flush(m);
 	if (pending == 0 && bounced == 0) {
+		if (qmgr_verify_finish(qf, qmgr_conf.myhostname))
+			m->wake = 1;	/* a sendmail -bv report */
 		remove_msg(m);
 		return;
 	}

@@ -249,7 +249,8 @@ smtp_destination_recipient_limit = 2
         ok(dsns and dsns[0][2] == '<>', 'DSN has the null envelope sender')
         ok('Content-Type: multipart/report; report-type=delivery-status' in text,
            'DSN content type multipart/report', text)
-        ok('From: MAILER-DAEMON@mx.test.example' in text, 'DSN from MAILER-DAEMON')
+        ok('From: Mail Delivery System <MAILER-DAEMON@test.example>' in text,
+           'DSN from MAILER-DAEMON@$myorigin, as Postfix writes it')
         ok('Content-Type: message/delivery-status' in text, 'DSN status part')
         ok('Final-Recipient: rfc822; bounce1@example.com' in text
            and 'Action: failed' in text and 'Status: 5.1.1' in text

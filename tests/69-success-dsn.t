@@ -114,7 +114,7 @@ wait_for "instance_log_grep ': $qid: removed'" 60
 ok $? "the message to the DSN next hop is done ($qid removed)"
 wait_for "[ -f '$TOP/dsn/1.raw' ]" 30
 raw=$(tr -d '\r' < "$TOP/dsn/1.raw" 2>/dev/null)
-like "$raw" $'\nRCPT TO:<b@dsn.example> NOTIFY=SUCCESS[ \n]' \
+like "$raw" $'\nRCPT TO:<b@dsn.example> ORCPT=rfc822;b@dsn.example NOTIFY=SUCCESS[ \n]' \
 	"RCPT to the DSN next hop carries NOTIFY=SUCCESS"
 line=$(instance_log_grep "to=<b@dsn.example>, " | head -1)
 like "$line" "relay=127.0.0.1\\[127.0.0.1\\]:$DSNP, .*dsn=2\\.0\\.0, status=sent" \
@@ -134,7 +134,7 @@ like "$raw" $'\nRCPT TO:<a@nodsn.example>\n' \
 	"no NOTIFY to a next hop that does not offer DSN"
 dsn=$(cat $(grep -l 'a@nodsn.example' "$MBOX"/* 2>/dev/null) /dev/null)
 like "$dsn" $'\nSubject: Successful Mail Delivery Report\n' "DSN: the success report"
-like "$dsn" $'\nFinal-Recipient: rfc822; a@nodsn.example\nAction: relayed\nStatus: 2.0.0\n' \
+like "$dsn" $'\nFinal-Recipient: rfc822; a@nodsn.example\nOriginal-Recipient: rfc822;a@nodsn.example\nAction: relayed\nStatus: 2.0.0\n' \
 	"DSN: Action: relayed, Status: 2.0.0 (RFC 3461 5.2)"
 like "$dsn" $'\nContent-Description: Message Headers\nContent-Type: text/rfc822-headers\n' \
 	"DSN: the headers part is \"Message Headers\" (Postfix's success wording)"
@@ -150,7 +150,7 @@ like "$out" $'\n250 2.0.0 Ok: queued as' "postern accepts NOTIFY=SUCCESS for use
 wait_for "[ -n \"\$(grep -l 'Final-Recipient: rfc822; user2@example.com' '$MBOX'/* 2>/dev/null)\" ]" 60
 ok $? "the sender gets a success DSN for the local delivery"
 dsn=$(cat $(grep -l 'Final-Recipient: rfc822; user2@example.com' "$MBOX"/* 2>/dev/null) /dev/null)
-like "$dsn" $'\nFinal-Recipient: rfc822; user2@example.com\nAction: delivered\nStatus: 2.0.0\n' \
+like "$dsn" $'\nFinal-Recipient: rfc822; user2@example.com\nOriginal-Recipient: rfc822;user2@example.com\nAction: delivered\nStatus: 2.0.0\n' \
 	"DSN: a mailbox delivery is Action: delivered"
 
 # --- notify_classes, the seed's value (resource, software, 2bounce) --------
@@ -164,7 +164,7 @@ pm=$(cat $(grep -l 'Final-Recipient: rfc822; reject1@dsn.example' "$PMBOX"/* 2>/
 like "$pm" $'\nSubject: Postmaster Copy: Undelivered Mail\n' "2bounce: Subject: Postmaster Copy: Undelivered Mail"
 like "$pm" $'^Return-Path: <double-bounce@[^>]+>\n' "2bounce: from double-bounce@\$myorigin (a failed copy is never bounced again)"
 like "$pm" $'\nTo: user2@example.com\n' "2bounce: To: the notice recipient"
-like "$pm" $'\nFinal-Recipient: rfc822; reject1@dsn.example\nAction: failed\nStatus: 5.1.1\nRemote-MTA: dns; 127.0.0.1\n' \
+like "$pm" $'\nFinal-Recipient: rfc822; reject1@dsn.example\nOriginal-Recipient: rfc822;reject1@dsn.example\nAction: failed\nStatus: 5.1.1\nRemote-MTA: dns; 127.0.0.1\n' \
 	"2bounce: the failed recipient, Action: failed, Status: 5.1.1"
 like "$pm" $'\nContent-Description: Undelivered Message\nContent-Type: message/rfc822\n' \
 	"2bounce: the whole message is attached"
@@ -215,7 +215,7 @@ qid=$(printf '%s\n' "$out" | sed -n 's/.*Ok: queued as \([0-9A-Z]*\).*/\1/p')
 wait_for "[ -n \"\$(grep -l 'Subject: Postmaster Warning: Delayed Mail' '$PMBOX'/* 2>/dev/null)\" ]" 60
 ok $? "delay: delay_notice_recipient gets a copy of the delay warning" || diag "$(tail -20 "$INSTANCE_LOG")"
 pm=$(cat $(grep -l 'Subject: Postmaster Warning: Delayed Mail' "$PMBOX"/* 2>/dev/null) /dev/null)
-like "$pm" $'\nFinal-Recipient: rfc822; defer1@dsn.example\nAction: delayed\nStatus: 4.2.2\n' \
+like "$pm" $'\nFinal-Recipient: rfc822; defer1@dsn.example\nOriginal-Recipient: rfc822;defer1@dsn.example\nAction: delayed\nStatus: 4.2.2\n' \
 	"delay: the delayed recipient, Action: delayed, Status: 4.2.2"
 like "$pm" $'\nContent-Description: Undelivered Message Headers\n' "delay: the headers only"
 unlike "$pm" 'secret body' "delay: ... no body"
