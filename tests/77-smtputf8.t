@@ -17,13 +17,16 @@
 #    not offered by host ..."; an ASCII-only message (MAIL ... SMTPUTF8,
 #    nothing to declare) to that next hop is delivered, without the
 #    parameter;
+#  - smtputf8_autodetect_classes (Postfix's default sendmail, verify): a
+#    UTF-8 message from sendmail needs SMTPUTF8 (5.6.7 there), one from
+#    smtpd without the parameter is sent as it is;
 #  - the maillog keeps the UTF-8 address readable (to=<müller@...>) and
 #    postqueue -p lists a deferred UTF-8 recipient as UTF-8;
 #  - malformed UTF-8 in a command: 500 5.5.2 Error: bad UTF-8 syntax;
 #  - after a reload with strict_smtputf8 = yes the same addresses
 #    without the parameter: 553 5.6.7 Must declare SMTPUTF8 to send
 #    unicode address (sender and recipient); with it: accepted.
-# About 20 s (MariaDB start included). Ports 27700-27759.
+# About 30-45 s (MariaDB start included). Ports 27700-27759.
 set -u
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/instance.sh"
@@ -188,6 +191,22 @@ like "$line" 'status=sent' "ASCII-only message (SMTPUTF8 declared) to the next h
 raw=$(cat $(ls -t "$TOP"/ascii/*.raw | head -1) 2>/dev/null)
 like "$raw" $'MAIL FROM:<user@example.com>[^\r]*\r\n' "... MAIL FROM on the wire"
 unlike "$raw" 'SMTPUTF8' "... without SMTPUTF8 (the server did not offer it)"
+
+# --- smtputf8_autodetect_classes (sendmail, verify) --------------------------
+# smtpd without the parameter: not requested, sent as it is (Postfix);
+# sendmail: autodetected, so the next hop without SMTPUTF8 returns it.
+out=$(send '<user@example.com>' '<björn@ascii.example>' "$MSG")
+qid=$(qid_of "$out")
+wait_for "instance_log_grep ': $qid: removed'" 60
+line=$(instance_log_grep "$qid: to=<björn@ascii.example>, " | head -1)
+like "$line" 'status=sent' "smtpd without SMTPUTF8 (class smtpd not autodetected): sent as it is"
+printf 'Subject: Grüße via sendmail\n\nhallo\n' | "$POSTERN_BIN/sendmail" -C "$E" -i \
+	-f user@example.com 'sven@ascii.example'
+ok $? "sendmail: a UTF-8 header to sven@ascii.example"
+wait_for "instance_log_grep 'to=<sven@ascii\.example>, .*status=bounced'" 60
+line=$(instance_log_grep "to=<sven@ascii\.example>, " | head -1)
+like "$line" 'dsn=5\.6\.7, status=bounced \(SMTPUTF8 is required' \
+	"sendmail (autodetected): the next hop without SMTPUTF8 returns it 5.6.7"
 
 # --- postqueue -p with a deferred UTF-8 recipient ---------------------------
 out=$(send '<jörg@example.com> SMTPUTF8' '<zoë@dead.example>' "$TOP/ascii.eml")
