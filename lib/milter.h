@@ -54,6 +54,9 @@
  *	the complete SMTP reply: the milter's own SMFIR_REPLYCODE text, or
  *	Postfix's "550 5.7.1 Command rejected" / "451 4.7.1 Service
  *	unavailable - try again later".
+ *
+ *	milter_edit.c: the header list the modifications apply to (see
+ *	there).
  * SEE ALSO
  *	Postfix's MILTER_README and milter8.c; sendmail's mfdef.h.
  */
@@ -134,6 +137,20 @@ struct milter_mods {
 	struct buf *body;		/* replaced body (CRLF), or NULL */
 	char	*quarantine;		/* the reason, or NULL */
 };
+
+/* a header section under the milters' changes (milter_edit.c) */
+struct milter_hdrs {
+	char	**v;			/* "Name: value" with folding */
+	size_t	 n, cap;
+	int	 blank;			/* an empty line ended it */
+	char	*first;			/* a non-header line that ended it */
+};
+
+int	 milter_hdrs_line(struct milter_hdrs *, const char *, size_t);
+void	 milter_hdrs_apply(struct milter_hdrs *, const struct milter_mods *);
+void	 milter_hdrs_free(struct milter_hdrs *);
+int	 milter_is_header(const char *, size_t);
+char	*milter_addr(char *);
 
 struct milter;
 

@@ -70,6 +70,7 @@
 
 #include "buf.h"
 #include "cleanup.h"
+#include "cleanup_milter.h"
 #include "conf.h"
 #include "log.h"
 #include "milter.h"
@@ -651,28 +652,6 @@ sm_header_flush(struct smtpd_session *s)
 	buf_reset(sm->hdr);
 }
 
-/* sm_is_header - "name:" with a printable name */
-static int
-sm_is_header(const char *p, size_t len)
-{
-	size_t	 i;
-
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)p[i];
-
-		if (c == ':')
-			return (i > 0);
-		if (c == ' ' || c == '\t') {
-			while (i < len && (p[i] == ' ' || p[i] == '\t'))
-				i++;
-			return (i > 0 && i < len && p[i] == ':');
-		}
-		if (c < 33 || c > 126)
-			return (0);
-	}
-	return (0);
-}
-
 /* sm_end_headers - end of the header section */
 static void
 sm_end_headers(struct smtpd_session *s)
@@ -699,7 +678,7 @@ sm_hline(struct smtpd_session *s, const char *p, size_t len)
 		}
 		return;
 	}
-	if (sm_is_header(p, len)) {
+	if (milter_is_header(p, len)) {
 		sm_header_flush(s);
 		buf_append(sm->hdr, p, len < SM_HDR_MAX ? len : SM_HDR_MAX);
 		return;
@@ -760,225 +739,7 @@ smtpd_milter_chunk_job(struct smtpd_session *s, const char *p, size_t len)
 		sm_feed(s, p, len);
 }
 
-/* the header section of the spooled message, for the changes */
-struct sm_hdrs {
-	char	**v;
-	size_t	 n, cap;
-	int	 blank;			/* an empty line ended it */
-	char	*first;			/* a non-header line that ended it */
-};
-
-/* hdrs_insert - a header at position i */
-static void
-hdrs_insert(struct sm_hdrs *h, size_t i, char *text)
-{
-	if (h->n == h->cap) {
-		h->cap = h->cap ? 2 * h->cap : 16;
-		h->v = xrealloc(h->v, h->cap * sizeof(*h->v));
-	}
-	if (i > h->n)
-		i = h->n;
-	memmove(h->v + i + 1, h->v + i, (h->n - i) * sizeof(*h->v));
-	h->v[i] = text;
-	h->n++;
-}
-
-/* hdrs_read - parse the headers; leaves fp at the body */
-static void
-hdrs_read(FILE *fp, struct sm_hdrs *h)
-{
-	char	*line = NULL, *cur;
-	size_t	 cap = 0;
-	ssize_t	 n;
-
-	while ((n = getline(&line, &cap, fp)) > 0) {
-		if (line[n - 1] == '\n')
-			line[--n] = 0;
-		if (n == 0) {
-			h->blank = 1;
-			break;
-		}
-		if ((line[0] == ' ' || line[0] == '\t') && h->n) {
-			cur = h->v[h->n - 1];
-			h->v[h->n - 1] = xasprintf("%s\n%s", cur, line);
-			free(cur);
-			continue;
-		}
-		if (!sm_is_header(line, (size_t)n)) {
-			h->first = xstrdup(line);
-			break;
-		}
-		hdrs_insert(h, h->n, xstrdup(line));
-	}
-	free(line);
-}
-
-/* hdr_text - "name: value", CRLF folding made LF */
-static char *
-hdr_text(const char *name, const char *value)
-{
-	struct buf *b = buf_new(strlen(name) + strlen(value) + 4);
-	const char *p;
-
-	buf_puts(b, name);
-	buf_putc(b, ':');
-	if (*value != ' ' && *value != '\t')
-		buf_putc(b, ' ');
-	for (p = value; *p; p++)
-		if (*p != '\r')
-			buf_putc(b, *p);
-	return (buf_steal(b));
-}
-
-/* hdr_is - does header text have this name? */
-static int
-hdr_is(const char *text, const char *name)
-{
-	size_t	 n = strlen(name);
-
-	return (strncasecmp(text, name, n) == 0
-	    && (text[n] == ':' || text[n] == ' ' || text[n] == '\t'));
-}
-
-/* hdrs_change - SMFIR_CHGHEADER: the index'th (1-based) of a name */
-static void
-hdrs_change(struct sm_hdrs *h, const struct milter_mod *d)
-{
-	size_t	 i;
-	unsigned seen = 0;
-
-	for (i = 0; i < h->n; i++) {
-		if (!hdr_is(h->v[i], d->name) || ++seen < (d->index ? d->index
-		    : 1))
-			continue;
-		free(h->v[i]);
-		if (*d->value) {
-			h->v[i] = hdr_text(d->name, d->value);
-			return;
-		}
-		memmove(h->v + i, h->v + i + 1, (h->n - i - 1)
-		    * sizeof(*h->v));
-		h->n--;
-		return;
-	}
-	if (*d->value)			/* no such header: added (Sendmail) */
-		hdrs_insert(h, h->n, hdr_text(d->name, d->value));
-}
-
-/* sm_strip - "<addr>" to "addr" (in place) */
-static char *
-sm_strip(char *a)
-{
-	size_t	 n = strlen(a);
-
-	if (n >= 2 && a[0] == '<' && a[n - 1] == '>') {
-		a[n - 1] = 0;
-		return (a + 1);
-	}
-	return (a);
-}
-
-/* the envelope after the milters' changes */
-struct sm_env {
-	struct cleanup_rcpt *rcpts;
-	size_t	 n, cap;
-	const char *sender;
-};
-
-/* env_apply - one envelope change */
-static void
-env_apply(struct sm_env *e, struct milter_mod *d)
-{
-	const char *a = sm_strip(d->name);
-	size_t	 i;
-
-	switch (d->type) {
-	case MILTER_MOD_CHGFROM:
-		e->sender = a;
-		break;
-	case MILTER_MOD_DELRCPT:
-		for (i = 0; i < e->n; i++)
-			if (strcasecmp(e->rcpts[i].addr, a) == 0) {
-				memmove(e->rcpts + i, e->rcpts + i + 1,
-				    (e->n - i - 1) * sizeof(*e->rcpts));
-				e->n--;
-				i--;
-			}
-		break;
-	case MILTER_MOD_ADDRCPT:
-		if (e->n == e->cap) {
-			e->cap = 2 * e->cap + 4;
-			e->rcpts = xrealloc(e->rcpts, e->cap
-			    * sizeof(*e->rcpts));
-		}
-		memset(e->rcpts + e->n, 0, sizeof(*e->rcpts));
-		e->rcpts[e->n].addr = a;
-		e->rcpts[e->n++].notify = 0;
-		break;
-	}
-}
-
-/* sm_apply - every milter's changes, in smtpd_milters order */
-static void
-sm_apply(struct smtpd_milter *sm, struct sm_hdrs *h, struct sm_env *e,
-    struct buf **body, int *hold)
-{
-	struct milter_mod *d;
-	int	 i;
-	size_t	 j;
-
-	for (i = 0; i < sm->n; i++) {
-		for (j = 0; j < sm->v[i].mods.n; j++) {
-			d = &sm->v[i].mods.v[j];
-			if (d->type == MILTER_MOD_ADDHDR)
-				hdrs_insert(h, h->n, hdr_text(d->name,
-				    d->value));
-			else if (d->type == MILTER_MOD_INSHDR)
-				hdrs_insert(h, d->index, hdr_text(d->name,
-				    d->value));
-			else if (d->type == MILTER_MOD_CHGHDR)
-				hdrs_change(h, d);
-			else
-				env_apply(e, d);
-		}
-		if (sm->v[i].mods.body)
-			*body = sm->v[i].mods.body;
-		if (sm->v[i].mods.quarantine)
-			*hold = 1;
-	}
-}
-
-/* sm_write_body - the body into the stream: spooled or replaced */
-static void
-sm_write_body(struct cleanup_stream *st, struct cleanup_maps *maps,
-    FILE *fp, const struct buf *body)
-{
-	char	 tmp[SMTPD_DATA_CHUNK];
-	size_t	 n, i, o;
-	const char *p;
-
-	if (body == NULL) {
-		while ((n = fread(tmp, 1, sizeof(tmp), fp)) > 0)
-			cleanup_stream_write(st, maps, tmp, n);
-		return;
-	}
-	p = BUF_STR(body);
-	for (i = 0, o = 0; i < BUF_LEN(body); i++) {
-		if (p[i] == '\r' && i + 1 < BUF_LEN(body) && p[i + 1] == '\n')
-			continue;	/* CRLF: the LF stays */
-		tmp[o++] = p[i];
-		if (o == sizeof(tmp)) {
-			cleanup_stream_write(st, maps, tmp, o);
-			o = 0;
-		}
-	}
-	if (o)
-		cleanup_stream_write(st, maps, tmp, o);
-	if (BUF_LEN(body) && p[BUF_LEN(body) - 1] != '\n')
-		cleanup_stream_write(st, maps, "\n", 1);
-}
-
-/* sm_rcpt_list - the envelope recipients, for the hold log line */
+/* sm_log_hold - Postfix's milter-hold line */
 static void
 sm_log_hold(struct smtpd_session *s, const char *id)
 {
@@ -996,16 +757,10 @@ sm_queue(struct smtpd_session *s, struct cleanup_maps *maps,
 {
 	struct smtpd_milter *sm = s->milter;
 	struct cleanup_input in2 = *in;
-	struct cleanup_stream *st;
-	struct sm_hdrs h;
-	struct sm_env e;
-	struct buf *body = NULL;
+	struct milter_mods *mods[SM_MAX];
 	FILE	*fp;
-	int	 hold = sm->hold, rc, fd;
-	size_t	 i;
+	int	 rc, fd, i, hold = sm->hold;
 
-	memset(&h, 0, sizeof(h));
-	memset(&e, 0, sizeof(e));
 	if ((fd = dup(sm->spool)) < 0 || lseek(fd, 0, SEEK_SET) < 0
 	    || (fp = fdopen(fd, "r")) == NULL) {
 		if (fd >= 0)
@@ -1014,39 +769,16 @@ sm_queue(struct smtpd_session *s, struct cleanup_maps *maps,
 		    "451 4.3.0 Error: queue file write error");
 		return (CLEANUP_DEFER);
 	}
-	hdrs_read(fp, &h);
-	e.sender = in->sender;
-	e.cap = in->nrcpts + 4;
-	e.rcpts = xcalloc(e.cap, sizeof(*e.rcpts));
-	memcpy(e.rcpts, in->rcpts, in->nrcpts * sizeof(*e.rcpts));
-	e.n = in->nrcpts;
-	sm_apply(sm, &h, &e, &body, &hold);
-	in2.sender = e.sender;
-	in2.rcpts = e.rcpts;
-	in2.nrcpts = e.n;
+	for (i = 0; i < sm->n; i++) {
+		mods[i] = &sm->v[i].mods;
+		hold |= mods[i]->quarantine != NULL;
+	}
 	if (hold)
 		in2.flags |= CLEANUP_FLAG_HOLD;
-	st = cleanup_stream_open(maps, &in2, res);
-	for (i = 0; i < h.n; i++) {
-		cleanup_stream_write(st, maps, h.v[i], strlen(h.v[i]));
-		cleanup_stream_write(st, maps, "\n", 1);
-	}
-	if (h.blank || body)
-		cleanup_stream_write(st, maps, "\n", 1);
-	if (h.first && body == NULL) {
-		cleanup_stream_write(st, maps, h.first, strlen(h.first));
-		cleanup_stream_write(st, maps, "\n", 1);
-	}
-	sm_write_body(st, maps, fp, body);
-	rc = cleanup_stream_close(st, maps);
+	rc = cleanup_milter_queue(maps, &in2, res, mods, (size_t)sm->n, fp);
+	fclose(fp);
 	if (rc == CLEANUP_OK && hold)
 		sm_log_hold(s, res->queue_id);
-	fclose(fp);
-	for (i = 0; i < h.n; i++)
-		free(h.v[i]);
-	free(h.v);
-	free(h.first);
-	free(e.rcpts);
 	return (rc);
 }
 
