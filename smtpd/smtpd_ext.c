@@ -21,7 +21,8 @@
  *
  *	smtpd_ext_line() is Postfix's check of every command line with
  *	smtputf8_enable: malformed UTF-8 gets "500 5.5.2 Error: bad UTF-8
- *	syntax" (an error), returns -1; 0 when the line may run.
+ *	syntax" (an error, as every 5xx reply), returns -1; 0 when the
+ *	line may run.
  *
  *	smtpd_ext_mail_param() takes the MAIL parameters SMTPUTF8 and
  *	REQUIRETLS (the latter only after STARTTLS, so before it the
@@ -68,8 +69,7 @@ smtpd_ext_line(struct smtpd_session *s, const char *line, size_t len)
 	if (utf8_allascii(line, len) || utf8_valid(line, len)
 	    || !conf_bool("smtputf8_enable"))
 		return (0);
-	s->errors++;
-	smtpd_reply(s, REPLY_BAD_UTF8, NULL);
+	smtpd_reply(s, REPLY_BAD_UTF8, NULL);	/* counts as an error */
 	return (-1);
 }
 
