@@ -236,6 +236,11 @@ const struct conf_param conf_params[] = {
 	{ "smtpd_client_recipient_rate_limit", "0" },
 	{ "smtpd_client_auth_rate_limit", "0" },
 	{ "smtpd_client_new_tls_session_rate_limit", "0" },
+	/* postern's own: per-login sending limits (smtpd_sasl.h) */
+	{ "smtpd_sasl_message_rate_limit", "0" },
+	{ "smtpd_sasl_recipient_rate_limit", "0" },
+	{ "smtpd_sasl_rate_limit_maps", "" },
+	{ "smtpd_sasl_rate_time_unit", "3600s" },
 	/* Postfix 2.x's name; the default below still refers to it. */
 	{ "smtpd_client_connection_limit_exceptions", "" },
 	{ "smtpd_client_event_limit_exceptions",
