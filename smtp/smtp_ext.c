@@ -19,7 +19,8 @@
  *	an address probe, smtpd: the rest; "all"), when its envelope or
  *	headers hold UTF-8; s->needs_smtputf8 when it is so flagged and the
  *	envelope or the headers are not ASCII (Postfix's "delivery requires
- *	SMTPUTF8"); s->requiretls from A requiretls=1; s->tls_required_no
+ *	SMTPUTF8"); s->requiretls from A requiretls=1 (smtp only: lmtp
+ *	delivers such a message as any other); s->tls_required_no
  *	when, without REQUIRETLS and with tls_required_enable, a header
  *	"TLS-Required: no" is present (RFC 8689 section 5).
  *
@@ -119,8 +120,10 @@ smtp_ext_init(struct smtp_sess *s, const struct queue_file *qf)
 	s->smtputf8 = (flag && strcmp(flag, "1") == 0)
 	    || (utf8 && autodetect(qf));
 	s->needs_smtputf8 = s->smtputf8 && utf8;
+	/* LMTP is final delivery: Postfix 3.11's lmtp_requiretls_policy
+	 * default "opportunistic" does not enforce it there either */
 	flag = queue_file_attr(qf, "requiretls");
-	s->requiretls = flag && strcmp(flag, "1") == 0;
+	s->requiretls = flag && strcmp(flag, "1") == 0 && !s->cfg->lmtp;
 	s->tls_required_no = !s->requiretls && conf_bool("tls_required_enable")
 	    && tls_required_no(s->headers, s->headers_len);
 }
