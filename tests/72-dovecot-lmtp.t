@@ -371,9 +371,12 @@ def main():
            and b'locked@example.org' not in b[0],
            'one bounce names ghost and full, not ok2 or locked',
            repr(b)[:3000])
+        deferred = os.path.join(q, 'deferred')
+        wait_for(lambda: len(queued()) == 1 and any(
+            f for _, _, fs in os.walk(deferred) for f in fs))
         pq = subprocess.run([os.path.join(BIN, 'postqueue'), '-c', cf,
                              '-p'], capture_output=True, text=True).stdout
-        ok(wait_for(lambda: len(queued()) == 1)
+        ok(len(queued()) == 1
            and re.search(r'^\s+locked@example\.org$', pq, re.M)
            and not re.search(r'(ok2|ghost|full)@', pq),
            'postqueue -p: one deferred message, locked its only pending '
