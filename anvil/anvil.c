@@ -17,6 +17,9 @@
  *	  newtls|auth, ident=SERVICE:ADDRESS
  *	  reply: status=0, count=N (open connections), rate=N (events of
  *	  that kind in this window, this one included).
+ *	  postern's per-login sending limits use request=sasl_message|
+ *	  sasl_recipient, ident=sasl:LOGIN, counted in a second table whose
+ *	  window is smtpd_sasl_rate_time_unit (default 1h).
  *	A connection counted by one smtpd connection to anvil is
  *	uncounted when that smtpd says disconnect or when its connection
  *	to anvil closes (the smtpd process exited or crashed): a killed
@@ -56,6 +59,7 @@ struct anvil_peer {
 };
 
 static struct anvil_table *anvil_tab;
+static struct anvil_table *anvil_sasl_tab;	/* per login, sasl:LOGIN */
 static long anvil_unit;
 static struct event *anvil_timer;
 static time_t anvil_last_stats;
@@ -86,6 +90,7 @@ anvil_tick(evutil_socket_t fd, short what, void *ctx)
 	time_t	 now = time(NULL);
 
 	anvil_table_expire(anvil_tab, now);
+	anvil_table_expire(anvil_sasl_tab, now);
 	if (now - anvil_last_stats >= anvil_stats_every) {
 		anvil_table_stats(anvil_tab, anvil_log_stat, NULL);
 		anvil_last_stats = now;
@@ -151,7 +156,11 @@ anvil_request(struct anvil_peer *p, const struct attr_list *l,
 		ev = ANVIL_EV_NTLS;
 	else if (strcmp(req, "auth") == 0)
 		ev = ANVIL_EV_AUTH;
-	else
+	else if (strcmp(req, "sasl_message") == 0
+	    || strcmp(req, "sasl_recipient") == 0) {
+		rate = anvil_table_event(anvil_sasl_tab, ident,
+		    req[5] == 'm' ? ANVIL_EV_MAIL : ANVIL_EV_RCPT, now);
+	} else
 		return (-1);
 	if (ev >= 0) {
 		rate = anvil_table_event(anvil_tab, ident, ev, now);
@@ -236,6 +245,8 @@ anvil_post_init(struct event_base *base)
 		anvil_unit = 1;
 	anvil_stats_every = conf_time("anvil_status_update_time");
 	anvil_tab = anvil_table_new(anvil_unit);
+	anvil_sasl_tab = anvil_table_new(conf_time("smtpd_sasl_rate_time_unit")
+	    > 0 ? conf_time("smtpd_sasl_rate_time_unit") : 3600);
 	anvil_last_stats = time(NULL);
 	tv.tv_sec = anvil_unit < 10 ? anvil_unit : 10;
 	anvil_timer = event_new(base, -1, EV_PERSIST, anvil_tick, NULL);
@@ -251,6 +262,8 @@ anvil_pre_exit(void)
 		event_free(anvil_timer);
 	anvil_table_free(anvil_tab);
 	anvil_tab = NULL;
+	anvil_table_free(anvil_sasl_tab);
+	anvil_sasl_tab = NULL;
 }
 
 int

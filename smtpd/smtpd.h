@@ -191,6 +191,8 @@ struct smtpd_session {
 	struct smtpd_sasl *sasl;	/* AUTH exchange state */
 	char	*sasl_user;		/* after a successful AUTH */
 	const char *sasl_method;
+	long	 sasl_lim_msg;		/* the login's sending limits, */
+	long	 sasl_lim_rcpt;		/* smtpd_sasl_limits() */
 	int	 auth_wait;		/* next line is an AUTH response */
 	int	 auth_failures;
 	char	*auth_mech;		/* for the worker */

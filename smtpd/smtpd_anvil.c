@@ -32,6 +32,18 @@
  *	    not count resumed sessions)
  *	  AUTH: "450 4.7.1 Error: too many AUTH commands from ADDR",
  *	    "AUTH command rate limit exceeded".
+ *	After AUTH, the login's own sending limits (postern's: see
+ *	smtpd_sasl_limits()) are counted too, per login across every
+ *	service and client address, in windows of
+ *	smtpd_sasl_rate_time_unit (anvil's ident "sasl:LOGIN"); client
+ *	exceptions do not exempt a login:
+ *	  MAIL: "450 4.7.1 Error: too much mail from LOGIN", "warning: SASL
+ *	    message rate limit exceeded: N from NAME[ADDR]
+ *	    sasl_username=LOGIN for service SERVICE"
+ *	  RCPT: "450 4.7.1 Error: too many recipients from LOGIN", "SASL
+ *	    recipient rate limit exceeded"
+ *	  a limit table that could not be read: MAIL gets "451 4.3.0 Error:
+ *	    cannot read the sending limits of LOGIN".
  *	smtpd_anvil_connect() and smtpd_anvil_event() return 0 to go on,
  *	-1 when they have replied (the caller stops; after connect it
  *	closes the session).
@@ -64,6 +76,7 @@
 #include "server.h"
 #include "smtpd.h"
 #include "smtpd_anvil.h"
+#include "smtpd_sasl.h"
 #include "str.h"
 #include "xalloc.h"
 
@@ -152,18 +165,15 @@ anvil_open(void)
 	return (0);
 }
 
-/* anvil_query - one request; 0 with count and rate, -1 no answer */
+/* anvil_ask - one request; 0 with count and rate, -1 no answer */
 static int
-anvil_query(struct smtpd_session *s, const char *req, long *count,
-    long *rate)
+anvil_ask(const char *ident, const char *req, long *count, long *rate)
 {
 	struct buf *out;
 	struct attr_list *l;
-	char	 ident[200], err[128];
+	char	 err[128];
 	int	 tries;
 
-	snprintf(ident, sizeof(ident), "%s:%s", server_service(),
-	    s->client_addr);
 	out = buf_new(128);
 	attr_put(out, "version", ATTR_VERSION);
 	attr_put(out, "request", req);
@@ -190,6 +200,54 @@ anvil_query(struct smtpd_session *s, const char *req, long *count,
 		return (0);
 	}
 	buf_free(out);
+	return (-1);
+}
+
+/* anvil_query - one request about the session's client */
+static int
+anvil_query(struct smtpd_session *s, const char *req, long *count,
+    long *rate)
+{
+	char	 ident[200];
+
+	snprintf(ident, sizeof(ident), "%s:%s", server_service(),
+	    s->client_addr);
+	return (anvil_ask(ident, req, count, rate));
+}
+
+/* anvil_sasl - the login's message or recipient rate limit */
+static int
+anvil_sasl(struct smtpd_session *s, int what)
+{
+	long	 lim, count, rate;
+	char	 ident[300], reply[400];
+
+	if (s->sasl_user == NULL || (what != SMTPD_ANVIL_MAIL
+	    && what != SMTPD_ANVIL_RCPT))
+		return (0);
+	if (what == SMTPD_ANVIL_MAIL
+	    && s->sasl_lim_msg == SMTPD_SASL_LIMIT_UNKNOWN) {
+		snprintf(reply, sizeof(reply), "451 4.3.0 Error: cannot read "
+		    "the sending limits of %s", log_safe(s->sasl_user));
+		smtpd_reply_text(s, reply);
+		return (-1);
+	}
+	lim = what == SMTPD_ANVIL_MAIL ? s->sasl_lim_msg : s->sasl_lim_rcpt;
+	if (lim <= 0 || !anvil_on || s->stdin_mode)
+		return (0);
+	snprintf(ident, sizeof(ident), "sasl:%s", s->sasl_user);
+	if (anvil_ask(ident, what == SMTPD_ANVIL_MAIL ? "sasl_message"
+	    : "sasl_recipient", &count, &rate) < 0 || rate <= lim)
+		return (0);
+	log_warn("SASL %s rate limit exceeded: %ld from %s sasl_username=%s "
+	    "for service %s", what == SMTPD_ANVIL_MAIL ? "message"
+	    : "recipient", rate, s->namaddr, log_safe(s->sasl_user),
+	    server_service());
+	snprintf(reply, sizeof(reply), what == SMTPD_ANVIL_MAIL
+	    ? "450 4.7.1 Error: too much mail from %s"
+	    : "450 4.7.1 Error: too many recipients from %s",
+	    log_safe(s->sasl_user));
+	smtpd_reply_text(s, reply);
 	return (-1);
 }
 
@@ -273,6 +331,8 @@ smtpd_anvil_event(struct smtpd_session *s, int what)
 	long	 count, rate;
 	char	 reply[300];
 
+	if (anvil_sasl(s, what) < 0)
+		return (-1);
 	if (what < SMTPD_ANVIL_MAIL || what > SMTPD_ANVIL_AUTH
 	    || *ev[what].limit <= 0 || anvil_exempt(s)
 	    || anvil_query(s, ev[what].req, &count, &rate) < 0

@@ -159,6 +159,8 @@ auth_done(struct smtpd_session *s, int result, const char *reply)
 		free(s->sasl_user);
 		s->sasl_user = xstrdup(smtpd_sasl_username(s->sasl));
 		s->sasl_method = smtpd_sasl_method(s->sasl);
+		smtpd_sasl_limits(s->sasl, &s->sasl_lim_msg,
+		    &s->sasl_lim_rcpt);
 		s->cs.sasl_username = s->sasl_user;
 		s->cs.protocol = s->tls ? "ESMTPSA" : "ESMTPA";
 		metrics_service_count(

@@ -37,7 +37,8 @@
  *	sender,recipient}_{mx,ns,a}_access, check_reverse_client_hostname_access,
  *	permit_mx_backup (permit_mx_backup_networks: address/prefix only),
  *	reject_multi_recipient_bounce, reject_plaintext_session,
- *	check_sasl_access, check_policy_service
+ *	check_sasl_access, permit_rhswl_client, permit_inet_interfaces,
+ *	check_recipient_maps, sleep, check_policy_service
  *	(smtpd_policy.c: the server's action is taken as an access table
  *	result; smtpd_policy_service_default_action when it cannot answer),
  *	and the names of smtpd_restriction_classes.
@@ -1499,7 +1500,10 @@ sc_takes_arg(const char *name)
 	    && str_ends_with(name, "_access"))
 	    || strcmp(name, "check_policy_service") == 0
 	    || strcmp(name, "reject_rbl_client") == 0
+	    || strcmp(name, "reject_rbl") == 0
 	    || strcmp(name, "permit_dnswl_client") == 0
+	    || strcmp(name, "permit_rhswl_client") == 0
+	    || strcmp(name, "sleep") == 0
 	    || strncmp(name, "reject_rhsbl_", 13) == 0);
 }
 
@@ -2195,6 +2199,41 @@ sc_mx_backup(struct sc_ctx *x)
 	return (rc);
 }
 
+/* sc_restriction_misc - Postfix restrictions outside issue 11's list that
+ * postern answered as unknown (451 4.3.5) before */
+static int
+sc_restriction_misc(struct sc_ctx *x, const char *r, const char *arg,
+    int *known)
+{
+	const struct smtpd_check_state *st = x->st;
+
+	*known = 1;
+	if (!strcmp(r, "permit_rhswl_client"))
+		return (*st->client_name && strcmp(st->client_name, "unknown")
+		    ? sc_dnsl(x, arg, st->client_name, 0, 1, "Client host",
+		    st->client_name) : SC_DUNNO);
+	if (!strcmp(r, "permit_inet_interfaces"))
+		return (st->client_addr
+		    && smtpd_check_dns_own_addr(st->client_addr) ? SC_PERMIT
+		    : SC_DUNNO);
+	if (!strcmp(r, "check_recipient_maps")) {
+		x->rcpt_checked = 1;
+		return (st->recipient ? sc_check_rcpt_maps(x, st->recipient, 0)
+		    : SC_DUNNO);
+	}
+	if (!strcmp(r, "sleep")) {
+		if (*arg == 0 || strspn(arg, "0123456789") != strlen(arg)
+		    || strlen(arg) > 4) {
+			log_warn("restriction sleep must be followed by number");
+			return (sc_config_error(x));
+		}
+		sleep((unsigned)atoi(arg));	/* a policy worker, not the loop */
+		return (SC_DUNNO);
+	}
+	*known = 0;
+	return (SC_DUNNO);
+}
+
 /* sc_restriction_more - the restrictions above; *known says if r is one */
 static int
 sc_restriction_more(struct sc_ctx *x, const char *r, const char *arg,
@@ -2228,6 +2267,9 @@ sc_restriction_more(struct sc_ctx *x, const char *r, const char *arg,
 			    what));
 		return (SC_DUNNO);
 	}
+	if ((rc = sc_restriction_misc(x, r, arg, known)) != SC_DUNNO
+	    || *known)
+		return (rc);
 	rc = sc_server_restriction(x, r, arg, list, known);
 	return (rc);
 }

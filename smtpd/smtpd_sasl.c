@@ -62,6 +62,8 @@ struct smtpd_sasl_backend {
 	void	*crypt_ctx;		/* crypt_r() work area */
 	struct smtpd_sasl_dovecot *dc;	/* dovecot */
 	char	*service;		/* smtpd_sasl_service */
+	struct maplist *limit_maps;	/* smtpd_sasl_rate_limit_maps */
+	long	 def_msg, def_rcpt;	/* smtpd_sasl_*_rate_limit */
 };
 
 struct smtpd_sasl {
@@ -75,6 +77,7 @@ struct smtpd_sasl {
 	char	*login;			/* LOGIN: the name, before the password */
 	char	*username;		/* after SMTPD_SASL_OK */
 	struct buf *dec;
+	long	 lim_msg, lim_rcpt;	/* the login's sending limits */
 };
 
 /* smtpd_sasl_mechs - the mechanisms to advertise */
@@ -116,6 +119,11 @@ smtpd_sasl_backend_new(void)
 
 	be->service = xstrdup(*conf_str("smtpd_sasl_service")
 	    ? conf_str("smtpd_sasl_service") : "smtp");
+	be->def_msg = conf_int("smtpd_sasl_message_rate_limit");
+	be->def_rcpt = conf_int("smtpd_sasl_recipient_rate_limit");
+	if (*conf_str("smtpd_sasl_rate_limit_maps"))
+		be->limit_maps = maplist_open(
+		    conf_str("smtpd_sasl_rate_limit_maps"), 0);
 	if (strcasecmp(type, "dovecot") == 0) {
 		be->type = BE_DOVECOT;
 		path = sasl_dovecot_path();
@@ -142,6 +150,8 @@ smtpd_sasl_backend_free(struct smtpd_sasl_backend *be)
 		return;
 	if (be->maps)
 		maplist_close(be->maps);
+	if (be->limit_maps)
+		maplist_close(be->limit_maps);
 	smtpd_sasl_dovecot_free(be->dc);
 	free(be->crypt_ctx);
 	free(be->service);
@@ -197,6 +207,55 @@ const char *
 smtpd_sasl_username(const struct smtpd_sasl *sa)
 {
 	return (sa->username);
+}
+
+/* smtpd_sasl_limits - the login's message and recipient rate limits */
+void
+smtpd_sasl_limits(const struct smtpd_sasl *sa, long *msg, long *rcpt)
+{
+	*msg = sa ? sa->lim_msg : 0;
+	*rcpt = sa ? sa->lim_rcpt : 0;
+}
+
+/* sasl_limits - look up the sending limits of a login (worker) */
+static void
+sasl_limits(struct smtpd_sasl *sa, struct smtpd_sasl_backend *be)
+{
+	const char *at = strrchr(sa->username, '@');
+	char	*value = NULL, *cp, *w1, *w2, *end;
+	long	 m, r = 0;
+	int	 rc;
+
+	sa->lim_msg = be->def_msg;
+	sa->lim_rcpt = be->def_rcpt;
+	if (be->limit_maps == NULL)
+		return;
+	rc = maplist_lookup(be->limit_maps, sa->username, &value);
+	if (rc == MAP_NOTFOUND && at && at[1])
+		rc = maplist_lookup(be->limit_maps, at, &value);
+	if (rc == MAP_RETRY) {
+		log_warn("smtpd_sasl_rate_limit_maps: lookup of %s: %s",
+		    log_safe(sa->username), maplist_error(be->limit_maps));
+		sa->lim_msg = sa->lim_rcpt = SMTPD_SASL_LIMIT_UNKNOWN;
+		return;
+	}
+	if (rc != MAP_FOUND)
+		return;
+	cp = value;
+	w1 = str_token(&cp, " \t,");
+	w2 = str_token(&cp, " \t,");
+	m = w1 ? strtol(w1, &end, 10) : -1;
+	if (w1 == NULL || *end || m < 0 || (w2 && ((r = strtol(w2, &end,
+	    10)) < 0 || *end))) {
+		log_warn("smtpd_sasl_rate_limit_maps: %s: bad value \"%s\" "
+		    "(need \"messages [recipients]\"); using the defaults",
+		    log_safe(sa->username), log_safe(value));
+	} else {
+		sa->lim_msg = m;
+		if (w2)
+			sa->lim_rcpt = r;
+	}
+	free(value);
 }
 
 /* smtpd_sasl_method - the mechanism of the last exchange */
@@ -327,6 +386,7 @@ sasl_check(struct smtpd_sasl *sa, struct smtpd_sasl_backend *be,
 	if (rc == SMTPD_SASL_OK) {
 		free(sa->username);
 		sa->username = username ? username : xstrdup(user);
+		sasl_limits(sa, be);
 		sasl_wipe(sa);
 		buf_reset(reply);
 		buf_puts(reply, "235 2.7.0 Authentication successful");

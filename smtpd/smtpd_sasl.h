@@ -19,6 +19,8 @@
  *	    struct buf *reply);
  *	const char *smtpd_sasl_username(const struct smtpd_sasl *sa);
  *	const char *smtpd_sasl_method(const struct smtpd_sasl *sa);
+ *	void	smtpd_sasl_limits(const struct smtpd_sasl *sa, long *msg,
+ *	    long *rcpt);
  *	void	smtpd_sasl_free(struct smtpd_sasl *sa);
  *
  *	int	smtpd_sasl_pw_verify(const char *stored, const char *password,
@@ -89,6 +91,17 @@
  *	name[addr]: SASL LOGIN authentication failed: authentication
  *	failure, sasl_username=user". Passwords are never logged.
  *
+ *	smtpd_sasl_limits() gives the login's sending limits after
+ *	SMTPD_SASL_OK (postern's own, counted by anvil per login):
+ *	smtpd_sasl_rate_limit_maps is looked up by the login, then by
+ *	"@domain" of a login with one; its value is "MESSAGES
+ *	[RECIPIENTS]" per smtpd_sasl_rate_time_unit (0 = no limit; a
+ *	missing RECIPIENTS keeps smtpd_sasl_recipient_rate_limit);
+ *	without an entry the limits are smtpd_sasl_message_rate_limit
+ *	and smtpd_sasl_recipient_rate_limit. A table that cannot be read
+ *	gives SMTPD_SASL_LIMIT_UNKNOWN for both (the caller answers MAIL
+ *	with a 4xx); a malformed value is logged and the defaults apply.
+ *
  *	smtpd_sasl_pw_verify() checks a password against a stored value
  *	(1 match, 0 mismatch, -1 unknown or unsupported scheme).
  *	*crypt_ctx caches crypt_r()'s work area (free() it). Schemes, in
@@ -128,6 +141,8 @@
 /* Longest decoded login name and password. */
 #define SMTPD_SASL_USER_MAX	256
 #define SMTPD_SASL_PASS_MAX	1024
+/* smtpd_sasl_limits(): the limit table could not be read */
+#define SMTPD_SASL_LIMIT_UNKNOWN	(-1)
 
 struct smtpd_sasl;
 struct smtpd_sasl_backend;
@@ -145,6 +160,7 @@ int	 smtpd_sasl_step(struct smtpd_sasl *, struct smtpd_sasl_backend *,
 	    const char *, struct buf *);
 const char *smtpd_sasl_username(const struct smtpd_sasl *);
 const char *smtpd_sasl_method(const struct smtpd_sasl *);
+void	 smtpd_sasl_limits(const struct smtpd_sasl *, long *, long *);
 void	 smtpd_sasl_free(struct smtpd_sasl *);
 
 int	 smtpd_sasl_pw_verify(const char *, const char *, void **);

@@ -9,7 +9,9 @@
 #     check_reverse_client_hostname_access (the unverified name, then
 #     the address), permit_mx_backup (a backup MX on 127.0.0.1 relays,
 #     the primary or no MX at all does not, permit_mx_backup_networks),
-#     check_sasl_access, reject_plaintext_session;
+#     check_sasl_access, reject_plaintext_session; and Postfix's
+#     permit_rhswl_client, permit_inet_interfaces, check_recipient_maps,
+#     sleep, which postern used to call unknown;
 #   - through a real smtpd (-d on loopback) with smtpd_tls_ask_ccert and
 #     a test CA: a client certificate listed in relay_clientcerts
 #     relays, another certificate from the same CA does not, nor does no
@@ -54,7 +56,8 @@ print("".join("%02x" % len(l) + l.encode().hex()
 
 dnsmasq_local good.example
 for d in spammy.test spamhost.test aonly.test nsdom.test badns.test \
-	backup.test primary.test nomx.test elsewhere.test cleanmx.test; do
+	backup.test primary.test nomx.test elsewhere.test cleanmx.test \
+	remote.test; do
 	dnsmasq_local "$d"
 done
 dnsmasq_record "host-record=mail.good.example,192.0.2.10"
@@ -75,6 +78,7 @@ dnsmasq_record "host-record=mx2.backup.test,127.0.0.1"
 dnsmasq_record "mx-host=primary.test,mx2.backup.test,10"
 dnsmasq_record "mx-host=primary.test,mx1.elsewhere.test,20"
 dnsmasq_record "host-record=nomx.test,192.0.2.55"
+dnsmasq_record "address=/rhswl.test/127.0.0.2"
 dnsmasq_start "$DIR/dns" "$DNSPORT" || bail_out "dnsmasq did not start"
 
 # Part 1: the driver (no network but DNS)
@@ -201,6 +205,36 @@ conf permit_mx_backup_networks=198.51.100.0/24
 client 203.0.113.5
 mail a@good.example
 rcpt x@backup.test
+# Postfix restrictions outside issue 11's list that were unknown (451)
+conf smtpd_relay_restrictions=permit_rhswl_client rhswl.test reject_unauth_destination
+client 192.0.2.10
+mail a@good.example
+rcpt x@remote.test
+client 192.0.2.11
+mail a@good.example
+rcpt x@remote.test
+conf smtpd_relay_restrictions=permit_inet_interfaces reject_unauth_destination
+client 127.0.0.1
+mail a@good.example
+rcpt x@remote.test
+client 203.0.113.5
+mail a@good.example
+rcpt x@remote.test
+conf smtpd_relay_restrictions=permit_mynetworks reject_unauth_destination
+conf smtpd_reject_unlisted_recipient=no
+conf smtpd_recipient_restrictions=check_recipient_maps
+client 192.0.2.10
+mail a@good.example
+rcpt nobody@example.com
+rcpt u@example.com
+conf smtpd_recipient_restrictions=sleep 1
+client 192.0.2.10
+mail a@good.example
+rcpt u@example.com
+conf smtpd_recipient_restrictions=sleep x
+client 192.0.2.10
+mail a@good.example
+rcpt u@example.com
 SCRIPT
 
 cat >"$DIR/want" <<'WANT'
@@ -412,6 +446,65 @@ OK
 OK
 > rcpt x@backup.test
 REJECT 554 5.7.1 <x@backup.test>: Relay access denied
+# Postfix restrictions outside issue 11's list that were unknown (451)
+> conf smtpd_relay_restrictions=permit_rhswl_client rhswl.test reject_unauth_destination
+> client 192.0.2.10
+name=mail.good.example reverse=mail.good.example status=0
+OK
+> mail a@good.example
+OK
+> rcpt x@remote.test
+OK
+> client 192.0.2.11
+name=unknown reverse=liar.good.example status=1
+OK
+> mail a@good.example
+OK
+> rcpt x@remote.test
+REJECT 554 5.7.1 <x@remote.test>: Relay access denied
+> conf smtpd_relay_restrictions=permit_inet_interfaces reject_unauth_destination
+> client 127.0.0.1
+name=mx2.backup.test reverse=mx2.backup.test status=0
+OK
+> mail a@good.example
+OK
+> rcpt x@remote.test
+OK
+> client 203.0.113.5
+name=unknown reverse=unknown status=1
+OK
+> mail a@good.example
+OK
+> rcpt x@remote.test
+REJECT 554 5.7.1 <x@remote.test>: Relay access denied
+> conf smtpd_relay_restrictions=permit_mynetworks reject_unauth_destination
+> conf smtpd_reject_unlisted_recipient=no
+> conf smtpd_recipient_restrictions=check_recipient_maps
+> client 192.0.2.10
+name=mail.good.example reverse=mail.good.example status=0
+OK
+> mail a@good.example
+OK
+> rcpt nobody@example.com
+REJECT 550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown in virtual mailbox table
+> rcpt u@example.com
+OK
+> conf smtpd_recipient_restrictions=sleep 1
+> client 192.0.2.10
+name=mail.good.example reverse=mail.good.example status=0
+OK
+> mail a@good.example
+OK
+> rcpt u@example.com
+OK
+> conf smtpd_recipient_restrictions=sleep x
+> client 192.0.2.10
+name=mail.good.example reverse=mail.good.example status=0
+OK
+> mail a@good.example
+OK
+> rcpt u@example.com
+DEFER 451 4.3.5 Server configuration error
 WANT
 "$DRIVER" <"$DIR/script" 2>"$DIR/stderr" |
 	sed "s|$DIR/|DIR/|g;s/127.0.0.1:$DNSPORT\$/127.0.0.1:LIVEPORT/" >"$DIR/got"
