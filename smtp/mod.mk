@@ -12,3 +12,6 @@ smtp_test_SRCS := smtp/smtp_test.c smtp/smtp_deliver.c smtp/smtp_proto.c \
 # SMTPUTF8 and REQUIRETLS (smtp_ext.c)
 smtp_SRCS += smtp/smtp_ext.c
 smtp_test_SRCS += smtp/smtp_ext.c
+
+UNIT_TESTS += smtp_ext_test
+smtp_ext_test_SRCS := smtp/smtp_ext_test.c smtp/smtp_ext.c
