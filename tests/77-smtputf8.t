@@ -8,8 +8,9 @@
 #  - EHLO offers SMTPUTF8; MAIL ... SMTPUTF8 with UTF-8 recipients in the
 #    lmdb: and the mysql: table: both delivered, the Maildir file ends
 #    with the sent message byte for byte (UTF-8 headers and body);
-#    recipient lookups fold ASCII case only (JÖRG is not jörg... but
-#    Jörg@EXAMPLE.com is).
+#    recipient lookups fold ASCII letters only: Jörg@EXAMPLE.com finds
+#    jörg@example.com, JÖRG@example.com is unknown (README); Received:
+#    says "with UTF8SMTP".
 #  - relayed to the next hop with SMTPUTF8: "MAIL FROM:<...> SMTPUTF8"
 #    and the UTF-8 RCPT on the wire, the message byte for byte;
 #  - to the next hop without it: never sent (no MAIL on the wire) and
