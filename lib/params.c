@@ -538,6 +538,8 @@ const struct conf_param conf_params[] = {
 	 * above what one process should run as threads (1 to 256). */
 	{ "smtp_worker_threads", "100" },
 	{ "lmtp_connect_timeout", "0s" },
+	{ "lmtp_connection_cache_on_demand", "yes" },
+	{ "lmtp_connection_cache_time_limit", "2s" },
 	{ "lmtp_sasl_auth_enable", "no" },
 	{ "lmtp_tls_security_level", "" },
 
