@@ -202,6 +202,17 @@ const struct conf_param conf_params[] = {
 	{ "undisclosed_recipients_header", "" },
 	{ "receive_override_options", "" },
 	{ "content_filter", "" },
+	/* DKIM signing (postern's own names; cleanup/cleanup_dkim.c). */
+	{ "dkim_signing", "yes" },
+	{ "dkim_signing_table", "" },
+	{ "dkim_key_table", "" },
+	{ "dkim_signed_headers", "From, Sender, Reply-To, Subject, Date, "
+	    "Message-ID, To, Cc, MIME-Version, Content-Type, "
+	    "Content-Transfer-Encoding, Content-ID, Content-Description, "
+	    "Resent-Date, Resent-From, Resent-Sender, Resent-To, Resent-Cc, "
+	    "Resent-Message-ID, In-Reply-To, References, List-Id, List-Help, "
+	    "List-Unsubscribe, List-Subscribe, List-Post, List-Owner, "
+	    "List-Archive" },
 
 	/* smtpd: session, limits, timeouts. */
 	{ "smtpd_banner", "$myhostname ESMTP $mail_name" },
