@@ -594,7 +594,7 @@ outcome_job(void *arg, void *tctx)
 
 		if (qmgr_verify_probe(m->qf)) {	/* never bounced or retried */
 			qmgr_verify_outcome(m->qf, o->index, o->action,
-			    o->reason);
+			    o->reason, o->relay);
 			j->recorded[i] = queue_file_mark_done(m->qf,
 			    o->index) == 0;
 			continue;

@@ -60,6 +60,7 @@
 #include "conf.h"
 #include "log.h"
 #include "qmgr.h"
+#include "qmgr_verify.h"
 #include "qmgr_bounce.h"
 #include "workq.h"
 #include "xalloc.h"
@@ -555,6 +556,8 @@ qmgr_finish_job(void *arg, void *tctx)
 	}
 	bounced = bounce_flush(m);
 	if (pending == 0 && bounced == 0) {
+		if (qmgr_verify_finish(qf, qmgr_conf.myhostname))
+			m->wake = 1;	/* a sendmail -bv report */
 		remove_msg(m);
 		return;
 	}

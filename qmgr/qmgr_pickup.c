@@ -106,9 +106,10 @@ clean_value(const char *v)
 static char **
 pickup_attrs(const struct queue_file *qf, uid_t uid)
 {
+	/* verify_report: sendmail -bv (a report to the sender, no delivery) */
 	static const char *keep[] = {"dsn_ret", "dsn_envid", "full_name",
-	NULL};
-	char	**a = xcalloc(2 * 6 + 1, sizeof(char *));
+	"verify_report", NULL};
+	char	**a = xcalloc(2 * 7 + 1, sizeof(char *));
 	struct passwd pw, *pwp = NULL;
 	char	 pwbuf[1024];
 	size_t	 i, k, n = 0;
@@ -126,7 +127,7 @@ pickup_attrs(const struct queue_file *qf, uid_t uid)
 		for (v = NULL, i = 0; i < qf->nattrs; i++)
 			if (strcmp(qf->attrs[i].name, keep[k]) == 0)
 				v = qf->attrs[i].value;
-		if (v && n + 2 <= 2 * 6) {
+		if (v && n + 2 <= 2 * 7) {
 			a[n++] = xstrdup(keep[k]);
 			a[n++] = clean_value(v);
 		}

@@ -14,10 +14,13 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
+#include "buf.h"
 #include "conf.h"
 #include "log.h"
 #include "qmgr.h"
+#include "qmgr_bounce.h"
 #include "qmgr_verify.h"
 #include "queue.h"
 #include "verify_clnt.h"
@@ -97,13 +100,111 @@ qmgr_verify_maps(const struct queue_file *qf, struct qmgr_resolve_maps *mail)
 	return (m);
 }
 
-/* qmgr_verify_probe - is this message an address verification probe */
+/* qmgr_verify_report_mode - sendmail -bv: A verify_report=1 */
+static int
+qmgr_verify_report_mode(const struct queue_file *qf)
+{
+	const char *v = qf ? queue_file_attr(qf, "verify_report") : NULL;
+
+	return (v != NULL && strcmp(v, "1") == 0);
+}
+
+/* qmgr_verify_probe - is this message a probe (verify or sendmail -bv) */
 int
 qmgr_verify_probe(const struct queue_file *qf)
 {
 	const char *v = qf ? queue_file_attr(qf, "verify_probe") : NULL;
 
-	return (v != NULL && strcmp(v, "1") == 0);
+	return ((v != NULL && strcmp(v, "1") == 0)
+	    || qmgr_verify_report_mode(qf));
+}
+
+/*
+ * The sendmail -bv reports being collected, by queue id. Only the io
+ * thread (one thread) touches the list: outcomes and finish both run
+ * there, so no lock. A qmgr restart in the middle loses the lines
+ * collected so far (the report then lists the rest).
+ */
+struct qmgr_verify_report {
+	struct qmgr_verify_report *next;
+	char	 id[QUEUE_ID_MAX + 1];
+	struct buf *lines;
+};
+static struct qmgr_verify_report *qmgr_verify_reports;
+
+/* qmgr_verify_report_of - the report being collected for id */
+static struct qmgr_verify_report *
+qmgr_verify_report_of(const char *id, int create)
+{
+	struct qmgr_verify_report *r;
+
+	for (r = qmgr_verify_reports; r; r = r->next)
+		if (strcmp(r->id, id) == 0)
+			return (r);
+	if (!create)
+		return (NULL);
+	r = xcalloc(1, sizeof(*r));
+	snprintf(r->id, sizeof(r->id), "%s", id);
+	r->lines = buf_new(256);
+	r->next = qmgr_verify_reports;
+	qmgr_verify_reports = r;
+	return (r);
+}
+
+/* qmgr_verify_report_line - one recipient's line of a -bv report */
+static void
+qmgr_verify_report_line(const struct queue_file *qf, const char *addr,
+    int action, const char *reason, const char *relay)
+{
+	struct qmgr_verify_report *r = qmgr_verify_report_of(qf->id, 1);
+
+	if (action == QMGR_OUT_DELIVERED)
+		buf_printf(r->lines, "<%s>: delivery via %s: %s\n", addr,
+		    relay && *relay ? relay : "none", reason ? reason : "");
+	else
+		buf_printf(r->lines, "<%s>: %s: %s\n", addr,
+		    action == QMGR_OUT_BOUNCED ? "undeliverable" : "deferred",
+		    reason ? reason : "");
+}
+
+/* qmgr_verify_finish - send a finished -bv report to its sender */
+int
+qmgr_verify_finish(const struct queue_file *qf, const char *myhostname)
+{
+	struct qmgr_verify_report *r, **rp;
+	struct buf *b;
+	char	 date[80], newid[QUEUE_ID_MAX + 1];
+	int	 rc = 0;
+
+	if (!qmgr_verify_report_mode(qf))
+		return (0);
+	if ((r = qmgr_verify_report_of(qf->id, 0)) == NULL || !*qf->sender)
+		goto out;
+	qmgr_dsn_date((long)time(NULL), date, sizeof(date));
+	b = buf_new(1024);
+	buf_printf(b, "Date: %s\nFrom: Mail Delivery System "
+	    "<MAILER-DAEMON@%s>\nSubject: Mail Delivery Status Report\n"
+	    "To: <%s>\nAuto-Submitted: auto-replied\n\n", date, myhostname,
+	    qf->sender);
+	buf_printf(b, "This is the mail system at host %s.\n\n"
+	    "Enclosed is the mail delivery report that you requested.\n\n"
+	    "                   The mail system\n\n", myhostname);
+	buf_append(b, BUF_STR(r->lines), BUF_LEN(r->lines));
+	if (qmgr_dsn_queue(qf->id, qf->sender, b, newid) == 0) {
+		log_info("%s: sender delivery status notification: %s", qf->id,
+		    newid);
+		rc = 1;
+	}
+	buf_free(b);
+out:
+	for (rp = &qmgr_verify_reports; *rp; rp = &(*rp)->next)
+		if (*rp == r) {
+			*rp = r->next;
+			buf_free(r->lines);
+			free(r);
+			break;
+		}
+	return (rc);
 }
 
 /* qmgr_verify_local - a probe's recipient decided from the tables */
@@ -128,10 +229,10 @@ qmgr_verify_status(int action)
 	}
 }
 
-/* qmgr_verify_outcome - tell the verify service (io thread) */
+/* qmgr_verify_outcome - tell the verify service or the -bv report */
 void
 qmgr_verify_outcome(const struct queue_file *qf, size_t index, int action,
-    const char *reason)
+    const char *reason, const char *relay)
 {
 	size_t	 root = index;
 	int	 status, hops = 0;
@@ -140,6 +241,11 @@ qmgr_verify_outcome(const struct queue_file *qf, size_t index, int action,
 	while (qf->rcpts[root].parent >= 0
 	    && (size_t)qf->rcpts[root].parent < qf->nrcpts && hops++ < 100)
 		root = (size_t)qf->rcpts[root].parent;
+	if (qmgr_verify_report_mode(qf)) {
+		qmgr_verify_report_line(qf, qf->rcpts[root].addr, action,
+		    reason, relay);
+		return;
+	}
 	status = action == QMGR_OUT_DELIVERED ? VERIFY_STAT_OK
 	    : action == QMGR_OUT_BOUNCED ? VERIFY_STAT_BOUNCE
 	    : VERIFY_STAT_DEFER;

@@ -3,7 +3,7 @@
  *	sendmail - Postfix-compatible sendmail(1): local submission
  * SYNOPSIS
  *	sendmail [-t] [-i] [-f sender] [-F fullname] [-N dsn] [-R ret]
- *	    [-V envid] [-C confdir] [-o x] [-bm|-bs|-bp|-bi] [-q]
+ *	    [-V envid] [-C confdir] [-o x] [-bm|-bs|-bp|-bi|-bv] [-q]
  *	    [recipient ...]
  * DESCRIPTION
  *	Reads a message from stdin and drops it into maildrop/ as a queue
@@ -21,6 +21,9 @@
  *
  *	-bs runs "smtpd -S" (SMTP on stdin/stdout), -bp is "postqueue
  *	-p", -q is "postqueue -f", -bi (and -I) run newaliases.
+ *	-bv reads no message: the file (A verify_report=1) makes qmgr
+ *	verify each recipient as an address probe (nothing is delivered)
+ *	and mail the sender a "Mail Delivery Status Report".
  *	-C dir (or $MAIL_CONFIG) chooses the configuration directory.
  * DIAGNOSTICS
  *	sysexits(3): EX_USAGE (bad options, no recipients), EX_DATAERR
@@ -57,6 +60,7 @@ struct opts {
 	int	 notify;
 	int	 extract;	/* -t */
 	int	 ignore_dots;	/* -i */
+	int	 verify;	/* -bv */
 };
 
 /* fatal - message on stderr and exit */
@@ -338,6 +342,8 @@ queue_it(const struct opts *o, const char *sender, struct strv *rcpts,
 	if (o->envid)
 		queue_writer_attr(w, "dsn_envid", o->envid);
 	queue_writer_attr(w, "origin", "sendmail");
+	if (o->verify)
+		queue_writer_attr(w, "verify_report", "1");
 	for (i = 0; i < rcpts->argc; i++)
 		queue_writer_rcpt(w, rcpts->argv[i], NULL, o->notify);
 	if (queue_writer_body(w, BUF_STR(msg), BUF_LEN(msg)) < 0) {
@@ -409,7 +415,8 @@ main(int argc, char **argv)
 		run(o.confdir, "postqueue", "-f");
 	if (strcmp(mode, "i") == 0)
 		run(o.confdir, "newaliases", NULL);
-	if (strcmp(mode, "m") != 0)
+	o.verify = strcmp(mode, "v") == 0;
+	if (strcmp(mode, "m") != 0 && !o.verify)
 		fatal(EX_USAGE, "unsupported mode: -b%s", log_safe(mode));
 	queue_cmd_init("sendmail", o.confdir);
 
@@ -419,7 +426,12 @@ main(int argc, char **argv)
 			strv_add(rcpts, addr_strip(args->argv[j]));
 		strv_free(args);
 	}
-	read_message(msg, o.ignore_dots, conf_int("message_size_limit"));
+	if (o.verify)		/* -bv: no message, a report of the routes */
+		buf_puts(msg, "Subject: address verification (sendmail -bv)\n"
+		    "\n");
+	else
+		read_message(msg, o.ignore_dots,
+		    conf_int("message_size_limit"));
 	if (o.extract)
 		extract(msg, rcpts);
 	for (j = 0; j < rcpts->argc; j++)

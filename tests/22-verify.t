@@ -59,6 +59,10 @@ printf 'user1@example.com example.com/user1/\n' >"$E/vmailbox"
 printf 'remote.example reject_unverified_sender\n' >"$E/sender_verify"
 # probes only: other.example (mail to it would go to the seed's relayhost)
 printf 'other.example smtp:[127.0.0.1]:%s\n' "$SINKP" >"$E/vtransport"
+# the mailbox base belongs to the virtual user (the administrator's part)
+VUID=$(id -u vmail 2>/dev/null || id -u)
+VGID=$(id -g vmail 2>/dev/null || id -g)
+chown "$VUID:$VGID" "$INSTANCE_MAIL"
 instance_conf \
 	"transport_maps=texthash:$E/transport" \
 	"relay_domains=remote.example tarpit.example other.example" \
@@ -71,6 +75,7 @@ instance_conf \
 	"virtual_mailbox_domains=example.com" \
 	"virtual_mailbox_maps=texthash:$E/vmailbox" \
 	"virtual_alias_maps=" \
+	"virtual_uid_maps=static:$VUID" "virtual_gid_maps=static:$VGID" \
 	"smtpd_recipient_restrictions=check_recipient_access texthash:$E/verify_access permit_auth_destination reject_non_fqdn_recipient reject_unauth_destination reject_unknown_recipient_domain reject_unlisted_recipient reject_unverified_recipient" \
 	"smtpd_sender_restrictions=check_sender_access texthash:$E/sender_verify" \
 	"address_verify_poll_count=1" \
@@ -232,6 +237,23 @@ is "$(instance_log_count 'status=bounced|sender non-delivery notification')" 0 \
 n=$(find "$INSTANCE_MAIL" -type f 2>/dev/null | wc -l)
 is "$n" 0 "no probe in any Maildir"
 is "$(ls "$OUT" | grep -c '\.eml$')" 3 "the destination holds the 3 real messages only"
+# --- sendmail -bv: a report to the sender, nothing delivered ----------
+"$POSTERN_BIN/sendmail" -C "$E" -bv -f user1@example.com \
+	good5@remote.example bad5@remote.example </dev/null
+ok $? "sendmail -bv accepts two recipients (no message read)"
+wait_for "[ -n \"\$(find '$INSTANCE_MAIL' -type f -path '*/new/*' 2>/dev/null)\" ]" 20
+ok $? "the report reached the sender's Maildir"
+rep=$(cat $(find "$INSTANCE_MAIL" -type f -path '*/new/*') 2>/dev/null)
+like "$rep" $'\nSubject: Mail Delivery Status Report\n' "... Subject: Mail Delivery Status Report"
+like "$rep" $'\nTo: <user1@example.com>\n' "... to the -f sender"
+like "$rep" "<good5@remote.example>: delivery via 127.0.0.1\\[127.0.0.1\\]:$SINKP: 250 2.1.5 Ok" \
+	"... good5@: delivery via the destination, its 250"
+like "$rep" "<bad5@remote.example>: undeliverable: host 127.0.0.1\\[127.0.0.1\\] said: 550 5.1.1 <bad5@remote.example>" \
+	"... bad5@: undeliverable with the destination's 550"
+is "$(grep -c '^DATA' "$OUT/commands")" 3 "... and the destination saw no DATA for them"
+instance_log_grep 'to=<good5@remote.example>, relay=127.0.0.1.*status=deliverable' >/dev/null
+ok $? "maillog: the -bv probes are logged as probes"
+
 sanitizer_ok "$(cat "$DIR/master.out")" "no sanitizer reports from any process"
 
 # The tarpit goes away: its probe ends (deferred), never bounced.
