@@ -152,6 +152,21 @@ void	 milter_hdrs_free(struct milter_hdrs *);
 int	 milter_is_header(const char *, size_t);
 char	*milter_addr(char *);
 
+/* milter_default_action, and a list entry's default_action= */
+#define MILTER_DEF_TEMPFAIL	0
+#define MILTER_DEF_ACCEPT	1
+#define MILTER_DEF_REJECT	2
+#define MILTER_DEF_QUARANTINE	3
+
+struct milter_spec {
+	char	*endpoint;		/* unix:..., inet:... */
+	int	 def_action;		/* MILTER_DEF_* */
+};
+
+int	 milter_default_action(const char *);
+size_t	 milter_list_parse(const char *, const char *, int,
+	    struct milter_spec *, size_t);
+
 struct milter;
 
 struct milter *milter_new(const char *, int, const struct milter_conf *);

@@ -11,6 +11,9 @@
  *	void	milter_hdrs_free(struct milter_hdrs *h);
  *	int	milter_is_header(const char *p, size_t len);
  *	char	*milter_addr(char *addr);
+ *	int	milter_default_action(const char *value);
+ *	size_t	milter_list_parse(const char *param, const char *list,
+ *	    int def, struct milter_spec *v, size_t max);
  * DESCRIPTION
  *	The header section of a message (LF line ends, as the queue keeps
  *	it) as a list of headers, each with its continuation lines.
@@ -24,6 +27,11 @@
  *	a new header is "Name: value" with CR removed from the folding.
  *	milter_is_header() is a "name:" line; milter_addr() strips the
  *	angle brackets of a milter's address argument (in place).
+ *	milter_default_action() maps tempfail, accept, reject, quarantine
+ *	to MILTER_DEF_* (anything else: a warning, tempfail).
+ *	milter_list_parse() reads smtpd_milters/non_smtpd_milters syntax,
+ *	"a, b { c, default_action=accept }", into at most max entries
+ *	(endpoints allocated; the caller keeps them for the process).
  * DIAGNOSTICS
  *	None.
  */
@@ -32,6 +40,7 @@
 #include <strings.h>
 
 #include "buf.h"
+#include "log.h"
 #include "milter.h"
 #include "xalloc.h"
 
@@ -191,4 +200,82 @@ milter_addr(char *a)
 		return (a + 1);
 	}
 	return (a);
+}
+
+/* milter_default_action - a default_action value */
+int
+milter_default_action(const char *v)
+{
+	if (strcasecmp(v, "accept") == 0)
+		return (MILTER_DEF_ACCEPT);
+	if (strcasecmp(v, "reject") == 0)
+		return (MILTER_DEF_REJECT);
+	if (strcasecmp(v, "quarantine") == 0)
+		return (MILTER_DEF_QUARANTINE);
+	if (strcasecmp(v, "tempfail") != 0)
+		log_warn("bad milter_default_action \"%s\": using tempfail",
+		    log_safe(v));
+	return (MILTER_DEF_TEMPFAIL);
+}
+
+/* list_add - one endpoint, with the options of its { } group */
+static void
+list_add(const char *param, char *item, int def, struct milter_spec *v,
+    size_t max, size_t *n)
+{
+	char	*opt, *save = NULL, *name = NULL;
+
+	for (opt = strtok_r(item, ", \t", &save); opt;
+	    opt = strtok_r(NULL, ", \t", &save)) {
+		if (name == NULL && strchr(opt, '=') == NULL)
+			name = opt;
+		else if (strncmp(opt, "default_action=", 15) == 0)
+			def = milter_default_action(opt + 15);
+		else if (strchr(opt, '=') != NULL)
+			log_warn("%s: ignoring option \"%s\"", param,
+			    log_safe(opt));
+	}
+	if (name == NULL)
+		return;
+	if (*n == max) {
+		log_warn("%s: more than %zu milters; ignoring %s", param, max,
+		    log_safe(name));
+		return;
+	}
+	v[*n].endpoint = xstrdup(name);
+	v[(*n)++].def_action = def;
+}
+
+/* milter_list_parse - "a, b { c, default_action=accept }" */
+size_t
+milter_list_parse(const char *param, const char *list, int def,
+    struct milter_spec *v, size_t max)
+{
+	char	*copy = xstrdup(list), *p = copy, *end;
+	size_t	 n = 0;
+
+	while (*p) {
+		while (*p == ' ' || *p == '\t' || *p == ',' || *p == '\n')
+			p++;
+		if (*p == 0)
+			break;
+		if (*p == '{') {
+			if ((end = strchr(p, '}')) == NULL) {
+				log_warn("%s: missing '}' in \"%s\"", param,
+				    log_safe(list));
+				break;
+			}
+			*end = 0;
+			list_add(param, p + 1, def, v, max, &n);
+			p = end + 1;
+			continue;
+		}
+		end = p + strcspn(p, " \t,\n");
+		if (*end)
+			*end++ = 0;
+		list_add(param, p, def, v, max, &n);
+		p = end;
+	}
+	free(copy);
+	return (n);
 }

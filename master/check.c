@@ -42,7 +42,6 @@ static int check_verbose;	/* postern -v check: one line per finding */
  * set for one is reported, as a migration report must.
  */
 static const char *check_not_implemented[] = {
-	"non_smtpd_milters",
 	"smtpd_proxy_filter", "mailbox_command", "home_mailbox",
 	"luser_relay", "relocated_maps", "smtpd_end_of_data_restrictions",
 	"smtpd_etrn_restrictions", "mime_header_checks",

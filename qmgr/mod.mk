@@ -3,7 +3,7 @@ PROGRAMS += qmgr
 qmgr_SRCS := qmgr/qmgr.c qmgr/qmgr_active.c qmgr/qmgr_bounce.c \
 	qmgr/qmgr_conf.c qmgr/qmgr_deliver.c qmgr/qmgr_finish.c \
 	qmgr/qmgr_pickup.c qmgr/qmgr_resolve.c qmgr/qmgr_scan.c \
-	qmgr/qmgr_sched.c qmgr/qmgr_filter.c
+	qmgr/qmgr_sched.c qmgr/qmgr_filter.c qmgr/qmgr_milter.c
 
 UNIT_TESTS += qmgr_resolve_test
 qmgr_resolve_test_SRCS := qmgr/qmgr_resolve_test.c qmgr/qmgr_resolve.c

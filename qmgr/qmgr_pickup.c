@@ -50,6 +50,7 @@
 #include "log.h"
 #include "qmgr.h"
 #include "qmgr_bounce.h"
+#include "qmgr_milter.h"
 #include "str.h"
 #include "workq.h"
 #include "xalloc.h"
@@ -340,7 +341,8 @@ pickup_clean(struct pickup_job *j, struct cleanup_maps *cm,
 	in.pickup_id = j->id;
 	in.received = NULL;		/* "Received: by ... from userid N" */
 	in.log_prefix = "pickup";
-	pickup_outcome(j, qf, path, &in, &res, cleanup_message(cm, &in,
+	/* cleanup_message(), after non_smtpd_milters if any */
+	pickup_outcome(j, qf, path, &in, &res, qmgr_milter_message(cm, &in,
 	    &res), st.st_uid);
 	free((char *)in.sender);
 	free_attrs(attrs);

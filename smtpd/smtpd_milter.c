@@ -83,23 +83,16 @@
 #define SM_BODY_PKT	65535		/* body bytes per SMFIC_BODY */
 #define SM_HDR_MAX	(100 * 1024)	/* one header, as sent */
 
-/* milter_default_action */
-#define SM_DEF_TEMPFAIL		0
-#define SM_DEF_ACCEPT		1
-#define SM_DEF_REJECT		2
-#define SM_DEF_QUARANTINE	3
+#define SM_DEF_ACCEPT		MILTER_DEF_ACCEPT
+#define SM_DEF_REJECT		MILTER_DEF_REJECT
+#define SM_DEF_QUARANTINE	MILTER_DEF_QUARANTINE
 
 /* one milter's state in a session */
 #define SM_OPEN		0
 #define SM_ACCEPTED	1		/* accepted the session */
 #define SM_FAILED	2		/* default action from now on */
 
-struct sm_spec {
-	char	*endpoint;
-	int	 def_action;
-};
-
-static struct sm_spec sm_specs[SM_MAX];
+static struct milter_spec sm_specs[SM_MAX];
 static int sm_count;
 static struct milter_conf sm_conf;
 static char *sm_daemon_name;
@@ -109,7 +102,7 @@ static char *sm_queue_dir;
 
 struct sm_one {
 	struct milter *m;
-	const struct sm_spec *spec;
+	const struct milter_spec *spec;
 	int	 state;
 	int	 msg_done;		/* no more events for this message */
 	int	 skip_body;		/* SMFIR_SKIP */
@@ -133,80 +126,6 @@ struct smtpd_milter {
 	struct buf *body;		/* CRLF body not yet sent */
 };
 
-/* sm_def_action - a default_action value */
-static int
-sm_def_action(const char *v)
-{
-	if (strcasecmp(v, "accept") == 0)
-		return (SM_DEF_ACCEPT);
-	if (strcasecmp(v, "reject") == 0)
-		return (SM_DEF_REJECT);
-	if (strcasecmp(v, "quarantine") == 0)
-		return (SM_DEF_QUARANTINE);
-	if (strcasecmp(v, "tempfail") != 0)
-		log_warn("bad milter_default_action \"%s\": using tempfail",
-		    log_safe(v));
-	return (SM_DEF_TEMPFAIL);
-}
-
-/* sm_add - one endpoint, with the options of its { } group */
-static void
-sm_add(char *item, int def)
-{
-	char	*opt, *save = NULL, *name = NULL;
-
-	for (opt = strtok_r(item, ", \t", &save); opt;
-	    opt = strtok_r(NULL, ", \t", &save)) {
-		if (name == NULL && strchr(opt, '=') == NULL)
-			name = opt;
-		else if (strncmp(opt, "default_action=", 15) == 0)
-			def = sm_def_action(opt + 15);
-		else if (strchr(opt, '=') != NULL)
-			log_warn("smtpd_milters: ignoring option \"%s\"",
-			    log_safe(opt));
-	}
-	if (name == NULL)
-		return;
-	if (sm_count == SM_MAX) {
-		log_warn("smtpd_milters: more than %d milters; ignoring %s",
-		    SM_MAX, log_safe(name));
-		return;
-	}
-	sm_specs[sm_count].endpoint = xstrdup(name);
-	sm_specs[sm_count++].def_action = def;
-}
-
-/* sm_parse - "a, b { c, default_action=accept }" */
-static void
-sm_parse(const char *list, int def)
-{
-	char	*copy = xstrdup(list), *p = copy, *end;
-
-	while (*p) {
-		while (*p == ' ' || *p == '\t' || *p == ',' || *p == '\n')
-			p++;
-		if (*p == 0)
-			break;
-		if (*p == '{') {
-			if ((end = strchr(p, '}')) == NULL) {
-				log_warn("smtpd_milters: missing '}' in \"%s\"",
-				    log_safe(list));
-				break;
-			}
-			*end = 0;
-			sm_add(p + 1, def);
-			p = end + 1;
-			continue;
-		}
-		end = p + strcspn(p, " \t,\n");
-		if (*end)
-			*end++ = 0;
-		sm_add(p, def);
-		p = end;
-	}
-	free(copy);
-}
-
 /* smtpd_milter_init - the milter parameters (main thread, at start) */
 void
 smtpd_milter_init(void)
@@ -222,8 +141,10 @@ smtpd_milter_init(void)
 	/* A content filter's re-injection port (receive_override_options). */
 	if (smtpd_receive_override("no_milters"))
 		return;
-	sm_parse(conf_str("smtpd_milters"),
-	    sm_def_action(conf_str("milter_default_action")));
+	sm_count = (int)milter_list_parse("smtpd_milters",
+	    conf_str("smtpd_milters"),
+	    milter_default_action(conf_str("milter_default_action")),
+	    sm_specs, SM_MAX);
 	if (sm_count == 0)
 		return;
 	sm_conf.protocol = (int)conf_int("milter_protocol");

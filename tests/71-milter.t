@@ -24,6 +24,8 @@
 #	    nothing queued; a milter quarantining: the message in hold/,
 #	    postqueue -p shows "!"; a milter deleting and changing headers,
 #	    replacing the body and adding a recipient: the Maildir bytes
+#	  - sendmail: non_smtpd_milters in pickup add their header; a reject
+#	    at end of message bounces to the sender with the milter's text
 #	  - the milter down: milter_default_action = tempfail answers
 #	    451 4.7.1; after milter_default_action = accept and a reload the
 #	    mail is delivered
@@ -116,6 +118,7 @@ instance_conf \
 	"mua_client_restrictions=permit_sasl_authenticated, reject" \
 	"mua_helo_restrictions=" "mua_sender_restrictions=" \
 	"smtpd_milters=inet:127.0.0.1:$MILP" \
+	"non_smtpd_milters=inet:127.0.0.1:$MILP" \
 	"milter_command_timeout=5s" "milter_content_timeout=5s" \
 	"minimal_backoff_time=1s" "maximal_backoff_time=2s" \
 	"queue_run_delay=1s" || bail_out "postconf -e"
@@ -248,15 +251,29 @@ like "$EV" "C\\{daemon_name\\}=$HOST Cj=$HOST M\\{mail_addr\\}=a@example.net R\\
 	"port 25: the macros {daemon_name}, j, {mail_addr}, {rcpt_addr}"
 like "$EV" "\\['From', 'a@example.net', ''\\]" "port 25: headers go as name and value, one leading space eaten"
 
+# --- sendmail: non_smtpd_milters in pickup --------------------------------
+printf 'Subject: local\n\nlocal body\n' >"$TOP/m4"
+"$POSTERN_BIN/sendmail" -C "$E" -f a@example.org b@example.org <"$TOP/m4"
+ok $? "sendmail: accepted into maildrop"
+wait_mail b 3
+M=$(newest b)
+like "$(cat "$M")" $'\nX-Milter-Test: added by the test milter\n' \
+	"sendmail: non_smtpd_milters add their header in pickup"
+like "$(grep -a '"cmd": "M"' "$TOP/milter.log" | tail -1)" '<a@example.org>' \
+	"sendmail: the milter got the envelope sender"
+
 # --- end of message: reject, quarantine, changes -------------------------
 start_milter --reject eom --replycode '554 5.7.1 the test milter says spam'
-n=$(ls "$INSTANCE_QUEUE/incoming" "$INSTANCE_QUEUE/active" "$INSTANCE_QUEUE/deferred" 2>/dev/null | grep -c '^[0-9A-Za-z]')
+nb=$(mailbox b) na=$(mailbox a)
 out=$(send "$SMTP" a@example.net b@example.org "$TOP/m2")
 like "$out" "DATA 554 5.7.1 the test milter says spam" "eom reject: the milter's reply at the final dot"
 logged 'NOQUEUE: milter-reject: END-OF-MESSAGE from [^ ]*\[127\.0\.0\.1\]: 554 5\.7\.1 the test milter says spam' \
 	"eom reject: logged as milter-reject END-OF-MESSAGE"
-sleep 1
-is "$(mailbox b)" 2 "eom reject: nothing delivered"
+"$POSTERN_BIN/sendmail" -C "$E" -f a@example.org b@example.org <"$TOP/m4"
+wait_mail a $((na + 1))
+like "$(cat "$(newest a)")" "Diagnostic-Code: X-Postfix; 5.7.1 the test milter says spam" \
+	"sendmail, eom reject: the sender gets a bounce with the milter's reply"
+is "$(mailbox b)" "$nb" "eom reject: nothing delivered"
 
 start_milter --quarantine 'held by the test'
 out=$(send "$SMTP" a@example.net b@example.org "$TOP/m2")
@@ -272,10 +289,10 @@ printf 'From: a@example.net\nTo: b@example.org\nSubject: old subject\nX-Drop: me
 start_milter --delete-header X-Drop --change-header 'Subject: new subject' \
 	--insert-header 'X-First: inserted at 0' --replace-body 'replaced body\nline two\n' \
 	--add-rcpt a@example.org
-na=$(mailbox a)
+na=$(mailbox a) nb=$(mailbox b)
 out=$(send "$SMTP" a@example.net b@example.org "$TOP/m3")
 like "$out" "DATA 250 2.0.0 Ok: queued as" "changes: accepted"
-wait_mail b 3
+wait_mail b $((nb + 1))
 wait_mail a $((na + 1))
 M=$(newest b)
 C=$(cat "$M")
