@@ -15,3 +15,7 @@ smtp_test_SRCS += smtp/smtp_ext.c
 
 UNIT_TESTS += smtp_ext_test
 smtp_ext_test_SRCS := smtp/smtp_ext_test.c smtp/smtp_ext.c
+
+# LMTP connection cache (smtp_cache.c)
+smtp_SRCS += smtp/smtp_cache.c
+smtp_test_SRCS += smtp/smtp_cache.c

@@ -95,6 +95,8 @@ struct smtp_cfg {
 	long	 data_xfer_timeout;
 	long	 data_done_timeout;
 	long	 quit_timeout;
+	long	 conn_cache_limit;	/* lmtp_connection_cache_time_limit;
+					 * 0: no cache (smtp_cache.c) */
 	long	 starttls_timeout;
 	long	 mx_address_limit;
 	int	 skip_5xx_greeting;

@@ -54,6 +54,7 @@
 #include "map.h"
 #include "queue.h"
 #include "smtp.h"
+#include "smtp_cache.h"
 #include "smtp_capture.h"
 #include "tls.h"
 #include "xalloc.h"
@@ -164,6 +165,11 @@ smtp_cfg_load(struct smtp_cfg *cfg, const char *service)
 	conf_table_load(table);
 	if (cfg->lmtp && (t = conf_time("lmtp_connect_timeout")) > 0)
 		cfg->connect_timeout = t;
+	/* LMTP connections are reused (Dovecot: one session, many mails) */
+	if (cfg->lmtp && conf_bool("lmtp_connection_cache_on_demand"))
+		cfg->conn_cache_limit = conf_time(
+		    "lmtp_connection_cache_time_limit");
+	smtp_cache_init(cfg->conn_cache_limit);
 	if (!cfg->lmtp) {
 		cfg->bind4 = bind_addr("smtp_bind_address");
 		cfg->bind6 = bind_addr("smtp_bind_address6");

@@ -12,7 +12,12 @@
  *	smtp_ext.c says when a next hop cannot take the message), RCPT TO
  *	(NOTIFY, ORCPT when DSN is offered), DATA with dot-stuffing and
  *	LF -> CRLF, then QUIT. MAIL, RCPT and DATA go out in one write
- *	when the server offers PIPELINING.
+ *	when the server offers PIPELINING. LMTP without TLS, with
+ *	lmtp_connection_cache_time_limit > 0 (cfg->conn_cache_limit): a
+ *	session that ended cleanly skips QUIT and goes to the cache
+ *	(smtp_cache.c) with what LHLO offered; the next session to the
+ *	same server takes it, checks it with RSET (250), and starts at
+ *	MAIL FROM, or connects afresh when the RSET fails.
  *
  *	To a server that offers CHUNKING (RFC 3030; SMTP, not LMTP) and
  *	with smtp_use_bdat = yes (postern's own; Postfix's client has no
@@ -71,6 +76,7 @@
 #include "mime_conv.h"
 #include "queue.h"
 #include "smtp.h"
+#include "smtp_cache.h"
 #include "str.h"
 #include "tls.h"
 #include "xalloc.h"
@@ -85,6 +91,7 @@ struct conn {
 	int	 eof;
 	int	 timedout;
 	struct bdat_out *bdat;	/* NULL: DATA */
+	int	 keep;		/* clean end: cache it, no QUIT (lmtp) */
 };
 
 /* BDAT (RFC 3030): the text in chunks, not dot-stuffed */
@@ -1169,6 +1176,10 @@ transaction_run(struct smtp_sess *s, struct conn *c, const struct features *f)
 		rcpt_result(s, &s->rcpts[i], &r, "end of DATA");
 	}
 quit:
+	if (cfg->conn_cache_limit > 0 && c->ssl == NULL && !c->eof) {
+		c->keep = 1;	/* the next message reuses it (smtp_cache.c) */
+		return;
+	}
 	cmd(c, "QUIT");
 	if (conn_flush(c, cfg->quit_timeout) == 0)
 		(void)read_reply(c, cfg->quit_timeout, &r, &bad);
@@ -1232,6 +1243,38 @@ transaction(struct smtp_sess *s, struct conn *c, const struct features *f)
 	buf_free(conv);
 }
 
+/*
+ * session_reuse - an idle connection to the same server from the cache
+ * (lmtp_connection_cache_time_limit), checked with RSET; 0 when it
+ * answered 250, else -1 (closed: the caller connects afresh)
+ */
+static int
+session_reuse(struct smtp_sess *s, struct conn *c, struct features *f,
+    const char *name)
+{
+	struct smtp_reply r = {0};
+	int	 bad = 0;
+
+	if ((c->fd = smtp_cache_take(name, f, sizeof(*f))) < 0)
+		return (-1);
+	c->in = buf_new(1024);
+	c->out = buf_new(1024);
+	cmd(c, "RSET");
+	if (conn_flush(c, s->cfg->mail_timeout) == 0
+	    && read_reply(c, s->cfg->mail_timeout, &r, &bad) == 0
+	    && r.code == 250) {
+		s->connected = 1;
+		return (0);
+	}
+	close(c->fd);
+	c->fd = -1;
+	buf_free(c->in);
+	buf_free(c->out);
+	c->in = c->out = NULL;
+	c->eof = c->timedout = 0;
+	return (-1);
+}
+
 /* smtp_session - one connection to s->dest */
 void
 smtp_session(struct smtp_sess *s)
@@ -1250,6 +1293,8 @@ smtp_session(struct smtp_sess *s)
 	s->connected = 0;
 	s->dsn_offered = 0;
 	dest_name(s->dest, name, sizeof(name));
+	if (cfg->conn_cache_limit > 0 && session_reuse(s, &c, &f, name) == 0)
+		goto reused;
 	if ((c.fd = smtp_connect(cfg, s->dest, err, sizeof(err))) < 0) {
 		sess_fail(s, "4.4.1", "%s", err);
 		return;
@@ -1289,13 +1334,17 @@ smtp_session(struct smtp_sess *s)
 		(void)conn_flush(&c, 10);
 		goto out;
 	}
+reused:
 	s->conn_done = now_float();
 	s->dsn_offered = f.dsn;
 	transaction(s, &c, &f);
 out:
 	bdat_free(c.bdat);
 	tls_ssl_free(c.ssl);
-	close(c.fd);
+	if (c.keep)
+		smtp_cache_put(name, c.fd, &f, sizeof(f));
+	else
+		close(c.fd);
 	buf_free(c.in);
 	buf_free(c.out);
 }

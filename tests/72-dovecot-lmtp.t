@@ -30,10 +30,13 @@ Checks, as a user would:
     deferred and stays in the queue; once its home is fixed, a flush
     delivers it once and ok2 gets no second copy;
   - Dovecot stopped: the message is deferred (in the queue, not in the
-    Maildir); after Dovecot starts and a flush, delivered once.
-Connection reuse: postern's lmtp client opens one connection per
-delivery request (all recipients of one message in one LMTP
-transaction) and keeps none open (README, Differences).
+    Maildir); after Dovecot starts and a flush, delivered once (the
+    cached connection to the stopped Dovecot fails its RSET and is
+    replaced, never used for MAIL);
+  - connection reuse: the second message goes over the first one's
+    LMTP connection (Dovecot logs no second "Connect from local"), with
+    lmtp_connection_cache_time_limit = 10s so that a slow run still
+    reuses it.
 Takes about 22 s, most of it MariaDB's first start (ports 22350-22359).
 """
 import os
@@ -185,6 +188,7 @@ def main():
                 'resolver_nameservers = 127.0.0.1:9\n'
                 'virtual_mailbox_domains = example.com, example.org\n'
                 'virtual_transport = lmtp:unix:private/dovecot-lmtp\n'
+                'lmtp_connection_cache_time_limit = 10s\n'
                 'transport_maps = texthash:%s/transport\n'
                 'smtpd_recipient_restrictions = permit_mynetworks, '
                 'reject\n' % cf)
@@ -341,6 +345,10 @@ def main():
                      r'<ok1@example\.org> \S+ Saved\)', read(llog)),
            'lmtp logs Dovecot\'s 250 for the recipient', read(llog))
 
+        connects = read(dlog).count('Info: Connect from local')
+        ok(connects == 1, 'the first message: one LMTP connection',
+           read(dlog))
+
         # per-recipient replies
         codes, code = send(['ok2@example.org', 'ghost@example.org',
                             'full@example.org', 'locked@example.org'],
@@ -364,6 +372,10 @@ def main():
                          r'<locked@example\.org> ', lg),
            'lmtp: ghost 550 5.1.1 and full 552 5.2.2 bounced, locked 451 '
            '4.2.0 deferred, each with Dovecot\'s own reply', lg)
+        ok(read(dlog).count('Info: Connect from local') == connects,
+           'connection reuse: the second message went over the first '
+           'one\'s LMTP connection (no new Connect in Dovecot\'s log)',
+           read(dlog))
         b = vcopies('user1', 'Undelivered Mail')
         ok(len(b) == 1 and b'ghost@example.org' in b[0]
            and b'full@example.org' in b[0]
