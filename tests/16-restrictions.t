@@ -594,7 +594,7 @@ chmod a+r "$T"/*.key
 PPID_=$!
 "$SMTPD" -d -l "127.0.0.1:$PORT" -c "$DIR" >"$DIR/smtpd.log" 2>&1 &
 SPID=$!
-for i in $(seq 50); do
+for i in $(seq 300); do
 	grep -q ready "$DIR/policy.out" 2>/dev/null && break
 	sleep 0.1
 done
@@ -602,7 +602,7 @@ done
 /usr/bin/python3 - "$PORT" "$T" >"$DIR/replies" 2>"$DIR/client.err" <<'PY'
 import smtplib, socket, ssl, sys, time
 port, t = int(sys.argv[1]), sys.argv[2]
-for _ in range(100):
+for _ in range(600):
     try:
         socket.create_connection(('127.0.0.1', port), 1).close()
         break

@@ -72,7 +72,7 @@ CF
 dnsmasq --keep-in-foreground --conf-file="$DIR/dnsmasq.conf" \
 	>"$DIR/dnsmasq.out" 2>&1 &
 DPID=$!
-for i in $(seq 50); do
+for i in $(seq 300); do
 	grep -q "started, version" "$DIR/dnsmasq.log" 2>/dev/null && break
 	sleep 0.1
 done
@@ -96,7 +96,7 @@ unshare -m sh -c 'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"' \
 	/usr/bin/policyd-spf "$DIR/policyd-spf.conf" \
 	>"$DIR/spawn.out" 2>"$DIR/spawn.err" &
 WPID=$!
-for i in $(seq 50); do
+for i in $(seq 300); do
 	grep -q listening "$DIR/spawn.out" 2>/dev/null && break
 	sleep 0.1
 done
