@@ -21,9 +21,11 @@
  *	    DIR/etc/maps (from CONFIG_DIR/basename when that exists: a
  *	    configuration written for /etc/postfix can be tested from its
  *	    checkout; else from the path itself) and the reference is
- *	    rewritten; hash/btree/lmdb/cdb/dbm ones are rebuilt with
- *	    postmap (postalias for alias_maps and alias_database); a
- *	    map found nowhere is left as it is (postern check says so);
+ *	    rewritten ($config_directory/NAME: copied to DIR/etc/NAME, the
+ *	    sandbox's config_directory, reference unchanged);
+ *	    hash/btree/lmdb/cdb/dbm ones are rebuilt with postmap
+ *	    (postalias for alias_maps and alias_database); a map found
+ *	    nowhere is left as it is (postern check says so);
  *	  - every inet service of master.cf listens on 127.0.0.1:PORT,
  *	    a port free at start;
  *	  - appended to main.cf, after the administrator's lines: the
@@ -334,6 +336,17 @@ static const char *sb_map_types[] = {
 	"pcre", "regexp", "mysql", NULL,
 };
 
+/* confrel - the path after "$config_directory/", or NULL */
+static const char *
+confrel(const char *path)
+{
+	if (strncmp(path, "$config_directory/", 18) == 0)
+		return (path + 18);
+	if (strncmp(path, "${config_directory}/", 20) == 0)
+		return (path + 20);
+	return (NULL);
+}
+
 /* map_type - length of "TYPE:" at p when TYPE is a file map type */
 static size_t
 map_type(const char *p)
@@ -343,7 +356,7 @@ map_type(const char *p)
 	for (i = 0; sb_map_types[i]; i++) {
 		n = strlen(sb_map_types[i]);
 		if (strncmp(p, sb_map_types[i], n) == 0 && p[n] == ':'
-		    && p[n + 1] == '/')
+		    && (p[n + 1] == '/' || confrel(p + n + 1) != NULL))
 			return (n + 1);
 	}
 	return (0);
@@ -411,10 +424,11 @@ maps_rewrite(struct sb *sb, const char *text, int collect)
 			path = p + t;
 			n = strcspn(path, " \t\n,}");
 			m = strchr(path, '$') && strchr(path, '$') < path + n
-			    ? NULL : map_find(sb, p, t - 1, path, n);
+			    && confrel(path) == NULL ? NULL
+			    : map_find(sb, p, t - 1, path, n);
 			if (m && collect && is_alias_param(text, p))
 				m->alias = 1;
-			if (m && !collect && m->dest) {
+			if (m && !collect && m->dest && !confrel(m->path)) {
 				buf_append(out, p, t);
 				buf_puts(out, m->dest);
 				p = path + n;
@@ -459,15 +473,25 @@ maps_copy(struct sb *sb)
 
 	for (i = 0; i < sb->nmap; i++) {
 		m = &sb->map[i];
-		if ((src = map_source(sb, m->path)) == NULL) {
+		if (confrel(m->path) != NULL) {
+			/* DIR/etc is the sandbox's $config_directory */
+			src = xasprintf("%s/%s", sb->conf, confrel(m->path));
+			if (access(src, R_OK) < 0) {
+				free(src);
+				src = NULL;
+			}
+		} else
+			src = map_source(sb, m->path);
+		if (src == NULL) {
 			fprintf(stderr, "postern sandbox: %s:%s: no such file "
 			    "(nor in %s); left as it is\n", m->type, m->path,
 			    sb->conf);
 			continue;
 		}
 		base = strrchr(m->path, '/') + 1;
-		dest = xasprintf("%s/maps/%s", sb->etc, base);
-		for (j = 2; access(dest, F_OK) == 0; j++) {
+		dest = confrel(m->path) ? xasprintf("%s/%s", sb->etc,
+		    confrel(m->path)) : xasprintf("%s/maps/%s", sb->etc, base);
+		for (j = 2; !confrel(m->path) && access(dest, F_OK) == 0; j++) {
 			free(dest);
 			dest = xasprintf("%s/maps/%d-%s", sb->etc, j, base);
 		}

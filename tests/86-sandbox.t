@@ -30,12 +30,14 @@
 #	   (/usr/share/postfix/main.cf.debian, /etc/postfix/master.cf) in
 #	   the sandbox, without MariaDB: every inet service accepts, start
 #	   and stop times printed (start within 3 s under ASan; the release
-#	   build takes about 0.6 s and stops in 0.2 s), and the warnings
-#	   printed are exactly
+#	   build takes 0.2-0.35 s and stops in 0.02-0.06 s), and the
+#	   warnings printed are exactly
 #	   those "postern check" prints for that directory.
 #	A failing test still stops everything: the EXIT trap runs
 #	"postern sandbox stop" and then kills by PID whatever is left.
-#	About 35 s (MariaDB's first start is most of it).
+#	About 75 s under ASan on 2 loaded cores: MariaDB's first start
+#	(10-20 s), postscreen's greet wait for the first Internet client
+#	(6 s, the seed's postscreen_greet_wait), ASan daemons' exits at stop.
 set -u
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/need.sh"
