@@ -408,9 +408,109 @@ test_connect_fd(void)
 	tap_is_int(fd, -1, "connect: an unknown endpoint type fails");
 }
 
+/* test_list - smtpd_milters syntax */
+static void
+test_list(void)
+{
+	struct milter_spec v[4];
+	size_t	 n, i;
+
+	n = milter_list_parse("smtpd_milters", "inet:127.0.0.1:8891, "
+	    "{ unix:/run/x.sock, default_action=accept }\n  unix:private/y "
+	    "{inet:[::1]:9,default_action=quarantine}", MILTER_DEF_TEMPFAIL,
+	    v, 4);
+	tap_is_int((long)n, 4, "list: four milters, groups and plain");
+	if (n == 4) {
+		tap_is_str(v[0].endpoint, "inet:127.0.0.1:8891", "list: first");
+		tap_is_int(v[0].def_action, MILTER_DEF_TEMPFAIL,
+		    "list: the global default action");
+		tap_is_str(v[1].endpoint, "unix:/run/x.sock", "list: a group");
+		tap_is_int(v[1].def_action, MILTER_DEF_ACCEPT,
+		    "list: the group's default_action");
+		tap_is_str(v[2].endpoint, "unix:private/y", "list: relative");
+		tap_is_str(v[3].endpoint, "inet:[::1]:9", "list: no spaces");
+		tap_is_int(v[3].def_action, MILTER_DEF_QUARANTINE,
+		    "list: quarantine");
+	}
+	for (i = 0; i < n; i++)
+		free(v[i].endpoint);
+	n = milter_list_parse("smtpd_milters", "a b c d e", 0, v, 4);
+	tap_is_int((long)n, 4, "list: at most max entries");
+	for (i = 0; i < n; i++)
+		free(v[i].endpoint);
+	tap_is_int((long)milter_list_parse("smtpd_milters", " , ", 0, v, 4),
+	    0, "list: empty");
+}
+
+/* hdrs_of - the header list of a message text */
+static void
+hdrs_of(struct milter_hdrs *h, const char *msg)
+{
+	const char *nl;
+
+	memset(h, 0, sizeof(*h));
+	while ((nl = strchr(msg, '\n')) != NULL) {
+		if (milter_hdrs_line(h, msg, (size_t)(nl - msg)) != 0)
+			break;
+		msg = nl + 1;
+	}
+}
+
+/* hdrs_str - the list joined with LF */
+static void
+hdrs_str(const struct milter_hdrs *h, char *out, size_t len)
+{
+	size_t	 i;
+
+	out[0] = 0;
+	for (i = 0; i < h->n; i++) {
+		strncat(out, h->v[i], len - strlen(out) - 1);
+		strncat(out, "\n", len - strlen(out) - 1);
+	}
+}
+
+/* test_hdrs - the header changes as Postfix/Sendmail index them */
+static void
+test_hdrs(void)
+{
+	static struct milter_mod m[] = {
+		{ MILTER_MOD_CHGHDR, 2, "X-A", "changed\r\n\tfolded" },
+		{ MILTER_MOD_CHGHDR, 1, "x-a", "" },
+		{ MILTER_MOD_INSHDR, 1, "X-Ins", "at one" },
+		{ MILTER_MOD_ADDHDR, 0, "X-Add", " leading space kept" },
+		{ MILTER_MOD_CHGHDR, 1, "X-Missing", "added" },
+		{ MILTER_MOD_CHGHDR, 5, "X-None", "" },
+	};
+	struct milter_mods mods = { m, 6, 6, NULL, NULL };
+	struct milter_hdrs h;
+	char	 got[1024];
+
+	hdrs_of(&h, "From: a\nX-A: one\n more\nX-A: two\nSubject: s\n"
+	    "\nbody\n");
+	tap_is_int((long)h.n, 4, "hdrs: four headers, a folded one");
+	tap_ok(h.blank && h.first == NULL, "hdrs: the empty line ends them");
+	milter_hdrs_apply(&h, &mods);
+	hdrs_str(&h, got, sizeof(got));
+	tap_is_str(got, "From: a\nX-Ins: at one\nX-A: changed\n\tfolded\n"
+	    "Subject: s\nX-Add: leading space kept\nX-Missing: added\n",
+	    "hdrs: change the 2nd X-A, delete the 1st (any case), insert at "
+	    "1, add, change a missing one adds it, delete a missing one");
+	milter_hdrs_free(&h);
+
+	hdrs_of(&h, "From: a\nnot a header\nX: y\n");
+	tap_ok(h.n == 1 && h.first && strcmp(h.first, "not a header") == 0,
+	    "hdrs: a line that is no header starts the body");
+	milter_hdrs_free(&h);
+	tap_ok(milter_is_header("X-A :v", 6) && !milter_is_header(" X: v", 5)
+	    && !milter_is_header(":v", 2) && !milter_is_header("a b: c", 6),
+	    "hdrs: what is a header line");
+}
+
 int
 main(void)
 {
+	test_list();
+	test_hdrs();
 	test_negotiate();
 	test_events();
 	test_header();
