@@ -25,8 +25,10 @@
  *	Requests run on the event loop: LMDB reads and writes of one
  *	short entry and one small queue file per probe.
  * DIAGNOSTICS
- *	A malformed request costs that connection. A cache that cannot be
- *	opened is fatal (master backs off), as in Postfix.
+ *	A malformed request costs that connection. A cache file that cannot
+ *	be opened is a warning, and the cache then lives in memory (Postfix
+ *	exits fatal; master.cf files that name a verify service would
+ *	otherwise throttle it in a loop where data_directory is missing).
  * SEE ALSO
  *	verify_cache.h, lib/verify_clnt.h, Postfix's verify(8).
  */
@@ -248,8 +250,11 @@ verify_pre_init(void)
 	char	 err[512];
 
 	if ((verify_cache = verify_cache_open(path, err, sizeof(err)))
-	    == NULL)
-		log_fatal("address_verify_map: %s", err);
+	    == NULL) {
+		log_warn("address_verify_map: %s; the cache lives in memory "
+		    "until a restart", err);
+		verify_cache = verify_cache_open(NULL, err, sizeof(err));
+	}
 	free(path);
 }
 
