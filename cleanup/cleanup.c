@@ -59,6 +59,7 @@
 #include "buf.h"
 #include "cleanup.h"
 #include "cleanup_bcc.h"
+#include "cleanup_dkim.h"
 #include "cleanup_int.h"
 #include "conf.h"
 #include "conf_table.h"
@@ -92,6 +93,7 @@ struct cleanup_maps {
 	struct strv *warned;
 	struct cleanup_bcc *bcc;	/* always_bcc, *_bcc_maps */
 	char	*content_filter;	/* "" when unset */
+	struct cleanup_dkim_maps *dkim;	/* NULL: no DKIM signing */
 };
 
 /* what pass 1 found */
@@ -184,6 +186,7 @@ cleanup_maps_new(void)
 			strv_add(m->local_domains, v->argv[i]);
 	strv_free(v);
 	strv_add(m->local_domains, conf_str("myorigin"));
+	m->dkim = cleanup_dkim_maps_new();
 	pthread_mutex_unlock(&cleanup_conf_lock);
 	m->warned = strv_new();
 	m->bcc = cleanup_bcc_new();
@@ -209,6 +212,7 @@ cleanup_maps_free(struct cleanup_maps *m)
 	strv_free(m->warned);
 	cleanup_bcc_free(m->bcc);
 	free(m->content_filter);
+	cleanup_dkim_maps_free(m->dkim);
 	free(m);
 }
 
@@ -929,6 +933,7 @@ struct cleanup_stream {
 	struct queue_writer *w;
 	char	*sender, **rcpts;
 	struct strv *bcc;		/* always_bcc and *_bcc_maps */
+	struct cleanup_dkim *dkim;	/* signing it (cleanup_dkim.c) */
 	struct buf *line;		/* physical line being assembled */
 	struct buf *hdr;		/* logical header being assembled */
 	int	 have_hdr;		/* hdr holds a header (maybe "") */
@@ -951,6 +956,7 @@ stream_out(struct cleanup_stream *st)
 
 	if (BUF_LEN(s->msg) == 0)
 		return;
+	cleanup_dkim_data(st->dkim, BUF_STR(s->msg), BUF_LEN(s->msg));
 	if (st->w && !st->err[0]
 	    && queue_writer_body(st->w, BUF_STR(s->msg), BUF_LEN(s->msg)) < 0)
 		snprintf(st->err, sizeof(st->err), "write: %s",
@@ -994,6 +1000,9 @@ stream_headers_end(struct cleanup_stream *st)
 	if (st->w)
 		cleanup_added_headers(&st->s, queue_writer_id(st->w), st->now,
 		    st->date, st->s.msg);
+	if (st->w && cleanup_dkim_headers(st->dkim, st->s.msg,
+	    queue_writer_id(st->w)) < 0)
+		st->s.retry = 1;	/* DKIM table or key trouble: 451 */
 }
 
 /* stream_body_line - body_checks (while in the checked part), copy */
@@ -1099,6 +1108,7 @@ stream_write(struct cleanup_stream *st, struct cleanup_maps *m,
 			st->skip_eol = nl == NULL;
 		} else if (BUF_LEN(st->line) == 0 && !stream_whole_lines(st)) {
 			stream_out(st);		/* the body, straight through */
+			cleanup_dkim_data(st->dkim, p, n);
 			if (!st->err[0] && queue_writer_body(st->w, p, n) < 0)
 				snprintf(st->err, sizeof(st->err), "write: %s",
 				    strerror(errno));
@@ -1249,6 +1259,8 @@ cleanup_stream_open(struct cleanup_maps *m, const struct cleanup_input *in,
 		s->status = CLEANUP_DISCARD;	/* smtpd logged it */
 	if (in->flags & CLEANUP_FLAG_HOLD)
 		s->hold = 1;
+	if (s->status == CLEANUP_OK)
+		st->dkim = cleanup_dkim_new(m->dkim, in);
 	return (st);
 }
 
@@ -1263,6 +1275,7 @@ stream_free(struct cleanup_stream *st)
 		free(st->rcpts[i]);
 	free(st->rcpts);
 	strv_free(st->bcc);
+	cleanup_dkim_free(st->dkim);
 	free(st->sender);
 	free(st->s.msgid);
 	buf_free(st->s.msg);
@@ -1294,7 +1307,9 @@ stream_commit(struct cleanup_stream *st)
 	st->w = NULL;			/* commit and abort free it */
 	if (s->hold)
 		queue_writer_subdir(w, "hold");
-	if (st->err[0] || queue_writer_finish(w, err, sizeof(err)) < 0) {
+	if (st->err[0] || queue_writer_finish(w, err, sizeof(err)) < 0
+	    || cleanup_dkim_commit(st->dkim, in->queue_dir, s->out->queue_id,
+	    !(in->flags & CLEANUP_FLAG_NOSYNC), err, sizeof(err)) < 0) {
 		if (st->err[0])
 			snprintf(err, sizeof(err), "%s", st->err);
 		queue_writer_abort(w);

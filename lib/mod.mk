@@ -55,3 +55,6 @@ mime_conv_test_SRCS := lib/mime_conv_test.c
 
 UNIT_TESTS += milter_test
 milter_test_SRCS := lib/milter_test.c
+
+UNIT_TESTS += dkim_test
+dkim_test_SRCS := lib/dkim_test.c

@@ -57,6 +57,7 @@
 #include "conf.h"
 #include "log.h"
 #include "postern_perms.h"
+#include "postern_dkim.h"
 #include "postern_sandbox.h"
 #include "trigger.h"
 #include "xalloc.h"
@@ -254,7 +255,7 @@ static void __attribute__((noreturn))
 postern_usage(void)
 {
 	log_fatal("usage: postern [-c config_dir] [-v] start|start-fg|stop|"
-	    "reload|status|check|flush|set-permissions");
+	    "reload|status|check|flush|set-permissions|dkim-keygen");
 }
 
 int
@@ -267,6 +268,8 @@ main(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], "sandbox") == 0)	/* issue 19 */
 		return (postern_sandbox_main(argc - 1, argv + 1));
+	if (argc > 1 && strcmp(argv[1], "dkim-keygen") == 0)	/* issue 14 */
+		return (postern_dkim_main(argc - 1, argv + 1));
 	postern_dir = getenv("MAIL_CONFIG");
 	log_init("postern/postern", LOG_TO_STDERR);
 	while ((c = getopt(argc, argv, "c:v")) != -1) {
