@@ -116,7 +116,9 @@ as_user 'postern sandbox -c "$CONF" --dir "$SB" --dns tests/sandbox/dns.fixture 
 rc=$?
 t1=$(date +%s.%N)
 is "$rc" 0 "sandbox start as nobody: exit 0" ||
-	bail_out "the sandbox did not start: $(tail -5 "$TOP/start.err")"
+	bail_out "the sandbox did not start: $(grep -v 'postern\[' \
+		"$TOP/start.err" | tail -5; grep -E 'fatal|panic|not found' \
+		"$SB/maillog" 2>/dev/null | tail -3)"
 note "seed sandbox (with MariaDB) started in $(elapsed "$t0" "$t1") s"
 J=$SB/sandbox.json
 jq() {	# jq PYTHON-EXPR FILE: the expression on the parsed JSON in d
@@ -243,7 +245,7 @@ chmod -R a+rX "$TOP/debian"
 "$POSTERN_BIN/postern" -c "$TOP/debian" check >"$TOP/deb-check.out" 2>&1
 is "$?" 0 "postern check on Debian's default configuration: exit 0"
 t0=$(date +%s.%N)
-as_user "postern sandbox -c '$TOP/debian' --dir '$DEB_SB' --keep" \
+as_user "postern sandbox -c '$TOP/debian' --dir '$DEB_SB' --keep --json '$TOP/run/deb.json'" \
 	>"$TOP/deb-start.out" 2>"$TOP/deb-start.err"
 rc=$?
 t1=$(date +%s.%N)
@@ -262,6 +264,8 @@ is "$(norm "$TOP/deb-start.err" "$DEB_SB/etc")" \
 	"the sandbox prints exactly the warnings of postern check"
 [ -n "$(norm "$TOP/deb-check.out" "$TOP/debian")" ]
 ok $? "(postern check has warnings for it: the comparison is not empty)"
+cmp -s "$TOP/run/deb.json" "$DEB_SB/sandbox.json"
+ok $? "--json FILE: the same description as DIR/sandbox.json"
 n=0
 for p in $(jq '" ".join(str(s["port"]) for s in d["services"])' "$DEB_SB/sandbox.json"); do
 	python3 -c 'import socket, sys
