@@ -56,6 +56,7 @@ static struct dns_server dns_servers[MAXNS];
 static int dns_nservers;
 static int dns_generation;	/* bumped by dns_init() */
 static int dns_inited;
+static int dns_dnssec;		/* dns_set_dnssec(): DO and AD bits */
 static pthread_mutex_t dns_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static pthread_key_t dns_key;
@@ -65,6 +66,7 @@ struct dns_thread {
 	struct __res_state res;
 	int	 generation;
 	int	 nxdomain;
+	int	 ad;		/* the last answer's AD bit (dns_last_ad) */
 };
 
 /* dns_thread_free - thread exit: close sockets, free glibc's copies */
@@ -231,6 +233,8 @@ dns_state(char *err, size_t errlen)
 	t->res.retrans = 2;
 	t->res.retry = 2;
 	t->res.options &= ~(RES_DNSRCH | RES_DEFNAMES);
+	if (dns_dnssec)	/* trust-ad: glibc keeps the AD bit only then */
+		t->res.options |= RES_USE_EDNS0 | RES_USE_DNSSEC | RES_TRUSTAD;
 	t->res.options |= RES_INIT;
 	t->generation = dns_generation;
 	pthread_mutex_unlock(&dns_lock);
@@ -250,6 +254,7 @@ dns_query(const char *name, int type, unsigned char **answer, ns_msg *msg,
 	if ((t = dns_state(err, errlen)) == NULL)
 		return (DNS_RETRY);
 	t->nxdomain = 0;
+	t->ad = 0;
 	if (name == NULL || *name == 0 || strlen(name) > 253
 	    || ns_name_pton(name, wire, sizeof(wire)) < 0) {
 		snprintf(err, errlen, "malformed domain name");
@@ -257,8 +262,11 @@ dns_query(const char *name, int type, unsigned char **answer, ns_msg *msg,
 		return (DNS_NOTFOUND);
 	}
 	*answer = xmalloc(DNS_ANSWER_MAX);
+	memset(*answer, 0, NS_HFIXEDSZ);	/* no reply: no AD bit */
 	len = res_nquery(&t->res, name, ns_c_in, type, *answer,
 	    DNS_ANSWER_MAX);
+	/* NXDOMAIN and NODATA leave the reply's header in answer too */
+	t->ad = dns_dnssec && ((HEADER *)*answer)->ad;
 	if (len < 0) {
 		free(*answer);
 		*answer = NULL;
@@ -297,6 +305,29 @@ dns_last_nxdomain(void)
 	return (t ? t->nxdomain : 0);
 }
 
+/* dns_last_ad - did this thread's last answer have the AD bit? */
+int
+dns_last_ad(void)
+{
+	struct dns_thread *t;
+
+	pthread_once(&dns_key_once, dns_key_init);
+	t = pthread_getspecific(dns_key);
+	return (t ? t->ad : 0);
+}
+
+/* dns_set_dnssec - ask for DNSSEC (DO and AD bits) from now on */
+void
+dns_set_dnssec(int on)
+{
+	pthread_mutex_lock(&dns_lock);
+	if (dns_dnssec != !!on) {
+		dns_dnssec = !!on;
+		__atomic_add_fetch(&dns_generation, 1, __ATOMIC_SEQ_CST);
+	}
+	pthread_mutex_unlock(&dns_lock);
+}
+
 /* dns_set_nxdomain - overrule the flag for a combined answer */
 static void
 dns_set_nxdomain(int value)
@@ -305,6 +336,16 @@ dns_set_nxdomain(int value)
 
 	if (t)
 		t->nxdomain = value;
+}
+
+/* dns_set_ad - overrule the AD flag for a combined answer */
+static void
+dns_set_ad(int value)
+{
+	struct dns_thread *t = pthread_getspecific(dns_key);
+
+	if (t)
+		t->ad = value;
 }
 
 /* dns_addr_type - A or AAAA records into addrs */
@@ -346,7 +387,7 @@ int
 dns_lookup_addr(const char *name, struct strv *addrs, char *err,
     size_t errlen)
 {
-	int	 st4, st6, nx4;
+	int	 st4, st6, nx4, ad4;
 
 	st4 = dns_addr_type(name, ns_t_a, addrs, err, errlen);
 	nx4 = dns_last_nxdomain();
@@ -354,7 +395,9 @@ dns_lookup_addr(const char *name, struct strv *addrs, char *err,
 		return (DNS_NOTFOUND);	/* the name does not exist at all */
 	if (st4 == DNS_RETRY)
 		return (DNS_RETRY);	/* don't wait for a second timeout */
+	ad4 = dns_last_ad();
 	st6 = dns_addr_type(name, ns_t_aaaa, addrs, err, errlen);
+	dns_set_ad(ad4 && dns_last_ad());	/* validated: both answers */
 	if (st4 == DNS_OK || st6 == DNS_OK) {
 		dns_set_nxdomain(0);
 		return (DNS_OK);
@@ -586,4 +629,59 @@ dns_reverse_name(const char *addr, const char *zone)
 	}
 	*p = 0;
 	return (xasprintf("%s%s", out, zone));
+}
+
+
+/* dns_tlsa_parse - one TLSA RDATA (RFC 6698 2.1); 0, or -1 malformed */
+int
+dns_tlsa_parse(const unsigned char *rdata, size_t len, struct dns_tlsa *t)
+{
+	memset(t, 0, sizeof(*t));
+	if (len < 4 || len - 3 > DNS_TLSA_DATA_MAX)
+		return (-1);
+	t->usage = rdata[0];
+	t->selector = rdata[1];
+	t->mtype = rdata[2];
+	t->len = len - 3;
+	memcpy(t->data, rdata + 3, t->len);
+	return (0);
+}
+
+/* dns_lookup_tlsa - TLSA records of name, and the answer's AD bit */
+int
+dns_lookup_tlsa(const char *name, struct dns_tlsa **tlsa, size_t *ntlsa,
+    int *ad, char *err, size_t errlen)
+{
+	unsigned char *answer;
+	ns_msg	 msg;
+	ns_rr	 rr;
+	int	 i, n, st;
+	size_t	 count = 0;
+
+	*tlsa = NULL;
+	*ntlsa = 0;
+	st = dns_query(name, DNS_T_TLSA, &answer, &msg, err, errlen);
+	*ad = dns_last_ad();
+	if (st != DNS_OK)
+		return (st);
+	n = ns_msg_count(msg, ns_s_an);
+	*tlsa = xcalloc((size_t)n + 1, sizeof(**tlsa));
+	for (i = 0; i < n; i++) {
+		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0)
+			break;
+		if (ns_rr_type(rr) != DNS_T_TLSA)
+			continue;
+		if (dns_tlsa_parse(ns_rr_rdata(rr), ns_rr_rdlen(rr),
+		    &(*tlsa)[count]) == 0)
+			count++;
+	}
+	free(answer);
+	if (count == 0) {
+		free(*tlsa);
+		*tlsa = NULL;
+		snprintf(err, errlen, "No TLSA records");
+		return (DNS_NOTFOUND);
+	}
+	*ntlsa = count;
+	return (DNS_OK);
 }

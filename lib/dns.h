@@ -17,6 +17,12 @@
  *	    char *err, size_t errlen);
  *	char	*dns_reverse_name(const char *addr, const char *zone);
  *	int	dns_last_nxdomain(void);
+ *	void	dns_set_dnssec(int on);
+ *	int	dns_last_ad(void);
+ *	int	dns_lookup_tlsa(const char *name, struct dns_tlsa **tlsa,
+ *	    size_t *ntlsa, int *ad, char *err, size_t errlen);
+ *	int	dns_tlsa_parse(const unsigned char *rdata, size_t len,
+ *	    struct dns_tlsa *t);
  *	int	dns_initialized(void);
  * DESCRIPTION
  *	Blocking lookups with libresolv's thread-safe res_n* interface:
@@ -43,6 +49,20 @@
  *	meant NXDOMAIN (the name does not exist) rather than NODATA (it
  *	exists, without records of that type); Postfix answers 550 for
  *	the first and unknown_address_reject_code for the second.
+ *
+ *	dns_set_dnssec(1) (smtp_dns_support_level = dnssec) makes every
+ *	later query of the process ask for DNSSEC: EDNS0 with the DO bit
+ *	and the AD bit (glibc's trust-ad, which also keeps the AD bit of
+ *	the reply). dns_last_ad() then says whether this thread's last
+ *	answer (an A+AAAA pair for dns_lookup_addr(): both) had the AD
+ *	bit, i.e. the configured resolver validated it; like Postfix with
+ *	its local resolver, postern trusts resolver_nameservers for that.
+ *	Without dns_set_dnssec() it is always 0.
+ *
+ *	dns_lookup_tlsa() returns the TLSA records (RFC 6698) of name
+ *	(_25._tcp.host) and sets *ad for the answer, also when it is
+ *	DNS_NOTFOUND (a validated NODATA or NXDOMAIN); free *tlsa.
+ *	dns_tlsa_parse() decodes one TLSA RDATA.
  * DIAGNOSTICS
  *	Lookups return DNS_OK, DNS_NOTFOUND (NXDOMAIN or no data of that
  *	type) or DNS_RETRY (timeout, SERVFAIL, bad reply) with err set.
@@ -57,6 +77,17 @@
 #define DNS_OK		0
 #define DNS_NOTFOUND	1
 #define DNS_RETRY	2
+
+#define DNS_T_TLSA	52
+#define DNS_TLSA_DATA_MAX	4096	/* a longer record is skipped */
+
+struct dns_tlsa {
+	int	 usage;		/* 0-3; 2 DANE-TA, 3 DANE-EE */
+	int	 selector;	/* 0 full certificate, 1 SubjectPublicKeyInfo */
+	int	 mtype;		/* 0 full, 1 SHA2-256, 2 SHA2-512 */
+	size_t	 len;
+	unsigned char data[DNS_TLSA_DATA_MAX];
+};
 
 struct dns_mx {
 	int	 pref;
@@ -74,5 +105,10 @@ int	 dns_lookup_txt(const char *, struct strv *, char *, size_t);
 char	*dns_reverse_name(const char *, const char *);
 int	 dns_last_nxdomain(void);
 int	 dns_initialized(void);
+void	 dns_set_dnssec(int);
+int	 dns_last_ad(void);
+int	 dns_lookup_tlsa(const char *, struct dns_tlsa **, size_t *, int *,
+	    char *, size_t);
+int	 dns_tlsa_parse(const unsigned char *, size_t, struct dns_tlsa *);
 
 #endif

@@ -13,6 +13,9 @@ reply_test_SRCS := lib/reply_test.c
 UNIT_TESTS += addr_test
 addr_test_SRCS := lib/addr_test.c
 
+UNIT_TESTS += dns_test
+dns_test_SRCS := lib/dns_test.c
+
 # echod: the test daemon for the server skeleton and master (tests only).
 PROGRAMS += echod
 echod_SRCS := lib/server_echod_test.c
