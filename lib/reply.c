@@ -32,7 +32,7 @@ static const struct reply_entry {
 	    "Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP"},
 	[REPLY_VRFY] = {252, "2.0.0", "%s"},
 	[REPLY_DATA] = {354, NULL, "End data with <CR><LF>.<CR><LF>"},
-	[REPLY_UNKNOWN_CMD] = {502, "5.5.2", "Error: command not recognized"},
+	[REPLY_UNKNOWN_CMD] = {500, "5.5.2", "Error: command not recognized"},
 	[REPLY_NOT_IMPL] = {502, "5.5.1", "Error: %s command not implemented"},
 	[REPLY_VRFY_DISABLED] = {502, "5.5.1", "VRFY command is disabled"},
 	[REPLY_TOO_LONG] = {500, "5.5.2", "Error: line too long"},

@@ -49,7 +49,7 @@ enum reply_status {
 	REPLY_HELP,		/* 214 2.0.0 ... */
 	REPLY_VRFY,		/* 252 2.0.0 %s */
 	REPLY_DATA,		/* 354 End data with <CR><LF>.<CR><LF> */
-	REPLY_UNKNOWN_CMD,	/* 502 5.5.2 Error: command not recognized */
+	REPLY_UNKNOWN_CMD,	/* 500 5.5.2 Error: command not recognized */
 	REPLY_NOT_IMPL,		/* 502 5.5.1 %s command is not implemented */
 	REPLY_VRFY_DISABLED,	/* 502 5.5.1 VRFY command is disabled */
 	REPLY_TOO_LONG,		/* 500 5.5.2 Error: line too long */

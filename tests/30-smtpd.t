@@ -319,7 +319,7 @@ try:
         r.send(b'BOGUS\r\n')
         codes.append(r.code())
     last = r.code()
-    ok(codes == ['502 5.5.2'] * 5 and last == '421 4.7.0',
+    ok(codes == ['500 5.5.2'] * 5 and last == '421 4.7.0',
        'smtpd_hard_error_limit=5: 421 4.7.0 after the 5th error',
        codes + [last])
     ok(r.closed(), '... and the connection is closed')
@@ -427,7 +427,7 @@ try:
     r.send(b'NOOP\r\n')
     second = r.code()
     dt = time.time() - t
-    ok(first == '502 5.5.2' and second == '250 2.0.0' and dt >= 0.9,
+    ok(first == '500 5.5.2' and second == '250 2.0.0' and dt >= 0.9,
        'smtpd_soft_error_limit: replies delayed by smtpd_error_sleep_time',
        (first, second, dt))
     ok(greet.startswith('220') and dt2 < 0.8,
