@@ -186,7 +186,7 @@ like "$dsn" 'multipart/report; report-type=delivery-status' "RFC 3464 report"
 like "$dsn" 'Final-Recipient: rfc822; ?nobody@example\.org' \
 	"it names the failed recipient"
 like "$dsn" 'Status: 5\.1\.1' "with status 5.1.1"
-like "$dsn" 'From: MAILER-DAEMON' "from MAILER-DAEMON"
+like "$dsn" 'From: Mail Delivery System <MAILER-DAEMON@' "from MAILER-DAEMON, as Postfix writes it"
 
 # 5. root@ through sendmail reaches the aliased virtual mailbox. A bare
 # "root" would be root@$myorigin = root@example.com, which the seed does
