@@ -56,3 +56,6 @@ smtpd_cmd_test_SRCS += smtpd/smtpd_ext.c
 smtpd_SRCS += smtpd/smtpd_override.c
 smtpd_check_test_SRCS += smtpd/smtpd_override.c
 smtpd-check_SRCS += smtpd/smtpd_override.c
+
+# notify_classes policy/protocol/resource/software (smtpd_notify.c)
+smtpd_SRCS += smtpd/smtpd_notify.c

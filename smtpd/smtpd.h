@@ -200,6 +200,7 @@ struct smtpd_session {
 	struct buf *pending;		/* replies not yet written */
 	int	 dead;			/* connection gone during a job */
 	int	 stdin_mode;
+	struct smtpd_notify *notify;	/* smtpd_notify.c: transcript */
 	int	 skipping;		/* discarding an overlong line */
 	int	 esmtp;			/* EHLO given */
 	int	 quit;
@@ -243,6 +244,10 @@ struct smtpd_session {
 };
 
 void	 smtpd_reply(struct smtpd_session *, int, const char *);
+/* smtpd_notify.c: notify_classes policy, protocol, resource, software */
+void	 smtpd_notify_query(struct smtpd_session *, const char *, size_t);
+void	 smtpd_notify_reply(struct smtpd_session *, const char *, size_t);
+void	 smtpd_notify_end(struct smtpd_session *);
 void	 smtpd_reply_text(struct smtpd_session *, const char *);
 void	 smtpd_reply_custom(struct smtpd_session *, int, const char *);
 void	 smtpd_reply_multi(struct smtpd_session *, int, const char *const *,

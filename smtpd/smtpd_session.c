@@ -203,6 +203,7 @@ session_put(struct smtpd_session *s, const char *data, size_t len)
 	if (len >= 3 && data[0] >= '1' && data[0] <= '5')
 		code = (data[0] - '0') * 100 + (data[1] - '0') * 10
 		    + (data[2] - '0');
+	smtpd_notify_reply(s, data, len);
 	if (code >= 400)
 		s->errors++;
 	else if (code >= 200 && code < 300 && s->cnt_ok[s->cur_verb] < UINT_MAX)
@@ -350,6 +351,7 @@ session_free(struct smtpd_session *s)
 		log_info("disconnect from %s%s", s->namaddr, BUF_STR(b));
 	}
 	buf_free(b);
+	smtpd_notify_end(s);
 	smtpd_session_reset(s);
 	smtpd_milter_end(s);
 	free(s->helo);
@@ -692,6 +694,7 @@ session_line(struct smtpd_session *s, struct evbuffer *in)
 	if (log_verbose)
 		log_debug("< %s: %s", s->namaddr, log_safen(line,
 		    smtpd_cmd_log_len(line, len)));
+	smtpd_notify_query(s, line, smtpd_cmd_log_len(line, len));
 	if (memchr(line, 0, len) != NULL) {
 		s->cur_verb = s->last_verb = SMTPD_VERB_UNKNOWN;
 		s->cnt_total[SMTPD_VERB_UNKNOWN]++;

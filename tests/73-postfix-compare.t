@@ -19,7 +19,9 @@
 #    where RFC 3461 says (relayed to a next hop without DSN; none when
 #    the next hop took NOTIFY);
 #  - the postmaster copies per notify_classes (the seed's "resource,
-#    software, 2bounce" plus bounce: a double bounce and a bounce copy);
+#    software, 2bounce" plus bounce, policy, protocol: a double bounce,
+#    the bounce copies, and smtpd's transcripts of a session with
+#    protocol errors and of one with a policy reject);
 #  - postqueue -p on the same queue shapes (active: a next hop that never
 #    greets; deferred with a 200-character reason; hold) with Postfix's
 #    enable_long_queue_ids = yes: the layout byte for byte, ids, sizes
@@ -88,8 +90,8 @@ MBOX="inline:{user1@example.com=example.com/user1/, postmaster@example.com=examp
 COMMON=("transport_maps=texthash:$TOP/transport" "relayhost="
 	"mynetworks=127.0.0.0/8"
 	"smtpd_relay_restrictions=permit_mynetworks, reject"
-	"smtpd_recipient_restrictions=check_recipient_access inline:{hold@ok.example=HOLD}, permit_mynetworks, reject"
-	"notify_classes=resource, software, 2bounce, bounce"
+	"smtpd_recipient_restrictions=check_recipient_access inline:{hold@ok.example=HOLD, deny@ok.example=REJECT}, permit_mynetworks, reject"
+	"notify_classes=resource, software, 2bounce, bounce, policy, protocol"
 	"smtp_tls_security_level=may" "alias_maps=" "alias_database="
 	"virtual_mailbox_domains=example.com" "virtual_mailbox_maps=$MBOX"
 	"virtual_alias_maps=" "virtual_uid_maps=static:$VUID"
@@ -191,12 +193,38 @@ both "${HDR}Message-ID: <m7@client.test>"$'\r\nSubject: held\r\n\r\nx\r\n' \
 both "${HDR}Message-ID: <m8@client.test>"$'\r\nSubject: active\r\n\r\nx\r\n' \
 	'<user1@example.com>' '<a@mute.example>'
 
+# 9-10. sessions with a protocol error and a policy reject: with policy
+# and protocol in notify_classes, a transcript each to the postmaster
+for port in $PT $PF; do
+	/usr/bin/python3 - "$port" <<'PY'
+import socket, sys
+s = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=30)
+f = s.makefile('rb')
+def reply():
+    while True:
+        line = f.readline()
+        if len(line) < 4 or line[3:4] != b'-':
+            return
+reply()
+for c in (b'EHLO client.test', b'MAIL FROM:<bad', b'FOO bar', b'QUIT'):
+    s.sendall(c + b'\r\n'); reply()
+s.close()
+s = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=30)
+f = s.makefile('rb')
+reply()
+for c in (b'EHLO client.test', b'MAIL FROM:<user1@example.com>',
+          b'RCPT TO:<deny@ok.example>', b'QUIT'):
+    s.sendall(c + b'\r\n'); reply()
+s.close()
+PY
+done
+
 # wait until both have done what they can: 3 DSNs to user1 (reject1, the
 # relayed s1, and nothing else), 2 postmaster copies, both deferrals
 PTM=$INSTANCE_MAIL/example.com PFM=$PFD/mail/example.com
 settled() {
 	[ "$(ls "$1/user1/new" 2>/dev/null | wc -l)" -ge 2 ] &&
-	[ "$(ls "$1/postmaster/new" 2>/dev/null | wc -l)" -ge 2 ] &&
+	[ "$(ls "$1/postmaster/new" 2>/dev/null | wc -l)" -ge 5 ] &&
 	[ "$(grep -c 'to=<defer[12]@ok.example>.*status=deferred' "$2")" -ge 2 ] &&
 	[ "$(ls "$3"/*.raw 2>/dev/null | wc -l)" -ge 1 ]
 }

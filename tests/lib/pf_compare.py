@@ -24,7 +24,8 @@ wire     the session of SINKDIR/*.raw (tests/lib/raw_sink.py) whose EHLO
          or "SIZE=N!=M"), then the DATA content (CRLF as \\r\\n, every
          other byte below 32 or above 126 as \\xNN) without its
          Received: headers (each MTA writes its own).
-dsns     every delivery status notification in MAILDIR/new, sorted: its
+dsns     every delivery status notification in MAILDIR/new, sorted (an
+         smtpd postmaster notice as described at notice()): its
          Subject, its From, then per recipient the RFC 3464 fields
          Final-Recipient, Original-Recipient, Action, Status,
          Remote-MTA and Diagnostic-Code ("queued as X" masked), and
@@ -160,13 +161,33 @@ def dsn_fields(part):
     return sorted(out)
 
 
+def notice(msg):
+    """an smtpd postmaster notice: Subject (mail_name and client name
+    masked), From, To, the transcript: "In:" lines whole, "Out:" lines
+    as the code of each reply's last line"""
+    subj = re.sub(r'^\S+ SMTP server: errors from \S*\[',
+                  'MAIL_NAME SMTP server: errors from NAME[',
+                  str(msg.get('Subject')))
+    text = ['notice: Subject: ' + subj, 'From: %s' % msg.get('From'),
+            'To: %s' % msg.get('To')]
+    body = msg.get_payload(decode=True).decode('latin-1')
+    for line in body.split('\n'):
+        if line.startswith(' In:  '):
+            text.append(line)
+        elif re.match(r' Out: \d{3} ', line):
+            text.append(line[:9])
+        elif line.strip() and not line.startswith(' Out: '):
+            text.append(line)
+    return '\n'.join(text)
+
+
 def dsns(argv):
     out = []
     for path in glob.glob(os.path.join(argv[0], 'new', '*')):
         msg = email.message_from_binary_file(open(path, 'rb'),
                                               policy=email.policy.compat32)
         if msg.get_content_type() != 'multipart/report':
-            out.append('not a report: Subject: %s' % msg.get('Subject'))
+            out.append(notice(msg))
             continue
         text = ['Subject: %s' % msg.get('Subject'),
                 'From: %s' % msg.get('From'),
