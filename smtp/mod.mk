@@ -2,12 +2,12 @@
 PROGRAMS += smtp
 smtp_SRCS := smtp/smtp.c smtp/smtp_deliver.c smtp/smtp_proto.c \
 	smtp/smtp_sasl.c smtp/smtp_addr.c smtp/smtp_generic.c \
-	smtp/smtp_policy.c
+	smtp/smtp_policy.c smtp/smtp_dane.c
 
 UNIT_TESTS += smtp_test
 smtp_test_SRCS := smtp/smtp_test.c smtp/smtp_deliver.c smtp/smtp_proto.c \
 	smtp/smtp_sasl.c smtp/smtp_addr.c smtp/smtp_generic.c \
-	smtp/smtp_policy.c
+	smtp/smtp_policy.c smtp/smtp_dane.c
 
 # SMTPUTF8 and REQUIRETLS (smtp_ext.c)
 smtp_SRCS += smtp/smtp_ext.c

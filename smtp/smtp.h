@@ -32,6 +32,14 @@
  *	    struct smtp_maps *m, const char *nexthop,
  *	    struct tls_policy *p, char *status, char *err, size_t errlen);
  *
+ *	smtp_dane.c (DANE, RFC 7672):
+ *	int	smtp_dane_dest(struct smtp_sess *s,
+ *	    const struct smtp_nexthop *nh);
+ *	int	smtp_dane_ssl(struct smtp_sess *s, SSL *ssl);
+ *	int	smtp_dane_check(struct smtp_sess *s, SSL *ssl,
+ *	    const char *name);
+ *	void	smtp_dane_done(struct smtp_sess *s);
+ *
  *	smtp_sasl.c:
  *	int	smtp_sasl_lookup(struct smtp_maps *m, const char *nexthop,
  *	    const char *host, char **user, char **pass, char *err,
@@ -192,6 +200,7 @@ struct smtp_sess {
 	int	 needs_smtputf8;	/* ... and the message is not ASCII */
 	int	 requiretls;	/* MAIL FROM had REQUIRETLS */
 	int	 tls_required_no;	/* "TLS-Required: no" (RFC 8689 5) */
+	struct smtp_dane *dane;	/* level dane/dane-only: smtp_dane.c */
 	char	 status[16];	/* session-level failure */
 	char	 reason[1024];
 };
@@ -224,6 +233,12 @@ char	*smtp_unbase64(const char *);
 struct tls_policy;
 int	 smtp_tls_policy(const struct smtp_cfg *, struct smtp_maps *,
 	    const char *, struct tls_policy *, char *, char *, size_t);
+
+struct ssl_st;
+int	 smtp_dane_dest(struct smtp_sess *, const struct smtp_nexthop *);
+int	 smtp_dane_ssl(struct smtp_sess *, struct ssl_st *);
+int	 smtp_dane_check(struct smtp_sess *, struct ssl_st *, const char *);
+void	 smtp_dane_done(struct smtp_sess *);
 
 struct queue_file;
 void	 smtp_ext_init(struct smtp_sess *, const struct queue_file *);

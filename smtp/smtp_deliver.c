@@ -368,7 +368,8 @@ deliver_dests(const struct smtp_cfg *cfg, struct smtp_maps *m,
 	}
 	for (i = 0; i < n; i++) {
 		s->dest = &dests[i];
-		smtp_session(s);
+		if (smtp_dane_dest(s, &nh) == 0)	/* DANE: the level here */
+			smtp_session(s);
 		/* only level may falls back to plaintext, never a policy's
 		 * encrypt, verify, secure or fingerprint */
 		if (s->tls_failed && !s->no_tls && !s->reached_mail
@@ -401,6 +402,7 @@ deliver_dests(const struct smtp_cfg *cfg, struct smtp_maps *m,
 	else
 		fail_all(s->rcpts, s->nrcpt, s->status[0] ? s->status : "4.4.2",
 		    s->reason[0] ? s->reason : "no reply from server");
+	smtp_dane_done(s);
 	free(dests);
 	return (conn_done);
 }

@@ -19,12 +19,12 @@
  *	smtp_tls_security_level (cfg->tls_level) with the configured
  *	cert match lists.
  *
- *	Levels postern cannot honour fail closed: dane and dane-only
- *	(from the table or from smtp_tls_security_level) defer every
- *	recipient with 4.7.5 "TLS is required, but DANE is not supported"
- *	before any connection; a table that fails (MAP_RETRY, 4.3.0) or an
- *	entry that does not parse (4.7.5) defers too. Only level may ever
- *	falls back to plaintext (smtp_deliver.c).
+ *	dane and dane-only (from the table or from
+ *	smtp_tls_security_level) are kept: smtp_dane.c decides each
+ *	address's level from its TLSA records. A table that fails
+ *	(MAP_RETRY, 4.3.0) or an entry that does not parse (4.7.5) defers
+ *	every recipient before any connection. Only level may ever falls
+ *	back to plaintext (smtp_deliver.c).
  * DIAGNOSTICS
  *	0, or -1 with the DSN status in status (16 bytes) and the reason
  *	in err; p then holds nothing to free.
@@ -111,14 +111,6 @@ smtp_tls_policy(const struct smtp_cfg *cfg, struct smtp_maps *m,
 				return (-1);
 			}
 		}
-	}
-	if (p->level == TLS_LEV_DANE || p->level == TLS_LEV_DANE_ONLY) {
-		snprintf(status, 16, "4.7.5");
-		snprintf(err, errlen, "TLS is required, but DANE is not "
-		    "supported (TLS security level %s for %s)",
-		    tls_level_name(p->level), log_safe(nexthop));
-		tls_policy_free(p);
-		return (-1);
 	}
 	return (0);
 }

@@ -743,6 +743,8 @@ peer_check(struct smtp_sess *s, struct conn *c, const char *name)
 	const char *trust = "Untrusted";
 	int	 verified, lev = s->tls_level;
 
+	if (lev == TLS_LEV_DANE)	/* OpenSSL's DANE check (smtp_dane.c) */
+		return (smtp_dane_check(s, c->ssl, name));
 	if (lev == TLS_LEV_FPRINT)
 		verified = tls_fingerprint_match(c->ssl, s->tls_match, err,
 		    sizeof(err));
@@ -853,7 +855,11 @@ do_starttls(struct smtp_sess *s, struct conn *c, struct features *f)
 	buf_reset(c->in);	/* nothing sent in plaintext survives */
 	snprintf(key, sizeof(key), "%s&%s&%s:%d", s->nexthop, s->dest->host,
 	    s->dest->addr, s->dest->port);
-	c->ssl = tls_ssl_new(cfg->tls, c->fd, s->dest->host, key);
+	/* DANE: no session resumption, every handshake is checked */
+	c->ssl = tls_ssl_new(cfg->tls, c->fd, s->dest->host,
+	    lev == TLS_LEV_DANE ? NULL : key);
+	if (lev == TLS_LEV_DANE && smtp_dane_ssl(s, c->ssl) < 0)
+		return (-1);
 	if (policy_protocols(s, c->ssl) < 0)
 		return (-1);
 	if (tls_handshake(c->ssl, (int)cfg->starttls_timeout, err,

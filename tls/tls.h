@@ -121,8 +121,8 @@
 #define TLS_LEV_VERIFY	3
 #define TLS_LEV_SECURE	4
 #define TLS_LEV_FPRINT	5	/* fingerprint: match= digests */
-#define TLS_LEV_DANE	6	/* not supported: fails closed */
-#define TLS_LEV_DANE_ONLY 7	/* not supported: fails closed */
+#define TLS_LEV_DANE	6	/* TLSA per address: smtp_dane.c */
+#define TLS_LEV_DANE_ONLY 7	/* dane, never downgraded */
 
 /* TLS required: anything but none and may (dane included) */
 #define TLS_REQUIRED(lev)	((lev) >= TLS_LEV_ENCRYPT)
