@@ -53,7 +53,7 @@ struct cleanup_dkim_maps {
 
 struct cleanup_dkim {
 	struct cleanup_dkim_maps *m;
-	const char *log_prefix;
+	const char *log_prefix;		/* the queue id */
 	struct buf *hdrs;		/* the header block, as written */
 	size_t	 off;			/* message bytes seen */
 	size_t	 sig_off;		/* where the DKIM-Signature header is */
@@ -94,10 +94,13 @@ cleanup_dkim_maps_new(void)
 	struct strv *v;
 	size_t	 i;
 
-	if (!conf_bool("dkim_signing") || dk_list("dkim_signing_table") == NULL)
+	struct maplist *signing;
+
+	if (!conf_bool("dkim_signing")
+	    || (signing = dk_list("dkim_signing_table")) == NULL)
 		return (NULL);
 	m = xcalloc(1, sizeof(*m));
-	m->signing = dk_list("dkim_signing_table");
+	m->signing = signing;
 	m->keys = dk_list("dkim_key_table");
 	m->names = conf_list("dkim_signed_headers");
 	if (m->names == NULL)
@@ -182,7 +185,6 @@ cleanup_dkim_new(struct cleanup_dkim_maps *m, const struct cleanup_input *in)
 		return (NULL);		/* relayed in from outside */
 	d = xcalloc(1, sizeof(*d));
 	d->m = m;
-	d->log_prefix = in->log_prefix;
 	d->hdrs = buf_new(1024);
 	return (d);
 }
@@ -358,6 +360,7 @@ cleanup_dkim_headers(struct cleanup_dkim *d, struct buf *pending,
 	if (d == NULL || d->off_state || d->sign)
 		return (0);
 	d->off_state = 1;		/* unless all goes well below */
+	d->log_prefix = id;
 	buf_append(d->hdrs, BUF_STR(pending), BUF_LEN(pending));
 	if ((from = dk_from(BUF_STR(d->hdrs), BUF_LEN(d->hdrs))) == NULL) {
 		log_info_as(DKIM_LOG, "%s: no single From: address: "
