@@ -1650,17 +1650,21 @@ postern_sandbox_main(int argc, char **argv)
 		case 'n': sb.dns = optarg; break;
 		case 's': strv_add(sb.sql, optarg); break;
 		case 'j': sb.json = optarg; break;
-		default: return (sb_usage());
+		default: c = -2; break;
 		}
+		if (c == -2)
+			break;
 	}
-	if (sb.conf == NULL || optind != argc)
-		return (sb_usage());
-	if ((n = readlink("/proc/self/exe", bin, sizeof(bin) - 1)) <= 0)
-		return (3);
-	bin[n] = 0;
-	*strrchr(bin, '/') = 0;
-	sb.bin = bin;
-	c = sb_start(&sb, dir);
+	if (c == -2 || sb.conf == NULL || optind != argc)
+		c = sb_usage();
+	else if ((n = readlink("/proc/self/exe", bin, sizeof(bin) - 1)) <= 0)
+		c = 3;
+	else {
+		bin[n] = 0;
+		*strrchr(bin, '/') = 0;
+		sb.bin = bin;
+		c = sb_start(&sb, dir);
+	}
 	sb_free(&sb);
 	return (c);
 }

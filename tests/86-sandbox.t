@@ -238,6 +238,14 @@ is "$left" "" "after stop: none of the sandbox's processes is left"
 [ ! -e "$SB" ]
 ok $? "after stop: DIR removed (no --keep)"
 
+# exit codes a script can use
+as_user "postern sandbox stop '$TOP/postfix'" >/dev/null 2>&1
+is "$?" 2 "stop on a directory that is not a sandbox: exit 2"
+as_user "postern sandbox -c '$TOP/postfix' --dir '$TOP/postfix'" >/dev/null 2>&1
+is "$?" 2 "start into a directory that is not empty: exit 2"
+as_user "postern sandbox -c '$TOP/postfix' --no-such-option" >/dev/null 2>&1
+is "$?" 2 "usage error: exit 2"
+
 # --- 2. Debian's default /etc/postfix ---------------------------------
 cp /usr/share/postfix/main.cf.debian "$TOP/debian/main.cf"
 cp /etc/postfix/master.cf "$TOP/debian/master.cf"
