@@ -536,6 +536,11 @@ const struct conf_param conf_params[] = {
 	{ "smtp_tls_mandatory_ciphers", "medium" },
 	{ "smtp_tls_loglevel", "0" },
 	{ "smtp_tls_policy_maps", "" },
+	/* postern's own: MTA-STS, RFC 8461 (smtp/smtp_sts.c) */
+	{ "smtp_mta_sts_enable", "no" },
+	{ "smtp_mta_sts_CAfile", "" },
+	{ "smtp_mta_sts_timeout", "10s" },
+	{ "smtp_mta_sts_cache", "$data_directory/mta-sts.lmdb" },
 	/* postern's own: postern sandbox's capture mode (smtp_capture.c) */
 	{ "smtp_sandbox_capture_directory", "" },
 	{ "smtp_tls_note_starttls_offer", "no" },
