@@ -6,8 +6,8 @@
  * DESCRIPTION
  *	Postfix's before-queue milters (MILTER_README) over lib/milter.c.
  *	Everything that talks to a milter runs on a worker thread while
- *	the session is busy; only smtpd_milter_reset() and
- *	smtpd_milter_end() run on the event loop, and they never wait.
+ *	the session is busy; only smtpd_milter_end() runs on the event
+ *	loop, and it never waits.
  *
  *	smtpd_milter_init() reads smtpd_milters (a list of "unix:/path",
  *	"unix:relative/to/queue_directory", "inet:host:port", each
@@ -51,9 +51,11 @@
  *	(451 4.7.1 for the command or message), reject (550 5.7.1),
  *	accept (as if it were not there), quarantine (accept, then hold).
  *
- *	smtpd_milter_reset() (the transaction ends: RSET, a refused MAIL,
- *	queued, session end) drops the spool; smtpd_milter_end() sends
- *	SMFIC_QUIT and closes the connections.
+ *	The spool and the changes are dropped at the end of the message
+ *	job; smtpd_milter_end() (the session ends) sends SMFIC_QUIT and
+ *	closes the connections. A transaction that ended without end of
+ *	message (RSET, a refused RCPT or DATA) is aborted (SMFIC_ABORT)
+ *	before the next MAIL.
  * DIAGNOSTICS
  *	"warning: milter ENDPOINT: ..." for a failed milter.
  * SEE ALSO
@@ -729,10 +731,9 @@ sm_eom(struct smtpd_session *s)
 	}
 }
 
-/* smtpd_milter_eom_job - on a worker at the final dot: the verdict,
- * then the queue file */
-int
-smtpd_milter_eom_job(struct smtpd_session *s, struct cleanup_maps *maps,
+/* sm_finish - the verdict, then the queue file */
+static int
+sm_finish(struct smtpd_session *s, struct cleanup_maps *maps,
     const struct cleanup_input *in, struct cleanup_result *res)
 {
 	struct smtpd_milter *sm = s->milter;
@@ -775,20 +776,20 @@ smtpd_milter_eom_job(struct smtpd_session *s, struct cleanup_maps *maps,
 	return (rc);
 }
 
-/* smtpd_milter_reset - on the loop: the transaction is over */
-void
-smtpd_milter_reset(struct smtpd_session *s)
+/* smtpd_milter_eom_job - on a worker at the final dot: the verdict,
+ * the queue file, then the spool and the changes are dropped */
+int
+smtpd_milter_eom_job(struct smtpd_session *s, struct cleanup_maps *maps,
+    const struct cleanup_input *in, struct cleanup_result *res)
 {
 	struct smtpd_milter *sm = s->milter;
-	int	 i;
+	int	 rc = sm_finish(s, maps, in, res), i;
 
-	if (sm == NULL)
-		return;
 	spool_free(sm);
 	sm->msg = 0;
 	for (i = 0; i < sm->n; i++)
 		milter_mods_free(&sm->v[i].mods);
-	/* An open transaction is aborted before the next MAIL (worker). */
+	return (rc);
 }
 
 /* smtpd_milter_end - on the loop: the session ends */

@@ -15,7 +15,6 @@
  *	int	smtpd_milter_eom_job(struct smtpd_session *s,
  *	    struct cleanup_maps *maps, const struct cleanup_input *in,
  *	    struct cleanup_result *res);
- *	void	smtpd_milter_reset(struct smtpd_session *s);
  *	void	smtpd_milter_end(struct smtpd_session *s);
  * DESCRIPTION
  *	See smtpd_milter.c.
@@ -39,7 +38,6 @@ void	 smtpd_milter_open_job(struct smtpd_session *);
 void	 smtpd_milter_chunk_job(struct smtpd_session *, const char *, size_t);
 int	 smtpd_milter_eom_job(struct smtpd_session *, struct cleanup_maps *,
 	    const struct cleanup_input *, struct cleanup_result *);
-void	 smtpd_milter_reset(struct smtpd_session *);
 void	 smtpd_milter_end(struct smtpd_session *);
 
 #endif
