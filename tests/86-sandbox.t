@@ -35,7 +35,7 @@
 #	   those "postern check" prints for that directory.
 #	A failing test still stops everything: the EXIT trap runs
 #	"postern sandbox stop" and then kills by PID whatever is left.
-#	About 75 s under ASan on 2 loaded cores: MariaDB's first start
+#	50-75 s under ASan on 2 loaded cores: MariaDB's first start
 #	(10-20 s), postscreen's greet wait for the first Internet client
 #	(6 s, the seed's postscreen_greet_wait), ASan daemons' exits at stop.
 set -u
