@@ -10,11 +10,13 @@
 # signature verifies with dkimpy (python3-dkim, dnsfunc answering with
 # the TXT record keygen printed: no DNS) for rsa-sha256 and
 # ed25519-sha256, and with OpenDKIM's own verifier (opendkim -t with
-# TestPublicKeys: no DNS). Mail on port 25 from outside mynetworks is
-# not signed. A message that already carries a DKIM-Signature with the
-# same d= and s= (what an OpenDKIM milter adds) keeps it and is not
-# signed again. A key file group-readable is refused: 451 4.3.0 and a
-# log line. Ports 27400-27439.
+# TestPublicKeys: no DNS). Local submission (sendmail) is signed too.
+# Mail on port 25 from outside mynetworks is not signed. Behind a real
+# OpenDKIM milter (a fourth smtpd, -o smtpd_milters) signing d=example.org
+# s=rsa1, the message keeps OpenDKIM's signature (c=relaxed/simple, it
+# verifies) and postern does not sign again; the same for a signature
+# the client sent. A group-readable key file is refused: 451 4.3.0 and
+# a log line. ~28 s (MariaDB start included). Ports 27400-27439.
 set -u
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/instance.sh"
@@ -25,11 +27,14 @@ PY=/usr/bin/python3
 [ -x /usr/sbin/opendkim ] && $PY -c 'import dkim, nacl' 2>/dev/null
 ok $? "opendkim, python3-dkim and python3-nacl installed (tools/deps.txt)"
 DIR=$(mktemp -d /tmp/postern-74-dkim.XXXXXX)
-trap 'instance_cleanup; mariadb_stop; [ -n "${KEEP:-}" ] || rm -rf "$DIR"' EXIT
+DKIM_PID=
+trap '[ -n "$DKIM_PID" ] && kill "$DKIM_PID" 2>/dev/null; instance_cleanup; mariadb_stop; [ -n "${KEEP:-}" ] || rm -rf "$DIR"' EXIT
 
 SMTP=$(free_port 27400 27409) || bail_out "no free port"
 SUB=$(free_port 27410 27419) || bail_out "no free port"
 MYN=$(free_port 27420 27429) || bail_out "no free port"
+DKIMP=$(free_port 27430 27434) || bail_out "no free port"
+MILS=$(free_port 27435 27439) || bail_out "no free port"
 instance_create "$DIR/i" "$SMTP" "$SUB" || bail_out "instance_create"
 E=$INSTANCE_CONF
 export MAIL_CONFIG=$E
@@ -97,14 +102,31 @@ instance_conf \
 	bail_out "postconf -e"
 printf '127.0.0.1:%s inet n - n - - smtpd -o mynetworks=127.0.0.0/8\n' \
 	"$MYN" >>"$E/master.cf"
-INSTANCE_PORTS+=("$MYN")
+# the same behind a real OpenDKIM milter signing d=example.org s=rsa1
+printf '127.0.0.1:%s inet n - n - - smtpd -o mynetworks=127.0.0.0/8 -o smtpd_milters=inet:127.0.0.1:%s\n' \
+	"$MILS" "$DKIMP" >>"$E/master.cf"
+INSTANCE_PORTS+=("$MYN" "$MILS")
+cat >"$DIR/opendkim-sign.conf" <<EOF
+Syslog			no
+Mode			s
+Domain			example.org
+Selector		rsa1
+KeyFile			$E/keys/rsa1.private
+Socket			inet:$DKIMP@127.0.0.1
+InternalHosts		127.0.0.1
+Canonicalization	relaxed/simple
+RequireSafeKeys		false
+EOF
+/usr/sbin/opendkim -f -x "$DIR/opendkim-sign.conf" >"$DIR/opendkim.out" 2>&1 &
+DKIM_PID=$!
+wait_for "port_listening $DKIMP" 10 || bail_out "opendkim did not start: $(cat "$DIR/opendkim.out")"
 instance_start || bail_out "instance did not start"
 
 # send.py - the messages of this test; prints "NAME CODE" per message
 cat >"$DIR/send.py" <<'EOF'
 import smtplib, ssl, sys
-smtp, sub, myn = (int(x) for x in sys.argv[1:4])
-which = sys.argv[4:]
+smtp, sub, myn, mils = (int(x) for x in sys.argv[1:5])
+which = sys.argv[5:]
 ctx = ssl.create_default_context()
 ctx.check_hostname = False
 ctx.verify_mode = ssl.CERT_NONE
@@ -148,11 +170,11 @@ for w in which:
                MILTER_SIG)
     elif w == "badkey":
         submit("user@example.org", "bad@example.net", "badkey")
-    elif w == "sub-mysql":
-        submit("user@example.org", "user@example.org", "sub-mysql")
+    elif w == "milter":
+        plain(mils, "user@example.org", "milter")
 EOF
-timeout 60 $PY "$DIR/send.py" "$SMTP" "$SUB" "$MYN" sub-rsa sub-ed mynet \
-	outside presigned badkey >"$DIR/send.out" 2>&1
+timeout 60 $PY "$DIR/send.py" "$SMTP" "$SUB" "$MYN" "$MILS" sub-rsa sub-ed \
+	mynet outside presigned badkey milter >"$DIR/send.out" 2>&1
 ok $? "messages sent" "$(cat "$DIR/send.out")"
 like "$(grep '^badkey' "$DIR/send.out")" '^badkey 451 4\.3\.0 ' \
 	"group-readable key: 451 4.3.0, not sent unsigned"
@@ -161,8 +183,8 @@ ok $([ "$(instance_log_count 'bad.private: key file is accessible by group or ot
 printf 'From: local@example.org\nTo: a@example.org\nSubject: local\n\nlocal body\n' |
 	"$POSTERN_BIN/sendmail" -C "$E" -f local@example.org a@example.org
 ok $? "sendmail (local submission)"
-wait_for '[ "$(ls "$INSTANCE_MAIL"/example.org/a/new 2>/dev/null | wc -l)" -ge 6 ]' 20
-ok $? "six messages delivered"
+wait_for '[ "$(ls "$INSTANCE_MAIL"/example.org/a/new 2>/dev/null | wc -l)" -ge 7 ]' 20
+ok $? "seven messages delivered"
 
 # verify.py MAILDIR RSA.txt ED.txt - one line per message: SUBJECT verdicts
 cat >"$DIR/verify.py" <<'EOF'
@@ -208,8 +230,13 @@ like "$(v local)" 'sigs=1 verify=True rsa-sha256/example.org/rsa1/' \
 	"local submission (sendmail, pickup): signed, verifies"
 like "$(v presigned)" 'sigs=1 .*rsa-sha256/example.org/rsa1/h=from b=MILTERSIGNED' \
 	"an existing signature with the same d= and s= is kept, not signed again"
-ok $([ "$(instance_log_count 'DKIM-Signature with d=example.org s=rsa1 already present: not signed again')" -eq 1 ]; echo $?) \
-	"the skipped signature is logged"
+like "$(v milter)" 'sigs=1 verify=True rsa-sha256/example.org/rsa1/' \
+	"OpenDKIM milter signed d=example.org s=rsa1: its signature is kept and verifies"
+grep -A1 '^DKIM-Signature:' "$(grep -l '^Subject: milter$' "$INSTANCE_MAIL"/example.org/a/new/*)" |
+	grep -q 'c=relaxed/simple'
+ok $? "... and it is OpenDKIM's (c=relaxed/simple), not postern's"
+ok $([ "$(instance_log_count 'DKIM-Signature with d=example.org s=rsa1 already present: not signed again')" -eq 2 ]; echo $?) \
+	"the skipped signatures are logged"
 ok $([ "$(instance_log_count 'DKIM-Signature field added \(s=rsa1, d=example.org\)')" -eq 3 ] \
 	&& [ "$(instance_log_count 'DKIM-Signature field added \(s=ed1, d=example.com\)')" -eq 1 ]; echo $?) \
 	"one 'DKIM-Signature field added' log line per signed message" \
@@ -232,5 +259,8 @@ for s in sub-rsa sub-ed mynet local; do
 done
 
 instance_stop
+kill "$DKIM_PID"
+wait "$DKIM_PID" 2>/dev/null
+DKIM_PID=
 mariadb_stop
 done_testing
