@@ -253,6 +253,10 @@ sm_log_reject(struct smtpd_session *s, const char *what, const char *text)
 		buf_printf(b, " from=<%s>", log_safe(s->sender));
 	if (s->cs.recipient)
 		buf_printf(b, " to=<%s>", log_safe(s->cs.recipient));
+	if (s->namaddr[0] == 0)		/* CONNECT: before the greeting */
+		snprintf(s->namaddr, sizeof(s->namaddr), "%s[%s]",
+		    s->cs.client_name[0] ? s->cs.client_name : "unknown",
+		    s->client_addr);
 	log_info("NOQUEUE: milter-reject: %s from %s: %s;%s proto=%s "
 	    "helo=<%s>", what, s->namaddr, log_safe(text), BUF_STR(b),
 	    s->cs.protocol ? s->cs.protocol : "SMTP",

@@ -26,6 +26,7 @@
 #	    replacing the body and adding a recipient: the Maildir bytes
 #	  - sendmail: non_smtpd_milters in pickup add their header; a reject
 #	    at end of message bounces to the sender with the milter's text
+#	  - a milter rejecting at connect: every command gets 550 5.7.1
 #	  - the milter down: milter_default_action = tempfail answers
 #	    451 4.7.1; after milter_default_action = accept and a reload the
 #	    mail is delivered
@@ -341,6 +342,13 @@ EV=$(cat "$TOP/events2")
 like "$EV" "conns=1" "one milter connection for the session's two transactions"
 like "$EV" "O C H M R A M R T L L L N E Q" "RSET: SMFIC_ABORT before the next MAIL"
 like "$EV" "bodies=([4-9]|[1-9][0-9]+) " "big message: the body went in several SMFIC_BODY packets (at most 64 KB each)"
+
+# --- a reject at connect answers every command ------------------------------
+start_milter --reject connect
+out=$(send "$SMTP" a@example.net b@example.org "$TOP/m2")
+like "$out" "MAIL 550 5.7.1 Command rejected" "connect reject: MAIL gets Postfix's default text"
+logged 'NOQUEUE: milter-reject: CONNECT from [^ ]*\[127\.0\.0\.1\]: 550 5\.7\.1 Command rejected; proto=SMTP' \
+	"connect reject: the milter-reject CONNECT line names the client"
 
 # --- the milter down: milter_default_action --------------------------------
 stop_pid "$MILTER_PID"
