@@ -17,12 +17,15 @@
 #   none.dane.test  MX mx-none   no TLSA; dane-only (smtp_tls_policy_maps)
 #   plain.test      MX mx        unsigned zone
 #   unus.dane.test  MX mx-unus   TLSA 1 1 1 only (PKIX-EE: unusable)
+#   bogus.dane.test MX mx-bogus  TLSA whose data was changed after
+#                                signing (DNSSEC bogus: SERVFAIL)
 # Checks: good delivered over TLS and the log says "Verified TLS
 # connection established"; bad deferred 4.7.5 "Server certificate not
 # trusted" with nothing received; none (dane-only) deferred 4.7.5
 # without a connection; plain delivered with opportunistic TLS
 # ("Untrusted"/"Trusted", never "Verified"); unus delivered over TLS
-# without authentication (encrypt); unbound and the sinks stopped by
+# without authentication (encrypt); bogus deferred 4.7.5 "TLSA lookup
+# error" without a connection; unbound and the sinks stopped by
 # PID. About 25 s under ASan.
 set -u
 . "$POSTERN_TOP/tests/lib/tap.sh"
@@ -60,7 +63,7 @@ alloc() {	# P = the next free port above the last one taken
 	return 1
 }
 alloc && SMTP=$P && alloc && SUB=$P && alloc && DNS=$P
-KINDS="good bad none plain unus"
+KINDS="good bad none plain unus bogus"
 declare -A PORT
 for k in $KINDS; do
 	alloc
@@ -81,13 +84,14 @@ mkdir "$TOP/dns"
 	printf '$ORIGIN dane.test.\n$TTL 300\n'
 	printf '@ IN SOA ns.dane.test. hostmaster.dane.test. 1 3600 600 86400 300\n'
 	printf '@ IN NS ns.dane.test.\nns IN A 127.0.0.1\n'
-	for k in good bad none unus; do
+	for k in good bad none unus bogus; do
 		printf '%s IN MX 10 mx-%s.dane.test.\n' "$k" "$k"
 		printf 'mx-%s IN A 127.0.0.1\n' "$k"
 	done
 	printf '_%s._tcp.mx-good IN TLSA 3 1 1 %s\n' "${PORT[good]}" "$SPKI"
 	printf '_%s._tcp.mx-bad IN TLSA 3 1 1 %064d\n' "${PORT[bad]}" 0
 	printf '_%s._tcp.mx-unus IN TLSA 1 1 1 %s\n' "${PORT[unus]}" "$SPKI"
+	printf '_%s._tcp.mx-bogus IN TLSA 3 1 1 %s\n' "${PORT[bogus]}" "$SPKI"
 } > "$TOP/dns/dane.test.zone"
 {
 	printf '$ORIGIN plain.test.\n$TTL 300\n'
@@ -100,6 +104,11 @@ KEY=$(cd "$TOP/dns" && ldns-keygen -k -a ECDSAP256SHA256 dane.test)
 ok $? "ldns-keygen made the zone key $KEY"
 (cd "$TOP/dns" && ldns-signzone dane.test.zone "$KEY")
 ok $? "ldns-signzone signed dane.test"
+# bogus: the TLSA data changed after signing, its RRSIG no longer fits
+sed -i "/^_${PORT[bogus]}\._tcp\.mx-bogus\.dane\.test\..*TLSA[[:space:]]*3 1 1/s/[0-9a-f]\{64\}\$/$(printf %064d 1)/" \
+	"$TOP/dns/dane.test.zone.signed"
+grep -q "mx-bogus.*TLSA.*3 1 1 $(printf %064d 1)" "$TOP/dns/dane.test.zone.signed"
+ok $? "the bogus TLSA record was altered after signing"
 
 cat > "$TOP/dns/unbound.conf" <<EOF
 server:
@@ -147,6 +156,8 @@ ad() {	# name type: "ad" when the answer had the AD bit
 is "$(ad "_${PORT[good]}._tcp.mx-good.dane.test" TLSA)" ad \
 	"unbound: the TLSA answer of dane.test is validated (AD)"
 is "$(ad mx.plain.test A)" no-ad "unbound: plain.test is insecure (no AD)"
+like "$(drill -p "$DNS" @127.0.0.1 "_${PORT[bogus]}._tcp.mx-bogus.dane.test" TLSA 2>&1)" \
+	'rcode: SERVFAIL' "unbound: the altered TLSA record is bogus (SERVFAIL)"
 
 # --- the sinks and the configuration --------------------------------------
 for k in $KINDS; do
@@ -160,7 +171,7 @@ for k in $KINDS; do
 		{ ok 1 "sink $k listens"; done_testing; exit 1; }
 done
 {
-	for k in good bad none unus; do
+	for k in good bad none unus bogus; do
 		printf '%s.example smtp:%s.dane.test:%s\n' "$k" "$k" "${PORT[$k]}"
 	done
 	printf 'plain.example smtp:plain.test:%s\n' "${PORT[plain]}"
@@ -223,13 +234,15 @@ instance_log_grep "server certificate verification failed for mx-bad\\.dane\\.te
 ok $? "maillog: server certificate verification failed"
 deferred none 4.7.5 'TLS is required, but no DNSSEC-validated TLSA records'
 ok $? "dane-only without TLSA records: deferred 4.7.5"
-for k in bad none; do
+deferred bogus 4.7.5 'TLSA lookup error for mx-bogus\.dane\.test:'
+ok $? "bogus TLSA (SERVFAIL): deferred 4.7.5 TLSA lookup error"
+for k in bad none bogus; do
 	is "$(ls "$TOP/out-$k")" "" "the $k sink received nothing"
 done
-is "$(instance_log_grep "TLS connection established to mx-none")" "" \
-	"dane-only without TLSA: no TLS connection to its MX"
+is "$(instance_log_grep "TLS connection established to mx-(none|bogus)")" "" \
+	"dane-only without TLSA, bogus TLSA: no TLS connection to their MX"
 n=$(find "$INSTANCE_QUEUE/deferred" "$INSTANCE_QUEUE/active" -type f | wc -l)
-is "$n" 2 "the two refused messages stay in the queue"
+is "$n" 3 "the three refused messages stay in the queue"
 
 sanitizer_ok "$(cat "$DIR/master.out")" "no sanitizer reports from any process"
 instance_stop
