@@ -23,7 +23,10 @@
 # address_verify_poll_count smtpd waits for a quick probe and answers
 # at once; the tarpit costs its own address a 450 while another
 # session's mail is delivered at once; no probe is ever in a mailbox,
-# at the sink as DATA, or bounced. ~25 s. Ports 22700-22799.
+# at the sink as DATA, or bounced; reject_unverified_sender answers
+# from the same cache with the seed's unverified_sender_reject_reason; a
+# probe follows address_verify_transport_maps; sendmail -bv mails the
+# sender a report and delivers nothing. ~45 s. Ports 22700-22799.
 set -u
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/instance.sh"
