@@ -153,8 +153,9 @@ smtp_dane_dest(struct smtp_sess *s, const struct smtp_nexthop *nh)
 		return (dane_downgrade(s, TLS_LEV_MAY, "DANE does not apply "
 		    "to a local socket"));
 	if (strcasecmp(conf_str("smtp_dns_support_level"), "dnssec") != 0) {
-		if (d->level == TLS_LEV_DANE && !smtp_dane_warned) {
-			smtp_dane_warned = 1;
+		if (d->level == TLS_LEV_DANE
+		    && !__atomic_exchange_n(&smtp_dane_warned, 1,
+		    __ATOMIC_SEQ_CST)) {
 			log_warn("TLS security level dane requires "
 			    "smtp_dns_support_level = dnssec: using may");
 		}
