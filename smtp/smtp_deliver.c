@@ -22,9 +22,10 @@
  *	fatal: 'Invalid TLS level "X"', as Postfix.
  *
  *	Each delivery first takes the nexthop's TLS policy
- *	(smtp_policy.c): dane and dane-only, a failing table or a bad
- *	entry defer every recipient before any connection; only level
- *	may retries in plaintext after a failed handshake.
+ *	(smtp_policy.c): a failing table or a bad entry defers every
+ *	recipient before any connection; dane and dane-only are decided
+ *	per address by smtp_dane_dest() (smtp_dane.c); only level may
+ *	retries in plaintext after a failed handshake.
  *
  *	smtp_request() checks the request, opens and maps the queue file,
  *	rewrites sender, recipients and address headers through
@@ -295,7 +296,7 @@ unix_path_abs(const struct smtp_cfg *cfg, struct smtp_nexthop *nh,
 /*
  * tls_session_policy - the nexthop's TLS level, match and protocols into
  * s (strings in pol, released by the caller); -1: every recipient
- * deferred (DANE, a policy that fails), nothing sent
+ * deferred (a policy that fails), nothing sent
  */
 static int
 tls_session_policy(const struct smtp_cfg *cfg, struct smtp_maps *m,
