@@ -441,6 +441,7 @@ check_skip_param(const char *name)
 	return (str_ends_with(name, "_database")
 	    || str_ends_with(name, "_cache_map")
 	    || strcmp(name, "address_verify_map") == 0
+	    || str_ends_with(name, "_milters")	/* unix:/inet: sockets */
 	    || strcmp(name, "smtpd_forbidden_commands") == 0
 	    || strcmp(name, "postscreen_forbidden_commands") == 0);
 }
