@@ -184,7 +184,8 @@ ls "$DIR"/data/verify_cache.lmdb >/dev/null 2>&1
 ok $? "address_verify_map btree:\$data_directory/verify_cache is an LMDB file"
 probes=$(instance_log_count 'address verification probe for')
 # from here on Postfix's default poll count (3), with a 1 s delay
-instance_conf "address_verify_poll_count=3" "address_verify_poll_delay=1s"
+instance_conf "address_verify_poll_count=3" "address_verify_poll_delay=1s" \
+	"address_verify_cache_cleanup_interval=2s"
 instance_stop
 ok $? "instance stops"
 instance_start
@@ -240,6 +241,9 @@ is "$(instance_log_count 'status=bounced|sender non-delivery notification')" 0 \
 n=$(find "$INSTANCE_MAIL" -type f 2>/dev/null | wc -l)
 is "$n" 0 "no probe in any Maildir"
 is "$(ls "$OUT" | grep -c '\.eml$')" 3 "the destination holds the 3 real messages only"
+instance_log_grep "verify\\[[0-9]+\\]: cache btree:$DIR/data/verify_cache full cleanup: retained=[0-9]+ dropped=0 entries" >/dev/null
+ok $? "address_verify_cache_cleanup_interval: the cleanup pass is logged as Postfix's (nothing expired)"
+
 # --- sendmail -bv: a report to the sender, nothing delivered ----------
 "$POSTERN_BIN/sendmail" -C "$E" -bv -f user1@example.com \
 	good5@remote.example bad5@remote.example </dev/null

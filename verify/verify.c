@@ -22,6 +22,10 @@
  *	qmgr/qmgr_verify.c). A probe never reaches a mailbox and never
  *	bounces.
  *
+ *	Every address_verify_cache_cleanup_interval (12h; 0: never) the
+ *	expired entries are dropped and logged as Postfix does ("cache
+ *	btree:... full cleanup: retained=N dropped=M entries").
+ *
  *	Requests run on the event loop: LMDB reads and writes of one
  *	short entry and one small queue file per probe.
  * DIAGNOSTICS
@@ -56,6 +60,8 @@ static struct verify_cache *verify_cache;
 static struct verify_policy verify_pol;
 static char *verify_queue_dir;
 static char *verify_sender;
+static struct event *verify_cleanup_timer;
+static char *verify_map_spec;
 
 /* verify_probe - a probe message for addr into incoming/; 0 or -1 */
 static int
@@ -229,6 +235,22 @@ verify_accept(const struct server_conn *conn)
 	bufferevent_enable(bev, EV_READ);
 }
 
+/* verify_cleanup - address_verify_cache_cleanup_interval's pass */
+static void
+verify_cleanup(evutil_socket_t fd, short what, void *ctx)
+{
+	long	 retained = 0, dropped;
+
+	(void)fd;
+	(void)what;
+	(void)ctx;
+	dropped = verify_cache_cleanup(verify_cache, &verify_pol,
+	    (long)time(NULL), &retained);
+	if (dropped >= 0)
+		log_info("cache %s full cleanup: retained=%ld dropped=%ld "
+		    "entries", verify_map_spec, retained, dropped);
+}
+
 /* verify_sender_init - address_verify_sender as an envelope sender */
 static char *
 verify_sender_init(void)
@@ -262,7 +284,8 @@ verify_pre_init(void)
 static void
 verify_post_init(struct event_base *base)
 {
-	(void)base;
+	struct timeval tv = {0, 0};
+
 	verify_pol.pos_expire = conf_time("address_verify_positive_expire_time");
 	verify_pol.pos_refresh =
 	    conf_time("address_verify_positive_refresh_time");
@@ -272,14 +295,25 @@ verify_post_init(struct event_base *base)
 	verify_pol.neg_cache = conf_bool("address_verify_negative_cache");
 	verify_queue_dir = xstrdup(conf_str("queue_directory"));
 	verify_sender = verify_sender_init();
+	verify_map_spec = xstrdup(conf_str("address_verify_map"));
+	tv.tv_sec = conf_time("address_verify_cache_cleanup_interval");
+	if (tv.tv_sec > 0) {
+		verify_cleanup_timer = event_new(base, -1, EV_PERSIST,
+		    verify_cleanup, NULL);
+		event_add(verify_cleanup_timer, &tv);
+	}
 }
 
 /* verify_pre_exit - close the cache */
 static void
 verify_pre_exit(void)
 {
+	if (verify_cleanup_timer)
+		event_free(verify_cleanup_timer);
+	verify_cleanup_timer = NULL;
 	verify_cache_close(verify_cache);
 	verify_cache = NULL;
+	free(verify_map_spec);
 	free(verify_queue_dir);
 	free(verify_sender);
 }

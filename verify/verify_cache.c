@@ -279,3 +279,91 @@ fail:
 	log_warn("%s: write %s: %s", c->path, addr, mdb_strerror(rc));
 	return (-1);
 }
+
+/* verify_entry_expired - may cleanup drop this entry? */
+int
+verify_entry_expired(const struct verify_policy *p, const struct verify_entry *e,
+    long now)
+{
+	switch (e->status) {
+	case VERIFY_STAT_OK:
+		return (e->updated + p->pos_expire < now);
+	case VERIFY_STAT_TODO:		/* a probe that never came back */
+		return (e->probed + VERIFY_PROBE_TTL < now);
+	default:
+		return (e->updated + p->neg_expire < now);
+	}
+}
+
+/* verify_cache_cleanup - drop expired and malformed entries */
+long
+verify_cache_cleanup(struct verify_cache *c, const struct verify_policy *p,
+    long now, long *retained)
+{
+	MDB_txn	*txn;
+	MDB_cursor *cur;
+	MDB_val	 key, val;
+	struct verify_entry e;
+	char	 raw[VERIFY_RAW_MAX];
+	long	 dropped = 0, kept = 0;
+	size_t	 i;
+	int	 rc;
+
+	if (c->env == NULL) {
+		for (i = 0; i < c->keys->argc;) {
+			if (verify_entry_parse(c->vals->argv[i], &e) < 0
+			    || verify_entry_expired(p, &e, now)) {
+				free(c->keys->argv[i]);
+				free(c->vals->argv[i]);
+				c->keys->argc--;
+				c->vals->argc--;
+				c->keys->argv[i] = c->keys->argv[c->keys->argc];
+				c->vals->argv[i] = c->vals->argv[c->vals->argc];
+				c->keys->argv[c->keys->argc] = NULL;
+				c->vals->argv[c->vals->argc] = NULL;
+				dropped++;
+			} else {
+				kept++;
+				i++;
+			}
+		}
+		goto out;
+	}
+	if ((rc = mdb_txn_begin(c->env, NULL, 0, &txn)) != 0)
+		goto fail;
+	if ((rc = mdb_cursor_open(txn, c->dbi, &cur)) != 0) {
+		mdb_txn_abort(txn);
+		goto fail;
+	}
+	while ((rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) == 0) {
+		int	 bad = val.mv_size >= sizeof(raw);
+
+		if (!bad) {
+			memcpy(raw, val.mv_data, val.mv_size);
+			raw[val.mv_size] = 0;
+			bad = verify_entry_parse(raw, &e) < 0;
+		}
+		if (bad || verify_entry_expired(p, &e, now)) {
+			if ((rc = mdb_cursor_del(cur, 0)) != 0)
+				break;
+			dropped++;
+		} else
+			kept++;
+	}
+	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND && rc != 0) {
+		mdb_txn_abort(txn);
+		goto fail;
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		goto fail;
+out:
+	if (retained)
+		*retained = kept;
+	return (dropped);
+fail:
+	log_warn("%s: cleanup: %s", c->path, mdb_strerror(rc));
+	if (retained)
+		*retained = kept;
+	return (-1);
+}

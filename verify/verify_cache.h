@@ -20,6 +20,10 @@
  *	int	verify_cache_put(struct verify_cache *c, const char *addr,
  *	    const struct verify_entry *e);
  *	void	verify_cache_close(struct verify_cache *c);
+ *	int	verify_entry_expired(const struct verify_policy *p,
+ *	    const struct verify_entry *e, long now);
+ *	long	verify_cache_cleanup(struct verify_cache *c,
+ *	    const struct verify_policy *p, long now, long *retained);
  * DESCRIPTION
  *	An entry is Postfix's "status:probed:updated:text": the address
  *	status (VERIFY_STAT_*), the time the last probe was sent (0: none
@@ -46,6 +50,14 @@
  *	stored entry: a positive result always does; a negative one does
  *	unless the stored entry is positive (Postfix: a failed probe does
  *	not clobber an address known good until that entry expires).
+ *
+ *	verify_entry_expired() says whether cleanup may drop an entry: a
+ *	positive one past positive_expire_time, a negative one past
+ *	negative_expire_time, an "in progress" one whose probe is older
+ *	than VERIFY_PROBE_TTL. verify_cache_cleanup() drops those and the
+ *	malformed entries, returns how many (-1 on an LMDB error, logged)
+ *	and sets *retained (Postfix's address_verify_cache_cleanup_interval
+ *	pass: "cache ... full cleanup: retained=N dropped=M entries").
  *
  *	The map: address_verify_map names it the Postfix way
  *	("btree:$data_directory/verify_cache"); btree:, hash: and lmdb:
@@ -102,5 +114,9 @@ int	 verify_cache_get(struct verify_cache *, const char *,
 int	 verify_cache_put(struct verify_cache *, const char *,
 	    const struct verify_entry *);
 void	 verify_cache_close(struct verify_cache *);
+int	 verify_entry_expired(const struct verify_policy *,
+	    const struct verify_entry *, long);
+long	 verify_cache_cleanup(struct verify_cache *,
+	    const struct verify_policy *, long, long *);
 
 #endif

@@ -239,6 +239,84 @@ out:
 	free(lock);
 }
 
+struct clean_case {
+	const char *addr;
+	int	 status;
+	long	 probed_ago, updated_ago;	/* -1: 0 */
+	int	 dropped;
+};
+
+static const struct clean_case clean_cases[] = {
+	{"ok-fresh@x", VERIFY_STAT_OK, -1, 1 * D, 0},
+	{"ok-old@x", VERIFY_STAT_OK, -1, 32 * D, 1},
+	{"bounce-fresh@x", VERIFY_STAT_BOUNCE, -1, 1 * H, 0},
+	{"bounce-old@x", VERIFY_STAT_BOUNCE, -1, 4 * D, 1},
+	{"defer-old@x", VERIFY_STAT_DEFER, -1, 4 * D, 1},
+	{"todo-pending@x", VERIFY_STAT_TODO, 60, -1, 0},
+	{"todo-lost@x", VERIFY_STAT_TODO, VERIFY_PROBE_TTL + 1, -1, 1},
+};
+
+/* clean_one - fill c with the cases, clean, check what is left */
+static void
+clean_one(struct verify_cache *c, const char *what)
+{
+	size_t	 i, n = sizeof(clean_cases) / sizeof(clean_cases[0]);
+	long	 dropped, retained = -1, want = 0;
+	struct verify_entry e;
+
+	for (i = 0; i < n; i++) {
+		const struct clean_case *k = &clean_cases[i];
+
+		memset(&e, 0, sizeof(e));
+		e.status = k->status;
+		e.probed = k->probed_ago < 0 ? 0 : NOW - k->probed_ago;
+		e.updated = k->updated_ago < 0 ? 0 : NOW - k->updated_ago;
+		(void)verify_cache_put(c, k->addr, &e);
+		want += k->dropped;
+	}
+	dropped = verify_cache_cleanup(c, &pol, NOW, &retained);
+	tap_is_int(dropped, want, what);
+	tap_is_int(retained, (long)n - want, what);
+	for (i = 0; i < n; i++) {
+		char	 name[200];
+
+		snprintf(name, sizeof(name), "%s: %s %s", what,
+		    clean_cases[i].addr, clean_cases[i].dropped ? "dropped"
+		    : "kept");
+		tap_is_int(verify_cache_get(c, clean_cases[i].addr, &e),
+		    !clean_cases[i].dropped, name);
+	}
+}
+
+/* test_cleanup - address_verify_cache_cleanup_interval's pass */
+static void
+test_cleanup(void)
+{
+	char	 dir[] = "/tmp/verify_cache_test.XXXXXX", err[256];
+	char	*path, *lock;
+	struct verify_cache *c;
+
+	c = verify_cache_open(NULL, err, sizeof(err));
+	clean_one(c, "memory cleanup");
+	verify_cache_close(c);
+	if (mkdtemp(dir) == NULL) {
+		tap_ok(0, "mkdtemp");
+		return;
+	}
+	path = xasprintf("%s/verify_cache.lmdb", dir);
+	lock = xasprintf("%s-lock", path);
+	if ((c = verify_cache_open(path, err, sizeof(err))) != NULL) {
+		clean_one(c, "LMDB cleanup");
+		verify_cache_close(c);
+	} else
+		tap_ok(0, "open %s", err);
+	unlink(path);
+	unlink(lock);
+	rmdir(dir);
+	free(path);
+	free(lock);
+}
+
 int
 main(void)
 {
@@ -247,5 +325,6 @@ main(void)
 	test_update();
 	test_parse();
 	test_store();
+	test_cleanup();
 	return (tap_done());
 }
