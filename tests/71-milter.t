@@ -26,6 +26,7 @@
 #	    replacing the body and adding a recipient: the Maildir bytes
 #	  - sendmail: non_smtpd_milters in pickup add their header; a reject
 #	    at end of message bounces to the sender with the milter's text
+#	  - BDAT: the message goes through the milter like DATA
 #	  - a milter rejecting at connect: every command gets 550 5.7.1
 #	  - the milter down: milter_default_action = tempfail answers
 #	    451 4.7.1; after milter_default_action = accept and a reload the
@@ -343,6 +344,35 @@ EV=$(cat "$TOP/events2")
 like "$EV" "conns=1" "one milter connection for the session's two transactions"
 like "$EV" "O C H M R A M R T L L L N E Q" "RSET: SMFIC_ABORT before the next MAIL"
 like "$EV" "bodies=([4-9]|[1-9][0-9]+) " "big message: the body went in several SMFIC_BODY packets (at most 64 KB each)"
+
+# BDAT (CHUNKING) goes through the milters as DATA does
+nb=$(mailbox b)
+out=$($PY - "$SMTP" <<'PYEOF'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=30)
+f = s.makefile("rb")
+def reply():
+    lines = []
+    while True:
+        l = f.readline().decode()
+        lines.append(l.strip())
+        if l[3:4] != "-":
+            return lines[-1]
+msg = b"From: a@example.net\r\nSubject: chunked\r\n\r\nbdat body\r\n"
+reply()
+for c in (b"EHLO client.example.net", b"MAIL FROM:<a@example.net>",
+          b"RCPT TO:<b@example.org>"):
+    s.sendall(c + b"\r\n")
+    reply()
+s.sendall(b"BDAT %d LAST\r\n" % len(msg) + msg)
+print("BDAT", reply())
+s.sendall(b"QUIT\r\n")
+PYEOF
+)
+like "$out" "BDAT 250 2.0.0 Ok: queued as" "BDAT: accepted through the milter"
+wait_mail b $((nb + 1))
+like "$(cat "$(newest b)")" $'Subject: chunked\nX-Milter-Test: big\n\nbdat body' \
+	"BDAT: the milter's header is in the Maildir bytes"
 
 # --- a reject at connect answers every command ------------------------------
 start_milter --reject connect
