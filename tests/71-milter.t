@@ -26,6 +26,9 @@
 #	    replacing the body and adding a recipient: the Maildir bytes
 #	  - sendmail: non_smtpd_milters in pickup add their header; a reject
 #	    at end of message bounces to the sender with the milter's text
+#	  - one milter connection for a session's two transactions,
+#	    SMFIC_ABORT after RSET; a 220 KB message byte-exact through the
+#	    spool, in several SMFIC_BODY packets
 #	  - BDAT: the message goes through the milter like DATA
 #	  - a milter rejecting at connect: every command gets 550 5.7.1
 #	  - the milter down: milter_default_action = tempfail answers
