@@ -59,7 +59,7 @@ install-programs:
 MAN_SRCS	:= tools/mkman lib/params.c Makefile $(wildcard master/*.c \
 	maps/*.c queuecmd/*.c postscreen/postscreen.c smtpd/smtpd.c \
 	qmgr/qmgr.c virtual/virtual.c smtp/smtp.c anvil/anvil.c \
-	metrics/metrics.c)
+	metrics/metrics.c verify/verify.c)
 man: $(MAN_DIR)/.made
 $(MAN_DIR)/.made: $(MAN_SRCS)
 	@mkdir -p $(MAN_DIR)

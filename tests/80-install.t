@@ -119,7 +119,7 @@ is "$(mode "$R/lib/systemd/system/postern.service")" "644 regular file" \
 	"postern.service in lib/systemd/system, 0644"
 
 MAN1="postern postconf postmap postalias newaliases postqueue mailq postsuper postcat sendmail"
-MAN8="master postscreen smtpd qmgr virtual smtp lmtp anvil metrics"
+MAN8="master postscreen smtpd qmgr virtual smtp lmtp anvil metrics verify"
 bad=
 for p in $MAN1; do
 	[ "$(mode "$R/usr/share/man/man1/$p.1")" = "644 regular file" ] ||
