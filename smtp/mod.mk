@@ -19,3 +19,10 @@ smtp_ext_test_SRCS := smtp/smtp_ext_test.c smtp/smtp_ext.c
 # LMTP connection cache (smtp_cache.c)
 smtp_SRCS += smtp/smtp_cache.c
 smtp_test_SRCS += smtp/smtp_cache.c
+
+# MTA-STS, RFC 8461 (smtp_sts.c; libcurl: mk/mta-sts.mk)
+smtp_SRCS += smtp/smtp_sts.c
+smtp_test_SRCS += smtp/smtp_sts.c
+
+UNIT_TESTS += smtp_sts_test
+smtp_sts_test_SRCS := smtp/smtp_sts_test.c smtp/smtp_sts.c

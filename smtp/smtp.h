@@ -201,6 +201,7 @@ struct smtp_sess {
 	int	 requiretls;	/* MAIL FROM had REQUIRETLS */
 	int	 tls_required_no;	/* "TLS-Required: no" (RFC 8689 5) */
 	struct smtp_dane *dane;	/* level dane/dane-only: smtp_dane.c */
+	struct smtp_sts *sts;	/* MTA-STS policy: smtp_sts.c */
 	char	 status[16];	/* session-level failure */
 	char	 reason[1024];
 };

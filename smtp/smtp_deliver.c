@@ -57,6 +57,7 @@
 #include "smtp.h"
 #include "smtp_cache.h"
 #include "smtp_capture.h"
+#include "smtp_sts.h"
 #include "tls.h"
 #include "xalloc.h"
 
@@ -191,8 +192,9 @@ smtp_cfg_load(struct smtp_cfg *cfg, const char *service)
 	    NULL, NULL) : tls_level(
 	    "smtp_tls_security_level", "smtp_use_tls", "smtp_enforce_tls");
 	cfg->policy_maps = cfg_dup("smtp_tls_policy_maps");
-	/* a policy may require TLS where the default level is none */
-	if (cfg->tls_level > TLS_LEV_NONE || *cfg->policy_maps) {
+	/* a policy (or MTA-STS) may require TLS where the level is none */
+	if (cfg->tls_level > TLS_LEV_NONE || *cfg->policy_maps
+	    || (!cfg->lmtp && conf_bool("smtp_mta_sts_enable"))) {
 		if ((cfg->tls = tls_client_ctx_new("smtp", err,
 		    sizeof(err))) == NULL) {
 			cfg->tls_error = xstrdup(err);
@@ -367,9 +369,11 @@ deliver_dests(const struct smtp_cfg *cfg, struct smtp_maps *m,
 		fail_all(s->rcpts, s->nrcpt, status, err);
 		return (0);
 	}
+	(void)smtp_sts_nexthop(s, &nh);	/* MTA-STS policy, if any */
 	for (i = 0; i < n; i++) {
 		s->dest = &dests[i];
-		if (smtp_dane_dest(s, &nh) == 0)	/* DANE: the level here */
+		/* DANE: the level here; then MTA-STS where DANE is not */
+		if (smtp_dane_dest(s, &nh) == 0 && smtp_sts_dest(s) == 0)
 			smtp_session(s);
 		/* only level may falls back to plaintext, never a policy's
 		 * encrypt, verify, secure or fingerprint */
@@ -381,6 +385,7 @@ deliver_dests(const struct smtp_cfg *cfg, struct smtp_maps *m,
 			smtp_session(s);
 		}
 		s->no_tls = 0;
+		smtp_sts_after(s);
 		/* Postfix names the relay once a connection was made: a 421
 		 * greeting or a refused STARTTLS too */
 		if (!s->connected)
@@ -403,6 +408,7 @@ deliver_dests(const struct smtp_cfg *cfg, struct smtp_maps *m,
 	else
 		fail_all(s->rcpts, s->nrcpt, s->status[0] ? s->status : "4.4.2",
 		    s->reason[0] ? s->reason : "no reply from server");
+	smtp_sts_done(s);
 	smtp_dane_done(s);
 	free(dests);
 	return (conn_done);
