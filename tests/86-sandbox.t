@@ -166,11 +166,15 @@ while read -r line; do
 	"not ok "*) fail "check-config.sh: ${line#not ok [0-9]* - }" ;;
 	esac
 done <"$TOP/check.out"
-is "$rc" 0 "check-config.sh exits 0" || diag "$(cat "$TOP/check.out")"
+is "$rc" 0 "check-config.sh exits 0" || {
+	diag "$(cat "$TOP/check.out")"
+	diag "$(grep -E 'status=|warning|fatal|panic|timeout' "$SB/maillog" | tail -30)"
+}
 is "$(grep -c '^ok ' "$TOP/check.out")" 15 "check-config.sh: 15 checks passed"
 
 as_user 'postern sandbox captured "$SB"' >"$TOP/captured.json"
-is "$(jq 'd["count"]' "$TOP/captured.json")" 1 "captured: 1 message"
+is "$(jq 'd["count"]' "$TOP/captured.json")" 1 "captured: 1 message" ||
+	diag "$(cat "$TOP/captured.json")"
 C='d["messages"][0]'
 is "$(jq "$C[\"server\"][\"host\"], $C[\"server\"][\"addr\"], $C[\"server\"][\"port\"]" "$TOP/captured.json")" \
 	"smtp.myisp.com 192.0.2.26 587" \
@@ -190,7 +194,8 @@ like "$(jq 'd["lines"][-1]' "$TOP/log.json")" "$CID: removed" \
 
 as_user 'postern sandbox mailbox "$SB"' >"$TOP/mbox.json"
 is "$(jq 'd["count"], sorted(set(m["delivered_to"] for m in d["messages"]))' "$TOP/mbox.json")" \
-	"2 ['john@example.org']" "mailbox: 2 messages in all, both john's"
+	"2 ['john@example.org']" "mailbox: 2 messages in all, both john's" ||
+	diag "$(cat "$TOP/mbox.json")"
 
 # A message deferred on purpose: jane's Maildir is not writable.
 as_user 'mkdir -p "$SB/mail/example.org/jane" && chmod 0 "$SB/mail/example.org/jane"'
@@ -206,7 +211,8 @@ for i in $(seq 100); do
 	sleep 0.1
 done
 is "$(jq 'd["count"], d["messages"][0]["queue_name"], d["messages"][0]["recipients"][0]["address"]' "$TOP/queue.json")" \
-	"1 deferred jane@example.org" "queue: 1 message, deferred, for jane"
+	"1 deferred jane@example.org" "queue: 1 message, deferred, for jane" ||
+	diag "$(cat "$TOP/queue.json"; tail -20 "$SB/maillog")"
 like "$(jq 'd["messages"][0]["recipients"][0]["delay_reason"]' "$TOP/queue.json")" \
 	"cannot create maildir .*: Permission denied" "queue: the deferral reason"
 QID=$(jq 'd["messages"][0]["queue_id"]' "$TOP/queue.json")
