@@ -53,6 +53,7 @@ struct queue_writer {
 	char	*sender;
 	struct buf *attrs;	/* encoded A records */
 	struct buf *rcpts;	/* encoded R records */
+	struct buf *trailer;	/* encoded A records after the message */
 	struct buf *wbuf;	/* pending output */
 	off_t	 off;		/* file offset of wbuf start */
 	off_t	 len_off;	/* of the M digits */
@@ -244,6 +245,7 @@ queue_writer_new(const char *queue_dir, const char *subdir, char *err,
 	w->sender = xstrdup("");
 	w->attrs = buf_new(256);
 	w->rcpts = buf_new(256);
+	w->trailer = buf_new(0);
 	w->wbuf = buf_new(QUEUE_WBUF);
 	return (w);
 }
@@ -311,6 +313,25 @@ queue_writer_attr(struct queue_writer *w, const char *name,
 	buf_putc(w->attrs, '=');
 	enc_put(w->attrs, value ? value : "");
 	buf_putc(w->attrs, '\n');
+}
+
+/*
+ * queue_writer_trailer - an attribute learned while the message streams
+ * (header/body_checks FILTER): written after the message bytes, before
+ * E; a reader's queue_file_attr() prefers it to an envelope A record of
+ * the same name. Any time before queue_writer_finish().
+ */
+void
+queue_writer_trailer(struct queue_writer *w, const char *name,
+    const char *value)
+{
+	if (w->finished)
+		log_panic("queue_writer_trailer: called after finish");
+	buf_putc(w->trailer, 'A');
+	enc_put(w->trailer, name);
+	buf_putc(w->trailer, '=');
+	enc_put(w->trailer, value ? value : "");
+	buf_putc(w->trailer, '\n');
 }
 
 /* rcpt_record - append one R record */
@@ -427,7 +448,9 @@ queue_writer_finish(struct queue_writer *w, char *err, size_t errlen)
 		return (0);
 	if (!w->started)
 		writer_start(w);
-	buf_puts(w->wbuf, "E\n");	/* right after the msg_len bytes */
+	/* right after the msg_len bytes: trailer A records, then E */
+	buf_append(w->wbuf, BUF_STR(w->trailer), BUF_LEN(w->trailer));
+	buf_puts(w->wbuf, "E\n");
 	if (writer_flush(w) < 0)
 		return (writer_fail(w, err, errlen, "write"));
 	snprintf(num, sizeof(num), "%0*lld", QUEUE_NUM_WIDTH,
@@ -452,6 +475,7 @@ writer_free(struct queue_writer *w)
 	free(w->sender);
 	buf_free(w->attrs);
 	buf_free(w->rcpts);
+	buf_free(w->trailer);
 	buf_free(w->wbuf);
 	free(w);
 }
@@ -824,7 +848,16 @@ qf_tail(struct queue_file *qf, struct qreader *r, off_t size, char *err,
 	if (qf->msg_len > size - qf->msg_offset)
 		return (qf_fail(err, errlen, "message length beyond end"));
 	qr_seek(r, qf->msg_offset + qf->msg_len);
-	if (qr_line(r, &line, &len, &off) != QR_LINE || strcmp(line, "E"))
+	for (;;) {			/* trailer A records, then E */
+		if (qr_line(r, &line, &len, &off) != QR_LINE
+		    || strlen(line) != len)
+			return (qf_fail(err, errlen, "missing end record"));
+		if (line[0] != 'A')
+			break;
+		if (qf_attr(qf, line, err, errlen) < 0)
+			return (-1);
+	}
+	if (strcmp(line, "E"))
 		return (qf_fail(err, errlen, "missing end record"));
 	for (;;) {
 		if ((rc = qr_line(r, &line, &len, &off)) == QR_ERROR
@@ -944,7 +977,7 @@ queue_file_attr(const struct queue_file *qf, const char *name)
 {
 	size_t	 i;
 
-	for (i = 0; i < qf->nattrs; i++)
+	for (i = qf->nattrs; i-- > 0;)	/* the last one: a trailer's */
 		if (strcmp(qf->attrs[i].name, name) == 0)
 			return (qf->attrs[i].value);
 	return (NULL);

@@ -216,6 +216,8 @@ struct queue_writer *queue_writer_new(const char *, const char *, char *,
 const char *queue_writer_id(const struct queue_writer *);
 void	 queue_writer_sender(struct queue_writer *, const char *);
 void	 queue_writer_attr(struct queue_writer *, const char *, const char *);
+void	 queue_writer_trailer(struct queue_writer *, const char *,
+	    const char *);
 void	 queue_writer_rcpt(struct queue_writer *, const char *, const char *,
 	    int);
 int	 queue_writer_body(struct queue_writer *, const void *, size_t);

@@ -78,7 +78,9 @@ make_msg(const char *subdir)
 	queue_writer_rcpt(w, "one@example.com", NULL, 0);
 	queue_writer_rcpt(w, "\"two x\"@example.com", "rfc822;two@x", 6);
 	queue_writer_warn(w, 1234567);
+	queue_writer_attr(w, "content_filter", "envelope:x");
 	queue_writer_body(w, body, sizeof(body) - 1);
+	queue_writer_trailer(w, "content_filter", "smtp:[127.0.0.1]:1 %=");
 	if (queue_writer_commit(w, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		abort();
@@ -113,6 +115,9 @@ test_roundtrip(void)
 	    "a=b %41 \r\n\t\xff", "attribute with hostile bytes");
 	tap_is_str(queue_file_attr(qf, "empty"), "", "empty attribute");
 	tap_ok(queue_file_attr(qf, "nope") == NULL, "missing attribute");
+	tap_is_str(queue_file_attr(qf, "content_filter"),
+	    "smtp:[127.0.0.1]:1 %=", "a trailer attribute wins over the "
+	    "envelope's");
 	tap_is_int((long)qf->nrcpts, 2, "two recipients");
 	tap_is_str(qf->rcpts[1].addr, "\"two x\"@example.com", "rcpt addr");
 	tap_is_str(qf->rcpts[1].orcpt, "rfc822;two@x", "rcpt orcpt");
@@ -137,6 +142,9 @@ test_roundtrip(void)
 	    "on disk: attribute %%XX-encoded, 8-bit raw");
 	tap_ok(has(disk, "\nRP 6 -1 \"two%20x\"@example.com rfc822;two@x\n"),
 	    "on disk: recipient and orcpt %%XX-encoded");
+	tap_ok(has(disk, "Acontent_filter=smtp:[127.0.0.1]:1%20%25%3D\nE\n")
+	    && !has(disk, "E\nAcontent_filter"),
+	    "on disk: the trailer A record between the message and E");
 	buf_free(disk);
 	free(path);
 }
@@ -196,6 +204,14 @@ static const struct {
 	    "S\nM00000000000000000100\nE\n"},
 	{"no E", "V1\nI%s\nT1.000000\nW00000000000000000000\nS\n"
 	    "M00000000000000000000\n"},
+	{"R between message and E", "V1\nI%s\nT1.000000\n"
+	    "W00000000000000000000\nS\nM00000000000000000000\nRP 0 -1 a@b\nE\n"},
+	{"A after E", "V1\nI%s\nT1.000000\nW00000000000000000000\nS\n"
+	    "M00000000000000000000\nE\nAx=y\n"},
+	{"trailer A without E", "V1\nI%s\nT1.000000\nW00000000000000000000\n"
+	    "S\nM00000000000000000000\nAx=y\n"},
+	{"bad trailer A", "V1\nI%s\nT1.000000\nW00000000000000000000\nS\n"
+	    "M00000000000000000000\nAxy\nE\n"},
 	{"junk after E", "V1\nI%s\nT1.000000\nW00000000000000000000\nS\n"
 	    "M00000000000000000000\nE\nX\n"},
 	{"bad status byte", "V1\nI%s\nT1.000000\nW00000000000000000000\nS\n"
