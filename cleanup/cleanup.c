@@ -109,6 +109,7 @@ struct cleanup_state {
 	char	*msgid;
 	int	 retry;			/* map trouble */
 	long	 hops;			/* Received: headers seen */
+	char	*filter;		/* header/body_checks FILTER, last */
 };
 
 static pthread_mutex_t cleanup_conf_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -599,6 +600,34 @@ cleanup_edit(struct cleanup_state *s, int replace, const char *where,
 	return (ACT_KEEP);
 }
 
+/*
+ * cleanup_filter - FILTER transport:destination as Postfix's
+ * cleanup_act(): the last one wins; it reaches the queue file as a
+ * trailer "A content_filter=" record (QUEUE.md) that overrides the
+ * envelope's (smtpd access FILTER, content_filter)
+ */
+static void
+cleanup_filter(struct cleanup_state *s, const char *where, const char *safe,
+    const char *arg)
+{
+	const char *map = strcmp(where, "header") == 0 ? "header_checks"
+	    : "body_checks";
+
+	if (*arg == 0) {
+		log_warn_as(CLEANUP_LOG, "missing FILTER command argument in "
+		    "%s map", map);
+		return;
+	}
+	if (strchr(arg, ':') == NULL) {
+		log_warn_as(CLEANUP_LOG, "bad FILTER command %s in %s -- need "
+		    "transport:destination", log_safe(arg), map);
+		return;
+	}
+	free(s->filter);
+	s->filter = xstrdup(arg);
+	cleanup_log_action(s, arg, "filter: %s %s", where, safe);
+}
+
 /* cleanup_action - act on a header_checks/body_checks result; PREPEND
  * text goes into pre, REPLACE text into *repl (ACT_REPLACE) */
 static int
@@ -656,8 +685,10 @@ cleanup_action(struct cleanup_state *s, const char *where,
 	    || !strcasecmp(word, "REPLACE")) {
 		ret = cleanup_edit(s, toupper((unsigned char)*word) == 'R',
 		    where, safe, arg, pre, repl);
+	} else if (!strcasecmp(word, "FILTER")) {
+		cleanup_filter(s, where, safe, arg);
 	} else if (strcasecmp(word, "DUNNO") && strcasecmp(word, "OK")) {
-		if (!strcasecmp(word, "FILTER") || !strcasecmp(word, "REDIRECT")
+		if (!strcasecmp(word, "REDIRECT")
 		    || !strcasecmp(word, "BCC")) {
 			size_t	 i;
 
@@ -1278,6 +1309,7 @@ stream_free(struct cleanup_stream *st)
 	cleanup_dkim_free(st->dkim);
 	free(st->sender);
 	free(st->s.msgid);
+	free(st->s.filter);
 	buf_free(st->s.msg);
 	buf_free(st->line);
 	buf_free(st->hdr);
@@ -1307,6 +1339,8 @@ stream_commit(struct cleanup_stream *st)
 	st->w = NULL;			/* commit and abort free it */
 	if (s->hold)
 		queue_writer_subdir(w, "hold");
+	if (s->filter)			/* header/body_checks FILTER */
+		queue_writer_trailer(w, "content_filter", s->filter);
 	if (st->err[0] || queue_writer_finish(w, err, sizeof(err)) < 0
 	    || cleanup_dkim_commit(st->dkim, in->queue_dir, s->out->queue_id,
 	    !(in->flags & CLEANUP_FLAG_NOSYNC), err, sizeof(err)) < 0) {

@@ -33,7 +33,12 @@ Checks, as a user would:
     Maildir they name, once; the BCC recipients have NOTIFY=NEVER (a BCC
     to an unknown mailbox bounces nothing to the sender);
   - no_address_mappings: no BCC copies; no_unknown_recipient_checks: an
-    unknown recipient gets 250 at E (550 at C).
+    unknown recipient gets 250 at E (550 at C);
+  - FILTER in header_checks and in body_checks (through C, whose
+    content_filter is empty): the message is filtered once and delivered
+    once, with Postfix's "ID: filter: header|body ..." log line; a header
+    FILTER to a dead port followed by a body FILTER: the last one wins
+    (the message would otherwise wait for port 9).
 Takes about 7 s (ports 22300-22349).
 """
 import os
@@ -102,15 +107,22 @@ def main():
                 'user3@example.com nobody-here@example.com\n')
     with open(os.path.join(cf, 'header_checks'), 'w') as f:
         f.write('/^X-Filtered: yes/ REJECT header_checks saw the '
-                're-injected message\n')
+                're-injected message\n'
+                '/^Subject: filter me/ FILTER smtp:[127.0.0.1]:%d\n'
+                '/^Subject: last wins/ FILTER smtp:[127.0.0.1]:9\n'
+                % FPORT)
+    with open(os.path.join(cf, 'body_checks'), 'w') as f:
+        f.write('/^please filter this body/ FILTER smtp:[127.0.0.1]:%d\n'
+                % FPORT)
     with open(os.path.join(cf, 'main.cf'), 'a') as f:
         f.write('mynetworks = 127.0.0.0/8\n'
                 'smtpd_peername_lookup = no\n'
                 'resolver_nameservers = 127.0.0.1:9\n'
                 'header_checks = regexp:%s/header_checks\n'
+                'body_checks = regexp:%s/body_checks\n'
                 'content_filter = smtp:[127.0.0.1]:%d\n'
                 'smtpd_recipient_restrictions = permit_mynetworks, '
-                'reject\n' % (cf, FPORT))
+                'reject\n' % (cf, cf, FPORT))
     logs = dict((n, os.path.join(top, n + '.log'))
                 for n in ('A', 'R', 'C', 'E', 'qmgr', 'virtual', 'smtp'))
     flog = os.path.join(top, 'filter.log')
@@ -136,9 +148,11 @@ def main():
         except OSError:
             return False
 
-    def send(port, rcpts, mid, sender='sender@example.net'):
-        msg = ('From: %s\r\nTo: x@example.com\r\nSubject: a\r\n'
-               'Message-ID: <%s@t>\r\n\r\nbody %s\r\n' % (sender, mid, mid))
+    def send(port, rcpts, mid, sender='sender@example.net', subject='a',
+             body=''):
+        msg = ('From: %s\r\nTo: x@example.com\r\nSubject: %s\r\n'
+               'Message-ID: <%s@t>\r\n\r\nbody %s\r\n%s'
+               % (sender, subject, mid, mid, body))
         with smtplib.SMTP('127.0.0.1', port, local_hostname='client.example',
                           timeout=20) as s:
             s.ehlo()
@@ -294,6 +308,45 @@ def main():
         ok(codes_c == [550] and codes_e == [250],
            'no_unknown_recipient_checks: an unknown recipient 550 at C, '
            '250 at E', (codes_c, codes_e))
+
+        # header_checks and body_checks FILTER (C has content_filter=):
+        # the filter gets it once, a trailer A content_filter= record
+        def hb_filter(mid, subject, body, what, n):
+            codes, code, _ = send(CPORT, ['user2@example.com'], mid,
+                                  subject=subject, body=body)
+            t = wait_for(lambda: copies('user2', mid))
+            ok(codes == [250] and code == 250 and t and len(t) == 1
+               and t[0].count('X-Filtered: yes\n') == 1,
+               '%s FILTER: one copy in user2\'s Maildir, filtered once'
+               % what, repr(t) + alllogs())
+            ok(wait_for(lambda: len(ids(mid)) == 2)
+               and len(read(flog).splitlines()) == n
+               and read(flog).splitlines()[-1] == '<sender@example.net> '
+               'user2@example.com,archive@example.com -> 250',
+               '%s FILTER: two queue ids, one filter pass' % what,
+               (ids(mid), read(flog)))
+            return ids(mid)
+
+        hid = hb_filter('hdr', 'filter me', '', 'header_checks', 4)
+        ok(re.search(r'\b%s: filter: header Subject: filter me from '
+                     r'unknown\[127\.0\.0\.1\]; from=<sender@example\.net> '
+                     r'to=<user2@example\.com> proto=ESMTP '
+                     r'helo=<client\.example>: smtp:\[127\.0\.0\.1\]:%d\n'
+                     % ('(?:%s)' % '|'.join(hid), FPORT), read(logs['C'])),
+           'header_checks FILTER: Postfix\'s "ID: filter: header ..." line',
+           read(logs['C']))
+        bid = hb_filter('bdy', 'a', 'please filter this body\r\n',
+                        'body_checks', 5)
+        ok(re.search(r'\b(?:%s): filter: body please filter this body '
+                     r'from unknown\[127\.0\.0\.1\]; .*: '
+                     r'smtp:\[127\.0\.0\.1\]:%d\n' % ('|'.join(bid), FPORT),
+                     read(logs['C'])),
+           'body_checks FILTER: Postfix\'s "ID: filter: body ..." line',
+           read(logs['C']))
+        # header FILTER to a dead port, then a body FILTER: the last wins
+        hb_filter('last', 'last wins', 'please filter this body\r\n',
+                  'the last', 6)
+
         ok(wait_for(lambda: queued() == 0), 'the queue is empty',
            alllogs())
         time.sleep(1)
