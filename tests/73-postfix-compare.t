@@ -21,7 +21,8 @@
 #  - the postmaster copies per notify_classes (the seed's "resource,
 #    software, 2bounce" plus bounce, policy, protocol: a double bounce,
 #    the bounce copies, and smtpd's transcripts of a session with
-#    protocol errors and of one with a policy reject);
+#    protocol errors, one with a policy reject and one with a software
+#    error: an access map result that is no restriction, 451 4.3.5);
 #  - postqueue -p on the same queue shapes (active: a next hop that never
 #    greets; deferred with a 200-character reason; hold) with Postfix's
 #    enable_long_queue_ids = yes: the layout byte for byte, ids, sizes
@@ -34,7 +35,7 @@
 # (Debian's Postfix 3.7.11 already makes a stray CR a space, like 3.9:
 # there both agree.)
 # Needs root (Postfix's master) and /usr/sbin/postfix (tools/deps.txt,
-# group test). Runs in about 40 s. Ports 27300-27399.
+# group test). Runs in 25-60 s (machine load). Ports 27300-27399.
 set -u
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/instance.sh"
@@ -90,7 +91,7 @@ MBOX="inline:{user1@example.com=example.com/user1/, postmaster@example.com=examp
 COMMON=("transport_maps=texthash:$TOP/transport" "relayhost="
 	"mynetworks=127.0.0.0/8"
 	"smtpd_relay_restrictions=permit_mynetworks, reject"
-	"smtpd_recipient_restrictions=check_recipient_access inline:{hold@ok.example=HOLD, deny@ok.example=REJECT}, permit_mynetworks, reject"
+	"smtpd_recipient_restrictions=check_recipient_access inline:{hold@ok.example=HOLD, deny@ok.example=REJECT, soft@ok.example=no_such_restriction}, permit_mynetworks, reject"
 	"notify_classes=resource, software, 2bounce, bounce, policy, protocol"
 	"smtp_tls_security_level=may" "alias_maps=" "alias_database="
 	"virtual_mailbox_domains=example.com" "virtual_mailbox_maps=$MBOX"
@@ -216,6 +217,13 @@ for c in (b'EHLO client.test', b'MAIL FROM:<user1@example.com>',
           b'RCPT TO:<deny@ok.example>', b'QUIT'):
     s.sendall(c + b'\r\n'); reply()
 s.close()
+s = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=30)
+f = s.makefile('rb')
+reply()
+for c in (b'EHLO client.test', b'MAIL FROM:<user1@example.com>',
+          b'RCPT TO:<soft@ok.example>', b'QUIT'):
+    s.sendall(c + b'\r\n'); reply()
+s.close()
 PY
 done
 
@@ -224,7 +232,7 @@ done
 PTM=$INSTANCE_MAIL/example.com PFM=$PFD/mail/example.com
 settled() {
 	[ "$(ls "$1/user1/new" 2>/dev/null | wc -l)" -ge 2 ] &&
-	[ "$(ls "$1/postmaster/new" 2>/dev/null | wc -l)" -ge 5 ] &&
+	[ "$(ls "$1/postmaster/new" 2>/dev/null | wc -l)" -ge 6 ] &&
 	[ "$(grep -c 'to=<defer[12]@ok.example>.*status=deferred' "$2")" -ge 2 ] &&
 	[ "$(ls "$3"/*.raw 2>/dev/null | wc -l)" -ge 1 ]
 }
@@ -270,6 +278,13 @@ for who in user1 postmaster; do
 	pf=$($CMP dsns "$PFM/$who")
 	same "$pt" "$pf" "the DSNs $who received: the same (RFC 3464 fields)"
 done
+# the transcripts are there (the seed's software class: an access map
+# result that is no restriction, 451 4.3.5; protocol; policy)
+for c in 'RCPT TO:<soft@ok.example>'$'\n'' Out: 451' \
+	'FOO bar'$'\n'' Out: 50' 'RCPT TO:<deny@ok.example>'$'\n'' Out: 554'; do
+	like "$pt" "$c" "postern's postmaster got the transcript with ${c%%$'\n'*}"
+	like "$pf" "$c" "Postfix's postmaster got the transcript with ${c%%$'\n'*}"
+done
 
 # --- postqueue -p: active, deferred, hold ---------------------------------
 "$POSTERN_BIN/postqueue" -c "$INSTANCE_CONF" -p > "$TOP/pt.q" 2>&1
@@ -285,6 +300,42 @@ same "$pt" "$pf" "postqueue -p: the same listing (ids, sizes, dates masked)"
 pt=$($CMP log "$INSTANCE_LOG")
 pf=$($CMP log "$PFD/maillog")
 same "$pt" "$pf" "delivery log: to=, orig_to=, relay=, dsn=, status= the same"
+
+# --- the seed's notify_classes: resource, software, 2bounce --------------
+# after a reload, a protocol error and a policy reject send no notice,
+# a software error (451 4.3.5) still does: one new transcript, its own
+instance_conf "notify_classes=resource, software, 2bounce"
+n=$(instance_log_count 'reload -- version')
+before=$(ls "$PTM/postmaster/new" | wc -l)
+"$POSTERN_BIN/postern" -c "$INSTANCE_CONF" reload >/dev/null 2>&1
+ok $? "postern reload with the seed's notify_classes"
+wait_for "[ \$(instance_log_count 'reload -- version') -gt $n ]" 30
+/usr/bin/python3 - "$PT" <<'PY'
+import socket, sys
+def session(cmds):
+    s = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=30)
+    f = s.makefile('rb')
+    def reply():
+        while True:
+            line = f.readline()
+            if len(line) < 4 or line[3:4] != b'-':
+                return
+    reply()
+    for c in cmds:
+        s.sendall(c + b'\r\n'); reply()
+    s.close()
+session([b'EHLO client.test', b'FOO seed', b'MAIL FROM:<user1@example.com>',
+         b'RCPT TO:<deny@ok.example>', b'QUIT'])
+session([b'EHLO client.test', b'MAIL FROM:<user1@example.com>',
+         b'RCPT TO:<soft@ok.example>', b'QUIT'])
+PY
+wait_for "[ \$(ls '$PTM/postmaster/new' | wc -l) -gt $before ]" 30
+ok $? "seed's classes: the software error's transcript arrives"
+sleep 1
+is "$(ls "$PTM/postmaster/new" | wc -l)" "$((before + 1))" \
+	"seed's classes: one notice, none for the protocol error and policy reject"
+seed=$(grep -l 'FOO seed' "$PTM"/postmaster/new/* 2>/dev/null)
+is "$seed" "" "seed's classes: no transcript of the session with FOO seed"
 
 # the next hop that never greets goes away: both smtp clients see the
 # connection close (a lost connection, deferred) before the MTAs stop
