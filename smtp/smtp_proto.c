@@ -77,6 +77,7 @@
 #include "queue.h"
 #include "smtp.h"
 #include "smtp_cache.h"
+#include "smtp_sts.h"
 #include "str.h"
 #include "tls.h"
 #include "xalloc.h"
@@ -869,6 +870,7 @@ do_starttls(struct smtp_sess *s, struct conn *c, struct features *f)
 		s->tls_failed = 1;
 		return (-1);
 	}
+	smtp_sts_tls_testing(s, c->ssl);	/* MTA-STS testing: log only */
 	return (peer_check(s, c, name));
 }
 

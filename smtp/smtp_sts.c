@@ -34,6 +34,7 @@
 
 #include <curl/curl.h>
 #include <lmdb.h>
+#include <openssl/ssl.h>
 
 #include "conf.h"
 #include "dns.h"
@@ -47,7 +48,7 @@
 struct smtp_sts {
 	char	 domain[256];
 	struct smtp_sts_policy pol;
-	int	 enforced;	/* this address: level raised by the policy */
+	int	 enforced;	/* this address: level set by the policy */
 	int	 saved_level;
 	const char *saved_match;
 };
@@ -590,18 +591,42 @@ smtp_sts_dest(struct smtp_sess *s)
 		s->connected = s->reached_mail = s->tls_failed = 0;
 		return (-1);
 	}
-	if (st->pol.mode == STS_MODE_TESTING)
-		return (0);
-	/* enforce: TLS verified for the MX name (RFC 8461 4.2) */
 	st->saved_level = s->tls_level;
 	st->saved_match = s->tls_match;
-	st->enforced = 1;
+	st->enforced = 1;	/* restored by smtp_sts_after() */
+	if (st->pol.mode == STS_MODE_TESTING) {
+		/* at least opportunistic TLS, so that a certificate that
+		 * would fail can be logged (smtp_sts_tls_testing) */
+		if (s->tls_level < TLS_LEV_MAY)
+			s->tls_level = TLS_LEV_MAY;
+		return (0);
+	}
+	/* enforce: TLS verified for the MX name (RFC 8461 4.2) */
 	if (s->tls_level < TLS_LEV_VERIFY || s->tls_level == TLS_LEV_DANE
 	    || s->tls_level == TLS_LEV_DANE_ONLY) {
 		s->tls_level = TLS_LEV_VERIFY;
 		s->tls_match = "hostname";
 	}
 	return (0);
+}
+
+/* smtp_sts_tls_testing - mode testing: would the certificate verify? */
+void
+smtp_sts_tls_testing(struct smtp_sess *s, SSL *ssl)
+{
+	struct smtp_sts *st = s->sts;
+	const char *names[2];
+	char	 err[256];
+
+	if (st == NULL || st->pol.mode != STS_MODE_TESTING)
+		return;
+	names[0] = s->dest->host;
+	names[1] = NULL;
+	if (tls_verify_peer(ssl, names, err, sizeof(err)))
+		return;
+	log_info("%s: MTA-STS policy (testing) for %s: certificate "
+	    "verification failed for %s: %s; delivering anyway", s->queue_id,
+	    st->domain, s->dest->host, err);
 }
 
 /* smtp_sts_after - the address's level back; name the policy in a
@@ -617,8 +642,8 @@ smtp_sts_after(struct smtp_sess *s)
 	s->tls_level = st->saved_level;
 	s->tls_match = st->saved_match;
 	st->enforced = 0;
-	if (s->status[0] == 0 || s->reached_mail
-	    || strncmp(s->status, "4.7.", 4) != 0)
+	if (st->pol.mode != STS_MODE_ENFORCE || s->status[0] == 0
+	    || s->reached_mail || strncmp(s->status, "4.7.", 4) != 0)
 		return;
 	snprintf(why, sizeof(why), "%s", s->reason);
 	fmt(s->reason, sizeof(s->reason), "MTA-STS policy for %s: %s%s",

@@ -15,6 +15,7 @@
  *	int	smtp_sts_nexthop(struct smtp_sess *s,
  *	    const struct smtp_nexthop *nh);
  *	int	smtp_sts_dest(struct smtp_sess *s);
+ *	void	smtp_sts_tls_testing(struct smtp_sess *s, SSL *ssl);
  *	void	smtp_sts_after(struct smtp_sess *s);
  *	void	smtp_sts_done(struct smtp_sess *s);
  * DESCRIPTION
@@ -42,7 +43,8 @@
  *	enforce: an MX host that matches no pattern is deferred (4.7.5,
  *	no connection), a matching one gets level verify with the MX
  *	name as the certificate name; testing: logs a mismatch and
- *	delivers as usual. smtp_sts_after() names the policy in the
+ *	delivers as usual, and smtp_sts_tls_testing() (after a handshake)
+ *	logs a certificate that would not verify for the MX name. smtp_sts_after() names the policy in the
  *	reason of an enforced session that failed its TLS check;
  *	smtp_sts_done() forgets the nexthop's policy.
  * DIAGNOSTICS
@@ -81,6 +83,8 @@ int	 smtp_sts_txt_id(const struct strv *, char *, size_t);
 
 int	 smtp_sts_nexthop(struct smtp_sess *, const struct smtp_nexthop *);
 int	 smtp_sts_dest(struct smtp_sess *);
+struct ssl_st;
+void	 smtp_sts_tls_testing(struct smtp_sess *, struct ssl_st *);
 void	 smtp_sts_after(struct smtp_sess *);
 void	 smtp_sts_done(struct smtp_sess *);
 

@@ -17,6 +17,7 @@
 #   example.com  testing, mx: mx.elsewhere.test; MX mx.example.com
 #   bad.test     enforce, mx: mx.bad.test (the sink's certificate does
 #                not name it)
+#   testing.test testing, mx: mx.testing.test (not named either)
 #   plain.test   no TXT record: no policy
 # Checks:
 #   enforce, matching MX: delivered over TLS, logged "Verified TLS
@@ -27,6 +28,9 @@
 #   enforce, certificate not valid for the MX: deferred 4.7.5 with
 #     "certificate verification failed", nothing sent;
 #   testing, MX not matching: delivered, the mismatch logged;
+#   testing, a certificate that does not name the MX: delivered over
+#     TLS (level may although smtp_tls_security_level is none), the
+#     verification failure logged;
 #   no TXT record: delivered in plaintext (level none), no fetch;
 #   the policy server stopped, a new agent process: the cached policies
 #     (LMDB under data_directory) still enforce: example.org deferred,
@@ -99,21 +103,23 @@ leaf() {
 }
 
 ca testca && leaf testca web mta-sts.example.net mta-sts.example.org \
-	mta-sts.example.com mta-sts.bad.test &&
+	mta-sts.example.com mta-sts.bad.test mta-sts.testing.test &&
 	leaf testca mx mx.example.net mx.example.org mx.example.com
 ok $? "test CA, the policy server's and the MX's certificates" ||
 	diag "$(cat "$TOP/openssl.err")"
 # smtp drops to mail_owner: it reads the CA and writes the cache
 [ "$(id -u)" = 0 ] && chown postern: "$TOP/data" && chmod 644 "$C"/*
 
-for d in example.net example.org example.com bad.test plain.test; do
+for d in example.net example.org example.com bad.test testing.test \
+	plain.test; do
 	dnsmasq_record "mx-host=$d,mx.$d,10"
 	dnsmasq_record "host-record=mx.$d,127.0.0.1"
 	dnsmasq_record "host-record=mta-sts.$d,$WEB"
 done
 dnsmasq_local plain.test
 dnsmasq_local bad.test
-for d in example.net example.org example.com bad.test; do
+dnsmasq_local testing.test
+for d in example.net example.org example.com bad.test testing.test; do
 	dnsmasq_record "txt-record=_mta-sts.$d,\"v=STSv1; id=20261204a;\""
 done
 dnsmasq_start "$TOP/dns" "$DNS"
@@ -127,6 +133,8 @@ printf 'version: STSv1\nmode: testing\nmx: mx.elsewhere.test\nmax_age: 86400\n' 
 	> "$W/mta-sts.example.com"
 printf 'version: STSv1\nmode: enforce\nmx: mx.bad.test\nmax_age: 86400\n' \
 	> "$W/mta-sts.bad.test"
+printf 'version: STSv1\nmode: testing\nmx: mx.testing.test\nmax_age: 86400\n' \
+	> "$W/mta-sts.testing.test"
 /usr/bin/python3 "$POSTERN_TOP/tests/lib/sts_https.py" "$WEB" 443 \
 	"$C/web.pem" "$C/web.key" "$W" "$TOP/https.log" >"$TOP/https.out" 2>&1 &
 HTTPS=$!
@@ -218,6 +226,15 @@ like "$a" "rcpt.0.action=delivered" "testing, MX does not match: delivered"
 is "$(received)" $((n0 + 1)) "... the sink has it"
 like "$(log_since "$off")" "MTA-STS policy \\(testing\\) for example.com: MX host mx.example.com does not match" \
 	"... the failure is logged"
+
+# 4b. testing, the certificate does not name the MX: delivered, logged
+off=$(stat -c %s "$LOG") n0=$(received)
+a=$(request smtp "testing.test:$SINK")
+like "$a" "rcpt.0.action=delivered" "testing, certificate not valid for the MX: delivered"
+like "$(cat "$TOP/out/$((n0 + 1)).eml" 2>/dev/null)" "X-Sink-TLS: yes" \
+	"... over TLS (testing asks for at least may)"
+like "$(log_since "$off")" "MTA-STS policy \\(testing\\) for testing.test: certificate verification failed for mx.testing.test" \
+	"... the verification failure is logged"
 
 # 5. no TXT record: no policy, plaintext as configured (level none)
 n1=$(fetches) n0=$(received)
