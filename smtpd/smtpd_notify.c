@@ -32,8 +32,10 @@
  *	own, off the event loop, and qmgr is woken. An unqualified
  *	recipient gets @$myorigin and is logged as orig_to=. Sessions of
  *	smtpd -S keep no transcript (Postfix's stand-alone mode sends no
- *	notices either). A transcript keeps at most 1000 lines (Postfix
- *	sends a notice every smtpd_history_flush_threshold lines).
+ *	notices either). A transcript keeps its first 100 lines, each cut
+ *	at 512 octets, so that thousands of sessions in one process cost
+ *	little (Postfix sends a notice every smtpd_history_flush_threshold
+ *	= 100 lines, one process per session).
  * DIAGNOSTICS
  *	A notice that cannot be written is logged as a warning and lost.
  * SEE ALSO
@@ -59,7 +61,8 @@
 #define N_RESOURCE	(1 << 3)
 #define N_SOFTWARE	(1 << 4)
 
-#define MAX_LINES	1000
+#define MAX_LINES	100	/* Postfix's smtpd_history_flush_threshold */
+#define MAX_LINE	512	/* octets of one line kept */
 #define WRAP		78	/* Postfix's line_wrap() length and indent */
 #define INDENT		4
 
@@ -120,6 +123,8 @@ append(struct smtpd_session *s, const char *dir, const char *text,
 		return;
 	n->lines++;
 	buf_puts(n->chat, dir);
+	if (len > MAX_LINE)
+		len = MAX_LINE;
 	for (i = 0; i < len; i++)
 		buf_putc(n->chat, (unsigned char)text[i] < 32
 		    || (unsigned char)text[i] > 126 ? '?' : text[i]);
