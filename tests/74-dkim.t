@@ -33,8 +33,9 @@ trap '[ -n "$DKIM_PID" ] && kill "$DKIM_PID" 2>/dev/null; instance_cleanup; mari
 SMTP=$(free_port 27400 27409) || bail_out "no free port"
 SUB=$(free_port 27410 27419) || bail_out "no free port"
 MYN=$(free_port 27420 27429) || bail_out "no free port"
-DKIMP=$(free_port 27430 27434) || bail_out "no free port"
-MILS=$(free_port 27435 27439) || bail_out "no free port"
+DKIMP=$(free_port 27430 27433) || bail_out "no free port"
+MILS=$(free_port 27434 27436) || bail_out "no free port"
+NOSIGN=$(free_port 27437 27439) || bail_out "no free port"
 instance_create "$DIR/i" "$SMTP" "$SUB" || bail_out "instance_create"
 E=$INSTANCE_CONF
 export MAIL_CONFIG=$E
@@ -105,7 +106,10 @@ printf '127.0.0.1:%s inet n - n - - smtpd -o mynetworks=127.0.0.0/8\n' \
 # the same behind a real OpenDKIM milter signing d=example.org s=rsa1
 printf '127.0.0.1:%s inet n - n - - smtpd -o mynetworks=127.0.0.0/8 -o smtpd_milters=inet:127.0.0.1:%s\n' \
 	"$MILS" "$DKIMP" >>"$E/master.cf"
-INSTANCE_PORTS+=("$MYN" "$MILS")
+# and one where signing is off (-o dkim_signing=no)
+printf '127.0.0.1:%s inet n - n - - smtpd -o mynetworks=127.0.0.0/8 -o dkim_signing=no\n' \
+	"$NOSIGN" >>"$E/master.cf"
+INSTANCE_PORTS+=("$MYN" "$MILS" "$NOSIGN")
 cat >"$DIR/opendkim-sign.conf" <<EOF
 Syslog			no
 Mode			s
@@ -125,8 +129,8 @@ instance_start || bail_out "instance did not start"
 # send.py - the messages of this test; prints "NAME CODE" per message
 cat >"$DIR/send.py" <<'EOF'
 import smtplib, ssl, sys
-smtp, sub, myn, mils = (int(x) for x in sys.argv[1:5])
-which = sys.argv[5:]
+smtp, sub, myn, mils, nosign = (int(x) for x in sys.argv[1:6])
+which = sys.argv[6:]
 ctx = ssl.create_default_context()
 ctx.check_hostname = False
 ctx.verify_mode = ssl.CERT_NONE
@@ -172,9 +176,18 @@ for w in which:
         submit("user@example.org", "bad@example.net", "badkey")
     elif w == "milter":
         plain(mils, "user@example.org", "milter")
+    elif w == "nosign":
+        plain(nosign, "user@example.org", "nosign")
+    elif w == "headers-only":   # no empty line, no body
+        with smtplib.SMTP("127.0.0.1", myn, "client.example.net", 30) as c:
+            c.sendmail("user@example.org", ["a@example.org"],
+                       b"From: user@example.org\r\nTo: a@example.org\r\n"
+                       b"Subject: headers-only\r\n")
+            print(w, 250)
 EOF
-timeout 60 $PY "$DIR/send.py" "$SMTP" "$SUB" "$MYN" "$MILS" sub-rsa sub-ed \
-	mynet outside presigned badkey milter >"$DIR/send.out" 2>&1
+timeout 60 $PY "$DIR/send.py" "$SMTP" "$SUB" "$MYN" "$MILS" "$NOSIGN" sub-rsa \
+	sub-ed mynet outside presigned badkey milter nosign headers-only \
+	>"$DIR/send.out" 2>&1
 ok $? "messages sent" "$(cat "$DIR/send.out")"
 like "$(grep '^badkey' "$DIR/send.out")" '^badkey 451 4\.3\.0 ' \
 	"group-readable key: 451 4.3.0, not sent unsigned"
@@ -183,8 +196,8 @@ ok $([ "$(instance_log_count 'bad.private: key file is accessible by group or ot
 printf 'From: local@example.org\nTo: a@example.org\nSubject: local\n\nlocal body\n' |
 	"$POSTERN_BIN/sendmail" -C "$E" -f local@example.org a@example.org
 ok $? "sendmail (local submission)"
-wait_for '[ "$(ls "$INSTANCE_MAIL"/example.org/a/new 2>/dev/null | wc -l)" -ge 7 ]' 20
-ok $? "seven messages delivered"
+wait_for '[ "$(ls "$INSTANCE_MAIL"/example.org/a/new 2>/dev/null | wc -l)" -ge 9 ]' 20
+ok $? "nine messages delivered"
 
 # verify.py MAILDIR RSA.txt ED.txt - one line per message: SUBJECT verdicts
 cat >"$DIR/verify.py" <<'EOF'
@@ -226,6 +239,9 @@ like "$(v sub-ed)" 'sigs=1 verify=True ed25519-sha256/example.com/ed1/' \
 like "$(v mynet)" 'sigs=1 verify=True rsa-sha256/example.org/rsa1/' \
 	"mynetworks client (signing table *@example.org): signed, verifies"
 like "$(v outside)" 'sigs=0 ' "port 25 from outside mynetworks: not signed"
+like "$(v nosign)" 'sigs=0 ' "-o dkim_signing=no on a service: not signed"
+like "$(v headers-only)" 'sigs=1 verify=True rsa-sha256/example.org/rsa1/h=from:from:subject:to ' \
+	"a message of headers only (no body): signed, verifies"
 like "$(v local)" 'sigs=1 verify=True rsa-sha256/example.org/rsa1/' \
 	"local submission (sendmail, pickup): signed, verifies"
 like "$(v presigned)" 'sigs=1 .*rsa-sha256/example.org/rsa1/h=from b=MILTERSIGNED' \
@@ -237,7 +253,7 @@ grep -A1 '^DKIM-Signature:' "$(grep -l '^Subject: milter$' "$INSTANCE_MAIL"/exam
 ok $? "... and it is OpenDKIM's (c=relaxed/simple), not postern's"
 ok $([ "$(instance_log_count 'DKIM-Signature with d=example.org s=rsa1 already present: not signed again')" -eq 2 ]; echo $?) \
 	"the skipped signatures are logged"
-ok $([ "$(instance_log_count 'DKIM-Signature field added \(s=rsa1, d=example.org\)')" -eq 3 ] \
+ok $([ "$(instance_log_count 'DKIM-Signature field added \(s=rsa1, d=example.org\)')" -eq 4 ] \
 	&& [ "$(instance_log_count 'DKIM-Signature field added \(s=ed1, d=example.com\)')" -eq 1 ]; echo $?) \
 	"one 'DKIM-Signature field added' log line per signed message" \
 	"$(instance_log_grep 'DKIM-Signature')"
