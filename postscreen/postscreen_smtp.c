@@ -14,8 +14,11 @@
  * DESCRIPTION
  *	psc_smtp_tests() completes the greeting ("220 $smtpd_banner", after
  *	the "220-$postscreen_greet_banner" teaser, as Postfix) and speaks
- *	just enough SMTP to watch the client: EHLO (without PIPELINING or
- *	STARTTLS), HELO, MAIL, RCPT, DATA, RSET, NOOP, VRFY, QUIT. Every
+ *	just enough SMTP to watch the client: EHLO (what smtpd offers but
+ *	PIPELINING and AUTH: SMTPUTF8 when smtputf8_enable, CHUNKING; as
+ *	Postfix), HELO, MAIL (parameters ignored, as Postfix), RCPT, DATA,
+ *	BDAT (logged "BDAT without valid RCPT", answered 554 and the
+ *	connection closed, as Postfix), RSET, NOOP, VRFY, QUIT. Every
  *	RCPT is refused: with the reply of an "enforce" action if a test
  *	failed that way (for example "550 5.3.2 Service currently
  *	unavailable" for a denylisted client), otherwise with "450 4.3.2
@@ -71,6 +74,7 @@
 #include <openssl/ssl.h>
 
 #include "buf.h"
+#include "conf.h"
 #include "log.h"
 #include "postscreen.h"
 #include "str.h"
@@ -250,6 +254,21 @@ do_starttls(struct psc_state *s, const char *arg)
 	return (0);
 }
 
+/*
+ * do_bdat - as Postfix's postscreen: log, answer and hang up, since
+ * the chunk that follows would be read as commands; 1 (state gone)
+ */
+static int
+do_bdat(struct psc_state *s, const char *arg)
+{
+	log_info("BDAT without valid RCPT from %s", psc_client(s));
+	psc_finish_after_smtp(s);
+	psc_drop(s, *arg == '\0' ? "501 5.5.4 Syntax: BDAT count [LAST]\r\n"
+	    : s->sender == NULL ? "554 5.5.1 Error: need MAIL command\r\n"
+	    : "554 5.5.1 Error: no valid recipients\r\n");
+	return (1);
+}
+
 /* do_command - execute one command; 1 if the state is gone */
 static int
 do_command(struct psc_state *s, char *verb, char *arg)
@@ -267,12 +286,14 @@ do_command(struct psc_state *s, char *verb, char *arg)
 			return (reply(s, text));
 		}
 		s->esmtp = 1;
+		/* What smtpd offers but PIPELINING and AUTH (Postfix's list) */
 		snprintf(text, sizeof(text), "250-%s\r\n250-SIZE %ld\r\n%s"
 		    "250-ETRN\r\n%s250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n"
-		    "250 DSN\r\n", psc_var.myhostname,
+		    "250-DSN\r\n%s250 CHUNKING\r\n", psc_var.myhostname,
 		    psc_var.message_size_limit,
 		    psc_var.disable_vrfy ? "" : "250-VRFY\r\n",
-		    tls_offered(s) ? "250-STARTTLS\r\n" : "");
+		    tls_offered(s) ? "250-STARTTLS\r\n" : "",
+		    conf_bool("smtputf8_enable") ? "250-SMTPUTF8\r\n" : "");
 		return (reply(s, text));
 	}
 	if (strcasecmp(verb, "STARTTLS") == 0)
@@ -295,6 +316,8 @@ do_command(struct psc_state *s, char *verb, char *arg)
 		return (do_rcpt(s, arg));
 	if (strcasecmp(verb, "DATA") == 0)
 		return (reply(s, "554 5.5.1 Error: no valid recipients\r\n"));
+	if (strcasecmp(verb, "BDAT") == 0)
+		return (do_bdat(s, arg));
 	if (strcasecmp(verb, "RSET") == 0 || strcasecmp(verb, "NOOP") == 0)
 		return (reply(s, "250 2.0.0 Ok\r\n"));
 	if (strcasecmp(verb, "QUIT") == 0) {
@@ -335,7 +358,10 @@ check_line(struct psc_state *s, const char *line, int bare_lf,
 		    "521 5.5.1 Protocol error\r\n"))
 			return (1);
 	}
-	if (restlen > 0 && s->todo[PSC_TEST_PIPEL]) {
+	/* BDAT's chunk follows it at once: not pipelining (Postfix) */
+	if (restlen > 0 && s->todo[PSC_TEST_PIPEL]
+	    && !(strncasecmp(line, "BDAT", 4) == 0 && (line[4] == ' '
+	    || line[4] == '\0'))) {
 		char	 verb[16];
 
 		snprintf(verb, sizeof(verb), "%.*s", (int)strcspn(line, " "),

@@ -22,6 +22,7 @@
 #include <event2/event.h>
 
 #include "buf.h"
+#include "conf.h"
 #include "log.h"
 #include "postscreen.h"
 #include "tap.h"
@@ -66,7 +67,8 @@ static const struct smtp_case cases[] = {
 	    "RCPT TO:<b@d.test>\r\n", "QUIT\r\n"},
 	    "^220 mx ESMTP\r\n250-mx\r\n250-SIZE 1000\r\n250-VRFY\r\n"
 	    "250-ETRN\r\n250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n"
-	    "250 DSN\r\n250 2.1.0 Ok\r\n450 4.3.2 Service currently "
+	    "250-DSN\r\n250-SMTPUTF8\r\n250 CHUNKING\r\n250 2.1.0 Ok\r\n"
+	    "450 4.3.2 Service currently "
 	    "unavailable\r\n221 2.0.0 Bye\r\n$", 1,
 	    "NOQUEUE: reject: RCPT from \\[192.0.2.1\\]:4711: 450 4.3.2 "
 	    "Service currently unavailable; from=<a@c.test>, to=<b@d.test>, "
@@ -136,6 +138,24 @@ static const struct smtp_case cases[] = {
 	{"DATA refused", ENF, 0, 0, NULL,
 	    {"DATA\r\n"}, "554 5.5.1 Error: no valid recipients\r\n$", 0,
 	    NULL},
+	{"MAIL with SMTPUTF8 and BODY=8BITMIME", ENF, 0, 0, NULL,
+	    {"EHLO c.test\r\n", "MAIL FROM:<a@c.test> SMTPUTF8 BODY=8BITMIME"
+	    "\r\n", "RCPT TO:<b@d.test>\r\n"}, "250 2.1.0 Ok\r\n450 4.3.2",
+	    0, "from=<a@c.test>, to=<b@d.test>"},
+	{"BDAT after RCPT: 554, closed, chunk not pipelining", DRP, DRP, DRP,
+	    NULL, {"EHLO c.test\r\n", "MAIL FROM:<a@c.test>\r\n",
+	    "RCPT TO:<b@d.test>\r\n", "BDAT 12 LAST\r\nSubject: x\r\n"},
+	    "450 4.3.2 Service currently unavailable\r\n554 5.5.1 Error: no "
+	    "valid recipients\r\n$", 1,
+	    "BDAT without valid RCPT from \\[192.0.2.1\\]:4711\n"
+	    "(.|\n)*PASS NEW \\[192.0.2.1\\]:4711"},
+	{"BDAT without MAIL", ENF, 0, 0, NULL,
+	    {"BDAT 1\r\n"}, "554 5.5.1 Error: need MAIL command\r\n$", 1,
+	    "BDAT without valid RCPT"},
+	{"BDAT without a count", ENF, 0, 0, NULL,
+	    {"MAIL FROM:<a@c.test>\r\n", "BDAT\r\n"},
+	    "250 2.1.0 Ok\r\n501 5.5.4 Syntax: BDAT count \\[LAST\\]\r\n$", 1,
+	    "BDAT without valid RCPT"},
 	{"STARTTLS and AUTH not offered", ENF, 0, 0, NULL,
 	    {"STARTTLS\r\n", "AUTH PLAIN AGFAYg==\r\n"},
 	    "502 5.5.1 Error: command not implemented\r\n502 5.5.1 Error: "
@@ -359,6 +379,10 @@ test_random(struct event_base *base)
 	    closed_count);
 }
 
+static const struct smtp_case utf8_off =
+	{"smtputf8_enable = no: EHLO without SMTPUTF8", ENF, 0, 0, NULL,
+	    {"EHLO c.test\r\n"}, "250-DSN\r\n250 CHUNKING\r\n$", 0, NULL};
+
 /* main - run the tables */
 int
 main(void)
@@ -383,6 +407,8 @@ main(void)
 	    "CONNECT GET POST regexp:{{/^[^A-Z]/ Thrash}}");
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		run_case(base, &cases[i]);
+	conf_set("smtputf8_enable", "no");	/* as smtpd: no SMTPUTF8 */
+	run_case(base, &utf8_off);
 	test_forbidden();
 	test_random(base);
 	psc_forbidden_free(psc_var.forbidden);

@@ -121,8 +121,9 @@ client "clean client: 220- teaser, 220, EHLO without PIPELINING, RCPT 450 4.3.2"
 	'expect:^220 mx\.test\.example ESMTP postern$' \
 	'send:EHLO client.test\r\n' 'expect:^250-mx\.test\.example$' \
 	'expect:^250-SIZE' 'expect:^250-' 'expect:^250-' 'expect:^250-' \
-	'expect:^250-' 'expect:^250 DSN$' \
-	'send:MAIL FROM:<a@client.test>\r\n' 'expect:^250 2\.1\.0' \
+	'expect:^250-' 'expect:^250-DSN$' 'expect:^250-SMTPUTF8$' \
+	'expect:^250 CHUNKING$' \
+	'send:MAIL FROM:<a@client.test> SMTPUTF8\r\n' 'expect:^250 2\.1\.0' \
 	'send:RCPT TO:<b@example.com>\r\n' \
 	'expect:^450 4\.3\.2 Service currently unavailable$' \
 	'send:QUIT\r\n' 'expect:^221' 'closed'
@@ -148,12 +149,30 @@ grep -q 'PASSED client_addr=127.0.0.5 client_port=[0-9]* server_addr=127.0.0.1 s
 	"$DIR/fake.log"
 ok $? "smtpd received the socket with client and server addresses"
 
+# 2b. BDAT after the refused RCPT (CHUNKING is offered, as Postfix's
+# postscreen does): 554 and hang up, the chunk is neither read as
+# commands nor taken for pipelining; the client passed at RCPT.
+client "BDAT: 554 5.5.1 no valid recipients, connection closed" 127.0.0.24 \
+	'expect:^220-' 'expect:^220 ' 'send:EHLO chunk.test\r\n' \
+	'expect:^250-' 'expect:^250-' 'expect:^250-' 'expect:^250-' \
+	'expect:^250-' 'expect:^250-' 'expect:^250-DSN$' \
+	'expect:^250-SMTPUTF8$' 'expect:^250 CHUNKING$' \
+	'send:MAIL FROM:<c@chunk.test>\r\n' 'expect:^250 2\.1\.0' \
+	'send:RCPT TO:<b@example.com>\r\n' 'expect:^450 4\.3\.2' \
+	'send:BDAT 12 LAST\r\nSubject: x\r\n' \
+	'expect:^554 5\.5\.1 Error: no valid recipients$' 'closed'
+logged 'BDAT without valid RCPT from \[127\.0\.0\.24\]:[0-9]+$' \
+	"BDAT logged as Postfix's postscreen does"
+logged 'PASS NEW \[127\.0\.0\.24\]:' "the BDAT client passed the tests at RCPT"
+! grep -Eq 'PIPELINING from \[127\.0\.0\.24\]|NON-SMTP COMMAND from \[127\.0\.0\.24\]' "$LOG"
+ok $? "BDAT's chunk is not taken for pipelining or a command"
+
 # 3. Pregreet: enforce (seed) -> 550 5.5.1 at RCPT.
 client "pregreeting client rejected at RCPT (enforce)" 127.0.0.6 \
 	'expect:^220-' 'send:EHLO early.test\r\n' 'expect:^220 ' \
 	'expect:^250-' 'expect:^250-' 'expect:^250-' 'expect:^250-' \
-	'expect:^250-' 'expect:^250-' 'expect:^250 ' \
-	'send:MAIL FROM:<x@early.test>\r\n' 'expect:^250' \
+	'expect:^250-' 'expect:^250-' 'expect:^250-' 'expect:^250-' \
+	'expect:^250 ' 'send:MAIL FROM:<x@early.test>\r\n' 'expect:^250' \
 	'send:RCPT TO:<b@example.com>\r\n' \
 	'expect:^550 5\.5\.1 Protocol error$' 'send:QUIT\r\n' 'expect:^221'
 logged 'PREGREET 17 after [0-9.]+ from \[127\.0\.0\.6\]:[0-9]+: EHLO early\.test\\r\\n' \
@@ -213,7 +232,8 @@ logged 'WHITELISTED \[127\.0\.0\.9\]:' "WHITELISTED logged"
 client "cidr reject: 550 5.3.2 after the client's commands" 127.0.0.10 \
 	'expect:^220 mx\.test' 'send:EHLO deny.test\r\n' 'expect:^250-' \
 	'expect:^250-' 'expect:^250-' 'expect:^250-' 'expect:^250-' \
-	'expect:^250-' 'expect:^250 ' 'send:MAIL FROM:<d@deny.test>\r\n' \
+	'expect:^250-' 'expect:^250-' 'expect:^250-' 'expect:^250 ' \
+	'send:MAIL FROM:<d@deny.test>\r\n' \
 	'expect:^250' 'send:RCPT TO:<b@example.com>\r\n' \
 	'expect:^550 5\.3\.2 Service currently unavailable$' \
 	'send:QUIT\r\n' 'expect:^221'
@@ -515,12 +535,14 @@ client "STARTTLS offered, then the dialogue continues over TLS" 127.0.0.21 \
 	'expect:^220-' 'expect:^220 ' 'send:EHLO tls.test\r\n' \
 	'expect:^250-mx' 'expect:^250-SIZE' 'expect:^250-VRFY' \
 	'expect:^250-ETRN' 'expect:^250-STARTTLS$' 'expect:^250-' \
-	'expect:^250-' 'expect:^250 DSN' 'send:STARTTLS\r\n' \
+	'expect:^250-' 'expect:^250-DSN' 'expect:^250-SMTPUTF8$' \
+	'expect:^250 CHUNKING$' 'send:STARTTLS\r\n' \
 	'expect:^220 2\.0\.0 Ready to start TLS$' 'starttls' \
 	'send:EHLO tls.test\r\n' 'expect:^250-mx' 'expect:^250-SIZE' \
 	'expect:^250-VRFY' 'expect:^250-ETRN' \
 	'expect:^250-ENHANCEDSTATUSCODES$' 'expect:^250-8BITMIME' \
-	'expect:^250 DSN' 'send:STARTTLS\r\n' 'expect:^502 5\.5\.1' \
+	'expect:^250-DSN' 'expect:^250-SMTPUTF8$' 'expect:^250 CHUNKING$' \
+	'send:STARTTLS\r\n' 'expect:^502 5\.5\.1' \
 	'send:MAIL FROM:<t@tls.test>\r\n' 'expect:^250 2\.1\.0' \
 	'send:RCPT TO:<b@example.com>\r\n' 'expect:^450 4\.3\.2' \
 	'send:QUIT\r\n' 'expect:^221'
@@ -530,7 +552,8 @@ logged 'PASS NEW \[127\.0\.0\.21\]' "a TLS client passes the tests too"
 client "plaintext pipelined after STARTTLS is discarded" 127.0.0.22 \
 	'expect:^220-' 'expect:^220 ' 'send:EHLO inj.test\r\n' \
 	'expect:^250-mx' 'expect:^250-' 'expect:^250-' 'expect:^250-' \
-	'expect:^250-' 'expect:^250-' 'expect:^250-' 'expect:^250 ' \
+	'expect:^250-' 'expect:^250-' 'expect:^250-' 'expect:^250-' \
+	'expect:^250-' 'expect:^250 ' \
 	'send:STARTTLS\r\nHELO injected.test\r\n' 'expect:^220 2\.0\.0' \
 	'starttls' 'send:NOOP\r\n' 'expect:^250 2\.0\.0 Ok$' \
 	'send:RCPT TO:<b@example.com>\r\n' 'expect:^550 5\.5\.1' \

@@ -65,7 +65,8 @@ client "new client screened by postscreen first" 127.0.0.5 \
 	'send:EHLO client.test\r\n' 'expect:^250-server' 'expect:^250-SIZE' \
 	'expect:^250-VRFY' 'expect:^250-ETRN' 'expect:^250-STARTTLS$' \
 	'expect:^250-ENHANCEDSTATUSCODES' 'expect:^250-8BITMIME' \
-	'expect:^250 DSN' 'send:MAIL FROM:<a@client.test>\r\n' \
+	'expect:^250-DSN' 'expect:^250-SMTPUTF8$' 'expect:^250 CHUNKING$' \
+	'send:MAIL FROM:<a@client.test>\r\n' \
 	'expect:^250 2\.1\.0' \
 	'send:RCPT TO:<user1@example.com>\r\n' 'expect:^450 4\.3\.2' \
 	'send:QUIT\r\n' 'expect:^221' 'closed'
