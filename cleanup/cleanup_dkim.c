@@ -60,6 +60,7 @@ struct cleanup_dkim {
 	size_t	 body_off;		/* where the body starts; 0: headers */
 	int	 skip_sep;		/* the empty line is not body */
 	int	 off_state;		/* 1: not signing this one */
+	int	 too_big;		/* header block over DKIM_HDR_MAX */
 	struct dkim_sign *sign;
 	char	 domain[256], selector[128];
 };
@@ -199,7 +200,7 @@ cleanup_dkim_data(struct cleanup_dkim *d, const char *p, size_t len)
 		return;
 	if (d->body_off == 0 && d->sign == NULL) {	/* still headers */
 		if (BUF_LEN(d->hdrs) + len > DKIM_HDR_MAX)
-			d->off_state = 1;
+			d->off_state = d->too_big = 1;
 		else
 			buf_append(d->hdrs, p, len);
 		d->off += len;
@@ -357,6 +358,11 @@ cleanup_dkim_headers(struct cleanup_dkim *d, struct buf *pending,
 	EVP_PKEY *key = NULL;
 	int	 st, rc = -1;
 
+	if (d != NULL && d->too_big && d->sign == NULL) {
+		log_info_as(DKIM_LOG, "%s: header block over %d bytes: not "
+		    "DKIM-signed", id, DKIM_HDR_MAX);
+		d->too_big = 0;
+	}
 	if (d == NULL || d->off_state || d->sign)
 		return (0);
 	d->off_state = 1;		/* unless all goes well below */

@@ -62,6 +62,11 @@ is "$(stat -c %U "$E/keys/rsa1.private")" "$owner" \
 "$POSTERN_BIN/postern" dkim-keygen -d example.org -s rsa1 -D "$E/keys" \
 	>/dev/null 2>&1
 isnt $? 0 "an existing key is not overwritten"
+"$POSTERN_BIN/postern" dkim-keygen -d example.org -s x -t dsa -D "$E/keys" \
+	>/dev/null 2>"$DIR/usage.err"
+rc=$?
+like "$rc $(cat "$DIR/usage.err")" '^1 usage: postern dkim-keygen' \
+	"dkim-keygen -t dsa: usage, exit 1"
 cp -p "$E/keys/rsa1.private" "$E/keys/bad.private"
 chmod 0640 "$E/keys/bad.private"
 
