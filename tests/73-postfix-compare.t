@@ -28,6 +28,10 @@
 #    enable_long_queue_ids = yes: the layout byte for byte, ids, sizes
 #    and dates masked;
 #  - the delivery log fields to=, orig_to=, relay=, dsn=, status=.
+# Then postern alone, reloaded with the seed's notify_classes and
+# disable_mime_output_conversion = yes: no transcript for a protocol
+# error or a policy reject, one for a software error; the 8-bit message
+# goes raw.
 # Where postern differs on purpose the check says why (README,
 # "Differences from Postfix"):
 #  - when converting 8-bit MIME, postern sends SIZE= of the converted
@@ -304,11 +308,12 @@ same "$pt" "$pf" "delivery log: to=, orig_to=, relay=, dsn=, status= the same"
 # --- the seed's notify_classes: resource, software, 2bounce --------------
 # after a reload, a protocol error and a policy reject send no notice,
 # a software error (451 4.3.5) still does: one new transcript, its own
-instance_conf "notify_classes=resource, software, 2bounce"
+instance_conf "notify_classes=resource, software, 2bounce" \
+	"disable_mime_output_conversion=yes"
 n=$(instance_log_count 'reload -- version')
 before=$(ls "$PTM/postmaster/new" | wc -l)
 "$POSTERN_BIN/postern" -c "$INSTANCE_CONF" reload >/dev/null 2>&1
-ok $? "postern reload with the seed's notify_classes"
+ok $? "postern reload with the seed's notify_classes, disable_mime_output_conversion = yes"
 wait_for "[ \$(instance_log_count 'reload -- version') -gt $n ]" 30
 /usr/bin/python3 - "$PT" <<'PY'
 import socket, sys
@@ -336,6 +341,18 @@ is "$(ls "$PTM/postmaster/new" | wc -l)" "$((before + 1))" \
 	"seed's classes: one notice, none for the protocol error and policy reject"
 seed=$(grep -l 'FOO seed' "$PTM"/postmaster/new/* 2>/dev/null)
 is "$seed" "" "seed's classes: no transcript of the session with FOO seed"
+
+# disable_mime_output_conversion = yes: the 8-bit message goes raw
+r=$(printf '%s' "${HDR}Message-ID: <m11@client.test>"$'\r\nSubject: raw\r\n'"$MIME8" |
+	$CMP send "$PT" '<user1@example.com> BODY=8BITMIME' '<raw@old.example>')
+like "$r" $'\n250 2.0.0 Ok: queued as' "postern accepts the 8-bit message for raw@old.example"
+wait_for "grep -q 'to=<raw@old.example>.*status=sent' '$INSTANCE_LOG'" 30
+ok $? "raw@old.example is sent"
+raw=$($CMP wire "$TOP/old" pt.example raw@old.example)
+like "$raw" 'caf\\xc3\\xa9 = caf\\xc3\\xa9 ' \
+	"disable_mime_output_conversion = yes: the 8-bit text as it came"
+unlike "$raw" 'quoted-printable' "  no Content-Transfer-Encoding: quoted-printable added"
+like "$raw" $'\nMAIL FROM:<user1@example.com> SIZE=ok\n' "  SIZE= the octets sent, no BODY=8BITMIME (not offered)"
 
 # the next hop that never greets goes away: both smtp clients see the
 # connection close (a lost connection, deferred) before the MTAs stop
