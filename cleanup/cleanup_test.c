@@ -488,6 +488,48 @@ prepend_test(void)
 	cleanup_maps_free(m);
 }
 
+/*
+ * filter_one - header/body_checks FILTER: the queue file's
+ * content_filter (a trailer record overriding the envelope's)
+ */
+static void
+filter_one(const char *message, const char *access_filter, const char *want,
+    const char *name)
+{
+	struct cleanup_maps *m;
+	struct cleanup_input in;
+	struct cleanup_result res;
+	struct cleanup_rcpt r;
+	struct queue_file *qf;
+	char	 err[256], *path;
+	int	 rc;
+
+	apply_conf("");
+	m = cleanup_maps_new();
+	memset(&in, 0, sizeof(in));
+	memset(&r, 0, sizeof(r));
+	r.addr = "u@example.com";
+	in.queue_dir = qdir;
+	in.sender = "a@b.example";
+	in.rcpts = &r;
+	in.nrcpts = 1;
+	in.attrs = attrs_v4;
+	in.log_prefix = "client.example[192.0.2.1]";
+	in.message = message;
+	in.message_len = strlen(message);
+	in.filter = access_filter;
+	rc = cleanup_message(m, &in, &res);
+	path = queue_path(qdir, "incoming", res.queue_id);
+	qf = rc == CLEANUP_OK ? queue_file_open(path, 0, err, sizeof(err))
+	    : NULL;
+	free(path);
+	tap_is_str(qf ? queue_file_attr(qf, "content_filter") : "(none)",
+	    want, name);
+	if (qf)
+		queue_file_close(qf);
+	cleanup_maps_free(m);
+}
+
 /* pure_tests - Received: and Date: formats */
 static void
 pure_tests(void)
@@ -566,13 +608,17 @@ main(void)
 	    "/^X-Replace-Rp:/ REPLACE Return-Path: <x@y.example>\n"
 	    "/^X-Bad-Prepend:/ PREPEND not a header\n"
 	    "/^X-Bad-Replace:/ REPLACE : no name\n"
-	    "/^X-Empty:/ PREPEND\n");
+	    "/^X-Empty:/ PREPEND\n"
+	    "/^Subject: filter me/ FILTER smtp:[127.0.0.1]:10025\n"
+	    "/^X-Filter-Bad:/ FILTER nocolon\n"
+	    "/^X-Filter-Empty:/ FILTER\n");
 	free(p);
 	p = xasprintf("%s/body_checks", qdir);
 	write_file(p, "/^BADLINE/ REJECT body rejected\n/^dropline$/ IGNORE\n"
 	    "/^prependline$/ PREPEND inserted before\n"
 	    "/^replaceline (.*)$/ REPLACE replaced: $1\n"
-	    "/^emptyprepend$/ PREPEND\n/^emptyreplace$/ REPLACE\n");
+	    "/^emptyprepend$/ PREPEND\n/^emptyreplace$/ REPLACE\n"
+	    "/^filterline$/ FILTER scan:[::1]:10026\n");
 	free(p);
 	pure_tests();
 	for (i = 0; i < sizeof(vecs) / sizeof(vecs[0]); i++)
@@ -588,6 +634,25 @@ main(void)
 	stream_step = 0;
 	step_name[0] = 0;
 	prepend_test();
+	filter_one("Subject: filter me\n\nb\n", NULL,
+	    "smtp:[127.0.0.1]:10025", "header_checks FILTER");
+	filter_one("Subject: filter me\n\nfilterline\n", "env:[x]",
+	    "scan:[::1]:10026", "body_checks FILTER after a header one: the "
+	    "last wins, over smtpd's access FILTER");
+	filter_one("X-Filter-Bad: 1\nX-Filter-Empty: 1\n\nb\n", "env:[x]",
+	    "env:[x]", "FILTER without transport:destination ignored");
+	tap_ok(strstr(BUF_STR(logged), ": filter: header Subject: filter me "
+	    "from client.example[192.0.2.1]; from=<a@b.example> "
+	    "to=<u@example.com> proto=ESMTP helo=<helo.example>: "
+	    "smtp:[127.0.0.1]:10025\n") != NULL && strstr(BUF_STR(logged),
+	    ": filter: body filterline from client.example[192.0.2.1]; "
+	    "from=<a@b.example> to=<u@example.com> proto=ESMTP "
+	    "helo=<helo.example>: scan:[::1]:10026\n") != NULL,
+	    "FILTER logged in Postfix's form");
+	tap_ok(strstr(BUF_STR(logged), "bad FILTER command nocolon in "
+	    "header_checks -- need transport:destination\n") != NULL
+	    && strstr(BUF_STR(logged), "missing FILTER command argument in "
+	    "header_checks map\n") != NULL, "bad FILTER: Postfix's warnings");
 
 	/*
 	 * A huge folded header goes through unchanged up to
