@@ -163,7 +163,10 @@ for k in P:plain.example:'TLS service was not offered by host 127\.0\.0\.1\[127\
 	line=$(instance_log_grep "$q: to=<r@$dom>, " | head -1)
 	like "$line" "dsn=5\\.7\\.30, status=bounced \\(Sender requested REQUIRETLS, but $why\\)" \
 		"$name: dsn=5.7.30 bounced, Postfix's reason"
+	# the session must be on record, or "no MAIL" would hold vacuously
+	wait_for "cat '$TOP/$name'/*.raw 2>/dev/null | grep -q '^EHLO '" 30
 	raw=$(cat "$TOP/$name"/*.raw 2>/dev/null)
+	like "$raw" $'(^|\n)EHLO ' "$name: the next hop was reached (its session is on record)"
 	unlike "$raw" 'MAIL FROM|DATA' "$name: the next hop saw no MAIL and no DATA"
 	wait_for "[ -n \"\$(grep -l 'r@$dom' '$MBOX'/* 2>/dev/null)\" ]" 60
 	dsn=$(cat $(grep -l "r@$dom" "$MBOX"/* 2>/dev/null) /dev/null)
