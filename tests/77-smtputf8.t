@@ -27,7 +27,7 @@
 #  - after a reload with strict_smtputf8 = yes the same addresses
 #    without the parameter: 553 5.6.7 Must declare SMTPUTF8 to send
 #    unicode address (sender and recipient); with it: accepted.
-# About 30-45 s (MariaDB start included). Ports 27700-27759.
+# About 30-45 s (MariaDB start included). Ports 27700-27749 and 27860-27869.
 set -u
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/instance.sh"
@@ -35,7 +35,7 @@ set -u
 . "$POSTERN_TOP/tests/lib/mariadb.sh"
 
 SMTP=$(free_port 27700 27719) SUB=$(free_port 27720 27739)
-UP=$(free_port 27740 27749) AP=$(free_port 27750 27759)
+UP=$(free_port 27740 27749) AP=$(free_port 27860 27869)
 TOP=$(mktemp -d /tmp/postern-77.XXXXXX)
 chmod 755 "$TOP"
 DIR=$TOP/inst
@@ -174,7 +174,10 @@ ok $? "no SMTPUTF8: the message is done"
 line=$(instance_log_grep "$qid: to=<müller@ascii.example>, " | head -1)
 like "$line" 'dsn=5\.6\.7, status=bounced \(SMTPUTF8 is required, but was not offered by host 127\.0\.0\.1\[127\.0\.0\.1\]\)' \
 	"maillog: dsn=5.6.7 bounced, Postfix's reason"
+# the session must be on record, or "no MAIL" would hold vacuously
+wait_for "cat '$TOP'/ascii/*.raw 2>/dev/null | grep -q '^EHLO '" 30
 raw=$(cat "$TOP"/ascii/*.raw 2>/dev/null)
+like "$raw" $'(^|\n)EHLO ' "no SMTPUTF8: the next hop was reached (its session is on record)"
 unlike "$raw" 'MAIL FROM' "no SMTPUTF8: the next hop saw no MAIL (never sent)"
 wait_for "[ -n \"\$(grep -l 'müller@ascii.example' '$B1'/* 2>/dev/null)\" ]" 60
 ok $? "no SMTPUTF8: the sender jörg@example.com gets the bounce"
