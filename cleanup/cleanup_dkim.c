@@ -393,6 +393,12 @@ cleanup_dkim_headers(struct cleanup_dkim *d, struct buf *pending,
 		    d->selector);
 		goto out;
 	}
+	if (BUF_LEN(d->hdrs) && BUF_STR(d->hdrs)[BUF_LEN(d->hdrs) - 1] != '\n') {
+		/* the message ended inside its last header (sendmail input
+		 * without a final newline): end that line before ours */
+		buf_putc(d->hdrs, '\n');
+		buf_putc(pending, '\n');
+	}
 	d->sign = dkim_sign_new(key, d->domain, d->selector, (long)time(NULL),
 	    d->m->names, BUF_STR(d->hdrs), BUF_LEN(d->hdrs));
 	if (d->sign == NULL)
