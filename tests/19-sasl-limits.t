@@ -10,7 +10,7 @@
 # the limit a login gets "450 4.7.1 Error: too much mail from LOGIN" at
 # MAIL (or "too many recipients" at RCPT) and the warning is logged;
 # the same client with another login is not affected; the message sent
-# within the limit is delivered. Ports 26520-26559. About 20 s.
+# within the limit is delivered. Ports 28800-28839. About 20 s.
 set -u
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/instance.sh"
@@ -20,8 +20,8 @@ PY=/usr/bin/python3
 DIR=$(mktemp -d /tmp/postern-19-sasl-limits.XXXXXX)
 trap 'instance_cleanup; [ -n "${KEEP:-}" ] || rm -rf "$DIR"' EXIT
 
-SMTP=$(free_port 26520 26539) || bail_out "no free port"
-SUB=$(free_port 26540 26559) || bail_out "no free port"
+SMTP=$(free_port 28800 28819) || bail_out "no free port"
+SUB=$(free_port 28820 28839) || bail_out "no free port"
 instance_create "$DIR/i" "$SMTP" "$SUB" || bail_out "instance_create"
 E=$INSTANCE_CONF
 printf 'a@example.org 1\n' >"$E/vmailbox"
