@@ -26,7 +26,7 @@
 # ("Untrusted"/"Trusted", never "Verified"); unus delivered over TLS
 # without authentication (encrypt); bogus deferred 4.7.5 "TLSA lookup
 # error" without a connection; unbound and the sinks stopped by
-# PID. About 25 s under ASan.
+# PID. About 25 s under ASan. Ports 29300-29399.
 set -u
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/need.sh"
@@ -53,9 +53,9 @@ stop_pids() {
 }
 trap 'stop_pids; instance_cleanup; rm -rf "$TOP"' EXIT
 
-NEXT=$(free_port 29100 29140)
+NEXT=$(free_port 29300 29340)
 alloc() {	# P = the next free port above the last one taken
-	while [ "$NEXT" -le 29199 ]; do
+	while [ "$NEXT" -le 29399 ]; do
 		P=$NEXT
 		NEXT=$((NEXT + 1))
 		free_port "$P" "$P" >/dev/null && return 0
