@@ -183,6 +183,16 @@ for w in which:
         plain(mils, "user@example.org", "milter")
     elif w == "nosign":
         plain(nosign, "user@example.org", "nosign")
+    elif w == "big":   # many chunks, body lines of every length
+        body = "".join(("%d " % i) * (i % 97) + " \t" * (i % 3) + "\r\n"
+                       for i in range(1200))
+        frm = "user@example.org"
+        with smtplib.SMTP("127.0.0.1", sub, "client.example.net", 30) as c:
+            c.starttls(context=ctx)
+            c.login(frm, "secret")
+            c.sendmail(frm, ["a@example.org"], ("From: %s\r\nTo: a@example.org"
+                       "\r\nSubject: big\r\n\r\n%s" % (frm, body)).encode())
+            print(w, 250, len(body))
     elif w == "headers-only":   # no empty line, no body
         with smtplib.SMTP("127.0.0.1", myn, "client.example.net", 30) as c:
             c.sendmail("user@example.org", ["a@example.org"],
@@ -191,7 +201,7 @@ for w in which:
             print(w, 250)
 EOF
 timeout 60 $PY "$DIR/send.py" "$SMTP" "$SUB" "$MYN" "$MILS" "$NOSIGN" sub-rsa \
-	sub-ed mynet outside presigned badkey milter nosign headers-only \
+	sub-ed mynet outside presigned badkey milter nosign headers-only big \
 	>"$DIR/send.out" 2>&1
 ok $? "messages sent" "$(cat "$DIR/send.out")"
 like "$(grep '^badkey' "$DIR/send.out")" '^badkey 451 4\.3\.0 ' \
@@ -201,8 +211,8 @@ ok $([ "$(instance_log_count 'bad.private: key file is accessible by group or ot
 printf 'From: local@example.org\nTo: a@example.org\nSubject: local\n\nlocal body\n' |
 	"$POSTERN_BIN/sendmail" -C "$E" -f local@example.org a@example.org
 ok $? "sendmail (local submission)"
-wait_for '[ "$(ls "$INSTANCE_MAIL"/example.org/a/new 2>/dev/null | wc -l)" -ge 9 ]' 20
-ok $? "nine messages delivered"
+wait_for '[ "$(ls "$INSTANCE_MAIL"/example.org/a/new 2>/dev/null | wc -l)" -ge 10 ]' 20
+ok $? "ten messages delivered"
 
 # verify.py MAILDIR RSA.txt ED.txt - one line per message: SUBJECT verdicts
 cat >"$DIR/verify.py" <<'EOF'
@@ -247,6 +257,8 @@ like "$(v outside)" 'sigs=0 ' "port 25 from outside mynetworks: not signed"
 like "$(v nosign)" 'sigs=0 ' "-o dkim_signing=no on a service: not signed"
 like "$(v headers-only)" 'sigs=1 verify=True rsa-sha256/example.org/rsa1/h=from:from:subject:to ' \
 	"a message of headers only (no body): signed, verifies"
+like "$(v big)" 'sigs=1 verify=True rsa-sha256/' \
+	"a large message (streamed in many chunks): signed, verifies"
 like "$(v local)" 'sigs=1 verify=True rsa-sha256/example.org/rsa1/' \
 	"local submission (sendmail, pickup): signed, verifies"
 like "$(v presigned)" 'sigs=1 .*rsa-sha256/example.org/rsa1/h=from b=MILTERSIGNED' \
@@ -258,7 +270,7 @@ grep -A1 '^DKIM-Signature:' "$(grep -l '^Subject: milter$' "$INSTANCE_MAIL"/exam
 ok $? "... and it is OpenDKIM's (c=relaxed/simple), not postern's"
 ok $([ "$(instance_log_count 'DKIM-Signature with d=example.org s=rsa1 already present: not signed again')" -eq 2 ]; echo $?) \
 	"the skipped signatures are logged"
-ok $([ "$(instance_log_count 'DKIM-Signature field added \(s=rsa1, d=example.org\)')" -eq 4 ] \
+ok $([ "$(instance_log_count 'DKIM-Signature field added \(s=rsa1, d=example.org\)')" -eq 5 ] \
 	&& [ "$(instance_log_count 'DKIM-Signature field added \(s=ed1, d=example.com\)')" -eq 1 ]; echo $?) \
 	"one 'DKIM-Signature field added' log line per signed message" \
 	"$(instance_log_grep 'DKIM-Signature')"
