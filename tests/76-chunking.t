@@ -23,15 +23,15 @@
 #    CHUNKING and one reached by a service with smtp_use_bdat = no get
 #    DATA; the four carry the same octets, those the DATA one carries
 #    after un-stuffing, and the body is what Postfix would send.
-# Ports 27600-27699; about 25 s (most of it waiting for deliveries).
+# Ports 29200-29299; about 25 s (most of it waiting for deliveries).
 set -u
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/instance.sh"
 . "$POSTERN_TOP/tests/lib/freeport.sh"
 
-SMTP=$(free_port 27600 27619) SUB=$(free_port 27620 27639)
-CHP=$(free_port 27640 27659) PLP=$(free_port 27660 27679)
-NPP=$(free_port 27680 27699)
+SMTP=$(free_port 29200 29219) SUB=$(free_port 29220 29239)
+CHP=$(free_port 29240 29259) PLP=$(free_port 29260 29279)
+NPP=$(free_port 29280 29299)
 TOP=$(mktemp -d /tmp/postern-76.XXXXXX)
 chmod 755 "$TOP"
 DIR=$TOP/inst
@@ -64,7 +64,8 @@ instance_conf \
 	"virtual_uid_maps=static:$VUID" "virtual_gid_maps=static:$VGID"
 ok $? "postconf -e: transports to the raw sinks, a local mailbox"
 
-for k in chunk:$CHP:chunking plain:$PLP:ok nopipe:$NPP:chunking,nopipe; do
+for k in chunk:$CHP:chunking,watchpipe plain:$PLP:ok \
+	nopipe:$NPP:chunking,nopipe,watchpipe; do
 	IFS=: read -r name port mode <<<"$k"
 	mkdir -p "$TOP/$name"
 	/usr/bin/python3 "$POSTERN_TOP/tests/lib/raw_sink.py" "$port" \
@@ -324,6 +325,9 @@ def outbound():
                 d = open(p, 'rb').read()
                 if b'RCPT TO:<%s>' % r.encode() in d:
                     raw = d
+                    early = p[:-4] + '.early'
+                    if os.path.exists(early):
+                        print('%s: early %s' % (r, open(early).read().strip()))
             if raw:
                 break
             time.sleep(0.1)
@@ -374,7 +378,11 @@ is "${out%%$'\n'*}" '250 2.1.0|250 2.1.5|250 2.1.5|250 2.1.5|250 2.1.5|354 End d
 like "$out" $'\nx@chunk.example: BDAT x[3-9] LAST no-DATA body-ok' \
 	"next hop with CHUNKING and PIPELINING: pipelined BDAT chunks, one LAST, no DATA, body as Postfix would send it"
 like "$out" $'\nz@nopipe.example: BDAT x[3-9] LAST no-DATA body-ok' \
-	"next hop with CHUNKING without PIPELINING: BDAT chunks one at a time"
+	"next hop with CHUNKING without PIPELINING: BDAT chunks, no DATA"
+like "$out" $'\nz@nopipe.example: early 0\n' \
+	"... one at a time: the sink never had the next command or chunk before it replied"
+like "$out" $'\nx@chunk.example: early [1-9]' \
+	"with PIPELINING the chunks are pipelined: the sink had more input before it replied"
 like "$out" $'\ny@plain.example: DATA body-ok' \
 	"next hop without CHUNKING: DATA"
 like "$out" $'\nw@off.example: DATA body-ok' \

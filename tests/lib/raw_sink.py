@@ -28,10 +28,16 @@ MODE (default "ok"):
              recorded with exactly the n octets that follow it and gets
              "250 2.0.0 Ok: n bytes" (LAST: "... queued as RAWn")
   nopipe     EHLO does not offer PIPELINING
+  watchpipe  count the replies the sink was about to send while the
+             client had already sent more (waiting up to 0.1 s for it):
+             written to OUTDIR/N.early when the session ends. A client
+             that honours a missing PIPELINING leaves it at 0; one that
+             pipelines makes it non-zero. Input is read unbuffered.
 Modes combine with commas: "nodsn,no8bit".
 """
 import os
 import re
+import select
 import signal
 import socket
 import sys
@@ -40,9 +46,24 @@ import threading
 
 def session(conn, out, n, mode):
     got = bytearray()
-    f = conn.makefile('rb')
+    watch = 'watchpipe' in mode.split(',')
+    # unbuffered when watching: pending input is then in the socket only
+    f = conn.makefile('rb', buffering=0 if watch else -1)
+    early = [0, False]      # replies sent with input pending; greeted
+
+    def readn(k):
+        data = b''
+        while len(data) < k:
+            more = f.read(k - len(data))
+            if not more:
+                break
+            data += more
+        return data
 
     def say(text):
+        if watch and early[1] and select.select([conn], [], [], 0.1)[0]:
+            early[0] += 1
+        early[1] = True
         conn.sendall(text.encode() + b'\r\n')
 
     try:
@@ -103,7 +124,7 @@ def session(conn, out, n, mode):
                 if not m:
                     say('501 5.5.4 Syntax: BDAT count [LAST]')
                     continue
-                data = f.read(int(m.group(1)))
+                data = readn(int(m.group(1)))
                 got += data
                 if len(data) < int(m.group(1)):
                     return
@@ -118,6 +139,9 @@ def session(conn, out, n, mode):
         pass
     finally:
         path = os.path.join(out, '%d.raw' % n)
+        if watch:
+            with open(os.path.join(out, '%d.early' % n), 'w') as w:
+                w.write('%d\n' % early[0])
         with open(path + '.tmp', 'wb') as w:
             w.write(bytes(got))
         os.rename(path + '.tmp', path)
