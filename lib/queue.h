@@ -11,6 +11,8 @@
  *	void	queue_writer_sender(struct queue_writer *w, const char *s);
  *	void	queue_writer_attr(struct queue_writer *w, const char *name,
  *	    const char *value);
+ *	void	queue_writer_trailer(struct queue_writer *w, const char *name,
+ *	    const char *value);
  *	void	queue_writer_rcpt(struct queue_writer *w, const char *addr,
  *	    const char *orcpt, int notify);
  *	int	queue_writer_body(struct queue_writer *w, const void *data,
@@ -92,6 +94,10 @@
  *	which then fails). The delay-warning time defaults to arrival +
  *	delay_warning_time (main.cf; 0 = none); queue_writer_warn()
  *	overrides it (0 = no warning for this message).
+ *	queue_writer_trailer() adds an attribute learned while the body
+ *	streams (header_checks FILTER): an A record between the message
+ *	and E, any time before finish; queue_file_attr() returns the last
+ *	record of a name, so it overrides an envelope attribute.
  *	queue_writer_subdir() makes the commit rename the file into
  *	another directory of the queue (hold/ when cleanup finds a HOLD
  *	action in a message it has been writing into incoming/).
