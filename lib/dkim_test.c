@@ -262,6 +262,20 @@ key_files(EVP_PKEY *k)
 	    err);
 }
 
+/* key_txt - the DNS record value: its start, the length of p= */
+static void
+key_txt(EVP_PKEY *k, const char *start, size_t plen, const char *name)
+{
+	struct buf *b = buf_new(64);
+	const char *p;
+
+	tap_ok(dkim_key_txt(k, b) == 0, "%s: record made", name);
+	p = strstr(BUF_STR(b), "p=");
+	tap_ok(strncmp(BUF_STR(b), start, strlen(start)) == 0 && p
+	    && strlen(p + 2) == plen, "%s (%s)", name, BUF_STR(b));
+	buf_free(b);
+}
+
 int
 main(void)
 {
@@ -304,9 +318,13 @@ main(void)
 
 	k = keygen(EVP_PKEY_RSA);
 	key_files(k);
+	key_txt(k, "v=DKIM1; k=rsa; p=MIIBIjAN", 392, "RSA 2048: p= is the "
+	    "DER SubjectPublicKeyInfo");
 	sign_check(k, "rsa-sha256");
 	EVP_PKEY_free(k);
 	k = keygen(EVP_PKEY_ED25519);
+	key_txt(k, "v=DKIM1; k=ed25519; p=", 44, "Ed25519: p= is the raw "
+	    "32-byte key");
 	sign_check(k, "ed25519-sha256");
 	EVP_PKEY_free(k);
 	buf_free(out);
