@@ -1,6 +1,9 @@
 # tests/: programs that tests and benchmarks drive (not daemons, not tests).
 TOOLS += smtp-load
 smtp-load_SRCS := tests/bench/smtp-load.c
+# tests/bench/fsync-rate: the machine's durable-file bound (make bench)
+TOOLS += fsync-rate
+fsync-rate_SRCS := tests/bench/fsync-rate.c
 
 # tests/lib/dnsq: lookups through lib/dns.c for tests/25-dns.t
 TOOLS += dnsq

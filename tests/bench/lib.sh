@@ -6,13 +6,17 @@
 #	bench_mariadb			private MariaDB, seed schema, the
 #					recipient bench@example.org
 #	bench_postern_start PORT	a postern instance from the seed,
-#					smtpd (not postscreen) on PORT
+#					postscreen in front of smtpd on PORT
 #	bench_postern_stop
 #	bench_postfix_start PORT	a private Postfix 3.x instance,
-#					smtpd on PORT, same maps and policy
+#					postscreen in front of smtpd on PORT,
+#					same maps and policy
 #	bench_postfix_stop
 #	bench_pss PID			total PSS (kB) of PID and its
 #					descendants
+#	bench_cpu PID...		CPU ticks (utime+stime+cutime+
+#					cstime, /proc/PID/stat) of each PID
+#					and its descendants, summed
 #	bench_count DIR			files in a Maildir's new/
 #	bench_cleanup			for trap EXIT: stop everything
 #
@@ -20,16 +24,30 @@
 #	postern, e.g. "max_use=100000", to measure a tuning.
 # DESCRIPTION
 #	Both MTAs get the same workload and the same policy: the seed's
-#	restrictions (permit_mynetworks / reject_unauth_destination for
+#	restrictions (its HELO restrictions without
+#	reject_unknown_helo_hostname, which needs DNS; its
+#	smtpd_data_restrictions; permit_mynetworks /
+#	reject_unauth_destination for
 #	relay, the seed's smtpd_recipient_restrictions, unlisted
 #	recipients rejected through the MySQL maps), mynetworks =
-#	127.0.0.0/8, TLS offered (may) with the same certificate,
+#	127.0.0.1/32 (the load generator connects from 127.1.x.y and up,
+#	so it is a stranger to postscreen and smtpd, as a public MX's
+#	senders are), TLS offered (may) with the same certificate,
 #	virtual_mailbox_maps / virtual_alias_maps / virtual_mailbox_domains
 #	in the one private MariaDB, Maildir delivery under vmail's uid with
 #	fsync, no DNS (postern: resolver_nameservers = 127.0.0.1:9,
 #	smtpd_peername_lookup = no; Postfix: disable_dns_lookups = yes,
-#	smtpd_peername_lookup = no). Both put smtpd directly on the port
-#	(no postscreen in front): an smtpd-to-smtpd comparison.
+#	smtpd_peername_lookup = no). Both put postscreen in front of smtpd
+#	on the port, with the seed's postscreen settings (greet action
+#	enforce, greet wait BENCH_GREET_WAIT seconds (default 6, the
+#	seed's), the pipelining, non-SMTP command and bare newline tests
+#	after the 220, no DNSBL); Postfix gets its own postscreen, smtpd
+#	pass service, dnsblog and tlsproxy, as its master.cf's commented
+#	lines have them. A client passes once (greet wait, then the deep
+#	tests' 4xx and a reconnect) and is then in postscreen's cache, as
+#	a public MX's regular senders are: the throughput figures measure
+#	cached clients (run.sh warms each source address up first), the
+#	idle figures new ones.
 #
 #	Postfix's virtual(8) needs the mailbox path from the map, so its
 #	virtual_mailbox_maps query returns "domain/user/" where the seed's
@@ -81,9 +99,11 @@ bench_maps() {
 bench_policy() {
 	local e=$1
 	printf '%s\n' \
-		"mynetworks=127.0.0.0/8" \
+		"mynetworks=127.0.0.1/32" \
 		"smtpd_peername_lookup=no" \
 		"smtpd_helo_required=yes" \
+		"smtpd_helo_restrictions=permit_mynetworks, reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname" \
+		"smtpd_data_restrictions=reject_unauth_pipelining" \
 		"smtpd_relay_restrictions=permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination" \
 		"smtpd_recipient_restrictions=permit_auth_destination, reject_non_fqdn_recipient, reject_unauth_destination, reject_unlisted_recipient" \
 		"virtual_mailbox_domains=mysql:$e/mysql-virtual-mailbox-domains.cf" \
@@ -92,20 +112,22 @@ bench_policy() {
 		"virtual_uid_maps=static:$BENCH_VUID" \
 		"virtual_gid_maps=static:$BENCH_VGID" \
 		"smtpd_tls_security_level=may" \
-		"default_process_limit=1200"
+		"default_process_limit=1200" \
+		"postscreen_access_list=permit_mynetworks" \
+		"postscreen_greet_action=enforce" \
+		"postscreen_greet_wait=${BENCH_GREET_WAIT:-6}s" \
+		"postscreen_dnsbl_sites=" \
+		"postscreen_pipelining_enable=yes" \
+		"postscreen_non_smtp_command_enable=yes" \
+		"postscreen_bare_newline_enable=yes" \
+		"postscreen_bare_newline_action=drop"
 }
 
-# bench_postern_start - postern from the seed, smtpd on the port
+# bench_postern_start - postern from the seed (postscreen on the port)
 bench_postern_start() {
 	local port=$1 e
 	instance_create "$BENCH_DIR/postern" "$port" $((port + 1)) || return 1
 	e=$INSTANCE_CONF
-	# smtpd on port 25's line instead of postscreen, as many as master
-	# runs by default (one per core)
-	awk -v p="127.0.0.1:$port" '
-		$1 == p && $2 == "inet" { $7 = "-"; $8 = "smtpd" }
-		{ print }' "$e/master.cf" >"$e/master.cf.new" &&
-		mv "$e/master.cf.new" "$e/master.cf" || return 1
 	bench_maps "$e" 1
 	printf 'root: bench@example.org\n' >"$e/aliases"
 	: >"$e/sender_canonical"
@@ -186,13 +208,23 @@ bench_postfix_start() {
 			"smtpd_tls_key_file = $e/key.pem"
 		bench_policy "$e" | sed 's/=/ = /'
 	} >"$e/main.cf"
-	# smtpd on the port, no chroot (no copies of /etc in the queue)
+	# postscreen on the port, smtpd behind it, no chroot (no copies of
+	# /etc in the queue)
 	awk -v p="127.0.0.1:$port" '
+		/^#(smtpd|dnsblog|tlsproxy)[ \t]/ { sub(/^#/, "") }
 		/^[^ \t#]/ && ($2 ~ /^(inet|unix|unix-dgram|fifo|pass)$/) {
-			if ($1 == "smtp" && $2 == "inet") $1 = p
+			if ($1 == "smtp" && $2 == "inet") {
+				$1 = p; $7 = "1"; $8 = "postscreen"
+			}
 			$5 = "n"
 		}
 		{ print }' /etc/postfix/master.cf >"$e/master.cf" || return 1
+	grep -q "^smtpd[[:space:]]*pass" "$e/master.cf" &&
+		grep -q "^127\.0\.0\.1:$port[[:space:]].*postscreen\$" \
+		"$e/master.cf" || {
+		echo "bench: no postscreen/smtpd pass in Postfix's master.cf" >&2
+		return 1
+	}
 	postfix -c "$e" check >"$PF_DIR/check.out" 2>&1
 	script -qc "postfix -c $e start" /dev/null >"$PF_DIR/start.out" 2>&1
 	if ! wait_for "[ -s $PF_DIR/queue/pid/master.pid ] && port_listening $port" 20
@@ -245,6 +277,23 @@ bench_pss() {
 		v=$(awk '/^Pss:/ { print $2 }' "/proc/$pid/smaps_rollup" \
 			2>/dev/null)
 		total=$((total + ${v:-0}))
+	done
+	echo "$total"
+}
+
+# bench_cpu - CPU ticks (1/CLK_TCK s) of the PIDs and all their
+# descendants: utime+stime of each, plus cutime+cstime (what its exited
+# children used, once reaped), so a process that ends during a
+# measurement still counts through its parent
+bench_cpu() {
+	local root pid total=0 v
+	for root in "$@"; do
+		for pid in $(bench_descendants "$root"); do
+			# fields after the ")" of comm: 14-17 are 12-15 here
+			v=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null |
+				awk '{ print $12 + $13 + $14 + $15 }')
+			total=$((total + ${v:-0}))
+		done
 	done
 	echo "$total"
 }

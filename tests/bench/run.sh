@@ -1,35 +1,66 @@
 #!/bin/bash
 # NAME
 #	run.sh - make bench: postern against real Postfix, same machine,
-#	same run
+#	same run, both as a public MX
 # SYNOPSIS
 #	bash tests/bench/run.sh		(as root; make bench runs it)
 # DESCRIPTION
 #	Starts one private MariaDB, postern and Postfix side by side, each
-#	on its own loopback port with smtpd directly on the port
-#	(tests/bench/lib.sh says what both are configured with), and
-#	measures one MTA at a time (the other sits idle), so they do not
-#	share the cores. Acceptance runs in BENCH_ROUNDS rounds (default 3)
-#	that alternate between the two; the figure is the median:
+#	on its own loopback port with postscreen in front of smtpd and the
+#	same policy (tests/bench/lib.sh says what both are configured
+#	with), and measures one MTA at a time (the other sits idle), so
+#	they do not share the cores. The load generator (smtp-load)
+#	connects from 20 addresses 127.1.0.1-20, none in mynetworks or on
+#	postscreen's access list: a warm-up passes each through postscreen
+#	once (greet wait, then the deep tests' 4xx and a reconnect), so the
+#	throughput figures are those of a public MX's cached senders.
+#
+#	Four workloads, each in BENCH_ROUNDS rounds (default 3) that
+#	alternate between the two MTAs; each figure is the median:
+#	plaintext 1 KB, plaintext 100 KB, STARTTLS 1 KB, STARTTLS 100 KB
+#	(smtp-load -T: a full TLS handshake on every connection, the
+#	certificate both MTAs share). Per workload:
 #	  accept       smtp-load send: 20 parallel sessions, one connection
-#	               per 1 KB message, the recipient looked up in MySQL;
-#	               a message counts on the 250 after DATA, which both
+#	               per message, the recipient looked up in MySQL; a
+#	               message counts on the 250 after DATA, which both
 #	               MTAs send only once the queue file is fsync'd
+#	               (delivery runs meanwhile, as on a live MX)
 #	  end to end   from the first message sent to the last one in the
 #	               Maildir's new/ (same run as accept); also the
 #	               MySQL SELECTs per message (MariaDB's Com_select)
-#	  idle PSS     smtp-load idle holds N connections past their 220;
-#	               the sum of Pss (/proc/PID/smaps_rollup) over master
-#	               and all its descendants (Postfix: one smtpd each)
-#	Postern holds 1,000 and 10,000 idle sessions; Postfix 1,000 (a
-#	process per session: 10,000 processes are not a reasonable
-#	configuration for it). A warm-up of 200 messages precedes the
-#	rounds. Each figure is printed as one line, then a table.
+#	  CPU/msg      CPU time of master's whole process tree plus
+#	               mariadbd over the same span, divided by the messages
+#	               delivered: utime+stime+cutime+cstime from
+#	               /proc/PID/stat (exited children count through their
+#	               parent once reaped; not perf: tests/bench/profile.sh
+#	               does perf); the load generator is not counted
+#	Then, the MTAs idle:
+#	  machine      fsync-rate in the same file system (BENCH_DIR, /tmp):
+#	               create+write+fsync of 1 KB files per second, single
+#	               stream, and with one syncfs per batch of 100; postern's
+#	               plaintext 1 KB end-to-end figure as a fraction of each
+#	  idle         smtp-load idle holds N connections from N/10 new
+#	               addresses (never seen by postscreen: each waits the
+#	               greet wait, BENCH_GREET_WAIT, default 6 s); the
+#	               greeting latency p50/p99 (connect to the final 220)
+#	               beside the greet wait, dropped and timed-out
+#	               connections, and the sum of Pss
+#	               (/proc/PID/smaps_rollup) over master and all its
+#	               descendants once all are greeted
+#	Postern holds 1,000 and 10,000 idle sessions; Postfix 1,000. A
+#	warm-up of 200 messages (and 40 over STARTTLS) precedes the
+#	rounds. Each figure is printed as one line as measured, then one
+#	summary table with the ratio postern/Postfix, and where to record
+#	it (tests/bench/RESULTS.md).
 #
 #	Environment: POSTERN_BIN (default build/release/bin), SMTP_LOAD
-#	(default build/release/tools/smtp-load), BENCH_N (messages per
-#	round, default 6000), BENCH_ROUNDS, BENCH_PT_IDLE (default
-#	"1000 10000"), BENCH_PF_IDLE (default 1000), BENCH_SKIP_POSTFIX=1,
+#	(default build/release/tools/smtp-load), FSYNC_RATE (default beside
+#	SMTP_LOAD), BENCH_N (1 KB messages per round, default 6000),
+#	BENCH_N_BIG (100 KB messages per round, default BENCH_N/4),
+#	BENCH_ROUNDS, BENCH_WORKLOADS (default "plain1k plain100k tls1k
+#	tls100k"), BENCH_PT_IDLE (default "1000 10000"), BENCH_PF_IDLE
+#	(default 1000), BENCH_GREET_WAIT (seconds, default 6),
+#	BENCH_FSYNC_N (files, default 2000), BENCH_SKIP_POSTFIX=1,
 #	BENCH_PT_CONF (extra postern settings, see lib.sh), BENCH_KEEP=1
 #	keeps the directory.
 # DIAGNOSTICS
@@ -40,19 +71,32 @@ POSTERN_TOP=$(cd "$(dirname "$0")/../.." && pwd)
 POSTERN_BIN=${POSTERN_BIN:-$POSTERN_TOP/build/release/bin}
 export POSTERN_TOP POSTERN_BIN
 LOAD=${SMTP_LOAD:-$POSTERN_TOP/build/release/tools/smtp-load}
+FSYNC_RATE=${FSYNC_RATE:-$(dirname "$LOAD")/fsync-rate}
 N=${BENCH_N:-6000}
+N_BIG=${BENCH_N_BIG:-$((N / 4))}
 ROUNDS=${BENCH_ROUNDS:-3}
+WORKLOADS=${BENCH_WORKLOADS:-plain1k plain100k tls1k tls100k}
 PT_IDLE=${BENCH_PT_IDLE:-1000 10000}
 PF_IDLE=${BENCH_PF_IDLE:-1000}
+GREET_WAIT=${BENCH_GREET_WAIT:-6}
+FSYNC_N=${BENCH_FSYNC_N:-2000}
+export BENCH_GREET_WAIT=$GREET_WAIT
 SESSIONS=20
-SIZE=1024
+# the load generator's source addresses: 127.1.0.1 to 127.1.0.20
+SRC=(-S 127.1 -k "$SESSIONS")
 PT_PORT=26025
 PF_PORT=26125
+TCK=$(getconf CLK_TCK)
 
 . "$POSTERN_TOP/tests/bench/lib.sh"
+# instance_stop's check of postern's logs (panics, sanitizer reports,
+# child deaths) reports through TAP's diag once the plan is done
+TAP_DONE=1
+diag() { printf 'bench: %s\n' "$*"; }
 
 [ "$(id -u)" = 0 ] || { echo "bench: run as root (Postfix)" >&2; exit 1; }
 [ -x "$LOAD" ] || { echo "bench: no $LOAD" >&2; exit 1; }
+[ -x "$FSYNC_RATE" ] || { echo "bench: no $FSYNC_RATE" >&2; exit 1; }
 [ -x "$POSTERN_BIN/master" ] || { echo "bench: no $POSTERN_BIN" >&2; exit 1; }
 # 10,000 sessions: the load generator and the server need the fds
 ulimit -n "$(ulimit -Hn)"
@@ -63,7 +107,9 @@ IDLE_PID=
 trap '[ -n "$IDLE_PID" ] && kill "$IDLE_PID" 2>/dev/null
 	bench_cleanup
 	[ -n "${BENCH_KEEP:-}" ] || rm -rf "$BENCH_DIR"' EXIT
-echo "bench: directory $BENCH_DIR, $(nproc) cores, $(uname -r)"
+echo "bench: directory $BENCH_DIR, $(nproc) cores, $(uname -r)," \
+	"commit $(git -C "$POSTERN_TOP" rev-parse --short HEAD 2>/dev/null)"
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 declare -A R
 
@@ -75,90 +121,164 @@ selects() {
 		awk '{ print $2 }'
 }
 
-# warm_up - NAME PORT MAILDIR: processes, database connections, Maildir
+# load_args - WORKLOAD: smtp-load's size and TLS options for it
+load_args() {
+	case $1 in
+	plain1k) echo "-s 1024" ;;
+	plain100k) echo "-s 102400" ;;
+	tls1k) echo "-s 1024 -T" ;;
+	tls100k) echo "-s 102400 -T" ;;
+	*) echo "bench: unknown workload $1" >&2; exit 1 ;;
+	esac
+}
+
+# load_count - WORKLOAD: messages per round
+load_count() {
+	case $1 in
+	*100k) echo "$N_BIG" ;;
+	*) echo "$N" ;;
+	esac
+}
+
+# wait_delivered - MAILDIR WANT SECONDS: until new/ holds WANT files
+wait_delivered() {
+	local t0
+	t0=$(now)
+	while [ "$(bench_count "$1")" -lt "$2" ]; do
+		(( $(echo "$(now) - $t0 > $3" | bc) )) && return 1
+		sleep 0.2
+	done
+	return 0
+}
+
+# warm_up - NAME PORT MAILDIR: each source address through postscreen
+# once (its first connection fails on purpose: greet wait, deep tests'
+# 4xx), then processes, database connections, the Maildir, TLS
 warm_up() {
-	local name=$1 port=$2 md=$3 base
+	local name=$1 port=$2 md=$3 base out acc=0 a
 	base=$(bench_count "$md")
-	"$LOAD" send -p "$port" -c "$SESSIONS" -n 200 -s "$SIZE" \
-		-r "$BENCH_RCPT" >/dev/null
-	wait_for "[ \$(bench_count $md) -ge $((base + 200)) ]" 60 ||
+	for t in "" -T; do
+		# shellcheck disable=SC2086
+		out=$("$LOAD" send -p "$port" -c "$SESSIONS" \
+			-n $([ -z "$t" ] && echo 200 || echo 40) -s 1024 $t \
+			-r "$BENCH_RCPT" "${SRC[@]}")
+		echo "bench: $name warm-up${t:+ over STARTTLS}: $out"
+		a=$(sed -n 's/^accepted \([0-9]*\) .*/\1/p' <<<"$out")
+		acc=$((acc + ${a:-0}))
+	done
+	out=$("$LOAD" send -p "$port" -c "$SESSIONS" -n "$SESSIONS" \
+		-s 1024 -r "$BENCH_RCPT" "${SRC[@]}")
+	case $out in
+	*"(0 failed)"*) ;;
+	*) echo "bench: $name: warmed-up sources still fail: $out" ;;
+	esac
+	a=$(sed -n 's/^accepted \([0-9]*\) .*/\1/p' <<<"$out")
+	acc=$((acc + ${a:-0}))
+	wait_delivered "$md" $((base + acc)) 60 ||
 		echo "bench: $name: the warm-up was not delivered in 60 s"
 	sleep 2
 }
 
-# accept_and_deliver - NAME PORT MAILDIR COUNT ROUND: acceptance and end
-# to end, figures in R[NAME.accept.ROUND], R[NAME.e2e.ROUND], ...
+# accept_and_deliver - NAME PORT MAILDIR WORKLOAD ROUND: acceptance,
+# end to end and CPU per message, in R[NAME.WORKLOAD.accept.ROUND] ...
 accept_and_deliver() {
-	local name=$1 port=$2 md=$3 n=$4 r=$5 base t0 t1 out acc want got q0
+	local name=$1 port=$2 md=$3 w=$4 r=$5 base t0 t1 out acc want q0
+	local c0 c1 n
+	n=$(load_count "$w")
 	base=$(bench_count "$md")
 	q0=$(selects)
-	echo "bench: $name round $r: load average before:" \
+	echo "bench: $name $w round $r: load average before:" \
 		"$(cut -d' ' -f1-3 /proc/loadavg)"
+	c0=$(bench_cpu "${ROOT[$name]}" "$MARIADB_PID")
 	t0=$(now)
-	out=$("$LOAD" send -p "$port" -c "$SESSIONS" -n "$n" -s "$SIZE" \
-		-r "$BENCH_RCPT")
-	echo "bench: $name round $r: smtp-load: $out"
+	# shellcheck disable=SC2046
+	out=$("$LOAD" send -p "$port" -c "$SESSIONS" -n "$n" \
+		$(load_args "$w") -r "$BENCH_RCPT" "${SRC[@]}")
+	echo "bench: $name $w round $r: smtp-load: $out"
 	acc=$(sed -n 's/^accepted \([0-9]*\) .*/\1/p' <<<"$out")
-	R[$name.accept.$r]=$(sed -n 's/.*: \([0-9]*\) msg\/s.*/\1/p' <<<"$out")
-	R[$name.failed.$r]=$(sed -n 's/.*(\([0-9]*\) failed).*/\1/p' <<<"$out")
+	R[$name.$w.accept.$r]=$(sed -n 's/.*: \([0-9]*\) msg\/s.*/\1/p' <<<"$out")
+	R[$name.$w.failed.$r]=$(sed -n 's/.*(\([0-9]*\) failed).*/\1/p' <<<"$out")
 	want=$((base + ${acc:-0}))
-	while :; do
-		got=$(bench_count "$md")
-		[ "$got" -ge "$want" ] && break
-		if (( $(echo "$(now) - $t0 > 600" | bc) )); then
-			break
-		fi
-		sleep 0.2
-	done
+	wait_delivered "$md" "$want" 600
 	t1=$(now)
-	R[$name.qpm]=$(echo "scale=1; ($(selects) - $q0) / ${acc:-1}" | bc)
-	if [ "$got" -ge "$want" ]; then
-		R[$name.e2e.$r]=$(echo "$acc / ($t1 - $t0)" | bc)
-		echo "bench: $name round $r: delivered end to end:" \
-			"${R[$name.e2e.$r]} msg/s ($acc in" \
-			"$(printf %.1f "$(echo "$t1 - $t0" | bc)") s)"
+	c1=$(bench_cpu "${ROOT[$name]}" "$MARIADB_PID")
+	R[$name.$w.qpm]=$(echo "scale=1; ($(selects) - $q0) / ${acc:-1}" | bc)
+	if [ "$(bench_count "$md")" -ge "$want" ] && [ "${acc:-0}" -gt 0 ]
+	then
+		R[$name.$w.e2e.$r]=$(echo "$acc / ($t1 - $t0)" | bc)
+		R[$name.$w.cpu.$r]=$(echo "scale=2; ($c1 - $c0) * 1000 / $TCK / $acc" | bc)
+		echo "bench: $name $w round $r: delivered end to end:" \
+			"${R[$name.$w.e2e.$r]} msg/s ($acc in" \
+			"$(printf %.1f "$(echo "$t1 - $t0" | bc)") s)," \
+			"CPU ${R[$name.$w.cpu.$r]} ms/msg (MTA and MariaDB)"
 	else
-		R[$name.e2e.$r]=0
-		echo "bench: $name round $r: delivered end to end: FAILED" \
-			"($((got - base)) of $acc in the Maildir after 600 s)"
+		R[$name.$w.e2e.$r]=0
+		R[$name.$w.cpu.$r]=0
+		echo "bench: $name $w round $r: delivered end to end: FAILED" \
+			"($(( $(bench_count "$md") - base )) of ${acc:-0} in" \
+			"the Maildir after 600 s)"
 	fi
 }
 
 # median - of the arguments (numbers)
 median() {
-	printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 }
+	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
 		END { print (NR % 2) ? v[(NR + 1) / 2] : \
-			int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'
+			(v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-# summarize - NAME KEY LABEL: the median over the rounds, one line
+# summarize - NAME KEY LABEL UNIT: the median over the rounds, one line
 summarize() {
-	local name=$1 key=$2 label=$3 r vals=()
+	local name=$1 key=$2 label=$3 unit=$4 r vals=()
 	for r in $(seq "$ROUNDS"); do
 		vals+=("${R[$name.$key.$r]:-0}")
 	done
 	R[$name.$key]=$(median "${vals[@]}")
-	echo "$name $label: ${R[$name.$key]} msg/s (median of $ROUNDS" \
+	echo "$name $label: ${R[$name.$key]}${unit:+ $unit} (median of $ROUNDS" \
 		"rounds: ${vals[*]})"
 }
 
-# idle_pss - NAME PORT ROOTPID COUNT: PSS holding COUNT idle sessions
+# fsync_limits - the machine's own bound, in BENCH_DIR's file system
+fsync_limits() {
+	local d=$BENCH_DIR/fsync out
+	mkdir -p "$d"
+	out=$("$FSYNC_RATE" -n "$FSYNC_N" "$d") || out=
+	echo "bench: machine: ${out:-fsync-rate failed}"
+	R[machine.fsync]=$(sed -n 's/.*: \([0-9]*\) files\/s.*/\1/p' <<<"$out")
+	out=$("$FSYNC_RATE" -n "$FSYNC_N" -b 100 "$d") || out=
+	echo "bench: machine: ${out:-fsync-rate -b 100 failed}"
+	R[machine.syncfs]=$(sed -n 's/.*: \([0-9]*\) files\/s.*/\1/p' <<<"$out")
+	rmdir "$d"
+}
+
+# idle_pss - NAME PORT ROOTPID COUNT: COUNT idle sessions from new
+# addresses: greeting latency, PSS
+IDLE_NET=2
 idle_pss() {
 	local name=$1 port=$2 root=$3 n=$4 out=$BENCH_DIR/idle.$1.$4
-	local pss procs
-	"$LOAD" idle -p "$port" -n "$n" -t 900 >"$out" 2>&1 &
+	local pss procs g
+	"$LOAD" idle -p "$port" -n "$n" -t 900 -S "127.$IDLE_NET" \
+		-k $(( n >= 10 ? n / 10 : 1 )) >"$out" 2>&1 &
 	IDLE_PID=$!
-	if ! wait_for "grep -q '^idle' $out || ! kill -0 $IDLE_PID" 300 ||
-	    ! grep -q "^idle $n established" "$out"; then
+	IDLE_NET=$((IDLE_NET + 1))
+	if ! wait_for "grep -q '^greeting' $out || ! kill -0 $IDLE_PID" 900
+	then
 		R[$name.idle$n]=failed
 		echo "$name $n idle sessions: failed ($(tr '\n' ' ' <"$out"))"
 	else
+		g=$(grep '^greeting' "$out")
+		R[$name.g50.$n]=$(sed -n 's/.*p50 \([0-9.]*\) s.*/\1/p' <<<"$g")
+		R[$name.g99.$n]=$(sed -n 's/.*p99 \([0-9.]*\) s.*/\1/p' <<<"$g")
+		R[$name.gbad.$n]=$(sed -n 's/.*(\([0-9]*\) dropped, \([0-9]*\) timeouts).*/\1+\2/p' <<<"$g")
 		sleep 3
 		pss=$(bench_pss "$root")
 		procs=$(bench_nproc "$root")
 		R[$name.idle$n]=$(( (pss + 512) / 1024 ))
-		echo "$name $n idle sessions: ${R[$name.idle$n]} MB PSS" \
-			"($procs processes)"
+		grep -q "^idle $n established" "$out" ||
+			R[$name.idle$n]="${R[$name.idle$n]}*"
+		echo "$name $n idle sessions: $(grep '^idle' "$out")," \
+			"$g, greet wait $GREET_WAIT s;" \
+			"${R[$name.idle$n]} MB PSS ($procs processes)"
 	fi
 	kill "$IDLE_PID" 2>/dev/null
 	wait "$IDLE_PID" 2>/dev/null
@@ -198,17 +318,25 @@ done
 # the rounds alternate: a burst of other activity on the machine hits
 # both MTAs alike, and the median leaves one bad round out
 for r in $(seq "$ROUNDS"); do
-	for m in "${NAMES[@]}"; do
-		accept_and_deliver "$m" "${PORT[$m]}" "${MD[$m]}" "$N" "$r"
-		sleep 3
+	for w in $WORKLOADS; do
+		for m in "${NAMES[@]}"; do
+			accept_and_deliver "$m" "${PORT[$m]}" "${MD[$m]}" \
+				"$w" "$r"
+			sleep 3
+		done
 	done
 done
 echo "bench: MariaDB: $(mariadb_client -N -B -e "SHOW GLOBAL STATUS
 	LIKE 'Max_used_connections'" | tr '\t' ' ') (both MTAs together)"
 for m in "${NAMES[@]}"; do
-	summarize "$m" accept "accept"
-	summarize "$m" e2e "delivered end to end"
+	for w in $WORKLOADS; do
+		summarize "$m" "$w.accept" "$w accept" msg/s
+		summarize "$m" "$w.e2e" "$w delivered end to end" msg/s
+		summarize "$m" "$w.cpu" "$w CPU per delivered message" ms
+		summarize "$m" "$w.failed" "$w sessions failed (of $(load_count "$w"))" ""
+	done
 done
+fsync_limits
 for m in "${NAMES[@]}"; do
 	for i in ${IDLE[$m]}; do
 		idle_pss "$m" "${PORT[$m]}" "${ROOT[$m]}" "$i"
@@ -217,16 +345,63 @@ done
 bench_postern_stop
 bench_postfix_stop
 
-echo
-printf '%-34s %12s %12s\n' "" postern "postfix $(postconf -dh mail_version)"
-row() {
-	printf '%-34s %12s %12s\n' "$1" "${R[postern.$2]:--}" \
-		"${R[postfix.$2]:--}"
+# the summary table: postern, Postfix, postern/Postfix
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN {
+		if (a + 0 > 0 && b + 0 > 0) printf "%.2fx", a / b
+		else print "-" }'
 }
-row "accepted (msg/s, 20 sessions)" accept
-row "delivered end to end (msg/s)" e2e
-row "MySQL SELECTs per message" qpm
+row() {
+	local a=${R[postern.$2]:--} b=${R[postfix.$2]:--}
+	printf '%-44s %10s %14s %8s\n' "$1" "$a" "$b" "$(ratio "$a" "$b")"
+}
+frac() {
+	awk -v a="$1" -v b="$2" 'BEGIN {
+		if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b
+		else print "-" }'
+}
+label() {
+	case $1 in
+	plain1k) echo "1 KB" ;; plain100k) echo "100 KB" ;;
+	tls1k) echo "1 KB, STARTTLS" ;; tls100k) echo "100 KB, STARTTLS" ;;
+	esac
+}
+echo
+echo "bench: summary ($(date -u '+%F %H:%M') UTC, commit" \
+	"$(git -C "$POSTERN_TOP" rev-parse --short HEAD 2>/dev/null)," \
+	"load average $LOAD0 at the start, $(cut -d' ' -f1-3 /proc/loadavg)" \
+	"at the end; medians of $ROUNDS rounds)"
+printf '%-44s %10s %14s %8s\n' "" postern \
+	"postfix$(postconf -dh mail_version 2>/dev/null | sed 's/^/ /')" ratio
+for w in $WORKLOADS; do
+	row "accepted, $(label "$w") (msg/s)" "$w.accept"
+done
+for w in $WORKLOADS; do
+	row "end to end, $(label "$w") (msg/s)" "$w.e2e"
+done
+for w in $WORKLOADS; do
+	row "CPU per delivered msg, $(label "$w") (ms)" "$w.cpu"
+done
+for w in $WORKLOADS; do
+	row "sessions failed, $(label "$w") (of $(load_count "$w"))" "$w.failed"
+done
+row "MySQL SELECTs per message (1 KB)" plain1k.qpm
 row "PSS, no session (MB)" idle0
-row "PSS, 1,000 idle sessions (MB)" idle1000
-row "PSS, 10,000 idle sessions (MB)" idle10000
+for i in $(printf '%s\n' $PT_IDLE $PF_IDLE | sort -n -u); do
+	row "PSS, $i idle sessions (MB)" "idle$i"
+	row "greeting p50, $i idle (s; greet wait $GREET_WAIT)" "g50.$i"
+	row "greeting p99, $i idle (s; greet wait $GREET_WAIT)" "g99.$i"
+	row "not greeted, $i idle (dropped+timeouts)" "gbad.$i"
+done
+printf '%-44s %10s\n' "machine: 1 KB create+write+fsync (files/s)" \
+	"${R[machine.fsync]:--}"
+printf '%-44s %10s\n' "machine: same, one syncfs per 100 (files/s)" \
+	"${R[machine.syncfs]:--}"
+printf '%-44s %10s\n' "postern end to end 1 KB / fsync single" \
+	"$(frac "${R[postern.plain1k.e2e]:-}" "${R[machine.fsync]:-}")"
+printf '%-44s %10s\n' "postern end to end 1 KB / syncfs batches" \
+	"$(frac "${R[postern.plain1k.e2e]:-}" "${R[machine.syncfs]:-}")"
+echo
+echo "bench: record this run (the table, the commit, the load averages" \
+	"and what else ran) in tests/bench/RESULTS.md"
 exit 0
