@@ -476,9 +476,9 @@ mode_name(int mode)
 	    ? "testing" : "none");
 }
 
-/* use_text - parse text into s->sts; 0 or -1 */
-static int
-use_text(struct smtp_sess *s, const char *domain, const char *text)
+/* smtp_sts_set - parse text into s->sts; 0 or -1 */
+int
+smtp_sts_set(struct smtp_sess *s, const char *domain, const char *text)
 {
 	struct smtp_sts *st;
 	struct smtp_sts_policy p;
@@ -527,7 +527,7 @@ smtp_sts_nexthop(struct smtp_sess *s, const struct smtp_nexthop *nh)
 		    "unique", s->queue_id, log_safe(qname));
 	/* the cached policy while it lives, unless the id changed */
 	if (cached && (tid <= 0 || strcmp(id, cid) == 0)) {
-		(void)use_text(s, nh->host, ctext);
+		(void)smtp_sts_set(s, nh->host, ctext);
 		free(ctext);
 		return (0);
 	}
@@ -547,7 +547,7 @@ smtp_sts_nexthop(struct smtp_sess *s, const struct smtp_nexthop *nh)
 			log_warn("%s: MTA-STS policy fetch for %s failed: %s; "
 			    "using the cached policy", s->queue_id,
 			    log_safe(nh->host), err);
-			(void)use_text(s, nh->host, ctext);
+			(void)smtp_sts_set(s, nh->host, ctext);
 		} else
 			log_warn("%s: MTA-STS policy fetch for %s failed: %s; "
 			    "no policy", s->queue_id, log_safe(nh->host), err);
@@ -559,7 +559,7 @@ smtp_sts_nexthop(struct smtp_sess *s, const struct smtp_nexthop *nh)
 	    s->queue_id, log_safe(nh->host), id, mode_name(p.mode), p.max_age);
 	cache_put(nh->host, id, now, now + p.max_age, text);
 	smtp_sts_policy_free(&p);
-	(void)use_text(s, nh->host, text);
+	(void)smtp_sts_set(s, nh->host, text);
 	free(text);
 	return (0);
 }

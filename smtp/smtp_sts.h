@@ -14,6 +14,8 @@
  *
  *	int	smtp_sts_nexthop(struct smtp_sess *s,
  *	    const struct smtp_nexthop *nh);
+ *	int	smtp_sts_set(struct smtp_sess *s, const char *domain,
+ *	    const char *text);
  *	int	smtp_sts_dest(struct smtp_sess *s);
  *	void	smtp_sts_tls_testing(struct smtp_sess *s, SSL *ssl);
  *	void	smtp_sts_after(struct smtp_sess *s);
@@ -38,6 +40,9 @@
  *	https://mta-sts.DOMAIN/.well-known/mta-sts.txt with libcurl when
  *	the id changed or nothing usable is cached, and the policy kept
  *	in s. A fetch that fails keeps an unexpired cached policy.
+ *	smtp_sts_set() parses text as domain's policy into s (what
+ *	smtp_sts_nexthop() does with a policy it has; the unit test uses
+ *	it directly), logging a policy that does not parse.
  *	smtp_sts_dest() runs before each address's session: nothing for
  *	mode none, or when DANE authenticates that address (DANE wins);
  *	enforce: an MX host that matches no pattern is deferred (4.7.5,
@@ -82,6 +87,7 @@ int	 smtp_sts_mx_match(const struct smtp_sts_policy *, const char *);
 int	 smtp_sts_txt_id(const struct strv *, char *, size_t);
 
 int	 smtp_sts_nexthop(struct smtp_sess *, const struct smtp_nexthop *);
+int	 smtp_sts_set(struct smtp_sess *, const char *, const char *);
 int	 smtp_sts_dest(struct smtp_sess *);
 struct ssl_st;
 void	 smtp_sts_tls_testing(struct smtp_sess *, struct ssl_st *);

@@ -8,15 +8,21 @@
  *	each match vector a policy's patterns, a host and whether it
  *	matches (4.1: "*." stands for exactly one label); each TXT vector
  *	a record set and the id (3.1: one v=STSv1 record, id 1-32
- *	alphanumerics).
+ *	alphanumerics). Each address vector is a policy, an MX host, the
+ *	level the nexthop has (and whether DANE authenticated the host)
+ *	and what smtp_sts_dest() does: defer (4.7.5, no session), or the
+ *	level and certificate names the session gets; smtp_sts_after()
+ *	must give the level back.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "smtp.h"
 #include "smtp_sts.h"
 #include "str.h"
 #include "tap.h"
+#include "tls.h"
 
 static const struct {
 	const char *name;
@@ -107,6 +113,101 @@ static const struct {
 	{"v=STSv10; id=a", 0, ""},
 };
 
+#define ENF	"version: STSv1\nmode: enforce\nmx: *.example.net\nmax_age: 60\n"
+#define TST	"version: STSv1\nmode: testing\nmx: *.example.net\nmax_age: 60\n"
+#define NON	"version: STSv1\nmode: none\nmax_age: 60\n"
+
+static const struct {
+	const char *name;
+	const char *policy;
+	const char *host;
+	int	 level;		/* the nexthop's level before */
+	int	 dane;		/* DANE validated TLSA for this host */
+	int	 rc;		/* smtp_sts_dest() */
+	int	 want_level;	/* during the session */
+	const char *want_match;	/* during the session */
+} dvec[] = {
+	{"enforce, match, level none: verify the MX name", ENF,
+	    "mx.example.net", TLS_LEV_NONE, 0, 0, TLS_LEV_VERIFY, "hostname"},
+	{"enforce, match, level may: verify", ENF, "mx.example.net",
+	    TLS_LEV_MAY, 0, 0, TLS_LEV_VERIFY, "hostname"},
+	{"enforce, match, level encrypt: verify", ENF, "mx.example.net",
+	    TLS_LEV_ENCRYPT, 0, 0, TLS_LEV_VERIFY, "hostname"},
+	{"enforce, match, level secure: kept", ENF, "mx.example.net",
+	    TLS_LEV_SECURE, 0, 0, TLS_LEV_SECURE, "configured"},
+	{"enforce, no match: deferred", ENF, "mx.other.org", TLS_LEV_MAY, 0,
+	    -1, TLS_LEV_MAY, "configured"},
+	{"enforce, no match, DANE authenticates: DANE wins", ENF,
+	    "mx.other.org", TLS_LEV_DANE, 1, 0, TLS_LEV_DANE, "configured"},
+	{"enforce, match, DANE authenticates: DANE level kept", ENF,
+	    "mx.example.net", TLS_LEV_DANE, 1, 0, TLS_LEV_DANE, "configured"},
+	{"enforce, DANE downgraded to may: MTA-STS applies", ENF,
+	    "mx.other.org", TLS_LEV_MAY, 1, -1, TLS_LEV_MAY, "configured"},
+	{"testing, no match: delivered as configured", TST, "mx.other.org",
+	    TLS_LEV_NONE, 0, 0, TLS_LEV_NONE, "configured"},
+	{"testing, match, level none: may", TST, "mx.example.net",
+	    TLS_LEV_NONE, 0, 0, TLS_LEV_MAY, "configured"},
+	{"testing, match, level encrypt: kept", TST, "mx.example.net",
+	    TLS_LEV_ENCRYPT, 0, 0, TLS_LEV_ENCRYPT, "configured"},
+	{"none: nothing", NON, "mx.other.org", TLS_LEV_NONE, 0, 0,
+	    TLS_LEV_NONE, "configured"},
+};
+
+/* dest_checks - smtp_sts_dest() and smtp_sts_after() per vector */
+static void
+dest_checks(void)
+{
+	struct smtp_sess s;
+	struct smtp_dest d;
+	char	 name[300];
+	size_t	 i;
+	int	 rc;
+
+	for (i = 0; i < sizeof(dvec) / sizeof(dvec[0]); i++) {
+		memset(&s, 0, sizeof(s));
+		memset(&d, 0, sizeof(d));
+		snprintf(d.host, sizeof(d.host), "%s", dvec[i].host);
+		d.port = 25;
+		s.dest = &d;
+		s.queue_id = "TESTID";
+		s.tls_level = dvec[i].level;
+		s.tls_match = "configured";
+		/* smtp_sts_dest() only asks whether DANE state exists */
+		s.dane = dvec[i].dane ? (struct smtp_dane *)&d : NULL;
+		tap_ok(smtp_sts_set(&s, "example.net", dvec[i].policy) == 0
+		    && s.sts != NULL, "%s: policy set", dvec[i].name);
+		rc = smtp_sts_dest(&s);
+		snprintf(name, sizeof(name), "%s: smtp_sts_dest", dvec[i].name);
+		tap_is_int(rc, dvec[i].rc, name);
+		if (rc < 0) {
+			tap_is_str(s.status, "4.7.5", dvec[i].name);
+			snprintf(name, sizeof(name), "MTA-STS policy for "
+			    "example.net: MX host %s does not match",
+			    dvec[i].host);
+			tap_is_str(s.reason, name, dvec[i].name);
+		}
+		snprintf(name, sizeof(name), "%s: level", dvec[i].name);
+		tap_is_int(s.tls_level, dvec[i].want_level, name);
+		snprintf(name, sizeof(name), "%s: match", dvec[i].name);
+		tap_is_str(s.tls_match, dvec[i].want_match, name);
+		/* a session that failed verification at enforce */
+		if (rc == 0) {
+			snprintf(s.status, sizeof(s.status), "4.7.5");
+			snprintf(s.reason, sizeof(s.reason), "Server "
+			    "certificate not verified");
+		}
+		smtp_sts_after(&s);
+		snprintf(name, sizeof(name), "%s: level back after", dvec[i].name);
+		tap_is_int(s.tls_level, dvec[i].level, name);
+		if (rc == 0 && dvec[i].want_level == TLS_LEV_VERIFY)
+			tap_is_str(s.reason, "MTA-STS policy for example.net: "
+			    "certificate verification failed: Server "
+			    "certificate not verified", name);
+		smtp_sts_done(&s);
+		tap_ok(s.sts == NULL, "%s: done", dvec[i].name);
+	}
+}
+
 int
 main(void)
 {
@@ -165,5 +266,6 @@ main(void)
 			tap_is_str(id, tvec[i].id, name);
 		strv_free(v);
 	}
+	dest_checks();
 	return (tap_done());
 }
