@@ -76,13 +76,17 @@ $(FUZZ_ARCHIVES):
 	@mkdir -p $(dir $@)
 	@rm -f $@ && ar rcs $@ $^
 
+# The source lists and LIBS are expanded late ($$, secondary expansion):
+# mk files read after this one (sandbox.mk, mta-sts.mk, ...) still add
+# sources to the unit tests' lists and libraries to LIBS.
+.SECONDEXPANSION:
 define FUZZ_template
-$(FUZZ_DIR)/bin/fuzz_$(1): $(call fuzz_obj,fuzz/fuzz_$(1).c $(FUZZ_SRCS_$(1))) \
-    $(FUZZ_ARCHIVES)
+$(FUZZ_DIR)/bin/fuzz_$(1): $$$$(call fuzz_obj,fuzz/fuzz_$(1).c \
+    $$$$(FUZZ_SRCS_$(1))) $(FUZZ_ARCHIVES)
 	@mkdir -p $(FUZZ_DIR)/bin
 	@$(FUZZ_CC) $(FUZZ_LDFLAGS) $(FUZZ_LDFLAGS_$(1)) -o $$@ \
-		$(call fuzz_obj,fuzz/fuzz_$(1).c $(FUZZ_SRCS_$(1))) \
-		-Wl,--start-group $(FUZZ_ARCHIVES) -Wl,--end-group $(LIBS)
+		$$(call fuzz_obj,fuzz/fuzz_$(1).c $$(FUZZ_SRCS_$(1))) \
+		-Wl,--start-group $(FUZZ_ARCHIVES) -Wl,--end-group $$(LIBS)
 endef
 $(foreach t,$(FUZZ_TARGETS) selftest,$(eval $(call FUZZ_template,$(t))))
 
