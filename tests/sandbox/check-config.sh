@@ -25,6 +25,9 @@
 #	    captured for the relayhost, sender rewritten by
 #	    smtp_generic_maps, with the relayhost's SASL user
 #	Needs swaks, perl and python3; "postern" on PATH (or $POSTERN).
+# ENVIRONMENT
+#	WAIT	seconds to wait for a delivery or a capture (default 120:
+#		the sanitizer build on a loaded machine needs many)
 # DIAGNOSTICS
 #	Exit status 0 when every check passed, 1 otherwise.
 set -u
@@ -67,6 +70,21 @@ json() {	# json COMMAND... PYTHON-EXPRESSION-ON-d: prints its value
 d = json.load(sys.stdin)
 print(eval(sys.argv[1]))' "$expr"
 }
+wait_count() {	# wait_count N COMMAND...: until its "count" is N or more
+	# (a delivery on a loaded machine, under a sanitizer build, can
+	# take many seconds: WAIT seconds at most, default 120); an
+	# unreadable answer counts as "not yet", not as the end of the wait
+	want=$1
+	shift
+	end=$(($(date +%s) + ${WAIT:-120}))
+	while :; do
+		c=$(json 'd["count"]' "$@" 2>/dev/null)
+		case $c in ''|*[!0-9]*) c=0 ;; esac
+		[ "$c" -ge "$want" ] && return 0
+		[ "$(date +%s)" -lt "$end" ] || return 1
+		sleep 0.2
+	done
+}
 SMTP=$(port smtp)
 SUB=$(port submission)
 T=$(mktemp -d)
@@ -105,12 +123,7 @@ check "port 25: relaying to $REMOTE_ADDR refused: 554 5.7.1" \
 	grep -q '^<~\* *554 5.7.1 .*Relay access denied' "$T/relay"
 
 # Wait for both deliveries (virtual), then compare the bytes.
-i=0
-while [ "$(json 'd["count"]' mailbox "$SB" "$USER_ADDR")" -lt 2 ] &&
-    [ $i -lt 100 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
+wait_count 2 mailbox "$SB" "$USER_ADDR"
 check "2 messages in $USER_ADDR's Maildir (one through the alias)" \
 	[ "$(json 'd["count"]' mailbox "$SB" "$USER_ADDR")" = 2 ]
 file=$(json '[m["path"] for m in d["messages"] if (m["subject"] or "").startswith("sandbox check")][0]' \
@@ -157,11 +170,7 @@ check "submission: STARTTLS and AUTH PLAIN as $USER_ADDR" \
 	grep -q '^<~  *235 2.7.0' "$T/sub"
 check "submission: mail to $REMOTE_ADDR accepted" \
 	grep -q '^<~  *250 2.0.0 Ok: queued as' "$T/sub"
-i=0
-while [ "$(json 'd["count"]' captured "$SB")" -lt 1 ] && [ $i -lt 100 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
+wait_count 1 captured "$SB"
 cap='[m for m in d["messages"] if m["rcpt_to"][0]["addr"] == "'$REMOTE_ADDR'"][-1]'
 check "captured for the relayhost $RELAY_NEXTHOP" \
 	[ "$(json "$cap[\"nexthop\"]" captured "$SB")" = "$RELAY_NEXTHOP" ]
