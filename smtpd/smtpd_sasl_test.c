@@ -320,7 +320,7 @@ test_builtin(void)
 	    "500 5.5.6", {{0}}, NULL, NULL},
 	{"PLAIN 8-bit login", "PLAIN", B64("\0j\xc3\xb6rg@example.org\0x"),
 	    SMTPD_SASL_FAIL, F535, {{0}}, NULL,
-	    "sasl_username=j??rg@example.org"},
+	    "sasl_username=j\xc3\xb6rg@example.org"},	/* UTF-8 kept */
 	{"LOGIN", "LOGIN", NULL, SMTPD_SASL_MORE, "334 VXNlcm5hbWU6",
 	    {{B64("john@example.org"), SMTPD_SASL_MORE, "334 UGFzc3dvcmQ6"},
 	    {B64("secret"), SMTPD_SASL_OK, OK235}}, "john@example.org", NULL},
