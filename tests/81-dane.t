@@ -9,7 +9,8 @@
 # plain.test (no anchor covers it) do not. postern uses it through
 # resolver_nameservers, with smtp_dns_support_level = dnssec and
 # smtp_tls_security_level = dane. One aiosmtpd sink with STARTTLS (the
-# instance's certificate) per destination, reached by MX lookup
+# instance's certificate) per destination (for none and bogus a
+# tests/lib/raw_sink.py, which records any connection), reached by MX lookup
 # (transport_maps "smtp:DOMAIN:PORT", so the TLSA name is
 # _PORT._tcp.MXHOST):
 #   good.dane.test  MX mx-good   TLSA 3 1 1 <sha256 of the sink's key>
