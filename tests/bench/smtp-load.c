@@ -15,7 +15,9 @@
  *	after DATA. Each message carries a unique Message-ID
  *	<bench.N@smtp-load> so deliveries can be counted; with -l, the N of
  *	every message answered 250 is appended to acklog, one per line.
- *	-r takes a comma-separated list: one RCPT per address.
+ *	-r takes a comma-separated list: one RCPT per address. A session
+ *	whose server does not answer a read or take a write within 60 s
+ *	fails.
  *
  *	-T: STARTTLS on every connection (after the first EHLO; OpenSSL,
  *	a full handshake each time, the certificate not checked), then
@@ -62,6 +64,8 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+
+#define IO_TIMEOUT 60	/* seconds a send session waits on one read or write */
 
 static const char *opt_addr = "127.0.0.1";
 static int opt_port;
@@ -135,6 +139,13 @@ dial(long k, int nonblock)
 	    | (nonblock ? SOCK_NONBLOCK : 0), 0)) < 0)
 		return (-1);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (!nonblock) {
+		/* a server that stops answering fails the session, not the run */
+		struct timeval tv = {IO_TIMEOUT, 0};
+
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
 	if (bind_source(fd, k) < 0) {
 		close(fd);
 		return (-1);
