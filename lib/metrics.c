@@ -394,12 +394,30 @@ format_hist(struct buf *out, const struct family *f,
 	    (unsigned long long)h->count);
 }
 
+/* format_procs - one per-process gauge: sessions (0) or pool depth (1) */
+static void
+format_procs(struct buf *out, const struct metrics_shm *m, const char *name,
+    const char *help, int depth)
+{
+	char	 l1[64], l2[64];
+	int	 i;
+
+	buf_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+	for (i = 0; i < METRICS_PROCS; i++)
+		if (proc_alive(m->proc[i].pid))
+			buf_printf(out, "%s{service=\"%s\",program=\"%s\","
+			    "pid=\"%d\"} %lld\n", name,
+			    metrics_label(l1, sizeof(l1), m->proc[i].service),
+			    metrics_label(l2, sizeof(l2), m->proc[i].program),
+			    (int)m->proc[i].pid, (long long)(depth
+			    ? m->proc[i].queue_depth : m->proc[i].sessions));
+}
+
 /* metrics_format - the Prometheus text format of the shared counters */
 void
 metrics_format(struct buf *out, const struct metrics_shm *m)
 {
 	const struct family *f;
-	char	 l1[64], l2[64];
 	int	 i, j, dup;
 
 	for (f = families; f->name; f++) {
@@ -436,28 +454,10 @@ metrics_format(struct buf *out, const struct metrics_shm *m)
 			    && strcmp(m->hist[i].family, f->name) == 0)
 				format_hist(out, f, &m->hist[i]);
 	}
-	buf_printf(out, "# HELP postern_process_sessions Sessions each "
-	    "daemon process holds now.\n# TYPE postern_process_sessions "
-	    "gauge\n");
-	for (i = 0; i < METRICS_PROCS; i++)
-		if (proc_alive(m->proc[i].pid))
-			buf_printf(out, "postern_process_sessions{service=\"%s\","
-			    "program=\"%s\",pid=\"%d\"} %lld\n",
-			    metrics_label(l1, sizeof(l1), m->proc[i].service),
-			    metrics_label(l2, sizeof(l2), m->proc[i].program),
-			    (int)m->proc[i].pid,
-			    (long long)m->proc[i].sessions);
-	buf_printf(out, "# HELP postern_process_queue_depth Jobs waiting in "
-	    "each daemon process's worker pools.\n# TYPE "
-	    "postern_process_queue_depth gauge\n");
-	for (i = 0; i < METRICS_PROCS; i++)
-		if (proc_alive(m->proc[i].pid))
-			buf_printf(out, "postern_process_queue_depth{service="
-			    "\"%s\",program=\"%s\",pid=\"%d\"} %lld\n",
-			    metrics_label(l1, sizeof(l1), m->proc[i].service),
-			    metrics_label(l2, sizeof(l2), m->proc[i].program),
-			    (int)m->proc[i].pid,
-			    (long long)m->proc[i].queue_depth);
+	format_procs(out, m, "postern_process_sessions", "Sessions each "
+	    "daemon process holds now.", 0);
+	format_procs(out, m, "postern_process_queue_depth", "Jobs waiting "
+	    "in each daemon process's worker pools.", 1);
 	buf_printf(out, "# HELP postern_start_time_seconds When master "
 	    "started (the counters count from then).\n# TYPE "
 	    "postern_start_time_seconds gauge\npostern_start_time_seconds "

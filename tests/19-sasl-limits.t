@@ -24,22 +24,15 @@ SMTP=$(free_port 28800 28819) || bail_out "no free port"
 SUB=$(free_port 28820 28839) || bail_out "no free port"
 instance_create "$DIR/i" "$SMTP" "$SUB" || bail_out "instance_create"
 E=$INSTANCE_CONF
-printf 'a@example.org 1\n' >"$E/vmailbox"
 printf '%s {PLAIN}pw\n' alice@example.org bob@example.org \
 	carol@limited.example >"$E/sasl_passwd"
 printf 'alice@example.org 2 3\n@limited.example 1\n' >"$E/limits"
-vuid=$(id -u vmail 2>/dev/null || id -u)
-vgid=$(id -g vmail 2>/dev/null || id -g)
-chown "$vuid:$vgid" "$INSTANCE_MAIL"
+instance_local_mail a@example.org || bail_out "postconf -e"
 instance_conf \
-	"virtual_uid_maps=static:$vuid" "virtual_gid_maps=static:$vgid" \
 	"smtpd_sasl_type=postern" \
 	"smtpd_sasl_password_maps=texthash:$E/sasl_passwd" \
-	"smtpd_sasl_rate_limit_maps=texthash:$E/limits" \
-	"alias_maps=" "virtual_alias_maps=" "canonical_maps=" \
-	"sender_canonical_maps=" \
-	"virtual_mailbox_maps=texthash:$E/vmailbox" \
-	"virtual_mailbox_domains=example.org" || bail_out "postconf -e"
+	"smtpd_sasl_rate_limit_maps=texthash:$E/limits" || \
+	bail_out "postconf -e"
 instance_start || bail_out "instance did not start"
 
 timeout 120 $PY - "$SUB" >"$DIR/out" 2>&1 <<'EOF'

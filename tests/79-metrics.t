@@ -29,24 +29,17 @@ MPORT=$(free_port 28867 28879) || bail_out "no free port"
 instance_create "$DIR/i" "$SMTP" "$SUB" || bail_out "instance_create"
 E=$INSTANCE_CONF
 printf '127.0.0.0/8 permit\n' >"$E/postscreen_access.cidr"
-printf 'a@example.org 1\n' >"$E/vmailbox"
 # {PLAIN} as Dovecot writes it: the built-in backend knows the scheme
 printf 'user@example.org {PLAIN}secret\n' >"$E/sasl_passwd"
-vuid=$(id -u vmail 2>/dev/null || id -u)
-vgid=$(id -g vmail 2>/dev/null || id -g)
-chown "$vuid:$vgid" "$INSTANCE_MAIL"
+instance_local_mail a@example.org || bail_out "postconf -e"
 instance_conf \
 	"mynetworks=192.0.2.0/24" \
-	"virtual_uid_maps=static:$vuid" "virtual_gid_maps=static:$vgid" \
 	"postscreen_access_list=permit_mynetworks, cidr:$E/postscreen_access.cidr" \
 	"smtpd_helo_restrictions=" "smtpd_sender_restrictions=" \
 	"smtpd_recipient_restrictions=" \
 	"smtpd_sasl_type=postern" \
-	"smtpd_sasl_password_maps=texthash:$E/sasl_passwd" \
-	"alias_maps=" "virtual_alias_maps=" "canonical_maps=" \
-	"sender_canonical_maps=" \
-	"virtual_mailbox_maps=texthash:$E/vmailbox" \
-	"virtual_mailbox_domains=example.org" || bail_out "postconf -e"
+	"smtpd_sasl_password_maps=texthash:$E/sasl_passwd" || \
+	bail_out "postconf -e"
 printf '127.0.0.1:%s inet n - n - 1 metrics\n' "$MPORT" >>"$E/master.cf"
 INSTANCE_PORTS+=("$MPORT")
 instance_start || bail_out "instance did not start"

@@ -18,6 +18,10 @@
 #					tests' instance (61, 68): a@ and
 #					b@example.org Maildirs, 127.0.0.1
 #					past postscreen, 1-2 s backoff
+#	instance_local_mail ADDR...	virtual mailboxes for ADDRs (@example.org)
+#					in a texthash table, owned by vmail, no
+#					alias or canonical maps (the seed's
+#					name files the test does not have)
 #	instance_children		PIDs of master's children
 #	instance_log_grep PATTERN	grep -E in the instance's maillog
 #	instance_log_count PATTERN	number of matching log lines
@@ -326,25 +330,32 @@ instance_check() {
 	fi
 }
 
-# instance_ab - the instance of the tests that stream mail and kill
-instance_ab() {
-	local vuid vgid e
-	instance_create "$1" "$2" "$3" || return 1
-	e=$INSTANCE_CONF
-	printf 'a@example.org 1\nb@example.org 1\n' >"$e/vmailbox"
-	printf '127.0.0.1 permit\n' >"$e/postscreen_access.cidr"
+# instance_local_mail ADDR... - Maildir delivery for ADDRs, no other maps
+instance_local_mail() {
+	local vuid vgid e=$INSTANCE_CONF
+	printf '%s 1\n' "$@" >"$e/vmailbox"
 	vuid=$(id -u vmail 2>/dev/null || id -u)
 	vgid=$(id -g vmail 2>/dev/null || id -g)
 	chown "$vuid:$vgid" "$INSTANCE_MAIL"
 	instance_conf \
-		"mynetworks=127.0.0.0/8" \
 		"alias_maps=" "alias_database=" "canonical_maps=" \
 		"sender_canonical_maps=" \
-		"postscreen_access_list=permit_mynetworks, cidr:$e/postscreen_access.cidr" \
 		"virtual_mailbox_domains=example.org" \
 		"virtual_mailbox_maps=texthash:$e/vmailbox" \
 		"virtual_alias_maps=" \
-		"virtual_uid_maps=static:$vuid" "virtual_gid_maps=static:$vgid" \
+		"virtual_uid_maps=static:$vuid" "virtual_gid_maps=static:$vgid"
+}
+
+# instance_ab - the instance of the tests that stream mail and kill
+instance_ab() {
+	local e
+	instance_create "$1" "$2" "$3" || return 1
+	e=$INSTANCE_CONF
+	printf '127.0.0.1 permit\n' >"$e/postscreen_access.cidr"
+	instance_local_mail a@example.org b@example.org || return 1
+	instance_conf \
+		"mynetworks=127.0.0.0/8" \
+		"postscreen_access_list=permit_mynetworks, cidr:$e/postscreen_access.cidr" \
 		"minimal_backoff_time=1s" "maximal_backoff_time=2s" \
 		"queue_run_delay=1s" || return 1
 	instance_start
