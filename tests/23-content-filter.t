@@ -44,35 +44,18 @@ Takes about 7 s (ports 22300-22349).
 import os
 import re
 import shutil
-import signal
 import smtplib
-import socket
 import subprocess
 import sys
 import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 'lib'))
 import ptap  # noqa: E402
-from qvtest import maildir, setup, wait_for  # noqa: E402
+from qvtest import (free_port, listening, maildir, setup,  # noqa: E402
+                    starter, stop, wait_for)
 from ptap import ok, read  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
-
-
-def free_port(first, last):
-    """a free loopback port in first..last (PID offset)"""
-    n = last - first + 1
-    for i in range(n):
-        port = first + (os.getpid() + i) % n
-        try:
-            s = socket.socket()
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(('127.0.0.1', port))
-            s.close()
-            return port
-        except OSError:
-            continue
-    return first
 
 
 PORT = free_port(22300, 22309)     # A: content_filter from main.cf
@@ -82,16 +65,6 @@ EPORT = free_port(22330, 22339)    # E: no_address_mappings
 FPORT = free_port(22340, 22349)    # the filter
 PROCS = []
 USERS = ('filtered', 'archive', 'sbcc', 'rbcc', 'watched')
-
-
-def stop(p):
-    if p.poll() is None:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
 
 
 def main():
@@ -133,20 +106,7 @@ def main():
              '-o', 'smtpd_recipient_restrictions=check_recipient_access '
              'texthash:%s/access, permit_mynetworks, reject' % cf]
 
-    def start(name, log, args):
-        p = subprocess.Popen([os.path.join(BIN, name), '-c', cf, '-d']
-                             + args, stdin=subprocess.DEVNULL,
-                             stdout=subprocess.DEVNULL,
-                             stderr=open(log, 'a'))
-        PROCS.append(p)
-        return p
-
-    def listening(port):
-        try:
-            socket.create_connection(('127.0.0.1', port), 1).close()
-            return True
-        except OSError:
-            return False
+    start = starter(BIN, cf, PROCS)
 
     def send(port, rcpts, mid, sender='sender@example.net', subject='a',
              body=''):

@@ -33,35 +33,18 @@ Takes about 5 s (ports 21640-21659).
 import os
 import re
 import shutil
-import signal
 import smtplib
-import socket
 import subprocess
 import sys
 import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 'lib'))
 import ptap  # noqa: E402
-from qvtest import maildir, setup, wait_for  # noqa: E402
+from qvtest import (free_port, listening, maildir, setup,  # noqa: E402
+                    starter, stop, wait_for)
 from ptap import ok, read  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
-
-
-def free_port(first=21640, last=21659):
-    """a free loopback port in first..last (PID offset)"""
-    n = last - first + 1
-    for i in range(n):
-        port = first + (os.getpid() + i) % n
-        try:
-            s = socket.socket()
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(('127.0.0.1', port))
-            s.close()
-            return port
-        except OSError:
-            continue
-    return first
 
 
 PORT = free_port(21640, 21649)    # the smtpd with the access table
@@ -75,16 +58,6 @@ redirect@example.com REDIRECT user2@example.com
 bcc@example.com BCC user3@example.com
 prepend@example.com PREPEND X-Greylist: delayed 1 seconds by test
 '''
-
-
-def stop(p):
-    if p.poll() is None:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
 
 
 def main():
@@ -103,20 +76,7 @@ def main():
     qlog = os.path.join(top, 'qmgr.log')
     vlog = os.path.join(top, 'virtual.log')
 
-    def start(name, log, args):
-        p = subprocess.Popen([os.path.join(BIN, name), '-c', cf, '-d']
-                             + args, stdin=subprocess.DEVNULL,
-                             stdout=subprocess.DEVNULL,
-                             stderr=open(log, 'a'))
-        PROCS.append(p)
-        return p
-
-    def listening(port):
-        try:
-            socket.create_connection(('127.0.0.1', port), 1).close()
-            return True
-        except OSError:
-            return False
+    start = starter(BIN, cf, PROCS)
 
     def send(rcpts, mid, port=PORT):
         msg = ('From: s@example.net\r\nTo: x@example.com\r\nSubject: a\r\n'

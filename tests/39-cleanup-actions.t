@@ -31,39 +31,21 @@ Takes about 5 s.
 import os
 import re
 import shutil
-import signal
 import smtplib
-import socket
 import subprocess
 import sys
 import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 'lib'))
 import ptap  # noqa: E402
-from qvtest import maildir, setup, wait_for  # noqa: E402
+from qvtest import (free_port, listening, maildir, setup,  # noqa: E402
+                    starter, stop, wait_for)
 from ptap import ok, read  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
 
 
-def free_pair(first=20800, last=20819):
-    """two free consecutive loopback ports in first..last (PID offset)"""
-    n = (last - first + 1) // 2
-    for i in range(n):
-        port = first + (os.getpid() + i) % n * 2
-        try:
-            for p in (port, port + 1):
-                s = socket.socket()
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                s.bind(('127.0.0.1', p))
-                s.close()
-            return port
-        except OSError:
-            continue
-    return first
-
-
-PORT = free_pair()   # and PORT + 1: ports 20800-20819
+PORT = free_port(20800, 20819, 2)   # and PORT + 1: ports 20800-20819
 PROCS = []
 
 HEADER_CHECKS = r'''/^Subject: (tag me.*)$/ PREPEND X-Tagged: yes ($1)
@@ -75,16 +57,6 @@ BODY_CHECKS = r'''/^BODY-MARK/ PREPEND [inserted before mark]
 RCANON = '''old@example.com user2@example.com
 @old.example @example.com
 '''
-
-
-def stop(p):
-    if p.poll() is None:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
 
 
 def after_received(text):
@@ -119,20 +91,7 @@ def main():
     qlog = os.path.join(top, 'qmgr.log')
     vlog = os.path.join(top, 'virtual.log')
 
-    def start(name, log, args):
-        p = subprocess.Popen([os.path.join(BIN, name), '-c', cf, '-d']
-                             + args, stdin=subprocess.DEVNULL,
-                             stdout=subprocess.DEVNULL,
-                             stderr=open(log, 'a'))
-        PROCS.append(p)
-        return p
-
-    def listening(port):
-        try:
-            socket.create_connection(('127.0.0.1', port), 1).close()
-            return True
-        except OSError:
-            return False
+    start = starter(BIN, cf, PROCS)
 
     def send(port, sender, rcpts, msg):
         with smtplib.SMTP('127.0.0.1', port, local_hostname='client.example',

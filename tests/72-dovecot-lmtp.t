@@ -44,7 +44,6 @@ import re
 import shutil
 import signal
 import smtplib
-import socket
 import subprocess
 import sys
 import time
@@ -52,7 +51,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 'lib'))
 import ptap  # noqa: E402
 from need import need_prog, need_root  # noqa: E402
-from qvtest import setup, wait_for, wake  # noqa: E402
+from qvtest import (free_port, listening, setup, starter,  # noqa: E402
+                    stop, wait_for, wake)
 from ptap import ok, read  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
@@ -74,36 +74,9 @@ echo "$MARIADB_PID"
 '''
 
 
-def free_port(first, last):
-    """a free loopback port in first..last (PID offset)"""
-    n = last - first + 1
-    for i in range(n):
-        port = first + (os.getpid() + i) % n
-        try:
-            s = socket.socket()
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(('127.0.0.1', port))
-            s.close()
-            return port
-        except OSError:
-            continue
-    # a busy port would put the test in front of someone else's server
-    sys.exit('Bail out! no free port in %d-%d' % (first, last))
-
-
 PORT = free_port(22350, 22359)
 DUSERS = ('ok1', 'ok2', 'full', 'locked')    # Dovecot knows these
 PUSERS = DUSERS + ('ghost',)                  # postern accepts these
-
-
-def stop(p):
-    if p.poll() is None:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
 
 
 def children(pid):
@@ -200,20 +173,7 @@ def main():
     dlog = os.path.join(dc, 'dovecot.log')
     dout = os.path.join(top, 'dovecot.out')
 
-    def start(name, log, args):
-        p = subprocess.Popen([os.path.join(BIN, name), '-c', cf, '-d']
-                             + args, stdin=subprocess.DEVNULL,
-                             stdout=subprocess.DEVNULL,
-                             stderr=open(log, 'a'))
-        PROCS.append(p)
-        return p
-
-    def listening(port):
-        try:
-            socket.create_connection(('127.0.0.1', port), 1).close()
-            return True
-        except OSError:
-            return False
+    start = starter(BIN, cf, PROCS)
 
     def send(rcpts, msg, sender='user1@example.com'):
         with smtplib.SMTP('127.0.0.1', PORT, local_hostname='client.example',

@@ -6,11 +6,22 @@ postmaster), queue/ and mail/ (owned by uid 5000 when root), and returns
 (top, cf, q, base, root, uid, gid). wait_for(cond) polls cond until it is
 true (20 s), wake(q) pokes public/qmgr, maildir(base, user) lists the
 files in example.com/user/new.
+
+For the tests that run the daemons by hand (23, 24, 39, 72):
+free_port(first, last, width) is the first of width consecutive free
+loopback ports in first..last (PID offset; bails out when none is free),
+starter(bin, cf, procs) returns start(name, log, args) which runs
+bin/name -c cf -d args and appends it to procs, stop(p) ends one with
+SIGTERM (SIGKILL after 10 s), listening(port) says whether 127.0.0.1:port
+accepts a connection.
 """
 import glob
 import os
 import pwd
+import signal
 import socket
+import subprocess
+import sys
 import tempfile
 import time
 
@@ -81,3 +92,51 @@ relayhost =
         # the agents run as mail_owner and must read the config
         os.chown(cf, *pwd.getpwnam('postern')[2:4])
     return top, cf, q, base, root, uid, gid
+
+
+def free_port(first, last, width=1):
+    n = (last - first + 1) // width
+    for i in range(n):
+        port = first + (os.getpid() + i) % n * width
+        try:
+            for p in range(port, port + width):
+                s = socket.socket()
+                try:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    s.bind(('127.0.0.1', p))
+                finally:
+                    s.close()
+            return port
+        except OSError:
+            continue
+    # a busy port would put the test in front of someone else's server
+    sys.exit('Bail out! no %d free port(s) in %d-%d' % (width, first, last))
+
+
+def starter(bin, cf, procs):
+    def start(name, log, args):
+        p = subprocess.Popen([os.path.join(bin, name), '-c', cf, '-d']
+                             + args, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL,
+                             stderr=open(log, 'a'))
+        procs.append(p)
+        return p
+    return start
+
+
+def stop(p):
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def listening(port):
+    try:
+        socket.create_connection(('127.0.0.1', port), 1).close()
+        return True
+    except OSError:
+        return False
