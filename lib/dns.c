@@ -348,38 +348,97 @@ dns_set_ad(int value)
 		t->ad = value;
 }
 
+/* dns_answers - query name for type; a->rr[0..a->n-1] are the answer
+ * section's records of that type (they point into a->buf) */
+struct dns_answer {
+	unsigned char *buf;
+	ns_msg	 msg;
+	ns_rr	*rr;
+	int	 n;
+};
+
+static int
+dns_answers(const char *name, int type, struct dns_answer *a, char *err,
+    size_t errlen)
+{
+	ns_rr	 rr;
+	int	 i, n, st;
+
+	a->rr = NULL;
+	a->n = 0;
+	if ((st = dns_query(name, type, &a->buf, &a->msg, err, errlen))
+	    != DNS_OK)
+		return (st);
+	n = ns_msg_count(a->msg, ns_s_an);
+	a->rr = xcalloc((size_t)n + 1, sizeof(*a->rr));
+	for (i = 0; i < n; i++) {
+		if (ns_parserr(&a->msg, ns_s_an, i, &rr) < 0)
+			break;
+		if ((int)ns_rr_type(rr) == type)
+			a->rr[a->n++] = rr;
+	}
+	return (DNS_OK);
+}
+
+/* dns_answers_done - free a; DNS_NOTFOUND "No what records" if !found */
+static int
+dns_answers_done(struct dns_answer *a, size_t found, const char *what,
+    char *err, size_t errlen)
+{
+	free(a->rr);
+	free(a->buf);
+	if (found == 0) {
+		snprintf(err, errlen, "No %s records", what);
+		return (DNS_NOTFOUND);
+	}
+	return (DNS_OK);
+}
+
+/* dns_names - the domain names of type (PTR, NS) records into names */
+static int
+dns_names(const char *qname, int type, const char *what, struct strv *names,
+    char *err, size_t errlen)
+{
+	struct dns_answer a;
+	char	 host[NS_MAXDNAME];
+	int	 i, st;
+	size_t	 found = 0;
+
+	if ((st = dns_answers(qname, type, &a, err, errlen)) != DNS_OK)
+		return (st);
+	for (i = 0; i < a.n; i++) {
+		if (ns_name_uncompress(ns_msg_base(a.msg), ns_msg_end(a.msg),
+		    ns_rr_rdata(a.rr[i]), host, sizeof(host)) < 0)
+			continue;
+		strv_add(names, host);
+		found++;
+	}
+	return (dns_answers_done(&a, found, what, err, errlen));
+}
+
 /* dns_addr_type - A or AAAA records into addrs */
 static int
 dns_addr_type(const char *name, int type, struct strv *addrs, char *err,
     size_t errlen)
 {
-	unsigned char *answer;
-	ns_msg	 msg;
-	ns_rr	 rr;
+	struct dns_answer a;
 	char	 text[INET6_ADDRSTRLEN];
-	int	 i, n, found = 0, st;
+	int	 i, st;
+	size_t	 found = 0;
 	size_t	 want = type == ns_t_a ? 4 : 16;
 
-	if ((st = dns_query(name, type, &answer, &msg, err, errlen)) != DNS_OK)
+	if ((st = dns_answers(name, type, &a, err, errlen)) != DNS_OK)
 		return (st);
-	n = ns_msg_count(msg, ns_s_an);
-	for (i = 0; i < n; i++) {
-		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0)
-			break;
-		if ((int)ns_rr_type(rr) != type || ns_rr_rdlen(rr) != want)
+	for (i = 0; i < a.n; i++) {
+		if (ns_rr_rdlen(a.rr[i]) != want)
 			continue;
 		if (inet_ntop(type == ns_t_a ? AF_INET : AF_INET6,
-		    ns_rr_rdata(rr), text, sizeof(text)) == NULL)
+		    ns_rr_rdata(a.rr[i]), text, sizeof(text)) == NULL)
 			continue;
 		strv_add(addrs, text);
 		found++;
 	}
-	free(answer);
-	if (found == 0) {
-		snprintf(err, errlen, "No address records");
-		return (DNS_NOTFOUND);
-	}
-	return (DNS_OK);
+	return (dns_answers_done(&a, found, "address", err, errlen));
 }
 
 /* dns_lookup_addr - A and AAAA records as numeric strings */
@@ -423,38 +482,30 @@ int
 dns_lookup_mx(const char *name, struct dns_mx **mxp, size_t *nmx, char *err,
     size_t errlen)
 {
-	unsigned char *answer;
-	ns_msg	 msg;
-	ns_rr	 rr;
+	struct dns_answer a;
 	char	 host[NS_MAXDNAME];
 	struct dns_mx *mx;
-	int	 i, n, st;
+	int	 i, st;
 	size_t	 count = 0;
 
 	*mxp = NULL;
 	*nmx = 0;
-	st = dns_query(name, ns_t_mx, &answer, &msg, err, errlen);
-	if (st != DNS_OK)
+	if ((st = dns_answers(name, ns_t_mx, &a, err, errlen)) != DNS_OK)
 		return (st);
-	n = ns_msg_count(msg, ns_s_an);
-	mx = xcalloc((size_t)n + 1, sizeof(*mx));
-	for (i = 0; i < n; i++) {
-		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0)
-			break;
-		if (ns_rr_type(rr) != ns_t_mx || ns_rr_rdlen(rr) < 3)
+	mx = xcalloc((size_t)a.n + 1, sizeof(*mx));
+	for (i = 0; i < a.n; i++) {
+		if (ns_rr_rdlen(a.rr[i]) < 3)
 			continue;
-		if (ns_name_uncompress(ns_msg_base(msg), ns_msg_end(msg),
-		    ns_rr_rdata(rr) + 2, host, sizeof(host)) < 0)
+		if (ns_name_uncompress(ns_msg_base(a.msg), ns_msg_end(a.msg),
+		    ns_rr_rdata(a.rr[i]) + 2, host, sizeof(host)) < 0)
 			continue;
-		mx[count].pref = ns_get16(ns_rr_rdata(rr));
+		mx[count].pref = ns_get16(ns_rr_rdata(a.rr[i]));
 		mx[count].host = xstrdup(strcmp(host, ".") == 0 ? "" : host);
 		count++;
 	}
-	free(answer);
-	if (count == 0) {
+	if ((st = dns_answers_done(&a, count, "MX", err, errlen)) != DNS_OK) {
 		free(mx);
-		snprintf(err, errlen, "No MX records");
-		return (DNS_NOTFOUND);
+		return (st);
 	}
 	/* qsort is not stable; insertion sort keeps equal preferences in
 	 * answer order (lists are short). */
@@ -491,12 +542,8 @@ int
 dns_lookup_ptr(const char *addr, struct strv *names, char *err,
     size_t errlen)
 {
-	unsigned char *answer;
-	ns_msg	 msg;
-	ns_rr	 rr;
-	char	 host[NS_MAXDNAME];
 	char	*qname;
-	int	 i, n, st, found = 0;
+	int	 st;
 
 	qname = dns_reverse_name(addr, strchr(addr, ':') ? "ip6.arpa"
 	    : "in-addr.arpa");
@@ -504,88 +551,34 @@ dns_lookup_ptr(const char *addr, struct strv *names, char *err,
 		snprintf(err, errlen, "not an IP address");
 		return (DNS_NOTFOUND);
 	}
-	st = dns_query(qname, ns_t_ptr, &answer, &msg, err, errlen);
+	st = dns_names(qname, ns_t_ptr, "PTR", names, err, errlen);
 	free(qname);
-	if (st != DNS_OK)
-		return (st);
-	n = ns_msg_count(msg, ns_s_an);
-	for (i = 0; i < n; i++) {
-		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0)
-			break;
-		if (ns_rr_type(rr) != ns_t_ptr)
-			continue;
-		if (ns_name_uncompress(ns_msg_base(msg), ns_msg_end(msg),
-		    ns_rr_rdata(rr), host, sizeof(host)) < 0)
-			continue;
-		strv_add(names, host);
-		found++;
-	}
-	free(answer);
-	if (found == 0) {
-		snprintf(err, errlen, "No PTR records");
-		return (DNS_NOTFOUND);
-	}
-	return (DNS_OK);
+	return (st);
 }
 
 /* dns_lookup_ns - the NS host names of a domain (check_*_ns_access) */
 int
 dns_lookup_ns(const char *name, struct strv *names, char *err, size_t errlen)
 {
-	unsigned char *answer;
-	ns_msg	 msg;
-	ns_rr	 rr;
-	char	 host[NS_MAXDNAME];
-	int	 i, n, st, found = 0;
-
-	st = dns_query(name, ns_t_ns, &answer, &msg, err, errlen);
-	if (st != DNS_OK)
-		return (st);
-	n = ns_msg_count(msg, ns_s_an);
-	for (i = 0; i < n; i++) {
-		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0)
-			break;
-		if (ns_rr_type(rr) != ns_t_ns)
-			continue;
-		if (ns_name_uncompress(ns_msg_base(msg), ns_msg_end(msg),
-		    ns_rr_rdata(rr), host, sizeof(host)) < 0)
-			continue;
-		strv_add(names, host);
-		found++;
-	}
-	free(answer);
-	if (found == 0) {
-		snprintf(err, errlen, "No NS records");
-		dns_set_nxdomain(0);
-		return (DNS_NOTFOUND);
-	}
-	return (DNS_OK);
+	return (dns_names(name, ns_t_ns, "NS", names, err, errlen));
 }
 
 /* dns_lookup_txt - TXT records, character-strings concatenated */
 int
 dns_lookup_txt(const char *name, struct strv *txt, char *err, size_t errlen)
 {
-	unsigned char *answer;
+	struct dns_answer a;
 	const unsigned char *p, *end;
-	ns_msg	 msg;
-	ns_rr	 rr;
 	char	*text;
-	size_t	 tlen;
-	int	 i, n, st, found = 0;
+	size_t	 tlen, found = 0;
+	int	 i, st;
 
-	if ((st = dns_query(name, ns_t_txt, &answer, &msg, err, errlen))
-	    != DNS_OK)
+	if ((st = dns_answers(name, ns_t_txt, &a, err, errlen)) != DNS_OK)
 		return (st);
-	n = ns_msg_count(msg, ns_s_an);
-	for (i = 0; i < n; i++) {
-		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0)
-			break;
-		if (ns_rr_type(rr) != ns_t_txt)
-			continue;
-		p = ns_rr_rdata(rr);
-		end = p + ns_rr_rdlen(rr);
-		text = xmalloc((size_t)ns_rr_rdlen(rr) + 1);
+	for (i = 0; i < a.n; i++) {
+		p = ns_rr_rdata(a.rr[i]);
+		end = p + ns_rr_rdlen(a.rr[i]);
+		text = xmalloc((size_t)ns_rr_rdlen(a.rr[i]) + 1);
 		tlen = 0;
 		while (p < end && p + 1 + *p <= end) {
 			memcpy(text + tlen, p + 1, *p);
@@ -597,12 +590,7 @@ dns_lookup_txt(const char *name, struct strv *txt, char *err, size_t errlen)
 		free(text);
 		found++;
 	}
-	free(answer);
-	if (found == 0) {
-		snprintf(err, errlen, "No TXT records");
-		return (DNS_NOTFOUND);
-	}
-	return (DNS_OK);
+	return (dns_answers_done(&a, found, "TXT", err, errlen));
 }
 
 /* dns_reverse_name - "4.3.2.1.zone" or IPv6 nibbles; NULL if not an IP */
@@ -652,35 +640,26 @@ int
 dns_lookup_tlsa(const char *name, struct dns_tlsa **tlsa, size_t *ntlsa,
     int *ad, char *err, size_t errlen)
 {
-	unsigned char *answer;
-	ns_msg	 msg;
-	ns_rr	 rr;
-	int	 i, n, st;
+	struct dns_answer a;
+	int	 i, st;
 	size_t	 count = 0;
 
 	*tlsa = NULL;
 	*ntlsa = 0;
-	st = dns_query(name, DNS_T_TLSA, &answer, &msg, err, errlen);
+	st = dns_answers(name, DNS_T_TLSA, &a, err, errlen);
 	*ad = dns_last_ad();
 	if (st != DNS_OK)
 		return (st);
-	n = ns_msg_count(msg, ns_s_an);
-	*tlsa = xcalloc((size_t)n + 1, sizeof(**tlsa));
-	for (i = 0; i < n; i++) {
-		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0)
-			break;
-		if (ns_rr_type(rr) != DNS_T_TLSA)
-			continue;
-		if (dns_tlsa_parse(ns_rr_rdata(rr), ns_rr_rdlen(rr),
+	*tlsa = xcalloc((size_t)a.n + 1, sizeof(**tlsa));
+	for (i = 0; i < a.n; i++)
+		if (dns_tlsa_parse(ns_rr_rdata(a.rr[i]), ns_rr_rdlen(a.rr[i]),
 		    &(*tlsa)[count]) == 0)
 			count++;
-	}
-	free(answer);
-	if (count == 0) {
+	if ((st = dns_answers_done(&a, count, "TLSA", err, errlen))
+	    != DNS_OK) {
 		free(*tlsa);
 		*tlsa = NULL;
-		snprintf(err, errlen, "No TLSA records");
-		return (DNS_NOTFOUND);
+		return (st);
 	}
 	*ntlsa = count;
 	return (DNS_OK);
