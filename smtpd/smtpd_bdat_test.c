@@ -21,65 +21,11 @@
 #include "buf.h"
 #include "reply.h"
 #include "smtpd.h"
+#include "smtpd_cmd_harness.h"
 #include "tap.h"
 #include "xalloc.h"
 
 #define S(x)	x, sizeof(x) - 1
-
-struct smtpd_params smtpd_params;
-static struct buf *replies;
-
-/* put - record the first 9 characters of a reply */
-static void
-put(const char *text)
-{
-	if (strlen(text) > 3 && text[3] == '-')
-		return;		/* multi-line: the last line only */
-	buf_printf(replies, "%s%.9s", BUF_LEN(replies) ? "|" : "", text);
-	while (BUF_LEN(replies) && strchr("\r\n ",
-	    BUF_STR(replies)[BUF_LEN(replies) - 1]))
-		buf_truncate(replies, BUF_LEN(replies) - 1);
-}
-
-/* smtpd_reply - fake: collect a table reply */
-void
-smtpd_reply(struct smtpd_session *s, int status, const char *arg)
-{
-	struct buf *b = buf_new(0);
-
-	reply_build(b, status, arg);
-	put(BUF_STR(b));
-	buf_free(b);
-}
-
-/* smtpd_reply_custom - fake: collect a custom reply */
-void
-smtpd_reply_custom(struct smtpd_session *s, int status, const char *text)
-{
-	struct buf *b = buf_new(0);
-
-	reply_custom(b, status, text);
-	put(BUF_STR(b));
-	buf_free(b);
-}
-
-/* smtpd_reply_multi - fake: collect a multi-line reply */
-void
-smtpd_reply_multi(struct smtpd_session *s, int code, const char *const *l,
-    size_t n)
-{
-	char	 t[8];
-
-	snprintf(t, sizeof(t), "%d", code);
-	put(t);
-}
-
-/* smtpd_reply_text - fake: collect a whole reply line */
-void
-smtpd_reply_text(struct smtpd_session *s, const char *line)
-{
-	put(line);
-}
 
 /* smtpd_session_check - fake: DATA refused for HELO names with "reject" */
 void
@@ -102,41 +48,6 @@ smtpd_session_start_data(struct smtpd_session *s)
 		    s->bare_mode);
 	}
 	s->state = s->data->bdat ? SMTPD_ST_BDAT : SMTPD_ST_DATA;
-}
-
-/* smtpd_session_starttls - fake: never reached */
-void
-smtpd_session_starttls(struct smtpd_session *s)
-{
-	put("220 fake");
-}
-
-/* smtpd_auth_offer - fake: AUTH not offered */
-const char *
-smtpd_auth_offer(const struct smtpd_session *s)
-{
-	return (NULL);
-}
-
-/* smtpd_auth_broken - fake */
-int
-smtpd_auth_broken(void)
-{
-	return (0);
-}
-
-/* smtpd_auth_cmd - fake: AUTH not enabled */
-void
-smtpd_auth_cmd(struct smtpd_session *s, char *arg)
-{
-	put("503 5.5.1 Error: authentication not enabled");
-}
-
-/* smtpd_session_close - fake: mark closing */
-void
-smtpd_session_close(struct smtpd_session *s)
-{
-	s->state = SMTPD_ST_CLOSING;
 }
 
 #define OK3	"EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n"

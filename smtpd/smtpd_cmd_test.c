@@ -2,7 +2,8 @@
  * NAME
  *	smtpd_cmd_test - the command parser and check/do logic, no network
  * DESCRIPTION
- *	The session functions smtpd_cmd.c calls are replaced here: replies
+ *	The session functions smtpd_cmd.c calls are replaced (most in
+ *	smtpd_cmd_harness.h, shared with smtpd_bdat_test): replies
  *	are collected, and the policy check answers at once (a recipient
  *	containing "reject" is refused with 550, "defer" with 451). Each
  *	vector is a list of command lines and the reply codes (with
@@ -20,67 +21,9 @@
 #include "conf.h"
 #include "reply.h"
 #include "smtpd.h"
+#include "smtpd_cmd_harness.h"
 #include "tap.h"
 #include "xalloc.h"
-
-struct smtpd_params smtpd_params;
-static struct buf *replies;
-
-/* put - record the first 9 characters of a reply */
-static void
-put(const char *text)
-{
-	char	 code[16];
-
-	snprintf(code, sizeof(code), "%.9s", text);
-	if (code[3] == '-')	/* multi-line: report the last line only */
-		return;
-	buf_printf(replies, "%s%.9s", BUF_LEN(replies) ? "|" : "", text);
-	while (BUF_LEN(replies) && (BUF_STR(replies)[BUF_LEN(replies) - 1]
-	    == '\r' || BUF_STR(replies)[BUF_LEN(replies) - 1] == '\n'
-	    || BUF_STR(replies)[BUF_LEN(replies) - 1] == ' '))
-		buf_truncate(replies, BUF_LEN(replies) - 1);
-}
-
-/* smtpd_reply - fake: collect a table reply */
-void
-smtpd_reply(struct smtpd_session *s, int status, const char *arg)
-{
-	struct buf *b = buf_new(0);
-
-	reply_build(b, status, arg);
-	put(BUF_STR(b));
-	buf_free(b);
-}
-
-/* smtpd_reply_custom - fake: collect a custom reply */
-void
-smtpd_reply_custom(struct smtpd_session *s, int status, const char *text)
-{
-	struct buf *b = buf_new(0);
-
-	reply_custom(b, status, text);
-	put(BUF_STR(b));
-	buf_free(b);
-}
-
-static char ehlo_kw[512];	/* the last EHLO keywords, space-joined */
-
-/* smtpd_reply_multi - fake: collect a multi-line reply */
-void
-smtpd_reply_multi(struct smtpd_session *s, int code, const char *const *l,
-    size_t n)
-{
-	char	 t[8];
-	size_t	 i;
-
-	snprintf(t, sizeof(t), "%d", code);
-	put(t);
-	ehlo_kw[0] = 0;
-	for (i = 1; i < n; i++)
-		snprintf(ehlo_kw + strlen(ehlo_kw), sizeof(ehlo_kw)
-		    - strlen(ehlo_kw), " %s", l[i]);
-}
 
 /* ext_run - lines through a session with s->tls as given */
 static struct smtpd_session *
@@ -156,13 +99,6 @@ ext(void)
 	conf_set("smtputf8_enable", "yes");
 }
 
-/* smtpd_reply_text - fake: collect a policy reply */
-void
-smtpd_reply_text(struct smtpd_session *s, const char *line)
-{
-	put(line);
-}
-
 /* smtpd_session_check - fake: answer the policy at once */
 void
 smtpd_session_check(struct smtpd_session *s, int stage, smtpd_cont_fn *cont)
@@ -184,41 +120,6 @@ void
 smtpd_session_start_data(struct smtpd_session *s)
 {
 	s->state = SMTPD_ST_DATA;
-}
-
-/* smtpd_session_starttls - fake: never reached (no TLS context) */
-void
-smtpd_session_starttls(struct smtpd_session *s)
-{
-	put("220 fake");
-}
-
-/* smtpd_auth_offer - fake: AUTH not offered */
-const char *
-smtpd_auth_offer(const struct smtpd_session *s)
-{
-	return (NULL);
-}
-
-/* smtpd_auth_broken - fake */
-int
-smtpd_auth_broken(void)
-{
-	return (0);
-}
-
-/* smtpd_auth_cmd - fake: AUTH not enabled */
-void
-smtpd_auth_cmd(struct smtpd_session *s, char *arg)
-{
-	put("503 5.5.1 Error: authentication not enabled");
-}
-
-/* smtpd_session_close - fake: mark closing */
-void
-smtpd_session_close(struct smtpd_session *s)
-{
-	s->state = SMTPD_ST_CLOSING;
 }
 
 static const struct {
