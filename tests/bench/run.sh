@@ -98,6 +98,15 @@ diag() { printf 'bench: %s\n' "$*"; }
 [ -x "$LOAD" ] || { echo "bench: no $LOAD" >&2; exit 1; }
 [ -x "$FSYNC_RATE" ] || { echo "bench: no $FSYNC_RATE" >&2; exit 1; }
 [ -x "$POSTERN_BIN/master" ] || { echo "bench: no $POSTERN_BIN" >&2; exit 1; }
+# Postfix listens with SO_REUSEPORT: a leftover instance on a port would
+# silently take a share of the connections
+for p in "$PT_PORT" "$PF_PORT"; do
+	if port_listening "$p"; then
+		echo "bench: something listens on 127.0.0.1:$p already" \
+			"(a leftover run? ss -ltnp)" >&2
+		exit 1
+	fi
+done
 # 10,000 sessions: the load generator and the server need the fds
 ulimit -n "$(ulimit -Hn)"
 
