@@ -41,7 +41,9 @@
 #	               plaintext 1 KB end-to-end figure as a fraction of each
 #	  idle         smtp-load idle holds N connections from N/10 new
 #	               addresses (never seen by postscreen: each waits the
-#	               greet wait, BENCH_GREET_WAIT, default 6 s); the
+#	               greet wait, BENCH_GREET_WAIT, default 6 s), at most
+#	               BENCH_IDLE_WINDOW (default 500) waiting for their
+#	               greeting at once; the
 #	               greeting latency p50/p99 (connect to the final 220)
 #	               beside the greet wait, dropped and timed-out
 #	               connections, and the sum of Pss
@@ -80,6 +82,7 @@ PT_IDLE=${BENCH_PT_IDLE:-1000 10000}
 PF_IDLE=${BENCH_PF_IDLE:-1000}
 GREET_WAIT=${BENCH_GREET_WAIT:-6}
 FSYNC_N=${BENCH_FSYNC_N:-2000}
+IDLE_WINDOW=${BENCH_IDLE_WINDOW:-500}
 export BENCH_GREET_WAIT=$GREET_WAIT
 SESSIONS=20
 # the load generator's source addresses: 127.1.0.1 to 127.1.0.20
@@ -266,7 +269,8 @@ IDLE_NET=2
 idle_pss() {
 	local name=$1 port=$2 root=$3 n=$4 out=$BENCH_DIR/idle.$1.$4
 	local pss procs g
-	"$LOAD" idle -p "$port" -n "$n" -t 900 -S "127.$IDLE_NET" \
+	"$LOAD" idle -p "$port" -n "$n" -t 900 -w "$IDLE_WINDOW" \
+		-S "127.$IDLE_NET" \
 		-k $(( n >= 10 ? n / 10 : 1 )) >"$out" 2>&1 &
 	IDLE_PID=$!
 	IDLE_NET=$((IDLE_NET + 1))

@@ -6,7 +6,7 @@
  *	    [-s size] [-f sender] [-r rcpt[,rcpt...]] [-l acklog] [-T]
  *	    [-S prefix -k sources]
  *	smtp-load idle -p port [-a addr] [-n connections] [-t seconds]
- *	    [-S prefix -k sources]
+ *	    [-w window] [-S prefix -k sources]
  * DESCRIPTION
  *	send: -c threads, each sending messages one per connection (EHLO,
  *	MAIL, RCPT, DATA of about -s bytes, QUIT) until -n messages were
@@ -29,8 +29,8 @@
  *	clients as a public MX sees many: send gives thread i source
  *	i mod k; idle gives connection i source i mod k.
  *
- *	idle: opens -n connections (non-blocking, at most 500 waiting for
- *	their greeting at once), waits for each final "220 " line (a
+ *	idle: opens -n connections (non-blocking, at most -w, default 500,
+ *	waiting for their greeting at once), waits for each final "220 " line (a
  *	"220-" line that postscreen sends before its greet wait does not
  *	count), prints "idle N established" and "greeting p50 A s p99 B s
  *	max C s (D dropped, E timeouts)" (from connect() to the final 220
@@ -79,6 +79,7 @@ static FILE *opt_acklog;
 static int opt_tls;
 static const char *opt_prefix;
 static int opt_sources = 1;
+static long opt_window = 500;
 static SSL_CTX *tls_ctx;
 static pthread_mutex_t acklock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -441,7 +442,7 @@ run_idle(void)
 		struct epoll_event ev[256];
 		int	 n, j;
 
-		while (next < opt_count && waiting < 500) {
+		while (next < opt_count && waiting < opt_window) {
 			struct idle_conn *c = &conns[next];
 			struct epoll_event e = {.events = EPOLLIN};
 
@@ -528,7 +529,7 @@ main(int argc, char **argv)
 	}
 	mode = argv[1];
 	optind = 2;
-	while ((c = getopt(argc, argv, "a:c:f:k:l:n:p:r:s:S:t:T")) != -1) {
+	while ((c = getopt(argc, argv, "a:c:f:k:l:n:p:r:s:S:t:Tw:")) != -1) {
 		switch (c) {
 		case 'a': opt_addr = optarg; break;
 		case 'c': opt_sessions = atoi(optarg); break;
@@ -536,6 +537,7 @@ main(int argc, char **argv)
 		case 'k': opt_sources = atoi(optarg); break;
 		case 'S': opt_prefix = optarg; break;
 		case 'T': opt_tls = 1; break;
+		case 'w': opt_window = atol(optarg); break;
 		case 'l':
 			if ((opt_acklog = fopen(optarg, "a")) == NULL) {
 				perror(optarg);
@@ -551,7 +553,7 @@ main(int argc, char **argv)
 		}
 	}
 	if (opt_port <= 0 || opt_sessions <= 0 || opt_count <= 0
-	    || opt_sources <= 0)
+	    || opt_sources <= 0 || opt_window <= 0)
 		return (1);
 	signal(SIGPIPE, SIG_IGN);
 	if (strcmp(mode, "send") == 0)
