@@ -24,8 +24,8 @@
  *	psc_cache_path() turns the spec into that path (NULL for an empty
  *	spec: no cache, every client is tested every time). The maps
  *	library is read-only, so this module opens the file read-write
- *	with LMDB directly. Several postscreen processes may share it
- *	(LMDB's lock file serialises writers). Writes skip fsync
+ *	with LMDB directly (lib/lmdb_kv.c). Several postscreen processes
+ *	may share it (LMDB's lock file serialises writers). Writes skip fsync
  *	(MDB_NOSYNC): losing the newest entries in a crash only means
  *	those clients are tested again.
  *
@@ -50,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lmdb_kv.h"
 #include "log.h"
 #include "postscreen.h"
 #include "xalloc.h"
@@ -57,29 +58,14 @@
 #define PSC_CACHE_MAPSIZE	(256UL * 1024 * 1024)
 
 struct psc_cache {
-	MDB_env	*env;
-	MDB_dbi	 dbi;
-	char	*path;
+	struct lmdb_kv kv;
 };
 
 /* psc_cache_path - "btree:/x/postscreen_cache" -> "/x/postscreen_cache.lmdb" */
 char *
 psc_cache_path(const char *spec)
 {
-	const char *colon;
-
-	if (spec == NULL || *spec == '\0')
-		return (NULL);
-	if ((colon = strchr(spec, ':')) != NULL) {
-		if (strncmp(spec, "btree:", 6) != 0 &&
-		    strncmp(spec, "hash:", 5) != 0 &&
-		    strncmp(spec, "lmdb:", 5) != 0)
-			return (NULL);
-		spec = colon + 1;
-	}
-	if (*spec == '\0')
-		return (NULL);
-	return (xasprintf("%s.lmdb", spec));
+	return (lmdb_kv_path(spec));
 }
 
 /* psc_cache_open - open or create the LMDB file read-write */
@@ -87,30 +73,12 @@ struct psc_cache *
 psc_cache_open(const char *path, char *err, size_t errlen)
 {
 	struct psc_cache *c = xcalloc(1, sizeof(*c));
-	MDB_txn	*txn;
-	int	 rc;
 
-	if ((rc = mdb_env_create(&c->env)) != 0 ||
-	    (rc = mdb_env_set_mapsize(c->env, PSC_CACHE_MAPSIZE)) != 0 ||
-	    (rc = mdb_env_open(c->env, path, MDB_NOSUBDIR | MDB_NOSYNC |
-	    MDB_NOMETASYNC | MDB_NOTLS, 0600)) != 0)
-		goto fail;
-	if ((rc = mdb_txn_begin(c->env, NULL, 0, &txn)) != 0)
-		goto fail;
-	if ((rc = mdb_dbi_open(txn, NULL, 0, &c->dbi)) != 0) {
-		mdb_txn_abort(txn);
-		goto fail;
+	if (lmdb_kv_open(&c->kv, path, PSC_CACHE_MAPSIZE, err, errlen) < 0) {
+		free(c);
+		return (NULL);
 	}
-	if ((rc = mdb_txn_commit(txn)) != 0)
-		goto fail;
-	c->path = xstrdup(path);
 	return (c);
-fail:
-	snprintf(err, errlen, "open %s: %s", path, mdb_strerror(rc));
-	if (c->env)
-		mdb_env_close(c->env);
-	free(c);
-	return (NULL);
 }
 
 /* psc_cache_close - close the file */
@@ -119,8 +87,7 @@ psc_cache_close(struct psc_cache *c)
 {
 	if (c == NULL)
 		return;
-	mdb_env_close(c->env);
-	free(c->path);
+	lmdb_kv_close(&c->kv);
 	free(c);
 }
 
@@ -158,31 +125,14 @@ psc_stamps_parse(const char *text, long *stamps)
 int
 psc_cache_get(struct psc_cache *c, const char *addr, long *stamps)
 {
-	MDB_txn	*txn;
-	MDB_val	 key, val;
 	char	 text[128];
 	int	 rc;
 
-	if ((rc = mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn)) != 0) {
-		log_warn("%s: read %s: %s", c->path, addr, mdb_strerror(rc));
-		return (-1);
-	}
-	key.mv_data = (void *)addr;
-	key.mv_size = strlen(addr);
-	rc = mdb_get(txn, c->dbi, &key, &val);
-	if (rc == 0 && val.mv_size < sizeof(text)) {
-		memcpy(text, val.mv_data, val.mv_size);
-		text[val.mv_size] = '\0';
-	}
-	mdb_txn_abort(txn);
-	if (rc == MDB_NOTFOUND)
-		return (0);
-	if (rc != 0) {
-		log_warn("%s: read %s: %s", c->path, addr, mdb_strerror(rc));
-		return (-1);
-	}
-	if (val.mv_size >= sizeof(text) || psc_stamps_parse(text, stamps) < 0) {
-		log_warn("%s: malformed entry for %s; ignored", c->path, addr);
+	if ((rc = lmdb_kv_get(&c->kv, addr, text, sizeof(text))) <= 0)
+		return (rc);
+	if (psc_stamps_parse(text, stamps) < 0) {
+		log_warn("%s: malformed entry for %s; ignored", c->kv.path,
+		    addr);
 		return (0);
 	}
 	return (1);
@@ -192,28 +142,10 @@ psc_cache_get(struct psc_cache *c, const char *addr, long *stamps)
 int
 psc_cache_put(struct psc_cache *c, const char *addr, const long *stamps)
 {
-	MDB_txn	*txn;
-	MDB_val	 key, val;
 	char	 text[128];
-	int	 rc;
 
 	psc_stamps_format(stamps, text, sizeof(text));
-	key.mv_data = (void *)addr;
-	key.mv_size = strlen(addr);
-	val.mv_data = text;
-	val.mv_size = strlen(text);
-	if ((rc = mdb_txn_begin(c->env, NULL, 0, &txn)) != 0)
-		goto fail;
-	if ((rc = mdb_put(txn, c->dbi, &key, &val, 0)) != 0) {
-		mdb_txn_abort(txn);
-		goto fail;
-	}
-	if ((rc = mdb_txn_commit(txn)) != 0)
-		goto fail;
-	return (0);
-fail:
-	log_warn("%s: update %s: %s", c->path, addr, mdb_strerror(rc));
-	return (-1);
+	return (lmdb_kv_put(&c->kv, addr, text, "update"));
 }
 
 /* entry_dead - every pass expired more than retention ago? */
@@ -248,9 +180,9 @@ psc_cache_cleanup(struct psc_cache *c, time_t now, long retention,
 	long	 deleted = 0, kept = 0;
 	int	 rc;
 
-	if ((rc = mdb_txn_begin(c->env, NULL, 0, &txn)) != 0)
+	if ((rc = mdb_txn_begin(c->kv.env, NULL, 0, &txn)) != 0)
 		goto fail;
-	if ((rc = mdb_cursor_open(txn, c->dbi, &cur)) != 0) {
+	if ((rc = mdb_cursor_open(txn, c->kv.dbi, &cur)) != 0) {
 		mdb_txn_abort(txn);
 		goto fail;
 	}
@@ -269,6 +201,6 @@ psc_cache_cleanup(struct psc_cache *c, time_t now, long retention,
 		*retained = kept;
 	return (deleted);
 fail:
-	log_warn("%s: cleanup: %s", c->path, mdb_strerror(rc));
+	log_warn("%s: cleanup: %s", c->kv.path, mdb_strerror(rc));
 	return (-1);
 }

@@ -6,7 +6,7 @@
  * DESCRIPTION
  *	The decision rules are pure functions (verify_cache_test.c drives
  *	them with a table); the store is an LMDB file written directly
- *	(like postscreen_cache.c), or an in-memory list when
+ *	(lib/lmdb_kv.c, as postscreen_cache.c), or an in-memory list when
  *	address_verify_map is empty.
  * DIAGNOSTICS
  *	See verify_cache.h.
@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lmdb_kv.h"
 #include "log.h"
 #include "str.h"
 #include "verify_cache.h"
@@ -28,9 +29,7 @@
 #define VERIFY_RAW_MAX		(VERIFY_TEXT_MAX + 64)
 
 struct verify_cache {
-	MDB_env	*env;			/* NULL: memory only */
-	MDB_dbi	 dbi;
-	char	*path;
+	struct lmdb_kv kv;		/* kv.env NULL: memory only */
 	struct strv *keys, *vals;	/* memory only */
 };
 
@@ -121,20 +120,9 @@ verify_update_decide(int found, const struct verify_entry *old, int status)
 char *
 verify_cache_path(const char *spec)
 {
-	const char *colon;
-
 	if (spec == NULL || spec[strspn(spec, " \t")] == '\0')
 		return (NULL);
-	if ((colon = strchr(spec, ':')) != NULL) {
-		if (strncmp(spec, "btree:", 6) != 0
-		    && strncmp(spec, "hash:", 5) != 0
-		    && strncmp(spec, "lmdb:", 5) != 0)
-			return (NULL);
-		spec = colon + 1;
-	}
-	if (*spec == '\0')
-		return (NULL);
-	return (xasprintf("%s.lmdb", spec));
+	return (lmdb_kv_path(spec));
 }
 
 /* verify_cache_open - the LMDB file read-write, or memory (path NULL) */
@@ -142,35 +130,18 @@ struct verify_cache *
 verify_cache_open(const char *path, char *err, size_t errlen)
 {
 	struct verify_cache *c = xcalloc(1, sizeof(*c));
-	MDB_txn	*txn;
-	int	 rc;
 
 	if (path == NULL) {
 		c->keys = strv_new();
 		c->vals = strv_new();
 		return (c);
 	}
-	if ((rc = mdb_env_create(&c->env)) != 0
-	    || (rc = mdb_env_set_mapsize(c->env, VERIFY_CACHE_MAPSIZE)) != 0
-	    || (rc = mdb_env_open(c->env, path, MDB_NOSUBDIR | MDB_NOSYNC
-	    | MDB_NOMETASYNC | MDB_NOTLS, 0600)) != 0)
-		goto fail;
-	if ((rc = mdb_txn_begin(c->env, NULL, 0, &txn)) != 0)
-		goto fail;
-	if ((rc = mdb_dbi_open(txn, NULL, 0, &c->dbi)) != 0) {
-		mdb_txn_abort(txn);
-		goto fail;
+	if (lmdb_kv_open(&c->kv, path, VERIFY_CACHE_MAPSIZE, err, errlen)
+	    < 0) {
+		free(c);
+		return (NULL);
 	}
-	if ((rc = mdb_txn_commit(txn)) != 0)
-		goto fail;
-	c->path = xstrdup(path);
 	return (c);
-fail:
-	snprintf(err, errlen, "open %s: %s", path, mdb_strerror(rc));
-	if (c->env)
-		mdb_env_close(c->env);
-	free(c);
-	return (NULL);
 }
 
 /* verify_cache_close - close the file */
@@ -179,11 +150,9 @@ verify_cache_close(struct verify_cache *c)
 {
 	if (c == NULL)
 		return;
-	if (c->env)
-		mdb_env_close(c->env);
+	lmdb_kv_close(&c->kv);
 	strv_free(c->keys);
 	strv_free(c->vals);
-	free(c->path);
 	free(c);
 }
 
@@ -204,37 +173,20 @@ int
 verify_cache_get(struct verify_cache *c, const char *addr,
     struct verify_entry *e)
 {
-	MDB_txn	*txn;
-	MDB_val	 key, val;
 	char	 raw[VERIFY_RAW_MAX];
 	long	 i;
 	int	 rc;
 
-	if (c->env == NULL) {
+	if (c->kv.env == NULL) {
 		if ((i = mem_find(c, addr)) < 0)
 			return (0);
 		return (verify_entry_parse(c->vals->argv[i], e) == 0);
 	}
-	if ((rc = mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn)) != 0) {
-		log_warn("%s: read %s: %s", c->path, addr, mdb_strerror(rc));
-		return (-1);
-	}
-	key.mv_data = (void *)addr;
-	key.mv_size = strlen(addr);
-	rc = mdb_get(txn, c->dbi, &key, &val);
-	if (rc == 0 && val.mv_size < sizeof(raw)) {
-		memcpy(raw, val.mv_data, val.mv_size);
-		raw[val.mv_size] = '\0';
-	}
-	mdb_txn_abort(txn);
-	if (rc == MDB_NOTFOUND)
-		return (0);
-	if (rc != 0) {
-		log_warn("%s: read %s: %s", c->path, addr, mdb_strerror(rc));
-		return (-1);
-	}
-	if (val.mv_size >= sizeof(raw) || verify_entry_parse(raw, e) < 0) {
-		log_warn("%s: malformed entry for %s; ignored", c->path, addr);
+	if ((rc = lmdb_kv_get(&c->kv, addr, raw, sizeof(raw))) <= 0)
+		return (rc);
+	if (verify_entry_parse(raw, e) < 0) {
+		log_warn("%s: malformed entry for %s; ignored", c->kv.path,
+		    addr);
 		return (0);
 	}
 	return (1);
@@ -245,14 +197,11 @@ int
 verify_cache_put(struct verify_cache *c, const char *addr,
     const struct verify_entry *e)
 {
-	MDB_txn	*txn;
-	MDB_val	 key, val;
 	char	 raw[VERIFY_RAW_MAX];
 	long	 i;
-	int	 rc;
 
 	verify_entry_format(e, raw, sizeof(raw));
-	if (c->env == NULL) {
+	if (c->kv.env == NULL) {
 		if ((i = mem_find(c, addr)) >= 0) {
 			free(c->vals->argv[i]);
 			c->vals->argv[i] = xstrdup(raw);
@@ -262,22 +211,7 @@ verify_cache_put(struct verify_cache *c, const char *addr,
 		}
 		return (0);
 	}
-	if ((rc = mdb_txn_begin(c->env, NULL, 0, &txn)) != 0)
-		goto fail;
-	key.mv_data = (void *)addr;
-	key.mv_size = strlen(addr);
-	val.mv_data = raw;
-	val.mv_size = strlen(raw);
-	if ((rc = mdb_put(txn, c->dbi, &key, &val, 0)) != 0) {
-		mdb_txn_abort(txn);
-		goto fail;
-	}
-	if ((rc = mdb_txn_commit(txn)) != 0)
-		goto fail;
-	return (0);
-fail:
-	log_warn("%s: write %s: %s", c->path, addr, mdb_strerror(rc));
-	return (-1);
+	return (lmdb_kv_put(&c->kv, addr, raw, "write"));
 }
 
 /* verify_entry_expired - may cleanup drop this entry? */
@@ -309,7 +243,7 @@ verify_cache_cleanup(struct verify_cache *c, const struct verify_policy *p,
 	size_t	 i;
 	int	 rc;
 
-	if (c->env == NULL) {
+	if (c->kv.env == NULL) {
 		for (i = 0; i < c->keys->argc;) {
 			if (verify_entry_parse(c->vals->argv[i], &e) < 0
 			    || verify_entry_expired(p, &e, now)) {
@@ -329,9 +263,9 @@ verify_cache_cleanup(struct verify_cache *c, const struct verify_policy *p,
 		}
 		goto out;
 	}
-	if ((rc = mdb_txn_begin(c->env, NULL, 0, &txn)) != 0)
+	if ((rc = mdb_txn_begin(c->kv.env, NULL, 0, &txn)) != 0)
 		goto fail;
-	if ((rc = mdb_cursor_open(txn, c->dbi, &cur)) != 0) {
+	if ((rc = mdb_cursor_open(txn, c->kv.dbi, &cur)) != 0) {
 		mdb_txn_abort(txn);
 		goto fail;
 	}
@@ -362,7 +296,7 @@ out:
 		*retained = kept;
 	return (dropped);
 fail:
-	log_warn("%s: cleanup: %s", c->path, mdb_strerror(rc));
+	log_warn("%s: cleanup: %s", c->kv.path, mdb_strerror(rc));
 	if (retained)
 		*retained = kept;
 	return (-1);
