@@ -301,9 +301,12 @@ def main():
            'byte-exact: Dovecot\'s file is its Return-Path:, Delivered-To: '
            'and LMTP Received: header, then postern\'s stored message byte for byte',
            repr(d) + '\n' + repr(v))
-        ok(re.search(r'to=<ok1@example\.org>, relay=[^,]*dovecot-lmtp\]?, '
-                     r'.*dsn=2\.0\.0, status=sent \(250 2\.0\.0 '
-                     r'<ok1@example\.org> \S+ Saved\)', read(llog)),
+        # the Maildir file exists before lmtp has read Dovecot's 250 and
+        # logged it: wait for the line (a fresh root was slow enough)
+        ok(wait_for(lambda: re.search(
+            r'to=<ok1@example\.org>, relay=[^,]*dovecot-lmtp\]?, '
+            r'.*dsn=2\.0\.0, status=sent \(250 2\.0\.0 '
+            r'<ok1@example\.org> \S+ Saved\)', read(llog)), 20),
            'lmtp logs Dovecot\'s 250 for the recipient', read(llog))
 
         connects = read(dlog).count('Info: Connect from local')

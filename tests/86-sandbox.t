@@ -74,10 +74,23 @@ note "directory $TOP"
 elapsed() {	# elapsed T0 T1: seconds, 3 decimals
 	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'
 }
-# as_user CMD: CMD by sh as nobody, in the checkout, postern on PATH
+# The checkout may sit where nobody cannot enter (root's 0700 home: a CI
+# clone under /root, make check-fresh's /root/postern), so nobody works
+# in a copy of what it needs: the programs, the files the README's
+# example names (tests/sandbox, etc/sql, etc/seed) and the LeakSanitizer
+# suppressions its daemons read when they exit.
+STAGE=$TOP/top
+mkdir -p "$STAGE/etc" "$STAGE/tests/lib" "$STAGE/bin"
+cp -R "$POSTERN_TOP/tests/sandbox" "$STAGE/tests/" &&
+	cp -R "$POSTERN_TOP/etc/sql" "$POSTERN_TOP/etc/seed" "$STAGE/etc/" &&
+	cp "$POSTERN_TOP/tests/lib/lsan.supp" "$STAGE/tests/lib/" &&
+	cp -pR "$POSTERN_BIN/." "$STAGE/bin/" && chmod -R a+rX "$STAGE" ||
+	bail_out "cannot copy the checkout's files for nobody"
+# as_user CMD: CMD by sh as nobody, in the copy, postern on PATH
 as_user() {
-	(cd "$POSTERN_TOP" && setpriv --reuid=nobody --regid=nogroup \
-		--clear-groups env PATH="$POSTERN_BIN:$PATH" CONF="$CONF" \
+	(cd "$STAGE" && setpriv --reuid=nobody --regid=nogroup \
+		--clear-groups env PATH="$STAGE/bin:$PATH" CONF="$CONF" \
+		LSAN_OPTIONS="suppressions=$STAGE/tests/lib/lsan.supp:print_suppressions=0" \
 		SB="$SB" SASL="$SASL" sh -c "$1")
 }
 # sb_pids DIR: the sandbox's recorded PIDs and all their descendants
