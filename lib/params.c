@@ -182,6 +182,10 @@ const struct conf_param conf_params[] = {
 	{ "virtual_alias_recursion_limit", "1000" },
 	{ "virtual_alias_expansion_limit", "1000" },
 
+	/* Lookup tables (maps/): postern's cache of mysql: answers. */
+	{ "lookup_cache_time", "5s" },
+	{ "lookup_cache_size", "4096" },
+
 	/* cleanup (folded into smtpd and qmgr's pickup). */
 	{ "header_checks", "" },
 	{ "mime_header_checks", "$header_checks" },
