@@ -7,3 +7,7 @@ virtual_SRCS := virtual/virtual.c virtual/virtual_deliver.c \
 UNIT_TESTS += virtual_test
 virtual_test_SRCS := virtual/virtual_test.c virtual/virtual_deliver.c \
 	virtual/virtual_request.c
+
+# lib/gsync.c's test lives here (lib/mod.mk is shared): virtual is its user
+UNIT_TESTS += gsync_test
+gsync_test_SRCS := lib/gsync_test.c

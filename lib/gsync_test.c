@@ -1,0 +1,194 @@
+/*
+ * NAME
+ *	gsync_test - tests for the group commit primitive
+ * DESCRIPTION
+ *	Replaces syncfs with a hook that logs (and may sleep or fail) and
+ *	checks: one waiter makes one sync per file system; 8 threads that
+ *	wait at once share a few syncs, and each returns only after a sync
+ *	that STARTED after its call and finished before its return; a
+ *	failed sync fails every waiter whose ticket precedes it (with its
+ *	errno) and no later one; gsync_dev() rejects a directory on
+ *	another file system than the one named.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gsync.h"
+#include "tap.h"
+
+#define NTHREADS 8
+#define NSYNC_MAX 64
+
+static pthread_mutex_t ev_lock = PTHREAD_MUTEX_INITIALIZER;
+static int events;		/* a clock of events */
+static int sync_start[NSYNC_MAX], sync_end[NSYNC_MAX], nsync;
+static int hook_sleep_ms;
+static int hook_fail;		/* the next call fails with EIO */
+static struct gsync *g;
+static int dev0;
+
+/* tick - the next event number */
+static int
+tick(void)
+{
+	int	 n;
+
+	pthread_mutex_lock(&ev_lock);
+	n = ++events;
+	pthread_mutex_unlock(&ev_lock);
+	return (n);
+}
+
+/* hook - stands for syncfs */
+static int
+hook(int fd)
+{
+	int	 i, fail;
+
+	(void)fd;
+	pthread_mutex_lock(&ev_lock);
+	i = nsync < NSYNC_MAX ? nsync++ : NSYNC_MAX - 1;
+	sync_start[i] = ++events;
+	fail = hook_fail;
+	hook_fail = 0;
+	pthread_mutex_unlock(&ev_lock);
+	usleep((useconds_t)hook_sleep_ms * 1000);
+	pthread_mutex_lock(&ev_lock);
+	sync_end[i] = ++events;
+	pthread_mutex_unlock(&ev_lock);
+	if (fail) {
+		errno = EIO;
+		return (-1);
+	}
+	return (0);
+}
+
+struct waiter {
+	unsigned long ticket;
+	int	 called, returned, ret, err;
+};
+
+/* wait_thread - one waiter */
+static void *
+wait_thread(void *arg)
+{
+	struct waiter *w = arg;
+
+	w->called = tick();
+	w->ret = gsync_wait(g, w->ticket, &dev0, 1);
+	w->err = errno;
+	w->returned = tick();
+	return (NULL);
+}
+
+/* covered - a sync started after w's call and ended before its return */
+static int
+covered(const struct waiter *w)
+{
+	int	 i;
+
+	for (i = 0; i < nsync; i++)
+		if (sync_start[i] > w->called && sync_end[i] < w->returned)
+			return (1);
+	return (0);
+}
+
+/* run - NTHREADS waiters at once; returns how many failed */
+static int
+run(struct waiter *w, int take_ticket, int *all_covered)
+{
+	pthread_t t[NTHREADS];
+	int	 i, failed = 0;
+
+	*all_covered = 1;
+	for (i = 0; i < NTHREADS; i++) {
+		if (take_ticket)
+			w[i].ticket = gsync_begin(g);
+		pthread_create(&t[i], NULL, wait_thread, &w[i]);
+	}
+	for (i = 0; i < NTHREADS; i++)
+		pthread_join(t[i], NULL);
+	for (i = 0; i < NTHREADS; i++) {
+		failed += w[i].ret < 0;
+		*all_covered &= covered(&w[i]);
+	}
+	return (failed);
+}
+
+int
+main(void)
+{
+	struct waiter w[NTHREADS];
+	struct stat st, pst;
+	unsigned long t;
+	static const char *other[] = {"/proc", "/dev", "/sys", "/run",
+	    "/dev/shm"};
+	const char *second = "/";
+	int	 devs[2], cov, failed, i, eio;
+
+	gsync_sync_fn = hook;
+	g = gsync_new();
+	if (stat("/", &st) < 0)
+		return (1);
+	/* a second file system: the first of these that is one */
+	for (i = 0; i < 5; i++)
+		if (stat(other[i], &pst) == 0 && pst.st_dev != st.st_dev)
+			break;
+	if (i == 5)
+		pst = st;
+	else
+		second = other[i];
+	dev0 = gsync_dev(g, st.st_dev, "/");
+	tap_ok(dev0 == 0, "first file system registered");
+	tap_ok(gsync_dev(g, st.st_dev, "/") == 0, "same file system, "
+	    "same index");
+	tap_ok(pst.st_dev == st.st_dev || (gsync_dev(g, pst.st_dev, "/") < 0
+	    && errno == EXDEV), "a directory on another file system than "
+	    "named is refused");
+
+	t = gsync_begin(g);
+	tap_ok(gsync_wait(g, t, &dev0, 1) == 0 && nsync == 1
+	    && gsync_count(g) == 1, "one waiter, one sync");
+	tap_ok(gsync_wait(g, t, NULL, 0) == 0 && nsync == 1,
+	    "nothing to sync: no call");
+
+	if (pst.st_dev != st.st_dev) {
+		devs[0] = dev0;
+		devs[1] = gsync_dev(g, pst.st_dev, second);
+		nsync = 0;
+		tap_ok(devs[1] == 1 && gsync_wait(g, gsync_begin(g), devs, 2)
+		    == 0 && nsync == 2, "two file systems: one syncfs each");
+	} else
+		tap_ok(0, "no second file system (/proc, /dev, /sys, /run) "
+		    "to test with");
+
+	nsync = 0;
+	hook_sleep_ms = 50;
+	memset(w, 0, sizeof(w));
+	failed = run(w, 1, &cov);
+	tap_ok(failed == 0, "8 concurrent waiters succeed");
+	tap_ok(cov, "each returned after a sync that started after its "
+	    "call and ended before its return");
+	tap_ok(nsync >= 1 && nsync < NTHREADS, "8 waiters shared %d syncs",
+	    nsync);
+
+	/* a failed sync: every ticket taken before it fails, with EIO */
+	nsync = 0;
+	hook_fail = 1;
+	memset(w, 0, sizeof(w));
+	failed = run(w, 1, &cov);
+	for (eio = 1, i = 0; i < NTHREADS; i++)
+		eio &= w[i].ret < 0 && w[i].err == EIO;
+	tap_ok(failed == NTHREADS && eio, "a failed sync fails every waiter "
+	    "whose ticket precedes it, errno EIO (%d failed)", failed);
+	t = gsync_begin(g);
+	tap_ok(gsync_wait(g, t, &dev0, 1) == 0, "a ticket taken after the "
+	    "failure succeeds");
+	gsync_free(g);
+	return (tap_done());
+}
