@@ -6,7 +6,7 @@
 # set-permissions" repairs them (and gives a table whose .lmdb was made
 # world-readable its 0600 source's mode back); check is then silent and
 # mail flows (swaks through port 25 into a Maildir). A full instance of
-# the seed's files. Ports 20880-20899. About 8 s.
+# the seed's files. Ports 21020-21039. About 8 s.
 set -u
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/need.sh"
@@ -19,8 +19,8 @@ trap 'instance_cleanup; [ -n "${POSTERN_KEEP:-}" ] || rm -rf "$TOP"' EXIT
 command -v swaks >/dev/null || bail_out "swaks is missing (tools/deps.txt)"
 
 if need_root 19 "queue ownership checks and their repair"; then
-SMTP=$(free_port 20880 20889) || bail_out "no free port"
-SUB=$(free_port 20890 20899) || bail_out "no free port"
+SMTP=$(free_port 21020 21029) || bail_out "no free port"
+SUB=$(free_port 21030 21039) || bail_out "no free port"
 instance_create "$TOP/i" "$SMTP" "$SUB" || bail_out instance_create
 E=$INSTANCE_CONF
 Q=$INSTANCE_QUEUE

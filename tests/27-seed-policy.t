@@ -9,7 +9,7 @@
 . "$POSTERN_TOP/tests/lib/tap.sh"
 
 DRIVER=${POSTERN_TOOLS:-$(dirname "$POSTERN_BIN")/tools}/smtpd-check
-DEAD=$((20340 + $$ % 40))
+DEAD=$((20341 + $$ % 39))
 DIR=$(mktemp -d /tmp/postern-27-seed.XXXXXX)
 trap 'rm -rf "$DIR"' EXIT
 

@@ -5,7 +5,7 @@
 # reaches smtpd at once; a new client is screened (450 4.3.2), and on its
 # next connection goes straight to smtpd (PASS OLD). smtpd offers
 # PIPELINING, which postscreen's dummy engine never does, so the EHLO
-# reply tells who answered. Ports 25100-25139.
+# reply tells who answered. Ports 24400-24439.
 set -u
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/dnsmasq.sh"
@@ -14,9 +14,9 @@ set -u
 
 PY=/usr/bin/python3
 CLIENT="$PY $POSTERN_TOP/tests/lib/psc_client.py"
-PORT=$(free_port 25100 25119) || bail_out "no free port in 25100-25119"
-SUBPORT=$(free_port 25120 25129) || bail_out "no free port in 25120-25129"
-DNSPORT=$(free_port 25130 25139) || bail_out "no free port in 25130-25139"
+PORT=$(free_port 24400 24419) || bail_out "no free port in 24400-24419"
+SUBPORT=$(free_port 24420 24429) || bail_out "no free port in 24420-24429"
+DNSPORT=$(free_port 24430 24439) || bail_out "no free port in 24430-24439"
 DIR=$(mktemp -d /tmp/postern-46-postscreen.XXXXXX)
 trap 'instance_cleanup; dnsmasq_stop; rm -rf "$DIR"' EXIT
 

@@ -16,7 +16,7 @@
 # s=rsa1, the message keeps OpenDKIM's signature (c=relaxed/simple, it
 # verifies) and postern does not sign again; the same for a signature
 # the client sent. A group-readable key file is refused: 451 4.3.0 and
-# a log line. ~28 s (MariaDB start included). Ports 27400-27439.
+# a log line. ~28 s (MariaDB start included). Ports 28300-28339.
 set -u
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/instance.sh"
@@ -30,12 +30,12 @@ DIR=$(mktemp -d /tmp/postern-74-dkim.XXXXXX)
 DKIM_PID=
 trap '[ -n "$DKIM_PID" ] && kill "$DKIM_PID" 2>/dev/null; instance_cleanup; mariadb_stop; [ -n "${KEEP:-}" ] || rm -rf "$DIR"' EXIT
 
-SMTP=$(free_port 27400 27409) || bail_out "no free port"
-SUB=$(free_port 27410 27419) || bail_out "no free port"
-MYN=$(free_port 27420 27429) || bail_out "no free port"
-DKIMP=$(free_port 27430 27433) || bail_out "no free port"
-MILS=$(free_port 27434 27436) || bail_out "no free port"
-NOSIGN=$(free_port 27437 27439) || bail_out "no free port"
+SMTP=$(free_port 28300 28309) || bail_out "no free port"
+SUB=$(free_port 28310 28319) || bail_out "no free port"
+MYN=$(free_port 28320 28329) || bail_out "no free port"
+DKIMP=$(free_port 28330 28333) || bail_out "no free port"
+MILS=$(free_port 28334 28336) || bail_out "no free port"
+NOSIGN=$(free_port 28337 28339) || bail_out "no free port"
 instance_create "$DIR/i" "$SMTP" "$SUB" || bail_out "instance_create"
 E=$INSTANCE_CONF
 export MAIL_CONFIG=$E

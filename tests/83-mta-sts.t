@@ -37,7 +37,7 @@
 #     example.net delivered verified, no request reached the server;
 #   a TXT id that changed with the server down: the fetch fails (logged)
 #     and the unexpired cached policy is used.
-# Ports 20860-20879 and 127.83.X.Y:443. About 10 s.
+# Ports 21000-21019 and 127.83.X.Y:443. About 10 s.
 set -u
 POSTERN_SAN_DIR=${POSTERN_SAN_DIR:-}
 . "$POSTERN_TOP/tests/lib/tap.sh"
@@ -74,8 +74,8 @@ if ! need_root 1 "binding 127.83.X.Y:443 for the policy server"; then
 	exit 0
 fi
 
-DNS=$(free_port 20860 20869) && SINK=$(free_port 20870 20879) ||
-	bail_out "no free port in 20860-20879"
+DNS=$(free_port 21000 21009) && SINK=$(free_port 21010 21019) ||
+	bail_out "no free port in 21000-21019"
 # a loopback address of our own for port 443
 WEB=127.83.$(($$ % 250 + 1)).$(( ($$ / 250) % 250 + 1))
 
