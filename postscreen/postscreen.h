@@ -140,6 +140,7 @@ struct psc_state {
 	int	 teaser_sent;		/* "220-" went out */
 	int	 allowlisted;		/* DNSWL score: skip the rest */
 	int	 denylisted;		/* postscreen_access_list reject */
+	int	 cached;		/* passes stored at RCPT (psc_pass_rcpt) */
 	char	*enforce_reply;		/* reply to RCPT after enforce */
 	const char *test_phase;		/* for HANGUP logs */
 	/* early tests */
@@ -182,6 +183,7 @@ void	 psc_hangup(struct psc_state *, const char *);
 void	 psc_drop(struct psc_state *, const char *);
 void	 psc_conclude(struct psc_state *);
 void	 psc_finish_after_smtp(struct psc_state *);
+void	 psc_pass_rcpt(struct psc_state *);
 int	 psc_any_todo(const struct psc_state *);
 int	 psc_parse_action(const char *, const char *);
 int	 psc_count_add(const char *, int);

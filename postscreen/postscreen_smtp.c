@@ -25,7 +25,9 @@
  *	Service currently unavailable" - as in Postfix, a client that
  *	passes these tests is allow-listed but must come back on a new
  *	connection to reach smtpd. Reaching RCPT without failing passes
- *	the enabled tests; the cache is updated when the client leaves.
+ *	the enabled tests; the cache is updated then, before the 450 goes
+ *	out (a client that reconnects at once is PASS OLD), and again when
+ *	the client leaves only if a test failed after RCPT.
  *
  *	On every command line, in this order:
  *	  bare newline (LF without CR; postscreen_bare_newline_*),
@@ -222,6 +224,8 @@ do_rcpt(struct psc_state *s, const char *arg)
 	    s->sender ? log_safe(s->sender) : "", (int)strcspn(to, ">"),
 	    log_safe(to), s->esmtp ? "ESMTP" : "SMTP",
 	    s->helo ? log_safe(s->helo) : "");
+	/* In the cache before the 450 that makes the client come back. */
+	psc_pass_rcpt(s);
 	return (reply(s, r));
 }
 

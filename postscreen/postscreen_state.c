@@ -18,6 +18,7 @@
  *	void	psc_drop(struct psc_state *s, const char *reply);
  *	void	psc_conclude(struct psc_state *s);
  *	void	psc_finish_after_smtp(struct psc_state *s);
+ *	void	psc_pass_rcpt(struct psc_state *s);
  *	int	psc_any_todo(const struct psc_state *s);
  *	int	psc_parse_action(const char *param, const char *value);
  *	int	psc_count_add(const char *addr, int delta);
@@ -50,8 +51,15 @@
  *	psc_conclude() ends the tests of a client that may talk to smtpd:
  *	passed tests get their expiry time in the cache, "PASS NEW" is
  *	logged when nothing failed, and the socket goes to smtpd.
- *	psc_finish_after_smtp() does the cache part after the dummy SMTP
- *	engine (the client must reconnect to reach smtpd).
+ *	psc_pass_rcpt() stores the passes of a client that reached RCPT
+ *	in the dummy SMTP engine without failing a test, and logs "PASS
+ *	NEW", BEFORE the engine answers the 450 that makes the client
+ *	reconnect: a client that reconnects at once (while this session
+ *	is still open) is then PASS OLD and goes to smtpd, instead of
+ *	taking the tests again. psc_finish_after_smtp() does the cache
+ *	part when the dummy engine is done with the client: nothing more
+ *	after psc_pass_rcpt() unless a test failed since (then that
+ *	test's stamp is cleared again, so it runs next time).
  * DIAGNOSTICS
  *	Write errors hang up the session; cache errors are logged by
  *	postscreen_cache and ignored.
@@ -377,6 +385,21 @@ psc_conclude(struct psc_state *s)
 	psc_send_socket(s);
 }
 
+/* psc_pass_rcpt - RCPT without a failure: store and log it now */
+void
+psc_pass_rcpt(struct psc_state *s)
+{
+	int	 i, failed = 0;
+
+	for (i = 0; i < PSC_NTESTS; i++)
+		failed |= s->fail[i];
+	if (failed || s->denylisted || s->cached)
+		return;
+	s->cached = 1;
+	if (update_cache(s))
+		log_info("PASS NEW %s", psc_client(s));
+}
+
 /* psc_finish_after_smtp - the dummy engine is done with the client */
 void
 psc_finish_after_smtp(struct psc_state *s)
@@ -385,6 +408,16 @@ psc_finish_after_smtp(struct psc_state *s)
 
 	for (i = 0; i < PSC_NTESTS; i++)
 		failed |= s->fail[i];
+	if (s->cached) {
+		/* Stored at RCPT; undo a pass a later failure contradicts. */
+		if (!failed || psc_cache == NULL)
+			return;
+		for (i = 0; i < PSC_NTESTS; i++)
+			if (s->fail[i])
+				s->stamps[i] = PSC_STAMP_NEW;
+		(void)psc_cache_put(psc_cache, s->addr, s->stamps);
+		return;
+	}
 	if (!failed && !s->denylisted && update_cache(s))
 		log_info("PASS NEW %s", psc_client(s));
 }

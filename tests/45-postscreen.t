@@ -167,6 +167,32 @@ logged 'PASS NEW \[127\.0\.0\.24\]:' "the BDAT client passed the tests at RCPT"
 ! grep -Eq 'PIPELINING from \[127\.0\.0\.24\]|NON-SMTP COMMAND from \[127\.0\.0\.24\]' "$LOG"
 ok $? "BDAT's chunk is not taken for pipelining or a command"
 
+# 2c. A client that passed the deep tests reconnects at once, while its
+# first connection (450 at RCPT) is still open: the pass is in the cache
+# before the 450 goes out, so the second connection is PASS OLD and goes
+# to smtpd (it used to be PASS NEW only when the first one ended, and
+# the reconnection took the tests again).
+$CLIENT 127.0.0.25 127.0.0.1 "$PORT" 'expect:^220-' 'expect:^220 ' \
+	'send:HELO again.test\r\n' 'expect:^250' \
+	'send:MAIL FROM:<r@again.test>\r\n' 'expect:^250' \
+	'send:RCPT TO:<b@example.com>\r\n' 'expect:^450 4\.3\.2' \
+	'quiet:3' 'send:QUIT\r\n' 'expect:^221' >"$DIR/again1.out" 2>&1 &
+P1=$!
+logged 'NOQUEUE: reject: RCPT from \[127\.0\.0\.25\]' \
+	"reconnecting client: first connection refused at RCPT"
+logged 'PASS NEW \[127\.0\.0\.25\]' \
+	"... PASS NEW logged while that connection is still open"
+client "... its immediate reconnection goes to smtpd" 127.0.0.25 \
+	'expect:^220 fake-smtpd ready$' 'send:QUIT\r\n' \
+	'expect:^221 fake-smtpd bye$'
+kill -0 "$P1" 2>/dev/null
+ok $? "... while the first connection was still open"
+logged 'PASS OLD \[127\.0\.0\.25\]' "... logged PASS OLD"
+wait "$P1"
+ok $? "... and the first connection ends with QUIT as usual"
+is "$(grep -c 'PASS NEW \[127\.0\.0\.25\]' "$LOG")" 1 \
+	"... one PASS NEW for the client"
+
 # 3. Pregreet: enforce (seed) -> 550 5.5.1 at RCPT.
 client "pregreeting client rejected at RCPT (enforce)" 127.0.0.6 \
 	'expect:^220-' 'send:EHLO early.test\r\n' 'expect:^220 ' \
