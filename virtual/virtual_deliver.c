@@ -19,13 +19,24 @@
  *	   Delivered-To: header equal to the recipient = bounced 5.4.6.
  *	4. As that uid/gid (setfsuid/setfsgid: per thread, so one worker's
  *	   identity does not leak into another's; only when running as
- *	   root): create the Maildir (tmp, new, cur; mode 0700; the
- *	   parent of each new directory fsync'd), write
- *	   tmp/NAME = Return-Path:, Delivered-To:, then the message bytes
- *	   exactly; fsync; rename to new/NAME; fsync new/.
+ *	   root): write tmp/NAME = Return-Path:, Delivered-To:, then the
+ *	   message bytes exactly, without fsync. Only when that open fails
+ *	   with ENOENT, create the Maildir (tmp, new, cur; mode 0700; the
+ *	   parent of each new directory fsync'd) and open again: no mkdir
+ *	   per delivery. The file is then pending in the request's batch;
+ *	   virtual_batch_commit(): one group syncfs (lib/gsync.h, shared
+ *	   with the other worker threads' batches) of each file system the
+ *	   batch wrote on, rename each tmp/NAME to new/NAME (ENOENT: the
+ *	   Maildir is made again, one more try), a second group syncfs,
+ *	   and only then "delivered" (rcpt.N.exactly_once=1). A failed
+ *	   sync defers every delivery of the batch 4.3.0 and removes its
+ *	   files (tmp/NAME, or new/NAME after the renames).
  *	   NAME = "<arrival seconds>.<QUEUEID>_<index>.<myhostname>": a
  *	   retry after a crash finds new/NAME or cur/NAME[:2,...] and
- *	   reports success without writing again (exactly once).
+ *	   reports success without writing again (exactly once), after a
+ *	   sync too (the earlier attempt may have died before its own).
+ *	   That look (a read of all of cur/) is skipped when qmgr says
+ *	   rcpt.N.retry=0: the recipient was never handed to an agent.
  *	   ENOSPC/EDQUOT = deferred 4.3.0 "insufficient system storage".
  * DIAGNOSTICS
  *	Results, never exits. Log lines in Postfix's form, one per
@@ -41,6 +52,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +63,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "deliver.h"
+#include "gsync.h"
 #include "log.h"
 #include "map.h"
 #include "queue.h"
@@ -427,47 +440,6 @@ write_all(int fd, const char *p, size_t len)
 	return (0);
 }
 
-/* maildir_write - tmp/NAME, fsync, rename to new/NAME, fsync new/ */
-static int
-maildir_write(const char *maildir, const char *name, const char *head,
-    const char *msg, size_t len)
-{
-	char	*tmp = xasprintf("%stmp/%s", maildir, name);
-	char	*dst = xasprintf("%snew/%s", maildir, name);
-	char	*newdir = xasprintf("%snew", maildir);
-	int	 fd, ret = -1, saved, dfd;
-
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-	    0600);
-	if (fd >= 0) {
-		if (write_all(fd, head, strlen(head)) == 0
-		    && write_all(fd, msg, len) == 0 && fsync(fd) == 0)
-			ret = 0;
-		saved = errno;
-		if (close(fd) < 0 && ret == 0) {
-			ret = -1;
-			saved = errno;
-		}
-		if (ret == 0 && rename(tmp, dst) < 0) {
-			ret = -1;
-			saved = errno;
-		}
-		if (ret < 0)
-			(void)unlink(tmp);
-		errno = saved;
-	}
-	if (ret == 0 && (dfd = open(newdir, O_RDONLY | O_DIRECTORY)) >= 0) {
-		ret = fsync(dfd);
-		saved = errno;
-		close(dfd);
-		errno = saved;
-	}
-	free(tmp);
-	free(dst);
-	free(newdir);
-	return (ret);
-}
-
 /* become - file-system identity of this thread (root only) */
 static int
 become(uid_t uid, gid_t gid)
@@ -485,45 +457,290 @@ become(uid_t uid, gid_t gid)
 	return (0);
 }
 
-/* store - the Maildir part of a delivery, as uid/gid */
+/* res_errno - a deferral for a failed file operation */
 static void
-store(const struct virtual_cfg *cfg, const char *maildir, const char *name,
-    const char *head, const char *msg, size_t len,
-    struct virtual_result *res)
+res_errno(struct virtual_result *res, const char *what, const char *maildir,
+    int err)
 {
-	if (mkdirs(maildir, strlen(cfg->base)) < 0) {
+	if (err == ENOSPC || err == EDQUOT)
 		res_set(res, DELIVER_ACTION_DEFERRED, "4.3.0",
-		    "cannot create maildir %s: %s", maildir, strerror(errno));
+		    "cannot %s %s: insufficient system storage", what, maildir);
+	else
+		res_set(res, DELIVER_ACTION_DEFERRED, "4.3.0",
+		    "cannot %s %s: %s", what, maildir, strerror(err));
+}
+
+/*
+ * The batch: every Maildir file one request wrote (or found), made
+ * durable together with the other worker threads' batches.
+ */
+struct vpend {
+	char	*maildir;
+	size_t	 base_len;	/* of virtual_mailbox_base, for mkdirs */
+	char	*tmp;		/* NULL: found from an earlier attempt */
+	char	*dst;
+	uid_t	 uid;
+	gid_t	 gid;
+	int	 dev;		/* gsync index */
+	struct virtual_result *res;	/* NULL: failed, answered */
+};
+
+struct virtual_batch {
+	struct vpend *v;
+	size_t	 n;
+	unsigned long ticket;	/* gsync_begin(), before any write */
+};
+
+static struct gsync *vgsync;
+static pthread_once_t vgsync_once = PTHREAD_ONCE_INIT;
+
+/* vgsync_init - the process's one sync group */
+static void
+vgsync_init(void)
+{
+	vgsync = gsync_new();
+}
+
+/* virtual_batch_new - an empty batch; its ticket precedes its writes */
+struct virtual_batch *
+virtual_batch_new(void)
+{
+	struct virtual_batch *b = xcalloc(1, sizeof(*b));
+
+	pthread_once(&vgsync_once, vgsync_init);
+	b->ticket = gsync_begin(vgsync);
+	return (b);
+}
+
+/* virtual_batch_free - release it (committed or not) */
+void
+virtual_batch_free(struct virtual_batch *b)
+{
+	size_t	 i;
+
+	if (b == NULL)
+		return;
+	for (i = 0; i < b->n; i++) {
+		free(b->v[i].maildir);
+		free(b->v[i].tmp);
+		free(b->v[i].dst);
+	}
+	free(b->v);
+	free(b);
+}
+
+/* pend_add - one more pending delivery; owns the strings */
+static void
+pend_add(struct virtual_batch *b, char *maildir, size_t base_len, char *tmp,
+    char *dst, int dev, struct virtual_result *res)
+{
+	struct vpend *v;
+
+	b->v = xrealloc(b->v, (b->n + 1) * sizeof(*b->v));
+	v = &b->v[b->n++];
+	v->maildir = maildir;
+	v->base_len = base_len;
+	v->tmp = tmp;
+	v->dst = dst;
+	v->uid = setfsuid((uid_t)-1);	/* the identity store() runs as */
+	v->gid = setfsgid((gid_t)-1);
+	v->dev = dev;
+	v->res = res;
+	res_set(res, DELIVER_ACTION_DEFERRED, "4.3.0",
+	    "maildir delivery not committed");
+}
+
+/* batch_sync - group sync of the file systems of the live entries */
+static int
+batch_sync(struct virtual_batch *b, int renamed_only)
+{
+	int	*devs = xcalloc(b->n + 1, sizeof(int));
+	size_t	 i, j, n = 0;
+	int	 ret;
+
+	for (i = 0; i < b->n; i++) {
+		if (b->v[i].res == NULL || (renamed_only && !b->v[i].tmp))
+			continue;
+		for (j = 0; j < n && devs[j] != b->v[i].dev; j++)
+			;
+		if (j == n)
+			devs[n++] = b->v[i].dev;
+	}
+	ret = gsync_wait(vgsync, b->ticket, devs, n);
+	free(devs);
+	return (ret);
+}
+
+/* batch_fail - defer every live entry, removing what it wrote */
+static void
+batch_fail(struct virtual_batch *b, int err, int written)
+{
+	struct vpend *v;
+	size_t	 i;
+
+	for (i = 0; i < b->n; i++) {
+		if ((v = &b->v[i])->res == NULL)
+			continue;
+		if (v->tmp && become(v->uid, v->gid) == 0) {
+			(void)unlink(written ? v->dst : v->tmp);
+			(void)become(0, 0);
+		}
+		res_errno(v->res, "sync", v->maildir, err);
+		v->res = NULL;
+	}
+}
+
+/* batch_rename - tmp/NAME to new/NAME, as the owner; a lost new/ redone */
+static void
+batch_rename(struct vpend *v)
+{
+	int	 r, err;
+
+	if (become(v->uid, v->gid) < 0) {
+		res_set(v->res, DELIVER_ACTION_DEFERRED, "4.3.0",
+		    "cannot switch to uid %ld gid %ld", (long)v->uid,
+		    (long)v->gid);
+		v->res = NULL;
 		return;
 	}
-	if (already_there(maildir, name)) {
-		res_set(res, DELIVER_ACTION_DELIVERED, "2.0.0",
-		    "delivered to maildir (already delivered)");
+	r = rename(v->tmp, v->dst);
+	if (r < 0 && errno == ENOENT && mkdirs(v->maildir, v->base_len) == 0)
+		r = rename(v->tmp, v->dst);
+	if (r < 0) {
+		err = errno;
+		(void)unlink(v->tmp);
+		res_errno(v->res, "write", v->maildir, err);
+		v->res = NULL;
+	}
+	(void)become(0, 0);
+}
+
+/*
+ * virtual_batch_commit - sync the files, rename them into new/, sync
+ * the renames, then (only then) set the results
+ */
+void
+virtual_batch_commit(struct virtual_batch *b)
+{
+	struct vpend *v;
+	size_t	 i;
+
+	if (b->n == 0)
+		return;
+	if (batch_sync(b, 1) < 0) {
+		batch_fail(b, errno, 0);
 		return;
 	}
-	if (maildir_write(maildir, name, head, msg, len) < 0) {
-		if (errno == ENOSPC || errno == EDQUOT)
+	for (i = 0; i < b->n; i++)
+		if (b->v[i].tmp && b->v[i].res)
+			batch_rename(&b->v[i]);
+	if (batch_sync(b, 0) < 0) {
+		batch_fail(b, errno, 1);
+		return;
+	}
+	for (i = 0; i < b->n; i++) {
+		if ((v = &b->v[i])->res == NULL)
+			continue;
+		res_set(v->res, DELIVER_ACTION_DELIVERED, "2.0.0",
+		    v->tmp ? "delivered to maildir" : "delivered to maildir "
+		    "(already delivered)");
+		v->res->exactly_once = 1;
+	}
+}
+
+/* open_tmp - create tmp/NAME; a missing Maildir is made on ENOENT */
+static int
+open_tmp(const char *maildir, size_t base_len, const char *tmp)
+{
+	int	 fd, flags = O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW
+	    | O_CLOEXEC;
+
+	/*
+	 * No stat or mkdir of every component on every delivery: the
+	 * Maildir usually exists. mkdirs() when it does not (first
+	 * delivery, or an administrator removed it), then once more.
+	 */
+	if ((fd = open(tmp, flags, 0600)) < 0 && errno == ENOENT) {
+		if (mkdirs(maildir, base_len) < 0)
+			return (-2);
+		fd = open(tmp, flags, 0600);
+	}
+	return (fd);
+}
+
+/*
+ * store - the Maildir part of a delivery, as uid/gid: write tmp/NAME
+ * (no fsync: the batch syncs) and leave it pending in b
+ */
+static void
+store(const struct virtual_cfg *cfg, char *maildir, const char *name,
+    const char *head, const char *msg, size_t len, int retry,
+    struct virtual_batch *b, struct virtual_result *res)
+{
+	size_t	 base_len = strlen(cfg->base);
+	char	*tmp, *dst;
+	struct stat st;
+	int	 fd, dev, err = 0;
+
+	if (retry && already_there(maildir, name)) {
+		/* answered after a sync too: the earlier attempt may have
+		 * died between its rename and its sync */
+		if (stat(maildir, &st) < 0
+		    || (dev = gsync_dev(vgsync, st.st_dev, maildir)) < 0) {
+			res_errno(res, "open", maildir, errno);
+			free(maildir);
+		} else
+			pend_add(b, maildir, base_len, NULL, NULL, dev, res);
+		return;
+	}
+	tmp = xasprintf("%stmp/%s", maildir, name);
+	if ((fd = open_tmp(maildir, base_len, tmp)) < 0) {
+		err = errno;
+		if (fd == -2)
 			res_set(res, DELIVER_ACTION_DEFERRED, "4.3.0",
-			    "cannot write %s: insufficient system storage",
-			    maildir);
+			    "cannot create maildir %s: %s", maildir,
+			    strerror(err));
 		else
-			res_set(res, DELIVER_ACTION_DEFERRED, "4.3.0",
-			    "cannot write %s: %s", maildir, strerror(errno));
+			res_errno(res, "write", maildir, err);
+		free(tmp);
+		free(maildir);
 		return;
 	}
-	res_set(res, DELIVER_ACTION_DELIVERED, "2.0.0",
-	    "delivered to maildir");
+	/* the gsync descriptor of this file system exists before the write */
+	if (fstat(fd, &st) < 0
+	    || (dev = gsync_dev(vgsync, st.st_dev, maildir)) < 0
+	    || write_all(fd, head, strlen(head)) < 0
+	    || write_all(fd, msg, len) < 0) {
+		err = errno;
+		(void)close(fd);
+		fd = -1;
+	}
+	if (fd >= 0 && close(fd) < 0) {
+		err = errno;
+		fd = -1;
+	}
+	if (fd < 0) {
+		(void)unlink(tmp);
+		res_errno(res, "write", maildir, err);
+		free(tmp);
+		free(maildir);
+		return;
+	}
+	dst = xasprintf("%snew/%s", maildir, name);
+	pend_add(b, maildir, base_len, tmp, dst, dev, res);
 }
 
 /* virtual_deliver - deliver one recipient into its Maildir */
 void
 virtual_deliver(const struct virtual_cfg *cfg, struct virtual_maps *m,
     const struct queue_file *qf, const char *msg, const char *rcpt,
-    long index, struct virtual_result *res)
+    long index, int retry, struct virtual_batch *b,
+    struct virtual_result *res)
 {
 	char	*rel, *maildir, *name, *head, *lrcpt, *sender;
 	long	 uid, gid;
 
+	res->exactly_once = 0;
 	if (*cfg->base != '/') {
 		res_set(res, DELIVER_ACTION_DEFERRED, "4.3.0",
 		    "virtual_mailbox_base must be an absolute path");
@@ -560,15 +777,15 @@ virtual_deliver(const struct virtual_cfg *cfg, struct virtual_maps *m,
 		    str_ends_with(cfg->base, "/") ? "" : "/", rel);
 		name = xasprintf("%ld.%s_%ld.%s", qf->arrival, qf->id, index,
 		    cfg->hostname);
-		if (become((uid_t)uid, (gid_t)gid) < 0)
+		if (become((uid_t)uid, (gid_t)gid) < 0) {
 			res_set(res, DELIVER_ACTION_DEFERRED, "4.3.0",
 			    "cannot switch to uid %ld gid %ld", uid, gid);
-		else {
+			free(maildir);
+		} else {
 			store(cfg, maildir, name, head, msg,
-			    (size_t)qf->msg_len, res);
+			    (size_t)qf->msg_len, retry, b, res);
 			(void)become(0, 0);
 		}
-		free(maildir);
 		free(name);
 	}
 	free(head);

@@ -6,8 +6,11 @@
  * DESCRIPTION
  *	Checks the request (version, queue_name, queue_id, recipients),
  *	opens the queue file read-only, maps the message, delivers every
- *	recipient, logs Postfix's delivery line for each and builds the
- *	answer. A request that cannot be served at all (queue file gone or
+ *	recipient (the Maildir files of all of them in one batch, made
+ *	durable together: virtual.h), logs Postfix's delivery line for
+ *	each and builds the answer, only after the batch commit. A
+ *	recipient with rcpt.N.retry=0 skips the look for an earlier copy;
+ *	one delivered into a Maildir is answered rcpt.N.exactly_once=1. A request that cannot be served at all (queue file gone or
  *	corrupt) answers every recipient deferred 4.3.0, so qmgr decides.
  * DIAGNOSTICS
  *	A malformed request gets an answer without recipients (rcpt_count
@@ -58,6 +61,19 @@ answer(struct buf *resp, long i, const struct virtual_result *res)
 	attr_put(resp, name, res->reason);
 	snprintf(name, sizeof(name), "rcpt.%ld.relay", i);
 	attr_put(resp, name, "virtual");
+	if (res->exactly_once) {
+		snprintf(name, sizeof(name), "rcpt.%ld.exactly_once", i);
+		attr_put(resp, name, "1");
+	}
+}
+
+/* retry - 0 only for qmgr's explicit rcpt.N.retry=0 (absent: older qmgr) */
+static int
+retry(const struct attr_list *req, long i)
+{
+	const char *v = deliver_rcpt_attr(req, i, "retry");
+
+	return (v == NULL || strcmp(v, "0") != 0);
 }
 
 /* virtual_request - serve one request, answer into resp */
@@ -65,12 +81,13 @@ void
 virtual_request(const struct virtual_cfg *cfg, struct virtual_maps *m,
     const struct attr_list *req, struct buf *resp)
 {
-	struct virtual_result res;
+	struct virtual_result *res, *r;
+	struct virtual_batch *b;
 	struct deliver_msg msg;
 	const char *why, *id = attr_get(req, "queue_id");
 	char	 err[256], name[64];
 	long	 count = 0, i, idx;
-	double	 start;
+	double	*start;
 
 	attr_put(resp, "version", ATTR_VERSION);
 	if ((why = deliver_request_check(req, 0, &count)) != NULL) {
@@ -81,28 +98,40 @@ virtual_request(const struct virtual_cfg *cfg, struct virtual_maps *m,
 	}
 	(void)deliver_msg_open(&msg, cfg->queue_dir, req, err, sizeof(err));
 	attr_put_long(resp, "rcpt_count", count);
+	res = xcalloc((size_t)count + 1, sizeof(*res));
+	start = xcalloc((size_t)count + 1, sizeof(*start));
+	b = virtual_batch_new();
 	for (i = 0; i < count; i++) {
-		start = deliver_log_now();
+		r = &res[i];
+		start[i] = deliver_log_now();
 		snprintf(name, sizeof(name), "rcpt.%ld.index", i);
 		(void)attr_get_long(req, name, &idx);
 		if (msg.text == NULL)
-			snprintf(res.reason, sizeof(res.reason),
+			snprintf(r->reason, sizeof(r->reason),
 			    "cannot read queue file: %s", err);
 		if (msg.text == NULL || (size_t)idx >= msg.qf->nrcpts) {
 			if (msg.text != NULL)
-				snprintf(res.reason, sizeof(res.reason),
+				snprintf(r->reason, sizeof(r->reason),
 				    "recipient index %ld not in queue file",
 				    idx);
-			res.action = DELIVER_ACTION_DEFERRED;
-			strcpy(res.status, "4.3.0");
+			r->action = DELIVER_ACTION_DEFERRED;
+			strcpy(r->status, "4.3.0");
 		} else
 			virtual_deliver(cfg, m, msg.qf, msg.text,
-			    deliver_rcpt_attr(req, i, "addr"), idx, &res);
-		answer(resp, i, &res);
+			    deliver_rcpt_attr(req, i, "addr"), idx,
+			    retry(req, i), b, r);
+	}
+	/* the answers only after the batch is durable */
+	virtual_batch_commit(b);
+	virtual_batch_free(b);
+	for (i = 0; i < count; i++) {
+		answer(resp, i, &res[i]);
 		log_delivery(id, deliver_rcpt_attr(req, i, "addr"),
-		    deliver_rcpt_attr(req, i, "orig"), msg.arrival, start,
-		    &res);
+		    deliver_rcpt_attr(req, i, "orig"), msg.arrival, start[i],
+		    &res[i]);
 	}
 	attr_end(resp);
 	deliver_msg_close(&msg);
+	free(res);
+	free(start);
 }

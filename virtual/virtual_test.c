@@ -6,11 +6,16 @@
  *	lib/deliver.h requests, runs virtual_request() and checks the
  *	answers and the Maildir bytes: exact content, idempotence (new/
  *	and cur/), map paths, extensions, unknown user, loop, size limit,
- *	uid floor, map down, unsafe paths, malformed requests.
+ *	uid floor, map down, unsafe paths, malformed requests; the group
+ *	commit through a syncfs hook (2 syncs per request, the file in tmp/
+ *	at the first and in new/ at the second, no answer before them, EIO
+ *	at either defers and removes the file), rcpt.N.retry=0/1/absent,
+ *	rcpt.N.exactly_once, a Maildir removed under the agent.
  */
 #include <sys/stat.h>
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +25,7 @@
 #include "attr.h"
 #include "buf.h"
 #include "conf.h"
+#include "gsync.h"
 #include "log.h"
 #include "queue.h"
 #include "tap.h"
@@ -27,6 +33,16 @@
 #include "xalloc.h"
 
 static char top[128];
+static int req_retry = -1;	/* rcpt.N.retry to send; -1: none (old qmgr) */
+static struct buf *cur_resp;	/* the answer being built, for the hook */
+static struct sync_seen {
+	int	 calls;
+	int	 fail_at;	/* this call fails with EIO (1-based); 0 none */
+	int	 answered;	/* a recipient answer was in resp at a sync */
+	int	 tmp_files[4];	/* files in the watched tmp/ at each call */
+	int	 new_files[4];	/* and in new/ */
+	const char *watch;	/* Maildir (relative) to count, or NULL */
+} seen;
 static struct buf *logged;	/* every log line, for assertions */
 static struct virtual_cfg cfg;
 
@@ -85,10 +101,15 @@ request(struct virtual_maps *m, const char *id, int n, const char **addrs,
 		attr_put(b, name, addrs[i]);
 		snprintf(name, sizeof(name), "rcpt.%d.index", i);
 		attr_put_long(b, name, idx[i]);
+		snprintf(name, sizeof(name), "rcpt.%d.retry", i);
+		if (req_retry >= 0)
+			attr_put_long(b, name, req_retry);
 	}
 	attr_end(b);
 	req = attr_parse(BUF_STR(b), BUF_LEN(b), &used, err, sizeof(err));
+	cur_resp = resp;
 	virtual_request(&cfg, m, req, resp);
+	cur_resp = NULL;
 	ans = attr_parse(BUF_STR(resp), BUF_LEN(resp), &used, err,
 	    sizeof(err));
 	attr_list_free(req);
@@ -314,6 +335,174 @@ test_failures(struct virtual_maps *m)
 	}
 }
 
+/* sync_hook - stands for syncfs: counts, looks at the Maildir, may fail */
+static int
+sync_hook(int fd)
+{
+	char	*p;
+	int	 i = seen.calls++;
+
+	(void)fd;
+	if (cur_resp && strstr(BUF_STR(cur_resp), "rcpt.0.") != NULL)
+		seen.answered = 1;
+	if (seen.watch && i < 4) {
+		p = xasprintf("%s/tmp", seen.watch);
+		seen.tmp_files[i] = count_files(p, NULL, 0);
+		free(p);
+		p = xasprintf("%s/new", seen.watch);
+		seen.new_files[i] = count_files(p, NULL, 0);
+		free(p);
+	}
+	if (seen.calls == seen.fail_at) {
+		errno = EIO;
+		return (-1);
+	}
+	return (0);
+}
+
+/* seen_reset - a fresh record, watching Maildir rel */
+static void
+seen_reset(const char *rel, int fail_at)
+{
+	memset(&seen, 0, sizeof(seen));
+	seen.watch = rel;
+	seen.fail_at = fail_at;
+}
+
+/* test_group_commit - 2 syncs per request, answers after them, EIO */
+static void
+test_group_commit(struct virtual_maps *m)
+{
+	const char *rcpts[] = {"gc@example.com", "gc2@example.com",
+	    "gc3@example.com", NULL};
+	const char *addrs[3] = {"gc@example.com", "gc2@example.com",
+	    "gc3@example.com"};
+	long	 idx[3] = {0, 1, 2};
+	const char *id = queue_msg("s@example.org", msg1, rcpts);
+	struct attr_list *a;
+
+	gsync_sync_fn = sync_hook;
+	seen_reset("example.com/gc", 0);
+	a = request(m, id, 1, addrs, idx);
+	tap_ok(a && strcmp(attr_get(a, "rcpt.0.action"), "delivered") == 0
+	    && seen.calls == 2, "one delivery: 2 syncs (%d)",
+	    seen.calls);
+	tap_ok(seen.tmp_files[0] == 1 && seen.new_files[0] == 0
+	    && seen.tmp_files[1] == 0 && seen.new_files[1] == 1,
+	    "first sync: the file in tmp/; second: renamed into new/");
+	tap_ok(!seen.answered, "no answer was written before the syncs");
+	tap_ok(a && attr_get(a, "rcpt.0.exactly_once")
+	    && strcmp(attr_get(a, "rcpt.0.exactly_once"), "1") == 0,
+	    "Maildir delivery answered rcpt.0.exactly_once=1");
+	attr_list_free(a);
+
+	seen_reset(NULL, 0);
+	a = request(m, id, 3, addrs, idx);
+	tap_ok(a && strcmp(attr_get(a, "rcpt.1.action"), "delivered") == 0
+	    && strcmp(attr_get(a, "rcpt.2.action"), "delivered") == 0
+	    && seen.calls == 2, "three recipients, three Maildirs: still 2 "
+	    "syncs (%d)", seen.calls);
+	attr_list_free(a);
+
+	/* the first sync fails: deferred, nothing left in tmp/ or new/ */
+	seen_reset("example.com/gc2", 1);
+	req_retry = 0;
+	id = queue_msg("s@example.org", msg1, rcpts);
+	tap_is_str(one(m, id, "gc2@example.com", 1), "deferred 4.3.0",
+	    "EIO at the sync of the files defers 4.3.0");
+	tap_ok(seen.calls == 1 && count_files("example.com/gc2/tmp", NULL, 0)
+	    == 0 && count_files("example.com/gc2/new", NULL, 0) == 1,
+	    "no rename, tmp/ file removed (new/ holds the earlier one)");
+	tap_ok(strstr(BUF_STR(logged), "status=deferred (cannot sync ") !=
+	    NULL, "deferral logged as a sync failure");
+	/* the second sync fails: the renamed file is removed again */
+	seen_reset("example.com/gc2", 2);
+	tap_is_str(one(m, id, "gc2@example.com", 1), "deferred 4.3.0",
+	    "EIO at the sync of the renames defers 4.3.0");
+	tap_ok(seen.calls == 2 && seen.new_files[1] == 2
+	    && count_files("example.com/gc2/new", NULL, 0) == 1
+	    && count_files("example.com/gc2/tmp", NULL, 0) == 0,
+	    "the renamed file was removed from new/ after the failure");
+	seen_reset(NULL, 0);
+	req_retry = 1;
+	tap_is_str(one(m, id, "gc2@example.com", 1), "delivered 2.0.0",
+	    "the retry delivers");
+	tap_is_int(count_files("example.com/gc2/new", NULL, 0), 2,
+	    "one copy of that message");
+	req_retry = -1;
+	gsync_sync_fn = syncfs;
+}
+
+/* test_retry_flag - rcpt.N.retry=0 skips the look in new/ and cur/ */
+static void
+test_retry_flag(struct virtual_maps *m)
+{
+	const char *rcpts[] = {"rf@example.com", NULL};
+	const char *id = queue_msg("s@example.org", msg1, rcpts);
+	char	 name[256], *from, *to;
+	struct attr_list *a;
+	long	 idx = 0;
+	const char *addr = "rf@example.com";
+
+	tap_is_str(one(m, id, addr, 0), "delivered 2.0.0", "first delivery");
+	count_files("example.com/rf/new", name, sizeof(name));
+	from = xasprintf("%s/mail/example.com/rf/new/%s", top, name);
+	to = xasprintf("%s/mail/example.com/rf/cur/%s:2,S", top, name);
+	tap_ok(rename(from, to) == 0, "read: moved to cur/");
+	free(from);
+	free(to);
+	/*
+	 * In practice qmgr never sends retry=0 for a recipient whose file
+	 * is in the Maildir: retry=0 means this qmgr never handed it to an
+	 * agent and the message was not found in the queue at its start,
+	 * so no earlier attempt can have written it. Here the file is
+	 * planted to show the look is really skipped (a second copy).
+	 */
+	req_retry = 1;
+	a = request(m, id, 1, &addr, &idx);
+	tap_ok(a && strcmp(attr_get(a, "rcpt.0.action"), "delivered") == 0
+	    && strcmp(attr_get(a, "rcpt.0.reason"), "delivered to maildir "
+	    "(already delivered)") == 0 && attr_get(a, "rcpt.0.exactly_once"),
+	    "retry=1: the copy in cur/ is found (exactly_once=1)");
+	attr_list_free(a);
+	tap_is_int(count_files("example.com/rf/new", NULL, 0), 0,
+	    "retry=1: nothing written");
+	req_retry = 0;
+	tap_is_str(one(m, id, addr, 0), "delivered 2.0.0",
+	    "retry=0: delivered");
+	tap_is_int(count_files("example.com/rf/new", NULL, 0), 1,
+	    "retry=0: cur/ was not read (a second copy in new/)");
+	req_retry = -1;
+	tap_is_str(one(m, id, addr, 0), "delivered 2.0.0",
+	    "no retry attribute (older qmgr): full look");
+	tap_is_int(count_files("example.com/rf/new", NULL, 0), 1,
+	    "no retry attribute: found, no third copy");
+}
+
+/* test_maildir_removed - the Maildir deleted under a running agent */
+static void
+test_maildir_removed(struct virtual_maps *m)
+{
+	const char *rcpts[] = {"rm@example.com", NULL};
+	const char *id = queue_msg("s@example.org", msg1, rcpts);
+	char	*cmd;
+	int	 rc;
+
+	tap_is_str(one(m, id, "rm@example.com", 0), "delivered 2.0.0",
+	    "delivery creates the Maildir");
+	cmd = xasprintf("rm -rf %s/mail/example.com/rm", top);
+	rc = system(cmd);
+	free(cmd);
+	tap_ok(rc == 0 && count_files("example.com/rm/new", NULL, 0) < 0,
+	    "administrator removes the Maildir");
+	tap_is_str(one(m, id, "rm@example.com", 0), "delivered 2.0.0",
+	    "next delivery makes it again");
+	tap_ok(count_files("example.com/rm/new", NULL, 0) == 1
+	    && count_files("example.com/rm/cur", NULL, 0) == 0
+	    && count_files("example.com/rm/tmp", NULL, 0) == 0,
+	    "tmp/ new/ cur/ recreated, the message in new/");
+}
+
 /* test_map_down - a map in error defers, never bounces */
 static void
 test_map_down(void)
@@ -359,7 +548,9 @@ main(void)
 	if (geteuid() == 0 && chown(cfg.base, 5000, 5000) < 0)
 		return (1);	/* as root, deliveries run as uid 5000 */
 	cfg.mailbox_maps = "inline:{user1@example.com=1, user2x@example.com=1, "
-	    "u2@example.com=custom/u2/, evil@example.com=../../etc/}";
+	    "u2@example.com=custom/u2/, evil@example.com=../../etc/, "
+	    "gc@example.com=1, gc2@example.com=1, gc3@example.com=1, "
+	    "rf@example.com=1, rm@example.com=1}";
 	cfg.uid_maps = "static:5000";
 	cfg.gid_maps = "static:5000";
 	cfg.hostname = "host.example";
@@ -368,6 +559,9 @@ main(void)
 	m = virtual_maps_open(&cfg);
 	test_deliver(m);
 	test_failures(m);
+	test_group_commit(m);
+	test_retry_flag(m);
+	test_maildir_removed(m);
 	virtual_maps_close(m);
 	test_map_down();
 	free(cfg.base);
