@@ -34,6 +34,7 @@
 #include "conf.h"
 #include "log.h"
 #include "map.h"
+#include "map_cache.h"
 #include "map_int.h"
 #include "str.h"
 #include "xalloc.h"
@@ -130,6 +131,17 @@ map_try_open(struct map *m)
 	return (0);
 }
 
+/* map_cache_setup - a network map's TTL; the process's cache bound */
+static void
+map_cache_setup(struct map *m)
+{
+	long	 ttl = conf_time("lookup_cache_time");
+	long	 size = conf_int("lookup_cache_size");
+
+	m->cache_ttl = ttl > 0 && size > 0 ? ttl * 1000 : 0;
+	map_cache_config(m->cache_ttl, size > 0 ? (size_t) size : 0);
+}
+
 /* map_open - open "type:name"; a surrogate if that fails */
 struct map *
 map_open(const char *spec, int flags)
@@ -154,6 +166,8 @@ map_open(const char *spec, int flags)
 	type = xstrndup(spec, colon - spec);
 	m->name = xstrdup(colon + 1);
 	m->ops = map_ops_find(type);
+	if (m->ops && (m->ops->flags & MAP_OPS_NET))
+		map_cache_setup(m);
 	if (m->ops == NULL) {
 		m->open_error = xasprintf("%s: unsupported map type \"%s\"",
 		    spec, type);
@@ -213,6 +227,53 @@ map_fold(const char *key)
 	return (k);
 }
 
+/* map_fold_key - the key as the type looks it up */
+static char *
+map_fold_key(const struct map *m, const char *key)
+{
+	if ((m->ops->flags & MAP_OPS_FOLD) && !(m->flags & MAP_NO_FOLD))
+		return (map_fold(key));
+	return (xstrdup(key));
+}
+
+/* map_lookup_cached - a network map: the cache, then the server */
+static int
+map_lookup_cached(struct map *m, const char *key, char **value)
+{
+	char	*k = map_fold_key(m, key);
+	int	 ret;
+
+	ret = map_cache_get(m->spec, k, m->cache_ttl, value);
+	if (ret == MAP_CACHE_NONE && map_cache_only_active()) {
+		/* The caller will ask again from a thread that may block. */
+		map_cache_set_missed();
+		free(k);
+		m->error = xasprintf("%s: not in the lookup cache", m->spec);
+		return (MAP_RETRY);
+	}
+	if (ret != MAP_CACHE_NONE) {
+		free(k);
+		return (ret);
+	}
+	map_refresh(m);
+	if (m->open_error) {
+		free(k);
+		m->error = xstrdup(m->open_error);
+		return (MAP_RETRY);
+	}
+	ret = m->ops->lookup(m, k, value);
+	if (ret == MAP_RETRY && m->error == NULL)
+		m->error = xasprintf("%s: lookup failed", m->spec);
+	if (ret != MAP_FOUND) {
+		free(*value);
+		*value = NULL;
+	}
+	if (m->cache_ttl > 0)
+		map_cache_put(m->spec, k, ret, *value);
+	free(k);
+	return (ret);
+}
+
 /* map_lookup - tri-state lookup */
 int
 map_lookup(struct map *m, const char *key, char **value)
@@ -221,6 +282,11 @@ map_lookup(struct map *m, const char *key, char **value)
 	int	 ret;
 
 	*value = NULL;
+	if (m->ops && (m->ops->flags & MAP_OPS_NET)) {
+		free(m->error);
+		m->error = NULL;
+		return (map_lookup_cached(m, key, value));
+	}
 	map_refresh(m);
 	free(m->error);
 	m->error = NULL;
@@ -228,10 +294,7 @@ map_lookup(struct map *m, const char *key, char **value)
 		m->error = xstrdup(m->open_error);
 		return (MAP_RETRY);
 	}
-	if ((m->ops->flags & MAP_OPS_FOLD) && !(m->flags & MAP_NO_FOLD))
-		k = map_fold(key);
-	else
-		k = xstrdup(key);
+	k = map_fold_key(m, key);
 	ret = m->ops->lookup(m, k, value);
 	free(k);
 	if (ret == MAP_RETRY && m->error == NULL)

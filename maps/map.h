@@ -51,6 +51,13 @@
  *	postmap replaces .lmdb files by rename(): never truncate or edit a
  *	mapped .lmdb file in place (readers would fault).
  *
+ *	mysql: answers (found with the value, or not found; never an
+ *	error) are cached per process, shared by its threads' handles,
+ *	for lookup_cache_time (default 5s; 0 disables) with at most
+ *	lookup_cache_size entries (least recently used go first): a row
+ *	added, changed or removed is seen within lookup_cache_time. See
+ *	map_cache.h (also its cache-only mode for event-loop callers).
+ *
  *	map_update() adds or replaces an entry in a memory: table (0, or
  *	-1 with map_error() for types that cannot be updated). memory:NAME
  *	tables are shared by name within the process, so a test can fill

@@ -26,6 +26,8 @@
  *	fills m->priv; it returns -1 with map_set_error() on failure.
  *	lookup() gets the key already folded when the type asks for
  *	folding (MAP_OPS_FOLD) and the caller did not say MAP_NO_FOLD.
+ *	Types with MAP_OPS_NET (a database over a socket) have their
+ *	answers cached for lookup_cache_time (map_cache.h).
  *	Types with MAP_OPS_FILE are reopened by map.c when the file
  *	(m->name plus ops->suffix) is replaced: it checks inode, size and
  *	mtime at most once per second.
@@ -53,6 +55,7 @@
 #define MAP_OPS_FOLD	(1 << 0)	/* fold keys to lower case */
 #define MAP_OPS_FILE	(1 << 1)	/* reopen when the file changes */
 #define MAP_OPS_PATTERN	(1 << 2)	/* full-key only in address lookups */
+#define MAP_OPS_NET	(1 << 3)	/* answers cached (map_cache.h) */
 
 struct map_ops {
 	const char *type;
@@ -77,6 +80,7 @@ struct map {
 	ino_t	 ino;
 	off_t	 size;
 	struct timespec mtime;
+	long	 cache_ttl;		/* ms; 0: lookups not cached */
 };
 
 void	 map_set_error(struct map *, const char *, ...)

@@ -31,6 +31,8 @@
  *	UTF-8 cannot be in the utf8 tables and is not found without a
  *	query. A dropped connection (server restarted, timeout) is
  *	reconnected once and the query retried.
+ *	Answers are cached by map.c for lookup_cache_time (map_cache.h);
+ *	errors never are.
  * DIAGNOSTICS
  *	An unreadable or malformed .cf file, a missing query or dbname,
  *	or an unknown % sequence fails the open (surrogate map: every
@@ -677,6 +679,6 @@ map_mysql_close(struct map *m)
 }
 
 const struct map_ops map_mysql_ops = {
-	"mysql", MAP_OPS_FOLD, NULL, map_mysql_open, map_mysql_lookup, NULL,
+	"mysql", MAP_OPS_FOLD | MAP_OPS_NET, NULL, map_mysql_open, map_mysql_lookup, NULL,
 	map_mysql_close,
 };

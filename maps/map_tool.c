@@ -18,7 +18,8 @@
  *	-q key	look key up in each table in order, print the first value.
  *	-q -	read keys from stdin, one per line, print "key<TAB>value"
  *		for each key found (flushed at once, so a pipe or fifo can
- *		hold a long-lived session).
+ *		hold a long-lived session). Lookups are never answered from
+ *		the daemons' lookup cache (lookup_cache_time is 0 here).
  *	-d key	delete key (several -d allowed; "-d -" reads keys from
  *		stdin); the table is rewritten atomically.
  *	-i	add entries from stdin (replacing existing keys).
@@ -337,6 +338,8 @@ map_tool_open_all(struct map_tool *tool, int n, char **args)
 	struct map **maps = xcalloc(n + 1, sizeof(*maps));
 	int	 i;
 
+	/* postmap -q asks the table itself: the cache is the daemons'. */
+	conf_set("lookup_cache_time", "0");
 	for (i = 0; i < n; i++) {
 		char	*type, *name, *spec;
 

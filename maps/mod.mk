@@ -2,7 +2,7 @@
 # newaliases.
 MAPS_SRCS += maps/map.c maps/map_kv.c maps/map_text.c maps/map_static.c \
 	maps/map_texthash.c maps/map_lmdb.c maps/map_cidr.c maps/map_regexp.c \
-	maps/map_mysql.c maps/map_unix.c maps/map_tool.c
+	maps/map_mysql.c maps/map_unix.c maps/map_tool.c maps/map_cache.c
 
 PROGRAMS += postmap postalias
 postmap_SRCS := maps/postmap.c
@@ -27,3 +27,5 @@ UNIT_TESTS += map_text_test
 map_text_test_SRCS := maps/map_text_test.c
 UNIT_TESTS += map_thread_test
 map_thread_test_SRCS := maps/map_thread_test.c
+UNIT_TESTS += map_cache_test
+map_cache_test_SRCS := maps/map_cache_test.c

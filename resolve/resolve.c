@@ -26,7 +26,6 @@
 
 #include "addr.h"
 #include "conf.h"
-#include "dcache.h"
 #include "log.h"
 #include "map.h"
 #include "resolve.h"
@@ -51,7 +50,6 @@ struct resolve_list {
 	struct resolve_pat *pat;
 	size_t	 n;
 	int	 parent;		/* parent_domain_matches_subdomains */
-	struct dcache *cache;		/* answers from tables, DCACHE_TTL */
 };
 
 struct resolve {
@@ -154,7 +152,6 @@ resolve_list_init(struct resolve_list *l, const char *param,
 {
 	struct strv *v = strv_splitq(parent_params, STR_LIST_DELIMS);
 	size_t	 i;
-	char	*id;
 
 	memset(l, 0, sizeof(*l));
 	l->param = param;
@@ -166,15 +163,6 @@ resolve_list_init(struct resolve_list *l, const char *param,
 	for (i = 0; i < v->argc; i++)
 		resolve_list_add(l, v->argv[i], 0, 0);
 	strv_free(v);
-	for (i = 0; i < l->n && l->cache == NULL; i++) {
-		if (l->pat[i].map == NULL)
-			continue;
-		/* threads share answers for the same list (same answers) */
-		id = xasprintf("resolve:%s:%d:%s", param, l->parent,
-		    value ? value : "");
-		l->cache = dcache_shared(id, DCACHE_TTL, DCACHE_SIZE);
-		free(id);
-	}
 }
 
 /* resolve_list_free - close a list's tables */
@@ -190,7 +178,6 @@ resolve_list_free(struct resolve_list *l)
 			map_close(l->pat[i].map);
 	}
 	free(l->pat);
-	dcache_free(l->cache);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -255,26 +242,22 @@ resolve_pat_match(struct resolve_list *l, struct resolve_pat *p,
 
 /*
  * resolve_list_match - 1 match, 0 none, RESOLVE_RETRY (reason set); the
- * first pattern that matches decides. Through the list's cache: a
- * domain's class is asked of the tables once per DCACHE_TTL seconds and
- * process, not once per recipient and stage. Trouble is never cached.
+ * first pattern that matches decides. A mysql: table's answers come from
+ * the process's lookup cache (maps/map_cache.h) for lookup_cache_time:
+ * that is what keeps a domain's class from costing a SELECT per
+ * recipient and stage, and it bounds how stale an answer can be.
  */
 static int
 resolve_list_match(struct resolve_list *l, const char *dom, char *reason,
     size_t len)
 {
-	time_t	 now = time(NULL);
 	size_t	 i;
 	int	 r = 0;
 
-	if (l->cache && (r = dcache_get(l->cache, dom, now)) >= 0)
-		return (r);
 	for (i = 0, r = 0; i < l->n && r == 0; i++)
 		r = resolve_pat_match(l, &l->pat[i], dom, reason, len);
 	if (r > 0 && l->pat[i - 1].neg)
 		r = 0;			/* a !pattern matched: not in the list */
-	if (l->cache)
-		dcache_put(l->cache, dom, r, now);
 	return (r);
 }
 

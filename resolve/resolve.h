@@ -55,10 +55,12 @@
  *	without parent matching; postern does not (one SELECT per list
  *	and domain, tests/62-mysql-queries.t).
  *
- *	A list's answer for a domain from tables is remembered for
- *	DCACHE_TTL (5) seconds, shared by the process's threads
- *	(lib/dcache.h; Postfix's resolve cache); RESOLVE_RETRY is never
- *	remembered.
+ *	Nothing is remembered here: a mysql: table's answers come from
+ *	the process's lookup cache (maps/map_cache.h, lookup_cache_time,
+ *	shared by its threads; the role of Postfix's resolve cache), so
+ *	a domain added to or removed from the table is seen within
+ *	lookup_cache_time; file tables are asked every time (they are
+ *	local and reopened when rebuilt). Errors are never cached.
  *
  *	resolve_literal_local() tells whether "[addr]" or "[IPv6:addr]"
  *	names this host: an address of inet_interfaces (every interface
@@ -70,7 +72,7 @@
  *	that cannot be opened or is down, make a lookup that reaches them
  *	RESOLVE_RETRY (patterns before them still answer).
  * SEE ALSO
- *	lib/dcache.h, maps/map.h, Postfix's trivial-rewrite(8)
+ *	maps/map_cache.h, maps/map.h, Postfix's trivial-rewrite(8)
  */
 #ifndef RESOLVE_H
 #define RESOLVE_H

@@ -51,10 +51,10 @@
  *	A domain's class (local, virtual alias, virtual mailbox, relay,
  *	default) comes from resolve/resolve.h, the resolver qmgr routes
  *	with: what smtpd accepts as ours is what qmgr delivers as ours.
- *	Its answers from tables are remembered for DCACHE_TTL (5) seconds,
- *	shared by the process's threads: a domain added to or removed from
- *	such a table is seen by a running smtpd within 5 seconds. Table
- *	errors are never remembered.
+ *	mysql: answers come from the process's lookup cache
+ *	(maps/map_cache.h), shared by its threads: a row added to or
+ *	removed from such a table is seen by a running smtpd within
+ *	lookup_cache_time (5 s). Table errors are never remembered.
  * DIAGNOSTICS
  *	Map trouble: "451 4.3.0 <name>: Temporary lookup failure" at once.
  *	DNS trouble: 450 (defer_if_permit), never 5xx. An unknown
