@@ -31,6 +31,7 @@
  *	  rcpt.<i>.index=<k>		the recipient's index in the queue file
  *	  rcpt.<i>.orig=<address>	original recipient (before aliases)
  *	  rcpt.<i>.notify=<bits>	QUEUE_NOTIFY_* bits
+ *	  rcpt.<i>.retry=0|1		0: a first attempt (QUEUE.md, retries)
  *
  *	The agent opens the queue file itself (read-only) for the message
  *	(msg_offset/msg_len from queue_file_open()), delivers, and answers

@@ -983,9 +983,12 @@ queue_file_attr(const struct queue_file *qf, const char *name)
 	return (NULL);
 }
 
-/* pwrite_sync - write bytes in place and make them durable */
+/* fdatasyncs of queue files done by this process (for tests) */
+unsigned long queue_file_syncs;
+
+/* pwrite_only - write bytes in place, no sync */
 static int
-pwrite_sync(int fd, const char *data, size_t len, off_t off)
+pwrite_only(int fd, const char *data, size_t len, off_t off)
 {
 	ssize_t	 n;
 
@@ -995,12 +998,22 @@ pwrite_sync(int fd, const char *data, size_t len, off_t off)
 		errno = EIO;
 		return (-1);
 	}
+	return (0);
+}
+
+/* pwrite_sync - write bytes in place and make them durable */
+static int
+pwrite_sync(int fd, const char *data, size_t len, off_t off)
+{
+	if (pwrite_only(fd, data, len, off) < 0)
+		return (-1);
+	__atomic_add_fetch(&queue_file_syncs, 1, __ATOMIC_RELAXED);
 	return (fdatasync(fd));
 }
 
-/* queue_file_mark_done - flip one recipient's status to done, durably */
-int
-queue_file_mark_done(struct queue_file *qf, size_t rcpt)
+/* mark_done - flip one status byte; sync or leave it for the caller */
+static int
+mark_done(struct queue_file *qf, size_t rcpt, int sync)
 {
 	if (rcpt >= qf->nrcpts || !qf->writable) {
 		errno = EINVAL;
@@ -1008,10 +1021,37 @@ queue_file_mark_done(struct queue_file *qf, size_t rcpt)
 	}
 	if (qf->rcpts[rcpt].done)
 		return (0);
-	if (pwrite_sync(qf->fd, "D", 1, qf->rcpts[rcpt].offset) < 0)
+	if ((sync ? pwrite_sync : pwrite_only)(qf->fd, "D", 1,
+	    qf->rcpts[rcpt].offset) < 0)
 		return (-1);
 	qf->rcpts[rcpt].done = 1;
 	return (0);
+}
+
+/* queue_file_mark_done - flip one recipient's status to done, durably */
+int
+queue_file_mark_done(struct queue_file *qf, size_t rcpt)
+{
+	return (mark_done(qf, rcpt, 1));
+}
+
+/* queue_file_mark_done_nosync - flip it; queue_file_sync() makes it durable */
+int
+queue_file_mark_done_nosync(struct queue_file *qf, size_t rcpt)
+{
+	return (mark_done(qf, rcpt, 0));
+}
+
+/* queue_file_sync - fdatasync the flips written so far */
+int
+queue_file_sync(struct queue_file *qf)
+{
+	if (!qf->writable) {
+		errno = EINVAL;
+		return (-1);
+	}
+	__atomic_add_fetch(&queue_file_syncs, 1, __ATOMIC_RELAXED);
+	return (fdatasync(qf->fd));
 }
 
 /* queue_file_set_warn - rewrite the delay-warning time in place */

@@ -36,6 +36,9 @@
  *	struct queue_file *queue_file_open(const char *path, int writable,
  *	    char *err, size_t errlen);
  *	int	queue_file_mark_done(struct queue_file *qf, size_t rcpt);
+ *	int	queue_file_mark_done_nosync(struct queue_file *qf,
+ *	    size_t rcpt);
+ *	int	queue_file_sync(struct queue_file *qf);
  *	int	queue_file_set_warn(struct queue_file *qf, long when);
  *	int	queue_file_add_rcpt(struct queue_file *qf, const char *addr,
  *	    const char *orcpt, int notify, size_t parent);
@@ -119,7 +122,13 @@
  *	caller moves it to corrupt/ and logs. Any other errno (ENOENT,
  *	EACCES, EIO, ...) is not corruption: log and retry later. queue_file_mark_done() flips one recipient's
  *	status byte in place and fdatasyncs: from then on no restart
- *	delivers that recipient again. queue_file_add_rcpt() appends a
+ *	delivers that recipient again. queue_file_mark_done_nosync()
+ *	writes the same byte without the fdatasync: the caller either
+ *	calls queue_file_sync() once for several flips (one sync per
+ *	agent answer), or needs no durability at all because a repeated
+ *	delivery of that recipient cannot duplicate (QUEUE.md, promise
+ *	2). queue_file_syncs counts the fdatasyncs of queue files this
+ *	process did (tests). queue_file_add_rcpt() appends a
  *	recipient produced by expanding recipient "parent" (alias
  *	expansion in qmgr), durable before it returns; a parent's
  *	children are found again after a crash, so a repeated expansion
@@ -245,6 +254,9 @@ int	 queue_pickup_parse(const char *, char *, char *);
 struct queue_file *queue_file_open(const char *, int, char *, size_t);
 const char *queue_file_attr(const struct queue_file *, const char *);
 int	 queue_file_mark_done(struct queue_file *, size_t);
+int	 queue_file_mark_done_nosync(struct queue_file *, size_t);
+int	 queue_file_sync(struct queue_file *);
+extern unsigned long queue_file_syncs;
 int	 queue_file_set_warn(struct queue_file *, long);
 int	 queue_file_add_rcpt(struct queue_file *, const char *, const char *,
 	    int, size_t);

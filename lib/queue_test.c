@@ -327,6 +327,55 @@ test_garbage(void)
 	free(path);
 }
 
+/*
+ * test_nosync_flips - the flips qmgr batches: mark_done_nosync writes
+ * the byte (a reopen sees it: the page cache is the file) without a
+ * sync, queue_file_sync is one fdatasync for all of them, and the
+ * durable mark_done is still one sync per call
+ */
+static void
+test_nosync_flips(void)
+{
+	const char *id = make_msg("active");
+	char	*path = queue_path(qdir, "active", id), err[256];
+	struct queue_file *qf, *again;
+	unsigned long before;
+
+	qf = queue_file_open(path, 1, err, sizeof(err));
+	tap_ok(qf != NULL, "nosync: open (%s)", qf ? "" : err);
+	if (qf == NULL) {
+		free(path);
+		return;
+	}
+	before = queue_file_syncs;
+	tap_ok(queue_file_mark_done_nosync(qf, 0) == 0
+	    && queue_file_mark_done_nosync(qf, 1) == 0, "nosync: two flips");
+	tap_is_int((long)(queue_file_syncs - before), 0,
+	    "nosync: no fdatasync for them");
+	tap_ok(queue_file_mark_done_nosync(qf, 9) < 0,
+	    "nosync: out of range refused");
+	again = queue_file_open(path, 0, err, sizeof(err));
+	tap_ok(again && again->rcpts[0].done && again->rcpts[1].done,
+	    "nosync: a reopen sees both flips");
+	queue_file_close(again);
+	tap_ok(queue_file_sync(qf) == 0, "nosync: queue_file_sync");
+	tap_is_int((long)(queue_file_syncs - before), 1,
+	    "nosync: one fdatasync for the batch");
+	before = queue_file_syncs;
+	tap_ok(queue_file_add_rcpt(qf, "c@x", NULL, 0, 0) == 0
+	    && queue_file_mark_done(qf, qf->nrcpts - 1) == 0,
+	    "durable flip of an appended child");
+	tap_is_int((long)(queue_file_syncs - before), 2,
+	    "append and durable flip: one fdatasync each");
+	queue_file_close(qf);
+	again = queue_file_open(path, 0, err, sizeof(err));
+	tap_ok(queue_file_mark_done_nosync(again, 0) < 0
+	    && queue_file_sync(again) < 0, "nosync: read-only refused");
+	queue_file_close(again);
+	unlink(path);
+	free(path);
+}
+
 /* test_updates - mark_done, set_warn, add_rcpt survive a reopen */
 static void
 test_updates(void)
@@ -726,6 +775,7 @@ main(void)
 	test_garbage();
 	test_mutations();
 	test_updates();
+	test_nosync_flips();
 	test_warn_default();
 	test_ids();
 	test_dirs();

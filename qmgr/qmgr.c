@@ -151,6 +151,7 @@ qmgr_start(void)
 	deferred_ev = event_new(qmgr_base, -1, EV_PERSIST, deferred_cb, NULL);
 	event_add(deferred_ev, &tv);
 	qmgr_started = 1;
+	qmgr_active_life_start();
 	qmgr_scan_active_at_start();
 }
 

@@ -110,6 +110,10 @@ struct qmgr_msg {
 	long	 activated;
 	int	 ndeferred;		/* recipients deferred this round */
 	int	 wake;			/* a DSN was queued: scan incoming */
+	int	 from_incoming;		/* this round took it from incoming/ */
+	int	 fresh;			/* no agent had it before: retry=0 */
+	int	 logs_maybe;		/* bounce/ID or defer/ID may exist */
+	int	 removed;		/* the queue file was unlinked */
 };
 
 /* what an agent (or qmgr itself) said about one recipient */
@@ -124,6 +128,8 @@ struct qmgr_outcome {
 	char	*reason;
 	char	*relay;
 	int	 agent;			/* the agent answered (and logged) */
+	int	 exactly_once;		/* the agent's retry cannot duplicate:
+					 * the done flip needs no sync */
 	const char *dsn_action;		/* delivered: success DSN action
 					 * ("relayed"), "none" (passed on) or
 					 * NULL ("delivered") */
@@ -169,6 +175,7 @@ long	 qmgr_conf_long(const char *, long, int);
 int	 qmgr_move(const char *, const char *, const char *);
 
 /* qmgr_active.c */
+void	 qmgr_active_life_start(void);
 size_t	 qmgr_active_count(void);
 int	 qmgr_active_has(const char *);
 void	 qmgr_active_start(const char *, const char *);

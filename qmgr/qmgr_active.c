@@ -19,7 +19,9 @@
  *	handed to the scheduler, and qmgr-internal outcomes (bounce,
  *	defer, error/retry/discard transports) go straight to
  *	qmgr_active_outcomes(). That records each outcome on the io pool
- *	(bounce/defer log entry first, then the done flag) and logs the
+ *	(bounce/defer log entry first, then the done flag; the flags of one
+ *	answer share one fdatasync, and an exactly_once recipient's flag
+ *	needs none) and logs the
  *	"to=" line. When nothing is in flight any more (msg->refs == 0)
  *	the round ends on the io pool: expired recipients are bounced,
  *	a DSN goes to the sender for the bounce log, a delay warning if
@@ -32,6 +34,7 @@
  *	delivered again later: at least once, never lost).
  */
 #include <sys/stat.h>
+#include <sys/time.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -68,6 +71,100 @@ id_hash(const char *id)
 	return (h % MSG_HASH_SIZE);
 }
 
+/*
+ * Which deliveries may be a retry (rcpt.N.retry, lib/deliver.h). A
+ * recipient is fresh (retry=0: its agent cannot have had it before)
+ * only when its message came from incoming/, was written after this
+ * qmgr took the queue lock (its arrival time is later: everything from
+ * an earlier qmgr's life, a crash or a power loss is older, however
+ * the listings that find it are cut), and was not in an earlier round
+ * of this life: every id this qmgr activated and did not remove is
+ * remembered (postsuper -r can bring one back to incoming/). The set
+ * keeps 64-bit hashes: a collision only makes a delivery a retry.
+ */
+static struct timeval life_start;
+static unsigned long long *life_ids;	/* open addressing, 0 = empty */
+static size_t life_cap, life_n;
+
+/* life_hash - 64-bit FNV-1a of an id, never 0 */
+static unsigned long long
+life_hash(const char *id)
+{
+	unsigned long long h = 14695981039346656037ULL;
+
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 1099511628211ULL;
+	return (h ? h : 1);
+}
+
+/* life_put - insert without growing */
+static void
+life_put(unsigned long long h)
+{
+	size_t	 i = (size_t)h & (life_cap - 1);
+
+	for (; life_ids[i]; i = (i + 1) & (life_cap - 1))
+		if (life_ids[i] == h)
+			return;
+	life_ids[i] = h;
+	life_n++;
+}
+
+/* life_add - this id was activated and not removed */
+static void
+life_add(const char *id)
+{
+	unsigned long long *old = life_ids;
+	size_t	 i, n = life_cap;
+
+	if (2 * (life_n + 1) > life_cap) {
+		life_cap = n ? 2 * n : 1024;
+		life_ids = xcalloc(life_cap, sizeof(*life_ids));
+		life_n = 0;
+		for (i = 0; i < n; i++)
+			if (old[i])
+				life_put(old[i]);
+		free(old);
+	}
+	life_put(life_hash(id));
+}
+
+/* life_has - was this id in an earlier round of this life */
+static int
+life_has(const char *id)
+{
+	unsigned long long h = life_hash(id);
+	size_t	 i;
+
+	if (life_cap == 0)
+		return (0);
+	for (i = (size_t)h & (life_cap - 1); life_ids[i];
+	    i = (i + 1) & (life_cap - 1))
+		if (life_ids[i] == h)
+			return (1);
+	return (0);
+}
+
+/* qmgr_active_life_start - the queue lock is ours from now on */
+void
+qmgr_active_life_start(void)
+{
+	gettimeofday(&life_start, NULL);
+}
+
+/* fresh - may this round's deliveries say retry=0 */
+static int
+fresh(const struct qmgr_msg *m)
+{
+	const struct queue_file *qf = m->qf;
+
+	if (!m->from_incoming || life_has(m->id))
+		return (0);
+	return (qf->arrival > (long)life_start.tv_sec
+	    || (qf->arrival == (long)life_start.tv_sec
+	    && qf->arrival_usec > (long)life_start.tv_usec));
+}
+
 /* qmgr_active_count - messages in memory */
 size_t
 qmgr_active_count(void)
@@ -101,6 +198,8 @@ msg_free(struct qmgr_msg *m)
 	}
 	TAILQ_REMOVE(&msgs, m, link);
 	nmsgs--;
+	if (!m->removed)
+		life_add(m->id);
 	if (m->qf)
 		queue_file_close(m->qf);
 	free(m->path);
@@ -171,6 +270,8 @@ activate_done(void *arg)
 	log_info("%s: from=<%s>, size=%lld, nrcpt=%zu (queue active)",
 	    m->id, log_printable(m->qf->sender), (long long)m->qf->msg_len,
 	    m->qf->nrcpts);
+	m->fresh = fresh(m);
+	m->logs_maybe = !m->fresh;	/* a fresh message has none yet */
 	m->nrstate = m->qf->nrcpts;
 	m->rstate = xcalloc(m->nrstate ? m->nrstate : 1, sizeof(int));
 	for (i = 0; i < m->nrstate; i++)
@@ -193,6 +294,7 @@ qmgr_active_start(const char *id, const char *from)
 	m->path = queue_path(qmgr_conf.queue_dir, "active", id);
 	m->refs = 1;
 	m->activated = time(NULL);
+	m->from_incoming = strcmp(from, "incoming") == 0;
 	TAILQ_INSERT_TAIL(&msgs, m, link);
 	m->hnext = msg_hash[id_hash(m->id)];
 	msg_hash[id_hash(m->id)] = m;
@@ -576,18 +678,27 @@ log_entry(struct qmgr_msg *m, const struct qmgr_outcome *o,
 		e.reason = said = xasprintf("host %.*s said: %s",
 		    (int)(br + 1 - o->relay), o->relay, o->reason);
 	e.time = time(NULL);
+	m->logs_maybe = 1;
 	rc = queue_log_append(qmgr_conf.queue_dir, log, m->id, &e);
 	free(said);
 	return (rc);
 }
 
-/* outcome_job - make outcomes durable (io pool) */
+/*
+ * outcome_job - make outcomes durable (io pool). The done flips of one
+ * answer are written first and synced once at the end (after every
+ * bounce/success log entry they depend on was synced by its append);
+ * a recipient whose agent answered exactly_once (virtual's Maildir: a
+ * retry finds its own earlier delivery) needs no sync at all, so an
+ * answer of only those costs no fdatasync (QUEUE.md, promise 2).
+ */
 static void
 outcome_job(void *arg, void *tctx)
 {
 	struct outcome_job *j = arg;
 	struct qmgr_msg *m = j->msg;
 	size_t	 i;
+	int	 sync = 0;
 
 	for (i = 0; i < j->n; i++) {
 		struct qmgr_outcome *o = &j->out[i];
@@ -595,8 +706,9 @@ outcome_job(void *arg, void *tctx)
 		if (qmgr_verify_probe(m->qf)) {	/* never bounced or retried */
 			qmgr_verify_outcome(m->qf, o->index, o->action,
 			    o->reason, o->relay);
-			j->recorded[i] = queue_file_mark_done(m->qf,
+			j->recorded[i] = queue_file_mark_done_nosync(m->qf,
 			    o->index) == 0;
+			sync = 1;
 			continue;
 		}
 		switch (o->action) {
@@ -615,11 +727,14 @@ outcome_job(void *arg, void *tctx)
 			    && log_entry(m, o, "bounce", o->dsn_action ?
 			    o->dsn_action : "delivered") < 0)
 				log_warn("%s: success log: %m", m->id);
-			if (queue_file_mark_done(m->qf, o->index) < 0)
+			if (queue_file_mark_done_nosync(m->qf, o->index) < 0)
 				log_warn("%s: cannot mark recipient %zu"
 				    " done: %m", m->id, o->index);
 			else
 				j->recorded[i] = 1;
+			if (o->action != QMGR_OUT_DELIVERED
+			    || !o->exactly_once)
+				sync = 1;
 			break;
 		default:
 			if (log_entry(m, o, "defer", "delayed") < 0)
@@ -627,6 +742,19 @@ outcome_job(void *arg, void *tctx)
 			j->recorded[i] = 1;
 			break;
 		}
+	}
+	if (!sync || queue_file_sync(m->qf) == 0)
+		return;
+	log_warn("%s: cannot sync done flags: %m", m->id);
+	for (i = 0; i < j->n; i++) {	/* not durable: not recorded */
+		struct qmgr_outcome *o = &j->out[i];
+
+		if (o->action == QMGR_OUT_DEFERRED || !j->recorded[i]
+		    || (o->action == QMGR_OUT_DELIVERED && o->exactly_once
+		    && !qmgr_verify_probe(m->qf)))
+			continue;
+		j->recorded[i] = 0;
+		m->qf->rcpts[o->index].done = 0;
 	}
 }
 

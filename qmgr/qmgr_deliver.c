@@ -104,6 +104,11 @@ parse_answer(struct qmgr_req *r, const struct attr_list *l)
 				o[i].dsn_action = "relayed";
 			else if (v && strcmp(v, "none") == 0)
 				o[i].dsn_action = "none";
+			/* virtual's Maildir: a retry cannot deliver twice */
+			snprintf(name, sizeof(name), "rcpt.%zu.exactly_once",
+			    i);
+			v = attr_get(l, name);
+			o[i].exactly_once = v && strcmp(v, "1") == 0;
 		} else if (act && strcmp(act, DELIVER_ACTION_BOUNCED) == 0
 		    && st && st[0] == '5')
 			o[i].action = QMGR_OUT_BOUNCED;
@@ -202,6 +207,9 @@ build_request(struct qmgr_req *r, struct buf *b)
 		attr_put(b, name, q->orcpt ? q->orcpt : q->addr);
 		snprintf(name, sizeof(name), "rcpt.%zu.notify", i);
 		attr_put_long(b, name, (long)q->notify);
+		/* 0: no agent can have had this recipient (qmgr_active.c) */
+		snprintf(name, sizeof(name), "rcpt.%zu.retry", i);
+		attr_put(b, name, r->msg->fresh ? "0" : "1");
 	}
 	attr_end(b);
 }

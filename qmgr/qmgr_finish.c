@@ -382,6 +382,7 @@ expire(struct qmgr_msg *m)
 	struct queue_log_entry *d, e, *last;
 	size_t	 nd = 0, i;
 
+	m->logs_maybe = 1;	/* bounce/ID gets an entry per recipient */
 	d = queue_log_read(qmgr_conf.queue_dir, "defer", m->id, &nd);
 	for (i = 0; i < qf->nrcpts; i++) {
 		if (qf->rcpts[i].done)
@@ -506,8 +507,11 @@ remove_msg(struct qmgr_msg *m)
 		log_warn("%s: remove %s: %m", m->id, m->path);
 		return;
 	}
-	unlink_log("defer", m->id);
-	unlink_log("bounce", m->id);
+	m->removed = 1;
+	if (m->logs_maybe) {	/* a fresh message without logs: no lookups */
+		unlink_log("defer", m->id);
+		unlink_log("bounce", m->id);
+	}
 	log_info("%s: removed", m->id);
 }
 
@@ -554,7 +558,7 @@ qmgr_finish_job(void *arg, void *tctx)
 		for (pending = 0, i = 0; i < qf->nrcpts; i++)
 			pending += !qf->rcpts[i].done;
 	}
-	bounced = bounce_flush(m);
+	bounced = m->logs_maybe ? bounce_flush(m) : 0;
 	if (pending == 0 && bounced == 0) {
 		if (qmgr_verify_finish(qf, qmgr_conf.myhostname))
 			m->wake = 1;	/* a sendmail -bv report */
