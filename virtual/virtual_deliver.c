@@ -532,7 +532,7 @@ virtual_batch_free(struct virtual_batch *b)
 /* pend_add - one more pending delivery; owns the strings */
 static void
 pend_add(struct virtual_batch *b, char *maildir, size_t base_len, char *tmp,
-    char *dst, int dev, struct virtual_result *res)
+    char *dst, uid_t uid, gid_t gid, int dev, struct virtual_result *res)
 {
 	struct vpend *v;
 
@@ -542,8 +542,8 @@ pend_add(struct virtual_batch *b, char *maildir, size_t base_len, char *tmp,
 	v->base_len = base_len;
 	v->tmp = tmp;
 	v->dst = dst;
-	v->uid = setfsuid((uid_t)-1);	/* the identity store() runs as */
-	v->gid = setfsgid((gid_t)-1);
+	v->uid = uid;
+	v->gid = gid;
 	v->dev = dev;
 	v->res = res;
 	res_set(res, DELIVER_ACTION_DEFERRED, "4.3.0",
@@ -674,8 +674,8 @@ open_tmp(const char *maildir, size_t base_len, const char *tmp)
  */
 static void
 store(const struct virtual_cfg *cfg, char *maildir, const char *name,
-    const char *head, const char *msg, size_t len, int retry,
-    struct virtual_batch *b, struct virtual_result *res)
+    const char *head, const char *msg, size_t len, uid_t uid, gid_t gid,
+    int retry, struct virtual_batch *b, struct virtual_result *res)
 {
 	size_t	 base_len = strlen(cfg->base);
 	char	*tmp, *dst;
@@ -690,7 +690,8 @@ store(const struct virtual_cfg *cfg, char *maildir, const char *name,
 			res_errno(res, "open", maildir, errno);
 			free(maildir);
 		} else
-			pend_add(b, maildir, base_len, NULL, NULL, dev, res);
+			pend_add(b, maildir, base_len, NULL, NULL, uid, gid, dev,
+			    res);
 		return;
 	}
 	tmp = xasprintf("%stmp/%s", maildir, name);
@@ -727,7 +728,7 @@ store(const struct virtual_cfg *cfg, char *maildir, const char *name,
 		return;
 	}
 	dst = xasprintf("%snew/%s", maildir, name);
-	pend_add(b, maildir, base_len, tmp, dst, dev, res);
+	pend_add(b, maildir, base_len, tmp, dst, uid, gid, dev, res);
 }
 
 /* virtual_deliver - deliver one recipient into its Maildir */
@@ -783,7 +784,8 @@ virtual_deliver(const struct virtual_cfg *cfg, struct virtual_maps *m,
 			free(maildir);
 		} else {
 			store(cfg, maildir, name, head, msg,
-			    (size_t)qf->msg_len, retry, b, res);
+			    (size_t)qf->msg_len, (uid_t)uid, (gid_t)gid, retry, b,
+			    res);
 			(void)become(0, 0);
 		}
 		free(name);
