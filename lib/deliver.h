@@ -44,6 +44,7 @@
  *	  rcpt.<i>.reason=<text for logs and DSNs, e.g. "delivered to
  *	      maildir" or "host x[1.2.3.4] said: 550 5.1.1 ...">
  *	  rcpt.<i>.relay=<name[addr]:port or "virtual">
+ *	  [rcpt.<i>.exactly_once=1]	a retry cannot duplicate it (QUEUE.md)
  *
  *	qmgr records the outcome: delivered or bounced recipients are
  *	marked done in the queue file (bounced ones first logged to
