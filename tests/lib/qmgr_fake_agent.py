@@ -7,8 +7,11 @@ Listens on QUEUE_DIR/private/<transport> for each transport. The local
 part of a recipient decides the answer: defer* -> deferred 4.4.1,
 bounce* -> bounced 5.1.1, hang* -> no answer while OUTDIR/hang exists,
 slow* -> answer after 0.5 s, garble* -> a malformed answer, eof* ->
-no answer (connection closed),
-anything else -> delivered. Each delivered recipient is appended to LOG as
+no answer (connection closed), once* -> delivered with exactly_once=1
+(as virtual's Maildir answers),
+anything else -> delivered. Each request's rcpt.N.retry values are
+appended to OUTDIR/retry.log as "transport queue_id index retry"
+("-" when absent). Each delivered recipient is appended to LOG as
 "transport queue_id index address <sender>", and the message bytes are copied to
 OUTDIR/<queue_id>.msg (so a test can read a DSN qmgr queued).
 OUTDIR/max.<transport>.<nexthop> holds the most requests seen at once
@@ -114,6 +117,11 @@ def serve1(conn, qdir, log, outdir, transport, key):
         key.append(None)
         conn.close()
         return
+    with open(os.path.join(outdir, 'retry.log'), 'a') as f:
+        for i in range(n):
+            f.write('%s %s %s %s\n' % (transport, qid,
+                    attrs['rcpt.%d.index' % i],
+                    attrs.get('rcpt.%d.retry' % i, '-')))
     for i in range(n):
         addr = attrs['rcpt.%d.addr' % i]
         local = addr.split('@')[0]
@@ -144,6 +152,8 @@ def serve1(conn, qdir, log, outdir, transport, key):
         out += ['rcpt.%d.action=%s' % (i, act), 'rcpt.%d.status=%s' % (i, st),
                 'rcpt.%d.reason=%s' % (i, enc(why)),
                 'rcpt.%d.relay=fake' % i]
+        if local.startswith('once') and act == 'delivered':
+            out.append('rcpt.%d.exactly_once=1' % i)
     # the request ends here for qmgr: count it out before answering
     track(outdir, key[0], -1)
     track(outdir, 'all.' + transport, -1)

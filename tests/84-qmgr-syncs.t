@@ -1,0 +1,259 @@
+#!/usr/bin/python3
+"""84-qmgr-syncs.t - which done flips qmgr syncs, and rcpt.N.retry.
+
+qmgr runs under strace (-f -y -e trace=fdatasync: every fdatasync with
+the path of its descriptor) against tests/lib/qmgr_fake_agent.py, on a
+temporary queue (no master, no TCP port). QUEUE.md's promise 2, as
+qmgr keeps it since the flips of one answer share a sync:
+  - an smtp answer for two recipients: their flips are synced, with ONE
+    fdatasync of the queue file (two before);
+  - a virtual answer without exactly_once (an agent that cannot find
+    its earlier delivery): one fdatasync;
+  - an answer with exactly_once=1 (virtual's Maildir): no fdatasync of
+    the queue file at all, and the file is gone (removed);
+and rcpt.N.retry in the requests (QUEUE.md "Which deliveries are
+retries"): 0 for a message written into incoming/ after qmgr started;
+1 for files found at start (incoming/ and active/), for a message
+whose arrival time is older than qmgr's start, for the retry of a
+deferred message, for a deferred message moved back to incoming/ (as
+postsuper -r does), and for everything after a kill -9 of qmgr.
+About 15 s.
+"""
+import os
+import pwd
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                'lib'))
+import need  # noqa: E402
+import ptap  # noqa: E402
+from ptap import ok, read  # noqa: E402
+
+BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
+TOP = os.environ.get('POSTERN_TOP', '.')
+OWNER = pwd.getpwnam('postern')[2:4] if os.geteuid() == 0 else None
+STRACE = '/usr/bin/strace'
+SEQ = [0]
+
+
+def write_qf(q, rcpts, arrival=None, sub='incoming'):
+    SEQ[0] += 1
+    qid = 'S%05d%dX' % (SEQ[0], os.getpid() % 100000)
+    arrival = time.time() if arrival is None else arrival
+    msg = ('From: s@sender.example\nSubject: %s\n\nhello\n' % qid).encode()
+    env = 'V1\nI%s\nT%d.%06d\nW%020d\nSs@sender.example\n' % (
+        qid, int(arrival), int((arrival % 1) * 1e6), 0)
+    for addr in rcpts:
+        env += 'RP 0 -1 %s\n' % addr
+    data = env.encode() + b'M%020d\n' % len(msg) + msg + b'E\n'
+    tmp = os.path.join(q, sub, '.' + qid)
+    with open(tmp, 'wb') as f:
+        f.write(data)
+    if OWNER:
+        os.chown(tmp, *OWNER)
+    os.rename(tmp, os.path.join(q, sub, qid))
+    return qid
+
+
+def wait_for(cond, timeout=20.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.1)
+    return cond()
+
+
+def main():
+    if not need.need_prog(1, STRACE, 'strace counts qmgr\'s fdatasyncs'):
+        return 0
+    tmp = tempfile.mkdtemp(prefix='postern-84-qmgr.', dir='/tmp')
+    q = os.path.join(tmp, 'q')
+    conf = os.path.join(tmp, 'conf')
+    out = os.path.join(tmp, 'out')
+    ptap.queue_dirs(q)
+    os.makedirs(conf)
+    os.makedirs(out)
+    with open(os.path.join(conf, 'master.cf'), 'w') as f:
+        f.write('qmgr unix n - n 300 1 qmgr\n'
+                'smtp unix - - n - 3 smtp\n'
+                'virtual unix - n n - - virtual\n')
+    with open(os.path.join(conf, 'main.cf'), 'w') as f:
+        f.write('queue_directory = %s\nmyhostname = mx.test.example\n'
+                'mydomain = test.example\nmydestination = localhost\n'
+                'virtual_mailbox_domains = example.com\nrelayhost =\n'
+                'alias_maps =\nvirtual_alias_maps =\n'
+                'minimal_backoff_time = 300s\n' % q)
+    if OWNER:
+        for root, dirs, files in os.walk(tmp):
+            for x in dirs + files:
+                os.chown(os.path.join(root, x), *OWNER)
+        os.chown(tmp, *OWNER)
+    qlog = os.path.join(tmp, 'qmgr.log')
+    slog = os.path.join(tmp, 'strace.log')
+    rlog = os.path.join(out, 'retry.log')
+    procs = []
+    kids = []       # qmgr itself (strace's child)
+
+    # LeakSanitizer cannot run under ptrace (40 and 41 check qmgr's leaks)
+    env = dict(os.environ)
+    env['ASAN_OPTIONS'] = ':'.join(x for x in (
+        env.get('ASAN_OPTIONS', ''), 'detect_leaks=0') if x)
+
+    def start_qmgr():
+        p = subprocess.Popen([STRACE, '-f', '-qq', '-y', '-e',
+                              'trace=fdatasync', '-o', slog,
+                              os.path.join(BIN, 'qmgr'), '-c', conf, '-d',
+                              '-l', os.path.join(q, 'public', 'qmgr')],
+                             stdout=subprocess.DEVNULL,
+                             stderr=open(qlog, 'a'), env=env)
+        procs.append(p)
+        wait_for(lambda: os.path.exists(os.path.join(q, 'public', 'qmgr')))
+        kids.append(wait_for(lambda: qmgr_pid(p), 5))
+        return p
+
+    def qmgr_pid(p):
+        kids = read('/proc/%d/task/%d/children' % (p.pid, p.pid)).split()
+        return int(kids[0]) if kids else None
+
+    def wake(what=b'W'):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(os.path.join(q, 'public', 'qmgr'))
+            s.sendall(what)
+        except OSError:
+            pass
+        s.close()
+
+    def gone(qid):
+        return not any(os.path.exists(os.path.join(q, d, qid))
+                       for d in ('incoming', 'active', 'deferred'))
+
+    def syncs(qid):
+        return sum(1 for line in read(slog).splitlines()
+                   if 'fdatasync(' in line
+                   and '/q/active/' + qid + '>' in line)
+
+    def retries(qid):
+        return [line.split()[3] for line in read(rlog).splitlines()
+                if line.split()[1] == qid]
+
+    def removed(qid):
+        return '%s: removed' % qid in read(qlog)
+
+    # files qmgr finds at start: one in incoming/, one left in active/
+    st_in = write_qf(q, ['once-start1@example.com'])
+    st_act = write_qf(q, ['once-start2@example.com'], sub='active')
+    time.sleep(0.05)
+    agent = subprocess.Popen(['/usr/bin/python3',
+                              os.path.join(TOP, 'tests/lib/qmgr_fake_agent.py'),
+                              q, os.path.join(tmp, 'agent.log'), out,
+                              'virtual', 'smtp'])
+    procs.append(agent)
+    try:
+        wait_for(lambda: os.path.exists(os.path.join(q, 'private', 'smtp')))
+        qm = start_qmgr()
+        ok(wait_for(lambda: removed(st_in) and removed(st_act)),
+           'start: the files found in incoming/ and active/ delivered',
+           read(qlog))
+        ok(retries(st_in) == ['1'] and retries(st_act) == ['1'],
+           'start: files found at start are sent with retry=1',
+           read(rlog))
+        time.sleep(0.1)
+
+        # exactly_once: no sync of the queue file at all
+        m1 = write_qf(q, ['once1@example.com', 'once2@example.com'])
+        wake()
+        ok(wait_for(lambda: removed(m1)) and gone(m1),
+           'exactly_once answer: message delivered and removed', read(qlog))
+        ok(retries(m1) == ['0', '0'],
+           'a message written after qmgr started: retry=0', read(rlog))
+        ok(syncs(m1) == 0, 'exactly_once recipients: no fdatasync of the '
+           'queue file', read(slog))
+
+        # an agent without exactly_once (virtual route): the flip is synced
+        m2 = write_qf(q, ['plain1@example.com'])
+        wake()
+        ok(wait_for(lambda: removed(m2)), 'plain virtual answer: removed')
+        ok(syncs(m2) == 1, 'a flip without exactly_once: one fdatasync',
+           read(slog))
+
+        # smtp: two recipients in one answer, one fdatasync for both
+        m3 = write_qf(q, ['r1@remote.example', 'r2@remote.example'])
+        wake()
+        ok(wait_for(lambda: removed(m3)), 'smtp answer: removed', read(qlog))
+        ok(len(retries(m3)) == 2, 'smtp: both recipients in one request',
+           read(rlog))
+        ok(syncs(m3) == 1, 'smtp: the flips of one answer share ONE '
+           'fdatasync (they are synced: promise 2)', read(slog))
+
+        # a message older than qmgr's start, even if it appears later
+        m4 = write_qf(q, ['once4@example.com'], arrival=time.time() - 3600)
+        wake()
+        ok(wait_for(lambda: removed(m4)), 'old arrival: removed')
+        ok(retries(m4) == ['1'], 'arrival before qmgr started: retry=1',
+           read(rlog))
+
+        # deferred, then retried: retry=1; back to incoming/: retry=1
+        m5 = write_qf(q, ['defer5@example.com', 'once5@example.com'])
+        wake()
+        d5 = os.path.join(q, 'deferred', m5)
+        ok(wait_for(lambda: os.path.exists(d5)), 'partly deferred: deferred/')
+        ok(sorted(retries(m5)) == ['0', '0'], 'first attempt: retry=0',
+           read(rlog))
+        ok(syncs(m5) == 0, 'deferred + exactly_once: no fdatasync',
+           read(slog))
+        wake(b'I' + m5.encode())
+        ok(wait_for(lambda: len(retries(m5)) == 3),
+           'flushed deferred message tried again', read(rlog))
+        ok(retries(m5)[2:] == ['1'],
+           'from deferred/: retry=1 (and only the pending recipient)',
+           read(rlog))
+        ok(wait_for(lambda: os.path.exists(d5)), 'deferred again')
+        time.sleep(0.3)
+        os.rename(d5, os.path.join(q, 'incoming', m5))   # postsuper -r
+        wake()
+        ok(wait_for(lambda: len(retries(m5)) == 4),
+           'requeued message tried again', read(rlog))
+        ok(retries(m5)[3:] == ['1'], 'deferred message moved back to '
+           'incoming/ (postsuper -r): retry=1', read(rlog))
+
+        # kill -9 with a delivery in flight: after the restart, retry=1
+        open(os.path.join(out, 'hang'), 'w').close()
+        m6 = write_qf(q, ['hang6@example.com'])
+        wake()
+        ok(wait_for(lambda: retries(m6) == ['0']),
+           'in flight: the first attempt says retry=0', read(rlog))
+        os.kill(kids[-1], signal.SIGKILL)
+        qm.wait()
+        os.unlink(os.path.join(out, 'hang'))
+        qm = start_qmgr()
+        ok(wait_for(lambda: removed(m6)), 'after kill -9: delivered',
+           read(qlog))
+        ok(retries(m6)[1:] == ['1'], 'after kill -9: retry=1', read(rlog))
+        os.kill(kids[-1], signal.SIGTERM)
+        qm.wait()
+        ptap.sanitizer_ok(read(qlog))
+    finally:
+        for pid in kids:
+            try:
+                if pid:
+                    os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        if not os.environ.get('POSTERN_KEEP'):
+            subprocess.call(['rm', '-rf', tmp])
+    return ptap.done()
+
+
+if __name__ == '__main__':
+    sys.exit(main())
