@@ -500,9 +500,15 @@ server_setup_loop(void)
 		/* evconnlistener accepts until EAGAIN: non-blocking. */
 		if (evutil_make_socket_nonblocking(server_listen_fds[i]) < 0)
 			log_fatal("cannot make listener non-blocking: %m");
+		/*
+		 * Backlog 0: the socket already listens (master's or
+		 * SERVER_BACKLOG); -1 made libevent call listen(fd, 128),
+		 * and a burst of 500 connects overflowed the accept queue
+		 * (SYN-ACK retransmitted after 1 s: greeting p99 +1 s).
+		 */
 		server_listener[i] = evconnlistener_new(server_ev_base,
 		    server_accept, NULL,
-		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
+		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0,
 		    server_listen_fds[i]);
 		if (server_listener[i] == NULL)
 			log_fatal("cannot listen on fd %d: %m",
