@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -190,21 +191,34 @@ hash(const char *family, const char *labels)
  * slot_find - the published slot of (family, labels), claiming one if
  * there is none; -1 when the table is full. The slots are laid out as
  * n records of size bytes starting at base; each starts with the state
- * word and the two names (struct metrics_series's prefix).
+ * word and the two names (struct slot_head: the prefix that struct
+ * metrics_series and struct metrics_hist share, without the former's
+ * cache-line alignment, which a histogram slot does not have).
  */
+struct slot_head {
+	uint32_t state;
+	char	 family[METRICS_NAME];
+	char	 labels[METRICS_LABELS];
+};
+
+_Static_assert(offsetof(struct metrics_series, labels)
+    == offsetof(struct slot_head, labels)
+    && offsetof(struct metrics_hist, labels)
+    == offsetof(struct slot_head, labels), "slot prefixes differ");
+
 static int
 slot_find(void *base, size_t size, int n, const char *family,
     const char *labels)
 {
 	uint32_t start = hash(family, labels) % (uint32_t)n, st, zero;
-	struct metrics_series *s;
+	struct slot_head *s;
 	int	 i, k;
 
 	if (strlen(family) >= METRICS_NAME || strlen(labels) >= METRICS_LABELS)
 		return (-1);
 	for (k = 0; k < n; k++) {
 		i = (int)((start + (uint32_t)k) % (uint32_t)n);
-		s = (struct metrics_series *)((char *)base + (size_t)i * size);
+		s = (struct slot_head *)((char *)base + (size_t)i * size);
 		st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
 		if (st == 0) {
 			zero = 0;
@@ -226,16 +240,47 @@ slot_find(void *base, size_t size, int n, const char *family,
 	return (-1);
 }
 
+/*
+ * The slots this thread counted in lately, by family (the caller's
+ * string constant: compared by address) and labels: a count in a hot
+ * path (a message received, a connection) is a few compares and one
+ * atomic add, no hash and no walk of the table. A slot, once published,
+ * keeps its series for the life of the file, and the mapping is made
+ * once per process, so a remembered slot never goes stale.
+ */
+#define MEMO_SLOTS	8
+static __thread struct {
+	const char *family;
+	int	 slot;
+	char	 labels[METRICS_LABELS];
+} memo[MEMO_SLOTS];
+static __thread unsigned memo_next;
+
 /* metrics_count - one more of family{labels} */
 void
 metrics_count(const char *family, const char *labels)
 {
+	unsigned m;
 	int	 i;
 
 	if (shm == NULL)
 		return;
+	for (m = 0; m < MEMO_SLOTS; m++)
+		if (memo[m].family == family
+		    && strcmp(memo[m].labels, labels) == 0) {
+			__atomic_add_fetch(&shm->series[memo[m].slot].value, 1,
+			    __ATOMIC_RELAXED);
+			return;
+		}
 	if ((i = slot_find(shm->series, sizeof(shm->series[0]),
-	    METRICS_SERIES, family, labels)) < 0) {
+	    METRICS_SERIES, family, labels)) >= 0) {
+		/* slot_find() took only labels shorter than METRICS_LABELS */
+		m = memo_next++ % MEMO_SLOTS;
+		memo[m].family = family;
+		memo[m].slot = i;
+		strcpy(memo[m].labels, labels);
+	}
+	if (i < 0) {
 		__atomic_add_fetch(&shm->dropped, 1, __ATOMIC_RELAXED);
 		return;
 	}
@@ -252,6 +297,10 @@ metrics_service_count(const char *family, const char *fmt, ...)
 
 	if (shm == NULL)
 		return;
+	if (fmt == NULL || *fmt == 0) {	/* no formatting: the hot case */
+		metrics_count(family, service_label);
+		return;
+	}
 	n = (size_t)snprintf(labels, sizeof(labels), "%s%s", service_label,
 	    fmt && *fmt ? "," : "");
 	if (fmt && *fmt && n < sizeof(labels)) {

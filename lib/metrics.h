@@ -32,7 +32,10 @@
  *
  *	metrics_count() adds one to the counter FAMILY{LABELS} (labels in
  *	Prometheus form, 'service="smtp",result="success"'; the caller
- *	quotes values with metrics_label()). metrics_observe() adds one
+ *	quotes values with metrics_label()); FAMILY is a string constant
+ *	(each thread remembers its last few series by the family's address
+ *	and the labels, so a repeated count skips the table search).
+ *	metrics_observe() adds one
  *	observation to the histogram FAMILY{LABELS}; its buckets come from
  *	the family (delay: 0.1 s to 1 day; latency: 0.5 ms to 1 s). The
  *	table holds METRICS_SERIES counters and METRICS_HISTS histograms;
@@ -60,7 +63,7 @@
 #include "buf.h"
 
 #define METRICS_MAGIC	0x706d7472u	/* "pmtr" */
-#define METRICS_VERSION	1
+#define METRICS_VERSION	2	/* 2: slots on cache lines of their own */
 #define METRICS_SERIES	1024
 #define METRICS_HISTS	128
 #define METRICS_PROCS	512
@@ -68,12 +71,18 @@
 #define METRICS_LABELS	160
 #define METRICS_BUCKETS	12
 
+/*
+ * Every series and process slot starts a 64-byte cache line: a counter
+ * one process adds to (smtpd's, qmgr's queue depth) shares no line with
+ * another process's, so an add does not pull the line from the other
+ * core each time (false sharing).
+ */
 struct metrics_series {
 	uint32_t state;			/* 0 free, 1 claimed, 2 ready */
 	char	 family[METRICS_NAME];
 	char	 labels[METRICS_LABELS];
 	uint64_t value;
-};
+} __attribute__((aligned(64)));
 
 struct metrics_hist {
 	uint32_t state;
@@ -90,7 +99,7 @@ struct metrics_proc {
 	char	 program[16];
 	int64_t	 sessions;
 	int64_t	 queue_depth;
-};
+} __attribute__((aligned(64)));
 
 struct metrics_shm {
 	uint32_t magic;
