@@ -6,7 +6,8 @@ smtpd_SRCS := smtpd/smtpd.c smtpd/smtpd_session.c \
 	smtpd/smtpd_session_reset.c smtpd/smtpd_cmd.c \
 	smtpd/smtpd_data.c smtpd/smtpd_queue.c smtpd/smtpd_tls.c \
 	smtpd/smtpd_auth.c smtpd/smtpd_check.c smtpd/smtpd_dns.c \
-	smtpd/smtpd_anvil.c smtpd/smtpd_policy.c smtpd/smtpd_bdat.c
+	smtpd/smtpd_anvil.c smtpd/smtpd_policy.c smtpd/smtpd_bdat.c \
+	smtpd/smtpd_check_inline.c
 ifneq ($(and $(wildcard smtpd/smtpd_check.c),$(wildcard cleanup/cleanup.c)),)
 PROGRAMS += smtpd
 endif

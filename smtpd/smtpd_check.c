@@ -84,14 +84,26 @@
 #include "log.h"
 #include "metrics.h"
 #include "map.h"
+#include "map_cache.h"
 #include "resolve.h"
 #include "smtpd_check.h"
+#include "smtpd_check_inline.h"
 #include "smtpd_override.h"
 #include "smtpd_check_dns.h"
 #include "smtpd_policy.h"
 #include "smtpd_verify.h"
 #include "str.h"
 #include "xalloc.h"
+
+/*
+ * A try on the event loop that the lookup cache could not answer
+ * (smtpd_check_inline.c) is thrown away and run again on a worker:
+ * its warnings about the "failed" lookups must not be logged.
+ */
+#define log_warn(...) do { \
+	if (!map_cache_missed()) \
+		(log_warn)(__VA_ARGS__); \
+} while (0)
 
 #define SC_DUNNO	0
 #define SC_PERMIT	1
@@ -516,9 +528,13 @@ static void
 sc_log(struct sc_ctx *x, const char *what, const char *reply)
 {
 	const struct smtpd_check_state *st = x->st;
-	struct buf *b = buf_new(256);
+	struct buf *b;
 	char	 client[300];
 
+	/* A try on the event loop the lookup cache could not answer. */
+	if (map_cache_missed())
+		return;
+	b = buf_new(256);
 	sc_client(st, client, sizeof(client));
 	buf_printf(b, "%s: %s: %s from %s: %s;", st->queue_id ? st->queue_id
 	    : "NOQUEUE", what, x->verb, log_safe(client), reply);
@@ -2657,4 +2673,56 @@ smtpd_check_name_lookup(struct smtpd_check_state *st)
 	strv_free(addrs);
 	strv_free(names);
 	return (st->client_name_status);
+}
+
+/* sc_inline_list_ok - only restrictions that never block (no DNS, ...) */
+static int
+sc_inline_list_ok(const struct strv *v)
+{
+	static const char *const pure[] = {
+		"permit", "dunno", "reject", "defer", "defer_if_permit",
+		"defer_if_reject", "permit_mynetworks",
+		"permit_sasl_authenticated", "permit_auth_destination",
+		"reject_unauth_destination", "reject_non_fqdn_recipient",
+		"reject_non_fqdn_sender", "reject_non_fqdn_helo_hostname",
+		"reject_invalid_helo_hostname", "reject_unlisted_recipient",
+		"reject_unlisted_sender", "reject_unauth_pipelining", NULL,
+	};
+	size_t	 i, j;
+
+	for (i = 0; i < v->argc; i++) {
+		for (j = 0; pure[j] && strcmp(pure[j], v->argv[i]) != 0; j++)
+			;
+		if (pure[j] == NULL)
+			return (0);
+	}
+	return (1);
+}
+
+/* smtpd_check_inline_ok - may this stage be tried on the event loop? */
+int
+smtpd_check_inline_ok(const struct smtpd_checker *c, int stage)
+{
+	int	 i, first, last;
+
+	switch (stage) {
+	case SMTPD_STAGE_MAIL:
+		if (c->delay_reject)
+			return (1);
+		first = last = SC_LIST_SENDER;
+		break;
+	case SMTPD_STAGE_RCPT:
+		first = c->delay_reject ? SC_LIST_CLIENT : SC_LIST_RELAY;
+		last = SC_LIST_RCPT;
+		break;
+	case SMTPD_STAGE_DATA:
+		first = last = SC_LIST_DATA;
+		break;
+	default:
+		return (0);
+	}
+	for (i = first; i <= last; i++)
+		if (!sc_inline_list_ok(c->lists[i]))
+			return (0);
+	return (1);
 }

@@ -92,6 +92,7 @@
 #include "smtpd.h"
 #include "smtpd_anvil.h"
 #include "smtpd_check.h"
+#include "smtpd_check_inline.h"
 #include "smtpd_check_tls.h"
 #include "smtpd_dns.h"
 #include "smtpd_milter.h"
@@ -1046,6 +1047,18 @@ smtpd_session_check(struct smtpd_session *s, int stage, smtpd_cont_fn *cont)
 	if (!session_check_needed(stage) && !smtpd_milter_active()) {
 		cont(s, SMTPD_CHECK_OK, "");
 		return;
+	}
+	if (!smtpd_milter_active()) {
+		struct buf *r = buf_new(128);
+		int	 rc;
+
+		/* Every lookup answered from the lookup cache: no worker hop. */
+		if (smtpd_check_inline(stage, &s->cs, r, &rc)) {
+			cont(s, rc, BUF_STR(r));
+			buf_free(r);
+			return;
+		}
+		buf_free(r);
 	}
 	s->busy = 1;
 	s->stage = stage;

@@ -1,0 +1,41 @@
+/*
+ * NAME
+ *	smtpd_check_inline - a policy stage answered on the event loop
+ * SYNOPSIS
+ *	#include "smtpd_check_inline.h"
+ *
+ *	int	smtpd_check_inline(int stage, struct smtpd_check_state *st,
+ *	    struct buf *reply, int *result);
+ *	int	smtpd_check_inline_ok(const struct smtpd_checker *c,
+ *	    int stage);
+ * DESCRIPTION
+ *	The restrictions run on policy worker threads because a mysql:
+ *	lookup blocks. When every lookup a stage makes can be answered
+ *	from the process's lookup cache (maps/map_cache.h), no thread is
+ *	needed: smtpd_check_inline() tries the stage on the calling thread
+ *	(the event loop) with the loop's own checker, the lookup cache in
+ *	cache-only mode, and a copy of st. It returns 1 with *result and
+ *	reply set (st updated) when the stage was answered; 0 when it
+ *	must go to a worker as before (st and the log untouched): a
+ *	lookup missed the cache, or the stage is not one
+ *	smtpd_check_inline_ok() allows.
+ *
+ *	smtpd_check_inline_ok() (smtpd_check.c) allows MAIL, RCPT and
+ *	DATA when the restriction lists that stage evaluates hold only
+ *	restrictions that never block: no DNS, policy service, verify,
+ *	access tables (their results may be restrictions that do) or
+ *	restriction classes; see sc_inline_list_ok().
+ * DIAGNOSTICS
+ *	None; a try that cannot finish falls back to the worker.
+ */
+#ifndef SMTPD_CHECK_INLINE_H
+#define SMTPD_CHECK_INLINE_H
+
+#include "buf.h"
+#include "smtpd_check.h"
+
+int	 smtpd_check_inline(int, struct smtpd_check_state *, struct buf *,
+	    int *);
+int	 smtpd_check_inline_ok(const struct smtpd_checker *, int);
+
+#endif
