@@ -5,7 +5,8 @@
 # reaches smtpd at once; a new client is screened (450 4.3.2), and on its
 # next connection goes straight to smtpd (PASS OLD). smtpd offers
 # PIPELINING, which postscreen's dummy engine never does, so the EHLO
-# reply tells who answered. Ports 24400-24439.
+# reply tells who answered. Then two postscreen processes on the port
+# (master.cf process limit 2) share the cache. Ports 24400-24439.
 set -u
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/dnsmasq.sh"
@@ -82,4 +83,46 @@ ok $? "smtpd served 127.0.0.5"
 
 instance_stop
 ok $? "instance stops cleanly"
+
+# Several postscreen processes on one port (master.cf process limit 2:
+# master runs min(limit, cores) of them on its one listening socket),
+# sharing the LMDB cache: a client that passed through one is PASS OLD
+# in the other. The process that logged PASS NEW is stopped (SIGSTOP),
+# so the reconnection can only be accepted by the other one.
+awk '$0 !~ /^[ \t#]/ && $2 == "inet" && $NF == "postscreen" { $7 = "2" }
+	{ print }' "$INSTANCE_CONF/master.cf" >"$INSTANCE_CONF/master.cf.new" &&
+	mv "$INSTANCE_CONF/master.cf.new" "$INSTANCE_CONF/master.cf"
+instance_start || bail_out "instance with two postscreens did not start"
+want=$(( $(nproc) < 2 ? $(nproc) : 2 ))
+psc_pids() {
+	local c
+	for c in $(instance_children); do
+		[ "$(cat /proc/$c/comm 2>/dev/null)" = postscreen ] && echo "$c"
+	done
+}
+wait_for "[ \$(psc_pids | wc -l) = $want ]" 10
+ok $? "master runs $want postscreen processes on the smtp port"
+client "new client screened by one postscreen" 127.0.0.7 \
+	'expect:^220-server' 'expect:^220 server' 'send:HELO client.test\r\n' \
+	'expect:^250' 'send:MAIL FROM:<a@client.test>\r\n' 'expect:^250' \
+	'send:RCPT TO:<user1@example.com>\r\n' 'expect:^450 4\.3\.2' \
+	'send:QUIT\r\n' 'expect:^221'
+wait_for "instance_log_grep 'PASS NEW \[127\.0\.0\.7\]'" 5
+first=$(tail -n +"$INSTANCE_LOG_FROM" "$INSTANCE_LOG" |
+	sed -n 's/.*postscreen\[\([0-9]*\)\]: PASS NEW \[127\.0\.0\.7\].*/\1/p')
+if [ "$want" -ge 2 ] && [ -n "$first" ]; then
+	kill -STOP "$first"
+	client "... and PASS OLD in the other one (the first one stopped)" \
+		127.0.0.7 'expect:^220 server\.example\.com ESMTP' \
+		"${SMTPD_EHLO[@]}"
+	kill -CONT "$first"
+	old=$(tail -n +"$INSTANCE_LOG_FROM" "$INSTANCE_LOG" |
+		sed -n 's/.*postscreen\[\([0-9]*\)\]: PASS OLD \[127\.0\.0\.7\].*/\1/p')
+	[ -n "$old" ] && [ "$old" != "$first" ]
+	ok $? "the other process ($old, not $first) found the client in the shared cache"
+else
+	ok 1 "two postscreen processes and a PASS NEW (cores $(nproc), first '$first')"
+fi
+instance_stop
+ok $? "instance with two postscreens stops cleanly"
 done_testing
