@@ -32,7 +32,7 @@ import ptap  # noqa: E402
 from ptap import ok  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
-PORT = 22000 + os.getpid() % 90
+PORT = 22000 + os.getpid() % 90  # Ports 22000-22089.
 
 tmp = tempfile.mkdtemp(prefix='param-limits.')
 os.chmod(tmp, 0o755)

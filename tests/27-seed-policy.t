@@ -9,7 +9,7 @@
 . "$POSTERN_TOP/tests/lib/tap.sh"
 
 DRIVER=${POSTERN_TOOLS:-$(dirname "$POSTERN_BIN")/tools}/smtpd-check
-DEAD=$((20341 + $$ % 39))
+DEAD=$((20341 + $$ % 39))	# Ports 20341-20379, where nothing listens.
 DIR=$(mktemp -d /tmp/postern-27-seed.XXXXXX)
 trap 'rm -rf "$DIR"' EXIT
 

@@ -35,7 +35,7 @@ import ptap  # noqa: E402
 from ptap import ok  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
-BASE = 24700 + (os.getpid() % 150) * 2
+BASE = 24700 + (os.getpid() % 150) * 2  # Ports 24700-24999.
 PROCS = []
 PASSWORD = 'Secr3t-pw'
 LOGIN_PW = 'l0gin-Pass'

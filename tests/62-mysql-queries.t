@@ -33,7 +33,7 @@ set -u
 for p in master smtpd qmgr virtual postmap postalias; do
 	[ -x "$POSTERN_BIN/$p" ] || bail_out "no $p in $POSTERN_BIN"
 done
-PORT=$((26200 + ($$ % 10) * 4))
+PORT=$((28400 + ($$ % 10) * 4))	# Ports 28400-28439 (bench/profile.sh holds 26225).
 BENCH_DIR=$(mktemp -d /tmp/postern-62-queries.XXXXXX)
 chmod 755 "$BENCH_DIR"
 note "directory $BENCH_DIR"

@@ -10,6 +10,13 @@
 #	once, so that two copies of one test running at the same time (two
 #	engineers, or make check next to a manual run) do not collide. The
 #	port is only probed, not held: use it right away.
+#
+#	make check runs two test files at once (prove -j2), so each file's
+#	range must be its own: name it in the file's header ("Ports
+#	A-B.") and pick one that no other file names (grep -n Ports
+#	tests/*.t tests/bench/*.sh; bench/run.sh and bench/profile.sh hold
+#	26025-26026, 26125-26126 and 26225-26226). A probe cannot replace
+#	that: another file may probe the same free port before either binds.
 # DIAGNOSTICS
 #	Returns 1 (prints nothing) when the whole range is busy.
 
