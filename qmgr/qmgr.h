@@ -181,6 +181,8 @@ int	 qmgr_active_has(const char *);
 void	 qmgr_active_start(const char *, const char *);
 void	 qmgr_active_outcomes(struct qmgr_msg *, struct qmgr_outcome *,
 	    size_t, const char *, const char *);
+void	 qmgr_active_answer(struct qmgr_msg *, struct qmgr_outcome *,
+	    size_t, const char *, const char *);
 void	 qmgr_msg_release(struct qmgr_msg *);
 void	 qmgr_msg_forget(struct qmgr_msg *);
 

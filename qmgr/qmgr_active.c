@@ -644,7 +644,12 @@ resolve_start(struct qmgr_msg *m)
 
 /* ---- outcomes ---- */
 
+void	 qmgr_finish_job(void *, void *);	/* qmgr_finish.c */
+void	 qmgr_finish_done(void *);
+
 struct outcome_job {
+	int	 finish;		/* the message's last work: end the
+					 * round in the same io job */
 	struct qmgr_msg *msg;
 	struct qmgr_outcome *out;
 	size_t	 n;
@@ -692,6 +697,8 @@ log_entry(struct qmgr_msg *m, const struct qmgr_outcome *o,
  * retry finds its own earlier delivery) needs no sync at all, so an
  * answer of only those costs no fdatasync (QUEUE.md, promise 2).
  */
+static void outcome_unsync(struct outcome_job *);
+
 static void
 outcome_job(void *arg, void *tctx)
 {
@@ -743,8 +750,19 @@ outcome_job(void *arg, void *tctx)
 			break;
 		}
 	}
-	if (!sync || queue_file_sync(m->qf) == 0)
-		return;
+	if (sync && queue_file_sync(m->qf) < 0)
+		outcome_unsync(j);
+	if (j->finish)
+		qmgr_finish_job(m, tctx);
+}
+
+/* outcome_unsync - the flips of a job could not be synced */
+static void
+outcome_unsync(struct outcome_job *j)
+{
+	struct qmgr_msg *m = j->msg;
+	size_t	 i;
+
 	log_warn("%s: cannot sync done flags: %m", m->id);
 	for (i = 0; i < j->n; i++) {	/* not durable: not recorded */
 		struct qmgr_outcome *o = &j->out[i];
@@ -806,14 +824,47 @@ outcome_done(void *arg)
 	free(j->recorded);
 	free(j->transport);
 	free(j->nexthop);
+	if (!j->finish) {
+		free(j);
+		qmgr_msg_release(m);
+		return;
+	}
 	free(j);
-	qmgr_msg_release(m);
+	if (--m->refs == 0)	/* the request's ref went in sched_done */
+		qmgr_finish_done(m);
+	else
+		log_warn("%s: round ended with %d refs", m->id, m->refs);
 }
+
+static void outcomes(struct qmgr_msg *, struct qmgr_outcome *, size_t,
+	    const char *, const char *, int);
 
 /* qmgr_active_outcomes - record outcomes (takes ownership of out) */
 void
 qmgr_active_outcomes(struct qmgr_msg *m, struct qmgr_outcome *out,
     size_t n, const char *transport, const char *nexthop)
+{
+	outcomes(m, out, n, transport, nexthop, 0);
+}
+
+/*
+ * qmgr_active_answer - an agent's outcomes for one request, which
+ * qmgr_sched_done() ends right after: when that request is all the
+ * message still has in flight (refs == 1; nothing adds work to a
+ * message after its resolution), the round ends in the same io job
+ * (one hop of the io pool less per message)
+ */
+void
+qmgr_active_answer(struct qmgr_msg *m, struct qmgr_outcome *out,
+    size_t n, const char *transport, const char *nexthop)
+{
+	outcomes(m, out, n, transport, nexthop, m->refs == 1);
+}
+
+/* outcomes - submit the recording job */
+static void
+outcomes(struct qmgr_msg *m, struct qmgr_outcome *out, size_t n,
+    const char *transport, const char *nexthop, int finish)
 {
 	struct outcome_job *j = xcalloc(1, sizeof(*j));
 	size_t	 i;
@@ -827,6 +878,7 @@ qmgr_active_outcomes(struct qmgr_msg *m, struct qmgr_outcome *out,
 			out[i].status[0] = '4';
 	}
 	j->msg = m;
+	j->finish = finish;
 	j->out = out;
 	j->n = n;
 	j->recorded = xcalloc(n + 1, sizeof(int));
@@ -837,9 +889,6 @@ qmgr_active_outcomes(struct qmgr_msg *m, struct qmgr_outcome *out,
 }
 
 /* ---- end of a round ---- */
-
-void	 qmgr_finish_job(void *, void *);	/* qmgr_finish.c */
-void	 qmgr_finish_done(void *);
 
 /* qmgr_msg_release - drop a reference; end the round at zero */
 void

@@ -9,7 +9,7 @@
  *	One connection per request to queue_directory/private/<transport>
  *	(lib/deliver.h): write the request, read one attribute list back
  *	within <transport>_time_limit, turn it into per-recipient
- *	outcomes (qmgr_active_outcomes()), then end the request
+ *	outcomes (qmgr_active_answer()), then end the request
  *	(qmgr_sched_done()). Never blocks the loop. As in Postfix, the
  *	agent logs the "to=" line of each recipient it answers for; qmgr
  *	logs the ones it decides itself (agent failure, no agent).
@@ -55,7 +55,7 @@ fail_all(struct qmgr_req *r, const char *status, const char *why)
 		o[i].reason = xstrdup(why);
 		o[i].relay = xstrdup(r->dest->transport);
 	}
-	qmgr_active_outcomes(r->msg, o, r->n, r->dest->transport,
+	qmgr_active_answer(r->msg, o, r->n, r->dest->transport,
 	    r->dest->nexthop);
 }
 
@@ -123,7 +123,7 @@ parse_answer(struct qmgr_req *r, const struct attr_list *l)
 		o[i].relay = xstrdup(relay ? relay : r->dest->transport);
 		o[i].agent = 1;
 	}
-	qmgr_active_outcomes(r->msg, o, r->n, r->dest->transport,
+	qmgr_active_answer(r->msg, o, r->n, r->dest->transport,
 	    r->dest->nexthop);
 	return (0);
 }
