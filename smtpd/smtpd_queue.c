@@ -14,10 +14,14 @@
  *	The message streams into its queue file through cleanup's stream
  *	(cleanup/cleanup.h), each step a job on a queue worker (with that
  *	worker's cleanup maps) while the session is busy and does not read:
- *	smtpd_queue_begin() when DATA is accepted (envelope rewriting,
- *	incoming/.ID begun, "ID: client=" logged), smtpd_queue_chunk()
+ *	smtpd_queue_begin() when DATA is accepted makes the transaction
+ *	(no job: with milters, the milters' open job), smtpd_queue_chunk()
  *	for every SMTPD_DATA_CHUNK bytes the DATA reader collected in
- *	s->data->msg (written and emptied). The transaction is s->data->queue;
+ *	s->data->msg (written and emptied); the first job that writes
+ *	(a chunk's, or the final dot's for a message smaller than a chunk)
+ *	begins the file first (envelope rewriting, incoming/.ID begun,
+ *	"ID: client=" logged), so a small message costs the session two
+ *	worker hops (the file; the group commit), not three. The transaction is s->data->queue;
  *	smtpd_data_free() (RSET, QUIT, a lost client, a 552 or 521) calls
  *	its drop function, which removes an unfinished file.
  *	After the final dot (smtpd_queue_message()) the session is busy
@@ -293,19 +297,21 @@ queue_txn_new(struct smtpd_session *s)
 	return (t);
 }
 
-/* queue_open_job - on a worker: envelope rewriting, the file begun */
+/* queue_open_job - on a worker: the milters' message begins (the queue
+ * file comes after the milters) */
 static void
 queue_open_job(void *arg, void *thread_ctx)
 {
-	struct smtpd_session *s = arg;
-	struct smtpd_worker *w = thread_ctx;
-	struct queue_txn *t = s->data->queue;
+	smtpd_milter_open_job(arg);
+}
 
-	if (t->milter) {		/* the file after the milters */
-		smtpd_milter_open_job(s);
-		return;
-	}
-	t->st = cleanup_stream_open(w->cleanup, &t->in, &t->res);
+/* queue_stream - on a worker: the transaction's file, begun on first use */
+static struct cleanup_stream *
+queue_stream(struct queue_txn *t, struct smtpd_worker *w)
+{
+	if (t->st == NULL)
+		t->st = cleanup_stream_open(w->cleanup, &t->in, &t->res);
+	return (t->st);
 }
 
 /* queue_chunk_job - on a worker: the bytes read so far into the file */
@@ -321,7 +327,8 @@ queue_chunk_job(void *arg, void *thread_ctx)
 		smtpd_milter_chunk_job(s, BUF_STR(b), BUF_LEN(b));
 		buf_reset(b);
 	} else if (t && b && BUF_LEN(b)) {
-		cleanup_stream_write(t->st, w->cleanup, BUF_STR(b), BUF_LEN(b));
+		cleanup_stream_write(queue_stream(t, w), w->cleanup, BUF_STR(b),
+		    BUF_LEN(b));
 		buf_reset(b);
 	}
 }
@@ -346,6 +353,8 @@ smtpd_queue_begin(struct smtpd_session *s, struct workq *wq)
 	s->data->queue = queue_txn_new(s);
 	((struct queue_txn *)s->data->queue)->milter = milter;
 	s->data->drop = queue_txn_free;
+	if (!milter)
+		return;		/* the first chunk's job begins the file */
 	s->busy = 1;
 	workq_submit(wq, queue_open_job, queue_chunk_done, s);
 }
@@ -371,7 +380,8 @@ queue_job(void *arg, void *thread_ctx)
 		s->result = smtpd_milter_eom_job(s, w->cleanup, &t->in,
 		    &t->res);
 	else
-		s->result = cleanup_stream_close(t->st, w->cleanup);
+		s->result = cleanup_stream_close(queue_stream(t, w),
+		    w->cleanup);
 	t->st = NULL;
 	snprintf(s->queue_id, sizeof(s->queue_id), "%s", t->res.queue_id);
 	s->queue_hold = t->res.hold;
