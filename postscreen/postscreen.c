@@ -9,7 +9,10 @@
  *	live in the postscreen_*.c modules; postscreen.h shows the order.
  *	One event-driven process screens every connection (master.cf's
  *	"smtp inet n - - - 1 postscreen"); DNSBL queries run on a worker
- *	pool of PSC_DNS_THREADS threads.
+ *	pool of PSC_DNS_THREADS threads. A process limit above 1 gives
+ *	several processes on master's one socket, sharing the cache
+ *	(docs/POSTSCREEN.md: how many sessions, and past one process's
+ *	descriptor limit).
  * DIAGNOSTICS
  *	Bad action values are fatal at start, and so are numbers and
  *	times below their minimum (Postfix's wording, conf_table.h):
