@@ -183,11 +183,14 @@ for r in $(seq "$ROUNDS"); do
 		"ms/msg, qmgr ${qp:+$(echo "scale=3; ($q1 - $q0) * 1000 / $TCK / ${acc:-1}" | bc)} ms/msg," \
 		"$(count) queued, dirs $(dirs)| $out"
 	if [ -n "${QR_TRACE:-}" ] && [ -n "$qp" ]; then
-		echo "    qmgr's syscalls (perf trace -s; msec):"
-		grep -E '^ +(unlink|rename|fdatasync|fsync|openat|close) ' \
-			"$BASE/strace.$r" | sort -k1,1 | awk '
-			{ c[$1] += $2; t[$1] += $4 }
-			END { for (k in c) printf "      %s %d calls, %.3f ms avg\n", k, c[k], t[k] / c[k] }'
+		echo "    qmgr's syscalls by thread (perf trace -s):"
+		awk -v n="${acc:-1}" -v lp="$qp" '
+			/ events, / { th = $2; gsub(/[(),]/, "", th)
+				th = (th == lp) ? "loop" : "thread " th }
+			$1 ~ /^(unlink|rename|fdatasync|fsync|openat|close)$/ {
+				printf "      %s: %s %d calls (%.2f/msg), %.0f ms in all, %.3f ms avg, %.3f ms/msg\n",
+					th, $1, $2, $2 / n, $4, $6, $4 / n }' \
+			"$BASE/strace.$r"
 	fi
 	if [ -n "$PERF" ]; then
 		echo "    inodes per message: $(perf script -i "$BASE/trace.$r" \
