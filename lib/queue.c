@@ -647,10 +647,16 @@ qr_line(struct qreader *r, char **line, size_t *llen, off_t *loff)
 	}
 }
 
-/* qr_seek - continue reading at off */
+/* qr_seek - continue reading at off (in the buffer when it is there) */
 static void
 qr_seek(struct qreader *r, off_t off)
 {
+	/* forward only: lines before pos had their '\n' replaced by NUL */
+	if (off >= r->base + (off_t)r->pos
+	    && off <= r->base + (off_t)r->len) {
+		r->pos = (size_t)(off - r->base);
+		return;
+	}
 	r->base = off;
 	r->len = r->pos = 0;
 }
@@ -893,10 +899,10 @@ qf_tail(struct queue_file *qf, struct qreader *r, off_t size, char *err,
  */
 static int
 qf_open_regular(struct queue_file *qf, const char *path, char *err,
-    size_t errlen)
+    size_t errlen, struct stat *stp)
 {
 	struct stat st;
-	int	 saved, fl;
+	int	 saved;
 
 	qf->fd = open(path, (qf->writable ? O_RDWR : O_RDONLY) | O_CLOEXEC
 	    | O_NONBLOCK | O_NOFOLLOW);
@@ -924,8 +930,13 @@ qf_open_regular(struct queue_file *qf, const char *path, char *err,
 		errno = EINVAL;
 		return (-1);
 	}
-	if ((fl = fcntl(qf->fd, F_GETFL)) >= 0)
-		(void)fcntl(qf->fd, F_SETFL, fl & ~O_NONBLOCK);
+	/*
+	 * O_NONBLOCK stays: it only matters for what the open refused
+	 * above (a fifo, a device); reads and writes of a regular file
+	 * ignore it (two fcntl calls less per open: qmgr and every agent
+	 * open each message once).
+	 */
+	*stp = st;
 	return (0);
 }
 
@@ -942,14 +953,12 @@ queue_file_open(const char *path, int writable, char *err, size_t errlen)
 	memset(&r, 0, sizeof(r));
 	qf->path = xstrdup(path);
 	qf->writable = writable;
-	if (qf_open_regular(qf, path, err, errlen) < 0) {
+	if (qf_open_regular(qf, path, err, errlen, &st) < 0) {
 		saved = errno;
 		queue_file_close(qf);
 		errno = saved;
 		return (NULL);
 	}
-	if (fstat(qf->fd, &st) < 0)
-		st.st_size = 0;		/* qf_open_regular() just did it */
 	r.fd = qf->fd;
 	r.cap = QUEUE_LINE_MAX + 2;
 	r.buf = xmalloc(r.cap);
