@@ -31,6 +31,22 @@ static log_hook_fn *log_hook;
 static void *log_hook_ctx;
 static char log_host[256];
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static pid_t log_pid;			/* 0: look it up (again) */
+static pthread_once_t log_pid_once = PTHREAD_ONCE_INIT;
+
+/* log_pid_forget - in a forked child: its own pid on its next line */
+static void
+log_pid_forget(void)
+{
+	log_pid = 0;
+}
+
+/* log_pid_watch - once per process image: forget the pid on fork */
+static void
+log_pid_watch(void)
+{
+	pthread_atfork(NULL, NULL, log_pid_forget);
+}
 
 /* log_init - set the syslog name and destinations */
 void
@@ -152,8 +168,13 @@ log_emit(int level, const char *program, const char *fmt, va_list ap)
 		localtime_r(&now, &tm);
 		/* Postfix's maillog_file stamp: "Dec 03 20:29:58" (%d) */
 		strftime(stamp, sizeof(stamp), "%b %d %H:%M:%S", &tm);
+		/* getpid() is a system call: once per process (and fork) */
+		if (log_pid == 0) {
+			pthread_once(&log_pid_once, log_pid_watch);
+			log_pid = getpid();
+		}
 		n = snprintf(line, sizeof(line), "%s %s %s[%ld]: %s\n", stamp,
-		    log_host, ident, (long)getpid(), text);
+		    log_host, ident, (long)log_pid, text);
 		if (n >= (int)sizeof(line))
 			n = sizeof(line) - 1, line[n - 1] = '\n';
 		if (log_fd >= 0 && write(log_fd, line, (size_t)n) < 0)
