@@ -31,7 +31,7 @@
 #	system that is), journal or nojournal (a fresh 4 GB ext4 image,
 #	with or without a journal, loop-mounted for the instance: root).
 #	QR_TRACE=1: with qmgr running, perf trace -s of qmgr's unlink,
-#	rename, fdatasync, fsync, openat and close (calls, mean time).
+#	rename, fdatasync, fsync, openat, close and getdents64 (calls, mean time).
 #	POSTERN_BIN (default build/release/bin), SMTP_LOAD (default
 #	build/release/tools/smtp-load).
 #
@@ -152,7 +152,7 @@ for r in $(seq "$ROUNDS"); do
 	if [ -n "${QR_TRACE:-}" ] && [ -n "$qp" ]; then
 		# qmgr's syscalls that may block: time per call
 		perf trace -s -o "$BASE/strace.$r" \
-			-e unlink,rename,fdatasync,fsync,openat,close -p "$qp" \
+			-e unlink,rename,fdatasync,fsync,openat,close,getdents64 -p "$qp" \
 			>/dev/null 2>&1 &
 		strace_pid=$!
 	fi
@@ -187,7 +187,7 @@ for r in $(seq "$ROUNDS"); do
 		awk -v n="${acc:-1}" -v lp="$qp" '
 			/ events, / { th = $2; gsub(/[(),]/, "", th)
 				th = (th == lp) ? "loop" : "thread " th }
-			$1 ~ /^(unlink|rename|fdatasync|fsync|openat|close)$/ {
+			$1 ~ /^(unlink|rename|fdatasync|fsync|openat|close|getdents64)$/ {
 				printf "      %s: %s %d calls (%.2f/msg), %.0f ms in all, %.3f ms avg, %.3f ms/msg\n",
 					th, $1, $2, $2 / n, $4, $6, $4 / n }' \
 			"$BASE/strace.$r"
