@@ -440,12 +440,29 @@ write_all(int fd, const char *p, size_t len)
 	return (0);
 }
 
+static pthread_once_t root_once = PTHREAD_ONCE_INIT;
+static int is_root;		/* virtual never changes its euid */
+
+/* root_init - once: do we run as root (a syscall less per become) */
+static void
+root_init(void)
+{
+	is_root = geteuid() == 0;
+}
+
 /* become - file-system identity of this thread (root only) */
 static int
 become(uid_t uid, gid_t gid)
 {
-	if (geteuid() != 0)
+	pthread_once(&root_once, root_init);
+	if (!is_root)
 		return (0);
+	if (uid == 0 && gid == 0) {
+		/* back to the euid: always permitted, nothing to check */
+		(void)setfsuid(0);
+		(void)setfsgid(0);
+		return (0);
+	}
 	(void)setfsgid(gid);
 	(void)setfsuid(uid);
 	if ((uid_t)setfsuid((uid_t)-1) != uid
