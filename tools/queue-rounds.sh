@@ -51,7 +51,7 @@ BETWEEN=${QR_BETWEEN:-delete}
 WAIT=${QR_WAIT:-400}
 PERF=${QR_PERF:-}
 SYMS=' \[k\] (entry_SYSCALL_64|__ext4_new_inode|find_inode_bit|recently_deleted|ext4_add_entry|ext4_find_entry|ext4_readdir|ext4_rename2?|ext4_sync_fs|do_unlinkat|ext4_evict_inode|__x64_sys_syncfs|__x64_sys_fsync|__x64_sys_fdatasync|__x64_sys_getdents64|queue_scan|scan_job|qsort_r|msort_with_tmp.part.0)$'
-TAP_DONE=1
+export TAP_DONE=1	# instance.sh: outside a TAP test
 pass() { :; }
 fail() { echo "FAIL: $*" >&2; }
 diag() { echo "# $*" >&2; }
@@ -64,9 +64,10 @@ TOP=$BASE
 case ${QR_FS:-} in
 "") ;;
 journal|nojournal)
+	jopt=()
+	[ "$QR_FS" = nojournal ] && jopt=(-O ^has_journal)
 	truncate -s 4G "$BASE/fs.img" &&
-	mkfs.ext4 -q -F $([ "$QR_FS" = nojournal ] && echo -O ^has_journal) \
-		"$BASE/fs.img" &&
+	mkfs.ext4 -q -F "${jopt[@]}" "$BASE/fs.img" &&
 	mkdir "$BASE/fs" && mount -o loop "$BASE/fs.img" "$BASE/fs" || exit 1
 	chmod 755 "$BASE/fs"; chmod a+x "$BASE"
 	TOP=$BASE/fs ;;
