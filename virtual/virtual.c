@@ -13,6 +13,18 @@
  *	deliveries proceed at once and a slow database stalls only the
  *	requests waiting on it.
  *
+ *	Durability is shared between those threads (group commit): each
+ *	writes its Maildir files without fsync; one thread then calls
+ *	syncfs(2) for every file system the waiting requests wrote on
+ *	while the others wait for that sync; then the renames into new/,
+ *	a second shared sync, and only then the answers. A failed sync
+ *	defers every delivery of that batch (4.3.0) and removes its
+ *	files. virtual keeps one descriptor per file system it delivered
+ *	on (to learn of write-back errors), so such a file system cannot
+ *	be unmounted while virtual runs. A recipient qmgr marks
+ *	rcpt.N.retry=0 skips the look for an earlier copy in new/ and
+ *	cur/; a Maildir delivery is answered rcpt.N.exactly_once=1.
+ *
  *	Parameters: queue_directory, virtual_mailbox_base,
  *	virtual_mailbox_maps, virtual_uid_maps, virtual_gid_maps,
  *	virtual_minimum_uid, virtual_mailbox_limit, myhostname,
