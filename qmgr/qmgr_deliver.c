@@ -233,7 +233,8 @@ qmgr_deliver_start(struct qmgr_req *r)
 	struct sockaddr_un sun;
 	struct timeval tv;
 	struct buf *b;
-	int	 fd;
+	ssize_t	 n;
+	int	 fd, connected;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -246,8 +247,8 @@ qmgr_deliver_start(struct qmgr_req *r)
 		    NULL);
 		return;
 	}
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0
-	    && errno != EINPROGRESS) {
+	connected = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+	if (!connected && errno != EINPROGRESS) {
 		close(fd);
 		event_base_once(qmgr_base, -1, EV_TIMEOUT, unavailable_cb, r,
 		    NULL);
@@ -260,7 +261,19 @@ qmgr_deliver_start(struct qmgr_req *r)
 	bufferevent_set_timeouts(r->bev, &tv, &tv);
 	b = buf_new(1024);
 	build_request(r, b);
-	bufferevent_write(r->bev, BUF_STR(b), BUF_LEN(b));
+	/*
+	 * A unix-socket connect is complete when it returns 0, and a
+	 * request fits the socket buffer: send it now, and watch only for
+	 * the answer (no write event to add and remove per request).
+	 */
+	n = connected ? send(fd, BUF_STR(b), BUF_LEN(b), MSG_NOSIGNAL
+	    | MSG_DONTWAIT) : -1;
+	if (n < 0)
+		n = 0;
+	if ((size_t)n < BUF_LEN(b))
+		bufferevent_write(r->bev, BUF_STR(b) + n, BUF_LEN(b) -
+		    (size_t)n);
+	bufferevent_enable(r->bev, (size_t)n < BUF_LEN(b) ? EV_READ | EV_WRITE
+	    : EV_READ);
 	buf_free(b);
-	bufferevent_enable(r->bev, EV_READ | EV_WRITE);
 }
