@@ -12,12 +12,14 @@
 #include <sys/stat.h>
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -77,19 +79,87 @@ family_of(const char *name)
 	return (NULL);
 }
 
-/* metrics_create - a fresh, zeroed file for this master's lifetime */
-int
-metrics_create(const char *path, uid_t uid, gid_t gid)
-{
-	char	 tmp[4096];
-	struct metrics_shm head;
-	int	 fd;
+/*
+ * The counters live on tmpfs: a MAP_SHARED page of a disk file is made
+ * read-only again each time the kernel writes it back, and smtpd's
+ * group commit (syncfs of the queue file system, where data_directory
+ * usually is) did that several times a second: a page fault (ext4's
+ * page_mkwrite) on the next add, and the metrics pages written to disk
+ * with every commit. So $data_directory/metrics is a symbolic link to
+ * METRICS_SHM_DIR/postern-metrics.<the path, '/' as '%'>; readers and
+ * writers open the path as before. Without a usable tmpfs it is the
+ * regular file it always was.
+ */
+#define METRICS_SHM_DIR		"/dev/shm"
+#define METRICS_SHM_PREFIX	"postern-metrics."
+#define METRICS_SHM_GC_AGE	60	/* an unlinked file this old: gone */
 
-	if (snprintf(tmp, sizeof(tmp), "%s.new", path) >= (int)sizeof(tmp))
+/* shm_name - the tmpfs file for path; -1: keep a regular file */
+static int
+shm_name(char *out, size_t len, const char *path)
+{
+	struct stat st;
+	size_t	 o;
+
+	if (*path != '/' || strchr(path, '%') != NULL
+	    || stat(METRICS_SHM_DIR, &st) < 0 || !S_ISDIR(st.st_mode)
+	    || (size_t)snprintf(out, len, "%s/%s", METRICS_SHM_DIR,
+	    METRICS_SHM_PREFIX) >= len)
 		return (-1);
-	(void)unlink(tmp);
-	if ((fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
-		return (-1);
+	for (o = strlen(out); *path && o + 1 < len; path++)
+		out[o++] = *path == '/' ? '%' : *path;
+	out[o] = 0;
+	return (*path ? -1 : 0);
+}
+
+/*
+ * shm_gc - remove the tmpfs files no data_directory links to any more
+ * (an instance directory deleted, a data_directory moved); a file
+ * younger than METRICS_SHM_GC_AGE may be another master's, not yet
+ * linked.
+ */
+static void
+shm_gc(void)
+{
+	char	 file[4096], path[4096], link[4096], *p;
+	struct dirent *e;
+	struct stat st;
+	DIR	*d;
+	ssize_t	 n;
+
+	if ((d = opendir(METRICS_SHM_DIR)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, METRICS_SHM_PREFIX,
+		    strlen(METRICS_SHM_PREFIX)) != 0)
+			continue;
+		snprintf(file, sizeof(file), "%s/%s", METRICS_SHM_DIR,
+		    e->d_name);
+		snprintf(path, sizeof(path), "%s",
+		    e->d_name + strlen(METRICS_SHM_PREFIX));
+		for (p = path; *p; p++)
+			if (*p == '%')
+				*p = '/';
+		if (lstat(file, &st) < 0
+		    || st.st_mtime > time(NULL) - METRICS_SHM_GC_AGE)
+			continue;
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n >= 0) {
+			link[n] = 0;
+			if (strcmp(link, file) == 0)
+				continue;	/* still in use */
+		}
+		(void)unlink(file);
+	}
+	closedir(d);
+}
+
+/* shm_init - a fresh, zeroed metrics file on fd */
+static int
+shm_init(int fd, uid_t uid, gid_t gid)
+{
+	struct metrics_shm head;
+
 	memset(&head, 0, sizeof(head));
 	head.magic = METRICS_MAGIC;
 	head.version = METRICS_VERSION;
@@ -97,10 +167,41 @@ metrics_create(const char *path, uid_t uid, gid_t gid)
 	if (ftruncate(fd, (off_t)sizeof(struct metrics_shm)) < 0
 	    || pwrite(fd, &head, sizeof(head.magic) + sizeof(head.version)
 	    + sizeof(head.start_time), 0) < 0
-	    || (geteuid() == 0 && fchown(fd, uid, gid) < 0)
-	    || rename(tmp, path) < 0) {
-		int	 e = errno;
+	    || (geteuid() == 0 && fchown(fd, uid, gid) < 0))
+		return (-1);
+	return (0);
+}
 
+/* metrics_create - a fresh, zeroed file for this master's lifetime */
+int
+metrics_create(const char *path, uid_t uid, gid_t gid)
+{
+	char	 tmp[4096], file[4096];
+	int	 fd, e;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.new", path) >= (int)sizeof(tmp))
+		return (-1);
+	shm_gc();
+	(void)unlink(tmp);
+	if (shm_name(file, sizeof(file), path) == 0) {
+		(void)unlink(file);
+		if ((fd = open(file, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW
+		    | O_CLOEXEC, 0600)) >= 0) {
+			if (shm_init(fd, uid, gid) == 0
+			    && symlink(file, tmp) == 0 && rename(tmp, path) == 0) {
+				close(fd);
+				return (0);
+			}
+			close(fd);
+			(void)unlink(tmp);
+			(void)unlink(file);
+		}
+		/* no tmpfs file: a regular one, as without /dev/shm */
+	}
+	if ((fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+		return (-1);
+	if (shm_init(fd, uid, gid) < 0 || rename(tmp, path) < 0) {
+		e = errno;
 		close(fd);
 		(void)unlink(tmp);
 		errno = e;

@@ -25,7 +25,12 @@
  *
  *	master creates the file at start (metrics_create(): zeroed, owned
  *	by mail_owner, mode 0600): counters start at 0 with each master,
- *	as a Prometheus counter may. A daemon calls metrics_attach() once
+ *	as a Prometheus counter may. The path is a symbolic link to
+ *	/dev/shm/postern-metrics.<path, '/' as '%'> (tmpfs: a disk file's
+ *	shared page is written back by every syncfs of its file system,
+ *	smtpd's group commit, and faults on the next add); a regular file
+ *	where there is no /dev/shm. metrics_create() removes the /dev/shm
+ *	files older than a minute that no path links to any more. A daemon calls metrics_attach() once
  *	(lib/server.c does it for every daemon); without the file (a
  *	daemon run alone, an unwritable data_directory) every call here
  *	does nothing.
