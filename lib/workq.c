@@ -125,6 +125,7 @@ workq_thread(void *ctx)
 	struct workq *q = ctx;
 	struct workq_job *j;
 	void	*thread_ctx = NULL;
+	int	 wake;
 
 	pthread_mutex_lock(&workq_init_lock);
 	if (q->init)
@@ -146,9 +147,16 @@ workq_thread(void *ctx)
 		j->job(j->arg, thread_ctx);
 		pthread_mutex_lock(&q->lock);
 		q->nbusy--;
+		/*
+		 * The loop takes the whole completion list at once: a job
+		 * finished onto a list that is not empty is seen by the wakeup
+		 * the first one sent (no eventfd write of its own).
+		 */
+		wake = q->done.head == NULL;
 		workq_fifo_put(&q->done, j);
 		pthread_mutex_unlock(&q->lock);
-		workq_notify(q);
+		if (wake)
+			workq_notify(q);
 		pthread_mutex_lock(&q->lock);
 	}
 	pthread_mutex_unlock(&q->lock);
