@@ -21,6 +21,7 @@ About 15 s.
 """
 import os
 import pwd
+import random
 import signal
 import socket
 import subprocess
@@ -236,6 +237,45 @@ def main():
         ok(wait_for(lambda: removed(m6)), 'after kill -9: delivered',
            read(qlog))
         ok(retries(m6)[1:] == ['1'], 'after kill -9: retry=1', read(rlog))
+
+        # kill -9 at random moments: every recipient delivered once; the
+        # agent delivers a once* recipient again only on retry=0, and
+        # records that as a violation (qmgr said "first attempt" to an
+        # agent that had it)
+        seed = int(os.environ.get('SEED', time.time()))
+        rnd = random.Random(seed)
+        print('# kill loop seed %d (SEED=%d to repeat)'
+                          % (seed, seed))
+        ids = []
+        for rnd_i in range(8):
+            for k in range(6):
+                ids.append(write_qf(q, ['oncewA%d@example.com' % k,
+                                        'oncewB%d@example.com' % k]))
+            wake()
+            time.sleep(rnd.uniform(0.05, 0.3))
+            os.kill(kids[-1], signal.SIGKILL)
+            qm.wait()
+            qm = start_qmgr()
+        ok(wait_for(lambda: all(gone(x) for x in ids), 60),
+           'kill loop: all %d messages delivered and removed' % len(ids),
+           read(qlog)[-3000:])
+        rows = [line.split() for line in
+                read(os.path.join(tmp, 'agent.log')).splitlines()]
+        counts = {}
+        for r in rows:
+            if r[1] in ids:
+                counts[(r[1], r[2])] = counts.get((r[1], r[2]), 0) + 1
+        ok(len(counts) == 2 * len(ids) and set(counts.values()) == {1},
+           'kill loop: every recipient delivered exactly once',
+           [kv for kv in counts.items() if kv[1] != 1][:20]
+           or '%d of %d recipients' % (len(counts), 2 * len(ids)))
+        ok(read(os.path.join(out, 'violations')) == '',
+           'kill loop: never retry=0 for a recipient an agent had',
+           read(os.path.join(out, 'violations')))
+        seen = [v for x in ids for v in retries(x)]
+        ok('0' in seen and '1' in seen, 'kill loop: both first attempts '
+           '(retry=0) and retries after a kill (retry=1) happened',
+           '%d zeros, %d ones' % (seen.count('0'), seen.count('1')))
         os.kill(kids[-1], signal.SIGTERM)
         qm.wait()
         ptap.sanitizer_ok(read(qlog))

@@ -8,7 +8,11 @@ part of a recipient decides the answer: defer* -> deferred 4.4.1,
 bounce* -> bounced 5.1.1, hang* -> no answer while OUTDIR/hang exists,
 slow* -> answer after 0.5 s, garble* -> a malformed answer, eof* ->
 no answer (connection closed), once* -> delivered with exactly_once=1
-(as virtual's Maildir answers),
+(as virtual's Maildir answers: a recipient already delivered is not
+delivered again, unless the request says retry=0, which qmgr must only
+say when no agent had it: such a request is appended to
+OUTDIR/violations and delivered again; oncew* waits 0.1 s between
+delivering and answering, a window for a kill),
 anything else -> delivered. Each request's rcpt.N.retry values are
 appended to OUTDIR/retry.log as "transport queue_id index retry"
 ("-" when absent). Each delivered recipient is appended to LOG as
@@ -57,6 +61,7 @@ def message_bytes(path):
 
 LOCK = threading.Lock()
 INFLIGHT = {}
+ONCE = set()    # (queue_id, index) delivered by once*
 
 
 def track(outdir, transport, delta, nrcpt=0):
@@ -144,6 +149,22 @@ def serve1(conn, qdir, log, outdir, transport, key):
             act, st, why = 'bounced', '5.1.1', 'host x said: 550 5.1.1 no such user'
         else:
             act, st, why = 'delivered', '2.0.0', 'delivered via fake'
+            key1 = (qid, attrs['rcpt.%d.index' % i])
+            if local.startswith('once'):
+                with LOCK:
+                    again = key1 in ONCE
+                    ONCE.add(key1)
+                retry = attrs.get('rcpt.%d.retry' % i, '1')
+                if again and retry == '0':
+                    with open(os.path.join(outdir, 'violations'), 'a') as f:
+                        f.write('%s %s retry=0 but delivered before\n' % key1)
+                elif again:
+                    out += ['rcpt.%d.action=delivered' % i,
+                            'rcpt.%d.status=2.0.0' % i,
+                            'rcpt.%d.reason=already there' % i,
+                            'rcpt.%d.relay=fake' % i,
+                            'rcpt.%d.exactly_once=1' % i]
+                    continue
             with open(log, 'a') as f:
                 f.write('%s %s %s %s <%s>\n' % (transport, qid,
                         attrs['rcpt.%d.index' % i], addr, attrs['sender']))
@@ -154,6 +175,8 @@ def serve1(conn, qdir, log, outdir, transport, key):
                 'rcpt.%d.relay=fake' % i]
         if local.startswith('once') and act == 'delivered':
             out.append('rcpt.%d.exactly_once=1' % i)
+    if first.startswith('oncew'):
+        time.sleep(0.1)     # delivered, not yet answered
     # the request ends here for qmgr: count it out before answering
     track(outdir, key[0], -1)
     track(outdir, 'all.' + transport, -1)
