@@ -39,43 +39,22 @@ BUSYP=$(free_port 21580 21589) MUTEP=$(free_port 21590 21599)
 TOP=$(mktemp -d /tmp/postern-54.XXXXXX)
 chmod 755 "$TOP"
 DIR=$TOP/inst
-SINKS=
-trap 'for p in $SINKS; do kill $p 2>/dev/null; wait $p 2>/dev/null; done
-	instance_cleanup; rm -rf "$TOP"' EXIT
+trap 'instance_cleanup; rm -rf "$TOP"' EXIT
 
 instance_create "$DIR" "$SMTP" "$SUB"
 ok $? "instance created (ports $SMTP $SUB; next hop $OKP)"
 E=$INSTANCE_CONF
-VUID=$(id -u vmail 2>/dev/null || id -u)
-VGID=$(id -g vmail 2>/dev/null || id -g)
-chown "$VUID:$VGID" "$INSTANCE_MAIL"
 printf 'ok.example smtp:[127.0.0.1]:%s\ntls.example smtp:[127.0.0.1]:%s\nbusy.example smtp:[127.0.0.1]:%s\nmute.example smtp:[127.0.0.1]:%s\n' \
 	"$OKP" "$TLSP" "$BUSYP" "$MUTEP" > "$E/transport"
 printf '[127.0.0.1]:%s encrypt\n' "$TLSP" > "$E/tls_policy"
-instance_conf \
-	"transport_maps=texthash:$E/transport" "relayhost=" \
-	"smtp_tls_policy_maps=texthash:$E/tls_policy" \
+instance_relay "smtp_tls_policy_maps=texthash:$E/tls_policy" \
 	"smtp_tls_security_level=may" "smtp_helo_timeout=2s" \
-	"smtpd_recipient_restrictions=permit_mynetworks" \
-	"postscreen_access_list=permit_mynetworks" \
-	"alias_maps=" "alias_database=" "sender_canonical_maps=" \
-	"canonical_maps=" "smtp_generic_maps=" "smtp_sasl_password_maps=" \
 	"virtual_mailbox_domains=example.com" \
-	"virtual_mailbox_maps=inline:{user1@example.com=example.com/user1/}" \
-	"virtual_alias_maps=" \
-	"virtual_uid_maps=static:$VUID" "virtual_gid_maps=static:$VGID"
+	"virtual_mailbox_maps=inline:{user1@example.com=example.com/user1/}"
 ok $? "postconf -e: transport_maps to the raw sink, a local sender"
 
-for k in ok:$OKP:ok tls:$TLSP:tls454 busy:$BUSYP:greet421 \
-	mute:$MUTEP:silent; do
-	IFS=: read -r name port mode <<<"$k"
-	mkdir -p "$TOP/$name"
-	/usr/bin/python3 "$POSTERN_TOP/tests/lib/raw_sink.py" "$port" \
-		"$TOP/$name" "$mode" >"$TOP/sink-$name.out" 2>&1 &
-	SINKS="$SINKS $!"
-	wait_for "port_listening $port" 15
-	ok $? "raw sink $name ($mode) listens on $port"
-done
+instance_sinks raw_sink.py "$TOP" "raw sink" \
+	ok:$OKP:ok tls:$TLSP:tls454 busy:$BUSYP:greet421 mute:$MUTEP:silent
 
 instance_start
 ok $? "master starts" || { done_testing; exit 1; }

@@ -40,16 +40,7 @@ TOP=$(mktemp -d /tmp/postern-64.XXXXXX)
 chmod 755 "$TOP"
 DIR=$TOP/inst
 SEND="/usr/bin/python3 $POSTERN_TOP/tests/lib/smtp_send.py"
-SINKS=()
-stop_sinks() {
-	local p
-	for p in "${SINKS[@]}"; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	SINKS=()
-}
-trap 'stop_sinks; instance_cleanup; [ -n "${POSTERN_KEEP:-}" ] || rm -rf "$TOP"' EXIT
+trap 'instance_cleanup; [ -n "${POSTERN_KEEP:-}" ] || rm -rf "$TOP"' EXIT
 
 instance_create "$DIR" "$SMTP" "$SUB" || bail_out "instance_create"
 E=$INSTANCE_CONF
@@ -91,7 +82,7 @@ for s in "relay $RELAY" "default $DEFAULT"; do
 	set -- $s
 	/usr/bin/python3 "$POSTERN_TOP/tests/lib/smtp_sink.py" "$2" \
 		"$TOP/$1" >"$TOP/$1.out" 2>&1 &
-	SINKS+=($!)
+	INSTANCE_SINKS+=($!)
 done
 wait_for "port_listening $RELAY && port_listening $DEFAULT" 15
 ok $? "the relay ($RELAY) and default ($DEFAULT) next hops (aiosmtpd) listen"
@@ -153,5 +144,5 @@ is "$(ls "$TOP/default" | wc -l)" 0 "the default next hop received nothing"
 sanitizer_ok "$(cat "$DIR/master.out")" "no sanitizer reports from any process"
 instance_stop
 ok $? "instance stops, no process left"
-stop_sinks
+instance_sinks_stop
 done_testing

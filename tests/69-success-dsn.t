@@ -37,41 +37,21 @@ DSNP=$(free_port 21940 21949) NODSNP=$(free_port 21950 21959)
 TOP=$(mktemp -d /tmp/postern-69.XXXXXX)
 chmod 755 "$TOP"
 DIR=$TOP/inst
-SINKS=
-trap 'for p in $SINKS; do kill $p 2>/dev/null; wait $p 2>/dev/null; done
-	instance_cleanup; rm -rf "$TOP"' EXIT
+trap 'instance_cleanup; rm -rf "$TOP"' EXIT
 
 instance_create "$DIR" "$SMTP" "$SUB"
 ok $? "instance created (ports $SMTP $SUB; next hops $DSNP $NODSNP)"
 E=$INSTANCE_CONF
-VUID=$(id -u vmail 2>/dev/null || id -u)
-VGID=$(id -g vmail 2>/dev/null || id -g)
-chown "$VUID:$VGID" "$INSTANCE_MAIL"
 printf 'dsn.example smtp:[127.0.0.1]:%s\nnodsn.example smtp:[127.0.0.1]:%s\n' \
 	"$DSNP" "$NODSNP" > "$E/transport"
-instance_conf \
-	"transport_maps=texthash:$E/transport" "relayhost=" \
-	"smtp_tls_security_level=none" \
-	"smtpd_recipient_restrictions=permit_mynetworks" \
-	"postscreen_access_list=permit_mynetworks" \
-	"alias_maps=" "alias_database=" "sender_canonical_maps=" \
-	"canonical_maps=" "smtp_generic_maps=" "smtp_sasl_password_maps=" \
+instance_relay "smtp_tls_security_level=none" \
 	"virtual_mailbox_domains=example.com" \
 	"virtual_mailbox_maps=inline:{user1@example.com=example.com/user1/,user2@example.com=example.com/user2/}" \
-	"virtual_alias_maps=" \
-	"2bounce_notice_recipient=user2@example.com" \
-	"virtual_uid_maps=static:$VUID" "virtual_gid_maps=static:$VGID"
+	"2bounce_notice_recipient=user2@example.com"
 ok $? "postconf -e: transport_maps to the raw sinks, local senders"
 
-for k in dsn:$DSNP:ok nodsn:$NODSNP:nodsn; do
-	IFS=: read -r name port mode <<<"$k"
-	mkdir -p "$TOP/$name"
-	/usr/bin/python3 "$POSTERN_TOP/tests/lib/raw_sink.py" "$port" \
-		"$TOP/$name" "$mode" >"$TOP/sink-$name.out" 2>&1 &
-	SINKS="$SINKS $!"
-	wait_for "port_listening $port" 15
-	ok $? "raw sink $name ($mode) listens on $port"
-done
+instance_sinks raw_sink.py "$TOP" "raw sink" \
+	dsn:$DSNP:ok nodsn:$NODSNP:nodsn
 
 instance_start
 ok $? "master starts" || { done_testing; exit 1; }

@@ -35,45 +35,25 @@ NPP=$(free_port 29280 29299)
 TOP=$(mktemp -d /tmp/postern-76.XXXXXX)
 chmod 755 "$TOP"
 DIR=$TOP/inst
-SINKS=
-trap 'for p in $SINKS; do kill $p 2>/dev/null; wait $p 2>/dev/null; done
-	instance_cleanup; rm -rf "$TOP"' EXIT
+trap 'instance_cleanup; rm -rf "$TOP"' EXIT
 
 instance_create "$DIR" "$SMTP" "$SUB"
 ok $? "instance created (ports $SMTP $SUB; next hops $CHP $PLP $NPP)"
 E=$INSTANCE_CONF
-VUID=$(id -u vmail 2>/dev/null || id -u)
-VGID=$(id -g vmail 2>/dev/null || id -g)
-chown "$VUID:$VGID" "$INSTANCE_MAIL"
 printf '%s\n' "chunk.example smtp:[127.0.0.1]:$CHP" \
 	"plain.example smtp:[127.0.0.1]:$PLP" \
 	"nopipe.example smtp:[127.0.0.1]:$NPP" \
 	"off.example nobdat:[127.0.0.1]:$CHP" > "$E/transport"
 printf '%s\n' 'nobdat    unix  -       -       -       -       -       smtp' \
 	'  -o smtp_use_bdat=no' >> "$E/master.cf"
-instance_conf \
-	"transport_maps=texthash:$E/transport" "relayhost=" \
-	"smtp_tls_security_level=may" "message_size_limit=300000" \
-	"smtpd_recipient_restrictions=permit_mynetworks" \
-	"postscreen_access_list=permit_mynetworks" \
-	"alias_maps=" "alias_database=" "sender_canonical_maps=" \
-	"canonical_maps=" "smtp_generic_maps=" "smtp_sasl_password_maps=" \
+instance_relay "smtp_tls_security_level=may" "message_size_limit=300000" \
 	"virtual_mailbox_domains=example.com" \
-	"virtual_mailbox_maps=inline:{user1@example.com=example.com/user1/}" \
-	"virtual_alias_maps=" \
-	"virtual_uid_maps=static:$VUID" "virtual_gid_maps=static:$VGID"
+	"virtual_mailbox_maps=inline:{user1@example.com=example.com/user1/}"
 ok $? "postconf -e: transports to the raw sinks, a local mailbox"
 
-for k in chunk:$CHP:chunking,watchpipe plain:$PLP:ok \
-	nopipe:$NPP:chunking,nopipe,watchpipe; do
-	IFS=: read -r name port mode <<<"$k"
-	mkdir -p "$TOP/$name"
-	/usr/bin/python3 "$POSTERN_TOP/tests/lib/raw_sink.py" "$port" \
-		"$TOP/$name" "$mode" >"$TOP/sink-$name.out" 2>&1 &
-	SINKS="$SINKS $!"
-	wait_for "port_listening $port" 15
-	ok $? "raw sink $name ($mode) listens on $port"
-done
+instance_sinks raw_sink.py "$TOP" "raw sink" \
+	chunk:$CHP:chunking,watchpipe plain:$PLP:ok \
+	nopipe:$NPP:chunking,nopipe,watchpipe
 
 instance_start
 ok $? "master starts" || { done_testing; exit 1; }

@@ -39,9 +39,7 @@ UP=$(free_port 27740 27749) AP=$(free_port 27860 27869)
 TOP=$(mktemp -d /tmp/postern-77.XXXXXX)
 chmod 755 "$TOP"
 DIR=$TOP/inst
-SINKS=
-trap 'for p in $SINKS; do kill $p 2>/dev/null; wait $p 2>/dev/null; done
-	instance_cleanup; mariadb_stop; rm -rf "$TOP"' EXIT
+trap 'instance_cleanup; mariadb_stop; rm -rf "$TOP"' EXIT
 
 mariadb_start "$TOP/db" >/dev/null && mariadb_load_seed
 ok $? "MariaDB with the seed schema"
@@ -53,9 +51,6 @@ ok $? "MariaDB: a UTF-8 mailbox josé@example.net"
 instance_create "$DIR" "$SMTP" "$SUB"
 ok $? "instance created (ports $SMTP $SUB; next hops $UP $AP)"
 E=$INSTANCE_CONF
-VUID=$(id -u vmail 2>/dev/null || id -u)
-VGID=$(id -g vmail 2>/dev/null || id -g)
-chown "$VUID:$VGID" "$INSTANCE_MAIL"
 printf 'utf8.example smtp:[127.0.0.1]:%s\nascii.example smtp:[127.0.0.1]:%s\ndead.example smtp:[127.0.0.1]:9\n' \
 	"$UP" "$AP" > "$E/transport"
 printf 'jörg@example.com example.com/joerg/\nuser@example.com example.com/user/\n' \
@@ -64,28 +59,14 @@ printf 'jörg@example.com example.com/joerg/\nuser@example.com example.com/user/
 ok $? "postmap lmdb: with a UTF-8 key"
 mariadb_cf "$E/mysql-mailbox.cf" \
 	"SELECT 'example.net/jose/' FROM virtual_users WHERE email='%s'"
-instance_conf \
-	"transport_maps=texthash:$E/transport" "relayhost=" \
-	"smtp_tls_security_level=none" \
-	"smtpd_recipient_restrictions=permit_mynetworks" \
-	"postscreen_access_list=permit_mynetworks" \
-	"alias_maps=" "alias_database=" "sender_canonical_maps=" \
-	"canonical_maps=" "smtp_generic_maps=" "smtp_sasl_password_maps=" \
+instance_relay "smtp_tls_security_level=none" \
 	"virtual_mailbox_domains=example.com, example.net" \
 	"virtual_mailbox_maps=lmdb:$E/vmailbox, mysql:$E/mysql-mailbox.cf" \
-	"virtual_alias_maps=" "virtual_alias_domains=" \
-	"virtual_uid_maps=static:$VUID" "virtual_gid_maps=static:$VGID"
+	"virtual_alias_domains="
 ok $? "postconf -e: lmdb: and mysql: mailboxes, transport_maps to the sinks"
 
-for k in utf8:$UP:utf8 ascii:$AP:plain; do
-	IFS=: read -r name port mode <<<"$k"
-	mkdir -p "$TOP/$name"
-	/usr/bin/python3 "$POSTERN_TOP/tests/lib/ext_sink.py" "$port" \
-		"$TOP/$name" "$mode" >"$TOP/sink-$name.out" 2>&1 &
-	SINKS="$SINKS $!"
-	wait_for "port_listening $port" 15
-	ok $? "next hop $name ($mode) listens on $port"
-done
+instance_sinks ext_sink.py "$TOP" "next hop" \
+	utf8:$UP:utf8 ascii:$AP:plain
 
 instance_start
 ok $? "master starts" || { done_testing; exit 1; }

@@ -33,9 +33,7 @@ TOP=$(mktemp -d /tmp/postern-78.XXXXXX)
 chmod 755 "$TOP"
 DIR=$TOP/inst C=$TOP/certs
 mkdir -p "$C"
-SINKS=
-trap 'for p in $SINKS; do kill $p 2>/dev/null; wait $p 2>/dev/null; done
-	instance_cleanup; rm -rf "$TOP"' EXIT
+trap 'instance_cleanup; rm -rf "$TOP"' EXIT
 
 # the test CA, mx.good.test from it, and a self-signed mx.good.test
 ossl() { openssl "$@" >/dev/null 2>&1; }
@@ -56,9 +54,6 @@ chmod 644 "$C"/*
 instance_create "$DIR" "$SMTP" "$SUB"
 ok $? "instance created (ports $SMTP $SUB; next hops $PP $UP $NP $GP)"
 E=$INSTANCE_CONF
-VUID=$(id -u vmail 2>/dev/null || id -u)
-VGID=$(id -g vmail 2>/dev/null || id -g)
-chown "$VUID:$VGID" "$INSTANCE_MAIL"
 {
 	printf 'plain.example smtp:[127.0.0.1]:%s\n' "$PP"
 	printf 'untrusted.example smtp:[127.0.0.1]:%s\n' "$UP"
@@ -66,32 +61,17 @@ chown "$VUID:$VGID" "$INSTANCE_MAIL"
 	printf 'good.example smtp:[127.0.0.1]:%s\n' "$GP"
 } > "$E/transport"
 printf '[127.0.0.1]:%s verify\n' "$UP" > "$E/tls_policy"
-instance_conf \
-	"transport_maps=texthash:$E/transport" "relayhost=" \
+instance_relay \
 	"smtp_tls_security_level=may" "smtp_tls_CAfile=$C/ca.pem" \
 	"smtp_tls_verify_cert_match=mx.good.test" \
 	"smtp_tls_policy_maps=texthash:$E/tls_policy" \
-	"smtpd_recipient_restrictions=permit_mynetworks" \
-	"postscreen_access_list=permit_mynetworks" \
-	"alias_maps=" "alias_database=" "sender_canonical_maps=" \
-	"canonical_maps=" "smtp_generic_maps=" "smtp_sasl_password_maps=" \
 	"virtual_mailbox_domains=example.com" \
 	"virtual_mailbox_maps=inline:{user@example.com=example.com/user/}" \
-	"virtual_alias_maps=" "virtual_alias_domains=" \
-	"virtual_uid_maps=static:$VUID" "virtual_gid_maps=static:$VGID"
+	"virtual_alias_domains="
 ok $? "postconf -e: transport_maps, smtp_tls_CAfile, a verify policy for U"
 
-for k in P:$PP:plain U:$UP:tls,reqtls:self N:$NP:tls:good G:$GP:tls,reqtls:good; do
-	IFS=: read -r name port mode cert <<<"$k"
-	mkdir -p "$TOP/$name"
-	set -- "$port" "$TOP/$name" "$mode"
-	[ -n "$cert" ] && set -- "$@" "$C/$cert.pem" "$C/$cert.key"
-	/usr/bin/python3 "$POSTERN_TOP/tests/lib/ext_sink.py" "$@" \
-		>"$TOP/sink-$name.out" 2>&1 &
-	SINKS="$SINKS $!"
-	wait_for "port_listening $port" 15
-	ok $? "next hop $name ($mode${cert:+, $cert certificate}) listens on $port"
-done
+instance_sinks ext_sink.py "$TOP" "next hop" P:$PP:plain \
+	U:$UP:tls,reqtls:$C/self N:$NP:tls:$C/good G:$GP:tls,reqtls:$C/good
 
 instance_start
 ok $? "master starts" || { done_testing; exit 1; }

@@ -22,6 +22,21 @@
 #					in a texthash table, owned by vmail, no
 #					alias or canonical maps (the seed's
 #					name files the test does not have)
+#	instance_relay name=value...	the outbound tests' relay: mail from
+#					127.0.0.1 relayed by transport_maps =
+#					texthash:$INSTANCE_CONF/transport (the
+#					test writes it), Maildirs owned by
+#					vmail, no alias/canonical/generic/SASL
+#					maps; then the test's own settings
+#	instance_sinks SCRIPT DIR LABEL NAME:PORT:MODE[:CERT]...
+#					a next hop per NAME: tests/lib/SCRIPT
+#					PORT DIR/NAME MODE [CERT.pem CERT.key]
+#					(output in DIR/sink-NAME.out), one
+#					check each ("LABEL NAME (MODE) listens
+#					on PORT"); instance_cleanup stops them
+#	instance_sinks_stop		kill and reap the PIDs in
+#					INSTANCE_SINKS (instance_sinks', or a
+#					test's own helper servers)
 #	instance_children		PIDs of master's children
 #	instance_log_grep PATTERN	grep -E in the instance's maillog
 #	instance_log_count PATTERN	number of matching log lines
@@ -117,6 +132,7 @@ INSTANCE_MAIL=
 INSTANCE_PID=
 INSTANCE_PORTS=()
 INSTANCE_ALLOW=()
+INSTANCE_SINKS=()
 INSTANCE_LOG_FROM=1
 INSTANCE_OUT_FROM=1
 
@@ -346,6 +362,50 @@ instance_local_mail() {
 		"virtual_uid_maps=static:$vuid" "virtual_gid_maps=static:$vgid"
 }
 
+# instance_relay - relay by transport_maps to the test's next hops
+instance_relay() {
+	local vuid vgid e=$INSTANCE_CONF
+	vuid=$(id -u vmail 2>/dev/null || id -u)
+	vgid=$(id -g vmail 2>/dev/null || id -g)
+	chown "$vuid:$vgid" "$INSTANCE_MAIL"
+	instance_conf \
+		"transport_maps=texthash:$e/transport" "relayhost=" \
+		"smtpd_recipient_restrictions=permit_mynetworks" \
+		"postscreen_access_list=permit_mynetworks" \
+		"alias_maps=" "alias_database=" "sender_canonical_maps=" \
+		"canonical_maps=" "smtp_generic_maps=" \
+		"smtp_sasl_password_maps=" "virtual_alias_maps=" \
+		"virtual_uid_maps=static:$vuid" "virtual_gid_maps=static:$vgid" \
+		"$@"
+}
+
+# instance_sinks - start recording next hops, one TAP check each
+instance_sinks() {
+	local script=$1 dir=$2 label=$3 k name port mode cert
+	shift 3
+	for k; do
+		IFS=: read -r name port mode cert <<<"$k"
+		mkdir -p "$dir/$name"
+		/usr/bin/python3 "$POSTERN_TOP/tests/lib/$script" "$port" \
+			"$dir/$name" "$mode" ${cert:+"$cert.pem" "$cert.key"} \
+			>"$dir/sink-$name.out" 2>&1 &
+		INSTANCE_SINKS+=($!)
+		wait_for "port_listening $port" 15
+		ok $? "$label $name ($mode${cert:+, ${cert##*/} certificate})$(
+			) listens on $port"
+	done
+}
+
+# instance_sinks_stop - kill and reap the PIDs in INSTANCE_SINKS
+instance_sinks_stop() {
+	local p
+	for p in "${INSTANCE_SINKS[@]}"; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	INSTANCE_SINKS=()
+}
+
 # instance_ab - the instance of the tests that stream mail and kill
 instance_ab() {
 	local e
@@ -363,6 +423,7 @@ instance_ab() {
 
 # instance_cleanup - for trap EXIT: stop whatever is still running
 instance_cleanup() {
+	instance_sinks_stop
 	[ -n "$INSTANCE_PID" ] && instance_stop
 	return 0
 }
