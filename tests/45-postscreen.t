@@ -171,12 +171,13 @@ ok $? "BDAT's chunk is not taken for pipelining or a command"
 # first connection (450 at RCPT) is still open: the pass is in the cache
 # before the 450 goes out, so the second connection is PASS OLD and goes
 # to smtpd (it used to be PASS NEW only when the first one ended, and
-# the reconnection took the tests again).
+# the reconnection took the tests again). The first connection stays
+# open 6 s after its 450, longer than the waits below (3 s each).
 $CLIENT 127.0.0.25 127.0.0.1 "$PORT" 'expect:^220-' 'expect:^220 ' \
 	'send:HELO again.test\r\n' 'expect:^250' \
 	'send:MAIL FROM:<r@again.test>\r\n' 'expect:^250' \
 	'send:RCPT TO:<b@example.com>\r\n' 'expect:^450 4\.3\.2' \
-	'quiet:3' 'send:QUIT\r\n' 'expect:^221' >"$DIR/again1.out" 2>&1 &
+	'quiet:6' 'send:QUIT\r\n' 'expect:^221' >"$DIR/again1.out" 2>&1 &
 P1=$!
 logged 'NOQUEUE: reject: RCPT from \[127\.0\.0\.25\]' \
 	"reconnecting client: first connection refused at RCPT"
