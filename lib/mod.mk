@@ -32,9 +32,6 @@ UNIT_TESTS += conf_test mastercf_test
 conf_test_SRCS := lib/conf_test.c
 mastercf_test_SRCS := lib/mastercf_test.c
 
-UNIT_TESTS += dcache_test
-dcache_test_SRCS := lib/dcache_test.c
-
 UNIT_TESTS += trigger_test
 trigger_test_SRCS := lib/trigger_test.c
 
