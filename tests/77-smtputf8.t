@@ -4,7 +4,7 @@
 # (jörg@example.com) and in the seed's MariaDB schema through a mysql:
 # table (josé@example.net); transport_maps send utf8.example to a
 # recording next hop that offers SMTPUTF8 and ascii.example to one that
-# does not (tests/lib/ext_sink.py).
+# does not (tests/lib/raw_sink.py).
 #  - EHLO offers SMTPUTF8; MAIL ... SMTPUTF8 with UTF-8 recipients in the
 #    lmdb: and the mysql: table: both delivered, the Maildir file ends
 #    with the sent message byte for byte (UTF-8 headers and body);
@@ -65,7 +65,7 @@ instance_relay "smtp_tls_security_level=none" \
 	"virtual_alias_domains="
 ok $? "postconf -e: lmdb: and mysql: mailboxes, transport_maps to the sinks"
 
-instance_sinks ext_sink.py "$TOP" "next hop" \
+instance_sinks raw_sink.py "$TOP" "next hop" \
 	utf8:$UP:utf8 ascii:$AP:plain
 
 instance_start

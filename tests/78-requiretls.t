@@ -2,7 +2,7 @@
 # 78-requiretls.t - REQUIRETLS (RFC 8689) as Postfix 3.11 (issue 18).
 # A full instance (smtp_tls_security_level = may, smtp_tls_CAfile = a
 # test CA made here, smtp_tls_verify_cert_match = mx.good.test) relays
-# through transport_maps to recording next hops (tests/lib/ext_sink.py):
+# through transport_maps to recording next hops (tests/lib/raw_sink.py):
 #   P  plaintext, no STARTTLS
 #   U  STARTTLS + REQUIRETLS, a self-signed certificate (not trusted)
 #   N  STARTTLS with a certificate from the test CA, no REQUIRETLS
@@ -70,7 +70,7 @@ instance_relay \
 	"virtual_alias_domains="
 ok $? "postconf -e: transport_maps, smtp_tls_CAfile, a verify policy for U"
 
-instance_sinks ext_sink.py "$TOP" "next hop" P:$PP:plain \
+instance_sinks raw_sink.py "$TOP" "next hop" P:$PP:plain \
 	U:$UP:tls,reqtls:$C/self N:$NP:tls:$C/good G:$GP:tls,reqtls:$C/good
 
 instance_start

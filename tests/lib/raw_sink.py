@@ -1,14 +1,15 @@
 #!/usr/bin/python3
 """raw_sink.py - an SMTP server that records the exact bytes it receives.
 
-usage: raw_sink.py PORT OUTDIR [MODE]
+usage: raw_sink.py PORT OUTDIR [MODE [CERT KEY]]
 
 Listens on 127.0.0.1:PORT until SIGTERM; one thread per connection.
 Each session becomes OUTDIR/N.raw (written to a temporary name and
 renamed when the session ends): every byte the client sent, commands
 and message data alike, nothing rewritten, so a test sees bare CR, LF,
 dot-stuffing, line folding and ESMTP parameters exactly as they went
-over the wire.
+over the wire; after STARTTLS (mode tls) the decrypted bytes, with a
+line "--STARTTLS--" where the handshake happened.
 
 EHLO offers PIPELINING, SIZE 10240000, 8BITMIME and DSN. A recipient
 whose local part starts with "reject" gets
@@ -28,6 +29,11 @@ MODE (default "ok"):
              recorded with exactly the n octets that follow it and gets
              "250 2.0.0 Ok: n bytes" (LAST: "... queued as RAWn")
   nopipe     EHLO does not offer PIPELINING
+  utf8       EHLO also offers SMTPUTF8
+  tls        EHLO also offers STARTTLS (CERT and KEY: PEM files), and
+             STARTTLS starts it; after it EHLO no longer offers STARTTLS
+  reqtls     EHLO also offers REQUIRETLS, after STARTTLS only
+  plain      (and "ok") none of these
   watchpipe  count the replies the sink was about to send while the
              client had already sent more (waiting up to 0.1 s for it):
              written to OUTDIR/N.early when the session ends. A client
@@ -40,13 +46,17 @@ import re
 import select
 import signal
 import socket
+import ssl
 import sys
 import threading
 
 
-def session(conn, out, n, mode):
+def session(conn, out, n, mode, ctx):
     got = bytearray()
-    watch = 'watchpipe' in mode.split(',')
+    modes = mode.split(',')
+    watch = 'watchpipe' in modes
+    sock = conn
+    tls = False
     # unbuffered when watching: pending input is then in the socket only
     f = conn.makefile('rb', buffering=0 if watch else -1)
     early = [0, False]      # replies sent with input pending; greeted
@@ -64,7 +74,7 @@ def session(conn, out, n, mode):
         if watch and early[1] and select.select([conn], [], [], 0.1)[0]:
             early[0] += 1
         early[1] = True
-        conn.sendall(text.encode() + b'\r\n')
+        sock.sendall(text.encode() + b'\r\n')
 
     try:
         if mode == 'silent':
@@ -82,19 +92,29 @@ def session(conn, out, n, mode):
             verb = line[:4].upper()
             if verb in (b'EHLO', b'HELO'):
                 ext = ['PIPELINING', 'SIZE 10240000', '8BITMIME', 'DSN']
-                if 'tls454' in mode.split(','):
+                if 'utf8' in modes:
+                    ext.append('SMTPUTF8')
+                if 'tls454' in modes or ('tls' in modes and not tls):
                     ext.append('STARTTLS')
-                if 'nodsn' in mode.split(','):
+                if 'reqtls' in modes and tls:
+                    ext.append('REQUIRETLS')
+                if 'nodsn' in modes:
                     ext.remove('DSN')
-                if 'no8bit' in mode.split(','):
+                if 'no8bit' in modes:
                     ext.remove('8BITMIME')
-                if 'chunking' in mode.split(','):
+                if 'chunking' in modes:
                     ext.append('CHUNKING')
-                if 'nopipe' in mode.split(','):
+                if 'nopipe' in modes:
                     ext.remove('PIPELINING')
                 say('\r\n'.join(['250-sink.test'] +
                                 ['250-' + e for e in ext[:-1]] +
                                 ['250 ' + ext[-1]]))
+            elif verb == b'STAR' and ctx is not None and not tls:
+                say('220 2.0.0 Ready to start TLS')
+                sock = ctx.wrap_socket(conn, server_side=True)
+                f = sock.makefile('rb')
+                tls = True
+                got += b'--STARTTLS--\r\n'
             elif verb == b'STAR':
                 say('454 4.7.0 TLS not available due to local problem')
             elif verb == b'RCPT':
@@ -145,12 +165,19 @@ def session(conn, out, n, mode):
         with open(path + '.tmp', 'wb') as w:
             w.write(bytes(got))
         os.rename(path + '.tmp', path)
-        conn.close()
+        try:
+            sock.close()
+        except OSError:
+            pass
 
 
 def main():
     port, out = int(sys.argv[1]), sys.argv[2]
     mode = sys.argv[3] if len(sys.argv) > 3 else 'ok'
+    ctx = None
+    if len(sys.argv) > 5:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(sys.argv[4], sys.argv[5])
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(('127.0.0.1', port))
@@ -162,7 +189,7 @@ def main():
         conn, _ = s.accept()
         conn.settimeout(120)
         n += 1
-        threading.Thread(target=session, args=(conn, out, n, mode),
+        threading.Thread(target=session, args=(conn, out, n, mode, ctx),
                          daemon=True).start()
 
 
