@@ -8,7 +8,10 @@
  *	waiter needs generation started+1 as it arrives (a sync already
  *	running may have begun before its writes); whoever finds no sync
  *	running becomes the leader of the next one and syncs every file
- *	system marked pending by the waiters so far.
+ *	system marked pending by the waiters so far. Waiters can only
+ *	await done+1 or done+2, so two condition variables (by parity)
+ *	keep the next generation's waiters asleep when one ends: all of
+ *	its own are woken, and one of the next, to lead.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -32,7 +35,7 @@ struct gsync_dev {
 
 struct gsync {
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	pthread_cond_t cond[2];	/* by the parity of the awaited generation */
 	unsigned long started;
 	unsigned long done;
 	unsigned long errors;	/* failed syncs so far */
@@ -49,7 +52,8 @@ gsync_new(void)
 	struct gsync *g = xcalloc(1, sizeof(*g));
 
 	pthread_mutex_init(&g->lock, NULL);
-	pthread_cond_init(&g->cond, NULL);
+	pthread_cond_init(&g->cond[0], NULL);
+	pthread_cond_init(&g->cond[1], NULL);
 	return (g);
 }
 
@@ -65,7 +69,8 @@ gsync_free(struct gsync *g)
 		close(g->devs[i].fd);
 	free(g->devs);
 	pthread_mutex_destroy(&g->lock);
-	pthread_cond_destroy(&g->cond);
+	pthread_cond_destroy(&g->cond[0]);
+	pthread_cond_destroy(&g->cond[1]);
 	free(g);
 }
 
@@ -147,7 +152,9 @@ lead(struct gsync *g)
 		g->last_errno = err;
 	}
 	g->done = gen;
-	pthread_cond_broadcast(&g->cond);
+	/* its waiters are done; one of the next one's leads it */
+	pthread_cond_broadcast(&g->cond[gen & 1]);
+	pthread_cond_signal(&g->cond[(gen + 1) & 1]);
 }
 
 /* gsync_wait - a sync of devs that began after this call, done */
@@ -169,7 +176,7 @@ gsync_wait(struct gsync *g, unsigned long ticket, const int *devs,
 		if (g->started == g->done)
 			lead(g);
 		else
-			pthread_cond_wait(&g->cond, &g->lock);
+			pthread_cond_wait(&g->cond[target & 1], &g->lock);
 	}
 	if (g->errors != ticket) {
 		ret = -1;
