@@ -12,7 +12,10 @@
  *	pool of PSC_DNS_THREADS threads. A process limit above 1 gives
  *	several processes on master's one socket, sharing the cache
  *	(docs/POSTSCREEN.md: how many sessions, and past one process's
- *	descriptor limit).
+ *	descriptor limit). Each idle client holds a descriptor, so
+ *	postscreen raises its soft RLIMIT_NOFILE to the hard limit at
+ *	start (as far as the hard limit goes: raising that is the
+ *	administrator's).
  * DIAGNOSTICS
  *	Bad action values are fatal at start, and so are numbers and
  *	times below their minimum (Postfix's wording, conf_table.h):
@@ -26,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <event2/event.h>
@@ -151,6 +155,22 @@ tls_init(void)
 	}
 }
 
+/*
+ * raise_nofile - every idle client is a descriptor: take the hard limit
+ * (a shell's or systemd's soft limit of 1024 would hold ~1,000 sessions)
+ */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_debug("cannot raise the open file limit: %m");
+}
+
 /* pre_init - tables, DNS and the TLS key, before the privilege drop */
 static void
 pre_init(void)
@@ -158,6 +178,7 @@ pre_init(void)
 	struct strv *nets;
 	char	 err[256];
 
+	raise_nofile();
 	read_params();
 	tls_init();
 	nets = conf_mynetworks();

@@ -77,8 +77,10 @@ fi
 $PY "$POSTERN_TOP/tests/lib/psc_fake_smtpd.py" "$DIR/queue/private/smtpd" \
 	"$DIR/fake.log" &
 FAKE_PID=$!
-"$POSTERN_BIN/postscreen" -c "$DIR/etc" -d -l "127.0.0.1:$PORT" \
-	2>"$DIR/postscreen.log" &
+# Started with a soft descriptor limit of 256 (each idle client holds
+# one): postscreen raises it to the hard limit.
+(ulimit -Sn 256 && exec "$POSTERN_BIN/postscreen" -c "$DIR/etc" -d \
+	-l "127.0.0.1:$PORT") 2>"$DIR/postscreen.log" &
 PSC_PID=$!
 for i in $(seq 50); do
 	grep -q READY "$DIR/fake.log" 2>/dev/null &&
@@ -91,6 +93,9 @@ kill -0 "$PSC_PID" 2>/dev/null || {
 }
 
 LOG="$DIR/postscreen.log"
+nofile=$(awk '/^Max open files/ { print $4 " " $5 }' /proc/$PSC_PID/limits)
+[ "${nofile% *}" = "${nofile#* }" ] && [ "${nofile% *}" != 256 ]
+ok $? "postscreen raised its soft open file limit 256 to the hard one ($nofile)"
 # client NAME SRC STEP... - run a dialogue; ok if every step held
 client() {
 	local name=$1 src=$2 out
@@ -410,10 +415,19 @@ client "command time limit: 421 4.4.2 and close" 127.0.0.17 \
 logged 'COMMAND TIME LIMIT from \[127\.0\.0\.17\]:[0-9]+ after CONNECT' \
 	"COMMAND TIME LIMIT logged"
 # One client in the tests fills the screening queue (limit 1).
-$CLIENT 127.0.0.18 127.0.0.1 "$PORT" 'expect:^220-' 'sleep:2' \
-	>/dev/null 2>&1 &
+# It holds the slot for about 8 s: NOOPs under the 1 s command time
+# limit, since two client starts take seconds at load 30.
+$CLIENT 127.0.0.18 127.0.0.1 "$PORT" 'expect:^220-' 'expect:^220 ' \
+	$(for i in $(seq 10); do
+		printf '%s ' 'send:NOOP\r\n' 'expect:^250' 'sleep:0.7'
+	done) 'send:QUIT\r\n' >/dev/null 2>&1 &
 HOLD=$!
-sleep 0.3
+# (connected, not merely started: a python start takes over 0.3 s at
+# load 20)
+for i in $(seq 50); do
+	grep -q 'CONNECT from \[127\.0\.0\.18\]' "$LOG" && break
+	sleep 0.1
+done
 client "connection count limit: 421 4.7.0" 127.0.0.18 \
 	'expect:^421 4\.7\.0 Error: too many connections$' \
 	'closed'
