@@ -9,6 +9,7 @@
 set -u
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/dnsmasq.sh"
+. "$POSTERN_TOP/tests/lib/wait.sh"
 
 BASE=$((20700 + ($$ % 30) * 3))
 DNS=$BASE PORT=$((BASE + 1))
@@ -18,23 +19,11 @@ E=$TOP/etc Q=$TOP/queue OUT=$TOP/out LOG=$TOP/smtp.log
 mkdir -p "$E" "$OUT"
 SINK= SMTP1= SMTP2=
 cleanup() {
-	local p
-	for p in $SINK $SMTP1 $SMTP2; do
-		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
-	done
+	stop_pids $SINK $SMTP1 $SMTP2
 	dnsmasq_stop
 	rm -rf "$TOP"
 }
 trap cleanup EXIT
-
-wait_for() {
-	local i=0
-	while ! eval "$1" >/dev/null 2>&1; do
-		i=$((i + 1))
-		[ "$i" -ge $(($2 * 10)) ] && return 1
-		sleep 0.1
-	done
-}
 
 # request SOCKET NEXTHOP - one lib/deliver.h request, print the answer
 request() {

@@ -37,6 +37,7 @@ set -u
 POSTERN_SAN_DIR=${POSTERN_SAN_DIR:-}
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/dnsmasq.sh"
+. "$POSTERN_TOP/tests/lib/wait.sh"
 . "$POSTERN_TOP/tests/lib/freeport.sh"
 
 TOP=$(mktemp -d /tmp/postern-58.XXXXXX)
@@ -45,23 +46,11 @@ E=$TOP/etc Q=$TOP/queue LOG=$TOP/smtp.log C=$TOP/certs
 mkdir -p "$E" "$C" "$TOP/data" "$TOP/good" "$TOP/fake" "$TOP/bad"
 PIDS=()
 cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do
-		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
-	done
+	stop_pids "${PIDS[@]}"
 	dnsmasq_stop
 	[ -n "${KEEP58:-}" ] || rm -rf "$TOP"
 }
 trap cleanup EXIT
-
-wait_for() {
-	local i=0
-	while ! eval "$1" >/dev/null 2>&1; do
-		i=$((i + 1))
-		[ "$i" -ge $(($2 * 10)) ] && return 1
-		sleep 0.1
-	done
-}
 
 DNS=$(free_port 20820 20829) &&
 	GOOD=$(free_port 20830 20839) && FAKE=$(free_port 20840 20849) &&

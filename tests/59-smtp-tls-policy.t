@@ -38,16 +38,7 @@ set -u
 TOP=$(mktemp -d /tmp/postern-59.XXXXXX)
 chmod 755 "$TOP"
 DIR=$TOP/inst
-SINKS=
-stop_sinks() {
-	local p
-	for p in $SINKS; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	SINKS=
-}
-trap 'stop_sinks; instance_cleanup; rm -rf "$TOP"' EXIT
+trap 'instance_cleanup; rm -rf "$TOP"' EXIT
 
 NEXT=$(free_port 25900 25960)
 alloc() {	# P = the next free port above the last one taken
@@ -126,7 +117,7 @@ done
 start_sink() {	# name [cert key]
 	/usr/bin/python3 "$POSTERN_TOP/tests/lib/smtp_sink.py" \
 		"${PORT[$1]}" "$TOP/out-$1" "${@:2}" >"$TOP/sink-$1.out" 2>&1 &
-	SINKS="$SINKS $!"
+	INSTANCE_SINKS+=($!)
 }
 for k in secure dane daneonly may; do start_sink "$k"; done
 for k in fp fpbad; do start_sink "$k" "$E/cert.pem" "$E/key.pem"; done
@@ -207,5 +198,5 @@ instance_conf "smtpd_tls_security_level=may"
 sanitizer_ok "$(cat "$DIR/master.out")" "no sanitizer reports from any process"
 instance_stop
 ok $? "instance stops, no process left"
-stop_sinks
+instance_sinks_stop
 done_testing

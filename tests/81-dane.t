@@ -43,16 +43,7 @@ done
 TOP=$(mktemp -d /tmp/postern-81.XXXXXX)
 chmod 755 "$TOP"
 DIR=$TOP/inst
-PIDS=
-stop_pids() {
-	local p
-	for p in $PIDS; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	PIDS=
-}
-trap 'stop_pids; instance_cleanup; rm -rf "$TOP"' EXIT
+trap 'instance_cleanup; rm -rf "$TOP"' EXIT
 
 NEXT=$(free_port 29300 29340)
 alloc() {	# P = the next free port above the last one taken
@@ -145,7 +136,7 @@ remote-control:
 EOF
 /usr/sbin/unbound -d -c "$TOP/dns/unbound.conf" >"$TOP/unbound.out" 2>&1 &
 UNBOUND=$!
-PIDS="$PIDS $UNBOUND"
+INSTANCE_SINKS+=("$UNBOUND")
 wait_for "ss -Hlun 'sport = :$DNS' | grep -q ." 15
 ok $? "unbound validates on 127.0.0.1:$DNS" || diag "$(cat "$TOP/unbound.out")"
 
@@ -173,7 +164,7 @@ for k in $KINDS; do
 			"${PORT[$k]}" "$TOP/out-$k" "$E/cert.pem" "$E/key.pem" \
 			>"$TOP/sink-$k.out" 2>&1 & ;;
 	esac
-	PIDS="$PIDS $!"
+	INSTANCE_SINKS+=($!)
 done
 for k in $KINDS; do
 	wait_for "port_listening ${PORT[$k]}" 15 ||
@@ -257,7 +248,7 @@ is "$n" 3 "the three refused messages stay in the queue"
 sanitizer_ok "$(cat "$DIR/master.out")" "no sanitizer reports from any process"
 instance_stop
 ok $? "instance stops, no process left"
-stop_pids
+instance_sinks_stop
 kill -0 "$UNBOUND" 2>/dev/null
 isnt $? 0 "unbound stopped"
 done_testing

@@ -43,6 +43,7 @@ POSTERN_SAN_DIR=${POSTERN_SAN_DIR:-}
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/need.sh"
 . "$POSTERN_TOP/tests/lib/dnsmasq.sh"
+. "$POSTERN_TOP/tests/lib/wait.sh"
 . "$POSTERN_TOP/tests/lib/freeport.sh"
 
 TOP=$(mktemp -d /tmp/postern-83.XXXXXX)
@@ -51,23 +52,11 @@ E=$TOP/etc Q=$TOP/queue LOG=$TOP/smtp.log C=$TOP/certs W=$TOP/www
 mkdir -p "$E" "$C" "$W" "$TOP/data" "$TOP/out"
 PIDS=() HTTPS=
 cleanup() {
-	local p
-	for p in "${PIDS[@]}" $HTTPS; do
-		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
-	done
+	stop_pids "${PIDS[@]}" $HTTPS
 	dnsmasq_stop
 	[ -n "${KEEP83:-}" ] || rm -rf "$TOP"
 }
 trap cleanup EXIT
-
-wait_for() {
-	local i=0
-	while ! eval "$1" >/dev/null 2>&1; do
-		i=$((i + 1))
-		[ "$i" -ge $(($2 * 10)) ] && return 1
-		sleep 0.1
-	done
-}
 
 if ! need_root 1 "binding 127.83.X.Y:443 for the policy server"; then
 	done_testing

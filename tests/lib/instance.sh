@@ -40,10 +40,8 @@
 #	instance_children		PIDs of master's children
 #	instance_log_grep PATTERN	grep -E in the instance's maillog
 #	instance_log_count PATTERN	number of matching log lines
-#	wait_for 'COMMAND' SECONDS	retry COMMAND every 0.1s until it
-#					succeeds or SECONDS pass
-#	port_listening PORT		something listens on 127.0.0.1:PORT
-#	pid_alive PID			the process runs (zombies do not count)
+#	wait_for, port_listening, pid_alive, stop_pids
+#					from tests/lib/wait.sh (sourced here)
 # DESCRIPTION
 #	instance_create copies the seed's configuration (etc/seed/main.cf
 #	and master.cf, unchanged) to DIR/etc and changes only what a
@@ -124,6 +122,8 @@
 # DIAGNOSTICS
 #	Functions return non-zero on failure and say why on stderr.
 
+. "$POSTERN_TOP/tests/lib/wait.sh"
+
 INSTANCE_DIR=
 INSTANCE_CONF=
 INSTANCE_QUEUE=
@@ -135,32 +135,6 @@ INSTANCE_ALLOW=()
 INSTANCE_SINKS=()
 INSTANCE_LOG_FROM=1
 INSTANCE_OUT_FROM=1
-
-# wait_for - retry a command until it succeeds or the time is up
-wait_for() {
-	local cmd=$1 secs=${2:-10} i=0
-	local max=$((secs * 10))
-	while ! eval "$cmd" >/dev/null 2>&1; do
-		i=$((i + 1))
-		[ "$i" -ge "$max" ] && return 1
-		sleep 0.1
-	done
-	return 0
-}
-
-# pid_alive - the process exists and is not a zombie (a daemon whose
-# parent is a pid 1 that does not reap stays a zombie for a while)
-pid_alive() {
-	local st
-	st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
-	case $st in Z*|"") return 1 ;; esac
-	return 0
-}
-
-# port_listening - a TCP listener on 127.0.0.1:PORT (no connection made)
-port_listening() {
-	ss -Hltn "sport = :$1" 2>/dev/null | grep -q .
-}
 
 # instance_conf - postconf -e on the instance's main.cf
 instance_conf() {
@@ -398,11 +372,7 @@ instance_sinks() {
 
 # instance_sinks_stop - kill and reap the PIDs in INSTANCE_SINKS
 instance_sinks_stop() {
-	local p
-	for p in "${INSTANCE_SINKS[@]}"; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
+	stop_pids "${INSTANCE_SINKS[@]}"
 	INSTANCE_SINKS=()
 }
 
