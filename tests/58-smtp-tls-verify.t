@@ -38,6 +38,7 @@ POSTERN_SAN_DIR=${POSTERN_SAN_DIR:-}
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/dnsmasq.sh"
 . "$POSTERN_TOP/tests/lib/wait.sh"
+. "$POSTERN_TOP/tests/lib/certs.sh"
 . "$POSTERN_TOP/tests/lib/freeport.sh"
 
 TOP=$(mktemp -d /tmp/postern-58.XXXXXX)
@@ -56,30 +57,12 @@ DNS=$(free_port 20820 20829) &&
 	GOOD=$(free_port 20830 20839) && FAKE=$(free_port 20840 20849) &&
 	BAD=$(free_port 20850 20859) || bail_out "no free port in 20820-20859"
 
-# ca NAME - a CA certificate and key: $C/NAME.pem, $C/NAME.key
-ca() {
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		-days 2 -subj "/CN=$1" -keyout "$C/$1.key" -out "$C/$1.pem" \
-		-addext "basicConstraints=critical,CA:TRUE" \
-		-addext "keyUsage=critical,keyCertSign,cRLSign" 2>>"$TOP/openssl.err"
-}
-
-# leaf CA HOST OUT - a server certificate for HOST signed by CA
-leaf() {
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		-subj "/CN=$2" -keyout "$C/$3.key" -out "$C/$3.csr" \
-		2>>"$TOP/openssl.err" &&
-	printf 'subjectAltName=DNS:%s\nbasicConstraints=CA:FALSE\n%s\n' "$2" \
-		'extendedKeyUsage=serverAuth' > "$C/$3.ext" &&
-	openssl x509 -req -in "$C/$3.csr" -CA "$C/$1.pem" -CAkey "$C/$1.key" \
-		-CAcreateserial -days 2 -extfile "$C/$3.ext" \
-		-out "$C/$3.pem" 2>>"$TOP/openssl.err"
-}
-
-ca testca && ca otherca && leaf testca mx.good.test good &&
-	leaf otherca mx.fake.test fake && leaf testca wrong.test bad
+cert_ca "$C" testca && cert_ca "$C" otherca &&
+	cert_leaf "$C" testca good mx.good.test &&
+	cert_leaf "$C" otherca fake mx.fake.test &&
+	cert_leaf "$C" testca bad wrong.test
 ok $? "test CA, another CA and three server certificates" ||
-	diag "$(cat "$TOP/openssl.err")"
+	diag "$(cat "$C/openssl.err")"
 openssl verify -CAfile "$C/testca.pem" "$C/good.pem" >/dev/null 2>&1 &&
 	! openssl verify -CAfile "$C/testca.pem" "$C/fake.pem" >/dev/null 2>&1
 ok $? "openssl agrees: good chains to the test CA, fake does not"

@@ -44,6 +44,7 @@ POSTERN_SAN_DIR=${POSTERN_SAN_DIR:-}
 . "$POSTERN_TOP/tests/lib/need.sh"
 . "$POSTERN_TOP/tests/lib/dnsmasq.sh"
 . "$POSTERN_TOP/tests/lib/wait.sh"
+. "$POSTERN_TOP/tests/lib/certs.sh"
 . "$POSTERN_TOP/tests/lib/freeport.sh"
 
 TOP=$(mktemp -d /tmp/postern-83.XXXXXX)
@@ -68,34 +69,12 @@ DNS=$(free_port 21000 21009) && SINK=$(free_port 21010 21019) ||
 # a loopback address of our own for port 443
 WEB=127.83.$(($$ % 250 + 1)).$(( ($$ / 250) % 250 + 1))
 
-# ca NAME - a CA certificate and key: $C/NAME.pem, $C/NAME.key
-ca() {
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		-days 2 -subj "/CN=$1" -keyout "$C/$1.key" -out "$C/$1.pem" \
-		-addext "basicConstraints=critical,CA:TRUE" \
-		-addext "keyUsage=critical,keyCertSign,cRLSign" 2>>"$TOP/openssl.err"
-}
-
-# leaf CA OUT NAME... - a server certificate for the NAMEs signed by CA
-leaf() {
-	local ca=$1 out=$2 san n
-	shift 2
-	san=$(for n in "$@"; do printf 'DNS:%s,' "$n"; done)
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		-subj "/CN=$1" -keyout "$C/$out.key" -out "$C/$out.csr" \
-		2>>"$TOP/openssl.err" &&
-	printf 'subjectAltName=%s\nbasicConstraints=CA:FALSE\n%s\n' \
-		"${san%,}" 'extendedKeyUsage=serverAuth' > "$C/$out.ext" &&
-	openssl x509 -req -in "$C/$out.csr" -CA "$C/$ca.pem" \
-		-CAkey "$C/$ca.key" -CAcreateserial -days 2 \
-		-extfile "$C/$out.ext" -out "$C/$out.pem" 2>>"$TOP/openssl.err"
-}
-
-ca testca && leaf testca web mta-sts.example.net mta-sts.example.org \
-	mta-sts.example.com mta-sts.bad.test mta-sts.testing.test &&
-	leaf testca mx mx.example.net mx.example.org mx.example.com
+cert_ca "$C" testca && cert_leaf "$C" testca web mta-sts.example.net \
+	mta-sts.example.org mta-sts.example.com mta-sts.bad.test \
+	mta-sts.testing.test &&
+	cert_leaf "$C" testca mx mx.example.net mx.example.org mx.example.com
 ok $? "test CA, the policy server's and the MX's certificates" ||
-	diag "$(cat "$TOP/openssl.err")"
+	diag "$(cat "$C/openssl.err")"
 # smtp drops to mail_owner: it reads the CA and writes the cache
 [ "$(id -u)" = 0 ] && chown postern: "$TOP/data" && chmod 644 "$C"/*
 
