@@ -494,6 +494,15 @@ srv_new_cb(SSL *ssl, SSL_SESSION *sess)
 	unsigned int len;
 	const unsigned char *id = SSL_SESSION_get_id(sess, &len);
 
+	/*
+	 * TLS 1.3 with tickets: the ticket is the session (stateless) and
+	 * its id a dummy; OpenSSL still reports each ticket it sends (two
+	 * per handshake), but a resumption never asks srv_get_cb() for
+	 * it: storing it was two cache writes per connection for nothing.
+	 */
+	if (SSL_SESSION_get_protocol_version(sess) == TLS1_3_VERSION
+	    && (SSL_get_options(ssl) & SSL_OP_NO_TICKET) == 0)
+		return (0);
 	if (tc && tc->scache)
 		tls_scache_put(tc->scache, id, len, sess);
 	return (0);
