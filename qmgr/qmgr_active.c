@@ -83,6 +83,7 @@ id_hash(const char *id)
  * keeps 64-bit hashes: a collision only makes a delivery a retry.
  */
 static struct timeval life_start;
+static struct workq *closer;		/* see close_job */
 static unsigned long long *life_ids;	/* open addressing, 0 = empty */
 static size_t life_cap, life_n;
 
@@ -150,6 +151,7 @@ void
 qmgr_active_life_start(void)
 {
 	gettimeofday(&life_start, NULL);
+	closer = workq_new(qmgr_base, 1, NULL, NULL);
 }
 
 /* fresh - may this round's deliveries say retry=0 */
@@ -163,6 +165,21 @@ fresh(const struct qmgr_msg *m)
 	return (qf->arrival > (long)life_start.tv_sec
 	    || (qf->arrival == (long)life_start.tv_sec
 	    && qf->arrival_usec > (long)life_start.tv_usec));
+}
+
+/*
+ * The close of a removed message's queue file is the last reference to
+ * its inode: the kernel evicts it and frees its blocks there (on a file
+ * system mounted with discard, a synchronous discard: ~1 ms measured).
+ * It runs on a thread of its own, neither on the loop nor on the io
+ * pool (measured by G: 1 ms of the loop per message on this VM).
+ */
+
+/* close_job - release a removed message's queue file (closer thread) */
+static void
+close_job(void *arg, void *tctx)
+{
+	queue_file_close(arg);
 }
 
 /* qmgr_active_count - messages in memory */
@@ -200,6 +217,10 @@ msg_free(struct qmgr_msg *m)
 	nmsgs--;
 	if (!m->removed)
 		life_add(m->id);
+	if (m->qf && m->removed && closer) {	/* see close_job */
+		workq_submit(closer, close_job, NULL, m->qf);
+		m->qf = NULL;
+	}
 	if (m->qf)
 		queue_file_close(m->qf);
 	free(m->path);
