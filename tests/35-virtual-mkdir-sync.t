@@ -22,12 +22,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 'lib'))
 import ptap  # noqa: E402
 from ptap import ok  # noqa: E402
+from qvtest import make_top  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
 SHIM = os.path.join(os.path.dirname(BIN), 'tools', 'syncblock.so')
@@ -55,19 +55,10 @@ def fsyncs(sb, pid):
 
 
 def main():
-    top = tempfile.mkdtemp(prefix='35-vsync.', dir='/tmp')
-    os.chmod(top, 0o755)
-    cf, q = os.path.join(top, 'etc'), os.path.join(top, 'queue')
-    base, sb = os.path.join(top, 'mail'), os.path.join(top, 'sb')
-    os.makedirs(cf)
-    os.makedirs(base)
+    top, cf, q, base, root, uid, gid = make_top('35-vsync.')
+    sb = os.path.join(top, 'sb')
     os.makedirs(sb)
     os.chmod(sb, 0o777)  # the shim writes as the mailbox owner (setfsuid)
-    root = os.geteuid() == 0
-    uid = 5000 if root else os.geteuid()
-    gid = 5000 if root else os.getegid()
-    if root:
-        os.chown(base, uid, gid)
     with open(os.path.join(cf, 'main.cf'), 'w') as f:
         f.write('queue_directory = %s\nmyhostname = mx.example.net\n'
                 'virtual_mailbox_base = %s\n'

@@ -15,13 +15,13 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 'lib'))
 import ptap  # noqa: E402
 from ptap import ok  # noqa: E402
+from qvtest import make_top  # noqa: E402
 from need import need_root  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
@@ -66,18 +66,7 @@ def files(d):
 
 
 def main():
-    top = tempfile.mkdtemp(prefix='35-virtual.', dir='/tmp')
-    os.chmod(top, 0o755)
-    cf = os.path.join(top, 'etc')
-    q = os.path.join(top, 'queue')
-    base = os.path.join(top, 'mail')
-    os.makedirs(cf)
-    os.makedirs(base)
-    root = os.geteuid() == 0
-    uid = 5000 if root else os.geteuid()
-    gid = 5000 if root else os.getegid()
-    if root:
-        os.chown(base, uid, gid)
+    top, cf, q, base, root, uid, gid = make_top('35-virtual.')
     with open(os.path.join(cf, 'vmailbox'), 'w') as f:
         f.write('user1@example.com 1\nu2@example.com custom/u2/\n')
     # a port nothing listens on, keyed on this test

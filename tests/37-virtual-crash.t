@@ -23,13 +23,13 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 'lib'))
 import ptap  # noqa: E402
 from ptap import ok  # noqa: E402
+from qvtest import make_top  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
 MESSAGES = 400
@@ -133,18 +133,7 @@ class Agent:
 
 
 def main():
-    top = tempfile.mkdtemp(prefix='37-virtual-crash.', dir='/tmp')
-    os.chmod(top, 0o755)
-    cf = os.path.join(top, 'etc')
-    q = os.path.join(top, 'queue')
-    base = os.path.join(top, 'mail')
-    os.makedirs(cf)
-    os.makedirs(base)
-    root = os.geteuid() == 0
-    uid = 5000 if root else os.geteuid()
-    gid = 5000 if root else os.getegid()
-    if root:
-        os.chown(base, uid, gid)
+    top, cf, q, base, root, uid, gid = make_top('37-virtual-crash.')
     with open(os.path.join(cf, 'vmailbox'), 'w') as f:
         f.write('user1@example.com 1\nu2@example.com 1\n')
     with open(os.path.join(cf, 'main.cf'), 'w') as f:

@@ -19,12 +19,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 'lib'))
 import ptap  # noqa: E402
 from ptap import ok  # noqa: E402
+from qvtest import make_top, stop_checked  # noqa: E402
 from need import need_root, user_copy  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
@@ -52,18 +52,7 @@ def wait_files(d, n, timeout=20):
 
 
 def main():
-    top = tempfile.mkdtemp(prefix='38-sendmail.', dir='/tmp')
-    os.chmod(top, 0o755)
-    cf = os.path.join(top, 'etc')
-    q = os.path.join(top, 'queue')
-    base = os.path.join(top, 'mail')
-    os.makedirs(cf)
-    os.makedirs(base)
-    root = os.geteuid() == 0
-    uid = 5000 if root else os.geteuid()
-    gid = 5000 if root else os.getegid()
-    if root:
-        os.chown(base, uid, gid)
+    top, cf, q, base, root, uid, gid = make_top('38-sendmail.')
     with open(os.path.join(cf, 'vmailbox'), 'w') as f:
         f.write('user1@example.com 1\nuser2@example.com 1\n'
                 'fname@example.com 1\n')
@@ -196,17 +185,7 @@ def main():
         # sanitizer abort on the way shows here); ASan/LSan reports are
         # files in POSTERN_SAN_DIR (tests/lib/runtest), UBSan's (and all,
         # without runtest) are in their stderr, daemons.out.
-        for p in PROCS:
-            name = os.path.basename(p.args[0])
-            alive = p.poll() is None
-            if alive:
-                p.send_signal(signal.SIGTERM)
-            try:
-                rc = p.wait(10)
-            except subprocess.TimeoutExpired:
-                rc = 'hung'
-            ok(alive and rc == 0, '%s was running and exits 0 on SIGTERM'
-               % name, 'alive: %s, exit: %s' % (alive, rc))
+        stop_checked(PROCS, ok)
         log.flush()
         ptap.sanitizer_ok(ptap.read(os.path.join(top, 'daemons.out')))
     finally:

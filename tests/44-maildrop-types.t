@@ -22,12 +22,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 'lib'))
 import ptap  # noqa: E402
 from ptap import ok  # noqa: E402
+from qvtest import make_top, mail_owner, stop_checked  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
 PROCS = []
@@ -58,11 +58,7 @@ def wait_files(d, n, timeout=15):
 
 
 def write_conf(top, cf, q, base, maillog):
-    root = os.geteuid() == 0
-    uid = 5000 if root else os.geteuid()
-    gid = 5000 if root else os.getegid()
-    if root:
-        os.chown(base, uid, gid)
+    root, uid, gid = mail_owner(base)
     with open(os.path.join(cf, 'vmailbox'), 'w') as f:
         f.write('user1@example.com 1\n')
     with open(os.path.join(cf, 'main.cf'), 'w') as f:
@@ -111,13 +107,7 @@ def stop_all():
 
 
 def main():
-    top = tempfile.mkdtemp(prefix='44-maildrop.', dir='/tmp')
-    os.chmod(top, 0o755)
-    cf = os.path.join(top, 'etc')
-    q = os.path.join(top, 'queue')
-    base = os.path.join(top, 'mail')
-    os.makedirs(cf)
-    os.makedirs(base)
+    top, cf, q, base = make_top('44-maildrop.')[:4]
     maillog = os.path.join(top, 'maillog')
     write_conf(top, cf, q, base, maillog)
     log = open(os.path.join(top, 'daemons.out'), 'ab')
@@ -164,17 +154,7 @@ def main():
         ok(os.path.islink(os.path.join(q, 'corrupt', LINK)) and
            open(os.path.join(top, 'secret')).read() == 'not for the queue\n',
            'the link itself was moved, its target is untouched')
-        for p in PROCS:
-            name = os.path.basename(p.args[0])
-            alive = p.poll() is None
-            if alive:
-                p.send_signal(signal.SIGTERM)
-            try:
-                rc = p.wait(10)
-            except subprocess.TimeoutExpired:
-                rc = 'hung'
-            ok(alive and rc == 0, '%s was running and exits 0 on SIGTERM'
-               % name, 'alive: %s, exit: %s' % (alive, rc))
+        stop_checked(PROCS, ok)
         log.flush()
         ptap.sanitizer_ok(ptap.read(os.path.join(top, 'daemons.out')))
     finally:

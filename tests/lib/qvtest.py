@@ -5,7 +5,11 @@ tables: user1..3@example.com, aliases team@ and all@, local root and
 postmaster), queue/ and mail/ (owned by uid 5000 when root), and returns
 (top, cf, q, base, root, uid, gid). wait_for(cond) polls cond until it is
 true (20 s), wake(q) pokes public/qmgr, maildir(base, user) lists the
-files in example.com/user/new.
+files in example.com/user/new. make_top(prefix) is setup's first half
+(the directories, no tables) with the same result; mail_owner(base)
+gives base to uid 5000 when root and returns (root, uid, gid).
+stop_checked(procs, ok) sends SIGTERM to each Popen in procs, one ok()
+check each: it was running and exits 0.
 
 For the tests that run the daemons by hand (23, 24, 39, 72):
 free_port(first, last, width) is the first of width consecutive free
@@ -51,7 +55,16 @@ def maildir(base, user):
                                          '*')))
 
 
-def setup(prefix):
+def mail_owner(base):
+    root = os.geteuid() == 0
+    uid = 5000 if root else os.geteuid()
+    gid = 5000 if root else os.getegid()
+    if root:
+        os.chown(base, uid, gid)
+    return root, uid, gid
+
+
+def make_top(prefix):
     top = tempfile.mkdtemp(prefix=prefix, dir='/tmp')
     os.chmod(top, 0o755)
     cf = os.path.join(top, 'etc')
@@ -59,11 +72,25 @@ def setup(prefix):
     base = os.path.join(top, 'mail')
     os.makedirs(cf)
     os.makedirs(base)
-    root = os.geteuid() == 0
-    uid = 5000 if root else os.geteuid()
-    gid = 5000 if root else os.getegid()
-    if root:
-        os.chown(base, uid, gid)
+    return (top, cf, q, base) + mail_owner(base)
+
+
+def stop_checked(procs, ok):
+    for p in procs:
+        name = os.path.basename(p.args[0])
+        alive = p.poll() is None
+        if alive:
+            p.send_signal(signal.SIGTERM)
+        try:
+            rc = p.wait(10)
+        except subprocess.TimeoutExpired:
+            rc = 'hung'
+        ok(alive and rc == 0, '%s was running and exits 0 on SIGTERM'
+           % name, 'alive: %s, exit: %s' % (alive, rc))
+
+
+def setup(prefix):
+    top, cf, q, base, root, uid, gid = make_top(prefix)
     with open(os.path.join(cf, 'vmailbox'), 'w') as f:
         f.write('user1@example.com 1\nuser2@example.com 1\n'
                 'user3@example.com 1\n')
