@@ -16,12 +16,11 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 'lib'))
 import ptap  # noqa: E402
 from ptap import ok  # noqa: E402
-from qvtest import make_top  # noqa: E402
+from qvtest import make_top, start_agent, stop  # noqa: E402
 from need import need_root  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
@@ -34,28 +33,7 @@ def request(sock_path, qid, rcpts, sender='s@example.org', queue='active'):
 
 
 def start_virtual(cf, sock_path, log_path, extra=()):
-    log = open(log_path, 'ab')
-    p = subprocess.Popen([os.path.join(BIN, 'virtual'), '-c', cf, '-d',
-                          '-l', sock_path] + list(extra),
-                         stdout=log, stderr=log)
-    PROCS.append(p)
-    end = time.time() + 15
-    while time.time() < end and not os.path.exists(sock_path):
-        time.sleep(0.05)
-    return p
-
-
-def stop(p):
-    """SIGTERM, wait; the exit status, or 'hung' (then SIGKILL)."""
-    if p.poll() is None:
-        os.kill(p.pid, signal.SIGTERM)
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            os.kill(p.pid, signal.SIGKILL)
-            p.wait()
-            return 'hung'
-    return p.returncode
+    return start_agent(BIN, 'virtual', cf, sock_path, log_path, PROCS, extra)
 
 
 def files(d):

@@ -20,7 +20,6 @@ KEEP55=1 keeps the temporary directory (config, queue, smtp.log).
 import os
 import pwd
 import shutil
-import signal
 import socket
 import logging
 import ssl
@@ -33,6 +32,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 'lib'))
 import ptap  # noqa: E402
 from ptap import ok, read  # noqa: E402
+from qvtest import start_agent, stop  # noqa: E402
 
 from aiosmtpd.controller import Controller, UnixSocketController
 from aiosmtpd.lmtp import LMTP
@@ -188,25 +188,7 @@ logging.getLogger('mail.log').setLevel(logging.CRITICAL)
 
 
 def start_smtp(cf, sock_path, log_path, extra=()):
-    log = open(log_path, 'ab')
-    p = subprocess.Popen([os.path.join(BIN, 'smtp'), '-c', cf, '-d',
-                          '-l', sock_path] + list(extra),
-                         stdout=log, stderr=log)
-    PROCS.append(p)
-    end = time.time() + 15
-    while time.time() < end and not os.path.exists(sock_path):
-        time.sleep(0.05)
-    return p
-
-
-def stop(p):
-    if p.poll() is None:
-        os.kill(p.pid, signal.SIGTERM)
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            os.kill(p.pid, signal.SIGKILL)
-            p.wait()
+    return start_agent(BIN, 'smtp', cf, sock_path, log_path, PROCS, extra)
 
 
 def main():

@@ -16,8 +16,11 @@ free_port(first, last, width) is the first of width consecutive free
 loopback ports in first..last (PID offset; bails out when none is free),
 starter(bin, cf, procs) returns start(name, log, args) which runs
 bin/name -c cf -d args and appends it to procs, stop(p) ends one with
-SIGTERM (SIGKILL after 10 s), listening(port) says whether 127.0.0.1:port
-accepts a connection.
+SIGTERM (SIGKILL after 10 s) and returns its exit status ('hung' when it
+had to be killed), listening(port) says whether 127.0.0.1:port
+accepts a connection. start_agent(bin, name, cf, sock, log, procs,
+extra) runs a delivery agent, bin/name -c cf -d -l sock extra..., appends
+it to procs and waits up to 15 s for the socket.
 """
 import glob
 import os
@@ -159,6 +162,20 @@ def stop(p):
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
+            return 'hung'
+    return p.returncode
+
+
+def start_agent(bin, name, cf, sock_path, log_path, procs, extra=()):
+    log = open(log_path, 'ab')
+    p = subprocess.Popen([os.path.join(bin, name), '-c', cf, '-d',
+                          '-l', sock_path] + list(extra),
+                         stdout=log, stderr=log)
+    procs.append(p)
+    end = time.time() + 15
+    while time.time() < end and not os.path.exists(sock_path):
+        time.sleep(0.05)
+    return p
 
 
 def listening(port):
