@@ -24,18 +24,12 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 'lib'))
 import ptap  # noqa: E402
 from ptap import ok, read  # noqa: E402
+import qfile  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
 TOP = os.environ.get('POSTERN_TOP', '.')
 # Started as root, qmgr runs as mail_owner (postern): give it the files.
 OWNER = pwd.getpwnam('postern')[2:4] if os.geteuid() == 0 else None
-
-
-def enc(s):
-    for a, b in (('%', '%25'), ('\r', '%0D'), ('\n', '%0A'), ('\0', '%00'),
-                 (' ', '%20'), ('\t', '%09'), ('=', '%3D')):
-        s = s.replace(a, b)
-    return s
 
 
 SEQ = [0]
@@ -50,25 +44,11 @@ def write_qf(q, sender, rcpts, body=None, arrival=None, warn=0, sub='incoming',
              qid=None, attrs=()):
     """rcpts: list of (addr, notify)."""
     qid = qid or new_id()
-    arrival = arrival if arrival is not None else time.time()
     body = body or ('From: %s\nTo: %s\nSubject: test %s\nMessage-ID: <%s@t>\n'
                     '\nhello\n' % (sender or 'MAILER-DAEMON',
                                    rcpts[0][0], qid, qid))
-    msg = body.encode()
-    env = 'V1\nI%s\nT%d.%06d\nW%020d\nS%s\n' % (
-        qid, int(arrival), int((arrival % 1) * 1e6), warn, enc(sender))
-    for name, value in attrs:
-        env += 'A%s=%s\n' % (enc(name), enc(value))
-    for addr, notify in rcpts:
-        env += 'RP %d -1 %s\n' % (notify, enc(addr))
-    data = env.encode() + b'M%020d\n' % len(msg) + msg + b'E\n'
-    tmp = os.path.join(q, sub, '.' + qid)
-    with open(tmp, 'wb') as f:
-        f.write(data)
-    if OWNER:
-        os.chown(tmp, *OWNER)
-    os.rename(tmp, os.path.join(q, sub, qid))
-    return qid
+    return qfile.write_qf(q, qid, sender, rcpts, body, arrival, warn, sub,
+                          attrs)
 
 
 def wait_for(cond, timeout=15.0):

@@ -12,7 +12,6 @@ qmgr and virtual are killed with SIGKILL several times: after restarts every mes
 once (Message-IDs counted) and the queue is empty.
 """
 import os
-import pwd
 import shutil
 import signal
 import subprocess
@@ -23,16 +22,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import ptap  # noqa: E402
 from qvtest import maildir, setup, wait_for, wake  # noqa: E402
 from ptap import ok, read  # noqa: E402
+import qfile  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
 MESSAGES = 500
-
-
-def enc(s):
-    for a, b in (('%', '%25'), ('\r', '%0D'), ('\n', '%0A'), ('\0', '%00'),
-                 (' ', '%20'), ('\t', '%09'), ('=', '%3D')):
-        s = s.replace(a, b)
-    return s
 
 
 SEQ = [0]
@@ -42,20 +35,7 @@ def write_qf(q, sender, rcpts, body):
     """a queue file in incoming/, in the QUEUE.md format"""
     SEQ[0] += 1
     qid = 'C%06d%d' % (SEQ[0], os.getpid())
-    now = time.time()
-    msg = body.encode()
-    env = 'V1\nI%s\nT%d.%06d\nW%020d\nS%s\n' % (
-        qid, int(now), int((now % 1) * 1e6), 0, enc(sender))
-    for addr in rcpts:
-        env += 'RP 0 -1 %s\n' % enc(addr)
-    data = env.encode() + b'M%020d\n' % len(msg) + msg + b'E\n'
-    tmp = os.path.join(q, 'incoming', '.' + qid)
-    with open(tmp, 'wb') as f:
-        f.write(data)
-        os.fsync(f.fileno())
-    if os.geteuid() == 0:
-        os.chown(tmp, *pwd.getpwnam('postern')[2:4])
-    os.rename(tmp, os.path.join(q, 'incoming', qid))
+    qfile.write_qf(q, qid, sender, [(a, 0) for a in rcpts], body, sync=True)
 
 
 def main():

@@ -42,6 +42,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 'lib'))
 import ptap  # noqa: E402
 from ptap import ok, read  # noqa: E402
+import qfile  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
 TOP = os.environ.get('POSTERN_TOP', '.')
@@ -49,26 +50,11 @@ OWNER = pwd.getpwnam('postern')[2:4] if os.geteuid() == 0 else None
 MIN_B, MAX_B, LIFE, BLIFE = 1, 5, 12, 3
 
 
-def enc(s):
-    for a, b in (('%', '%25'), ('\r', '%0D'), ('\n', '%0A'), ('\0', '%00'),
-                 (' ', '%20'), ('\t', '%09'), ('=', '%3D')):
-        s = s.replace(a, b)
-    return s
-
-
 def write_qf(q, qid, sender, rcpt, arrival):
     """a queue file in incoming/, in the QUEUE.md format"""
-    msg = ('From: %s\nTo: %s\nSubject: backoff %s\nMessage-ID: <%s@t>\n\n'
-           'hello\n' % (sender or 'MAILER-DAEMON', rcpt, qid, qid)).encode()
-    env = 'V1\nI%s\nT%d.%06d\nW%020d\nS%s\nRP 0 -1 %s\n' % (
-        qid, arrival, 0, 0, enc(sender), enc(rcpt))
-    data = env.encode() + b'M%020d\n' % len(msg) + msg + b'E\n'
-    tmp = os.path.join(q, 'incoming', '.' + qid)
-    with open(tmp, 'wb') as f:
-        f.write(data)
-    if OWNER:
-        os.chown(tmp, *OWNER)
-    os.rename(tmp, os.path.join(q, 'incoming', qid))
+    body = ('From: %s\nTo: %s\nSubject: backoff %s\nMessage-ID: <%s@t>\n\n'
+            'hello\n' % (sender or 'MAILER-DAEMON', rcpt, qid, qid))
+    qfile.write_qf(q, qid, sender, [(rcpt, 0)], body, arrival)
 
 
 def clamp(v):
