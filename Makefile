@@ -107,10 +107,26 @@ deps:
 
 # make check: the sanitizer build runs every test; the release build is
 # checked warning-free too (-Werror), as CI demands.
+#
+# The test files run two at a time (CHECK_JOBS, prove -j): each one has
+# loopback ports of its own (the range in its header: pick a range no
+# other file names, grep -n Ports tests/*.t), its own temporary
+# directories, MariaDB, dnsmasq and instance. PROVE_FIRST, the slowest
+# files (the --timer figures of make check), start first, so that both
+# slots end together.
+# A file that must not run beside any other would go in PROVE_ALONE: it
+# runs after the parallel part, by itself (none needs it now).
+CHECK_JOBS ?= 2
+PROVE_FIRST := tests/82-deb.t tests/90-fuzz.t tests/42-pickup-crash.t \
+	tests/51-master-services.t tests/70-submission.t tests/50-master.t \
+	tests/65-sasl.t tests/45-postscreen.t tests/58-smtp-tls-verify.t \
+	tests/40-qmgr.t tests/53-smtp-tarpit.t tests/60-mailpath.t \
+	tests/59-smtp-tls-policy.t tests/61-crash.t
+PROVE_ALONE :=
 check: deps
 	$(MAKE) -j2 WERROR=1 all
 	$(MAKE) -j2 VARIANT=asan WERROR=1 test-programs
-	$(MAKE) prove
+	$(MAKE) prove PROVE_JOBS=$(CHECK_JOBS) PROVE_FLAGS="--timer $(PROVE_FLAGS)"
 
 # make prove [TESTS='tests/60-mailpath.t ...']: run tests against the
 # sanitizer build exactly as make check does (it does not build).
@@ -121,9 +137,16 @@ check: deps
 # fresh log_path directory, and fails the file on any report of any
 # process it started (master's children included), whatever it checks.
 TESTS	?= build/asan/t/* tests/*.t
+# Under PROVE_JOBS the files of PROVE_FIRST are scheduled first, then the
+# rest in order; PROVE_ALONE, matched by no rule, run after them all.
+# RUNTEST_STDERR_FD: see tests/lib/runtest (prove -j and stderr).
+PROVE_RULES = $(foreach t,$(filter $(wildcard $(TESTS)),$(PROVE_FIRST)) \
+	$(filter-out $(PROVE_FIRST) $(PROVE_ALONE),$(wildcard $(TESTS))),--rules=par=$(t))
 prove:
 	POSTERN_CHECK=1 POSTERN_BIN=$(CURDIR)/build/asan/bin POSTERN_TOP=$(CURDIR) \
-		prove -e $(CURDIR)/tests/lib/runtest $(TESTS) $(PROVE_FLAGS)
+	RUNTEST_STDERR_FD=7 prove -e $(CURDIR)/tests/lib/runtest \
+		$(if $(PROVE_JOBS),-j$(PROVE_JOBS) $(PROVE_RULES)) \
+		$(TESTS) $(PROVE_FLAGS) 7>&2
 
 run:
 	@sh tools/install-deps run
