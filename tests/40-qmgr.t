@@ -18,7 +18,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 'lib'))
@@ -70,22 +69,12 @@ def retry_later(path):
 
 
 def main():
-    tmp = tempfile.mkdtemp(prefix='postern-40-qmgr.', dir='/tmp')
-    q = os.path.join(tmp, 'q')
-    conf = os.path.join(tmp, 'conf')
-    out = os.path.join(tmp, 'out')
-    ptap.queue_dirs(q)
-    os.makedirs(conf)
-    os.makedirs(out)
+    tmp, q, conf, out = qfile.qmgr_tree('postern-40-qmgr.')
     with open(os.path.join(conf, 'valias'), 'w') as f:
         f.write('list@example.com a@example.com, b@example.com\n')
     with open(os.path.join(conf, 'transport'), 'w') as f:
         f.write('blocked.example error:5.7.1 no mail for you\n'
                 'gone.example discard:\n')
-    with open(os.path.join(conf, 'master.cf'), 'w') as f:
-        f.write('qmgr unix n - n 300 1 qmgr\n'
-                'smtp unix - - n - 3 smtp\n'
-                'virtual unix - n n - - virtual\n')
     with open(os.path.join(conf, 'header_checks'), 'w') as f:
         f.write('/^Subject: reject me/ REJECT not wanted here\n')
     with open(os.path.join(conf, 'aliases'), 'w') as f:
@@ -110,11 +99,7 @@ header_checks = regexp:%s/header_checks
 smtp_destination_concurrency_limit = 2
 smtp_destination_recipient_limit = 2
 ''' % (q, conf, conf, conf, conf))
-    if OWNER:
-        for root, dirs, files in os.walk(tmp):
-            for x in dirs + files:
-                os.chown(os.path.join(root, x), *OWNER)
-        os.chown(tmp, *OWNER)
+    qfile.own_tree(tmp)
     agent_log = os.path.join(tmp, 'agent.log')
     qlog = os.path.join(tmp, 'qmgr.log')
     procs = []

@@ -36,7 +36,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 'lib'))
@@ -62,17 +61,7 @@ def clamp(v):
 
 
 def main():
-    tmp = tempfile.mkdtemp(prefix='postern-43-backoff.', dir='/tmp')
-    q = os.path.join(tmp, 'q')
-    conf = os.path.join(tmp, 'conf')
-    out = os.path.join(tmp, 'out')
-    ptap.queue_dirs(q)
-    os.makedirs(conf)
-    os.makedirs(out)
-    with open(os.path.join(conf, 'master.cf'), 'w') as f:
-        f.write('qmgr unix n - n 300 1 qmgr\n'
-                'smtp unix - - n - 3 smtp\n'
-                'virtual unix - n n - - virtual\n')
+    tmp, q, conf, out = qfile.qmgr_tree('postern-43-backoff.')
     with open(os.path.join(conf, 'main.cf'), 'w') as f:
         f.write('''queue_directory = %s
 myhostname = mx.test.example
@@ -89,11 +78,7 @@ maximal_queue_lifetime = %ds
 bounce_queue_lifetime = %ds
 delay_warning_time = 0h
 ''' % (q, MIN_B, MAX_B, LIFE, BLIFE))
-    if OWNER:
-        for root, dirs, files in os.walk(tmp):
-            for x in dirs + files:
-                os.chown(os.path.join(root, x), *OWNER)
-        os.chown(tmp, *OWNER)
+    qfile.own_tree(tmp)
     agent_log = os.path.join(tmp, 'agent.log')
     qlog = os.path.join(tmp, 'qmgr.log')
     procs = []

@@ -25,23 +25,22 @@ exactly once, and the agent never got retry=0 for a recipient it had
 3 runs, and 2, 12, 17, 20, 23 always). About 7 s.
 """
 import os
-import pwd
 import random
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 'lib'))
 import need  # noqa: E402
 import ptap  # noqa: E402
 from ptap import ok, read  # noqa: E402
+import qfile  # noqa: E402
+from qvtest import wait_for  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
 TOP = os.environ.get('POSTERN_TOP', '.')
-OWNER = pwd.getpwnam('postern')[2:4] if os.geteuid() == 0 else None
 STRACE = '/usr/bin/strace'
 SEQ = [0]
 
@@ -49,57 +48,22 @@ SEQ = [0]
 def write_qf(q, rcpts, arrival=None, sub='incoming'):
     SEQ[0] += 1
     qid = 'S%05d%dX' % (SEQ[0], os.getpid() % 100000)
-    arrival = time.time() if arrival is None else arrival
-    msg = ('From: s@sender.example\nSubject: %s\n\nhello\n' % qid).encode()
-    env = 'V1\nI%s\nT%d.%06d\nW%020d\nSs@sender.example\n' % (
-        qid, int(arrival), int((arrival % 1) * 1e6), 0)
-    for addr in rcpts:
-        env += 'RP 0 -1 %s\n' % addr
-    data = env.encode() + b'M%020d\n' % len(msg) + msg + b'E\n'
-    tmp = os.path.join(q, sub, '.' + qid)
-    with open(tmp, 'wb') as f:
-        f.write(data)
-    if OWNER:
-        os.chown(tmp, *OWNER)
-    os.rename(tmp, os.path.join(q, sub, qid))
-    return qid
-
-
-def wait_for(cond, timeout=20.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.1)
-    return cond()
+    body = 'From: s@sender.example\nSubject: %s\n\nhello\n' % qid
+    return qfile.write_qf(q, qid, 's@sender.example',
+                          [(a, 0) for a in rcpts], body, arrival, sub=sub)
 
 
 def main():
     if not need.need_prog(1, STRACE, 'strace counts qmgr\'s fdatasyncs'):
         return 0
-    tmp = tempfile.mkdtemp(prefix='postern-84-qmgr.', dir='/tmp')
-    q = os.path.join(tmp, 'q')
-    conf = os.path.join(tmp, 'conf')
-    out = os.path.join(tmp, 'out')
-    ptap.queue_dirs(q)
-    os.makedirs(conf)
-    os.makedirs(out)
-    with open(os.path.join(conf, 'master.cf'), 'w') as f:
-        f.write('qmgr unix n - n 300 1 qmgr\n'
-                'smtp unix - - n - 3 smtp\n'
-                'virtual unix - n n - - virtual\n')
+    tmp, q, conf, out = qfile.qmgr_tree('postern-84-qmgr.')
     with open(os.path.join(conf, 'main.cf'), 'w') as f:
         f.write('queue_directory = %s\nmyhostname = mx.test.example\n'
                 'mydomain = test.example\nmydestination = localhost\n'
                 'virtual_mailbox_domains = example.com\nrelayhost =\n'
                 'alias_maps =\nvirtual_alias_maps =\n'
                 'minimal_backoff_time = 300s\n' % q)
-    if OWNER:
-        for root, dirs, files in os.walk(tmp):
-            for x in dirs + files:
-                os.chown(os.path.join(root, x), *OWNER)
-        os.chown(tmp, *OWNER)
+    qfile.own_tree(tmp)
     qlog = os.path.join(tmp, 'qmgr.log')
     slog = os.path.join(tmp, 'strace.log')
     rlog = os.path.join(out, 'retry.log')
