@@ -25,20 +25,14 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 'lib'))
 import ptap  # noqa: E402
 from ptap import ok  # noqa: E402
+import procs  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
 BASE = 23000 + (os.getpid() % 400) * 2
 PROCS = []
 
 
-def cleanup(*_):
-    for p in PROCS:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-
-
-signal.signal(signal.SIGTERM, lambda *a: (cleanup(), sys.exit(1)))
+cleanup = procs.killer(PROCS)
 
 TMP = tempfile.mkdtemp(prefix='postern-30-')
 CONF = os.path.join(TMP, 'conf')

@@ -27,6 +27,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 'lib'))
 import ptap  # noqa: E402
 from ptap import ok  # noqa: E402
+import procs  # noqa: E402
 
 warnings.simplefilter("ignore", DeprecationWarning)
 
@@ -35,23 +36,11 @@ BASE = 23800 + (os.getpid() % 150) * 4
 PROCS = []
 
 
-def cleanup():
-    for p in PROCS:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-
-
-signal.signal(signal.SIGTERM, lambda *a: (cleanup(), sys.exit(1)))
+cleanup = procs.killer(PROCS)
 TMP = tempfile.mkdtemp(prefix='postern-32-')
 CONF = os.path.join(TMP, 'conf')
 os.makedirs(CONF)
-CERT = os.path.join(TMP, 'cert.pem')
-KEY = os.path.join(TMP, 'key.pem')
-subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes',
-                '-keyout', KEY, '-out', CERT, '-days', '2', '-subj',
-                '/CN=mx.example.com'], stdout=subprocess.DEVNULL,
-               stderr=subprocess.DEVNULL, check=True)
+CERT, KEY = procs.self_signed(TMP)
 with open(os.path.join(CONF, 'main.cf'), 'w') as f:
     f.write('''myhostname = mx.example.com
 mydestination = localhost

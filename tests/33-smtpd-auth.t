@@ -33,6 +33,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 'lib'))
 import ptap  # noqa: E402
 from ptap import ok  # noqa: E402
+import procs  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
 BASE = 24700 + (os.getpid() % 150) * 2  # Ports 24700-24999.
@@ -41,23 +42,11 @@ PASSWORD = 'Secr3t-pw'
 LOGIN_PW = 'l0gin-Pass'
 
 
-def cleanup():
-    for p in PROCS:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-
-
-signal.signal(signal.SIGTERM, lambda *a: (cleanup(), sys.exit(1)))
+cleanup = procs.killer(PROCS)
 TMP = tempfile.mkdtemp(prefix='postern-33-')
 CONF = os.path.join(TMP, 'conf')
 os.makedirs(CONF)
-CERT = os.path.join(TMP, 'cert.pem')
-KEY = os.path.join(TMP, 'key.pem')
-subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes',
-                '-keyout', KEY, '-out', CERT, '-days', '2', '-subj',
-                '/CN=mx.example.com'], stdout=subprocess.DEVNULL,
-               stderr=subprocess.DEVNULL, check=True)
+CERT, KEY = procs.self_signed(TMP)
 with open(os.path.join(CONF, 'sasl_passwd'), 'w') as f:
     f.write('user1@example.com %s\n' % crypt.crypt(PASSWORD,
                                                     '$6$abcdefgh$'))

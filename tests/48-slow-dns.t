@@ -35,6 +35,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 'lib'))
 import ptap  # noqa: E402
 from ptap import ok  # noqa: E402
+import procs  # noqa: E402
 import need  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
@@ -45,14 +46,7 @@ if not need.need_prog(14, DNSMASQ, 'slow DNS cases'):
     sys.exit(ptap.done())
 
 
-def cleanup(*_):
-    for p in PROCS:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-
-
-signal.signal(signal.SIGTERM, lambda *a: (cleanup(), sys.exit(1)))
+cleanup = procs.killer(PROCS)
 
 
 def free_port():

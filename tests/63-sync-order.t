@@ -41,6 +41,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 'lib'))
 import ptap  # noqa: E402
 from ptap import ok  # noqa: E402
+import procs  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
 SHIM = os.path.join(os.path.dirname(BIN), 'tools', 'syncblock.so')
@@ -51,14 +52,7 @@ CONF = os.path.join(TMP, 'conf')
 SB = os.path.join(TMP, 'syncblock')
 
 
-def cleanup(*_):
-    for p in PROCS:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-
-
-signal.signal(signal.SIGTERM, lambda *a: (cleanup(), sys.exit(1)))
+cleanup = procs.killer(PROCS)
 
 
 def preload():
