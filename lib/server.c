@@ -265,7 +265,7 @@ server_pass_read(evutil_socket_t fd, short what, void *ctx)
 	struct server_conn conn;
 	struct fdpass_info info;
 	char	 err[256];
-	int	 rc;
+	int	 rc, fl;
 
 	if (what & EV_TIMEOUT) {
 		log_warn("client hand-off: timeout");
@@ -281,7 +281,9 @@ server_pass_read(evutil_socket_t fd, short what, void *ctx)
 		server_pass_done(p);
 		return;
 	}
-	(void)fcntl(conn.fd, F_SETFL, fcntl(conn.fd, F_GETFL) | O_NONBLOCK);
+	/* postscreen's descriptor is non-blocking already: no F_SETFL then */
+	if (((fl = fcntl(conn.fd, F_GETFL)) & O_NONBLOCK) == 0)
+		(void)fcntl(conn.fd, F_SETFL, fl | O_NONBLOCK);
 	memcpy(conn.client_addr, info.client_addr, sizeof(conn.client_addr));
 	memcpy(conn.client_port, info.client_port, sizeof(conn.client_port));
 	memcpy(conn.server_addr, info.server_addr, sizeof(conn.server_addr));
