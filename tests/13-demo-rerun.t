@@ -9,6 +9,7 @@
 set -u
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/instance.sh"
+. "$POSTERN_TOP/tests/lib/demo_run.sh"
 . "$POSTERN_TOP/tests/lib/freeport.sh"
 
 SMTP=$(free_port 20900 20909) || bail_out "no free port"
@@ -17,33 +18,14 @@ DIR=$(mktemp -d /tmp/postern-13-rerun.XXXXXX)
 chmod 755 "$DIR"
 RUN=$DIR/run
 ETC=$RUN/etc
-PGID=
-stop_run() {
-	[ -n "$PGID" ] || return 0
-	kill -INT -- -"$PGID" 2>/dev/null
-	wait_for "! ps -o pid= -g $PGID | grep -q ." 30
-	local ok=$?
-	ps -o pid= -g "$PGID" 2>/dev/null | xargs -r kill -9 2>/dev/null
-	PGID=
-	return $ok
-}
-trap 'stop_run; rm -rf "$DIR"' EXIT
+trap 'demo_stop; rm -rf "$DIR"' EXIT
 
-# start_run OUT - etc/run.sh in its own session, output in OUT
-start_run() {
-	: >"$1"
-	POSTERN_BIN=$POSTERN_BIN POSTERN_RUN_DIR=$RUN POSTERN_SMTP_PORT=$SMTP \
-	POSTERN_SUBMISSION_PORT=$SUB setsid sh "$POSTERN_TOP/etc/run.sh" \
-		>>"$1" 2>&1 </dev/null &
-	local pid=$!
-	wait_for "port_listening $SMTP && port_listening $SUB" 60 || return 1
-	PGID=$(ps -o pgid= -p "$pid" | tr -d ' ')
-	wait_for "[ \$(grep -c 'daemon started' '$RUN/maillog') -ge $2 ]" 30
-}
+# start_run OUT N - the demo, output in OUT (new), N starts so far
+start_run() { demo_start "$RUN" "$SMTP" "$SUB" "$1" "$2"; }
 
 start_run "$DIR/out1" 1
 ok $? "first run: the demo starts"
-stop_run
+demo_stop
 is "$(stat -c %a "$ETC/virtual_passwords.lmdb")" 640 \
 	"virtual_passwords.lmdb (every password hash) is 0640 like its source"
 
@@ -74,7 +56,7 @@ for cmd in "$POSTERN_BIN/postqueue -c $ETC -p" \
 	ok $? "... and it works as printed" || diag "$(cat "$DIR/cmd.out")"
 done
 like "$(cat "$DIR/out2")" "export MAIL_CONFIG=$ETC" "... and MAIL_CONFIG"
-stop_run
+demo_stop
 
 # A changed port is the one thing rewritten, loudly.
 OLD=$SMTP
@@ -86,7 +68,7 @@ like "$(cat "$DIR/out3")" "master.cf: service 127.0.0.1:$OLD is now 127.0.0.1:$S
 	"... and says which master.cf line it changed"
 is "$(diff "$DIR/master.cf.edited" "$ETC/master.cf" | grep -c '^[<>]')" 2 \
 	"... only that line changed"
-stop_run
+demo_stop
 ok $? "the demo stops"
 
 done_testing

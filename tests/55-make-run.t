@@ -7,6 +7,7 @@
 set -u
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/instance.sh"
+. "$POSTERN_TOP/tests/lib/demo_run.sh"
 . "$POSTERN_TOP/tests/lib/need.sh"
 
 SMTP=$((25500 + ($$ % 10) * 2))
@@ -14,28 +15,10 @@ SUB=$((SMTP + 1))
 DIR=$(mktemp -d /tmp/postern-55-run.XXXXXX)
 chmod 755 "$DIR"
 RUN=$DIR/run
-PGID=
-stop_run() {
-	[ -n "$PGID" ] || return 0
-	kill -INT -- -"$PGID" 2>/dev/null
-	wait_for "! ps -o pid= -g $PGID | grep -q ." 30
-	local ok=$?
-	ps -o pid= -g "$PGID" 2>/dev/null | xargs -r kill -9 2>/dev/null
-	PGID=
-	return $ok
-}
-trap 'stop_run; rm -rf "$DIR"' EXIT
+trap 'demo_stop; rm -rf "$DIR"' EXIT
 
-# start_run - etc/run.sh in its own session (a terminal's process group)
-start_run() {
-	POSTERN_BIN=$POSTERN_BIN POSTERN_RUN_DIR=$RUN POSTERN_SMTP_PORT=$SMTP \
-	POSTERN_SUBMISSION_PORT=$SUB setsid sh "$POSTERN_TOP/etc/run.sh" \
-		>> "$DIR/out" 2>&1 < /dev/null &
-	local pid=$!
-	wait_for "port_listening $SMTP && port_listening $SUB" 30 || return 1
-	PGID=$(ps -o pgid= -p "$pid" | tr -d ' ')
-	wait_for "grep -q 'daemon started' '$RUN/maillog'" 10
-}
+# start_run - the demo (a terminal's process group), output in $DIR/out
+start_run() { demo_start "$RUN" "$SMTP" "$SUB" "$DIR/out" 1; }
 
 # send TO - one swaks transaction, print the last server reply line
 send() {
@@ -71,8 +54,8 @@ if need_root 2 "Maildirs owned by vmail, queue by postern"; then
 	is "$(stat -c %U "$RUN/mail/example.com/user1")" vmail "Maildirs owned by vmail"
 	is "$(stat -c %U "$RUN/queue/incoming")" postern "queue owned by postern"
 fi
-kids=$(ps -o pid= -g "$PGID" | tr -d ' ')
-stop_run
+kids=$(ps -o pid= -g "$DEMO_PGID" | tr -d ' ')
+demo_stop
 ok $? "Ctrl-C (SIGINT) stops everything"
 left=""
 for p in $kids; do pid_alive "$p" && left="$left $p"; done
@@ -85,6 +68,6 @@ is "$(cat "$RUN/demo-credentials")" "$cred" "... reusing the instance (same cred
 is "$(grep -c 'creating the demo instance' "$DIR/out")" 1 "... without recreating it"
 ls "$RUN/mail/example.com/user1/new/$f" >/dev/null 2>&1
 ok $? "... and its mail"
-stop_run
+demo_stop
 ok $? "stopped again"
 done_testing
