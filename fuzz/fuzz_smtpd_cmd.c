@@ -7,9 +7,10 @@
  *	smtpd_cmd_dispatch() on one session, the way smtpd reads it:
  *	verb parsing, MAIL/RCPT paths and ESMTP parameters (SIZE, BODY,
  *	RET, ENVID xtext, NOTIFY, ORCPT), HELO/EHLO, VRFY, ETRN, the
- *	state rules. The session functions are replaced as in
- *	smtpd/smtpd_cmd_test.c: replies are built (reply.c) and dropped,
- *	the policy answers at once (a recipient containing "reject" is
+ *	state rules. The session functions are the fakes of
+ *	smtpd/smtpd_cmd_harness.h, as in smtpd_cmd_test.c: replies are
+ *	built (reply.c) and recorded, the record is emptied for each
+ *	input; the policy answers at once (a recipient containing "reject" is
  *	refused, "defer" deferred), DATA only changes state. BDAT
  *	(smtpd_bdat.c) is followed as smtpd_session.c does: the announced
  *	octets go to smtpd_bdat_feed(), never to the command parser, and
@@ -25,39 +26,8 @@
 #include "fuzz.h"
 #include "reply.h"
 #include "smtpd.h"
+#include "smtpd_cmd_harness.h"
 #include "xalloc.h"
-
-struct smtpd_params smtpd_params;
-static struct buf *out;
-
-void
-smtpd_reply(struct smtpd_session *s, int status, const char *arg)
-{
-	buf_reset(out);
-	reply_build(out, status, arg);
-}
-
-void
-smtpd_reply_custom(struct smtpd_session *s, int status, const char *text)
-{
-	buf_reset(out);
-	reply_custom(out, status, text);
-}
-
-void
-smtpd_reply_multi(struct smtpd_session *s, int code, const char *const *l,
-    size_t n)
-{
-	buf_reset(out);
-	reply_multiline(out, code, l, n);
-}
-
-void
-smtpd_reply_text(struct smtpd_session *s, const char *line)
-{
-	buf_reset(out);
-	buf_puts(out, line);
-}
 
 void
 smtpd_session_check(struct smtpd_session *s, int stage, smtpd_cont_fn *cont)
@@ -78,34 +48,6 @@ void
 smtpd_session_start_data(struct smtpd_session *s)
 {
 	s->state = SMTPD_ST_DATA;
-}
-
-void
-smtpd_session_starttls(struct smtpd_session *s)
-{
-}
-
-const char *
-smtpd_auth_offer(const struct smtpd_session *s)
-{
-	return (NULL);
-}
-
-int
-smtpd_auth_broken(void)
-{
-	return (0);
-}
-
-void
-smtpd_auth_cmd(struct smtpd_session *s, char *arg)
-{
-}
-
-void
-smtpd_session_close(struct smtpd_session *s)
-{
-	s->state = SMTPD_ST_CLOSING;
 }
 
 /* bdat - a chunk's octets, then its reply; -1: the input ended first */
@@ -141,12 +83,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return (0);
-	if (out == NULL) {
+	if (replies == NULL) {
 		fuzz_quiet();
-		out = buf_new(0);
+		replies = buf_new(0);
 		smtpd_params.myhostname = "mx.example.com";
 		smtpd_params.junk_limit = 100;
 	}
+	buf_reset(replies);
 	smtpd_params.helo_required = data[0] & 1;
 	smtpd_params.disable_vrfy = (data[0] >> 1) & 1;
 	smtpd_params.size_limit = (data[0] & 4) ? 0 : 1000;
