@@ -7,8 +7,10 @@
 # answer the commands the client pipelined before leaving, then log the
 # lost connection once; the message of a client that closes right after
 # its final dot (before reading the 250) is queued and delivered, as
-# the reply was owed only after the group commit; and smtpd serves the
-# next client. The MAIL and RCPT checks use access tables, so each is a
+# the reply was owed only after the group commit; a client lost in the
+# middle of a message larger than smtpd's 16 KB chunk leaves no file
+# (the first chunk began incoming/.ID; the session's end removes it);
+# and smtpd serves the next client. The MAIL and RCPT checks use access tables, so each is a
 # worker job (no answer from the loop's lookup cache). About 9 s.
 set -u
 . "$POSTERN_TOP/tests/lib/tap.sh"
@@ -36,9 +38,9 @@ instance_conf \
 instance_start || bail_out "instance did not start"
 
 N=10
-timeout 60 $PY - "$SMTP" "$N" >"$DIR/client.out" 2>&1 <<'PYEOF'
-import socket, sys, time
-port, n = int(sys.argv[1]), int(sys.argv[2])
+timeout 60 $PY - "$SMTP" "$N" "$INSTANCE_QUEUE/incoming" >"$DIR/client.out" 2>&1 <<'PYEOF'
+import os, socket, sys, time
+port, n, incoming = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 
 def session():
     s = socket.create_connection(("127.0.0.1", port), timeout=20)
@@ -66,7 +68,28 @@ for i in range(n):
         assert line.startswith(want), line
     s.sendall(b"Subject: eof %d\r\n\r\nbody\r\n.\r\n" % i)
     s.close()
-# 3. the next client is served
+# 3. 40 KB of a message, then the client is gone
+def dots():
+    return [f for f in os.listdir(incoming) if f.startswith(".")]
+s, f = session()
+s.sendall(b"MAIL FROM:<s@client.example.net>\r\n"
+          b"RCPT TO:<a@example.org>\r\nDATA\r\n")
+for want in (b"250 ", b"250 ", b"354 "):
+    assert f.readline().startswith(want)
+s.sendall(b"Subject: cut\r\n\r\n" + (b"z" * 78 + b"\r\n") * 512)
+for i in range(100):
+    during = dots()
+    if during:
+        break
+    time.sleep(0.1)
+f.close()       # the makefile holds the descriptor open too
+s.close()
+for i in range(100):
+    if not dots():
+        break
+    time.sleep(0.1)
+print("cut: begun %d, left %d" % (len(during), len(dots())))
+# 4. the next client is served
 s, f = session()
 s.sendall(b"MAIL FROM:<s@client.example.net>\r\n")
 print("after:", f.readline().decode().strip())
@@ -84,6 +107,8 @@ wait_for "[ \$(ls $INSTANCE_MAIL/example.org/a/new 2>/dev/null | wc -l) -ge $N ]
 is "$(ls "$INSTANCE_MAIL/example.org/a/new" 2>/dev/null | wc -l)" "$N" \
 	"each message whose client left after the dot is delivered"
 is "$(instance_log_count 'status=sent')" "$N" "  once each (status=sent)"
+like "$(cat "$DIR/client.out")" 'cut: begun 1, left 0' \
+	"a client lost after 40 KB: its file was begun, and is gone after"
 like "$(cat "$DIR/client.out")" 'after: 250 2\.1\.0' \
 	"the next client's MAIL is answered"
 instance_stop
