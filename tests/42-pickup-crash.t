@@ -22,7 +22,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 'lib'))
 import ptap  # noqa: E402
-from qvtest import maildir, setup, wait_for, wake  # noqa: E402
+from qvtest import (maildir, run_sendmail, setup, start_daemon,  # noqa: E402
+                    wait_for, wake)
 from ptap import ok, read  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
@@ -36,18 +37,10 @@ def main():
     procs = {}
 
     def start(name, log):
-        sock = os.path.join(q, 'public' if name == 'qmgr' else 'private',
-                            name)
-        p = subprocess.Popen([os.path.join(BIN, name), '-c', cf, '-d',
-                              '-l', sock], stdout=subprocess.DEVNULL,
-                             stderr=open(log, 'a'))
-        procs[name] = p
-        wait_for(lambda: os.path.exists(sock))
-        return p
+        return start_daemon(BIN, cf, q, name, log, procs)
 
     def sendmail(args, msg):
-        return subprocess.run([os.path.join(BIN, 'sendmail'), '-C', cf, '-i']
-                              + args, input=msg, capture_output=True)
+        return run_sendmail(BIN, cf, args, msg)
 
     def queue_empty():
         # .ID temp files of writers killed mid-write (state S0) are

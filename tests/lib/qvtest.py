@@ -5,7 +5,11 @@ tables: user1..3@example.com, aliases team@ and all@, local root and
 postmaster), queue/ and mail/ (owned by uid 5000 when root), and returns
 (top, cf, q, base, root, uid, gid). wait_for(cond) polls cond until it is
 true (20 s), wake(q) pokes public/qmgr, maildir(base, user) lists the
-files in example.com/user/new. make_top(prefix) is setup's first half
+files in example.com/user/new. start_daemon(bin, cf, q, name, log,
+procs) runs qmgr (on public/qmgr) or an agent (on private/NAME) with
+stderr appended to log, sets procs[name] and waits for the socket;
+run_sendmail(bin, cf, args, msg) runs sendmail -C cf -i args with msg.
+make_top(prefix) is setup's first half
 (the directories, no tables) with the same result; mail_owner(base)
 gives base to uid 5000 when root and returns (root, uid, gid).
 stop_checked(procs, ok) sends SIGTERM to each Popen in procs, one ok()
@@ -122,6 +126,21 @@ relayhost =
         # the agents run as mail_owner and must read the config
         os.chown(cf, *pwd.getpwnam('postern')[2:4])
     return top, cf, q, base, root, uid, gid
+
+
+def start_daemon(bin, cf, q, name, log, procs):
+    sock = os.path.join(q, 'public' if name == 'qmgr' else 'private', name)
+    p = subprocess.Popen([os.path.join(bin, name), '-c', cf, '-d',
+                          '-l', sock], stdout=subprocess.DEVNULL,
+                         stderr=open(log, 'a'))
+    procs[name] = p
+    wait_for(lambda: os.path.exists(sock))
+    return p
+
+
+def run_sendmail(bin, cf, args, msg):
+    return subprocess.run([os.path.join(bin, 'sendmail'), '-C', cf, '-i']
+                          + args, input=msg, capture_output=True)
 
 
 def free_port(first, last, width=1):
