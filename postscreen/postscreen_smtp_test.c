@@ -147,8 +147,8 @@ static const struct smtp_case cases[] = {
 	    "RCPT TO:<b@d.test>\r\n", "BDAT 12 LAST\r\nSubject: x\r\n"},
 	    "450 4.3.2 Service currently unavailable\r\n554 5.5.1 Error: no "
 	    "valid recipients\r\n$", 1,
-	    "BDAT without valid RCPT from \\[192.0.2.1\\]:4711\n"
-	    "(.|\n)*PASS NEW \\[192.0.2.1\\]:4711"},
+	    "PASS NEW \\[192.0.2.1\\]:4711\n"
+	    "(.|\n)*BDAT without valid RCPT from \\[192.0.2.1\\]:4711"},
 	{"BDAT without MAIL", ENF, 0, 0, NULL,
 	    {"BDAT 1\r\n"}, "554 5.5.1 Error: need MAIL command\r\n$", 1,
 	    "BDAT without valid RCPT"},
