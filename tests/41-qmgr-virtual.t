@@ -12,7 +12,6 @@ qmgr and virtual are killed with SIGKILL several times: after restarts every mes
 once (Message-IDs counted) and the queue is empty.
 """
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -20,8 +19,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 'lib'))
 import ptap  # noqa: E402
-from qvtest import (maildir, run_sendmail, setup, start_daemon,  # noqa: E402
-                    wait_for, wake)
+from qvtest import (finish, maildir, run_sendmail, setup,  # noqa: E402
+                    start_daemon, stop_daemons, wait_for, wake)
 from ptap import ok, read  # noqa: E402
 import qfile  # noqa: E402
 
@@ -142,21 +141,9 @@ def main():
                'missing %d' % len(missing))
             ok(dups == 0, '%s: no message twice (user2 is also in team)' % u,
                '%d duplicates' % dups)
-        for name in ('qmgr', 'virtual'):
-            procs[name].send_signal(signal.SIGTERM)
-            ok(procs[name].wait(timeout=10) == 0, '%s exits 0' % name)
-        # ASan/LSan: files in POSTERN_SAN_DIR (tests/lib/runtest); UBSan,
-        # and everything without runtest: the daemons' stderr logs.
-        ptap.sanitizer_ok(read(qlog) + read(vlog))
+        stop_daemons(procs, ('qmgr', 'virtual'), (qlog, vlog))
     finally:
-        for p in procs.values():
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        if ptap.failed() == 0:
-            shutil.rmtree(top, ignore_errors=True)
-        else:
-            print('# kept ' + top)
+        finish(procs, top)
     return ptap.done()
 
 

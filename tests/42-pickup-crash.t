@@ -22,8 +22,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 'lib'))
 import ptap  # noqa: E402
-from qvtest import (maildir, run_sendmail, setup, start_daemon,  # noqa: E402
-                    wait_for, wake)
+from qvtest import (finish, maildir, run_sendmail, setup,  # noqa: E402
+                    start_daemon, stop_daemons, wait_for, wake)
 from ptap import ok, read  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
@@ -146,21 +146,9 @@ def main():
         ok(not missing, 'every message arrived', 'missing %d' % len(missing))
         ok(dups == 0, 'no message twice', '%d duplicates: %s' % (
             dups, sorted(x for x in set(ids) if ids.count(x) > 1)[:10]))
-        for name in ('qmgr', 'virtual'):
-            procs[name].send_signal(signal.SIGTERM)
-            ok(procs[name].wait(timeout=10) == 0, '%s exits 0' % name)
-        # ASan/LSan: files in POSTERN_SAN_DIR (tests/lib/runtest); UBSan,
-        # and everything without runtest: the daemons' stderr logs.
-        ptap.sanitizer_ok(read(qlog) + read(vlog))
+        stop_daemons(procs, ('qmgr', 'virtual'), (qlog, vlog))
     finally:
-        for p in procs.values():
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        if ptap.failed() == 0:
-            shutil.rmtree(top, ignore_errors=True)
-        else:
-            print('# kept ' + top)
+        finish(procs, top)
     return ptap.done()
 
 

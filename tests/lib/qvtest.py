@@ -9,6 +9,10 @@ files in example.com/user/new. start_daemon(bin, cf, q, name, log,
 procs) runs qmgr (on public/qmgr) or an agent (on private/NAME) with
 stderr appended to log, sets procs[name] and waits for the socket;
 run_sendmail(bin, cf, args, msg) runs sendmail -C cf -i args with msg.
+stop_daemons(procs, names, logs): SIGTERM to each procs[name], one
+check each that it exits 0, then one that the logs hold no sanitizer
+report. finish(procs, top), for finally: kill what still runs, remove
+top when every check passed, else keep it and say so.
 make_top(prefix) is setup's first half
 (the directories, no tables) with the same result; mail_owner(base)
 gives base to uid 5000 when root and returns (root, uid, gid).
@@ -29,12 +33,15 @@ it to procs and waits up to 15 s for the socket.
 import glob
 import os
 import pwd
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+
+import ptap
 
 
 def wait_for(cond, timeout=20.0):
@@ -136,6 +143,26 @@ def start_daemon(bin, cf, q, name, log, procs):
     procs[name] = p
     wait_for(lambda: os.path.exists(sock))
     return p
+
+
+def stop_daemons(procs, names, logs):
+    for name in names:
+        procs[name].send_signal(signal.SIGTERM)
+        ptap.ok(procs[name].wait(timeout=10) == 0, '%s exits 0' % name)
+    # ASan/LSan: files in POSTERN_SAN_DIR (tests/lib/runtest); UBSan,
+    # and everything without runtest: the daemons' stderr logs.
+    ptap.sanitizer_ok(''.join(ptap.read(log) for log in logs))
+
+
+def finish(procs, top):
+    for p in procs.values():
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    if ptap.failed() == 0:
+        shutil.rmtree(top, ignore_errors=True)
+    else:
+        print('# kept ' + top)
 
 
 def run_sendmail(bin, cf, args, msg):
