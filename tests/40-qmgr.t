@@ -13,7 +13,6 @@ the middle of a message: no completed recipient is delivered again.
 import os
 import pwd
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -24,6 +23,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import ptap  # noqa: E402
 from ptap import ok, read  # noqa: E402
 import qfile  # noqa: E402
+from qvtest import finish  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
 TOP = os.environ.get('POSTERN_TOP', '.')
@@ -555,14 +555,7 @@ smtp_destination_recipient_limit = 2
         # and everything without runtest: the daemons' stderr logs.
         ptap.sanitizer_ok(logs)
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        if ptap.failed() == 0:
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            print('# kept ' + tmp)
+        finish(procs, tmp)
     return ptap.done()
 
 

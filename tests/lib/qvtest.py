@@ -11,7 +11,7 @@ stderr appended to log, sets procs[name] and waits for the socket;
 run_sendmail(bin, cf, args, msg) runs sendmail -C cf -i args with msg.
 stop_daemons(procs, names, logs): SIGTERM to each procs[name], one
 check each that it exits 0, then one that the logs hold no sanitizer
-report. finish(procs, top), for finally: kill what still runs, remove
+report. finish(procs, top) (procs: a dict or a list), for finally: kill what still runs, remove
 top when every check passed, else keep it and say so.
 make_top(prefix) is setup's first half
 (the directories, no tables) with the same result; mail_owner(base)
@@ -155,7 +155,7 @@ def stop_daemons(procs, names, logs):
 
 
 def finish(procs, top):
-    for p in procs.values():
+    for p in procs.values() if isinstance(procs, dict) else procs:
         if p.poll() is None:
             p.kill()
             p.wait()
