@@ -250,7 +250,7 @@ is "$(jq 'd["count"], d["messages"][0]["queue_name"], d["messages"][0]["recipien
 	"1 deferred jane@example.org" "queue: 1 message, deferred, for jane" ||
 	diag "$(cat "$TOP/queue.json"; sblog)"
 like "$(jq 'd["messages"][0]["recipients"][0]["delay_reason"]' "$TOP/queue.json")" \
-	"cannot create maildir .*: Permission denied" "queue: the deferral reason"
+	"cannot (create maildir|write) .*: Permission denied" "queue: the deferral reason"
 QID=$(jq 'd["messages"][0]["queue_id"]' "$TOP/queue.json")
 as_user "postern sandbox log \"\$SB\" $QID" >"$TOP/qlog.json"
 like "$(jq 'd["lines"][-1]' "$TOP/qlog.json")" \
