@@ -14,7 +14,6 @@ import os
 import pwd
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import ptap  # noqa: E402
 from ptap import ok, read  # noqa: E402
 import qfile  # noqa: E402
-from qvtest import finish  # noqa: E402
+from qvtest import finish, wake as qv_wake  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
 TOP = os.environ.get('POSTERN_TOP', '.')
@@ -114,13 +113,7 @@ smtp_destination_recipient_limit = 2
         return p
 
     def wake(what=b'W'):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            s.connect(os.path.join(q, 'public', 'qmgr'))
-            s.sendall(what)
-        except OSError:
-            pass
-        s.close()
+        qv_wake(q, what)
 
     def delivered(addr):
         return [l.split() for l in read(agent_log).splitlines()

@@ -27,7 +27,6 @@ exactly once, and the agent never got retry=0 for a recipient it had
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -37,7 +36,7 @@ import need  # noqa: E402
 import ptap  # noqa: E402
 from ptap import ok, read  # noqa: E402
 import qfile  # noqa: E402
-from qvtest import wait_for  # noqa: E402
+from qvtest import wait_for, wake as qv_wake  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
 TOP = os.environ.get('POSTERN_TOP', '.')
@@ -92,13 +91,7 @@ def main():
         return int(kids[0]) if kids else None
 
     def wake(what=b'W'):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            s.connect(os.path.join(q, 'public', 'qmgr'))
-            s.sendall(what)
-        except OSError:
-            pass
-        s.close()
+        qv_wake(q, what)
 
     def gone(qid):
         return not any(os.path.exists(os.path.join(q, d, qid))
