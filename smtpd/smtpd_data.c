@@ -10,7 +10,9 @@
  *	void	smtpd_data_free(struct smtpd_data *d);
  * DESCRIPTION
  *	A byte-at-a-time state machine, so it does not matter how the
- *	network cut the stream. smtpd_data_feed() consumes bytes until the
+ *	network cut the stream; inside a line, the run of bytes up to the
+ *	next CR or LF is found with memchr() and stored with one copy (a
+ *	100 KB message is some 1,300 copies, not 100,000). smtpd_data_feed() consumes bytes until the
  *	end-of-data sequence and returns how many it used (the rest, if
  *	any, are pipelined commands); d->done tells that the end was seen.
  *
@@ -61,10 +63,15 @@
 static void
 data_put(struct smtpd_data *d, const char *p, size_t len)
 {
-	d->size += len + (len == 1 && *p == '\n');
+	size_t	 n = len + (len == 1 && *p == '\n'), before = d->size;
+
+	d->size += n;
 	if (d->limit && d->size > d->limit) {
 		d->too_big = 1;
-		return;
+		/* a run of content: the bytes that still fit, as one by one */
+		if (n != len || before >= d->limit)
+			return;
+		len = d->limit - before;
 	}
 	if (d->msg == NULL)
 		d->msg = buf_new(4096);
@@ -100,6 +107,21 @@ data_lf(struct smtpd_data *d, int after_cr)
 	return (0);
 }
 
+/* line_run - the end of the bytes from i on that are not CR or LF */
+static size_t
+line_run(const char *p, size_t i, size_t len)
+{
+	const char *lf, *cr;
+	size_t	 end;
+
+	if (i >= len)
+		return (len);
+	lf = memchr(p + i, '\n', len - i);
+	end = lf ? (size_t)(lf - p) : len;
+	cr = memchr(p + i, '\r', end - i);
+	return (cr ? (size_t)(cr - p) : end);
+}
+
 /* smtpd_data_feed - consume stream bytes up to the end of data */
 size_t
 smtpd_data_feed(struct smtpd_data *d, const char *p, size_t len)
@@ -126,8 +148,12 @@ smtpd_data_feed(struct smtpd_data *d, const char *p, size_t len)
 				if (data_lf(d, 0) < 0)
 					return (i + 1);
 			} else {
-				data_put(d, p + i, 1);
+				/* the rest of the line's content in one put */
+				size_t	 end = line_run(p, i + 1, len);
+
+				data_put(d, p + i, end - i);
 				d->state = D_LINE;
+				i = end - 1;
 			}
 			break;
 		case D_CR:

@@ -83,6 +83,16 @@ static const struct {
 	{".CR X at line start", S(".\rX\r\n.\r\n"), 1, 0, S("\rX\n"), 1, 0,
 	    0, 0},
 	{".CRCRLF", S(".\r\r\n.\r\n"), 1, 0, S("\r\n"), 1, 0, 0, 0},
+	/* runs of line content, cut anywhere by the network */
+	{"bare CRs inside long lines",
+	    S("abcdefgh\rijklmnop\r\r\nqrstuvwxyz0123456789\r\n\r\n.\r\n"),
+	    1, 0, S("abcdefgh\rijklmnop\r\nqrstuvwxyz0123456789\n\n"), 1, 0,
+	    0, 0},
+	{"limit inside a run", S("abcdefghijklmnop\r\nxyz\r\n.\r\n"), 1,
+	    11, S("abcdefghijk"), 1, 0, 0, 1},
+	{"limit inside the second line's run",
+	    S("abc\r\ndefghijklmnop\r\n.\r\n"), 1, 9, S("abc\ndefg"), 1,
+	    0, 0, 1},
 };
 
 /* run - feed a vector in pieces of step bytes (0: whole) */
@@ -105,8 +115,8 @@ run(size_t i, size_t step)
 		if (used < n)
 			break;
 	}
-	snprintf(name, sizeof(name), "%s (%s)", vec[i].name,
-	    step ? "byte by byte" : "whole");
+	snprintf(name, sizeof(name), "%s (%s%zu)", vec[i].name,
+	    step ? "bytes at a time: " : "whole", step);
 	got = d.msg ? BUF_STR(d.msg) : "";
 	gotlen = d.msg ? BUF_LEN(d.msg) : 0;
 	tap_ok(gotlen == vec[i].wantlen && memcmp(got, vec[i].want,
@@ -129,6 +139,8 @@ main(void)
 	for (i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
 		run(i, 0);
 		run(i, 1);
+		run(i, 3);
+		run(i, 7);
 	}
 	return (tap_done());
 }
