@@ -48,11 +48,24 @@
  *	-1 when they have replied (the caller stops; after connect it
  *	closes the session).
  *
- *	One blocking connection to $queue_directory/private/anvil per
- *	smtpd process, on the event loop (a local request takes tens of
- *	microseconds; Postfix's smtpd does the same). Not used by a
- *	daemon run by hand (-l or -S) or for -S sessions: there is no
- *	master and no anvil, as Postfix's stand-alone smtpd.
+ *	One connection to $queue_directory/private/anvil per smtpd
+ *	process, used from the event loop. A request whose answer
+ *	matters (connect when smtpd_client_connection_count_limit or
+ *	smtpd_client_connection_rate_limit is set for the service; MAIL,
+ *	RCPT, STARTTLS and AUTH, sent only when their limit is set) waits
+ *	for it (up to 2 s; a local request takes tens of microseconds).
+ *	Connect without a connection limit, and every disconnect, are
+ *	sent without waiting: anvil still counts them (the limits of
+ *	other services and its statistics), smtpd does not block on them.
+ *	anvil answers every request in order, so the replies nobody waits
+ *	for are counted as owed: a waiting request reads and discards
+ *	them before its own, and every ANVIL_DRAIN_AT requests sent
+ *	without waiting, the next one first discards those already
+ *	readable (without waiting: one recv() for 32 requests).
+ *	A stale connection (anvil restarted: EPIPE, ECONNRESET, EOF) is
+ *	reopened once per request; the owed replies die with it. Not
+ *	used by a daemon run by hand (-l or -S) or for -S sessions:
+ *	there is no master and no anvil, as Postfix's stand-alone smtpd.
  * DIAGNOSTICS
  *	When anvil cannot be reached the limit is not enforced for that
  *	request (as Postfix), with one warning a minute:
@@ -62,6 +75,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,13 +91,18 @@
 #include "smtpd.h"
 #include "smtpd_anvil.h"
 #include "smtpd_sasl.h"
+#include "sock.h"
 #include "str.h"
 #include "xalloc.h"
 
 #define ANVIL_TIMEOUT	2		/* seconds per request */
+#define ANVIL_DRAIN_AT	32		/* sent unread, then a drain */
 
 static int anvil_on;			/* under master */
 static int anvil_fd = -1;
+static struct buf *anvil_in;		/* replies read, not yet taken */
+static int anvil_owed;			/* replies nobody waits for */
+static int anvil_unread;		/* sent without a read since */
 static time_t anvil_warned;
 static long lim_count, lim_rate, lim_mail, lim_rcpt, lim_ntls, lim_auth;
 static struct strv *anvil_exceptions;
@@ -118,6 +137,18 @@ smtpd_anvil_init(void)
 	anvil_on = *server_service() != 0;
 }
 
+/* anvil_close - forget the connection and the replies it owed */
+static void
+anvil_close(void)
+{
+	if (anvil_fd >= 0)
+		close(anvil_fd);
+	anvil_fd = -1;
+	anvil_owed = anvil_unread = 0;
+	if (anvil_in)
+		buf_reset(anvil_in);
+}
+
 /* anvil_unavailable - one warning a minute */
 static void
 anvil_unavailable(const char *why)
@@ -129,9 +160,7 @@ anvil_unavailable(const char *why)
 		    "enforced (%s)", why);
 		anvil_warned = now;
 	}
-	if (anvil_fd >= 0)
-		close(anvil_fd);
-	anvil_fd = -1;
+	anvil_close();
 }
 
 /* anvil_open - the connection to private/anvil */
@@ -144,6 +173,8 @@ anvil_open(void)
 
 	if (anvil_fd >= 0)
 		return (0);
+	if (anvil_in == NULL)
+		anvil_in = buf_new(256);
 	path = xasprintf("%s/private/anvil", conf_str("queue_directory"));
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -165,33 +196,170 @@ anvil_open(void)
 	return (0);
 }
 
-/* anvil_ask - one request; 0 with count and rate, -1 no answer */
+/* anvil_send - the whole request; -1 with errno */
 static int
-anvil_ask(const char *ident, const char *req, long *count, long *rate)
+anvil_send(const struct buf *out)
 {
-	struct buf *out;
+	time_t	 deadline = 0;
+	size_t	 off = 0;
+	ssize_t	 n;
+
+	/* The socket buffer nearly always takes it at once: no poll. */
+	while (off < BUF_LEN(out)) {
+		n = send(anvil_fd, BUF_STR(out) + off, BUF_LEN(out) - off,
+		    MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n >= 0) {
+			off += (size_t)n;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return (-1);
+		if (deadline == 0)
+			deadline = time(NULL) + ANVIL_TIMEOUT;
+		if (sock_wait(anvil_fd, POLLOUT, deadline) < 0)
+			return (-1);
+	}
+	return (0);
+}
+
+/* anvil_next - the next reply; deadline 0: NULL, err empty if none yet */
+static struct attr_list *
+anvil_next(time_t deadline, char *err, size_t errlen)
+{
+	struct attr_list *l;
+	char	 chunk[4096];
+	size_t	 used;
+	ssize_t	 n;
+
+	for (;;) {
+		l = attr_parse(BUF_STR(anvil_in), BUF_LEN(anvil_in), &used,
+		    err, errlen);
+		if (l != NULL) {
+			memmove(BUF_STR(anvil_in), BUF_STR(anvil_in) + used,
+			    BUF_LEN(anvil_in) - used);
+			buf_truncate(anvil_in, BUF_LEN(anvil_in) - used);
+			return (l);
+		}
+		if (err[0])
+			return (NULL);
+		if (deadline && sock_wait(anvil_fd, POLLIN, deadline) < 0) {
+			snprintf(err, errlen, "%s", errno == ETIMEDOUT ?
+			    "timeout reading attribute list" :
+			    strerror(errno));
+			return (NULL);
+		}
+		n = recv(anvil_fd, chunk, sizeof(chunk), MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR || (deadline
+			    && (errno == EAGAIN || errno == EWOULDBLOCK)))
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				snprintf(err, errlen, "read: %s",
+				    strerror(errno));
+			return (NULL);
+		}
+		if (n == 0) {
+			snprintf(err, errlen, "unexpected EOF");
+			return (NULL);
+		}
+		buf_append(anvil_in, chunk, (size_t)n);
+	}
+}
+
+/* anvil_drain - throw away the owed replies that have come; -1 stale */
+static int
+anvil_drain(void)
+{
 	struct attr_list *l;
 	char	 err[128];
-	int	 tries;
 
-	out = buf_new(128);
+	anvil_unread = 0;
+	while (anvil_owed > 0) {
+		err[0] = 0;
+		if ((l = anvil_next(0, err, sizeof(err))) == NULL) {
+			if (err[0] == 0)
+				return (0);	/* the rest later */
+			anvil_unavailable(err);
+			return (-1);
+		}
+		attr_list_free(l);
+		anvil_owed--;
+	}
+	return (0);
+}
+
+/* anvil_request - the request list */
+static struct buf *
+anvil_request(const char *ident, const char *req)
+{
+	struct buf *out = buf_new(128);
+
 	attr_put(out, "version", ATTR_VERSION);
 	attr_put(out, "request", req);
 	attr_put(out, "ident", ident);
 	attr_end(out);
+	return (out);
+}
+
+/* anvil_tell - one request whose answer nobody needs; -1 not sent */
+static int
+anvil_tell(const char *ident, const char *req)
+{
+	struct buf *out = anvil_request(ident, req);
+	int	 tries;
+
 	/* A stale connection (anvil restarted) gets one retry. */
 	for (tries = 0; tries < 2; tries++) {
 		if (anvil_open() < 0)
 			break;
-		if (attr_write(anvil_fd, out, ANVIL_TIMEOUT) < 0) {
+		if (anvil_unread >= ANVIL_DRAIN_AT && anvil_drain() < 0)
+			continue;
+		if (anvil_send(out) < 0) {
 			anvil_unavailable(strerror(errno));
 			continue;
 		}
-		l = attr_read(anvil_fd, ANVIL_TIMEOUT, err, sizeof(err));
+		anvil_owed++;
+		anvil_unread++;
+		buf_free(out);
+		return (0);
+	}
+	buf_free(out);
+	return (-1);
+}
+
+/* anvil_ask - one request; 0 with count and rate, -1 no answer */
+static int
+anvil_ask(const char *ident, const char *req, long *count, long *rate)
+{
+	struct buf *out = anvil_request(ident, req);
+	struct attr_list *l = NULL;
+	char	 err[128];
+	time_t	 deadline;
+	int	 tries;
+
+	/* A stale connection (anvil restarted) gets one retry. */
+	for (tries = 0; tries < 2; tries++) {
+		if (anvil_open() < 0)
+			break;
+		if (anvil_send(out) < 0) {
+			anvil_unavailable(strerror(errno));
+			continue;
+		}
+		/* anvil answers in order: the owed replies come first. */
+		deadline = time(NULL) + ANVIL_TIMEOUT;
+		err[0] = 0;
+		while ((l = anvil_next(deadline, err, sizeof(err))) != NULL
+		    && anvil_owed > 0) {
+			attr_list_free(l);
+			anvil_owed--;
+		}
 		if (l == NULL) {
 			anvil_unavailable(err);
 			continue;
 		}
+		anvil_unread = 0;
 		*count = *rate = 0;
 		attr_get_long(l, "count", count);
 		attr_get_long(l, "rate", rate);
@@ -203,6 +371,13 @@ anvil_ask(const char *ident, const char *req, long *count, long *rate)
 	return (-1);
 }
 
+/* anvil_ident - SERVICE:ADDRESS, the session's client in anvil */
+static void
+anvil_ident(struct smtpd_session *s, char *ident, size_t len)
+{
+	snprintf(ident, len, "%s:%s", server_service(), s->client_addr);
+}
+
 /* anvil_query - one request about the session's client */
 static int
 anvil_query(struct smtpd_session *s, const char *req, long *count,
@@ -210,8 +385,7 @@ anvil_query(struct smtpd_session *s, const char *req, long *count,
 {
 	char	 ident[200];
 
-	snprintf(ident, sizeof(ident), "%s:%s", server_service(),
-	    s->client_addr);
+	anvil_ident(s, ident, sizeof(ident));
 	return (anvil_ask(ident, req, count, rate));
 }
 
@@ -282,9 +456,18 @@ int
 smtpd_anvil_connect(struct smtpd_session *s)
 {
 	long	 count, rate;
-	char	 reply[400];
+	char	 reply[400], ident[200];
 
-	if (anvil_exempt(s) || anvil_query(s, "connect", &count, &rate) < 0)
+	if (anvil_exempt(s))
+		return (0);
+	/* No connection limit: anvil counts, nobody waits for its answer. */
+	if (lim_count <= 0 && lim_rate <= 0) {
+		anvil_ident(s, ident, sizeof(ident));
+		if (anvil_tell(ident, "connect") == 0)
+			s->anvil_counted = 1;
+		return (0);
+	}
+	if (anvil_query(s, "connect", &count, &rate) < 0)
 		return (0);
 	s->anvil_counted = 1;
 	snprintf(reply, sizeof(reply), "421 4.7.0 %s Error: too many "
@@ -301,12 +484,13 @@ smtpd_anvil_connect(struct smtpd_session *s)
 void
 smtpd_anvil_disconnect(struct smtpd_session *s)
 {
-	long	 count, rate;
+	char	 ident[200];
 
 	if (!s->anvil_counted)
 		return;
 	s->anvil_counted = 0;
-	(void)anvil_query(s, "disconnect", &count, &rate);
+	anvil_ident(s, ident, sizeof(ident));
+	(void)anvil_tell(ident, "disconnect");
 }
 
 /* smtpd_anvil_event - count MAIL, RCPT, STARTTLS or AUTH */

@@ -1,0 +1,247 @@
+#!/bin/bash
+# 88-anvil-nowait.t - smtpd does not wait for anvil's answers it does
+# not need, and the counts stay right.
+#
+# Issue 13: smtpd sends "disconnect", and "connect" when no connection
+# limit applies to the service, to anvil without waiting for the reply
+# (smtpd/smtpd_anvil.c); the replies are read later and thrown away.
+# Port 25 (service smtpd, behind postscreen) has no connection limit
+# (smtpd_client_connection_count_limit=0 in main.cf) but a message rate
+# limit of 3, whose MAIL asks must read their own answer, not a reply
+# owed to an earlier connect; submission gets
+# "-o smtpd_client_connection_count_limit=2" in master.cf (the -o
+# override decides). The connection counts are read from anvil itself
+# (a connect and a disconnect on private/anvil, as smtpd sends them).
+# Then anvil is killed and master respawns it: the next sessions are
+# answered, not hung, and counted by the new anvil. Ports 29600-29639.
+set -u
+. "$POSTERN_TOP/tests/lib/tap.sh"
+. "$POSTERN_TOP/tests/lib/instance.sh"
+. "$POSTERN_TOP/tests/lib/freeport.sh"
+
+DIR=$(mktemp -d /tmp/postern-88-anvil.XXXXXX)
+trap 'instance_cleanup; [ -n "${KEEP:-}" ] || rm -rf "$DIR"' EXIT
+
+SMTP=$(free_port 29600 29619) || bail_out "no free port"
+SUB=$(free_port 29620 29639) || bail_out "no free port"
+instance_create "$DIR/i" "$SMTP" "$SUB" || bail_out "instance_create"
+E=$INSTANCE_CONF
+printf '127.0.0.0/8 permit\n' >"$E/postscreen_access.cidr"
+instance_local_mail a@example.org || bail_out "instance_local_mail"
+instance_conf \
+	"mynetworks=192.0.2.0/24" \
+	"postscreen_access_list=permit_mynetworks, cidr:$E/postscreen_access.cidr" \
+	"smtpd_client_event_limit_exceptions=" \
+	"smtpd_client_connection_count_limit=0" \
+	"smtpd_client_connection_rate_limit=0" \
+	"smtpd_client_message_rate_limit=3" \
+	"smtpd_helo_restrictions=" "smtpd_sender_restrictions=" \
+	"smtpd_client_restrictions=" \
+	"smtpd_recipient_restrictions=reject_unauth_destination" \
+	|| bail_out "postconf -e"
+sed -i "/^127\\.0\\.0\\.1:$SUB inet/a\\  -o smtpd_client_connection_count_limit=2" \
+	"$E/master.cf"
+grep -q -- '-o smtpd_client_connection_count_limit=2' "$E/master.cf"
+ok $? "submission has -o smtpd_client_connection_count_limit=2"
+instance_start || bail_out "instance did not start"
+wait_for '[ -S "$INSTANCE_QUEUE/private/anvil" ]' 10
+ok $? "master started anvil (private/anvil)"
+instance_allow 'process [^ ]*anvil pid [0-9]+ killed by signal 9'
+
+# smtp PORT WHAT [N] - a Python session script; one line per result
+smtp() {
+	timeout 60 /usr/bin/python3 - "$@" <<'EOF'
+import os, socket, sys, time
+port = int(sys.argv[1])
+what = sys.argv[2]
+n = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+
+def conn():
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    return s, s.makefile("rb")
+
+def reply(f):
+    out = []
+    while True:
+        line = f.readline().decode(errors="replace").rstrip("\r\n")
+        if not line:
+            return " | ".join(out) or "<eof>"
+        out.append(line)
+        if len(line) < 4 or line[3] != "-":
+            return " | ".join(out)
+
+def cmd(s, f, c):
+    s.sendall(c.encode() + b"\r\n")
+    return reply(f)
+
+def session(s, f):
+    cmd(s, f, "EHLO client.example.org")
+    return cmd(s, f, "QUIT")
+
+if what == "burst":
+    # n sessions open at once, then n one after the other
+    keep = []
+    for i in range(n):
+        s, f = conn()
+        keep.append((s, f))
+        print("open%d %s" % (i + 1, reply(f)[:3]))
+    print("held")
+    sys.stdout.flush()
+    while not os.path.exists(sys.argv[4]):   # the caller looked at anvil
+        time.sleep(0.05)
+    for s, f in keep:
+        print("quit %s" % session(s, f)[:3])
+        s.close()
+    for i in range(n):
+        s, f = conn()
+        print("seq%d %s %s" % (i + 1, reply(f)[:3], session(s, f)[:3]))
+        s.close()
+elif what == "limit":
+    # two held, the third refused, then (closed) a new one
+    keep = []
+    for i in range(3):
+        s, f = conn()
+        keep.append((s, f))
+        print("conn%d %s" % (i + 1, reply(f)))
+    for s, f in keep:
+        f.close()                    # the socket closes with its file
+        s.close()
+    time.sleep(0.5)
+    for i in range(20):
+        s, f = conn()
+        r = reply(f)
+        f.close()
+        s.close()
+        if r.startswith("220"):
+            break
+        time.sleep(0.2)
+    print("after " + r)
+elif what == "mail":
+    t0 = time.time()
+    s, f = conn()
+    print("greeting " + reply(f))
+    cmd(s, f, "EHLO client.example.org")
+    for i in range(n):
+        print("mail%d %s" % (i + 1, cmd(s, f, "MAIL FROM:<a@client.example.org>")))
+        cmd(s, f, "RSET")
+    print("quit " + cmd(s, f, "QUIT"))
+    s.close()
+    print("seconds %.1f" % (time.time() - t0))
+EOF
+}
+
+# anvil_count IDENT - open connections anvil holds for IDENT (its own probe
+# connect excluded): a connect and a disconnect on private/anvil
+anvil_count() {
+	timeout 10 /usr/bin/python3 - "$INSTANCE_QUEUE/private/anvil" "$1" <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+f = s.makefile("rb")
+def ask(req):
+    s.sendall(("version=1\nrequest=%s\nident=%s\n\n" % (req, sys.argv[2])).encode())
+    a = {}
+    while True:
+        line = f.readline().decode().rstrip("\n")
+        if not line:
+            return a
+        k, v = line.split("=", 1)
+        a[k] = v
+c = int(ask("connect")["count"])
+ask("disconnect")
+print(c - 1)
+EOF
+}
+
+# wait_count IDENT N - anvil's count for IDENT becomes N (5 s)
+wait_count() {
+	wait_for "[ \"\$(anvil_count '$1')\" = '$2' ]" 5
+}
+
+HOST=$("$POSTERN_BIN/postconf" -c "$E" -h myhostname)
+ID25=smtpd:127.0.0.1
+IDSUB=127.0.0.1:$SUB:127.0.0.1
+
+# --- no connection limit: counted without waiting, and uncounted ---
+is "$(anvil_count $ID25)" 0 "anvil: no port-25 connection counted at first"
+smtp "$SMTP" burst 25 "$DIR/go" >"$DIR/burst.out" &
+BURST=$!
+wait_for 'grep -q "^held" "$DIR/burst.out"' 30
+out=$(cat "$DIR/burst.out")
+is "$(grep -c '^open[0-9]* 220' <<<"$out")" 25 \
+	"burst: 25 sessions at once are greeted (no limit on port 25)" "$out"
+wait_count $ID25 25
+ok $? "burst: anvil counts the 25 open sessions (connect sent without waiting)" \
+	"count $(anvil_count $ID25)"
+touch "$DIR/go"
+wait "$BURST"
+rest=$(sed '1,/^held/d' "$DIR/burst.out")
+is "$(grep -c '^quit 221' <<<"$rest")" 25 "burst: the 25 end with 221" "$rest"
+is "$(grep -c '^seq[0-9]* 220 221' <<<"$rest")" 25 \
+	"burst: 25 more one after the other: 220, then 221"
+wait_count $ID25 0
+ok $? "burst: after 50 sessions anvil's count is back to 0 (disconnects sent without waiting)" \
+	"count $(anvil_count $ID25)"
+
+# --- a waiting request reads its own answer after the owed replies ---
+out=$(smtp "$SMTP" mail 4)
+like "$(grep '^greeting' <<<"$out")" '^greeting 220 ' "rate: greeted" "$out"
+like "$(grep '^mail1' <<<"$out")" '^mail1 250 ' \
+	"rate: the first MAIL is accepted (its own answer, rate 1, not an owed connect reply)"
+like "$(grep '^mail3' <<<"$out")" '^mail3 250 ' "rate: the third MAIL is accepted"
+is "$(grep '^mail4' <<<"$out")" \
+	"mail4 450 4.7.1 Error: too much mail from 127.0.0.1" \
+	"rate: the fourth MAIL in the window: 450 4.7.1"
+like "$(grep '^quit' <<<"$out")" '^quit 221 ' "rate: the session ends with 221"
+
+# --- -o smtpd_client_connection_count_limit=2 on submission ---
+out=$(smtp "$SUB" limit)
+is "$(grep -c '^conn[12] 220 ' <<<"$out")" 2 \
+	"limit: two sessions at once are greeted" "$out"
+is "$(grep '^conn3' <<<"$out")" \
+	"conn3 421 4.7.0 $HOST Error: too many connections from 127.0.0.1" \
+	"limit: the third at once gets 421 4.7.0 ... too many connections"
+like "$(grep '^after' <<<"$out")" '^after 220 ' \
+	"limit: once they are closed a new session is greeted"
+wait_count "$IDSUB" 0
+ok $? "limit: anvil's submission count is back to 0" \
+	"count $(anvil_count "$IDSUB")"
+wait_for 'instance_log_grep "warning: Connection concurrency limit exceeded: 3 from [^ ]*\[127\.0\.0\.1\] for service 127\.0\.0\.1:$SUB" >/dev/null' 5
+ok $? "limit: 'Connection concurrency limit exceeded: 3' is logged"
+
+# --- anvil restarted between two sessions ---
+apid() {
+	local p
+	for p in $(instance_children); do
+		[ "$(cat /proc/$p/comm 2>/dev/null)" = anvil ] && echo "$p"
+	done
+}
+old=$(apid)
+ok $([ -n "$old" ]; echo $?) "restart: anvil runs (pid $old)"
+kill -9 "$old"
+wait_for '[ -n "$(apid)" ] && [ "$(apid)" != "$old" ] && [ -S "$INSTANCE_QUEUE/private/anvil" ]' 10
+ok $? "restart: master respawned anvil"
+sleep 0.5
+out=$(smtp "$SMTP" mail 1)
+like "$(grep '^greeting' <<<"$out")" '^greeting 220 ' \
+	"restart: the next port-25 session is greeted" "$out"
+like "$(grep '^mail1' <<<"$out")" '^mail1 250 ' \
+	"restart: its MAIL gets its answer (stale connection reopened)"
+like "$(grep '^quit' <<<"$out")" '^quit 221 ' "restart: and ends with 221"
+secs=$(sed -n 's/^seconds //p' <<<"$out")
+ok $(echo "${secs:-99} < 3" | bc | grep -q 1; echo $?) \
+	"restart: no request hung for anvil's timeout (${secs:-?} s)"
+out=$(smtp "$SUB" limit)
+is "$(grep -c '^conn[12] 220 ' <<<"$out")" 2 \
+	"restart: submission still greets two at once" "$out"
+like "$(grep '^conn3' <<<"$out")" '^conn3 421 4\.7\.0 ' \
+	"restart: the new anvil still refuses the third"
+wait_count $ID25 0
+ok $? "restart: the new anvil's port-25 count is 0 after the session" \
+	"count $(anvil_count $ID25)"
+wait_count "$IDSUB" 0
+ok $? "restart: and its submission count" "count $(anvil_count "$IDSUB")"
+
+instance_stop
+[ -n "${KEEP:-}" ] || rm -rf "$DIR"
+done_testing
