@@ -69,7 +69,8 @@ struct qmgr_conf {
 	char	*queue_dir;
 	char	*myhostname;
 	char	*mail_name;
-	long	 active_limit;
+	long	 active_limit;		/* qmgr_message_active_limit */
+	long	 active_max;		/* what the descriptors allow of it */
 	long	 min_backoff;
 	long	 max_backoff;
 	long	 queue_run_delay;
@@ -145,6 +146,8 @@ struct qmgr_req {
 	size_t	 n;
 	struct bufferevent *bev;
 	long	 started;
+	int	 tries;			/* connects that failed for now */
+	int	 err;			/* errno of the last one */
 };
 
 TAILQ_HEAD(qmgr_req_list, qmgr_req);
@@ -171,6 +174,7 @@ struct qmgr_dest {
 
 /* qmgr_conf.c */
 void	 qmgr_conf_load(void);
+void	 qmgr_conf_fd_limit(void);
 long	 qmgr_conf_long(const char *, long, int);
 int	 qmgr_move(const char *, const char *, const char *);
 

@@ -5,12 +5,30 @@
  *	#include "qmgr.h"
  *
  *	void	qmgr_conf_load(void);
+ *	void	qmgr_conf_fd_limit(void);
  *	long	qmgr_conf_long(const char *name, long def, int is_time);
  *	int	qmgr_move(const char *from, const char *to, const char *id);
  * DESCRIPTION
  *	conf(3) is single-threaded, so qmgr copies what it needs into
  *	qmgr_conf on the loop thread before the worker pools start; the
  *	workers only read the copy.
+ *
+ *	qmgr_conf_fd_limit() sets qmgr_conf.active_max, the number of
+ *	messages qmgr may hold in active/ at once (each keeps its queue
+ *	file open): qmgr_message_active_limit, lowered when the soft
+ *	RLIMIT_NOFILE (which qmgr raised to the hard limit in pre_init)
+ *	could not hold that many files besides a reserve for everything
+ *	else: delivery connections (up to each transport's maxproc),
+ *	wakeup connections, pickups, the pools' maps and pipes, logs.
+ *	The reserve is a quarter of the limit, but at least
+ *	QMGR_FD_RESERVE_MIN (512) descriptors or, under a limit below
+ *	2 * QMGR_FD_RESERVE_MIN, half of it: 20000 descriptors allow
+ *	15000 messages, 4096 allow 3072, 1024 allow 512, 256 allow 128.
+ *	Generous, since a transport alone may have 100 connections (its
+ *	maxproc) and smtpd processes may keep wakeup connections, while
+ *	a few hundred active messages already keep every agent busy; and
+ *	a queue file qmgr cannot open is worse than one it opens later.
+ *	Call it once at start, after the rlimit is raised.
  *
  *	qmgr_conf_long() reads a numeric or time parameter, or returns
  *	def when no default or setting exists for it (per-transport
@@ -26,10 +44,17 @@
  *	at once). This saves two directory fsyncs per move on the io
  *	thread.
  * DIAGNOSTICS
+ *	When qmgr_conf_fd_limit() lowers the limit it logs one warning:
+ *	"qmgr_message_active_limit N exceeds what RLIMIT_NOFILE M allows:
+ *	using K".
+ *
  *	A malformed value is fatal (conf(3)), naming the parameter, and so
  *	is a number or time below its minimum (qmgr_table; Postfix's
  *	wording, conf_table.h).
  */
+#include <sys/resource.h>
+
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +65,8 @@
 #include "mastercf.h"
 #include "qmgr.h"
 #include "xalloc.h"
+
+#define QMGR_FD_RESERVE_MIN	512	/* descriptors besides queue files */
 
 struct qmgr_conf qmgr_conf;
 
@@ -127,4 +154,29 @@ qmgr_conf_load(void)
 	if ((c->mastercf = mastercf_load(path, err, sizeof(err))) == NULL)
 		log_warn("%s; transports get default_process_limit", err);
 	free(path);
+}
+
+/* qmgr_conf_fd_limit - the active limit that the descriptors allow */
+void
+qmgr_conf_fd_limit(void)
+{
+	struct qmgr_conf *c = &qmgr_conf;
+	struct rlimit rl;
+	long	 fds, reserve, max;
+
+	c->active_max = c->active_limit;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY
+	    || rl.rlim_cur > (rlim_t)(LONG_MAX / 2))
+		return;
+	fds = (long)rl.rlim_cur;
+	reserve = fds / 4;
+	if (reserve < QMGR_FD_RESERVE_MIN)
+		reserve = fds / 2 < QMGR_FD_RESERVE_MIN ? fds / 2
+		    : QMGR_FD_RESERVE_MIN;
+	max = fds - reserve > 1 ? fds - reserve : 1;
+	if (max >= c->active_limit)
+		return;
+	c->active_max = max;
+	log_warn("qmgr_message_active_limit %ld exceeds what RLIMIT_NOFILE "
+	    "%ld allows: using %ld", c->active_limit, fds, max);
 }

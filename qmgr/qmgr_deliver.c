@@ -13,9 +13,20 @@
  *	(qmgr_sched_done()). Never blocks the loop. As in Postfix, the
  *	agent logs the "to=" line of each recipient it answers for; qmgr
  *	logs the ones it decides itself (agent failure, no agent).
+ *
+ *	A failure to reach the agent that passes by itself (socket():
+ *	EMFILE, ENFILE, ENOBUFS, ENOMEM; connect(): EAGAIN, the agent's
+ *	listen queue is full) does not defer: the request is tried again
+ *	every QMGR_CONNECT_DELAY seconds, at most QMGR_CONNECT_TRIES times
+ *	and within <transport>_time_limit of its start, without blocking
+ *	the loop; the request keeps its place in the concurrency window
+ *	meanwhile.
  * DIAGNOSTICS
  *	No socket (the service is not in master.cf, or master is not
- *	running): every recipient deferred, "mail transport unavailable".
+ *	running), or a transient failure that outlasted its retries:
+ *	every recipient deferred, "mail transport unavailable", with a
+ *	warning that names the error. Retries are logged at most once
+ *	every QMGR_CONNECT_NOTE seconds.
  *	A connection error, EOF, timeout or malformed answer: every
  *	recipient of the request deferred ("delivery agent failed"),
  *	never bounced, never lost.
@@ -27,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -40,6 +52,10 @@
 #include "qmgr.h"
 #include "qmgr_verify.h"
 #include "xalloc.h"
+
+#define QMGR_CONNECT_DELAY	1	/* seconds between tries */
+#define QMGR_CONNECT_TRIES	30	/* then defer as unavailable */
+#define QMGR_CONNECT_NOTE	60	/* seconds between retry warnings */
 
 /* fail_all - every recipient of the request deferred */
 static void
@@ -220,10 +236,52 @@ unavailable_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct qmgr_req *r = arg;
 
-	log_warn("%s: connect to %s/private/%s: mail transport unavailable",
-	    r->msg->id, qmgr_conf.queue_dir, r->dest->transport);
+	log_warn("%s: connect to %s/private/%s: mail transport unavailable"
+	    "%s%s", r->msg->id, qmgr_conf.queue_dir, r->dest->transport,
+	    r->err ? ": " : "", r->err ? strerror(r->err) : "");
 	fail_all(r, "4.3.0", "mail transport unavailable");
 	req_end(r, 0);
+}
+
+/* retry_cb - try the connection again */
+static void
+retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	qmgr_deliver_start(arg);
+}
+
+/* transient - a socket() or connect() error that passes by itself */
+static int
+transient(int err, int in_connect)
+{
+	if (in_connect)
+		return (err == EAGAIN);
+	return (err == EMFILE || err == ENFILE || err == ENOBUFS
+	    || err == ENOMEM);
+}
+
+/* connect_failed - defer now, or try again later */
+static void
+connect_failed(struct qmgr_req *r, int err, int retry)
+{
+	static long last_note;
+	struct timeval tv = {QMGR_CONNECT_DELAY, 0};
+	long	 now = time(NULL);
+
+	r->err = err;
+	if (retry && ++r->tries < QMGR_CONNECT_TRIES
+	    && now + QMGR_CONNECT_DELAY < r->started + r->dest->time_limit) {
+		if (now - last_note >= QMGR_CONNECT_NOTE) {
+			last_note = now;
+			log_warn("connect to %s/private/%s: %s; retrying "
+			    "every %ds", qmgr_conf.queue_dir,
+			    r->dest->transport, strerror(err),
+			    QMGR_CONNECT_DELAY);
+		}
+		event_base_once(qmgr_base, -1, EV_TIMEOUT, retry_cb, r, &tv);
+		return;
+	}
+	event_base_once(qmgr_base, -1, EV_TIMEOUT, unavailable_cb, r, NULL);
 }
 
 /* qmgr_deliver_start - connect and send one request */
@@ -234,24 +292,26 @@ qmgr_deliver_start(struct qmgr_req *r)
 	struct timeval tv;
 	struct buf *b;
 	ssize_t	 n;
-	int	 fd, connected;
+	int	 fd, connected, err;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/private/%s",
 	    qmgr_conf.queue_dir, r->dest->transport) >=
-	    (int)sizeof(sun.sun_path) || strchr(r->dest->transport, '/')
-	    || (fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0)) < 0) {
-		event_base_once(qmgr_base, -1, EV_TIMEOUT, unavailable_cb, r,
-		    NULL);
+	    (int)sizeof(sun.sun_path) || strchr(r->dest->transport, '/')) {
+		connect_failed(r, 0, 0);
+		return;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) < 0) {
+		connect_failed(r, errno, transient(errno, 0));
 		return;
 	}
 	connected = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
 	if (!connected && errno != EINPROGRESS) {
+		err = errno;
 		close(fd);
-		event_base_once(qmgr_base, -1, EV_TIMEOUT, unavailable_cb, r,
-		    NULL);
+		connect_failed(r, err, transient(err, 1));
 		return;
 	}
 	r->bev = bufferevent_socket_new(qmgr_base, fd, BEV_OPT_CLOSE_ON_FREE);

@@ -18,10 +18,11 @@
  *	Message-ID/Date/From) into incoming/ under the temporary name
  *	.pickup.DROPID.NEWID; the maildrop file is removed and then the
  *	new file renamed to NEWID, which the loop then activates (or, at
- *	qmgr_message_active_limit, leaves for qmgr_scan_more()). At start,
- *	before any pickup, queue_pickup_recover() (run by the scan) undoes
- *	or finishes interrupted pickups, so each maildrop file is queued
- *	exactly once (QUEUE.md, S1 and S1p).
+ *	the active limit, qmgr_conf.active_max, leaves for
+ *	qmgr_scan_more()). At start, before any pickup,
+ *	queue_pickup_recover() (run by the scan) undoes or finishes
+ *	interrupted pickups, so each maildrop file is queued exactly once
+ *	(QUEUE.md, S1 and S1p).
  *
  *	Only the DSN and full-name attributes are taken from the file;
  *	uid and login come from the file's owner. A file larger than
@@ -393,7 +394,7 @@ pickup_done(void *arg)
 		}
 	}
 	if (*j->newid
-	    && qmgr_active_count() < (size_t)qmgr_conf.active_limit)
+	    && qmgr_active_count() < (size_t)qmgr_conf.active_max)
 		qmgr_active_start(j->newid, "incoming");
 	else if (*j->newid)
 		qmgr_scan_incoming_left();

@@ -16,8 +16,10 @@
  * DESCRIPTION
  *	Directory listings run on their own thread (a listing must not wait
  *	behind the io pool's fsyncs, nor delay them); the loop then starts the
- *	messages it may take (qmgr_message_active_limit). One scan of a
- *	kind is in flight at a time; a request during a scan runs it
+ *	messages it may take (qmgr_message_active_limit, or less when
+ *	RLIMIT_NOFILE cannot hold that many open queue files:
+ *	qmgr_conf.active_max). One scan of a kind is in flight at a
+ *	time; a request during a scan runs it
  *	again afterwards. qmgr_scan_more() rescans incoming/ when an
  *	earlier scan (or a pickup, which says so with
  *	qmgr_scan_incoming_left()) left files behind because of the limit.
@@ -33,9 +35,10 @@
  *	queue_pickup_recover(), which undoes or finishes interrupted
  *	pickups.
  *
- *	qmgr_scan_init() starts the three pools (qmgr.h); each resolve
- *	thread has its own resolve maps (qmgr_thread_maps()) and cleanup
- *	maps (qmgr_thread_cleanup()).
+ *	qmgr_scan_init() lowers the active limit to what the descriptors
+ *	allow (qmgr_conf_fd_limit(), logged) and starts the three pools
+ *	(qmgr.h); each resolve thread has its own resolve maps
+ *	(qmgr_thread_maps()) and cleanup maps (qmgr_thread_cleanup()).
  * DIAGNOSTICS
  *	A directory that cannot be listed is logged and tried again at
  *	the next scan.
@@ -102,10 +105,11 @@ thread_fini(void *tctx)
 	free(t);
 }
 
-/* qmgr_scan_init - start the pools */
+/* qmgr_scan_init - the active limit, then the pools */
 void
 qmgr_scan_init(void)
 {
+	qmgr_conf_fd_limit();
 	qmgr_io = workq_new(qmgr_base, 1, NULL, NULL);
 	scan_pool = workq_new(qmgr_base, 1, NULL, NULL);
 	qmgr_resolver = workq_new(qmgr_base, QMGR_RESOLVE_THREADS,
@@ -198,7 +202,7 @@ scan_done(void *arg)
 	if (kind == SCAN_INCOMING)
 		incoming_left = 0;
 	for (i = 0; j->ids && i < j->ids->argc; i++) {
-		if (qmgr_active_count() >= (size_t)qmgr_conf.active_limit) {
+		if (qmgr_active_count() >= (size_t)qmgr_conf.active_max) {
 			if (kind == SCAN_INCOMING)
 				incoming_left = 1;
 			break;
@@ -296,7 +300,7 @@ void
 qmgr_scan_more(void)
 {
 	if (incoming_left
-	    && qmgr_active_count() < (size_t)qmgr_conf.active_limit)
+	    && qmgr_active_count() < (size_t)qmgr_conf.active_max)
 		scan_submit(SCAN_INCOMING, 0);
 }
 
