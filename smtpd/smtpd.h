@@ -253,6 +253,7 @@ void	 smtpd_reply_custom(struct smtpd_session *, int, const char *);
 void	 smtpd_reply_multi(struct smtpd_session *, int, const char *const *,
 	    size_t);
 void	 smtpd_session_check(struct smtpd_session *, int, smtpd_cont_fn *);
+void	 smtpd_data_recipient(struct smtpd_session *);
 void	 smtpd_session_close(struct smtpd_session *);
 void	 smtpd_session_reset(struct smtpd_session *);
 void	 smtpd_session_start_data(struct smtpd_session *);

@@ -169,6 +169,7 @@ bdat_check_done(struct smtpd_session *s, int result, const char *reply)
 {
 	struct smtpd_data *d = s->data;
 
+	s->cs.recipient = NULL;
 	if (result != SMTPD_CHECK_OK) {
 		bdat_skip(s, d->bdat_chunk, d->bdat_last, reply && *reply
 		    ? reply : "451 4.3.5 Server configuration error");
@@ -218,6 +219,7 @@ smtpd_bdat_cmd(struct smtpd_session *s, char *arg)
 	d->bdat = SMTPD_BDAT_CHECK;
 	d->bdat_chunk = n;
 	d->bdat_last = last;
+	smtpd_data_recipient(s);
 	smtpd_session_check(s, SMTPD_STAGE_DATA, bdat_check_done);
 }
 

@@ -622,10 +622,24 @@ cmd_rcpt(struct smtpd_session *s, char *arg)
 	smtpd_session_check(s, SMTPD_STAGE_RCPT, rcpt_done);
 }
 
+/*
+ * smtpd_data_recipient - the recipient smtpd_data_restrictions see, as
+ * Postfix's: the only one of a single-recipient transaction (so that
+ * check_recipient_access applies at DATA), none with several (one of
+ * them would be misleading). The stage's callback clears it again.
+ */
+void
+smtpd_data_recipient(struct smtpd_session *s)
+{
+	s->cs.recipient = s->nrcpts == 1 ? s->rcpts[0].addr : NULL;
+	s->cs.rcpt_count = (int)s->nrcpts;
+}
+
 /* data_done - the DATA policy check returned */
 static void
 data_done(struct smtpd_session *s, int result, const char *reply)
 {
+	s->cs.recipient = NULL;
 	if (result != SMTPD_CHECK_OK) {
 		smtpd_reply_text(s, reply);
 		return;
@@ -662,8 +676,10 @@ check_data(struct smtpd_session *s, const char *arg)
 static void
 cmd_data(struct smtpd_session *s, char *arg)
 {
-	if (check_data(s, arg) == 0)
+	if (check_data(s, arg) == 0) {
+		smtpd_data_recipient(s);
 		smtpd_session_check(s, SMTPD_STAGE_DATA, data_done);
+	}
 }
 
 /* cmd_rset - RSET */

@@ -407,6 +407,7 @@ printf 'user1@example.com %s\nbad@example.com %s\n' \
 	>"$DIR/sasl_passwd"
 printf 'bad@example.com REJECT blocked account\n' >"$DIR/sasl_acl"
 printf 'secure@example.com reject_plaintext_session\nmb@example.com reject_multi_recipient_bounce\n' >"$DIR/rcpt_acl"
+printf 'dr@example.com REJECT data stage says no\n' >"$DIR/data_acl"
 printf 'all.remote.test all_certs\n' >"$DIR/relay_class"
 Q=$DIR/q
 for d in incoming active deferred hold corrupt maildrop bounce defer \
@@ -424,7 +425,7 @@ smtpd_peername_lookup = no
 alias_maps =
 local_recipient_maps =
 virtual_mailbox_domains = example.com
-virtual_mailbox_maps = inline:{ u@example.com=x, u2@example.com=x, secure@example.com=x, mb@example.com=x }
+virtual_mailbox_maps = inline:{ u@example.com=x, u2@example.com=x, secure@example.com=x, mb@example.com=x, dr@example.com=x }
 smtpd_tls_security_level = may
 smtpd_tls_cert_file = $T/server.pem
 smtpd_tls_key_file = $T/server.key
@@ -442,7 +443,8 @@ smtpd_recipient_restrictions = check_ccert_access texthash:$DIR/ccert_acl,
     check_sasl_access texthash:$DIR/sasl_acl,
     check_recipient_access texthash:$DIR/rcpt_acl,
     check_policy_service inet:127.0.0.1:$PPORT
-smtpd_data_restrictions = reject_multi_recipient_bounce
+smtpd_data_restrictions = reject_multi_recipient_bounce,
+    check_recipient_access texthash:$DIR/data_acl
 smtpd_error_sleep_time = 0
 CF
 chmod -R a+rwX "$DIR"
@@ -510,6 +512,8 @@ session('bounce', sender='', rcpts=['u@example.com', 'mb@example.com'])
 session('bounce2', sender='', rcpts=['u@example.com', 'u2@example.com'],
         data=True)
 session('bounce1', sender='', rcpts=['u@example.com'], data=True)
+session('dr1', rcpts=['dr@example.com'], data=True)
+session('dr2', rcpts=['u@example.com', 'dr@example.com'], data=True)
 PY
 is "$?" 0 "SMTP client sessions ran" || sed 's/^/# /' "$DIR/client.err" >&2
 R=$(cat "$DIR/replies")
@@ -542,6 +546,10 @@ like "$R" $'\nbounce RCPT mb@example.com 550 5.5.3 <mb@example.com>: Recipient a
 like "$R" $'\nbounce2 DATA 550 5.5.3 <DATA>: Data command rejected: Multi-recipient bounce' \
 	"reject_multi_recipient_bounce at DATA"
 like "$R" $'\nbounce1 DATA 354 ' "a single-recipient bounce is accepted"
+like "$R" $'\ndr1 DATA 554 5.7.1 <dr@example.com>: Recipient address rejected: data stage says no' \
+	"check_recipient_access at DATA: the only recipient is looked up (Postfix)"
+like "$R" $'\ndr2 DATA 354 ' \
+	"check_recipient_access at DATA: no recipient with two of them"
 L=$(cat "$DIR/smtpd.log")
 like "$L" 'Trusted TLS connection established from ' \
 	"log: a CA-signed certificate makes a Trusted TLS connection"
