@@ -44,9 +44,11 @@
  *	at once). This saves two directory fsyncs per move on the io
  *	thread.
  * DIAGNOSTICS
- *	When qmgr_conf_fd_limit() lowers the limit it logs one warning:
+ *	When qmgr_conf_fd_limit() lowers the limit it logs one line:
  *	"qmgr_message_active_limit N exceeds what RLIMIT_NOFILE M allows:
- *	using K".
+ *	using K"; an info line, not a warning: with the default limit
+ *	(20000) it is what any host with a hard limit below about 26700
+ *	descriptors logs at each start.
  *
  *	A malformed value is fatal (conf(3)), naming the parameter, and so
  *	is a number or time below its minimum (qmgr_table; Postfix's
@@ -177,6 +179,6 @@ qmgr_conf_fd_limit(void)
 	if (max >= c->active_limit)
 		return;
 	c->active_max = max;
-	log_warn("qmgr_message_active_limit %ld exceeds what RLIMIT_NOFILE "
+	log_info("qmgr_message_active_limit %ld exceeds what RLIMIT_NOFILE "
 	    "%ld allows: using %ld", c->active_limit, fds, max);
 }
