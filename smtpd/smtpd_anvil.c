@@ -5,6 +5,7 @@
  *	#include "smtpd_anvil.h"
  *
  *	void	smtpd_anvil_init(void);
+ *	void	smtpd_anvil_early(struct smtpd_session *s);
  *	int	smtpd_anvil_connect(struct smtpd_session *s);
  *	void	smtpd_anvil_disconnect(struct smtpd_session *s);
  *	int	smtpd_anvil_event(struct smtpd_session *s, int what);
@@ -44,6 +45,10 @@
  *	    recipient rate limit exceeded"
  *	  a limit table that could not be read: MAIL gets "451 4.3.0 Error:
  *	    cannot read the sending limits of LOGIN".
+ *	smtpd_anvil_early(), when the client connects, sends the connect
+ *	request; smtpd_anvil_connect(), before the greeting (after the
+ *	client name lookup), reads its answer, which has mostly come
+ *	meanwhile (or sends the request itself if early did not).
  *	smtpd_anvil_connect() and smtpd_anvil_event() return 0 to go on,
  *	-1 when they have replied (the caller stops; after connect it
  *	closes the session).
@@ -57,13 +62,15 @@
  *	Connect without a connection limit, and every disconnect, are
  *	sent without waiting: anvil still counts them (the limits of
  *	other services and its statistics), smtpd does not block on them.
- *	anvil answers every request in order, so the replies nobody waits
- *	for are counted as owed: a waiting request reads and discards
- *	them before its own, and every ANVIL_DRAIN_AT requests sent
- *	without waiting, the next one first discards those already
- *	readable (without waiting: one recv() for 32 requests).
- *	A stale connection (anvil restarted: EPIPE, ECONNRESET, EOF) is
- *	reopened once per request; the owed replies die with it. Not
+ *	anvil answers every request in order: the requests whose answer
+ *	is wanted are listed in the order sent, each with the number of
+ *	replies nobody waits for sent just before it; a reply read goes
+ *	to the first one unanswered or is thrown away. After every
+ *	ANVIL_DRAIN_AT requests sent, the next one first takes the
+ *	replies already readable (without waiting: one recv() for 32
+ *	requests). A stale connection (anvil restarted: EPIPE,
+ *	ECONNRESET, EOF) is reopened once per request; the replies still
+ *	to come die with it (a connect sent early is sent again). Not
  *	used by a daemon run by hand (-l or -S) or for -S sessions:
  *	there is no master and no anvil, as Postfix's stand-alone smtpd.
  * DIAGNOSTICS
@@ -98,11 +105,28 @@
 #define ANVIL_TIMEOUT	2		/* seconds per request */
 #define ANVIL_DRAIN_AT	32		/* sent unread, then a drain */
 
+#define ANVIL_COUNTED	1		/* s->anvil_counted: counted */
+#define ANVIL_PENDING	2		/* connect sent, answer unread */
+
 static int anvil_on;			/* under master */
 static int anvil_fd = -1;
 static struct buf *anvil_in;		/* replies read, not yet taken */
-static int anvil_owed;			/* replies nobody waits for */
+static int anvil_tail;			/* unwanted replies, at the end */
 static int anvil_unread;		/* sent without a read since */
+
+/*
+ * A request whose answer somebody wants, in the order sent; skip is the
+ * number of replies nobody waits for sent just before it.
+ */
+struct anvil_wait {
+	struct smtpd_session *s;	/* an early connect, or NULL */
+	int	 want;			/* 0: the asker is gone */
+	int	 skip;
+	int	 answered, failed;
+	long	 count, rate;
+	struct anvil_wait *next;
+};
+static struct anvil_wait *anvil_waits;
 static time_t anvil_warned;
 static long lim_count, lim_rate, lim_mail, lim_rcpt, lim_ntls, lim_auth;
 static struct strv *anvil_exceptions;
@@ -141,12 +165,26 @@ smtpd_anvil_init(void)
 static void
 anvil_close(void)
 {
+	struct anvil_wait **w, *e;
+
 	if (anvil_fd >= 0)
 		close(anvil_fd);
 	anvil_fd = -1;
-	anvil_owed = anvil_unread = 0;
+	anvil_tail = anvil_unread = 0;
 	if (anvil_in)
 		buf_reset(anvil_in);
+	/* The replies die with the connection. */
+	for (w = &anvil_waits; *w != NULL;) {
+		if ((*w)->want && !(*w)->answered) {
+			(*w)->answered = (*w)->failed = 1;
+			w = &(*w)->next;
+		} else if (!(*w)->want) {
+			e = *w;
+			*w = e->next;
+			free(e);
+		} else
+			w = &(*w)->next;
+	}
 }
 
 /* anvil_unavailable - one warning a minute */
@@ -268,26 +306,118 @@ anvil_next(time_t deadline, char *err, size_t errlen)
 	}
 }
 
-/* anvil_drain - throw away the owed replies that have come; -1 stale */
+/* anvil_wait_add - one more request whose answer is wanted */
+static struct anvil_wait *
+anvil_wait_add(struct smtpd_session *sess)
+{
+	struct anvil_wait *e = xcalloc(1, sizeof(*e)), **w;
+
+	e->s = sess;
+	e->want = 1;
+	e->skip = anvil_tail;
+	anvil_tail = 0;
+	for (w = &anvil_waits; *w != NULL; w = &(*w)->next)
+		;
+	*w = e;
+	return (e);
+}
+
+/* anvil_wait_free - unlink and free one */
+static void
+anvil_wait_free(struct anvil_wait *e)
+{
+	struct anvil_wait **w;
+
+	for (w = &anvil_waits; *w != NULL; w = &(*w)->next)
+		if (*w == e) {
+			*w = e->next;
+			break;
+		}
+	free(e);
+}
+
+/* anvil_expected - is a reply still to come? */
 static int
-anvil_drain(void)
+anvil_expected(void)
+{
+	struct anvil_wait *e;
+
+	for (e = anvil_waits; e != NULL; e = e->next)
+		if (!e->answered)
+			return (1);
+	return (anvil_tail > 0);
+}
+
+/* anvil_take - one reply to its request, in order; -1 none was owed */
+static int
+anvil_take(const struct attr_list *l)
+{
+	struct anvil_wait *e;
+
+	for (e = anvil_waits; e != NULL && e->answered; e = e->next)
+		;
+	if (e == NULL) {
+		if (anvil_tail <= 0)
+			return (-1);
+		anvil_tail--;
+	} else if (e->skip > 0)
+		e->skip--;
+	else {
+		e->answered = 1;
+		attr_get_long(l, "count", &e->count);
+		attr_get_long(l, "rate", &e->rate);
+		if (!e->want)
+			anvil_wait_free(e);
+	}
+	return (0);
+}
+
+/* anvil_read - the next reply to its request; -1 (closed) on error */
+static int
+anvil_read(time_t deadline)
 {
 	struct attr_list *l;
 	char	 err[128];
+	int	 rc;
 
-	anvil_unread = 0;
-	while (anvil_owed > 0) {
-		err[0] = 0;
-		if ((l = anvil_next(0, err, sizeof(err))) == NULL) {
-			if (err[0] == 0)
-				return (0);	/* the rest later */
-			anvil_unavailable(err);
-			return (-1);
-		}
-		attr_list_free(l);
-		anvil_owed--;
+	err[0] = 0;
+	if ((l = anvil_next(deadline, err, sizeof(err))) == NULL) {
+		if (err[0] == 0)
+			return (1);		/* nothing yet */
+		anvil_unavailable(err);
+		return (-1);
+	}
+	rc = anvil_take(l);
+	attr_list_free(l);
+	if (rc < 0) {
+		anvil_unavailable("a reply to no request");
+		return (-1);
 	}
 	return (0);
+}
+
+/* anvil_drain - take the replies that have come, without waiting */
+static int
+anvil_drain(void)
+{
+	int	 rc = 0;
+
+	anvil_unread = 0;
+	while (anvil_expected() && (rc = anvil_read(0)) == 0)
+		;
+	return (rc < 0 ? -1 : 0);
+}
+
+/* anvil_wait_for - read until e is answered; -1 no answer */
+static int
+anvil_wait_for(struct anvil_wait *e)
+{
+	time_t	 deadline = time(NULL) + ANVIL_TIMEOUT;
+
+	while (!e->answered)
+		if (anvil_read(deadline) < 0)
+			break;
+	return (e->failed ? -1 : 0);
 }
 
 /* anvil_request - the request list */
@@ -303,9 +433,9 @@ anvil_request(const char *ident, const char *req)
 	return (out);
 }
 
-/* anvil_tell - one request whose answer nobody needs; -1 not sent */
+/* anvil_send_req - send one request; -1 not sent */
 static int
-anvil_tell(const char *ident, const char *req)
+anvil_send_req(const char *ident, const char *req)
 {
 	struct buf *out = anvil_request(ident, req);
 	int	 tries;
@@ -320,7 +450,6 @@ anvil_tell(const char *ident, const char *req)
 			anvil_unavailable(strerror(errno));
 			continue;
 		}
-		anvil_owed++;
 		anvil_unread++;
 		buf_free(out);
 		return (0);
@@ -329,45 +458,35 @@ anvil_tell(const char *ident, const char *req)
 	return (-1);
 }
 
+/* anvil_tell - one request whose answer nobody needs; -1 not sent */
+static int
+anvil_tell(const char *ident, const char *req)
+{
+	if (anvil_send_req(ident, req) < 0)
+		return (-1);
+	anvil_tail++;
+	return (0);
+}
+
 /* anvil_ask - one request; 0 with count and rate, -1 no answer */
 static int
 anvil_ask(const char *ident, const char *req, long *count, long *rate)
 {
-	struct buf *out = anvil_request(ident, req);
-	struct attr_list *l = NULL;
-	char	 err[128];
-	time_t	 deadline;
-	int	 tries;
+	struct anvil_wait *e;
+	int	 tries, rc;
 
-	/* A stale connection (anvil restarted) gets one retry. */
+	/* An answer lost with a stale connection: one retry. */
 	for (tries = 0; tries < 2; tries++) {
-		if (anvil_open() < 0)
+		if (anvil_send_req(ident, req) < 0)
 			break;
-		if (anvil_send(out) < 0) {
-			anvil_unavailable(strerror(errno));
-			continue;
-		}
-		/* anvil answers in order: the owed replies come first. */
-		deadline = time(NULL) + ANVIL_TIMEOUT;
-		err[0] = 0;
-		while ((l = anvil_next(deadline, err, sizeof(err))) != NULL
-		    && anvil_owed > 0) {
-			attr_list_free(l);
-			anvil_owed--;
-		}
-		if (l == NULL) {
-			anvil_unavailable(err);
-			continue;
-		}
-		anvil_unread = 0;
-		*count = *rate = 0;
-		attr_get_long(l, "count", count);
-		attr_get_long(l, "rate", rate);
-		attr_list_free(l);
-		buf_free(out);
-		return (0);
+		e = anvil_wait_add(NULL);
+		rc = anvil_wait_for(e);
+		*count = e->count;
+		*rate = e->rate;
+		anvil_wait_free(e);
+		if (rc == 0)
+			return (0);
 	}
-	buf_free(out);
 	return (-1);
 }
 
@@ -451,25 +570,68 @@ anvil_refuse(struct smtpd_session *s, const char *what, long n,
 	return (-1);
 }
 
+/* anvil_wait_find - the early connect of a session */
+static struct anvil_wait *
+anvil_wait_find(struct smtpd_session *s)
+{
+	struct anvil_wait *e;
+
+	for (e = anvil_waits; e != NULL; e = e->next)
+		if (e->s == s)
+			return (e);
+	return (NULL);
+}
+
+/* smtpd_anvil_early - send the connect at accept; answer read later */
+void
+smtpd_anvil_early(struct smtpd_session *s)
+{
+	char	 ident[200];
+
+	if (anvil_exempt(s))
+		return;
+	anvil_ident(s, ident, sizeof(ident));
+	/* No connection limit: anvil counts, nobody waits for its answer. */
+	if (lim_count <= 0 && lim_rate <= 0) {
+		if (anvil_tell(ident, "connect") == 0)
+			s->anvil_counted = ANVIL_COUNTED;
+		return;
+	}
+	if (anvil_send_req(ident, "connect") == 0) {
+		(void)anvil_wait_add(s);
+		s->anvil_counted = ANVIL_PENDING;
+	}
+}
+
 /* smtpd_anvil_connect - count the connection; 421 over a limit */
 int
 smtpd_anvil_connect(struct smtpd_session *s)
 {
-	long	 count, rate;
+	struct anvil_wait *e;
+	long	 count = 0, rate = 0;
 	char	 reply[400], ident[200];
+	int	 rc = -1;
 
-	if (anvil_exempt(s))
+	if (anvil_exempt(s) || s->anvil_counted == ANVIL_COUNTED)
 		return (0);
-	/* No connection limit: anvil counts, nobody waits for its answer. */
-	if (lim_count <= 0 && lim_rate <= 0) {
+	/* The early connect's answer: mostly read already, or readable. */
+	if (s->anvil_counted == ANVIL_PENDING
+	    && (e = anvil_wait_find(s)) != NULL) {
+		rc = anvil_wait_for(e);
+		count = e->count;
+		rate = e->rate;
+		anvil_wait_free(e);
+	}
+	s->anvil_counted = 0;
+	if (rc < 0 && lim_count <= 0 && lim_rate <= 0) {
 		anvil_ident(s, ident, sizeof(ident));
 		if (anvil_tell(ident, "connect") == 0)
-			s->anvil_counted = 1;
+			s->anvil_counted = ANVIL_COUNTED;
 		return (0);
 	}
-	if (anvil_query(s, "connect", &count, &rate) < 0)
+	if (rc < 0 && anvil_query(s, "connect", &count, &rate) < 0)
 		return (0);
-	s->anvil_counted = 1;
+	s->anvil_counted = ANVIL_COUNTED;
 	snprintf(reply, sizeof(reply), "421 4.7.0 %s Error: too many "
 	    "connections from %s", conf_str("myhostname"), s->client_addr);
 	if (lim_count > 0 && count > lim_count)
@@ -484,10 +646,21 @@ smtpd_anvil_connect(struct smtpd_session *s)
 void
 smtpd_anvil_disconnect(struct smtpd_session *s)
 {
+	struct anvil_wait *e;
 	char	 ident[200];
 
 	if (!s->anvil_counted)
 		return;
+	/* Gone before its greeting: nobody wants the early answer. */
+	if (s->anvil_counted == ANVIL_PENDING
+	    && (e = anvil_wait_find(s)) != NULL) {
+		if (e->answered)
+			anvil_wait_free(e);
+		else {
+			e->s = NULL;
+			e->want = 0;
+		}
+	}
 	s->anvil_counted = 0;
 	anvil_ident(s, ident, sizeof(ident));
 	(void)anvil_tell(ident, "disconnect");

@@ -10,6 +10,7 @@ struct smtpd_session;
 #define SMTPD_ANVIL_AUTH	4
 
 void	 smtpd_anvil_init(void);
+void	 smtpd_anvil_early(struct smtpd_session *);
 int	 smtpd_anvil_connect(struct smtpd_session *);
 void	 smtpd_anvil_disconnect(struct smtpd_session *);
 int	 smtpd_anvil_event(struct smtpd_session *, int);

@@ -1260,6 +1260,7 @@ session_new(int infd, int outfd, const char *addr, const char *port,
 	bufferevent_set_timeouts(s->in, &tv, &tv);
 	bufferevent_setwatermark(s->in, EV_READ, 0,
 	    smtpd_params.line_limit + 65536);
+	smtpd_anvil_early(s);	/* anvil's answer is read before the 220 */
 	/* smtpd_tls_wrappermode (port 465): TLS before anything else. */
 	if (smtpd_params.tls_wrapper && !stdin_mode && session_wrap(s) == 0)
 		return (s);

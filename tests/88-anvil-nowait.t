@@ -12,6 +12,10 @@
 # "-o smtpd_client_connection_count_limit=2" in master.cf (the -o
 # override decides). The connection counts are read from anvil itself
 # (a connect and a disconnect on private/anvil, as smtpd sends them).
+# The connect goes to anvil at accept (smtpd_anvil_early) and its answer
+# is read before the greeting: clients that leave before it (a service
+# with smtpd_tls_wrappermode=yes and the same -o limit, clients that
+# never start TLS) leave no count and take no other session's answer.
 # Then anvil is killed and master respawns it: the next sessions are
 # answered, not hung, and counted by the new anvil. Ports 29600-29639.
 set -u
@@ -23,7 +27,8 @@ DIR=$(mktemp -d /tmp/postern-88-anvil.XXXXXX)
 trap 'instance_cleanup; [ -n "${KEEP:-}" ] || rm -rf "$DIR"' EXIT
 
 SMTP=$(free_port 29600 29619) || bail_out "no free port"
-SUB=$(free_port 29620 29639) || bail_out "no free port"
+SUB=$(free_port 29620 29629) || bail_out "no free port"
+WRAP=$(free_port 29630 29639) || bail_out "no free port"
 instance_create "$DIR/i" "$SMTP" "$SUB" || bail_out "instance_create"
 E=$INSTANCE_CONF
 printf '127.0.0.0/8 permit\n' >"$E/postscreen_access.cidr"
@@ -41,8 +46,15 @@ instance_conf \
 	|| bail_out "postconf -e"
 sed -i "/^127\\.0\\.0\\.1:$SUB inet/a\\  -o smtpd_client_connection_count_limit=2" \
 	"$E/master.cf"
-grep -q -- '-o smtpd_client_connection_count_limit=2' "$E/master.cf"
-ok $? "submission has -o smtpd_client_connection_count_limit=2"
+cat >>"$E/master.cf" <<EOF
+127.0.0.1:$WRAP inet n - - - - smtpd
+  -o syslog_name=postfix/wrap
+  -o smtpd_tls_wrappermode=yes
+  -o smtpd_client_connection_count_limit=2
+EOF
+is "$(grep -c -- '-o smtpd_client_connection_count_limit=2' "$E/master.cf")" 2 \
+	"submission and the wrapper-mode service have -o smtpd_client_connection_count_limit=2"
+INSTANCE_PORTS+=("$WRAP")
 instance_start || bail_out "instance did not start"
 wait_for '[ -S "$INSTANCE_QUEUE/private/anvil" ]' 10
 ok $? "master started anvil (private/anvil)"
@@ -51,13 +63,18 @@ instance_allow 'process [^ ]*anvil pid [0-9]+ killed by signal 9'
 # smtp PORT WHAT [N] - a Python session script; one line per result
 smtp() {
 	timeout 60 /usr/bin/python3 - "$@" <<'EOF'
-import os, socket, sys, time
+import os, socket, ssl, sys, time
 port = int(sys.argv[1])
 what = sys.argv[2]
 n = int(sys.argv[3]) if len(sys.argv) > 3 else 0
 
 def conn():
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    if os.environ.get("WRAPPED"):
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        s = ctx.wrap_socket(s)
     return s, s.makefile("rb")
 
 def reply(f):
@@ -116,6 +133,12 @@ elif what == "limit":
             break
         time.sleep(0.2)
     print("after " + r)
+elif what == "drop":
+    # n clients that go away before their greeting
+    for i in range(n):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.close()
+    print("dropped %d" % n)
 elif what == "mail":
     t0 = time.time()
     s, f = conn()
@@ -208,6 +231,46 @@ ok $? "limit: anvil's submission count is back to 0" \
 	"count $(anvil_count "$IDSUB")"
 wait_for 'instance_log_grep "warning: Connection concurrency limit exceeded: 3 from [^ ]*\[127\.0\.0\.1\] for service 127\.0\.0\.1:$SUB" >/dev/null' 5
 ok $? "limit: 'Connection concurrency limit exceeded: 3' is logged"
+
+# --- clients gone before the greeting (connect sent, answer unread) ---
+out=$(smtp "$SUB" drop 20)
+is "$out" "dropped 20" "early: 20 submission clients leave before the greeting"
+wait_count "$IDSUB" 0
+ok $? "early: anvil's submission count is back to 0" \
+	"count $(anvil_count "$IDSUB")"
+out=$(smtp "$SUB" limit)
+is "$(grep -c '^conn[12] 220 ' <<<"$out")" 2 \
+	"early: then two sessions at once are greeted" "$out"
+like "$(grep '^conn3' <<<"$out")" '^conn3 421 4\.7\.0 ' \
+	"early: and the third is refused (answers not mixed up)"
+like "$(grep '^after' <<<"$out")" '^after 220 ' \
+	"early: and a new one greeted after they closed"
+smtp "$SMTP" drop 20 >/dev/null
+wait_count $ID25 0
+ok $? "early: port 25 (no limit): the count is back to 0 after 20 more" \
+	"count $(anvil_count $ID25)"
+
+# smtpd_tls_wrappermode: the connect goes at accept, the answer is read
+# after the handshake; clients that never start TLS are freed with the
+# answer unread (or unasked for)
+out=$(WRAPPED=1 smtp "$WRAP" limit)
+is "$(grep -c '^conn[12] 220 ' <<<"$out")" 2 \
+	"wrapper: two TLS sessions at once are greeted" "$out"
+like "$(grep '^conn3' <<<"$out")" '^conn3 421 4\.7\.0 ' \
+	"wrapper: the third is refused"
+out=$(smtp "$WRAP" drop 20)
+is "$out" "dropped 20" "wrapper: 20 clients leave without starting TLS"
+IDWRAP=127.0.0.1:$WRAP:127.0.0.1
+wait_count "$IDWRAP" 0
+ok $? "wrapper: anvil's count is back to 0 (answers nobody read)" \
+	"count $(anvil_count "$IDWRAP")"
+out=$(WRAPPED=1 smtp "$WRAP" limit)
+is "$(grep -c '^conn[12] 220 ' <<<"$out")" 2 \
+	"wrapper: then two TLS sessions at once are greeted" "$out"
+like "$(grep '^conn3' <<<"$out")" '^conn3 421 4\.7\.0 ' \
+	"wrapper: and the third is refused (no answer given to the wrong session)"
+like "$(grep '^after' <<<"$out")" '^after 220 ' \
+	"wrapper: and one greeted after they closed"
 
 # --- anvil restarted between two sessions ---
 apid() {
