@@ -69,6 +69,9 @@
 . "$POSTERN_TOP/tests/lib/instance.sh"
 
 BENCH_RCPT=bench@example.org
+# mail to BENCH_HOLD is put on hold by both MTAs (check_recipient_access
+# in smtpd_data_restrictions): acceptance with no delivery running
+BENCH_HOLD=hold@example.org
 BENCH_VUID=$(id -u vmail 2>/dev/null || id -u)
 BENCH_VGID=$(id -g vmail 2>/dev/null || id -g)
 PF_DIR=
@@ -85,7 +88,7 @@ bench_mariadb() {
 	# more, and a refused connection would be a 451 in the figures
 	mariadb_client -e "SET GLOBAL max_connections = 2000" || return 1
 	mariadb_sql "INSERT INTO virtual_users (domain_id, password, email)
-		VALUES (1, MD5('x'), '$BENCH_RCPT');"
+		VALUES (1, MD5('x'), '$BENCH_RCPT'), (1, MD5('x'), '$BENCH_HOLD');"
 }
 
 # bench_maps - the three mysql .cf files in a configuration directory;
@@ -98,6 +101,7 @@ bench_maps() {
 		"SELECT $col FROM virtual_users WHERE email='%s'"
 	mariadb_cf "$e/mysql-virtual-alias-maps.cf" \
 		"SELECT destination FROM virtual_aliases WHERE source='%s'"
+	printf '%s HOLD\n' "$BENCH_HOLD" >"$e/hold_access"
 	chmod 644 "$e"/mysql-*.cf
 }
 
@@ -109,7 +113,7 @@ bench_policy() {
 		"smtpd_peername_lookup=no" \
 		"smtpd_helo_required=yes" \
 		"smtpd_helo_restrictions=permit_mynetworks, reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname" \
-		"smtpd_data_restrictions=reject_unauth_pipelining" \
+		"smtpd_data_restrictions=reject_unauth_pipelining, check_recipient_access texthash:$e/hold_access" \
 		"smtpd_relay_restrictions=permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination" \
 		"smtpd_recipient_restrictions=permit_auth_destination, reject_non_fqdn_recipient, reject_unauth_destination, reject_unlisted_recipient" \
 		"virtual_mailbox_domains=mysql:$e/mysql-virtual-mailbox-domains.cf" \

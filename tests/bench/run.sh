@@ -20,6 +20,15 @@
 #	plaintext 1 KB, plaintext 100 KB, STARTTLS 1 KB, STARTTLS 100 KB
 #	(smtp-load -T: a full TLS handshake on every connection, the
 #	certificate both MTAs share). Per workload:
+#	  no delivery  the issue's "accepted, no delivery running": the same
+#	               load to a second recipient (BENCH_HOLD) that both MTAs
+#	               put on hold (check_recipient_access in
+#	               smtpd_data_restrictions, a texthash table both look
+#	               up for every message): the queue file is written and
+#	               synced before the 250 as any other, into hold/; no
+#	               queue manager work follows. Then postsuper -H ALL
+#	               releases them and the round waits for their delivery
+#	               (not timed)
 #	  accept       smtp-load send: 20 parallel sessions, one connection
 #	               per message, the recipient looked up in MySQL; a
 #	               message counts on the 250 after DATA, which both
@@ -191,6 +200,39 @@ warm_up() {
 	sleep 2
 }
 
+# release_hold - NAME: every held message back to the queue
+release_hold() {
+	case $1 in
+	postern) "$POSTERN_BIN/postsuper" -c "$BENCH_DIR/postern/etc" -H ALL ;;
+	postfix) postsuper -c "$PF_DIR/etc" -H ALL ;;
+	esac
+}
+
+# accept_held - NAME PORT MAILDIR WORKLOAD ROUND: acceptance with no
+# delivery running (the issue's first figure) in
+# R[NAME.WORKLOAD.held.ROUND]: the messages go to BENCH_HOLD, which both
+# MTAs put on hold (queue file written and synced before the 250, as
+# any other, into hold/ instead of incoming/); then they are released
+# and the round waits for them in BENCH_HOLD's Maildir (not timed)
+accept_held() {
+	local name=$1 port=$2 md=$3 w=$4 r=$5 base out acc n
+	n=$(load_count "$w")
+	md=${md%/bench}/hold
+	base=$(bench_count "$md")
+	# shellcheck disable=SC2046
+	out=$("$LOAD" send -p "$port" -c "$SESSIONS" -n "$n" \
+		$(load_args "$w") -r "$BENCH_HOLD" "${SRC[@]}")
+	echo "bench: $name $w round $r: no delivery (hold): smtp-load: $out"
+	acc=$(sed -n 's/^accepted \([0-9]*\) .*/\1/p' <<<"$out")
+	R[$name.$w.held.$r]=$(sed -n 's/.*: \([0-9]*\) msg\/s.*/\1/p' <<<"$out")
+	[ "$(bench_count "$md")" -eq "$base" ] ||
+		echo "bench: $name $w round $r: held mail was delivered"
+	release_hold "$name" >/dev/null 2>&1
+	wait_delivered "$md" $((base + ${acc:-0})) 600 ||
+		echo "bench: $name $w round $r: the held mail was not" \
+			"delivered in 600 s after its release"
+}
+
 # accept_and_deliver - NAME PORT MAILDIR WORKLOAD ROUND: acceptance,
 # end to end and CPU per message, in R[NAME.WORKLOAD.accept.ROUND] ...
 accept_and_deliver() {
@@ -333,6 +375,9 @@ done
 for r in $(seq "$ROUNDS"); do
 	for w in $WORKLOADS; do
 		for m in "${NAMES[@]}"; do
+			accept_held "$m" "${PORT[$m]}" "${MD[$m]}" \
+				"$w" "$r"
+			sleep 3
 			accept_and_deliver "$m" "${PORT[$m]}" "${MD[$m]}" \
 				"$w" "$r"
 			sleep 3
@@ -343,7 +388,8 @@ echo "bench: MariaDB: $(mariadb_client -N -B -e "SHOW GLOBAL STATUS
 	LIKE 'Max_used_connections'" | tr '\t' ' ') (both MTAs together)"
 for m in "${NAMES[@]}"; do
 	for w in $WORKLOADS; do
-		summarize "$m" "$w.accept" "$w accept" msg/s
+		summarize "$m" "$w.held" "$w accept, no delivery (hold)" msg/s
+		summarize "$m" "$w.accept" "$w accept, delivery running" msg/s
 		summarize "$m" "$w.e2e" "$w delivered end to end" msg/s
 		summarize "$m" "$w.cpu" "$w CPU per delivered message" ms
 		summarize "$m" "$w.failed" "$w sessions failed (of $(load_count "$w"))" ""
@@ -387,7 +433,10 @@ echo "bench: summary ($(date -u '+%F %H:%M') UTC, commit" \
 printf '%-44s %10s %14s %8s\n' "" postern \
 	"postfix$(postconf -dh mail_version 2>/dev/null | sed 's/^/ /')" ratio
 for w in $WORKLOADS; do
-	row "accepted, $(label "$w") (msg/s)" "$w.accept"
+	row "accepted, $(label "$w"), no delivery (msg/s)" "$w.held"
+done
+for w in $WORKLOADS; do
+	row "accepted, $(label "$w"), delivering (msg/s)" "$w.accept"
 done
 for w in $WORKLOADS; do
 	row "end to end, $(label "$w") (msg/s)" "$w.e2e"
