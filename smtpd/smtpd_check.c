@@ -534,6 +534,15 @@ sc_log(struct sc_ctx *x, const char *what, const char *reply)
 	/* A try on the event loop the lookup cache could not answer. */
 	if (map_cache_missed())
 		return;
+	/*
+	 * A try on the event loop logs nothing: a later restriction may
+	 * still send the stage to a worker, which would log it again.
+	 * Whatever logs (a reject, HOLD, WARN ...) is decided there.
+	 */
+	if (map_cache_only_active()) {
+		map_cache_set_missed();
+		return;
+	}
 	b = buf_new(256);
 	sc_client(st, client, sizeof(client));
 	buf_printf(b, "%s: %s: %s from %s: %s;", st->queue_id ? st->queue_id
@@ -2355,6 +2364,8 @@ sc_unverified(struct sc_ctx *x, int sender)
 	    what, r.text));
 }
 
+static int sc_inline_restriction(const char *);
+
 /* sc_restriction - one restriction; arg is its table or domain */
 static int
 sc_restriction(struct sc_ctx *x, const char *r, const char *arg, int list)
@@ -2365,6 +2376,11 @@ sc_restriction(struct sc_ctx *x, const char *r, const char *arg, int list)
 	size_t	 i;
 
 	sc_list_name(x, list, name, sizeof(name), &what);
+	/* on the event loop, what an access table named may block: a worker */
+	if (map_cache_only_active() && !sc_inline_restriction(r)) {
+		map_cache_set_missed();
+		return (SC_DUNNO);
+	}
 	if (!strcmp(r, "permit"))
 		return (SC_PERMIT);
 	if (!strcmp(r, "reject"))
@@ -2675,9 +2691,32 @@ smtpd_check_name_lookup(struct smtpd_check_state *st)
 	return (st->client_name_status);
 }
 
-/* sc_inline_list_ok - only restrictions that never block (no DNS, ...) */
+/* sc_inline_table_ok - a table the event loop may look up: local and
+ * in memory or mapped, or a network table the lookup cache answers */
 static int
-sc_inline_list_ok(const struct strv *v)
+sc_inline_table_ok(const char *spec)
+{
+	static const char *const types[] = {
+		"hash:", "lmdb:", "btree:", "texthash:", "cidr:", "regexp:",
+		"pcre:", "inline:", "static:", "mysql:", NULL,
+	};
+	size_t	 i;
+
+	for (i = 0; types[i]; i++)
+		if (strncmp(spec, types[i], strlen(types[i])) == 0)
+			return (1);
+	return (0);
+}
+
+/*
+ * sc_inline_restriction - never blocks (no DNS, no policy server, no
+ * verify) once its tables answer without blocking: check_*_access
+ * below looks up only the client's name and address, the HELO name,
+ * the sender or the recipient; what a table's answer names is
+ * checked again when it runs (sc_restriction)
+ */
+static int
+sc_inline_restriction(const char *r)
 {
 	static const char *const pure[] = {
 		"permit", "dunno", "reject", "defer", "defer_if_permit",
@@ -2686,14 +2725,28 @@ sc_inline_list_ok(const struct strv *v)
 		"reject_unauth_destination", "reject_non_fqdn_recipient",
 		"reject_non_fqdn_sender", "reject_non_fqdn_helo_hostname",
 		"reject_invalid_helo_hostname", "reject_unlisted_recipient",
-		"reject_unlisted_sender", "reject_unauth_pipelining", NULL,
+		"reject_unlisted_sender", "reject_unauth_pipelining",
+		"check_client_access", "check_helo_access",
+		"check_sender_access", "check_recipient_access", NULL,
 	};
-	size_t	 i, j;
+	size_t	 j;
+
+	for (j = 0; pure[j] && strcmp(pure[j], r) != 0; j++)
+		;
+	return (pure[j] != NULL);
+}
+
+/* sc_inline_list_ok - only restrictions that never block (no DNS, ...) */
+static int
+sc_inline_list_ok(const struct strv *v)
+{
+	size_t	 i;
 
 	for (i = 0; i < v->argc; i++) {
-		for (j = 0; pure[j] && strcmp(pure[j], v->argv[i]) != 0; j++)
-			;
-		if (pure[j] == NULL)
+		if (!sc_inline_restriction(v->argv[i]))
+			return (0);
+		if (sc_takes_arg(v->argv[i])
+		    && (++i >= v->argc || !sc_inline_table_ok(v->argv[i])))
 			return (0);
 	}
 	return (1);

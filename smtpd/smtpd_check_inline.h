@@ -22,9 +22,14 @@
  *
  *	smtpd_check_inline_ok() (smtpd_check.c) allows MAIL, RCPT and
  *	DATA when the restriction lists that stage evaluates hold only
- *	restrictions that never block: no DNS, policy service, verify,
- *	access tables (their results may be restrictions that do) or
- *	restriction classes; see sc_inline_list_ok().
+ *	restrictions that never block: no DNS, policy service, verify or
+ *	restriction classes; check_{client,helo,sender,recipient}_access
+ *	only with a table the loop may read (hash, lmdb, btree, texthash,
+ *	cidr, regexp, pcre, inline, static, or mysql through the cache);
+ *	see sc_inline_list_ok(). What a table answers is checked again as
+ *	it runs: a restriction outside that set, or anything that would
+ *	log (a reject, HOLD, WARN ...), sends the stage to the worker as
+ *	a cache miss does, so a line is never logged twice.
  * DIAGNOSTICS
  *	None; a try that cannot finish falls back to the worker.
  */

@@ -19,7 +19,9 @@
 #include "dns.h"
 #include "log.h"
 #include "map.h"
+#include "map_cache.h"
 #include "smtpd_check.h"
+#include "smtpd_check_inline.h"
 #include "str.h"
 #include "tap.h"
 #include "xalloc.h"
@@ -717,6 +719,107 @@ test_actions(void)
 	    "actions: skipping warned");
 }
 
+/* inline_run - a stage tried in cache-only mode, as on the event loop
+ * (smtpd_check_inline.c): the list's verdict, the result, the miss */
+static int
+inline_run(const char *conf, int stage, struct smtpd_check_state *st,
+    int *ok, int *missed)
+{
+	struct smtpd_checker *c;
+	struct buf *reply = buf_new(128);
+	int	 rc;
+
+	apply_conf(conf);
+	c = smtpd_check_new();
+	*ok = smtpd_check_inline_ok(c, stage);
+	map_cache_only(1);
+	rc = smtpd_check(c, stage, st, reply);
+	*missed = map_cache_missed();
+	map_cache_only(0);
+	smtpd_check_free(c);
+	buf_free(reply);
+	return (rc);
+}
+
+/* test_inline - which lists the event loop may try, and what it leaves
+ * to a worker (anything that would block or log) */
+static void
+test_inline(void)
+{
+	static const struct {
+		const char *name;
+		const char *conf;
+		const char *rcpt;
+		int	 ok;		/* smtpd_check_inline_ok() */
+		int	 missed;	/* left to a worker */
+		int	 rc;		/* when not missed */
+	} v[] = {
+		{"local access table, no match",
+		    "smtpd_data_restrictions=reject_unauth_pipelining "
+		    "check_recipient_access texthash:@T@/rcpt_access",
+		    "user1@example.com", 1, 0, OK},
+		{"local access table, OK",
+		    "smtpd_data_restrictions=check_recipient_access "
+		    "texthash:@T@/rcpt_access reject", "x@friend.test", 1, 0,
+		    OK},
+		{"a reject is logged by the worker",
+		    "smtpd_data_restrictions=check_recipient_access "
+		    "texthash:@T@/rcpt_access", "abuse@inline.example", 1, 1,
+		    0},
+		{"HOLD is logged by the worker",
+		    "smtpd_data_restrictions=check_recipient_access "
+		    "static:{HOLD}", "user1@example.com", 1, 1, 0},
+		{"a table naming a DNS restriction",
+		    "smtpd_data_restrictions=check_recipient_access "
+		    "static:{reject_unknown_recipient_domain}",
+		    "user1@example.com", 1, 1, 0},
+		{"unix: table: not on the loop",
+		    "smtpd_data_restrictions=check_recipient_access "
+		    "unix:passwd.byname", "user1@example.com", 0, -1, 0},
+		{"DNS list: not on the loop",
+		    "smtpd_data_restrictions=reject_rbl_client zen.example",
+		    "user1@example.com", 0, -1, 0},
+		{"policy service: not on the loop",
+		    "smtpd_data_restrictions=check_policy_service "
+		    "inet:127.0.0.1:9", "user1@example.com", 0, -1, 0},
+	};
+	struct smtpd_check_state st;
+	size_t	 i;
+	int	 ok, missed, rc;
+	char	 name[300];
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		action_state(&st, "a@b.example");
+		st.recipient = v[i].rcpt;
+		if (v[i].missed < 0) {
+			struct smtpd_checker *c;
+
+			apply_conf(v[i].conf);
+			c = smtpd_check_new();
+			snprintf(name, sizeof(name), "inline: %s", v[i].name);
+			tap_is_int(smtpd_check_inline_ok(c, SMTPD_STAGE_DATA),
+			    0, name);
+			smtpd_check_free(c);
+			continue;
+		}
+		rc = inline_run(v[i].conf, SMTPD_STAGE_DATA, &st, &ok,
+		    &missed);
+		snprintf(name, sizeof(name), "inline: %s: tried on the loop",
+		    v[i].name);
+		tap_is_int(ok, v[i].ok, name);
+		snprintf(name, sizeof(name), "inline: %s: left to a worker",
+		    v[i].name);
+		tap_is_int(missed, v[i].missed, name);
+		if (!missed) {
+			snprintf(name, sizeof(name), "inline: %s: result",
+			    v[i].name);
+			tap_is_int(rc, v[i].rc, name);
+		}
+	}
+	tap_ok(strstr(BUF_STR(logged), "abuse@inline.example") == NULL,
+	    "inline: nothing logged on the loop");
+}
+
 int
 main(void)
 {
@@ -770,6 +873,7 @@ main(void)
 		run_vec(&vecs[i]);
 	check_logs();
 	test_actions();
+	test_inline();
 	map_close(vdom);
 	map_close(vmbox);
 	map_close(valias);
