@@ -2,22 +2,34 @@
  * NAME
  *	gsync - group commit of syncfs(2) across threads
  * DESCRIPTION
- *	See gsync.h. Leader/follower with a mutex, a condition variable
- *	and two generation counters: started (syncs begun) and done
- *	(syncs finished; they finish in order, one leader at a time). A
- *	waiter needs generation started+1 as it arrives (a sync already
- *	running may have begun before its writes); whoever finds no sync
- *	running becomes the leader of the next one and syncs every file
- *	system marked pending by the waiters so far. Waiters can only
- *	await done+1 or done+2, so two condition variables (by parity)
- *	keep the next generation's waiters asleep when one ends: all of
- *	its own are woken, and one of the next, to lead.
+ *	See gsync.h. Leader/follower with a mutex and two generation
+ *	counters: started (syncs begun) and done (syncs finished; they
+ *	finish in order, one leader at a time). A waiter needs generation
+ *	started+1 as it arrives (a sync already running may have begun
+ *	before its writes); whoever finds no sync running becomes the
+ *	leader of the next one and syncs every file system marked pending
+ *	by the waiters so far. Waiters can only await done+1 or done+2, so
+ *	they sleep on futex words by the generation they await (mod 4, not
+ *	2: a leader wakes after it unlocks, when the generation two later
+ *	may have waiters already): when one ends, all of its own are
+ *	woken, and one of the next, to lead it.
+ *
+ *	Not condition variables: a woken waiter would take the mutex again
+ *	before it returns, so a generation's waiters, all woken at once,
+ *	queued on it (a futex wait and a wake each, context switches: most
+ *	of virtual's futex calls). A waiter reads done, and the error
+ *	count written before it, without the mutex; only one that must
+ *	lead the next generation takes it again. The leader wakes a word
+ *	only when someone sleeps on it.
  */
+#include <linux/futex.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -35,11 +47,13 @@ struct gsync_dev {
 
 struct gsync {
 	pthread_mutex_t lock;
-	pthread_cond_t cond[2];	/* by the parity of the awaited generation */
+	unsigned int wake[4];	/* futex words, by the awaited generation
+				 * mod 4: changed (locked) to wake */
+	unsigned int nwait[4];	/* sleepers on each (inc. locked) */
 	unsigned long started;
-	unsigned long done;
-	unsigned long errors;	/* failed syncs so far */
-	int	 last_errno;
+	unsigned long done;	/* written locked, read atomically */
+	unsigned long errors;	/* failed syncs so far; likewise */
+	int	 last_errno;	/* likewise */
 	unsigned long nsyncs;
 	struct gsync_dev *devs;
 	size_t	 ndevs;
@@ -52,8 +66,6 @@ gsync_new(void)
 	struct gsync *g = xcalloc(1, sizeof(*g));
 
 	pthread_mutex_init(&g->lock, NULL);
-	pthread_cond_init(&g->cond[0], NULL);
-	pthread_cond_init(&g->cond[1], NULL);
 	return (g);
 }
 
@@ -69,8 +81,6 @@ gsync_free(struct gsync *g)
 		close(g->devs[i].fd);
 	free(g->devs);
 	pthread_mutex_destroy(&g->lock);
-	pthread_cond_destroy(&g->cond[0]);
-	pthread_cond_destroy(&g->cond[1]);
 	free(g);
 }
 
@@ -118,16 +128,27 @@ gsync_dev(struct gsync *g, dev_t dev, const char *dir)
 unsigned long
 gsync_begin(struct gsync *g)
 {
-	unsigned long t;
+	/* no mutex: a count written locked, read whole */
+	return (__atomic_load_n(&g->errors, __ATOMIC_ACQUIRE));
+}
 
-	pthread_mutex_lock(&g->lock);
-	t = g->errors;
-	pthread_mutex_unlock(&g->lock);
-	return (t);
+/* futex_wait - sleep while *word is val (or until a wake) */
+static void
+futex_wait(unsigned int *word, unsigned int val)
+{
+	(void)syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, NULL, NULL,
+	    0);
+}
+
+/* futex_wake - wake up to n sleepers on word */
+static void
+futex_wake(unsigned int *word, int n)
+{
+	(void)syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
 }
 
 /* lead - run one generation's syncs (called and returns locked) */
-static void
+static unsigned long
 lead(struct gsync *g)
 {
 	unsigned long gen = ++g->started;
@@ -148,13 +169,15 @@ lead(struct gsync *g)
 	pthread_mutex_lock(&g->lock);
 	g->nsyncs += n;
 	if (err) {
-		g->errors++;
-		g->last_errno = err;
+		__atomic_store_n(&g->last_errno, err, __ATOMIC_RELAXED);
+		__atomic_store_n(&g->errors, g->errors + 1, __ATOMIC_RELAXED);
 	}
-	g->done = gen;
-	/* its waiters are done; one of the next one's leads it */
-	pthread_cond_broadcast(&g->cond[gen & 1]);
-	pthread_cond_signal(&g->cond[(gen + 1) & 1]);
+	/* the error count is visible to whoever sees this done */
+	__atomic_store_n(&g->done, gen, __ATOMIC_RELEASE);
+	/* a sleeper that read the words before this change is woken */
+	g->wake[gen & 3]++;
+	g->wake[(gen + 1) & 3]++;
+	return (gen);
 }
 
 /* gsync_wait - a sync of devs that began after this call, done */
@@ -162,9 +185,10 @@ int
 gsync_wait(struct gsync *g, unsigned long ticket, const int *devs,
     size_t ndevs)
 {
-	unsigned long target;
+	unsigned long target, gen = 0;
+	unsigned int seen, *word;
+	int	 wake_own = 0, wake_next = 0;
 	size_t	 i;
-	int	 ret = 0;
 
 	if (ndevs == 0)
 		return (0);
@@ -172,18 +196,38 @@ gsync_wait(struct gsync *g, unsigned long ticket, const int *devs,
 	for (i = 0; i < ndevs; i++)
 		g->devs[devs[i]].pending = 1;
 	target = g->started + 1;
+	word = &g->wake[target & 3];
 	while (g->done < target) {
-		if (g->started == g->done)
-			lead(g);
-		else
-			pthread_cond_wait(&g->cond[target & 1], &g->lock);
-	}
-	if (g->errors != ticket) {
-		ret = -1;
-		errno = g->last_errno;
+		if (g->started == g->done) {
+			gen = lead(g);
+			/* its waiters, and one of the next to lead that */
+			wake_own = __atomic_load_n(&g->nwait[gen & 3],
+			    __ATOMIC_RELAXED) > 0;
+			wake_next = __atomic_load_n(&g->nwait[(gen + 1) & 3],
+			    __ATOMIC_RELAXED) > 0;
+			break;
+		}
+		/* read locked: a change after the unlock is not missed */
+		seen = *word;
+		__atomic_add_fetch(&g->nwait[target & 3], 1, __ATOMIC_RELAXED);
+		pthread_mutex_unlock(&g->lock);
+		futex_wait(word, seen);
+		__atomic_sub_fetch(&g->nwait[target & 3], 1, __ATOMIC_RELAXED);
+		if (__atomic_load_n(&g->done, __ATOMIC_ACQUIRE) >= target)
+			goto done;	/* the common case: no mutex again */
+		pthread_mutex_lock(&g->lock);
 	}
 	pthread_mutex_unlock(&g->lock);
-	return (ret);
+	if (wake_own)
+		futex_wake(&g->wake[gen & 3], INT_MAX);
+	if (wake_next)
+		futex_wake(&g->wake[(gen + 1) & 3], 1);
+done:
+	if (__atomic_load_n(&g->errors, __ATOMIC_ACQUIRE) != ticket) {
+		errno = __atomic_load_n(&g->last_errno, __ATOMIC_RELAXED);
+		return (-1);
+	}
+	return (0);
 }
 
 /* gsync_count - syncfs calls so far */

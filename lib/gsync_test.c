@@ -8,7 +8,10 @@
  *	that STARTED after its call and finished before its return; a
  *	failed sync fails every waiter whose ticket precedes it (with its
  *	errno) and no later one; gsync_dev() rejects a directory on
- *	another file system than the one named.
+ *	another file system than the one named; 8 threads that wait 200
+ *	times each in a row (generations ending while others begin, the
+ *	next generation's leader handed on) all return, each wait covered
+ *	by its own sync.
  */
 #include <sys/stat.h>
 
@@ -22,7 +25,8 @@
 #include "tap.h"
 
 #define NTHREADS 8
-#define NSYNC_MAX 64
+#define NSYNC_MAX 4096
+#define NROUNDS 200	/* waits per thread in the stress case */
 
 static pthread_mutex_t ev_lock = PTHREAD_MUTEX_INITIALIZER;
 static int events;		/* a clock of events */
@@ -54,6 +58,7 @@ hook(int fd)
 	pthread_mutex_lock(&ev_lock);
 	i = nsync < NSYNC_MAX ? nsync++ : NSYNC_MAX - 1;
 	sync_start[i] = ++events;
+	sync_end[i] = 0;	/* running */
 	fail = hook_fail;
 	hook_fail = 0;
 	pthread_mutex_unlock(&ev_lock);
@@ -93,9 +98,36 @@ covered(const struct waiter *w)
 	int	 i;
 
 	for (i = 0; i < nsync; i++)
-		if (sync_start[i] > w->called && sync_end[i] < w->returned)
+		if (sync_start[i] > w->called && sync_end[i] > 0
+		    && sync_end[i] < w->returned)
 			return (1);
 	return (0);
+}
+
+struct looper {
+	int	 failed, uncovered;
+};
+
+/* loop_thread - NROUNDS waits in a row, each checked */
+static void *
+loop_thread(void *arg)
+{
+	struct looper *l = arg;
+	struct waiter w;
+	int	 i;
+
+	for (i = 0; i < NROUNDS; i++) {
+		memset(&w, 0, sizeof(w));
+		w.ticket = gsync_begin(g);
+		w.called = tick();
+		w.ret = gsync_wait(g, w.ticket, &dev0, 1);
+		w.returned = tick();
+		l->failed += w.ret < 0;
+		pthread_mutex_lock(&ev_lock);
+		l->uncovered += !covered(&w);
+		pthread_mutex_unlock(&ev_lock);
+	}
+	return (NULL);
 }
 
 /* run - NTHREADS waiters at once; returns how many failed */
@@ -131,6 +163,7 @@ main(void)
 	const char *second = "/";
 	int	 devs[2], cov, failed, i, eio;
 
+	alarm(120);	/* a lost wakeup hangs: fail instead */
 	gsync_sync_fn = hook;
 	g = gsync_new();
 	if (stat("/", &st) < 0)
@@ -189,6 +222,28 @@ main(void)
 	t = gsync_begin(g);
 	tap_ok(gsync_wait(g, t, &dev0, 1) == 0, "a ticket taken after the "
 	    "failure succeeds");
+
+	/* many generations in a row: no waiter lost, none returns early */
+	{
+		struct looper l[NTHREADS];
+		pthread_t lt[NTHREADS];
+		int	 lf = 0, lu = 0;
+
+		nsync = 0;
+		hook_sleep_ms = 0;
+		memset(l, 0, sizeof(l));
+		for (i = 0; i < NTHREADS; i++)
+			pthread_create(&lt[i], NULL, loop_thread, &l[i]);
+		for (i = 0; i < NTHREADS; i++) {
+			pthread_join(lt[i], NULL);
+			lf += l[i].failed;
+			lu += l[i].uncovered;
+		}
+		tap_ok(lf == 0 && lu == 0 && nsync < NSYNC_MAX, "%d waits by "
+		    "%d threads in a row: %d failed, %d not covered by a sync "
+		    "of their own (%d syncs)", NTHREADS * NROUNDS, NTHREADS,
+		    lf, lu, nsync);
+	}
 	gsync_free(g);
 	return (tap_done());
 }

@@ -7,6 +7,7 @@
  *	void	virtual_cfg_load(struct virtual_cfg *cfg);
  *	struct virtual_maps *virtual_maps_open(const struct virtual_cfg *cfg);
  *	void	virtual_maps_close(struct virtual_maps *m);
+ *	char	*virtual_msg_buf(struct virtual_maps *m, size_t len);
  *	void	virtual_request(const struct virtual_cfg *cfg,
  *	    struct virtual_maps *m, const struct attr_list *req,
  *	    struct buf *resp);
@@ -23,6 +24,10 @@
  *	the Postfix "to=<...>, relay=virtual, ... status=" line for each,
  *	and writes the answer list into resp. It blocks on the disk and on
  *	the maps: it runs on a worker thread with that thread's maps.
+ *
+ *	virtual_msg_buf() is a buffer of at least len bytes that belongs
+ *	to m (one worker thread's), kept until the next call or
+ *	virtual_maps_close(): the message of a request, read once.
  *
  *	virtual_deliver() is one Maildir delivery (see virtual_deliver.c
  *	for the rules): msg points at qf's msg_len message bytes. retry=0
@@ -72,6 +77,7 @@ void	 virtual_cfg_load(struct virtual_cfg *);
 void	 virtual_cfg_free(struct virtual_cfg *);
 struct virtual_maps *virtual_maps_open(const struct virtual_cfg *);
 void	 virtual_maps_close(struct virtual_maps *);
+char	*virtual_msg_buf(struct virtual_maps *, size_t);
 void	 virtual_request(const struct virtual_cfg *, struct virtual_maps *,
 	    const struct attr_list *, struct buf *);
 struct virtual_batch *virtual_batch_new(void);

@@ -19,8 +19,10 @@
  *	   Delivered-To: header equal to the recipient = bounced 5.4.6.
  *	4. As that uid/gid (setfsuid/setfsgid: per thread, so one worker's
  *	   identity does not leak into another's; only when running as
- *	   root): write tmp/NAME = Return-Path:, Delivered-To:, then the
- *	   message bytes exactly, without fsync. Only when that open fails
+ *	   root; kept from the write through the rename, root again for
+ *	   the next recipient's lookups and after the commit): write
+ *	   tmp/NAME = Return-Path:, Delivered-To:, then the message bytes
+ *	   exactly (one writev), without fsync. Only when that open fails
  *	   with ENOENT, create the Maildir (tmp, new, cur; mode 0700; the
  *	   parent of each new directory fsync'd) and open again: no mkdir
  *	   per delivery. The file is then pending in the request's batch;
@@ -47,6 +49,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include <ctype.h>
 #include <dirent.h>
@@ -76,6 +79,8 @@ struct virtual_maps {
 	struct maplist *mailbox;
 	struct maplist *uid;
 	struct maplist *gid;
+	char	*msgbuf;	/* virtual_msg_buf() */
+	size_t	 msgcap;
 };
 
 /* cfg_dup - expanded parameter value, copied */
@@ -156,7 +161,20 @@ virtual_maps_close(struct virtual_maps *m)
 		maplist_close(m->uid);
 	if (m->gid)
 		maplist_close(m->gid);
+	free(m->msgbuf);
 	free(m);
+}
+
+/* virtual_msg_buf - the thread's message buffer, at least len bytes */
+char *
+virtual_msg_buf(struct virtual_maps *m, size_t len)
+{
+	if (len + 1 > m->msgcap) {
+		free(m->msgbuf);
+		m->msgcap = len + 1 > 4096 ? len + 1 : 4096;
+		m->msgbuf = xmalloc(m->msgcap);
+	}
+	return (m->msgbuf);
 }
 
 /* res_set - fill a result */
@@ -422,26 +440,50 @@ already_there(const char *maildir, const char *name)
 	return (found);
 }
 
-/* write_all - write everything or fail */
+/* writev_all - write both parts (the header, the message) or fail */
 static int
-write_all(int fd, const char *p, size_t len)
+writev_all(int fd, const char *head, size_t hlen, const char *msg,
+    size_t len)
 {
-	ssize_t	 n;
+	struct iovec iov[2] = {
+		{(void *)head, hlen}, {(void *)msg, len},
+	};
+	struct iovec *v = iov;
+	int	 n = 2;
+	ssize_t	 w;
+	size_t	 done;
 
-	while (len > 0) {
-		if ((n = write(fd, p, len)) < 0) {
+	/* one call for a whole small message; the rest after a short one */
+	while (n > 0) {
+		if ((w = writev(fd, v, n)) < 0) {
 			if (errno == EINTR)
 				continue;
 			return (-1);
 		}
-		p += n;
-		len -= (size_t)n;
+		for (done = (size_t)w; n > 0 && done >= v->iov_len; v++, n--)
+			done -= v->iov_len;
+		if (n > 0) {
+			v->iov_base = (char *)v->iov_base + done;
+			v->iov_len -= done;
+		}
 	}
 	return (0);
 }
 
 static pthread_once_t root_once = PTHREAD_ONCE_INIT;
 static int is_root;		/* virtual never changes its euid */
+
+/*
+ * This thread's file-system identity, as become() last set it (a new
+ * thread starts with the euid's). Only become() changes it, so a
+ * switch to the identity in force is skipped: a delivery stays its
+ * owner from the write of tmp/NAME through the rename into new/ (the
+ * thread waits for the group sync meanwhile, which needs no identity)
+ * and is root again after virtual_batch_commit(), 6 calls instead of
+ * 12. Root again before each recipient's map lookups.
+ */
+static __thread uid_t cur_uid;
+static __thread gid_t cur_gid;
 
 /* root_init - once: do we run as root (a syscall less per become) */
 static void
@@ -455,12 +497,14 @@ static int
 become(uid_t uid, gid_t gid)
 {
 	pthread_once(&root_once, root_init);
-	if (!is_root)
+	if (!is_root || (uid == cur_uid && gid == cur_gid))
 		return (0);
 	if (uid == 0 && gid == 0) {
 		/* back to the euid: always permitted, nothing to check */
 		(void)setfsuid(0);
 		(void)setfsgid(0);
+		cur_uid = 0;
+		cur_gid = 0;
 		return (0);
 	}
 	(void)setfsgid(gid);
@@ -469,8 +513,12 @@ become(uid_t uid, gid_t gid)
 	    || (gid_t)setfsgid((gid_t)-1) != gid) {
 		(void)setfsuid(0);
 		(void)setfsgid(0);
+		cur_uid = 0;
+		cur_gid = 0;
 		return (-1);
 	}
+	cur_uid = uid;
+	cur_gid = gid;
 	return (0);
 }
 
@@ -598,10 +646,8 @@ batch_fail(struct virtual_batch *b, int err, int written)
 	for (i = 0; i < b->n; i++) {
 		if ((v = &b->v[i])->res == NULL)
 			continue;
-		if (v->tmp && become(v->uid, v->gid) == 0) {
+		if (v->tmp && become(v->uid, v->gid) == 0)
 			(void)unlink(written ? v->dst : v->tmp);
-			(void)become(0, 0);
-		}
 		res_errno(v->res, "sync", v->maildir, err);
 		v->res = NULL;
 	}
@@ -629,15 +675,12 @@ batch_rename(struct vpend *v)
 		res_errno(v->res, "write", v->maildir, err);
 		v->res = NULL;
 	}
-	(void)become(0, 0);
+	/* still the owner: the commit ends as root */
 }
 
-/*
- * virtual_batch_commit - sync the files, rename them into new/, sync
- * the renames, then (only then) set the results
- */
-void
-virtual_batch_commit(struct virtual_batch *b)
+/* batch_commit - virtual_batch_commit() but for the identity */
+static void
+batch_commit(struct virtual_batch *b)
 {
 	struct vpend *v;
 	size_t	 i;
@@ -663,6 +706,18 @@ virtual_batch_commit(struct virtual_batch *b)
 		    "(already delivered)");
 		v->res->exactly_once = 1;
 	}
+}
+
+/*
+ * virtual_batch_commit - sync the files, rename them into new/, sync
+ * the renames, then (only then) set the results; the thread is root
+ * again when it returns
+ */
+void
+virtual_batch_commit(struct virtual_batch *b)
+{
+	batch_commit(b);
+	(void)become(0, 0);
 }
 
 /* open_tmp - create tmp/NAME; a missing Maildir is made on ENOENT */
@@ -727,8 +782,7 @@ store(const struct virtual_cfg *cfg, char *maildir, const char *name,
 	/* the gsync descriptor of this file system exists before the write */
 	if (fstat(fd, &st) < 0
 	    || (dev = gsync_dev(vgsync, st.st_dev, maildir)) < 0
-	    || write_all(fd, head, strlen(head)) < 0
-	    || write_all(fd, msg, len) < 0) {
+	    || writev_all(fd, head, strlen(head), msg, len) < 0) {
 		err = errno;
 		(void)close(fd);
 		fd = -1;
@@ -759,6 +813,8 @@ virtual_deliver(const struct virtual_cfg *cfg, struct virtual_maps *m,
 	long	 uid, gid;
 
 	res->exactly_once = 0;
+	/* the previous recipient's owner until now: the maps need root */
+	(void)become(0, 0);
 	if (*cfg->base != '/') {
 		res_set(res, DELIVER_ACTION_DEFERRED, "4.3.0",
 		    "virtual_mailbox_base must be an absolute path");
@@ -800,10 +856,10 @@ virtual_deliver(const struct virtual_cfg *cfg, struct virtual_maps *m,
 			    "cannot switch to uid %ld gid %ld", uid, gid);
 			free(maildir);
 		} else {
+			/* the owner still: the commit renames as the owner */
 			store(cfg, maildir, name, head, msg,
 			    (size_t)qf->msg_len, (uid_t)uid, (gid_t)gid, retry, b,
 			    res);
-			(void)become(0, 0);
 		}
 		free(name);
 	}

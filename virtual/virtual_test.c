@@ -10,8 +10,12 @@
  *	commit through a syncfs hook (2 syncs per request, the file in tmp/
  *	at the first and in new/ at the second, no answer before them, EIO
  *	at either defers and removes the file), rcpt.N.retry=0/1/absent,
- *	rcpt.N.exactly_once, a Maildir removed under the agent.
+ *	rcpt.N.exactly_once, a Maildir removed under the agent; messages
+ *	of 200 KB (read into the thread's buffer) and 300 KB (mapped)
+ *	byte-exact; as root, one request for two owners (uid 5000 and
+ *	5001): each file its owner's, the thread root again afterwards.
  */
+#include <sys/fsuid.h>
 #include <sys/stat.h>
 
 #include <dirent.h>
@@ -503,6 +507,128 @@ test_maildir_removed(struct virtual_maps *m)
 	    "tmp/ new/ cur/ recreated, the message in new/");
 }
 
+/* slurp_file - a whole Maildir file (the only one in rel), or NULL */
+static char *
+slurp_file(const char *rel)
+{
+	char	 name[256], *p, *data;
+	struct stat st;
+	ssize_t	 n = -1;
+	int	 fd;
+
+	if (count_files(rel, name, sizeof(name)) != 1)
+		return (NULL);
+	p = xasprintf("%s/mail/%s/%s", top, rel, name);
+	fd = open(p, O_RDONLY);
+	free(p);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return (NULL);
+	}
+	data = xmalloc((size_t)st.st_size + 1);
+	n = read(fd, data, (size_t)st.st_size);
+	close(fd);
+	data[n > 0 ? n : 0] = 0;
+	return (data);
+}
+
+/* test_sizes - a message read into the buffer, one mapped: exact */
+static void
+test_sizes(struct virtual_maps *m)
+{
+	static const size_t sizes[] = {200 * 1024, 300 * 1024, 20};
+	static const char *who[] = {"sz1@example.com", "sz2@example.com",
+	    "sz3@example.com"};
+	const char *r[2] = {NULL, NULL};
+	char	*msg, *got, *want, *rel;
+	size_t	 i, j;
+
+	for (i = 0; i < 3; i++) {
+		msg = xmalloc(sizes[i] + 1);
+		memcpy(msg, "Subject: big\n\n", 14);
+		for (j = 14; j < sizes[i]; j++)
+			msg[j] = j % 64 == 63 ? '\n'
+			    : (char)('a' + (i + j) % 26);
+		msg[sizes[i]] = 0;
+		r[0] = who[i];
+		tap_ok(strcmp(one(m, queue_msg("s@x", msg, r), who[i], 0),
+		    "delivered 2.0.0") == 0, "a %zu-byte message delivered",
+		    sizes[i]);
+		rel = xasprintf("example.com/sz%zu/new", i + 1);
+		got = slurp_file(rel);
+		want = xasprintf("Return-Path: <s@x>\nDelivered-To: %s\n%s",
+		    who[i], msg);
+		tap_ok(got && strcmp(got, want) == 0, "its %zu bytes exact in "
+		    "new/ (%s)", sizes[i], i == 1 ? "mapped" : "read");
+		free(got);
+		free(want);
+		free(rel);
+		free(msg);
+	}
+}
+
+/* test_two_owners - as root: one request, two uids, each file its own */
+static void
+test_two_owners(void)
+{
+	struct virtual_cfg save = cfg;
+	struct virtual_maps *m;
+	const char *r[] = {"own1@example.com", "own2@example.com", NULL};
+	const char *id;
+	long	 idx[2] = {0, 1};
+	struct attr_list *a;
+	static const char *sub[] = {"", "tmp", "new", "cur"};
+	char	*p, name[256];
+	struct stat st1, st2;
+	int	 i, u, ok = 1;
+
+	if (geteuid() != 0)
+		return;		/* one owner only: nothing to tell apart */
+	/* each Maildir made beforehand, owned by its user, mode 0700,
+	 * below directories 5000 made that 5001 may pass through */
+	p = xasprintf("%s/mail", top);
+	ok &= chmod(p, 0711) == 0;
+	free(p);
+	p = xasprintf("%s/mail/example.com", top);
+	ok &= chmod(p, 0711) == 0;
+	free(p);
+	for (u = 0; u < 2; u++)
+		for (i = 0; i < 4; i++) {
+			p = xasprintf("%s/mail/example.com/own%d/%s", top,
+			    u + 1, sub[i]);
+			ok &= mkdir(p, 0700) == 0
+			    && chown(p, 5000 + u, 5000 + u) == 0;
+			free(p);
+		}
+	cfg.uid_maps = "inline:{own1@example.com=5000, own2@example.com=5001}";
+	cfg.gid_maps = "inline:{own1@example.com=5000, own2@example.com=5001}";
+	m = virtual_maps_open(&cfg);
+	id = queue_msg("s@x", msg1, r);
+	a = request(m, id, 2, r, idx);
+	tap_ok(ok && a && attr_get(a, "rcpt.0.action")
+	    && strcmp(attr_get(a, "rcpt.0.action"), "delivered") == 0
+	    && attr_get(a, "rcpt.1.action")
+	    && strcmp(attr_get(a, "rcpt.1.action"), "delivered") == 0,
+	    "one request, owners 5000 and 5001: both delivered");
+	attr_list_free(a);
+	ok = count_files("example.com/own1/new", name, sizeof(name)) == 1;
+	p = xasprintf("%s/mail/example.com/own1/new/%s", top, name);
+	ok &= stat(p, &st1) == 0;
+	free(p);
+	ok &= count_files("example.com/own2/new", name, sizeof(name)) == 1;
+	p = xasprintf("%s/mail/example.com/own2/new/%s", top, name);
+	ok &= stat(p, &st2) == 0;
+	free(p);
+	tap_ok(ok && st1.st_uid == 5000 && st1.st_gid == 5000
+	    && st2.st_uid == 5001 && st2.st_gid == 5001, "each file in new/ "
+	    "owned by its own user");
+	tap_ok(setfsuid((uid_t)-1) == 0 && setfsgid((gid_t)-1) == 0,
+	    "the thread is root again after the request");
+	virtual_maps_close(m);
+	cfg = save;
+}
+
 /* test_map_down - a map in error defers, never bounces */
 static void
 test_map_down(void)
@@ -550,7 +676,9 @@ main(void)
 	cfg.mailbox_maps = "inline:{user1@example.com=1, user2x@example.com=1, "
 	    "u2@example.com=custom/u2/, evil@example.com=../../etc/, "
 	    "gc@example.com=1, gc2@example.com=1, gc3@example.com=1, "
-	    "rf@example.com=1, rm@example.com=1}";
+	    "rf@example.com=1, rm@example.com=1, sz1@example.com=1, "
+	    "sz2@example.com=1, sz3@example.com=1, own1@example.com=1, "
+	    "own2@example.com=1}";
 	cfg.uid_maps = "static:5000";
 	cfg.gid_maps = "static:5000";
 	cfg.hostname = "host.example";
@@ -562,7 +690,9 @@ main(void)
 	test_group_commit(m);
 	test_retry_flag(m);
 	test_maildir_removed(m);
+	test_sizes(m);
 	virtual_maps_close(m);
+	test_two_owners();
 	test_map_down();
 	free(cfg.base);
 	free(p);
