@@ -4,9 +4,12 @@
  * SYNOPSIS
  *	See trigger.h (the request grammar is there).
  * DESCRIPTION
- *	The one client and the one parser of triggers: smtpd, master's
- *	wakeup timers, postern flush, sendmail, postqueue and postsuper
- *	send through trigger_send(); qmgr reads through trigger_parse().
+ *	The one client and the one parser of triggers: master's wakeup
+ *	timers, postern flush, sendmail, postqueue and postsuper send
+ *	through trigger_send(), smtpd through trigger_keep() (one kept
+ *	connection per process, shared by its threads under keep_lock:
+ *	see trigger.h for why a lock and not one per thread); qmgr reads
+ *	through trigger_parse().
  * DIAGNOSTICS
  *	-1 with a message in err; nothing is logged here.
  */
@@ -16,6 +19,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -25,6 +29,13 @@
 #include "trigger.h"
 
 #define TRIGGER_RETRY_MS	10	/* between connects, backlog full */
+
+#define SUN_PATH_SIZE	sizeof(((struct sockaddr_un *)0)->sun_path)
+
+/* The process's kept connection (trigger_keep), under keep_lock. */
+static pthread_mutex_t keep_lock = PTHREAD_MUTEX_INITIALIZER;
+static int keep_fd = -1;
+static char keep_path[SUN_PATH_SIZE];
 
 /* trigger_connect - non-blocking connect, retried while the backlog is full */
 static int
@@ -49,6 +60,21 @@ trigger_connect(const struct sockaddr_un *sun, int wait_ms)
 	}
 }
 
+/* trigger_addr - path as a unix socket address; -1 when too long */
+static int
+trigger_addr(struct sockaddr_un *sun, const char *path, char *err,
+    size_t errlen)
+{
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun->sun_path)) {
+		snprintf(err, errlen, "socket path too long: %s", path);
+		return (-1);
+	}
+	strcpy(sun->sun_path, path);
+	return (0);
+}
+
 /* trigger_send - connect to path, write request, close */
 int
 trigger_send(const char *path, const char *request, int wait_ms, char *err,
@@ -59,13 +85,8 @@ trigger_send(const char *path, const char *request, int wait_ms, char *err,
 	ssize_t	 n;
 	int	 fd;
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		snprintf(err, errlen, "socket path too long: %s", path);
+	if (trigger_addr(&sun, path, err, errlen) < 0)
 		return (-1);
-	}
-	strcpy(sun.sun_path, path);
 	if ((fd = trigger_connect(&sun, wait_ms)) < 0) {
 		snprintf(err, errlen, "connect %s: %s", path, strerror(errno));
 		return (-1);
@@ -81,20 +102,106 @@ trigger_send(const char *path, const char *request, int wait_ms, char *err,
 	return (0);
 }
 
+/* trigger_qmgr_path - queue_dir/public/qmgr; -1 when too long */
+static int
+trigger_qmgr_path(char *path, size_t size, const char *queue_dir,
+    char *err, size_t errlen)
+{
+	if ((size_t)snprintf(path, size, "%s/%s", queue_dir,
+	    TRIGGER_QMGR_PATH) >= size) {
+		snprintf(err, errlen, "socket path too long: %s/%s",
+		    queue_dir, TRIGGER_QMGR_PATH);
+		return (-1);
+	}
+	return (0);
+}
+
 /* trigger_qmgr - trigger_send to queue_dir/public/qmgr */
 int
 trigger_qmgr(const char *queue_dir, const char *request, int wait_ms,
     char *err, size_t errlen)
 {
-	char	 path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+	char	 path[SUN_PATH_SIZE + 1];
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", queue_dir,
-	    TRIGGER_QMGR_PATH) >= sizeof(path)) {
-		snprintf(err, errlen, "socket path too long: %s/%s",
-		    queue_dir, TRIGGER_QMGR_PATH);
+	if (trigger_qmgr_path(path, sizeof(path), queue_dir, err, errlen) < 0)
 		return (-1);
-	}
 	return (trigger_send(path, request, wait_ms, err, errlen));
+}
+
+/* keep_close - forget the kept connection (keep_lock held) */
+static void
+keep_close(void)
+{
+	if (keep_fd >= 0)
+		close(keep_fd);
+	keep_fd = -1;
+}
+
+/* keep_send - one try on the kept connection (keep_lock held) */
+static int
+keep_send(const char *path, const char *request, char *err, size_t errlen)
+{
+	struct sockaddr_un sun;
+	size_t	 len = strlen(request);
+	ssize_t	 n;
+	int	 e;
+
+	if (keep_fd >= 0 && strcmp(keep_path, path) != 0)
+		keep_close();
+	if (keep_fd < 0) {
+		if (trigger_addr(&sun, path, err, errlen) < 0) {
+			errno = ENAMETOOLONG;
+			return (-1);
+		}
+		if ((keep_fd = trigger_connect(&sun, 0)) < 0) {
+			snprintf(err, errlen, "connect %s: %s", path,
+			    strerror(errno));
+			errno = 0;		/* no second try */
+			return (-1);
+		}
+		strcpy(keep_path, path);
+	}
+	/* The socket is non-blocking: EAGAIN is a full buffer. */
+	if ((n = send(keep_fd, request, len, MSG_NOSIGNAL)) == (ssize_t)len)
+		return (0);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return (0);		/* qmgr has requests unread */
+	e = n < 0 ? errno : 0;		/* 0: a short write, no retry */
+	snprintf(err, errlen, "write %s: %s", path, n < 0 ? strerror(e)
+	    : "short write");
+	keep_close();
+	errno = e;
+	return (-1);
+}
+
+/* trigger_keep - request on the process's kept connection to path */
+int
+trigger_keep(const char *path, const char *request, char *err,
+    size_t errlen)
+{
+	int	 rc, had;
+
+	pthread_mutex_lock(&keep_lock);
+	had = keep_fd >= 0 && strcmp(keep_path, path) == 0;
+	rc = keep_send(path, request, err, errlen);
+	/* the daemon went away (restart, idle close): connect once more */
+	if (rc < 0 && had && (errno == EPIPE || errno == ECONNRESET
+	    || errno == ENOTCONN))
+		rc = keep_send(path, request, err, errlen);
+	pthread_mutex_unlock(&keep_lock);
+	return (rc);
+}
+
+/* trigger_qmgr_keep - trigger_keep to queue_dir/public/qmgr */
+int
+trigger_qmgr_keep(const char *queue_dir, const char *request, char *err,
+    size_t errlen)
+{
+	char	 path[SUN_PATH_SIZE + 1];
+
+	if (trigger_qmgr_path(path, sizeof(path), queue_dir, err, errlen) < 0)
+		return (-1);
+	return (trigger_keep(path, request, err, errlen));
 }
 
 /* trigger_parse - call fn for each request in data */

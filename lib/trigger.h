@@ -8,6 +8,10 @@
  *	    int wait_ms, char *err, size_t errlen);
  *	int	trigger_qmgr(const char *queue_dir, const char *request,
  *	    int wait_ms, char *err, size_t errlen);
+ *	int	trigger_keep(const char *path, const char *request,
+ *	    char *err, size_t errlen);
+ *	int	trigger_qmgr_keep(const char *queue_dir, const char *request,
+ *	    char *err, size_t errlen);
  *	size_t	trigger_parse(const char *data, size_t len,
  *	    trigger_fn *fn, void *ctx);
  * DESCRIPTION
@@ -42,6 +46,27 @@
  *	or a worker that must not stall). SIGPIPE is never raised.
  *	trigger_qmgr() is trigger_send() to queue_dir/public/qmgr.
  *
+ *	trigger_keep() sends request on a connection the process keeps
+ *	open (one per process, to the last path given; made on first use
+ *	like trigger_send() with wait_ms 0), for a client that wakes
+ *	qmgr after every few messages (smtpd): one send() instead of
+ *	socket, connect, send and close, and no accept, epoll_ctl and
+ *	close in the daemon. It never blocks: when the socket buffer is
+ *	full the request is dropped and 0 returned (the daemon has
+ *	unread requests, so it will look anyway). When the daemon went
+ *	away (EPIPE, ECONNRESET, ENOTCONN: a restarted qmgr, or one that
+ *	closed the connection after its idle time) it connects once more
+ *	and sends again. Requests should be one byte ("W", "F"): a short
+ *	write closes the connection rather than leave half a request.
+ *	Threads share the one descriptor under a mutex rather than keep
+ *	one each: smtpd's callers (its group commit, one at a time, and
+ *	postmaster notices) rarely meet, so the lock costs no system
+ *	call, while a connection per thread would cost qmgr one
+ *	descriptor, accept and epoll entry per worker of every smtpd. A
+ *	process must not fork() while a thread is in trigger_keep(); the
+ *	descriptor is close-on-exec. trigger_qmgr_keep() is
+ *	trigger_keep() to queue_dir/public/qmgr.
+ *
  *	trigger_parse() is the daemon's side: it calls fn once per request
  *	found in data, in order, with the request byte and, for
  *	TRIGGER_FLUSH_ID, the id (NUL-terminated; NULL otherwise). It
@@ -52,6 +77,8 @@
  *	written to the socket, -1 with a message in err otherwise (no
  *	socket, nobody listening, path too long, backlog full past
  *	wait_ms). They never log; the caller decides how much it matters.
+ *	trigger_keep() and trigger_qmgr_keep() likewise, and return 0
+ *	too for a request dropped on a full socket buffer.
  * SEE ALSO
  *	qmgr/qmgr.c (the listener), master/master_spawn.c (wakeup timers),
  *	smtpd/smtpd_queue.c, queuecmd/queue_cmd.c, master/postern.c (clients).
@@ -75,6 +102,8 @@ typedef void trigger_fn(int request, const char *id, void *ctx);
 
 int	 trigger_send(const char *, const char *, int, char *, size_t);
 int	 trigger_qmgr(const char *, const char *, int, char *, size_t);
+int	 trigger_keep(const char *, const char *, char *, size_t);
+int	 trigger_qmgr_keep(const char *, const char *, char *, size_t);
 size_t	 trigger_parse(const char *, size_t, trigger_fn *, void *);
 
 #endif

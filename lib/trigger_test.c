@@ -6,6 +6,9 @@
  *	against a real unix socket in a temporary directory: the bytes a
  *	listener receives, a missing socket, a socket nobody listens on,
  *	an overlong path, a full backlog (bounded by wait_ms, no hang).
+ *	Then trigger_qmgr_keep(): requests share one connection, a closed
+ *	one is made again once, a daemon that reads nothing never makes
+ *	the client wait, and a missing listener is an error.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -244,6 +247,108 @@ test_backlog(const char *dir)
 	unlink(path);
 }
 
+/* keep_accept - accept one connection within 2 s; -1 when none */
+static int
+keep_accept(int lfd)
+{
+	struct pollfd pfd = {lfd, POLLIN, 0};
+
+	if (poll(&pfd, 1, 2000) != 1)
+		return (-1);
+	return (accept(lfd, NULL, NULL));
+}
+
+/* keep_read - what arrived on fd within 200 ms */
+static void
+keep_read(int fd, struct buf *got)
+{
+	struct pollfd pfd = {fd, POLLIN, 0};
+	char	 tmp[256];
+	ssize_t	 n;
+
+	buf_reset(got);
+	while (poll(&pfd, 1, 200) == 1 && (n = read(fd, tmp,
+	    sizeof(tmp))) > 0)
+		buf_append(got, tmp, (size_t)n);
+}
+
+/* test_keep - one kept connection, a restarted listener, a full buffer */
+static void
+test_keep(const char *dir)
+{
+	struct pollfd pfd = {-1, POLLIN, 0};
+	struct buf *got = buf_new(64);
+	char	 path[512], err[512];
+	int	 lfd, cfd, rc, i, fails = 0;
+	long	 t0, t;
+
+	snprintf(path, sizeof(path), "%s/public/qmgr", dir);
+	if ((lfd = sock_listen_unix(path, 0600, 16, err, sizeof(err))) < 0) {
+		tap_ok(0, "listener at %s: %s", path, err);
+		return;
+	}
+	for (i = 0; i < 3; i++)
+		if (trigger_qmgr_keep(dir, TRIGGER_REQ_WAKEUP, err,
+		    sizeof(err)) < 0)
+			fails++;
+	tap_is_int(fails, 0, "trigger_qmgr_keep W three times returns 0");
+	cfd = keep_accept(lfd);
+	tap_ok(cfd >= 0, "the listener accepts one connection");
+	keep_read(cfd, got);
+	tap_is_str(BUF_STR(got), "WWW", "  which carries all three \"W\"");
+	pfd.fd = lfd;
+	tap_ok(poll(&pfd, 1, 100) == 0, "  and no second connection");
+
+	/* the daemon closes its end (qmgr restarted or idle) */
+	close(cfd);
+	rc = trigger_qmgr_keep(dir, TRIGGER_REQ_WAKEUP, err, sizeof(err));
+	tap_is_int(rc, 0, "after the daemon closed the connection: 0");
+	cfd = keep_accept(lfd);
+	keep_read(cfd, got);
+	tap_is_str(BUF_STR(got), "W",
+	    "  the client connected again and sent the \"W\" there");
+
+	/* a daemon that reads nothing: the buffer fills, nobody waits */
+	t0 = now_ms();
+	for (i = 0, fails = 0; i < 100000; i++)
+		if (trigger_qmgr_keep(dir, TRIGGER_REQ_WAKEUP, err,
+		    sizeof(err)) < 0)
+			fails++;
+	t = now_ms() - t0;
+	tap_ok(fails == 0 && t < 5000, "100,000 \"W\" to a daemon that "
+	    "does not read: all return 0, none blocks (%ld ms)", t);
+	close(cfd);
+
+	/* nobody listens any more: the one reconnect fails, -1 */
+	close(lfd);
+	rc = trigger_qmgr_keep(dir, TRIGGER_REQ_WAKEUP, err, sizeof(err));
+	tap_ok(rc == -1 && strstr(err, "connect") != NULL,
+	    "no listener: -1 (%s)", err);
+	rc = trigger_qmgr_keep(dir, TRIGGER_REQ_WAKEUP, err, sizeof(err));
+	tap_ok(rc == -1, "  and again on the next call (%s)", err);
+
+	/* a new listener at the same path: the next request reaches it */
+	unlink(path);
+	if ((lfd = sock_listen_unix(path, 0600, 16, err, sizeof(err))) < 0) {
+		tap_ok(0, "listener at %s: %s", path, err);
+		buf_free(got);
+		return;
+	}
+	rc = trigger_qmgr_keep(dir, TRIGGER_REQ_FLUSH, err, sizeof(err));
+	cfd = keep_accept(lfd);
+	keep_read(cfd, got);
+	tap_ok(rc == 0 && strcmp(BUF_STR(got), "F") == 0,
+	    "a new listener gets the next request (%s)", BUF_STR(got));
+	if (cfd >= 0)
+		close(cfd);
+	close(lfd);
+	/* the client sees EOF at its next request and cannot reconnect */
+	rc = trigger_qmgr_keep(dir, TRIGGER_REQ_WAKEUP, err, sizeof(err));
+	tap_ok(rc == -1, "listener gone again: -1 (%s)", err);
+	unlink(path);
+	buf_free(got);
+}
+
 int
 main(void)
 {
@@ -257,6 +362,7 @@ main(void)
 	test_client(dir);
 	test_missing(dir);
 	test_backlog(dir);
+	test_keep(dir);
 	snprintf(cmd, sizeof(cmd), "%s/public", dir);
 	rmdir(cmd);
 	rmdir(dir);

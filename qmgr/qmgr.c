@@ -9,17 +9,28 @@
  *	public/qmgr (or -l path): each connection may carry wakeup
  *	requests, whose grammar is in lib/trigger.h ("W" new mail, "F"
  *	flush the deferred queue, "I<id>" flush one message; read with
- *	trigger_parse()). Besides, it polls incoming/ and maildrop/
- *	every QMGR_POLL seconds as a safety net and scans
- *	deferred/ every queue_run_delay. One qmgr runs per queue: it holds
- *	an flock() on the active/ directory, and a second one waits (up to
- *	QMGR_LOCK_WAIT seconds) for the first to exit.
+ *	trigger_parse()). A connection is read until EOF, or until it is
+ *	quiet for WAKEUP_IDLE seconds: master and the commands connect,
+ *	write and close, while smtpd keeps one connection per process
+ *	(trigger_keep()) and writes a "W" per group commit. The requests
+ *	of one read are coalesced: any number of "W" start one incoming/
+ *	scan, any number of "F" one flush (and the scans themselves
+ *	coalesce in qmgr_scan.c: one in flight, one more after it). A
+ *	connection counts as a session (lib/server.h) only until its
+ *	first bytes arrive, so that a draining qmgr (reload) waits for a
+ *	trigger in flight but not for smtpd's kept connections, which
+ *	then see EOF and connect to the next qmgr. Besides, it polls
+ *	incoming/ and maildrop/ every QMGR_POLL seconds as a safety net
+ *	and scans deferred/ every queue_run_delay. One qmgr runs per
+ *	queue: it holds an flock() on the active/ directory, and a second
+ *	one waits (up to QMGR_LOCK_WAIT seconds) for the first to exit.
  * DIAGNOSTICS
  *	Problems are logged; nothing here exits except through the
  *	skeleton (configuration errors).
  */
 #include <sys/file.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,8 +38,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "log.h"
@@ -39,6 +48,7 @@
 
 #define QMGR_POLL	5		/* seconds, incoming safety net */
 #define QMGR_LOCK_WAIT	120		/* seconds for a draining qmgr */
+#define WAKEUP_IDLE	10		/* seconds a quiet connection lives */
 
 struct workq *qmgr_io;
 struct workq *qmgr_resolver;
@@ -47,17 +57,31 @@ struct event_base *qmgr_base;
 static struct event *poll_ev, *deferred_ev, *lock_ev;
 static int qmgr_started, lock_fd = -1, lock_tries;
 
-/* wakeup_request - act on one request of lib/trigger.h's grammar */
+/* the requests of one read, coalesced */
+struct wakeup_todo {
+	int	 wakeup;		/* "W" seen */
+	int	 flush;			/* "F" seen */
+};
+
+/* one connection to public/qmgr */
+struct wakeup_conn {
+	struct event *ev;
+	int	 fd;
+	int	 counted;		/* a session until its first bytes */
+};
+
+/* wakeup_request - note one request of lib/trigger.h's grammar */
 static void
 wakeup_request(int request, const char *id, void *ctx)
 {
+	struct wakeup_todo *todo = ctx;
+
 	switch (request) {
 	case TRIGGER_WAKEUP:
-		qmgr_scan_incoming();
+		todo->wakeup = 1;
 		break;
 	case TRIGGER_FLUSH:
-		qmgr_scan_incoming();
-		qmgr_scan_deferred(1);
+		todo->flush = 1;
 		break;
 	case TRIGGER_FLUSH_ID:
 		qmgr_scan_flush_one(id);
@@ -65,47 +89,71 @@ wakeup_request(int request, const char *id, void *ctx)
 	}
 }
 
-/* wakeup_read - collect bytes until EOF */
+/* wakeup_act - act on the requests of one read */
 static void
-wakeup_read(struct bufferevent *bev, void *arg)
+wakeup_act(const char *data, size_t len)
 {
-	struct evbuffer *in = bufferevent_get_input(bev);
-	size_t	 len = evbuffer_get_length(in);
-	const char *data;
+	struct wakeup_todo todo = {0, 0};
 
-	if (len == 0)
+	if (!qmgr_started)	/* the first scan will see everything */
 		return;
-	data = (const char *)evbuffer_pullup(in, (ev_ssize_t)len);
 	/* an id never spans two reads in practice; act on what came */
-	if (qmgr_started)	/* else the first scan will see everything */
-		(void)trigger_parse(data, len > TRIGGER_MAX ? TRIGGER_MAX
-		    : len, wakeup_request, NULL);
-	evbuffer_drain(in, len);
+	(void)trigger_parse(data, len, wakeup_request, &todo);
+	if (todo.wakeup || todo.flush)
+		qmgr_scan_incoming();
+	if (todo.flush)
+		qmgr_scan_deferred(1);
 }
 
-/* wakeup_event - EOF or error ends the connection */
+/* wakeup_close - EOF, error or idle: forget the connection */
 static void
-wakeup_event(struct bufferevent *bev, short what, void *arg)
+wakeup_close(struct wakeup_conn *wc)
 {
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
-		bufferevent_free(bev);
+	event_free(wc->ev);
+	close(wc->fd);
+	if (wc->counted)
 		server_session_end();
+	free(wc);
+}
+
+/* wakeup_read - the requests that came, until EOF */
+static void
+wakeup_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct wakeup_conn *wc = arg;
+	char	 buf[TRIGGER_MAX];
+	ssize_t	 n;
+
+	/* Idle (EV_TIMEOUT) too: one last look before closing. */
+	n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+	if (n > 0) {
+		wakeup_act(buf, (size_t)n);
+		if (wc->counted) {
+			wc->counted = 0;
+			server_session_end();
+		}
+		return;
 	}
+	if (n < 0 && (errno == EAGAIN || errno == EINTR)
+	    && (what & EV_READ))
+		return;
+	wakeup_close(wc);
 }
 
 /* qmgr_accept - a wakeup connection */
 static void
 qmgr_accept(const struct server_conn *conn)
 {
-	struct bufferevent *bev;
-	struct timeval tv = {10, 0};
+	struct wakeup_conn *wc = xcalloc(1, sizeof(*wc));
+	struct timeval tv = {WAKEUP_IDLE, 0};
 
-	bev = bufferevent_socket_new(qmgr_base, conn->fd,
-	    BEV_OPT_CLOSE_ON_FREE);
+	wc->fd = conn->fd;
+	wc->counted = 1;
 	server_session_begin();
-	bufferevent_setcb(bev, wakeup_read, NULL, wakeup_event, NULL);
-	bufferevent_set_timeouts(bev, &tv, NULL);
-	bufferevent_enable(bev, EV_READ);
+	/* EV_PERSIST: each read re-arms the idle timeout */
+	wc->ev = event_new(qmgr_base, conn->fd, EV_READ | EV_PERSIST,
+	    wakeup_read, wc);
+	event_add(wc->ev, &tv);
 }
 
 /* poll_cb - incoming/ safety net */

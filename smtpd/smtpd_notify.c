@@ -29,7 +29,9 @@
  *	for bounce) as Postfix's "<mail_name> SMTP server: errors from
  *	name[addr]" message, from double-bounce@$myorigin (so a failed
  *	notice is never bounced), written to incoming/ by a thread of its
- *	own, off the event loop, and qmgr is woken. An unqualified
+ *	own, off the event loop, and qmgr is woken (a "W" on the
+ *	process's kept connection to qmgr, shared with the group commit
+ *	under trigger_keep()'s lock, lib/trigger.h). An unqualified
  *	recipient gets @$myorigin and is logged as orig_to=. Sessions of
  *	smtpd -S keep no transcript (Postfix's stand-alone mode sends no
  *	notices either). A transcript keeps its first 100 lines, each cut
@@ -250,7 +252,7 @@ notice_job(void *arg)
 		log_warn("postmaster notify: cannot commit: %s", err);
 		goto out;
 	}
-	if (trigger_qmgr(n->queue_dir, TRIGGER_REQ_WAKEUP, 0, err,
+	if (trigger_qmgr_keep(n->queue_dir, TRIGGER_REQ_WAKEUP, err,
 	    sizeof(err)) < 0)
 		log_debug("cannot wake qmgr: %s", err);
 out:

@@ -41,8 +41,13 @@
  *	     and renames together); with "fsync" each file is fsynced by
  *	     cleanup and the batch is one fsync of incoming/ (and hold/).
  *	  3. The same job wakes qmgr: a "W" trigger (lib/trigger.h) to
- *	     public/qmgr, non-blocking; failure is logged at debug level
- *	     only (qmgr also scans the queue on its own).
+ *	     public/qmgr, non-blocking, on the connection the process
+ *	     keeps to qmgr (trigger_qmgr_keep(): one send per batch, not
+ *	     a connection; the workers share it under a lock, uncontended
+ *	     since one commit job runs at a time; a full socket buffer
+ *	     drops the byte, qmgr having wakeups unread; a restarted qmgr
+ *	     is reconnected once); failure is logged at debug level only
+ *	     (qmgr also scans the queue on its own).
  *	Envelope attributes passed to cleanup (queue file "A" records):
  *	client_name, reverse_client_name, client_address, client_port,
  *	helo_name, protocol, and when given dsn_envid, dsn_ret (FULL or
@@ -101,8 +106,8 @@ queue_wake_qmgr(void)
 {
 	char	 err[512];
 
-	/* A worker must not stall on a busy qmgr: no wait (wait_ms 0). */
-	if (trigger_qmgr(smtpd_params.queue_dir, TRIGGER_REQ_WAKEUP, 0, err,
+	/* A worker must not stall on a busy qmgr: never blocks. */
+	if (trigger_qmgr_keep(smtpd_params.queue_dir, TRIGGER_REQ_WAKEUP, err,
 	    sizeof(err)) < 0)
 		log_debug("cannot wake qmgr: %s", err);
 }
