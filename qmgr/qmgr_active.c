@@ -29,7 +29,10 @@
  *	with mtime = now + backoff (the message's age, clamped to
  *	[minimal_backoff_time, maximal_backoff_time], as Postfix does).
  * DIAGNOSTICS
- *	A file that does not parse goes to corrupt/ with a warning. A
+ *	A file that does not parse, or is not a regular file, goes to
+ *	corrupt/ with a warning; one that cannot be opened for a reason
+ *	that passes (EMFILE, ENFILE, ENOMEM, EIO, EACCES ...) waits in
+ *	deferred/ for minimal_backoff_time instead, with a warning. A
  *	failure to record an outcome leaves the recipient pending (it is
  *	delivered again later: at least once, never lost).
  */
@@ -292,6 +295,49 @@ struct activate_job {
 	int	 ok;
 };
 
+/* open_transient - an open() failure that passes: the file is not to blame */
+static int
+open_transient(int err)
+{
+	switch (err) {
+	case EMFILE:
+	case ENFILE:
+	case ENOMEM:
+	case ENOBUFS:
+	case EAGAIN:
+	case EINTR:
+	case EIO:
+	case EACCES:
+	case EPERM:
+		return (1);
+	default:
+		return (0);
+	}
+}
+
+/*
+ * open_failed - the file could not be opened (no descriptor left,
+ * memory, I/O, permissions): nothing says it is corrupt, so it waits
+ * in deferred/ for min_backoff_time, as a deferred message does
+ */
+static void
+open_failed(struct qmgr_msg *m, const char *err)
+{
+	struct timeval tv[2];
+	long	 now = time(NULL);
+
+	log_warn("%s: cannot open the queue file: %s; trying again in %ld s",
+	    m->id, err, qmgr_conf.min_backoff);
+	tv[0].tv_sec = now;
+	tv[0].tv_usec = 0;
+	tv[1].tv_sec = now + qmgr_conf.min_backoff;
+	tv[1].tv_usec = 0;
+	if (utimes(m->path, tv) < 0)
+		log_warn("%s: set retry time: %m", m->id);
+	if (qmgr_move("active", "deferred", m->id) < 0)
+		log_warn("%s: move to deferred: %m", m->id);
+}
+
 /* activate_job - move to active/ and parse (io pool) */
 static void
 activate_job(void *arg, void *tctx)
@@ -310,6 +356,10 @@ activate_job(void *arg, void *tctx)
 	if ((m->qf = queue_file_open(m->path, 1, err, sizeof(err))) == NULL) {
 		if (errno == ENOENT)
 			return;
+		if (open_transient(errno)) {
+			open_failed(m, err);
+			return;
+		}
 		log_warn("%s: corrupt queue file: %s", m->id, err);
 		if (queue_move(qd, "active", "corrupt", m->id) < 0)
 			log_warn("%s: move to corrupt: %m", m->id);
