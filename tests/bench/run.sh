@@ -200,11 +200,17 @@ warm_up() {
 	sleep 2
 }
 
-# release_hold - NAME: every held message back to the queue
+# release_hold - NAME: every held message back to the queue (postsuper
+# -H moves it to deferred/, as Postfix's does) and a flush, so that the
+# round does not wait for the next deferred queue run
 release_hold() {
 	case $1 in
-	postern) "$POSTERN_BIN/postsuper" -c "$BENCH_DIR/postern/etc" -H ALL ;;
-	postfix) postsuper -c "$PF_DIR/etc" -H ALL ;;
+	postern)
+		"$POSTERN_BIN/postsuper" -c "$BENCH_DIR/postern/etc" -H ALL &&
+			"$POSTERN_BIN/postqueue" -c "$BENCH_DIR/postern/etc" -f ;;
+	postfix)
+		postsuper -c "$PF_DIR/etc" -H ALL &&
+			postqueue -c "$PF_DIR/etc" -f ;;
 	esac
 }
 
