@@ -20,9 +20,11 @@ set -u
 PY=/usr/bin/python3
 DIR=$(mktemp -d /tmp/postern-87.XXXXXX)
 trap 'instance_cleanup; rm -rf "$DIR"' EXIT
-SMTP=$(free_port 28900 28919) || bail_out "no free port"
+SMTP=$(free_port 28900 28909) || bail_out "no free port"
+# submission on a port of ours too, not the seed's 587 (another test may hold it)
+SUB=$(free_port 28910 28919) || bail_out "no free port"
 
-instance_create "$DIR/i" "$SMTP" "" || bail_out "instance_create"
+instance_create "$DIR/i" "$SMTP" "$SUB" || bail_out "instance_create"
 E=$INSTANCE_CONF
 printf '127.0.0.0/8 permit\n' >"$E/postscreen_access.cidr"
 printf 's@client.example.net OK\n' >"$E/sender_access"

@@ -28,9 +28,11 @@ set -u
 PY=/usr/bin/python3
 DIR=$(mktemp -d /tmp/postern-89.XXXXXX)
 trap 'instance_cleanup; [ -n "${POSTERN_KEEP:-}" ] || rm -rf "$DIR"' EXIT
-SMTP=$(free_port 29500 29519) || bail_out "no free port"
+SMTP=$(free_port 29500 29509) || bail_out "no free port"
+# submission on a port of ours too, not the seed's 587 (another test may hold it)
+SUB=$(free_port 29510 29519) || bail_out "no free port"
 
-instance_create "$DIR/i" "$SMTP" "" || bail_out "instance_create"
+instance_create "$DIR/i" "$SMTP" "$SUB" || bail_out "instance_create"
 E=$INSTANCE_CONF
 printf '127.0.0.0/8 permit\n' >"$E/postscreen_access.cidr"
 instance_local_mail a@example.org || bail_out "postconf -e"
