@@ -21,6 +21,10 @@
 #	  2. for smtpd, qmgr and virtual: the share per object (kernel,
 #	     libc, the program, libraries), the system calls (time spent in
 #	     them and below), and the top symbols (self time).
+#	With BENCH_PROF_HOLD=1 the messages go to BENCH_HOLD, which the
+#	bench's configuration puts on hold: perf samples acceptance alone,
+#	with no queue manager or delivery work (the bench's "accepted, no
+#	delivery" figure), and stops when the last message is accepted.
 #	With the argument "postfix", the same run against the private
 #	Postfix instance, section 1 only (CPU per message per command:
 #	smtpd, cleanup, trivial-rewrite, qmgr, virtual, ...), for the
@@ -95,14 +99,17 @@ done >"$BENCH_DIR/foreign" ) &
 POLL_PID=$!
 sleep 1
 t0=$(date +%s.%N)
-"$LOAD" send -p "$PORT" -c 20 -n "$N" -s 1024 -r "$BENCH_RCPT" \
+RCPT=$BENCH_RCPT
+[ -n "${BENCH_PROF_HOLD:-}" ] && RCPT=$BENCH_HOLD
+"$LOAD" send -p "$PORT" -c 20 -n "$N" -s 1024 -r "$RCPT" \
 	>"$BENCH_DIR/load.out" &
 LOAD_PID=$!
 echo "$LOAD_PID" >"$BENCH_DIR/load.pid"
 wait "$LOAD_PID"
 out=$(cat "$BENCH_DIR/load.out")
 t1=$(date +%s.%N)
-wait_for "[ \$(bench_count $MAIL) -ge $((300 + N)) ]" 120
+[ -n "${BENCH_PROF_HOLD:-}" ] ||
+	wait_for "[ \$(bench_count $MAIL) -ge $((300 + N)) ]" 120
 kill -INT "$PERF_PID"
 wait "$PERF_PID"
 kill "$POLL_PID"; wait "$POLL_PID" 2>/dev/null
@@ -125,13 +132,15 @@ per_command | awk -v hz="$FREQ" -v n="$N" -v names="$NAMES" '
 	$1 ~ "^(" names ")$" {
 		ms[$1] += 1000 * $2 / hz / n; tot += $2; next
 	}
+	$1 == "swapper" { idle += $2; next }
 	{ other += $2 }
 	END {
 		for (k in ms) printf "    %-12s %6.3f ms\n", k, ms[k] | "sort -k2 -rn"
 		close("sort -k2 -rn")
 		printf "    %-12s %6.3f ms\n", "sum", 1000 * tot / hz / n
-		printf "    (everything else on the machine: %.3f ms per message:" \
-		    " kernel threads, idle, other users)\n", 1000 * other / hz / n
+		printf "    (idle: %.3f ms per message; everything else on the" \
+		    " machine: %.3f ms: kernel threads, other users)\n",
+		    1000 * idle / hz / n, 1000 * other / hz / n
 	}'
 echo "    MySQL queries per message: $QPM"
 if [ -n "$FOREIGN" ]; then
