@@ -2,6 +2,7 @@
 # 25-dns.t - lib/dns.c against a private dnsmasq: A/AAAA, MX order, PTR,
 # TXT, NXDOMAIN vs NODATA, REFUSED and dead or silent servers -> RETRY,
 # and resolver_nameservers really replacing /etc/resolv.conf's servers.
+# Ports 20250-20291.
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/dnsmasq.sh"
 

@@ -5,6 +5,7 @@
 # 450, forward-confirmed client names, reject_rbl_client) against a
 # private dnsmasq, as a transcript: smtpd-check reads the script below
 # and its output must equal the reference below, line for line.
+# Ports 20300-20340.
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/dnsmasq.sh"
 

@@ -4,7 +4,7 @@
 # stdin/stdout, no port), DNS comes from a private dnsmasq, tables are
 # texthash:/regexp: files. Checks the replies a sender would see, the
 # Postfix-form log lines, and the queue file of an accepted message
-# (Received: header, canonical rewriting).
+# (Received: header, canonical rewriting). Ports 20380-20399 (dnsmasq).
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/dnsmasq.sh"
 

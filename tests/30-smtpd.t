@@ -7,7 +7,7 @@ smtpd_recipient_limit=3, smtpd_hard_error_limit=5) and a strict one
 (smtpd_forbid_bare_newline=yes, smtpd_soft_error_limit=1 with a 1s error
 sleep). Drives them with Python's smtplib, raw sockets and swaks, and
 checks what a user would: the replies, the queue files in incoming/
-(envelope and exact message bytes), and the log lines.
+(envelope and exact message bytes), and the log lines. Ports 23000-23799.
 """
 import os
 import pwd

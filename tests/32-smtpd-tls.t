@@ -9,6 +9,7 @@ plaintext delivery at "may", 530 5.7.0 before STARTTLS at "encrypt",
 TLS 1.2+ only, a second STARTTLS refused, the EHLO after TLS, the
 injection "STARTTLS\\r\\nRSET\\r\\n", the Received: header and the logs,
 and a missing key: fatal at encrypt, STARTTLS just not offered at may.
+Ports 23800-24399.
 """
 import os
 import pwd

@@ -18,6 +18,7 @@
 # must get the greeting within 2 s and the log must have no "bad command
 # startup" for it. A second service runs echod -o echod_crash_at_start=yes
 # (exit 1 at start): it is still throttled (the log line). About 5 s.
+# Ports 25800-25899.
 set -u
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/instance.sh"

@@ -23,10 +23,12 @@ mkdir -p "$OUT"
 TARPIT_PID= SINK_PID=
 trap 'instance_cleanup; for p in $TARPIT_PID $SINK_PID; do kill $p 2>/dev/null; done; rm -rf "$DIR"' EXIT
 
-SMTP=$(free_port 26480 26489) || bail_out "no free port"
+SMTP=$(free_port 26480 26484) || bail_out "no free port"
+# submission on a port of ours, not the seed's 587 (another test may hold it)
+SUB=$(free_port 26485 26489) || bail_out "no free port"
 TP=$(free_port 26490 26494) || bail_out "no free port"
 NORMAL=$(free_port 26495 26499) || bail_out "no free port"
-instance_create "$DIR/i" "$SMTP" "" || bail_out "instance_create"
+instance_create "$DIR/i" "$SMTP" "$SUB" || bail_out "instance_create"
 E=$INSTANCE_CONF
 
 # The tarpit: accepts on 127.0.0.21-26:TP, reads, never answers.

@@ -28,7 +28,7 @@
 # may delivered in plaintext; fingerprint delivered over TLS ("Verified TLS connection"),
 # a wrong fingerprint deferred "Server certificate not verified" with
 # nothing received; reload with encrpyt refused, master keeps running.
-# Ports from tests/lib/freeport.sh. About 35 s (most of
+# Ports 25900-25999. About 35 s (most of
 # it postern check and start under ASan).
 set -u
 . "$POSTERN_TOP/tests/lib/tap.sh"

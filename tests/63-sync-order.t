@@ -25,7 +25,7 @@ smtpd_queue_sync = syncfs:
 With smtpd_queue_sync = fsync the same hold (on the per-file fsync or
 the directory fsync) keeps the 250 back until the release.
 A mutant smtpd that answers 250 when the sync starts instead of when it
-ends fails checks 9, 13, 16 and 17. About 8 s.
+ends fails checks 9, 13, 16 and 17. About 8 s. Ports 25400-25439.
 """
 import os
 import pwd

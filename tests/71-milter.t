@@ -34,7 +34,7 @@
 #	  - the milter down: milter_default_action = tempfail answers
 #	    451 4.7.1; after milter_default_action = accept and a reload the
 #	    mail is delivered
-# Ports from tests/lib/freeport.sh in 27600-27799. About 25 s (up to 60 s
+# Ports 27600-27699 and 27750-27799. About 25 s (up to 60 s
 # on a loaded machine).
 set -u
 . "$POSTERN_TOP/tests/lib/tap.sh"
