@@ -38,6 +38,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 'lib'))
 import ptap  # noqa: E402
 from ptap import ok  # noqa: E402
+from smtp_dialog import cmd, connect, reply, wait_accepts  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
 FLOOD_SECONDS = 4
@@ -61,23 +62,11 @@ def rss(pid):
     return 0
 
 
-def reply(f):
-    out = b''
-    while True:
-        line = f.readline()
-        out += line
-        if not line or line[3:4] != b'-':
-            return out
-
-
 def tls_client(port):
-    c = socket.create_connection(('127.0.0.1', port), 10)
-    f = c.makefile('rb')
+    c, f = connect(port)
     reply(f)
-    c.sendall(b'EHLO flood.example\r\n')
-    reply(f)
-    c.sendall(b'STARTTLS\r\n')
-    r = reply(f)
+    cmd(c, f, 'EHLO flood.example')
+    r = cmd(c, f, 'STARTTLS')
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
@@ -140,14 +129,9 @@ def main():
                          stderr=subprocess.STDOUT, env=env)
     t = None
     try:
-        for _ in range(200):
-            try:
-                socket.create_connection(('127.0.0.1', port), 1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+        wait_accepts(port, seconds=10)
         t, r = tls_client(port)
-        ok(r.startswith(b'220 '), 'STARTTLS: 220, handshake done', r)
+        ok(r.startswith('220 '), 'STARTTLS: 220, handshake done', r)
         sent, base, peak = flood(t, p.pid)
         ok(peak - base < RSS_GROWTH_MAX,
            'smtpd RSS grew by %.1f MB (< %d MB) while the client wrote '
@@ -161,7 +145,7 @@ def main():
         t2, r2 = tls_client(port)
         t2.sendall(b'QUIT\r\n')
         got = reply(t2.makefile('rb'))
-        ok(got.startswith(b'221 '), 'a second TLS client is served', got)
+        ok(got.startswith('221 '), 'a second TLS client is served', got)
         t2.close()
         t.close()
         t = None

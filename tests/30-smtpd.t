@@ -26,6 +26,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import ptap  # noqa: E402
 from ptap import ok  # noqa: E402
 import procs  # noqa: E402
+from smtp_dialog import Raw, wait_accepts  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
 BASE = 23000 + (os.getpid() % 400) * 2
@@ -74,52 +75,8 @@ def start(port, queue, log, *opts):
                          stdin=subprocess.DEVNULL,
                          stdout=open(log, 'w'), stderr=subprocess.STDOUT)
     PROCS.append(p)
-    for _ in range(100):
-        try:
-            socket.create_connection(('127.0.0.1', port), 1).close()
-            return p
-        except OSError:
-            time.sleep(0.05)
+    wait_accepts(port)
     return p
-
-
-class Raw:
-    """A line-oriented raw SMTP client."""
-
-    def __init__(self, port):
-        self.s = socket.create_connection(('127.0.0.1', port), 5)
-        self.s.settimeout(8)
-        self.buf = b''
-
-    def send(self, data):
-        self.s.sendall(data)
-
-    def reply(self):
-        """One complete (possibly multi-line) reply, or b'' at EOF."""
-        out = b''
-        while True:
-            while b'\r\n' not in self.buf:
-                try:
-                    d = self.s.recv(65536)
-                except socket.timeout:
-                    return out + b'<timeout>'
-                if not d:
-                    return out
-                self.buf += d
-            line, self.buf = self.buf.split(b'\r\n', 1)
-            out += line + b'\r\n'
-            if len(line) < 4 or line[3:4] != b'-':
-                return out
-
-    def code(self):
-        r = self.reply()
-        return r[:9].decode('latin-1').strip()
-
-    def closed(self):
-        try:
-            return self.s.recv(1) == b''
-        except OSError:
-            return True
 
 
 def queue_files(q):

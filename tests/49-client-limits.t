@@ -46,28 +46,19 @@ ok $? "master started anvil (private/anvil)"
 # smtp PORT SCRIPT - run a Python session script; prints one reply per line
 smtp() {
 	timeout 60 /usr/bin/python3 - "$@" <<'EOF'
-import socket, sys, time
+import os, sys
+from functools import partial
+sys.path.insert(0, os.environ["POSTERN_TOP"] + "/tests/lib")
+import smtp_dialog
 port = int(sys.argv[1])
 keep = []
 
 def conn():
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
-    f = s.makefile("rb")
-    return s, f
+    return smtp_dialog.connect(port)
 
-def reply(f):
-    out = []
-    while True:
-        line = f.readline().decode(errors="replace").rstrip("\r\n")
-        if not line:
-            return " | ".join(out) or "<eof>"
-        out.append(line)
-        if len(line) < 4 or line[3] != "-":
-            return " | ".join(out)
-
-def cmd(s, f, c):
-    s.sendall(c.encode() + b"\r\n")
-    return reply(f)
+# a reply on one line: " | " between its lines, "<eof>" for none
+reply = partial(smtp_dialog.reply, sep=" | ", eof="<eof>")
+cmd = partial(smtp_dialog.cmd, sep=" | ", eof="<eof>")
 
 what = sys.argv[2]
 if what == "count":

@@ -62,34 +62,10 @@ ok $? "master starts" || { done_testing; exit 1; }
 # send_raw FROM RCPT-LINE... < message: one SMTP session, the message's
 # bytes as given (only the final .CRLF added); prints the replies.
 send_raw() {
-	cat > "$TOP/msg"
-	/usr/bin/python3 - "$SMTP" "$TOP/msg" "$@" <<'PY'
-import socket, sys
-port, path, sender = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-rcpts = sys.argv[4:]
-body = open(path, 'rb').read()
-s = socket.create_connection(('127.0.0.1', port), timeout=60)
-f = s.makefile('rb')
-def reply():
-    out = b''
-    while True:
-        line = f.readline()
-        out += line
-        if len(line) < 4 or line[3:4] != b'-':
-            return out.decode('latin-1').strip()
-def cmd(c):
-    s.sendall(c.encode('latin-1') + b'\r\n')
-    return reply()
-print(reply())
-print(cmd('EHLO client.test'))
-print(cmd('MAIL FROM:<%s>' % sender))
-for r in rcpts:
-    print(cmd('RCPT TO:' + r))
-print(cmd('DATA'))
-s.sendall(body + b'.\r\n')
-print(reply())
-print(cmd('QUIT'))
-PY
+	local from=$1
+	shift
+	/usr/bin/python3 "$POSTERN_TOP/tests/lib/smtp_dialog.py" send "$SMTP" \
+		"<$from>" "$@"
 }
 
 # --- ORCPT once; SIZE counts CRLF ------------------------------------------

@@ -42,6 +42,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import ptap  # noqa: E402
 from ptap import ok  # noqa: E402
 import procs  # noqa: E402
+from smtp_dialog import connect, last, wait_accepts  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
 SHIM = os.path.join(os.path.dirname(BIN), 'tools', 'syncblock.so')
@@ -71,14 +72,7 @@ def start(port, queue, log, *opts):
                          stdin=subprocess.DEVNULL, env=env,
                          stdout=open(log, 'a'), stderr=subprocess.STDOUT)
     PROCS.append(p)
-    for _ in range(200):
-        try:
-            socket.create_connection(('127.0.0.1', port), 1).close()
-            return p
-        except OSError:
-            if p.poll() is not None:
-                return p
-            time.sleep(0.05)
+    wait_accepts(port, p, 10)
     return p
 
 
@@ -96,14 +90,10 @@ class Client:
     """One SMTP session, driven up to the final dot."""
 
     def __init__(self, port):
-        self.s = socket.create_connection(('127.0.0.1', port), 5)
-        self.f = self.s.makefile('rb')
+        self.s, self.f = connect(port, timeout=5)
 
     def reply(self):
-        line = self.f.readline()
-        while line[3:4] == b'-':
-            line = self.f.readline()
-        return line.decode('latin-1').strip()
+        return last(self.f)
 
     def upto_dot(self, mid):
         """Send one message; return the replies before the dot's."""

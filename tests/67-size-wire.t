@@ -34,6 +34,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import ptap  # noqa: E402
 from ptap import ok  # noqa: E402
 import procs  # noqa: E402
+from smtp_dialog import Raw, wait_accepts  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
 LIMIT = 2000
@@ -56,35 +57,6 @@ def free_port(first, last):
         except OSError:
             continue
     ptap.bail_out('no free port in %d-%d' % (first, last))
-
-
-class Raw:
-    """A line-oriented raw SMTP client."""
-
-    def __init__(self, port):
-        self.s = socket.create_connection(('127.0.0.1', port), 5)
-        self.s.settimeout(8)
-        self.buf = b''
-
-    def send(self, data):
-        self.s.sendall(data)
-
-    def code(self):
-        """The code and enhanced code of one complete reply."""
-        out = b''
-        while True:
-            while b'\r\n' not in self.buf:
-                try:
-                    d = self.s.recv(65536)
-                except socket.timeout:
-                    return '<timeout>'
-                if not d:
-                    return out.decode('latin-1') or '<eof>'
-                self.buf += d
-            line, self.buf = self.buf.split(b'\r\n', 1)
-            out += line + b'\r\n'
-            if len(line) < 4 or line[3:4] != b'-':
-                return out[:9].decode('latin-1').strip()
 
 
 TMP = tempfile.mkdtemp(prefix='postern-67-')
@@ -172,12 +144,7 @@ try:
                          stdin=subprocess.DEVNULL, stdout=open(LOG, 'w'),
                          stderr=subprocess.STDOUT)
     PROCS.append(p)
-    for _ in range(100):
-        try:
-            socket.create_connection(('127.0.0.1', PORT), 1).close()
-            break
-        except OSError:
-            time.sleep(0.05)
+    wait_accepts(PORT)
 
     codes, new = transaction(PORT, b'x\r\n', LIMIT + 1)
     ok(codes == ['552 5.3.4'] and new == [],

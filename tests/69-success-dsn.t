@@ -58,31 +58,9 @@ ok $? "master starts" || { done_testing; exit 1; }
 
 # send FROM RCPT-LINE SUBJECT: one SMTP session; prints the replies
 send() {
-	/usr/bin/python3 - "$SMTP" "$@" <<'PY'
-import socket, sys
-port, sender, rcpt, subj = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-s = socket.create_connection(('127.0.0.1', port), timeout=60)
-f = s.makefile('rb')
-def reply():
-    out = b''
-    while True:
-        line = f.readline()
-        out += line
-        if len(line) < 4 or line[3:4] != b'-':
-            return out.decode('latin-1').strip()
-def cmd(c):
-    s.sendall(c.encode('latin-1') + b'\r\n')
-    return reply()
-print(reply())
-print(cmd('EHLO client.test'))
-print(cmd('MAIL FROM:<%s>' % sender))
-print(cmd('RCPT TO:' + rcpt))
-print(cmd('DATA'))
-s.sendall(('From: %s\r\nSubject: %s\r\n\r\nsecret body\r\n.\r\n'
-           % (sender, subj)).encode())
-print(reply())
-print(cmd('QUIT'))
-PY
+	printf 'From: %s\r\nSubject: %s\r\n\r\nsecret body\r\n' "$1" "$3" |
+		/usr/bin/python3 "$POSTERN_TOP/tests/lib/smtp_dialog.py" send \
+		"$SMTP" "<$1>" "$2"
 }
 MBOX=$INSTANCE_MAIL/example.com/user1/new
 

@@ -176,21 +176,16 @@ instance_start || bail_out "instance did not start"
 # raw.py PORT CMD...: plaintext session from 127.0.0.5; prints each
 # reply's last line ("> CMD" / "< reply")
 cat >"$TOP/raw.py" <<'PYEOF'
-import socket, sys
+import os, socket, sys
+sys.path.insert(0, os.environ["POSTERN_TOP"] + "/tests/lib")
+from smtp_dialog import lines
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20,
                              source_address=("127.0.0.5", 0))
 f = s.makefile("rb")
 def reply():
-    lines = []
-    while True:
-        l = f.readline()
-        if not l:
-            lines.append("<eof>")
-            break
-        lines.append(l.decode("latin-1").rstrip("\r\n"))
-        if l[3:4] != b"-":
-            break
-    return lines
+    got = lines(f)
+    # a close before the final line shows as a line "<eof>"
+    return got + ["<eof>"] if not got or got[-1][3:4] == "-" else got
 print("< " + reply()[-1])
 for c in sys.argv[2:]:
     s.sendall(c.encode() + b"\r\n")
@@ -205,6 +200,9 @@ cat >"$TOP/inject.py" <<'PYEOF'
 import socket, ssl, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20,
                              source_address=("127.0.0.5", 0))
+# Not smtp_dialog's buffered file: one byte at a time (r is recv), so
+# that the bytes after the 220 to STARTTLS stay in the socket for the
+# TLS handshake (and "after-handshake" sees what smtpd sent after it).
 def reply(r):
     out = b""
     while True:
@@ -298,17 +296,14 @@ auth_checks "built-in"
 # Failures: a growing delay, then the per-client limit (from 127.0.0.9,
 # so the other checks' client is not locked out).
 cat >"$TOP/fail.py" <<'PYEOF'
-import base64, socket, ssl, sys, time
+import base64, os, socket, ssl, sys, time
+sys.path.insert(0, os.environ["POSTERN_TOP"] + "/tests/lib")
+from smtp_dialog import last
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=30,
                              source_address=("127.0.0.9", 0))
 f = s.makefile("rb")
 def reply(f):
-    while True:
-        l = f.readline()
-        if not l:
-            return "<eof>"
-        if l[3:4] != b"-":
-            return l.decode("latin-1").strip()
+    return last(f) or "<eof>"
 reply(f)
 s.sendall(b"EHLO client.example.net\r\n"); reply(f)
 s.sendall(b"STARTTLS\r\n"); reply(f)

@@ -351,24 +351,17 @@ like "$EV" "bodies=([4-9]|[1-9][0-9]+) " "big message: the body went in several 
 # BDAT (CHUNKING) goes through the milters as DATA does
 nb=$(mailbox b)
 out=$($PY - "$SMTP" <<'PYEOF'
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=30)
-f = s.makefile("rb")
-def reply():
-    lines = []
-    while True:
-        l = f.readline().decode()
-        lines.append(l.strip())
-        if l[3:4] != "-":
-            return lines[-1]
+import os, sys
+sys.path.insert(0, os.environ["POSTERN_TOP"] + "/tests/lib")
+from smtp_dialog import cmd, connect, last
+s, f = connect(sys.argv[1], timeout=30)
 msg = b"From: a@example.net\r\nSubject: chunked\r\n\r\nbdat body\r\n"
-reply()
-for c in (b"EHLO client.example.net", b"MAIL FROM:<a@example.net>",
-          b"RCPT TO:<b@example.org>"):
-    s.sendall(c + b"\r\n")
-    reply()
+last(f)
+for c in ("EHLO client.example.net", "MAIL FROM:<a@example.net>",
+          "RCPT TO:<b@example.org>"):
+    cmd(s, f, c)
 s.sendall(b"BDAT %d LAST\r\n" % len(msg) + msg)
-print("BDAT", reply())
+print("BDAT", last(f))
 s.sendall(b"QUIT\r\n")
 PYEOF
 )

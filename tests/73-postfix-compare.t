@@ -202,32 +202,15 @@ both "${HDR}Message-ID: <m8@client.test>"$'\r\nSubject: active\r\n\r\nx\r\n' \
 # and protocol in notify_classes, a transcript each to the postmaster
 for port in $PT $PF; do
 	/usr/bin/python3 - "$port" <<'PY'
-import socket, sys
-s = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=30)
-f = s.makefile('rb')
-def reply():
-    while True:
-        line = f.readline()
-        if len(line) < 4 or line[3:4] != b'-':
-            return
-reply()
-for c in (b'EHLO client.test', b'MAIL FROM:<bad', b'FOO bar', b'QUIT'):
-    s.sendall(c + b'\r\n'); reply()
-s.close()
-s = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=30)
-f = s.makefile('rb')
-reply()
-for c in (b'EHLO client.test', b'MAIL FROM:<user1@example.com>',
-          b'RCPT TO:<deny@ok.example>', b'QUIT'):
-    s.sendall(c + b'\r\n'); reply()
-s.close()
-s = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=30)
-f = s.makefile('rb')
-reply()
-for c in (b'EHLO client.test', b'MAIL FROM:<user1@example.com>',
-          b'RCPT TO:<soft@ok.example>', b'QUIT'):
-    s.sendall(c + b'\r\n'); reply()
-s.close()
+import os, sys
+sys.path.insert(0, os.environ['POSTERN_TOP'] + '/tests/lib')
+from smtp_dialog import session
+port = int(sys.argv[1])
+session(port, ['EHLO client.test', 'MAIL FROM:<bad', 'FOO bar', 'QUIT'], 30)
+session(port, ['EHLO client.test', 'MAIL FROM:<user1@example.com>',
+               'RCPT TO:<deny@ok.example>', 'QUIT'], 30)
+session(port, ['EHLO client.test', 'MAIL FROM:<user1@example.com>',
+               'RCPT TO:<soft@ok.example>', 'QUIT'], 30)
 PY
 done
 
@@ -316,23 +299,14 @@ before=$(ls "$PTM/postmaster/new" | wc -l)
 ok $? "postern reload with the seed's notify_classes, disable_mime_output_conversion = yes"
 wait_for "[ \$(instance_log_count 'reload -- version') -gt $n ]" 30
 /usr/bin/python3 - "$PT" <<'PY'
-import socket, sys
-def session(cmds):
-    s = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=30)
-    f = s.makefile('rb')
-    def reply():
-        while True:
-            line = f.readline()
-            if len(line) < 4 or line[3:4] != b'-':
-                return
-    reply()
-    for c in cmds:
-        s.sendall(c + b'\r\n'); reply()
-    s.close()
-session([b'EHLO client.test', b'FOO seed', b'MAIL FROM:<user1@example.com>',
-         b'RCPT TO:<deny@ok.example>', b'QUIT'])
-session([b'EHLO client.test', b'MAIL FROM:<user1@example.com>',
-         b'RCPT TO:<soft@ok.example>', b'QUIT'])
+import os, sys
+sys.path.insert(0, os.environ['POSTERN_TOP'] + '/tests/lib')
+from smtp_dialog import session
+port = int(sys.argv[1])
+session(port, ['EHLO client.test', 'FOO seed', 'MAIL FROM:<user1@example.com>',
+               'RCPT TO:<deny@ok.example>', 'QUIT'], 30)
+session(port, ['EHLO client.test', 'MAIL FROM:<user1@example.com>',
+               'RCPT TO:<soft@ok.example>', 'QUIT'], 30)
 PY
 wait_for "[ \$(ls '$PTM/postmaster/new' | wc -l) -gt $before ]" 30
 ok $? "seed's classes: the software error's transcript arrives"

@@ -63,30 +63,23 @@ cat > "$TOP/c.py" <<'PY'
 import glob
 import os
 import re
-import socket
 import sys
 import time
+sys.path.insert(0, os.path.join(os.environ['POSTERN_TOP'], 'tests', 'lib'))
+import smtp_dialog  # noqa: E402
 
 PORT, MAILDIR, SCEN = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 
 
 class Client:
     def __init__(self):
-        self.s = socket.create_connection(('127.0.0.1', PORT), timeout=60)
-        self.f = self.s.makefile('rb')
+        self.s, self.f = smtp_dialog.connect(PORT, timeout=60)
         self.reply()
         self.send(b'EHLO client.test\r\n')
         self.ehlo = self.reply()
 
     def reply(self):
-        out = b''
-        while True:
-            line = self.f.readline()
-            if not line:
-                return out.decode('latin-1').strip() or '<eof>'
-            out += line
-            if len(line) < 4 or line[3:4] != b'-':
-                return out.decode('latin-1').strip()
+        return smtp_dialog.reply(self.f, eof='<eof>')
 
     def code(self):
         return self.reply()[:9]

@@ -64,6 +64,9 @@ instance_allow 'process [^ ]*anvil pid [0-9]+ killed by signal 9'
 smtp() {
 	timeout 60 /usr/bin/python3 - "$@" <<'EOF'
 import os, socket, ssl, sys, time
+from functools import partial
+sys.path.insert(0, os.environ["POSTERN_TOP"] + "/tests/lib")
+import smtp_dialog
 port = int(sys.argv[1])
 what = sys.argv[2]
 n = int(sys.argv[3]) if len(sys.argv) > 3 else 0
@@ -77,19 +80,9 @@ def conn():
         s = ctx.wrap_socket(s)
     return s, s.makefile("rb")
 
-def reply(f):
-    out = []
-    while True:
-        line = f.readline().decode(errors="replace").rstrip("\r\n")
-        if not line:
-            return " | ".join(out) or "<eof>"
-        out.append(line)
-        if len(line) < 4 or line[3] != "-":
-            return " | ".join(out)
-
-def cmd(s, f, c):
-    s.sendall(c.encode() + b"\r\n")
-    return reply(f)
+# a reply on one line: " | " between its lines, "<eof>" for none
+reply = partial(smtp_dialog.reply, sep=" | ", eof="<eof>")
+cmd = partial(smtp_dialog.cmd, sep=" | ", eof="<eof>")
 
 def session(s, f):
     cmd(s, f, "EHLO client.example.org")

@@ -44,7 +44,10 @@ class Refused(Exception):
 
 
 def reply(f):
-    """Read one (multi-line) reply: (code, text); Broken on EOF."""
+    """Read one (multi-line) reply: (code, text); Broken on EOF.
+
+    Not lib/smtp_dialog.py's reply(): a reply cut by the crash, even in
+    the middle of a line, must raise Broken, never pass for a reply."""
     text = []
     while True:
         line = f.readline()

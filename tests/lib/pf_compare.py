@@ -44,36 +44,14 @@ import email.policy
 import glob
 import os
 import re
-import socket
 import sys
+
+import smtp_dialog
 
 
 def send(argv):
-    port, params, rcpts = int(argv[0]), argv[1], argv[2:]
-    body = sys.stdin.buffer.read()
-    s = socket.create_connection(('127.0.0.1', port), timeout=60)
-    f = s.makefile('rb')
-
-    def reply():
-        out = b''
-        while True:
-            line = f.readline()
-            out += line
-            if len(line) < 4 or line[3:4] != b'-':
-                return out.decode('latin-1').strip()
-
-    def cmd(c):
-        s.sendall(c.encode('latin-1') + b'\r\n')
-        return reply()
-    print(reply())
-    print(cmd('EHLO client.test'))
-    print(cmd('MAIL FROM:' + params))
-    for r in rcpts:
-        print(cmd('RCPT TO:' + r))
-    print(cmd('DATA'))
-    s.sendall(body + b'.\r\n')
-    print(reply())
-    print(cmd('QUIT'))
+    smtp_dialog.send(int(argv[0]), argv[1], argv[2:],
+                     sys.stdin.buffer.read())
 
 
 def show(data):

@@ -15,18 +15,13 @@ import subprocess
 import sys
 import time
 
+import smtp_dialog
+
 
 def reply(p):
-    lines = []
-    while True:
-        line = p.stdout.readline().decode("utf-8", "replace")
-        if not line:
-            lines.append("(connection closed)")
-            break
-        line = line.rstrip("\r\n")
-        lines.append(line)
-        if len(line) < 4 or line[3] == " ":
-            break
+    lines = smtp_dialog.lines(p.stdout, "utf-8")
+    if not lines or lines[-1][3:4] == "-":
+        lines.append("(connection closed)")
     print("\n".join(lines), flush=True)
     return lines[-1]
 

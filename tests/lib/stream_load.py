@@ -104,6 +104,7 @@ def message(i, size):
     return head, block_wire, k, h.hexdigest(), k * len(block_lf)
 
 
+# asyncio streams: lib/smtp_dialog.py's reader works on blocking files
 async def reply(r, timeout=120):
     last = b''
     while True:

@@ -8,23 +8,20 @@ Connects to 127.0.0.1:PORT, sends EHLO, "MAIL FROM:" + MAIL-ARG and
 and MESSAGE-FILE is given, DATA with that file's bytes (LF becomes CRLF,
 dot-stuffed), and QUIT. Prints every reply's last line, one a line.
 """
-import socket
 import sys
+
+from smtp_dialog import connect, last
 
 
 def main():
     port, mail, rcpt = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     msg = open(sys.argv[4], 'rb').read() if len(sys.argv) > 4 else None
-    s = socket.create_connection(('127.0.0.1', port), timeout=60)
-    f = s.makefile('rb')
+    s, f = connect(port, timeout=60)
 
     def reply():
-        while True:
-            line = f.readline()
-            if len(line) < 4 or line[3:4] != b'-':
-                text = line.decode('utf-8', 'replace').strip()
-                print(text, flush=True)
-                return text
+        text = last(f, 'utf-8')
+        print(text, flush=True)
+        return text
 
     def cmd(c):
         s.sendall(c.encode('utf-8', 'surrogateescape') + b'\r\n')
