@@ -47,7 +47,13 @@
 #	  machine      fsync-rate in the same file system (BENCH_DIR, /tmp):
 #	               create+write+fsync of 1 KB files per second, single
 #	               stream, and with one syncfs per batch of 100; postern's
-#	               plaintext 1 KB end-to-end figure as a fraction of each
+#	               plaintext 1 KB end-to-end figure as a fraction of each.
+#	               And the SMTP ceiling of this load shape: smtp-load
+#	               send (same sessions, sources and 1 KB message count)
+#	               against smtp-load sink, a server that answers and
+#	               keeps nothing (no disk, no checks), so the TCP and
+#	               client work alone; postern's plaintext 1 KB "no
+#	               delivery" figure as a fraction of it
 #	  idle         smtp-load idle holds N connections from N/10 new
 #	               addresses (never seen by postscreen: each waits the
 #	               greet wait, BENCH_GREET_WAIT, default 6 s), at most
@@ -98,6 +104,7 @@ SESSIONS=20
 SRC=(-S 127.1 -k "$SESSIONS")
 PT_PORT=26025
 PF_PORT=26125
+SINK_PORT=26027
 TCK=$(getconf CLK_TCK)
 
 . "$POSTERN_TOP/tests/bench/lib.sh"
@@ -112,7 +119,7 @@ diag() { printf 'bench: %s\n' "$*"; }
 [ -x "$POSTERN_BIN/master" ] || { echo "bench: no $POSTERN_BIN" >&2; exit 1; }
 # Postfix listens with SO_REUSEPORT: a leftover instance on a port would
 # silently take a share of the connections
-for p in "$PT_PORT" "$PF_PORT"; do
+for p in "$PT_PORT" "$PF_PORT" "$SINK_PORT"; do
 	if port_listening "$p"; then
 		echo "bench: something listens on 127.0.0.1:$p already" \
 			"(a leftover run? ss -ltnp)" >&2
@@ -125,7 +132,9 @@ ulimit -n "$(ulimit -Hn)"
 BENCH_DIR=$(mktemp -d /tmp/postern-bench.XXXXXX)
 chmod 755 "$BENCH_DIR"
 IDLE_PID=
+SINK_PID=
 trap '[ -n "$IDLE_PID" ] && kill "$IDLE_PID" 2>/dev/null
+	[ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null
 	bench_cleanup
 	[ -n "${BENCH_KEEP:-}" ] || rm -rf "$BENCH_DIR"' EXIT
 echo "bench: directory $BENCH_DIR, $(nproc) cores, $(uname -r)," \
@@ -135,6 +144,10 @@ LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 declare -A R
 
 now() { date +%s.%N; }
+
+# elapsed - T0: seconds since T0 (of now); awk, as all the arithmetic
+# on fractions here: bc is not installed on a fresh machine
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { print b - a }'; }
 
 # selects - MariaDB's count of SELECT statements so far
 selects() {
@@ -166,7 +179,8 @@ wait_delivered() {
 	local t0
 	t0=$(now)
 	while [ "$(bench_count "$1")" -lt "$2" ]; do
-		(( $(echo "$(now) - $t0 > $3" | bc) )) && return 1
+		awk -v e="$(elapsed "$t0")" -v m="$3" \
+			'BEGIN { exit !(e > m) }' && return 1
 		sleep 0.2
 	done
 	return 0
@@ -262,14 +276,19 @@ accept_and_deliver() {
 	wait_delivered "$md" "$want" 600
 	t1=$(now)
 	c1=$(bench_cpu "${ROOT[$name]}" "$MARIADB_PID")
-	R[$name.$w.qpm]=$(echo "scale=1; ($(selects) - $q0) / ${acc:-1}" | bc)
+	R[$name.$w.qpm]=$(awk -v q="$(selects)" -v q0="$q0" -v n="${acc:-1}" \
+		'BEGIN { printf "%.1f", int((q - q0) / n * 10) / 10 }')
 	if [ "$(bench_count "$md")" -ge "$want" ] && [ "${acc:-0}" -gt 0 ]
 	then
-		R[$name.$w.e2e.$r]=$(echo "$acc / ($t1 - $t0)" | bc)
-		R[$name.$w.cpu.$r]=$(echo "scale=2; ($c1 - $c0) * 1000 / $TCK / $acc" | bc)
+		R[$name.$w.e2e.$r]=$(awk -v n="$acc" -v a="$t0" -v b="$t1" \
+			'BEGIN { printf "%d", n / (b - a) }')
+		R[$name.$w.cpu.$r]=$(awk -v c0="$c0" -v c1="$c1" -v n="$acc" \
+			-v tck="$TCK" 'BEGIN { printf "%.2f", \
+			int((c1 - c0) * 1000 / tck / n * 100) / 100 }')
 		echo "bench: $name $w round $r: delivered end to end:" \
 			"${R[$name.$w.e2e.$r]} msg/s ($acc in" \
-			"$(printf %.1f "$(echo "$t1 - $t0" | bc)") s)," \
+			"$(awk -v a="$t0" -v b="$t1" \
+				'BEGIN { printf "%.1f", b - a }') s)," \
 			"CPU ${R[$name.$w.cpu.$r]} ms/msg (MTA and MariaDB)"
 	else
 		R[$name.$w.e2e.$r]=0
@@ -309,6 +328,42 @@ fsync_limits() {
 	echo "bench: machine: ${out:-fsync-rate -b 100 failed}"
 	R[machine.syncfs]=$(sed -n 's/.*: \([0-9]*\) files\/s.*/\1/p' <<<"$out")
 	rmdir "$d"
+}
+
+# smtp_ceiling - the load shape's own bound on this machine: smtp-load
+# send (plaintext 1 KB, the bench's sessions, sources and count) against
+# smtp-load sink, which answers every command and keeps nothing; the
+# median of ROUNDS runs in R[machine.sink]
+smtp_ceiling() {
+	local out r vals=() n
+	n=$(load_count plain1k)
+	"$LOAD" sink -p "$SINK_PORT" >"$BENCH_DIR/sink.out" 2>&1 &
+	SINK_PID=$!
+	if ! wait_for "port_listening $SINK_PORT" 10; then
+		echo "bench: machine: SMTP sink did not start:" \
+			"$(tr '\n' ' ' <"$BENCH_DIR/sink.out")"
+		kill "$SINK_PID" 2>/dev/null
+		wait "$SINK_PID" 2>/dev/null
+		SINK_PID=
+		return
+	fi
+	for r in $(seq "$ROUNDS"); do
+		out=$("$LOAD" send -p "$SINK_PORT" -c "$SESSIONS" -n "$n" \
+			-s 1024 "${SRC[@]}")
+		echo "bench: machine: SMTP sink, no disk, round $r:" \
+			"smtp-load: $out"
+		case $out in
+		*"(0 failed)"*)
+			vals+=("$(sed -n 's/.*: \([0-9]*\) msg\/s.*/\1/p' \
+				<<<"$out")") ;;
+		*) echo "bench: machine: SMTP sink: sessions failed" ;;
+		esac
+	done
+	kill "$SINK_PID" 2>/dev/null
+	wait "$SINK_PID" 2>/dev/null
+	SINK_PID=
+	echo "bench: machine: $(cat "$BENCH_DIR/sink.out")"
+	[ "${#vals[@]}" -gt 0 ] && R[machine.sink]=$(median "${vals[@]}")
 }
 
 # idle_pss - NAME PORT ROOTPID COUNT: COUNT idle sessions from new
@@ -402,6 +457,7 @@ for m in "${NAMES[@]}"; do
 	done
 done
 fsync_limits
+smtp_ceiling
 for m in "${NAMES[@]}"; do
 	for i in ${IDLE[$m]}; do
 		idle_pss "$m" "${PORT[$m]}" "${ROOT[$m]}" "$i"
@@ -469,6 +525,10 @@ printf '%-44s %10s\n' "postern end to end 1 KB / fsync single" \
 	"$(frac "${R[postern.plain1k.e2e]:-}" "${R[machine.fsync]:-}")"
 printf '%-44s %10s\n' "postern end to end 1 KB / syncfs batches" \
 	"$(frac "${R[postern.plain1k.e2e]:-}" "${R[machine.syncfs]:-}")"
+printf '%-44s %10s\n' "machine: SMTP sink, no disk (msg/s)" \
+	"${R[machine.sink]:--}"
+printf '%-44s %10s\n' "postern accepted 1 KB, no delivery / SMTP sink" \
+	"$(frac "${R[postern.plain1k.held]:-}" "${R[machine.sink]:-}")"
 echo
 echo "bench: record this run (the table, the commit, the load averages" \
 	"and what else ran) in tests/bench/RESULTS.md"
