@@ -115,7 +115,7 @@ wait "$PERF_PID"
 kill "$POLL_PID"; wait "$POLL_PID" 2>/dev/null
 FOREIGN=$(sort -u "$BENCH_DIR/foreign" | awk '{ print $2 }' | sort | uniq -c |
 	awk '{ printf "%s%s x%s", sep, $2, $1; sep = ", " }')
-QPM=$(echo "scale=1; ($(selects) - $q0) / $N" | bc)
+QPM=$(awk -v a="$(selects)" -v b="$q0" -v n="$N" 'BEGIN { printf "%.1f", (a - b) / n }')
 PERF_PID=
 echo "profile: smtp-load: $out (perf -a -g at $FREQ Hz, $(nproc) cores)"
 

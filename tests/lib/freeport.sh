@@ -15,7 +15,7 @@
 #	range must be its own: name it in the file's header ("Ports
 #	A-B.") and pick one that no other file names (grep -n Ports
 #	tests/*.t tests/bench/*.sh; bench/run.sh and bench/profile.sh hold
-#	26025-26026, 26125-26126 and 26225-26226). A probe cannot replace
+#	26025-26027, 26125-26126 and 26225-26226). A probe cannot replace
 #	that: another file may probe the same free port before either binds.
 # DIAGNOSTICS
 #	Returns 1 (prints nothing) when the whole range is busy.
