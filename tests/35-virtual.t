@@ -7,7 +7,10 @@ the lib/deliver.h format. Checks: the Maildir file bytes exactly
 (Return-Path:, Delivered-To:, message), the answer attributes, the
 Postfix log line, idempotence (same request twice -> one file, also
 after the user moved it to cur/), unknown user -> bounced 5.1.1, many
-concurrent requests, and a MySQL map on a closed port -> deferred 4.3.0.
+concurrent requests, a request that arrives in parts after the connect
+(lib/agent.c reads a whole one at accept, the rest on the loop), one
+that stops half-way (closed after ipc_timeout), and a MySQL map on a
+closed port -> deferred 4.3.0.
 """
 import os
 import shutil
@@ -16,6 +19,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 'lib'))
 import ptap  # noqa: E402
@@ -59,7 +63,7 @@ def main():
                 'virtual_mailbox_base = %s\n'
                 'virtual_mailbox_maps = texthash:%s/vmailbox\n'
                 'virtual_uid_maps = static:%d\nvirtual_gid_maps = static:%d\n'
-                'virtual_minimum_uid = %d\n'
+                'virtual_minimum_uid = %d\nipc_timeout = 2s\n'
                 % (q, base, cf, uid, gid, min(uid, 100)))
     log_path = os.path.join(top, 'virtual.log')
     try:
@@ -162,6 +166,58 @@ def main():
         s.close()
         ok(p.poll() is None, 'virtual still running')
 
+        # the request in two parts, the second 0.5 s after the connect
+        # (cut inside a line): read on the loop, answered as a whole one
+        req = ('version=1\nqueue_name=active\nqueue_id=%s\n'
+               'transport=virtual\nnexthop=example.com\n'
+               'sender=s@example.org\nrcpt_count=1\n'
+               'rcpt.0.addr=u2@example.com\nrcpt.0.index=2\n'
+               'rcpt.0.orig=u2@example.com\nrcpt.0.notify=0\n\n'
+               % qid).encode()
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect(sock)
+        s.sendall(req[:40])
+        time.sleep(0.5)
+        s.sendall(req[40:])
+        data = b''
+        try:
+            while not data.endswith(b'\n\n'):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except OSError:
+            pass
+        s.close()
+        ok(b'rcpt.0.action=delivered\n' in data and
+           b'rcpt.0.status=2.0.0\n' in data,
+           'a request sent in two parts 0.5 s apart: delivered 2.0.0', data)
+
+        # half a request, then silence: closed after ipc_timeout (2s)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(15)
+        s.connect(sock)
+        s.sendall(req[:40])
+        t0 = time.time()
+        try:
+            eof = s.recv(100) == b''
+        except OSError:
+            eof = False
+        waited = time.time() - t0
+        s.close()
+        ok(eof and 1.5 <= waited < 12,
+           'half a request, then nothing: closed after ipc_timeout',
+           (eof, waited))
+
+        # connect and close at once: nothing to serve, virtual goes on
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(sock)
+        s.close()
+        a = request(sock, qid, [('u2@example.com', 2)])
+        ok(p.poll() is None and a.get('rcpt.0.action') == 'delivered',
+           'an empty connection closed: virtual still serves requests', a)
+
         rc = stop(p)
         ok(rc == 0, 'virtual exits 0 on SIGTERM', rc)
         log = open(log_path, 'rb').read().decode('latin-1')
@@ -170,6 +226,8 @@ def main():
            'Postfix delivery log line', log[-2000:])
         ok('dsn=5.1.1, status=bounced (unknown user: "nobody@example.com")'
            in log, 'bounce log line', log[-2000:])
+        ok('delivery request: timeout' in log,
+           'the stalled request is logged as a timeout', log[-2000:])
         ptap.delivery_log_ok(log, 'virtual', "every to= line virtual "
                              "logged has lib/deliver_log.h's fields and "
                              "Postfix's delay format", least=2)
