@@ -61,6 +61,7 @@ struct event_base;
 struct mastercf;
 struct workq;
 struct buf;
+struct event;
 struct cleanup_maps;
 
 #define QMGR_RESOLVE_THREADS	4
@@ -144,7 +145,11 @@ struct qmgr_req {
 	struct qmgr_dest *dest;
 	size_t	*idx;
 	size_t	 n;
-	struct bufferevent *bev;
+	struct event *ev;		/* the agent connection's; NULL: none */
+	struct buf *io;			/* the request, then the answer */
+	size_t	 sent;			/* of the request */
+	int	 sending;		/* the request is not all sent yet */
+	int	 fd;			/* the connection (with ev) */
 	long	 started;
 	int	 tries;			/* connects that failed for now */
 	int	 err;			/* errno of the last one */

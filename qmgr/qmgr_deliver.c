@@ -8,11 +8,17 @@
  * DESCRIPTION
  *	One connection per request to queue_directory/private/<transport>
  *	(lib/deliver.h): write the request, read one attribute list back
- *	within <transport>_time_limit, turn it into per-recipient
+ *	within <transport>_time_limit (of silence), turn it into per-recipient
  *	outcomes (qmgr_active_answer()), then end the request
  *	(qmgr_sched_done()). Never blocks the loop. As in Postfix, the
  *	agent logs the "to=" line of each recipient it answers for; qmgr
  *	logs the ones it decides itself (agent failure, no agent).
+ *
+ *	The request is sent with one send() once connected (a unix socket
+ *	takes it whole) and the answer read with recv() when the one
+ *	event on the connection fires: no bufferevent, so no FIONREAD
+ *	ioctl and no buffer chains per request (issue 13). A request the
+ *	socket does not take at once waits for EV_WRITE for the rest.
  *
  *	A failure to reach the agent that passes by itself (socket():
  *	EMFILE, ENFILE, ENOBUFS, ENOMEM; connect(): EAGAIN, the agent's
@@ -41,8 +47,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "attr.h"
@@ -79,10 +83,13 @@ fail_all(struct qmgr_req *r, const char *status, const char *why)
 static void
 req_end(struct qmgr_req *r, int ok)
 {
-	if (r->bev) {
-		bufferevent_free(r->bev);
-		r->bev = NULL;
+	if (r->ev) {
+		event_free(r->ev);
+		r->ev = NULL;
+		(void)close(r->fd);
 	}
+	buf_free(r->io);
+	r->io = NULL;
 	qmgr_sched_done(r, ok);
 }
 
@@ -144,47 +151,13 @@ parse_answer(struct qmgr_req *r, const struct attr_list *l)
 	return (0);
 }
 
-/* read_cb - the answer arrived (perhaps in parts) */
+/* agent_failed - connection error, EOF or timeout: defer the request */
 static void
-read_cb(struct bufferevent *bev, void *arg)
+agent_failed(struct qmgr_req *r, int timeout)
 {
-	struct qmgr_req *r = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-	size_t	 len = evbuffer_get_length(in), used = 0;
-	struct attr_list *l;
-	char	 err[256] = "";
-	const char *data;
-
-	if (len > ATTR_MAX_LIST + 1)
-		len = ATTR_MAX_LIST + 1;
-	data = (const char *)evbuffer_pullup(in, (ev_ssize_t)len);
-	l = attr_parse(data, len, &used, err, sizeof(err));
-	if (l == NULL && *err == 0 && len <= ATTR_MAX_LIST)
-		return;
-	if (l == NULL || parse_answer(r, l) < 0) {
-		log_warn("%s: malformed answer from %s agent: %s", r->msg->id,
-		    r->dest->transport, *err ? err : "bad attributes");
-		fail_all(r, "4.3.0", "delivery temporarily suspended: "
-		    "delivery agent failed");
-		if (l)
-			attr_list_free(l);
-		req_end(r, 0);
-		return;
-	}
-	attr_list_free(l);
-	req_end(r, 1);
-}
-
-/* event_cb - connected, EOF, error or timeout */
-static void
-event_cb(struct bufferevent *bev, short what, void *arg)
-{
-	struct qmgr_req *r = arg;
 	char	 why[256];
 
-	if (what & BEV_EVENT_CONNECTED)
-		return;
-	if (what & BEV_EVENT_TIMEOUT)
+	if (timeout)
 		snprintf(why, sizeof(why), "delivery temporarily suspended: "
 		    "%s agent timed out", r->dest->transport);
 	else
@@ -193,6 +166,103 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 	log_warn("%s: %s", r->msg->id, why);
 	fail_all(r, "4.3.0", why);
 	req_end(r, 0);
+}
+
+/* answer_read - read what the agent sent; 0: wait for more */
+static int
+answer_read(struct qmgr_req *r)
+{
+	char	 chunk[4096], err[256];
+	struct attr_list *l;
+	size_t	 used;
+	ssize_t	 n;
+
+	for (;;) {
+		if ((n = recv(r->fd, chunk, sizeof(chunk), MSG_DONTWAIT)) < 0
+		    && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return (0);
+		if (n <= 0) {
+			agent_failed(r, 0);
+			return (1);
+		}
+		buf_append(r->io, chunk, (size_t)n);
+		err[0] = 0;
+		l = attr_parse(BUF_STR(r->io), BUF_LEN(r->io), &used, err,
+		    sizeof(err));
+		if (l == NULL && *err == 0 && BUF_LEN(r->io) <= ATTR_MAX_LIST)
+			continue;
+		if (l == NULL || parse_answer(r, l) < 0) {
+			log_warn("%s: malformed answer from %s agent: %s",
+			    r->msg->id, r->dest->transport,
+			    *err ? err : "bad attributes");
+			fail_all(r, "4.3.0", "delivery temporarily suspended: "
+			    "delivery agent failed");
+			if (l)
+				attr_list_free(l);
+			req_end(r, 0);
+			return (1);
+		}
+		attr_list_free(l);
+		req_end(r, 1);
+		return (1);
+	}
+}
+
+static void io_cb(evutil_socket_t, short, void *);
+
+/* wait_for - one event on the connection, within the time limit */
+static void
+wait_for(struct qmgr_req *r, short what)
+{
+	struct timeval tv = {r->dest->time_limit, 0};
+
+	(void)event_assign(r->ev, qmgr_base, r->fd, what, io_cb, r);
+	(void)event_add(r->ev, &tv);
+}
+
+/* send_rest - send what the socket takes of the request; 0 when all */
+static int
+send_rest(struct qmgr_req *r)
+{
+	ssize_t	 n;
+
+	while (r->sent < BUF_LEN(r->io)) {
+		if ((n = send(r->fd, BUF_STR(r->io) + r->sent, BUF_LEN(r->io)
+		    - r->sent, MSG_NOSIGNAL | MSG_DONTWAIT)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return (errno == EAGAIN || errno == EINPROGRESS
+			    || errno == ENOTCONN ? 1 : -1);
+		}
+		r->sent += (size_t)n;
+	}
+	r->sending = 0;
+	buf_reset(r->io);		/* now for the answer */
+	return (0);
+}
+
+/* io_cb - writable (the rest of the request), readable, or timeout */
+static void
+io_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct qmgr_req *r = arg;
+	int	 n;
+
+	if (what & EV_TIMEOUT) {
+		agent_failed(r, 1);
+		return;
+	}
+	if (r->sending) {
+		if ((n = send_rest(r)) < 0)
+			agent_failed(r, 0);
+		else
+			wait_for(r, n ? EV_WRITE : EV_READ);
+		return;
+	}
+	if (answer_read(r) == 0)
+		wait_for(r, EV_READ);
 }
 
 /* build_request - the lib/deliver.h request */
@@ -289,9 +359,6 @@ void
 qmgr_deliver_start(struct qmgr_req *r)
 {
 	struct sockaddr_un sun;
-	struct timeval tv;
-	struct buf *b;
-	ssize_t	 n;
 	int	 fd, connected, err;
 
 	memset(&sun, 0, sizeof(sun));
@@ -314,26 +381,17 @@ qmgr_deliver_start(struct qmgr_req *r)
 		connect_failed(r, err, transient(err, 1));
 		return;
 	}
-	r->bev = bufferevent_socket_new(qmgr_base, fd, BEV_OPT_CLOSE_ON_FREE);
-	bufferevent_setcb(r->bev, read_cb, NULL, event_cb, r);
-	tv.tv_sec = r->dest->time_limit;
-	tv.tv_usec = 0;
-	bufferevent_set_timeouts(r->bev, &tv, &tv);
-	b = buf_new(1024);
-	build_request(r, b);
+	r->fd = fd;
+	r->ev = event_new(qmgr_base, fd, EV_READ, io_cb, r);
+	r->io = buf_new(1024);
+	r->sent = 0;
+	r->sending = 1;
+	build_request(r, r->io);
 	/*
 	 * A unix-socket connect is complete when it returns 0, and a
 	 * request fits the socket buffer: send it now, and watch only for
 	 * the answer (no write event to add and remove per request).
 	 */
-	n = connected ? send(fd, BUF_STR(b), BUF_LEN(b), MSG_NOSIGNAL
-	    | MSG_DONTWAIT) : -1;
-	if (n < 0)
-		n = 0;
-	if ((size_t)n < BUF_LEN(b))
-		bufferevent_write(r->bev, BUF_STR(b) + n, BUF_LEN(b) -
-		    (size_t)n);
-	bufferevent_enable(r->bev, (size_t)n < BUF_LEN(b) ? EV_READ | EV_WRITE
-	    : EV_READ);
-	buf_free(b);
+	/* an error shows on the write event too: decided in io_cb() */
+	wait_for(r, !connected || send_rest(r) != 0 ? EV_WRITE : EV_READ);
 }

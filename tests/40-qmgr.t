@@ -540,7 +540,29 @@ smtp_destination_recipient_limit = 2
         ok(not dsn_for('rita@sender.example'), 'soft_bounce: no DSN')
         qm.send_signal(signal.SIGTERM)
         ok(qm.wait(timeout=10) == 0, 'third qmgr exits 0', read(qlog3))
-        logs = read(qlog) + read(qlog2) + read(qlog3)
+
+        # 17. an agent silent past smtp_time_limit: deferred, timed out
+        qlog4 = os.path.join(tmp, 'qmgr4.log')
+        qm = subprocess.Popen([os.path.join(BIN, 'qmgr'), '-c', conf, '-d',
+                               '-o', 'smtp_time_limit=2s', '-l',
+                               os.path.join(q, 'public', 'qmgr')],
+                              stdout=subprocess.DEVNULL, stderr=open(qlog4, 'a'))
+        procs.append(qm)
+        open(os.path.join(out, 'hang'), 'w').close()
+        t0 = time.time()
+        qid = write_qf(q, 'tim@sender.example', [('hang3@remote.example', 0)])
+        ok(wait_for(lambda: retry_later(os.path.join(q, 'deferred', qid)),
+                    timeout=20),
+           'silent agent: deferred after smtp_time_limit', read(qlog4))
+        waited = time.time() - t0
+        os.unlink(os.path.join(out, 'hang'))
+        ok('delivery temporarily suspended: smtp agent timed out'
+           in read(os.path.join(q, 'defer', qid)) and 1.5 <= waited,
+           'silent agent: recorded as a timeout, not before 2 s',
+           (waited, read(os.path.join(q, 'defer', qid))))
+        qm.send_signal(signal.SIGTERM)
+        ok(qm.wait(timeout=10) == 0, 'fourth qmgr exits 0', read(qlog4))
+        logs = read(qlog) + read(qlog2) + read(qlog3) + read(qlog4)
         ptap.delivery_log_ok(logs, 'qmgr', "every to= line qmgr logged has "
                              "lib/deliver_log.h's fields and Postfix's delay "
                              "format", least=3)
