@@ -47,14 +47,18 @@
  * Memory after a burst: glibc keeps what a burst freed (the main heap
  * below its top chunk, and every worker thread's arena) for reuse, so
  * a daemon that served 8,000 messages stayed twice its resting size.
- * Once per SERVER_TRIM_TICK the loop reads the process's CPU clock; a
- * tick that used less than SERVER_TRIM_IDLE_NS, after at least
- * SERVER_TRIM_WORK_NS of work since the last trim, means the process
- * fell idle: malloc_trim(0) gives the free pages of every arena back.
- * A busy process is never trimmed, an idle one once.
+ * Once per SERVER_TRIM_TICK the loop reads the process's CPU clock;
+ * SERVER_TRIM_TICKS ticks in a row that used less than
+ * SERVER_TRIM_IDLE_NS each, after at least SERVER_TRIM_WORK_NS of work
+ * since the last trim, mean the process fell idle: malloc_trim(0)
+ * gives the free pages of every arena back. A busy process is not
+ * trimmed (with one tick under 10 ms as the mark, qmgr was trimmed in
+ * the middle of bursts, in seconds it spent waiting for the others),
+ * an idle one once.
  */
 #define SERVER_TRIM_TICK	1		/* seconds */
-#define SERVER_TRIM_IDLE_NS	10000000LL	/* 10 ms: 1% of a tick */
+#define SERVER_TRIM_TICKS	2		/* idle ticks in a row */
+#define SERVER_TRIM_IDLE_NS	2000000LL	/* 2 ms: 0.2% of a tick */
 #define SERVER_TRIM_WORK_NS	10000000LL
 
 struct server_pass {
@@ -75,6 +79,7 @@ static struct event *server_resume_ev;
 static struct event *server_trim_ev;
 static long long server_trim_cpu;	/* CPU ns at the last tick */
 static long long server_trim_done;	/* CPU ns after the last trim */
+static int server_trim_idle;		/* idle ticks in a row */
 static char *server_service_name;
 static int server_kind;
 static int server_under_master;
@@ -258,7 +263,11 @@ server_trim(evutil_socket_t fd, short what, void *ctx)
 	struct timeval tv = {SERVER_TRIM_TICK, 0};
 	long long now = server_cpu_ns();
 
-	if (now - server_trim_cpu < SERVER_TRIM_IDLE_NS
+	if (now - server_trim_cpu < SERVER_TRIM_IDLE_NS)
+		server_trim_idle++;
+	else
+		server_trim_idle = 0;
+	if (server_trim_idle >= SERVER_TRIM_TICKS
 	    && now - server_trim_done >= SERVER_TRIM_WORK_NS) {
 		(void)malloc_trim(0);
 		now = server_cpu_ns();	/* the trim itself is not work */

@@ -73,10 +73,10 @@
  *	  -t pass and -l path, the skeleton serves a pass listener there.
  *	- server_foreground() is 1 with -d; server_process_number() is -n.
  *	- Memory: once a second the loop reads the process's CPU clock;
- *	  when a second used under 10 ms after some work since the last
- *	  time, the daemon fell idle and malloc_trim(0) returns what the
- *	  burst freed (main heap and every worker thread's arena) to the
- *	  kernel. A busy daemon is never trimmed.
+ *	  when two seconds in a row used under 2 ms each, after some work
+ *	  since the last time, the daemon fell idle and malloc_trim(0)
+ *	  returns what the burst freed (main heap and every worker
+ *	  thread's arena) to the kernel.
  *	- Logging also goes to stderr with -d and whenever the daemon was
  *	  not started by master (-l, -S), so errors reach the terminal.
  * DIAGNOSTICS
