@@ -480,15 +480,65 @@ writer_free(struct queue_writer *w)
 	free(w);
 }
 
+/* this thread's queue_commit_later() target, used by one commit */
+static __thread struct queue_rename *commit_later;
+
+/* queue_commit_later - leave this thread's next commit rename to r */
+void
+queue_commit_later(struct queue_rename *r)
+{
+	commit_later = r;
+}
+
+/* queue_rename_commit - the rename queue_commit_later() left: commit */
+int
+queue_rename_commit(struct queue_rename *r)
+{
+	int	 ret = 0, saved;
+
+	if (r->tmp == NULL)
+		return (0);
+	if ((ret = rename(r->tmp, r->final)) < 0) {
+		saved = errno;
+		(void)unlink(r->tmp);
+		errno = saved;
+	}
+	saved = errno;
+	free(r->tmp);
+	free(r->final);
+	r->tmp = r->final = NULL;
+	errno = saved;
+	return (ret);
+}
+
+/* queue_rename_abort - remove a file whose rename was left to the caller */
+void
+queue_rename_abort(struct queue_rename *r)
+{
+	if (r->tmp == NULL)
+		return;
+	(void)unlink(r->tmp);
+	free(r->tmp);
+	free(r->final);
+	r->tmp = r->final = NULL;
+}
+
 /* queue_writer_commit - rename .ID to ID: the commit point; frees w */
 int
 queue_writer_commit(struct queue_writer *w, char *err, size_t errlen)
 {
+	struct queue_rename *later = commit_later;
 	int	 ret = 0, saved;
 
+	commit_later = NULL;
 	if (!w->finished && queue_writer_finish(w, err, errlen) < 0)
 		ret = -1;
-	else if (rename(w->tmp, w->final) < 0)
+	else if (later != NULL) {
+		/* the caller's group commit renames (queue_rename_commit) */
+		later->tmp = w->tmp;
+		later->final = w->final;
+		w->tmp = w->final = NULL;
+	} else if (rename(w->tmp, w->final) < 0)
 		ret = writer_fail(w, err, errlen, "rename");
 	saved = errno;
 	writer_free(w);
@@ -562,20 +612,40 @@ sync_path(const char *path)
 	return (ret);
 }
 
+static pthread_mutex_t sync_fs_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *sync_fs_path;		/* queue_sync_fs()'s first path */
+static int sync_fs_fd = -1;		/* kept open: never closed */
+
 /*
  * queue_sync_fs - one flush for every file and rename of a batch: syncfs
- * of the file system holding path (the queue directory or a file in it)
+ * of the file system holding path (the queue directory or a file in it).
+ * The first path's descriptor is kept for the life of the process (as
+ * Postfix's daemons keep their working directory in the queue), so a
+ * daemon's group commit is one syncfs(), not open, syncfs, close; any
+ * other path is opened and closed each time.
  */
 int
 queue_sync_fs(const char *path)
 {
-	int	 fd, ret, saved;
+	int	 fd, ret, saved, keep;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	pthread_mutex_lock(&sync_fs_lock);
+	if (sync_fs_path != NULL && strcmp(sync_fs_path, path) == 0)
+		fd = sync_fs_fd;
+	else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0
+	    && sync_fs_path == NULL) {
+		sync_fs_path = xstrdup(path);
+		sync_fs_fd = fd;
+	}
+	keep = fd >= 0 && fd == sync_fs_fd;
+	pthread_mutex_unlock(&sync_fs_lock);
+	if (fd < 0)
 		return (-1);
+	/* The kept descriptor is never closed: no lock held while it syncs. */
 	ret = syncfs(fd);
 	saved = errno;
-	close(fd);
+	if (!keep)
+		close(fd);
 	errno = saved;
 	return (ret);
 }

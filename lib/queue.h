@@ -54,6 +54,9 @@
  *	void	queue_writer_subdir(struct queue_writer *w,
  *	    const char *subdir);
  *	int	queue_sync_fs(const char *path);
+ *	void	queue_commit_later(struct queue_rename *r);
+ *	int	queue_rename_commit(struct queue_rename *r);
+ *	void	queue_rename_abort(struct queue_rename *r);
  *
  *	char	*queue_path(const char *queue_dir, const char *subdir,
  *	    const char *id);
@@ -115,6 +118,16 @@
  *	files are not acknowledged; after a power loss in that window a
  *	renamed file may be incomplete and is then moved to corrupt/ by
  *	qmgr, like any unparseable file (nothing acknowledged is lost).
+ *	A caller that writes the files where a rename may stall (smtpd's
+ *	event loop: on ext4 a rename waits for a running syncfs) can leave
+ *	the renames to its group commit: queue_commit_later(r) makes the
+ *	next queue_writer_commit() on this thread finish the file and
+ *	return 0 without the rename, with r->tmp and r->final set (until
+ *	then r's fields are NULL); queue_commit_later(NULL) turns it off.
+ *	The group commit calls queue_rename_commit(r) (the rename, the
+ *	commit point; -1 with errno, the file removed) for each file of
+ *	the batch, then one queue_sync_fs(); queue_rename_abort(r) removes
+ *	a file that is not to be committed. Both free r's strings.
  *
  *	Reading: queue_file_open() parses the envelope (the message is
  *	left on disk: msg_offset/msg_len say where). A file that does not
@@ -242,7 +255,15 @@ void	 queue_writer_abort(struct queue_writer *);
 void	 queue_writer_warn(struct queue_writer *, long);
 void	 queue_writer_nosync(struct queue_writer *);
 void	 queue_writer_subdir(struct queue_writer *, const char *);
+struct queue_rename {
+	char	*tmp;		/* finished, under its temp name */
+	char	*final;		/* the name the commit gives it */
+};
+
 int	 queue_sync_fs(const char *);
+void	 queue_commit_later(struct queue_rename *);
+int	 queue_rename_commit(struct queue_rename *);
+void	 queue_rename_abort(struct queue_rename *);
 int	 queue_sync_dir(const char *, const char *);
 int	 queue_writer_commit_pickup(struct queue_writer *, const char *,
 	    char *, size_t);

@@ -564,6 +564,84 @@ test_dirs(void)
 	}
 	free(p);
 
+	/* the rename left to the caller's group commit (queue_commit_later) */
+	{
+		struct queue_rename r = {NULL, NULL}, r2 = {NULL, NULL};
+		struct queue_file *qf;
+		struct strv *listed;
+		char	 id2[QUEUE_ID_MAX + 1], *p2;
+		int	 seen = 0;
+		size_t	 i;
+
+		w = queue_writer_new(qdir, "incoming", err, sizeof(err));
+		queue_writer_nosync(w);
+		snprintf(id, sizeof(id), "%s", queue_writer_id(w));
+		queue_writer_rcpt(w, "x@y", NULL, 0);
+		queue_writer_body(w, "later\n", 6);
+		queue_commit_later(&r);
+		tap_ok(queue_writer_commit(w, err, sizeof(err)) == 0
+		    && r.tmp != NULL, "commit later: finished, rename left");
+		p = queue_path(qdir, "incoming", id);
+		tap_ok(r.final && strcmp(r.final, p) == 0,
+		    "commit later: the final name is incoming/ID");
+		tap_ok(stat(p, &st) < 0 && errno == ENOENT
+		    && stat(r.tmp, &st) == 0,
+		    "commit later: the file is still under its temp name");
+		listed = queue_scan(qdir, "incoming");
+		for (i = 0; listed && i < listed->argc; i++)
+			seen |= strcmp(listed->argv[i], id) == 0;
+		strv_free(listed);
+		tap_ok(!seen, "commit later: not listed by scan before the "
+		    "rename");
+		/* one commit only: the next one renames as usual */
+		w = queue_writer_new(qdir, "incoming", err, sizeof(err));
+		snprintf(id2, sizeof(id2), "%s", queue_writer_id(w));
+		queue_writer_rcpt(w, "x@y", NULL, 0);
+		tap_ok(queue_writer_commit(w, err, sizeof(err)) == 0,
+		    "commit later: the next commit");
+		p2 = queue_path(qdir, "incoming", id2);
+		tap_ok(stat(p2, &st) == 0, "commit later: used by one commit "
+		    "only");
+		unlink(p2);
+		free(p2);
+		tap_ok(queue_rename_commit(&r) == 0 && r.tmp == NULL
+		    && r.final == NULL && stat(p, &st) == 0,
+		    "queue_rename_commit: renamed into incoming/");
+		qf = queue_file_open(p, 0, err, sizeof(err));
+		tap_ok(qf && qf->msg_len == 6, "commit later: file reads back");
+		queue_file_close(qf);
+		unlink(p);
+		free(p);
+
+		/* abort: the temp file goes, nothing appears */
+		w = queue_writer_new(qdir, "incoming", err, sizeof(err));
+		snprintf(id, sizeof(id), "%s", queue_writer_id(w));
+		queue_writer_rcpt(w, "x@y", NULL, 0);
+		queue_commit_later(&r2);
+		tap_ok(queue_writer_commit(w, err, sizeof(err)) == 0
+		    && r2.tmp != NULL, "commit later: second file");
+		p = xstrdup(r2.tmp);
+		queue_rename_abort(&r2);
+		p2 = queue_path(qdir, "incoming", id);
+		tap_ok(r2.tmp == NULL && stat(p, &st) < 0 && stat(p2, &st) < 0,
+		    "queue_rename_abort: temp file removed, nothing committed");
+		free(p);
+		free(p2);
+
+		/* a rename that fails: -1, the temp file removed */
+		w = queue_writer_new(qdir, "incoming", err, sizeof(err));
+		queue_writer_rcpt(w, "x@y", NULL, 0);
+		queue_commit_later(&r2);
+		queue_writer_commit(w, err, sizeof(err));
+		free(r2.final);
+		r2.final = xasprintf("%s/no-such-dir/x", qdir);
+		p = xstrdup(r2.tmp);
+		tap_ok(queue_rename_commit(&r2) < 0 && stat(p, &st) < 0
+		    && r2.tmp == NULL, "queue_rename_commit: a failed rename "
+		    "removes the temp file");
+		free(p);
+	}
+
 	p = queue_path(qdir, "deferred", "BADNAME");
 	spew(p, "x", 1);
 	free(p);

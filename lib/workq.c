@@ -9,7 +9,9 @@
  *	writes to an eventfd; the event loop watches that eventfd, takes
  *	the whole completion list at once and calls each done() in order.
  *	Only the loop thread touches the event_base, so libevent needs no
- *	thread support of its own.
+ *	thread support of its own. workq_inline() runs the job on the loop,
+ *	appends it to the completion list and activates the completion
+ *	event by hand (event_active(), no eventfd write or read).
  *
  *	The init functions run one at a time (serialized by the pool) and
  *	workq_new() returns only after every thread has initialized: init
@@ -67,6 +69,8 @@ struct workq {
 	int	 stop;
 	struct workq_fifo jobs;
 	struct workq_fifo done;
+	void	*loop_ctx;		/* workq_inline()'s context */
+	int	 loop_init;		/* init() ran on the loop */
 };
 
 static pthread_mutex_t workq_init_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -174,8 +178,10 @@ workq_event(evutil_socket_t fd, short what, void *ctx)
 	struct workq_job *j;
 	uint64_t n;
 
-	while (read(fd, &n, sizeof(n)) < 0 && errno == EINTR)
-		;
+	/* workq_inline() activates the event with EV_TIMEOUT: no read. */
+	if (what & EV_READ)
+		while (read(fd, &n, sizeof(n)) < 0 && errno == EINTR)
+			;
 	pthread_mutex_lock(&q->lock);
 	batch = q->done;
 	q->done.head = q->done.tail = NULL;
@@ -299,6 +305,31 @@ workq_submit(struct workq *q, workq_job_fn *job, workq_done_fn *done,
 		evtimer_add(q->grow_ev, &tv);
 }
 
+/* workq_inline - run a short local job now, on the loop; done(arg) later */
+void
+workq_inline(struct workq *q, workq_job_fn *job, workq_done_fn *done,
+    void *arg)
+{
+	struct workq_job *j = xmalloc(sizeof(*j));
+
+	if (!q->loop_init) {
+		pthread_mutex_lock(&workq_init_lock);
+		if (q->init)
+			q->loop_ctx = q->init();
+		pthread_mutex_unlock(&workq_init_lock);
+		q->loop_init = 1;
+	}
+	j->job = job;
+	j->done = done;
+	j->arg = arg;
+	job(arg, q->loop_ctx);
+	pthread_mutex_lock(&q->lock);
+	workq_fifo_put(&q->done, j);
+	pthread_mutex_unlock(&q->lock);
+	/* done() runs from the loop, not from inside the caller. */
+	event_active(q->ev, EV_TIMEOUT, 0);
+}
+
 /* workq_free - stop the threads (running jobs finish), drop the rest */
 void
 workq_free(struct workq *q)
@@ -313,6 +344,8 @@ workq_free(struct workq *q)
 	pthread_mutex_unlock(&q->lock);
 	for (i = 0; i < q->nthreads; i++)
 		pthread_join(q->threads[i], NULL);
+	if (q->loop_init && q->fini)
+		q->fini(q->loop_ctx);
 	workq_fifo_drop(&q->jobs);
 	workq_fifo_drop(&q->done);
 	if (q->grow_ev)

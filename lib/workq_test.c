@@ -5,8 +5,11 @@
  *	Runs batches of jobs through pools of several sizes and checks
  *	that every done() runs exactly once, on the loop thread, with the
  *	thread context its init() made; that one thread keeps submission
- *	order; that init/fini run once per thread; and that workq_free()
- *	drops jobs not yet started without calling done().
+ *	order; that init/fini run once per thread; that workq_free()
+ *	drops jobs not yet started without calling done(); and that
+ *	workq_inline() runs its job at once on the loop thread with a
+ *	context of the loop's own, and its done() later from the loop, in
+ *	completion order.
  */
 #include <sys/time.h>
 
@@ -172,6 +175,71 @@ never_done(void *arg)
 	(*(int *)arg)++;
 }
 
+/* slow_job - t_job after 100 ms */
+static void
+slow_job(void *arg, void *ctx)
+{
+	usleep(100000);
+	t_job(arg, ctx);
+}
+
+/* inline_done - records the order of completions; the second stops */
+static void
+inline_done(void *arg)
+{
+	struct job *j = arg;
+
+	j->done++;
+	j->done_on_loop = pthread_equal(pthread_self(), loop_thread);
+	j->seq = ++last_seq;
+	if (++ndone == nwant)
+		event_base_loopexit(base, NULL);
+}
+
+/* test_inline - workq_inline(): on the loop now, done() later */
+static void
+test_inline(void)
+{
+	struct timeval tv = {10, 0}, t0, t1;
+	struct job slow, quick;
+	struct workq *q;
+
+	memset(&slow, 0, sizeof(slow));
+	memset(&quick, 0, sizeof(quick));
+	n_init = n_fini = 0;
+	ndone = last_seq = 0;
+	nwant = 2;
+	q = workq_new(base, 1, t_init, t_fini);
+	workq_submit(q, slow_job, inline_done, &slow);
+	workq_inline(q, t_job, inline_done, &quick);
+	tap_is_int(quick.ran, 1, "inline: the job ran before workq_inline "
+	    "returned");
+	tap_ok(pthread_equal(quick.job_thread, loop_thread),
+	    "inline: the job ran on the loop thread");
+	tap_ok(quick.ctx_ok, "inline: the job sees a context from init");
+	tap_is_int(n_init, 2, "inline: init ran on the loop once, besides "
+	    "the worker's");
+	tap_is_int(quick.done, 0, "inline: done not called from inside "
+	    "workq_inline");
+	gettimeofday(&t0, NULL);
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+	gettimeofday(&t1, NULL);
+	tap_ok(quick.done == 1 && quick.done_on_loop,
+	    "inline: done ran once, on the loop");
+	tap_ok(slow.done == 1 && slow.done_on_loop,
+	    "inline: the worker's job done ran once, on the loop");
+	tap_ok(quick.seq == 1 && slow.seq == 2,
+	    "inline: completion order (inline first, the slow job second)");
+	tap_ok(t1.tv_sec - t0.tv_sec < 5, "inline: the loop did not wait "
+	    "for its timeout");
+	workq_inline(q, t_job, NULL, &quick);
+	tap_is_int(quick.ran, 2, "inline: a second job, without done");
+	tap_is_int(n_init, 2, "inline: init not run again");
+	workq_free(q);
+	tap_is_int(n_fini, 2, "inline: fini ran for the loop's context too");
+}
+
 int
 main(void)
 {
@@ -230,6 +298,7 @@ main(void)
 		    "the loop");
 	}
 
+	test_inline();
 	event_base_free(base);
 	return (tap_done());
 }
