@@ -825,6 +825,43 @@ log_entry(struct qmgr_msg *m, const struct qmgr_outcome *o,
  */
 static void outcome_unsync(struct outcome_job *);
 
+/*
+ * last_flips_unneeded - the round's last answer leaves nothing pending,
+ * and every outcome in it is a delivery answered exactly_once without
+ * a success DSN, in a message without bounce/defer logs: the file is
+ * unlinked in this same io job (qmgr_finish_job: pending 0, nothing to
+ * bounce), so its "D" flips need not be written at all. What they
+ * would guard is guarded by the agent: after a crash before the
+ * unlink the file is in active/ (retry=1 at the next start), after a
+ * failed unlink or a postsuper move it is remembered as not removed
+ * (retry=1 again, remove_msg()), and virtual finds each Maildir file.
+ * The same reasoning as the flips that are never synced (QUEUE.md,
+ * S3), one write less per message.
+ */
+static int
+last_flips_unneeded(const struct outcome_job *j)
+{
+	const struct qmgr_msg *m = j->msg;
+	const struct queue_file *qf = m->qf;
+	size_t	 i, pending = 0, answered = 0;
+
+	if (!j->finish || m->logs_maybe || qmgr_verify_probe(qf))
+		return (0);
+	for (i = 0; i < j->n; i++) {
+		const struct qmgr_outcome *o = &j->out[i];
+
+		if (o->action != QMGR_OUT_DELIVERED || !o->exactly_once
+		    || o->index >= qf->nrcpts
+		    || (qf->rcpts[o->index].notify & QUEUE_NOTIFY_SUCCESS))
+			return (0);
+		answered += !qf->rcpts[o->index].done;
+	}
+	for (i = 0; i < qf->nrcpts; i++)
+		pending += !qf->rcpts[i].done;
+	/* an answer names each of its recipients once */
+	return (pending == answered);
+}
+
 static void
 outcome_job(void *arg, void *tctx)
 {
@@ -833,6 +870,14 @@ outcome_job(void *arg, void *tctx)
 	size_t	 i;
 	int	 sync = 0;
 
+	if (last_flips_unneeded(j)) {
+		for (i = 0; i < j->n; i++) {
+			m->qf->rcpts[j->out[i].index].done = 1;
+			j->recorded[i] = 1;
+		}
+		qmgr_finish_job(m, tctx);
+		return;
+	}
 	for (i = 0; i < j->n; i++) {
 		struct qmgr_outcome *o = &j->out[i];
 

@@ -503,11 +503,21 @@ delay_warning(struct qmgr_msg *m, long now)
 static void
 remove_msg(struct qmgr_msg *m)
 {
-	if (unlink(m->path) < 0 && errno != ENOENT) {
-		log_warn("%s: remove %s: %m", m->id, m->path);
-		return;
-	}
-	m->removed = 1;
+	if (unlink(m->path) < 0) {
+		if (errno != ENOENT) {
+			log_warn("%s: remove %s: %m", m->id, m->path);
+			return;
+		}
+		/*
+		 * postsuper moved (-r, -h) or deleted it meanwhile: not
+		 * "removed" for this life, so that should it come back to
+		 * incoming/ its deliveries are retries (qmgr_active.c,
+		 * fresh()) and virtual looks for its earlier copies (the
+		 * last done flips may not have been written: qmgr_active.c,
+		 * last_flips_unneeded()).
+		 */
+	} else
+		m->removed = 1;
 	if (m->logs_maybe) {	/* a fresh message without logs: no lookups */
 		unlink_log("defer", m->id);
 		unlink_log("bounce", m->id);

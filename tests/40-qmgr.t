@@ -560,6 +560,36 @@ smtp_destination_recipient_limit = 2
            in read(os.path.join(q, 'defer', qid)) and 1.5 <= waited,
            'silent agent: recorded as a timeout, not before 2 s',
            (waited, read(os.path.join(q, 'defer', qid))))
+
+        # 18. the file moved back to incoming/ (postsuper -r) between an
+        # exactly_once delivery and its answer: the round's last flips
+        # are not written, the unlink finds nothing, and the message
+        # taken again from incoming/ is a retry (retry=1): no second copy
+        open(os.path.join(out, 'pause'), 'w').close()
+        qid = write_qf(q, 'pat@sender.example', [('oncep1@example.com', 0)])
+        wake()
+        ok(wait_for(lambda: delivered('oncep1@example.com')),
+           'requeue race: delivered once, answer held', read(qlog4))
+        os.rename(os.path.join(q, 'active', qid),
+                  os.path.join(q, 'incoming', qid))
+        os.unlink(os.path.join(out, 'pause'))
+
+        def requeued_done():
+            wake()
+            return gone(qid)
+
+        def tries():
+            return [l.split()[3] for l in
+                    read(os.path.join(out, 'retry.log')).splitlines()
+                    if l.split()[1] == qid]
+        ok(wait_for(requeued_done), 'requeue race: the requeued file is '
+           'finished', (tries(), read(qlog4)[-1500:]))
+        ok(len(delivered('oncep1@example.com')) == 1 and tries()[:1] == ['0']
+           and all(t == '1' for t in tries()[1:])
+           and qid not in read(os.path.join(out, 'violations')),
+           'requeue race: one copy; a second request says retry=1',
+           (delivered('oncep1@example.com'), tries(),
+            read(os.path.join(out, 'violations'))))
         qm.send_signal(signal.SIGTERM)
         ok(qm.wait(timeout=10) == 0, 'fourth qmgr exits 0', read(qlog4))
         logs = read(qlog) + read(qlog2) + read(qlog3) + read(qlog4)

@@ -12,7 +12,8 @@ no answer (connection closed), once* -> delivered with exactly_once=1
 delivered again, unless the request says retry=0, which qmgr must only
 say when no agent had it: such a request is appended to
 OUTDIR/violations and delivered again; oncew* waits 0.1 s between
-delivering and answering, a window for a kill),
+delivering and answering, a window for a kill; oncep* waits while
+OUTDIR/pause exists),
 anything else -> delivered. Each request's rcpt.N.retry values are
 appended to OUTDIR/retry.log as "transport queue_id index retry"
 ("-" when absent). Each delivered recipient is appended to LOG as
@@ -177,6 +178,9 @@ def serve1(conn, qdir, log, outdir, transport, key):
             out.append('rcpt.%d.exactly_once=1' % i)
     if first.startswith('oncew'):
         time.sleep(0.1)     # delivered, not yet answered
+    if first.startswith('oncep'):
+        while os.path.exists(os.path.join(outdir, 'pause')):
+            time.sleep(0.05)
     # the request ends here for qmgr: count it out before answering
     track(outdir, key[0], -1)
     track(outdir, 'all.' + transport, -1)
