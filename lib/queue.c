@@ -664,14 +664,19 @@ queue_sync_dir(const char *queue_dir, const char *subdir)
 }
 
 /*
- * The reader: a small line reader over pread(), so the message itself
- * is skipped, not read.
+ * The reader: a small line reader over pread(), so the message of a
+ * large file is skipped, not read. A file that fits in the buffer is
+ * read whole by the first pread: its short count is the end of the
+ * file (a regular file's pread is short only there), so no second
+ * pread looks for it, and the message is served from the buffer
+ * (queue_file_msg()).
  */
 struct qreader {
 	int	 fd;
 	off_t	 base;		/* file offset of buf[0] */
 	char	*buf;
 	size_t	 len, pos, cap;
+	int	 eof;		/* a pread ended short at base + len */
 };
 
 #define QR_LINE		1
@@ -699,6 +704,8 @@ qr_line(struct qreader *r, char **line, size_t *llen, off_t *loff)
 			errno = EFBIG;
 			return (QR_ERROR);
 		}
+		if (r->eof)
+			return (r->len > r->pos ? QR_PARTIAL : QR_EOF);
 		if (r->pos > 0) {
 			memmove(r->buf, r->buf + r->pos, r->len - r->pos);
 			r->base += (off_t)r->pos;
@@ -711,8 +718,8 @@ qr_line(struct qreader *r, char **line, size_t *llen, off_t *loff)
 			continue;
 		if (n < 0)
 			return (QR_ERROR);
-		if (n == 0)
-			return (r->len > r->pos ? QR_PARTIAL : QR_EOF);
+		if ((size_t)n < r->cap - r->len)
+			r->eof = 1;
 		r->len += (size_t)n;
 	}
 }
@@ -729,6 +736,7 @@ qr_seek(struct qreader *r, off_t off)
 	}
 	r->base = off;
 	r->len = r->pos = 0;
+	r->eof = 0;
 }
 
 /* qf_fail - set err from a format, return -1 */
@@ -1035,7 +1043,15 @@ queue_file_open(const char *path, int writable, char *err, size_t errlen)
 	if (qf_envelope(qf, &r, err, errlen) == 0
 	    && qf_tail(qf, &r, st.st_size, err, errlen) == 0)
 		ret = 0;
-	free(r.buf);
+	/*
+	 * A reader keeps a small file's bytes for its message; a writer
+	 * (qmgr, holding many files open) does not.
+	 */
+	if (ret == 0 && !writable && r.base == 0 && r.eof
+	    && qf->msg_offset + qf->msg_len <= (off_t)r.len)
+		qf->data = r.buf;
+	else
+		free(r.buf);
 	base = (base = strrchr(path, '/')) ? base + 1 : path;
 	if (ret == 0 && strcmp(base + (*base == '.'), qf->id) != 0)
 		ret = qf_fail(err, errlen, "queue id %s differs from file name",
@@ -1233,7 +1249,15 @@ queue_file_close(struct queue_file *qf)
 	free(qf->rcpts);
 	free(qf->sender);
 	free(qf->path);
+	free(qf->data);
 	free(qf);
+}
+
+/* queue_file_msg - the message bytes when read with the file, or NULL */
+const char *
+queue_file_msg(const struct queue_file *qf)
+{
+	return (qf->data ? qf->data + qf->msg_offset : NULL);
 }
 
 /*

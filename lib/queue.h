@@ -46,6 +46,7 @@
  *
  *	const char *queue_file_attr(const struct queue_file *qf,
  *	    const char *name);
+ *	const char *queue_file_msg(const struct queue_file *qf);
  *	long	queue_file_find_rcpt(const struct queue_file *qf,
  *	    const char *addr, long parent);
  *
@@ -130,7 +131,12 @@
  *	a file that is not to be committed. Both free r's strings.
  *
  *	Reading: queue_file_open() parses the envelope (the message is
- *	left on disk: msg_offset/msg_len say where). A file that does not
+ *	left on disk: msg_offset/msg_len say where). A file opened
+ *	read-only that fits in the reader's buffer (QUEUE_LINE_MAX) is
+ *	read whole with one pread: queue_file_msg() then gives its
+ *	msg_len message bytes (not NUL-terminated, valid until
+ *	queue_file_close()); otherwise it is NULL and the caller reads
+ *	the message from fd. A file that does not
  *	parse returns NULL with errno EINVAL and the reason in err: the
  *	caller moves it to corrupt/ and logs. Any other errno (ENOENT,
  *	EACCES, EIO, ...) is not corruption: log and retry later. queue_file_mark_done() flips one recipient's
@@ -227,6 +233,7 @@ struct queue_file {
 	off_t	 warn_offset;	/* of the 20 W digits */
 	off_t	 end_offset;	/* where the next appended record goes */
 	int	 writable;
+	char	*data;		/* a small file read whole, or NULL */
 };
 
 struct queue_log_entry {
@@ -274,6 +281,7 @@ int	 queue_pickup_parse(const char *, char *, char *);
 
 struct queue_file *queue_file_open(const char *, int, char *, size_t);
 const char *queue_file_attr(const struct queue_file *, const char *);
+const char *queue_file_msg(const struct queue_file *);
 int	 queue_file_mark_done(struct queue_file *, size_t);
 int	 queue_file_mark_done_nosync(struct queue_file *, size_t);
 int	 queue_file_sync(struct queue_file *);

@@ -133,7 +133,14 @@ test_roundtrip(void)
 	    && memcmp(msg, body, sizeof(body) - 1) == 0,
 	    "message bytes exact (NUL, CR, no final LF)");
 	free(msg);
+	tap_ok(queue_file_msg(qf) != NULL && memcmp(queue_file_msg(qf),
+	    body, sizeof(body) - 1) == 0, "small file read whole: "
+	    "queue_file_msg() gives the exact message bytes");
 	tap_ok(queue_file_mark_done(qf, 0) < 0, "read-only: mark_done fails");
+	queue_file_close(qf);
+	qf = queue_file_open(path, 1, err, sizeof(err));
+	tap_ok(qf != NULL && queue_file_msg(qf) == NULL,
+	    "opened writable: no message kept (queue_file_msg() NULL)");
 	queue_file_close(qf);
 	disk = slurp(path);
 	tap_ok(has(disk, "\nSsender%20with%20space@example.org\n"),
@@ -147,6 +154,51 @@ test_roundtrip(void)
 	    "on disk: the trailer A record between the message and E");
 	buf_free(disk);
 	free(path);
+}
+
+/*
+ * test_large_msg - a file larger than the reader's buffer parses (its
+ * trailer read after the message) and keeps no message in memory
+ */
+static void
+test_large_msg(void)
+{
+	struct queue_writer *w;
+	struct queue_file *qf;
+	char	 err[256], *path, *big, *got;
+	size_t	 len = QUEUE_LINE_MAX + 5000, i;
+
+	big = xmalloc(len);
+	for (i = 0; i < len; i++)
+		big[i] = i % 80 == 79 ? '\n' : 'a' + (char)(i % 26);
+	w = queue_writer_new(qdir, "incoming", err, sizeof(err));
+	if (w == NULL)
+		abort();
+	queue_writer_sender(w, "big@example.org");
+	queue_writer_rcpt(w, "one@example.com", NULL, 0);
+	queue_writer_body(w, big, len);
+	queue_writer_trailer(w, "after", "the message");
+	path = queue_path(qdir, "incoming", queue_writer_id(w));
+	if (queue_writer_commit(w, err, sizeof(err)) < 0)
+		abort();
+	qf = queue_file_open(path, 0, err, sizeof(err));
+	tap_ok(qf != NULL, "large file opens (%s)", qf ? "" : err);
+	if (qf != NULL) {
+		tap_is_str(queue_file_attr(qf, "after"), "the message",
+		    "large file: trailer after the message read");
+		tap_ok(queue_file_msg(qf) == NULL,
+		    "large file: no message kept (queue_file_msg() NULL)");
+		got = xmalloc(len);
+		tap_ok(qf->msg_len == (off_t)len && pread(qf->fd, got, len,
+		    qf->msg_offset) == (ssize_t)len
+		    && memcmp(got, big, len) == 0,
+		    "large file: message bytes exact on disk");
+		free(got);
+	}
+	queue_file_close(qf);
+	unlink(path);
+	free(path);
+	free(big);
 }
 
 /* test_truncations - every proper prefix is corrupt, never a crash */
@@ -850,6 +902,7 @@ main(void)
 	free(p);
 	test_roundtrip();
 	test_truncations();
+	test_large_msg();
 	test_garbage();
 	test_mutations();
 	test_updates();

@@ -5,9 +5,10 @@
  *	See virtual.h.
  * DESCRIPTION
  *	Checks the request (version, queue_name, queue_id, recipients),
- *	opens the queue file read-only, reads the message (up to 256 KB
- *	with one pread into the worker thread's buffer, kept between
- *	requests; a larger one is mapped), delivers every
+ *	opens the queue file read-only, takes the message from it when
+ *	queue_file_open() read the file whole (a small one), else reads
+ *	it (up to 256 KB with one pread into the worker thread's buffer;
+ *	a larger one is mapped), delivers every
  *	recipient (the Maildir files of all of them in one batch, made
  *	durable together: virtual.h), logs Postfix's delivery line for
  *	each and builds the answer, only after the batch commit. A
@@ -99,7 +100,9 @@ msg_open(struct vmsg *msg, const struct virtual_cfg *cfg,
 	}
 	msg->arrival = (double)qf->arrival + (double)qf->arrival_usec / 1e6;
 	len = (size_t)qf->msg_len;
-	if (len <= VIRTUAL_READ_MAX) {
+	if ((msg->text = queue_file_msg(qf)) != NULL)
+		;
+	else if (len <= VIRTUAL_READ_MAX) {
 		buf = virtual_msg_buf(m, len);
 		if (read_at(qf->fd, buf, len, qf->msg_offset) < 0)
 			snprintf(err, errlen, "read %s: %s", path,
