@@ -390,7 +390,13 @@ server_accept(struct evconnlistener *l, evutil_socket_t fd,
 		(void)sock_addr_str(sa, (socklen_t)salen, conn.client_addr,
 		    sizeof(conn.client_addr), conn.client_port,
 		    sizeof(conn.client_port));
-	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0)
+	/*
+	 * The local address of an AF_UNIX connection (the peer's family is
+	 * the socket's) would be "" anyway: no getsockname() per delivery
+	 * request in the agents, only on inet listeners.
+	 */
+	if ((sa == NULL || salen <= 0 || sa->sa_family != AF_UNIX)
+	    && getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0)
 		(void)sock_addr_str((struct sockaddr *)&ss, sslen,
 		    conn.server_addr, sizeof(conn.server_addr),
 		    conn.server_port, sizeof(conn.server_port));
