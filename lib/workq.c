@@ -65,6 +65,8 @@ struct workq {
 	int	 nready;
 	int	 nbusy;			/* threads running a job */
 	int	 max;			/* workq_set_max(): grow up to this */
+	int	 now;			/* workq_set_max_now(): no delay */
+	int	 nqueued;		/* jobs not yet taken by a thread */
 	struct event *grow_ev;		/* workq_grow() timer */
 	int	 stop;
 	struct workq_fifo jobs;
@@ -145,6 +147,7 @@ workq_thread(void *ctx)
 		if (q->stop)
 			break;
 		j = workq_fifo_get(&q->jobs);
+		q->nqueued--;
 		metrics_queue_depth(-1);
 		q->nbusy++;
 		pthread_mutex_unlock(&q->lock);
@@ -276,6 +279,22 @@ workq_set_max(struct workq *q, int max)
 		log_fatal("workq: cannot create the growth timer");
 }
 
+/*
+ * workq_set_max_now - let the pool grow to max threads, a thread for
+ * each job that no thread is free to take, at once (loop thread only)
+ */
+void
+workq_set_max_now(struct workq *q, int max)
+{
+	pthread_mutex_lock(&q->lock);
+	if (max > q->max) {
+		q->threads = xrealloc(q->threads, max * sizeof(*q->threads));
+		q->max = max;
+	}
+	q->now = 1;
+	pthread_mutex_unlock(&q->lock);
+}
+
 /* workq_submit - queue a job; done(arg) later runs on the loop */
 void
 workq_submit(struct workq *q, workq_job_fn *job, workq_done_fn *done,
@@ -283,17 +302,28 @@ workq_submit(struct workq *q, workq_job_fn *job, workq_done_fn *done,
 {
 	struct workq_job *j = xmalloc(sizeof(*j));
 	struct timeval tv = {0, WORKQ_GROW_MS * 1000};
-	int	 stuck;
+	int	 stuck, grow = 0, err;
 
 	j->job = job;
 	j->done = done;
 	j->arg = arg;
 	pthread_mutex_lock(&q->lock);
 	workq_fifo_put(&q->jobs, j);
+	q->nqueued++;
 	metrics_queue_depth(1);
 	pthread_cond_signal(&q->cond);
 	stuck = q->grow_ev != NULL && workq_stuck(q);
+	/*
+	 * workq_set_max_now(): more jobs waiting than threads not running
+	 * one (idle, or still starting): one more thread now.
+	 */
+	if (q->now && q->nqueued > q->nthreads - q->nbusy
+	    && q->nthreads < q->max)
+		grow = ++q->nthreads;
 	pthread_mutex_unlock(&q->lock);
+	if (grow && (err = pthread_create(&q->threads[grow - 1], NULL,
+	    workq_thread, q)) != 0)
+		log_fatal("workq: pthread_create: %s", strerror(err));
 	/*
 	 * Every thread busy: if the job still waits WORKQ_GROW_MS from now,
 	 * the pool grows (workq_grow), so that jobs stuck on a slow server

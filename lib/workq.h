@@ -9,6 +9,7 @@
  *	void	workq_submit(struct workq *q, workq_job_fn *job,
  *	    workq_done_fn *done, void *arg);
  *	void	workq_set_max(struct workq *q, int max);
+ *	void	workq_set_max_now(struct workq *q, int max);
  *	void	workq_inline(struct workq *q, workq_job_fn *job,
  *	    workq_done_fn *done, void *arg);
  *	void	workq_free(struct workq *q);
@@ -26,8 +27,15 @@
  *	workq_set_max() lets the pool grow: when a job has waited 100 ms
  *	while every thread runs one, a new thread is started (its init
  *	runs on it, concurrently with the loop), then one more every 100
- *	ms while that lasts, up to max. Threads are never retired. A pool of blocking work that may wait on outside servers
- *	(policy checks: DNS, MySQL) keeps its quick jobs moving this way.
+ *	ms while that lasts, up to max. Threads are never retired. A pool
+ *	of blocking work that may wait on outside servers (policy checks:
+ *	DNS, MySQL) keeps its quick jobs moving this way.
+ *
+ *	workq_set_max_now() grows without the wait: a job submitted while
+ *	no thread is free to take it (each one runs a job or is spoken for
+ *	by an earlier waiting job) starts a new thread at once, up to max.
+ *	A pool sized for its peak (a delivery agent's hundred sessions)
+ *	starts small and holds only the threads its bursts needed.
  *
  *	workq_inline() runs a job the caller knows to be short and local
  *	(no network, no fsync) at once on the loop thread, with a thread
@@ -56,6 +64,7 @@ struct workq *workq_new(struct event_base *, int, workq_init_fn *,
 void	 workq_submit(struct workq *, workq_job_fn *, workq_done_fn *,
 	    void *);
 void	 workq_set_max(struct workq *, int);
+void	 workq_set_max_now(struct workq *, int);
 void	 workq_inline(struct workq *, workq_job_fn *, workq_done_fn *,
 	    void *);
 void	 workq_free(struct workq *);

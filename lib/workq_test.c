@@ -9,13 +9,16 @@
  *	drops jobs not yet started without calling done(); and that
  *	workq_inline() runs its job at once on the loop thread with a
  *	context of the loop's own, and its done() later from the loop, in
- *	completion order.
+ *	completion order; and that a pool with workq_set_max_now() starts
+ *	a thread for each job no thread is free to take, before the loop
+ *	runs again, and no more.
  */
 #include <sys/time.h>
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -196,6 +199,88 @@ inline_done(void *arg)
 		event_base_loopexit(base, NULL);
 }
 
+/*
+ * meet - a job that waits (up to 5 s) until MEET_N jobs run at once;
+ * arg counts those that saw them all
+ */
+#define MEET_N	4
+static int meet_in;
+static pthread_cond_t meet_cond = PTHREAD_COND_INITIALIZER;
+
+static void
+meet(void *arg, void *ctx)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 5;
+	pthread_mutex_lock(&count_lock);
+	meet_in++;
+	pthread_cond_broadcast(&meet_cond);
+	while (meet_in < MEET_N)
+		if (pthread_cond_timedwait(&meet_cond, &count_lock, &ts))
+			break;
+	if (meet_in >= MEET_N)
+		(*(int *)arg)++;
+	pthread_mutex_unlock(&count_lock);
+	(void)ctx;
+}
+
+/* meet_done - the last one stops the loop */
+static void
+meet_done(void *arg)
+{
+	if (++ndone == nwant)
+		event_base_loopexit(base, NULL);
+	(void)arg;
+}
+
+/*
+ * test_grow_now - a pool of one with workq_set_max_now(8): MEET_N jobs
+ * submitted together all run at once without the loop running (the
+ * delayed growth of workq_set_max() needs the loop's timer), with
+ * MEET_N threads; one more job later, when they are free, adds none.
+ */
+static void
+test_grow_now(void)
+{
+	struct timeval tv = {10, 0};
+	struct timespec ts;
+	struct workq *q;
+	int	 i, met = 0, all = 0;
+
+	n_init = n_fini = ndone = 0;
+	nwant = MEET_N;
+	meet_in = 0;
+	q = workq_new(base, 1, t_init, t_fini);
+	workq_set_max_now(q, 8);
+	for (i = 0; i < MEET_N; i++)
+		workq_submit(q, meet, meet_done, &met);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 5;
+	pthread_mutex_lock(&count_lock);
+	while (meet_in < MEET_N)
+		if (pthread_cond_timedwait(&meet_cond, &count_lock, &ts))
+			break;
+	all = meet_in >= MEET_N;
+	pthread_mutex_unlock(&count_lock);
+	tap_ok(all, "grow now: all jobs running before the loop ran again");
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+	tap_is_int(met, MEET_N, "grow now: every job ran while all ran");
+	tap_is_int(n_init, MEET_N, "grow now: one thread per waiting job");
+	ndone = 0;
+	nwant = 1;
+	meet_in = MEET_N;
+	workq_submit(q, meet, meet_done, &met);
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+	tap_is_int(met, MEET_N + 1, "grow now: a later job ran");
+	tap_is_int(n_init, MEET_N, "grow now: on a free thread, none added");
+	workq_free(q);
+	tap_is_int(n_fini, MEET_N, "grow now: fini in every thread");
+}
+
 /* test_inline - workq_inline(): on the loop now, done() later */
 static void
 test_inline(void)
@@ -299,6 +384,7 @@ main(void)
 	}
 
 	test_inline();
+	test_grow_now();
 	event_base_free(base);
 	return (tap_done());
 }
