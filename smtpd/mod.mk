@@ -60,3 +60,6 @@ smtpd-check_SRCS += smtpd/smtpd_override.c
 
 # notify_classes policy/protocol/resource/software (smtpd_notify.c)
 smtpd_SRCS += smtpd/smtpd_notify.c
+
+# a stage answered on the event loop (smtpd_check_inline.c): its log
+smtpd_check_test_SRCS += smtpd/smtpd_check_inline.c

@@ -96,12 +96,30 @@
 #include "xalloc.h"
 
 /*
- * A try on the event loop that the lookup cache could not answer
- * (smtpd_check_inline.c) is thrown away and run again on a worker:
- * its warnings about the "failed" lookups must not be logged.
+ * A try on the event loop (smtpd_check_inline.c) logs nothing while it
+ * runs: what it would log (sc_log()'s lines with their metrics_reject,
+ * warnings) is kept in order in its pending list, logged by
+ * smtpd_check_inline_log(1) when the try ends without a miss, and
+ * dropped by smtpd_check_inline_log(0) when it missed: the worker runs
+ * the stage again from the start and logs it then. One line, once.
  */
+struct sc_pend {
+	int	 warn;			/* log_warn(), else log_info() */
+	char	*text;
+	char	*verb, *reply;		/* metrics_reject(), or NULL */
+};
+
+static __thread struct sc_pend *sc_pend;
+static __thread size_t sc_npend, sc_pend_size;
+
+static void sc_pend_add(int, const char *, const char *, const char *);
+static void __attribute__((format(printf, 1, 2))) sc_pend_warn(const char *,
+    ...);
+
 #define log_warn(...) do { \
-	if (!map_cache_missed()) \
+	if (map_cache_only_active()) \
+		sc_pend_warn(__VA_ARGS__); \
+	else \
 		(log_warn)(__VA_ARGS__); \
 } while (0)
 
@@ -514,6 +532,58 @@ sc_warn_once(struct smtpd_checker *c, const char *what, const char *text)
 	log_warn("%s", text);
 }
 
+/* sc_pend_add - keep a line (and its metrics_reject) of a loop try */
+static void
+sc_pend_add(int warn, const char *text, const char *verb, const char *reply)
+{
+	struct sc_pend *p;
+
+	if (sc_npend == sc_pend_size) {
+		sc_pend_size = sc_pend_size ? 2 * sc_pend_size : 4;
+		sc_pend = xrealloc(sc_pend, sc_pend_size * sizeof(*sc_pend));
+	}
+	p = sc_pend + sc_npend++;
+	p->warn = warn;
+	p->text = xstrdup(text);
+	p->verb = verb ? xstrdup(verb) : NULL;
+	p->reply = verb ? xstrdup(reply) : NULL;
+}
+
+/* sc_pend_warn - log_warn() during a loop try: kept, unless it missed */
+static void
+sc_pend_warn(const char *fmt, ...)
+{
+	char	 text[2048];		/* log_emit()'s bound */
+	va_list	 ap;
+
+	if (map_cache_missed())		/* the worker will say it */
+		return;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	sc_pend_add(1, text, NULL, NULL);
+}
+
+/* smtpd_check_inline_log - the end of a loop try: log (keep) or drop */
+void
+smtpd_check_inline_log(int keep)
+{
+	size_t	 i;
+
+	for (i = 0; i < sc_npend; i++) {
+		if (keep && sc_pend[i].warn)
+			(log_warn)("%s", sc_pend[i].text);
+		else if (keep)
+			log_info("%s", sc_pend[i].text);
+		if (keep && sc_pend[i].verb)
+			metrics_reject(sc_pend[i].verb, sc_pend[i].reply);
+		free(sc_pend[i].text);
+		free(sc_pend[i].verb);
+		free(sc_pend[i].reply);
+	}
+	sc_npend = 0;
+}
+
 /* sc_client - "name[addr]" */
 static void
 sc_client(const struct smtpd_check_state *st, char *out, size_t len)
@@ -532,17 +602,8 @@ sc_log(struct sc_ctx *x, const char *what, const char *reply)
 	char	 client[300];
 
 	/* A try on the event loop the lookup cache could not answer. */
-	if (map_cache_missed())
+	if (map_cache_only_active() && map_cache_missed())
 		return;
-	/*
-	 * A try on the event loop logs nothing: a later restriction may
-	 * still send the stage to a worker, which would log it again.
-	 * Whatever logs (a reject, HOLD, WARN ...) is decided there.
-	 */
-	if (map_cache_only_active()) {
-		map_cache_set_missed();
-		return;
-	}
 	b = buf_new(256);
 	sc_client(st, client, sizeof(client));
 	buf_printf(b, "%s: %s: %s from %s: %s;", st->queue_id ? st->queue_id
@@ -554,10 +615,16 @@ sc_log(struct sc_ctx *x, const char *what, const char *reply)
 	buf_printf(b, " proto=%s", st->protocol ? st->protocol : "SMTP");
 	if (st->helo_name)
 		buf_printf(b, " helo=<%s>", log_safe(st->helo_name));
-	log_info("%s", BUF_STR(b));
+	/* On the event loop: kept until the try is known to stand. */
+	if (map_cache_only_active())
+		sc_pend_add(0, BUF_STR(b), strcmp(what, "reject") == 0
+		    ? x->verb : NULL, reply);
+	else {
+		log_info("%s", BUF_STR(b));
+		if (strcmp(what, "reject") == 0)
+			metrics_reject(x->verb, reply);
+	}
 	buf_free(b);
-	if (strcmp(what, "reject") == 0)
-		metrics_reject(x->verb, reply);
 }
 
 /* sc_format - "CODE D.S.N text", printable, enhanced class fixed */

@@ -7,9 +7,11 @@
  *	The loop's checker is made on first use, on the loop thread, and
  *	is only used there (a checker is one thread's: its map handles).
  *	A lookup that misses in cache-only mode makes the stage's result
- *	a temporary failure that nobody sees: smtpd_check() does not log
- *	while the miss flag is set (sc_log), the copy of st is dropped,
- *	and the worker runs the stage again from the start.
+ *	a temporary failure that nobody sees: the copy of st is dropped,
+ *	and the worker runs the stage again from the start. What the try
+ *	would log (a reject, HOLD, WARN ..., with its metrics_reject) is
+ *	kept in order by smtpd_check.c until the try ends: logged here
+ *	when it stands, dropped when it missed (the worker logs it).
  * DIAGNOSTICS
  *	None.
  */
@@ -39,6 +41,7 @@ smtpd_check_inline(int stage, struct smtpd_check_state *st,
 	rc = smtpd_check(inline_checker, stage, &copy, reply);
 	missed = map_cache_missed();
 	map_cache_only(0);
+	smtpd_check_inline_log(!missed);
 	if (missed) {
 		buf_reset(reply);
 		return (0);
@@ -46,4 +49,13 @@ smtpd_check_inline(int stage, struct smtpd_check_state *st,
 	memcpy(st, &copy, sizeof(copy));
 	*result = rc;
 	return (1);
+}
+
+/* smtpd_check_inline_reset - a new loop checker on next use (tests) */
+void
+smtpd_check_inline_reset(void)
+{
+	if (inline_checker != NULL)
+		smtpd_check_free(inline_checker);
+	inline_checker = NULL;
 }

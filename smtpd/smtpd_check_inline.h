@@ -8,6 +8,8 @@
  *	    struct buf *reply, int *result);
  *	int	smtpd_check_inline_ok(const struct smtpd_checker *c,
  *	    int stage);
+ *	void	smtpd_check_inline_log(int keep);
+ *	void	smtpd_check_inline_reset(void);
  * DESCRIPTION
  *	The restrictions run on policy worker threads because a mysql:
  *	lookup blocks. When every lookup a stage makes can be answered
@@ -27,9 +29,20 @@
  *	only with a table the loop may read (hash, lmdb, btree, texthash,
  *	cidr, regexp, pcre, inline, static, or mysql through the cache);
  *	see sc_inline_list_ok(). What a table answers is checked again as
- *	it runs: a restriction outside that set, or anything that would
- *	log (a reject, HOLD, WARN ...), sends the stage to the worker as
- *	a cache miss does, so a line is never logged twice.
+ *	it runs: a restriction outside that set sends the stage to the
+ *	worker as a cache miss does.
+ *
+ *	A try logs nothing while it runs: what smtpd_check() would log
+ *	there (a reject, HOLD, WARN ... with its metrics_reject, or a
+ *	warning) is kept in order, per thread. smtpd_check_inline_log()
+ *	(smtpd_check.c) ends a try: with keep set it logs those lines
+ *	(and counts the rejects) as the worker would have, same text, same
+ *	order; without, it drops them, and the worker that runs the stage
+ *	again logs them once. smtpd_check_inline() calls it; a caller of
+ *	smtpd_check() in cache-only mode must too.
+ *
+ *	smtpd_check_inline_reset() drops the loop's checker; the next try
+ *	makes one from the configuration then in force (tests).
  * DIAGNOSTICS
  *	None; a try that cannot finish falls back to the worker.
  */
@@ -42,5 +55,7 @@
 int	 smtpd_check_inline(int, struct smtpd_check_state *, struct buf *,
 	    int *);
 int	 smtpd_check_inline_ok(const struct smtpd_checker *, int);
+void	 smtpd_check_inline_log(int);
+void	 smtpd_check_inline_reset(void);
 
 #endif

@@ -719,24 +719,23 @@ test_actions(void)
 	    "actions: skipping warned");
 }
 
-/* inline_run - a stage tried in cache-only mode, as on the event loop
- * (smtpd_check_inline.c): the list's verdict, the result, the miss */
+/* inline_run - a stage tried on the event loop (smtpd_check_inline.c)
+ * with a loop checker made from conf: the verdict, the result, the miss */
 static int
 inline_run(const char *conf, int stage, struct smtpd_check_state *st,
     int *ok, int *missed)
 {
 	struct smtpd_checker *c;
 	struct buf *reply = buf_new(128);
-	int	 rc;
+	int	 rc = -1;
 
 	apply_conf(conf);
 	c = smtpd_check_new();
 	*ok = smtpd_check_inline_ok(c, stage);
-	map_cache_only(1);
-	rc = smtpd_check(c, stage, st, reply);
-	*missed = map_cache_missed();
-	map_cache_only(0);
 	smtpd_check_free(c);
+	smtpd_check_inline_reset();
+	*missed = !smtpd_check_inline(stage, st, reply, &rc);
+	smtpd_check_inline_reset();
 	buf_free(reply);
 	return (rc);
 }
@@ -762,13 +761,13 @@ test_inline(void)
 		    "smtpd_data_restrictions=check_recipient_access "
 		    "texthash:@T@/rcpt_access reject", "x@friend.test", 1, 0,
 		    OK},
-		{"a reject is logged by the worker",
+		{"a reject is answered and logged on the loop",
 		    "smtpd_data_restrictions=check_recipient_access "
-		    "texthash:@T@/rcpt_access", "abuse@inline.example", 1, 1,
-		    0},
-		{"HOLD is logged by the worker",
+		    "texthash:@T@/rcpt_access", "abuse@inline.example", 1, 0,
+		    REJ},
+		{"HOLD is answered and logged on the loop",
 		    "smtpd_data_restrictions=check_recipient_access "
-		    "static:{HOLD}", "user1@example.com", 1, 1, 0},
+		    "static:{HOLD}", "user1@example.com", 1, 0, OK},
 		{"a table naming a DNS restriction",
 		    "smtpd_data_restrictions=check_recipient_access "
 		    "static:{reject_unknown_recipient_domain}",
@@ -816,8 +815,138 @@ test_inline(void)
 			tap_is_int(rc, v[i].rc, name);
 		}
 	}
-	tap_ok(strstr(BUF_STR(logged), "abuse@inline.example") == NULL,
-	    "inline: nothing logged on the loop");
+}
+
+/* log_count - lines logged since mark that hold needle */
+static int
+log_count(size_t mark, const char *needle)
+{
+	const char *p = BUF_STR(logged) + mark;
+	int	 n = 0;
+
+	while ((p = strstr(p, needle)) != NULL) {
+		n++;
+		p += strlen(needle);
+	}
+	return (n);
+}
+
+/*
+ * test_inline_log - what a try on the event loop logs: exactly what the
+ * worker would have logged, once, when the try stands; nothing when it
+ * misses, and then the worker's line once
+ */
+static void
+test_inline_log(void)
+{
+	static const struct {
+		const char *name;
+		const char *conf;
+		const char *rcpt;
+		int	 answered;	/* on the loop, not a worker */
+		int	 rc;
+		const char *line;	/* logged once in all */
+	} v[] = {
+		{"REJECT from texthash",
+		    "smtpd_data_restrictions=check_recipient_access "
+		    "texthash:@T@/rcpt_access", "reject@inline.example", 1,
+		    REJ, "NOQUEUE: reject: DATA from unknown[" OUT "]: 554 "
+		    "5.7.1 <reject@inline.example>: Recipient address "
+		    "rejected: go away; from=<a@b.example> "
+		    "to=<reject@inline.example> proto=ESMTP helo=<[" OUT
+		    "]>\n"},
+		{"HOLD from texthash",
+		    "smtpd_data_restrictions=check_recipient_access "
+		    "texthash:@T@/rcpt_access", "hold@inline.example", 1, OK,
+		    "NOQUEUE: hold: DATA from unknown[" OUT "]: "
+		    "<hold@inline.example>: Recipient address triggers HOLD "
+		    "action; from=<a@b.example> to=<hold@inline.example> "
+		    "proto=ESMTP helo=<[" OUT "]>\n"},
+		{"WARN from texthash",
+		    "smtpd_data_restrictions=check_recipient_access "
+		    "texthash:@T@/rcpt_access", "warn@inline.example", 1, OK,
+		    "NOQUEUE: warn: DATA from unknown[" OUT "]: "
+		    "<warn@inline.example>: Recipient address triggers WARN "
+		    "watch this; from=<a@b.example> to=<warn@inline.example> "
+		    "proto=ESMTP helo=<[" OUT "]>\n"},
+		{"a 4xx from texthash",
+		    "smtpd_data_restrictions=check_recipient_access "
+		    "texthash:@T@/rcpt_access", "later@inline.example", 1,
+		    DEF, "NOQUEUE: reject: DATA from unknown[" OUT "]: 451 "
+		    "4.7.1 <later@inline.example>: Recipient address "
+		    "rejected: try later;"},
+		{"a warning from a table",
+		    "smtpd_data_restrictions=check_recipient_access "
+		    "static:{PREPEND no header}", "user1@example.com", 1, OK,
+		    "warning: access table entry for user1@example.com "
+		    "\"PREPEND no header\" requires header: text\n"},
+		{"WARN, then a miss",
+		    "smtpd_data_restrictions=check_recipient_access "
+		    "texthash:@T@/rcpt_access check_recipient_access "
+		    "static:{reject_unknown_recipient_domain}",
+		    "warn@inline.example", 0, 0,
+		    "NOQUEUE: warn: DATA from unknown[" OUT "]: "
+		    "<warn@inline.example>: Recipient address triggers WARN "
+		    "watch this;"},
+		{"a warning, then a miss",
+		    "smtpd_data_restrictions=check_recipient_access "
+		    "static:{PREPEND no header} check_recipient_access "
+		    "static:{reject_unknown_recipient_domain}",
+		    "user1@example.com", 0, 0,
+		    "\"PREPEND no header\" requires header: text"},
+	};
+	struct smtpd_check_state st, wst;
+	struct buf *reply = buf_new(128);
+	size_t	 i, mark, wmark;
+	char	 name[300], *tried;
+	int	 answered, rc;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		action_state(&st, "a@b.example");
+		st.recipient = v[i].rcpt;
+		wst = st;
+		apply_conf(v[i].conf);
+		smtpd_check_inline_reset();
+		mark = BUF_LEN(logged);
+		answered = smtpd_check_inline(SMTPD_STAGE_DATA, &st, reply,
+		    &rc);
+		smtpd_check_inline_reset();
+		wmark = BUF_LEN(logged);
+		tried = xstrndup(BUF_STR(logged) + mark, wmark - mark);
+		snprintf(name, sizeof(name), "inline log: %s: answered on the "
+		    "loop", v[i].name);
+		tap_is_int(answered, v[i].answered, name);
+		snprintf(name, sizeof(name), "inline log: %s: lines from the "
+		    "try", v[i].name);
+		tap_is_int(log_count(mark, v[i].line), v[i].answered, name);
+		if (answered) {
+			snprintf(name, sizeof(name), "inline log: %s: result",
+			    v[i].name);
+			tap_is_int(rc, v[i].rc, name);
+		}
+		/* The worker: the same stage with the lookup cache on. */
+		action_run(v[i].conf, SMTPD_STAGE_DATA, &wst);
+		snprintf(name, sizeof(name), "inline log: %s: the line "
+		    "once in all", v[i].name);
+		tap_is_int(log_count(mark, v[i].line), 1 + v[i].answered,
+		    name);
+		if (answered) {
+			snprintf(name, sizeof(name), "inline log: %s: same "
+			    "lines as the worker, same order", v[i].name);
+			tap_is_str(tried, BUF_STR(logged) + wmark, name);
+		}
+		free(tried);
+	}
+	action_state(&st, "a@b.example");
+	st.recipient = "hold@inline.example";
+	apply_conf("smtpd_data_restrictions=check_recipient_access "
+	    "texthash:@T@/rcpt_access");
+	smtpd_check_inline_reset();
+	smtpd_check_inline(SMTPD_STAGE_DATA, &st, reply, &rc);
+	smtpd_check_inline_reset();
+	tap_is_int(st.actions, SMTPD_ACT_HOLD, "inline log: HOLD recorded "
+	    "in the session's state");
+	buf_free(reply);
 }
 
 int
@@ -848,7 +977,11 @@ main(void)
 			printf("Bail out! %s\n", path);
 			return (1);
 		}
-		fputs("abuse@ 550 no abuse here\nfriend.test OK\n", fp);
+		fputs("abuse@ 550 no abuse here\nfriend.test OK\n"
+		    "reject@inline.example REJECT go away\n"
+		    "hold@inline.example HOLD\n"
+		    "warn@inline.example WARN watch this\n"
+		    "later@inline.example 451 try later\n", fp);
 		fclose(fp);
 		free(path);
 		path = xasprintf("%s/vdomains", tdir);
@@ -874,6 +1007,7 @@ main(void)
 	check_logs();
 	test_actions();
 	test_inline();
+	test_inline_log();
 	map_close(vdom);
 	map_close(vmbox);
 	map_close(valias);

@@ -27,7 +27,13 @@ Checks, as a user would:
     smtpd's Received: header (where Postfix's smtpd writes it);
   - a policy server's action=PREPEND X-Policy: seen (second smtpd with
     check_policy_service, tests/lib/policy_server.py) does the same, as
-    postgrey's X-Greylist: does.
+    postgrey's X-Greylist: does;
+  - REJECT and WARN from a hash: table (postmap), answered on smtpd's
+    event loop (smtpd_check_inline.c): Postfix's reply "554 5.7.1
+    <r>: Recipient address rejected: go away" and exactly one
+    "NOQUEUE: reject: RCPT from ..." line; a WARN exactly one "NOQUEUE:
+    warn: ..." line and the mail is accepted; two held messages, two
+    hold lines (none logged twice, none lost).
 Takes about 5 s (ports 21640-21659).
 """
 import os
@@ -51,7 +57,7 @@ PORT = free_port(21640, 21649)    # the smtpd with the access table
 PORT2 = free_port(21650, 21654)   # the smtpd with check_policy_service
 PPORT = free_port(21655, 21659)   # tests/lib/policy_server.py
 PROCS = []
-USERS = ('hold', 'discard', 'redirect', 'bcc', 'prepend')
+USERS = ('hold', 'discard', 'redirect', 'bcc', 'prepend', 'warn')
 ACCESS = '''hold@example.com HOLD
 discard@example.com DISCARD
 redirect@example.com REDIRECT user2@example.com
@@ -66,12 +72,21 @@ def main():
         f.write(''.join('%s@example.com 1\n' % u for u in USERS))
     with open(os.path.join(cf, 'access'), 'w') as f:
         f.write(ACCESS)
+    with open(os.path.join(cf, 'reject_access'), 'w') as f:
+        f.write('reject@example.com REJECT go away\n'
+                'warn@example.com WARN watch this\n')
     with open(os.path.join(cf, 'main.cf'), 'a') as f:
         f.write('mynetworks = 127.0.0.0/8\n'
                 'smtpd_peername_lookup = no\n'
                 'resolver_nameservers = 127.0.0.1:9\n'
+                # no defer_unauth_destination (Postfix's default): every
+                # RCPT restriction may be answered on the event loop
+                'smtpd_relay_restrictions = permit_mynetworks, '
+                'reject_unauth_destination\n'
                 'smtpd_recipient_restrictions = check_recipient_access '
-                'texthash:%s/access, permit_mynetworks, reject\n' % cf)
+                'hash:%s/reject_access, check_recipient_access '
+                'texthash:%s/access, permit_mynetworks, reject\n'
+                % (cf, cf))
     slog = os.path.join(top, 'smtpd.log')
     qlog = os.path.join(top, 'qmgr.log')
     vlog = os.path.join(top, 'virtual.log')
@@ -108,6 +123,10 @@ def main():
         r = subprocess.run([os.path.join(BIN, 'postsuper'), '-c', cf, '-s'],
                            capture_output=True)
         ok(r.returncode == 0, 'postsuper -s creates the queue', r.stderr)
+        r = subprocess.run([os.path.join(BIN, 'postmap'), '-c', cf,
+                            'hash:%s/reject_access' % cf],
+                           capture_output=True)
+        ok(r.returncode == 0, 'postmap hash:reject_access', r.stderr)
         start('virtual', vlog, ['-l', os.path.join(q, 'private', 'virtual')])
         start('qmgr', qlog, ['-l', os.path.join(q, 'public', 'qmgr')])
         start('smtpd', slog, ['-l', '127.0.0.1:%d' % PORT])
@@ -222,6 +241,38 @@ def main():
                         'Received: from client.example '),
            'policy PREPEND: X-Policy: right before the Received: header',
            repr(t))
+
+        # REJECT from a hash: table: Postfix's reply, one log line
+        with smtplib.SMTP('127.0.0.1', PORT, local_hostname='client.example',
+                          timeout=20) as s:
+            s.ehlo()
+            s.mail('sender@example.net')
+            rr = s.rcpt('reject@example.com')
+            rw = s.rcpt('warn@example.com')
+            code, _ = s.data('Message-ID: <warn@t>\r\n\r\nb\r\n')
+        ok(rr == (554, b'5.7.1 <reject@example.com>: Recipient address '
+                  b'rejected: go away'),
+           'REJECT from hash: is Postfix\'s "554 5.7.1 <r>: Recipient '
+           'address rejected: go away"', rr)
+        ok(rw[0] == 250 and code == 250, 'WARN from hash: accepted',
+           (rw, code))
+        ok(wait_for(lambda: copies('warn', 'warn')),
+           'WARN: delivered', read(slog) + read(vlog))
+        n = read(slog).count(
+            'NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 554 5.7.1 '
+            '<reject@example.com>: Recipient address rejected: go away; '
+            'from=<sender@example.net> to=<reject@example.com> '
+            'proto=ESMTP helo=<client.example>\n')
+        ok(n == 1, 'REJECT: exactly one NOQUEUE: reject: log line', (n,
+           read(slog)))
+        n = read(slog).count(logline('warn', 'warn@example.com',
+                                     'triggers WARN watch this'))
+        ok(n == 1, 'WARN: exactly one NOQUEUE: warn: log line',
+           (n, read(slog)))
+        n = read(slog).count(logline('hold', 'hold@example.com',
+                                     'triggers HOLD action'))
+        ok(n == 2, 'HOLD: two held messages, two hold lines', (n,
+           read(slog)))
 
         # what must not have happened, once everything else is delivered
         time.sleep(1)
