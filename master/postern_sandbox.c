@@ -657,67 +657,91 @@ dns_line(struct buf *out, char *line)
 	return (ok ? 0 : -1);
 }
 
-/* dns_start - dnsmasq answering from the fixture; 0, 2 or 3 */
+/*
+ * dns_start - dnsmasq answering from the fixture; 0, 2 or 3. The port
+ * is only probed free (free_port) before dnsmasq binds it, so a
+ * dnsmasq that exits at once (the port taken meanwhile) is started
+ * again on another port, up to DNS_START_TRIES times; one that lives
+ * gets DNS_START_WAIT seconds to log its start (a busy machine).
+ */
+#define DNS_START_TRIES	3
+#define DNS_START_WAIT	15
 static int
 dns_start(struct sb *sb)
 {
-	struct buf *c = buf_new(4096);
+	struct buf *c = buf_new(4096), *lines = buf_new(4096);
 	char	*text, *line, *save = NULL, *conf, *log, *out, *arg, *argv[4];
-	int	 n = 0, i;
+	int	 n = 0, i, try, tries = 0, started = 0;
 
 	if ((text = slurp(sb->dns, NULL)) == NULL) {
 		fprintf(stderr, "postern sandbox: %s: %m\n", sb->dns);
 		buf_free(c);
+		buf_free(lines);
 		return (2);
 	}
-	sb->dns_port = free_port(SOCK_DGRAM);
-	log = xasprintf("%s/dns/dnsmasq.log", sb->dir);
-	buf_printf(c, "no-resolv\nno-hosts\nno-poll\nbind-interfaces\n"
-	    "listen-address=127.0.0.1\nexcept-interface=nonexistent0\n"
-	    "port=%d\nlog-queries\nlog-facility=%s\npid-file=\nuser=%s\n"
-	    "local=/#/\n", sb->dns_port, log,
-	    getpwuid(getuid()) ? getpwuid(getuid())->pw_name : "nobody");
 	for (line = strtok_r(text, "\n", &save); line;
 	    line = strtok_r(NULL, "\n", &save)) {
 		n++;
-		if (dns_line(c, line) < 0) {
+		if (dns_line(lines, line) < 0) {
 			fprintf(stderr, "postern sandbox: %s:%d: not \"name "
 			    "A|AAAA|MX|TXT|PTR|CNAME value\": %s\n", sb->dns,
 			    n, line);
 			free(text);
 			buf_free(c);
+			buf_free(lines);
 			return (2);
 		}
 	}
 	free(text);
+	log = xasprintf("%s/dns/dnsmasq.log", sb->dir);
 	conf = xasprintf("%s/dns/dnsmasq.conf", sb->dir);
 	out = xasprintf("%s/dns/dnsmasq.out", sb->dir);
-	(void)spit(conf, BUF_STR(c), BUF_LEN(c), 0644);
-	buf_free(c);
-	(void)spit(log, "", 0, 0644);
 	arg = xasprintf("--conf-file=%s", conf);
-	argv[0] = "dnsmasq";
-	argv[1] = "--keep-in-foreground";
-	argv[2] = arg;
-	argv[3] = NULL;
-	sb->dns_pid = spawn(argv, out);
+	for (try = 0; try < DNS_START_TRIES && !started; try++) {
+		sb->dns_port = free_port(SOCK_DGRAM);
+		buf_reset(c);
+		buf_printf(c, "no-resolv\nno-hosts\nno-poll\nbind-interfaces\n"
+		    "listen-address=127.0.0.1\nexcept-interface=nonexistent0\n"
+		    "port=%d\nlog-queries\nlog-facility=%s\npid-file=\n"
+		    "user=%s\nlocal=/#/\n", sb->dns_port, log,
+		    getpwuid(getuid()) ? getpwuid(getuid())->pw_name
+		    : "nobody");
+		buf_append(c, BUF_STR(lines), BUF_LEN(lines));
+		(void)spit(conf, BUF_STR(c), BUF_LEN(c), 0644);
+		(void)spit(log, "", 0, 0644);
+		argv[0] = "dnsmasq";
+		argv[1] = "--keep-in-foreground";
+		argv[2] = arg;
+		argv[3] = NULL;
+		sb->dns_pid = spawn(argv, out);
+		tries++;
+		for (i = 0; i < DNS_START_WAIT * 100; i++) {
+			text = slurp(log, NULL);
+			started = text && strstr(text, "started, version")
+			    != NULL;
+			free(text);
+			if (started || !alive(sb->dns_pid))
+				break;
+			usleep(10000);
+		}
+		if (!started && alive(sb->dns_pid))
+			break;			/* alive but silent: no retry */
+	}
 	free(arg);
 	free(conf);
-	for (i = 0; i < 300; i++) {
-		text = slurp(log, NULL);
-		n = text && strstr(text, "started, version") != NULL;
-		free(text);
-		if (n || !alive(sb->dns_pid))
-			break;
-		usleep(10000);
-	}
 	free(log);
-	free(out);
-	if (!n) {
-		fprintf(stderr, "postern sandbox: dnsmasq did not start: see "
-		    "%s/dns/\n", sb->dir);
+	buf_free(c);
+	buf_free(lines);
+	if (!started) {
+		text = slurp(out, NULL);
+		fprintf(stderr, "postern sandbox: dnsmasq did not start "
+		    "(%d tries): see %s/dns/%s%s\n", tries, sb->dir,
+		    text && *text ? ": " : "", text ? text : "");
+		free(text);
+		free(out);
 		return (3);
 	}
+	free(out);
 	return (0);
 }
 
@@ -1079,16 +1103,15 @@ sb_files(struct sb *sb)
 	if (mc == NULL || mf == NULL) {
 		fprintf(stderr, "postern sandbox: %s: no readable main.cf "
 		    "and master.cf\n", sb->conf);
-		return (2);
+		rc = 2;
+		goto fail;
 	}
 	free(maps_rewrite(sb, mc, 1));
 	free(maps_rewrite(sb, mf, 1));
-	if ((rc = maps_copy(sb)) != 0)
-		return (rc);
-	if (sb->dns && (rc = dns_start(sb)) != 0)
-		return (rc);
-	if (sb->sql->argc && (rc = db_start(sb)) != 0)
-		return (rc);
+	if ((rc = maps_copy(sb)) != 0
+	    || (sb->dns && (rc = dns_start(sb)) != 0)
+	    || (sb->sql->argc && (rc = db_start(sb)) != 0))
+		goto fail;
 	a = maps_rewrite(sb, mc, 0);
 	b = mastercf_ports(sb, mf);
 	free(mc);
@@ -1110,6 +1133,12 @@ sb_files(struct sb *sb)
 	free(b);
 	free(mc);
 	return (rc < 0 ? 2 : 0);
+
+fail:
+	free(mc);
+	free(mf);
+	buf_free(tail);
+	return (rc);
 }
 
 /* sb_master - "postern -c DIR/etc start", then every port; 0 or 1 */
