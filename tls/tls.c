@@ -817,6 +817,13 @@ tls_server_ctx_new(const char *prefix, char *err, size_t errlen)
 	} else
 		SSL_CTX_set_session_cache_mode(tc->ssl_ctx,
 		    SSL_SESS_CACHE_SERVER);
+	/*
+	 * One TLSv1.3 ticket per full handshake, as Postfix: OpenSSL's
+	 * default of two costs a second session encoding, encryption and
+	 * record per connection, and an SMTP client keeps one session per
+	 * destination anyway.
+	 */
+	SSL_CTX_set_num_tickets(tc->ssl_ctx, 1);
 	return (tc);
 }
 

@@ -79,9 +79,11 @@
  *	expire after _session_cache_timeout). A server caches sessions by
  *	id (TLSv1.2, or TLSv1.3 clients without tickets); session tickets
  *	stay enabled (SSL_OP_NO_TICKET is off unless tls_ssl_options asks
- *	for it). A client stores its session under cache_key (the
- *	nexthop and address), also when the ticket arrives after the
- *	handshake (TLSv1.3). One context per process per cache file.
+ *	for it); a server sends one TLSv1.3 ticket per full handshake
+ *	(Postfix's choice; OpenSSL would send two). A client stores its
+ *	session under cache_key (the nexthop and address), also when the
+ *	ticket arrives after the handshake (TLSv1.3). One context per
+ *	process per cache file.
  *
  *	For an event-driven server (smtpd with libevent):
  *	  ssl = tls_ssl_new(ctx, -1, NULL, NULL);

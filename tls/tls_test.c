@@ -11,7 +11,7 @@
  *	handshake over a socketpair, tls_log_info(), tls_verify_peer()
  *	against a CA file, and session resumption: through the server's
  *	LMDB cache (TLSv1.2, no tickets) and through the client's LMDB
- *	cache (TLSv1.3 tickets).
+ *	cache (TLSv1.3 tickets); one TLSv1.3 ticket per full handshake.
  * DIAGNOSTICS
  *	TAP on stdout.
  */
@@ -306,6 +306,47 @@ exchange(SSL *srv, SSL *cli)
 	return (got_s && got_c ? 0 : -1);
 }
 
+static int tickets_seen;	/* tickets_cb() */
+
+/* tickets_cb - a plain OpenSSL client counts the tickets it receives */
+static int
+tickets_cb(SSL *ssl, SSL_SESSION *sess)
+{
+	tickets_seen++;
+	return (0);
+}
+
+/* count_tickets - TLSv1.3 tickets the server sends per full handshake */
+static int
+count_tickets(struct tls_ctx *s)
+{
+	SSL_CTX	*cc = SSL_CTX_new(TLS_client_method());
+	SSL	*srv, *cli;
+	int	 sv[2], r = -1;
+
+	if (cc == NULL || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+		return (-1);
+	SSL_CTX_set_min_proto_version(cc, TLS1_3_VERSION);
+	SSL_CTX_set_session_cache_mode(cc, SSL_SESS_CACHE_CLIENT
+	    | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_sess_set_new_cb(cc, tickets_cb);
+	fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	fcntl(sv[1], F_SETFL, O_NONBLOCK);
+	srv = tls_ssl_new(s, sv[0], NULL, NULL);
+	cli = SSL_new(cc);
+	SSL_set_fd(cli, sv[1]);
+	SSL_set_connect_state(cli);
+	tickets_seen = 0;
+	if (pump(srv, cli) == 0 && exchange(srv, cli) == 0)
+		r = tickets_seen;
+	SSL_free(cli);
+	tls_ssl_free(srv);
+	SSL_CTX_free(cc);
+	close(sv[0]);
+	close(sv[1]);
+	return (r);
+}
+
 /* one_session - a full handshake; returns reused flag or -1 */
 static int
 one_session(struct tls_ctx *s, struct tls_ctx *c, const char *key,
@@ -445,6 +486,9 @@ test_contexts(void)
 	tap_ok(r == 1 && strncmp(info, "TLSv1.3", 7) == 0,
 	    "TLSv1.3 second handshake resumed with a ticket");
 	tls_ctx_free(c);
+	r = count_tickets(s);
+	tap_ok(r == 1, "one TLSv1.3 ticket per full handshake, as Postfix "
+	    "(got %d)", r);
 
 	/* Expiry: a 1s cache timeout, 2s later a full handshake. */
 	conf_set("smtp_tls_session_cache_timeout", "1s");
