@@ -29,6 +29,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import ptap  # noqa: E402
 from ptap import ok  # noqa: E402
 import procs  # noqa: E402
+from smtp_dialog import wait_accepts  # noqa: E402
 
 warnings.simplefilter("ignore", DeprecationWarning)
 
@@ -84,14 +85,8 @@ def start(port, queue, log, *opts):
                          stdin=subprocess.DEVNULL,
                          stdout=open(log, 'w'), stderr=subprocess.STDOUT)
     PROCS.append(p)
-    for _ in range(100):
-        try:
-            socket.create_connection(('127.0.0.1', port), 1).close()
-            break
-        except OSError:
-            if p.poll() is not None:
-                break
-            time.sleep(0.05)
+    if not wait_accepts(port, p, 5):
+        print('# smtpd on port %d: no connection accepted' % port)
     return p
 
 

@@ -23,7 +23,6 @@ import re
 import shutil
 import signal
 import smtplib
-import socket
 import ssl
 import subprocess
 import sys
@@ -34,6 +33,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import ptap  # noqa: E402
 from ptap import ok  # noqa: E402
 import procs  # noqa: E402
+from smtp_dialog import wait_accepts  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
 BASE = 24700 + (os.getpid() % 150) * 2  # Ports 24700-24999.
@@ -107,12 +107,8 @@ try:
                          stdin=subprocess.DEVNULL, stdout=open(LOG, 'w'),
                          stderr=subprocess.STDOUT)
     PROCS.append(P)
-    for _ in range(100):
-        try:
-            socket.create_connection(('127.0.0.1', BASE), 1).close()
-            break
-        except OSError:
-            time.sleep(0.05)
+    if not wait_accepts(BASE, P, 5):
+        print('# smtpd on port %d: no connection accepted' % BASE)
 
     # Before STARTTLS
     c = smtplib.SMTP('127.0.0.1', BASE, timeout=10)

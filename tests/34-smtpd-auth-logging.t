@@ -31,6 +31,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 'lib'))
 import ptap  # noqa: E402
 from ptap import ok  # noqa: E402
+from smtp_dialog import wait_accepts  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
 PASSWORDS = ['Pipe-Secr3t-%d' % i for i in range(4)]
@@ -121,12 +122,8 @@ def main():
                          stdin=subprocess.DEVNULL, stdout=open(log, 'w'),
                          stderr=subprocess.STDOUT)
     try:
-        for _ in range(200):
-            try:
-                socket.create_connection(('127.0.0.1', port), 1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+        if not wait_accepts(port, p, 10):
+            print('# smtpd on port %d: no connection accepted' % port)
         g, r = session(port, 'EHLO c.example\r\nAUTH PLAIN %s\r\n'
                        % plain(0))
         ok(b'554 5.5.0' in r, 'EHLO + pipelined AUTH PLAIN: 554 5.5.0', r)
