@@ -98,7 +98,8 @@ if need_ipv6 1 "-l [::1]:port"; then
 	kill $PID
 fi
 start -l "$DIR/sock" -s mysvc
-wait_for "[ -S $DIR/sock ]" 10
+# listening, not only bound; no probe connection (echod counts them)
+wait_for "sock_listening $DIR/sock" 10
 like "$(talk unix "$DIR/sock" QUIT)" "^220 echod mysvc [0-9]+ - 0" \
 	"-l path: unix listener, -s sets the service name"
 is "$(stat -c %a "$DIR/sock")" 666 "unix socket mode 0666"

@@ -144,10 +144,10 @@ while IFS= read -r line; do
 			"... and refuses an unknown user"
 		like "$r" '221 2\.0\.0' "... and says goodbye"
 		;;
-	5)	wait_for "[ -S $Q/public/qmgr ]" 10
+	5)	wait_accepts "$Q/public/qmgr" 10
 		ok $? "line 5: qmgr -d listens on \$Q/public/qmgr"
 		;;
-	6)	wait_for "[ -S $Q/private/virtual ]" 10
+	6)	wait_accepts "$Q/private/virtual" 10
 		ok $? "line 6: virtual -d listens on \$Q/private/virtual"
 		;;
 	7)	wait_for "port_listening $P2" 10

@@ -53,6 +53,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import ptap  # noqa: E402
 from qvtest import (free_port, listening, maildir, setup,  # noqa: E402
                     starter, stop, wait_for)
+from smtp_dialog import accepts  # noqa: E402
 from ptap import ok, read  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
@@ -179,7 +180,7 @@ def main():
             'no_address_mappings,no_unknown_recipient_checks'] + bcc_o)
         ok(wait_for(lambda: all(listening(p) for p in (PORT, RPORT, CPORT,
                                                        EPORT, FPORT))
-                    and all(os.path.exists(os.path.join(q, x)) for x in (
+                    and all(accepts(os.path.join(q, x)) for x in (
                         'public/qmgr', 'private/virtual', 'private/smtp'))),
            'four smtpd, qmgr, virtual, smtp and the filter are up',
            alllogs() + read(os.path.join(top, 'filter.err')))

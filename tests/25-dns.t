@@ -5,6 +5,7 @@
 # Ports 20250-20291.
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/dnsmasq.sh"
+. "$POSTERN_TOP/tests/lib/wait.sh"
 
 DNSQ=${POSTERN_TOOLS:-$(dirname "$POSTERN_BIN")/tools}/dnsq
 PORT=$((20250 + $$ % 40))
@@ -83,7 +84,7 @@ s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("127.0.0.1", int(sys.argv[1])))
 time.sleep(60)' "$SILENT" &
 SILENT_PID=$!
-sleep 0.3
+wait_for "ss -Hlun 'sport = :$SILENT' | grep -q ." 10
 is "$("$DNSQ" -n "127.0.0.1:$SILENT" a mx1.example.com)" \
 	"status=RETRY nxdomain=0" "silent server: RETRY (timeout)"
 elapsed=$(( $(date +%s) - start ))

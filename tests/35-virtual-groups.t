@@ -21,12 +21,12 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 'lib'))
 import ptap  # noqa: E402
 from ptap import ok  # noqa: E402
 from need import need_root  # noqa: E402
+from smtp_dialog import wait_served  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
 G = 5123
@@ -81,10 +81,10 @@ def main():
                               '-l', sock], stdout=open(log_path, 'ab'),
                              stderr=subprocess.STDOUT,
                              preexec_fn=lambda: os.setgroups([G]))
-        end = time.time() + 15
-        while time.time() < end and not os.path.exists(sock):
-            time.sleep(0.05)
-        ok(r.returncode == 0 and os.path.exists(sock),
+        # served, not only accepted: virtual listens before it drops
+        # the groups, and serves once they are dropped
+        served = wait_served(sock, p, 15)
+        ok(r.returncode == 0 and served and os.path.exists(sock),
            'a queued message; virtual listens', r.stderr)
         ok(groups_of(p.pid) == [],
            'virtual runs without supplementary groups (was started with '

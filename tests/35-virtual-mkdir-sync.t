@@ -22,12 +22,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 'lib'))
 import ptap  # noqa: E402
 from ptap import ok  # noqa: E402
 from qvtest import make_top  # noqa: E402
+from smtp_dialog import wait_accepts  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
 SHIM = os.path.join(os.path.dirname(BIN), 'tools', 'syncblock.so')
@@ -84,10 +84,8 @@ def main():
         p = subprocess.Popen([os.path.join(BIN, 'virtual'), '-c', cf, '-d',
                               '-l', sock], stdout=open(log_path, 'ab'),
                              stderr=subprocess.STDOUT, env=env)
-        end = time.time() + 15
-        while time.time() < end and not os.path.exists(sock):
-            time.sleep(0.05)
-        ok(len(ids) == 2 and os.path.exists(sock),
+        up = wait_accepts(sock, p, 15)
+        ok(len(ids) == 2 and up and os.path.exists(sock),
            'two queued messages; virtual listens with the shim', ids)
         counts, answers = [], []
         for qid in ids:

@@ -30,6 +30,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import ptap  # noqa: E402
 from ptap import ok  # noqa: E402
 from qvtest import make_top  # noqa: E402
+from smtp_dialog import wait_accepts  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
 MESSAGES = 400
@@ -101,19 +102,9 @@ class Agent:
             self.p = subprocess.Popen([os.path.join(BIN, 'virtual'), '-c',
                                        self.cf, '-d', '-l', self.sock],
                                       stdout=self.log, stderr=self.log)
-            end = time.time() + 15
-            while time.time() < end:
-                # Up once a connect succeeds (the socket file exists
-                # from bind(), before listen()).
-                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                try:
-                    s.connect(self.sock)
-                    self.up = True
-                    break
-                except OSError:
-                    time.sleep(0.02)
-                finally:
-                    s.close()
+            # up once a connect succeeds (the socket file exists from
+            # bind(), before listen())
+            self.up = wait_accepts(self.sock, self.p, 15)
 
     def kill(self):
         with self.lock:

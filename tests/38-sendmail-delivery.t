@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 'lib'))
 import ptap  # noqa: E402
 from ptap import ok  # noqa: E402
+from smtp_dialog import wait_accepts  # noqa: E402
 from qvtest import make_top, stop_checked  # noqa: E402
 from need import need_root, user_copy  # noqa: E402
 
@@ -79,11 +80,9 @@ def main():
                os.path.join(q, 'public', 'qmgr')], log)
         start(['virtual', '-c', cf, '-d', '-l',
                os.path.join(q, 'private', 'virtual')], log)
-        end = time.time() + 15
-        while time.time() < end and not (
-                os.path.exists(os.path.join(q, 'public', 'qmgr')) and
-                os.path.exists(os.path.join(q, 'private', 'virtual'))):
-            time.sleep(0.05)
+        for sock in ('public/qmgr', 'private/virtual'):
+            if not wait_accepts(os.path.join(q, sock), seconds=15):
+                print('# nothing accepts on %s after 15 s' % sock)
 
         r = subprocess.run([os.path.join(BIN, 'sendmail'), '-C', cf, 'root'],
                            input=b'Subject: for root\n\nroot body\n',

@@ -40,6 +40,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import ptap  # noqa: E402
 from qvtest import (free_port, listening, maildir, setup,  # noqa: E402
                     starter, stop, wait_for)
+from smtp_dialog import accepts  # noqa: E402
 from ptap import ok, read  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
@@ -110,9 +111,8 @@ def main():
         start('qmgr', qlog, ['-l', os.path.join(q, 'public', 'qmgr')])
         start('smtpd', slog, ['-l', '127.0.0.1:%d' % PORT])
         ok(wait_for(lambda: listening(PORT)
-                    and os.path.exists(os.path.join(q, 'public', 'qmgr'))
-                    and os.path.exists(os.path.join(q, 'private',
-                                                    'virtual'))),
+                    and accepts(os.path.join(q, 'public', 'qmgr'))
+                    and accepts(os.path.join(q, 'private', 'virtual'))),
            'smtpd, qmgr and virtual are up', read(slog) + read(qlog))
 
         # 1. header_checks and body_checks PREPEND / REPLACE

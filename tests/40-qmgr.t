@@ -23,6 +23,7 @@ import ptap  # noqa: E402
 from ptap import ok, read  # noqa: E402
 import qfile  # noqa: E402
 from qvtest import finish, wake as qv_wake  # noqa: E402
+from smtp_dialog import wait_accepts  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
 TOP = os.environ.get('POSTERN_TOP', '.')
@@ -109,7 +110,8 @@ smtp_destination_recipient_limit = 2
                              stdout=subprocess.DEVNULL,
                              stderr=open(qlog, 'a'))
         procs.append(p)
-        wait_for(lambda: os.path.exists(os.path.join(q, 'public', 'qmgr')))
+        if not wait_accepts(os.path.join(q, 'public', 'qmgr'), p, 15):
+            print('# qmgr: nothing accepts on public/qmgr after 15 s')
         return p
 
     def wake(what=b'W'):
@@ -137,7 +139,9 @@ smtp_destination_recipient_limit = 2
                               q, agent_log, out, 'virtual', 'smtp'])
     procs.append(agent)
     try:
-        wait_for(lambda: os.path.exists(os.path.join(q, 'private', 'smtp')))
+        for t in ('virtual', 'smtp'):
+            if not wait_accepts(os.path.join(q, 'private', t), agent, 15):
+                print('# fake agent: nothing accepts on private/%s' % t)
         qm = start_qmgr()
 
         # 1. delivered and removed

@@ -42,6 +42,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import ptap  # noqa: E402
 from ptap import ok, read  # noqa: E402
 import qfile  # noqa: E402
+from smtp_dialog import wait_accepts  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
 TOP = os.environ.get('POSTERN_TOP', '.')
@@ -88,18 +89,15 @@ delay_warning_time = 0h
              os.path.join(TOP, 'tests/lib/qmgr_fake_agent.py'), q, agent_log,
              out, 'virtual', 'smtp'])
         procs.append(agent)
-        end = time.time() + 15
-        while time.time() < end and not os.path.exists(
-                os.path.join(q, 'private', 'smtp')):
-            time.sleep(0.05)
+        up = all(wait_accepts(os.path.join(q, 'private', t), agent, 15)
+                 for t in ('virtual', 'smtp'))
         procs.append(subprocess.Popen(
             [os.path.join(BIN, 'qmgr'), '-c', conf, '-d', '-l',
              os.path.join(q, 'public', 'qmgr')],
             stdout=subprocess.DEVNULL, stderr=open(qlog, 'a')))
-        while time.time() < end and not os.path.exists(
-                os.path.join(q, 'public', 'qmgr')):
-            time.sleep(0.05)
-        ok(os.path.exists(os.path.join(q, 'public', 'qmgr')),
+        up = wait_accepts(os.path.join(q, 'public', 'qmgr'), procs[-1],
+                          15) and up
+        ok(up and os.path.exists(os.path.join(q, 'public', 'qmgr')),
            'qmgr and the fake agents are up', read(qlog))
 
         arrival = int(time.time())

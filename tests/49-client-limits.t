@@ -40,7 +40,7 @@ instance_conf \
 grep -q '^anvil .*anvil$' "$E/master.cf"
 ok $? "the seed's master.cf has the anvil service"
 instance_start || bail_out "instance did not start"
-wait_for '[ -S "$INSTANCE_QUEUE/private/anvil" ]' 10
+wait_for 'sock_listening "$INSTANCE_QUEUE/private/anvil"' 10
 ok $? "master started anvil (private/anvil)"
 
 # smtp PORT SCRIPT - run a Python session script; prints one reply per line

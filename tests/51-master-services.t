@@ -148,7 +148,7 @@ for i in 1 2 3 4 5; do pids="$pids $(greet $P3)"; done
 like "$pids" '^( [0-9]+){5}$' "-o max_use=0: five connections answered"
 is "$(echo $pids | tr ' ' '\n' | sort -u | wc -l)" 1 \
 	"... all by one process (0 = no limit)"
-wait_for '[ -S "$INSTANCE_QUEUE/public/qmgr" ]' 10
+wait_for 'sock_listening "$INSTANCE_QUEUE/public/qmgr"' 10
 q=$(for pid in $(instance_children); do
 	ps -o args= -p "$pid" | grep -q '^qmgr ' && echo "$pid"
 done)
@@ -182,7 +182,7 @@ virtual   unix  -       n       n       -       -       virtual"
 INSTANCE_PORTS=()
 instance_start
 ok $? "master starts with qmgr and pickup as fifo services (Postfix 2.x style)"
-wait_for '[ -S "$INSTANCE_QUEUE/public/qmgr" ]' 10
+wait_for 'sock_listening "$INSTANCE_QUEUE/public/qmgr"' 10
 ok $? "... qmgr's fifo service is public/qmgr"
 out=$("$POSTERN_BIN/postqueue" -c "$INSTANCE_CONF" -f 2>&1)
 ok $? "postqueue -f reaches qmgr through it (exit 0; 69 when nothing listens)" ||

@@ -61,7 +61,7 @@ SMTP1=$!
 "$POSTERN_BIN/smtp" -c "$E" -d -l "$Q/private/smtp1" \
 	-o smtp_mx_address_limit=1 >> "$LOG" 2>&1 &
 SMTP2=$!
-wait_for "[ -S '$Q/private/smtp' ] && [ -S '$Q/private/smtp1' ]" 15 &&
+wait_accepts "$Q/private/smtp" 15 && wait_accepts "$Q/private/smtp1" 15 &&
 	wait_for "(exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null" 15
 ok $? "smtp agents and the sink are up"
 

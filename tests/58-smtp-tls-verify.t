@@ -120,10 +120,11 @@ agent may may
 agent verify-nexthop verify -o smtp_tls_verify_cert_match=nexthop
 agent secure-nexthop secure -o smtp_tls_secure_cert_match=nexthop
 agent secure-literal secure -o "smtp_tls_secure_cert_match=example.net:.good.test"
-wait_for "[ -S '$Q/private/verify' ] && [ -S '$Q/private/secure' ] &&
-	[ -S '$Q/private/may' ] && [ -S '$Q/private/verify-nexthop' ] &&
-	[ -S '$Q/private/secure-nexthop' ] &&
-	[ -S '$Q/private/secure-literal' ]" 15 &&
+up=1
+for a in verify secure may verify-nexthop secure-nexthop secure-literal; do
+	wait_accepts "$Q/private/$a" 15 || { up=0; break; }
+done
+[ $up = 1 ] &&
 	wait_for "(exec 3<>/dev/tcp/127.0.0.1/$GOOD) && (exec 3<>/dev/tcp/127.0.0.1/$FAKE) &&
 	(exec 3<>/dev/tcp/127.0.0.1/$BAD)" 15
 ok $? "smtp agents and the three servers are up"

@@ -95,7 +95,7 @@ start_milter() {
 }
 start_milter --add-header 'X-Milter-Test: added by the test milter' ||
 	bail_out "the test milter did not start"
-wait_for "[ -S '$TOP/dkim/milter.sock' ]" 10 || {
+wait_for "sock_listening '$TOP/dkim/milter.sock'" 10 || {
 	diag "$(cat "$TOP/dkim/out")"
 	bail_out "opendkim did not start"
 }

@@ -53,6 +53,7 @@ import ptap  # noqa: E402
 from need import need_prog, need_root  # noqa: E402
 from qvtest import (free_port, listening, setup, starter,  # noqa: E402
                     stop, wait_for, wake)
+from smtp_dialog import accepts, unix_listening  # noqa: E402
 from ptap import ok, read  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
@@ -86,14 +87,15 @@ def children(pid):
 
 
 def dovecot_start(conf, sock, log):
-    """dovecot -F in the background; wait for the LMTP socket"""
+    """dovecot -F in the background; wait until the LMTP socket listens
+    (no probe connection: the test counts Dovecot's Connect lines)"""
     if os.path.exists(sock):
         os.unlink(sock)
     p = subprocess.Popen(['dovecot', '-F', '-c', conf],
                          stdin=subprocess.DEVNULL, stdout=open(log, 'a'),
                          stderr=subprocess.STDOUT)
     DOVECOT.append(p)
-    return wait_for(lambda: os.path.exists(sock) or p.poll() is not None,
+    return wait_for(lambda: unix_listening(sock) or p.poll() is not None,
                     15) and p.poll() is None
 
 
@@ -270,7 +272,7 @@ def main():
         start('qmgr', qlog, ['-l', os.path.join(q, 'public', 'qmgr')])
         start('smtpd', slog, ['-l', '127.0.0.1:%d' % PORT])
         ok(wait_for(lambda: listening(PORT) and all(
-            os.path.exists(os.path.join(q, x)) for x in (
+            accepts(os.path.join(q, x)) for x in (
                 'public/qmgr', 'private/virtual', 'private/lmtp'))),
            'smtpd, qmgr, virtual and lmtp are up', alllogs())
 

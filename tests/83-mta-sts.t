@@ -134,7 +134,8 @@ agent() {
 	PIDS+=($!)
 }
 agent smtp
-wait_for "[ -S '$Q/private/smtp' ] && grep -q listening '$TOP/https.out' &&
+wait_accepts "$Q/private/smtp" 15 &&
+	wait_for "grep -q listening '$TOP/https.out' &&
 	(exec 3<>/dev/tcp/127.0.0.1/$SINK)" 15
 ok $? "smtp agent, the policy server on $WEB:443 and the sink are up" ||
 	diag "$(cat "$TOP/https.out")"
@@ -217,7 +218,7 @@ kill "$HTTPS" && wait "$HTTPS" 2>/dev/null
 HTTPS=
 n1=$(grep -c . "$TOP/https.log")
 agent smtp2
-wait_for "[ -S '$Q/private/smtp2' ]" 15
+wait_accepts "$Q/private/smtp2" 15
 off=$(stat -c %s "$LOG") n0=$(received)
 a=$(request smtp2 "example.org:$SINK")
 like "$a" "rcpt.0.reason=MTA-STS policy for example.org: MX host mx.example.org does not match" \

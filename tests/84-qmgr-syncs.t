@@ -37,6 +37,7 @@ import ptap  # noqa: E402
 from ptap import ok, read  # noqa: E402
 import qfile  # noqa: E402
 from qvtest import wait_for, wake as qv_wake  # noqa: E402
+from smtp_dialog import wait_accepts  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
 TOP = os.environ.get('POSTERN_TOP', '.')
@@ -82,7 +83,10 @@ def main():
                              stdout=subprocess.DEVNULL,
                              stderr=open(qlog, 'a'), env=env)
         procs.append(p)
-        wait_for(lambda: os.path.exists(os.path.join(q, 'public', 'qmgr')))
+        # a connect, not the file: after a kill -9 the old one is still
+        # there
+        if not wait_accepts(os.path.join(q, 'public', 'qmgr'), p, 20):
+            print('# qmgr: nothing accepts on public/qmgr after 20 s')
         kids.append(wait_for(lambda: qmgr_pid(p), 5))
         return p
 
@@ -119,7 +123,9 @@ def main():
                               'virtual', 'smtp'])
     procs.append(agent)
     try:
-        wait_for(lambda: os.path.exists(os.path.join(q, 'private', 'smtp')))
+        for t in ('virtual', 'smtp'):
+            if not wait_accepts(os.path.join(q, 'private', t), agent, 15):
+                print('# fake agent: nothing accepts on private/%s' % t)
         qm = start_qmgr()
         ok(wait_for(lambda: removed(st_in) and removed(st_act)),
            'start: the files found in incoming/ and active/ delivered',

@@ -56,7 +56,7 @@ is "$(grep -c -- '-o smtpd_client_connection_count_limit=2' "$E/master.cf")" 2 \
 	"submission and the wrapper-mode service have -o smtpd_client_connection_count_limit=2"
 INSTANCE_PORTS+=("$WRAP")
 instance_start || bail_out "instance did not start"
-wait_for '[ -S "$INSTANCE_QUEUE/private/anvil" ]' 10
+wait_for 'sock_listening "$INSTANCE_QUEUE/private/anvil"' 10
 ok $? "master started anvil (private/anvil)"
 instance_allow 'process [^ ]*anvil pid [0-9]+ killed by signal 9'
 

@@ -33,6 +33,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 'lib'))
 import ptap  # noqa: E402
+from smtp_dialog import wait_accepts  # noqa: E402
 from qvtest import (finish, maildir, setup, stop_daemons,  # noqa: E402
                     wait_for, wake)
 from ptap import ok, read  # noqa: E402
@@ -103,7 +104,8 @@ def main():
             [os.path.join(BIN, name), '-c', cf, '-d', '-l', sock],
             stdout=subprocess.DEVNULL, stderr=open(log, 'a'),
             preexec_fn=low_nofile)
-        wait_for(lambda: os.path.exists(sock))
+        if not wait_accepts(sock, procs[name], 20):
+            print('# %s: nothing accepts on %s after 20 s' % (name, sock))
 
     def delivered():
         return sum(len(maildir(base, u)) for u in USERS)

@@ -41,6 +41,8 @@
 #	dovecot_start returns 1 (and prints the log) when the socket does
 #	not appear within 15 seconds.
 
+. "${BASH_SOURCE[0]%/*}/wait.sh"	# sock_listening
+
 DOVECOT_PID=
 DOVECOT_DIR=
 
@@ -141,7 +143,9 @@ dovecot_start() {
 		>>"$DOVECOT_DIR/dovecot.out" 2>&1 </dev/null &
 	DOVECOT_PID=$!
 	for i in $(seq 150); do
-		[ -S "$sock" ] && return 0
+		# listening, not only bound (no probe connection: Dovecot
+		# logs each one)
+		sock_listening "$sock" && return 0
 		kill -0 "$DOVECOT_PID" 2>/dev/null || break
 		sleep 0.1
 	done

@@ -7,7 +7,8 @@ postmaster), queue/ and mail/ (owned by uid 5000 when root), and returns
 true (20 s), wake(q) pokes public/qmgr, maildir(base, user) lists the
 files in example.com/user/new. start_daemon(bin, cf, q, name, log,
 procs) runs qmgr (on public/qmgr) or an agent (on private/NAME) with
-stderr appended to log, sets procs[name] and waits for the socket;
+stderr appended to log, sets procs[name] and waits until its socket
+accepts a connection (not for the file: it exists before listen());
 run_sendmail(bin, cf, args, msg) runs sendmail -C cf -i args with msg.
 stop_daemons(procs, names, logs): SIGTERM to each procs[name], one
 check each that it exits 0, then one that the logs hold no sanitizer
@@ -28,7 +29,7 @@ SIGTERM (SIGKILL after 10 s) and returns its exit status ('hung' when it
 had to be killed), listening(port) says whether 127.0.0.1:port
 accepts a connection. start_agent(bin, name, cf, sock, log, procs,
 extra) runs a delivery agent, bin/name -c cf -d -l sock extra..., appends
-it to procs and waits up to 15 s for the socket.
+it to procs and waits up to 15 s until the socket accepts a connection.
 """
 import glob
 import os
@@ -42,6 +43,7 @@ import tempfile
 import time
 
 import ptap
+from smtp_dialog import wait_accepts
 
 
 def wait_for(cond, timeout=20.0):
@@ -141,7 +143,8 @@ def start_daemon(bin, cf, q, name, log, procs):
                           '-l', sock], stdout=subprocess.DEVNULL,
                          stderr=open(log, 'a'))
     procs[name] = p
-    wait_for(lambda: os.path.exists(sock))
+    if not wait_accepts(sock, p, 20):
+        print('# %s: nothing accepts on %s after 20 s' % (name, sock))
     return p
 
 
@@ -218,9 +221,8 @@ def start_agent(bin, name, cf, sock_path, log_path, procs, extra=()):
                           '-l', sock_path] + list(extra),
                          stdout=log, stderr=log)
     procs.append(p)
-    end = time.time() + 15
-    while time.time() < end and not os.path.exists(sock_path):
-        time.sleep(0.05)
+    if not wait_accepts(sock_path, p, 15):
+        print('# %s: nothing accepts on %s after 15 s' % (name, sock_path))
     return p
 
 

@@ -10,10 +10,23 @@ usage: smtp_dialog.py send PORT FROM-PARAMS RCPT-LINE... < message
 connect(port, host='127.0.0.1', timeout=10) opens a TCP connection and
 returns (sock, f), f being sock.makefile('rb').
 
-wait_accepts(port, proc=None, seconds=5) waits until a connection to
-127.0.0.1:PORT succeeds (a server the test started), trying every
-0.05 s, and returns True; False after seconds, or as soon as proc (a
-Popen) has exited.
+wait_accepts(where, proc=None, seconds=5) waits until a connection to
+where succeeds (a server the test started; where is a port on
+127.0.0.1, int or digits, or the path of a UNIX-domain socket), trying
+every 0.05 s, and returns True; False after seconds, or as soon as proc
+(a Popen) has exited. Wait for this, not for a socket file: the file
+exists from bind(), before the server listens (connection refused).
+
+accepts(where) is one such try: True when the connect succeeds.
+unix_listening(path) says whether a UNIX socket bound to path listens,
+from /proc/net/unix, without a connection (for servers that count or
+log each one).
+
+wait_served(where, proc=None, seconds=5) is wait_accepts, then the
+connection is half-closed and True comes once the server answers it
+(any bytes, or its own close): its event loop runs, past what it does
+between listen() and the loop (the privilege drop). For servers that
+take an empty connection quietly (the delivery agents, qmgr) or greet.
 
 reply(f, sep='\\r\\n', eof='', enc='latin-1') reads one reply from f (any
 binary file: a socket's makefile('rb'), a pipe): the lines "ddd-text" up
@@ -61,18 +74,78 @@ import socket
 import time
 
 
-def wait_accepts(port, proc=None, seconds=5):
-    """True once 127.0.0.1:port accepts a connection"""
-    end = time.monotonic() + seconds
+def _open(where, timeout):
+    """a connection to port where on 127.0.0.1 or UNIX socket where"""
+    if isinstance(where, str) and not where.isdigit():
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        try:
+            s.connect(where)
+        except OSError:
+            s.close()
+            raise
+        return s
+    return socket.create_connection(('127.0.0.1', int(where)), timeout)
+
+
+def _accepted(where, proc, end):
+    """an open connection to where, None after end or once proc exited"""
     while True:
         try:
-            socket.create_connection(('127.0.0.1', int(port)), 1).close()
-            return True
+            return _open(where, 1)
         except OSError:
             if (proc is not None and proc.poll() is not None
                     or time.monotonic() > end):
-                return False
+                return None
             time.sleep(0.05)
+
+
+def accepts(where):
+    """where (port or UNIX socket path) accepts a connection now"""
+    try:
+        _open(where, 1).close()
+        return True
+    except OSError:
+        return False
+
+
+def unix_listening(path):
+    """a UNIX socket bound to path listens (no connection made)"""
+    with open('/proc/net/unix') as f:
+        for line in f:
+            v = line.split()
+            # flags 00010000: __SO_ACCEPTCON, set by listen()
+            if len(v) >= 8 and v[3] == '00010000' and v[7] == path:
+                return True
+    return False
+
+
+def wait_accepts(where, proc=None, seconds=5):
+    """True once where (port or UNIX socket path) accepts a connection"""
+    s = _accepted(where, proc, time.monotonic() + seconds)
+    if s is None:
+        return False
+    s.close()
+    return True
+
+
+def wait_served(where, proc=None, seconds=5):
+    """True once the server at where answers or closes a connection"""
+    end = time.monotonic() + seconds
+    s = _accepted(where, proc, end)
+    if s is None:
+        return False
+    try:
+        s.shutdown(socket.SHUT_WR)
+        s.settimeout(max(end - time.monotonic(), 0.1))
+        s.recv(1)
+        return True
+    except ConnectionError:
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
 
 
 def connect(port, host='127.0.0.1', timeout=10):
