@@ -8,7 +8,6 @@
  *	struct virtual_maps *virtual_maps_open(const struct virtual_cfg *cfg);
  *	void	virtual_maps_close(struct virtual_maps *m);
  *	char	*virtual_msg_buf(struct virtual_maps *m, size_t len);
- *	void	virtual_msg_buf_trim(struct virtual_maps *m);
  *	void	virtual_request(const struct virtual_cfg *cfg,
  *	    struct virtual_maps *m, const struct attr_list *req,
  *	    struct buf *resp);
@@ -29,9 +28,6 @@
  *	virtual_msg_buf() is a buffer of at least len bytes that belongs
  *	to m (one worker thread's), kept until the next call or
  *	virtual_maps_close(): the message of a request, read once.
- *	virtual_msg_buf_trim(), after a request, frees it when it is
- *	larger than VIRTUAL_MSG_BUF_KEEP: a burst of large messages does
- *	not leave every worker thread holding the largest one.
  *
  *	virtual_deliver() is one Maildir delivery (see virtual_deliver.c
  *	for the rules): msg points at qf's msg_len message bytes. retry=0
@@ -82,7 +78,6 @@ void	 virtual_cfg_free(struct virtual_cfg *);
 struct virtual_maps *virtual_maps_open(const struct virtual_cfg *);
 void	 virtual_maps_close(struct virtual_maps *);
 char	*virtual_msg_buf(struct virtual_maps *, size_t);
-void	 virtual_msg_buf_trim(struct virtual_maps *);
 void	 virtual_request(const struct virtual_cfg *, struct virtual_maps *,
 	    const struct attr_list *, struct buf *);
 struct virtual_batch *virtual_batch_new(void);

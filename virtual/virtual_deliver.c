@@ -81,11 +81,7 @@ struct virtual_maps {
 	struct maplist *gid;
 	char	*msgbuf;	/* virtual_msg_buf() */
 	size_t	 msgcap;
-	int	 msgmap;	/* msgbuf is a mapping of its own */
 };
-
-/* the largest message buffer a thread keeps between requests */
-#define VIRTUAL_MSG_BUF_KEEP	(64 * 1024)
 
 /* cfg_dup - expanded parameter value, copied */
 static char *
@@ -165,56 +161,20 @@ virtual_maps_close(struct virtual_maps *m)
 		maplist_close(m->uid);
 	if (m->gid)
 		maplist_close(m->gid);
-	virtual_msg_buf_trim(m);
 	free(m->msgbuf);
 	free(m);
 }
 
-/* msg_buf_free - release the thread's message buffer */
-static void
-msg_buf_free(struct virtual_maps *m)
-{
-	if (m->msgmap)
-		(void)munmap(m->msgbuf, m->msgcap);
-	else
-		free(m->msgbuf);
-	m->msgbuf = NULL;
-	m->msgcap = 0;
-	m->msgmap = 0;
-}
-
-/*
- * virtual_msg_buf - the thread's message buffer, at least len bytes.
- * One larger than VIRTUAL_MSG_BUF_KEEP is a mapping of its own: freed
- * into a thread's malloc arena it would stay resident (glibc trims
- * only the main arena's top, malloc_trim() included). It is populated
- * at once: the pread fills all of it (no page fault per page).
- */
+/* virtual_msg_buf - the thread's message buffer, at least len bytes */
 char *
 virtual_msg_buf(struct virtual_maps *m, size_t len)
 {
-	void	*p;
-
 	if (len + 1 > m->msgcap) {
-		msg_buf_free(m);
+		free(m->msgbuf);
 		m->msgcap = len + 1 > 4096 ? len + 1 : 4096;
-		if (m->msgcap > VIRTUAL_MSG_BUF_KEEP && (p = mmap(NULL,
-		    m->msgcap, PROT_READ | PROT_WRITE, MAP_PRIVATE
-		    | MAP_ANONYMOUS | MAP_POPULATE, -1, 0)) != MAP_FAILED) {
-			m->msgbuf = p;
-			m->msgmap = 1;
-		} else
-			m->msgbuf = xmalloc(m->msgcap);
+		m->msgbuf = xmalloc(m->msgcap);
 	}
 	return (m->msgbuf);
-}
-
-/* virtual_msg_buf_trim - release the thread's buffer when it is large */
-void
-virtual_msg_buf_trim(struct virtual_maps *m)
-{
-	if (m->msgcap > VIRTUAL_MSG_BUF_KEEP)
-		msg_buf_free(m);
 }
 
 /* res_set - fill a result */

@@ -8,8 +8,7 @@
  *	opens the queue file read-only, takes the message from it when
  *	queue_file_open() read the file whole (a small one), else reads
  *	it (up to 256 KB with one pread into the worker thread's buffer;
- *	a larger one is mapped; a buffer over 64 KB is freed after the
- *	request), delivers every
+ *	a larger one is mapped), delivers every
  *	recipient (the Maildir files of all of them in one batch, made
  *	durable together: virtual.h), logs Postfix's delivery line for
  *	each and builds the answer, only after the batch commit. A
@@ -237,7 +236,6 @@ virtual_request(const struct virtual_cfg *cfg, struct virtual_maps *m,
 	}
 	attr_end(resp);
 	msg_close(&msg);
-	virtual_msg_buf_trim(m);
 	free(res);
 	free(start);
 }
