@@ -142,21 +142,30 @@ bind_source(int fd, long k)
 }
 
 /* dial - start a non-blocking connect to the server (loopback), from k */
+/* server_addr - -a and -p as an address; -1: not on loopback (said) */
+static int
+server_addr(struct sockaddr_in *sin)
+{
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons((unsigned short)opt_port);
+	if (inet_pton(AF_INET, opt_addr, &sin->sin_addr) != 1
+	    || (ntohl(sin->sin_addr.s_addr) >> 24) != 127) {
+		fprintf(stderr, "smtp-load: %s is not a loopback address\n",
+		    opt_addr);
+		return (-1);
+	}
+	return (0);
+}
+
 static int
 dial(long k)
 {
 	struct sockaddr_in sin;
 	int	 fd, one = 1;
 
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons((unsigned short)opt_port);
-	if (inet_pton(AF_INET, opt_addr, &sin.sin_addr) != 1
-	    || (ntohl(sin.sin_addr.s_addr) >> 24) != 127) {
-		fprintf(stderr, "smtp-load: %s is not a loopback address\n",
-		    opt_addr);
+	if (server_addr(&sin) < 0)
 		exit(1);
-	}
 	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0)) < 0)
 		return (-1);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -934,15 +943,8 @@ run_sink(void)
 	sigset_t mask;
 	int	 i, one = 1;
 
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons((unsigned short)opt_port);
-	if (inet_pton(AF_INET, opt_addr, &sin.sin_addr) != 1
-	    || (ntohl(sin.sin_addr.s_addr) >> 24) != 127) {
-		fprintf(stderr, "smtp-load: %s is not a loopback address\n",
-		    opt_addr);
+	if (server_addr(&sin) < 0)
 		return (1);
-	}
 	if ((sink_lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0)) < 0
 	    || setsockopt(sink_lfd, SOL_SOCKET, SO_REUSEADDR, &one,
 	    sizeof(one)) < 0
