@@ -264,15 +264,22 @@ workq_grow(evutil_socket_t fd, short what, void *ctx)
 		evtimer_add(q->grow_ev, &tv);	/* still stuck? look again */
 }
 
+/* workq_raise_max - room for max threads; never shrinks (lock held) */
+static void
+workq_raise_max(struct workq *q, int max)
+{
+	if (max > q->max) {
+		q->threads = xrealloc(q->threads, max * sizeof(*q->threads));
+		q->max = max;
+	}
+}
+
 /* workq_set_max - let the pool grow to max threads (loop thread only) */
 void
 workq_set_max(struct workq *q, int max)
 {
 	pthread_mutex_lock(&q->lock);
-	if (max > q->max) {
-		q->threads = xrealloc(q->threads, max * sizeof(*q->threads));
-		q->max = max;
-	}
+	workq_raise_max(q, max);
 	pthread_mutex_unlock(&q->lock);
 	if (q->grow_ev == NULL
 	    && (q->grow_ev = evtimer_new(q->base, workq_grow, q)) == NULL)
@@ -287,10 +294,7 @@ void
 workq_set_max_now(struct workq *q, int max)
 {
 	pthread_mutex_lock(&q->lock);
-	if (max > q->max) {
-		q->threads = xrealloc(q->threads, max * sizeof(*q->threads));
-		q->max = max;
-	}
+	workq_raise_max(q, max);
 	q->now = 1;
 	pthread_mutex_unlock(&q->lock);
 }

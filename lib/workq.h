@@ -36,6 +36,8 @@
  *	by an earlier waiting job) starts a new thread at once, up to max.
  *	A pool sized for its peak (a delivery agent's hundred sessions)
  *	starts small and holds only the threads its bursts needed.
+ *	Neither call lowers the limit: a max below the current one is
+ *	ignored.
  *
  *	workq_inline() runs a job the caller knows to be short and local
  *	(no network, no fsync) at once on the loop thread, with a thread
