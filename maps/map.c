@@ -178,6 +178,31 @@ map_open(const char *spec, int flags)
 	return (m);
 }
 
+/*
+ * map_spec_local - spec (its first len bytes) names a table that this
+ * process reads from a local file or from memory: no server, no NSS
+ */
+int
+map_spec_local(const char *spec, size_t len)
+{
+	static const char *const types[] = {
+		"hash:", "lmdb:", "btree:", "texthash:", "cidr:", "regexp:",
+		"pcre:", "inline:", "static:", "memory:", NULL,
+	};
+	size_t	 i, n;
+
+	/* proxy:type:name is opened as type:name (map_open) */
+	if (len > 6 && strncmp(spec, "proxy:", 6) == 0) {
+		spec += 6;
+		len -= 6;
+	}
+	for (i = 0; types[i]; i++)
+		if (len > (n = strlen(types[i]))
+		    && strncmp(spec, types[i], n) == 0)
+			return (1);
+	return (0);
+}
+
 /* map_refresh - reopen a surrogate or a replaced file (once a second) */
 static void
 map_refresh(struct map *m)

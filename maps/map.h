@@ -11,6 +11,7 @@
  *	int	map_update(struct map *m, const char *key,
  *	    const char *value);
  *	void	map_close(struct map *m);
+ *	int	map_spec_local(const char *spec, size_t len);
  *
  *	struct maplist *maplist_open(const char *specs, int flags);
  *	int	maplist_lookup(struct maplist *l, const char *key,
@@ -57,6 +58,15 @@
  *	lookup_cache_size entries (least recently used go first): a row
  *	added, changed or removed is seen within lookup_cache_time. See
  *	map_cache.h (also its cache-only mode for event-loop callers).
+ *
+ *	map_spec_local() tells whether the first len bytes of a spec (len
+ *	may end before a NUL, as in a list) name a table read in this
+ *	process, from a local file or memory, so that a lookup waits on no
+ *	server: hash:, lmdb:, btree:, texthash:, cidr:, regexp:, pcre:,
+ *	inline:, static: and memory:, also behind one "proxy:", each with a
+ *	non-empty name. Not mysql: (a server; a caller that looks it up
+ *	through map_cache's cache-only mode adds it) nor unix: (NSS may
+ *	ask a directory server). It only reads the spec: 1 or 0.
  *
  *	map_update() adds or replaces an entry in a memory: table (0, or
  *	-1 with map_error() for types that cannot be updated). memory:NAME
@@ -114,6 +124,7 @@ int	 map_update(struct map *, const char *, const char *);
 const char *map_error(const struct map *);
 const char *map_spec(const struct map *);
 void	 map_close(struct map *);
+int	 map_spec_local(const char *, size_t);
 
 struct maplist *maplist_open(const char *, int);
 int	 maplist_lookup(struct maplist *, const char *, char **);

@@ -1,7 +1,7 @@
 /*
  * NAME
- *	map_inline_static_test - static:, inline:, memory:, surrogates and
- *	map lists
+ *	map_inline_static_test - static:, inline:, memory:, surrogates,
+ *	map lists and map_spec_local()
  */
 #include "conf.h"
 #include "map_testutil.h"
@@ -45,6 +45,43 @@ static const struct {
 	{"unix: unknown table", "unix:shadow", "root", MAP_RETRY, NULL},
 };
 
+/* map_spec_local(): len 0 means strlen(spec) */
+static const struct {
+	const char *name;
+	const char *spec;
+	size_t	 len;
+	int	 want;
+} local_vec[] = {
+	{"hash: is local", "hash:/etc/postfix/access", 0, 1},
+	{"lmdb: is local", "lmdb:/x", 0, 1},
+	{"btree: is local", "btree:/x", 0, 1},
+	{"texthash: is local", "texthash:/x", 0, 1},
+	{"cidr: is local", "cidr:/x.cidr", 0, 1},
+	{"regexp: is local", "regexp:/x", 0, 1},
+	{"pcre: is local", "pcre:/x", 0, 1},
+	{"inline: is local", "inline:{a=b}", 0, 1},
+	{"static: is local", "static:OK", 0, 1},
+	{"memory: is local", "memory:t", 0, 1},
+	{"proxy:hash: is hash:", "proxy:hash:/x", 0, 1},
+	{"proxy:mysql: is a server", "proxy:mysql:/x.cf", 0, 0},
+	{"only one proxy: is stripped", "proxy:proxy:hash:/x", 0, 0},
+	{"proxy: alone", "proxy:", 0, 0},
+	{"mysql: is a server", "mysql:/etc/postfix/m.cf", 0, 0},
+	{"unix: may ask NSS", "unix:passwd.byname", 0, 0},
+	{"unknown type", "nosuch:/x", 0, 0},
+	{"no type", "/etc/postfix/access", 0, 0},
+	{"type without a name", "hash:", 0, 0},
+	{"proxy: type without a name", "proxy:hash:", 0, 0},
+	{"type is case-sensitive", "HASH:/x", 0, 0},
+	{"type must start the spec", " hash:/x", 0, 0},
+	{"prefix of a type name", "has:/x", 0, 0},
+	{"first spec of a list", "hash:/x, mysql:/y.cf", 7, 1},
+	{"len ends inside the type", "hash:/x", 4, 0},
+	{"len ends at the colon", "hash:/x", 5, 0},
+	{"len ends inside proxy:", "proxy:hash:/x", 6, 0},
+	{"len at the name's first byte", "hash:/x", 6, 1},
+};
+
 int
 main(void)
 {
@@ -69,6 +106,11 @@ main(void)
 		free(v);
 		map_close(m);
 	}
+
+	for (i = 0; i < sizeof(local_vec) / sizeof(local_vec[0]); i++)
+		tap_is_int(map_spec_local(local_vec[i].spec, local_vec[i].len ?
+		    local_vec[i].len : strlen(local_vec[i].spec)),
+		    local_vec[i].want, local_vec[i].name);
 
 	/* memory: tables are shared by name. */
 	m = map_open("memory:t1", 0);

@@ -2763,16 +2763,11 @@ smtpd_check_name_lookup(struct smtpd_check_state *st)
 static int
 sc_inline_table_ok(const char *spec)
 {
-	static const char *const types[] = {
-		"hash:", "lmdb:", "btree:", "texthash:", "cidr:", "regexp:",
-		"pcre:", "inline:", "static:", "mysql:", NULL,
-	};
-	size_t	 i;
-
-	for (i = 0; types[i]; i++)
-		if (strncmp(spec, types[i], strlen(types[i])) == 0)
-			return (1);
-	return (0);
+	/* memory: and proxy: tables stay with a worker, as they always did */
+	if (strncmp(spec, "memory:", 7) == 0 || strncmp(spec, "proxy:", 6) == 0)
+		return (0);
+	return (strncmp(spec, "mysql:", 6) == 0
+	    || map_spec_local(spec, strlen(spec)));
 }
 
 /*

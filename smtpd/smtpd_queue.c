@@ -91,6 +91,7 @@
 #include "cleanup.h"
 #include "conf.h"
 #include "log.h"
+#include "map.h"
 #include "metrics.h"
 #include "queue.h"
 #include "reply.h"
@@ -463,27 +464,6 @@ queue_done(void *arg)
 	queue_finish(s);
 }
 
-/* queue_local_spec - a table type read from a local file or memory */
-static int
-queue_local_spec(const char *spec, size_t len)
-{
-	static const char *const types[] = {
-		"hash:", "lmdb:", "btree:", "texthash:", "cidr:", "regexp:",
-		"pcre:", "inline:", "static:", "memory:", NULL,
-	};
-	size_t	 i, n;
-
-	if (len > 6 && strncmp(spec, "proxy:", 6) == 0) {
-		spec += 6;
-		len -= 6;
-	}
-	for (i = 0; types[i]; i++)
-		if (len > (n = strlen(types[i]))
-		    && strncmp(spec, types[i], n) == 0)
-			return (1);
-	return (0);
-}
-
 /* queue_local_list - every table of a list parameter is local */
 static int
 queue_local_list(const char *param)
@@ -503,7 +483,7 @@ queue_local_list(const char *param)
 			else if (depth == 0 && strchr(STR_LIST_DELIMS, *p))
 				break;
 		}
-		if (!queue_local_spec(start, p - start))
+		if (!map_spec_local(start, p - start))
 			return (0);
 		if (*p == 0)
 			break;
