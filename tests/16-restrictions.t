@@ -26,6 +26,7 @@
 . "$POSTERN_TOP/tests/lib/need.sh"
 . "$POSTERN_TOP/tests/lib/dnsmasq.sh"
 . "$POSTERN_TOP/tests/lib/freeport.sh"
+. "$POSTERN_TOP/tests/lib/wait.sh"
 
 DRIVER=${POSTERN_TOOLS:-$(dirname "$POSTERN_BIN")/tools}/smtpd-check
 SMTPD=$POSTERN_BIN/smtpd
@@ -458,16 +459,11 @@ for i in $(seq 300); do
 	grep -q ready "$DIR/policy.out" 2>/dev/null && break
 	sleep 0.1
 done
+wait_accepts "$PORT" 30
 
 /usr/bin/python3 - "$PORT" "$T" >"$DIR/replies" 2>"$DIR/client.err" <<'PY'
-import smtplib, socket, ssl, sys, time
+import smtplib, ssl, sys
 port, t = int(sys.argv[1]), sys.argv[2]
-for _ in range(600):
-    try:
-        socket.create_connection(('127.0.0.1', port), 1).close()
-        break
-    except OSError:
-        time.sleep(0.05)
 
 
 def session(name, cert=None, tls=True, auth=None, sender='s@elsewhere.test',
