@@ -46,9 +46,10 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 'lib'))
 import ptap  # noqa: E402
-from qvtest import (free_port, listening, maildir, setup,  # noqa: E402
-                    starter, stop, wait_for)
+from qvtest import (free_port, maildir, setup, starter,  # noqa: E402
+                    stop, wait_for)
 from ptap import ok, read  # noqa: E402
+from smtp_dialog import accepts  # noqa: E402
 
 BIN = os.environ.get('POSTERN_BIN', 'build/asan/bin')
 
@@ -130,10 +131,10 @@ def main():
         start('virtual', vlog, ['-l', os.path.join(q, 'private', 'virtual')])
         start('qmgr', qlog, ['-l', os.path.join(q, 'public', 'qmgr')])
         start('smtpd', slog, ['-l', '127.0.0.1:%d' % PORT])
-        ok(wait_for(lambda: listening(PORT)
-                    and os.path.exists(os.path.join(q, 'public', 'qmgr'))
-                    and os.path.exists(os.path.join(q, 'private',
-                                                    'virtual'))),
+        # accepting, not only bound: a socket file exists before listen()
+        ok(wait_for(lambda: accepts(PORT)
+                    and accepts(os.path.join(q, 'public', 'qmgr'))
+                    and accepts(os.path.join(q, 'private', 'virtual'))),
            'smtpd, qmgr and virtual are up', read(slog) + read(qlog))
 
         # control: a plain message is delivered (the instance works)
@@ -228,7 +229,7 @@ def main():
                               'smtpd_recipient_restrictions=check_policy_'
                               'service inet:127.0.0.1:%d, permit_mynetworks, '
                               'reject' % PPORT])
-        ok(wait_for(lambda: listening(PORT2)), 'second smtpd is up',
+        ok(wait_for(lambda: accepts(PORT2)), 'second smtpd is up',
            read(slog))
         codes, code, _ = send(['prepend@example.com'], 'policy', PORT2)
         t = wait_for(lambda: copies('prepend', 'policy'))
