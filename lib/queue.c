@@ -62,6 +62,7 @@ struct queue_writer {
 	int	 finished;
 	int	 failed;	/* errno of the first failure, 0 = none */
 	int	 nosync;	/* the caller syncs the file system */
+	int	 reused;	/* a pool file: truncated when finished */
 };
 
 /*
@@ -215,13 +216,21 @@ queue_writer_new(const char *queue_dir, const char *subdir, char *err,
 {
 	struct queue_writer *w = xcalloc(1, sizeof(*w));
 	mode_t	 mode = strcmp(subdir, "maildrop") == 0 ? 0644 : 0600;
-	int	 tries;
+	int	 tries, exists = 0;
 
 	w->dir = xasprintf("%s/%s", queue_dir, subdir);
 	for (tries = 0; tries < 10; tries++) {
 		queue_id_new(w->id, &w->sec, &w->usec);
 		free(w->tmp);
 		w->tmp = xasprintf("%s/.%s", w->dir, w->id);
+		/* a delivered message's file if the pool has one (0600) */
+		if (mode == 0600 && (w->fd = queue_pool_claim(queue_dir,
+		    w->tmp, &exists)) >= 0) {
+			w->reused = 1;
+			break;
+		}
+		if (mode == 0600 && exists)
+			continue;
 		w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 		    mode);
 		if (w->fd >= 0 || errno != EEXIST)
@@ -457,6 +466,9 @@ queue_writer_finish(struct queue_writer *w, char *err, size_t errlen)
 	    (long long)w->body_len);
 	if (pwrite(w->fd, num, QUEUE_NUM_WIDTH, w->len_off) != QUEUE_NUM_WIDTH)
 		return (writer_fail(w, err, errlen, "write"));
+	/* a pool file may be longer: cut what the last message left */
+	if (w->reused && ftruncate(w->fd, w->off) < 0)
+		return (writer_fail(w, err, errlen, "truncate"));
 	if (!w->nosync && fsync(w->fd) < 0)
 		return (writer_fail(w, err, errlen, "fsync"));
 	w->finished = 1;
@@ -1469,6 +1481,7 @@ static const struct {
 	{"hold", 0700, 1}, {"corrupt", 0700, 1}, {"maildrop", 01733, 1},
 	{"bounce", 0700, 1}, {"defer", 0700, 1}, {"private", 0700, 1},
 	{"public", 0755, 1}, {"pid", 0755, 0}, {"saved", 0700, 1},
+	{"pool", 0700, 1},
 };
 
 /* queue_dirs_create - create missing queue directories (QUEUE.md) */

@@ -883,6 +883,135 @@ test_pickup(void)
 	free(m);
 }
 
+/* pool_count - files in qdir/pool */
+static int
+pool_count(void)
+{
+	char	*p = xasprintf("%s/pool", qdir), *cmd;
+	int	 n;
+	FILE	*f;
+
+	cmd = xasprintf("ls -A %s | wc -l", p);
+	f = popen(cmd, "r");
+	if (f == NULL || fscanf(f, "%d", &n) != 1)
+		n = -1;
+	if (f)
+		pclose(f);
+	free(cmd);
+	free(p);
+	return (n);
+}
+
+/* small_msg - a message of len body bytes; its path */
+static char *
+small_msg(size_t len, char *id)
+{
+	struct queue_writer *w;
+	char	 err[256], *b = xmalloc(len);
+
+	memset(b, 'x', len);
+	w = queue_writer_new(qdir, "incoming", err, sizeof(err));
+	if (w == NULL)
+		abort();
+	snprintf(id, QUEUE_ID_MAX + 1, "%s", queue_writer_id(w));
+	queue_writer_rcpt(w, "one@example.com", NULL, 0);
+	queue_writer_body(w, b, len);
+	free(b);
+	if (queue_writer_commit(w, err, sizeof(err)) < 0)
+		abort();
+	return (queue_path(qdir, "incoming", id));
+}
+
+/* remove_path - queue_remove() of a file, as qmgr does with its fd */
+static int
+remove_path(const char *path)
+{
+	int	 fd = open(path, O_RDWR), rc;
+
+	rc = queue_remove(qdir, path, fd);
+	if (fd >= 0)
+		close(fd);
+	return (rc);
+}
+
+/* test_pool - QUEUE.md "The file pool": reuse, limits, fallbacks */
+static void
+test_pool(void)
+{
+	char	 id[QUEUE_ID_MAX + 1], err[256], *a, *b, *p;
+	struct queue_file *qf;
+	struct stat st, st2;
+	struct strv *v;
+	int	 i, n;
+
+	tap_is_int(pool_count(), 0, "pool: empty at first");
+	a = small_msg(3000, id);
+	tap_ok(stat(a, &st) == 0, "pool: a 3000-byte message");
+	tap_ok(remove_path(a) == 0 && stat(a, &st2) < 0 && errno == ENOENT,
+	    "pool: queue_remove takes it away");
+	tap_is_int(pool_count(), 1, "pool: ... into pool/");
+	sleep(2);	/* an empty pool is listed again after a second */
+	b = small_msg(10, id);
+	tap_ok(stat(b, &st2) == 0 && st2.st_ino == st.st_ino,
+	    "pool: the next message reuses its inode");
+	tap_is_int(pool_count(), 0, "pool: ... and pool/ is empty again");
+	qf = queue_file_open(b, 0, err, sizeof(err));
+	tap_ok(qf && qf->msg_len == 10 && strcmp(qf->id, id) == 0
+	    && st2.st_size < 200, "pool: the shorter message parses, "
+	    "nothing of the longer one is left (%lld bytes; %s)",
+	    (long long)st2.st_size, qf ? "" : err);
+	queue_file_close(qf);
+	tap_ok(stat(b, &st2) == 0 && (st2.st_mode & 07777) == 0600,
+	    "pool: mode 0600");
+	chmod(b, 0644);
+	tap_ok(remove_path(b) == 0 && pool_count() == 0 && stat(b, &st) < 0,
+	    "pool: a file of another mode is unlinked");
+	free(a);
+	free(b);
+	a = small_msg(QUEUE_POOL_FILE_MAX + 1, id);
+	tap_ok(remove_path(a) == 0 && pool_count() == 0 && stat(a, &st) < 0,
+	    "pool: a file over QUEUE_POOL_FILE_MAX is unlinked");
+	tap_ok(remove_path(a) < 0 && errno == ENOENT,
+	    "pool: a file that is gone: ENOENT");
+	free(a);
+
+	/* bounded: slot names are reused, the file under one replaced */
+	v = strv_new();
+	for (i = 0; i < QUEUE_POOL_SLOTS + 5; i++) {
+		a = small_msg(10, id);
+		strv_add(v, a);
+		free(a);
+	}
+	for (i = 0; i < (int)v->argc; i++)
+		if (remove_path(v->argv[i]) < 0)
+			break;
+	strv_free(v);
+	tap_is_int(i, QUEUE_POOL_SLOTS + 5, "pool: QUEUE_POOL_SLOTS + 5 "
+	    "removals");
+	n = pool_count();
+	tap_is_int(n, QUEUE_POOL_SLOTS, "pool: never more than "
+	    "QUEUE_POOL_SLOTS files");
+
+	/* prune: files unused for max_age go */
+	p = xasprintf("%s/pool", qdir);
+	tap_is_int(queue_pool_prune(qdir, 3600), 0,
+	    "pool: prune keeps recent files");
+	a = xasprintf("cd %s && for f in *; do touch -d @1000000 $f; done",
+	    p);
+	i = system(a);
+	free(a);
+	tap_is_int(queue_pool_prune(qdir, 3600), QUEUE_POOL_SLOTS,
+	    "pool: prune removes old ones");
+
+	/* no pool/ (a queue made before it): unlink, create */
+	rmdir(p);
+	a = small_msg(10, id);
+	tap_ok(remove_path(a) == 0 && stat(a, &st) < 0,
+	    "pool: without pool/, queue_remove unlinks");
+	free(a);
+	free(p);
+}
+
 int
 main(void)
 {
@@ -912,6 +1041,7 @@ main(void)
 	test_dirs();
 	test_logs();
 	test_pickup();
+	test_pool();
 	p = xasprintf("rm -rf %s", qdir);
 	i = system(p);
 	free(p);

@@ -503,7 +503,8 @@ delay_warning(struct qmgr_msg *m, long now)
 static void
 remove_msg(struct qmgr_msg *m)
 {
-	if (unlink(m->path) < 0) {
+	/* into the file pool: the next message reuses the inode */
+	if (queue_remove(qmgr_conf.queue_dir, m->path, m->qf->fd) < 0) {
 		if (errno != ENOENT) {
 			log_warn("%s: remove %s: %m", m->id, m->path);
 			return;

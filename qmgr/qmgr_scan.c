@@ -169,6 +169,7 @@ scan_job(void *arg, void *tctx)
 		j->ids = queue_scan(qd, "active");
 		queue_clean_temp(qd, "incoming", QUEUE_TEMP_MAX_AGE);
 		queue_clean_temp(qd, "maildrop", QUEUE_TEMP_MAX_AGE);
+		queue_pool_prune(qd, QUEUE_TEMP_MAX_AGE);
 		break;
 	case SCAN_INCOMING:
 		j->ids = queue_scan(qd, "incoming");

@@ -1,0 +1,202 @@
+/*
+ * NAME
+ *	queue_pool - queue files reused instead of unlinked and created
+ * SYNOPSIS
+ *	See queue.h: queue_remove(), queue_pool_prune(); queue.c calls
+ *	queue_pool_claim().
+ * DESCRIPTION
+ *	QUEUE.md, "The file pool". A delivered message's file is renamed
+ *	into pool/ under one of QUEUE_POOL_SLOTS slot names instead of
+ *	being unlinked (queue_remove(), qmgr), and a new message's
+ *	temporary file is taken from there by a rename instead of being
+ *	created (queue_pool_claim(), called by queue_writer_new()): on
+ *	a busy queue no inode is freed or allocated per message. A slot
+ *	name taken again replaces (frees) the file left under it, so the
+ *	pool never holds more than QUEUE_POOL_SLOTS files; only small
+ *	files of the process's own user and mode 0600 go there. The
+ *	rename is the claim: of two processes that pick one name, one
+ *	gets the file and the other ENOENT. What a pool file holds is
+ *	never read: its content is a delivered message, overwritten by
+ *	the writer, which also truncates it to the new length.
+ *
+ *	The names a process may claim come from one readdir of pool/,
+ *	kept until used; an empty pool is listed again at most once a
+ *	second. A file system without renameat2(RENAME_NOREPLACE) turns
+ *	claiming off for the process's life.
+ * DIAGNOSTICS
+ *	queue_pool_claim(): -1 when no pool file could be had (the caller
+ *	creates a file). queue_remove(): as unlink(): 0, or -1 with errno
+ *	(ENOENT: the file is not there).
+ */
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "queue.h"
+#include "xalloc.h"
+
+#define POOL_NAMES	256		/* names kept from one listing */
+#define POOL_NAME_MAX	16
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static char pool_names[POOL_NAMES][POOL_NAME_MAX];
+static size_t pool_n;			/* names left in pool_names */
+static time_t pool_next_list;		/* an empty listing waits until */
+static int pool_off;			/* no RENAME_NOREPLACE here */
+static unsigned pool_slot;		/* queue_remove()'s next slot */
+static int pool_slot_init;
+
+/* pool_list - fill pool_names from one readdir of pool/ (lock held) */
+static void
+pool_list(const char *queue_dir)
+{
+	char	*path = xasprintf("%s/pool", queue_dir);
+	DIR	*d = opendir(path);
+	struct dirent *de;
+
+	free(path);
+	pool_n = 0;
+	if (d != NULL) {
+		while (pool_n < POOL_NAMES && (de = readdir(d)) != NULL) {
+			if (de->d_name[0] == '.'
+			    || strlen(de->d_name) >= POOL_NAME_MAX)
+				continue;
+			memcpy(pool_names[pool_n++], de->d_name,
+			    strlen(de->d_name) + 1);
+		}
+		closedir(d);
+	}
+	if (pool_n == 0)
+		pool_next_list = time(NULL) + 1;
+}
+
+/* pool_pick - the next name to try, or 0 (lock held) */
+static int
+pool_pick(const char *queue_dir, char *name)
+{
+	if (pool_off)
+		return (0);
+	if (pool_n == 0 && time(NULL) >= pool_next_list)
+		pool_list(queue_dir);
+	if (pool_n == 0)
+		return (0);
+	memcpy(name, pool_names[--pool_n], POOL_NAME_MAX);
+	return (1);
+}
+
+/*
+ * queue_pool_claim - rename a pool file to tmp (which must not exist)
+ * and open it for writing; -1 when none could be had. *exists is set
+ * when tmp was there already (the caller takes a new id).
+ */
+int
+queue_pool_claim(const char *queue_dir, const char *tmp, int *exists)
+{
+	char	 name[POOL_NAME_MAX], *from;
+	int	 tries, fd, rc;
+
+	*exists = 0;
+	for (tries = 0; tries < 4; tries++) {
+		pthread_mutex_lock(&pool_lock);
+		rc = pool_pick(queue_dir, name);
+		pthread_mutex_unlock(&pool_lock);
+		if (!rc)
+			return (-1);
+		from = xasprintf("%s/pool/%s", queue_dir, name);
+		rc = renameat2(AT_FDCWD, from, AT_FDCWD, tmp,
+		    RENAME_NOREPLACE);
+		free(from);
+		if (rc < 0 && errno == ENOENT)
+			continue;		/* taken by another process */
+		if (rc < 0) {
+			if (errno == EEXIST)
+				*exists = 1;
+			else if (errno == EINVAL || errno == ENOSYS) {
+				pthread_mutex_lock(&pool_lock);
+				pool_off = 1;
+				pthread_mutex_unlock(&pool_lock);
+			}
+			return (-1);
+		}
+		if ((fd = open(tmp, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+			(void)unlink(tmp);	/* not ours to write: drop it */
+			continue;
+		}
+		/* the age the temp file cleaner reads (queue_clean_temp) */
+		(void)futimens(fd, NULL);
+		return (fd);
+	}
+	return (-1);
+}
+
+/*
+ * queue_remove - remove a finished queue file, path, open as fd: into
+ * the pool when it fits there, else unlink
+ */
+int
+queue_remove(const char *queue_dir, const char *path, int fd)
+{
+	struct stat st;
+	char	*to;
+	unsigned slot;
+	int	 rc;
+
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)
+	    || st.st_nlink != 1 || st.st_uid != geteuid()
+	    || (st.st_mode & 07777) != 0600
+	    || st.st_size > QUEUE_POOL_FILE_MAX)
+		return (unlink(path));
+	pthread_mutex_lock(&pool_lock);
+	if (!pool_slot_init) {
+		/* a restart does not begin by replacing the oldest slots */
+		pool_slot = (unsigned)time(NULL) ^ (unsigned)getpid();
+		pool_slot_init = 1;
+	}
+	slot = pool_slot++ % QUEUE_POOL_SLOTS;
+	pthread_mutex_unlock(&pool_lock);
+	to = xasprintf("%s/pool/%u", queue_dir, slot);
+	rc = rename(path, to);
+	free(to);
+	if (rc == 0 || errno != ENOENT)
+		return (rc);
+	/* no pool/ (a queue made before it), or path is gone: unlink */
+	return (unlink(path));
+}
+
+/* queue_pool_prune - remove pool files unused for max_age seconds */
+int
+queue_pool_prune(const char *queue_dir, long max_age)
+{
+	char	*path = xasprintf("%s/pool", queue_dir), *f;
+	DIR	*d = opendir(path);
+	struct dirent *de;
+	struct stat st;
+	time_t	 now = time(NULL);
+	int	 count = 0;
+
+	if (d == NULL) {
+		free(path);
+		return (-1);
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		f = xasprintf("%s/%s", path, de->d_name);
+		if (lstat(f, &st) == 0 && S_ISREG(st.st_mode)
+		    && now - st.st_mtime > max_age && unlink(f) == 0)
+			count++;
+		free(f);
+	}
+	closedir(d);
+	free(path);
+	return (count);
+}
