@@ -9,6 +9,7 @@
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/dnsmasq.sh"
 . "$POSTERN_TOP/tests/lib/freeport.sh"
+. "$POSTERN_TOP/tests/lib/wait.sh"
 
 PY=/usr/bin/python3
 CLIENT="$PY $POSTERN_TOP/tests/lib/psc_client.py"
@@ -113,6 +114,15 @@ logged() {
 	done
 	grep -Eq "$1" "$LOG"
 	ok $? "$2"
+}
+# psc_listening - wait until the restarted postscreen listens on PORT:
+# from listen() (before it opens its tables and DNSBL list) the kernel
+# completes a client's connect and queues it until postscreen's loop
+# accepts it.
+# No probe connection: postscreen would log, count and DNSBL-check it.
+psc_listening() {
+	wait_for "port_listening $PORT" 20 ||
+		diag "nothing listens on port $PORT after 20 s"
 }
 
 # The seed's "==" entry: warned about, postscreen still runs.
@@ -396,11 +406,7 @@ PSC_PID=
 	2>"$DIR/postscreen2.log" &
 PSC_PID=$!
 LOG="$DIR/postscreen2.log"
-for i in $(seq 50); do
-	grep -q 'bad DNSBL filter' "$LOG" 2>/dev/null && break
-	sleep 0.1
-done
-sleep 0.3
+psc_listening
 
 client "pregreet with greet_action=drop: 521 and close" 127.0.0.16 \
 	'expect:^220-' 'send:HELO x\r\n' 'expect:^521 5\.5\.1 Protocol error$' \
@@ -455,12 +461,8 @@ DELAY_PID=$!
 	-o postscreen_cache_map= 2>"$DIR/postscreen3.log" &
 PSC_PID=$!
 LOG="$DIR/postscreen3.log"
-for i in $(seq 50); do
-	grep -q READY "$DIR/delay.out" && grep -q 'bad DNSBL filter' "$LOG" &&
-		break
-	sleep 0.1
-done
-sleep 0.3
+wait_for "grep -q READY '$DIR/delay.out'" 20 || diag "no DNS delay proxy"
+psc_listening
 
 # Parallel connections of one client share its DNSBL queries.
 $CLIENT 127.0.0.20 127.0.0.1 "$PORT" 'expect:^220-' 'expect:^220 ' \
@@ -505,11 +507,7 @@ printf '[::1]/128 reject\n' >"$DIR/etc/access6.cidr"
 	2>"$DIR/postscreen4.log" &
 PSC_PID=$!
 LOG="$DIR/postscreen4.log"
-for i in $(seq 50); do
-	grep -q 'bad DNSBL filter' "$LOG" 2>/dev/null && break
-	sleep 0.1
-done
-sleep 0.3
+psc_listening
 out=$($CLIENT ::1 ::1 "$PORT" 'expect:^220 mx' 'send:HELO six.test\r\n' \
 	'expect:^250' 'send:RCPT TO:<b@example.com>\r\n' \
 	'expect:^550 5\.3\.2' 'send:QUIT\r\n' 'expect:^221' 2>&1)
@@ -530,12 +528,8 @@ DELAY_PID=$!
 	-o postscreen_cache_map= 2>"$DIR/postscreen5.log" &
 PSC_PID=$!
 LOG="$DIR/postscreen5.log"
-for i in $(seq 50); do
-	grep -q READY "$DIR/delay2.out" && grep -q 'bad DNSBL filter' "$LOG" &&
-		break
-	sleep 0.1
-done
-sleep 0.3
+wait_for "grep -q READY '$DIR/delay2.out'" 20 || diag "no DNS delay proxy"
+psc_listening
 client "DNSBL timeout: listed client not rejected for DNSBL" 127.0.0.2 \
 	'expect:^220-' 'expect:^220 ' 'send:HELO bot.test\r\n' 'expect:^250' \
 	'send:RCPT TO:<b@example.com>\r\n' 'expect:^450 4\.3\.2' \
@@ -565,11 +559,7 @@ psc_start() {
 		-o postscreen_cache_map= "$@" 2>"$DIR/$log" &
 	PSC_PID=$!
 	LOG="$DIR/$log"
-	for i in $(seq 50); do
-		grep -q 'bad DNSBL filter' "$LOG" 2>/dev/null && break
-		sleep 0.1
-	done
-	sleep 0.3
+	psc_listening
 }
 psc_start postscreen6.log -o postscreen_tls_security_level=may
 client "STARTTLS offered, then the dialogue continues over TLS" 127.0.0.21 \
