@@ -166,11 +166,13 @@
  *	The file pool (QUEUE.md, "The file pool"; queue_pool.c):
  *	queue_remove() takes the place of unlink() for a finished queue
  *	file path open as fd: a small 0600 file of this user is renamed
- *	into pool/ (at most QUEUE_POOL_SLOTS files), anything else is
+ *	into pool/ (at most queue_pool_set_limit()'s files, by default
+ *	QUEUE_POOL_SLOTS; 0 turns the pool off), anything else is
  *	unlinked; its return is unlink()'s. queue_writer_new() takes a
  *	pool file for a 0600 temporary file when there is one
  *	(queue_pool_claim()) and creates one otherwise.
- *	queue_pool_prune() removes pool files unused for max_age seconds.
+ *	queue_pool_prune() removes pool files unused for max_age seconds
+ *	and those of slots above the limit.
  *
  *	Pickup: queue_writer_commit_pickup() renames the finished file
  *	to the temporary name .pickup.DROPID.ID (QUEUE_PICKUP_PREFIX) and
@@ -202,8 +204,8 @@
 #define QUEUE_RCPT_MAX	1000000
 #define QUEUE_TEMP_MAX_AGE	86400
 #define QUEUE_PICKUP_PREFIX	".pickup."
-#define QUEUE_POOL_SLOTS	1024	/* pool/: files kept for reuse */
-#define QUEUE_POOL_FILE_MAX	65536	/* larger files are unlinked */
+#define QUEUE_POOL_SLOTS	8192	/* pool/: files kept, by default */
+#define QUEUE_POOL_FILE_MAX	16384	/* larger files are unlinked */
 
 struct strv;
 
@@ -311,6 +313,7 @@ struct strv *queue_scan(const char *, const char *);
 int	 queue_clean_temp(const char *, const char *, long);
 int	 queue_remove(const char *, const char *, int);
 int	 queue_pool_prune(const char *, long);
+void	 queue_pool_set_limit(unsigned);
 int	 queue_pool_claim(const char *, const char *, int *);	/* queue.c */
 int	 queue_dirs_create(const char *, uid_t, gid_t, char *, size_t);
 

@@ -6,13 +6,14 @@
  *	queue_pool_claim().
  * DESCRIPTION
  *	QUEUE.md, "The file pool". A delivered message's file is renamed
- *	into pool/ under one of QUEUE_POOL_SLOTS slot names instead of
+ *	into pool/ under one of queue_file_pool_limit slot names (set
+ *	with queue_pool_set_limit(), QUEUE_POOL_SLOTS by default) instead of
  *	being unlinked (queue_remove(), qmgr), and a new message's
  *	temporary file is taken from there by a rename instead of being
  *	created (queue_pool_claim(), called by queue_writer_new()): on
  *	a busy queue no inode is freed or allocated per message. A slot
  *	name taken again replaces (frees) the file left under it, so the
- *	pool never holds more than QUEUE_POOL_SLOTS files; only small
+ *	pool never holds more files than there are slots; only small
  *	files of the process's own user and mode 0600 go there. The
  *	rename is the claim: of two processes that pick one name, one
  *	gets the file and the other ENOENT. What a pool file holds is
@@ -53,6 +54,7 @@ static size_t pool_n;			/* names left in pool_names */
 static time_t pool_next_list;		/* an empty listing waits until */
 static int pool_off;			/* no RENAME_NOREPLACE here */
 static unsigned pool_slot;		/* queue_remove()'s next slot */
+static unsigned pool_slots = QUEUE_POOL_SLOTS;	/* slot names, 0 = off */
 static int pool_slot_init;
 
 /* pool_list - fill pool_names from one readdir of pool/ (lock held) */
@@ -156,12 +158,16 @@ queue_remove(const char *queue_dir, const char *path, int fd)
 	    || st.st_size > QUEUE_POOL_FILE_MAX)
 		return (unlink(path));
 	pthread_mutex_lock(&pool_lock);
+	if (pool_slots == 0) {
+		pthread_mutex_unlock(&pool_lock);
+		return (unlink(path));
+	}
 	if (!pool_slot_init) {
 		/* a restart does not begin by replacing the oldest slots */
 		pool_slot = (unsigned)time(NULL) ^ (unsigned)getpid();
 		pool_slot_init = 1;
 	}
-	slot = pool_slot++ % QUEUE_POOL_SLOTS;
+	slot = pool_slot++ % pool_slots;
 	pthread_mutex_unlock(&pool_lock);
 	to = xasprintf("%s/pool/%u", queue_dir, slot);
 	rc = rename(path, to);
@@ -172,7 +178,19 @@ queue_remove(const char *queue_dir, const char *path, int fd)
 	return (unlink(path));
 }
 
-/* queue_pool_prune - remove pool files unused for max_age seconds */
+/* queue_pool_set_limit - at most n files in pool/ (0: no pool) */
+void
+queue_pool_set_limit(unsigned n)
+{
+	pthread_mutex_lock(&pool_lock);
+	pool_slots = n;
+	pthread_mutex_unlock(&pool_lock);
+}
+
+/*
+ * queue_pool_prune - remove pool files unused for max_age seconds, and
+ * those under a slot name the limit no longer has
+ */
 int
 queue_pool_prune(const char *queue_dir, long max_age)
 {
@@ -182,17 +200,23 @@ queue_pool_prune(const char *queue_dir, long max_age)
 	struct stat st;
 	time_t	 now = time(NULL);
 	int	 count = 0;
+	unsigned slots;
 
 	if (d == NULL) {
 		free(path);
 		return (-1);
 	}
+	pthread_mutex_lock(&pool_lock);
+	slots = pool_slots;
+	pthread_mutex_unlock(&pool_lock);
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
 		f = xasprintf("%s/%s", path, de->d_name);
 		if (lstat(f, &st) == 0 && S_ISREG(st.st_mode)
-		    && now - st.st_mtime > max_age && unlink(f) == 0)
+		    && (now - st.st_mtime > max_age
+		    || strtoul(de->d_name, NULL, 10) >= slots)
+		    && unlink(f) == 0)
 			count++;
 		free(f);
 	}

@@ -976,8 +976,9 @@ test_pool(void)
 	free(a);
 
 	/* bounded: slot names are reused, the file under one replaced */
+	queue_pool_set_limit(64);
 	v = strv_new();
-	for (i = 0; i < QUEUE_POOL_SLOTS + 5; i++) {
+	for (i = 0; i < 69; i++) {
 		a = small_msg(10, id);
 		strv_add(v, a);
 		free(a);
@@ -986,22 +987,31 @@ test_pool(void)
 		if (remove_path(v->argv[i]) < 0)
 			break;
 	strv_free(v);
-	tap_is_int(i, QUEUE_POOL_SLOTS + 5, "pool: QUEUE_POOL_SLOTS + 5 "
-	    "removals");
+	tap_is_int(i, 69, "pool: 69 removals");
 	n = pool_count();
-	tap_is_int(n, QUEUE_POOL_SLOTS, "pool: never more than "
-	    "QUEUE_POOL_SLOTS files");
+	tap_is_int(n, 64, "pool: never more files than the limit (64)");
 
-	/* prune: files unused for max_age go */
+	/* prune: files unused for max_age go, and slots over the limit */
 	p = xasprintf("%s/pool", qdir);
 	tap_is_int(queue_pool_prune(qdir, 3600), 0,
 	    "pool: prune keeps recent files");
+	queue_pool_set_limit(60);
+	tap_is_int(queue_pool_prune(qdir, 3600), 4,
+	    "pool: prune removes the slots over a lowered limit");
 	a = xasprintf("cd %s && for f in *; do touch -d @1000000 $f; done",
 	    p);
 	i = system(a);
 	free(a);
-	tap_is_int(queue_pool_prune(qdir, 3600), QUEUE_POOL_SLOTS,
+	tap_is_int(queue_pool_prune(qdir, 3600), 60,
 	    "pool: prune removes old ones");
+
+	/* limit 0: no pool */
+	queue_pool_set_limit(0);
+	a = small_msg(10, id);
+	tap_ok(remove_path(a) == 0 && stat(a, &st) < 0 && pool_count() == 0,
+	    "pool: limit 0: queue_remove unlinks");
+	free(a);
+	queue_pool_set_limit(QUEUE_POOL_SLOTS);
 
 	/* no pool/ (a queue made before it): unlink, create */
 	rmdir(p);

@@ -85,6 +85,7 @@ struct qmgr_conf {
 	long	 default_rcpt_limit;
 	long	 default_time_limit;
 	long	 transport_limit;	/* requests in flight per transport */
+	long	 pool_limit;		/* queue_file_pool_limit */
 	int	 soft_bounce;		/* bounces become deferrals */
 	struct mastercf *mastercf;	/* for each transport's maxproc */
 	struct qmgr_resolve_conf rc;

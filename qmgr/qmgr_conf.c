@@ -132,6 +132,7 @@ static const struct conf_table qmgr_table[] = {
 	CONF_LONG("default_process_limit", &qmgr_conf.transport_limit, 1,
 	    CONF_NOMAX),
 	CONF_BOOL("soft_bounce", &qmgr_conf.soft_bounce),
+	CONF_LONG("queue_file_pool_limit", &qmgr_conf.pool_limit, 0, 1000000),
 	CONF_END,
 };
 
@@ -150,6 +151,7 @@ qmgr_conf_load(void)
 	/* A relation between two values, not a range: kept as before. */
 	if (c->max_backoff < c->min_backoff)
 		c->max_backoff = c->min_backoff;
+	queue_pool_set_limit((unsigned)c->pool_limit);
 	qmgr_resolve_conf_load(&c->rc);
 	path = xasprintf("%s/master.cf", conf_config_dir() ?
 	    conf_config_dir() : conf_str("config_directory"));
