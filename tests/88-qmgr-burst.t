@@ -15,12 +15,15 @@ descriptors: queue files moved to corrupt/, or requests deferred as
 "mail transport unavailable".
 
 Then an agent whose listen queue is full (a socket with backlog 0
-that accepts nothing for 3 s, then answers as
+that accepts nothing until qmgr has logged a refused connect, at most
+GATE_MAX s, then listens with a backlog of 64 and answers as
 tests/lib/qmgr_fake_agent.py does) takes the place of virtual: the
 connections qmgr cannot make (EAGAIN) are retried, not deferred; every
 message is delivered, the retry warning names the error ("Resource
 temporarily unavailable; retrying"), and no "transport unavailable".
-No TCP port (unix sockets in the test's queue). About 30 s under ASan.
+The gate waits for qmgr's warning, not a fixed time: under load the
+queue files and qmgr's first connects could come after a fixed 3 s.
+No TCP port (unix sockets in the test's queue). About 10 s under ASan.
 """
 import os
 import resource
@@ -45,6 +48,8 @@ NOFILE = 256
 ACTIVE = 128            # what qmgr_conf_fd_limit() allows under NOFILE
 MESSAGES = ACTIVE + 322
 GATED = 30              # messages for the agent with a full listen queue
+GATE_MAX = 15           # s; qmgr defers after 30 connect tries 1 s apart
+REFUSED = 'virtual: Resource temporarily unavailable; retrying'
 USERS = ('user1', 'user2', 'user3')
 SEQ = [0]
 
@@ -61,8 +66,11 @@ def low_nofile():
     resource.setrlimit(resource.RLIMIT_NOFILE, (NOFILE, NOFILE))
 
 
-def gate(q, log, out, opened, stop):
-    """private/virtual with a full listen queue for 3 s, then an agent"""
+def gate(q, log, out, opened, stop, qlog):
+    """private/virtual with a full listen queue until qmgr has met it
+    (its retry warning, written after this point of qlog; GATE_MAX s at
+    most), then an agent"""
+    seen = len(read(qlog))
     path = os.path.join(q, 'private', 'virtual')
     if os.path.exists(path):
         os.unlink(path)
@@ -71,9 +79,13 @@ def gate(q, log, out, opened, stop):
     os.chmod(path, 0o666)
     s.listen(0)
     opened.set()
-    if stop.wait(3):
-        s.close()
-        return
+    end = time.monotonic() + GATE_MAX
+    while REFUSED not in read(qlog)[seen:] and time.monotonic() < end:
+        if stop.wait(0.1):
+            s.close()
+            return
+    # the queue is no bottleneck from now on: a retried connect gets in
+    s.listen(64)
     s.settimeout(0.2)
     while not stop.is_set():
         try:
@@ -130,8 +142,7 @@ def main():
             write_qf(q, '%s@example.com' % USERS[i % 3],
                      'From: s@sender.example\nSubject: burst %d\n'
                      'Message-ID: <burst-%d@t>\n\n%d\n' % (i, i, i))
-        wake(q)
-        time.sleep(0.5)
+        wake(q)         # queued in the socket until qmgr runs again
         procs['qmgr'].send_signal(signal.SIGCONT)
         ok(wait_for(lambda: delivered() >= MESSAGES
                     and empty('incoming') and empty('active'), 180),
@@ -160,12 +171,18 @@ def main():
 
         # an agent whose listen queue stays full for 3 s
         procs['virtual'].send_signal(signal.SIGTERM)
-        ok(procs['virtual'].wait(10) == 0, 'virtual exits 0')
+        try:
+            rc = procs['virtual'].wait(30)
+        except subprocess.TimeoutExpired:
+            rc = 'still running after 30 s'
+        ok(rc == 0, 'virtual exits 0', rc)
         opened = threading.Event()
-        t = threading.Thread(target=gate, args=(q, alog, out, opened, stop),
+        t = threading.Thread(target=gate,
+                             args=(q, alog, out, opened, stop, qlog),
                              daemon=True)
         t.start()
-        opened.wait(5)
+        if not opened.wait(20):
+            print('# the full listen queue was not set up in 20 s')
         gated = [write_qf(q, 'user%d@example.com' % (1 + i % 3),
                           'Subject: gated %d\n\n%d\n' % (i, i))
                  for i in range(GATED)]
@@ -183,7 +200,7 @@ def main():
            'full listen queue: nothing deferred, no "transport unavailable"',
            '\n'.join(ln for ln in text.splitlines()
                      if 'unavailable' in ln)[:3000])
-        ok('virtual: Resource temporarily unavailable; retrying' in text,
+        ok(REFUSED in text,
            'the retry warning names the error', text[-3000:])
         stop.set()
         t.join(5)
