@@ -1228,6 +1228,8 @@ stream_begin(struct cleanup_stream *st)
 	}
 	if (in->flags & CLEANUP_FLAG_NOSYNC)
 		queue_writer_nosync(st->w);	/* smtpd's group commit syncs */
+	if (in->later)			/* ... and renames */
+		queue_writer_later(st->w, in->later);
 	id = queue_writer_id(st->w);
 	snprintf(s->out->queue_id, sizeof(s->out->queue_id), "%s", id);
 	if (in->begun)			/* smtpd logs "ID: client=" */

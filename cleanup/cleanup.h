@@ -138,6 +138,10 @@ struct cleanup_input {
 					 * content_filter (the "A
 					 * content_filter" record) */
 	const char *log_prefix;		/* "client[addr]" for logs */
+	struct queue_rename *later;	/* or NULL: the commit's rename is
+					 * left here, the caller's group
+					 * commit renames
+					 * (queue_writer_later()) */
 	const char *pickup_id;		/* maildrop id, CLEANUP_FLAG_PICKUP */
 	void	(*begun)(void *, const char *);	/* called with the queue id
 						 * when the file is begun,

@@ -63,6 +63,7 @@ struct queue_writer {
 	int	 failed;	/* errno of the first failure, 0 = none */
 	int	 nosync;	/* the caller syncs the file system */
 	int	 reused;	/* a pool file: truncated when finished */
+	struct queue_rename *later;	/* queue_writer_later(), or NULL */
 };
 
 /*
@@ -492,17 +493,14 @@ writer_free(struct queue_writer *w)
 	free(w);
 }
 
-/* this thread's queue_commit_later() target, used by one commit */
-static __thread struct queue_rename *commit_later;
-
-/* queue_commit_later - leave this thread's next commit rename to r */
+/* queue_writer_later - leave the commit's rename to r (group commit) */
 void
-queue_commit_later(struct queue_rename *r)
+queue_writer_later(struct queue_writer *w, struct queue_rename *r)
 {
-	commit_later = r;
+	w->later = r;
 }
 
-/* queue_rename_commit - the rename queue_commit_later() left: commit */
+/* queue_rename_commit - the rename queue_writer_later() left: commit */
 int
 queue_rename_commit(struct queue_rename *r)
 {
@@ -539,10 +537,9 @@ queue_rename_abort(struct queue_rename *r)
 int
 queue_writer_commit(struct queue_writer *w, char *err, size_t errlen)
 {
-	struct queue_rename *later = commit_later;
+	struct queue_rename *later = w->later;
 	int	 ret = 0, saved;
 
-	commit_later = NULL;
 	if (!w->finished && queue_writer_finish(w, err, errlen) < 0)
 		ret = -1;
 	else if (later != NULL) {

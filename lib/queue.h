@@ -55,7 +55,8 @@
  *	void	queue_writer_subdir(struct queue_writer *w,
  *	    const char *subdir);
  *	int	queue_sync_fs(const char *path);
- *	void	queue_commit_later(struct queue_rename *r);
+ *	void	queue_writer_later(struct queue_writer *w,
+ *	    struct queue_rename *r);
  *	int	queue_rename_commit(struct queue_rename *r);
  *	void	queue_rename_abort(struct queue_rename *r);
  *
@@ -121,10 +122,10 @@
  *	qmgr, like any unparseable file (nothing acknowledged is lost).
  *	A caller that writes the files where a rename may stall (smtpd's
  *	event loop: on ext4 a rename waits for a running syncfs) can leave
- *	the renames to its group commit: queue_commit_later(r) makes the
- *	next queue_writer_commit() on this thread finish the file and
- *	return 0 without the rename, with r->tmp and r->final set (until
- *	then r's fields are NULL); queue_commit_later(NULL) turns it off.
+ *	the renames to its group commit: after queue_writer_later(w, r),
+ *	queue_writer_commit(w) finishes the file and returns 0 without
+ *	the rename, with r->tmp and r->final set (until then r's fields
+ *	are NULL).
  *	The group commit calls queue_rename_commit(r) (the rename, the
  *	commit point; -1 with errno, the file removed) for each file of
  *	the batch, then one queue_sync_fs(); queue_rename_abort(r) removes
@@ -281,7 +282,7 @@ struct queue_rename {
 };
 
 int	 queue_sync_fs(const char *);
-void	 queue_commit_later(struct queue_rename *);
+void	 queue_writer_later(struct queue_writer *, struct queue_rename *);
 int	 queue_rename_commit(struct queue_rename *);
 void	 queue_rename_abort(struct queue_rename *);
 int	 queue_sync_dir(const char *, const char *);

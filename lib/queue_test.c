@@ -616,7 +616,7 @@ test_dirs(void)
 	}
 	free(p);
 
-	/* the rename left to the caller's group commit (queue_commit_later) */
+	/* the rename left to the caller's group commit (queue_writer_later) */
 	{
 		struct queue_rename r = {NULL, NULL}, r2 = {NULL, NULL};
 		struct queue_file *qf;
@@ -630,7 +630,7 @@ test_dirs(void)
 		snprintf(id, sizeof(id), "%s", queue_writer_id(w));
 		queue_writer_rcpt(w, "x@y", NULL, 0);
 		queue_writer_body(w, "later\n", 6);
-		queue_commit_later(&r);
+		queue_writer_later(w, &r);
 		tap_ok(queue_writer_commit(w, err, sizeof(err)) == 0
 		    && r.tmp != NULL, "commit later: finished, rename left");
 		p = queue_path(qdir, "incoming", id);
@@ -669,7 +669,7 @@ test_dirs(void)
 		w = queue_writer_new(qdir, "incoming", err, sizeof(err));
 		snprintf(id, sizeof(id), "%s", queue_writer_id(w));
 		queue_writer_rcpt(w, "x@y", NULL, 0);
-		queue_commit_later(&r2);
+		queue_writer_later(w, &r2);
 		tap_ok(queue_writer_commit(w, err, sizeof(err)) == 0
 		    && r2.tmp != NULL, "commit later: second file");
 		p = xstrdup(r2.tmp);
@@ -683,7 +683,7 @@ test_dirs(void)
 		/* a rename that fails: -1, the temp file removed */
 		w = queue_writer_new(qdir, "incoming", err, sizeof(err));
 		queue_writer_rcpt(w, "x@y", NULL, 0);
-		queue_commit_later(&r2);
+		queue_writer_later(w, &r2);
 		queue_writer_commit(w, err, sizeof(err));
 		free(r2.final);
 		r2.final = xasprintf("%s/no-such-dir/x", qdir);

@@ -46,7 +46,7 @@
  *	     renamed into incoming/ (or hold/).
  *	  2. Group commit: the committer collects the sessions whose files
  *	     were renamed (or, written on the loop, are finished and wait
- *	     for their rename: queue_commit_later(), lib/queue.h); one
+ *	     for their rename: queue_writer_later(), lib/queue.h); one
  *	     worker job renames those, then makes the whole batch durable,
  *	     then every session of the batch gets its "250 2.0.0 Ok: queued
  *	     as ID". Sessions that finish while a sync runs form the next
@@ -527,9 +527,9 @@ queue_inline_job(void *arg, void *thread_ctx)
 	struct smtpd_session *s = arg;
 	struct queue_txn *t = s->data->queue;
 
-	queue_commit_later(&t->later);
+	t->in.later = &t->later;
 	queue_job(arg, thread_ctx);
-	queue_commit_later(NULL);
+	t->in.later = NULL;
 }
 
 /* smtpd_queue_message - start queueing the session's message */
