@@ -187,6 +187,12 @@ fresh(const struct qmgr_msg *m)
  * and one completion for the loop per batch, not per message (the
  * closer keeps up with the load, so it was woken for most files).
  * Their space is freed that much later; the names are gone already.
+ * A file waiting for its close still holds a descriptor, so it counts
+ * against the active limit (qmgr_active_count()) until the closer's
+ * batch is done: under a low RLIMIT_NOFILE a slow close (heavy disk
+ * I/O) otherwise let removed files pile up past the reserve and new
+ * queue files failed to open with EMFILE (tests/88-qmgr-burst.t, found
+ * by B in session 8).
  * Tried in session 6 and dropped, no gain in perf stat: activating
  * in the resolve job (one pool hop less per message), and batches
  * made only while the closer was busy (it rarely is).
@@ -201,6 +207,7 @@ struct close_batch {
 };
 
 static struct close_batch *close_next;	/* filling, on the loop */
+static size_t nclosing;			/* files not yet closed */
 
 /* close_job - release removed messages' queue files (closer thread) */
 static void
@@ -211,7 +218,17 @@ close_job(void *arg, void *tctx)
 
 	for (i = 0; i < b->n; i++)
 		queue_file_close(b->qf[i]);
+}
+
+/* close_done - the batch's descriptors are free again (loop) */
+static void
+close_done(void *arg)
+{
+	struct close_batch *b = arg;
+
+	nclosing -= b->n;
 	free(b);
+	qmgr_scan_more();
 }
 
 /* close_flush - hand the waiting files to the closer (loop) */
@@ -220,7 +237,7 @@ close_flush(evutil_socket_t fd, short what, void *arg)
 {
 	if (close_next == NULL)
 		return;
-	workq_submit(closer, close_job, NULL, close_next);
+	workq_submit(closer, close_job, close_done, close_next);
 	close_next = NULL;
 }
 
@@ -233,6 +250,7 @@ close_later(struct queue_file *qf)
 	if (close_next == NULL)
 		close_next = xcalloc(1, sizeof(*close_next));
 	close_next->qf[close_next->n++] = qf;
+	nclosing++;
 	if (close_next->n == CLOSE_BATCH) {
 		evtimer_del(close_ev);
 		close_flush(-1, 0, NULL);
@@ -240,11 +258,11 @@ close_later(struct queue_file *qf)
 		evtimer_add(close_ev, &tv);
 }
 
-/* qmgr_active_count - messages in memory */
+/* qmgr_active_count - messages in memory, and files still to close */
 size_t
 qmgr_active_count(void)
 {
-	return (nmsgs);
+	return (nmsgs + nclosing);
 }
 
 /* qmgr_active_has - is this id being handled */
