@@ -1244,6 +1244,8 @@ queue_file_close(struct queue_file *qf)
 
 	if (qf == NULL)
 		return;
+	if (qf->pool_tmp != NULL)
+		queue_pool_settle(qf);	/* queue_remove() of a big file */
 	if (qf->fd >= 0)
 		close(qf->fd);
 	for (i = 0; i < qf->nattrs; i++) {

@@ -165,9 +165,11 @@
  *	modes of QUEUE.md (chown when uid != (uid_t)-1).
  *
  *	The file pool (QUEUE.md, "The file pool"; queue_pool.c):
- *	queue_remove() takes the place of unlink() for a finished queue
- *	file path open as fd: a small 0600 file of this user is renamed
- *	into pool/ (at most queue_pool_set_limit()'s files, by default
+ *	queue_remove() takes the place of unlink() for the finished queue
+ *	file qf (opened writable): a 0600 file of this user is renamed
+ *	into pool/ (one over QUEUE_POOL_FILE_MAX under a hidden name
+ *	first, emptied and named by queue_file_close(), which must then
+ *	follow on the same qf) (at most queue_pool_set_limit()'s files, by default
  *	QUEUE_POOL_SLOTS; 0 turns the pool off), anything else is
  *	unlinked; its return is unlink()'s. queue_writer_new() takes a
  *	pool file for a 0600 temporary file when there is one
@@ -206,7 +208,7 @@
 #define QUEUE_TEMP_MAX_AGE	86400
 #define QUEUE_PICKUP_PREFIX	".pickup."
 #define QUEUE_POOL_SLOTS	8192	/* pool/: files kept, by default */
-#define QUEUE_POOL_FILE_MAX	16384	/* larger files are unlinked */
+#define QUEUE_POOL_FILE_MAX	16384	/* larger ones pooled emptied */
 
 struct strv;
 
@@ -248,6 +250,8 @@ struct queue_file {
 	off_t	 end_offset;	/* where the next appended record goes */
 	int	 writable;
 	char	*data;		/* a small file read whole, or NULL */
+	char	*pool_tmp;	/* queue_remove() of a big file: to settle */
+	char	*pool_final;	/* ... under this name (queue_file_close) */
 };
 
 struct queue_log_entry {
@@ -312,7 +316,8 @@ int	 queue_id_valid(const char *);
 int	 queue_move(const char *, const char *, const char *, const char *);
 struct strv *queue_scan(const char *, const char *);
 int	 queue_clean_temp(const char *, const char *, long);
-int	 queue_remove(const char *, const char *, int);
+int	 queue_remove(const char *, struct queue_file *);
+void	 queue_pool_settle(struct queue_file *);
 int	 queue_pool_prune(const char *, long);
 void	 queue_pool_set_limit(unsigned);
 int	 queue_pool_claim(const char *, const char *, int *);	/* queue.c */

@@ -13,8 +13,10 @@
  *	created (queue_pool_claim(), called by queue_writer_new()): on
  *	a busy queue no inode is freed or allocated per message. A slot
  *	name taken again replaces (frees) the file left under it, so the
- *	pool never holds more files than there are slots; only small
- *	files of the process's own user and mode 0600 go there. The
+ *	pool never holds more files than there are slots; only files of
+ *	the process's own user and mode 0600 go there, and one over
+ *	QUEUE_POOL_FILE_MAX only once emptied (queue_pool_settle(), by
+ *	queue_file_close()). The
  *	rename is the claim: of two processes that pick one name, one
  *	gets the file and the other ENOENT. What a pool file holds is
  *	never read: its content is a delivered message, overwritten by
@@ -54,6 +56,7 @@ static size_t pool_n;			/* names left in pool_names */
 static time_t pool_next_list;		/* an empty listing waits until */
 static int pool_off;			/* no RENAME_NOREPLACE here */
 static unsigned pool_slot;		/* queue_remove()'s next slot */
+static unsigned long long pool_seq;	/* its hidden names (big files) */
 static unsigned pool_slots = QUEUE_POOL_SLOTS;	/* slot names, 0 = off */
 static int pool_slot_init;
 
@@ -153,26 +156,30 @@ queue_pool_claim(const char *queue_dir, const char *tmp, int *exists)
 }
 
 /*
- * queue_remove - remove a finished queue file, path, open as fd: into
- * the pool when it fits there, else unlink
+ * queue_remove - remove qf's finished queue file: into the pool when it
+ * may go there, else unlink. A file over QUEUE_POOL_FILE_MAX goes under
+ * a hidden name (pool/.SLOT.SEQ, never claimed) and queue_file_close()
+ * truncates it to nothing and gives it its slot name: freeing its
+ * blocks (a discard on a file system mounted with it) is left to the
+ * thread that closes, as it was when the close freed the whole inode.
  */
 int
-queue_remove(const char *queue_dir, const char *path, int fd)
+queue_remove(const char *queue_dir, struct queue_file *qf)
 {
 	struct stat st;
 	char	*to;
 	unsigned slot;
-	int	 rc;
+	unsigned long long seq;
+	int	 rc, big;
 
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)
-	    || st.st_nlink != 1 || st.st_uid != geteuid()
-	    || (st.st_mode & 07777) != 0600
-	    || st.st_size > QUEUE_POOL_FILE_MAX)
-		return (unlink(path));
+	if (qf->fd < 0 || !qf->writable || fstat(qf->fd, &st) < 0
+	    || !S_ISREG(st.st_mode) || st.st_nlink != 1
+	    || st.st_uid != geteuid() || (st.st_mode & 07777) != 0600)
+		return (unlink(qf->path));
 	pthread_mutex_lock(&pool_lock);
 	if (pool_slots == 0) {
 		pthread_mutex_unlock(&pool_lock);
-		return (unlink(path));
+		return (unlink(qf->path));
 	}
 	if (!pool_slot_init) {
 		/* a restart does not begin by replacing the oldest slots */
@@ -180,14 +187,37 @@ queue_remove(const char *queue_dir, const char *path, int fd)
 		pool_slot_init = 1;
 	}
 	slot = pool_slot++ % pool_slots;
+	seq = pool_seq++;
 	pthread_mutex_unlock(&pool_lock);
-	to = xasprintf("%s/pool/%u", queue_dir, slot);
-	rc = rename(path, to);
+	/* a hidden name never used twice by this process (one qmgr) */
+	big = st.st_size > QUEUE_POOL_FILE_MAX;
+	to = big ? xasprintf("%s/pool/.%u.%llu", queue_dir, slot, seq)
+	    : xasprintf("%s/pool/%u", queue_dir, slot);
+	if ((rc = rename(qf->path, to)) == 0 && big) {
+		qf->pool_tmp = to;
+		qf->pool_final = xasprintf("%s/pool/%u", queue_dir, slot);
+		return (0);
+	}
 	free(to);
 	if (rc == 0 || errno != ENOENT)
 		return (rc);
-	/* no pool/ (a queue made before it), or path is gone: unlink */
-	return (unlink(path));
+	/* no pool/ (a queue made before it), or the file is gone: unlink */
+	return (unlink(qf->path));
+}
+
+/*
+ * queue_pool_settle - a big file's second step (queue_file_close(),
+ * before the close): emptied, then claimable under its slot name
+ */
+void
+queue_pool_settle(struct queue_file *qf)
+{
+	if (ftruncate(qf->fd, 0) < 0 || rename(qf->pool_tmp,
+	    qf->pool_final) < 0)
+		(void)unlink(qf->pool_tmp);
+	free(qf->pool_tmp);
+	free(qf->pool_final);
+	qf->pool_tmp = qf->pool_final = NULL;
 }
 
 /* queue_pool_set_limit - at most n files in pool/ (0: no pool) */
@@ -222,11 +252,13 @@ queue_pool_prune(const char *queue_dir, long max_age)
 	slots = pool_slots;
 	pthread_mutex_unlock(&pool_lock);
 	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
+		if (strcmp(de->d_name, ".") == 0
+		    || strcmp(de->d_name, "..") == 0)
 			continue;
 		f = xasprintf("%s/%s", path, de->d_name);
+		/* .SLOT.SEQ: a big file whose remover died before it settled */
 		if (lstat(f, &st) == 0 && S_ISREG(st.st_mode)
-		    && (now - st.st_mtime > max_age
+		    && (de->d_name[0] == '.' || now - st.st_mtime > max_age
 		    || strtoul(de->d_name, NULL, 10) >= slots)
 		    && unlink(f) == 0)
 			count++;

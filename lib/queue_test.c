@@ -922,15 +922,18 @@ small_msg(size_t len, char *id)
 	return (queue_path(qdir, "incoming", id));
 }
 
-/* remove_path - queue_remove() of a file, as qmgr does with its fd */
+/* remove_path - queue_remove() of a file, as qmgr does, then the close */
 static int
 remove_path(const char *path)
 {
-	int	 fd = open(path, O_RDWR), rc;
+	char	 err[256];
+	struct queue_file *qf = queue_file_open(path, 1, err, sizeof(err));
+	int	 rc;
 
-	rc = queue_remove(qdir, path, fd);
-	if (fd >= 0)
-		close(fd);
+	if (qf == NULL)
+		return (unlink(path));	/* not a queue file: as unlink */
+	rc = queue_remove(qdir, qf);
+	queue_file_close(qf);
 	return (rc);
 }
 
@@ -969,11 +972,34 @@ test_pool(void)
 	free(a);
 	free(b);
 	a = small_msg(QUEUE_POOL_FILE_MAX + 1, id);
-	tap_ok(remove_path(a) == 0 && pool_count() == 0 && stat(a, &st) < 0,
-	    "pool: a file over QUEUE_POOL_FILE_MAX is unlinked");
+	{
+		char	 e2[256];
+		struct queue_file *qf = queue_file_open(a, 1, e2, sizeof(e2));
+
+		tap_ok(qf && queue_remove(qdir, qf) == 0 && stat(a, &st) < 0
+		    && qf->pool_tmp && strstr(qf->pool_tmp, "/pool/.")
+		    && pool_count() == 1, "pool: a file over "
+		    "QUEUE_POOL_FILE_MAX goes under a hidden name first");
+		p = qf && qf->pool_final ? xstrdup(qf->pool_final) : NULL;
+		queue_file_close(qf);
+		tap_ok(p && stat(p, &st) == 0 && st.st_size == 0
+		    && pool_count() == 1, "pool: ... and is emptied and "
+		    "named by queue_file_close");
+		free(p);
+	}
+	sleep(2);	/* an empty pool is listed again after a second */
+	b = small_msg(10, id);
+	tap_is_int(pool_count(), 0, "pool: the emptied file is reused");
+	tap_ok(remove_path(b) == 0, "pool: back into the pool");
+	free(b);
 	tap_ok(remove_path(a) < 0 && errno == ENOENT,
 	    "pool: a file that is gone: ENOENT");
 	free(a);
+	sleep(2);
+	b = small_msg(10, id);
+	tap_is_int(pool_count(), 0, "pool: taken again");
+	unlink(b);
+	free(b);
 
 	/* bounded: slot names are reused, the file under one replaced */
 	queue_pool_set_limit(64);
@@ -995,6 +1021,11 @@ test_pool(void)
 	p = xasprintf("%s/pool", qdir);
 	tap_is_int(queue_pool_prune(qdir, 3600), 0,
 	    "pool: prune keeps recent files");
+	a = xasprintf("%s/.7.99", p);
+	spew(a, "x", 1);
+	tap_ok(queue_pool_prune(qdir, 3600) == 1 && stat(a, &st) < 0,
+	    "pool: prune removes a big file left unsettled (.SLOT.SEQ)");
+	free(a);
 	queue_pool_set_limit(60);
 	tap_is_int(queue_pool_prune(qdir, 3600), 4,
 	    "pool: prune removes the slots over a lowered limit");

@@ -504,7 +504,7 @@ static void
 remove_msg(struct qmgr_msg *m)
 {
 	/* into the file pool: the next message reuses the inode */
-	if (queue_remove(qmgr_conf.queue_dir, m->path, m->qf->fd) < 0) {
+	if (queue_remove(qmgr_conf.queue_dir, m->qf) < 0) {
 		if (errno != ENOENT) {
 			log_warn("%s: remove %s: %m", m->id, m->path);
 			return;
