@@ -63,6 +63,7 @@ struct queue_writer {
 	int	 failed;	/* errno of the first failure, 0 = none */
 	int	 nosync;	/* the caller syncs the file system */
 	int	 reused;	/* a pool file: truncated when finished */
+	off_t	 reused_size;	/* ... if longer than the new content */
 	struct queue_rename *later;	/* queue_writer_later(), or NULL */
 };
 
@@ -226,7 +227,7 @@ queue_writer_new(const char *queue_dir, const char *subdir, char *err,
 		w->tmp = xasprintf("%s/.%s", w->dir, w->id);
 		/* a delivered message's file if the pool has one (0600) */
 		if (mode == 0600 && (w->fd = queue_pool_claim(queue_dir,
-		    w->tmp, &exists)) >= 0) {
+		    w->tmp, &exists, &w->reused_size)) >= 0) {
 			w->reused = 1;
 			break;
 		}
@@ -467,8 +468,11 @@ queue_writer_finish(struct queue_writer *w, char *err, size_t errlen)
 	    (long long)w->body_len);
 	if (pwrite(w->fd, num, QUEUE_NUM_WIDTH, w->len_off) != QUEUE_NUM_WIDTH)
 		return (writer_fail(w, err, errlen, "write"));
-	/* a pool file may be longer: cut what the last message left */
-	if (w->reused && ftruncate(w->fd, w->off) < 0)
+	/* a pool file may be longer: cut what the last message left (an
+	 * ftruncate to the same length is not free on ext4: 8.6 % of
+	 * smtpd's samples with 100 KB messages) */
+	if (w->reused && w->off < w->reused_size
+	    && ftruncate(w->fd, w->off) < 0)
 		return (writer_fail(w, err, errlen, "truncate"));
 	if (!w->nosync && fsync(w->fd) < 0)
 		return (writer_fail(w, err, errlen, "fsync"));

@@ -320,7 +320,8 @@ int	 queue_remove(const char *, struct queue_file *);
 void	 queue_pool_settle(struct queue_file *);
 int	 queue_pool_prune(const char *, long);
 void	 queue_pool_set_limit(unsigned);
-int	 queue_pool_claim(const char *, const char *, int *);	/* queue.c */
+int	 queue_pool_claim(const char *, const char *, int *, off_t *);
+	    /* queue.c */
 int	 queue_dirs_create(const char *, uid_t, gid_t, char *, size_t);
 
 int	 queue_log_append(const char *, const char *, const char *,

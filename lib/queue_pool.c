@@ -113,12 +113,15 @@ pool_pick(const char *queue_dir, char *name)
 /*
  * queue_pool_claim - rename a pool file to tmp (which must not exist)
  * and open it for writing; -1 when none could be had. *exists is set
- * when tmp was there already (the caller takes a new id).
+ * when tmp was there already (the caller takes a new id), *size to the
+ * file's length (what the new content must cut when shorter).
  */
 int
-queue_pool_claim(const char *queue_dir, const char *tmp, int *exists)
+queue_pool_claim(const char *queue_dir, const char *tmp, int *exists,
+    off_t *size)
 {
 	char	 name[POOL_NAME_MAX], *from;
+	struct stat st;
 	int	 tries, fd, rc;
 
 	*exists = 0;
@@ -144,10 +147,14 @@ queue_pool_claim(const char *queue_dir, const char *tmp, int *exists)
 			}
 			return (-1);
 		}
-		if ((fd = open(tmp, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+		if ((fd = open(tmp, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)) < 0
+		    || fstat(fd, &st) < 0) {
+			if (fd >= 0)
+				close(fd);
 			(void)unlink(tmp);	/* not ours to write: drop it */
 			continue;
 		}
+		*size = st.st_size;
 		/* the age the temp file cleaner reads (queue_clean_temp) */
 		(void)futimens(fd, NULL);
 		return (fd);

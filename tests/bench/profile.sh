@@ -13,7 +13,8 @@
 #	delivered, default 300; as many as the bench's rounds, 6000, leave
 #	postern's file pool as full as the bench's later rounds find it),
 #	then smtp-load
-#	sends BENCH_PROF_N messages (default 6000; 20 sessions, 1 KB) while
+#	sends BENCH_PROF_N messages (default 6000; 20 sessions, of
+#	BENCH_PROF_SIZE bytes, default 1024) while
 #	"perf record -a -g" samples the whole machine until the last one
 #	is delivered. It prints:
 #	  1. CPU milliseconds per message for each command (smtpd, qmgr,
@@ -43,6 +44,7 @@ export POSTERN_TOP POSTERN_BIN
 LOAD=${SMTP_LOAD:-$POSTERN_TOP/build/release/tools/smtp-load}
 N=${BENCH_PROF_N:-6000}
 WARM=${BENCH_PROF_WARM:-300}
+SIZE=${BENCH_PROF_SIZE:-1024}	# bytes per profiled message
 MTA=${1:-postern}
 PORT=26225
 FREQ=999
@@ -105,7 +107,7 @@ sleep 1
 t0=$(date +%s.%N)
 RCPT=$BENCH_RCPT
 [ -n "${BENCH_PROF_HOLD:-}" ] && RCPT=$BENCH_HOLD
-"$LOAD" send -p "$PORT" -c 20 -n "$N" -s 1024 -r "$RCPT" \
+"$LOAD" send -p "$PORT" -c 20 -n "$N" -s "$SIZE" -r "$RCPT" \
 	>"$BENCH_DIR/load.out" &
 LOAD_PID=$!
 echo "$LOAD_PID" >"$BENCH_DIR/load.pid"
