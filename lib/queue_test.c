@@ -198,6 +198,32 @@ test_large_msg(void)
 	queue_file_close(qf);
 	unlink(path);
 	free(path);
+
+	/* an envelope longer than one read chunk (16 KB) in a large file */
+	w = queue_writer_new(qdir, "incoming", err, sizeof(err));
+	if (w == NULL)
+		abort();
+	for (i = 0; i < 1000; i++) {
+		char	 rc[64];
+
+		snprintf(rc, sizeof(rc), "recipient-number-%zu@example.com", i);
+		queue_writer_rcpt(w, rc, NULL, 0);
+	}
+	queue_writer_body(w, big, len);
+	queue_writer_trailer(w, "after", "the message");
+	path = queue_path(qdir, "incoming", queue_writer_id(w));
+	if (queue_writer_commit(w, err, sizeof(err)) < 0)
+		abort();
+	qf = queue_file_open(path, 1, err, sizeof(err));
+	tap_ok(qf != NULL && qf->nrcpts == 1000
+	    && strcmp(qf->rcpts[999].addr, "recipient-number-999@example.com")
+	    == 0 && qf->msg_len == (off_t)len
+	    && queue_file_attr(qf, "after") != NULL,
+	    "large file, 1000 recipients (envelope over 16 KB): all read "
+	    "(%s)", qf ? "" : err);
+	queue_file_close(qf);
+	unlink(path);
+	free(path);
 	free(big);
 }
 
