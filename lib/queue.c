@@ -1352,15 +1352,21 @@ queue_scan(const char *queue_dir, const char *subdir)
 	return (v);
 }
 
-/* queue_clean_temp - remove temporary files older than max_age */
+/*
+ * queue_unlink_if - unlink each regular file of queue_dir/subdir whose
+ * entry doomed(name, st, ctx) accepts (never "." or ".."; doomed may
+ * refuse by name before the lstat: st is NULL then, and it is asked
+ * again with st); the number unlinked, -1 when the directory cannot be
+ * read. The walk of queue_clean_temp() and queue_pool_prune().
+ */
 int
-queue_clean_temp(const char *queue_dir, const char *subdir, long max_age)
+queue_unlink_if(const char *queue_dir, const char *subdir,
+    int (*doomed)(const char *, const struct stat *, void *), void *ctx)
 {
 	char	*path = xasprintf("%s/%s", queue_dir, subdir), *f;
 	DIR	*d = opendir(path);
 	struct dirent *de;
 	struct stat st;
-	time_t	 now = time(NULL);
 	int	 count = 0;
 
 	if (d == NULL) {
@@ -1368,22 +1374,48 @@ queue_clean_temp(const char *queue_dir, const char *subdir, long max_age)
 		return (-1);
 	}
 	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] != '.' || strcmp(de->d_name, ".") == 0
-		    || strcmp(de->d_name, "..") == 0)
-			continue;
-		/* an interrupted pickup: queue_pickup_recover() decides */
-		if (strcmp(subdir, "maildrop") != 0 && strncmp(de->d_name,
-		    QUEUE_PICKUP_PREFIX, strlen(QUEUE_PICKUP_PREFIX)) == 0)
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0
+		    || !doomed(de->d_name, NULL, ctx))
 			continue;
 		f = xasprintf("%s/%s", path, de->d_name);
 		if (lstat(f, &st) == 0 && S_ISREG(st.st_mode)
-		    && now - st.st_mtime > max_age && unlink(f) == 0)
+		    && doomed(de->d_name, &st, ctx) && unlink(f) == 0)
 			count++;
 		free(f);
 	}
 	closedir(d);
 	free(path);
 	return (count);
+}
+
+struct clean_temp {
+	const char *subdir;
+	time_t	 now;
+	long	 max_age;
+};
+
+/* clean_temp_doomed - a temporary file older than max_age */
+static int
+clean_temp_doomed(const char *name, const struct stat *st, void *ctx)
+{
+	const struct clean_temp *c = ctx;
+
+	if (name[0] != '.')
+		return (0);
+	/* an interrupted pickup: queue_pickup_recover() decides */
+	if (strcmp(c->subdir, "maildrop") != 0 && strncmp(name,
+	    QUEUE_PICKUP_PREFIX, strlen(QUEUE_PICKUP_PREFIX)) == 0)
+		return (0);
+	return (st == NULL || c->now - st->st_mtime > c->max_age);
+}
+
+/* queue_clean_temp - remove temporary files older than max_age */
+int
+queue_clean_temp(const char *queue_dir, const char *subdir, long max_age)
+{
+	struct clean_temp c = {subdir, time(NULL), max_age};
+
+	return (queue_unlink_if(queue_dir, subdir, clean_temp_doomed, &c));
 }
 
 /*

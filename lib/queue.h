@@ -316,6 +316,9 @@ int	 queue_id_valid(const char *);
 int	 queue_move(const char *, const char *, const char *, const char *);
 struct strv *queue_scan(const char *, const char *);
 int	 queue_clean_temp(const char *, const char *, long);
+struct stat;
+int	 queue_unlink_if(const char *, const char *,
+	    int (*)(const char *, const struct stat *, void *), void *);
 int	 queue_remove(const char *, struct queue_file *);
 void	 queue_pool_settle(struct queue_file *);
 int	 queue_pool_prune(const char *, long);

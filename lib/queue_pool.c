@@ -236,6 +236,23 @@ queue_pool_set_limit(unsigned n)
 	pthread_mutex_unlock(&pool_lock);
 }
 
+struct pool_prune {
+	time_t	 now;
+	long	 max_age;
+	unsigned slots;
+};
+
+/* pool_prune_doomed - unused for max_age, over the limit, or hidden */
+static int
+pool_prune_doomed(const char *name, const struct stat *st, void *ctx)
+{
+	const struct pool_prune *pp = ctx;
+
+	/* .SLOT.SEQ: a big file whose remover died before it settled */
+	return (st == NULL || name[0] == '.' || pp->now - st->st_mtime
+	    > pp->max_age || strtoul(name, NULL, 10) >= pp->slots);
+}
+
 /*
  * queue_pool_prune - remove pool files unused for max_age seconds, and
  * those under a slot name the limit no longer has
@@ -243,35 +260,10 @@ queue_pool_set_limit(unsigned n)
 int
 queue_pool_prune(const char *queue_dir, long max_age)
 {
-	char	*path = xasprintf("%s/pool", queue_dir), *f;
-	DIR	*d = opendir(path);
-	struct dirent *de;
-	struct stat st;
-	time_t	 now = time(NULL);
-	int	 count = 0;
-	unsigned slots;
+	struct pool_prune pp = {time(NULL), max_age, 0};
 
-	if (d == NULL) {
-		free(path);
-		return (-1);
-	}
 	pthread_mutex_lock(&pool_lock);
-	slots = pool_slots;
+	pp.slots = pool_slots;
 	pthread_mutex_unlock(&pool_lock);
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0
-		    || strcmp(de->d_name, "..") == 0)
-			continue;
-		f = xasprintf("%s/%s", path, de->d_name);
-		/* .SLOT.SEQ: a big file whose remover died before it settled */
-		if (lstat(f, &st) == 0 && S_ISREG(st.st_mode)
-		    && (de->d_name[0] == '.' || now - st.st_mtime > max_age
-		    || strtoul(de->d_name, NULL, 10) >= slots)
-		    && unlink(f) == 0)
-			count++;
-		free(f);
-	}
-	closedir(d);
-	free(path);
-	return (count);
+	return (queue_unlink_if(queue_dir, "pool", pool_prune_doomed, &pp));
 }
