@@ -2,17 +2,35 @@
  * NAME
  *	agent - the skeleton of a delivery agent (virtual, smtp, lmtp)
  * DESCRIPTION
- *	See agent.h. One session per qmgr connection: read one attribute
- *	list, run the request on the pool, write the answer, close.
+ *	See agent.h. One session per qmgr connection: read a request, run
+ *	it on the pool, write the answer, then wait for the next request
+ *	on the same connection until qmgr closes it (lib/deliver.h).
  *
- *	qmgr writes its request as soon as it is connected, so the request
- *	is usually in the socket when the connection is accepted: it is
- *	read then (recv until EAGAIN), the answer is sent with one send()
- *	and the connection closed, and the loop never watches the socket.
- *	Only a request that has not arrived whole, or an answer the socket
- *	does not take at once, gets a bufferevent (with ipc_timeout) for
- *	the rest. The direct path saves the 6 epoll_ctl, the FIONREAD
- *	ioctl and the bufferevent of each delivery (issue 13).
+ *	qmgr writes its request as soon as it is connected (or as soon as
+ *	it takes an idle connection), so the request is usually in the
+ *	socket when the loop looks: it is read then (recv until EAGAIN),
+ *	the answer is sent with one send(), and the loop watches the
+ *	socket with one persistent EV_READ that stays in epoll for the
+ *	connection's life, idle or busy: no epoll_ctl per request. Only a
+ *	request that has not arrived whole, or an answer the socket does
+ *	not take at once, gets a bufferevent (with ipc_timeout) for the
+ *	rest. The direct path saves the 6 epoll_ctl, the FIONREAD ioctl
+ *	and the bufferevent of each delivery, and the kept connection the
+ *	socket(), connect(), accept4() and two close() (issue 13).
+ *
+ *	A connection counts as a server session (server_session_begin)
+ *	only while a request is open on it, from its first byte to the
+ *	end of the answer. An idle one does not: a draining process
+ *	(max_use, reload, master gone, max_idle) leaves its loop once no
+ *	request is open, and the exit closes the idle connections; qmgr
+ *	sends the request it may have just written there again on a new
+ *	connection. A request that arrives on an idle connection once the
+ *	loop was told to exit is not read (the connection is closed), so
+ *	nothing is delivered without an answer. An idle connection silent
+ *	for max_idle is closed. Answers offer reuse only when max_use is 0
+ *	(the default): with max_use set, each connection carries one
+ *	request, so that the skeleton, which counts accepted connections,
+ *	still retires the process after max_use requests.
  *
  *	The pool starts with AGENT_THREADS_START threads and grows at once,
  *	a thread for each request that finds none free, up to spec->threads
@@ -43,6 +61,8 @@
 static const struct agent_spec *agent_spec;
 static struct workq *pool;
 static long ipc_timeout;
+static long idle_timeout;	/* max_idle: silence between two requests */
+static int agent_reuse;		/* answers offer the connection again */
 
 /* worker threads started with the pool; more on demand */
 #define AGENT_THREADS_START	4
@@ -53,24 +73,48 @@ static long ipc_timeout;
 struct session {
 	int	 fd;
 	struct bufferevent *bev;	/* NULL: the direct path */
+	struct event *ev;		/* the persistent EV_READ, or NULL */
 	struct attr_list *req;
 	struct buf *resp;
 	int	 busy;		/* a job is running */
-	int	 closing;
+	int	 answering;	/* the answer is being written */
+	int	 closing;	/* close when the job is done */
+	int	 keep;		/* nothing followed the request: may reuse */
+	int	 counted;	/* a request is open: a server session */
 };
+
+/* request_begin - a request is open on the connection */
+static void
+request_begin(struct session *s)
+{
+	s->counted = 1;
+	server_session_begin();
+}
+
+/* request_end - no request open (a draining process may exit now) */
+static void
+request_end(struct session *s)
+{
+	s->counted = 0;
+	server_session_end();
+}
 
 /* session_free - end of a connection */
 static void
 session_free(struct session *s)
 {
+	int	 counted = s->counted;
+
 	if (s->bev)
 		bufferevent_free(s->bev);
-	else
-		(void)close(s->fd);
+	if (s->ev)
+		event_free(s->ev);
+	(void)close(s->fd);
 	attr_list_free(s->req);
 	buf_free(s->resp);
 	free(s);
-	server_session_end();
+	if (counted)
+		server_session_end();
 }
 
 /* job_run - worker thread: the whole delivery */
@@ -85,6 +129,7 @@ job_run(void *arg, void *thread_ctx)
 static void on_read(struct bufferevent *, void *);
 static void on_write(struct bufferevent *, void *);
 static void on_event(struct bufferevent *, short, void *);
+static void on_idle(evutil_socket_t, short, void *);
 
 /* session_bev - the bufferevent of a session that needs the loop */
 static void
@@ -92,13 +137,60 @@ session_bev(struct session *s)
 {
 	struct timeval tv = {ipc_timeout, 0};
 
-	s->bev = bufferevent_socket_new(server_base(), s->fd,
-	    BEV_OPT_CLOSE_ON_FREE);
+	if (s->ev)
+		(void)event_del(s->ev);	/* the bufferevent reads now */
+	s->bev = bufferevent_socket_new(server_base(), s->fd, 0);
 	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
 	bufferevent_set_timeouts(s->bev, &tv, &tv);
 }
 
-/* job_done - loop thread: send the answer, close when written */
+/* session_idle - the answer is out: wait for the next request */
+static void
+session_idle(struct session *s)
+{
+	struct timeval tv = {idle_timeout, 0};
+
+	attr_list_free(s->req);
+	s->req = NULL;
+	buf_reset(s->resp);
+	s->answering = 0;
+	if (s->bev) {
+		bufferevent_free(s->bev);
+		s->bev = NULL;
+	}
+	if (s->ev == NULL)
+		s->ev = event_new(server_base(), s->fd, EV_READ | EV_PERSIST,
+		    on_idle, s);
+	/* pending already (the direct path): only the timeout moves */
+	(void)event_add(s->ev, &tv);
+	request_end(s);
+}
+
+/* answer_done - the answer is written: next request, or close */
+static void
+answer_done(struct session *s)
+{
+	if (s->keep)
+		session_idle(s);
+	else
+		session_free(s);
+}
+
+/* offer_reuse - add reuse=1 to the answer: qmgr may send another */
+static int
+offer_reuse(struct buf *resp)
+{
+	size_t	 len = BUF_LEN(resp);
+
+	if (len < 2 || memcmp(BUF_STR(resp) + len - 2, "\n\n", 2) != 0)
+		return (0);
+	buf_truncate(resp, len - 1);
+	attr_put(resp, "reuse", "1");
+	attr_end(resp);
+	return (1);
+}
+
+/* job_done - loop thread: send the answer */
 static void
 job_done(void *arg)
 {
@@ -110,7 +202,8 @@ job_done(void *arg)
 		session_free(s);
 		return;
 	}
-	s->closing = 1;
+	s->keep = s->keep && agent_reuse && offer_reuse(s->resp);
+	s->answering = 1;
 	if (s->bev == NULL) {
 		if ((n = send(s->fd, BUF_STR(s->resp), BUF_LEN(s->resp),
 		    MSG_NOSIGNAL | MSG_DONTWAIT)) < 0) {
@@ -121,7 +214,7 @@ job_done(void *arg)
 			n = 0;
 		}
 		if ((size_t)n == BUF_LEN(s->resp)) {
-			session_free(s);
+			answer_done(s);
 			return;
 		}
 		/* the socket took part of it: the rest on the loop */
@@ -134,15 +227,15 @@ job_done(void *arg)
 	bufferevent_write(s->bev, BUF_STR(s->resp), BUF_LEN(s->resp));
 }
 
-/* on_write - the answer is out: done */
+/* on_write - the answer is out */
 static void
 on_write(struct bufferevent *bev, void *arg)
 {
 	struct session *s = arg;
 
-	if (s->closing && !s->busy
+	if (s->answering && !s->busy
 	    && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		session_free(s);
+		answer_done(s);
 }
 
 /* job_start - the request is complete: hand it to the pool */
@@ -150,7 +243,8 @@ static void
 job_start(struct session *s)
 {
 	s->busy = 1;
-	s->resp = buf_new(512);
+	if (s->resp == NULL)
+		s->resp = buf_new(512);
 	workq_submit(pool, job_run, job_done, s);
 }
 
@@ -163,7 +257,7 @@ on_read(struct bufferevent *bev, void *arg)
 	size_t	 len = evbuffer_get_length(in), used;
 	char	 err[128];
 
-	if (s->busy || s->closing)
+	if (s->busy || s->answering)
 		return;
 	s->req = attr_parse((const char *)evbuffer_pullup(in, -1), len, &used,
 	    err, sizeof(err));
@@ -175,6 +269,8 @@ on_read(struct bufferevent *bev, void *arg)
 		return;
 	}
 	evbuffer_drain(in, used);
+	/* qmgr sends nothing after a request before its answer */
+	s->keep = evbuffer_get_length(in) == 0;
 	bufferevent_disable(bev, EV_READ);
 	job_start(s);
 }
@@ -223,6 +319,7 @@ read_now(struct session *s, struct buf *got)
 		s->req = attr_parse(BUF_STR(got), BUF_LEN(got), &used, err,
 		    sizeof(err));
 		if (s->req) {
+			s->keep = used == BUF_LEN(got);
 			job_start(s);
 			return (1);
 		}
@@ -234,16 +331,18 @@ read_now(struct session *s, struct buf *got)
 	}
 }
 
-/* agent_accept - one connection from qmgr */
-void
-agent_accept(const struct server_conn *conn)
+/* session_read - read a request now, or start the loop on the rest */
+static void
+session_read(struct session *s, int idle)
 {
-	struct session *s = xcalloc(1, sizeof(*s));
 	struct buf *got = buf_new(AGENT_RECV_CHUNK);
 
-	s->fd = conn->fd;
-	server_session_begin();
 	if (read_now(s, got) == 0) {
+		if (idle && BUF_LEN(got) == 0) {
+			request_end(s);	/* woken for nothing: still idle */
+			buf_free(got);
+			return;
+		}
 		/*
 		 * Not all there yet: the loop reads the rest. What was read
 		 * goes in front of the input (a bufferevent's input is frozen
@@ -260,7 +359,46 @@ agent_accept(const struct server_conn *conn)
 	buf_free(got);
 }
 
-/* agent_start - the timeout and the pool */
+/* on_idle - the persistent read event: the next request, EOF, or silence */
+static void
+on_idle(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	if (s->busy) {
+		/* qmgr sends nothing while it waits: EOF, or a broken peer */
+		if (what & EV_READ) {
+			(void)event_del(s->ev);
+			s->closing = 1;
+		}
+		return;
+	}
+	/*
+	 * Silent for max_idle, or the process is leaving its loop (drain):
+	 * a request that may be waiting is not started, qmgr sends it again
+	 * on a new connection.
+	 */
+	if ((what & EV_TIMEOUT) || event_base_got_exit(server_base())) {
+		session_free(s);
+		return;
+	}
+	request_begin(s);
+	session_read(s, 1);
+}
+
+/* agent_accept - one connection from qmgr */
+void
+agent_accept(const struct server_conn *conn)
+{
+	struct session *s = xcalloc(1, sizeof(*s));
+
+	s->fd = conn->fd;
+	log_debug("new connection from qmgr");
+	request_begin(s);
+	session_read(s, 0);
+}
+
+/* agent_start - the timeouts and the pool */
 void
 agent_start(struct event_base *base, const struct agent_spec *spec)
 {
@@ -268,6 +406,10 @@ agent_start(struct event_base *base, const struct agent_spec *spec)
 	ipc_timeout = conf_time("ipc_timeout");
 	if (ipc_timeout <= 0 || ipc_timeout > 3600)
 		ipc_timeout = 3600;
+	idle_timeout = conf_time("max_idle");
+	if (idle_timeout <= 0 || idle_timeout > 3600)
+		idle_timeout = 3600;
+	agent_reuse = conf_int("max_use") == 0;
 	pool = workq_new(base, spec->threads < AGENT_THREADS_START ?
 	    spec->threads : AGENT_THREADS_START, spec->thread_init,
 	    spec->thread_fini);

@@ -13,8 +13,8 @@
  *	void	deliver_msg_close(struct deliver_msg *msg);
  * DESCRIPTION
  *	qmgr connects to the agent's unix socket, private/<transport>
- *	(virtual, smtp, relay, lmtp, ...), one connection per delivery
- *	request, and writes one attribute list (lib/attr.h):
+ *	(virtual, smtp, relay, lmtp, ...), and writes one delivery request,
+ *	an attribute list (lib/attr.h):
  *
  *	  version=1
  *	  queue_name=active		directory under queue_directory
@@ -45,6 +45,22 @@
  *	      maildir" or "host x[1.2.3.4] said: 550 5.1.1 ...">
  *	  rcpt.<i>.relay=<name[addr]:port or "virtual">
  *	  [rcpt.<i>.exactly_once=1]	a retry cannot duplicate it (QUEUE.md)
+ *	  [reuse=1]			the agent reads another request on
+ *					this connection
+ *
+ *	Connections: after an answer with reuse=1 qmgr may keep the
+ *	connection and write its next request for that transport there,
+ *	one request at a time, never before the answer; without reuse=1 it
+ *	closes the connection (lib/agent.c offers reuse unless max_use is
+ *	set). qmgr closes a connection idle for 5 s; the agent closes one
+ *	idle for its max_idle, and all of its idle ones when it drains
+ *	(reload, max_use, master gone) or exits. So a kept connection may
+ *	be closed under a request qmgr just wrote: when it fails before any
+ *	byte of the answer arrived (send: EPIPE, ECONNRESET; recv: EOF,
+ *	ECONNRESET), qmgr sends the request once more on a new connection,
+ *	every rcpt.<i>.retry=1 (the agent may have delivered before it went
+ *	away). A connection the agent closes between requests is not an
+ *	error on either side.
  *
  *	qmgr records the outcome: delivered or bounced recipients are
  *	marked done in the queue file (bounced ones first logged to

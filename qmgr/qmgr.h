@@ -139,6 +139,7 @@ struct qmgr_outcome {
 };
 
 struct qmgr_dest;
+struct qmgr_conn;
 
 struct qmgr_req {
 	TAILQ_ENTRY(qmgr_req) link;
@@ -146,11 +147,12 @@ struct qmgr_req {
 	struct qmgr_dest *dest;
 	size_t	*idx;
 	size_t	 n;
-	struct event *ev;		/* the agent connection's; NULL: none */
+	struct qmgr_conn *conn;		/* to the agent; NULL: none */
 	struct buf *io;			/* the request, then the answer */
 	size_t	 sent;			/* of the request */
 	int	 sending;		/* the request is not all sent yet */
-	int	 fd;			/* the connection (with ev) */
+	int	 again;			/* a kept connection failed: sent
+					 * again on a new one, retry=1 */
 	long	 started;
 	int	 tries;			/* connects that failed for now */
 	int	 err;			/* errno of the last one */
@@ -163,6 +165,8 @@ struct qmgr_transport {
 	char	*name;
 	int	 active;
 	int	 limit;
+	struct qmgr_conn **idle;	/* kept agent connections, a stack */
+	int	 nidle;			/* nidle + active <= limit */
 };
 
 struct qmgr_dest {

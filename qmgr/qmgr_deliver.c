@@ -6,7 +6,7 @@
  *
  *	void	qmgr_deliver_start(struct qmgr_req *req);
  * DESCRIPTION
- *	One connection per request to queue_directory/private/<transport>
+ *	Requests go over connections to queue_directory/private/<transport>
  *	(lib/deliver.h): write the request, read one attribute list back
  *	within <transport>_time_limit (of silence), turn it into per-recipient
  *	outcomes (qmgr_active_answer()), then end the request
@@ -14,11 +14,30 @@
  *	agent logs the "to=" line of each recipient it answers for; qmgr
  *	logs the ones it decides itself (agent failure, no agent).
  *
- *	The request is sent with one send() once connected (a unix socket
- *	takes it whole) and the answer read with recv() when the one
- *	event on the connection fires: no bufferevent, so no FIONREAD
- *	ioctl and no buffer chains per request (issue 13). A request the
- *	socket does not take at once waits for EV_WRITE for the rest.
+ *	Connections are kept: when the answer says reuse=1, the connection
+ *	goes on its transport's stack of idle ones (at most the transport's
+ *	limit minus its requests in flight), and the next request of that
+ *	transport takes the newest idle one before it connects anew: no
+ *	socket(), connect(), close() per delivery, nor accept4() and close()
+ *	in the agent (issue 13). Postfix's qmgr connects per delivery. A
+ *	connection idle for QMGR_IDLE_TIME seconds, or closed by the agent
+ *	(drain, restart), is closed.
+ *
+ *	Each connection has one persistent event for its whole life: EV_READ
+ *	with the request's time limit as timeout while a request waits for
+ *	its answer, with QMGR_IDLE_TIME while idle (the one timer of an idle
+ *	connection; no epoll_ctl per request). The request is sent with one
+ *	send() (a unix socket takes it whole) and the answer read with recv()
+ *	when the event fires: no bufferevent, so no FIONREAD ioctl and no
+ *	buffer chains per request. A request the socket does not take at
+ *	once waits for EV_WRITE for the rest.
+ *
+ *	A kept connection that fails before any byte of the answer came
+ *	(send: EPIPE, ECONNRESET; recv: EOF, ECONNRESET) was closed by the
+ *	agent while idle, maybe with the request unread: the request is sent
+ *	once more on a new connection, with rcpt.N.retry=1 for every
+ *	recipient (the agent may have delivered before it went away; virtual
+ *	then finds its earlier copy, QUEUE.md), logged with -v only.
  *
  *	A failure to reach the agent that passes by itself (socket():
  *	EMFILE, ENFILE, ENOBUFS, ENOMEM; connect(): EAGAIN, the agent's
@@ -33,9 +52,10 @@
  *	every recipient deferred, "mail transport unavailable", with a
  *	warning that names the error. Retries are logged at most once
  *	every QMGR_CONNECT_NOTE seconds.
- *	A connection error, EOF, timeout or malformed answer: every
- *	recipient of the request deferred ("delivery agent failed"),
- *	never bounced, never lost.
+ *	A connection error, EOF, timeout or malformed answer (except the
+ *	one failure of a kept connection above): every recipient of the
+ *	request deferred ("delivery agent failed"), never bounced, never
+ *	lost.
  */
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -60,6 +80,91 @@
 #define QMGR_CONNECT_DELAY	1	/* seconds between tries */
 #define QMGR_CONNECT_TRIES	30	/* then defer as unavailable */
 #define QMGR_CONNECT_NOTE	60	/* seconds between retry warnings */
+#define QMGR_IDLE_TIME		5	/* seconds a connection is kept idle */
+
+struct qmgr_conn {
+	int	 fd;
+	struct event *ev;		/* its one event, persistent */
+	short	 what;			/* EV_READ or EV_WRITE; 0: not added */
+	struct qmgr_req *req;		/* NULL: idle, on tp->idle */
+	struct qmgr_transport *tp;
+	int	 reused;		/* it carried a request before */
+};
+
+static void conn_cb(evutil_socket_t, short, void *);
+
+/* conn_new - a connected socket becomes a connection */
+static struct qmgr_conn *
+conn_new(int fd, struct qmgr_transport *tp)
+{
+	struct qmgr_conn *c = xcalloc(1, sizeof(*c));
+
+	c->fd = fd;
+	c->tp = tp;
+	c->ev = event_new(qmgr_base, fd, EV_READ | EV_PERSIST, conn_cb, c);
+	return (c);
+}
+
+/* conn_close - the end of a connection */
+static void
+conn_close(struct qmgr_conn *c)
+{
+	event_free(c->ev);
+	(void)close(c->fd);
+	free(c);
+}
+
+/* conn_watch - wait for what, timeout seconds of silence at most */
+static void
+conn_watch(struct qmgr_conn *c, short what, long timeout)
+{
+	struct timeval tv = {timeout, 0};
+
+	/* the same event pending already: only its timeout moves */
+	if (c->what != what) {
+		if (c->what)
+			(void)event_del(c->ev);
+		(void)event_assign(c->ev, qmgr_base, c->fd, what | EV_PERSIST,
+		    conn_cb, c);
+		c->what = what;
+	}
+	(void)event_add(c->ev, &tv);
+}
+
+/* idle_put - keep a connection whose answer offered it; 0: no room */
+static int
+idle_put(struct qmgr_conn *c)
+{
+	struct qmgr_transport *tp = c->tp;
+
+	/* tp->active still counts the request that used it */
+	if (tp->nidle + tp->active > tp->limit)
+		return (0);
+	if (tp->idle == NULL)
+		tp->idle = xcalloc((size_t)tp->limit, sizeof(*tp->idle));
+	c->req = NULL;
+	c->reused = 1;
+	conn_watch(c, EV_READ, QMGR_IDLE_TIME);
+	tp->idle[tp->nidle++] = c;
+	return (1);
+}
+
+/* idle_drop - an idle connection closed by the agent, or unused */
+static void
+idle_drop(struct qmgr_conn *c)
+{
+	struct qmgr_transport *tp = c->tp;
+	int	 i;
+
+	for (i = 0; i < tp->nidle; i++)
+		if (tp->idle[i] == c) {
+			memmove(tp->idle + i, tp->idle + i + 1,
+			    (size_t)(tp->nidle - i - 1) * sizeof(*tp->idle));
+			tp->nidle--;
+			break;
+		}
+	conn_close(c);
+}
 
 /* fail_all - every recipient of the request deferred */
 static void
@@ -79,15 +184,15 @@ fail_all(struct qmgr_req *r, const char *status, const char *why)
 	    r->dest->nexthop);
 }
 
-/* req_end - close the connection and end the request */
+/* req_end - keep or close the connection, end the request */
 static void
-req_end(struct qmgr_req *r, int ok)
+req_end(struct qmgr_req *r, int ok, int keep)
 {
-	if (r->ev) {
-		event_free(r->ev);
-		r->ev = NULL;
-		(void)close(r->fd);
-	}
+	struct qmgr_conn *c = r->conn;
+
+	r->conn = NULL;
+	if (c && !(keep && idle_put(c)))
+		conn_close(c);
 	buf_free(r->io);
 	r->io = NULL;
 	qmgr_sched_done(r, ok);
@@ -165,7 +270,26 @@ agent_failed(struct qmgr_req *r, int timeout)
 		    "%s agent failed", r->dest->transport);
 	log_warn("%s: %s", r->msg->id, why);
 	fail_all(r, "4.3.0", why);
-	req_end(r, 0);
+	req_end(r, 0, 0);
+}
+
+/*
+ * send_again - a kept connection failed before any byte of the answer:
+ * the agent closed it while idle (drain, restart), perhaps with the
+ * request unread. Once more on a new connection, every recipient with
+ * retry=1: the agent may have delivered before it went away.
+ */
+static void
+send_again(struct qmgr_req *r)
+{
+	log_debug("%s: %s agent closed a kept connection: sending again "
+	    "on a new one", r->msg->id, r->dest->transport);
+	conn_close(r->conn);
+	r->conn = NULL;
+	buf_free(r->io);
+	r->io = NULL;
+	r->again = 1;
+	qmgr_deliver_start(r);
 }
 
 /* answer_read - read what the agent sent; 0: wait for more */
@@ -174,15 +298,22 @@ answer_read(struct qmgr_req *r)
 {
 	char	 chunk[4096], err[256];
 	struct attr_list *l;
+	const char *v;
 	size_t	 used;
 	ssize_t	 n;
+	int	 keep;
 
 	for (;;) {
-		if ((n = recv(r->fd, chunk, sizeof(chunk), MSG_DONTWAIT)) < 0
-		    && errno == EINTR)
+		if ((n = recv(r->conn->fd, chunk, sizeof(chunk),
+		    MSG_DONTWAIT)) < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
 			return (0);
+		if (n <= 0 && r->conn->reused && BUF_LEN(r->io) == 0
+		    && (n == 0 || errno == ECONNRESET)) {
+			send_again(r);
+			return (1);
+		}
 		if (n <= 0) {
 			agent_failed(r, 0);
 			return (1);
@@ -201,25 +332,16 @@ answer_read(struct qmgr_req *r)
 			    "delivery agent failed");
 			if (l)
 				attr_list_free(l);
-			req_end(r, 0);
+			req_end(r, 0, 0);
 			return (1);
 		}
+		/* the agent reads another request there: keep it */
+		keep = (v = attr_get(l, "reuse")) != NULL && strcmp(v, "1") == 0
+		    && used == BUF_LEN(r->io);
 		attr_list_free(l);
-		req_end(r, 1);
+		req_end(r, 1, keep);
 		return (1);
 	}
-}
-
-static void io_cb(evutil_socket_t, short, void *);
-
-/* wait_for - one event on the connection, within the time limit */
-static void
-wait_for(struct qmgr_req *r, short what)
-{
-	struct timeval tv = {r->dest->time_limit, 0};
-
-	(void)event_assign(r->ev, qmgr_base, r->fd, what, io_cb, r);
-	(void)event_add(r->ev, &tv);
 }
 
 /* send_rest - send what the socket takes of the request; 0 when all */
@@ -229,8 +351,9 @@ send_rest(struct qmgr_req *r)
 	ssize_t	 n;
 
 	while (r->sent < BUF_LEN(r->io)) {
-		if ((n = send(r->fd, BUF_STR(r->io) + r->sent, BUF_LEN(r->io)
-		    - r->sent, MSG_NOSIGNAL | MSG_DONTWAIT)) < 0) {
+		if ((n = send(r->conn->fd, BUF_STR(r->io) + r->sent,
+		    BUF_LEN(r->io) - r->sent, MSG_NOSIGNAL | MSG_DONTWAIT))
+		    < 0) {
 			if (errno == EINTR)
 				continue;
 			return (errno == EAGAIN || errno == EINPROGRESS
@@ -243,26 +366,43 @@ send_rest(struct qmgr_req *r)
 	return (0);
 }
 
-/* io_cb - writable (the rest of the request), readable, or timeout */
+/* send_failed - the request could not be sent */
 static void
-io_cb(evutil_socket_t fd, short what, void *arg)
+send_failed(struct qmgr_req *r)
 {
-	struct qmgr_req *r = arg;
+	if (r->conn->reused && (errno == EPIPE || errno == ECONNRESET))
+		send_again(r);
+	else
+		agent_failed(r, 0);
+}
+
+/* conn_cb - writable (the rest of the request), readable, or timeout */
+static void
+conn_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct qmgr_conn *c = arg;
+	struct qmgr_req *r = c->req;
 	int	 n;
 
+	if (r == NULL) {	/* idle: EOF from the agent, or unused */
+		idle_drop(c);
+		return;
+	}
 	if (what & EV_TIMEOUT) {
 		agent_failed(r, 1);
 		return;
 	}
 	if (r->sending) {
 		if ((n = send_rest(r)) < 0)
-			agent_failed(r, 0);
+			send_failed(r);
 		else
-			wait_for(r, n ? EV_WRITE : EV_READ);
+			conn_watch(c, n ? EV_WRITE : EV_READ,
+			    r->dest->time_limit);
 		return;
 	}
+	/* more to come: the time limit counts from the last bytes */
 	if (answer_read(r) == 0)
-		wait_for(r, EV_READ);
+		conn_watch(c, EV_READ, r->dest->time_limit);
 }
 
 /* build_request - the lib/deliver.h request */
@@ -295,7 +435,7 @@ build_request(struct qmgr_req *r, struct buf *b)
 		attr_put_long(b, name, (long)q->notify);
 		/* 0: no agent can have had this recipient (qmgr_active.c) */
 		snprintf(name, sizeof(name), "rcpt.%zu.retry", i);
-		attr_put(b, name, r->msg->fresh ? "0" : "1");
+		attr_put(b, name, r->msg->fresh && !r->again ? "0" : "1");
 	}
 	attr_end(b);
 }
@@ -310,7 +450,7 @@ unavailable_cb(evutil_socket_t fd, short what, void *arg)
 	    "%s%s", r->msg->id, qmgr_conf.queue_dir, r->dest->transport,
 	    r->err ? ": " : "", r->err ? strerror(r->err) : "");
 	fail_all(r, "4.3.0", "mail transport unavailable");
-	req_end(r, 0);
+	req_end(r, 0, 0);
 }
 
 /* retry_cb - try the connection again */
@@ -354,13 +494,44 @@ connect_failed(struct qmgr_req *r, int err, int retry)
 	event_base_once(qmgr_base, -1, EV_TIMEOUT, unavailable_cb, r, NULL);
 }
 
-/* qmgr_deliver_start - connect and send one request */
+/* deliver_send - send the request on r->conn, then wait for the answer */
+static void
+deliver_send(struct qmgr_req *r, int connected)
+{
+	int	 n;
+
+	r->conn->req = r;
+	r->io = buf_new(1024);
+	r->sent = 0;
+	r->sending = 1;
+	build_request(r, r->io);
+	/*
+	 * A unix-socket connect is complete when it returns 0, and a
+	 * request fits the socket buffer: send it now, and watch only for
+	 * the answer (no write event to add and remove per request).
+	 */
+	n = connected ? send_rest(r) : 1;
+	if (n < 0 && r->conn->reused) {
+		send_failed(r);
+		return;
+	}
+	/* a new connection's error shows on the write event: io decides */
+	conn_watch(r->conn, n != 0 ? EV_WRITE : EV_READ, r->dest->time_limit);
+}
+
+/* qmgr_deliver_start - send one request, on a kept connection if any */
 void
 qmgr_deliver_start(struct qmgr_req *r)
 {
+	struct qmgr_transport *tp = r->dest->tp;
 	struct sockaddr_un sun;
 	int	 fd, connected, err;
 
+	if (!r->again && tp->nidle > 0) {
+		r->conn = tp->idle[--tp->nidle];
+		deliver_send(r, 1);
+		return;
+	}
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/private/%s",
@@ -381,17 +552,6 @@ qmgr_deliver_start(struct qmgr_req *r)
 		connect_failed(r, err, transient(err, 1));
 		return;
 	}
-	r->fd = fd;
-	r->ev = event_new(qmgr_base, fd, EV_READ, io_cb, r);
-	r->io = buf_new(1024);
-	r->sent = 0;
-	r->sending = 1;
-	build_request(r, r->io);
-	/*
-	 * A unix-socket connect is complete when it returns 0, and a
-	 * request fits the socket buffer: send it now, and watch only for
-	 * the answer (no write event to add and remove per request).
-	 */
-	/* an error shows on the write event too: decided in io_cb() */
-	wait_for(r, !connected || send_rest(r) != 0 ? EV_WRITE : EV_READ);
+	r->conn = conn_new(fd, tp);
+	deliver_send(r, connected);
 }
