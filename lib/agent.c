@@ -27,10 +27,16 @@
  *	connection. A request that arrives on an idle connection once the
  *	loop was told to exit is not read (the connection is closed), so
  *	nothing is delivered without an answer. An idle connection silent
- *	for max_idle is closed. Answers offer reuse only when max_use is 0
- *	(the default): with max_use set, each connection carries one
- *	request, so that the skeleton, which counts accepted connections,
- *	still retires the process after max_use requests.
+ *	for max_idle is closed.
+ *
+ *	Every request is one use toward max_use: the skeleton counts a
+ *	connection's first when it accepts it, the agent each later one
+ *	on a kept connection (server_use()) when it is complete. The
+ *	request that reaches max_use is served and its answer, like every
+ *	answer of a draining process, offers no reuse; a complete request
+ *	on a kept connection of a draining process is not started (the
+ *	connection is closed, qmgr sends it again elsewhere). So a process
+ *	serves at most max_use requests, then exits; master starts another.
  *
  *	The pool starts with AGENT_THREADS_START threads and grows at once,
  *	a thread for each request that finds none free, up to spec->threads
@@ -62,7 +68,6 @@ static const struct agent_spec *agent_spec;
 static struct workq *pool;
 static long ipc_timeout;
 static long idle_timeout;	/* max_idle: silence between two requests */
-static int agent_reuse;		/* answers offer the connection again */
 
 /* worker threads started with the pool; more on demand */
 #define AGENT_THREADS_START	4
@@ -80,6 +85,7 @@ struct session {
 	int	 answering;	/* the answer is being written */
 	int	 closing;	/* close when the job is done */
 	int	 keep;		/* nothing followed the request: may reuse */
+	int	 kept;		/* it carried a request before */
 	int	 counted;	/* a request is open: a server session */
 };
 
@@ -154,6 +160,7 @@ session_idle(struct session *s)
 	s->req = NULL;
 	buf_reset(s->resp);
 	s->answering = 0;
+	s->kept = 1;
 	if (s->bev) {
 		bufferevent_free(s->bev);
 		s->bev = NULL;
@@ -202,7 +209,8 @@ job_done(void *arg)
 		session_free(s);
 		return;
 	}
-	s->keep = s->keep && agent_reuse && offer_reuse(s->resp);
+	/* no reuse once the process drains: it exits when idle */
+	s->keep = s->keep && server_use(0) && offer_reuse(s->resp);
 	s->answering = 1;
 	if (s->bev == NULL) {
 		if ((n = send(s->fd, BUF_STR(s->resp), BUF_LEN(s->resp),
@@ -242,6 +250,11 @@ on_write(struct bufferevent *bev, void *arg)
 static void
 job_start(struct session *s)
 {
+	/* one use (the first was counted at accept), none when draining */
+	if (s->kept && !server_use(1)) {
+		session_free(s);
+		return;
+	}
 	s->busy = 1;
 	if (s->resp == NULL)
 		s->resp = buf_new(512);
@@ -409,7 +422,6 @@ agent_start(struct event_base *base, const struct agent_spec *spec)
 	idle_timeout = conf_time("max_idle");
 	if (idle_timeout <= 0 || idle_timeout > 3600)
 		idle_timeout = 3600;
-	agent_reuse = conf_int("max_use") == 0;
 	pool = workq_new(base, spec->threads < AGENT_THREADS_START ?
 	    spec->threads : AGENT_THREADS_START, spec->thread_init,
 	    spec->thread_fini);

@@ -18,17 +18,18 @@
  *	connections), so many deliveries proceed at once and a slow
  *	destination or database stalls only the requests waiting on it.
  *
- *	agent_start() (from the daemon's post_init) reads ipc_timeout,
- *	the per-request read/write timeout, max_idle, the most silence
- *	allowed between two requests on a connection, and max_use (set:
- *	one request per connection), and starts the pool;
+ *	agent_start() (from the daemon's post_init) reads ipc_timeout
+ *	(the per-request read/write timeout) and max_idle (the most
+ *	silence allowed between two requests on a connection) and starts
+ *	the pool;
  *	agent_accept() is the daemon's server_spec.accept; agent_stop()
  *	(pre_exit) waits for running jobs and stops the pool.
  *	spec->request(thread_ctx, req, resp) runs on a worker thread and
  *	appends the complete answer (attr_put ... attr_end) to resp.
  *	A connection is a server session (lib/server.h) only while a
  *	request is open on it, so a draining process exits once no request
- *	is open; idle connections close with it.
+ *	is open; idle connections close with it. Each request is one use
+ *	toward max_use (server_use()), on a kept connection too.
  * DIAGNOSTICS
  *	A malformed request or a timeout costs that connection only (qmgr
  *	then defers its recipients); both are logged as warnings. An idle

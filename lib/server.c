@@ -302,6 +302,21 @@ server_used(void)
 		server_drain("max_use reached");
 }
 
+/*
+ * server_use - count uses of a connection that carries several (a
+ * delivery agent's kept connection); 0 and nothing counted once the
+ * daemon drains
+ */
+int
+server_use(int uses)
+{
+	if (server_draining)
+		return (0);
+	while (uses-- > 0)
+		server_used();
+	return (1);
+}
+
 /* server_pass_done - forget one hand-off connection */
 static void
 server_pass_done(struct server_pass *p)

@@ -10,6 +10,7 @@
  *	const char *server_service(void);
  *	void	server_session_begin(void);
  *	void	server_session_end(void);
+ *	int	server_use(int uses);
  *	void	server_stop(void);
  *	int	server_process_number(void);
  *	int	server_foreground(void);
@@ -51,7 +52,12 @@
  *	- max_idle and max_use apply only under master (-t given, no -l);
  *	  a daemon run by hand with -l stays up. A spec with long_lived
  *	  set (qmgr) ignores both, as Postfix's qmgr does. max_use counts
- *	  accepted connections (event-driven: sessions, not processes).
+ *	  accepted connections (event-driven: sessions, not processes),
+ *	  and the uses a daemon adds with server_use(uses): a delivery
+ *	  agent counts each request after the first on a connection it
+ *	  keeps (lib/agent.c). server_use() counts nothing and returns 0
+ *	  once the daemon drains (SIGHUP, max_use, max_idle, master gone),
+ *	  1 otherwise; server_use(0) only asks.
  *	- Accepted connections (conn->fd) are non-blocking and
  *	  close-on-exec; the daemon owns and closes them.
  *	- Under master, fd SERVER_LISTEN_FD (3) is the listener (with
@@ -127,6 +133,7 @@ struct event_base *server_base(void);
 const char *server_service(void);
 void	 server_session_begin(void);
 void	 server_session_end(void);
+int	 server_use(int);
 void	 server_stop(void);
 int	 server_process_number(void);
 int	 server_foreground(void);

@@ -7,8 +7,7 @@
 # 1. virtual alone (-l, no master): three requests on one connection,
 #    three answers with reuse=1; a request written in two pieces (the
 #    bufferevent path) and one after it on the same connection; an idle
-#    connection closed by the agent after max_idle (2 s); with max_use
-#    set, one request per connection (no reuse=1, then EOF).
+#    connection closed by the agent after max_idle (2 s).
 # 2. a master instance whose virtual runs with -v (it logs "new
 #    connection from qmgr" per connection): 40 messages over SMTP are
 #    delivered over fewer than 40 connections (and at least one is
@@ -16,8 +15,13 @@
 #    while qmgr holds idle connections: the old process exits within
 #    3 s (idle connections do not hold it; qmgr's own idle limit is 5 s)
 #    and no delivery fails; then SIGKILL of virtual by PID twice while
-#    60 messages stream in (master restarts it): after a flush every
-#    message (110 in all) is in the Maildir exactly once and the queue
+#    60 messages stream in (master restarts it); then virtual with
+#    -o max_use=4 (a reload): 12 messages one by one go 4 per
+#    connection (a request on a kept connection is one use), over 3
+#    connections, and 3 processes retire; 12 more at once: no process
+#    serves more than 4, every one that logs "max_use reached" served
+#    exactly 4 and exits, and master starts others. After a flush every
+#    message (134 in all) is in the Maildir exactly once and the queue
 #    is empty.
 # 3. qmgr alone with a fake agent that drops a kept connection under a
 #    request: sent again once, on a new connection, retry=1, no warning
@@ -79,14 +83,6 @@ def answer(s):
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.settimeout(20)
 s.connect(path)
-if mode == 'once':
-    s.sendall(req(1))
-    a, eof = answer(s)
-    print('once: answered %s, reuse %s' % (b'rcpt.0.action=' in a,
-                                           b'\nreuse=1\n' in a))
-    a, eof = answer(s)
-    print('once: then EOF %s' % (eof and a == b''))
-    sys.exit(0)
 n = 0
 for i in range(3):
     s.sendall(req(i))
@@ -122,14 +118,6 @@ is "$(grep -c 'new connection from qmgr' "$DIR/virtual-alone.log")" 1 \
 	"agent -v: one connection logged"
 vstop
 ok $? "virtual exits 0 on SIGTERM"
-vstart -o max_use=1 || bail_out "virtual -l did not start"
-timeout 60 $PY "$DIR/alone.py" "$DIR/vsock" once >"$DIR/alone2.out" 2>&1
-out=$(cat "$DIR/alone2.out")
-like "$out" 'once: answered True, reuse False' \
-	"agent with max_use set: no reuse=1 in the answer" || diag "$out"
-like "$out" 'once: then EOF True' "  and the connection closes"
-vstop
-ok $? "virtual exits 0 on SIGTERM"
 
 # ---- 2. qmgr and virtual under master ----
 sed -i -E 's/^(virtual +unix +- +n +n +- +- +virtual)$/\1 -v/' \
@@ -141,10 +129,11 @@ wait_for "pgrep -P $INSTANCE_PID -f 'virtual .*-v'" 20
 ok $? "after a reload master runs virtual -v"
 instance_allow 'process [^ ]*/virtual pid [0-9]+ killed by signal 9'
 
-timeout 200 $PY - "$SMTP" "$INSTANCE_PID" "$INSTANCE_MAIL/example.org/a/new" \
+timeout 260 $PY - "$SMTP" "$INSTANCE_PID" "$INSTANCE_MAIL/example.org/a/new" \
 	"$INSTANCE_LOG" "$POSTERN_BIN" "$E" "$INSTANCE_QUEUE" \
 	>"$DIR/client.out" 2>&1 <<'PYEOF'
-import os, re, signal, smtplib, subprocess, sys, threading, time
+import collections, os, re, signal, smtplib, subprocess, sys, threading
+import time
 port, master, new, maillog, bindir, conf, queue = sys.argv[1:8]
 port, master = int(port), int(master)
 
@@ -153,13 +142,15 @@ def children(name):
                        capture_output=True, text=True)
     return [int(p) for p in r.stdout.split()]
 
-def send(tag, k):
+def send(tag, k, each=None):
     s = smtplib.SMTP('127.0.0.1', port, local_hostname='client.example.net',
                      timeout=30)
     for i in range(k):
         s.sendmail('s@client.example.net', ['a@example.org'],
                    'Subject: %s %d\r\nMessage-ID: <%s-%d@t>\r\n\r\nbody\r\n'
                    % (tag, i, tag, i))
+        if each:
+            each(i)
     s.quit()
 
 def parallel(tag, sessions, k):
@@ -242,9 +233,52 @@ def flushed():
     time.sleep(1)
     return False
 print('kill: queue empty %s' % wait(flushed, 90))
+
+# virtual with max_use=4: a request on a kept connection is one use too
+cf = os.path.join(conf, 'master.cf')
+with open(cf) as f:
+    text = f.read()
+with open(cf, 'w') as f:
+    f.write(re.sub(r'^(virtual +unix .* virtual -v)$', r'\1 -o max_use=4',
+                   text, flags=re.M))
+old = children('virtual')
+subprocess.run([os.path.join(bindir, 'postern'), '-c', conf, 'reload'],
+               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print('max: new virtual %s' % wait(lambda: children('virtual') and
+                                   not set(children('virtual')) & set(old),
+                                   20))
+
+def per_process(seg):
+    reqs = collections.Counter(re.findall(r'virtual\[(\d+)\]: \w+: to=<',
+                                          seg))
+    conn = collections.Counter(re.findall(
+        r'virtual\[(\d+)\]: new connection from qmgr', seg))
+    return reqs, conn, set(re.findall(r'virtual\[(\d+)\]: max_use reached',
+                                      seg))
+
+# 12 messages one by one (each delivered before the next is sent)
+start = len(log())
+send('e0', 12, lambda i: wait(lambda: removed() >= i + 1, 30))
+reqs, conn, full = per_process(log()[start:])
+print('seq: %d requests, %d connections, %d retired' % (
+    sum(reqs.values()), sum(conn.values()), len(full)))
+# then 12 in two sessions at once
+parallel('d', 2, 6)
+print('max: delivered %s' % wait(lambda: removed() >= 24, 60))
+reqs, conn, full = per_process(log()[start:])
+print('max: %d requests, %d connections, %d processes, at most %d each' % (
+    sum(reqs.values()), sum(conn.values()), len(reqs), max(reqs.values())))
+print('max: %d retired, with 4 requests each %s' % (
+    len(full), all(reqs[p] == 4 for p in full)))
+print('max: retired exited %s' % wait(
+    lambda: not {int(p) for p in full} & set(children('virtual')), 10))
+print('max: queue empty %s' % wait(flushed, 60))
+print('max: agent failures %d' % len(re.findall(r'agent failed',
+                                                 log()[start:])))
 got = ids()
 want = set('Message-ID: <%s%d-%d@t>' % (t, j, i)
-           for t, s, k in (('a', 4, 10), ('b', 2, 5), ('c', 3, 20))
+           for t, s, k in (('a', 4, 10), ('b', 2, 5), ('c', 3, 20),
+                           ('d', 2, 6), ('e', 1, 12))
            for j in range(s) for i in range(k))
 print('all: %d files, %d missing, %d twice' % (
     len(got), len(want - set(got)), len(got) - len(set(got))))
@@ -264,7 +298,18 @@ like "$out" 'kill: [2-9] virtual process\(es\) killed' \
 	"virtual killed by PID twice while 60 messages stream in"
 like "$out" 'kill: queue empty True' \
 	"  queue empty after a flush"
-like "$out" 'all: 110 files, 0 missing, 0 twice' \
+like "$out" 'max: new virtual True' "virtual with -o max_use=4 (a reload)"
+like "$out" 'seq: 12 requests, 3 connections, 3 retired' \
+	"  12 messages one by one: 4 requests on each of 3 connections, 3 processes retired"
+like "$out" 'max: delivered True' "  then 12 at once: 24 messages delivered"
+like "$out" 'max: [0-9]+ requests, [0-9]+ connections, [0-9]+ processes, at most 4 each' \
+	"  no virtual process served more than 4 requests"
+like "$out" 'max: [4-9] retired, with 4 requests each True' \
+	"  each process that logged max_use reached served exactly 4"
+like "$out" 'max: retired exited True' "  and exited (master started others)"
+like "$out" 'max: queue empty True' "  queue empty"
+like "$out" 'max: agent failures 0' "  no delivery failed"
+like "$out" 'all: 134 files, 0 missing, 0 twice' \
 	"  every message in the Maildir exactly once"
 instance_stop
 ok $? "instance stops, no process left"
