@@ -2,8 +2,12 @@
  * NAME
  *	log - Postfix-format logging with a fixed ladder of severities
  * DESCRIPTION
- *	See log.h. One write() per line to maillog_file (O_APPEND), so
- *	lines from concurrent processes do not interleave.
+ *	See log.h. Lines go to maillog_file (O_APPEND) whole, one write()
+ *	or writev() each time, so lines from concurrent processes do not
+ *	interleave. The event loop's lines are gathered (log_batch()) and
+ *	written once per loop iteration: in an end-to-end profile the
+ *	write() of each line was 15 % of smtpd's samples, O_APPEND writers
+ *	of three daemons taking turns on the file's lock (issue 13).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +18,8 @@
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+#include <sys/uio.h>
+
 #include <unistd.h>
 
 #include "log.h"
@@ -33,19 +39,113 @@ static char log_host[256];
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static pid_t log_pid;			/* 0: look it up (again) */
 static pthread_once_t log_pid_once = PTHREAD_ONCE_INIT;
+static time_t log_stamp_time = -1;	/* the second log_stamp shows */
+static char log_stamp[32];
 
-/* log_pid_forget - in a forked child: its own pid on its next line */
+/*
+ * The loop thread's lines (log_batch()), not yet written: at most
+ * LOG_BATCH_MAX bytes, and none older than LOG_BATCH_AGE seconds when the
+ * next line comes.
+ */
+#define LOG_BATCH_MAX	8192
+#define LOG_BATCH_AGE	1
+static char log_pending[LOG_BATCH_MAX];
+static size_t log_pending_len;
+static time_t log_pending_since;
+static __thread int log_batching;
+
+/* log_flush_locked - write the gathered lines (log_lock held) */
 static void
-log_pid_forget(void)
+log_flush_locked(void)
 {
-	log_pid = 0;
+	if (log_pending_len > 0 && log_fd >= 0
+	    && write(log_fd, log_pending, log_pending_len) < 0)
+		(void)0;
+	log_pending_len = 0;
 }
 
-/* log_pid_watch - once per process image: forget the pid on fork */
+/* log_fork_prepare - no lock held by another thread, nothing gathered */
+static void
+log_fork_prepare(void)
+{
+	pthread_mutex_lock(&log_lock);
+	log_flush_locked();
+}
+
+/* log_fork_parent - the parent goes on */
+static void
+log_fork_parent(void)
+{
+	pthread_mutex_unlock(&log_lock);
+}
+
+/* log_fork_child - in a forked child: its own pid on its next line */
+static void
+log_fork_child(void)
+{
+	log_pid = 0;
+	pthread_mutex_unlock(&log_lock);
+}
+
+/* log_pid_watch - once per process image: flush and forget on fork */
 static void
 log_pid_watch(void)
 {
-	pthread_atfork(NULL, NULL, log_pid_forget);
+	pthread_atfork(log_fork_prepare, log_fork_parent, log_fork_child);
+	atexit(log_flush);
+}
+
+/* log_flush - write the lines log_batch() gathered */
+void
+log_flush(void)
+{
+	pthread_mutex_lock(&log_lock);
+	log_flush_locked();
+	pthread_mutex_unlock(&log_lock);
+}
+
+/* log_batch - gather this thread's maillog_file lines until log_flush() */
+void
+log_batch(int on)
+{
+	pthread_once(&log_pid_once, log_pid_watch);
+	log_batching = on;
+	if (!on)
+		log_flush();
+}
+
+/* log_put - one line to maillog_file: gathered, or with the gathered ones */
+static void
+log_put(int level, const char *line, size_t len, time_t now)
+{
+	struct iovec iov[2];
+
+	if (log_batching && level < LOG_LVL_FATAL) {
+		if (log_pending_len + len > sizeof(log_pending)
+		    || (log_pending_len > 0
+			&& now - log_pending_since >= LOG_BATCH_AGE))
+			log_flush_locked();
+		if (len <= sizeof(log_pending)) {
+			if (log_pending_len == 0)
+				log_pending_since = now;
+			memcpy(log_pending + log_pending_len, line, len);
+			log_pending_len += len;
+			return;
+		}
+	}
+	if (log_pending_len == 0) {
+		if (write(log_fd, line, len) < 0)
+			(void)0;
+		return;
+	}
+	/* another thread's line, or a fatal one: after the gathered ones */
+	iov[0].iov_base = log_pending;
+	iov[0].iov_len = log_pending_len;
+	iov[1].iov_base = (void *)line;
+	iov[1].iov_len = len;
+	if (writev(log_fd, iov, 2) < 0)
+		(void)0;
+	log_pending_len = 0;
 }
 
 /* log_init - set the syslog name and destinations */
@@ -91,9 +191,12 @@ log_set_file(const char *path)
 	    && (fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
 		0644)) < 0)
 		return (-1);
+	pthread_mutex_lock(&log_lock);
+	log_flush_locked();
 	if (log_fd >= 0)
 		close(log_fd);
 	log_fd = fd;
+	pthread_mutex_unlock(&log_lock);
 	return (0);
 }
 
@@ -137,7 +240,7 @@ log_emit(int level, const char *program, const char *fmt, va_list ap)
 	static const int prio[] = {
 		LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR, LOG_CRIT, LOG_CRIT
 	};
-	char	 text[2048], line[2400], stamp[32];
+	char	 text[2048], line[2400];
 	const char *ident;
 	int	 saved = errno;
 	time_t	 now;
@@ -164,21 +267,24 @@ log_emit(int level, const char *program, const char *fmt, va_list ap)
 		if (log_host[0] == 0 && gethostname(log_host,
 		    sizeof(log_host) - 1) < 0)
 			strcpy(log_host, "localhost");
-		now = time(NULL);
-		localtime_r(&now, &tm);
 		/* Postfix's maillog_file stamp: "Dec 03 20:29:58" (%d) */
-		strftime(stamp, sizeof(stamp), "%b %d %H:%M:%S", &tm);
+		if ((now = time(NULL)) != log_stamp_time) {
+			localtime_r(&now, &tm);
+			strftime(log_stamp, sizeof(log_stamp),
+			    "%b %d %H:%M:%S", &tm);
+			log_stamp_time = now;
+		}
 		/* getpid() is a system call: once per process (and fork) */
 		if (log_pid == 0) {
 			pthread_once(&log_pid_once, log_pid_watch);
 			log_pid = getpid();
 		}
-		n = snprintf(line, sizeof(line), "%s %s %s[%ld]: %s\n", stamp,
-		    log_host, ident, (long)log_pid, text);
+		n = snprintf(line, sizeof(line), "%s %s %s[%ld]: %s\n",
+		    log_stamp, log_host, ident, (long)log_pid, text);
 		if (n >= (int)sizeof(line))
 			n = sizeof(line) - 1, line[n - 1] = '\n';
-		if (log_fd >= 0 && write(log_fd, line, (size_t)n) < 0)
-			(void)0;
+		if (log_fd >= 0)
+			log_put(level, line, (size_t)n, now);
 		if ((log_flags & LOG_TO_STDERR)
 		    && write(STDERR_FILENO, line, (size_t)n) < 0)
 			(void)0;

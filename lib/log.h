@@ -9,6 +9,8 @@
  *	void	log_set_base(const char *syslog_name);
  *	int	log_set_file(const char *path);
  *	void	log_set_hook(log_hook_fn *fn, void *ctx);
+ *	void	log_batch(int on);
+ *	void	log_flush(void);
  *	extern int log_verbose;
  *
  *	void	log_debug(const char *fmt, ...);	only with -v
@@ -43,6 +45,14 @@
  *
  *	maillog_file lines carry Postfix's maillog_file stamp,
  *	"Dec 03 20:29:58" (zero-padded day, as postlogd writes it).
+ *
+ *	log_batch(1) makes the calling thread's maillog_file lines wait in
+ *	a buffer (at most 8 KB, one second) until log_flush(), which the
+ *	event loop calls once per iteration (lib/server.c): one write()
+ *	for all the lines of an iteration instead of one per line. A line
+ *	of another thread, a fatal or panic line, a fork, exit() and
+ *	log_batch(0) write the buffer first, so the file keeps the order
+ *	in which lines were logged. syslog and stderr are not batched.
  *
  *	log_error() counts; after LOG_ERROR_LIMIT errors it becomes fatal.
  *	log_fatal() is for configuration or resource problems (clean exit,
@@ -90,6 +100,8 @@ void	 log_set_base(const char *);
 const char *log_name(void);
 int	 log_set_file(const char *);
 void	 log_set_hook(log_hook_fn *, void *);
+void	 log_batch(int);
+void	 log_flush(void);
 
 void	 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 log_info(const char *, ...) __attribute__((format(printf, 1, 2)));

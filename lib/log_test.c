@@ -18,6 +18,7 @@
  *	maillog_file at once: every line of the file is whole and well
  *	formed, and all 8,000 are there (one O_APPEND write() per line).
  */
+#include <pthread.h>
 #include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -166,8 +167,17 @@ check_concurrent(const char *path)
 			log_init("postfix/smtpd", 0);
 			if (log_set_file(path) < 0)
 				_exit(1);
-			for (n = 0; n < LINES; n++)
+			/* writers 2 and 3 gather lines as the event loop does */
+			if (i >= 2)
+				log_batch(1);
+			for (n = 0; n < LINES; n++) {
 				log_info("writer %d line %d %s end", i, n, pad);
+				if (i == 2 && n % 7 == 6)
+					log_flush();
+			}
+			if (i == 3)
+				exit(0);	/* atexit writes what is left */
+			log_batch(0);
 			_exit(0);
 		}
 	}
@@ -192,8 +202,68 @@ check_concurrent(const char *path)
 	regfree(&re);
 	unlink(path);
 	tap_is_int(ok_lines, WRITERS * LINES,
-	    "every line there, whole (one O_APPEND write each)");
+	    "every line there, whole (one O_APPEND write per line or per batch)");
 	tap_is_int(bad, 0, "no torn or interleaved line");
+}
+
+/* batch_thread - a worker thread's line while the loop gathers its own */
+static void *
+batch_thread(void *arg)
+{
+	(void)arg;
+	log_info("line c");
+	return (NULL);
+}
+
+/* file_text - the file's contents, the stamps cut off */
+static void
+file_text(const char *path, char *out, size_t len)
+{
+	char	 line[1024], *p;
+	FILE	*fp;
+
+	*out = 0;
+	if ((fp = fopen(path, "r")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), fp))
+		if ((p = strstr(line, "]: ")) != NULL)
+			snprintf(out + strlen(out), len - strlen(out), "%s", p + 3);
+	fclose(fp);
+}
+
+/* check_batch - gathered until log_flush(), other threads' lines in order */
+static void
+check_batch(const char *path)
+{
+	char	 text[1024];
+	pthread_t t;
+
+	log_init("postfix/smtpd", 0);
+	unlink(path);
+	tap_is_int(log_set_file(path), 0, "maillog_file opens");
+	log_batch(1);
+	log_info("line a");
+	log_info("line b");
+	file_text(path, text, sizeof(text));
+	tap_is_str(text, "", "batch: the loop's lines wait");
+	if (pthread_create(&t, NULL, batch_thread, NULL) == 0)
+		pthread_join(t, NULL);
+	file_text(path, text, sizeof(text));
+	tap_is_str(text, "line a\nline b\nline c\n",
+	    "batch: a worker's line is written at once, after the waiting ones");
+	log_info("line d");
+	log_flush();
+	file_text(path, text, sizeof(text));
+	tap_is_str(text, "line a\nline b\nline c\nline d\n",
+	    "batch: log_flush() writes the rest");
+	log_info("line e");
+	log_batch(0);
+	log_info("line f");
+	file_text(path, text, sizeof(text));
+	tap_is_str(text, "line a\nline b\nline c\nline d\nline e\nline f\n",
+	    "batch: log_batch(0) writes what waits; then a line a write");
+	log_set_file(NULL);
+	unlink(path);
 }
 
 /* check_printable - log_safe cuts at 100, log_printable keeps all */
@@ -236,5 +306,6 @@ main(void)
 	close(fd);
 	check_file_format(path);
 	check_concurrent(path);
+	check_batch(path);
 	return (tap_done());
 }

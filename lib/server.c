@@ -716,6 +716,14 @@ server_main(int argc, char **argv, const struct server_spec *spec)
 	server_setup_loop();
 	if (server_stdin_mode)
 		spec->session_stdin(0, 1);
-	event_base_dispatch(server_ev_base);
+	/* the loop's log lines: one write per iteration (lib/log.h) */
+	log_batch(1);
+	while (event_base_loop(server_ev_base, EVLOOP_ONCE) == 0) {
+		log_flush();
+		if (event_base_got_exit(server_ev_base)
+		    || event_base_got_break(server_ev_base))
+			break;
+	}
+	log_batch(0);
 	server_exit();
 }
