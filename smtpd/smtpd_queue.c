@@ -22,9 +22,11 @@
  *	begins the file first (envelope rewriting, incoming/.ID begun,
  *	"ID: client=" logged), so a small message costs the session two
  *	worker hops (the file; the group commit), not three, and most often
- *	one: a message that fits in one chunk, with no milter, is written
+ *	one: without a milter, every chunk and the final dot are written
  *	on the event loop (workq_inline(), with the loop's own cleanup
- *	maps) when nothing in it can wait on the network or the disk:
+ *	maps; a big message's chunks too: a worker hop per chunk was a
+ *	thread switch each way, 13.5 % of smtpd's samples with 100 KB
+ *	messages) when nothing in it can wait on the network or the disk:
  *	smtpd_queue_sync = syncfs (no per-file fsync), no DKIM signing, and
  *	cleanup's tables (canonical_maps, sender_ and
  *	recipient_canonical_maps, header_checks, body_checks, sender_ and
@@ -181,6 +183,7 @@ commit_job(void *arg, void *thread_ctx)
 }
 
 static void commit_kick(void);
+static int queue_inline_conf(void);
 
 /* commit_done - on the loop: answer every session of the batch */
 static void
@@ -410,8 +413,13 @@ smtpd_queue_begin(struct smtpd_session *s, struct workq *wq)
 void
 smtpd_queue_chunk(struct smtpd_session *s, struct workq *wq)
 {
+	struct queue_txn *t = s->data->queue;
+
 	s->busy = 1;
-	workq_submit(wq, queue_chunk_job, queue_chunk_done, s);
+	if (t && !t->milter && queue_inline_conf())
+		workq_inline(wq, queue_chunk_job, queue_chunk_done, s);
+	else
+		workq_submit(wq, queue_chunk_job, queue_chunk_done, s);
 }
 
 /* queue_job - on a worker: the rest of the message, commit */
@@ -541,8 +549,8 @@ smtpd_queue_message(struct smtpd_session *s, struct workq *wq)
 	queue_wq = wq;
 	s->queue_id[0] = 0;
 	s->job_reply = buf_new(128);
-	/* One chunk, no milter: begin, write, finish, rename on the loop. */
-	if (t && !t->milter && t->st == NULL && queue_inline_conf())
+	/* No milter: begin (or go on), write, finish, rename on the loop. */
+	if (t && !t->milter && queue_inline_conf())
 		workq_inline(wq, queue_inline_job, queue_done, s);
 	else
 		workq_submit(wq, queue_job, queue_done, s);
