@@ -25,6 +25,12 @@
  *	carries a unique Message-ID <bench.N@smtp-load> so deliveries can
  *	be counted; with -l, the N of every message answered 250 is
  *	appended (and flushed) to acklog, one per line.
+ *	With SMTP_LOAD_STEPS set in the environment, send also prints the
+ *	mean wait for each reply ("steps (ms, mean): greet .. ehlo .. mail
+ *	.. rcpt .. data .. dot .. quit .."), from the command (the connect,
+ *	for the greeting) to its reply, as the loop's clock saw them: where
+ *	a message's time goes, e.g. the dot's wait for the durable commit
+ *	against a plain command's round trip.
  *	-r takes a comma-separated list: one RCPT per address. A session
  *	whose server does not answer a read or take a write within 60 s
  *	fails (checked once a second).
@@ -189,6 +195,8 @@ struct loop {
 	int	 first;			/* its sessions: first.. */
 	int	 count;			/* ..first + count - 1 */
 	pthread_t tid;
+	double	 step_sum[9];		/* per send state: seconds waited */
+	long	 step_n[9];		/* replies counted */
 };
 
 /* sess - one send session: a state machine on a non-blocking socket */
@@ -204,6 +212,7 @@ struct sess {
 	int	 ok;			/* the 250 after DATA came */
 	long	 id;			/* message number */
 	double	 deadline;		/* of the read or write under way */
+	double	 t_step;		/* the state's command went out */
 	struct iovec out[3];		/* what is left to write */
 	int	 nout;
 	size_t	 have;			/* reply bytes in buf */
@@ -275,6 +284,7 @@ static void
 sess_send(struct sess *s, int state, const char *cmd)
 {
 	s->state = state;
+	s->t_step = s->lp->t_now;
 	s->io = IO_WRITE;
 	s->out[0].iov_base = (void *)cmd;
 	s->out[0].iov_len = strlen(cmd);
@@ -384,6 +394,8 @@ sess_reply(struct sess *s)
 static int
 sess_next(struct sess *s, int code)
 {
+	s->lp->step_sum[s->state] += s->lp->t_now - s->t_step;
+	s->lp->step_n[s->state]++;
 	switch (s->state) {
 	case S_GREET:
 		if (code != 220)
@@ -523,6 +535,7 @@ sess_start(struct sess *s)
 		}
 		s->events = EPOLLIN;
 		s->state = S_GREET;
+		s->t_step = s->lp->t_now;
 		s->io = IO_READ;
 		s->deadline = s->lp->t_now + IO_TIMEOUT;
 		s->lp->active++;
@@ -574,6 +587,32 @@ send_loop(void *arg)
 		}
 	}
 	return (NULL);
+}
+
+/*
+ * print_steps - SMTP_LOAD_STEPS set: the mean wait for each reply, from
+ * the command (the connect for the greeting) to the reply, as the loop
+ * saw them (its clock is read once per epoll_wait)
+ */
+static void
+print_steps(const struct loop *loops, int nloops)
+{
+	static const char *name[9] = { "greet", "ehlo", "starttls", "ehlo2",
+	    "mail", "rcpt", "data", "dot", "quit" };
+	double	 sum;
+	long	 n;
+	int	 i, j;
+
+	printf("steps (ms, mean):");
+	for (j = 0; j < 9; j++) {
+		for (sum = 0, n = 0, i = 0; i < nloops; i++) {
+			sum += loops[i].step_sum[j];
+			n += loops[i].step_n[j];
+		}
+		if (n > 0)
+			printf(" %s %.3f", name[j], 1000 * sum / (double)n);
+	}
+	printf("\n");
 }
 
 /* run_send - the throughput benchmark */
@@ -629,6 +668,8 @@ run_send(void)
 	dt = now() - t0;
 	printf("accepted %ld in %.2f seconds: %.0f msg/s (%ld failed)\n",
 	    (long)accepted, dt, accepted / dt, (long)failed);
+	if (getenv("SMTP_LOAD_STEPS"))
+		print_steps(loops, nloops);
 	return (accepted ? 0 : 1);
 }
 
