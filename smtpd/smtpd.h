@@ -172,6 +172,10 @@ struct smtpd_session {
 	struct bufferevent *in;		/* == out except with -S */
 	struct bufferevent *out;	/* NULL with -S: outfd */
 	int	 outfd;
+	struct event *rev;		/* plaintext socket: our own reads */
+	int	 rev_want;		/* reading on (session's choice) */
+	int	 rev_full;		/* input at its high mark: paused */
+	int	 rev_on;		/* rev is added */
 	struct event *timer;		/* error sleep */
 	int	 state;
 	int	 busy;			/* a job runs: read nothing */

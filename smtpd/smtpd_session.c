@@ -32,6 +32,13 @@
  *	applies the error limits, flushes the replies and frees a finished
  *	session; nothing touches a session after that.
  *
+ *	A plaintext socket session reads with an event of its own into
+ *	the bufferevent's input buffer, up to SESSION_READ_MAX bytes per
+ *	read(), and the bufferevent only writes: libevent 2.1's bufferevent
+ *	reads at most 4,096 bytes at a time, each after a FIONREAD ioctl
+ *	(31 reads and 31 ioctls for a 100 KB message). STARTTLS hands
+ *	reading back to the bufferevent, under the TLS filter.
+ *
  *	Replies collect in a per-session buffer that exists only while it
  *	holds something. Memory per idle session: the struct, libevent's
  *	bufferevent and whatever the kernel buffers.
@@ -65,6 +72,7 @@
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -103,6 +111,9 @@
 /* Replies a client may leave unread before we stop reading from it. */
 #define SESSION_OUT_MAX	(64 * 1024)
 
+/* Bytes per read() of a plaintext session (session_raw_read). */
+#define SESSION_READ_MAX	(64 * 1024)
+
 static struct event_base *session_base;
 static struct workq *session_wq;	/* policy: checks, AUTH */
 static struct workq *session_qwq;	/* queue files, group commit */
@@ -116,6 +127,9 @@ static char *session_line_buf;		/* one command line, shared */
 static struct smtpd_session *session_live;
 
 static void session_tail(struct smtpd_session *);
+static void session_reading(struct smtpd_session *, int);
+static void session_rev_update(struct smtpd_session *);
+static size_t session_input_max(void);
 static void session_input(struct smtpd_session *);
 static void session_tls_done(struct smtpd_session *, short);
 static void session_begin(struct smtpd_session *);
@@ -391,6 +405,8 @@ session_free(struct smtpd_session *s)
 		close(s->outfd);
 	if (s->in && s->tls)
 		smtpd_tls_end(s->in, s->last_verb == SMTPD_VERB_QUIT);
+	if (s->rev)
+		event_free(s->rev);
 	if (s->in)
 		bufferevent_free(s->in);
 	if (s->live_prev)
@@ -411,7 +427,7 @@ smtpd_session_close(struct smtpd_session *s)
 {
 	s->state = SMTPD_ST_CLOSING;
 	if (s->in)
-		bufferevent_disable(s->in, EV_READ);
+		session_reading(s, 0);
 }
 
 /* session_lost - the client went away (EOF, error) or timed out */
@@ -487,6 +503,108 @@ session_read(struct bufferevent *bev, void *ctx)
 	session_tail(s);
 }
 
+/* session_rev_update - rev added iff reading is wanted and not paused */
+static void
+session_rev_update(struct smtpd_session *s)
+{
+	struct timeval tv = {smtpd_params.timeout, 0};
+	int	 on = s->rev_want && !s->rev_full;
+
+	if (on && !s->rev_on)
+		event_add(s->rev, &tv);
+	else if (!on && s->rev_on)
+		event_del(s->rev);
+	s->rev_on = on;
+}
+
+/* session_reading - start or stop reading from the client */
+static void
+session_reading(struct smtpd_session *s, int on)
+{
+	if (s->rev == NULL) {
+		if (on)
+			bufferevent_enable(s->in, EV_READ);
+		else
+			bufferevent_disable(s->in, EV_READ);
+		return;
+	}
+	s->rev_want = on;
+	session_rev_update(s);
+}
+
+/* session_input_max - read no more while this much input waits */
+static size_t
+session_input_max(void)
+{
+	return ((size_t)smtpd_params.line_limit + 65536);
+}
+
+/*
+ * session_raw_read - a plaintext socket is readable (or timed out): one
+ * read() of up to SESSION_READ_MAX bytes into the bufferevent's input,
+ * then on as session_read() and session_event() do. The read timeout
+ * starts again with every callback (EV_PERSIST with a timeout).
+ */
+static void
+session_raw_read(evutil_socket_t fd, short what, void *ctx)
+{
+	struct smtpd_session *s = ctx;
+	struct evbuffer *in = bufferevent_get_input(s->in);
+	struct evbuffer_iovec v[2];
+	struct iovec iov[2];
+	size_t	 have = evbuffer_get_length(in), max = session_input_max();
+	ssize_t	 n;
+	int	 nv, i;
+
+	if (what & EV_TIMEOUT) {
+		s->rev_want = 0;
+		session_rev_update(s);
+		session_event(s->in, BEV_EVENT_READING | BEV_EVENT_TIMEOUT, s);
+		return;
+	}
+	if (have >= max) {
+		/* as the bufferevent's high watermark: until it is drained */
+		s->rev_full = 1;
+		session_rev_update(s);
+		return;
+	}
+	/* a socket bufferevent keeps its input's end frozen but to read */
+	evbuffer_unfreeze(in, 0);
+	nv = evbuffer_reserve_space(in, (ev_ssize_t)(max - have <
+	    SESSION_READ_MAX ? max - have : SESSION_READ_MAX), v, 2);
+	for (i = 0; i < nv; i++) {
+		iov[i].iov_base = v[i].iov_base;
+		iov[i].iov_len = v[i].iov_len;
+	}
+	if (nv <= 0) {
+		errno = ENOMEM;
+		n = -1;
+	} else
+		while ((n = readv(fd, iov, nv)) < 0 && errno == EINTR)
+			;
+	if (n <= 0) {
+		if (nv > 0)
+			evbuffer_commit_space(in, v, 0);
+		evbuffer_freeze(in, 0);
+		if (n < 0 && errno == EAGAIN)
+			return;
+		s->rev_want = 0;
+		session_rev_update(s);
+		session_event(s->in, BEV_EVENT_READING | (n == 0 ?
+		    BEV_EVENT_EOF : BEV_EVENT_ERROR), s);
+		return;
+	}
+	if ((size_t)n <= v[0].iov_len) {
+		v[0].iov_len = (size_t)n;
+		nv = 1;
+	} else
+		v[1].iov_len = (size_t)n - v[0].iov_len;
+	evbuffer_commit_space(in, v, nv);
+	evbuffer_freeze(in, 0);
+	session_input(s);
+	session_tail(s);
+}
+
 /* session_written - the output buffer drained */
 static void
 session_written(struct bufferevent *bev, void *ctx)
@@ -520,7 +638,7 @@ smtpd_session_resume(struct smtpd_session *s)
 	if (s->state == SMTPD_ST_CMD || s->state == SMTPD_ST_DATA
 	    || s->state == SMTPD_ST_BDAT) {
 		if (!s->dead)
-			bufferevent_enable(s->in, EV_READ);
+			session_reading(s, 1);
 		session_input(s);
 	}
 	session_tail(s);
@@ -551,7 +669,7 @@ session_limits(struct smtpd_session *s)
 		evtimer_add(s->timer, &tv);
 		s->busy = 1;
 		s->sleeping = 1;
-		bufferevent_disable(s->in, EV_READ);
+		session_reading(s, 0);
 	}
 }
 
@@ -612,6 +730,8 @@ session_free_later(struct smtpd_session *s)
 	s->freeing = 1;
 	if (s->in)
 		bufferevent_setcb(s->in, NULL, NULL, NULL, NULL);
+	if (s->rev)
+		session_reading(s, 0);
 	if (s->timer)
 		event_free(s->timer);
 	s->timer = evtimer_new(session_base, session_free_cb, s);
@@ -622,6 +742,12 @@ session_free_later(struct smtpd_session *s)
 static void
 session_tail(struct smtpd_session *s)
 {
+	/* input paused at its high mark, drained since: read again */
+	if (s->rev && s->rev_full && evbuffer_get_length(
+	    bufferevent_get_input(s->in)) < session_input_max()) {
+		s->rev_full = 0;
+		session_rev_update(s);
+	}
 	if (s->busy || s->freeing)
 		return;
 	session_limits(s);
@@ -880,7 +1006,7 @@ session_input(struct smtpd_session *s)
 			 */
 			if (!s->busy && session_unsent(s) > SESSION_OUT_MAX) {
 				s->out_wait = 1;
-				bufferevent_disable(s->in, EV_READ);
+				session_reading(s, 0);
 				break;
 			}
 		} else
@@ -897,6 +1023,13 @@ session_wrap(struct smtpd_session *s)
 	struct timeval tv;
 	char	 err[256];
 
+	if (s->rev) {
+		/* the filter reads through the socket's bufferevent */
+		event_free(s->rev);
+		s->rev = NULL;
+		s->rev_on = 0;
+		bufferevent_enable(s->in, EV_READ);
+	}
 	if ((bev = smtpd_tls_wrap(session_base, s->in, err,
 	    sizeof(err))) == NULL) {
 		log_warn("%s: %s", s->namaddr, err);
@@ -1168,7 +1301,7 @@ smtpd_session_delay(struct smtpd_session *s, long secs)
 	s->busy = 1;
 	s->sleeping = 1;
 	if (s->in)
-		bufferevent_disable(s->in, EV_READ);
+		session_reading(s, 0);
 }
 
 /* session_connected - the client name is known: log, greet, read */
@@ -1260,6 +1393,11 @@ session_new(int infd, int outfd, const char *addr, const char *port,
 	bufferevent_set_timeouts(s->in, &tv, &tv);
 	bufferevent_setwatermark(s->in, EV_READ, 0,
 	    smtpd_params.line_limit + 65536);
+	/* a socket (not -S): our own reads, the bufferevent writes */
+	if (!stdin_mode && infd == outfd
+	    && (s->rev = event_new(session_base, infd, EV_READ | EV_PERSIST,
+	    session_raw_read, s)) == NULL)
+		log_fatal("cannot create a read event");
 	smtpd_anvil_early(s);	/* anvil's answer is read before the 220 */
 	/* smtpd_tls_wrappermode (port 465): TLS before anything else. */
 	if (smtpd_params.tls_wrapper && !stdin_mode && session_wrap(s) == 0)
