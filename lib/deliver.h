@@ -51,8 +51,8 @@
  *	Connections: after an answer with reuse=1 qmgr may keep the
  *	connection and write its next request for that transport there,
  *	one request at a time, never before the answer; without reuse=1 it
- *	closes the connection (lib/agent.c offers reuse unless max_use is
- *	set). qmgr closes a connection idle for 5 s; the agent closes one
+ *	closes the connection (lib/agent.c offers reuse unless it is
+ *	draining; each request counts toward max_use). qmgr closes a connection idle for 5 s; the agent closes one
  *	idle for its max_idle, and all of its idle ones when it drains
  *	(reload, max_use, master gone) or exits. So a kept connection may
  *	be closed under a request qmgr just wrote: when it fails before any
