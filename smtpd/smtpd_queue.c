@@ -184,6 +184,7 @@ commit_job(void *arg, void *thread_ctx)
 
 static void commit_kick(void);
 static int queue_inline_conf(void);
+static int queue_inline(const struct queue_txn *);
 
 /* commit_done - on the loop: answer every session of the batch */
 static void
@@ -416,7 +417,7 @@ smtpd_queue_chunk(struct smtpd_session *s, struct workq *wq)
 	struct queue_txn *t = s->data->queue;
 
 	s->busy = 1;
-	if (t && !t->milter && queue_inline_conf())
+	if (queue_inline(t))
 		workq_inline(wq, queue_chunk_job, queue_chunk_done, s);
 	else
 		workq_submit(wq, queue_chunk_job, queue_chunk_done, s);
@@ -527,6 +528,13 @@ queue_inline_conf(void)
 	return (ok);
 }
 
+/* queue_inline - the transaction's steps run on the loop (see above) */
+static int
+queue_inline(const struct queue_txn *t)
+{
+	return (t && !t->milter && queue_inline_conf());
+}
+
 /* queue_inline_job - on the loop: queue_job, the rename left to the
  * group commit (commit_job) */
 static void
@@ -550,7 +558,7 @@ smtpd_queue_message(struct smtpd_session *s, struct workq *wq)
 	s->queue_id[0] = 0;
 	s->job_reply = buf_new(128);
 	/* No milter: begin (or go on), write, finish, rename on the loop. */
-	if (t && !t->milter && queue_inline_conf())
+	if (queue_inline(t))
 		workq_inline(wq, queue_inline_job, queue_done, s);
 	else
 		workq_submit(wq, queue_job, queue_done, s);

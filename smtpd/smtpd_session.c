@@ -1041,11 +1041,10 @@ session_wrap(struct smtpd_session *s)
 	bufferevent_setcb(bev, session_read, session_written, session_event,
 	    s);
 	bufferevent_set_timeouts(bev, &tv, &tv);
-	bufferevent_setwatermark(bev, EV_READ, 0,
-	    smtpd_params.line_limit + 65536);
+	bufferevent_setwatermark(bev, EV_READ, 0, session_input_max());
 	/* The socket's bufferevent, below the filter, must stop too. */
 	bufferevent_setwatermark(bufferevent_get_underlying(bev), EV_READ, 0,
-	    smtpd_params.line_limit + 65536);
+	    session_input_max());
 	s->tls_handshake = 1;
 	s->busy = 1;
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
@@ -1391,8 +1390,7 @@ session_new(int infd, int outfd, const char *addr, const char *port,
 	bufferevent_setcb(s->in, session_read, session_written,
 	    session_event, s);
 	bufferevent_set_timeouts(s->in, &tv, &tv);
-	bufferevent_setwatermark(s->in, EV_READ, 0,
-	    smtpd_params.line_limit + 65536);
+	bufferevent_setwatermark(s->in, EV_READ, 0, session_input_max());
 	/* a socket (not -S): our own reads, the bufferevent writes */
 	if (!stdin_mode && infd == outfd
 	    && (s->rev = event_new(session_base, infd, EV_READ | EV_PERSIST,
