@@ -663,6 +663,32 @@ queue_sync_fs(const char *path)
 	return (ret);
 }
 
+/*
+ * queue_sync_fs_keep - open and keep queue_sync_fs()'s descriptor for path
+ * now, before the writes its syncs must vouch for: syncfs() reports a
+ * write-back error to a descriptor opened before it happened, or opened
+ * after it while no one has seen it yet; opened at the first sync, after
+ * another process's syncfs had reported it, the descriptor would not.
+ * 0, or -1 with errno (the first path is kept already: 0 if it is path).
+ */
+int
+queue_sync_fs_keep(const char *path)
+{
+	int	 fd, ret = 0;
+
+	pthread_mutex_lock(&sync_fs_lock);
+	if (sync_fs_path != NULL)
+		ret = strcmp(sync_fs_path, path) == 0 ? 0 : (errno = EEXIST, -1);
+	else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		ret = -1;
+	else {
+		sync_fs_path = xstrdup(path);
+		sync_fs_fd = fd;
+	}
+	pthread_mutex_unlock(&sync_fs_lock);
+	return (ret);
+}
+
 /* queue_sync_dir - make renames in queue_dir/subdir durable */
 int
 queue_sync_dir(const char *queue_dir, const char *subdir)

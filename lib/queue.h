@@ -55,6 +55,7 @@
  *	void	queue_writer_subdir(struct queue_writer *w,
  *	    const char *subdir);
  *	int	queue_sync_fs(const char *path);
+ *	int	queue_sync_fs_keep(const char *path);
  *	void	queue_writer_later(struct queue_writer *w,
  *	    struct queue_rename *r);
  *	int	queue_rename_commit(struct queue_rename *r);
@@ -116,7 +117,10 @@
  *	of the queue's file system: every file's data and every rename of
  *	the batch become durable together) before any 250. Its path may be
  *	the queue directory or any file in it (sendmail, which may not
- *	open maildrop/, syncs through the file it just wrote). Until then the
+ *	open maildrop/, syncs through the file it just wrote). A daemon
+ *	calls queue_sync_fs_keep() with that path before it writes any
+ *	file: syncfs() reports a write-back error only to descriptors
+ *	opened before another one reported it. Until then the
  *	files are not acknowledged; after a power loss in that window a
  *	renamed file may be incomplete and is then moved to corrupt/ by
  *	qmgr, like any unparseable file (nothing acknowledged is lost).
@@ -286,6 +290,7 @@ struct queue_rename {
 };
 
 int	 queue_sync_fs(const char *);
+int	 queue_sync_fs_keep(const char *);
 void	 queue_writer_later(struct queue_writer *, struct queue_rename *);
 int	 queue_rename_commit(struct queue_rename *);
 void	 queue_rename_abort(struct queue_rename *);

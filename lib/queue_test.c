@@ -11,8 +11,10 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -595,6 +597,30 @@ test_ids(void)
 	tap_ok(w == NULL && err[0], "writer in a missing directory fails");
 }
 
+/* fd_open_on - some descriptor of this process is open on path */
+static int
+fd_open_on(const char *path)
+{
+	char	 want[PATH_MAX], got[PATH_MAX], name[300];
+	struct dirent *de;
+	DIR	*d;
+	ssize_t	 n;
+	int	 found = 0;
+
+	if (realpath(path, want) == NULL || (d = opendir("/proc/self/fd"))
+	    == NULL)
+		return (0);
+	while (!found && (de = readdir(d)) != NULL) {
+		snprintf(name, sizeof(name), "/proc/self/fd/%s", de->d_name);
+		if ((n = readlink(name, got, sizeof(got) - 1)) > 0) {
+			got[n] = 0;
+			found = strcmp(got, want) == 0;
+		}
+	}
+	closedir(d);
+	return (found);
+}
+
 /* test_dirs - move, scan, temp files, abort */
 static void
 test_dirs(void)
@@ -622,6 +648,18 @@ test_dirs(void)
 	tap_ok(queue_writer_commit(w, err, sizeof(err)) < 0,
 	    "commit after the temp file vanished fails");
 
+	free(p);
+
+	/* queue_sync_fs_keep: the descriptor, open before any write */
+	tap_ok(!fd_open_on(qdir) && queue_sync_fs_keep("/nonexistent-queue")
+	    < 0 && errno == ENOENT, "sync_fs_keep: a missing path fails");
+	tap_ok(queue_sync_fs_keep(qdir) == 0 && fd_open_on(qdir),
+	    "sync_fs_keep: a descriptor stays open on the queue directory");
+	tap_ok(queue_sync_fs_keep(qdir) == 0, "sync_fs_keep: the same path "
+	    "again: 0");
+	p = xasprintf("%s/incoming", qdir);
+	tap_ok(queue_sync_fs_keep(p) < 0 && errno == EEXIST,
+	    "sync_fs_keep: another path once one is kept: EEXIST");
 	free(p);
 
 	/* the nosync variant: same file, durable through queue_sync_fs */

@@ -33,6 +33,7 @@
 #include "conf.h"
 #include "conf_table.h"
 #include "log.h"
+#include "queue.h"
 #include "server.h"
 #include "smtpd.h"
 #include "smtpd_anvil.h"
@@ -135,6 +136,11 @@ smtpd_pre_init(void)
 		log_warn("smtpd_queue_sync: unknown value \"%s\"; using "
 		    "\"syncfs\"", log_safe(w));
 	p->sync_fs = strcmp(w, "fsync") != 0;
+	/* the group commit's descriptor, before any queue file is written
+	 * (a queue directory that cannot be opened fails the first commit,
+	 * which says so) */
+	if (p->sync_fs)
+		(void)queue_sync_fs_keep(p->queue_dir);
 	p->bare_exclusions = smtpd_exclusions();
 	smtpd_tls_init();
 	smtpd_auth_init();
