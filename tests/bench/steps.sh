@@ -26,6 +26,11 @@
 #	20 sessions", was measured this way.
 #
 #	Environment as run.sh: POSTERN_BIN, SMTP_LOAD, BENCH_PT_CONF.
+#	BENCH_KEEP=1 keeps the directory (its queue and Maildirs): on ext4
+#	without a journal, inodes freed in the last minutes are skipped
+#	when files are created, so a run right after removing thousands of
+#	files (the last run's directory) measures the allocator's scan too;
+#	for A/B runs keep the directories and remove them afterwards.
 # DIAGNOSTICS
 #	Exit 1 when the setup fails.
 set -u
@@ -46,7 +51,8 @@ diag() { printf 'steps: %s\n' "$*"; }
 ulimit -n "$(ulimit -Hn)"
 BENCH_DIR=$(mktemp -d /tmp/postern-steps.XXXXXX)
 chmod 755 "$BENCH_DIR"
-trap 'bench_cleanup; rm -rf "$BENCH_DIR"' EXIT
+trap 'bench_cleanup
+	[ -n "${BENCH_KEEP:-}" ] || rm -rf "$BENCH_DIR"' EXIT
 bench_mariadb || { echo "steps: MariaDB did not start" >&2; exit 1; }
 bench_postern_start "$PORT" || { echo "steps: postern" >&2; exit 1; }
 SRC=(-S 127.1 -k 20)
