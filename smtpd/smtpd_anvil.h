@@ -3,6 +3,9 @@
 #define SMTPD_ANVIL_H
 
 struct smtpd_session;
+struct event_base;
+
+typedef void smtpd_anvil_fn(struct smtpd_session *);
 
 #define SMTPD_ANVIL_MAIL	1
 #define SMTPD_ANVIL_RCPT	2
@@ -11,6 +14,9 @@ struct smtpd_session;
 
 void	 smtpd_anvil_init(void);
 void	 smtpd_anvil_early(struct smtpd_session *);
+int	 smtpd_anvil_pending(struct smtpd_session *);
+int	 smtpd_anvil_wait(struct event_base *, struct smtpd_session *,
+	    smtpd_anvil_fn *);
 int	 smtpd_anvil_connect(struct smtpd_session *);
 void	 smtpd_anvil_disconnect(struct smtpd_session *);
 int	 smtpd_anvil_event(struct smtpd_session *, int);

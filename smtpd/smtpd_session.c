@@ -1303,6 +1303,34 @@ smtpd_session_delay(struct smtpd_session *s, long secs)
 		session_reading(s, 0);
 }
 
+/* session_greet - anvil's count taken: the greeting, or a 421 */
+static void
+session_greet(struct smtpd_session *s)
+{
+	if (smtpd_anvil_connect(s) < 0) {	/* replied 421 */
+		smtpd_session_close(s);
+		return;
+	}
+	s->state = SMTPD_ST_CMD;
+	smtpd_reply(s, REPLY_GREETING, smtpd_params.banner);
+}
+
+/* session_anvil_ready - anvil answered the early connect (or timed out) */
+static void
+session_anvil_ready(struct smtpd_session *s)
+{
+	s->busy = 0;
+	if (!s->dead)
+		session_greet(s);
+	if (s->busy)
+		return;
+	if (s->dead) {
+		session_tail(s);
+		return;
+	}
+	smtpd_session_resume(s);
+}
+
 /* session_connected - the client name is known: log, greet, read */
 static void
 session_connected(struct smtpd_session *s, int result, const char *reply)
@@ -1313,14 +1341,15 @@ session_connected(struct smtpd_session *s, int result, const char *reply)
 	log_info("connect from %s", s->namaddr);
 	metrics_service_count("postern_smtpd_connects_total", NULL);
 	s->greeted = 1;
-	if (smtpd_anvil_connect(s) < 0) {	/* replied 421 */
-		smtpd_session_close(s);
-		return;
-	}
 	if (result != SMTPD_CHECK_OK && reply && *reply)
 		s->denied = xstrdup(reply);	/* answers every command */
-	s->state = SMTPD_ST_CMD;
-	smtpd_reply(s, REPLY_GREETING, smtpd_params.banner);
+	/* anvil's answer not in yet: this session waits, not the loop */
+	if (smtpd_anvil_pending(s)
+	    && smtpd_anvil_wait(session_base, s, session_anvil_ready) == 0) {
+		s->busy = 1;
+		return;
+	}
+	session_greet(s);
 }
 
 /* session_bare_mode - smtpd_forbid_bare_newline with its exclusions */

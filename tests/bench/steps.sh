@@ -40,7 +40,7 @@ export POSTERN_TOP POSTERN_BIN
 LOAD=${SMTP_LOAD:-$POSTERN_TOP/build/release/tools/smtp-load}
 N=${BENCH_STEPS_N:-4000}
 WARM=${BENCH_STEPS_WARM:-3000}
-PORT=26225
+PORT=26235
 
 . "$POSTERN_TOP/tests/bench/lib.sh"
 # instance_stop's log check reports through diag, not as a TAP check

@@ -1,0 +1,106 @@
+#!/bin/bash
+# 93-anvil-wait.t - a client whose connect anvil has not answered yet
+# waits alone: the other sessions of its smtpd are answered meanwhile.
+#
+# Issue 13: with a connection limit (here smtpd_client_connection_count_limit
+# = 10 on submission, 127.0.0.1 counted: no event limit exceptions) smtpd
+# must read anvil's answer to a client's connect before the greeting.
+# smtpd/smtpd_anvil.c sends the connect at accept and, when the answer has
+# not come by the greeting, holds that one session until it has
+# (smtpd_anvil_wait), where it used to poll() anvil's socket on the event
+# loop for up to 2 s, holding up every session of the process. The
+# submission service gets one smtpd process (maxproc 1), so both clients
+# share one loop. Client A is greeted; anvil is stopped (SIGSTOP); client B
+# connects and gets no greeting; A's NOOP is answered within 0.5 s; anvil is
+# continued (SIGCONT) and B is greeted with a 220, and nothing logged
+# anvil as unavailable. Ports 29720-29729.
+set -u
+. "$POSTERN_TOP/tests/lib/tap.sh"
+. "$POSTERN_TOP/tests/lib/instance.sh"
+. "$POSTERN_TOP/tests/lib/freeport.sh"
+
+DIR=$(mktemp -d /tmp/postern-93-anvil.XXXXXX)
+APID=
+trap '[ -n "$APID" ] && kill -CONT "$APID" 2>/dev/null
+	instance_cleanup; [ -n "${KEEP:-}" ] || rm -rf "$DIR"' EXIT
+
+SMTP=$(free_port 29720 29724) || bail_out "no free port"
+SUB=$(free_port 29725 29729) || bail_out "no free port"
+instance_create "$DIR/i" "$SMTP" "$SUB" || bail_out "instance_create"
+E=$INSTANCE_CONF
+instance_conf \
+	"smtpd_client_event_limit_exceptions=" \
+	"smtpd_client_connection_count_limit=10" \
+	|| bail_out "postconf -e"
+# submission: one smtpd process, so both clients share its loop
+awk -v a="127.0.0.1:$SUB" '$1 == a && $2 == "inet" { $7 = 1 } { print }' \
+	"$E/master.cf" >"$E/master.cf.new" && mv "$E/master.cf.new" "$E/master.cf"
+like "$(grep "^127\\.0\\.0\\.1:$SUB " "$E/master.cf")" \
+	"^127\\.0\\.0\\.1:$SUB inet n - - - 1 smtpd" \
+	"submission has one smtpd process (maxproc 1)"
+instance_start || bail_out "instance did not start"
+wait_for 'sock_listening "$INSTANCE_QUEUE/private/anvil"' 10
+ok $? "master started anvil (private/anvil)"
+for p in $(instance_children); do
+	[ "$(cat "/proc/$p/comm" 2>/dev/null)" = anvil ] && APID=$p
+done
+ok "$([ -n "$APID" ]; echo $?)" "anvil runs (pid ${APID:-none})"
+
+out=$(timeout 60 /usr/bin/python3 - "$SUB" "$APID" <<'EOF'
+import os, select, signal, socket, sys, time
+port, anvil = int(sys.argv[1]), int(sys.argv[2])
+
+def line(s, secs):
+    """the first reply line within secs, or None"""
+    buf = b""
+    end = time.time() + secs
+    while not buf.endswith(b"\r\n"):
+        left = end - time.time()
+        if left <= 0 or not select.select([s], [], [], left)[0]:
+            return None
+        c = s.recv(1)
+        if not c:
+            return "<eof>"
+        buf += c
+    return buf.decode().strip()
+
+a = socket.create_connection(("127.0.0.1", port), timeout=10)
+print("A %s" % line(a, 5))
+os.kill(anvil, signal.SIGSTOP)
+try:
+    b = socket.create_connection(("127.0.0.1", port), timeout=10)
+    print("B stopped %s" % line(b, 0.3))
+    t0 = time.time()
+    a.sendall(b"NOOP\r\n")
+    r = line(a, 3)
+    print("A noop %s" % (r or "none")[:3])
+    print("A seconds %.2f" % (time.time() - t0))
+    print("B still %s" % line(b, 0.1))
+finally:
+    os.kill(anvil, signal.SIGCONT)
+print("B %s" % line(b, 5))
+for s in (a, b):
+    s.sendall(b"QUIT\r\n")
+    print("quit %s" % (line(s, 5) or "none")[:3])
+    s.close()
+EOF
+)
+like "$(grep '^A ' <<<"$out" | head -1)" '^A 220 ' "A is greeted" "$out"
+is "$(grep '^B stopped' <<<"$out")" "B stopped None" \
+	"anvil stopped: B gets no greeting"
+is "$(grep '^A noop' <<<"$out")" "A noop 250" \
+	"anvil stopped: A's NOOP is answered"
+secs=$(sed -n 's/^A seconds //p' <<<"$out")
+awk -v s="${secs:-99}" 'BEGIN { exit !(s + 0 < 0.5) }'
+ok $? "anvil stopped: within 0.5 s (${secs:-?} s), not after anvil's timeout"
+is "$(grep '^B still' <<<"$out")" "B still None" \
+	"anvil stopped: B still waits"
+like "$(grep '^B [0-9<]' <<<"$out")" '^B 220 ' \
+	"anvil continued: B is greeted"
+is "$(grep -c '^quit 221' <<<"$out")" 2 "both sessions end with 221"
+is "$(instance_log_count 'anvil service unavailable')" 0 \
+	"no anvil timeout was logged"
+
+instance_stop
+[ -n "${KEEP:-}" ] || rm -rf "$DIR"
+done_testing
