@@ -12,8 +12,13 @@
 # submission service gets one smtpd process (maxproc 1), so both clients
 # share one loop. Client A is greeted; anvil is stopped (SIGSTOP); client B
 # connects and gets no greeting; A's NOOP is answered within 0.5 s; anvil is
-# continued (SIGCONT) and B is greeted with a 220, and nothing logged
-# anvil as unavailable. Ports 29720-29729.
+# continued (SIGCONT) and B is greeted with a 220. Then anvil is stopped
+# for longer than smtpd's 2 s wait: client C is greeted after about 2 s
+# (the limit not enforced, "anvil service unavailable" logged once) and
+# A's NOOP, sent after C's wait ran out, is still answered within 0.5 s
+# (smtpd does not then ask the stopped anvil again, blocking, for each
+# session); with anvil continued, a client D is greeted. Ports
+# 29720-29729.
 set -u
 . "$POSTERN_TOP/tests/lib/tap.sh"
 . "$POSTERN_TOP/tests/lib/instance.sh"
@@ -79,7 +84,25 @@ try:
 finally:
     os.kill(anvil, signal.SIGCONT)
 print("B %s" % line(b, 5))
-for s in (a, b):
+# anvil stopped past smtpd's 2 s wait
+os.kill(anvil, signal.SIGSTOP)
+try:
+    t0 = time.time()
+    c = socket.create_connection(("127.0.0.1", port), timeout=10)
+    r = line(c, 6)
+    print("C %s" % r)
+    print("C seconds %.2f" % (time.time() - t0))
+    t1 = time.time()
+    a.sendall(b"NOOP\r\n")
+    r = line(a, 5)
+    print("A2 noop %s" % (r or "none")[:3])
+    print("A2 seconds %.2f" % (time.time() - t1))
+finally:
+    os.kill(anvil, signal.SIGCONT)
+time.sleep(2.5)		# past the time smtpd leaves anvil alone
+d = socket.create_connection(("127.0.0.1", port), timeout=10)
+print("D %s" % line(d, 5))
+for s in (a, b, c, d):
     s.sendall(b"QUIT\r\n")
     print("quit %s" % (line(s, 5) or "none")[:3])
     s.close()
@@ -97,9 +120,22 @@ is "$(grep '^B still' <<<"$out")" "B still None" \
 	"anvil stopped: B still waits"
 like "$(grep '^B [0-9<]' <<<"$out")" '^B 220 ' \
 	"anvil continued: B is greeted"
-is "$(grep -c '^quit 221' <<<"$out")" 2 "both sessions end with 221"
-is "$(instance_log_count 'anvil service unavailable')" 0 \
-	"no anvil timeout was logged"
+like "$(grep '^C [0-9<]' <<<"$out")" '^C 220 ' \
+	"anvil stopped past the wait: C is greeted all the same"
+secs=$(sed -n 's/^C seconds //p' <<<"$out")
+awk -v s="${secs:-99}" 'BEGIN { exit !(s + 0 >= 1.5 && s + 0 < 3.5) }'
+ok $? "... after smtpd's 2 s wait (${secs:-?} s)"
+is "$(grep '^A2 noop' <<<"$out")" "A2 noop 250" \
+	"anvil still stopped: A's next NOOP is answered"
+secs=$(sed -n 's/^A2 seconds //p' <<<"$out")
+awk -v s="${secs:-99}" 'BEGIN { exit !(s + 0 < 0.5) }'
+ok $? "... within 0.5 s (${secs:-?} s): no blocking query of the stopped anvil"
+like "$(grep '^D [0-9<]' <<<"$out")" '^D 220 ' \
+	"anvil continued: D is greeted"
+is "$(grep -c '^quit 221' <<<"$out")" 4 "every session ends with 221"
+is "$(instance_log_count 'anvil service unavailable: client limits not enforced \(timeout waiting for a connect answer\)')" 1 \
+	"the timeout is logged once"
+instance_allow 'anvil service unavailable: client limits not enforced'
 
 instance_stop
 [ -n "${KEEP:-}" ] || rm -rf "$DIR"
