@@ -1149,6 +1149,19 @@ session_check_job(void *arg, void *thread_ctx)
 	s->result = smtpd_milter_stage(s, s->stage, s->result, s->job_reply);
 }
 
+/* session_wait_over - a wait's continuation ran: the input, or the end */
+static void
+session_wait_over(struct smtpd_session *s)
+{
+	if (s->busy)
+		return;
+	if (s->dead) {
+		session_tail(s);
+		return;
+	}
+	smtpd_session_resume(s);
+}
+
 /* session_check_done - on the loop: continue the command */
 static void
 session_check_done(void *arg)
@@ -1162,13 +1175,7 @@ session_check_done(void *arg)
 		cont(s, s->result, BUF_STR(s->job_reply));
 	buf_free(s->job_reply);
 	s->job_reply = NULL;
-	if (s->busy)
-		return;
-	if (s->dead) {
-		session_tail(s);
-		return;
-	}
-	smtpd_session_resume(s);
+	session_wait_over(s);
 }
 
 /* session_check_needed - would the policy engine do anything here? */
@@ -1322,13 +1329,7 @@ session_anvil_ready(struct smtpd_session *s)
 	s->busy = 0;
 	if (!s->dead)
 		session_greet(s);
-	if (s->busy)
-		return;
-	if (s->dead) {
-		session_tail(s);
-		return;
-	}
-	smtpd_session_resume(s);
+	session_wait_over(s);
 }
 
 /* session_connected - the client name is known: log, greet, read */

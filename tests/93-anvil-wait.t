@@ -108,28 +108,31 @@ for s in (a, b, c, d):
     s.close()
 EOF
 )
+# seconds KEY LO HI DESC - the "KEY seconds N" line of $out: LO <= N < HI
+seconds() {
+	local secs
+	secs=$(sed -n "s/^$1 seconds //p" <<<"$out")
+	awk -v s="${secs:-99}" -v lo="$2" -v hi="$3" \
+		'BEGIN { exit !(s + 0 >= lo && s + 0 < hi) }'
+	ok $? "$4 (${secs:-?} s)"
+}
+
 like "$(grep '^A ' <<<"$out" | head -1)" '^A 220 ' "A is greeted" "$out"
 is "$(grep '^B stopped' <<<"$out")" "B stopped None" \
 	"anvil stopped: B gets no greeting"
 is "$(grep '^A noop' <<<"$out")" "A noop 250" \
 	"anvil stopped: A's NOOP is answered"
-secs=$(sed -n 's/^A seconds //p' <<<"$out")
-awk -v s="${secs:-99}" 'BEGIN { exit !(s + 0 < 0.5) }'
-ok $? "anvil stopped: within 0.5 s (${secs:-?} s), not after anvil's timeout"
+seconds A 0 0.5 "anvil stopped: within 0.5 s, not after anvil's timeout"
 is "$(grep '^B still' <<<"$out")" "B still None" \
 	"anvil stopped: B still waits"
 like "$(grep '^B [0-9<]' <<<"$out")" '^B 220 ' \
 	"anvil continued: B is greeted"
 like "$(grep '^C [0-9<]' <<<"$out")" '^C 220 ' \
 	"anvil stopped past the wait: C is greeted all the same"
-secs=$(sed -n 's/^C seconds //p' <<<"$out")
-awk -v s="${secs:-99}" 'BEGIN { exit !(s + 0 >= 1.5 && s + 0 < 3.5) }'
-ok $? "... after smtpd's 2 s wait (${secs:-?} s)"
+seconds C 1.5 3.5 "... after smtpd's 2 s wait"
 is "$(grep '^A2 noop' <<<"$out")" "A2 noop 250" \
 	"anvil still stopped: A's next NOOP is answered"
-secs=$(sed -n 's/^A2 seconds //p' <<<"$out")
-awk -v s="${secs:-99}" 'BEGIN { exit !(s + 0 < 0.5) }'
-ok $? "... within 0.5 s (${secs:-?} s): no blocking query of the stopped anvil"
+seconds A2 0 0.5 "... within 0.5 s: no blocking query of the stopped anvil"
 like "$(grep '^D [0-9<]' <<<"$out")" '^D 220 ' \
 	"anvil continued: D is greeted"
 is "$(grep -c '^quit 221' <<<"$out")" 4 "every session ends with 221"
