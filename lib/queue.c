@@ -677,9 +677,12 @@ queue_sync_fs_keep(const char *path)
 	int	 fd, ret = 0;
 
 	pthread_mutex_lock(&sync_fs_lock);
-	if (sync_fs_path != NULL)
-		ret = strcmp(sync_fs_path, path) == 0 ? 0 : (errno = EEXIST, -1);
-	else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if (sync_fs_path != NULL) {
+		if (strcmp(sync_fs_path, path) != 0) {
+			errno = EEXIST;
+			ret = -1;
+		}
+	} else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		ret = -1;
 	else {
 		sync_fs_path = xstrdup(path);
