@@ -15,6 +15,10 @@
 #	  - smtp-load's line and the mean wait for each reply
 #	    (SMTP_LOAD_STEPS=1: greet, ehlo, mail, rcpt, data, dot, quit);
 #	  - the machine's CPU split over the run (/proc/stat);
+#	  - CPU per message of each program (utime + stime of every
+#	    process by name, /proc/PID/stat, kernel threads such as
+#	    kworker by kind; a process that exits during the run is not
+#	    counted, one that starts is counted from its start);
 #	  - per message: context switches (/proc/stat ctxt), rescheduling
 #	    and function-call IPIs (/proc/interrupts RES, CAL), disk write
 #	    requests, KB written and cache flushes (/proc/diskstats of the
@@ -80,9 +84,34 @@ counters() {
 	head -1 /proc/stat
 }
 
+# print_cpu BEFORE AFTER - ms of CPU per message by program, busiest first
+print_cpu() {
+	printf '%s\n' "$1" | awk -v n="$N" -v hz="$(getconf CLK_TCK)" \
+		-v after="$2" 'BEGIN { k = split(after, l, "\n")
+			for (i = 1; i <= k; i++) { split(l[i], f, " ")
+				b[f[1]] = f[3]; name[f[1]] = f[2] } }
+		{ a[$1] = $3 }
+		END { for (p in b) s[name[p]] += b[p] - (p in a ? a[p] : 0)
+			for (p in s) if (s[p] > 0)
+				printf "%s %.3f\n", p, 1000 * s[p] / hz / n
+		}' | sort -k2 -rn | awk '{ printf "%s %s ms; ", $1, $2 }
+		END { print "" }' | sed 's/^/  cpu per message: /'
+}
+
+# proc_cpu - "pid name ticks" for every process (kernel workers by
+# their kind: a kworker's name changes with the work it runs)
+proc_cpu() {
+	cat /proc/[0-9]*/stat 2>/dev/null | awk '{
+		n = $0; sub(/^[0-9]+ \(/, "", n); sub(/\) .*/, "", n)
+		sub(/\/.*/, "", n); gsub(/ /, "_", n)
+		r = $0; sub(/^.*\) /, "", r); split(r, f, " ")
+		print $1, n, f[12] + f[13] }'
+}
+
 for c in ${BENCH_STEPS_SESSIONS:-20 40 20 40}; do
 	base=$(bench_count "$PT_MAIL")
 	a=$(counters | tr '\n' ' ')
+	pa=$(proc_cpu)
 	out=$(SMTP_LOAD_STEPS=1 "$LOAD" send -p "$PORT" -c "$c" -n "$N" \
 		-s 1024 -r "$RCPT" "${SRC[@]}")
 	t0=$(date +%s.%N)
@@ -103,9 +132,12 @@ for c in ${BENCH_STEPS_SESSIONS:-20 40 20 40}; do
 			"%.1f KB, %.3f flushes\n", ($18 - $1) / n,
 			($19 - $2) / n, ($20 - $3) / n, ($21 - $4) / n,
 			($22 - $5) / 2 / n, ($23 - $6) / n }'
+	pb=$(proc_cpu)
+	[ -n "${BENCH_STEPS_DELIVER:-}" ] || print_cpu "$pa" "$pb"
 	if [ -n "${BENCH_STEPS_DELIVER:-}" ]; then
 		wait_for "[ \$(bench_count $PT_MAIL) -ge $((base + N)) ]" \
 			120 || echo "  not all delivered in 120 s"
+		print_cpu "$pa" "$(proc_cpu)"
 		echo "  the last delivered $(awk -v a="$t0" \
 			-v b="$(stat -c %.9Y "$PT_MAIL/new")" \
 			'BEGIN { printf "%.2f", b - a }') s after acceptance"
