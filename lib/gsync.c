@@ -21,6 +21,12 @@
  *	count written before it, without the mutex; only one that must
  *	lead the next generation takes it again. The leader wakes a word
  *	only when someone sleeps on it.
+ *
+ *	The interval (gsync_set_interval): a waiter about to lead a sync
+ *	sooner than the interval after the last one ended marks the group
+ *	gathering and sleeps, unlocked, for the rest. Waiters that arrive
+ *	meanwhile await the same generation (started has not moved) and,
+ *	seeing gathering, do not lead it themselves.
  */
 #include <linux/futex.h>
 #include <sys/stat.h>
@@ -32,6 +38,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gsync.h"
@@ -57,6 +64,9 @@ struct gsync {
 	unsigned long nsyncs;
 	struct gsync_dev *devs;
 	size_t	 ndevs;
+	long	 interval_us;	/* gsync_set_interval(); 0: none */
+	int	 gathering;	/* a leader sleeps before its generation */
+	struct timespec last_end;	/* the last generation's end */
 };
 
 /* gsync_new - an empty group */
@@ -67,6 +77,15 @@ gsync_new(void)
 
 	pthread_mutex_init(&g->lock, NULL);
 	return (g);
+}
+
+/* gsync_set_interval - a sync starts usec after the last one ended */
+void
+gsync_set_interval(struct gsync *g, long usec)
+{
+	pthread_mutex_lock(&g->lock);
+	g->interval_us = usec > 0 ? usec : 0;
+	pthread_mutex_unlock(&g->lock);
 }
 
 /* gsync_free - close the descriptors (no waiter may be left) */
@@ -167,6 +186,7 @@ lead(struct gsync *g)
 			err = errno ? errno : EIO;
 	free(fds);
 	pthread_mutex_lock(&g->lock);
+	clock_gettime(CLOCK_MONOTONIC, &g->last_end);
 	g->nsyncs += n;
 	if (err) {
 		__atomic_store_n(&g->last_errno, err, __ATOMIC_RELAXED);
@@ -178,6 +198,34 @@ lead(struct gsync *g)
 	g->wake[gen & 3]++;
 	g->wake[(gen + 1) & 3]++;
 	return (gen);
+}
+
+/*
+ * gather - called locked by a waiter about to lead: with an interval,
+ * sleep unlocked until it has passed since the last sync ended, while
+ * the waiters arriving meanwhile join this generation
+ */
+static void
+gather(struct gsync *g)
+{
+	struct timespec now, ts;
+	long	 left;
+
+	if (g->interval_us == 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	left = g->interval_us - ((now.tv_sec - g->last_end.tv_sec) * 1000000L
+	    + (now.tv_nsec - g->last_end.tv_nsec) / 1000);
+	if (left <= 0)
+		return;
+	g->gathering = 1;
+	pthread_mutex_unlock(&g->lock);
+	ts.tv_sec = left / 1000000;
+	ts.tv_nsec = (left % 1000000) * 1000;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	pthread_mutex_lock(&g->lock);
+	g->gathering = 0;
 }
 
 /* gsync_wait - a sync of devs that began after this call, done */
@@ -198,7 +246,8 @@ gsync_wait(struct gsync *g, unsigned long ticket, const int *devs,
 	target = g->started + 1;
 	word = &g->wake[target & 3];
 	while (g->done < target) {
-		if (g->started == g->done) {
+		if (g->started == g->done && !g->gathering) {
+			gather(g);
 			gen = lead(g);
 			/* its waiters, and one of the next to lead that */
 			wake_own = __atomic_load_n(&g->nwait[gen & 3],

@@ -11,6 +11,7 @@
  *	int	gsync_wait(struct gsync *g, unsigned long ticket,
  *	    const int *devs, size_t ndevs);
  *	unsigned long gsync_count(struct gsync *g);
+ *	void	gsync_set_interval(struct gsync *g, long usec);
  *	extern int (*gsync_sync_fn)(int fd);
  * DESCRIPTION
  *	Threads that each wrote files and need them durable before they
@@ -32,6 +33,15 @@
  *	if any sync since that ticket failed (any device: conservative),
  *	because Linux reports a writeback error to one syncfs only and it
  *	may have been another generation's.
+ *
+ *	gsync_set_interval() makes each sync start at least usec after
+ *	the previous one ended (0, the default: as soon as a waiter finds
+ *	none running). The waiter that would lead a sync sooner sleeps for
+ *	the rest, and every waiter that arrives meanwhile is covered by
+ *	that same sync: a busy writer trades at most usec of latency per
+ *	sync for fewer, larger syncs (each writes the shared metadata
+ *	blocks, directories, inode tables and bitmaps, once for all);
+ *	a waiter after a quiet interval syncs at once.
  *
  *	gsync_sync_fn is syncfs; a unit test may replace it (count the
  *	calls, inject EIO). gsync_count() is the number of syncfs calls.
@@ -56,5 +66,6 @@ int	 gsync_dev(struct gsync *, dev_t, const char *);
 unsigned long gsync_begin(struct gsync *);
 int	 gsync_wait(struct gsync *, unsigned long, const int *, size_t);
 unsigned long gsync_count(struct gsync *);
+void	 gsync_set_interval(struct gsync *, long);
 
 #endif

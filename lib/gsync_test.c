@@ -11,7 +11,11 @@
  *	another file system than the one named; 8 threads that wait 200
  *	times each in a row (generations ending while others begin, the
  *	next generation's leader handed on) all return, each wait covered
- *	by its own sync.
+ *	by its own sync. With gsync_set_interval(): a sync right after
+ *	another starts no sooner than the interval after it ended, the
+ *	threads that wait meanwhile share that one sync, a wait after a
+ *	quiet interval syncs at once, and the many-generations case holds
+ *	as before.
  */
 #include <sys/stat.h>
 
@@ -19,6 +23,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gsync.h"
@@ -31,10 +36,21 @@
 static pthread_mutex_t ev_lock = PTHREAD_MUTEX_INITIALIZER;
 static int events;		/* a clock of events */
 static int sync_start[NSYNC_MAX], sync_end[NSYNC_MAX], nsync;
+static double sync_start_ms[NSYNC_MAX], sync_end_ms[NSYNC_MAX];
 static int hook_sleep_ms;
 static int hook_fail;		/* the next call fails with EIO */
 static struct gsync *g;
 static int dev0;
+
+/* now_ms - CLOCK_MONOTONIC in milliseconds */
+static double
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6);
+}
 
 /* tick - the next event number */
 static int
@@ -58,6 +74,7 @@ hook(int fd)
 	pthread_mutex_lock(&ev_lock);
 	i = nsync < NSYNC_MAX ? nsync++ : NSYNC_MAX - 1;
 	sync_start[i] = ++events;
+	sync_start_ms[i] = now_ms();
 	sync_end[i] = 0;	/* running */
 	fail = hook_fail;
 	hook_fail = 0;
@@ -65,6 +82,7 @@ hook(int fd)
 	usleep((useconds_t)hook_sleep_ms * 1000);
 	pthread_mutex_lock(&ev_lock);
 	sync_end[i] = ++events;
+	sync_end_ms[i] = now_ms();
 	pthread_mutex_unlock(&ev_lock);
 	if (fail) {
 		errno = EIO;
@@ -243,6 +261,62 @@ main(void)
 		    "%d threads in a row: %d failed, %d not covered by a sync "
 		    "of their own (%d syncs)", NTHREADS * NROUNDS, NTHREADS,
 		    lf, lu, nsync);
+	}
+
+	/* an interval of 100 ms between the end of a sync and the next */
+	{
+		pthread_t wt[NTHREADS];
+		double	 t0, gap;
+
+		gsync_set_interval(g, 100000);
+		nsync = 0;
+		hook_sleep_ms = 0;
+		t = gsync_begin(g);
+		(void)gsync_wait(g, t, &dev0, 1);
+		memset(w, 0, sizeof(w));
+		for (i = 0; i < NTHREADS; i++) {
+			w[i].ticket = gsync_begin(g);
+			pthread_create(&wt[i], NULL, wait_thread, &w[i]);
+			if (i == 0)
+				usleep(20000);	/* the first one gathers */
+		}
+		for (failed = 0, cov = 1, i = 0; i < NTHREADS; i++) {
+			pthread_join(wt[i], NULL);
+			failed += w[i].ret < 0;
+			cov &= covered(&w[i]);
+		}
+		gap = nsync >= 2 ? sync_start_ms[1] - sync_end_ms[0] : -1;
+		tap_ok(gap >= 99.0, "interval 100 ms: the next sync began "
+		    "%.1f ms after the last one ended", gap);
+		tap_ok(nsync == 2 && failed == 0 && cov, "the %d waiters of "
+		    "that wait shared its one sync (%d syncs in all), each "
+		    "covered", NTHREADS, nsync);
+		usleep(150000);
+		t0 = now_ms();
+		(void)gsync_wait(g, gsync_begin(g), &dev0, 1);
+		tap_ok(now_ms() - t0 < 90.0 && nsync == 3, "after a quiet "
+		    "interval a wait syncs at once (%.1f ms)", now_ms() - t0);
+		gsync_set_interval(g, 200);
+		nsync = 0;
+		{
+			struct looper l[NTHREADS];
+			pthread_t lt[NTHREADS];
+			int	 lf = 0, lu = 0;
+
+			memset(l, 0, sizeof(l));
+			for (i = 0; i < NTHREADS; i++)
+				pthread_create(&lt[i], NULL, loop_thread,
+				    &l[i]);
+			for (i = 0; i < NTHREADS; i++) {
+				pthread_join(lt[i], NULL);
+				lf += l[i].failed;
+				lu += l[i].uncovered;
+			}
+			tap_ok(lf == 0 && lu == 0 && nsync < NSYNC_MAX,
+			    "interval 0.2 ms: %d waits in a row, %d failed, "
+			    "%d not covered (%d syncs)", NTHREADS * NROUNDS,
+			    lf, lu, nsync);
+		}
 	}
 	gsync_free(g);
 	return (tap_done());

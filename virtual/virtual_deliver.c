@@ -27,8 +27,10 @@
  *	   parent of each new directory fsync'd) and open again: no mkdir
  *	   per delivery. The file is then pending in the request's batch;
  *	   virtual_batch_commit(): one group syncfs (lib/gsync.h, shared
- *	   with the other worker threads' batches) of each file system the
- *	   batch wrote on, rename each tmp/NAME to new/NAME (ENOENT: the
+ *	   with the other worker threads' batches; a sync starts no sooner
+ *	   than VIRTUAL_SYNC_INTERVAL after the last one ended, so that
+ *	   under load it covers every batch of that time) of each file
+ *	   system the batch wrote on, rename each tmp/NAME to new/NAME (ENOENT: the
  *	   Maildir is made again, one more try), a second group syncfs,
  *	   and only then "delivered" (rcpt.N.exactly_once=1). A failed
  *	   sync defers every delivery of the batch 4.3.0 and removes its
@@ -559,11 +561,22 @@ struct virtual_batch {
 static struct gsync *vgsync;
 static pthread_once_t vgsync_once = PTHREAD_ONCE_INIT;
 
+/*
+ * A sync starts no sooner than this (microseconds) after the last one
+ * ended. Under load the deliveries of 1 ms share each sync (in the
+ * bench, 20 sessions, end to end: flushes per message 0.77 -> 0.60,
+ * disk writes 15 -> 12.5, virtual CPU 0.18 -> 0.14 ms, 14 % more
+ * messages a second); a delivery after a quiet millisecond syncs at
+ * once. Each delivery waits for two syncs, so at most 2 ms more.
+ */
+#define VIRTUAL_SYNC_INTERVAL	1000
+
 /* vgsync_init - the process's one sync group */
 static void
 vgsync_init(void)
 {
 	vgsync = gsync_new();
+	gsync_set_interval(vgsync, VIRTUAL_SYNC_INTERVAL);
 }
 
 /* virtual_batch_new - an empty batch; its ticket precedes its writes */
