@@ -91,21 +91,31 @@ print_cpu() {
 			for (i = 1; i <= k; i++) { split(l[i], f, " ")
 				b[f[1]] = f[3]; name[f[1]] = f[2] } }
 		{ a[$1] = $3 }
-		END { for (p in b) s[name[p]] += b[p] - (p in a ? a[p] : 0)
+		END { for (p in b) if (p ~ /^ctxt:/)
+				x[name[p]] += b[p] - (p in a ? a[p] : 0)
+			else
+				s[name[p]] += b[p] - (p in a ? a[p] : 0)
 			for (p in s) if (s[p] > 0)
-				printf "%s %.3f\n", p, 1000 * s[p] / hz / n
-		}' | sort -k2 -rn | awk '{ printf "%s %s ms; ", $1, $2 }
-		END { print "" }' | sed 's/^/  cpu per message: /'
+				printf "%s %.3f %.1f\n", p, 1000 * s[p] / hz / n,
+				    x[p] / n
+		}' | sort -k2 -rn | awk '{ printf "%s %s ms %s cs; ", $1, $2, $3 }
+		END { print "" }' | sed 's/^/  cpu and context switches per message: /'
 }
 
 # proc_cpu - "pid name ticks" for every process (kernel workers by
-# their kind: a kworker's name changes with the work it runs)
+# their kind: a kworker's name changes with the work it runs), then
+# "pid ctxt switches" (all its threads) as "ctxt:pid name count"
 proc_cpu() {
 	cat /proc/[0-9]*/stat 2>/dev/null | awk '{
 		n = $0; sub(/^[0-9]+ \(/, "", n); sub(/\) .*/, "", n)
 		sub(/\/.*/, "", n); gsub(/ /, "_", n)
 		r = $0; sub(/^.*\) /, "", r); split(r, f, " ")
 		print $1, n, f[12] + f[13] }'
+	cat /proc/[0-9]*/task/[0-9]*/status 2>/dev/null | awk '
+		$1 == "Name:" { n = $2; sub(/\/.*/, "", n) }
+		$1 == "Tgid:" { t = $2 }
+		$1 ~ /ctxt_switches:$/ { c[t] += $2; nm[t] = n }
+		END { for (t in c) print "ctxt:" t, nm[t], c[t] }'
 }
 
 for c in ${BENCH_STEPS_SESSIONS:-20 40 20 40}; do
