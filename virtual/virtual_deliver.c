@@ -565,7 +565,7 @@ static pthread_once_t vgsync_once = PTHREAD_ONCE_INIT;
  * A sync starts no sooner than this (microseconds) after the last one
  * ended. Under load the deliveries of 1 ms share each sync (in the
  * bench, 20 sessions, end to end: flushes per message 0.77 -> 0.60,
- * disk writes 15 -> 12.5, virtual CPU 0.18 -> 0.14 ms, 11-14 % more
+ * disk writes 15 -> 12.5, virtual CPU 0.18 -> 0.14 ms, 4-11 % more
  * messages a second); a delivery after a quiet millisecond syncs at
  * once. Each delivery waits for two syncs, so at most 2 ms more.
  */
