@@ -23,10 +23,12 @@
  *	only when someone sleeps on it.
  *
  *	The interval (gsync_set_interval): a waiter about to lead a sync
- *	sooner than the interval after the last one ended marks the group
- *	gathering and sleeps, unlocked, for the rest. Waiters that arrive
- *	meanwhile await the same generation (started has not moved) and,
- *	seeing gathering, do not lead it themselves.
+ *	sooner than the interval after the last one ended, while another
+ *	ticket is open (gsync_begin .. gsync_end: another writer may want
+ *	this sync), marks the group gathering and sleeps, unlocked, for
+ *	the rest. Waiters that arrive meanwhile await the same generation
+ *	(started has not moved) and, seeing gathering, do not lead it
+ *	themselves. A lone writer (one ticket open) never waits.
  */
 #include <linux/futex.h>
 #include <sys/stat.h>
@@ -65,6 +67,7 @@ struct gsync {
 	struct gsync_dev *devs;
 	size_t	 ndevs;
 	long	 interval_us;	/* gsync_set_interval(); 0: none */
+	int	 open;		/* tickets begun, not ended */
 	int	 gathering;	/* a leader sleeps before its generation */
 	struct timespec last_end;	/* the last generation's end */
 };
@@ -147,8 +150,23 @@ gsync_dev(struct gsync *g, dev_t dev, const char *dir)
 unsigned long
 gsync_begin(struct gsync *g)
 {
-	/* no mutex: a count written locked, read whole */
-	return (__atomic_load_n(&g->errors, __ATOMIC_ACQUIRE));
+	unsigned long errors;
+
+	pthread_mutex_lock(&g->lock);
+	g->open++;
+	errors = g->errors;
+	pthread_mutex_unlock(&g->lock);
+	return (errors);
+}
+
+/* gsync_end - the ticket's writes are synced or given up */
+void
+gsync_end(struct gsync *g)
+{
+	pthread_mutex_lock(&g->lock);
+	if (g->open > 0)
+		g->open--;
+	pthread_mutex_unlock(&g->lock);
 }
 
 /* futex_wait - sleep while *word is val (or until a wake) */
@@ -201,9 +219,10 @@ lead(struct gsync *g)
 }
 
 /*
- * gather - called locked by a waiter about to lead: with an interval,
- * sleep unlocked until it has passed since the last sync ended, while
- * the waiters arriving meanwhile join this generation
+ * gather - called locked by a waiter about to lead: with an interval
+ * and another ticket open, sleep unlocked until the interval has passed
+ * since the last sync ended, while the waiters arriving meanwhile join
+ * this generation
  */
 static void
 gather(struct gsync *g)
@@ -211,7 +230,7 @@ gather(struct gsync *g)
 	struct timespec now, ts;
 	long	 left;
 
-	if (g->interval_us == 0)
+	if (g->interval_us == 0 || g->open < 2)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	left = g->interval_us - ((now.tv_sec - g->last_end.tv_sec) * 1000000L

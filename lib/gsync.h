@@ -8,6 +8,7 @@
  *	void	gsync_free(struct gsync *g);
  *	int	gsync_dev(struct gsync *g, dev_t dev, const char *dir);
  *	unsigned long gsync_begin(struct gsync *g);
+ *	void	gsync_end(struct gsync *g);
  *	int	gsync_wait(struct gsync *g, unsigned long ticket,
  *	    const int *devs, size_t ndevs);
  *	unsigned long gsync_count(struct gsync *g);
@@ -34,14 +35,18 @@
  *	because Linux reports a writeback error to one syncfs only and it
  *	may have been another generation's.
  *
+ *	gsync_end() ends a ticket once its writes are synced or given up:
+ *	each gsync_begin() is followed by one gsync_end().
+ *
  *	gsync_set_interval() makes each sync start at least usec after
- *	the previous one ended (0, the default: as soon as a waiter finds
- *	none running). The waiter that would lead a sync sooner sleeps for
- *	the rest, and every waiter that arrives meanwhile is covered by
- *	that same sync: a busy writer trades at most usec of latency per
- *	sync for fewer, larger syncs (each writes the shared metadata
- *	blocks, directories, inode tables and bitmaps, once for all);
- *	a waiter after a quiet interval syncs at once.
+ *	the previous one ended while another ticket than the leader's is
+ *	open (0, the default: as soon as a waiter finds none running). The
+ *	waiter that would lead a sync sooner sleeps for the rest, and
+ *	every waiter that arrives meanwhile is covered by that same sync:
+ *	busy writers trade at most usec of latency per sync for fewer,
+ *	larger syncs (each writes the shared metadata blocks, directories,
+ *	inode tables and bitmaps, once for all); a waiter after a quiet
+ *	interval, or a lone writer (one ticket open), syncs at once.
  *
  *	gsync_sync_fn is syncfs; a unit test may replace it (count the
  *	calls, inject EIO). gsync_count() is the number of syncfs calls.
@@ -65,6 +70,7 @@ void	 gsync_free(struct gsync *);
 int	 gsync_dev(struct gsync *, dev_t, const char *);
 unsigned long gsync_begin(struct gsync *);
 int	 gsync_wait(struct gsync *, unsigned long, const int *, size_t);
+void	 gsync_end(struct gsync *);
 unsigned long gsync_count(struct gsync *);
 void	 gsync_set_interval(struct gsync *, long);
 

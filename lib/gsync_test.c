@@ -13,8 +13,9 @@
  *	next generation's leader handed on) all return, each wait covered
  *	by its own sync. With gsync_set_interval(): a sync right after
  *	another starts no sooner than the interval after it ended, the
- *	threads that wait meanwhile share that one sync, a wait after a
- *	quiet interval syncs at once, and the many-generations case holds
+ *	threads that wait meanwhile (their tickets open) share that one
+ *	sync, a wait after a quiet interval syncs at once, a lone writer's
+ *	syncs in a row do not wait, and the many-generations case holds
  *	as before.
  */
 #include <sys/stat.h>
@@ -106,6 +107,7 @@ wait_thread(void *arg)
 	w->ret = gsync_wait(g, w->ticket, &dev0, 1);
 	w->err = errno;
 	w->returned = tick();
+	gsync_end(g);
 	return (NULL);
 }
 
@@ -140,6 +142,7 @@ loop_thread(void *arg)
 		w.called = tick();
 		w.ret = gsync_wait(g, w.ticket, &dev0, 1);
 		w.returned = tick();
+		gsync_end(g);
 		l->failed += w.ret < 0;
 		pthread_mutex_lock(&ev_lock);
 		l->uncovered += !covered(&w);
@@ -207,6 +210,7 @@ main(void)
 	    && gsync_count(g) == 1, "one waiter, one sync");
 	tap_ok(gsync_wait(g, t, NULL, 0) == 0 && nsync == 1,
 	    "nothing to sync: no call");
+	gsync_end(g);
 
 	if (pst.st_dev != st.st_dev) {
 		devs[0] = dev0;
@@ -214,6 +218,7 @@ main(void)
 		nsync = 0;
 		tap_ok(devs[1] == 1 && gsync_wait(g, gsync_begin(g), devs, 2)
 		    == 0 && nsync == 2, "two file systems: one syncfs each");
+		gsync_end(g);
 	} else
 		tap_ok(0, "no second file system (/proc, /dev, /sys, /run) "
 		    "to test with");
@@ -240,6 +245,7 @@ main(void)
 	t = gsync_begin(g);
 	tap_ok(gsync_wait(g, t, &dev0, 1) == 0, "a ticket taken after the "
 	    "failure succeeds");
+	gsync_end(g);
 
 	/* many generations in a row: no waiter lost, none returns early */
 	{
@@ -277,9 +283,12 @@ main(void)
 		hook_sleep_ms = 0;
 		t = gsync_begin(g);
 		(void)gsync_wait(g, t, &dev0, 1);
+		gsync_end(g);
+		/* 8 writers at work, their tickets taken */
 		memset(w, 0, sizeof(w));
-		for (i = 0; i < NTHREADS; i++) {
+		for (i = 0; i < NTHREADS; i++)
 			w[i].ticket = gsync_begin(g);
+		for (i = 0; i < NTHREADS; i++) {
 			pthread_create(&wt[i], NULL, wait_thread, &w[i]);
 			if (i == 0)
 				usleep(20000);	/* the first one gathers */
@@ -298,8 +307,18 @@ main(void)
 		usleep(400000);
 		t0 = now_ms();
 		(void)gsync_wait(g, gsync_begin(g), &dev0, 1);
+		gsync_end(g);
 		tap_ok(now_ms() - t0 < 250.0 && nsync == 3, "after a quiet "
 		    "interval a wait syncs at once (%.1f ms)", now_ms() - t0);
+		/* a lone writer: its ticket the only one open */
+		t0 = now_ms();
+		for (i = 0; i < 5; i++) {
+			(void)gsync_wait(g, gsync_begin(g), &dev0, 1);
+			gsync_end(g);
+		}
+		tap_ok(now_ms() - t0 < 250.0 && nsync == 8, "a lone writer's "
+		    "5 syncs in a row do not wait for the interval (%.1f ms, "
+		    "%d syncs)", now_ms() - t0, nsync - 3);
 		gsync_set_interval(g, 200);
 		nsync = 0;
 		{
