@@ -19,8 +19,8 @@
  *	while the others wait for that sync; then the renames into new/,
  *	a second shared sync, and only then the answers. Under load a
  *	sync waits until 1 ms has passed since the last one ended, and
- *	covers everything written meanwhile (virtual_deliver.c). A failed sync
- *	defers every delivery of that batch (4.3.0) and removes its
+ *	covers everything written meanwhile (virtual_deliver.c). A failed
+ *	sync defers every delivery of that batch (4.3.0) and removes its
  *	files. virtual keeps one descriptor per file system it delivered
  *	on (to learn of write-back errors), so such a file system cannot
  *	be unmounted while virtual runs. A recipient qmgr marks

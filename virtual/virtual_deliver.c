@@ -30,11 +30,11 @@
  *	   with the other worker threads' batches; a sync starts no sooner
  *	   than VIRTUAL_SYNC_INTERVAL after the last one ended, so that
  *	   under load it covers every batch of that time) of each file
- *	   system the batch wrote on, rename each tmp/NAME to new/NAME (ENOENT: the
- *	   Maildir is made again, one more try), a second group syncfs,
- *	   and only then "delivered" (rcpt.N.exactly_once=1). A failed
- *	   sync defers every delivery of the batch 4.3.0 and removes its
- *	   files (tmp/NAME, or new/NAME after the renames).
+ *	   system the batch wrote on, rename each tmp/NAME to new/NAME
+ *	   (ENOENT: the Maildir is made again, one more try), a second
+ *	   group syncfs, and only then "delivered" (rcpt.N.exactly_once=1).
+ *	   A failed sync defers every delivery of the batch 4.3.0 and
+ *	   removes its files (tmp/NAME, or new/NAME after the renames).
  *	   NAME = "<arrival seconds>.<QUEUEID>_<index>.<myhostname>": a
  *	   retry after a crash finds new/NAME or cur/NAME[:2,...] and
  *	   reports success without writing again (exactly once), after a
