@@ -24,8 +24,9 @@ UNIT_TESTS += sock_test fdpass_test
 sock_test_SRCS := lib/sock_test.c
 fdpass_test_SRCS := lib/fdpass_test.c
 
-UNIT_TESTS += queue_test attr_test
+UNIT_TESTS += queue_test attr_test queue_journal_test
 queue_test_SRCS := lib/queue_test.c
+queue_journal_test_SRCS := lib/queue_journal_test.c
 attr_test_SRCS := lib/attr_test.c
 
 UNIT_TESTS += conf_test mastercf_test

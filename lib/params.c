@@ -244,7 +244,7 @@ const struct conf_param conf_params[] = {
 	{ "smtpd_dns_worker_threads", "32" },	/* postern: connect-time PTR */
 	/* postern: the policy pool grows to this while its jobs are stuck */
 	{ "smtpd_worker_threads_max", "64" },
-	{ "smtpd_queue_sync", "syncfs" },	/* postern: group commit flush */
+	{ "smtpd_queue_sync", "journal" },	/* postern: group commit */
 	{ "queue_file_pool_limit", "8192" },	/* postern: pool/ (QUEUE.md) */
 	{ "smtpd_client_connection_count_limit", "50" },
 	{ "smtpd_client_connection_rate_limit", "0" },

@@ -1557,7 +1557,7 @@ static const struct {
 	{"hold", 0700, 1}, {"corrupt", 0700, 1}, {"maildrop", 01733, 1},
 	{"bounce", 0700, 1}, {"defer", 0700, 1}, {"private", 0700, 1},
 	{"public", 0755, 1}, {"pid", 0755, 0}, {"saved", 0700, 1},
-	{"pool", 0700, 1},
+	{"pool", 0700, 1}, {"journal", 0700, 1},
 };
 
 /* queue_dirs_create - create missing queue directories (QUEUE.md) */

@@ -58,6 +58,7 @@
 #include "cleanup.h"
 #include "log.h"
 #include "qmgr.h"
+#include "queue_journal.h"
 #include "str.h"
 #include "workq.h"
 #include "xalloc.h"
@@ -150,6 +151,10 @@ due(const char *id, long now)
 	return (rc);
 }
 
+/* how often an incoming/ scan looks for a dead smtpd's journal (s) */
+#define JOURNAL_EVERY	5
+static long journal_next;
+
 /* scan_job - list a directory (io pool) */
 static void
 scan_job(void *arg, void *tctx)
@@ -163,6 +168,8 @@ scan_job(void *arg, void *tctx)
 	errno = 0;
 	switch (j->kind) {
 	case SCAN_ACTIVE:
+		/* messages smtpd acknowledged from its journal, first */
+		queue_journal_recover(qd);
 		/* no pickup runs yet: finish or undo interrupted ones */
 		queue_pickup_recover(qd, "incoming");
 		queue_pickup_recover(qd, "hold");
@@ -172,6 +179,12 @@ scan_job(void *arg, void *tctx)
 		queue_pool_prune(qd, QUEUE_TEMP_MAX_AGE);
 		break;
 	case SCAN_INCOMING:
+		/* the journal of an smtpd that died (none if none did) */
+		if (now >= __atomic_load_n(&journal_next, __ATOMIC_RELAXED)) {
+			__atomic_store_n(&journal_next, now + JOURNAL_EVERY,
+			    __ATOMIC_RELAXED);
+			queue_journal_recover(qd);
+		}
 		j->ids = queue_scan(qd, "incoming");
 		j->drop = queue_scan(qd, "maildrop");
 		break;

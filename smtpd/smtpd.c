@@ -18,8 +18,9 @@
  *	(our default, as Postfix 3.9), "no", and "yes" or "reject"; see
  *	smtpd_data.c. smtpd_worker_threads (postern only) sizes the pool
  *	that runs policy lookups and queue file writes; smtpd_queue_sync
- *	(postern only: "syncfs", the default, or "fsync") chooses how a
- *	group commit makes its batch durable (smtpd_queue.c).
+ *	(postern only: "journal", the default, "syncfs" or "fsync")
+ *	chooses how a group commit makes its batch durable
+ *	(smtpd_queue.c).
  * DIAGNOSTICS
  *	A bad parameter value is fatal at start, with Postfix's wording
  *	(conf_table.h): smtpd_timeout and the recipient, error and junk
@@ -132,10 +133,12 @@ smtpd_pre_init(void)
 	p->data_checks = v->argc > 0;
 	strv_free(v);
 	w = conf_str("smtpd_queue_sync");
-	if (strcmp(w, "fsync") != 0 && strcmp(w, "syncfs") != 0 && *w)
+	if (strcmp(w, "fsync") != 0 && strcmp(w, "syncfs") != 0
+	    && strcmp(w, "journal") != 0 && *w)
 		log_warn("smtpd_queue_sync: unknown value \"%s\"; using "
 		    "\"syncfs\"", log_safe(w));
 	p->sync_fs = strcmp(w, "fsync") != 0;
+	p->journal = strcmp(w, "journal") == 0;
 	/* the group commit's descriptor, before any queue file is written
 	 * (a queue directory that cannot be opened fails the first commit,
 	 * which says so) */

@@ -60,7 +60,8 @@ struct smtpd_params {
 	int	 dns_workers;		/* smtpd_dns_worker_threads */
 	int	 workers_max;		/* smtpd_worker_threads_max */
 	int	 forbid_unauth_pipe;	/* smtpd_forbid_unauth_pipelining */
-	int	 sync_fs;		/* smtpd_queue_sync = syncfs */
+	int	 sync_fs;		/* smtpd_queue_sync = syncfs or journal */
+	int	 journal;		/* smtpd_queue_sync = journal */
 	int	 delay_reject;		/* smtpd_delay_reject */
 	int	 peername_lookup;	/* smtpd_peername_lookup */
 	int	 data_checks;		/* smtpd_data_restrictions is set */
@@ -294,6 +295,8 @@ struct workq;
 void	 smtpd_queue_begin(struct smtpd_session *, struct workq *);
 void	 smtpd_queue_chunk(struct smtpd_session *, struct workq *);
 void	 smtpd_queue_message(struct smtpd_session *, struct workq *);
+void	 smtpd_queue_init(struct event_base *);
+void	 smtpd_queue_fini(void);
 void	 smtpd_queue_done_reply(struct smtpd_session *, int, const char *);
 
 /* The per-thread worker context */

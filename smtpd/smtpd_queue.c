@@ -49,11 +49,21 @@
  *	  2. Group commit: the committer collects the sessions whose files
  *	     were renamed (or, written on the loop, are finished and wait
  *	     for their rename: queue_writer_later(), lib/queue.h); one
- *	     worker job renames those, then makes the whole batch durable,
- *	     then every session of the batch gets its "250 2.0.0 Ok: queued
- *	     as ID". Sessions that finish while a sync runs form the next
- *	     batch, so under load one flush covers many messages. With
- *	     smtpd_queue_sync = syncfs (postern's default) cleanup skips
+ *	     worker job makes the whole batch durable, then every session
+ *	     of the batch gets its "250 2.0.0 Ok: queued as ID". Sessions
+ *	     that finish while a sync runs form the next batch, so under
+ *	     load one flush covers many messages. With smtpd_queue_sync =
+ *	     journal (postern's default) a batch of files written on the
+ *	     loop, of two messages or more or while the journal has files
+ *	     waiting (under load), is appended to the process's journal,
+ *	     one write and one flush (commit_journal()), and renamed only
+ *	     at a checkpoint
+ *	     (ckpt_job(), on a worker while batches go to the process's
+ *	     other journal; due 50 ms after the oldest file, and started by
+ *	     the loop: journal_kick(), journal_arm()); any other batch is
+ *	     renamed and synced as with syncfs (QUEUE.md, "The journal").
+ *	     With smtpd_queue_sync = syncfs the job renames the batch's
+ *	     files and then syncs; with syncfs or journal cleanup skips
  *	     the per-file fsync (CLEANUP_FLAG_NOSYNC) and the batch is one
  *	     syncfs() of the queue file system (queue_sync_fs(): file data
  *	     and renames together); with "fsync" each file is fsynced by
@@ -89,6 +99,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "buf.h"
 #include "cleanup.h"
 #include "conf.h"
@@ -96,6 +108,7 @@
 #include "map.h"
 #include "metrics.h"
 #include "queue.h"
+#include "queue_journal.h"
 #include "reply.h"
 #include "smtpd.h"
 #include "smtpd_milter.h"
@@ -111,6 +124,14 @@ static struct smtpd_session *commit_batch;	/* in the running sync */
 static int commit_running;
 static int commit_hold;			/* the batch has a hold/ file */
 static int commit_ok;
+/* smtpd_queue_sync = journal: two, one taking batches while the other
+ * checkpoints (lib/queue_journal.h); the loop swaps them */
+static struct queue_journal *journal[2];
+static int journal_active;		/* the one batches go to */
+static int journal_tried;		/* opened by the first commit job */
+static int ckpt_running;		/* a checkpoint job runs */
+static int journal_seen;		/* the loop may look at journal[] */
+static struct event *journal_timer;	/* a checkpoint after a quiet spell */
 
 /* the transaction's queue file, from DATA to the final dot (d->queue) */
 struct queue_txn {
@@ -155,13 +176,101 @@ queue_wake_qmgr(void)
 		log_debug("cannot wake qmgr: %s", err);
 }
 
+/* journal_get - on a worker: the journal batches go to, both opened
+ * (and the orphans recovered) by the first commit job; NULL: syncfs */
+static struct queue_journal *
+journal_get(void)
+{
+	char	 err[512];
+	int	 i;
+
+	if (!smtpd_params.journal)
+		return (NULL);
+	if (!journal_tried) {
+		journal_tried = 1;
+		for (i = 0; i < 2; i++)
+			if ((journal[i] = queue_journal_open(
+			    smtpd_params.queue_dir, err, sizeof(err))) == NULL) {
+				log_warn("smtpd_queue_sync = journal: %s; "
+				    "using syncfs", err);
+				queue_journal_close(journal[0]);
+				journal[0] = NULL;
+				break;
+			}
+	}
+	return (journal[journal_active]);
+}
+
+/* commit_journal - on a worker: the batch appended to the journal and
+ * synced (its 250s may go); 0 when it cannot be, or is a lone message
+ * while nothing waits in the journal: the batch is synced as without
+ * a journal */
+static int
+commit_journal(struct queue_journal *j)
+{
+	struct queue_rename **rv;
+	struct smtpd_session *s;
+	struct queue_txn *t;
+	size_t	 n = 0;
+
+	for (s = commit_batch; s; s = s->next) {
+		/* a file cleanup renamed itself (a milter, a remote map) */
+		if ((t = queue_txn_of(s)) == NULL || t->later.tmp == NULL)
+			return (0);
+		n++;
+	}
+	/* a lone message, nothing journaled: visible at its 250, as in
+	 * Postfix; the journal pays off when messages finish together */
+	if (n < 2 && queue_journal_pending(j) == 0)
+		return (0);
+	rv = xcalloc(n, sizeof(*rv));
+	n = 0;
+	for (s = commit_batch; s; s = s->next) {
+		t = queue_txn_of(s);
+		if (queue_journal_add(j, &t->later) < 0) {
+			if (errno != EFBIG && errno != ENOSPC)
+				log_warn("%s: cannot journal: %m; syncfs",
+				    s->queue_id);
+			free(rv);
+			return (0);
+		}
+		rv[n++] = &t->later;
+	}
+	if (queue_journal_write(j, rv, n) < 0) {
+		log_warn("cannot write the journal: %m; syncfs");
+		free(rv);
+		return (0);
+	}
+	free(rv);
+	commit_ok = 1;
+	return (1);
+}
+
+/* ckpt_job - on a worker: a journal's files durable and renamed */
+static void
+ckpt_job(void *arg, void *thread_ctx)
+{
+	struct queue_journal *j = arg;
+
+	(void)thread_ctx;
+	if (queue_journal_checkpoint(j) < 0)
+		log_warn("journal checkpoint in %s: %m (tried again later)",
+		    smtpd_params.queue_dir);
+	queue_wake_qmgr();
+}
+
+static void ckpt_done(void *);
+
 /* commit_job - on a worker: one directory sync for the whole batch */
 static void
 commit_job(void *arg, void *thread_ctx)
 {
 	struct smtpd_session *s;
 	struct queue_txn *t;
+	struct queue_journal *j = journal_get();
 
+	if (j != NULL && commit_journal(j))
+		return;				/* renamed at a checkpoint */
 	/* files written on the loop: their commit point, before the sync */
 	for (s = commit_batch; s; s = s->next)
 		if ((t = queue_txn_of(s)) != NULL && t->later.tmp != NULL
@@ -183,6 +292,7 @@ commit_job(void *arg, void *thread_ctx)
 }
 
 static void commit_kick(void);
+static void journal_arm(void);
 static int queue_inline_conf(void);
 static int queue_inline(const struct queue_txn *);
 
@@ -207,7 +317,85 @@ commit_done(void *arg)
 	}
 	commit_batch = NULL;
 	commit_running = 0;
+	journal_seen = 1;
 	commit_kick();
+	journal_arm();
+}
+
+/* journal_arm - on the loop: while files wait in a journal no job
+ * uses now, a checkpoint comes when the oldest is due, load or not */
+static void
+journal_arm(void)
+{
+	long	 w, wait = -1;
+	struct timeval tv;
+
+	if (journal_timer == NULL || !journal_seen)
+		return;
+	if (!commit_running)
+		wait = queue_journal_wait(journal[journal_active]);
+	/* the other has files left only when its checkpoint failed: it is
+	 * tried again after a second */
+	if (!ckpt_running && (w = queue_journal_wait(
+	    journal[!journal_active])) >= 0) {
+		w = 1000000;
+		if (wait < 0 || w < wait)
+			wait = w;
+	}
+	if (wait < 0)
+		return;
+	if (wait < 1000)
+		wait = 1000;
+	tv.tv_sec = wait / 1000000;
+	tv.tv_usec = wait % 1000000;
+	evtimer_del(journal_timer);
+	evtimer_add(journal_timer, &tv);
+}
+
+/* ckpt_done - on the loop: the checkpoint ended */
+static void
+ckpt_done(void *arg)
+{
+	(void)arg;
+	ckpt_running = 0;
+	commit_kick();
+	journal_arm();
+}
+
+/* journal_kick - on the loop: start a checkpoint when one is due: of
+ * the journal batches go to, which the other one then takes over, when
+ * no batch runs and the other has nothing left; of the other (a rename
+ * that failed) when the timer says so */
+static void
+journal_kick(int timer)
+{
+	struct queue_journal *old = journal[journal_active];
+	struct queue_journal *other = journal[!journal_active];
+
+	if (!journal_seen || ckpt_running || old == NULL || other == NULL)
+		return;
+	if (queue_journal_pending(other) > 0) {
+		if (!timer)
+			return;
+		old = other;
+	} else if (commit_running || !queue_journal_due(old))
+		return;
+	else
+		journal_active = !journal_active;
+	ckpt_running = 1;
+	workq_submit(queue_wq, ckpt_job, ckpt_done, old);
+}
+
+/* journal_timer_fire - on the loop: the oldest journaled file is due */
+static void
+journal_timer_fire(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	journal_kick(1);
+	commit_kick();
+	journal_arm();
 }
 
 /* commit_kick - start a sync for the waiting sessions, if none runs */
@@ -216,6 +404,9 @@ commit_kick(void)
 {
 	struct smtpd_session *s;
 
+	if (queue_wq == NULL)
+		return;
+	journal_kick(0);
 	if (commit_running || commit_wait == NULL)
 		return;
 	commit_batch = commit_wait;
@@ -225,6 +416,27 @@ commit_kick(void)
 		commit_hold |= s->queue_hold;
 	commit_running = 1;
 	workq_submit(queue_wq, commit_job, commit_done, NULL);
+}
+
+/* smtpd_queue_init - the checkpoint timer, on the loop's base */
+void
+smtpd_queue_init(struct event_base *base)
+{
+	if (smtpd_params.journal)
+		journal_timer = evtimer_new(base, journal_timer_fire, NULL);
+}
+
+/* smtpd_queue_fini - at exit, the workers stopped: journaled files
+ * renamed (what cannot be waits for the next recovery) */
+void
+smtpd_queue_fini(void)
+{
+	queue_journal_close(journal[0]);
+	queue_journal_close(journal[1]);
+	journal[0] = journal[1] = NULL;
+	if (journal_timer != NULL)
+		event_free(journal_timer);
+	journal_timer = NULL;
 }
 
 /* queue_attr - add a name/value pair when the value is set */

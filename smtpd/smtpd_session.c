@@ -191,6 +191,7 @@ smtpd_session_init(struct event_base *base)
 	session_qwq = workq_new(base, smtpd_params.workers,
 	    session_queue_worker, session_worker_free);
 	smtpd_dns_init(base, smtpd_params.dns_workers);
+	smtpd_queue_init(base);
 	smtpd_milter_init();
 	/* A slow milter holds a queue thread per message: more threads. */
 	if (smtpd_milter_active())
@@ -204,6 +205,7 @@ smtpd_session_fini(void)
 	workq_free(session_wq);
 	workq_free(session_qwq);
 	session_wq = session_qwq = NULL;
+	smtpd_queue_fini();
 	smtpd_dns_fini();
 	free(session_line_buf);
 	session_line_buf = NULL;

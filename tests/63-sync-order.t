@@ -10,7 +10,7 @@ fsync and fdatasync call while a trigger file exists, and logs the
 calls it held.
 
 smtpd runs alone (`smtpd -d -l 127.0.0.1:PORT`, no master, no qmgr: the
-queue files stay in incoming/ for the test to read). With the default
+queue files stay in incoming/ for the test to read). With
 smtpd_queue_sync = syncfs:
   - the shim is in the path: a message gets its 250 and smtpd's syncfs
     call is logged (otherwise the checks below would prove nothing);
@@ -23,7 +23,12 @@ smtpd_queue_sync = syncfs:
     client sees the connection end without any reply (never a 250); the
     messages acknowledged earlier are still in incoming/.
 With smtpd_queue_sync = fsync the same hold (on the per-file fsync or
-the directory fsync) keeps the 250 back until the release.
+the directory fsync) keeps the 250 back until the release. With the
+default, journal: a lone message is in incoming/ at its 250; two
+messages finishing together are acknowledged from smtpd's journal and
+renamed at its checkpoint; smtpd killed while the checkpoint's sync is
+held leaves them out of incoming/, and the next smtpd commits both
+from the dead one's journal (logged).
 A mutant smtpd that answers 250 when the sync starts instead of when it
 ends fails checks 9, 13, 16 and 17. About 8 s. Ports 25400-25439.
 """
@@ -180,10 +185,10 @@ def main():
         return ptap.done()
     log = os.path.join(TMP, 'smtpd.log')
 
-    # --- smtpd_queue_sync = syncfs (the default) ---
+    # --- smtpd_queue_sync = syncfs ---
     q = make_queue('q1')
     port = BASE
-    p = start(port, q, log)
+    p = start(port, q, log, '-o', 'smtpd_queue_sync=syncfs')
     ok(p.poll() is None, 'smtpd runs with LD_PRELOAD="%s"' % preload())
 
     c = Client(port)
@@ -278,6 +283,77 @@ def main():
     r = c.final(10)
     ok(r.startswith('250 '), 'fsync mode: 250 after the release (%s)' % r)
     c.close()
+    p.send_signal(signal.SIGTERM)
+    try:
+        p.wait(15)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+    # --- smtpd_queue_sync = journal (the default) ---
+    # A lone message is synced as with syncfs (visible at its 250); two
+    # that finish together go through the journal: renamed only at the
+    # checkpoint, 50 ms later. Killed in between (the checkpoint held),
+    # the next smtpd commits them from the dead one's journal.
+    q = make_queue('q3')
+    port = BASE + 2
+    p = start(port, q, log)
+    ok(p.poll() is None, 'smtpd runs with the default (journal)')
+    c = Client(port)
+    c.upto_dot('j0')
+    r = c.final(10)
+    ok(r.startswith('250 ') and len(files_with(q, 'j0')) == 1,
+       'journal: a lone message is in incoming/ at its 250 (%s)' % r)
+    c.close()
+    killed = False
+    for attempt in range(3):
+        block(True)
+        nheld = len(lines('held'))
+        a = Client(port)
+        a.upto_dot('ja%d' % attempt)
+        wait_held(nheld + 1)
+        # these two finish while a's sync is held: one batch of two
+        b, c = Client(port), Client(port)
+        b.upto_dot('jb%d' % attempt)
+        c.upto_dot('jc%d' % attempt)
+        time.sleep(0.3)
+        block(False)
+        ra, rb, rc = a.final(10), b.final(10), c.final(10)
+        block(True)   # the checkpoint, due 50 ms after the batch, waits
+        for x in (a, b, c):
+            x.close()
+        got = (rb.startswith('250 ') and rc.startswith('250 ')
+               and ra.startswith('250 '))
+        nheld = len(lines('held'))
+        if got and not files_with(q, 'jb%d' % attempt) \
+                and not files_with(q, 'jc%d' % attempt) \
+                and wait_held(nheld + 1, 5):
+            os.kill(p.pid, signal.SIGKILL)
+            p.wait()
+            killed = True
+            block(False)
+            break
+        print('# attempt %d: the checkpoint came first (%s | %s | %s)'
+              % (attempt, ra, rb, rc))
+        block(False)
+    ok(killed, 'journal: two messages acknowledged together, not yet '
+       'renamed, and smtpd killed in the checkpoint\'s sync')
+    ok(files_with(q, 'jb%d' % attempt) == []
+       and files_with(q, 'jc%d' % attempt) == [],
+       'journal: after the kill neither is in incoming/')
+    p = start(port, q, log)
+    c = Client(port)
+    c.upto_dot('j3')
+    r = c.final(10)
+    ok(r.startswith('250 '), 'journal: the next smtpd answers (%s)' % r)
+    c.close()
+    ok(len(files_with(q, 'jb%d' % attempt)) == 1
+       and len(files_with(q, 'jc%d' % attempt)) == 1,
+       'journal: the next smtpd committed both from the dead one\'s '
+       'journal')
+    ok(re.search(r'journal \S+: 2 messages committed', ptap.read(log)),
+       'journal: the recovery is logged')
+    ok(len(files_with(q, 'j3')) == 1, 'journal: and took its own message')
     p.send_signal(signal.SIGTERM)
     try:
         p.wait(15)
