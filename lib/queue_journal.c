@@ -288,14 +288,15 @@ recover_fd(const char *queue_dir, const char *path, int fd, uint64_t *gen)
 			    fin);
 			if (pass == 0) {
 				nrec++;
-				if ((h.mark == 0 || (uint64_t)off >= h.mark)
-				    && rewrite(tmp, buf + sizeof(r)
+				/* below the mark: its file is on disk */
+				if (h.mark != 0 && (uint64_t)off < h.mark)
+					;
+				else if (rewrite(tmp, buf + sizeof(r)
 				    + r.tmplen + r.finlen, r.datalen) < 0) {
 					log_warn("%s: cannot write %s again: "
 					    "%m", path, tmp);
 					ret = -1;
-				} else if (h.mark == 0
-				    || (uint64_t)off >= h.mark)
+				} else
 					again++;
 			} else if (rename(tmp, fin) == 0)
 				n++;

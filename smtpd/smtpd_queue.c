@@ -327,7 +327,7 @@ commit_done(void *arg)
 static void
 journal_arm(void)
 {
-	long	 w, wait = -1;
+	long	 wait = -1;
 	struct timeval tv;
 
 	if (journal_timer == NULL || !journal_seen)
@@ -336,12 +336,9 @@ journal_arm(void)
 		wait = queue_journal_wait(journal[journal_active]);
 	/* the other has files left only when its checkpoint failed: it is
 	 * tried again after a second */
-	if (!ckpt_running && (w = queue_journal_wait(
-	    journal[!journal_active])) >= 0) {
-		w = 1000000;
-		if (wait < 0 || w < wait)
-			wait = w;
-	}
+	if (!ckpt_running && queue_journal_pending(journal[!journal_active]) > 0
+	    && (wait < 0 || wait > 1000000))
+		wait = 1000000;
 	if (wait < 0)
 		return;
 	if (wait < 1000)
