@@ -255,7 +255,7 @@ struct queue_file {
 	int	 writable;
 	char	*data;		/* a small file read whole, or NULL */
 	char	*pool_tmp;	/* queue_remove() of a big file: to settle */
-	char	*pool_final;	/* ... under this name (queue_file_close) */
+	char	*pool_dir;	/* ... back into this queue (queue_file_close) */
 };
 
 struct queue_log_entry {
