@@ -11,9 +11,11 @@
  *	being unlinked (queue_remove(), qmgr), and a new message's
  *	temporary file is taken from there by a rename instead of being
  *	created (queue_pool_claim(), called by queue_writer_new()): on
- *	a busy queue no inode is freed or allocated per message. A slot
- *	name taken again replaces (frees) the file left under it, so the
- *	pool never holds more files than there are slots; only files of
+ *	a busy queue no inode is freed or allocated per message. A
+ *	removal passes over slots still holding a file (up to
+ *	POOL_PLACE_TRIES in turn; then it replaces, frees, the file under
+ *	the last), so the pool never holds more files than there are
+ *	slots; only files of
  *	the process's own user and mode 0600 go there, and one over
  *	QUEUE_POOL_FILE_MAX only once emptied (queue_pool_settle(), by
  *	queue_file_close()). The
