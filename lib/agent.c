@@ -87,7 +87,12 @@ struct session {
 	int	 keep;		/* nothing followed the request: may reuse */
 	int	 kept;		/* it carried a request before */
 	int	 counted;	/* a request is open: a server session */
+	struct session *prev, *next;	/* every session: agent_stop() */
 };
+
+/* every open session, so that an exit with a job running (SIGTERM:
+ * the pool's completions are dropped) frees them all */
+static struct session *sessions;
 
 /* request_begin - a request is open on the connection */
 static void
@@ -111,6 +116,12 @@ session_free(struct session *s)
 {
 	int	 counted = s->counted;
 
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
 	if (s->bev)
 		bufferevent_free(s->bev);
 	if (s->ev)
@@ -406,6 +417,9 @@ agent_accept(const struct server_conn *conn)
 	struct session *s = xcalloc(1, sizeof(*s));
 
 	s->fd = conn->fd;
+	if ((s->next = sessions) != NULL)
+		sessions->prev = s;
+	sessions = s;
 	log_debug("new connection from qmgr");
 	request_begin(s);
 	session_read(s, 0);
@@ -429,11 +443,15 @@ agent_start(struct event_base *base, const struct agent_spec *spec)
 		workq_set_max_now(pool, spec->threads);
 }
 
-/* agent_stop - wait for running jobs, stop the pool */
+/* agent_stop - wait for running jobs, stop the pool, close every
+ * session (a job's answer is not sent: qmgr sees the connection lost
+ * and tries the request again) */
 void
 agent_stop(void)
 {
 	if (pool)
 		workq_free(pool);
 	pool = NULL;
+	while (sessions)
+		session_free(sessions);
 }
