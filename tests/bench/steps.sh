@@ -52,6 +52,10 @@ TAP_DONE=1
 diag() { printf 'steps: %s\n' "$*"; }
 
 [ "$(id -u)" = 0 ] || { echo "steps: run as root" >&2; exit 1; }
+# without it every send fails and each run would only say "not all
+# delivered": make the tools (make bench does) or set SMTP_LOAD
+[ -x "$LOAD" ] || { echo "steps: no $LOAD (make" \
+	"build/release/tools/smtp-load, or set SMTP_LOAD)" >&2; exit 1; }
 ulimit -n "$(ulimit -Hn)"
 BENCH_DIR=$(mktemp -d /tmp/postern-steps.XXXXXX)
 chmod 755 "$BENCH_DIR"
