@@ -129,8 +129,7 @@ queue_pool_claim(const char *queue_dir, const char *tmp, int *exists,
 	int	 tries, taken, fd, rc;
 
 	*exists = 0;
-	for (tries = 0, taken = 0; tries < 4 && taken < POOL_TAKEN_MAX;
-	    tries++) {
+	for (tries = 0, taken = 0; tries < 4 && taken < POOL_TAKEN_MAX;) {
 		pthread_mutex_lock(&pool_lock);
 		rc = pool_pick(queue_dir, name);
 		pthread_mutex_unlock(&pool_lock);
@@ -149,7 +148,6 @@ queue_pool_claim(const char *queue_dir, const char *tmp, int *exists,
 			 * allocation, the dearest step of acceptance on
 			 * ext4) with the pool still full.
 			 */
-			tries--;
 			taken++;
 			continue;
 		}
@@ -168,6 +166,7 @@ queue_pool_claim(const char *queue_dir, const char *tmp, int *exists,
 			if (fd >= 0)
 				close(fd);
 			(void)unlink(tmp);	/* not ours to write: drop it */
+			tries++;
 			continue;
 		}
 		*size = st.st_size;
