@@ -105,6 +105,10 @@ mariadb_start() {
 		--innodb-log-file-size=8M \
 		>"$MARIADB_DIR/install.log" 2>&1; then
 		echo "mariadb.sh: mariadb-install-db failed:" >&2
+		# the server's own reason comes first in the log, its
+		# generic advice (the last 25 lines) after it
+		grep -E '\[(ERROR|Warning)\]|error' "$MARIADB_DIR/install.log" |
+			head -n 20 >&2
 		tail -n 30 "$MARIADB_DIR/install.log" >&2
 		return 1
 	fi
