@@ -5,12 +5,18 @@
  *	anvil [-c config_dir] [-o name=value] [-d] [-v] [-l path]
  * DESCRIPTION
  *	Postfix's anvil(8): master runs it as the master.cf service
- *	"anvil" (unix, one process) and every smtpd process asks it, on
- *	$queue_directory/private/anvil, how many connections a client has
- *	open and how often it connected, sent MAIL, RCPT, STARTTLS or
- *	AUTH in the current window of anvil_rate_time_unit; smtpd enforces
- *	the smtpd_client_*_limit parameters with the answers, so a limit
- *	holds across all smtpd processes of a service.
+ *	"anvil" (unix, one process). The counts it keeps (how many
+ *	connections a client has open and how often it connected, sent
+ *	MAIL, RCPT, STARTTLS or AUTH in the current window of
+ *	anvil_rate_time_unit) live in a table in memory that master shares
+ *	with anvil and every smtpd process (lib/anvil_shm.c): smtpd counts
+ *	and checks its clients there itself, without a request to anvil
+ *	(issue 13). anvil logs the statistics, answers the protocol below
+ *	from the same table (for tools and tests), and uncounts the
+ *	connections of an smtpd that died: each smtpd keeps an idle
+ *	connection to $queue_directory/private/anvil, and when one closes,
+ *	and every few seconds, anvil looks for processes that died holding
+ *	counts. Run by hand, without master, it keeps a table of its own.
  *
  *	Protocol (lib/attr.h lists; one reply per request):
  *	  version=1, request=connect|disconnect|message|recipient|
@@ -18,12 +24,13 @@
  *	  reply: status=0, count=N (open connections), rate=N (events of
  *	  that kind in this window, this one included).
  *	  postern's per-login sending limits use request=sasl_message|
- *	  sasl_recipient, ident=sasl:LOGIN, counted in a second table whose
- *	  window is smtpd_sasl_rate_time_unit (default 1h).
- *	A connection counted by one smtpd connection to anvil is
- *	uncounted when that smtpd says disconnect or when its connection
- *	to anvil closes (the smtpd process exited or crashed): a killed
- *	smtpd does not leave its clients counted forever.
+ *	  sasl_recipient, ident=sasl:LOGIN, whose window is
+ *	  smtpd_sasl_rate_time_unit (default 1h).
+ *	A connection counted through one connection to anvil is uncounted
+ *	when its client says disconnect or when that connection closes.
+ *	A connection an smtpd counted itself is uncounted when that smtpd
+ *	says so or exits, or, when it crashed or was killed, by anvil
+ *	(above): a killed smtpd does not leave its clients counted forever.
  *
  *	Every anvil_status_update_time, and at exit, the maxima since the
  *	last report are logged as Postfix's anvil does: "statistics: max
@@ -43,7 +50,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
-#include "anvil_table.h"
+#include "anvil_shm.h"
 #include "attr.h"
 #include "buf.h"
 #include "conf.h"
@@ -52,14 +59,13 @@
 #include "str.h"
 #include "xalloc.h"
 
-/* One smtpd connection to anvil: the client connections it counted. */
+/* One connection to anvil: the client connections counted through it. */
 struct anvil_peer {
 	struct bufferevent *bev;
-	struct strv *held;		/* one ident per open connection */
+	struct strv *held;		/* "TICKET IDENT" per open connection */
 };
 
-static struct anvil_table *anvil_tab;
-static struct anvil_table *anvil_sasl_tab;	/* per login, sasl:LOGIN */
+static struct anvil_shm *anvil_tab;
 static long anvil_unit;
 static struct event *anvil_timer;
 static time_t anvil_last_stats;
@@ -83,18 +89,38 @@ anvil_log_stat(const char *what, int value, const char *ident, time_t when,
 		    value, anvil_unit, ident, at);
 }
 
-/* anvil_tick - expire idle clients; the statistics when due */
+/* anvil_reap - uncount the connections of processes that died */
+static void
+anvil_reap(void)
+{
+	int	 n;
+
+	if ((n = anvil_shm_reap(anvil_tab)) > 0)
+		log_info("uncounted %d client connection%s of an smtpd that "
+		    "exited", n, n == 1 ? "" : "s");
+}
+
+/* anvil_tick - dead processes' counts; the statistics when due */
 static void
 anvil_tick(evutil_socket_t fd, short what, void *ctx)
 {
 	time_t	 now = time(NULL);
 
-	anvil_table_expire(anvil_tab, now);
-	anvil_table_expire(anvil_sasl_tab, now);
+	anvil_reap();
 	if (now - anvil_last_stats >= anvil_stats_every) {
-		anvil_table_stats(anvil_tab, anvil_log_stat, NULL);
+		anvil_shm_stats(anvil_tab, anvil_log_stat, NULL);
 		anvil_last_stats = now;
 	}
+}
+
+/* anvil_held_ident - the ident of a "TICKET IDENT" entry */
+static const char *
+anvil_held_ident(const char *held, unsigned *ticket)
+{
+	char	*end;
+
+	*ticket = (unsigned)strtoul(held, &end, 10);
+	return (*end == ' ' ? end + 1 : end);
 }
 
 /* anvil_peer_free - uncount what this peer still holds, then free it */
@@ -102,24 +128,31 @@ static void
 anvil_peer_free(struct anvil_peer *p)
 {
 	time_t	 now = time(NULL);
+	const char *ident;
+	unsigned ticket;
 	size_t	 i;
 
-	for (i = 0; i < p->held->argc; i++)
-		anvil_table_disconnect(anvil_tab, p->held->argv[i], now);
+	for (i = 0; i < p->held->argc; i++) {
+		ident = anvil_held_ident(p->held->argv[i], &ticket);
+		anvil_shm_disconnect(anvil_tab, ident, ticket, now);
+	}
 	strv_free(p->held);
 	bufferevent_free(p->bev);
 	free(p);
 	server_session_end();
+	/* an smtpd's idle connection: it may have died */
+	anvil_reap();
 }
 
 /* anvil_unhold - forget one connection of ident held by this peer */
 static int
-anvil_unhold(struct anvil_peer *p, const char *ident)
+anvil_unhold(struct anvil_peer *p, const char *ident, unsigned *ticket)
 {
 	size_t	 i;
 
 	for (i = 0; i < p->held->argc; i++)
-		if (strcmp(p->held->argv[i], ident) == 0) {
+		if (strcmp(anvil_held_ident(p->held->argv[i], ticket),
+		    ident) == 0) {
 			free(p->held->argv[i]);
 			p->held->argv[i] = p->held->argv[--p->held->argc];
 			p->held->argv[p->held->argc] = NULL;
@@ -137,17 +170,23 @@ anvil_request(struct anvil_peer *p, const struct attr_list *l,
 	const char *ident = attr_get(l, "ident");
 	time_t	 now = time(NULL);
 	int	 count = 0, rate = 0, ev = -1;
+	unsigned ticket;
+	char	*held;
 
 	if (req == NULL || ident == NULL || *ident == 0
 	    || strchr(ident, ':') == NULL)
 		return (-1);
 	if (strcmp(req, "connect") == 0) {
-		anvil_table_connect(anvil_tab, ident, now, &count, &rate);
-		strv_add(p->held, ident);
+		if (anvil_shm_connect(anvil_tab, ident, now, &count, &rate,
+		    &ticket) == 0) {
+			held = xasprintf("%u %s", ticket, ident);
+			strv_add(p->held, held);
+			free(held);
+		}
 	} else if (strcmp(req, "disconnect") == 0) {
-		if (anvil_unhold(p, ident))
-			anvil_table_disconnect(anvil_tab, ident, now);
-		count = anvil_table_count(anvil_tab, ident);
+		if (anvil_unhold(p, ident, &ticket))
+			anvil_shm_disconnect(anvil_tab, ident, ticket, now);
+		count = anvil_shm_count(anvil_tab, ident);
 	} else if (strcmp(req, "message") == 0)
 		ev = ANVIL_EV_MAIL;
 	else if (strcmp(req, "recipient") == 0)
@@ -158,14 +197,16 @@ anvil_request(struct anvil_peer *p, const struct attr_list *l,
 		ev = ANVIL_EV_AUTH;
 	else if (strcmp(req, "sasl_message") == 0
 	    || strcmp(req, "sasl_recipient") == 0) {
-		rate = anvil_table_event(anvil_sasl_tab, ident,
+		rate = anvil_shm_event(anvil_tab, ident,
 		    req[5] == 'm' ? ANVIL_EV_MAIL : ANVIL_EV_RCPT, now);
 	} else
 		return (-1);
 	if (ev >= 0) {
-		rate = anvil_table_event(anvil_tab, ident, ev, now);
-		count = anvil_table_count(anvil_tab, ident);
+		rate = anvil_shm_event(anvil_tab, ident, ev, now);
+		count = anvil_shm_count(anvil_tab, ident);
 	}
+	if (rate < 0)
+		rate = 0;
 	attr_put(out, "status", "0");
 	attr_put_long(out, "count", count);
 	attr_put_long(out, "rate", rate);
@@ -239,16 +280,28 @@ static void
 anvil_post_init(struct event_base *base)
 {
 	struct timeval tv = {1, 0};
+	char	 err[200];
 
 	anvil_unit = conf_time("anvil_rate_time_unit");
 	if (anvil_unit < 1)
 		anvil_unit = 1;
 	anvil_stats_every = conf_time("anvil_status_update_time");
-	anvil_tab = anvil_table_new(anvil_unit);
-	anvil_sasl_tab = anvil_table_new(conf_time("smtpd_sasl_rate_time_unit")
-	    > 0 ? conf_time("smtpd_sasl_rate_time_unit") : 3600);
+	/* master's table; run by hand, one of our own */
+	if ((anvil_tab = anvil_shm_from_env(err, sizeof(err))) == NULL) {
+		if (*server_service())
+			log_warn("%s: counting in a table of anvil's own; "
+			    "smtpd's counts are not seen here", err);
+		if ((anvil_tab = anvil_shm_attach(-1, err, sizeof(err)))
+		    == NULL)
+			log_fatal("cannot make a table: %s", err);
+	}
+	anvil_shm_units(anvil_tab, anvil_unit,
+	    conf_time("smtpd_sasl_rate_time_unit"));
+	if (anvil_shm_claim(anvil_tab) < 0)
+		log_warn("anvil table: no process slot free");
+	anvil_reap();
 	anvil_last_stats = time(NULL);
-	tv.tv_sec = anvil_unit < 10 ? anvil_unit : 10;
+	tv.tv_sec = anvil_unit < 5 ? anvil_unit : 5;
 	anvil_timer = event_new(base, -1, EV_PERSIST, anvil_tick, NULL);
 	event_add(anvil_timer, &tv);
 }
@@ -257,13 +310,11 @@ anvil_post_init(struct event_base *base)
 static void
 anvil_pre_exit(void)
 {
-	anvil_table_stats(anvil_tab, anvil_log_stat, NULL);
+	anvil_shm_stats(anvil_tab, anvil_log_stat, NULL);
 	if (anvil_timer)
 		event_free(anvil_timer);
-	anvil_table_free(anvil_tab);
+	anvil_shm_detach(anvil_tab);
 	anvil_tab = NULL;
-	anvil_table_free(anvil_sasl_tab);
-	anvil_sasl_tab = NULL;
 }
 
 int

@@ -1,6 +1,4 @@
-# anvil/: client connection counts and request rates (Postfix's anvil).
+# anvil/: client connection counts and request rates (Postfix's anvil);
+# the table itself is lib/anvil_shm.c, shared with smtpd.
 PROGRAMS += anvil
-anvil_SRCS := anvil/anvil.c anvil/anvil_table.c
-
-UNIT_TESTS += anvil_table_test
-anvil_table_test_SRCS := anvil/anvil_table_test.c anvil/anvil_table.c
+anvil_SRCS := anvil/anvil.c

@@ -33,6 +33,9 @@ UNIT_TESTS += conf_test mastercf_test
 conf_test_SRCS := lib/conf_test.c
 mastercf_test_SRCS := lib/mastercf_test.c
 
+UNIT_TESTS += anvil_shm_test
+anvil_shm_test_SRCS := lib/anvil_shm_test.c
+
 UNIT_TESTS += trigger_test
 trigger_test_SRCS := lib/trigger_test.c
 

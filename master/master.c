@@ -57,6 +57,7 @@
 
 #include <event2/event.h>
 
+#include "anvil_shm.h"
 #include "check.h"
 #include "conf.h"
 #include "log.h"
@@ -72,6 +73,7 @@
 struct event_base *master_base;
 const char *master_confdir;
 int	 master_stopping;
+int	 master_anvil_fd = -1;		/* smtpd's and anvil's counts */
 
 static int master_fg;
 static int master_stderr;		/* -d: log to stderr as well */
@@ -552,6 +554,10 @@ main(int argc, char **argv)
 	if ((master_base = event_base_new()) == NULL)
 		log_fatal("cannot create event base");
 	master_signals();
+	/* one table of client counts for the life of this master */
+	if ((master_anvil_fd = anvil_shm_create()) < 0)
+		log_warn("cannot make anvil's table: %m; smtpd's client "
+		    "limits are not enforced");
 	master_services_load(1);
 	master_open_all(1);
 	for (svc = master_services; svc; svc = svc->next)

@@ -69,6 +69,7 @@ struct master_svc {
 extern struct event_base *master_base;
 extern const char *master_confdir;
 extern int master_stopping;
+extern int master_anvil_fd;
 
 /* master_svc.c */
 struct master_svc *master_svc_build(const struct mastercf_service *, char *,

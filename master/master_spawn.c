@@ -17,7 +17,10 @@
  *	fd 4 (lib/server.h), and the arguments
  *	    argv0 -c CONFDIR -s SERVICE -t TYPE [-L N] -n NUMBER ARGS...
  *	where ARGS are master.cf's arguments as written (the -o pairs are
- *	expanded by the child in its own parameter view).
+ *	expanded by the child in its own parameter view). The table of
+ *	client counts that smtpd and anvil share (master_anvil_fd,
+ *	lib/anvil_shm.c) follows the listeners, its fd named in the
+ *	environment (ANVIL_SHM_ENV).
  *
  *	master_spawn_fill() starts processes until the service has
  *	svc->want of them that accept (draining ones do not count, except
@@ -58,6 +61,8 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+
+#include "anvil_shm.h"
 
 #include "log.h"
 #include "master.h"
@@ -157,7 +162,8 @@ master_spawn_child(struct master_svc *svc, char **argv)
 	int	 high[MASTER_MAX_LISTEN + 1];
 	sigset_t none;
 	size_t	 k;
-	int	 i, n = svc->nfds;
+	int	 i, n = svc->nfds, anvil, next;
+	char	 env[64];
 
 	/*
 	 * Signals are blocked since before the fork. Until exec, master's
@@ -178,6 +184,8 @@ master_spawn_child(struct master_svc *svc, char **argv)
 	for (i = 0; i <= n; i++)
 		if (high[i] < 0)
 			_exit(126);
+	anvil = master_anvil_fd >= 0 ? fcntl(master_anvil_fd, F_DUPFD, 100)
+	    : -1;
 	if (dup2(high[0], SERVER_LISTEN_FD) < 0
 	    || dup2(high[n], SERVER_STATUS_FD) < 0)
 		_exit(126);
@@ -186,7 +194,13 @@ master_spawn_child(struct master_svc *svc, char **argv)
 			_exit(126);
 	for (i = 0; i <= n; i++)
 		close(high[i]);
-	closefrom(SERVER_STATUS_FD + (n > 1 ? n : 1));
+	/* anvil's table (lib/anvil_shm.c) after the listeners */
+	next = SERVER_STATUS_FD + (n > 1 ? n : 1);
+	if (anvil >= 0 && dup2(anvil, next) == next) {
+		snprintf(env, sizeof(env), "%s=%d", ANVIL_SHM_ENV, next++);
+		putenv(env);
+	}
+	closefrom(next);
 	execv(svc->path, argv);
 	fprintf(stderr, "master: exec %s: %s\n", svc->path, strerror(errno));
 	_exit(127);

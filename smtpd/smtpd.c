@@ -155,6 +155,7 @@ static void
 smtpd_post_init(struct event_base *base)
 {
 	smtpd_session_init(base);
+	smtpd_anvil_start(base);
 }
 
 /* smtpd_pre_exit - stop the workers */
@@ -162,6 +163,7 @@ static void
 smtpd_pre_exit(void)
 {
 	smtpd_session_fini();
+	smtpd_anvil_stop();
 }
 
 int

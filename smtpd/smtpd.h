@@ -183,6 +183,8 @@ struct smtpd_session {
 	int	 sleeping;		/* error delay timer runs */
 	int	 greeted;		/* "connect from" was logged */
 	int	 anvil_counted;		/* anvil counts this connection */
+	unsigned anvil_ticket;		/* its place in our ledger */
+	int	 anvil_count, anvil_rate;	/* counted at accept */
 	struct smtpd_session *live_next;	/* every live session */
 	struct smtpd_session *live_prev;
 	int	 eof;			/* the client closed its side */

@@ -5,6 +5,8 @@
  *	#include "smtpd_anvil.h"
  *
  *	void	smtpd_anvil_init(void);
+ *	void	smtpd_anvil_start(struct event_base *base);
+ *	void	smtpd_anvil_stop(void);
  *	void	smtpd_anvil_early(struct smtpd_session *s);
  *	int	smtpd_anvil_connect(struct smtpd_session *s);
  *	void	smtpd_anvil_disconnect(struct smtpd_session *s);
@@ -15,7 +17,7 @@
  *	smtpd_client_recipient_rate_limit,
  *	smtpd_client_new_tls_session_rate_limit and
  *	smtpd_client_auth_rate_limit, counted by the anvil daemon
- *	(anvil/anvil.c) so that a limit holds across every smtpd process
+ *	(see below) so that a limit holds across every smtpd process
  *	of a service; clients in smtpd_client_event_limit_exceptions
  *	(default $mynetworks) are not counted. As in Postfix, connect and
  *	disconnect go to anvil even when no connection limit applies, and
@@ -45,50 +47,36 @@
  *	    recipient rate limit exceeded"
  *	  a limit table that could not be read: MAIL gets "451 4.3.0 Error:
  *	    cannot read the sending limits of LOGIN".
- *	smtpd_anvil_early(), when the client connects, sends the connect
- *	request; smtpd_anvil_connect(), before the greeting (after the
- *	client name lookup), reads its answer (or sends the request itself
- *	if early did not). Before that the session asks
- *	smtpd_anvil_pending(): when the answer has not come yet,
- *	smtpd_anvil_wait() calls the session's function back from the
- *	event loop once it has (or after ANVIL_TIMEOUT), so that a busy
- *	anvil holds up that one client, not every session of the process;
- *	when that wait times out, smtpd sends anvil nothing for the next
- *	ANVIL_TIMEOUT seconds (the limits are not enforced meanwhile, as
- *	when anvil cannot be reached) instead of asking again, blocking,
- *	for each waiting session
- *	(the bench's held acceptance at 20 sessions, where anvil is one
- *	more process waiting for a CPU: 3,059-3,271 -> 3,675-3,921 msg/s,
- *	every command's reply waiting 0.38-0.48 ms instead of 0.50-0.58,
- *	context switches per message 13.7-14.8 -> 12.4-12.8).
+ *	The counts live in a table in memory that master shares with every
+ *	smtpd process and with anvil (lib/anvil_shm.c), so a limit holds
+ *	across the processes of a service and across services, and smtpd
+ *	counts and checks a client with a lock and a lookup: no request
+ *	to anvil, no answer to wait for, no context switch (issue 13: the
+ *	requests and anvil's work cost 0.06 ms of CPU per connection,
+ *	13 % of the machine in the bench's held acceptance). anvil still
+ *	runs: it logs the statistics, answers its protocol from the same
+ *	table and uncounts the connections of an smtpd that died. Each
+ *	smtpd process keeps one idle connection to private/anvil, so that
+ *	master starts anvil and anvil hears when the process dies; when
+ *	anvil goes away smtpd connects again a second later.
+ *
+ *	smtpd_anvil_early(), when the client connects, counts the
+ *	connection; smtpd_anvil_connect(), before the greeting (after the
+ *	client name lookup, so the warning names the client), refuses it
+ *	with 421 when that count was over a limit. smtpd_anvil_disconnect()
+ *	uncounts it. smtpd_anvil_event() counts MAIL, RCPT, STARTTLS and
+ *	AUTH when their limit is set, and the login's limits.
  *	smtpd_anvil_connect() and smtpd_anvil_event() return 0 to go on,
  *	-1 when they have replied (the caller stops; after connect it
- *	closes the session).
- *
- *	One connection to $queue_directory/private/anvil per smtpd
- *	process, used from the event loop. A request whose answer
- *	matters (connect when smtpd_client_connection_count_limit or
- *	smtpd_client_connection_rate_limit is set for the service; MAIL,
- *	RCPT, STARTTLS and AUTH, sent only when their limit is set) waits
- *	for it (up to 2 s; a local request takes tens of microseconds).
- *	Connect without a connection limit, and every disconnect, are
- *	sent without waiting: anvil still counts them (the limits of
- *	other services and its statistics), smtpd does not block on them.
- *	anvil answers every request in order: the requests whose answer
- *	is wanted are listed in the order sent, each with the number of
- *	replies nobody waits for sent just before it; a reply read goes
- *	to the first one unanswered or is thrown away. After every
- *	ANVIL_DRAIN_AT requests sent, the next one first takes the
- *	replies already readable (without waiting: one recv() for 32
- *	requests). A stale connection (anvil restarted: EPIPE,
- *	ECONNRESET, EOF) is reopened once per request; the replies still
- *	to come die with it (a connect sent early is sent again). Not
- *	used by a daemon run by hand (-l or -S) or for -S sessions:
- *	there is no master and no anvil, as Postfix's stand-alone smtpd.
+ *	closes the session). Not used by a daemon run by hand (-l or -S)
+ *	or for -S sessions: there is no master, as Postfix's stand-alone
+ *	smtpd.
  * DIAGNOSTICS
- *	When anvil cannot be reached the limit is not enforced for that
- *	request (as Postfix), with one warning a minute:
- *	"anvil service unavailable: client limits not enforced (...)".
+ *	When the table cannot be used (master gave none; full near the
+ *	client's hash; its lock not had within a second) the limit is not
+ *	enforced for that request (as Postfix when anvil does not answer),
+ *	with one warning a minute: "anvil table unavailable: client limits
+ *	not enforced (...)".
  */
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -96,7 +84,6 @@
 #include <event2/event.h>
 
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,47 +91,20 @@
 #include <unistd.h>
 
 #include "addr.h"
-#include "attr.h"
-#include "buf.h"
+#include "anvil_shm.h"
 #include "conf.h"
 #include "log.h"
 #include "server.h"
 #include "smtpd.h"
 #include "smtpd_anvil.h"
 #include "smtpd_sasl.h"
-#include "sock.h"
 #include "str.h"
 #include "xalloc.h"
 
-#define ANVIL_TIMEOUT	2		/* seconds per request */
-#define ANVIL_DRAIN_AT	32		/* sent unread, then a drain */
-
-#define ANVIL_COUNTED	1		/* s->anvil_counted: counted */
-#define ANVIL_PENDING	2		/* connect sent, answer unread */
-
 static int anvil_on;			/* under master */
-static int anvil_fd = -1;
-static struct buf *anvil_in;		/* replies read, not yet taken */
-static int anvil_tail;			/* unwanted replies, at the end */
-static int anvil_unread;		/* sent without a read since */
-
-/*
- * A request whose answer somebody wants, in the order sent; skip is the
- * number of replies nobody waits for sent just before it.
- */
-struct anvil_wait {
-	struct smtpd_session *s;	/* an early connect, or NULL */
-	smtpd_anvil_fn *resume;		/* smtpd_anvil_wait()'s, or NULL */
-	int	 want;			/* 0: the asker is gone */
-	int	 skip;
-	int	 answered, failed;
-	long	 count, rate;
-	struct anvil_wait *next;
-};
-static struct anvil_wait *anvil_waits;
-static struct event *anvil_rev;		/* anvil_fd readable: resume */
-static struct event *anvil_kick;	/* resume after anvil_close() */
-static time_t anvil_stuck_until;	/* a wait timed out: not before */
+static struct anvil_shm *anvil_tab;	/* master's table, or NULL */
+static int anvil_fd = -1;		/* the idle connection to anvil */
+static struct event *anvil_ev;		/* its EOF, or the retry timer */
 static time_t anvil_warned;
 static long lim_count, lim_rate, lim_mail, lim_rcpt, lim_ntls, lim_auth;
 static struct strv *anvil_exceptions;
@@ -164,10 +124,25 @@ anvil_exception_list(void)
 	return (conf_netlist(name));
 }
 
-/* smtpd_anvil_init - the limits, once at start */
+/* anvil_unavailable - one warning a minute */
+static void
+anvil_unavailable(const char *why)
+{
+	time_t	 now = time(NULL);
+
+	if (now - anvil_warned >= 60) {
+		log_warn("anvil table unavailable: client limits not "
+		    "enforced (%s)", why);
+		anvil_warned = now;
+	}
+}
+
+/* smtpd_anvil_init - the limits and master's table, once at start */
 void
 smtpd_anvil_init(void)
 {
+	char	 err[200];
+
 	lim_count = conf_int("smtpd_client_connection_count_limit");
 	lim_rate = conf_int("smtpd_client_connection_rate_limit");
 	lim_mail = conf_int("smtpd_client_message_rate_limit");
@@ -177,347 +152,103 @@ smtpd_anvil_init(void)
 	anvil_exceptions = anvil_exception_list();
 	/* Under master only (it names the service with -s). */
 	anvil_on = *server_service() != 0;
+	if (!anvil_on)
+		return;
+	if ((anvil_tab = anvil_shm_from_env(err, sizeof(err))) == NULL) {
+		anvil_unavailable(err);
+		return;
+	}
+	anvil_shm_units(anvil_tab, conf_time("anvil_rate_time_unit"),
+	    conf_time("smtpd_sasl_rate_time_unit"));
+	/* counted connections die with us: anvil uncounts them */
+	if (anvil_shm_claim(anvil_tab) < 0)
+		log_warn("anvil table: no process slot free; this process's "
+		    "connections stay counted if it crashes");
 }
 
-/* anvil_close - forget the connection and the replies it owed */
+static void anvil_hello(evutil_socket_t, short, void *);
+
+/* anvil_retry - the connection to anvil again in a second */
 static void
-anvil_close(void)
+anvil_retry(struct event_base *base)
 {
-	struct anvil_wait **w, *e;
+	struct timeval tv = {1, 0};
 
-	if (anvil_rev) {
-		event_free(anvil_rev);
-		anvil_rev = NULL;
-	}
-	if (anvil_fd >= 0)
-		close(anvil_fd);
-	anvil_fd = -1;
-	anvil_tail = anvil_unread = 0;
-	if (anvil_in)
-		buf_reset(anvil_in);
-	/* The replies die with the connection. */
-	for (w = &anvil_waits; *w != NULL;) {
-		if ((*w)->want && !(*w)->answered) {
-			(*w)->answered = (*w)->failed = 1;
-			w = &(*w)->next;
-		} else if (!(*w)->want) {
-			e = *w;
-			*w = e->next;
-			free(e);
-		} else
-			w = &(*w)->next;
-	}
-	/* the sessions smtpd_anvil_wait() holds go on from the loop */
-	if (anvil_kick)
-		event_active(anvil_kick, EV_TIMEOUT, 0);
+	if (anvil_ev)
+		event_free(anvil_ev);
+	anvil_ev = evtimer_new(base, anvil_hello, base);
+	if (anvil_ev)
+		evtimer_add(anvil_ev, &tv);
 }
 
-/* anvil_unavailable - one warning a minute */
+/* anvil_hello - keep an idle connection to anvil (see above) */
 static void
-anvil_unavailable(const char *why)
+anvil_hello(evutil_socket_t fd, short what, void *ctx)
 {
-	time_t	 now = time(NULL);
-
-	if (now - anvil_warned >= 60) {
-		log_warn("anvil service unavailable: client limits not "
-		    "enforced (%s)", why);
-		anvil_warned = now;
-	}
-	anvil_close();
-}
-
-/* anvil_open - the connection to private/anvil */
-static int
-anvil_open(void)
-{
+	struct event_base *base = ctx;
 	struct sockaddr_un sun;
+	char	 buf[64];
 	char	*path;
-	int	 fd;
+	ssize_t	 n;
 
-	if (anvil_fd >= 0)
-		return (0);
-	if (anvil_in == NULL)
-		anvil_in = buf_new(256);
+	if (fd >= 0 && anvil_fd >= 0) {
+		/* anvil sends nothing: this is its EOF */
+		if ((n = recv(anvil_fd, buf, sizeof(buf), MSG_DONTWAIT)) < 0
+		    && (errno == EAGAIN || errno == EINTR))
+			return;
+		close(anvil_fd);
+		anvil_fd = -1;
+		anvil_retry(base);
+		return;
+	}
 	path = xasprintf("%s/private/anvil", conf_str("queue_directory"));
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		free(path);
-		anvil_unavailable("socket path too long");
-		return (-1);
+	if (strlen(path) < sizeof(sun.sun_path)) {
+		memcpy(sun.sun_path, path, strlen(path));
+		if ((anvil_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC
+		    | SOCK_NONBLOCK, 0)) >= 0 && connect(anvil_fd,
+		    (struct sockaddr *)&sun, sizeof(sun)) < 0
+		    && errno != EINPROGRESS && errno != EAGAIN) {
+			close(anvil_fd);
+			anvil_fd = -1;
+		}
 	}
-	memcpy(sun.sun_path, path, strlen(path));
 	free(path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0
-	    || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		if (fd >= 0)
-			close(fd);
-		anvil_unavailable(strerror(errno));
-		return (-1);
+	if (anvil_fd < 0) {
+		anvil_retry(base);
+		return;
 	}
-	anvil_fd = fd;
-	return (0);
+	if (anvil_ev)
+		event_free(anvil_ev);
+	anvil_ev = event_new(base, anvil_fd, EV_READ | EV_PERSIST, anvil_hello,
+	    base);
+	if (anvil_ev)
+		event_add(anvil_ev, NULL);
 }
 
-/* anvil_send - the whole request; -1 with errno */
-static int
-anvil_send(const struct buf *out)
+/* smtpd_anvil_start - the idle connection to anvil, on the event loop */
+void
+smtpd_anvil_start(struct event_base *base)
 {
-	time_t	 deadline = 0;
-	size_t	 off = 0;
-	ssize_t	 n;
-
-	/* The socket buffer nearly always takes it at once: no poll. */
-	while (off < BUF_LEN(out)) {
-		n = send(anvil_fd, BUF_STR(out) + off, BUF_LEN(out) - off,
-		    MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (n >= 0) {
-			off += (size_t)n;
-			continue;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return (-1);
-		if (deadline == 0)
-			deadline = time(NULL) + ANVIL_TIMEOUT;
-		if (sock_wait(anvil_fd, POLLOUT, deadline) < 0)
-			return (-1);
-	}
-	return (0);
+	if (anvil_tab != NULL)
+		anvil_hello(-1, 0, base);
 }
 
-/* anvil_next - the next reply; deadline 0: NULL, err empty if none yet */
-static struct attr_list *
-anvil_next(time_t deadline, char *err, size_t errlen)
+/* smtpd_anvil_stop - give the table back (uncounts what is still held) */
+void
+smtpd_anvil_stop(void)
 {
-	struct attr_list *l;
-	char	 chunk[4096];
-	size_t	 used;
-	ssize_t	 n;
-
-	for (;;) {
-		l = attr_parse(BUF_STR(anvil_in), BUF_LEN(anvil_in), &used,
-		    err, errlen);
-		if (l != NULL) {
-			memmove(BUF_STR(anvil_in), BUF_STR(anvil_in) + used,
-			    BUF_LEN(anvil_in) - used);
-			buf_truncate(anvil_in, BUF_LEN(anvil_in) - used);
-			return (l);
-		}
-		if (err[0])
-			return (NULL);
-		if (deadline && sock_wait(anvil_fd, POLLIN, deadline) < 0) {
-			snprintf(err, errlen, "%s", errno == ETIMEDOUT ?
-			    "timeout reading attribute list" :
-			    strerror(errno));
-			return (NULL);
-		}
-		n = recv(anvil_fd, chunk, sizeof(chunk), MSG_DONTWAIT);
-		if (n < 0) {
-			if (errno == EINTR || (deadline
-			    && (errno == EAGAIN || errno == EWOULDBLOCK)))
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				snprintf(err, errlen, "read: %s",
-				    strerror(errno));
-			return (NULL);
-		}
-		if (n == 0) {
-			snprintf(err, errlen, "unexpected EOF");
-			return (NULL);
-		}
-		buf_append(anvil_in, chunk, (size_t)n);
-	}
-}
-
-/* anvil_wait_add - one more request whose answer is wanted */
-static struct anvil_wait *
-anvil_wait_add(struct smtpd_session *sess)
-{
-	struct anvil_wait *e = xcalloc(1, sizeof(*e)), **w;
-
-	e->s = sess;
-	e->want = 1;
-	e->skip = anvil_tail;
-	anvil_tail = 0;
-	for (w = &anvil_waits; *w != NULL; w = &(*w)->next)
-		;
-	*w = e;
-	return (e);
-}
-
-/* anvil_wait_free - unlink and free one */
-static void
-anvil_wait_free(struct anvil_wait *e)
-{
-	struct anvil_wait **w;
-
-	for (w = &anvil_waits; *w != NULL; w = &(*w)->next)
-		if (*w == e) {
-			*w = e->next;
-			break;
-		}
-	free(e);
-}
-
-/* anvil_expected - is a reply still to come? */
-static int
-anvil_expected(void)
-{
-	struct anvil_wait *e;
-
-	for (e = anvil_waits; e != NULL; e = e->next)
-		if (!e->answered)
-			return (1);
-	return (anvil_tail > 0);
-}
-
-/* anvil_take - one reply to its request, in order; -1 none was owed */
-static int
-anvil_take(const struct attr_list *l)
-{
-	struct anvil_wait *e;
-
-	for (e = anvil_waits; e != NULL && e->answered; e = e->next)
-		;
-	if (e == NULL) {
-		if (anvil_tail <= 0)
-			return (-1);
-		anvil_tail--;
-	} else if (e->skip > 0)
-		e->skip--;
-	else {
-		e->answered = 1;
-		attr_get_long(l, "count", &e->count);
-		attr_get_long(l, "rate", &e->rate);
-		if (!e->want)
-			anvil_wait_free(e);
-	}
-	return (0);
-}
-
-/* anvil_read - the next reply to its request; -1 (closed) on error */
-static int
-anvil_read(time_t deadline)
-{
-	struct attr_list *l;
-	char	 err[128];
-	int	 rc;
-
-	err[0] = 0;
-	if ((l = anvil_next(deadline, err, sizeof(err))) == NULL) {
-		if (err[0] == 0)
-			return (1);		/* nothing yet */
-		anvil_unavailable(err);
-		return (-1);
-	}
-	rc = anvil_take(l);
-	attr_list_free(l);
-	if (rc < 0) {
-		anvil_unavailable("a reply to no request");
-		return (-1);
-	}
-	return (0);
-}
-
-/* anvil_drain - take the replies that have come, without waiting */
-static int
-anvil_drain(void)
-{
-	int	 rc = 0;
-
-	anvil_unread = 0;
-	while (anvil_expected() && (rc = anvil_read(0)) == 0)
-		;
-	return (rc < 0 ? -1 : 0);
-}
-
-/* anvil_wait_for - read until e is answered; -1 no answer */
-static int
-anvil_wait_for(struct anvil_wait *e)
-{
-	time_t	 deadline = time(NULL) + ANVIL_TIMEOUT;
-
-	while (!e->answered)
-		if (anvil_read(deadline) < 0)
-			break;
-	return (e->failed ? -1 : 0);
-}
-
-/* anvil_request - the request list */
-static struct buf *
-anvil_request(const char *ident, const char *req)
-{
-	struct buf *out = buf_new(128);
-
-	attr_put(out, "version", ATTR_VERSION);
-	attr_put(out, "request", req);
-	attr_put(out, "ident", ident);
-	attr_end(out);
-	return (out);
-}
-
-/* anvil_send_req - send one request; -1 not sent */
-static int
-anvil_send_req(const char *ident, const char *req)
-{
-	struct buf *out;
-	int	 tries;
-
-	/* anvil did not answer a wait in time: fail open for a while
-	 * rather than block the loop on every session that follows */
-	if (anvil_stuck_until && time(NULL) < anvil_stuck_until)
-		return (-1);
-	out = anvil_request(ident, req);
-	/* A stale connection (anvil restarted) gets one retry. */
-	for (tries = 0; tries < 2; tries++) {
-		if (anvil_open() < 0)
-			break;
-		if (anvil_unread >= ANVIL_DRAIN_AT && anvil_drain() < 0)
-			continue;
-		if (anvil_send(out) < 0) {
-			anvil_unavailable(strerror(errno));
-			continue;
-		}
-		anvil_unread++;
-		buf_free(out);
-		return (0);
-	}
-	buf_free(out);
-	return (-1);
-}
-
-/* anvil_tell - one request whose answer nobody needs; -1 not sent */
-static int
-anvil_tell(const char *ident, const char *req)
-{
-	if (anvil_send_req(ident, req) < 0)
-		return (-1);
-	anvil_tail++;
-	return (0);
-}
-
-/* anvil_ask - one request; 0 with count and rate, -1 no answer */
-static int
-anvil_ask(const char *ident, const char *req, long *count, long *rate)
-{
-	struct anvil_wait *e;
-	int	 tries, rc;
-
-	/* An answer lost with a stale connection: one retry. */
-	for (tries = 0; tries < 2; tries++) {
-		if (anvil_send_req(ident, req) < 0)
-			break;
-		e = anvil_wait_add(NULL);
-		rc = anvil_wait_for(e);
-		*count = e->count;
-		*rate = e->rate;
-		anvil_wait_free(e);
-		if (rc == 0)
-			return (0);
-	}
-	return (-1);
+	if (anvil_ev)
+		event_free(anvil_ev);
+	anvil_ev = NULL;
+	if (anvil_fd >= 0)
+		close(anvil_fd);
+	anvil_fd = -1;
+	anvil_shm_detach(anvil_tab);
+	anvil_tab = NULL;
+	strv_free(anvil_exceptions);
+	anvil_exceptions = NULL;
 }
 
 /* anvil_ident - SERVICE:ADDRESS, the session's client in anvil */
@@ -527,22 +258,24 @@ anvil_ident(struct smtpd_session *s, char *ident, size_t len)
 	snprintf(ident, len, "%s:%s", server_service(), s->client_addr);
 }
 
-/* anvil_query - one request about the session's client */
+/* anvil_rate - count one event of ident; -1 not counted */
 static int
-anvil_query(struct smtpd_session *s, const char *req, long *count,
-    long *rate)
+anvil_rate(const char *ident, int ev)
 {
-	char	 ident[200];
+	int	 rate;
 
-	anvil_ident(s, ident, sizeof(ident));
-	return (anvil_ask(ident, req, count, rate));
+	if (anvil_tab == NULL)
+		return (-1);
+	if ((rate = anvil_shm_event(anvil_tab, ident, ev, time(NULL))) < 0)
+		anvil_unavailable("table full or locked");
+	return (rate);
 }
 
 /* anvil_sasl - the login's message or recipient rate limit */
 static int
 anvil_sasl(struct smtpd_session *s, int what)
 {
-	long	 lim, count, rate;
+	long	 lim, rate;
 	char	 ident[300], reply[400];
 
 	if (s->sasl_user == NULL || (what != SMTPD_ANVIL_MAIL
@@ -559,8 +292,8 @@ anvil_sasl(struct smtpd_session *s, int what)
 	if (lim <= 0 || !anvil_on || s->stdin_mode)
 		return (0);
 	snprintf(ident, sizeof(ident), "sasl:%s", s->sasl_user);
-	if (anvil_ask(ident, what == SMTPD_ANVIL_MAIL ? "sasl_message"
-	    : "sasl_recipient", &count, &rate) < 0 || rate <= lim)
+	if ((rate = anvil_rate(ident, what == SMTPD_ANVIL_MAIL ? ANVIL_EV_MAIL
+	    : ANVIL_EV_RCPT)) <= lim)
 		return (0);
 	log_warn("SASL %s rate limit exceeded: %ld from %s sasl_username=%s "
 	    "for service %s", what == SMTPD_ANVIL_MAIL ? "message"
@@ -600,152 +333,46 @@ anvil_refuse(struct smtpd_session *s, const char *what, long n,
 	return (-1);
 }
 
-/* anvil_wait_find - the early connect of a session */
-static struct anvil_wait *
-anvil_wait_find(struct smtpd_session *s)
-{
-	struct anvil_wait *e;
-
-	for (e = anvil_waits; e != NULL; e = e->next)
-		if (e->s == s)
-			return (e);
-	return (NULL);
-}
-
-/* anvil_resume - each session smtpd_anvil_wait() holds whose answer came */
-static void
-anvil_resume(evutil_socket_t fd, short what, void *arg)
-{
-	struct anvil_wait *e;
-	smtpd_anvil_fn *fn;
-	int	 left;
-
-	/* a failure closes anvil: its waits are answered, failed */
-	if ((what & EV_TIMEOUT) && arg != NULL) {
-		anvil_unavailable("timeout waiting for a connect answer");
-		anvil_stuck_until = time(NULL) + ANVIL_TIMEOUT;
-	}
-	else if (what & EV_READ)
-		(void)anvil_drain();
-	for (;;) {
-		left = 0;
-		for (e = anvil_waits; e != NULL; e = e->next) {
-			if (e->resume == NULL || e->s == NULL || !e->want)
-				continue;
-			if (e->answered)
-				break;
-			left = 1;
-		}
-		if (e == NULL)
-			break;
-		/* the function takes the answer: e may be freed */
-		fn = e->resume;
-		e->resume = NULL;
-		fn(e->s);
-	}
-	if (!left && anvil_rev)
-		event_del(anvil_rev);
-}
-
-/* smtpd_anvil_pending - the early connect's answer is yet to come */
-int
-smtpd_anvil_pending(struct smtpd_session *s)
-{
-	struct anvil_wait *e;
-
-	if (s->anvil_counted != ANVIL_PENDING
-	    || (e = anvil_wait_find(s)) == NULL)
-		return (0);
-	if (!e->answered)
-		(void)anvil_drain();	/* a failure: answered, failed */
-	return (!e->answered);
-}
-
-/*
- * smtpd_anvil_wait - fn(s) from the loop once the early connect's answer
- * is in (after smtpd_anvil_pending() said it is not); -1: no wait, the
- * caller goes on at once
- */
-int
-smtpd_anvil_wait(struct event_base *base, struct smtpd_session *s,
-    smtpd_anvil_fn *fn)
-{
-	struct anvil_wait *e = anvil_wait_find(s);
-	struct timeval tv = {ANVIL_TIMEOUT, 0};
-
-	if (e == NULL || e->answered || anvil_fd < 0)
-		return (-1);
-	if (anvil_kick == NULL
-	    && (anvil_kick = evtimer_new(base, anvil_resume, NULL)) == NULL)
-		return (-1);
-	if (anvil_rev == NULL && (anvil_rev = event_new(base, anvil_fd,
-	    EV_READ | EV_PERSIST, anvil_resume, base)) == NULL)
-		return (-1);
-	/* the timeout runs from the first wait: anvil owes the oldest */
-	if (!event_pending(anvil_rev, EV_READ, NULL)
-	    && event_add(anvil_rev, &tv) < 0)
-		return (-1);
-	e->resume = fn;
-	return (0);
-}
-
-/* smtpd_anvil_early - send the connect at accept; answer read later */
+/* smtpd_anvil_early - count the connection at accept; checked later */
 void
 smtpd_anvil_early(struct smtpd_session *s)
 {
 	char	 ident[200];
+	int	 count, rate;
 
-	if (anvil_exempt(s))
+	if (anvil_exempt(s) || s->anvil_counted)
 		return;
+	if (anvil_tab == NULL) {
+		anvil_unavailable("master gave no table");
+		return;
+	}
 	anvil_ident(s, ident, sizeof(ident));
-	/* No connection limit: anvil counts, nobody waits for its answer. */
-	if (lim_count <= 0 && lim_rate <= 0) {
-		if (anvil_tell(ident, "connect") == 0)
-			s->anvil_counted = ANVIL_COUNTED;
+	if (anvil_shm_connect(anvil_tab, ident, time(NULL), &count, &rate,
+	    &s->anvil_ticket) < 0) {
+		anvil_unavailable("table full or locked");
 		return;
 	}
-	if (anvil_send_req(ident, "connect") == 0) {
-		(void)anvil_wait_add(s);
-		s->anvil_counted = ANVIL_PENDING;
-	}
+	s->anvil_counted = 1;
+	s->anvil_count = count;
+	s->anvil_rate = rate;
 }
 
-/* smtpd_anvil_connect - count the connection; 421 over a limit */
+/* smtpd_anvil_connect - the counts taken at accept; 421 over a limit */
 int
 smtpd_anvil_connect(struct smtpd_session *s)
 {
-	struct anvil_wait *e;
-	long	 count = 0, rate = 0;
-	char	 reply[400], ident[200];
-	int	 rc = -1;
+	char	 reply[400];
 
-	if (anvil_exempt(s) || s->anvil_counted == ANVIL_COUNTED)
+	if (!s->anvil_counted)
 		return (0);
-	/* The early connect's answer: mostly read already, or readable. */
-	if (s->anvil_counted == ANVIL_PENDING
-	    && (e = anvil_wait_find(s)) != NULL) {
-		rc = anvil_wait_for(e);
-		count = e->count;
-		rate = e->rate;
-		anvil_wait_free(e);
-	}
-	s->anvil_counted = 0;
-	if (rc < 0 && lim_count <= 0 && lim_rate <= 0) {
-		anvil_ident(s, ident, sizeof(ident));
-		if (anvil_tell(ident, "connect") == 0)
-			s->anvil_counted = ANVIL_COUNTED;
-		return (0);
-	}
-	if (rc < 0 && anvil_query(s, "connect", &count, &rate) < 0)
-		return (0);
-	s->anvil_counted = ANVIL_COUNTED;
 	snprintf(reply, sizeof(reply), "421 4.7.0 %s Error: too many "
 	    "connections from %s", conf_str("myhostname"), s->client_addr);
-	if (lim_count > 0 && count > lim_count)
-		return (anvil_refuse(s, "Connection concurrency", count,
+	if (lim_count > 0 && s->anvil_count > lim_count)
+		return (anvil_refuse(s, "Connection concurrency",
+		    s->anvil_count, reply));
+	if (lim_rate > 0 && s->anvil_rate > lim_rate)
+		return (anvil_refuse(s, "Connection rate", s->anvil_rate,
 		    reply));
-	if (lim_rate > 0 && rate > lim_rate)
-		return (anvil_refuse(s, "Connection rate", rate, reply));
 	return (0);
 }
 
@@ -753,24 +380,13 @@ smtpd_anvil_connect(struct smtpd_session *s)
 void
 smtpd_anvil_disconnect(struct smtpd_session *s)
 {
-	struct anvil_wait *e;
 	char	 ident[200];
 
-	if (!s->anvil_counted)
+	if (!s->anvil_counted || anvil_tab == NULL)
 		return;
-	/* Gone before its greeting: nobody wants the early answer. */
-	if (s->anvil_counted == ANVIL_PENDING
-	    && (e = anvil_wait_find(s)) != NULL) {
-		if (e->answered)
-			anvil_wait_free(e);
-		else {
-			e->s = NULL;
-			e->want = 0;
-		}
-	}
 	s->anvil_counted = 0;
 	anvil_ident(s, ident, sizeof(ident));
-	(void)anvil_tell(ident, "disconnect");
+	anvil_shm_disconnect(anvil_tab, ident, s->anvil_ticket, time(NULL));
 }
 
 /* smtpd_anvil_event - count MAIL, RCPT, STARTTLS or AUTH */
@@ -778,29 +394,33 @@ int
 smtpd_anvil_event(struct smtpd_session *s, int what)
 {
 	static const struct {
-		const char *req, *log, *fmt;
+		const char *log, *fmt;
+		int	 ev;
 		long	*limit;
 	} ev[] = {
-		[SMTPD_ANVIL_MAIL] = {"message", "Message delivery request "
-		    "rate", "450 4.7.1 Error: too much mail from %s", &lim_mail},
-		[SMTPD_ANVIL_RCPT] = {"recipient", "Recipient address rate",
-		    "450 4.7.1 Error: too many recipients from %s", &lim_rcpt},
-		[SMTPD_ANVIL_NTLS] = {"newtls", "New TLS session rate",
+		[SMTPD_ANVIL_MAIL] = {"Message delivery request rate",
+		    "450 4.7.1 Error: too much mail from %s", ANVIL_EV_MAIL,
+		    &lim_mail},
+		[SMTPD_ANVIL_RCPT] = {"Recipient address rate",
+		    "450 4.7.1 Error: too many recipients from %s",
+		    ANVIL_EV_RCPT, &lim_rcpt},
+		[SMTPD_ANVIL_NTLS] = {"New TLS session rate",
 		    "454 4.7.0 Error: too many new TLS sessions from %s",
-		    &lim_ntls},
-		[SMTPD_ANVIL_AUTH] = {"auth", "AUTH command rate",
+		    ANVIL_EV_NTLS, &lim_ntls},
+		[SMTPD_ANVIL_AUTH] = {"AUTH command rate",
 		    "450 4.7.1 Error: too many AUTH commands from %s",
-		    &lim_auth},
+		    ANVIL_EV_AUTH, &lim_auth},
 	};
-	long	 count, rate;
-	char	 reply[300];
+	char	 ident[200], reply[300];
+	int	 rate;
 
 	if (anvil_sasl(s, what) < 0)
 		return (-1);
 	if (what < SMTPD_ANVIL_MAIL || what > SMTPD_ANVIL_AUTH
-	    || *ev[what].limit <= 0 || anvil_exempt(s)
-	    || anvil_query(s, ev[what].req, &count, &rate) < 0
-	    || rate <= *ev[what].limit)
+	    || *ev[what].limit <= 0 || anvil_exempt(s))
+		return (0);
+	anvil_ident(s, ident, sizeof(ident));
+	if ((rate = anvil_rate(ident, ev[what].ev)) <= *ev[what].limit)
 		return (0);
 	snprintf(reply, sizeof(reply), ev[what].fmt, s->client_addr);
 	return (anvil_refuse(s, ev[what].log, rate, reply));

@@ -1,11 +1,9 @@
-/* smtpd_anvil - client limits through the anvil service (smtpd_anvil.c) */
+/* smtpd_anvil - client limits in anvil's shared table (smtpd_anvil.c) */
 #ifndef SMTPD_ANVIL_H
 #define SMTPD_ANVIL_H
 
 struct smtpd_session;
 struct event_base;
-
-typedef void smtpd_anvil_fn(struct smtpd_session *);
 
 #define SMTPD_ANVIL_MAIL	1
 #define SMTPD_ANVIL_RCPT	2
@@ -13,10 +11,9 @@ typedef void smtpd_anvil_fn(struct smtpd_session *);
 #define SMTPD_ANVIL_AUTH	4
 
 void	 smtpd_anvil_init(void);
+void	 smtpd_anvil_start(struct event_base *);
+void	 smtpd_anvil_stop(void);
 void	 smtpd_anvil_early(struct smtpd_session *);
-int	 smtpd_anvil_pending(struct smtpd_session *);
-int	 smtpd_anvil_wait(struct event_base *, struct smtpd_session *,
-	    smtpd_anvil_fn *);
 int	 smtpd_anvil_connect(struct smtpd_session *);
 void	 smtpd_anvil_disconnect(struct smtpd_session *);
 int	 smtpd_anvil_event(struct smtpd_session *, int);

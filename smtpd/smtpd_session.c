@@ -1324,16 +1324,6 @@ session_greet(struct smtpd_session *s)
 	smtpd_reply(s, REPLY_GREETING, smtpd_params.banner);
 }
 
-/* session_anvil_ready - anvil answered the early connect (or timed out) */
-static void
-session_anvil_ready(struct smtpd_session *s)
-{
-	s->busy = 0;
-	if (!s->dead)
-		session_greet(s);
-	session_wait_over(s);
-}
-
 /* session_connected - the client name is known: log, greet, read */
 static void
 session_connected(struct smtpd_session *s, int result, const char *reply)
@@ -1346,12 +1336,6 @@ session_connected(struct smtpd_session *s, int result, const char *reply)
 	s->greeted = 1;
 	if (result != SMTPD_CHECK_OK && reply && *reply)
 		s->denied = xstrdup(reply);	/* answers every command */
-	/* anvil's answer not in yet: this session waits, not the loop */
-	if (smtpd_anvil_pending(s)
-	    && smtpd_anvil_wait(session_base, s, session_anvil_ready) == 0) {
-		s->busy = 1;
-		return;
-	}
 	session_greet(s);
 }
 
@@ -1428,7 +1412,7 @@ session_new(int infd, int outfd, const char *addr, const char *port,
 	    && (s->rev = event_new(session_base, infd, EV_READ | EV_PERSIST,
 	    session_raw_read, s)) == NULL)
 		log_fatal("cannot create a read event");
-	smtpd_anvil_early(s);	/* anvil's answer is read before the 220 */
+	smtpd_anvil_early(s);	/* checked before the 220 */
 	/* smtpd_tls_wrappermode (port 465): TLS before anything else. */
 	if (smtpd_params.tls_wrapper && !stdin_mode && session_wrap(s) == 0)
 		return (s);
