@@ -4,7 +4,7 @@
  * SYNOPSIS
  *	#include "anvil_shm.h"
  *
- *	int	anvil_shm_create(void);
+ *	int	anvil_shm_create(long unit, long sasl_unit);
  *	struct anvil_shm *anvil_shm_attach(int fd, char *err, size_t len);
  *	struct anvil_shm *anvil_shm_from_env(char *err, size_t len);
  *	int	anvil_shm_claim(struct anvil_shm *a);
@@ -37,13 +37,15 @@
  *	anvil's own work and the context switches were 0.06 ms of CPU per
  *	connection, 13 % of the machine at the bench's load).
  *
- *	master creates the table once at start (anvil_shm_create(): a
- *	memfd, so it lives in memory only, dies with the instance and
- *	cannot meet a full disk) and gives it to every child as the fd
+ *	master creates the table once at start (anvil_shm_create(), with
+ *	main.cf's windows: a memfd, so it lives in memory only, dies with
+ *	the instance and cannot meet a full disk) and gives it to every child as the fd
  *	named in the environment variable ANVIL_SHM_ENV;
  *	anvil_shm_from_env() maps it (and closes the fd). anvil_shm_attach()
  *	maps a given fd, or with fd -1 a private table (a daemon run by
- *	hand).
+ *	hand). anvil_shm_units() sets the windows (anvil at its start, from
+ *	its own view of the configuration, as Postfix's anvil decides them;
+ *	smtpd does not).
  *
  *	Connections of a process that dies: each process that counts
  *	connections first takes a slot with anvil_shm_claim(), a robust
@@ -101,7 +103,7 @@
 
 #define ANVIL_SHM_MAGIC		0x706e766c	/* "pnvl" */
 #define ANVIL_SHM_VERSION	1
-#define ANVIL_SHM_ENTRIES	32768		/* a power of two */
+#define ANVIL_SHM_ENTRIES	65536		/* a power of two */
 #define ANVIL_SHM_PROBE		32		/* entries looked at */
 #define ANVIL_SHM_SLOTS		128		/* counting processes */
 #define ANVIL_SHM_LEDGER	8192		/* tickets per process */
@@ -166,7 +168,7 @@ ashm_size(void)
 
 /* ashm_init - a fresh header in a zeroed mapping */
 static int
-ashm_init(struct ashm_hdr *h, size_t size)
+ashm_init(struct ashm_hdr *h, size_t size, long unit, long sasl_unit)
 {
 	pthread_mutexattr_t ma;
 	int	 i, rc = 0;
@@ -174,8 +176,8 @@ ashm_init(struct ashm_hdr *h, size_t size)
 	h->size = size;
 	if (getrandom(&h->seed, sizeof(h->seed), 0) != sizeof(h->seed))
 		h->seed = (uint64_t)time(NULL) * 2654435761u ^ (uint64_t)getpid();
-	h->unit = 60;
-	h->sasl_unit = 3600;
+	h->unit = unit > 0 ? unit : 1;
+	h->sasl_unit = sasl_unit > 0 ? sasl_unit : 3600;
 	if (pthread_mutexattr_init(&ma) != 0)
 		return (-1);
 	if (pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED) != 0
@@ -209,7 +211,7 @@ ashm_map(void *map, size_t size)
 
 /* anvil_shm_create - master: a new table in a memfd; -1 with errno */
 int
-anvil_shm_create(void)
+anvil_shm_create(long unit, long sasl_unit)
 {
 	size_t	 size = ashm_size();
 	void	*map;
@@ -221,7 +223,7 @@ anvil_shm_create(void)
 	    || (map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
 	    fd, 0)) == MAP_FAILED)
 		goto fail;
-	if (ashm_init(map, size) < 0) {
+	if (ashm_init(map, size, unit, sasl_unit) < 0) {
 		munmap(map, size);
 		errno = EINVAL;
 		goto fail;
@@ -251,7 +253,7 @@ anvil_shm_attach(int fd, char *err, size_t len)
 			snprintf(err, len, "mmap: %s", strerror(errno));
 			return (NULL);
 		}
-		if (ashm_init(map, size) < 0) {
+		if (ashm_init(map, size, 60, 3600) < 0) {
 			munmap(map, size);
 			snprintf(err, len, "cannot set up its locks");
 			return (NULL);

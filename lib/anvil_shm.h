@@ -20,7 +20,7 @@ struct anvil_shm;
 typedef void anvil_stat_fn(const char *what, int value, const char *ident,
 	    time_t when, void *ctx);
 
-int	 anvil_shm_create(void);
+int	 anvil_shm_create(long, long);
 struct anvil_shm *anvil_shm_attach(int, char *, size_t);
 struct anvil_shm *anvil_shm_from_env(char *, size_t);
 int	 anvil_shm_claim(struct anvil_shm *);

@@ -178,7 +178,7 @@ test_shared(void)
 	struct timespec t0, t1;
 	double	 secs;
 
-	if ((fd = anvil_shm_create()) < 0) {
+	if ((fd = anvil_shm_create(60, 3600)) < 0) {
 		tap_ok(0, "anvil_shm_create: %m");
 		return;
 	}
@@ -311,7 +311,7 @@ test_full(void)
 		return;
 	anvil_shm_units(t, 60, 3600);
 	/* more idents than entries: some must find their place taken */
-	for (i = 0; i < 40000; i++) {
+	for (i = 0; i < 70000; i++) {
 		snprintf(ident, sizeof(ident), "smtp:10.%d.%d.%d", i >> 16,
 		    (i >> 8) & 255, i & 255);
 		if (anvil_shm_connect(t, ident, 1000, &count, &rate, &tk) < 0) {
@@ -320,9 +320,9 @@ test_full(void)
 				first = i;
 		}
 	}
-	tap_ok(failed >= 40000 - 32768, "a full table counts no more "
-	    "(%d of 40000 not counted)", failed);
-	for (i = 0; i < 40000; i++) {
+	tap_ok(failed >= 70000 - 65536, "a full table counts no more "
+	    "(%d of 70000 not counted)", failed);
+	for (i = 0; i < 70000; i++) {
 		snprintf(ident, sizeof(ident), "smtp:10.%d.%d.%d", i >> 16,
 		    (i >> 8) & 255, i & 255);
 		anvil_shm_disconnect(t, ident, 0, 1001);

@@ -555,7 +555,8 @@ main(int argc, char **argv)
 		log_fatal("cannot create event base");
 	master_signals();
 	/* one table of client counts for the life of this master */
-	if ((master_anvil_fd = anvil_shm_create()) < 0)
+	if ((master_anvil_fd = anvil_shm_create(conf_time("anvil_rate_time_unit"),
+	    conf_time("smtpd_sasl_rate_time_unit"))) < 0)
 		log_warn("cannot make anvil's table: %m; smtpd's client "
 		    "limits are not enforced");
 	master_services_load(1);

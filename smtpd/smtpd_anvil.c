@@ -158,8 +158,6 @@ smtpd_anvil_init(void)
 		anvil_unavailable(err);
 		return;
 	}
-	anvil_shm_units(anvil_tab, conf_time("anvil_rate_time_unit"),
-	    conf_time("smtpd_sasl_rate_time_unit"));
 	/* counted connections die with us: anvil uncounts them */
 	if (anvil_shm_claim(anvil_tab) < 0)
 		log_warn("anvil table: no process slot free; this process's "
