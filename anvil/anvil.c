@@ -281,14 +281,16 @@ anvil_post_init(struct event_base *base)
 {
 	struct timeval tv = {1, 0};
 	char	 err[200];
+	int	 given;
 
 	anvil_unit = conf_time("anvil_rate_time_unit");
 	if (anvil_unit < 1)
 		anvil_unit = 1;
 	anvil_stats_every = conf_time("anvil_status_update_time");
 	/* master's table; run by hand, one of our own */
+	given = getenv(ANVIL_SHM_ENV) != NULL;
 	if ((anvil_tab = anvil_shm_from_env(err, sizeof(err))) == NULL) {
-		if (*server_service())
+		if (given)
 			log_warn("%s: counting in a table of anvil's own; "
 			    "smtpd's counts are not seen here", err);
 		if ((anvil_tab = anvil_shm_attach(-1, err, sizeof(err)))

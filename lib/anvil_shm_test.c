@@ -154,15 +154,59 @@ test_steps(void)
 	anvil_shm_detach(t);
 }
 
-/* wait for a child; its status */
-static int
-child_wait(pid_t pid)
+/*
+ * child - a process that maps master's table and, with hold, takes its
+ * lock and keeps it, else claims a slot and counts n connections of
+ * ident; it says so on wr and waits to be killed
+ */
+static pid_t
+child(int fd, int wr, int hold, const char *ident, int n)
 {
-	int	 status = 0;
+	struct anvil_shm *c;
+	char	 err[128];
+	unsigned tk;
+	int	 count, rate;
+	pid_t	 pid;
 
+	if ((pid = fork()) != 0)
+		return (pid);
+	if ((c = anvil_shm_attach(fd, err, sizeof(err))) == NULL)
+		_exit(2);
+	if (hold) {
+		anvil_shm_units(c, 60, 3600);	/* takes and drops the lock */
+		if (anvil_shm_hold(c) < 0)
+			_exit(3);
+	} else {
+		if (anvil_shm_claim(c) < 0)
+			_exit(2);
+		while (n-- > 0)
+			anvil_shm_connect(c, ident, time(NULL), &count, &rate,
+			    &tk);
+	}
+	(void)write(wr, "x", 1);
+	pause();
+	_exit(0);
+}
+
+/* child_ready - wait for the child's word */
+static void
+child_ready(int rd)
+{
+	char	 ch;
+
+	(void)read(rd, &ch, 1);
+}
+
+/* child_kill - SIGKILL (and SIGCONT, for a stopped one), then reap */
+static void
+child_kill(pid_t pid)
+{
+	int	 status;
+
+	kill(pid, SIGKILL);
+	kill(pid, SIGCONT);
 	while (waitpid(pid, &status, 0) < 0)
 		;
-	return (status);
 }
 
 /* master's table: two processes, a child killed holding counts */
@@ -173,7 +217,7 @@ test_shared(void)
 	int	 fd, p[2], count, rate;
 	unsigned tk;
 	pid_t	 pid;
-	char	 err[128], ch;
+	char	 err[128];
 	time_t	 now = time(NULL);
 	struct timespec t0, t1;
 	double	 secs;
@@ -184,37 +228,18 @@ test_shared(void)
 	}
 	t = anvil_shm_attach(fd, err, sizeof(err));
 	tap_ok(t != NULL, "the parent maps master's table");
-	if (t == NULL)
+	if (t == NULL || pipe(p) < 0)
 		return;
 	anvil_shm_claim(t);
-	if (pipe(p) < 0)
-		return;
 
 	/* a child counts three connections of one client, then is killed */
-	if ((pid = fork()) == 0) {
-		c = anvil_shm_attach(fd, err, sizeof(err));
-		if (c == NULL || anvil_shm_claim(c) < 0)
-			_exit(2);
-		anvil_shm_connect(c, "smtp:192.0.2.9", now, &count, &rate, &tk);
-		anvil_shm_connect(c, "smtp:192.0.2.9", now, &count, &rate, &tk);
-		anvil_shm_connect(c, "smtp:192.0.2.9", now, &count, &rate, &tk);
-		/* one more whose disconnect it gives */
-		anvil_shm_connect(c, "smtp:192.0.2.10", now, &count, &rate,
-		    &tk);
-		anvil_shm_disconnect(c, "smtp:192.0.2.10", tk, now);
-		(void)write(p[1], "x", 1);
-		pause();
-		_exit(0);
-	}
-	(void)read(p[0], &ch, 1);
+	pid = child(fd, p[1], 0, "smtp:192.0.2.9", 3);
+	child_ready(p[0]);
 	tap_is_int(anvil_shm_count(t, "smtp:192.0.2.9"), 3,
 	    "the parent sees the child's three connections");
-	tap_is_int(anvil_shm_count(t, "smtp:192.0.2.10"), 0,
-	    "  and not the one it disconnected");
 	tap_is_int(anvil_shm_reap(t), 0,
 	    "reap while the child lives uncounts nothing");
-	kill(pid, SIGKILL);
-	child_wait(pid);
+	child_kill(pid);
 	tap_is_int(anvil_shm_reap(t), 3,
 	    "after SIGKILL, reap uncounts the child's three");
 	tap_is_int(anvil_shm_count(t, "smtp:192.0.2.9"), 0,
@@ -222,23 +247,12 @@ test_shared(void)
 	tap_is_int(anvil_shm_reap(t), 0, "  a second reap finds nothing");
 
 	/* a child killed again: the next claim (a new smtpd) uncounts */
-	if ((pid = fork()) == 0) {
-		c = anvil_shm_attach(fd, err, sizeof(err));
-		if (c == NULL || anvil_shm_claim(c) < 0)
-			_exit(2);
-		anvil_shm_connect(c, "smtp:192.0.2.11", now, &count, &rate,
-		    &tk);
-		(void)write(p[1], "x", 1);
-		pause();
-		_exit(0);
-	}
-	(void)read(p[0], &ch, 1);
-	kill(pid, SIGKILL);
-	child_wait(pid);
+	pid = child(fd, p[1], 0, "smtp:192.0.2.11", 1);
+	child_ready(p[0]);
+	child_kill(pid);
 	tap_is_int(anvil_shm_count(t, "smtp:192.0.2.11"), 1,
 	    "a killed child's count stays until somebody looks");
-	c = anvil_shm_attach(fd, err, sizeof(err));
-	if (c != NULL) {
+	if ((c = anvil_shm_attach(fd, err, sizeof(err))) != NULL) {
 		anvil_shm_claim(c);
 		tap_is_int(anvil_shm_count(t, "smtp:192.0.2.11"), 0,
 		    "  the next process's claim uncounts it");
@@ -250,34 +264,16 @@ test_shared(void)
 	}
 
 	/* a child killed holding the table's lock */
-	if ((pid = fork()) == 0) {
-		c = anvil_shm_attach(fd, err, sizeof(err));
-		if (c == NULL)
-			_exit(2);
-		anvil_shm_units(c, 60, 3600);	/* takes and drops the lock */
-		if (anvil_shm_hold(c) < 0)
-			_exit(3);
-		(void)write(p[1], "x", 1);
-		pause();
-		_exit(0);
-	}
-	(void)read(p[0], &ch, 1);
-	kill(pid, SIGKILL);
-	child_wait(pid);
+	pid = child(fd, p[1], 1, NULL, 0);
+	child_ready(p[0]);
+	child_kill(pid);
 	tap_is_int(anvil_shm_connect(t, "smtp:192.0.2.13", now, &count,
 	    &rate, &tk), 0, "a lock whose holder was killed is taken over");
 	anvil_shm_disconnect(t, "smtp:192.0.2.13", tk, now);
 
 	/* a child stopped holding it: give up within about a second */
-	if ((pid = fork()) == 0) {
-		c = anvil_shm_attach(fd, err, sizeof(err));
-		if (c == NULL || anvil_shm_hold(c) < 0)
-			_exit(3);
-		(void)write(p[1], "x", 1);
-		pause();
-		_exit(0);
-	}
-	(void)read(p[0], &ch, 1);
+	pid = child(fd, p[1], 1, NULL, 0);
+	child_ready(p[0]);
 	kill(pid, SIGSTOP);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	tap_is_int(anvil_shm_connect(t, "smtp:192.0.2.14", now, &count,
@@ -287,9 +283,7 @@ test_shared(void)
 	    + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	tap_ok(secs > 0.5 && secs < 3, "  after about a second (%.2f s)",
 	    secs);
-	kill(pid, SIGKILL);
-	kill(pid, SIGCONT);
-	child_wait(pid);
+	child_kill(pid);
 	tap_is_int(anvil_shm_connect(t, "smtp:192.0.2.14", now, &count,
 	    &rate, &tk), 0, "  counted again once the holder is gone");
 	close(p[0]);

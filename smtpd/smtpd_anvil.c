@@ -150,8 +150,9 @@ smtpd_anvil_init(void)
 	lim_ntls = conf_int("smtpd_client_new_tls_session_rate_limit");
 	lim_auth = conf_int("smtpd_client_auth_rate_limit");
 	anvil_exceptions = anvil_exception_list();
-	/* Under master only (it names the service with -s). */
-	anvil_on = *server_service() != 0;
+	/* Under master only: it names the service (-s) and gives the
+	 * table; a daemon run by hand (-l) counts nothing */
+	anvil_on = *server_service() != 0 && getenv(ANVIL_SHM_ENV) != NULL;
 	if (!anvil_on)
 		return;
 	if ((anvil_tab = anvil_shm_from_env(err, sizeof(err))) == NULL) {

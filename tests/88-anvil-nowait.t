@@ -88,8 +88,8 @@ def session(s, f):
     cmd(s, f, "EHLO client.example.org")
     return cmd(s, f, "QUIT")
 
-if what == "burst":
-    # n sessions open at once, then n one after the other
+def open_n(n):
+    """n sessions open at once, each greeting printed, then "held" """
     keep = []
     for i in range(n):
         s, f = conn()
@@ -97,6 +97,11 @@ if what == "burst":
         print("open%d %s" % (i + 1, reply(f)[:3]))
     print("held")
     sys.stdout.flush()
+    return keep
+
+if what == "burst":
+    # n sessions open at once, then n one after the other
+    keep = open_n(n)
     while not os.path.exists(sys.argv[4]):   # the caller looked at anvil
         time.sleep(0.05)
     for s, f in keep:
@@ -128,13 +133,7 @@ elif what == "limit":
     print("after " + r)
 elif what == "hold":
     # n sessions greeted and held open until the caller kills us
-    keep = []
-    for i in range(n):
-        s, f = conn()
-        keep.append((s, f))
-        print("open%d %s" % (i + 1, reply(f)[:3]))
-    print("held")
-    sys.stdout.flush()
+    keep = open_n(n)
     time.sleep(60)
 elif what == "drop":
     # n clients that go away before their greeting
