@@ -321,7 +321,8 @@ server_use(int uses)
 static void
 server_pass_done(struct server_pass *p)
 {
-	event_free(p->ev);
+	if (p->ev)
+		event_free(p->ev);
 	fdpass_rx_free(p->rx);
 	close(p->sock);
 	free(p);
@@ -329,29 +330,23 @@ server_pass_done(struct server_pass *p)
 	server_check_drained();
 }
 
-/* server_pass_read - receive the client socket and its addresses */
-static void
-server_pass_read(evutil_socket_t fd, short what, void *ctx)
+/* server_pass_try - receive the client socket; 0: not all there yet */
+static int
+server_pass_try(struct server_pass *p)
 {
-	struct server_pass *p = ctx;
 	struct server_conn conn;
 	struct fdpass_info info;
 	char	 err[256];
 	int	 rc, fl;
 
-	if (what & EV_TIMEOUT) {
-		log_warn("client hand-off: timeout");
-		server_pass_done(p);
-		return;
-	}
 	rc = fdpass_rx_read(p->rx, p->sock, &conn.fd, &info, err,
 	    sizeof(err));
 	if (rc == 0)
-		return;
+		return (0);
 	if (rc < 0) {
 		log_warn("%s", err);
 		server_pass_done(p);
-		return;
+		return (1);
 	}
 	/* postscreen's descriptor is non-blocking already: no F_SETFL then */
 	if (((fl = fcntl(conn.fd, F_GETFL)) & O_NONBLOCK) == 0)
@@ -368,9 +363,28 @@ server_pass_read(evutil_socket_t fd, short what, void *ctx)
 	 */
 	server_spec->accept(&conn);
 	server_pass_done(p);
+	return (1);
 }
 
-/* server_pass_start - a postscreen connection: wait for the hand-off */
+/* server_pass_read - the hand-off connection is readable, or timed out */
+static void
+server_pass_read(evutil_socket_t fd, short what, void *ctx)
+{
+	struct server_pass *p = ctx;
+
+	if (what & EV_TIMEOUT) {
+		log_warn("client hand-off: timeout");
+		server_pass_done(p);
+		return;
+	}
+	(void)server_pass_try(p);
+}
+
+/*
+ * server_pass_start - a postscreen connection: the hand-off, at once
+ * when postscreen has sent it already (nearly always: it sends right
+ * after its connect), else from the loop
+ */
 static void
 server_pass_start(int fd)
 {
@@ -379,9 +393,11 @@ server_pass_start(int fd)
 
 	p->sock = fd;
 	p->rx = fdpass_rx_new();
+	server_pending++;
+	if (server_pass_try(p))
+		return;
 	p->ev = event_new(server_ev_base, fd, EV_READ | EV_PERSIST,
 	    server_pass_read, p);
-	server_pending++;
 	event_add(p->ev, &tv);
 }
 

@@ -138,22 +138,28 @@ like "$(instance_log_grep 'bad command startup -- throttling')" \
 [ "$n" -ge 2 ] && [ "$n" -le 6 ]
 ok $? "crash loop restarts are spaced out ($n starts in ~5s)"
 
-# pass service: hand a client socket over private/echopass
-out=$(timeout 10 /usr/bin/python3 - "$INSTANCE_QUEUE/private/echopass" <<'EOF'
-import socket, sys
+# pass service: hand a client socket over private/echopass, at once
+# (the server takes it right after its accept) and 0.3 s after the
+# connect (from its event loop)
+pass_one() {
+	timeout 10 /usr/bin/python3 - "$INSTANCE_QUEUE/private/echopass" "$1" <<'EOF'
+import socket, sys, time
 lst = socket.socket(); lst.bind(("127.0.0.1", 0)); lst.listen(1)
 client = socket.create_connection(lst.getsockname(), timeout=8)
 server, _ = lst.accept()
 u = socket.socket(socket.AF_UNIX); u.connect(sys.argv[1])
+time.sleep(float(sys.argv[2]))
 attrs = (b"version=1\nclient_addr=192.0.2.7\nclient_port=4242\n"
          b"server_addr=192.0.2.40\nserver_port=25\n\n")
 socket.send_fds(u, [attrs], [server.fileno()])
 server.close(); u.close()
 print(client.makefile("rb").readline().decode().strip())
 EOF
-)
-like "$out" '^220 echod echopass [0-9]+ 192.0.2.7 1$' \
+}
+like "$(pass_one 0)" '^220 echod echopass [0-9]+ 192.0.2.7 1$' \
 	"pass service: client socket and addresses arrive (passed=1)"
+like "$(pass_one 0.3)" '^220 echod echopass [0-9]+ 192.0.2.7 1$' \
+	"pass service: ... also when they come 0.3 s after the connect"
 
 # reload: an established session survives, new connections go to new
 # processes
