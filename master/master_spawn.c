@@ -63,7 +63,6 @@
 #include <event2/event.h>
 
 #include "anvil_shm.h"
-
 #include "log.h"
 #include "master.h"
 #include "server.h"

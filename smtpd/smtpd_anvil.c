@@ -16,12 +16,13 @@
  *	smtpd_client_connection_rate_limit, smtpd_client_message_rate_limit,
  *	smtpd_client_recipient_rate_limit,
  *	smtpd_client_new_tls_session_rate_limit and
- *	smtpd_client_auth_rate_limit, counted by the anvil daemon
- *	(see below) so that a limit holds across every smtpd process
- *	of a service; clients in smtpd_client_event_limit_exceptions
- *	(default $mynetworks) are not counted. As in Postfix, connect and
- *	disconnect go to anvil even when no connection limit applies, and
- *	the replies and warnings are Postfix's:
+ *	smtpd_client_auth_rate_limit, counted in anvil's table (see
+ *	below) so that a limit holds across every smtpd process of a
+ *	service; clients in smtpd_client_event_limit_exceptions (default
+ *	$mynetworks) are not counted. As in Postfix, every connection is
+ *	counted even when no connection limit applies (anvil's statistics
+ *	and its protocol see it), and the replies and warnings are
+ *	Postfix's:
  *	  connect: "421 4.7.0 HOST Error: too many connections from ADDR",
  *	    "warning: Connection concurrency limit exceeded: N from
  *	    NAME[ADDR] for service SERVICE" (or "Connection rate limit")
