@@ -156,7 +156,7 @@ static const char *const ashm_rate_name[ANVIL_EV_COUNT] = {
 	"auth rate",
 };
 
-/* ashm_layout - the size of the whole table */
+/* ashm_size - the size of the whole table */
 static size_t
 ashm_size(void)
 {

@@ -107,6 +107,7 @@ static struct anvil_shm *anvil_tab;	/* master's table, or NULL */
 static int anvil_fd = -1;		/* the idle connection to anvil */
 static struct event *anvil_ev;		/* its EOF, or the retry timer */
 static time_t anvil_warned;
+static char anvil_err[200];		/* why the table is not mapped */
 static long lim_count, lim_rate, lim_mail, lim_rcpt, lim_ntls, lim_auth;
 static struct strv *anvil_exceptions;
 
@@ -142,8 +143,6 @@ anvil_unavailable(const char *why)
 void
 smtpd_anvil_init(void)
 {
-	char	 err[200];
-
 	lim_count = conf_int("smtpd_client_connection_count_limit");
 	lim_rate = conf_int("smtpd_client_connection_rate_limit");
 	lim_mail = conf_int("smtpd_client_message_rate_limit");
@@ -156,8 +155,9 @@ smtpd_anvil_init(void)
 	anvil_on = *server_service() != 0 && getenv(ANVIL_SHM_ENV) != NULL;
 	if (!anvil_on)
 		return;
-	if ((anvil_tab = anvil_shm_from_env(err, sizeof(err))) == NULL) {
-		anvil_unavailable(err);
+	if ((anvil_tab = anvil_shm_from_env(anvil_err, sizeof(anvil_err)))
+	    == NULL) {
+		anvil_unavailable(anvil_err);
 		return;
 	}
 	/* counted connections die with us: anvil uncounts them */
@@ -343,7 +343,7 @@ smtpd_anvil_early(struct smtpd_session *s)
 	if (anvil_exempt(s) || s->anvil_counted)
 		return;
 	if (anvil_tab == NULL) {
-		anvil_unavailable("master gave no table");
+		anvil_unavailable(anvil_err);
 		return;
 	}
 	anvil_ident(s, ident, sizeof(ident));
@@ -385,7 +385,10 @@ smtpd_anvil_disconnect(struct smtpd_session *s)
 	if (!s->anvil_counted || anvil_tab == NULL)
 		return;
 	s->anvil_counted = 0;
-	anvil_ident(s, ident, sizeof(ident));
+	/* the ticket finds the entry; the ident only without one */
+	ident[0] = 0;
+	if (s->anvil_ticket == 0)
+		anvil_ident(s, ident, sizeof(ident));
 	anvil_shm_disconnect(anvil_tab, ident, s->anvil_ticket, time(NULL));
 }
 
