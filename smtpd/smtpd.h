@@ -246,11 +246,15 @@ struct smtpd_session {
 	char	 queue_id[40];
 	struct smtpd_session *next;	/* group commit list */
 	int	 queue_hold;
+	int	 commit_fd;		/* the 250 straight from the commit job */
+	size_t	 commit_sent;		/* bytes of it the job sent */
 	struct smtpd_check_state cs;
 	struct smtpd_milter *milter;	/* smtpd_milters (smtpd_milter.c) */
 };
 
 void	 smtpd_reply(struct smtpd_session *, int, const char *);
+void	 smtpd_reply_sent(struct smtpd_session *, int, const char *, size_t);
+int	 smtpd_session_direct_fd(const struct smtpd_session *);
 /* smtpd_notify.c: notify_classes policy, protocol, resource, software */
 void	 smtpd_notify_query(struct smtpd_session *, const char *, size_t);
 void	 smtpd_notify_reply(struct smtpd_session *, const char *, size_t);

@@ -50,7 +50,11 @@
  *	     were renamed (or, written on the loop, are finished and wait
  *	     for their rename: queue_writer_later(), lib/queue.h); one
  *	     worker job makes the whole batch durable, then every session
- *	     of the batch gets its "250 2.0.0 Ok: queued as ID". Sessions
+ *	     of the batch gets its "250 2.0.0 Ok: queued as ID": the job
+ *	     sends it itself to a plaintext client with nothing queued
+ *	     before it (smtpd_session_direct_fd(), commit_reply_early();
+ *	     the loop counts, notes and logs it as any reply), the others
+ *	     go from the loop. Sessions
  *	     that finish while a sync runs form the next batch, so under
  *	     load one flush covers many messages. With smtpd_queue_sync =
  *	     journal (postern's default) a batch of files written on the
@@ -93,6 +97,8 @@
  *	wrote it; a failed directory sync is "451 4.3.0 Error: queue file
  *	write error".
  */
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -261,6 +267,34 @@ ckpt_job(void *arg, void *thread_ctx)
 
 static void ckpt_done(void *);
 
+/*
+ * commit_reply_early - on a worker, the batch durable: each 250 that can
+ * go straight to its client (smtpd_session_direct_fd(), decided on the
+ * loop) is sent now instead of after a turn of the loop, which under
+ * load was 0.2-0.4 ms of every message's wait; commit_done() counts and
+ * logs it and sends what a full socket left.
+ */
+static void
+commit_reply_early(void)
+{
+	struct smtpd_session *s;
+	struct queue_txn *t;
+	struct buf *b = buf_new(128);
+	ssize_t	 n;
+
+	for (s = commit_batch; s; s = s->next) {
+		t = queue_txn_of(s);
+		if (s->commit_fd < 0 || (t != NULL && t->later_err))
+			continue;
+		buf_reset(b);
+		reply_build(b, REPLY_QUEUED, s->queue_id);
+		if ((n = send(s->commit_fd, BUF_STR(b), BUF_LEN(b),
+		    MSG_NOSIGNAL | MSG_DONTWAIT)) > 0)
+			s->commit_sent = (size_t)n;
+	}
+	buf_free(b);
+}
+
 /* commit_job - on a worker: one directory sync for the whole batch */
 static void
 commit_job(void *arg, void *thread_ctx)
@@ -269,8 +303,10 @@ commit_job(void *arg, void *thread_ctx)
 	struct queue_txn *t;
 	struct queue_journal *j = journal_get();
 
-	if (j != NULL && commit_journal(j))
+	if (j != NULL && commit_journal(j)) {
+		commit_reply_early();
 		return;				/* renamed at a checkpoint */
+	}
 	/* files written on the loop: their commit point, before the sync */
 	for (s = commit_batch; s; s = s->next)
 		if ((t = queue_txn_of(s)) != NULL && t->later.tmp != NULL
@@ -288,6 +324,8 @@ commit_job(void *arg, void *thread_ctx)
 	if (!commit_ok)
 		log_warn("cannot sync queue directory %s: %s",
 		    smtpd_params.queue_dir, strerror(errno));
+	else
+		commit_reply_early();
 	queue_wake_qmgr();
 }
 
@@ -308,11 +346,13 @@ commit_done(void *arg)
 		s->next = NULL;
 		t = queue_txn_of(s);
 		if (commit_ok && (t == NULL || !t->later_err)) {
-			smtpd_reply(s, REPLY_QUEUED, s->queue_id);
+			smtpd_reply_sent(s, REPLY_QUEUED, s->queue_id,
+			    s->commit_sent);
 			metrics_service_count(
 			    "postern_smtpd_messages_received_total", NULL);
 		} else
 			smtpd_reply(s, REPLY_QUEUE_ERR, NULL);
+		s->commit_sent = 0;
 		queue_finish(s);
 	}
 	commit_batch = NULL;
@@ -663,6 +703,8 @@ queue_done(void *arg)
 	if (s->result == CLEANUP_OK) {
 		buf_free(s->job_reply);
 		s->job_reply = NULL;
+		s->commit_fd = smtpd_session_direct_fd(s);
+		s->commit_sent = 0;
 		s->next = commit_wait;
 		commit_wait = s;
 		commit_kick();

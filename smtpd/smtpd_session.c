@@ -243,6 +243,46 @@ smtpd_reply(struct smtpd_session *s, int status, const char *arg)
 	buf_free(b);
 }
 
+/*
+ * smtpd_reply_sent - smtpd_reply() for a reply whose first "sent" bytes
+ * a worker wrote to smtpd_session_direct_fd() already: counted, noted
+ * and logged as any reply; only the rest is sent
+ */
+void
+smtpd_reply_sent(struct smtpd_session *s, int status, const char *arg,
+    size_t sent)
+{
+	struct buf *b = buf_new(128);
+
+	reply_build(b, status, arg);
+	session_put(s, BUF_STR(b), BUF_LEN(b));
+	/* nothing was queued before it (the direct fd's rule) */
+	if (sent > 0 && s->pending != NULL && BUF_LEN(s->pending)
+	    == BUF_LEN(b) && sent <= BUF_LEN(b)) {
+		memmove(BUF_STR(s->pending), BUF_STR(s->pending) + sent,
+		    BUF_LEN(b) - sent);
+		buf_truncate(s->pending, BUF_LEN(b) - sent);
+	}
+	buf_free(b);
+}
+
+/*
+ * smtpd_session_direct_fd - on the loop, for a session made busy: the
+ * socket a worker may write the session's next reply to itself, or -1.
+ * Only a plaintext socket with nothing queued before that reply; a busy
+ * session gets no other reply until its job is done, so the worker's
+ * bytes go out in order.
+ */
+int
+smtpd_session_direct_fd(const struct smtpd_session *s)
+{
+	if (s->dead || s->out == NULL || s->pending != NULL
+	    || bufferevent_get_underlying(s->out) != NULL
+	    || evbuffer_get_length(bufferevent_get_output(s->out)) != 0)
+		return (-1);
+	return (bufferevent_getfd(s->out));
+}
+
 /* smtpd_reply_custom - a table status with its own text */
 void
 smtpd_reply_custom(struct smtpd_session *s, int status, const char *text)
@@ -316,6 +356,8 @@ session_send(struct smtpd_session *s, const char *p, size_t len)
 	evutil_socket_t fd;
 	ssize_t	 n = 0;
 
+	if (len == 0)
+		return;			/* smtpd_reply_sent(): all sent */
 	if (bufferevent_get_underlying(s->out) == NULL
 	    && evbuffer_get_length(bufferevent_get_output(s->out)) == 0
 	    && (fd = bufferevent_getfd(s->out)) >= 0

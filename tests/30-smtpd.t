@@ -194,6 +194,42 @@ try:
     ok(r.code() == '250 2.0.0', 'pipelined end of data and QUIT: 250')
     ok(r.code() == '221 2.0.0', '... then 221')
 
+    # The 250 after the dot is sent by the commit job itself (smtpd_queue.c,
+    # commit_reply_early()); the loop still counts it. Two messages in one
+    # connection, each dot pipelined with what follows: every reply once,
+    # in order, and nothing else on the wire.
+    r = Raw(PORT)
+    r.reply()
+
+    def upto_354(r):
+        got = b''
+        while True:
+            one = r.reply()
+            got += one
+            if not one or one.endswith(b'<timeout>') or one[:3] == b'354':
+                return got
+    r.send(b'EHLO c.example\r\n')
+    wire = r.reply()
+    r.send(b'MAIL FROM:<a@example.org>\r\nRCPT TO:<user1@example.com>\r\n'
+           b'DATA\r\n')
+    wire += upto_354(r)
+    r.send(b'Subject: e1\r\n\r\nx\r\n.\r\nMAIL FROM:<b@example.org>\r\n'
+           b'RCPT TO:<user2@example.com>\r\nDATA\r\n')
+    wire += upto_354(r)
+    r.send(b'Subject: e2\r\n\r\ny\r\n.\r\nQUIT\r\n')
+    while True:
+        one = r.reply()
+        wire += one
+        if not one or one.endswith(b'<timeout>'):
+            break
+    codes = re.findall(rb'^(\d{3})[ -]', wire, re.M)
+    ok(re.fullmatch(rb'(250-.*\r\n)+250 .*\r\n250 2\.1\.0 .*\r\n'
+                    rb'250 2\.1\.5 .*\r\n354 .*\r\n250 2\.0\.0 Ok: queued as'
+                    rb' \w+\r\n250 2\.1\.0 .*\r\n250 2\.1\.5 .*\r\n354 .*\r\n'
+                    rb'250 2\.0\.0 Ok: queued as \w+\r\n221 2\.0\.0 .*\r\n',
+                    wire) is not None,
+       'two pipelined messages: each reply once, in order', codes)
+
     # Recipient limit
     r = Raw(PORT)
     r.reply()
@@ -419,6 +455,9 @@ try:
     ok(re.search(r'disconnect from unknown\[127\.0\.0\.1\] ehlo=1 mail=1 '
                  r'rcpt=1/2 data=1 quit=1 commands=5/6', log),
        'log: disconnect with command counters')
+    ok(re.search(r'disconnect from unknown\[127\.0\.0\.1\] ehlo=1 mail=2 '
+                 r'rcpt=2 data=2 quit=1 commands=8\n', log),
+       'log: the 250s the commit job sent are counted (data=2)')
     ok(re.search(r'NOQUEUE: reject: RCPT from unknown\[127\.0\.0\.1\]: 550 '
                  r'5\.1\.1 <nobody@example\.com>', log), 'log: NOQUEUE reject')
     ok(re.search(r'timeout after CONNECT from unknown\[127\.0\.0\.1\]', log),
