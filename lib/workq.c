@@ -299,6 +299,29 @@ workq_set_max_now(struct workq *q, int max)
 	pthread_mutex_unlock(&q->lock);
 }
 
+/*
+ * workq_chain - from a job on a worker: one more job, ahead of the
+ * waiting ones, for the first thread that looks (this one, when its
+ * job returns); no wakeup, no timer: callable off the loop
+ */
+void
+workq_chain(struct workq *q, workq_job_fn *job, workq_done_fn *done,
+    void *arg)
+{
+	struct workq_job *j = xmalloc(sizeof(*j));
+
+	j->job = job;
+	j->done = done;
+	j->arg = arg;
+	pthread_mutex_lock(&q->lock);
+	if ((j->next = q->jobs.head) == NULL)
+		q->jobs.tail = j;
+	q->jobs.head = j;
+	q->nqueued++;
+	metrics_queue_depth(1);
+	pthread_mutex_unlock(&q->lock);
+}
+
 /* workq_submit - queue a job; done(arg) later runs on the loop */
 void
 workq_submit(struct workq *q, workq_job_fn *job, workq_done_fn *done,

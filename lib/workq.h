@@ -12,6 +12,8 @@
  *	void	workq_set_max_now(struct workq *q, int max);
  *	void	workq_inline(struct workq *q, workq_job_fn *job,
  *	    workq_done_fn *done, void *arg);
+ *	void	workq_chain(struct workq *q, workq_job_fn *job,
+ *	    workq_done_fn *done, void *arg);
  *	void	workq_free(struct workq *q);
  * DESCRIPTION
  *	Everything that can block (map lookups, MySQL above all, password
@@ -47,6 +49,15 @@
  *	workq_inline(): the caller's state is the same as after
  *	workq_submit(). It saves the hop: a futex wakeup of a worker, two
  *	context switches and the eventfd wakeup of the loop.
+ *
+ *	workq_chain(), called by a job on a worker thread (never on the
+ *	loop), queues one more job ahead of every waiting one and wakes no
+ *	thread: the caller's thread, once its job returns and that job's
+ *	done() is posted to the loop, takes it next. A job that finds more
+ *	work of its own kind waiting (smtpd's group commit: the next batch)
+ *	goes on without the loop's turn and a worker's wakeup in between;
+ *	its done() runs on the loop like a submitted job's, in completion
+ *	order. It touches no libevent state, so it is safe off the loop.
  * DIAGNOSTICS
  *	Failure to create threads is fatal.
  */
@@ -69,6 +80,7 @@ void	 workq_set_max(struct workq *, int);
 void	 workq_set_max_now(struct workq *, int);
 void	 workq_inline(struct workq *, workq_job_fn *, workq_done_fn *,
 	    void *);
+void	 workq_chain(struct workq *, workq_job_fn *, workq_done_fn *, void *);
 void	 workq_free(struct workq *);
 
 #endif

@@ -11,11 +11,14 @@
  *	context of the loop's own, and its done() later from the loop, in
  *	completion order; and that a pool with workq_set_max_now() starts
  *	a thread for each job no thread is free to take, before the loop
- *	runs again, and no more.
+ *	runs again, and no more; and that a job workq_chain()ed runs next
+ *	on the same thread, ahead of a job submitted before it, after the
+ *	chaining job's done() was posted to the loop.
  */
 #include <sys/time.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -325,6 +328,106 @@ test_inline(void)
 	tap_is_int(n_fini, 2, "inline: fini ran for the loop's context too");
 }
 
+/* workq_chain(): a chain of C_LEN jobs, then one submitted job */
+#define C_LEN	5
+static struct workq *c_q;
+static pthread_t c_thread[C_LEN + 1];
+static int c_order[C_LEN + 1], c_ran, c_done_seq[C_LEN + 1], c_ndone;
+static int c_want;
+static atomic_int c_done_seen;		/* done() of link k ran: k + 1 */
+static int c_waited_ok = 1;
+
+static void c_done(void *);
+
+/* c_job - link k: records itself, chains k + 1; link 1 waits (5 s at
+ * most) until link 0's done() ran on the loop: it was posted first */
+static void
+c_job(void *arg, void *ctx)
+{
+	int	 k = (int)(long)arg, i;
+
+	(void)ctx;
+	if (k == 1) {
+		for (i = 0; i < 5000 && atomic_load(&c_done_seen) < 1; i++)
+			usleep(1000);
+		if (atomic_load(&c_done_seen) < 1)
+			c_waited_ok = 0;
+	}
+	if (k < C_LEN) {
+		c_thread[k] = pthread_self();
+		c_order[c_ran++] = k;
+	}
+	if (k == 0)
+		usleep(20000);		/* the test submits the other job */
+	if (k < C_LEN - 1)
+		workq_chain(c_q, c_job, c_done, (void *)(long)(k + 1));
+}
+
+/* c_other - the job submitted while the chain ran */
+static void
+c_other(void *arg, void *ctx)
+{
+	(void)arg;
+	(void)ctx;
+	c_order[c_ran++] = C_LEN;
+}
+
+/* c_done - on the loop, in completion order */
+static void
+c_done(void *arg)
+{
+	int	 k = (int)(long)arg;
+
+	if (k < C_LEN)
+		atomic_store(&c_done_seen, k + 1);
+	c_done_seq[c_ndone++] = k;
+	if (c_ndone == c_want)
+		event_base_loopexit(base, NULL);
+}
+
+/* test_chain - on a pool of n threads; other: submit c_other during
+ * link 0 (one thread: it must wait for the whole chain) */
+static void
+test_chain(int n, int other)
+{
+	struct timeval tv = {10, 0};
+	int	 k, order_ok = 1, same = 1, done_ok = 1, want = C_LEN + other;
+
+	c_ran = c_ndone = 0;
+	c_waited_ok = 1;
+	atomic_store(&c_done_seen, 0);
+	memset(c_order, 0, sizeof(c_order));
+	memset(c_done_seq, 0, sizeof(c_done_seq));
+	c_want = want;
+	c_q = workq_new(base, n, NULL, NULL);
+	workq_submit(c_q, c_job, c_done, (void *)0L);
+	if (other) {
+		usleep(5000);		/* link 0 runs (20 ms) */
+		workq_submit(c_q, c_other, c_done, (void *)(long)C_LEN);
+	}
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+	workq_free(c_q);
+	for (k = 0; k < want; k++) {
+		order_ok &= c_order[k] == k;
+		done_ok &= c_done_seq[k] == k;
+	}
+	for (k = 1; k < C_LEN; k++)
+		same &= pthread_equal(c_thread[k], c_thread[0]) != 0;
+	tap_ok(c_ndone == want, "workq_chain, %d thread(s): every done() "
+	    "came (%d of %d)", n, c_ndone, want);
+	if (other)
+		tap_ok(order_ok, "workq_chain: the links ran ahead of a job "
+		    "submitted before them");
+	tap_ok(done_ok, "workq_chain, %d thread(s): the done()s came in "
+	    "completion order", n);
+	if (!other)
+		tap_ok(same, "workq_chain, %d threads: each link ran on the "
+		    "thread that chained it (no other woken)", n);
+	tap_ok(c_waited_ok, "workq_chain, %d thread(s): a link's done() is "
+	    "posted before the next link runs", n);
+}
+
 int
 main(void)
 {
@@ -385,6 +488,8 @@ main(void)
 
 	test_inline();
 	test_grow_now();
+	test_chain(1, 1);
+	test_chain(2, 0);
 	event_base_free(base);
 	return (tap_done());
 }
