@@ -19,7 +19,7 @@
 #	the directory it names (kept).
 #
 #	Environment: BENCH_AB_ROUNDS, BENCH_AB_HOLD, and steps.sh's own
-#	(BENCH_STEPS_N, BENCH_STEPS_WARM, BENCH_STEPS_SESSIONS, default
+#	(BENCH_STEPS_N, BENCH_STEPS_WARM, BENCH_STEPS_FILL, BENCH_STEPS_SESSIONS, default
 #	"20" here; SMTP_LOAD). Runs keep their directories (BENCH_KEEP=1:
 #	a run right after the removal of thousands of files measures the
 #	file system's allocator too); they are removed at the end.

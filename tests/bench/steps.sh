@@ -24,6 +24,10 @@
 #	    requests, KB written and cache flushes (/proc/diskstats of the
 #	    queue's block device).
 #	By default the messages go to BENCH_HOLD (held: acceptance alone);
+#	BENCH_STEPS_FILL=N first sends N held messages and has them
+#	delivered, which leaves N files in the file pool (QUEUE.md, "The
+#	file pool"), as the bench's later held rounds find it: held runs
+#	then claim their files instead of creating them.
 #	BENCH_STEPS_DELIVER=1 sends them to BENCH_RCPT and also waits for
 #	their delivery, printing how long after acceptance the last one
 #	reached the Maildir. tests/bench/RESULTS.md, "Where the limit is at
@@ -75,7 +79,25 @@ dev=$(basename "$(df --output=source "$BENCH_DIR" | tail -1)")
 	"${SRC[@]}" >/dev/null
 wait_for "[ \$(bench_count $PT_MAIL) -ge $WARM ]" 120 ||
 	echo "steps: the warm-up was not delivered in 120 s"
-sleep 2
+# BENCH_STEPS_FILL=N: N more held, released and delivered, so that the
+# file pool holds N files, as the bench's held rounds find it (after a
+# warm-up delivered as it came, the pool holds only the few files that
+# were in flight at once, and held runs create their files)
+if [ -n "${BENCH_STEPS_FILL:-}" ]; then
+	hmd=${PT_MAIL%/bench}/hold
+	"$LOAD" send -p "$PORT" -c 20 -n "$BENCH_STEPS_FILL" -s 1024 \
+		-r "$BENCH_HOLD" "${SRC[@]}" >/dev/null
+	for i in $(seq 100); do
+		ls -A "$BENCH_DIR/postern/queue/incoming" | grep -q '^\.' ||
+			break
+		sleep 0.1
+	done
+	"$POSTERN_BIN/postsuper" -c "$BENCH_DIR/postern/etc" -H ALL &&
+		"$POSTERN_BIN/postqueue" -c "$BENCH_DIR/postern/etc" -f
+	wait_for "[ \$(bench_count $hmd) -ge $BENCH_STEPS_FILL ]" 120 ||
+		echo "steps: the pool's fill was not delivered in 120 s"
+	sleep 2
+fi
 
 # counters - ctxt, RES, CAL, disk writes, sectors, flushes, /proc/stat cpu
 counters() {
