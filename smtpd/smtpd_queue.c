@@ -60,8 +60,9 @@
  *	     the same thread (workq_chain()), unless the journal is due
  *	     for its checkpoint. With smtpd_queue_sync =
  *	     journal (postern's default) a batch of files written on the
- *	     loop, of two messages or more or while the journal has files
- *	     waiting (under load), is appended to the process's journal,
+ *	     loop, of two messages or more, or while the journal has
+ *	     files waiting, or within 50 ms of the last batch journaled
+ *	     (under load), is appended to the process's journal,
  *	     one write and one flush (commit_journal()), and renamed only
  *	     at a checkpoint
  *	     (ckpt_job(), on a worker while batches go to the process's
@@ -106,6 +107,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -152,6 +154,8 @@ static int journal_tried;		/* opened by the first commit job */
 static int ckpt_running;		/* a checkpoint job runs */
 static int journal_seen;		/* the loop may look at journal[] */
 static struct event *journal_timer;	/* a checkpoint after a quiet spell */
+static struct timespec journal_last;	/* the last batch journaled (commit
+					 * jobs only: they run one at a time) */
 
 /* the transaction's queue file, from DATA to the final dot (d->queue) */
 struct queue_txn {
@@ -221,10 +225,27 @@ journal_get(void)
 	return (journal[journal_active]);
 }
 
+/* journal_busy - on a worker: a batch was journaled less than a
+ * checkpoint's interval ago: under load, whatever this journal holds
+ * (right after the swap to it, nothing: the other one is in its
+ * checkpoint) */
+static int
+journal_busy(void)
+{
+	struct timespec now;
+
+	if (journal_last.tv_sec == 0 && journal_last.tv_nsec == 0)
+		return (0);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return ((now.tv_sec - journal_last.tv_sec) * 1000000L
+	    + (now.tv_nsec - journal_last.tv_nsec) / 1000
+	    < QUEUE_JOURNAL_CKPT_USEC);
+}
+
 /* commit_journal - on a worker: the batch appended to the journal and
  * synced (its 250s may go); 0 when it cannot be, or is a lone message
- * while nothing waits in the journal: the batch is synced as without
- * a journal */
+ * on a quiet server (nothing waits in the journal, none went to it
+ * lately): the batch is synced as without a journal */
 static int
 commit_journal(struct queue_journal *j, struct commit *c)
 {
@@ -239,9 +260,11 @@ commit_journal(struct queue_journal *j, struct commit *c)
 			return (0);
 		n++;
 	}
-	/* a lone message, nothing journaled: visible at its 250, as in
-	 * Postfix; the journal pays off when messages finish together */
-	if (n < 2 && queue_journal_pending(j) == 0)
+	/* a lone message on a quiet server: visible at its 250, as in
+	 * Postfix; the journal pays off when messages finish together
+	 * (and a lone one after the swap to an empty journal is load: a
+	 * syncfs of its own cost a flush of everything dirty) */
+	if (n < 2 && queue_journal_pending(j) == 0 && !journal_busy())
 		return (0);
 	rv = xcalloc(n, sizeof(*rv));
 	n = 0;
@@ -262,6 +285,7 @@ commit_journal(struct queue_journal *j, struct commit *c)
 		return (0);
 	}
 	free(rv);
+	clock_gettime(CLOCK_MONOTONIC, &journal_last);
 	c->ok = 1;
 	return (1);
 }

@@ -28,6 +28,9 @@
 #	delivered, which leaves N files in the file pool (QUEUE.md, "The
 #	file pool"), as the bench's later held rounds find it: held runs
 #	then claim their files instead of creating them.
+#	BENCH_STEPS_DIRTY=N writes N files of 3 KB, not synced, on the
+#	queue's file system before each run: what the journal's
+#	checkpoint (a syncfs) pays for data others left dirty.
 #	BENCH_STEPS_DELIVER=1 sends them to BENCH_RCPT and also waits for
 #	their delivery, printing how long after acceptance the last one
 #	reached the Maildir. tests/bench/RESULTS.md, "Where the limit is at
@@ -145,6 +148,14 @@ proc_cpu() {
 }
 
 for c in ${BENCH_STEPS_SESSIONS:-20 40 20 40}; do
+	if [ -n "${BENCH_STEPS_DIRTY:-}" ]; then
+		mkdir -p "$BENCH_DIR/dirty"
+		python3 -c "
+for i in range(int('$BENCH_STEPS_DIRTY')):
+    with open('$BENCH_DIR/dirty/f%d' % i, 'wb') as f:
+        f.write(b'x' * 3000)
+"
+	fi
 	base=$(bench_count "$PT_MAIL")
 	a=$(counters | tr '\n' ' ')
 	pa=$(proc_cpu)
