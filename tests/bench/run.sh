@@ -16,7 +16,9 @@
 #	throughput figures are those of a public MX's cached senders.
 #
 #	Four workloads, each in BENCH_ROUNDS rounds (default 3) that
-#	alternate between the two MTAs; each figure is the median:
+#	alternate between the two MTAs; each figure is the median. Each
+#	timed run starts with a sync (not timed; the dirty data it wrote
+#	is printed), so that no MTA's run writes out what the other left:
 #	plaintext 1 KB, plaintext 100 KB, STARTTLS 1 KB, STARTTLS 100 KB
 #	(smtp-load -T: a full TLS handshake on every connection, the
 #	certificate both MTAs share). Per workload:
@@ -266,6 +268,7 @@ accept_held() {
 	n=$(load_count "$w")
 	md=${md%/bench}/hold
 	base=$(bench_count "$md")
+	echo "bench: $name $w round $r: before the held run:" "$(before)"
 	# shellcheck disable=SC2046
 	out=$("$LOAD" send -p "$port" -c "$SESSIONS" -n "$n" \
 		$(load_args "$w") -r "$BENCH_HOLD" "${SRC[@]}")
@@ -280,6 +283,21 @@ accept_held() {
 			"delivered in 600 s after its release"
 }
 
+# before - before each timed round: the load average and the data the
+# file systems have dirty, which a sync then writes out. Postfix's
+# delivery rounds left 11-12 MB dirty (its queue files' removals, its
+# logs), and postern's journal checkpoint, a syncfs(), wrote it during
+# postern's next held round (measured 2026-12-05: 12 MB at the start of
+# postern's held rounds 2 and 3, 60-250 kB at the others'; 6,000
+# unsynced 3 KB files cost a held run 10-13 %, steps.sh
+# BENCH_STEPS_DIRTY): each round starts clean and pays for its own.
+before() {
+	printf 'load average %s, dirty %s kB (synced before the round)\n' \
+		"$(cut -d' ' -f1-3 /proc/loadavg)" \
+		"$(awk '$1 == "Dirty:" { print $2 }' /proc/meminfo)"
+	sync
+}
+
 # accept_and_deliver - NAME PORT MAILDIR WORKLOAD ROUND: acceptance,
 # end to end and CPU per message, in R[NAME.WORKLOAD.accept.ROUND] ...
 accept_and_deliver() {
@@ -288,8 +306,7 @@ accept_and_deliver() {
 	n=$(load_count "$w")
 	base=$(bench_count "$md")
 	q0=$(selects)
-	echo "bench: $name $w round $r: load average before:" \
-		"$(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "bench: $name $w round $r: before:" "$(before)"
 	c0=$(bench_cpu "${ROOT[$name]}" "$MARIADB_PID")
 	t0=$(now)
 	# shellcheck disable=SC2046
