@@ -157,7 +157,6 @@ for i in range(int('$BENCH_STEPS_DIRTY')):
 "
 	fi
 	base=$(bench_count "$PT_MAIL")
-	[ -n "${BENCH_STEPS_MEMINFO:-}" ] && grep -E "^(Dirty|Writeback):" /proc/meminfo | tr '\n' ' ' && echo
 	a=$(counters | tr '\n' ' ')
 	pa=$(proc_cpu)
 	out=$(SMTP_LOAD_STEPS=1 "$LOAD" send -p "$PORT" -c "$c" -n "$N" \
