@@ -136,7 +136,7 @@ struct commit {
 	struct smtpd_session *batch;
 	int	 hold;			/* the batch has a hold/ file */
 	int	 ok;
-	struct commit *prev, *next;	/* commit_live */
+	struct commit *next;		/* commit_live */
 };
 
 /* the loop adds to commit_wait; a commit job that ends takes what
@@ -347,8 +347,7 @@ commit_take(void)
 	commit_wait = NULL;
 	for (s = c->batch; s; s = s->next)
 		c->hold |= s->queue_hold;
-	if ((c->next = commit_live) != NULL)
-		commit_live->prev = c;
+	c->next = commit_live;
 	commit_live = c;
 	return (c);
 }
@@ -414,7 +413,7 @@ static int queue_inline(const struct queue_txn *);
 static void
 commit_done(void *arg)
 {
-	struct commit *c = arg;
+	struct commit *c = arg, **cp;
 	struct smtpd_session *s, *next;
 	struct queue_txn *t;
 
@@ -432,13 +431,12 @@ commit_done(void *arg)
 		s->commit_sent = 0;
 		queue_finish(s);
 	}
+	/* a few at most: the one running, those whose done() the loop
+	 * has not run yet */
 	pthread_mutex_lock(&commit_lock);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		commit_live = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	for (cp = &commit_live; *cp != c; cp = &(*cp)->next)
+		;
+	*cp = c->next;
 	pthread_mutex_unlock(&commit_lock);
 	free(c);
 	journal_seen = 1;
