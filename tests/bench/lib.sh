@@ -265,6 +265,49 @@ bench_descendants() {
 		}'
 }
 
+# bench_snap - "pid name ticks" (user + system) of every process; a
+# kernel thread by its kind (a kworker's name changes with its work)
+bench_snap() {
+	cat /proc/[0-9]*/stat 2>/dev/null | awk '{
+		n = $0; sub(/^[0-9]+ \(/, "", n); sub(/\) .*/, "", n)
+		sub(/\/.*/, "", n); gsub(/ /, "_", n)
+		r = $0; sub(/^.*\) /, "", r); split(r, f, " ")
+		print $1, n, f[12] + f[13] }'
+}
+
+# bench_others BEFORE AFTER N PIDS - the busiest programs between two
+# bench_snap()s that are not PIDS (the MTA measured), the load
+# generator or MariaDB: "name ms" of CPU per message (N messages), the
+# three busiest and the rest together; what else took the machine (a
+# process that exits before AFTER is not counted)
+bench_others() {
+	printf '%s\n' "$1" | awk -v n="$3" -v hz="$(getconf CLK_TCK)" \
+	    -v after="$2" -v skip="$4" 'BEGIN {
+		if (n <= 0)
+			n = 1
+		k = split(skip, sp, /[ \n]+/)
+		for (i = 1; i <= k; i++) if (sp[i] != "") x[sp[i]] = 1
+		k = split(after, l, "\n")
+		for (i = 1; i <= k; i++) { split(l[i], f, " ")
+			b[f[1]] = f[3]; name[f[1]] = f[2] } }
+		{ a[$1] = $3 }
+		END { for (p in b) {
+			if (p in x || name[p] == "smtp-load" ||
+			    name[p] == "mariadbd")
+				continue
+			d = b[p] - (p in a ? a[p] : 0)
+			if (d > 0) s[name[p]] += d }
+		  m = 0
+		  for (q in s) { m++; nm[m] = q }
+		  for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++)
+			if (s[nm[j]] > s[nm[i]]) { t = nm[i]; nm[i] = nm[j]; nm[j] = t }
+		  rest = 0
+		  for (i = 1; i <= m; i++)
+			if (i <= 3) printf "%s %.3f ms, ", nm[i], 1000 * s[nm[i]] / hz / n
+			else rest += s[nm[i]]
+		  printf "the rest %.3f ms\n", 1000 * rest / hz / n }'
+}
+
 # bench_postfix_stop - stop Postfix, kill what is left by PID
 bench_postfix_stop() {
 	local pids pid

@@ -30,7 +30,9 @@
 #	               synced before the 250 as any other, into hold/; no
 #	               queue manager work follows. Then postsuper -H ALL
 #	               releases them and the round waits for their delivery
-#	               (not timed)
+#	               (not timed). The round also prints the CPU other
+#	               programs took during the timed run (bench_others():
+#	               the three busiest, per message)
 #	  accept       smtp-load send: 20 parallel sessions, one connection
 #	               per message, the recipient looked up in MySQL; a
 #	               message counts on the 250 after DATA, which both
@@ -264,16 +266,21 @@ release_hold() {
 # any other, into hold/ instead of incoming/); then they are released
 # and the round waits for them in BENCH_HOLD's Maildir (not timed)
 accept_held() {
-	local name=$1 port=$2 md=$3 w=$4 r=$5 base out acc n
+	local name=$1 port=$2 md=$3 w=$4 r=$5 base out acc n s0 s1
 	n=$(load_count "$w")
 	md=${md%/bench}/hold
 	base=$(bench_count "$md")
 	echo "bench: $name $w round $r: before the held run:" "$(before)"
+	s0=$(bench_snap)
 	# shellcheck disable=SC2046
 	out=$("$LOAD" send -p "$port" -c "$SESSIONS" -n "$n" \
 		$(load_args "$w") -r "$BENCH_HOLD" "${SRC[@]}")
+	s1=$(bench_snap)
 	echo "bench: $name $w round $r: no delivery (hold): smtp-load: $out"
 	acc=$(sed -n 's/^accepted \([0-9]*\) .*/\1/p' <<<"$out")
+	echo "bench: $name $w round $r: held run, CPU of other programs per" \
+		"message: $(bench_others "$s0" "$s1" "${acc:-1}" \
+		"$(bench_descendants "${ROOT[$name]}")")"
 	R[$name.$w.held.$r]=$(sed -n 's/.*: \([0-9]*\) msg\/s.*/\1/p' <<<"$out")
 	[ "$(bench_count "$md")" -eq "$base" ] ||
 		echo "bench: $name $w round $r: held mail was delivered"
