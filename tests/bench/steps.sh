@@ -131,15 +131,11 @@ print_cpu() {
 		END { print "" }' | sed 's/^/  cpu and context switches per message: /'
 }
 
-# proc_cpu - "pid name ticks" for every process (kernel workers by
-# their kind: a kworker's name changes with the work it runs), then
-# "pid ctxt switches" (all its threads) as "ctxt:pid name count"
+# proc_cpu - "pid name ticks" for every process (bench_snap, lib.sh:
+# kernel workers by their kind), then "pid ctxt switches" (all its
+# threads) as "ctxt:pid name count"
 proc_cpu() {
-	cat /proc/[0-9]*/stat 2>/dev/null | awk '{
-		n = $0; sub(/^[0-9]+ \(/, "", n); sub(/\) .*/, "", n)
-		sub(/\/.*/, "", n); gsub(/ /, "_", n)
-		r = $0; sub(/^.*\) /, "", r); split(r, f, " ")
-		print $1, n, f[12] + f[13] }'
+	bench_snap
 	cat /proc/[0-9]*/task/[0-9]*/status 2>/dev/null | awk '
 		$1 == "Name:" { n = $2; sub(/\/.*/, "", n) }
 		$1 == "Tgid:" { t = $2 }
