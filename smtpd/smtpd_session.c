@@ -211,9 +211,9 @@ smtpd_session_fini(void)
 	session_line_buf = NULL;
 }
 
-/* session_put - queue reply bytes; count errors and successes */
+/* session_note - a reply: count errors and successes, note, log */
 static void
-session_put(struct smtpd_session *s, const char *data, size_t len)
+session_note(struct smtpd_session *s, const char *data, size_t len)
 {
 	int	 code = 0;
 
@@ -225,11 +225,25 @@ session_put(struct smtpd_session *s, const char *data, size_t len)
 		s->errors++;
 	else if (code >= 200 && code < 300 && s->cnt_ok[s->cur_verb] < UINT_MAX)
 		s->cnt_ok[s->cur_verb]++;
+	if (log_verbose)
+		log_debug("> %s: %s", s->namaddr, log_safen(data, len - 2));
+}
+
+/* session_queue - reply bytes to send (none still makes a reply) */
+static void
+session_queue(struct smtpd_session *s, const char *data, size_t len)
+{
 	if (s->pending == NULL)
 		s->pending = buf_new(len + 64);
 	buf_append(s->pending, data, len);
-	if (log_verbose)
-		log_debug("> %s: %s", s->namaddr, log_safen(data, len - 2));
+}
+
+/* session_put - a reply: noted and queued */
+static void
+session_put(struct smtpd_session *s, const char *data, size_t len)
+{
+	session_note(s, data, len);
+	session_queue(s, data, len);
 }
 
 /* smtpd_reply - a reply from the table (lib/reply.c) */
@@ -241,6 +255,17 @@ smtpd_reply(struct smtpd_session *s, int status, const char *arg)
 	reply_build(b, status, arg);
 	session_put(s, BUF_STR(b), BUF_LEN(b));
 	buf_free(b);
+}
+
+/* session_plain_fd - the plaintext socket with nothing buffered for it,
+ * which a reply may go to straight, or -1 (TLS, output waiting) */
+static evutil_socket_t
+session_plain_fd(const struct smtpd_session *s)
+{
+	if (bufferevent_get_underlying(s->out) != NULL
+	    || evbuffer_get_length(bufferevent_get_output(s->out)) != 0)
+		return (-1);
+	return (bufferevent_getfd(s->out));
 }
 
 /*
@@ -255,14 +280,10 @@ smtpd_reply_sent(struct smtpd_session *s, int status, const char *arg,
 	struct buf *b = buf_new(128);
 
 	reply_build(b, status, arg);
-	session_put(s, BUF_STR(b), BUF_LEN(b));
-	/* nothing was queued before it (the direct fd's rule) */
-	if (sent > 0 && s->pending != NULL && BUF_LEN(s->pending)
-	    == BUF_LEN(b) && sent <= BUF_LEN(b)) {
-		memmove(BUF_STR(s->pending), BUF_STR(s->pending) + sent,
-		    BUF_LEN(b) - sent);
-		buf_truncate(s->pending, BUF_LEN(b) - sent);
-	}
+	if (sent > BUF_LEN(b))
+		sent = BUF_LEN(b);
+	session_note(s, BUF_STR(b), BUF_LEN(b));
+	session_queue(s, BUF_STR(b) + sent, BUF_LEN(b) - sent);
 	buf_free(b);
 }
 
@@ -276,11 +297,9 @@ smtpd_reply_sent(struct smtpd_session *s, int status, const char *arg,
 int
 smtpd_session_direct_fd(const struct smtpd_session *s)
 {
-	if (s->dead || s->out == NULL || s->pending != NULL
-	    || bufferevent_get_underlying(s->out) != NULL
-	    || evbuffer_get_length(bufferevent_get_output(s->out)) != 0)
+	if (s->dead || s->out == NULL || s->pending != NULL)
 		return (-1);
-	return (bufferevent_getfd(s->out));
+	return (session_plain_fd(s));
 }
 
 /* smtpd_reply_custom - a table status with its own text */
@@ -358,9 +377,7 @@ session_send(struct smtpd_session *s, const char *p, size_t len)
 
 	if (len == 0)
 		return;			/* smtpd_reply_sent(): all sent */
-	if (bufferevent_get_underlying(s->out) == NULL
-	    && evbuffer_get_length(bufferevent_get_output(s->out)) == 0
-	    && (fd = bufferevent_getfd(s->out)) >= 0
+	if ((fd = session_plain_fd(s)) >= 0
 	    && (n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT)) < 0)
 		n = 0;			/* the bufferevent finds out why */
 	if ((size_t)n < len)
