@@ -29,6 +29,37 @@ struct fdpass_rx {
 	int	 fd;		/* received, not yet handed out, or -1 */
 };
 
+/* fdpass_list - the attribute list that goes with the fd */
+static struct buf *
+fdpass_list(const struct fdpass_info *info)
+{
+	struct buf *out = buf_new(256);
+
+	attr_put(out, "version", ATTR_VERSION);
+	attr_put(out, "client_addr", info->client_addr);
+	attr_put(out, "client_port", info->client_port);
+	attr_put(out, "server_addr", info->server_addr);
+	attr_put(out, "server_port", info->server_port);
+	attr_end(out);
+	return (out);
+}
+
+/* fdpass_rights - fd as the SCM_RIGHTS control message of msg */
+static void
+fdpass_rights(struct msghdr *msg, char *space, size_t spacelen, int fd)
+{
+	struct cmsghdr *cmsg;
+
+	memset(space, 0, spacelen);
+	msg->msg_control = space;
+	msg->msg_controllen = spacelen;
+	cmsg = CMSG_FIRSTHDR(msg);
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_RIGHTS;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+}
+
 /* fdpass_send - send fd plus the address attributes */
 int
 fdpass_send(int sock, int fd, const struct fdpass_info *info, int timeout,
@@ -40,35 +71,20 @@ fdpass_send(int sock, int fd, const struct fdpass_info *info, int timeout,
 	}	 cbuf;
 	struct msghdr msg;
 	struct iovec iov;
-	struct cmsghdr *cmsg;
-	struct buf *out = buf_new(256);
+	struct buf *out = fdpass_list(info);
 	time_t	 deadline = time(NULL) + (timeout > 0 ? timeout : 1);
 	size_t	 off = 0;
 	ssize_t	 n;
 	int	 first = 1;
 
-	attr_put(out, "version", ATTR_VERSION);
-	attr_put(out, "client_addr", info->client_addr);
-	attr_put(out, "client_port", info->client_port);
-	attr_put(out, "server_addr", info->server_addr);
-	attr_put(out, "server_port", info->server_port);
-	attr_end(out);
 	while (off < BUF_LEN(out)) {
 		memset(&msg, 0, sizeof(msg));
 		iov.iov_base = BUF_STR(out) + off;
 		iov.iov_len = BUF_LEN(out) - off;
 		msg.msg_iov = &iov;
 		msg.msg_iovlen = 1;
-		if (first) {
-			memset(&cbuf, 0, sizeof(cbuf));
-			msg.msg_control = cbuf.space;
-			msg.msg_controllen = sizeof(cbuf.space);
-			cmsg = CMSG_FIRSTHDR(&msg);
-			cmsg->cmsg_level = SOL_SOCKET;
-			cmsg->cmsg_type = SCM_RIGHTS;
-			cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-			memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-		}
+		if (first)
+			fdpass_rights(&msg, cbuf.space, sizeof(cbuf.space), fd);
 		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
 			if (errno == EAGAIN && sock_wait(sock, POLLOUT,
@@ -257,4 +273,105 @@ fdpass_recv(int sock, int timeout, int *fd, struct fdpass_info *info,
 	}
 	fdpass_rx_free(rx);
 	return (rc == 1 ? 0 : -1);
+}
+
+/*
+ * fdpass_send_dgram - the whole hand-off in one datagram; never waits:
+ * -1 with errno (EAGAIN: the receiver's queue is full) and err set
+ */
+int
+fdpass_send_dgram(int sock, int fd, const struct fdpass_info *info,
+    char *err, size_t errlen)
+{
+	union {
+		struct cmsghdr hdr;
+		char	 space[CMSG_SPACE(sizeof(int))];
+	}	 cbuf;
+	struct msghdr msg;
+	struct iovec iov;
+	struct buf *out = fdpass_list(info);
+	ssize_t	 n;
+	int	 saved;
+
+	memset(&msg, 0, sizeof(msg));
+	iov.iov_base = BUF_STR(out);
+	iov.iov_len = BUF_LEN(out);
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	fdpass_rights(&msg, cbuf.space, sizeof(cbuf.space), fd);
+	do
+		n = sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	saved = errno;
+	if (n >= 0 && (size_t)n != BUF_LEN(out)) {
+		saved = EMSGSIZE;
+		n = -1;
+	}
+	buf_free(out);
+	if (n < 0) {
+		snprintf(err, errlen, "send client socket: %s",
+		    strerror(saved));
+		errno = saved;
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * fdpass_recv_dgram - one datagram's hand-off, without waiting: 1 with
+ * *fd and info, 0 when none is queued, -1 when the datagram was bad
+ * (err set; it is consumed and any descriptor in it closed)
+ */
+int
+fdpass_recv_dgram(int sock, int *fd, struct fdpass_info *info, char *err,
+    size_t errlen)
+{
+	union {
+		struct cmsghdr hdr;
+		char	 space[CMSG_SPACE(sizeof(int) * 4)];
+	}	 cbuf;
+	char	 data[FDPASS_MAX_LIST];
+	struct fdpass_rx rx = {NULL, -1};
+	struct msghdr msg;
+	struct iovec iov;
+	struct attr_list *l;
+	size_t	 used;
+	ssize_t	 n;
+	int	 rc = -1;
+
+	err[0] = 0;
+	*fd = -1;
+	memset(&msg, 0, sizeof(msg));
+	iov.iov_base = data;
+	iov.iov_len = sizeof(data);
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cbuf.space;
+	msg.msg_controllen = sizeof(cbuf.space);
+	do
+		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EAGAIN)
+		return (0);
+	if (n < 0) {
+		snprintf(err, errlen, "client hand-off: %s", strerror(errno));
+		return (-1);
+	}
+	if (fdpass_take_fds(&rx, &msg) < 0)
+		snprintf(err, errlen, "client hand-off: extra or truncated "
+		    "descriptors");
+	else if (msg.msg_flags & MSG_TRUNC)
+		snprintf(err, errlen, "client hand-off: list too long");
+	else if ((l = attr_parse(data, (size_t)n, &used, err,
+	    errlen)) == NULL) {
+		if (err[0] == 0)
+			snprintf(err, errlen, "client hand-off: "
+			    "incomplete list");
+	} else {
+		rc = fdpass_finish(&rx, l, fd, info, err, errlen);
+		attr_list_free(l);
+	}
+	if (rx.fd >= 0)
+		close(rx.fd);
+	return (rc);
 }

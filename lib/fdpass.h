@@ -14,6 +14,11 @@
  *
  *	int	fdpass_recv(int sock, int timeout, int *fd,
  *	    struct fdpass_info *info, char *err, size_t errlen);
+ *
+ *	int	fdpass_send_dgram(int sock, int fd,
+ *	    const struct fdpass_info *info, char *err, size_t errlen);
+ *	int	fdpass_recv_dgram(int sock, int *fd,
+ *	    struct fdpass_info *info, char *err, size_t errlen);
  * DESCRIPTION
  *	The postscreen -> smtpd hand-off (Postfix's pass service). Over a
  *	connected unix stream socket the sender writes one attribute list
@@ -38,6 +43,16 @@
  *	error or EOF. fdpass_rx_free() closes a received fd that was never
  *	handed out. fdpass_recv() is the blocking receiver (tests, simple
  *	clients).
+ *
+ *	Over a unix datagram socket (master's $NAME.dgram beside a pass
+ *	service's stream socket) one datagram carries the whole list and
+ *	the fd: no connection per client. fdpass_send_dgram() never waits:
+ *	-1 with errno EAGAIN when the receiver's queue is full
+ *	(net.unix.max_dgram_qlen datagrams, 10 by default) and the sender
+ *	uses the stream socket instead. fdpass_recv_dgram() returns 1 with
+ *	a hand-off, 0 when nothing is queued, -1 for a bad datagram (it is
+ *	consumed, any descriptor in it closed: the next one is read as if
+ *	nothing happened).
  * DIAGNOSTICS
  *	-1 with a message in err: short or malformed list (over
  *	FDPASS_MAX_LIST bytes, no fd, more than one fd, wrong version,
@@ -67,5 +82,8 @@ int	 fdpass_rx_read(struct fdpass_rx *, int, int *, struct fdpass_info *,
 	    char *, size_t);
 void	 fdpass_rx_free(struct fdpass_rx *);
 int	 fdpass_recv(int, int, int *, struct fdpass_info *, char *, size_t);
+int	 fdpass_send_dgram(int, int, const struct fdpass_info *, char *,
+	    size_t);
+int	 fdpass_recv_dgram(int, int *, struct fdpass_info *, char *, size_t);
 
 #endif

@@ -175,6 +175,114 @@ test_timeout(void)
 	close(sp[1]);
 }
 
+/*
+ * The datagram hand-off: one datagram each, good and hostile; a bad
+ * one is consumed with its descriptor closed, the next read as usual.
+ */
+static const struct bad_case dgram_cases[] = {
+	{"no fd", "version=1\nclient_addr=1.2.3.4\nclient_port=1\n"
+	    "server_addr=1.2.3.5\nserver_port=25\n\n", 0, "no socket"},
+	{"wrong version", "version=9\nclient_addr=1.2.3.4\nclient_port=1\n"
+	    "server_addr=1.2.3.5\nserver_port=25\n\n", 1, "version"},
+	{"missing attribute", "version=1\nclient_addr=1.2.3.4\n\n", 1,
+	    "missing"},
+	{"list cut short", "version=1\nclient_addr=1.2.3.4\n", 1,
+	    "incomplete"},
+	{"empty, with an fd", "", 1, "incomplete"},
+	{"bare value", "garbage without equals\n\n", 1, ""},
+};
+
+/* dgram_pair - a datagram socketpair, the receiving end non-blocking */
+static void
+dgram_pair(int sp[2])
+{
+	socketpair(AF_UNIX, SOCK_DGRAM, 0, sp);
+	(void)fcntl(sp[1], F_SETFL, O_NONBLOCK);
+}
+
+/* test_dgram - good and bad datagrams, and a full queue */
+static void
+test_dgram(void)
+{
+	static char big[FDPASS_MAX_LIST + 100];
+	struct fdpass_info in, out;
+	char	 err[256], c = 0;
+	size_t	 i;
+	int	 sp[2], client[2], fd, rc, sent, got, ok;
+
+	dgram_pair(sp);
+	fd = 7;
+	tap_is_int(fdpass_recv_dgram(sp[1], &fd, &out, err, sizeof(err)), 0,
+	    "dgram: nothing queued: 0");
+	tap_is_int(fd, -1, "dgram: nothing queued: no fd");
+	for (i = 0; i < sizeof(dgram_cases) / sizeof(dgram_cases[0]); i++) {
+		const struct bad_case *bc = &dgram_cases[i];
+
+		socketpair(AF_UNIX, SOCK_STREAM, 0, client);
+		(void)fcntl(client[0], F_SETFL, O_NONBLOCK);
+		send_raw(sp[0], bc->data, strlen(bc->data),
+		    bc->with_fd ? client[1] : -1);
+		close(client[1]);
+		err[0] = 0;
+		rc = fdpass_recv_dgram(sp[1], &fd, &out, err, sizeof(err));
+		tap_ok(rc == -1 && fd == -1 && strstr(err, bc->want) != NULL,
+		    "dgram: %s: refused (%s)", bc->name, err);
+		/* the passed socket was closed: its peer sees EOF */
+		if (bc->with_fd)
+			tap_ok(read(client[0], &c, 1) == 0, "dgram: %s: the "
+			    "descriptor in it was closed", bc->name);
+		close(client[0]);
+	}
+	memset(big, 'a', sizeof(big));
+	memcpy(big, "version=1\nx=", 12);
+	send_raw(sp[0], big, sizeof(big), 0);
+	rc = fdpass_recv_dgram(sp[1], &fd, &out, err, sizeof(err));
+	tap_ok(rc == -1 && fd == -1 && strstr(err, "too long") != NULL,
+	    "dgram: a datagram over the limit: refused (%s)", err);
+
+	/* after all that, a good one */
+	socketpair(AF_UNIX, SOCK_STREAM, 0, client);
+	fill(&in, "192.0.2.7", "40000", "192.0.2.40", "25");
+	tap_is_int(fdpass_send_dgram(sp[0], client[1], &in, err, sizeof(err)),
+	    0, "dgram: send");
+	close(client[1]);
+	rc = fdpass_recv_dgram(sp[1], &fd, &out, err, sizeof(err));
+	tap_is_int(rc, 1, "dgram: the next good one is received");
+	tap_is_str(out.client_addr, "192.0.2.7", "dgram: client_addr");
+	tap_is_str(out.client_port, "40000", "dgram: client_port");
+	tap_is_str(out.server_addr, "192.0.2.40", "dgram: server_addr");
+	tap_is_str(out.server_port, "25", "dgram: server_port");
+	tap_ok(fd >= 0 && (fcntl(fd, F_GETFD) & FD_CLOEXEC)
+	    && write(fd, "y", 1) == 1 && read(client[0], &c, 1) == 1
+	    && c == 'y', "dgram: the fd is the client's, close-on-exec");
+	if (fd >= 0)
+		close(fd);
+	close(client[0]);
+
+	/* a full queue: EAGAIN at once, and every queued one arrives */
+	socketpair(AF_UNIX, SOCK_STREAM, 0, client);
+	(void)fcntl(sp[0], F_SETFL, O_NONBLOCK);
+	for (sent = 0; sent < 10000; sent++)
+		if (fdpass_send_dgram(sp[0], client[1], &in, err,
+		    sizeof(err)) < 0)
+			break;
+	tap_ok(sent > 0 && sent < 10000 && errno == EAGAIN
+	    && strstr(err, "send client socket") != NULL,
+	    "dgram: a full queue refuses at once with EAGAIN (after %d): %s",
+	    sent, err);
+	for (got = 0, ok = 1; (rc = fdpass_recv_dgram(sp[1], &fd, &out, err,
+	    sizeof(err))) == 1; got++) {
+		ok &= fd >= 0 && strcmp(out.client_addr, "192.0.2.7") == 0;
+		close(fd);
+	}
+	tap_ok(rc == 0 && got == sent && ok,
+	    "dgram: all %d queued hand-offs are received, then none", got);
+	close(client[0]);
+	close(client[1]);
+	close(sp[0]);
+	close(sp[1]);
+}
+
 int
 main(void)
 {
@@ -182,5 +290,6 @@ main(void)
 	test_bad();
 	test_overlong();
 	test_timeout();
+	test_dgram();
 	return (tap_done());
 }

@@ -72,6 +72,7 @@ static struct event_base *server_ev_base;
 #define SERVER_MAX_LISTEN	64
 
 static struct evconnlistener *server_listener[SERVER_MAX_LISTEN];
+static struct event *server_dgram_ev[SERVER_MAX_LISTEN];	/* pass */
 static int server_listen_fds[SERVER_MAX_LISTEN];
 static int server_nlisten;
 static struct event *server_idle_ev;
@@ -133,6 +134,11 @@ server_close_listeners(void)
 		if (server_listener[i])
 			evconnlistener_free(server_listener[i]);
 		server_listener[i] = NULL;
+		if (server_dgram_ev[i]) {
+			event_free(server_dgram_ev[i]);
+			close(server_listen_fds[i]);
+		}
+		server_dgram_ev[i] = NULL;
 	}
 }
 
@@ -330,17 +336,34 @@ server_pass_done(struct server_pass *p)
 	server_check_drained();
 }
 
+/* server_pass_conn - a client handed over: the session starts */
+static void
+server_pass_conn(int fd, const struct fdpass_info *info)
+{
+	struct server_conn conn;
+	int	 fl;
+
+	/* postscreen's descriptor is non-blocking already: no F_SETFL then */
+	if (((fl = fcntl(fd, F_GETFL)) & O_NONBLOCK) == 0)
+		(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	conn.fd = fd;
+	memcpy(conn.client_addr, info->client_addr, sizeof(conn.client_addr));
+	memcpy(conn.client_port, info->client_port, sizeof(conn.client_port));
+	memcpy(conn.server_addr, info->server_addr, sizeof(conn.server_addr));
+	memcpy(conn.server_port, info->server_port, sizeof(conn.server_port));
+	conn.passed = 1;
+	server_spec->accept(&conn);
+}
+
 /* server_pass_try - receive the client socket; 0: not all there yet */
 static int
 server_pass_try(struct server_pass *p)
 {
-	struct server_conn conn;
 	struct fdpass_info info;
 	char	 err[256];
-	int	 rc, fl;
+	int	 rc, fd;
 
-	rc = fdpass_rx_read(p->rx, p->sock, &conn.fd, &info, err,
-	    sizeof(err));
+	rc = fdpass_rx_read(p->rx, p->sock, &fd, &info, err, sizeof(err));
 	if (rc == 0)
 		return (0);
 	if (rc < 0) {
@@ -348,22 +371,42 @@ server_pass_try(struct server_pass *p)
 		server_pass_done(p);
 		return (1);
 	}
-	/* postscreen's descriptor is non-blocking already: no F_SETFL then */
-	if (((fl = fcntl(conn.fd, F_GETFL)) & O_NONBLOCK) == 0)
-		(void)fcntl(conn.fd, F_SETFL, fl | O_NONBLOCK);
-	memcpy(conn.client_addr, info.client_addr, sizeof(conn.client_addr));
-	memcpy(conn.client_port, info.client_port, sizeof(conn.client_port));
-	memcpy(conn.server_addr, info.server_addr, sizeof(conn.server_addr));
-	memcpy(conn.server_port, info.server_port, sizeof(conn.server_port));
-	conn.passed = 1;
 	/*
 	 * Accept first: the session must be counted before the hand-off is
 	 * forgotten, or a draining daemon (max_use, reload) sees nothing
 	 * open, leaves its loop and drops the client it was just given.
 	 */
-	server_spec->accept(&conn);
+	server_pass_conn(fd, &info);
 	server_pass_done(p);
 	return (1);
+}
+
+/*
+ * server_dgram_read - hand-offs queued on the pass service's datagram
+ * socket (lib/fdpass.h), a few per wakeup: the other smtpd processes
+ * read the same queue, and the one with the least to do gets there
+ * first. Reading stops when the daemon starts draining.
+ */
+#define SERVER_DGRAM_BURST	8
+
+static void
+server_dgram_read(evutil_socket_t sock, short what, void *ctx)
+{
+	struct fdpass_info info;
+	char	 err[256];
+	int	 i, rc, fd;
+
+	for (i = 0; i < SERVER_DGRAM_BURST && !server_draining; i++) {
+		if ((rc = fdpass_recv_dgram(sock, &fd, &info, err,
+		    sizeof(err))) == 0)
+			break;
+		if (rc < 0) {
+			log_warn("%s", err);
+			continue;
+		}
+		server_pass_conn(fd, &info);
+		server_used();
+	}
 }
 
 /* server_pass_read - the hand-off connection is readable, or timed out */
@@ -572,6 +615,18 @@ server_usage(const char *program)
 	    "[-S | -l address] [-s service -t type -n number]", program);
 }
 
+/* server_sock_type - SO_TYPE of a listener from master */
+static int
+server_sock_type(int fd)
+{
+	int	 type = 0;
+	socklen_t len = sizeof(type);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+		return (-1);
+	return (type);
+}
+
 /* server_setup_loop - event base, signals, listener, idle timer */
 static void
 server_setup_loop(void)
@@ -596,6 +651,17 @@ server_setup_loop(void)
 		/* evconnlistener accepts until EAGAIN: non-blocking. */
 		if (evutil_make_socket_nonblocking(server_listen_fds[i]) < 0)
 			log_fatal("cannot make listener non-blocking: %m");
+		if (server_kind == SERVER_KIND_PASS
+		    && server_sock_type(server_listen_fds[i]) == SOCK_DGRAM) {
+			server_dgram_ev[i] = event_new(server_ev_base,
+			    server_listen_fds[i], EV_READ | EV_PERSIST,
+			    server_dgram_read, NULL);
+			if (server_dgram_ev[i] == NULL
+			    || event_add(server_dgram_ev[i], NULL) < 0)
+				log_fatal("cannot read fd %d",
+				    server_listen_fds[i]);
+			continue;
+		}
 		/*
 		 * Backlog 0: the socket already listens (master's or
 		 * SERVER_BACKLOG); -1 made libevent call listen(fd, 128),

@@ -175,6 +175,34 @@ sock_listen_unix(const char *path, int mode, int backlog, char *err,
 	return (fd);
 }
 
+/*
+ * sock_bind_unix_dgram - a unix datagram socket bound at path (a stale
+ * file removed first), chmod'ed to mode, close-on-exec
+ */
+int
+sock_bind_unix_dgram(const char *path, int mode, char *err, size_t errlen)
+{
+	struct sockaddr_un sun;
+	int	 fd, saved;
+
+	if (sock_unix_addr(&sun, path, err, errlen) < 0)
+		return (-1);
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return (-1);
+	}
+	if ((unlink(path) < 0 && errno != ENOENT)
+	    || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0
+	    || chmod(path, (mode_t)mode) < 0) {
+		saved = errno;
+		snprintf(err, errlen, "bind %s: %s", path, strerror(errno));
+		close(fd);
+		errno = saved;
+		return (-1);
+	}
+	return (fd);
+}
+
 /* sock_connect_unix - blocking connect to a unix stream socket */
 int
 sock_connect_unix(const char *path, char *err, size_t errlen)

@@ -12,6 +12,8 @@
  *	int	sock_listen_unix(const char *path, int mode, int backlog,
  *	    char *err, size_t errlen);
  *	int	sock_connect_unix(const char *path, char *err, size_t errlen);
+ *	int	sock_bind_unix_dgram(const char *path, int mode, char *err,
+ *	    size_t errlen);
  *	int	sock_addr_str(const struct sockaddr *sa, socklen_t len,
  *	    char *addr, size_t addrlen, char *port, size_t portlen);
  *	int	sock_wait(int fd, short events, time_t deadline);
@@ -29,7 +31,8 @@
  *	wildcard of the address family given by the host, IPv4 0.0.0.0
  *	when empty) with SO_REUSEADDR, IPV6_V6ONLY for IPv6, close-on-exec.
  *	sock_listen_unix() removes a stale socket file, binds, chmods to
- *	mode and listens. Both return the fd.
+ *	mode and listens. Both return the fd. sock_bind_unix_dgram() is
+ *	the same for a datagram socket (bound, not listening).
  *
  *	sock_addr_str() formats a socket address numerically
  *	(NI_NUMERICHOST | NI_NUMERICSERV); unix addresses give "" "".
@@ -55,6 +58,7 @@ int	 sock_port(const char *);
 int	 sock_listen_inet(const char *, const char *, int, char *, size_t);
 int	 sock_listen_unix(const char *, int, int, char *, size_t);
 int	 sock_connect_unix(const char *, char *, size_t);
+int	 sock_bind_unix_dgram(const char *, int, char *, size_t);
 int	 sock_wait(int, short, time_t);
 int	 sock_addr_str(const struct sockaddr *, socklen_t, char *, size_t,
 	    char *, size_t);

@@ -25,7 +25,10 @@
  *	unix, fifo, unix-dgram and pass: a unix stream socket, mode 0666,
  *	at $queue_directory/private/NAME (private = y) or public/NAME.
  *	fifo and unix-dgram services are served as unix stream sockets
- *	(postern's daemons only ever see inet, unix and pass).
+ *	(postern's daemons only ever see inet, unix and pass). A pass
+ *	service also gets a unix datagram socket at NAME.dgram (same mode),
+ *	its second listener: postscreen's hand-offs without a connection
+ *	each (lib/fdpass.h).
  *
  *	master_listen_sig() describes what the listeners would be, so a
  *	reload keeps the open sockets of an unchanged service (sessions
@@ -274,6 +277,31 @@ master_listen_inet(struct master_svc *svc)
 	return (svc->nfds > 0 ? 0 : -1);
 }
 
+/*
+ * master_listen_dgram - a pass service's datagram socket, NAME.dgram
+ * beside its stream socket: postscreen hands a client over in one
+ * datagram there, and over the stream socket when its queue is full
+ * (lib/fdpass.h). The queue belongs to this socket, which master keeps
+ * open: hand-offs queued there wait for the next smtpd if one exits.
+ * Without it (a warning) the stream socket carries every hand-off.
+ */
+static void
+master_listen_dgram(struct master_svc *svc)
+{
+	char	 err[512], *path = xasprintf("%s.dgram", svc->sock_path);
+	int	 fd;
+
+	if (svc->nfds >= MASTER_MAX_LISTEN)
+		;
+	else if ((fd = sock_bind_unix_dgram(path, 0666, err,
+	    sizeof(err))) < 0)
+		log_warn("service %s: %s (hand-offs use the stream socket "
+		    "only)", svc->name, err);
+	else
+		svc->fds[svc->nfds++] = fd;
+	free(path);
+}
+
 /* master_listen_open - open the listeners of one service */
 int
 master_listen_open(struct master_svc *svc)
@@ -292,6 +320,8 @@ master_listen_open(struct master_svc *svc)
 		return (-1);
 	}
 	svc->fds[svc->nfds++] = fd;
+	if (strcmp(svc->type, "pass") == 0)
+		master_listen_dgram(svc);
 	return (0);
 }
 
@@ -306,6 +336,12 @@ master_listen_close(struct master_svc *svc)
 	svc->nfds = 0;
 	if (svc->sock_path) {
 		(void)unlink(svc->sock_path);
+		if (strcmp(svc->type, "pass") == 0) {
+			char	*path = xasprintf("%s.dgram", svc->sock_path);
+
+			(void)unlink(path);
+			free(path);
+		}
 		free(svc->sock_path);
 		svc->sock_path = NULL;
 	}

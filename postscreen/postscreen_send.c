@@ -13,6 +13,12 @@
  *	carries on with the client (it sends the final "220 " line, which
  *	completes the "220-" teaser the client may have seen).
  *
+ *	First in one datagram on the service's datagram socket
+ *	(private/$smtpd_service_name.dgram, master's; connected once and
+ *	kept): no connection per client. When its queue is full
+ *	(net.unix.max_dgram_qlen, 10 by default: every smtpd busy) or it
+ *	does not exist, over the stream socket as follows.
+ *
  *	The connect is non-blocking. A pass service whose listen backlog
  *	is full (EAGAIN: smtpd takes hand-offs more slowly than clients
  *	pass) is retried from a timer, 5 ms doubling to 200 ms, for up to
@@ -73,6 +79,69 @@ connect_smtpd(const char *path, char *err, size_t errlen)
 	return (fd);
 }
 
+/*
+ * The datagram socket beside the pass service's (lib/fdpass.h): one
+ * sendmsg() per client, no connect, accept and close on both sides.
+ * Connected once and kept; after a failed connect (no such socket: a
+ * master without it) tried again PSC_DGRAM_RETRY seconds later.
+ */
+#define PSC_DGRAM_RETRY	10
+
+static int psc_dgram = -1;
+static time_t psc_dgram_tried;
+
+/* dgram_open - the connected datagram socket, or -1 */
+static int
+dgram_open(void)
+{
+	struct sockaddr_un sun;
+	time_t	 now;
+	int	 fd;
+
+	if (psc_dgram >= 0)
+		return (psc_dgram);
+	if ((now = time(NULL)) - psc_dgram_tried < PSC_DGRAM_RETRY
+	    && psc_dgram_tried != 0)
+		return (-1);
+	psc_dgram_tried = now;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (snprintf(sun.sun_path, sizeof(sun.sun_path), "%s.dgram",
+	    psc_var.smtpd_socket) >= (int)sizeof(sun.sun_path))
+		return (-1);
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) < 0)
+		return (-1);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		close(fd);
+		return (-1);
+	}
+	return (psc_dgram = fd);
+}
+
+/*
+ * send_dgram - the hand-off in one datagram: 0 when sent; -1 when the
+ * stream socket must take it (the queue is full, or the socket is gone:
+ * master recreated it at a restart, then the next client reconnects)
+ */
+static int
+send_dgram(struct psc_state *s, const struct fdpass_info *info)
+{
+	char	 err[256];
+	int	 sock;
+
+	if ((sock = dgram_open()) < 0)
+		return (-1);
+	if (fdpass_send_dgram(sock, s->fd, info, err, sizeof(err)) == 0)
+		return (0);
+	if (errno != EAGAIN) {
+		close(psc_dgram);
+		psc_dgram = -1;
+		psc_dgram_tried = 0;
+	}
+	return (-1);
+}
+
 #define PSC_PASS_WAIT	60		/* seconds a passed client may wait */
 
 static long psc_pass_waiting;		/* clients in pass_retry() */
@@ -123,36 +192,37 @@ psc_send_socket(struct psc_state *s)
 {
 	struct fdpass_info info;
 	char	 err[256];
-	int	 sock, busy;
+	int	 sock, busy, sent = 0;
 
-	sock = connect_smtpd(psc_var.smtpd_socket, err, sizeof(err));
-	busy = sock < 0 && errno == EAGAIN;
-	if (busy && pass_wait(s) == 0)
-		return;
+	memset(&info, 0, sizeof(info));
+	snprintf(info.client_addr, sizeof(info.client_addr), "%s", s->addr);
+	snprintf(info.client_port, sizeof(info.client_port), "%s", s->port);
+	snprintf(info.server_addr, sizeof(info.server_addr), "%s", s->saddr);
+	snprintf(info.server_port, sizeof(info.server_port), "%s", s->sport);
+	if (send_dgram(s, &info) == 0) {
+		sock = -1;
+		sent = 1;
+	} else {
+		sock = connect_smtpd(psc_var.smtpd_socket, err, sizeof(err));
+		busy = sock < 0 && errno == EAGAIN;
+		if (busy && pass_wait(s) == 0)
+			return;
+	}
 	if (s->pass_timer) {
 		psc_pass_waiting--;
 		event_free(s->pass_timer);
 		s->pass_timer = NULL;
 	}
 	if (sock >= 0) {
-		memset(&info, 0, sizeof(info));
-		snprintf(info.client_addr, sizeof(info.client_addr), "%s",
-		    s->addr);
-		snprintf(info.client_port, sizeof(info.client_port), "%s",
-		    s->port);
-		snprintf(info.server_addr, sizeof(info.server_addr), "%s",
-		    s->saddr);
-		snprintf(info.server_port, sizeof(info.server_port), "%s",
-		    s->sport);
-		if (fdpass_send(sock, s->fd, &info, 10, err,
-		    sizeof(err)) == 0) {
-			close(sock);
-			close(s->fd);
-			s->fd = -1;
-			psc_state_free(s);
-			return;
-		}
+		sent = fdpass_send(sock, s->fd, &info, 10, err,
+		    sizeof(err)) == 0;
 		close(sock);
+	}
+	if (sent) {
+		close(s->fd);
+		s->fd = -1;
+		psc_state_free(s);
+		return;
 	}
 	log_warn("cannot pass connection from %s to %s: %s", psc_client(s),
 	    psc_var.smtpd_socket, err);

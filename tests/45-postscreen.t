@@ -160,9 +160,9 @@ client "cached client handed to smtpd at once" 127.0.0.5 \
 	'expect:^220 fake-smtpd ready$' 'send:QUIT\r\n' \
 	'expect:^221 fake-smtpd bye$'
 logged 'PASS OLD \[127\.0\.0\.5\]:' "PASS OLD logged"
-grep -q 'PASSED client_addr=127.0.0.5 client_port=[0-9]* server_addr=127.0.0.1 server_port='"$PORT" \
+grep -q 'PASSED client_addr=127.0.0.5 client_port=[0-9]* server_addr=127.0.0.1 server_port='"$PORT"' via=dgram$' \
 	"$DIR/fake.log"
-ok $? "smtpd received the socket with client and server addresses"
+ok $? "smtpd received the socket with client and server addresses, in one datagram"
 
 # 2b. BDAT after the refused RCPT (CHUNKING is offered, as Postfix's
 # postscreen does): 554 and hang up, the chunk is neither read as
@@ -343,9 +343,11 @@ ok $? "cache: pipelining pass lives 30d, got ${t}s"
 [ -z "$(stamp 127.0.0.2 0)" ]
 ok $? "cache: the DNSBL-listed client is not recorded"
 
-# 12b. smtpd slower than the clients that pass: the pass socket's
-# backlog (16) fills while the stand-in smtpd is stopped; postscreen
+# 12b. smtpd slower than the clients that pass: the datagram socket's
+# queue (net.unix.max_dgram_qlen, 10) and then the pass socket's
+# backlog (16) fill while the stand-in smtpd is stopped; postscreen
 # retries the hand-off while the clients hold, and none is dropped.
+BEFORE=$(wc -l <"$DIR/fake.log")
 kill -STOP "$FAKE_PID"
 $PY - "$PORT" >"$DIR/burst.out" 2>&1 <<'PYEOF' &
 import socket, sys, time
@@ -386,6 +388,34 @@ grep -q 'pass backlog full: [0-9]* clients* waiting' "$LOG"
 ok $? "a full pass backlog is logged as a wait"
 ! grep -q 'cannot pass connection from \[127\.0\.0\.9\]' "$LOG"
 ok $? "no client that passed was turned away while smtpd was slow"
+dg=$(tail -n +$((BEFORE + 1)) "$DIR/fake.log" |
+	grep -c 'PASSED client_addr=127\.0\.0\.9 .* via=dgram$')
+st=$(tail -n +$((BEFORE + 1)) "$DIR/fake.log" |
+	grep -c 'PASSED client_addr=127\.0\.0\.9 .* via=stream$')
+[ "$dg" -ge 1 ] && [ "$st" -ge 1 ] && [ $((dg + st)) -eq 40 ]
+ok $? "the burst's hand-offs: $dg by datagram until its queue was full, $st over the stream socket"
+
+# 12c. The pass service restarted (master makes its sockets anew):
+# postscreen's kept datagram socket points at the old one; the next
+# client goes over the stream socket and the one after it by datagram
+# again, none turned away.
+kill "$FAKE_PID" && wait "$FAKE_PID" 2>/dev/null
+BEFORE=$(wc -l <"$DIR/fake.log")
+$PY "$POSTERN_TOP/tests/lib/psc_fake_smtpd.py" "$DIR/queue/private/smtpd" \
+	"$DIR/fake.log" &
+FAKE_PID=$!
+for i in $(seq 50); do
+	[ "$(tail -n +$((BEFORE + 1)) "$DIR/fake.log" | grep -c READY)" = 1 ] &&
+		break
+	sleep 0.1
+done
+for n in 1 2; do
+	client "pass service restarted: client $n reaches the new smtpd" \
+		127.0.0.9 'expect:^220 fake-smtpd ready$' 'send:QUIT\r\n' \
+		'expect:^221 fake-smtpd bye$'
+done
+is "$(tail -n +$((BEFORE + 1)) "$DIR/fake.log" | sed -n 's/^PASSED client_addr=127\.0\.0\.9 .* via=//p' | tr '\n' ' ')" \
+	"stream dgram " "after the restart: one hand-off over the stream socket, then datagrams again"
 
 # 13. smtpd down: 421 4.3.2 All server ports are busy.
 kill "$FAKE_PID" && wait "$FAKE_PID" 2>/dev/null
