@@ -28,6 +28,9 @@
 #	delivered, which leaves N files in the file pool (QUEUE.md, "The
 #	file pool"), as the bench's later held rounds find it: held runs
 #	then claim their files instead of creating them.
+#	BENCH_STEPS_FILL_SIZE: the size of those messages (default 1024;
+#	a file over 16 KB goes to the pool emptied, as after the bench's
+#	100 KB rounds).
 #	BENCH_STEPS_DIRTY=N writes N files of 3 KB, not synced, on the
 #	queue's file system before each run: what the journal's
 #	checkpoint (a syncfs) pays for data others left dirty.
@@ -88,8 +91,9 @@ wait_for "[ \$(bench_count $PT_MAIL) -ge $WARM ]" 120 ||
 # were in flight at once, and held runs create their files)
 if [ -n "${BENCH_STEPS_FILL:-}" ]; then
 	hmd=${PT_MAIL%/bench}/hold
-	"$LOAD" send -p "$PORT" -c 20 -n "$BENCH_STEPS_FILL" -s 1024 \
-		-r "$BENCH_HOLD" "${SRC[@]}" >/dev/null
+	"$LOAD" send -p "$PORT" -c 20 -n "$BENCH_STEPS_FILL" \
+		-s "${BENCH_STEPS_FILL_SIZE:-1024}" -r "$BENCH_HOLD" "${SRC[@]}" \
+		>/dev/null
 	for i in $(seq 100); do
 		ls -A "$BENCH_DIR/postern/queue/incoming" | grep -q '^\.' ||
 			break
