@@ -44,20 +44,44 @@ fdpass_list(const struct fdpass_info *info)
 	return (out);
 }
 
-/* fdpass_rights - fd as the SCM_RIGHTS control message of msg */
-static void
-fdpass_rights(struct msghdr *msg, char *space, size_t spacelen, int fd)
+/* one message: its header, its one iovec, room for descriptors */
+struct fdpass_msg {
+	struct msghdr msg;
+	struct iovec iov;
+	union {
+		struct cmsghdr hdr;
+		char	 space[CMSG_SPACE(sizeof(int) * 4)];
+	}	 cbuf;
+};
+
+#define FDPASS_NONE	(-1)	/* fdpass_msg_init(): no descriptor */
+#define FDPASS_ROOM	(-2)	/* room for the descriptors received */
+
+/* fdpass_msg_init - len bytes at data, with fd (or none, or room) */
+static struct msghdr *
+fdpass_msg_init(struct fdpass_msg *m, void *data, size_t len, int fd)
 {
 	struct cmsghdr *cmsg;
 
-	memset(space, 0, spacelen);
-	msg->msg_control = space;
-	msg->msg_controllen = spacelen;
-	cmsg = CMSG_FIRSTHDR(msg);
+	memset(m, 0, sizeof(*m));
+	m->iov.iov_base = data;
+	m->iov.iov_len = len;
+	m->msg.msg_iov = &m->iov;
+	m->msg.msg_iovlen = 1;
+	if (fd == FDPASS_NONE)
+		return (&m->msg);
+	m->msg.msg_control = m->cbuf.space;
+	if (fd == FDPASS_ROOM) {
+		m->msg.msg_controllen = sizeof(m->cbuf.space);
+		return (&m->msg);
+	}
+	m->msg.msg_controllen = CMSG_SPACE(sizeof(int));
+	cmsg = CMSG_FIRSTHDR(&m->msg);
 	cmsg->cmsg_level = SOL_SOCKET;
 	cmsg->cmsg_type = SCM_RIGHTS;
 	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+	return (&m->msg);
 }
 
 /* fdpass_send - send fd plus the address attributes */
@@ -65,12 +89,7 @@ int
 fdpass_send(int sock, int fd, const struct fdpass_info *info, int timeout,
     char *err, size_t errlen)
 {
-	union {
-		struct cmsghdr hdr;
-		char	 space[CMSG_SPACE(sizeof(int))];
-	}	 cbuf;
-	struct msghdr msg;
-	struct iovec iov;
+	struct fdpass_msg m;
 	struct buf *out = fdpass_list(info);
 	time_t	 deadline = time(NULL) + (timeout > 0 ? timeout : 1);
 	size_t	 off = 0;
@@ -78,14 +97,8 @@ fdpass_send(int sock, int fd, const struct fdpass_info *info, int timeout,
 	int	 first = 1;
 
 	while (off < BUF_LEN(out)) {
-		memset(&msg, 0, sizeof(msg));
-		iov.iov_base = BUF_STR(out) + off;
-		iov.iov_len = BUF_LEN(out) - off;
-		msg.msg_iov = &iov;
-		msg.msg_iovlen = 1;
-		if (first)
-			fdpass_rights(&msg, cbuf.space, sizeof(cbuf.space), fd);
-		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+		n = sendmsg(sock, fdpass_msg_init(&m, BUF_STR(out) + off,
+		    BUF_LEN(out) - off, first ? fd : FDPASS_NONE), MSG_NOSIGNAL);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
 			if (errno == EAGAIN && sock_wait(sock, POLLOUT,
 			    deadline) < 0)
@@ -208,31 +221,21 @@ int
 fdpass_rx_read(struct fdpass_rx *rx, int sock, int *fd,
     struct fdpass_info *info, char *err, size_t errlen)
 {
-	union {
-		struct cmsghdr hdr;
-		char	 space[CMSG_SPACE(sizeof(int) * 4)];
-	}	 cbuf;
 	char	 data[FDPASS_MAX_LIST];
-	struct msghdr msg;
-	struct iovec iov;
+	struct fdpass_msg m;
+	struct msghdr *msg;
 	struct attr_list *l;
-	size_t	 used;
+	size_t	 used, room = sizeof(data) - BUF_LEN(rx->in);
 	ssize_t	 n;
 	int	 rc;
 
 	err[0] = 0;
-	memset(&msg, 0, sizeof(msg));
-	iov.iov_base = data;
-	iov.iov_len = sizeof(data) - BUF_LEN(rx->in);
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cbuf.space;
-	msg.msg_controllen = sizeof(cbuf.space);
-	if (iov.iov_len == 0) {
+	if (room == 0) {
 		snprintf(err, errlen, "client hand-off: list too long");
 		return (-1);
 	}
-	n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	msg = fdpass_msg_init(&m, data, room, FDPASS_ROOM);
+	n = recvmsg(sock, msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return (0);
 	if (n <= 0) {
@@ -240,7 +243,7 @@ fdpass_rx_read(struct fdpass_rx *rx, int sock, int *fd,
 		    n == 0 ? "unexpected EOF" : strerror(errno));
 		return (-1);
 	}
-	if (fdpass_take_fds(rx, &msg) < 0) {
+	if (fdpass_take_fds(rx, msg) < 0) {
 		snprintf(err, errlen, "client hand-off: extra or truncated "
 		    "descriptors");
 		return (-1);
@@ -283,24 +286,15 @@ int
 fdpass_send_dgram(int sock, int fd, const struct fdpass_info *info,
     char *err, size_t errlen)
 {
-	union {
-		struct cmsghdr hdr;
-		char	 space[CMSG_SPACE(sizeof(int))];
-	}	 cbuf;
-	struct msghdr msg;
-	struct iovec iov;
+	struct fdpass_msg m;
+	struct msghdr *msg;
 	struct buf *out = fdpass_list(info);
 	ssize_t	 n;
 	int	 saved;
 
-	memset(&msg, 0, sizeof(msg));
-	iov.iov_base = BUF_STR(out);
-	iov.iov_len = BUF_LEN(out);
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	fdpass_rights(&msg, cbuf.space, sizeof(cbuf.space), fd);
+	msg = fdpass_msg_init(&m, BUF_STR(out), BUF_LEN(out), fd);
 	do
-		n = sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+		n = sendmsg(sock, msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);
 	saved = errno;
 	if (n >= 0 && (size_t)n != BUF_LEN(out)) {
@@ -326,14 +320,10 @@ int
 fdpass_recv_dgram(int sock, int *fd, struct fdpass_info *info, char *err,
     size_t errlen)
 {
-	union {
-		struct cmsghdr hdr;
-		char	 space[CMSG_SPACE(sizeof(int) * 4)];
-	}	 cbuf;
 	char	 data[FDPASS_MAX_LIST];
 	struct fdpass_rx rx = {NULL, -1};
-	struct msghdr msg;
-	struct iovec iov;
+	struct fdpass_msg m;
+	struct msghdr *msg;
 	struct attr_list *l;
 	size_t	 used;
 	ssize_t	 n;
@@ -341,15 +331,9 @@ fdpass_recv_dgram(int sock, int *fd, struct fdpass_info *info, char *err,
 
 	err[0] = 0;
 	*fd = -1;
-	memset(&msg, 0, sizeof(msg));
-	iov.iov_base = data;
-	iov.iov_len = sizeof(data);
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cbuf.space;
-	msg.msg_controllen = sizeof(cbuf.space);
+	msg = fdpass_msg_init(&m, data, sizeof(data), FDPASS_ROOM);
 	do
-		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+		n = recvmsg(sock, msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);
 	if (n < 0 && errno == EAGAIN)
 		return (0);
@@ -357,10 +341,10 @@ fdpass_recv_dgram(int sock, int *fd, struct fdpass_info *info, char *err,
 		snprintf(err, errlen, "client hand-off: %s", strerror(errno));
 		return (-1);
 	}
-	if (fdpass_take_fds(&rx, &msg) < 0)
+	if (fdpass_take_fds(&rx, msg) < 0)
 		snprintf(err, errlen, "client hand-off: extra or truncated "
 		    "descriptors");
-	else if (msg.msg_flags & MSG_TRUNC)
+	else if (msg->msg_flags & MSG_TRUNC)
 		snprintf(err, errlen, "client hand-off: list too long");
 	else if ((l = attr_parse(data, (size_t)n, &used, err,
 	    errlen)) == NULL) {

@@ -62,23 +62,34 @@ struct bad_case {
 	const char *data;	/* raw list written by hand */
 	int	 with_fd;
 	const char *want;	/* substring of err */
+	const char *want_dgram;	/* the same, sent as one datagram */
 };
 
 static const struct bad_case bad_cases[] = {
 	{"no fd", "version=1\nclient_addr=1.2.3.4\nclient_port=1\n"
-	    "server_addr=1.2.3.5\nserver_port=25\n\n", 0, "no socket"},
+	    "server_addr=1.2.3.5\nserver_port=25\n\n", 0, "no socket",
+	    "no socket"},
 	{"wrong version", "version=9\nclient_addr=1.2.3.4\nclient_port=1\n"
-	    "server_addr=1.2.3.5\nserver_port=25\n\n", 1, "version"},
+	    "server_addr=1.2.3.5\nserver_port=25\n\n", 1, "version",
+	    "version"},
 	{"missing attribute", "version=1\nclient_addr=1.2.3.4\n\n", 1,
-	    "missing"},
+	    "missing", "missing"},
 	{"overlong port", "version=1\nclient_addr=1.2.3.4\n"
 	    "client_port=123456789012\nserver_addr=1.2.3.5\nserver_port=25\n\n",
-	    1, "too long"},
-	{"EOF before the end", "version=1\nclient_addr=1.2.3.4\n", 1, "EOF"},
-	{"empty", "", 0, "EOF"},
-	{"NUL in a name", "vers\0ion=1\n\n", 1, ""},
-	{"bare value", "garbage without equals\n\n", 1, ""},
+	    1, "too long", "too long"},
+	{"EOF before the end", "version=1\nclient_addr=1.2.3.4\n", 1, "EOF",
+	    "incomplete"},
+	{"empty", "", 0, "EOF", "incomplete"},
+	{"NUL in a name", "vers\0ion=1\n\n", 1, "", ""},
+	{"bare value", "garbage without equals\n\n", 1, "", ""},
 };
+
+/* bad_len - the bytes of a case's list (one has a NUL in it) */
+static size_t
+bad_len(const struct bad_case *c)
+{
+	return (strcmp(c->name, "NUL in a name") == 0 ? 13 : strlen(c->data));
+}
 
 /* send_raw - write a raw list, with or without an fd */
 static void
@@ -125,9 +136,7 @@ test_bad(void)
 		const struct bad_case *c = &bad_cases[i];
 
 		socketpair(AF_UNIX, SOCK_STREAM, 0, sp);
-		len = strlen(c->data);
-		if (strcmp(c->name, "NUL in a name") == 0)
-			len = 13;
+		len = bad_len(c);
 		send_raw(sp[0], c->data, len, c->with_fd ? 0 : -1);
 		close(sp[0]);
 		fd = -1;
@@ -176,22 +185,10 @@ test_timeout(void)
 }
 
 /*
- * The datagram hand-off: one datagram each, good and hostile; a bad
- * one is consumed with its descriptor closed, the next read as usual.
+ * The datagram hand-off: one datagram each, good and hostile (the cases
+ * above); a bad one is consumed with its descriptor closed, the next
+ * read as usual.
  */
-static const struct bad_case dgram_cases[] = {
-	{"no fd", "version=1\nclient_addr=1.2.3.4\nclient_port=1\n"
-	    "server_addr=1.2.3.5\nserver_port=25\n\n", 0, "no socket"},
-	{"wrong version", "version=9\nclient_addr=1.2.3.4\nclient_port=1\n"
-	    "server_addr=1.2.3.5\nserver_port=25\n\n", 1, "version"},
-	{"missing attribute", "version=1\nclient_addr=1.2.3.4\n\n", 1,
-	    "missing"},
-	{"list cut short", "version=1\nclient_addr=1.2.3.4\n", 1,
-	    "incomplete"},
-	{"empty, with an fd", "", 1, "incomplete"},
-	{"bare value", "garbage without equals\n\n", 1, ""},
-};
-
 /* dgram_pair - a datagram socketpair, the receiving end non-blocking */
 static void
 dgram_pair(int sp[2])
@@ -215,17 +212,20 @@ test_dgram(void)
 	tap_is_int(fdpass_recv_dgram(sp[1], &fd, &out, err, sizeof(err)), 0,
 	    "dgram: nothing queued: 0");
 	tap_is_int(fd, -1, "dgram: nothing queued: no fd");
-	for (i = 0; i < sizeof(dgram_cases) / sizeof(dgram_cases[0]); i++) {
-		const struct bad_case *bc = &dgram_cases[i];
+	for (i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		const struct bad_case *bc = &bad_cases[i];
 
 		socketpair(AF_UNIX, SOCK_STREAM, 0, client);
 		(void)fcntl(client[0], F_SETFL, O_NONBLOCK);
-		send_raw(sp[0], bc->data, strlen(bc->data),
+		if (bad_len(bc) == 0 && !bc->with_fd)
+			(void)send(sp[0], "", 0, 0);	/* an empty datagram */
+		send_raw(sp[0], bc->data, bad_len(bc),
 		    bc->with_fd ? client[1] : -1);
 		close(client[1]);
 		err[0] = 0;
 		rc = fdpass_recv_dgram(sp[1], &fd, &out, err, sizeof(err));
-		tap_ok(rc == -1 && fd == -1 && strstr(err, bc->want) != NULL,
+		tap_ok(rc == -1 && fd == -1
+		    && strstr(err, bc->want_dgram) != NULL,
 		    "dgram: %s: refused (%s)", bc->name, err);
 		/* the passed socket was closed: its peer sees EOF */
 		if (bc->with_fd)

@@ -143,9 +143,10 @@ sock_unix_addr(struct sockaddr_un *sun, const char *path, char *err,
 	return (0);
 }
 
-/* sock_listen_unix - bind and listen on a unix stream socket */
-int
-sock_listen_unix(const char *path, int mode, int backlog, char *err,
+/* sock_bind_unix - a socket of type bound at path (a stale file removed
+ * first) and chmod'ed to mode; a SOCK_STREAM one listening */
+static int
+sock_bind_unix(const char *path, int type, int mode, int backlog, char *err,
     size_t errlen)
 {
 	struct sockaddr_un sun;
@@ -153,7 +154,7 @@ sock_listen_unix(const char *path, int mode, int backlog, char *err,
 
 	if (sock_unix_addr(&sun, path, err, errlen) < 0)
 		return (-1);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+	if ((fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0)) < 0) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return (-1);
 	}
@@ -165,7 +166,8 @@ sock_listen_unix(const char *path, int mode, int backlog, char *err,
 		return (-1);
 	}
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0
-	    || chmod(path, (mode_t)mode) < 0 || listen(fd, backlog) < 0) {
+	    || chmod(path, (mode_t)mode) < 0
+	    || (type == SOCK_STREAM && listen(fd, backlog) < 0)) {
 		saved = errno;
 		snprintf(err, errlen, "bind %s: %s", path, strerror(errno));
 		close(fd);
@@ -175,32 +177,19 @@ sock_listen_unix(const char *path, int mode, int backlog, char *err,
 	return (fd);
 }
 
-/*
- * sock_bind_unix_dgram - a unix datagram socket bound at path (a stale
- * file removed first), chmod'ed to mode, close-on-exec
- */
+/* sock_listen_unix - bind and listen on a unix stream socket */
+int
+sock_listen_unix(const char *path, int mode, int backlog, char *err,
+    size_t errlen)
+{
+	return (sock_bind_unix(path, SOCK_STREAM, mode, backlog, err, errlen));
+}
+
+/* sock_bind_unix_dgram - a unix datagram socket bound at path */
 int
 sock_bind_unix_dgram(const char *path, int mode, char *err, size_t errlen)
 {
-	struct sockaddr_un sun;
-	int	 fd, saved;
-
-	if (sock_unix_addr(&sun, path, err, errlen) < 0)
-		return (-1);
-	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return (-1);
-	}
-	if ((unlink(path) < 0 && errno != ENOENT)
-	    || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0
-	    || chmod(path, (mode_t)mode) < 0) {
-		saved = errno;
-		snprintf(err, errlen, "bind %s: %s", path, strerror(errno));
-		close(fd);
-		errno = saved;
-		return (-1);
-	}
-	return (fd);
+	return (sock_bind_unix(path, SOCK_DGRAM, mode, 0, err, errlen));
 }
 
 /* sock_connect_unix - blocking connect to a unix stream socket */

@@ -3,9 +3,12 @@
  *	sock_test - table-driven tests for sock_split_hostport and friends
  */
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 
 #include <netinet/in.h>
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -77,6 +80,40 @@ test_port(void)
 }
 
 /* test_listen - bind loopback, connect, format addresses */
+/* test_dgram - a bound datagram socket: its type, mode, a stale file */
+static void
+test_dgram(const char *path)
+{
+	struct stat st;
+	char	 err[256], c = 0;
+	int	 fd, type = 0, s;
+	socklen_t tl = sizeof(type);
+
+	fd = sock_bind_unix_dgram(path, 0620, err, sizeof(err));
+	tap_ok(fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0
+	    && type == SOCK_DGRAM, "dgram: bound, SOCK_DGRAM");
+	tap_ok(stat(path, &st) == 0 && S_ISSOCK(st.st_mode)
+	    && (st.st_mode & 07777) == 0620, "dgram: a socket file, mode 0620");
+	tap_ok(fcntl(fd, F_GETFD) & FD_CLOEXEC, "dgram: close-on-exec");
+	close(fd);
+	fd = sock_bind_unix_dgram(path, 0600, err, sizeof(err));
+	tap_ok(fd >= 0, "dgram: a stale socket file is replaced");
+	s = socket(AF_UNIX, SOCK_DGRAM, 0);
+	{
+		struct sockaddr_un sun;
+
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+		tap_ok(sendto(s, "d", 1, 0, (struct sockaddr *)&sun,
+		    sizeof(sun)) == 1 && recv(fd, &c, 1, 0) == 1 && c == 'd',
+		    "dgram: a datagram sent to the path arrives");
+	}
+	close(s);
+	close(fd);
+	unlink(path);
+}
+
 static void
 test_listen(void)
 {
@@ -123,6 +160,7 @@ test_listen(void)
 	c = sock_connect_unix(path, err, sizeof(err));
 	tap_ok(c < 0 && strstr(err, "connect") != NULL,
 	    "connect to a missing socket fails: %s", err);
+	test_dgram(path);
 	memset(path, 'x', sizeof(path) - 1);
 	path[sizeof(path) - 1] = 0;
 	fd = sock_listen_unix("/tmp/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 0600, 5, err, sizeof(err));

@@ -349,35 +349,8 @@ ok $? "cache: the DNSBL-listed client is not recorded"
 # retries the hand-off while the clients hold, and none is dropped.
 BEFORE=$(wc -l <"$DIR/fake.log")
 kill -STOP "$FAKE_PID"
-$PY - "$PORT" >"$DIR/burst.out" 2>&1 <<'PYEOF' &
-import socket, sys, time
-port = int(sys.argv[1])
-socks = []
-for i in range(40):
-    s = socket.socket()
-    s.bind(("127.0.0.9", 0))
-    s.settimeout(20)
-    s.connect(("127.0.0.1", port))
-    socks.append(s)
-    time.sleep(0.01)
-got = busy = 0
-for s in socks:
-    data = b""
-    try:
-        while b"\n" not in data:
-            more = s.recv(4096)
-            if not more:
-                break
-            data += more
-    except OSError:
-        pass
-    if data.startswith(b"220 fake-smtpd ready"):
-        got += 1
-    elif data.startswith(b"421"):
-        busy += 1
-    s.close()
-print("greeted %d busy %d" % (got, busy))
-PYEOF
+$PY "$POSTERN_TOP/tests/lib/burst_greet.py" "$PORT" 40 127.0.0.9 \
+	"220 fake-smtpd ready" 0.01 >"$DIR/burst.out" 2>&1 &
 BURST_PID=$!
 sleep 2
 kill -CONT "$FAKE_PID"

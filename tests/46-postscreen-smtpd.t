@@ -120,35 +120,13 @@ smtpd_pids=$(for c in $(instance_children); do
 [ -n "$smtpd_pids" ]
 ok $? "smtpd processes to stop: $(echo $smtpd_pids)"
 kill -STOP $smtpd_pids
-$PY - "$PORT" >"$DIR/burst.out" 2>&1 <<'PYEOF' &
-import socket, sys, time
-socks = []
-for i in range(30):
-    s = socket.socket()
-    s.bind(("127.0.0.9", 0))
-    s.settimeout(20)
-    s.connect(("127.0.0.1", int(sys.argv[1])))
-    socks.append(s)
-greeted = 0
-for s in socks:
-    data = b""
-    try:
-        while b"\n" not in data:
-            more = s.recv(4096)
-            if not more:
-                break
-            data += more
-    except OSError:
-        pass
-    greeted += data.startswith(b"220 server.example.com ESMTP")
-    s.close()
-print("greeted %d" % greeted)
-PYEOF
+$PY "$POSTERN_TOP/tests/lib/burst_greet.py" "$PORT" 30 127.0.0.9 \
+	"220 server.example.com ESMTP" >"$DIR/burst.out" 2>&1 &
 BURST=$!
 sleep 2
 kill -CONT $smtpd_pids
 wait "$BURST"
-is "$(cat "$DIR/burst.out")" "greeted 30" \
+is "$(cat "$DIR/burst.out")" "greeted 30 busy 0" \
 	"30 clients while every smtpd was stopped: all greeted by smtpd"
 ! instance_log_grep 'cannot pass connection' >/dev/null
 ok $? "postscreen turned none of them away"
