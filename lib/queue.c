@@ -65,6 +65,8 @@ struct queue_writer {
 	int	 reused;	/* a pool file: truncated when finished */
 	off_t	 reused_size;	/* ... if longer than the new content */
 	struct queue_rename *later;	/* queue_writer_later(), or NULL */
+	char	*copy;		/* for later->data: the file in one write */
+	size_t	 copy_len;
 };
 
 /*
@@ -462,11 +464,21 @@ queue_writer_finish(struct queue_writer *w, char *err, size_t errlen)
 	/* right after the msg_len bytes: trailer A records, then E */
 	buf_append(w->wbuf, BUF_STR(w->trailer), BUF_LEN(w->trailer));
 	buf_puts(w->wbuf, "E\n");
-	if (writer_flush(w) < 0)
-		return (writer_fail(w, err, errlen, "write"));
 	snprintf(num, sizeof(num), "%0*lld", QUEUE_NUM_WIDTH,
 	    (long long)w->body_len);
-	if (pwrite(w->fd, num, QUEUE_NUM_WIDTH, w->len_off) != QUEUE_NUM_WIDTH)
+	if (w->off == 0) {
+		/* the whole file is in the buffer: one write, the length
+		 * in place, and a copy for a journal (queue_writer_later) */
+		memcpy(BUF_STR(w->wbuf) + w->len_off, num, QUEUE_NUM_WIDTH);
+		if (w->later != NULL) {
+			w->copy_len = BUF_LEN(w->wbuf);
+			w->copy = xmalloc(w->copy_len);
+			memcpy(w->copy, BUF_STR(w->wbuf), w->copy_len);
+		}
+		if (writer_flush(w) < 0)
+			return (writer_fail(w, err, errlen, "write"));
+	} else if (writer_flush(w) < 0 || pwrite(w->fd, num, QUEUE_NUM_WIDTH,
+	    w->len_off) != QUEUE_NUM_WIDTH)
 		return (writer_fail(w, err, errlen, "write"));
 	/* a pool file may be longer: cut what the last message left (an
 	 * ftruncate to the same length is not free on ext4: 8.6 % of
@@ -494,6 +506,7 @@ writer_free(struct queue_writer *w)
 	buf_free(w->rcpts);
 	buf_free(w->trailer);
 	buf_free(w->wbuf);
+	free(w->copy);
 	free(w);
 }
 
@@ -520,7 +533,9 @@ queue_rename_commit(struct queue_rename *r)
 	saved = errno;
 	free(r->tmp);
 	free(r->final);
-	r->tmp = r->final = NULL;
+	free(r->data);
+	r->tmp = r->final = r->data = NULL;
+	r->len = 0;
 	errno = saved;
 	return (ret);
 }
@@ -534,7 +549,9 @@ queue_rename_abort(struct queue_rename *r)
 	(void)unlink(r->tmp);
 	free(r->tmp);
 	free(r->final);
-	r->tmp = r->final = NULL;
+	free(r->data);
+	r->tmp = r->final = r->data = NULL;
+	r->len = 0;
 }
 
 /* queue_writer_commit - rename .ID to ID: the commit point; frees w */
@@ -550,7 +567,9 @@ queue_writer_commit(struct queue_writer *w, char *err, size_t errlen)
 		/* the caller's group commit renames (queue_rename_commit) */
 		later->tmp = w->tmp;
 		later->final = w->final;
-		w->tmp = w->final = NULL;
+		later->data = w->copy;
+		later->len = w->copy_len;
+		w->tmp = w->final = w->copy = NULL;
 	} else if (rename(w->tmp, w->final) < 0)
 		ret = writer_fail(w, err, errlen, "rename");
 	saved = errno;

@@ -129,11 +129,15 @@
  *	the renames to its group commit: after queue_writer_later(w, r),
  *	queue_writer_commit(w) finishes the file and returns 0 without
  *	the rename, with r->tmp and r->final set (until then r's fields
- *	are NULL).
+ *	are NULL). When the whole file went to disk in one write (a
+ *	message that fit the writer's 64 KB buffer), r->data and r->len
+ *	are a copy of its bytes, so that a journal need not read it back
+ *	(lib/queue_journal.h); else r->data is NULL.
  *	The group commit calls queue_rename_commit(r) (the rename, the
  *	commit point; -1 with errno, the file removed) for each file of
  *	the batch, then one queue_sync_fs(); queue_rename_abort(r) removes
- *	a file that is not to be committed. Both free r's strings.
+ *	a file that is not to be committed. Both free r's strings and
+ *	r->data.
  *
  *	Reading: queue_file_open() parses the envelope (the message is
  *	left on disk: msg_offset/msg_len say where). A file opened
@@ -287,6 +291,8 @@ void	 queue_writer_subdir(struct queue_writer *, const char *);
 struct queue_rename {
 	char	*tmp;		/* finished, under its temp name */
 	char	*final;		/* the name the commit gives it */
+	char	*data;		/* the file's bytes, or NULL: see above */
+	size_t	 len;
 };
 
 int	 queue_sync_fs(const char *);

@@ -474,7 +474,10 @@ queue_journal_add(struct queue_journal *j, const struct queue_rename *qr)
 		errno = EINVAL;
 		goto fail;
 	}
-	if ((fd = open(qr->tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0
+	/* the writer's copy of the bytes, else the file read back */
+	if (qr->data != NULL)
+		st.st_size = (off_t)qr->len;
+	else if ((fd = open(qr->tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0
 	    || fstat(fd, &st) < 0)
 		goto fail;
 	if (st.st_size > QUEUE_JOURNAL_MSG_MAX) {
@@ -500,10 +503,14 @@ queue_journal_add(struct queue_journal *j, const struct queue_rename *qr)
 	memcpy(j->buf + at, &r, sizeof(r));
 	memcpy(j->buf + at + sizeof(r), tmp, r.tmplen);
 	memcpy(j->buf + at + sizeof(r) + r.tmplen, fin, r.finlen);
-	if (pio(fd, j->buf + at + sizeof(r) + r.tmplen + r.finlen, r.datalen,
-	    0, 0) < 0)
+	if (qr->data != NULL)
+		memcpy(j->buf + at + sizeof(r) + r.tmplen + r.finlen,
+		    qr->data, r.datalen);
+	else if (pio(fd, j->buf + at + sizeof(r) + r.tmplen + r.finlen,
+	    r.datalen, 0, 0) < 0)
 		goto fail;
-	(void)close(fd);
+	if (fd >= 0)
+		(void)close(fd);
 	r.sum = jsum(JSUM_SEED, j->buf + at, need);
 	memcpy(j->buf + at + offsetof(struct jrec, sum), &r.sum, 8);
 	j->buflen += need;
@@ -544,7 +551,9 @@ queue_journal_write(struct queue_journal *j, struct queue_rename **qr,
 	for (i = 0; i < n; i++) {
 		j->pend[j->npend].tmp = qr[i]->tmp;
 		j->pend[j->npend++].final = qr[i]->final;
-		qr[i]->tmp = qr[i]->final = NULL;
+		free(qr[i]->data);
+		qr[i]->tmp = qr[i]->final = qr[i]->data = NULL;
+		qr[i]->len = 0;
 	}
 	j->end += j->buflen;
 	j->buflen = j->staged = 0;

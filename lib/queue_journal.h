@@ -36,14 +36,17 @@
  *	(queue_journal_recover()) and takes one (flock) for the caller,
  *	creating it if need be; NULL with err set when it cannot.
  *	queue_journal_add() stages one finished file (r->tmp, r->final,
- *	absolute, under queue_dir): -1 when it cannot go through the
+ *	absolute, under queue_dir; its bytes are r->data when the writer
+ *	kept a copy, else read back from r->tmp): -1 when it cannot go
+ *	through the
  *	journal (too big, not under incoming/ or hold/, unreadable), and
  *	the caller syncs the batch as without a journal (its files are
  *	not the journal's business: renamed and synced at once). On -1
  *	the records staged so far are dropped.
  *	queue_journal_write() appends the staged records and syncs them:
  *	on success it takes the renames (r[0..n-1], whose strings it
- *	keeps: their tmp and final become NULL) as pending; on failure
+ *	keeps: their tmp and final become NULL, their data is freed) as
+ *	pending; on failure
  *	nothing is pending and r is untouched.
  *	queue_journal_due() says a checkpoint should run (pending files
  *	old or many, or the journal three quarters full);

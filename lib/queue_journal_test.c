@@ -115,9 +115,17 @@ child_batches(const char *spec, int die_sync)
 		    id = strtok_r(NULL, " ", &si)) {
 			char	*data = xasprintf("message %s\nbody\n", id);
 
+			/* K: the writer's copy of the bytes goes with the
+			 * rename, and the file on disk is left empty, so
+			 * that only a record made from the copy brings the
+			 * message back */
 			rv[n] = put(id, id[0] == 'H' ? "hold" : "incoming",
-			    data);
-			free(data);
+			    id[0] == 'K' ? "" : data);
+			if (id[0] == 'K') {
+				rv[n]->data = data;
+				rv[n]->len = strlen(data);
+			} else
+				free(data);
 			if (queue_journal_add(j, rv[n++]) < 0)
 				_exit(4);
 		}
@@ -189,7 +197,7 @@ main(void)
 	rv[0] = r1;
 	rv[1] = r2;
 	tap_ok(queue_journal_write(j, rv, 2) == 0, "written and synced");
-	tap_ok(r1->tmp == NULL && r1->final == NULL,
+	tap_ok(r1->tmp == NULL && r1->final == NULL && r1->data == NULL,
 	    "the journal took the rename");
 	tap_is_int(queue_journal_pending(j), 2, "two pending");
 	tap_ok(has("incoming", ".A1", "a1\n") && !has("incoming", "A1", NULL),
@@ -287,7 +295,19 @@ main(void)
 	    "the acknowledged message committed, the torn one not");
 	rm("incoming", ".F2");
 
-	/* 7. the records of older generations never come back */
+	/* 7. records made from the writer's copy (r->data), not read back:
+	 * the journal holds the copy's bytes */
+	run_child("K1 K2", 0);
+	tap_ok(has("incoming", ".K1", "") && has("incoming", ".K2", ""),
+	    "the copy's files were left empty on disk");
+	tap_is_int(queue_journal_recover(qd), 2, "recovery: 2 committed");
+	tap_ok(has("incoming", "K1", "message K1\nbody\n")
+	    && has("incoming", "K2", "message K2\nbody\n"),
+	    "written again from the records of the copies");
+	rm("incoming", "K1");
+	rm("incoming", "K2");
+
+	/* 8. the records of older generations never come back */
 	tap_is_int(queue_journal_recover(qd), 0, "nothing left to recover");
 	run_child("G1", 0);
 	tap_is_int(queue_journal_recover(qd), 1,

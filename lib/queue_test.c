@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -47,6 +48,17 @@ slurp(const char *path)
 	if (fd >= 0)
 		close(fd);
 	return (b);
+}
+
+/* file_is - the file holds exactly these bytes */
+static int
+file_is(const char *path, const void *data, size_t len)
+{
+	struct buf *b = slurp(path);
+	int	 ok = BUF_LEN(b) == len && memcmp(BUF_STR(b), data, len) == 0;
+
+	buf_free(b);
+	return (ok);
 }
 
 /* spew - write bytes to a file */
@@ -682,7 +694,8 @@ test_dirs(void)
 
 	/* the rename left to the caller's group commit (queue_writer_later) */
 	{
-		struct queue_rename r = {NULL, NULL}, r2 = {NULL, NULL};
+		struct queue_rename r = {NULL, NULL, NULL, 0};
+		struct queue_rename r2 = {NULL, NULL, NULL, 0};
 		struct queue_file *qf;
 		struct strv *listed;
 		char	 id2[QUEUE_ID_MAX + 1], *p2;
@@ -703,6 +716,9 @@ test_dirs(void)
 		tap_ok(stat(p, &st) < 0 && errno == ENOENT
 		    && stat(r.tmp, &st) == 0,
 		    "commit later: the file is still under its temp name");
+		tap_ok(r.data != NULL && (off_t)r.len == st.st_size
+		    && file_is(r.tmp, r.data, r.len),
+		    "commit later: the writer's copy is the file's bytes");
 		listed = queue_scan(qdir, "incoming");
 		for (i = 0; listed && i < listed->argc; i++)
 			seen |= strcmp(listed->argv[i], id) == 0;
@@ -721,13 +737,36 @@ test_dirs(void)
 		unlink(p2);
 		free(p2);
 		tap_ok(queue_rename_commit(&r) == 0 && r.tmp == NULL
-		    && r.final == NULL && stat(p, &st) == 0,
+		    && r.final == NULL && r.data == NULL && stat(p, &st) == 0,
 		    "queue_rename_commit: renamed into incoming/");
 		qf = queue_file_open(p, 0, err, sizeof(err));
 		tap_ok(qf && qf->msg_len == 6, "commit later: file reads back");
 		queue_file_close(qf);
 		unlink(p);
 		free(p);
+
+		/* a file over the writer's buffer: written in pieces, no
+		 * copy (a journal reads it back), the length in place */
+		{
+			char	*big = xmalloc(100000);
+
+			memset(big, 'x', 100000);
+			big[99999] = '\n';
+			w = queue_writer_new(qdir, "incoming", err,
+			    sizeof(err));
+			queue_writer_rcpt(w, "x@y", NULL, 0);
+			queue_writer_body(w, big, 100000);
+			queue_writer_later(w, &r2);
+			tap_ok(queue_writer_commit(w, err, sizeof(err)) == 0
+			    && r2.tmp != NULL && r2.data == NULL,
+			    "commit later, 100 KB: no copy of the bytes");
+			qf = queue_file_open(r2.tmp, 0, err, sizeof(err));
+			tap_ok(qf && qf->msg_len == 100000,
+			    "commit later, 100 KB: its length in place");
+			queue_file_close(qf);
+			queue_rename_abort(&r2);
+			free(big);
+		}
 
 		/* abort: the temp file goes, nothing appears */
 		w = queue_writer_new(qdir, "incoming", err, sizeof(err));
@@ -1064,6 +1103,34 @@ test_pool(void)
 	tap_is_int(pool_count(), 0, "pool: taken again");
 	unlink(b);
 	free(b);
+
+	/* the claim touches the mtime (the temp file cleaner removes a
+	 * temporary file older than a day) only of a file unused for an
+	 * hour */
+	for (i = 0; i < 2; i++) {
+		struct queue_writer *w;
+		time_t	 t = time(NULL) - (i ? 600 : 2 * 86400);
+		char	*tmp;
+
+		b = small_msg(10, id);
+		p = xasprintf("touch -m -d @%lld %s/pool/*", (long long)t,
+		    qdir);
+		tap_ok(remove_path(b) == 0 && pool_count() == 1
+		    && system(p) == 0, "pool: a file %s old",
+		    i ? "10 minutes" : "two days");
+		free(p);
+		free(b);
+		sleep(2);
+		w = queue_writer_new(qdir, "incoming", err, sizeof(err));
+		tmp = xasprintf("%s/incoming/.%s", qdir,
+		    w ? queue_writer_id(w) : "");
+		tap_ok(w && pool_count() == 0 && stat(tmp, &st) == 0
+		    && (i ? st.st_mtime == t : st.st_mtime > time(NULL) - 60),
+		    i ? "pool: claimed without a touch" :
+		    "pool: touched when claimed");
+		free(tmp);
+		queue_writer_abort(w);
+	}
 
 	/* bounded: slot names are reused, the file under one replaced */
 	queue_pool_set_limit(64);
