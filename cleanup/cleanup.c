@@ -1343,6 +1343,8 @@ stream_commit(struct cleanup_stream *st)
 		queue_writer_subdir(w, "hold");
 	if (s->filter)			/* header/body_checks FILTER */
 		queue_writer_trailer(w, "content_filter", s->filter);
+	if (!cleanup_dkim_signs(st->dkim))	/* the file as finished */
+		queue_writer_copy(w);
 	if (st->err[0] || queue_writer_finish(w, err, sizeof(err)) < 0
 	    || cleanup_dkim_commit(st->dkim, in->queue_dir, s->out->queue_id,
 	    !(in->flags & CLEANUP_FLAG_NOSYNC), err, sizeof(err)) < 0) {

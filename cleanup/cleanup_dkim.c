@@ -432,6 +432,13 @@ dk_msg_start(FILE *fp)
 	return (off);
 }
 
+/* cleanup_dkim_signs - cleanup_dkim_commit() will write into the file */
+int
+cleanup_dkim_signs(const struct cleanup_dkim *d)
+{
+	return (d != NULL && d->sign != NULL && !d->off_state);
+}
+
 /* cleanup_dkim_commit - the signature over the placeholders, in place */
 int
 cleanup_dkim_commit(struct cleanup_dkim *d, const char *queue_dir,

@@ -16,6 +16,7 @@
  *	int	cleanup_dkim_commit(struct cleanup_dkim *d,
  *	    const char *queue_dir, const char *id, int sync,
  *	    char *err, size_t errlen);
+ *	int	cleanup_dkim_signs(const struct cleanup_dkim *d);
  *	void	cleanup_dkim_free(struct cleanup_dkim *d);
  * DESCRIPTION
  *	cleanup_dkim_maps_new() reads dkim_signing, dkim_signing_table,
@@ -36,7 +37,9 @@
  *	signed). cleanup_dkim_commit() is called after the file is
  *	complete and before it is renamed: the body hash and signature
  *	are written over the placeholders (same length), then the file is
- *	fsynced when sync is set.
+ *	fsynced when sync is set. cleanup_dkim_signs() says whether it
+ *	will write into the file (the caller's copy of the file's bytes,
+ *	queue_writer_copy(), would then be stale).
  * DIAGNOSTICS
  *	cleanup_dkim_headers() returns -1 for a table lookup problem or a
  *	key that cannot be used (unsafe mode, unreadable, bad value), with
@@ -64,6 +67,7 @@ int	 cleanup_dkim_headers(struct cleanup_dkim *, struct buf *,
 	    const char *);
 int	 cleanup_dkim_commit(struct cleanup_dkim *, const char *, const char *,
 	    int, char *, size_t);
+int	 cleanup_dkim_signs(const struct cleanup_dkim *);
 void	 cleanup_dkim_free(struct cleanup_dkim *);
 
 #endif

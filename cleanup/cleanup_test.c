@@ -16,6 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
 #include "buf.h"
 #include "cleanup.h"
 #include "cleanup_int.h"
@@ -445,6 +448,104 @@ run_vec(const struct vec *v)
 	cleanup_maps_free(m);
 }
 
+/*
+ * later_test - smtpd's group commit (in.later): the writer's copy of the
+ * file's bytes, which goes into the journal instead of the file read
+ * back (lib/queue.h queue_writer_copy), is the file; a message DKIM
+ * signs has no copy, because the signature is written into the file
+ * after it is finished
+ */
+static void
+later_test(void)
+{
+	static const char *attrs_auth[] = {
+		"client_name", "client.example", "client_address", "192.0.2.1",
+		"sasl_username", "a", NULL,
+	};
+	static const char msg[] = "From: a@example.org\nSubject: later\n\n"
+	    "body\n";
+	struct cleanup_maps *m;
+	struct cleanup_input in;
+	struct cleanup_result res;
+	struct cleanup_rcpt r;
+	struct cleanup_stream *st;
+	struct queue_rename later;
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, NULL);
+	EVP_PKEY *k = NULL;
+	struct buf *file;
+	char	*key = xasprintf("%s/dkim.pem", qdir), *p, *conf;
+	FILE	*fp;
+	int	 i, rc;
+
+	if (ctx == NULL || EVP_PKEY_keygen_init(ctx) <= 0
+	    || EVP_PKEY_keygen(ctx, &k) <= 0 || (fp = fopen(key, "w")) == NULL
+	    || !PEM_write_PrivateKey(fp, k, NULL, NULL, 0, NULL, NULL)
+	    || fclose(fp) != 0 || chmod(key, 0600) < 0) {
+		printf("Bail out! cannot make a DKIM key\n");
+		exit(1);
+	}
+	EVP_PKEY_free(k);
+	EVP_PKEY_CTX_free(ctx);
+	p = xasprintf("%s/signing", qdir);
+	write_file(p, "*@example.org k\n");
+	free(p);
+	p = xasprintf("%s/keys", qdir);
+	conf = xasprintf("k example.org:s1:%s\n", key);
+	write_file(p, conf);
+	free(conf);
+	free(p);
+	conf = xasprintf("dkim_signing=yes|dkim_signing_table=texthash:%s/"
+	    "signing|dkim_key_table=texthash:%s/keys", qdir, qdir);
+	for (i = 0; i < 2; i++) {
+		apply_conf(conf);
+		m = cleanup_maps_new();
+		memset(&in, 0, sizeof(in));
+		memset(&r, 0, sizeof(r));
+		memset(&later, 0, sizeof(later));
+		r.addr = "u@example.com";
+		in.queue_dir = qdir;
+		in.sender = "a@example.org";
+		in.rcpts = &r;
+		in.nrcpts = 1;
+		in.attrs = i ? attrs_auth : attrs_v4;
+		in.flags = CLEANUP_FLAG_NOSYNC;
+		in.later = &later;
+		in.log_prefix = "client.example[192.0.2.1]";
+		st = cleanup_stream_open(m, &in, &res);
+		cleanup_stream_write(st, m, msg, sizeof(msg) - 1);
+		rc = cleanup_stream_close(st, m);
+		tap_ok(rc == CLEANUP_OK && later.tmp != NULL,
+		    "later, %s: finished, the rename left to the caller",
+		    i ? "signed" : "not signed");
+		file = buf_new(0);
+		if (later.tmp && (fp = fopen(later.tmp, "r")) != NULL) {
+			char	 chunk[4096];
+			size_t	 n;
+
+			while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+				buf_append(file, chunk, n);
+			fclose(fp);
+		}
+		buf_putc(file, 0);
+		if (i == 0)
+			tap_ok(later.data != NULL && later.len + 1
+			    == BUF_LEN(file) && memcmp(later.data,
+			    BUF_STR(file), later.len) == 0,
+			    "later, not signed: the copy is the file's bytes");
+		else
+			tap_ok(later.data == NULL && strstr(BUF_STR(file),
+			    "DKIM-Signature: v=1; a=ed25519-sha256;") != NULL
+			    && strstr(BUF_STR(file), "d=example.org") != NULL,
+			    "later, signed: no copy (the file was signed "
+			    "after it was finished)");
+		buf_free(file);
+		queue_rename_abort(&later);
+		cleanup_maps_free(m);
+	}
+	free(conf);
+	free(key);
+}
+
 /* prepend_test - smtpd access PREPEND: headers before Received: */
 static void
 prepend_test(void)
@@ -634,6 +735,7 @@ main(void)
 	stream_step = 0;
 	step_name[0] = 0;
 	prepend_test();
+	later_test();
 	filter_one("Subject: filter me\n\nb\n", NULL,
 	    "smtp:[127.0.0.1]:10025", "header_checks FILTER");
 	filter_one("Subject: filter me\n\nfilterline\n", "env:[x]",

@@ -65,6 +65,7 @@ struct queue_writer {
 	int	 reused;	/* a pool file: truncated when finished */
 	off_t	 reused_size;	/* ... if longer than the new content */
 	struct queue_rename *later;	/* queue_writer_later(), or NULL */
+	int	 want_copy;	/* queue_writer_copy() */
 	char	*copy;		/* for later->data: the file in one write */
 	size_t	 copy_len;
 };
@@ -470,7 +471,7 @@ queue_writer_finish(struct queue_writer *w, char *err, size_t errlen)
 		/* the whole file is in the buffer: one write, the length
 		 * in place, and a copy for a journal (queue_writer_later) */
 		memcpy(BUF_STR(w->wbuf) + w->len_off, num, QUEUE_NUM_WIDTH);
-		if (w->later != NULL) {
+		if (w->later != NULL && w->want_copy) {
 			w->copy_len = BUF_LEN(w->wbuf);
 			w->copy = xmalloc(w->copy_len);
 			memcpy(w->copy, BUF_STR(w->wbuf), w->copy_len);
@@ -515,6 +516,14 @@ void
 queue_writer_later(struct queue_writer *w, struct queue_rename *r)
 {
 	w->later = r;
+}
+
+/* queue_writer_copy - keep the file's bytes for later->data: the caller
+ * does not change the file after queue_writer_finish() */
+void
+queue_writer_copy(struct queue_writer *w)
+{
+	w->want_copy = 1;
 }
 
 /* queue_rename_commit - the rename queue_writer_later() left: commit */

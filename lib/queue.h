@@ -58,6 +58,7 @@
  *	int	queue_sync_fs_keep(const char *path);
  *	void	queue_writer_later(struct queue_writer *w,
  *	    struct queue_rename *r);
+ *	void	queue_writer_copy(struct queue_writer *w);
  *	int	queue_rename_commit(struct queue_rename *r);
  *	void	queue_rename_abort(struct queue_rename *r);
  *
@@ -129,10 +130,13 @@
  *	the renames to its group commit: after queue_writer_later(w, r),
  *	queue_writer_commit(w) finishes the file and returns 0 without
  *	the rename, with r->tmp and r->final set (until then r's fields
- *	are NULL). When the whole file went to disk in one write (a
- *	message that fit the writer's 64 KB buffer), r->data and r->len
- *	are a copy of its bytes, so that a journal need not read it back
- *	(lib/queue_journal.h); else r->data is NULL.
+ *	are NULL). After queue_writer_copy(w), called before
+ *	queue_writer_finish() by a caller that does not change the file
+ *	after it (cleanup does, to sign with DKIM), when the whole file
+ *	went to disk in one write (a message that fit the writer's 64 KB
+ *	buffer), r->data and r->len are a copy of its bytes, so that a
+ *	journal need not read it back (lib/queue_journal.h); else
+ *	r->data is NULL.
  *	The group commit calls queue_rename_commit(r) (the rename, the
  *	commit point; -1 with errno, the file removed) for each file of
  *	the batch, then one queue_sync_fs(); queue_rename_abort(r) removes
@@ -298,6 +302,7 @@ struct queue_rename {
 int	 queue_sync_fs(const char *);
 int	 queue_sync_fs_keep(const char *);
 void	 queue_writer_later(struct queue_writer *, struct queue_rename *);
+void	 queue_writer_copy(struct queue_writer *);
 int	 queue_rename_commit(struct queue_rename *);
 void	 queue_rename_abort(struct queue_rename *);
 int	 queue_sync_dir(const char *, const char *);
