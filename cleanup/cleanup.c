@@ -1346,8 +1346,9 @@ stream_commit(struct cleanup_stream *st)
 	if (!cleanup_dkim_signs(st->dkim))	/* the file as finished */
 		queue_writer_copy(w);
 	if (st->err[0] || queue_writer_finish(w, err, sizeof(err)) < 0
-	    || cleanup_dkim_commit(st->dkim, in->queue_dir, s->out->queue_id,
-	    !(in->flags & CLEANUP_FLAG_NOSYNC), err, sizeof(err)) < 0) {
+	    || cleanup_dkim_commit(st->dkim, queue_writer_path(w),
+	    s->out->queue_id, !(in->flags & CLEANUP_FLAG_NOSYNC), err,
+	    sizeof(err)) < 0) {
 		if (st->err[0])
 			snprintf(err, sizeof(err), "%s", st->err);
 		queue_writer_abort(w);

@@ -441,11 +441,11 @@ cleanup_dkim_signs(const struct cleanup_dkim *d)
 
 /* cleanup_dkim_commit - the signature over the placeholders, in place */
 int
-cleanup_dkim_commit(struct cleanup_dkim *d, const char *queue_dir,
+cleanup_dkim_commit(struct cleanup_dkim *d, const char *path,
     const char *id, int sync, char *err, size_t errlen)
 {
 	const char *h;
-	char	*path, *old;
+	char	*old;
 	size_t	 len;
 	FILE	*fp;
 	long	 start;
@@ -457,10 +457,8 @@ cleanup_dkim_commit(struct cleanup_dkim *d, const char *queue_dir,
 		return (-1);
 	h = dkim_sign_header(d->sign);
 	len = strlen(h);
-	path = xasprintf("%s/incoming/.%s", queue_dir, id);
 	if ((fp = fopen(path, "r+")) == NULL) {
 		snprintf(err, errlen, "open %s: %s", path, strerror(errno));
-		free(path);
 		return (-1);
 	}
 	old = xmalloc(len);
@@ -478,7 +476,6 @@ cleanup_dkim_commit(struct cleanup_dkim *d, const char *queue_dir,
 	free(old);
 	if (fclose(fp) != 0)
 		ok = 0;
-	free(path);
 	if (!ok)
 		return (-1);
 	log_info_as(DKIM_LOG, "%s: DKIM-Signature field added (s=%s, d=%s)",

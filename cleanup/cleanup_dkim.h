@@ -14,7 +14,7 @@
  *	int	cleanup_dkim_headers(struct cleanup_dkim *d,
  *	    struct buf *pending, const char *id);
  *	int	cleanup_dkim_commit(struct cleanup_dkim *d,
- *	    const char *queue_dir, const char *id, int sync,
+ *	    const char *path, const char *id, int sync,
  *	    char *err, size_t errlen);
  *	int	cleanup_dkim_signs(const struct cleanup_dkim *d);
  *	void	cleanup_dkim_free(struct cleanup_dkim *d);
@@ -35,7 +35,8 @@
  *	(domain:selector:/path/to/key.pem); nothing is added when a
  *	DKIM-Signature with the same d= and s= is already there (a milter
  *	signed). cleanup_dkim_commit() is called after the file is
- *	complete and before it is renamed: the body hash and signature
+ *	complete and before it is renamed (path: its temporary name,
+ *	queue_writer_path()): the body hash and signature
  *	are written over the placeholders (same length), then the file is
  *	fsynced when sync is set. cleanup_dkim_signs() says whether it
  *	will write into the file (the caller's copy of the file's bytes,

@@ -496,7 +496,7 @@ later_test(void)
 	free(p);
 	conf = xasprintf("dkim_signing=yes|dkim_signing_table=texthash:%s/"
 	    "signing|dkim_key_table=texthash:%s/keys", qdir, qdir);
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < 3; i++) {
 		apply_conf(conf);
 		m = cleanup_maps_new();
 		memset(&in, 0, sizeof(in));
@@ -508,15 +508,21 @@ later_test(void)
 		in.rcpts = &r;
 		in.nrcpts = 1;
 		in.attrs = i ? attrs_auth : attrs_v4;
-		in.flags = CLEANUP_FLAG_NOSYNC;
+		/* the third: signed and held (smtpd's HOLD action): the
+		 * signature goes into the file under its temporary name */
+		in.flags = CLEANUP_FLAG_NOSYNC | (i == 2 ? CLEANUP_FLAG_HOLD
+		    : 0);
 		in.later = &later;
 		in.log_prefix = "client.example[192.0.2.1]";
 		st = cleanup_stream_open(m, &in, &res);
 		cleanup_stream_write(st, m, msg, sizeof(msg) - 1);
 		rc = cleanup_stream_close(st, m);
-		tap_ok(rc == CLEANUP_OK && later.tmp != NULL,
-		    "later, %s: finished, the rename left to the caller",
-		    i ? "signed" : "not signed");
+		p = xasprintf("%s/incoming/.%s", qdir, res.queue_id);
+		tap_ok(rc == CLEANUP_OK && later.tmp != NULL
+		    && strcmp(later.tmp, p) == 0, "later, %s: finished in %s, "
+		    "the rename left to the caller", i == 2 ? "signed, held" :
+		    i ? "signed" : "not signed", p + strlen(qdir) + 1);
+		free(p);
 		file = buf_new(0);
 		if (later.tmp && (fp = fopen(later.tmp, "r")) != NULL) {
 			char	 chunk[4096];
@@ -536,8 +542,9 @@ later_test(void)
 			tap_ok(later.data == NULL && strstr(BUF_STR(file),
 			    "DKIM-Signature: v=1; a=ed25519-sha256;") != NULL
 			    && strstr(BUF_STR(file), "d=example.org") != NULL,
-			    "later, signed: no copy (the file was signed "
-			    "after it was finished)");
+			    "later, %s: no copy (the file was signed after "
+			    "it was finished)", i == 2 ? "signed, held" :
+			    "signed");
 		buf_free(file);
 		queue_rename_abort(&later);
 		cleanup_maps_free(m);

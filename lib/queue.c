@@ -271,6 +271,13 @@ queue_writer_id(const struct queue_writer *w)
 	return (w->id);
 }
 
+/* queue_writer_path - the file being written (its temporary name) */
+const char *
+queue_writer_path(const struct queue_writer *w)
+{
+	return (w->tmp);
+}
+
 /* queue_writer_sender - set the envelope sender ("" = null sender) */
 void
 queue_writer_sender(struct queue_writer *w, const char *s)

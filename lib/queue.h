@@ -8,6 +8,7 @@
  *	struct queue_writer *queue_writer_new(const char *queue_dir,
  *	    const char *subdir, char *err, size_t errlen);
  *	const char *queue_writer_id(const struct queue_writer *w);
+ *	const char *queue_writer_path(const struct queue_writer *w);
  *	void	queue_writer_sender(struct queue_writer *w, const char *s);
  *	void	queue_writer_attr(struct queue_writer *w, const char *name,
  *	    const char *value);
@@ -87,7 +88,8 @@
  *	recovery rule for each state; this header is its API.
  *
  *	Writing a message: queue_writer_new() creates a temporary file
- *	under queue_dir/subdir (normally "incoming") with a fresh queue id;
+ *	under queue_dir/subdir (normally "incoming") with a fresh queue id
+ *	(queue_writer_path() is its path);
  *	the envelope calls may come in any order before the first
  *	queue_writer_body() (after it they are a bug: log_panic); body bytes are the message with LF line
  *	endings (SMTP dot-stuffing and CRLF already undone by the caller).
@@ -279,6 +281,7 @@ struct queue_log_entry {
 struct queue_writer *queue_writer_new(const char *, const char *, char *,
 	    size_t);
 const char *queue_writer_id(const struct queue_writer *);
+const char *queue_writer_path(const struct queue_writer *);
 void	 queue_writer_sender(struct queue_writer *, const char *);
 void	 queue_writer_attr(struct queue_writer *, const char *, const char *);
 void	 queue_writer_trailer(struct queue_writer *, const char *,
