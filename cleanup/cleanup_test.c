@@ -448,6 +448,21 @@ run_vec(const struct vec *v)
 	cleanup_maps_free(m);
 }
 
+/* input_one - one recipient, u@example.com, from sender; client attrs_v4 */
+static void
+input_one(struct cleanup_input *in, struct cleanup_rcpt *r,
+    const char *sender)
+{
+	memset(in, 0, sizeof(*in));
+	memset(r, 0, sizeof(*r));
+	r->addr = "u@example.com";
+	in->queue_dir = qdir;
+	in->sender = sender;
+	in->rcpts = r;
+	in->nrcpts = 1;
+	in->attrs = attrs_v4;
+}
+
 /*
  * later_test - smtpd's group commit (in.later): the writer's copy of the
  * file's bytes, which goes into the journal instead of the file read
@@ -499,15 +514,10 @@ later_test(void)
 	for (i = 0; i < 3; i++) {
 		apply_conf(conf);
 		m = cleanup_maps_new();
-		memset(&in, 0, sizeof(in));
-		memset(&r, 0, sizeof(r));
+		input_one(&in, &r, "a@example.org");
 		memset(&later, 0, sizeof(later));
-		r.addr = "u@example.com";
-		in.queue_dir = qdir;
-		in.sender = "a@example.org";
-		in.rcpts = &r;
-		in.nrcpts = 1;
-		in.attrs = i ? attrs_auth : attrs_v4;
+		if (i)
+			in.attrs = attrs_auth;
 		/* the third: signed and held (smtpd's HOLD action): the
 		 * signature goes into the file under its temporary name */
 		in.flags = CLEANUP_FLAG_NOSYNC | (i == 2 ? CLEANUP_FLAG_HOLD
@@ -570,14 +580,7 @@ prepend_test(void)
 
 	apply_conf("");
 	m = cleanup_maps_new();
-	memset(&in, 0, sizeof(in));
-	memset(&r, 0, sizeof(r));
-	r.addr = "u@example.com";
-	in.queue_dir = qdir;
-	in.sender = "a@b.example";
-	in.rcpts = &r;
-	in.nrcpts = 1;
-	in.attrs = attrs_v4;
+	input_one(&in, &r, "a@b.example");
 	in.message = "Subject: x\n\nb\n";
 	in.message_len = strlen(in.message);
 	in.prepend = "X-Greylist: delayed\nX-Two: 2\n";
@@ -614,14 +617,7 @@ filter_one(const char *message, const char *access_filter, const char *want,
 
 	apply_conf("");
 	m = cleanup_maps_new();
-	memset(&in, 0, sizeof(in));
-	memset(&r, 0, sizeof(r));
-	r.addr = "u@example.com";
-	in.queue_dir = qdir;
-	in.sender = "a@b.example";
-	in.rcpts = &r;
-	in.nrcpts = 1;
-	in.attrs = attrs_v4;
+	input_one(&in, &r, "a@b.example");
 	in.log_prefix = "client.example[192.0.2.1]";
 	in.message = message;
 	in.message_len = strlen(message);
