@@ -41,7 +41,10 @@
  *
  *	Replies collect in a per-session buffer that exists only while it
  *	holds something. Memory per idle session: the struct, libevent's
- *	bufferevent and whatever the kernel buffers.
+ *	bufferevent and whatever the kernel buffers. The replies to
+ *	pipelined commands go out together once the client's pipelined
+ *	lines are read (session_reply_due()): one write, and one TCP
+ *	segment, for MAIL, RCPT and DATA's replies, as with Postfix.
  *
  *	Error counting (Postfix): every 4xx/5xx reply counts. From
  *	smtpd_soft_error_limit on, replies are delayed by
@@ -110,6 +113,7 @@
 
 /* Replies a client may leave unread before we stop reading from it. */
 #define SESSION_OUT_MAX	(64 * 1024)
+#define SESSION_PENDING_MAX 4096	/* replies kept for one write */
 
 /* Bytes per read() of a plaintext session (session_raw_read). */
 #define SESSION_READ_MAX	(64 * 1024)
@@ -396,6 +400,26 @@ session_flush(struct smtpd_session *s)
 		s->dead = 1;
 	buf_free(s->pending);
 	s->pending = NULL;
+}
+
+/*
+ * session_reply_due - send the replies so far, or keep them for the
+ * replies to the commands the client pipelined behind this one, as
+ * Postfix does: one write, one TCP segment, for MAIL, RCPT and DATA's
+ * replies. Written one at a time, the second would wait in the kernel
+ * (Nagle) for the client's delayed ACK of the first, some 40 ms each
+ * group. They go when no command line is left in the input, when the
+ * session leaves the command state (DATA's 354), or once
+ * SESSION_PENDING_MAX bytes collected; a check on the workers keeps
+ * them until its reply joins them (the client waits for all of them),
+ * and every exit from the loop flushes (session_tail()).
+ */
+static int
+session_reply_due(struct smtpd_session *s, struct evbuffer *in)
+{
+	return (s->state != SMTPD_ST_CMD || s->pending == NULL
+	    || BUF_LEN(s->pending) >= SESSION_PENDING_MAX
+	    || evbuffer_get_length(in) == 0);
 }
 
 /* session_counters - " ehlo=1 mail=1 ... commands=N" (Postfix order) */
@@ -1058,7 +1082,7 @@ session_input(struct smtpd_session *s)
 				break;
 			/* Error limits apply between commands. */
 			session_limits(s);
-			if (!s->sleeping)
+			if (!s->sleeping && session_reply_due(s, in))
 				session_flush(s);
 			/*
 			 * A client that does not read its replies stalls.

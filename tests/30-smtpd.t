@@ -194,6 +194,27 @@ try:
     ok(r.code() == '250 2.0.0', 'pipelined end of data and QUIT: 250')
     ok(r.code() == '221 2.0.0', '... then 221')
 
+    # ... and the replies to one pipelined group leave in one write, so
+    # one segment: the first recv() has them all. Sent one at a time, the
+    # second waited in the kernel (Nagle) for the client's delayed ACK of
+    # the first, some 40 ms per group.
+    s = socket.create_connection(('127.0.0.1', PORT), timeout=5)
+    f = s.makefile('rb')
+    f.readline()
+    s.sendall(b'EHLO c.example\r\n')
+    while not f.readline().startswith(b'250 '):
+        pass
+    s.sendall(b'MAIL FROM:<a@example.org>\r\nRCPT TO:<user1@example.com>\r\n'
+              b'RCPT TO:<user2@example.com>\r\nDATA\r\n')
+    first = s.recv(65536)
+    ok(re.fullmatch(rb'250 2\.1\.0 .*\r\n250 2\.1\.5 .*\r\n'
+                    rb'250 2\.1\.5 .*\r\n354 .*\r\n', first) is not None,
+       'pipelined MAIL/RCPT/RCPT/DATA: the four replies in one segment',
+       first)
+    s.sendall(b'.\r\nQUIT\r\n')
+    f.close()
+    s.close()
+
     # The 250 after the dot is sent by the commit job itself (smtpd_queue.c,
     # commit_reply_early()); the loop still counts it. Two messages in one
     # connection, each dot pipelined with what follows: every reply once,
