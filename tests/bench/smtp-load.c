@@ -4,15 +4,15 @@
  * SYNOPSIS
  *	smtp-load send -p port [-a addr] [-c sessions] [-n messages]
  *	    [-s size] [-f sender] [-r rcpt[,rcpt...]] [-l acklog] [-T]
- *	    [-S prefix -k sources] [-j threads]
+ *	    [-S prefix -k sources] [-j threads] [-P]
  *	smtp-load idle -p port [-a addr] [-n connections] [-t seconds]
  *	    [-w window] [-S prefix -k sources]
  *	smtp-load sink -p port [-a addr] [-j threads]
  * DESCRIPTION
  *	send: -c sessions at once, each sending messages one per
- *	connection (EHLO, MAIL, RCPT, DATA of about -s bytes, QUIT, no
- *	pipelining) until -n messages were tried in all (each once: a
- *	failed one is counted, not retried). Prints "accepted N in S
+ *	connection (EHLO, MAIL, RCPT, DATA of about -s bytes, QUIT; no
+ *	pipelining without -P) until -n messages were tried in all (each
+ *	once: a failed one is counted, not retried). Prints "accepted N in S
  *	seconds: R msg/s" and the count of failures; a message counts as
  *	accepted only on a 250 after DATA. The sessions are state machines
  *	on non-blocking sockets (epoll), in one thread (-j: that many,
@@ -34,6 +34,14 @@
  *	-r takes a comma-separated list: one RCPT per address. A session
  *	whose server does not answer a read or take a write within 60 s
  *	fails (checked once a second).
+ *
+ *	-P: pipelining as Postfix's SMTP client sends (RFC 2920), when
+ *	the EHLO reply offers PIPELINING: MAIL, the RCPTs and DATA in one
+ *	write, then the message, the dot and QUIT in one write; the
+ *	replies are read as they come. Without PIPELINING in the EHLO
+ *	reply, one command at a time as without -P. The steps of
+ *	SMTP_LOAD_STEPS then count from the write that carried the
+ *	command.
  *
  *	-T: STARTTLS on every connection (after the first EHLO; OpenSSL
  *	on the same non-blocking socket, a full handshake each time, the
@@ -104,6 +112,7 @@ static const char *opt_from = "bench@example.net";
 static const char *opt_rcpt = "bench@example.org";
 static FILE *opt_acklog;
 static int opt_tls;
+static int opt_pipe;
 static const char *opt_prefix;
 static int opt_sources = 1;
 static long opt_window = 500;
@@ -210,6 +219,7 @@ struct sess {
 	int	 events;		/* the epoll mask now registered */
 	int	 rcpt;			/* RCPT commands answered so far */
 	int	 ok;			/* the 250 after DATA came */
+	int	 pipe;			/* EHLO offered PIPELINING (-P) */
 	long	 id;			/* message number */
 	double	 deadline;		/* of the read or write under way */
 	double	 t_step;		/* the state's command went out */
@@ -237,6 +247,7 @@ struct sess {
 
 static struct sess *sessions;
 static char mail_cmd[512];
+static char *pipe_cmd;			/* -P: MAIL, RCPTs and DATA at once */
 static char **rcpt_cmd;
 static int nrcpt;
 
@@ -289,6 +300,14 @@ sess_send(struct sess *s, int state, const char *cmd)
 	s->out[0].iov_base = (void *)cmd;
 	s->out[0].iov_len = strlen(cmd);
 	s->nout = 1;
+}
+
+/* sess_expect - -P: the next reply answers a command already sent */
+static void
+sess_expect(struct sess *s, int state)
+{
+	s->state = state;
+	s->io = IO_READ;
 }
 
 /* tls_want - what an OpenSSL call that returned r waits for; 0: failure */
@@ -377,6 +396,10 @@ sess_reply(struct sess *s)
 
 	/* look for a final line "ddd " in what we have */
 	while ((nl = memchr(line, '\n', s->have - (size_t)(line - s->buf)))) {
+		if ((s->state == S_EHLO || s->state == S_EHLO2)
+		    && nl - line >= 14 && strncasecmp(line + 4, "PIPELINING",
+		    10) == 0)
+			s->pipe = 1;
 		if (nl - line >= 3 && line[3] != '-') {
 			int	 code = atoi(line);
 			size_t	 used = (size_t)(nl + 1 - s->buf);
@@ -408,12 +431,15 @@ sess_next(struct sess *s, int code)
 			break;
 		if (s->state == S_EHLO && opt_tls)
 			sess_send(s, S_STARTTLS, "STARTTLS\r\n");
+		else if (opt_pipe && s->pipe)
+			sess_send(s, S_MAIL, pipe_cmd);
 		else
 			sess_send(s, S_MAIL, mail_cmd);
 		return (1);
 	case S_STARTTLS:
 		if (code != 220 || s->have != 0)
 			break;
+		s->pipe = 0;			/* the EHLO after TLS says again */
 		if ((s->ssl = SSL_new(tls_ctx)) == NULL
 		    || SSL_set_fd(s->ssl, s->fd) != 1)
 			break;
@@ -424,8 +450,12 @@ sess_next(struct sess *s, int code)
 		if (code != 250)
 			break;
 		s->rcpt = s->state == S_MAIL ? 0 : s->rcpt + 1;
-		if (s->rcpt < nrcpt)
+		if (s->rcpt < nrcpt && s->pipe && opt_pipe)
+			sess_expect(s, S_RCPT);
+		else if (s->rcpt < nrcpt)
 			sess_send(s, S_RCPT, rcpt_cmd[s->rcpt]);
+		else if (s->pipe && opt_pipe)
+			sess_expect(s, S_DATA);
 		else
 			sess_send(s, S_DATA, "DATA\r\n");
 		return (1);
@@ -439,8 +469,10 @@ sess_next(struct sess *s, int code)
 		sess_send(s, S_DOT, s->hdr);
 		s->out[1].iov_base = body;
 		s->out[1].iov_len = strlen(body);
-		s->out[2].iov_base = (void *)".\r\n";
-		s->out[2].iov_len = 3;
+		/* -P: QUIT goes with the dot, as Postfix's client sends it */
+		s->out[2].iov_base = (void *)(s->pipe && opt_pipe ?
+		    ".\r\nQUIT\r\n" : ".\r\n");
+		s->out[2].iov_len = strlen(s->out[2].iov_base);
 		s->nout = 3;
 		return (1);
 	case S_DOT:
@@ -452,7 +484,10 @@ sess_next(struct sess *s, int code)
 			fprintf(opt_acklog, "%ld\n", s->id);
 			fflush(opt_acklog);
 		}
-		sess_send(s, S_QUIT, "QUIT\r\n");
+		if (s->pipe && opt_pipe)
+			sess_expect(s, S_QUIT);
+		else
+			sess_send(s, S_QUIT, "QUIT\r\n");
 		return (1);
 	case S_QUIT:
 		break;
@@ -521,6 +556,7 @@ sess_start(struct sess *s)
 
 	while ((s->id = atomic_fetch_add(&next_msg, 1)) < opt_count) {
 		s->ok = 0;
+		s->pipe = 0;
 		s->have = 0;
 		s->nout = 0;
 		if ((s->fd = dial(s->src)) < 0) {
@@ -643,6 +679,11 @@ run_send(void)
 		rcpt_cmd[nrcpt] = malloc(strlen(r) + 16);
 		sprintf(rcpt_cmd[nrcpt++], "RCPT TO:<%s>\r\n", r);
 	}
+	pipe_cmd = malloc(sizeof(mail_cmd) + sizeof(list) * 2 + 16);
+	strcpy(pipe_cmd, mail_cmd);
+	for (i = 0; i < nrcpt; i++)
+		strcat(pipe_cmd, rcpt_cmd[i]);
+	strcat(pipe_cmd, "DATA\r\n");
 	nloops = opt_loops < opt_sessions ? opt_loops : opt_sessions;
 	loops = calloc((size_t)nloops, sizeof(*loops));
 	sessions = calloc((size_t)opt_sessions, sizeof(*sessions));
@@ -1027,7 +1068,7 @@ main(int argc, char **argv)
 	}
 	mode = argv[1];
 	optind = 2;
-	while ((c = getopt(argc, argv, "a:c:f:j:k:l:n:p:r:s:S:t:Tw:")) != -1) {
+	while ((c = getopt(argc, argv, "a:c:f:j:k:l:n:p:Pr:s:S:t:Tw:")) != -1) {
 		switch (c) {
 		case 'a': opt_addr = optarg; break;
 		case 'c': opt_sessions = atoi(optarg); break;
@@ -1036,6 +1077,7 @@ main(int argc, char **argv)
 		case 'k': opt_sources = atoi(optarg); break;
 		case 'S': opt_prefix = optarg; break;
 		case 'T': opt_tls = 1; break;
+		case 'P': opt_pipe = 1; break;
 		case 'w': opt_window = atol(optarg); break;
 		case 'l':
 			if ((opt_acklog = fopen(optarg, "a")) == NULL) {
