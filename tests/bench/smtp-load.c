@@ -302,6 +302,9 @@ sess_send(struct sess *s, int state, const char *cmd)
 	s->nout = 1;
 }
 
+/* PIPED - -P given and this session's EHLO offered PIPELINING */
+#define PIPED(s)	(opt_pipe && (s)->pipe)
+
 /* sess_expect - -P: the next reply answers a command already sent */
 static void
 sess_expect(struct sess *s, int state)
@@ -431,7 +434,7 @@ sess_next(struct sess *s, int code)
 			break;
 		if (s->state == S_EHLO && opt_tls)
 			sess_send(s, S_STARTTLS, "STARTTLS\r\n");
-		else if (opt_pipe && s->pipe)
+		else if (PIPED(s))
 			sess_send(s, S_MAIL, pipe_cmd);
 		else
 			sess_send(s, S_MAIL, mail_cmd);
@@ -450,11 +453,11 @@ sess_next(struct sess *s, int code)
 		if (code != 250)
 			break;
 		s->rcpt = s->state == S_MAIL ? 0 : s->rcpt + 1;
-		if (s->rcpt < nrcpt && s->pipe && opt_pipe)
+		if (s->rcpt < nrcpt && PIPED(s))
 			sess_expect(s, S_RCPT);
 		else if (s->rcpt < nrcpt)
 			sess_send(s, S_RCPT, rcpt_cmd[s->rcpt]);
-		else if (s->pipe && opt_pipe)
+		else if (PIPED(s))
 			sess_expect(s, S_DATA);
 		else
 			sess_send(s, S_DATA, "DATA\r\n");
@@ -470,7 +473,7 @@ sess_next(struct sess *s, int code)
 		s->out[1].iov_base = body;
 		s->out[1].iov_len = strlen(body);
 		/* -P: QUIT goes with the dot, as Postfix's client sends it */
-		s->out[2].iov_base = (void *)(s->pipe && opt_pipe ?
+		s->out[2].iov_base = (void *)(PIPED(s) ?
 		    ".\r\nQUIT\r\n" : ".\r\n");
 		s->out[2].iov_len = strlen(s->out[2].iov_base);
 		s->nout = 3;
@@ -484,7 +487,7 @@ sess_next(struct sess *s, int code)
 			fprintf(opt_acklog, "%ld\n", s->id);
 			fflush(opt_acklog);
 		}
-		if (s->pipe && opt_pipe)
+		if (PIPED(s))
 			sess_expect(s, S_QUIT);
 		else
 			sess_send(s, S_QUIT, "QUIT\r\n");
@@ -658,6 +661,7 @@ run_send(void)
 	struct loop *loops;
 	char	 list[400], *r, *save = NULL;
 	double	 t0, dt;
+	size_t	 len;
 	int	 i, nloops, first = 0;
 
 	make_body();
@@ -679,7 +683,10 @@ run_send(void)
 		rcpt_cmd[nrcpt] = malloc(strlen(r) + 16);
 		sprintf(rcpt_cmd[nrcpt++], "RCPT TO:<%s>\r\n", r);
 	}
-	pipe_cmd = malloc(sizeof(mail_cmd) + sizeof(list) * 2 + 16);
+	for (len = strlen(mail_cmd) + sizeof("DATA\r\n"), i = 0; i < nrcpt;
+	    i++)
+		len += strlen(rcpt_cmd[i]);
+	pipe_cmd = malloc(len);
 	strcpy(pipe_cmd, mail_cmd);
 	for (i = 0; i < nrcpt; i++)
 		strcat(pipe_cmd, rcpt_cmd[i]);
