@@ -29,7 +29,15 @@
  *	sock_listen_inet() binds one numeric address (AI_NUMERICHOST: no
  *	DNS lookup ever happens here; an empty host or "*" means the
  *	wildcard of the address family given by the host, IPv4 0.0.0.0
- *	when empty) with SO_REUSEADDR, IPV6_V6ONLY for IPv6, close-on-exec.
+ *	when empty) with SO_REUSEADDR, IPV6_V6ONLY for IPv6, close-on-exec,
+ *	and TCP_NODELAY, which every connection accepted on it inherits
+ *	(also through postscreen's hand-off to smtpd): postern's servers
+ *	write whole replies (smtpd the replies to a pipelined group in one
+ *	write), so Nagle could only hold a reply back until the client's
+ *	delayed ACK of the one before, some 40 ms: when a client pipelines
+ *	the next MAIL, RCPT and DATA behind a message's end, the 250 to its
+ *	dot leaves first (smtpd's commit writes it) and their replies
+ *	waited.
  *	sock_listen_unix() removes a stale socket file, binds, chmods to
  *	mode and listens. Both return the fd. sock_bind_unix_dgram() is
  *	the same for a datagram socket (bound, not listening).

@@ -7,6 +7,7 @@
 #include <sys/un.h>
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -114,6 +115,29 @@ test_dgram(const char *path)
 	unlink(path);
 }
 
+/* test_nodelay - the listener and what it accepts have TCP_NODELAY */
+static void
+test_nodelay(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	int	 c, a, on = 0;
+	socklen_t olen = sizeof(on);
+
+	getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, &olen);
+	tap_is_int(on, 1, "the listener has TCP_NODELAY");
+	c = socket(sa->sa_family, SOCK_STREAM, 0);
+	tap_ok(c >= 0 && connect(c, sa, len) == 0, "connect to it");
+	a = accept(fd, NULL, NULL);
+	on = 0;
+	olen = sizeof(on);
+	if (a >= 0)
+		getsockopt(a, IPPROTO_TCP, TCP_NODELAY, &on, &olen);
+	tap_is_int(on, 1, "an accepted connection inherits TCP_NODELAY");
+	if (a >= 0)
+		close(a);
+	if (c >= 0)
+		close(c);
+}
+
 static void
 test_listen(void)
 {
@@ -138,6 +162,7 @@ test_listen(void)
 		    port, sizeof(port));
 		tap_is_str(addr, "127.0.0.1", "numeric address");
 		tap_is_str(port, "23817", "numeric port");
+		test_nodelay(fd, (struct sockaddr *)&ss, len);
 		close(fd);
 	}
 	fd = sock_listen_inet("::1", "23817", 5, err, sizeof(err));
