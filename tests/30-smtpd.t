@@ -79,6 +79,17 @@ def start(port, queue, log, *opts):
     return p
 
 
+def ehlo_session(port):
+    """A raw connection past the greeting and EHLO: (socket, its reader)."""
+    s = socket.create_connection(('127.0.0.1', port), timeout=5)
+    f = s.makefile('rb')
+    f.readline()
+    s.sendall(b'EHLO c.example\r\n')
+    while not f.readline().startswith(b'250 '):
+        pass
+    return s, f
+
+
 def queue_files(q):
     return sorted(os.listdir(os.path.join(q, 'incoming')))
 
@@ -198,12 +209,7 @@ try:
     # one segment: the first recv() has them all. Sent one at a time, the
     # second waited in the kernel (Nagle) for the client's delayed ACK of
     # the first, some 40 ms per group.
-    s = socket.create_connection(('127.0.0.1', PORT), timeout=5)
-    f = s.makefile('rb')
-    f.readline()
-    s.sendall(b'EHLO c.example\r\n')
-    while not f.readline().startswith(b'250 '):
-        pass
+    s, f = ehlo_session(PORT)
     s.sendall(b'MAIL FROM:<a@example.org>\r\nRCPT TO:<user1@example.com>\r\n'
               b'RCPT TO:<user2@example.com>\r\nDATA\r\n')
     first = s.recv(65536)
@@ -259,12 +265,7 @@ try:
     # the 250 to the 354 stays far below that.
     gaps = []
     for _ in range(5):
-        s = socket.create_connection(('127.0.0.1', PORT), timeout=5)
-        f = s.makefile('rb')
-        f.readline()
-        s.sendall(b'EHLO c.example\r\n')
-        while not f.readline().startswith(b'250 '):
-            pass
+        s, f = ehlo_session(PORT)
         s.sendall(b'MAIL FROM:<a@example.org>\r\n'
                   b'RCPT TO:<user1@example.com>\r\nDATA\r\n')
         while not f.readline().startswith(b'354'):
