@@ -533,6 +533,20 @@ queue_writer_copy(struct queue_writer *w)
 	w->want_copy = 1;
 }
 
+/* rename_clear - free r's strings and copy; errno is kept */
+static void
+rename_clear(struct queue_rename *r)
+{
+	int	 saved = errno;
+
+	free(r->tmp);
+	free(r->final);
+	free(r->data);
+	r->tmp = r->final = r->data = NULL;
+	r->len = 0;
+	errno = saved;
+}
+
 /* queue_rename_commit - the rename queue_writer_later() left: commit */
 int
 queue_rename_commit(struct queue_rename *r)
@@ -546,13 +560,7 @@ queue_rename_commit(struct queue_rename *r)
 		(void)unlink(r->tmp);
 		errno = saved;
 	}
-	saved = errno;
-	free(r->tmp);
-	free(r->final);
-	free(r->data);
-	r->tmp = r->final = r->data = NULL;
-	r->len = 0;
-	errno = saved;
+	rename_clear(r);
 	return (ret);
 }
 
@@ -563,11 +571,7 @@ queue_rename_abort(struct queue_rename *r)
 	if (r->tmp == NULL)
 		return;
 	(void)unlink(r->tmp);
-	free(r->tmp);
-	free(r->final);
-	free(r->data);
-	r->tmp = r->final = r->data = NULL;
-	r->len = 0;
+	rename_clear(r);
 }
 
 /* queue_writer_commit - rename .ID to ID: the commit point; frees w */
