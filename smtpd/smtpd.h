@@ -220,6 +220,7 @@ struct smtpd_session {
 	char	 client_addr[64];
 	char	 client_port[8];
 	char	 server_addr[64];
+	char	 server_port[8];
 	char	 namaddr[330];		/* "name[addr]" for logs */
 	char	*helo;
 	/* transaction */

@@ -1790,7 +1790,7 @@ sc_policy_request(struct sc_ctx *x, struct buf *b, const char *context)
 	sc_policy_attr(b, "stress", x->c->stress);
 	sc_policy_attr(b, "policy_context", context);
 	sc_policy_attr(b, "server_address", st->server_addr);
-	sc_policy_attr(b, "server_port", NULL);
+	sc_policy_attr(b, "server_port", st->server_port);
 	sc_policy_attr(b, "client_port", st->client_port);
 	sc_policy_attr(b, "compatibility_level", x->c->compat_level);
 	sc_policy_attr(b, "mail_version", x->c->mail_version);

@@ -84,6 +84,7 @@ struct smtpd_check_state {
 	const char *client_addr;	/* "1.2.3.4", "::1" */
 	const char *client_port;
 	const char *server_addr;
+	const char *server_port;
 	const char *protocol;		/* SMTP, ESMTP, ESMTPS, ESMTPSA */
 	const char *helo_name;		/* NULL before HELO/EHLO */
 	const char *sender;		/* NULL before MAIL; "" null sender */

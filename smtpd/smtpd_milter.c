@@ -205,6 +205,8 @@ sm_macro(void *ctx, const char *name)
 		return (sm_daemon_name);
 	if (sm_is(name, "daemon_addr"))
 		return (sm_nz(s->server_addr));
+	if (sm_is(name, "daemon_port"))
+		return (sm_nz(s->server_port));
 	if (sm_is(name, "v"))
 		return (sm_macro_v);
 	if (sm_is(name, "client_addr"))

@@ -1449,7 +1449,7 @@ session_begin(struct smtpd_session *s)
 /* session_new - set up the buffers, start the client name lookup */
 static struct smtpd_session *
 session_new(int infd, int outfd, const char *addr, const char *port,
-    const char *saddr, int stdin_mode)
+    const char *saddr, const char *sport, int stdin_mode)
 {
 	struct smtpd_session *s = xcalloc(1, sizeof(*s));
 	struct timeval tv;
@@ -1462,6 +1462,7 @@ session_new(int infd, int outfd, const char *addr, const char *port,
 	snprintf(s->client_addr, sizeof(s->client_addr), "%s", addr);
 	snprintf(s->client_port, sizeof(s->client_port), "%s", port);
 	snprintf(s->server_addr, sizeof(s->server_addr), "%s", saddr);
+	snprintf(s->server_port, sizeof(s->server_port), "%s", sport);
 	snprintf(s->namaddr, sizeof(s->namaddr), "unknown[%s]", addr);
 	snprintf(s->cs.client_name, sizeof(s->cs.client_name), "unknown");
 	snprintf(s->cs.reverse_client_name,
@@ -1469,6 +1470,7 @@ session_new(int infd, int outfd, const char *addr, const char *port,
 	s->cs.client_addr = s->client_addr;
 	s->cs.client_port = s->client_port;
 	s->cs.server_addr = s->server_addr;
+	s->cs.server_port = s->server_port;
 	s->cs.protocol = "SMTP";
 	s->cs.size_hint = &s->size_hint;	/* check_policy_service */
 	s->cs.sasl_method = &s->sasl_method;
@@ -1509,7 +1511,7 @@ smtpd_session_accept(const struct server_conn *conn)
 {
 	session_new(conn->fd, conn->fd, conn->client_addr[0] ?
 	    conn->client_addr : "127.0.0.1", conn->client_port,
-	    conn->server_addr, 0);
+	    conn->server_addr, conn->server_port, 0);
 }
 
 /* session_copier - -S with a file on stdin: feed it through a pipe */
@@ -1556,5 +1558,6 @@ smtpd_session_stdin(int infd, int outfd)
 		pthread_detach(t);
 		infd = p[0];
 	}
-	(void)session_new(infd, outfd, "127.0.0.1", "0", "127.0.0.1", 1);
+	(void)session_new(infd, outfd, "127.0.0.1", "0", "127.0.0.1", "0",
+	    1);
 }

@@ -124,6 +124,7 @@ instance_conf \
 	"mua_client_restrictions=permit_sasl_authenticated, reject" \
 	"mua_helo_restrictions=" "mua_sender_restrictions=" \
 	"smtpd_milters=inet:127.0.0.1:$MILP" \
+	"milter_connect_macros=j {daemon_name} {daemon_addr} {daemon_port} v _" \
 	"non_smtpd_milters=inet:127.0.0.1:$MILP" \
 	"milter_command_timeout=5s" "milter_content_timeout=5s" \
 	"minimal_backoff_time=1s" "maximal_backoff_time=2s" \
@@ -248,6 +249,8 @@ print("C{daemon_name}=%s Cj=%s M{mail_addr}=%s R{rcpt_addr}=%s" % (
     m.get("C{daemon_name}"), m.get("Cj"), m.get("M{mail_addr}"),
     m.get("R{rcpt_addr}")))
 print([e["args"] for e in ev if e["cmd"] == "L"])
+print("C{daemon_addr}=%s C{daemon_port}=%s" % (m.get("C{daemon_addr}"),
+    m.get("C{daemon_port}")))
 PYEOF
 EV=$(cat "$TOP/events")
 like "$EV" "^O C H M R R T L L L N B E Q" \
@@ -256,6 +259,8 @@ HOST=$("$POSTERN_BIN/postconf" -c "$E" -h myhostname)
 like "$EV" "C\\{daemon_name\\}=$HOST Cj=$HOST M\\{mail_addr\\}=a@example.net R\\{rcpt_addr\\}=b@example.org" \
 	"port 25: the macros {daemon_name}, j, {mail_addr}, {rcpt_addr}"
 like "$EV" "\\['From', 'a@example.net', ''\\]" "port 25: headers go as name and value, one leading space eaten"
+like "$EV" "C\\{daemon_addr\\}=127\\.0\\.0\\.1 C\\{daemon_port\\}=$SMTP" \
+	"port 25: {daemon_addr} and {daemon_port} (milter_connect_macros), through postscreen's hand-off"
 
 # --- sendmail: non_smtpd_milters in pickup --------------------------------
 printf 'Subject: local\n\nlocal body\n' >"$TOP/m4"
