@@ -10,6 +10,7 @@
  */
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -562,6 +563,47 @@ test_warn_default(void)
 	free(p);
 }
 
+/*
+ * test_id_fork - a forked child's ids carry its own pid, not the one
+ * its parent looked up once (queue.c keeps it): parent and child,
+ * writing in the same microsecond, must not make the same id
+ */
+static void
+test_id_fork(const char *parent_id)
+{
+	struct queue_writer *w;
+	char	 err[256], child_id[64] = "";
+	int	 fds[2], status = -1;
+	ssize_t	 n;
+	pid_t	 pid;
+
+	if (pipe(fds) < 0 || (pid = fork()) < 0) {
+		tap_ok(0, "fork for the id check: %s", strerror(errno));
+		return;
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		w = queue_writer_new(qdir, "incoming", err, sizeof(err));
+		if (w != NULL && write(fds[1], queue_writer_id(w),
+		    strlen(queue_writer_id(w))) < 0)
+			_exit(2);
+		if (w != NULL)
+			queue_writer_abort(w);
+		_exit(w == NULL);
+	}
+	close(fds[1]);
+	n = read(fds[0], child_id, sizeof(child_id) - 1);
+	close(fds[0]);
+	child_id[n > 0 ? n : 0] = 0;
+	(void)waitpid(pid, &status, 0);
+	/* characters 11-15: the pid, base 32 */
+	tap_ok(status == 0 && strlen(child_id) == 19
+	    && strlen(parent_id) == 19
+	    && memcmp(child_id + 11, parent_id + 11, 5) != 0,
+	    "a forked child's queue id has its own pid (%s, parent %s)",
+	    child_id, parent_id);
+}
+
 /* test_ids - valid, unique, sorted by time */
 static void
 test_ids(void)
@@ -604,6 +646,7 @@ test_ids(void)
 	}
 	tap_ok(bad == 0 && dup == 0 && unsorted == 0,
 	    "2000 ids: valid, unique, increasing");
+	test_id_fork(ids->argv[ids->argc - 1]);
 	strv_free(ids);
 	w = queue_writer_new(qdir, "nonexistent", err, sizeof(err));
 	tap_ok(w == NULL && err[0], "writer in a missing directory fails");

@@ -11,6 +11,8 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include <netinet/in.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -72,6 +74,17 @@ static struct event_base *server_ev_base;
 #define SERVER_MAX_LISTEN	64
 
 static struct evconnlistener *server_listener[SERVER_MAX_LISTEN];
+/*
+ * A listener's own address when it is bound to one (not a wildcard):
+ * every connection it accepts has it as its local address, so no
+ * getsockname() per connection (postscreen's accept loop).
+ */
+struct server_local {
+	int	 fixed;
+	char	 addr[64];
+	char	 port[8];
+};
+static struct server_local server_local[SERVER_MAX_LISTEN];
 static struct event *server_dgram_ev[SERVER_MAX_LISTEN];	/* pass */
 static int server_listen_fds[SERVER_MAX_LISTEN];
 static int server_nlisten;
@@ -444,6 +457,29 @@ server_pass_start(int fd)
 	event_add(p->ev, &tv);
 }
 
+/* server_local_init - l from listener fd's address, if not a wildcard */
+static void
+server_local_init(struct server_local *l, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)&ss;
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&ss;
+
+	memset(l, 0, sizeof(*l));
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) < 0)
+		return;
+	if (ss.ss_family == AF_INET)
+		l->fixed = sin->sin_addr.s_addr != htonl(INADDR_ANY);
+	else if (ss.ss_family == AF_INET6)
+		l->fixed = !IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr)
+		    && !(IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)
+		    && sin6->sin6_addr.s6_addr32[3] == htonl(INADDR_ANY));
+	if (l->fixed && sock_addr_str((struct sockaddr *)&ss, sslen,
+	    l->addr, sizeof(l->addr), l->port, sizeof(l->port)) < 0)
+		l->fixed = 0;
+}
+
 /* server_accept - one new connection on the listener */
 static void
 server_accept(struct evconnlistener *l, evutil_socket_t fd,
@@ -452,6 +488,7 @@ server_accept(struct evconnlistener *l, evutil_socket_t fd,
 	struct server_conn conn;
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof(ss);
+	const struct server_local *local = ctx;
 
 	if (server_kind == SERVER_KIND_PASS) {
 		server_pass_start(fd);
@@ -467,9 +504,13 @@ server_accept(struct evconnlistener *l, evutil_socket_t fd,
 	/*
 	 * The local address of an AF_UNIX connection (the peer's family is
 	 * the socket's) would be "" anyway: no getsockname() per delivery
-	 * request in the agents, only on inet listeners.
+	 * request in the agents, only on inet listeners; and only there
+	 * when the listener's own address is a wildcard.
 	 */
-	if ((sa == NULL || salen <= 0 || sa->sa_family != AF_UNIX)
+	if (local != NULL && local->fixed) {
+		memcpy(conn.server_addr, local->addr, sizeof(local->addr));
+		memcpy(conn.server_port, local->port, sizeof(local->port));
+	} else if ((sa == NULL || salen <= 0 || sa->sa_family != AF_UNIX)
 	    && getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0)
 		(void)sock_addr_str((struct sockaddr *)&ss, sslen,
 		    conn.server_addr, sizeof(conn.server_addr),
@@ -668,8 +709,9 @@ server_setup_loop(void)
 		 * and a burst of 500 connects overflowed the accept queue
 		 * (SYN-ACK retransmitted after 1 s: greeting p99 +1 s).
 		 */
+		server_local_init(&server_local[i], server_listen_fds[i]);
 		server_listener[i] = evconnlistener_new(server_ev_base,
-		    server_accept, NULL,
+		    server_accept, &server_local[i],
 		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0,
 		    server_listen_fds[i]);
 		if (server_listener[i] == NULL)

@@ -98,7 +98,7 @@
 struct event_base;
 
 struct server_conn {
-	int	 fd;
+	int	 fd;			/* non-blocking, close-on-exec */
 	char	 client_addr[64];	/* numeric, "" for unix */
 	char	 client_port[8];
 	char	 server_addr[64];

@@ -1478,7 +1478,10 @@ session_new(int infd, int outfd, const char *addr, const char *port,
 	s->cur_verb = SMTPD_VERB_UNKNOWN;
 	s->last_verb = -1;		/* "after CONNECT" */
 	s->bare_mode = session_bare_mode(addr);
-	evutil_make_socket_nonblocking(infd);
+	/* a client socket comes non-blocking from the server skeleton
+	 * (lib/server.c): the F_GETFL was a system call a message */
+	if (stdin_mode)
+		evutil_make_socket_nonblocking(infd);
 	s->in = bufferevent_socket_new(session_base, infd,
 	    BEV_OPT_CLOSE_ON_FREE);
 	/* -S writes stdout with blocking writes: it may be a file. */

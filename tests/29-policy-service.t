@@ -295,6 +295,9 @@ like "$(attr "$DIR/pu.log" $((n + 1)) encryption_keysize)" '^(128|256)$' \
 	"... encryption_keysize"
 is "$(attr "$DIR/pu.log" $n encryption_keysize)" 0 \
 	"plain session: encryption_keysize=0"
+is "$(attr "$DIR/pu.log" $n server_address)" 127.0.0.1 \
+	"server_address: the listener's own address (no lookup per connection)"
+is "$(attr "$DIR/pu.log" $n server_port)" "$LP" "... server_port"
 
 # 3. Nobody listens: the default action after the tries, Postfix's lines.
 start=$(date +%s%N)
