@@ -95,6 +95,32 @@ log_pid_watch(void)
 	atexit(log_flush);
 }
 
+/* pid_locked - log_pid, looked up when forgotten (log_lock held) */
+static pid_t
+pid_locked(void)
+{
+	if (log_pid == 0) {
+		pthread_once(&log_pid_once, log_pid_watch);
+		log_pid = getpid();
+	}
+	return (log_pid);
+}
+
+/*
+ * log_getpid - this process's pid, as its log lines show it: getpid()
+ * is a system call, and a forked child looks it up again
+ */
+pid_t
+log_getpid(void)
+{
+	pid_t	 pid;
+
+	pthread_mutex_lock(&log_lock);
+	pid = pid_locked();
+	pthread_mutex_unlock(&log_lock);
+	return (pid);
+}
+
 /* log_flush - write the lines log_batch() gathered */
 void
 log_flush(void)
@@ -274,13 +300,8 @@ log_emit(int level, const char *program, const char *fmt, va_list ap)
 			    "%b %d %H:%M:%S", &tm);
 			log_stamp_time = now;
 		}
-		/* getpid() is a system call: once per process (and fork) */
-		if (log_pid == 0) {
-			pthread_once(&log_pid_once, log_pid_watch);
-			log_pid = getpid();
-		}
 		n = snprintf(line, sizeof(line), "%s %s %s[%ld]: %s\n",
-		    log_stamp, log_host, ident, (long)log_pid, text);
+		    log_stamp, log_host, ident, (long)pid_locked(), text);
 		if (n >= (int)sizeof(line))
 			n = sizeof(line) - 1, line[n - 1] = '\n';
 		if (log_fd >= 0)

@@ -11,6 +11,7 @@
  *	void	log_set_hook(log_hook_fn *fn, void *ctx);
  *	void	log_batch(int on);
  *	void	log_flush(void);
+ *	pid_t	log_getpid(void);
  *	extern int log_verbose;
  *
  *	void	log_debug(const char *fmt, ...);	only with -v
@@ -54,6 +55,10 @@
  *	log_batch(0) write the buffer first, so the file keeps the order
  *	in which lines were logged. syslog and stderr are not batched.
  *
+ *	log_getpid() is the pid the lines show: looked up once per process
+ *	image and again in a forked child (getpid() is a system call; queue
+ *	ids take it once a message).
+ *
  *	log_error() counts; after LOG_ERROR_LIMIT errors it becomes fatal.
  *	log_fatal() is for configuration or resource problems (clean exit,
  *	master backs off); log_panic() is for states our code cannot reach.
@@ -75,6 +80,8 @@
  */
 #ifndef LOG_H
 #define LOG_H
+
+#include <sys/types.h>
 
 #include <stddef.h>
 
@@ -102,6 +109,7 @@ int	 log_set_file(const char *);
 void	 log_set_hook(log_hook_fn *, void *);
 void	 log_batch(int);
 void	 log_flush(void);
+pid_t	 log_getpid(void);
 
 void	 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 log_info(const char *, ...) __attribute__((format(printf, 1, 2)));

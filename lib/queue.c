@@ -78,28 +78,6 @@ static pthread_mutex_t id_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long long id_last_us;
 static unsigned id_host;
 static int id_host_done;
-/*
- * The pid in an id, looked up once (getpid() is a system call, one a
- * message in smtpd); a forked child forgets it, or its ids could
- * repeat its parent's.
- */
-static pid_t id_pid;
-static pthread_once_t id_pid_once = PTHREAD_ONCE_INIT;
-
-/* id_fork_child - in a forked child: look the pid up again */
-static void
-id_fork_child(void)
-{
-	id_pid = 0;
-}
-
-/* id_pid_watch - once per process image */
-static void
-id_pid_watch(void)
-{
-	pthread_atfork(NULL, NULL, id_fork_child);
-}
-
 /* put_b32 - write v as width base-32 digits */
 static void
 put_b32(char *out, unsigned long long v, int width)
@@ -121,6 +99,7 @@ queue_id_new(char *id, long *sec, long *usec)
 	unsigned h = 2166136261u;
 	pid_t	 pid;
 
+	pid = log_getpid();	/* not getpid(): a system call a message */
 	gettimeofday(&tv, NULL);
 	us = (unsigned long long)tv.tv_sec * 1000000ULL
 	    + (unsigned long long)tv.tv_usec;
@@ -134,11 +113,6 @@ queue_id_new(char *id, long *sec, long *usec)
 		id_host = (h ^ (h >> 15)) & 0x7fff;
 		id_host_done = 1;
 	}
-	if (id_pid == 0) {
-		pthread_once(&id_pid_once, id_pid_watch);
-		id_pid = getpid();
-	}
-	pid = id_pid;
 	if (us <= id_last_us)
 		us = id_last_us + 1;
 	id_last_us = us;
